@@ -1,0 +1,19 @@
+# Project-wide compile options: warnings on project code and the sanitizer builds.
+add_library(cwts_warnings INTERFACE)
+add_library(cwts::warnings ALIAS cwts_warnings)
+target_compile_options(cwts_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wconversion
+                                                -Wno-sign-conversion -Wnon-virtual-dtor)
+if(CWTS_WERROR)
+  target_compile_options(cwts_warnings INTERFACE -Werror)
+endif()
+
+if(CWTS_SANITIZE STREQUAL "asan")
+  add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=undefined
+                      -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+elseif(CWTS_SANITIZE STREQUAL "tsan")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(NOT CWTS_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "CWTS_SANITIZE must be '', 'asan' or 'tsan', not '${CWTS_SANITIZE}'")
+endif()

@@ -1,0 +1,322 @@
+// The market region: written by the engine only, mapped read-only (PROT_READ) by strategies.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "cwts/concurrent/broadcast_ring.hpp"
+#include "cwts/concurrent/record_ring.hpp"
+#include "cwts/concurrent/seqlock.hpp"
+#include "cwts/shm_layout/capacities.hpp"
+#include "cwts/shm_layout/region_header.hpp"
+#include "cwts/shm_layout/types.hpp"
+
+namespace cwts::layout {
+
+using concurrent::BroadcastRing;
+using concurrent::RecordRing;
+using concurrent::RingCursor;
+using concurrent::Seqlock;
+
+// ---------------------------------------------------------------------------------------------
+// Symbol table entry (written at start-up and when exchangeInfo changes). 168 bytes.
+struct SymbolInfo {
+  FixedString<16> name;  // "BTCUSDT"
+  FixedString<8> base;   // "BTC"
+  FixedString<8> quote;  // "USDT"
+  std::uint16_t id;      // index in the symbol table
+  std::uint8_t status;   // SymbolStatus
+  std::uint8_t price_decimals;  // Price::raw = price * 10^price_decimals
+  std::uint8_t qty_decimals;    // Qty::raw = qty * 10^qty_decimals
+  std::uint8_t base_precision;  // exchangeInfo baseAssetPrecision
+  std::uint8_t quote_precision;
+  std::uint8_t order_types;  // bit (1 << OrderType) per allowed type
+  // PRICE_FILTER
+  Price tick_size;
+  Price min_price;
+  Price max_price;
+  // LOT_SIZE
+  Qty step_size;
+  Qty min_qty;
+  Qty max_qty;
+  // MARKET_LOT_SIZE
+  Qty market_min_qty;
+  Qty market_max_qty;
+  // NOTIONAL / MIN_NOTIONAL, in price units (quote asset with price_decimals)
+  Price min_notional;
+  Price max_notional;  // 0 = none
+  // PERCENT_PRICE(_BY_SIDE); zero = filter absent
+  Ratio bid_multiplier_up;
+  Ratio bid_multiplier_down;
+  Ratio ask_multiplier_up;
+  Ratio ask_multiplier_down;
+  std::uint32_t avg_price_mins;
+  std::uint32_t max_num_orders;  // MAX_NUM_ORDERS, 0 = none
+  std::uint32_t filter_flags;    // kApplyMinToMarket, kApplyMaxToMarket
+  std::uint32_t reserved;
+};
+inline constexpr std::uint32_t kApplyMinNotionalToMarket = 1U << 0;
+inline constexpr std::uint32_t kApplyMaxNotionalToMarket = 1U << 1;
+static_assert(sizeof(SymbolInfo) == 168);
+static_assert(offsetof(SymbolInfo, tick_size) == 40);
+static_assert(offsetof(SymbolInfo, bid_multiplier_up) == 120);
+
+// ---------------------------------------------------------------------------------------------
+// Per-symbol market snapshots, each behind its own seqlock (md thread writes).
+
+// Top of book and last trade. 112 bytes.
+struct Quote {
+  Price bid_px;
+  Qty bid_qty;
+  Price ask_px;
+  Qty ask_qty;
+  Price last_px;
+  Qty last_qty;
+  std::uint64_t last_trade_id;
+  Qty volume_24h;
+  std::uint64_t update_id;    // book update id the quote reflects
+  std::int64_t exchange_ts_ns;
+  std::int64_t receive_ts_ns;
+  std::int64_t publish_ts_ns;
+  std::uint8_t last_side;     // Side of the aggressor of the last trade
+  std::uint8_t book_valid;    // 1 while the book is synced
+  std::uint8_t reserved[14];
+};
+static_assert(sizeof(Quote) == 112);
+
+// Top-N levels per side, best first. 688 bytes.
+struct BookTop {
+  std::uint64_t update_id;
+  std::int64_t exchange_ts_ns;
+  std::int64_t receive_ts_ns;
+  std::int64_t publish_ts_ns;
+  std::uint32_t bid_count;  // valid entries in bid_* (<= kBookDepth)
+  std::uint32_t ask_count;
+  std::uint8_t book_valid;
+  std::uint8_t reserved[7];
+  Price bid_px[kBookDepth];
+  Qty bid_qty[kBookDepth];
+  Price ask_px[kBookDepth];
+  Qty ask_qty[kBookDepth];
+};
+static_assert(sizeof(BookTop) == 48 + 4 * 8 * kBookDepth);
+
+// Latest indicator values (order as in the symbol's IndicatorTable). 152 bytes.
+struct IndicatorValues {
+  std::int64_t candle_open_ms;  // the candle the values were computed on
+  std::int64_t publish_ts_ns;
+  std::uint32_t count;
+  std::uint32_t reserved;
+  double value[kMaxIndicators];  // NaN while warming up
+};
+static_assert(sizeof(IndicatorValues) == 24 + 8 * kMaxIndicators);
+
+// What each indicator slot holds (written at start-up). 32 bytes each.
+struct IndicatorDesc {
+  FixedString<24> name;       // e.g. "ema_20", "macd_signal"
+  std::uint8_t timeframe;     // index into MarketConfig::timeframe_s
+  std::uint8_t kind;          // engine-defined kernel id
+  std::uint16_t period;
+  std::uint32_t output;       // output index for multi-output kernels
+};
+static_assert(sizeof(IndicatorDesc) == 32);
+struct IndicatorTable {
+  std::uint32_t count;
+  std::uint32_t reserved;
+  IndicatorDesc desc[kMaxIndicators];
+};
+
+// Position and order state per symbol (exec thread writes). 64 bytes.
+struct Position {
+  Qty qty;              // signed: > 0 long
+  Price avg_px;
+  Price realized_pnl;   // quote asset, price scale
+  Price fees;           // quote asset, price scale
+  std::uint32_t open_orders;
+  std::uint32_t reserved0;
+  std::int64_t update_ts_ns;
+  std::uint64_t reserved1[2];
+};
+static_assert(sizeof(Position) == 64);
+
+// One OHLCV candle. 56 bytes: exactly one 64-byte ring record with its sequence word.
+struct Candle {
+  std::int64_t open_time_ms;  // UTC, aligned to the timeframe
+  Price open;
+  Price high;
+  Price low;
+  Price close;
+  Qty volume;
+  std::uint32_t trades;
+  std::uint32_t closed;  // 1 once the candle closed
+};
+static_assert(sizeof(Candle) == 56);
+
+// Closed candles (a broadcast ring: readers copy the last K and detect overwrite) and the live
+// partial candle.
+struct CandleSeries {
+  BroadcastRing<Candle, kCandleHistory> closed;
+  Seqlock<Candle> live;
+};
+
+struct SymbolEntry {
+  Seqlock<SymbolInfo> info;
+  Seqlock<Quote> quote;
+  Seqlock<BookTop> book;
+  Seqlock<IndicatorValues> indicators;
+  Seqlock<IndicatorTable> indicator_table;
+  Seqlock<Position> position;
+  // md thread: 1 while the book is synced. Also mirrored in quote/book snapshots.
+  alignas(64) std::uint64_t book_valid;
+  std::uint64_t reserved[7];
+};
+
+// ---------------------------------------------------------------------------------------------
+// Event ring record: 120 bytes, 128 with its sequence word.
+struct QuoteBody {
+  Price bid_px;
+  Qty bid_qty;
+  Price ask_px;
+  Qty ask_qty;
+};
+struct TradeBody {
+  Price px;
+  Qty qty;
+  std::uint64_t trade_id;
+};
+struct BookBody {
+  Price bid_px;  // best levels after the change
+  Qty bid_qty;
+  Price ask_px;
+  Qty ask_qty;
+  std::uint32_t levels_changed;
+  std::uint32_t reserved;
+};
+struct CandleBody {
+  Candle candle;
+};
+struct StatusBody {
+  std::uint64_t book_valid;
+  std::uint64_t symbol_status;
+  std::uint64_t trading_state;
+};
+
+struct Event {
+  std::uint8_t kind;       // EventKind
+  std::uint8_t side;       // trade aggressor for kTrade
+  std::uint16_t symbol;    // symbol id
+  std::uint8_t timeframe;  // for kCandleClose
+  std::uint8_t reserved0[3];
+  std::uint64_t update_id;  // book update id, trade id or candle open time
+  std::int64_t exchange_ts_ns;
+  std::int64_t receive_ts_ns;
+  std::int64_t publish_ts_ns;
+  union {
+    QuoteBody quote;
+    TradeBody trade;
+    BookBody book;
+    CandleBody candle;
+    StatusBody status;
+    std::uint64_t raw[10];
+  } body;
+};
+static_assert(sizeof(Event) == 120);
+static_assert(offsetof(Event, body) == 40);
+
+// ---------------------------------------------------------------------------------------------
+// Execution report: what happened to a signal. 112 bytes.
+struct ExecReport {
+  std::uint64_t signal_seq;
+  std::uint8_t kind;        // ReportKind
+  std::uint8_t side;        // Side
+  std::uint16_t reason;     // RejectReason (kRejected, kExpired, kCancelled)
+  std::uint16_t symbol;
+  std::uint16_t reserved0;
+  std::int32_t venue_code;  // venue error code (e.g. Binance -2010), 0 if none
+  std::uint32_t reserved1;
+  FixedString<32> client_order_id;
+  std::uint64_t venue_order_id;
+  Qty last_qty;     // this fill
+  Price last_px;
+  Qty cum_qty;      // filled so far
+  Price avg_px;
+  Price fee;        // cumulative, quote asset, price scale
+  std::int64_t ts_ns;
+};
+static_assert(sizeof(ExecReport) == 112);
+
+// ---------------------------------------------------------------------------------------------
+// Engine status: each line has one writer thread; counters are monotonic, relaxed atomics.
+struct alignas(64) MdCounters {  // md thread
+  std::uint64_t heartbeat_ns;
+  std::uint64_t frames;
+  std::uint64_t parse_errors;
+  std::uint64_t gaps;
+  std::uint64_t resyncs;
+  std::uint64_t events_published;
+  std::uint64_t reserved[2];
+};
+struct alignas(64) ExecCounters {  // exec thread
+  std::uint64_t heartbeat_ns;
+  std::uint64_t trading_state;  // TradingState
+  std::uint64_t signals_seen;
+  std::uint64_t signals_accepted;
+  std::uint64_t signals_rejected;
+  std::uint64_t orders_sent;
+  std::uint64_t fills;
+  std::uint64_t reserved;
+};
+struct EngineStatus {
+  MdCounters md;
+  ExecCounters exec;
+};
+static_assert(sizeof(EngineStatus) == 128);
+
+// Balances per asset (exec thread). 32 bytes.
+struct Balance {
+  FixedString<8> asset;
+  std::int64_t free;    // 10^-8 units of the asset
+  std::int64_t locked;
+  std::int64_t update_ts_ns;
+};
+static_assert(sizeof(Balance) == 32);
+
+// Written once at start-up, before the header's magic.
+struct alignas(64) MarketConfig {
+  std::uint32_t timeframe_count;
+  std::uint32_t timeframe_s[kMaxTimeframes];  // seconds per timeframe index (60 = 1m)
+  std::uint32_t reserved[7];
+};
+static_assert(sizeof(MarketConfig) == 64);
+
+// Per signal slot, the engine's side: its cursor into the slot's signal ring, its counters, and
+// the execution-report ring the strategy consumes (the strategy's cursor is in the signals region).
+struct SlotEngineSide {
+  RingCursor signal_cursor;  // exec thread
+  alignas(64) std::uint64_t claim_seen;  // claim word the engine last saw (pid | generation << 32)
+  std::uint64_t last_signal_seq;         // highest signal seq accepted or rejected
+  std::uint64_t accepted;
+  std::uint64_t rejected;
+  std::uint64_t reports_dropped;         // never expected to move: report ring back-pressure
+  std::uint64_t reserved[3];
+  RecordRing<ExecReport, kReportRingCapacity> reports;
+};
+
+using EventRing = BroadcastRing<Event, kEventRingCapacity>;
+
+// The whole market region. One writer process (the engine); see docs/shm_layout.md.
+struct MarketRegion {
+  RegionHeader header;
+  MarketConfig config;
+  EngineStatus status;
+  alignas(64) std::uint64_t symbol_count;  // md thread: entries in use
+  std::uint64_t asset_count;               // exec thread
+  std::uint64_t reserved[6];
+  SymbolEntry symbols[kMaxSymbols];
+  Seqlock<Balance> balances[kMaxAssets];
+  SlotEngineSide slots[kMaxSlots];
+  EventRing events;
+  CandleSeries candles[kMaxSymbols][kMaxTimeframes];
+};
+
+}  // namespace cwts::layout
