@@ -193,12 +193,14 @@ inline constexpr auto kFieldTable = std::to_array<FieldDesc>({
     CWTS_FIELD(ExecReport, ts_ns),
 
     CWTS_SIZE(EngineStatus),
+    CWTS_SIZE(MdCounters),
     CWTS_FIELD(MdCounters, heartbeat_ns),
     CWTS_FIELD(MdCounters, frames),
     CWTS_FIELD(MdCounters, parse_errors),
     CWTS_FIELD(MdCounters, gaps),
     CWTS_FIELD(MdCounters, resyncs),
     CWTS_FIELD(MdCounters, events_published),
+    CWTS_SIZE(ExecCounters),
     CWTS_FIELD(ExecCounters, heartbeat_ns),
     CWTS_FIELD(ExecCounters, trading_state),
     CWTS_FIELD(ExecCounters, signals_seen),
@@ -212,6 +214,7 @@ inline constexpr auto kFieldTable = std::to_array<FieldDesc>({
     CWTS_FIELD(Balance, free),
     CWTS_FIELD(Balance, locked),
     CWTS_FIELD(Balance, update_ts_ns),
+    CWTS_SIZE(MarketConfig),
     CWTS_FIELD(MarketConfig, timeframe_count),
     CWTS_FIELD(MarketConfig, timeframe_s),
 
