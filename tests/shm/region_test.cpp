@@ -175,7 +175,8 @@ TEST_F(RegionTest, UnknownGroupIsAClearError) {
 using RegionDeathTest = RegionTest;
 
 TEST_F(RegionDeathTest, ReaderCannotWriteToTheMarketRegion) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  // "fast" (fork, no re-exec): the child must not re-run SetUp and leave its own directory.
+  GTEST_FLAG_SET(death_test_style, "fast");
   Region engine = Region::create(RegionKind::kMarket, opts_);
   engine.set_state(RegionState::kLive);
   Region reader = Region::attach(RegionKind::kMarket, Access::kReadOnly, opts_);
