@@ -82,6 +82,10 @@ class Region {
   // naming the expected and found values on any mismatch.
   static Region attach(layout::RegionKind kind, Access access, const RegionOptions& opts);
 
+  // An empty handle (maps nothing) to be assigned a created or attached region later.
+  Region() = default;
+  [[nodiscard]] bool valid() const noexcept { return base_ != nullptr; }
+
   Region(Region&& other) noexcept { *this = std::move(other); }
   Region& operator=(Region&& other) noexcept;
   Region(const Region&) = delete;
@@ -121,8 +125,6 @@ class Region {
   void remove() noexcept;
 
  private:
-  Region() = default;
-
   std::shared_ptr<void> mapping_;  // owns the boost::interprocess::mapped_region
   void* base_ = nullptr;
   std::size_t size_ = 0;

@@ -49,11 +49,15 @@ static_assert(offsetof(Signal, qty) == 24);
 }
 
 struct SignalSlot {
-  // --- claim: any strategy process (CAS) ---
+  // --- claim: any strategy process (CAS); see cwts/shm/slot_claim.hpp ---
   alignas(64) std::uint64_t claim;
-  std::uint64_t claim_time_ns;
+  // The claim value the three fields below describe. The owner writes them after winning the CAS
+  // and then stores owner_claim = claim with release; until then they may describe the previous
+  // owner, and a claimant that sees owner_claim != claim must not trust them.
+  std::uint64_t owner_claim;
   std::uint64_t owner_start_ticks;  // owner's process start time (/proc/PID/stat), defeats pid reuse
-  FixedString<40> owner_name;
+  std::uint64_t claim_time_ns;
+  FixedString<32> owner_name;
   // --- owner strategy: its cursor into its execution-report ring (market region) ---
   concurrent::RingCursor report_cursor;
   // --- owner strategy: the signal ring (engine consumes; its cursor is in the market region) ---
