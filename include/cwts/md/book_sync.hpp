@@ -1,0 +1,94 @@
+// BookSync: Binance's documented local-order-book procedure (spot and USD-M futures) around an
+// OrderBook: buffer diffs, apply a REST snapshot, chain update ids, detect gaps and crossed books.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "cwts/md/frame.hpp"
+#include "cwts/md/order_book.hpp"
+
+namespace cwts::md {
+
+enum class SyncVenue : std::uint8_t {
+  kSpot,         // drop u <= lastUpdateId; first applied: U <= lastUpdateId+1 <= u; then U == id+1
+  kUsdmFutures,  // drop u < lastUpdateId; first applied: U <= lastUpdateId <= u; then pu == id
+};
+
+enum class DiffOutcome : std::uint8_t {
+  kApplied,   // the book moved to the diff's final id
+  kBuffered,  // no snapshot yet: kept for when it arrives
+  kDropped,   // entirely older than the book
+  kGap,       // ids do not chain: book invalidated, a new snapshot is needed
+  kCrossed,   // the diff left best bid >= best ask: book invalidated, a new snapshot is needed
+};
+
+enum class SnapshotOutcome : std::uint8_t {
+  kSynced,   // the book is valid
+  kTooOld,   // the snapshot predates the buffered diffs: fetch another (diffs kept)
+  kGap,      // the buffered diffs do not connect to the snapshot: fetch another
+  kCrossed,  // snapshot plus diffs is crossed: fetch another
+  kIgnored,  // the book is already synced
+};
+
+[[nodiscard]] const char* to_string(DiffOutcome o) noexcept;
+[[nodiscard]] const char* to_string(SnapshotOutcome o) noexcept;
+
+// Not thread-safe: the md thread owns it. No allocation per diff once the buffers have reached
+// their configured capacity.
+class BookSync {
+ public:
+  struct Stats {
+    std::uint64_t applied = 0;   // diffs applied to the book (including buffered ones)
+    std::uint64_t dropped = 0;   // diffs older than the book
+    std::uint64_t buffered = 0;  // diffs held while waiting for a snapshot
+    std::uint64_t gaps = 0;      // id chain breaks
+    std::uint64_t crossed = 0;   // crossed books detected
+    std::uint64_t resyncs = 0;   // times the book was invalidated (gap, crossed, reconnect)
+    std::uint64_t snapshots = 0; // snapshots that synced the book
+    std::uint64_t buffer_overflows = 0;
+  };
+
+  explicit BookSync(SyncVenue venue = SyncVenue::kSpot, std::size_t max_buffered_diffs = 4096,
+                    std::size_t max_buffered_levels = 1 << 18);
+
+  DiffOutcome on_diff(const DepthMsg& d, std::span<const Level> bids, std::span<const Level> asks);
+  SnapshotOutcome on_snapshot(std::uint64_t last_update_id, std::span<const Level> bids,
+                              std::span<const Level> asks);
+
+  // Reconnect, serverShutdown, operator request: the book is invalid until the next snapshot.
+  void invalidate() noexcept;
+
+  [[nodiscard]] bool valid() const noexcept { return live_; }
+  [[nodiscard]] bool awaiting_snapshot() const noexcept { return !live_; }
+  [[nodiscard]] std::uint64_t update_id() const noexcept { return id_; }
+  [[nodiscard]] const OrderBook& book() const noexcept { return book_; }
+  [[nodiscard]] const Stats& stats() const noexcept { return stats_; }
+  [[nodiscard]] std::size_t buffered_diffs() const noexcept { return buffer_.size(); }
+
+ private:
+  struct Buffered {
+    DepthMsg msg;
+    std::uint32_t bid_off, bid_n, ask_off, ask_n;
+  };
+  enum class Check : std::uint8_t { kApply, kDrop, kGap };
+
+  [[nodiscard]] Check check(const DepthMsg& d, bool first) const noexcept;
+  void apply(const DepthMsg& d, std::span<const Level> bids, std::span<const Level> asks);
+  void buffer(const DepthMsg& d, std::span<const Level> bids, std::span<const Level> asks);
+  void lose_sync() noexcept;
+
+  SyncVenue venue_;
+  OrderBook book_;
+  bool live_ = false;
+  std::uint64_t id_ = 0;
+  std::vector<Buffered> buffer_;
+  std::vector<Level> buffer_levels_;
+  std::size_t max_diffs_;
+  std::size_t max_levels_;
+  Stats stats_;
+};
+
+}  // namespace cwts::md

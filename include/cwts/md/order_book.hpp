@@ -1,0 +1,86 @@
+// OrderBook: full-depth L2 book for one symbol, one writer, no allocation per update after warm-up.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "cwts/md/frame.hpp"
+
+namespace cwts::md {
+
+// Each side is a sorted vector with the best level at the back, so the levels that change most
+// (near the touch) are the cheapest to insert and erase (short memmove), and a lookup is a binary
+// search over contiguous memory. Chosen over std::map and a flat price ladder by benchmark; see
+// docs/adr/0005-order-book-structure.md. Not thread-safe: the md thread owns it.
+class OrderBook {
+ public:
+  explicit OrderBook(std::size_t reserve_levels_per_side = 8192) {
+    bids_.reserve(reserve_levels_per_side);
+    asks_.reserve(reserve_levels_per_side);
+  }
+
+  void clear() noexcept {
+    bids_.clear();
+    asks_.clear();
+  }
+
+  // Sets the absolute quantity at a price; qty 0 removes the level (absent levels are ignored,
+  // as Binance documents). Returns true if the book changed.
+  bool set_bid(std::int64_t px, std::int64_t qty) { return set(bids_, px, qty, BidOrder{}); }
+  bool set_ask(std::int64_t px, std::int64_t qty) { return set(asks_, px, qty, AskOrder{}); }
+
+  // Replaces the whole book from a snapshot (levels in any order; zero quantities skipped).
+  void load(std::span<const Level> bids, std::span<const Level> asks) {
+    clear();
+    for (const auto& l : bids) set_bid(l.px, l.qty);
+    for (const auto& l : asks) set_ask(l.px, l.qty);
+  }
+
+  [[nodiscard]] std::size_t bid_levels() const noexcept { return bids_.size(); }
+  [[nodiscard]] std::size_t ask_levels() const noexcept { return asks_.size(); }
+  [[nodiscard]] bool empty() const noexcept { return bids_.empty() && asks_.empty(); }
+
+  // i-th best level (0 = best); i must be < the side's level count.
+  [[nodiscard]] const Level& bid(std::size_t i) const noexcept { return bids_[bids_.size() - 1 - i]; }
+  [[nodiscard]] const Level& ask(std::size_t i) const noexcept { return asks_[asks_.size() - 1 - i]; }
+
+  // True if both sides are present and the best bid is at or above the best ask.
+  [[nodiscard]] bool crossed() const noexcept {
+    return !bids_.empty() && !asks_.empty() && bids_.back().px >= asks_.back().px;
+  }
+
+ private:
+  // Bids ascend (best = highest at the back); asks descend (best = lowest at the back).
+  struct BidOrder {
+    bool operator()(const Level& l, std::int64_t px) const noexcept { return l.px < px; }
+  };
+  struct AskOrder {
+    bool operator()(const Level& l, std::int64_t px) const noexcept { return l.px > px; }
+  };
+
+  template <typename Order>
+  static bool set(std::vector<Level>& side, std::int64_t px, std::int64_t qty, Order order) {
+    const auto it = std::lower_bound(side.begin(), side.end(), px, order);
+    const bool found = it != side.end() && it->px == px;
+    if (qty == 0) {
+      if (!found) return false;
+      side.erase(it);
+      return true;
+    }
+    if (found) {
+      if (it->qty == qty) return false;
+      it->qty = qty;
+      return true;
+    }
+    side.insert(it, Level{px, qty});
+    return true;
+  }
+
+  std::vector<Level> bids_;
+  std::vector<Level> asks_;
+};
+
+}  // namespace cwts::md
