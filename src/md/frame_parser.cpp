@@ -73,13 +73,24 @@ ParseErrc get_fixed(od::value v, std::int64_t& out) noexcept {
   return ParseErrc::kOk;
 }
 
+// An integer that fails to convert is a bad number if it is a number at all (too large,
+// negative, fractional), and a type error otherwise.
+ParseErrc integer_error(od::value& v, error_code e) noexcept {
+  od::json_type t{};
+  if (e == simdjson::INCORRECT_TYPE && v.type().get(t) == simdjson::SUCCESS &&
+      t == od::json_type::number) {
+    return ParseErrc::kBadNumber;
+  }
+  return map_error(e);
+}
+
 ParseErrc get_u64(od::value v, std::uint64_t& out) noexcept {
-  if (const auto e = v.get_uint64().get(out); e) return map_error(e);
+  if (const auto e = v.get_uint64().get(out); e) return integer_error(v, e);
   return ParseErrc::kOk;
 }
 
 ParseErrc get_i64(od::value v, std::int64_t& out) noexcept {
-  if (const auto e = v.get_int64().get(out); e) return map_error(e);
+  if (const auto e = v.get_int64().get(out); e) return integer_error(v, e);
   return ParseErrc::kOk;
 }
 

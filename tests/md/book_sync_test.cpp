@@ -1,0 +1,156 @@
+// Binance's order-book sync rules, case by case, for spot and USD-M futures.
+#include "cwts/md/book_sync.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace {
+
+namespace md = cwts::md;
+using md::DiffOutcome;
+using md::SnapshotOutcome;
+
+md::DepthMsg diff(std::uint64_t U, std::uint64_t u, std::uint64_t pu = 0) {
+  md::DepthMsg d{};
+  d.first_id = U;
+  d.last_id = u;
+  d.prev_id = pu;
+  d.has_prev_id = pu != 0;
+  return d;
+}
+
+const std::vector<md::Level> kBids = {{100, 5}, {99, 7}};
+const std::vector<md::Level> kAsks = {{101, 3}, {102, 4}};
+const std::vector<md::Level> kNone;
+
+TEST(OrderBookTest, SetsRemovesAndOrdersLevels) {
+  md::OrderBook b(4);
+  b.set_bid(10, 1);
+  b.set_bid(12, 2);
+  b.set_bid(11, 3);
+  b.set_ask(15, 1);
+  b.set_ask(13, 1);
+  EXPECT_EQ(b.bid(0).px, 12);
+  EXPECT_EQ(b.bid(2).px, 10);
+  EXPECT_EQ(b.ask(0).px, 13);
+  EXPECT_TRUE(b.set_bid(12, 9));
+  EXPECT_EQ(b.bid(0).qty, 9);
+  EXPECT_FALSE(b.set_bid(12, 9));  // unchanged
+  EXPECT_TRUE(b.set_bid(12, 0));
+  EXPECT_FALSE(b.set_bid(50, 0));  // removing an absent level is normal
+  EXPECT_EQ(b.bid(0).px, 11);
+  EXPECT_FALSE(b.crossed());
+  b.set_bid(13, 1);
+  EXPECT_TRUE(b.crossed());
+}
+
+TEST(BookSyncSpotTest, DiffsBufferedBeforeSnapshotApplyAfterIt) {
+  md::BookSync s(md::SyncVenue::kSpot);
+  EXPECT_EQ(s.on_diff(diff(90, 100), kNone, kNone), DiffOutcome::kBuffered);  // u <= lastUpdateId
+  EXPECT_EQ(s.on_diff(diff(101, 105), {{{100, 6}}}, kNone), DiffOutcome::kBuffered);
+  EXPECT_EQ(s.on_diff(diff(106, 106), kNone, {{{101, 0}}}), DiffOutcome::kBuffered);
+  EXPECT_EQ(s.on_snapshot(100, kBids, kAsks), SnapshotOutcome::kSynced);
+  EXPECT_TRUE(s.valid());
+  EXPECT_EQ(s.update_id(), 106U);
+  EXPECT_EQ(s.stats().applied, 2U);
+  EXPECT_EQ(s.stats().dropped, 1U);
+  EXPECT_EQ(s.book().bid(0).qty, 6);
+  EXPECT_EQ(s.book().ask(0).px, 102);
+}
+
+TEST(BookSyncSpotTest, SnapshotInsideAFirstDiffsRangeIsBridged) {
+  md::BookSync s(md::SyncVenue::kSpot);
+  (void)s.on_diff(diff(95, 110), kNone, kNone);
+  EXPECT_EQ(s.on_snapshot(100, kBids, kAsks), SnapshotOutcome::kSynced);
+  EXPECT_EQ(s.update_id(), 110U);
+}
+
+TEST(BookSyncSpotTest, SnapshotOlderThanFirstBufferedDiffMustBeRefetched) {
+  md::BookSync s(md::SyncVenue::kSpot);
+  (void)s.on_diff(diff(200, 210), kNone, kNone);
+  EXPECT_EQ(s.on_snapshot(150, kBids, kAsks), SnapshotOutcome::kTooOld);
+  EXPECT_FALSE(s.valid());
+  EXPECT_EQ(s.buffered_diffs(), 1U);  // kept for the next snapshot
+  EXPECT_EQ(s.on_snapshot(205, kBids, kAsks), SnapshotOutcome::kSynced);
+  EXPECT_EQ(s.update_id(), 210U);
+}
+
+TEST(BookSyncSpotTest, GapInLiveBookInvalidatesAndAsksForSnapshot) {
+  md::BookSync s(md::SyncVenue::kSpot);
+  ASSERT_EQ(s.on_snapshot(100, kBids, kAsks), SnapshotOutcome::kSynced);
+  EXPECT_EQ(s.on_diff(diff(101, 103), kNone, kNone), DiffOutcome::kApplied);
+  EXPECT_EQ(s.on_diff(diff(102, 103), kNone, kNone), DiffOutcome::kDropped);
+  EXPECT_EQ(s.on_diff(diff(105, 107), kNone, kNone), DiffOutcome::kGap);
+  EXPECT_FALSE(s.valid());
+  EXPECT_EQ(s.stats().gaps, 1U);
+  EXPECT_EQ(s.book().bid_levels(), 0U);
+  EXPECT_EQ(s.buffered_diffs(), 1U);  // the gapping diff waits for the new snapshot
+  EXPECT_EQ(s.on_diff(diff(108, 108), kNone, kNone), DiffOutcome::kBuffered);
+  EXPECT_EQ(s.on_snapshot(107, kBids, kAsks), SnapshotOutcome::kSynced);
+  EXPECT_EQ(s.update_id(), 108U);
+}
+
+TEST(BookSyncSpotTest, BufferedDiffsThatDoNotConnectFailTheSnapshot) {
+  md::BookSync s(md::SyncVenue::kSpot);
+  (void)s.on_diff(diff(101, 102), kNone, kNone);
+  (void)s.on_diff(diff(110, 111), kNone, kNone);  // missing 103..109
+  EXPECT_EQ(s.on_snapshot(101, kBids, kAsks), SnapshotOutcome::kGap);
+  EXPECT_FALSE(s.valid());
+}
+
+TEST(BookSyncSpotTest, CrossedBookIsInvalidated) {
+  md::BookSync s(md::SyncVenue::kSpot);
+  ASSERT_EQ(s.on_snapshot(100, kBids, kAsks), SnapshotOutcome::kSynced);
+  EXPECT_EQ(s.on_diff(diff(101, 101), {{{101, 1}}}, kNone), DiffOutcome::kCrossed);
+  EXPECT_FALSE(s.valid());
+  EXPECT_EQ(s.stats().crossed, 1U);
+  EXPECT_EQ(s.stats().resyncs, 1U);
+}
+
+TEST(BookSyncSpotTest, InvalidateDropsTheBookUntilNextSnapshot) {
+  md::BookSync s(md::SyncVenue::kSpot);
+  ASSERT_EQ(s.on_snapshot(100, kBids, kAsks), SnapshotOutcome::kSynced);
+  s.invalidate();
+  EXPECT_FALSE(s.valid());
+  EXPECT_EQ(s.on_diff(diff(101, 101), kNone, kNone), DiffOutcome::kBuffered);
+  EXPECT_EQ(s.on_snapshot(100, kBids, kAsks), SnapshotOutcome::kSynced);
+  EXPECT_EQ(s.on_snapshot(100, kBids, kAsks), SnapshotOutcome::kIgnored);
+}
+
+TEST(BookSyncSpotTest, BufferOverflowStartsOverWithoutCorruptingTheBook) {
+  md::BookSync s(md::SyncVenue::kSpot, 4, 1024);
+  for (std::uint64_t i = 0; i < 6; ++i) (void)s.on_diff(diff(101 + i, 101 + i), kNone, kNone);
+  EXPECT_EQ(s.stats().buffer_overflows, 1U);
+  EXPECT_EQ(s.buffered_diffs(), 2U);
+  EXPECT_EQ(s.on_snapshot(100, kBids, kAsks), SnapshotOutcome::kTooOld);
+  EXPECT_EQ(s.on_snapshot(104, kBids, kAsks), SnapshotOutcome::kSynced);
+  EXPECT_EQ(s.update_id(), 106U);
+}
+
+TEST(BookSyncFuturesTest, FirstDiffMustStraddleSnapshotThenPreviousIdsChain) {
+  md::BookSync s(md::SyncVenue::kUsdmFutures);
+  (void)s.on_diff(diff(80, 99, 79), kNone, kNone);     // u < lastUpdateId: dropped
+  (void)s.on_diff(diff(100, 120, 99), kNone, kNone);   // U <= 100 <= u: first applied
+  (void)s.on_diff(diff(121, 130, 120), kNone, kNone);  // pu == 120
+  EXPECT_EQ(s.on_snapshot(100, kBids, kAsks), SnapshotOutcome::kSynced);
+  EXPECT_EQ(s.update_id(), 130U);
+  EXPECT_EQ(s.stats().dropped, 1U);
+  EXPECT_EQ(s.on_diff(diff(131, 140, 130), kNone, kNone), DiffOutcome::kApplied);
+  // A diff whose pu does not match the last u is a gap even if U looks contiguous.
+  EXPECT_EQ(s.on_diff(diff(141, 150, 139), kNone, kNone), DiffOutcome::kGap);
+}
+
+TEST(BookSyncFuturesTest, DiffEndingExactlyAtSnapshotIsKeptForFuturesButDroppedForSpot) {
+  md::BookSync fut(md::SyncVenue::kUsdmFutures);
+  (void)fut.on_diff(diff(90, 100, 89), kNone, kNone);
+  ASSERT_EQ(fut.on_snapshot(100, kBids, kAsks), SnapshotOutcome::kSynced);
+  EXPECT_EQ(fut.stats().applied, 1U);
+  md::BookSync spot(md::SyncVenue::kSpot);
+  (void)spot.on_diff(diff(90, 100), kNone, kNone);
+  ASSERT_EQ(spot.on_snapshot(100, kBids, kAsks), SnapshotOutcome::kSynced);
+  EXPECT_EQ(spot.stats().applied, 0U);
+  EXPECT_EQ(spot.stats().dropped, 1U);
+}
+
+}  // namespace
