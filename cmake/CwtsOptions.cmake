@@ -7,7 +7,10 @@ if(CWTS_WERROR)
   target_compile_options(cwts_warnings INTERFACE -Werror)
 endif()
 
-if(CWTS_SANITIZE STREQUAL "asan")
+if(CWTS_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+elseif(CWTS_SANITIZE STREQUAL "asan")
   add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=undefined
                       -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
