@@ -47,6 +47,12 @@ ParseErrc Pipeline::on_frame(std::int64_t receive_ns, std::string_view payload,
                              std::string_view context_symbol) {
   ++counters_.frames;
   last_error_ = parser_.parse(payload, frame_);
+  if (recorder_ != nullptr) {
+    // Recorded as received, malformed or not; a bare snapshot goes to its context symbol's file.
+    const std::string_view sym = frame_.kind == FrameKind::kDepthSnapshot ? context_symbol
+                                                                          : frame_.symbol_view();
+    recorder_->write(sym, receive_ns, payload);
+  }
   if (last_error_ != ParseErrc::kOk) {
     ++counters_.malformed;
     return last_error_;
@@ -149,6 +155,22 @@ SnapshotOutcome Pipeline::on_snapshot(SymbolState& s, const ParsedFrame& f, cons
       break;
   }
   return o;
+}
+
+SnapshotOutcome Pipeline::on_snapshot_body(SymbolState& s, std::int64_t receive_ns,
+                                           std::string_view body) {
+  last_error_ = parser_.parse(body, frame_);
+  if (recorder_ != nullptr) recorder_->write(s.name_view(), receive_ns, body);
+  if (last_error_ == ParseErrc::kOk && frame_.kind != FrameKind::kDepthSnapshot) {
+    last_error_ = ParseErrc::kUnknownEvent;
+  }
+  if (last_error_ != ParseErrc::kOk) {
+    ++counters_.malformed;
+    ++s.snapshot_refetches;
+    sink_->on_snapshot_needed(s);
+    return SnapshotOutcome::kGap;
+  }
+  return on_snapshot(s, frame_, FrameMeta{receive_ns});
 }
 
 void Pipeline::invalidate_all(const FrameMeta& meta) {

@@ -14,6 +14,21 @@ ReplayStats replay_capture(const std::string& path, Pipeline& pipeline,
   ReplayStats st;
   char context[16] = {};
   std::size_t context_len = 0;
+  // Files written by CaptureWriter are named <SYMBOL>-...: a snapshot that opens a rotated file
+  // belongs to that symbol even before any symbol-bearing frame.
+  {
+    const auto slash = path.find_last_of('/');
+    const std::string_view name =
+        std::string_view(path).substr(slash == std::string::npos ? 0 : slash + 1);
+    const auto dash = name.find('-');
+    const std::string_view prefix = name.substr(0, dash);
+    bool ok = dash != std::string_view::npos && !prefix.empty() && prefix.size() < sizeof context;
+    for (char c : prefix) ok = ok && ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'));
+    if (ok) {
+      std::memcpy(context, prefix.data(), prefix.size());
+      context_len = prefix.size();
+    }
+  }
   std::int64_t ts = 0;
   std::string_view payload;
   for (;;) {

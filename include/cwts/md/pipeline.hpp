@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "cwts/md/book_sync.hpp"
+#include "cwts/md/capture_writer.hpp"
 #include "cwts/md/frame.hpp"
 #include "cwts/md/frame_parser.hpp"
 
@@ -82,6 +83,14 @@ class Pipeline {
   // A REST depth snapshot fetched for `symbol` (live feeds call this directly).
   SnapshotOutcome on_snapshot(SymbolState& s, const ParsedFrame& f, const FrameMeta& meta);
 
+  // A REST depth snapshot body as received: parsed, recorded (if recording) and applied.
+  // Returns kGap with last_error() set if the body does not parse.
+  SnapshotOutcome on_snapshot_body(SymbolState& s, std::int64_t receive_ns, std::string_view body);
+
+  // Records every frame and snapshot body from now on (nullptr stops). The writer must outlive
+  // the pipeline's use of it.
+  void set_recorder(CaptureWriter* recorder) noexcept { recorder_ = recorder; }
+
   // Reconnect: every book is invalid until its next snapshot.
   void invalidate_all(const FrameMeta& meta);
 
@@ -99,6 +108,7 @@ class Pipeline {
   SyncVenue venue_;
   MarketSink* sink_;
   MarketSink null_sink_;
+  CaptureWriter* recorder_ = nullptr;
   FrameParser parser_;
   ParsedFrame frame_;
   std::array<SymbolState, kMaxPipelineSymbols> symbols_;

@@ -20,7 +20,8 @@ struct ReplayStats {
 using MalformedHandler = std::function<void(std::uint64_t line, std::string_view reason)>;
 
 // Feeds every line of `path` (plain or gzip) through `pipeline`. A bare REST snapshot belongs to
-// the symbol most recently seen in the same file (captures hold one symbol per file). Throws
+// the symbol most recently seen in the same file (captures hold one symbol per file), or before
+// any, to the symbol that names the file (`<SYMBOL>-…`, as CaptureWriter names them). Throws
 // std::runtime_error if the file cannot be read.
 ReplayStats replay_capture(const std::string& path, Pipeline& pipeline,
                            const MalformedHandler& on_malformed = {});
