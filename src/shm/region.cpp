@@ -455,8 +455,10 @@ bool Region::superseded() const noexcept {
 }
 
 void Region::remove() noexcept {
-  if (base_ == nullptr) return;
-  if (access_ == Access::kReadWrite) set_state(RegionState::kClosed);
+  // Only the engine (the creator, read-write) removes a region; a reader's remove() is a no-op so
+  // it can never unlink a live engine's file.
+  if (base_ == nullptr || access_ != Access::kReadWrite) return;
+  set_state(RegionState::kClosed);
   struct stat st {};
   // Only unlink the file if it is still ours (a successor may have replaced it).
   if (::stat(path_.c_str(), &st) == 0 && st.st_dev == dev_ && st.st_ino == inode_) {

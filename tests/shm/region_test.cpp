@@ -205,6 +205,15 @@ TEST_F(RegionTest, RestartedEngineSupersedesOldMapping) {
   EXPECT_FALSE(reader2.superseded());
 }
 
+TEST_F(RegionTest, ReaderRemoveNeverUnlinksTheEnginesRegion) {
+  Region engine = Region::create(RegionKind::kMarket, opts_);
+  engine.set_state(RegionState::kLive);
+  Region reader = Region::attach(RegionKind::kMarket, Access::kReadOnly, opts_);
+  reader.remove();
+  Region again = Region::attach(RegionKind::kMarket, Access::kReadOnly, opts_);
+  EXPECT_FALSE(again.superseded());
+}
+
 TEST_F(RegionTest, ClosedRegionIsRefusedAsClosed) {
   Region engine = Region::create(RegionKind::kMarket, opts_);
   engine.set_state(RegionState::kClosed);

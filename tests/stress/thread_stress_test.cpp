@@ -1,0 +1,178 @@
+// Thread versions of the stress tests: a writer thread and reader threads in one process on a real
+// region, with the same self-checks, few enough iterations to run under ThreadSanitizer.
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
+
+#include "cwts/concurrent/record_ring.hpp"
+#include "cwts/shm/region.hpp"
+#include "cwts/shm_layout/layout.hpp"
+#include "stress_checks.hpp"
+
+namespace cwts::stress {
+namespace {
+
+using layout::Event;
+using layout::MarketRegion;
+using layout::Quote;
+using layout::RegionKind;
+using layout::RegionState;
+using layout::Signal;
+using layout::SignalsRegion;
+using shm::Region;
+
+constexpr std::uint64_t kIterations = 200'000;
+
+// All threads use the one read-write mapping on purpose: ThreadSanitizer tracks memory by virtual
+// address, so readers on a second (read-only) mapping of the same pages would hide every race
+// from it. The read-only mapping is what the multi-process tests use.
+class ThreadStress : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Expected here and noise in the test log: "normal pages" warnings for a /dev/shm temp dir.
+    spdlog::set_level(spdlog::level::err);
+    char tmpl[] = "/dev/shm/cwts-tstress-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr) << std::strerror(errno);
+    dir_ = tmpl;
+    static std::atomic<int> counter{0};
+    shm::RegionOptions o;
+    o.instance = "t" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    o.hugepage_dir = "";
+    o.shm_dir = dir_;
+    o.lock_pages = false;
+    market_.emplace(Region::create(RegionKind::kMarket, o));
+    market_->set_state(RegionState::kLive);
+    signals_.emplace(Region::create(RegionKind::kSignals, o));
+    signals_->set_state(RegionState::kLive);
+  }
+
+  void TearDown() override {
+    market_.reset();
+    signals_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  MarketRegion& market() { return market_->as<MarketRegion>(); }
+  SignalsRegion& signals() { return signals_->as<SignalsRegion>(); }
+
+  static ReadControl control(std::uint64_t expect) {
+    ReadControl c;
+    c.expect = expect;
+    c.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    return c;
+  }
+
+  std::string dir_;
+  std::optional<Region> market_;
+  std::optional<Region> signals_;
+};
+
+TEST_F(ThreadStress, SeqlockReadersNeverSeeTornWrite) {
+  auto& lock = market().symbols[0].quote;
+  const ReadControl c = control(kIterations);
+  std::array<ReadStats, 2> stats;
+  std::vector<std::thread> readers;
+  for (auto& s : stats) readers.emplace_back([&lock, &c, &s] { s = read_seqlock(lock, c); });
+  std::thread writer([&lock] {
+    for (std::uint64_t seq = 1; seq <= kIterations; ++seq) {
+      lock.store(make_payload<Quote>(seq, 1));
+    }
+  });
+  writer.join();
+  for (auto& t : readers) t.join();
+
+  for (const auto& s : stats) {
+    SCOPED_TRACE(to_json(s));
+    EXPECT_EQ(s.torn, 0U);
+    EXPECT_EQ(s.monotonic_violations, 0U);
+    EXPECT_EQ(s.timed_out, 0U);
+    EXPECT_EQ(s.last_seq, kIterations);
+    EXPECT_GT(s.ok, 0U);
+  }
+}
+
+TEST_F(ThreadStress, EventRingReadersGetEveryRecordOrDetectLap) {
+  auto& ring = market().events;
+  const ReadControl c = control(kIterations);
+  ReadControl slow = control(kIterations);
+  // Sleeping 2 ms every 64 records reads at most 32k records/s: lapped by any writer.
+  slow.slow_every = 64;
+  slow.slow_sleep = std::chrono::microseconds(2000);
+  std::array<ReadStats, 3> stats;
+  std::vector<std::thread> readers;
+  readers.emplace_back([&] { stats[0] = read_events(ring, c, 1); });
+  readers.emplace_back([&] { stats[1] = read_events(ring, c, 1); });
+  readers.emplace_back([&] { stats[2] = read_events(ring, slow, 1); });
+  std::thread writer([&ring] {
+    for (std::uint64_t seq = 1; seq <= kIterations; ++seq) {
+      ring.publish(make_payload<Event>(seq, 1));
+    }
+  });
+  writer.join();
+  for (auto& t : readers) t.join();
+
+  for (std::size_t i = 0; i < stats.size(); ++i) {
+    const auto& s = stats[i];
+    SCOPED_TRACE(to_json(s));
+    EXPECT_EQ(s.torn, 0U);
+    EXPECT_EQ(s.monotonic_violations, 0U);
+    EXPECT_EQ(s.timed_out, 0U);
+    EXPECT_EQ(s.next_seq, kIterations + 1);
+    EXPECT_EQ(s.ok + s.skipped, kIterations);
+    if (i == 2) {
+      EXPECT_GT(s.lapped, 0U) << "the slow reader was never lapped";
+    }
+  }
+}
+
+TEST_F(ThreadStress, RecordRingConsumerGetsEveryRecordOnceInOrder) {
+  constexpr std::size_t kCap = layout::kSignalRingCapacity;
+  auto& ring = signals().slots[0].signals;
+  auto& cursor = market().slots[0].signal_cursor;
+  const ReadControl c = control(kIterations);
+  ReadStats consumed;
+  ReadStats watched;
+  std::thread consumer([&] { consumed = consume_records(ring, cursor, c); });
+  std::thread monitor([&] { watched = watch_cursors(ring, cursor, c); });
+  std::thread producer([&] {
+    concurrent::RecordProducer<Signal, kCap> p(ring, cursor);
+    for (std::uint64_t i = 0; i < kIterations; ++i) {
+      const Signal s = make_payload<Signal>(p.next_index(), 1);
+      std::uint64_t idle = 0;
+      while (p.try_push(s) == concurrent::PushStatus::kFull) idle_backoff(idle);
+    }
+  });
+  producer.join();
+  consumer.join();
+  monitor.join();
+
+  SCOPED_TRACE(to_json(consumed));
+  EXPECT_EQ(consumed.torn, 0U);
+  EXPECT_EQ(consumed.monotonic_violations, 0U);
+  EXPECT_EQ(consumed.timed_out, 0U);
+  EXPECT_EQ(consumed.ok, kIterations);
+  EXPECT_EQ(consumed.next_seq, kIterations);
+  EXPECT_EQ(consumed.last_seq, kIterations - 1);
+  ASSERT_EQ(consumed.per_gen.size(), 2U);
+  EXPECT_EQ(consumed.per_gen[1], kIterations);
+  EXPECT_EQ(watched.monotonic_violations, 0U) << to_json(watched);
+  EXPECT_EQ(watched.last_seq, kIterations);
+}
+
+}  // namespace
+}  // namespace cwts::stress
