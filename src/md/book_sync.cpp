@@ -3,8 +3,12 @@
 
 namespace cwts::md {
 
-BookSync::BookSync(SyncVenue venue, std::size_t max_buffered_diffs, std::size_t max_buffered_levels)
-    : venue_(venue), max_diffs_(max_buffered_diffs), max_levels_(max_buffered_levels) {
+BookSync::BookSync(SyncVenue venue, std::size_t max_buffered_diffs,
+                   std::size_t max_buffered_levels, std::size_t book_levels)
+    : venue_(venue),
+      book_(book_levels),
+      max_diffs_(max_buffered_diffs),
+      max_levels_(max_buffered_levels) {
   buffer_.reserve(max_diffs_);
   buffer_levels_.reserve(max_levels_);
 }

@@ -11,7 +11,6 @@ Pipeline::Pipeline(SyncVenue venue, MarketSink* sink)
     : venue_(venue), sink_(sink != nullptr ? sink : &null_sink_) {
   frame_.bids.reserve(8192);
   frame_.asks.reserve(8192);
-  for (auto& s : symbols_) s.sync = BookSync(venue_);
 }
 
 void Pipeline::configure_symbols(std::initializer_list<std::string_view> symbols) {
@@ -29,9 +28,11 @@ SymbolState* Pipeline::add_symbol(std::string_view symbol) {
     throw std::invalid_argument("pipeline: bad symbol '" + std::string(symbol) + "'");
   }
   SymbolState& s = symbols_[count_];
+  s = SymbolState{};
   std::memcpy(s.name, symbol.data(), symbol.size());
   s.name_len = static_cast<std::uint8_t>(symbol.size());
   s.id = static_cast<std::uint16_t>(count_);
+  s.sync = BookSync(venue_);  // buffers reserved here, once per symbol, not per frame
   ++count_;
   return &s;
 }

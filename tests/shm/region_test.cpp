@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -330,6 +331,10 @@ class HugePageRegionTest : public RegionTest {
   void SetUp() override {
     RegionTest::SetUp();
     if (::geteuid() != 0) GTEST_SKIP() << "reserving huge pages and mounting hugetlbfs need root";
+    // The pool is machine-wide: serialise with other test processes (parallel ctest, other
+    // build directories) so each one restores what it found.
+    lock_fd_ = ::open("/tmp/cwts-hugepage-test.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX) != 0) GTEST_SKIP() << "cannot take the lock";
     saved_ = read_file(kNrHugepages);
     if (saved_.empty()) GTEST_SKIP() << "no " << kNrHugepages;
     mount_dir_ = dir_ + "/huge";
@@ -343,7 +348,11 @@ class HugePageRegionTest : public RegionTest {
   void TearDown() override {
     if (mounted_) ::umount(mount_dir_.c_str());
     if (!saved_.empty()) write_file(kNrHugepages, saved_);
+    if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
     RegionTest::TearDown();
+  }
+  static long free_huge_pages() {
+    return std::stol(read_file("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"));
   }
   // Reserves `extra` pages on top of what is there; false if the kernel gave fewer.
   bool reserve(long extra) {
@@ -356,12 +365,14 @@ class HugePageRegionTest : public RegionTest {
   std::string saved_;
   std::string mount_dir_;
   bool mounted_ = false;
+  int lock_fd_ = -1;
 };
 
 TEST_F(HugePageRegionTest, RegionsLiveOnHugetlbfsWhenPagesAreReserved) {
   const long pages = static_cast<long>((layout::kMarketRegionBytes + layout::kSignalsRegionBytes) /
                                        (2 << 20)) + 3;
   if (!reserve(pages)) GTEST_SKIP() << "the kernel could not reserve " << pages << " huge pages";
+  const long free_before = free_huge_pages();
   {
     Region market = Region::create(RegionKind::kMarket, opts_);
     Region signals = Region::create(RegionKind::kSignals, opts_);
@@ -377,8 +388,9 @@ TEST_F(HugePageRegionTest, RegionsLiveOnHugetlbfsWhenPagesAreReserved) {
     EXPECT_EQ(reader.backing(), Backing::kHugePages);
     market.as<layout::MarketRegion>().events.publish(layout::Event{});
     EXPECT_EQ(reader.as<layout::MarketRegion>().events.last_sequence(), 1U);
-    const long free_pages = std::stol(read_file("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"));
-    EXPECT_LT(free_pages, pages) << "the regions did not consume huge pages";
+    const long used = free_before - free_huge_pages();
+    EXPECT_EQ(used, static_cast<long>((market.size() + signals.size()) / (2 << 20)))
+        << "the regions did not consume huge pages";
     market.remove();
     signals.remove();
   }
@@ -386,7 +398,7 @@ TEST_F(HugePageRegionTest, RegionsLiveOnHugetlbfsWhenPagesAreReserved) {
 
 TEST_F(HugePageRegionTest, FallsBackToShmWhenNoHugePagesAreFree) {
   // Mounted, but the pool is empty: creation must fall back to the shm directory.
-  if (std::stol(read_file("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")) > 0) {
+  if (free_huge_pages() > 0) {
     GTEST_SKIP() << "huge pages are free on this machine; cannot provoke the fallback";
   }
   Region market = Region::create(RegionKind::kMarket, opts_);

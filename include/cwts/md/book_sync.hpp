@@ -51,8 +51,11 @@ class BookSync {
     std::uint64_t buffer_overflows = 0;
   };
 
-  explicit BookSync(SyncVenue venue = SyncVenue::kSpot, std::size_t max_buffered_diffs = 4096,
-                    std::size_t max_buffered_levels = 1 << 18);
+  // An unusable placeholder (no buffers); assign a configured BookSync before use.
+  BookSync() = default;
+  // Reserves everything up front: `book_levels` per book side, and the diff buffer.
+  explicit BookSync(SyncVenue venue, std::size_t max_buffered_diffs = 1024,
+                    std::size_t max_buffered_levels = 1 << 16, std::size_t book_levels = 8192);
 
   DiffOutcome on_diff(const DepthMsg& d, std::span<const Level> bids, std::span<const Level> asks);
   SnapshotOutcome on_snapshot(std::uint64_t last_update_id, std::span<const Level> bids,
@@ -80,14 +83,14 @@ class BookSync {
   void buffer(const DepthMsg& d, std::span<const Level> bids, std::span<const Level> asks);
   void lose_sync() noexcept;
 
-  SyncVenue venue_;
+  SyncVenue venue_ = SyncVenue::kSpot;
   OrderBook book_;
   bool live_ = false;
   std::uint64_t id_ = 0;
   std::vector<Buffered> buffer_;
   std::vector<Level> buffer_levels_;
-  std::size_t max_diffs_;
-  std::size_t max_levels_;
+  std::size_t max_diffs_ = 0;
+  std::size_t max_levels_ = 0;
   Stats stats_;
 };
 

@@ -17,7 +17,8 @@ namespace cwts::md {
 // docs/adr/0005-order-book-structure.md. Not thread-safe: the md thread owns it.
 class OrderBook {
  public:
-  explicit OrderBook(std::size_t reserve_levels_per_side = 8192) {
+  OrderBook() = default;
+  explicit OrderBook(std::size_t reserve_levels_per_side) {
     bids_.reserve(reserve_levels_per_side);
     asks_.reserve(reserve_levels_per_side);
   }
