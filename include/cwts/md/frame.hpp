@@ -106,7 +106,14 @@ struct ParsedFrame {
     kind = FrameKind::kUnknown;
     combined = false;
     symbol_len = 0;
+    // Every per-kind struct: optional fields (spot bookTicker "E", trade "f"/"l", kline "n")
+    // must not keep the previous frame's values.
+    book_ticker = {};
     depth = {};
+    trade = {};
+    kline = {};
+    error.code = 0;
+    error.msg[0] = '\0';
     bids.clear();
     asks.clear();
   }

@@ -1,0 +1,143 @@
+// ShmPublisher: the MarketSink that writes the market region — symbol table, quotes, top-N books,
+// candles, the event ring and the md counters — for strategies that map it read-only.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "cwts/md/candle_builder.hpp"
+#include "cwts/md/exchange_info.hpp"
+#include "cwts/md/pipeline.hpp"
+#include "cwts/shm_layout/market_region.hpp"
+
+namespace cwts::md {
+
+// Which public trades drive the Quote's last-trade fields, the kTrade events and the candles of a
+// symbol. `trade` and `aggTrade` number their trades in different id spaces and describe the same
+// fills, so mixing them would double-count volume and make last_trade_id jump between spaces.
+enum class TradeSource : std::uint8_t {
+  kAuto,      // the first kind seen for a symbol wins; the other kind is counted and ignored
+  kTrade,     // <symbol>@trade only
+  kAggTrade,  // <symbol>@aggTrade only
+};
+
+struct PublisherOptions {
+  TradeSource trade_source = TradeSource::kAuto;
+  CandleOptions candles;
+};
+
+// Writes one layout::MarketRegion. md thread only (every field it writes has the md thread as its
+// single writer); Not thread-safe. The per-frame calls take no locks, make no allocation, never
+// log and never throw; the only system call is clock_gettime(CLOCK_REALTIME) (vDSO) for the
+// publish timestamp.
+//
+// What each sink call publishes, in this order (snapshots before the event that announces them):
+//   on_book           BookTop (top kBookDepth levels per side), Quote best bid/ask when the book
+//                     is at least as new as the quote, then a kBook event if the top-N changed.
+//   on_book_ticker    Quote (unless the book already holds a newer update id), kQuote event.
+//   on_trade          Quote last-trade fields, kTrade event, candles (see CandleBuilder).
+//   on_kline          candles.
+//   on_book_validity  Quote/BookTop book_valid flags, SymbolEntry::book_valid, kStatus event
+//                     (on becoming valid, the synced book is published with it, then kBook).
+//   candle closed     CandleSeries::closed ring, then a kCandleClose event;
+//   candle changed    CandleSeries::live.
+//
+// Timestamps: exchange = the venue's event time E (ms -> ns; 0 when the frame has none, e.g. a
+// spot bookTicker or a REST snapshot; a candle close uses the candle's close instant), receive =
+// FrameMeta::receive_ns, publish = CLOCK_REALTIME when the snapshot or event is written.
+//
+// Symbol ids: the shared-memory id of a symbol is its position in the list given to the
+// constructor. Pipeline ids are mapped to them by name on first use; frames for symbols that are
+// not in the table are ignored (counted). Use one publisher per pipeline.
+class ShmPublisher final : public MarketSink, private CandleListener {
+ public:
+  struct Stats {
+    std::uint64_t events = 0;              // records published to the event ring
+    std::uint64_t unknown_symbol = 0;      // sink calls for a symbol not in the table
+    std::uint64_t stale_book_tickers = 0;  // bookTicker older than the book already published
+    std::uint64_t other_trade_source = 0;  // trades of the kind TradeSource excludes
+    std::uint64_t candles_closed = 0;
+  };
+
+  // Start-up: writes the symbol table (SymbolInfo for each of `symbols`, from `info`, then
+  // symbol_count) and the timeframe table. The region must still be kInitializing: MarketConfig
+  // is written once, before set_state(kLive) publishes it. Throws std::invalid_argument /
+  // std::runtime_error / std::logic_error naming the problem (unknown symbol, too many symbols,
+  // name too long for the layout, bad timeframe, region already live).
+  ShmPublisher(layout::MarketRegion& region, const ExchangeInfo& info,
+               std::span<const std::string_view> symbols,
+               std::span<const std::uint32_t> timeframes_s, PublisherOptions options = {});
+
+  ShmPublisher(const ShmPublisher&) = delete;
+  ShmPublisher& operator=(const ShmPublisher&) = delete;
+
+  // --- MarketSink (md thread) ---
+  void on_book(const SymbolState& s, const FrameMeta& meta,
+               std::int64_t exchange_ms) noexcept override;
+  void on_book_validity(const SymbolState& s, bool valid, const FrameMeta& meta) noexcept override;
+  void on_book_ticker(const SymbolState& s, const BookTickerMsg& t,
+                      const FrameMeta& meta) noexcept override;
+  void on_trade(const SymbolState& s, const TradeMsg& t, bool aggregate,
+                const FrameMeta& meta) noexcept override;
+  void on_kline(const SymbolState& s, const KlineMsg& k, const FrameMeta& meta) noexcept override;
+  void on_snapshot_needed(const SymbolState& s) noexcept override;
+
+  // md thread, from its loop at least every 100 ms: heartbeat, frame and parse-error counters
+  // from the pipeline, and the wall-clock candle closes (CLOCK_REALTIME ns).
+  void on_tick(std::int64_t now_ns, const Pipeline::Counters& pipeline_counters) noexcept;
+
+  // md thread: a refreshed exchangeInfo. Rewrites the symbols' SymbolInfo and publishes a kStatus
+  // event for each symbol whose status changed. Throws std::runtime_error if a symbol vanished.
+  void update_symbol_info(const ExchangeInfo& info);
+
+  // Shared-memory id of a symbol, or -1.
+  [[nodiscard]] int shm_id(std::string_view symbol) const noexcept;
+  [[nodiscard]] const CandleBuilder& candles() const noexcept { return candles_; }
+  [[nodiscard]] const Stats& stats() const noexcept { return stats_; }
+
+ private:
+  static constexpr std::uint16_t kUnresolved = 0xFFFE;
+  static constexpr std::uint16_t kNoSymbol = 0xFFFF;
+
+  // The writer's own copy of what it last published per symbol: snapshots are rebuilt from it and
+  // stored whole, so a partial update (last trade only) never needs to read shared memory back.
+  struct Local {
+    layout::Quote quote{};
+    layout::BookTop book{};
+    std::uint8_t status = 0;      // layout::SymbolStatus
+    std::uint8_t trade_kind = 0;  // 0 none yet, 1 trade, 2 aggTrade
+    std::uint64_t gaps_seen = 0;  // the pipeline book's counters when last looked at
+    std::uint64_t resyncs_seen = 0;
+  };
+
+  // CandleListener
+  void on_candle_closed(std::uint16_t symbol, std::uint8_t timeframe,
+                        const layout::Candle& candle) override;
+  void on_candle_live(std::uint16_t symbol, std::uint8_t timeframe,
+                      const layout::Candle& candle) override;
+
+  [[nodiscard]] std::uint16_t resolve(const SymbolState& s) noexcept;
+  // Rebuilds and stores BookTop (and Quote when not older); returns the top-N levels changed.
+  std::uint32_t publish_book(std::uint16_t id, const SymbolState& s, const FrameMeta& meta,
+                             std::int64_t exchange_ns, std::int64_t now_ns) noexcept;
+  void publish_event(layout::Event& ev) noexcept;
+  void publish_status(std::uint16_t id, std::int64_t receive_ns, std::int64_t now_ns) noexcept;
+  void track_sync_counters(std::uint16_t id, const SymbolState& s) noexcept;
+
+  layout::MarketRegion* region_;
+  PublisherOptions options_;
+  CandleBuilder candles_;
+  std::size_t symbol_count_ = 0;
+  std::array<layout::FixedString<16>, layout::kMaxSymbols> names_{};
+  std::array<Local, layout::kMaxSymbols> local_{};
+  std::array<std::uint16_t, kMaxPipelineSymbols> pipeline_to_shm_{};
+  std::int64_t context_receive_ns_ = 0;  // receive time of the frame that drives the candles
+  std::uint64_t gaps_ = 0;
+  std::uint64_t resyncs_ = 0;
+  Stats stats_;
+};
+
+}  // namespace cwts::md
