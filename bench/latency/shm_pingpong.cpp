@@ -1,0 +1,283 @@
+// cwts-latency-pingpong: engine→strategy→engine over the real shared-memory regions, against a
+// Unix-domain-socket baseline, between two pinned processes, in the same run.
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "cwts/concurrent/broadcast_ring.hpp"
+#include "cwts/concurrent/record_ring.hpp"
+#include "cwts/shm/region.hpp"
+#include "cwts/shm_layout/layout.hpp"
+
+namespace {
+
+namespace cc = cwts::concurrent;
+namespace layout = cwts::layout;
+using cwts::shm::Access;
+using cwts::shm::Region;
+
+// CLOCK_MONOTONIC through the vDSO: comparable across processes on one machine.
+std::int64_t now_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+bool pin(int cpu) {
+  if (cpu < 0) return false;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return ::sched_setaffinity(0, sizeof set, &set) == 0;
+}
+
+struct Stats {
+  std::uint64_t p50, p90, p99, p999, max;
+  std::size_t n;
+};
+
+Stats stats(std::vector<std::int64_t> v) {
+  std::sort(v.begin(), v.end());
+  auto at = [&](double p) {
+    // Nearest rank.
+    const auto r = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size()) + 0.5);
+    return static_cast<std::uint64_t>(v[std::min(v.size() - 1, r == 0 ? 0 : r - 1)]);
+  };
+  if (v.empty()) return {};
+  return {at(50), at(90), at(99), at(99.9), static_cast<std::uint64_t>(v.back()), v.size()};
+}
+
+struct Options {
+  std::size_t samples = 200'000;
+  std::size_t warmup = 20'000;
+  int cpu_parent = 0;
+  int cpu_child = 1;
+  bool json = false;
+  std::string hugepage_dir;
+};
+
+// Child side of the shared-memory ping-pong: the "strategy".
+int shm_child(const cwts::shm::RegionOptions& ropts, std::size_t total, std::int64_t* oneway) {
+  Region market = Region::attach(layout::RegionKind::kMarket, Access::kReadOnly, ropts);
+  Region signals = Region::attach(layout::RegionKind::kSignals, Access::kReadWrite, ropts);
+  const auto& m = market.as<layout::MarketRegion>();
+  auto& slot = signals.as<layout::SignalsRegion>().slots[0];
+  cc::BroadcastReader<layout::Event, layout::kEventRingCapacity> reader(m.events, 1);
+  cc::RecordProducer<layout::Signal, layout::kSignalRingCapacity> prod(
+      slot.signals, m.slots[0].signal_cursor);
+  layout::Event ev{};
+  layout::Signal sig{};
+  for (std::size_t i = 0; i < total; ++i) {
+    cc::ReadStatus st;
+    while ((st = reader.try_read(ev)) == cc::ReadStatus::kEmpty) cc::cpu_relax();
+    const std::int64_t t = now_ns();
+    if (st != cc::ReadStatus::kOk || ev.update_id != i + 1) return 1;
+    oneway[i] = t - ev.publish_ts_ns;
+    sig.seq = ev.update_id;
+    sig.created_ns = t;
+    while (prod.try_push(sig) != cc::PushStatus::kOk) cc::cpu_relax();
+  }
+  return 0;
+}
+
+// Child side of the socket ping-pong: echo every message.
+int uds_child(int fd, std::size_t total, bool busy) {
+  char buf[64];
+  for (std::size_t i = 0; i < total; ++i) {
+    ssize_t n;
+    if (busy) {
+      while ((n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT)) < 0 && errno == EAGAIN) {
+      }
+    } else {
+      n = ::recv(fd, buf, sizeof buf, 0);
+    }
+    if (n != static_cast<ssize_t>(sizeof buf)) return 1;
+    if (::send(fd, buf, sizeof buf, 0) != static_cast<ssize_t>(sizeof buf)) return 1;
+  }
+  return 0;
+}
+
+std::vector<std::int64_t> uds_run(const Options& o, bool busy) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0) return {};
+  const std::size_t total = o.warmup + o.samples;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(sv[0]);
+    pin(o.cpu_child);
+    ::_exit(uds_child(sv[1], total, busy));
+  }
+  ::close(sv[1]);
+  std::vector<std::int64_t> rtt;
+  rtt.reserve(o.samples);
+  char buf[64] = {};
+  for (std::size_t i = 0; i < total; ++i) {
+    const std::int64_t t0 = now_ns();
+    std::memcpy(buf, &t0, sizeof t0);
+    if (::send(sv[0], buf, sizeof buf, 0) != static_cast<ssize_t>(sizeof buf)) break;
+    ssize_t n;
+    if (busy) {
+      while ((n = ::recv(sv[0], buf, sizeof buf, MSG_DONTWAIT)) < 0 && errno == EAGAIN) {
+      }
+    } else {
+      n = ::recv(sv[0], buf, sizeof buf, 0);
+    }
+    const std::int64_t t1 = now_ns();
+    if (n != static_cast<ssize_t>(sizeof buf)) break;
+    if (i >= o.warmup) rtt.push_back(t1 - t0);
+  }
+  ::close(sv[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return rtt;
+}
+
+void print_row(const char* name, const Stats& s) {
+  std::printf("%-34s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %9" PRIu64 " %10" PRIu64 " %9zu\n",
+              name, s.p50, s.p90, s.p99, s.p999, s.max, s.n);
+}
+void print_json(const char* key, const Stats& s, bool last) {
+  std::printf("\"%s\":{\"p50_ns\":%" PRIu64 ",\"p90_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64
+              ",\"p999_ns\":%" PRIu64 ",\"max_ns\":%" PRIu64 ",\"samples\":%zu}%s",
+              key, s.p50, s.p90, s.p99, s.p999, s.max, s.n, last ? "" : ",");
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--samples" && i + 1 < argc) {
+      o.samples = std::strtoull(argv[++i], nullptr, 10);
+    } else if (a == "--warmup" && i + 1 < argc) {
+      o.warmup = std::strtoull(argv[++i], nullptr, 10);
+    } else if (a == "--cpus" && i + 1 < argc) {
+      if (std::sscanf(argv[++i], "%d,%d", &o.cpu_parent, &o.cpu_child) != 2) {
+        std::fprintf(stderr, "--cpus takes A,B\n");
+        return 2;
+      }
+    } else if (a == "--hugepages" && i + 1 < argc) {
+      o.hugepage_dir = argv[++i];
+    } else if (a == "--json") {
+      o.json = true;
+    } else {
+      std::fprintf(stderr,
+                   "usage: cwts-latency-pingpong [--samples N] [--warmup N] [--cpus A,B] "
+                   "[--hugepages DIR] [--json]\n");
+      return 2;
+    }
+  }
+  if (o.samples == 0) return 2;
+  spdlog::set_level(spdlog::level::err);
+  const long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
+  if (cores < 2) {
+    std::fprintf(stderr, "cwts-latency-pingpong: fewer than 2 cores: running unpinned\n");
+    o.cpu_parent = o.cpu_child = -1;
+  }
+
+  // --- shared memory: event ring out, signal ring back ---
+  cwts::shm::RegionOptions ropts;
+  ropts.instance = "pingpong" + std::to_string(::getpid());
+  ropts.hugepage_dir = o.hugepage_dir;
+  Region market = Region::create(layout::RegionKind::kMarket, ropts);
+  Region signals_rw = Region::create(layout::RegionKind::kSignals, ropts);
+  signals_rw.set_state(layout::RegionState::kLive);
+  market.set_state(layout::RegionState::kLive);
+  Region signals = Region::attach(layout::RegionKind::kSignals, Access::kReadOnly, ropts);
+  auto& m = market.as<layout::MarketRegion>();
+  const std::size_t total = o.warmup + o.samples;
+  auto* oneway = static_cast<std::int64_t*>(::mmap(nullptr, total * sizeof(std::int64_t),
+                                                   PROT_READ | PROT_WRITE,
+                                                   MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  const pid_t child = ::fork();
+  if (child == 0) {
+    pin(o.cpu_child);
+    int rc = 1;
+    try {
+      rc = shm_child(ropts, total, oneway);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child: %s\n", e.what());
+    }
+    ::_exit(rc);
+  }
+  pin(o.cpu_parent);
+  cc::RecordConsumer<layout::Signal, layout::kSignalRingCapacity> cons(
+      signals.as<layout::SignalsRegion>().slots[0].signals, m.slots[0].signal_cursor);
+  std::vector<std::int64_t> rtt;
+  rtt.reserve(o.samples);
+  layout::Event ev{};
+  layout::Signal sig{};
+  bool ok = true;
+  for (std::size_t i = 0; i < total && ok; ++i) {
+    ev.update_id = i + 1;
+    const std::int64_t t0 = now_ns();
+    ev.publish_ts_ns = t0;
+    m.events.publish(ev);
+    while (cons.try_pop(sig) != cc::PopStatus::kOk) cc::cpu_relax();
+    const std::int64_t t1 = now_ns();
+    ok = sig.seq == i + 1;
+    if (i >= o.warmup) rtt.push_back(t1 - t0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  const bool huge = market.backing() == cwts::shm::Backing::kHugePages;
+  market.remove();
+  signals_rw.remove();
+  if (!ok) {
+    std::fprintf(stderr, "cwts-latency-pingpong: shared-memory ping-pong lost or reordered a "
+                         "message; figures discarded\n");
+    return 1;
+  }
+  const std::vector<std::int64_t> ow(oneway + o.warmup, oneway + total);
+  const Stats shm_ow = stats(ow);
+  const Stats shm_rt = stats(rtt);
+  const Stats uds_rt = stats(uds_run(o, false));
+  const Stats uds_busy = stats(uds_run(o, true));
+
+  if (o.json) {
+    std::printf("{");
+    print_json("shm_oneway", shm_ow, false);
+    print_json("shm_roundtrip", shm_rt, false);
+    print_json("uds_roundtrip", uds_rt, false);
+    print_json("uds_busy_roundtrip", uds_busy, false);
+    std::printf("\"machine\":{\"cpu\":\"%s\",\"cores\":%ld,\"pinned\":[%d,%d],\"huge_pages\":%s}}\n",
+                cpu_model().c_str(), cores, o.cpu_parent, o.cpu_child, huge ? "true" : "false");
+    return 0;
+  }
+  std::printf("cwts-latency-pingpong: %zu samples after %zu warm-up, processes pinned to cpus "
+              "%d and %d, %s, %s\n\n",
+              o.samples, o.warmup, o.cpu_parent, o.cpu_child, cpu_model().c_str(),
+              huge ? "huge pages" : "normal pages");
+  std::printf("%-34s %8s %8s %8s %9s %10s %9s\n", "path (ns)", "p50", "p90", "p99", "p99.9", "max",
+              "samples");
+  print_row("shm event publish -> reader", shm_ow);
+  print_row("shm round trip (event -> signal)", shm_rt);
+  print_row("unix socket round trip (blocking)", uds_rt);
+  print_row("unix socket round trip (busy-poll)", uds_busy);
+  return 0;
+}
