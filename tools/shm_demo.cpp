@@ -1,5 +1,6 @@
-// cwts-shm-demo: the shared-memory path end to end — a publisher process, reader processes that
-// follow the event ring, and a strategy process that answers with signals — with live figures.
+// cwts-shm-demo: the engine's paths that exist so far, end to end — the real Binance captures
+// through parse → book → shared memory, then a publisher process, reader processes that follow
+// the event ring, and a strategy process that answers with signals, with live figures.
 #include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -20,6 +21,11 @@
 #include <spdlog/spdlog.h>
 
 #include "cwts/concurrent/broadcast_ring.hpp"
+#include "cwts/core/decimal.hpp"
+#include "cwts/md/exchange_info.hpp"
+#include "cwts/md/pipeline.hpp"
+#include "cwts/md/replay.hpp"
+#include "cwts/md/shm_publisher.hpp"
 #include "cwts/concurrent/record_ring.hpp"
 #include "cwts/shm/region.hpp"
 #include "cwts/shm_layout/layout.hpp"
@@ -42,6 +48,7 @@ std::int64_t mono_ns() {
 }
 
 struct Options {
+  std::string data = CWTS_DEMO_DATA;
   int seconds = 10;
   int readers = 2;
   long rate = 200'000;  // events per second
@@ -62,10 +69,13 @@ Options parse(int argc, char** argv) {
       o.seconds = std::atoi(next());
     } else if (a == "--readers") {
       o.readers = std::atoi(next());
+    } else if (a == "--data") {
+      o.data = next();
     } else if (a == "--rate") {
       o.rate = std::atol(next());
     } else if (a == "--help" || a == "-h") {
-      std::printf("usage: cwts-shm-demo [--seconds N] [--readers N] [--rate EVENTS_PER_S]\n");
+      std::printf("usage: cwts-shm-demo [--seconds N] [--readers N] [--rate EVENTS_PER_S] "
+                  "[--data DIR]\n");
       std::exit(0);
     } else {
       std::fprintf(stderr, "cwts-shm-demo: unknown option %s (see --help)\n", a.c_str());
@@ -189,17 +199,42 @@ int main(int argc, char** argv) {
   signals_created.set_state(layout::RegionState::kLive);
   Region signals = Region::attach(layout::RegionKind::kSignals, Access::kReadOnly, ropts);
   auto& m = market.as<layout::MarketRegion>();
-  const char* names[] = {"NKNUSDT", "BLZETH", "LRCBTC", "RUNEEUR"};
-  for (std::uint16_t i = 0; i < 4; ++i) {
-    layout::SymbolInfo info{};
-    info.name.assign(names[i]);
-    info.id = i;
-    info.price_decimals = 8;
-    info.qty_decimals = 8;
-    m.symbols[i].info.store(info);
+  // Phase 1: the shipped real Binance captures through the engine's market-data path (parse →
+  // book sync → publisher) into the region: symbol table, books, quotes, candles, events.
+  const std::string_view names[] = {"NKNUSDT", "BLZETH", "LRCBTC", "RUNEEUR"};
+  const std::uint32_t timeframes[] = {60, 300};
+  const auto info = cwts::md::load_exchange_info(
+      o.data + "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz");
+  {
+    cwts::md::ShmPublisher publisher(m, info, names, timeframes);
+    cwts::md::Pipeline pipeline(cwts::md::SyncVenue::kSpot, &publisher);
+    for (const char* f : {"spot_nknusdt_2021-10-12.capture", "spot_blzeth_2021-10-12.capture",
+                          "spot_lrcbtc_2021-10-12.capture", "spot_runeeur_2021-10-12.capture"}) {
+      const auto st = cwts::md::replay_capture(o.data + "/" + f, pipeline);
+      std::printf("replayed %-34s %4" PRIu64 " frames, %" PRIu64 " malformed\n", f, st.frames,
+                  st.malformed);
+    }
   }
-  cc::store_word(m.symbol_count, 4, std::memory_order_release);
   market.set_state(layout::RegionState::kLive);
+  {
+    // What a strategy sees: attach read-only, as cwts_bridge does, and read the books.
+    Region view = Region::attach(layout::RegionKind::kMarket, Access::kReadOnly, ropts);
+    const auto& r = view.as<layout::MarketRegion>();
+    const auto n = cc::load_word(r.symbol_count, std::memory_order_acquire);
+    std::printf("\nbooks in shared memory (read-only reader):\n");
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const auto si = r.symbols[i].info.load();
+      const auto bt = r.symbols[i].book.load();
+      char bid[32], ask[32];
+      bid[cwts::core::format_fixed(bt.bid_count ? bt.bid_px[0].raw : 0, si.price_decimals, bid)] = 0;
+      ask[cwts::core::format_fixed(bt.ask_count ? bt.ask_px[0].raw : 0, si.price_decimals, ask)] = 0;
+      std::printf("  %-8.*s valid=%d update_id=%-10" PRIu64 " best bid %s  best ask %s\n",
+                  static_cast<int>(si.name.view().size()), si.name.view().data(),
+                  static_cast<int>(cc::load_word(r.symbols[i].book_valid, std::memory_order_acquire)),
+                  bt.update_id, bid, ask);
+    }
+    std::printf("\n");
+  }
 
   std::printf("cwts-shm-demo: market region %s (%zu bytes, %s), %d reader processes, %ld events/s "
               "for %d s\n",
