@@ -84,7 +84,7 @@ DiffOutcome BookSync::on_diff(const DepthMsg& d, std::span<const Level> bids,
     buffer(d, bids, asks);
     return DiffOutcome::kBuffered;
   }
-  switch (check(d, false)) {
+  switch (check(d, first_pending_)) {
     case Check::kDrop:
       ++stats_.dropped;
       return DiffOutcome::kDropped;
@@ -97,6 +97,7 @@ DiffOutcome BookSync::on_diff(const DepthMsg& d, std::span<const Level> bids,
       break;
   }
   apply(d, bids, asks);
+  first_pending_ = false;
   if (book_.crossed()) {
     ++stats_.crossed;
     lose_sync();
@@ -144,6 +145,7 @@ SnapshotOutcome BookSync::on_snapshot(std::uint64_t last_update_id, std::span<co
     return SnapshotOutcome::kCrossed;
   }
   live_ = true;
+  first_pending_ = first;  // no buffered diff bridged the snapshot yet
   ++stats_.snapshots;
   return SnapshotOutcome::kSynced;
 }

@@ -141,6 +141,26 @@ TEST(BookSyncFuturesTest, FirstDiffMustStraddleSnapshotThenPreviousIdsChain) {
   EXPECT_EQ(s.on_diff(diff(141, 150, 139), kNone, kNone), DiffOutcome::kGap);
 }
 
+TEST(BookSyncFuturesTest, SnapshotBeforeAnyDiffUsesFirstDiffRuleForTheNextDiff) {
+  md::BookSync s(md::SyncVenue::kUsdmFutures);
+  ASSERT_EQ(s.on_snapshot(1000, kBids, kAsks), SnapshotOutcome::kSynced);
+  // The diff spanning lastUpdateId arrives after the snapshot; its pu is older than 1000.
+  EXPECT_EQ(s.on_diff(diff(995, 1005, 990), {{{99, 2}}}, kNone), DiffOutcome::kApplied);
+  EXPECT_EQ(s.on_diff(diff(1006, 1010, 1005), kNone, kNone), DiffOutcome::kApplied);
+  EXPECT_EQ(s.on_diff(diff(1011, 1020, 1009), kNone, kNone), DiffOutcome::kGap);
+}
+
+TEST(OrderBookTest, LoadSortsAnyOrderAndKeepsLastDuplicate) {
+  md::OrderBook b(8);
+  b.load(std::vector<md::Level>{{100, 1}, {102, 2}, {101, 0}, {99, 3}, {102, 5}},
+         std::vector<md::Level>{{105, 1}, {103, 2}, {104, 3}});
+  ASSERT_EQ(b.bid_levels(), 3U);
+  EXPECT_EQ(b.bid(0), (md::Level{102, 5}));
+  EXPECT_EQ(b.bid(2), (md::Level{99, 3}));
+  EXPECT_EQ(b.ask(0), (md::Level{103, 2}));
+  EXPECT_EQ(b.ask(2), (md::Level{105, 1}));
+}
+
 TEST(BookSyncFuturesTest, DiffEndingExactlyAtSnapshotIsKeptForFuturesButDroppedForSpot) {
   md::BookSync fut(md::SyncVenue::kUsdmFutures);
   (void)fut.on_diff(diff(90, 100, 89), kNone, kNone);

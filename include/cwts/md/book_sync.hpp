@@ -86,6 +86,9 @@ class BookSync {
   SyncVenue venue_ = SyncVenue::kSpot;
   OrderBook book_;
   bool live_ = false;
+  // True from a snapshot until the first diff is applied: that diff is judged by the first-diff
+  // rule (USD-M: U <= lastUpdateId <= u), even when it arrives after the snapshot.
+  bool first_pending_ = false;
   std::uint64_t id_ = 0;
   std::vector<Buffered> buffer_;
   std::vector<Level> buffer_levels_;

@@ -33,11 +33,11 @@ class OrderBook {
   bool set_bid(std::int64_t px, std::int64_t qty) { return set(bids_, px, qty, BidOrder{}); }
   bool set_ask(std::int64_t px, std::int64_t qty) { return set(asks_, px, qty, AskOrder{}); }
 
-  // Replaces the whole book from a snapshot (levels in any order; zero quantities skipped).
+  // Replaces the whole book from a snapshot (levels in any order; zero quantities skipped; for a
+  // price given twice the last one wins). Appends and sorts once: O(n log n) whatever the order.
   void load(std::span<const Level> bids, std::span<const Level> asks) {
-    clear();
-    for (const auto& l : bids) set_bid(l.px, l.qty);
-    for (const auto& l : asks) set_ask(l.px, l.qty);
+    fill(bids_, bids, BidOrder{});
+    fill(asks_, asks, AskOrder{});
   }
 
   [[nodiscard]] std::size_t bid_levels() const noexcept { return bids_.size(); }
@@ -61,6 +61,26 @@ class OrderBook {
   struct AskOrder {
     bool operator()(const Level& l, std::int64_t px) const noexcept { return l.px > px; }
   };
+
+  template <typename Order>
+  static void fill(std::vector<Level>& side, std::span<const Level> levels, Order order) {
+    side.clear();
+    for (const auto& l : levels) {
+      if (l.qty != 0) side.push_back(l);
+    }
+    // Stable: equal prices keep input order, so the last duplicate is the one kept below.
+    std::stable_sort(side.begin(), side.end(),
+                     [&](const Level& a, const Level& b) { return order(a, b.px); });
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < side.size(); ++i) {
+      if (out > 0 && side[out - 1].px == side[i].px) {
+        side[out - 1] = side[i];
+      } else {
+        side[out++] = side[i];
+      }
+    }
+    side.resize(out);
+  }
 
   template <typename Order>
   static bool set(std::vector<Level>& side, std::int64_t px, std::int64_t qty, Order order) {

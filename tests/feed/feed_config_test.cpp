@@ -1,0 +1,158 @@
+// Feed endpoints and config: URL parsing, stream and depth targets, validation messages.
+#include <stdexcept>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "cwts/md/endpoint.hpp"
+#include "cwts/md/feed_client.hpp"
+
+namespace {
+
+using cwts::md::EndpointKind;
+using cwts::md::FeedConfig;
+using cwts::md::parse_endpoint;
+
+TEST(EndpointTest, BinanceDefaultsParse) {
+  const auto ws = parse_endpoint("wss://stream.binance.com:9443", EndpointKind::kWebSocket);
+  EXPECT_TRUE(ws.tls);
+  EXPECT_EQ(ws.host, "stream.binance.com");
+  EXPECT_EQ(ws.port, 9443);
+  EXPECT_EQ(ws.path, "");
+  EXPECT_EQ(ws.host_header(), "stream.binance.com:9443");
+  EXPECT_FALSE(ws.host_is_ip());
+
+  const auto rest = parse_endpoint("https://api.binance.com", EndpointKind::kHttp);
+  EXPECT_TRUE(rest.tls);
+  EXPECT_EQ(rest.port, 443);
+  EXPECT_EQ(rest.host_header(), "api.binance.com");
+}
+
+TEST(EndpointTest, LoopbackPathPrefixAndIpv6Parse) {
+  const auto a = parse_endpoint("ws://127.0.0.1:8080/public/", EndpointKind::kWebSocket);
+  EXPECT_FALSE(a.tls);
+  EXPECT_EQ(a.host, "127.0.0.1");
+  EXPECT_EQ(a.port, 8080);
+  EXPECT_EQ(a.path, "/public");
+  EXPECT_TRUE(a.host_is_ip());
+
+  const auto b = parse_endpoint("http://[::1]:9000", EndpointKind::kHttp);
+  EXPECT_EQ(b.host, "::1");
+  EXPECT_EQ(b.port, 9000);
+  EXPECT_EQ(b.host_header(), "[::1]:9000");
+  EXPECT_TRUE(b.host_is_ip());
+
+  EXPECT_EQ(parse_endpoint("ws://localhost", EndpointKind::kWebSocket).port, 80);
+}
+
+TEST(EndpointTest, MalformedUrlsAreRefused) {
+  for (const char* url :
+       {"stream.binance.com", "https://api.binance.com", "ws://", "ws://:80", "ws://h:0",
+        "ws://h:65536", "ws://h:x", "ws://h:", "ws://h/?a=b", "ws://u@h", "ws://[::1"}) {
+    EXPECT_THROW((void)parse_endpoint(url, EndpointKind::kWebSocket), std::invalid_argument) << url;
+  }
+  EXPECT_THROW((void)parse_endpoint("wss://x", EndpointKind::kHttp), std::invalid_argument);
+}
+
+FeedConfig nkn() {
+  FeedConfig c;
+  c.symbols = {"NKNUSDT"};
+  return c;
+}
+
+TEST(FeedConfigTest, CombinedStreamTargetIsLowercaseInConfigOrder) {
+  FeedConfig c = nkn();
+  c.symbols = {"NKNUSDT", "btcUsdt"};
+  EXPECT_EQ(cwts::md::stream_target(c),
+            "/stream?streams=nknusdt@depth@100ms/nknusdt@bookTicker/nknusdt@aggTrade/"
+            "btcusdt@depth@100ms/btcusdt@bookTicker/btcusdt@aggTrade");
+  c.ws_url = "wss://fstream.binance.com/public";
+  c.symbols = {"sushiusdt"};
+  c.streams = {"depth@100ms"};
+  EXPECT_EQ(cwts::md::stream_target(c), "/public/stream?streams=sushiusdt@depth@100ms");
+}
+
+TEST(FeedConfigTest, DepthTargetFollowsVenueAndLimit) {
+  FeedConfig c = nkn();
+  EXPECT_EQ(cwts::md::depth_target(c, "nknusdt"), "/api/v3/depth?symbol=NKNUSDT&limit=1000");
+  c.venue = cwts::md::VenueKind::kUsdmFutures;
+  c.rest_url = "https://fapi.binance.com";
+  c.snapshot_limit = 500;
+  EXPECT_EQ(cwts::md::depth_target(c, "SUSHIUSDT"), "/fapi/v1/depth?symbol=SUSHIUSDT&limit=500");
+}
+
+TEST(FeedConfigTest, DefaultsAreTheProductionPolicy) {
+  const FeedConfig c;
+  EXPECT_EQ(c.ws_url, "wss://stream.binance.com:9443");
+  EXPECT_EQ(c.rest_url, "https://api.binance.com");
+  EXPECT_TRUE(c.tls_verify_peer);
+  EXPECT_TRUE(c.ca_file.empty());
+  EXPECT_EQ(c.silence_timeout, std::chrono::seconds(60));
+  EXPECT_EQ(c.max_connection_lifetime, std::chrono::minutes(23 * 60 + 50));
+  EXPECT_EQ(c.snapshot_limit, 1000U);
+  EXPECT_EQ(c.snapshot_min_spacing, std::chrono::seconds(1));
+  EXPECT_NO_THROW(cwts::md::validate(nkn()));
+}
+
+// The message names the offending field.
+void expect_refused(const FeedConfig& c, const std::string& field) {
+  try {
+    cwts::md::validate(c);
+    ADD_FAILURE() << "accepted a config with a bad " << field;
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << e.what();
+  }
+}
+
+TEST(FeedConfigTest, BadConfigsAreRefusedNamingTheField) {
+  FeedConfig c = nkn();
+  c.symbols.clear();
+  expect_refused(c, "symbols");
+  c = nkn();
+  c.symbols = {"NKN-USDT"};
+  expect_refused(c, "symbols[0]");
+  c = nkn();
+  c.symbols = {"NKNUSDT", "nknusdt"};
+  expect_refused(c, "symbols[1]");
+  c = nkn();
+  c.streams = {"depth@100ms", "book/Ticker"};
+  expect_refused(c, "streams[1]");
+  c = nkn();
+  c.ws_url = "https://stream.binance.com";
+  expect_refused(c, "ws_url");
+  c = nkn();
+  c.rest_url = "wss://api.binance.com";
+  expect_refused(c, "rest_url");
+  c = nkn();
+  c.snapshot_limit = 5001;
+  expect_refused(c, "snapshot_limit");
+  c = nkn();
+  c.venue = cwts::md::VenueKind::kUsdmFutures;
+  c.snapshot_limit = 5000;
+  expect_refused(c, "snapshot_limit");
+  c = nkn();
+  c.silence_timeout = std::chrono::milliseconds{0};
+  expect_refused(c, "silence_timeout");
+  c = nkn();
+  c.backoff.multiplier = 0.5;
+  expect_refused(c, "backoff");
+  c = nkn();
+  c.symbols.assign(64, "A");
+  for (std::size_t i = 0; i < c.symbols.size(); ++i) c.symbols[i] = "S" + std::to_string(i);
+  c.streams.assign(17, "trade");
+  expect_refused(c, "1024");
+}
+
+TEST(FeedConfigTest, ClientConstructorValidates) {
+  FeedConfig c = nkn();
+  c.symbols.clear();
+  EXPECT_THROW(cwts::md::FeedClient client(c), std::invalid_argument);
+}
+
+TEST(FeedConfigTest, UnreadableCaFileFailsAtConstruction) {
+  FeedConfig c = nkn();
+  c.ca_file = "/nonexistent/cwts-ca.pem";
+  EXPECT_THROW(cwts::md::FeedClient client(c), std::runtime_error);
+}
+
+}  // namespace
