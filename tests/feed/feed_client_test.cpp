@@ -1,6 +1,8 @@
 // FeedClient against the loopback Binance look-alike: the real NKNUSDT capture must end in the
 // independently computed book, through drops, stalls, gaps, pings, serverShutdown and TLS.
 #include "cwts/md/feed_client.hpp"
+#include "cwts/md/capture_writer.hpp"
+#include "cwts/md/replay.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -196,6 +198,36 @@ TEST(FeedClientTest, StreamsCaptureIntoExpectedBook) {
   ASSERT_EQ(st.http_targets.size(), 1U);
   EXPECT_EQ(st.http_targets[0], "/api/v3/depth?symbol=NKNUSDT&limit=1000");
   EXPECT_LT(o.took, milliseconds{3000});
+}
+
+// The engine records a live session (every frame and the REST snapshot body, as received) and the
+// recording replays offline to the same book.
+TEST(FeedClientTest, RecordedLiveSessionReplaysToTheSameBook) {
+  const std::string dir = ::testing::TempDir() + "cwts_feed_capture_" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  WsTestServer srv(server_options());
+  FinalBookSink sink;
+  md::FeedClient client(loopback_config(srv), &sink);
+  md::CaptureOptions copts;
+  copts.dir = dir;
+  copts.gzip = true;
+  {
+    md::CaptureWriter writer(copts);
+    client.pipeline().set_recorder(&writer);
+    const Outcome o = run_to_final_book(client, sink);
+    ASSERT_TRUE(o.reached) << "last error: " << client.last_error();
+    client.pipeline().set_recorder(nullptr);
+    EXPECT_EQ(writer.write_errors(), 0U);
+    EXPECT_EQ(writer.frames(), srv.stream_frames() + 1);  // every frame plus the snapshot body
+  }
+  md::Pipeline replayed;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    (void)md::replay_capture(e.path().string(), replayed);
+  }
+  std::filesystem::remove_all(dir);
+  md::SymbolState* s = replayed.find("NKNUSDT");
+  ASSERT_NE(s, nullptr);
+  expect_expected_book(*s);
 }
 
 TEST(FeedClientTest, DroppedConnectionReconnectsInvalidatesAndResyncs) {
