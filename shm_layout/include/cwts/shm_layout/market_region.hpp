@@ -99,7 +99,7 @@ struct BookTop {
   Price ask_px[kBookDepth];
   Qty ask_qty[kBookDepth];
 };
-static_assert(sizeof(BookTop) == 48 + 4 * 8 * kBookDepth);
+static_assert(sizeof(BookTop) == 48 + std::size_t{32} * kBookDepth);
 
 // Latest indicator values (order as in the symbol's IndicatorTable). 152 bytes.
 struct IndicatorValues {
@@ -109,7 +109,7 @@ struct IndicatorValues {
   std::uint32_t reserved;
   double value[kMaxIndicators];  // NaN while warming up
 };
-static_assert(sizeof(IndicatorValues) == 24 + 8 * kMaxIndicators);
+static_assert(sizeof(IndicatorValues) == 24 + std::size_t{8} * kMaxIndicators);
 
 // What each indicator slot holds (written at start-up). 32 bytes each.
 struct IndicatorDesc {
