@@ -1,0 +1,76 @@
+// Account: the --balance list parser and the balance movements the engine relies on.
+#include "cwts/sim/account.hpp"
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using cwts::sim::Account;
+using cwts::sim::AssetAmount;
+using cwts::sim::Balance;
+using cwts::sim::parse_balance_spec;
+
+TEST(AccountTest, ParsesBalanceSpec) {
+  std::vector<AssetAmount> out;
+  std::string error;
+  ASSERT_TRUE(parse_balance_spec("USDT=10000,BTC=1", out, error)) << error;
+  ASSERT_EQ(out.size(), 2U);
+  EXPECT_EQ(out[0].asset, "USDT");
+  EXPECT_EQ(out[0].amount, 10000LL * 100'000'000);
+  EXPECT_EQ(out[1].asset, "BTC");
+  EXPECT_EQ(out[1].amount, 100'000'000);
+  ASSERT_TRUE(parse_balance_spec(" ETH = 0.00000001 , BNB=2.5 ", out, error)) << error;
+  EXPECT_EQ(out[0].amount, 1);
+  EXPECT_EQ(out[1].amount, 250'000'000);
+  ASSERT_TRUE(parse_balance_spec("", out, error));
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(AccountTest, RejectsMalformedBalanceSpecs) {
+  std::vector<AssetAmount> out;
+  std::string error;
+  for (const char* bad : {"USDT", "usdt=1", "USDT=-1", "USDT=1.123456789", "USDT=abc",
+                          "USDT=1,USDT=2", "USDT=1,", "=5", "TOOLONGASSETNAMEXXXXXX=1"}) {
+    error.clear();
+    EXPECT_FALSE(parse_balance_spec(bad, out, error)) << bad;
+    EXPECT_FALSE(error.empty()) << bad;
+  }
+  EXPECT_FALSE(parse_balance_spec("USDT=1,USDT=2", out, error));
+  EXPECT_NE(error.find("repeated"), std::string::npos) << error;
+}
+
+TEST(AccountTest, LockUnlockAndSpendMoveExactAmounts) {
+  Account a({{"USDT", 1000}, {"BTC", 5}});
+  EXPECT_EQ(a.balance("USDT"), (Balance{1000, 0}));
+  EXPECT_EQ(a.balance("ETH"), (Balance{0, 0}));
+  EXPECT_TRUE(a.lock("USDT", 600));
+  EXPECT_FALSE(a.lock("USDT", 401));  // only 400 free
+  EXPECT_EQ(a.balance("USDT"), (Balance{400, 600}));
+  a.spend_locked("USDT", 250);
+  a.unlock("USDT", 350);
+  EXPECT_EQ(a.balance("USDT"), (Balance{750, 0}));
+  a.credit("ETH", 7);
+  a.debit("ETH", 2);
+  EXPECT_EQ(a.balance("ETH"), (Balance{5, 0}));
+  EXPECT_EQ(a.balances().size(), 3U);
+  EXPECT_EQ(a.balances().begin()->first, "BTC");  // sorted by asset
+}
+
+TEST(AccountTest, TradesArePerSymbolInOrder) {
+  Account a;
+  cwts::sim::Trade t;
+  t.symbol = "BTCUSDT";
+  t.id = 1;
+  a.add_trade(t);
+  t.id = 2;
+  a.add_trade(t);
+  t.symbol = "ETHBTC";
+  t.id = 1;
+  a.add_trade(t);
+  ASSERT_EQ(a.trades("BTCUSDT").size(), 2U);
+  EXPECT_EQ(a.trades("BTCUSDT")[1].id, 2);
+  EXPECT_EQ(a.trades("ETHBTC").size(), 1U);
+  EXPECT_TRUE(a.trades("ETHUSDT").empty());
+}
+
+}  // namespace
