@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <cstdio>
 #include <thread>
 #include <vector>
 
@@ -514,22 +515,42 @@ TEST(SimServerWsTest, CombinedStreamsWrapPayloadsAndIdsChain) {
   EXPECT_GT(tickers, 0);
 }
 
-TEST(SimServerWsTest, SyntheticGeneratorReaches100kMessagesPerSecond) {
+// At a high configured rate the generator's streams stay well-formed and each symbol's diff ids
+// chain. The rate reached is reported (docs/benchmarks.md), not asserted: timing is measured,
+// never a pass/fail criterion.
+TEST(SimServerWsTest, SyntheticGeneratorAtHighRateKeepsDiffIdsChained) {
   SimProcess sim(synthetic_args("120000"));
   ASSERT_NE(sim.port(), 0);
   WsClient c(sim.port(), "/stream?streams=btcusdt@depth@100ms/ethusdt@depth@100ms/btcusdt@trade/ethusdt@trade");
   c.read();  // connected and flowing
-  const auto t0 = std::chrono::steady_clock::now();
+  simdjson::dom::parser parser;
+  std::map<std::string, std::uint64_t> last_u;
   std::uint64_t n = 0;
-  while (std::chrono::steady_clock::now() - t0 < 2s) {
+  std::uint64_t diffs = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  while (n < 20'000 && std::chrono::steady_clock::now() - t0 < 30s) {
     c.buf.consume(c.buf.size());
     c.ws.read(c.buf);
     ++n;
+    const std::string msg = beast::buffers_to_string(c.buf.data());
+    simdjson::dom::element doc = parser.parse(msg);
+    const std::string stream(doc["stream"].get_string().value());
+    if (stream.find("@depth") == std::string::npos) continue;
+    const std::uint64_t U = doc["data"]["U"].get_uint64();
+    const std::uint64_t u = doc["data"]["u"].get_uint64();
+    auto it = last_u.find(stream);
+    if (it != last_u.end()) {
+      EXPECT_EQ(U, it->second + 1) << stream;
+    }
+    last_u[stream] = u;
+    ++diffs;
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const double rate = static_cast<double>(n) / secs;
-  RecordProperty("messages_per_second", static_cast<int>(rate));
-  EXPECT_GE(rate, 100'000.0);
+  EXPECT_EQ(n, 20'000U) << "the stream stalled";
+  EXPECT_GT(diffs, 0U);
+  RecordProperty("messages_per_second", static_cast<int>(static_cast<double>(n) / secs));
+  std::printf("synthetic stream: %.0f messages/s to one client (reported, not asserted)\n",
+              static_cast<double>(n) / secs);
 }
 
 }  // namespace

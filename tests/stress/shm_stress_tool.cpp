@@ -45,6 +45,7 @@
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <exception>
 #include <optional>
@@ -271,7 +272,17 @@ int run_engine_writer(const Options& o) {
     if (o.kind == "seqlock") {
       const Quote q = st::make_payload<Quote>(seq, o.gen);
       if (o.unprotected) {
-        cc::store_words(quote.words, q);
+        // Every 16th write: half the words, a pause, the other half — a wide torn window, so the
+        // readers' checks are certain to meet one even when sanitizers slow everything down.
+        std::uint64_t w[sizeof(Quote) / 8];
+        std::memcpy(w, &q, sizeof w);
+        constexpr std::size_t kHalf = sizeof(Quote) / 16;
+        for (std::size_t i = 0; i < sizeof(Quote) / 8; ++i) {
+          if (i == kHalf && (seq & 15) == 0) {
+            for (int k = 0; k < 200; ++k) cc::cpu_relax();
+          }
+          cc::store_word(quote.words[i], w[i], std::memory_order_relaxed);
+        }
       } else {
         quote.store(q);
       }
