@@ -155,8 +155,14 @@ ensure_venv() {
 # CMake presets (CMakePresets.json: dev, release, asan, tsan; binaryDir build/<preset>)
 
 # Configures (first time only: afterwards ninja re-runs cmake itself when needed) and builds.
+# build_preset NAME [TARGET...]: configure once, then build (only TARGETs if given).
 build_preset() {
   local preset="${1:?build_preset: preset name required}"
+  shift
+  local targets=()
+  if [[ $# -gt 0 ]]; then
+    targets=(--target "$@")
+  fi
   (
     cd "$CWTS_ROOT" || exit 1
     if [[ ! -f "build/$preset/build.ninja" ]]; then
@@ -164,7 +170,7 @@ build_preset() {
       cmake --preset "$preset" || exit 1
     fi
     info "build: cmake --build --preset $preset"
-    cmake --build --preset "$preset" -j "$(nproc)" || exit 1
+    cmake --build --preset "$preset" -j "$(nproc)" "${targets[@]}" || exit 1
   )
 }
 
