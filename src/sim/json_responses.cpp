@@ -29,33 +29,6 @@ void write_order_body(JsonWriter& w, const Order& o) {
 
 std::int64_t basis_points(std::int64_t rate) noexcept { return rate / 10'000; }
 
-// Local spellings: md::to_string lives in cwts::publish, which this library does not link.
-std::string_view type_name(md::RateLimitType t) noexcept {
-  switch (t) {
-    case md::RateLimitType::kRequestWeight:
-      return "REQUEST_WEIGHT";
-    case md::RateLimitType::kOrders:
-      return "ORDERS";
-    case md::RateLimitType::kRawRequests:
-      return "RAW_REQUESTS";
-  }
-  return "?";
-}
-
-std::string_view interval_name(md::RateInterval i) noexcept {
-  switch (i) {
-    case md::RateInterval::kSecond:
-      return "SECOND";
-    case md::RateInterval::kMinute:
-      return "MINUTE";
-    case md::RateInterval::kHour:
-      return "HOUR";
-    case md::RateInterval::kDay:
-      return "DAY";
-  }
-  return "?";
-}
-
 }  // namespace
 
 void write_error(JsonWriter& w, const ApiError& e) {
@@ -321,8 +294,8 @@ void write_rate_limits(JsonWriter& w, std::span<const RateUsage> usage) {
   w.begin_array();
   for (const RateUsage& u : usage) {
     w.begin_object();
-    w.key("rateLimitType").string(type_name(u.limit.type));
-    w.key("interval").string(interval_name(u.limit.interval));
+    w.key("rateLimitType").string(md::to_string(u.limit.type));
+    w.key("interval").string(md::to_string(u.limit.interval));
     w.key("intervalNum").integer(static_cast<std::int64_t>(u.limit.interval_num));
     w.key("limit").integer(static_cast<std::int64_t>(u.limit.limit));
     w.key("count").integer(static_cast<std::int64_t>(u.count));

@@ -21,23 +21,9 @@ std::int64_t unit_ms(md::RateInterval i) noexcept {
   return 1000;
 }
 
-const char* interval_word(md::RateInterval i) noexcept {
-  switch (i) {
-    case md::RateInterval::kSecond:
-      return "SECOND";
-    case md::RateInterval::kMinute:
-      return "MINUTE";
-    case md::RateInterval::kHour:
-      return "HOUR";
-    case md::RateInterval::kDay:
-      return "DAY";
-  }
-  return "?";
-}
-
 // "1 MINUTE", "10 SECOND": how the venue names a window in -1003/-1015 messages.
 std::string per(const md::RateLimit& l) {
-  return std::to_string(l.interval_num) + " " + interval_word(l.interval);
+  return std::to_string(l.interval_num) + " " + md::to_string(l.interval);
 }
 
 std::int64_t ceil_seconds(std::int64_t ms) noexcept { return ms <= 0 ? 0 : (ms + 999) / 1000; }
