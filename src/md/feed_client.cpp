@@ -464,6 +464,7 @@ struct FeedClient::Impl {
     if (http_busy && now - http_started >= cfg.rest_timeout) {
       snapshot_failed("timeout", make_error_code(beast::error::timeout));
     }
+    if (tick_hook) tick_hook(pipeline);
   }
 
   // ---- WebSocket ------------------------------------------------------------------------
@@ -950,6 +951,7 @@ struct FeedClient::Impl {
   Pipeline pipeline;
   Backoff backoff;
   asio::steady_timer tick_timer;
+  std::function<void(Pipeline&)> tick_hook;
   asio::steady_timer reconnect_timer;
   asio::steady_timer snap_timer;
   asio::steady_timer stop_timer;
@@ -990,6 +992,10 @@ FeedClient::FeedClient(FeedConfig cfg, MarketSink* downstream)
     : impl_(std::make_unique<Impl>(std::move(cfg), downstream)) {}
 
 FeedClient::~FeedClient() = default;
+
+void FeedClient::set_tick_hook(std::function<void(Pipeline&)> hook) {
+  impl_->tick_hook = std::move(hook);
+}
 
 void FeedClient::run() {
   asio::post(impl_->ioc, [this] { impl_->start(); });

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -105,6 +106,9 @@ class FeedClient {
   FeedClient(const FeedClient&) = delete;
   FeedClient& operator=(const FeedClient&) = delete;
 
+  // Called on the md thread from the client's housekeeping tick (every <= 100 ms, whatever the
+  // traffic): the place for periodic md-thread work such as ShmPublisher::on_tick. Set before run().
+  void set_tick_hook(std::function<void(Pipeline&)> hook);
   // Connects and serves until stop(). Call once.
   void run();
   // Any thread. Posts a graceful shutdown to the client's thread: WS close, sockets closed,

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "cwts/core/json_string.hpp"
+
 namespace cwts::sim {
 
 // Writes compact JSON (no spaces, members in call order, as Binance sends it). Commas are
@@ -43,7 +45,6 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-// Appends `s` to `out` as a quoted, escaped JSON string.
-void append_json_string(std::string& out, std::string_view s);
+using core::append_json_string;
 
 }  // namespace cwts::sim

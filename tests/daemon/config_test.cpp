@@ -1,0 +1,158 @@
+// cwtsd configuration: strict parsing, errors that name the key and the reason, shipped files.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "cwts/daemon/config.hpp"
+
+namespace {
+
+using cwts::daemon::Config;
+using cwts::daemon::ConfigError;
+using cwts::daemon::parse_config;
+
+constexpr const char* kMinimal = R"({"market":{"symbols":["btcusdt"]}})";
+
+// Parses `json` expecting a ConfigError on `key` whose reason contains `reason_part`.
+void expect_error(const std::string& json, const std::string& key, const std::string& reason_part) {
+  try {
+    (void)parse_config(json);
+    ADD_FAILURE() << "accepted: " << json;
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.key(), key) << e.what();
+    EXPECT_NE(e.reason().find(reason_part), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(key), std::string::npos);
+  }
+}
+
+TEST(Config, MinimalGetsDefaults) {
+  const Config c = parse_config(kMinimal);
+  ASSERT_EQ(c.market.symbols.size(), 1U);
+  EXPECT_EQ(c.market.symbols[0], "BTCUSDT");
+  EXPECT_EQ(c.venue.kind, cwts::daemon::VenueKind::kPaper);
+  EXPECT_EQ(c.region.instance, "default");
+  EXPECT_EQ(c.risk.max_open_orders, 10U);
+  EXPECT_EQ(c.slot(3).trade, true);
+}
+
+TEST(Config, DecimalsAreExact) {
+  const Config c = parse_config(
+      R"({"market":{"symbols":["BTCUSDT"]},"risk":{"max_order_notional":"1234.5","max_position":"0.00000001",
+          "symbols":{"BTCUSDT":{"max_position":"0.25"}}}})");
+  EXPECT_EQ(c.risk.max_order_notional, 123450000000LL);
+  EXPECT_EQ(c.risk.max_position, 1);
+  ASSERT_EQ(c.risk_overrides.size(), 1U);
+  EXPECT_EQ(c.risk_overrides[0].max_position.value(), 25000000);
+  EXPECT_FALSE(c.risk_overrides[0].max_open_orders.has_value());
+}
+
+TEST(Config, UnknownKeysAreErrorsWithTheirPath) {
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"risk":{"max_open_order":5}})",
+               "risk.max_open_order", "unknown key");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"riks":{}})", "riks", "unknown key");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"threads":{"md":{"cores":1}}})",
+               "threads.md.cores", "unknown key");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"slots":{"2":{"trades":false}}})",
+               "slots.2.trades", "unknown key");
+}
+
+TEST(Config, BadValuesNameKeyAndReason) {
+  expect_error("{", "", "not valid JSON");
+  expect_error(R"({"market":{}})", "market.symbols", "at least one symbol");
+  expect_error(R"({"market":{"symbols":["BTC-USDT"]}})", "market.symbols", "not a Binance symbol");
+  expect_error(R"({"market":{"symbols":["BTCUSDT","btcusdt"]}})", "market.symbols", "twice");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"],"timeframes":["7m"]}})", "market.timeframes",
+               "not a Binance interval");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"risk":{"max_order_notional":1000}})",
+               "risk.max_order_notional", "decimal string");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"risk":{"max_position":"0.000000001"}})",
+               "risk.max_position", "at most 8 decimals");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"risk":{"max_position":"-1"}})",
+               "risk.max_position", "negative");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"risk":{"max_open_orders":-1}})",
+               "risk.max_open_orders", "between");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"risk":{"max_open_orders":"5"}})",
+               "risk.max_open_orders", "integer");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"risk":{"default_ttl_ms":9000,"max_ttl_ms":100}})",
+               "risk.default_ttl_ms", "max_ttl_ms");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"risk":{"symbols":{"ETHUSDT":{}}}})",
+               "risk.symbols.ETHUSDT", "not one of market.symbols");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"venue":{"kind":"kraken"}})", "venue.kind",
+               "not one of");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"threads":{"exec":{"idle":"spin"}}})",
+               "threads.exec.idle", "not one of");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"rate_limits":{"engine_share":1.5}})",
+               "rate_limits.engine_share", "(0, 1]");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"slots":{"16":{}}})", "slots.16", "index");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"region":{"signals_mode":"0999"}})",
+               "region.signals_mode", "octal");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"region":{"instance":"a/b"}})",
+               "region.instance", "'/'");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"log":{"level":"loud"}})", "log.level", "not one of");
+}
+
+TEST(Config, SlotsAndThreads) {
+  const Config c = parse_config(
+      R"({"market":{"symbols":["BTCUSDT"]},"slots":{"default":{"trade":false},"3":{"trade":true,"reduce_only":true}},
+          "threads":{"exec":{"core":3,"idle":"busy-spin"}}})");
+  EXPECT_FALSE(c.slot(0).trade);
+  EXPECT_TRUE(c.slot(3).trade);
+  EXPECT_TRUE(c.slot(3).reduce_only);
+  EXPECT_FALSE(c.slot(7).trade);
+  EXPECT_EQ(c.exec_thread.core, 3);
+  EXPECT_EQ(c.exec_thread.idle, cwts::daemon::IdleStrategy::kBusySpin);
+}
+
+TEST(Config, ShippedFilesParse) {
+  for (const char* f : {"cwtsd.example.json", "demo.json"}) {
+    const std::string path = std::string(CWTS_SOURCE_DIR) + "/config/" + f;
+    EXPECT_NO_THROW((void)cwts::daemon::load_config(path)) << path;
+  }
+  const Config ex = cwts::daemon::load_config(std::string(CWTS_SOURCE_DIR) + "/config/cwtsd.example.json");
+  EXPECT_EQ(ex.venue.kind, cwts::daemon::VenueKind::kBinance);
+  EXPECT_EQ(ex.region.hugepages, cwts::daemon::HugepageMode::kRequire);
+  EXPECT_EQ(ex.md_thread.idle, cwts::daemon::IdleStrategy::kBusySpin);
+}
+
+TEST(Credentials, FromEnvironmentNeverEchoTheSecret) {
+  cwts::daemon::VenueConfig v;
+  v.api_key_env = "CWTS_TEST_KEY_ENV";
+  v.api_secret_env = "CWTS_TEST_SECRET_ENV";
+  ::unsetenv("CWTS_TEST_KEY_ENV");
+  EXPECT_THROW((void)cwts::daemon::load_credentials(v), ConfigError);
+  ::setenv("CWTS_TEST_KEY_ENV", "k-123", 1);
+  ::setenv("CWTS_TEST_SECRET_ENV", "s-very-secret", 1);
+  const auto c = cwts::daemon::load_credentials(v);
+  EXPECT_EQ(c.key, "k-123");
+  EXPECT_EQ(c.secret, "s-very-secret");
+}
+
+TEST(Credentials, KeyFileMustBeOwnerOnly) {
+  const std::string path = ::testing::TempDir() + "/cwtsd_key_" + std::to_string(::getpid());
+  {
+    std::ofstream out(path);
+    out << "the-key\nthe-secret\n";
+  }
+  cwts::daemon::VenueConfig v;
+  v.api_key_file = path;
+  ::chmod(path.c_str(), 0644);
+  try {
+    (void)cwts::daemon::load_credentials(v);
+    ADD_FAILURE() << "a world-readable key file was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.key(), "venue.api_key_file");
+    EXPECT_NE(e.reason().find("chmod 600"), std::string::npos);
+    EXPECT_EQ(std::string(e.what()).find("the-secret"), std::string::npos);
+  }
+  ::chmod(path.c_str(), 0600);
+  const auto c = cwts::daemon::load_credentials(v);
+  EXPECT_EQ(c.key, "the-key");
+  EXPECT_EQ(c.secret, "the-secret");
+  ::unlink(path.c_str());
+}
+
+}  // namespace
