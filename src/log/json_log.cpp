@@ -1,7 +1,10 @@
 // JSON-line logging (see json_log.hpp).
 #include "cwts/log/json_log.hpp"
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <ctime>
 #include <memory>
 #include <stdexcept>
 
@@ -16,6 +19,47 @@
 
 namespace cwts::log {
 
+namespace {
+
+// One JSON object per line. Lines from log_event() carry `"component":...,"event":...` already;
+// anything else logged through spdlog (library code that logs plain text) is wrapped as
+// {"component":"<logger>","event":"message","msg":"<text>"} so every line stays valid JSON.
+class JsonFormatter final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(msg.time.time_since_epoch()).count();
+    const std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
+    std::tm tm{};
+    ::gmtime_r(&secs, &tm);
+    char ts[48];
+    const int n = std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900,
+                                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                                static_cast<long long>(ns % 1'000'000'000));
+    std::string line = "{\"ts\":\"";
+    line.append(ts, static_cast<std::size_t>(n));
+    line += "\",\"level\":\"";
+    const auto lv = spdlog::level::to_string_view(msg.level);
+    line.append(lv.data(), lv.size());
+    line += "\",";
+    const std::string_view payload(msg.payload.data(), msg.payload.size());
+    if (payload.rfind("\"component\":", 0) == 0) {
+      line += payload;
+    } else {
+      line += "\"component\":";
+      core::append_json_string(line, std::string_view(msg.logger_name.data(), msg.logger_name.size()));
+      line += ",\"event\":\"message\",\"msg\":";
+      core::append_json_string(line, payload);
+    }
+    line += "}\n";
+    dest.append(line.data(), line.data() + line.size());
+  }
+  [[nodiscard]] std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<JsonFormatter>();
+  }
+};
+
+}  // namespace
+
 void init_json_log(const LogOptions& o) {
   spdlog::drop(o.name);
   std::shared_ptr<spdlog::logger> logger;
@@ -27,10 +71,7 @@ void init_json_log(const LogOptions& o) {
   } else {
     logger = o.file.empty() ? spdlog::stderr_logger_mt(o.name) : spdlog::basic_logger_mt(o.name, o.file);
   }
-  // The pattern writes the fixed members; the message (%v) carries the rest of the object, so a
-  // line is valid JSON whatever the fields are (they are escaped by append_json_string).
-  logger->set_formatter(std::make_unique<spdlog::pattern_formatter>(
-      R"({"ts":"%Y-%m-%dT%H:%M:%S.%FZ","level":"%l",%v})", spdlog::pattern_time_type::utc));
+  logger->set_formatter(std::make_unique<JsonFormatter>());
   logger->set_level(o.level);
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(std::move(logger));

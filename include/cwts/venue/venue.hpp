@@ -1,0 +1,101 @@
+// The venue seen from the exec thread: place and cancel orders, learn what became of them.
+// Implementations: BinanceRestVenue (Binance spot REST, or cwts-sim) and PaperVenue (fills against
+// the engine's own published book). Single-threaded: every call and every listener callback runs
+// on the exec thread (the REST client's I/O runs in the exec loop's io_context::poll()).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "cwts/shm_layout/types.hpp"
+
+namespace cwts::venue {
+
+struct OrderRequest {
+  std::uint16_t symbol_id = 0;
+  char symbol[16] = {};  // "BTCUSDT", NUL-terminated
+  layout::Side side = layout::Side::kNone;
+  layout::OrderType type = layout::OrderType::kLimit;
+  layout::TimeInForce tif = layout::TimeInForce::kNone;
+  std::int64_t price = 0;  // 8 decimals; 0 for market orders
+  std::int64_t qty = 0;    // 8 decimals
+  char client_order_id[40] = {};  // NUL-terminated, <= 36 characters
+};
+
+// Binance order status.
+enum class OrderStatus : std::uint8_t {
+  kNew,
+  kPartiallyFilled,
+  kFilled,
+  kCanceled,
+  kExpired,  // incl. EXPIRED_IN_MATCH (self-trade prevention)
+  kRejected,
+};
+[[nodiscard]] bool is_final(OrderStatus s) noexcept;
+
+enum class EventKind : std::uint8_t {
+  kUpdate,          // the order's status and cumulative fills as the venue reports them
+  kRejected,        // the venue refused the order (code, message); nothing is resting
+  kCancelRejected,  // a cancel was refused (e.g. -2011: already filled); the order is re-queried
+  kUnknown,         // the outcome could not be established after every query: the order may exist
+};
+
+struct OrderEvent {
+  EventKind kind = EventKind::kUpdate;
+  std::string_view client_order_id;
+  std::uint64_t order_id = 0;
+  OrderStatus status = OrderStatus::kNew;
+  std::int64_t cum_qty = 0;    // executedQty, 8 decimals
+  std::int64_t cum_quote = 0;  // cummulativeQuoteQty, 8 decimals
+  std::int64_t fee_quote = 0;  // cumulative fee converted to the quote asset, 8 decimals
+  bool fee_known = true;       // false: fills seen whose commission is not known yet
+  std::int32_t code = 0;       // Binance error code (kRejected, kCancelRejected, kUnknown)
+  int http_status = 0;
+  std::string_view message;
+};
+
+struct BalanceUpdate {
+  char asset[16] = {};
+  std::int64_t free = 0;    // 8 decimals
+  std::int64_t locked = 0;
+};
+
+class VenueListener {
+ public:
+  virtual ~VenueListener() = default;
+  virtual void on_order_event(const OrderEvent& e) = 0;
+  // Rate-limit headers of a response (0 = header absent).
+  virtual void on_rate_headers(std::uint64_t /*used_weight_1m*/, std::uint64_t /*orders_10s*/,
+                               std::uint64_t /*orders_1d*/) {}
+  // 429 or 418: nothing may be sent before now + retry_after_s.
+  virtual void on_retry_after(int /*http_status*/, std::int64_t /*retry_after_s*/) {}
+  virtual void on_balances(std::span<const BalanceUpdate> /*balances*/) {}
+  // Before a poll or account request: may it spend `weight`? (The engine's rate governor.)
+  virtual bool allow_request(std::uint32_t /*weight*/) { return true; }
+  // A transport or protocol problem worth an operator's attention (no secrets in it).
+  virtual void on_venue_error(std::string_view /*what*/) {}
+};
+
+class VenueClient {
+ public:
+  virtual ~VenueClient() = default;
+  virtual void set_listener(VenueListener* l) noexcept = 0;
+  // Sends a new order. Its fate arrives as OrderEvents for its client order id.
+  virtual void place(const OrderRequest& r) = 0;
+  virtual void cancel(std::string_view client_order_id, std::string_view symbol) = 0;
+  // Exec loop, every iteration: timers (order polls, account refresh), queued events.
+  virtual void tick(std::int64_t now_ns) = 0;
+  // True once the venue answered (account fetched); READY=1 waits for it.
+  [[nodiscard]] virtual bool ready() const noexcept = 0;
+  // Orders not final plus order requests queued or in flight (shutdown waits for 0).
+  [[nodiscard]] virtual std::size_t busy() const noexcept = 0;
+};
+
+// Binance's side/type/tif spellings.
+[[nodiscard]] const char* side_name(layout::Side s) noexcept;
+[[nodiscard]] const char* type_name(layout::OrderType t) noexcept;
+[[nodiscard]] const char* tif_name(layout::TimeInForce t) noexcept;
+[[nodiscard]] bool parse_status(std::string_view s, OrderStatus& out) noexcept;
+
+}  // namespace cwts::venue

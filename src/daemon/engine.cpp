@@ -1,0 +1,258 @@
+#include "cwts/daemon/engine.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "cwts/concurrent/word_copy.hpp"
+#include "cwts/daemon/exec_engine.hpp"
+#include "cwts/daemon/http_get.hpp"
+#include "cwts/log/json_log.hpp"
+#include "cwts/md/exchange_info.hpp"
+#include "cwts/md/feed_client.hpp"
+#include "cwts/md/shm_publisher.hpp"
+#include "cwts/shm/region.hpp"
+
+namespace cwts::daemon {
+
+namespace cc = cwts::concurrent;
+
+namespace {
+
+std::int64_t realtime_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
+
+// Pins the calling thread; a failure is logged, not fatal (the core may be offline in a VM).
+void pin_current_thread(const char* name, const ThreadConfig& t) {
+  ::pthread_setname_np(::pthread_self(), name);
+  if (t.core < 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(static_cast<unsigned>(t.core), &set);
+  const int rc = ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);
+  log::log_event(rc == 0 ? spdlog::level::info : spdlog::level::warn, "engine",
+                 rc == 0 ? "thread_pinned" : "thread_pin_failed",
+                 log::LogFields().str("thread", name).num("core", t.core).num("errno", rc));
+}
+
+shm::RegionOptions region_options(const RegionConfig& r) {
+  shm::RegionOptions o;
+  o.instance = r.instance;
+  o.hugepage_dir = r.hugepages == HugepageMode::kOff ? std::string() : r.hugepage_dir;
+  o.shm_dir = r.shm_dir;
+  o.group = r.group;
+  o.market_mode = static_cast<mode_t>(r.market_mode);
+  o.signals_mode = static_cast<mode_t>(r.signals_mode);
+  o.lock_pages = r.lock_pages;
+  return o;
+}
+
+md::ExchangeInfo load_info(const Config& cfg) {
+  if (!cfg.venue.exchange_info_file.empty()) {
+    return md::load_exchange_info(cfg.venue.exchange_info_file);
+  }
+  std::string target = "/api/v3/exchangeInfo?symbols=[";
+  for (std::size_t i = 0; i < cfg.market.symbols.size(); ++i) {
+    target += (i == 0 ? "%22" : ",%22") + cfg.market.symbols[i] + "%22";
+  }
+  target += "]";
+  HttpGetOptions o;
+  o.tls_verify = cfg.venue.tls_verify;
+  o.ca_file = cfg.venue.ca_file;
+  o.timeout = std::chrono::milliseconds(cfg.venue.request_timeout_ms * 2);
+  return md::parse_exchange_info(http_get(cfg.venue.rest_url, target, o));
+}
+
+md::FeedConfig feed_config(const Config& cfg) {
+  md::FeedConfig f;
+  f.ws_url = cfg.venue.ws_url;
+  f.rest_url = cfg.venue.rest_url;
+  f.symbols = cfg.market.symbols;
+  f.streams = cfg.market.streams;
+  f.snapshot_limit = cfg.market.snapshot_limit;
+  f.tls_verify_peer = cfg.venue.tls_verify;
+  f.ca_file = cfg.venue.ca_file;
+  f.user_agent = "cwtsd/0.1";
+  return f;
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  Impl(Engine& e, const Config& cfg, std::optional<Credentials> creds)
+      : owner(e), info(load_info(cfg)), ropts(region_options(cfg.region)) {
+    for (const auto& s : cfg.market.symbols) {
+      if (info.find(s) == nullptr) {
+        throw ConfigError("market.symbols", s + " is not in the venue's exchangeInfo");
+      }
+      names.emplace_back(s);
+    }
+    if (cfg.region.hugepages == HugepageMode::kRequire) ropts.shm_dir.clear();
+    market = shm::Region::create(layout::RegionKind::kMarket, ropts);
+    try {
+      signals_created = shm::Region::create(layout::RegionKind::kSignals, ropts);
+      if (cfg.region.hugepages == HugepageMode::kRequire &&
+          (market.backing() != shm::Backing::kHugePages ||
+           signals_created.backing() != shm::Backing::kHugePages)) {
+        throw std::runtime_error("region.hugepages is \"require\" but the regions are not on huge pages");
+      }
+      auto& m = market.as<layout::MarketRegion>();
+      publisher = std::make_unique<md::ShmPublisher>(m, info, names, cfg.market.timeframes_s);
+      feed = std::make_unique<md::FeedClient>(feed_config(cfg), publisher.get());
+      feed->set_tick_hook([this](md::Pipeline& p) { on_md_tick(p); });
+      exec = std::make_unique<ExecEngine>(cfg, info, m, owner.hot_log_, std::move(creds));
+    } catch (...) {
+      if (signals_created.valid()) signals_created.remove();
+      market.remove();
+      throw;
+    }
+  }
+
+  // md thread, every <= 100 ms from the feed's housekeeping tick.
+  void on_md_tick(md::Pipeline& p) {
+    const std::int64_t stall = owner.md_stall_ms_.exchange(0, std::memory_order_relaxed);
+    if (stall > 0) std::this_thread::sleep_for(std::chrono::milliseconds(stall));
+    const std::int64_t now = realtime_ns();
+    publisher->on_tick(now, p.counters());
+    market.heartbeat(static_cast<std::uint64_t>(now));
+    md_heartbeat.store(now, std::memory_order_relaxed);
+  }
+
+  Engine& owner;
+  md::ExchangeInfo info;
+  shm::RegionOptions ropts;
+  std::vector<std::string_view> names;
+  shm::Region market;
+  shm::Region signals_created;  // the engine's writable mapping: header and state only
+  shm::Region signals;          // read-only: what the exec thread reads
+  std::unique_ptr<md::ShmPublisher> publisher;
+  std::unique_ptr<md::FeedClient> feed;
+  std::unique_ptr<ExecEngine> exec;
+  std::thread md_thread;
+  std::thread exec_thread;
+  std::atomic<std::int64_t> md_heartbeat{0};
+  std::atomic<bool> exec_stop{false};
+  bool started = false;
+  bool stopped = false;
+};
+
+Engine::Engine(Config cfg, std::optional<Credentials> credentials)
+    : cfg_(std::move(cfg)), impl_(std::make_unique<Impl>(*this, cfg_, std::move(credentials))) {}
+
+Engine::~Engine() {
+  try {
+    stop();
+  } catch (...) {
+  }
+}
+
+void Engine::start() {
+  Impl& i = *impl_;
+  i.signals_created.set_state(layout::RegionState::kLive);
+  i.signals = shm::Region::attach(layout::RegionKind::kSignals, shm::Access::kReadOnly, i.ropts);
+  i.exec->bind_signals(i.signals.as<layout::SignalsRegion>(),
+                       i.market.header().epoch_ns);
+  i.market.set_state(layout::RegionState::kLive);
+  i.md_heartbeat.store(realtime_ns(), std::memory_order_relaxed);
+  i.md_thread = std::thread([this] {
+    pin_current_thread("cwtsd-md", cfg_.md_thread);
+    try {
+      impl_->feed->run();
+    } catch (const std::exception& e) {
+      log::log_event(spdlog::level::critical, "md", "thread_failed", log::LogFields().str("error", e.what()));
+    }
+  });
+  i.exec_thread = std::thread([this] {
+    pin_current_thread("cwtsd-exec", cfg_.exec_thread);
+    try {
+      impl_->exec->run(impl_->exec_stop);
+    } catch (const std::exception& e) {
+      log::log_event(spdlog::level::critical, "exec", "thread_failed", log::LogFields().str("error", e.what()));
+    }
+  });
+  i.started = true;
+  log::log_event(spdlog::level::info, "engine", "started",
+                 log::LogFields()
+                     .str("market_region", i.market.path())
+                     .str("signals_region", i.signals_created.path())
+                     .str("backing", i.market.backing() == shm::Backing::kHugePages ? "hugepages" : "shm")
+                     .boolean("locked", i.market.locked())
+                     .unum("epoch_ns", i.market.header().epoch_ns)
+                     .unum("symbols", i.names.size()));
+}
+
+void Engine::stop() {
+  Impl& i = *impl_;
+  if (i.stopped) return;
+  i.stopped = true;
+  if (i.started) {
+    // The exec thread stops intake, settles open orders (cancel or leave) and writes the final
+    // reports before it returns; the feed keeps the books (and the paper venue) alive meanwhile.
+    i.exec_stop.store(true, std::memory_order_release);
+    if (i.exec_thread.joinable()) i.exec_thread.join();
+    i.feed->stop();
+    if (i.md_thread.joinable()) i.md_thread.join();
+  }
+  hot_log_.drain();
+  i.signals = shm::Region();
+  i.signals_created.remove();
+  i.market.remove();
+  log::log_event(spdlog::level::info, "engine", "stopped");
+}
+
+EngineSnapshot Engine::snapshot() const {
+  const Impl& i = *impl_;
+  const auto& m = i.market.as<layout::MarketRegion>();
+  EngineSnapshot s;
+  s.symbols = i.names.size();
+  for (std::size_t k = 0; k < s.symbols; ++k) {
+    if (cc::load_word(m.symbols[k].book_valid, std::memory_order_acquire) != 0) ++s.books_valid;
+  }
+  const auto rd = [](const std::uint64_t& w) { return cc::load_word(w, std::memory_order_relaxed); };
+  s.frames = rd(m.status.md.frames);
+  s.parse_errors = rd(m.status.md.parse_errors);
+  s.gaps = rd(m.status.md.gaps);
+  s.resyncs = rd(m.status.md.resyncs);
+  s.signals_seen = rd(m.status.exec.signals_seen);
+  s.signals_accepted = rd(m.status.exec.signals_accepted);
+  s.signals_rejected = rd(m.status.exec.signals_rejected);
+  s.orders_sent = rd(m.status.exec.orders_sent);
+  s.fills = rd(m.status.exec.fills);
+  s.trading_state = static_cast<layout::TradingState>(rd(m.status.exec.trading_state));
+  s.md_heartbeat_ns = i.md_heartbeat.load(std::memory_order_relaxed);
+  s.exec_heartbeat_ns = i.exec->heartbeat_ns();
+  s.venue_ready = i.exec->venue_ready();
+  return s;
+}
+
+bool Engine::books_synced() const {
+  const EngineSnapshot s = snapshot();
+  return s.books_valid == s.symbols;
+}
+
+bool Engine::progressing(std::int64_t now_ns, std::int64_t timeout_ns) const {
+  const EngineSnapshot s = snapshot();
+  return now_ns - s.md_heartbeat_ns < timeout_ns && now_ns - s.exec_heartbeat_ns < timeout_ns;
+}
+
+void Engine::reload(const Config& cfg) {
+  impl_->exec->reload(cfg);
+  cfg_.risk = cfg.risk;
+  cfg_.risk_overrides = cfg.risk_overrides;
+  cfg_.slots = cfg.slots;
+  cfg_.default_slot = cfg.default_slot;
+  cfg_.log.level = cfg.log.level;
+}
+
+std::string Engine::market_path() const { return impl_->market.path(); }
+std::string Engine::signals_path() const { return impl_->signals_created.path(); }
+
+}  // namespace cwts::daemon

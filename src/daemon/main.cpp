@@ -1,0 +1,251 @@
+// cwtsd: the CWTS Ultra engine daemon. The main thread is the ctl thread: signals, systemd
+// notifications and the watchdog, status lines, config reload, and draining the hot threads' log.
+#include <time.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cwts/daemon/config.hpp"
+#include "cwts/daemon/engine.hpp"
+#include "cwts/daemon/systemd.hpp"
+#include "cwts/log/json_log.hpp"
+#include "cwts/shm_layout/layout.hpp"
+
+#ifndef CWTS_VERSION
+#define CWTS_VERSION "0.1.0"
+#endif
+
+namespace {
+
+namespace asio = boost::asio;
+using cwts::daemon::Config;
+using cwts::daemon::ConfigError;
+using cwts::log::LogFields;
+using cwts::log::log_event;
+
+constexpr const char* kUsage =
+    "usage: cwtsd --config FILE [--check-config]\n"
+    "       cwtsd --version | --help\n"
+    "\n"
+    "  --config FILE    the engine configuration (JSON; see docs/configuration.md)\n"
+    "  --check-config   parse and validate FILE (and the API credentials it names), then exit:\n"
+    "                   status 0 if it is valid, 2 with the key and the reason if not\n"
+    "  --version        print the version and the shared-memory layout version and hash\n"
+    "\n"
+    "Signals: SIGTERM/SIGINT stop cleanly (exit 0); SIGHUP reloads risk limits, slot policies and\n"
+    "the log level from FILE.\n";
+
+std::int64_t realtime_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
+
+int config_error(const ConfigError& e) {
+  std::fprintf(stderr, "cwtsd: config error: %s\n", e.what());
+  return 2;
+}
+
+std::string status_line(const cwts::daemon::EngineSnapshot& s) {
+  static constexpr const char* kStates[] = {"active", "halted", "reduce-only"};
+  const auto st = static_cast<std::size_t>(s.trading_state);
+  return "books " + std::to_string(s.books_valid) + "/" + std::to_string(s.symbols) +
+         " valid, " + std::to_string(s.frames) + " frames, signals " +
+         std::to_string(s.signals_accepted) + " accepted / " + std::to_string(s.signals_rejected) +
+         " rejected, " + std::to_string(s.orders_sent) + " orders, " + std::to_string(s.fills) +
+         " fills, " + (st < 3 ? kStates[st] : "?") + (s.venue_ready ? "" : ", venue not ready");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  bool check_only = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (a == "--version") {
+      std::printf("cwtsd %s (shared-memory layout version %u, hash %016llx)\n", CWTS_VERSION,
+                  static_cast<unsigned>(cwts::layout::kLayoutVersion),
+                  static_cast<unsigned long long>(cwts::layout::kLayoutHash));
+      return 0;
+    }
+    if (a == "--check-config") {
+      check_only = true;
+    } else if (a == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      config_path = a.substr(9);
+    } else {
+      std::fprintf(stderr, "cwtsd: unknown or incomplete option '%s'\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+  }
+  if (config_path.empty()) {
+    std::fprintf(stderr, "cwtsd: --config FILE is required\n%s", kUsage);
+    return 2;
+  }
+
+  Config cfg;
+  std::optional<cwts::daemon::Credentials> creds;
+  try {
+    cfg = cwts::daemon::load_config(config_path);
+    if (cfg.venue.kind == cwts::daemon::VenueKind::kBinance) {
+      creds = cwts::daemon::load_credentials(cfg.venue);
+    }
+  } catch (const ConfigError& e) {
+    return config_error(e);
+  }
+  if (check_only) {
+    std::printf("cwtsd: %s is valid (%zu symbols, venue %s)\n", config_path.c_str(),
+                cfg.market.symbols.size(),
+                cfg.venue.kind == cwts::daemon::VenueKind::kBinance ? "binance" : "paper");
+    return 0;
+  }
+
+  cwts::log::LogOptions lo;
+  lo.name = "cwtsd";
+  lo.level = cwts::log::parse_level(cfg.log.level);
+  lo.file = cfg.log.file;
+  lo.async = true;
+  lo.queue_size = cfg.log.queue_size;
+  cwts::log::init_json_log(lo);
+
+  cwts::daemon::Notifier notifier;
+  int exit_code = 0;
+  try {
+    log_event(spdlog::level::info, "ctl", "starting",
+              LogFields()
+                  .str("version", CWTS_VERSION)
+                  .str("config", config_path)
+                  .str("instance", cfg.region.instance)
+                  .str("venue", cfg.venue.kind == cwts::daemon::VenueKind::kBinance ? "binance" : "paper")
+                  .str("rest_url", cfg.venue.rest_url)
+                  .str("ws_url", cfg.venue.ws_url));
+    cwts::daemon::Engine engine(cfg, std::move(creds));
+    creds.reset();
+    engine.start();
+
+    asio::io_context ioc;
+    asio::signal_set stop_signals(ioc, SIGTERM, SIGINT);
+    asio::signal_set hup(ioc, SIGHUP);
+    const bool test_hooks = std::getenv("CWTSD_TEST_HOOKS") != nullptr;
+    asio::signal_set usr1(ioc);
+    if (test_hooks) usr1.add(SIGUSR1);
+
+    bool ready = false;
+    bool stopping = false;
+    std::int64_t last_watchdog = 0;
+    std::int64_t last_status = 0;
+    std::string last_status_text;
+    const std::int64_t progress_ns =
+        static_cast<std::int64_t>(cfg.systemd.progress_timeout_ms) * 1'000'000;
+    const std::int64_t watchdog_ns =
+        notifier.watchdog_period().count() > 0 ? notifier.watchdog_period().count() * 1000 / 2 : 0;
+    bool progress_reported = true;
+
+    stop_signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      stopping = true;
+      log_event(spdlog::level::info, "ctl", "stop_requested", LogFields().num("signal", sig));
+      notifier.stopping("stopping");
+      ioc.stop();
+    });
+    std::function<void()> arm_hup = [&] {
+      hup.async_wait([&](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        try {
+          Config next = cwts::daemon::load_config(config_path);
+          engine.reload(next);
+          spdlog::set_level(cwts::log::parse_level(next.log.level));
+          log_event(spdlog::level::info, "ctl", "config_reloaded",
+                    LogFields().str("config", config_path).str("log_level", next.log.level));
+        } catch (const std::exception& e) {
+          log_event(spdlog::level::err, "ctl", "config_reload_failed",
+                    LogFields().str("config", config_path).str("error", e.what()));
+        }
+        arm_hup();
+      });
+    };
+    arm_hup();
+    std::function<void()> arm_usr1 = [&] {
+      usr1.async_wait([&](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        log_event(spdlog::level::warn, "ctl", "test_hook_stall_md", LogFields().num("ms", 3000));
+        engine.stall_md_for(3000);
+        arm_usr1();
+      });
+    };
+    if (test_hooks) arm_usr1();
+
+    asio::steady_timer tick(ioc);
+    std::function<void()> arm_tick = [&] {
+      tick.expires_after(std::chrono::milliseconds(50));
+      tick.async_wait([&](const boost::system::error_code& ec) {
+        if (ec) return;
+        engine.hot_log().drain();
+        const std::int64_t now = realtime_ns();
+        const auto snap = engine.snapshot();
+        if (!ready && snap.books_valid == snap.symbols && snap.venue_ready) {
+          ready = true;
+          notifier.ready(status_line(snap));
+          log_event(spdlog::level::info, "ctl", "ready",
+                    LogFields().unum("symbols", snap.symbols).str("market_region", engine.market_path()));
+        }
+        const bool progress = engine.progressing(now, progress_ns);
+        if (progress != progress_reported) {
+          progress_reported = progress;
+          log_event(progress ? spdlog::level::info : spdlog::level::err, "ctl",
+                    progress ? "threads_progressing" : "threads_stalled",
+                    LogFields()
+                        .num("md_age_ms", (now - snap.md_heartbeat_ns) / 1'000'000)
+                        .num("exec_age_ms", (now - snap.exec_heartbeat_ns) / 1'000'000));
+        }
+        // WATCHDOG=1 only while both hot threads make progress: a stalled thread lets systemd's
+        // watchdog fire and restart the service.
+        if (ready && progress && watchdog_ns > 0 && now - last_watchdog >= watchdog_ns) {
+          last_watchdog = now;
+          notifier.watchdog();
+        }
+        if (now - last_status >= 1'000'000'000LL) {
+          last_status = now;
+          std::string text = status_line(snap);
+          if (text != last_status_text) {
+            notifier.status(text);
+            last_status_text = std::move(text);
+          }
+        }
+        arm_tick();
+      });
+    };
+    arm_tick();
+    ioc.run();
+    (void)stopping;
+    engine.stop();
+    log_event(spdlog::level::info, "ctl", "exit", LogFields().num("status", 0));
+  } catch (const ConfigError& e) {
+    log_event(spdlog::level::critical, "ctl", "config_error",
+              LogFields().str("key", e.key()).str("reason", e.reason()));
+    exit_code = config_error(e);
+  } catch (const std::exception& e) {
+    log_event(spdlog::level::critical, "ctl", "startup_failed", LogFields().str("error", e.what()));
+    std::fprintf(stderr, "cwtsd: %s\n", e.what());
+    exit_code = 1;
+  }
+  cwts::log::shutdown_log();
+  return exit_code;
+}

@@ -1,0 +1,158 @@
+// PaperVenue (see paper.hpp).
+#include "cwts/venue/paper.hpp"
+
+#include <algorithm>
+
+namespace cwts::venue {
+
+namespace {
+__extension__ typedef __int128 Wide;
+std::int64_t notional(std::int64_t px, std::int64_t qty) {
+  return static_cast<std::int64_t>(static_cast<Wide>(px) * qty / 100'000'000);
+}
+}  // namespace
+
+PaperVenue::PaperVenue(const layout::MarketRegion& market, std::int64_t fee_bps,
+                       std::vector<BalanceUpdate> balances)
+    : market_(market), fee_bps_(fee_bps), balances_(std::move(balances)) {}
+
+void PaperVenue::place(const OrderRequest& r) {
+  Order o;
+  o.cid = r.client_order_id;
+  o.req = r;
+  o.order_id = next_order_id_++;
+  fresh_.push_back(std::move(o));
+}
+
+void PaperVenue::cancel(std::string_view cid, std::string_view /*symbol*/) {
+  cancels_.emplace_back(cid);
+}
+
+std::size_t PaperVenue::busy() const noexcept {
+  return live_.size() + fresh_.size() + cancels_.size();
+}
+
+std::int64_t PaperVenue::match(Order& o, const layout::BookTop& book, std::int64_t max_qty) {
+  const bool buy = o.req.side == layout::Side::kBuy;
+  const bool market = o.req.type == layout::OrderType::kMarket;
+  const std::uint32_t n = buy ? book.ask_count : book.bid_count;
+  std::int64_t filled = 0;
+  for (std::uint32_t i = 0; i < n && filled < max_qty; ++i) {
+    const std::int64_t px = buy ? book.ask_px[i].raw : book.bid_px[i].raw;
+    const std::int64_t avail = buy ? book.ask_qty[i].raw : book.bid_qty[i].raw;
+    if (!market && (buy ? px > o.req.price : px < o.req.price)) break;
+    const std::int64_t q = std::min(avail, max_qty - filled);
+    filled += q;
+    o.cum_qty += q;
+    o.cum_quote += notional(px, q);
+    o.fee += notional(px, q) * fee_bps_ / 10'000;
+  }
+  return filled;
+}
+
+void PaperVenue::emit_update(const Order& o) {
+  if (listener_ == nullptr) return;
+  OrderEvent e;
+  e.kind = EventKind::kUpdate;
+  e.client_order_id = o.cid;
+  e.order_id = o.order_id;
+  e.status = o.status;
+  e.cum_qty = o.cum_qty;
+  e.cum_quote = o.cum_quote;
+  e.fee_quote = o.fee;
+  listener_->on_order_event(e);
+}
+
+void PaperVenue::tick(std::int64_t /*now_ns*/) {
+  if (listener_ == nullptr) return;
+  if (!balances_sent_) {
+    balances_sent_ = true;
+    if (!balances_.empty()) listener_->on_balances(balances_);
+  }
+  // New orders: match against the current book.
+  while (!fresh_.empty()) {
+    Order o = std::move(fresh_.front());
+    fresh_.pop_front();
+    const auto& book = market_.symbols[o.req.symbol_id].book.load();
+    const bool buy = o.req.side == layout::Side::kBuy;
+    const std::int64_t best = buy ? (book.ask_count > 0 ? book.ask_px[0].raw : 0)
+                                  : (book.bid_count > 0 ? book.bid_px[0].raw : 0);
+    const bool crosses = best > 0 && (o.req.type == layout::OrderType::kMarket ||
+                                      (buy ? best <= o.req.price : best >= o.req.price));
+    if (!book.book_valid || best == 0) {
+      OrderEvent e;
+      e.kind = EventKind::kRejected;
+      e.client_order_id = o.cid;
+      e.code = -1013;
+      e.message = "paper venue: no valid book";
+      listener_->on_order_event(e);
+      continue;
+    }
+    if (o.req.type == layout::OrderType::kLimitMaker && crosses) {
+      OrderEvent e;
+      e.kind = EventKind::kRejected;
+      e.client_order_id = o.cid;
+      e.code = -2010;
+      e.message = "Order would immediately match and take.";
+      listener_->on_order_event(e);
+      continue;
+    }
+    if (o.req.tif == layout::TimeInForce::kFok && o.req.type == layout::OrderType::kLimit) {
+      Order probe = o;
+      if (match(probe, book, o.req.qty) < o.req.qty) {
+        o.status = OrderStatus::kExpired;
+        emit_update(o);
+        continue;
+      }
+    }
+    match(o, book, o.req.qty);
+    o.book_update_seen = book.update_id;
+    if (o.cum_qty >= o.req.qty) {
+      o.status = OrderStatus::kFilled;
+    } else if (o.req.type == layout::OrderType::kMarket || o.req.tif == layout::TimeInForce::kIoc ||
+               o.req.tif == layout::TimeInForce::kFok) {
+      o.status = OrderStatus::kExpired;
+    } else {
+      o.status = o.cum_qty > 0 ? OrderStatus::kPartiallyFilled : OrderStatus::kNew;
+    }
+    emit_update(o);
+    if (!is_final(o.status)) live_.push_back(std::move(o));
+  }
+  // Cancels.
+  for (const auto& cid : cancels_) {
+    auto it = std::find_if(live_.begin(), live_.end(), [&](const Order& o) { return o.cid == cid; });
+    if (it == live_.end()) {
+      OrderEvent e;
+      e.kind = EventKind::kCancelRejected;
+      e.client_order_id = cid;
+      e.code = -2011;
+      e.message = "Unknown order sent.";
+      listener_->on_order_event(e);
+      continue;
+    }
+    it->status = OrderStatus::kCanceled;
+    emit_update(*it);
+    live_.erase(it);
+  }
+  cancels_.clear();
+  // Resting orders: fill when the book trades through them.
+  for (auto it = live_.begin(); it != live_.end();) {
+    const auto& book = market_.symbols[it->req.symbol_id].book.load();
+    const std::int64_t before = it->cum_qty;
+    if (book.book_valid && book.update_id != it->book_update_seen) {
+      it->book_update_seen = book.update_id;
+      match(*it, book, it->req.qty - it->cum_qty);
+    }
+    if (it->cum_qty != before) {
+      it->status = it->cum_qty >= it->req.qty ? OrderStatus::kFilled : OrderStatus::kPartiallyFilled;
+      emit_update(*it);
+    }
+    if (is_final(it->status)) {
+      it = live_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace cwts::venue
