@@ -265,8 +265,9 @@ void ExecEngine::loop_once(std::int64_t now, bool& did_work) {
   now_ns_ = now;
   heartbeat_.store(now, std::memory_order_relaxed);
   cc::store_word(market_.status.exec.heartbeat_ns, static_cast<std::uint64_t>(now), std::memory_order_relaxed);
-  if (pending_limits_.version() != 0) {
+  if (const std::uint64_t v = pending_limits_.version(); v != limits_seen_) {
     // Cheap check: the seqlock's version moves only on reload().
+    limits_seen_ = v;
     const Limits l = pending_limits_.load();
     if (l.version != limits_.version) {
       const bool state_changed = l.trading_state != limits_.trading_state;

@@ -104,7 +104,11 @@ void RateGovernor::on_retry_after(int http_status, std::int64_t retry_after_s,
   // Binance: 429 without Retry-After still means "back off"; 418 bans last minutes to days.
   const std::int64_t s = retry_after_s > 0 ? retry_after_s : (http_status == 418 ? 120 : 1);
   blocked_until_ns_ = std::max<std::int64_t>(blocked_until_ns_, now_ns + s * 1'000'000'000LL);
-  for (std::size_t i = 0; i < count_; ++i) buckets_[i].engine.drain(now_ns);
+  // Our count was behind the venue's: empty the short windows (weight per minute, orders per 10 s),
+  // which refill in seconds. A daily bucket emptied here would stall trading for hours.
+  for (std::size_t i = 0; i < count_; ++i) {
+    if (buckets_[i].window_ms <= 60'000) buckets_[i].engine.drain(now_ns);
+  }
 }
 
 std::uint64_t RateGovernor::engine_capacity(md::RateLimitType type, std::int64_t window_ms) const noexcept {

@@ -388,7 +388,14 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Subscri
     if (closed_) return;
     closed_ = true;
     for (const auto& [name, id] : subs_) srv_.venue->unsubscribe(this, id);
-    q_.clear();
+    // A write in flight still reads the front frame until its handler runs: keep that one alive.
+    if (writing_ && !q_.empty()) {
+      auto in_flight = std::move(q_.front());
+      q_.clear();
+      q_.push_back(std::move(in_flight));
+    } else {
+      q_.clear();
+    }
     beast::error_code ec;
     ping_timer_.cancel(ec);
     stall_timer_.cancel(ec);

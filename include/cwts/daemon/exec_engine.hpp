@@ -112,6 +112,7 @@ class ExecEngine final : private venue::VenueListener {
   engine::RateGovernor governor_;
   concurrent::Seqlock<Limits> pending_limits_;
   Limits limits_{};
+  std::uint64_t limits_seen_ = 0;  // pending_limits_ version last looked at
   boost::asio::io_context ioc_;
   std::unique_ptr<venue::VenueClient> venue_;
   std::vector<std::unique_ptr<SlotState>> slots_;

@@ -1,0 +1,717 @@
+// cwtsd as a process: a real cwts-sim on loopback, a real cwtsd, and this test as the strategy
+// (shared memory, a claimed slot). Orders, every reject reason, torn signals, a flood, venue
+// faults, restart, systemd notifications and secrets in logs.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <simdjson.h>
+
+#include <sstream>
+#include <sys/stat.h>
+
+#include "cwts/core/decimal.hpp"
+
+#include "../support/child_process.hpp"
+#include "../support/strategy_client.hpp"
+#include "cwts/shm/region.hpp"
+#include "cwts/shm_layout/types.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using cwts::layout::OrderType;
+using cwts::layout::RejectReason;
+using cwts::layout::ReportKind;
+using cwts::layout::Side;
+using cwts::layout::TimeInForce;
+using cwts::test::ChildProcess;
+using cwts::test::fx;
+using cwts::test::SimProcess;
+using cwts::test::StrategyClient;
+
+constexpr const char* kKey = "daemonTestKey0001";
+constexpr const char* kSecret = "daemonTestSecretXyZ987";
+
+// A datagram socket standing in for systemd's NOTIFY_SOCKET.
+class NotifySocket {
+ public:
+  NotifySocket() {
+    path_ = ::testing::TempDir() + "/cwtsd-notify-" + std::to_string(::getpid()) + "-" +
+            std::to_string(counter_++);
+    ::unlink(path_.c_str());
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path_.c_str(), sizeof a.sun_path - 1);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("bind");
+  }
+  ~NotifySocket() {
+    ::close(fd_);
+    ::unlink(path_.c_str());
+  }
+  [[nodiscard]] const std::string& path() const { return path_; }
+  // Next datagram, or "" on timeout.
+  std::string next(std::chrono::milliseconds timeout) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return {};
+    char buf[4096];
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+  }
+  // Waits for a datagram containing `what`; returns false on timeout.
+  bool wait_for(const std::string& what, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      const std::string m = next(100ms);
+      if (m.find(what) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+ private:
+  static inline int counter_ = 0;
+  std::string path_;
+  int fd_ = -1;
+};
+
+std::string unique_instance() {
+  static int n = 0;
+  return "t" + std::to_string(::getpid()) + "x" + std::to_string(n++);
+}
+
+struct EngineOptions {
+  std::string venue_kind = "binance";
+  std::string risk = R"("max_order_notional":"100000","max_open_orders":5,"price_band_bps":500)";
+  std::string slots = R"("default":{"trade":true},"3":{"trade":false},"4":{"reduce_only":true})";
+  std::string extra_venue;  // appended inside "venue"
+  std::string rate = R"("engine_share":0.8,"slot_share":1.0)";
+  std::vector<std::pair<std::string, std::string>> env;
+  bool wait_ready = true;
+};
+
+// cwts-sim + cwtsd, torn down in reverse order; cwtsd's stderr (its JSON log) kept in a file.
+class Harness {
+ public:
+  explicit Harness(EngineOptions o = {}, std::vector<std::string> sim_args = {})
+      : opts_(std::move(o)), instance_(unique_instance()) {
+    std::vector<std::string> args = {"--synthetic", "BTCUSDT,ETHUSDT", "--rate", "500",
+                                     "--api-key", kKey, "--api-secret", kSecret,
+                                     "--balance", "USDT=1000000,BTC=10,ETH=100"};
+    args.insert(args.end(), sim_args.begin(), sim_args.end());
+    sim_ = std::make_unique<SimProcess>(CWTS_SIM_BINARY, args, log_dir() + "/sim.log");
+    config_path_ = log_dir() + "/cwtsd.json";
+    write_config();
+    start();
+  }
+  ~Harness() {
+    if (engine_ && engine_->running()) engine_->terminate(15s);
+  }
+
+  void write_config() {
+    std::ofstream out(config_path_);
+    out << R"({"region":{"instance":")" << instance_ << R"(","lock_pages":false},)"
+        << R"("venue":{"kind":")" << opts_.venue_kind << R"(","rest_url":")" << sim_->http_url()
+        << R"(","ws_url":")" << sim_->ws_url()
+        << R"(","recv_window_ms":1000,"request_timeout_ms":400,"order_poll_ms":100)" << opts_.extra_venue
+        << R"(},"market":{"symbols":["BTCUSDT","ETHUSDT"]},)"
+        << R"("risk":{)" << opts_.risk << R"(},"rate_limits":{)" << opts_.rate << R"(},)"
+        << R"("slots":{)" << opts_.slots << R"(},"threads":{"exec":{"idle":"block"}},)"
+        << R"("shutdown":{"on_stop":"cancel","timeout_ms":3000},"systemd":{"progress_timeout_ms":500}})";
+  }
+
+  void start() {
+    std::vector<std::pair<std::string, std::string>> env = {
+        {"CWTS_API_KEY", kKey}, {"CWTS_API_SECRET", kSecret}, {"NOTIFY_SOCKET", notify_.path()},
+        {"WATCHDOG_USEC", "200000"}, {"CWTSD_TEST_HOOKS", "1"}};
+    env.insert(env.end(), opts_.env.begin(), opts_.env.end());
+    ++starts_;
+    engine_ = std::make_unique<ChildProcess>(CWTSD_BINARY, std::vector<std::string>{"--config", config_path_},
+                                             env, log_dir() + "/cwtsd-" + std::to_string(starts_) + ".log");
+    if (opts_.wait_ready && !notify_.wait_for("READY=1", 30s)) {
+      throw std::runtime_error("cwtsd never sent READY=1; log:\n" + log());
+    }
+  }
+
+  [[nodiscard]] std::string log_dir() const {
+    const std::string d = ::testing::TempDir() + "/cwtsd-test-" + instance_;
+    ::mkdir(d.c_str(), 0700);
+    return d;
+  }
+  [[nodiscard]] std::string log() const {
+    std::string all;
+    for (int i = 1; i <= starts_; ++i) all += cwts::test::read_file(log_dir() + "/cwtsd-" + std::to_string(i) + ".log");
+    return all;
+  }
+  [[nodiscard]] const std::string& instance() const { return instance_; }
+  SimProcess& sim() { return *sim_; }
+  ChildProcess& engine() { return *engine_; }
+  NotifySocket& notify() { return notify_; }
+  [[nodiscard]] const std::string& config_path() const { return config_path_; }
+
+  cwts::test::HttpReply fault(const std::string& json) {
+    return cwts::test::http_request(sim_->port(), boost::beast::http::verb::post, "/_sim/fault", json);
+  }
+  // Orders the venue holds for a symbol (open and done), from its signed allOrders-like view: the
+  // account's trades and open orders.
+  cwts::test::HttpReply signed_get(const std::string& path, const std::string& params) {
+    std::string q = params + (params.empty() ? "" : "&") + "timestamp=" + std::to_string(cwts::test::wall_ns() / 1'000'000);
+    q += "&signature=" + hmac(q);
+    return cwts::test::http_request(sim_->port(), boost::beast::http::verb::get, path + "?" + q, {}, kKey);
+  }
+  static std::string hmac(const std::string& payload);
+
+ private:
+  EngineOptions opts_;
+  std::string instance_;
+  std::string config_path_;
+  NotifySocket notify_;
+  std::unique_ptr<SimProcess> sim_;
+  std::unique_ptr<ChildProcess> engine_;
+  int starts_ = 0;
+};
+
+}  // namespace
+
+#include <openssl/hmac.h>
+
+namespace {
+
+std::string Harness::hmac(const std::string& payload) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), kSecret, static_cast<int>(std::strlen(kSecret)),
+       reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), mac, &len);
+  std::string out;
+  char b[3];
+  for (unsigned i = 0; i < len; ++i) {
+    std::snprintf(b, sizeof b, "%02x", mac[i]);
+    out += b;
+  }
+  return out;
+}
+
+// Number of JSON array elements in a body (orders, trades).
+std::size_t array_size(const std::string& body) {
+  simdjson::dom::parser p;
+  simdjson::dom::array a;
+  if (p.parse(body).get(a) != simdjson::SUCCESS) return SIZE_MAX;
+  return a.size();
+}
+
+std::int64_t tick_floor(std::int64_t px, std::int64_t tick) { return px / tick * tick; }
+
+ReportKind kind_of(const cwts::layout::ExecReport& r) { return static_cast<ReportKind>(r.kind); }
+
+std::size_t terminals(const std::vector<cwts::layout::ExecReport>& rs) {
+  std::size_t n = 0;
+  for (const auto& r : rs) n += cwts::layout::is_terminal(kind_of(r)) ? 1 : 0;
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TEST(Cwtsd, LimitAndMarketOrdersAreFilledAndReported) {
+  Harness h;
+  StrategyClient s(h.instance(), 0);
+  const int btc = s.symbol_id("BTCUSDT");
+  ASSERT_GE(btc, 0);
+  const auto q = s.quote(btc);
+  ASSERT_GT(q.ask_px.raw, q.bid_px.raw);
+
+  // Market buy 0.001 BTC.
+  const auto m = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
+  auto rs = s.wait_terminal(m);
+  ASSERT_FALSE(rs.empty()) << h.log();
+  EXPECT_EQ(kind_of(rs.front()), ReportKind::kAccepted);
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled) << "reason " << rs.back().reason;
+  EXPECT_EQ(terminals(rs), 1U);
+  EXPECT_EQ(rs.back().cum_qty.raw, fx(0.001));
+  EXPECT_GT(rs.back().avg_px.raw, 0);
+  EXPECT_GT(rs.back().fee.raw, 0) << "a fill pays a commission";
+  EXPECT_NE(rs.back().venue_order_id, 0U);
+  const std::string cid(rs.back().client_order_id.view());
+  EXPECT_EQ(cid.substr(0, 2), "cw");
+
+  // A marketable limit buy (at the ask + 1%) fills too.
+  const auto q2 = s.quote(btc);
+  const auto l = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.002),
+                                               tick_floor(q2.ask_px.raw + q2.ask_px.raw / 100, fx(0.01))));
+  rs = s.wait_terminal(l);
+  ASSERT_FALSE(rs.empty());
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled);
+  EXPECT_EQ(rs.back().cum_qty.raw, fx(0.002));
+
+  // A resting limit buy 2% below the bid: NEW, then cancelled by a cancel signal.
+  const auto q3 = s.quote(btc);
+  const auto r = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
+                                               tick_floor(q3.bid_px.raw - q3.bid_px.raw / 50, fx(0.01))));
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  bool rested = false;
+  while (!rested && std::chrono::steady_clock::now() < deadline) {
+    s.drain();
+    for (const auto& x : s.reports()) rested = rested || (x.signal_seq == r && kind_of(x) == ReportKind::kNew);
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_TRUE(rested) << h.log();
+  const auto c = s.cancel(r);
+  rs = s.wait_terminal(r);
+  ASSERT_FALSE(rs.empty());
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kCancelled);
+  auto cr = s.wait_terminal(c);
+  ASSERT_FALSE(cr.empty());
+  EXPECT_EQ(kind_of(cr.back()), ReportKind::kCancelled);
+
+  // The venue agrees: two filled orders' trades, nothing open; the engine's position is 0.003.
+  const auto trades = h.signed_get("/api/v3/myTrades", "symbol=BTCUSDT");
+  ASSERT_EQ(trades.status, 200U) << trades.body;
+  EXPECT_GE(array_size(trades.body), 2U);
+  const auto open = h.signed_get("/api/v3/openOrders", "symbol=BTCUSDT");
+  EXPECT_EQ(array_size(open.body), 0U) << open.body;
+  const auto deadline2 = std::chrono::steady_clock::now() + 5s;
+  while (s.position(btc).qty.raw != fx(0.003) && std::chrono::steady_clock::now() < deadline2) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(s.position(btc).qty.raw, fx(0.003));
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+TEST(Cwtsd, EveryRejectReasonIsReportedAndNothingReachesTheVenue) {
+  Harness h;
+  StrategyClient s(h.instance(), 0);
+  const int btc = s.symbol_id("BTCUSDT");
+  const auto q = s.quote(btc);
+  const std::int64_t mid = tick_floor((q.bid_px.raw + q.ask_px.raw) / 2, fx(0.01));
+  const std::int64_t below = tick_floor(q.bid_px.raw - q.bid_px.raw / 100, fx(0.01));  // rests
+  using S = StrategyClient;
+  struct Case {
+    const char* name;
+    cwts::layout::Signal sig;
+    RejectReason want;
+  };
+  auto with = [](cwts::layout::Signal x, auto f) {
+    f(x);
+    return x;
+  };
+  std::vector<Case> cases = {
+      {"unknown symbol", S::make(7, Side::kBuy, OrderType::kLimit, fx(0.001), below), RejectReason::kUnknownSymbol},
+      {"bad side", with(S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below), [](auto& x) { x.side = 9; }), RejectReason::kBadSide},
+      {"bad type", with(S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below), [](auto& x) { x.type = 42; }), RejectReason::kBadType},
+      {"market with tif", with(S::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)), [](auto& x) { x.tif = 1; }), RejectReason::kBadType},
+      {"zero qty", S::make(btc, Side::kBuy, OrderType::kLimit, 0, below), RejectReason::kBadValue},
+      {"negative price", S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), -5), RejectReason::kBadValue},
+      {"stale", with(S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below), [](auto& x) { x.created_ns = cwts::test::wall_ns() - 60'000'000'000LL; }), RejectReason::kStale},
+      {"tick size", S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below + 1), RejectReason::kTickSize},
+      {"step size", S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001) + 1, below), RejectReason::kStepSize},
+      {"max qty", S::make(btc, Side::kBuy, OrderType::kLimit, fx(9001), below), RejectReason::kMaxQty},
+      {"min notional", S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.0001), below), RejectReason::kMinNotional},
+      {"max notional", S::make(btc, Side::kBuy, OrderType::kLimit, fx(3), below), RejectReason::kMaxNotional},
+      {"percent price", S::make(btc, Side::kSell, OrderType::kLimit, fx(0.001), mid * 6), RejectReason::kPercentPrice},
+      {"price band", S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), tick_floor(mid - mid / 10, fx(0.01))), RejectReason::kPriceBand},
+  };
+  std::map<std::uint64_t, Case> by_seq;
+  for (auto& c : cases) by_seq[s.submit(c.sig)] = c;
+  ASSERT_EQ(by_seq.begin()->first, 1U);
+  // Replayed sequence: the first signal's seq again.
+  auto replay = S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below);
+  replay.seq = 1;
+  s.submit(replay, true);
+  const auto last_seq = s.submit(S::make(9, Side::kBuy, OrderType::kLimit, fx(0.001), below));
+  ASSERT_FALSE(s.wait_terminal(last_seq).empty());
+  s.drain();
+  for (auto& [seq, c] : by_seq) {
+    std::vector<cwts::layout::ExecReport> rs;
+    for (const auto& r : s.reports()) {
+      if (r.signal_seq == seq) rs.push_back(r);
+    }
+    // seq 1 also carries the replay's rejection, after its own.
+    ASSERT_EQ(rs.size(), seq == 1 ? 2U : 1U) << c.name << ": a rejected signal gets exactly one report";
+    EXPECT_EQ(kind_of(rs.front()), ReportKind::kRejected) << c.name;
+    EXPECT_EQ(static_cast<RejectReason>(rs.front().reason), c.want) << c.name;
+    if (seq == 1) {
+      EXPECT_EQ(static_cast<RejectReason>(rs.back().reason), RejectReason::kReplayedSequence);
+    }
+  }
+
+  // Slot policies: slot 3 may not trade, slot 4 only reduces (the position is flat).
+  StrategyClient s3(h.instance(), 3);
+  const auto a = s3.submit(S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below));
+  auto ra = s3.wait_terminal(a);
+  ASSERT_FALSE(ra.empty());
+  EXPECT_EQ(static_cast<RejectReason>(ra.back().reason), RejectReason::kSlotNotAuthorised);
+  StrategyClient s4(h.instance(), 4);
+  const auto b = s4.submit(S::make(btc, Side::kSell, OrderType::kLimit, fx(0.001), mid + mid / 100));
+  auto rb = s4.wait_terminal(b);
+  ASSERT_FALSE(rb.empty());
+  EXPECT_EQ(static_cast<RejectReason>(rb.back().reason), RejectReason::kReduceOnly);
+  // Reduce-only by the signal's own flag.
+  auto ro = S::make(btc, Side::kSell, OrderType::kLimit, fx(0.001), mid + mid / 100);
+  ro.flags = cwts::layout::kSignalReduceOnly;
+  const auto rf = s.submit(ro);
+  auto rr = s.wait_terminal(rf);
+  ASSERT_FALSE(rr.empty());
+  EXPECT_EQ(static_cast<RejectReason>(rr.back().reason), RejectReason::kReduceOnly);
+
+  // Nothing above reached the venue.
+  EXPECT_EQ(array_size(h.signed_get("/api/v3/openOrders", "symbol=BTCUSDT").body), 0U);
+  EXPECT_EQ(array_size(h.signed_get("/api/v3/myTrades", "symbol=BTCUSDT").body), 0U);
+
+  // MAX_OPEN_ORDERS (5 per symbol here): five resting orders, the sixth refused; and
+  // MAX_POSITION after tightening the limit with SIGHUP.
+  std::vector<std::uint64_t> resting;
+  for (int i = 0; i < 5; ++i) {
+    resting.push_back(s.submit(S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below - fx(0.01) * i)));
+  }
+  const auto sixth = s.submit(S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below));
+  auto r6 = s.wait_terminal(sixth);
+  ASSERT_FALSE(r6.empty());
+  EXPECT_EQ(static_cast<RejectReason>(r6.back().reason), RejectReason::kMaxOpenOrders);
+  for (auto seq : resting) s.cancel(seq);
+  for (auto seq : resting) {
+    auto rc = s.wait_terminal(seq);
+    ASSERT_FALSE(rc.empty());
+    EXPECT_EQ(kind_of(rc.back()), ReportKind::kCancelled);
+  }
+  // Cancel of an unknown order.
+  const auto cu = s.cancel(999999);
+  auto rcu = s.wait_terminal(cu);
+  ASSERT_FALSE(rcu.empty());
+  EXPECT_EQ(static_cast<RejectReason>(rcu.back().reason), RejectReason::kUnknownOrder);
+
+  // SIGHUP: max_position 0.0005 and trading halted take effect at once.
+  {
+    std::string cfg = cwts::test::read_file(h.config_path());
+    const std::string from = R"("max_open_orders":5)";
+    cfg.replace(cfg.find(from), from.size(), R"("max_open_orders":5,"max_position":"0.0005")");
+    std::ofstream(h.config_path()) << cfg;
+  }
+  h.engine().signal(SIGHUP);
+  std::this_thread::sleep_for(500ms);
+  const auto mp = s.submit(S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below));
+  auto rmp = s.wait_terminal(mp);
+  ASSERT_FALSE(rmp.empty());
+  EXPECT_EQ(static_cast<RejectReason>(rmp.back().reason), RejectReason::kMaxPosition) << h.log();
+  {
+    std::string cfg = cwts::test::read_file(h.config_path());
+    const std::string from = R"("max_open_orders":5)";
+    cfg.replace(cfg.find(from), from.size(), R"("trading_state":"halted","max_open_orders":5)");
+    std::ofstream(h.config_path()) << cfg;
+  }
+  h.engine().signal(SIGHUP);
+  std::this_thread::sleep_for(500ms);
+  const auto ht = s.submit(S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.0001), below));
+  auto rht = s.wait_terminal(ht);
+  ASSERT_FALSE(rht.empty());
+  EXPECT_EQ(static_cast<RejectReason>(rht.back().reason), RejectReason::kTradingHalted);
+  EXPECT_NE(h.log().find("config_reloaded"), std::string::npos);
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+TEST(Cwtsd, RateLimitedSignalsAreRejectedNotQueued) {
+  // The venue's order budget: 50 per 10 s; the engine allows itself 80 % of it, a slot half.
+  EngineOptions o;
+  o.rate = R"("engine_share":0.8,"slot_share":0.5)";
+  o.risk = R"("max_order_notional":"100000","max_open_orders":1000,"price_band_bps":500)";
+  Harness h(o);
+  StrategyClient s(h.instance(), 0);
+  const int btc = s.symbol_id("BTCUSDT");
+  const auto q = s.quote(btc);
+  const std::int64_t below = tick_floor(q.bid_px.raw - q.bid_px.raw / 100, fx(0.01));
+  std::vector<std::uint64_t> seqs;
+  for (int i = 0; i < 30; ++i) {
+    seqs.push_back(s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below, TimeInForce::kIoc)));
+  }
+  std::size_t limited = 0, accepted = 0;
+  for (auto seq : seqs) {
+    const auto rs = s.wait_terminal(seq);
+    ASSERT_FALSE(rs.empty());
+    EXPECT_EQ(terminals(rs), 1U);
+    if (static_cast<RejectReason>(rs.back().reason) == RejectReason::kRateLimited) ++limited;
+    if (kind_of(rs.front()) == ReportKind::kAccepted) ++accepted;
+  }
+  EXPECT_EQ(accepted, 20U) << "slot budget = 50 * 0.8 * 0.5";
+  EXPECT_EQ(limited, 10U);
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+TEST(Cwtsd, TornSignalFromAKilledStrategyNeverBecomesAnOrder) {
+  Harness h;
+  const int slot = 2;
+  std::uint64_t torn_seq = 0;
+  {
+    StrategyClient probe(h.instance(), slot);
+    torn_seq = probe.next_seq();
+  }
+  // A strategy process writes a signal's words but is killed before the commit store.
+  const pid_t child = ::fork();
+  if (child == 0) {
+    StrategyClient s(h.instance(), slot, "doomed");
+    auto sig = StrategyClient::make(s.symbol_id("BTCUSDT"), Side::kBuy, OrderType::kMarket, fx(0.5));
+    sig.seq = torn_seq;
+    sig.created_ns = cwts::test::wall_ns();
+    cwts::shm::RegionOptions ro;
+    ro.instance = h.instance();
+    ro.lock_pages = false;
+    auto signals = cwts::shm::Region::attach(cwts::layout::RegionKind::kSignals, cwts::shm::Access::kReadWrite, ro);
+    auto& ring = signals.as<cwts::layout::SignalsRegion>().slots[slot].signals;
+    const std::uint64_t tail = cwts::concurrent::load_word(ring.tail, std::memory_order_acquire);
+    auto& rec = ring.records[tail % cwts::layout::kSignalRingCapacity];
+    std::memcpy(static_cast<void*>(rec.words), &sig, sizeof sig);  // words, never the commit
+    ::kill(::getpid(), SIGKILL);
+  }
+  int st = 0;
+  ::waitpid(child, &st, 0);
+  ASSERT_TRUE(WIFSIGNALED(st));
+  std::this_thread::sleep_for(300ms);
+  // A new strategy takes the slot over and sends a real (small) order.
+  StrategyClient s(h.instance(), slot, "successor");
+  const int btc = s.symbol_id("BTCUSDT");
+  const auto seq = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
+  const auto rs = s.wait_terminal(seq);
+  ASSERT_FALSE(rs.empty());
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled);
+  std::this_thread::sleep_for(300ms);
+  s.drain();
+  for (const auto& r : s.reports()) {
+    EXPECT_NE(r.cum_qty.raw, fx(0.5)) << "the torn record was executed";
+  }
+  const auto trades = h.signed_get("/api/v3/myTrades", "symbol=BTCUSDT");
+  simdjson::dom::parser p;
+  simdjson::dom::array arr;
+  ASSERT_EQ(p.parse(trades.body).get(arr), simdjson::SUCCESS);
+  std::int64_t total = 0;
+  for (auto t : arr) {
+    std::string_view qs;
+    ASSERT_EQ(t["qty"].get(qs), simdjson::SUCCESS);
+    std::int64_t v = 0;
+    ASSERT_EQ(cwts::core::parse_fixed(qs, 8, v), cwts::core::DecimalErrc::kOk);
+    total += v;
+  }
+  EXPECT_EQ(total, fx(0.001)) << "only the committed signal traded";
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+TEST(Cwtsd, FloodOfSignalsEachGetsOneTerminalReportWithinVenueLimits) {
+  EngineOptions o;
+  o.risk = R"("max_order_notional":"100000","max_open_orders":1000,"price_band_bps":500)";
+  Harness h(o);
+  StrategyClient s(h.instance(), 0);
+  const int btc = s.symbol_id("BTCUSDT");
+  const auto q = s.quote(btc);
+  const std::int64_t below = tick_floor(q.bid_px.raw - q.bid_px.raw / 100, fx(0.01));
+  constexpr std::uint64_t kSignals = 100'000;
+  const std::uint64_t first = s.next_seq();
+  for (std::uint64_t i = 0; i < kSignals; ++i) {
+    // IOC far from the touch: each accepted one expires at the venue, nothing rests.
+    s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below, TimeInForce::kIoc));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  std::map<std::uint64_t, int> terminal_count;
+  std::size_t seen = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    s.drain();
+    for (; seen < s.reports().size(); ++seen) {
+      const auto& r = s.reports()[seen];
+      if (cwts::layout::is_terminal(kind_of(r))) ++terminal_count[r.signal_seq];
+    }
+    if (terminal_count.size() == kSignals) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_EQ(terminal_count.size(), kSignals) << "every signal gets a terminal report";
+  std::size_t accepted = 0;
+  for (const auto& [seq, n] : terminal_count) {
+    EXPECT_EQ(n, 1) << "seq " << seq;
+    EXPECT_GE(seq, first);
+  }
+  std::set<std::string> cids;
+  for (const auto& r : s.reports()) {
+    if (kind_of(r) == ReportKind::kAccepted) {
+      ++accepted;
+      EXPECT_TRUE(cids.insert(std::string(r.client_order_id.view())).second) << "duplicated order id";
+    }
+  }
+  EXPECT_GT(accepted, 0U);
+  EXPECT_LE(accepted, 40U + 40U) << "at most the engine's share of 50 orders / 10 s (two windows)";
+  // The venue never had to refuse the engine.
+  const std::string log = h.log();
+  EXPECT_EQ(log.find("\"backoff\""), std::string::npos);
+  EXPECT_EQ(cwts::test::read_file(h.log_dir() + "/sim.log").find("\"429\""), std::string::npos);
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+TEST(Cwtsd, VenueFaultsMidOrderNeverDoubleAnOrder) {
+  Harness h;
+  StrategyClient s(h.instance(), 0);
+  const int btc = s.symbol_id("BTCUSDT");
+  std::int64_t expected = 0;
+  const auto market_buy = [&](const std::string& fault, ReportKind want) {
+    if (!fault.empty()) {
+      ASSERT_EQ(h.fault(fault).status, 200U);
+    }
+    const auto seq = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
+    const auto rs = s.wait_terminal(seq, 30s);
+    ASSERT_FALSE(rs.empty()) << fault << "\n" << h.log();
+    EXPECT_EQ(terminals(rs), 1U) << fault;
+    EXPECT_EQ(kind_of(rs.back()), want) << fault << " reason " << rs.back().reason << " code " << rs.back().venue_code;
+    if (kind_of(rs.back()) == ReportKind::kFilled) expected += fx(0.001);
+  };
+  market_buy(R"({"http_status":503,"count":1})", ReportKind::kFilled);   // refused: resent once
+  market_buy(R"({"delay_ms":700,"count":1})", ReportKind::kFilled);      // timed out: adopted
+  market_buy(R"({"http_status":429,"count":1})", ReportKind::kRejected); // rate limited: final
+  std::this_thread::sleep_for(1200ms);                                   // Retry-After: 1
+  // Dropped connections: the feed reconnects and resyncs; a signal meanwhile is BOOK_NOT_VALID.
+  ASSERT_EQ(h.fault(R"({"drop_connections":true})").status, 200U);
+  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(h.sim().running()) << "cwts-sim died: status " << h.sim().wait(0ms);
+  const auto during = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
+  const auto rd = s.wait_terminal(during);
+  ASSERT_FALSE(rd.empty());
+  if (kind_of(rd.back()) == ReportKind::kFilled) {
+    expected += fx(0.001);  // the resync was faster than the signal
+  } else {
+    EXPECT_EQ(static_cast<RejectReason>(rd.back().reason), RejectReason::kBookNotValid);
+  }
+  const auto valid_by = std::chrono::steady_clock::now() + 10s;
+  while (s.quote(btc).book_valid == 0 && std::chrono::steady_clock::now() < valid_by) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_NE(s.quote(btc).book_valid, 0) << "the book resynced";
+  market_buy("", ReportKind::kFilled);
+  // The venue holds exactly the fills the engine reported.
+  const auto trades = h.signed_get("/api/v3/myTrades", "symbol=BTCUSDT");
+  simdjson::dom::parser p;
+  simdjson::dom::array arr;
+  ASSERT_EQ(p.parse(trades.body).get(arr), simdjson::SUCCESS);
+  std::int64_t total = 0;
+  for (auto t : arr) {
+    std::string_view qs;
+    ASSERT_EQ(t["qty"].get(qs), simdjson::SUCCESS);
+    std::int64_t v = 0;
+    ASSERT_EQ(cwts::core::parse_fixed(qs, 8, v), cwts::core::DecimalErrc::kOk);
+    total += v;
+  }
+  EXPECT_EQ(total, expected);
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+TEST(Cwtsd, RestartGivesANewEpochThatAttachedStrategiesNotice) {
+  Harness h;
+  std::uint64_t epoch1 = 0;
+  {
+    StrategyClient s(h.instance(), 0);
+    epoch1 = s.market_region().header().epoch_ns;
+    EXPECT_FALSE(s.market_region().superseded());
+    EXPECT_EQ(h.engine().terminate(15s), 0);
+    EXPECT_TRUE(s.market_region().superseded()) << "a strategy sees its engine went away";
+    h.start();
+    EXPECT_TRUE(s.market_region().superseded());
+  }
+  StrategyClient s2(h.instance(), 0);
+  EXPECT_NE(s2.market_region().header().epoch_ns, epoch1);
+  const int btc = s2.symbol_id("BTCUSDT");
+  const auto seq = s2.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
+  const auto rs = s2.wait_terminal(seq);
+  ASSERT_FALSE(rs.empty());
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled);
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+TEST(Cwtsd, SystemdReadyWatchdogAndAStalledMdThread) {
+  Harness h;  // waited for READY=1 already
+  EXPECT_TRUE(h.notify().wait_for("WATCHDOG=1", 3s));
+  // Stall the md thread for 3 s (test hook): the watchdog pings stop while it is stalled.
+  h.engine().signal(SIGUSR1);
+  std::this_thread::sleep_for(1000ms);  // > progress_timeout_ms (500) after the stall began
+  while (!h.notify().next(10ms).empty()) {
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  bool pinged = false;
+  while (std::chrono::steady_clock::now() - t0 < 1200ms) {
+    if (h.notify().next(50ms).find("WATCHDOG=1") != std::string::npos) pinged = true;
+  }
+  EXPECT_FALSE(pinged) << "WATCHDOG=1 while the md thread was stalled";
+  EXPECT_TRUE(h.notify().wait_for("WATCHDOG=1", 5s)) << "pings resume once it progresses";
+  h.engine().signal(SIGTERM);
+  EXPECT_TRUE(h.notify().wait_for("STOPPING=1", 5s));
+  EXPECT_EQ(h.engine().wait(15s), 0);
+  EXPECT_NE(h.log().find("threads_stalled"), std::string::npos);
+}
+
+TEST(Cwtsd, SecretsNeverAppearInTheLogs) {
+  Harness h;
+  {
+    StrategyClient s(h.instance(), 0);
+    const int btc = s.symbol_id("BTCUSDT");
+    const auto seq = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
+    ASSERT_FALSE(s.wait_terminal(seq).empty());
+  }
+  h.fault(R"({"http_status":503,"count":1})");
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+  const std::string log = h.log();
+  ASSERT_NE(log.find("order_final"), std::string::npos) << "the run logged its orders";
+  EXPECT_EQ(log.find(kSecret), std::string::npos);
+  EXPECT_EQ(log.find(kKey), std::string::npos);
+  // Every line is one JSON object with the documented members.
+  simdjson::dom::parser p;
+  std::size_t lines = 0;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    ++lines;
+    simdjson::dom::element e;
+    ASSERT_EQ(p.parse(line).get(e), simdjson::SUCCESS) << line;
+    for (const char* k : {"ts", "level", "component", "event"}) {
+      EXPECT_EQ(e[k].error(), simdjson::SUCCESS) << k << " missing: " << line;
+    }
+  }
+  EXPECT_GT(lines, 5U);
+}
+
+TEST(Cwtsd, ConfigErrorsExitTwoNamingTheKey) {
+  const std::string dir = ::testing::TempDir();
+  const std::string path = dir + "/cwtsd-bad-" + std::to_string(::getpid()) + ".json";
+  std::ofstream(path) << R"({"market":{"symbols":["BTCUSDT"]},"risk":{"max_open_order":3}})";
+  ChildProcess p(CWTSD_BINARY, {"--config", path, "--check-config"}, {}, path + ".err");
+  EXPECT_EQ(p.wait(10s), 2);
+  EXPECT_NE(cwts::test::read_file(path + ".err").find("risk.max_open_order: unknown key"), std::string::npos);
+  std::ofstream(path) << R"({"market":{"symbols":["BTCUSDT"]},"venue":{"kind":"binance","api_key_env":"CWTS_NO_SUCH_VAR"}})";
+  ChildProcess p2(CWTSD_BINARY, {"--config", path}, {}, path + ".err2");
+  EXPECT_EQ(p2.wait(10s), 2);
+  EXPECT_NE(cwts::test::read_file(path + ".err2").find("CWTS_NO_SUCH_VAR"), std::string::npos);
+  ChildProcess ok(CWTSD_BINARY, {"--config", std::string(CWTS_SOURCE_DIR) + "/config/demo.json", "--check-config"},
+                  {{"CWTS_API_KEY", "k"}, {"CWTS_API_SECRET", "s"}});
+  EXPECT_EQ(ok.wait(10s), 0);
+  ChildProcess v(CWTSD_BINARY, {"--version"});
+  EXPECT_NE(v.read_line().find("layout version"), std::string::npos);
+  EXPECT_EQ(v.wait(10s), 0);
+}
+
+TEST(Cwtsd, PaperVenueFillsAgainstThePublishedBook) {
+  EngineOptions o;
+  o.venue_kind = "paper";
+  Harness h(o);
+  StrategyClient s(h.instance(), 0);
+  const int eth = s.symbol_id("ETHUSDT");
+  const auto seq = s.submit(StrategyClient::make(eth, Side::kBuy, OrderType::kMarket, fx(0.01)));
+  const auto rs = s.wait_terminal(seq);
+  ASSERT_FALSE(rs.empty()) << h.log();
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled);
+  EXPECT_EQ(rs.back().cum_qty.raw, fx(0.01));
+  EXPECT_GT(rs.back().fee.raw, 0);
+  // Nothing went to the venue.
+  EXPECT_EQ(array_size(h.signed_get("/api/v3/myTrades", "symbol=ETHUSDT").body), 0U);
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+}  // namespace

@@ -1,0 +1,149 @@
+// Test support: what a strategy process does, in C++ — attach the engine's regions, claim a signal
+// slot, push signals, read execution reports and market snapshots.
+#pragma once
+
+#include <time.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cwts/concurrent/record_ring.hpp"
+#include "cwts/concurrent/word_copy.hpp"
+#include "cwts/shm/region.hpp"
+#include "cwts/shm/slot_claim.hpp"
+#include "cwts/shm_layout/market_region.hpp"
+#include "cwts/shm_layout/signal_region.hpp"
+
+namespace cwts::test {
+
+inline std::int64_t wall_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
+
+// Exact decimal → 8-decimal integer for test literals ("0.001" → 100000).
+inline std::int64_t fx(double v) { return static_cast<std::int64_t>(v * 1e8 + (v >= 0 ? 0.5 : -0.5)); }
+
+class StrategyClient {
+ public:
+  StrategyClient(const std::string& instance, int slot, const std::string& name = "test") {
+    shm::RegionOptions o;
+    o.instance = instance;
+    o.lock_pages = false;
+    market_ = shm::Region::attach(layout::RegionKind::kMarket, shm::Access::kReadOnly, o);
+    signals_ = shm::Region::attach(layout::RegionKind::kSignals, shm::Access::kReadWrite, o);
+    auto& sr = signals_.as<layout::SignalsRegion>();
+    const auto r = shm::claim_slot(sr, slot, name);
+    if (r.status != shm::ClaimStatus::kOk) throw std::runtime_error("slot not claimed");
+    slot_ = r.slot;
+    claim_ = r.claim;
+    const auto& m = market_.as<layout::MarketRegion>();
+    producer_.emplace(sr.slots[slot_].signals, m.slots[slot_].signal_cursor);
+    consumer_.emplace(m.slots[slot_].reports, sr.slots[slot_].report_cursor);
+    next_seq_ = concurrent::load_word(m.slots[slot_].last_signal_seq, std::memory_order_acquire) + 1;
+  }
+  ~StrategyClient() {
+    if (signals_.valid()) shm::release_slot(signals_.as<layout::SignalsRegion>(), slot_, claim_);
+  }
+
+  [[nodiscard]] const layout::MarketRegion& market() const { return market_.as<layout::MarketRegion>(); }
+  [[nodiscard]] const shm::Region& market_region() const { return market_; }
+  [[nodiscard]] std::uint32_t slot() const { return slot_; }
+  [[nodiscard]] std::uint64_t next_seq() const { return next_seq_; }
+
+  [[nodiscard]] int symbol_id(const std::string& name) const {
+    const auto& m = market();
+    const auto n = concurrent::load_word(m.symbol_count, std::memory_order_acquire);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      if (m.symbols[i].info.load().name.view() == name) return static_cast<int>(i);
+    }
+    return -1;
+  }
+  [[nodiscard]] layout::Quote quote(int sym) const { return market().symbols[sym].quote.load(); }
+  [[nodiscard]] layout::Position position(int sym) const { return market().symbols[sym].position.load(); }
+
+  static layout::Signal make(int sym, layout::Side side, layout::OrderType type, std::int64_t qty,
+                             std::int64_t price = 0,
+                             layout::TimeInForce tif = layout::TimeInForce::kGtc) {
+    layout::Signal s{};
+    s.symbol = static_cast<std::uint16_t>(sym);
+    s.side = static_cast<std::uint8_t>(side);
+    s.type = static_cast<std::uint8_t>(type);
+    s.tif = static_cast<std::uint8_t>(type == layout::OrderType::kLimit ? tif : layout::TimeInForce::kNone);
+    s.price.raw = price;
+    s.qty.raw = qty;
+    return s;
+  }
+
+  // Assigns the next seq (unless `keep_seq`), stamps created_ns, pushes (waiting for room).
+  std::uint64_t submit(layout::Signal s, bool keep_seq = false) {
+    if (!keep_seq) s.seq = next_seq_++;
+    if (s.created_ns == 0) s.created_ns = wall_ns();
+    while (producer_->try_push(s) != concurrent::PushStatus::kOk) {
+      drain();
+      std::this_thread::yield();
+    }
+    return s.seq;
+  }
+  std::uint64_t cancel(std::uint64_t target_seq) {
+    layout::Signal s{};
+    s.type = static_cast<std::uint8_t>(layout::OrderType::kCancel);
+    s.target_seq = target_seq;
+    return submit(s);
+  }
+  [[nodiscard]] concurrent::PushStatus try_submit(layout::Signal s) {
+    s.seq = next_seq_;
+    if (s.created_ns == 0) s.created_ns = wall_ns();
+    const auto st = producer_->try_push(s);
+    if (st == concurrent::PushStatus::kOk) ++next_seq_;
+    return st;
+  }
+
+  // Moves every available report into reports().
+  std::size_t drain() {
+    std::size_t n = 0;
+    layout::ExecReport r;
+    while (consumer_->try_pop(r) == concurrent::PopStatus::kOk) {
+      reports_.push_back(r);
+      ++n;
+    }
+    return n;
+  }
+  [[nodiscard]] const std::vector<layout::ExecReport>& reports() const { return reports_; }
+
+  // Reports of one signal, waiting until its terminal one arrives (or the timeout).
+  std::vector<layout::ExecReport> wait_terminal(std::uint64_t seq,
+                                                std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      drain();
+      std::vector<layout::ExecReport> out;
+      bool done = false;
+      for (const auto& r : reports_) {
+        if (r.signal_seq != seq) continue;
+        out.push_back(r);
+        done = done || layout::is_terminal(static_cast<layout::ReportKind>(r.kind));
+      }
+      if (done) return out;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return {};
+  }
+
+ private:
+  shm::Region market_;
+  shm::Region signals_;
+  std::uint32_t slot_ = 0;
+  std::uint64_t claim_ = 0;
+  std::uint64_t next_seq_ = 1;
+  std::optional<concurrent::RecordProducer<layout::Signal, layout::kSignalRingCapacity>> producer_;
+  std::optional<concurrent::RecordConsumer<layout::ExecReport, layout::kReportRingCapacity>> consumer_;
+  std::vector<layout::ExecReport> reports_;
+};
+
+}  // namespace cwts::test
