@@ -19,6 +19,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "stats.hpp"
 #include "cwts/concurrent/broadcast_ring.hpp"
 #include "cwts/concurrent/record_ring.hpp"
 #include "cwts/shm/region.hpp"
@@ -46,21 +47,8 @@ bool pin(int cpu) {
   return ::sched_setaffinity(0, sizeof set, &set) == 0;
 }
 
-struct Stats {
-  std::uint64_t p50, p90, p99, p999, max;
-  std::size_t n;
-};
-
-Stats stats(std::vector<std::int64_t> v) {
-  std::sort(v.begin(), v.end());
-  auto at = [&](double p) {
-    // Nearest rank.
-    const auto r = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size()) + 0.5);
-    return static_cast<std::uint64_t>(v[std::min(v.size() - 1, r == 0 ? 0 : r - 1)]);
-  };
-  if (v.empty()) return {};
-  return {at(50), at(90), at(99), at(99.9), static_cast<std::uint64_t>(v.back()), v.size()};
-}
+using cwts::bench::Stats;
+using cwts::bench::stats;
 
 struct Options {
   std::size_t samples = 200'000;

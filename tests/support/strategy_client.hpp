@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <optional>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 

@@ -1,0 +1,89 @@
+// The exec thread's per-signal work: validation, rate-limit tokens, the client order id, and the
+// HMAC signature of an order request.
+#include <benchmark/benchmark.h>
+
+#include <string>
+
+#include "cwts/daemon/exec_engine.hpp"
+#include "cwts/engine/rate_governor.hpp"
+#include "cwts/engine/validator.hpp"
+#include "cwts/venue/binance_rest.hpp"
+
+namespace {
+
+constexpr std::int64_t k1 = 100'000'000;
+
+void BM_Validate_Signal(benchmark::State& state) {
+  cwts::engine::SymbolRules r;
+  r.trading = true;
+  r.order_types = 0b1110;
+  r.tick = k1 / 100;
+  r.min_price = k1 / 100;
+  r.max_price = 1'000'000 * k1;
+  r.step = 1000;
+  r.min_qty = 1000;
+  r.max_qty = 9000 * k1;
+  r.min_notional = 10 * k1;
+  r.bid_up = r.ask_up = 5 * k1;
+  r.bid_down = r.ask_down = k1 / 5;
+  cwts::engine::RiskLimits lim;
+  lim.max_order_notional = 100'000 * k1;
+  lim.max_position = 2 * k1;
+  lim.max_open_orders = 10;
+  lim.price_band_bps = 500;
+  const cwts::engine::MarketState m{50'000 * k1, 50'000 * k1 + k1 / 100, true};
+  const cwts::engine::Exposure ex{};
+  cwts::layout::Signal s{};
+  s.side = 1;
+  s.type = 1;
+  s.tif = 1;
+  s.price.raw = 49'900 * k1;
+  s.qty.raw = k1 / 1000;
+  const std::int64_t now = 1'700'000'000'000'000'000LL;
+  s.created_ns = now;
+  std::uint64_t seq = 0;
+  for (auto _ : state) {
+    s.seq = ++seq;
+    auto reason = cwts::engine::validate(s, &r, lim, m, ex, cwts::layout::TradingState::kActive,
+                                         {}, seq - 1, now);
+    benchmark::DoNotOptimize(reason);
+  }
+}
+BENCHMARK(BM_Validate_Signal);
+
+void BM_RateLimiter_Acquire(benchmark::State& state) {
+  using cwts::md::RateInterval;
+  using cwts::md::RateLimitType;
+  // Limits high enough that every acquire succeeds: the cost of the checks and the takes.
+  cwts::engine::RateGovernor g({{RateLimitType::kRequestWeight, RateInterval::kMinute, 1, 1'000'000'000},
+                                {RateLimitType::kOrders, RateInterval::kSecond, 10, 1'000'000'000},
+                                {RateLimitType::kOrders, RateInterval::kDay, 1, 1'000'000'000},
+                                {RateLimitType::kRawRequests, RateInterval::kMinute, 5, 1'000'000'000}},
+                               0.8, 0.5);
+  std::int64_t now = 1'000'000'000;
+  for (auto _ : state) {
+    now += 1000;
+    benchmark::DoNotOptimize(g.try_acquire_order(3, 1, now));
+  }
+}
+BENCHMARK(BM_RateLimiter_Acquire);
+
+void BM_Hmac_Sign(benchmark::State& state) {
+  const std::string secret = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j";
+  const std::string query =
+      "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.001&price=49900"
+      "&newClientOrderId=cwwu6kllj0012345&newOrderRespType=FULL&recvWindow=5000&timestamp=1700000000000";
+  for (auto _ : state) benchmark::DoNotOptimize(cwts::venue::hmac_sha256_hex(secret, query));
+}
+BENCHMARK(BM_Hmac_Sign);
+
+void BM_ClientOrderId(benchmark::State& state) {
+  char buf[32];
+  std::uint64_t seq = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(cwts::daemon::make_client_order_id(1'795'493'154'629'204'860ULL, 3, ++seq, buf));
+  }
+}
+BENCHMARK(BM_ClientOrderId);
+
+}  // namespace

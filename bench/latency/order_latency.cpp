@@ -1,0 +1,237 @@
+// cwts-latency-order: signal pushed into a slot's ring → the order request's first bytes on the
+// REST socket. Runs a real cwts-sim and a real cwtsd; cwtsd's REST traffic goes through a loopback
+// TCP relay in this process that timestamps every "POST /api/v3/order" it sees (CLOCK_REALTIME,
+// the same clock as the signal's created_ns). The relay adds no latency to what is measured: the
+// stamp is taken when the bytes arrive from cwtsd, before they are forwarded.
+//
+//   cwts-latency-order --sim PATH --cwtsd PATH [--samples N] [--idle busy-spin|spin-then-yield|block] [--json]
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../../tests/support/child_process.hpp"
+#include "../../tests/support/strategy_client.hpp"
+#include "cwts/daemon/exec_engine.hpp"
+#include "cwts/md/exchange_info.hpp"
+#include "stats.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::mutex g_mu;
+std::map<std::string, std::int64_t> g_order_seen;  // client order id -> when its POST arrived
+
+int listen_loopback(std::uint16_t& port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 16) != 0) return -1;
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
+int connect_loopback(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return -1;
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+// Copies from -> to; on the request direction, stamps order requests with the kernel's receive
+// time stamp (SO_TIMESTAMPNS: when the bytes reached the relay's socket), so the relay thread's
+// own wake-up delay is not counted.
+void pump(int from, int to, bool requests) {
+  char buf[65536];
+  if (requests) {
+    int one = 1;
+    ::setsockopt(from, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+  }
+  while (true) {
+    iovec iov{buf, sizeof buf};
+    alignas(cmsghdr) char control[256];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(from, &msg, 0);
+    if (n <= 0) break;
+    std::int64_t t = cwts::test::wall_ns();
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec ts{};
+        std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+        t = ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+      }
+    }
+    if (requests) {
+      const std::string_view v(buf, static_cast<std::size_t>(n));
+      if (v.rfind("POST /api/v3/order?", 0) == 0) {
+        const auto k = v.find("newClientOrderId=");
+        if (k != std::string_view::npos) {
+          const auto e = v.find_first_of("& ", k + 17);
+          std::lock_guard lock(g_mu);
+          g_order_seen.emplace(std::string(v.substr(k + 17, e - k - 17)), t);
+        }
+      }
+    }
+    if (::send(to, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) break;
+  }
+  ::shutdown(to, SHUT_WR);
+}
+
+void relay(int listen_fd, std::uint16_t upstream) {
+  while (true) {
+    const int c = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) return;
+    int one = 1;
+    ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    const int u = connect_loopback(upstream);
+    if (u < 0) {
+      ::close(c);
+      continue;
+    }
+    std::thread([c, u] { pump(c, u, true); }).detach();
+    std::thread([c, u] { pump(u, c, false); }).detach();
+  }
+}
+
+// The shipped exchangeInfo with every rate limit raised, so the harness measures latency and not
+// the venue's 50 orders / 10 s.
+std::string unlimited_exchange_info(const std::string& dir) {
+  std::string json = cwts::md::read_file_maybe_gz(CWTS_DEFAULT_EXCHANGE_INFO);
+  const auto a = json.find("\"rateLimits\"");
+  const auto b = json.find(']', a);
+  const std::string limits = std::regex_replace(json.substr(a, b - a), std::regex(R"("limit"\s*:\s*\d+)"),
+                                                "\"limit\":100000000");
+  json = json.substr(0, a) + limits + json.substr(b);
+  const std::string path = dir + "/exchangeInfo-unlimited.json";
+  std::ofstream(path) << json;
+  return path;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string sim_bin, cwtsd_bin, idle = "spin-then-yield";
+  std::size_t samples = 2000;
+  bool json = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--sim") sim_bin = next();
+    else if (a == "--cwtsd") cwtsd_bin = next();
+    else if (a == "--samples") samples = std::stoul(next());
+    else if (a == "--idle") idle = next();
+    else if (a == "--json") json = true;
+    else {
+      std::fprintf(stderr, "usage: cwts-latency-order --sim PATH --cwtsd PATH [--samples N] [--idle MODE] [--json]\n");
+      return 2;
+    }
+  }
+  const std::string dir = "/tmp/cwts-latency-order-" + std::to_string(::getpid());
+  ::mkdir(dir.c_str(), 0700);
+  const std::string info = unlimited_exchange_info(dir);
+  cwts::test::SimProcess sim(sim_bin, {"--synthetic", "BTCUSDT", "--rate", "200", "--exchange-info", info,
+                                       "--api-key", "latKey", "--api-secret", "latSecret",
+                                       "--balance", "USDT=100000000,BTC=1000"},
+                             dir + "/sim.log");
+  std::uint16_t relay_port = 0;
+  const int lfd = listen_loopback(relay_port);
+  std::thread(relay, lfd, sim.port()).detach();
+  const std::string instance = "lat" + std::to_string(::getpid());
+  const std::string cfg = dir + "/cwtsd.json";
+  std::ofstream(cfg) << R"({"region":{"instance":")" << instance << R"(","lock_pages":false},)"
+                     << R"("venue":{"kind":"binance","rest_url":"http://127.0.0.1:)" << relay_port
+                     << R"(","ws_url":")" << sim.ws_url() << R"(","exchange_info_file":")" << info << R"("},)"
+                     << R"("market":{"symbols":["BTCUSDT"]},"risk":{"max_open_orders":1000,"price_band_bps":0},)"
+                     << R"("rate_limits":{"engine_share":1.0,"slot_share":1.0},)"
+                     << R"("threads":{"exec":{"idle":")" << idle << R"("}}})";
+  cwts::test::ChildProcess engine(cwtsd_bin, {"--config", cfg},
+                                  {{"CWTS_API_KEY", "latKey"}, {"CWTS_API_SECRET", "latSecret"}},
+                                  dir + "/cwtsd.log");
+  std::unique_ptr<cwts::test::StrategyClient> s;
+  for (int i = 0; i < 300 && !s; ++i) {
+    try {
+      s = std::make_unique<cwts::test::StrategyClient>(instance, 0, "latency");
+      if (s->quote(0).book_valid == 0) {
+        s.reset();
+        std::this_thread::sleep_for(50ms);
+      }
+    } catch (const std::exception&) {
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  if (!s) {
+    std::fprintf(stderr, "cwtsd did not come up; see %s/cwtsd.log\n", dir.c_str());
+    return 1;
+  }
+  const std::uint64_t epoch = s->market_region().header().epoch_ns;
+  std::vector<std::int64_t> lat;
+  std::vector<std::int64_t> intake;  // signal pushed -> the exec loop iteration that took it
+  const std::size_t warmup = samples / 10 + 10;
+  for (std::size_t i = 0; i < samples + warmup; ++i) {
+    const auto q = s->quote(0);
+    // IOC 1% under the bid: sent, expires at once, nothing rests or fills.
+    const std::int64_t px = (q.bid_px.raw - q.bid_px.raw / 100) / 1'000'000 * 1'000'000;
+    auto sig = cwts::test::StrategyClient::make(0, cwts::layout::Side::kBuy, cwts::layout::OrderType::kLimit,
+                                                100'000, px, cwts::layout::TimeInForce::kIoc);
+    const std::int64_t t0 = cwts::test::wall_ns();
+    sig.created_ns = t0;
+    const auto seq = s->submit(sig);
+    const auto rs = s->wait_terminal(seq, 10s);
+    if (rs.empty() || rs.front().kind != static_cast<std::uint8_t>(cwts::layout::ReportKind::kAccepted)) {
+      std::fprintf(stderr, "signal %llu was not accepted (reason %u)\n", static_cast<unsigned long long>(seq),
+                   rs.empty() ? 0U : rs.back().reason);
+      continue;
+    }
+    char cid[32];
+    const std::size_t n = cwts::daemon::make_client_order_id(epoch, s->slot(), seq, cid);
+    std::lock_guard lock(g_mu);
+    const auto it = g_order_seen.find(std::string(cid, n));
+    if (it != g_order_seen.end() && i >= warmup) {
+      lat.push_back(it->second - t0);
+      intake.push_back(rs.front().ts_ns - t0);
+    }
+  }
+  engine.terminate(15s);
+  sim.terminate();
+  const auto st = cwts::bench::stats(lat);
+  const auto in = cwts::bench::stats(intake);
+  if (json) {
+    std::printf("{\"signal_to_order_wire\":{\"p50_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%llu,\"samples\":%zu,\"idle\":\"%s\"}}\n",
+                static_cast<unsigned long long>(st.p50), static_cast<unsigned long long>(st.p99),
+                static_cast<unsigned long long>(st.p999), static_cast<unsigned long long>(st.max), st.n, idle.c_str());
+  } else {
+    std::printf("signal in ring -> order bytes on the REST socket (exec idle: %s), %zu samples\n", idle.c_str(), st.n);
+    std::printf("  p50 %8.1f us   p90 %8.1f us   p99 %8.1f us   p99.9 %8.1f us   max %8.1f us\n",
+                static_cast<double>(st.p50) / 1e3, static_cast<double>(st.p90) / 1e3,
+                static_cast<double>(st.p99) / 1e3, static_cast<double>(st.p999) / 1e3,
+                static_cast<double>(st.max) / 1e3);
+    std::printf("  of which signal pushed -> picked up by the exec loop: p50 %.1f us, p99 %.1f us\n",
+                static_cast<double>(in.p50) / 1e3, static_cast<double>(in.p99) / 1e3);
+  }
+  return st.n > 0 ? 0 : 1;
+}

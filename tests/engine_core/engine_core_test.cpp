@@ -1,0 +1,280 @@
+// Signal validation (every reason and their precedence), token buckets, the rate governor, and
+// client order ids.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "cwts/daemon/exec_engine.hpp"
+#include "cwts/engine/rate_governor.hpp"
+#include "cwts/engine/token_bucket.hpp"
+#include "cwts/engine/validator.hpp"
+
+namespace {
+
+using cwts::engine::Exposure;
+using cwts::engine::MarketState;
+using cwts::engine::RiskLimits;
+using cwts::engine::SlotPolicy;
+using cwts::engine::SymbolRules;
+using cwts::engine::validate;
+using cwts::layout::OrderType;
+using cwts::layout::RejectReason;
+using cwts::layout::Side;
+using cwts::layout::Signal;
+using cwts::layout::TimeInForce;
+using cwts::layout::TradingState;
+
+constexpr std::int64_t k1 = 100'000'000;  // 1.0 at 8 decimals
+constexpr std::int64_t kNow = 1'700'000'000'000'000'000LL;
+
+SymbolRules btc_rules() {
+  SymbolRules r;
+  r.trading = true;
+  r.order_types = (1U << 1) | (1U << 2) | (1U << 3);
+  r.tick = k1 / 100;  // 0.01
+  r.min_price = k1 / 100;
+  r.max_price = 1'000'000 * k1;
+  r.step = 1000;  // 0.00001
+  r.min_qty = 1000;
+  r.max_qty = 9000 * k1;
+  r.market_max_qty = 100 * k1;
+  r.min_notional = 10 * k1;
+  r.min_notional_market = true;
+  r.bid_up = 5 * k1;
+  r.bid_down = k1 / 5;
+  r.ask_up = 5 * k1;
+  r.ask_down = k1 / 5;
+  r.max_num_orders = 200;
+  return r;
+}
+
+RiskLimits risk() {
+  RiskLimits r;
+  r.max_order_notional = 100'000 * k1;
+  r.max_position = 2 * k1;
+  r.max_open_orders = 3;
+  r.price_band_bps = 500;
+  r.default_ttl_ms = 5000;
+  r.max_ttl_ms = 60000;
+  return r;
+}
+
+Signal limit(Side side, std::int64_t px, std::int64_t qty) {
+  Signal s{};
+  s.seq = 10;
+  s.symbol = 0;
+  s.side = static_cast<std::uint8_t>(side);
+  s.type = static_cast<std::uint8_t>(OrderType::kLimit);
+  s.tif = static_cast<std::uint8_t>(TimeInForce::kGtc);
+  s.price.raw = px;
+  s.qty.raw = qty;
+  s.created_ns = kNow - 1'000'000;
+  return s;
+}
+
+struct Ctx {
+  SymbolRules rules = btc_rules();
+  RiskLimits lim = risk();
+  MarketState m{50'000 * k1, 50'000 * k1 + k1 / 100, true};
+  Exposure ex{};
+  TradingState state = TradingState::kActive;
+  SlotPolicy slot{};
+  std::uint64_t last_seq = 9;
+  RejectReason run(const Signal& s, bool with_rules = true) const {
+    return validate(s, with_rules ? &rules : nullptr, lim, m, ex, state, slot, last_seq, kNow);
+  }
+};
+
+const std::int64_t kPx = 49'900 * k1;      // a valid resting buy price
+const std::int64_t kQty = k1 / 1000;       // 0.001 (≈ 50 USDT)
+
+TEST(Validate, AValidSignalPasses) {
+  Ctx c;
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kNone);
+  Signal m = limit(Side::kSell, 0, kQty);
+  m.type = static_cast<std::uint8_t>(OrderType::kMarket);
+  m.tif = 0;
+  c.ex.position = kQty;  // irrelevant unless reduce-only
+  EXPECT_EQ(c.run(m), RejectReason::kNone);
+}
+
+TEST(Validate, EachReasonIndividually) {
+  struct Case {
+    const char* name;
+    RejectReason want;
+    std::function<void(Ctx&, Signal&)> setup;
+  };
+  const std::vector<Case> cases = {
+      {"replay", RejectReason::kReplayedSequence, [](Ctx& c, Signal&) { c.last_seq = 10; }},
+      {"slot", RejectReason::kSlotNotAuthorised, [](Ctx& c, Signal&) { c.slot.may_trade = false; }},
+      {"symbol status", RejectReason::kTradingHalted, [](Ctx& c, Signal&) { c.rules.trading = false; }},
+      {"side", RejectReason::kBadSide, [](Ctx&, Signal& s) { s.side = 0; }},
+      {"type", RejectReason::kBadType, [](Ctx&, Signal& s) { s.type = 99; }},
+      {"tif", RejectReason::kBadType, [](Ctx&, Signal& s) { s.tif = 0; }},
+      {"type not allowed", RejectReason::kBadType, [](Ctx& c, Signal&) { c.rules.order_types = 1U << 2; }},
+      {"qty", RejectReason::kBadValue, [](Ctx&, Signal& s) { s.qty.raw = -1; }},
+      {"price", RejectReason::kBadValue, [](Ctx&, Signal& s) { s.price.raw = 0; }},
+      {"stale", RejectReason::kStale, [](Ctx&, Signal& s) { s.created_ns = kNow - 6'000'000'000LL; }},
+      {"own ttl", RejectReason::kStale, [](Ctx&, Signal& s) { s.ttl_ms = 1; s.created_ns = kNow - 2'000'000; }},
+      {"future", RejectReason::kStale, [](Ctx&, Signal& s) { s.created_ns = kNow + 5'000'000'000LL; }},
+      {"halted", RejectReason::kTradingHalted, [](Ctx& c, Signal&) { c.state = TradingState::kHalted; }},
+      {"reduce-only state", RejectReason::kReduceOnly, [](Ctx& c, Signal&) { c.state = TradingState::kReduceOnly; }},
+      {"reduce-only slot", RejectReason::kReduceOnly, [](Ctx& c, Signal&) { c.slot.reduce_only = true; }},
+      {"reduce-only flag", RejectReason::kReduceOnly, [](Ctx&, Signal& s) { s.flags = cwts::layout::kSignalReduceOnly; }},
+      {"book", RejectReason::kBookNotValid, [](Ctx& c, Signal&) { c.m.book_valid = false; }},
+      {"tick", RejectReason::kTickSize, [](Ctx&, Signal& s) { s.price.raw += 1; }},
+      {"max price", RejectReason::kTickSize, [](Ctx& c, Signal&) { c.rules.max_price = k1; }},
+      {"step", RejectReason::kStepSize, [](Ctx&, Signal& s) { s.qty.raw += 1; }},
+      {"min qty", RejectReason::kMinQty, [](Ctx& c, Signal&) { c.rules.min_qty = 2 * kQty; }},
+      {"max qty", RejectReason::kMaxQty, [](Ctx&, Signal& s) { s.qty.raw = 9001 * k1; }},
+      {"min notional", RejectReason::kMinNotional, [](Ctx&, Signal& s) { s.qty.raw = 1000; }},
+      {"venue max notional", RejectReason::kMaxNotional, [](Ctx& c, Signal&) { c.rules.max_notional = 10 * k1; c.rules.min_notional = 0; }},
+      {"engine max notional", RejectReason::kMaxNotional, [](Ctx& c, Signal&) { c.lim.max_order_notional = 40 * k1; }},
+      {"percent price", RejectReason::kPercentPrice, [](Ctx& c, Signal&) { c.rules.bid_down = k1; }},
+      {"band", RejectReason::kPriceBand, [](Ctx& c, Signal&) { c.lim.price_band_bps = 10; }},
+      {"position", RejectReason::kMaxPosition, [](Ctx& c, Signal&) { c.ex.position = 2 * k1; }},
+      {"position with open orders", RejectReason::kMaxPosition, [](Ctx& c, Signal&) { c.ex.open_buy_qty = 2 * k1; }},
+      {"open orders", RejectReason::kMaxOpenOrders, [](Ctx& c, Signal&) { c.ex.open_orders = 3; }},
+      {"venue max orders", RejectReason::kMaxOpenOrders, [](Ctx& c, Signal&) { c.lim.max_open_orders = 0; c.ex.open_orders = 200; }},
+  };
+  for (const auto& k : cases) {
+    Ctx c;
+    Signal s = limit(Side::kBuy, kPx, kQty);
+    k.setup(c, s);
+    EXPECT_EQ(c.run(s), k.want) << k.name;
+  }
+  Ctx c;
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty), false), RejectReason::kUnknownSymbol);
+}
+
+TEST(Validate, FirstFailureWinsInTheDocumentedOrder) {
+  Ctx c;
+  Signal s = limit(Side::kBuy, kPx + 1, kQty + 1);  // tick and step both wrong
+  EXPECT_EQ(c.run(s), RejectReason::kTickSize);
+  c.m.book_valid = false;
+  EXPECT_EQ(c.run(s), RejectReason::kBookNotValid);
+  c.state = TradingState::kHalted;
+  EXPECT_EQ(c.run(s), RejectReason::kTradingHalted);
+  s.created_ns = 0;
+  EXPECT_EQ(c.run(s), RejectReason::kStale);
+  c.last_seq = 100;
+  EXPECT_EQ(c.run(s), RejectReason::kReplayedSequence);
+}
+
+TEST(Validate, ReduceOnlyAcceptsOrdersThatReduce) {
+  Ctx c;
+  c.state = TradingState::kReduceOnly;
+  c.ex.position = 2 * kQty;
+  EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, kQty)), RejectReason::kNone);
+  EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, 3 * kQty)), RejectReason::kReduceOnly) << "would flip";
+  c.ex.open_sell_qty = 2 * kQty;
+  EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, kQty)), RejectReason::kReduceOnly) << "counting open sells";
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kReduceOnly);
+}
+
+TEST(Validate, MarketOrdersUseMidAndMarketLotSize) {
+  Ctx c;
+  Signal m = limit(Side::kBuy, 0, 101 * k1);
+  m.type = static_cast<std::uint8_t>(OrderType::kMarket);
+  m.tif = 0;
+  c.lim.max_order_notional = 0;
+  c.lim.max_position = 0;
+  EXPECT_EQ(c.run(m), RejectReason::kMaxQty) << "MARKET_LOT_SIZE max";
+  m.qty.raw = 1000;  // 0.00001 * 50000 = 0.5 USDT < 10
+  EXPECT_EQ(c.run(m), RejectReason::kMinNotional);
+  c.rules.min_notional_market = false;
+  EXPECT_EQ(c.run(m), RejectReason::kNone) << "MIN_NOTIONAL without applyToMarket";
+  Signal cancel{};
+  cancel.seq = 11;
+  cancel.type = static_cast<std::uint8_t>(OrderType::kCancel);
+  EXPECT_EQ(c.run(cancel, false), RejectReason::kNone) << "cancels skip the order checks";
+}
+
+TEST(Notional, ExactWithoutOverflow) {
+  EXPECT_EQ(cwts::engine::notional(50'000 * k1, k1 / 1000), 50 * k1);
+  EXPECT_EQ(cwts::engine::notional(1'000'000 * k1, 9000 * k1), 9'000'000'000LL * k1);
+}
+
+TEST(TokenBucket, RefillsContinuouslyAndExactly) {
+  cwts::engine::TokenBucket b(10, 1'000'000'000);  // 10 per second
+  const std::int64_t t0 = 1'000'000'000;
+  EXPECT_EQ(b.available(t0), 10U);
+  EXPECT_TRUE(b.try_acquire(10, t0));
+  EXPECT_FALSE(b.try_acquire(1, t0));
+  EXPECT_EQ(b.available(t0 + 99'999'999), 0U);
+  EXPECT_EQ(b.available(t0 + 100'000'000), 1U);
+  EXPECT_EQ(b.available(t0 + 5'000'000'000LL), 10U) << "never above capacity";
+  // Many tiny steps add up exactly (no drift).
+  cwts::engine::TokenBucket c(3, 1'000'000'000);
+  EXPECT_TRUE(c.try_acquire(3, t0));
+  std::int64_t t = t0;
+  for (int i = 0; i < 1000; ++i) (void)c.available(t += 1'000'000);
+  EXPECT_EQ(c.available(t), 3U);
+  c.force_used(2, t);
+  EXPECT_EQ(c.available(t), 1U);
+  c.force_used(0, t);
+  EXPECT_EQ(c.available(t), 1U) << "a lower venue count adds nothing";
+  cwts::engine::TokenBucket unlimited;
+  EXPECT_TRUE(unlimited.try_acquire(1'000'000, t));
+}
+
+std::vector<cwts::md::RateLimit> binance_limits() {
+  using cwts::md::RateInterval;
+  using cwts::md::RateLimitType;
+  return {{RateLimitType::kRequestWeight, RateInterval::kMinute, 1, 1200},
+          {RateLimitType::kOrders, RateInterval::kSecond, 10, 50},
+          {RateLimitType::kOrders, RateInterval::kDay, 1, 160000},
+          {RateLimitType::kRawRequests, RateInterval::kMinute, 5, 6100}};
+}
+
+TEST(RateGovernor, SharesAndAllOrNothing) {
+  using cwts::engine::RateDecision;
+  cwts::engine::RateGovernor g(binance_limits(), 0.8, 0.5);
+  EXPECT_EQ(g.engine_capacity(cwts::md::RateLimitType::kOrders, 10'000), 40U);
+  const std::int64_t t = 5'000'000'000LL;
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(g.try_acquire_order(0, 1, t), RateDecision::kOk);
+  EXPECT_EQ(g.try_acquire_order(0, 1, t), RateDecision::kSlotBudget);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(g.try_acquire_order(1, 1, t), RateDecision::kOk);
+  EXPECT_EQ(g.try_acquire_order(2, 1, t), RateDecision::kEngineOrders);
+  // Refused requests took nothing: after 250 ms exactly one order token is back per 10s/40.
+  EXPECT_EQ(g.try_acquire_order(2, 1, t + 250'000'000), RateDecision::kOk);
+  EXPECT_EQ(g.try_acquire_order(2, 1, t + 250'000'000), RateDecision::kEngineOrders);
+}
+
+TEST(RateGovernor, VenueCountersAndBackoff) {
+  using cwts::engine::RateDecision;
+  cwts::engine::RateGovernor g(binance_limits(), 0.8, 1.0);
+  const std::int64_t t = 5'000'000'000LL;
+  g.on_used_weight(955, t);  // the venue counted 955 of 1200: 960 - 955 = 5 left for us
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(g.try_acquire_request(1, t), RateDecision::kOk);
+  EXPECT_EQ(g.try_acquire_request(1, t), RateDecision::kEngineWeight);
+  g.on_order_count(40, 100, t);
+  EXPECT_EQ(g.try_acquire_order(0, 0, t), RateDecision::kEngineOrders);
+  g.on_retry_after(429, 2, t);
+  EXPECT_EQ(g.try_acquire_request(1, t + 1'999'999'999), RateDecision::kBackoff);
+  EXPECT_EQ(g.blocked_until_ns(), t + 2'000'000'000LL);
+  g.on_retry_after(418, 0, t);
+  EXPECT_EQ(g.blocked_until_ns(), t + 120'000'000'000LL) << "418 without Retry-After: 2 minutes";
+}
+
+TEST(ClientOrderId, RoundTripsAndRejectsOtherEpochs) {
+  char buf[32];
+  const std::uint64_t epoch = 1'795'493'154'629'204'860ULL;
+  const std::size_t n = cwts::daemon::make_client_order_id(epoch, 15, 123456789012345ULL, buf);
+  const std::string cid(buf, n);
+  EXPECT_LE(cid.size(), 24U);
+  EXPECT_EQ(cid.find_first_not_of("0123456789abcdefghijklmnopqrstuvwxyz"), std::string::npos);
+  std::uint32_t slot = 0;
+  std::uint64_t seq = 0;
+  ASSERT_TRUE(cwts::daemon::parse_client_order_id(cid, epoch, slot, seq));
+  EXPECT_EQ(slot, 15U);
+  EXPECT_EQ(seq, 123456789012345ULL);
+  EXPECT_FALSE(cwts::daemon::parse_client_order_id(cid, epoch + 1'000'000, slot, seq));
+  EXPECT_FALSE(cwts::daemon::parse_client_order_id("x_abc", epoch, slot, seq));
+  const std::size_t m = cwts::daemon::make_client_order_id(epoch, 0, UINT64_MAX, buf);
+  EXPECT_LE(m, 24U);
+  ASSERT_TRUE(cwts::daemon::parse_client_order_id(std::string_view(buf, m), epoch, slot, seq));
+  EXPECT_EQ(seq, UINT64_MAX);
+}
+
+}  // namespace
