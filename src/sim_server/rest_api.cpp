@@ -159,7 +159,7 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
   const std::string_view m = req.method;
   const std::string_view p = req.path;
   enum class Ep {
-    kPing, kTime, kExchangeInfo, kDepth, kKlines, kTicker24, kTickerPrice, kBookTicker, kTrades,
+    kPing, kTime, kExchangeInfo, kDepth, kKlines, kTicker24, kTickerPrice, kBookTicker, kTrades, kAggTrades,
     kOrderNew, kOrderTest, kOrderGet, kOrderCancel, kOpenOrders, kCancelAll, kAccount, kMyTrades,
     kNone
   };
@@ -174,6 +174,7 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
     else if (p == "/api/v3/ticker/price") ep = Ep::kTickerPrice;
     else if (p == "/api/v3/ticker/bookTicker") ep = Ep::kBookTicker;
     else if (p == "/api/v3/trades") ep = Ep::kTrades;
+    else if (p == "/api/v3/aggTrades") ep = Ep::kAggTrades;
     else if (p == "/api/v3/order") ep = Ep::kOrderGet;
     else if (p == "/api/v3/openOrders") ep = Ep::kOpenOrders;
     else if (p == "/api/v3/account") ep = Ep::kAccount;
@@ -217,6 +218,7 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
     case Ep::kTickerPrice:
     case Ep::kBookTicker: weight = r.has("symbol") ? 2 : 4; break;
     case Ep::kTrades: weight = 25; break;
+    case Ep::kAggTrades: weight = 4; break;
     case Ep::kOrderGet: weight = 4; break;
     case Ep::kOpenOrders: weight = r.has("symbol") ? 6 : 80; break;
     case Ep::kAccount:
@@ -421,6 +423,44 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
           w.begin_object().key("id").integer(t.id).key("price").decimal(t.px).key("qty").decimal(t.qty);
           w.key("quoteQty").decimal(t.quote).key("time").integer(t.time_ms);
           w.key("isBuyerMaker").boolean(t.buyer_maker).key("isBestMatch").boolean(true).end_object();
+        }
+      }
+      w.end_array();
+      return finish(good(std::move(w).str()));
+    }
+    case Ep::kAggTrades: {
+      // Every trade of the sim is its own aggregate (one taker order per trade), so aggregate id
+      // = first = last trade id. limit and fromId are honoured; startTime/endTime filter.
+      auto sym = sim::parse_symbol(r, info);
+      if (!sym.ok()) return finish(fail(sym.error()));
+      auto lim = sim::parse_integer(r, "limit", false);
+      if (!lim.ok()) return finish(fail(lim.error()));
+      auto from = sim::parse_integer(r, "fromId", false);
+      if (!from.ok()) return finish(fail(from.error()));
+      auto start = sim::parse_integer(r, "startTime", false);
+      if (!start.ok()) return finish(fail(start.error()));
+      auto end = sim::parse_integer(r, "endTime", false);
+      if (!end.ok()) return finish(fail(end.error()));
+      const auto limit = static_cast<std::size_t>(std::clamp<std::int64_t>(lim.value().value_or(500), 1, 1000));
+      sim::JsonWriter w;
+      w.begin_array();
+      if (const Market* mk = venue_.find(sym.value()->name)) {
+        std::vector<const PublicTrade*> sel;
+        for (const PublicTrade& t : mk->trades) {
+          if (from.value() && t.id < *from.value()) continue;
+          if (start.value() && t.time_ms < *start.value()) continue;
+          if (end.value() && t.time_ms > *end.value()) continue;
+          sel.push_back(&t);
+        }
+        // fromId / startTime: the first `limit` from there; otherwise the most recent `limit`.
+        const bool from_start = from.value().has_value() || start.value().has_value();
+        const std::size_t n = std::min(limit, sel.size());
+        const std::size_t first = from_start ? 0 : sel.size() - n;
+        for (std::size_t i = first; i < first + n; ++i) {
+          const PublicTrade& t = *sel[i];
+          w.begin_object().key("a").integer(t.id).key("p").decimal(t.px).key("q").decimal(t.qty);
+          w.key("f").integer(t.id).key("l").integer(t.id).key("T").integer(t.time_ms);
+          w.key("m").boolean(t.buyer_maker).key("M").boolean(true).end_object();
         }
       }
       w.end_array();
