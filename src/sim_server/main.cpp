@@ -23,6 +23,9 @@ constexpr const char* kUsage =
     "                [--api-key K --api-secret S] [--balance A=N,...] [--seed N]\n"
     "                [--ping-interval-ms N] [--pong-timeout-ms N] [--ws-msg-limit N]\n"
     "                [--weight-limit N] [--fault JSON] [--log-level LEVEL]\n"
+    "                [--drop-every-ms N] [--stall-ms N --stall-every-ms N] [--skip-update-ids N]\n"
+    "                [--delay-ms N --delay-count N | --http-status CODE --http-count N]\n"
+    "                [--server-shutdown-after-ms N] [--max-connection-age-ms N]\n"
     "Keys also from CWTS_SIM_API_KEY / CWTS_SIM_API_SECRET. Prints one ready line on stdout,\n"
     "JSON log lines on stderr; SIGTERM/SIGINT stop it with exit status 0.\n";
 
@@ -37,6 +40,21 @@ std::vector<std::string> split_commas(std::string_view s) {
   return out;
 }
 
+// A flag's integer value, >= 0; the error names the flag.
+std::int64_t non_negative(std::string_view flag, const std::string& v) {
+  std::size_t used = 0;
+  long long n = -1;
+  try {
+    n = std::stoll(v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != v.size() || n < 0) {
+    throw std::invalid_argument(std::string(flag) + ": '" + v + "' is not a non-negative integer");
+  }
+  return n;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -46,6 +64,8 @@ int main(int argc, char** argv) {
   if (const char* k = std::getenv("CWTS_SIM_API_KEY")) cfg.api_key = k;
   if (const char* s = std::getenv("CWTS_SIM_API_SECRET")) cfg.api_secret = s;
   std::string log_level = "info";
+  std::vector<std::string> one_shot;  // members of the start-up fault JSON
+  std::int64_t delay_ms = 0, delay_count = 1, http_status = 0, http_count = 1;
   try {
     for (int i = 1; i < argc; ++i) {
       const std::string_view a = argv[i];
@@ -95,6 +115,27 @@ int main(int argc, char** argv) {
         cfg.request_weight_limit = std::stoull(value());
       } else if (a == "--fault") {
         cfg.fault_json = value();
+      } else if (a == "--drop-every-ms") {
+        cfg.drop_every_ms = non_negative(a, value());
+      } else if (a == "--stall-ms") {
+        cfg.stall_ms = non_negative(a, value());
+      } else if (a == "--stall-every-ms") {
+        cfg.stall_every_ms = non_negative(a, value());
+      } else if (a == "--server-shutdown-after-ms") {
+        cfg.server_shutdown_after_ms = non_negative(a, value());
+      } else if (a == "--max-connection-age-ms") {
+        cfg.max_connection_age = std::chrono::milliseconds(non_negative(a, value()));
+      } else if (a == "--skip-update-ids") {
+        one_shot.emplace_back("\"skip_update_ids\":" + std::to_string(non_negative(a, value())));
+      } else if (a == "--delay-ms") {
+        delay_ms = non_negative(a, value());
+      } else if (a == "--delay-count") {
+        delay_count = non_negative(a, value());
+      } else if (a == "--http-status") {
+        http_status = non_negative(a, value());
+        if (http_status < 400 || http_status > 599) throw std::invalid_argument("--http-status must be 400..599");
+      } else if (a == "--http-count") {
+        http_count = non_negative(a, value());
       } else if (a == "--log-level") {
         log_level = value();
       } else {
@@ -102,6 +143,19 @@ int main(int argc, char** argv) {
       }
     }
     if (cfg.ping_interval.count() <= 0) throw std::invalid_argument("--ping-interval-ms must be > 0");
+    if ((cfg.stall_ms > 0) != (cfg.stall_every_ms > 0)) {
+      throw std::invalid_argument("--stall-ms and --stall-every-ms go together");
+    }
+    // One-shot fault flags are the same faults as --fault JSON, applied at start.
+    if (delay_ms > 0) one_shot.emplace_back("\"delay_ms\":" + std::to_string(delay_ms) + ",\"count\":" + std::to_string(delay_count));
+    if (http_status > 0) one_shot.emplace_back("\"http_status\":" + std::to_string(http_status) + ",\"count\":" + std::to_string(http_count));
+    if (!one_shot.empty()) {
+      if (!cfg.fault_json.empty()) throw std::invalid_argument("--fault and the one-shot fault flags are exclusive");
+      if (delay_ms > 0 && http_status > 0) throw std::invalid_argument("--delay-ms and --http-status each take their own count: use POST /_sim/fault for both");
+      std::string j = "{";
+      for (std::size_t k = 0; k < one_shot.size(); ++k) j += (k ? "," : "") + one_shot[k];
+      cfg.fault_json = j + "}";
+    }
     cwts::sim_server::init_json_log(spdlog::level::from_str(log_level));
     cwts::sim_server::SimServer server(cfg);
     server.run();

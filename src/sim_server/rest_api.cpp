@@ -106,6 +106,10 @@ bool apply_fault_json(std::string_view json, Faults& f, std::int64_t steady_now_
       drop = b;
     } else if (key == "pause" && value.get_bool().get(b) == simdjson::SUCCESS) {
       f.paused = b;
+    } else if (key == "server_shutdown" && value.get_bool().get(b) == simdjson::SUCCESS) {
+      f.server_shutdown = b;
+    } else if (key == "expire_connections" && value.get_bool().get(b) == simdjson::SUCCESS) {
+      f.expire_connections = b;
     } else if (key == "stall_ms" && value.get_int64().get(n) == simdjson::SUCCESS && n >= 0) {
       f.stall_until_ms = steady_now_ms + n;
     } else if (key == "skip_update_ids" && value.get_int64().get(n) == simdjson::SUCCESS && n >= 0) {

@@ -42,10 +42,14 @@ std::int64_t steady_ns() noexcept {
 std::int64_t steady_ms() noexcept { return steady_ns() / 1'000'000; }
 
 // Something the fault injector can cut off.
+// A connection the server can act on for fault injection and the connection lifetime.
 class Droppable {
  public:
   virtual ~Droppable() = default;
-  virtual void drop() = 0;
+  virtual void drop() = 0;                          // abrupt: the socket is closed
+  virtual void expire() {}                          // graceful: a WebSocket close frame
+  virtual void announce_shutdown(std::int64_t) {}   // Binance's serverShutdown event, then close
+  [[nodiscard]] virtual std::int64_t opened_ms() const { return 0; }
 };
 
 }  // namespace
@@ -65,6 +69,13 @@ struct SimServer::Impl {
   std::unique_ptr<Venue> venue;
   std::unique_ptr<RestApi> rest;
   std::list<std::weak_ptr<Droppable>> ws_sessions;
+  std::list<std::weak_ptr<Droppable>> http_sessions;  // kept-alive REST connections
+  std::int64_t next_drop_ms = 0;    // --drop-every-ms
+  std::int64_t next_stall_ms = 0;   // --stall-every-ms
+  std::int64_t shutdown_at_ms = 0;  // --server-shutdown-after-ms (steady ms; 0 = none)
+  void expire_all(const char* why);
+  void announce_shutdown_all();
+  void housekeeping();
   std::uint64_t tick_no = 0;
   std::uint64_t sessions_opened = 0;
 
@@ -151,6 +162,28 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Subscri
     beast::get_lowest_layer(ws_).socket().close(ec);
   }
 
+  // The 24 h cut: a normal close frame (code 1000), then the socket goes.
+  void expire() override {
+    if (closed_ || !accepted_) return;
+    cleanup();
+    ws_.async_close(websocket::close_code::normal, [self = shared_from_this()](beast::error_code) {
+      beast::error_code ec;
+      beast::get_lowest_layer(self->ws_).socket().close(ec);
+    });
+  }
+
+  // Binance: `serverShutdown` precedes a disconnection; combined streams wrap it as
+  // {"stream":"!serverShutdown","data":{...}}. The session closes 200 ms later.
+  void announce_shutdown(std::int64_t event_ms) override {
+    if (closed_ || !accepted_) return;
+    const std::string raw = "{\"e\":\"serverShutdown\",\"E\":" + std::to_string(event_ms) + "}";
+    send(std::make_shared<const std::string>(combined_ ? "{\"stream\":\"!serverShutdown\",\"data\":" + raw + "}" : raw));
+    stall_timer_.expires_after(std::chrono::milliseconds(200));
+    stall_timer_.async_wait([self = shared_from_this()](beast::error_code) { self->expire(); });
+  }
+
+  [[nodiscard]] std::int64_t opened_ms() const override { return opened_ms_; }
+
  private:
   void on_accept(beast::error_code ec) {
     if (ec) {
@@ -158,6 +191,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Subscri
       return;
     }
     accepted_ = true;
+    opened_ms_ = steady_ms();
     for (const auto& [name, id] : subs_) srv_.venue->subscribe(this, id);
     srv_.ws_sessions.push_back(weak_from_this());
     ++srv_.sessions_opened;
@@ -417,18 +451,30 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Subscri
   bool writing_ = false;
   bool closed_ = false;
   bool accepted_ = false;
+  std::int64_t opened_ms_ = 0;
   bool pinging_ = false;
   bool stall_armed_ = false;
 };
 
 // --- HTTP sessions ----------------------------------------------------------------------------
 
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+class HttpSession : public std::enable_shared_from_this<HttpSession>, public Droppable {
  public:
   HttpSession(tcp::socket&& sock, SimServer::Impl& srv)
       : stream_(std::move(sock)), srv_(srv), delay_timer_(stream_.get_executor()) {}
 
-  void start() { do_read(); }
+  void start() {
+    srv_.http_sessions.push_back(weak_from_this());
+    do_read();
+  }
+
+  // drop_connections: kept-alive REST connections go too (a request in flight loses its answer).
+  void drop() override {
+    if (control_) return;  // the connection that asked for the drop gets its answer
+    beast::error_code ec;
+    delay_timer_.cancel(ec);
+    stream_.socket().close(ec);
+  }
 
  private:
   void do_read() {
@@ -458,6 +504,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     const std::string_view query = q == std::string::npos ? std::string_view{} : std::string_view(target).substr(q + 1);
     HttpReply reply;
     if (path.starts_with("/_sim/")) {
+      control_ = true;
       if (path == "/_sim/fault" && req.method() == http::verb::post) {
         reply.body = srv_.fault(req.body(), reply.status);
       } else if (path == "/_sim/status") {
@@ -519,6 +566,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   beast::flat_buffer buf_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::string_body>> res_;
+  bool control_ = false;  // carries /_sim/ requests: never dropped by a fault
 };
 
 }  // namespace
@@ -546,6 +594,7 @@ SimServer::Impl::Impl(SimServerConfig c) : cfg(std::move(c)) {
     if (!apply_fault_json(cfg.fault_json, venue->faults(), steady_ms(), drop, err))
       throw std::invalid_argument("--fault: " + err);
   }
+  if (cfg.server_shutdown_after_ms > 0) shutdown_at_ms = steady_ms() + cfg.server_shutdown_after_ms;
   const tcp::endpoint ep(net::ip::make_address_v4("127.0.0.1"), cfg.listen_port);
   acceptor.open(ep.protocol());
   acceptor.set_option(tcp::acceptor::reuse_address(true));
@@ -586,19 +635,82 @@ void SimServer::Impl::schedule_tick() {
   tick_timer.async_wait([this](beast::error_code ec) {
     if (ec || stopping) return;
     venue->on_100ms_tick(++tick_no, wall_ms());
+    housekeeping();
     ws_sessions.remove_if([](const std::weak_ptr<Droppable>& w) { return w.expired(); });
+    http_sessions.remove_if([](const std::weak_ptr<Droppable>& w) { return w.expired(); });
     schedule_tick();
   });
 }
 
 void SimServer::Impl::drop_all() {
-  std::size_t n = 0;
+  std::size_t n = 0, h = 0;
   for (auto& w : ws_sessions)
     if (auto s = w.lock()) {
       s->drop();
       ++n;
     }
-  log_event(spdlog::level::info, "fault", "connections_dropped", LogFields().num("count", static_cast<std::int64_t>(n)));
+  for (auto& w : http_sessions)
+    if (auto s = w.lock()) {
+      s->drop();
+      ++h;
+    }
+  log_event(spdlog::level::info, "fault", "connections_dropped",
+            LogFields().num("count", static_cast<std::int64_t>(n)).num("http", static_cast<std::int64_t>(h)));
+}
+
+void SimServer::Impl::expire_all(const char* why) {
+  std::size_t n = 0;
+  for (auto& w : ws_sessions)
+    if (auto s = w.lock()) {
+      s->expire();
+      ++n;
+    }
+  log_event(spdlog::level::info, "ws", "connections_expired", LogFields().str("why", why).num("count", static_cast<std::int64_t>(n)));
+}
+
+void SimServer::Impl::announce_shutdown_all() {
+  std::size_t n = 0;
+  for (auto& w : ws_sessions)
+    if (auto s = w.lock()) {
+      s->announce_shutdown(wall_ms());
+      ++n;
+    }
+  log_event(spdlog::level::info, "fault", "server_shutdown_sent", LogFields().num("count", static_cast<std::int64_t>(n)));
+}
+
+// Every 100 ms: one-shot faults set by JSON, periodic faults from flags, the connection lifetime.
+void SimServer::Impl::housekeeping() {
+  Faults& f = venue->faults();
+  const std::int64_t now = steady_ms();
+  if (f.server_shutdown) {
+    f.server_shutdown = false;
+    announce_shutdown_all();
+  }
+  if (shutdown_at_ms != 0 && now >= shutdown_at_ms) {
+    shutdown_at_ms = 0;
+    announce_shutdown_all();
+  }
+  if (f.expire_connections) {
+    f.expire_connections = false;
+    expire_all("fault");
+  }
+  if (cfg.drop_every_ms > 0 && now >= next_drop_ms) {
+    if (next_drop_ms != 0) drop_all();
+    next_drop_ms = now + cfg.drop_every_ms;
+  }
+  if (cfg.stall_every_ms > 0 && cfg.stall_ms > 0 && now >= next_stall_ms) {
+    if (next_stall_ms != 0) {
+      f.stall_until_ms = now + cfg.stall_ms;
+      log_event(spdlog::level::info, "fault", "stall", LogFields().num("ms", cfg.stall_ms));
+    }
+    next_stall_ms = now + cfg.stall_every_ms;
+  }
+  if (cfg.max_connection_age.count() > 0) {
+    for (auto& w : ws_sessions)
+      if (auto s = w.lock()) {
+        if (s->opened_ms() != 0 && now - s->opened_ms() >= cfg.max_connection_age.count()) s->expire();
+      }
+  }
 }
 
 std::string SimServer::Impl::fault(std::string_view body, unsigned& status) {
@@ -612,6 +724,7 @@ std::string SimServer::Impl::fault(std::string_view body, unsigned& status) {
   }
   log_event(spdlog::level::info, "fault", "applied", LogFields().str("fault", body));
   if (drop) drop_all();
+  housekeeping();  // server_shutdown / expire_connections at once
   return "{}";
 }
 

@@ -118,6 +118,8 @@ struct Faults {
   int http_status = 0;                 // next http_status_count REST requests get this status
   std::int64_t http_status_count = 0;
   bool paused = false;                 // market replay/generator paused
+  bool server_shutdown = false;        // one-shot: send serverShutdown on every session, then close
+  bool expire_connections = false;     // one-shot: close every session as its 24 h cut would
 };
 
 // Loads and holds everything the venue serves. Venue thread only (Not thread-safe).

@@ -1,5 +1,6 @@
 // cwts-sim end to end: the real binary on an ephemeral loopback port, driven over HTTP and by the
 // engine's own FeedClient, including injected faults.
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -551,6 +552,128 @@ TEST(SimServerWsTest, SyntheticGeneratorAtHighRateKeepsDiffIdsChained) {
   RecordProperty("messages_per_second", static_cast<int>(static_cast<double>(n) / secs));
   std::printf("synthetic stream: %.0f messages/s to one client (reported, not asserted)\n",
               static_cast<double>(n) / secs);
+}
+
+}  // namespace
+
+namespace {
+
+// Reads frames until the peer closes; returns the close reason code (0 if the read failed in
+// another way, e.g. a reset) and whether a frame containing `needle` was seen first.
+std::pair<int, bool> read_until_close(WsClient& c, const std::string& needle) {
+  bool seen = false;
+  try {
+    for (int i = 0; i < 1'000'000; ++i) seen = c.read().find(needle) != std::string::npos || seen;
+  } catch (const boost::system::system_error& e) {
+    if (e.code() == websocket::error::closed) return {static_cast<int>(c.ws.reason().code), seen};
+  }
+  return {0, seen};
+}
+
+TEST(SimServerFaultTest, ServerShutdownIsAnnouncedThenTheSessionCloses) {
+  SimProcess sim(synthetic_args("200"));
+  ASSERT_NE(sim.port(), 0);
+  WsClient c(sim.port(), "/stream?streams=btcusdt@bookTicker");
+  ASSERT_FALSE(c.read().empty());
+  ASSERT_EQ(request(sim.port(), http::verb::post, "/_sim/fault", R"({"server_shutdown":true})").status, 200U);
+  const auto [code, seen] = read_until_close(c, R"({"stream":"!serverShutdown","data":{"e":"serverShutdown","E":)");
+  EXPECT_TRUE(seen) << "the combined stream carries Binance's wrapped serverShutdown";
+  EXPECT_EQ(code, 1000) << "then a normal close";
+}
+
+TEST(SimServerFaultTest, FeedClientReconnectsOnServerShutdown) {
+  SimProcess sim(capture_args("10"));
+  Feed feed(sim.port(), 5000ms);
+  ASSERT_TRUE(wait_until([&] { return feed.sink.view().valid; }, 10s));
+  const auto c0 = feed.client->counters();
+  ASSERT_EQ(request(sim.port(), http::verb::post, "/_sim/fault", R"({"server_shutdown":true})").status, 200U);
+  ASSERT_TRUE(wait_until([&] { return feed.client->counters().server_shutdowns > c0.server_shutdowns; }, 10s));
+  ASSERT_TRUE(wait_until([&] { return feed.client->counters().connects > c0.connects; }, 10s));
+  ASSERT_TRUE(wait_until([&] { return feed.sink.view().valid; }, 10s));
+  expect_client_book_equals_sim_depth(sim.port(), feed);
+}
+
+TEST(SimServerFaultTest, ConnectionsAreCutAtTheirMaximumAgeWithANormalClose) {
+  auto args = synthetic_args("100");
+  args.insert(args.end(), {"--max-connection-age-ms", "600"});
+  SimProcess sim(args);
+  ASSERT_NE(sim.port(), 0);
+  WsClient c(sim.port(), "/ws/btcusdt@bookTicker");
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto [code, seen] = read_until_close(c, "\"s\":\"BTCUSDT\"");
+  EXPECT_TRUE(seen);
+  EXPECT_EQ(code, 1000);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 500ms) << "not before its age";
+
+  // And on demand, as if every connection reached 24 h.
+  SimProcess sim2(synthetic_args("100"));
+  WsClient c2(sim2.port(), "/ws/btcusdt@bookTicker");
+  ASSERT_FALSE(c2.read().empty());
+  ASSERT_EQ(request(sim2.port(), http::verb::post, "/_sim/fault", R"({"expire_connections":true})").status, 200U);
+  EXPECT_EQ(read_until_close(c2, "x").first, 1000);
+}
+
+TEST(SimServerFaultTest, DropConnectionsAlsoDropsKeptAliveHttp) {
+  SimProcess sim(synthetic_args("100"));
+  boost::asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), sim.port()));
+  auto get_ping = [&]() -> unsigned {
+    http::request<http::empty_body> req{http::verb::get, "/api/v3/ping", 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.keep_alive(true);
+    http::write(stream, req);
+    beast::flat_buffer b;
+    http::response<http::string_body> res;
+    http::read(stream, b, res);
+    return res.result_int();
+  };
+  ASSERT_EQ(get_ping(), 200U);
+  ASSERT_EQ(get_ping(), 200U) << "kept alive";
+  ASSERT_EQ(request(sim.port(), http::verb::post, "/_sim/fault", R"({"drop_connections":true})").status, 200U);
+  EXPECT_ANY_THROW(get_ping()) << "the kept-alive connection was dropped";
+}
+
+TEST(SimServerFaultTest, PlainFaultFlags) {
+  auto args = synthetic_args("100");
+  args.insert(args.end(), {"--http-status", "503", "--http-count", "2"});
+  SimProcess sim(args);
+  ASSERT_NE(sim.port(), 0);
+  EXPECT_EQ(get(sim.port(), "/api/v3/time").status, 503U);
+  EXPECT_EQ(get(sim.port(), "/api/v3/time").status, 503U);
+  EXPECT_EQ(get(sim.port(), "/api/v3/time").status, 200U);
+
+  // Periodic drops: a feed client keeps reconnecting and resyncing.
+  auto cap = capture_args("10");
+  cap.insert(cap.end(), {"--drop-every-ms", "700"});
+  SimProcess dropping(cap);
+  Feed feed(dropping.port(), 5000ms);
+  ASSERT_TRUE(wait_until([&] { return feed.client->counters().reconnects >= 2; }, 10s));
+  ASSERT_TRUE(wait_until([&] { return feed.sink.view().valid; }, 10s));
+
+  // A bad value names the flag and exits 2.
+  for (std::vector<std::string> bad : {std::vector<std::string>{"--drop-every-ms", "soon"},
+                                       std::vector<std::string>{"--http-status", "200"},
+                                       std::vector<std::string>{"--stall-ms", "100"}}) {
+    auto a = synthetic_args("100");
+    a.insert(a.end(), bad.begin(), bad.end());
+    const pid_t pid = fork();
+    if (pid == 0) {
+      std::vector<char*> argv;
+      std::string bin = CWTS_SIM_BINARY;
+      argv.push_back(bin.data());
+      for (auto& x : a) argv.push_back(x.data());
+      argv.push_back(nullptr);
+      const int devnull = open("/dev/null", O_WRONLY);
+      dup2(devnull, STDERR_FILENO);
+      dup2(devnull, STDOUT_FILENO);
+      execv(bin.c_str(), argv.data());
+      _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 2) << bad[0];
+  }
 }
 
 }  // namespace
