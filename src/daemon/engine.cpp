@@ -30,6 +30,8 @@ std::int64_t realtime_ns() noexcept {
   return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
 }
 
+}  // namespace
+
 // Pins the calling thread; a failure is logged, not fatal (the core may be offline in a VM).
 void pin_current_thread(const char* name, const ThreadConfig& t) {
   ::pthread_setname_np(::pthread_self(), name);
@@ -42,6 +44,8 @@ void pin_current_thread(const char* name, const ThreadConfig& t) {
                  rc == 0 ? "thread_pinned" : "thread_pin_failed",
                  log::LogFields().str("thread", name).num("core", t.core).num("errno", rc));
 }
+
+namespace {
 
 shm::RegionOptions region_options(const RegionConfig& r) {
   shm::RegionOptions o;
@@ -165,7 +169,11 @@ void Engine::start() {
   i.md_thread = std::thread([this] {
     pin_current_thread("cwtsd-md", cfg_.md_thread);
     try {
-      impl_->feed->run();
+      switch (cfg_.md_thread.idle) {
+        case IdleStrategy::kBusySpin: impl_->feed->run_spinning(false); break;
+        case IdleStrategy::kSpinThenYield: impl_->feed->run_spinning(true); break;
+        case IdleStrategy::kBlock: impl_->feed->run(); break;
+      }
     } catch (const std::exception& e) {
       log::log_event(spdlog::level::critical, "md", "thread_failed", log::LogFields().str("error", e.what()));
     }

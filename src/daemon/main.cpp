@@ -139,6 +139,7 @@ int main(int argc, char** argv) {
     cwts::daemon::Engine engine(cfg, std::move(creds));
     creds.reset();
     engine.start();
+    cwts::daemon::pin_current_thread("cwtsd", cfg.ctl_thread);
 
     asio::io_context ioc;
     asio::signal_set stop_signals(ioc, SIGTERM, SIGINT);

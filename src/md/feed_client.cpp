@@ -11,6 +11,7 @@
 #include <optional>
 #include <random>
 #include <stdexcept>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -1000,6 +1001,16 @@ void FeedClient::set_tick_hook(std::function<void(Pipeline&)> hook) {
 void FeedClient::run() {
   asio::post(impl_->ioc, [this] { impl_->start(); });
   impl_->ioc.run();
+}
+
+void FeedClient::run_spinning(bool yield_when_idle) {
+  asio::post(impl_->ioc, [this] { impl_->start(); });
+  // poll() never blocks: frames are handled as soon as the socket has them, at the price of a
+  // core. run() returns when the io_context runs out of work; poll() returning 0 with no work
+  // left (stopped()) is the same condition here.
+  while (!impl_->ioc.stopped()) {
+    if (impl_->ioc.poll() == 0 && yield_when_idle) std::this_thread::yield();
+  }
 }
 
 void FeedClient::stop() noexcept {

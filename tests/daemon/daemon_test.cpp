@@ -97,6 +97,7 @@ struct EngineOptions {
   std::string slots = R"("default":{"trade":true},"3":{"trade":false},"4":{"reduce_only":true})";
   std::string extra_venue;  // appended inside "venue"
   std::string rate = R"("engine_share":0.8,"slot_share":1.0)";
+  std::string threads = R"("exec":{"idle":"block"})";
   std::vector<std::pair<std::string, std::string>> env;
   bool wait_ready = true;
 };
@@ -127,7 +128,7 @@ class Harness {
         << R"(","recv_window_ms":1000,"request_timeout_ms":400,"order_poll_ms":100)" << opts_.extra_venue
         << R"(},"market":{"symbols":["BTCUSDT","ETHUSDT"]},)"
         << R"("risk":{)" << opts_.risk << R"(},"rate_limits":{)" << opts_.rate << R"(},)"
-        << R"("slots":{)" << opts_.slots << R"(},"threads":{"exec":{"idle":"block"}},)"
+        << R"("slots":{)" << opts_.slots << R"(},"threads":{)" << opts_.threads << R"(},)"
         << R"("shutdown":{"on_stop":"cancel","timeout_ms":3000},"systemd":{"progress_timeout_ms":500}})";
   }
 
@@ -700,6 +701,7 @@ TEST(Cwtsd, ConfigErrorsExitTwoNamingTheKey) {
 TEST(Cwtsd, PaperVenueFillsAgainstThePublishedBook) {
   EngineOptions o;
   o.venue_kind = "paper";
+  o.threads = R"("md":{"idle":"spin-then-yield"},"exec":{"idle":"spin-then-yield"},"ctl":{"core":0})";
   Harness h(o);
   StrategyClient s(h.instance(), 0);
   const int eth = s.symbol_id("ETHUSDT");

@@ -16,6 +16,9 @@ namespace cwts::daemon {
 
 class ExecEngine;
 
+// Names the calling thread and pins it to `t.core` (if >= 0); a failure is logged, not fatal.
+void pin_current_thread(const char* name, const ThreadConfig& t);
+
 struct EngineSnapshot {
   std::size_t symbols = 0;
   std::size_t books_valid = 0;

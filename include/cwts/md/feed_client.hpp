@@ -109,8 +109,11 @@ class FeedClient {
   // Called on the md thread from the client's housekeeping tick (every <= 100 ms, whatever the
   // traffic): the place for periodic md-thread work such as ShmPublisher::on_tick. Set before run().
   void set_tick_hook(std::function<void(Pipeline&)> hook);
-  // Connects and serves until stop(). Call once.
+  // Connects and serves until stop(). Call once (this or run_spinning).
   void run();
+  // The same, busy-polling the sockets instead of sleeping in epoll (isolated cores): the md
+  // thread never sleeps; `yield_when_idle` calls sched_yield between empty polls.
+  void run_spinning(bool yield_when_idle);
   // Any thread. Posts a graceful shutdown to the client's thread: WS close, sockets closed,
   // run() returns (at the latest close_timeout later). Posting locks and may allocate, so this
   // is not for a POSIX signal handler; use stop_from_signal() there.
