@@ -151,6 +151,24 @@ ensure_venv() {
   printf '%s\n' "$want" >"$stamp" || die "cannot write $stamp"
 }
 
+# Builds and installs python_bridge/ (cwts_bridge) into .venv when its sources changed.
+ensure_bridge() {
+  local venv="$CWTS_ROOT/.venv" stamp="$CWTS_ROOT/.venv/.cwts-bridge-stamp" want have
+  want="$(cd "$CWTS_ROOT" && find python_bridge/src python_bridge/cwts_bridge python_bridge/CMakeLists.txt \
+            python_bridge/pyproject.toml src/shm include/cwts/shm include/cwts/concurrent shm_layout/include \
+            -type f -not -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)" \
+    || die "cannot hash the bridge sources"
+  have="$(cat "$stamp" 2>/dev/null || true)"
+  if [[ "$want" == "$have" ]] && "$venv/bin/python" -c 'import cwts_bridge' 2>/dev/null; then
+    info "bridge: cwts_bridge up to date"
+    return 0
+  fi
+  info "bridge: building and installing python_bridge (pip install ./python_bridge)"
+  PIP_NO_INPUT=1 "$venv/bin/python" -m pip install --disable-pip-version-check -q --no-build-isolation \
+    "$CWTS_ROOT/python_bridge" || die "pip install ./python_bridge failed"
+  printf '%s\n' "$want" >"$stamp" || die "cannot write $stamp"
+}
+
 # ---------------------------------------------------------------------------------------------
 # CMake presets (CMakePresets.json: dev, release, asan, tsan; binaryDir build/<preset>)
 

@@ -94,3 +94,72 @@ def wait_until(pred, timeout=10.0, step=0.02):
             return value
         time.sleep(step)
     return pred()
+
+
+def cwtsd_binary():
+    env = os.environ.get("CWTSD_BIN")
+    if env:
+        return pathlib.Path(env)
+    sim = sim_binary()
+    if sim is not None:
+        p = sim.parents[1] / "daemon" / "cwtsd"
+        if p.exists():
+            return p
+    return None
+
+
+class Engine:
+    """cwtsd on a cwts-sim, with its own region instance; `instance` is what attach() takes."""
+
+    _count = 0
+
+    def __init__(self, sim, tmp_path, venue="binance", extra=""):
+        binary = cwtsd_binary()
+        if binary is None:
+            pytest.fail("cwtsd binary not found (build it, or set CWTSD_BIN)")
+        Engine._count += 1
+        self.sim = sim
+        self.binary = binary
+        self.instance = f"py{os.getpid()}e{Engine._count}"
+        self.config = tmp_path / f"{self.instance}.json"
+        self.config.write_text(json.dumps({
+            "region": {"instance": self.instance, "lock_pages": False},
+            "venue": {"kind": venue, "rest_url": sim.url, "ws_url": sim.ws, "recv_window_ms": 1000,
+                      "request_timeout_ms": 500, "order_poll_ms": 100},
+            "market": {"symbols": ["BTCUSDT", "ETHUSDT"], "timeframes": ["1m", "5m"]},
+            "risk": {"max_order_notional": "100000", "max_open_orders": 20, "price_band_bps": 500},
+            "rate_limits": {"engine_share": 0.8, "slot_share": 1.0},
+            "threads": {"exec": {"idle": "block"}},
+            "shutdown": {"on_stop": "cancel", "timeout_ms": 2000},
+        }))
+        self.log_path = tmp_path / f"{self.instance}.log"
+        self.start()
+
+    def start(self):
+        env = dict(os.environ, CWTS_API_KEY=API_KEY, CWTS_API_SECRET=API_SECRET)
+        self._log = open(self.log_path, "a")
+        self.proc = subprocess.Popen([str(self.binary), "--config", str(self.config)], env=env,
+                                     stdout=subprocess.DEVNULL, stderr=self._log)
+        import cwts_bridge
+        def ready():
+            try:
+                with cwts_bridge.attach(self.instance) as b:
+                    return all(b.quote(s).book_valid for s in b.symbols())
+            except cwts_bridge.EngineNotRunning:
+                return False
+        if not wait_until(ready, timeout=30):
+            raise RuntimeError("cwtsd did not become ready: " + self.log_path.read_text()[-3000:])
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=20)
+        self._log.close()
+        return code
+
+
+@pytest.fixture
+def engine(synthetic_sim, tmp_path):
+    e = Engine(synthetic_sim, tmp_path)
+    yield e
+    if e.proc.poll() is None:
+        assert e.stop() == 0

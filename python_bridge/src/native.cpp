@@ -1,0 +1,562 @@
+// cwts_bridge._native: the strategy side of the shared-memory contract for Python. Every read is
+// one native call; seqlock retries happen here, and blocking waits release the GIL.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cwts/concurrent/broadcast_ring.hpp"
+#include "cwts/concurrent/record_ring.hpp"
+#include "cwts/concurrent/word_copy.hpp"
+#include "cwts/shm/region.hpp"
+#include "cwts/shm/slot_claim.hpp"
+#include "cwts/shm_layout/layout.hpp"
+#include "cwts/shm_layout/market_region.hpp"
+#include "cwts/shm_layout/signal_region.hpp"
+
+namespace nb = nanobind;
+namespace cc = cwts::concurrent;
+namespace layout = cwts::layout;
+using namespace nb::literals;
+
+namespace {
+
+// Exception types (created in the module init; Python subclasses of CwtsError).
+PyObject* g_error = nullptr;             // CwtsError
+PyObject* g_not_running = nullptr;       // EngineNotRunning
+PyObject* g_version = nullptr;           // VersionMismatch
+PyObject* g_slot_taken = nullptr;        // SlotTaken
+PyObject* g_ring_full = nullptr;         // RingFull
+PyObject* g_unknown_symbol = nullptr;    // UnknownSymbol
+PyObject* g_engine_restarted = nullptr;  // EngineRestarted
+
+[[noreturn]] void raise(PyObject* type, const std::string& msg) {
+  PyErr_SetString(type, msg.c_str());
+  throw nb::python_error();
+}
+
+std::int64_t wall_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
+
+double to_f(std::int64_t raw, int decimals) { return static_cast<double>(raw) / std::pow(10.0, decimals); }
+
+struct SymbolMeta {
+  std::string name;
+  int px_dec = 8, qty_dec = 8;
+  std::int64_t tick = 0, step = 0;
+};
+
+class Bridge {
+ public:
+  Bridge(std::string instance, std::optional<int> slot, std::string name, std::string shm_dir,
+         std::string hugepage_dir, bool reattach)
+      : instance_(std::move(instance)), want_slot_(slot), name_(std::move(name)), reattach_(reattach) {
+    opts_.instance = instance_;
+    opts_.lock_pages = false;
+    if (!shm_dir.empty()) opts_.shm_dir = shm_dir;
+    if (!hugepage_dir.empty()) opts_.hugepage_dir = hugepage_dir;
+    attach();
+  }
+  ~Bridge() { close(); }
+
+  void close() {
+    if (signals_.valid() && claim_ != 0) {
+      cwts::shm::release_slot(signals_.as<layout::SignalsRegion>(), slot_, claim_);
+    }
+    claim_ = 0;
+    producer_.reset();
+    consumer_.reset();
+    events_.reset();
+    signals_ = cwts::shm::Region();
+    market_ = cwts::shm::Region();
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+  std::vector<std::string> symbols() {
+    check_epoch();
+    std::vector<std::string> out;
+    for (const auto& s : syms_) out.push_back(s.name);
+    return out;
+  }
+
+  nb::tuple quote(const std::string& sym) {
+    check_epoch();
+    const int id = symbol_id(sym);
+    const auto& m = syms_[static_cast<std::size_t>(id)];
+    const layout::Quote q = mr().symbols[id].quote.load();
+    return nb::make_tuple(to_f(q.bid_px.raw, m.px_dec), to_f(q.ask_px.raw, m.px_dec),
+                          to_f(q.bid_qty.raw, m.qty_dec), to_f(q.ask_qty.raw, m.qty_dec),
+                          to_f(q.last_px.raw, m.px_dec), to_f(q.last_qty.raw, m.qty_dec),
+                          static_cast<int>(q.last_side), q.update_id, q.exchange_ts_ns, q.receive_ts_ns,
+                          q.publish_ts_ns, q.book_valid != 0);
+  }
+
+  // (bid_px, bid_qty, ask_px, ask_qty, update_id, book_valid) from one consistent snapshot.
+  nb::tuple book(const std::string& sym, std::size_t depth) {
+    check_epoch();
+    const int id = symbol_id(sym);
+    const auto& m = syms_[static_cast<std::size_t>(id)];
+    const layout::BookTop b = mr().symbols[id].book.load();
+    const std::size_t nb_ = std::min({depth, std::size_t{b.bid_count}, layout::kBookDepth});
+    const std::size_t na = std::min({depth, std::size_t{b.ask_count}, layout::kBookDepth});
+    auto arr = [](std::size_t n, auto fill) {
+      auto* data = new double[n == 0 ? 1 : n];
+      for (std::size_t i = 0; i < n; ++i) data[i] = fill(i);
+      nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<double*>(p); });
+      return nb::ndarray<nb::numpy, double, nb::ndim<1>>(data, {n}, owner);
+    };
+    return nb::make_tuple(arr(nb_, [&](std::size_t i) { return to_f(b.bid_px[i].raw, m.px_dec); }),
+                          arr(nb_, [&](std::size_t i) { return to_f(b.bid_qty[i].raw, m.qty_dec); }),
+                          arr(na, [&](std::size_t i) { return to_f(b.ask_px[i].raw, m.px_dec); }),
+                          arr(na, [&](std::size_t i) { return to_f(b.ask_qty[i].raw, m.qty_dec); }),
+                          b.update_id, b.book_valid != 0);
+  }
+
+  // Up to `max` events: tuples (kind, symbol, seq, update_id, exchange_ns, receive_ns, publish_ns,
+  // a, b, c, d). A lap is reported as ("lapped", "", skipped, ...) — never hidden.
+  std::vector<nb::tuple> events(std::size_t max) {
+    check_epoch();
+    std::vector<nb::tuple> out;
+    layout::Event ev{};
+    std::uint64_t seq = 0;
+    while (out.size() < max) {
+      const auto st = events_->try_read(ev, &seq);
+      if (st == cc::ReadStatus::kEmpty) break;
+      if (st == cc::ReadStatus::kLapped) {
+        const std::uint64_t skipped = events_->resync();
+        out.push_back(nb::make_tuple("lapped", "", skipped, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0));
+        continue;
+      }
+      out.push_back(event_tuple(ev, seq));
+    }
+    return out;
+  }
+
+  // Blocks (GIL released) until an event is published or the timeout; True if one is waiting.
+  bool wait(double timeout_s) {
+    check_epoch();
+    const std::uint64_t next = events_->next_sequence();
+    const auto& ring = mr().events;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    nb::gil_scoped_release release;
+    std::uint32_t spins = 0;
+    while (ring.last_sequence() + 1 <= next) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      if (++spins > 2000) std::this_thread::sleep_for(std::chrono::microseconds(20));
+    }
+    return true;
+  }
+
+  // Candles of one timeframe: (open_time_ms, open, high, low, close, volume, trades, closed) as
+  // NumPy arrays, oldest first; the live candle last when `partial`.
+  nb::tuple candles(const std::string& sym, std::uint32_t timeframe_s, bool partial) {
+    check_epoch();
+    const int id = symbol_id(sym);
+    const auto& m = syms_[static_cast<std::size_t>(id)];
+    int tf = -1;
+    const auto n_tf = mr().config.timeframe_count;
+    std::string known;
+    for (std::uint32_t i = 0; i < n_tf && i < layout::kMaxTimeframes; ++i) {
+      if (mr().config.timeframe_s[i] == timeframe_s) tf = static_cast<int>(i);
+      known += (known.empty() ? "" : ", ") + std::to_string(mr().config.timeframe_s[i]) + "s";
+    }
+    if (tf < 0) {
+      raise(PyExc_ValueError, "timeframe " + std::to_string(timeframe_s) + "s is not published by the engine (it publishes " + known + "; see market.timeframes in its config)");
+    }
+    const auto& series = mr().candles[id][tf];
+    std::vector<layout::Candle> rows;
+    const std::uint64_t last = series.closed.last_sequence();
+    const std::uint64_t first = last >= layout::kCandleHistory ? last - layout::kCandleHistory + 1 : 1;
+    cc::BroadcastReader<layout::Candle, layout::kCandleHistory> r(series.closed, first);
+    layout::Candle c{};
+    for (std::uint64_t s = first; s <= last; ++s) {
+      const auto st = r.try_read(c);
+      if (st == cc::ReadStatus::kOk) {
+        rows.push_back(c);
+      } else if (st == cc::ReadStatus::kLapped) {
+        r.resync();  // overwritten while copying: keep what is consistent
+        break;
+      } else {
+        break;
+      }
+    }
+    if (partial) {
+      const layout::Candle live = series.live.load();
+      if (live.open_time_ms != 0 && (rows.empty() || live.open_time_ms > rows.back().open_time_ms)) rows.push_back(live);
+    }
+    const std::size_t n = rows.size();
+    auto col = [&](auto get) {
+      auto* d = new double[n == 0 ? 1 : n];
+      for (std::size_t i = 0; i < n; ++i) d[i] = get(rows[i]);
+      nb::capsule owner(d, [](void* p) noexcept { delete[] static_cast<double*>(p); });
+      return nb::ndarray<nb::numpy, double, nb::ndim<1>>(d, {n}, owner);
+    };
+    auto* t = new std::int64_t[n == 0 ? 1 : n];
+    for (std::size_t i = 0; i < n; ++i) t[i] = rows[i].open_time_ms;
+    nb::capsule towner(t, [](void* p) noexcept { delete[] static_cast<std::int64_t*>(p); });
+    return nb::make_tuple(nb::ndarray<nb::numpy, std::int64_t, nb::ndim<1>>(t, {n}, towner),
+                          col([&](const layout::Candle& x) { return to_f(x.open.raw, m.px_dec); }),
+                          col([&](const layout::Candle& x) { return to_f(x.high.raw, m.px_dec); }),
+                          col([&](const layout::Candle& x) { return to_f(x.low.raw, m.px_dec); }),
+                          col([&](const layout::Candle& x) { return to_f(x.close.raw, m.px_dec); }),
+                          col([&](const layout::Candle& x) { return to_f(x.volume.raw, m.qty_dec); }),
+                          col([&](const layout::Candle& x) { return static_cast<double>(x.trades); }),
+                          col([&](const layout::Candle& x) { return static_cast<double>(x.closed); }));
+  }
+
+  std::vector<std::uint32_t> timeframes() {
+    check_epoch();
+    std::vector<std::uint32_t> out;
+    for (std::uint32_t i = 0; i < mr().config.timeframe_count && i < layout::kMaxTimeframes; ++i) {
+      out.push_back(mr().config.timeframe_s[i]);
+    }
+    return out;
+  }
+
+  nb::dict indicators(const std::string& sym) {
+    check_epoch();
+    const int id = symbol_id(sym);
+    const layout::IndicatorTable table = mr().symbols[id].indicator_table.load();
+    const layout::IndicatorValues vals = mr().symbols[id].indicators.load();
+    nb::dict d;
+    for (std::uint32_t i = 0; i < table.count && i < layout::kMaxIndicators; ++i) {
+      d[nb::str(std::string(table.desc[i].name.view()).c_str())] = vals.value[i];
+    }
+    return d;
+  }
+
+  nb::tuple position(const std::string& sym) {
+    check_epoch();
+    const int id = symbol_id(sym);
+    const auto& m = syms_[static_cast<std::size_t>(id)];
+    const layout::Position p = mr().symbols[id].position.load();
+    return nb::make_tuple(to_f(p.qty.raw, m.qty_dec), to_f(p.avg_px.raw, m.px_dec), to_f(p.realized_pnl.raw, m.px_dec),
+                          to_f(p.fees.raw, m.px_dec), p.open_orders);
+  }
+
+  nb::dict status() {
+    check_epoch();
+    const auto& st = mr().status;
+    auto rd = [](const std::uint64_t& w) { return cc::load_word(w, std::memory_order_relaxed); };
+    nb::dict d;
+    d["instance"] = instance_;
+    d["epoch_ns"] = market_.header().epoch_ns;
+    d["layout_version"] = static_cast<std::uint32_t>(layout::kLayoutVersion);
+    d["symbols"] = syms_.size();
+    d["frames"] = rd(st.md.frames);
+    d["parse_errors"] = rd(st.md.parse_errors);
+    d["gaps"] = rd(st.md.gaps);
+    d["resyncs"] = rd(st.md.resyncs);
+    d["signals_seen"] = rd(st.exec.signals_seen);
+    d["signals_accepted"] = rd(st.exec.signals_accepted);
+    d["signals_rejected"] = rd(st.exec.signals_rejected);
+    d["orders_sent"] = rd(st.exec.orders_sent);
+    d["fills"] = rd(st.exec.fills);
+    d["trading_state"] = rd(st.exec.trading_state);
+    d["md_heartbeat_ns"] = rd(st.md.heartbeat_ns);
+    d["exec_heartbeat_ns"] = rd(st.exec.heartbeat_ns);
+    d["slot"] = claim_ != 0 ? nb::cast(slot_) : nb::none();
+    nb::dict bal;
+    const auto n = cc::load_word(mr().asset_count, std::memory_order_acquire);
+    for (std::uint64_t i = 0; i < n && i < layout::kMaxAssets; ++i) {
+      const layout::Balance b = mr().balances[i].load();
+      bal[nb::str(std::string(b.asset.view()).c_str())] = nb::make_tuple(to_f(b.free, 8), to_f(b.locked, 8));
+    }
+    d["balances"] = bal;
+    return d;
+  }
+
+  // ---- signals -----------------------------------------------------------------------------
+  // Values are already exact integers at the symbol's scale (the Python layer converts and checks).
+  std::uint64_t submit_raw(const std::string& sym, int side, int type, int tif, std::int64_t price,
+                           std::int64_t qty, std::uint32_t ttl_ms, const std::string& tag, bool reduce_only) {
+    check_epoch();
+    need_slot();
+    layout::Signal s{};
+    s.symbol = static_cast<std::uint16_t>(symbol_id(sym));
+    s.side = static_cast<std::uint8_t>(side);
+    s.type = static_cast<std::uint8_t>(type);
+    s.tif = static_cast<std::uint8_t>(tif);
+    s.flags = reduce_only ? layout::kSignalReduceOnly : 0;
+    s.price.raw = price;
+    s.qty.raw = qty;
+    s.ttl_ms = ttl_ms;
+    s.tag.assign(tag);
+    return push(s);
+  }
+
+  std::uint64_t cancel(std::uint64_t target_seq) {
+    check_epoch();
+    need_slot();
+    layout::Signal s{};
+    s.type = static_cast<std::uint8_t>(layout::OrderType::kCancel);
+    s.target_seq = target_seq;
+    return push(s);
+  }
+
+  // New execution reports: tuples (seq, kind, reason, symbol, side, client_order_id, venue_order_id,
+  // last_qty, last_px, cum_qty, avg_px, fee, venue_code, ts_ns).
+  std::vector<nb::tuple> reports() {
+    check_epoch();
+    need_slot();
+    drain_reports();
+    std::vector<nb::tuple> out;
+    for (const auto& r : pending_) out.push_back(report_tuple(r));
+    pending_.clear();
+    return out;
+  }
+
+  // Waits (GIL released) for the terminal report of `seq`; returns it (and keeps the others for
+  // reports()), or None at the timeout.
+  std::optional<nb::tuple> wait_report(std::uint64_t seq, double timeout_s) {
+    check_epoch();
+    need_slot();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    while (true) {
+      drain_reports();
+      for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+        if (it->signal_seq == seq && layout::is_terminal(static_cast<layout::ReportKind>(it->kind))) {
+          nb::tuple t = report_tuple(*it);
+          pending_.erase(it);
+          return t;
+        }
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+      nb::gil_scoped_release release;
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+
+  nb::tuple symbol_meta(const std::string& sym) {
+    const int id = symbol_id(sym);
+    const auto& m = syms_[static_cast<std::size_t>(id)];
+    return nb::make_tuple(m.px_dec, m.qty_dec, m.tick, m.step);
+  }
+
+  [[nodiscard]] std::uint64_t epoch() const { return market_.header().epoch_ns; }
+  [[nodiscard]] std::optional<int> slot() const { return claim_ != 0 ? std::optional<int>(static_cast<int>(slot_)) : std::nullopt; }
+  [[nodiscard]] std::uint64_t next_seq() const { return next_seq_; }
+
+ private:
+  const layout::MarketRegion& mr() const { return market_.as<layout::MarketRegion>(); }
+
+  void attach() {
+    try {
+      market_ = cwts::shm::Region::attach(layout::RegionKind::kMarket, cwts::shm::Access::kReadOnly, opts_);
+      if (market_.header().state != static_cast<std::uint64_t>(layout::RegionState::kLive)) {
+        raise(g_not_running, "the engine for instance '" + instance_ + "' is not live yet (starting or stopped); retry shortly");
+      }
+      if (want_slot_) signals_ = cwts::shm::Region::attach(layout::RegionKind::kSignals, cwts::shm::Access::kReadWrite, opts_);
+    } catch (const cwts::shm::RegionError& e) {
+      using E = cwts::shm::RegionErrc;
+      switch (e.code()) {
+        case E::kNotFound:
+        case E::kInitializing:
+        case E::kClosed:
+        case E::kStale:
+          raise(g_not_running, std::string(e.what()) + " — is cwtsd running with region.instance = '" + instance_ + "'?");
+        case E::kVersionMismatch:
+        case E::kHashMismatch:
+        case E::kBadMagic:
+        case E::kSizeMismatch:
+          raise(g_version, std::string(e.what()) + " — rebuild cwts_bridge from the same source as the running cwtsd");
+        case E::kPermission:
+          raise(g_error, std::string(e.what()) + " — add this user to the region's group (region.group in the engine config)");
+        default:
+          raise(g_error, e.what());
+      }
+    }
+    const auto& m = mr();
+    syms_.clear();
+    const auto n = cc::load_word(m.symbol_count, std::memory_order_acquire);
+    for (std::uint64_t i = 0; i < n && i < layout::kMaxSymbols; ++i) {
+      const layout::SymbolInfo si = m.symbols[i].info.load();
+      syms_.push_back({std::string(si.name.view()), si.price_decimals, si.qty_decimals, si.tick_size.raw, si.step_size.raw});
+    }
+    events_ = std::make_unique<cc::BroadcastReader<layout::Event, layout::kEventRingCapacity>>(m.events);
+    epoch_seen_ = market_.header().epoch_ns;
+    last_check_ = std::chrono::steady_clock::now();
+    if (want_slot_) {
+      auto& sr = signals_.as<layout::SignalsRegion>();
+      const auto r = cwts::shm::claim_slot(sr, *want_slot_, name_);
+      if (r.status == cwts::shm::ClaimStatus::kTaken) {
+        raise(g_slot_taken, "signal slot " + std::to_string(*want_slot_) + " belongs to a running process (pid " +
+                                std::to_string(layout::claim_pid(r.claim)) + "); pick another slot or slot=-1 for any free one");
+      }
+      if (r.status == cwts::shm::ClaimStatus::kNoFreeSlot) raise(g_slot_taken, "every signal slot belongs to a running process");
+      if (r.status == cwts::shm::ClaimStatus::kBadSlot) {
+        raise(PyExc_ValueError, "slot must be -1 (any) or 0.." + std::to_string(layout::kMaxSlots - 1));
+      }
+      slot_ = r.slot;
+      claim_ = r.claim;
+      producer_.emplace(sr.slots[slot_].signals, m.slots[slot_].signal_cursor);
+      consumer_.emplace(m.slots[slot_].reports, sr.slots[slot_].report_cursor);
+      next_seq_ = cc::load_word(m.slots[slot_].last_signal_seq, std::memory_order_acquire) + 1;
+    }
+  }
+
+  // At a human rate (every 200 ms at most): has the engine gone or restarted?
+  void check_epoch() {
+    if (!market_.valid()) raise(g_error, "the bridge is closed");
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_check_ < std::chrono::milliseconds(200)) return;
+    last_check_ = now;
+    if (!market_.superseded()) return;
+    const std::uint64_t old_epoch = epoch_seen_;
+    if (!reattach_) {
+      raise(g_engine_restarted, "the engine of instance '" + instance_ + "' stopped or restarted (epoch " + std::to_string(old_epoch) + "); attach again");
+    }
+    close();
+    attach();  // raises EngineNotRunning while no engine serves the instance
+  }
+
+  void need_slot() {
+    if (claim_ == 0) raise(g_error, "this bridge has no signal slot: attach(..., slot=N) or slot=-1 to send signals");
+  }
+
+  std::uint64_t push(layout::Signal& s) {
+    s.seq = next_seq_;
+    s.created_ns = wall_ns();
+    if (producer_->try_push(s) != cc::PushStatus::kOk) {
+      raise(g_ring_full, "the signal ring of slot " + std::to_string(slot_) + " is full (" +
+                             std::to_string(layout::kSignalRingCapacity) + " signals): the engine is not consuming; check that cwtsd is running");
+    }
+    return next_seq_++;
+  }
+
+  void drain_reports() {
+    layout::ExecReport r;
+    while (consumer_->try_pop(r) == cc::PopStatus::kOk) pending_.push_back(r);
+  }
+
+  nb::tuple report_tuple(const layout::ExecReport& r) const {
+    const SymbolMeta* m = r.symbol < syms_.size() ? &syms_[r.symbol] : nullptr;
+    const int pd = m ? m->px_dec : 8, qd = m ? m->qty_dec : 8;
+    return nb::make_tuple(r.signal_seq, static_cast<int>(r.kind), static_cast<int>(r.reason),
+                          m ? m->name : std::string(), static_cast<int>(r.side), std::string(r.client_order_id.view()),
+                          r.venue_order_id, to_f(r.last_qty.raw, qd), to_f(r.last_px.raw, pd), to_f(r.cum_qty.raw, qd),
+                          to_f(r.avg_px.raw, pd), to_f(r.fee.raw, pd), r.venue_code, r.ts_ns);
+  }
+
+  nb::tuple event_tuple(const layout::Event& e, std::uint64_t seq) const {
+    static constexpr const char* kKinds[] = {"?", "quote", "trade", "book", "candle", "status"};
+    const SymbolMeta* m = e.symbol < syms_.size() ? &syms_[e.symbol] : nullptr;
+    const int pd = m ? m->px_dec : 8, qd = m ? m->qty_dec : 8;
+    const char* kind = e.kind <= 5 ? kKinds[e.kind] : "?";
+    double a = 0, b = 0, c = 0, d = 0;
+    switch (static_cast<layout::EventKind>(e.kind)) {
+      case layout::EventKind::kQuote:
+        a = to_f(e.body.quote.bid_px.raw, pd); b = to_f(e.body.quote.bid_qty.raw, qd);
+        c = to_f(e.body.quote.ask_px.raw, pd); d = to_f(e.body.quote.ask_qty.raw, qd);
+        break;
+      case layout::EventKind::kBook:
+        a = to_f(e.body.book.bid_px.raw, pd); b = to_f(e.body.book.bid_qty.raw, qd);
+        c = to_f(e.body.book.ask_px.raw, pd); d = to_f(e.body.book.ask_qty.raw, qd);
+        break;
+      case layout::EventKind::kTrade:
+        a = to_f(e.body.trade.px.raw, pd); b = to_f(e.body.trade.qty.raw, qd);
+        c = static_cast<double>(e.side);
+        break;
+      case layout::EventKind::kCandleClose:
+        a = to_f(e.body.candle.candle.close.raw, pd); b = to_f(e.body.candle.candle.volume.raw, qd);
+        c = static_cast<double>(e.timeframe);
+        break;
+      case layout::EventKind::kStatus:
+        a = static_cast<double>(e.body.status.book_valid);
+        b = static_cast<double>(e.body.status.symbol_status);
+        c = static_cast<double>(e.body.status.trading_state);
+        break;
+    }
+    return nb::make_tuple(kind, m ? m->name : std::string(), seq, e.update_id, e.exchange_ts_ns, e.receive_ts_ns,
+                          e.publish_ts_ns, a, b, c, d);
+  }
+
+  int symbol_id(const std::string& sym) const {
+    for (std::size_t i = 0; i < syms_.size(); ++i) {
+      if (syms_[i].name == sym) return static_cast<int>(i);
+    }
+    std::string names;
+    for (const auto& s : syms_) names += (names.empty() ? "" : ", ") + s.name;
+    raise(g_unknown_symbol, "unknown symbol '" + sym + "': the engine publishes " + names);
+  }
+
+  std::string instance_;
+  std::optional<int> want_slot_;
+  std::string name_;
+  bool reattach_;
+  cwts::shm::RegionOptions opts_;
+  cwts::shm::Region market_;
+  cwts::shm::Region signals_;
+  std::vector<SymbolMeta> syms_;
+  std::unique_ptr<cc::BroadcastReader<layout::Event, layout::kEventRingCapacity>> events_;
+  std::uint32_t slot_ = 0;
+  std::uint64_t claim_ = 0;
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t epoch_seen_ = 0;
+  std::chrono::steady_clock::time_point last_check_{};
+  std::optional<cc::RecordProducer<layout::Signal, layout::kSignalRingCapacity>> producer_;
+  std::optional<cc::RecordConsumer<layout::ExecReport, layout::kReportRingCapacity>> consumer_;
+  std::vector<layout::ExecReport> pending_;
+};
+
+}  // namespace
+
+NB_MODULE(_native, m) {
+  m.doc() = "cwts_bridge native core (use the cwts_bridge package)";
+  g_error = PyErr_NewException("cwts_bridge.CwtsError", PyExc_RuntimeError, nullptr);
+  g_not_running = PyErr_NewException("cwts_bridge.EngineNotRunning", g_error, nullptr);
+  g_version = PyErr_NewException("cwts_bridge.VersionMismatch", g_error, nullptr);
+  g_slot_taken = PyErr_NewException("cwts_bridge.SlotTaken", g_error, nullptr);
+  g_ring_full = PyErr_NewException("cwts_bridge.RingFull", g_error, nullptr);
+  g_unknown_symbol = PyErr_NewException("cwts_bridge.UnknownSymbol", g_error, nullptr);
+  g_engine_restarted = PyErr_NewException("cwts_bridge.EngineRestarted", g_error, nullptr);
+  m.attr("CwtsError") = nb::handle(g_error);
+  m.attr("EngineNotRunning") = nb::handle(g_not_running);
+  m.attr("VersionMismatch") = nb::handle(g_version);
+  m.attr("SlotTaken") = nb::handle(g_slot_taken);
+  m.attr("RingFull") = nb::handle(g_ring_full);
+  m.attr("UnknownSymbol") = nb::handle(g_unknown_symbol);
+  m.attr("EngineRestarted") = nb::handle(g_engine_restarted);
+  m.attr("LAYOUT_VERSION") = static_cast<std::uint32_t>(layout::kLayoutVersion);
+  m.attr("LAYOUT_HASH") = static_cast<std::uint64_t>(layout::kLayoutHash);
+
+  nb::class_<Bridge>(m, "NativeBridge")
+      .def(nb::init<std::string, std::optional<int>, std::string, std::string, std::string, bool>(),
+           "instance"_a, "slot"_a, "name"_a, "shm_dir"_a, "hugepage_dir"_a, "reattach"_a)
+      .def("close", &Bridge::close)
+      .def("symbols", &Bridge::symbols)
+      .def("quote", &Bridge::quote)
+      .def("book", &Bridge::book)
+      .def("events", &Bridge::events)
+      .def("wait", &Bridge::wait)
+      .def("candles", &Bridge::candles)
+      .def("timeframes", &Bridge::timeframes)
+      .def("indicators", &Bridge::indicators)
+      .def("position", &Bridge::position)
+      .def("status", &Bridge::status)
+      .def("submit_raw", &Bridge::submit_raw)
+      .def("cancel", &Bridge::cancel)
+      .def("reports", &Bridge::reports)
+      .def("wait_report", &Bridge::wait_report)
+      .def("symbol_meta", &Bridge::symbol_meta)
+      .def_prop_ro("epoch", &Bridge::epoch)
+      .def_prop_ro("slot", &Bridge::slot)
+      .def_prop_ro("next_seq", &Bridge::next_seq);
+}
