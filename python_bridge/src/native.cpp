@@ -156,10 +156,19 @@ class Bridge {
     const auto& ring = mr().events;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
     nb::gil_scoped_release release;
+    // Spin, then yield the core, then sleep: a sleep costs the timer slack (~50 us) on wake-up,
+    // so it is only for waits that are already long (> 2 ms).
+    const auto start = std::chrono::steady_clock::now();
     std::uint32_t spins = 0;
     while (ring.last_sequence() + 1 <= next) {
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      if (++spins > 2000) std::this_thread::sleep_for(std::chrono::microseconds(20));
+      if (++spins < 2000) continue;
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) return false;
+      if (now - start < std::chrono::milliseconds(2)) {
+        std::this_thread::yield();
+      } else {
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+      }
     }
     return true;
   }

@@ -302,6 +302,10 @@ void ExecEngine::poll_slot(std::uint32_t slot, std::int64_t now, bool& did_work)
   for (std::uint32_t n = 0; n < kMaxSignalsPerSlotPerLoop; ++n) {
     if (st.consumer.try_pop(sig) != cc::PopStatus::kOk) break;
     did_work = true;
+    // The signal's own time (vDSO, ~20 ns): TTL checks and report stamps refer to when it was
+    // taken, not to the start of the loop iteration.
+    now = realtime_ns();
+    now_ns_ = now;
     cc::store_word(market_.status.exec.signals_seen,
                    cc::load_word(market_.status.exec.signals_seen, std::memory_order_relaxed) + 1,
                    std::memory_order_relaxed);

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Python round trip: an event published by the engine -> Python wait() wakes and reads it ->
+submit() -> the engine's exec loop takes the signal. Runs a real cwts-sim and cwtsd.
+
+    python bench/latency/python_roundtrip.py --sim build/release/src/sim_server/cwts-sim \
+        --cwtsd build/release/src/daemon/cwtsd [--samples 5000] [--json]
+
+The signal is a limit buy far below the market: the engine refuses it (PRICE_BAND) before the
+venue, so nothing is rate limited and the report's ts_ns is the exec loop iteration that took it.
+Both clocks are CLOCK_REALTIME on the same machine."""
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def pct(v, q):
+    v = sorted(v)
+    return v[min(len(v) - 1, max(0, int(round(q * len(v) + 0.5)) - 1))] if v else 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sim", required=True)
+    ap.add_argument("--cwtsd", required=True)
+    ap.add_argument("--samples", type=int, default=5000)
+    ap.add_argument("--exec-idle", default="busy-spin")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    import cwts_bridge
+
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="cwts-pyrt-"))
+    sim = subprocess.Popen([args.sim, "--listen", "127.0.0.1:0", "--synthetic", "BTCUSDT", "--rate", "2000",
+                            "--api-key", "k", "--api-secret", "s"], stdout=subprocess.PIPE, stderr=open(tmp / "sim.log", "w"), text=True)
+    port = int(sim.stdout.readline().rsplit(":", 1)[1])
+    instance = f"pyrt{os.getpid()}"
+    cfg = tmp / "cwtsd.json"
+    cfg.write_text(json.dumps({
+        "region": {"instance": instance, "lock_pages": False},
+        "venue": {"kind": "binance", "rest_url": f"http://127.0.0.1:{port}", "ws_url": f"ws://127.0.0.1:{port}"},
+        "market": {"symbols": ["BTCUSDT"]},
+        "risk": {"price_band_bps": 100, "max_open_orders": 1000},
+        "threads": {"exec": {"idle": args.exec_idle}, "md": {"idle": "block"}},
+    }))
+    eng = subprocess.Popen([args.cwtsd, "--config", str(cfg)], env=dict(os.environ, CWTS_API_KEY="k", CWTS_API_SECRET="s"),
+                           stdout=subprocess.DEVNULL, stderr=open(tmp / "cwtsd.log", "w"))
+    try:
+        b = None
+        for _ in range(300):
+            try:
+                b = cwts_bridge.attach(instance, slot=-1, name="pyrt")
+                if b.quote("BTCUSDT").book_valid:
+                    break
+                b.close()
+                b = None
+            except cwts_bridge.EngineNotRunning:
+                pass
+            time.sleep(0.05)
+        if b is None:
+            print("cwtsd did not come up; see", tmp / "cwtsd.log", file=sys.stderr)
+            return 1
+        one_way, round_trip = [], []
+        warm = args.samples // 10
+        price = None
+        list(b.events())
+        while len(round_trip) < args.samples + warm:
+            if not b.wait(1.0):
+                continue
+            evs = [e for e in b.events() if e.kind in ("quote", "book")]
+            seen = time.time_ns()
+            if not evs:
+                continue
+            ev = evs[-1]
+            if price is None:
+                price = ev.a * 0.5
+            seq = b.submit("BTCUSDT", "buy", 0.001, price=price, round="down")
+            r = b.wait_report(seq, 5.0)
+            if r is None or r.reason != "PRICE_BAND":
+                continue
+            one_way.append(seen - ev.publish_ts_ns)
+            round_trip.append(r.ts_ns - ev.publish_ts_ns)
+            list(b.events())  # drop what queued meanwhile: the next sample starts from a fresh event
+        one_way, round_trip = one_way[warm:], round_trip[warm:]
+        res = {"shm_python": {"p50_ns": pct(round_trip, 0.5), "p99_ns": pct(round_trip, 0.99),
+                              "p999_ns": pct(round_trip, 0.999), "samples": len(round_trip)},
+               "publish_to_python": {"p50_ns": pct(one_way, 0.5), "p99_ns": pct(one_way, 0.99),
+                                     "p999_ns": pct(one_way, 0.999), "samples": len(one_way)}}
+        if args.json:
+            print(json.dumps(res))
+        else:
+            for k, v in res.items():
+                print(f"{k:18s} p50 {v['p50_ns'] / 1e3:8.1f} us  p99 {v['p99_ns'] / 1e3:8.1f} us  "
+                      f"p99.9 {v['p999_ns'] / 1e3:8.1f} us  ({v['samples']} samples)")
+        b.close()
+        return 0
+    finally:
+        eng.terminate()
+        eng.wait(timeout=20)
+        sim.terminate()
+        sim.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
