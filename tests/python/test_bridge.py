@@ -157,3 +157,40 @@ with cwts_bridge.attach(sys.argv[1], slot=int(sys.argv[2]), name="p" + sys.argv[
     outs = [p.communicate(timeout=60)[0].split() for p in procs]
     assert [o[:2] for o in outs] == [["5", "FILLED"], ["6", "FILLED"]]
     assert outs[0][2] != outs[1][2], "distinct client order ids"
+
+
+def test_version_mismatch_names_both_versions(engine, tmp_path):
+    import shutil
+    import struct
+    src = pathlib_market(engine.instance)
+    dst = tmp_path / src.name
+    shutil.copyfile(src, dst)
+    with open(dst, "r+b") as f:  # RegionHeader.layout_version is the u32 at offset 8
+        f.seek(8)
+        (version,) = struct.unpack("<I", f.read(4))
+        f.seek(8)
+        f.write(struct.pack("<I", version + 1))
+    with pytest.raises(cwts_bridge.VersionMismatch, match="rebuild cwts_bridge"):
+        cwts_bridge.attach(engine.instance, shm_dir=str(tmp_path), hugepage_dir="")
+
+
+def pathlib_market(instance):
+    import pathlib
+    for d in ("/dev/hugepages", "/dev/shm"):
+        p = pathlib.Path(d) / f"cwts-{instance}-market"
+        if p.exists():
+            return p
+    raise AssertionError("market region file not found")
+
+
+def test_tick_loop_example_runs(engine):
+    root = __import__("pathlib").Path(__file__).resolve().parents[2]
+    res = subprocess.run([sys.executable, str(root / "examples" / "tick_loop.py"), "--instance", engine.instance,
+                          "--symbol", "BTCUSDT", "--seconds", "3", "--every", "50"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "tick_loop:" in res.stdout
+    import re
+    m = re.search(r"tick_loop: (\d+) quote events .* signals sent (\d+); terminal reports (.*)", res.stdout)
+    assert m and int(m.group(1)) > 0 and int(m.group(2)) > 0, res.stdout
+    assert "EXPIRED" in m.group(3) or "REJECTED" in m.group(3) or "FILLED" in m.group(3), res.stdout
