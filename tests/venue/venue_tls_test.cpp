@@ -39,7 +39,7 @@ void run_until(boost::asio::io_context& ioc, cwts::venue::BinanceRestVenue& v, P
 }
 
 TEST(VenueTls, VerifiedHandshakeThenHttpAndRefusalOfAnUnknownIssuer) {
-  const auto pki = cwts::test::make_test_pki("127.0.0.1");
+  const auto pki = cwts::test::make_test_pki("IP:127.0.0.1");
   cwts::test::WsTestServerOptions so;
   so.capture_path = std::string(CWTS_TEST_DATA) + "/spot_nknusdt_2021-10-12.capture";
   so.tls_cert_pem = pki.leaf_pem;
@@ -64,7 +64,7 @@ TEST(VenueTls, VerifiedHandshakeThenHttpAndRefusalOfAnUnknownIssuer) {
     for (const auto& e : l.errors) EXPECT_EQ(e.find("handshake"), std::string::npos) << e;
   }
   {  // Another CA: the handshake is refused and nothing is sent.
-    const auto other = cwts::test::make_test_pki("127.0.0.1");
+    const auto other = cwts::test::make_test_pki("IP:127.0.0.1");
     boost::asio::io_context ioc;
     cwts::venue::BinanceRestOptions o;
     o.rest_url = server.rest_url();
