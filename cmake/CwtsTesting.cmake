@@ -5,6 +5,13 @@ function(cwts_add_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main cwts::warnings)
+  # The TSan stage builds only what it runs: every test labelled `concurrency`.
+  if("concurrency" IN_LIST ARG_LABELS)
+    if(NOT TARGET cwts_concurrency_tests)
+      add_custom_target(cwts_concurrency_tests)
+    endif()
+    add_dependencies(cwts_concurrency_tests ${name})
+  endif()
   gtest_discover_tests(${name}
     PROPERTIES LABELS "${ARG_LABELS}"
     DISCOVERY_TIMEOUT 60)
