@@ -57,6 +57,15 @@ std::int64_t wall_ns() {
 
 double to_f(std::int64_t raw, int decimals) { return static_cast<double>(raw) / std::pow(10.0, decimals); }
 
+// A NumPy array of n values fill(0..n-1), owning its memory.
+template <typename T, typename Fill>
+nb::ndarray<nb::numpy, T, nb::ndim<1>> make_array(std::size_t n, Fill fill) {
+  auto* data = new T[n == 0 ? 1 : n];
+  for (std::size_t i = 0; i < n; ++i) data[i] = fill(i);
+  nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<T*>(p); });
+  return nb::ndarray<nb::numpy, T, nb::ndim<1>>(data, {n}, owner);
+}
+
 struct SymbolMeta {
   std::string name;
   int px_dec = 8, qty_dec = 8;
@@ -116,12 +125,7 @@ class Bridge {
     const layout::BookTop b = mr().symbols[id].book.load();
     const std::size_t nb_ = std::min({depth, std::size_t{b.bid_count}, layout::kBookDepth});
     const std::size_t na = std::min({depth, std::size_t{b.ask_count}, layout::kBookDepth});
-    auto arr = [](std::size_t n, auto fill) {
-      auto* data = new double[n == 0 ? 1 : n];
-      for (std::size_t i = 0; i < n; ++i) data[i] = fill(i);
-      nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<double*>(p); });
-      return nb::ndarray<nb::numpy, double, nb::ndim<1>>(data, {n}, owner);
-    };
+    auto arr = [](std::size_t n, auto fill) { return make_array<double>(n, fill); };
     return nb::make_tuple(arr(nb_, [&](std::size_t i) { return to_f(b.bid_px[i].raw, m.px_dec); }),
                           arr(nb_, [&](std::size_t i) { return to_f(b.bid_qty[i].raw, m.qty_dec); }),
                           arr(na, [&](std::size_t i) { return to_f(b.ask_px[i].raw, m.px_dec); }),
@@ -211,16 +215,8 @@ class Bridge {
       if (live.open_time_ms != 0 && (rows.empty() || live.open_time_ms > rows.back().open_time_ms)) rows.push_back(live);
     }
     const std::size_t n = rows.size();
-    auto col = [&](auto get) {
-      auto* d = new double[n == 0 ? 1 : n];
-      for (std::size_t i = 0; i < n; ++i) d[i] = get(rows[i]);
-      nb::capsule owner(d, [](void* p) noexcept { delete[] static_cast<double*>(p); });
-      return nb::ndarray<nb::numpy, double, nb::ndim<1>>(d, {n}, owner);
-    };
-    auto* t = new std::int64_t[n == 0 ? 1 : n];
-    for (std::size_t i = 0; i < n; ++i) t[i] = rows[i].open_time_ms;
-    nb::capsule towner(t, [](void* p) noexcept { delete[] static_cast<std::int64_t*>(p); });
-    return nb::make_tuple(nb::ndarray<nb::numpy, std::int64_t, nb::ndim<1>>(t, {n}, towner),
+    auto col = [&](auto get) { return make_array<double>(n, [&](std::size_t i) { return get(rows[i]); }); };
+    return nb::make_tuple(make_array<std::int64_t>(n, [&](std::size_t i) { return rows[i].open_time_ms; }),
                           col([&](const layout::Candle& x) { return to_f(x.open.raw, m.px_dec); }),
                           col([&](const layout::Candle& x) { return to_f(x.high.raw, m.px_dec); }),
                           col([&](const layout::Candle& x) { return to_f(x.low.raw, m.px_dec); }),

@@ -523,16 +523,7 @@ struct BinanceRestVenue::Impl {
     // FULL responses carry the fills with their commissions.
     simdjson::dom::array fills;
     if (doc["fills"].get(fills) == simdjson::SUCCESS) {
-      std::int64_t fee = 0, covered = 0;
-      for (auto f : fills) {
-        std::string_view px, qty, commission, asset;
-        if (f["price"].get(px) || f["qty"].get(qty) || f["commission"].get(commission) ||
-            f["commissionAsset"].get(asset)) {
-          continue;
-        }
-        covered += parse8(qty);
-        fee += fee_in_quote(t.symbol, parse8(px), parse8(commission), asset);
-      }
+      const auto [fee, covered] = sum_fills(t.symbol, fills);
       if (covered >= t.fee_qty_covered) {
         t.fee_quote = fee;
         t.fee_qty_covered = covered;
@@ -588,16 +579,7 @@ struct BinanceRestVenue::Impl {
     Tracked& t = it->second;
     simdjson::dom::array arr;
     if (doc.get(arr) != simdjson::SUCCESS) return;
-    std::int64_t fee = 0, covered = 0;
-    for (auto f : arr) {
-      std::string_view px, qty, commission, asset;
-      if (f["price"].get(px) || f["qty"].get(qty) || f["commission"].get(commission) ||
-          f["commissionAsset"].get(asset)) {
-        continue;
-      }
-      covered += parse8(qty);
-      fee += fee_in_quote(t.symbol, parse8(px), parse8(commission), asset);
-    }
+    const auto [fee, covered] = sum_fills(t.symbol, arr);
     trades_queued.erase(j.cid);
     if (covered > t.fee_qty_covered) {
       t.fee_qty_covered = covered;
@@ -631,6 +613,22 @@ struct BinanceRestVenue::Impl {
   }
 
   // ---- helpers --------------------------------------------------------------------------
+  // (fee in the quote asset, quantity covered) of fills as Binance lists them: the FULL order
+  // response's `fills` and `myTrades` use the same member names.
+  std::pair<std::int64_t, std::int64_t> sum_fills(const std::string& symbol, simdjson::dom::array fills) const {
+    std::int64_t fee = 0, covered = 0;
+    for (auto f : fills) {
+      std::string_view px, qty, commission, asset;
+      if (f["price"].get(px) || f["qty"].get(qty) || f["commission"].get(commission) ||
+          f["commissionAsset"].get(asset)) {
+        continue;
+      }
+      covered += parse8(qty);
+      fee += fee_in_quote(symbol, parse8(px), parse8(commission), asset);
+    }
+    return {fee, covered};
+  }
+
   std::int64_t fee_in_quote(const std::string& symbol, std::int64_t px, std::int64_t commission,
                             std::string_view asset) const {
     const auto it = assets.find(symbol);

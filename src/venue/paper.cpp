@@ -50,6 +50,15 @@ std::int64_t PaperVenue::match(Order& o, const layout::BookTop& book, std::int64
   return filled;
 }
 
+void PaperVenue::refuse(EventKind kind, std::string_view cid, std::int32_t code, std::string_view message) {
+  OrderEvent e;
+  e.kind = kind;
+  e.client_order_id = cid;
+  e.code = code;
+  e.message = message;
+  listener_->on_order_event(e);
+}
+
 void PaperVenue::emit_update(const Order& o) {
   if (listener_ == nullptr) return;
   OrderEvent e;
@@ -80,21 +89,11 @@ void PaperVenue::tick(std::int64_t /*now_ns*/) {
     const bool crosses = best > 0 && (o.req.type == layout::OrderType::kMarket ||
                                       (buy ? best <= o.req.price : best >= o.req.price));
     if (!book.book_valid || best == 0) {
-      OrderEvent e;
-      e.kind = EventKind::kRejected;
-      e.client_order_id = o.cid;
-      e.code = -1013;
-      e.message = "paper venue: no valid book";
-      listener_->on_order_event(e);
+      refuse(EventKind::kRejected, o.cid, -1013, "paper venue: no valid book");
       continue;
     }
     if (o.req.type == layout::OrderType::kLimitMaker && crosses) {
-      OrderEvent e;
-      e.kind = EventKind::kRejected;
-      e.client_order_id = o.cid;
-      e.code = -2010;
-      e.message = "Order would immediately match and take.";
-      listener_->on_order_event(e);
+      refuse(EventKind::kRejected, o.cid, -2010, "Order would immediately match and take.");
       continue;
     }
     if (o.req.tif == layout::TimeInForce::kFok && o.req.type == layout::OrderType::kLimit) {
@@ -122,12 +121,7 @@ void PaperVenue::tick(std::int64_t /*now_ns*/) {
   for (const auto& cid : cancels_) {
     auto it = std::find_if(live_.begin(), live_.end(), [&](const Order& o) { return o.cid == cid; });
     if (it == live_.end()) {
-      OrderEvent e;
-      e.kind = EventKind::kCancelRejected;
-      e.client_order_id = cid;
-      e.code = -2011;
-      e.message = "Unknown order sent.";
-      listener_->on_order_event(e);
+      refuse(EventKind::kCancelRejected, cid, -2011, "Unknown order sent.");
       continue;
     }
     it->status = OrderStatus::kCanceled;

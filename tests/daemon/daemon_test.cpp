@@ -211,6 +211,21 @@ std::size_t array_size(const std::string& body) {
   return a.size();
 }
 
+// Sum of `qty` over a myTrades answer (8 decimals); -1 if it does not parse.
+std::int64_t traded_qty(const std::string& body) {
+  simdjson::dom::parser p;
+  simdjson::dom::array arr;
+  if (p.parse(body).get(arr) != simdjson::SUCCESS) return -1;
+  std::int64_t total = 0;
+  for (auto t : arr) {
+    std::string_view qs;
+    std::int64_t v = 0;
+    if (t["qty"].get(qs) != simdjson::SUCCESS || cwts::core::parse_fixed(qs, 8, v) != cwts::core::DecimalErrc::kOk) return -1;
+    total += v;
+  }
+  return total;
+}
+
 std::int64_t tick_floor(std::int64_t px, std::int64_t tick) { return px / tick * tick; }
 
 ReportKind kind_of(const cwts::layout::ExecReport& r) { return static_cast<ReportKind>(r.kind); }
@@ -488,17 +503,7 @@ TEST(Cwtsd, TornSignalFromAKilledStrategyNeverBecomesAnOrder) {
     EXPECT_NE(r.cum_qty.raw, fx(0.5)) << "the torn record was executed";
   }
   const auto trades = h.signed_get("/api/v3/myTrades", "symbol=BTCUSDT");
-  simdjson::dom::parser p;
-  simdjson::dom::array arr;
-  ASSERT_EQ(p.parse(trades.body).get(arr), simdjson::SUCCESS);
-  std::int64_t total = 0;
-  for (auto t : arr) {
-    std::string_view qs;
-    ASSERT_EQ(t["qty"].get(qs), simdjson::SUCCESS);
-    std::int64_t v = 0;
-    ASSERT_EQ(cwts::core::parse_fixed(qs, 8, v), cwts::core::DecimalErrc::kOk);
-    total += v;
-  }
+  const std::int64_t total = traded_qty(trades.body);
   EXPECT_EQ(total, fx(0.001)) << "only the committed signal traded";
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }
@@ -591,17 +596,7 @@ TEST(Cwtsd, VenueFaultsMidOrderNeverDoubleAnOrder) {
   market_buy("", ReportKind::kFilled);
   // The venue holds exactly the fills the engine reported.
   const auto trades = h.signed_get("/api/v3/myTrades", "symbol=BTCUSDT");
-  simdjson::dom::parser p;
-  simdjson::dom::array arr;
-  ASSERT_EQ(p.parse(trades.body).get(arr), simdjson::SUCCESS);
-  std::int64_t total = 0;
-  for (auto t : arr) {
-    std::string_view qs;
-    ASSERT_EQ(t["qty"].get(qs), simdjson::SUCCESS);
-    std::int64_t v = 0;
-    ASSERT_EQ(cwts::core::parse_fixed(qs, 8, v), cwts::core::DecimalErrc::kOk);
-    total += v;
-  }
+  const std::int64_t total = traded_qty(trades.body);
   EXPECT_EQ(total, expected);
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }

@@ -48,6 +48,10 @@ def test_market_reads(engine):
         evs = list(b.events())
         assert evs and {e.kind for e in evs} <= {"quote", "trade", "book", "candle", "status"}
         assert all(evs[i].seq + 1 == evs[i + 1].seq for i in range(len(evs) - 1)), "no event hidden"
+        deadline = time.time() + 10
+        while not any(e.kind in ("quote", "book") for e in evs) and time.time() < deadline:
+            b.wait(1.0)
+            evs += list(b.events())
         q_ev = next(e for e in evs if e.kind in ("quote", "book"))
         assert q_ev.symbol in ("BTCUSDT", "ETHUSDT") and 0 < q_ev.a < q_ev.c
 
@@ -194,3 +198,28 @@ def test_tick_loop_example_runs(engine):
     m = re.search(r"tick_loop: (\d+) quote events .* signals sent (\d+); terminal reports (.*)", res.stdout)
     assert m and int(m.group(1)) > 0 and int(m.group(2)) > 0, res.stdout
     assert "EXPIRED" in m.group(3) or "REJECTED" in m.group(3) or "FILLED" in m.group(3), res.stdout
+
+
+def test_a_lapped_reader_is_told_how_many_events_it_missed(tmp_path):
+    from conftest import Engine, Sim
+    sim = Sim(["--synthetic", "BTCUSDT,ETHUSDT", "--rate", "40000"], tmp_path)
+    engine = Engine(sim, tmp_path)
+    try:
+        with cwts_bridge.attach(engine.instance) as b:
+            list(b.events())
+            # The event ring holds 16384 events; at tens of thousands per second, 3 s laps it.
+            deadline = time.time() + 20
+            lapped = []
+            while not lapped and time.time() < deadline:
+                time.sleep(3)
+                evs = list(b.events(max_events=100000))
+                lapped = [e for e in evs if e.kind == "lapped"]
+            assert lapped, "the reader fell behind by more than the ring and was told"
+            assert lapped[0].seq > 0
+            # After the lap it follows again: the next events are consecutive.
+            assert b.wait(5.0)
+            after = [e for e in b.events() if e.kind != "lapped"]
+            assert all(after[i].seq + 1 == after[i + 1].seq for i in range(len(after) - 1))
+    finally:
+        assert engine.stop() == 0
+        assert sim.stop() == 0

@@ -25,6 +25,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include "../support/child_process.hpp"
 #include "cwts/core/decimal.hpp"
 #include "cwts/md/feed_client.hpp"
 #include "cwts/sim/hmac.hpp"
@@ -40,101 +41,16 @@ const std::string kCapture = std::string(CWTS_TEST_DATA) + "/spot_nknusdt_2021-1
 constexpr const char* kKey = "simTestKey123";
 constexpr const char* kSecret = "simTestSecret456";
 
-// The cwts-sim binary as a child process; stdout is read up to the ready line.
-class SimProcess {
+// The cwts-sim binary as a child process (tests/support), started with these arguments.
+class SimProcess : public cwts::test::SimProcess {
  public:
-  explicit SimProcess(std::vector<std::string> args) {
-    int out[2];
-    if (pipe(out) != 0) throw std::runtime_error("pipe");
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], STDOUT_FILENO);
-      close(out[0]);
-      close(out[1]);
-      std::vector<char*> argv;
-      std::string bin = CWTS_SIM_BINARY;
-      argv.push_back(bin.data());
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(bin.c_str(), argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    fd_ = out[0];
-    std::string line;
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 100) <= 0) continue;
-      char buf[256];
-      const ssize_t n = read(fd_, buf, sizeof buf);
-      if (n <= 0) break;
-      line.append(buf, static_cast<std::size_t>(n));
-    }
-    ready_line_ = line.substr(0, line.find('\n'));
-    const std::string prefix = "cwts-sim ready on 127.0.0.1:";
-    if (ready_line_.rfind(prefix, 0) == 0) port_ = static_cast<std::uint16_t>(std::stoi(ready_line_.substr(prefix.size())));
-  }
-  ~SimProcess() {
-    if (pid_ > 0 && !reaped_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (fd_ >= 0) close(fd_);
-  }
-  [[nodiscard]] std::uint16_t port() const { return port_; }
-  [[nodiscard]] const std::string& ready_line() const { return ready_line_; }
-  // SIGTERM, then the exit status (-1 if it did not exit normally within the timeout).
-  int terminate(std::chrono::milliseconds timeout = 5000ms) {
-    kill(pid_, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    int status = 0;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        reaped_ = true;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    return -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  bool reaped_ = false;
-  std::uint16_t port_ = 0;
-  std::string ready_line_;
+  explicit SimProcess(std::vector<std::string> args) : cwts::test::SimProcess(CWTS_SIM_BINARY, std::move(args)) {}
 };
 
-struct Reply {
-  unsigned status = 0;
-  std::string body;
-  std::map<std::string, std::string> headers;
-};
-
+using Reply = cwts::test::HttpReply;
 Reply request(std::uint16_t port, http::verb verb, const std::string& target, const std::string& body = {},
               const std::string& api_key = {}) {
-  boost::asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
-  http::request<http::string_body> req{verb, target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  if (!api_key.empty()) req.set("X-MBX-APIKEY", api_key);
-  if (!body.empty()) {
-    req.set(http::field::content_type, "application/x-www-form-urlencoded");
-    req.body() = body;
-  }
-  req.prepare_payload();
-  http::write(stream, req);
-  beast::flat_buffer buf;
-  http::response<http::string_body> res;
-  http::read(stream, buf, res);
-  Reply r{res.result_int(), res.body(), {}};
-  for (const auto& f : res) r.headers[std::string(f.name_string())] = std::string(f.value());
-  beast::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-  return r;
+  return cwts::test::http_request(port, verb, target, body, api_key);
 }
 Reply get(std::uint16_t port, const std::string& target) { return request(port, http::verb::get, target); }
 

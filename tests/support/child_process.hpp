@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <fstream>
@@ -144,12 +145,15 @@ class SimProcess : public ChildProcess {
     port_ = static_cast<std::uint16_t>(std::stoi(ready_line_.substr(prefix.size())));
   }
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+  [[nodiscard]] const std::string& ready_line() const noexcept { return ready_line_; }
   [[nodiscard]] std::string http_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   [[nodiscard]] std::string ws_url() const { return "ws://127.0.0.1:" + std::to_string(port_); }
 
  private:
   static std::vector<std::string> with_listen(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--listen", "127.0.0.1:0"});
+    if (std::find(args.begin(), args.end(), "--listen") == args.end()) {
+      args.insert(args.begin(), {"--listen", "127.0.0.1:0"});
+    }
     return args;
   }
   std::uint16_t port_ = 0;

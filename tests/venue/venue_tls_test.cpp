@@ -27,6 +27,15 @@ std::string write_file(const std::string& name, const std::string& text) {
   return path;
 }
 
+cwts::venue::BinanceRestOptions options(const std::string& url, const std::string& ca_pem, const char* file) {
+  cwts::venue::BinanceRestOptions o;
+  o.rest_url = url;
+  o.api_key = "k";
+  o.api_secret = "s";
+  o.ca_file = write_file(file, ca_pem);
+  return o;
+}
+
 // Runs the venue's io_context until `pred` or the timeout.
 template <typename Pred>
 void run_until(boost::asio::io_context& ioc, cwts::venue::BinanceRestVenue& v, Pred pred) {
@@ -50,12 +59,7 @@ TEST(VenueTls, VerifiedHandshakeThenHttpAndRefusalOfAnUnknownIssuer) {
   {  // Trusted CA: the TLS session is established and HTTP flows (the test server has no
      // /api/v3/account, so the venue reports the answer it could not use — after a handshake).
     boost::asio::io_context ioc;
-    cwts::venue::BinanceRestOptions o;
-    o.rest_url = server.rest_url();
-    o.api_key = "k";
-    o.api_secret = "s";
-    o.ca_file = write_file("venue-ca.pem", pki.ca_pem);
-    cwts::venue::BinanceRestVenue v(ioc, o);
+    cwts::venue::BinanceRestVenue v(ioc, options(server.rest_url(), pki.ca_pem, "venue-ca.pem"));
     Listener l;
     v.set_listener(&l);
     run_until(ioc, v, [&] { return v.counters().responses > 0; });
@@ -66,12 +70,7 @@ TEST(VenueTls, VerifiedHandshakeThenHttpAndRefusalOfAnUnknownIssuer) {
   {  // Another CA: the handshake is refused and nothing is sent.
     const auto other = cwts::test::make_test_pki("IP:127.0.0.1");
     boost::asio::io_context ioc;
-    cwts::venue::BinanceRestOptions o;
-    o.rest_url = server.rest_url();
-    o.api_key = "k";
-    o.api_secret = "s";
-    o.ca_file = write_file("venue-other-ca.pem", other.ca_pem);
-    cwts::venue::BinanceRestVenue v(ioc, o);
+    cwts::venue::BinanceRestVenue v(ioc, options(server.rest_url(), other.ca_pem, "venue-other-ca.pem"));
     Listener l;
     v.set_listener(&l);
     run_until(ioc, v, [&] { return v.counters().transport_errors > 0; });

@@ -42,6 +42,7 @@ class PaperVenue final : public VenueClient {
   // Fills `o` against the book as far as its price allows; returns the quantity filled.
   std::int64_t match(Order& o, const layout::BookTop& book, std::int64_t max_qty);
   void emit_update(const Order& o);
+  void refuse(EventKind kind, std::string_view cid, std::int32_t code, std::string_view message);
 
   const layout::MarketRegion& market_;
   std::int64_t fee_bps_;
