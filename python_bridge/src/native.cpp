@@ -29,6 +29,8 @@
 #include "cwts/shm_layout/signal_region.hpp"
 
 namespace nb = nanobind;
+
+void register_ta(nb::module_& m);  // ta_binding.cpp
 namespace cc = cwts::concurrent;
 namespace layout = cwts::layout;
 using namespace nb::literals;
@@ -525,6 +527,7 @@ class Bridge {
 
 NB_MODULE(_native, m) {
   m.doc() = "cwts_bridge native core (use the cwts_bridge package)";
+  register_ta(m);
   g_error = PyErr_NewException("cwts_bridge.CwtsError", PyExc_RuntimeError, nullptr);
   g_not_running = PyErr_NewException("cwts_bridge.EngineNotRunning", g_error, nullptr);
   g_version = PyErr_NewException("cwts_bridge.VersionMismatch", g_error, nullptr);

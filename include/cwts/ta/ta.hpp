@@ -1,0 +1,143 @@
+// cwts::ta — technical-analysis kernels with TA-Lib's exact semantics.
+//
+// Every kernel is written once, as an incremental state machine (one `step` per bar) over a lane
+// type: `double` for the scalar translation unit, 4 x double (AVX2) and 8 x double (AVX-512) for
+// the SIMD units, where each lane carries an independent series with the same parameters. The
+// arithmetic of a lane is the scalar arithmetic, operation for operation and without contraction
+// into FMA, so every ISA produces the same bits as the scalar reference, and the scalar reference
+// follows TA-Lib's own order of operations (seeding, Wilder smoothing, zero rules).
+//
+// Three forms:
+//   run()          one series (batch), on the ISA the registry chose;
+//   run_many()     many series with one parameter set, lanes across series (symbols x parameter
+//                  sets = one run_many per parameter set);
+//   Stream         incremental: one update per candle, for the engine (scalar; no batch to vectorise).
+//
+// The registry picks the widest ISA the CPU and OS support at first use; the environment variable
+// CWTS_TA_ISA (scalar | avx2 | avx512 | auto) forces one. See docs/indicators.md.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cwts::ta {
+
+enum class Kind : std::uint8_t {
+  kSma, kEma, kWma, kDema, kTema, kRsi, kMacd, kBbands, kStddev, kAtr, kNatr, kAdx, kStoch,
+  kStochf, kMfi, kObv, kCci, kRoc, kMom, kWillr, kSar, kVwap,
+  kCount
+};
+inline constexpr std::size_t kKindCount = static_cast<std::size_t>(Kind::kCount);
+inline constexpr std::size_t kMaxInputs = 4;
+inline constexpr std::size_t kMaxOutputs = 3;
+inline constexpr std::size_t kMaxParams = 5;
+
+enum class Isa : std::uint8_t { kScalar, kAvx2, kAvx512 };
+inline constexpr std::size_t kIsaCount = 3;
+[[nodiscard]] const char* to_string(Isa isa) noexcept;
+
+struct ParamSpec {
+  const char* name;
+  double def;
+  double min;
+  double max;
+  bool integer;
+};
+
+// What a kernel reads, writes and takes, with TA-Lib's names and defaults.
+struct KindSpec {
+  Kind kind;
+  const char* name;  // TA-Lib's function name, e.g. "MACD"
+  std::uint8_t n_inputs;
+  std::array<const char*, kMaxInputs> inputs;  // "real", "high", "low", "close", "volume"
+  std::uint8_t n_outputs;
+  std::array<const char*, kMaxOutputs> outputs;  // TA-Lib's output names
+  std::uint8_t n_params;
+  std::array<ParamSpec, kMaxParams> params;
+};
+
+[[nodiscard]] const KindSpec& spec(Kind k) noexcept;
+// By TA-Lib name (case-insensitive); nullptr if unknown.
+[[nodiscard]] const KindSpec* find_spec(std::string_view name) noexcept;
+
+// Parameter values in the order of KindSpec::params.
+struct Params {
+  std::array<double, kMaxParams> v{};
+};
+// The defaults of a kind.
+[[nodiscard]] Params default_params(Kind k) noexcept;
+// Checks every value against its range (and integrality). Throws std::invalid_argument naming the
+// kernel, the parameter and the allowed range.
+void validate(Kind k, const Params& p);
+// Number of leading outputs that are NaN (TA-Lib's lookback). Requires valid params.
+[[nodiscard]] int lookback(Kind k, const Params& p) noexcept;
+
+// One series: `in[i]` points at n values of input i, `out[j]` at n values of output j. The first
+// lookback() outputs are NaN, as are the first `skip` outputs more when the inputs start with
+// NaN: like the `talib` module, the series starts at the first index where no input is NaN.
+// Throws std::invalid_argument for bad parameters.
+void run(Kind k, const Params& p, std::size_t n, std::span<const double* const> in,
+         std::span<double* const> out);
+
+// Many series with the same parameters: `in[s * n_inputs + i]` is input i of series s, `out[s *
+// n_outputs + j]` output j of series s, each n long. Lanes across series; bit-identical to run()
+// of each series. Leading NaNs are handled per series as in run().
+void run_many(Kind k, const Params& p, std::size_t n, std::size_t series,
+              std::span<const double* const> in, std::span<double* const> out);
+
+// --- registry ---------------------------------------------------------------------------------
+// The ISA run()/run_many() dispatch to. First use reads CWTS_TA_ISA; an unknown value or an ISA
+// this machine lacks throws std::runtime_error saying so (and which ISAs it has).
+[[nodiscard]] Isa active_isa();
+[[nodiscard]] bool isa_supported(Isa isa) noexcept;
+// Forces an ISA for the rest of the process (tests, benchmarks). Throws if unsupported.
+void set_isa(Isa isa);
+[[nodiscard]] Isa parse_isa(std::string_view name);  // throws std::invalid_argument
+// Calls served per ISA since start: evidence of which kernels ran.
+[[nodiscard]] std::array<std::uint64_t, kIsaCount> isa_calls() noexcept;
+
+// --- incremental ------------------------------------------------------------------------------
+// One series, one bar at a time: update() takes the bar's inputs (in KindSpec::inputs order) and
+// writes the outputs for that bar (NaN while warming up), equal to the batch outputs at the same
+// index. No allocation after construction.
+class Stream {
+ public:
+  virtual ~Stream() = default;
+  virtual void update(const double* in, double* out) noexcept = 0;
+  // Back to the state before the first bar.
+  virtual void reset() noexcept = 0;
+  [[nodiscard]] Kind kind() const noexcept { return kind_; }
+
+ protected:
+  explicit Stream(Kind k) noexcept : kind_(k) {}
+
+ private:
+  Kind kind_;
+};
+// Throws std::invalid_argument for bad parameters.
+[[nodiscard]] std::unique_ptr<Stream> make_stream(Kind k, const Params& p);
+
+// Internal: one ISA's entry points (defined in isa_<name>.cpp).
+namespace detail {
+struct IsaKernels {
+  // One series, no NaN skipping: outputs for all n bars.
+  void (*run)(Kind, const Params&, std::size_t n, const double* const* in, double* const* out);
+  // `lanes` series (1 <= lanes <= width): in[l * n_inputs + i], out[l * n_outputs + j].
+  void (*run_lanes)(Kind, const Params&, std::size_t n, std::size_t lanes, const double* const* in,
+                    double* const* out);
+  std::size_t width;
+};
+const IsaKernels& scalar_kernels() noexcept;
+const IsaKernels& avx2_kernels() noexcept;
+const IsaKernels& avx512_kernels() noexcept;
+std::unique_ptr<Stream> make_scalar_stream(Kind k, const Params& p);
+}  // namespace detail
+
+}  // namespace cwts::ta

@@ -1,0 +1,13 @@
+// The avx2 kernels: kernels.inl compiled with lanes of 4 doubles. Flags: src/ta/CMakeLists.txt.
+#define CWTS_TA_WIDTH 4
+#define CWTS_TA_NS isa_avx2
+#include "kernels.inl"
+
+namespace cwts::ta::detail {
+
+const IsaKernels& avx2_kernels() noexcept {
+  static const IsaKernels k{&isa_avx2::run_one_impl, &isa_avx2::run_lanes_impl, CWTS_TA_WIDTH};
+  return k;
+}
+
+}  // namespace cwts::ta::detail

@@ -1,0 +1,1002 @@
+// The kernels, written once over a lane type. Included by exactly one translation unit per ISA
+// (isa_scalar.cpp, isa_avx2.cpp, isa_avx512.cpp), which defines CWTS_TA_WIDTH (1, 4 or 8) and
+// CWTS_TA_NS first. Everything here has internal linkage: the units are compiled with different
+// -m flags, so no inline function or template instantiation may be shared between them.
+//
+// Each kernel follows TA-Lib's C code operation for operation (the comments name the TA-Lib
+// function); with -ffp-contract=off a lane's arithmetic is the scalar arithmetic, so every ISA
+// gives the same bits.
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <new>
+
+#include "cwts/ta/ta.hpp"
+
+#if CWTS_TA_WIDTH > 1
+#include <immintrin.h>
+#endif
+
+namespace cwts::ta::CWTS_TA_NS {
+namespace {
+
+// ---- lane type -----------------------------------------------------------------------------
+#if CWTS_TA_WIDTH == 1
+using V = double;
+using M = bool;
+inline V splat(double x) noexcept { return x; }
+inline V sel(M m, V a, V b) noexcept { return m ? a : b; }
+inline M msel(M m, M a, M b) noexcept { return m ? a : b; }
+inline M mtrue() noexcept { return true; }
+inline M mand(M a, M b) noexcept { return a && b; }
+inline M mnot(M a) noexcept { return !a; }
+inline bool any(M m) noexcept { return m; }
+inline V vabs(V x) noexcept { return std::fabs(x); }
+inline V vsqrt(V x) noexcept { return std::sqrt(x); }
+inline V load_lanes(const double* const* p, std::size_t, std::size_t i) noexcept { return p[0][i]; }
+inline void store_lanes(double* const* p, std::size_t, std::size_t i, V v) noexcept { p[0][i] = v; }
+#else
+typedef double V __attribute__((vector_size(CWTS_TA_WIDTH * 8)));
+typedef long long M __attribute__((vector_size(CWTS_TA_WIDTH * 8)));
+inline V splat(double x) noexcept {
+  V v;
+  for (int l = 0; l < CWTS_TA_WIDTH; ++l) v[l] = x;
+  return v;
+}
+inline V sel(M m, V a, V b) noexcept { return m ? a : b; }
+inline M msel(M m, M a, M b) noexcept { return m ? a : b; }
+inline M mtrue() noexcept { return M{} == M{}; }
+inline M mand(M a, M b) noexcept { return a & b; }
+inline M mnot(M a) noexcept { return ~a; }
+inline V vabs(V x) noexcept {
+  M mask;
+  for (int l = 0; l < CWTS_TA_WIDTH; ++l) mask[l] = 0x7FFFFFFFFFFFFFFFLL;
+  return (V)((M)x & mask);
+}
+#if CWTS_TA_WIDTH == 4
+inline bool any(M m) noexcept { return _mm256_movemask_pd((__m256d)m) != 0; }
+inline V vsqrt(V x) noexcept { return (V)_mm256_sqrt_pd((__m256d)x); }
+#else
+inline bool any(M m) noexcept { return _mm512_test_epi64_mask((__m512i)m, (__m512i)m) != 0; }
+inline V vsqrt(V x) noexcept { return (V)_mm512_mask_sqrt_pd((__m512d)x, 0xFF, (__m512d)x); }
+#endif
+// Lane l of the result is p[l][i] (lanes past `lanes` repeat lane 0 and are never stored).
+inline V load_lanes(const double* const* p, std::size_t lanes, std::size_t i) noexcept {
+  V v;
+  for (std::size_t l = 0; l < static_cast<std::size_t>(CWTS_TA_WIDTH); ++l) {
+    v[l] = p[l < lanes ? l : 0][i];
+  }
+  return v;
+}
+inline void store_lanes(double* const* p, std::size_t lanes, std::size_t i, V v) noexcept {
+  for (std::size_t l = 0; l < lanes; ++l) p[l][i] = v[l];
+}
+#endif
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// A fixed buffer of lanes, allocated once (kernel construction is off the hot path).
+class Buf {
+ public:
+  Buf() = default;
+  explicit Buf(std::size_t n) : n_(n == 0 ? 1 : n) {
+    d_ = static_cast<V*>(::operator new[](n_ * sizeof(V), std::align_val_t{alignof(V)}));
+    for (std::size_t i = 0; i < n_; ++i) d_[i] = splat(0.0);
+  }
+  Buf(const Buf&) = delete;
+  Buf& operator=(const Buf&) = delete;
+  ~Buf() {
+    if (d_ != nullptr) ::operator delete[](d_, std::align_val_t{alignof(V)});
+  }
+  V& operator[](std::size_t i) noexcept { return d_[i]; }
+  void clear() noexcept {
+    for (std::size_t i = 0; i < n_; ++i) d_[i] = splat(0.0);
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return n_; }
+
+ private:
+  V* d_ = nullptr;
+  std::size_t n_ = 0;
+};
+
+inline int iparam(const Params& p, int i) noexcept { return static_cast<int>(p.v[static_cast<std::size_t>(i)]); }
+
+// ---- building blocks ---------------------------------------------------------------------------
+
+// TA_INT_SMA: running total; the first output at t = p - 1.
+struct SmaState {
+  int p;
+  Buf ring;
+  std::size_t head = 0;
+  long t = 0;
+  V total = splat(0.0);
+  explicit SmaState(int period) : p(period), ring(static_cast<std::size_t>(period)) {}
+  void reset() noexcept { ring.clear(); head = 0; t = 0; total = splat(0.0); }
+  // Returns true when `out` holds a value.
+  bool step(V x, V& out) noexcept {
+    total = total + x;
+    ring[head] = x;
+    head = head + 1 == static_cast<std::size_t>(p) ? 0 : head + 1;
+    if (t++ < p - 1) return false;
+    const V tmp = total;
+    total = total - ring[head];  // the value p - 1 bars back: next to be overwritten
+    out = tmp / splat(static_cast<double>(p));
+    return true;
+  }
+};
+
+// TA_INT_EMA (classic compatibility): seeded by the SMA of the first p values, then
+// prev = ((x - prev) * k) + prev with k = 2 / (p + 1).
+struct EmaState {
+  int p;
+  double k;
+  long t = 0;
+  V acc = splat(0.0);
+  explicit EmaState(int period) : p(period), k(2.0 / static_cast<double>(period + 1)) {}
+  void reset() noexcept { t = 0; acc = splat(0.0); }
+  bool step(V x, V& out) noexcept {
+    if (t < p - 1) {
+      acc = acc + x;
+      ++t;
+      return false;
+    }
+    if (t == p - 1) {
+      acc = (acc + x) / splat(static_cast<double>(p));
+      ++t;
+    } else {
+      acc = ((x - acc) * splat(k)) + acc;
+    }
+    out = acc;
+    return true;
+  }
+};
+
+// The lowest / highest of the last p values (van Herk / Gil-Werman, as TA-Lib's STOCH and WILLR
+// batch code): bars are cut into blocks of p; the window ending at offset k of the current block
+// is the suffix of the previous block from k + 1 and the prefix of the current one up to k. The
+// suffix extrema are built once per block: amortised O(1) per bar, and no data-dependent branch,
+// so lanes never diverge.
+struct Extreme {
+  int p;
+  bool lowest;  // else highest
+  Buf cur, suf;
+  std::size_t k = 0;  // offset in the current block
+  V pre = splat(0.0);
+  V value = splat(0.0);  // the window's extreme once p bars were seen
+  Extreme(int period, bool low)
+      : p(period), lowest(low), cur(static_cast<std::size_t>(period)), suf(static_cast<std::size_t>(period)) {}
+  void reset() noexcept { cur.clear(); suf.clear(); k = 0; pre = value = splat(0.0); }
+  V pick(V a, V b) const noexcept { return lowest ? sel(a < b, a, b) : sel(a > b, a, b); }
+  void step(V x) noexcept {
+    pre = k == 0 ? x : pick(x, pre);
+    cur[k] = x;
+    value = k + 1 < static_cast<std::size_t>(p) ? pick(suf[k + 1], pre) : pre;
+    if (++k == static_cast<std::size_t>(p)) {
+      k = 0;
+      V m = cur[static_cast<std::size_t>(p) - 1];
+      suf[static_cast<std::size_t>(p) - 1] = m;
+      for (std::size_t i = static_cast<std::size_t>(p) - 1; i-- > 0;) {
+        m = pick(cur[i], m);
+        suf[i] = m;
+      }
+    }
+  }
+};
+
+// TA-Lib's TRUE_RANGE as written in TA_TRANGE.
+inline V true_range(V high, V low, V prev_close) noexcept {
+  V greatest = high - low;
+  const V v2 = vabs(prev_close - high);
+  greatest = sel(v2 > greatest, v2, greatest);
+  const V v3 = vabs(low - prev_close);
+  greatest = sel(v3 > greatest, v3, greatest);
+  return greatest;
+}
+// ... and as written in TA_ADX's macro (same value: |a - b| == |b - a|).
+inline V true_range_adx(V th, V tl, V yc) noexcept {
+  V out = th - tl;
+  V t2 = vabs(th - yc);
+  out = sel(t2 > out, t2, out);
+  t2 = vabs(tl - yc);
+  out = sel(t2 > out, t2, out);
+  return out;
+}
+
+// ---- kernels -----------------------------------------------------------------------------------
+// Each: constructor from validated Params, step(inputs, outputs), reset().
+
+struct Sma {
+  SmaState s;
+  bool identity;
+  explicit Sma(const Params& p) : s(iparam(p, 0)), identity(iparam(p, 0) == 1) {}
+  void reset() noexcept { s.reset(); }
+  void step(const V* x, V* y) noexcept {
+    if (identity) { y[0] = x[0]; return; }  // TA-Lib copies the input for period 1
+    if (!s.step(x[0], y[0])) y[0] = splat(kNaN);
+  }
+};
+
+struct Ema {
+  EmaState s;
+  bool identity;
+  explicit Ema(const Params& p) : s(iparam(p, 0)), identity(iparam(p, 0) == 1) {}
+  void reset() noexcept { s.reset(); }
+  void step(const V* x, V* y) noexcept {
+    if (identity) { y[0] = x[0]; return; }
+    if (!s.step(x[0], y[0])) y[0] = splat(kNaN);
+  }
+};
+
+// TA_WMA: periodSum / periodSub trick with divider p (p + 1) / 2, both sums rebuilt from the
+// window (oldest first, weights 1..p) every 8p bars.
+struct Wma {
+  int p;
+  double divider;
+  Buf ring;
+  std::size_t head = 0;
+  long t = 0;
+  long since = 0;
+  V sum = splat(0.0), sub = splat(0.0), trailing = splat(0.0);
+  explicit Wma(const Params& pr)
+      : p(iparam(pr, 0)), divider(static_cast<double>(p) * (p + 1) / 2.0), ring(static_cast<std::size_t>(p)) {}
+  void reset() noexcept { ring.clear(); head = 0; t = 0; since = 0; sum = sub = trailing = splat(0.0); }
+  void step(const V* x, V* y) noexcept {
+    const V v = x[0];
+    if (p == 1) { y[0] = v; return; }
+    ring[head] = v;
+    head = head + 1 == static_cast<std::size_t>(p) ? 0 : head + 1;
+    if (t < p - 1) {
+      sub = sub + v;
+      sum = sum + v * splat(static_cast<double>(t + 1));
+      ++t;
+      y[0] = splat(kNaN);
+      return;
+    }
+    if (t++ == p - 1) since = 8L * p;
+    sub = sub + v;
+    sub = sub - trailing;
+    sum = sum + v * splat(static_cast<double>(p));
+    if (--since <= 0) {
+      since = 8L * p;
+      sub = sum = splat(0.0);
+      std::size_t pos = head;
+      for (int w = 1; w <= p; ++w) {
+        sub = sub + ring[pos];
+        sum = sum + ring[pos] * splat(static_cast<double>(w));
+        pos = pos + 1 == static_cast<std::size_t>(p) ? 0 : pos + 1;
+      }
+    }
+    trailing = ring[head];  // bar t - p + 1
+    y[0] = sum / splat(divider);
+    sum = sum - sub;
+  }
+};
+
+// TA_DEMA: 2 * EMA - EMA(EMA).
+struct Dema {
+  EmaState e1, e2;
+  explicit Dema(const Params& p) : e1(iparam(p, 0)), e2(iparam(p, 0)) {}
+  void reset() noexcept { e1.reset(); e2.reset(); }
+  void step(const V* x, V* y) noexcept {
+    V a, b;
+    if (e1.step(x[0], a) && e2.step(a, b)) {
+      y[0] = (splat(2.0) * a) - b;
+    } else {
+      y[0] = splat(kNaN);
+    }
+  }
+};
+
+// TA_TEMA: EMA3 + ((3 * EMA1) - (3 * EMA2)).
+struct Tema {
+  EmaState e1, e2, e3;
+  explicit Tema(const Params& p) : e1(iparam(p, 0)), e2(iparam(p, 0)), e3(iparam(p, 0)) {}
+  void reset() noexcept { e1.reset(); e2.reset(); e3.reset(); }
+  void step(const V* x, V* y) noexcept {
+    V a, b, c;
+    if (e1.step(x[0], a) && e2.step(a, b) && e3.step(b, c)) {
+      y[0] = c + ((splat(3.0) * a) - (splat(3.0) * b));
+    } else {
+      y[0] = splat(kNaN);
+    }
+  }
+};
+
+// TA_RSI: Wilder-smoothed gains and losses (scaled by a hoisted 1/p), seeded by their mean over
+// the first p changes; 0 when gain + loss is exactly 0 (TA-Lib #253).
+struct Rsi {
+  int p;
+  double inv;
+  long t = 0;
+  V prev = splat(0.0), gain = splat(0.0), loss = splat(0.0);
+  explicit Rsi(const Params& pr) : p(iparam(pr, 0)), inv(1.0 / static_cast<double>(iparam(pr, 0))) {}
+  void reset() noexcept { t = 0; prev = gain = loss = splat(0.0); }
+  static V value(V gain, V loss) noexcept {
+    const V sum = gain + loss;
+    return sel(sum > splat(0.0), splat(100.0) * (gain / sum), splat(0.0));
+  }
+  void step(const V* x, V* y) noexcept {
+    const V v = x[0];
+    if (t == 0) {
+      prev = v;
+      ++t;
+      y[0] = splat(kNaN);
+      return;
+    }
+    const V d = v - prev;
+    prev = v;
+    const V gd = sel(d > splat(0.0), d, splat(0.0));
+    if (t > p) {
+      loss = loss * splat(static_cast<double>(p - 1));
+      gain = gain * splat(static_cast<double>(p - 1));
+    }
+    gain = gain + gd;
+    loss = loss + (gd - d);
+    if (t++ < p) {
+      y[0] = splat(kNaN);
+      return;
+    }
+    loss = loss * splat(inv);
+    gain = gain * splat(inv);
+    y[0] = value(gain, loss);
+  }
+};
+
+// TA_MACD: the slow EMA is seeded at bar slow - 1 as usual, the fast EMA *also* at bar slow - 1
+// (the SMA of the fast period ending there), the signal EMA on the MACD line from there.
+struct Macd {
+  int fast, slow, delay;
+  long t = 0;
+  EmaState ef, es, sig;
+  static int fast_of(const Params& p) { return std::min(iparam(p, 0), iparam(p, 1)); }
+  static int slow_of(const Params& p) { return std::max(iparam(p, 0), iparam(p, 1)); }
+  explicit Macd(const Params& p)
+      : fast(fast_of(p)), slow(slow_of(p)), delay(slow - fast), ef(fast), es(slow), sig(iparam(p, 2)) {}
+  void reset() noexcept { t = 0; ef.reset(); es.reset(); sig.reset(); }
+  void step(const V* x, V* y) noexcept {
+    V f = splat(0.0), s = splat(0.0), g = splat(0.0);
+    const bool fast_ok = t++ >= delay && ef.step(x[0], f);
+    const bool slow_ok = es.step(x[0], s);
+    if (fast_ok && slow_ok) {
+      const V m = f - s;
+      if (sig.step(m, g)) {
+        y[0] = m;
+        y[1] = g;
+        y[2] = m - g;
+        return;
+      }
+    }
+    y[0] = y[1] = y[2] = splat(kNaN);
+  }
+};
+
+// TA-Lib's variance (var.c, "cancellation-free variance"): running sums of deviations from a
+// shift, the shift re-anchored at the window mean (two-pass over the window) when the variance
+// falls below 1e-6 of the mean squared deviation, when a removed value dwarfs the sum, or every
+// 32 windows; a re-anchored variance under 1e-12 of its scale is 0.
+struct VarState {
+  int p;
+  double inv;
+  Buf ring;
+  std::size_t head = 0;
+  long t = 0;
+  V shift = splat(0.0), t1 = splat(0.0), t2 = splat(0.0), since = splat(0.0);
+  explicit VarState(int period)
+      : p(period), inv(1.0 / static_cast<double>(period)), ring(static_cast<std::size_t>(period)) {}
+  void reset() noexcept { ring.clear(); head = 0; t = 0; shift = t1 = t2 = since = splat(0.0); }
+  bool step(V x, V& var) noexcept {
+    ring[head] = x;
+    head = head + 1 == static_cast<std::size_t>(p) ? 0 : head + 1;
+    if (t == 0) {
+      shift = x;
+      since = splat(32.0 * p);
+    }
+    if (t++ < p - 1) {
+      V d = x - shift;
+      t1 = t1 + d;
+      d = d * d;
+      t2 = t2 + d;
+      return false;
+    }
+    V d = x - shift;
+    t1 = t1 + d;
+    d = d * d;
+    t2 = t2 + d;
+    V m1 = t1 * splat(inv);
+    var = t2 * splat(inv) - m1 * m1;
+    const V oldest = ring[head];  // bar t - p + 1 (== x when p is 1)
+    V r = oldest - shift;
+    t1 = t1 - r;
+    r = r * r;
+    t2 = t2 - r;
+    since = since - splat(1.0);
+    const M reseed = (var < splat(0.000001) * (t2 * splat(inv))) | (r > splat(1000000.0) * t2) |
+                     (since <= splat(0.0));
+    if (any(reseed)) {
+      std::size_t pos = head;
+      V sum = splat(0.0);
+      for (int j = 0; j < p; ++j) {
+        sum = sum + ring[pos];
+        pos = pos + 1 == static_cast<std::size_t>(p) ? 0 : pos + 1;
+      }
+      const V nshift = sum * splat(inv);
+      V n1 = splat(0.0), n2 = splat(0.0);
+      pos = head;
+      for (int j = 0; j < p; ++j) {
+        V e = ring[pos] - nshift;
+        n1 = n1 + e;
+        e = e * e;
+        n2 = n2 + e;
+        pos = pos + 1 == static_cast<std::size_t>(p) ? 0 : pos + 1;
+      }
+      const V nm1 = n1 * splat(inv);
+      V nvar = n2 * splat(inv) - nm1 * nm1;
+      nvar = sel(nvar < splat(0.000000000001) * (n2 * splat(inv)), splat(0.0), nvar);
+      V e = oldest - nshift;
+      n1 = n1 - e;
+      e = e * e;
+      n2 = n2 - e;
+      shift = sel(reseed, nshift, shift);
+      t1 = sel(reseed, n1, t1);
+      t2 = sel(reseed, n2, t2);
+      var = sel(reseed, nvar, var);
+      since = sel(reseed, splat(32.0 * p), since);
+    }
+    return true;
+  }
+};
+
+// TA_STDDEV: sqrt of the variance, times nbdev unless it is 1.
+struct Stddev {
+  VarState v;
+  double nbdev;
+  explicit Stddev(const Params& pr) : v(iparam(pr, 0)), nbdev(pr.v[1]) {}
+  void reset() noexcept { v.reset(); }
+  void step(const V* x, V* y) noexcept {
+    V var;
+    if (!v.step(x[0], var)) {
+      y[0] = splat(kNaN);
+      return;
+    }
+    y[0] = nbdev != 1.0 ? vsqrt(var) * splat(nbdev) : vsqrt(var);
+  }
+};
+
+// TA_BBANDS (SMA): middle = SMA, bands = middle +/- STDDEV(p, 1) * nbdev.
+struct Bbands {
+  double up, dn;
+  SmaState sma;
+  VarState v;
+  explicit Bbands(const Params& pr) : up(pr.v[1]), dn(pr.v[2]), sma(iparam(pr, 0)), v(iparam(pr, 0)) {}
+  void reset() noexcept { sma.reset(); v.reset(); }
+  void step(const V* x, V* y) noexcept {
+    V mid, var;
+    const bool ok = sma.step(x[0], mid);
+    if (!v.step(x[0], var) || !ok) {
+      y[0] = y[1] = y[2] = splat(kNaN);
+      return;
+    }
+    const V sd = vsqrt(var);
+    y[0] = mid + sd * splat(up);
+    y[1] = mid;
+    y[2] = mid - sd * splat(dn);
+  }
+};
+
+// TA_ATR / TA_NATR: SMA of the first p true ranges (bars 1..p), then Wilder's step written as
+// TA-Lib writes it: atr = wAlpha * tr + wBeta * atr, wBeta = (p - 1) / p, wAlpha = 1 - wBeta.
+template <bool Normalized>
+struct AtrT {
+  int p;
+  double beta, alpha;
+  long t = 0;
+  V prev_close = splat(0.0), sum = splat(0.0), atr = splat(0.0);
+  explicit AtrT(const Params& pr)
+      : p(iparam(pr, 0)), beta(static_cast<double>(p - 1) / static_cast<double>(p)), alpha(1.0 - beta) {}
+  void reset() noexcept { t = 0; prev_close = sum = atr = splat(0.0); }
+  void step(const V* x, V* y) noexcept {
+    const V h = x[0], l = x[1], c = x[2];
+    if (t == 0) {
+      prev_close = c;
+      ++t;
+      y[0] = splat(kNaN);
+      return;
+    }
+    const V tr = true_range(h, l, prev_close);
+    prev_close = c;
+    if (t < p) {
+      sum = sum + tr;
+      ++t;
+      y[0] = splat(kNaN);
+      return;
+    }
+    if (t++ == p) {
+      atr = (sum + tr) / splat(static_cast<double>(p));
+    } else {
+      atr = splat(alpha) * tr + splat(beta) * atr;
+    }
+    if constexpr (Normalized) {
+      // TA-Lib answers TRANGE itself, not normalised, for period 1.
+      y[0] = p == 1 ? atr : sel(c != splat(0.0), (atr / c) * splat(100.0), splat(0.0));
+    } else {
+      y[0] = atr;
+    }
+  }
+};
+using Atr = AtrT<false>;
+using Natr = AtrT<true>;
+
+// TA_ADX.
+struct Adx {
+  int p;
+  long t = 0;
+  V ph = splat(0.0), pl = splat(0.0), pc = splat(0.0);
+  V mdm = splat(0.0), pdm = splat(0.0), tr = splat(0.0), sumdx = splat(0.0), adx = splat(0.0);
+  explicit Adx(const Params& pr) : p(iparam(pr, 0)) {}
+  void reset() noexcept {
+    t = 0;
+    ph = pl = pc = mdm = pdm = tr = sumdx = adx = splat(0.0);
+  }
+  void step(const V* x, V* y) noexcept {
+    const V h = x[0], l = x[1], c = x[2];
+    y[0] = splat(kNaN);
+    if (t == 0) {
+      ph = h; pl = l; pc = c;
+      ++t;
+      return;
+    }
+    const V diffp = h - ph;
+    ph = h;
+    const V diffm = pl - l;
+    pl = l;
+    const V pd = splat(static_cast<double>(p));
+    if (t >= p) {
+      mdm = mdm - mdm / pd;
+      pdm = pdm - pdm / pd;
+    }
+    const M minus = mand(diffm > splat(0.0), diffp < diffm);
+    const M plus = mand(mnot(minus), mand(diffp > splat(0.0), diffp > diffm));
+    mdm = sel(minus, mdm + diffm, mdm);
+    pdm = sel(plus, pdm + diffp, pdm);
+    const V r = true_range_adx(ph, pl, pc);
+    pc = c;
+    if (t < p) {  // bars 1 .. p - 1: plain sums
+      tr = tr + r;
+      ++t;
+      return;
+    }
+    tr = tr - (tr / pd) + r;
+    const M tr_ok = tr != splat(0.0);
+    const V minus_di = splat(100.0) * (mdm / tr);
+    const V plus_di = splat(100.0) * (pdm / tr);
+    const V di_sum = minus_di + plus_di;
+    const M ok = mand(tr_ok, di_sum != splat(0.0));
+    const V dx = splat(100.0) * (vabs(minus_di - plus_di) / di_sum);
+    if (t < 2 * p - 1) {  // bars p .. 2p - 2: sum of DX
+      sumdx = sel(ok, sumdx + dx, sumdx);
+      ++t;
+      return;
+    }
+    if (t == 2 * p - 1) {
+      sumdx = sel(ok, sumdx + dx, sumdx);
+      adx = sumdx / pd;
+    } else {
+      adx = sel(ok, ((adx * splat(static_cast<double>(p - 1))) + dx) / pd, adx);
+    }
+    ++t;
+    y[0] = adx;
+  }
+};
+
+// Fast %K as TA_STOCH / TA_STOCHF compute it: (close - lowest) / (highest - lowest) * 100.
+struct FastK {
+  Extreme lo, hi;
+  int p;
+  long t = 0;
+  explicit FastK(int period) : lo(period, true), hi(period, false), p(period) {}
+  void reset() noexcept { lo.reset(); hi.reset(); t = 0; }
+  bool step(V h, V l, V c, V& k) noexcept {
+    lo.step(l);
+    hi.step(h);
+    if (t++ < p - 1) return false;
+    const V range = hi.value - lo.value;
+    k = sel(range != splat(0.0), (c - lo.value) / range * splat(100.0), splat(0.0));
+    return true;
+  }
+};
+
+struct Stoch {
+  FastK fk;
+  SmaState sk, sd;
+  explicit Stoch(const Params& p) : fk(iparam(p, 0)), sk(iparam(p, 1)), sd(iparam(p, 3)) {}
+  void reset() noexcept { fk.reset(); sk.reset(); sd.reset(); }
+  void step(const V* x, V* y) noexcept {
+    V k, slowk, slowd;
+    if (fk.step(x[0], x[1], x[2], k) && sk.step(k, slowk) && sd.step(slowk, slowd)) {
+      y[0] = slowk;
+      y[1] = slowd;
+    } else {
+      y[0] = y[1] = splat(kNaN);
+    }
+  }
+};
+
+struct Stochf {
+  FastK fk;
+  SmaState fd;
+  explicit Stochf(const Params& p) : fk(iparam(p, 0)), fd(iparam(p, 1)) {}
+  void reset() noexcept { fk.reset(); fd.reset(); }
+  void step(const V* x, V* y) noexcept {
+    V k, d;
+    if (fk.step(x[0], x[1], x[2], k) && fd.step(k, d)) {
+      y[0] = k;
+      y[1] = d;
+    } else {
+      y[0] = y[1] = splat(kNaN);
+    }
+  }
+};
+
+// TA_MFI: money flow split by the sign of the typical-price change, summed over a p-bar circular
+// buffer; 0 when the total flow is below 1.
+struct Mfi {
+  int p;
+  Buf pos, neg;
+  std::size_t idx = 0;
+  long t = 0;
+  V prev = splat(0.0), psum = splat(0.0), nsum = splat(0.0);
+  explicit Mfi(const Params& pr)
+      : p(iparam(pr, 0)), pos(static_cast<std::size_t>(p)), neg(static_cast<std::size_t>(p)) {}
+  void reset() noexcept { pos.clear(); neg.clear(); idx = 0; t = 0; prev = psum = nsum = splat(0.0); }
+  void step(const V* x, V* y) noexcept {
+    const V tp = (x[0] + x[1] + x[2]) / splat(3.0);
+    if (t == 0) {
+      prev = tp;
+      ++t;
+      y[0] = splat(kNaN);
+      return;
+    }
+    if (t > p) {
+      psum = psum - pos[idx];
+      nsum = nsum - neg[idx];
+    }
+    const V d = tp - prev;
+    prev = tp;
+    const V flow = tp * x[3];
+    const M dn = d < splat(0.0);
+    const M upm = d > splat(0.0);
+    neg[idx] = sel(dn, flow, splat(0.0));
+    nsum = sel(dn, nsum + flow, nsum);
+    pos[idx] = sel(upm, flow, splat(0.0));
+    psum = sel(upm, psum + flow, psum);
+    idx = idx + 1 == static_cast<std::size_t>(p) ? 0 : idx + 1;
+    if (t++ < p) {
+      y[0] = splat(kNaN);
+      return;
+    }
+    const V total = psum + nsum;
+    y[0] = sel(total > splat(0.0), splat(100.0) * (psum / total), splat(0.0));
+  }
+};
+
+// TA_OBV.
+struct Obv {
+  long t = 0;
+  V obv = splat(0.0), prev = splat(0.0);
+  explicit Obv(const Params&) {}
+  void reset() noexcept { t = 0; obv = prev = splat(0.0); }
+  void step(const V* x, V* y) noexcept {
+    const V c = x[0], v = x[1];
+    if (t++ == 0) {
+      obv = v;
+    } else {
+      const M up = c > prev;
+      const M dn = mand(mnot(up), c < prev);
+      obv = sel(up, obv + v, sel(dn, obv - v, obv));
+    }
+    y[0] = obv;
+    prev = c;
+  }
+};
+
+// TA_CCI: typical prices in a circular buffer summed in buffer order (not time order), mean
+// deviation recomputed over the buffer each bar.
+struct Cci {
+  int p;
+  Buf ring;
+  std::size_t idx = 0;
+  long t = 0;
+  explicit Cci(const Params& pr) : p(iparam(pr, 0)), ring(static_cast<std::size_t>(p)) {}
+  void reset() noexcept { ring.clear(); idx = 0; t = 0; }
+  void step(const V* x, V* y) noexcept {
+    const V last = (x[0] + x[1] + x[2]) / splat(3.0);
+    ring[idx] = last;
+    idx = idx + 1 == static_cast<std::size_t>(p) ? 0 : idx + 1;
+    if (t++ < p - 1) {
+      y[0] = splat(kNaN);
+      return;
+    }
+    V avg = splat(0.0);
+    for (std::size_t j = 0; j < static_cast<std::size_t>(p); ++j) avg = avg + ring[j];
+    avg = avg / splat(static_cast<double>(p));
+    V dev = splat(0.0);
+    for (std::size_t j = 0; j < static_cast<std::size_t>(p); ++j) dev = dev + vabs(ring[j] - avg);
+    const V num = last - avg;
+    const M ok = mand(num != splat(0.0), dev != splat(0.0));
+    y[0] = sel(ok, num / (splat(0.015) * (dev / splat(static_cast<double>(p)))), splat(0.0));
+  }
+};
+
+// TA_ROC and TA_MOM: against the value p bars back.
+template <bool Roc>
+struct LagT {
+  int p;
+  Buf ring;
+  std::size_t head = 0;
+  long t = 0;
+  explicit LagT(const Params& pr) : p(iparam(pr, 0)), ring(static_cast<std::size_t>(p)) {}
+  void reset() noexcept { ring.clear(); head = 0; t = 0; }
+  void step(const V* x, V* y) noexcept {
+    const V old = ring[head];
+    ring[head] = x[0];
+    head = head + 1 == static_cast<std::size_t>(p) ? 0 : head + 1;
+    if (t++ < p) {
+      y[0] = splat(kNaN);
+      return;
+    }
+    if constexpr (Roc) {
+      y[0] = sel(old != splat(0.0), ((x[0] / old) - splat(1.0)) * splat(100.0), splat(0.0));
+    } else {
+      y[0] = x[0] - old;
+    }
+  }
+};
+using Roc = LagT<true>;
+using Mom = LagT<false>;
+
+// TA_WILLR: (highest - close) / (highest - lowest) * -100.
+struct Willr {
+  Extreme lo, hi;
+  int p;
+  long t = 0;
+  explicit Willr(const Params& pr) : lo(iparam(pr, 0), true), hi(iparam(pr, 0), false), p(iparam(pr, 0)) {}
+  void reset() noexcept { lo.reset(); hi.reset(); t = 0; }
+  void step(const V* x, V* y) noexcept {
+    lo.step(x[1]);
+    hi.step(x[0]);
+    if (t++ < p - 1) {
+      y[0] = splat(kNaN);
+      return;
+    }
+    const V range = hi.value - lo.value;
+    y[0] = sel(range != splat(0.0), (hi.value - x[2]) / range * splat(-100.0), splat(0.0));
+  }
+};
+
+// TA_SAR: direction from the first bar's -DM, then Wilder's parabolic stop and reverse. All four
+// cases are computed and the lanes pick theirs (one lane: the branches themselves).
+struct Sar {
+  double acc, max;
+  long t = 0;
+  M is_long{};
+  V sar = splat(0.0), ep = splat(0.0), af = splat(0.0), nh = splat(0.0), nl = splat(0.0);
+  explicit Sar(const Params& pr) : acc(pr.v[0]), max(pr.v[1]) {
+    if (acc > max) acc = max;
+  }
+  void reset() noexcept {
+    t = 0;
+    is_long = M{};
+    sar = ep = af = nh = nl = splat(0.0);
+  }
+  static V lift(V s, V a, V b) noexcept {  // if (s < a) s = a; if (s < b) s = b;
+    s = sel(s < a, a, s);
+    return sel(s < b, b, s);
+  }
+  static V drop(V s, V a, V b) noexcept {  // if (s > a) s = a; if (s > b) s = b;
+    s = sel(s > a, a, s);
+    return sel(s > b, b, s);
+  }
+  void step(const V* x, V* y) noexcept {
+    const V h = x[0], l = x[1];
+    if (t == 0) {
+      nh = h;
+      nl = l;
+      ++t;
+      y[0] = splat(kNaN);
+      return;
+    }
+    V ph, pl;
+    if (t == 1) {
+      const V diffp = h - nh;
+      const V diffm = nl - l;
+      const M minus_dm = mand(diffm > splat(0.0), diffp < diffm);
+      is_long = mnot(minus_dm);
+      ep = sel(is_long, h, l);
+      sar = sel(is_long, nl, nh);
+      af = splat(acc);
+      ph = h;
+      pl = l;
+    } else {
+      ph = nh;
+      pl = nl;
+    }
+    nh = h;
+    nl = l;
+    ++t;
+#if CWTS_TA_WIDTH == 1
+    // One lane: TA_SAR's branches as written (reversals are rare, so they predict well).
+    if (is_long) {
+      if (nl <= sar) {
+        is_long = false;
+        sar = lift(ep, ph, nh);
+        y[0] = sar;
+        af = acc;
+        ep = nl;
+        sar = lift(sar + af * (ep - sar), ph, nh);
+      } else {
+        y[0] = sar;
+        if (nh > ep) {
+          ep = nh;
+          af += acc;
+          if (af > max) af = max;
+        }
+        sar = drop(sar + af * (ep - sar), pl, nl);
+      }
+    } else {
+      if (nh >= sar) {
+        is_long = true;
+        sar = drop(ep, pl, nl);
+        y[0] = sar;
+        af = acc;
+        ep = nh;
+        sar = drop(sar + af * (ep - sar), pl, nl);
+      } else {
+        y[0] = sar;
+        if (nl < ep) {
+          ep = nl;
+          af += acc;
+          if (af > max) af = max;
+        }
+        sar = lift(sar + af * (ep - sar), ph, nh);
+      }
+    }
+#else
+    const V vacc = splat(acc), vmax = splat(max);
+    // long, reversing to short
+    V lr = lift(ep, ph, nh);
+    const V lr_out = lr;
+    lr = lift(lr + vacc * (nl - lr), ph, nh);
+    // long, continuing
+    const M lc_new = nh > ep;
+    const V lc_ep = sel(lc_new, nh, ep);
+    V lc_af = sel(lc_new, af + vacc, af);
+    lc_af = sel(lc_af > vmax, vmax, lc_af);
+    const V lc = drop(sar + lc_af * (lc_ep - sar), pl, nl);
+    // short, reversing to long
+    V sr = drop(ep, pl, nl);
+    const V sr_out = sr;
+    sr = drop(sr + vacc * (nh - sr), pl, nl);
+    // short, continuing
+    const M sc_new = nl < ep;
+    const V sc_ep = sel(sc_new, nl, ep);
+    V sc_af = sel(sc_new, af + vacc, af);
+    sc_af = sel(sc_af > vmax, vmax, sc_af);
+    const V sc = lift(sar + sc_af * (sc_ep - sar), ph, nh);
+
+    const M long_rev = mand(is_long, nl <= sar);
+    const M short_rev = mand(mnot(is_long), nh >= sar);
+    const M long_cont = mand(is_long, mnot(long_rev));
+    y[0] = sel(long_rev, lr_out, sel(short_rev, sr_out, sar));
+    const V new_sar = sel(long_rev, lr, sel(short_rev, sr, sel(long_cont, lc, sc)));
+    ep = sel(long_rev, nl, sel(short_rev, nh, sel(long_cont, lc_ep, sc_ep)));
+    af = sel(long_rev, vacc, sel(short_rev, vacc, sel(long_cont, lc_af, sc_af)));
+    is_long = msel(long_rev, M{}, msel(short_rev, mtrue(), is_long));
+    sar = new_sar;
+#endif
+  }
+};
+
+// VWAP (no TA-Lib equivalent): sum(tp * volume) / sum(volume) over the last p bars, tp = (high +
+// low + close) / 3; p = 0: cumulative from the first bar. A window without volume gives the bar's
+// typical price. See docs/indicators.md.
+struct Vwap {
+  int p;
+  Buf pv_ring, v_ring;
+  std::size_t head = 0;
+  long t = 0;
+  V pv = splat(0.0), vol = splat(0.0);
+  explicit Vwap(const Params& pr)
+      : p(iparam(pr, 0)), pv_ring(static_cast<std::size_t>(p)), v_ring(static_cast<std::size_t>(p)) {}
+  void reset() noexcept { pv_ring.clear(); v_ring.clear(); head = 0; t = 0; pv = vol = splat(0.0); }
+  void step(const V* x, V* y) noexcept {
+    const V tp = (x[0] + x[1] + x[2]) / splat(3.0);
+    const V w = tp * x[3];
+    pv = pv + w;
+    vol = vol + x[3];
+    const V value = sel(vol != splat(0.0), pv / vol, tp);
+    if (p == 0) {
+      y[0] = value;
+      return;
+    }
+    pv_ring[head] = w;
+    v_ring[head] = x[3];
+    head = head + 1 == static_cast<std::size_t>(p) ? 0 : head + 1;
+    if (t++ < p - 1) {
+      y[0] = splat(kNaN);
+      return;
+    }
+    y[0] = value;
+    pv = pv - pv_ring[head];
+    vol = vol - v_ring[head];
+  }
+};
+
+// ---- dispatch ----------------------------------------------------------------------------------
+
+template <class K>
+void run_kernel(const Params& p, std::size_t n, std::size_t lanes, const double* const* in,
+                double* const* out, std::size_t n_in, std::size_t n_out) {
+  K k(p);
+  // Per input / output: the lanes' pointers, lane-major as given.
+  const double* ip[kMaxInputs][CWTS_TA_WIDTH];
+  double* op[kMaxOutputs][CWTS_TA_WIDTH];
+  for (std::size_t l = 0; l < lanes; ++l) {
+    for (std::size_t i = 0; i < n_in; ++i) ip[i][l] = in[l * n_in + i];
+    for (std::size_t j = 0; j < n_out; ++j) op[j][l] = out[l * n_out + j];
+  }
+  V x[kMaxInputs];
+  V y[kMaxOutputs];
+  for (std::size_t t = 0; t < n; ++t) {
+    for (std::size_t i = 0; i < n_in; ++i) x[i] = load_lanes(ip[i], lanes, t);
+    k.step(x, y);
+    for (std::size_t j = 0; j < n_out; ++j) store_lanes(op[j], lanes, t, y[j]);
+  }
+}
+
+template <class F>
+decltype(auto) with_kernel(Kind kind, F&& f) {
+  switch (kind) {
+    case Kind::kSma: return f.template operator()<Sma>();
+    case Kind::kEma: return f.template operator()<Ema>();
+    case Kind::kWma: return f.template operator()<Wma>();
+    case Kind::kDema: return f.template operator()<Dema>();
+    case Kind::kTema: return f.template operator()<Tema>();
+    case Kind::kRsi: return f.template operator()<Rsi>();
+    case Kind::kMacd: return f.template operator()<Macd>();
+    case Kind::kBbands: return f.template operator()<Bbands>();
+    case Kind::kStddev: return f.template operator()<Stddev>();
+    case Kind::kAtr: return f.template operator()<Atr>();
+    case Kind::kNatr: return f.template operator()<Natr>();
+    case Kind::kAdx: return f.template operator()<Adx>();
+    case Kind::kStoch: return f.template operator()<Stoch>();
+    case Kind::kStochf: return f.template operator()<Stochf>();
+    case Kind::kMfi: return f.template operator()<Mfi>();
+    case Kind::kObv: return f.template operator()<Obv>();
+    case Kind::kCci: return f.template operator()<Cci>();
+    case Kind::kRoc: return f.template operator()<Roc>();
+    case Kind::kMom: return f.template operator()<Mom>();
+    case Kind::kWillr: return f.template operator()<Willr>();
+    case Kind::kSar: return f.template operator()<Sar>();
+    case Kind::kVwap: return f.template operator()<Vwap>();
+    case Kind::kCount: break;
+  }
+  return f.template operator()<Sma>();  // unreachable: callers validate the kind
+}
+
+void run_lanes_impl(Kind kind, const Params& p, std::size_t n, std::size_t lanes,
+                    const double* const* in, double* const* out) {
+  const KindSpec& s = spec(kind);
+  with_kernel(kind, [&]<class K>() { run_kernel<K>(p, n, lanes, in, out, s.n_inputs, s.n_outputs); });
+}
+
+void run_one_impl(Kind kind, const Params& p, std::size_t n, const double* const* in,
+                  double* const* out) {
+  run_lanes_impl(kind, p, n, 1, in, out);
+}
+
+}  // namespace
+}  // namespace cwts::ta::CWTS_TA_NS

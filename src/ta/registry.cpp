@@ -1,0 +1,314 @@
+// Kernel specs, parameter checks, lookbacks, the ISA registry and the dispatching entry points.
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <mutex>
+#include <sstream>
+
+#include "cwts/ta/ta.hpp"
+
+namespace cwts::ta {
+namespace {
+
+constexpr double kMaxPeriod = 100000;
+constexpr double kMaxReal = 3.0e37;
+
+constexpr ParamSpec period(const char* name, double def, double min) {
+  return ParamSpec{name, def, min, kMaxPeriod, true};
+}
+constexpr ParamSpec real(const char* name, double def, double min) {
+  return ParamSpec{name, def, min, kMaxReal, false};
+}
+constexpr ParamSpec matype(const char* name) { return ParamSpec{name, 0, 0, 0, true}; }
+
+using In = std::array<const char*, kMaxInputs>;
+using Out = std::array<const char*, kMaxOutputs>;
+using Ps = std::array<ParamSpec, kMaxParams>;
+constexpr In kReal{"real"};
+constexpr In kHlc{"high", "low", "close"};
+constexpr In kHlcv{"high", "low", "close", "volume"};
+constexpr Out kOne{"real"};
+
+constexpr std::array<KindSpec, kKindCount> kSpecs{{
+    {Kind::kSma, "SMA", 1, kReal, 1, kOne, 1, Ps{period("timeperiod", 30, 1)}},
+    {Kind::kEma, "EMA", 1, kReal, 1, kOne, 1, Ps{period("timeperiod", 30, 1)}},
+    {Kind::kWma, "WMA", 1, kReal, 1, kOne, 1, Ps{period("timeperiod", 30, 1)}},
+    {Kind::kDema, "DEMA", 1, kReal, 1, kOne, 1, Ps{period("timeperiod", 30, 2)}},
+    {Kind::kTema, "TEMA", 1, kReal, 1, kOne, 1, Ps{period("timeperiod", 30, 2)}},
+    {Kind::kRsi, "RSI", 1, kReal, 1, kOne, 1, Ps{period("timeperiod", 14, 2)}},
+    {Kind::kMacd, "MACD", 1, kReal, 3, Out{"macd", "macdsignal", "macdhist"}, 3,
+     Ps{period("fastperiod", 12, 2), period("slowperiod", 26, 2), period("signalperiod", 9, 1)}},
+    {Kind::kBbands, "BBANDS", 1, kReal, 3, Out{"upperband", "middleband", "lowerband"}, 4,
+     Ps{period("timeperiod", 20, 2), real("nbdevup", 2.0, -kMaxReal), real("nbdevdn", 2.0, -kMaxReal),
+        matype("matype")}},
+    {Kind::kStddev, "STDDEV", 1, kReal, 1, kOne, 2,
+     Ps{period("timeperiod", 5, 2), real("nbdev", 1.0, -kMaxReal)}},
+    {Kind::kAtr, "ATR", 3, kHlc, 1, kOne, 1, Ps{period("timeperiod", 14, 1)}},
+    {Kind::kNatr, "NATR", 3, kHlc, 1, kOne, 1, Ps{period("timeperiod", 14, 1)}},
+    {Kind::kAdx, "ADX", 3, kHlc, 1, kOne, 1, Ps{period("timeperiod", 14, 2)}},
+    {Kind::kStoch, "STOCH", 3, kHlc, 2, Out{"slowk", "slowd"}, 5,
+     Ps{period("fastk_period", 5, 1), period("slowk_period", 3, 1), matype("slowk_matype"),
+        period("slowd_period", 3, 1), matype("slowd_matype")}},
+    {Kind::kStochf, "STOCHF", 3, kHlc, 2, Out{"fastk", "fastd"}, 3,
+     Ps{period("fastk_period", 5, 1), period("fastd_period", 3, 1), matype("fastd_matype")}},
+    {Kind::kMfi, "MFI", 4, kHlcv, 1, kOne, 1, Ps{period("timeperiod", 14, 2)}},
+    {Kind::kObv, "OBV", 2, In{"real", "volume"}, 1, kOne, 0, Ps{}},
+    {Kind::kCci, "CCI", 3, kHlc, 1, kOne, 1, Ps{period("timeperiod", 14, 2)}},
+    {Kind::kRoc, "ROC", 1, kReal, 1, kOne, 1, Ps{period("timeperiod", 10, 1)}},
+    {Kind::kMom, "MOM", 1, kReal, 1, kOne, 1, Ps{period("timeperiod", 10, 1)}},
+    {Kind::kWillr, "WILLR", 3, kHlc, 1, kOne, 1, Ps{period("timeperiod", 14, 2)}},
+    {Kind::kSar, "SAR", 2, In{"high", "low"}, 1, kOne, 2,
+     Ps{real("acceleration", 0.02, 0), real("maximum", 0.2, 0)}},
+    {Kind::kVwap, "VWAP", 4, kHlcv, 1, kOne, 1, Ps{period("timeperiod", 14, 0)}},
+}};
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::toupper(static_cast<unsigned char>(x)) == std::toupper(static_cast<unsigned char>(y));
+         });
+}
+
+int ip(const Params& p, std::size_t i) { return static_cast<int>(p.v[i]); }
+
+// ---- registry ----
+std::atomic<int> g_isa{-1};
+std::array<std::atomic<std::uint64_t>, kIsaCount> g_calls{};
+std::mutex g_init_mu;
+
+std::string supported_list() {
+  std::string s;
+  for (std::size_t i = 0; i < kIsaCount; ++i) {
+    if (!isa_supported(static_cast<Isa>(i))) continue;
+    if (!s.empty()) s += ", ";
+    s += to_string(static_cast<Isa>(i));
+  }
+  return s;
+}
+
+Isa best_isa() noexcept {
+  if (isa_supported(Isa::kAvx512)) return Isa::kAvx512;
+  if (isa_supported(Isa::kAvx2)) return Isa::kAvx2;
+  return Isa::kScalar;
+}
+
+const detail::IsaKernels& kernels(Isa isa) noexcept {
+  switch (isa) {
+    case Isa::kAvx512: return detail::avx512_kernels();
+    case Isa::kAvx2: return detail::avx2_kernels();
+    case Isa::kScalar: break;
+  }
+  return detail::scalar_kernels();
+}
+
+// First index at which none of the inputs is NaN (talib's begidx); n if there is none.
+std::size_t first_valid(std::size_t n, std::span<const double* const> in, std::size_t n_in) {
+  for (std::size_t t = 0; t < n; ++t) {
+    bool ok = true;
+    for (std::size_t i = 0; i < n_in && ok; ++i) ok = !std::isnan(in[i][t]);
+    if (ok) return t;
+  }
+  return n;
+}
+
+void check_spans(const KindSpec& s, std::size_t series, std::span<const double* const> in,
+                 std::span<double* const> out) {
+  if (in.size() != series * s.n_inputs || out.size() != series * s.n_outputs) {
+    std::ostringstream m;
+    m << s.name << ": expected " << series * s.n_inputs << " input and " << series * s.n_outputs
+      << " output arrays, got " << in.size() << " and " << out.size();
+    throw std::invalid_argument(m.str());
+  }
+}
+
+// One series on the scalar kernel, from its first valid index; NaN before.
+void run_series(Kind k, const Params& p, std::size_t n, const double* const* in, double* const* out) {
+  const KindSpec& s = spec(k);
+  const std::size_t begin = first_valid(n, std::span<const double* const>(in, s.n_inputs), s.n_inputs);
+  for (std::size_t j = 0; j < s.n_outputs; ++j) {
+    std::fill(out[j], out[j] + begin, std::numeric_limits<double>::quiet_NaN());
+  }
+  if (begin == n) return;
+  std::array<const double*, kMaxInputs> ip{};
+  std::array<double*, kMaxOutputs> op{};
+  for (std::size_t i = 0; i < s.n_inputs; ++i) ip[i] = in[i] + begin;
+  for (std::size_t j = 0; j < s.n_outputs; ++j) op[j] = out[j] + begin;
+  detail::scalar_kernels().run(k, p, n - begin, ip.data(), op.data());
+}
+
+}  // namespace
+
+const char* to_string(Isa isa) noexcept {
+  switch (isa) {
+    case Isa::kScalar: return "scalar";
+    case Isa::kAvx2: return "avx2";
+    case Isa::kAvx512: return "avx512";
+  }
+  return "?";
+}
+
+const KindSpec& spec(Kind k) noexcept { return kSpecs[static_cast<std::size_t>(k)]; }
+
+const KindSpec* find_spec(std::string_view name) noexcept {
+  for (const auto& s : kSpecs) {
+    if (iequals(s.name, name)) return &s;
+  }
+  return nullptr;
+}
+
+Params default_params(Kind k) noexcept {
+  Params p;
+  const KindSpec& s = spec(k);
+  for (std::size_t i = 0; i < s.n_params; ++i) p.v[i] = s.params[i].def;
+  return p;
+}
+
+void validate(Kind k, const Params& p) {
+  if (static_cast<std::size_t>(k) >= kKindCount) throw std::invalid_argument("ta: unknown kernel");
+  const KindSpec& s = spec(k);
+  for (std::size_t i = 0; i < s.n_params; ++i) {
+    const ParamSpec& ps = s.params[i];
+    const double v = p.v[i];
+    const bool integral = !ps.integer || (std::isfinite(v) && std::floor(v) == v);
+    if (!(v >= ps.min && v <= ps.max) || !integral) {
+      std::ostringstream m;
+      m << s.name << ": " << ps.name << " = " << v << " is out of range: ";
+      if (ps.min == ps.max) {
+        m << "only " << ps.min << (std::string_view(ps.name).find("matype") != std::string_view::npos
+                                        ? " (SMA) is supported"
+                                        : " is supported");
+      } else {
+        m << (ps.integer ? "an integer " : "a number ") << "from " << ps.min << " to " << ps.max;
+      }
+      throw std::invalid_argument(m.str());
+    }
+  }
+}
+
+int lookback(Kind k, const Params& p) noexcept {
+  switch (k) {
+    case Kind::kSma: case Kind::kEma: case Kind::kWma: case Kind::kBbands: case Kind::kStddev:
+    case Kind::kCci: case Kind::kWillr:
+      return ip(p, 0) - 1;
+    case Kind::kDema: return 2 * (ip(p, 0) - 1);
+    case Kind::kTema: return 3 * (ip(p, 0) - 1);
+    case Kind::kRsi: case Kind::kAtr: case Kind::kNatr: case Kind::kMfi: case Kind::kRoc:
+    case Kind::kMom:
+      return ip(p, 0);
+    case Kind::kMacd: return std::max(ip(p, 0), ip(p, 1)) - 1 + ip(p, 2) - 1;
+    case Kind::kAdx: return 2 * ip(p, 0) - 1;
+    case Kind::kStoch: return ip(p, 0) - 1 + ip(p, 1) - 1 + ip(p, 3) - 1;
+    case Kind::kStochf: return ip(p, 0) - 1 + ip(p, 1) - 1;
+    case Kind::kObv: return 0;
+    case Kind::kSar: return 1;
+    case Kind::kVwap: return std::max(ip(p, 0) - 1, 0);
+    case Kind::kCount: break;
+  }
+  return 0;
+}
+
+bool isa_supported(Isa isa) noexcept {
+  switch (isa) {
+    case Isa::kScalar: return true;
+    case Isa::kAvx2: return __builtin_cpu_supports("avx2");
+    case Isa::kAvx512: return __builtin_cpu_supports("avx512f") != 0;
+  }
+  return false;
+}
+
+Isa parse_isa(std::string_view name) {
+  for (std::size_t i = 0; i < kIsaCount; ++i) {
+    if (iequals(name, to_string(static_cast<Isa>(i)))) return static_cast<Isa>(i);
+  }
+  throw std::invalid_argument("ta: unknown ISA \"" + std::string(name) +
+                              "\" (expected scalar, avx2, avx512 or auto)");
+}
+
+void set_isa(Isa isa) {
+  if (!isa_supported(isa)) {
+    throw std::runtime_error(std::string("ta: ISA ") + to_string(isa) +
+                             " is not supported by this CPU (supported: " + supported_list() + ")");
+  }
+  g_isa.store(static_cast<int>(isa), std::memory_order_relaxed);
+}
+
+Isa active_isa() {
+  int v = g_isa.load(std::memory_order_relaxed);
+  if (v >= 0) return static_cast<Isa>(v);
+  const std::lock_guard lock(g_init_mu);
+  v = g_isa.load(std::memory_order_relaxed);
+  if (v >= 0) return static_cast<Isa>(v);
+  const char* env = std::getenv("CWTS_TA_ISA");
+  Isa isa = best_isa();
+  if (env != nullptr && *env != '\0' && !iequals(env, "auto")) {
+    try {
+      isa = parse_isa(env);
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(std::string("CWTS_TA_ISA: ") + e.what());
+    }
+    if (!isa_supported(isa)) {
+      throw std::runtime_error(std::string("CWTS_TA_ISA=") + env +
+                               ": this CPU does not support it (supported: " + supported_list() + ")");
+    }
+  }
+  g_isa.store(static_cast<int>(isa), std::memory_order_relaxed);
+  return isa;
+}
+
+std::array<std::uint64_t, kIsaCount> isa_calls() noexcept {
+  std::array<std::uint64_t, kIsaCount> r{};
+  for (std::size_t i = 0; i < kIsaCount; ++i) r[i] = g_calls[i].load(std::memory_order_relaxed);
+  return r;
+}
+
+void run(Kind k, const Params& p, std::size_t n, std::span<const double* const> in,
+         std::span<double* const> out) {
+  validate(k, p);
+  check_spans(spec(k), 1, in, out);
+  // One series is a recurrence over time: there are no lanes to fill, so every ISA runs the
+  // scalar kernel (docs/adr/0011-indicator-kernels.md). Counted as scalar.
+  (void)active_isa();
+  g_calls[static_cast<std::size_t>(Isa::kScalar)].fetch_add(1, std::memory_order_relaxed);
+  run_series(k, p, n, in.data(), out.data());
+}
+
+void run_many(Kind k, const Params& p, std::size_t n, std::size_t series,
+              std::span<const double* const> in, std::span<double* const> out) {
+  validate(k, p);
+  const KindSpec& s = spec(k);
+  check_spans(s, series, in, out);
+  const Isa isa = active_isa();
+  const detail::IsaKernels& kern = kernels(isa);
+  g_calls[static_cast<std::size_t>(isa)].fetch_add(1, std::memory_order_relaxed);
+  const std::size_t ni = s.n_inputs, no = s.n_outputs;
+  // Series that start with NaN begin at their own index: run them alone. The rest go in lanes.
+  std::array<const double*, kMaxInputs * 8> lane_in{};
+  std::array<double*, kMaxOutputs * 8> lane_out{};
+  std::size_t lanes = 0;
+  auto flush = [&] {
+    if (lanes == 0) return;
+    kern.run_lanes(k, p, n, lanes, lane_in.data(), lane_out.data());
+    lanes = 0;
+  };
+  for (std::size_t sidx = 0; sidx < series; ++sidx) {
+    const double* const* si = in.data() + sidx * ni;
+    double* const* so = out.data() + sidx * no;
+    if (n > 0 && first_valid(n, std::span<const double* const>(si, ni), ni) != 0) {
+      run_series(k, p, n, si, so);
+      continue;
+    }
+    for (std::size_t i = 0; i < ni; ++i) lane_in[lanes * ni + i] = si[i];
+    for (std::size_t j = 0; j < no; ++j) lane_out[lanes * no + j] = so[j];
+    if (++lanes == kern.width) flush();
+  }
+  flush();
+}
+
+std::unique_ptr<Stream> make_stream(Kind k, const Params& p) {
+  validate(k, p);
+  return detail::make_scalar_stream(k, p);
+}
+
+}  // namespace cwts::ta
