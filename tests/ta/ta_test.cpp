@@ -1,0 +1,353 @@
+// cwts::ta: every kernel on every ISA this machine has, lanes against the scalar reference bit
+// for bit, the incremental form against the batch, plain references where TA-Lib has none (VWAP)
+// or the arithmetic is trivial, lookbacks, parameter errors and the registry. Equality with TA-Lib
+// itself is tested from Python (tests/python/test_ta.py), where the `ta-lib` wheel lives.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cwts/ta/ta.hpp"
+
+namespace ta = cwts::ta;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// One OHLCV-like series: `real` and `close` are the same array, as FreqTrade passes them.
+struct Series {
+  std::vector<double> high, low, close, volume;
+  const double* input(const char* role) const {
+    const std::string r(role);
+    if (r == "high") return high.data();
+    if (r == "low") return low.data();
+    if (r == "volume") return volume.data();
+    return close.data();
+  }
+};
+
+enum class Shape { kWalk, kConstant, kGaps, kHuge, kMicro, kLeadingNaN };
+
+Series make_series(Shape shape, std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> step(0.0, 1.0);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  double scale = 1.0, level = 100.0;
+  if (shape == Shape::kHuge) { scale = 1e3; level = 1e9; }
+  if (shape == Shape::kMicro) { scale = 1e-12; level = 3e-10; }
+  Series s;
+  double c = level;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (shape != Shape::kConstant) c += step(rng) * scale;
+    if (shape == Shape::kGaps && (i == n / 3 || i == 2 * n / 3)) c += (i == n / 3 ? 40.0 : -60.0);
+    if (shape == Shape::kMicro) c = std::fabs(c - level) + level;
+    const double spread = shape == Shape::kConstant ? 0.0 : u(rng) * scale;
+    s.close.push_back(c);
+    s.high.push_back(c + spread);
+    s.low.push_back(c - u(rng) * scale * (shape == Shape::kConstant ? 0.0 : 1.0));
+    s.volume.push_back(shape == Shape::kConstant ? 5.0 : u(rng) * 1000.0);
+  }
+  if (shape == Shape::kLeadingNaN) {
+    for (std::size_t i = 0; i < 17 && i < n; ++i) s.close[i] = kNaN;
+  }
+  return s;
+}
+
+struct Outputs {
+  std::vector<std::vector<double>> v;
+  std::vector<double*> ptrs;
+  Outputs(std::size_t count, std::size_t n) : v(count, std::vector<double>(n, -1.0)) {
+    for (auto& o : v) ptrs.push_back(o.data());
+  }
+};
+
+Outputs run_one(ta::Kind k, const ta::Params& p, const Series& s) {
+  const ta::KindSpec& spec = ta::spec(k);
+  std::vector<const double*> in;
+  for (std::size_t i = 0; i < spec.n_inputs; ++i) in.push_back(s.input(spec.inputs[i]));
+  Outputs out(spec.n_outputs, s.close.size());
+  ta::run(k, p, s.close.size(), in, out.ptrs);
+  return out;
+}
+
+bool same_bits(double a, double b) {
+  return (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, sizeof a) == 0;
+}
+
+std::vector<ta::Isa> machine_isas() {
+  std::vector<ta::Isa> r;
+  for (std::size_t i = 0; i < ta::kIsaCount; ++i) {
+    if (ta::isa_supported(static_cast<ta::Isa>(i))) r.push_back(static_cast<ta::Isa>(i));
+  }
+  return r;
+}
+
+// Non-default parameters too, so every kernel is exercised off its defaults.
+std::vector<ta::Params> param_sets(ta::Kind k) {
+  std::vector<ta::Params> r{ta::default_params(k)};
+  ta::Params p = ta::default_params(k);
+  switch (k) {
+    case ta::Kind::kMacd: p.v = {26, 12, 1}; break;  // swapped fast/slow, signal 1
+    case ta::Kind::kBbands: p.v = {5, 1.0, 3.0, 0}; break;
+    case ta::Kind::kStddev: p.v = {30, 2.0}; break;
+    case ta::Kind::kStoch: p.v = {14, 1, 0, 5, 0}; break;
+    case ta::Kind::kStochf: p.v = {1, 1, 0}; break;
+    case ta::Kind::kSar: p.v = {0.05, 0.02}; break;  // acceleration above maximum: clamped
+    case ta::Kind::kObv: return r;
+    case ta::Kind::kVwap: p.v = {0}; break;  // cumulative
+    default: p.v[0] = ta::spec(k).params[0].min; break;  // the smallest period
+  }
+  r.push_back(p);
+  return r;
+}
+
+const Shape kShapes[] = {Shape::kWalk, Shape::kConstant, Shape::kGaps, Shape::kHuge, Shape::kMicro,
+                         Shape::kLeadingNaN};
+
+class EveryKernel : public ::testing::TestWithParam<int> {
+ protected:
+  ta::Kind kind() const { return static_cast<ta::Kind>(GetParam()); }
+};
+
+// Lanes must reproduce the scalar kernel exactly: 11 series (not a multiple of any width, so
+// partial lane groups run too), one of them starting with NaN (it leaves the lanes).
+TEST_P(EveryKernel, EveryIsaMatchesTheScalarKernelBitForBit) {
+  const ta::Kind k = kind();
+  const ta::KindSpec& spec = ta::spec(k);
+  const std::size_t n = 700, count = 11;
+  std::vector<Series> series;
+  for (std::size_t i = 0; i < count; ++i) series.push_back(make_series(kShapes[i % 6], n, 100 + i));
+  for (const ta::Params& p : param_sets(k)) {
+    std::vector<Outputs> expect;
+    for (const auto& s : series) expect.push_back(run_one(k, p, s));
+    for (ta::Isa isa : machine_isas()) {
+      ta::set_isa(isa);
+      std::vector<const double*> in;
+      std::vector<Outputs> got;
+      std::vector<double*> out;
+      for (const auto& s : series) {
+        for (std::size_t i = 0; i < spec.n_inputs; ++i) in.push_back(s.input(spec.inputs[i]));
+        got.emplace_back(spec.n_outputs, n);
+      }
+      for (auto& g : got) out.insert(out.end(), g.ptrs.begin(), g.ptrs.end());
+      const auto before = ta::isa_calls();
+      ta::run_many(k, p, n, count, in, out);
+      EXPECT_EQ(ta::isa_calls()[static_cast<std::size_t>(isa)], before[static_cast<std::size_t>(isa)] + 1);
+      for (std::size_t s = 0; s < count; ++s) {
+        for (std::size_t j = 0; j < spec.n_outputs; ++j) {
+          for (std::size_t t = 0; t < n; ++t) {
+            ASSERT_TRUE(same_bits(got[s].v[j][t], expect[s].v[j][t]))
+                << spec.name << " isa " << ta::to_string(isa) << " series " << s << " output " << j
+                << " bar " << t << ": " << got[s].v[j][t] << " vs " << expect[s].v[j][t];
+          }
+        }
+      }
+    }
+  }
+  ta::set_isa(ta::Isa::kScalar);
+}
+
+// One update per bar gives the batch outputs, bit for bit; reset() starts over.
+TEST_P(EveryKernel, IncrementalEqualsBatch) {
+  const ta::Kind k = kind();
+  const ta::KindSpec& spec = ta::spec(k);
+  for (const ta::Params& p : param_sets(k)) {
+    const Series s = make_series(Shape::kGaps, 500, 7);
+    const Outputs batch = run_one(k, p, s);
+    auto stream = ta::make_stream(k, p);
+    for (int pass = 0; pass < 2; ++pass) {
+      for (std::size_t t = 0; t < s.close.size(); ++t) {
+        double in[ta::kMaxInputs], out[ta::kMaxOutputs];
+        for (std::size_t i = 0; i < spec.n_inputs; ++i) in[i] = s.input(spec.inputs[i])[t];
+        stream->update(in, out);
+        for (std::size_t j = 0; j < spec.n_outputs; ++j) {
+          ASSERT_TRUE(same_bits(out[j], batch.v[j][t])) << spec.name << " bar " << t << " pass " << pass;
+        }
+      }
+      stream->reset();
+    }
+  }
+}
+
+// The NaN warm-up is exactly the lookback, shifted by leading NaN inputs; values follow.
+TEST_P(EveryKernel, WarmUpIsTheLookback) {
+  const ta::Kind k = kind();
+  const ta::KindSpec& spec = ta::spec(k);
+  for (const ta::Params& p : param_sets(k)) {
+    for (Shape shape : {Shape::kWalk, Shape::kLeadingNaN}) {
+      const Series s = make_series(shape, 400, 3);
+      const Outputs o = run_one(k, p, s);
+      bool reads_close = false;  // the NaNs are in close (= real)
+      for (std::size_t i = 0; i < spec.n_inputs; ++i) {
+        const std::string role(spec.inputs[i]);
+        reads_close = reads_close || role == "close" || role == "real";
+      }
+      const std::size_t lead = shape == Shape::kLeadingNaN && reads_close ? 17 : 0;
+      const std::size_t lb = static_cast<std::size_t>(ta::lookback(k, p)) + lead;
+      for (std::size_t j = 0; j < spec.n_outputs; ++j) {
+        for (std::size_t t = 0; t < s.close.size(); ++t) {
+          EXPECT_EQ(std::isnan(o.v[j][t]), t < lb) << spec.name << " output " << j << " bar " << t;
+        }
+      }
+    }
+  }
+}
+
+// Too short for one output: all NaN, nothing read past the end.
+TEST_P(EveryKernel, ShortSeriesGiveNaNOnly) {
+  const ta::Kind k = kind();
+  const ta::Params p = ta::default_params(k);
+  const std::size_t n = static_cast<std::size_t>(ta::lookback(k, p));
+  const Series s = make_series(Shape::kWalk, n, 5);
+  const Outputs o = run_one(k, p, s);
+  for (const auto& v : o.v) {
+    for (double x : v) EXPECT_TRUE(std::isnan(x));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, EveryKernel, ::testing::Range(0, static_cast<int>(ta::kKindCount)),
+                         [](const ::testing::TestParamInfo<int>& param_info) {
+                           return std::string(ta::spec(static_cast<ta::Kind>(param_info.param)).name);
+                         });
+
+// ---- plain references ----
+
+TEST(TaReference, SmaIsTheWindowMean) {
+  const Series s = make_series(Shape::kWalk, 300, 11);
+  ta::Params p = ta::default_params(ta::Kind::kSma);
+  p.v[0] = 9;
+  const Outputs o = run_one(ta::Kind::kSma, p, s);
+  for (std::size_t t = 8; t < 300; ++t) {
+    double sum = 0;
+    for (std::size_t i = t - 8; i <= t; ++i) sum += s.close[i];
+    EXPECT_NEAR(o.v[0][t], sum / 9, 1e-12 * std::fabs(sum / 9));
+  }
+}
+
+TEST(TaReference, VwapRollingAndCumulative) {
+  const Series s = make_series(Shape::kWalk, 400, 13);
+  for (std::size_t period : {0U, 1U, 20U}) {
+    ta::Params p;
+    p.v[0] = static_cast<double>(period);
+    const Outputs o = run_one(ta::Kind::kVwap, p, s);
+    for (std::size_t t = 0; t < 400; ++t) {
+      const std::size_t from = period == 0 ? 0 : (t + 1 >= period ? t + 1 - period : 0);
+      if (period != 0 && t + 1 < period) {
+        EXPECT_TRUE(std::isnan(o.v[0][t]));
+        continue;
+      }
+      double pv = 0, vol = 0;
+      for (std::size_t i = from; i <= t; ++i) {
+        const double tp = (s.high[i] + s.low[i] + s.close[i]) / 3.0;
+        pv += tp * s.volume[i];
+        vol += s.volume[i];
+      }
+      EXPECT_NEAR(o.v[0][t], pv / vol, 1e-11 * pv / vol) << "period " << period << " bar " << t;
+    }
+  }
+}
+
+TEST(TaReference, VwapWithoutVolumeIsTheTypicalPrice) {
+  Series s = make_series(Shape::kWalk, 50, 17);
+  std::fill(s.volume.begin(), s.volume.end(), 0.0);
+  ta::Params p;
+  p.v[0] = 5;
+  const Outputs o = run_one(ta::Kind::kVwap, p, s);
+  for (std::size_t t = 4; t < 50; ++t) {
+    EXPECT_EQ(o.v[0][t], (s.high[t] + s.low[t] + s.close[t]) / 3.0);
+  }
+}
+
+TEST(TaReference, MomObvAndRocAreExact) {
+  const Series s = make_series(Shape::kWalk, 200, 19);
+  ta::Params p;
+  p.v[0] = 4;
+  const Outputs mom = run_one(ta::Kind::kMom, p, s);
+  const Outputs roc = run_one(ta::Kind::kRoc, p, s);
+  const Outputs obv = run_one(ta::Kind::kObv, ta::Params{}, s);
+  double acc = s.volume[0];
+  EXPECT_EQ(obv.v[0][0], acc);
+  for (std::size_t t = 1; t < 200; ++t) {
+    if (s.close[t] > s.close[t - 1]) acc += s.volume[t];
+    if (s.close[t] < s.close[t - 1]) acc -= s.volume[t];
+    EXPECT_EQ(obv.v[0][t], acc);
+    if (t >= 4) {
+      EXPECT_EQ(mom.v[0][t], s.close[t] - s.close[t - 4]);
+      EXPECT_EQ(roc.v[0][t], ((s.close[t] / s.close[t - 4]) - 1.0) * 100.0);
+    }
+  }
+}
+
+TEST(TaReference, ConstantSeriesFollowTaLibsZeroRules) {
+  const Series s = make_series(Shape::kConstant, 120, 1);
+  for (ta::Kind k : {ta::Kind::kRsi, ta::Kind::kStddev, ta::Kind::kCci, ta::Kind::kWillr,
+                     ta::Kind::kMfi, ta::Kind::kAdx, ta::Kind::kAtr, ta::Kind::kMom}) {
+    const Outputs o = run_one(k, ta::default_params(k), s);
+    EXPECT_EQ(o.v[0].back(), 0.0) << ta::spec(k).name;
+  }
+  const Outputs ema = run_one(ta::Kind::kEma, ta::default_params(ta::Kind::kEma), s);
+  EXPECT_EQ(ema.v[0].back(), 100.0);
+}
+
+// ---- parameters, registry ----
+
+TEST(TaParams, OutOfRangeValuesAreNamed) {
+  ta::Params p = ta::default_params(ta::Kind::kRsi);
+  p.v[0] = 1;
+  try {
+    ta::validate(ta::Kind::kRsi, p);
+    FAIL() << "RSI period 1 accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("RSI: timeperiod = 1 is out of range"), std::string::npos) << e.what();
+  }
+  p = ta::default_params(ta::Kind::kEma);
+  p.v[0] = 2.5;
+  EXPECT_THROW(ta::validate(ta::Kind::kEma, p), std::invalid_argument);
+  p = ta::default_params(ta::Kind::kBbands);
+  p.v[3] = 1;  // EMA as matype
+  try {
+    ta::validate(ta::Kind::kBbands, p);
+    FAIL() << "matype 1 accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("(SMA) is supported"), std::string::npos) << e.what();
+  }
+  const Series s = make_series(Shape::kWalk, 10, 1);
+  std::vector<const double*> in{s.close.data()};
+  std::vector<double> out(10);
+  std::vector<double*> outs{out.data(), out.data()};
+  EXPECT_THROW(ta::run(ta::Kind::kSma, ta::default_params(ta::Kind::kSma), 10, in, outs), std::invalid_argument);
+}
+
+TEST(TaParams, SpecsAreFoundByTaLibName) {
+  ASSERT_NE(ta::find_spec("macd"), nullptr);
+  EXPECT_EQ(ta::find_spec("MACD")->n_outputs, 3);
+  EXPECT_EQ(std::string(ta::find_spec("stochf")->outputs[1]), "fastd");
+  EXPECT_EQ(ta::find_spec("KAMA"), nullptr);
+  EXPECT_EQ(ta::lookback(ta::Kind::kMacd, ta::default_params(ta::Kind::kMacd)), 33);
+  EXPECT_EQ(ta::lookback(ta::Kind::kAdx, ta::default_params(ta::Kind::kAdx)), 27);
+  EXPECT_EQ(ta::lookback(ta::Kind::kTema, ta::default_params(ta::Kind::kTema)), 87);
+}
+
+TEST(TaRegistry, IsaNamesAndSupport) {
+  EXPECT_EQ(ta::parse_isa("AVX2"), ta::Isa::kAvx2);
+  EXPECT_EQ(ta::parse_isa("scalar"), ta::Isa::kScalar);
+  EXPECT_THROW((void)ta::parse_isa("sse9"), std::invalid_argument);
+  EXPECT_TRUE(ta::isa_supported(ta::Isa::kScalar));
+  for (std::size_t i = 0; i < ta::kIsaCount; ++i) {
+    const auto isa = static_cast<ta::Isa>(i);
+    if (ta::isa_supported(isa)) {
+      ta::set_isa(isa);
+      EXPECT_EQ(ta::active_isa(), isa);
+    } else {
+      EXPECT_THROW(ta::set_isa(isa), std::runtime_error);
+    }
+  }
+  ta::set_isa(ta::Isa::kScalar);
+}
+
+}  // namespace
