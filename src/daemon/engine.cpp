@@ -16,6 +16,8 @@
 #include "cwts/md/exchange_info.hpp"
 #include "cwts/md/feed_client.hpp"
 #include "cwts/md/shm_publisher.hpp"
+#include "cwts/core/decimal.hpp"
+#include <simdjson.h>
 #include "cwts/shm/region.hpp"
 
 namespace cwts::daemon {
@@ -75,6 +77,72 @@ md::ExchangeInfo load_info(const Config& cfg) {
   return md::parse_exchange_info(http_get(cfg.venue.rest_url, target, o));
 }
 
+// Seeds the indicators with the venue's closed klines (GET /api/v3/klines), oldest first, so they
+// are warm from the first live candle. Start-up only (the md thread is not running yet). A failed
+// request is logged and skipped: those indicators then warm up on live candles.
+void seed_indicator_history(const Config& cfg, md::ShmPublisher& pub) {
+  HttpGetOptions o;
+  o.tls_verify = cfg.venue.tls_verify;
+  o.ca_file = cfg.venue.ca_file;
+  o.timeout = std::chrono::milliseconds(cfg.venue.request_timeout_ms * 2);
+  const std::int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  for (std::size_t id = 0; id < cfg.market.symbols.size(); ++id) {
+    for (const std::uint32_t tf_s : cfg.market.timeframes_s) {
+      const int tf = pub.candles().index_of(tf_s);
+      if (tf < 0) continue;
+      const auto sid = static_cast<std::uint16_t>(id);
+      const auto stf = static_cast<std::uint8_t>(tf);
+      const std::size_t need = pub.indicator_warmup(sid, stf);
+      if (need == 0) continue;
+      const std::size_t limit = std::min<std::size_t>(1000, std::max<std::size_t>(need * 4, 100));
+      const std::string& sym = cfg.market.symbols[id];
+      const std::string target = "/api/v3/klines?symbol=" + sym + "&interval=" + interval_name(tf_s) +
+                                 "&limit=" + std::to_string(limit);
+      std::size_t seeded = 0;
+      try {
+        const std::string body = http_get(cfg.venue.rest_url, target, o);
+        simdjson::dom::parser parser;
+        simdjson::dom::array rows;
+        if (parser.parse(body).get_array().get(rows) != simdjson::SUCCESS) {
+          throw std::runtime_error("klines: the answer is not a JSON array");
+        }
+        for (simdjson::dom::element row : rows) {
+          simdjson::dom::array k;
+          std::int64_t open_ms = 0, close_ms = 0, trades = 0;
+          if (row.get_array().get(k) != simdjson::SUCCESS || k.at(0).get_int64().get(open_ms) ||
+              k.at(6).get_int64().get(close_ms) || k.at(8).get_int64().get(trades)) {
+            throw std::runtime_error("klines: a row is not [openTime, o, h, l, c, v, closeTime, q, n, ...]");
+          }
+          if (close_ms >= now_ms) continue;  // the open kline: live trades build it
+          layout::Candle c{};
+          c.open_time_ms = open_ms;
+          std::int64_t* fields[] = {&c.open.raw, &c.high.raw, &c.low.raw, &c.close.raw, &c.volume.raw};
+          for (std::size_t f = 0; f < 5; ++f) {
+            std::string_view text;
+            if (k.at(f + 1).get_string().get(text) != simdjson::SUCCESS ||
+                core::parse_fixed(text, md::kWireDecimals, *fields[f]) != core::DecimalErrc::kOk) {
+              throw std::runtime_error("klines: a price or volume is not a decimal string");
+            }
+          }
+          c.trades = static_cast<std::uint32_t>(trades);
+          c.closed = 1;
+          pub.seed_closed_candle(sid, stf, c);
+          ++seeded;
+        }
+        log::log_event(spdlog::level::info, "md", "indicator_history",
+                       log::LogFields().str("symbol", sym).str("timeframe", interval_name(tf_s))
+                           .num("candles", static_cast<std::int64_t>(seeded)));
+      } catch (const std::exception& e) {
+        log::log_event(spdlog::level::warn, "md", "indicator_history_failed",
+                       log::LogFields().str("symbol", sym).str("timeframe", interval_name(tf_s))
+                           .str("error", e.what()));
+      }
+    }
+  }
+}
+
 md::FeedConfig feed_config(const Config& cfg) {
   md::FeedConfig f;
   f.ws_url = cfg.venue.ws_url;
@@ -109,7 +177,10 @@ struct Engine::Impl {
         throw std::runtime_error("region.hugepages is \"require\" but the regions are not on huge pages");
       }
       auto& m = market.as<layout::MarketRegion>();
-      publisher = std::make_unique<md::ShmPublisher>(m, info, names, cfg.market.timeframes_s);
+      md::PublisherOptions popts;
+      popts.indicators = cfg.indicators;
+      publisher = std::make_unique<md::ShmPublisher>(m, info, names, cfg.market.timeframes_s, popts);
+      if (cfg.market.indicator_history && !cfg.indicators.empty()) seed_indicator_history(cfg, *publisher);
       feed = std::make_unique<md::FeedClient>(feed_config(cfg), publisher.get());
       feed->set_tick_hook([this](md::Pipeline& p) { on_md_tick(p); });
       exec = std::make_unique<ExecEngine>(cfg, info, m, owner.hot_log_, std::move(creds));

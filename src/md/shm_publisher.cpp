@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -69,6 +70,7 @@ ShmPublisher::ShmPublisher(layout::MarketRegion& region, const ExchangeInfo& inf
   for (std::size_t i = 0; i < layout::kMaxTimeframes; ++i) {
     region.config.timeframe_s[i] = i < candles_.timeframe_count() ? candles_.timeframe_s(i) : 0;
   }
+  setup_indicators();
   // release: a reader that sees the count also sees the SymbolInfo entries stored above.
   cc::store_word(region.symbol_count, symbol_count_, std::memory_order_release);
   pipeline_to_shm_.fill(kUnresolved);
@@ -357,10 +359,120 @@ void ShmPublisher::on_kline(const SymbolState& s, const KlineMsg& k,
   candles_.on_kline(id, k);
 }
 
+void ShmPublisher::setup_indicators() {
+  for (auto& per_symbol : last_closed_ms_) per_symbol.fill(std::numeric_limits<std::int64_t>::min());
+  for (std::size_t id = 0; id < symbol_count_; ++id) {
+    layout::IndicatorTable table{};
+    std::size_t slots = 0;
+    for (const IndicatorSpec& spec : options_.indicators) {
+      const std::string_view sym = names_[id].view();
+      if (!spec.symbols.empty() &&
+          std::find(spec.symbols.begin(), spec.symbols.end(), sym) == spec.symbols.end()) {
+        continue;
+      }
+      const ta::KindSpec& ks = ta::spec(spec.kind);
+      const int tf = candles_.index_of(spec.timeframe_s);
+      if (tf < 0) {
+        throw std::invalid_argument("shm publisher: indicator " + spec.name + " uses timeframe " +
+                                    std::to_string(spec.timeframe_s) + " s, which is not configured");
+      }
+      if (slots + ks.n_outputs > layout::kMaxIndicators) {
+        throw std::invalid_argument("shm publisher: more than " + std::to_string(layout::kMaxIndicators) +
+                                    " indicator values for " + std::string(sym));
+      }
+      Indicator ind;
+      ind.stream = ta::make_stream(spec.kind, spec.params);  // validates the parameters
+      ind.timeframe = static_cast<std::uint8_t>(tf);
+      ind.first_slot = static_cast<std::uint8_t>(slots);
+      ind.lookback = ta::lookback(spec.kind, spec.params);
+      for (std::size_t j = 0; j < ks.n_outputs; ++j) {
+        const std::string name = ks.n_outputs == 1 ? spec.name : spec.name + "." + ks.outputs[j];
+        if (name.empty() || name.size() > sizeof(layout::IndicatorDesc{}.name.data)) {
+          throw std::invalid_argument("shm publisher: indicator name \"" + name + "\" must have 1 to " +
+                                      std::to_string(sizeof(layout::IndicatorDesc{}.name.data)) + " characters");
+        }
+        for (std::size_t k = 0; k < slots; ++k) {
+          if (table.desc[k].name.view() == name) {
+            throw std::invalid_argument("shm publisher: indicator name \"" + name + "\" used twice for " +
+                                        std::string(sym));
+          }
+        }
+        layout::IndicatorDesc& d = table.desc[slots];
+        d.name.assign(name);
+        d.timeframe = static_cast<std::uint8_t>(tf);
+        d.kind = static_cast<std::uint8_t>(spec.kind);
+        d.period = static_cast<std::uint16_t>(ks.n_params > 0 ? spec.params.v[0] : 0);
+        d.output = static_cast<std::uint32_t>(j);
+        ++slots;
+      }
+      indicators_[id].push_back(std::move(ind));
+    }
+    table.count = static_cast<std::uint32_t>(slots);
+    region_->symbols[id].indicator_table.store(table);
+    layout::IndicatorValues& vals = indicator_values_[id];
+    vals = layout::IndicatorValues{};
+    vals.count = table.count;
+    for (double& v : vals.value) v = std::numeric_limits<double>::quiet_NaN();
+    region_->symbols[id].indicators.store(vals);
+  }
+}
+
+std::size_t ShmPublisher::indicator_warmup(std::uint16_t symbol, std::uint8_t timeframe) const noexcept {
+  std::size_t most = 0;
+  if (symbol >= symbol_count_) return 0;
+  for (const Indicator& ind : indicators_[symbol]) {
+    if (ind.timeframe == timeframe) most = std::max(most, static_cast<std::size_t>(ind.lookback) + 1);
+  }
+  return most;
+}
+
+void ShmPublisher::update_indicators(std::uint16_t symbol, std::uint8_t timeframe,
+                                     const layout::Candle& candle) noexcept {
+  auto& list = indicators_[symbol];
+  if (list.empty()) return;
+  // Price / Qty raw at kWireDecimals, divided (not multiplied by 1e-8) so the doubles are the ones
+  // cwts_bridge gives for the same candles: indicators recomputed there agree to the bit.
+  constexpr double kScale = 1e8;
+  static_assert(kWireDecimals == 8);
+  const double high = static_cast<double>(candle.high.raw) / kScale;
+  const double low = static_cast<double>(candle.low.raw) / kScale;
+  const double close = static_cast<double>(candle.close.raw) / kScale;
+  const double volume = static_cast<double>(candle.volume.raw) / kScale;
+  layout::IndicatorValues& vals = indicator_values_[symbol];
+  bool any = false;
+  for (Indicator& ind : list) {
+    if (ind.timeframe != timeframe) continue;
+    const ta::KindSpec& ks = ta::spec(ind.stream->kind());
+    double in[ta::kMaxInputs];
+    for (std::size_t i = 0; i < ks.n_inputs; ++i) {
+      const char r = ks.inputs[i][0];  // real, high, low, close, volume
+      in[i] = r == 'h' ? high : r == 'l' ? low : r == 'v' ? volume : close;
+    }
+    ind.stream->update(in, &vals.value[ind.first_slot]);
+    any = true;
+  }
+  if (!any) return;
+  vals.candle_open_ms = candle.open_time_ms;
+  vals.publish_ts_ns = now_realtime_ns();
+  region_->symbols[symbol].indicators.store(vals);
+}
+
+void ShmPublisher::seed_closed_candle(std::uint16_t symbol, std::uint8_t timeframe,
+                                      const layout::Candle& candle) noexcept {
+  if (symbol >= symbol_count_ || timeframe >= candles_.timeframe_count()) return;
+  if (candle.open_time_ms <= last_closed_ms_[symbol][timeframe]) return;
+  last_closed_ms_[symbol][timeframe] = candle.open_time_ms;
+  region_->candles[symbol][timeframe].closed.publish(candle);
+  update_indicators(symbol, timeframe, candle);
+}
+
 void ShmPublisher::on_candle_closed(std::uint16_t symbol, std::uint8_t timeframe,
                                     const layout::Candle& candle) {
-  region_->candles[symbol][timeframe].closed.publish(candle);
+  if (candle.open_time_ms <= last_closed_ms_[symbol][timeframe]) return;  // seeded from history
+  last_closed_ms_[symbol][timeframe] = candle.open_time_ms;
   ++stats_.candles_closed;
+  region_->candles[symbol][timeframe].closed.publish(candle);
+  update_indicators(symbol, timeframe, candle);
   layout::Event ev{};
   ev.kind = static_cast<std::uint8_t>(layout::EventKind::kCandleClose);
   ev.symbol = symbol;

@@ -641,17 +641,21 @@ struct Stochf {
   }
 };
 
-// TA_MFI: money flow split by the sign of the typical-price change, summed over a p-bar circular
-// buffer; 0 when the total flow is below 1.
+// TA_MFI: money flow split by the sign of the typical-price change (a change within 1e-14 of
+// the prices' magnitude is no change), summed over a p-bar circular buffer; the sums are reset
+// to exactly 0 after p bars without flow, the ratio clamped into [0, 100], 0 for no flow.
 struct Mfi {
   int p;
   Buf pos, neg;
   std::size_t idx = 0;
   long t = 0;
-  V prev = splat(0.0), psum = splat(0.0), nsum = splat(0.0);
+  V prev = splat(0.0), psum = splat(0.0), nsum = splat(0.0), null_run = splat(0.0);
   explicit Mfi(const Params& pr)
       : p(iparam(pr, 0)), pos(static_cast<std::size_t>(p)), neg(static_cast<std::size_t>(p)) {}
-  void reset() noexcept { pos.clear(); neg.clear(); idx = 0; t = 0; prev = psum = nsum = splat(0.0); }
+  void reset() noexcept {
+    pos.clear(); neg.clear(); idx = 0; t = 0;
+    prev = psum = nsum = null_run = splat(0.0);
+  }
   void step(const V* x, V* y) noexcept {
     const V tp = (x[0] + x[1] + x[2]) / splat(3.0);
     if (t == 0) {
@@ -665,21 +669,30 @@ struct Mfi {
       nsum = nsum - neg[idx];
     }
     const V d = tp - prev;
+    const V scale = vabs(tp) + vabs(prev);
     prev = tp;
     const V flow = tp * x[3];
+    const V mf = sel(vabs(d) <= splat(0.00000000000001) * scale, splat(0.0), flow);
     const M dn = d < splat(0.0);
-    const M upm = d > splat(0.0);
-    neg[idx] = sel(dn, flow, splat(0.0));
-    nsum = sel(dn, nsum + flow, nsum);
-    pos[idx] = sel(upm, flow, splat(0.0));
-    psum = sel(upm, psum + flow, psum);
+    const V pf = sel(dn, splat(0.0), mf);
+    const V nf = sel(dn, mf, splat(0.0));
+    pos[idx] = pf;
+    neg[idx] = nf;
+    psum = psum + pf;
+    nsum = nsum + nf;
+    null_run = sel(mf == splat(0.0), null_run + splat(1.0), splat(0.0));
+    const M empty = null_run >= splat(static_cast<double>(p));
+    null_run = sel(empty, splat(static_cast<double>(p)), null_run);
+    psum = sel(empty, splat(0.0), psum);
+    nsum = sel(empty, splat(0.0), nsum);
     idx = idx + 1 == static_cast<std::size_t>(p) ? 0 : idx + 1;
     if (t++ < p) {
       y[0] = splat(kNaN);
       return;
     }
     const V total = psum + nsum;
-    y[0] = sel(total > splat(0.0), splat(100.0) * (psum / total), splat(0.0));
+    const V clamped = sel(psum < splat(0.0), splat(0.0), sel(psum > total, total, psum));
+    y[0] = sel(total <= splat(0.0), splat(0.0), splat(100.0) * (clamped / total));
   }
 };
 

@@ -113,7 +113,7 @@ class Engine:
 
     _count = 0
 
-    def __init__(self, sim, tmp_path, venue="binance", extra=""):
+    def __init__(self, sim, tmp_path, venue="binance", extra="", overrides=None):
         binary = cwtsd_binary()
         if binary is None:
             pytest.fail("cwtsd binary not found (build it, or set CWTSD_BIN)")
@@ -122,7 +122,7 @@ class Engine:
         self.binary = binary
         self.instance = f"py{os.getpid()}e{Engine._count}"
         self.config = tmp_path / f"{self.instance}.json"
-        self.config.write_text(json.dumps({
+        config = {
             "region": {"instance": self.instance, "lock_pages": False},
             "venue": {"kind": venue, "rest_url": sim.url, "ws_url": sim.ws, "recv_window_ms": 1000,
                       "request_timeout_ms": 500, "order_poll_ms": 100},
@@ -131,7 +131,9 @@ class Engine:
             "rate_limits": {"engine_share": 0.8, "slot_share": 1.0},
             "threads": {"exec": {"idle": "block"}},
             "shutdown": {"on_stop": "cancel", "timeout_ms": 2000},
-        }))
+        }
+        config.update(overrides or {})  # top-level sections replaced whole
+        self.config.write_text(json.dumps(config))
         self.log_path = tmp_path / f"{self.instance}.log"
         self.start()
 

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cwts/md/shm_publisher.hpp"
 #include "cwts/shm_layout/types.hpp"
 
 namespace cwts::daemon {
@@ -75,6 +76,8 @@ struct MarketConfig {
   std::vector<std::string> streams = {"depth@100ms", "bookTicker", "aggTrade"};
   std::vector<std::uint32_t> timeframes_s = {60, 300};
   std::uint32_t snapshot_limit = 1000;
+  // Seed the indicators (and the closed-candle history) from GET /api/v3/klines at start-up.
+  bool indicator_history = true;
 };
 
 // Risk limits. Decimal amounts are written as JSON strings ("0.5"), exactly as Binance sends
@@ -125,6 +128,7 @@ struct Config {
   RegionConfig region;
   VenueConfig venue;
   MarketConfig market;
+  std::vector<md::IndicatorSpec> indicators;  // "indicators": computed on closed candles
   RiskConfig risk;
   std::vector<SymbolRiskOverride> risk_overrides;
   RateConfig rate;
@@ -139,6 +143,9 @@ struct Config {
     return i < slots.size() ? slots[i] : default_slot;
   }
 };
+
+// Binance's interval name of a timeframe in seconds ("1m" for 60), or "" if there is none.
+[[nodiscard]] const char* interval_name(std::uint32_t seconds) noexcept;
 
 // Parses and validates a configuration document. Throws ConfigError.
 [[nodiscard]] Config parse_config(std::string_view json);

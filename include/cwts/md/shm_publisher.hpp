@@ -5,13 +5,17 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "cwts/md/candle_builder.hpp"
 #include "cwts/md/exchange_info.hpp"
 #include "cwts/md/pipeline.hpp"
 #include "cwts/shm_layout/market_region.hpp"
+#include "cwts/ta/ta.hpp"
 
 namespace cwts::md {
 
@@ -24,9 +28,21 @@ enum class TradeSource : std::uint8_t {
   kAggTrade,  // <symbol>@aggTrade only
 };
 
+// One indicator the engine computes on closed candles: `kind` with `params` on the candles of
+// `timeframe_s`, for `symbols` (empty = every symbol). Published in the symbol's IndicatorTable /
+// IndicatorValues as `name` (one output) or `name.output` (e.g. "macd.macdsignal").
+struct IndicatorSpec {
+  std::string name;
+  ta::Kind kind = ta::Kind::kEma;
+  ta::Params params;
+  std::uint32_t timeframe_s = 60;
+  std::vector<std::string> symbols;
+};
+
 struct PublisherOptions {
   TradeSource trade_source = TradeSource::kAuto;
   CandleOptions candles;
+  std::vector<IndicatorSpec> indicators;
 };
 
 // Writes one layout::MarketRegion. md thread only (every field it writes has the md thread as its
@@ -42,7 +58,8 @@ struct PublisherOptions {
 //   on_kline          candles.
 //   on_book_validity  Quote/BookTop book_valid flags, SymbolEntry::book_valid, kStatus event
 //                     (on becoming valid, the synced book is published with it, then kBook).
-//   candle closed     CandleSeries::closed ring, then a kCandleClose event;
+//   candle closed     CandleSeries::closed ring, the symbol's IndicatorValues (every indicator on
+//                     that timeframe updated with the candle), then a kCandleClose event;
 //   candle changed    CandleSeries::live.
 //
 // Timestamps: exchange = the venue's event time E (ms -> ns; 0 when the frame has none, e.g. a
@@ -89,6 +106,14 @@ class ShmPublisher final : public MarketSink, private CandleListener {
   // from the pipeline, and the wall-clock candle closes (CLOCK_REALTIME ns).
   void on_tick(std::int64_t now_ns, const Pipeline::Counters& pipeline_counters) noexcept;
 
+  // md thread, before live data: closed candles from history (REST klines), oldest first, so the
+  // indicators start warm. Each goes to the closed-candle ring and the indicators as if it had
+  // just closed, without an event. Candles not newer than the last one seen are ignored.
+  void seed_closed_candle(std::uint16_t symbol, std::uint8_t timeframe, const layout::Candle& candle) noexcept;
+  // Indicators configured for a symbol, on which timeframe, and the most candles any of them needs
+  // to warm up (history to seed).
+  [[nodiscard]] std::size_t indicator_warmup(std::uint16_t symbol, std::uint8_t timeframe) const noexcept;
+
   // md thread: a refreshed exchangeInfo. Rewrites the symbols' SymbolInfo and publishes a kStatus
   // event for each symbol whose status changed. Throws std::runtime_error if a symbol vanished.
   void update_symbol_info(const ExchangeInfo& info);
@@ -126,6 +151,16 @@ class ShmPublisher final : public MarketSink, private CandleListener {
   void publish_event(layout::Event& ev) noexcept;
   void publish_status(std::uint16_t id, std::int64_t receive_ns, std::int64_t now_ns) noexcept;
   void track_sync_counters(std::uint16_t id, const SymbolState& s) noexcept;
+  void setup_indicators();
+  // Updates the symbol's indicators on `timeframe` with a closed candle and stores IndicatorValues.
+  void update_indicators(std::uint16_t symbol, std::uint8_t timeframe, const layout::Candle& candle) noexcept;
+
+  struct Indicator {
+    std::unique_ptr<ta::Stream> stream;
+    std::uint8_t timeframe = 0;
+    std::uint8_t first_slot = 0;  // its outputs are slots first_slot .. first_slot + n_outputs - 1
+    int lookback = 0;
+  };
 
   layout::MarketRegion* region_;
   PublisherOptions options_;
@@ -134,6 +169,9 @@ class ShmPublisher final : public MarketSink, private CandleListener {
   std::array<layout::FixedString<16>, layout::kMaxSymbols> names_{};
   std::array<Local, layout::kMaxSymbols> local_{};
   std::array<std::uint16_t, kMaxPipelineSymbols> pipeline_to_shm_{};
+  std::array<std::vector<Indicator>, layout::kMaxSymbols> indicators_;
+  std::array<layout::IndicatorValues, layout::kMaxSymbols> indicator_values_{};
+  std::array<std::array<std::int64_t, layout::kMaxTimeframes>, layout::kMaxSymbols> last_closed_ms_{};
   std::int64_t context_receive_ns_ = 0;  // receive time of the frame that drives the candles
   std::uint64_t gaps_ = 0;
   std::uint64_t resyncs_ = 0;

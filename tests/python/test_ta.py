@@ -1,0 +1,330 @@
+"""cwts_bridge.ta against TA-Lib (the `ta-lib` wheel): every kernel, every ISA this machine has,
+on random walks, constant series, gaps, huge and tiny prices and leading NaNs; the batch form;
+ISA forcing by CWTS_TA_ISA; TA-Lib's signatures and pandas behaviour; the GIL; and the engine's
+indicators in shared memory against TA-Lib on the same candles."""
+import inspect
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import talib
+import talib.abstract
+
+import cwts_bridge
+import cwts_bridge.ta as cta
+
+from conftest import Engine, wait_until
+
+ISAS = [i for i in ("scalar", "avx2", "avx512") if cta.isa_supported(i)]
+TALIB_FUNCS = [f for f in cta.get_functions() if f != "VWAP"]
+
+# Off-default parameters per kernel (the defaults run too).
+PARAMS = {
+    "SMA": [{"timeperiod": 1}, {"timeperiod": 200}], "EMA": [{"timeperiod": 1}, {"timeperiod": 2}],
+    "WMA": [{"timeperiod": 2}, {"timeperiod": 100}], "DEMA": [{"timeperiod": 2}], "TEMA": [{"timeperiod": 5}],
+    "RSI": [{"timeperiod": 2}], "MACD": [{"fastperiod": 26, "slowperiod": 12, "signalperiod": 1},
+                                         {"fastperiod": 5, "slowperiod": 35, "signalperiod": 5}],
+    "BBANDS": [{"timeperiod": 5, "nbdevup": 1.0, "nbdevdn": 3.0}], "STDDEV": [{"timeperiod": 30, "nbdev": 2.0}],
+    "ATR": [{"timeperiod": 1}], "NATR": [{"timeperiod": 1}, {"timeperiod": 3}], "ADX": [{"timeperiod": 2}],
+    "STOCH": [{"fastk_period": 14, "slowk_period": 1, "slowd_period": 5}],
+    "STOCHF": [{"fastk_period": 1, "fastd_period": 1}], "MFI": [{"timeperiod": 2}], "OBV": [],
+    "CCI": [{"timeperiod": 2}], "ROC": [{"timeperiod": 1}], "MOM": [{"timeperiod": 1}],
+    "WILLR": [{"timeperiod": 2}], "SAR": [{"acceleration": 0.05, "maximum": 0.02}],
+}
+SHAPES = ["walk", "constant", "gaps", "huge", "tiny", "micro", "leading_nan"]
+
+
+def dataset(shape, n=3000, seed=7):
+    rng = np.random.default_rng(seed)
+    if shape == "constant":
+        c = np.full(n, 42.0)
+        return {"real": c, "high": c.copy(), "low": c.copy(), "close": c, "volume": np.full(n, 5.0)}
+    scale, level = {"huge": (1e3, 1e9), "tiny": (1e-8, 1e-6), "micro": (1e-12, 3e-10)}.get(shape, (1.0, 100.0))
+    c = level + np.cumsum(rng.normal(0, scale, n))
+    if shape == "gaps":
+        c[n // 3:] += 40.0
+        c[2 * n // 3:] -= 60.0
+    c = np.abs(c - level) + level if shape in ("tiny", "micro") else c
+    h = c + rng.random(n) * scale
+    lo = c - rng.random(n) * scale
+    v = rng.random(n) * 1000
+    if shape == "leading_nan":
+        c[:37] = np.nan
+    return {"real": c, "high": h, "low": lo, "close": c, "volume": v}
+
+
+def as_tuple(x):
+    return x if isinstance(x, tuple) else (x,)
+
+
+def assert_matches_talib(ours, theirs, label, input_scale=0.0):
+    """1e-9 relative; where an output is a difference of input-scale values (MACD, MOM on prices
+    near 1e9) and TA-Lib's own FMA build rounds differently, 16 ulp of the input scale."""
+    for j, (a, b) in enumerate(zip(as_tuple(ours), as_tuple(theirs))):
+        assert np.array_equal(np.isnan(a), np.isnan(b)), f"{label} output {j}: warm-up NaNs differ"
+        m = ~np.isnan(b)
+        if not m.any():
+            continue
+        diff = np.abs(a[m] - b[m])
+        # 1e-9 relative, or 1e-9 of the series' scale where the value itself crosses zero.
+        tol = np.maximum(1e-9 * np.maximum(np.abs(b[m]), np.max(np.abs(b[m])) * 1e-3),
+                         16 * np.finfo(float).eps * input_scale)
+        bad = diff > tol
+        assert not bad.any(), (f"{label} output {j}: {bad.sum()} values off, worst at "
+                               f"{np.argmax(diff / np.maximum(np.abs(b[m]), 1e-300))}: "
+                               f"{a[m][bad][:3]} vs {b[m][bad][:3]}")
+
+
+@pytest.fixture(params=ISAS)
+def isa(request):
+    before = cta.isa()
+    cta.set_isa(request.param)
+    yield request.param
+    cta.set_isa(before)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("name", TALIB_FUNCS)
+def test_equals_talib(name, shape, isa):
+    """One series (cta.NAME) and the same series in SIMD lanes (cta.batch), against TA-Lib."""
+    d = dataset(shape)
+    spec = cta._SPECS[name]
+    args = [d[i] for i in spec["inputs"]]
+    for params in [{}] + PARAMS.get(name, []):
+        expected = getattr(talib, name)(*args, **params)
+        single = getattr(cta, name)(*args, **params)
+        scale = max(np.nanmax(np.abs(a)) for a in args)
+        assert_matches_talib(single, expected, f"{name}{params} {shape}", scale)
+        # Five series in lanes: this one and four others; each equals its one-series result.
+        others = [dataset("walk", seed=s) for s in range(4)]
+        mats = [np.vstack([d[i]] + [o[i] for o in others]) for i in spec["inputs"]]
+        calls = cta.isa_calls()[isa]
+        many = as_tuple(cta.batch(name, *mats, **params))
+        assert cta.isa_calls()[isa] == calls + 1
+        for out_many, out_single in zip(many, as_tuple(single)):
+            assert np.array_equal(out_many[0, 0], out_single, equal_nan=True)
+        for k, o in enumerate(others):
+            ref = as_tuple(getattr(cta, name)(*[o[i] for i in spec["inputs"]], **params))
+            for out_many, r in zip(many, ref):
+                assert np.array_equal(out_many[0, k + 1], r, equal_nan=True)
+
+
+def test_most_kernels_equal_talib_to_the_bit():
+    """Where TA-Lib's build does not fuse multiply-adds, the outputs are TA-Lib's exact doubles.
+    (TA-Lib ships EMA, DEMA, TEMA, MACD, BBANDS, ATR, NATR and SAR twice, and runs an FMA build of
+    them on CPUs with FMA; those agree to ~1e-15 relative, tested above.)"""
+    d = dataset("walk")
+    exact = ["SMA", "WMA", "RSI", "STDDEV", "ADX", "STOCH", "STOCHF", "MFI", "OBV", "CCI", "ROC", "MOM",
+             "WILLR"]
+    for name in exact:
+        args = [d[i] for i in cta._SPECS[name]["inputs"]]
+        for a, b in zip(as_tuple(getattr(cta, name)(*args)), as_tuple(getattr(talib, name)(*args))):
+            assert np.array_equal(a, b, equal_nan=True), name
+
+
+def test_vwap_against_a_plain_reference():
+    d = dataset("walk", n=500)
+    tp = (d["high"] + d["low"] + d["close"]) / 3.0
+    for period in (0, 1, 20):
+        got = cta.VWAP(d["high"], d["low"], d["close"], d["volume"], timeperiod=period)
+        for t in range(500):
+            if period and t + 1 < period:
+                assert np.isnan(got[t])
+                continue
+            w = slice(0 if period == 0 else t + 1 - period, t + 1)
+            ref = np.sum(tp[w] * d["volume"][w]) / np.sum(d["volume"][w])
+            assert got[t] == pytest.approx(ref, rel=1e-11)
+    zero = cta.VWAP(d["high"], d["low"], d["close"], np.zeros(500), timeperiod=5)
+    assert np.array_equal(zero[4:], tp[4:])
+
+
+def test_signatures_and_defaults_are_talibs():
+    for name in TALIB_FUNCS:
+        ours = inspect.signature(getattr(cta, name)).parameters
+        info = talib.abstract.Function(name).info
+        for pname, default in info["parameters"].items():
+            assert ours[pname].default == default, f"{name}.{pname}"
+        assert list(getattr(cta, name).__signature__.parameters)[:1] == (
+            ["real"] if "price" in info["input_names"] else [list(ours)[0]])
+        assert [o for o in cta._SPECS[name]["outputs"]] == list(info["output_names"]), name
+
+
+def test_pandas_series_and_dataframes():
+    d = dataset("walk", n=300)
+    idx = pd.date_range("2024-01-01", periods=300, freq="1min", tz="UTC")
+    close = pd.Series(d["close"], index=idx)
+    ema = cta.EMA(close, timeperiod=20)
+    assert isinstance(ema, pd.Series) and ema.index.equals(idx)
+    assert np.array_equal(ema.to_numpy(), talib.EMA(d["close"], timeperiod=20), equal_nan=True)
+    frame = pd.DataFrame({"open": d["close"], "high": d["high"], "low": d["low"], "close": d["close"],
+                          "volume": d["volume"]}, index=idx)
+    macd = cta.MACD(frame)
+    assert list(macd.columns) == ["macd", "macdsignal", "macdhist"]
+    ref = talib.abstract.MACD(frame)
+    assert np.allclose(macd.to_numpy(), ref.to_numpy(), rtol=1e-9, equal_nan=True)
+    assert np.array_equal(cta.RSI(frame, timeperiod=7).to_numpy(), talib.abstract.RSI(frame, timeperiod=7).to_numpy(),
+                          equal_nan=True)
+
+
+def test_errors_are_clear():
+    x = np.arange(50, dtype=float)
+    with pytest.raises(ValueError, match="RSI: timeperiod = 1 is out of range"):
+        cta.RSI(x, timeperiod=1)
+    with pytest.raises(ValueError, match=r"matype = 1.*\(SMA\) is supported"):
+        cta.BBANDS(x, matype=1)
+    with pytest.raises(ValueError, match="lengths are different"):
+        cta.ATR(x, x[:10], x)
+    with pytest.raises(TypeError, match="unexpected"):
+        cta.EMA(x, period=3)
+    with pytest.raises(ValueError, match="one-dimensional"):
+        cta.EMA(np.ones((2, 3)))
+    assert np.isnan(cta.SMA(np.full(10, np.nan), 3)).all()  # as TA-Lib: all-NaN in, all-NaN out
+    assert np.isnan(cta.SMA(x[:3], 5)).all()
+    # Integer input is converted (TA-Lib would refuse it); the values are the same.
+    assert np.array_equal(cta.SMA(np.arange(50), 5), talib.SMA(x, 5), equal_nan=True)
+
+
+def test_batch_symbols_by_parameter_sets():
+    d = [dataset("walk", seed=s) for s in range(6)]
+    close = np.vstack([x["close"] for x in d])
+    out = cta.batch("EMA", close, timeperiod=[5, 20, 50])
+    assert out.shape == (3, 6, 3000)
+    for p, period in enumerate([5, 20, 50]):
+        for s in range(6):
+            assert np.allclose(out[p, s], talib.EMA(d[s]["close"], timeperiod=period), rtol=1e-12, equal_nan=True)
+            assert np.array_equal(out[p, s], cta.EMA(d[s]["close"], timeperiod=period), equal_nan=True)
+    upper, middle, lower = cta.batch("BBANDS", close, timeperiod=[10, 20], nbdevup=2.0, nbdevdn=[1.0, 3.0])
+    assert upper.shape == (2, 6, 3000)
+    assert np.allclose(lower[1, 2], talib.BBANDS(d[2]["close"], 20, 2.0, 3.0)[2], rtol=1e-9, equal_nan=True)
+    with pytest.raises(ValueError, match="one length"):
+        cta.batch("EMA", close, timeperiod=[5, 6], matype=[0, 0, 0])
+
+
+def run_python(code, env_isa):
+    env = dict(os.environ)
+    if env_isa is None:
+        env.pop("CWTS_TA_ISA", None)
+    else:
+        env["CWTS_TA_ISA"] = env_isa
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+
+
+FORCED = """
+import json, numpy as np, cwts_bridge.ta as ta
+x = np.cumsum(np.random.default_rng(1).normal(size=(9, 1000)), axis=1) + 100
+ta.batch("RSI", x, timeperiod=14)
+print(json.dumps({"isa": ta.isa(), "calls": ta.isa_calls()}))
+"""
+
+
+@pytest.mark.parametrize("forced", ISAS)
+def test_environment_forces_the_kernel_that_runs(forced):
+    r = run_python(FORCED, forced)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got["isa"] == forced
+    assert got["calls"][forced] == 1
+    assert sum(got["calls"].values()) == 1
+
+
+def test_default_is_the_widest_isa_and_bad_values_fail_clearly():
+    r = run_python(FORCED, None)
+    assert json.loads(r.stdout)["isa"] == ISAS[-1]
+    r = run_python(FORCED, "sse9")
+    assert r.returncode != 0 and "CWTS_TA_ISA" in r.stderr and "sse9" in r.stderr
+    missing = [i for i in ("avx2", "avx512") if i not in ISAS]
+    for m in missing:
+        r = run_python(FORCED, m)
+        assert r.returncode != 0 and "does not support" in r.stderr
+
+
+def test_gil_is_released_while_a_kernel_runs():
+    x = np.cumsum(np.random.default_rng(2).normal(size=30_000_000)) + 100
+    spins = 0
+    done = threading.Event()
+
+    def work():
+        cta.CCI(x, x, x, timeperiod=30)
+        done.set()
+
+    t = threading.Thread(target=work)
+    t.start()
+    time.sleep(0.01)
+    while not done.is_set():
+        spins += 1
+    t.join()
+    assert spins > 1000, "the main thread could not run while the kernel ran"
+
+
+def test_engine_publishes_indicators_equal_to_talib(synthetic_sim, tmp_path):
+    """cwtsd with indicators on 1 s candles: seeded from the sim's klines, updated on every close;
+    the values in shared memory equal TA-Lib run over the same closed candles."""
+    indicators = [
+        {"name": "ema_5", "function": "EMA", "timeframe": "1s", "params": {"timeperiod": 5}},
+        {"name": "rsi", "function": "RSI", "timeframe": "1s", "params": {"timeperiod": 4}},
+        {"name": "bb", "function": "BBANDS", "timeframe": "1s", "params": {"timeperiod": 4}, "symbols": ["BTCUSDT"]},
+        {"name": "atr", "function": "ATR", "timeframe": "1s", "params": {"timeperiod": 3}},
+        {"name": "vwap", "function": "VWAP", "timeframe": "1s", "params": {"timeperiod": 0}},
+    ]
+    time.sleep(3)  # some closed 1 s klines to seed from
+    eng = Engine(synthetic_sim, tmp_path, overrides={
+        "market": {"symbols": ["BTCUSDT", "ETHUSDT"], "timeframes": ["1s", "1m"]}, "indicators": indicators})
+    try:
+        log = eng.log_path.read_text()
+        assert '"indicator_history"' in log, log[-2000:]
+        with cwts_bridge.attach(eng.instance) as b:
+            names = set(b.indicators("BTCUSDT"))
+            assert names == {"ema_5", "rsi", "bb.upperband", "bb.middleband", "bb.lowerband", "atr", "vwap"}
+            assert set(b.indicators("ETHUSDT")) == {"ema_5", "rsi", "atr", "vwap"}
+            assert wait_until(lambda: len(b.candles("BTCUSDT", "1s")) >= 12, timeout=30)
+            for _ in range(3):
+                for sym in ("BTCUSDT", "ETHUSDT"):
+                    # A consistent pair: the indicators of the last closed candle.
+                    for _attempt in range(50):
+                        c1 = b.candles(sym, "1s")
+                        vals = b.indicators(sym)
+                        c2 = b.candles(sym, "1s")
+                        if len(c1) == len(c2):
+                            break
+                    h, l, c, v = (c1[k].to_numpy() for k in ("high", "low", "close", "volume"))
+                    assert vals["ema_5"] == talib.EMA(c, 5)[-1]
+                    assert vals["rsi"] == talib.RSI(c, 4)[-1]
+                    assert vals["atr"] == pytest.approx(talib.ATR(h, l, c, 3)[-1], rel=1e-12)
+                    assert vals["vwap"] == pytest.approx(
+                        np.sum((h + l + c) / 3 * v) / np.sum(v), rel=1e-11)
+                    if sym == "BTCUSDT":
+                        up, mid, low = talib.BBANDS(c, 4)
+                        assert vals["bb.middleband"] == mid[-1]
+                        assert vals["bb.upperband"] == pytest.approx(up[-1], rel=1e-12)
+                time.sleep(1.1)
+    finally:
+        assert eng.stop() == 0
+
+
+def test_engine_rejects_bad_indicator_config(synthetic_sim, tmp_path):
+    from conftest import cwtsd_binary
+    bad = {
+        "region": {"instance": "badind"}, "venue": {"kind": "paper", "rest_url": synthetic_sim.url,
+                                                    "ws_url": synthetic_sim.ws},
+        "market": {"symbols": ["BTCUSDT"], "timeframes": ["1m"]},
+    }
+    cases = [
+        ({"name": "x", "function": "KAMA", "timeframe": "1m"}, "indicators[0].function"),
+        ({"name": "x", "function": "EMA", "timeframe": "5m"}, "not one of market.timeframes"),
+        ({"name": "x", "function": "EMA", "timeframe": "1m", "params": {"period": 3}}, "is not a parameter of EMA"),
+        ({"name": "x", "function": "RSI", "timeframe": "1m", "params": {"timeperiod": 1}}, "out of range"),
+        ({"name": "a_name_that_is_far_too_long", "function": "EMA", "timeframe": "1m"}, "24"),
+    ]
+    for entry, message in cases:
+        cfg = tmp_path / "bad.json"
+        cfg.write_text(json.dumps(dict(bad, indicators=[entry])))
+        r = subprocess.run([str(cwtsd_binary()), "--check-config", "--config", str(cfg)], capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode == 2, (entry, r.stderr)
+        assert message in r.stderr, (entry, r.stderr)
