@@ -28,7 +28,11 @@ from . import _native
 
 __all__ = ["batch", "get_functions", "isa", "isa_calls", "isa_supported", "lookback", "set_isa"]
 
-_SPECS: dict[str, dict[str, Any]] = {s["name"]: s for s in _native.ta_specs()}
+_SPECS: dict[str, dict[str, Any]] = {}
+for _kind, _s in enumerate(_native.ta_specs()):
+    _s["kind"] = _kind
+    _s["_index"] = {p[0]: i for i, p in enumerate(_s["params"])}
+    _SPECS[_s["name"]] = _s
 _PRICE_COLUMN = {"real": "close", "high": "high", "low": "low", "close": "close", "volume": "volume"}
 
 
@@ -57,16 +61,14 @@ def isa_calls() -> dict[str, int]:
 
 
 def _param_values(spec: dict[str, Any], given: dict[str, Any]) -> list[float]:
-    values = []
-    for name, default, _lo, _hi, integer in spec["params"]:
-        v = given.pop(name, None)
-        if v is None:
-            v = default
-        if integer and isinstance(v, float) and not v.is_integer():
-            raise ValueError(f"{spec['name']}: {name} must be an integer, got {v}")
-        values.append(float(v))
-    if given:
-        raise TypeError(f"{spec['name']}() got unexpected argument(s): {', '.join(sorted(given))}")
+    values = [p[1] for p in spec["params"]]
+    index = spec["_index"]
+    for name, v in given.items():
+        i = index.get(name)
+        if i is None:
+            raise TypeError(f"{spec['name']}() got an unexpected argument '{name}'")
+        if v is not None:
+            values[i] = float(v)
     return values
 
 
@@ -83,51 +85,83 @@ def _vector(x: Any, what: str) -> np.ndarray:
     return a
 
 
-def _make(spec: dict[str, Any]):
+def _make(kind: int, spec: dict[str, Any]):
     name: str = spec["name"]
     inputs: list[str] = spec["inputs"]
     outputs: list[str] = spec["outputs"]
+    n_in, n_out = len(inputs), len(outputs)
     pnames = [p[0] for p in spec["params"]]
+    defaults = [p[1] for p in spec["params"]]
+    index = spec["_index"]
+    run = _native.ta_run
+    empty = np.empty
+    ndarray = np.ndarray
+    f64 = np.dtype(np.float64)
 
-    def indicator(*args: Any, **kwargs: Any):
+    def general(args: tuple, kwargs: dict):
         frame = None
         if args and _is_dataframe(args[0]):
             frame, rest = args[0], list(args[1:])
             cols = {i: kwargs.pop("price", "close") if i == "real" else _PRICE_COLUMN[i] for i in inputs}
             arrays = [frame[cols[i]] for i in inputs]
         else:
-            rest = list(args[len(inputs):])
-            arrays = list(args[: len(inputs)])
+            rest = list(args[n_in:])
+            arrays = list(args[:n_in])
             for i in inputs[len(arrays):]:
                 if i not in kwargs:
                     raise TypeError(f"{name}() missing input '{i}'")
                 arrays.append(kwargs.pop(i))
         if len(rest) > len(pnames):
-            raise TypeError(f"{name}() takes {len(inputs) + len(pnames)} positional arguments")
+            raise TypeError(f"{name}() takes {n_in + len(pnames)} positional arguments")
         for pname, v in zip(pnames, rest):
             if pname in kwargs:
                 raise TypeError(f"{name}() got multiple values for '{pname}'")
             kwargs[pname] = v
         values = _param_values(spec, kwargs)
-        index = getattr(arrays[0], "index", None) if _is_series(arrays[0]) else None
+        index_ = getattr(arrays[0], "index", None) if _is_series(arrays[0]) else None
         vecs = [_vector(a, i) for a, i in zip(arrays, inputs)]
         n = len(vecs[0])
         if any(len(v) != n for v in vecs):
             raise ValueError("input array lengths are different")
-        outs = [np.empty(n, dtype=np.float64) for _ in outputs]
-        _native.ta_run(name, values, vecs, outs)
+        outs = [empty(n) for _ in outputs]
+        run(kind, values, vecs, outs)
         if frame is not None:
             import pandas as pd
 
-            if len(outs) == 1:
+            if n_out == 1:
                 return pd.Series(outs[0], index=frame.index)
             return pd.DataFrame(dict(zip(outputs, outs)), index=frame.index)
-        if index is not None:
+        if index_ is not None:
             import pandas as pd
 
-            wrapped = [pd.Series(o, index=index) for o in outs]
-            return wrapped[0] if len(wrapped) == 1 else tuple(wrapped)
-        return outs[0] if len(outs) == 1 else tuple(outs)
+            wrapped = [pd.Series(o, index=index_) for o in outs]
+            return wrapped[0] if n_out == 1 else tuple(wrapped)
+        return outs[0] if n_out == 1 else tuple(outs)
+
+    def indicator(*args: Any, **kwargs: Any):
+        # Fast path: float64 contiguous 1-D arrays, parameters by position or name.
+        if len(args) >= n_in and len(args) <= n_in + len(pnames):
+            arrays = args[:n_in]
+            fast = True
+            for a in arrays:
+                if type(a) is not ndarray or a.dtype != f64 or a.ndim != 1 or not a.flags.c_contiguous:
+                    fast = False
+                    break
+            if fast:
+                values = list(defaults)
+                for i, v in enumerate(args[n_in:]):
+                    values[i] = float(v)
+                for k, v in kwargs.items():
+                    i = index.get(k)
+                    if i is None or (i < len(args) - n_in):
+                        return general(args, kwargs)  # the general path words the error
+                    if v is not None:
+                        values[i] = float(v)
+                n = len(arrays[0])
+                outs = [empty(n) for _ in range(n_out)]
+                run(kind, values, list(arrays), outs)
+                return outs[0] if n_out == 1 else tuple(outs)
+        return general(args, dict(kwargs))
 
     params = [inspect.Parameter(i, inspect.Parameter.POSITIONAL_OR_KEYWORD) for i in inputs]
     params += [
@@ -186,11 +220,11 @@ def batch(name: str, *inputs: Any, **params: Any):
     outs = [np.empty((count,) + shape, dtype=np.float64) for _ in spec["outputs"]]
     for i, ps in enumerate(sets):
         values = _param_values(spec, {k: (v.item() if isinstance(v, np.generic) else v) for k, v in ps.items()})
-        _native.ta_run_many(spec["name"], values, mats, [o[i] for o in outs])
+        _native.ta_run_many(spec["kind"], values, mats, [o[i] for o in outs])
     return outs[0] if len(outs) == 1 else tuple(outs)
 
 
 for _spec in _SPECS.values():
-    globals()[_spec["name"]] = _make(_spec)
+    globals()[_spec["name"]] = _make(_spec["kind"], _spec)
     __all__.append(_spec["name"])
-del _spec
+del _spec, _s, _kind

@@ -49,9 +49,14 @@ void guarded(F&& f) {
   }
 }
 
-void run(const std::string& name, const std::vector<double>& values, const std::vector<In1>& in,
-         const std::vector<Out1>& out) {
-  const ta::Kind k = kind_of(name);
+ta::Kind kind_at(int index) {
+  if (index < 0 || index >= static_cast<int>(ta::kKindCount)) throw nb::value_error("unknown indicator index");
+  return static_cast<ta::Kind>(index);
+}
+
+// kind: the index in ta_specs() (the call path of every cwts_bridge.ta function).
+void run(int kind, const std::vector<double>& values, const std::vector<In1>& in, const std::vector<Out1>& out) {
+  const ta::Kind k = kind_at(kind);
   const ta::Params p = params_of(k, values);
   const std::size_t n = in.empty() ? 0 : in[0].shape(0);
   std::vector<const double*> ip;
@@ -71,9 +76,9 @@ void run(const std::string& name, const std::vector<double>& values, const std::
 }
 
 // inputs: one (series, n) array per kernel input; outputs: one (series, n) array per output.
-void run_many(const std::string& name, const std::vector<double>& values, const std::vector<In2>& in,
+void run_many(int kind, const std::vector<double>& values, const std::vector<In2>& in,
               const std::vector<Out2>& out) {
-  const ta::Kind k = kind_of(name);
+  const ta::Kind k = kind_at(kind);
   const ta::Params p = params_of(k, values);
   const ta::KindSpec& s = ta::spec(k);
   if (in.size() != s.n_inputs || out.size() != s.n_outputs) {
@@ -123,8 +128,8 @@ nb::list specs() {
 
 void register_ta(nb::module_& m) {
   m.def("ta_specs", &specs);
-  m.def("ta_run", &run, "name"_a, "params"_a, "inputs"_a, "outputs"_a);
-  m.def("ta_run_many", &run_many, "name"_a, "params"_a, "inputs"_a, "outputs"_a);
+  m.def("ta_run", &run, "kind"_a, "params"_a, "inputs"_a, "outputs"_a);
+  m.def("ta_run_many", &run_many, "kind"_a, "params"_a, "inputs"_a, "outputs"_a);
   m.def("ta_lookback", [](const std::string& name, const std::vector<double>& values) {
     const ta::Kind k = kind_of(name);
     const ta::Params p = params_of(k, values);

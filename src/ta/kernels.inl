@@ -160,17 +160,23 @@ struct EmaState {
 // is the suffix of the previous block from k + 1 and the prefix of the current one up to k. The
 // suffix extrema are built once per block: amortised O(1) per bar, and no data-dependent branch,
 // so lanes never diverge.
+template <bool Lowest>  // else the highest
 struct Extreme {
   int p;
-  bool lowest;  // else highest
   Buf cur, suf;
   std::size_t k = 0;  // offset in the current block
   V pre = splat(0.0);
   V value = splat(0.0);  // the window's extreme once p bars were seen
-  Extreme(int period, bool low)
-      : p(period), lowest(low), cur(static_cast<std::size_t>(period)), suf(static_cast<std::size_t>(period)) {}
+  explicit Extreme(int period)
+      : p(period), cur(static_cast<std::size_t>(period)), suf(static_cast<std::size_t>(period)) {}
   void reset() noexcept { cur.clear(); suf.clear(); k = 0; pre = value = splat(0.0); }
-  V pick(V a, V b) const noexcept { return lowest ? sel(a < b, a, b) : sel(a > b, a, b); }
+  static V pick(V a, V b) noexcept {
+    if constexpr (Lowest) {
+      return sel(a < b, a, b);
+    } else {
+      return sel(a > b, a, b);
+    }
+  }
   void step(V x) noexcept {
     pre = k == 0 ? x : pick(x, pre);
     cur[k] = x;
@@ -594,10 +600,11 @@ struct Adx {
 
 // Fast %K as TA_STOCH / TA_STOCHF compute it: (close - lowest) / (highest - lowest) * 100.
 struct FastK {
-  Extreme lo, hi;
+  Extreme<true> lo;
+  Extreme<false> hi;
   int p;
   long t = 0;
-  explicit FastK(int period) : lo(period, true), hi(period, false), p(period) {}
+  explicit FastK(int period) : lo(period), hi(period), p(period) {}
   void reset() noexcept { lo.reset(); hi.reset(); t = 0; }
   bool step(V h, V l, V c, V& k) noexcept {
     lo.step(l);
@@ -773,10 +780,11 @@ using Mom = LagT<false>;
 
 // TA_WILLR: (highest - close) / (highest - lowest) * -100.
 struct Willr {
-  Extreme lo, hi;
+  Extreme<true> lo;
+  Extreme<false> hi;
   int p;
   long t = 0;
-  explicit Willr(const Params& pr) : lo(iparam(pr, 0), true), hi(iparam(pr, 0), false), p(iparam(pr, 0)) {}
+  explicit Willr(const Params& pr) : lo(iparam(pr, 0)), hi(iparam(pr, 0)), p(iparam(pr, 0)) {}
   void reset() noexcept { lo.reset(); hi.reset(); t = 0; }
   void step(const V* x, V* y) noexcept {
     lo.step(x[1]);
@@ -950,6 +958,35 @@ struct Vwap {
 
 // ---- dispatch ----------------------------------------------------------------------------------
 
+#if CWTS_TA_WIDTH > 1
+// In-place transpose of a W x W tile held as W vectors (row l = lane l's W consecutive bars ->
+// row t = bar t across the lanes), by log2(W) rounds of two-source shuffles.
+#if CWTS_TA_WIDTH == 4
+inline void transpose(V* r) noexcept {
+  const M lo1 = {0, 4, 2, 6}, hi1 = {1, 5, 3, 7}, lo2 = {0, 1, 4, 5}, hi2 = {2, 3, 6, 7};
+  const V t0 = __builtin_shuffle(r[0], r[1], lo1), t1 = __builtin_shuffle(r[0], r[1], hi1);
+  const V t2 = __builtin_shuffle(r[2], r[3], lo1), t3 = __builtin_shuffle(r[2], r[3], hi1);
+  r[0] = __builtin_shuffle(t0, t2, lo2);
+  r[2] = __builtin_shuffle(t0, t2, hi2);
+  r[1] = __builtin_shuffle(t1, t3, lo2);
+  r[3] = __builtin_shuffle(t1, t3, hi2);
+}
+#else
+inline void transpose(V* r) noexcept {
+  const M lo[3] = {{0, 8, 2, 10, 4, 12, 6, 14}, {0, 1, 8, 9, 4, 5, 12, 13}, {0, 1, 2, 3, 8, 9, 10, 11}};
+  const M hi[3] = {{1, 9, 3, 11, 5, 13, 7, 15}, {2, 3, 10, 11, 6, 7, 14, 15}, {4, 5, 6, 7, 12, 13, 14, 15}};
+  for (int s = 0, d = 1; s < 3; ++s, d *= 2) {
+    for (int i = 0; i < 8; ++i) {
+      if ((i / d) % 2 != 0) continue;
+      const V a = r[i], b = r[i + d];
+      r[i] = __builtin_shuffle(a, b, lo[s]);
+      r[i + d] = __builtin_shuffle(a, b, hi[s]);
+    }
+  }
+}
+#endif
+#endif
+
 template <class K>
 void run_kernel(const Params& p, std::size_t n, std::size_t lanes, const double* const* in,
                 double* const* out, std::size_t n_in, std::size_t n_out) {
@@ -961,9 +998,32 @@ void run_kernel(const Params& p, std::size_t n, std::size_t lanes, const double*
     for (std::size_t i = 0; i < n_in; ++i) ip[i][l] = in[l * n_in + i];
     for (std::size_t j = 0; j < n_out; ++j) op[j][l] = out[l * n_out + j];
   }
-  V x[kMaxInputs];
-  V y[kMaxOutputs];
-  for (std::size_t t = 0; t < n; ++t) {
+  V x[kMaxInputs] = {};
+  V y[kMaxOutputs] = {};
+  std::size_t t = 0;
+#if CWTS_TA_WIDTH > 1
+  // Whole tiles of W bars: W contiguous loads per input, a transpose, W steps, a transpose
+  // back and W contiguous stores per output (lanes past `lanes` load lane 0 and are dropped).
+  constexpr std::size_t W = CWTS_TA_WIDTH;
+  V tin[kMaxInputs][W] = {};
+  V tout[kMaxOutputs][W] = {};
+  for (; t + W <= n; t += W) {
+    for (std::size_t i = 0; i < n_in; ++i) {
+      for (std::size_t l = 0; l < W; ++l) std::memcpy(&tin[i][l], ip[i][l < lanes ? l : 0] + t, sizeof(V));
+      transpose(tin[i]);
+    }
+    for (std::size_t s = 0; s < W; ++s) {
+      for (std::size_t i = 0; i < n_in; ++i) x[i] = tin[i][s];
+      k.step(x, y);
+      for (std::size_t j = 0; j < n_out; ++j) tout[j][s] = y[j];
+    }
+    for (std::size_t j = 0; j < n_out; ++j) {
+      transpose(tout[j]);
+      for (std::size_t l = 0; l < lanes; ++l) std::memcpy(op[j][l] + t, &tout[j][l], sizeof(V));
+    }
+  }
+#endif
+  for (; t < n; ++t) {
     for (std::size_t i = 0; i < n_in; ++i) x[i] = load_lanes(ip[i], lanes, t);
     k.step(x, y);
     for (std::size_t j = 0; j < n_out; ++j) store_lanes(op[j], lanes, t, y[j]);

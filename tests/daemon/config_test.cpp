@@ -156,3 +156,49 @@ TEST(Credentials, KeyFileMustBeOwnerOnly) {
 }
 
 }  // namespace
+
+TEST(Config, IndicatorsAreParsedAndValidated) {
+  const Config c = parse_config(
+      R"({"market":{"symbols":["BTCUSDT","ETHUSDT"],"timeframes":["1m","1h"]},
+          "indicators":[{"name":"ema_fast","function":"ema","timeframe":"1h","params":{"timeperiod":12}},
+                        {"name":"bb","function":"BBANDS","timeframe":"1m","params":{"nbdevup":1.5},
+                         "symbols":["ethusdt"]},
+                        {"name":"obv","function":"OBV","timeframe":"1m"}]})");
+  ASSERT_EQ(c.indicators.size(), 3U);
+  EXPECT_EQ(c.indicators[0].kind, cwts::ta::Kind::kEma);
+  EXPECT_EQ(c.indicators[0].timeframe_s, 3600U);
+  EXPECT_EQ(c.indicators[0].params.v[0], 12.0);
+  EXPECT_EQ(c.indicators[1].params.v[0], 20.0);  // TA-Lib's default kept
+  EXPECT_EQ(c.indicators[1].params.v[1], 1.5);
+  EXPECT_EQ(c.indicators[1].symbols, std::vector<std::string>{"ETHUSDT"});
+  EXPECT_TRUE(c.market.indicator_history);
+}
+
+TEST(Config, BadIndicatorsNameKeyAndReason) {
+  const std::string m = R"({"market":{"symbols":["BTCUSDT"],"timeframes":["1m"]},"indicators":)";
+  expect_error(m + R"({}})", "indicators", "must be an array");
+  expect_error(m + R"([{"name":"x","function":"KAMA","timeframe":"1m"}]})", "indicators[0].function",
+               "is not an indicator");
+  expect_error(m + R"([{"name":"x","function":"EMA","timeframe":"4h"}]})", "indicators[0].timeframe",
+               "not one of market.timeframes");
+  expect_error(m + R"([{"name":"x","function":"EMA","timeframe":"1m","params":{"period":3}}]})",
+               "indicators[0].params.period", "is not a parameter of EMA (timeperiod)");
+  expect_error(m + R"([{"name":"x","function":"RSI","timeframe":"1m","params":{"timeperiod":1}}]})",
+               "indicators[0].params", "RSI: timeperiod = 1 is out of range");
+  expect_error(m + R"([{"name":"x","function":"EMA","timeframe":"1m","params":{"timeperiod":"5"}}]})",
+               "indicators[0].params.timeperiod", "a number");
+  expect_error(m + R"([{"name":"x y","function":"EMA","timeframe":"1m"}]})", "indicators[0].name", "letters");
+  expect_error(m + R"([{"name":"x","function":"EMA","timeframe":"1m","symbols":["ETHUSDT"]}]})",
+               "indicators[0].symbols", "not one of market.symbols");
+  expect_error(m + R"([{"name":"x","function":"EMA","timeframe":"1m","colour":1}]})", "indicators[0].colour",
+               "unknown key");
+  expect_error(m + R"([{"name":"x","function":"EMA","timeframe":"1m"},{"name":"x","function":"SMA","timeframe":"1m"}]})",
+               "indicators[1].name", "used twice");
+  expect_error(m + R"([{"name":"a_very_long_bands_name","function":"BBANDS","timeframe":"1m"}]})",
+               "indicators[0].name", "longer than 24");
+  std::string many = m + "[";
+  for (int i = 0; i < 6; ++i) {
+    many += std::string(i ? "," : "") + R"({"name":"m)" + std::to_string(i) + R"(","function":"MACD","timeframe":"1m"})";
+  }
+  expect_error(many + "]}", "indicators[5]", "more than 16 indicator values for BTCUSDT");
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""cwts_bridge.ta against TA-Lib (the `ta-lib` wheel) on the same arrays, in the same process.
+
+Single series: every kernel at 1e3 .. 1e7 bars, default parameters, the median of several calls
+of each (both allocate their outputs, as a strategy's call does). Batch: symbols x parameter sets
+(the shape a hyperparameter search runs) through cta.batch on each ISA against a TA-Lib loop.
+Prints a Markdown table (for docs/benchmarks.md) or, with --json, one JSON object.
+"""
+import argparse
+import json
+import platform
+import statistics
+import time
+
+import numpy as np
+import talib
+
+import cwts_bridge.ta as cta
+
+
+def series(n, seed=1):
+    rng = np.random.default_rng(seed)
+    c = 100 + np.cumsum(rng.normal(0, 1, n))
+    return {"real": c, "close": c, "high": c + rng.random(n), "low": c - rng.random(n),
+            "volume": rng.random(n) * 1000}
+
+
+def timed(fn, n):
+    reps = max(3, min(200, int(2e6 / n)))
+    fn()  # warm
+    samples = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t)
+    return statistics.median(samples)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--sizes", default="1000,10000,100000,1000000,10000000")
+    ap.add_argument("--symbols", type=int, default=16)
+    ap.add_argument("--params", type=int, default=8)
+    ap.add_argument("--bars", type=int, default=10000)
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    names = [f for f in cta.get_functions() if f != "VWAP"]
+    isas = [i for i in ("scalar", "avx2", "avx512") if cta.isa_supported(i)]
+    out = {"machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
+                       "talib": talib.__version__, "isas": isas},
+           "single": {}, "batch": {}}
+
+    for name in names:
+        spec = cta._SPECS[name]
+        out["single"][name] = {}
+        for n in sizes:
+            d = series(n)
+            a = [d[i] for i in spec["inputs"]]
+            t_talib = timed(lambda: getattr(talib, name)(*a), n)
+            t_cwts = timed(lambda: getattr(cta, name)(*a), n)
+            out["single"][name][n] = {"talib_s": t_talib, "cwts_s": t_cwts, "ratio": t_talib / t_cwts}
+
+    # Batch: symbols x parameter sets. The first parameter (a period) sweeps 5..5+4*(P-1).
+    sym = [series(args.bars, seed=s) for s in range(args.symbols)]
+    for name in names:
+        spec = cta._SPECS[name]
+        mats = [np.vstack([s[i] for s in sym]) for i in spec["inputs"]]
+        if spec["params"]:
+            pname = spec["params"][0][0]
+            values = [5 + 4 * k for k in range(args.params)] if spec["params"][0][4] else \
+                [0.01 + 0.005 * k for k in range(args.params)]
+            sweep = {pname: values}
+        else:
+            sweep = {}
+        if name == "MACD":
+            sweep = {"fastperiod": [5 + k for k in range(args.params)]}
+
+        def talib_loop():
+            for k in range(args.params if sweep else 1):
+                kw = {p: v[k] for p, v in sweep.items()}
+                for s in range(args.symbols):
+                    getattr(talib, name)(*[m[s] for m in mats], **kw)
+
+        row = {"talib_s": timed(talib_loop, args.bars * args.symbols * args.params)}
+        for isa in isas:
+            cta.set_isa(isa)
+            row[isa + "_s"] = timed(lambda: cta.batch(name, *mats, **sweep), args.bars * args.symbols * args.params)
+            row[isa + "_ratio"] = row["talib_s"] / row[isa + "_s"]
+        out["batch"][name] = row
+
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return
+    print(f"Single series: TA-Lib time / cwts time (higher = cwts faster); TA-Lib {talib.__version__}")
+    print("| kernel | " + " | ".join(f"{n:.0e}" for n in sizes) + " |")
+    print("|---|" + "---|" * len(sizes))
+    for name in names:
+        print(f"| {name} | " + " | ".join(f"{out['single'][name][n]['ratio']:.2f}" for n in sizes) + " |")
+    print()
+    print(f"Batch: {args.symbols} symbols x {args.params} parameter sets x {args.bars} bars; "
+          "TA-Lib loop time / cta.batch time")
+    print("| kernel | TA-Lib ms | " + " | ".join(f"{i} ms | {i} ratio" for i in isas) + " |")
+    print("|---|---|" + "---|---|" * len(isas))
+    for name in names:
+        r = out["batch"][name]
+        print(f"| {name} | {r['talib_s'] * 1e3:.1f} | " +
+              " | ".join(f"{r[i + '_s'] * 1e3:.1f} | {r[i + '_ratio']:.2f}" for i in isas) + " |")
+
+
+if __name__ == "__main__":
+    main()
