@@ -25,7 +25,7 @@ def main() -> int:
         syms = b.symbols()
         print(f"attached to engine '{args.instance}' (epoch {b.epoch}), slot {b.slot}, symbols {', '.join(syms)}")
         print(f"{'t(s)':>4} {'frames':>8} {'events/s':>9} {'books':>6} {'lag p50':>9} {'lag p99':>9} "
-              f"{'signals':>8} {'accepted':>8} {'rejected':>8} {'fills':>6}  {args.symbol} bid/ask")
+              f"{'signals':>8} {'accepted':>8} {'rejected':>8} {'fills':>6}  {args.symbol} bid/ask, indicators")
         start = time.time()
         next_line, next_signal = start + 1, start + 1
         events_total, events_window, lags, all_lags = 0, 0, [], []
@@ -59,7 +59,8 @@ def main() -> int:
                 valid = sum(1 for s in syms if b.quote(s).book_valid)
                 print(f"{now - start:4.0f} {st['frames']:8d} {events_window:9d} {valid:>3d}/{len(syms):<2d} "
                       f"{pct(lags, .5):7.1f}us {pct(lags, .99):7.1f}us {len(sent):8d} {st['signals_accepted']:8d} "
-                      f"{st['signals_rejected']:8d} {st['fills']:6d}  {q.bid:.8g}/{q.ask:.8g}", flush=True)
+                      f"{st['signals_rejected']:8d} {st['fills']:6d}  {q.bid:.8g}/{q.ask:.8g} "
+                      f"{' '.join(f'{k}={v:.6g}' for k, v in b.indicators(args.symbol).items())}", flush=True)
                 all_lags.extend(lags)
                 lags, events_window = [], 0
         for s in sent:

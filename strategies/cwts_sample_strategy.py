@@ -1,10 +1,11 @@
 """CwtsSampleStrategy: EMA cross filtered by RSI and order-book imbalance, on the CWTS engine.
 
-Copy it and change the rules. Indicators come from TA-Lib (FreqTrade's own dependency); the
-order-book filter reads the engine's book through shared memory (live / dry-run only)."""
+Copy it and change the rules. Indicators come from cwts_bridge.ta — TA-Lib's functions on the
+engine's kernels: `import talib.abstract as ta` works the same, this is the one line that differs.
+The order-book filter reads the engine's book through shared memory (live / dry-run only)."""
 from __future__ import annotations
 
-import talib.abstract as ta
+import cwts_bridge.ta as ta
 from pandas import DataFrame
 
 from cwts_strategy import CwtsStrategy

@@ -19,7 +19,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: cwts-sim [--listen 127.0.0.1:PORT] [--exchange-info FILE]\n"
-    "                (--capture FILE... | --synthetic SYM,SYM...) [--speed X] [--loop] [--rate N]\n"
+    "                (--capture FILE... | --synthetic SYM,SYM...) [--speed X] [--loop] [--rebase-time]\n"
+    "                [--rate N]\n"
     "                [--api-key K --api-secret S] [--balance A=N,...] [--seed N]\n"
     "                [--ping-interval-ms N] [--pong-timeout-ms N] [--ws-msg-limit N]\n"
     "                [--weight-limit N] [--fault JSON] [--log-level LEVEL]\n"
@@ -95,6 +96,8 @@ int main(int argc, char** argv) {
         cfg.speed = std::stod(value());
       } else if (a == "--loop") {
         cfg.loop = true;
+      } else if (a == "--rebase-time") {
+        cfg.rebase_time = true;
       } else if (a == "--rate") {
         cfg.rate = std::stod(value());
       } else if (a == "--seed") {

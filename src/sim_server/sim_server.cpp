@@ -582,6 +582,7 @@ SimServer::Impl::Impl(SimServerConfig c) : cfg(std::move(c)) {
   vo.synthetic = cfg.synthetic;
   vo.speed = cfg.speed;
   vo.loop = cfg.loop;
+  vo.rebase_time = cfg.rebase_time;
   vo.rate = cfg.rate;
   vo.seed = cfg.seed;
   vo.balances = cfg.balances;

@@ -280,7 +280,7 @@ struct Venue::CaptureInit {
 };
 
 Venue::Venue(const Options& opts)
-    : speed_(opts.speed), loop_(opts.loop), rate_(opts.rate), rng_(opts.seed) {
+    : speed_(opts.speed), loop_(opts.loop), rebase_time_(opts.rebase_time), rate_(opts.rate), rng_(opts.seed) {
   if (opts.captures.empty() && opts.synthetic.empty())
     throw std::invalid_argument("need --capture FILE... or --synthetic SYMBOLS");
   if (opts.speed < 0) throw std::invalid_argument("--speed must be >= 0");
@@ -457,6 +457,9 @@ void Venue::load_captures(const std::vector<std::string>& paths) {
   if (!events_.empty()) {
     replay_base_capture_ns_ = first_ns;
     loop_span_ms_ = (last_ns - first_ns) / 1'000'000 + 1000;
+    // The replay's times (E, T, klines) then read as if the capture were being recorded now, so
+    // a client's wall-clock candle closes and the captured trades agree.
+    if (rebase_time_) time_shift_ms_ = wall_ms() - first_ns / 1'000'000;
   }
 }
 
@@ -629,6 +632,12 @@ std::int64_t Venue::advance(std::int64_t now_ns) {
   return next;
 }
 
+// A captured trade payload's event and trade times, moved by the replay's time shift (loops,
+// --rebase-time).
+std::string Venue::shift_times(std::string data) const {
+  return shift_field(shift_field(std::move(data), "E", time_shift_ms_), "T", time_shift_ms_);
+}
+
 void Venue::replay_event(const CaptureEvent& e) {
   Market& m = *markets_[e.market];
   const CaptureInit* init = nullptr;
@@ -659,7 +668,7 @@ void Venue::replay_event(const CaptureEvent& e) {
         m.next_agg_id = static_cast<std::int64_t>(e.trade.id) + aoff + 1;
         if (!m.subs_agg.empty())
           publish(m.subs_agg, m.lower + "@aggTrade",
-                  shift_field(shift_field(shift_field(e.data, "a", aoff), "f", toff), "l", toff));
+                  shift_times(shift_field(shift_field(shift_field(e.data, "a", aoff), "f", toff), "l", toff)));
         // The capture has no trade stream: each aggregate is published as one trade.
         if (!m.subs_trade.empty()) {
           PublicTrade t = m.trades.back();
@@ -669,7 +678,7 @@ void Venue::replay_event(const CaptureEvent& e) {
           m.next_agg_id = keep_agg;
         }
       } else if (!m.subs_trade.empty()) {
-        publish(m.subs_trade, m.lower + "@trade", shift_field(e.data, "t", toff));
+        publish(m.subs_trade, m.lower + "@trade", shift_times(shift_field(e.data, "t", toff)));
       }
       break;
     }
@@ -774,7 +783,7 @@ void Venue::apply_and_publish_diff(Market& m, const md::DepthMsg& d, std::span<c
   if (m.subs_depth100.empty()) return;
   std::string data;
   if (raw_data != nullptr) {
-    data = shift_field(shift_field(*raw_data, "U", m.id_offset), "u", m.id_offset);
+    data = shift_field(shift_field(shift_field(*raw_data, "U", m.id_offset), "u", m.id_offset), "E", time_shift_ms_);
   } else {
     data.reserve(160);
     data += "{\"e\":\"depthUpdate\",\"E\":";

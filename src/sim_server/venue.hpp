@@ -131,6 +131,7 @@ class Venue {
     std::vector<std::string> synthetic;
     double speed = 1.0;
     bool loop = false;
+    bool rebase_time = false;  // event/trade/kline times shifted so the capture starts at start-up
     double rate = 1000.0;
     std::uint64_t seed = 1;
     std::string balances;
@@ -174,6 +175,7 @@ class Venue {
   void synthetic_step(Market& m, std::int64_t wall_ms);
   void replay_event(const CaptureEvent& e);
   void restart_loop();
+  [[nodiscard]] std::string shift_times(std::string data) const;
 
   // Publishing helpers.
   void publish(std::vector<Subscriber*>& subs, const std::string& stream, std::string data);
@@ -207,6 +209,7 @@ class Venue {
   std::int64_t paused_at_ns_ = -1;
   double speed_ = 1.0;
   bool loop_ = false;
+  bool rebase_time_ = false;
 
   // Synthetic generator.
   double rate_ = 0;

@@ -42,21 +42,19 @@ inline void store_lanes(double* const* p, std::size_t, std::size_t i, V v) noexc
 #else
 typedef double V __attribute__((vector_size(CWTS_TA_WIDTH * 8)));
 typedef long long M __attribute__((vector_size(CWTS_TA_WIDTH * 8)));
-inline V splat(double x) noexcept {
-  V v;
-  for (int l = 0; l < CWTS_TA_WIDTH; ++l) v[l] = x;
-  return v;
-}
+#if CWTS_TA_WIDTH == 4
+inline V splat(double x) noexcept { return (V)_mm256_set1_pd(x); }
+inline M abs_mask() noexcept { return (M)_mm256_set1_epi64x(0x7FFFFFFFFFFFFFFFLL); }
+#else
+inline V splat(double x) noexcept { return (V)_mm512_set1_pd(x); }
+inline M abs_mask() noexcept { return (M)_mm512_set1_epi64(0x7FFFFFFFFFFFFFFFLL); }
+#endif
 inline V sel(M m, V a, V b) noexcept { return m ? a : b; }
 inline M msel(M m, M a, M b) noexcept { return m ? a : b; }
 inline M mtrue() noexcept { return M{} == M{}; }
 inline M mand(M a, M b) noexcept { return a & b; }
 inline M mnot(M a) noexcept { return ~a; }
-inline V vabs(V x) noexcept {
-  M mask;
-  for (int l = 0; l < CWTS_TA_WIDTH; ++l) mask[l] = 0x7FFFFFFFFFFFFFFFLL;
-  return (V)((M)x & mask);
-}
+inline V vabs(V x) noexcept { return (V)((M)x & abs_mask()); }
 #if CWTS_TA_WIDTH == 4
 inline bool any(M m) noexcept { return _mm256_movemask_pd((__m256d)m) != 0; }
 inline V vsqrt(V x) noexcept { return (V)_mm256_sqrt_pd((__m256d)x); }

@@ -133,3 +133,31 @@ def test_subscribe_and_list_subscriptions(synthetic_sim):
                     assert msg["code"] == 3 and msg["msg"].startswith("Invalid JSON"), msg
                     break
     asyncio.run(run())
+
+
+def test_rebase_time_replays_the_capture_as_if_recorded_now(tmp_path):
+    """--rebase-time: the 2021 capture's trades, depth events and klines carry today's times."""
+    import time as _time
+    from conftest import DATA, Sim
+
+    async def first_events(sim):
+        url = f"{sim.ws}/stream?streams=nknusdt@aggTrade/nknusdt@depth@100ms"
+        got = {}
+        async with websockets.connect(url) as ws:
+            while len(got) < 2:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 20))
+                got.setdefault(msg["stream"].split("@")[1], msg["data"])
+        return got
+
+    sim = Sim(["--capture", str(DATA / "spot_nknusdt_2021-10-12.capture"), "--speed", "5", "--rebase-time"],
+              tmp_path)
+    try:
+        now_ms = _time.time() * 1000
+        got = asyncio.run(first_events(sim))
+        # The first events are replayed at start-up time (x5 speed moves them at most seconds ahead).
+        assert abs(got["aggTrade"]["T"] - now_ms) < 120_000, got["aggTrade"]
+        assert abs(got["depth"]["E"] - now_ms) < 120_000, got["depth"]
+        klines = sim.get("/api/v3/klines?symbol=NKNUSDT&interval=1m&limit=5")
+        assert klines and abs(klines[-1][0] - now_ms) < 180_000
+    finally:
+        assert sim.stop() == 0

@@ -21,6 +21,7 @@ struct SimServerConfig {
   std::vector<std::string> synthetic;  // "BTCUSDT", ...
   double speed = 1.0;                  // capture replay speed; 0 = as fast as possible
   bool loop = false;                   // replay captures forever (update ids stay monotonic)
+  bool rebase_time = false;            // replay with times shifted so the capture starts now
   double rate = 1000.0;                // synthetic stream events per second, all symbols
   std::uint64_t seed = 1;              // synthetic generator
 
