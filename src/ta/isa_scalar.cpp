@@ -6,7 +6,8 @@
 namespace cwts::ta::detail {
 
 const IsaKernels& scalar_kernels() noexcept {
-  static const IsaKernels k{&isa_scalar::run_one_impl, &isa_scalar::run_lanes_impl, CWTS_TA_WIDTH};
+  static const IsaKernels k{&isa_scalar::run_one_impl, &isa_scalar::run_lanes_impl,
+                              isa_scalar::kLaneWidth * isa_scalar::kGroups};
   return k;
 }
 

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <utility>
 
 #include "cwts/ta/ta.hpp"
 
@@ -985,46 +986,78 @@ inline void transpose(V* r) noexcept {
 #endif
 #endif
 
-template <class K>
-void run_kernel(const Params& p, std::size_t n, std::size_t lanes, const double* const* in,
-                double* const* out, std::size_t n_in, std::size_t n_out) {
-  K k(p);
-  // Per input / output: the lanes' pointers, lane-major as given.
-  const double* ip[kMaxInputs][CWTS_TA_WIDTH];
-  double* op[kMaxOutputs][CWTS_TA_WIDTH];
-  for (std::size_t l = 0; l < lanes; ++l) {
-    for (std::size_t i = 0; i < n_in; ++i) ip[i][l] = in[l * n_in + i];
-    for (std::size_t j = 0; j < n_out; ++j) op[j][l] = out[l * n_out + j];
+// Lanes per group (one kernel instance) and groups interleaved per call: G independent
+// recurrences in one loop body give the out-of-order core G dependency chains to overlap (a
+// recurrence such as EMA is latency-bound: one chain leaves most of the core idle).
+constexpr std::size_t kLaneWidth = CWTS_TA_WIDTH;
+constexpr std::size_t kGroups = CWTS_TA_WIDTH == 1 ? 1 : CWTS_TA_WIDTH == 4 ? 4 : 2;
+
+template <class K, std::size_t... I>
+void run_groups(const Params& p, std::size_t n, std::size_t lanes, const double* const* in,
+                double* const* out, std::size_t n_in, std::size_t n_out, std::index_sequence<I...>) {
+  constexpr std::size_t G = sizeof...(I);
+  constexpr std::size_t W = kLaneWidth;
+  K ks[G] = {((void)I, K(p))...};
+  // Per group, input / output and lane: the series' pointers (lane-major as given). Lanes past
+  // `lanes` repeat the group's first lane and are never stored.
+  const double* ip[G][kMaxInputs][W];
+  double* op[G][kMaxOutputs][W];
+  std::size_t used[G];
+  for (std::size_t g = 0; g < G; ++g) {
+    used[g] = lanes > g * W ? std::min(W, lanes - g * W) : 0;
+    for (std::size_t l = 0; l < W; ++l) {
+      const std::size_t src = used[g] == 0 ? 0 : g * W + (l < used[g] ? l : 0);  // an idle group runs series 0
+      for (std::size_t i = 0; i < n_in; ++i) ip[g][i][l] = in[src * n_in + i];
+      for (std::size_t j = 0; j < n_out; ++j) op[g][j][l] = out[src * n_out + j];
+    }
   }
-  V x[kMaxInputs] = {};
-  V y[kMaxOutputs] = {};
+  V x[G][kMaxInputs] = {};
+  V y[G][kMaxOutputs] = {};
   std::size_t t = 0;
 #if CWTS_TA_WIDTH > 1
   // Whole tiles of W bars: W contiguous loads per input, a transpose, W steps, a transpose
-  // back and W contiguous stores per output (lanes past `lanes` load lane 0 and are dropped).
-  constexpr std::size_t W = CWTS_TA_WIDTH;
-  V tin[kMaxInputs][W] = {};
-  V tout[kMaxOutputs][W] = {};
+  // back and W contiguous stores per output.
+  V tin[G][kMaxInputs][W] = {};
+  V tout[G][kMaxOutputs][W] = {};
   for (; t + W <= n; t += W) {
-    for (std::size_t i = 0; i < n_in; ++i) {
-      for (std::size_t l = 0; l < W; ++l) std::memcpy(&tin[i][l], ip[i][l < lanes ? l : 0] + t, sizeof(V));
-      transpose(tin[i]);
+    for (std::size_t g = 0; g < G; ++g) {
+      for (std::size_t i = 0; i < n_in; ++i) {
+        for (std::size_t l = 0; l < W; ++l) std::memcpy(&tin[g][i][l], ip[g][i][l] + t, sizeof(V));
+        transpose(tin[g][i]);
+      }
     }
     for (std::size_t s = 0; s < W; ++s) {
-      for (std::size_t i = 0; i < n_in; ++i) x[i] = tin[i][s];
-      k.step(x, y);
-      for (std::size_t j = 0; j < n_out; ++j) tout[j][s] = y[j];
+      for (std::size_t g = 0; g < G; ++g) {
+        for (std::size_t i = 0; i < n_in; ++i) x[g][i] = tin[g][i][s];
+        ks[g].step(x[g], y[g]);
+        for (std::size_t j = 0; j < n_out; ++j) tout[g][j][s] = y[g][j];
+      }
     }
-    for (std::size_t j = 0; j < n_out; ++j) {
-      transpose(tout[j]);
-      for (std::size_t l = 0; l < lanes; ++l) std::memcpy(op[j][l] + t, &tout[j][l], sizeof(V));
+    for (std::size_t g = 0; g < G; ++g) {
+      for (std::size_t j = 0; j < n_out; ++j) {
+        transpose(tout[g][j]);
+        for (std::size_t l = 0; l < used[g]; ++l) std::memcpy(op[g][j][l] + t, &tout[g][j][l], sizeof(V));
+      }
     }
   }
 #endif
   for (; t < n; ++t) {
-    for (std::size_t i = 0; i < n_in; ++i) x[i] = load_lanes(ip[i], lanes, t);
-    k.step(x, y);
-    for (std::size_t j = 0; j < n_out; ++j) store_lanes(op[j], lanes, t, y[j]);
+    for (std::size_t g = 0; g < G; ++g) {
+      for (std::size_t i = 0; i < n_in; ++i) x[g][i] = load_lanes(ip[g][i], W, t);
+      ks[g].step(x[g], y[g]);
+      for (std::size_t j = 0; j < n_out; ++j) store_lanes(op[g][j], used[g], t, y[g][j]);
+    }
+  }
+}
+
+// Up to kGroups * kLaneWidth series: whole calls of kGroups groups, or one group alone.
+template <class K>
+void run_kernel(const Params& p, std::size_t n, std::size_t lanes, const double* const* in,
+                double* const* out, std::size_t n_in, std::size_t n_out) {
+  if (lanes > kLaneWidth) {
+    run_groups<K>(p, n, lanes, in, out, n_in, n_out, std::make_index_sequence<kGroups>{});
+  } else {
+    run_groups<K>(p, n, lanes, in, out, n_in, n_out, std::make_index_sequence<1>{});
   }
 }
 

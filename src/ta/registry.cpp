@@ -284,8 +284,8 @@ void run_many(Kind k, const Params& p, std::size_t n, std::size_t series,
   g_calls[static_cast<std::size_t>(isa)].fetch_add(1, std::memory_order_relaxed);
   const std::size_t ni = s.n_inputs, no = s.n_outputs;
   // Series that start with NaN begin at their own index: run them alone. The rest go in lanes.
-  std::array<const double*, kMaxInputs * 8> lane_in{};
-  std::array<double*, kMaxOutputs * 8> lane_out{};
+  std::array<const double*, kMaxInputs * 32> lane_in{};
+  std::array<double*, kMaxOutputs * 32> lane_out{};
   std::size_t lanes = 0;
   auto flush = [&] {
     if (lanes == 0) return;

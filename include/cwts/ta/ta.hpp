@@ -130,6 +130,7 @@ struct IsaKernels {
   // One series, no NaN skipping: outputs for all n bars.
   void (*run)(Kind, const Params&, std::size_t n, const double* const* in, double* const* out);
   // `lanes` series (1 <= lanes <= width): in[l * n_inputs + i], out[l * n_outputs + j].
+  // width = SIMD lanes x interleaved groups.
   void (*run_lanes)(Kind, const Params&, std::size_t n, std::size_t lanes, const double* const* in,
                     double* const* out);
   std::size_t width;
