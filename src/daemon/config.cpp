@@ -11,6 +11,7 @@
 #include <sstream>
 #include <utility>
 
+#include <boost/asio/ip/address.hpp>
 #include <simdjson.h>
 
 #include "cwts/ta/ta.hpp"
@@ -549,6 +550,27 @@ Config parse_config(std::string_view json) {
   if (auto s = top.section("shutdown")) {
     s->choice("on_stop", c.shutdown.on_stop, {{"cancel", StopAction::kCancel}, {"leave", StopAction::kLeave}});
     s->integer("timeout_ms", c.shutdown.timeout_ms, 0, 600000);
+    s->finish();
+  }
+
+  if (auto s = top.section("control")) {
+    s->boolean("enabled", c.control.enabled);
+    std::string listen;
+    s->str("listen", listen);
+    if (!listen.empty()) {
+      const std::size_t colon = listen.rfind(':');
+      const std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
+      const std::string port = colon == std::string::npos ? "" : listen.substr(colon + 1);
+      boost::system::error_code ec;
+      (void)boost::asio::ip::make_address(host, ec);
+      char* end = nullptr;
+      const long p = port.empty() ? -1 : std::strtol(port.c_str(), &end, 10);
+      if (ec || p < 0 || p > 65535 || *end != '\0') {
+        throw ConfigError(s->path("listen"), "\"" + listen + "\" is not IP:PORT (e.g. \"127.0.0.1:9464\"; port 0 = ephemeral)");
+      }
+      c.control.address = host;
+      c.control.port = static_cast<std::uint16_t>(p);
+    }
     s->finish();
   }
 

@@ -15,6 +15,8 @@
 #include "cwts/log/json_log.hpp"
 #include "cwts/md/exchange_info.hpp"
 #include "cwts/md/feed_client.hpp"
+#include <cstdio>
+#include "cwts/engine/validator.hpp"
 #include "cwts/md/shm_publisher.hpp"
 #include "cwts/core/decimal.hpp"
 #include <simdjson.h>
@@ -310,6 +312,143 @@ EngineSnapshot Engine::snapshot() const {
   s.exec_heartbeat_ns = i.exec->heartbeat_ns();
   s.venue_ready = i.exec->venue_ready();
   return s;
+}
+
+namespace {
+
+// Prometheus text format helpers: one family (HELP, TYPE) then its samples.
+class Exposition {
+ public:
+  void family(std::string_view name, std::string_view type, std::string_view help) {
+    out_ += "# HELP ";
+    out_ += name;
+    out_ += ' ';
+    out_ += help;
+    out_ += "\n# TYPE ";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
+  }
+  // labels: already formatted `a="x",b="y"` (or empty).
+  void sample(std::string_view name, std::string_view labels, double v) {
+    out_ += name;
+    if (!labels.empty()) {
+      out_ += '{';
+      out_ += labels;
+      out_ += '}';
+    }
+    char buf[64];
+    const int n = std::snprintf(buf, sizeof buf, " %.17g\n", v);
+    out_.append(buf, static_cast<std::size_t>(n));
+  }
+  void sample(std::string_view name, std::string_view labels, std::uint64_t v) {
+    out_ += name;
+    if (!labels.empty()) {
+      out_ += '{';
+      out_ += labels;
+      out_ += '}';
+    }
+    out_ += ' ';
+    out_ += std::to_string(v);
+    out_ += '\n';
+  }
+  void counter(std::string_view name, std::string_view help, std::uint64_t v) {
+    family(name, "counter", help);
+    sample(name, "", v);
+  }
+  void gauge(std::string_view name, std::string_view help, double v) {
+    family(name, "gauge", help);
+    sample(name, "", v);
+  }
+  void histogram(std::string_view name, std::string_view help, const core::LatencyHistogram::Snapshot& h) {
+    family(name, "histogram", help);
+    const std::string bucket = std::string(name) + "_bucket";
+    std::uint64_t cum = 0;
+    for (std::size_t i = 0; i < core::LatencyHistogram::kBuckets; ++i) {
+      cum += h.buckets[i];
+      char le[48];
+      if (i < core::LatencyHistogram::kBoundsNs.size()) {
+        std::snprintf(le, sizeof le, "le=\"%g\"", static_cast<double>(core::LatencyHistogram::kBoundsNs[i]) / 1e9);
+      } else {
+        std::snprintf(le, sizeof le, "le=\"+Inf\"");
+      }
+      sample(bucket, le, cum);
+    }
+    sample(std::string(name) + "_sum", "", static_cast<double>(h.sum_ns) / 1e9);
+    sample(std::string(name) + "_count", "", cum);
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+}  // namespace
+
+std::string Engine::metrics_text(std::int64_t now_ns) const {
+  const Impl& i = *impl_;
+  const auto& m = i.market.as<layout::MarketRegion>();
+  const EngineSnapshot s = snapshot();
+  Exposition e;
+  e.counter("cwts_md_frames_total", "Market-data frames received (all streams).", s.frames);
+  e.counter("cwts_md_parse_errors_total", "Frames that did not parse.", s.parse_errors);
+  e.counter("cwts_md_gaps_total", "Order-book update-id gaps detected.", s.gaps);
+  e.counter("cwts_md_resyncs_total", "Order-book resynchronisations (snapshot + replay).", s.resyncs);
+  e.counter("cwts_md_events_published_total", "Events published to the market region's event ring.",
+            cc::load_word(m.status.md.events_published, std::memory_order_relaxed));
+  e.histogram("cwts_md_publish_latency_seconds", "Frame received -> event published in shared memory.",
+              i.publisher->publish_latency().snapshot());
+  e.family("cwts_book_valid", "gauge", "1 while the symbol's order book is synced.");
+  for (std::size_t k = 0; k < i.names.size(); ++k) {
+    const bool valid = cc::load_word(m.symbols[k].book_valid, std::memory_order_acquire) != 0;
+    e.sample("cwts_book_valid", "symbol=\"" + std::string(i.names[k]) + "\"", valid ? 1.0 : 0.0);
+  }
+  e.gauge("cwts_books_valid", "Symbols whose order book is synced.", static_cast<double>(s.books_valid));
+  e.counter("cwts_signals_seen_total", "Signals taken from the strategies' rings.", s.signals_seen);
+  e.family("cwts_signals_total", "counter", "Signals by outcome of validation and rate limits.");
+  e.sample("cwts_signals_total", "outcome=\"accepted\"", s.signals_accepted);
+  e.sample("cwts_signals_total", "outcome=\"rejected\"", s.signals_rejected);
+  e.family("cwts_reports_total", "counter",
+           "Execution reports sent to strategies, by kind and reason (REJECTED: why; RATE_LIMITED = "
+           "rate-limit rejections).");
+  static constexpr const char* kKinds[] = {"", "ACCEPTED", "REJECTED", "NEW", "PARTIALLY_FILLED",
+                                           "FILLED", "CANCELLED", "EXPIRED"};
+  for (std::uint8_t kind = 1; kind <= 7; ++kind) {
+    for (std::uint16_t reason = 0; reason < 32; ++reason) {
+      const std::uint64_t n = i.exec->reports_sent(kind, reason);
+      if (n == 0 && reason != 0) continue;
+      e.sample("cwts_reports_total",
+               std::string("kind=\"") + kKinds[kind] + "\",reason=\"" +
+                   engine::to_string(static_cast<layout::RejectReason>(reason)) + "\"",
+               n);
+    }
+  }
+  e.counter("cwts_orders_sent_total", "Orders sent to the venue.", s.orders_sent);
+  e.counter("cwts_fills_total", "Fills reported by the venue.", s.fills);
+  e.gauge("cwts_venue_connected", "1 while the venue answers.", s.venue_ready ? 1.0 : 0.0);
+  e.family("cwts_trading_state", "gauge", "1 for the engine's trading state.");
+  static constexpr const char* kStates[] = {"active", "halted", "reduce_only"};
+  for (std::size_t k = 0; k < 3; ++k) {
+    e.sample("cwts_trading_state", std::string("state=\"") + kStates[k] + "\"",
+             static_cast<std::size_t>(s.trading_state) == k ? 1.0 : 0.0);
+  }
+  e.family("cwts_thread_heartbeat_age_seconds", "gauge", "Time since the hot thread's last loop.");
+  e.sample("cwts_thread_heartbeat_age_seconds", "thread=\"md\"",
+           static_cast<double>(now_ns - s.md_heartbeat_ns) / 1e9);
+  e.sample("cwts_thread_heartbeat_age_seconds", "thread=\"exec\"",
+           static_cast<double>(now_ns - s.exec_heartbeat_ns) / 1e9);
+  return e.take();
+}
+
+std::string Engine::not_ready_reason() const {
+  const EngineSnapshot s = snapshot();
+  std::string r;
+  if (s.books_valid != s.symbols) {
+    r += std::to_string(s.symbols - s.books_valid) + " of " + std::to_string(s.symbols) + " books not synced";
+  }
+  if (!s.venue_ready) r += std::string(r.empty() ? "" : "; ") + "venue not connected";
+  return r;
 }
 
 bool Engine::books_synced() const {

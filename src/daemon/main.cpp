@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cwts/daemon/config.hpp"
+#include "cwts/daemon/control_server.hpp"
 #include "cwts/daemon/engine.hpp"
 #include "cwts/daemon/systemd.hpp"
 #include "cwts/log/json_log.hpp"
@@ -193,6 +194,44 @@ int main(int argc, char** argv) {
     };
     if (test_hooks) arm_usr1();
 
+    // The control plane: GET /metrics, /healthz, /readyz (docs/operations.md#control-plane).
+    std::unique_ptr<cwts::daemon::ControlServer> control;
+    std::string control_file;
+    if (cfg.control.enabled) {
+      control = std::make_unique<cwts::daemon::ControlServer>(
+          ioc, cfg.control.address, cfg.control.port, [&](const std::string& target) {
+            cwts::daemon::HttpResponse r;
+            const std::string path = target.substr(0, target.find('?'));
+            if (path == "/metrics") {
+              r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+              r.body = engine.metrics_text(realtime_ns());
+            } else if (path == "/healthz") {
+              // Alive = both hot threads still loop (the watchdog's criterion).
+              const bool alive = engine.progressing(realtime_ns(), progress_ns);
+              r.status = alive ? 200 : 503;
+              r.body = alive ? "ok\n" : "stalled: a hot thread stopped making progress\n";
+            } else if (path == "/readyz") {
+              const std::string why = engine.not_ready_reason();
+              r.status = why.empty() ? 200 : 503;
+              r.body = why.empty() ? "ready\n" : "not ready: " + why + "\n";
+            } else {
+              r.status = 404;
+              r.body = "not found: GET /metrics, /healthz or /readyz\n";
+            }
+            return r;
+          });
+      const std::string where = cfg.control.address + ":" + std::to_string(control->port());
+      control_file = cfg.region.shm_dir + "/cwts-" + cfg.region.instance + ".control";
+      if (std::FILE* f = std::fopen(control_file.c_str(), "w")) {
+        std::fprintf(f, "%s\n", where.c_str());
+        std::fclose(f);
+      } else {
+        control_file.clear();
+      }
+      log_event(spdlog::level::info, "ctl", "control_listening",
+                LogFields().str("address", cfg.control.address).num("port", control->port()).str("file", control_file));
+    }
+
     asio::steady_timer tick(ioc);
     std::function<void()> arm_tick = [&] {
       tick.expires_after(std::chrono::milliseconds(50));
@@ -236,6 +275,8 @@ int main(int argc, char** argv) {
     arm_tick();
     ioc.run();
     (void)stopping;
+    if (control) control->stop();
+    if (!control_file.empty()) std::remove(control_file.c_str());
     engine.stop();
     log_event(spdlog::level::info, "ctl", "exit", LogFields().num("status", 0));
   } catch (const ConfigError& e) {

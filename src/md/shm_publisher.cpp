@@ -101,6 +101,7 @@ std::uint16_t ShmPublisher::resolve(const SymbolState& s) noexcept {
 
 void ShmPublisher::publish_event(layout::Event& ev) noexcept {
   region_->events.publish(ev);
+  if (ev.receive_ts_ns > 0 && ev.publish_ts_ns > 0) publish_latency_.record(ev.publish_ts_ns - ev.receive_ts_ns);
   ++stats_.events;
   store_counter(region_->status.md.events_published, stats_.events);
 }

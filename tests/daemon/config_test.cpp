@@ -202,3 +202,19 @@ TEST(Config, BadIndicatorsNameKeyAndReason) {
   }
   expect_error(many + "]}", "indicators[5]", "more than 16 indicator values for BTCUSDT");
 }
+
+TEST(Config, ControlListen) {
+  const Config d = parse_config(kMinimal);
+  EXPECT_TRUE(d.control.enabled);
+  EXPECT_EQ(d.control.address, "127.0.0.1");
+  EXPECT_EQ(d.control.port, 0);  // ephemeral unless configured
+  const Config c = parse_config(R"({"market":{"symbols":["BTCUSDT"]},"control":{"listen":"127.0.0.1:9464"}})");
+  EXPECT_EQ(c.control.port, 9464);
+  const Config off = parse_config(R"({"market":{"symbols":["BTCUSDT"]},"control":{"enabled":false}})");
+  EXPECT_FALSE(off.control.enabled);
+  const std::string m = R"({"market":{"symbols":["BTCUSDT"]},"control":)";
+  expect_error(m + R"({"listen":"localhost:9464"}})", "control.listen", "not IP:PORT");
+  expect_error(m + R"({"listen":"127.0.0.1:70000"}})", "control.listen", "not IP:PORT");
+  expect_error(m + R"({"listen":"127.0.0.1"}})", "control.listen", "not IP:PORT");
+  expect_error(m + R"({"port":1}})", "control.port", "unknown key");
+}

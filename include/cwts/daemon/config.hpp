@@ -120,6 +120,13 @@ struct LogConfig {
   std::uint32_t queue_size = 8192;
 };
 
+// The control plane (ctl thread): GET /metrics, /healthz, /readyz on a loopback HTTP port.
+struct ControlConfig {
+  bool enabled = true;
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 0;  // 0 = an ephemeral port, written to <shm_dir>/cwts-<instance>.control
+};
+
 struct SystemdConfig {
   std::uint32_t progress_timeout_ms = 2000;  // md/exec heartbeats older than this stop WATCHDOG=1
 };
@@ -138,6 +145,7 @@ struct Config {
   ShutdownConfig shutdown;
   LogConfig log;
   SystemdConfig systemd;
+  ControlConfig control;
 
   [[nodiscard]] const SlotConfig& slot(std::size_t i) const noexcept {
     return i < slots.size() ? slots[i] : default_slot;

@@ -56,6 +56,11 @@ class Engine {
   // ctl thread.
   [[nodiscard]] EngineSnapshot snapshot() const;
   [[nodiscard]] bool books_synced() const;
+  // GET /metrics: Prometheus text exposition (version 0.0.4) of the engine's counters, gauges and
+  // histograms. See docs/operations.md#metrics for every name.
+  [[nodiscard]] std::string metrics_text(std::int64_t now_ns) const;
+  // GET /readyz: "" when every book is synced and the venue connected, else what is missing.
+  [[nodiscard]] std::string not_ready_reason() const;
   // True while both hot threads made progress within `timeout_ns`.
   [[nodiscard]] bool progressing(std::int64_t now_ns, std::int64_t timeout_ns) const;
   // SIGHUP: new risk limits (and slot policies) take effect on the exec thread's next loop.

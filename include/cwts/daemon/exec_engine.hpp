@@ -3,6 +3,7 @@
 // terminal report per signal), and publishes positions and balances. See docs/engine.md.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -55,6 +56,11 @@ class ExecEngine final : private venue::VenueListener {
 
   [[nodiscard]] std::int64_t heartbeat_ns() const noexcept {
     return heartbeat_.load(std::memory_order_relaxed);
+  }
+  // Reports sent to strategies, by ReportKind (1..7) and RejectReason (0..31); exec thread
+  // writes, any thread reads (the ctl thread's /metrics).
+  [[nodiscard]] std::uint64_t reports_sent(std::uint8_t kind, std::uint16_t reason) const noexcept {
+    return report_counts_[kind & 7U][reason & 31U].load(std::memory_order_relaxed);
   }
   [[nodiscard]] bool venue_ready() const noexcept {
     return venue_ready_.load(std::memory_order_relaxed);
@@ -122,6 +128,7 @@ class ExecEngine final : private venue::VenueListener {
   struct PositionBook;
   std::vector<PositionBook> positions_;
   std::atomic<std::int64_t> heartbeat_{0};
+  std::array<std::array<std::atomic<std::uint64_t>, 32>, 8> report_counts_{};
   std::atomic<bool> venue_ready_{false};
   ExecCounters counters_;
   std::int64_t now_ns_ = 0;  // time of the current loop iteration

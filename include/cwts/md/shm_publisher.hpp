@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cwts/core/latency_histogram.hpp"
 #include "cwts/md/candle_builder.hpp"
 #include "cwts/md/exchange_info.hpp"
 #include "cwts/md/pipeline.hpp"
@@ -122,6 +123,8 @@ class ShmPublisher final : public MarketSink, private CandleListener {
   [[nodiscard]] int shm_id(std::string_view symbol) const noexcept;
   [[nodiscard]] const CandleBuilder& candles() const noexcept { return candles_; }
   [[nodiscard]] const Stats& stats() const noexcept { return stats_; }
+  // Receive (FrameMeta::receive_ns) -> event published, per event; any thread may read it.
+  [[nodiscard]] const core::LatencyHistogram& publish_latency() const noexcept { return publish_latency_; }
 
  private:
   static constexpr std::uint16_t kUnresolved = 0xFFFE;
@@ -176,6 +179,7 @@ class ShmPublisher final : public MarketSink, private CandleListener {
   std::uint64_t gaps_ = 0;
   std::uint64_t resyncs_ = 0;
   Stats stats_;
+  core::LatencyHistogram publish_latency_;
 };
 
 }  // namespace cwts::md
