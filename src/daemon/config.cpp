@@ -571,6 +571,8 @@ Config parse_config(std::string_view json) {
       c.control.address = host;
       c.control.port = static_cast<std::uint16_t>(p);
     }
+    s->str("token_file", c.control.token_file);
+    s->boolean("read_only_open", c.control.read_only_open);
     s->finish();
   }
 
@@ -640,6 +642,21 @@ Credentials load_credentials(const VenueConfig& v) {
   c.key = k;
   c.secret = s;
   return c;
+}
+
+std::string load_control_token(const ControlConfig& c) {
+  if (c.token_file.empty()) return {};
+  struct stat st {};
+  if (::stat(c.token_file.c_str(), &st) != 0) throw ConfigError("control.token_file", "cannot stat " + c.token_file);
+  if ((st.st_mode & 077) != 0) {
+    throw ConfigError("control.token_file", c.token_file + " must not be readable by group or others (chmod 600)");
+  }
+  std::ifstream in(c.token_file);
+  std::string token;
+  if (!in || !std::getline(in, token)) throw ConfigError("control.token_file", "cannot read " + c.token_file);
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  if (token.size() < 16) throw ConfigError("control.token_file", c.token_file + ": the token must have at least 16 characters");
+  return token;
 }
 
 }  // namespace cwts::daemon

@@ -435,9 +435,9 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
   }
   e.family("cwts_thread_heartbeat_age_seconds", "gauge", "Time since the hot thread's last loop.");
   e.sample("cwts_thread_heartbeat_age_seconds", "thread=\"md\"",
-           static_cast<double>(now_ns - s.md_heartbeat_ns) / 1e9);
+           static_cast<double>(std::max<std::int64_t>(0, now_ns - s.md_heartbeat_ns)) / 1e9);
   e.sample("cwts_thread_heartbeat_age_seconds", "thread=\"exec\"",
-           static_cast<double>(now_ns - s.exec_heartbeat_ns) / 1e9);
+           static_cast<double>(std::max<std::int64_t>(0, now_ns - s.exec_heartbeat_ns)) / 1e9);
   return e.take();
 }
 
@@ -461,8 +461,35 @@ bool Engine::progressing(std::int64_t now_ns, std::int64_t timeout_ns) const {
   return now_ns - s.md_heartbeat_ns < timeout_ns && now_ns - s.exec_heartbeat_ns < timeout_ns;
 }
 
+void Engine::cancel_all() { (void)impl_->exec->request_cancel_all(); }
+
+namespace {
+bool wait_version(const ExecEngine& exec, std::uint64_t version, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (exec.applied_version() < version) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  return true;
+}
+}  // namespace
+
+bool Engine::reload_and_wait(const Config& cfg, int timeout_ms) {
+  return wait_version(*impl_->exec, impl_->exec->reload(cfg), timeout_ms);
+}
+
+bool Engine::cancel_all_and_wait(int timeout_ms) {
+  return wait_version(*impl_->exec, impl_->exec->request_cancel_all(), timeout_ms);
+}
+const layout::MarketRegion& Engine::market_region() const { return impl_->market.as<layout::MarketRegion>(); }
+const layout::SignalsRegion& Engine::signals_region() const {
+  return impl_->signals_created.as<layout::SignalsRegion>();
+}
+const std::vector<std::string_view>& Engine::symbol_names() const { return impl_->names; }
+const core::LatencyHistogram& Engine::publish_latency() const { return impl_->publisher->publish_latency(); }
+
 void Engine::reload(const Config& cfg) {
-  impl_->exec->reload(cfg);
+  (void)impl_->exec->reload(cfg);
   cfg_.risk = cfg.risk;
   cfg_.risk_overrides = cfg.risk_overrides;
   cfg_.slots = cfg.slots;

@@ -202,7 +202,7 @@ void ExecEngine::bind_signals(const layout::SignalsRegion& signals, std::uint64_
   }
 }
 
-void ExecEngine::reload(const Config& cfg) {
+std::uint64_t ExecEngine::reload(const Config& cfg) {
   Limits l{};
   for (std::size_t i = 0; i < cfg.market.symbols.size() && i < layout::kMaxSymbols; ++i) {
     engine::RiskLimits r;
@@ -224,8 +224,19 @@ void ExecEngine::reload(const Config& cfg) {
     l.slots[i] = engine::SlotPolicy{cfg.slot(i).trade, cfg.slot(i).reduce_only};
   }
   l.trading_state = static_cast<std::uint64_t>(cfg.risk.initial_state);
-  l.version = pending_limits_.load().version + 1;
+  const Limits prev = pending_limits_.load();
+  l.version = prev.version + 1;
+  l.cancel_all_seq = prev.cancel_all_seq;  // a reload is not a cancel-all
   pending_limits_.store(l);
+  return l.version;
+}
+
+std::uint64_t ExecEngine::request_cancel_all() {
+  Limits l = pending_limits_.load();
+  ++l.version;
+  ++l.cancel_all_seq;
+  pending_limits_.store(l);
+  return l.version;
 }
 
 // ---- the loop ---------------------------------------------------------------------------------
@@ -271,11 +282,23 @@ void ExecEngine::loop_once(std::int64_t now, bool& did_work) {
     const Limits l = pending_limits_.load();
     if (l.version != limits_.version) {
       const bool state_changed = l.trading_state != limits_.trading_state;
+      const bool cancel_all = l.cancel_all_seq != limits_.cancel_all_seq;
       limits_ = l;
+      if (cancel_all) {
+        std::uint64_t n = 0;
+        for (auto& o : orders_) {
+          if (o.in_use && o.cancel_seq == 0) {
+            venue_->cancel(o.cid_view(), symbol_names_[o.symbol]);
+            ++n;
+          }
+        }
+        log_.push(HotRecord{now, spdlog::level::warn, "exec", "cancel_all"}.u("orders", n));
+      }
       if (state_changed) {
         cc::store_word(market_.status.exec.trading_state, limits_.trading_state, std::memory_order_relaxed);
       }
       log_.push(HotRecord{now, spdlog::level::info, "exec", "limits_applied"}.u("version", l.version));
+      applied_version_.store(l.version, std::memory_order_release);
     }
   }
   if (ioc_.poll() > 0) did_work = true;

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cwts/daemon/config.hpp"
+#include "cwts/daemon/control_api.hpp"
 #include "cwts/daemon/control_server.hpp"
 #include "cwts/daemon/engine.hpp"
 #include "cwts/daemon/systemd.hpp"
@@ -103,11 +104,13 @@ int main(int argc, char** argv) {
 
   Config cfg;
   std::optional<cwts::daemon::Credentials> creds;
+  std::string control_token;
   try {
     cfg = cwts::daemon::load_config(config_path);
     if (cfg.venue.kind == cwts::daemon::VenueKind::kBinance) {
       creds = cwts::daemon::load_credentials(cfg.venue);
     }
+    control_token = cwts::daemon::load_control_token(cfg.control);
   } catch (const ConfigError& e) {
     return config_error(e);
   }
@@ -143,6 +146,8 @@ int main(int argc, char** argv) {
     cwts::daemon::pin_current_thread("cwtsd", cfg.ctl_thread);
 
     asio::io_context ioc;
+    Config live_cfg = cfg;  // what risk.set / halt / resume change; a SIGHUP reload replaces it
+    cwts::daemon::ControlApi api(engine, live_cfg, cfg.control.read_only_open);
     asio::signal_set stop_signals(ioc, SIGTERM, SIGINT);
     asio::signal_set hup(ioc, SIGHUP);
     const bool test_hooks = std::getenv("CWTSD_TEST_HOOKS") != nullptr;
@@ -153,6 +158,8 @@ int main(int argc, char** argv) {
     bool stopping = false;
     std::int64_t last_watchdog = 0;
     std::int64_t last_status = 0;
+    std::int64_t last_stats = 0;
+    auto last_state = cwts::layout::TradingState::kActive;
     std::string last_status_text;
     const std::int64_t progress_ns =
         static_cast<std::int64_t>(cfg.systemd.progress_timeout_ms) * 1'000'000;
@@ -173,6 +180,10 @@ int main(int argc, char** argv) {
         try {
           Config next = cwts::daemon::load_config(config_path);
           engine.reload(next);
+          live_cfg.risk = next.risk;
+          live_cfg.risk_overrides = next.risk_overrides;
+          live_cfg.slots = next.slots;
+          live_cfg.default_slot = next.default_slot;
           spdlog::set_level(cwts::log::parse_level(next.log.level));
           log_event(spdlog::level::info, "ctl", "config_reloaded",
                     LogFields().str("config", config_path).str("log_level", next.log.level));
@@ -219,7 +230,9 @@ int main(int argc, char** argv) {
               r.body = "not found: GET /metrics, /healthz or /readyz\n";
             }
             return r;
-          });
+          },
+          [&](std::string_view message, cwts::daemon::RpcClient& client) { return api.handle(message, client); },
+          control_token);
       const std::string where = cfg.control.address + ":" + std::to_string(control->port());
       control_file = cfg.region.shm_dir + "/cwts-" + cfg.region.instance + ".control";
       if (std::FILE* f = std::fopen(control_file.c_str(), "w")) {
@@ -240,7 +253,21 @@ int main(int argc, char** argv) {
         engine.hot_log().drain();
         const std::int64_t now = realtime_ns();
         const auto snap = engine.snapshot();
+        auto alert = [&](std::string_view what, std::string_view detail) {
+          if (control) control->broadcast("alerts", cwts::daemon::ControlApi::alert_notification(what, detail, now));
+        };
+        if (control && now - last_stats >= 1'000'000'000LL) {
+          last_stats = now;
+          if (control->rpc_clients() > 0) control->broadcast("stats", api.stats_notification(now));
+        }
+        if (snap.trading_state != last_state) {
+          last_state = snap.trading_state;
+          alert("trading_state", snap.trading_state == cwts::layout::TradingState::kActive   ? "active"
+                                 : snap.trading_state == cwts::layout::TradingState::kHalted ? "halted"
+                                                                                             : "reduce_only");
+        }
         if (!ready && snap.books_valid == snap.symbols && snap.venue_ready) {
+          alert("ready", "every book synced, venue connected");
           ready = true;
           notifier.ready(status_line(snap));
           log_event(spdlog::level::info, "ctl", "ready",
@@ -249,6 +276,7 @@ int main(int argc, char** argv) {
         const bool progress = engine.progressing(now, progress_ns);
         if (progress != progress_reported) {
           progress_reported = progress;
+          alert(progress ? "threads_progressing" : "threads_stalled", "");
           log_event(progress ? spdlog::level::info : spdlog::level::err, "ctl",
                     progress ? "threads_progressing" : "threads_stalled",
                     LogFields()

@@ -1,6 +1,7 @@
 """The control plane's HTTP endpoints on a real cwtsd (real cwts-sim): /healthz, /readyz and
 /metrics, parsed by prometheus_client's own parser, with the documented names present and moving."""
 import json
+import subprocess
 import socket
 import time
 import urllib.error
@@ -55,6 +56,8 @@ def test_health_readiness_and_errors(engine):
     assert where["address"] == "127.0.0.1"
     assert open(where["file"]).read().strip() == f"127.0.0.1:{port}"
     assert get(port, "/healthz")[::2] == (200, "ok\n")
+    # Ready = books synced (the fixture waited for that) and the venue connected.
+    assert wait_until(lambda: get(port, "/readyz")[0] == 200, timeout=10)
     assert get(port, "/readyz")[::2] == (200, "ready\n")
     assert get(port, "/nothing")[0] == 404
     assert get(port, "/metrics", method="POST")[0] == 405
@@ -71,7 +74,7 @@ def test_metrics_parse_and_move(engine):
     assert s1[("cwts_book_valid", (("symbol", "BTCUSDT"),))] == 1
     assert s1[("cwts_book_valid", (("symbol", "ETHUSDT"),))] == 1
     assert s1[("cwts_trading_state", (("state", "active"),))] == 1
-    assert s1[("cwts_venue_connected", ())] == 1
+    assert wait_until(lambda: scrape(port)[1][("cwts_venue_connected", ())] == 1, timeout=10)
     # A signal the engine refuses (price far outside the band) shows up by kind and reason.
     with cwts_bridge.attach(engine.instance, slot=-1) as b:
         q = b.quote("BTCUSDT")
@@ -124,3 +127,170 @@ def test_control_can_be_disabled_and_bad_listen_is_a_config_error(synthetic_sim,
     cfg.write_text(json.dumps({"market": {"symbols": ["BTCUSDT"]}, "control": {"listen": "localhost:99999"}}))
     r = subprocess.run([str(cwtsd_binary()), "--check-config", "--config", str(cfg)], capture_output=True, text=True)
     assert r.returncode == 2 and "control.listen" in r.stderr
+
+
+# ---- JSON-RPC 2.0 over the WebSocket at /ws ------------------------------------------------------
+import asyncio
+import os
+
+import websockets
+
+TOKEN = "control-token-0123456789abcdef"
+
+
+def engine_with_token(sim, tmp_path, **control):
+    token_file = tmp_path / "control.token"
+    token_file.write_text(TOKEN + "\n")
+    os.chmod(token_file, 0o600)
+    return Engine(sim, tmp_path, overrides={"control": dict({"token_file": str(token_file)}, **control)})
+
+
+class Rpc:
+    def __init__(self, ws):
+        self.ws, self.next_id = ws, 0
+
+    async def call(self, method, params=None):
+        self.next_id += 1
+        msg = {"jsonrpc": "2.0", "id": self.next_id, "method": method}
+        if params is not None:
+            msg["params"] = params
+        await self.ws.send(json.dumps(msg))
+        while True:  # skip notifications
+            reply = json.loads(await asyncio.wait_for(self.ws.recv(), 10))
+            if reply.get("id") == self.next_id:
+                return reply
+
+
+async def connect(port, token=None):
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    return await websockets.connect(f"ws://127.0.0.1:{port}/ws", additional_headers=headers)
+
+
+def test_rpc_read_methods_and_errors(engine):
+    port = control_address(engine)["port"]
+
+    async def run():
+        async with await connect(port) as ws:
+            rpc = Rpc(ws)
+            assert wait_until(lambda: get(port, "/readyz")[0] == 200, timeout=10)
+            st = (await rpc.call("status"))["result"]
+            assert st["instance"] == engine.instance and st["ready"] and st["trading_state"] == "active"
+            assert st["symbols"] == 2 and st["books_valid"] == 2 and st["venue_connected"]
+            syms = (await rpc.call("symbols"))["result"]
+            assert [s["symbol"] for s in syms] == ["BTCUSDT", "ETHUSDT"]
+            assert all(s["book_valid"] and float(s["bid"]) < float(s["ask"]) for s in syms)
+            risk = (await rpc.call("risk.get"))["result"]
+            assert risk["max_open_orders"] == 20 and risk["price_band_bps"] == 500
+            assert risk["max_order_notional"] == "100000.00000000"
+            assert (await rpc.call("slots"))["result"] == []
+            # Errors, each with its JSON-RPC code.
+            await ws.send("{not json")
+            assert json.loads(await ws.recv())["error"]["code"] == -32700
+            await ws.send(json.dumps({"id": 7, "method": "status"}))
+            r = json.loads(await ws.recv())
+            assert r["error"]["code"] == -32600 and r["id"] == 7
+            assert (await rpc.call("nope"))["error"]["code"] == -32601
+            assert (await rpc.call("subscribe", {"topics": ["weather"]}))["error"]["code"] == -32602
+            assert (await rpc.call("risk.set", {"max_open_orders": 1}))["error"]["code"] == -32001
+            assert (await rpc.call("halt"))["error"]["code"] == -32001
+            # A notification (no id) gets no reply; the next call still answers.
+            await ws.send(json.dumps({"jsonrpc": "2.0", "method": "status"}))
+            assert "result" in await rpc.call("status")
+        with cwts_bridge.attach(engine.instance, slot=-1, name="rpc-test") as b:
+            async with await connect(port) as ws:
+                slots = (await Rpc(ws).call("slots"))["result"]
+                assert [(s["slot"], s["pid"], s["name"]) for s in slots] == [(b.slot, os.getpid(), "rpc-test")]
+
+    asyncio.run(run())
+
+
+def test_rpc_mutations_need_the_token_and_take_effect(synthetic_sim, tmp_path):
+    eng = engine_with_token(synthetic_sim, tmp_path)
+    port = control_address(eng)["port"]
+
+    async def run(b):
+        async with await connect(port, "wrong-token-0123456789") as ws:
+            assert (await Rpc(ws).call("halt"))["error"]["code"] == -32001
+        async with await connect(port, TOKEN) as ws:
+            rpc = Rpc(ws)
+            assert (await rpc.call("subscribe", {"topics": ["alerts", "stats"]}))["result"]["topics"] == ["alerts", "stats"]
+            # risk.set: at once, checked, logged.
+            r = (await rpc.call("risk.set", {"price_band_bps": 10, "max_order_notional": "2000"}))["result"]
+            assert r["price_band_bps"] == 10 and r["max_order_notional"] == "2000.00000000"
+            assert (await rpc.call("risk.set", {"price_band_bps": -1}))["error"]["code"] == -32602
+            assert (await rpc.call("risk.set", {"colour": 1}))["error"]["code"] == -32602
+            q = b.quote("BTCUSDT")
+            seq = b.submit("BTCUSDT", "buy", 0.001, price=round(q.bid * 0.99, 2))  # 100 bps away: now refused
+            rep = b.wait_report(seq, 5)
+            assert rep.kind == "REJECTED" and rep.reason == "PRICE_BAND"
+            # halt: new orders refused; resume: accepted again.
+            assert (await rpc.call("halt"))["result"]["trading_state"] == "halted"
+            await asyncio.sleep(0.3)
+            assert (await rpc.call("status"))["result"]["trading_state"] == "halted"
+            seq = b.submit("BTCUSDT", "buy", 0.001, price=q.bid)
+            assert b.wait_report(seq, 5).reason == "TRADING_HALTED"
+            assert (await rpc.call("resume"))["result"]["trading_state"] == "active"
+            assert (await rpc.call("risk.set", {"price_band_bps": 1000}))["result"]["price_band_bps"] == 1000
+            await asyncio.sleep(0.3)
+            # cancel_all: a resting order comes back CANCELLED.
+            seq = b.submit("BTCUSDT", "buy", 0.001, price=round(q.bid * 0.95, 2))
+            assert wait_until(lambda: any(r.seq == seq and r.kind == "NEW" for r in b.reports()), timeout=5)
+            assert (await rpc.call("cancel_all"))["result"]["requested"]
+            final = b.wait_report(seq, 5)
+            assert final is not None and final.kind == "CANCELLED"
+            # Notifications arrived on the same connection: alerts for each state change, stats each second.
+            seen = {"stats": 0, "alerts": []}
+            deadline = asyncio.get_event_loop().time() + 3
+            while asyncio.get_event_loop().time() < deadline and seen["stats"] < 2:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 3))
+                if msg.get("method") == "stats":
+                    seen["stats"] += 1
+                    assert {s["symbol"] for s in msg["params"]["symbols"]} == {"BTCUSDT", "ETHUSDT"}
+                elif msg.get("method") == "alerts":
+                    seen["alerts"].append(msg["params"]["detail"])
+            assert seen["stats"] >= 2
+        log = eng.log_path.read_text()
+        assert '"risk_set"' in log and '"trading_state_set"' in log and '"cancel_all_requested"' in log
+        assert TOKEN not in log
+
+    try:
+        with cwts_bridge.attach(eng.instance, slot=-1) as b:
+            asyncio.run(run(b))
+    finally:
+        assert eng.stop() == 0
+
+
+def test_rpc_closed_reads_and_a_slow_subscriber(synthetic_sim, tmp_path):
+    eng = engine_with_token(synthetic_sim, tmp_path, read_only_open=False)
+    port = control_address(eng)["port"]
+
+    async def run():
+        async with await connect(port) as ws:
+            assert (await Rpc(ws).call("status"))["error"]["code"] == -32001
+        # A subscriber that never reads: the engine keeps serving everyone else.
+        slow = await connect(port, TOKEN)
+        await slow.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "subscribe", "params": {"topics": ["stats"]}}))
+        await asyncio.sleep(2.5)
+        t = time.monotonic()
+        async with await connect(port, TOKEN) as ws:
+            assert (await Rpc(ws).call("status"))["result"]["instance"] == eng.instance
+        assert time.monotonic() - t < 2
+        assert get(port, "/healthz")[0] == 200
+        await slow.close()
+
+    try:
+        asyncio.run(run())
+    finally:
+        assert eng.stop() == 0
+
+
+def test_token_file_must_be_private(synthetic_sim, tmp_path):
+    from conftest import cwtsd_binary
+    token_file = tmp_path / "open.token"
+    token_file.write_text(TOKEN)
+    os.chmod(token_file, 0o644)
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"market": {"symbols": ["BTCUSDT"]}, "venue": {"kind": "paper"},
+                               "control": {"token_file": str(token_file)}}))
+    r = subprocess.run([str(cwtsd_binary()), "--config", str(cfg)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "control.token_file" in r.stderr and TOKEN not in r.stderr

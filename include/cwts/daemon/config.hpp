@@ -125,7 +125,13 @@ struct ControlConfig {
   bool enabled = true;
   std::string address = "127.0.0.1";
   std::uint16_t port = 0;  // 0 = an ephemeral port, written to <shm_dir>/cwts-<instance>.control
+  std::string token_file;     // bearer token for mutating JSON-RPC methods ("" = none allowed)
+  bool read_only_open = true;  // read-only methods without the token
 };
+
+// The control token from control.token_file (mode 0600 or stricter, one line). "" when no file
+// is configured. Throws ConfigError naming the file (never the token).
+[[nodiscard]] std::string load_control_token(const ControlConfig& c);
 
 struct SystemdConfig {
   std::uint32_t progress_timeout_ms = 2000;  // md/exec heartbeats older than this stop WATCHDOG=1

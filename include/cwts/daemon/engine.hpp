@@ -8,8 +8,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "cwts/core/latency_histogram.hpp"
 #include "cwts/daemon/config.hpp"
+#include "cwts/shm_layout/market_region.hpp"
+#include "cwts/shm_layout/signal_region.hpp"
 #include "cwts/daemon/hot_log.hpp"
 
 namespace cwts::daemon {
@@ -65,6 +70,17 @@ class Engine {
   [[nodiscard]] bool progressing(std::int64_t now_ns, std::int64_t timeout_ns) const;
   // SIGHUP: new risk limits (and slot policies) take effect on the exec thread's next loop.
   void reload(const Config& cfg);
+  // ctl thread: the regions as the engine maps them (read-only use) and the symbols in id order.
+  [[nodiscard]] const layout::MarketRegion& market_region() const;
+  [[nodiscard]] const layout::SignalsRegion& signals_region() const;
+  [[nodiscard]] const std::vector<std::string_view>& symbol_names() const;
+  [[nodiscard]] const core::LatencyHistogram& publish_latency() const;
+  // ctl thread: cancel every open order (the exec thread does it at its next loop).
+  void cancel_all();
+  // ctl thread: reload() / cancel_all() and wait (at most `timeout_ms`) until the exec thread has
+  // applied it, so a signal sent afterwards is judged by the new limits. False at the timeout.
+  bool reload_and_wait(const Config& cfg, int timeout_ms);
+  bool cancel_all_and_wait(int timeout_ms);
   [[nodiscard]] HotLog& hot_log() noexcept { return hot_log_; }
   [[nodiscard]] const Config& config() const noexcept { return cfg_; }
   [[nodiscard]] std::string market_path() const;

@@ -52,7 +52,15 @@ class ExecEngine final : private venue::VenueListener {
   // The exec thread: until `stop` becomes true, then the shutdown sequence (see Engine::stop).
   void run(std::atomic<bool>& stop);
   // Any thread: new risk limits and slot policies, applied at the next loop.
-  void reload(const Config& cfg);
+  // Returns the limits version to wait for (applied_version()).
+  std::uint64_t reload(const Config& cfg);
+  // The ctl thread (the same thread as reload): cancel every open order at the next loop; each
+  // gets its CANCELLED (or final) report as usual. Returns the limits version, as reload.
+  std::uint64_t request_cancel_all();
+  // The limits version the exec thread has applied (any thread).
+  [[nodiscard]] std::uint64_t applied_version() const noexcept {
+    return applied_version_.load(std::memory_order_acquire);
+  }
 
   [[nodiscard]] std::int64_t heartbeat_ns() const noexcept {
     return heartbeat_.load(std::memory_order_relaxed);
@@ -72,6 +80,7 @@ class ExecEngine final : private venue::VenueListener {
     engine::SlotPolicy slots[layout::kMaxSlots];
     std::uint64_t trading_state;
     std::uint64_t version;
+    std::uint64_t cancel_all_seq;  // moved by request_cancel_all()
   };
   struct Order;
   struct SlotState;
@@ -128,6 +137,7 @@ class ExecEngine final : private venue::VenueListener {
   struct PositionBook;
   std::vector<PositionBook> positions_;
   std::atomic<std::int64_t> heartbeat_{0};
+  std::atomic<std::uint64_t> applied_version_{0};
   std::array<std::array<std::atomic<std::uint64_t>, 32>, 8> report_counts_{};
   std::atomic<bool> venue_ready_{false};
   ExecCounters counters_;

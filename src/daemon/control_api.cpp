@@ -1,0 +1,402 @@
+#include "cwts/daemon/control_api.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "cwts/concurrent/word_copy.hpp"
+#include "cwts/core/decimal.hpp"
+#include "cwts/core/json_string.hpp"
+#include "cwts/log/json_log.hpp"
+#include "cwts/md/frame.hpp"
+
+namespace cwts::daemon {
+
+namespace {
+
+namespace cc = cwts::concurrent;
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+std::int64_t realtime_now() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000LL + ts.tv_nsec;
+}
+
+// A failed call: JSON-RPC error code and message.
+struct RpcError {
+  int code;
+  std::string message;
+};
+
+// Appends a JSON value (scalars and already-encoded fragments).
+class Json {
+ public:
+  Json& raw(std::string_view s) {  // an already-encoded value
+    sep();
+    out_ += s;
+    return *this;
+  }
+  Json& key(std::string_view k) {
+    sep();
+    core::append_json_string(out_, k);
+    out_ += ':';
+    first_ = true;  // the value follows without a comma
+    after_key_ = true;
+    return *this;
+  }
+  Json& str(std::string_view v) {
+    sep();
+    core::append_json_string(out_, v);
+    return *this;
+  }
+  Json& num(std::int64_t v) {
+    sep();
+    out_ += std::to_string(v);
+    return *this;
+  }
+  Json& unum(std::uint64_t v) {
+    sep();
+    out_ += std::to_string(v);
+    return *this;
+  }
+  Json& real(double v) {
+    sep();
+    if (!std::isfinite(v)) {
+      out_ += "null";
+    } else {
+      char b[40];
+      const int n = std::snprintf(b, sizeof b, "%.9g", v);
+      out_.append(b, static_cast<std::size_t>(n));
+    }
+    return *this;
+  }
+  Json& boolean(bool v) {
+    sep();
+    out_ += v ? "true" : "false";
+    return *this;
+  }
+  Json& decimal(std::int64_t raw) {  // a price or quantity at 8 decimals, as a string like Binance
+    char b[48];
+    const std::size_t n = core::format_fixed(raw, md::kWireDecimals, b);
+    return str(std::string_view(b, n));
+  }
+  Json& open(char c) {
+    sep();
+    out_ += c;
+    first_ = true;
+    return *this;
+  }
+  Json& close(char c) {
+    out_ += c;
+    first_ = false;
+    return *this;
+  }
+  [[nodiscard]] std::string take() { return std::move(out_); }
+
+ private:
+  void sep() {
+    if (after_key_) {
+      after_key_ = false;
+      first_ = false;
+      return;
+    }
+    if (!first_) out_ += ',';
+    first_ = false;
+  }
+  std::string out_;
+  bool first_ = true;
+  bool after_key_ = false;
+};
+
+const char* state_name(layout::TradingState s) {
+  switch (s) {
+    case layout::TradingState::kActive: return "active";
+    case layout::TradingState::kHalted: return "halted";
+    case layout::TradingState::kReduceOnly: return "reduce_only";
+  }
+  return "?";
+}
+
+void write_risk(Json& j, const RiskConfig& r) {
+  j.open('{');
+  j.key("max_order_notional").decimal(r.max_order_notional);
+  j.key("max_position").decimal(r.max_position);
+  j.key("max_open_orders").unum(r.max_open_orders);
+  j.key("price_band_bps").unum(r.price_band_bps);
+  j.key("default_ttl_ms").unum(r.default_ttl_ms);
+  j.key("max_ttl_ms").unum(r.max_ttl_ms);
+  j.key("trading_state").str(state_name(r.initial_state));
+  j.close('}');
+}
+
+std::uint64_t int_param(element v, std::string_view key, std::uint64_t lo, std::uint64_t hi) {
+  std::int64_t x = 0;
+  if (v.type() != element_type::INT64 || v.get_int64().get(x) != simdjson::SUCCESS || x < 0 ||
+      static_cast<std::uint64_t>(x) < lo || static_cast<std::uint64_t>(x) > hi) {
+    throw RpcError{-32602, std::string(key) + " must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi)};
+  }
+  return static_cast<std::uint64_t>(x);
+}
+
+std::int64_t decimal_param(element v, std::string_view key) {
+  std::string_view s;
+  std::int64_t raw = 0;
+  if (v.get_string().get(s) != simdjson::SUCCESS ||
+      core::parse_fixed(s, md::kWireDecimals, raw) != core::DecimalErrc::kOk || raw < 0) {
+    throw RpcError{-32602, std::string(key) + " must be a non-negative decimal string such as \"1000\""};
+  }
+  return raw;
+}
+
+}  // namespace
+
+ControlApi::ControlApi(Engine& engine, Config& live, bool read_only_open)
+    : engine_(engine), live_(live), read_only_open_(read_only_open) {}
+
+std::string ControlApi::alert_notification(std::string_view what, std::string_view detail, std::int64_t now_ns) {
+  Json j;
+  j.open('{').key("jsonrpc").str("2.0").key("method").str("alerts").key("params").open('{');
+  j.key("alert").str(what).key("detail").str(detail).key("ts_ns").num(now_ns);
+  j.close('}').close('}');
+  return j.take();
+}
+
+std::string ControlApi::stats_notification(std::int64_t now_ns) const {
+  const EngineSnapshot s = engine_.snapshot();
+  const auto& m = engine_.market_region();
+  const auto h = engine_.publish_latency().snapshot();
+  // Percentile estimates from the histogram: the upper bound of the bucket holding the rank.
+  auto pct = [&](double q) -> double {
+    if (h.count == 0) return 0;
+    const auto rank = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(h.count)));
+    std::uint64_t cum = 0;
+    for (std::size_t i = 0; i < core::LatencyHistogram::kBuckets; ++i) {
+      cum += h.buckets[i];
+      if (cum >= rank) {
+        return i < core::LatencyHistogram::kBoundsNs.size() ? static_cast<double>(core::LatencyHistogram::kBoundsNs[i]) / 1e3 : INFINITY;
+      }
+    }
+    return INFINITY;
+  };
+  Json j;
+  j.open('{').key("jsonrpc").str("2.0").key("method").str("stats").key("params").open('{');
+  j.key("ts_ns").num(now_ns);
+  j.key("frames").unum(s.frames).key("events").unum(cc::load_word(m.status.md.events_published, std::memory_order_relaxed));
+  j.key("gaps").unum(s.gaps).key("resyncs").unum(s.resyncs);
+  j.key("signals_seen").unum(s.signals_seen).key("signals_accepted").unum(s.signals_accepted);
+  j.key("signals_rejected").unum(s.signals_rejected).key("orders_sent").unum(s.orders_sent).key("fills").unum(s.fills);
+  j.key("publish_latency_us").open('{').key("count").unum(h.count).key("p50_le").real(pct(0.5));
+  j.key("p99_le").real(pct(0.99)).key("p999_le").real(pct(0.999)).close('}');
+  j.key("trading_state").str(state_name(s.trading_state)).key("venue_connected").boolean(s.venue_ready);
+  j.key("symbols").open('[');
+  const auto& names = engine_.symbol_names();
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    const layout::Quote q = m.symbols[k].quote.load();
+    const bool valid = cc::load_word(m.symbols[k].book_valid, std::memory_order_acquire) != 0;
+    j.open('{').key("symbol").str(names[k]).key("book_valid").boolean(valid);
+    j.key("bid").decimal(q.bid_px.raw).key("ask").decimal(q.ask_px.raw).key("last").decimal(q.last_px.raw);
+    const double mid = (static_cast<double>(q.bid_px.raw) + static_cast<double>(q.ask_px.raw)) / 2;
+    j.key("spread_bps").real(mid > 0 ? static_cast<double>(q.ask_px.raw - q.bid_px.raw) / mid * 1e4 : 0.0);
+    j.key("update_id").unum(q.update_id);
+    j.close('}');
+  }
+  j.close(']');
+  j.close('}').close('}');
+  return j.take();
+}
+
+std::string ControlApi::handle(std::string_view message, RpcClient& client) {
+  simdjson::dom::parser parser;
+  element doc;
+  auto error_reply = [](std::string_view id_json, int code, std::string_view msg) {
+    Json j;
+    j.open('{').key("jsonrpc").str("2.0").key("id").raw(id_json).key("error").open('{');
+    j.key("code").num(code).key("message").str(msg).close('}').close('}');
+    return j.take();
+  };
+  if (parser.parse(message.data(), message.size()).get(doc) != simdjson::SUCCESS) {
+    return error_reply("null", -32700, "parse error: the message is not JSON");
+  }
+  if (doc.type() == element_type::ARRAY) {
+    return error_reply("null", -32600, "invalid request: batches are not supported; send one request per message");
+  }
+  simdjson::dom::object req;
+  if (doc.get_object().get(req) != simdjson::SUCCESS) {
+    return error_reply("null", -32600, "invalid request: expected an object");
+  }
+  // The id, echoed verbatim (string, number or null); absent = a notification (no reply).
+  std::string id_json = "null";
+  bool has_id = false;
+  element id;
+  if (req.at_key("id").get(id) == simdjson::SUCCESS) {
+    if (id.type() != element_type::STRING && id.type() != element_type::INT64 && id.type() != element_type::UINT64 &&
+        id.type() != element_type::NULL_VALUE) {
+      return error_reply("null", -32600, "invalid request: id must be a string, an integer or null");
+    }
+    id_json = simdjson::minify(id);
+    has_id = true;
+  }
+  std::string_view version, method;
+  element params;
+  const bool have_params = req.at_key("params").get(params) == simdjson::SUCCESS;
+  if (req.at_key("jsonrpc").get_string().get(version) != simdjson::SUCCESS || version != "2.0" ||
+      req.at_key("method").get_string().get(method) != simdjson::SUCCESS) {
+    return error_reply(id_json, -32600, "invalid request: needs \"jsonrpc\":\"2.0\" and a string \"method\"");
+  }
+  if (have_params && params.type() != element_type::OBJECT && params.type() != element_type::ARRAY) {
+    return error_reply(id_json, -32602, "invalid params: params must be an object");
+  }
+
+  static constexpr std::string_view kMutating[] = {"risk.set", "halt", "resume", "reduce_only", "cancel_all"};
+  static constexpr std::string_view kReading[] = {"status", "symbols", "risk.get", "slots", "subscribe", "unsubscribe"};
+  const bool mutating = std::find(std::begin(kMutating), std::end(kMutating), method) != std::end(kMutating);
+  const bool reading = std::find(std::begin(kReading), std::end(kReading), method) != std::end(kReading);
+  if (!mutating && !reading) {
+    return error_reply(id_json, -32601,
+                       "method not found: " + std::string(method) +
+                           " (status, symbols, risk.get, risk.set, halt, resume, reduce_only, cancel_all, slots, "
+                           "subscribe, unsubscribe)");
+  }
+  if ((mutating || !read_only_open_) && !client.authorized) {
+    return error_reply(id_json, kUnauthorized,
+                       "unauthorized: " + std::string(method) +
+                           " needs the bearer token of control.token_file (Authorization: Bearer ... on the WebSocket handshake)");
+  }
+
+  Json result;
+  try {
+    const std::int64_t now = realtime_now();
+    if (method == "status") {
+      const EngineSnapshot s = engine_.snapshot();
+      const std::string why = engine_.not_ready_reason();
+      result.open('{');
+      result.key("instance").str(live_.region.instance);
+      result.key("ready").boolean(why.empty()).key("not_ready").str(why);
+      result.key("trading_state").str(state_name(s.trading_state));
+      result.key("symbols").unum(s.symbols).key("books_valid").unum(s.books_valid);
+      result.key("venue_connected").boolean(s.venue_ready);
+      result.key("frames").unum(s.frames).key("parse_errors").unum(s.parse_errors).key("gaps").unum(s.gaps);
+      result.key("resyncs").unum(s.resyncs).key("signals_seen").unum(s.signals_seen);
+      result.key("signals_accepted").unum(s.signals_accepted).key("signals_rejected").unum(s.signals_rejected);
+      result.key("orders_sent").unum(s.orders_sent).key("fills").unum(s.fills);
+      result.key("md_heartbeat_age_ms").num(std::max<std::int64_t>(0, now - s.md_heartbeat_ns) / 1'000'000);
+      result.key("exec_heartbeat_age_ms").num(std::max<std::int64_t>(0, now - s.exec_heartbeat_ns) / 1'000'000);
+      result.close('}');
+    } else if (method == "symbols") {
+      const auto& m = engine_.market_region();
+      const auto& names = engine_.symbol_names();
+      result.open('[');
+      for (std::size_t k = 0; k < names.size(); ++k) {
+        const layout::Quote q = m.symbols[k].quote.load();
+        result.open('{').key("symbol").str(names[k]);
+        result.key("book_valid").boolean(cc::load_word(m.symbols[k].book_valid, std::memory_order_acquire) != 0);
+        result.key("bid").decimal(q.bid_px.raw).key("bid_qty").decimal(q.bid_qty.raw);
+        result.key("ask").decimal(q.ask_px.raw).key("ask_qty").decimal(q.ask_qty.raw);
+        result.key("last").decimal(q.last_px.raw).key("update_id").unum(q.update_id).close('}');
+      }
+      result.close(']');
+    } else if (method == "risk.get") {
+      write_risk(result, live_.risk);
+    } else if (method == "slots") {
+      const auto& sig = engine_.signals_region();
+      const auto& m = engine_.market_region();
+      result.open('[');
+      for (std::size_t i = 0; i < layout::kMaxSlots; ++i) {
+        const std::uint64_t claim = cc::load_word(sig.slots[i].claim, std::memory_order_acquire);
+        if (claim == 0) continue;
+        const bool described = cc::load_word(sig.slots[i].owner_claim, std::memory_order_acquire) == claim;
+        result.open('{').key("slot").unum(i).key("pid").unum(claim & 0xFFFFFFFFULL);
+        result.key("name").str(described ? sig.slots[i].owner_name.view() : std::string_view());
+        result.key("claimed_at_ns").unum(described ? cc::load_word(sig.slots[i].claim_time_ns, std::memory_order_relaxed) : 0);
+        result.key("accepted").unum(cc::load_word(m.slots[i].accepted, std::memory_order_relaxed));
+        result.key("rejected").unum(cc::load_word(m.slots[i].rejected, std::memory_order_relaxed));
+        result.key("last_signal_seq").unum(cc::load_word(m.slots[i].last_signal_seq, std::memory_order_relaxed));
+        result.close('}');
+      }
+      result.close(']');
+    } else if (method == "subscribe" || method == "unsubscribe") {
+      simdjson::dom::array topics;
+      element t;
+      if (!have_params || params.at_key("topics").get(t) != simdjson::SUCCESS || t.get_array().get(topics) != simdjson::SUCCESS) {
+        throw RpcError{-32602, "invalid params: {\"topics\": [\"stats\", \"alerts\"]}"};
+      }
+      for (element e : topics) {
+        std::string_view name;
+        if (e.get_string().get(name) != simdjson::SUCCESS || (name != "stats" && name != "alerts")) {
+          throw RpcError{-32602, "invalid params: topics are \"stats\" (each second) and \"alerts\" (state changes)"};
+        }
+        if (method == "subscribe") {
+          client.topics.emplace(name);
+        } else {
+          client.topics.erase(std::string(name));
+        }
+      }
+      result.open('{').key("topics").open('[');
+      for (const auto& name : client.topics) result.str(name);
+      result.close(']').close('}');
+    } else if (method == "risk.set") {
+      if (!have_params || params.type() != element_type::OBJECT) {
+        throw RpcError{-32602, "invalid params: an object of risk limits, e.g. {\"max_open_orders\": 5}"};
+      }
+      RiskConfig r = live_.risk;
+      simdjson::dom::object obj = params.get_object().value_unsafe();
+      std::string changed;
+      for (auto field : obj) {
+        const std::string_view k = field.key;
+        if (k == "max_order_notional") {
+          r.max_order_notional = decimal_param(field.value, k);
+        } else if (k == "max_position") {
+          r.max_position = decimal_param(field.value, k);
+        } else if (k == "max_open_orders") {
+          r.max_open_orders = static_cast<std::uint32_t>(int_param(field.value, k, 0, 1000000));
+        } else if (k == "price_band_bps") {
+          r.price_band_bps = static_cast<std::uint32_t>(int_param(field.value, k, 0, 100000));
+        } else if (k == "default_ttl_ms") {
+          r.default_ttl_ms = static_cast<std::uint32_t>(int_param(field.value, k, 1, 3600000));
+        } else if (k == "max_ttl_ms") {
+          r.max_ttl_ms = static_cast<std::uint32_t>(int_param(field.value, k, 1, 86400000));
+        } else {
+          throw RpcError{-32602, "invalid params: unknown risk key " + std::string(k) +
+                                     " (max_order_notional, max_position, max_open_orders, price_band_bps, "
+                                     "default_ttl_ms, max_ttl_ms)"};
+        }
+        changed += (changed.empty() ? "" : ",") + std::string(k);
+      }
+      if (changed.empty()) throw RpcError{-32602, "invalid params: no risk key given"};
+      if (r.default_ttl_ms > r.max_ttl_ms) throw RpcError{-32602, "invalid params: default_ttl_ms exceeds max_ttl_ms"};
+      live_.risk = r;
+      if (!engine_.reload_and_wait(live_, 1000)) throw RpcError{kFailed, "the exec thread did not apply the limits within 1 s"};
+      log::log_event(spdlog::level::warn, "ctl", "risk_set", log::LogFields().str("keys", changed).str("via", "control"));
+      write_risk(result, live_.risk);
+    } else if (method == "halt" || method == "resume" || method == "reduce_only") {
+      const auto state = method == "halt"     ? layout::TradingState::kHalted
+                         : method == "resume" ? layout::TradingState::kActive
+                                              : layout::TradingState::kReduceOnly;
+      live_.risk.initial_state = state;
+      if (!engine_.reload_and_wait(live_, 1000)) throw RpcError{kFailed, "the exec thread did not apply the state within 1 s"};
+      log::log_event(spdlog::level::warn, "ctl", "trading_state_set",
+                     log::LogFields().str("state", state_name(state)).str("via", "control"));
+      result.open('{').key("trading_state").str(state_name(state)).close('}');
+    } else if (method == "cancel_all") {
+      if (!engine_.cancel_all_and_wait(1000)) throw RpcError{kFailed, "the exec thread did not take the request within 1 s"};
+      log::log_event(spdlog::level::warn, "ctl", "cancel_all_requested", log::LogFields().str("via", "control"));
+      result.open('{').key("requested").boolean(true).close('}');
+    }
+  } catch (const RpcError& e) {
+    return has_id ? error_reply(id_json, e.code, e.message) : std::string();
+  } catch (const std::exception& e) {
+    return has_id ? error_reply(id_json, kFailed, e.what()) : std::string();
+  }
+  if (!has_id) return {};
+  Json j;
+  j.open('{').key("jsonrpc").str("2.0").key("id").raw(id_json).key("result").raw(result.take()).close('}');
+  return j.take();
+}
+
+}  // namespace cwts::daemon
