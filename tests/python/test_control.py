@@ -294,3 +294,62 @@ def test_token_file_must_be_private(synthetic_sim, tmp_path):
                                "control": {"token_file": str(token_file)}}))
     r = subprocess.run([str(cwtsd_binary()), "--config", str(cfg)], capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "control.token_file" in r.stderr and TOKEN not in r.stderr
+
+
+# ---- cwtsctl -------------------------------------------------------------------------------------
+def cwtsctl_binary():
+    from conftest import cwtsd_binary
+    p = cwtsd_binary().parents[1] / "ctl" / "cwtsctl"
+    assert p.exists(), f"{p} not built"
+    return p
+
+
+def ctl(instance, *args, token_file=None):
+    cmd = [str(cwtsctl_binary()), "--instance", instance]
+    if token_file:
+        cmd += ["--token-file", str(token_file)]
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=30)
+
+
+def test_cwtsctl_commands(synthetic_sim, tmp_path):
+    eng = engine_with_token(synthetic_sim, tmp_path)
+    tok = tmp_path / "control.token"
+    try:
+        assert wait_until(lambda: get(control_address(eng)["port"], "/readyz")[0] == 200, timeout=10)
+        r = ctl(eng.instance, "--json", "status")
+        assert r.returncode == 0, r.stderr
+        st = json.loads(r.stdout)
+        assert st["instance"] == eng.instance and st["ready"] is True
+        r = ctl(eng.instance, "status")
+        assert r.returncode == 0 and "trading_state" in r.stdout and "active" in r.stdout
+        r = ctl(eng.instance, "symbols")
+        assert r.returncode == 0 and "BTCUSDT" in r.stdout and "ETHUSDT" in r.stdout
+        with cwts_bridge.attach(eng.instance, slot=-1, name="ctl-test") as b:
+            slots = json.loads(ctl(eng.instance, "--json", "slots").stdout)
+            assert [(s["slot"], s["name"]) for s in slots] == [(b.slot, "ctl-test")]
+            assert "ctl-test" in ctl(eng.instance, "slots").stdout
+        assert json.loads(ctl(eng.instance, "--json", "risk", "get").stdout)["max_open_orders"] == 20
+        # Mutations: refused without the token, done with it.
+        r = ctl(eng.instance, "halt")
+        assert r.returncode == 1 and "unauthorized" in r.stderr
+        r = ctl(eng.instance, "--json", "risk", "set", "max_open_orders=3", "max_order_notional=500", token_file=tok)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["max_open_orders"] == 3
+        assert json.loads(ctl(eng.instance, "--json", "halt", token_file=tok).stdout)["trading_state"] == "halted"
+        assert json.loads(ctl(eng.instance, "--json", "status").stdout)["trading_state"] == "halted"
+        assert "reduce_only" in ctl(eng.instance, "reduce-only", token_file=tok).stdout
+        assert ctl(eng.instance, "resume", token_file=tok).returncode == 0
+        assert ctl(eng.instance, "cancel-all", token_file=tok).returncode == 0
+        # top: bounded, one JSON line per notification with --json, a table otherwise.
+        r = ctl(eng.instance, "--json", "top", "--seconds", "2.5")
+        lines = [json.loads(l) for l in r.stdout.splitlines()]
+        assert r.returncode == 0 and sum(1 for l in lines if "stats" in l) >= 2
+        r = ctl(eng.instance, "top", "--seconds", "1.5")
+        assert r.returncode == 0 and "BTCUSDT" in r.stdout and "publish latency" in r.stdout
+        # Usage and unreachable engines.
+        assert ctl(eng.instance, "frobnicate").returncode == 2
+        assert ctl(eng.instance, "risk", "set", "max_open_orders=x", token_file=tok).returncode == 2
+        r = ctl("no-such-instance", "status")
+        assert r.returncode == 1 and "no-such-instance" in r.stderr
+    finally:
+        assert eng.stop() == 0

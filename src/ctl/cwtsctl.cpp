@@ -1,0 +1,371 @@
+// cwtsctl: the operator's command line for a running cwtsd, over its control WebSocket (JSON-RPC
+// 2.0 at /ws). Finds an instance through <shm_dir>/cwts-<instance>.control. docs/operations.md.
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <simdjson.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cwts/core/json_string.hpp"
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: cwtsctl [--instance NAME | --url ws://HOST:PORT/ws] [--shm-dir DIR] [--token-file FILE]\n"
+    "               [--json] COMMAND\n"
+    "commands:\n"
+    "  status                 engine state, counters, heartbeats\n"
+    "  symbols                books and quotes per symbol\n"
+    "  slots                  claimed strategy slots (pid, name, counters)\n"
+    "  top [--seconds N]      live view, refreshed each second (Ctrl-C to quit)\n"
+    "  risk get               risk limits\n"
+    "  risk set KEY=VALUE...  change risk limits at once (needs the token)\n"
+    "  halt | resume | reduce-only   trading state (needs the token)\n"
+    "  cancel-all             cancel every open order (needs the token)\n"
+    "The token comes from --token-file or $CWTS_CONTROL_TOKEN_FILE (the file cwtsd's\n"
+    "control.token_file names). Exit status: 0 done, 1 failed, 2 usage.\n";
+
+volatile std::sig_atomic_t g_stop = 0;
+
+struct Options {
+  std::string instance = "default";
+  std::string url;
+  std::string shm_dir = "/dev/shm";
+  std::string token_file;
+  bool json = false;
+  double seconds = 0;
+  std::vector<std::string> command;
+};
+
+[[noreturn]] void fail(const std::string& msg, int code = 1) {
+  std::fprintf(stderr, "cwtsctl: %s\n", msg.c_str());
+  std::exit(code);
+}
+
+std::string read_first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) return {};
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  return line;
+}
+
+class Client {
+ public:
+  Client(const std::string& host, const std::string& port, const std::string& token) : ws_(ioc_) {
+    tcp::resolver resolver(ioc_);
+    beast::error_code ec;
+    const auto results = resolver.resolve(host, port, ec);
+    if (!ec) asio::connect(ws_.next_layer(), results, ec);
+    if (ec) fail("cannot connect to " + host + ":" + port + " (" + ec.message() + "): is cwtsd running?");
+    if (!token.empty()) {
+      ws_.set_option(websocket::stream_base::decorator([token](websocket::request_type& req) {
+        req.set(beast::http::field::authorization, "Bearer " + token);
+      }));
+    }
+    ws_.handshake(host + ":" + port, "/ws", ec);
+    if (ec) fail("WebSocket handshake with " + host + ":" + port + "/ws failed: " + ec.message());
+  }
+
+  // Sends a request and returns the raw reply (notifications before it are skipped).
+  std::string call(const std::string& method, const std::string& params_json = "") {
+    const int id = ++next_id_;
+    std::string req = R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":)";
+    cwts::core::append_json_string(req, method);
+    if (!params_json.empty()) req += ",\"params\":" + params_json;
+    req += '}';
+    ws_.write(asio::buffer(req));
+    while (true) {
+      const std::string msg = read();
+      simdjson::dom::element doc;
+      std::int64_t got = -1;
+      if (parser_.parse(msg).get(doc) == simdjson::SUCCESS && doc["id"].get_int64().get(got) == simdjson::SUCCESS &&
+          got == id) {
+        return msg;
+      }
+    }
+  }
+
+  std::string read() {
+    beast::flat_buffer buf;
+    beast::error_code ec;
+    ws_.read(buf, ec);
+    if (ec) fail("connection to cwtsd lost: " + ec.message());
+    return beast::buffers_to_string(buf.data());
+  }
+
+  void close() {
+    beast::error_code ec;
+    ws_.close(websocket::close_code::normal, ec);
+  }
+
+ private:
+  asio::io_context ioc_;
+  websocket::stream<tcp::socket> ws_;
+  simdjson::dom::parser parser_;
+  int next_id_ = 0;
+};
+
+// The "result" of a reply, or exit with its error.
+simdjson::dom::element result_of(simdjson::dom::parser& p, const std::string& reply) {
+  simdjson::dom::element doc, err, res;
+  if (p.parse(reply).get(doc) != simdjson::SUCCESS) fail("cwtsd sent a reply that is not JSON");
+  if (doc["error"].get(err) == simdjson::SUCCESS) {
+    std::string_view msg = "error";
+    if (err["message"].get_string().get(msg) != simdjson::SUCCESS) msg = {};
+    std::int64_t code = 0;
+    if (err["code"].get_int64().get(code) != simdjson::SUCCESS) code = {};
+    fail(std::string(msg) + " (JSON-RPC " + std::to_string(code) + ")");
+  }
+  if (doc["result"].get(res) != simdjson::SUCCESS) fail("cwtsd's reply has no result");
+  return res;
+}
+
+std::string scalar(simdjson::dom::element e) {
+  switch (e.type()) {
+    case simdjson::dom::element_type::STRING: return std::string(e.get_string().value_unsafe());
+    case simdjson::dom::element_type::BOOL: return e.get_bool().value_unsafe() ? "yes" : "no";
+    default: return simdjson::minify(e);
+  }
+}
+
+void print_object(simdjson::dom::element obj) {
+  simdjson::dom::object o;
+  if (obj.get_object().get(o) != simdjson::SUCCESS) {
+    std::printf("%s\n", simdjson::minify(obj).c_str());
+    return;
+  }
+  for (auto f : o) std::printf("%-24s %s\n", std::string(f.key).c_str(), scalar(f.value).c_str());
+}
+
+// A table of an array of objects with the given columns.
+void print_table(simdjson::dom::element arr, const std::vector<std::string>& cols) {
+  simdjson::dom::array a;
+  if (arr.get_array().get(a) != simdjson::SUCCESS) return;
+  std::vector<std::vector<std::string>> rows{cols};
+  for (auto row : a) {
+    std::vector<std::string> r;
+    for (const auto& c : cols) {
+      simdjson::dom::element v;
+      r.push_back(row[c].get(v) == simdjson::SUCCESS ? scalar(v) : "");
+    }
+    rows.push_back(std::move(r));
+  }
+  std::vector<std::size_t> w(cols.size(), 0);
+  for (const auto& r : rows) {
+    for (std::size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
+  }
+  for (const auto& r : rows) {
+    for (std::size_t i = 0; i < r.size(); ++i) std::printf("%-*s%s", static_cast<int>(w[i]), r[i].c_str(), i + 1 < r.size() ? "  " : "\n");
+  }
+  if (rows.size() == 1) std::printf("(none)\n");
+}
+
+int run_top(Client& c, const Options& o) {
+  simdjson::dom::parser p;
+  (void)result_of(p, c.call("subscribe", R"({"topics":["stats","alerts"]})"));
+  const auto start = std::chrono::steady_clock::now();
+  std::map<std::string, std::uint64_t> last_ids;
+  std::uint64_t last_frames = 0, last_signals = 0;
+  bool first = true;
+  std::vector<std::string> alerts;
+  while (g_stop == 0) {
+    if (o.seconds > 0 &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= o.seconds) {
+      break;
+    }
+    const std::string msg = c.read();
+    simdjson::dom::element doc, params;
+    std::string_view method;
+    if (p.parse(msg).get(doc) != simdjson::SUCCESS || doc["method"].get_string().get(method) != simdjson::SUCCESS ||
+        doc["params"].get(params) != simdjson::SUCCESS) {
+      continue;
+    }
+    if (o.json) {
+      std::printf("{\"%s\":%s}\n", std::string(method).c_str(), simdjson::minify(params).c_str());
+      std::fflush(stdout);
+      continue;
+    }
+    if (method == "alerts") {
+      alerts.push_back(scalar(params["alert"]) + " " + scalar(params["detail"]));
+      if (alerts.size() > 5) alerts.erase(alerts.begin());
+      continue;
+    }
+    auto u = [&](const char* k) {
+      std::uint64_t v = 0;
+      if (params[k].get_uint64().get(v) != simdjson::SUCCESS) v = {};
+      return v;
+    };
+    const std::uint64_t frames = u("frames"), signals = u("signals_seen");
+    std::string out = "\x1b[H\x1b[2J";
+    char line[512];
+    std::snprintf(line, sizeof line,
+                  "cwtsctl top — %s — state %s, venue %s   (Ctrl-C to quit)\n"
+                  "frames %llu (%llu/s)  events %llu  gaps %llu  resyncs %llu\n"
+                  "signals %llu (%llu/s): accepted %llu rejected %llu; orders %llu fills %llu\n"
+                  "publish latency (frame -> shm): p50 <= %s us  p99 <= %s us  p99.9 <= %s us  (%llu events)\n\n",
+                  o.instance.c_str(), scalar(params["trading_state"]).c_str(),
+                  scalar(params["venue_connected"]) == "yes" ? "connected" : "DOWN",
+                  static_cast<unsigned long long>(frames), static_cast<unsigned long long>(first ? 0 : frames - last_frames),
+                  static_cast<unsigned long long>(u("events")), static_cast<unsigned long long>(u("gaps")),
+                  static_cast<unsigned long long>(u("resyncs")), static_cast<unsigned long long>(signals),
+                  static_cast<unsigned long long>(first ? 0 : signals - last_signals),
+                  static_cast<unsigned long long>(u("signals_accepted")), static_cast<unsigned long long>(u("signals_rejected")),
+                  static_cast<unsigned long long>(u("orders_sent")), static_cast<unsigned long long>(u("fills")),
+                  scalar(params["publish_latency_us"]["p50_le"]).c_str(), scalar(params["publish_latency_us"]["p99_le"]).c_str(),
+                  scalar(params["publish_latency_us"]["p999_le"]).c_str(),
+                  static_cast<unsigned long long>(params["publish_latency_us"]["count"].get_uint64().value_unsafe()));
+    out += line;
+    std::snprintf(line, sizeof line, "%-12s %-6s %16s %16s %10s %10s\n", "symbol", "book", "bid", "ask", "spread bp", "updates/s");
+    out += line;
+    simdjson::dom::array syms;
+    if (params["symbols"].get_array().get(syms) == simdjson::SUCCESS) {
+      for (auto s : syms) {
+        const std::string name = scalar(s["symbol"]);
+        std::uint64_t id = 0;
+        if (s["update_id"].get_uint64().get(id) != simdjson::SUCCESS) id = {};
+        const std::uint64_t rate = first || last_ids[name] > id ? 0 : id - last_ids[name];
+        last_ids[name] = id;
+        double spread = 0;
+        if (s["spread_bps"].get_double().get(spread) != simdjson::SUCCESS) spread = {};
+        std::snprintf(line, sizeof line, "%-12s %-6s %16s %16s %10.2f %10llu\n", name.c_str(),
+                      scalar(s["book_valid"]) == "yes" ? "valid" : "STALE", scalar(s["bid"]).c_str(),
+                      scalar(s["ask"]).c_str(), spread, static_cast<unsigned long long>(rate));
+        out += line;
+      }
+    }
+    if (!alerts.empty()) {
+      out += "\nalerts:\n";
+      for (const auto& a : alerts) out += "  " + a + "\n";
+    }
+    std::fputs(out.c_str(), stdout);
+    std::fflush(stdout);
+    last_frames = frames;
+    last_signals = signals;
+    first = false;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) fail(a + " needs a value\n" + kUsage, 2);
+      return argv[++i];
+    };
+    if (a == "--instance") o.instance = value();
+    else if (a == "--url") o.url = value();
+    else if (a == "--shm-dir") o.shm_dir = value();
+    else if (a == "--token-file") o.token_file = value();
+    else if (a == "--json") o.json = true;
+    else if (a == "--seconds") o.seconds = std::atof(value().c_str());
+    else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (!a.empty() && a[0] == '-' && a != "-") {
+      fail("unknown option " + a + "\n" + kUsage, 2);
+    } else {
+      o.command.push_back(a);
+    }
+  }
+  if (o.command.empty()) fail(std::string("no command\n") + kUsage, 2);
+  if (o.token_file.empty()) {
+    if (const char* e = std::getenv("CWTS_CONTROL_TOKEN_FILE")) o.token_file = e;
+  }
+  const std::string& cmd = o.command[0];
+  static const std::map<std::string, std::string> kSimple = {
+      {"status", "status"}, {"symbols", "symbols"}, {"slots", "slots"}, {"halt", "halt"},
+      {"resume", "resume"}, {"reduce-only", "reduce_only"}, {"cancel-all", "cancel_all"}};
+  std::string method, params;
+  if (kSimple.count(cmd) != 0) {
+    method = kSimple.at(cmd);
+  } else if (cmd == "risk" && o.command.size() >= 2 && o.command[1] == "get") {
+    method = "risk.get";
+  } else if (cmd == "risk" && o.command.size() >= 3 && o.command[1] == "set") {
+    method = "risk.set";
+    params = "{";
+    for (std::size_t i = 2; i < o.command.size(); ++i) {
+      const auto eq = o.command[i].find('=');
+      if (eq == std::string::npos || eq == 0) fail("risk set takes KEY=VALUE, not " + o.command[i], 2);
+      const std::string k = o.command[i].substr(0, eq), v = o.command[i].substr(eq + 1);
+      if (i > 2) params += ',';
+      cwts::core::append_json_string(params, k);
+      params += ':';
+      if (k == "max_order_notional" || k == "max_position") {
+        cwts::core::append_json_string(params, v);
+      } else {
+        if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos) fail(k + " must be a whole number", 2);
+        params += v;
+      }
+    }
+    params += "}";
+  } else if (cmd == "top") {
+    method = "top";
+  } else {
+    fail("unknown command " + cmd + "\n" + kUsage, 2);
+  }
+
+  // Where: --url, else the instance's control file.
+  std::string hostport;
+  if (!o.url.empty()) {
+    std::string u = o.url;
+    if (u.rfind("ws://", 0) == 0) u = u.substr(5);
+    hostport = u.substr(0, u.find('/'));
+  } else {
+    const std::string file = o.shm_dir + "/cwts-" + o.instance + ".control";
+    hostport = read_first_line(file);
+    if (hostport.empty()) fail("no control address in " + file + ": is cwtsd (instance " + o.instance + ") running?");
+  }
+  const auto colon = hostport.rfind(':');
+  if (colon == std::string::npos) fail("bad address " + hostport, 2);
+  std::string token;
+  if (!o.token_file.empty()) {
+    token = read_first_line(o.token_file);
+    if (token.empty()) fail("cannot read a token from " + o.token_file);
+  }
+  Client c(hostport.substr(0, colon), hostport.substr(colon + 1), token);
+  std::signal(SIGINT, [](int) { g_stop = 1; });
+  std::signal(SIGTERM, [](int) { g_stop = 1; });
+  if (method == "top") {
+    const int rc = run_top(c, o);
+    c.close();
+    return rc;
+  }
+  simdjson::dom::parser p;
+  const std::string reply = c.call(method, params);
+  const simdjson::dom::element res = result_of(p, reply);
+  c.close();
+  if (o.json) {
+    std::printf("%s\n", simdjson::minify(res).c_str());
+    return 0;
+  }
+  if (method == "symbols") {
+    print_table(res, {"symbol", "book_valid", "bid", "bid_qty", "ask", "ask_qty", "last", "update_id"});
+  } else if (method == "slots") {
+    print_table(res, {"slot", "pid", "name", "accepted", "rejected", "last_signal_seq"});
+  } else {
+    print_object(res);
+  }
+  return 0;
+}
