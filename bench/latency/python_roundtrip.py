@@ -30,6 +30,7 @@ def main() -> int:
     ap.add_argument("--samples", type=int, default=5000)
     ap.add_argument("--exec-idle", default="busy-spin")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--raw", help="write the round-trip samples (ns), one per line")
     args = ap.parse_args()
     import cwts_bridge
 
@@ -85,6 +86,8 @@ def main() -> int:
             round_trip.append(r.ts_ns - ev.publish_ts_ns)
             list(b.events())  # drop what queued meanwhile: the next sample starts from a fresh event
         one_way, round_trip = one_way[warm:], round_trip[warm:]
+        if args.raw:
+            pathlib.Path(args.raw).write_text("".join(f"{v}\n" for v in round_trip))
         res = {"shm_python": {"p50_ns": pct(round_trip, 0.5), "p99_ns": pct(round_trip, 0.99),
                               "p999_ns": pct(round_trip, 0.999), "samples": len(round_trip)},
                "publish_to_python": {"p50_ns": pct(one_way, 0.5), "p99_ns": pct(one_way, 0.99),

@@ -56,6 +56,7 @@ struct Options {
   int cpu_parent = 0;
   int cpu_child = 1;
   bool json = false;
+  std::string raw;  // shm one-way samples (ns), one per line
   std::string hugepage_dir;
 };
 
@@ -172,10 +173,12 @@ int main(int argc, char** argv) {
       o.hugepage_dir = argv[++i];
     } else if (a == "--json") {
       o.json = true;
+    } else if (a == "--raw" && i + 1 < argc) {
+      o.raw = argv[++i];
     } else {
       std::fprintf(stderr,
                    "usage: cwts-latency-pingpong [--samples N] [--warmup N] [--cpus A,B] "
-                   "[--hugepages DIR] [--json]\n");
+                   "[--hugepages DIR] [--json] [--raw FILE]\n");
       return 2;
     }
   }
@@ -243,6 +246,10 @@ int main(int argc, char** argv) {
   }
   const std::vector<std::int64_t> ow(oneway + o.warmup, oneway + total);
   const Stats shm_ow = stats(ow);
+  if (!o.raw.empty()) {
+    std::ofstream out(o.raw);
+    for (auto v : ow) out << v << '\n';
+  }
   const Stats shm_rt = stats(rtt);
   const Stats uds_rt = stats(uds_run(o, false));
   const Stats uds_busy = stats(uds_run(o, true));

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""The latency report: the engine -> strategy -> engine paths, measured in one run on one machine.
+
+  shm_cpp     engine publish -> a C++ reader has the event (shared memory, one way;
+              cwts-latency-pingpong, two pinned processes)
+  shm_python  engine publish -> Python wait() -> submit() -> the engine's exec loop has the signal
+              (a real cwtsd on a real cwts-sim; bench/latency/python_roundtrip.py)
+  uds         the same round trip over a Unix domain socket: a 120-byte event out, a 56-byte
+              signal back, Python on the strategy side (cwts-latency-transport + transport_client.py)
+  websocket   the same over a loopback WebSocket
+
+Prints p50 / p99 / p99.9 and the ratios to shm_python, writes a PNG of the distributions, and with
+--json prints one JSON object {"shm_cpp": {...}, "shm_python": ..., "uds": ..., "websocket": ...},
+each {"p50_ns", "p99_ns", "p999_ns", "samples"}.
+"""
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+
+def run_json(cmd, **kw):
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        sys.exit(f"latency report: {' '.join(map(str, cmd))} failed ({r.returncode}):\n{r.stderr[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def transport(binary, mode, samples, raw, tmp):
+    args = [str(binary), "--samples", str(samples), "--warmup", str(max(100, samples // 10)), "--raw", str(raw)]
+    args += ["--uds", str(tmp / "rtt.sock")] if mode == "uds" else ["--ws"]
+    server = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ready = server.stdout.readline().split()
+    if len(ready) != 2 or ready[0] != "READY":
+        server.kill()
+        sys.exit(f"latency report: {binary} did not start: {server.stderr.read()[-2000:]}")
+    client = subprocess.Popen([sys.executable, str(HERE / "transport_client.py"),
+                               "--uds" if mode == "uds" else "--ws", ready[1]])
+    out, err = server.communicate(timeout=600)
+    client.wait(timeout=30)
+    if server.returncode != 0:
+        sys.exit(f"latency report: {mode} run failed: {err[-2000:]}")
+    return json.loads(out.strip().splitlines()[-1])[mode]
+
+
+def plot(raws, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(9, 5))
+    for name, samples in raws.items():
+        v = np.sort(np.asarray(samples, dtype=float)) / 1e3
+        if v.size == 0:
+            continue
+        q = np.arange(1, v.size + 1) / v.size
+        ax.plot(v, q, label=f"{name} (p50 {np.percentile(v, 50):.1f} µs)")
+    ax.set_xscale("log")
+    ax.set_xlabel("latency (µs, log scale)")
+    ax.set_ylabel("fraction of samples ≤ x")
+    ax.set_title("CWTS Ultra: engine -> strategy (-> engine) by transport")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=str(ROOT / "build" / "release"))
+    ap.add_argument("--samples", type=int, default=5000)
+    ap.add_argument("--png", default=None, help="where to write the plot (default <build>/latency_report.png)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    build = pathlib.Path(args.build)
+    png = pathlib.Path(args.png) if args.png else build / "latency_report.png"
+    res, raws = {}, {}
+    with tempfile.TemporaryDirectory(prefix="cwts-latency-") as t:
+        tmp = pathlib.Path(t)
+        pp = run_json([str(build / "bench" / "cwts-latency-pingpong"), "--samples", str(args.samples), "--json",
+                       "--raw", str(tmp / "shm_cpp")])
+        res["shm_cpp"] = {k: pp["shm_oneway"][k] for k in ("p50_ns", "p99_ns", "p999_ns", "samples")}
+        py = run_json([sys.executable, str(HERE / "python_roundtrip.py"), "--sim",
+                       str(build / "src" / "sim_server" / "cwts-sim"), "--cwtsd", str(build / "src" / "daemon" / "cwtsd"),
+                       "--samples", str(min(args.samples, 3000)), "--json", "--raw", str(tmp / "shm_python")])
+        res["shm_python"] = py["shm_python"]
+        for mode in ("uds", "websocket"):
+            res[mode] = transport(build / "bench" / "cwts-latency-transport", mode, args.samples, tmp / mode, tmp)
+        for name in res:
+            raws[name] = [int(x) for x in (tmp / name).read_text().split()]
+    plot(raws, png)
+    if args.json:
+        print(json.dumps(res))
+        return 0
+    base = res["shm_python"]["p50_ns"]
+    print(f"{'path':12s} {'p50':>10s} {'p99':>10s} {'p99.9':>10s} {'samples':>8s}  p50 vs shm_python")
+    for name, r in res.items():
+        print(f"{name:12s} {r['p50_ns'] / 1e3:8.1f}us {r['p99_ns'] / 1e3:8.1f}us {r['p999_ns'] / 1e3:8.1f}us "
+              f"{r['samples']:8d}  x{r['p50_ns'] / base:.2f}")
+    print(f"plot: {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
