@@ -10,7 +10,7 @@
 
 #include "cwts/concurrent/word_copy.hpp"
 #include "cwts/core/decimal.hpp"
-#include "cwts/core/json_string.hpp"
+#include "cwts/core/json_writer.hpp"
 #include "cwts/log/json_log.hpp"
 #include "cwts/md/frame.hpp"
 
@@ -34,85 +34,7 @@ struct RpcError {
   std::string message;
 };
 
-// Appends a JSON value (scalars and already-encoded fragments).
-class Json {
- public:
-  Json& raw(std::string_view s) {  // an already-encoded value
-    sep();
-    out_ += s;
-    return *this;
-  }
-  Json& key(std::string_view k) {
-    sep();
-    core::append_json_string(out_, k);
-    out_ += ':';
-    first_ = true;  // the value follows without a comma
-    after_key_ = true;
-    return *this;
-  }
-  Json& str(std::string_view v) {
-    sep();
-    core::append_json_string(out_, v);
-    return *this;
-  }
-  Json& num(std::int64_t v) {
-    sep();
-    out_ += std::to_string(v);
-    return *this;
-  }
-  Json& unum(std::uint64_t v) {
-    sep();
-    out_ += std::to_string(v);
-    return *this;
-  }
-  Json& real(double v) {
-    sep();
-    if (!std::isfinite(v)) {
-      out_ += "null";
-    } else {
-      char b[40];
-      const int n = std::snprintf(b, sizeof b, "%.9g", v);
-      out_.append(b, static_cast<std::size_t>(n));
-    }
-    return *this;
-  }
-  Json& boolean(bool v) {
-    sep();
-    out_ += v ? "true" : "false";
-    return *this;
-  }
-  Json& decimal(std::int64_t raw) {  // a price or quantity at 8 decimals, as a string like Binance
-    char b[48];
-    const std::size_t n = core::format_fixed(raw, md::kWireDecimals, b);
-    return str(std::string_view(b, n));
-  }
-  Json& open(char c) {
-    sep();
-    out_ += c;
-    first_ = true;
-    return *this;
-  }
-  Json& close(char c) {
-    out_ += c;
-    first_ = false;
-    return *this;
-  }
-  [[nodiscard]] std::string take() { return std::move(out_); }
-
- private:
-  void sep() {
-    if (after_key_) {
-      after_key_ = false;
-      first_ = false;
-      return;
-    }
-    if (!first_) out_ += ',';
-    first_ = false;
-  }
-  std::string out_;
-  bool first_ = true;
-  bool after_key_ = false;
-};
+using core::JsonWriter;
 
 const char* state_name(layout::TradingState s) {
   switch (s) {
@@ -123,16 +45,16 @@ const char* state_name(layout::TradingState s) {
   return "?";
 }
 
-void write_risk(Json& j, const RiskConfig& r) {
-  j.open('{');
+void write_risk(JsonWriter& j, const RiskConfig& r) {
+  j.begin_object();
   j.key("max_order_notional").decimal(r.max_order_notional);
   j.key("max_position").decimal(r.max_position);
-  j.key("max_open_orders").unum(r.max_open_orders);
-  j.key("price_band_bps").unum(r.price_band_bps);
-  j.key("default_ttl_ms").unum(r.default_ttl_ms);
-  j.key("max_ttl_ms").unum(r.max_ttl_ms);
-  j.key("trading_state").str(state_name(r.initial_state));
-  j.close('}');
+  j.key("max_open_orders").uinteger(r.max_open_orders);
+  j.key("price_band_bps").uinteger(r.price_band_bps);
+  j.key("default_ttl_ms").uinteger(r.default_ttl_ms);
+  j.key("max_ttl_ms").uinteger(r.max_ttl_ms);
+  j.key("trading_state").string(state_name(r.initial_state));
+  j.end_object();
 }
 
 std::uint64_t int_param(element v, std::string_view key, std::uint64_t lo, std::uint64_t hi) {
@@ -160,11 +82,11 @@ ControlApi::ControlApi(Engine& engine, Config& live, bool read_only_open)
     : engine_(engine), live_(live), read_only_open_(read_only_open) {}
 
 std::string ControlApi::alert_notification(std::string_view what, std::string_view detail, std::int64_t now_ns) {
-  Json j;
-  j.open('{').key("jsonrpc").str("2.0").key("method").str("alerts").key("params").open('{');
-  j.key("alert").str(what).key("detail").str(detail).key("ts_ns").num(now_ns);
-  j.close('}').close('}');
-  return j.take();
+  JsonWriter j;
+  j.begin_object().key("jsonrpc").string("2.0").key("method").string("alerts").key("params").begin_object();
+  j.key("alert").string(what).key("detail").string(detail).key("ts_ns").integer(now_ns);
+  j.end_object().end_object();
+  return std::move(j).str();
 }
 
 std::string ControlApi::stats_notification(std::int64_t now_ns) const {
@@ -184,41 +106,41 @@ std::string ControlApi::stats_notification(std::int64_t now_ns) const {
     }
     return INFINITY;
   };
-  Json j;
-  j.open('{').key("jsonrpc").str("2.0").key("method").str("stats").key("params").open('{');
-  j.key("ts_ns").num(now_ns);
-  j.key("frames").unum(s.frames).key("events").unum(cc::load_word(m.status.md.events_published, std::memory_order_relaxed));
-  j.key("gaps").unum(s.gaps).key("resyncs").unum(s.resyncs);
-  j.key("signals_seen").unum(s.signals_seen).key("signals_accepted").unum(s.signals_accepted);
-  j.key("signals_rejected").unum(s.signals_rejected).key("orders_sent").unum(s.orders_sent).key("fills").unum(s.fills);
-  j.key("publish_latency_us").open('{').key("count").unum(h.count).key("p50_le").real(pct(0.5));
-  j.key("p99_le").real(pct(0.99)).key("p999_le").real(pct(0.999)).close('}');
-  j.key("trading_state").str(state_name(s.trading_state)).key("venue_connected").boolean(s.venue_ready);
-  j.key("symbols").open('[');
+  JsonWriter j;
+  j.begin_object().key("jsonrpc").string("2.0").key("method").string("stats").key("params").begin_object();
+  j.key("ts_ns").integer(now_ns);
+  j.key("frames").uinteger(s.frames).key("events").uinteger(cc::load_word(m.status.md.events_published, std::memory_order_relaxed));
+  j.key("gaps").uinteger(s.gaps).key("resyncs").uinteger(s.resyncs);
+  j.key("signals_seen").uinteger(s.signals_seen).key("signals_accepted").uinteger(s.signals_accepted);
+  j.key("signals_rejected").uinteger(s.signals_rejected).key("orders_sent").uinteger(s.orders_sent).key("fills").uinteger(s.fills);
+  j.key("publish_latency_us").begin_object().key("count").uinteger(h.count).key("p50_le").real(pct(0.5));
+  j.key("p99_le").real(pct(0.99)).key("p999_le").real(pct(0.999)).end_object();
+  j.key("trading_state").string(state_name(s.trading_state)).key("venue_connected").boolean(s.venue_ready);
+  j.key("symbols").begin_array();
   const auto& names = engine_.symbol_names();
   for (std::size_t k = 0; k < names.size(); ++k) {
     const layout::Quote q = m.symbols[k].quote.load();
     const bool valid = cc::load_word(m.symbols[k].book_valid, std::memory_order_acquire) != 0;
-    j.open('{').key("symbol").str(names[k]).key("book_valid").boolean(valid);
+    j.begin_object().key("symbol").string(names[k]).key("book_valid").boolean(valid);
     j.key("bid").decimal(q.bid_px.raw).key("ask").decimal(q.ask_px.raw).key("last").decimal(q.last_px.raw);
     const double mid = (static_cast<double>(q.bid_px.raw) + static_cast<double>(q.ask_px.raw)) / 2;
     j.key("spread_bps").real(mid > 0 ? static_cast<double>(q.ask_px.raw - q.bid_px.raw) / mid * 1e4 : 0.0);
-    j.key("update_id").unum(q.update_id);
-    j.close('}');
+    j.key("update_id").uinteger(q.update_id);
+    j.end_object();
   }
-  j.close(']');
-  j.close('}').close('}');
-  return j.take();
+  j.end_array();
+  j.end_object().end_object();
+  return std::move(j).str();
 }
 
 std::string ControlApi::handle(std::string_view message, RpcClient& client) {
   simdjson::dom::parser parser;
   element doc;
   auto error_reply = [](std::string_view id_json, int code, std::string_view msg) {
-    Json j;
-    j.open('{').key("jsonrpc").str("2.0").key("id").raw(id_json).key("error").open('{');
-    j.key("code").num(code).key("message").str(msg).close('}').close('}');
-    return j.take();
+    JsonWriter j;
+    j.begin_object().key("jsonrpc").string("2.0").key("id").raw(id_json).key("error").begin_object();
+    j.key("code").integer(code).key("message").string(msg).end_object().end_object();
+    return std::move(j).str();
   };
   if (parser.parse(message.data(), message.size()).get(doc) != simdjson::SUCCESS) {
     return error_reply("null", -32700, "parse error: the message is not JSON");
@@ -269,57 +191,57 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
                            " needs the bearer token of control.token_file (Authorization: Bearer ... on the WebSocket handshake)");
   }
 
-  Json result;
+  JsonWriter result;
   try {
     const std::int64_t now = realtime_now();
     if (method == "status") {
       const EngineSnapshot s = engine_.snapshot();
       const std::string why = engine_.not_ready_reason();
-      result.open('{');
-      result.key("instance").str(live_.region.instance);
-      result.key("ready").boolean(why.empty()).key("not_ready").str(why);
-      result.key("trading_state").str(state_name(s.trading_state));
-      result.key("symbols").unum(s.symbols).key("books_valid").unum(s.books_valid);
+      result.begin_object();
+      result.key("instance").string(live_.region.instance);
+      result.key("ready").boolean(why.empty()).key("not_ready").string(why);
+      result.key("trading_state").string(state_name(s.trading_state));
+      result.key("symbols").uinteger(s.symbols).key("books_valid").uinteger(s.books_valid);
       result.key("venue_connected").boolean(s.venue_ready);
-      result.key("frames").unum(s.frames).key("parse_errors").unum(s.parse_errors).key("gaps").unum(s.gaps);
-      result.key("resyncs").unum(s.resyncs).key("signals_seen").unum(s.signals_seen);
-      result.key("signals_accepted").unum(s.signals_accepted).key("signals_rejected").unum(s.signals_rejected);
-      result.key("orders_sent").unum(s.orders_sent).key("fills").unum(s.fills);
-      result.key("md_heartbeat_age_ms").num(std::max<std::int64_t>(0, now - s.md_heartbeat_ns) / 1'000'000);
-      result.key("exec_heartbeat_age_ms").num(std::max<std::int64_t>(0, now - s.exec_heartbeat_ns) / 1'000'000);
-      result.close('}');
+      result.key("frames").uinteger(s.frames).key("parse_errors").uinteger(s.parse_errors).key("gaps").uinteger(s.gaps);
+      result.key("resyncs").uinteger(s.resyncs).key("signals_seen").uinteger(s.signals_seen);
+      result.key("signals_accepted").uinteger(s.signals_accepted).key("signals_rejected").uinteger(s.signals_rejected);
+      result.key("orders_sent").uinteger(s.orders_sent).key("fills").uinteger(s.fills);
+      result.key("md_heartbeat_age_ms").integer(std::max<std::int64_t>(0, now - s.md_heartbeat_ns) / 1'000'000);
+      result.key("exec_heartbeat_age_ms").integer(std::max<std::int64_t>(0, now - s.exec_heartbeat_ns) / 1'000'000);
+      result.end_object();
     } else if (method == "symbols") {
       const auto& m = engine_.market_region();
       const auto& names = engine_.symbol_names();
-      result.open('[');
+      result.begin_array();
       for (std::size_t k = 0; k < names.size(); ++k) {
         const layout::Quote q = m.symbols[k].quote.load();
-        result.open('{').key("symbol").str(names[k]);
+        result.begin_object().key("symbol").string(names[k]);
         result.key("book_valid").boolean(cc::load_word(m.symbols[k].book_valid, std::memory_order_acquire) != 0);
         result.key("bid").decimal(q.bid_px.raw).key("bid_qty").decimal(q.bid_qty.raw);
         result.key("ask").decimal(q.ask_px.raw).key("ask_qty").decimal(q.ask_qty.raw);
-        result.key("last").decimal(q.last_px.raw).key("update_id").unum(q.update_id).close('}');
+        result.key("last").decimal(q.last_px.raw).key("update_id").uinteger(q.update_id).end_object();
       }
-      result.close(']');
+      result.end_array();
     } else if (method == "risk.get") {
       write_risk(result, live_.risk);
     } else if (method == "slots") {
       const auto& sig = engine_.signals_region();
       const auto& m = engine_.market_region();
-      result.open('[');
+      result.begin_array();
       for (std::size_t i = 0; i < layout::kMaxSlots; ++i) {
         const std::uint64_t claim = cc::load_word(sig.slots[i].claim, std::memory_order_acquire);
         if (claim == 0) continue;
         const bool described = cc::load_word(sig.slots[i].owner_claim, std::memory_order_acquire) == claim;
-        result.open('{').key("slot").unum(i).key("pid").unum(claim & 0xFFFFFFFFULL);
-        result.key("name").str(described ? sig.slots[i].owner_name.view() : std::string_view());
-        result.key("claimed_at_ns").unum(described ? cc::load_word(sig.slots[i].claim_time_ns, std::memory_order_relaxed) : 0);
-        result.key("accepted").unum(cc::load_word(m.slots[i].accepted, std::memory_order_relaxed));
-        result.key("rejected").unum(cc::load_word(m.slots[i].rejected, std::memory_order_relaxed));
-        result.key("last_signal_seq").unum(cc::load_word(m.slots[i].last_signal_seq, std::memory_order_relaxed));
-        result.close('}');
+        result.begin_object().key("slot").uinteger(i).key("pid").uinteger(claim & 0xFFFFFFFFULL);
+        result.key("name").string(described ? sig.slots[i].owner_name.view() : std::string_view());
+        result.key("claimed_at_ns").uinteger(described ? cc::load_word(sig.slots[i].claim_time_ns, std::memory_order_relaxed) : 0);
+        result.key("accepted").uinteger(cc::load_word(m.slots[i].accepted, std::memory_order_relaxed));
+        result.key("rejected").uinteger(cc::load_word(m.slots[i].rejected, std::memory_order_relaxed));
+        result.key("last_signal_seq").uinteger(cc::load_word(m.slots[i].last_signal_seq, std::memory_order_relaxed));
+        result.end_object();
       }
-      result.close(']');
+      result.end_array();
     } else if (method == "subscribe" || method == "unsubscribe") {
       simdjson::dom::array topics;
       element t;
@@ -337,9 +259,9 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
           client.topics.erase(std::string(name));
         }
       }
-      result.open('{').key("topics").open('[');
-      for (const auto& name : client.topics) result.str(name);
-      result.close(']').close('}');
+      result.begin_object().key("topics").begin_array();
+      for (const auto& name : client.topics) result.string(name);
+      result.end_array().end_object();
     } else if (method == "risk.set") {
       if (!have_params || params.type() != element_type::OBJECT) {
         throw RpcError{-32602, "invalid params: an object of risk limits, e.g. {\"max_open_orders\": 5}"};
@@ -382,11 +304,11 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
       if (!engine_.reload_and_wait(live_, 1000)) throw RpcError{kFailed, "the exec thread did not apply the state within 1 s"};
       log::log_event(spdlog::level::warn, "ctl", "trading_state_set",
                      log::LogFields().str("state", state_name(state)).str("via", "control"));
-      result.open('{').key("trading_state").str(state_name(state)).close('}');
+      result.begin_object().key("trading_state").string(state_name(state)).end_object();
     } else if (method == "cancel_all") {
       if (!engine_.cancel_all_and_wait(1000)) throw RpcError{kFailed, "the exec thread did not take the request within 1 s"};
       log::log_event(spdlog::level::warn, "ctl", "cancel_all_requested", log::LogFields().str("via", "control"));
-      result.open('{').key("requested").boolean(true).close('}');
+      result.begin_object().key("requested").boolean(true).end_object();
     }
   } catch (const RpcError& e) {
     return has_id ? error_reply(id_json, e.code, e.message) : std::string();
@@ -394,9 +316,9 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
     return has_id ? error_reply(id_json, kFailed, e.what()) : std::string();
   }
   if (!has_id) return {};
-  Json j;
-  j.open('{').key("jsonrpc").str("2.0").key("id").raw(id_json).key("result").raw(result.take()).close('}');
-  return j.take();
+  JsonWriter j;
+  j.begin_object().key("jsonrpc").string("2.0").key("id").raw(id_json).key("result").raw(std::move(result).str()).end_object();
+  return std::move(j).str();
 }
 
 }  // namespace cwts::daemon

@@ -1,9 +1,12 @@
 // JsonWriter: compact JSON with RFC 8259 string escaping and UTF-8 validation.
-#include "cwts/sim/json_writer.hpp"
+#include "cwts/core/json_writer.hpp"
+
+#include <cmath>
+#include <cstdio>
 
 #include "cwts/core/decimal.hpp"
 
-namespace cwts::sim {
+namespace cwts::core {
 
 void JsonWriter::before_value() {
   if (after_key_) {
@@ -62,6 +65,24 @@ JsonWriter& JsonWriter::integer(std::int64_t v) {
   return *this;
 }
 
+JsonWriter& JsonWriter::uinteger(std::uint64_t v) {
+  before_value();
+  out_ += std::to_string(v);
+  return *this;
+}
+
+JsonWriter& JsonWriter::real(double v) {
+  before_value();
+  if (!std::isfinite(v)) {
+    out_ += "null";
+    return *this;
+  }
+  char buf[40];
+  const int n = std::snprintf(buf, sizeof buf, "%.9g", v);
+  out_.append(buf, static_cast<std::size_t>(n));
+  return *this;
+}
+
 JsonWriter& JsonWriter::boolean(bool v) {
   before_value();
   out_ += v ? "true" : "false";
@@ -77,7 +98,7 @@ JsonWriter& JsonWriter::null() {
 JsonWriter& JsonWriter::decimal(std::int64_t v, int decimals) {
   before_value();
   char buf[48];
-  const std::size_t n = core::format_fixed(v, decimals, buf);
+  const std::size_t n = format_fixed(v, decimals, buf);
   out_.push_back('"');
   out_.append(buf, n);
   out_.push_back('"');
@@ -90,4 +111,4 @@ JsonWriter& JsonWriter::raw(std::string_view json) {
   return *this;
 }
 
-}  // namespace cwts::sim
+}  // namespace cwts::core
