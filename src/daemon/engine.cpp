@@ -399,6 +399,14 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
             cc::load_word(m.status.md.events_published, std::memory_order_relaxed));
   e.histogram("cwts_md_publish_latency_seconds", "Frame received -> event published in shared memory.",
               i.publisher->publish_latency().snapshot());
+  e.family("cwts_md_messages_total", "counter", "Market-data messages per stream kind.");
+  static constexpr std::pair<md::ShmPublisher::Stream, const char*> kStreams[] = {
+      {md::ShmPublisher::Stream::kDepth, "depth"}, {md::ShmPublisher::Stream::kBookTicker, "bookTicker"},
+      {md::ShmPublisher::Stream::kTrade, "trade"}, {md::ShmPublisher::Stream::kAggTrade, "aggTrade"},
+      {md::ShmPublisher::Stream::kKline, "kline"}};
+  for (const auto& [stream, name] : kStreams) {
+    e.sample("cwts_md_messages_total", std::string("stream=\"") + name + "\"", i.publisher->messages(stream));
+  }
   e.family("cwts_book_valid", "gauge", "1 while the symbol's order book is synced.");
   for (std::size_t k = 0; k < i.names.size(); ++k) {
     const bool valid = cc::load_word(m.symbols[k].book_valid, std::memory_order_acquire) != 0;
@@ -425,6 +433,22 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
     }
   }
   e.counter("cwts_orders_sent_total", "Orders sent to the venue.", s.orders_sent);
+  e.family("cwts_venue_usage", "gauge",
+           "The venue's count of this account's usage from its last response headers (0 before the first).");
+  e.sample("cwts_venue_usage", "limit=\"request_weight_1m\"", i.exec->venue_used_weight_1m());
+  e.sample("cwts_venue_usage", "limit=\"orders_10s\"", i.exec->venue_orders_10s());
+  e.sample("cwts_venue_usage", "limit=\"orders_1d\"", i.exec->venue_orders_1d());
+  // Ring occupancy per claimed slot: signals waiting for the engine, reports waiting for the strategy.
+  const auto& sig = i.signals_created.as<layout::SignalsRegion>();
+  e.family("cwts_ring_occupancy", "gauge", "Records waiting in a claimed slot's rings.");
+  for (std::size_t k = 0; k < layout::kMaxSlots; ++k) {
+    if (cc::load_word(sig.slots[k].claim, std::memory_order_acquire) == 0) continue;
+    const std::string slot = "slot=\"" + std::to_string(k) + "\"";
+    const std::uint64_t sp = sig.slots[k].signals.published(), sc = m.slots[k].signal_cursor.consumed();
+    const std::uint64_t rp = m.slots[k].reports.published(), rc = sig.slots[k].report_cursor.consumed();
+    e.sample("cwts_ring_occupancy", slot + ",ring=\"signals\"", sp > sc ? sp - sc : 0);
+    e.sample("cwts_ring_occupancy", slot + ",ring=\"reports\"", rp > rc ? rp - rc : 0);
+  }
   e.counter("cwts_fills_total", "Fills reported by the venue.", s.fills);
   e.gauge("cwts_venue_connected", "1 while the venue answers.", s.venue_ready ? 1.0 : 0.0);
   e.family("cwts_trading_state", "gauge", "1 for the engine's trading state.");

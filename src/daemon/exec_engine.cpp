@@ -659,6 +659,9 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
 void ExecEngine::on_rate_headers(std::uint64_t used_weight_1m, std::uint64_t orders_10s,
                                  std::uint64_t orders_1d) {
   const std::int64_t now = now_ns_ != 0 ? now_ns_ : realtime_ns();
+  if (used_weight_1m != 0) used_weight_1m_.store(used_weight_1m, std::memory_order_relaxed);
+  if (orders_10s != 0) orders_10s_.store(orders_10s, std::memory_order_relaxed);
+  if (orders_1d != 0) orders_1d_.store(orders_1d, std::memory_order_relaxed);
   if (used_weight_1m != 0) governor_.on_used_weight(used_weight_1m, now);
   if (orders_10s != 0 || orders_1d != 0) governor_.on_order_count(orders_10s, orders_1d, now);
 }

@@ -155,6 +155,7 @@ std::uint32_t ShmPublisher::publish_book(std::uint16_t id, const SymbolState& s,
 
 void ShmPublisher::on_book(const SymbolState& s, const FrameMeta& meta,
                            std::int64_t exchange_ms) noexcept {
+  count(Stream::kDepth);
   const std::uint16_t id = resolve(s);
   if (id == kNoSymbol) return;
   const std::int64_t now = now_realtime_ns();
@@ -256,6 +257,7 @@ void ShmPublisher::on_snapshot_needed(const SymbolState& s) noexcept {
 
 void ShmPublisher::on_book_ticker(const SymbolState& s, const BookTickerMsg& t,
                                   const FrameMeta& meta) noexcept {
+  count(Stream::kBookTicker);
   const std::uint16_t id = resolve(s);
   if (id == kNoSymbol) return;
   layout::Quote& q = local_[id].quote;
@@ -292,6 +294,7 @@ void ShmPublisher::on_book_ticker(const SymbolState& s, const BookTickerMsg& t,
 
 void ShmPublisher::on_trade(const SymbolState& s, const TradeMsg& t, bool aggregate,
                             const FrameMeta& meta) noexcept {
+  count(aggregate ? Stream::kAggTrade : Stream::kTrade);
   const std::uint16_t id = resolve(s);
   if (id == kNoSymbol) return;
   Local& l = local_[id];
@@ -354,6 +357,7 @@ void ShmPublisher::on_trade(const SymbolState& s, const TradeMsg& t, bool aggreg
 
 void ShmPublisher::on_kline(const SymbolState& s, const KlineMsg& k,
                             const FrameMeta& meta) noexcept {
+  count(Stream::kKline);
   const std::uint16_t id = resolve(s);
   if (id == kNoSymbol) return;
   context_receive_ns_ = meta.receive_ns;

@@ -47,6 +47,7 @@ DOCUMENTED = {
     "cwts_signals_seen": "counter", "cwts_signals": "counter", "cwts_reports": "counter",
     "cwts_orders_sent": "counter", "cwts_fills": "counter", "cwts_venue_connected": "gauge",
     "cwts_trading_state": "gauge", "cwts_thread_heartbeat_age_seconds": "gauge",
+    "cwts_md_messages": "counter", "cwts_venue_usage": "gauge", "cwts_ring_occupancy": "gauge",
 }
 
 
@@ -81,6 +82,9 @@ def test_metrics_parse_and_move(engine):
         seq = b.submit("BTCUSDT", "buy", 0.001, price=round(q.bid * 0.5, 2))
         r = b.wait_report(seq, 5.0)
         assert r is not None and r.reason == "PRICE_BAND"
+        # The claimed slot's rings are listed (empty: the engine took the signal, we took the report).
+        _, s_mid = scrape(port)
+        assert s_mid[("cwts_ring_occupancy", (("ring", "signals"), ("slot", str(b.slot))))] == 0
     time.sleep(1.0)
     fam2, s2 = scrape(port)
     assert s2[("cwts_md_frames_total", ())] > s1[("cwts_md_frames_total", ())]
@@ -89,6 +93,10 @@ def test_metrics_parse_and_move(engine):
     assert s2[("cwts_signals_total", (("outcome", "rejected"),))] == s1[("cwts_signals_total", (("outcome", "rejected"),))] + 1
     key = ("cwts_reports_total", (("kind", "REJECTED"), ("reason", "PRICE_BAND")))
     assert s2[key] == s1.get(key, 0) + 1
+    for stream in ("depth", "bookTicker", "aggTrade"):
+        k = ("cwts_md_messages_total", (("stream", stream),))
+        assert s2[k] > s1[k], stream
+    assert s2[("cwts_venue_usage", (("limit", "request_weight_1m"),))] > 0  # cwts-sim sends the headers
     # The histogram is cumulative, ends at +Inf == _count, and counted every event.
     buckets = [s for s in fam2["cwts_md_publish_latency_seconds"].samples if s.name.endswith("_bucket")]
     values = [s.value for s in buckets]

@@ -70,6 +70,11 @@ class ExecEngine final : private venue::VenueListener {
   [[nodiscard]] std::uint64_t reports_sent(std::uint8_t kind, std::uint16_t reason) const noexcept {
     return report_counts_[kind & 7U][reason & 31U].load(std::memory_order_relaxed);
   }
+  // The venue's own count of what this account used, from its last response headers
+  // (X-MBX-USED-WEIGHT-1M, X-MBX-ORDER-COUNT-10S / -1D); 0 until the first. Any thread.
+  [[nodiscard]] std::uint64_t venue_used_weight_1m() const noexcept { return used_weight_1m_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t venue_orders_10s() const noexcept { return orders_10s_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t venue_orders_1d() const noexcept { return orders_1d_.load(std::memory_order_relaxed); }
   [[nodiscard]] bool venue_ready() const noexcept {
     return venue_ready_.load(std::memory_order_relaxed);
   }
@@ -138,6 +143,7 @@ class ExecEngine final : private venue::VenueListener {
   std::vector<PositionBook> positions_;
   std::atomic<std::int64_t> heartbeat_{0};
   std::atomic<std::uint64_t> applied_version_{0};
+  std::atomic<std::uint64_t> used_weight_1m_{0}, orders_10s_{0}, orders_1d_{0};
   std::array<std::array<std::atomic<std::uint64_t>, 32>, 8> report_counts_{};
   std::atomic<bool> venue_ready_{false};
   ExecCounters counters_;

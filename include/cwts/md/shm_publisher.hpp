@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -123,6 +124,11 @@ class ShmPublisher final : public MarketSink, private CandleListener {
   [[nodiscard]] int shm_id(std::string_view symbol) const noexcept;
   [[nodiscard]] const CandleBuilder& candles() const noexcept { return candles_; }
   [[nodiscard]] const Stats& stats() const noexcept { return stats_; }
+  // Messages taken from the feed per stream kind (any thread may read).
+  enum class Stream : std::uint8_t { kDepth, kBookTicker, kTrade, kAggTrade, kKline, kCount };
+  [[nodiscard]] std::uint64_t messages(Stream s) const noexcept {
+    return stream_msgs_[static_cast<std::size_t>(s)].load(std::memory_order_relaxed);
+  }
   // Receive (FrameMeta::receive_ns) -> event published, per event; any thread may read it.
   [[nodiscard]] const core::LatencyHistogram& publish_latency() const noexcept { return publish_latency_; }
 
@@ -180,6 +186,11 @@ class ShmPublisher final : public MarketSink, private CandleListener {
   std::uint64_t resyncs_ = 0;
   Stats stats_;
   core::LatencyHistogram publish_latency_;
+  std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Stream::kCount)> stream_msgs_{};
+  void count(Stream s) noexcept {  // md thread only: no RMW
+    auto& c = stream_msgs_[static_cast<std::size_t>(s)];
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
 };
 
 }  // namespace cwts::md
