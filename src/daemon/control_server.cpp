@@ -35,7 +35,7 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
       client_.authorized = authorized;
     }
 
-    void start(http::request<http::empty_body> req) {
+    void start(http::request<http::string_body> req) {
       beast::get_lowest_layer(ws_).expires_never();
       ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
       ws_.read_message_max(64 * 1024);
@@ -117,7 +117,7 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
     void read() {
       parser_.emplace();
       parser_->header_limit(kMaxHeaderBytes);
-      parser_->body_limit(0);  // GET only: a body is refused
+      parser_->body_limit(4096);  // read (and ignore) a small body so a POST gets its 405
       stream_.expires_after(kIoTimeout);
       http::async_read(stream_, buffer_, *parser_,
                        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -153,7 +153,7 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
       respond(req, std::move(r));
     }
 
-    void respond(const http::request<http::empty_body>& req, HttpResponse r) {
+    void respond(const http::request<http::string_body>& req, HttpResponse r) {
       res_ = {};
       res_.result(r.status);
       res_.version(req.version());
@@ -178,7 +178,7 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
     std::shared_ptr<Impl> owner_;
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
-    std::optional<http::request_parser<http::empty_body>> parser_;
+    std::optional<http::request_parser<http::string_body>> parser_;
     http::response<http::string_body> res_;
   };
 

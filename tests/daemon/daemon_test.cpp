@@ -16,7 +16,9 @@
 #include <thread>
 #include <vector>
 
+#include <boost/beast/websocket.hpp>
 #include <simdjson.h>
+#include <unistd.h>
 
 #include <sstream>
 #include <sys/stat.h>
@@ -709,6 +711,43 @@ TEST(Cwtsd, PaperVenueFillsAgainstThePublishedBook) {
   // Nothing went to the venue.
   EXPECT_EQ(array_size(h.signed_get("/api/v3/myTrades", "symbol=ETHUSDT").body), 0U);
   EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+// The control plane in the C++ suites too (so the ASan stage runs the server): GET endpoints on
+// the port from the control file, a WebSocket JSON-RPC call, and the file removed at exit.
+TEST(Cwtsd, ControlEndpointsAnswerAndTheControlFileIsRemovedAtExit) {
+  Harness h;
+  const std::string file = "/dev/shm/cwts-" + h.instance() + ".control";
+  const std::string where = cwts::test::read_file(file);
+  ASSERT_EQ(where.rfind("127.0.0.1:", 0), 0U) << where;
+  const auto port = static_cast<std::uint16_t>(std::stoi(where.substr(10)));
+  using boost::beast::http::verb;
+  auto metrics = cwts::test::http_request(port, verb::get, "/metrics");
+  EXPECT_EQ(metrics.status, 200U);
+  EXPECT_NE(metrics.body.find("# TYPE cwts_md_publish_latency_seconds histogram"), std::string::npos);
+  EXPECT_NE(metrics.body.find("cwts_book_valid{symbol=\"BTCUSDT\"} 1"), std::string::npos) << metrics.body;
+  EXPECT_EQ(cwts::test::http_request(port, verb::get, "/healthz").status, 200U);
+  EXPECT_EQ(cwts::test::http_request(port, verb::get, "/nothing").status, 404U);
+  EXPECT_EQ(cwts::test::http_request(port, verb::post, "/metrics", "x").status, 405U);
+  {
+    namespace websocket = boost::beast::websocket;
+    boost::asio::io_context ioc;
+    websocket::stream<boost::asio::ip::tcp::socket> ws(ioc);
+    ws.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    ws.handshake("127.0.0.1", "/ws");
+    ws.write(boost::asio::buffer(std::string(R"({"jsonrpc":"2.0","id":"a","method":"risk.get"})")));
+    boost::beast::flat_buffer buf;
+    ws.read(buf);
+    const std::string reply = boost::beast::buffers_to_string(buf.data());
+    EXPECT_NE(reply.find(R"("id":"a","result":{"max_order_notional":"100000.00000000")"), std::string::npos) << reply;
+    ws.write(boost::asio::buffer(std::string(R"({"jsonrpc":"2.0","id":2,"method":"halt"})")));
+    buf.clear();
+    ws.read(buf);
+    EXPECT_NE(boost::beast::buffers_to_string(buf.data()).find("-32001"), std::string::npos);
+    ws.close(websocket::close_code::normal);
+  }
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+  EXPECT_NE(::access(file.c_str(), F_OK), 0) << "control file left behind";
 }
 
 }  // namespace
