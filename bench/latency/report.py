@@ -95,6 +95,7 @@ def main():
             res[mode] = transport(build / "bench" / "cwts-latency-transport", mode, args.samples, tmp / mode, tmp)
         for name in res:
             raws[name] = [int(x) for x in (tmp / name).read_text().split()]
+    png.parent.mkdir(parents=True, exist_ok=True)
     plot(raws, png)
     if args.json:
         print(json.dumps(res))
