@@ -10,6 +10,8 @@
 
 #include "cwts/concurrent/word_copy.hpp"
 #include "cwts/core/decimal.hpp"
+#include "cwts/engine/validator.hpp"
+#include "cwts/concurrent/record_ring.hpp"
 #include "cwts/core/json_writer.hpp"
 #include "cwts/log/json_log.hpp"
 #include "cwts/md/frame.hpp"
@@ -79,7 +81,11 @@ std::int64_t decimal_param(element v, std::string_view key) {
 }  // namespace
 
 ControlApi::ControlApi(Engine& engine, Config& live, bool read_only_open)
-    : engine_(engine), live_(live), read_only_open_(read_only_open) {}
+    : engine_(engine), live_(live), read_only_open_(read_only_open) {
+  // Reports from here on (a restart of the ctl thread is a restart of the engine: nothing older).
+  const auto& m = engine_.market_region();
+  for (std::size_t slot = 0; slot < layout::kMaxSlots; ++slot) report_cursor_[slot] = m.slots[slot].reports.published();
+}
 
 std::string ControlApi::alert_notification(std::string_view what, std::string_view detail, std::int64_t now_ns) {
   JsonWriter j;
@@ -131,6 +137,36 @@ std::string ControlApi::stats_notification(std::int64_t now_ns) const {
   j.end_array();
   j.end_object().end_object();
   return std::move(j).str();
+}
+
+void ControlApi::poll_reports(std::vector<std::string>& out) {
+  const auto& m = engine_.market_region();
+  const auto& names = engine_.symbol_names();
+  static constexpr const char* kKinds[] = {"", "ACCEPTED", "REJECTED", "NEW", "PARTIALLY_FILLED",
+                                           "FILLED", "CANCELLED", "EXPIRED"};
+  for (std::size_t slot = 0; slot < layout::kMaxSlots; ++slot) {
+    const auto& ring = m.slots[slot].reports;
+    const std::uint64_t tail = ring.published();
+    std::uint64_t& i = report_cursor_[slot];
+    constexpr std::uint64_t kCap = layout::kReportRingCapacity;
+    if (tail > i + kCap) i = tail - kCap + 1;  // a lap behind: the oldest are gone
+    for (; i < tail; ++i) {
+      layout::ExecReport r{};
+      if (!cc::observe_record(ring, i, r)) break;
+      JsonWriter j;
+      j.begin_object().key("jsonrpc").string("2.0").key("method").string("reports").key("params").begin_object();
+      j.key("slot").uinteger(slot).key("signal_seq").uinteger(r.signal_seq);
+      j.key("kind").string(r.kind < 8 ? kKinds[r.kind] : "?");
+      j.key("reason").string(engine::to_string(static_cast<layout::RejectReason>(r.reason)));
+      j.key("symbol").string(r.symbol < names.size() ? names[r.symbol] : std::string_view());
+      j.key("client_order_id").string(r.client_order_id.view());
+      j.key("last_qty").decimal(r.last_qty.raw).key("last_px").decimal(r.last_px.raw);
+      j.key("cum_qty").decimal(r.cum_qty.raw).key("avg_px").decimal(r.avg_px.raw);
+      j.key("venue_code").integer(r.venue_code).key("ts_ns").integer(r.ts_ns);
+      j.end_object().end_object();
+      out.push_back(std::move(j).str());
+    }
+  }
 }
 
 std::string ControlApi::handle(std::string_view message, RpcClient& client) {
@@ -250,8 +286,10 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
       }
       for (element e : topics) {
         std::string_view name;
-        if (e.get_string().get(name) != simdjson::SUCCESS || (name != "stats" && name != "alerts")) {
-          throw RpcError{-32602, "invalid params: topics are \"stats\" (each second) and \"alerts\" (state changes)"};
+        if (e.get_string().get(name) != simdjson::SUCCESS || (name != "stats" && name != "alerts" && name != "reports")) {
+          throw RpcError{-32602,
+                         "invalid params: topics are \"stats\" (each second), \"reports\" (every execution report) "
+                         "and \"alerts\" (state changes)"};
         }
         if (method == "subscribe") {
           client.topics.emplace(name);

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -159,6 +160,7 @@ int main(int argc, char** argv) {
     std::int64_t last_watchdog = 0;
     std::int64_t last_status = 0;
     std::int64_t last_stats = 0;
+    std::vector<std::string> report_notes;
     auto last_state = cwts::layout::TradingState::kActive;
     std::string last_status_text;
     const std::int64_t progress_ns =
@@ -256,6 +258,11 @@ int main(int argc, char** argv) {
         auto alert = [&](std::string_view what, std::string_view detail) {
           if (control) control->broadcast("alerts", cwts::daemon::ControlApi::alert_notification(what, detail, now));
         };
+        if (control) {
+          report_notes.clear();
+          api.poll_reports(report_notes);
+          for (const auto& n : report_notes) control->broadcast("reports", n);
+        }
         if (control && now - last_stats >= 1'000'000'000LL) {
           last_stats = now;
           if (control->rpc_clients() > 0) control->broadcast("stats", api.stats_notification(now));

@@ -148,3 +148,29 @@ TEST(RecordRingTest, ConsumerResumesFromItsSharedCursor) {
 }
 
 }  // namespace
+
+TEST(RecordRingTest, ObserverSeesCommittedRecordsWithoutConsumingAndRefusesOverwrittenOnes) {
+  Fixture f;
+  Producer prod(*f.ring, *f.cursor);
+  Consumer cons(*f.ring, *f.cursor);
+  Rec out{};
+  EXPECT_FALSE(cwts::concurrent::observe_record(*f.ring, 0, out));  // nothing committed yet
+  ASSERT_EQ(prod.try_push(make(0)), PushStatus::kOk);
+  ASSERT_TRUE(cwts::concurrent::observe_record(*f.ring, 0, out));
+  EXPECT_EQ(out.seq, 0U);
+  EXPECT_EQ(f.cursor->consumed(), 0U);  // observing is not consuming
+  ASSERT_EQ(cons.try_pop(out), PopStatus::kOk);
+  ASSERT_TRUE(cwts::concurrent::observe_record(*f.ring, 0, out));  // still intact after the pop
+  // Fill the ring past a lap: record 0's slot now holds record kN.
+  for (std::uint64_t s = 1; s <= kN; ++s) {
+    ASSERT_EQ(prod.try_push(make(s)), PushStatus::kOk);
+    ASSERT_EQ(cons.try_pop(out), PopStatus::kOk);
+  }
+  EXPECT_FALSE(cwts::concurrent::observe_record(*f.ring, 0, out));
+  ASSERT_TRUE(cwts::concurrent::observe_record(*f.ring, kN, out));
+  EXPECT_EQ(out.seq, kN);
+  EXPECT_EQ(out.check, ~kN);
+  // The slot about to be reused (the producer's tail reached i + N) is refused even though its
+  // commit word still reads i + 1.
+  EXPECT_FALSE(cwts::concurrent::observe_record(*f.ring, 1, out));
+}

@@ -155,7 +155,7 @@ def engine_with_token(sim, tmp_path, **control):
 
 class Rpc:
     def __init__(self, ws):
-        self.ws, self.next_id = ws, 0
+        self.ws, self.next_id, self.notes = ws, 0, []
 
     async def call(self, method, params=None):
         self.next_id += 1
@@ -163,10 +163,12 @@ class Rpc:
         if params is not None:
             msg["params"] = params
         await self.ws.send(json.dumps(msg))
-        while True:  # skip notifications
+        while True:  # notifications are kept for the test to look at
             reply = json.loads(await asyncio.wait_for(self.ws.recv(), 10))
             if reply.get("id") == self.next_id:
                 return reply
+            if "method" in reply:
+                self.notes.append(reply)
 
 
 async def connect(port, token=None):
@@ -221,7 +223,8 @@ def test_rpc_mutations_need_the_token_and_take_effect(synthetic_sim, tmp_path):
             assert (await Rpc(ws).call("halt"))["error"]["code"] == -32001
         async with await connect(port, TOKEN) as ws:
             rpc = Rpc(ws)
-            assert (await rpc.call("subscribe", {"topics": ["alerts", "stats"]}))["result"]["topics"] == ["alerts", "stats"]
+            topics = ["alerts", "reports", "stats"]
+            assert (await rpc.call("subscribe", {"topics": topics}))["result"]["topics"] == topics
             # risk.set: at once, checked, logged.
             r = (await rpc.call("risk.set", {"price_band_bps": 10, "max_order_notional": "2000"}))["result"]
             assert r["price_band_bps"] == 10 and r["max_order_notional"] == "2000.00000000"
@@ -247,16 +250,20 @@ def test_rpc_mutations_need_the_token_and_take_effect(synthetic_sim, tmp_path):
             final = b.wait_report(seq, 5)
             assert final is not None and final.kind == "CANCELLED"
             # Notifications arrived on the same connection: alerts for each state change, stats each second.
-            seen = {"stats": 0, "alerts": []}
             deadline = asyncio.get_event_loop().time() + 3
-            while asyncio.get_event_loop().time() < deadline and seen["stats"] < 2:
-                msg = json.loads(await asyncio.wait_for(ws.recv(), 3))
-                if msg.get("method") == "stats":
-                    seen["stats"] += 1
-                    assert {s["symbol"] for s in msg["params"]["symbols"]} == {"BTCUSDT", "ETHUSDT"}
-                elif msg.get("method") == "alerts":
-                    seen["alerts"].append(msg["params"]["detail"])
-            assert seen["stats"] >= 2
+            while asyncio.get_event_loop().time() < deadline and sum(n["method"] == "stats" for n in rpc.notes) < 2:
+                rpc.notes.append(json.loads(await asyncio.wait_for(ws.recv(), 3)))
+            stats = [n for n in rpc.notes if n["method"] == "stats"]
+            assert len(stats) >= 2
+            assert {s["symbol"] for s in stats[-1]["params"]["symbols"]} == {"BTCUSDT", "ETHUSDT"}
+            alerts = [n["params"]["detail"] for n in rpc.notes if n["method"] == "alerts"]
+            assert "halted" in alerts and "active" in alerts
+            # Every report went to the strategy *and* to the subscriber (the ring was only observed).
+            reports = [n["params"] for n in rpc.notes if n["method"] == "reports"]
+            band = [r for r in reports if r["reason"] == "PRICE_BAND"]
+            assert band, (reports, [n["method"] for n in rpc.notes])
+            assert band[0]["kind"] == "REJECTED" and band[0]["symbol"] == "BTCUSDT" and band[0]["slot"] == b.slot
+            assert any(r["kind"] == "CANCELLED" and r["signal_seq"] == seq for r in reports)
         log = eng.log_path.read_text()
         assert '"risk_set"' in log and '"trading_state_set"' in log and '"cancel_all_requested"' in log
         assert TOKEN not in log

@@ -57,6 +57,20 @@ struct RecordRing {
   }
 };
 
+// Reads record `i` of a ring without consuming it (an observer such as the control plane; the
+// ring keeps its single consumer). True with `out` filled when record i was committed and still
+// intact; false when it is not committed yet or the producer may have overwritten it (the
+// observer fell a lap behind). The producer writes record i + N into the same slot only once its
+// tail reaches i + N, so a tail still below that after the copy proves the copy was not torn.
+template <typename T, std::size_t N>
+[[nodiscard]] bool observe_record(const RecordRing<T, N>& ring, std::uint64_t i, T& out) noexcept {
+  const auto& rec = ring.records[i & (N - 1)];
+  if (load_word(rec.commit, std::memory_order_acquire) != i + 1) return false;
+  load_words(rec.words, out);
+  std::atomic_thread_fence(std::memory_order_acquire);  // the copy happens before the check below
+  return load_word(ring.tail, std::memory_order_relaxed) < i + N;
+}
+
 // The consumer's cursor; lives in the consumer's region, one cache line of its own.
 struct alignas(64) RingCursor {
   std::uint64_t head;  // records consumed

@@ -3,9 +3,11 @@
 // ctl thread pushes (stats each second, alerts on state changes). docs/control.md lists them.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cwts/daemon/config.hpp"
 #include "cwts/daemon/control_server.hpp"
@@ -27,6 +29,10 @@ class ControlApi {
   [[nodiscard]] std::string handle(std::string_view message, RpcClient& client);
   // {"jsonrpc":"2.0","method":"stats","params":{...}}
   [[nodiscard]] std::string stats_notification(std::int64_t now_ns) const;
+  // New execution reports in every slot's report ring, read without consuming them (the
+  // strategies remain their consumers), one "reports" notification each. Call it from the ctl
+  // tick; reports from the construction of this object on.
+  void poll_reports(std::vector<std::string>& out);
   // {"jsonrpc":"2.0","method":"alerts","params":{"alert":what,"detail":detail,"ts_ns":..}}
   [[nodiscard]] static std::string alert_notification(std::string_view what, std::string_view detail,
                                                       std::int64_t now_ns);
@@ -35,6 +41,7 @@ class ControlApi {
   Engine& engine_;
   Config& live_;
   bool read_only_open_;
+  std::array<std::uint64_t, layout::kMaxSlots> report_cursor_{};
 };
 
 }  // namespace cwts::daemon
