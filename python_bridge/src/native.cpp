@@ -147,6 +147,10 @@ class Bridge {
       if (st == cc::ReadStatus::kEmpty) break;
       if (st == cc::ReadStatus::kLapped) {
         const std::uint64_t skipped = events_->resync();
+        if (claim_ != 0) {  // the slot owner tells the engine (/metrics: lapped readers)
+          auto& w = signals_.as<layout::SignalsRegion>().slots[slot_].events_lapped;
+          cc::store_word(w, cc::load_word(w, std::memory_order_relaxed) + skipped, std::memory_order_relaxed);
+        }
         out.push_back(nb::make_tuple("lapped", "", skipped, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0));
         continue;
       }

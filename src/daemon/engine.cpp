@@ -449,6 +449,18 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
     e.sample("cwts_ring_occupancy", slot + ",ring=\"signals\"", sp > sc ? sp - sc : 0);
     e.sample("cwts_ring_occupancy", slot + ",ring=\"reports\"", rp > rc ? rp - rc : 0);
   }
+  // Lapped readers: slot owners (cwts_bridge) count the events the event ring overwrote before
+  // they read them; the engine cannot see a reader's position, the reader tells it.
+  e.family("cwts_reader_events_lapped_total", "counter", "Events a slot's owner lost to event-ring laps.");
+  std::size_t lapped_readers = 0;
+  for (std::size_t k = 0; k < layout::kMaxSlots; ++k) {
+    if (cc::load_word(sig.slots[k].claim, std::memory_order_acquire) == 0) continue;
+    const std::uint64_t lost = cc::load_word(sig.slots[k].events_lapped, std::memory_order_relaxed);
+    if (lost > 0) ++lapped_readers;
+    e.sample("cwts_reader_events_lapped_total", "slot=\"" + std::to_string(k) + "\"", lost);
+  }
+  e.gauge("cwts_lapped_readers", "Claimed slots whose owner has been lapped by the event ring.",
+          static_cast<double>(lapped_readers));
   e.counter("cwts_fills_total", "Fills reported by the venue.", s.fills);
   e.gauge("cwts_venue_connected", "1 while the venue answers.", s.venue_ready ? 1.0 : 0.0);
   e.family("cwts_trading_state", "gauge", "1 for the engine's trading state.");

@@ -43,6 +43,7 @@ ClaimResult try_slot(layout::SignalsRegion& region, std::uint32_t index,
       concurrent::store_word(s.owner_start_ticks, process_start_ticks(::getpid()),
                              std::memory_order_relaxed);
       concurrent::store_word(s.claim_time_ns, realtime_ns(), std::memory_order_relaxed);
+      concurrent::store_word(s.events_lapped, 0, std::memory_order_relaxed);  // a new owner's count
       layout::FixedString<32> name{};
       name.assign(owner_name);
       std::uint64_t words[4];

@@ -205,7 +205,7 @@ def test_a_lapped_reader_is_told_how_many_events_it_missed(tmp_path):
     sim = Sim(["--synthetic", "BTCUSDT,ETHUSDT", "--rate", "40000"], tmp_path)
     engine = Engine(sim, tmp_path)
     try:
-        with cwts_bridge.attach(engine.instance) as b:
+        with cwts_bridge.attach(engine.instance, slot=-1) as b:
             list(b.events())
             # The event ring holds 16384 events; at tens of thousands per second, 3 s laps it.
             deadline = time.time() + 20
@@ -220,6 +220,12 @@ def test_a_lapped_reader_is_told_how_many_events_it_missed(tmp_path):
             assert b.wait(5.0)
             after = [e for e in b.events() if e.kind != "lapped"]
             assert all(after[i].seq + 1 == after[i + 1].seq for i in range(len(after) - 1))
+            # The slot owner told the engine: /metrics counts lapped readers and their lost events.
+            from test_control import control_address, scrape
+            _, samples = scrape(control_address(engine)["port"])
+            lost = samples[("cwts_reader_events_lapped_total", (("slot", str(b.slot)),))]
+            assert lost >= lapped[0].seq
+            assert samples[("cwts_lapped_readers", ())] == 1
     finally:
         assert engine.stop() == 0
         assert sim.stop() == 0

@@ -16,7 +16,7 @@ namespace cwts::layout {
 
 // Bump on any change to a field, a size, an offset or a capacity. tests/layout pins this value
 // together with kLayoutHash, so a change that forgets the bump fails the build's tests.
-inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint32_t kLayoutVersion = 2;
 
 // One entry per field of every structure in either region: its path, offset and size. The layout
 // hash is computed from this table, so any field moving or resizing changes the hash.
@@ -259,6 +259,7 @@ inline constexpr auto kFieldTable = std::to_array<FieldDesc>({
     CWTS_FIELD(SignalSlot, owner_name),
     CWTS_FIELD(SignalSlot, report_cursor),
     CWTS_FIELD(SignalSlot, signals),
+    CWTS_FIELD(SignalSlot, events_lapped),
     CWTS_SIZE(SignalsRegion),
     CWTS_FIELD(SignalsRegion, header),
     CWTS_FIELD(SignalsRegion, slots),

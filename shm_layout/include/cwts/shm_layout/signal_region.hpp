@@ -62,6 +62,10 @@ struct SignalSlot {
   concurrent::RingCursor report_cursor;
   // --- owner strategy: the signal ring (engine consumes; its cursor is in the market region) ---
   concurrent::RecordRing<Signal, kSignalRingCapacity> signals;
+  // --- owner strategy: events it lost because the event ring lapped it (monotonic; reset by a
+  // new claim). The engine exports it (/metrics: lapped readers). ---
+  alignas(64) std::uint64_t events_lapped;
+  std::uint64_t reserved[7];
 };
 
 struct SignalsRegion {
