@@ -181,8 +181,23 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
   if (parser.parse(message.data(), message.size()).get(doc) != simdjson::SUCCESS) {
     return error_reply("null", -32700, "parse error: the message is not JSON");
   }
-  if (doc.type() == element_type::ARRAY) {
-    return error_reply("null", -32600, "invalid request: batches are not supported; send one request per message");
+  if (doc.type() == element_type::ARRAY) {  // a batch: each member answered, in order, in one array
+    simdjson::dom::array batch = doc.get_array().value_unsafe();
+    if (batch.size() == 0) return error_reply("null", -32600, "invalid request: an empty batch");
+    if (batch.size() > 64) return error_reply("null", -32600, "invalid request: more than 64 requests in a batch");
+    std::string out = "[";
+    bool any = false;
+    for (element member : batch) {
+      const std::string reply = member.type() == element_type::OBJECT
+                                    ? handle(simdjson::minify(member), client)
+                                    : error_reply("null", -32600, "invalid request: batch members must be objects");
+      if (reply.empty()) continue;  // a notification
+      if (any) out += ',';
+      out += reply;
+      any = true;
+    }
+    out += ']';
+    return any ? out : std::string();
   }
   simdjson::dom::object req;
   if (doc.get_object().get(req) != simdjson::SUCCESS) {

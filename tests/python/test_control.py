@@ -203,6 +203,15 @@ def test_rpc_read_methods_and_errors(engine):
             assert (await rpc.call("subscribe", {"topics": ["weather"]}))["error"]["code"] == -32602
             assert (await rpc.call("risk.set", {"max_open_orders": 1}))["error"]["code"] == -32001
             assert (await rpc.call("halt"))["error"]["code"] == -32001
+            # A batch: one array of replies in order; notifications in it get none; bad members an error.
+            await ws.send(json.dumps([{"jsonrpc": "2.0", "id": "x", "method": "risk.get"},
+                                      {"jsonrpc": "2.0", "method": "status"},
+                                      {"jsonrpc": "2.0", "id": "y", "method": "nope"}, 5]))
+            batch = json.loads(await ws.recv())
+            assert [r.get("id") for r in batch] == ["x", "y", None]
+            assert "result" in batch[0] and batch[1]["error"]["code"] == -32601 and batch[2]["error"]["code"] == -32600
+            await ws.send("[]")
+            assert json.loads(await ws.recv())["error"]["code"] == -32600
             # A notification (no id) gets no reply; the next call still answers.
             await ws.send(json.dumps({"jsonrpc": "2.0", "method": "status"}))
             assert "result" in await rpc.call("status")
