@@ -38,15 +38,6 @@ struct RpcError {
 
 using core::JsonWriter;
 
-const char* state_name(layout::TradingState s) {
-  switch (s) {
-    case layout::TradingState::kActive: return "active";
-    case layout::TradingState::kHalted: return "halted";
-    case layout::TradingState::kReduceOnly: return "reduce_only";
-  }
-  return "?";
-}
-
 void write_risk(JsonWriter& j, const RiskConfig& r) {
   j.begin_object();
   j.key("max_order_notional").decimal(r.max_order_notional);
@@ -55,7 +46,7 @@ void write_risk(JsonWriter& j, const RiskConfig& r) {
   j.key("price_band_bps").uinteger(r.price_band_bps);
   j.key("default_ttl_ms").uinteger(r.default_ttl_ms);
   j.key("max_ttl_ms").uinteger(r.max_ttl_ms);
-  j.key("trading_state").string(state_name(r.initial_state));
+  j.key("trading_state").string(engine::to_string(r.initial_state));
   j.end_object();
 }
 
@@ -121,7 +112,7 @@ std::string ControlApi::stats_notification(std::int64_t now_ns) const {
   j.key("signals_rejected").uinteger(s.signals_rejected).key("orders_sent").uinteger(s.orders_sent).key("fills").uinteger(s.fills);
   j.key("publish_latency_us").begin_object().key("count").uinteger(h.count).key("p50_le").real(pct(0.5));
   j.key("p99_le").real(pct(0.99)).key("p999_le").real(pct(0.999)).end_object();
-  j.key("trading_state").string(state_name(s.trading_state)).key("venue_connected").boolean(s.venue_ready);
+  j.key("trading_state").string(engine::to_string(s.trading_state)).key("venue_connected").boolean(s.venue_ready);
   j.key("symbols").begin_array();
   const auto& names = engine_.symbol_names();
   for (std::size_t k = 0; k < names.size(); ++k) {
@@ -142,8 +133,6 @@ std::string ControlApi::stats_notification(std::int64_t now_ns) const {
 void ControlApi::poll_reports(std::vector<std::string>& out) {
   const auto& m = engine_.market_region();
   const auto& names = engine_.symbol_names();
-  static constexpr const char* kKinds[] = {"", "ACCEPTED", "REJECTED", "NEW", "PARTIALLY_FILLED",
-                                           "FILLED", "CANCELLED", "EXPIRED"};
   for (std::size_t slot = 0; slot < layout::kMaxSlots; ++slot) {
     const auto& ring = m.slots[slot].reports;
     const std::uint64_t tail = ring.published();
@@ -156,7 +145,7 @@ void ControlApi::poll_reports(std::vector<std::string>& out) {
       JsonWriter j;
       j.begin_object().key("jsonrpc").string("2.0").key("method").string("reports").key("params").begin_object();
       j.key("slot").uinteger(slot).key("signal_seq").uinteger(r.signal_seq);
-      j.key("kind").string(r.kind < 8 ? kKinds[r.kind] : "?");
+      j.key("kind").string(engine::to_string(static_cast<layout::ReportKind>(r.kind)));
       j.key("reason").string(engine::to_string(static_cast<layout::RejectReason>(r.reason)));
       j.key("symbol").string(r.symbol < names.size() ? names[r.symbol] : std::string_view());
       j.key("client_order_id").string(r.client_order_id.view());
@@ -251,7 +240,7 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
       result.begin_object();
       result.key("instance").string(live_.region.instance);
       result.key("ready").boolean(why.empty()).key("not_ready").string(why);
-      result.key("trading_state").string(state_name(s.trading_state));
+      result.key("trading_state").string(engine::to_string(s.trading_state));
       result.key("symbols").uinteger(s.symbols).key("books_valid").uinteger(s.books_valid);
       result.key("venue_connected").boolean(s.venue_ready);
       result.key("frames").uinteger(s.frames).key("parse_errors").uinteger(s.parse_errors).key("gaps").uinteger(s.gaps);
@@ -356,8 +345,8 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
       live_.risk.initial_state = state;
       if (!engine_.reload_and_wait(live_, 1000)) throw RpcError{kFailed, "the exec thread did not apply the state within 1 s"};
       log::log_event(spdlog::level::warn, "ctl", "trading_state_set",
-                     log::LogFields().str("state", state_name(state)).str("via", "control"));
-      result.begin_object().key("trading_state").string(state_name(state)).end_object();
+                     log::LogFields().str("state", engine::to_string(state)).str("via", "control"));
+      result.begin_object().key("trading_state").string(engine::to_string(state)).end_object();
     } else if (method == "cancel_all") {
       if (!engine_.cancel_all_and_wait(1000)) throw RpcError{kFailed, "the exec thread did not take the request within 1 s"};
       log::log_event(spdlog::level::warn, "ctl", "cancel_all_requested", log::LogFields().str("via", "control"));

@@ -420,14 +420,12 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
   e.family("cwts_reports_total", "counter",
            "Execution reports sent to strategies, by kind and reason (REJECTED: why; RATE_LIMITED = "
            "rate-limit rejections).");
-  static constexpr const char* kKinds[] = {"", "ACCEPTED", "REJECTED", "NEW", "PARTIALLY_FILLED",
-                                           "FILLED", "CANCELLED", "EXPIRED"};
   for (std::uint8_t kind = 1; kind <= 7; ++kind) {
     for (std::uint16_t reason = 0; reason < 32; ++reason) {
       const std::uint64_t n = i.exec->reports_sent(kind, reason);
       if (n == 0 && reason != 0) continue;
       e.sample("cwts_reports_total",
-               std::string("kind=\"") + kKinds[kind] + "\",reason=\"" +
+               std::string("kind=\"") + engine::to_string(static_cast<layout::ReportKind>(kind)) + "\",reason=\"" +
                    engine::to_string(static_cast<layout::RejectReason>(reason)) + "\"",
                n);
     }
@@ -464,10 +462,9 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
   e.counter("cwts_fills_total", "Fills reported by the venue.", s.fills);
   e.gauge("cwts_venue_connected", "1 while the venue answers.", s.venue_ready ? 1.0 : 0.0);
   e.family("cwts_trading_state", "gauge", "1 for the engine's trading state.");
-  static constexpr const char* kStates[] = {"active", "halted", "reduce_only"};
-  for (std::size_t k = 0; k < 3; ++k) {
-    e.sample("cwts_trading_state", std::string("state=\"") + kStates[k] + "\"",
-             static_cast<std::size_t>(s.trading_state) == k ? 1.0 : 0.0);
+  for (const auto st : {layout::TradingState::kActive, layout::TradingState::kHalted, layout::TradingState::kReduceOnly}) {
+    e.sample("cwts_trading_state", std::string("state=\"") + engine::to_string(st) + "\"",
+             s.trading_state == st ? 1.0 : 0.0);
   }
   e.family("cwts_thread_heartbeat_age_seconds", "gauge", "Time since the hot thread's last loop.");
   e.sample("cwts_thread_heartbeat_age_seconds", "thread=\"md\"",
@@ -497,7 +494,6 @@ bool Engine::progressing(std::int64_t now_ns, std::int64_t timeout_ns) const {
   return now_ns - s.md_heartbeat_ns < timeout_ns && now_ns - s.exec_heartbeat_ns < timeout_ns;
 }
 
-void Engine::cancel_all() { (void)impl_->exec->request_cancel_all(); }
 
 namespace {
 bool wait_version(const ExecEngine& exec, std::uint64_t version, int timeout_ms) {

@@ -21,6 +21,7 @@
 #include "cwts/daemon/control_api.hpp"
 #include "cwts/daemon/control_server.hpp"
 #include "cwts/daemon/engine.hpp"
+#include "cwts/engine/validator.hpp"
 #include "cwts/daemon/systemd.hpp"
 #include "cwts/log/json_log.hpp"
 #include "cwts/shm_layout/layout.hpp"
@@ -269,9 +270,7 @@ int main(int argc, char** argv) {
         }
         if (snap.trading_state != last_state) {
           last_state = snap.trading_state;
-          alert("trading_state", snap.trading_state == cwts::layout::TradingState::kActive   ? "active"
-                                 : snap.trading_state == cwts::layout::TradingState::kHalted ? "halted"
-                                                                                             : "reduce_only");
+          alert("trading_state", cwts::engine::to_string(snap.trading_state));
         }
         if (!ready && snap.books_valid == snap.symbols && snap.venue_ready) {
           alert("ready", "every book synced, venue connected");

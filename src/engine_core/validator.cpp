@@ -143,6 +143,28 @@ RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const R
   return RejectReason::kNone;
 }
 
+const char* to_string(layout::ReportKind k) noexcept {
+  switch (k) {
+    case layout::ReportKind::kAccepted: return "ACCEPTED";
+    case layout::ReportKind::kRejected: return "REJECTED";
+    case layout::ReportKind::kNew: return "NEW";
+    case layout::ReportKind::kPartiallyFilled: return "PARTIALLY_FILLED";
+    case layout::ReportKind::kFilled: return "FILLED";
+    case layout::ReportKind::kCancelled: return "CANCELLED";
+    case layout::ReportKind::kExpired: return "EXPIRED";
+  }
+  return "?";
+}
+
+const char* to_string(layout::TradingState s) noexcept {
+  switch (s) {
+    case layout::TradingState::kActive: return "active";
+    case layout::TradingState::kHalted: return "halted";
+    case layout::TradingState::kReduceOnly: return "reduce_only";
+  }
+  return "?";
+}
+
 const char* to_string(layout::RejectReason r) noexcept {
   switch (r) {
     case RejectReason::kNone: return "NONE";

@@ -390,6 +390,11 @@ void ShmPublisher::setup_indicators() {
       ind.timeframe = static_cast<std::uint8_t>(tf);
       ind.first_slot = static_cast<std::uint8_t>(slots);
       ind.lookback = ta::lookback(spec.kind, spec.params);
+      ind.n_inputs = ks.n_inputs;
+      for (std::size_t i = 0; i < ks.n_inputs; ++i) {
+        const std::string_view role = ks.inputs[i];  // "real" is the close
+        ind.field[i] = role == "high" ? 0 : role == "low" ? 1 : role == "volume" ? 3 : 2;
+      }
       for (std::size_t j = 0; j < ks.n_outputs; ++j) {
         const std::string name = ks.n_outputs == 1 ? spec.name : spec.name + "." + ks.outputs[j];
         if (name.empty() || name.size() > sizeof(layout::IndicatorDesc{}.name.data)) {
@@ -439,20 +444,14 @@ void ShmPublisher::update_indicators(std::uint16_t symbol, std::uint8_t timefram
   // cwts_bridge gives for the same candles: indicators recomputed there agree to the bit.
   constexpr double kScale = 1e8;
   static_assert(kWireDecimals == 8);
-  const double high = static_cast<double>(candle.high.raw) / kScale;
-  const double low = static_cast<double>(candle.low.raw) / kScale;
-  const double close = static_cast<double>(candle.close.raw) / kScale;
-  const double volume = static_cast<double>(candle.volume.raw) / kScale;
+  const double fields[4] = {static_cast<double>(candle.high.raw) / kScale, static_cast<double>(candle.low.raw) / kScale,
+                            static_cast<double>(candle.close.raw) / kScale, static_cast<double>(candle.volume.raw) / kScale};
   layout::IndicatorValues& vals = indicator_values_[symbol];
   bool any = false;
   for (Indicator& ind : list) {
     if (ind.timeframe != timeframe) continue;
-    const ta::KindSpec& ks = ta::spec(ind.stream->kind());
     double in[ta::kMaxInputs];
-    for (std::size_t i = 0; i < ks.n_inputs; ++i) {
-      const char r = ks.inputs[i][0];  // real, high, low, close, volume
-      in[i] = r == 'h' ? high : r == 'l' ? low : r == 'v' ? volume : close;
-    }
+    for (std::size_t i = 0; i < ind.n_inputs; ++i) in[i] = fields[ind.field[i]];
     ind.stream->update(in, &vals.value[ind.first_slot]);
     any = true;
   }

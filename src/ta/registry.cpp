@@ -135,7 +135,7 @@ void run_series(Kind k, const Params& p, std::size_t n, const double* const* in,
   std::array<double*, kMaxOutputs> op{};
   for (std::size_t i = 0; i < s.n_inputs; ++i) ip[i] = in[i] + begin;
   for (std::size_t j = 0; j < s.n_outputs; ++j) op[j] = out[j] + begin;
-  detail::scalar_kernels().run(k, p, n - begin, ip.data(), op.data());
+  detail::run_scalar_series(k, p, n - begin, ip.data(), op.data());
 }
 
 }  // namespace

@@ -746,6 +746,20 @@ TEST(Cwtsd, ControlEndpointsAnswerAndTheControlFileIsRemovedAtExit) {
     EXPECT_NE(boost::beast::buffers_to_string(buf.data()).find("-32001"), std::string::npos);
     ws.close(websocket::close_code::normal);
   }
+  // A stalled hot thread (test hook: md stops for 3 s) turns /healthz to 503, and back.
+  h.engine().signal(SIGUSR1);
+  bool stalled = false;
+  for (int i = 0; i < 40 && !stalled; ++i) {
+    std::this_thread::sleep_for(50ms);
+    stalled = cwts::test::http_request(port, verb::get, "/healthz").status == 503U;
+  }
+  EXPECT_TRUE(stalled) << "/healthz never reported the stalled md thread";
+  bool recovered = false;
+  for (int i = 0; i < 100 && !recovered; ++i) {
+    std::this_thread::sleep_for(50ms);
+    recovered = cwts::test::http_request(port, verb::get, "/healthz").status == 200U;
+  }
+  EXPECT_TRUE(recovered);
   EXPECT_EQ(h.engine().terminate(15s), 0);
   EXPECT_NE(::access(file.c_str(), F_OK), 0) << "control file left behind";
 }

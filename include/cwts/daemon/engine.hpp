@@ -75,9 +75,7 @@ class Engine {
   [[nodiscard]] const layout::SignalsRegion& signals_region() const;
   [[nodiscard]] const std::vector<std::string_view>& symbol_names() const;
   [[nodiscard]] const core::LatencyHistogram& publish_latency() const;
-  // ctl thread: cancel every open order (the exec thread does it at its next loop).
-  void cancel_all();
-  // ctl thread: reload() / cancel_all() and wait (at most `timeout_ms`) until the exec thread has
+  // ctl thread: reload(), or cancel every open order, and wait (at most `timeout_ms`) until the exec thread has
   // applied it, so a signal sent afterwards is judged by the new limits. False at the timeout.
   bool reload_and_wait(const Config& cfg, int timeout_ms);
   bool cancel_all_and_wait(int timeout_ms);

@@ -85,5 +85,9 @@ struct SlotPolicy {
 [[nodiscard]] std::int64_t notional(std::int64_t price, std::int64_t qty) noexcept;
 
 [[nodiscard]] const char* to_string(layout::RejectReason r) noexcept;
+// "ACCEPTED" ... "EXPIRED" (as the bridge and the control plane name them); "?" if unknown.
+[[nodiscard]] const char* to_string(layout::ReportKind k) noexcept;
+// "active", "halted", "reduce_only" (as the config and the control plane name them).
+[[nodiscard]] const char* to_string(layout::TradingState s) noexcept;
 
 }  // namespace cwts::engine

@@ -169,6 +169,8 @@ class ShmPublisher final : public MarketSink, private CandleListener {
     std::uint8_t timeframe = 0;
     std::uint8_t first_slot = 0;  // its outputs are slots first_slot .. first_slot + n_outputs - 1
     int lookback = 0;
+    std::uint8_t n_inputs = 0;
+    std::array<std::uint8_t, ta::kMaxInputs> field{};  // per input: 0 high, 1 low, 2 close, 3 volume
   };
 
   layout::MarketRegion* region_;

@@ -127,8 +127,6 @@ class Stream {
 // Internal: one ISA's entry points (defined in isa_<name>.cpp).
 namespace detail {
 struct IsaKernels {
-  // One series, no NaN skipping: outputs for all n bars.
-  void (*run)(Kind, const Params&, std::size_t n, const double* const* in, double* const* out);
   // `lanes` series (1 <= lanes <= width): in[l * n_inputs + i], out[l * n_outputs + j].
   // width = SIMD lanes x interleaved groups.
   void (*run_lanes)(Kind, const Params&, std::size_t n, std::size_t lanes, const double* const* in,
@@ -138,6 +136,8 @@ struct IsaKernels {
 const IsaKernels& scalar_kernels() noexcept;
 const IsaKernels& avx2_kernels() noexcept;
 const IsaKernels& avx512_kernels() noexcept;
+// One series on the scalar kernel (every ISA runs one series so), no NaN skipping.
+void run_scalar_series(Kind k, const Params& p, std::size_t n, const double* const* in, double* const* out);
 std::unique_ptr<Stream> make_scalar_stream(Kind k, const Params& p);
 }  // namespace detail
 
