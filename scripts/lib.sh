@@ -155,8 +155,8 @@ ensure_venv() {
 ensure_bridge() {
   local venv="$CWTS_ROOT/.venv" stamp="$CWTS_ROOT/.venv/.cwts-bridge-stamp" want have
   want="$(cd "$CWTS_ROOT" && find python_bridge/src python_bridge/cwts_bridge python_bridge/CMakeLists.txt \
-            python_bridge/pyproject.toml src/shm src/ta include/cwts/shm include/cwts/ta include/cwts/concurrent \
-            shm_layout/include \
+            python_bridge/pyproject.toml libs/shm libs/ta libs/concurrent libs/core/include \
+            libs/shm_layout \
             -type f -not -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)" \
     || die "cannot hash the bridge sources"
   have="$(cat "$stamp" 2>/dev/null || true)"

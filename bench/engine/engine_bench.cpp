@@ -4,9 +4,10 @@
 
 #include <string>
 
-#include "cwts/daemon/exec_engine.hpp"
+#include "exec/exec_engine.hpp"
 #include "cwts/engine/rate_governor.hpp"
 #include "cwts/engine/validator.hpp"
+#include "cwts/net/hmac.hpp"
 #include "cwts/venue/binance_rest.hpp"
 
 namespace {
@@ -52,8 +53,8 @@ void BM_Validate_Signal(benchmark::State& state) {
 BENCHMARK(BM_Validate_Signal);
 
 void BM_RateLimiter_Acquire(benchmark::State& state) {
-  using cwts::md::RateInterval;
-  using cwts::md::RateLimitType;
+  using cwts::binance::RateInterval;
+  using cwts::binance::RateLimitType;
   // Limits high enough that every acquire succeeds: the cost of the checks and the takes.
   cwts::engine::RateGovernor g({{RateLimitType::kRequestWeight, RateInterval::kMinute, 1, 1'000'000'000},
                                 {RateLimitType::kOrders, RateInterval::kSecond, 10, 1'000'000'000},
@@ -73,7 +74,7 @@ void BM_Hmac_Sign(benchmark::State& state) {
   const std::string query =
       "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.001&price=49900"
       "&newClientOrderId=cwwu6kllj0012345&newOrderRespType=FULL&recvWindow=5000&timestamp=1700000000000";
-  for (auto _ : state) benchmark::DoNotOptimize(cwts::venue::hmac_sha256_hex(secret, query));
+  for (auto _ : state) benchmark::DoNotOptimize(cwts::net::hmac_sha256_hex(secret, query));
 }
 BENCHMARK(BM_Hmac_Sign);
 

@@ -24,8 +24,8 @@
 
 #include "../../tests/support/child_process.hpp"
 #include "../../tests/support/strategy_client.hpp"
-#include "cwts/daemon/exec_engine.hpp"
-#include "cwts/md/exchange_info.hpp"
+#include "exec/exec_engine.hpp"
+#include "cwts/binance/exchange_info.hpp"
 #include "stats.hpp"
 
 namespace {
@@ -78,7 +78,7 @@ void pump(int from, int to, bool requests) {
     msg.msg_controllen = sizeof control;
     const ssize_t n = ::recvmsg(from, &msg, 0);
     if (n <= 0) break;
-    std::int64_t t = cwts::test::wall_ns();
+    std::int64_t t = cwts::core::realtime_ns();
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
         timespec ts{};
@@ -121,7 +121,7 @@ void relay(int listen_fd, std::uint16_t upstream) {
 // The shipped exchangeInfo with every rate limit raised, so the harness measures latency and not
 // the venue's 50 orders / 10 s.
 std::string unlimited_exchange_info(const std::string& dir) {
-  std::string json = cwts::md::read_file_maybe_gz(CWTS_DEFAULT_EXCHANGE_INFO);
+  std::string json = cwts::binance::read_file_maybe_gz(CWTS_DEFAULT_EXCHANGE_INFO);
   const auto a = json.find("\"rateLimits\"");
   const auto b = json.find(']', a);
   const std::string limits = std::regex_replace(json.substr(a, b - a), std::regex(R"("limit"\s*:\s*\d+)"),
@@ -198,7 +198,7 @@ int main(int argc, char** argv) {
     const std::int64_t px = (q.bid_px.raw - q.bid_px.raw / 100) / 1'000'000 * 1'000'000;
     auto sig = cwts::test::StrategyClient::make(0, cwts::layout::Side::kBuy, cwts::layout::OrderType::kLimit,
                                                 100'000, px, cwts::layout::TimeInForce::kIoc);
-    const std::int64_t t0 = cwts::test::wall_ns();
+    const std::int64_t t0 = cwts::core::realtime_ns();
     sig.created_ns = t0;
     const auto seq = s->submit(sig);
     const auto rs = s->wait_terminal(seq, 10s);

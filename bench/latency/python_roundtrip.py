@@ -2,8 +2,8 @@
 """Python round trip: an event published by the engine -> Python wait() wakes and reads it ->
 submit() -> the engine's exec loop takes the signal. Runs a real cwts-sim and cwtsd.
 
-    python bench/latency/python_roundtrip.py --sim build/release/src/sim_server/cwts-sim \
-        --cwtsd build/release/src/daemon/cwtsd [--samples 5000] [--json]
+    python bench/latency/python_roundtrip.py --sim build/release/apps/cwts-sim/cwts-sim \
+        --cwtsd build/release/apps/cwtsd/cwtsd [--samples 5000] [--json]
 
 The signal is a limit buy far below the market: the engine refuses it (PRICE_BAND) before the
 venue, so nothing is rate limited and the report's ts_ns is the exec loop iteration that took it.

@@ -88,7 +88,7 @@ def main():
                        "--raw", str(tmp / "shm_cpp")])
         res["shm_cpp"] = {k: pp["shm_oneway"][k] for k in ("p50_ns", "p99_ns", "p999_ns", "samples")}
         py = run_json([sys.executable, str(HERE / "python_roundtrip.py"), "--sim",
-                       str(build / "src" / "sim_server" / "cwts-sim"), "--cwtsd", str(build / "src" / "daemon" / "cwtsd"),
+                       str(build / "apps" / "cwts-sim" / "cwts-sim"), "--cwtsd", str(build / "apps" / "cwtsd" / "cwtsd"),
                        "--samples", str(min(args.samples, 3000)), "--json", "--raw", str(tmp / "shm_python")])
         res["shm_python"] = py["shm_python"]
         for mode in ("uds", "websocket"):

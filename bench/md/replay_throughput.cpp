@@ -13,14 +13,16 @@
 #include <string_view>
 #include <vector>
 
-#include "cwts/md/exchange_info.hpp"
+#include "cwts/binance/exchange_info.hpp"
 #include "cwts/md/pipeline.hpp"
-#include "cwts/md/shm_publisher.hpp"
+#include "cwts/publish/shm_publisher.hpp"
 #include "cwts/shm/region.hpp"
 
 namespace {
 
 namespace md = cwts::md;
+namespace binance = cwts::binance;
+namespace publish = cwts::publish;
 namespace layout = cwts::layout;
 
 std::int64_t now_ns() {
@@ -72,8 +74,8 @@ int main(int argc, char** argv) {
       frames.push_back({std::atoll(line.c_str()), line.substr(sp + 1), sym});
     }
   }
-  const md::ExchangeInfo info =
-      md::load_exchange_info(data + "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz");
+  const binance::ExchangeInfo info =
+      binance::load_exchange_info(data + "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz");
   const std::string_view symbols[] = {"NKNUSDT", "BLZETH", "LRCBTC", "RUNEEUR"};
   const std::uint32_t timeframes[] = {60, 300};
 
@@ -91,7 +93,7 @@ int main(int argc, char** argv) {
   bool books_ok = true;
   for (int p = 0; p < passes; ++p) {
     // A fresh pipeline and publisher per pass (update ids restart); set-up is not timed.
-    md::ShmPublisher pub(market, info, symbols, timeframes);
+    publish::ShmPublisher pub(market, info, symbols, timeframes);
     md::Pipeline pipeline(md::SyncVenue::kSpot, &pub);
     for (auto s : symbols) pipeline.add_symbol(s);
     const std::int64_t pass_start = now_ns();

@@ -27,6 +27,7 @@
 #include "cwts/shm_layout/layout.hpp"
 #include "cwts/shm_layout/market_region.hpp"
 #include "cwts/shm_layout/signal_region.hpp"
+#include "cwts/core/clock.hpp"
 
 namespace nb = nanobind;
 
@@ -51,11 +52,7 @@ PyObject* g_engine_restarted = nullptr;  // EngineRestarted
   throw nb::python_error();
 }
 
-std::int64_t wall_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
-}
+using cwts::core::realtime_ns;
 
 double to_f(std::int64_t raw, int decimals) { return static_cast<double>(raw) / std::pow(10.0, decimals); }
 
@@ -444,7 +441,7 @@ class Bridge {
 
   std::uint64_t push(layout::Signal& s) {
     s.seq = next_seq_;
-    s.created_ns = wall_ns();
+    s.created_ns = realtime_ns();
     if (producer_->try_push(s) != cc::PushStatus::kOk) {
       raise(g_ring_full, "the signal ring of slot " + std::to_string(slot_) + " is full (" +
                              std::to_string(layout::kSignalRingCapacity) + " signals): the engine is not consuming; check that cwtsd is running");

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-#include "cwts/daemon/config.hpp"
+#include "config/config.hpp"
 
 namespace {
 

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 
 #include "cwts/core/decimal.hpp"
+#include "cwts/net/hmac.hpp"
 
 #include "../support/child_process.hpp"
 #include "../support/strategy_client.hpp"
@@ -169,7 +170,7 @@ class Harness {
   // Orders the venue holds for a symbol (open and done), from its signed allOrders-like view: the
   // account's trades and open orders.
   cwts::test::HttpReply signed_get(const std::string& path, const std::string& params) {
-    std::string q = params + (params.empty() ? "" : "&") + "timestamp=" + std::to_string(cwts::test::wall_ns() / 1'000'000);
+    std::string q = params + (params.empty() ? "" : "&") + "timestamp=" + std::to_string(cwts::core::realtime_ns() / 1'000'000);
     q += "&signature=" + hmac(q);
     return cwts::test::http_request(sim_->port(), boost::beast::http::verb::get, path + "?" + q, {}, kKey);
   }
@@ -187,22 +188,11 @@ class Harness {
 
 }  // namespace
 
-#include <openssl/hmac.h>
 
 namespace {
 
 std::string Harness::hmac(const std::string& payload) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), kSecret, static_cast<int>(std::strlen(kSecret)),
-       reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), mac, &len);
-  std::string out;
-  char b[3];
-  for (unsigned i = 0; i < len; ++i) {
-    std::snprintf(b, sizeof b, "%02x", mac[i]);
-    out += b;
-  }
-  return out;
+  return cwts::net::hmac_sha256_hex(kSecret, payload);
 }
 
 // Number of JSON array elements in a body (orders, trades).
@@ -329,7 +319,7 @@ TEST(Cwtsd, EveryRejectReasonIsReportedAndNothingReachesTheVenue) {
       {"market with tif", with(S::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)), [](auto& x) { x.tif = 1; }), RejectReason::kBadType},
       {"zero qty", S::make(btc, Side::kBuy, OrderType::kLimit, 0, below), RejectReason::kBadValue},
       {"negative price", S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), -5), RejectReason::kBadValue},
-      {"stale", with(S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below), [](auto& x) { x.created_ns = cwts::test::wall_ns() - 60'000'000'000LL; }), RejectReason::kStale},
+      {"stale", with(S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below), [](auto& x) { x.created_ns = cwts::core::realtime_ns() - 60'000'000'000LL; }), RejectReason::kStale},
       {"tick size", S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below + 1), RejectReason::kTickSize},
       {"step size", S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001) + 1, below), RejectReason::kStepSize},
       {"max qty", S::make(btc, Side::kBuy, OrderType::kLimit, fx(9001), below), RejectReason::kMaxQty},
@@ -477,7 +467,7 @@ TEST(Cwtsd, TornSignalFromAKilledStrategyNeverBecomesAnOrder) {
     StrategyClient s(h.instance(), slot, "doomed");
     auto sig = StrategyClient::make(s.symbol_id("BTCUSDT"), Side::kBuy, OrderType::kMarket, fx(0.5));
     sig.seq = torn_seq;
-    sig.created_ns = cwts::test::wall_ns();
+    sig.created_ns = cwts::core::realtime_ns();
     cwts::shm::RegionOptions ro;
     ro.instance = h.instance();
     ro.lock_pages = false;

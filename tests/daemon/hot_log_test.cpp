@@ -11,7 +11,7 @@
 #include <string>
 #include <thread>
 
-#include "cwts/daemon/hot_log.hpp"
+#include "hot_log.hpp"
 
 namespace {
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "cwts/daemon/exec_engine.hpp"
+#include "exec/exec_engine.hpp"
 #include "cwts/engine/rate_governor.hpp"
 #include "cwts/engine/token_bucket.hpp"
 #include "cwts/engine/validator.hpp"
@@ -218,9 +218,9 @@ TEST(TokenBucket, RefillsContinuouslyAndExactly) {
   EXPECT_TRUE(unlimited.try_acquire(1'000'000, t));
 }
 
-std::vector<cwts::md::RateLimit> binance_limits() {
-  using cwts::md::RateInterval;
-  using cwts::md::RateLimitType;
+std::vector<cwts::binance::RateLimit> binance_limits() {
+  using cwts::binance::RateInterval;
+  using cwts::binance::RateLimitType;
   return {{RateLimitType::kRequestWeight, RateInterval::kMinute, 1, 1200},
           {RateLimitType::kOrders, RateInterval::kSecond, 10, 50},
           {RateLimitType::kOrders, RateInterval::kDay, 1, 160000},
@@ -230,7 +230,7 @@ std::vector<cwts::md::RateLimit> binance_limits() {
 TEST(RateGovernor, SharesAndAllOrNothing) {
   using cwts::engine::RateDecision;
   cwts::engine::RateGovernor g(binance_limits(), 0.8, 0.5);
-  EXPECT_EQ(g.engine_capacity(cwts::md::RateLimitType::kOrders, 10'000), 40U);
+  EXPECT_EQ(g.engine_capacity(cwts::binance::RateLimitType::kOrders, 10'000), 40U);
   const std::int64_t t = 5'000'000'000LL;
   for (int i = 0; i < 20; ++i) EXPECT_EQ(g.try_acquire_order(0, 1, t), RateDecision::kOk);
   EXPECT_EQ(g.try_acquire_order(0, 1, t), RateDecision::kSlotBudget);

@@ -1,5 +1,5 @@
 // Backoff: full-jitter delays stay within the ceiling, the ceiling grows and caps, reset works.
-#include "cwts/md/backoff.hpp"
+#include "cwts/feed/backoff.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -9,8 +9,8 @@
 
 namespace {
 
-using cwts::md::Backoff;
-using cwts::md::BackoffPolicy;
+using cwts::feed::Backoff;
+using cwts::feed::BackoffPolicy;
 using std::chrono::milliseconds;
 
 BackoffPolicy policy(int initial_ms, int max_ms, double mult) {

@@ -1,6 +1,6 @@
 // FeedClient against the loopback Binance look-alike: the real NKNUSDT capture must end in the
 // independently computed book, through drops, stalls, gaps, pings, serverShutdown and TLS.
-#include "cwts/md/feed_client.hpp"
+#include "cwts/feed/feed_client.hpp"
 #include "cwts/md/capture_writer.hpp"
 #include "cwts/md/replay.hpp"
 
@@ -28,6 +28,7 @@
 namespace {
 
 namespace md = cwts::md;
+namespace feed = cwts::feed;
 using cwts::test::WsTestServer;
 using cwts::test::WsTestServerOptions;
 using std::chrono::milliseconds;
@@ -113,7 +114,7 @@ class FinalBookSink final : public md::MarketSink {
     return cv_.wait_for(lock, timeout, [&] { return reached_; });
   }
 
-  md::FeedClient* client = nullptr;
+  feed::FeedClient* client = nullptr;
   std::uint64_t books = 0;          // client thread only
   std::uint64_t invalidations = 0;  // client thread only
 
@@ -123,8 +124,8 @@ class FinalBookSink final : public md::MarketSink {
   bool reached_ = false;
 };
 
-md::FeedConfig loopback_config(const WsTestServer& srv) {
-  md::FeedConfig c;
+feed::FeedConfig loopback_config(const WsTestServer& srv) {
+  feed::FeedConfig c;
   c.ws_url = srv.ws_url();
   c.rest_url = srv.rest_url();
   c.symbols = {"NKNUSDT"};
@@ -142,7 +143,7 @@ struct Outcome {
 };
 
 // Runs the client on its own thread until the final book (or the deadline), then stops it.
-Outcome run_to_final_book(md::FeedClient& client, FinalBookSink& sink,
+Outcome run_to_final_book(feed::FeedClient& client, FinalBookSink& sink,
                           milliseconds deadline = kDeadline) {
   sink.client = &client;
   const auto t0 = std::chrono::steady_clock::now();
@@ -155,7 +156,7 @@ Outcome run_to_final_book(md::FeedClient& client, FinalBookSink& sink,
   return o;
 }
 
-md::SymbolState& nkn(md::FeedClient& c) {
+md::SymbolState& nkn(feed::FeedClient& c) {
   md::SymbolState* s = c.pipeline().find("NKNUSDT");
   EXPECT_NE(s, nullptr);
   return *s;
@@ -170,7 +171,7 @@ WsTestServerOptions server_options() {
 TEST(FeedClientTest, StreamsCaptureIntoExpectedBook) {
   WsTestServer srv(server_options());
   FinalBookSink sink;
-  md::FeedClient client(loopback_config(srv), &sink);
+  feed::FeedClient client(loopback_config(srv), &sink);
   const Outcome o = run_to_final_book(client, sink);
   ASSERT_TRUE(o.reached) << "last error: " << client.last_error();
   md::SymbolState& s = nkn(client);
@@ -207,7 +208,7 @@ TEST(FeedClientTest, RecordedLiveSessionReplaysToTheSameBook) {
   std::filesystem::remove_all(dir);
   WsTestServer srv(server_options());
   FinalBookSink sink;
-  md::FeedClient client(loopback_config(srv), &sink);
+  feed::FeedClient client(loopback_config(srv), &sink);
   md::CaptureOptions copts;
   copts.dir = dir;
   copts.gzip = true;
@@ -235,7 +236,7 @@ TEST(FeedClientTest, DroppedConnectionReconnectsInvalidatesAndResyncs) {
   so.drop_at = 120;
   WsTestServer srv(so);
   FinalBookSink sink;
-  md::FeedClient client(loopback_config(srv), &sink);
+  feed::FeedClient client(loopback_config(srv), &sink);
   const Outcome o = run_to_final_book(client, sink);
   ASSERT_TRUE(o.reached) << "last error: " << client.last_error();
   md::SymbolState& s = nkn(client);
@@ -258,9 +259,9 @@ TEST(FeedClientTest, SilentConnectionTimesOutAndReconnects) {
   so.stall_for = milliseconds{60'000};  // never resumes within the test: only a timeout helps
   WsTestServer srv(so);
   FinalBookSink sink;
-  md::FeedConfig cfg = loopback_config(srv);
+  feed::FeedConfig cfg = loopback_config(srv);
   cfg.silence_timeout = milliseconds{300};
-  md::FeedClient client(cfg, &sink);
+  feed::FeedClient client(cfg, &sink);
   const Outcome o = run_to_final_book(client, sink);
   ASSERT_TRUE(o.reached) << "last error: " << client.last_error();
   expect_expected_book(nkn(client));
@@ -276,7 +277,7 @@ TEST(FeedClientTest, SkippedDiffIsDetectedAsGapAndResnapshotted) {
   so.skip_depth_from = 60;
   WsTestServer srv(so);
   FinalBookSink sink;
-  md::FeedClient client(loopback_config(srv), &sink);
+  feed::FeedClient client(loopback_config(srv), &sink);
   const Outcome o = run_to_final_book(client, sink);
   ASSERT_TRUE(o.reached) << "last error: " << client.last_error();
   md::SymbolState& s = nkn(client);
@@ -299,9 +300,9 @@ TEST(FeedClientTest, RefusedSnapshotsAreRefetchedNoFasterThanTheMinimumSpacing) 
   so.skip_depth_from = 60;
   so.stale_snapshots = true;
   WsTestServer srv(so);
-  md::FeedConfig cfg = loopback_config(srv);
+  feed::FeedConfig cfg = loopback_config(srv);
   cfg.snapshot_min_spacing = milliseconds{100};
-  md::FeedClient client(cfg);
+  feed::FeedClient client(cfg);
   std::thread t([&] { client.run(); });
   const bool six =
       srv.wait_for([](const WsTestServer::Stats& st) { return st.depth_requests >= 6; }, kDeadline);
@@ -326,7 +327,7 @@ TEST(FeedClientTest, FailedSnapshotIsRetriedWithGrowingDelay) {
   so.fail_snapshots = 2;
   WsTestServer srv(so);
   FinalBookSink sink;
-  md::FeedClient client(loopback_config(srv), &sink);
+  feed::FeedClient client(loopback_config(srv), &sink);
   const Outcome o = run_to_final_book(client, sink);
   ASSERT_TRUE(o.reached) << "last error: " << client.last_error();
   expect_expected_book(nkn(client));
@@ -349,7 +350,7 @@ TEST(FeedClientTest, RateLimitedSnapshotWaitsForRetryAfter) {
   so.retry_after_s = 1;
   WsTestServer srv(so);
   FinalBookSink sink;
-  md::FeedClient client(loopback_config(srv), &sink);
+  feed::FeedClient client(loopback_config(srv), &sink);
   const Outcome o = run_to_final_book(client, sink);
   ASSERT_TRUE(o.reached) << "last error: " << client.last_error();
   expect_expected_book(nkn(client));
@@ -365,7 +366,7 @@ TEST(FeedClientTest, ServerPingIsAnsweredWithSamePayload) {
   so.ping_payload = "cwts-ping-4f1c";
   WsTestServer srv(so);
   FinalBookSink sink;
-  md::FeedClient client(loopback_config(srv), &sink);
+  feed::FeedClient client(loopback_config(srv), &sink);
   const Outcome o = run_to_final_book(client, sink);
   ASSERT_TRUE(o.reached) << "last error: " << client.last_error();
   ASSERT_TRUE(srv.wait_for([](const WsTestServer::Stats& st) { return !st.pongs.empty(); },
@@ -385,9 +386,9 @@ TEST(FeedClientTest, ServerShutdownTriggersPromptReconnect) {
   so.shutdown_at = 120;
   WsTestServer srv(so);
   FinalBookSink sink;
-  md::FeedConfig cfg = loopback_config(srv);
+  feed::FeedConfig cfg = loopback_config(srv);
   cfg.silence_timeout = milliseconds{30'000};  // so only the serverShutdown can explain a reconnect
-  md::FeedClient client(cfg, &sink);
+  feed::FeedClient client(cfg, &sink);
   const Outcome o = run_to_final_book(client, sink);
   ASSERT_TRUE(o.reached) << "last error: " << client.last_error();
   expect_expected_book(nkn(client));
@@ -407,9 +408,9 @@ TEST(FeedClientTest, ConnectionIsRenewedBeforeMaxLifetime) {
   so.frame_interval = std::chrono::microseconds{2000};  // the replay outlives a few lifetimes
   WsTestServer srv(so);
   FinalBookSink sink;
-  md::FeedConfig cfg = loopback_config(srv);
+  feed::FeedConfig cfg = loopback_config(srv);
   cfg.max_connection_lifetime = milliseconds{150};
-  md::FeedClient client(cfg, &sink);
+  feed::FeedClient client(cfg, &sink);
   const Outcome o = run_to_final_book(client, sink);
   ASSERT_TRUE(o.reached) << "last error: " << client.last_error();
   expect_expected_book(nkn(client));
@@ -428,13 +429,13 @@ TEST(FeedClientTest, RefusedConnectionsBackOffAndReportTheError) {
         ioc, {boost::asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(0)});
     port = a.local_endpoint().port();
   }
-  md::FeedConfig cfg;
+  feed::FeedConfig cfg;
   cfg.ws_url = "ws://127.0.0.1:" + std::to_string(port);
   cfg.rest_url = "http://127.0.0.1:" + std::to_string(port);
   cfg.symbols = {"NKNUSDT"};
   cfg.backoff.initial = milliseconds{10};
   cfg.backoff.max = milliseconds{40};
-  md::FeedClient client(cfg);
+  feed::FeedClient client(cfg);
   std::thread t([&] { client.run(); });
   const auto until = std::chrono::steady_clock::now() + kDeadline;
   while (client.counters().connect_failures < 4 && std::chrono::steady_clock::now() < until) {
@@ -452,7 +453,7 @@ TEST(FeedClientTest, RefusedConnectionsBackOffAndReportTheError) {
 
 TEST(FeedClientTest, StopBeforeRunReturnsAtOnce) {
   WsTestServer srv(server_options());
-  md::FeedClient client(loopback_config(srv));
+  feed::FeedClient client(loopback_config(srv));
   client.stop();
   const auto t0 = std::chrono::steady_clock::now();
   client.run();
@@ -460,14 +461,14 @@ TEST(FeedClientTest, StopBeforeRunReturnsAtOnce) {
   EXPECT_EQ(client.counters().connects, 0U);
 }
 
-md::FeedClient* g_signal_client = nullptr;
+feed::FeedClient* g_signal_client = nullptr;
 extern "C" void stop_on_signal(int) { g_signal_client->stop_from_signal(); }
 
 TEST(FeedClientTest, StopFromSignalHandlerEndsRunGracefully) {
   WsTestServerOptions so = server_options();
   so.frame_interval = std::chrono::microseconds{50'000};  // still streaming when the signal comes
   WsTestServer srv(so);
-  md::FeedClient client(loopback_config(srv));
+  feed::FeedClient client(loopback_config(srv));
   std::thread t([&] { client.run(); });
   ASSERT_TRUE(
       srv.wait_for([](const WsTestServer::Stats& st) { return st.frames_sent >= 3; }, kDeadline));
@@ -513,9 +514,9 @@ TEST(FeedClientTlsTest, VerifiedTlsFeedReachesExpectedBook) {
   WsTestServer srv(so);
   ASSERT_EQ(srv.ws_url().rfind("wss://", 0), 0U);
   FinalBookSink sink;
-  md::FeedConfig cfg = loopback_config(srv);
+  feed::FeedConfig cfg = loopback_config(srv);
   cfg.ca_file = ca.path();
-  md::FeedClient client(cfg, &sink);
+  feed::FeedClient client(cfg, &sink);
   const Outcome o = run_to_final_book(client, sink);
   ASSERT_TRUE(o.reached) << "last error: " << client.last_error();
   expect_expected_book(nkn(client));
@@ -524,8 +525,8 @@ TEST(FeedClientTlsTest, VerifiedTlsFeedReachesExpectedBook) {
 }
 
 // Runs a client that must never get through; returns its last error.
-std::string refused_tls(const md::FeedConfig& cfg) {
-  md::FeedClient client(cfg);
+std::string refused_tls(const feed::FeedConfig& cfg) {
+  feed::FeedClient client(cfg);
   std::thread t([&] { client.run(); });
   const auto until = std::chrono::steady_clock::now() + kDeadline;
   while (client.counters().connect_failures < 2 && std::chrono::steady_clock::now() < until) {
@@ -546,7 +547,7 @@ TEST(FeedClientTlsTest, CertificateForAnotherHostIsRefused) {
   so.tls_cert_pem = pki.leaf_pem;
   so.tls_key_pem = pki.leaf_key_pem;
   WsTestServer srv(so);
-  md::FeedConfig cfg = loopback_config(srv);
+  feed::FeedConfig cfg = loopback_config(srv);
   cfg.ca_file = ca.path();  // trusted CA, wrong name: only host verification can refuse it
   const std::string err = refused_tls(cfg);
   EXPECT_NE(err.find("IP address mismatch"), std::string::npos) << err;

@@ -4,14 +4,14 @@
 
 #include <gtest/gtest.h>
 
-#include "cwts/md/endpoint.hpp"
-#include "cwts/md/feed_client.hpp"
+#include "cwts/net/endpoint.hpp"
+#include "cwts/feed/feed_client.hpp"
 
 namespace {
 
-using cwts::md::EndpointKind;
-using cwts::md::FeedConfig;
-using cwts::md::parse_endpoint;
+using cwts::net::EndpointKind;
+using cwts::feed::FeedConfig;
+using cwts::net::parse_endpoint;
 
 TEST(EndpointTest, BinanceDefaultsParse) {
   const auto ws = parse_endpoint("wss://stream.binance.com:9443", EndpointKind::kWebSocket);
@@ -63,22 +63,22 @@ FeedConfig nkn() {
 TEST(FeedConfigTest, CombinedStreamTargetIsLowercaseInConfigOrder) {
   FeedConfig c = nkn();
   c.symbols = {"NKNUSDT", "btcUsdt"};
-  EXPECT_EQ(cwts::md::stream_target(c),
+  EXPECT_EQ(cwts::feed::stream_target(c),
             "/stream?streams=nknusdt@depth@100ms/nknusdt@bookTicker/nknusdt@aggTrade/"
             "btcusdt@depth@100ms/btcusdt@bookTicker/btcusdt@aggTrade");
   c.ws_url = "wss://fstream.binance.com/public";
   c.symbols = {"sushiusdt"};
   c.streams = {"depth@100ms"};
-  EXPECT_EQ(cwts::md::stream_target(c), "/public/stream?streams=sushiusdt@depth@100ms");
+  EXPECT_EQ(cwts::feed::stream_target(c), "/public/stream?streams=sushiusdt@depth@100ms");
 }
 
 TEST(FeedConfigTest, DepthTargetFollowsVenueAndLimit) {
   FeedConfig c = nkn();
-  EXPECT_EQ(cwts::md::depth_target(c, "nknusdt"), "/api/v3/depth?symbol=NKNUSDT&limit=1000");
-  c.venue = cwts::md::VenueKind::kUsdmFutures;
+  EXPECT_EQ(cwts::feed::depth_target(c, "nknusdt"), "/api/v3/depth?symbol=NKNUSDT&limit=1000");
+  c.venue = cwts::feed::VenueKind::kUsdmFutures;
   c.rest_url = "https://fapi.binance.com";
   c.snapshot_limit = 500;
-  EXPECT_EQ(cwts::md::depth_target(c, "SUSHIUSDT"), "/fapi/v1/depth?symbol=SUSHIUSDT&limit=500");
+  EXPECT_EQ(cwts::feed::depth_target(c, "SUSHIUSDT"), "/fapi/v1/depth?symbol=SUSHIUSDT&limit=500");
 }
 
 TEST(FeedConfigTest, DefaultsAreTheProductionPolicy) {
@@ -91,13 +91,13 @@ TEST(FeedConfigTest, DefaultsAreTheProductionPolicy) {
   EXPECT_EQ(c.max_connection_lifetime, std::chrono::minutes(23 * 60 + 50));
   EXPECT_EQ(c.snapshot_limit, 1000U);
   EXPECT_EQ(c.snapshot_min_spacing, std::chrono::seconds(1));
-  EXPECT_NO_THROW(cwts::md::validate(nkn()));
+  EXPECT_NO_THROW(cwts::feed::validate(nkn()));
 }
 
 // The message names the offending field.
 void expect_refused(const FeedConfig& c, const std::string& field) {
   try {
-    cwts::md::validate(c);
+    cwts::feed::validate(c);
     ADD_FAILURE() << "accepted a config with a bad " << field;
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << e.what();
@@ -127,7 +127,7 @@ TEST(FeedConfigTest, BadConfigsAreRefusedNamingTheField) {
   c.snapshot_limit = 5001;
   expect_refused(c, "snapshot_limit");
   c = nkn();
-  c.venue = cwts::md::VenueKind::kUsdmFutures;
+  c.venue = cwts::feed::VenueKind::kUsdmFutures;
   c.snapshot_limit = 5000;
   expect_refused(c, "snapshot_limit");
   c = nkn();
@@ -146,13 +146,13 @@ TEST(FeedConfigTest, BadConfigsAreRefusedNamingTheField) {
 TEST(FeedConfigTest, ClientConstructorValidates) {
   FeedConfig c = nkn();
   c.symbols.clear();
-  EXPECT_THROW(cwts::md::FeedClient client(c), std::invalid_argument);
+  EXPECT_THROW(cwts::feed::FeedClient client(c), std::invalid_argument);
 }
 
 TEST(FeedConfigTest, UnreadableCaFileFailsAtConstruction) {
   FeedConfig c = nkn();
   c.ca_file = "/nonexistent/cwts-ca.pem";
-  EXPECT_THROW(cwts::md::FeedClient client(c), std::runtime_error);
+  EXPECT_THROW(cwts::feed::FeedClient client(c), std::runtime_error);
 }
 
 }  // namespace

@@ -19,7 +19,7 @@ namespace layout = cwts::layout;
 constexpr const char* kRegenerate =
     "the shared-memory layout changed: bump cwts::layout::kLayoutVersion in "
     "shm_layout/include/cwts/shm_layout/layout.hpp, then regenerate the golden file with "
-    "`build/dev/tools/cwts-shm-layout --golden > tests/layout/layout_golden.txt` and update "
+    "`build/dev/apps/cwts-shm-layout/cwts-shm-layout --golden > tests/layout/layout_golden.txt` and update "
     "docs/shm_layout.md";
 
 struct Golden {

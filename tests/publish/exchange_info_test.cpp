@@ -1,6 +1,6 @@
 // exchangeInfo parsing against the shipped 2023 subset and the full 2021 list, and malformed
 // bodies.
-#include "cwts/md/exchange_info.hpp"
+#include "cwts/binance/exchange_info.hpp"
 
 #include <stdexcept>
 #include <string>
@@ -9,7 +9,8 @@
 
 namespace {
 
-namespace md = cwts::md;
+
+namespace binance = cwts::binance;
 namespace layout = cwts::layout;
 const std::string kData = CWTS_TEST_DATA;
 
@@ -25,8 +26,8 @@ std::string error_of(Fn&& fn) {
   return {};
 }
 
-const md::SymbolSpec& get(const md::ExchangeInfo& info, std::string_view name) {
-  const md::SymbolSpec* s = info.find(name);
+const binance::SymbolSpec& get(const binance::ExchangeInfo& info, std::string_view name) {
+  const binance::SymbolSpec* s = info.find(name);
   if (s == nullptr) throw std::runtime_error("missing symbol " + std::string(name));
   return *s;
 }
@@ -38,7 +39,7 @@ constexpr std::uint8_t kLayoutLimitMarketMaker =
 
 TEST(ExchangeInfoTest, Subset2023HasTheExactFilterValues) {
   const auto info =
-      md::load_exchange_info(kData + "/binance_spot_exchangeInfo_subset_preangelleo_2023.json");
+      binance::load_exchange_info(kData + "/binance_spot_exchangeInfo_subset_preangelleo_2023.json");
   ASSERT_EQ(info.symbols.size(), 4U);
   EXPECT_EQ(info.symbols[0].name, "ETHBTC");
   EXPECT_EQ(info.symbols[1].name, "BCCBTC");
@@ -47,7 +48,7 @@ TEST(ExchangeInfoTest, Subset2023HasTheExactFilterValues) {
   EXPECT_EQ(info.server_time_ms, 1702319981403);
   EXPECT_EQ(info.timezone, "UTC");
 
-  const md::SymbolSpec& btc = get(info, "BTCUSDT");
+  const binance::SymbolSpec& btc = get(info, "BTCUSDT");
   EXPECT_EQ(btc.base, "BTC");
   EXPECT_EQ(btc.quote, "USDT");
   EXPECT_EQ(btc.status, layout::SymbolStatus::kTrading);
@@ -80,44 +81,44 @@ TEST(ExchangeInfoTest, Subset2023HasTheExactFilterValues) {
   EXPECT_EQ(btc.max_num_orders, 200U);
   EXPECT_EQ(btc.order_types, kLayoutLimitMarketMaker);
   EXPECT_NE(
-      btc.venue_order_types & (1U << static_cast<unsigned>(md::VenueOrderType::kStopLossLimit)),
+      btc.venue_order_types & (1U << static_cast<unsigned>(binance::VenueOrderType::kStopLossLimit)),
       0U);
-  EXPECT_EQ(btc.venue_order_types & (1U << static_cast<unsigned>(md::VenueOrderType::kStopLoss)),
+  EXPECT_EQ(btc.venue_order_types & (1U << static_cast<unsigned>(binance::VenueOrderType::kStopLoss)),
             0U);
-  EXPECT_EQ(btc.filters, md::kFilterPrice | md::kFilterLotSize | md::kFilterMarketLotSize |
-                             md::kFilterNotional | md::kFilterPercentPriceBySide |
-                             md::kFilterMaxNumOrders);
+  EXPECT_EQ(btc.filters, binance::kFilterPrice | binance::kFilterLotSize | binance::kFilterMarketLotSize |
+                             binance::kFilterNotional | binance::kFilterPercentPriceBySide |
+                             binance::kFilterMaxNumOrders);
   // ICEBERG_PARTS, TRAILING_DELTA, MAX_NUM_ALGO_ORDERS have no place in the layout.
   EXPECT_EQ(btc.ignored_filters, 3U);
 
-  const md::SymbolSpec& eth_btc = get(info, "ETHBTC");
+  const binance::SymbolSpec& eth_btc = get(info, "ETHBTC");
   EXPECT_EQ(eth_btc.tick_size.raw, 1'000);               // 0.00001
   EXPECT_EQ(eth_btc.min_notional.raw, 10'000);           // 0.0001
   EXPECT_EQ(eth_btc.max_price.raw, 92'232'700'000'000);  // 922327
 
-  const md::SymbolSpec& bcc = get(info, "BCCBTC");
+  const binance::SymbolSpec& bcc = get(info, "BCCBTC");
   EXPECT_EQ(bcc.status, layout::SymbolStatus::kBreak);
   EXPECT_EQ(bcc.status_text, "BREAK");
-  EXPECT_EQ(bcc.filters & md::kFilterMarketLotSize, 0U);  // BCCBTC has no MARKET_LOT_SIZE
+  EXPECT_EQ(bcc.filters & binance::kFilterMarketLotSize, 0U);  // BCCBTC has no MARKET_LOT_SIZE
   EXPECT_EQ(bcc.market_max_qty.raw, 0);
 
   ASSERT_EQ(info.rate_limits.size(), 4U);
   const auto& rl = info.rate_limits;
-  EXPECT_EQ(rl[0].type, md::RateLimitType::kRequestWeight);
-  EXPECT_EQ(rl[0].interval, md::RateInterval::kMinute);
+  EXPECT_EQ(rl[0].type, binance::RateLimitType::kRequestWeight);
+  EXPECT_EQ(rl[0].interval, binance::RateInterval::kMinute);
   EXPECT_EQ(rl[0].interval_num, 1U);
   EXPECT_EQ(rl[0].limit, 6000U);
   EXPECT_EQ(rl[0].window_ms(), 60'000);
-  EXPECT_EQ(rl[1].type, md::RateLimitType::kOrders);
-  EXPECT_EQ(rl[1].interval, md::RateInterval::kSecond);
+  EXPECT_EQ(rl[1].type, binance::RateLimitType::kOrders);
+  EXPECT_EQ(rl[1].interval, binance::RateInterval::kSecond);
   EXPECT_EQ(rl[1].interval_num, 10U);
   EXPECT_EQ(rl[1].limit, 100U);
   EXPECT_EQ(rl[1].window_ms(), 10'000);
-  EXPECT_EQ(rl[2].type, md::RateLimitType::kOrders);
-  EXPECT_EQ(rl[2].interval, md::RateInterval::kDay);
+  EXPECT_EQ(rl[2].type, binance::RateLimitType::kOrders);
+  EXPECT_EQ(rl[2].interval, binance::RateInterval::kDay);
   EXPECT_EQ(rl[2].limit, 200000U);
   EXPECT_EQ(rl[2].window_ms(), 86'400'000);
-  EXPECT_EQ(rl[3].type, md::RateLimitType::kRawRequests);
+  EXPECT_EQ(rl[3].type, binance::RateLimitType::kRawRequests);
   EXPECT_EQ(rl[3].interval_num, 5U);
   EXPECT_EQ(rl[3].limit, 61000U);
   EXPECT_EQ(rl[3].window_ms(), 300'000);
@@ -129,7 +130,7 @@ TEST(ExchangeInfoTest, Subset2023HasTheExactFilterValues) {
 
 TEST(ExchangeInfoTest, Full2021ListParsesEverySymbolWithOldFilters) {
   const auto info =
-      md::load_exchange_info(kData + "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz");
+      binance::load_exchange_info(kData + "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz");
   ASSERT_EQ(info.symbols.size(), 1695U);
   EXPECT_EQ(info.server_time_ms, 1633998511098);
   std::size_t trading = 0;
@@ -138,12 +139,12 @@ TEST(ExchangeInfoTest, Full2021ListParsesEverySymbolWithOldFilters) {
     trading += s.status == layout::SymbolStatus::kTrading ? 1 : 0;
     breaks += s.status == layout::SymbolStatus::kBreak ? 1 : 0;
     // Every 2021 symbol carries these; none has the 2023 replacements.
-    EXPECT_EQ(s.filters & (md::kFilterPrice | md::kFilterLotSize | md::kFilterMinNotional |
-                           md::kFilterPercentPrice | md::kFilterMaxNumOrders),
-              md::kFilterPrice | md::kFilterLotSize | md::kFilterMinNotional |
-                  md::kFilterPercentPrice | md::kFilterMaxNumOrders)
+    EXPECT_EQ(s.filters & (binance::kFilterPrice | binance::kFilterLotSize | binance::kFilterMinNotional |
+                           binance::kFilterPercentPrice | binance::kFilterMaxNumOrders),
+              binance::kFilterPrice | binance::kFilterLotSize | binance::kFilterMinNotional |
+                  binance::kFilterPercentPrice | binance::kFilterMaxNumOrders)
         << s.name;
-    EXPECT_EQ(s.filters & (md::kFilterNotional | md::kFilterPercentPriceBySide), 0U) << s.name;
+    EXPECT_EQ(s.filters & (binance::kFilterNotional | binance::kFilterPercentPriceBySide), 0U) << s.name;
   }
   EXPECT_EQ(trading, 1262U);
   EXPECT_EQ(breaks, 433U);
@@ -155,7 +156,7 @@ TEST(ExchangeInfoTest, Full2021ListParsesEverySymbolWithOldFilters) {
   EXPECT_EQ(get(info, "RUNEEUR").tick_size.raw, 100'000);     // 0.001
   EXPECT_EQ(get(info, "RUNEEUR").step_size.raw, 10'000'000);  // 0.1
 
-  const md::SymbolSpec& nkn = get(info, "NKNUSDT");
+  const binance::SymbolSpec& nkn = get(info, "NKNUSDT");
   EXPECT_EQ(nkn.step_size.raw, 100'000'000);  // 1
   EXPECT_EQ(nkn.min_qty.raw, 100'000'000);
   EXPECT_EQ(nkn.max_qty.raw, 900'000'000'000'000);        // 9000000
@@ -178,15 +179,15 @@ TEST(ExchangeInfoTest, Full2021ListParsesEverySymbolWithOldFilters) {
 
   // Rate limits as the reference gives them for 2021: 1200 / 50 / 160000 / 6100.
   ASSERT_EQ(info.rate_limits.size(), 4U);
-  EXPECT_EQ(info.rate_limits[0].type, md::RateLimitType::kRequestWeight);
+  EXPECT_EQ(info.rate_limits[0].type, binance::RateLimitType::kRequestWeight);
   EXPECT_EQ(info.rate_limits[0].limit, 1200U);
-  EXPECT_EQ(info.rate_limits[1].type, md::RateLimitType::kOrders);
+  EXPECT_EQ(info.rate_limits[1].type, binance::RateLimitType::kOrders);
   EXPECT_EQ(info.rate_limits[1].window_ms(), 10'000);
   EXPECT_EQ(info.rate_limits[1].limit, 50U);
-  EXPECT_EQ(info.rate_limits[2].type, md::RateLimitType::kOrders);
+  EXPECT_EQ(info.rate_limits[2].type, binance::RateLimitType::kOrders);
   EXPECT_EQ(info.rate_limits[2].window_ms(), 86'400'000);
   EXPECT_EQ(info.rate_limits[2].limit, 160000U);
-  EXPECT_EQ(info.rate_limits[3].type, md::RateLimitType::kRawRequests);
+  EXPECT_EQ(info.rate_limits[3].type, binance::RateLimitType::kRawRequests);
   EXPECT_EQ(info.rate_limits[3].window_ms(), 300'000);
   EXPECT_EQ(info.rate_limits[3].limit, 6100U);
 
@@ -198,9 +199,9 @@ TEST(ExchangeInfoTest, Full2021ListParsesEverySymbolWithOldFilters) {
 
 TEST(ExchangeInfoTest, FillSymbolInfoCopiesEveryLayoutField) {
   const auto info =
-      md::load_exchange_info(kData + "/binance_spot_exchangeInfo_subset_preangelleo_2023.json");
+      binance::load_exchange_info(kData + "/binance_spot_exchangeInfo_subset_preangelleo_2023.json");
   layout::SymbolInfo si{};
-  md::fill_symbol_info(get(info, "BTCUSDT"), 7, si);
+  binance::fill_symbol_info(get(info, "BTCUSDT"), 7, si);
   EXPECT_EQ(si.name.view(), "BTCUSDT");
   EXPECT_EQ(si.base.view(), "BTC");
   EXPECT_EQ(si.quote.view(), "USDT");
@@ -232,14 +233,14 @@ TEST(ExchangeInfoTest, FillSymbolInfoCopiesEveryLayoutField) {
 
 TEST(ExchangeInfoTest, AssetLongerThanTheLayoutIsRefusedNotTruncated) {
   const auto info =
-      md::load_exchange_info(kData + "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz");
-  const md::SymbolSpec* s = nullptr;
+      binance::load_exchange_info(kData + "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz");
+  const binance::SymbolSpec* s = nullptr;
   for (const auto& x : info.symbols) {
     if (x.base == "SUSHIDOWN") s = &x;
   }
   ASSERT_NE(s, nullptr);
   layout::SymbolInfo si{};
-  const std::string msg = error_of([&] { md::fill_symbol_info(*s, 0, si); });
+  const std::string msg = error_of([&] { binance::fill_symbol_info(*s, 0, si); });
   EXPECT_NE(msg.find(s->name), std::string::npos) << msg;
   EXPECT_NE(msg.find("SUSHIDOWN"), std::string::npos) << msg;
 }
@@ -257,7 +258,7 @@ const std::string kGoodFilters =
     R"(,"filters":[{"filterType":"PRICE_FILTER","minPrice":"0.01000000","maxPrice":"1000000.00000000","tickSize":"0.01000000"}])";
 
 TEST(ExchangeInfoTest, HandWrittenBodyParses) {
-  const auto info = md::parse_exchange_info(body_with(kGoodFilters));
+  const auto info = binance::parse_exchange_info(body_with(kGoodFilters));
   ASSERT_EQ(info.symbols.size(), 1U);
   EXPECT_EQ(info.symbols[0].tick_size.raw, 1'000'000);
 }
@@ -266,7 +267,7 @@ TEST(ExchangeInfoTest, EveryFilterFieldLandsInItsOwnPlace) {
   // The reference's filter examples (binance-protocol.md 4.3), with every value distinct so a
   // field read from the wrong key cannot pass: real files often have minPrice == tickSize and
   // equal bid/ask multipliers.
-  const auto info = md::parse_exchange_info(body_with(
+  const auto info = binance::parse_exchange_info(body_with(
       R"(,"filters":[)"
       R"({"filterType":"PRICE_FILTER","minPrice":"0.00000300","maxPrice":"100000.00000000","tickSize":"0.00000100"},)"
       R"({"filterType":"LOT_SIZE","minQty":"0.00300000","maxQty":"100000.00000000","stepSize":"0.00100000"},)"
@@ -275,7 +276,7 @@ TEST(ExchangeInfoTest, EveryFilterFieldLandsInItsOwnPlace) {
       R"({"filterType":"PERCENT_PRICE_BY_SIDE","bidMultiplierUp":"1.2","bidMultiplierDown":"0.2","askMultiplierUp":"5","askMultiplierDown":"0.8","avgPriceMins":1},)"
       R"({"filterType":"MAX_NUM_ORDERS","maxNumOrders":25}])"));
   ASSERT_EQ(info.symbols.size(), 1U);
-  const md::SymbolSpec& s = info.symbols[0];
+  const binance::SymbolSpec& s = info.symbols[0];
   EXPECT_EQ(s.min_price.raw, 300);
   EXPECT_EQ(s.max_price.raw, 10'000'000'000'000);
   EXPECT_EQ(s.tick_size.raw, 100);
@@ -299,7 +300,7 @@ TEST(ExchangeInfoTest, EveryFilterFieldLandsInItsOwnPlace) {
   EXPECT_EQ(s.order_types, (1U << static_cast<unsigned>(layout::OrderType::kLimit)) |
                                (1U << static_cast<unsigned>(layout::OrderType::kMarket)));
   layout::SymbolInfo si{};
-  md::fill_symbol_info(s, 3, si);
+  binance::fill_symbol_info(s, 3, si);
   EXPECT_EQ(si.min_price.raw, 300);
   EXPECT_EQ(si.tick_size.raw, 100);
   EXPECT_EQ(si.min_qty.raw, 300'000);
@@ -314,11 +315,11 @@ TEST(ExchangeInfoTest, EveryFilterFieldLandsInItsOwnPlace) {
   EXPECT_EQ(si.filter_flags, layout::kApplyMaxNotionalToMarket);
 
   // The 2021 filters: PERCENT_PRICE applies to both sides; MIN_NOTIONAL has no maximum.
-  const auto old = md::parse_exchange_info(body_with(
+  const auto old = binance::parse_exchange_info(body_with(
       R"(,"filters":[)"
       R"({"filterType":"PERCENT_PRICE","multiplierUp":"1.3","multiplierDown":"0.7","avgPriceMins":2},)"
       R"({"filterType":"MIN_NOTIONAL","minNotional":"0.00100000","applyToMarket":false,"avgPriceMins":4}])"));
-  const md::SymbolSpec& o = old.symbols[0];
+  const binance::SymbolSpec& o = old.symbols[0];
   EXPECT_EQ(o.bid_multiplier_up.raw, 130'000'000);
   EXPECT_EQ(o.ask_multiplier_up.raw, 130'000'000);
   EXPECT_EQ(o.bid_multiplier_down.raw, 70'000'000);
@@ -328,18 +329,18 @@ TEST(ExchangeInfoTest, EveryFilterFieldLandsInItsOwnPlace) {
   EXPECT_EQ(o.max_notional.raw, 0);
   EXPECT_FALSE(o.apply_min_to_market);
   EXPECT_EQ(o.notional_avg_price_mins, 4U);
-  EXPECT_EQ(o.filters, md::kFilterPercentPrice | md::kFilterMinNotional);
+  EXPECT_EQ(o.filters, binance::kFilterPercentPrice | binance::kFilterMinNotional);
 }
 
 TEST(ExchangeInfoTest, MissingFiltersNamesSymbolAndField) {
-  const std::string msg = error_of([] { (void)md::parse_exchange_info(body_with("")); });
+  const std::string msg = error_of([] { (void)binance::parse_exchange_info(body_with("")); });
   EXPECT_NE(msg.find("symbol 'BTCUSDT'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("missing field 'filters'"), std::string::npos) << msg;
 }
 
 TEST(ExchangeInfoTest, BadDecimalNamesSymbolFilterFieldAndValue) {
   const std::string msg = error_of([] {
-    (void)md::parse_exchange_info(body_with(
+    (void)binance::parse_exchange_info(body_with(
         R"(,"filters":[{"filterType":"PRICE_FILTER","minPrice":"0.01","maxPrice":"1","tickSize":"0.0x1"}])"));
   });
   EXPECT_NE(msg.find("BTCUSDT"), std::string::npos) << msg;
@@ -350,7 +351,7 @@ TEST(ExchangeInfoTest, BadDecimalNamesSymbolFilterFieldAndValue) {
 
 TEST(ExchangeInfoTest, DecimalFinerThanEightPlacesIsAnErrorNotRounded) {
   const std::string msg = error_of([] {
-    (void)md::parse_exchange_info(body_with(
+    (void)binance::parse_exchange_info(body_with(
         R"(,"filters":[{"filterType":"LOT_SIZE","minQty":"0.000000001","maxQty":"1","stepSize":"0.1"}])"));
   });
   EXPECT_NE(msg.find("LOT_SIZE"), std::string::npos) << msg;
@@ -360,7 +361,7 @@ TEST(ExchangeInfoTest, DecimalFinerThanEightPlacesIsAnErrorNotRounded) {
 
 TEST(ExchangeInfoTest, NumberWhereADecimalStringBelongsIsAnError) {
   const std::string msg = error_of([] {
-    (void)md::parse_exchange_info(body_with(
+    (void)binance::parse_exchange_info(body_with(
         R"(,"filters":[{"filterType":"PRICE_FILTER","minPrice":"0.01","maxPrice":"1","tickSize":0.01}])"));
   });
   EXPECT_NE(msg.find("'tickSize' must be a string, not a number"), std::string::npos) << msg;
@@ -368,7 +369,7 @@ TEST(ExchangeInfoTest, NumberWhereADecimalStringBelongsIsAnError) {
 
 TEST(ExchangeInfoTest, MissingFieldInsideAFilterIsNamed) {
   const std::string msg = error_of([] {
-    (void)md::parse_exchange_info(body_with(
+    (void)binance::parse_exchange_info(body_with(
         R"(,"filters":[{"filterType":"NOTIONAL","minNotional":"5","applyMinToMarket":true,"maxNotional":"9"}])"));
   });
   EXPECT_NE(msg.find("symbol 'BTCUSDT': filter NOTIONAL: missing field 'applyMaxToMarket'"),
@@ -378,26 +379,26 @@ TEST(ExchangeInfoTest, MissingFieldInsideAFilterIsNamed) {
 
 TEST(ExchangeInfoTest, TopLevelErrorsAreClear) {
   EXPECT_NE(
-      error_of([] { (void)md::parse_exchange_info("{\"serverTime\":"); }).find("not valid JSON"),
+      error_of([] { (void)binance::parse_exchange_info("{\"serverTime\":"); }).find("not valid JSON"),
       std::string::npos);
   EXPECT_NE(error_of([] {
-              (void)md::parse_exchange_info(R"({"serverTime":1,"rateLimits":[]})");
+              (void)binance::parse_exchange_info(R"({"serverTime":1,"rateLimits":[]})");
             }).find("missing field 'symbols'"),
             std::string::npos);
   EXPECT_NE(
       error_of([] {
-        (void)md::parse_exchange_info(
+        (void)binance::parse_exchange_info(
             R"({"serverTime":1,"rateLimits":[{"rateLimitType":"ORDERS","interval":"WEEK","intervalNum":1,"limit":5}],"symbols":[]})");
       }).find("rateLimits[0]: unknown interval 'WEEK'"),
       std::string::npos);
   EXPECT_NE(error_of([] {
-              (void)md::load_exchange_info(kData + "/no_such_file.json");
+              (void)binance::load_exchange_info(kData + "/no_such_file.json");
             }).find("cannot open"),
             std::string::npos);
 }
 
 TEST(ExchangeInfoTest, UnknownFilterTypeIsCountedNotAnError) {
-  const auto info = md::parse_exchange_info(body_with(
+  const auto info = binance::parse_exchange_info(body_with(
       R"(,"filters":[{"filterType":"SOMETHING_NEW","x":[1,2]},{"filterType":"MAX_NUM_ORDERS","maxNumOrders":25}])"));
   ASSERT_EQ(info.symbols.size(), 1U);
   EXPECT_EQ(info.symbols[0].ignored_filters, 1U);
@@ -407,7 +408,7 @@ TEST(ExchangeInfoTest, UnknownFilterTypeIsCountedNotAnError) {
 
 TEST(ExchangeInfoTest, CorruptedRealFileNamesTheSymbol) {
   std::string body =
-      md::read_file_maybe_gz(kData + "/binance_spot_exchangeInfo_subset_preangelleo_2023.json");
+      binance::read_file_maybe_gz(kData + "/binance_spot_exchangeInfo_subset_preangelleo_2023.json");
   // Corrupt ETHUSDT's step size (the last symbol in the file).
   // (The file is pretty-printed: "key": "value".)
   const auto at = body.find(R"("symbol": "ETHUSDT")");
@@ -416,7 +417,7 @@ TEST(ExchangeInfoTest, CorruptedRealFileNamesTheSymbol) {
   const auto step = body.find(good, at);
   ASSERT_NE(step, std::string::npos);
   body.replace(step, good.size(), R"("stepSize": "0.000100O0")");
-  const std::string msg = error_of([&] { (void)md::parse_exchange_info(body); });
+  const std::string msg = error_of([&] { (void)binance::parse_exchange_info(body); });
   EXPECT_NE(msg.find("symbol 'ETHUSDT': filter LOT_SIZE: field 'stepSize': '0.000100O0'"),
             std::string::npos)
       << msg;

@@ -1,6 +1,7 @@
 // ShmPublisher end to end: the real NKNUSDT capture replayed into a real market region, then read
 // back through a read-only attach as a strategy would; and a capture with a gap.
-#include "cwts/md/shm_publisher.hpp"
+#include "cwts/core/clock.hpp"
+#include "cwts/publish/shm_publisher.hpp"
 
 #include <unistd.h>
 
@@ -22,6 +23,8 @@
 namespace {
 
 namespace md = cwts::md;
+namespace binance = cwts::binance;
+namespace publish = cwts::publish;
 namespace layout = cwts::layout;
 namespace cc = cwts::concurrent;
 namespace fs = std::filesystem;
@@ -41,9 +44,9 @@ std::int64_t px(std::string_view s) {
   return v;
 }
 
-const md::ExchangeInfo& info2021() {
-  static const md::ExchangeInfo info =
-      md::load_exchange_info(kData + "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz");
+const binance::ExchangeInfo& info2021() {
+  static const binance::ExchangeInfo info =
+      binance::load_exchange_info(kData + "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz");
   return info;
 }
 
@@ -58,7 +61,7 @@ class Tee : public md::MarketSink {
     std::int64_t receive_ns;
   };
 
-  explicit Tee(md::ShmPublisher& pub) : pub_(pub) {}
+  explicit Tee(publish::ShmPublisher& pub) : pub_(pub) {}
 
   void on_book(const md::SymbolState& s, const md::FrameMeta& m, std::int64_t e) override {
     pub_.on_book(s, m, e);
@@ -129,7 +132,7 @@ class Tee : public md::MarketSink {
     asks_ = asks;
     return changed;
   }
-  md::ShmPublisher& pub_;
+  publish::ShmPublisher& pub_;
   std::uint64_t quote_id_ = 0;
   std::vector<md::Level> bids_, asks_;
 };
@@ -172,17 +175,17 @@ constexpr std::string_view kSymbols[] = {"BLZETH", "NKNUSDT"};
 constexpr std::uint32_t kTimeframes[] = {1, 60, 300};
 
 TEST_F(ShmPublisherTest, ReplayedCaptureIsWhatAReadOnlyReaderSees) {
-  md::ShmPublisher pub(market(), info2021(), kSymbols, kTimeframes);
+  publish::ShmPublisher pub(market(), info2021(), kSymbols, kTimeframes);
   engine_.set_state(layout::RegionState::kLive);
   Tee tee(pub);
   md::Pipeline pipeline(md::SyncVenue::kSpot, &tee);
-  const auto t_before = static_cast<std::int64_t>(cwts::shm::realtime_ns());
+  const auto t_before = cwts::core::realtime_ns();
   const auto st = md::replay_capture(kNkn, pipeline);
   ASSERT_EQ(st.malformed, 0U);
   // The wall clock 6 s after the capture's minute: past the 5 s grace for the closing kline.
   const std::int64_t tick_ns = (kMinuteOpen + 60'000 + 6'000) * kNsPerMs;
   pub.on_tick(tick_ns, pipeline.counters());
-  const auto t_after = static_cast<std::int64_t>(cwts::shm::realtime_ns());
+  const auto t_after = cwts::core::realtime_ns();
 
   Region reader = Region::attach(layout::RegionKind::kMarket, Access::kReadOnly, opts_);
   const auto& r = reader.as<layout::MarketRegion>();
@@ -392,12 +395,12 @@ TEST_F(ShmPublisherTest, GapLeavesTheBookInvalidInTheRegion) {
     std::ofstream out(path);
     for (const auto& l : lines) out << l << '\n';
   }
-  md::ShmPublisher pub(market(), info2021(), kSymbols, kTimeframes);
+  publish::ShmPublisher pub(market(), info2021(), kSymbols, kTimeframes);
   engine_.set_state(layout::RegionState::kLive);
   Tee tee(pub);
   md::Pipeline pipeline(md::SyncVenue::kSpot, &tee);
   (void)md::replay_capture(path, pipeline);
-  pub.on_tick(static_cast<std::int64_t>(cwts::shm::realtime_ns()), pipeline.counters());
+  pub.on_tick(cwts::core::realtime_ns(), pipeline.counters());
 
   Region reader = Region::attach(layout::RegionKind::kMarket, Access::kReadOnly, opts_);
   const auto& r = reader.as<layout::MarketRegion>();
@@ -427,7 +430,7 @@ TEST_F(ShmPublisherTest, GapLeavesTheBookInvalidInTheRegion) {
 
 TEST_F(ShmPublisherTest, FramesForSymbolsOutsideTheTableAreCountedAndIgnored) {
   constexpr std::string_view only_nkn[] = {"NKNUSDT"};
-  md::ShmPublisher pub(market(), info2021(), only_nkn, kTimeframes);
+  publish::ShmPublisher pub(market(), info2021(), only_nkn, kTimeframes);
   engine_.set_state(layout::RegionState::kLive);
   md::Pipeline pipeline(md::SyncVenue::kSpot, &pub);
   (void)md::replay_capture(kData + "/spot_lrcbtc_2021-10-12.capture", pipeline);
@@ -440,21 +443,21 @@ TEST_F(ShmPublisherTest, FramesForSymbolsOutsideTheTableAreCountedAndIgnored) {
 TEST_F(ShmPublisherTest, StartUpErrorsAreClear) {
   constexpr std::string_view unknown[] = {"NKNUSDT", "NOSUCHPAIR"};
   try {
-    md::ShmPublisher pub(market(), info2021(), unknown, kTimeframes);
+    publish::ShmPublisher pub(market(), info2021(), unknown, kTimeframes);
     ADD_FAILURE() << "no exception";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("NOSUCHPAIR"), std::string::npos) << e.what();
   }
   constexpr std::string_view too_long_asset[] = {"SUSHIDOWNUSDT"};
-  EXPECT_THROW({ md::ShmPublisher p(market(), info2021(), too_long_asset, kTimeframes); },
+  EXPECT_THROW({ publish::ShmPublisher p(market(), info2021(), too_long_asset, kTimeframes); },
                std::runtime_error);
   engine_.set_state(layout::RegionState::kLive);
-  EXPECT_THROW({ md::ShmPublisher p(market(), info2021(), kSymbols, kTimeframes); },
+  EXPECT_THROW({ publish::ShmPublisher p(market(), info2021(), kSymbols, kTimeframes); },
                std::logic_error);
 }
 
 TEST_F(ShmPublisherTest, TradeSourceLatchesTheFirstKindSeen) {
-  md::ShmPublisher pub(market(), info2021(), kSymbols, kTimeframes);
+  publish::ShmPublisher pub(market(), info2021(), kSymbols, kTimeframes);
   engine_.set_state(layout::RegionState::kLive);
   md::Pipeline pipeline(md::SyncVenue::kSpot, &pub);
   const std::string agg =
@@ -485,7 +488,7 @@ TEST_F(ShmPublisherTest, SpotBookTickerCarriesNoExchangeTimeOfAnEarlierFrame) {
   // A spot bookTicker has no "E". The parser used to leave the previous frame's E in
   // BookTickerMsg::event_time_ms (ParsedFrame::reset did not clear the per-kind structs), so
   // the quote was stamped with an unrelated depth frame's time.
-  md::ShmPublisher pub(market(), info2021(), kSymbols, kTimeframes);
+  publish::ShmPublisher pub(market(), info2021(), kSymbols, kTimeframes);
   engine_.set_state(layout::RegionState::kLive);
   md::Pipeline pipeline(md::SyncVenue::kSpot, &pub);
   ASSERT_EQ(
@@ -505,9 +508,9 @@ TEST_F(ShmPublisherTest, SpotBookTickerCarriesNoExchangeTimeOfAnEarlierFrame) {
 }
 
 TEST_F(ShmPublisherTest, RefreshedExchangeInfoRewritesTheTableAndAnnouncesStatusChanges) {
-  md::ShmPublisher pub(market(), info2021(), kSymbols, kTimeframes);
+  publish::ShmPublisher pub(market(), info2021(), kSymbols, kTimeframes);
   engine_.set_state(layout::RegionState::kLive);
-  md::ExchangeInfo changed = info2021();
+  binance::ExchangeInfo changed = info2021();
   for (auto& s : changed.symbols) {
     if (s.name == "NKNUSDT") {
       s.status = layout::SymbolStatus::kHalt;
@@ -528,14 +531,14 @@ TEST_F(ShmPublisherTest, RefreshedExchangeInfoRewritesTheTableAndAnnouncesStatus
   EXPECT_EQ(ev.body.status.symbol_status, static_cast<std::uint64_t>(layout::SymbolStatus::kHalt));
   EXPECT_EQ(ev.body.status.book_valid, 0U);
 
-  md::ExchangeInfo without = info2021();
-  std::erase_if(without.symbols, [](const md::SymbolSpec& s) { return s.name == "BLZETH"; });
+  binance::ExchangeInfo without = info2021();
+  std::erase_if(without.symbols, [](const binance::SymbolSpec& s) { return s.name == "BLZETH"; });
   EXPECT_THROW(pub.update_symbol_info(without), std::runtime_error);
 }
 
 TEST_F(ShmPublisherTest, QuoteNeverGoesBackToAnOlderUpdateId) {
   // bookTicker runs ahead of the 100 ms diffs: the quote takes whichever source is newer.
-  md::ShmPublisher pub(market(), info2021(), kSymbols, kTimeframes);
+  publish::ShmPublisher pub(market(), info2021(), kSymbols, kTimeframes);
   engine_.set_state(layout::RegionState::kLive);
   md::Pipeline pipeline(md::SyncVenue::kSpot, &pub);
   auto frame = [&](std::int64_t ts, const std::string& json, std::string_view ctx = {}) {

@@ -25,7 +25,7 @@ def sim_binary():
     if env:
         return pathlib.Path(env)
     for preset in ("dev", "release", "asan"):
-        p = ROOT / "build" / preset / "src" / "sim_server" / "cwts-sim"
+        p = ROOT / "build" / preset / "apps" / "cwts-sim" / "cwts-sim"
         if p.exists():
             return p
     return None
@@ -102,7 +102,7 @@ def cwtsd_binary():
         return pathlib.Path(env)
     sim = sim_binary()
     if sim is not None:
-        p = sim.parents[1] / "daemon" / "cwtsd"
+        p = sim.parents[1] / "cwtsd" / "cwtsd"
         if p.exists():
             return p
     return None

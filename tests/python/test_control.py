@@ -323,7 +323,7 @@ def test_token_file_must_be_private(synthetic_sim, tmp_path):
 # ---- cwtsctl -------------------------------------------------------------------------------------
 def cwtsctl_binary():
     from conftest import cwtsd_binary
-    p = cwtsd_binary().parents[1] / "ctl" / "cwtsctl"
+    p = cwtsd_binary().parents[1] / "cwtsctl" / "cwtsctl"
     assert p.exists(), f"{p} not built"
     return p
 

@@ -6,8 +6,8 @@
 namespace {
 
 using cwts::sim::Account;
-using cwts::sim::AssetAmount;
-using cwts::sim::Balance;
+using cwts::binance::AssetAmount;
+using cwts::binance::Balance;
 using cwts::sim::parse_balance_spec;
 
 TEST(AccountTest, ParsesBalanceSpec) {
@@ -58,7 +58,7 @@ TEST(AccountTest, LockUnlockAndSpendMoveExactAmounts) {
 
 TEST(AccountTest, TradesArePerSymbolInOrder) {
   Account a;
-  cwts::sim::Trade t;
+  cwts::binance::Trade t;
   t.symbol = "BTCUSDT";
   t.id = 1;
   a.add_trade(t);

@@ -11,6 +11,7 @@
 
 namespace {
 
+using namespace cwts::binance;
 using namespace cwts::sim;
 using namespace cwts::sim::test;
 namespace md = cwts::md;

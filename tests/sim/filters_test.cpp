@@ -3,16 +3,18 @@
 
 #include <gtest/gtest.h>
 
-#include "cwts/sim/json_responses.hpp"
+#include "cwts/binance/json_responses.hpp"
 #include "cwts/sim/matching.hpp"
-#include "cwts/sim/request.hpp"
+#include "cwts/binance/request.hpp"
 #include "sim_test_util.hpp"
 
 namespace {
 
+using namespace cwts::binance;
 using namespace cwts::sim;
 using namespace cwts::sim::test;
 namespace md = cwts::md;
+namespace binance = cwts::binance;
 
 constexpr std::int64_t kT0 = 1'700'000'000'000;
 
@@ -145,8 +147,8 @@ TEST_F(FiltersTest, EndToEndFromTheRequestText) {
 }
 
 TEST(LegacyFiltersTest, MinNotionalAndPercentPriceFrom2021) {
-  const md::ExchangeInfo info =
-      md::load_exchange_info(kData + "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz");
+  const binance::ExchangeInfo info =
+      binance::load_exchange_info(kData + "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz");
   MatchingEngine engine(info, Account({{"USDT", d("1000000")}, {"BTC", d("100")}}));
   const md::OrderBook b = book({{"39999.00", "10"}}, {{"40000.00", "10"}});
   engine.set_reference_price("BTCUSDT", d("40000"));

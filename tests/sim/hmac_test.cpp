@@ -1,21 +1,21 @@
 // HMAC-SHA256 against every test vector of the protocol reference (REST (1)-(3), WS-API).
-#include "cwts/sim/hmac.hpp"
+#include "cwts/net/hmac.hpp"
 
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
-#include "cwts/sim/request.hpp"
+#include "cwts/binance/request.hpp"
 
 namespace {
 
-using cwts::sim::constant_time_equal;
-using cwts::sim::hmac_sha256_hex;
-using cwts::sim::Param;
-using cwts::sim::Request;
-using cwts::sim::signature_matches;
-using cwts::sim::verify_signature;
+using cwts::net::constant_time_equal;
+using cwts::net::hmac_sha256_hex;
+using cwts::binance::Param;
+using cwts::binance::Request;
+using cwts::net::signature_matches;
+using cwts::binance::verify_signature;
 
 const std::string kApiKey = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";
 const std::string kSecret = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j";

@@ -1,5 +1,6 @@
 // JSON bodies byte for byte against rest-api.md's examples, escaping, and validity (simdjson).
-#include "cwts/sim/json_responses.hpp"
+#include "cwts/binance/json_responses.hpp"
+#include "cwts/sim/account.hpp"
 
 #include <string>
 
@@ -10,6 +11,7 @@
 
 namespace {
 
+using namespace cwts::binance;
 using namespace cwts::sim;
 using cwts::sim::test::d;
 
@@ -130,12 +132,12 @@ TEST(JsonResponsesTest, Account) {
       R"({"makerCommission":15,"takerCommission":15,"buyerCommission":0,"sellerCommission":0,"commissionRates":{"maker":"0.00150000","taker":"0.00150000","buyer":"0.00000000","seller":"0.00000000"},"canTrade":true,"canWithdraw":true,"canDeposit":true,"brokered":false,"requireSelfTradePrevention":false,"preventSor":false,"updateTime":123456789,"accountType":"SPOT","balances":[)";
   const std::string tail = R"(],"permissions":["SPOT"],"uid":354937868})";
   EXPECT_EQ(
-      account_json(a, flags),
+      account_json(a.view(), flags),
       head +
           R"({"asset":"BTC","free":"4723846.89208129","locked":"0.00000000"},{"asset":"ETH","free":"0.00000000","locked":"0.00000000"},{"asset":"USDT","free":"9999.50000000","locked":"0.50000000"})" +
           tail);
   EXPECT_EQ(
-      account_json(a, flags, true),
+      account_json(a.view(), flags, true),
       head +
           R"({"asset":"BTC","free":"4723846.89208129","locked":"0.00000000"},{"asset":"USDT","free":"9999.50000000","locked":"0.50000000"})" +
           tail);
@@ -184,7 +186,7 @@ TEST(JsonResponsesTest, EscapedStringsRoundTripThroughAParser) {
   }
   for (const std::string& in : inputs) {
     std::string out;
-    append_json_string(out, in);
+    cwts::core::append_json_string(out, in);
     std::string_view back;
     ASSERT_EQ(parse(p, out).get(back), simdjson::SUCCESS) << out;
     if (simdjson::validate_utf8(in.data(), in.size())) {
@@ -231,8 +233,8 @@ TEST(JsonResponsesTest, ExecutionReportForATradeAndACancel) {
 
 TEST(JsonResponsesTest, WsApiRateLimits) {
   const std::vector<RateUsage> usage = {
-      {{cwts::md::RateLimitType::kRequestWeight, cwts::md::RateInterval::kMinute, 1, 6000}, 2411},
-      {{cwts::md::RateLimitType::kOrders, cwts::md::RateInterval::kSecond, 10, 50}, 1}};
+      {{cwts::binance::RateLimitType::kRequestWeight, cwts::binance::RateInterval::kMinute, 1, 6000}, 2411},
+      {{cwts::binance::RateLimitType::kOrders, cwts::binance::RateInterval::kSecond, 10, 50}, 1}};
   JsonWriter w;
   write_rate_limits(w, usage);
   EXPECT_EQ(

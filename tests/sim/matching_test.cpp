@@ -6,11 +6,12 @@
 
 #include <gtest/gtest.h>
 
-#include "cwts/sim/json_responses.hpp"
+#include "cwts/binance/json_responses.hpp"
 #include "sim_test_util.hpp"
 
 namespace {
 
+using namespace cwts::binance;
 using namespace cwts::sim;
 using namespace cwts::sim::test;
 namespace md = cwts::md;

@@ -5,13 +5,15 @@
 
 #include <gtest/gtest.h>
 
-#include "cwts/sim/json_responses.hpp"
+#include "cwts/binance/json_responses.hpp"
 #include "sim_test_util.hpp"
 
 namespace {
 
+using namespace cwts::binance;
 using namespace cwts::sim;
 namespace md = cwts::md;
+namespace binance = cwts::binance;
 
 constexpr std::int64_t kMinute0 = 1'700'000'040'000;  // a minute boundary (and a 10 s one)
 static_assert(kMinute0 % 60'000 == 0);
@@ -63,7 +65,7 @@ TEST(RateLimiterTest, WeightOverTheLimitIs429ThenContinuingIs418) {
 
 TEST(RateLimiterTest, RepeatedBansDoubleUpToThreeDays) {
   BanPolicy policy;
-  RateLimiter rl({{md::RateLimitType::kRequestWeight, md::RateInterval::kMinute, 1, 10}}, policy);
+  RateLimiter rl({{binance::RateLimitType::kRequestWeight, binance::RateInterval::kMinute, 1, 10}}, policy);
   std::int64_t t = kMinute0;
   std::int64_t expected = 120'000;
   for (int i = 0; i < 15; ++i) {
@@ -115,7 +117,7 @@ TEST(RateLimiterTest, OrderCountsPerTenSecondsAndPerDay) {
 }
 
 TEST(RateLimiterTest, DailyOrderLimitResetsAtMidnightUtc) {
-  RateLimiter rl({{md::RateLimitType::kOrders, md::RateInterval::kDay, 1, 3}});
+  RateLimiter rl({{binance::RateLimitType::kOrders, binance::RateInterval::kDay, 1, 3}});
   const std::int64_t midnight = 1'700'006'400'000;  // 2023-11-15T00:00:00Z
   static_assert(midnight % 86'400'000 == 0);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(rl.admit(midnight - 1000, 0, 1).http_status, 200);
@@ -128,11 +130,11 @@ TEST(RateLimiterTest, DailyOrderLimitResetsAtMidnightUtc) {
 }
 
 TEST(RateLimiterTest, HeaderSuffixes) {
-  EXPECT_EQ(interval_suffix({md::RateLimitType::kRequestWeight, md::RateInterval::kMinute, 1, 1}),
+  EXPECT_EQ(interval_suffix({binance::RateLimitType::kRequestWeight, binance::RateInterval::kMinute, 1, 1}),
             "1M");
-  EXPECT_EQ(interval_suffix({md::RateLimitType::kOrders, md::RateInterval::kSecond, 10, 1}), "10S");
-  EXPECT_EQ(interval_suffix({md::RateLimitType::kOrders, md::RateInterval::kDay, 1, 1}), "1D");
-  EXPECT_EQ(interval_suffix({md::RateLimitType::kOrders, md::RateInterval::kHour, 2, 1}), "2H");
+  EXPECT_EQ(interval_suffix({binance::RateLimitType::kOrders, binance::RateInterval::kSecond, 10, 1}), "10S");
+  EXPECT_EQ(interval_suffix({binance::RateLimitType::kOrders, binance::RateInterval::kDay, 1, 1}), "1D");
+  EXPECT_EQ(interval_suffix({binance::RateLimitType::kOrders, binance::RateInterval::kHour, 2, 1}), "2H");
 }
 
 }  // namespace

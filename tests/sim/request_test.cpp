@@ -1,20 +1,22 @@
 // Request parsing, authentication and endpoint parameters: every error code and exact message.
-#include "cwts/sim/request.hpp"
+#include "cwts/binance/request.hpp"
 
 #include <string>
 
 #include <gtest/gtest.h>
 
-#include "cwts/sim/hmac.hpp"
-#include "cwts/sim/json_responses.hpp"
+#include "cwts/net/hmac.hpp"
+#include "cwts/binance/json_responses.hpp"
 #include "sim_test_util.hpp"
 
 namespace {
 
+using namespace cwts::binance;
 using namespace cwts::sim;
 using cwts::sim::test::d;
 using cwts::sim::test::info2023;
 namespace md = cwts::md;
+namespace binance = cwts::binance;
 
 const Credentials kCreds{"vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
                          "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"};
@@ -36,14 +38,14 @@ std::string err(const Result<T>& r) {
 std::string err(const ApiError& e) { return e.ok() ? std::string("<ok>") : error_json(e); }
 
 std::string signed_query(const std::string& q) {
-  return q + "&signature=" + hmac_sha256_hex(kCreds.secret_key, q);
+  return q + "&signature=" + cwts::net::hmac_sha256_hex(kCreds.secret_key, q);
 }
 
 // A symbol with coarse asset precisions, to exercise -1111 below 8 decimals.
-const md::ExchangeInfo& coarse_info() {
-  static const md::ExchangeInfo info = [] {
-    md::ExchangeInfo i;
-    md::SymbolSpec s;
+const binance::ExchangeInfo& coarse_info() {
+  static const binance::ExchangeInfo info = [] {
+    binance::ExchangeInfo i;
+    binance::SymbolSpec s;
     s.name = "TESTUSDT";
     s.base = "TEST";
     s.quote = "USDT";
@@ -201,7 +203,7 @@ TEST(RequestTest, AuthenticateChecksKeyThenTimestampThenSignature) {
 
 // ---- POST /api/v3/order ------------------------------------------------------------------------
 
-Result<NewOrder> order(const std::string& q, const md::ExchangeInfo& info = info2023()) {
+Result<NewOrder> order(const std::string& q, const binance::ExchangeInfo& info = info2023()) {
   return parse_new_order(req(q), info);
 }
 

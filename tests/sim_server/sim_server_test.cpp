@@ -27,8 +27,8 @@
 
 #include "../support/child_process.hpp"
 #include "cwts/core/decimal.hpp"
-#include "cwts/md/feed_client.hpp"
-#include "cwts/sim/hmac.hpp"
+#include "cwts/feed/feed_client.hpp"
+#include "cwts/net/hmac.hpp"
 
 namespace {
 
@@ -61,7 +61,7 @@ std::int64_t now_ms() {
 }
 
 std::string sign(const std::string& payload) {
-  return payload + "&signature=" + cwts::sim::hmac_sha256_hex(kSecret, payload);
+  return payload + "&signature=" + cwts::net::hmac_sha256_hex(kSecret, payload);
 }
 
 std::vector<std::string> capture_args(std::string speed) {
@@ -141,7 +141,7 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
 // A FeedClient on its own thread against the sim.
 struct Feed {
   Feed(std::uint16_t port, std::chrono::milliseconds silence) {
-    cwts::md::FeedConfig cfg;
+    cwts::feed::FeedConfig cfg;
     cfg.ws_url = "ws://127.0.0.1:" + std::to_string(port);
     cfg.rest_url = "http://127.0.0.1:" + std::to_string(port);
     cfg.symbols = {"NKNUSDT"};
@@ -151,7 +151,7 @@ struct Feed {
     cfg.backoff.initial = 50ms;
     cfg.backoff.max = 500ms;
     cfg.rng_seed = 7;
-    client = std::make_unique<cwts::md::FeedClient>(cfg, &sink);
+    client = std::make_unique<cwts::feed::FeedClient>(cfg, &sink);
     thread = std::thread([this] { client->run(); });
   }
   ~Feed() {
@@ -159,7 +159,7 @@ struct Feed {
     thread.join();
   }
   BookSink sink;
-  std::unique_ptr<cwts::md::FeedClient> client;
+  std::unique_ptr<cwts::feed::FeedClient> client;
   std::thread thread;
 };
 

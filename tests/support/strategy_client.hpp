@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cwts/concurrent/record_ring.hpp"
+#include "cwts/core/clock.hpp"
 #include "cwts/concurrent/word_copy.hpp"
 #include "cwts/shm/region.hpp"
 #include "cwts/shm/slot_claim.hpp"
@@ -22,11 +23,7 @@
 
 namespace cwts::test {
 
-inline std::int64_t wall_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
-}
+using core::realtime_ns;
 
 // Exact decimal → 8-decimal integer for test literals ("0.001" → 100000).
 inline std::int64_t fx(double v) { return static_cast<std::int64_t>(v * 1e8 + (v >= 0 ? 0.5 : -0.5)); }
@@ -85,7 +82,7 @@ class StrategyClient {
   // Assigns the next seq (unless `keep_seq`), stamps created_ns, pushes (waiting for room).
   std::uint64_t submit(layout::Signal s, bool keep_seq = false) {
     if (!keep_seq) s.seq = next_seq_++;
-    if (s.created_ns == 0) s.created_ns = wall_ns();
+    if (s.created_ns == 0) s.created_ns = realtime_ns();
     while (producer_->try_push(s) != concurrent::PushStatus::kOk) {
       drain();
       std::this_thread::yield();
@@ -100,7 +97,7 @@ class StrategyClient {
   }
   [[nodiscard]] concurrent::PushStatus try_submit(layout::Signal s) {
     s.seq = next_seq_;
-    if (s.created_ns == 0) s.created_ns = wall_ns();
+    if (s.created_ns == 0) s.created_ns = realtime_ns();
     const auto st = producer_->try_push(s);
     if (st == concurrent::PushStatus::kOk) ++next_seq_;
     return st;

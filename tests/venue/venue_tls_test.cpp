@@ -9,6 +9,7 @@
 
 #include "../feed/test_pki.hpp"
 #include "../feed/ws_test_server.hpp"
+#include "cwts/net/hmac.hpp"
 #include "cwts/venue/binance_rest.hpp"
 
 namespace {
@@ -83,7 +84,7 @@ TEST(VenueTls, VerifiedHandshakeThenHttpAndRefusalOfAnUnknownIssuer) {
 
 TEST(VenueHmac, BinanceReferenceVector) {
   // From Binance's REST documentation (SIGNED endpoint example), also in binance-protocol.md.
-  EXPECT_EQ(cwts::venue::hmac_sha256_hex(
+  EXPECT_EQ(cwts::net::hmac_sha256_hex(
                 "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j",
                 "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559"),
             "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71");

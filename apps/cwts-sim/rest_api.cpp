@@ -1,0 +1,493 @@
+// RestApi: cwts-sim's REST endpoints (see rest_api.hpp).
+#include "rest_api.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+
+#include <simdjson.h>
+
+#include "cwts/binance/json_responses.hpp"
+#include "cwts/binance/market_json.hpp"
+#include "json_log.hpp"
+
+namespace cwts::sim_server {
+
+namespace {
+
+using binance::ApiError;
+using binance::ErrorCode;
+
+HttpReply error_reply(const ApiError& e) {
+  return HttpReply{static_cast<unsigned>(e.http_status), binance::error_json(e), {}};
+}
+
+
+// A handler's outcome: a body or an error.
+struct Outcome {
+  std::string body;
+  ApiError error;
+  bool ok() const { return error.ok(); }
+};
+Outcome fail(ApiError e) { return Outcome{{}, std::move(e)}; }
+Outcome good(std::string s) { return Outcome{std::move(s), {}}; }
+
+// "symbols" as Binance takes it: a JSON array of names, ["BTCUSDT","ETHUSDT"].
+bool parse_symbols_param(std::string_view v, std::vector<std::string>& out) {
+  if (v.size() < 2 || v.front() != '[' || v.back() != ']') return false;
+  v = v.substr(1, v.size() - 2);
+  while (!v.empty()) {
+    const std::size_t comma = v.find(',');
+    std::string_view item = v.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.size() < 3 || item.front() != '"' || item.back() != '"') return false;
+    out.emplace_back(item.substr(1, item.size() - 2));
+    if (comma == std::string_view::npos) break;
+    v.remove_prefix(comma + 1);
+  }
+  return !out.empty();
+}
+
+// The symbols a ticker or exchangeInfo request names: `symbol`, `symbols`, or nullopt for all.
+binance::Result<std::vector<const binance::SymbolSpec*>> requested_symbols(const binance::Request& r,
+                                                                  const binance::ExchangeInfo& info,
+                                                                  bool& all) {
+  std::vector<const binance::SymbolSpec*> out;
+  all = false;
+  if (r.has("symbol") && r.has("symbols"))
+    return binance::make_error(ErrorCode::kOptionalParamsBadCombo,
+                           "Combination of optional parameters invalid.");
+  if (r.has("symbol")) {
+    auto s = binance::parse_symbol(r, info);
+    if (!s.ok()) return s.error();
+    out.push_back(s.value());
+    return out;
+  }
+  if (const std::string* v = r.find("symbols")) {
+    std::vector<std::string> names;
+    if (!parse_symbols_param(*v, names)) return binance::errors::illegal_chars("symbols", "^\\[(\"[A-Z0-9-_.]{1,20}\"(,\"[A-Z0-9-_.]{1,20}\"){0,}){0,1}\\]$");
+    for (const auto& n : names) {
+      const binance::SymbolSpec* s = info.find(n);
+      if (s == nullptr) return binance::errors::bad_symbol();
+      out.push_back(s);
+    }
+    return out;
+  }
+  all = true;
+  return out;
+}
+
+std::uint32_t depth_weight(std::int64_t limit) {
+  if (limit <= 100) return 5;
+  if (limit <= 500) return 25;
+  if (limit <= 1000) return 50;
+  return 250;
+}
+
+}  // namespace
+
+bool apply_fault_json(std::string_view json, Faults& f, std::int64_t steady_now_ms, bool& drop,
+                      std::string& error) {
+  drop = false;
+  simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  if (parser.parse(json.data(), json.size()).get_object().get(obj) != simdjson::SUCCESS) {
+    error = "fault: expected a JSON object";
+    return false;
+  }
+  std::int64_t count = 1;
+  if (obj["count"].get_int64().get(count) != simdjson::SUCCESS) count = 1;
+  for (auto [key, value] : obj) {
+    std::int64_t n = 0;
+    bool b = false;
+    if (key == "count") continue;
+    if (key == "drop_connections" && value.get_bool().get(b) == simdjson::SUCCESS) {
+      drop = b;
+    } else if (key == "pause" && value.get_bool().get(b) == simdjson::SUCCESS) {
+      f.paused = b;
+    } else if (key == "server_shutdown" && value.get_bool().get(b) == simdjson::SUCCESS) {
+      f.server_shutdown = b;
+    } else if (key == "expire_connections" && value.get_bool().get(b) == simdjson::SUCCESS) {
+      f.expire_connections = b;
+    } else if (key == "stall_ms" && value.get_int64().get(n) == simdjson::SUCCESS && n >= 0) {
+      f.stall_until_ms = steady_now_ms + n;
+    } else if (key == "skip_update_ids" && value.get_int64().get(n) == simdjson::SUCCESS && n >= 0) {
+      f.skip_update_ids = n;
+    } else if (key == "delay_ms" && value.get_int64().get(n) == simdjson::SUCCESS && n >= 0) {
+      f.delay_ms = n;
+      f.delay_count = count;
+    } else if (key == "http_status" && value.get_int64().get(n) == simdjson::SUCCESS &&
+               n >= 400 && n <= 599) {
+      f.http_status = static_cast<int>(n);
+      f.http_status_count = count;
+    } else {
+      error = "fault: unknown or malformed member '" + std::string(key) + "'";
+      return false;
+    }
+  }
+  return true;
+}
+
+RestApi::RestApi(Venue& venue, binance::Credentials credentials)
+    : venue_(venue), creds_(std::move(credentials)), limiter_(venue.info().rate_limits) {}
+
+HttpReply RestApi::handle(const HttpRequestView& req) {
+  const std::int64_t now_ms = wall_ms();
+  Faults& faults = venue_.faults();
+  if (faults.http_status_count > 0) {
+    // Injected: the venue answers the next N requests with this status, as an overloaded or
+    // rate-limiting Binance would.
+    --faults.http_status_count;
+    HttpReply r;
+    r.status = static_cast<unsigned>(faults.http_status);
+    if (r.status == 429 || r.status == 418) {
+      r.body = binance::error_json(binance::make_error(
+          ErrorCode::kTooManyRequests,
+          r.status == 429 ? "Too much request weight used; current limit is 1200 request weight "
+                            "per 1 MINUTE. Please use WebSocket Streams for live updates to avoid "
+                            "polling the API."
+                          : "Way too much request weight used; IP banned until " +
+                                std::to_string(now_ms + 120'000) +
+                                ". Please use WebSocket Streams for live updates to avoid bans."));
+      r.headers.emplace_back("Retry-After", r.status == 429 ? "1" : "120");
+    } else {
+      r.body = binance::error_json(binance::make_error(
+          static_cast<ErrorCode>(-1008),
+          "Server is currently overloaded with other requests. Please try again in a few "
+          "minutes."));
+    }
+    return r;
+  }
+
+  const std::string_view m = req.method;
+  const std::string_view p = req.path;
+  enum class Ep {
+    kPing, kTime, kExchangeInfo, kDepth, kKlines, kTicker24, kTickerPrice, kBookTicker, kTrades, kAggTrades,
+    kOrderNew, kOrderTest, kOrderGet, kOrderCancel, kOpenOrders, kCancelAll, kAccount, kMyTrades,
+    kNone
+  };
+  Ep ep = Ep::kNone;
+  if (m == "GET") {
+    if (p == "/api/v3/ping") ep = Ep::kPing;
+    else if (p == "/api/v3/time") ep = Ep::kTime;
+    else if (p == "/api/v3/exchangeInfo") ep = Ep::kExchangeInfo;
+    else if (p == "/api/v3/depth") ep = Ep::kDepth;
+    else if (p == "/api/v3/klines") ep = Ep::kKlines;
+    else if (p == "/api/v3/ticker/24hr") ep = Ep::kTicker24;
+    else if (p == "/api/v3/ticker/price") ep = Ep::kTickerPrice;
+    else if (p == "/api/v3/ticker/bookTicker") ep = Ep::kBookTicker;
+    else if (p == "/api/v3/trades") ep = Ep::kTrades;
+    else if (p == "/api/v3/aggTrades") ep = Ep::kAggTrades;
+    else if (p == "/api/v3/order") ep = Ep::kOrderGet;
+    else if (p == "/api/v3/openOrders") ep = Ep::kOpenOrders;
+    else if (p == "/api/v3/account") ep = Ep::kAccount;
+    else if (p == "/api/v3/myTrades") ep = Ep::kMyTrades;
+  } else if (m == "POST") {
+    if (p == "/api/v3/order") ep = Ep::kOrderNew;
+    else if (p == "/api/v3/order/test") ep = Ep::kOrderTest;
+  } else if (m == "DELETE") {
+    if (p == "/api/v3/order") ep = Ep::kOrderCancel;
+    else if (p == "/api/v3/openOrders") ep = Ep::kCancelAll;
+  }
+  if (ep == Ep::kNone) return HttpReply{404, "", {}};
+
+  // GET parameters live in the query only.
+  auto parsed = binance::Request::parse(req.query, m == "GET" ? std::string_view{} : req.body);
+  const bool order_req = ep == Ep::kOrderNew;
+  auto finish = [&](Outcome o) {
+    HttpReply r = o.ok() ? HttpReply{200, std::move(o.body), {}} : error_reply(o.error);
+    for (auto& h : limiter_.headers(now_ms, order_req)) r.headers.push_back(std::move(h));
+    return r;
+  };
+  if (!parsed.ok()) {
+    (void)limiter_.admit(now_ms, 1);
+    return finish(fail(parsed.error()));
+  }
+  const binance::Request& r = parsed.value();
+  const binance::ExchangeInfo& info = venue_.info();
+
+  std::uint32_t weight = 1;
+  bool all = false;
+  switch (ep) {
+    case Ep::kExchangeInfo: weight = 20; break;
+    case Ep::kDepth: {
+      std::int64_t limit = 100;
+      if (const std::string* v = r.find("limit")) std::from_chars(v->data(), v->data() + v->size(), limit);
+      weight = depth_weight(limit);
+      break;
+    }
+    case Ep::kKlines: weight = 2; break;
+    case Ep::kTicker24: weight = r.has("symbol") ? 2 : 80; break;
+    case Ep::kTickerPrice:
+    case Ep::kBookTicker: weight = r.has("symbol") ? 2 : 4; break;
+    case Ep::kTrades: weight = 25; break;
+    case Ep::kAggTrades: weight = 4; break;
+    case Ep::kOrderGet: weight = 4; break;
+    case Ep::kOpenOrders: weight = r.has("symbol") ? 6 : 80; break;
+    case Ep::kAccount:
+    case Ep::kMyTrades: weight = 20; break;
+    default: break;
+  }
+  const sim::RateVerdict verdict = limiter_.admit(now_ms, weight, order_req ? 1 : 0);
+  if (verdict.http_status != 200) {
+    HttpReply rep = finish(fail(verdict.error));
+    rep.status = static_cast<unsigned>(verdict.http_status);
+    rep.headers.emplace_back("Retry-After", std::to_string(verdict.retry_after_s));
+    log_event(spdlog::level::info, "rest", "rate_limited",
+              LogFields().num("status", verdict.http_status).str("path", p));
+    return rep;
+  }
+
+  // SIGNED endpoints: API key, signature, timestamp, in the venue's order.
+  const bool is_signed = ep >= Ep::kOrderNew && ep <= Ep::kMyTrades;
+  if (is_signed) {
+    const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+    auto auth = binance::authenticate(r, req.api_key, creds_, now_us);
+    if (!auth.ok()) return finish(fail(auth.error()));
+    const ApiError late = auth.value().recheck(now_us);
+    if (!late.ok()) return finish(fail(late));
+  }
+
+  sim::MatchingEngine& engine = venue_.engine();
+  switch (ep) {
+    case Ep::kPing: return finish(good("{}"));
+    case Ep::kTime: return finish(good("{\"serverTime\":" + std::to_string(now_ms) + "}"));
+    case Ep::kExchangeInfo: {
+      auto syms = requested_symbols(r, info, all);
+      if (!syms.ok()) return finish(fail(syms.error()));
+      return finish(good(venue_.exchange_info_json(now_ms, all ? nullptr : &syms.value())));
+    }
+    case Ep::kDepth: {
+      auto sym = binance::parse_symbol(r, info);
+      if (!sym.ok()) return finish(fail(sym.error()));
+      auto lim = binance::parse_integer(r, "limit", false);
+      if (!lim.ok()) return finish(fail(lim.error()));
+      const std::int64_t limit = std::clamp<std::int64_t>(lim.value().value_or(100), 1, 5000);
+      const Market* mk = venue_.find(sym.value()->name);
+      const md::OrderBook& book = venue_.book_or_empty(sym.value()->name);
+      return finish(good(binance::depth_json(mk != nullptr ? mk->public_id() : 0, book,
+                                             static_cast<std::size_t>(limit))));
+    }
+    case Ep::kKlines: {
+      auto sym = binance::parse_symbol(r, info);
+      if (!sym.ok()) return finish(fail(sym.error()));
+      const std::string* iv = r.find("interval");
+      if (iv == nullptr || iv->empty()) return finish(fail(binance::errors::mandatory("interval")));
+      const int idx = interval_index(*iv);
+      if (idx < 0) return finish(fail(binance::make_error(static_cast<ErrorCode>(-1120), "Invalid interval.")));
+      auto start = binance::parse_integer(r, "startTime", false);
+      auto end = binance::parse_integer(r, "endTime", false);
+      auto lim = binance::parse_integer(r, "limit", false);
+      if (!start.ok()) return finish(fail(start.error()));
+      if (!end.ok()) return finish(fail(end.error()));
+      if (!lim.ok()) return finish(fail(lim.error()));
+      const auto limit = static_cast<std::size_t>(std::clamp<std::int64_t>(lim.value().value_or(500), 1, 1000));
+      std::vector<const Kline*> sel;
+      if (const Market* mk = venue_.find(sym.value()->name)) {
+        for (const Kline& k : mk->klines[static_cast<std::size_t>(idx)].all()) {
+          if (start.value() && k.open_ms < *start.value()) continue;
+          if (end.value() && k.open_ms > *end.value()) continue;
+          sel.push_back(&k);
+        }
+      }
+      // With startTime: the first `limit` from it; otherwise the most recent `limit`.
+      if (sel.size() > limit) {
+        if (start.value()) sel.resize(limit);
+        else sel.erase(sel.begin(), sel.end() - static_cast<std::ptrdiff_t>(limit));
+      }
+      core::JsonWriter w;
+      w.begin_array();
+      for (const Kline* k : sel) binance::write_kline_row(w, *k);
+      w.end_array();
+      return finish(good(std::move(w).str()));
+    }
+    case Ep::kTicker24:
+    case Ep::kTickerPrice:
+    case Ep::kBookTicker: {
+      auto syms = requested_symbols(r, info, all);
+      if (!syms.ok()) return finish(fail(syms.error()));
+      std::vector<std::string> names;
+      if (all) {
+        for (const auto& mk : venue_.markets()) names.push_back(mk->name);
+      } else {
+        for (const auto* spec : syms.value()) names.push_back(spec->name);
+      }
+      std::string s = (all || r.has("symbols")) ? "[" : "";
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        if (i != 0) s += ',';
+        const Market* mk = venue_.find(names[i]);
+        const md::OrderBook& book = venue_.book_or_empty(names[i]);
+        const md::Level bb = book.bid_levels() != 0 ? book.bid(0) : md::Level{0, 0};
+        const md::Level ba = book.ask_levels() != 0 ? book.ask(0) : md::Level{0, 0};
+        const std::int64_t last_px = mk != nullptr && !mk->trades.empty() ? mk->trades.back().px : 0;
+        core::JsonWriter w;
+        if (ep == Ep::kTickerPrice) {
+          binance::write_ticker_price(w, names[i], last_px);
+        } else if (ep == Ep::kBookTicker) {
+          binance::write_book_ticker(w, names[i], bb, ba);
+        } else {
+          // Rolling 24 h from one-minute buckets, ending at the market's clock.
+          const std::int64_t now_m = (mk != nullptr && mk->clock_ms != 0 ? mk->clock_ms : now_ms) / 60'000;
+          MinuteBucket agg;
+          bool any = false;
+          for (std::int64_t mi = now_m - 1439; mk != nullptr && mi <= now_m; ++mi) {
+            const MinuteBucket& b = mk->minutes[static_cast<std::size_t>(mi % 1440)];
+            if (b.minute != mi || b.n == 0) continue;
+            if (!any) {
+              agg = b;
+              any = true;
+              continue;
+            }
+            agg.h = std::max(agg.h, b.h);
+            agg.l = std::min(agg.l, b.l);
+            agg.c = b.c;
+            agg.vol += b.vol;
+            agg.quote += b.quote;
+            agg.last_id = b.last_id;
+            agg.n += b.n;
+          }
+          binance::Ticker24h t;
+          t.price_change = agg.c - agg.o;
+          t.price_change_pct_milli =
+              agg.o != 0 ? static_cast<std::int64_t>(static_cast<Int128>(t.price_change) * 100'000 / agg.o) : 0;
+          t.weighted_avg_price =
+              agg.vol != 0 ? static_cast<std::int64_t>(static_cast<Int128>(agg.quote) * 100'000'000 / agg.vol) : 0;
+          t.prev_close_price = agg.o;
+          t.last_price = agg.c;
+          t.last_qty = mk != nullptr && !mk->trades.empty() ? mk->trades.back().qty : 0;
+          t.bid = bb;
+          t.ask = ba;
+          t.open_price = agg.o;
+          t.high_price = agg.h;
+          t.low_price = agg.l;
+          t.volume = agg.vol;
+          t.quote_volume = agg.quote;
+          t.close_time_ms = now_m * 60'000 + 59'999;
+          t.open_time_ms = t.close_time_ms - 86'400'000 + 1;
+          t.first_id = any ? agg.first_id : -1;
+          t.last_id = any ? agg.last_id : -1;
+          t.count = agg.n;
+          binance::write_ticker_24h(w, names[i], t);
+        }
+        s += w.str();
+      }
+      if (all || r.has("symbols")) s += ']';
+      return finish(good(std::move(s)));
+    }
+    case Ep::kTrades: {
+      auto sym = binance::parse_symbol(r, info);
+      if (!sym.ok()) return finish(fail(sym.error()));
+      auto lim = binance::parse_integer(r, "limit", false);
+      if (!lim.ok()) return finish(fail(lim.error()));
+      const auto limit = static_cast<std::size_t>(std::clamp<std::int64_t>(lim.value().value_or(500), 1, 1000));
+      core::JsonWriter w;
+      w.begin_array();
+      if (const Market* mk = venue_.find(sym.value()->name)) {
+        const std::size_t n = std::min(limit, mk->trades.size());
+        for (std::size_t i = mk->trades.size() - n; i < mk->trades.size(); ++i) {
+          binance::write_public_trade(w, mk->trades[i]);
+        }
+      }
+      w.end_array();
+      return finish(good(std::move(w).str()));
+    }
+    case Ep::kAggTrades: {
+      // Every trade of the sim is its own aggregate (one taker order per trade), so aggregate id
+      // = first = last trade id. limit and fromId are honoured; startTime/endTime filter.
+      auto sym = binance::parse_symbol(r, info);
+      if (!sym.ok()) return finish(fail(sym.error()));
+      auto lim = binance::parse_integer(r, "limit", false);
+      if (!lim.ok()) return finish(fail(lim.error()));
+      auto from = binance::parse_integer(r, "fromId", false);
+      if (!from.ok()) return finish(fail(from.error()));
+      auto start = binance::parse_integer(r, "startTime", false);
+      if (!start.ok()) return finish(fail(start.error()));
+      auto end = binance::parse_integer(r, "endTime", false);
+      if (!end.ok()) return finish(fail(end.error()));
+      const auto limit = static_cast<std::size_t>(std::clamp<std::int64_t>(lim.value().value_or(500), 1, 1000));
+      core::JsonWriter w;
+      w.begin_array();
+      if (const Market* mk = venue_.find(sym.value()->name)) {
+        std::vector<const PublicTrade*> sel;
+        for (const PublicTrade& t : mk->trades) {
+          if (from.value() && t.id < *from.value()) continue;
+          if (start.value() && t.time_ms < *start.value()) continue;
+          if (end.value() && t.time_ms > *end.value()) continue;
+          sel.push_back(&t);
+        }
+        // fromId / startTime: the first `limit` from there; otherwise the most recent `limit`.
+        const bool from_start = from.value().has_value() || start.value().has_value();
+        const std::size_t n = std::min(limit, sel.size());
+        const std::size_t first = from_start ? 0 : sel.size() - n;
+        for (std::size_t i = first; i < first + n; ++i) {
+          binance::write_agg_trade(w, *sel[i]);
+        }
+      }
+      w.end_array();
+      return finish(good(std::move(w).str()));
+    }
+    case Ep::kOrderNew:
+    case Ep::kOrderTest: {
+      auto o = binance::parse_new_order(r, info);
+      if (!o.ok()) return finish(fail(o.error()));
+      const md::OrderBook& book = venue_.book_or_empty(o.value().symbol);
+      if (ep == Ep::kOrderTest) {
+        const ApiError e = engine.test_order(o.value(), book);
+        if (!e.ok()) return finish(fail(e));
+        const std::string* ccr = r.find("computeCommissionRates");
+        const bool rates = ccr != nullptr && *ccr == "true";
+        return finish(good(binance::test_order_json(rates ? &engine.account().commission() : nullptr)));
+      }
+      auto res = engine.place_order(o.value(), book, now_ms);
+      if (!res.ok()) return finish(fail(res.error()));
+      log_event(spdlog::level::info, "rest", "order_placed",
+                LogFields().str("symbol", res.value().order.symbol).num("orderId", res.value().order.order_id)
+                    .str("status", binance::to_string(res.value().order.status)));
+      return finish(good(binance::order_response_json(res.value())));
+    }
+    case Ep::kOrderGet: {
+      auto ref = binance::parse_order_ref(r, info);
+      if (!ref.ok()) return finish(fail(ref.error()));
+      auto o = engine.query_order(ref.value());
+      if (!o.ok()) return finish(fail(o.error()));
+      return finish(good(binance::order_query_json(o.value())));
+    }
+    case Ep::kOrderCancel: {
+      auto c = binance::parse_cancel(r, info);
+      if (!c.ok()) return finish(fail(c.error()));
+      auto res = engine.cancel_order(c.value(), now_ms);
+      if (!res.ok()) return finish(fail(res.error()));
+      return finish(good(binance::cancel_response_json(res.value())));
+    }
+    case Ep::kOpenOrders: {
+      auto sym = binance::parse_optional_symbol(r, info);
+      if (!sym.ok()) return finish(fail(sym.error()));
+      const auto orders = engine.open_orders(sym.value() != nullptr ? sym.value()->name : std::string());
+      return finish(good(binance::open_orders_json(orders)));
+    }
+    case Ep::kCancelAll: {
+      auto sym = binance::parse_symbol(r, info);
+      if (!sym.ok()) return finish(fail(sym.error()));
+      auto res = engine.cancel_open_orders(sym.value()->name, now_ms);
+      if (!res.ok()) return finish(fail(res.error()));
+      return finish(good(binance::cancel_all_json(res.value())));
+    }
+    case Ep::kAccount: {
+      const std::string* omit = r.find("omitZeroBalances");
+      return finish(good(binance::account_json(engine.account().view(), binance::AccountFlags{},
+                                           omit != nullptr && *omit == "true")));
+    }
+    case Ep::kMyTrades: {
+      auto q = binance::parse_my_trades(r, info);
+      if (!q.ok()) return finish(fail(q.error()));
+      return finish(good(binance::my_trades_json(engine.my_trades(q.value()))));
+    }
+    case Ep::kNone: break;
+  }
+  return HttpReply{404, "", {}};
+}
+
+}  // namespace cwts::sim_server

@@ -1,0 +1,177 @@
+// cwtsd's configuration: one JSON file, parsed strictly (an unknown key is an error), every error
+// naming the key path and the reason. See docs/configuration.md.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cwts/publish/shm_publisher.hpp"
+#include "cwts/shm_layout/types.hpp"
+
+namespace cwts::daemon {
+
+// A configuration error: `key` is the dotted path ("risk.max_open_orders", "threads.md.core"),
+// `reason` says what is wrong with it. what() is "<key>: <reason>".
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(std::string key, std::string reason);
+  [[nodiscard]] const std::string& key() const noexcept { return key_; }
+  [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
+
+ private:
+  std::string key_;
+  std::string reason_;
+};
+
+enum class IdleStrategy : std::uint8_t {
+  kBusySpin,       // never sleeps: lowest latency, one core at 100 %
+  kSpinThenYield,  // spins, then sched_yield, then short sleeps when idle for long
+  kBlock,          // sleeps up to 1 ms between polls (laptops, CI)
+};
+[[nodiscard]] const char* to_string(IdleStrategy s) noexcept;
+
+struct ThreadConfig {
+  int core = -1;  // CPU to pin to; -1 = not pinned
+  IdleStrategy idle = IdleStrategy::kBlock;
+};
+
+enum class VenueKind : std::uint8_t { kBinance, kPaper };
+enum class HugepageMode : std::uint8_t { kAuto, kRequire, kOff };
+enum class StopAction : std::uint8_t { kCancel, kLeave };
+
+struct RegionConfig {
+  std::string instance = "default";
+  HugepageMode hugepages = HugepageMode::kAuto;
+  std::string hugepage_dir = "/dev/hugepages";
+  std::string shm_dir = "/dev/shm";
+  std::string group;  // owning group of the region files ("" = the process's)
+  std::uint32_t market_mode = 0640;
+  std::uint32_t signals_mode = 0660;
+  bool lock_pages = true;
+};
+
+struct VenueConfig {
+  VenueKind kind = VenueKind::kPaper;
+  std::string rest_url = "https://api.binance.com";
+  std::string ws_url = "wss://stream.binance.com:9443";
+  std::string exchange_info_file;   // "" = GET /api/v3/exchangeInfo at start-up
+  std::string api_key_env = "CWTS_API_KEY";
+  std::string api_secret_env = "CWTS_API_SECRET";
+  std::string api_key_file;         // alternative: a file "KEY\nSECRET\n", mode 0600 or stricter
+  bool tls_verify = true;
+  std::string ca_file;
+  std::uint32_t recv_window_ms = 5000;
+  std::uint32_t request_timeout_ms = 5000;
+  std::uint32_t order_poll_ms = 500;  // polls resting orders for fills
+  std::uint32_t connections = 2;      // kept-alive REST connections
+  std::int64_t paper_fee_bps = 10;    // paper venue: fee per fill in basis points of notional
+};
+
+struct MarketConfig {
+  std::vector<std::string> symbols;  // upper case
+  std::vector<std::string> streams = {"depth@100ms", "bookTicker", "aggTrade"};
+  std::vector<std::uint32_t> timeframes_s = {60, 300};
+  std::uint32_t snapshot_limit = 1000;
+  // Seed the indicators (and the closed-candle history) from GET /api/v3/klines at start-up.
+  bool indicator_history = true;
+};
+
+// Risk limits. Decimal amounts are written as JSON strings ("0.5"), exactly as Binance sends
+// them, and held at md::kWireDecimals / kQtyDecimals.
+struct RiskConfig {
+  std::int64_t max_order_notional = 0;  // quote asset, price scale; 0 = no limit
+  std::int64_t max_position = 0;        // base asset, qty scale; 0 = no limit
+  std::uint32_t max_open_orders = 10;   // per symbol
+  std::uint32_t price_band_bps = 500;   // limit price within this of the mid; 0 = no band
+  std::uint32_t default_ttl_ms = 5000;
+  std::uint32_t max_ttl_ms = 60000;
+  layout::TradingState initial_state = layout::TradingState::kActive;
+};
+
+struct SymbolRiskOverride {
+  std::string symbol;
+  std::optional<std::int64_t> max_order_notional;
+  std::optional<std::int64_t> max_position;
+  std::optional<std::uint32_t> max_open_orders;
+};
+
+struct RateConfig {
+  double engine_share = 0.8;  // of each venue limit from exchangeInfo.rateLimits
+  double slot_share = 0.5;    // of the engine's budget, per slot
+};
+
+struct SlotConfig {
+  bool trade = true;         // may send orders at all
+  bool reduce_only = false;  // only orders that reduce the position
+};
+
+struct ShutdownConfig {
+  StopAction on_stop = StopAction::kCancel;  // open orders at SIGTERM
+  std::uint32_t timeout_ms = 5000;           // for cancels and final reports
+};
+
+struct LogConfig {
+  std::string level = "info";
+  std::string file;  // "" = stderr (journald)
+  std::uint32_t queue_size = 8192;
+};
+
+// The control plane (ctl thread): GET /metrics, /healthz, /readyz on a loopback HTTP port.
+struct ControlConfig {
+  bool enabled = true;
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 0;  // 0 = an ephemeral port, written to <shm_dir>/cwts-<instance>.control
+  std::string token_file;     // bearer token for mutating JSON-RPC methods ("" = none allowed)
+  bool read_only_open = true;  // read-only methods without the token
+};
+
+// The control token from control.token_file (mode 0600 or stricter, one line). "" when no file
+// is configured. Throws ConfigError naming the file (never the token).
+[[nodiscard]] std::string load_control_token(const ControlConfig& c);
+
+struct SystemdConfig {
+  std::uint32_t progress_timeout_ms = 2000;  // md/exec heartbeats older than this stop WATCHDOG=1
+};
+
+struct Config {
+  RegionConfig region;
+  VenueConfig venue;
+  MarketConfig market;
+  std::vector<publish::IndicatorSpec> indicators;  // "indicators": computed on closed candles
+  RiskConfig risk;
+  std::vector<SymbolRiskOverride> risk_overrides;
+  RateConfig rate;
+  std::vector<SlotConfig> slots;  // index = slot; slots past the list use `default_slot`
+  SlotConfig default_slot;
+  ThreadConfig md_thread, exec_thread, ctl_thread;
+  ShutdownConfig shutdown;
+  LogConfig log;
+  SystemdConfig systemd;
+  ControlConfig control;
+
+  [[nodiscard]] const SlotConfig& slot(std::size_t i) const noexcept {
+    return i < slots.size() ? slots[i] : default_slot;
+  }
+};
+
+// Binance's interval name of a timeframe in seconds ("1m" for 60), or "" if there is none.
+[[nodiscard]] const char* interval_name(std::uint32_t seconds) noexcept;
+
+// Parses and validates a configuration document. Throws ConfigError.
+[[nodiscard]] Config parse_config(std::string_view json);
+// Reads and parses a file. Throws ConfigError (key "" for I/O errors).
+[[nodiscard]] Config load_config(const std::string& path);
+
+// API credentials, from the environment or the key file. Throws ConfigError naming the variable or
+// file (never the secret). Required only for venue.kind = binance.
+struct Credentials {
+  std::string key;
+  std::string secret;
+};
+[[nodiscard]] Credentials load_credentials(const VenueConfig& v);
+
+}  // namespace cwts::daemon

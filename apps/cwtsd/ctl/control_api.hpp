@@ -1,0 +1,47 @@
+// The control plane's JSON-RPC 2.0 methods (ctl thread): status, symbols, risk.get, risk.set,
+// halt, resume, reduce_only, cancel_all, slots, subscribe/unsubscribe; and the notifications the
+// ctl thread pushes (stats each second, alerts on state changes). docs/operations.md (control plane) lists them.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "ctl/control_server.hpp"
+#include "engine.hpp"
+
+namespace cwts::daemon {
+
+class ControlApi {
+ public:
+  // JSON-RPC error codes beyond the standard ones.
+  static constexpr int kUnauthorized = -32001;
+  static constexpr int kFailed = -32002;
+
+  // `live` is the ctl thread's copy of the configuration: risk.set and the trading-state methods
+  // change it and hand it to Engine::reload (a SIGHUP reload replaces it with the file's).
+  ControlApi(Engine& engine, Config& live, bool read_only_open);
+
+  // One request (or a batch array) -> the reply text ("" for notifications without an id).
+  [[nodiscard]] std::string handle(std::string_view message, RpcClient& client);
+  // {"jsonrpc":"2.0","method":"stats","params":{...}}
+  [[nodiscard]] std::string stats_notification(std::int64_t now_ns) const;
+  // New execution reports in every slot's report ring, read without consuming them (the
+  // strategies remain their consumers), one "reports" notification each. Call it from the ctl
+  // tick; reports from the construction of this object on.
+  void poll_reports(std::vector<std::string>& out);
+  // {"jsonrpc":"2.0","method":"alerts","params":{"alert":what,"detail":detail,"ts_ns":..}}
+  [[nodiscard]] static std::string alert_notification(std::string_view what, std::string_view detail,
+                                                      std::int64_t now_ns);
+
+ private:
+  Engine& engine_;
+  Config& live_;
+  bool read_only_open_;
+  std::array<std::uint64_t, layout::kMaxSlots> report_cursor_{};
+};
+
+}  // namespace cwts::daemon

@@ -1,0 +1,197 @@
+#include "ctl/ctl_thread.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+
+#include <spdlog/spdlog.h>
+
+#include "cwts/core/clock.hpp"
+#include "cwts/log/json_log.hpp"
+
+namespace cwts::daemon {
+
+using core::realtime_ns;
+using log::log_event;
+using log::LogFields;
+
+namespace {
+
+std::int64_t watchdog_period_ns(const Notifier& n) {
+  // Half of WatchdogSec, so one late tick never lets the watchdog fire.
+  return n.watchdog_period().count() > 0 ? n.watchdog_period().count() * 1000 / 2 : 0;
+}
+
+}  // namespace
+
+CtlThread::CtlThread(Engine& engine, const Config& cfg, std::string config_path,
+                     std::string control_token, Notifier& notifier)
+    : engine_(engine),
+      cfg_(cfg),
+      config_path_(std::move(config_path)),
+      notifier_(notifier),
+      live_cfg_(cfg),
+      stop_signals_(ioc_, SIGTERM, SIGINT),
+      hup_(ioc_, SIGHUP),
+      usr1_(ioc_),
+      tick_(ioc_),
+      api_(engine, live_cfg_, cfg.control.read_only_open),
+      supervisor_(watchdog_period_ns(notifier)),
+      progress_ns_(static_cast<std::int64_t>(cfg.systemd.progress_timeout_ms) * 1'000'000) {
+  arm_stop();
+  arm_hup();
+  if (std::getenv("CWTSD_TEST_HOOKS") != nullptr) {
+    usr1_.add(SIGUSR1);
+    arm_usr1();
+  }
+  if (cfg.control.enabled) open_control_plane(control_token);
+  arm_tick();
+}
+
+CtlThread::~CtlThread() {
+  if (control_) control_->stop();
+  if (!control_file_.empty()) std::remove(control_file_.c_str());
+}
+
+void CtlThread::run() {
+  ioc_.run();
+  if (control_) control_->stop();
+  if (!control_file_.empty()) std::remove(control_file_.c_str());
+  control_file_.clear();
+}
+
+void CtlThread::arm_stop() {
+  stop_signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    log_event(spdlog::level::info, "ctl", "stop_requested", LogFields().num("signal", sig));
+    notifier_.stopping("stopping");
+    ioc_.stop();
+  });
+}
+
+void CtlThread::arm_hup() {
+  hup_.async_wait([this](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    reload();
+    arm_hup();
+  });
+}
+
+void CtlThread::reload() {
+  try {
+    Config next = load_config(config_path_);
+    engine_.reload(next);
+    live_cfg_.risk = next.risk;
+    live_cfg_.risk_overrides = next.risk_overrides;
+    live_cfg_.slots = next.slots;
+    live_cfg_.default_slot = next.default_slot;
+    spdlog::set_level(log::parse_level(next.log.level));
+    log_event(spdlog::level::info, "ctl", "config_reloaded",
+              LogFields().str("config", config_path_).str("log_level", next.log.level));
+  } catch (const std::exception& e) {
+    log_event(spdlog::level::err, "ctl", "config_reload_failed",
+              LogFields().str("config", config_path_).str("error", e.what()));
+  }
+}
+
+void CtlThread::arm_usr1() {
+  usr1_.async_wait([this](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    log_event(spdlog::level::warn, "ctl", "test_hook_stall_md", LogFields().num("ms", 3000));
+    engine_.stall_md_for(3000);
+    arm_usr1();
+  });
+}
+
+HttpResponse CtlThread::http_get(const std::string& target) {
+  HttpResponse r;
+  const std::string path = target.substr(0, target.find('?'));
+  if (path == "/metrics") {
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = engine_.metrics_text(realtime_ns());
+  } else if (path == "/healthz") {
+    // Alive = both hot threads still loop (the watchdog's criterion).
+    const bool alive = engine_.progressing(realtime_ns(), progress_ns_);
+    r.status = alive ? 200 : 503;
+    r.body = alive ? "ok\n" : "stalled: a hot thread stopped making progress\n";
+  } else if (path == "/readyz") {
+    const std::string why = engine_.not_ready_reason();
+    r.status = why.empty() ? 200 : 503;
+    r.body = why.empty() ? "ready\n" : "not ready: " + why + "\n";
+  } else {
+    r.status = 404;
+    r.body = "not found: GET /metrics, /healthz or /readyz\n";
+  }
+  return r;
+}
+
+void CtlThread::open_control_plane(const std::string& token) {
+  control_ = std::make_unique<ControlServer>(
+      ioc_, cfg_.control.address, cfg_.control.port,
+      [this](const std::string& target) { return http_get(target); },
+      [this](std::string_view message, RpcClient& client) { return api_.handle(message, client); },
+      token);
+  const std::string where = cfg_.control.address + ":" + std::to_string(control_->port());
+  control_file_ = cfg_.region.shm_dir + "/cwts-" + cfg_.region.instance + ".control";
+  if (std::FILE* f = std::fopen(control_file_.c_str(), "w")) {
+    std::fprintf(f, "%s\n", where.c_str());
+    std::fclose(f);
+  } else {
+    control_file_.clear();
+  }
+  log_event(spdlog::level::info, "ctl", "control_listening",
+            LogFields()
+                .str("address", cfg_.control.address)
+                .num("port", control_->port())
+                .str("file", control_file_));
+}
+
+void CtlThread::arm_tick() {
+  tick_.expires_after(std::chrono::milliseconds(50));
+  tick_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    on_tick();
+    arm_tick();
+  });
+}
+
+void CtlThread::on_tick() {
+  engine_.hot_log().drain();
+  const std::int64_t now = realtime_ns();
+  const EngineSnapshot snap = engine_.snapshot();
+  if (control_) {
+    report_notes_.clear();
+    api_.poll_reports(report_notes_);
+    for (const auto& n : report_notes_) control_->broadcast("reports", n);
+    if (now - last_stats_ns_ >= 1'000'000'000LL) {
+      last_stats_ns_ = now;
+      if (control_->rpc_clients() > 0) control_->broadcast("stats", api_.stats_notification(now));
+    }
+  }
+  const TickActions a = supervisor_.on_tick(now, snap, engine_.progressing(now, progress_ns_));
+  if (control_) {
+    for (const Alert& al : a.alerts) {
+      control_->broadcast("alerts", ControlApi::alert_notification(al.what, al.detail, now));
+    }
+  }
+  if (a.became_ready) {
+    notifier_.ready(status_line(snap));
+    log_event(spdlog::level::info, "ctl", "ready",
+              LogFields().unum("symbols", snap.symbols).str("market_region", engine_.market_path()));
+  }
+  if (a.progress_change) {
+    const bool progress = *a.progress_change;
+    log_event(progress ? spdlog::level::info : spdlog::level::err, "ctl",
+              progress ? "threads_progressing" : "threads_stalled",
+              LogFields()
+                  .num("md_age_ms", (now - snap.md_heartbeat_ns) / 1'000'000)
+                  .num("exec_age_ms", (now - snap.exec_heartbeat_ns) / 1'000'000));
+  }
+  // WATCHDOG=1 only while both hot threads make progress: a stalled thread lets systemd's
+  // watchdog fire and restart the service.
+  if (a.watchdog) notifier_.watchdog();
+  if (a.status) notifier_.status(*a.status);
+}
+
+}  // namespace cwts::daemon

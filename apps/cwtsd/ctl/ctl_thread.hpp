@@ -1,0 +1,72 @@
+// CtlThread: cwtsd's ctl thread (the main thread once the engine has started).
+//
+// Owns: its io_context; SIGTERM/SIGINT (stop), SIGHUP (reload), SIGUSR1 (test hook); the
+// control plane (ControlServer + ControlApi: /metrics, /healthz, /readyz, JSON-RPC) and the
+// control file that names its address; systemd notifications (READY, WATCHDOG, STATUS,
+// STOPPING); the 50 ms tick that drains the hot threads' log records and runs the Supervisor.
+// May touch: the Engine only through its ctl-side calls (snapshot, metrics_text, progressing,
+// not_ready_reason, reload, hot_log().drain, stall_md_for); never md or exec state directly.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "config/config.hpp"
+#include "ctl/control_api.hpp"
+#include "ctl/control_server.hpp"
+#include "ctl/supervisor.hpp"
+#include "ctl/systemd.hpp"
+#include "engine.hpp"
+
+namespace cwts::daemon {
+
+class CtlThread {
+ public:
+  // `cfg` is the configuration the engine started with; `config_path` is re-read on SIGHUP.
+  // Starts listening (control plane) at once; throws if the control address cannot be bound.
+  CtlThread(Engine& engine, const Config& cfg, std::string config_path,
+            std::string control_token, Notifier& notifier);
+  ~CtlThread();
+  CtlThread(const CtlThread&) = delete;
+  CtlThread& operator=(const CtlThread&) = delete;
+
+  // Runs until SIGTERM or SIGINT; then closes the control plane and removes the control file.
+  void run();
+
+  // GET /metrics, /healthz, /readyz (docs/operations.md, control plane).
+  [[nodiscard]] HttpResponse http_get(const std::string& target);
+
+ private:
+  void arm_stop();
+  void arm_hup();
+  void arm_usr1();
+  void arm_tick();
+  void on_tick();
+  void reload();
+  void open_control_plane(const std::string& token);
+
+  Engine& engine_;
+  const Config& cfg_;
+  std::string config_path_;
+  Notifier& notifier_;
+  Config live_cfg_;  // what risk.set / halt / resume change; a SIGHUP reload replaces parts of it
+  boost::asio::io_context ioc_;
+  boost::asio::signal_set stop_signals_;
+  boost::asio::signal_set hup_;
+  boost::asio::signal_set usr1_;
+  boost::asio::steady_timer tick_;
+  ControlApi api_;
+  std::unique_ptr<ControlServer> control_;
+  std::string control_file_;
+  Supervisor supervisor_;
+  std::int64_t progress_ns_;
+  std::int64_t last_stats_ns_ = 0;
+  std::vector<std::string> report_notes_;
+};
+
+}  // namespace cwts::daemon

@@ -1,0 +1,50 @@
+#include "ctl/supervisor.hpp"
+
+#include "cwts/engine/validator.hpp"
+
+namespace cwts::daemon {
+
+std::string status_line(const EngineSnapshot& s) {
+  static constexpr const char* kStates[] = {"active", "halted", "reduce-only"};
+  const auto st = static_cast<std::size_t>(s.trading_state);
+  return "books " + std::to_string(s.books_valid) + "/" + std::to_string(s.symbols) +
+         " valid, " + std::to_string(s.frames) + " frames, signals " +
+         std::to_string(s.signals_accepted) + " accepted / " + std::to_string(s.signals_rejected) +
+         " rejected, " + std::to_string(s.orders_sent) + " orders, " + std::to_string(s.fills) +
+         " fills, " + (st < 3 ? kStates[st] : "?") + (s.venue_ready ? "" : ", venue not ready");
+}
+
+TickActions Supervisor::on_tick(std::int64_t now_ns, const EngineSnapshot& snap,
+                                bool progressing) {
+  TickActions a;
+  if (snap.trading_state != last_state_) {
+    last_state_ = snap.trading_state;
+    a.alerts.push_back({"trading_state", std::string(engine::to_string(snap.trading_state))});
+  }
+  if (!ready_ && snap.books_valid == snap.symbols && snap.venue_ready) {
+    ready_ = true;
+    a.became_ready = true;
+    a.alerts.push_back({"ready", "every book synced, venue connected"});
+  }
+  if (progressing != progress_reported_) {
+    progress_reported_ = progressing;
+    a.progress_change = progressing;
+    a.alerts.push_back({progressing ? "threads_progressing" : "threads_stalled", ""});
+  }
+  if (ready_ && progressing && watchdog_period_ns_ > 0 &&
+      now_ns - last_watchdog_ns_ >= watchdog_period_ns_) {
+    last_watchdog_ns_ = now_ns;
+    a.watchdog = true;
+  }
+  if (now_ns - last_status_ns_ >= 1'000'000'000LL) {
+    last_status_ns_ = now_ns;
+    std::string text = status_line(snap);
+    if (text != last_status_text_) {
+      last_status_text_ = text;
+      a.status = std::move(text);
+    }
+  }
+  return a;
+}
+
+}  // namespace cwts::daemon

@@ -1,0 +1,532 @@
+#include "engine.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "cwts/concurrent/word_copy.hpp"
+#include "exec/exec_engine.hpp"
+#include "cwts/net/http_get.hpp"
+#include "cwts/log/json_log.hpp"
+#include "cwts/binance/exchange_info.hpp"
+#include "cwts/feed/feed_client.hpp"
+#include <cstdio>
+#include "cwts/engine/validator.hpp"
+#include "cwts/publish/shm_publisher.hpp"
+#include "cwts/core/decimal.hpp"
+#include <simdjson.h>
+#include "cwts/shm/region.hpp"
+#include "cwts/core/clock.hpp"
+
+namespace cwts::daemon {
+
+namespace cc = cwts::concurrent;
+
+namespace {
+
+using core::realtime_ns;
+
+}  // namespace
+
+// Pins the calling thread; a failure is logged, not fatal (the core may be offline in a VM).
+void pin_current_thread(const char* name, const ThreadConfig& t) {
+  ::pthread_setname_np(::pthread_self(), name);
+  if (t.core < 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(static_cast<unsigned>(t.core), &set);
+  const int rc = ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);
+  log::log_event(rc == 0 ? spdlog::level::info : spdlog::level::warn, "engine",
+                 rc == 0 ? "thread_pinned" : "thread_pin_failed",
+                 log::LogFields().str("thread", name).num("core", t.core).num("errno", rc));
+}
+
+namespace {
+
+shm::RegionOptions region_options(const RegionConfig& r) {
+  shm::RegionOptions o;
+  o.instance = r.instance;
+  o.hugepage_dir = r.hugepages == HugepageMode::kOff ? std::string() : r.hugepage_dir;
+  o.shm_dir = r.shm_dir;
+  o.group = r.group;
+  o.market_mode = static_cast<mode_t>(r.market_mode);
+  o.signals_mode = static_cast<mode_t>(r.signals_mode);
+  o.lock_pages = r.lock_pages;
+  return o;
+}
+
+binance::ExchangeInfo load_info(const Config& cfg) {
+  if (!cfg.venue.exchange_info_file.empty()) {
+    return binance::load_exchange_info(cfg.venue.exchange_info_file);
+  }
+  std::string target = "/api/v3/exchangeInfo?symbols=[";
+  for (std::size_t i = 0; i < cfg.market.symbols.size(); ++i) {
+    target += (i == 0 ? "%22" : ",%22") + cfg.market.symbols[i] + "%22";
+  }
+  target += "]";
+  net::HttpGetOptions o;
+  o.tls_verify = cfg.venue.tls_verify;
+  o.ca_file = cfg.venue.ca_file;
+  o.timeout = std::chrono::milliseconds(cfg.venue.request_timeout_ms * 2);
+  return binance::parse_exchange_info(net::http_get(cfg.venue.rest_url, target, o));
+}
+
+// Seeds the indicators with the venue's closed klines (GET /api/v3/klines), oldest first, so they
+// are warm from the first live candle. Start-up only (the md thread is not running yet). A failed
+// request is logged and skipped: those indicators then warm up on live candles.
+void seed_indicator_history(const Config& cfg, publish::ShmPublisher& pub) {
+  net::HttpGetOptions o;
+  o.tls_verify = cfg.venue.tls_verify;
+  o.ca_file = cfg.venue.ca_file;
+  o.timeout = std::chrono::milliseconds(cfg.venue.request_timeout_ms * 2);
+  const std::int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  for (std::size_t id = 0; id < cfg.market.symbols.size(); ++id) {
+    for (const std::uint32_t tf_s : cfg.market.timeframes_s) {
+      const int tf = pub.candles().index_of(tf_s);
+      if (tf < 0) continue;
+      const auto sid = static_cast<std::uint16_t>(id);
+      const auto stf = static_cast<std::uint8_t>(tf);
+      const std::size_t need = pub.indicator_warmup(sid, stf);
+      if (need == 0) continue;
+      const std::size_t limit = std::min<std::size_t>(1000, std::max<std::size_t>(need * 4, 100));
+      const std::string& sym = cfg.market.symbols[id];
+      const std::string target = "/api/v3/klines?symbol=" + sym + "&interval=" + interval_name(tf_s) +
+                                 "&limit=" + std::to_string(limit);
+      std::size_t seeded = 0;
+      try {
+        const std::string body = net::http_get(cfg.venue.rest_url, target, o);
+        simdjson::dom::parser parser;
+        simdjson::dom::array rows;
+        if (parser.parse(body).get_array().get(rows) != simdjson::SUCCESS) {
+          throw std::runtime_error("klines: the answer is not a JSON array");
+        }
+        for (simdjson::dom::element row : rows) {
+          simdjson::dom::array k;
+          std::int64_t open_ms = 0, close_ms = 0, trades = 0;
+          if (row.get_array().get(k) != simdjson::SUCCESS || k.at(0).get_int64().get(open_ms) ||
+              k.at(6).get_int64().get(close_ms) || k.at(8).get_int64().get(trades)) {
+            throw std::runtime_error("klines: a row is not [openTime, o, h, l, c, v, closeTime, q, n, ...]");
+          }
+          if (close_ms >= now_ms) continue;  // the open kline: live trades build it
+          layout::Candle c{};
+          c.open_time_ms = open_ms;
+          std::int64_t* fields[] = {&c.open.raw, &c.high.raw, &c.low.raw, &c.close.raw, &c.volume.raw};
+          for (std::size_t f = 0; f < 5; ++f) {
+            std::string_view text;
+            if (k.at(f + 1).get_string().get(text) != simdjson::SUCCESS ||
+                core::parse_fixed(text, md::kWireDecimals, *fields[f]) != core::DecimalErrc::kOk) {
+              throw std::runtime_error("klines: a price or volume is not a decimal string");
+            }
+          }
+          c.trades = static_cast<std::uint32_t>(trades);
+          c.closed = 1;
+          pub.seed_closed_candle(sid, stf, c);
+          ++seeded;
+        }
+        log::log_event(spdlog::level::info, "md", "indicator_history",
+                       log::LogFields().str("symbol", sym).str("timeframe", interval_name(tf_s))
+                           .num("candles", static_cast<std::int64_t>(seeded)));
+      } catch (const std::exception& e) {
+        log::log_event(spdlog::level::warn, "md", "indicator_history_failed",
+                       log::LogFields().str("symbol", sym).str("timeframe", interval_name(tf_s))
+                           .str("error", e.what()));
+      }
+    }
+  }
+}
+
+feed::FeedConfig feed_config(const Config& cfg) {
+  feed::FeedConfig f;
+  f.ws_url = cfg.venue.ws_url;
+  f.rest_url = cfg.venue.rest_url;
+  f.symbols = cfg.market.symbols;
+  f.streams = cfg.market.streams;
+  f.snapshot_limit = cfg.market.snapshot_limit;
+  f.tls_verify_peer = cfg.venue.tls_verify;
+  f.ca_file = cfg.venue.ca_file;
+  f.user_agent = "cwtsd/0.1";
+  return f;
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  Impl(Engine& e, const Config& cfg, std::optional<Credentials> creds)
+      : owner(e), info(load_info(cfg)), ropts(region_options(cfg.region)) {
+    for (const auto& s : cfg.market.symbols) {
+      if (info.find(s) == nullptr) {
+        throw ConfigError("market.symbols", s + " is not in the venue's exchangeInfo");
+      }
+      names.emplace_back(s);
+    }
+    if (cfg.region.hugepages == HugepageMode::kRequire) ropts.shm_dir.clear();
+    market = shm::Region::create(layout::RegionKind::kMarket, ropts);
+    try {
+      signals_created = shm::Region::create(layout::RegionKind::kSignals, ropts);
+      if (cfg.region.hugepages == HugepageMode::kRequire &&
+          (market.backing() != shm::Backing::kHugePages ||
+           signals_created.backing() != shm::Backing::kHugePages)) {
+        throw std::runtime_error("region.hugepages is \"require\" but the regions are not on huge pages");
+      }
+      auto& m = market.as<layout::MarketRegion>();
+      publish::PublisherOptions popts;
+      popts.indicators = cfg.indicators;
+      publisher = std::make_unique<publish::ShmPublisher>(m, info, names, cfg.market.timeframes_s, popts);
+      if (cfg.market.indicator_history && !cfg.indicators.empty()) seed_indicator_history(cfg, *publisher);
+      feed = std::make_unique<feed::FeedClient>(feed_config(cfg), publisher.get());
+      feed->set_tick_hook([this](md::Pipeline& p) { on_md_tick(p); });
+      exec = std::make_unique<ExecEngine>(cfg, info, m, owner.hot_log_, std::move(creds));
+    } catch (...) {
+      if (signals_created.valid()) signals_created.remove();
+      market.remove();
+      throw;
+    }
+  }
+
+  // md thread, every <= 100 ms from the feed's housekeeping tick.
+  void on_md_tick(md::Pipeline& p) {
+    const std::int64_t stall = owner.md_stall_ms_.exchange(0, std::memory_order_relaxed);
+    if (stall > 0) std::this_thread::sleep_for(std::chrono::milliseconds(stall));
+    const std::int64_t now = realtime_ns();
+    publisher->on_tick(now, p.counters());
+    market.heartbeat(static_cast<std::uint64_t>(now));
+    md_heartbeat.store(now, std::memory_order_relaxed);
+  }
+
+  Engine& owner;
+  binance::ExchangeInfo info;
+  shm::RegionOptions ropts;
+  std::vector<std::string_view> names;
+  shm::Region market;
+  shm::Region signals_created;  // the engine's writable mapping: header and state only
+  shm::Region signals;          // read-only: what the exec thread reads
+  std::unique_ptr<publish::ShmPublisher> publisher;
+  std::unique_ptr<feed::FeedClient> feed;
+  std::unique_ptr<ExecEngine> exec;
+  std::thread md_thread;
+  std::thread exec_thread;
+  std::atomic<std::int64_t> md_heartbeat{0};
+  std::atomic<bool> exec_stop{false};
+  bool started = false;
+  bool stopped = false;
+};
+
+Engine::Engine(Config cfg, std::optional<Credentials> credentials)
+    : cfg_(std::move(cfg)), impl_(std::make_unique<Impl>(*this, cfg_, std::move(credentials))) {}
+
+Engine::~Engine() {
+  try {
+    stop();
+  } catch (...) {
+  }
+}
+
+void Engine::start() {
+  Impl& i = *impl_;
+  i.signals_created.set_state(layout::RegionState::kLive);
+  i.signals = shm::Region::attach(layout::RegionKind::kSignals, shm::Access::kReadOnly, i.ropts);
+  i.exec->bind_signals(i.signals.as<layout::SignalsRegion>(),
+                       i.market.header().epoch_ns);
+  i.market.set_state(layout::RegionState::kLive);
+  i.md_heartbeat.store(realtime_ns(), std::memory_order_relaxed);
+  i.md_thread = std::thread([this] {
+    pin_current_thread("cwtsd-md", cfg_.md_thread);
+    try {
+      switch (cfg_.md_thread.idle) {
+        case IdleStrategy::kBusySpin: impl_->feed->run_spinning(false); break;
+        case IdleStrategy::kSpinThenYield: impl_->feed->run_spinning(true); break;
+        case IdleStrategy::kBlock: impl_->feed->run(); break;
+      }
+    } catch (const std::exception& e) {
+      log::log_event(spdlog::level::critical, "md", "thread_failed", log::LogFields().str("error", e.what()));
+    }
+  });
+  i.exec_thread = std::thread([this] {
+    pin_current_thread("cwtsd-exec", cfg_.exec_thread);
+    try {
+      impl_->exec->run(impl_->exec_stop);
+    } catch (const std::exception& e) {
+      log::log_event(spdlog::level::critical, "exec", "thread_failed", log::LogFields().str("error", e.what()));
+    }
+  });
+  i.started = true;
+  log::log_event(spdlog::level::info, "engine", "started",
+                 log::LogFields()
+                     .str("market_region", i.market.path())
+                     .str("signals_region", i.signals_created.path())
+                     .str("backing", i.market.backing() == shm::Backing::kHugePages ? "hugepages" : "shm")
+                     .boolean("locked", i.market.locked())
+                     .unum("epoch_ns", i.market.header().epoch_ns)
+                     .unum("symbols", i.names.size()));
+}
+
+void Engine::stop() {
+  Impl& i = *impl_;
+  if (i.stopped) return;
+  i.stopped = true;
+  if (i.started) {
+    // The exec thread stops intake, settles open orders (cancel or leave) and writes the final
+    // reports before it returns; the feed keeps the books (and the paper venue) alive meanwhile.
+    i.exec_stop.store(true, std::memory_order_release);
+    if (i.exec_thread.joinable()) i.exec_thread.join();
+    i.feed->stop();
+    if (i.md_thread.joinable()) i.md_thread.join();
+  }
+  hot_log_.drain();
+  i.signals = shm::Region();
+  i.signals_created.remove();
+  i.market.remove();
+  log::log_event(spdlog::level::info, "engine", "stopped");
+}
+
+EngineSnapshot Engine::snapshot() const {
+  const Impl& i = *impl_;
+  const auto& m = i.market.as<layout::MarketRegion>();
+  EngineSnapshot s;
+  s.symbols = i.names.size();
+  for (std::size_t k = 0; k < s.symbols; ++k) {
+    if (cc::load_word(m.symbols[k].book_valid, std::memory_order_acquire) != 0) ++s.books_valid;
+  }
+  const auto rd = [](const std::uint64_t& w) { return cc::load_word(w, std::memory_order_relaxed); };
+  s.frames = rd(m.status.md.frames);
+  s.parse_errors = rd(m.status.md.parse_errors);
+  s.gaps = rd(m.status.md.gaps);
+  s.resyncs = rd(m.status.md.resyncs);
+  s.signals_seen = rd(m.status.exec.signals_seen);
+  s.signals_accepted = rd(m.status.exec.signals_accepted);
+  s.signals_rejected = rd(m.status.exec.signals_rejected);
+  s.orders_sent = rd(m.status.exec.orders_sent);
+  s.fills = rd(m.status.exec.fills);
+  s.trading_state = static_cast<layout::TradingState>(rd(m.status.exec.trading_state));
+  s.md_heartbeat_ns = i.md_heartbeat.load(std::memory_order_relaxed);
+  s.exec_heartbeat_ns = i.exec->heartbeat_ns();
+  s.venue_ready = i.exec->venue_ready();
+  return s;
+}
+
+namespace {
+
+// Prometheus text format helpers: one family (HELP, TYPE) then its samples.
+class Exposition {
+ public:
+  void family(std::string_view name, std::string_view type, std::string_view help) {
+    out_ += "# HELP ";
+    out_ += name;
+    out_ += ' ';
+    out_ += help;
+    out_ += "\n# TYPE ";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
+  }
+  // labels: already formatted `a="x",b="y"` (or empty).
+  void sample(std::string_view name, std::string_view labels, double v) {
+    out_ += name;
+    if (!labels.empty()) {
+      out_ += '{';
+      out_ += labels;
+      out_ += '}';
+    }
+    char buf[64];
+    const int n = std::snprintf(buf, sizeof buf, " %.17g\n", v);
+    out_.append(buf, static_cast<std::size_t>(n));
+  }
+  void sample(std::string_view name, std::string_view labels, std::uint64_t v) {
+    out_ += name;
+    if (!labels.empty()) {
+      out_ += '{';
+      out_ += labels;
+      out_ += '}';
+    }
+    out_ += ' ';
+    out_ += std::to_string(v);
+    out_ += '\n';
+  }
+  void counter(std::string_view name, std::string_view help, std::uint64_t v) {
+    family(name, "counter", help);
+    sample(name, "", v);
+  }
+  void gauge(std::string_view name, std::string_view help, double v) {
+    family(name, "gauge", help);
+    sample(name, "", v);
+  }
+  void histogram(std::string_view name, std::string_view help, const core::LatencyHistogram::Snapshot& h) {
+    family(name, "histogram", help);
+    const std::string bucket = std::string(name) + "_bucket";
+    std::uint64_t cum = 0;
+    for (std::size_t i = 0; i < core::LatencyHistogram::kBuckets; ++i) {
+      cum += h.buckets[i];
+      char le[48];
+      if (i < core::LatencyHistogram::kBoundsNs.size()) {
+        std::snprintf(le, sizeof le, "le=\"%g\"", static_cast<double>(core::LatencyHistogram::kBoundsNs[i]) / 1e9);
+      } else {
+        std::snprintf(le, sizeof le, "le=\"+Inf\"");
+      }
+      sample(bucket, le, cum);
+    }
+    sample(std::string(name) + "_sum", "", static_cast<double>(h.sum_ns) / 1e9);
+    sample(std::string(name) + "_count", "", cum);
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+}  // namespace
+
+std::string Engine::metrics_text(std::int64_t now_ns) const {
+  const Impl& i = *impl_;
+  const auto& m = i.market.as<layout::MarketRegion>();
+  const EngineSnapshot s = snapshot();
+  Exposition e;
+  e.counter("cwts_md_frames_total", "Market-data frames received (all streams).", s.frames);
+  e.counter("cwts_md_parse_errors_total", "Frames that did not parse.", s.parse_errors);
+  e.counter("cwts_md_gaps_total", "Order-book update-id gaps detected.", s.gaps);
+  e.counter("cwts_md_resyncs_total", "Order-book resynchronisations (snapshot + replay).", s.resyncs);
+  e.counter("cwts_md_events_published_total", "Events published to the market region's event ring.",
+            cc::load_word(m.status.md.events_published, std::memory_order_relaxed));
+  e.histogram("cwts_md_publish_latency_seconds", "Frame received -> event published in shared memory.",
+              i.publisher->publish_latency().snapshot());
+  e.family("cwts_md_messages_total", "counter", "Market-data messages per stream kind.");
+  static constexpr std::pair<publish::ShmPublisher::Stream, const char*> kStreams[] = {
+      {publish::ShmPublisher::Stream::kDepth, "depth"}, {publish::ShmPublisher::Stream::kBookTicker, "bookTicker"},
+      {publish::ShmPublisher::Stream::kTrade, "trade"}, {publish::ShmPublisher::Stream::kAggTrade, "aggTrade"},
+      {publish::ShmPublisher::Stream::kKline, "kline"}};
+  for (const auto& [stream, name] : kStreams) {
+    e.sample("cwts_md_messages_total", std::string("stream=\"") + name + "\"", i.publisher->messages(stream));
+  }
+  e.family("cwts_book_valid", "gauge", "1 while the symbol's order book is synced.");
+  for (std::size_t k = 0; k < i.names.size(); ++k) {
+    const bool valid = cc::load_word(m.symbols[k].book_valid, std::memory_order_acquire) != 0;
+    e.sample("cwts_book_valid", "symbol=\"" + std::string(i.names[k]) + "\"", valid ? 1.0 : 0.0);
+  }
+  e.gauge("cwts_books_valid", "Symbols whose order book is synced.", static_cast<double>(s.books_valid));
+  e.counter("cwts_signals_seen_total", "Signals taken from the strategies' rings.", s.signals_seen);
+  e.family("cwts_signals_total", "counter", "Signals by outcome of validation and rate limits.");
+  e.sample("cwts_signals_total", "outcome=\"accepted\"", s.signals_accepted);
+  e.sample("cwts_signals_total", "outcome=\"rejected\"", s.signals_rejected);
+  e.family("cwts_reports_total", "counter",
+           "Execution reports sent to strategies, by kind and reason (REJECTED: why; RATE_LIMITED = "
+           "rate-limit rejections).");
+  for (std::uint8_t kind = 1; kind <= 7; ++kind) {
+    for (std::uint16_t reason = 0; reason < 32; ++reason) {
+      const std::uint64_t n = i.exec->reports_sent(kind, reason);
+      if (n == 0 && reason != 0) continue;
+      e.sample("cwts_reports_total",
+               std::string("kind=\"") + engine::to_string(static_cast<layout::ReportKind>(kind)) + "\",reason=\"" +
+                   engine::to_string(static_cast<layout::RejectReason>(reason)) + "\"",
+               n);
+    }
+  }
+  e.counter("cwts_orders_sent_total", "Orders sent to the venue.", s.orders_sent);
+  e.family("cwts_venue_usage", "gauge",
+           "The venue's count of this account's usage from its last response headers (0 before the first).");
+  e.sample("cwts_venue_usage", "limit=\"request_weight_1m\"", i.exec->venue_used_weight_1m());
+  e.sample("cwts_venue_usage", "limit=\"orders_10s\"", i.exec->venue_orders_10s());
+  e.sample("cwts_venue_usage", "limit=\"orders_1d\"", i.exec->venue_orders_1d());
+  // Ring occupancy per claimed slot: signals waiting for the engine, reports waiting for the strategy.
+  const auto& sig = i.signals_created.as<layout::SignalsRegion>();
+  e.family("cwts_ring_occupancy", "gauge", "Records waiting in a claimed slot's rings.");
+  for (std::size_t k = 0; k < layout::kMaxSlots; ++k) {
+    if (cc::load_word(sig.slots[k].claim, std::memory_order_acquire) == 0) continue;
+    const std::string slot = "slot=\"" + std::to_string(k) + "\"";
+    const std::uint64_t sp = sig.slots[k].signals.published(), sc = m.slots[k].signal_cursor.consumed();
+    const std::uint64_t rp = m.slots[k].reports.published(), rc = sig.slots[k].report_cursor.consumed();
+    e.sample("cwts_ring_occupancy", slot + ",ring=\"signals\"", sp > sc ? sp - sc : 0);
+    e.sample("cwts_ring_occupancy", slot + ",ring=\"reports\"", rp > rc ? rp - rc : 0);
+  }
+  // Lapped readers: slot owners (cwts_bridge) count the events the event ring overwrote before
+  // they read them; the engine cannot see a reader's position, the reader tells it.
+  e.family("cwts_reader_events_lapped_total", "counter", "Events a slot's owner lost to event-ring laps.");
+  std::size_t lapped_readers = 0;
+  for (std::size_t k = 0; k < layout::kMaxSlots; ++k) {
+    if (cc::load_word(sig.slots[k].claim, std::memory_order_acquire) == 0) continue;
+    const std::uint64_t lost = cc::load_word(sig.slots[k].events_lapped, std::memory_order_relaxed);
+    if (lost > 0) ++lapped_readers;
+    e.sample("cwts_reader_events_lapped_total", "slot=\"" + std::to_string(k) + "\"", lost);
+  }
+  e.gauge("cwts_lapped_readers", "Claimed slots whose owner has been lapped by the event ring.",
+          static_cast<double>(lapped_readers));
+  e.counter("cwts_fills_total", "Fills reported by the venue.", s.fills);
+  e.gauge("cwts_venue_connected", "1 while the venue answers.", s.venue_ready ? 1.0 : 0.0);
+  e.family("cwts_trading_state", "gauge", "1 for the engine's trading state.");
+  for (const auto st : {layout::TradingState::kActive, layout::TradingState::kHalted, layout::TradingState::kReduceOnly}) {
+    e.sample("cwts_trading_state", std::string("state=\"") + engine::to_string(st) + "\"",
+             s.trading_state == st ? 1.0 : 0.0);
+  }
+  e.family("cwts_thread_heartbeat_age_seconds", "gauge", "Time since the hot thread's last loop.");
+  e.sample("cwts_thread_heartbeat_age_seconds", "thread=\"md\"",
+           static_cast<double>(std::max<std::int64_t>(0, now_ns - s.md_heartbeat_ns)) / 1e9);
+  e.sample("cwts_thread_heartbeat_age_seconds", "thread=\"exec\"",
+           static_cast<double>(std::max<std::int64_t>(0, now_ns - s.exec_heartbeat_ns)) / 1e9);
+  return e.take();
+}
+
+std::string Engine::not_ready_reason() const {
+  const EngineSnapshot s = snapshot();
+  std::string r;
+  if (s.books_valid != s.symbols) {
+    r += std::to_string(s.symbols - s.books_valid) + " of " + std::to_string(s.symbols) + " books not synced";
+  }
+  if (!s.venue_ready) r += std::string(r.empty() ? "" : "; ") + "venue not connected";
+  return r;
+}
+
+bool Engine::books_synced() const {
+  const EngineSnapshot s = snapshot();
+  return s.books_valid == s.symbols;
+}
+
+bool Engine::progressing(std::int64_t now_ns, std::int64_t timeout_ns) const {
+  const EngineSnapshot s = snapshot();
+  return now_ns - s.md_heartbeat_ns < timeout_ns && now_ns - s.exec_heartbeat_ns < timeout_ns;
+}
+
+
+namespace {
+bool wait_version(const ExecEngine& exec, std::uint64_t version, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (exec.applied_version() < version) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  return true;
+}
+}  // namespace
+
+bool Engine::reload_and_wait(const Config& cfg, int timeout_ms) {
+  return wait_version(*impl_->exec, impl_->exec->reload(cfg), timeout_ms);
+}
+
+bool Engine::cancel_all_and_wait(int timeout_ms) {
+  return wait_version(*impl_->exec, impl_->exec->request_cancel_all(), timeout_ms);
+}
+const layout::MarketRegion& Engine::market_region() const { return impl_->market.as<layout::MarketRegion>(); }
+const layout::SignalsRegion& Engine::signals_region() const {
+  return impl_->signals_created.as<layout::SignalsRegion>();
+}
+const std::vector<std::string_view>& Engine::symbol_names() const { return impl_->names; }
+const core::LatencyHistogram& Engine::publish_latency() const { return impl_->publisher->publish_latency(); }
+
+void Engine::reload(const Config& cfg) {
+  (void)impl_->exec->reload(cfg);
+  cfg_.risk = cfg.risk;
+  cfg_.risk_overrides = cfg.risk_overrides;
+  cfg_.slots = cfg.slots;
+  cfg_.default_slot = cfg.default_slot;
+  cfg_.log.level = cfg.log.level;
+}
+
+std::string Engine::market_path() const { return impl_->market.path(); }
+std::string Engine::signals_path() const { return impl_->signals_created.path(); }
+
+}  // namespace cwts::daemon

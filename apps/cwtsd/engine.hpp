@@ -1,0 +1,98 @@
+// Engine: cwtsd's runtime — the two regions, the md thread (feed → pipeline → publisher), the exec
+// thread (signals → validation → rate limits → venue → reports) and what the ctl thread asks of
+// them (readiness, progress, status, reload, stop). See docs/engine.md and ADR 0009.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cwts/core/latency_histogram.hpp"
+#include "config/config.hpp"
+#include "cwts/shm_layout/market_region.hpp"
+#include "cwts/shm_layout/signal_region.hpp"
+#include "hot_log.hpp"
+
+namespace cwts::daemon {
+
+class ExecEngine;
+
+// Names the calling thread and pins it to `t.core` (if >= 0); a failure is logged, not fatal.
+void pin_current_thread(const char* name, const ThreadConfig& t);
+
+struct EngineSnapshot {
+  std::size_t symbols = 0;
+  std::size_t books_valid = 0;
+  std::uint64_t frames = 0;
+  std::uint64_t parse_errors = 0;
+  std::uint64_t gaps = 0;
+  std::uint64_t resyncs = 0;
+  std::uint64_t signals_seen = 0;
+  std::uint64_t signals_accepted = 0;
+  std::uint64_t signals_rejected = 0;
+  std::uint64_t orders_sent = 0;
+  std::uint64_t fills = 0;
+  std::int64_t md_heartbeat_ns = 0;
+  std::int64_t exec_heartbeat_ns = 0;
+  bool venue_ready = false;
+  layout::TradingState trading_state = layout::TradingState::kActive;
+};
+
+class Engine {
+ public:
+  // Start-up: exchangeInfo (file or REST), both regions (kInitializing), the publisher, the feed
+  // and the venue. Throws std::runtime_error (or ConfigError) naming what failed; nothing is left
+  // behind (regions removed) when it does.
+  Engine(Config cfg, std::optional<Credentials> credentials);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Publishes both regions (kLive) and starts the md and exec threads.
+  void start();
+  // Graceful stop: intake stops, open orders are cancelled or left (shutdown.on_stop), every
+  // signal still open gets its final report, threads join, regions are marked closed and removed.
+  void stop();
+
+  // ctl thread.
+  [[nodiscard]] EngineSnapshot snapshot() const;
+  [[nodiscard]] bool books_synced() const;
+  // GET /metrics: Prometheus text exposition (version 0.0.4) of the engine's counters, gauges and
+  // histograms. See docs/operations.md#metrics for every name.
+  [[nodiscard]] std::string metrics_text(std::int64_t now_ns) const;
+  // GET /readyz: "" when every book is synced and the venue connected, else what is missing.
+  [[nodiscard]] std::string not_ready_reason() const;
+  // True while both hot threads made progress within `timeout_ns`.
+  [[nodiscard]] bool progressing(std::int64_t now_ns, std::int64_t timeout_ns) const;
+  // SIGHUP: new risk limits (and slot policies) take effect on the exec thread's next loop.
+  void reload(const Config& cfg);
+  // ctl thread: the regions as the engine maps them (read-only use) and the symbols in id order.
+  [[nodiscard]] const layout::MarketRegion& market_region() const;
+  [[nodiscard]] const layout::SignalsRegion& signals_region() const;
+  [[nodiscard]] const std::vector<std::string_view>& symbol_names() const;
+  [[nodiscard]] const core::LatencyHistogram& publish_latency() const;
+  // ctl thread: reload(), or cancel every open order, and wait (at most `timeout_ms`) until the exec thread has
+  // applied it, so a signal sent afterwards is judged by the new limits. False at the timeout.
+  bool reload_and_wait(const Config& cfg, int timeout_ms);
+  bool cancel_all_and_wait(int timeout_ms);
+  [[nodiscard]] HotLog& hot_log() noexcept { return hot_log_; }
+  [[nodiscard]] const Config& config() const noexcept { return cfg_; }
+  [[nodiscard]] std::string market_path() const;
+  [[nodiscard]] std::string signals_path() const;
+
+  // Test hook (CWTSD_TEST_HOOKS=1): the md thread sleeps this long on its next tick.
+  void stall_md_for(std::int64_t ms) noexcept { md_stall_ms_.store(ms, std::memory_order_relaxed); }
+
+ private:
+  struct Impl;
+  Config cfg_;
+  HotLog hot_log_;
+  std::atomic<std::int64_t> md_stall_ms_{0};
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cwts::daemon

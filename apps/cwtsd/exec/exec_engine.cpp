@@ -1,0 +1,804 @@
+// ExecEngine (see exec_engine.hpp and docs/engine.md).
+#include "exec/exec_engine.hpp"
+
+#include <sched.h>
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "cwts/concurrent/word_copy.hpp"
+#include "cwts/log/json_log.hpp"
+#include "cwts/venue/binance_rest.hpp"
+#include "cwts/venue/paper.hpp"
+#include "cwts/core/clock.hpp"
+
+namespace cwts::daemon {
+
+namespace cc = cwts::concurrent;
+using layout::ExecReport;
+using layout::RejectReason;
+using layout::ReportKind;
+
+namespace {
+
+constexpr std::size_t kMaxLiveOrders = 4096;
+constexpr std::uint32_t kMaxSignalsPerSlotPerLoop = 64;  // fairness between slots
+__extension__ typedef __int128 Wide;
+
+using core::realtime_ns;
+
+constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+constexpr std::uint64_t kEpochMod = 78'364'164'096ULL;  // 36^7
+
+void base36_fixed(std::uint64_t v, int width, char* out) noexcept {
+  for (int i = width - 1; i >= 0; --i) {
+    out[i] = kDigits[v % 36];
+    v /= 36;
+  }
+}
+
+int digit36(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 10;
+  return -1;
+}
+
+// Open addressing over (slot, seq): kIndexSize = 4 x kMaxLiveOrders keeps probes short; entries
+// are order index + 1, 0 = empty, kTombstone = deleted.
+constexpr std::size_t kIndexSize = 4 * kMaxLiveOrders;
+constexpr std::uint32_t kTombstone = 0xFFFFFFFFU;
+std::size_t index_hash(std::uint32_t slot, std::uint64_t seq) noexcept {
+  std::uint64_t k = (seq * 0x9E3779B97F4A7C15ULL) ^ (static_cast<std::uint64_t>(slot) << 59);
+  k ^= k >> 29;
+  return static_cast<std::size_t>(k) & (kIndexSize - 1);
+}
+
+std::int64_t div_px(std::int64_t quote, std::int64_t qty) noexcept {
+  return qty == 0 ? 0 : static_cast<std::int64_t>(static_cast<Wide>(quote) * 100'000'000 / qty);
+}
+
+}  // namespace
+
+std::size_t make_client_order_id(std::uint64_t epoch_ns, std::uint32_t slot, std::uint64_t seq,
+                                 char* out) noexcept {
+  out[0] = 'c';
+  out[1] = 'w';
+  base36_fixed((epoch_ns / 1'000'000) % kEpochMod, 7, out + 2);
+  base36_fixed(slot, 2, out + 9);
+  char tmp[16];
+  int n = 0;
+  do {
+    tmp[n++] = kDigits[seq % 36];
+    seq /= 36;
+  } while (seq != 0);
+  for (int i = 0; i < n; ++i) out[11 + i] = tmp[n - 1 - i];
+  out[11 + n] = '\0';
+  return static_cast<std::size_t>(11 + n);
+}
+
+bool parse_client_order_id(std::string_view cid, std::uint64_t epoch_ns, std::uint32_t& slot,
+                           std::uint64_t& seq) noexcept {
+  if (cid.size() < 12 || cid.size() > 24 || cid[0] != 'c' || cid[1] != 'w') return false;
+  char epoch[7];
+  base36_fixed((epoch_ns / 1'000'000) % kEpochMod, 7, epoch);
+  if (std::memcmp(epoch, cid.data() + 2, 7) != 0) return false;
+  std::uint64_t s = 0, q = 0;
+  for (std::size_t i = 9; i < 11; ++i) {
+    const int d = digit36(cid[i]);
+    if (d < 0) return false;
+    s = s * 36 + static_cast<std::uint64_t>(d);
+  }
+  for (std::size_t i = 11; i < cid.size(); ++i) {
+    const int d = digit36(cid[i]);
+    if (d < 0) return false;
+    q = q * 36 + static_cast<std::uint64_t>(d);
+  }
+  slot = static_cast<std::uint32_t>(s);
+  seq = q;
+  return true;
+}
+
+// A signal the engine accepted and whose order is not final yet.
+struct ExecEngine::Order {
+  bool in_use = false;
+  std::uint32_t slot = 0;
+  std::uint64_t seq = 0;
+  std::uint16_t symbol = 0;
+  layout::Side side = layout::Side::kNone;
+  std::int64_t qty = 0;
+  char cid[40] = {};
+  std::uint8_t cid_len = 0;
+  std::uint64_t venue_order_id = 0;
+  bool acked = false;           // kNew reported (or skipped: filled at once)
+  std::int64_t reported_qty = 0;  // cum qty already reported as fills
+  std::int64_t reported_quote = 0;
+  std::int64_t fee = 0;
+  std::uint64_t cancel_seq = 0;   // a cancel signal waiting for this order's end (0 = none)
+  std::int64_t cancel_created = 0;
+  [[nodiscard]] std::string_view cid_view() const noexcept { return {cid, cid_len}; }
+};
+
+struct ExecEngine::SlotState {
+  SlotState(const layout::SignalSlot& in, layout::SlotEngineSide& out)
+      : consumer(in.signals, out.signal_cursor), producer(out.reports, in.report_cursor), engine(out) {}
+  cc::RecordConsumer<layout::Signal, layout::kSignalRingCapacity> consumer;
+  cc::RecordProducer<layout::ExecReport, layout::kReportRingCapacity> producer;
+  layout::SlotEngineSide& engine;
+  std::deque<layout::ExecReport> overflow;  // reports the strategy has not made room for yet
+  std::uint64_t claim_seen = 0;
+};
+
+struct ExecEngine::PositionBook {
+  std::int64_t qty = 0;        // signed
+  std::int64_t avg_px = 0;
+  std::int64_t realized = 0;   // quote
+  std::int64_t fees = 0;       // quote
+  std::int64_t open_buy = 0;   // remaining qty of open orders
+  std::int64_t open_sell = 0;
+  std::uint32_t open_orders = 0;
+};
+
+ExecEngine::ExecEngine(const Config& cfg, const binance::ExchangeInfo& info,
+                       layout::MarketRegion& market, HotLog& log,
+                       std::optional<Credentials> credentials)
+    : cfg_(cfg),
+      market_(market),
+      log_(log),
+      governor_(info.rate_limits, cfg.rate.engine_share, cfg.rate.slot_share),
+      orders_(kMaxLiveOrders),
+      index_(kIndexSize, 0),
+      positions_(cfg.market.symbols.size()) {
+  for (const auto& name : cfg.market.symbols) {
+    const binance::SymbolSpec* spec = info.find(name);
+    rules_.push_back(engine::SymbolRules::from(*spec));
+    symbol_names_.push_back(name);
+    base_assets_.push_back(spec->base);
+    quote_assets_.push_back(spec->quote);
+  }
+  free_orders_.reserve(kMaxLiveOrders);
+  for (std::size_t i = kMaxLiveOrders; i > 0; --i) free_orders_.push_back(static_cast<std::uint32_t>(i - 1));
+  reload(cfg);
+  limits_ = pending_limits_.load();
+  cc::store_word(market_.status.exec.trading_state, limits_.trading_state, std::memory_order_relaxed);
+
+  if (cfg.venue.kind == VenueKind::kBinance) {
+    venue::BinanceRestOptions o;
+    o.rest_url = cfg.venue.rest_url;
+    if (credentials) {
+      o.api_key = std::move(credentials->key);
+      o.api_secret = std::move(credentials->secret);
+    }
+    o.tls_verify = cfg.venue.tls_verify;
+    o.ca_file = cfg.venue.ca_file;
+    o.recv_window_ms = cfg.venue.recv_window_ms;
+    o.timeout_ms = cfg.venue.request_timeout_ms;
+    o.order_poll_ms = cfg.venue.order_poll_ms;
+    o.connections = cfg.venue.connections;
+    auto rest = std::make_unique<venue::BinanceRestVenue>(ioc_, std::move(o));
+    for (std::size_t i = 0; i < symbol_names_.size(); ++i) {
+      rest->set_symbol_assets(symbol_names_[i], base_assets_[i], quote_assets_[i]);
+    }
+    venue_ = std::move(rest);
+  } else {
+    venue_ = std::make_unique<venue::PaperVenue>(market_, cfg.venue.paper_fee_bps);
+  }
+  venue_->set_listener(this);
+}
+
+ExecEngine::~ExecEngine() = default;
+
+void ExecEngine::bind_signals(const layout::SignalsRegion& signals, std::uint64_t epoch_ns) {
+  signals_ = &signals;
+  epoch_ns_ = epoch_ns;
+  slots_.clear();
+  for (std::size_t i = 0; i < layout::kMaxSlots; ++i) {
+    slots_.push_back(std::make_unique<SlotState>(signals.slots[i], market_.slots[i]));
+  }
+}
+
+std::uint64_t ExecEngine::reload(const Config& cfg) {
+  Limits l{};
+  for (std::size_t i = 0; i < cfg.market.symbols.size() && i < layout::kMaxSymbols; ++i) {
+    engine::RiskLimits r;
+    r.max_order_notional = cfg.risk.max_order_notional;
+    r.max_position = cfg.risk.max_position;
+    r.max_open_orders = cfg.risk.max_open_orders;
+    r.price_band_bps = cfg.risk.price_band_bps;
+    r.default_ttl_ms = cfg.risk.default_ttl_ms;
+    r.max_ttl_ms = cfg.risk.max_ttl_ms;
+    for (const auto& ov : cfg.risk_overrides) {
+      if (ov.symbol != cfg.market.symbols[i]) continue;
+      if (ov.max_order_notional) r.max_order_notional = *ov.max_order_notional;
+      if (ov.max_position) r.max_position = *ov.max_position;
+      if (ov.max_open_orders) r.max_open_orders = *ov.max_open_orders;
+    }
+    l.risk[i] = r;
+  }
+  for (std::size_t i = 0; i < layout::kMaxSlots; ++i) {
+    l.slots[i] = engine::SlotPolicy{cfg.slot(i).trade, cfg.slot(i).reduce_only};
+  }
+  l.trading_state = static_cast<std::uint64_t>(cfg.risk.initial_state);
+  const Limits prev = pending_limits_.load();
+  l.version = prev.version + 1;
+  l.cancel_all_seq = prev.cancel_all_seq;  // a reload is not a cancel-all
+  pending_limits_.store(l);
+  return l.version;
+}
+
+std::uint64_t ExecEngine::request_cancel_all() {
+  Limits l = pending_limits_.load();
+  ++l.version;
+  ++l.cancel_all_seq;
+  pending_limits_.store(l);
+  return l.version;
+}
+
+// ---- the loop ---------------------------------------------------------------------------------
+
+void ExecEngine::run(std::atomic<bool>& stop) {
+  std::uint32_t idle_rounds = 0;
+  const IdleStrategy idle = cfg_.exec_thread.idle;
+  while (!stop.load(std::memory_order_acquire)) {
+    const std::int64_t now = realtime_ns();
+    bool did_work = false;
+    loop_once(now, did_work);
+    if (did_work) {
+      idle_rounds = 0;
+      continue;
+    }
+    ++idle_rounds;
+    switch (idle) {
+      case IdleStrategy::kBusySpin: break;
+      case IdleStrategy::kSpinThenYield:
+        if (idle_rounds > 20'000) {
+          std::this_thread::sleep_for(std::chrono::microseconds(50));
+        } else if (idle_rounds > 1'000) {
+          ::sched_yield();
+        }
+        break;
+      case IdleStrategy::kBlock:
+        // Waits in the venue's sockets (epoll) for up to 1 ms instead of sleeping blind.
+        ioc_.run_for(std::chrono::milliseconds(1));
+        if (ioc_.stopped()) ioc_.restart();
+        break;
+    }
+  }
+  shutdown(realtime_ns());
+}
+
+void ExecEngine::loop_once(std::int64_t now, bool& did_work) {
+  now_ns_ = now;
+  heartbeat_.store(now, std::memory_order_relaxed);
+  cc::store_word(market_.status.exec.heartbeat_ns, static_cast<std::uint64_t>(now), std::memory_order_relaxed);
+  if (const std::uint64_t v = pending_limits_.version(); v != limits_seen_) {
+    // Cheap check: the seqlock's version moves only on reload().
+    limits_seen_ = v;
+    const Limits l = pending_limits_.load();
+    if (l.version != limits_.version) {
+      const bool state_changed = l.trading_state != limits_.trading_state;
+      const bool cancel_all = l.cancel_all_seq != limits_.cancel_all_seq;
+      limits_ = l;
+      if (cancel_all) {
+        std::uint64_t n = 0;
+        for (auto& o : orders_) {
+          if (o.in_use && o.cancel_seq == 0) {
+            venue_->cancel(o.cid_view(), symbol_names_[o.symbol]);
+            ++n;
+          }
+        }
+        log_.push(HotRecord{now, spdlog::level::warn, "exec", "cancel_all"}.u("orders", n));
+      }
+      if (state_changed) {
+        cc::store_word(market_.status.exec.trading_state, limits_.trading_state, std::memory_order_relaxed);
+      }
+      log_.push(HotRecord{now, spdlog::level::info, "exec", "limits_applied"}.u("version", l.version));
+      applied_version_.store(l.version, std::memory_order_release);
+    }
+  }
+  if (ioc_.poll() > 0) did_work = true;
+  if (ioc_.stopped()) ioc_.restart();
+  venue_->tick(now);
+  venue_ready_.store(venue_->ready(), std::memory_order_relaxed);
+  if (signals_ == nullptr) return;
+  for (std::uint32_t s = 0; s < slots_.size(); ++s) poll_slot(s, now, did_work);
+}
+
+void ExecEngine::poll_slot(std::uint32_t slot, std::int64_t now, bool& did_work) {
+  SlotState& st = *slots_[slot];
+  if (!st.overflow.empty()) flush_overflow(slot);
+  const std::uint64_t claim = cc::load_word(signals_->slots[slot].claim, std::memory_order_acquire);
+  if (claim != st.claim_seen) {
+    st.claim_seen = claim;
+    cc::store_word(st.engine.claim_seen, claim, std::memory_order_release);
+    log_.push(HotRecord{now, spdlog::level::info, "exec", layout::claim_pid(claim) != 0 ? "slot_claimed" : "slot_released"}
+                  .u("slot", slot)
+                  .u("pid", layout::claim_pid(claim))
+                  .u("generation", layout::claim_generation(claim)));
+  }
+  layout::Signal sig;
+  for (std::uint32_t n = 0; n < kMaxSignalsPerSlotPerLoop; ++n) {
+    if (st.consumer.try_pop(sig) != cc::PopStatus::kOk) break;
+    did_work = true;
+    // The signal's own time (vDSO, ~20 ns): TTL checks and report stamps refer to when it was
+    // taken, not to the start of the loop iteration.
+    now = realtime_ns();
+    now_ns_ = now;
+    cc::store_word(market_.status.exec.signals_seen,
+                   cc::load_word(market_.status.exec.signals_seen, std::memory_order_relaxed) + 1,
+                   std::memory_order_relaxed);
+    if (stopping_) {
+      reject(slot, sig, RejectReason::kShutdown, 0, now);
+    } else {
+      on_signal(slot, sig, now);
+    }
+  }
+}
+
+// ---- signals ----------------------------------------------------------------------------------
+
+void ExecEngine::on_signal(std::uint32_t slot, const layout::Signal& s, std::int64_t now) {
+  SlotState& st = *slots_[slot];
+  const std::uint64_t last_seq = cc::load_word(st.engine.last_signal_seq, std::memory_order_relaxed);
+  const std::size_t nsym = rules_.size();
+  const engine::SymbolRules* rules = s.symbol < nsym ? &rules_[s.symbol] : nullptr;
+  const auto state = static_cast<layout::TradingState>(limits_.trading_state);
+  if (s.type == static_cast<std::uint8_t>(layout::OrderType::kCancel)) {
+    const RejectReason r = engine::validate(s, rules, limits_.risk[0], {}, {}, state, limits_.slots[slot], last_seq, now);
+    if (r != RejectReason::kNone) return reject(slot, s, r, 0, now);
+    return on_cancel_signal(slot, s, now);
+  }
+  engine::MarketState m;
+  engine::Exposure ex;
+  const engine::RiskLimits& risk = s.symbol < nsym ? limits_.risk[s.symbol] : limits_.risk[0];
+  if (rules != nullptr) {
+    const layout::Quote q = market_.symbols[s.symbol].quote.load();
+    m.bid = q.bid_px.raw;
+    m.ask = q.ask_px.raw;
+    m.book_valid = q.book_valid != 0 &&
+                   cc::load_word(market_.symbols[s.symbol].book_valid, std::memory_order_acquire) != 0;
+    const PositionBook& p = positions_[s.symbol];
+    ex.position = p.qty;
+    ex.open_buy_qty = p.open_buy;
+    ex.open_sell_qty = p.open_sell;
+    ex.open_orders = p.open_orders;
+  }
+  RejectReason r = engine::validate(s, rules, risk, m, ex, state, limits_.slots[slot], last_seq, now);
+  if (r == RejectReason::kNone && free_orders_.empty()) r = RejectReason::kMaxOpenOrders;
+  if (r == RejectReason::kNone) {
+    const engine::RateDecision d = governor_.try_acquire_order(slot, 1, now);
+    if (d != engine::RateDecision::kOk) {
+      log_.push(HotRecord{now, spdlog::level::debug, "exec", "rate_limited"}
+                    .u("slot", slot).u("seq", s.seq).s("limit", engine::to_string(d), std::strlen(engine::to_string(d))));
+      r = RejectReason::kRateLimited;
+    }
+  }
+  if (r != RejectReason::kNone) return reject(slot, s, r, 0, now);
+
+  cc::store_word(st.engine.last_signal_seq, s.seq, std::memory_order_relaxed);
+  cc::store_word(st.engine.accepted, cc::load_word(st.engine.accepted, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  cc::store_word(market_.status.exec.signals_accepted,
+                 cc::load_word(market_.status.exec.signals_accepted, std::memory_order_relaxed) + 1,
+                 std::memory_order_relaxed);
+  Order& o = *allocate();
+  o.slot = slot;
+  o.seq = s.seq;
+  o.symbol = s.symbol;
+  o.side = static_cast<layout::Side>(s.side);
+  o.qty = s.qty.raw;
+  o.cid_len = static_cast<std::uint8_t>(make_client_order_id(epoch_ns_, slot, s.seq, o.cid));
+  index_insert(o);
+  PositionBook& p = positions_[s.symbol];
+  (o.side == layout::Side::kBuy ? p.open_buy : p.open_sell) += o.qty;
+  ++p.open_orders;
+  report(slot, base_report(o, ReportKind::kAccepted, now));
+
+  venue::OrderRequest req;
+  req.symbol_id = s.symbol;
+  std::memcpy(req.symbol, symbol_names_[s.symbol].c_str(), symbol_names_[s.symbol].size() + 1);
+  req.side = o.side;
+  req.type = static_cast<layout::OrderType>(s.type);
+  req.tif = static_cast<layout::TimeInForce>(s.tif);
+  req.price = s.price.raw;
+  req.qty = s.qty.raw;
+  std::memcpy(req.client_order_id, o.cid, o.cid_len + 1U);
+  venue_->place(req);
+  cc::store_word(market_.status.exec.orders_sent,
+                 cc::load_word(market_.status.exec.orders_sent, std::memory_order_relaxed) + 1,
+                 std::memory_order_relaxed);
+  log_.push(HotRecord{now, spdlog::level::info, "exec", "order_sent"}
+                .u("slot", slot)
+                .u("seq", s.seq)
+                .s("client_order_id", o.cid, o.cid_len)
+                .s("symbol", req.symbol, std::strlen(req.symbol))
+                .fx("qty", req.qty)
+                .fx("price", req.price));
+  publish_position(s.symbol, now);
+}
+
+void ExecEngine::on_cancel_signal(std::uint32_t slot, const layout::Signal& s, std::int64_t now) {
+  Order* target = find(slot, s.target_seq);
+  if (target == nullptr || target->cancel_seq != 0) return reject(slot, s, RejectReason::kUnknownOrder, 0, now);
+  if (governor_.try_acquire_request(1, now) != engine::RateDecision::kOk) {
+    return reject(slot, s, RejectReason::kRateLimited, 0, now);
+  }
+  SlotState& st = *slots_[slot];
+  cc::store_word(st.engine.last_signal_seq, s.seq, std::memory_order_relaxed);
+  target->cancel_seq = s.seq;
+  layout::ExecReport r = base_report(*target, ReportKind::kAccepted, now);
+  r.signal_seq = s.seq;
+  report(slot, r);
+  venue_->cancel(target->cid_view(), symbol_names_[target->symbol]);
+}
+
+void ExecEngine::reject(std::uint32_t slot, const layout::Signal& s, RejectReason reason,
+                        std::int32_t venue_code, std::int64_t now) {
+  SlotState& st = *slots_[slot];
+  if (reason != RejectReason::kReplayedSequence) {
+    const std::uint64_t last = cc::load_word(st.engine.last_signal_seq, std::memory_order_relaxed);
+    if (s.seq > last) cc::store_word(st.engine.last_signal_seq, s.seq, std::memory_order_relaxed);
+  }
+  cc::store_word(st.engine.rejected, cc::load_word(st.engine.rejected, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  cc::store_word(market_.status.exec.signals_rejected,
+                 cc::load_word(market_.status.exec.signals_rejected, std::memory_order_relaxed) + 1,
+                 std::memory_order_relaxed);
+  ExecReport r{};
+  r.signal_seq = s.seq;
+  r.kind = static_cast<std::uint8_t>(ReportKind::kRejected);
+  r.side = s.side;
+  r.reason = static_cast<std::uint16_t>(reason);
+  r.symbol = s.symbol;
+  r.venue_code = venue_code;
+  r.ts_ns = now;
+  report(slot, r);
+  const char* name = engine::to_string(reason);
+  log_.push(HotRecord{now, spdlog::level::info, "exec", "signal_rejected"}
+                .u("slot", slot)
+                .u("seq", s.seq)
+                .s("reason", name, std::strlen(name))
+                .u("symbol", s.symbol));
+}
+
+// ---- reports ----------------------------------------------------------------------------------
+
+layout::ExecReport ExecEngine::base_report(const Order& o, ReportKind kind, std::int64_t now) const noexcept {
+  ExecReport r{};
+  r.signal_seq = o.seq;
+  r.kind = static_cast<std::uint8_t>(kind);
+  r.side = static_cast<std::uint8_t>(o.side);
+  r.symbol = o.symbol;
+  r.client_order_id.assign(o.cid_view());
+  r.venue_order_id = o.venue_order_id;
+  r.cum_qty.raw = o.reported_qty;
+  r.avg_px.raw = div_px(o.reported_quote, o.reported_qty);
+  r.fee.raw = o.fee;
+  r.ts_ns = now;
+  return r;
+}
+
+void ExecEngine::report(std::uint32_t slot, const layout::ExecReport& r) {
+  auto& count = report_counts_[r.kind & 7U][r.reason & 31U];  // single writer: no RMW needed
+  count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  SlotState& st = *slots_[slot];
+  if (st.overflow.empty() && st.producer.try_push(r) == cc::PushStatus::kOk) return;
+  // The strategy is behind on its reports: hold them (in order) until it makes room. Reports are
+  // never dropped; this is the one allocation on the exec path, and only under back-pressure.
+  st.overflow.push_back(r);
+  ++counters_.reports_overflowed;
+}
+
+void ExecEngine::flush_overflow(std::uint32_t slot) {
+  SlotState& st = *slots_[slot];
+  while (!st.overflow.empty() && st.producer.try_push(st.overflow.front()) == cc::PushStatus::kOk) {
+    st.overflow.pop_front();
+  }
+}
+
+void ExecEngine::terminal(Order& o, ReportKind kind, RejectReason reason, std::int32_t venue_code,
+                          std::int64_t now) {
+  ExecReport r = base_report(o, kind, now);
+  r.reason = static_cast<std::uint16_t>(reason);
+  r.venue_code = venue_code;
+  report(o.slot, r);
+  if (o.cancel_seq != 0) {
+    // The cancel signal ends with its target: CANCELLED if the cancel took, otherwise refused
+    // because the order had already ended (filled, expired, rejected).
+    ExecReport c = base_report(o, kind == ReportKind::kCancelled ? ReportKind::kCancelled : ReportKind::kRejected, now);
+    c.signal_seq = o.cancel_seq;
+    if (kind != ReportKind::kCancelled) {
+      c.reason = static_cast<std::uint16_t>(RejectReason::kUnknownOrder);
+      c.venue_code = -2011;
+    }
+    report(o.slot, c);
+  }
+  PositionBook& p = positions_[o.symbol];
+  const std::int64_t open_left = o.qty - o.reported_qty;
+  (o.side == layout::Side::kBuy ? p.open_buy : p.open_sell) -= open_left > 0 ? open_left : 0;
+  if (p.open_orders > 0) --p.open_orders;
+  const char* name = kind == ReportKind::kFilled ? "FILLED"
+                     : kind == ReportKind::kCancelled ? "CANCELLED"
+                     : kind == ReportKind::kExpired ? "EXPIRED" : "REJECTED";
+  log_.push(HotRecord{now, kind == ReportKind::kRejected ? spdlog::level::warn : spdlog::level::info, "exec", "order_final"}
+                .s("client_order_id", o.cid, o.cid_len)
+                .s("state", name, std::strlen(name))
+                .fx("cum_qty", o.reported_qty)
+                .i("venue_code", venue_code)
+                .u("reason", static_cast<std::uint64_t>(reason)));
+  publish_position(o.symbol, now);
+  release(o);
+}
+
+void ExecEngine::publish_position(std::uint16_t symbol, std::int64_t now) {
+  const PositionBook& p = positions_[symbol];
+  layout::Position pos{};
+  pos.qty.raw = p.qty;
+  pos.avg_px.raw = p.avg_px;
+  pos.realized_pnl.raw = p.realized;
+  pos.fees.raw = p.fees;
+  pos.open_orders = p.open_orders;
+  pos.update_ts_ns = now;
+  market_.symbols[symbol].position.store(pos);
+}
+
+// ---- venue events -----------------------------------------------------------------------------
+
+void ExecEngine::on_order_event(const venue::OrderEvent& e) {
+  const std::int64_t now = now_ns_ != 0 ? now_ns_ : realtime_ns();
+  Order* o = find(e.client_order_id);
+  if (o == nullptr) {
+    ++counters_.orphan_events;
+    log_.push(HotRecord{now, spdlog::level::warn, "exec", "orphan_venue_event"}
+                  .s("client_order_id", e.client_order_id.data(), e.client_order_id.size())
+                  .u("order_id", e.order_id));
+    return;
+  }
+  switch (e.kind) {
+    case venue::EventKind::kRejected: {
+      const RejectReason r = e.code == -1003 || e.http_status == 429 || e.http_status == 418
+                                 ? RejectReason::kRateLimited
+                                 : RejectReason::kVenueRejected;
+      return terminal(*o, ReportKind::kRejected, r, e.code, now);
+    }
+    case venue::EventKind::kUnknown:
+      log_.push(HotRecord{now, spdlog::level::err, "exec", "order_outcome_unknown"}
+                    .s("client_order_id", o->cid, o->cid_len)
+                    .i("http_status", e.http_status));
+      return terminal(*o, ReportKind::kRejected, RejectReason::kVenueUnavailable, e.code, now);
+    case venue::EventKind::kCancelRejected:
+      log_.push(HotRecord{now, spdlog::level::info, "exec", "cancel_refused"}
+                    .s("client_order_id", o->cid, o->cid_len)
+                    .i("venue_code", e.code));
+      return;  // the order's own status follows from the venue's query
+    case venue::EventKind::kUpdate: break;
+  }
+  o->venue_order_id = e.order_id;
+  const bool final = venue::is_final(e.status);
+  if (!final && !o->acked) {
+    o->acked = true;
+    report(o->slot, base_report(*o, ReportKind::kNew, now));
+  }
+  if (final && !e.fee_known) return;  // the terminal report waits for the fees (myTrades)
+  if (e.cum_qty > o->reported_qty) {
+    const std::int64_t last_qty = e.cum_qty - o->reported_qty;
+    const std::int64_t last_quote = e.cum_quote - o->reported_quote;
+    o->reported_qty = e.cum_qty;
+    o->reported_quote = e.cum_quote;
+    const std::int64_t fee_delta = e.fee_quote - o->fee;
+    o->fee = e.fee_quote;
+    PositionBook& p = positions_[o->symbol];
+    const std::int64_t px = div_px(last_quote, last_qty);
+    const std::int64_t signed_qty = o->side == layout::Side::kBuy ? last_qty : -last_qty;
+    (o->side == layout::Side::kBuy ? p.open_buy : p.open_sell) -= last_qty;
+    if (p.qty == 0 || (p.qty > 0) == (signed_qty > 0)) {
+      // Adding to the position: volume-weighted average entry.
+      const Wide notional = static_cast<Wide>(p.avg_px) * (p.qty < 0 ? -p.qty : p.qty) +
+                            static_cast<Wide>(px) * (last_qty);
+      p.qty += signed_qty;
+      p.avg_px = static_cast<std::int64_t>(notional / (p.qty < 0 ? -p.qty : p.qty));
+    } else {
+      // Reducing: realise PnL on the closed part; a flip opens at the fill price.
+      const std::int64_t closing = std::min<std::int64_t>(last_qty, p.qty < 0 ? -p.qty : p.qty);
+      const Wide diff = p.qty > 0 ? static_cast<Wide>(px - p.avg_px) : static_cast<Wide>(p.avg_px - px);
+      p.realized += static_cast<std::int64_t>(diff * closing / 100'000'000);
+      p.qty += signed_qty;
+      if (p.qty == 0) {
+        p.avg_px = 0;
+      } else if ((p.qty > 0) == (signed_qty > 0)) {
+        p.avg_px = px;
+      }
+    }
+    p.fees += fee_delta;
+    cc::store_word(market_.status.exec.fills, cc::load_word(market_.status.exec.fills, std::memory_order_relaxed) + 1,
+                   std::memory_order_relaxed);
+    ExecReport r = base_report(*o, e.status == venue::OrderStatus::kFilled ? ReportKind::kFilled
+                                                                          : ReportKind::kPartiallyFilled, now);
+    r.last_qty.raw = last_qty;
+    r.last_px.raw = px;
+    if (e.status == venue::OrderStatus::kFilled) {
+      // The fill report is the terminal one.
+      PositionBook& pb = positions_[o->symbol];
+      if (pb.open_orders > 0) --pb.open_orders;
+      report(o->slot, r);
+      if (o->cancel_seq != 0) {
+        ExecReport c = base_report(*o, ReportKind::kRejected, now);
+        c.signal_seq = o->cancel_seq;
+        c.reason = static_cast<std::uint16_t>(RejectReason::kUnknownOrder);
+        c.venue_code = -2011;
+        report(o->slot, c);
+      }
+      log_.push(HotRecord{now, spdlog::level::info, "exec", "order_final"}
+                    .s("client_order_id", o->cid, o->cid_len)
+                    .s("state", "FILLED", 6)
+                    .fx("cum_qty", o->reported_qty)
+                    .fx("avg_px", r.avg_px.raw)
+                    .fx("fee", o->fee));
+      publish_position(o->symbol, now);
+      release(*o);
+      return;
+    }
+    report(o->slot, r);
+    publish_position(o->symbol, now);
+  } else if (e.fee_quote != o->fee && e.cum_qty == o->reported_qty) {
+    positions_[o->symbol].fees += e.fee_quote - o->fee;
+    o->fee = e.fee_quote;
+  }
+  if (!final) return;
+  switch (e.status) {
+    case venue::OrderStatus::kFilled: return terminal(*o, ReportKind::kFilled, RejectReason::kNone, 0, now);
+    case venue::OrderStatus::kCanceled: return terminal(*o, ReportKind::kCancelled, RejectReason::kNone, 0, now);
+    case venue::OrderStatus::kExpired: return terminal(*o, ReportKind::kExpired, RejectReason::kNone, 0, now);
+    default: return terminal(*o, ReportKind::kRejected, RejectReason::kVenueRejected, 0, now);
+  }
+}
+
+void ExecEngine::on_rate_headers(std::uint64_t used_weight_1m, std::uint64_t orders_10s,
+                                 std::uint64_t orders_1d) {
+  const std::int64_t now = now_ns_ != 0 ? now_ns_ : realtime_ns();
+  if (used_weight_1m != 0) used_weight_1m_.store(used_weight_1m, std::memory_order_relaxed);
+  if (orders_10s != 0) orders_10s_.store(orders_10s, std::memory_order_relaxed);
+  if (orders_1d != 0) orders_1d_.store(orders_1d, std::memory_order_relaxed);
+  if (used_weight_1m != 0) governor_.on_used_weight(used_weight_1m, now);
+  if (orders_10s != 0 || orders_1d != 0) governor_.on_order_count(orders_10s, orders_1d, now);
+}
+
+void ExecEngine::on_retry_after(int http_status, std::int64_t retry_after_s) {
+  const std::int64_t now = now_ns_ != 0 ? now_ns_ : realtime_ns();
+  governor_.on_retry_after(http_status, retry_after_s, now);
+  log_.push(HotRecord{now, spdlog::level::warn, "exec", "backoff"}
+                .i("http_status", http_status)
+                .i("retry_after_s", retry_after_s));
+}
+
+void ExecEngine::on_balances(std::span<const venue::BalanceUpdate> balances) {
+  const std::int64_t now = now_ns_ != 0 ? now_ns_ : realtime_ns();
+  std::size_t n = 0;
+  for (const auto& b : balances) {
+    if (n == layout::kMaxAssets) break;
+    const std::size_t len = std::strlen(b.asset);
+    if (len > 8) continue;  // the layout's asset names hold 8 characters
+    layout::Balance out{};
+    out.asset.assign(std::string_view(b.asset, len));
+    out.free = b.free;
+    out.locked = b.locked;
+    out.update_ts_ns = now;
+    market_.balances[n++].store(out);
+  }
+  cc::store_word(market_.asset_count, n, std::memory_order_release);
+}
+
+bool ExecEngine::allow_request(std::uint32_t weight) {
+  return governor_.try_acquire_request(weight, now_ns_ != 0 ? now_ns_ : realtime_ns()) ==
+         engine::RateDecision::kOk;
+}
+
+void ExecEngine::on_venue_error(std::string_view what) {
+  // Cold path (transport failures): formatted here, on the exec thread, but only on errors.
+  log::log_event(spdlog::level::warn, "venue", "venue_error", log::LogFields().str("error", what));
+}
+
+// ---- order table ------------------------------------------------------------------------------
+
+
+ExecEngine::Order* ExecEngine::allocate() noexcept {
+  const std::uint32_t i = free_orders_.back();
+  free_orders_.pop_back();
+  Order& o = orders_[i];
+  o = Order{};
+  o.in_use = true;
+  return &o;
+}
+
+void ExecEngine::index_insert(const Order& o) noexcept {
+  const auto idx = static_cast<std::uint32_t>(&o - orders_.data());
+  for (std::size_t h = index_hash(o.slot, o.seq);; h = (h + 1) & (kIndexSize - 1)) {
+    if (index_[h] == 0 || index_[h] == kTombstone) {
+      index_[h] = idx + 1;
+      return;
+    }
+  }
+}
+
+void ExecEngine::release(Order& o) noexcept {
+  const auto idx = static_cast<std::uint32_t>(&o - orders_.data());
+  for (std::size_t h = index_hash(o.slot, o.seq); index_[h] != 0; h = (h + 1) & (kIndexSize - 1)) {
+    if (index_[h] == idx + 1) {
+      index_[h] = kTombstone;
+      break;
+    }
+  }
+  o.in_use = false;
+  free_orders_.push_back(idx);
+}
+
+ExecEngine::Order* ExecEngine::find(std::uint32_t slot, std::uint64_t seq) noexcept {
+  for (std::size_t h = index_hash(slot, seq); index_[h] != 0; h = (h + 1) & (kIndexSize - 1)) {
+    if (index_[h] == kTombstone) continue;
+    Order& o = orders_[index_[h] - 1];
+    if (o.in_use && o.slot == slot && o.seq == seq) return &o;
+  }
+  return nullptr;
+}
+
+ExecEngine::Order* ExecEngine::find(std::string_view cid) noexcept {
+  std::uint32_t slot = 0;
+  std::uint64_t seq = 0;
+  if (!parse_client_order_id(cid, epoch_ns_, slot, seq)) return nullptr;
+  Order* o = find(slot, seq);
+  return o != nullptr && o->cid_view() == cid ? o : nullptr;
+}
+
+// ---- shutdown ---------------------------------------------------------------------------------
+
+void ExecEngine::shutdown(std::int64_t now) {
+  stopping_ = true;
+  log_.push(HotRecord{now, spdlog::level::info, "exec", "shutdown_started"});
+  bool dummy = false;
+  // 1. Intake stops: signals still in the rings are refused with SHUTDOWN.
+  for (std::uint32_t s = 0; s < slots_.size(); ++s) {
+    for (int k = 0; k < 1024; ++k) poll_slot(s, now, dummy);
+  }
+  // 2. Open orders: cancelled (or left), then wait for their final states.
+  if (cfg_.shutdown.on_stop == StopAction::kCancel) {
+    for (auto& o : orders_) {
+      if (o.in_use && o.cancel_seq == 0) venue_->cancel(o.cid_view(), symbol_names_[o.symbol]);
+    }
+  }
+  const std::int64_t deadline = now + static_cast<std::int64_t>(cfg_.shutdown.timeout_ms) * 1'000'000;
+  while (true) {
+    const std::int64_t t = realtime_ns();
+    const bool open = std::any_of(orders_.begin(), orders_.end(), [](const Order& o) { return o.in_use; });
+    if (!open || t >= deadline) break;
+    if (cfg_.shutdown.on_stop == StopAction::kLeave && venue_->busy() == 0) break;
+    now_ns_ = t;
+    heartbeat_.store(t, std::memory_order_relaxed);
+    ioc_.run_for(std::chrono::milliseconds(5));
+    if (ioc_.stopped()) ioc_.restart();
+    venue_->tick(t);
+    for (std::uint32_t s = 0; s < slots_.size(); ++s) flush_overflow(s);
+  }
+  // 3. Whatever is still open gets its final report from this engine: the order may still rest
+  //    on the venue (on_stop = leave, or the cancel did not finish) under its client order id.
+  const std::int64_t end = realtime_ns();
+  for (auto& o : orders_) {
+    if (!o.in_use) continue;
+    terminal(o, ReportKind::kExpired, RejectReason::kShutdown, 0, end);
+  }
+  // 4. Reports the strategies have not made room for: a last chance, bounded.
+  const std::int64_t flush_deadline = end + 1'000'000'000LL;
+  while (realtime_ns() < flush_deadline) {
+    bool pending = false;
+    for (std::uint32_t s = 0; s < slots_.size(); ++s) {
+      flush_overflow(s);
+      pending = pending || !slots_[s]->overflow.empty();
+    }
+    if (!pending) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  log_.push(HotRecord{realtime_ns(), spdlog::level::info, "exec", "shutdown_done"}
+                .u("reports_overflowed", counters_.reports_overflowed)
+                .u("orphan_events", counters_.orphan_events));
+}
+
+}  // namespace cwts::daemon

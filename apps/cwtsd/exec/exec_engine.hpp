@@ -1,0 +1,154 @@
+// ExecEngine: the exec thread. Polls every signal slot, validates each signal, takes rate-limit
+// tokens, sends orders to the venue, turns the venue's answers into execution reports (exactly one
+// terminal report per signal), and publishes positions and balances. See docs/engine.md.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "cwts/concurrent/record_ring.hpp"
+#include "cwts/concurrent/seqlock.hpp"
+#include "config/config.hpp"
+#include "hot_log.hpp"
+#include "cwts/engine/rate_governor.hpp"
+#include "cwts/engine/validator.hpp"
+#include "cwts/binance/exchange_info.hpp"
+#include "cwts/shm_layout/market_region.hpp"
+#include "cwts/shm_layout/signal_region.hpp"
+#include "cwts/venue/venue.hpp"
+
+namespace cwts::daemon {
+
+// newClientOrderId = "cw" + base36(epoch ms mod 36^7, 7 chars) + base36(slot, 2) + base36(seq):
+// at most 24 characters of [0-9a-z]; a retry of a signal always carries the same id.
+std::size_t make_client_order_id(std::uint64_t epoch_ns, std::uint32_t slot, std::uint64_t seq,
+                                 char* out /* >= 25 bytes */) noexcept;
+// Inverse; false if `cid` is not one of this epoch's ids.
+bool parse_client_order_id(std::string_view cid, std::uint64_t epoch_ns, std::uint32_t& slot,
+                           std::uint64_t& seq) noexcept;
+
+struct ExecCounters {
+  std::uint64_t reports_overflowed = 0;  // reports held back because a slot's ring was full
+  std::uint64_t duplicate_terminals = 0; // never expected to move
+  std::uint64_t orphan_events = 0;       // venue events for an order this engine does not track
+};
+
+class ExecEngine final : private venue::VenueListener {
+ public:
+  ExecEngine(const Config& cfg, const binance::ExchangeInfo& info, layout::MarketRegion& market,
+             HotLog& log, std::optional<Credentials> credentials);
+  ~ExecEngine() override;
+
+  // Before run(): the signals region (read-only mapping) and the engine epoch.
+  void bind_signals(const layout::SignalsRegion& signals, std::uint64_t epoch_ns);
+  // The exec thread: until `stop` becomes true, then the shutdown sequence (see Engine::stop).
+  void run(std::atomic<bool>& stop);
+  // Any thread: new risk limits and slot policies, applied at the next loop.
+  // Returns the limits version to wait for (applied_version()).
+  std::uint64_t reload(const Config& cfg);
+  // The ctl thread (the same thread as reload): cancel every open order at the next loop; each
+  // gets its CANCELLED (or final) report as usual. Returns the limits version, as reload.
+  std::uint64_t request_cancel_all();
+  // The limits version the exec thread has applied (any thread).
+  [[nodiscard]] std::uint64_t applied_version() const noexcept {
+    return applied_version_.load(std::memory_order_acquire);
+  }
+
+  [[nodiscard]] std::int64_t heartbeat_ns() const noexcept {
+    return heartbeat_.load(std::memory_order_relaxed);
+  }
+  // Reports sent to strategies, by ReportKind (1..7) and RejectReason (0..31); exec thread
+  // writes, any thread reads (the ctl thread's /metrics).
+  [[nodiscard]] std::uint64_t reports_sent(std::uint8_t kind, std::uint16_t reason) const noexcept {
+    return report_counts_[kind & 7U][reason & 31U].load(std::memory_order_relaxed);
+  }
+  // The venue's own count of what this account used, from its last response headers
+  // (X-MBX-USED-WEIGHT-1M, X-MBX-ORDER-COUNT-10S / -1D); 0 until the first. Any thread.
+  [[nodiscard]] std::uint64_t venue_used_weight_1m() const noexcept { return used_weight_1m_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t venue_orders_10s() const noexcept { return orders_10s_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t venue_orders_1d() const noexcept { return orders_1d_.load(std::memory_order_relaxed); }
+  [[nodiscard]] bool venue_ready() const noexcept {
+    return venue_ready_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  struct Limits {  // what reload() hands to the exec thread (a seqlock payload)
+    engine::RiskLimits risk[layout::kMaxSymbols];
+    engine::SlotPolicy slots[layout::kMaxSlots];
+    std::uint64_t trading_state;
+    std::uint64_t version;
+    std::uint64_t cancel_all_seq;  // moved by request_cancel_all()
+  };
+  struct Order;
+  struct SlotState;
+
+  // exec thread
+  void loop_once(std::int64_t now_ns, bool& did_work);
+  void poll_slot(std::uint32_t slot, std::int64_t now_ns, bool& did_work);
+  void on_signal(std::uint32_t slot, const layout::Signal& s, std::int64_t now_ns);
+  void on_cancel_signal(std::uint32_t slot, const layout::Signal& s, std::int64_t now_ns);
+  void reject(std::uint32_t slot, const layout::Signal& s, layout::RejectReason r,
+              std::int32_t venue_code, std::int64_t now_ns);
+  void report(std::uint32_t slot, const layout::ExecReport& r);
+  void flush_overflow(std::uint32_t slot);
+  void terminal(Order& o, layout::ReportKind kind, layout::RejectReason reason,
+                std::int32_t venue_code, std::int64_t now_ns);
+  void publish_position(std::uint16_t symbol, std::int64_t now_ns);
+  void shutdown(std::int64_t now_ns);
+  [[nodiscard]] Order* find(std::uint32_t slot, std::uint64_t seq) noexcept;
+  [[nodiscard]] Order* find(std::string_view cid) noexcept;
+  [[nodiscard]] Order* allocate() noexcept;
+  void release(Order& o) noexcept;
+  void index_insert(const Order& o) noexcept;
+  [[nodiscard]] layout::ExecReport base_report(const Order& o, layout::ReportKind kind,
+                                               std::int64_t now_ns) const noexcept;
+
+  // VenueListener
+  void on_order_event(const venue::OrderEvent& e) override;
+  void on_rate_headers(std::uint64_t used_weight_1m, std::uint64_t orders_10s,
+                       std::uint64_t orders_1d) override;
+  void on_retry_after(int http_status, std::int64_t retry_after_s) override;
+  void on_balances(std::span<const venue::BalanceUpdate> balances) override;
+  bool allow_request(std::uint32_t weight) override;
+  void on_venue_error(std::string_view what) override;
+
+  Config cfg_;
+  layout::MarketRegion& market_;
+  const layout::SignalsRegion* signals_ = nullptr;
+  HotLog& log_;
+  std::uint64_t epoch_ns_ = 0;
+  std::vector<engine::SymbolRules> rules_;
+  std::vector<std::string> symbol_names_;
+  std::vector<std::string> base_assets_;
+  std::vector<std::string> quote_assets_;
+  engine::RateGovernor governor_;
+  concurrent::Seqlock<Limits> pending_limits_;
+  Limits limits_{};
+  std::uint64_t limits_seen_ = 0;  // pending_limits_ version last looked at
+  boost::asio::io_context ioc_;
+  std::unique_ptr<venue::VenueClient> venue_;
+  std::vector<std::unique_ptr<SlotState>> slots_;
+  std::vector<Order> orders_;  // fixed capacity, allocated once
+  std::vector<std::uint32_t> free_orders_;
+  std::vector<std::uint32_t> index_;  // (slot, seq) -> order, open addressing
+  struct PositionBook;
+  std::vector<PositionBook> positions_;
+  std::atomic<std::int64_t> heartbeat_{0};
+  std::atomic<std::uint64_t> applied_version_{0};
+  std::atomic<std::uint64_t> used_weight_1m_{0}, orders_10s_{0}, orders_1d_{0};
+  std::array<std::array<std::atomic<std::uint64_t>, 32>, 8> report_counts_{};
+  std::atomic<bool> venue_ready_{false};
+  ExecCounters counters_;
+  std::int64_t now_ns_ = 0;  // time of the current loop iteration
+  bool stopping_ = false;
+};
+
+}  // namespace cwts::daemon

@@ -1,0 +1,146 @@
+// cwtsd: the CWTS Ultra engine daemon. main() parses the command line and the configuration,
+// starts the engine (md and exec threads) and then becomes the ctl thread (ctl/ctl_thread.hpp).
+#include <time.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "config/config.hpp"
+#include "ctl/ctl_thread.hpp"
+#include "ctl/systemd.hpp"
+#include "cwts/log/json_log.hpp"
+#include "cwts/shm_layout/layout.hpp"
+#include "engine.hpp"
+
+#ifndef CWTS_VERSION
+#define CWTS_VERSION "0.1.0"
+#endif
+
+namespace {
+
+using cwts::daemon::Config;
+using cwts::daemon::ConfigError;
+using cwts::log::LogFields;
+using cwts::log::log_event;
+
+constexpr const char* kUsage =
+    "usage: cwtsd --config FILE [--check-config]\n"
+    "       cwtsd --version | --help\n"
+    "\n"
+    "  --config FILE    the engine configuration (JSON; see docs/configuration.md)\n"
+    "  --check-config   parse and validate FILE (and the API credentials it names), then exit:\n"
+    "                   status 0 if it is valid, 2 with the key and the reason if not\n"
+    "  --version        print the version and the shared-memory layout version and hash\n"
+    "\n"
+    "Signals: SIGTERM/SIGINT stop cleanly (exit 0); SIGHUP reloads risk limits, slot policies and\n"
+    "the log level from FILE.\n";
+
+int config_error(const ConfigError& e) {
+  std::fprintf(stderr, "cwtsd: config error: %s\n", e.what());
+  return 2;
+}
+
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  bool check_only = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (a == "--version") {
+      std::printf("cwtsd %s (shared-memory layout version %u, hash %016llx)\n", CWTS_VERSION,
+                  static_cast<unsigned>(cwts::layout::kLayoutVersion),
+                  static_cast<unsigned long long>(cwts::layout::kLayoutHash));
+      return 0;
+    }
+    if (a == "--check-config") {
+      check_only = true;
+    } else if (a == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      config_path = a.substr(9);
+    } else {
+      std::fprintf(stderr, "cwtsd: unknown or incomplete option '%s'\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+  }
+  if (config_path.empty()) {
+    std::fprintf(stderr, "cwtsd: --config FILE is required\n%s", kUsage);
+    return 2;
+  }
+
+  Config cfg;
+  std::optional<cwts::daemon::Credentials> creds;
+  std::string control_token;
+  try {
+    cfg = cwts::daemon::load_config(config_path);
+    if (cfg.venue.kind == cwts::daemon::VenueKind::kBinance) {
+      creds = cwts::daemon::load_credentials(cfg.venue);
+    }
+    control_token = cwts::daemon::load_control_token(cfg.control);
+  } catch (const ConfigError& e) {
+    return config_error(e);
+  }
+  if (check_only) {
+    std::printf("cwtsd: %s is valid (%zu symbols, venue %s)\n", config_path.c_str(),
+                cfg.market.symbols.size(),
+                cfg.venue.kind == cwts::daemon::VenueKind::kBinance ? "binance" : "paper");
+    return 0;
+  }
+
+  cwts::log::LogOptions lo;
+  lo.name = "cwtsd";
+  lo.level = cwts::log::parse_level(cfg.log.level);
+  lo.file = cfg.log.file;
+  lo.async = true;
+  lo.queue_size = cfg.log.queue_size;
+  cwts::log::init_json_log(lo);
+
+  cwts::daemon::Notifier notifier;
+  int exit_code = 0;
+  try {
+    log_event(spdlog::level::info, "ctl", "starting",
+              LogFields()
+                  .str("version", CWTS_VERSION)
+                  .str("config", config_path)
+                  .str("instance", cfg.region.instance)
+                  .str("venue", cfg.venue.kind == cwts::daemon::VenueKind::kBinance ? "binance" : "paper")
+                  .str("rest_url", cfg.venue.rest_url)
+                  .str("ws_url", cfg.venue.ws_url));
+    cwts::daemon::Engine engine(cfg, std::move(creds));
+    creds.reset();
+    engine.start();
+    cwts::daemon::pin_current_thread("cwtsd", cfg.ctl_thread);
+
+    {
+      cwts::daemon::CtlThread ctl(engine, cfg, config_path, control_token, notifier);
+      ctl.run();
+    }
+    engine.stop();
+    log_event(spdlog::level::info, "ctl", "exit", LogFields().num("status", 0));
+  } catch (const ConfigError& e) {
+    log_event(spdlog::level::critical, "ctl", "config_error",
+              LogFields().str("key", e.key()).str("reason", e.reason()));
+    exit_code = config_error(e);
+  } catch (const std::exception& e) {
+    log_event(spdlog::level::critical, "ctl", "startup_failed", LogFields().str("error", e.what()));
+    std::fprintf(stderr, "cwtsd: %s\n", e.what());
+    exit_code = 1;
+  }
+  cwts::log::shutdown_log();
+  return exit_code;
+}

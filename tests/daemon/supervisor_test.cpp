@@ -1,0 +1,117 @@
+// The ctl thread's decisions (ctl/supervisor.hpp): readiness, the systemd watchdog, alerts and the
+// status line, driven tick by tick with made-up snapshots and times.
+#include "ctl/supervisor.hpp"
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using cwts::daemon::EngineSnapshot;
+using cwts::daemon::Supervisor;
+using cwts::daemon::TickActions;
+using cwts::layout::TradingState;
+
+constexpr std::int64_t kSec = 1'000'000'000;
+constexpr std::int64_t kWatchdog = 5 * kSec;  // WatchdogSec=10s -> every 5 s
+
+EngineSnapshot synced() {
+  EngineSnapshot s;
+  s.symbols = 4;
+  s.books_valid = 4;
+  s.venue_ready = true;
+  return s;
+}
+
+bool has_alert(const TickActions& a, std::string_view what) {
+  for (const auto& al : a.alerts)
+    if (al.what == what) return true;
+  return false;
+}
+
+TEST(SupervisorTest, NotReadyUntilEveryBookIsValidAndTheVenueIsReady) {
+  Supervisor sup(kWatchdog);
+  EngineSnapshot s = synced();
+  s.books_valid = 3;
+  EXPECT_FALSE(sup.on_tick(1 * kSec, s, true).became_ready);
+  s.books_valid = 4;
+  s.venue_ready = false;
+  EXPECT_FALSE(sup.on_tick(2 * kSec, s, true).became_ready);
+  EXPECT_FALSE(sup.ready());
+  s.venue_ready = true;
+  const TickActions a = sup.on_tick(3 * kSec, s, true);
+  EXPECT_TRUE(a.became_ready);
+  EXPECT_TRUE(has_alert(a, "ready"));
+  EXPECT_TRUE(sup.ready());
+}
+
+TEST(SupervisorTest, ReadinessIsAnnouncedOnceEvenIfABookLaterGoesInvalid) {
+  Supervisor sup(kWatchdog);
+  EXPECT_TRUE(sup.on_tick(1 * kSec, synced(), true).became_ready);
+  EngineSnapshot s = synced();
+  s.books_valid = 2;
+  EXPECT_FALSE(sup.on_tick(2 * kSec, s, true).became_ready);
+  EXPECT_FALSE(sup.on_tick(3 * kSec, synced(), true).became_ready);
+  EXPECT_TRUE(sup.ready());
+}
+
+TEST(SupervisorTest, WatchdogIsFedOnlyWhileReadyAndProgressingOncePerPeriod) {
+  Supervisor sup(kWatchdog);
+  EngineSnapshot s = synced();
+  s.venue_ready = false;
+  EXPECT_FALSE(sup.on_tick(10 * kSec, s, true).watchdog) << "not ready yet";
+  EXPECT_TRUE(sup.on_tick(20 * kSec, synced(), true).watchdog);
+  EXPECT_FALSE(sup.on_tick(21 * kSec, synced(), true).watchdog) << "within the period";
+  EXPECT_FALSE(sup.on_tick(26 * kSec, synced(), false).watchdog) << "a hot thread stalled";
+  EXPECT_FALSE(sup.on_tick(40 * kSec, synced(), false).watchdog);
+  EXPECT_TRUE(sup.on_tick(41 * kSec, synced(), true).watchdog) << "progressing again";
+}
+
+TEST(SupervisorTest, WatchdogNeverFedWhenSystemdHasNoWatchdog) {
+  Supervisor sup(0);
+  for (std::int64_t t = 1; t < 100; ++t) EXPECT_FALSE(sup.on_tick(t * kSec, synced(), true).watchdog);
+}
+
+TEST(SupervisorTest, StallAndRecoveryRaiseOneAlertEach) {
+  Supervisor sup(kWatchdog);
+  (void)sup.on_tick(1 * kSec, synced(), true);
+  TickActions a = sup.on_tick(2 * kSec, synced(), false);
+  ASSERT_TRUE(a.progress_change.has_value());
+  EXPECT_FALSE(*a.progress_change);
+  EXPECT_TRUE(has_alert(a, "threads_stalled"));
+  a = sup.on_tick(3 * kSec, synced(), false);
+  EXPECT_FALSE(a.progress_change.has_value()) << "still stalled: no second alert";
+  EXPECT_TRUE(a.alerts.empty());
+  a = sup.on_tick(4 * kSec, synced(), true);
+  ASSERT_TRUE(a.progress_change.has_value());
+  EXPECT_TRUE(*a.progress_change);
+  EXPECT_TRUE(has_alert(a, "threads_progressing"));
+}
+
+TEST(SupervisorTest, TradingStateChangeRaisesAnAlertNamingTheNewState) {
+  Supervisor sup(kWatchdog);
+  (void)sup.on_tick(1 * kSec, synced(), true);
+  EngineSnapshot s = synced();
+  s.trading_state = TradingState::kHalted;
+  TickActions a = sup.on_tick(2 * kSec, s, true);
+  ASSERT_EQ(a.alerts.size(), 1U);
+  EXPECT_EQ(a.alerts[0].what, "trading_state");
+  EXPECT_EQ(a.alerts[0].detail, "halted");
+  EXPECT_TRUE(sup.on_tick(3 * kSec, s, true).alerts.empty());
+}
+
+TEST(SupervisorTest, StatusLineIsReportedAtMostOnceASecondAndOnlyWhenItChanged) {
+  Supervisor sup(kWatchdog);
+  EngineSnapshot s = synced();
+  TickActions a = sup.on_tick(1 * kSec, s, true);
+  ASSERT_TRUE(a.status.has_value());
+  EXPECT_EQ(*a.status, "books 4/4 valid, 0 frames, signals 0 accepted / 0 rejected, 0 orders, "
+                       "0 fills, active");
+  s.frames = 10;
+  EXPECT_FALSE(sup.on_tick(1 * kSec + 500'000'000, s, true).status.has_value()) << "too soon";
+  a = sup.on_tick(2 * kSec, s, true);
+  ASSERT_TRUE(a.status.has_value());
+  EXPECT_NE(a.status->find("10 frames"), std::string::npos);
+  EXPECT_FALSE(sup.on_tick(3 * kSec, s, true).status.has_value()) << "unchanged";
+}
+
+}  // namespace
