@@ -75,10 +75,11 @@ int main(int argc, char** argv) {
   md::ReplayStats total;
   for (const auto& f : files) {
     try {
-      const auto st = md::replay_capture(f, pipeline, [&](std::uint64_t line, std::string_view why) {
-        std::fprintf(stderr, "%s:%" PRIu64 ": malformed line: %.*s\n", f.c_str(), line,
-                     static_cast<int>(why.size()), why.data());
-      });
+      const auto st =
+          md::replay_capture(f, pipeline, [&](std::uint64_t line, std::string_view why) {
+            std::fprintf(stderr, "%s:%" PRIu64 ": malformed line: %.*s\n", f.c_str(), line,
+                         static_cast<int>(why.size()), why.data());
+          });
       total.lines += st.lines;
       total.frames += st.frames;
       total.malformed += st.malformed;
@@ -103,12 +104,11 @@ int main(int argc, char** argv) {
     const auto& b = s.sync.book();
     const std::uint64_t trades = s.trades + s.agg_trades;
     if (json) {
-      std::printf("%s\"%.*s\":{\"final_update_id\":%" PRIu64 ",\"applied\":%" PRIu64
-                  ",\"dropped\":%" PRIu64 ",\"gaps\":%" PRIu64
-                  ",\"book_valid\":%s,\"bid_levels\":%zu,\"ask_levels\":%zu,\"bids\":",
-                  first ? "" : ",", static_cast<int>(s.name_len), s.name, s.sync.update_id(),
-                  st.applied, st.dropped, st.gaps, s.sync.valid() ? "true" : "false",
-                  b.bid_levels(), b.ask_levels());
+      std::printf(
+          "%s\"%.*s\":{\"final_update_id\":%" PRIu64 ",\"applied\":%" PRIu64 ",\"dropped\":%" PRIu64
+          ",\"gaps\":%" PRIu64 ",\"book_valid\":%s,\"bid_levels\":%zu,\"ask_levels\":%zu,\"bids\":",
+          first ? "" : ",", static_cast<int>(s.name_len), s.name, s.sync.update_id(), st.applied,
+          st.dropped, st.gaps, s.sync.valid() ? "true" : "false", b.bid_levels(), b.ask_levels());
       print_levels_json(b, true, depth);
       std::printf(",\"asks\":");
       print_levels_json(b, false, depth);

@@ -3,15 +3,15 @@
 // the event ring, and a strategy process that answers with signals, with live figures.
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <csignal>
 #include <atomic>
 #include <cinttypes>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -20,14 +20,14 @@
 
 #include <spdlog/spdlog.h>
 
-#include "cwts/core/clock.hpp"
-#include "cwts/concurrent/broadcast_ring.hpp"
-#include "cwts/core/decimal.hpp"
 #include "cwts/binance/exchange_info.hpp"
+#include "cwts/concurrent/broadcast_ring.hpp"
+#include "cwts/concurrent/record_ring.hpp"
+#include "cwts/core/clock.hpp"
+#include "cwts/core/decimal.hpp"
 #include "cwts/md/pipeline.hpp"
 #include "cwts/md/replay.hpp"
 #include "cwts/publish/shm_publisher.hpp"
-#include "cwts/concurrent/record_ring.hpp"
 #include "cwts/shm/region.hpp"
 #include "cwts/shm_layout/layout.hpp"
 
@@ -75,8 +75,9 @@ Options parse(int argc, char** argv) {
     } else if (a == "--rate") {
       o.rate = std::atol(next());
     } else if (a == "--help" || a == "-h") {
-      std::printf("usage: cwts-shm-demo [--seconds N] [--readers N] [--rate EVENTS_PER_S] "
-                  "[--data DIR]\n");
+      std::printf(
+          "usage: cwts-shm-demo [--seconds N] [--readers N] [--rate EVENTS_PER_S] "
+          "[--data DIR]\n");
       std::exit(0);
     } else {
       std::fprintf(stderr, "cwts-shm-demo: unknown option %s (see --help)\n", a.c_str());
@@ -186,9 +187,8 @@ int main(int argc, char** argv) {
   ropts.instance = "demo" + std::to_string(::getpid());
   ropts.lock_pages = false;
 
-  auto* stats = static_cast<ReaderStats*>(::mmap(nullptr, sizeof(ReaderStats) * 8,
-                                                 PROT_READ | PROT_WRITE,
-                                                 MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  auto* stats = static_cast<ReaderStats*>(::mmap(
+      nullptr, sizeof(ReaderStats) * 8, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   if (stats == MAP_FAILED) {
     std::perror("mmap");
     return 1;
@@ -227,21 +227,25 @@ int main(int argc, char** argv) {
       const auto si = r.symbols[i].info.load();
       const auto bt = r.symbols[i].book.load();
       char bid[32], ask[32];
-      bid[cwts::core::format_fixed(bt.bid_count ? bt.bid_px[0].raw : 0, si.price_decimals, bid)] = 0;
-      ask[cwts::core::format_fixed(bt.ask_count ? bt.ask_px[0].raw : 0, si.price_decimals, ask)] = 0;
-      std::printf("  %-8.*s valid=%d update_id=%-10" PRIu64 " best bid %s  best ask %s\n",
-                  static_cast<int>(si.name.view().size()), si.name.view().data(),
-                  static_cast<int>(cc::load_word(r.symbols[i].book_valid, std::memory_order_acquire)),
-                  bt.update_id, bid, ask);
+      bid[cwts::core::format_fixed(bt.bid_count ? bt.bid_px[0].raw : 0, si.price_decimals, bid)] =
+          0;
+      ask[cwts::core::format_fixed(bt.ask_count ? bt.ask_px[0].raw : 0, si.price_decimals, ask)] =
+          0;
+      std::printf(
+          "  %-8.*s valid=%d update_id=%-10" PRIu64 " best bid %s  best ask %s\n",
+          static_cast<int>(si.name.view().size()), si.name.view().data(),
+          static_cast<int>(cc::load_word(r.symbols[i].book_valid, std::memory_order_acquire)),
+          bt.update_id, bid, ask);
     }
     std::printf("\n");
   }
 
-  std::printf("cwts-shm-demo: market region %s (%zu bytes, %s), %d reader processes, %ld events/s "
-              "for %d s\n",
-              market.path().c_str(), market.size(),
-              market.backing() == cwts::shm::Backing::kHugePages ? "huge pages" : "normal pages",
-              o.readers, o.rate, o.seconds);
+  std::printf(
+      "cwts-shm-demo: market region %s (%zu bytes, %s), %d reader processes, %ld events/s "
+      "for %d s\n",
+      market.path().c_str(), market.size(),
+      market.backing() == cwts::shm::Backing::kHugePages ? "huge pages" : "normal pages", o.readers,
+      o.rate, o.seconds);
 
   std::vector<pid_t> children;
   for (int r = 0; r < o.readers; ++r) {

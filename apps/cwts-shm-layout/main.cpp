@@ -11,8 +11,7 @@ void print_golden() {
   std::printf("version %u\nhash 0x%016" PRIx64 "\n", cwts::layout::kLayoutVersion,
               cwts::layout::kLayoutHash);
   for (const auto& f : cwts::layout::kFieldTable) {
-    std::printf("%.*s %zu %zu\n", static_cast<int>(f.path.size()), f.path.data(), f.offset,
-                f.size);
+    std::printf("%.*s %zu %zu\n", static_cast<int>(f.path.size()), f.path.data(), f.offset, f.size);
   }
 }
 

@@ -8,8 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "sim_server.hpp"
 #include "json_log.hpp"
+#include "sim_server.hpp"
 
 #ifndef CWTS_SIM_DEFAULT_EXCHANGE_INFO
 #define CWTS_SIM_DEFAULT_EXCHANGE_INFO ""
@@ -19,7 +19,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: cwts-sim [--listen 127.0.0.1:PORT] [--exchange-info FILE]\n"
-    "                (--capture FILE... | --synthetic SYM,SYM...) [--speed X] [--loop] [--rebase-time]\n"
+    "                (--capture FILE... | --synthetic SYM,SYM...) [--speed X] [--loop] "
+    "[--rebase-time]\n"
     "                [--rate N]\n"
     "                [--api-key K --api-secret S] [--balance A=N,...] [--seed N]\n"
     "                [--ping-interval-ms N] [--pong-timeout-ms N] [--ws-msg-limit N]\n"
@@ -89,7 +90,8 @@ int main(int argc, char** argv) {
         cfg.exchange_info_path = value();
       } else if (a == "--capture") {
         cfg.captures.push_back(value());
-        while (i + 1 < argc && std::string_view(argv[i + 1]).substr(0, 2) != "--") cfg.captures.emplace_back(argv[++i]);
+        while (i + 1 < argc && std::string_view(argv[i + 1]).substr(0, 2) != "--")
+          cfg.captures.emplace_back(argv[++i]);
       } else if (a == "--synthetic") {
         for (auto& s : split_commas(value())) cfg.synthetic.push_back(s);
       } else if (a == "--speed") {
@@ -136,7 +138,8 @@ int main(int argc, char** argv) {
         delay_count = non_negative(a, value());
       } else if (a == "--http-status") {
         http_status = non_negative(a, value());
-        if (http_status < 400 || http_status > 599) throw std::invalid_argument("--http-status must be 400..599");
+        if (http_status < 400 || http_status > 599)
+          throw std::invalid_argument("--http-status must be 400..599");
       } else if (a == "--http-count") {
         http_count = non_negative(a, value());
       } else if (a == "--log-level") {
@@ -145,16 +148,25 @@ int main(int argc, char** argv) {
         throw std::invalid_argument("unknown option " + std::string(a));
       }
     }
-    if (cfg.ping_interval.count() <= 0) throw std::invalid_argument("--ping-interval-ms must be > 0");
+    if (cfg.ping_interval.count() <= 0)
+      throw std::invalid_argument("--ping-interval-ms must be > 0");
     if ((cfg.stall_ms > 0) != (cfg.stall_every_ms > 0)) {
       throw std::invalid_argument("--stall-ms and --stall-every-ms go together");
     }
     // One-shot fault flags are the same faults as --fault JSON, applied at start.
-    if (delay_ms > 0) one_shot.emplace_back("\"delay_ms\":" + std::to_string(delay_ms) + ",\"count\":" + std::to_string(delay_count));
-    if (http_status > 0) one_shot.emplace_back("\"http_status\":" + std::to_string(http_status) + ",\"count\":" + std::to_string(http_count));
+    if (delay_ms > 0)
+      one_shot.emplace_back("\"delay_ms\":" + std::to_string(delay_ms) +
+                            ",\"count\":" + std::to_string(delay_count));
+    if (http_status > 0)
+      one_shot.emplace_back("\"http_status\":" + std::to_string(http_status) +
+                            ",\"count\":" + std::to_string(http_count));
     if (!one_shot.empty()) {
-      if (!cfg.fault_json.empty()) throw std::invalid_argument("--fault and the one-shot fault flags are exclusive");
-      if (delay_ms > 0 && http_status > 0) throw std::invalid_argument("--delay-ms and --http-status each take their own count: use POST /_sim/fault for both");
+      if (!cfg.fault_json.empty())
+        throw std::invalid_argument("--fault and the one-shot fault flags are exclusive");
+      if (delay_ms > 0 && http_status > 0)
+        throw std::invalid_argument(
+            "--delay-ms and --http-status each take their own count: use POST /_sim/fault for "
+            "both");
       std::string j = "{";
       for (std::size_t k = 0; k < one_shot.size(); ++k) j += (k ? "," : "") + one_shot[k];
       cfg.fault_json = j + "}";

@@ -22,7 +22,6 @@ HttpReply error_reply(const ApiError& e) {
   return HttpReply{static_cast<unsigned>(e.http_status), binance::error_json(e), {}};
 }
 
-
 // A handler's outcome: a body or an error.
 struct Outcome {
   std::string body;
@@ -50,14 +49,13 @@ bool parse_symbols_param(std::string_view v, std::vector<std::string>& out) {
 }
 
 // The symbols a ticker or exchangeInfo request names: `symbol`, `symbols`, or nullopt for all.
-binance::Result<std::vector<const binance::SymbolSpec*>> requested_symbols(const binance::Request& r,
-                                                                  const binance::ExchangeInfo& info,
-                                                                  bool& all) {
+binance::Result<std::vector<const binance::SymbolSpec*>> requested_symbols(
+    const binance::Request& r, const binance::ExchangeInfo& info, bool& all) {
   std::vector<const binance::SymbolSpec*> out;
   all = false;
   if (r.has("symbol") && r.has("symbols"))
     return binance::make_error(ErrorCode::kOptionalParamsBadCombo,
-                           "Combination of optional parameters invalid.");
+                               "Combination of optional parameters invalid.");
   if (r.has("symbol")) {
     auto s = binance::parse_symbol(r, info);
     if (!s.ok()) return s.error();
@@ -66,7 +64,9 @@ binance::Result<std::vector<const binance::SymbolSpec*>> requested_symbols(const
   }
   if (const std::string* v = r.find("symbols")) {
     std::vector<std::string> names;
-    if (!parse_symbols_param(*v, names)) return binance::errors::illegal_chars("symbols", "^\\[(\"[A-Z0-9-_.]{1,20}\"(,\"[A-Z0-9-_.]{1,20}\"){0,}){0,1}\\]$");
+    if (!parse_symbols_param(*v, names))
+      return binance::errors::illegal_chars(
+          "symbols", "^\\[(\"[A-Z0-9-_.]{1,20}\"(,\"[A-Z0-9-_.]{1,20}\"){0,}){0,1}\\]$");
     for (const auto& n : names) {
       const binance::SymbolSpec* s = info.find(n);
       if (s == nullptr) return binance::errors::bad_symbol();
@@ -112,13 +112,14 @@ bool apply_fault_json(std::string_view json, Faults& f, std::int64_t steady_now_
       f.expire_connections = b;
     } else if (key == "stall_ms" && value.get_int64().get(n) == simdjson::SUCCESS && n >= 0) {
       f.stall_until_ms = steady_now_ms + n;
-    } else if (key == "skip_update_ids" && value.get_int64().get(n) == simdjson::SUCCESS && n >= 0) {
+    } else if (key == "skip_update_ids" && value.get_int64().get(n) == simdjson::SUCCESS &&
+               n >= 0) {
       f.skip_update_ids = n;
     } else if (key == "delay_ms" && value.get_int64().get(n) == simdjson::SUCCESS && n >= 0) {
       f.delay_ms = n;
       f.delay_count = count;
-    } else if (key == "http_status" && value.get_int64().get(n) == simdjson::SUCCESS &&
-               n >= 400 && n <= 599) {
+    } else if (key == "http_status" && value.get_int64().get(n) == simdjson::SUCCESS && n >= 400 &&
+               n <= 599) {
       f.http_status = static_cast<int>(n);
       f.http_status_count = count;
     } else {
@@ -163,32 +164,66 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
   const std::string_view m = req.method;
   const std::string_view p = req.path;
   enum class Ep {
-    kPing, kTime, kExchangeInfo, kDepth, kKlines, kTicker24, kTickerPrice, kBookTicker, kTrades, kAggTrades,
-    kOrderNew, kOrderTest, kOrderGet, kOrderCancel, kOpenOrders, kCancelAll, kAccount, kMyTrades,
+    kPing,
+    kTime,
+    kExchangeInfo,
+    kDepth,
+    kKlines,
+    kTicker24,
+    kTickerPrice,
+    kBookTicker,
+    kTrades,
+    kAggTrades,
+    kOrderNew,
+    kOrderTest,
+    kOrderGet,
+    kOrderCancel,
+    kOpenOrders,
+    kCancelAll,
+    kAccount,
+    kMyTrades,
     kNone
   };
   Ep ep = Ep::kNone;
   if (m == "GET") {
-    if (p == "/api/v3/ping") ep = Ep::kPing;
-    else if (p == "/api/v3/time") ep = Ep::kTime;
-    else if (p == "/api/v3/exchangeInfo") ep = Ep::kExchangeInfo;
-    else if (p == "/api/v3/depth") ep = Ep::kDepth;
-    else if (p == "/api/v3/klines") ep = Ep::kKlines;
-    else if (p == "/api/v3/ticker/24hr") ep = Ep::kTicker24;
-    else if (p == "/api/v3/ticker/price") ep = Ep::kTickerPrice;
-    else if (p == "/api/v3/ticker/bookTicker") ep = Ep::kBookTicker;
-    else if (p == "/api/v3/trades") ep = Ep::kTrades;
-    else if (p == "/api/v3/aggTrades") ep = Ep::kAggTrades;
-    else if (p == "/api/v3/order") ep = Ep::kOrderGet;
-    else if (p == "/api/v3/openOrders") ep = Ep::kOpenOrders;
-    else if (p == "/api/v3/account") ep = Ep::kAccount;
-    else if (p == "/api/v3/myTrades") ep = Ep::kMyTrades;
+    if (p == "/api/v3/ping")
+      ep = Ep::kPing;
+    else if (p == "/api/v3/time")
+      ep = Ep::kTime;
+    else if (p == "/api/v3/exchangeInfo")
+      ep = Ep::kExchangeInfo;
+    else if (p == "/api/v3/depth")
+      ep = Ep::kDepth;
+    else if (p == "/api/v3/klines")
+      ep = Ep::kKlines;
+    else if (p == "/api/v3/ticker/24hr")
+      ep = Ep::kTicker24;
+    else if (p == "/api/v3/ticker/price")
+      ep = Ep::kTickerPrice;
+    else if (p == "/api/v3/ticker/bookTicker")
+      ep = Ep::kBookTicker;
+    else if (p == "/api/v3/trades")
+      ep = Ep::kTrades;
+    else if (p == "/api/v3/aggTrades")
+      ep = Ep::kAggTrades;
+    else if (p == "/api/v3/order")
+      ep = Ep::kOrderGet;
+    else if (p == "/api/v3/openOrders")
+      ep = Ep::kOpenOrders;
+    else if (p == "/api/v3/account")
+      ep = Ep::kAccount;
+    else if (p == "/api/v3/myTrades")
+      ep = Ep::kMyTrades;
   } else if (m == "POST") {
-    if (p == "/api/v3/order") ep = Ep::kOrderNew;
-    else if (p == "/api/v3/order/test") ep = Ep::kOrderTest;
+    if (p == "/api/v3/order")
+      ep = Ep::kOrderNew;
+    else if (p == "/api/v3/order/test")
+      ep = Ep::kOrderTest;
   } else if (m == "DELETE") {
-    if (p == "/api/v3/order") ep = Ep::kOrderCancel;
-    else if (p == "/api/v3/openOrders") ep = Ep::kCancelAll;
+    if (p == "/api/v3/order")
+      ep = Ep::kOrderCancel;
+    else if (p == "/api/v3/openOrders")
+      ep = Ep::kCancelAll;
   }
   if (ep == Ep::kNone) return HttpReply{404, "", {}};
 
@@ -210,24 +245,44 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
   std::uint32_t weight = 1;
   bool all = false;
   switch (ep) {
-    case Ep::kExchangeInfo: weight = 20; break;
+    case Ep::kExchangeInfo:
+      weight = 20;
+      break;
     case Ep::kDepth: {
       std::int64_t limit = 100;
-      if (const std::string* v = r.find("limit")) std::from_chars(v->data(), v->data() + v->size(), limit);
+      if (const std::string* v = r.find("limit"))
+        std::from_chars(v->data(), v->data() + v->size(), limit);
       weight = depth_weight(limit);
       break;
     }
-    case Ep::kKlines: weight = 2; break;
-    case Ep::kTicker24: weight = r.has("symbol") ? 2 : 80; break;
+    case Ep::kKlines:
+      weight = 2;
+      break;
+    case Ep::kTicker24:
+      weight = r.has("symbol") ? 2 : 80;
+      break;
     case Ep::kTickerPrice:
-    case Ep::kBookTicker: weight = r.has("symbol") ? 2 : 4; break;
-    case Ep::kTrades: weight = 25; break;
-    case Ep::kAggTrades: weight = 4; break;
-    case Ep::kOrderGet: weight = 4; break;
-    case Ep::kOpenOrders: weight = r.has("symbol") ? 6 : 80; break;
+    case Ep::kBookTicker:
+      weight = r.has("symbol") ? 2 : 4;
+      break;
+    case Ep::kTrades:
+      weight = 25;
+      break;
+    case Ep::kAggTrades:
+      weight = 4;
+      break;
+    case Ep::kOrderGet:
+      weight = 4;
+      break;
+    case Ep::kOpenOrders:
+      weight = r.has("symbol") ? 6 : 80;
+      break;
     case Ep::kAccount:
-    case Ep::kMyTrades: weight = 20; break;
-    default: break;
+    case Ep::kMyTrades:
+      weight = 20;
+      break;
+    default:
+      break;
   }
   const sim::RateVerdict verdict = limiter_.admit(now_ms, weight, order_req ? 1 : 0);
   if (verdict.http_status != 200) {
@@ -253,8 +308,10 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
 
   sim::MatchingEngine& engine = venue_.engine();
   switch (ep) {
-    case Ep::kPing: return finish(good("{}"));
-    case Ep::kTime: return finish(good("{\"serverTime\":" + std::to_string(now_ms) + "}"));
+    case Ep::kPing:
+      return finish(good("{}"));
+    case Ep::kTime:
+      return finish(good("{\"serverTime\":" + std::to_string(now_ms) + "}"));
     case Ep::kExchangeInfo: {
       auto syms = requested_symbols(r, info, all);
       if (!syms.ok()) return finish(fail(syms.error()));
@@ -277,14 +334,17 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
       const std::string* iv = r.find("interval");
       if (iv == nullptr || iv->empty()) return finish(fail(binance::errors::mandatory("interval")));
       const int idx = interval_index(*iv);
-      if (idx < 0) return finish(fail(binance::make_error(static_cast<ErrorCode>(-1120), "Invalid interval.")));
+      if (idx < 0)
+        return finish(
+            fail(binance::make_error(static_cast<ErrorCode>(-1120), "Invalid interval.")));
       auto start = binance::parse_integer(r, "startTime", false);
       auto end = binance::parse_integer(r, "endTime", false);
       auto lim = binance::parse_integer(r, "limit", false);
       if (!start.ok()) return finish(fail(start.error()));
       if (!end.ok()) return finish(fail(end.error()));
       if (!lim.ok()) return finish(fail(lim.error()));
-      const auto limit = static_cast<std::size_t>(std::clamp<std::int64_t>(lim.value().value_or(500), 1, 1000));
+      const auto limit =
+          static_cast<std::size_t>(std::clamp<std::int64_t>(lim.value().value_or(500), 1, 1000));
       std::vector<const Kline*> sel;
       if (const Market* mk = venue_.find(sym.value()->name)) {
         for (const Kline& k : mk->klines[static_cast<std::size_t>(idx)].all()) {
@@ -295,8 +355,10 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
       }
       // With startTime: the first `limit` from it; otherwise the most recent `limit`.
       if (sel.size() > limit) {
-        if (start.value()) sel.resize(limit);
-        else sel.erase(sel.begin(), sel.end() - static_cast<std::ptrdiff_t>(limit));
+        if (start.value())
+          sel.resize(limit);
+        else
+          sel.erase(sel.begin(), sel.end() - static_cast<std::ptrdiff_t>(limit));
       }
       core::JsonWriter w;
       w.begin_array();
@@ -322,7 +384,8 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
         const md::OrderBook& book = venue_.book_or_empty(names[i]);
         const md::Level bb = book.bid_levels() != 0 ? book.bid(0) : md::Level{0, 0};
         const md::Level ba = book.ask_levels() != 0 ? book.ask(0) : md::Level{0, 0};
-        const std::int64_t last_px = mk != nullptr && !mk->trades.empty() ? mk->trades.back().px : 0;
+        const std::int64_t last_px =
+            mk != nullptr && !mk->trades.empty() ? mk->trades.back().px : 0;
         core::JsonWriter w;
         if (ep == Ep::kTickerPrice) {
           binance::write_ticker_price(w, names[i], last_px);
@@ -330,7 +393,8 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
           binance::write_book_ticker(w, names[i], bb, ba);
         } else {
           // Rolling 24 h from one-minute buckets, ending at the market's clock.
-          const std::int64_t now_m = (mk != nullptr && mk->clock_ms != 0 ? mk->clock_ms : now_ms) / 60'000;
+          const std::int64_t now_m =
+              (mk != nullptr && mk->clock_ms != 0 ? mk->clock_ms : now_ms) / 60'000;
           MinuteBucket agg;
           bool any = false;
           for (std::int64_t mi = now_m - 1439; mk != nullptr && mi <= now_m; ++mi) {
@@ -352,9 +416,13 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
           binance::Ticker24h t;
           t.price_change = agg.c - agg.o;
           t.price_change_pct_milli =
-              agg.o != 0 ? static_cast<std::int64_t>(static_cast<Int128>(t.price_change) * 100'000 / agg.o) : 0;
-          t.weighted_avg_price =
-              agg.vol != 0 ? static_cast<std::int64_t>(static_cast<Int128>(agg.quote) * 100'000'000 / agg.vol) : 0;
+              agg.o != 0
+                  ? static_cast<std::int64_t>(static_cast<Int128>(t.price_change) * 100'000 / agg.o)
+                  : 0;
+          t.weighted_avg_price = agg.vol != 0
+                                     ? static_cast<std::int64_t>(static_cast<Int128>(agg.quote) *
+                                                                 100'000'000 / agg.vol)
+                                     : 0;
           t.prev_close_price = agg.o;
           t.last_price = agg.c;
           t.last_qty = mk != nullptr && !mk->trades.empty() ? mk->trades.back().qty : 0;
@@ -382,7 +450,8 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
       if (!sym.ok()) return finish(fail(sym.error()));
       auto lim = binance::parse_integer(r, "limit", false);
       if (!lim.ok()) return finish(fail(lim.error()));
-      const auto limit = static_cast<std::size_t>(std::clamp<std::int64_t>(lim.value().value_or(500), 1, 1000));
+      const auto limit =
+          static_cast<std::size_t>(std::clamp<std::int64_t>(lim.value().value_or(500), 1, 1000));
       core::JsonWriter w;
       w.begin_array();
       if (const Market* mk = venue_.find(sym.value()->name)) {
@@ -407,7 +476,8 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
       if (!start.ok()) return finish(fail(start.error()));
       auto end = binance::parse_integer(r, "endTime", false);
       if (!end.ok()) return finish(fail(end.error()));
-      const auto limit = static_cast<std::size_t>(std::clamp<std::int64_t>(lim.value().value_or(500), 1, 1000));
+      const auto limit =
+          static_cast<std::size_t>(std::clamp<std::int64_t>(lim.value().value_or(500), 1, 1000));
       core::JsonWriter w;
       w.begin_array();
       if (const Market* mk = venue_.find(sym.value()->name)) {
@@ -439,12 +509,15 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
         if (!e.ok()) return finish(fail(e));
         const std::string* ccr = r.find("computeCommissionRates");
         const bool rates = ccr != nullptr && *ccr == "true";
-        return finish(good(binance::test_order_json(rates ? &engine.account().commission() : nullptr)));
+        return finish(
+            good(binance::test_order_json(rates ? &engine.account().commission() : nullptr)));
       }
       auto res = engine.place_order(o.value(), book, now_ms);
       if (!res.ok()) return finish(fail(res.error()));
       log_event(spdlog::level::info, "rest", "order_placed",
-                LogFields().str("symbol", res.value().order.symbol).num("orderId", res.value().order.order_id)
+                LogFields()
+                    .str("symbol", res.value().order.symbol)
+                    .num("orderId", res.value().order.order_id)
                     .str("status", binance::to_string(res.value().order.status)));
       return finish(good(binance::order_response_json(res.value())));
     }
@@ -465,7 +538,8 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
     case Ep::kOpenOrders: {
       auto sym = binance::parse_optional_symbol(r, info);
       if (!sym.ok()) return finish(fail(sym.error()));
-      const auto orders = engine.open_orders(sym.value() != nullptr ? sym.value()->name : std::string());
+      const auto orders =
+          engine.open_orders(sym.value() != nullptr ? sym.value()->name : std::string());
       return finish(good(binance::open_orders_json(orders)));
     }
     case Ep::kCancelAll: {
@@ -478,14 +552,15 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
     case Ep::kAccount: {
       const std::string* omit = r.find("omitZeroBalances");
       return finish(good(binance::account_json(engine.account().view(), binance::AccountFlags{},
-                                           omit != nullptr && *omit == "true")));
+                                               omit != nullptr && *omit == "true")));
     }
     case Ep::kMyTrades: {
       auto q = binance::parse_my_trades(r, info);
       if (!q.ok()) return finish(fail(q.error()));
       return finish(good(binance::my_trades_json(engine.my_trades(q.value()))));
     }
-    case Ep::kNone: break;
+    case Ep::kNone:
+      break;
   }
   return HttpReply{404, "", {}};
 }

@@ -46,9 +46,9 @@ std::int64_t steady_ms() noexcept { return steady_ns() / 1'000'000; }
 class Droppable {
  public:
   virtual ~Droppable() = default;
-  virtual void drop() = 0;                          // abrupt: the socket is closed
-  virtual void expire() {}                          // graceful: a WebSocket close frame
-  virtual void announce_shutdown(std::int64_t) {}   // Binance's serverShutdown event, then close
+  virtual void drop() = 0;                         // abrupt: the socket is closed
+  virtual void expire() {}                         // graceful: a WebSocket close frame
+  virtual void announce_shutdown(std::int64_t) {}  // Binance's serverShutdown event, then close
   [[nodiscard]] virtual std::int64_t opened_ms() const { return 0; }
 };
 
@@ -70,8 +70,8 @@ struct SimServer::Impl {
   std::unique_ptr<RestApi> rest;
   std::list<std::weak_ptr<Droppable>> ws_sessions;
   std::list<std::weak_ptr<Droppable>> http_sessions;  // kept-alive REST connections
-  std::int64_t next_drop_ms = 0;    // --drop-every-ms
-  std::int64_t next_stall_ms = 0;   // --stall-every-ms
+  std::int64_t next_drop_ms = 0;                      // --drop-every-ms
+  std::int64_t next_stall_ms = 0;                     // --stall-every-ms
   std::int64_t shutdown_at_ms = 0;  // --server-shutdown-after-ms (steady ms; 0 = none)
   void expire_all(const char* why);
   void announce_shutdown_all();
@@ -92,10 +92,14 @@ namespace {
 
 // --- WebSocket sessions -----------------------------------------------------------------------
 
-class WsSession : public std::enable_shared_from_this<WsSession>, public Subscriber, public Droppable {
+class WsSession : public std::enable_shared_from_this<WsSession>,
+                  public Subscriber,
+                  public Droppable {
  public:
   WsSession(tcp::socket&& sock, SimServer::Impl& srv)
-      : ws_(std::move(sock)), srv_(srv), ping_timer_(ws_.get_executor()),
+      : ws_(std::move(sock)),
+        srv_(srv),
+        ping_timer_(ws_.get_executor()),
         stall_timer_(ws_.get_executor()) {}
   ~WsSession() override { cleanup(); }
 
@@ -138,7 +142,8 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Subscri
       if (kind == websocket::frame_type::pong) last_pong_ms_ = steady_ms();
       if (kind != websocket::frame_type::close) count_incoming();
     });
-    ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
+    ws_.async_accept(req,
+                     [self = shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
   }
 
   [[nodiscard]] bool combined() const noexcept override { return combined_; }
@@ -177,7 +182,8 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Subscri
   void announce_shutdown(std::int64_t event_ms) override {
     if (closed_ || !accepted_) return;
     const std::string raw = "{\"e\":\"serverShutdown\",\"E\":" + std::to_string(event_ms) + "}";
-    send(std::make_shared<const std::string>(combined_ ? "{\"stream\":\"!serverShutdown\",\"data\":" + raw + "}" : raw));
+    send(std::make_shared<const std::string>(
+        combined_ ? "{\"stream\":\"!serverShutdown\",\"data\":" + raw + "}" : raw));
     stall_timer_.expires_after(std::chrono::milliseconds(200));
     stall_timer_.async_wait([self = shared_from_this()](beast::error_code) { self->expire(); });
   }
@@ -195,8 +201,9 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Subscri
     for (const auto& [name, id] : subs_) srv_.venue->subscribe(this, id);
     srv_.ws_sessions.push_back(weak_from_this());
     ++srv_.sessions_opened;
-    log_event(spdlog::level::info, "ws", "session_open",
-              LogFields().str("target", target_).num("streams", static_cast<std::int64_t>(subs_.size())));
+    log_event(
+        spdlog::level::info, "ws", "session_open",
+        LogFields().str("target", target_).num("streams", static_cast<std::int64_t>(subs_.size())));
     last_pong_ms_ = steady_ms();
     window_start_ms_ = steady_ms();
     arm_ping();
@@ -244,7 +251,8 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Subscri
     ws_.async_read(rbuf_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) {
         if (!self->closed_)
-          log_event(spdlog::level::info, "ws", "session_closed", LogFields().str("reason", ec.message()));
+          log_event(spdlog::level::info, "ws", "session_closed",
+                    LogFields().str("reason", ec.message()));
         self->cleanup();
         return;
       }
@@ -290,7 +298,9 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Subscri
       } else if (idv.get_int64().get(n) == simdjson::SUCCESS) {
         id = std::to_string(n);
       } else if (idv.get_string().get(sv) == simdjson::SUCCESS && sv.size() <= 36 &&
-                 std::all_of(sv.begin(), sv.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; })) {
+                 std::all_of(sv.begin(), sv.end(), [](char c) {
+                   return std::isalnum(static_cast<unsigned char>(c)) != 0;
+                 })) {
         id.clear();
         core::append_json_string(id, sv);
       } else {
@@ -300,7 +310,10 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Subscri
     }
     simdjson::dom::element mv;
     if (obj["method"].get(mv) != simdjson::SUCCESS) {
-      reply_error(2, "Invalid request: missing field `method` at line 1 column " + std::to_string(text.size()), &id);
+      reply_error(
+          2,
+          "Invalid request: missing field `method` at line 1 column " + std::to_string(text.size()),
+          &id);
       return;
     }
     std::string_view method;
@@ -329,14 +342,16 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Subscri
           return;
         }
         for (auto& [name, sid] : parsed) {
-          const bool have = std::any_of(subs_.begin(), subs_.end(), [&](const auto& s) { return s.first == name; });
+          const bool have = std::any_of(subs_.begin(), subs_.end(),
+                                        [&](const auto& s) { return s.first == name; });
           if (have) continue;
           srv_.venue->subscribe(this, sid);
           subs_.emplace_back(name, sid);
         }
       } else {
         for (auto& [name, sid] : parsed) {
-          const auto it = std::find_if(subs_.begin(), subs_.end(), [&](const auto& s) { return s.first == name; });
+          const auto it = std::find_if(subs_.begin(), subs_.end(),
+                                       [&](const auto& s) { return s.first == name; });
           if (it == subs_.end()) continue;
           srv_.venue->unsubscribe(this, it->second);
           subs_.erase(it);
@@ -381,11 +396,13 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Subscri
     } else {
       std::string shown = method_is_string ? std::string(method) : simdjson::minify(mv);
       const std::size_t at = text.find("\"method\"");
-      const std::size_t col = at == std::string::npos ? text.size() : text.find(shown, at) + shown.size() + 1;
+      const std::size_t col =
+          at == std::string::npos ? text.size() : text.find(shown, at) + shown.size() + 1;
       reply_error(2,
                   "Invalid request: unknown variant `" + shown +
                       "`, expected one of `SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, "
-                      "`SET_PROPERTY`, `GET_PROPERTY` at line 1 column " + std::to_string(col),
+                      "`SET_PROPERTY`, `GET_PROPERTY` at line 1 column " +
+                      std::to_string(col),
                   &id);
     }
   }
@@ -407,15 +424,16 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Subscri
     }
     writing_ = true;
     ws_.text(true);
-    ws_.async_write(net::buffer(*q_.front()), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->writing_ = false;
-      if (ec) {
-        self->cleanup();
-        return;
-      }
-      self->q_.pop_front();
-      self->do_write();
-    });
+    ws_.async_write(net::buffer(*q_.front()),
+                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      self->writing_ = false;
+                      if (ec) {
+                        self->cleanup();
+                        return;
+                      }
+                      self->q_.pop_front();
+                      self->do_write();
+                    });
   }
 
   void cleanup() {
@@ -481,9 +499,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Dro
     parser_.emplace();
     parser_->body_limit(1 << 20);
     stream_.expires_after(std::chrono::minutes(5));
-    http::async_read(stream_, buf_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->on_read(ec);
-    });
+    http::async_read(
+        stream_, buf_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -501,7 +519,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Dro
     const std::string target(req.target());
     const std::size_t q = target.find('?');
     const std::string_view path = std::string_view(target).substr(0, q);
-    const std::string_view query = q == std::string::npos ? std::string_view{} : std::string_view(target).substr(q + 1);
+    const std::string_view query =
+        q == std::string::npos ? std::string_view{} : std::string_view(target).substr(q + 1);
     HttpReply reply;
     if (path.starts_with("/_sim/")) {
       control_ = true;
@@ -511,11 +530,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Dro
         core::JsonWriter w;
         w.begin_object().key("markets").begin_array();
         for (const auto& m : srv_.venue->markets())
-          w.begin_object().key("symbol").string(m->name).key("lastUpdateId")
-              .integer(static_cast<std::int64_t>(m->public_id())).key("valid").boolean(m->sync.valid())
+          w.begin_object()
+              .key("symbol")
+              .string(m->name)
+              .key("lastUpdateId")
+              .integer(static_cast<std::int64_t>(m->public_id()))
+              .key("valid")
+              .boolean(m->sync.valid())
               .end_object();
-        w.end_array().key("framesPublished").integer(static_cast<std::int64_t>(srv_.venue->frames_published()));
-        w.key("wsSessionsOpened").integer(static_cast<std::int64_t>(srv_.sessions_opened)).end_object();
+        w.end_array()
+            .key("framesPublished")
+            .integer(static_cast<std::int64_t>(srv_.venue->frames_published()));
+        w.key("wsSessionsOpened")
+            .integer(static_cast<std::int64_t>(srv_.sessions_opened))
+            .end_object();
         reply.body = w.str();
       } else {
         reply.status = 404;
@@ -527,12 +555,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Dro
         key_storage = std::string(it->value());
         key = &key_storage;
       }
-      reply = srv_.rest->handle(HttpRequestView{std::string_view(req.method_string().data(), req.method_string().size()),
-                                                path, query, req.body(), key});
+      reply = srv_.rest->handle(
+          HttpRequestView{std::string_view(req.method_string().data(), req.method_string().size()),
+                          path, query, req.body(), key});
       log_event(spdlog::level::debug, "rest", "request",
-                LogFields().str("method", std::string(req.method_string())).str("target", target).num("status", reply.status));
+                LogFields()
+                    .str("method", std::string(req.method_string()))
+                    .str("target", target)
+                    .num("status", reply.status));
     }
-    res_ = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(reply.status), req.version());
+    res_ = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(reply.status), req.version());
     res_->set(http::field::server, "cwts-sim");
     if (!reply.body.empty()) res_->set(http::field::content_type, "application/json;charset=UTF-8");
     for (const auto& [k, v] : reply.headers) res_->set(k, v);
@@ -550,14 +583,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Dro
   }
 
   void do_write() {
-    http::async_write(stream_, *res_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec || !self->res_->keep_alive()) {
-        beast::error_code ignored;
-        self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-        return;
-      }
-      self->do_read();
-    });
+    http::async_write(stream_, *res_,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec || !self->res_->keep_alive()) {
+                          beast::error_code ignored;
+                          self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+                          return;
+                        }
+                        self->do_read();
+                      });
   }
 
   beast::tcp_stream stream_;
@@ -608,7 +642,8 @@ void SimServer::Impl::start_accept() {
   acceptor.async_accept([this](beast::error_code ec, tcp::socket sock) {
     if (ec) {
       if (ec != net::error::operation_aborted)
-        log_event(spdlog::level::warn, "net", "accept_failed", LogFields().str("error", ec.message()));
+        log_event(spdlog::level::warn, "net", "accept_failed",
+                  LogFields().str("error", ec.message()));
       if (!stopping) start_accept();
       return;
     }
@@ -656,7 +691,9 @@ void SimServer::Impl::drop_all() {
       ++h;
     }
   log_event(spdlog::level::info, "fault", "connections_dropped",
-            LogFields().num("count", static_cast<std::int64_t>(n)).num("http", static_cast<std::int64_t>(h)));
+            LogFields()
+                .num("count", static_cast<std::int64_t>(n))
+                .num("http", static_cast<std::int64_t>(h)));
 }
 
 void SimServer::Impl::expire_all(const char* why) {
@@ -666,7 +703,8 @@ void SimServer::Impl::expire_all(const char* why) {
       s->expire();
       ++n;
     }
-  log_event(spdlog::level::info, "ws", "connections_expired", LogFields().str("why", why).num("count", static_cast<std::int64_t>(n)));
+  log_event(spdlog::level::info, "ws", "connections_expired",
+            LogFields().str("why", why).num("count", static_cast<std::int64_t>(n)));
 }
 
 void SimServer::Impl::announce_shutdown_all() {
@@ -676,7 +714,8 @@ void SimServer::Impl::announce_shutdown_all() {
       s->announce_shutdown(wall_ms());
       ++n;
     }
-  log_event(spdlog::level::info, "fault", "server_shutdown_sent", LogFields().num("count", static_cast<std::int64_t>(n)));
+  log_event(spdlog::level::info, "fault", "server_shutdown_sent",
+            LogFields().num("count", static_cast<std::int64_t>(n)));
 }
 
 // Every 100 ms: one-shot faults set by JSON, periodic faults from flags, the connection lifetime.
@@ -709,7 +748,8 @@ void SimServer::Impl::housekeeping() {
   if (cfg.max_connection_age.count() > 0) {
     for (auto& w : ws_sessions)
       if (auto s = w.lock()) {
-        if (s->opened_ms() != 0 && now - s->opened_ms() >= cfg.max_connection_age.count()) s->expire();
+        if (s->opened_ms() != 0 && now - s->opened_ms() >= cfg.max_connection_age.count())
+          s->expire();
       }
   }
 }
@@ -761,7 +801,8 @@ void SimServer::run() {
   s.schedule_market(steady_ns());
   s.schedule_tick();
   log_event(spdlog::level::info, "server", "ready",
-            LogFields().str("listen", "127.0.0.1:" + std::to_string(s.port.load()))
+            LogFields()
+                .str("listen", "127.0.0.1:" + std::to_string(s.port.load()))
                 .num("markets", static_cast<std::int64_t>(s.venue->markets().size())));
   std::printf("cwts-sim ready on 127.0.0.1:%u\n", static_cast<unsigned>(s.port.load()));
   std::fflush(stdout);

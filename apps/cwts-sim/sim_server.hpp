@@ -39,13 +39,13 @@ struct SimServerConfig {
   std::uint64_t request_weight_limit = 0;  // 0: REQUEST_WEIGHT from exchangeInfo
   std::string fault_json;                  // applied at start, same JSON as POST /_sim/fault
   // Periodic and scheduled faults (plain flags; 0 = off).
-  std::int64_t drop_every_ms = 0;             // --drop-every-ms: drop every connection periodically
-  std::int64_t stall_ms = 0;                  // --stall-ms with --stall-every-ms: streams stall
+  std::int64_t drop_every_ms = 0;  // --drop-every-ms: drop every connection periodically
+  std::int64_t stall_ms = 0;       // --stall-ms with --stall-every-ms: streams stall
   std::int64_t stall_every_ms = 0;
   std::int64_t server_shutdown_after_ms = 0;  // --server-shutdown-after-ms: serverShutdown once
   // Binance cuts every WebSocket connection at 24 h (a normal close).
   std::chrono::milliseconds max_connection_age{std::chrono::hours(24)};
-  bool handle_signals = true;              // SIGTERM/SIGINT stop run() cleanly
+  bool handle_signals = true;  // SIGTERM/SIGINT stop run() cleanly
 };
 
 // Threads: the constructor loads data and binds the socket (throws std::runtime_error or

@@ -63,7 +63,8 @@ std::vector<md::Level> copy_side(const md::OrderBook& b, bool bids) {
 }
 
 // Levels that turn side `from` into side `to` (0 for removed levels).
-std::vector<md::Level> side_diff(const std::vector<md::Level>& from, const std::vector<md::Level>& to) {
+std::vector<md::Level> side_diff(const std::vector<md::Level>& from,
+                                 const std::vector<md::Level>& to) {
   std::map<std::int64_t, std::int64_t> want;
   for (const auto& l : to) want[l.px] = l.qty;
   std::vector<md::Level> out;
@@ -98,8 +99,8 @@ std::int64_t wall_ms() noexcept {
       .count();
 }
 
-void KlineSeries::add(int idx, std::int64_t t, std::int64_t px, std::int64_t qty, std::int64_t quote,
-                      bool buyer_maker, std::int64_t trade_id) {
+void KlineSeries::add(int idx, std::int64_t t, std::int64_t px, std::int64_t qty,
+                      std::int64_t quote, bool buyer_maker, std::int64_t trade_id) {
   const std::int64_t open = interval_open(idx, t);
   if (!k_.empty() && open < k_.back().open_ms) return;  // late trade: the candle has closed
   if (k_.empty() || open > k_.back().open_ms) {
@@ -162,11 +163,16 @@ struct Venue::CaptureInit {
 };
 
 Venue::Venue(const Options& opts)
-    : speed_(opts.speed), loop_(opts.loop), rebase_time_(opts.rebase_time), rate_(opts.rate), rng_(opts.seed) {
+    : speed_(opts.speed),
+      loop_(opts.loop),
+      rebase_time_(opts.rebase_time),
+      rate_(opts.rate),
+      rng_(opts.seed) {
   if (opts.captures.empty() && opts.synthetic.empty())
     throw std::invalid_argument("need --capture FILE... or --synthetic SYMBOLS");
   if (opts.speed < 0) throw std::invalid_argument("--speed must be >= 0");
-  if (!opts.synthetic.empty() && !(opts.rate > 0)) throw std::invalid_argument("--rate must be > 0");
+  if (!opts.synthetic.empty() && !(opts.rate > 0))
+    throw std::invalid_argument("--rate must be > 0");
   load_exchange_info(opts);
   for (const auto& s : opts.synthetic)
     if (info_.find(s) == nullptr) add_synthetic_symbol(s);
@@ -238,9 +244,10 @@ void Venue::add_synthetic_symbol(const std::string& name) {
   for (char c : name)
     if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
       throw std::invalid_argument("bad symbol " + name);
-  std::string js = R"({"symbol":")" + name + R"(","status":"TRADING","baseAsset":")" + base +
-                   R"(","baseAssetPrecision":8,"quoteAsset":")" + quote +
-                   R"(","quotePrecision":8,"quoteAssetPrecision":8,"baseCommissionPrecision":8,"quoteCommissionPrecision":8,"orderTypes":["LIMIT","LIMIT_MAKER","MARKET","STOP_LOSS_LIMIT","TAKE_PROFIT_LIMIT"],"icebergAllowed":true,"ocoAllowed":true,"quoteOrderQtyMarketAllowed":true,"isSpotTradingAllowed":true,"isMarginTradingAllowed":false,"filters":[{"filterType":"PRICE_FILTER","minPrice":"0.01000000","maxPrice":"1000000.00000000","tickSize":"0.01000000"},{"filterType":"PERCENT_PRICE","multiplierUp":"5","multiplierDown":"0.2","avgPriceMins":5},{"filterType":"LOT_SIZE","minQty":"0.00001000","maxQty":"9000.00000000","stepSize":"0.00001000"},{"filterType":"MIN_NOTIONAL","minNotional":"10.00000000","applyToMarket":true,"avgPriceMins":5},{"filterType":"ICEBERG_PARTS","limit":10},{"filterType":"MARKET_LOT_SIZE","minQty":"0.00000000","maxQty":"1000.00000000","stepSize":"0.00000000"},{"filterType":"MAX_NUM_ORDERS","maxNumOrders":200},{"filterType":"MAX_NUM_ALGO_ORDERS","maxNumAlgoOrders":5}],"permissions":["SPOT"]})";
+  std::string js =
+      R"({"symbol":")" + name + R"(","status":"TRADING","baseAsset":")" + base +
+      R"(","baseAssetPrecision":8,"quoteAsset":")" + quote +
+      R"(","quotePrecision":8,"quoteAssetPrecision":8,"baseCommissionPrecision":8,"quoteCommissionPrecision":8,"orderTypes":["LIMIT","LIMIT_MAKER","MARKET","STOP_LOSS_LIMIT","TAKE_PROFIT_LIMIT"],"icebergAllowed":true,"ocoAllowed":true,"quoteOrderQtyMarketAllowed":true,"isSpotTradingAllowed":true,"isMarginTradingAllowed":false,"filters":[{"filterType":"PRICE_FILTER","minPrice":"0.01000000","maxPrice":"1000000.00000000","tickSize":"0.01000000"},{"filterType":"PERCENT_PRICE","multiplierUp":"5","multiplierDown":"0.2","avgPriceMins":5},{"filterType":"LOT_SIZE","minQty":"0.00001000","maxQty":"9000.00000000","stepSize":"0.00001000"},{"filterType":"MIN_NOTIONAL","minNotional":"10.00000000","applyToMarket":true,"avgPriceMins":5},{"filterType":"ICEBERG_PARTS","limit":10},{"filterType":"MARKET_LOT_SIZE","minQty":"0.00000000","maxQty":"1000.00000000","stepSize":"0.00000000"},{"filterType":"MAX_NUM_ORDERS","maxNumOrders":200},{"filterType":"MAX_NUM_ALGO_ORDERS","maxNumAlgoOrders":5}],"permissions":["SPOT"]})";
   const binance::ExchangeInfo one = binance::parse_exchange_info(
       R"({"timezone":"UTC","serverTime":0,"rateLimits":[],"exchangeFilters":[],"symbols":[)" + js +
       "]}");
@@ -281,7 +288,8 @@ void Venue::load_captures(const std::vector<std::string>& paths) {
         if (f.kind == md::FrameKind::kDepthUpdate) {
           (void)m->sync.on_diff(f.depth, f.bids, f.asks);
         } else if (f.kind == md::FrameKind::kDepthSnapshot) {
-          if (m->sync.on_snapshot(f.depth.last_id, f.bids, f.asks) == md::SnapshotOutcome::kSynced) {
+          if (m->sync.on_snapshot(f.depth.last_id, f.bids, f.asks) ==
+              md::SnapshotOutcome::kSynced) {
             synced = true;
             init.market = mi;
             init.id = m->sync.update_id();
@@ -330,8 +338,10 @@ void Venue::load_captures(const std::vector<std::string>& paths) {
     if (m == nullptr || !synced)
       throw std::runtime_error(path + ": no depth snapshot that syncs the book");
     log_event(spdlog::level::info, "market", "capture_loaded",
-              LogFields().str("file", path).str("symbol", m->name).num("update_id",
-                                                                       static_cast<std::int64_t>(init.id)));
+              LogFields()
+                  .str("file", path)
+                  .str("symbol", m->name)
+                  .num("update_id", static_cast<std::int64_t>(init.id)));
     inits_.push_back(std::move(init));
   }
   std::stable_sort(events_.begin(), events_.end(),
@@ -364,10 +374,14 @@ void Venue::init_synthetic(Market& m) {
   const std::string& b = m.spec->base;
   const std::string& q = m.spec->quote;
   double mid = 100.0;
-  if (q == "BTC" || q == "ETH" || q == "BNB") mid = 0.05;
-  else if (b == "BTC") mid = 50'000.0;
-  else if (b == "ETH") mid = 3'000.0;
-  else if (b == "BNB") mid = 400.0;
+  if (q == "BTC" || q == "ETH" || q == "BNB")
+    mid = 0.05;
+  else if (b == "BTC")
+    mid = 50'000.0;
+  else if (b == "ETH")
+    mid = 3'000.0;
+  else if (b == "BNB")
+    mid = 400.0;
   auto mid_raw = static_cast<std::int64_t>(mid * 1e8);
   m.mid0_ticks = std::max<std::int64_t>(mid_raw / m.tick, 4 * kSyntheticLevels);
   m.best_bid_ticks = m.mid0_ticks;
@@ -406,7 +420,8 @@ void Venue::synthetic_step(Market& m, std::int64_t now_ms) {
     const bool buyer_taker = (rng_() & 1U) != 0;
     const md::Level top = buyer_taker ? book.ask(0) : book.bid(0);
     if (top.qty > 2 * m.step) {
-      std::uniform_int_distribution<std::int64_t> qd(1, std::max<std::int64_t>(1, (top.qty / m.step - 1) / 4));
+      std::uniform_int_distribution<std::int64_t> qd(
+          1, std::max<std::int64_t>(1, (top.qty / m.step - 1) / 4));
       const std::int64_t q = qd(rng_) * m.step;
       const std::int64_t id = m.next_trade_id;
       record_trade(m, id, top.px, q, now_ms, !buyer_taker);
@@ -417,13 +432,15 @@ void Venue::synthetic_step(Market& m, std::int64_t now_ms) {
     // Mid moves one tick, mean-reverting around the start price.
     const double drift = static_cast<double>(m.best_bid_ticks - m.mid0_ticks) /
                          static_cast<double>(m.mid0_ticks) * 50.0;
-    const bool up = std::uniform_real_distribution<double>(0, 1)(rng_) < 0.5 - std::clamp(drift, -0.4, 0.4);
+    const bool up =
+        std::uniform_real_distribution<double>(0, 1)(rng_) < 0.5 - std::clamp(drift, -0.4, 0.4);
     const std::int64_t bb = m.best_bid_ticks;
     if (up) {
       const std::int64_t a = (bb + 1) * m.tick;
       asks[na++] = {a, 0};
       bids[nb++] = {a, qty_for(a)};
-      asks[na++] = {(bb + 1 + kSyntheticLevels) * m.tick, qty_for((bb + 1 + kSyntheticLevels) * m.tick)};
+      asks[na++] = {(bb + 1 + kSyntheticLevels) * m.tick,
+                    qty_for((bb + 1 + kSyntheticLevels) * m.tick)};
       bids[nb++] = {(bb - kSyntheticLevels + 1) * m.tick, 0};
       ++m.best_bid_ticks;
     } else {
@@ -480,8 +497,9 @@ std::int64_t Venue::advance(std::int64_t now_ns) {
       }
       const CaptureEvent& e = events_[next_event_];
       if (speed_ > 0) {
-        const auto due = replay_base_steady_ns_ +
-                         static_cast<std::int64_t>(static_cast<double>(e.ns - replay_base_capture_ns_) / speed_);
+        const auto due =
+            replay_base_steady_ns_ +
+            static_cast<std::int64_t>(static_cast<double>(e.ns - replay_base_capture_ns_) / speed_);
         if (due > now_ns) {
           next = std::min(next, due);
           break;
@@ -496,7 +514,8 @@ std::int64_t Venue::advance(std::int64_t now_ns) {
   }
   if (!synth_markets_.empty()) {
     if (synth_base_ns_ < 0) synth_base_ns_ = now_ns;
-    const auto target = static_cast<std::uint64_t>(static_cast<double>(now_ns - synth_base_ns_) * rate_ / 1e9);
+    const auto target =
+        static_cast<std::uint64_t>(static_cast<double>(now_ns - synth_base_ns_) * rate_ / 1e9);
     std::uint64_t todo = target > synth_done_ ? target - synth_done_ : 0;
     const auto burst = static_cast<std::uint64_t>(rate_ / 100.0) + 1;  // at most 10 ms worth
     if (todo > burst) {
@@ -505,10 +524,12 @@ std::int64_t Venue::advance(std::int64_t now_ns) {
     }
     const std::int64_t now_ms = wall_ms();
     std::uniform_int_distribution<std::size_t> pick(0, synth_markets_.size() - 1);
-    for (std::uint64_t i = 0; i < todo; ++i) synthetic_step(*markets_[synth_markets_[pick(rng_)]], now_ms);
+    for (std::uint64_t i = 0; i < todo; ++i)
+      synthetic_step(*markets_[synth_markets_[pick(rng_)]], now_ms);
     synth_done_ += todo;
     if (todo != 0)
-      for (std::size_t i : synth_markets_) engine_->on_book(markets_[i]->name, markets_[i]->book(), now_ms);
+      for (std::size_t i : synth_markets_)
+        engine_->on_book(markets_[i]->name, markets_[i]->book(), now_ms);
     next = std::min(next, now_ns + 1'000'000);
   }
   return next;
@@ -527,7 +548,8 @@ void Venue::replay_event(const CaptureEvent& e) {
     if (i.market == e.market) init = &i;
   switch (e.kind) {
     case CaptureEvent::Kind::kDiff: {
-      apply_and_publish_diff(m, e.depth, e.bids, e.asks, &e.data, e.depth.event_time_ms + time_shift_ms_);
+      apply_and_publish_diff(m, e.depth, e.bids, e.asks, &e.data,
+                             e.depth.event_time_ms + time_shift_ms_);
       engine_->on_book(m.name, m.book(), wall_ms());
       break;
     }
@@ -550,7 +572,8 @@ void Venue::replay_event(const CaptureEvent& e) {
         m.next_agg_id = static_cast<std::int64_t>(e.trade.id) + aoff + 1;
         if (!m.subs_agg.empty())
           publish(m.subs_agg, m.lower + "@aggTrade",
-                  shift_times(shift_field(shift_field(shift_field(e.data, "a", aoff), "f", toff), "l", toff)));
+                  shift_times(shift_field(shift_field(shift_field(e.data, "a", aoff), "f", toff),
+                                          "l", toff)));
         // The capture has no trade stream: each aggregate is published as one trade.
         if (!m.subs_trade.empty()) {
           PublicTrade t = m.trades.back();
@@ -616,9 +639,9 @@ void Venue::publish(std::vector<Subscriber*>& subs, const std::string& stream, s
   ++published_;
 }
 
-void Venue::apply_and_publish_diff(Market& m, const md::DepthMsg& d, std::span<const md::Level> bids,
-                                   std::span<const md::Level> asks, const std::string* raw_data,
-                                   std::int64_t event_ms) {
+void Venue::apply_and_publish_diff(Market& m, const md::DepthMsg& d,
+                                   std::span<const md::Level> bids, std::span<const md::Level> asks,
+                                   const std::string* raw_data, std::int64_t event_ms) {
   const md::DiffOutcome out = m.sync.on_diff(d, bids, asks);
   if (out != md::DiffOutcome::kApplied) {
     if (out != md::DiffOutcome::kDropped)
@@ -627,7 +650,8 @@ void Venue::apply_and_publish_diff(Market& m, const md::DepthMsg& d, std::span<c
     return;
   }
   if (!m.synthetic) m.clock_ms = std::max(m.clock_ms, event_ms);
-  const auto first = static_cast<std::uint64_t>(static_cast<std::int64_t>(d.first_id) + m.id_offset);
+  const auto first =
+      static_cast<std::uint64_t>(static_cast<std::int64_t>(d.first_id) + m.id_offset);
   const auto last = static_cast<std::uint64_t>(static_cast<std::int64_t>(d.last_id) + m.id_offset);
   if (faults_.skip_update_ids > 0) {
     // The market moved but nobody hears about it: every diff stream now has a gap.
@@ -636,7 +660,10 @@ void Venue::apply_and_publish_diff(Market& m, const md::DepthMsg& d, std::span<c
     m.acc_asks.clear();
     m.acc_first = 0;
     log_event(spdlog::level::info, "fault", "update_ids_skipped",
-              LogFields().str("symbol", m.name).num("U", static_cast<std::int64_t>(first)).num("u", static_cast<std::int64_t>(last)));
+              LogFields()
+                  .str("symbol", m.name)
+                  .num("U", static_cast<std::int64_t>(first))
+                  .num("u", static_cast<std::int64_t>(last)));
     return;
   }
   if (!m.subs_depth1000.empty()) {
@@ -648,7 +675,8 @@ void Venue::apply_and_publish_diff(Market& m, const md::DepthMsg& d, std::span<c
   if (m.subs_depth100.empty()) return;
   std::string data;
   if (raw_data != nullptr) {
-    data = shift_field(shift_field(shift_field(*raw_data, "U", m.id_offset), "u", m.id_offset), "E", time_shift_ms_);
+    data = shift_field(shift_field(shift_field(*raw_data, "U", m.id_offset), "u", m.id_offset), "E",
+                       time_shift_ms_);
   } else {
     data = binance::depth_update_event(m.name, event_ms, first, last, bids, asks);
   }
@@ -675,8 +703,8 @@ void Venue::record_trade(Market& m, std::int64_t id, std::int64_t px, std::int64
   ++b.n;
 }
 
-void Venue::publish_trade(Market& m, const PublicTrade& t, std::int64_t event_ms, std::int64_t agg_id,
-                          std::int64_t first_id, std::int64_t last_id) {
+void Venue::publish_trade(Market& m, const PublicTrade& t, std::int64_t event_ms,
+                          std::int64_t agg_id, std::int64_t first_id, std::int64_t last_id) {
   if (!m.subs_trade.empty()) {
     publish(m.subs_trade, m.lower + "@trade", binance::trade_event(m.name, event_ms, t));
   }
@@ -716,7 +744,8 @@ void Venue::on_100ms_tick(std::uint64_t tick_no, std::int64_t now_wall_ms) {
     }
     if (second && m.acc_first != 0 && !m.subs_depth1000.empty()) {
       std::vector<md::Level> bids, asks;
-      for (auto it = m.acc_bids.rbegin(); it != m.acc_bids.rend(); ++it) bids.push_back({it->first, it->second});
+      for (auto it = m.acc_bids.rbegin(); it != m.acc_bids.rend(); ++it)
+        bids.push_back({it->first, it->second});
       for (const auto& [px, qty] : m.acc_asks) asks.push_back({px, qty});
       std::string s = binance::depth_update_event(m.name, m.synthetic ? now_wall_ms : m.clock_ms,
                                                   m.acc_first, m.acc_last, bids, asks);
@@ -752,11 +781,16 @@ bool Venue::parse_stream(std::string_view name, StreamId& out) const {
   if (idx == markets_.size()) return false;
   out.market = idx;
   const std::string r = lower(rest);
-  if (r == "bookticker") out.kind = StreamKind::kBookTicker;
-  else if (r == "depth" || r == "depth@1000ms") out.kind = StreamKind::kDepth1000;
-  else if (r == "depth@100ms") out.kind = StreamKind::kDepth100;
-  else if (r == "trade") out.kind = StreamKind::kTrade;
-  else if (r == "aggtrade") out.kind = StreamKind::kAggTrade;
+  if (r == "bookticker")
+    out.kind = StreamKind::kBookTicker;
+  else if (r == "depth" || r == "depth@1000ms")
+    out.kind = StreamKind::kDepth1000;
+  else if (r == "depth@100ms")
+    out.kind = StreamKind::kDepth100;
+  else if (r == "trade")
+    out.kind = StreamKind::kTrade;
+  else if (r == "aggtrade")
+    out.kind = StreamKind::kAggTrade;
   else if (rest.starts_with("kline_")) {
     const int i = interval_index(rest.substr(6));  // case matters: 1m vs 1M
     if (i < 0) return false;
@@ -784,13 +818,20 @@ bool Venue::parse_stream(std::string_view name, StreamId& out) const {
 namespace {
 std::vector<Subscriber*>& subs_of(Market& m, const StreamId& id) {
   switch (id.kind) {
-    case StreamKind::kBookTicker: return m.subs_book_ticker;
-    case StreamKind::kDepth100: return m.subs_depth100;
-    case StreamKind::kDepth1000: return m.subs_depth1000;
-    case StreamKind::kTrade: return m.subs_trade;
-    case StreamKind::kAggTrade: return m.subs_agg;
-    case StreamKind::kPartial: return m.subs_partial[id.slot];
-    case StreamKind::kKline: break;
+    case StreamKind::kBookTicker:
+      return m.subs_book_ticker;
+    case StreamKind::kDepth100:
+      return m.subs_depth100;
+    case StreamKind::kDepth1000:
+      return m.subs_depth1000;
+    case StreamKind::kTrade:
+      return m.subs_trade;
+    case StreamKind::kAggTrade:
+      return m.subs_agg;
+    case StreamKind::kPartial:
+      return m.subs_partial[id.slot];
+    case StreamKind::kKline:
+      break;
   }
   return m.subs_kline[id.slot];
 }

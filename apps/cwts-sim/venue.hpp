@@ -12,10 +12,10 @@
 #include <string_view>
 #include <vector>
 
-#include "cwts/md/book_sync.hpp"
 #include "cwts/binance/exchange_info.hpp"
 #include "cwts/binance/kline.hpp"
 #include "cwts/binance/market_json.hpp"
+#include "cwts/md/book_sync.hpp"
 #include "cwts/md/frame.hpp"
 #include "cwts/sim/matching.hpp"
 
@@ -47,7 +47,6 @@ class KlineSeries {
   std::deque<Kline> k_;
 };
 
-
 // Rolling 24 h statistics in one-minute buckets (O(1) per trade).
 struct MinuteBucket {
   std::int64_t minute = -1;
@@ -55,7 +54,15 @@ struct MinuteBucket {
   std::uint64_t n = 0;
 };
 
-enum class StreamKind : std::uint8_t { kBookTicker, kDepth100, kDepth1000, kTrade, kAggTrade, kPartial, kKline };
+enum class StreamKind : std::uint8_t {
+  kBookTicker,
+  kDepth100,
+  kDepth1000,
+  kTrade,
+  kAggTrade,
+  kPartial,
+  kKline
+};
 
 struct StreamId {
   StreamKind kind = StreamKind::kTrade;
@@ -101,15 +108,15 @@ struct Market {
 
 // Faults requested through flags or POST /_sim/fault. Venue thread only.
 struct Faults {
-  std::int64_t skip_update_ids = 0;    // next N diff frames not sent (the book still moves)
-  std::int64_t stall_until_ms = 0;     // steady ms: WebSocket sessions send nothing until then
-  std::int64_t delay_ms = 0;           // next delay_count REST responses wait this long
+  std::int64_t skip_update_ids = 0;  // next N diff frames not sent (the book still moves)
+  std::int64_t stall_until_ms = 0;   // steady ms: WebSocket sessions send nothing until then
+  std::int64_t delay_ms = 0;         // next delay_count REST responses wait this long
   std::int64_t delay_count = 0;
-  int http_status = 0;                 // next http_status_count REST requests get this status
+  int http_status = 0;  // next http_status_count REST requests get this status
   std::int64_t http_status_count = 0;
-  bool paused = false;                 // market replay/generator paused
-  bool server_shutdown = false;        // one-shot: send serverShutdown on every session, then close
-  bool expire_connections = false;     // one-shot: close every session as its 24 h cut would
+  bool paused = false;              // market replay/generator paused
+  bool server_shutdown = false;     // one-shot: send serverShutdown on every session, then close
+  bool expire_connections = false;  // one-shot: close every session as its 24 h cut would
 };
 
 // Loads and holds everything the venue serves. Venue thread only (Not thread-safe).
@@ -150,8 +157,8 @@ class Venue {
   [[nodiscard]] const md::OrderBook& book_or_empty(std::string_view symbol) noexcept;
 
   // GET /api/v3/exchangeInfo bodies.
-  [[nodiscard]] std::string exchange_info_json(std::int64_t now_ms,
-                                               const std::vector<const binance::SymbolSpec*>* only) const;
+  [[nodiscard]] std::string exchange_info_json(
+      std::int64_t now_ms, const std::vector<const binance::SymbolSpec*>* only) const;
   [[nodiscard]] std::uint64_t frames_published() const noexcept { return published_; }
 
  private:

@@ -1,11 +1,5 @@
 // cwtsctl: the operator's command line for a running cwtsd, over its control WebSocket (JSON-RPC
 // 2.0 at /ws). Finds an instance through <shm_dir>/cwts-<instance>.control. docs/operations.md.
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
-#include <simdjson.h>
-
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -18,6 +12,12 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <simdjson.h>
+
 #include "cwts/core/json_string.hpp"
 
 namespace asio = boost::asio;
@@ -28,7 +28,8 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr const char* kUsage =
-    "usage: cwtsctl [--instance NAME | --url ws://HOST:PORT/ws] [--shm-dir DIR] [--token-file FILE]\n"
+    "usage: cwtsctl [--instance NAME | --url ws://HOST:PORT/ws] [--shm-dir DIR] [--token-file "
+    "FILE]\n"
     "               [--json] COMMAND\n"
     "commands:\n"
     "  status                 engine state, counters, heartbeats\n"
@@ -74,7 +75,8 @@ class Client {
     beast::error_code ec;
     const auto results = resolver.resolve(host, port, ec);
     if (!ec) asio::connect(ws_.next_layer(), results, ec);
-    if (ec) fail("cannot connect to " + host + ":" + port + " (" + ec.message() + "): is cwtsd running?");
+    if (ec)
+      fail("cannot connect to " + host + ":" + port + " (" + ec.message() + "): is cwtsd running?");
     if (!token.empty()) {
       ws_.set_option(websocket::stream_base::decorator([token](websocket::request_type& req) {
         req.set(beast::http::field::authorization, "Bearer " + token);
@@ -96,8 +98,8 @@ class Client {
       const std::string msg = read();
       simdjson::dom::element doc;
       std::int64_t got = -1;
-      if (parser_.parse(msg).get(doc) == simdjson::SUCCESS && doc["id"].get_int64().get(got) == simdjson::SUCCESS &&
-          got == id) {
+      if (parser_.parse(msg).get(doc) == simdjson::SUCCESS &&
+          doc["id"].get_int64().get(got) == simdjson::SUCCESS && got == id) {
         return msg;
       }
     }
@@ -140,9 +142,12 @@ simdjson::dom::element result_of(simdjson::dom::parser& p, const std::string& re
 
 std::string scalar(simdjson::dom::element e) {
   switch (e.type()) {
-    case simdjson::dom::element_type::STRING: return std::string(e.get_string().value_unsafe());
-    case simdjson::dom::element_type::BOOL: return e.get_bool().value_unsafe() ? "yes" : "no";
-    default: return simdjson::minify(e);
+    case simdjson::dom::element_type::STRING:
+      return std::string(e.get_string().value_unsafe());
+    case simdjson::dom::element_type::BOOL:
+      return e.get_bool().value_unsafe() ? "yes" : "no";
+    default:
+      return simdjson::minify(e);
   }
 }
 
@@ -173,7 +178,8 @@ void print_table(simdjson::dom::element arr, const std::vector<std::string>& col
     for (std::size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
   }
   for (const auto& r : rows) {
-    for (std::size_t i = 0; i < r.size(); ++i) std::printf("%-*s%s", static_cast<int>(w[i]), r[i].c_str(), i + 1 < r.size() ? "  " : "\n");
+    for (std::size_t i = 0; i < r.size(); ++i)
+      std::printf("%-*s%s", static_cast<int>(w[i]), r[i].c_str(), i + 1 < r.size() ? "  " : "\n");
   }
   if (rows.size() == 1) std::printf("(none)\n");
 }
@@ -188,13 +194,15 @@ int run_top(Client& c, const Options& o) {
   std::vector<std::string> alerts;
   while (g_stop == 0) {
     if (o.seconds > 0 &&
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= o.seconds) {
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >=
+            o.seconds) {
       break;
     }
     const std::string msg = c.read();
     simdjson::dom::element doc, params;
     std::string_view method;
-    if (p.parse(msg).get(doc) != simdjson::SUCCESS || doc["method"].get_string().get(method) != simdjson::SUCCESS ||
+    if (p.parse(msg).get(doc) != simdjson::SUCCESS ||
+        doc["method"].get_string().get(method) != simdjson::SUCCESS ||
         doc["params"].get(params) != simdjson::SUCCESS) {
       continue;
     }
@@ -216,24 +224,32 @@ int run_top(Client& c, const Options& o) {
     const std::uint64_t frames = u("frames"), signals = u("signals_seen");
     std::string out = "\x1b[H\x1b[2J";
     char line[512];
-    std::snprintf(line, sizeof line,
-                  "cwtsctl top — %s — state %s, venue %s   (Ctrl-C to quit)\n"
-                  "frames %llu (%llu/s)  events %llu  gaps %llu  resyncs %llu\n"
-                  "signals %llu (%llu/s): accepted %llu rejected %llu; orders %llu fills %llu\n"
-                  "publish latency (frame -> shm): p50 <= %s us  p99 <= %s us  p99.9 <= %s us  (%llu events)\n\n",
-                  o.instance.c_str(), scalar(params["trading_state"]).c_str(),
-                  scalar(params["venue_connected"]) == "yes" ? "connected" : "DOWN",
-                  static_cast<unsigned long long>(frames), static_cast<unsigned long long>(first ? 0 : frames - last_frames),
-                  static_cast<unsigned long long>(u("events")), static_cast<unsigned long long>(u("gaps")),
-                  static_cast<unsigned long long>(u("resyncs")), static_cast<unsigned long long>(signals),
-                  static_cast<unsigned long long>(first ? 0 : signals - last_signals),
-                  static_cast<unsigned long long>(u("signals_accepted")), static_cast<unsigned long long>(u("signals_rejected")),
-                  static_cast<unsigned long long>(u("orders_sent")), static_cast<unsigned long long>(u("fills")),
-                  scalar(params["publish_latency_us"]["p50_le"]).c_str(), scalar(params["publish_latency_us"]["p99_le"]).c_str(),
-                  scalar(params["publish_latency_us"]["p999_le"]).c_str(),
-                  static_cast<unsigned long long>(params["publish_latency_us"]["count"].get_uint64().value_unsafe()));
+    std::snprintf(
+        line, sizeof line,
+        "cwtsctl top — %s — state %s, venue %s   (Ctrl-C to quit)\n"
+        "frames %llu (%llu/s)  events %llu  gaps %llu  resyncs %llu\n"
+        "signals %llu (%llu/s): accepted %llu rejected %llu; orders %llu fills %llu\n"
+        "publish latency (frame -> shm): p50 <= %s us  p99 <= %s us  p99.9 <= %s us  (%llu "
+        "events)\n\n",
+        o.instance.c_str(), scalar(params["trading_state"]).c_str(),
+        scalar(params["venue_connected"]) == "yes" ? "connected" : "DOWN",
+        static_cast<unsigned long long>(frames),
+        static_cast<unsigned long long>(first ? 0 : frames - last_frames),
+        static_cast<unsigned long long>(u("events")), static_cast<unsigned long long>(u("gaps")),
+        static_cast<unsigned long long>(u("resyncs")), static_cast<unsigned long long>(signals),
+        static_cast<unsigned long long>(first ? 0 : signals - last_signals),
+        static_cast<unsigned long long>(u("signals_accepted")),
+        static_cast<unsigned long long>(u("signals_rejected")),
+        static_cast<unsigned long long>(u("orders_sent")),
+        static_cast<unsigned long long>(u("fills")),
+        scalar(params["publish_latency_us"]["p50_le"]).c_str(),
+        scalar(params["publish_latency_us"]["p99_le"]).c_str(),
+        scalar(params["publish_latency_us"]["p999_le"]).c_str(),
+        static_cast<unsigned long long>(
+            params["publish_latency_us"]["count"].get_uint64().value_unsafe()));
     out += line;
-    std::snprintf(line, sizeof line, "%-12s %-6s %16s %16s %10s %10s\n", "symbol", "book", "bid", "ask", "spread bp", "updates/s");
+    std::snprintf(line, sizeof line, "%-12s %-6s %16s %16s %10s %10s\n", "symbol", "book", "bid",
+                  "ask", "spread bp", "updates/s");
     out += line;
     simdjson::dom::array syms;
     if (params["symbols"].get_array().get(syms) == simdjson::SUCCESS) {
@@ -246,8 +262,9 @@ int run_top(Client& c, const Options& o) {
         double spread = 0;
         if (s["spread_bps"].get_double().get(spread) != simdjson::SUCCESS) spread = {};
         std::snprintf(line, sizeof line, "%-12s %-6s %16s %16s %10.2f %10llu\n", name.c_str(),
-                      scalar(s["book_valid"]) == "yes" ? "valid" : "STALE", scalar(s["bid"]).c_str(),
-                      scalar(s["ask"]).c_str(), spread, static_cast<unsigned long long>(rate));
+                      scalar(s["book_valid"]) == "yes" ? "valid" : "STALE",
+                      scalar(s["bid"]).c_str(), scalar(s["ask"]).c_str(), spread,
+                      static_cast<unsigned long long>(rate));
         out += line;
       }
     }
@@ -274,12 +291,18 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) fail(a + " needs a value\n" + kUsage, 2);
       return argv[++i];
     };
-    if (a == "--instance") o.instance = value();
-    else if (a == "--url") o.url = value();
-    else if (a == "--shm-dir") o.shm_dir = value();
-    else if (a == "--token-file") o.token_file = value();
-    else if (a == "--json") o.json = true;
-    else if (a == "--seconds") o.seconds = std::atof(value().c_str());
+    if (a == "--instance")
+      o.instance = value();
+    else if (a == "--url")
+      o.url = value();
+    else if (a == "--shm-dir")
+      o.shm_dir = value();
+    else if (a == "--token-file")
+      o.token_file = value();
+    else if (a == "--json")
+      o.json = true;
+    else if (a == "--seconds")
+      o.seconds = std::atof(value().c_str());
     else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -295,8 +318,10 @@ int main(int argc, char** argv) {
   }
   const std::string& cmd = o.command[0];
   static const std::map<std::string, std::string> kSimple = {
-      {"status", "status"}, {"symbols", "symbols"}, {"slots", "slots"}, {"halt", "halt"},
-      {"resume", "resume"}, {"reduce-only", "reduce_only"}, {"cancel-all", "cancel_all"}};
+      {"status", "status"},        {"symbols", "symbols"},
+      {"slots", "slots"},          {"halt", "halt"},
+      {"resume", "resume"},        {"reduce-only", "reduce_only"},
+      {"cancel-all", "cancel_all"}};
   std::string method, params;
   if (kSimple.count(cmd) != 0) {
     method = kSimple.at(cmd);
@@ -307,7 +332,8 @@ int main(int argc, char** argv) {
     params = "{";
     for (std::size_t i = 2; i < o.command.size(); ++i) {
       const auto eq = o.command[i].find('=');
-      if (eq == std::string::npos || eq == 0) fail("risk set takes KEY=VALUE, not " + o.command[i], 2);
+      if (eq == std::string::npos || eq == 0)
+        fail("risk set takes KEY=VALUE, not " + o.command[i], 2);
       const std::string k = o.command[i].substr(0, eq), v = o.command[i].substr(eq + 1);
       if (i > 2) params += ',';
       cwts::core::append_json_string(params, k);
@@ -315,7 +341,8 @@ int main(int argc, char** argv) {
       if (k == "max_order_notional" || k == "max_position") {
         cwts::core::append_json_string(params, v);
       } else {
-        if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos) fail(k + " must be a whole number", 2);
+        if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos)
+          fail(k + " must be a whole number", 2);
         params += v;
       }
     }
@@ -335,7 +362,8 @@ int main(int argc, char** argv) {
   } else {
     const std::string file = o.shm_dir + "/cwts-" + o.instance + ".control";
     hostport = read_first_line(file);
-    if (hostport.empty()) fail("no control address in " + file + ": is cwtsd (instance " + o.instance + ") running?");
+    if (hostport.empty())
+      fail("no control address in " + file + ": is cwtsd (instance " + o.instance + ") running?");
   }
   const auto colon = hostport.rfind(':');
   if (colon == std::string::npos) fail("bad address " + hostport, 2);
@@ -361,7 +389,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (method == "symbols") {
-    print_table(res, {"symbol", "book_valid", "bid", "bid_qty", "ask", "ask_qty", "last", "update_id"});
+    print_table(res,
+                {"symbol", "book_valid", "bid", "bid_qty", "ask", "ask_qty", "last", "update_id"});
   } else if (method == "slots") {
     print_table(res, {"slot", "pid", "name", "accepted", "rejected", "last_signal_seq"});
   } else {

@@ -5,23 +5,24 @@
 #include <time.h>
 
 #include <chrono>
+#include <cstdio>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
-#include "cwts/concurrent/word_copy.hpp"
-#include "exec/exec_engine.hpp"
-#include "cwts/net/http_get.hpp"
-#include "cwts/log/json_log.hpp"
-#include "cwts/binance/exchange_info.hpp"
-#include "cwts/feed/feed_client.hpp"
-#include <cstdio>
-#include "cwts/engine/validator.hpp"
-#include "cwts/publish/shm_publisher.hpp"
-#include "cwts/core/decimal.hpp"
 #include <simdjson.h>
-#include "cwts/shm/region.hpp"
+
+#include "cwts/binance/exchange_info.hpp"
+#include "cwts/concurrent/word_copy.hpp"
 #include "cwts/core/clock.hpp"
+#include "cwts/core/decimal.hpp"
+#include "cwts/engine/validator.hpp"
+#include "cwts/feed/feed_client.hpp"
+#include "cwts/log/json_log.hpp"
+#include "cwts/net/http_get.hpp"
+#include "cwts/publish/shm_publisher.hpp"
+#include "cwts/shm/region.hpp"
+#include "exec/exec_engine.hpp"
 
 namespace cwts::daemon {
 
@@ -84,9 +85,9 @@ void seed_indicator_history(const Config& cfg, publish::ShmPublisher& pub) {
   o.tls_verify = cfg.venue.tls_verify;
   o.ca_file = cfg.venue.ca_file;
   o.timeout = std::chrono::milliseconds(cfg.venue.request_timeout_ms * 2);
-  const std::int64_t now_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count();
+  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
   for (std::size_t id = 0; id < cfg.market.symbols.size(); ++id) {
     for (const std::uint32_t tf_s : cfg.market.timeframes_s) {
       const int tf = pub.candles().index_of(tf_s);
@@ -97,7 +98,8 @@ void seed_indicator_history(const Config& cfg, publish::ShmPublisher& pub) {
       if (need == 0) continue;
       const std::size_t limit = std::min<std::size_t>(1000, std::max<std::size_t>(need * 4, 100));
       const std::string& sym = cfg.market.symbols[id];
-      const std::string target = "/api/v3/klines?symbol=" + sym + "&interval=" + interval_name(tf_s) +
+      const std::string target = "/api/v3/klines?symbol=" + sym +
+                                 "&interval=" + interval_name(tf_s) +
                                  "&limit=" + std::to_string(limit);
       std::size_t seeded = 0;
       try {
@@ -112,12 +114,14 @@ void seed_indicator_history(const Config& cfg, publish::ShmPublisher& pub) {
           std::int64_t open_ms = 0, close_ms = 0, trades = 0;
           if (row.get_array().get(k) != simdjson::SUCCESS || k.at(0).get_int64().get(open_ms) ||
               k.at(6).get_int64().get(close_ms) || k.at(8).get_int64().get(trades)) {
-            throw std::runtime_error("klines: a row is not [openTime, o, h, l, c, v, closeTime, q, n, ...]");
+            throw std::runtime_error(
+                "klines: a row is not [openTime, o, h, l, c, v, closeTime, q, n, ...]");
           }
           if (close_ms >= now_ms) continue;  // the open kline: live trades build it
           layout::Candle c{};
           c.open_time_ms = open_ms;
-          std::int64_t* fields[] = {&c.open.raw, &c.high.raw, &c.low.raw, &c.close.raw, &c.volume.raw};
+          std::int64_t* fields[] = {&c.open.raw, &c.high.raw, &c.low.raw, &c.close.raw,
+                                    &c.volume.raw};
           for (std::size_t f = 0; f < 5; ++f) {
             std::string_view text;
             if (k.at(f + 1).get_string().get(text) != simdjson::SUCCESS ||
@@ -131,11 +135,15 @@ void seed_indicator_history(const Config& cfg, publish::ShmPublisher& pub) {
           ++seeded;
         }
         log::log_event(spdlog::level::info, "md", "indicator_history",
-                       log::LogFields().str("symbol", sym).str("timeframe", interval_name(tf_s))
+                       log::LogFields()
+                           .str("symbol", sym)
+                           .str("timeframe", interval_name(tf_s))
                            .num("candles", static_cast<std::int64_t>(seeded)));
       } catch (const std::exception& e) {
         log::log_event(spdlog::level::warn, "md", "indicator_history_failed",
-                       log::LogFields().str("symbol", sym).str("timeframe", interval_name(tf_s))
+                       log::LogFields()
+                           .str("symbol", sym)
+                           .str("timeframe", interval_name(tf_s))
                            .str("error", e.what()));
       }
     }
@@ -173,13 +181,16 @@ struct Engine::Impl {
       if (cfg.region.hugepages == HugepageMode::kRequire &&
           (market.backing() != shm::Backing::kHugePages ||
            signals_created.backing() != shm::Backing::kHugePages)) {
-        throw std::runtime_error("region.hugepages is \"require\" but the regions are not on huge pages");
+        throw std::runtime_error(
+            "region.hugepages is \"require\" but the regions are not on huge pages");
       }
       auto& m = market.as<layout::MarketRegion>();
       publish::PublisherOptions popts;
       popts.indicators = cfg.indicators;
-      publisher = std::make_unique<publish::ShmPublisher>(m, info, names, cfg.market.timeframes_s, popts);
-      if (cfg.market.indicator_history && !cfg.indicators.empty()) seed_indicator_history(cfg, *publisher);
+      publisher =
+          std::make_unique<publish::ShmPublisher>(m, info, names, cfg.market.timeframes_s, popts);
+      if (cfg.market.indicator_history && !cfg.indicators.empty())
+        seed_indicator_history(cfg, *publisher);
       feed = std::make_unique<feed::FeedClient>(feed_config(cfg), publisher.get());
       feed->set_tick_hook([this](md::Pipeline& p) { on_md_tick(p); });
       exec = std::make_unique<ExecEngine>(cfg, info, m, owner.hot_log_, std::move(creds));
@@ -232,20 +243,26 @@ void Engine::start() {
   Impl& i = *impl_;
   i.signals_created.set_state(layout::RegionState::kLive);
   i.signals = shm::Region::attach(layout::RegionKind::kSignals, shm::Access::kReadOnly, i.ropts);
-  i.exec->bind_signals(i.signals.as<layout::SignalsRegion>(),
-                       i.market.header().epoch_ns);
+  i.exec->bind_signals(i.signals.as<layout::SignalsRegion>(), i.market.header().epoch_ns);
   i.market.set_state(layout::RegionState::kLive);
   i.md_heartbeat.store(realtime_ns(), std::memory_order_relaxed);
   i.md_thread = std::thread([this] {
     pin_current_thread("cwtsd-md", cfg_.md_thread);
     try {
       switch (cfg_.md_thread.idle) {
-        case IdleStrategy::kBusySpin: impl_->feed->run_spinning(false); break;
-        case IdleStrategy::kSpinThenYield: impl_->feed->run_spinning(true); break;
-        case IdleStrategy::kBlock: impl_->feed->run(); break;
+        case IdleStrategy::kBusySpin:
+          impl_->feed->run_spinning(false);
+          break;
+        case IdleStrategy::kSpinThenYield:
+          impl_->feed->run_spinning(true);
+          break;
+        case IdleStrategy::kBlock:
+          impl_->feed->run();
+          break;
       }
     } catch (const std::exception& e) {
-      log::log_event(spdlog::level::critical, "md", "thread_failed", log::LogFields().str("error", e.what()));
+      log::log_event(spdlog::level::critical, "md", "thread_failed",
+                     log::LogFields().str("error", e.what()));
     }
   });
   i.exec_thread = std::thread([this] {
@@ -253,18 +270,20 @@ void Engine::start() {
     try {
       impl_->exec->run(impl_->exec_stop);
     } catch (const std::exception& e) {
-      log::log_event(spdlog::level::critical, "exec", "thread_failed", log::LogFields().str("error", e.what()));
+      log::log_event(spdlog::level::critical, "exec", "thread_failed",
+                     log::LogFields().str("error", e.what()));
     }
   });
   i.started = true;
-  log::log_event(spdlog::level::info, "engine", "started",
-                 log::LogFields()
-                     .str("market_region", i.market.path())
-                     .str("signals_region", i.signals_created.path())
-                     .str("backing", i.market.backing() == shm::Backing::kHugePages ? "hugepages" : "shm")
-                     .boolean("locked", i.market.locked())
-                     .unum("epoch_ns", i.market.header().epoch_ns)
-                     .unum("symbols", i.names.size()));
+  log::log_event(
+      spdlog::level::info, "engine", "started",
+      log::LogFields()
+          .str("market_region", i.market.path())
+          .str("signals_region", i.signals_created.path())
+          .str("backing", i.market.backing() == shm::Backing::kHugePages ? "hugepages" : "shm")
+          .boolean("locked", i.market.locked())
+          .unum("epoch_ns", i.market.header().epoch_ns)
+          .unum("symbols", i.names.size()));
 }
 
 void Engine::stop() {
@@ -294,7 +313,9 @@ EngineSnapshot Engine::snapshot() const {
   for (std::size_t k = 0; k < s.symbols; ++k) {
     if (cc::load_word(m.symbols[k].book_valid, std::memory_order_acquire) != 0) ++s.books_valid;
   }
-  const auto rd = [](const std::uint64_t& w) { return cc::load_word(w, std::memory_order_relaxed); };
+  const auto rd = [](const std::uint64_t& w) {
+    return cc::load_word(w, std::memory_order_relaxed);
+  };
   s.frames = rd(m.status.md.frames);
   s.parse_errors = rd(m.status.md.parse_errors);
   s.gaps = rd(m.status.md.gaps);
@@ -358,7 +379,8 @@ class Exposition {
     family(name, "gauge", help);
     sample(name, "", v);
   }
-  void histogram(std::string_view name, std::string_view help, const core::LatencyHistogram::Snapshot& h) {
+  void histogram(std::string_view name, std::string_view help,
+                 const core::LatencyHistogram::Snapshot& h) {
     family(name, "histogram", help);
     const std::string bucket = std::string(name) + "_bucket";
     std::uint64_t cum = 0;
@@ -366,7 +388,8 @@ class Exposition {
       cum += h.buckets[i];
       char le[48];
       if (i < core::LatencyHistogram::kBoundsNs.size()) {
-        std::snprintf(le, sizeof le, "le=\"%g\"", static_cast<double>(core::LatencyHistogram::kBoundsNs[i]) / 1e9);
+        std::snprintf(le, sizeof le, "le=\"%g\"",
+                      static_cast<double>(core::LatencyHistogram::kBoundsNs[i]) / 1e9);
       } else {
         std::snprintf(le, sizeof le, "le=\"+Inf\"");
       }
@@ -391,62 +414,75 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
   e.counter("cwts_md_frames_total", "Market-data frames received (all streams).", s.frames);
   e.counter("cwts_md_parse_errors_total", "Frames that did not parse.", s.parse_errors);
   e.counter("cwts_md_gaps_total", "Order-book update-id gaps detected.", s.gaps);
-  e.counter("cwts_md_resyncs_total", "Order-book resynchronisations (snapshot + replay).", s.resyncs);
+  e.counter("cwts_md_resyncs_total", "Order-book resynchronisations (snapshot + replay).",
+            s.resyncs);
   e.counter("cwts_md_events_published_total", "Events published to the market region's event ring.",
             cc::load_word(m.status.md.events_published, std::memory_order_relaxed));
-  e.histogram("cwts_md_publish_latency_seconds", "Frame received -> event published in shared memory.",
+  e.histogram("cwts_md_publish_latency_seconds",
+              "Frame received -> event published in shared memory.",
               i.publisher->publish_latency().snapshot());
   e.family("cwts_md_messages_total", "counter", "Market-data messages per stream kind.");
   static constexpr std::pair<publish::ShmPublisher::Stream, const char*> kStreams[] = {
-      {publish::ShmPublisher::Stream::kDepth, "depth"}, {publish::ShmPublisher::Stream::kBookTicker, "bookTicker"},
-      {publish::ShmPublisher::Stream::kTrade, "trade"}, {publish::ShmPublisher::Stream::kAggTrade, "aggTrade"},
+      {publish::ShmPublisher::Stream::kDepth, "depth"},
+      {publish::ShmPublisher::Stream::kBookTicker, "bookTicker"},
+      {publish::ShmPublisher::Stream::kTrade, "trade"},
+      {publish::ShmPublisher::Stream::kAggTrade, "aggTrade"},
       {publish::ShmPublisher::Stream::kKline, "kline"}};
   for (const auto& [stream, name] : kStreams) {
-    e.sample("cwts_md_messages_total", std::string("stream=\"") + name + "\"", i.publisher->messages(stream));
+    e.sample("cwts_md_messages_total", std::string("stream=\"") + name + "\"",
+             i.publisher->messages(stream));
   }
   e.family("cwts_book_valid", "gauge", "1 while the symbol's order book is synced.");
   for (std::size_t k = 0; k < i.names.size(); ++k) {
     const bool valid = cc::load_word(m.symbols[k].book_valid, std::memory_order_acquire) != 0;
     e.sample("cwts_book_valid", "symbol=\"" + std::string(i.names[k]) + "\"", valid ? 1.0 : 0.0);
   }
-  e.gauge("cwts_books_valid", "Symbols whose order book is synced.", static_cast<double>(s.books_valid));
+  e.gauge("cwts_books_valid", "Symbols whose order book is synced.",
+          static_cast<double>(s.books_valid));
   e.counter("cwts_signals_seen_total", "Signals taken from the strategies' rings.", s.signals_seen);
   e.family("cwts_signals_total", "counter", "Signals by outcome of validation and rate limits.");
   e.sample("cwts_signals_total", "outcome=\"accepted\"", s.signals_accepted);
   e.sample("cwts_signals_total", "outcome=\"rejected\"", s.signals_rejected);
-  e.family("cwts_reports_total", "counter",
-           "Execution reports sent to strategies, by kind and reason (REJECTED: why; RATE_LIMITED = "
-           "rate-limit rejections).");
+  e.family(
+      "cwts_reports_total", "counter",
+      "Execution reports sent to strategies, by kind and reason (REJECTED: why; RATE_LIMITED = "
+      "rate-limit rejections).");
   for (std::uint8_t kind = 1; kind <= 7; ++kind) {
     for (std::uint16_t reason = 0; reason < 32; ++reason) {
       const std::uint64_t n = i.exec->reports_sent(kind, reason);
       if (n == 0 && reason != 0) continue;
       e.sample("cwts_reports_total",
-               std::string("kind=\"") + engine::to_string(static_cast<layout::ReportKind>(kind)) + "\",reason=\"" +
-                   engine::to_string(static_cast<layout::RejectReason>(reason)) + "\"",
+               std::string("kind=\"") + engine::to_string(static_cast<layout::ReportKind>(kind)) +
+                   "\",reason=\"" + engine::to_string(static_cast<layout::RejectReason>(reason)) +
+                   "\"",
                n);
     }
   }
   e.counter("cwts_orders_sent_total", "Orders sent to the venue.", s.orders_sent);
   e.family("cwts_venue_usage", "gauge",
-           "The venue's count of this account's usage from its last response headers (0 before the first).");
+           "The venue's count of this account's usage from its last response headers (0 before the "
+           "first).");
   e.sample("cwts_venue_usage", "limit=\"request_weight_1m\"", i.exec->venue_used_weight_1m());
   e.sample("cwts_venue_usage", "limit=\"orders_10s\"", i.exec->venue_orders_10s());
   e.sample("cwts_venue_usage", "limit=\"orders_1d\"", i.exec->venue_orders_1d());
-  // Ring occupancy per claimed slot: signals waiting for the engine, reports waiting for the strategy.
+  // Ring occupancy per claimed slot: signals waiting for the engine, reports waiting for the
+  // strategy.
   const auto& sig = i.signals_created.as<layout::SignalsRegion>();
   e.family("cwts_ring_occupancy", "gauge", "Records waiting in a claimed slot's rings.");
   for (std::size_t k = 0; k < layout::kMaxSlots; ++k) {
     if (cc::load_word(sig.slots[k].claim, std::memory_order_acquire) == 0) continue;
     const std::string slot = "slot=\"" + std::to_string(k) + "\"";
-    const std::uint64_t sp = sig.slots[k].signals.published(), sc = m.slots[k].signal_cursor.consumed();
-    const std::uint64_t rp = m.slots[k].reports.published(), rc = sig.slots[k].report_cursor.consumed();
+    const std::uint64_t sp = sig.slots[k].signals.published(),
+                        sc = m.slots[k].signal_cursor.consumed();
+    const std::uint64_t rp = m.slots[k].reports.published(),
+                        rc = sig.slots[k].report_cursor.consumed();
     e.sample("cwts_ring_occupancy", slot + ",ring=\"signals\"", sp > sc ? sp - sc : 0);
     e.sample("cwts_ring_occupancy", slot + ",ring=\"reports\"", rp > rc ? rp - rc : 0);
   }
   // Lapped readers: slot owners (cwts_bridge) count the events the event ring overwrote before
   // they read them; the engine cannot see a reader's position, the reader tells it.
-  e.family("cwts_reader_events_lapped_total", "counter", "Events a slot's owner lost to event-ring laps.");
+  e.family("cwts_reader_events_lapped_total", "counter",
+           "Events a slot's owner lost to event-ring laps.");
   std::size_t lapped_readers = 0;
   for (std::size_t k = 0; k < layout::kMaxSlots; ++k) {
     if (cc::load_word(sig.slots[k].claim, std::memory_order_acquire) == 0) continue;
@@ -459,7 +495,8 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
   e.counter("cwts_fills_total", "Fills reported by the venue.", s.fills);
   e.gauge("cwts_venue_connected", "1 while the venue answers.", s.venue_ready ? 1.0 : 0.0);
   e.family("cwts_trading_state", "gauge", "1 for the engine's trading state.");
-  for (const auto st : {layout::TradingState::kActive, layout::TradingState::kHalted, layout::TradingState::kReduceOnly}) {
+  for (const auto st : {layout::TradingState::kActive, layout::TradingState::kHalted,
+                        layout::TradingState::kReduceOnly}) {
     e.sample("cwts_trading_state", std::string("state=\"") + engine::to_string(st) + "\"",
              s.trading_state == st ? 1.0 : 0.0);
   }
@@ -475,7 +512,8 @@ std::string Engine::not_ready_reason() const {
   const EngineSnapshot s = snapshot();
   std::string r;
   if (s.books_valid != s.symbols) {
-    r += std::to_string(s.symbols - s.books_valid) + " of " + std::to_string(s.symbols) + " books not synced";
+    r += std::to_string(s.symbols - s.books_valid) + " of " + std::to_string(s.symbols) +
+         " books not synced";
   }
   if (!s.venue_ready) r += std::string(r.empty() ? "" : "; ") + "venue not connected";
   return r;
@@ -490,7 +528,6 @@ bool Engine::progressing(std::int64_t now_ns, std::int64_t timeout_ns) const {
   const EngineSnapshot s = snapshot();
   return now_ns - s.md_heartbeat_ns < timeout_ns && now_ns - s.exec_heartbeat_ns < timeout_ns;
 }
-
 
 namespace {
 bool wait_version(const ExecEngine& exec, std::uint64_t version, int timeout_ms) {
@@ -510,12 +547,16 @@ bool Engine::reload_and_wait(const Config& cfg, int timeout_ms) {
 bool Engine::cancel_all_and_wait(int timeout_ms) {
   return wait_version(*impl_->exec, impl_->exec->request_cancel_all(), timeout_ms);
 }
-const layout::MarketRegion& Engine::market_region() const { return impl_->market.as<layout::MarketRegion>(); }
+const layout::MarketRegion& Engine::market_region() const {
+  return impl_->market.as<layout::MarketRegion>();
+}
 const layout::SignalsRegion& Engine::signals_region() const {
   return impl_->signals_created.as<layout::SignalsRegion>();
 }
 const std::vector<std::string_view>& Engine::symbol_names() const { return impl_->names; }
-const core::LatencyHistogram& Engine::publish_latency() const { return impl_->publisher->publish_latency(); }
+const core::LatencyHistogram& Engine::publish_latency() const {
+  return impl_->publisher->publish_latency();
+}
 
 void Engine::reload(const Config& cfg) {
   (void)impl_->exec->reload(cfg);

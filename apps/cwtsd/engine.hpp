@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "cwts/core/latency_histogram.hpp"
 #include "config/config.hpp"
+#include "cwts/core/latency_histogram.hpp"
 #include "cwts/shm_layout/market_region.hpp"
 #include "cwts/shm_layout/signal_region.hpp"
 #include "hot_log.hpp"
@@ -75,8 +75,9 @@ class Engine {
   [[nodiscard]] const layout::SignalsRegion& signals_region() const;
   [[nodiscard]] const std::vector<std::string_view>& symbol_names() const;
   [[nodiscard]] const core::LatencyHistogram& publish_latency() const;
-  // ctl thread: reload(), or cancel every open order, and wait (at most `timeout_ms`) until the exec thread has
-  // applied it, so a signal sent afterwards is judged by the new limits. False at the timeout.
+  // ctl thread: reload(), or cancel every open order, and wait (at most `timeout_ms`) until the
+  // exec thread has applied it, so a signal sent afterwards is judged by the new limits. False at
+  // the timeout.
   bool reload_and_wait(const Config& cfg, int timeout_ms);
   bool cancel_all_and_wait(int timeout_ms);
   [[nodiscard]] HotLog& hot_log() noexcept { return hot_log_; }

@@ -29,11 +29,20 @@ std::size_t HotLog::drain() noexcept {
       for (std::uint8_t k = 0; k < r.count; ++k) {
         const HotField& x = r.fields[k];
         switch (x.kind) {
-          case HotField::Kind::kInt: f.num(x.key, x.value); break;
-          case HotField::Kind::kUint: f.unum(x.key, static_cast<std::uint64_t>(x.value)); break;
-          case HotField::Kind::kFixed8: f.fixed(x.key, x.value, 8); break;
-          case HotField::Kind::kText: f.str(x.key, x.text); break;
-          case HotField::Kind::kNone: break;
+          case HotField::Kind::kInt:
+            f.num(x.key, x.value);
+            break;
+          case HotField::Kind::kUint:
+            f.unum(x.key, static_cast<std::uint64_t>(x.value));
+            break;
+          case HotField::Kind::kFixed8:
+            f.fixed(x.key, x.value, 8);
+            break;
+          case HotField::Kind::kText:
+            f.str(x.key, x.text);
+            break;
+          case HotField::Kind::kNone:
+            break;
         }
       }
       f.num("event_ts_ns", r.ts_ns);

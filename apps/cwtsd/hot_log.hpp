@@ -18,7 +18,7 @@ struct HotField {
   const char* key = nullptr;  // a string literal
   Kind kind = Kind::kNone;
   std::int64_t value = 0;
-  char text[24] = {};         // kText: copied, NUL-terminated (symbols, client order ids)
+  char text[24] = {};  // kText: copied, NUL-terminated (symbols, client order ids)
 };
 
 struct HotRecord {
@@ -34,7 +34,9 @@ struct HotRecord {
     return add(k, HotField::Kind::kUint, static_cast<std::int64_t>(v));
   }
   // A fixed-point value at 8 decimals (layout Price/Qty), logged as an exact decimal string.
-  HotRecord& fx(const char* k, std::int64_t v) noexcept { return add(k, HotField::Kind::kFixed8, v); }
+  HotRecord& fx(const char* k, std::int64_t v) noexcept {
+    return add(k, HotField::Kind::kFixed8, v);
+  }
   HotRecord& s(const char* k, const char* text, std::size_t n) noexcept;
 
  private:

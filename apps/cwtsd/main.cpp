@@ -29,8 +29,8 @@ namespace {
 
 using cwts::daemon::Config;
 using cwts::daemon::ConfigError;
-using cwts::log::LogFields;
 using cwts::log::log_event;
+using cwts::log::LogFields;
 
 constexpr const char* kUsage =
     "usage: cwtsd --config FILE [--check-config]\n"
@@ -48,7 +48,6 @@ int config_error(const ConfigError& e) {
   std::fprintf(stderr, "cwtsd: config error: %s\n", e.what());
   return 2;
 }
-
 
 }  // namespace
 
@@ -113,14 +112,15 @@ int main(int argc, char** argv) {
   cwts::daemon::Notifier notifier;
   int exit_code = 0;
   try {
-    log_event(spdlog::level::info, "ctl", "starting",
-              LogFields()
-                  .str("version", CWTS_VERSION)
-                  .str("config", config_path)
-                  .str("instance", cfg.region.instance)
-                  .str("venue", cfg.venue.kind == cwts::daemon::VenueKind::kBinance ? "binance" : "paper")
-                  .str("rest_url", cfg.venue.rest_url)
-                  .str("ws_url", cfg.venue.ws_url));
+    log_event(
+        spdlog::level::info, "ctl", "starting",
+        LogFields()
+            .str("version", CWTS_VERSION)
+            .str("config", config_path)
+            .str("instance", cfg.region.instance)
+            .str("venue", cfg.venue.kind == cwts::daemon::VenueKind::kBinance ? "binance" : "paper")
+            .str("rest_url", cfg.venue.rest_url)
+            .str("ws_url", cfg.venue.ws_url));
     cwts::daemon::Engine engine(cfg, std::move(creds));
     creds.reset();
     engine.start();

@@ -1,11 +1,11 @@
 // Seqlock, event ring and record ring: single-thread costs and a writer/reader pair on two threads.
-#include <benchmark/benchmark.h>
-
 #include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <new>
 #include <thread>
+
+#include <benchmark/benchmark.h>
 
 #include "cwts/concurrent/broadcast_ring.hpp"
 #include "cwts/concurrent/record_ring.hpp"
@@ -20,9 +20,9 @@ namespace layout = cwts::layout;
 // Cache-line-aligned heap storage for the (large) shared structures.
 template <typename T>
 std::unique_ptr<T, void (*)(T*)> make_aligned() {
-  void* p = ::operator new(sizeof(T), std::align_val_t{64});
+  void* p = ::operator new (sizeof(T), std::align_val_t{64});
   std::memset(p, 0, sizeof(T));
-  return {static_cast<T*>(p), [](T* t) { ::operator delete(t, std::align_val_t{64}); }};
+  return {static_cast<T*>(p), [](T* t) { ::operator delete (t, std::align_val_t{64}); }};
 }
 
 layout::Quote quote(std::int64_t i) {

@@ -1,14 +1,14 @@
 // The exec thread's per-signal work: validation, rate-limit tokens, the client order id, and the
 // HMAC signature of an order request.
-#include <benchmark/benchmark.h>
-
 #include <string>
 
-#include "exec/exec_engine.hpp"
+#include <benchmark/benchmark.h>
+
 #include "cwts/engine/rate_governor.hpp"
 #include "cwts/engine/validator.hpp"
 #include "cwts/net/hmac.hpp"
 #include "cwts/venue/binance_rest.hpp"
+#include "exec/exec_engine.hpp"
 
 namespace {
 
@@ -45,8 +45,8 @@ void BM_Validate_Signal(benchmark::State& state) {
   std::uint64_t seq = 0;
   for (auto _ : state) {
     s.seq = ++seq;
-    auto reason = cwts::engine::validate(s, &r, lim, m, ex, cwts::layout::TradingState::kActive,
-                                         {}, seq - 1, now);
+    auto reason = cwts::engine::validate(s, &r, lim, m, ex, cwts::layout::TradingState::kActive, {},
+                                         seq - 1, now);
     benchmark::DoNotOptimize(reason);
   }
 }
@@ -56,11 +56,12 @@ void BM_RateLimiter_Acquire(benchmark::State& state) {
   using cwts::binance::RateInterval;
   using cwts::binance::RateLimitType;
   // Limits high enough that every acquire succeeds: the cost of the checks and the takes.
-  cwts::engine::RateGovernor g({{RateLimitType::kRequestWeight, RateInterval::kMinute, 1, 1'000'000'000},
-                                {RateLimitType::kOrders, RateInterval::kSecond, 10, 1'000'000'000},
-                                {RateLimitType::kOrders, RateInterval::kDay, 1, 1'000'000'000},
-                                {RateLimitType::kRawRequests, RateInterval::kMinute, 5, 1'000'000'000}},
-                               0.8, 0.5);
+  cwts::engine::RateGovernor g(
+      {{RateLimitType::kRequestWeight, RateInterval::kMinute, 1, 1'000'000'000},
+       {RateLimitType::kOrders, RateInterval::kSecond, 10, 1'000'000'000},
+       {RateLimitType::kOrders, RateInterval::kDay, 1, 1'000'000'000},
+       {RateLimitType::kRawRequests, RateInterval::kMinute, 5, 1'000'000'000}},
+      0.8, 0.5);
   std::int64_t now = 1'000'000'000;
   for (auto _ : state) {
     now += 1000;
@@ -73,7 +74,8 @@ void BM_Hmac_Sign(benchmark::State& state) {
   const std::string secret = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j";
   const std::string query =
       "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.001&price=49900"
-      "&newClientOrderId=cwwu6kllj0012345&newOrderRespType=FULL&recvWindow=5000&timestamp=1700000000000";
+      "&newClientOrderId=cwwu6kllj0012345&newOrderRespType=FULL&recvWindow=5000&timestamp="
+      "1700000000000";
   for (auto _ : state) benchmark::DoNotOptimize(cwts::net::hmac_sha256_hex(secret, query));
 }
 BENCHMARK(BM_Hmac_Sign);
@@ -82,7 +84,8 @@ void BM_ClientOrderId(benchmark::State& state) {
   char buf[32];
   std::uint64_t seq = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(cwts::daemon::make_client_order_id(1'795'493'154'629'204'860ULL, 3, ++seq, buf));
+    benchmark::DoNotOptimize(
+        cwts::daemon::make_client_order_id(1'795'493'154'629'204'860ULL, 3, ++seq, buf));
   }
 }
 BENCHMARK(BM_ClientOrderId);

@@ -4,7 +4,8 @@
 // the same clock as the signal's created_ns). The relay adds no latency to what is measured: the
 // stamp is taken when the bytes arrive from cwtsd, before they are forwarded.
 //
-//   cwts-latency-order --sim PATH --cwtsd PATH [--samples N] [--idle busy-spin|spin-then-yield|block] [--json]
+//   cwts-latency-order --sim PATH --cwtsd PATH [--samples N] [--idle
+//   busy-spin|spin-then-yield|block] [--json]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -24,8 +25,8 @@
 
 #include "../../tests/support/child_process.hpp"
 #include "../../tests/support/strategy_client.hpp"
-#include "exec/exec_engine.hpp"
 #include "cwts/binance/exchange_info.hpp"
+#include "exec/exec_engine.hpp"
 #include "stats.hpp"
 
 namespace {
@@ -40,7 +41,8 @@ int listen_loopback(std::uint16_t& port) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 16) != 0) return -1;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 16) != 0)
+    return -1;
   socklen_t len = sizeof a;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   port = ntohs(a.sin_port);
@@ -124,8 +126,8 @@ std::string unlimited_exchange_info(const std::string& dir) {
   std::string json = cwts::binance::read_file_maybe_gz(CWTS_DEFAULT_EXCHANGE_INFO);
   const auto a = json.find("\"rateLimits\"");
   const auto b = json.find(']', a);
-  const std::string limits = std::regex_replace(json.substr(a, b - a), std::regex(R"("limit"\s*:\s*\d+)"),
-                                                "\"limit\":100000000");
+  const std::string limits = std::regex_replace(
+      json.substr(a, b - a), std::regex(R"("limit"\s*:\s*\d+)"), "\"limit\":100000000");
   json = json.substr(0, a) + limits + json.substr(b);
   const std::string path = dir + "/exchangeInfo-unlimited.json";
   std::ofstream(path) << json;
@@ -141,34 +143,43 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--sim") sim_bin = next();
-    else if (a == "--cwtsd") cwtsd_bin = next();
-    else if (a == "--samples") samples = std::stoul(next());
-    else if (a == "--idle") idle = next();
-    else if (a == "--json") json = true;
+    if (a == "--sim")
+      sim_bin = next();
+    else if (a == "--cwtsd")
+      cwtsd_bin = next();
+    else if (a == "--samples")
+      samples = std::stoul(next());
+    else if (a == "--idle")
+      idle = next();
+    else if (a == "--json")
+      json = true;
     else {
-      std::fprintf(stderr, "usage: cwts-latency-order --sim PATH --cwtsd PATH [--samples N] [--idle MODE] [--json]\n");
+      std::fprintf(stderr,
+                   "usage: cwts-latency-order --sim PATH --cwtsd PATH [--samples N] [--idle MODE] "
+                   "[--json]\n");
       return 2;
     }
   }
   const std::string dir = "/tmp/cwts-latency-order-" + std::to_string(::getpid());
   ::mkdir(dir.c_str(), 0700);
   const std::string info = unlimited_exchange_info(dir);
-  cwts::test::SimProcess sim(sim_bin, {"--synthetic", "BTCUSDT", "--rate", "200", "--exchange-info", info,
-                                       "--api-key", "latKey", "--api-secret", "latSecret",
-                                       "--balance", "USDT=100000000,BTC=1000"},
-                             dir + "/sim.log");
+  cwts::test::SimProcess sim(
+      sim_bin,
+      {"--synthetic", "BTCUSDT", "--rate", "200", "--exchange-info", info, "--api-key", "latKey",
+       "--api-secret", "latSecret", "--balance", "USDT=100000000,BTC=1000"},
+      dir + "/sim.log");
   std::uint16_t relay_port = 0;
   const int lfd = listen_loopback(relay_port);
   std::thread(relay, lfd, sim.port()).detach();
   const std::string instance = "lat" + std::to_string(::getpid());
   const std::string cfg = dir + "/cwtsd.json";
-  std::ofstream(cfg) << R"({"region":{"instance":")" << instance << R"(","lock_pages":false},)"
-                     << R"("venue":{"kind":"binance","rest_url":"http://127.0.0.1:)" << relay_port
-                     << R"(","ws_url":")" << sim.ws_url() << R"(","exchange_info_file":")" << info << R"("},)"
-                     << R"("market":{"symbols":["BTCUSDT"]},"risk":{"max_open_orders":1000,"price_band_bps":0},)"
-                     << R"("rate_limits":{"engine_share":1.0,"slot_share":1.0},)"
-                     << R"("threads":{"exec":{"idle":")" << idle << R"("}}})";
+  std::ofstream(cfg)
+      << R"({"region":{"instance":")" << instance << R"(","lock_pages":false},)"
+      << R"("venue":{"kind":"binance","rest_url":"http://127.0.0.1:)" << relay_port
+      << R"(","ws_url":")" << sim.ws_url() << R"(","exchange_info_file":")" << info << R"("},)"
+      << R"("market":{"symbols":["BTCUSDT"]},"risk":{"max_open_orders":1000,"price_band_bps":0},)"
+      << R"("rate_limits":{"engine_share":1.0,"slot_share":1.0},)"
+      << R"("threads":{"exec":{"idle":")" << idle << R"("}}})";
   cwts::test::ChildProcess engine(cwtsd_bin, {"--config", cfg},
                                   {{"CWTS_API_KEY", "latKey"}, {"CWTS_API_SECRET", "latSecret"}},
                                   dir + "/cwtsd.log");
@@ -196,15 +207,17 @@ int main(int argc, char** argv) {
     const auto q = s->quote(0);
     // IOC 1% under the bid: sent, expires at once, nothing rests or fills.
     const std::int64_t px = (q.bid_px.raw - q.bid_px.raw / 100) / 1'000'000 * 1'000'000;
-    auto sig = cwts::test::StrategyClient::make(0, cwts::layout::Side::kBuy, cwts::layout::OrderType::kLimit,
-                                                100'000, px, cwts::layout::TimeInForce::kIoc);
+    auto sig = cwts::test::StrategyClient::make(0, cwts::layout::Side::kBuy,
+                                                cwts::layout::OrderType::kLimit, 100'000, px,
+                                                cwts::layout::TimeInForce::kIoc);
     const std::int64_t t0 = cwts::core::realtime_ns();
     sig.created_ns = t0;
     const auto seq = s->submit(sig);
     const auto rs = s->wait_terminal(seq, 10s);
-    if (rs.empty() || rs.front().kind != static_cast<std::uint8_t>(cwts::layout::ReportKind::kAccepted)) {
-      std::fprintf(stderr, "signal %llu was not accepted (reason %u)\n", static_cast<unsigned long long>(seq),
-                   rs.empty() ? 0U : rs.back().reason);
+    if (rs.empty() ||
+        rs.front().kind != static_cast<std::uint8_t>(cwts::layout::ReportKind::kAccepted)) {
+      std::fprintf(stderr, "signal %llu was not accepted (reason %u)\n",
+                   static_cast<unsigned long long>(seq), rs.empty() ? 0U : rs.back().reason);
       continue;
     }
     char cid[32];
@@ -221,17 +234,22 @@ int main(int argc, char** argv) {
   const auto st = cwts::bench::stats(lat);
   const auto in = cwts::bench::stats(intake);
   if (json) {
-    std::printf("{\"signal_to_order_wire\":{\"p50_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%llu,\"samples\":%zu,\"idle\":\"%s\"}}\n",
-                static_cast<unsigned long long>(st.p50), static_cast<unsigned long long>(st.p99),
-                static_cast<unsigned long long>(st.p999), static_cast<unsigned long long>(st.max), st.n, idle.c_str());
+    std::printf(
+        "{\"signal_to_order_wire\":{\"p50_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%"
+        "llu,\"samples\":%zu,\"idle\":\"%s\"}}\n",
+        static_cast<unsigned long long>(st.p50), static_cast<unsigned long long>(st.p99),
+        static_cast<unsigned long long>(st.p999), static_cast<unsigned long long>(st.max), st.n,
+        idle.c_str());
   } else {
-    std::printf("signal in ring -> order bytes on the REST socket (exec idle: %s), %zu samples\n", idle.c_str(), st.n);
+    std::printf("signal in ring -> order bytes on the REST socket (exec idle: %s), %zu samples\n",
+                idle.c_str(), st.n);
     std::printf("  p50 %8.1f us   p90 %8.1f us   p99 %8.1f us   p99.9 %8.1f us   max %8.1f us\n",
                 static_cast<double>(st.p50) / 1e3, static_cast<double>(st.p90) / 1e3,
                 static_cast<double>(st.p99) / 1e3, static_cast<double>(st.p999) / 1e3,
                 static_cast<double>(st.max) / 1e3);
-    std::printf("  of which signal pushed -> picked up by the exec loop: p50 %.1f us, p99 %.1f us\n",
-                static_cast<double>(in.p50) / 1e3, static_cast<double>(in.p99) / 1e3);
+    std::printf(
+        "  of which signal pushed -> picked up by the exec loop: p50 %.1f us, p99 %.1f us\n",
+        static_cast<double>(in.p50) / 1e3, static_cast<double>(in.p99) / 1e3);
   }
   return st.n > 0 ? 0 : 1;
 }

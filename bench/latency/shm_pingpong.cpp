@@ -19,11 +19,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include "stats.hpp"
 #include "cwts/concurrent/broadcast_ring.hpp"
 #include "cwts/concurrent/record_ring.hpp"
 #include "cwts/shm/region.hpp"
 #include "cwts/shm_layout/layout.hpp"
+#include "stats.hpp"
 
 namespace {
 
@@ -67,8 +67,8 @@ int shm_child(const cwts::shm::RegionOptions& ropts, std::size_t total, std::int
   const auto& m = market.as<layout::MarketRegion>();
   auto& slot = signals.as<layout::SignalsRegion>().slots[0];
   cc::BroadcastReader<layout::Event, layout::kEventRingCapacity> reader(m.events, 1);
-  cc::RecordProducer<layout::Signal, layout::kSignalRingCapacity> prod(
-      slot.signals, m.slots[0].signal_cursor);
+  cc::RecordProducer<layout::Signal, layout::kSignalRingCapacity> prod(slot.signals,
+                                                                       m.slots[0].signal_cursor);
   layout::Event ev{};
   layout::Signal sig{};
   for (std::size_t i = 0; i < total; ++i) {
@@ -201,9 +201,9 @@ int main(int argc, char** argv) {
   Region signals = Region::attach(layout::RegionKind::kSignals, Access::kReadOnly, ropts);
   auto& m = market.as<layout::MarketRegion>();
   const std::size_t total = o.warmup + o.samples;
-  auto* oneway = static_cast<std::int64_t*>(::mmap(nullptr, total * sizeof(std::int64_t),
-                                                   PROT_READ | PROT_WRITE,
-                                                   MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  auto* oneway =
+      static_cast<std::int64_t*>(::mmap(nullptr, total * sizeof(std::int64_t),
+                                        PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   const pid_t child = ::fork();
   if (child == 0) {
     pin(o.cpu_child);
@@ -240,8 +240,9 @@ int main(int argc, char** argv) {
   market.remove();
   signals_rw.remove();
   if (!ok) {
-    std::fprintf(stderr, "cwts-latency-pingpong: shared-memory ping-pong lost or reordered a "
-                         "message; figures discarded\n");
+    std::fprintf(stderr,
+                 "cwts-latency-pingpong: shared-memory ping-pong lost or reordered a "
+                 "message; figures discarded\n");
     return 1;
   }
   const std::vector<std::int64_t> ow(oneway + o.warmup, oneway + total);
@@ -260,14 +261,16 @@ int main(int argc, char** argv) {
     print_json("shm_roundtrip", shm_rt, false);
     print_json("uds_roundtrip", uds_rt, false);
     print_json("uds_busy_roundtrip", uds_busy, false);
-    std::printf("\"machine\":{\"cpu\":\"%s\",\"cores\":%ld,\"pinned\":[%d,%d],\"huge_pages\":%s}}\n",
-                cpu_model().c_str(), cores, o.cpu_parent, o.cpu_child, huge ? "true" : "false");
+    std::printf(
+        "\"machine\":{\"cpu\":\"%s\",\"cores\":%ld,\"pinned\":[%d,%d],\"huge_pages\":%s}}\n",
+        cpu_model().c_str(), cores, o.cpu_parent, o.cpu_child, huge ? "true" : "false");
     return 0;
   }
-  std::printf("cwts-latency-pingpong: %zu samples after %zu warm-up, processes pinned to cpus "
-              "%d and %d, %s, %s\n\n",
-              o.samples, o.warmup, o.cpu_parent, o.cpu_child, cpu_model().c_str(),
-              huge ? "huge pages" : "normal pages");
+  std::printf(
+      "cwts-latency-pingpong: %zu samples after %zu warm-up, processes pinned to cpus "
+      "%d and %d, %s, %s\n\n",
+      o.samples, o.warmup, o.cpu_parent, o.cpu_child, cpu_model().c_str(),
+      huge ? "huge pages" : "normal pages");
   std::printf("%-34s %8s %8s %8s %9s %10s %9s\n", "path (ns)", "p50", "p90", "p99", "p99.9", "max",
               "samples");
   print_row("shm event publish -> reader", shm_ow);

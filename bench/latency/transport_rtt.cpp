@@ -8,10 +8,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
-
 #include <array>
 #include <chrono>
 #include <cinttypes>
@@ -20,6 +16,10 @@
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
 
 #include "stats.hpp"
 
@@ -33,7 +33,8 @@ constexpr std::size_t kEventBytes = 120;
 constexpr std::size_t kSignalBytes = 56;
 
 std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -69,7 +70,8 @@ std::vector<std::int64_t> run_uds(const std::string& path, std::size_t total) {
   if (path.size() >= sizeof a.sun_path) die("socket path too long");
   std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
   ::unlink(path.c_str());
-  if (ls < 0 || ::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(ls, 1) != 0) {
+  if (ls < 0 || ::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::listen(ls, 1) != 0) {
     die("cannot listen on " + path);
   }
   std::printf("READY %s\n", path.c_str());
@@ -82,7 +84,8 @@ std::vector<std::int64_t> run_uds(const std::string& path, std::size_t total) {
   for (std::size_t i = 0; i < total; ++i) {
     std::memcpy(ev.data(), &i, sizeof i);
     const std::int64_t t0 = now_ns();
-    if (!write_all(fd, ev.data(), ev.size()) || !read_exact(fd, sig.data(), sig.size())) die("the client went away");
+    if (!write_all(fd, ev.data(), ev.size()) || !read_exact(fd, sig.data(), sig.size()))
+      die("the client went away");
     rtt.push_back(now_ns() - t0);
   }
   ::close(fd);
@@ -111,7 +114,8 @@ std::vector<std::int64_t> run_ws(std::size_t total) {
     buf.clear();
     ws.read(buf);
     rtt.push_back(now_ns() - t0);
-    if (buf.size() != kSignalBytes) die("the client sent " + std::to_string(buf.size()) + " bytes, not a signal");
+    if (buf.size() != kSignalBytes)
+      die("the client sent " + std::to_string(buf.size()) + " bytes, not a signal");
   }
   beast::error_code ec;
   ws.close(websocket::close_code::normal, ec);
@@ -137,19 +141,23 @@ int main(int argc, char** argv) {
     } else if (a == "--raw" && i + 1 < argc) {
       raw = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: cwts-latency-transport (--uds PATH | --ws) [--samples N] [--warmup N] [--raw FILE]\n");
+      std::fprintf(stderr,
+                   "usage: cwts-latency-transport (--uds PATH | --ws) [--samples N] [--warmup N] "
+                   "[--raw FILE]\n");
       return 2;
     }
   }
   if (mode.empty()) die("--uds PATH or --ws");
-  std::vector<std::int64_t> rtt = mode == "uds" ? run_uds(uds_path, samples + warmup) : run_ws(samples + warmup);
+  std::vector<std::int64_t> rtt =
+      mode == "uds" ? run_uds(uds_path, samples + warmup) : run_ws(samples + warmup);
   rtt.erase(rtt.begin(), rtt.begin() + static_cast<std::ptrdiff_t>(std::min(warmup, rtt.size())));
   if (!raw.empty()) {
     std::ofstream out(raw);
     for (auto v : rtt) out << v << '\n';
   }
   const auto s = cwts::bench::stats(rtt);
-  std::printf("{\"%s\":{\"p50_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64 ",\"p999_ns\":%" PRIu64 ",\"samples\":%zu}}\n",
+  std::printf("{\"%s\":{\"p50_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64 ",\"p999_ns\":%" PRIu64
+              ",\"samples\":%zu}}\n",
               mode.c_str(), s.p50, s.p99, s.p999, s.n);
   return 0;
 }

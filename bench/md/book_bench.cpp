@@ -1,12 +1,12 @@
 // Order-book update cost: the sorted-vector OrderBook against std::map and a flat price ladder,
 // on the real NKNUSDT diff stream replayed repeatedly (the comparison behind ADR 0005).
-#include <benchmark/benchmark.h>
-
 #include <fstream>
 #include <functional>
 #include <map>
 #include <string>
 #include <vector>
+
+#include <benchmark/benchmark.h>
 
 #include "cwts/md/frame_parser.hpp"
 #include "cwts/md/order_book.hpp"
@@ -64,7 +64,9 @@ struct MapBook {
     for (const auto& l : w.snap_bids) set(bids, l.px, l.qty);
     for (const auto& l : w.snap_asks) set(asks, l.px, l.qty);
   }
-  void apply(const Update& u) { u.bid ? set(bids, u.level.px, u.level.qty) : set(asks, u.level.px, u.level.qty); }
+  void apply(const Update& u) {
+    u.bid ? set(bids, u.level.px, u.level.qty) : set(asks, u.level.px, u.level.qty);
+  }
   std::int64_t best_bid() const { return bids.empty() ? 0 : bids.begin()->first; }
 };
 
@@ -127,14 +129,16 @@ void run(benchmark::State& state, Book& book, Load load, Apply apply, Best best)
 void BM_Book_Apply(benchmark::State& state) {
   md::OrderBook book;
   const Workload& w = workload();
-  run(state, book, [&](md::OrderBook& b) { b.load(w.snap_bids, w.snap_asks); },
+  run(
+      state, book, [&](md::OrderBook& b) { b.load(w.snap_bids, w.snap_asks); },
       [](md::OrderBook& b, const Update& u) {
         u.bid ? b.set_bid(u.level.px, u.level.qty) : b.set_ask(u.level.px, u.level.qty);
       },
       [](const md::OrderBook& b) { return b.bid_levels() ? b.bid(0).px : 0; });
   // Check: the final book after the capture matches the known level counts.
   book.load(w.snap_bids, w.snap_asks);
-  for (const auto& u : w.updates) u.bid ? book.set_bid(u.level.px, u.level.qty) : book.set_ask(u.level.px, u.level.qty);
+  for (const auto& u : w.updates)
+    u.bid ? book.set_bid(u.level.px, u.level.qty) : book.set_ask(u.level.px, u.level.qty);
   if (book.bid_levels() != 614 || book.ask_levels() != 994) state.SkipWithError("book mismatch");
 }
 BENCHMARK(BM_Book_Apply);
@@ -142,7 +146,8 @@ BENCHMARK(BM_Book_Apply);
 void BM_Book_ApplyStdMap(benchmark::State& state) {
   MapBook book;
   const Workload& w = workload();
-  run(state, book, [&](MapBook& b) { b.load(w); }, [](MapBook& b, const Update& u) { b.apply(u); },
+  run(
+      state, book, [&](MapBook& b) { b.load(w); }, [](MapBook& b, const Update& u) { b.apply(u); },
       [](const MapBook& b) { return b.best_bid(); });
 }
 BENCHMARK(BM_Book_ApplyStdMap);
@@ -150,7 +155,8 @@ BENCHMARK(BM_Book_ApplyStdMap);
 void BM_Book_ApplyLadder(benchmark::State& state) {
   LadderBook book;
   const Workload& w = workload();
-  run(state, book, [&](LadderBook& b) { b.load(w); },
+  run(
+      state, book, [&](LadderBook& b) { b.load(w); },
       [](LadderBook& b, const Update& u) { b.apply(u); },
       [](const LadderBook& b) { return b.best_bid(); });
 }

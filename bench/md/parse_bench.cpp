@@ -1,9 +1,9 @@
 // Frame parsing: real Binance frames from the shipped captures through FrameParser.
-#include <benchmark/benchmark.h>
-
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include <benchmark/benchmark.h>
 
 #include "cwts/md/frame_parser.hpp"
 
@@ -26,7 +26,8 @@ void parse_bench(benchmark::State& state, const std::string& payload, md::FrameK
   // Padded copy, as the feed's receive buffer provides.
   std::vector<char> buf(payload.begin(), payload.end());
   buf.resize(payload.size() + md::FrameParser::kPadding, '\0');
-  if (payload.empty() || parser.parse_padded(buf.data(), payload.size(), frame) != md::ParseErrc::kOk ||
+  if (payload.empty() ||
+      parser.parse_padded(buf.data(), payload.size(), frame) != md::ParseErrc::kOk ||
       frame.kind != want) {
     state.SkipWithError("benchmark frame did not parse to the expected kind");
     return;

@@ -64,8 +64,10 @@ int main(int argc, char** argv) {
     }
   }
   const std::pair<const char*, const char*> files[] = {
-      {"spot_nknusdt_2021-10-12.capture", "NKNUSDT"}, {"spot_blzeth_2021-10-12.capture", "BLZETH"},
-      {"spot_lrcbtc_2021-10-12.capture", "LRCBTC"}, {"spot_runeeur_2021-10-12.capture", "RUNEEUR"}};
+      {"spot_nknusdt_2021-10-12.capture", "NKNUSDT"},
+      {"spot_blzeth_2021-10-12.capture", "BLZETH"},
+      {"spot_lrcbtc_2021-10-12.capture", "LRCBTC"},
+      {"spot_runeeur_2021-10-12.capture", "RUNEEUR"}};
   std::vector<Frame> frames;
   for (const auto& [file, sym] : files) {
     std::ifstream in(data + "/" + file);
@@ -110,10 +112,10 @@ int main(int argc, char** argv) {
     total_frames += frames.size();
     if (p == 0) {
       // Check before the timing counts: every book synced to the known final id.
-      books_ok = pipeline.find("NKNUSDT")->sync.update_id() == 499870179 &&
-                 pipeline.find("RUNEEUR")->sync.update_id() == 15602513 &&
-                 cwts::concurrent::load_word(market.symbols[0].book_valid,
-                                             std::memory_order_acquire) == 1;
+      books_ok =
+          pipeline.find("NKNUSDT")->sync.update_id() == 499870179 &&
+          pipeline.find("RUNEEUR")->sync.update_id() == 15602513 &&
+          cwts::concurrent::load_word(market.symbols[0].book_valid, std::memory_order_acquire) == 1;
     }
   }
   region.remove();
@@ -124,22 +126,31 @@ int main(int argc, char** argv) {
   const double fps = static_cast<double>(total_frames) * 1e9 / static_cast<double>(total_ns);
   const double mean = static_cast<double>(total_ns) / static_cast<double>(total_frames);
   if (json) {
-    std::printf("{\"frames\":%" PRIu64 ",\"frames_per_s\":%.0f,\"mean_ns_per_frame\":%.1f,"
-                "\"depth_update\":{\"p50_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64 ",\"samples\":%zu},"
-                "\"book_ticker\":{\"p50_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64 ",\"samples\":%zu}}\n",
+    std::printf("{\"frames\":%" PRIu64
+                ",\"frames_per_s\":%.0f,\"mean_ns_per_frame\":%.1f,"
+                "\"depth_update\":{\"p50_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64
+                ",\"samples\":%zu},"
+                "\"book_ticker\":{\"p50_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64
+                ",\"samples\":%zu}}\n",
                 total_frames, fps, mean, pct(diff_ns, 50), pct(diff_ns, 99), diff_ns.size(),
                 pct(ticker_ns, 50), pct(ticker_ns, 99), ticker_ns.size());
   } else {
-    std::printf("replayed %" PRIu64 " frames (%d passes over the shipped captures) into a real "
-                "market region\n", total_frames, passes);
-    std::printf("throughput: %.0f frames/s, %.1f ns per frame (parse + book + publish, all kinds; "
-                "includes 1000-level snapshots)\n", fps, mean);
+    std::printf("replayed %" PRIu64
+                " frames (%d passes over the shipped captures) into a real "
+                "market region\n",
+                total_frames, passes);
+    std::printf(
+        "throughput: %.0f frames/s, %.1f ns per frame (parse + book + publish, all kinds; "
+        "includes 1000-level snapshots)\n",
+        fps, mean);
     const std::size_t nd = diff_ns.size();
     const std::size_t nt = ticker_ns.size();
     std::printf("depthUpdate  parse+apply+publish: p50 %" PRIu64 " ns, p99 %" PRIu64
-                " ns (%zu samples)\n", pct(diff_ns, 50), pct(diff_ns, 99), nd);
+                " ns (%zu samples)\n",
+                pct(diff_ns, 50), pct(diff_ns, 99), nd);
     std::printf("bookTicker   parse+publish:       p50 %" PRIu64 " ns, p99 %" PRIu64
-                " ns (%zu samples)\n", pct(ticker_ns, 50), pct(ticker_ns, 99), nt);
+                " ns (%zu samples)\n",
+                pct(ticker_ns, 50), pct(ticker_ns, 99), nt);
   }
   return 0;
 }

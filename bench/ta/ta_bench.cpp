@@ -1,11 +1,11 @@
 // cwts::ta kernels: one series (the scalar kernel every ISA uses for a single series), many series
 // in SIMD lanes per ISA, and the incremental update per bar. Outputs are preallocated, so these are
 // kernel costs; TA-Lib is compared from Python (bench/ta/ta_vs_talib.py), where its wheel lives.
-#include <benchmark/benchmark.h>
-
 #include <random>
 #include <string>
 #include <vector>
+
+#include <benchmark/benchmark.h>
 
 #include "cwts/ta/ta.hpp"
 
@@ -134,12 +134,14 @@ void kinds(benchmark::internal::Benchmark* b, std::initializer_list<std::int64_t
 
 }  // namespace
 
-BENCHMARK(BM_Single)->Apply([](auto* b) {
-  for (std::int64_t n : {1'000, 1'000'000}) kinds(b, {n});
-})->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Many)->Apply([](auto* b) {
-  for (std::int64_t n : {2'000, 100'000}) {
-    for (std::int64_t isa = 0; isa < 3; ++isa) kinds(b, {isa, 32, n});
-  }
-})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Single)
+    ->Apply([](auto* b) {
+      for (std::int64_t n : {1'000, 1'000'000}) kinds(b, {n});
+    }) -> Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Many)
+    ->Apply([](auto* b) {
+      for (std::int64_t n : {2'000, 100'000}) {
+        for (std::int64_t isa = 0; isa < 3; ++isa) kinds(b, {isa, 32, n});
+      }
+    }) -> Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Stream)->Apply([](auto* b) { kinds(b, {}); });

@@ -1,11 +1,5 @@
 // cwts_bridge._native: the strategy side of the shared-memory contract for Python. Every read is
 // one native call; seqlock retries happen here, and blocking waits release the GIL.
-#include <nanobind/nanobind.h>
-#include <nanobind/ndarray.h>
-#include <nanobind/stl/optional.h>
-#include <nanobind/stl/string.h>
-#include <nanobind/stl/tuple.h>
-#include <nanobind/stl/vector.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,15 +13,22 @@
 #include <thread>
 #include <vector>
 
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
 #include "cwts/concurrent/broadcast_ring.hpp"
 #include "cwts/concurrent/record_ring.hpp"
 #include "cwts/concurrent/word_copy.hpp"
+#include "cwts/core/clock.hpp"
 #include "cwts/shm/region.hpp"
 #include "cwts/shm/slot_claim.hpp"
 #include "cwts/shm_layout/layout.hpp"
 #include "cwts/shm_layout/market_region.hpp"
 #include "cwts/shm_layout/signal_region.hpp"
-#include "cwts/core/clock.hpp"
 
 namespace nb = nanobind;
 
@@ -54,7 +55,9 @@ PyObject* g_engine_restarted = nullptr;  // EngineRestarted
 
 using cwts::core::realtime_ns;
 
-double to_f(std::int64_t raw, int decimals) { return static_cast<double>(raw) / std::pow(10.0, decimals); }
+double to_f(std::int64_t raw, int decimals) {
+  return static_cast<double>(raw) / std::pow(10.0, decimals);
+}
 
 // A NumPy array of n values fill(0..n-1), owning its memory.
 template <typename T, typename Fill>
@@ -75,7 +78,10 @@ class Bridge {
  public:
   Bridge(std::string instance, std::optional<int> slot, std::string name, std::string shm_dir,
          std::string hugepage_dir, bool reattach)
-      : instance_(std::move(instance)), want_slot_(slot), name_(std::move(name)), reattach_(reattach) {
+      : instance_(std::move(instance)),
+        want_slot_(slot),
+        name_(std::move(name)),
+        reattach_(reattach) {
     opts_.instance = instance_;
     opts_.lock_pages = false;
     if (!shm_dir.empty()) opts_.shm_dir = shm_dir;
@@ -112,8 +118,8 @@ class Bridge {
     return nb::make_tuple(to_f(q.bid_px.raw, m.px_dec), to_f(q.ask_px.raw, m.px_dec),
                           to_f(q.bid_qty.raw, m.qty_dec), to_f(q.ask_qty.raw, m.qty_dec),
                           to_f(q.last_px.raw, m.px_dec), to_f(q.last_qty.raw, m.qty_dec),
-                          static_cast<int>(q.last_side), q.update_id, q.exchange_ts_ns, q.receive_ts_ns,
-                          q.publish_ts_ns, q.book_valid != 0);
+                          static_cast<int>(q.last_side), q.update_id, q.exchange_ts_ns,
+                          q.receive_ts_ns, q.publish_ts_ns, q.book_valid != 0);
   }
 
   // (bid_px, bid_qty, ask_px, ask_qty, update_id, book_valid) from one consistent snapshot.
@@ -125,11 +131,12 @@ class Bridge {
     const std::size_t nb_ = std::min({depth, std::size_t{b.bid_count}, layout::kBookDepth});
     const std::size_t na = std::min({depth, std::size_t{b.ask_count}, layout::kBookDepth});
     auto arr = [](std::size_t n, auto fill) { return make_array<double>(n, fill); };
-    return nb::make_tuple(arr(nb_, [&](std::size_t i) { return to_f(b.bid_px[i].raw, m.px_dec); }),
-                          arr(nb_, [&](std::size_t i) { return to_f(b.bid_qty[i].raw, m.qty_dec); }),
-                          arr(na, [&](std::size_t i) { return to_f(b.ask_px[i].raw, m.px_dec); }),
-                          arr(na, [&](std::size_t i) { return to_f(b.ask_qty[i].raw, m.qty_dec); }),
-                          b.update_id, b.book_valid != 0);
+    return nb::make_tuple(
+        arr(nb_, [&](std::size_t i) { return to_f(b.bid_px[i].raw, m.px_dec); }),
+        arr(nb_, [&](std::size_t i) { return to_f(b.bid_qty[i].raw, m.qty_dec); }),
+        arr(na, [&](std::size_t i) { return to_f(b.ask_px[i].raw, m.px_dec); }),
+        arr(na, [&](std::size_t i) { return to_f(b.ask_qty[i].raw, m.qty_dec); }), b.update_id,
+        b.book_valid != 0);
   }
 
   // Up to `max` events: tuples (kind, symbol, seq, update_id, exchange_ns, receive_ns, publish_ns,
@@ -146,7 +153,8 @@ class Bridge {
         const std::uint64_t skipped = events_->resync();
         if (claim_ != 0) {  // the slot owner tells the engine (/metrics: lapped readers)
           auto& w = signals_.as<layout::SignalsRegion>().slots[slot_].events_lapped;
-          cc::store_word(w, cc::load_word(w, std::memory_order_relaxed) + skipped, std::memory_order_relaxed);
+          cc::store_word(w, cc::load_word(w, std::memory_order_relaxed) + skipped,
+                         std::memory_order_relaxed);
         }
         out.push_back(nb::make_tuple("lapped", "", skipped, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0));
         continue;
@@ -161,7 +169,8 @@ class Bridge {
     check_epoch();
     const std::uint64_t next = events_->next_sequence();
     const auto& ring = mr().events;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
     nb::gil_scoped_release release;
     // Spin, then yield the core, then sleep: a sleep costs the timer slack (~50 us) on wake-up,
     // so it is only for waits that are already long (> 2 ms).
@@ -194,12 +203,15 @@ class Bridge {
       known += (known.empty() ? "" : ", ") + std::to_string(mr().config.timeframe_s[i]) + "s";
     }
     if (tf < 0) {
-      raise(PyExc_ValueError, "timeframe " + std::to_string(timeframe_s) + "s is not published by the engine (it publishes " + known + "; see market.timeframes in its config)");
+      raise(PyExc_ValueError, "timeframe " + std::to_string(timeframe_s) +
+                                  "s is not published by the engine (it publishes " + known +
+                                  "; see market.timeframes in its config)");
     }
     const auto& series = mr().candles[id][tf];
     std::vector<layout::Candle> rows;
     const std::uint64_t last = series.closed.last_sequence();
-    const std::uint64_t first = last >= layout::kCandleHistory ? last - layout::kCandleHistory + 1 : 1;
+    const std::uint64_t first =
+        last >= layout::kCandleHistory ? last - layout::kCandleHistory + 1 : 1;
     cc::BroadcastReader<layout::Candle, layout::kCandleHistory> r(series.closed, first);
     layout::Candle c{};
     for (std::uint64_t s = first; s <= last; ++s) {
@@ -215,18 +227,22 @@ class Bridge {
     }
     if (partial) {
       const layout::Candle live = series.live.load();
-      if (live.open_time_ms != 0 && (rows.empty() || live.open_time_ms > rows.back().open_time_ms)) rows.push_back(live);
+      if (live.open_time_ms != 0 && (rows.empty() || live.open_time_ms > rows.back().open_time_ms))
+        rows.push_back(live);
     }
     const std::size_t n = rows.size();
-    auto col = [&](auto get) { return make_array<double>(n, [&](std::size_t i) { return get(rows[i]); }); };
-    return nb::make_tuple(make_array<std::int64_t>(n, [&](std::size_t i) { return rows[i].open_time_ms; }),
-                          col([&](const layout::Candle& x) { return to_f(x.open.raw, m.px_dec); }),
-                          col([&](const layout::Candle& x) { return to_f(x.high.raw, m.px_dec); }),
-                          col([&](const layout::Candle& x) { return to_f(x.low.raw, m.px_dec); }),
-                          col([&](const layout::Candle& x) { return to_f(x.close.raw, m.px_dec); }),
-                          col([&](const layout::Candle& x) { return to_f(x.volume.raw, m.qty_dec); }),
-                          col([&](const layout::Candle& x) { return static_cast<double>(x.trades); }),
-                          col([&](const layout::Candle& x) { return static_cast<double>(x.closed); }));
+    auto col = [&](auto get) {
+      return make_array<double>(n, [&](std::size_t i) { return get(rows[i]); });
+    };
+    return nb::make_tuple(
+        make_array<std::int64_t>(n, [&](std::size_t i) { return rows[i].open_time_ms; }),
+        col([&](const layout::Candle& x) { return to_f(x.open.raw, m.px_dec); }),
+        col([&](const layout::Candle& x) { return to_f(x.high.raw, m.px_dec); }),
+        col([&](const layout::Candle& x) { return to_f(x.low.raw, m.px_dec); }),
+        col([&](const layout::Candle& x) { return to_f(x.close.raw, m.px_dec); }),
+        col([&](const layout::Candle& x) { return to_f(x.volume.raw, m.qty_dec); }),
+        col([&](const layout::Candle& x) { return static_cast<double>(x.trades); }),
+        col([&](const layout::Candle& x) { return static_cast<double>(x.closed); }));
   }
 
   std::vector<std::uint32_t> timeframes() {
@@ -255,8 +271,9 @@ class Bridge {
     const int id = symbol_id(sym);
     const auto& m = syms_[static_cast<std::size_t>(id)];
     const layout::Position p = mr().symbols[id].position.load();
-    return nb::make_tuple(to_f(p.qty.raw, m.qty_dec), to_f(p.avg_px.raw, m.px_dec), to_f(p.realized_pnl.raw, m.px_dec),
-                          to_f(p.fees.raw, m.px_dec), p.open_orders);
+    return nb::make_tuple(to_f(p.qty.raw, m.qty_dec), to_f(p.avg_px.raw, m.px_dec),
+                          to_f(p.realized_pnl.raw, m.px_dec), to_f(p.fees.raw, m.px_dec),
+                          p.open_orders);
   }
 
   nb::dict status() {
@@ -285,7 +302,8 @@ class Bridge {
     const auto n = cc::load_word(mr().asset_count, std::memory_order_acquire);
     for (std::uint64_t i = 0; i < n && i < layout::kMaxAssets; ++i) {
       const layout::Balance b = mr().balances[i].load();
-      bal[nb::str(std::string(b.asset.view()).c_str())] = nb::make_tuple(to_f(b.free, 8), to_f(b.locked, 8));
+      bal[nb::str(std::string(b.asset.view()).c_str())] =
+          nb::make_tuple(to_f(b.free, 8), to_f(b.locked, 8));
     }
     d["balances"] = bal;
     return d;
@@ -294,7 +312,8 @@ class Bridge {
   // ---- signals -----------------------------------------------------------------------------
   // Values are already exact integers at the symbol's scale (the Python layer converts and checks).
   std::uint64_t submit_raw(const std::string& sym, int side, int type, int tif, std::int64_t price,
-                           std::int64_t qty, std::uint32_t ttl_ms, const std::string& tag, bool reduce_only) {
+                           std::int64_t qty, std::uint32_t ttl_ms, const std::string& tag,
+                           bool reduce_only) {
     check_epoch();
     need_slot();
     layout::Signal s{};
@@ -319,8 +338,8 @@ class Bridge {
     return push(s);
   }
 
-  // New execution reports: tuples (seq, kind, reason, symbol, side, client_order_id, venue_order_id,
-  // last_qty, last_px, cum_qty, avg_px, fee, venue_code, ts_ns).
+  // New execution reports: tuples (seq, kind, reason, symbol, side, client_order_id,
+  // venue_order_id, last_qty, last_px, cum_qty, avg_px, fee, venue_code, ts_ns).
   std::vector<nb::tuple> reports() {
     check_epoch();
     need_slot();
@@ -336,11 +355,13 @@ class Bridge {
   std::optional<nb::tuple> wait_report(std::uint64_t seq, double timeout_s) {
     check_epoch();
     need_slot();
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
     while (true) {
       drain_reports();
       for (auto it = pending_.begin(); it != pending_.end(); ++it) {
-        if (it->signal_seq == seq && layout::is_terminal(static_cast<layout::ReportKind>(it->kind))) {
+        if (it->signal_seq == seq &&
+            layout::is_terminal(static_cast<layout::ReportKind>(it->kind))) {
           nb::tuple t = report_tuple(*it);
           pending_.erase(it);
           return t;
@@ -359,7 +380,9 @@ class Bridge {
   }
 
   [[nodiscard]] std::uint64_t epoch() const { return market_.header().epoch_ns; }
-  [[nodiscard]] std::optional<int> slot() const { return claim_ != 0 ? std::optional<int>(static_cast<int>(slot_)) : std::nullopt; }
+  [[nodiscard]] std::optional<int> slot() const {
+    return claim_ != 0 ? std::optional<int>(static_cast<int>(slot_)) : std::nullopt;
+  }
   [[nodiscard]] std::uint64_t next_seq() const { return next_seq_; }
 
  private:
@@ -367,11 +390,15 @@ class Bridge {
 
   void attach() {
     try {
-      market_ = cwts::shm::Region::attach(layout::RegionKind::kMarket, cwts::shm::Access::kReadOnly, opts_);
+      market_ = cwts::shm::Region::attach(layout::RegionKind::kMarket, cwts::shm::Access::kReadOnly,
+                                          opts_);
       if (market_.header().state != static_cast<std::uint64_t>(layout::RegionState::kLive)) {
-        raise(g_not_running, "the engine for instance '" + instance_ + "' is not live yet (starting or stopped); retry shortly");
+        raise(g_not_running, "the engine for instance '" + instance_ +
+                                 "' is not live yet (starting or stopped); retry shortly");
       }
-      if (want_slot_) signals_ = cwts::shm::Region::attach(layout::RegionKind::kSignals, cwts::shm::Access::kReadWrite, opts_);
+      if (want_slot_)
+        signals_ = cwts::shm::Region::attach(layout::RegionKind::kSignals,
+                                             cwts::shm::Access::kReadWrite, opts_);
     } catch (const cwts::shm::RegionError& e) {
       using E = cwts::shm::RegionErrc;
       switch (e.code()) {
@@ -379,14 +406,19 @@ class Bridge {
         case E::kInitializing:
         case E::kClosed:
         case E::kStale:
-          raise(g_not_running, std::string(e.what()) + " — is cwtsd running with region.instance = '" + instance_ + "'?");
+          raise(g_not_running, std::string(e.what()) +
+                                   " — is cwtsd running with region.instance = '" + instance_ +
+                                   "'?");
         case E::kVersionMismatch:
         case E::kHashMismatch:
         case E::kBadMagic:
         case E::kSizeMismatch:
-          raise(g_version, std::string(e.what()) + " — rebuild cwts_bridge from the same source as the running cwtsd");
+          raise(g_version, std::string(e.what()) +
+                               " — rebuild cwts_bridge from the same source as the running cwtsd");
         case E::kPermission:
-          raise(g_error, std::string(e.what()) + " — add this user to the region's group (region.group in the engine config)");
+          raise(g_error,
+                std::string(e.what()) +
+                    " — add this user to the region's group (region.group in the engine config)");
         default:
           raise(g_error, e.what());
       }
@@ -396,21 +428,27 @@ class Bridge {
     const auto n = cc::load_word(m.symbol_count, std::memory_order_acquire);
     for (std::uint64_t i = 0; i < n && i < layout::kMaxSymbols; ++i) {
       const layout::SymbolInfo si = m.symbols[i].info.load();
-      syms_.push_back({std::string(si.name.view()), si.price_decimals, si.qty_decimals, si.tick_size.raw, si.step_size.raw});
+      syms_.push_back({std::string(si.name.view()), si.price_decimals, si.qty_decimals,
+                       si.tick_size.raw, si.step_size.raw});
     }
-    events_ = std::make_unique<cc::BroadcastReader<layout::Event, layout::kEventRingCapacity>>(m.events);
+    events_ =
+        std::make_unique<cc::BroadcastReader<layout::Event, layout::kEventRingCapacity>>(m.events);
     epoch_seen_ = market_.header().epoch_ns;
     last_check_ = std::chrono::steady_clock::now();
     if (want_slot_) {
       auto& sr = signals_.as<layout::SignalsRegion>();
       const auto r = cwts::shm::claim_slot(sr, *want_slot_, name_);
       if (r.status == cwts::shm::ClaimStatus::kTaken) {
-        raise(g_slot_taken, "signal slot " + std::to_string(*want_slot_) + " belongs to a running process (pid " +
-                                std::to_string(layout::claim_pid(r.claim)) + "); pick another slot or slot=-1 for any free one");
+        raise(g_slot_taken, "signal slot " + std::to_string(*want_slot_) +
+                                " belongs to a running process (pid " +
+                                std::to_string(layout::claim_pid(r.claim)) +
+                                "); pick another slot or slot=-1 for any free one");
       }
-      if (r.status == cwts::shm::ClaimStatus::kNoFreeSlot) raise(g_slot_taken, "every signal slot belongs to a running process");
+      if (r.status == cwts::shm::ClaimStatus::kNoFreeSlot)
+        raise(g_slot_taken, "every signal slot belongs to a running process");
       if (r.status == cwts::shm::ClaimStatus::kBadSlot) {
-        raise(PyExc_ValueError, "slot must be -1 (any) or 0.." + std::to_string(layout::kMaxSlots - 1));
+        raise(PyExc_ValueError,
+              "slot must be -1 (any) or 0.." + std::to_string(layout::kMaxSlots - 1));
       }
       slot_ = r.slot;
       claim_ = r.claim;
@@ -429,14 +467,18 @@ class Bridge {
     if (!market_.superseded()) return;
     const std::uint64_t old_epoch = epoch_seen_;
     if (!reattach_) {
-      raise(g_engine_restarted, "the engine of instance '" + instance_ + "' stopped or restarted (epoch " + std::to_string(old_epoch) + "); attach again");
+      raise(g_engine_restarted, "the engine of instance '" + instance_ +
+                                    "' stopped or restarted (epoch " + std::to_string(old_epoch) +
+                                    "); attach again");
     }
     close();
     attach();  // raises EngineNotRunning while no engine serves the instance
   }
 
   void need_slot() {
-    if (claim_ == 0) raise(g_error, "this bridge has no signal slot: attach(..., slot=N) or slot=-1 to send signals");
+    if (claim_ == 0)
+      raise(g_error,
+            "this bridge has no signal slot: attach(..., slot=N) or slot=-1 to send signals");
   }
 
   std::uint64_t push(layout::Signal& s) {
@@ -444,7 +486,8 @@ class Bridge {
     s.created_ns = realtime_ns();
     if (producer_->try_push(s) != cc::PushStatus::kOk) {
       raise(g_ring_full, "the signal ring of slot " + std::to_string(slot_) + " is full (" +
-                             std::to_string(layout::kSignalRingCapacity) + " signals): the engine is not consuming; check that cwtsd is running");
+                             std::to_string(layout::kSignalRingCapacity) +
+                             " signals): the engine is not consuming; check that cwtsd is running");
     }
     return next_seq_++;
   }
@@ -458,9 +501,11 @@ class Bridge {
     const SymbolMeta* m = r.symbol < syms_.size() ? &syms_[r.symbol] : nullptr;
     const int pd = m ? m->px_dec : 8, qd = m ? m->qty_dec : 8;
     return nb::make_tuple(r.signal_seq, static_cast<int>(r.kind), static_cast<int>(r.reason),
-                          m ? m->name : std::string(), static_cast<int>(r.side), std::string(r.client_order_id.view()),
-                          r.venue_order_id, to_f(r.last_qty.raw, qd), to_f(r.last_px.raw, pd), to_f(r.cum_qty.raw, qd),
-                          to_f(r.avg_px.raw, pd), to_f(r.fee.raw, pd), r.venue_code, r.ts_ns);
+                          m ? m->name : std::string(), static_cast<int>(r.side),
+                          std::string(r.client_order_id.view()), r.venue_order_id,
+                          to_f(r.last_qty.raw, qd), to_f(r.last_px.raw, pd),
+                          to_f(r.cum_qty.raw, qd), to_f(r.avg_px.raw, pd), to_f(r.fee.raw, pd),
+                          r.venue_code, r.ts_ns);
   }
 
   nb::tuple event_tuple(const layout::Event& e, std::uint64_t seq) const {
@@ -471,19 +516,25 @@ class Bridge {
     double a = 0, b = 0, c = 0, d = 0;
     switch (static_cast<layout::EventKind>(e.kind)) {
       case layout::EventKind::kQuote:
-        a = to_f(e.body.quote.bid_px.raw, pd); b = to_f(e.body.quote.bid_qty.raw, qd);
-        c = to_f(e.body.quote.ask_px.raw, pd); d = to_f(e.body.quote.ask_qty.raw, qd);
+        a = to_f(e.body.quote.bid_px.raw, pd);
+        b = to_f(e.body.quote.bid_qty.raw, qd);
+        c = to_f(e.body.quote.ask_px.raw, pd);
+        d = to_f(e.body.quote.ask_qty.raw, qd);
         break;
       case layout::EventKind::kBook:
-        a = to_f(e.body.book.bid_px.raw, pd); b = to_f(e.body.book.bid_qty.raw, qd);
-        c = to_f(e.body.book.ask_px.raw, pd); d = to_f(e.body.book.ask_qty.raw, qd);
+        a = to_f(e.body.book.bid_px.raw, pd);
+        b = to_f(e.body.book.bid_qty.raw, qd);
+        c = to_f(e.body.book.ask_px.raw, pd);
+        d = to_f(e.body.book.ask_qty.raw, qd);
         break;
       case layout::EventKind::kTrade:
-        a = to_f(e.body.trade.px.raw, pd); b = to_f(e.body.trade.qty.raw, qd);
+        a = to_f(e.body.trade.px.raw, pd);
+        b = to_f(e.body.trade.qty.raw, qd);
         c = static_cast<double>(e.side);
         break;
       case layout::EventKind::kCandleClose:
-        a = to_f(e.body.candle.candle.close.raw, pd); b = to_f(e.body.candle.candle.volume.raw, qd);
+        a = to_f(e.body.candle.candle.close.raw, pd);
+        b = to_f(e.body.candle.candle.volume.raw, qd);
         c = static_cast<double>(e.timeframe);
         break;
       case layout::EventKind::kStatus:
@@ -492,8 +543,8 @@ class Bridge {
         c = static_cast<double>(e.body.status.trading_state);
         break;
     }
-    return nb::make_tuple(kind, m ? m->name : std::string(), seq, e.update_id, e.exchange_ts_ns, e.receive_ts_ns,
-                          e.publish_ts_ns, a, b, c, d);
+    return nb::make_tuple(kind, m ? m->name : std::string(), seq, e.update_id, e.exchange_ts_ns,
+                          e.receive_ts_ns, e.publish_ts_ns, a, b, c, d);
   }
 
   int symbol_id(const std::string& sym) const {

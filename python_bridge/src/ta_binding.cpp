@@ -1,12 +1,12 @@
 // cwts_bridge._native.ta_*: the cwts::ta kernels over NumPy arrays, the GIL released while they
 // run. cwts_bridge/ta.py gives them TA-Lib's names and signatures.
+#include <string>
+#include <vector>
+
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
-
-#include <string>
-#include <vector>
 
 #include "cwts/ta/ta.hpp"
 
@@ -50,12 +50,14 @@ void guarded(F&& f) {
 }
 
 ta::Kind kind_at(int index) {
-  if (index < 0 || index >= static_cast<int>(ta::kKindCount)) throw nb::value_error("unknown indicator index");
+  if (index < 0 || index >= static_cast<int>(ta::kKindCount))
+    throw nb::value_error("unknown indicator index");
   return static_cast<ta::Kind>(index);
 }
 
 // kind: the index in ta_specs() (the call path of every cwts_bridge.ta function).
-void run(int kind, const std::vector<double>& values, const std::vector<In1>& in, const std::vector<Out1>& out) {
+void run(int kind, const std::vector<double>& values, const std::vector<In1>& in,
+         const std::vector<Out1>& out) {
   const ta::Kind k = kind_at(kind);
   const ta::Params p = params_of(k, values);
   const std::size_t n = in.empty() ? 0 : in[0].shape(0);
@@ -82,14 +84,17 @@ void run_many(int kind, const std::vector<double>& values, const std::vector<In2
   const ta::Params p = params_of(k, values);
   const ta::KindSpec& s = ta::spec(k);
   if (in.size() != s.n_inputs || out.size() != s.n_outputs) {
-    throw nb::value_error((std::string(s.name) + ": wrong number of input or output arrays").c_str());
+    throw nb::value_error(
+        (std::string(s.name) + ": wrong number of input or output arrays").c_str());
   }
   const std::size_t series = in[0].shape(0), n = in[0].shape(1);
   for (const auto& a : in) {
-    if (a.shape(0) != series || a.shape(1) != n) throw nb::value_error("input array shapes are different");
+    if (a.shape(0) != series || a.shape(1) != n)
+      throw nb::value_error("input array shapes are different");
   }
   for (const auto& a : out) {
-    if (a.shape(0) != series || a.shape(1) != n) throw nb::value_error("output arrays must have the inputs' shape");
+    if (a.shape(0) != series || a.shape(1) != n)
+      throw nb::value_error("output arrays must have the inputs' shape");
   }
   std::vector<const double*> ip(series * s.n_inputs);
   std::vector<double*> op(series * s.n_outputs);
@@ -137,9 +142,8 @@ void register_ta(nb::module_& m) {
     return ta::lookback(k, p);
   });
   m.def("ta_isa", [] { return std::string(ta::to_string(ta::active_isa())); });
-  m.def("ta_set_isa", [](const std::string& name) {
-    guarded([&] { ta::set_isa(ta::parse_isa(name)); });
-  });
+  m.def("ta_set_isa",
+        [](const std::string& name) { guarded([&] { ta::set_isa(ta::parse_isa(name)); }); });
   m.def("ta_isa_supported", [](const std::string& name) {
     bool r = false;
     guarded([&] { r = ta::isa_supported(ta::parse_isa(name)); });
@@ -148,7 +152,8 @@ void register_ta(nb::module_& m) {
   m.def("ta_isa_calls", [] {
     nb::dict d;
     const auto calls = ta::isa_calls();
-    for (std::size_t i = 0; i < ta::kIsaCount; ++i) d[ta::to_string(static_cast<ta::Isa>(i))] = calls[i];
+    for (std::size_t i = 0; i < ta::kIsaCount; ++i)
+      d[ta::to_string(static_cast<ta::Isa>(i))] = calls[i];
     return d;
   });
 }

@@ -1,10 +1,10 @@
 // Single-thread protocol tests for BroadcastRing: ordering, laps and half-written slots.
 #include "cwts/concurrent/broadcast_ring.hpp"
 
-#include <gtest/gtest.h>
-
 #include <cstdint>
 #include <memory>
+
+#include <gtest/gtest.h>
 
 namespace {
 

@@ -1,10 +1,10 @@
 // Single-thread protocol tests for RecordRing: back-pressure, torn records, producer takeover.
 #include "cwts/concurrent/record_ring.hpp"
 
-#include <gtest/gtest.h>
-
 #include <cstdint>
 #include <memory>
+
+#include <gtest/gtest.h>
 
 namespace {
 

@@ -1,10 +1,10 @@
 // Single-thread protocol tests for Seqlock: states a concurrent writer can leave behind.
 #include "cwts/concurrent/seqlock.hpp"
 
-#include <gtest/gtest.h>
-
 #include <cstdint>
 #include <memory>
+
+#include <gtest/gtest.h>
 
 namespace {
 

@@ -1,5 +1,5 @@
 // cwtsd configuration: strict parsing, errors that name the key and the reason, shipped files.
-#include <gtest/gtest.h>
+#include "config/config.hpp"
 
 #include <sys/stat.h>
 
@@ -7,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-#include "config/config.hpp"
+#include <gtest/gtest.h>
 
 namespace {
 
@@ -77,8 +77,9 @@ TEST(Config, BadValuesNameKeyAndReason) {
                "risk.max_open_orders", "between");
   expect_error(R"({"market":{"symbols":["BTCUSDT"]},"risk":{"max_open_orders":"5"}})",
                "risk.max_open_orders", "integer");
-  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"risk":{"default_ttl_ms":9000,"max_ttl_ms":100}})",
-               "risk.default_ttl_ms", "max_ttl_ms");
+  expect_error(
+      R"({"market":{"symbols":["BTCUSDT"]},"risk":{"default_ttl_ms":9000,"max_ttl_ms":100}})",
+      "risk.default_ttl_ms", "max_ttl_ms");
   expect_error(R"({"market":{"symbols":["BTCUSDT"]},"risk":{"symbols":{"ETHUSDT":{}}}})",
                "risk.symbols.ETHUSDT", "not one of market.symbols");
   expect_error(R"({"market":{"symbols":["BTCUSDT"]},"venue":{"kind":"kraken"}})", "venue.kind",
@@ -92,7 +93,8 @@ TEST(Config, BadValuesNameKeyAndReason) {
                "region.signals_mode", "octal");
   expect_error(R"({"market":{"symbols":["BTCUSDT"]},"region":{"instance":"a/b"}})",
                "region.instance", "'/'");
-  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"log":{"level":"loud"}})", "log.level", "not one of");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"log":{"level":"loud"}})", "log.level",
+               "not one of");
 }
 
 TEST(Config, SlotsAndThreads) {
@@ -112,7 +114,8 @@ TEST(Config, ShippedFilesParse) {
     const std::string path = std::string(CWTS_SOURCE_DIR) + "/config/" + f;
     EXPECT_NO_THROW((void)cwts::daemon::load_config(path)) << path;
   }
-  const Config ex = cwts::daemon::load_config(std::string(CWTS_SOURCE_DIR) + "/config/cwtsd.example.json");
+  const Config ex =
+      cwts::daemon::load_config(std::string(CWTS_SOURCE_DIR) + "/config/cwtsd.example.json");
   EXPECT_EQ(ex.venue.kind, cwts::daemon::VenueKind::kBinance);
   EXPECT_EQ(ex.region.hugepages, cwts::daemon::HugepageMode::kRequire);
   EXPECT_EQ(ex.md_thread.idle, cwts::daemon::IdleStrategy::kBusySpin);
@@ -177,28 +180,32 @@ TEST(Config, IndicatorsAreParsedAndValidated) {
 TEST(Config, BadIndicatorsNameKeyAndReason) {
   const std::string m = R"({"market":{"symbols":["BTCUSDT"],"timeframes":["1m"]},"indicators":)";
   expect_error(m + R"({}})", "indicators", "must be an array");
-  expect_error(m + R"([{"name":"x","function":"KAMA","timeframe":"1m"}]})", "indicators[0].function",
-               "is not an indicator");
-  expect_error(m + R"([{"name":"x","function":"EMA","timeframe":"4h"}]})", "indicators[0].timeframe",
-               "not one of market.timeframes");
+  expect_error(m + R"([{"name":"x","function":"KAMA","timeframe":"1m"}]})",
+               "indicators[0].function", "is not an indicator");
+  expect_error(m + R"([{"name":"x","function":"EMA","timeframe":"4h"}]})",
+               "indicators[0].timeframe", "not one of market.timeframes");
   expect_error(m + R"([{"name":"x","function":"EMA","timeframe":"1m","params":{"period":3}}]})",
                "indicators[0].params.period", "is not a parameter of EMA (timeperiod)");
   expect_error(m + R"([{"name":"x","function":"RSI","timeframe":"1m","params":{"timeperiod":1}}]})",
                "indicators[0].params", "RSI: timeperiod = 1 is out of range");
-  expect_error(m + R"([{"name":"x","function":"EMA","timeframe":"1m","params":{"timeperiod":"5"}}]})",
-               "indicators[0].params.timeperiod", "a number");
-  expect_error(m + R"([{"name":"x y","function":"EMA","timeframe":"1m"}]})", "indicators[0].name", "letters");
+  expect_error(
+      m + R"([{"name":"x","function":"EMA","timeframe":"1m","params":{"timeperiod":"5"}}]})",
+      "indicators[0].params.timeperiod", "a number");
+  expect_error(m + R"([{"name":"x y","function":"EMA","timeframe":"1m"}]})", "indicators[0].name",
+               "letters");
   expect_error(m + R"([{"name":"x","function":"EMA","timeframe":"1m","symbols":["ETHUSDT"]}]})",
                "indicators[0].symbols", "not one of market.symbols");
-  expect_error(m + R"([{"name":"x","function":"EMA","timeframe":"1m","colour":1}]})", "indicators[0].colour",
-               "unknown key");
-  expect_error(m + R"([{"name":"x","function":"EMA","timeframe":"1m"},{"name":"x","function":"SMA","timeframe":"1m"}]})",
-               "indicators[1].name", "used twice");
+  expect_error(m + R"([{"name":"x","function":"EMA","timeframe":"1m","colour":1}]})",
+               "indicators[0].colour", "unknown key");
+  expect_error(
+      m + R"([{"name":"x","function":"EMA","timeframe":"1m"},{"name":"x","function":"SMA","timeframe":"1m"}]})",
+      "indicators[1].name", "used twice");
   expect_error(m + R"([{"name":"a_very_long_bands_name","function":"BBANDS","timeframe":"1m"}]})",
                "indicators[0].name", "longer than 24");
   std::string many = m + "[";
   for (int i = 0; i < 6; ++i) {
-    many += std::string(i ? "," : "") + R"({"name":"m)" + std::to_string(i) + R"(","function":"MACD","timeframe":"1m"})";
+    many += std::string(i ? "," : "") + R"({"name":"m)" + std::to_string(i) +
+            R"(","function":"MACD","timeframe":"1m"})";
   }
   expect_error(many + "]}", "indicators[5]", "more than 16 indicator values for BTCUSDT");
 }
@@ -208,9 +215,11 @@ TEST(Config, ControlListen) {
   EXPECT_TRUE(d.control.enabled);
   EXPECT_EQ(d.control.address, "127.0.0.1");
   EXPECT_EQ(d.control.port, 0);  // ephemeral unless configured
-  const Config c = parse_config(R"({"market":{"symbols":["BTCUSDT"]},"control":{"listen":"127.0.0.1:9464"}})");
+  const Config c =
+      parse_config(R"({"market":{"symbols":["BTCUSDT"]},"control":{"listen":"127.0.0.1:9464"}})");
   EXPECT_EQ(c.control.port, 9464);
-  const Config off = parse_config(R"({"market":{"symbols":["BTCUSDT"]},"control":{"enabled":false}})");
+  const Config off =
+      parse_config(R"({"market":{"symbols":["BTCUSDT"]},"control":{"enabled":false}})");
   EXPECT_FALSE(off.control.enabled);
   const std::string m = R"({"market":{"symbols":["BTCUSDT"]},"control":)";
   expect_error(m + R"({"listen":"localhost:9464"}})", "control.listen", "not IP:PORT");

@@ -1,9 +1,10 @@
 // cwtsd as a process: a real cwts-sim on loopback, a real cwtsd, and this test as the strategy
 // (shared memory, a claimed slot). Orders, every reject reason, torn signals, a flood, venue
 // faults, restart, systemd notifications and secrets in logs.
-#include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -12,22 +13,19 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <boost/beast/websocket.hpp>
+#include <gtest/gtest.h>
 #include <simdjson.h>
-#include <unistd.h>
-
-#include <sstream>
-#include <sys/stat.h>
-
-#include "cwts/core/decimal.hpp"
-#include "cwts/net/hmac.hpp"
 
 #include "../support/child_process.hpp"
 #include "../support/strategy_client.hpp"
+#include "cwts/core/decimal.hpp"
+#include "cwts/net/hmac.hpp"
 #include "cwts/shm/region.hpp"
 #include "cwts/shm_layout/types.hpp"
 
@@ -58,7 +56,8 @@ class NotifySocket {
     sockaddr_un a{};
     a.sun_family = AF_UNIX;
     std::strncpy(a.sun_path, path_.c_str(), sizeof a.sun_path - 1);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("bind");
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+      throw std::runtime_error("bind");
   }
   ~NotifySocket() {
     ::close(fd_);
@@ -110,9 +109,9 @@ class Harness {
  public:
   explicit Harness(EngineOptions o = {}, std::vector<std::string> sim_args = {})
       : opts_(std::move(o)), instance_(unique_instance()) {
-    std::vector<std::string> args = {"--synthetic", "BTCUSDT,ETHUSDT", "--rate", "500",
-                                     "--api-key", kKey, "--api-secret", kSecret,
-                                     "--balance", "USDT=1000000,BTC=10,ETH=100"};
+    std::vector<std::string> args = {
+        "--synthetic", "BTCUSDT,ETHUSDT", "--rate", "500",       "--api-key",
+        kKey,          "--api-secret",    kSecret,  "--balance", "USDT=1000000,BTC=10,ETH=100"};
     args.insert(args.end(), sim_args.begin(), sim_args.end());
     sim_ = std::make_unique<SimProcess>(CWTS_SIM_BINARY, args, log_dir() + "/sim.log");
     config_path_ = log_dir() + "/cwtsd.json";
@@ -128,21 +127,24 @@ class Harness {
     out << R"({"region":{"instance":")" << instance_ << R"(","lock_pages":false},)"
         << R"("venue":{"kind":")" << opts_.venue_kind << R"(","rest_url":")" << sim_->http_url()
         << R"(","ws_url":")" << sim_->ws_url()
-        << R"(","recv_window_ms":1000,"request_timeout_ms":400,"order_poll_ms":100)" << opts_.extra_venue
-        << R"(},"market":{"symbols":["BTCUSDT","ETHUSDT"]},)"
+        << R"(","recv_window_ms":1000,"request_timeout_ms":400,"order_poll_ms":100)"
+        << opts_.extra_venue << R"(},"market":{"symbols":["BTCUSDT","ETHUSDT"]},)"
         << R"("risk":{)" << opts_.risk << R"(},"rate_limits":{)" << opts_.rate << R"(},)"
         << R"("slots":{)" << opts_.slots << R"(},"threads":{)" << opts_.threads << R"(},)"
         << R"("shutdown":{"on_stop":"cancel","timeout_ms":3000},"systemd":{"progress_timeout_ms":500}})";
   }
 
   void start() {
-    std::vector<std::pair<std::string, std::string>> env = {
-        {"CWTS_API_KEY", kKey}, {"CWTS_API_SECRET", kSecret}, {"NOTIFY_SOCKET", notify_.path()},
-        {"WATCHDOG_USEC", "200000"}, {"CWTSD_TEST_HOOKS", "1"}};
+    std::vector<std::pair<std::string, std::string>> env = {{"CWTS_API_KEY", kKey},
+                                                            {"CWTS_API_SECRET", kSecret},
+                                                            {"NOTIFY_SOCKET", notify_.path()},
+                                                            {"WATCHDOG_USEC", "200000"},
+                                                            {"CWTSD_TEST_HOOKS", "1"}};
     env.insert(env.end(), opts_.env.begin(), opts_.env.end());
     ++starts_;
-    engine_ = std::make_unique<ChildProcess>(CWTSD_BINARY, std::vector<std::string>{"--config", config_path_},
-                                             env, log_dir() + "/cwtsd-" + std::to_string(starts_) + ".log");
+    engine_ = std::make_unique<ChildProcess>(
+        CWTSD_BINARY, std::vector<std::string>{"--config", config_path_}, env,
+        log_dir() + "/cwtsd-" + std::to_string(starts_) + ".log");
     if (opts_.wait_ready && !notify_.wait_for("READY=1", 30s)) {
       throw std::runtime_error("cwtsd never sent READY=1; log:\n" + log());
     }
@@ -155,7 +157,8 @@ class Harness {
   }
   [[nodiscard]] std::string log() const {
     std::string all;
-    for (int i = 1; i <= starts_; ++i) all += cwts::test::read_file(log_dir() + "/cwtsd-" + std::to_string(i) + ".log");
+    for (int i = 1; i <= starts_; ++i)
+      all += cwts::test::read_file(log_dir() + "/cwtsd-" + std::to_string(i) + ".log");
     return all;
   }
   [[nodiscard]] const std::string& instance() const { return instance_; }
@@ -165,14 +168,17 @@ class Harness {
   [[nodiscard]] const std::string& config_path() const { return config_path_; }
 
   cwts::test::HttpReply fault(const std::string& json) {
-    return cwts::test::http_request(sim_->port(), boost::beast::http::verb::post, "/_sim/fault", json);
+    return cwts::test::http_request(sim_->port(), boost::beast::http::verb::post, "/_sim/fault",
+                                    json);
   }
   // Orders the venue holds for a symbol (open and done), from its signed allOrders-like view: the
   // account's trades and open orders.
   cwts::test::HttpReply signed_get(const std::string& path, const std::string& params) {
-    std::string q = params + (params.empty() ? "" : "&") + "timestamp=" + std::to_string(cwts::core::realtime_ns() / 1'000'000);
+    std::string q = params + (params.empty() ? "" : "&") +
+                    "timestamp=" + std::to_string(cwts::core::realtime_ns() / 1'000'000);
     q += "&signature=" + hmac(q);
-    return cwts::test::http_request(sim_->port(), boost::beast::http::verb::get, path + "?" + q, {}, kKey);
+    return cwts::test::http_request(sim_->port(), boost::beast::http::verb::get, path + "?" + q, {},
+                                    kKey);
   }
   static std::string hmac(const std::string& payload);
 
@@ -187,7 +193,6 @@ class Harness {
 };
 
 }  // namespace
-
 
 namespace {
 
@@ -212,7 +217,9 @@ std::int64_t traded_qty(const std::string& body) {
   for (auto t : arr) {
     std::string_view qs;
     std::int64_t v = 0;
-    if (t["qty"].get(qs) != simdjson::SUCCESS || cwts::core::parse_fixed(qs, 8, v) != cwts::core::DecimalErrc::kOk) return -1;
+    if (t["qty"].get(qs) != simdjson::SUCCESS ||
+        cwts::core::parse_fixed(qs, 8, v) != cwts::core::DecimalErrc::kOk)
+      return -1;
     total += v;
   }
   return total;
@@ -254,8 +261,9 @@ TEST(Cwtsd, LimitAndMarketOrdersAreFilledAndReported) {
 
   // A marketable limit buy (at the ask + 1%) fills too.
   const auto q2 = s.quote(btc);
-  const auto l = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.002),
-                                               tick_floor(q2.ask_px.raw + q2.ask_px.raw / 100, fx(0.01))));
+  const auto l =
+      s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.002),
+                                    tick_floor(q2.ask_px.raw + q2.ask_px.raw / 100, fx(0.01))));
   rs = s.wait_terminal(l);
   ASSERT_FALSE(rs.empty());
   EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled);
@@ -263,13 +271,15 @@ TEST(Cwtsd, LimitAndMarketOrdersAreFilledAndReported) {
 
   // A resting limit buy 2% below the bid: NEW, then cancelled by a cancel signal.
   const auto q3 = s.quote(btc);
-  const auto r = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
-                                               tick_floor(q3.bid_px.raw - q3.bid_px.raw / 50, fx(0.01))));
+  const auto r =
+      s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
+                                    tick_floor(q3.bid_px.raw - q3.bid_px.raw / 50, fx(0.01))));
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   bool rested = false;
   while (!rested && std::chrono::steady_clock::now() < deadline) {
     s.drain();
-    for (const auto& x : s.reports()) rested = rested || (x.signal_seq == r && kind_of(x) == ReportKind::kNew);
+    for (const auto& x : s.reports())
+      rested = rested || (x.signal_seq == r && kind_of(x) == ReportKind::kNew);
     std::this_thread::sleep_for(5ms);
   }
   ASSERT_TRUE(rested) << h.log();
@@ -313,20 +323,41 @@ TEST(Cwtsd, EveryRejectReasonIsReportedAndNothingReachesTheVenue) {
     return x;
   };
   std::vector<Case> cases = {
-      {"unknown symbol", S::make(7, Side::kBuy, OrderType::kLimit, fx(0.001), below), RejectReason::kUnknownSymbol},
-      {"bad side", with(S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below), [](auto& x) { x.side = 9; }), RejectReason::kBadSide},
-      {"bad type", with(S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below), [](auto& x) { x.type = 42; }), RejectReason::kBadType},
-      {"market with tif", with(S::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)), [](auto& x) { x.tif = 1; }), RejectReason::kBadType},
+      {"unknown symbol", S::make(7, Side::kBuy, OrderType::kLimit, fx(0.001), below),
+       RejectReason::kUnknownSymbol},
+      {"bad side",
+       with(S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below),
+            [](auto& x) { x.side = 9; }),
+       RejectReason::kBadSide},
+      {"bad type",
+       with(S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below),
+            [](auto& x) { x.type = 42; }),
+       RejectReason::kBadType},
+      {"market with tif",
+       with(S::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)), [](auto& x) { x.tif = 1; }),
+       RejectReason::kBadType},
       {"zero qty", S::make(btc, Side::kBuy, OrderType::kLimit, 0, below), RejectReason::kBadValue},
-      {"negative price", S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), -5), RejectReason::kBadValue},
-      {"stale", with(S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below), [](auto& x) { x.created_ns = cwts::core::realtime_ns() - 60'000'000'000LL; }), RejectReason::kStale},
-      {"tick size", S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below + 1), RejectReason::kTickSize},
-      {"step size", S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001) + 1, below), RejectReason::kStepSize},
-      {"max qty", S::make(btc, Side::kBuy, OrderType::kLimit, fx(9001), below), RejectReason::kMaxQty},
-      {"min notional", S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.0001), below), RejectReason::kMinNotional},
-      {"max notional", S::make(btc, Side::kBuy, OrderType::kLimit, fx(3), below), RejectReason::kMaxNotional},
-      {"percent price", S::make(btc, Side::kSell, OrderType::kLimit, fx(0.001), mid * 6), RejectReason::kPercentPrice},
-      {"price band", S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), tick_floor(mid - mid / 10, fx(0.01))), RejectReason::kPriceBand},
+      {"negative price", S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), -5),
+       RejectReason::kBadValue},
+      {"stale",
+       with(S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below),
+            [](auto& x) { x.created_ns = cwts::core::realtime_ns() - 60'000'000'000LL; }),
+       RejectReason::kStale},
+      {"tick size", S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below + 1),
+       RejectReason::kTickSize},
+      {"step size", S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001) + 1, below),
+       RejectReason::kStepSize},
+      {"max qty", S::make(btc, Side::kBuy, OrderType::kLimit, fx(9001), below),
+       RejectReason::kMaxQty},
+      {"min notional", S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.0001), below),
+       RejectReason::kMinNotional},
+      {"max notional", S::make(btc, Side::kBuy, OrderType::kLimit, fx(3), below),
+       RejectReason::kMaxNotional},
+      {"percent price", S::make(btc, Side::kSell, OrderType::kLimit, fx(0.001), mid * 6),
+       RejectReason::kPercentPrice},
+      {"price band",
+       S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), tick_floor(mid - mid / 10, fx(0.01))),
+       RejectReason::kPriceBand},
   };
   std::map<std::uint64_t, Case> by_seq;
   for (auto& c : cases) by_seq[s.submit(c.sig)] = c;
@@ -344,7 +375,8 @@ TEST(Cwtsd, EveryRejectReasonIsReportedAndNothingReachesTheVenue) {
       if (r.signal_seq == seq) rs.push_back(r);
     }
     // seq 1 also carries the replay's rejection, after its own.
-    ASSERT_EQ(rs.size(), seq == 1 ? 2U : 1U) << c.name << ": a rejected signal gets exactly one report";
+    ASSERT_EQ(rs.size(), seq == 1 ? 2U : 1U)
+        << c.name << ": a rejected signal gets exactly one report";
     EXPECT_EQ(kind_of(rs.front()), ReportKind::kRejected) << c.name;
     EXPECT_EQ(static_cast<RejectReason>(rs.front().reason), c.want) << c.name;
     if (seq == 1) {
@@ -359,7 +391,8 @@ TEST(Cwtsd, EveryRejectReasonIsReportedAndNothingReachesTheVenue) {
   ASSERT_FALSE(ra.empty());
   EXPECT_EQ(static_cast<RejectReason>(ra.back().reason), RejectReason::kSlotNotAuthorised);
   StrategyClient s4(h.instance(), 4);
-  const auto b = s4.submit(S::make(btc, Side::kSell, OrderType::kLimit, fx(0.001), mid + mid / 100));
+  const auto b =
+      s4.submit(S::make(btc, Side::kSell, OrderType::kLimit, fx(0.001), mid + mid / 100));
   auto rb = s4.wait_terminal(b);
   ASSERT_FALSE(rb.empty());
   EXPECT_EQ(static_cast<RejectReason>(rb.back().reason), RejectReason::kReduceOnly);
@@ -379,7 +412,8 @@ TEST(Cwtsd, EveryRejectReasonIsReportedAndNothingReachesTheVenue) {
   // MAX_POSITION after tightening the limit with SIGHUP.
   std::vector<std::uint64_t> resting;
   for (int i = 0; i < 5; ++i) {
-    resting.push_back(s.submit(S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below - fx(0.01) * i)));
+    resting.push_back(
+        s.submit(S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below - fx(0.01) * i)));
   }
   const auto sixth = s.submit(S::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below));
   auto r6 = s.wait_terminal(sixth);
@@ -438,7 +472,8 @@ TEST(Cwtsd, RateLimitedSignalsAreRejectedNotQueued) {
   const std::int64_t below = tick_floor(q.bid_px.raw - q.bid_px.raw / 100, fx(0.01));
   std::vector<std::uint64_t> seqs;
   for (int i = 0; i < 30; ++i) {
-    seqs.push_back(s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below, TimeInForce::kIoc)));
+    seqs.push_back(s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
+                                                 below, TimeInForce::kIoc)));
   }
   std::size_t limited = 0, accepted = 0;
   for (auto seq : seqs) {
@@ -465,13 +500,15 @@ TEST(Cwtsd, TornSignalFromAKilledStrategyNeverBecomesAnOrder) {
   const pid_t child = ::fork();
   if (child == 0) {
     StrategyClient s(h.instance(), slot, "doomed");
-    auto sig = StrategyClient::make(s.symbol_id("BTCUSDT"), Side::kBuy, OrderType::kMarket, fx(0.5));
+    auto sig =
+        StrategyClient::make(s.symbol_id("BTCUSDT"), Side::kBuy, OrderType::kMarket, fx(0.5));
     sig.seq = torn_seq;
     sig.created_ns = cwts::core::realtime_ns();
     cwts::shm::RegionOptions ro;
     ro.instance = h.instance();
     ro.lock_pages = false;
-    auto signals = cwts::shm::Region::attach(cwts::layout::RegionKind::kSignals, cwts::shm::Access::kReadWrite, ro);
+    auto signals = cwts::shm::Region::attach(cwts::layout::RegionKind::kSignals,
+                                             cwts::shm::Access::kReadWrite, ro);
     auto& ring = signals.as<cwts::layout::SignalsRegion>().slots[slot].signals;
     const std::uint64_t tail = cwts::concurrent::load_word(ring.tail, std::memory_order_acquire);
     auto& rec = ring.records[tail % cwts::layout::kSignalRingCapacity];
@@ -512,7 +549,8 @@ TEST(Cwtsd, FloodOfSignalsEachGetsOneTerminalReportWithinVenueLimits) {
   const std::uint64_t first = s.next_seq();
   for (std::uint64_t i = 0; i < kSignals; ++i) {
     // IOC far from the touch: each accepted one expires at the venue, nothing rests.
-    s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below, TimeInForce::kIoc));
+    s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), below,
+                                  TimeInForce::kIoc));
   }
   const auto deadline = std::chrono::steady_clock::now() + 120s;
   std::map<std::uint64_t, int> terminal_count;
@@ -536,7 +574,8 @@ TEST(Cwtsd, FloodOfSignalsEachGetsOneTerminalReportWithinVenueLimits) {
   for (const auto& r : s.reports()) {
     if (kind_of(r) == ReportKind::kAccepted) {
       ++accepted;
-      EXPECT_TRUE(cids.insert(std::string(r.client_order_id.view())).second) << "duplicated order id";
+      EXPECT_TRUE(cids.insert(std::string(r.client_order_id.view())).second)
+          << "duplicated order id";
     }
   }
   EXPECT_GT(accepted, 0U);
@@ -561,18 +600,20 @@ TEST(Cwtsd, VenueFaultsMidOrderNeverDoubleAnOrder) {
     const auto rs = s.wait_terminal(seq, 30s);
     ASSERT_FALSE(rs.empty()) << fault << "\n" << h.log();
     EXPECT_EQ(terminals(rs), 1U) << fault;
-    EXPECT_EQ(kind_of(rs.back()), want) << fault << " reason " << rs.back().reason << " code " << rs.back().venue_code;
+    EXPECT_EQ(kind_of(rs.back()), want)
+        << fault << " reason " << rs.back().reason << " code " << rs.back().venue_code;
     if (kind_of(rs.back()) == ReportKind::kFilled) expected += fx(0.001);
   };
-  market_buy(R"({"http_status":503,"count":1})", ReportKind::kFilled);   // refused: resent once
-  market_buy(R"({"delay_ms":700,"count":1})", ReportKind::kFilled);      // timed out: adopted
-  market_buy(R"({"http_status":429,"count":1})", ReportKind::kRejected); // rate limited: final
-  std::this_thread::sleep_for(1200ms);                                   // Retry-After: 1
+  market_buy(R"({"http_status":503,"count":1})", ReportKind::kFilled);    // refused: resent once
+  market_buy(R"({"delay_ms":700,"count":1})", ReportKind::kFilled);       // timed out: adopted
+  market_buy(R"({"http_status":429,"count":1})", ReportKind::kRejected);  // rate limited: final
+  std::this_thread::sleep_for(1200ms);                                    // Retry-After: 1
   // Dropped connections: the feed reconnects and resyncs; a signal meanwhile is BOOK_NOT_VALID.
   ASSERT_EQ(h.fault(R"({"drop_connections":true})").status, 200U);
   std::this_thread::sleep_for(100ms);
   ASSERT_TRUE(h.sim().running()) << "cwts-sim died: status " << h.sim().wait(0ms);
-  const auto during = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
+  const auto during =
+      s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
   const auto rd = s.wait_terminal(during);
   ASSERT_FALSE(rd.empty());
   if (kind_of(rd.back()) == ReportKind::kFilled) {
@@ -672,13 +713,17 @@ TEST(Cwtsd, ConfigErrorsExitTwoNamingTheKey) {
   std::ofstream(path) << R"({"market":{"symbols":["BTCUSDT"]},"risk":{"max_open_order":3}})";
   ChildProcess p(CWTSD_BINARY, {"--config", path, "--check-config"}, {}, path + ".err");
   EXPECT_EQ(p.wait(10s), 2);
-  EXPECT_NE(cwts::test::read_file(path + ".err").find("risk.max_open_order: unknown key"), std::string::npos);
-  std::ofstream(path) << R"({"market":{"symbols":["BTCUSDT"]},"venue":{"kind":"binance","api_key_env":"CWTS_NO_SUCH_VAR"}})";
+  EXPECT_NE(cwts::test::read_file(path + ".err").find("risk.max_open_order: unknown key"),
+            std::string::npos);
+  std::ofstream(path)
+      << R"({"market":{"symbols":["BTCUSDT"]},"venue":{"kind":"binance","api_key_env":"CWTS_NO_SUCH_VAR"}})";
   ChildProcess p2(CWTSD_BINARY, {"--config", path}, {}, path + ".err2");
   EXPECT_EQ(p2.wait(10s), 2);
   EXPECT_NE(cwts::test::read_file(path + ".err2").find("CWTS_NO_SUCH_VAR"), std::string::npos);
-  ChildProcess ok(CWTSD_BINARY, {"--config", std::string(CWTS_SOURCE_DIR) + "/config/demo.json", "--check-config"},
-                  {{"CWTS_API_KEY", "k"}, {"CWTS_API_SECRET", "s"}});
+  ChildProcess ok(
+      CWTSD_BINARY,
+      {"--config", std::string(CWTS_SOURCE_DIR) + "/config/demo.json", "--check-config"},
+      {{"CWTS_API_KEY", "k"}, {"CWTS_API_SECRET", "s"}});
   EXPECT_EQ(ok.wait(10s), 0);
   ChildProcess v(CWTSD_BINARY, {"--version"});
   EXPECT_NE(v.read_line().find("layout version"), std::string::npos);
@@ -688,7 +733,8 @@ TEST(Cwtsd, ConfigErrorsExitTwoNamingTheKey) {
 TEST(Cwtsd, PaperVenueFillsAgainstThePublishedBook) {
   EngineOptions o;
   o.venue_kind = "paper";
-  o.threads = R"("md":{"idle":"spin-then-yield"},"exec":{"idle":"spin-then-yield"},"ctl":{"core":0})";
+  o.threads =
+      R"("md":{"idle":"spin-then-yield"},"exec":{"idle":"spin-then-yield"},"ctl":{"core":0})";
   Harness h(o);
   StrategyClient s(h.instance(), 0);
   const int eth = s.symbol_id("ETHUSDT");
@@ -714,8 +760,10 @@ TEST(Cwtsd, ControlEndpointsAnswerAndTheControlFileIsRemovedAtExit) {
   using boost::beast::http::verb;
   auto metrics = cwts::test::http_request(port, verb::get, "/metrics");
   EXPECT_EQ(metrics.status, 200U);
-  EXPECT_NE(metrics.body.find("# TYPE cwts_md_publish_latency_seconds histogram"), std::string::npos);
-  EXPECT_NE(metrics.body.find("cwts_book_valid{symbol=\"BTCUSDT\"} 1"), std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body.find("# TYPE cwts_md_publish_latency_seconds histogram"),
+            std::string::npos);
+  EXPECT_NE(metrics.body.find("cwts_book_valid{symbol=\"BTCUSDT\"} 1"), std::string::npos)
+      << metrics.body;
   EXPECT_EQ(cwts::test::http_request(port, verb::get, "/healthz").status, 200U);
   EXPECT_EQ(cwts::test::http_request(port, verb::get, "/nothing").status, 404U);
   EXPECT_EQ(cwts::test::http_request(port, verb::post, "/metrics", "x").status, 405U);
@@ -729,7 +777,9 @@ TEST(Cwtsd, ControlEndpointsAnswerAndTheControlFileIsRemovedAtExit) {
     boost::beast::flat_buffer buf;
     ws.read(buf);
     const std::string reply = boost::beast::buffers_to_string(buf.data());
-    EXPECT_NE(reply.find(R"("id":"a","result":{"max_order_notional":"100000.00000000")"), std::string::npos) << reply;
+    EXPECT_NE(reply.find(R"("id":"a","result":{"max_order_notional":"100000.00000000")"),
+              std::string::npos)
+        << reply;
     ws.write(boost::asio::buffer(std::string(R"({"jsonrpc":"2.0","id":2,"method":"halt"})")));
     buf.clear();
     ws.read(buf);

@@ -1,9 +1,7 @@
 // HotLog: one hot producer thread, the ctl thread draining — every record formatted once, in
-// order, or counted as dropped; never a torn record. Runs under ThreadSanitizer (label concurrency).
-#include <gtest/gtest.h>
-
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
+// order, or counted as dropped; never a torn record. Runs under ThreadSanitizer (label
+// concurrency).
+#include "hot_log.hpp"
 
 #include <atomic>
 #include <memory>
@@ -11,7 +9,9 @@
 #include <string>
 #include <thread>
 
-#include "hot_log.hpp"
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 namespace {
 
@@ -27,9 +27,10 @@ TEST(HotLog, ProducerAndDrainerThreadsLoseNothingSilently) {
   std::atomic<bool> done{false};
   std::thread producer([&] {
     for (std::uint64_t i = 0; i < kRecords; ++i) {
-      log->push(cwts::daemon::HotRecord{static_cast<std::int64_t>(i), spdlog::level::info, "exec", "tick"}
-                    .u("i", i)
-                    .s("sym", "BTCUSDT", 7));
+      log->push(
+          cwts::daemon::HotRecord{static_cast<std::int64_t>(i), spdlog::level::info, "exec", "tick"}
+              .u("i", i)
+              .s("sym", "BTCUSDT", 7));
     }
     done.store(true, std::memory_order_release);
   });

@@ -68,7 +68,8 @@ TEST(SupervisorTest, WatchdogIsFedOnlyWhileReadyAndProgressingOncePerPeriod) {
 
 TEST(SupervisorTest, WatchdogNeverFedWhenSystemdHasNoWatchdog) {
   Supervisor sup(0);
-  for (std::int64_t t = 1; t < 100; ++t) EXPECT_FALSE(sup.on_tick(t * kSec, synced(), true).watchdog);
+  for (std::int64_t t = 1; t < 100; ++t)
+    EXPECT_FALSE(sup.on_tick(t * kSec, synced(), true).watchdog);
 }
 
 TEST(SupervisorTest, StallAndRecoveryRaiseOneAlertEach) {
@@ -104,8 +105,9 @@ TEST(SupervisorTest, StatusLineIsReportedAtMostOnceASecondAndOnlyWhenItChanged) 
   EngineSnapshot s = synced();
   TickActions a = sup.on_tick(1 * kSec, s, true);
   ASSERT_TRUE(a.status.has_value());
-  EXPECT_EQ(*a.status, "books 4/4 valid, 0 frames, signals 0 accepted / 0 rejected, 0 orders, "
-                       "0 fills, active");
+  EXPECT_EQ(*a.status,
+            "books 4/4 valid, 0 frames, signals 0 accepted / 0 rejected, 0 orders, "
+            "0 fills, active");
   s.frames = 10;
   EXPECT_FALSE(sup.on_tick(1 * kSec + 500'000'000, s, true).status.has_value()) << "too soon";
   a = sup.on_tick(2 * kSec, s, true);

@@ -1,13 +1,13 @@
 // Signal validation (every reason and their precedence), token buckets, the rate governor, and
 // client order ids.
-#include <gtest/gtest.h>
-
 #include <string>
 
-#include "exec/exec_engine.hpp"
+#include <gtest/gtest.h>
+
 #include "cwts/engine/rate_governor.hpp"
 #include "cwts/engine/token_bucket.hpp"
 #include "cwts/engine/validator.hpp"
+#include "exec/exec_engine.hpp"
 
 namespace {
 
@@ -85,8 +85,8 @@ struct Ctx {
   }
 };
 
-const std::int64_t kPx = 49'900 * k1;      // a valid resting buy price
-const std::int64_t kQty = k1 / 1000;       // 0.001 (≈ 50 USDT)
+const std::int64_t kPx = 49'900 * k1;  // a valid resting buy price
+const std::int64_t kQty = k1 / 1000;   // 0.001 (≈ 50 USDT)
 
 TEST(Validate, AValidSignalPasses) {
   Ctx c;
@@ -107,20 +107,32 @@ TEST(Validate, EachReasonIndividually) {
   const std::vector<Case> cases = {
       {"replay", RejectReason::kReplayedSequence, [](Ctx& c, Signal&) { c.last_seq = 10; }},
       {"slot", RejectReason::kSlotNotAuthorised, [](Ctx& c, Signal&) { c.slot.may_trade = false; }},
-      {"symbol status", RejectReason::kTradingHalted, [](Ctx& c, Signal&) { c.rules.trading = false; }},
+      {"symbol status", RejectReason::kTradingHalted,
+       [](Ctx& c, Signal&) { c.rules.trading = false; }},
       {"side", RejectReason::kBadSide, [](Ctx&, Signal& s) { s.side = 0; }},
       {"type", RejectReason::kBadType, [](Ctx&, Signal& s) { s.type = 99; }},
       {"tif", RejectReason::kBadType, [](Ctx&, Signal& s) { s.tif = 0; }},
-      {"type not allowed", RejectReason::kBadType, [](Ctx& c, Signal&) { c.rules.order_types = 1U << 2; }},
+      {"type not allowed", RejectReason::kBadType,
+       [](Ctx& c, Signal&) { c.rules.order_types = 1U << 2; }},
       {"qty", RejectReason::kBadValue, [](Ctx&, Signal& s) { s.qty.raw = -1; }},
       {"price", RejectReason::kBadValue, [](Ctx&, Signal& s) { s.price.raw = 0; }},
-      {"stale", RejectReason::kStale, [](Ctx&, Signal& s) { s.created_ns = kNow - 6'000'000'000LL; }},
-      {"own ttl", RejectReason::kStale, [](Ctx&, Signal& s) { s.ttl_ms = 1; s.created_ns = kNow - 2'000'000; }},
-      {"future", RejectReason::kStale, [](Ctx&, Signal& s) { s.created_ns = kNow + 5'000'000'000LL; }},
-      {"halted", RejectReason::kTradingHalted, [](Ctx& c, Signal&) { c.state = TradingState::kHalted; }},
-      {"reduce-only state", RejectReason::kReduceOnly, [](Ctx& c, Signal&) { c.state = TradingState::kReduceOnly; }},
-      {"reduce-only slot", RejectReason::kReduceOnly, [](Ctx& c, Signal&) { c.slot.reduce_only = true; }},
-      {"reduce-only flag", RejectReason::kReduceOnly, [](Ctx&, Signal& s) { s.flags = cwts::layout::kSignalReduceOnly; }},
+      {"stale", RejectReason::kStale,
+       [](Ctx&, Signal& s) { s.created_ns = kNow - 6'000'000'000LL; }},
+      {"own ttl", RejectReason::kStale,
+       [](Ctx&, Signal& s) {
+         s.ttl_ms = 1;
+         s.created_ns = kNow - 2'000'000;
+       }},
+      {"future", RejectReason::kStale,
+       [](Ctx&, Signal& s) { s.created_ns = kNow + 5'000'000'000LL; }},
+      {"halted", RejectReason::kTradingHalted,
+       [](Ctx& c, Signal&) { c.state = TradingState::kHalted; }},
+      {"reduce-only state", RejectReason::kReduceOnly,
+       [](Ctx& c, Signal&) { c.state = TradingState::kReduceOnly; }},
+      {"reduce-only slot", RejectReason::kReduceOnly,
+       [](Ctx& c, Signal&) { c.slot.reduce_only = true; }},
+      {"reduce-only flag", RejectReason::kReduceOnly,
+       [](Ctx&, Signal& s) { s.flags = cwts::layout::kSignalReduceOnly; }},
       {"book", RejectReason::kBookNotValid, [](Ctx& c, Signal&) { c.m.book_valid = false; }},
       {"tick", RejectReason::kTickSize, [](Ctx&, Signal& s) { s.price.raw += 1; }},
       {"max price", RejectReason::kTickSize, [](Ctx& c, Signal&) { c.rules.max_price = k1; }},
@@ -128,14 +140,25 @@ TEST(Validate, EachReasonIndividually) {
       {"min qty", RejectReason::kMinQty, [](Ctx& c, Signal&) { c.rules.min_qty = 2 * kQty; }},
       {"max qty", RejectReason::kMaxQty, [](Ctx&, Signal& s) { s.qty.raw = 9001 * k1; }},
       {"min notional", RejectReason::kMinNotional, [](Ctx&, Signal& s) { s.qty.raw = 1000; }},
-      {"venue max notional", RejectReason::kMaxNotional, [](Ctx& c, Signal&) { c.rules.max_notional = 10 * k1; c.rules.min_notional = 0; }},
-      {"engine max notional", RejectReason::kMaxNotional, [](Ctx& c, Signal&) { c.lim.max_order_notional = 40 * k1; }},
-      {"percent price", RejectReason::kPercentPrice, [](Ctx& c, Signal&) { c.rules.bid_down = k1; }},
+      {"venue max notional", RejectReason::kMaxNotional,
+       [](Ctx& c, Signal&) {
+         c.rules.max_notional = 10 * k1;
+         c.rules.min_notional = 0;
+       }},
+      {"engine max notional", RejectReason::kMaxNotional,
+       [](Ctx& c, Signal&) { c.lim.max_order_notional = 40 * k1; }},
+      {"percent price", RejectReason::kPercentPrice,
+       [](Ctx& c, Signal&) { c.rules.bid_down = k1; }},
       {"band", RejectReason::kPriceBand, [](Ctx& c, Signal&) { c.lim.price_band_bps = 10; }},
       {"position", RejectReason::kMaxPosition, [](Ctx& c, Signal&) { c.ex.position = 2 * k1; }},
-      {"position with open orders", RejectReason::kMaxPosition, [](Ctx& c, Signal&) { c.ex.open_buy_qty = 2 * k1; }},
+      {"position with open orders", RejectReason::kMaxPosition,
+       [](Ctx& c, Signal&) { c.ex.open_buy_qty = 2 * k1; }},
       {"open orders", RejectReason::kMaxOpenOrders, [](Ctx& c, Signal&) { c.ex.open_orders = 3; }},
-      {"venue max orders", RejectReason::kMaxOpenOrders, [](Ctx& c, Signal&) { c.lim.max_open_orders = 0; c.ex.open_orders = 200; }},
+      {"venue max orders", RejectReason::kMaxOpenOrders,
+       [](Ctx& c, Signal&) {
+         c.lim.max_open_orders = 0;
+         c.ex.open_orders = 200;
+       }},
   };
   for (const auto& k : cases) {
     Ctx c;
@@ -166,9 +189,11 @@ TEST(Validate, ReduceOnlyAcceptsOrdersThatReduce) {
   c.state = TradingState::kReduceOnly;
   c.ex.position = 2 * kQty;
   EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, kQty)), RejectReason::kNone);
-  EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, 3 * kQty)), RejectReason::kReduceOnly) << "would flip";
+  EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, 3 * kQty)), RejectReason::kReduceOnly)
+      << "would flip";
   c.ex.open_sell_qty = 2 * kQty;
-  EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, kQty)), RejectReason::kReduceOnly) << "counting open sells";
+  EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, kQty)), RejectReason::kReduceOnly)
+      << "counting open sells";
   EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kReduceOnly);
 }
 

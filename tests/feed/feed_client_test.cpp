@@ -1,8 +1,6 @@
 // FeedClient against the loopback Binance look-alike: the real NKNUSDT capture must end in the
 // independently computed book, through drops, stalls, gaps, pings, serverShutdown and TLS.
 #include "cwts/feed/feed_client.hpp"
-#include "cwts/md/capture_writer.hpp"
-#include "cwts/md/replay.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -22,6 +20,8 @@
 #include <simdjson.h>
 
 #include "cwts/core/decimal.hpp"
+#include "cwts/md/capture_writer.hpp"
+#include "cwts/md/replay.hpp"
 #include "test_pki.hpp"
 #include "ws_test_server.hpp"
 

@@ -4,13 +4,13 @@
 
 #include <gtest/gtest.h>
 
-#include "cwts/net/endpoint.hpp"
 #include "cwts/feed/feed_client.hpp"
+#include "cwts/net/endpoint.hpp"
 
 namespace {
 
-using cwts::net::EndpointKind;
 using cwts::feed::FeedConfig;
+using cwts::net::EndpointKind;
 using cwts::net::parse_endpoint;
 
 TEST(EndpointTest, BinanceDefaultsParse) {

@@ -1,7 +1,5 @@
 // Pins the shared-memory wire format: any change to a field, offset, size or capacity must come
 // with a layout version bump and a regenerated golden file.
-#include <gtest/gtest.h>
-
 #include <cinttypes>
 #include <cstdio>
 #include <fstream>
@@ -9,6 +7,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "cwts/shm_layout/layout.hpp"
 
@@ -19,7 +19,8 @@ namespace layout = cwts::layout;
 constexpr const char* kRegenerate =
     "the shared-memory layout changed: bump cwts::layout::kLayoutVersion in "
     "shm_layout/include/cwts/shm_layout/layout.hpp, then regenerate the golden file with "
-    "`build/dev/apps/cwts-shm-layout/cwts-shm-layout --golden > tests/layout/layout_golden.txt` and update "
+    "`build/dev/apps/cwts-shm-layout/cwts-shm-layout --golden > tests/layout/layout_golden.txt` "
+    "and update "
     "docs/shm_layout.md";
 
 struct Golden {

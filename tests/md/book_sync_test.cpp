@@ -1,9 +1,9 @@
 // Binance's order-book sync rules, case by case, for spot and USD-M futures.
 #include "cwts/md/book_sync.hpp"
 
-#include <gtest/gtest.h>
-
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace {
 

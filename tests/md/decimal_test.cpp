@@ -1,9 +1,9 @@
 // Exact decimal string <-> fixed-point conversion, including every way a string can be wrong.
 #include "cwts/core/decimal.hpp"
 
-#include <gtest/gtest.h>
-
 #include <string>
+
+#include <gtest/gtest.h>
 
 namespace {
 

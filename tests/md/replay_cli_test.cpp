@@ -3,13 +3,13 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include <gtest/gtest.h>
-#include <simdjson.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
 
 namespace {
 
@@ -23,7 +23,8 @@ struct ToolRun {
 };
 
 ToolRun run(const std::string& args) {
-  const std::string err_path = ::testing::TempDir() + "cwts_replay_err_" + std::to_string(::getpid());
+  const std::string err_path =
+      ::testing::TempDir() + "cwts_replay_err_" + std::to_string(::getpid());
   const std::string cmd = kTool + " " + args + " 2>" + err_path;
   FILE* p = ::popen(cmd.c_str(), "r");
   ToolRun r{};

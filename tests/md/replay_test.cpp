@@ -1,8 +1,6 @@
 // The shipped real Binance captures replay to the independently computed expected books.
 #include "cwts/md/replay.hpp"
 
-#include <gtest/gtest.h>
-#include <simdjson.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,6 +8,9 @@
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include "cwts/core/decimal.hpp"
 
@@ -140,9 +141,11 @@ TEST(ReplayGarbageTest, GarbageLinesAreCountedAndTheBookIsUnchanged) {
   const std::vector<std::string> garbage = {
       "not a capture line",
       "1633998523000000000 {\"stream\":\"nknusdt@depth@100ms\",\"data\":{\"e\":\"depthUpdate\"",
-      "1633998523000000000 {\"stream\":\"nknusdt@depth@100ms\",\"data\":{\"e\":\"depthUpdate\",\"E\":1,"
+      "1633998523000000000 "
+      "{\"stream\":\"nknusdt@depth@100ms\",\"data\":{\"e\":\"depthUpdate\",\"E\":1,"
       "\"s\":\"NKNUSDT\",\"U\":\"x\",\"u\":2,\"b\":[],\"a\":[]}}",
-      "1633998523000000000 {\"stream\":\"nknusdt@trade\",\"data\":{\"e\":\"trade\",\"s\":\"NKNUSDT\"}}",
+      "1633998523000000000 "
+      "{\"stream\":\"nknusdt@trade\",\"data\":{\"e\":\"trade\",\"s\":\"NKNUSDT\"}}",
       "1633998523000000000 {\"e\":\"depthUpdate\",\"E\":1,\"s\":\"NKNUSDT\",\"U\":1,\"u\":2,"
       "\"b\":[[\"1e400\",\"1\"]],\"a\":[]}",
       "1633998523000000000 {\"e\":\"somethingNew\",\"E\":1}",
@@ -160,10 +163,8 @@ TEST(ReplayGarbageTest, GarbageLinesAreCountedAndTheBookIsUnchanged) {
   const std::string path = write_temp(mixed);
   md::Pipeline pipeline;
   std::vector<std::uint64_t> bad_lines;
-  const auto st = md::replay_capture(path, pipeline,
-                                     [&](std::uint64_t line, std::string_view) {
-                                       bad_lines.push_back(line);
-                                     });
+  const auto st = md::replay_capture(
+      path, pipeline, [&](std::uint64_t line, std::string_view) { bad_lines.push_back(line); });
   std::filesystem::remove(path);
   EXPECT_EQ(st.malformed, inserted);
   EXPECT_EQ(bad_lines.size(), inserted);

@@ -9,7 +9,6 @@
 
 namespace {
 
-
 namespace binance = cwts::binance;
 namespace layout = cwts::layout;
 const std::string kData = CWTS_TEST_DATA;
@@ -38,8 +37,8 @@ constexpr std::uint8_t kLayoutLimitMarketMaker =
     (1U << static_cast<unsigned>(layout::OrderType::kLimitMaker));
 
 TEST(ExchangeInfoTest, Subset2023HasTheExactFilterValues) {
-  const auto info =
-      binance::load_exchange_info(kData + "/binance_spot_exchangeInfo_subset_preangelleo_2023.json");
+  const auto info = binance::load_exchange_info(
+      kData + "/binance_spot_exchangeInfo_subset_preangelleo_2023.json");
   ASSERT_EQ(info.symbols.size(), 4U);
   EXPECT_EQ(info.symbols[0].name, "ETHBTC");
   EXPECT_EQ(info.symbols[1].name, "BCCBTC");
@@ -80,14 +79,15 @@ TEST(ExchangeInfoTest, Subset2023HasTheExactFilterValues) {
   EXPECT_EQ(btc.avg_price_mins, 5U);
   EXPECT_EQ(btc.max_num_orders, 200U);
   EXPECT_EQ(btc.order_types, kLayoutLimitMarketMaker);
-  EXPECT_NE(
-      btc.venue_order_types & (1U << static_cast<unsigned>(binance::VenueOrderType::kStopLossLimit)),
-      0U);
-  EXPECT_EQ(btc.venue_order_types & (1U << static_cast<unsigned>(binance::VenueOrderType::kStopLoss)),
+  EXPECT_NE(btc.venue_order_types &
+                (1U << static_cast<unsigned>(binance::VenueOrderType::kStopLossLimit)),
             0U);
-  EXPECT_EQ(btc.filters, binance::kFilterPrice | binance::kFilterLotSize | binance::kFilterMarketLotSize |
-                             binance::kFilterNotional | binance::kFilterPercentPriceBySide |
-                             binance::kFilterMaxNumOrders);
+  EXPECT_EQ(
+      btc.venue_order_types & (1U << static_cast<unsigned>(binance::VenueOrderType::kStopLoss)),
+      0U);
+  EXPECT_EQ(btc.filters, binance::kFilterPrice | binance::kFilterLotSize |
+                             binance::kFilterMarketLotSize | binance::kFilterNotional |
+                             binance::kFilterPercentPriceBySide | binance::kFilterMaxNumOrders);
   // ICEBERG_PARTS, TRAILING_DELTA, MAX_NUM_ALGO_ORDERS have no place in the layout.
   EXPECT_EQ(btc.ignored_filters, 3U);
 
@@ -129,8 +129,8 @@ TEST(ExchangeInfoTest, Subset2023HasTheExactFilterValues) {
 }
 
 TEST(ExchangeInfoTest, Full2021ListParsesEverySymbolWithOldFilters) {
-  const auto info =
-      binance::load_exchange_info(kData + "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz");
+  const auto info = binance::load_exchange_info(
+      kData + "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz");
   ASSERT_EQ(info.symbols.size(), 1695U);
   EXPECT_EQ(info.server_time_ms, 1633998511098);
   std::size_t trading = 0;
@@ -139,12 +139,14 @@ TEST(ExchangeInfoTest, Full2021ListParsesEverySymbolWithOldFilters) {
     trading += s.status == layout::SymbolStatus::kTrading ? 1 : 0;
     breaks += s.status == layout::SymbolStatus::kBreak ? 1 : 0;
     // Every 2021 symbol carries these; none has the 2023 replacements.
-    EXPECT_EQ(s.filters & (binance::kFilterPrice | binance::kFilterLotSize | binance::kFilterMinNotional |
-                           binance::kFilterPercentPrice | binance::kFilterMaxNumOrders),
-              binance::kFilterPrice | binance::kFilterLotSize | binance::kFilterMinNotional |
-                  binance::kFilterPercentPrice | binance::kFilterMaxNumOrders)
+    EXPECT_EQ(
+        s.filters & (binance::kFilterPrice | binance::kFilterLotSize | binance::kFilterMinNotional |
+                     binance::kFilterPercentPrice | binance::kFilterMaxNumOrders),
+        binance::kFilterPrice | binance::kFilterLotSize | binance::kFilterMinNotional |
+            binance::kFilterPercentPrice | binance::kFilterMaxNumOrders)
         << s.name;
-    EXPECT_EQ(s.filters & (binance::kFilterNotional | binance::kFilterPercentPriceBySide), 0U) << s.name;
+    EXPECT_EQ(s.filters & (binance::kFilterNotional | binance::kFilterPercentPriceBySide), 0U)
+        << s.name;
   }
   EXPECT_EQ(trading, 1262U);
   EXPECT_EQ(breaks, 433U);
@@ -198,8 +200,8 @@ TEST(ExchangeInfoTest, Full2021ListParsesEverySymbolWithOldFilters) {
 }
 
 TEST(ExchangeInfoTest, FillSymbolInfoCopiesEveryLayoutField) {
-  const auto info =
-      binance::load_exchange_info(kData + "/binance_spot_exchangeInfo_subset_preangelleo_2023.json");
+  const auto info = binance::load_exchange_info(
+      kData + "/binance_spot_exchangeInfo_subset_preangelleo_2023.json");
   layout::SymbolInfo si{};
   binance::fill_symbol_info(get(info, "BTCUSDT"), 7, si);
   EXPECT_EQ(si.name.view(), "BTCUSDT");
@@ -232,8 +234,8 @@ TEST(ExchangeInfoTest, FillSymbolInfoCopiesEveryLayoutField) {
 }
 
 TEST(ExchangeInfoTest, AssetLongerThanTheLayoutIsRefusedNotTruncated) {
-  const auto info =
-      binance::load_exchange_info(kData + "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz");
+  const auto info = binance::load_exchange_info(
+      kData + "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz");
   const binance::SymbolSpec* s = nullptr;
   for (const auto& x : info.symbols) {
     if (x.base == "SUSHIDOWN") s = &x;
@@ -378,9 +380,10 @@ TEST(ExchangeInfoTest, MissingFieldInsideAFilterIsNamed) {
 }
 
 TEST(ExchangeInfoTest, TopLevelErrorsAreClear) {
-  EXPECT_NE(
-      error_of([] { (void)binance::parse_exchange_info("{\"serverTime\":"); }).find("not valid JSON"),
-      std::string::npos);
+  EXPECT_NE(error_of([] {
+              (void)binance::parse_exchange_info("{\"serverTime\":");
+            }).find("not valid JSON"),
+            std::string::npos);
   EXPECT_NE(error_of([] {
               (void)binance::parse_exchange_info(R"({"serverTime":1,"rateLimits":[]})");
             }).find("missing field 'symbols'"),
@@ -407,8 +410,8 @@ TEST(ExchangeInfoTest, UnknownFilterTypeIsCountedNotAnError) {
 }
 
 TEST(ExchangeInfoTest, CorruptedRealFileNamesTheSymbol) {
-  std::string body =
-      binance::read_file_maybe_gz(kData + "/binance_spot_exchangeInfo_subset_preangelleo_2023.json");
+  std::string body = binance::read_file_maybe_gz(
+      kData + "/binance_spot_exchangeInfo_subset_preangelleo_2023.json");
   // Corrupt ETHUSDT's step size (the last symbol in the file).
   // (The file is pretty-printed: "key": "value".)
   const auto at = body.find(R"("symbol": "ETHUSDT")");

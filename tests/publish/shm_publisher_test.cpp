@@ -1,6 +1,5 @@
 // ShmPublisher end to end: the real NKNUSDT capture replayed into a real market region, then read
 // back through a read-only attach as a strategy would; and a capture with a gap.
-#include "cwts/core/clock.hpp"
 #include "cwts/publish/shm_publisher.hpp"
 
 #include <unistd.h>
@@ -15,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include "cwts/core/clock.hpp"
 #include "cwts/core/decimal.hpp"
 #include "cwts/md/frame_parser.hpp"
 #include "cwts/md/replay.hpp"
@@ -45,8 +45,8 @@ std::int64_t px(std::string_view s) {
 }
 
 const binance::ExchangeInfo& info2021() {
-  static const binance::ExchangeInfo info =
-      binance::load_exchange_info(kData + "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz");
+  static const binance::ExchangeInfo info = binance::load_exchange_info(
+      kData + "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz");
   return info;
 }
 

@@ -10,8 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -19,6 +17,8 @@
 #include <fstream>
 #include <string>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 namespace {
 
@@ -109,8 +109,8 @@ TEST_F(RegionTest, WrongVersionIsRefusedNamingBothVersionsAndHashes) {
   std::string what;
   EXPECT_EQ(attach_error(RegionKind::kMarket, Access::kReadOnly, &what),
             RegionErrc::kVersionMismatch);
-  EXPECT_NE(what.find("version " + std::to_string(layout::kLayoutVersion + 41)),
-            std::string::npos) << what;
+  EXPECT_NE(what.find("version " + std::to_string(layout::kLayoutVersion + 41)), std::string::npos)
+      << what;
   EXPECT_NE(what.find("version " + std::to_string(layout::kLayoutVersion)), std::string::npos)
       << what;
   EXPECT_NE(what.find("0x1234abcd5678ef00"), std::string::npos) << what;
@@ -125,8 +125,7 @@ TEST_F(RegionTest, SameVersionDifferentHashIsRefusedNamingBothHashes) {
   engine.set_state(RegionState::kLive);
   engine.as<layout::RegionHeader>().layout_hash = 0xdeadbeef00000001ULL;
   std::string what;
-  EXPECT_EQ(attach_error(RegionKind::kMarket, Access::kReadOnly, &what),
-            RegionErrc::kHashMismatch);
+  EXPECT_EQ(attach_error(RegionKind::kMarket, Access::kReadOnly, &what), RegionErrc::kHashMismatch);
   EXPECT_NE(what.find("0xdeadbeef00000001"), std::string::npos) << what;
 }
 
@@ -369,8 +368,8 @@ class HugePageRegionTest : public RegionTest {
 };
 
 TEST_F(HugePageRegionTest, RegionsLiveOnHugetlbfsWhenPagesAreReserved) {
-  const long pages = static_cast<long>((layout::kMarketRegionBytes + layout::kSignalsRegionBytes) /
-                                       (2 << 20)) + 3;
+  const long pages =
+      static_cast<long>((layout::kMarketRegionBytes + layout::kSignalsRegionBytes) / (2 << 20)) + 3;
   if (!reserve(pages)) GTEST_SKIP() << "the kernel could not reserve " << pages << " huge pages";
   const long free_before = free_huge_pages();
   {

@@ -5,9 +5,9 @@
 
 namespace {
 
-using cwts::sim::Account;
 using cwts::binance::AssetAmount;
 using cwts::binance::Balance;
+using cwts::sim::Account;
 using cwts::sim::parse_balance_spec;
 
 TEST(AccountTest, ParsesBalanceSpec) {

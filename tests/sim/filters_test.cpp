@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "cwts/binance/json_responses.hpp"
-#include "cwts/sim/matching.hpp"
 #include "cwts/binance/request.hpp"
+#include "cwts/sim/matching.hpp"
 #include "sim_test_util.hpp"
 
 namespace {
@@ -147,8 +147,8 @@ TEST_F(FiltersTest, EndToEndFromTheRequestText) {
 }
 
 TEST(LegacyFiltersTest, MinNotionalAndPercentPriceFrom2021) {
-  const binance::ExchangeInfo info =
-      binance::load_exchange_info(kData + "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz");
+  const binance::ExchangeInfo info = binance::load_exchange_info(
+      kData + "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz");
   MatchingEngine engine(info, Account({{"USDT", d("1000000")}, {"BTC", d("100")}}));
   const md::OrderBook b = book({{"39999.00", "10"}}, {{"40000.00", "10"}});
   engine.set_reference_price("BTCUSDT", d("40000"));

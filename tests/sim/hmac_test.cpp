@@ -10,12 +10,12 @@
 
 namespace {
 
-using cwts::net::constant_time_equal;
-using cwts::net::hmac_sha256_hex;
 using cwts::binance::Param;
 using cwts::binance::Request;
-using cwts::net::signature_matches;
 using cwts::binance::verify_signature;
+using cwts::net::constant_time_equal;
+using cwts::net::hmac_sha256_hex;
+using cwts::net::signature_matches;
 
 const std::string kApiKey = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";
 const std::string kSecret = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j";

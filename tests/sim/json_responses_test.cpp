@@ -1,12 +1,12 @@
 // JSON bodies byte for byte against rest-api.md's examples, escaping, and validity (simdjson).
 #include "cwts/binance/json_responses.hpp"
-#include "cwts/sim/account.hpp"
 
 #include <string>
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include "cwts/sim/account.hpp"
 #include "sim_test_util.hpp"
 
 namespace {
@@ -233,7 +233,9 @@ TEST(JsonResponsesTest, ExecutionReportForATradeAndACancel) {
 
 TEST(JsonResponsesTest, WsApiRateLimits) {
   const std::vector<RateUsage> usage = {
-      {{cwts::binance::RateLimitType::kRequestWeight, cwts::binance::RateInterval::kMinute, 1, 6000}, 2411},
+      {{cwts::binance::RateLimitType::kRequestWeight, cwts::binance::RateInterval::kMinute, 1,
+        6000},
+       2411},
       {{cwts::binance::RateLimitType::kOrders, cwts::binance::RateInterval::kSecond, 10, 50}, 1}};
   JsonWriter w;
   write_rate_limits(w, usage);

@@ -65,7 +65,8 @@ TEST(RateLimiterTest, WeightOverTheLimitIs429ThenContinuingIs418) {
 
 TEST(RateLimiterTest, RepeatedBansDoubleUpToThreeDays) {
   BanPolicy policy;
-  RateLimiter rl({{binance::RateLimitType::kRequestWeight, binance::RateInterval::kMinute, 1, 10}}, policy);
+  RateLimiter rl({{binance::RateLimitType::kRequestWeight, binance::RateInterval::kMinute, 1, 10}},
+                 policy);
   std::int64_t t = kMinute0;
   std::int64_t expected = 120'000;
   for (int i = 0; i < 15; ++i) {
@@ -130,11 +131,16 @@ TEST(RateLimiterTest, DailyOrderLimitResetsAtMidnightUtc) {
 }
 
 TEST(RateLimiterTest, HeaderSuffixes) {
-  EXPECT_EQ(interval_suffix({binance::RateLimitType::kRequestWeight, binance::RateInterval::kMinute, 1, 1}),
+  EXPECT_EQ(interval_suffix(
+                {binance::RateLimitType::kRequestWeight, binance::RateInterval::kMinute, 1, 1}),
             "1M");
-  EXPECT_EQ(interval_suffix({binance::RateLimitType::kOrders, binance::RateInterval::kSecond, 10, 1}), "10S");
-  EXPECT_EQ(interval_suffix({binance::RateLimitType::kOrders, binance::RateInterval::kDay, 1, 1}), "1D");
-  EXPECT_EQ(interval_suffix({binance::RateLimitType::kOrders, binance::RateInterval::kHour, 2, 1}), "2H");
+  EXPECT_EQ(
+      interval_suffix({binance::RateLimitType::kOrders, binance::RateInterval::kSecond, 10, 1}),
+      "10S");
+  EXPECT_EQ(interval_suffix({binance::RateLimitType::kOrders, binance::RateInterval::kDay, 1, 1}),
+            "1D");
+  EXPECT_EQ(interval_suffix({binance::RateLimitType::kOrders, binance::RateInterval::kHour, 2, 1}),
+            "2H");
 }
 
 }  // namespace

@@ -5,8 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include "cwts/net/hmac.hpp"
 #include "cwts/binance/json_responses.hpp"
+#include "cwts/net/hmac.hpp"
 #include "sim_test_util.hpp"
 
 namespace {

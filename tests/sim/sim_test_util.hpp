@@ -9,10 +9,10 @@
 
 #include <gtest/gtest.h>
 
-#include "cwts/core/decimal.hpp"
 #include "cwts/binance/exchange_info.hpp"
-#include "cwts/md/order_book.hpp"
 #include "cwts/binance/order.hpp"
+#include "cwts/core/decimal.hpp"
+#include "cwts/md/order_book.hpp"
 #include "cwts/sim/wire.hpp"
 
 namespace cwts::sim::test {
@@ -22,8 +22,8 @@ inline const std::string kData = CWTS_TEST_DATA;
 // binance_spot_exchangeInfo_subset_preangelleo_2023.json: ETHBTC, BCCBTC (BREAK), BTCUSDT,
 // ETHUSDT with the 2023 filter set (NOTIONAL, PERCENT_PRICE_BY_SIDE).
 inline const binance::ExchangeInfo& info2023() {
-  static const binance::ExchangeInfo info =
-      binance::load_exchange_info(kData + "/binance_spot_exchangeInfo_subset_preangelleo_2023.json");
+  static const binance::ExchangeInfo info = binance::load_exchange_info(
+      kData + "/binance_spot_exchangeInfo_subset_preangelleo_2023.json");
   return info;
 }
 

@@ -8,11 +8,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <string>
-#include <cstdio>
 #include <thread>
 #include <vector>
 
@@ -44,15 +44,18 @@ constexpr const char* kSecret = "simTestSecret456";
 // The cwts-sim binary as a child process (tests/support), started with these arguments.
 class SimProcess : public cwts::test::SimProcess {
  public:
-  explicit SimProcess(std::vector<std::string> args) : cwts::test::SimProcess(CWTS_SIM_BINARY, std::move(args)) {}
+  explicit SimProcess(std::vector<std::string> args)
+      : cwts::test::SimProcess(CWTS_SIM_BINARY, std::move(args)) {}
 };
 
 using Reply = cwts::test::HttpReply;
-Reply request(std::uint16_t port, http::verb verb, const std::string& target, const std::string& body = {},
-              const std::string& api_key = {}) {
+Reply request(std::uint16_t port, http::verb verb, const std::string& target,
+              const std::string& body = {}, const std::string& api_key = {}) {
   return cwts::test::http_request(port, verb, target, body, api_key);
 }
-Reply get(std::uint16_t port, const std::string& target) { return request(port, http::verb::get, target); }
+Reply get(std::uint16_t port, const std::string& target) {
+  return request(port, http::verb::get, target);
+}
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -65,8 +68,21 @@ std::string sign(const std::string& payload) {
 }
 
 std::vector<std::string> capture_args(std::string speed) {
-  return {"--listen", "127.0.0.1:0", "--capture", kCapture, "--speed", std::move(speed), "--loop",
-          "--api-key", kKey, "--api-secret", kSecret, "--balance", "USDT=10000,NKN=1000", "--weight-limit", "100000"};
+  return {"--listen",
+          "127.0.0.1:0",
+          "--capture",
+          kCapture,
+          "--speed",
+          std::move(speed),
+          "--loop",
+          "--api-key",
+          kKey,
+          "--api-secret",
+          kSecret,
+          "--balance",
+          "USDT=10000,NKN=1000",
+          "--weight-limit",
+          "100000"};
 }
 
 // The book as REST /depth reports it: levels best first, and lastUpdateId.
@@ -83,8 +99,10 @@ Book parse_depth(const std::string& body) {
   for (int side = 0; side < 2; ++side) {
     for (simdjson::dom::element lv : doc[side == 0 ? "bids" : "asks"].get_array()) {
       cwts::md::Level l{};
-      EXPECT_EQ(cwts::core::parse_fixed(lv.at(0).get_string().value(), 8, l.px), cwts::core::DecimalErrc::kOk);
-      EXPECT_EQ(cwts::core::parse_fixed(lv.at(1).get_string().value(), 8, l.qty), cwts::core::DecimalErrc::kOk);
+      EXPECT_EQ(cwts::core::parse_fixed(lv.at(0).get_string().value(), 8, l.px),
+                cwts::core::DecimalErrc::kOk);
+      EXPECT_EQ(cwts::core::parse_fixed(lv.at(1).get_string().value(), 8, l.qty),
+                cwts::core::DecimalErrc::kOk);
       (side == 0 ? b.bids : b.asks).push_back(l);
     }
   }
@@ -106,7 +124,8 @@ class BookSink : public cwts::md::MarketSink {
     gaps_ = s.sync.stats().gaps;
     ++updates_;
   }
-  void on_book_validity(const cwts::md::SymbolState& s, bool valid, const cwts::md::FrameMeta&) override {
+  void on_book_validity(const cwts::md::SymbolState& s, bool valid,
+                        const cwts::md::FrameMeta&) override {
     std::lock_guard<std::mutex> lock(mu_);
     valid_ = valid;
     gaps_ = s.sync.stats().gaps;
@@ -168,7 +187,8 @@ struct Feed {
 void expect_client_book_equals_sim_depth(std::uint16_t port, Feed& feed) {
   ASSERT_EQ(request(port, http::verb::post, "/_sim/fault", R"({"pause":true})").status, 200U);
   const Book sim = parse_depth(get(port, "/api/v3/depth?symbol=NKNUSDT&limit=5000").body);
-  ASSERT_TRUE(wait_until([&] { return feed.sink.view().valid && feed.sink.view().book.id == sim.id; }, 10s))
+  ASSERT_TRUE(
+      wait_until([&] { return feed.sink.view().valid && feed.sink.view().book.id == sim.id; }, 10s))
       << "client id " << feed.sink.view().book.id << " sim id " << sim.id;
   const Book client = feed.sink.view().book;
   EXPECT_EQ(client.bids, sim.bids);
@@ -228,7 +248,8 @@ TEST(SimServerTest, FeedClientBookEqualsSimDepth) {
   SimProcess sim(capture_args("5"));
   ASSERT_NE(sim.port(), 0);
   Feed feed(sim.port(), 60s);
-  ASSERT_TRUE(wait_until([&] { return feed.sink.view().valid && feed.sink.view().updates > 5; }, 10s));
+  ASSERT_TRUE(
+      wait_until([&] { return feed.sink.view().valid && feed.sink.view().updates > 5; }, 10s));
   expect_client_book_equals_sim_depth(sim.port(), feed);
   EXPECT_EQ(feed.sink.view().gaps, 0U);
 }
@@ -237,26 +258,32 @@ TEST(SimServerTest, FeedClientSurvivesDropStallAndSkippedIds) {
   SimProcess sim(capture_args("10"));
   ASSERT_NE(sim.port(), 0);
   Feed feed(sim.port(), 1000ms);
-  ASSERT_TRUE(wait_until([&] { return feed.sink.view().valid && feed.sink.view().updates > 3; }, 10s));
+  ASSERT_TRUE(
+      wait_until([&] { return feed.sink.view().valid && feed.sink.view().updates > 3; }, 10s));
 
   // Dropped connections: the client reconnects, resnapshots and is valid again.
   const auto c0 = feed.client->counters();
-  ASSERT_EQ(request(sim.port(), http::verb::post, "/_sim/fault", R"({"drop_connections":true})").status, 200U);
+  ASSERT_EQ(
+      request(sim.port(), http::verb::post, "/_sim/fault", R"({"drop_connections":true})").status,
+      200U);
   ASSERT_TRUE(wait_until([&] { return feed.client->counters().reconnects > c0.reconnects; }, 10s));
   ASSERT_TRUE(wait_until([&] { return feed.sink.view().valid; }, 10s));
   expect_client_book_equals_sim_depth(sim.port(), feed);
 
   // Skipped update ids: a gap, detected, resnapshotted.
   const auto v0 = feed.sink.view();
-  ASSERT_EQ(request(sim.port(), http::verb::post, "/_sim/fault", R"({"skip_update_ids":1})").status, 200U);
+  ASSERT_EQ(request(sim.port(), http::verb::post, "/_sim/fault", R"({"skip_update_ids":1})").status,
+            200U);
   ASSERT_TRUE(wait_until([&] { return feed.sink.view().invalidations > v0.invalidations; }, 15s));
   ASSERT_TRUE(wait_until([&] { return feed.sink.view().valid; }, 10s));
   expect_client_book_equals_sim_depth(sim.port(), feed);
 
   // A stalled stream: silence past the client's timeout, reconnect, valid again.
   const auto c1 = feed.client->counters();
-  ASSERT_EQ(request(sim.port(), http::verb::post, "/_sim/fault", R"({"stall_ms":2500})").status, 200U);
-  ASSERT_TRUE(wait_until([&] { return feed.client->counters().silence_timeouts > c1.silence_timeouts; }, 10s));
+  ASSERT_EQ(request(sim.port(), http::verb::post, "/_sim/fault", R"({"stall_ms":2500})").status,
+            200U);
+  ASSERT_TRUE(wait_until(
+      [&] { return feed.client->counters().silence_timeouts > c1.silence_timeouts; }, 10s));
   ASSERT_TRUE(wait_until([&] { return feed.sink.view().valid; }, 10s));
   expect_client_book_equals_sim_depth(sim.port(), feed);
 }
@@ -267,8 +294,10 @@ TEST(SimServerTest, SignedOrderRoundTripAndAuthErrors) {
   const std::uint16_t port = sim.port();
   simdjson::dom::parser p;
 
-  const std::string place = sign("symbol=NKNUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=100&price=0.30000000"
-                                 "&newClientOrderId=rt1&timestamp=" + std::to_string(now_ms()));
+  const std::string place = sign(
+      "symbol=NKNUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=100&price=0.30000000"
+      "&newClientOrderId=rt1&timestamp=" +
+      std::to_string(now_ms()));
   Reply placed = request(port, http::verb::post, "/api/v3/order", place, kKey);
   ASSERT_EQ(placed.status, 200U) << placed.body;
   EXPECT_EQ(placed.headers["X-MBX-ORDER-COUNT-10S"], "1");
@@ -279,33 +308,38 @@ TEST(SimServerTest, SignedOrderRoundTripAndAuthErrors) {
   const std::int64_t id = o["orderId"].get_int64();
 
   Reply queried = request(port, http::verb::get,
-                                "/api/v3/order?" + sign("symbol=NKNUSDT&orderId=" + std::to_string(id) +
-                                                        "&timestamp=" + std::to_string(now_ms())),
-                                {}, kKey);
+                          "/api/v3/order?" + sign("symbol=NKNUSDT&orderId=" + std::to_string(id) +
+                                                  "&timestamp=" + std::to_string(now_ms())),
+                          {}, kKey);
   ASSERT_EQ(queried.status, 200U) << queried.body;
   EXPECT_EQ(std::string_view(p.parse(queried.body)["status"]), "NEW");
 
-  Reply open = request(port, http::verb::get,
-                             "/api/v3/openOrders?" + sign("symbol=NKNUSDT&timestamp=" + std::to_string(now_ms())),
-                             {}, kKey);
+  Reply open =
+      request(port, http::verb::get,
+              "/api/v3/openOrders?" + sign("symbol=NKNUSDT&timestamp=" + std::to_string(now_ms())),
+              {}, kKey);
   EXPECT_EQ(p.parse(open.body).get_array().size(), 1U);
 
-  Reply account = request(port, http::verb::get,
-                                "/api/v3/account?" + sign("timestamp=" + std::to_string(now_ms())), {}, kKey);
+  Reply account =
+      request(port, http::verb::get,
+              "/api/v3/account?" + sign("timestamp=" + std::to_string(now_ms())), {}, kKey);
   ASSERT_EQ(account.status, 200U) << account.body;
   EXPECT_NE(account.body.find(R"({"asset":"USDT","free":"9970.00000000","locked":"30.00000000"})"),
-            std::string::npos) << account.body;
+            std::string::npos)
+      << account.body;
 
   Reply canceled = request(port, http::verb::delete_,
-                                 "/api/v3/order?" + sign("symbol=NKNUSDT&orderId=" + std::to_string(id) +
-                                                         "&timestamp=" + std::to_string(now_ms())),
-                                 {}, kKey);
+                           "/api/v3/order?" + sign("symbol=NKNUSDT&orderId=" + std::to_string(id) +
+                                                   "&timestamp=" + std::to_string(now_ms())),
+                           {}, kKey);
   ASSERT_EQ(canceled.status, 200U) << canceled.body;
   EXPECT_EQ(std::string_view(p.parse(canceled.body)["status"]), "CANCELED");
 
   // A signature over other bytes: -1022.
-  std::string tampered = sign("symbol=NKNUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=100&price=0.30000000"
-                              "&timestamp=" + std::to_string(now_ms()));
+  std::string tampered = sign(
+      "symbol=NKNUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=100&price=0.30000000"
+      "&timestamp=" +
+      std::to_string(now_ms()));
   tampered.replace(tampered.find("quantity=100"), 12, "quantity=200");
   Reply bad_sig = request(port, http::verb::post, "/api/v3/order", tampered, kKey);
   EXPECT_EQ(bad_sig.status, 400U);
@@ -313,28 +347,34 @@ TEST(SimServerTest, SignedOrderRoundTripAndAuthErrors) {
 
   // A timestamp older than recvWindow: -1021.
   Reply stale = request(port, http::verb::post, "/api/v3/order",
-                              sign("symbol=NKNUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=100"
-                                   "&price=0.30000000&recvWindow=5000&timestamp=" + std::to_string(now_ms() - 60'000)),
-                              kKey);
+                        sign("symbol=NKNUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=100"
+                             "&price=0.30000000&recvWindow=5000&timestamp=" +
+                             std::to_string(now_ms() - 60'000)),
+                        kKey);
   EXPECT_EQ(stale.status, 400U);
-  EXPECT_EQ(stale.body, R"({"code":-1021,"msg":"Timestamp for this request is outside of the recvWindow."})");
+  EXPECT_EQ(stale.body,
+            R"({"code":-1021,"msg":"Timestamp for this request is outside of the recvWindow."})");
 
-  Reply wrong_key = request(port, http::verb::get,
-                                  "/api/v3/account?" + sign("timestamp=" + std::to_string(now_ms())), {}, "otherKey");
+  Reply wrong_key =
+      request(port, http::verb::get,
+              "/api/v3/account?" + sign("timestamp=" + std::to_string(now_ms())), {}, "otherKey");
   EXPECT_EQ(wrong_key.status, 401U);
 }
 
 TEST(SimServerTest, InjectedHttpStatusesAnswerTheNextRequests) {
   SimProcess sim(capture_args("10"));
   ASSERT_NE(sim.port(), 0);
-  ASSERT_EQ(request(sim.port(), http::verb::post, "/_sim/fault", R"({"http_status":429,"count":2})").status, 200U);
+  ASSERT_EQ(request(sim.port(), http::verb::post, "/_sim/fault", R"({"http_status":429,"count":2})")
+                .status,
+            200U);
   Reply r1 = get(sim.port(), "/api/v3/ping");
   EXPECT_EQ(r1.status, 429U);
   EXPECT_EQ(r1.headers["Retry-After"], "1");
   EXPECT_NE(r1.body.find("-1003"), std::string::npos);
   EXPECT_EQ(get(sim.port(), "/api/v3/ping").status, 429U);
   EXPECT_EQ(get(sim.port(), "/api/v3/ping").status, 200U);
-  ASSERT_EQ(request(sim.port(), http::verb::post, "/_sim/fault", R"({"http_status":503})").status, 200U);
+  ASSERT_EQ(request(sim.port(), http::verb::post, "/_sim/fault", R"({"http_status":503})").status,
+            200U);
   EXPECT_EQ(get(sim.port(), "/api/v3/ping").status, 503U);
   EXPECT_EQ(request(sim.port(), http::verb::post, "/_sim/fault", R"({"bogus":1})").status, 400U);
 }
@@ -351,7 +391,8 @@ namespace websocket = beast::websocket;
 
 struct WsClient {
   WsClient(std::uint16_t port, const std::string& target) : ws(ioc) {
-    beast::get_lowest_layer(ws).connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+    beast::get_lowest_layer(ws).connect(
+        tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
     ws.handshake("127.0.0.1", target);
   }
   std::string read() {
@@ -380,17 +421,20 @@ TEST(SimServerWsTest, ControlMessagesGetDocumentedReplies) {
   SimProcess sim(synthetic_args("2000"));
   ASSERT_NE(sim.port(), 0);
   WsClient c(sim.port(), "/ws");
-  c.ws.write(boost::asio::buffer(std::string(R"({"method":"SUBSCRIBE","params":["btcusdt@trade","btcusdt@depth5@100ms"],"id":1})")));
+  c.ws.write(boost::asio::buffer(std::string(
+      R"({"method":"SUBSCRIBE","params":["btcusdt@trade","btcusdt@depth5@100ms"],"id":1})")));
   EXPECT_EQ(c.read_until("\"id\":1"), R"({"result":null,"id":1})");
   c.ws.write(boost::asio::buffer(std::string(R"({"method":"LIST_SUBSCRIPTIONS","id":2})")));
-  EXPECT_EQ(c.read_until("\"id\":2"), R"({"result":["btcusdt@trade","btcusdt@depth5@100ms"],"id":2})");
+  EXPECT_EQ(c.read_until("\"id\":2"),
+            R"({"result":["btcusdt@trade","btcusdt@depth5@100ms"],"id":2})");
   // Frames of both streams arrive, raw (no wrapper) on /ws.
   EXPECT_NE(c.read_until("\"e\":\"trade\""), "");
   const std::string partial = c.read_until("lastUpdateId");
   EXPECT_EQ(partial.rfind(R"({"lastUpdateId":)", 0), 0U) << partial;
   c.ws.write(boost::asio::buffer(std::string(R"({"method":"SUBSCRIB","id":3})")));
-  EXPECT_EQ(c.read_until("\"id\":3"),
-            R"({"code":2,"msg":"Invalid request: unknown variant `SUBSCRIB`, expected one of `SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY` at line 1 column 20","id":3})");
+  EXPECT_EQ(
+      c.read_until("\"id\":3"),
+      R"({"code":2,"msg":"Invalid request: unknown variant `SUBSCRIB`, expected one of `SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY` at line 1 column 20","id":3})");
   c.ws.write(boost::asio::buffer(std::string("{nope")));
   EXPECT_NE(c.read_until("\"code\":3").find("Invalid JSON"), std::string::npos);
   // A sixth message within the second: disconnected.
@@ -438,7 +482,8 @@ TEST(SimServerWsTest, CombinedStreamsWrapPayloadsAndIdsChain) {
 TEST(SimServerWsTest, SyntheticGeneratorAtHighRateKeepsDiffIdsChained) {
   SimProcess sim(synthetic_args("120000"));
   ASSERT_NE(sim.port(), 0);
-  WsClient c(sim.port(), "/stream?streams=btcusdt@depth@100ms/ethusdt@depth@100ms/btcusdt@trade/ethusdt@trade");
+  WsClient c(sim.port(),
+             "/stream?streams=btcusdt@depth@100ms/ethusdt@depth@100ms/btcusdt@trade/ethusdt@trade");
   c.read();  // connected and flowing
   simdjson::dom::parser parser;
   std::map<std::string, std::uint64_t> last_u;
@@ -491,8 +536,11 @@ TEST(SimServerFaultTest, ServerShutdownIsAnnouncedThenTheSessionCloses) {
   ASSERT_NE(sim.port(), 0);
   WsClient c(sim.port(), "/stream?streams=btcusdt@bookTicker");
   ASSERT_FALSE(c.read().empty());
-  ASSERT_EQ(request(sim.port(), http::verb::post, "/_sim/fault", R"({"server_shutdown":true})").status, 200U);
-  const auto [code, seen] = read_until_close(c, R"({"stream":"!serverShutdown","data":{"e":"serverShutdown","E":)");
+  ASSERT_EQ(
+      request(sim.port(), http::verb::post, "/_sim/fault", R"({"server_shutdown":true})").status,
+      200U);
+  const auto [code, seen] =
+      read_until_close(c, R"({"stream":"!serverShutdown","data":{"e":"serverShutdown","E":)");
   EXPECT_TRUE(seen) << "the combined stream carries Binance's wrapped serverShutdown";
   EXPECT_EQ(code, 1000) << "then a normal close";
 }
@@ -502,8 +550,11 @@ TEST(SimServerFaultTest, FeedClientReconnectsOnServerShutdown) {
   Feed feed(sim.port(), 5000ms);
   ASSERT_TRUE(wait_until([&] { return feed.sink.view().valid; }, 10s));
   const auto c0 = feed.client->counters();
-  ASSERT_EQ(request(sim.port(), http::verb::post, "/_sim/fault", R"({"server_shutdown":true})").status, 200U);
-  ASSERT_TRUE(wait_until([&] { return feed.client->counters().server_shutdowns > c0.server_shutdowns; }, 10s));
+  ASSERT_EQ(
+      request(sim.port(), http::verb::post, "/_sim/fault", R"({"server_shutdown":true})").status,
+      200U);
+  ASSERT_TRUE(wait_until(
+      [&] { return feed.client->counters().server_shutdowns > c0.server_shutdowns; }, 10s));
   ASSERT_TRUE(wait_until([&] { return feed.client->counters().connects > c0.connects; }, 10s));
   ASSERT_TRUE(wait_until([&] { return feed.sink.view().valid; }, 10s));
   expect_client_book_equals_sim_depth(sim.port(), feed);
@@ -525,7 +576,9 @@ TEST(SimServerFaultTest, ConnectionsAreCutAtTheirMaximumAgeWithANormalClose) {
   SimProcess sim2(synthetic_args("100"));
   WsClient c2(sim2.port(), "/ws/btcusdt@bookTicker");
   ASSERT_FALSE(c2.read().empty());
-  ASSERT_EQ(request(sim2.port(), http::verb::post, "/_sim/fault", R"({"expire_connections":true})").status, 200U);
+  ASSERT_EQ(request(sim2.port(), http::verb::post, "/_sim/fault", R"({"expire_connections":true})")
+                .status,
+            200U);
   EXPECT_EQ(read_until_close(c2, "x").first, 1000);
 }
 
@@ -546,7 +599,9 @@ TEST(SimServerFaultTest, DropConnectionsAlsoDropsKeptAliveHttp) {
   };
   ASSERT_EQ(get_ping(), 200U);
   ASSERT_EQ(get_ping(), 200U) << "kept alive";
-  ASSERT_EQ(request(sim.port(), http::verb::post, "/_sim/fault", R"({"drop_connections":true})").status, 200U);
+  ASSERT_EQ(
+      request(sim.port(), http::verb::post, "/_sim/fault", R"({"drop_connections":true})").status,
+      200U);
   EXPECT_ANY_THROW(get_ping()) << "the kept-alive connection was dropped";
 }
 

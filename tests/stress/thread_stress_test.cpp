@@ -212,8 +212,8 @@ TEST(RecordRingObserver, AcceptedRecordsAreNeverTorn) {
     Rec r{};
     if (i < tail && cwts::concurrent::observe_record(*ring, i, r)) {
       const std::uint64_t s = r.seq;
-      if (s != i || r.words[0] != s * 3 || r.words[1] != s * 5 || r.words[2] != s * 7 || r.words[3] != s * 11 ||
-          r.words[4] != ~s) {
+      if (s != i || r.words[0] != s * 3 || r.words[1] != s * 5 || r.words[2] != s * 7 ||
+          r.words[3] != s * 11 || r.words[4] != ~s) {
         ++bad;
       }
       ++accepted;

@@ -7,15 +7,15 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <string>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "cwts/concurrent/record_ring.hpp"
-#include "cwts/core/clock.hpp"
 #include "cwts/concurrent/word_copy.hpp"
+#include "cwts/core/clock.hpp"
 #include "cwts/shm/region.hpp"
 #include "cwts/shm/slot_claim.hpp"
 #include "cwts/shm_layout/market_region.hpp"
@@ -26,7 +26,9 @@ namespace cwts::test {
 using core::realtime_ns;
 
 // Exact decimal → 8-decimal integer for test literals ("0.001" → 100000).
-inline std::int64_t fx(double v) { return static_cast<std::int64_t>(v * 1e8 + (v >= 0 ? 0.5 : -0.5)); }
+inline std::int64_t fx(double v) {
+  return static_cast<std::int64_t>(v * 1e8 + (v >= 0 ? 0.5 : -0.5));
+}
 
 class StrategyClient {
  public:
@@ -44,13 +46,16 @@ class StrategyClient {
     const auto& m = market_.as<layout::MarketRegion>();
     producer_.emplace(sr.slots[slot_].signals, m.slots[slot_].signal_cursor);
     consumer_.emplace(m.slots[slot_].reports, sr.slots[slot_].report_cursor);
-    next_seq_ = concurrent::load_word(m.slots[slot_].last_signal_seq, std::memory_order_acquire) + 1;
+    next_seq_ =
+        concurrent::load_word(m.slots[slot_].last_signal_seq, std::memory_order_acquire) + 1;
   }
   ~StrategyClient() {
     if (signals_.valid()) shm::release_slot(signals_.as<layout::SignalsRegion>(), slot_, claim_);
   }
 
-  [[nodiscard]] const layout::MarketRegion& market() const { return market_.as<layout::MarketRegion>(); }
+  [[nodiscard]] const layout::MarketRegion& market() const {
+    return market_.as<layout::MarketRegion>();
+  }
   [[nodiscard]] const shm::Region& market_region() const { return market_; }
   [[nodiscard]] std::uint32_t slot() const { return slot_; }
   [[nodiscard]] std::uint64_t next_seq() const { return next_seq_; }
@@ -64,7 +69,9 @@ class StrategyClient {
     return -1;
   }
   [[nodiscard]] layout::Quote quote(int sym) const { return market().symbols[sym].quote.load(); }
-  [[nodiscard]] layout::Position position(int sym) const { return market().symbols[sym].position.load(); }
+  [[nodiscard]] layout::Position position(int sym) const {
+    return market().symbols[sym].position.load();
+  }
 
   static layout::Signal make(int sym, layout::Side side, layout::OrderType type, std::int64_t qty,
                              std::int64_t price = 0,
@@ -73,7 +80,8 @@ class StrategyClient {
     s.symbol = static_cast<std::uint16_t>(sym);
     s.side = static_cast<std::uint8_t>(side);
     s.type = static_cast<std::uint8_t>(type);
-    s.tif = static_cast<std::uint8_t>(type == layout::OrderType::kLimit ? tif : layout::TimeInForce::kNone);
+    s.tif = static_cast<std::uint8_t>(
+        type == layout::OrderType::kLimit ? tif : layout::TimeInForce::kNone);
     s.price.raw = price;
     s.qty.raw = qty;
     return s;
@@ -116,8 +124,8 @@ class StrategyClient {
   [[nodiscard]] const std::vector<layout::ExecReport>& reports() const { return reports_; }
 
   // Reports of one signal, waiting until its terminal one arrives (or the timeout).
-  std::vector<layout::ExecReport> wait_terminal(std::uint64_t seq,
-                                                std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
+  std::vector<layout::ExecReport> wait_terminal(
+      std::uint64_t seq, std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       drain();
@@ -141,7 +149,8 @@ class StrategyClient {
   std::uint64_t claim_ = 0;
   std::uint64_t next_seq_ = 1;
   std::optional<concurrent::RecordProducer<layout::Signal, layout::kSignalRingCapacity>> producer_;
-  std::optional<concurrent::RecordConsumer<layout::ExecReport, layout::kReportRingCapacity>> consumer_;
+  std::optional<concurrent::RecordConsumer<layout::ExecReport, layout::kReportRingCapacity>>
+      consumer_;
   std::vector<layout::ExecReport> reports_;
 };
 

@@ -2,7 +2,7 @@
 // for bit, the incremental form against the batch, plain references where TA-Lib has none (VWAP)
 // or the arithmetic is trivial, lookbacks, parameter errors and the registry. Equality with TA-Lib
 // itself is tested from Python (tests/python/test_ta.py), where the `ta-lib` wheel lives.
-#include <gtest/gtest.h>
+#include "cwts/ta/ta.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "cwts/ta/ta.hpp"
+#include <gtest/gtest.h>
 
 namespace ta = cwts::ta;
 
@@ -38,8 +38,14 @@ Series make_series(Shape shape, std::size_t n, std::uint64_t seed) {
   std::normal_distribution<double> step(0.0, 1.0);
   std::uniform_real_distribution<double> u(0.0, 1.0);
   double scale = 1.0, level = 100.0;
-  if (shape == Shape::kHuge) { scale = 1e3; level = 1e9; }
-  if (shape == Shape::kMicro) { scale = 1e-12; level = 3e-10; }
+  if (shape == Shape::kHuge) {
+    scale = 1e3;
+    level = 1e9;
+  }
+  if (shape == Shape::kMicro) {
+    scale = 1e-12;
+    level = 3e-10;
+  }
   Series s;
   double c = level;
   for (std::size_t i = 0; i < n; ++i) {
@@ -92,22 +98,39 @@ std::vector<ta::Params> param_sets(ta::Kind k) {
   std::vector<ta::Params> r{ta::default_params(k)};
   ta::Params p = ta::default_params(k);
   switch (k) {
-    case ta::Kind::kMacd: p.v = {26, 12, 1}; break;  // swapped fast/slow, signal 1
-    case ta::Kind::kBbands: p.v = {5, 1.0, 3.0, 0}; break;
-    case ta::Kind::kStddev: p.v = {30, 2.0}; break;
-    case ta::Kind::kStoch: p.v = {14, 1, 0, 5, 0}; break;
-    case ta::Kind::kStochf: p.v = {1, 1, 0}; break;
-    case ta::Kind::kSar: p.v = {0.05, 0.02}; break;  // acceleration above maximum: clamped
-    case ta::Kind::kObv: return r;
-    case ta::Kind::kVwap: p.v = {0}; break;  // cumulative
-    default: p.v[0] = ta::spec(k).params[0].min; break;  // the smallest period
+    case ta::Kind::kMacd:
+      p.v = {26, 12, 1};
+      break;  // swapped fast/slow, signal 1
+    case ta::Kind::kBbands:
+      p.v = {5, 1.0, 3.0, 0};
+      break;
+    case ta::Kind::kStddev:
+      p.v = {30, 2.0};
+      break;
+    case ta::Kind::kStoch:
+      p.v = {14, 1, 0, 5, 0};
+      break;
+    case ta::Kind::kStochf:
+      p.v = {1, 1, 0};
+      break;
+    case ta::Kind::kSar:
+      p.v = {0.05, 0.02};
+      break;  // acceleration above maximum: clamped
+    case ta::Kind::kObv:
+      return r;
+    case ta::Kind::kVwap:
+      p.v = {0};
+      break;  // cumulative
+    default:
+      p.v[0] = ta::spec(k).params[0].min;
+      break;  // the smallest period
   }
   r.push_back(p);
   return r;
 }
 
-const Shape kShapes[] = {Shape::kWalk, Shape::kConstant, Shape::kGaps, Shape::kHuge, Shape::kMicro,
-                         Shape::kLeadingNaN};
+const Shape kShapes[] = {Shape::kWalk, Shape::kConstant, Shape::kGaps,
+                         Shape::kHuge, Shape::kMicro,    Shape::kLeadingNaN};
 
 class EveryKernel : public ::testing::TestWithParam<int> {
  protected:
@@ -137,7 +160,8 @@ TEST_P(EveryKernel, EveryIsaMatchesTheScalarKernelBitForBit) {
       for (auto& g : got) out.insert(out.end(), g.ptrs.begin(), g.ptrs.end());
       const auto before = ta::isa_calls();
       ta::run_many(k, p, n, count, in, out);
-      EXPECT_EQ(ta::isa_calls()[static_cast<std::size_t>(isa)], before[static_cast<std::size_t>(isa)] + 1);
+      EXPECT_EQ(ta::isa_calls()[static_cast<std::size_t>(isa)],
+                before[static_cast<std::size_t>(isa)] + 1);
       for (std::size_t s = 0; s < count; ++s) {
         for (std::size_t j = 0; j < spec.n_outputs; ++j) {
           for (std::size_t t = 0; t < n; ++t) {
@@ -166,7 +190,8 @@ TEST_P(EveryKernel, IncrementalEqualsBatch) {
         for (std::size_t i = 0; i < spec.n_inputs; ++i) in[i] = s.input(spec.inputs[i])[t];
         stream->update(in, out);
         for (std::size_t j = 0; j < spec.n_outputs; ++j) {
-          ASSERT_TRUE(same_bits(out[j], batch.v[j][t])) << spec.name << " bar " << t << " pass " << pass;
+          ASSERT_TRUE(same_bits(out[j], batch.v[j][t]))
+              << spec.name << " bar " << t << " pass " << pass;
         }
       }
       stream->reset();
@@ -210,9 +235,11 @@ TEST_P(EveryKernel, ShortSeriesGiveNaNOnly) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Kernels, EveryKernel, ::testing::Range(0, static_cast<int>(ta::kKindCount)),
+INSTANTIATE_TEST_SUITE_P(Kernels, EveryKernel,
+                         ::testing::Range(0, static_cast<int>(ta::kKindCount)),
                          [](const ::testing::TestParamInfo<int>& param_info) {
-                           return std::string(ta::spec(static_cast<ta::Kind>(param_info.param)).name);
+                           return std::string(
+                               ta::spec(static_cast<ta::Kind>(param_info.param)).name);
                          });
 
 // ---- plain references ----
@@ -303,7 +330,8 @@ TEST(TaParams, OutOfRangeValuesAreNamed) {
     ta::validate(ta::Kind::kRsi, p);
     FAIL() << "RSI period 1 accepted";
   } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("RSI: timeperiod = 1 is out of range"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("RSI: timeperiod = 1 is out of range"), std::string::npos)
+        << e.what();
   }
   p = ta::default_params(ta::Kind::kEma);
   p.v[0] = 2.5;
@@ -320,7 +348,8 @@ TEST(TaParams, OutOfRangeValuesAreNamed) {
   std::vector<const double*> in{s.close.data()};
   std::vector<double> out(10);
   std::vector<double*> outs{out.data(), out.data()};
-  EXPECT_THROW(ta::run(ta::Kind::kSma, ta::default_params(ta::Kind::kSma), 10, in, outs), std::invalid_argument);
+  EXPECT_THROW(ta::run(ta::Kind::kSma, ta::default_params(ta::Kind::kSma), 10, in, outs),
+               std::invalid_argument);
 }
 
 TEST(TaParams, SpecsAreFoundByTaLibName) {

@@ -1,11 +1,11 @@
 // BinanceRestVenue over TLS: certificate and host verification against a loopback HTTPS server
 // with a generated PKI (the same server the feed client's TLS tests use).
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "../feed/test_pki.hpp"
 #include "../feed/ws_test_server.hpp"
@@ -28,7 +28,8 @@ std::string write_file(const std::string& name, const std::string& text) {
   return path;
 }
 
-cwts::venue::BinanceRestOptions options(const std::string& url, const std::string& ca_pem, const char* file) {
+cwts::venue::BinanceRestOptions options(const std::string& url, const std::string& ca_pem,
+                                        const char* file) {
   cwts::venue::BinanceRestOptions o;
   o.rest_url = url;
   o.api_key = "k";
@@ -44,7 +45,9 @@ void run_until(boost::asio::io_context& ioc, cwts::venue::BinanceRestVenue& v, P
   while (!pred() && std::chrono::steady_clock::now() < deadline) {
     ioc.run_for(5ms);
     if (ioc.stopped()) ioc.restart();
-    v.tick(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+    v.tick(std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count());
   }
 }
 
@@ -71,7 +74,8 @@ TEST(VenueTls, VerifiedHandshakeThenHttpAndRefusalOfAnUnknownIssuer) {
   {  // Another CA: the handshake is refused and nothing is sent.
     const auto other = cwts::test::make_test_pki("IP:127.0.0.1");
     boost::asio::io_context ioc;
-    cwts::venue::BinanceRestVenue v(ioc, options(server.rest_url(), other.ca_pem, "venue-other-ca.pem"));
+    cwts::venue::BinanceRestVenue v(ioc,
+                                    options(server.rest_url(), other.ca_pem, "venue-other-ca.pem"));
     Listener l;
     v.set_listener(&l);
     run_until(ioc, v, [&] { return v.counters().transport_errors > 0; });
@@ -84,10 +88,11 @@ TEST(VenueTls, VerifiedHandshakeThenHttpAndRefusalOfAnUnknownIssuer) {
 
 TEST(VenueHmac, BinanceReferenceVector) {
   // From Binance's REST documentation (SIGNED endpoint example), also in binance-protocol.md.
-  EXPECT_EQ(cwts::net::hmac_sha256_hex(
-                "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j",
-                "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559"),
-            "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71");
+  EXPECT_EQ(
+      cwts::net::hmac_sha256_hex("NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j",
+                                 "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&"
+                                 "price=0.1&recvWindow=5000&timestamp=1499827319559"),
+      "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71");
 }
 
 }  // namespace

@@ -14,11 +14,10 @@
 #include <boost/asio/ip/address.hpp>
 #include <simdjson.h>
 
-#include "cwts/ta/ta.hpp"
-
 #include "cwts/core/decimal.hpp"
 #include "cwts/md/frame.hpp"
 #include "cwts/shm_layout/capacities.hpp"
+#include "cwts/ta/ta.hpp"
 
 namespace cwts::daemon {
 
@@ -29,9 +28,12 @@ ConfigError::ConfigError(std::string key, std::string reason)
 
 const char* to_string(IdleStrategy s) noexcept {
   switch (s) {
-    case IdleStrategy::kBusySpin: return "busy-spin";
-    case IdleStrategy::kSpinThenYield: return "spin-then-yield";
-    case IdleStrategy::kBlock: return "block";
+    case IdleStrategy::kBusySpin:
+      return "busy-spin";
+    case IdleStrategy::kSpinThenYield:
+      return "spin-then-yield";
+    case IdleStrategy::kBlock:
+      return "block";
   }
   return "?";
 }
@@ -48,14 +50,20 @@ std::string join(const std::string& path, std::string_view key) {
 
 const char* type_name(element_type t) {
   switch (t) {
-    case element_type::ARRAY: return "an array";
-    case element_type::OBJECT: return "an object";
+    case element_type::ARRAY:
+      return "an array";
+    case element_type::OBJECT:
+      return "an object";
     case element_type::INT64:
     case element_type::UINT64:
-    case element_type::DOUBLE: return "a number";
-    case element_type::STRING: return "a string";
-    case element_type::BOOL: return "a boolean";
-    case element_type::NULL_VALUE: return "null";
+    case element_type::DOUBLE:
+      return "a number";
+    case element_type::STRING:
+      return "a string";
+    case element_type::BOOL:
+      return "a boolean";
+    case element_type::NULL_VALUE:
+      return "null";
   }
   return "?";
 }
@@ -210,9 +218,9 @@ std::uint32_t parse_mode(const std::string& key, const std::string& s) {
 }
 
 constexpr std::pair<const char*, std::uint32_t> kFrames[] = {
-    {"1s", 1},      {"1m", 60},     {"3m", 180},     {"5m", 300},     {"15m", 900},
-    {"30m", 1800},  {"1h", 3600},   {"2h", 7200},    {"4h", 14400},   {"6h", 21600},
-    {"8h", 28800},  {"12h", 43200}, {"1d", 86400},   {"3d", 259200},  {"1w", 604800}};
+    {"1s", 1},     {"1m", 60},     {"3m", 180},   {"5m", 300},    {"15m", 900},
+    {"30m", 1800}, {"1h", 3600},   {"2h", 7200},  {"4h", 14400},  {"6h", 21600},
+    {"8h", 28800}, {"12h", 43200}, {"1d", 86400}, {"3d", 259200}, {"1w", 604800}};
 
 }  // namespace
 
@@ -229,8 +237,9 @@ std::uint32_t parse_timeframe(const std::string& key, std::string_view tf) {
   for (const auto& [name, s] : kFrames) {
     if (tf == name) return s;
   }
-  throw ConfigError(key, "\"" + std::string(tf) + "\" is not a Binance interval (1s, 1m, 3m, 5m, "
-                         "15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d, 1w)");
+  throw ConfigError(key, "\"" + std::string(tf) +
+                             "\" is not a Binance interval (1s, 1m, 3m, 5m, "
+                             "15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d, 1w)");
 }
 
 bool valid_symbol(std::string_view s) {
@@ -242,7 +251,8 @@ bool valid_symbol(std::string_view s) {
 // "indicators": [{"name", "function", "timeframe", "params", "symbols"}, ...] (docs/indicators.md).
 void parse_indicators(element e, Config& c) {
   if (e.type() != element_type::ARRAY) {
-    throw ConfigError("indicators", std::string("must be an array of objects, not ") + type_name(e.type()));
+    throw ConfigError("indicators",
+                      std::string("must be an array of objects, not ") + type_name(e.type()));
   }
   simdjson::dom::array arr;
   if (e.get_array().get(arr) != simdjson::SUCCESS) arr = {};
@@ -257,7 +267,8 @@ void parse_indicators(element e, Config& c) {
     if (spec.name.size() > 24 || !std::all_of(spec.name.begin(), spec.name.end(), [](char ch) {
           return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-';
         })) {
-      throw ConfigError(s.path("name"), "\"" + spec.name + "\" must be 1 to 24 letters, digits, '_' or '-'");
+      throw ConfigError(s.path("name"),
+                        "\"" + spec.name + "\" must be 1 to 24 letters, digits, '_' or '-'");
     }
     std::string function;
     s.str("function", function, false);
@@ -267,7 +278,8 @@ void parse_indicators(element e, Config& c) {
       for (std::size_t k = 0; k < ta::kKindCount; ++k) {
         all += (k == 0 ? "" : ", ") + std::string(ta::spec(static_cast<ta::Kind>(k)).name);
       }
-      throw ConfigError(s.path("function"), "\"" + function + "\" is not an indicator (" + all + ")");
+      throw ConfigError(s.path("function"),
+                        "\"" + function + "\" is not an indicator (" + all + ")");
     }
     spec.kind = ks->kind;
     spec.params = ta::default_params(ks->kind);
@@ -289,8 +301,9 @@ void parse_indicators(element e, Config& c) {
         bool ok = false;
         for (std::size_t k = 0; k < ks->n_params; ++k) ok = ok || field.key == ks->params[k].name;
         if (!ok) {
-          throw ConfigError(ps.path(field.key), std::string("is not a parameter of ") + ks->name +
-                                                    (known.empty() ? " (it takes none)" : " (" + known + ")"));
+          throw ConfigError(ps.path(field.key),
+                            std::string("is not a parameter of ") + ks->name +
+                                (known.empty() ? " (it takes none)" : " (" + known + ")"));
         }
       }
       ps.mark_all_known();
@@ -309,7 +322,8 @@ void parse_indicators(element e, Config& c) {
         std::string sym(v.get_string().value_unsafe());
         std::transform(sym.begin(), sym.end(), sym.begin(),
                        [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
-        if (std::find(c.market.symbols.begin(), c.market.symbols.end(), sym) == c.market.symbols.end()) {
+        if (std::find(c.market.symbols.begin(), c.market.symbols.end(), sym) ==
+            c.market.symbols.end()) {
           throw ConfigError(s.path("symbols"), "\"" + sym + "\" is not one of market.symbols");
         }
         spec.symbols.push_back(std::move(sym));
@@ -325,10 +339,12 @@ void parse_indicators(element e, Config& c) {
       for (std::size_t j = 0; j < ks->n_outputs; ++j) {
         const std::string value = ks->n_outputs == 1 ? spec.name : spec.name + "." + ks->outputs[j];
         if (value.size() > 24) {
-          throw ConfigError(s.path("name"), "\"" + value + "\" (name.output) is longer than 24 characters");
+          throw ConfigError(s.path("name"),
+                            "\"" + value + "\" (name.output) is longer than 24 characters");
         }
         if (std::find(names[k].begin(), names[k].end(), value) != names[k].end()) {
-          throw ConfigError(s.path("name"), "\"" + value + "\" is used twice for " + c.market.symbols[k]);
+          throw ConfigError(s.path("name"),
+                            "\"" + value + "\" is used twice for " + c.market.symbols[k]);
         }
         names[k].push_back(value);
       }
@@ -378,7 +394,8 @@ Config parse_config(std::string_view json) {
       throw ConfigError("region.instance", "must be at most 31 characters without '/' or spaces");
     }
     s->choice("hugepages", c.region.hugepages,
-              {{"auto", HugepageMode::kAuto}, {"require", HugepageMode::kRequire},
+              {{"auto", HugepageMode::kAuto},
+               {"require", HugepageMode::kRequire},
                {"off", HugepageMode::kOff}});
     s->str("hugepage_dir", c.region.hugepage_dir);
     s->str("shm_dir", c.region.shm_dir, false);
@@ -394,7 +411,8 @@ Config parse_config(std::string_view json) {
   }
 
   if (auto s = top.section("venue")) {
-    s->choice("kind", c.venue.kind, {{"binance", VenueKind::kBinance}, {"paper", VenueKind::kPaper}});
+    s->choice("kind", c.venue.kind,
+              {{"binance", VenueKind::kBinance}, {"paper", VenueKind::kPaper}});
     s->str("rest_url", c.venue.rest_url, false);
     s->str("ws_url", c.venue.ws_url, false);
     s->str("exchange_info_file", c.venue.exchange_info_file);
@@ -443,7 +461,8 @@ Config parse_config(std::string_view json) {
       if (c.market.streams.empty()) throw ConfigError("market.streams", "must not be empty");
     }
     if (auto e = s->get("timeframes")) {
-      if (e->type() != element_type::ARRAY) s->bad_type("timeframes", *e, "an array such as [\"1m\"]");
+      if (e->type() != element_type::ARRAY)
+        s->bad_type("timeframes", *e, "an array such as [\"1m\"]");
       c.market.timeframes_s.clear();
       simdjson::dom::array arr;
       if (e->get_array().get(arr) != simdjson::SUCCESS) arr = {};
@@ -463,9 +482,11 @@ Config parse_config(std::string_view json) {
   }
   if (auto e = top.get("indicators")) parse_indicators(*e, c);
 
-  if (c.market.symbols.empty()) throw ConfigError("market.symbols", "at least one symbol is required");
+  if (c.market.symbols.empty())
+    throw ConfigError("market.symbols", "at least one symbol is required");
   if (c.market.symbols.size() > layout::kMaxSymbols) {
-    throw ConfigError("market.symbols", "at most " + std::to_string(layout::kMaxSymbols) + " symbols");
+    throw ConfigError("market.symbols",
+                      "at most " + std::to_string(layout::kMaxSymbols) + " symbols");
   }
 
   if (auto s = top.section("risk")) {
@@ -496,7 +517,8 @@ Config parse_config(std::string_view json) {
           ov.max_position = o.decimal_value("max_position", *e, md::kWireDecimals);
         }
         if (auto e = o.get("max_open_orders")) {
-          ov.max_open_orders = static_cast<std::uint32_t>(o.int_value("max_open_orders", *e, 0, 1000000));
+          ov.max_open_orders =
+              static_cast<std::uint32_t>(o.int_value("max_open_orders", *e, 0, 1000000));
         }
         o.finish();
         c.risk_overrides.push_back(std::move(ov));
@@ -548,7 +570,8 @@ Config parse_config(std::string_view json) {
   }
 
   if (auto s = top.section("shutdown")) {
-    s->choice("on_stop", c.shutdown.on_stop, {{"cancel", StopAction::kCancel}, {"leave", StopAction::kLeave}});
+    s->choice("on_stop", c.shutdown.on_stop,
+              {{"cancel", StopAction::kCancel}, {"leave", StopAction::kLeave}});
     s->integer("timeout_ms", c.shutdown.timeout_ms, 0, 600000);
     s->finish();
   }
@@ -566,7 +589,9 @@ Config parse_config(std::string_view json) {
       char* end = nullptr;
       const long p = port.empty() ? -1 : std::strtol(port.c_str(), &end, 10);
       if (ec || p < 0 || p > 65535 || *end != '\0') {
-        throw ConfigError(s->path("listen"), "\"" + listen + "\" is not IP:PORT (e.g. \"127.0.0.1:9464\"; port 0 = ephemeral)");
+        throw ConfigError(
+            s->path("listen"),
+            "\"" + listen + "\" is not IP:PORT (e.g. \"127.0.0.1:9464\"; port 0 = ephemeral)");
       }
       c.control.address = host;
       c.control.port = static_cast<std::uint16_t>(p);
@@ -578,9 +603,12 @@ Config parse_config(std::string_view json) {
 
   if (auto s = top.section("log")) {
     s->choice("level", c.log.level,
-              {{"trace", std::string("trace")}, {"debug", std::string("debug")},
-               {"info", std::string("info")}, {"warn", std::string("warn")},
-               {"error", std::string("error")}, {"off", std::string("off")}});
+              {{"trace", std::string("trace")},
+               {"debug", std::string("debug")},
+               {"info", std::string("info")},
+               {"warn", std::string("warn")},
+               {"error", std::string("error")},
+               {"off", std::string("off")}});
     s->str("file", c.log.file);
     s->integer("queue_size", c.log.queue_size, 64, 1 << 20);
     s->finish();
@@ -595,7 +623,8 @@ Config parse_config(std::string_view json) {
 
   if (c.venue.kind == VenueKind::kBinance && c.venue.api_key_file.empty() &&
       (c.venue.api_key_env.empty() || c.venue.api_secret_env.empty())) {
-    throw ConfigError("venue.api_key_env", "binance needs api_key_env/api_secret_env or api_key_file");
+    throw ConfigError("venue.api_key_env",
+                      "binance needs api_key_env/api_secret_env or api_key_file");
   }
   return c;
 }
@@ -647,15 +676,20 @@ Credentials load_credentials(const VenueConfig& v) {
 std::string load_control_token(const ControlConfig& c) {
   if (c.token_file.empty()) return {};
   struct stat st {};
-  if (::stat(c.token_file.c_str(), &st) != 0) throw ConfigError("control.token_file", "cannot stat " + c.token_file);
+  if (::stat(c.token_file.c_str(), &st) != 0)
+    throw ConfigError("control.token_file", "cannot stat " + c.token_file);
   if ((st.st_mode & 077) != 0) {
-    throw ConfigError("control.token_file", c.token_file + " must not be readable by group or others (chmod 600)");
+    throw ConfigError("control.token_file",
+                      c.token_file + " must not be readable by group or others (chmod 600)");
   }
   std::ifstream in(c.token_file);
   std::string token;
-  if (!in || !std::getline(in, token)) throw ConfigError("control.token_file", "cannot read " + c.token_file);
+  if (!in || !std::getline(in, token))
+    throw ConfigError("control.token_file", "cannot read " + c.token_file);
   while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
-  if (token.size() < 16) throw ConfigError("control.token_file", c.token_file + ": the token must have at least 16 characters");
+  if (token.size() < 16)
+    throw ConfigError("control.token_file",
+                      c.token_file + ": the token must have at least 16 characters");
   return token;
 }
 

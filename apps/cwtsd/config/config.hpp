@@ -58,10 +58,10 @@ struct VenueConfig {
   VenueKind kind = VenueKind::kPaper;
   std::string rest_url = "https://api.binance.com";
   std::string ws_url = "wss://stream.binance.com:9443";
-  std::string exchange_info_file;   // "" = GET /api/v3/exchangeInfo at start-up
+  std::string exchange_info_file;  // "" = GET /api/v3/exchangeInfo at start-up
   std::string api_key_env = "CWTS_API_KEY";
   std::string api_secret_env = "CWTS_API_SECRET";
-  std::string api_key_file;         // alternative: a file "KEY\nSECRET\n", mode 0600 or stricter
+  std::string api_key_file;  // alternative: a file "KEY\nSECRET\n", mode 0600 or stricter
   bool tls_verify = true;
   std::string ca_file;
   std::uint32_t recv_window_ms = 5000;
@@ -125,7 +125,7 @@ struct ControlConfig {
   bool enabled = true;
   std::string address = "127.0.0.1";
   std::uint16_t port = 0;  // 0 = an ephemeral port, written to <shm_dir>/cwts-<instance>.control
-  std::string token_file;     // bearer token for mutating JSON-RPC methods ("" = none allowed)
+  std::string token_file;  // bearer token for mutating JSON-RPC methods ("" = none allowed)
   bool read_only_open = true;  // read-only methods without the token
 };
 

@@ -8,14 +8,14 @@
 
 #include <simdjson.h>
 
-#include "cwts/concurrent/word_copy.hpp"
-#include "cwts/core/decimal.hpp"
-#include "cwts/engine/validator.hpp"
 #include "cwts/concurrent/record_ring.hpp"
+#include "cwts/concurrent/word_copy.hpp"
+#include "cwts/core/clock.hpp"
+#include "cwts/core/decimal.hpp"
 #include "cwts/core/json_writer.hpp"
+#include "cwts/engine/validator.hpp"
 #include "cwts/log/json_log.hpp"
 #include "cwts/md/frame.hpp"
-#include "cwts/core/clock.hpp"
 
 namespace cwts::daemon {
 
@@ -24,7 +24,6 @@ namespace {
 namespace cc = cwts::concurrent;
 using simdjson::dom::element;
 using simdjson::dom::element_type;
-
 
 // A failed call: JSON-RPC error code and message.
 struct RpcError {
@@ -50,7 +49,8 @@ std::uint64_t int_param(element v, std::string_view key, std::uint64_t lo, std::
   std::int64_t x = 0;
   if (v.type() != element_type::INT64 || v.get_int64().get(x) != simdjson::SUCCESS || x < 0 ||
       static_cast<std::uint64_t>(x) < lo || static_cast<std::uint64_t>(x) > hi) {
-    throw RpcError{-32602, std::string(key) + " must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi)};
+    throw RpcError{-32602, std::string(key) + " must be an integer from " + std::to_string(lo) +
+                               " to " + std::to_string(hi)};
   }
   return static_cast<std::uint64_t>(x);
 }
@@ -60,7 +60,8 @@ std::int64_t decimal_param(element v, std::string_view key) {
   std::int64_t raw = 0;
   if (v.get_string().get(s) != simdjson::SUCCESS ||
       core::parse_fixed(s, md::kWireDecimals, raw) != core::DecimalErrc::kOk || raw < 0) {
-    throw RpcError{-32602, std::string(key) + " must be a non-negative decimal string such as \"1000\""};
+    throw RpcError{-32602,
+                   std::string(key) + " must be a non-negative decimal string such as \"1000\""};
   }
   return raw;
 }
@@ -71,12 +72,20 @@ ControlApi::ControlApi(Engine& engine, Config& live, bool read_only_open)
     : engine_(engine), live_(live), read_only_open_(read_only_open) {
   // Reports from here on (a restart of the ctl thread is a restart of the engine: nothing older).
   const auto& m = engine_.market_region();
-  for (std::size_t slot = 0; slot < layout::kMaxSlots; ++slot) report_cursor_[slot] = m.slots[slot].reports.published();
+  for (std::size_t slot = 0; slot < layout::kMaxSlots; ++slot)
+    report_cursor_[slot] = m.slots[slot].reports.published();
 }
 
-std::string ControlApi::alert_notification(std::string_view what, std::string_view detail, std::int64_t now_ns) {
+std::string ControlApi::alert_notification(std::string_view what, std::string_view detail,
+                                           std::int64_t now_ns) {
   JsonWriter j;
-  j.begin_object().key("jsonrpc").string("2.0").key("method").string("alerts").key("params").begin_object();
+  j.begin_object()
+      .key("jsonrpc")
+      .string("2.0")
+      .key("method")
+      .string("alerts")
+      .key("params")
+      .begin_object();
   j.key("alert").string(what).key("detail").string(detail).key("ts_ns").integer(now_ns);
   j.end_object().end_object();
   return std::move(j).str();
@@ -94,30 +103,61 @@ std::string ControlApi::stats_notification(std::int64_t now_ns) const {
     for (std::size_t i = 0; i < core::LatencyHistogram::kBuckets; ++i) {
       cum += h.buckets[i];
       if (cum >= rank) {
-        return i < core::LatencyHistogram::kBoundsNs.size() ? static_cast<double>(core::LatencyHistogram::kBoundsNs[i]) / 1e3 : INFINITY;
+        return i < core::LatencyHistogram::kBoundsNs.size()
+                   ? static_cast<double>(core::LatencyHistogram::kBoundsNs[i]) / 1e3
+                   : INFINITY;
       }
     }
     return INFINITY;
   };
   JsonWriter j;
-  j.begin_object().key("jsonrpc").string("2.0").key("method").string("stats").key("params").begin_object();
+  j.begin_object()
+      .key("jsonrpc")
+      .string("2.0")
+      .key("method")
+      .string("stats")
+      .key("params")
+      .begin_object();
   j.key("ts_ns").integer(now_ns);
-  j.key("frames").uinteger(s.frames).key("events").uinteger(cc::load_word(m.status.md.events_published, std::memory_order_relaxed));
+  j.key("frames").uinteger(s.frames).key("events").uinteger(
+      cc::load_word(m.status.md.events_published, std::memory_order_relaxed));
   j.key("gaps").uinteger(s.gaps).key("resyncs").uinteger(s.resyncs);
-  j.key("signals_seen").uinteger(s.signals_seen).key("signals_accepted").uinteger(s.signals_accepted);
-  j.key("signals_rejected").uinteger(s.signals_rejected).key("orders_sent").uinteger(s.orders_sent).key("fills").uinteger(s.fills);
-  j.key("publish_latency_us").begin_object().key("count").uinteger(h.count).key("p50_le").real(pct(0.5));
+  j.key("signals_seen")
+      .uinteger(s.signals_seen)
+      .key("signals_accepted")
+      .uinteger(s.signals_accepted);
+  j.key("signals_rejected")
+      .uinteger(s.signals_rejected)
+      .key("orders_sent")
+      .uinteger(s.orders_sent)
+      .key("fills")
+      .uinteger(s.fills);
+  j.key("publish_latency_us")
+      .begin_object()
+      .key("count")
+      .uinteger(h.count)
+      .key("p50_le")
+      .real(pct(0.5));
   j.key("p99_le").real(pct(0.99)).key("p999_le").real(pct(0.999)).end_object();
-  j.key("trading_state").string(engine::to_string(s.trading_state)).key("venue_connected").boolean(s.venue_ready);
+  j.key("trading_state")
+      .string(engine::to_string(s.trading_state))
+      .key("venue_connected")
+      .boolean(s.venue_ready);
   j.key("symbols").begin_array();
   const auto& names = engine_.symbol_names();
   for (std::size_t k = 0; k < names.size(); ++k) {
     const layout::Quote q = m.symbols[k].quote.load();
     const bool valid = cc::load_word(m.symbols[k].book_valid, std::memory_order_acquire) != 0;
     j.begin_object().key("symbol").string(names[k]).key("book_valid").boolean(valid);
-    j.key("bid").decimal(q.bid_px.raw).key("ask").decimal(q.ask_px.raw).key("last").decimal(q.last_px.raw);
+    j.key("bid")
+        .decimal(q.bid_px.raw)
+        .key("ask")
+        .decimal(q.ask_px.raw)
+        .key("last")
+        .decimal(q.last_px.raw);
     const double mid = (static_cast<double>(q.bid_px.raw) + static_cast<double>(q.ask_px.raw)) / 2;
-    j.key("spread_bps").real(mid > 0 ? static_cast<double>(q.ask_px.raw - q.bid_px.raw) / mid * 1e4 : 0.0);
+    j.key("spread_bps")
+        .real(mid > 0 ? static_cast<double>(q.ask_px.raw - q.bid_px.raw) / mid * 1e4 : 0.0);
     j.key("update_id").uinteger(q.update_id);
     j.end_object();
   }
@@ -139,7 +179,13 @@ void ControlApi::poll_reports(std::vector<std::string>& out) {
       layout::ExecReport r{};
       if (!cc::observe_record(ring, i, r)) break;
       JsonWriter j;
-      j.begin_object().key("jsonrpc").string("2.0").key("method").string("reports").key("params").begin_object();
+      j.begin_object()
+          .key("jsonrpc")
+          .string("2.0")
+          .key("method")
+          .string("reports")
+          .key("params")
+          .begin_object();
       j.key("slot").uinteger(slot).key("signal_seq").uinteger(r.signal_seq);
       j.key("kind").string(engine::to_string(static_cast<layout::ReportKind>(r.kind)));
       j.key("reason").string(engine::to_string(static_cast<layout::RejectReason>(r.reason)));
@@ -159,7 +205,13 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
   element doc;
   auto error_reply = [](std::string_view id_json, int code, std::string_view msg) {
     JsonWriter j;
-    j.begin_object().key("jsonrpc").string("2.0").key("id").raw(id_json).key("error").begin_object();
+    j.begin_object()
+        .key("jsonrpc")
+        .string("2.0")
+        .key("id")
+        .raw(id_json)
+        .key("error")
+        .begin_object();
     j.key("code").integer(code).key("message").string(msg).end_object().end_object();
     return std::move(j).str();
   };
@@ -169,13 +221,15 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
   if (doc.type() == element_type::ARRAY) {  // a batch: each member answered, in order, in one array
     simdjson::dom::array batch = doc.get_array().value_unsafe();
     if (batch.size() == 0) return error_reply("null", -32600, "invalid request: an empty batch");
-    if (batch.size() > 64) return error_reply("null", -32600, "invalid request: more than 64 requests in a batch");
+    if (batch.size() > 64)
+      return error_reply("null", -32600, "invalid request: more than 64 requests in a batch");
     std::string out = "[";
     bool any = false;
     for (element member : batch) {
-      const std::string reply = member.type() == element_type::OBJECT
-                                    ? handle(simdjson::minify(member), client)
-                                    : error_reply("null", -32600, "invalid request: batch members must be objects");
+      const std::string reply =
+          member.type() == element_type::OBJECT
+              ? handle(simdjson::minify(member), client)
+              : error_reply("null", -32600, "invalid request: batch members must be objects");
       if (reply.empty()) continue;  // a notification
       if (any) out += ',';
       out += reply;
@@ -193,9 +247,10 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
   bool has_id = false;
   element id;
   if (req.at_key("id").get(id) == simdjson::SUCCESS) {
-    if (id.type() != element_type::STRING && id.type() != element_type::INT64 && id.type() != element_type::UINT64 &&
-        id.type() != element_type::NULL_VALUE) {
-      return error_reply("null", -32600, "invalid request: id must be a string, an integer or null");
+    if (id.type() != element_type::STRING && id.type() != element_type::INT64 &&
+        id.type() != element_type::UINT64 && id.type() != element_type::NULL_VALUE) {
+      return error_reply("null", -32600,
+                         "invalid request: id must be a string, an integer or null");
     }
     id_json = simdjson::minify(id);
     has_id = true;
@@ -205,26 +260,34 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
   const bool have_params = req.at_key("params").get(params) == simdjson::SUCCESS;
   if (req.at_key("jsonrpc").get_string().get(version) != simdjson::SUCCESS || version != "2.0" ||
       req.at_key("method").get_string().get(method) != simdjson::SUCCESS) {
-    return error_reply(id_json, -32600, "invalid request: needs \"jsonrpc\":\"2.0\" and a string \"method\"");
+    return error_reply(id_json, -32600,
+                       "invalid request: needs \"jsonrpc\":\"2.0\" and a string \"method\"");
   }
-  if (have_params && params.type() != element_type::OBJECT && params.type() != element_type::ARRAY) {
+  if (have_params && params.type() != element_type::OBJECT &&
+      params.type() != element_type::ARRAY) {
     return error_reply(id_json, -32602, "invalid params: params must be an object");
   }
 
-  static constexpr std::string_view kMutating[] = {"risk.set", "halt", "resume", "reduce_only", "cancel_all"};
-  static constexpr std::string_view kReading[] = {"status", "symbols", "risk.get", "slots", "subscribe", "unsubscribe"};
-  const bool mutating = std::find(std::begin(kMutating), std::end(kMutating), method) != std::end(kMutating);
-  const bool reading = std::find(std::begin(kReading), std::end(kReading), method) != std::end(kReading);
+  static constexpr std::string_view kMutating[] = {"risk.set", "halt", "resume", "reduce_only",
+                                                   "cancel_all"};
+  static constexpr std::string_view kReading[] = {"status", "symbols",   "risk.get",
+                                                  "slots",  "subscribe", "unsubscribe"};
+  const bool mutating =
+      std::find(std::begin(kMutating), std::end(kMutating), method) != std::end(kMutating);
+  const bool reading =
+      std::find(std::begin(kReading), std::end(kReading), method) != std::end(kReading);
   if (!mutating && !reading) {
-    return error_reply(id_json, -32601,
-                       "method not found: " + std::string(method) +
-                           " (status, symbols, risk.get, risk.set, halt, resume, reduce_only, cancel_all, slots, "
-                           "subscribe, unsubscribe)");
+    return error_reply(
+        id_json, -32601,
+        "method not found: " + std::string(method) +
+            " (status, symbols, risk.get, risk.set, halt, resume, reduce_only, cancel_all, slots, "
+            "subscribe, unsubscribe)");
   }
   if ((mutating || !read_only_open_) && !client.authorized) {
     return error_reply(id_json, kUnauthorized,
                        "unauthorized: " + std::string(method) +
-                           " needs the bearer token of control.token_file (Authorization: Bearer ... on the WebSocket handshake)");
+                           " needs the bearer token of control.token_file (Authorization: Bearer "
+                           "... on the WebSocket handshake)");
   }
 
   JsonWriter result;
@@ -239,12 +302,22 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
       result.key("trading_state").string(engine::to_string(s.trading_state));
       result.key("symbols").uinteger(s.symbols).key("books_valid").uinteger(s.books_valid);
       result.key("venue_connected").boolean(s.venue_ready);
-      result.key("frames").uinteger(s.frames).key("parse_errors").uinteger(s.parse_errors).key("gaps").uinteger(s.gaps);
+      result.key("frames")
+          .uinteger(s.frames)
+          .key("parse_errors")
+          .uinteger(s.parse_errors)
+          .key("gaps")
+          .uinteger(s.gaps);
       result.key("resyncs").uinteger(s.resyncs).key("signals_seen").uinteger(s.signals_seen);
-      result.key("signals_accepted").uinteger(s.signals_accepted).key("signals_rejected").uinteger(s.signals_rejected);
+      result.key("signals_accepted")
+          .uinteger(s.signals_accepted)
+          .key("signals_rejected")
+          .uinteger(s.signals_rejected);
       result.key("orders_sent").uinteger(s.orders_sent).key("fills").uinteger(s.fills);
-      result.key("md_heartbeat_age_ms").integer(std::max<std::int64_t>(0, now - s.md_heartbeat_ns) / 1'000'000);
-      result.key("exec_heartbeat_age_ms").integer(std::max<std::int64_t>(0, now - s.exec_heartbeat_ns) / 1'000'000);
+      result.key("md_heartbeat_age_ms")
+          .integer(std::max<std::int64_t>(0, now - s.md_heartbeat_ns) / 1'000'000);
+      result.key("exec_heartbeat_age_ms")
+          .integer(std::max<std::int64_t>(0, now - s.exec_heartbeat_ns) / 1'000'000);
       result.end_object();
     } else if (method == "symbols") {
       const auto& m = engine_.market_region();
@@ -253,10 +326,15 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
       for (std::size_t k = 0; k < names.size(); ++k) {
         const layout::Quote q = m.symbols[k].quote.load();
         result.begin_object().key("symbol").string(names[k]);
-        result.key("book_valid").boolean(cc::load_word(m.symbols[k].book_valid, std::memory_order_acquire) != 0);
+        result.key("book_valid")
+            .boolean(cc::load_word(m.symbols[k].book_valid, std::memory_order_acquire) != 0);
         result.key("bid").decimal(q.bid_px.raw).key("bid_qty").decimal(q.bid_qty.raw);
         result.key("ask").decimal(q.ask_px.raw).key("ask_qty").decimal(q.ask_qty.raw);
-        result.key("last").decimal(q.last_px.raw).key("update_id").uinteger(q.update_id).end_object();
+        result.key("last")
+            .decimal(q.last_px.raw)
+            .key("update_id")
+            .uinteger(q.update_id)
+            .end_object();
       }
       result.end_array();
     } else if (method == "risk.get") {
@@ -268,27 +346,37 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
       for (std::size_t i = 0; i < layout::kMaxSlots; ++i) {
         const std::uint64_t claim = cc::load_word(sig.slots[i].claim, std::memory_order_acquire);
         if (claim == 0) continue;
-        const bool described = cc::load_word(sig.slots[i].owner_claim, std::memory_order_acquire) == claim;
+        const bool described =
+            cc::load_word(sig.slots[i].owner_claim, std::memory_order_acquire) == claim;
         result.begin_object().key("slot").uinteger(i).key("pid").uinteger(claim & 0xFFFFFFFFULL);
         result.key("name").string(described ? sig.slots[i].owner_name.view() : std::string_view());
-        result.key("claimed_at_ns").uinteger(described ? cc::load_word(sig.slots[i].claim_time_ns, std::memory_order_relaxed) : 0);
-        result.key("accepted").uinteger(cc::load_word(m.slots[i].accepted, std::memory_order_relaxed));
-        result.key("rejected").uinteger(cc::load_word(m.slots[i].rejected, std::memory_order_relaxed));
-        result.key("last_signal_seq").uinteger(cc::load_word(m.slots[i].last_signal_seq, std::memory_order_relaxed));
+        result.key("claimed_at_ns")
+            .uinteger(described
+                          ? cc::load_word(sig.slots[i].claim_time_ns, std::memory_order_relaxed)
+                          : 0);
+        result.key("accepted")
+            .uinteger(cc::load_word(m.slots[i].accepted, std::memory_order_relaxed));
+        result.key("rejected")
+            .uinteger(cc::load_word(m.slots[i].rejected, std::memory_order_relaxed));
+        result.key("last_signal_seq")
+            .uinteger(cc::load_word(m.slots[i].last_signal_seq, std::memory_order_relaxed));
         result.end_object();
       }
       result.end_array();
     } else if (method == "subscribe" || method == "unsubscribe") {
       simdjson::dom::array topics;
       element t;
-      if (!have_params || params.at_key("topics").get(t) != simdjson::SUCCESS || t.get_array().get(topics) != simdjson::SUCCESS) {
+      if (!have_params || params.at_key("topics").get(t) != simdjson::SUCCESS ||
+          t.get_array().get(topics) != simdjson::SUCCESS) {
         throw RpcError{-32602, "invalid params: {\"topics\": [\"stats\", \"alerts\"]}"};
       }
       for (element e : topics) {
         std::string_view name;
-        if (e.get_string().get(name) != simdjson::SUCCESS || (name != "stats" && name != "alerts" && name != "reports")) {
+        if (e.get_string().get(name) != simdjson::SUCCESS ||
+            (name != "stats" && name != "alerts" && name != "reports")) {
           throw RpcError{-32602,
-                         "invalid params: topics are \"stats\" (each second), \"reports\" (every execution report) "
+                         "invalid params: topics are \"stats\" (each second), \"reports\" (every "
+                         "execution report) "
                          "and \"alerts\" (state changes)"};
         }
         if (method == "subscribe") {
@@ -302,7 +390,8 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
       result.end_array().end_object();
     } else if (method == "risk.set") {
       if (!have_params || params.type() != element_type::OBJECT) {
-        throw RpcError{-32602, "invalid params: an object of risk limits, e.g. {\"max_open_orders\": 5}"};
+        throw RpcError{-32602,
+                       "invalid params: an object of risk limits, e.g. {\"max_open_orders\": 5}"};
       }
       RiskConfig r = live_.risk;
       simdjson::dom::object obj = params.get_object().value_unsafe();
@@ -322,30 +411,37 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
         } else if (k == "max_ttl_ms") {
           r.max_ttl_ms = static_cast<std::uint32_t>(int_param(field.value, k, 1, 86400000));
         } else {
-          throw RpcError{-32602, "invalid params: unknown risk key " + std::string(k) +
-                                     " (max_order_notional, max_position, max_open_orders, price_band_bps, "
-                                     "default_ttl_ms, max_ttl_ms)"};
+          throw RpcError{-32602,
+                         "invalid params: unknown risk key " + std::string(k) +
+                             " (max_order_notional, max_position, max_open_orders, price_band_bps, "
+                             "default_ttl_ms, max_ttl_ms)"};
         }
         changed += (changed.empty() ? "" : ",") + std::string(k);
       }
       if (changed.empty()) throw RpcError{-32602, "invalid params: no risk key given"};
-      if (r.default_ttl_ms > r.max_ttl_ms) throw RpcError{-32602, "invalid params: default_ttl_ms exceeds max_ttl_ms"};
+      if (r.default_ttl_ms > r.max_ttl_ms)
+        throw RpcError{-32602, "invalid params: default_ttl_ms exceeds max_ttl_ms"};
       live_.risk = r;
-      if (!engine_.reload_and_wait(live_, 1000)) throw RpcError{kFailed, "the exec thread did not apply the limits within 1 s"};
-      log::log_event(spdlog::level::warn, "ctl", "risk_set", log::LogFields().str("keys", changed).str("via", "control"));
+      if (!engine_.reload_and_wait(live_, 1000))
+        throw RpcError{kFailed, "the exec thread did not apply the limits within 1 s"};
+      log::log_event(spdlog::level::warn, "ctl", "risk_set",
+                     log::LogFields().str("keys", changed).str("via", "control"));
       write_risk(result, live_.risk);
     } else if (method == "halt" || method == "resume" || method == "reduce_only") {
       const auto state = method == "halt"     ? layout::TradingState::kHalted
                          : method == "resume" ? layout::TradingState::kActive
                                               : layout::TradingState::kReduceOnly;
       live_.risk.initial_state = state;
-      if (!engine_.reload_and_wait(live_, 1000)) throw RpcError{kFailed, "the exec thread did not apply the state within 1 s"};
+      if (!engine_.reload_and_wait(live_, 1000))
+        throw RpcError{kFailed, "the exec thread did not apply the state within 1 s"};
       log::log_event(spdlog::level::warn, "ctl", "trading_state_set",
                      log::LogFields().str("state", engine::to_string(state)).str("via", "control"));
       result.begin_object().key("trading_state").string(engine::to_string(state)).end_object();
     } else if (method == "cancel_all") {
-      if (!engine_.cancel_all_and_wait(1000)) throw RpcError{kFailed, "the exec thread did not take the request within 1 s"};
-      log::log_event(spdlog::level::warn, "ctl", "cancel_all_requested", log::LogFields().str("via", "control"));
+      if (!engine_.cancel_all_and_wait(1000))
+        throw RpcError{kFailed, "the exec thread did not take the request within 1 s"};
+      log::log_event(spdlog::level::warn, "ctl", "cancel_all_requested",
+                     log::LogFields().str("via", "control"));
       result.begin_object().key("requested").boolean(true).end_object();
     }
   } catch (const RpcError& e) {
@@ -355,7 +451,14 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
   }
   if (!has_id) return {};
   JsonWriter j;
-  j.begin_object().key("jsonrpc").string("2.0").key("id").raw(id_json).key("result").raw(std::move(result).str()).end_object();
+  j.begin_object()
+      .key("jsonrpc")
+      .string("2.0")
+      .key("id")
+      .raw(id_json)
+      .key("result")
+      .raw(std::move(result).str())
+      .end_object();
   return std::move(j).str();
 }
 

@@ -1,6 +1,7 @@
 // The control plane's JSON-RPC 2.0 methods (ctl thread): status, symbols, risk.get, risk.set,
 // halt, resume, reduce_only, cancel_all, slots, subscribe/unsubscribe; and the notifications the
-// ctl thread pushes (stats each second, alerts on state changes). docs/operations.md (control plane) lists them.
+// ctl thread pushes (stats each second, alerts on state changes). docs/operations.md (control
+// plane) lists them.
 #pragma once
 
 #include <array>
@@ -34,8 +35,8 @@ class ControlApi {
   // tick; reports from the construction of this object on.
   void poll_reports(std::vector<std::string>& out);
   // {"jsonrpc":"2.0","method":"alerts","params":{"alert":what,"detail":detail,"ts_ns":..}}
-  [[nodiscard]] static std::string alert_notification(std::string_view what, std::string_view detail,
-                                                      std::int64_t now_ns);
+  [[nodiscard]] static std::string alert_notification(std::string_view what,
+                                                      std::string_view detail, std::int64_t now_ns);
 
  private:
   Engine& engine_;

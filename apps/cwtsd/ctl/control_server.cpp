@@ -1,17 +1,17 @@
 #include "ctl/control_server.hpp"
 
+#include <chrono>
+#include <deque>
+#include <list>
+#include <optional>
+#include <stdexcept>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <openssl/crypto.h>
-
-#include <chrono>
-#include <deque>
-#include <list>
-#include <optional>
-#include <stdexcept>
 
 namespace cwts::daemon {
 
@@ -47,7 +47,8 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
 
     void send(std::string msg) {
       if (closed_) return;
-      if (queue_.size() >= kMaxQueued) return close();  // too slow: drop it, never buffer without bound
+      if (queue_.size() >= kMaxQueued)
+        return close();  // too slow: drop it, never buffer without bound
       queue_.push_back(std::move(msg));
       if (queue_.size() == 1) write();
     }
@@ -73,7 +74,8 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
           try {
             reply = self->owner_->rpc_(msg, self->client_);
           } catch (const std::exception&) {
-            reply = std::string(R"({"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"internal error"}})");
+            reply = std::string(
+                R"({"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"internal error"}})");
           }
         }
         if (!reply.empty()) self->send(std::move(reply));
@@ -83,11 +85,12 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
 
     void write() {
       ws_.text(true);
-      ws_.async_write(asio::buffer(queue_.front()), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-        if (ec) return self->finish();
-        self->queue_.pop_front();
-        if (!self->queue_.empty()) self->write();
-      });
+      ws_.async_write(asio::buffer(queue_.front()),
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec) return self->finish();
+                        self->queue_.pop_front();
+                        if (!self->queue_.empty()) self->write();
+                      });
     }
 
     void finish() {
@@ -119,8 +122,9 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
       parser_->header_limit(kMaxHeaderBytes);
       parser_->body_limit(4096);  // read (and ignore) a small body so a POST gets its 405
       stream_.expires_after(kIoTimeout);
-      http::async_read(stream_, buffer_, *parser_,
-                       [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+      http::async_read(
+          stream_, buffer_, *parser_,
+          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
     }
 
     void on_read(beast::error_code ec) {
@@ -147,7 +151,8 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
         try {
           r = owner_->handler_(std::string(req.target()));
         } catch (const std::exception& e) {
-          r = HttpResponse{500, "text/plain; charset=utf-8", std::string("error: ") + e.what() + "\n"};
+          r = HttpResponse{500, "text/plain; charset=utf-8",
+                           std::string("error: ") + e.what() + "\n"};
         }
       }
       respond(req, std::move(r));
@@ -164,10 +169,11 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
       if (req.method() != http::verb::head) res_.body() = std::move(r.body);
       res_.prepare_payload();
       stream_.expires_after(kIoTimeout);
-      http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code wec, std::size_t) {
-        if (wec || !self->res_.keep_alive()) return self->finish();
-        self->read();
-      });
+      http::async_write(stream_, res_,
+                        [self = shared_from_this()](beast::error_code wec, std::size_t) {
+                          if (wec || !self->res_.keep_alive()) return self->finish();
+                          self->read();
+                        });
     }
 
     void finish() {
@@ -183,12 +189,16 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
   };
 
   Impl(asio::io_context& ioc, Handler handler, RpcHandler rpc, std::string token)
-      : acceptor_(ioc), handler_(std::move(handler)), rpc_(std::move(rpc)), token_(std::move(token)) {}
+      : acceptor_(ioc),
+        handler_(std::move(handler)),
+        rpc_(std::move(rpc)),
+        token_(std::move(token)) {}
 
   // Constant-time comparison of "Bearer <token>".
   [[nodiscard]] bool authorized(std::string_view header) const {
     constexpr std::string_view kScheme = "Bearer ";
-    if (token_.empty() || header.size() != kScheme.size() + token_.size() || header.substr(0, kScheme.size()) != kScheme) {
+    if (token_.empty() || header.size() != kScheme.size() + token_.size() ||
+        header.substr(0, kScheme.size()) != kScheme) {
       return false;
     }
     return CRYPTO_memcmp(header.data() + kScheme.size(), token_.data(), token_.size()) == 0;
@@ -217,8 +227,8 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
     if (!ec) acceptor_.bind(ep, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      throw std::runtime_error("control: cannot listen on " + address + ":" + std::to_string(port) + ": " +
-                               ec.message());
+      throw std::runtime_error("control: cannot listen on " + address + ":" + std::to_string(port) +
+                               ": " + ec.message());
     }
   }
 
@@ -286,7 +296,9 @@ void ControlServer::stop() {
   if (impl_) impl_->stop();
 }
 
-void ControlServer::broadcast(const std::string& topic, const std::string& message) { impl_->broadcast(topic, message); }
+void ControlServer::broadcast(const std::string& topic, const std::string& message) {
+  impl_->broadcast(topic, message);
+}
 
 std::size_t ControlServer::rpc_clients() const noexcept { return impl_->ws_sessions_.size(); }
 

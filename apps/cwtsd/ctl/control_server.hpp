@@ -4,14 +4,14 @@
 // holds only its own connection (read/write timeout, connection cap), never the ctl thread.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <set>
 #include <string>
 #include <string_view>
+
+#include <boost/asio/io_context.hpp>
 
 namespace cwts::daemon {
 
@@ -37,8 +37,8 @@ class ControlServer {
   // Binds address:port (port 0 = any free port) and starts accepting. Throws std::runtime_error
   // naming the address when it cannot bind. `token`: the bearer token a WebSocket handshake must
   // present (Authorization: Bearer ...) for RpcClient::authorized; "" = no client is authorized.
-  ControlServer(boost::asio::io_context& ioc, const std::string& address, std::uint16_t port, Handler handler,
-                RpcHandler rpc = {}, std::string token = {});
+  ControlServer(boost::asio::io_context& ioc, const std::string& address, std::uint16_t port,
+                Handler handler, RpcHandler rpc = {}, std::string token = {});
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;

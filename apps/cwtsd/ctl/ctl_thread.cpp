@@ -177,8 +177,9 @@ void CtlThread::on_tick() {
   }
   if (a.became_ready) {
     notifier_.ready(status_line(snap));
-    log_event(spdlog::level::info, "ctl", "ready",
-              LogFields().unum("symbols", snap.symbols).str("market_region", engine_.market_path()));
+    log_event(
+        spdlog::level::info, "ctl", "ready",
+        LogFields().unum("symbols", snap.symbols).str("market_region", engine_.market_path()));
   }
   if (a.progress_change) {
     const bool progress = *a.progress_change;

@@ -29,8 +29,8 @@ class CtlThread {
  public:
   // `cfg` is the configuration the engine started with; `config_path` is re-read on SIGHUP.
   // Starts listening (control plane) at once; throws if the control address cannot be bound.
-  CtlThread(Engine& engine, const Config& cfg, std::string config_path,
-            std::string control_token, Notifier& notifier);
+  CtlThread(Engine& engine, const Config& cfg, std::string config_path, std::string control_token,
+            Notifier& notifier);
   ~CtlThread();
   CtlThread(const CtlThread&) = delete;
   CtlThread& operator=(const CtlThread&) = delete;

@@ -7,15 +7,14 @@ namespace cwts::daemon {
 std::string status_line(const EngineSnapshot& s) {
   static constexpr const char* kStates[] = {"active", "halted", "reduce-only"};
   const auto st = static_cast<std::size_t>(s.trading_state);
-  return "books " + std::to_string(s.books_valid) + "/" + std::to_string(s.symbols) +
-         " valid, " + std::to_string(s.frames) + " frames, signals " +
-         std::to_string(s.signals_accepted) + " accepted / " + std::to_string(s.signals_rejected) +
-         " rejected, " + std::to_string(s.orders_sent) + " orders, " + std::to_string(s.fills) +
-         " fills, " + (st < 3 ? kStates[st] : "?") + (s.venue_ready ? "" : ", venue not ready");
+  return "books " + std::to_string(s.books_valid) + "/" + std::to_string(s.symbols) + " valid, " +
+         std::to_string(s.frames) + " frames, signals " + std::to_string(s.signals_accepted) +
+         " accepted / " + std::to_string(s.signals_rejected) + " rejected, " +
+         std::to_string(s.orders_sent) + " orders, " + std::to_string(s.fills) + " fills, " +
+         (st < 3 ? kStates[st] : "?") + (s.venue_ready ? "" : ", venue not ready");
 }
 
-TickActions Supervisor::on_tick(std::int64_t now_ns, const EngineSnapshot& snap,
-                                bool progressing) {
+TickActions Supervisor::on_tick(std::int64_t now_ns, const EngineSnapshot& snap, bool progressing) {
   TickActions a;
   if (snap.trading_state != last_state_) {
     last_state_ = snap.trading_state;

@@ -10,10 +10,10 @@
 #include <thread>
 
 #include "cwts/concurrent/word_copy.hpp"
+#include "cwts/core/clock.hpp"
 #include "cwts/log/json_log.hpp"
 #include "cwts/venue/binance_rest.hpp"
 #include "cwts/venue/paper.hpp"
-#include "cwts/core/clock.hpp"
 
 namespace cwts::daemon {
 
@@ -112,18 +112,20 @@ struct ExecEngine::Order {
   char cid[40] = {};
   std::uint8_t cid_len = 0;
   std::uint64_t venue_order_id = 0;
-  bool acked = false;           // kNew reported (or skipped: filled at once)
+  bool acked = false;             // kNew reported (or skipped: filled at once)
   std::int64_t reported_qty = 0;  // cum qty already reported as fills
   std::int64_t reported_quote = 0;
   std::int64_t fee = 0;
-  std::uint64_t cancel_seq = 0;   // a cancel signal waiting for this order's end (0 = none)
+  std::uint64_t cancel_seq = 0;  // a cancel signal waiting for this order's end (0 = none)
   std::int64_t cancel_created = 0;
   [[nodiscard]] std::string_view cid_view() const noexcept { return {cid, cid_len}; }
 };
 
 struct ExecEngine::SlotState {
   SlotState(const layout::SignalSlot& in, layout::SlotEngineSide& out)
-      : consumer(in.signals, out.signal_cursor), producer(out.reports, in.report_cursor), engine(out) {}
+      : consumer(in.signals, out.signal_cursor),
+        producer(out.reports, in.report_cursor),
+        engine(out) {}
   cc::RecordConsumer<layout::Signal, layout::kSignalRingCapacity> consumer;
   cc::RecordProducer<layout::ExecReport, layout::kReportRingCapacity> producer;
   layout::SlotEngineSide& engine;
@@ -132,11 +134,11 @@ struct ExecEngine::SlotState {
 };
 
 struct ExecEngine::PositionBook {
-  std::int64_t qty = 0;        // signed
+  std::int64_t qty = 0;  // signed
   std::int64_t avg_px = 0;
-  std::int64_t realized = 0;   // quote
-  std::int64_t fees = 0;       // quote
-  std::int64_t open_buy = 0;   // remaining qty of open orders
+  std::int64_t realized = 0;  // quote
+  std::int64_t fees = 0;      // quote
+  std::int64_t open_buy = 0;  // remaining qty of open orders
   std::int64_t open_sell = 0;
   std::uint32_t open_orders = 0;
 };
@@ -159,10 +161,12 @@ ExecEngine::ExecEngine(const Config& cfg, const binance::ExchangeInfo& info,
     quote_assets_.push_back(spec->quote);
   }
   free_orders_.reserve(kMaxLiveOrders);
-  for (std::size_t i = kMaxLiveOrders; i > 0; --i) free_orders_.push_back(static_cast<std::uint32_t>(i - 1));
+  for (std::size_t i = kMaxLiveOrders; i > 0; --i)
+    free_orders_.push_back(static_cast<std::uint32_t>(i - 1));
   reload(cfg);
   limits_ = pending_limits_.load();
-  cc::store_word(market_.status.exec.trading_state, limits_.trading_state, std::memory_order_relaxed);
+  cc::store_word(market_.status.exec.trading_state, limits_.trading_state,
+                 std::memory_order_relaxed);
 
   if (cfg.venue.kind == VenueKind::kBinance) {
     venue::BinanceRestOptions o;
@@ -251,7 +255,8 @@ void ExecEngine::run(std::atomic<bool>& stop) {
     }
     ++idle_rounds;
     switch (idle) {
-      case IdleStrategy::kBusySpin: break;
+      case IdleStrategy::kBusySpin:
+        break;
       case IdleStrategy::kSpinThenYield:
         if (idle_rounds > 20'000) {
           std::this_thread::sleep_for(std::chrono::microseconds(50));
@@ -272,7 +277,8 @@ void ExecEngine::run(std::atomic<bool>& stop) {
 void ExecEngine::loop_once(std::int64_t now, bool& did_work) {
   now_ns_ = now;
   heartbeat_.store(now, std::memory_order_relaxed);
-  cc::store_word(market_.status.exec.heartbeat_ns, static_cast<std::uint64_t>(now), std::memory_order_relaxed);
+  cc::store_word(market_.status.exec.heartbeat_ns, static_cast<std::uint64_t>(now),
+                 std::memory_order_relaxed);
   if (const std::uint64_t v = pending_limits_.version(); v != limits_seen_) {
     // Cheap check: the seqlock's version moves only on reload().
     limits_seen_ = v;
@@ -292,9 +298,11 @@ void ExecEngine::loop_once(std::int64_t now, bool& did_work) {
         log_.push(HotRecord{now, spdlog::level::warn, "exec", "cancel_all"}.u("orders", n));
       }
       if (state_changed) {
-        cc::store_word(market_.status.exec.trading_state, limits_.trading_state, std::memory_order_relaxed);
+        cc::store_word(market_.status.exec.trading_state, limits_.trading_state,
+                       std::memory_order_relaxed);
       }
-      log_.push(HotRecord{now, spdlog::level::info, "exec", "limits_applied"}.u("version", l.version));
+      log_.push(
+          HotRecord{now, spdlog::level::info, "exec", "limits_applied"}.u("version", l.version));
       applied_version_.store(l.version, std::memory_order_release);
     }
   }
@@ -313,7 +321,8 @@ void ExecEngine::poll_slot(std::uint32_t slot, std::int64_t now, bool& did_work)
   if (claim != st.claim_seen) {
     st.claim_seen = claim;
     cc::store_word(st.engine.claim_seen, claim, std::memory_order_release);
-    log_.push(HotRecord{now, spdlog::level::info, "exec", layout::claim_pid(claim) != 0 ? "slot_claimed" : "slot_released"}
+    log_.push(HotRecord{now, spdlog::level::info, "exec",
+                        layout::claim_pid(claim) != 0 ? "slot_claimed" : "slot_released"}
                   .u("slot", slot)
                   .u("pid", layout::claim_pid(claim))
                   .u("generation", layout::claim_generation(claim)));
@@ -341,12 +350,14 @@ void ExecEngine::poll_slot(std::uint32_t slot, std::int64_t now, bool& did_work)
 
 void ExecEngine::on_signal(std::uint32_t slot, const layout::Signal& s, std::int64_t now) {
   SlotState& st = *slots_[slot];
-  const std::uint64_t last_seq = cc::load_word(st.engine.last_signal_seq, std::memory_order_relaxed);
+  const std::uint64_t last_seq =
+      cc::load_word(st.engine.last_signal_seq, std::memory_order_relaxed);
   const std::size_t nsym = rules_.size();
   const engine::SymbolRules* rules = s.symbol < nsym ? &rules_[s.symbol] : nullptr;
   const auto state = static_cast<layout::TradingState>(limits_.trading_state);
   if (s.type == static_cast<std::uint8_t>(layout::OrderType::kCancel)) {
-    const RejectReason r = engine::validate(s, rules, limits_.risk[0], {}, {}, state, limits_.slots[slot], last_seq, now);
+    const RejectReason r = engine::validate(s, rules, limits_.risk[0], {}, {}, state,
+                                            limits_.slots[slot], last_seq, now);
     if (r != RejectReason::kNone) return reject(slot, s, r, 0, now);
     return on_cancel_signal(slot, s, now);
   }
@@ -357,28 +368,33 @@ void ExecEngine::on_signal(std::uint32_t slot, const layout::Signal& s, std::int
     const layout::Quote q = market_.symbols[s.symbol].quote.load();
     m.bid = q.bid_px.raw;
     m.ask = q.ask_px.raw;
-    m.book_valid = q.book_valid != 0 &&
-                   cc::load_word(market_.symbols[s.symbol].book_valid, std::memory_order_acquire) != 0;
+    m.book_valid = q.book_valid != 0 && cc::load_word(market_.symbols[s.symbol].book_valid,
+                                                      std::memory_order_acquire) != 0;
     const PositionBook& p = positions_[s.symbol];
     ex.position = p.qty;
     ex.open_buy_qty = p.open_buy;
     ex.open_sell_qty = p.open_sell;
     ex.open_orders = p.open_orders;
   }
-  RejectReason r = engine::validate(s, rules, risk, m, ex, state, limits_.slots[slot], last_seq, now);
+  RejectReason r =
+      engine::validate(s, rules, risk, m, ex, state, limits_.slots[slot], last_seq, now);
   if (r == RejectReason::kNone && free_orders_.empty()) r = RejectReason::kMaxOpenOrders;
   if (r == RejectReason::kNone) {
     const engine::RateDecision d = governor_.try_acquire_order(slot, 1, now);
     if (d != engine::RateDecision::kOk) {
       log_.push(HotRecord{now, spdlog::level::debug, "exec", "rate_limited"}
-                    .u("slot", slot).u("seq", s.seq).s("limit", engine::to_string(d), std::strlen(engine::to_string(d))));
+                    .u("slot", slot)
+                    .u("seq", s.seq)
+                    .s("limit", engine::to_string(d), std::strlen(engine::to_string(d))));
       r = RejectReason::kRateLimited;
     }
   }
   if (r != RejectReason::kNone) return reject(slot, s, r, 0, now);
 
   cc::store_word(st.engine.last_signal_seq, s.seq, std::memory_order_relaxed);
-  cc::store_word(st.engine.accepted, cc::load_word(st.engine.accepted, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  cc::store_word(st.engine.accepted,
+                 cc::load_word(st.engine.accepted, std::memory_order_relaxed) + 1,
+                 std::memory_order_relaxed);
   cc::store_word(market_.status.exec.signals_accepted,
                  cc::load_word(market_.status.exec.signals_accepted, std::memory_order_relaxed) + 1,
                  std::memory_order_relaxed);
@@ -420,7 +436,8 @@ void ExecEngine::on_signal(std::uint32_t slot, const layout::Signal& s, std::int
 
 void ExecEngine::on_cancel_signal(std::uint32_t slot, const layout::Signal& s, std::int64_t now) {
   Order* target = find(slot, s.target_seq);
-  if (target == nullptr || target->cancel_seq != 0) return reject(slot, s, RejectReason::kUnknownOrder, 0, now);
+  if (target == nullptr || target->cancel_seq != 0)
+    return reject(slot, s, RejectReason::kUnknownOrder, 0, now);
   if (governor_.try_acquire_request(1, now) != engine::RateDecision::kOk) {
     return reject(slot, s, RejectReason::kRateLimited, 0, now);
   }
@@ -440,7 +457,9 @@ void ExecEngine::reject(std::uint32_t slot, const layout::Signal& s, RejectReaso
     const std::uint64_t last = cc::load_word(st.engine.last_signal_seq, std::memory_order_relaxed);
     if (s.seq > last) cc::store_word(st.engine.last_signal_seq, s.seq, std::memory_order_relaxed);
   }
-  cc::store_word(st.engine.rejected, cc::load_word(st.engine.rejected, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  cc::store_word(st.engine.rejected,
+                 cc::load_word(st.engine.rejected, std::memory_order_relaxed) + 1,
+                 std::memory_order_relaxed);
   cc::store_word(market_.status.exec.signals_rejected,
                  cc::load_word(market_.status.exec.signals_rejected, std::memory_order_relaxed) + 1,
                  std::memory_order_relaxed);
@@ -463,7 +482,8 @@ void ExecEngine::reject(std::uint32_t slot, const layout::Signal& s, RejectReaso
 
 // ---- reports ----------------------------------------------------------------------------------
 
-layout::ExecReport ExecEngine::base_report(const Order& o, ReportKind kind, std::int64_t now) const noexcept {
+layout::ExecReport ExecEngine::base_report(const Order& o, ReportKind kind,
+                                           std::int64_t now) const noexcept {
   ExecReport r{};
   r.signal_seq = o.seq;
   r.kind = static_cast<std::uint8_t>(kind);
@@ -505,7 +525,8 @@ void ExecEngine::terminal(Order& o, ReportKind kind, RejectReason reason, std::i
   if (o.cancel_seq != 0) {
     // The cancel signal ends with its target: CANCELLED if the cancel took, otherwise refused
     // because the order had already ended (filled, expired, rejected).
-    ExecReport c = base_report(o, kind == ReportKind::kCancelled ? ReportKind::kCancelled : ReportKind::kRejected, now);
+    ExecReport c = base_report(
+        o, kind == ReportKind::kCancelled ? ReportKind::kCancelled : ReportKind::kRejected, now);
     c.signal_seq = o.cancel_seq;
     if (kind != ReportKind::kCancelled) {
       c.reason = static_cast<std::uint16_t>(RejectReason::kUnknownOrder);
@@ -517,10 +538,13 @@ void ExecEngine::terminal(Order& o, ReportKind kind, RejectReason reason, std::i
   const std::int64_t open_left = o.qty - o.reported_qty;
   (o.side == layout::Side::kBuy ? p.open_buy : p.open_sell) -= open_left > 0 ? open_left : 0;
   if (p.open_orders > 0) --p.open_orders;
-  const char* name = kind == ReportKind::kFilled ? "FILLED"
+  const char* name = kind == ReportKind::kFilled      ? "FILLED"
                      : kind == ReportKind::kCancelled ? "CANCELLED"
-                     : kind == ReportKind::kExpired ? "EXPIRED" : "REJECTED";
-  log_.push(HotRecord{now, kind == ReportKind::kRejected ? spdlog::level::warn : spdlog::level::info, "exec", "order_final"}
+                     : kind == ReportKind::kExpired   ? "EXPIRED"
+                                                      : "REJECTED";
+  log_.push(HotRecord{now,
+                      kind == ReportKind::kRejected ? spdlog::level::warn : spdlog::level::info,
+                      "exec", "order_final"}
                 .s("client_order_id", o.cid, o.cid_len)
                 .s("state", name, std::strlen(name))
                 .fx("cum_qty", o.reported_qty)
@@ -571,7 +595,8 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
                     .s("client_order_id", o->cid, o->cid_len)
                     .i("venue_code", e.code));
       return;  // the order's own status follows from the venue's query
-    case venue::EventKind::kUpdate: break;
+    case venue::EventKind::kUpdate:
+      break;
   }
   o->venue_order_id = e.order_id;
   const bool final = venue::is_final(e.status);
@@ -600,7 +625,8 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
     } else {
       // Reducing: realise PnL on the closed part; a flip opens at the fill price.
       const std::int64_t closing = std::min<std::int64_t>(last_qty, p.qty < 0 ? -p.qty : p.qty);
-      const Wide diff = p.qty > 0 ? static_cast<Wide>(px - p.avg_px) : static_cast<Wide>(p.avg_px - px);
+      const Wide diff =
+          p.qty > 0 ? static_cast<Wide>(px - p.avg_px) : static_cast<Wide>(p.avg_px - px);
       p.realized += static_cast<std::int64_t>(diff * closing / 100'000'000);
       p.qty += signed_qty;
       if (p.qty == 0) {
@@ -610,10 +636,14 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
       }
     }
     p.fees += fee_delta;
-    cc::store_word(market_.status.exec.fills, cc::load_word(market_.status.exec.fills, std::memory_order_relaxed) + 1,
+    cc::store_word(market_.status.exec.fills,
+                   cc::load_word(market_.status.exec.fills, std::memory_order_relaxed) + 1,
                    std::memory_order_relaxed);
-    ExecReport r = base_report(*o, e.status == venue::OrderStatus::kFilled ? ReportKind::kFilled
-                                                                          : ReportKind::kPartiallyFilled, now);
+    ExecReport r =
+        base_report(*o,
+                    e.status == venue::OrderStatus::kFilled ? ReportKind::kFilled
+                                                            : ReportKind::kPartiallyFilled,
+                    now);
     r.last_qty.raw = last_qty;
     r.last_px.raw = px;
     if (e.status == venue::OrderStatus::kFilled) {
@@ -646,10 +676,14 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
   }
   if (!final) return;
   switch (e.status) {
-    case venue::OrderStatus::kFilled: return terminal(*o, ReportKind::kFilled, RejectReason::kNone, 0, now);
-    case venue::OrderStatus::kCanceled: return terminal(*o, ReportKind::kCancelled, RejectReason::kNone, 0, now);
-    case venue::OrderStatus::kExpired: return terminal(*o, ReportKind::kExpired, RejectReason::kNone, 0, now);
-    default: return terminal(*o, ReportKind::kRejected, RejectReason::kVenueRejected, 0, now);
+    case venue::OrderStatus::kFilled:
+      return terminal(*o, ReportKind::kFilled, RejectReason::kNone, 0, now);
+    case venue::OrderStatus::kCanceled:
+      return terminal(*o, ReportKind::kCancelled, RejectReason::kNone, 0, now);
+    case venue::OrderStatus::kExpired:
+      return terminal(*o, ReportKind::kExpired, RejectReason::kNone, 0, now);
+    default:
+      return terminal(*o, ReportKind::kRejected, RejectReason::kVenueRejected, 0, now);
   }
 }
 
@@ -699,7 +733,6 @@ void ExecEngine::on_venue_error(std::string_view what) {
 }
 
 // ---- order table ------------------------------------------------------------------------------
-
 
 ExecEngine::Order* ExecEngine::allocate() noexcept {
   const std::uint32_t i = free_orders_.back();
@@ -765,10 +798,12 @@ void ExecEngine::shutdown(std::int64_t now) {
       if (o.in_use && o.cancel_seq == 0) venue_->cancel(o.cid_view(), symbol_names_[o.symbol]);
     }
   }
-  const std::int64_t deadline = now + static_cast<std::int64_t>(cfg_.shutdown.timeout_ms) * 1'000'000;
+  const std::int64_t deadline =
+      now + static_cast<std::int64_t>(cfg_.shutdown.timeout_ms) * 1'000'000;
   while (true) {
     const std::int64_t t = realtime_ns();
-    const bool open = std::any_of(orders_.begin(), orders_.end(), [](const Order& o) { return o.in_use; });
+    const bool open =
+        std::any_of(orders_.begin(), orders_.end(), [](const Order& o) { return o.in_use; });
     if (!open || t >= deadline) break;
     if (cfg_.shutdown.on_stop == StopAction::kLeave && venue_->busy() == 0) break;
     now_ns_ = t;

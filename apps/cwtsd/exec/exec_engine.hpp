@@ -14,16 +14,16 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "config/config.hpp"
+#include "cwts/binance/exchange_info.hpp"
 #include "cwts/concurrent/record_ring.hpp"
 #include "cwts/concurrent/seqlock.hpp"
-#include "config/config.hpp"
-#include "hot_log.hpp"
 #include "cwts/engine/rate_governor.hpp"
 #include "cwts/engine/validator.hpp"
-#include "cwts/binance/exchange_info.hpp"
 #include "cwts/shm_layout/market_region.hpp"
 #include "cwts/shm_layout/signal_region.hpp"
 #include "cwts/venue/venue.hpp"
+#include "hot_log.hpp"
 
 namespace cwts::daemon {
 
@@ -36,9 +36,9 @@ bool parse_client_order_id(std::string_view cid, std::uint64_t epoch_ns, std::ui
                            std::uint64_t& seq) noexcept;
 
 struct ExecCounters {
-  std::uint64_t reports_overflowed = 0;  // reports held back because a slot's ring was full
-  std::uint64_t duplicate_terminals = 0; // never expected to move
-  std::uint64_t orphan_events = 0;       // venue events for an order this engine does not track
+  std::uint64_t reports_overflowed = 0;   // reports held back because a slot's ring was full
+  std::uint64_t duplicate_terminals = 0;  // never expected to move
+  std::uint64_t orphan_events = 0;        // venue events for an order this engine does not track
 };
 
 class ExecEngine final : private venue::VenueListener {
@@ -72,9 +72,15 @@ class ExecEngine final : private venue::VenueListener {
   }
   // The venue's own count of what this account used, from its last response headers
   // (X-MBX-USED-WEIGHT-1M, X-MBX-ORDER-COUNT-10S / -1D); 0 until the first. Any thread.
-  [[nodiscard]] std::uint64_t venue_used_weight_1m() const noexcept { return used_weight_1m_.load(std::memory_order_relaxed); }
-  [[nodiscard]] std::uint64_t venue_orders_10s() const noexcept { return orders_10s_.load(std::memory_order_relaxed); }
-  [[nodiscard]] std::uint64_t venue_orders_1d() const noexcept { return orders_1d_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t venue_used_weight_1m() const noexcept {
+    return used_weight_1m_.load(std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t venue_orders_10s() const noexcept {
+    return orders_10s_.load(std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t venue_orders_1d() const noexcept {
+    return orders_1d_.load(std::memory_order_relaxed);
+  }
   [[nodiscard]] bool venue_ready() const noexcept {
     return venue_ready_.load(std::memory_order_relaxed);
   }

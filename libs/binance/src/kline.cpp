@@ -6,9 +6,8 @@ namespace {
 
 constexpr std::int64_t kDayMs = 86'400'000;
 constexpr std::array<std::int64_t, 15> kIntervalMs = {
-    1000,        60'000,      180'000,     300'000,      900'000,     1'800'000,  3'600'000,
-    7'200'000,   14'400'000,  21'600'000,  28'800'000,   43'200'000,  kDayMs,     3 * kDayMs,
-    7 * kDayMs};
+    1000,       60'000,     180'000,    300'000,    900'000, 1'800'000,  3'600'000, 7'200'000,
+    14'400'000, 21'600'000, 28'800'000, 43'200'000, kDayMs,  3 * kDayMs, 7 * kDayMs};
 // Howard Hinnant's civil-date algorithms, for calendar-month klines.
 std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
   y -= m <= 2 ? 1 : 0;

@@ -1,5 +1,6 @@
 // Binance spellings of the order enums.
 #include "cwts/binance/order.hpp"
+
 #include "cwts/binance/execution.hpp"
 
 namespace cwts::binance {

@@ -285,7 +285,7 @@ Result<TimingWindow> authenticate(const Request& request, const std::string* api
 // Endpoint parameters
 
 Result<const binance::SymbolSpec*> parse_optional_symbol(const Request& request,
-                                                    const binance::ExchangeInfo& info) {
+                                                         const binance::ExchangeInfo& info) {
   const std::string* s = non_empty(request, "symbol");
   if (s == nullptr) return static_cast<const binance::SymbolSpec*>(nullptr);
   if (!is_symbol_syntax(*s)) return errors::illegal_chars("symbol", kSymbolRange);
@@ -294,7 +294,8 @@ Result<const binance::SymbolSpec*> parse_optional_symbol(const Request& request,
   return spec;
 }
 
-Result<const binance::SymbolSpec*> parse_symbol(const Request& request, const binance::ExchangeInfo& info) {
+Result<const binance::SymbolSpec*> parse_symbol(const Request& request,
+                                                const binance::ExchangeInfo& info) {
   if (non_empty(request, "symbol") == nullptr) return errors::mandatory("symbol");
   return parse_optional_symbol(request, info);
 }

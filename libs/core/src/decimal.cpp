@@ -5,11 +5,16 @@ namespace cwts::core {
 
 const char* to_string(DecimalErrc e) noexcept {
   switch (e) {
-    case DecimalErrc::kOk: return "ok";
-    case DecimalErrc::kEmpty: return "empty number";
-    case DecimalErrc::kSyntax: return "not a decimal number";
-    case DecimalErrc::kPrecision: return "more decimals than the symbol's scale";
-    case DecimalErrc::kOverflow: return "number too large";
+    case DecimalErrc::kOk:
+      return "ok";
+    case DecimalErrc::kEmpty:
+      return "empty number";
+    case DecimalErrc::kSyntax:
+      return "not a decimal number";
+    case DecimalErrc::kPrecision:
+      return "more decimals than the symbol's scale";
+    case DecimalErrc::kOverflow:
+      return "number too large";
   }
   return "unknown";
 }

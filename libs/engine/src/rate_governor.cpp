@@ -7,18 +7,24 @@ namespace cwts::engine {
 
 const char* to_string(RateDecision d) noexcept {
   switch (d) {
-    case RateDecision::kOk: return "OK";
-    case RateDecision::kEngineWeight: return "ENGINE_WEIGHT";
-    case RateDecision::kEngineOrders: return "ENGINE_ORDERS";
-    case RateDecision::kSlotBudget: return "SLOT_BUDGET";
-    case RateDecision::kBackoff: return "BACKOFF";
+    case RateDecision::kOk:
+      return "OK";
+    case RateDecision::kEngineWeight:
+      return "ENGINE_WEIGHT";
+    case RateDecision::kEngineOrders:
+      return "ENGINE_ORDERS";
+    case RateDecision::kSlotBudget:
+      return "SLOT_BUDGET";
+    case RateDecision::kBackoff:
+      return "BACKOFF";
   }
   return "?";
 }
 
 namespace {
 std::uint64_t share_of(std::uint64_t limit, double share) {
-  return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::floor(static_cast<double>(limit) * share)));
+  return std::max<std::uint64_t>(
+      1, static_cast<std::uint64_t>(std::floor(static_cast<double>(limit) * share)));
 }
 }  // namespace
 
@@ -51,7 +57,7 @@ RateDecision RateGovernor::try_acquire_order(std::uint32_t slot, std::uint32_t w
     Bucket& b = buckets_[i];
     if (!b.engine.can_take(cost(b), now_ns)) {
       return b.type == binance::RateLimitType::kOrders ? RateDecision::kEngineOrders
-                                                  : RateDecision::kEngineWeight;
+                                                       : RateDecision::kEngineWeight;
     }
     if (!b.slots[slot].can_take(cost(b), now_ns)) return RateDecision::kSlotBudget;
   }
@@ -74,7 +80,8 @@ RateDecision RateGovernor::try_acquire_request(std::uint32_t weight, std::int64_
   for (std::size_t i = 0; i < count_; ++i) {
     Bucket& b = buckets_[i];
     if (b.type == binance::RateLimitType::kOrders) continue;
-    (void)b.engine.try_acquire(b.type == binance::RateLimitType::kRequestWeight ? weight : 1, now_ns);
+    (void)b.engine.try_acquire(b.type == binance::RateLimitType::kRequestWeight ? weight : 1,
+                               now_ns);
   }
   return RateDecision::kOk;
 }
@@ -111,9 +118,11 @@ void RateGovernor::on_retry_after(int http_status, std::int64_t retry_after_s,
   }
 }
 
-std::uint64_t RateGovernor::engine_capacity(binance::RateLimitType type, std::int64_t window_ms) const noexcept {
+std::uint64_t RateGovernor::engine_capacity(binance::RateLimitType type,
+                                            std::int64_t window_ms) const noexcept {
   for (std::size_t i = 0; i < count_; ++i) {
-    if (buckets_[i].type == type && buckets_[i].window_ms == window_ms) return buckets_[i].engine.capacity();
+    if (buckets_[i].type == type && buckets_[i].window_ms == window_ms)
+      return buckets_[i].engine.capacity();
   }
   return 0;
 }

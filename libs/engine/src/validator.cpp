@@ -9,7 +9,9 @@ using layout::RejectReason;
 __extension__ typedef __int128 Wide;
 constexpr std::int64_t kScale = 100'000'000;  // 8 decimals
 
-constexpr std::uint8_t bit(layout::OrderType t) { return static_cast<std::uint8_t>(1U << static_cast<unsigned>(t)); }
+constexpr std::uint8_t bit(layout::OrderType t) {
+  return static_cast<std::uint8_t>(1U << static_cast<unsigned>(t));
+}
 
 // a × ratio (8 decimals)
 std::int64_t times_ratio(std::int64_t a, std::int64_t ratio) noexcept {
@@ -47,7 +49,8 @@ std::int64_t notional(std::int64_t price, std::int64_t qty) noexcept {
 
 RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const RiskLimits& risk,
                       const MarketState& market, const Exposure& ex, layout::TradingState state,
-                      const SlotPolicy& slot, std::uint64_t last_seq, std::int64_t now_ns) noexcept {
+                      const SlotPolicy& slot, std::uint64_t last_seq,
+                      std::int64_t now_ns) noexcept {
   if (s.seq <= last_seq) return RejectReason::kReplayedSequence;
   if (!slot.may_trade) return RejectReason::kSlotNotAuthorised;
   const auto type = static_cast<layout::OrderType>(s.type);
@@ -69,16 +72,19 @@ RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const R
     case layout::OrderType::kLimitMaker:
       if (tif != layout::TimeInForce::kNone) return RejectReason::kBadType;
       break;
-    default: return RejectReason::kBadType;
+    default:
+      return RejectReason::kBadType;
   }
-  if (rules->order_types != 0 && (rules->order_types & bit(type)) == 0) return RejectReason::kBadType;
+  if (rules->order_types != 0 && (rules->order_types & bit(type)) == 0)
+    return RejectReason::kBadType;
   const bool market_order = type == layout::OrderType::kMarket;
   const std::int64_t qty = s.qty.raw;
   const std::int64_t price = s.price.raw;
   if (qty <= 0 || (!market_order && price <= 0)) return RejectReason::kBadValue;
 
-  const std::uint32_t ttl_ms =
-      s.ttl_ms == 0 ? risk.default_ttl_ms : (s.ttl_ms < risk.max_ttl_ms ? s.ttl_ms : risk.max_ttl_ms);
+  const std::uint32_t ttl_ms = s.ttl_ms == 0
+                                   ? risk.default_ttl_ms
+                                   : (s.ttl_ms < risk.max_ttl_ms ? s.ttl_ms : risk.max_ttl_ms);
   if (s.created_ns + static_cast<std::int64_t>(ttl_ms) * 1'000'000 < now_ns ||
       s.created_ns > now_ns + 1'000'000'000LL) {
     return RejectReason::kStale;
@@ -104,8 +110,10 @@ RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const R
     }
   }
   if (rules->step > 0 && qty % rules->step != 0) return RejectReason::kStepSize;
-  const std::int64_t min_q = market_order && rules->market_min_qty > 0 ? rules->market_min_qty : rules->min_qty;
-  const std::int64_t max_q = market_order && rules->market_max_qty > 0 ? rules->market_max_qty : rules->max_qty;
+  const std::int64_t min_q =
+      market_order && rules->market_min_qty > 0 ? rules->market_min_qty : rules->min_qty;
+  const std::int64_t max_q =
+      market_order && rules->market_max_qty > 0 ? rules->market_max_qty : rules->max_qty;
   if (qty < min_q) return RejectReason::kMinQty;
   if (max_q > 0 && qty > max_q) return RejectReason::kMaxQty;
 
@@ -120,7 +128,8 @@ RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const R
       value > rules->max_notional) {
     return RejectReason::kMaxNotional;
   }
-  if (risk.max_order_notional > 0 && value > risk.max_order_notional) return RejectReason::kMaxNotional;
+  if (risk.max_order_notional > 0 && value > risk.max_order_notional)
+    return RejectReason::kMaxNotional;
 
   if (!market_order && mid > 0) {
     const std::int64_t up = buy ? rules->bid_up : rules->ask_up;
@@ -128,71 +137,110 @@ RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const R
     if ((up > 0 && price > times_ratio(mid, up)) || (down > 0 && price < times_ratio(mid, down))) {
       return RejectReason::kPercentPrice;
     }
-    if (risk.price_band_bps > 0 &&
-        static_cast<Wide>(std::llabs(price - mid)) * 10'000 > static_cast<Wide>(mid) * risk.price_band_bps) {
+    if (risk.price_band_bps > 0 && static_cast<Wide>(std::llabs(price - mid)) * 10'000 >
+                                       static_cast<Wide>(mid) * risk.price_band_bps) {
       return RejectReason::kPriceBand;
     }
   }
 
   if (risk.max_position > 0) {
-    const std::int64_t after = buy ? ex.position + ex.open_buy_qty + qty : ex.position - ex.open_sell_qty - qty;
+    const std::int64_t after =
+        buy ? ex.position + ex.open_buy_qty + qty : ex.position - ex.open_sell_qty - qty;
     if (std::llabs(after) > risk.max_position) return RejectReason::kMaxPosition;
   }
-  if (risk.max_open_orders > 0 && ex.open_orders >= risk.max_open_orders) return RejectReason::kMaxOpenOrders;
-  if (rules->max_num_orders > 0 && ex.open_orders >= rules->max_num_orders) return RejectReason::kMaxOpenOrders;
+  if (risk.max_open_orders > 0 && ex.open_orders >= risk.max_open_orders)
+    return RejectReason::kMaxOpenOrders;
+  if (rules->max_num_orders > 0 && ex.open_orders >= rules->max_num_orders)
+    return RejectReason::kMaxOpenOrders;
   return RejectReason::kNone;
 }
 
 const char* to_string(layout::ReportKind k) noexcept {
   switch (k) {
-    case layout::ReportKind::kAccepted: return "ACCEPTED";
-    case layout::ReportKind::kRejected: return "REJECTED";
-    case layout::ReportKind::kNew: return "NEW";
-    case layout::ReportKind::kPartiallyFilled: return "PARTIALLY_FILLED";
-    case layout::ReportKind::kFilled: return "FILLED";
-    case layout::ReportKind::kCancelled: return "CANCELLED";
-    case layout::ReportKind::kExpired: return "EXPIRED";
+    case layout::ReportKind::kAccepted:
+      return "ACCEPTED";
+    case layout::ReportKind::kRejected:
+      return "REJECTED";
+    case layout::ReportKind::kNew:
+      return "NEW";
+    case layout::ReportKind::kPartiallyFilled:
+      return "PARTIALLY_FILLED";
+    case layout::ReportKind::kFilled:
+      return "FILLED";
+    case layout::ReportKind::kCancelled:
+      return "CANCELLED";
+    case layout::ReportKind::kExpired:
+      return "EXPIRED";
   }
   return "?";
 }
 
 const char* to_string(layout::TradingState s) noexcept {
   switch (s) {
-    case layout::TradingState::kActive: return "active";
-    case layout::TradingState::kHalted: return "halted";
-    case layout::TradingState::kReduceOnly: return "reduce_only";
+    case layout::TradingState::kActive:
+      return "active";
+    case layout::TradingState::kHalted:
+      return "halted";
+    case layout::TradingState::kReduceOnly:
+      return "reduce_only";
   }
   return "?";
 }
 
 const char* to_string(layout::RejectReason r) noexcept {
   switch (r) {
-    case RejectReason::kNone: return "NONE";
-    case RejectReason::kUnknownSymbol: return "UNKNOWN_SYMBOL";
-    case RejectReason::kBadSide: return "BAD_SIDE";
-    case RejectReason::kBadType: return "BAD_TYPE";
-    case RejectReason::kBadValue: return "BAD_VALUE";
-    case RejectReason::kTickSize: return "TICK_SIZE";
-    case RejectReason::kStepSize: return "STEP_SIZE";
-    case RejectReason::kMinQty: return "MIN_QTY";
-    case RejectReason::kMaxQty: return "MAX_QTY";
-    case RejectReason::kMinNotional: return "MIN_NOTIONAL";
-    case RejectReason::kMaxNotional: return "MAX_NOTIONAL";
-    case RejectReason::kPriceBand: return "PRICE_BAND";
-    case RejectReason::kMaxPosition: return "MAX_POSITION";
-    case RejectReason::kMaxOpenOrders: return "MAX_OPEN_ORDERS";
-    case RejectReason::kStale: return "STALE";
-    case RejectReason::kReplayedSequence: return "REPLAYED_SEQUENCE";
-    case RejectReason::kRateLimited: return "RATE_LIMITED";
-    case RejectReason::kTradingHalted: return "TRADING_HALTED";
-    case RejectReason::kBookNotValid: return "BOOK_NOT_VALID";
-    case RejectReason::kSlotNotAuthorised: return "SLOT_NOT_AUTHORISED";
-    case RejectReason::kPercentPrice: return "PERCENT_PRICE";
-    case RejectReason::kVenueRejected: return "VENUE_REJECTED";
-    case RejectReason::kVenueUnavailable: return "VENUE_UNAVAILABLE";
-    case RejectReason::kReduceOnly: return "REDUCE_ONLY";
-    case RejectReason::kUnknownOrder: return "UNKNOWN_ORDER";
-    case RejectReason::kShutdown: return "SHUTDOWN";
+    case RejectReason::kNone:
+      return "NONE";
+    case RejectReason::kUnknownSymbol:
+      return "UNKNOWN_SYMBOL";
+    case RejectReason::kBadSide:
+      return "BAD_SIDE";
+    case RejectReason::kBadType:
+      return "BAD_TYPE";
+    case RejectReason::kBadValue:
+      return "BAD_VALUE";
+    case RejectReason::kTickSize:
+      return "TICK_SIZE";
+    case RejectReason::kStepSize:
+      return "STEP_SIZE";
+    case RejectReason::kMinQty:
+      return "MIN_QTY";
+    case RejectReason::kMaxQty:
+      return "MAX_QTY";
+    case RejectReason::kMinNotional:
+      return "MIN_NOTIONAL";
+    case RejectReason::kMaxNotional:
+      return "MAX_NOTIONAL";
+    case RejectReason::kPriceBand:
+      return "PRICE_BAND";
+    case RejectReason::kMaxPosition:
+      return "MAX_POSITION";
+    case RejectReason::kMaxOpenOrders:
+      return "MAX_OPEN_ORDERS";
+    case RejectReason::kStale:
+      return "STALE";
+    case RejectReason::kReplayedSequence:
+      return "REPLAYED_SEQUENCE";
+    case RejectReason::kRateLimited:
+      return "RATE_LIMITED";
+    case RejectReason::kTradingHalted:
+      return "TRADING_HALTED";
+    case RejectReason::kBookNotValid:
+      return "BOOK_NOT_VALID";
+    case RejectReason::kSlotNotAuthorised:
+      return "SLOT_NOT_AUTHORISED";
+    case RejectReason::kPercentPrice:
+      return "PERCENT_PRICE";
+    case RejectReason::kVenueRejected:
+      return "VENUE_REJECTED";
+    case RejectReason::kVenueUnavailable:
+      return "VENUE_UNAVAILABLE";
+    case RejectReason::kReduceOnly:
+      return "REDUCE_ONLY";
+    case RejectReason::kUnknownOrder:
+      return "UNKNOWN_ORDER";
+    case RejectReason::kShutdown:
+      return "SHUTDOWN";
   }
   return "?";
 }

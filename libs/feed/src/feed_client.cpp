@@ -29,9 +29,9 @@
 #include <openssl/x509_vfy.h>
 #include <spdlog/spdlog.h>
 
+#include "cwts/core/clock.hpp"
 #include "cwts/net/endpoint.hpp"
 #include "cwts/net/tls_client.hpp"
-#include "cwts/core/clock.hpp"
 
 namespace cwts::feed {
 
@@ -216,7 +216,8 @@ void validate(const FeedConfig& cfg) {
   for (std::size_t i = 0; i < cfg.symbols.size(); ++i) {
     const std::string& s = cfg.symbols[i];
     const std::string field = "symbols[" + std::to_string(i) + "] '" + s + "'";
-    if (s.empty() || s.size() >= sizeof(md::SymbolState::name)) bad_config(field, "1-15 characters");
+    if (s.empty() || s.size() >= sizeof(md::SymbolState::name))
+      bad_config(field, "1-15 characters");
     for (char c : s) {
       if (!std::isalnum(static_cast<unsigned char>(c)))
         bad_config(field, "letters and digits only");
@@ -277,16 +278,20 @@ struct FeedClient::Impl {
     void on_book_validity(const md::SymbolState& s, bool v, const md::FrameMeta& m) override {
       down_->on_book_validity(s, v, m);
     }
-    void on_book_ticker(const md::SymbolState& s, const md::BookTickerMsg& b, const md::FrameMeta& m) override {
+    void on_book_ticker(const md::SymbolState& s, const md::BookTickerMsg& b,
+                        const md::FrameMeta& m) override {
       down_->on_book_ticker(s, b, m);
     }
-    void on_trade(const md::SymbolState& s, const md::TradeMsg& t, bool agg, const md::FrameMeta& m) override {
+    void on_trade(const md::SymbolState& s, const md::TradeMsg& t, bool agg,
+                  const md::FrameMeta& m) override {
       down_->on_trade(s, t, agg, m);
     }
-    void on_kline(const md::SymbolState& s, const md::KlineMsg& k, const md::FrameMeta& m) override {
+    void on_kline(const md::SymbolState& s, const md::KlineMsg& k,
+                  const md::FrameMeta& m) override {
       down_->on_kline(s, k, m);
     }
-    void on_partial_depth(const md::SymbolState& s, const md::ParsedFrame& f, const md::FrameMeta& m) override {
+    void on_partial_depth(const md::SymbolState& s, const md::ParsedFrame& f,
+                          const md::FrameMeta& m) override {
       down_->on_partial_depth(s, f, m);
     }
     void on_server_shutdown(const md::FrameMeta& m) override {
@@ -748,28 +753,28 @@ struct FeedClient::Impl {
   template <class S>
   void http_tcp(const std::shared_ptr<HttpConn>& h, S& s,
                 const tcp::resolver::results_type& results) {
-    beast::get_lowest_layer(s).async_connect(
-        results, [this, h, &s](beast::error_code ec, const tcp::endpoint&) {
+    beast::get_lowest_layer(s).async_connect(results, [this, h, &s](beast::error_code ec,
+                                                                    const tcp::endpoint&) {
+      if (h != http) return;
+      if (ec) return snapshot_failed("connect", ec);
+      beast::error_code ignored;
+      beast::get_lowest_layer(s).socket().set_option(tcp::no_delay(true), ignored);
+      if constexpr (std::is_same_v<S, TlsHttp>) {
+        if (!net::prepare_tls_connection(s.native_handle(), rest_ep)) {
+          return snapshot_failed("tls setup", make_error_code(beast::errc::invalid_argument));
+        }
+        s.async_handshake(ssl::stream_base::client, [this, h, &s](beast::error_code ec2) {
           if (h != http) return;
-          if (ec) return snapshot_failed("connect", ec);
-          beast::error_code ignored;
-          beast::get_lowest_layer(s).socket().set_option(tcp::no_delay(true), ignored);
-          if constexpr (std::is_same_v<S, TlsHttp>) {
-            if (!net::prepare_tls_connection(s.native_handle(), rest_ep)) {
-              return snapshot_failed("tls setup", make_error_code(beast::errc::invalid_argument));
-            }
-            s.async_handshake(ssl::stream_base::client, [this, h, &s](beast::error_code ec2) {
-              if (h != http) return;
-              if (ec2)
-                return snapshot_failed("tls handshake", ec2, net::tls_error(s.native_handle(), ec2));
-              h->connected = true;
-              http_send(h, false);
-            });
-          } else {
-            h->connected = true;
-            http_send(h, false);
-          }
+          if (ec2)
+            return snapshot_failed("tls handshake", ec2, net::tls_error(s.native_handle(), ec2));
+          h->connected = true;
+          http_send(h, false);
         });
+      } else {
+        h->connected = true;
+        http_send(h, false);
+      }
+    });
   }
 
   // `reused`: the connection carried an earlier request. A kept-alive connection may have been

@@ -27,14 +27,15 @@ namespace {
 class JsonFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(msg.time.time_since_epoch()).count();
+    const auto ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(msg.time.time_since_epoch()).count();
     const std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
     std::tm tm{};
     ::gmtime_r(&secs, &tm);
     char ts[48];
-    const int n = std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900,
-                                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                                static_cast<long long>(ns % 1'000'000'000));
+    const int n = std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ",
+                                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                                tm.tm_sec, static_cast<long long>(ns % 1'000'000'000));
     std::string line = "{\"ts\":\"";
     line.append(ts, static_cast<std::size_t>(n));
     line += "\",\"level\":\"";
@@ -46,7 +47,8 @@ class JsonFormatter final : public spdlog::formatter {
       line += payload;
     } else {
       line += "\"component\":";
-      core::append_json_string(line, std::string_view(msg.logger_name.data(), msg.logger_name.size()));
+      core::append_json_string(line,
+                               std::string_view(msg.logger_name.data(), msg.logger_name.size()));
       line += ",\"event\":\"message\",\"msg\":";
       core::append_json_string(line, payload);
     }
@@ -65,11 +67,11 @@ void init_json_log(const LogOptions& o) {
   std::shared_ptr<spdlog::logger> logger;
   if (o.async) {
     spdlog::init_thread_pool(o.queue_size, 1);
-    logger = o.file.empty()
-                 ? spdlog::stderr_logger_mt<spdlog::async_factory>(o.name)
-                 : spdlog::basic_logger_mt<spdlog::async_factory>(o.name, o.file);
+    logger = o.file.empty() ? spdlog::stderr_logger_mt<spdlog::async_factory>(o.name)
+                            : spdlog::basic_logger_mt<spdlog::async_factory>(o.name, o.file);
   } else {
-    logger = o.file.empty() ? spdlog::stderr_logger_mt(o.name) : spdlog::basic_logger_mt(o.name, o.file);
+    logger =
+        o.file.empty() ? spdlog::stderr_logger_mt(o.name) : spdlog::basic_logger_mt(o.name, o.file);
   }
   logger->set_formatter(std::make_unique<JsonFormatter>());
   logger->set_level(o.level);

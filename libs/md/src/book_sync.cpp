@@ -3,8 +3,8 @@
 
 namespace cwts::md {
 
-BookSync::BookSync(SyncVenue venue, std::size_t max_buffered_diffs,
-                   std::size_t max_buffered_levels, std::size_t book_levels)
+BookSync::BookSync(SyncVenue venue, std::size_t max_buffered_diffs, std::size_t max_buffered_levels,
+                   std::size_t book_levels)
     : venue_(venue),
       book_(book_levels),
       max_diffs_(max_buffered_diffs),
@@ -33,16 +33,14 @@ BookSync::Check BookSync::check(const DepthMsg& d, bool first) const noexcept {
   return Check::kApply;
 }
 
-void BookSync::apply(const DepthMsg& d, std::span<const Level> bids,
-                     std::span<const Level> asks) {
+void BookSync::apply(const DepthMsg& d, std::span<const Level> bids, std::span<const Level> asks) {
   for (const auto& l : bids) book_.set_bid(l.px, l.qty);
   for (const auto& l : asks) book_.set_ask(l.px, l.qty);
   id_ = d.last_id;
   ++stats_.applied;
 }
 
-void BookSync::buffer(const DepthMsg& d, std::span<const Level> bids,
-                      std::span<const Level> asks) {
+void BookSync::buffer(const DepthMsg& d, std::span<const Level> bids, std::span<const Level> asks) {
   if (buffer_.size() >= max_diffs_ ||
       buffer_levels_.size() + bids.size() + asks.size() > max_levels_) {
     // Out of room: start over. A snapshot then has to be newer than what remains, which the
@@ -152,22 +150,32 @@ SnapshotOutcome BookSync::on_snapshot(std::uint64_t last_update_id, std::span<co
 
 const char* to_string(DiffOutcome o) noexcept {
   switch (o) {
-    case DiffOutcome::kApplied: return "applied";
-    case DiffOutcome::kBuffered: return "buffered";
-    case DiffOutcome::kDropped: return "dropped";
-    case DiffOutcome::kGap: return "gap";
-    case DiffOutcome::kCrossed: return "crossed";
+    case DiffOutcome::kApplied:
+      return "applied";
+    case DiffOutcome::kBuffered:
+      return "buffered";
+    case DiffOutcome::kDropped:
+      return "dropped";
+    case DiffOutcome::kGap:
+      return "gap";
+    case DiffOutcome::kCrossed:
+      return "crossed";
   }
   return "?";
 }
 
 const char* to_string(SnapshotOutcome o) noexcept {
   switch (o) {
-    case SnapshotOutcome::kSynced: return "synced";
-    case SnapshotOutcome::kTooOld: return "too_old";
-    case SnapshotOutcome::kGap: return "gap";
-    case SnapshotOutcome::kCrossed: return "crossed";
-    case SnapshotOutcome::kIgnored: return "ignored";
+    case SnapshotOutcome::kSynced:
+      return "synced";
+    case SnapshotOutcome::kTooOld:
+      return "too_old";
+    case SnapshotOutcome::kGap:
+      return "gap";
+    case SnapshotOutcome::kCrossed:
+      return "crossed";
+    case SnapshotOutcome::kIgnored:
+      return "ignored";
   }
   return "?";
 }

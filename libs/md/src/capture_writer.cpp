@@ -29,8 +29,8 @@ CaptureWriter::CaptureWriter(CaptureOptions opts)
   std::error_code ec;
   std::filesystem::create_directories(opts_.dir, ec);
   if (ec || !std::filesystem::is_directory(opts_.dir)) {
-    throw std::runtime_error("capture: cannot create directory '" + opts_.dir + "': " +
-                             ec.message());
+    throw std::runtime_error("capture: cannot create directory '" + opts_.dir +
+                             "': " + ec.message());
   }
 }
 
@@ -77,9 +77,9 @@ CaptureWriter::File* CaptureWriter::file_for(std::string_view symbol,
     std::memcpy(f->symbol, symbol.data(), symbol.size());
     f->symbol_len = symbol.size();
   }
-  const bool rotate = f->gz != nullptr &&
-                      (f->bytes >= opts_.rotate_bytes ||
-                       receive_ns - f->opened_ns >= opts_.rotate_seconds * 1'000'000'000);
+  const bool rotate =
+      f->gz != nullptr && (f->bytes >= opts_.rotate_bytes ||
+                           receive_ns - f->opened_ns >= opts_.rotate_seconds * 1'000'000'000);
   if ((f->gz == nullptr || rotate) && !open(*f, receive_ns)) return nullptr;
   return f;
 }

@@ -1,11 +1,11 @@
 // Binance frame parsing with simdjson On-Demand: one pass over each object, keys in any order.
 #include "cwts/md/frame_parser.hpp"
 
-#include <simdjson.h>
-
 #include <algorithm>
 #include <cstring>
 #include <vector>
+
+#include <simdjson.h>
 
 #include "cwts/core/decimal.hpp"
 
@@ -17,27 +17,30 @@ using simdjson::error_code;
 
 ParseErrc map_error(error_code e) noexcept {
   switch (e) {
-    case simdjson::INCORRECT_TYPE: return ParseErrc::kWrongType;
+    case simdjson::INCORRECT_TYPE:
+      return ParseErrc::kWrongType;
     case simdjson::NUMBER_OUT_OF_RANGE:
-    case simdjson::NUMBER_ERROR: return ParseErrc::kBadNumber;
-    default: return ParseErrc::kJson;
+    case simdjson::NUMBER_ERROR:
+      return ParseErrc::kBadNumber;
+    default:
+      return ParseErrc::kJson;
   }
 }
 
 // Field presence bits, checked once the object has been read.
 enum : std::uint32_t {
-  kHasE = 1U << 0,        // "e"
+  kHasE = 1U << 0,  // "e"
   kHasEventTime = 1U << 1,
   kHasSymbol = 1U << 2,
-  kHasFirst = 1U << 3,    // U
-  kHasLast = 1U << 4,     // u / lastUpdateId
+  kHasFirst = 1U << 3,  // U
+  kHasLast = 1U << 4,   // u / lastUpdateId
   kHasBids = 1U << 5,
   kHasAsks = 1U << 6,
   kHasBidPx = 1U << 7,
   kHasBidQty = 1U << 8,
   kHasAskPx = 1U << 9,
   kHasAskQty = 1U << 10,
-  kHasId = 1U << 11,      // t / a (agg)
+  kHasId = 1U << 11,  // t / a (agg)
   kHasPx = 1U << 12,
   kHasQty = 1U << 13,
   kHasTradeTime = 1U << 14,
@@ -57,8 +60,8 @@ struct Ctx {
   std::size_t stream_len = 0;
 };
 
-#define CWTS_TRY(expr)                             \
-  do {                                             \
+#define CWTS_TRY(expr)                                                \
+  do {                                                                \
     if (const ParseErrc e_ = (expr); e_ != ParseErrc::kOk) return e_; \
   } while (0)
 
@@ -162,8 +165,14 @@ ParseErrc parse_kline(od::value v, KlineMsg& k, std::uint32_t& have) noexcept {
     od::value fv = field.value();
     if (key.size() != 1) continue;
     switch (key[0]) {
-      case 't': CWTS_TRY(get_i64(fv, k.open_time_ms)); got |= 1; break;
-      case 'T': CWTS_TRY(get_i64(fv, k.close_time_ms)); got |= 2; break;
+      case 't':
+        CWTS_TRY(get_i64(fv, k.open_time_ms));
+        got |= 1;
+        break;
+      case 'T':
+        CWTS_TRY(get_i64(fv, k.close_time_ms));
+        got |= 2;
+        break;
       case 'i': {
         std::string_view iv;
         if (const auto e = fv.get_string().get(iv); e) return map_error(e);
@@ -172,19 +181,39 @@ ParseErrc parse_kline(od::value v, KlineMsg& k, std::uint32_t& have) noexcept {
         got |= 4;
         break;
       }
-      case 'o': CWTS_TRY(get_fixed(fv, k.open)); got |= 8; break;
-      case 'h': CWTS_TRY(get_fixed(fv, k.high)); got |= 16; break;
-      case 'l': CWTS_TRY(get_fixed(fv, k.low)); got |= 32; break;
-      case 'c': CWTS_TRY(get_fixed(fv, k.close)); got |= 64; break;
-      case 'v': CWTS_TRY(get_fixed(fv, k.volume)); got |= 128; break;
-      case 'q': CWTS_TRY(get_fixed(fv, k.quote_volume)); break;
-      case 'n': CWTS_TRY(get_u64(fv, k.trades)); break;
+      case 'o':
+        CWTS_TRY(get_fixed(fv, k.open));
+        got |= 8;
+        break;
+      case 'h':
+        CWTS_TRY(get_fixed(fv, k.high));
+        got |= 16;
+        break;
+      case 'l':
+        CWTS_TRY(get_fixed(fv, k.low));
+        got |= 32;
+        break;
+      case 'c':
+        CWTS_TRY(get_fixed(fv, k.close));
+        got |= 64;
+        break;
+      case 'v':
+        CWTS_TRY(get_fixed(fv, k.volume));
+        got |= 128;
+        break;
+      case 'q':
+        CWTS_TRY(get_fixed(fv, k.quote_volume));
+        break;
+      case 'n':
+        CWTS_TRY(get_u64(fv, k.trades));
+        break;
       case 'x': {
         if (const auto e = fv.get_bool().get(k.closed); e) return map_error(e);
         got |= 256;
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
   if (got != 511) return ParseErrc::kMissingField;
@@ -467,30 +496,48 @@ ParseErrc FrameParser::parse(std::string_view payload, ParsedFrame& out) noexcep
 
 const char* to_string(FrameKind k) noexcept {
   switch (k) {
-    case FrameKind::kUnknown: return "unknown";
-    case FrameKind::kBookTicker: return "bookTicker";
-    case FrameKind::kDepthUpdate: return "depthUpdate";
-    case FrameKind::kPartialDepth: return "partialDepth";
-    case FrameKind::kDepthSnapshot: return "depthSnapshot";
-    case FrameKind::kTrade: return "trade";
-    case FrameKind::kAggTrade: return "aggTrade";
-    case FrameKind::kKline: return "kline";
-    case FrameKind::kServerShutdown: return "serverShutdown";
-    case FrameKind::kError: return "error";
-    case FrameKind::kSubscriptionReply: return "subscriptionReply";
+    case FrameKind::kUnknown:
+      return "unknown";
+    case FrameKind::kBookTicker:
+      return "bookTicker";
+    case FrameKind::kDepthUpdate:
+      return "depthUpdate";
+    case FrameKind::kPartialDepth:
+      return "partialDepth";
+    case FrameKind::kDepthSnapshot:
+      return "depthSnapshot";
+    case FrameKind::kTrade:
+      return "trade";
+    case FrameKind::kAggTrade:
+      return "aggTrade";
+    case FrameKind::kKline:
+      return "kline";
+    case FrameKind::kServerShutdown:
+      return "serverShutdown";
+    case FrameKind::kError:
+      return "error";
+    case FrameKind::kSubscriptionReply:
+      return "subscriptionReply";
   }
   return "?";
 }
 
 const char* to_string(ParseErrc e) noexcept {
   switch (e) {
-    case ParseErrc::kOk: return "ok";
-    case ParseErrc::kJson: return "malformed JSON";
-    case ParseErrc::kMissingField: return "missing field";
-    case ParseErrc::kWrongType: return "wrong field type";
-    case ParseErrc::kBadNumber: return "bad number";
-    case ParseErrc::kUnknownEvent: return "unknown event";
-    case ParseErrc::kBadSymbol: return "bad symbol";
+    case ParseErrc::kOk:
+      return "ok";
+    case ParseErrc::kJson:
+      return "malformed JSON";
+    case ParseErrc::kMissingField:
+      return "missing field";
+    case ParseErrc::kWrongType:
+      return "wrong field type";
+    case ParseErrc::kBadNumber:
+      return "bad number";
+    case ParseErrc::kUnknownEvent:
+      return "unknown event";
+    case ParseErrc::kBadSymbol:
+      return "bad symbol";
   }
   return "?";
 }
@@ -505,12 +552,18 @@ std::uint32_t interval_seconds(std::string_view iv) noexcept {
   }
   if (i == 0 || i + 1 != iv.size() || n == 0) return 0;
   switch (iv[i]) {
-    case 's': return n;
-    case 'm': return n * 60;
-    case 'h': return n * 3600;
-    case 'd': return n * 86400;
-    case 'w': return n * 604800;
-    default: return 0;  // 'M' (month) has no fixed length
+    case 's':
+      return n;
+    case 'm':
+      return n * 60;
+    case 'h':
+      return n * 3600;
+    case 'd':
+      return n * 86400;
+    case 'w':
+      return n * 604800;
+    default:
+      return 0;  // 'M' (month) has no fixed length
   }
 }
 

@@ -50,8 +50,8 @@ ParseErrc Pipeline::on_frame(std::int64_t receive_ns, std::string_view payload,
   last_error_ = parser_.parse(payload, frame_);
   if (recorder_ != nullptr) {
     // Recorded as received, malformed or not; a bare snapshot goes to its context symbol's file.
-    const std::string_view sym = frame_.kind == FrameKind::kDepthSnapshot ? context_symbol
-                                                                          : frame_.symbol_view();
+    const std::string_view sym =
+        frame_.kind == FrameKind::kDepthSnapshot ? context_symbol : frame_.symbol_view();
     recorder_->write(sym, receive_ns, payload);
   }
   if (last_error_ != ParseErrc::kOk) {

@@ -18,7 +18,6 @@ namespace cc = cwts::concurrent;
 
 constexpr std::int64_t kNsPerMs = 1'000'000;
 
-
 // Relaxed: the md counters are monotonic statistics; readers use them for monitoring only and
 // never to order access to other data.
 void store_counter(std::uint64_t& word, std::uint64_t value) noexcept {
@@ -101,7 +100,8 @@ std::uint16_t ShmPublisher::resolve(const md::SymbolState& s) noexcept {
 
 void ShmPublisher::publish_event(layout::Event& ev) noexcept {
   region_->events.publish(ev);
-  if (ev.receive_ts_ns > 0 && ev.publish_ts_ns > 0) publish_latency_.record(ev.publish_ts_ns - ev.receive_ts_ns);
+  if (ev.receive_ts_ns > 0 && ev.publish_ts_ns > 0)
+    publish_latency_.record(ev.publish_ts_ns - ev.receive_ts_ns);
   ++stats_.events;
   store_counter(region_->status.md.events_published, stats_.events);
 }
@@ -365,7 +365,8 @@ void ShmPublisher::on_kline(const md::SymbolState& s, const md::KlineMsg& k,
 }
 
 void ShmPublisher::setup_indicators() {
-  for (auto& per_symbol : last_closed_ms_) per_symbol.fill(std::numeric_limits<std::int64_t>::min());
+  for (auto& per_symbol : last_closed_ms_)
+    per_symbol.fill(std::numeric_limits<std::int64_t>::min());
   for (std::size_t id = 0; id < symbol_count_; ++id) {
     layout::IndicatorTable table{};
     std::size_t slots = 0;
@@ -379,10 +380,12 @@ void ShmPublisher::setup_indicators() {
       const int tf = candles_.index_of(spec.timeframe_s);
       if (tf < 0) {
         throw std::invalid_argument("shm publisher: indicator " + spec.name + " uses timeframe " +
-                                    std::to_string(spec.timeframe_s) + " s, which is not configured");
+                                    std::to_string(spec.timeframe_s) +
+                                    " s, which is not configured");
       }
       if (slots + ks.n_outputs > layout::kMaxIndicators) {
-        throw std::invalid_argument("shm publisher: more than " + std::to_string(layout::kMaxIndicators) +
+        throw std::invalid_argument("shm publisher: more than " +
+                                    std::to_string(layout::kMaxIndicators) +
                                     " indicator values for " + std::string(sym));
       }
       Indicator ind;
@@ -398,13 +401,14 @@ void ShmPublisher::setup_indicators() {
       for (std::size_t j = 0; j < ks.n_outputs; ++j) {
         const std::string name = ks.n_outputs == 1 ? spec.name : spec.name + "." + ks.outputs[j];
         if (name.empty() || name.size() > sizeof(layout::IndicatorDesc{}.name.data)) {
-          throw std::invalid_argument("shm publisher: indicator name \"" + name + "\" must have 1 to " +
-                                      std::to_string(sizeof(layout::IndicatorDesc{}.name.data)) + " characters");
+          throw std::invalid_argument(
+              "shm publisher: indicator name \"" + name + "\" must have 1 to " +
+              std::to_string(sizeof(layout::IndicatorDesc{}.name.data)) + " characters");
         }
         for (std::size_t k = 0; k < slots; ++k) {
           if (table.desc[k].name.view() == name) {
-            throw std::invalid_argument("shm publisher: indicator name \"" + name + "\" used twice for " +
-                                        std::string(sym));
+            throw std::invalid_argument("shm publisher: indicator name \"" + name +
+                                        "\" used twice for " + std::string(sym));
           }
         }
         layout::IndicatorDesc& d = table.desc[slots];
@@ -427,11 +431,13 @@ void ShmPublisher::setup_indicators() {
   }
 }
 
-std::size_t ShmPublisher::indicator_warmup(std::uint16_t symbol, std::uint8_t timeframe) const noexcept {
+std::size_t ShmPublisher::indicator_warmup(std::uint16_t symbol,
+                                           std::uint8_t timeframe) const noexcept {
   std::size_t most = 0;
   if (symbol >= symbol_count_) return 0;
   for (const Indicator& ind : indicators_[symbol]) {
-    if (ind.timeframe == timeframe) most = std::max(most, static_cast<std::size_t>(ind.lookback) + 1);
+    if (ind.timeframe == timeframe)
+      most = std::max(most, static_cast<std::size_t>(ind.lookback) + 1);
   }
   return most;
 }
@@ -440,12 +446,14 @@ void ShmPublisher::update_indicators(std::uint16_t symbol, std::uint8_t timefram
                                      const layout::Candle& candle) noexcept {
   auto& list = indicators_[symbol];
   if (list.empty()) return;
-  // Price / Qty raw at md::kWireDecimals, divided (not multiplied by 1e-8) so the doubles are the ones
-  // cwts_bridge gives for the same candles: indicators recomputed there agree to the bit.
+  // Price / Qty raw at md::kWireDecimals, divided (not multiplied by 1e-8) so the doubles are the
+  // ones cwts_bridge gives for the same candles: indicators recomputed there agree to the bit.
   constexpr double kScale = 1e8;
   static_assert(md::kWireDecimals == 8);
-  const double fields[4] = {static_cast<double>(candle.high.raw) / kScale, static_cast<double>(candle.low.raw) / kScale,
-                            static_cast<double>(candle.close.raw) / kScale, static_cast<double>(candle.volume.raw) / kScale};
+  const double fields[4] = {static_cast<double>(candle.high.raw) / kScale,
+                            static_cast<double>(candle.low.raw) / kScale,
+                            static_cast<double>(candle.close.raw) / kScale,
+                            static_cast<double>(candle.volume.raw) / kScale};
   layout::IndicatorValues& vals = indicator_values_[symbol];
   bool any = false;
   for (Indicator& ind : list) {

@@ -10,8 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <boost/interprocess/file_mapping.hpp>
-#include <boost/interprocess/mapped_region.hpp>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -19,6 +17,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <boost/interprocess/file_mapping.hpp>
+#include <boost/interprocess/mapped_region.hpp>
 #include <spdlog/spdlog.h>
 
 #include "cwts/concurrent/word_copy.hpp"
@@ -93,8 +93,8 @@ bool lock_region_pages(void* base, std::size_t size, const std::string& path) {
   return false;
 }
 
-void fill_header(RegionHeader& h, RegionKind kind, std::size_t size, std::size_t page,
-                 bool huge, const RegionOptions& opts) {
+void fill_header(RegionHeader& h, RegionKind kind, std::size_t size, std::size_t page, bool huge,
+                 const RegionOptions& opts) {
   h.layout_version = layout::kLayoutVersion;
   h.header_size = sizeof(RegionHeader);
   h.layout_hash = layout::kLayoutHash;
@@ -171,12 +171,11 @@ void validate_header(const RegionHeader& h, RegionKind kind, std::size_t file_si
                           " bytes, file has " + std::to_string(file_size) + ", layout needs " +
                           std::to_string(t.bytes));
   }
-  const auto state = static_cast<RegionState>(
-      concurrent::load_word(h.state, std::memory_order_acquire));
+  const auto state =
+      static_cast<RegionState>(concurrent::load_word(h.state, std::memory_order_acquire));
   if (state == RegionState::kClosed) {
-    throw RegionError(RegionErrc::kClosed, "shm: the engine behind " + path +
-                                               " (pid " + std::to_string(h.engine_pid) +
-                                               ") has shut down");
+    throw RegionError(RegionErrc::kClosed, "shm: the engine behind " + path + " (pid " +
+                                               std::to_string(h.engine_pid) + ") has shut down");
   }
   if (!process_alive(h.engine_pid, h.engine_start_ticks)) {
     throw RegionError(RegionErrc::kStale, "shm: stale region " + path + ": engine pid " +
@@ -239,8 +238,8 @@ bool create_in(const Target& t, RegionKind kind, const RegionOptions& opts, mode
                       "shm: cannot create " + tmp_path + ": " + errno_text(err));
   }
   // fchmod: the mode must not depend on the umask of whoever starts the engine.
-  bool ok = ::fchmod(fd, mode) == 0 && (gid == static_cast<gid_t>(-1) ||
-                                         ::fchown(fd, static_cast<uid_t>(-1), gid) == 0);
+  bool ok = ::fchmod(fd, mode) == 0 &&
+            (gid == static_cast<gid_t>(-1) || ::fchown(fd, static_cast<uid_t>(-1), gid) == 0);
   if (!ok) {
     const int err = errno;
     ::close(fd);
@@ -253,8 +252,7 @@ bool create_in(const Target& t, RegionKind kind, const RegionOptions& opts, mode
     ::close(fd);
     ::unlink(tmp_path.c_str());
     if (t.huge) return false;
-    throw RegionError(RegionErrc::kSystem,
-                      "shm: cannot size " + tmp_path + ": " + errno_text(err));
+    throw RegionError(RegionErrc::kSystem, "shm: cannot size " + tmp_path + ": " + errno_text(err));
   }
   ::close(fd);
   try {
@@ -275,18 +273,30 @@ bool create_in(const Target& t, RegionKind kind, const RegionOptions& opts, mode
 
 const char* to_string(RegionErrc e) noexcept {
   switch (e) {
-    case RegionErrc::kNotFound: return "not_found";
-    case RegionErrc::kInitializing: return "initializing";
-    case RegionErrc::kBadMagic: return "bad_magic";
-    case RegionErrc::kVersionMismatch: return "version_mismatch";
-    case RegionErrc::kHashMismatch: return "hash_mismatch";
-    case RegionErrc::kWrongKind: return "wrong_kind";
-    case RegionErrc::kSizeMismatch: return "size_mismatch";
-    case RegionErrc::kClosed: return "closed";
-    case RegionErrc::kStale: return "stale";
-    case RegionErrc::kAlreadyServed: return "already_served";
-    case RegionErrc::kPermission: return "permission";
-    case RegionErrc::kSystem: return "system";
+    case RegionErrc::kNotFound:
+      return "not_found";
+    case RegionErrc::kInitializing:
+      return "initializing";
+    case RegionErrc::kBadMagic:
+      return "bad_magic";
+    case RegionErrc::kVersionMismatch:
+      return "version_mismatch";
+    case RegionErrc::kHashMismatch:
+      return "hash_mismatch";
+    case RegionErrc::kWrongKind:
+      return "wrong_kind";
+    case RegionErrc::kSizeMismatch:
+      return "size_mismatch";
+    case RegionErrc::kClosed:
+      return "closed";
+    case RegionErrc::kStale:
+      return "stale";
+    case RegionErrc::kAlreadyServed:
+      return "already_served";
+    case RegionErrc::kPermission:
+      return "permission";
+    case RegionErrc::kSystem:
+      return "system";
   }
   return "unknown";
 }
@@ -343,9 +353,10 @@ Region Region::create(RegionKind kind, const RegionOptions& opts) {
     }
   }
   if (!used->huge) {
-    spdlog::warn("shm: {} region for instance '{}' is on {} (normal pages): no usable hugetlbfs "
-                 "mount at '{}'",
-                 traits(kind).name, opts.instance, opts.shm_dir, opts.hugepage_dir);
+    spdlog::warn(
+        "shm: {} region for instance '{}' is on {} (normal pages): no usable hugetlbfs "
+        "mount at '{}'",
+        traits(kind).name, opts.instance, opts.shm_dir, opts.hugepage_dir);
   }
 
   auto& h = *static_cast<RegionHeader*>(m.base);
@@ -384,20 +395,20 @@ Region Region::attach(RegionKind kind, Access access, const RegionOptions& opts)
     if (dir->empty()) continue;
     const std::string path = *dir + "/" + name;
     searched += (searched.empty() ? "" : ", ") + path;
-    const int fd = ::open(path.c_str(), (access == Access::kReadWrite ? O_RDWR : O_RDONLY) |
-                                            O_CLOEXEC);
+    const int fd =
+        ::open(path.c_str(), (access == Access::kReadWrite ? O_RDWR : O_RDONLY) | O_CLOEXEC);
     if (fd < 0) {
       const int err = errno;
       if (err == ENOENT) continue;
-      throw RegionError(err == EACCES ? RegionErrc::kPermission : RegionErrc::kSystem,
-                        "shm: cannot open " + path + ": " + errno_text(err) +
-                            (err == EACCES ? " (is this user in the engine's strategy group?)"
-                                           : ""));
+      throw RegionError(
+          err == EACCES ? RegionErrc::kPermission : RegionErrc::kSystem,
+          "shm: cannot open " + path + ": " + errno_text(err) +
+              (err == EACCES ? " (is this user in the engine's strategy group?)" : ""));
     }
     struct stat st {};
     RegionHeader h{};
-    const bool have = ::fstat(fd, &st) == 0 &&
-                      ::pread(fd, &h, sizeof h, 0) == static_cast<ssize_t>(sizeof h);
+    const bool have =
+        ::fstat(fd, &st) == 0 && ::pread(fd, &h, sizeof h, 0) == static_cast<ssize_t>(sizeof h);
     ::close(fd);
     if (!have) {
       throw RegionError(RegionErrc::kInitializing,
@@ -425,15 +436,15 @@ Region Region::attach(RegionKind kind, Access access, const RegionOptions& opts)
     r.locked_ = opts.lock_pages && lock_region_pages(m.base, m.size, path);
     return r;
   }
-  throw RegionError(RegionErrc::kNotFound, "shm: no " + std::string(traits(kind).name) +
-                                               " region for instance '" + opts.instance +
-                                               "' (looked for " + searched +
-                                               "); is cwtsd running?");
+  throw RegionError(RegionErrc::kNotFound,
+                    "shm: no " + std::string(traits(kind).name) + " region for instance '" +
+                        opts.instance + "' (looked for " + searched + "); is cwtsd running?");
 }
 
 void Region::set_state(RegionState state) noexcept {
   auto& h = *static_cast<RegionHeader*>(base_);
-  concurrent::store_word(h.heartbeat_ns, static_cast<std::uint64_t>(core::realtime_ns()), std::memory_order_relaxed);
+  concurrent::store_word(h.heartbeat_ns, static_cast<std::uint64_t>(core::realtime_ns()),
+                         std::memory_order_relaxed);
   concurrent::store_word(h.state, static_cast<std::uint64_t>(state), std::memory_order_release);
 }
 
@@ -506,6 +517,5 @@ bool process_alive(pid_t pid, std::uint64_t start_ticks) noexcept {
   if (state == 'Z' || state == 'X') return false;
   return start_ticks == 0 || ticks == start_ticks;
 }
-
 
 }  // namespace cwts::shm

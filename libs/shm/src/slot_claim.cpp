@@ -19,8 +19,7 @@ using layout::make_claim;
 bool owner_alive(const layout::SignalSlot& s, std::uint64_t claim) noexcept {
   const std::uint32_t pid = claim_pid(claim);
   if (pid == 0) return false;
-  const std::uint64_t described =
-      concurrent::load_word(s.owner_claim, std::memory_order_acquire);
+  const std::uint64_t described = concurrent::load_word(s.owner_claim, std::memory_order_acquire);
   // Start ticks describe this claim only once owner_claim says so (see the protocol).
   const std::uint64_t ticks = described == claim ? s.owner_start_ticks : 0;
   return process_alive(static_cast<pid_t>(pid), ticks);
@@ -43,7 +42,8 @@ ClaimResult try_slot(layout::SignalsRegion& region, std::uint32_t index,
                                    std::memory_order_acquire)) {
       concurrent::store_word(s.owner_start_ticks, process_start_ticks(::getpid()),
                              std::memory_order_relaxed);
-      concurrent::store_word(s.claim_time_ns, static_cast<std::uint64_t>(core::realtime_ns()), std::memory_order_relaxed);
+      concurrent::store_word(s.claim_time_ns, static_cast<std::uint64_t>(core::realtime_ns()),
+                             std::memory_order_relaxed);
       concurrent::store_word(s.events_lapped, 0, std::memory_order_relaxed);  // a new owner's count
       layout::FixedString<32> name{};
       name.assign(owner_name);
@@ -76,8 +76,7 @@ ClaimResult claim_slot(layout::SignalsRegion& region, int slot,
   return {ClaimStatus::kNoFreeSlot, 0, 0, false};
 }
 
-bool release_slot(layout::SignalsRegion& region, std::uint32_t slot,
-                  std::uint64_t claim) noexcept {
+bool release_slot(layout::SignalsRegion& region, std::uint32_t slot, std::uint64_t claim) noexcept {
   if (slot >= layout::kMaxSlots) return false;
   std::atomic_ref<std::uint64_t> word(region.slots[slot].claim);
   std::uint64_t expected = claim;

@@ -83,7 +83,6 @@ std::string_view base_or_quote(const binance::SymbolSpec& spec, bool base) noexc
 
 }  // namespace
 
-
 // Liquidity the account took from one market level, remembered while the level's displayed
 // quantity stays what it was when taken.
 struct Taken {
@@ -227,7 +226,8 @@ struct MatchingEngine::SymbolState {
   }
 };
 
-MatchingEngine::MatchingEngine(const binance::ExchangeInfo& info, Account account, EngineConfig config)
+MatchingEngine::MatchingEngine(const binance::ExchangeInfo& info, Account account,
+                               EngineConfig config)
     : info_(info),
       account_(std::move(account)),
       config_(config),
@@ -478,8 +478,8 @@ ApiError MatchingEngine::check_filters(const SymbolState& s, const NewOrder& o,
       const i128 min = static_cast<i128>(spec.min_notional.raw) * kOne;
       const i128 max = static_cast<i128>(spec.max_notional.raw) * kOne;
       if (known && ((apply_min && notional < min) || (apply_max && notional > max))) {
-        return errors::filter_failure((spec.filters & binance::kFilterNotional) != 0 ? "NOTIONAL"
-                                                                                : "MIN_NOTIONAL");
+        return errors::filter_failure(
+            (spec.filters & binance::kFilterNotional) != 0 ? "NOTIONAL" : "MIN_NOTIONAL");
       }
     }
   }
@@ -497,9 +497,10 @@ ApiError check_symbol(const binance::SymbolSpec& spec, const NewOrder& o) {
   if (spec.status != layout::SymbolStatus::kTrading) {
     return errors::new_order_rejected(msg::kMarketClosed);
   }
-  const binance::VenueOrderType vt = o.type == OrderType::kLimit    ? binance::VenueOrderType::kLimit
-                                : o.type == OrderType::kMarket ? binance::VenueOrderType::kMarket
-                                                               : binance::VenueOrderType::kLimitMaker;
+  const binance::VenueOrderType vt = o.type == OrderType::kLimit ? binance::VenueOrderType::kLimit
+                                     : o.type == OrderType::kMarket
+                                         ? binance::VenueOrderType::kMarket
+                                         : binance::VenueOrderType::kLimitMaker;
   if ((spec.venue_order_types & (1U << static_cast<unsigned>(vt))) == 0) {
     if (o.type == OrderType::kMarket) return errors::new_order_rejected(msg::kMarketNotSupported);
     return make_error(ErrorCode::kUnsupportedOrderComposition, "Unsupported order combination");

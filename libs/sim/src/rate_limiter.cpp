@@ -35,7 +35,6 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept {
 
 }  // namespace
 
-
 RateLimiter::RateLimiter(const std::vector<binance::RateLimit>& limits, BanPolicy policy)
     : policy_(policy) {
   for (const binance::RateLimit& l : limits) {

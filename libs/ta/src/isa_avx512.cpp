@@ -6,7 +6,8 @@
 namespace cwts::ta::detail {
 
 const IsaKernels& avx512_kernels() noexcept {
-  static const IsaKernels k{&isa_avx512::run_lanes_impl, isa_avx512::kLaneWidth * isa_avx512::kGroups};
+  static const IsaKernels k{&isa_avx512::run_lanes_impl,
+                            isa_avx512::kLaneWidth * isa_avx512::kGroups};
   return k;
 }
 

@@ -34,11 +34,13 @@ void run_one_impl(Kind kind, const Params& p, std::size_t n, const double* const
 namespace cwts::ta::detail {
 
 const IsaKernels& scalar_kernels() noexcept {
-  static const IsaKernels k{&isa_scalar::run_lanes_impl, isa_scalar::kLaneWidth * isa_scalar::kGroups};
+  static const IsaKernels k{&isa_scalar::run_lanes_impl,
+                            isa_scalar::kLaneWidth * isa_scalar::kGroups};
   return k;
 }
 
-void run_scalar_series(Kind k, const Params& p, std::size_t n, const double* const* in, double* const* out) {
+void run_scalar_series(Kind k, const Params& p, std::size_t n, const double* const* in,
+                       double* const* out) {
   isa_scalar::run_one_impl(k, p, n, in, out);
 }
 

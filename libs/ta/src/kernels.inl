@@ -102,7 +102,9 @@ class Buf {
   std::size_t n_ = 0;
 };
 
-inline int iparam(const Params& p, int i) noexcept { return static_cast<int>(p.v[static_cast<std::size_t>(i)]); }
+inline int iparam(const Params& p, int i) noexcept {
+  return static_cast<int>(p.v[static_cast<std::size_t>(i)]);
+}
 
 // ---- building blocks ---------------------------------------------------------------------------
 
@@ -114,7 +116,12 @@ struct SmaState {
   long t = 0;
   V total = splat(0.0);
   explicit SmaState(int period) : p(period), ring(static_cast<std::size_t>(period)) {}
-  void reset() noexcept { ring.clear(); head = 0; t = 0; total = splat(0.0); }
+  void reset() noexcept {
+    ring.clear();
+    head = 0;
+    t = 0;
+    total = splat(0.0);
+  }
   // Returns true when `out` holds a value.
   bool step(V x, V& out) noexcept {
     total = total + x;
@@ -136,7 +143,10 @@ struct EmaState {
   long t = 0;
   V acc = splat(0.0);
   explicit EmaState(int period) : p(period), k(2.0 / static_cast<double>(period + 1)) {}
-  void reset() noexcept { t = 0; acc = splat(0.0); }
+  void reset() noexcept {
+    t = 0;
+    acc = splat(0.0);
+  }
   bool step(V x, V& out) noexcept {
     if (t < p - 1) {
       acc = acc + x;
@@ -168,7 +178,12 @@ struct Extreme {
   V value = splat(0.0);  // the window's extreme once p bars were seen
   explicit Extreme(int period)
       : p(period), cur(static_cast<std::size_t>(period)), suf(static_cast<std::size_t>(period)) {}
-  void reset() noexcept { cur.clear(); suf.clear(); k = 0; pre = value = splat(0.0); }
+  void reset() noexcept {
+    cur.clear();
+    suf.clear();
+    k = 0;
+    pre = value = splat(0.0);
+  }
   static V pick(V a, V b) noexcept {
     if constexpr (Lowest) {
       return sel(a < b, a, b);
@@ -220,7 +235,10 @@ struct Sma {
   explicit Sma(const Params& p) : s(iparam(p, 0)), identity(iparam(p, 0) == 1) {}
   void reset() noexcept { s.reset(); }
   void step(const V* x, V* y) noexcept {
-    if (identity) { y[0] = x[0]; return; }  // TA-Lib copies the input for period 1
+    if (identity) {
+      y[0] = x[0];
+      return;
+    }  // TA-Lib copies the input for period 1
     if (!s.step(x[0], y[0])) y[0] = splat(kNaN);
   }
 };
@@ -231,7 +249,10 @@ struct Ema {
   explicit Ema(const Params& p) : s(iparam(p, 0)), identity(iparam(p, 0) == 1) {}
   void reset() noexcept { s.reset(); }
   void step(const V* x, V* y) noexcept {
-    if (identity) { y[0] = x[0]; return; }
+    if (identity) {
+      y[0] = x[0];
+      return;
+    }
     if (!s.step(x[0], y[0])) y[0] = splat(kNaN);
   }
 };
@@ -247,11 +268,22 @@ struct Wma {
   long since = 0;
   V sum = splat(0.0), sub = splat(0.0), trailing = splat(0.0);
   explicit Wma(const Params& pr)
-      : p(iparam(pr, 0)), divider(static_cast<double>(p) * (p + 1) / 2.0), ring(static_cast<std::size_t>(p)) {}
-  void reset() noexcept { ring.clear(); head = 0; t = 0; since = 0; sum = sub = trailing = splat(0.0); }
+      : p(iparam(pr, 0)),
+        divider(static_cast<double>(p) * (p + 1) / 2.0),
+        ring(static_cast<std::size_t>(p)) {}
+  void reset() noexcept {
+    ring.clear();
+    head = 0;
+    t = 0;
+    since = 0;
+    sum = sub = trailing = splat(0.0);
+  }
   void step(const V* x, V* y) noexcept {
     const V v = x[0];
-    if (p == 1) { y[0] = v; return; }
+    if (p == 1) {
+      y[0] = v;
+      return;
+    }
     ring[head] = v;
     head = head + 1 == static_cast<std::size_t>(p) ? 0 : head + 1;
     if (t < p - 1) {
@@ -285,7 +317,10 @@ struct Wma {
 struct Dema {
   EmaState e1, e2;
   explicit Dema(const Params& p) : e1(iparam(p, 0)), e2(iparam(p, 0)) {}
-  void reset() noexcept { e1.reset(); e2.reset(); }
+  void reset() noexcept {
+    e1.reset();
+    e2.reset();
+  }
   void step(const V* x, V* y) noexcept {
     V a, b;
     if (e1.step(x[0], a) && e2.step(a, b)) {
@@ -300,7 +335,11 @@ struct Dema {
 struct Tema {
   EmaState e1, e2, e3;
   explicit Tema(const Params& p) : e1(iparam(p, 0)), e2(iparam(p, 0)), e3(iparam(p, 0)) {}
-  void reset() noexcept { e1.reset(); e2.reset(); e3.reset(); }
+  void reset() noexcept {
+    e1.reset();
+    e2.reset();
+    e3.reset();
+  }
   void step(const V* x, V* y) noexcept {
     V a, b, c;
     if (e1.step(x[0], a) && e2.step(a, b) && e3.step(b, c)) {
@@ -318,8 +357,12 @@ struct Rsi {
   double inv;
   long t = 0;
   V prev = splat(0.0), gain = splat(0.0), loss = splat(0.0);
-  explicit Rsi(const Params& pr) : p(iparam(pr, 0)), inv(1.0 / static_cast<double>(iparam(pr, 0))) {}
-  void reset() noexcept { t = 0; prev = gain = loss = splat(0.0); }
+  explicit Rsi(const Params& pr)
+      : p(iparam(pr, 0)), inv(1.0 / static_cast<double>(iparam(pr, 0))) {}
+  void reset() noexcept {
+    t = 0;
+    prev = gain = loss = splat(0.0);
+  }
   static V value(V gain, V loss) noexcept {
     const V sum = gain + loss;
     return sel(sum > splat(0.0), splat(100.0) * (gain / sum), splat(0.0));
@@ -360,8 +403,18 @@ struct Macd {
   static int fast_of(const Params& p) { return std::min(iparam(p, 0), iparam(p, 1)); }
   static int slow_of(const Params& p) { return std::max(iparam(p, 0), iparam(p, 1)); }
   explicit Macd(const Params& p)
-      : fast(fast_of(p)), slow(slow_of(p)), delay(slow - fast), ef(fast), es(slow), sig(iparam(p, 2)) {}
-  void reset() noexcept { t = 0; ef.reset(); es.reset(); sig.reset(); }
+      : fast(fast_of(p)),
+        slow(slow_of(p)),
+        delay(slow - fast),
+        ef(fast),
+        es(slow),
+        sig(iparam(p, 2)) {}
+  void reset() noexcept {
+    t = 0;
+    ef.reset();
+    es.reset();
+    sig.reset();
+  }
   void step(const V* x, V* y) noexcept {
     V f = splat(0.0), s = splat(0.0), g = splat(0.0);
     const bool fast_ok = t++ >= delay && ef.step(x[0], f);
@@ -392,7 +445,12 @@ struct VarState {
   V shift = splat(0.0), t1 = splat(0.0), t2 = splat(0.0), since = splat(0.0);
   explicit VarState(int period)
       : p(period), inv(1.0 / static_cast<double>(period)), ring(static_cast<std::size_t>(period)) {}
-  void reset() noexcept { ring.clear(); head = 0; t = 0; shift = t1 = t2 = since = splat(0.0); }
+  void reset() noexcept {
+    ring.clear();
+    head = 0;
+    t = 0;
+    shift = t1 = t2 = since = splat(0.0);
+  }
   bool step(V x, V& var) noexcept {
     ring[head] = x;
     head = head + 1 == static_cast<std::size_t>(p) ? 0 : head + 1;
@@ -476,8 +534,12 @@ struct Bbands {
   double up, dn;
   SmaState sma;
   VarState v;
-  explicit Bbands(const Params& pr) : up(pr.v[1]), dn(pr.v[2]), sma(iparam(pr, 0)), v(iparam(pr, 0)) {}
-  void reset() noexcept { sma.reset(); v.reset(); }
+  explicit Bbands(const Params& pr)
+      : up(pr.v[1]), dn(pr.v[2]), sma(iparam(pr, 0)), v(iparam(pr, 0)) {}
+  void reset() noexcept {
+    sma.reset();
+    v.reset();
+  }
   void step(const V* x, V* y) noexcept {
     V mid, var;
     const bool ok = sma.step(x[0], mid);
@@ -501,8 +563,13 @@ struct AtrT {
   long t = 0;
   V prev_close = splat(0.0), sum = splat(0.0), atr = splat(0.0);
   explicit AtrT(const Params& pr)
-      : p(iparam(pr, 0)), beta(static_cast<double>(p - 1) / static_cast<double>(p)), alpha(1.0 - beta) {}
-  void reset() noexcept { t = 0; prev_close = sum = atr = splat(0.0); }
+      : p(iparam(pr, 0)),
+        beta(static_cast<double>(p - 1) / static_cast<double>(p)),
+        alpha(1.0 - beta) {}
+  void reset() noexcept {
+    t = 0;
+    prev_close = sum = atr = splat(0.0);
+  }
   void step(const V* x, V* y) noexcept {
     const V h = x[0], l = x[1], c = x[2];
     if (t == 0) {
@@ -550,7 +617,9 @@ struct Adx {
     const V h = x[0], l = x[1], c = x[2];
     y[0] = splat(kNaN);
     if (t == 0) {
-      ph = h; pl = l; pc = c;
+      ph = h;
+      pl = l;
+      pc = c;
       ++t;
       return;
     }
@@ -604,7 +673,11 @@ struct FastK {
   int p;
   long t = 0;
   explicit FastK(int period) : lo(period), hi(period), p(period) {}
-  void reset() noexcept { lo.reset(); hi.reset(); t = 0; }
+  void reset() noexcept {
+    lo.reset();
+    hi.reset();
+    t = 0;
+  }
   bool step(V h, V l, V c, V& k) noexcept {
     lo.step(l);
     hi.step(h);
@@ -619,7 +692,11 @@ struct Stoch {
   FastK fk;
   SmaState sk, sd;
   explicit Stoch(const Params& p) : fk(iparam(p, 0)), sk(iparam(p, 1)), sd(iparam(p, 3)) {}
-  void reset() noexcept { fk.reset(); sk.reset(); sd.reset(); }
+  void reset() noexcept {
+    fk.reset();
+    sk.reset();
+    sd.reset();
+  }
   void step(const V* x, V* y) noexcept {
     V k, slowk, slowd;
     if (fk.step(x[0], x[1], x[2], k) && sk.step(k, slowk) && sd.step(slowk, slowd)) {
@@ -635,7 +712,10 @@ struct Stochf {
   FastK fk;
   SmaState fd;
   explicit Stochf(const Params& p) : fk(iparam(p, 0)), fd(iparam(p, 1)) {}
-  void reset() noexcept { fk.reset(); fd.reset(); }
+  void reset() noexcept {
+    fk.reset();
+    fd.reset();
+  }
   void step(const V* x, V* y) noexcept {
     V k, d;
     if (fk.step(x[0], x[1], x[2], k) && fd.step(k, d)) {
@@ -659,7 +739,10 @@ struct Mfi {
   explicit Mfi(const Params& pr)
       : p(iparam(pr, 0)), pos(static_cast<std::size_t>(p)), neg(static_cast<std::size_t>(p)) {}
   void reset() noexcept {
-    pos.clear(); neg.clear(); idx = 0; t = 0;
+    pos.clear();
+    neg.clear();
+    idx = 0;
+    t = 0;
     prev = psum = nsum = null_run = splat(0.0);
   }
   void step(const V* x, V* y) noexcept {
@@ -707,7 +790,10 @@ struct Obv {
   long t = 0;
   V obv = splat(0.0), prev = splat(0.0);
   explicit Obv(const Params&) {}
-  void reset() noexcept { t = 0; obv = prev = splat(0.0); }
+  void reset() noexcept {
+    t = 0;
+    obv = prev = splat(0.0);
+  }
   void step(const V* x, V* y) noexcept {
     const V c = x[0], v = x[1];
     if (t++ == 0) {
@@ -730,7 +816,11 @@ struct Cci {
   std::size_t idx = 0;
   long t = 0;
   explicit Cci(const Params& pr) : p(iparam(pr, 0)), ring(static_cast<std::size_t>(p)) {}
-  void reset() noexcept { ring.clear(); idx = 0; t = 0; }
+  void reset() noexcept {
+    ring.clear();
+    idx = 0;
+    t = 0;
+  }
   void step(const V* x, V* y) noexcept {
     const V last = (x[0] + x[1] + x[2]) / splat(3.0);
     ring[idx] = last;
@@ -758,7 +848,11 @@ struct LagT {
   std::size_t head = 0;
   long t = 0;
   explicit LagT(const Params& pr) : p(iparam(pr, 0)), ring(static_cast<std::size_t>(p)) {}
-  void reset() noexcept { ring.clear(); head = 0; t = 0; }
+  void reset() noexcept {
+    ring.clear();
+    head = 0;
+    t = 0;
+  }
   void step(const V* x, V* y) noexcept {
     const V old = ring[head];
     ring[head] = x[0];
@@ -784,7 +878,11 @@ struct Willr {
   int p;
   long t = 0;
   explicit Willr(const Params& pr) : lo(iparam(pr, 0)), hi(iparam(pr, 0)), p(iparam(pr, 0)) {}
-  void reset() noexcept { lo.reset(); hi.reset(); t = 0; }
+  void reset() noexcept {
+    lo.reset();
+    hi.reset();
+    t = 0;
+  }
   void step(const V* x, V* y) noexcept {
     lo.step(x[1]);
     hi.step(x[0]);
@@ -930,8 +1028,16 @@ struct Vwap {
   long t = 0;
   V pv = splat(0.0), vol = splat(0.0);
   explicit Vwap(const Params& pr)
-      : p(iparam(pr, 0)), pv_ring(static_cast<std::size_t>(p)), v_ring(static_cast<std::size_t>(p)) {}
-  void reset() noexcept { pv_ring.clear(); v_ring.clear(); head = 0; t = 0; pv = vol = splat(0.0); }
+      : p(iparam(pr, 0)),
+        pv_ring(static_cast<std::size_t>(p)),
+        v_ring(static_cast<std::size_t>(p)) {}
+  void reset() noexcept {
+    pv_ring.clear();
+    v_ring.clear();
+    head = 0;
+    t = 0;
+    pv = vol = splat(0.0);
+  }
   void step(const V* x, V* y) noexcept {
     const V tp = (x[0] + x[1] + x[2]) / splat(3.0);
     const V w = tp * x[3];
@@ -972,8 +1078,10 @@ inline void transpose(V* r) noexcept {
 }
 #else
 inline void transpose(V* r) noexcept {
-  const M lo[3] = {{0, 8, 2, 10, 4, 12, 6, 14}, {0, 1, 8, 9, 4, 5, 12, 13}, {0, 1, 2, 3, 8, 9, 10, 11}};
-  const M hi[3] = {{1, 9, 3, 11, 5, 13, 7, 15}, {2, 3, 10, 11, 6, 7, 14, 15}, {4, 5, 6, 7, 12, 13, 14, 15}};
+  const M lo[3] = {
+      {0, 8, 2, 10, 4, 12, 6, 14}, {0, 1, 8, 9, 4, 5, 12, 13}, {0, 1, 2, 3, 8, 9, 10, 11}};
+  const M hi[3] = {
+      {1, 9, 3, 11, 5, 13, 7, 15}, {2, 3, 10, 11, 6, 7, 14, 15}, {4, 5, 6, 7, 12, 13, 14, 15}};
   for (int s = 0, d = 1; s < 3; ++s, d *= 2) {
     for (int i = 0; i < 8; ++i) {
       if ((i / d) % 2 != 0) continue;
@@ -995,7 +1103,8 @@ constexpr std::size_t kPrefetchAhead = 64;  // bars (8 cache lines)
 
 template <class K, std::size_t... I>
 void run_groups(const Params& p, std::size_t n, std::size_t lanes, const double* const* in,
-                double* const* out, std::size_t n_in, std::size_t n_out, std::index_sequence<I...>) {
+                double* const* out, std::size_t n_in, std::size_t n_out,
+                std::index_sequence<I...>) {
   constexpr std::size_t G = sizeof...(I);
   constexpr std::size_t W = kLaneWidth;
   K ks[G] = {((void)I, K(p))...};
@@ -1007,7 +1116,8 @@ void run_groups(const Params& p, std::size_t n, std::size_t lanes, const double*
   for (std::size_t g = 0; g < G; ++g) {
     used[g] = lanes > g * W ? std::min(W, lanes - g * W) : 0;
     for (std::size_t l = 0; l < W; ++l) {
-      const std::size_t src = used[g] == 0 ? 0 : g * W + (l < used[g] ? l : 0);  // an idle group runs series 0
+      const std::size_t src =
+          used[g] == 0 ? 0 : g * W + (l < used[g] ? l : 0);  // an idle group runs series 0
       for (std::size_t i = 0; i < n_in; ++i) ip[g][i][l] = in[src * n_in + i];
       for (std::size_t j = 0; j < n_out; ++j) op[g][j][l] = out[src * n_out + j];
     }
@@ -1027,8 +1137,10 @@ void run_groups(const Params& p, std::size_t n, std::size_t lanes, const double*
     if ((t % 8) < W && t + kPrefetchAhead < n) {
       for (std::size_t g = 0; g < G; ++g) {
         for (std::size_t l = 0; l < used[g]; ++l) {
-          for (std::size_t i = 0; i < n_in; ++i) __builtin_prefetch(ip[g][i][l] + t + kPrefetchAhead, 0, 0);
-          for (std::size_t j = 0; j < n_out; ++j) __builtin_prefetch(op[g][j][l] + t + kPrefetchAhead, 1, 0);
+          for (std::size_t i = 0; i < n_in; ++i)
+            __builtin_prefetch(ip[g][i][l] + t + kPrefetchAhead, 0, 0);
+          for (std::size_t j = 0; j < n_out; ++j)
+            __builtin_prefetch(op[g][j][l] + t + kPrefetchAhead, 1, 0);
         }
       }
     }
@@ -1048,7 +1160,8 @@ void run_groups(const Params& p, std::size_t n, std::size_t lanes, const double*
     for (std::size_t g = 0; g < G; ++g) {
       for (std::size_t j = 0; j < n_out; ++j) {
         transpose(tout[g][j]);
-        for (std::size_t l = 0; l < used[g]; ++l) std::memcpy(op[g][j][l] + t, &tout[g][j][l], sizeof(V));
+        for (std::size_t l = 0; l < used[g]; ++l)
+          std::memcpy(op[g][j][l] + t, &tout[g][j][l], sizeof(V));
       }
     }
   }
@@ -1076,29 +1189,52 @@ void run_kernel(const Params& p, std::size_t n, std::size_t lanes, const double*
 template <class F>
 decltype(auto) with_kernel(Kind kind, F&& f) {
   switch (kind) {
-    case Kind::kSma: return f.template operator()<Sma>();
-    case Kind::kEma: return f.template operator()<Ema>();
-    case Kind::kWma: return f.template operator()<Wma>();
-    case Kind::kDema: return f.template operator()<Dema>();
-    case Kind::kTema: return f.template operator()<Tema>();
-    case Kind::kRsi: return f.template operator()<Rsi>();
-    case Kind::kMacd: return f.template operator()<Macd>();
-    case Kind::kBbands: return f.template operator()<Bbands>();
-    case Kind::kStddev: return f.template operator()<Stddev>();
-    case Kind::kAtr: return f.template operator()<Atr>();
-    case Kind::kNatr: return f.template operator()<Natr>();
-    case Kind::kAdx: return f.template operator()<Adx>();
-    case Kind::kStoch: return f.template operator()<Stoch>();
-    case Kind::kStochf: return f.template operator()<Stochf>();
-    case Kind::kMfi: return f.template operator()<Mfi>();
-    case Kind::kObv: return f.template operator()<Obv>();
-    case Kind::kCci: return f.template operator()<Cci>();
-    case Kind::kRoc: return f.template operator()<Roc>();
-    case Kind::kMom: return f.template operator()<Mom>();
-    case Kind::kWillr: return f.template operator()<Willr>();
-    case Kind::kSar: return f.template operator()<Sar>();
-    case Kind::kVwap: return f.template operator()<Vwap>();
-    case Kind::kCount: break;
+    case Kind::kSma:
+      return f.template operator()<Sma>();
+    case Kind::kEma:
+      return f.template operator()<Ema>();
+    case Kind::kWma:
+      return f.template operator()<Wma>();
+    case Kind::kDema:
+      return f.template operator()<Dema>();
+    case Kind::kTema:
+      return f.template operator()<Tema>();
+    case Kind::kRsi:
+      return f.template operator()<Rsi>();
+    case Kind::kMacd:
+      return f.template operator()<Macd>();
+    case Kind::kBbands:
+      return f.template operator()<Bbands>();
+    case Kind::kStddev:
+      return f.template operator()<Stddev>();
+    case Kind::kAtr:
+      return f.template operator()<Atr>();
+    case Kind::kNatr:
+      return f.template operator()<Natr>();
+    case Kind::kAdx:
+      return f.template operator()<Adx>();
+    case Kind::kStoch:
+      return f.template operator()<Stoch>();
+    case Kind::kStochf:
+      return f.template operator()<Stochf>();
+    case Kind::kMfi:
+      return f.template operator()<Mfi>();
+    case Kind::kObv:
+      return f.template operator()<Obv>();
+    case Kind::kCci:
+      return f.template operator()<Cci>();
+    case Kind::kRoc:
+      return f.template operator()<Roc>();
+    case Kind::kMom:
+      return f.template operator()<Mom>();
+    case Kind::kWillr:
+      return f.template operator()<Willr>();
+    case Kind::kSar:
+      return f.template operator()<Sar>();
+    case Kind::kVwap:
+      return f.template operator()<Vwap>();
+    case Kind::kCount:
+      break;
   }
   return f.template operator()<Sma>();  // unreachable: callers validate the kind
 }
@@ -1106,7 +1242,8 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
 void run_lanes_impl(Kind kind, const Params& p, std::size_t n, std::size_t lanes,
                     const double* const* in, double* const* out) {
   const KindSpec& s = spec(kind);
-  with_kernel(kind, [&]<class K>() { run_kernel<K>(p, n, lanes, in, out, s.n_inputs, s.n_outputs); });
+  with_kernel(kind,
+              [&]<class K>() { run_kernel<K>(p, n, lanes, in, out, s.n_inputs, s.n_outputs); });
 }
 
 }  // namespace

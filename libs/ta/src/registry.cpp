@@ -42,8 +42,8 @@ constexpr std::array<KindSpec, kKindCount> kSpecs{{
     {Kind::kMacd, "MACD", 1, kReal, 3, Out{"macd", "macdsignal", "macdhist"}, 3,
      Ps{period("fastperiod", 12, 2), period("slowperiod", 26, 2), period("signalperiod", 9, 1)}},
     {Kind::kBbands, "BBANDS", 1, kReal, 3, Out{"upperband", "middleband", "lowerband"}, 4,
-     Ps{period("timeperiod", 20, 2), real("nbdevup", 2.0, -kMaxReal), real("nbdevdn", 2.0, -kMaxReal),
-        matype("matype")}},
+     Ps{period("timeperiod", 20, 2), real("nbdevup", 2.0, -kMaxReal),
+        real("nbdevdn", 2.0, -kMaxReal), matype("matype")}},
     {Kind::kStddev, "STDDEV", 1, kReal, 1, kOne, 2,
      Ps{period("timeperiod", 5, 2), real("nbdev", 1.0, -kMaxReal)}},
     {Kind::kAtr, "ATR", 3, kHlc, 1, kOne, 1, Ps{period("timeperiod", 14, 1)}},
@@ -67,7 +67,8 @@ constexpr std::array<KindSpec, kKindCount> kSpecs{{
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::toupper(static_cast<unsigned char>(x)) == std::toupper(static_cast<unsigned char>(y));
+           return std::toupper(static_cast<unsigned char>(x)) ==
+                  std::toupper(static_cast<unsigned char>(y));
          });
 }
 
@@ -96,9 +97,12 @@ Isa best_isa() noexcept {
 
 const detail::IsaKernels& kernels(Isa isa) noexcept {
   switch (isa) {
-    case Isa::kAvx512: return detail::avx512_kernels();
-    case Isa::kAvx2: return detail::avx2_kernels();
-    case Isa::kScalar: break;
+    case Isa::kAvx512:
+      return detail::avx512_kernels();
+    case Isa::kAvx2:
+      return detail::avx2_kernels();
+    case Isa::kScalar:
+      break;
   }
   return detail::scalar_kernels();
 }
@@ -124,9 +128,11 @@ void check_spans(const KindSpec& s, std::size_t series, std::span<const double* 
 }
 
 // One series on the scalar kernel, from its first valid index; NaN before.
-void run_series(Kind k, const Params& p, std::size_t n, const double* const* in, double* const* out) {
+void run_series(Kind k, const Params& p, std::size_t n, const double* const* in,
+                double* const* out) {
   const KindSpec& s = spec(k);
-  const std::size_t begin = first_valid(n, std::span<const double* const>(in, s.n_inputs), s.n_inputs);
+  const std::size_t begin =
+      first_valid(n, std::span<const double* const>(in, s.n_inputs), s.n_inputs);
   for (std::size_t j = 0; j < s.n_outputs; ++j) {
     std::fill(out[j], out[j] + begin, std::numeric_limits<double>::quiet_NaN());
   }
@@ -142,9 +148,12 @@ void run_series(Kind k, const Params& p, std::size_t n, const double* const* in,
 
 const char* to_string(Isa isa) noexcept {
   switch (isa) {
-    case Isa::kScalar: return "scalar";
-    case Isa::kAvx2: return "avx2";
-    case Isa::kAvx512: return "avx512";
+    case Isa::kScalar:
+      return "scalar";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kAvx512:
+      return "avx512";
   }
   return "?";
 }
@@ -176,9 +185,10 @@ void validate(Kind k, const Params& p) {
       std::ostringstream m;
       m << s.name << ": " << ps.name << " = " << v << " is out of range: ";
       if (ps.min == ps.max) {
-        m << "only " << ps.min << (std::string_view(ps.name).find("matype") != std::string_view::npos
-                                        ? " (SMA) is supported"
-                                        : " is supported");
+        m << "only " << ps.min
+          << (std::string_view(ps.name).find("matype") != std::string_view::npos
+                  ? " (SMA) is supported"
+                  : " is supported");
       } else {
         m << (ps.integer ? "an integer " : "a number ") << "from " << ps.min << " to " << ps.max;
       }
@@ -189,31 +199,53 @@ void validate(Kind k, const Params& p) {
 
 int lookback(Kind k, const Params& p) noexcept {
   switch (k) {
-    case Kind::kSma: case Kind::kEma: case Kind::kWma: case Kind::kBbands: case Kind::kStddev:
-    case Kind::kCci: case Kind::kWillr:
+    case Kind::kSma:
+    case Kind::kEma:
+    case Kind::kWma:
+    case Kind::kBbands:
+    case Kind::kStddev:
+    case Kind::kCci:
+    case Kind::kWillr:
       return ip(p, 0) - 1;
-    case Kind::kDema: return 2 * (ip(p, 0) - 1);
-    case Kind::kTema: return 3 * (ip(p, 0) - 1);
-    case Kind::kRsi: case Kind::kAtr: case Kind::kNatr: case Kind::kMfi: case Kind::kRoc:
+    case Kind::kDema:
+      return 2 * (ip(p, 0) - 1);
+    case Kind::kTema:
+      return 3 * (ip(p, 0) - 1);
+    case Kind::kRsi:
+    case Kind::kAtr:
+    case Kind::kNatr:
+    case Kind::kMfi:
+    case Kind::kRoc:
     case Kind::kMom:
       return ip(p, 0);
-    case Kind::kMacd: return std::max(ip(p, 0), ip(p, 1)) - 1 + ip(p, 2) - 1;
-    case Kind::kAdx: return 2 * ip(p, 0) - 1;
-    case Kind::kStoch: return ip(p, 0) - 1 + ip(p, 1) - 1 + ip(p, 3) - 1;
-    case Kind::kStochf: return ip(p, 0) - 1 + ip(p, 1) - 1;
-    case Kind::kObv: return 0;
-    case Kind::kSar: return 1;
-    case Kind::kVwap: return std::max(ip(p, 0) - 1, 0);
-    case Kind::kCount: break;
+    case Kind::kMacd:
+      return std::max(ip(p, 0), ip(p, 1)) - 1 + ip(p, 2) - 1;
+    case Kind::kAdx:
+      return 2 * ip(p, 0) - 1;
+    case Kind::kStoch:
+      return ip(p, 0) - 1 + ip(p, 1) - 1 + ip(p, 3) - 1;
+    case Kind::kStochf:
+      return ip(p, 0) - 1 + ip(p, 1) - 1;
+    case Kind::kObv:
+      return 0;
+    case Kind::kSar:
+      return 1;
+    case Kind::kVwap:
+      return std::max(ip(p, 0) - 1, 0);
+    case Kind::kCount:
+      break;
   }
   return 0;
 }
 
 bool isa_supported(Isa isa) noexcept {
   switch (isa) {
-    case Isa::kScalar: return true;
-    case Isa::kAvx2: return __builtin_cpu_supports("avx2");
-    case Isa::kAvx512: return __builtin_cpu_supports("avx512f") != 0;
+    case Isa::kScalar:
+      return true;
+    case Isa::kAvx2:
+      return __builtin_cpu_supports("avx2");
+    case Isa::kAvx512:
+      return __builtin_cpu_supports("avx512f") != 0;
   }
   return false;
 }
@@ -250,7 +282,8 @@ Isa active_isa() {
     }
     if (!isa_supported(isa)) {
       throw std::runtime_error(std::string("CWTS_TA_ISA=") + env +
-                               ": this CPU does not support it (supported: " + supported_list() + ")");
+                               ": this CPU does not support it (supported: " + supported_list() +
+                               ")");
     }
   }
   g_isa.store(static_cast<int>(isa), std::memory_order_relaxed);

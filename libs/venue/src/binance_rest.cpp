@@ -1,7 +1,6 @@
 // BinanceRestVenue (see binance_rest.hpp, docs/engine.md "Venues" and ADR 0010).
 #include "cwts/venue/binance_rest.hpp"
 
-#include <openssl/hmac.h>
 #include <time.h>
 
 #include <algorithm>
@@ -18,13 +17,14 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <openssl/hmac.h>
 #include <simdjson.h>
 
+#include "cwts/core/clock.hpp"
 #include "cwts/core/decimal.hpp"
 #include "cwts/net/endpoint.hpp"
 #include "cwts/net/hmac.hpp"
 #include "cwts/net/tls_client.hpp"
-#include "cwts/core/clock.hpp"
 
 namespace cwts::venue {
 
@@ -33,7 +33,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
-
 
 namespace {
 
@@ -95,7 +94,7 @@ struct Tracked {
   bool resent = false;
   bool final = false;
   std::int64_t placed_ns = 0;
-  std::int64_t sent_ns = 0;          // timestamp of the last order request sent
+  std::int64_t sent_ns = 0;  // timestamp of the last order request sent
 };
 
 }  // namespace
@@ -108,26 +107,39 @@ bool is_final(OrderStatus s) noexcept {
 const char* side_name(layout::Side s) noexcept { return s == layout::Side::kSell ? "SELL" : "BUY"; }
 const char* type_name(layout::OrderType t) noexcept {
   switch (t) {
-    case layout::OrderType::kMarket: return "MARKET";
-    case layout::OrderType::kLimitMaker: return "LIMIT_MAKER";
-    default: return "LIMIT";
+    case layout::OrderType::kMarket:
+      return "MARKET";
+    case layout::OrderType::kLimitMaker:
+      return "LIMIT_MAKER";
+    default:
+      return "LIMIT";
   }
 }
 const char* tif_name(layout::TimeInForce t) noexcept {
   switch (t) {
-    case layout::TimeInForce::kIoc: return "IOC";
-    case layout::TimeInForce::kFok: return "FOK";
-    default: return "GTC";
+    case layout::TimeInForce::kIoc:
+      return "IOC";
+    case layout::TimeInForce::kFok:
+      return "FOK";
+    default:
+      return "GTC";
   }
 }
 bool parse_status(std::string_view s, OrderStatus& out) noexcept {
-  if (s == "NEW" || s == "PENDING_NEW") out = OrderStatus::kNew;
-  else if (s == "PARTIALLY_FILLED") out = OrderStatus::kPartiallyFilled;
-  else if (s == "FILLED") out = OrderStatus::kFilled;
-  else if (s == "CANCELED" || s == "PENDING_CANCEL") out = OrderStatus::kCanceled;
-  else if (s == "EXPIRED" || s == "EXPIRED_IN_MATCH") out = OrderStatus::kExpired;
-  else if (s == "REJECTED") out = OrderStatus::kRejected;
-  else return false;
+  if (s == "NEW" || s == "PENDING_NEW")
+    out = OrderStatus::kNew;
+  else if (s == "PARTIALLY_FILLED")
+    out = OrderStatus::kPartiallyFilled;
+  else if (s == "FILLED")
+    out = OrderStatus::kFilled;
+  else if (s == "CANCELED" || s == "PENDING_CANCEL")
+    out = OrderStatus::kCanceled;
+  else if (s == "EXPIRED" || s == "EXPIRED_IN_MATCH")
+    out = OrderStatus::kExpired;
+  else if (s == "REJECTED")
+    out = OrderStatus::kRejected;
+  else
+    return false;
   return true;
 }
 
@@ -144,7 +156,9 @@ struct BinanceRestVenue::Impl {
   };
 
   Impl(asio::io_context& io, BinanceRestOptions o)
-      : ioc(io), opt(std::move(o)), ep(net::parse_endpoint(opt.rest_url, net::EndpointKind::kHttp)) {
+      : ioc(io),
+        opt(std::move(o)),
+        ep(net::parse_endpoint(opt.rest_url, net::EndpointKind::kHttp)) {
     if (ep.tls) {
       tls_ctx.emplace(net::make_tls_client_context({opt.tls_verify, opt.ca_file}));
     }
@@ -319,7 +333,9 @@ struct BinanceRestVenue::Impl {
         // Query only once the request can no longer be executed: Binance refuses a request that
         // reaches the matching engine later than timestamp + recvWindow, so a -2013 after that
         // proves the order does not exist and a resend cannot duplicate it.
-        enqueue_query(j.cid, j.symbol, 0, j.sent_ns + static_cast<std::int64_t>(opt.recv_window_ms) * 1'000'000 + 50'000'000);
+        enqueue_query(
+            j.cid, j.symbol, 0,
+            j.sent_ns + static_cast<std::int64_t>(opt.recv_window_ms) * 1'000'000 + 50'000'000);
         break;
       case JobKind::kQuery:
         if (j.attempt + 1 >= opt.unknown_query_attempts) {
@@ -351,7 +367,8 @@ struct BinanceRestVenue::Impl {
   }
 
   static std::int64_t backoff_ns(std::uint32_t attempt) {
-    return std::min<std::int64_t>(100'000'000LL << std::min<std::uint32_t>(attempt, 5), 3'000'000'000LL);
+    return std::min<std::int64_t>(100'000'000LL << std::min<std::uint32_t>(attempt, 5),
+                                  3'000'000'000LL);
   }
 
   void give_up(const std::string& cid, int http_status, std::string_view why) {
@@ -392,7 +409,8 @@ struct BinanceRestVenue::Impl {
       return enqueue(std::move(j));
     }
     if (status >= 500) {
-      if (listener != nullptr) listener->on_venue_error("REST " + std::to_string(status) + " on " + j.path);
+      if (listener != nullptr)
+        listener->on_venue_error("REST " + std::to_string(status) + " on " + j.path);
       return unknown_outcome(j, status);
     }
     simdjson::dom::element doc;
@@ -410,10 +428,14 @@ struct BinanceRestVenue::Impl {
     switch (j.kind) {
       case JobKind::kPlace:
       case JobKind::kQuery:
-      case JobKind::kCancel: return on_order(j, doc);
-      case JobKind::kOpenOrders: return on_open_orders(j, doc);
-      case JobKind::kMyTrades: return on_my_trades(j, doc);
-      case JobKind::kAccount: return on_account(doc);
+      case JobKind::kCancel:
+        return on_order(j, doc);
+      case JobKind::kOpenOrders:
+        return on_open_orders(j, doc);
+      case JobKind::kMyTrades:
+        return on_my_trades(j, doc);
+      case JobKind::kAccount:
+        return on_account(doc);
     }
   }
 
@@ -432,7 +454,8 @@ struct BinanceRestVenue::Impl {
 
   void on_error(Job& j, int status, std::int32_t code, std::string_view msg) {
     switch (j.kind) {
-      case JobKind::kPlace: return reject(j.cid, code, status, msg);
+      case JobKind::kPlace:
+        return reject(j.cid, code, status, msg);
       case JobKind::kQuery: {
         auto it = orders.find(j.cid);
         if (it == orders.end()) return;
@@ -470,8 +493,11 @@ struct BinanceRestVenue::Impl {
           listener->on_venue_error("account: " + std::to_string(code) + " " + std::string(msg));
         }
         return enqueue_account(realtime_ns() + 2'000'000'000LL);
-      case JobKind::kOpenOrders: open_orders_queued.erase(j.symbol); return;
-      case JobKind::kMyTrades: return;
+      case JobKind::kOpenOrders:
+        open_orders_queued.erase(j.symbol);
+        return;
+      case JobKind::kMyTrades:
+        return;
     }
   }
 
@@ -481,7 +507,8 @@ struct BinanceRestVenue::Impl {
     if (it == orders.end()) return;
     Tracked& t = it->second;
     std::string_view status_text;
-    if (doc["status"].get(status_text) != simdjson::SUCCESS || !parse_status(status_text, t.status)) {
+    if (doc["status"].get(status_text) != simdjson::SUCCESS ||
+        !parse_status(status_text, t.status)) {
       if (listener != nullptr) listener->on_venue_error("order without a known status");
       return;
     }
@@ -490,7 +517,8 @@ struct BinanceRestVenue::Impl {
     t.acknowledged = true;
     std::string_view s;
     if (doc["executedQty"].get(s) == simdjson::SUCCESS) t.cum_qty = std::max(t.cum_qty, parse8(s));
-    if (doc["cummulativeQuoteQty"].get(s) == simdjson::SUCCESS) t.cum_quote = std::max(t.cum_quote, parse8(s));
+    if (doc["cummulativeQuoteQty"].get(s) == simdjson::SUCCESS)
+      t.cum_quote = std::max(t.cum_quote, parse8(s));
     // FULL responses carry the fills with their commissions.
     simdjson::dom::array fills;
     if (doc["fills"].get(fills) == simdjson::SUCCESS) {
@@ -586,7 +614,8 @@ struct BinanceRestVenue::Impl {
   // ---- helpers --------------------------------------------------------------------------
   // (fee in the quote asset, quantity covered) of fills as Binance lists them: the FULL order
   // response's `fills` and `myTrades` use the same member names.
-  std::pair<std::int64_t, std::int64_t> sum_fills(const std::string& symbol, simdjson::dom::array fills) const {
+  std::pair<std::int64_t, std::int64_t> sum_fills(const std::string& symbol,
+                                                  simdjson::dom::array fills) const {
     std::int64_t fee = 0, covered = 0;
     for (auto f : fills) {
       std::string_view px, qty, commission, asset;
@@ -663,7 +692,8 @@ struct BinanceRestVenue::Impl {
   std::deque<Job> queue;
   std::unordered_map<std::string, Tracked> orders;
   std::unordered_map<std::string, Job> placed;  // the order request, for the single resend
-  std::unordered_map<std::string, std::pair<std::string, std::string>> assets;  // symbol -> base, quote
+  std::unordered_map<std::string, std::pair<std::string, std::string>>
+      assets;                                          // symbol -> base, quote
   std::unordered_set<std::string> open_orders_queued;  // symbols with an openOrders poll queued
   std::unordered_set<std::string> trades_queued;       // orders with a myTrades query queued
   std::vector<BalanceUpdate> balances;
@@ -698,7 +728,8 @@ void BinanceRestVenue::place(const OrderRequest& r) {
   j.cid = cid;
   j.symbol = r.symbol;
   j.weight = 1;
-  std::string p = "symbol=" + j.symbol + "&side=" + side_name(r.side) + "&type=" + type_name(r.type);
+  std::string p =
+      "symbol=" + j.symbol + "&side=" + side_name(r.side) + "&type=" + type_name(r.type);
   if (r.type == layout::OrderType::kLimit) p += std::string("&timeInForce=") + tif_name(r.tif);
   p += "&quantity=" + fixed(r.qty);
   if (r.type != layout::OrderType::kMarket) p += "&price=" + fixed(r.price);
@@ -731,7 +762,8 @@ void BinanceRestVenue::tick(std::int64_t now_ns) {
     std::vector<std::string> symbols;
     for (const auto& [cid, t] : i.orders) {
       if (t.final || !t.acknowledged) continue;
-      if (std::find(symbols.begin(), symbols.end(), t.symbol) == symbols.end()) symbols.push_back(t.symbol);
+      if (std::find(symbols.begin(), symbols.end(), t.symbol) == symbols.end())
+        symbols.push_back(t.symbol);
     }
     for (const auto& s : symbols) {
       if (!i.open_orders_queued.insert(s).second) continue;

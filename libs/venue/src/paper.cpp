@@ -50,7 +50,8 @@ std::int64_t PaperVenue::match(Order& o, const layout::BookTop& book, std::int64
   return filled;
 }
 
-void PaperVenue::refuse(EventKind kind, std::string_view cid, std::int32_t code, std::string_view message) {
+void PaperVenue::refuse(EventKind kind, std::string_view cid, std::int32_t code,
+                        std::string_view message) {
   OrderEvent e;
   e.kind = kind;
   e.client_order_id = cid;
@@ -119,7 +120,8 @@ void PaperVenue::tick(std::int64_t /*now_ns*/) {
   }
   // Cancels.
   for (const auto& cid : cancels_) {
-    auto it = std::find_if(live_.begin(), live_.end(), [&](const Order& o) { return o.cid == cid; });
+    auto it =
+        std::find_if(live_.begin(), live_.end(), [&](const Order& o) { return o.cid == cid; });
     if (it == live_.end()) {
       refuse(EventKind::kCancelRejected, cid, -2011, "Unknown order sent.");
       continue;
@@ -138,7 +140,8 @@ void PaperVenue::tick(std::int64_t /*now_ns*/) {
       match(*it, book, it->req.qty - it->cum_qty);
     }
     if (it->cum_qty != before) {
-      it->status = it->cum_qty >= it->req.qty ? OrderStatus::kFilled : OrderStatus::kPartiallyFilled;
+      it->status =
+          it->cum_qty >= it->req.qty ? OrderStatus::kFilled : OrderStatus::kPartiallyFilled;
       emit_update(*it);
     }
     if (is_final(it->status)) {

@@ -120,9 +120,9 @@ struct ExchangeInfo {
 // Reads a whole file, gunzipping it if its name ends in ".gz". Throws std::runtime_error.
 [[nodiscard]] std::string read_file_maybe_gz(const std::string& path);
 
-// Fills a shared-memory symbol-table entry from `spec` with price and quantity scale md::kWireDecimals.
-// Throws std::runtime_error if a name does not fit the layout's fixed-size strings (symbol 15
-// characters, assets 8: the 2021 list has 9-character assets such as SUSHIDOWN).
+// Fills a shared-memory symbol-table entry from `spec` with price and quantity scale
+// md::kWireDecimals. Throws std::runtime_error if a name does not fit the layout's fixed-size
+// strings (symbol 15 characters, assets 8: the 2021 list has 9-character assets such as SUSHIDOWN).
 void fill_symbol_info(const SymbolSpec& spec, std::uint16_t id, layout::SymbolInfo& out);
 
 }  // namespace cwts::binance

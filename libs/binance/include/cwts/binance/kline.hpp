@@ -10,7 +10,8 @@ namespace cwts::binance {
 
 // The 16 Binance kline intervals, in Binance's order.
 inline constexpr std::array<std::string_view, 16> kIntervals = {
-    "1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M"};
+    "1s", "1m", "3m", "5m",  "15m", "30m", "1h", "2h",
+    "4h", "6h", "8h", "12h", "1d",  "3d",  "1w", "1M"};
 [[nodiscard]] int interval_index(std::string_view name) noexcept;  // -1 if unknown
 // Open time of the interval containing t (UTC; weeks from Monday, months by calendar).
 [[nodiscard]] std::int64_t interval_open(int idx, std::int64_t t_ms) noexcept;

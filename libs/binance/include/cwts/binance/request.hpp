@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "cwts/binance/exchange_info.hpp"
 #include "cwts/binance/api_error.hpp"
+#include "cwts/binance/exchange_info.hpp"
 #include "cwts/binance/order.hpp"
 
 namespace cwts::binance {
@@ -98,10 +98,10 @@ class Request {
 
 // `symbol` mandatory: -1102 if absent, -1100 if not ^[A-Z0-9-_.]{1,20}$, -1121 if unknown.
 [[nodiscard]] Result<const binance::SymbolSpec*> parse_symbol(const Request& request,
-                                                         const binance::ExchangeInfo& info);
+                                                              const binance::ExchangeInfo& info);
 // `symbol` optional (GET /api/v3/openOrders): nullptr if absent.
-[[nodiscard]] Result<const binance::SymbolSpec*> parse_optional_symbol(const Request& request,
-                                                                  const binance::ExchangeInfo& info);
+[[nodiscard]] Result<const binance::SymbolSpec*> parse_optional_symbol(
+    const Request& request, const binance::ExchangeInfo& info);
 
 // A non-negative integer parameter (^[0-9]{1,20}$); nullopt if absent and not mandatory.
 [[nodiscard]] Result<std::optional<std::int64_t>> parse_integer(const Request& request,

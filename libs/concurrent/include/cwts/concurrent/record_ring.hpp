@@ -101,7 +101,9 @@ class RecordProducer {
   // Resumes at the ring's true tail (recover_tail), so a producer that takes over a slot from a
   // dead one neither loses committed records nor overwrites unconsumed ones.
   RecordProducer(Ring& ring, const RingCursor& consumer) noexcept
-      : ring_(&ring), consumer_(&consumer), tail_(recover_tail(ring)),
+      : ring_(&ring),
+        consumer_(&consumer),
+        tail_(recover_tail(ring)),
         head_cache_(consumer.consumed()) {}
 
   [[nodiscard]] PushStatus try_push(const T& value) noexcept {

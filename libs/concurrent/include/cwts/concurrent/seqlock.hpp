@@ -40,8 +40,8 @@ struct alignas(64) Seqlock {
 
   static constexpr std::size_t kWords = sizeof(T) / sizeof(std::uint64_t);
 
-  std::uint64_t seq;              // even: stable, odd: write in progress
-  std::uint64_t words[kWords];    // payload, copied word by word through atomic_ref
+  std::uint64_t seq;            // even: stable, odd: write in progress
+  std::uint64_t words[kWords];  // payload, copied word by word through atomic_ref
 
   // Writer thread (or process) only. Never blocks.
   void store(const T& value) noexcept {

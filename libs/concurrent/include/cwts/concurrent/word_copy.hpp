@@ -1,4 +1,5 @@
-// Word-wise copies through std::atomic_ref, the building block of every shared-memory protocol here.
+// Word-wise copies through std::atomic_ref, the building block of every shared-memory protocol
+// here.
 #pragma once
 
 #include <atomic>
@@ -51,7 +52,8 @@ inline void load_words(const std::uint64_t* src, T& out) noexcept {
 }
 
 // One shared word accessed atomically; the order is always spelled out by the caller.
-[[nodiscard]] inline std::uint64_t load_word(const std::uint64_t& w, std::memory_order mo) noexcept {
+[[nodiscard]] inline std::uint64_t load_word(const std::uint64_t& w,
+                                             std::memory_order mo) noexcept {
   return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(w)).load(mo);
 }
 inline void store_word(std::uint64_t& w, std::uint64_t v, std::memory_order mo) noexcept {

@@ -1,4 +1,5 @@
-// Exact conversion between decimal strings ("0.35270000") and fixed-point integers, never via double.
+// Exact conversion between decimal strings ("0.35270000") and fixed-point integers, never via
+// double.
 #pragma once
 
 #include <cstddef>

@@ -14,8 +14,8 @@ class LatencyHistogram {
  public:
   // Upper bounds in ns (Prometheus `le`), then +Inf.
   static constexpr std::array<std::int64_t, 14> kBoundsNs{
-      1'000, 2'500, 5'000, 10'000, 25'000, 50'000, 100'000, 250'000, 500'000,
-      1'000'000, 2'500'000, 10'000'000, 100'000'000, 1'000'000'000};
+      1'000,   2'500,   5'000,     10'000,    25'000,     50'000,      100'000,
+      250'000, 500'000, 1'000'000, 2'500'000, 10'000'000, 100'000'000, 1'000'000'000};
   static constexpr std::size_t kBuckets = kBoundsNs.size() + 1;
 
   // Writer thread only.
@@ -36,7 +36,8 @@ class LatencyHistogram {
   // Any thread. Counts may be one record apart from each other, never going backwards.
   [[nodiscard]] Snapshot snapshot() const noexcept {
     Snapshot s;
-    for (std::size_t i = 0; i < kBuckets; ++i) s.buckets[i] = buckets_[i].load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < kBuckets; ++i)
+      s.buckets[i] = buckets_[i].load(std::memory_order_relaxed);
     s.sum_ns = sum_ns_.load(std::memory_order_relaxed);
     s.count = count_.load(std::memory_order_relaxed);
     return s;

@@ -9,18 +9,18 @@
 #include <cstdint>
 #include <vector>
 
-#include "cwts/engine/token_bucket.hpp"
 #include "cwts/binance/exchange_info.hpp"
+#include "cwts/engine/token_bucket.hpp"
 #include "cwts/shm_layout/capacities.hpp"
 
 namespace cwts::engine {
 
 enum class RateDecision : std::uint8_t {
   kOk,
-  kEngineWeight,   // the engine's REQUEST_WEIGHT (or RAW_REQUESTS) budget is spent
-  kEngineOrders,   // the engine's ORDERS budget (10 s or 1 day) is spent
-  kSlotBudget,     // this slot used its share
-  kBackoff,        // the venue said 429/418: nothing until Retry-After
+  kEngineWeight,  // the engine's REQUEST_WEIGHT (or RAW_REQUESTS) budget is spent
+  kEngineOrders,  // the engine's ORDERS budget (10 s or 1 day) is spent
+  kSlotBudget,    // this slot used its share
+  kBackoff,       // the venue said 429/418: nothing until Retry-After
 };
 [[nodiscard]] const char* to_string(RateDecision d) noexcept;
 
@@ -30,24 +30,28 @@ class RateGovernor {
 
   // `engine_share` of every limit for the engine; `slot_share` of the engine's budget per slot
   // (at least one token each).
-  RateGovernor(const std::vector<binance::RateLimit>& limits, double engine_share, double slot_share);
+  RateGovernor(const std::vector<binance::RateLimit>& limits, double engine_share,
+               double slot_share);
 
   // An order: `weight` request weight plus one order, from every engine bucket and the slot's —
   // all or nothing.
   [[nodiscard]] RateDecision try_acquire_order(std::uint32_t slot, std::uint32_t weight,
                                                std::int64_t now_ns) noexcept;
   // A non-order request (query, cancel, account): weight only, engine buckets only.
-  [[nodiscard]] RateDecision try_acquire_request(std::uint32_t weight, std::int64_t now_ns) noexcept;
+  [[nodiscard]] RateDecision try_acquire_request(std::uint32_t weight,
+                                                 std::int64_t now_ns) noexcept;
 
   // Venue headers after each response.
   void on_used_weight(std::uint64_t used_1m, std::int64_t now_ns) noexcept;
-  void on_order_count(std::uint64_t count_10s, std::uint64_t count_1d, std::int64_t now_ns) noexcept;
+  void on_order_count(std::uint64_t count_10s, std::uint64_t count_1d,
+                      std::int64_t now_ns) noexcept;
   // 429 (rate limit) or 418 (IP ban): every request waits until now + retry_after_s.
   void on_retry_after(int http_status, std::int64_t retry_after_s, std::int64_t now_ns) noexcept;
   [[nodiscard]] std::int64_t blocked_until_ns() const noexcept { return blocked_until_ns_; }
 
   // The engine's limit for a venue window (0 if the venue has none), for status output.
-  [[nodiscard]] std::uint64_t engine_capacity(binance::RateLimitType type, std::int64_t window_ms) const noexcept;
+  [[nodiscard]] std::uint64_t engine_capacity(binance::RateLimitType type,
+                                              std::int64_t window_ms) const noexcept;
 
  private:
   struct Bucket {

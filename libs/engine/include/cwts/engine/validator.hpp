@@ -12,7 +12,7 @@ namespace cwts::engine {
 
 // A symbol's venue filters at 8 decimals (copied from binance::SymbolSpec at start-up).
 struct SymbolRules {
-  bool trading = false;  // status TRADING
+  bool trading = false;          // status TRADING
   std::uint8_t order_types = 0;  // bit (1 << layout::OrderType)
   std::int64_t tick = 0, min_price = 0, max_price = 0;
   std::int64_t step = 0, min_qty = 0, max_qty = 0;
@@ -45,8 +45,8 @@ struct MarketState {
 };
 
 struct Exposure {
-  std::int64_t position = 0;       // signed base qty, > 0 long
-  std::int64_t open_buy_qty = 0;   // remaining qty of open buy orders
+  std::int64_t position = 0;      // signed base qty, > 0 long
+  std::int64_t open_buy_qty = 0;  // remaining qty of open buy orders
   std::int64_t open_sell_qty = 0;
   std::uint32_t open_orders = 0;
 };

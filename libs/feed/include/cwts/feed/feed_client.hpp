@@ -107,7 +107,8 @@ class FeedClient {
   FeedClient& operator=(const FeedClient&) = delete;
 
   // Called on the md thread from the client's housekeeping tick (every <= 100 ms, whatever the
-  // traffic): the place for periodic md-thread work such as ShmPublisher::on_tick. Set before run().
+  // traffic): the place for periodic md-thread work such as ShmPublisher::on_tick. Set before
+  // run().
   void set_tick_hook(std::function<void(md::Pipeline&)> hook);
   // Connects and serves until stop(). Call once (this or run_spinning).
   void run();
@@ -124,7 +125,7 @@ class FeedClient {
 
   [[nodiscard]] Counters counters() const noexcept;  // any thread
   [[nodiscard]] std::string last_error() const;      // any thread
-  [[nodiscard]] md::Pipeline& pipeline() noexcept;       // md thread, or after run() returned
+  [[nodiscard]] md::Pipeline& pipeline() noexcept;   // md thread, or after run() returned
   [[nodiscard]] const FeedConfig& config() const noexcept;
 
  private:

@@ -13,8 +13,8 @@ namespace cwts::log {
 struct LogOptions {
   std::string name = "cwts";
   spdlog::level::level_enum level = spdlog::level::info;
-  std::string file;             // "" = stderr
-  bool async = false;           // spdlog's async logger: formatting and writing on its own thread
+  std::string file;               // "" = stderr
+  bool async = false;             // spdlog's async logger: formatting and writing on its own thread
   std::size_t queue_size = 8192;  // async: records queued before the caller blocks
 };
 

@@ -41,13 +41,13 @@ enum class SnapshotOutcome : std::uint8_t {
 class BookSync {
  public:
   struct Stats {
-    std::uint64_t applied = 0;   // diffs applied to the book (including buffered ones)
-    std::uint64_t dropped = 0;   // diffs older than the book
-    std::uint64_t buffered = 0;  // diffs held while waiting for a snapshot
-    std::uint64_t gaps = 0;      // id chain breaks
-    std::uint64_t crossed = 0;   // crossed books detected
-    std::uint64_t resyncs = 0;   // times the book was invalidated (gap, crossed, reconnect)
-    std::uint64_t snapshots = 0; // snapshots that synced the book
+    std::uint64_t applied = 0;    // diffs applied to the book (including buffered ones)
+    std::uint64_t dropped = 0;    // diffs older than the book
+    std::uint64_t buffered = 0;   // diffs held while waiting for a snapshot
+    std::uint64_t gaps = 0;       // id chain breaks
+    std::uint64_t crossed = 0;    // crossed books detected
+    std::uint64_t resyncs = 0;    // times the book was invalidated (gap, crossed, reconnect)
+    std::uint64_t snapshots = 0;  // snapshots that synced the book
     std::uint64_t buffer_overflows = 0;
   };
 

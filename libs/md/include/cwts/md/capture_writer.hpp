@@ -11,11 +11,11 @@
 namespace cwts::md {
 
 struct CaptureOptions {
-  std::string dir;                                // created if missing
-  std::uint64_t rotate_bytes = 256ULL << 20;      // payload bytes per file before rotating
-  std::int64_t rotate_seconds = 3600;             // file age (by receive time) before rotating
-  bool gzip = false;                              // .capture.gz (zlib level 1)
-  std::size_t buffer_bytes = 1 << 20;             // per-file write buffer: few syscalls per frame
+  std::string dir;                            // created if missing
+  std::uint64_t rotate_bytes = 256ULL << 20;  // payload bytes per file before rotating
+  std::int64_t rotate_seconds = 3600;         // file age (by receive time) before rotating
+  bool gzip = false;                          // .capture.gz (zlib level 1)
+  std::size_t buffer_bytes = 1 << 20;         // per-file write buffer: few syscalls per frame
 };
 
 // Files are named `<SYMBOL>-<UTC yyyymmddThhmmss>-<n>.capture[.gz]`; frames with no symbol

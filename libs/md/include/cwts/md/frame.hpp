@@ -35,12 +35,12 @@ enum class FrameKind : std::uint8_t {
 
 enum class ParseErrc : std::uint8_t {
   kOk,
-  kJson,           // not valid JSON / truncated
-  kMissingField,   // a required field is absent
-  kWrongType,      // a field has the wrong JSON type
-  kBadNumber,      // a decimal string is not representable at kWireDecimals, or out of range
-  kUnknownEvent,   // an event type or stream we do not handle
-  kBadSymbol,      // symbol missing, empty or longer than 15 characters
+  kJson,          // not valid JSON / truncated
+  kMissingField,  // a required field is absent
+  kWrongType,     // a field has the wrong JSON type
+  kBadNumber,     // a decimal string is not representable at kWireDecimals, or out of range
+  kUnknownEvent,  // an event type or stream we do not handle
+  kBadSymbol,     // symbol missing, empty or longer than 15 characters
 };
 
 [[nodiscard]] const char* to_string(ParseErrc e) noexcept;

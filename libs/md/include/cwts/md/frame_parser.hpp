@@ -24,7 +24,8 @@ class FrameParser {
   FrameParser& operator=(const FrameParser&) = delete;
 
   // `data` points at `len` bytes followed by at least kPadding readable bytes.
-  [[nodiscard]] ParseErrc parse_padded(const char* data, std::size_t len, ParsedFrame& out) noexcept;
+  [[nodiscard]] ParseErrc parse_padded(const char* data, std::size_t len,
+                                       ParsedFrame& out) noexcept;
 
   // Copies into the parser's padded scratch buffer, then parses.
   [[nodiscard]] ParseErrc parse(std::string_view payload, ParsedFrame& out) noexcept;

@@ -45,8 +45,12 @@ class OrderBook {
   [[nodiscard]] bool empty() const noexcept { return bids_.empty() && asks_.empty(); }
 
   // i-th best level (0 = best); i must be < the side's level count.
-  [[nodiscard]] const Level& bid(std::size_t i) const noexcept { return bids_[bids_.size() - 1 - i]; }
-  [[nodiscard]] const Level& ask(std::size_t i) const noexcept { return asks_[asks_.size() - 1 - i]; }
+  [[nodiscard]] const Level& bid(std::size_t i) const noexcept {
+    return bids_[bids_.size() - 1 - i];
+  }
+  [[nodiscard]] const Level& ask(std::size_t i) const noexcept {
+    return asks_[asks_.size() - 1 - i];
+  }
 
   // True if both sides are present and the best bid is at or above the best ask.
   [[nodiscard]] bool crossed() const noexcept {

@@ -47,7 +47,8 @@ class MarketSink {
   // The book became valid or invalid.
   virtual void on_book_validity(const SymbolState&, bool /*valid*/, const FrameMeta&) {}
   virtual void on_book_ticker(const SymbolState&, const BookTickerMsg&, const FrameMeta&) {}
-  virtual void on_trade(const SymbolState&, const TradeMsg&, bool /*aggregate*/, const FrameMeta&) {}
+  virtual void on_trade(const SymbolState&, const TradeMsg&, bool /*aggregate*/, const FrameMeta&) {
+  }
   virtual void on_kline(const SymbolState&, const KlineMsg&, const FrameMeta&) {}
   virtual void on_partial_depth(const SymbolState&, const ParsedFrame&, const FrameMeta&) {}
   // The venue announced a disconnect; the feed reconnects and every book resyncs.
@@ -61,8 +62,8 @@ class Pipeline {
  public:
   struct Counters {
     std::uint64_t frames = 0;
-    std::uint64_t malformed = 0;    // did not parse
-    std::uint64_t unroutable = 0;   // parsed, but no symbol to route to
+    std::uint64_t malformed = 0;       // did not parse
+    std::uint64_t unroutable = 0;      // parsed, but no symbol to route to
     std::uint64_t unknown_symbol = 0;  // symbol not configured (when symbols are fixed)
     std::uint64_t venue_errors = 0;    // {"code":..} bodies
     std::uint64_t server_shutdowns = 0;

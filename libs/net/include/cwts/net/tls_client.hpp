@@ -2,12 +2,11 @@
 // place that decides the protocol floor, peer verification, SNI and host-name checks.
 #pragma once
 
-#include <openssl/ssl.h>
-
 #include <string>
 
 #include <boost/asio/ssl/context.hpp>
 #include <boost/system/error_code.hpp>
+#include <openssl/ssl.h>
 
 #include "cwts/net/endpoint.hpp"
 

@@ -1,5 +1,5 @@
-// ShmPublisher: the md::MarketSink that writes the market region — symbol table, quotes, top-N books,
-// candles, the event ring and the md counters — for strategies that map it read-only.
+// ShmPublisher: the md::MarketSink that writes the market region — symbol table, quotes, top-N
+// books, candles, the event ring and the md counters — for strategies that map it read-only.
 #pragma once
 
 #include <array>
@@ -12,9 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include "cwts/binance/exchange_info.hpp"
 #include "cwts/core/latency_histogram.hpp"
 #include "cwts/md/candle_builder.hpp"
-#include "cwts/binance/exchange_info.hpp"
 #include "cwts/md/pipeline.hpp"
 #include "cwts/shm_layout/market_region.hpp"
 #include "cwts/ta/ta.hpp"
@@ -69,8 +69,8 @@ struct PublisherOptions {
 // md::FrameMeta::receive_ns, publish = CLOCK_REALTIME when the snapshot or event is written.
 //
 // Symbol ids: the shared-memory id of a symbol is its position in the list given to the
-// constructor. md::Pipeline ids are mapped to them by name on first use; frames for symbols that are
-// not in the table are ignored (counted). Use one publisher per pipeline.
+// constructor. md::Pipeline ids are mapped to them by name on first use; frames for symbols that
+// are not in the table are ignored (counted). Use one publisher per pipeline.
 class ShmPublisher final : public md::MarketSink, private md::CandleListener {
  public:
   struct Stats {
@@ -96,12 +96,14 @@ class ShmPublisher final : public md::MarketSink, private md::CandleListener {
   // --- md::MarketSink (md thread) ---
   void on_book(const md::SymbolState& s, const md::FrameMeta& meta,
                std::int64_t exchange_ms) noexcept override;
-  void on_book_validity(const md::SymbolState& s, bool valid, const md::FrameMeta& meta) noexcept override;
+  void on_book_validity(const md::SymbolState& s, bool valid,
+                        const md::FrameMeta& meta) noexcept override;
   void on_book_ticker(const md::SymbolState& s, const md::BookTickerMsg& t,
                       const md::FrameMeta& meta) noexcept override;
   void on_trade(const md::SymbolState& s, const md::TradeMsg& t, bool aggregate,
                 const md::FrameMeta& meta) noexcept override;
-  void on_kline(const md::SymbolState& s, const md::KlineMsg& k, const md::FrameMeta& meta) noexcept override;
+  void on_kline(const md::SymbolState& s, const md::KlineMsg& k,
+                const md::FrameMeta& meta) noexcept override;
   void on_snapshot_needed(const md::SymbolState& s) noexcept override;
 
   // md thread, from its loop at least every 100 ms: heartbeat, frame and parse-error counters
@@ -111,10 +113,12 @@ class ShmPublisher final : public md::MarketSink, private md::CandleListener {
   // md thread, before live data: closed candles from history (REST klines), oldest first, so the
   // indicators start warm. Each goes to the closed-candle ring and the indicators as if it had
   // just closed, without an event. Candles not newer than the last one seen are ignored.
-  void seed_closed_candle(std::uint16_t symbol, std::uint8_t timeframe, const layout::Candle& candle) noexcept;
+  void seed_closed_candle(std::uint16_t symbol, std::uint8_t timeframe,
+                          const layout::Candle& candle) noexcept;
   // Indicators configured for a symbol, on which timeframe, and the most candles any of them needs
   // to warm up (history to seed).
-  [[nodiscard]] std::size_t indicator_warmup(std::uint16_t symbol, std::uint8_t timeframe) const noexcept;
+  [[nodiscard]] std::size_t indicator_warmup(std::uint16_t symbol,
+                                             std::uint8_t timeframe) const noexcept;
 
   // md thread: a refreshed exchangeInfo. Rewrites the symbols' SymbolInfo and publishes a kStatus
   // event for each symbol whose status changed. Throws std::runtime_error if a symbol vanished.
@@ -130,7 +134,9 @@ class ShmPublisher final : public md::MarketSink, private md::CandleListener {
     return stream_msgs_[static_cast<std::size_t>(s)].load(std::memory_order_relaxed);
   }
   // Receive (md::FrameMeta::receive_ns) -> event published, per event; any thread may read it.
-  [[nodiscard]] const core::LatencyHistogram& publish_latency() const noexcept { return publish_latency_; }
+  [[nodiscard]] const core::LatencyHistogram& publish_latency() const noexcept {
+    return publish_latency_;
+  }
 
  private:
   static constexpr std::uint16_t kUnresolved = 0xFFFE;
@@ -162,7 +168,8 @@ class ShmPublisher final : public md::MarketSink, private md::CandleListener {
   void track_sync_counters(std::uint16_t id, const md::SymbolState& s) noexcept;
   void setup_indicators();
   // Updates the symbol's indicators on `timeframe` with a closed candle and stores IndicatorValues.
-  void update_indicators(std::uint16_t symbol, std::uint8_t timeframe, const layout::Candle& candle) noexcept;
+  void update_indicators(std::uint16_t symbol, std::uint8_t timeframe,
+                         const layout::Candle& candle) noexcept;
 
   struct Indicator {
     std::unique_ptr<ta::Stream> stream;
@@ -170,7 +177,8 @@ class ShmPublisher final : public md::MarketSink, private md::CandleListener {
     std::uint8_t first_slot = 0;  // its outputs are slots first_slot .. first_slot + n_outputs - 1
     int lookback = 0;
     std::uint8_t n_inputs = 0;
-    std::array<std::uint8_t, ta::kMaxInputs> field{};  // per input: 0 high, 1 low, 2 close, 3 volume
+    std::array<std::uint8_t, ta::kMaxInputs>
+        field{};  // per input: 0 high, 1 low, 2 close, 3 volume
   };
 
   layout::MarketRegion* region_;
@@ -182,7 +190,8 @@ class ShmPublisher final : public md::MarketSink, private md::CandleListener {
   std::array<std::uint16_t, md::kMaxPipelineSymbols> pipeline_to_shm_{};
   std::array<std::vector<Indicator>, layout::kMaxSymbols> indicators_;
   std::array<layout::IndicatorValues, layout::kMaxSymbols> indicator_values_{};
-  std::array<std::array<std::int64_t, layout::kMaxTimeframes>, layout::kMaxSymbols> last_closed_ms_{};
+  std::array<std::array<std::int64_t, layout::kMaxTimeframes>, layout::kMaxSymbols>
+      last_closed_ms_{};
   std::int64_t context_receive_ns_ = 0;  // receive time of the frame that drives the candles
   std::uint64_t gaps_ = 0;
   std::uint64_t resyncs_ = 0;

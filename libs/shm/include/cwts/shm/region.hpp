@@ -29,9 +29,9 @@ enum class RegionErrc : std::uint8_t {
   kHashMismatch,
   kWrongKind,
   kSizeMismatch,
-  kClosed,        // the engine shut down cleanly
-  kStale,         // the engine that wrote the region is gone
-  kAlreadyServed, // create: a live engine already serves this instance
+  kClosed,         // the engine shut down cleanly
+  kStale,          // the engine that wrote the region is gone
+  kAlreadyServed,  // create: a live engine already serves this instance
   kPermission,
   kSystem,
 };
@@ -54,11 +54,12 @@ class RegionError : public std::runtime_error {
 // directories at temporary ones.
 struct RegionOptions {
   std::string instance = "default";
-  std::string hugepage_dir = "/dev/hugepages";  // tried first when it is a hugetlbfs mount; "" = never
-  std::string shm_dir = "/dev/shm";             // fallback, with a logged warning
-  bool prefault = true;     // touch every page at create/attach so the hot path never faults
-  bool lock_pages = true;   // mlock where permitted (RLIMIT_MEMLOCK, CAP_IPC_LOCK)
-  std::string group;        // create: owning group of the files ("" = the process's group)
+  std::string hugepage_dir =
+      "/dev/hugepages";              // tried first when it is a hugetlbfs mount; "" = never
+  std::string shm_dir = "/dev/shm";  // fallback, with a logged warning
+  bool prefault = true;    // touch every page at create/attach so the hot path never faults
+  bool lock_pages = true;  // mlock where permitted (RLIMIT_MEMLOCK, CAP_IPC_LOCK)
+  std::string group;       // create: owning group of the files ("" = the process's group)
   mode_t market_mode = 0640;
   mode_t signals_mode = 0660;
 };
@@ -142,6 +143,5 @@ class Region {
 
 // True if `pid` runs and (when start_ticks != 0) is the same process that had that start time.
 [[nodiscard]] bool process_alive(pid_t pid, std::uint64_t start_ticks) noexcept;
-
 
 }  // namespace cwts::shm

@@ -32,9 +32,9 @@ enum class ClaimStatus : std::uint8_t {
 
 struct ClaimResult {
   ClaimStatus status;
-  std::uint32_t slot;      // the slot claimed (kOk) or asked for (kTaken)
-  std::uint64_t claim;     // the claim word now held (kOk) or the one in the way (kTaken)
-  bool reclaimed;          // kOk: the slot was taken over from a dead owner
+  std::uint32_t slot;   // the slot claimed (kOk) or asked for (kTaken)
+  std::uint64_t claim;  // the claim word now held (kOk) or the one in the way (kTaken)
+  bool reclaimed;       // kOk: the slot was taken over from a dead owner
 };
 
 // Any strategy process. `slot` < 0 takes the first free (or dead-owned) slot.

@@ -1,4 +1,5 @@
-// The shared-memory wire format in one include: version, hash, and the field table both derive from.
+// The shared-memory wire format in one include: version, hash, and the field table both derive
+// from.
 #pragma once
 
 #include <array>
@@ -287,9 +288,9 @@ constexpr std::uint64_t layout_hash() noexcept {
     h = fnv1a_u64(h, f.offset);
     h = fnv1a_u64(h, f.size);
   }
-  for (std::uint64_t cap : {kMaxSymbols, kBookDepth, kEventRingCapacity, kMaxTimeframes,
-                            kCandleHistory, kMaxIndicators, kMaxSlots, kSignalRingCapacity,
-                            kReportRingCapacity, kMaxAssets}) {
+  for (std::uint64_t cap :
+       {kMaxSymbols, kBookDepth, kEventRingCapacity, kMaxTimeframes, kCandleHistory, kMaxIndicators,
+        kMaxSlots, kSignalRingCapacity, kReportRingCapacity, kMaxAssets}) {
     h = fnv1a_u64(h, cap);
   }
   return h;

@@ -21,11 +21,11 @@ using concurrent::Seqlock;
 // ---------------------------------------------------------------------------------------------
 // Symbol table entry (written at start-up and when exchangeInfo changes). 168 bytes.
 struct SymbolInfo {
-  FixedString<16> name;  // "BTCUSDT"
-  FixedString<8> base;   // "BTC"
-  FixedString<8> quote;  // "USDT"
-  std::uint16_t id;      // index in the symbol table
-  std::uint8_t status;   // SymbolStatus
+  FixedString<16> name;         // "BTCUSDT"
+  FixedString<8> base;          // "BTC"
+  FixedString<8> quote;         // "USDT"
+  std::uint16_t id;             // index in the symbol table
+  std::uint8_t status;          // SymbolStatus
   std::uint8_t price_decimals;  // Price::raw = price * 10^price_decimals
   std::uint8_t qty_decimals;    // Qty::raw = qty * 10^qty_decimals
   std::uint8_t base_precision;  // exchangeInfo baseAssetPrecision
@@ -74,12 +74,12 @@ struct Quote {
   Qty last_qty;
   std::uint64_t last_trade_id;
   Qty volume_24h;
-  std::uint64_t update_id;    // book update id the quote reflects
+  std::uint64_t update_id;  // book update id the quote reflects
   std::int64_t exchange_ts_ns;
   std::int64_t receive_ts_ns;
   std::int64_t publish_ts_ns;
-  std::uint8_t last_side;     // Side of the aggressor of the last trade
-  std::uint8_t book_valid;    // 1 while the book is synced
+  std::uint8_t last_side;   // Side of the aggressor of the last trade
+  std::uint8_t book_valid;  // 1 while the book is synced
   std::uint8_t reserved[14];
 };
 static_assert(sizeof(Quote) == 112);
@@ -113,11 +113,11 @@ static_assert(sizeof(IndicatorValues) == 24 + std::size_t{8} * kMaxIndicators);
 
 // What each indicator slot holds (written at start-up). 32 bytes each.
 struct IndicatorDesc {
-  FixedString<24> name;       // e.g. "ema_20", "macd_signal"
-  std::uint8_t timeframe;     // index into MarketConfig::timeframe_s
-  std::uint8_t kind;          // engine-defined kernel id
+  FixedString<24> name;    // e.g. "ema_20", "macd_signal"
+  std::uint8_t timeframe;  // index into MarketConfig::timeframe_s
+  std::uint8_t kind;       // engine-defined kernel id
   std::uint16_t period;
-  std::uint32_t output;       // output index for multi-output kernels
+  std::uint32_t output;  // output index for multi-output kernels
 };
 static_assert(sizeof(IndicatorDesc) == 32);
 struct IndicatorTable {
@@ -128,10 +128,10 @@ struct IndicatorTable {
 
 // Position and order state per symbol (exec thread writes). 64 bytes.
 struct Position {
-  Qty qty;              // signed: > 0 long
+  Qty qty;  // signed: > 0 long
   Price avg_px;
-  Price realized_pnl;   // quote asset, price scale
-  Price fees;           // quote asset, price scale
+  Price realized_pnl;  // quote asset, price scale
+  Price fees;          // quote asset, price scale
   std::uint32_t open_orders;
   std::uint32_t reserved0;
   std::int64_t update_ts_ns;
@@ -227,20 +227,20 @@ static_assert(offsetof(Event, body) == 40);
 // Execution report: what happened to a signal. 112 bytes.
 struct ExecReport {
   std::uint64_t signal_seq;
-  std::uint8_t kind;        // ReportKind
-  std::uint8_t side;        // Side
-  std::uint16_t reason;     // RejectReason (kRejected, kExpired, kCancelled)
+  std::uint8_t kind;     // ReportKind
+  std::uint8_t side;     // Side
+  std::uint16_t reason;  // RejectReason (kRejected, kExpired, kCancelled)
   std::uint16_t symbol;
   std::uint16_t reserved0;
   std::int32_t venue_code;  // venue error code (e.g. Binance -2010), 0 if none
   std::uint32_t reserved1;
   FixedString<32> client_order_id;
   std::uint64_t venue_order_id;
-  Qty last_qty;     // this fill
+  Qty last_qty;  // this fill
   Price last_px;
-  Qty cum_qty;      // filled so far
+  Qty cum_qty;  // filled so far
   Price avg_px;
-  Price fee;        // cumulative, quote asset, price scale
+  Price fee;  // cumulative, quote asset, price scale
   std::int64_t ts_ns;
 };
 static_assert(sizeof(ExecReport) == 112);
@@ -275,7 +275,7 @@ static_assert(sizeof(EngineStatus) == 128);
 // Balances per asset (exec thread). 32 bytes.
 struct Balance {
   FixedString<8> asset;
-  std::int64_t free;    // 10^-8 units of the asset
+  std::int64_t free;  // 10^-8 units of the asset
   std::int64_t locked;
   std::int64_t update_ts_ns;
 };
@@ -292,12 +292,12 @@ static_assert(sizeof(MarketConfig) == 64);
 // Per signal slot, the engine's side: its cursor into the slot's signal ring, its counters, and
 // the execution-report ring the strategy consumes (the strategy's cursor is in the signals region).
 struct SlotEngineSide {
-  RingCursor signal_cursor;  // exec thread
+  RingCursor signal_cursor;              // exec thread
   alignas(64) std::uint64_t claim_seen;  // claim word the engine last saw (pid | generation << 32)
   std::uint64_t last_signal_seq;         // highest signal seq accepted or rejected
   std::uint64_t accepted;
   std::uint64_t rejected;
-  std::uint64_t reports_dropped;         // never expected to move: report ring back-pressure
+  std::uint64_t reports_dropped;  // never expected to move: report ring back-pressure
   std::uint64_t reserved[3];
   RecordRing<ExecReport, kReportRingCapacity> reports;
 };

@@ -27,17 +27,17 @@ inline constexpr std::uint64_t kSignalsMagic = 0x3147495353545743ULL;
 //  +------+------+------+------+------+------+------+------+
 struct alignas(64) RegionHeader {
   // --- identity: written once at creation, before magic ---
-  std::uint64_t magic;            //   0
-  std::uint32_t layout_version;   //   8
-  std::uint32_t header_size;      //  12
-  std::uint64_t layout_hash;      //  16
-  std::uint64_t region_size;      //  24  bytes of the mapped file
-  std::uint32_t region_kind;      //  32  RegionKind
-  std::uint32_t page_size_kib;    //  36  4 (/dev/shm) or 2048 (hugetlbfs)
-  std::int32_t engine_pid;        //  40
-  std::uint32_t flags;            //  44  kFlagLocked, kFlagHugePages
-  std::uint64_t epoch_ns;         //  48  engine start, CLOCK_REALTIME ns: changes on restart
-  FixedString<32> instance;       //  56
+  std::uint64_t magic;           //   0
+  std::uint32_t layout_version;  //   8
+  std::uint32_t header_size;     //  12
+  std::uint64_t layout_hash;     //  16
+  std::uint64_t region_size;     //  24  bytes of the mapped file
+  std::uint32_t region_kind;     //  32  RegionKind
+  std::uint32_t page_size_kib;   //  36  4 (/dev/shm) or 2048 (hugetlbfs)
+  std::int32_t engine_pid;       //  40
+  std::uint32_t flags;           //  44  kFlagLocked, kFlagHugePages
+  std::uint64_t epoch_ns;        //  48  engine start, CLOCK_REALTIME ns: changes on restart
+  FixedString<32> instance;      //  56
   // capacities (copies of the compile-time constants, for tools and cross-checks)
   std::uint32_t max_symbols;           //  88
   std::uint32_t book_depth;            //  92

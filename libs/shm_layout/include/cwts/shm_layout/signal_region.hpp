@@ -13,22 +13,22 @@ namespace cwts::layout {
 
 // One trading signal. 56 bytes: one 64-byte ring record with its commit word.
 struct Signal {
-  std::uint64_t seq;        // strategy-assigned, strictly increasing within the slot
-  std::uint16_t symbol;     // symbol id from the symbol table
-  std::uint8_t side;        // Side
-  std::uint8_t type;        // OrderType
-  std::uint8_t tif;         // TimeInForce
-  std::uint8_t flags;       // kSignalReduceOnly
+  std::uint64_t seq;     // strategy-assigned, strictly increasing within the slot
+  std::uint16_t symbol;  // symbol id from the symbol table
+  std::uint8_t side;     // Side
+  std::uint8_t type;     // OrderType
+  std::uint8_t tif;      // TimeInForce
+  std::uint8_t flags;    // kSignalReduceOnly
   std::uint16_t reserved0;
   union {
-    Price price;                // limit price (0 for market orders)
-    std::uint64_t target_seq;   // OrderType::kCancel: the signal whose order to cancel
+    Price price;               // limit price (0 for market orders)
+    std::uint64_t target_seq;  // OrderType::kCancel: the signal whose order to cancel
   };
   Qty qty;
   std::int64_t created_ns;  // CLOCK_REALTIME at submit; with ttl_ms gives the expiry
   std::uint32_t ttl_ms;     // 0 = the engine's default TTL
   std::uint32_t reserved1;
-  FixedString<8> tag;       // free-form, echoed in logs
+  FixedString<8> tag;  // free-form, echoed in logs
 };
 inline constexpr std::uint8_t kSignalReduceOnly = 1U << 0;
 static_assert(sizeof(Signal) == 56);
@@ -55,7 +55,8 @@ struct SignalSlot {
   // and then stores owner_claim = claim with release; until then they may describe the previous
   // owner, and a claimant that sees owner_claim != claim must not trust them.
   std::uint64_t owner_claim;
-  std::uint64_t owner_start_ticks;  // owner's process start time (/proc/PID/stat), defeats pid reuse
+  std::uint64_t
+      owner_start_ticks;  // owner's process start time (/proc/PID/stat), defeats pid reuse
   std::uint64_t claim_time_ns;
   FixedString<32> owner_name;
   // --- owner strategy: its cursor into its execution-report ring (market region) ---

@@ -91,13 +91,13 @@ enum class EventKind : std::uint8_t {
 };
 
 enum class ReportKind : std::uint8_t {
-  kAccepted = 1,       // passed validation and rate limits; on its way to the venue
-  kRejected = 2,       // terminal: see RejectReason
-  kNew = 3,            // acknowledged by the venue, resting
+  kAccepted = 1,  // passed validation and rate limits; on its way to the venue
+  kRejected = 2,  // terminal: see RejectReason
+  kNew = 3,       // acknowledged by the venue, resting
   kPartiallyFilled = 4,
-  kFilled = 5,         // terminal
-  kCancelled = 6,      // terminal
-  kExpired = 7,        // terminal (IOC/FOK remainder, venue expiry)
+  kFilled = 5,     // terminal
+  kCancelled = 6,  // terminal
+  kExpired = 7,    // terminal (IOC/FOK remainder, venue expiry)
 };
 
 [[nodiscard]] constexpr bool is_terminal(ReportKind k) noexcept {

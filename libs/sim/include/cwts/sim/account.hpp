@@ -30,9 +30,7 @@ class Account {
   // Zero for an asset the account never held.
   [[nodiscard]] Balance balance(std::string_view asset) const noexcept;
   // Every asset the account holds or has held, sorted by name.
-  [[nodiscard]] const Balances& balances() const noexcept {
-    return balances_;
-  }
+  [[nodiscard]] const Balances& balances() const noexcept { return balances_; }
 
   // Adds to free (a deposit, or proceeds of a fill). amount >= 0.
   void credit(std::string_view asset, std::int64_t amount);

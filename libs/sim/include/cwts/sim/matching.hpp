@@ -9,11 +9,11 @@
 #include <string_view>
 #include <vector>
 
+#include "cwts/binance/api_error.hpp"
 #include "cwts/binance/exchange_info.hpp"
+#include "cwts/binance/order.hpp"
 #include "cwts/md/order_book.hpp"
 #include "cwts/sim/account.hpp"
-#include "cwts/binance/api_error.hpp"
-#include "cwts/binance/order.hpp"
 #include "cwts/sim/wire.hpp"
 
 namespace cwts::sim {

@@ -6,8 +6,8 @@
 #include <utility>
 #include <vector>
 
-#include "cwts/binance/exchange_info.hpp"
 #include "cwts/binance/api_error.hpp"
+#include "cwts/binance/exchange_info.hpp"
 #include "cwts/binance/rate_limits.hpp"
 #include "cwts/sim/wire.hpp"
 
@@ -74,6 +74,5 @@ class RateLimiter {
   std::int64_t banned_until_ms_ = 0;
   std::int64_t last_ban_ms_ = 0;
 };
-
 
 }  // namespace cwts::sim

@@ -11,7 +11,8 @@
 //   run()          one series (batch), on the ISA the registry chose;
 //   run_many()     many series with one parameter set, lanes across series (symbols x parameter
 //                  sets = one run_many per parameter set);
-//   Stream         incremental: one update per candle, for the engine (scalar; no batch to vectorise).
+//   Stream         incremental: one update per candle, for the engine (scalar; no batch to
+//   vectorise).
 //
 // The registry picks the widest ISA the CPU and OS support at first use; the environment variable
 // CWTS_TA_ISA (scalar | avx2 | avx512 | auto) forces one. See docs/indicators.md.
@@ -30,8 +31,28 @@
 namespace cwts::ta {
 
 enum class Kind : std::uint8_t {
-  kSma, kEma, kWma, kDema, kTema, kRsi, kMacd, kBbands, kStddev, kAtr, kNatr, kAdx, kStoch,
-  kStochf, kMfi, kObv, kCci, kRoc, kMom, kWillr, kSar, kVwap,
+  kSma,
+  kEma,
+  kWma,
+  kDema,
+  kTema,
+  kRsi,
+  kMacd,
+  kBbands,
+  kStddev,
+  kAtr,
+  kNatr,
+  kAdx,
+  kStoch,
+  kStochf,
+  kMfi,
+  kObv,
+  kCci,
+  kRoc,
+  kMom,
+  kWillr,
+  kSar,
+  kVwap,
   kCount
 };
 inline constexpr std::size_t kKindCount = static_cast<std::size_t>(Kind::kCount);
@@ -137,7 +158,8 @@ const IsaKernels& scalar_kernels() noexcept;
 const IsaKernels& avx2_kernels() noexcept;
 const IsaKernels& avx512_kernels() noexcept;
 // One series on the scalar kernel (every ISA runs one series so), no NaN skipping.
-void run_scalar_series(Kind k, const Params& p, std::size_t n, const double* const* in, double* const* out);
+void run_scalar_series(Kind k, const Params& p, std::size_t n, const double* const* in,
+                       double* const* out);
 std::unique_ptr<Stream> make_scalar_stream(Kind k, const Params& p);
 }  // namespace detail
 

@@ -19,7 +19,6 @@
 
 namespace cwts::venue {
 
-
 struct BinanceRestOptions {
   std::string rest_url = "https://api.binance.com";
   std::string api_key;

@@ -47,8 +47,8 @@ class PaperVenue final : public VenueClient {
   const layout::MarketRegion& market_;
   std::int64_t fee_bps_;
   std::vector<BalanceUpdate> balances_;
-  std::vector<Order> live_;   // resting orders
-  std::deque<Order> fresh_;   // placed since the last tick
+  std::vector<Order> live_;  // resting orders
+  std::deque<Order> fresh_;  // placed since the last tick
   std::vector<std::string> cancels_;
   VenueListener* listener_ = nullptr;
   std::uint64_t next_order_id_ = 1;

@@ -18,8 +18,8 @@ struct OrderRequest {
   layout::Side side = layout::Side::kNone;
   layout::OrderType type = layout::OrderType::kLimit;
   layout::TimeInForce tif = layout::TimeInForce::kNone;
-  std::int64_t price = 0;  // 8 decimals; 0 for market orders
-  std::int64_t qty = 0;    // 8 decimals
+  std::int64_t price = 0;         // 8 decimals; 0 for market orders
+  std::int64_t qty = 0;           // 8 decimals
   char client_order_id[40] = {};  // NUL-terminated, <= 36 characters
 };
 
@@ -57,7 +57,7 @@ struct OrderEvent {
 
 struct BalanceUpdate {
   char asset[16] = {};
-  std::int64_t free = 0;    // 8 decimals
+  std::int64_t free = 0;  // 8 decimals
   std::int64_t locked = 0;
 };
 
