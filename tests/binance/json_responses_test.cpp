@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include "../sim/sim_test_util.hpp"
 #include "cwts/sim/account.hpp"
-#include "sim_test_util.hpp"
 
 namespace {
 

@@ -1,12 +1,11 @@
 // HMAC-SHA256 against every test vector of the protocol reference (REST (1)-(3), WS-API).
-#include "cwts/net/hmac.hpp"
-
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "cwts/binance/request.hpp"
+#include "cwts/net/hmac.hpp"
 
 namespace {
 

@@ -5,9 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include "../sim/sim_test_util.hpp"
 #include "cwts/binance/json_responses.hpp"
 #include "cwts/net/hmac.hpp"
-#include "sim_test_util.hpp"
 
 namespace {
 

@@ -1,0 +1,117 @@
+// Binance's market data bodies and stream payloads (cwts/binance/market_json.hpp), checked against
+// the shapes of Binance's documented examples (web-socket-streams.md, rest-api.md): member order,
+// decimal strings, integer ids and times.
+#include "cwts/binance/market_json.hpp"
+
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+namespace binance = cwts::binance;
+using cwts::md::Level;
+using cwts::md::OrderBook;
+
+constexpr std::int64_t kOne = 100'000'000;
+
+TEST(MarketJsonTest, DepthUpdateEventHasBinanceMemberOrderAndDecimalStrings) {
+  const std::vector<Level> bids = {{25'350'000, 10 * kOne}, {25'340'000, 0}};
+  const std::vector<Level> asks = {{25'360'000, 100 * kOne}};
+  EXPECT_EQ(binance::depth_update_event("BNBBTC", 1672515782136, 157, 160, bids, asks),
+            R"({"e":"depthUpdate","E":1672515782136,"s":"BNBBTC","U":157,"u":160,)"
+            R"("b":[["0.25350000","10.00000000"],["0.25340000","0.00000000"]],)"
+            R"("a":[["0.25360000","100.00000000"]]})");
+}
+
+TEST(MarketJsonTest, DepthJsonListsTheBestLevelsFirstUpToTheLimit) {
+  OrderBook book(16);
+  book.set_bid(100 * kOne, kOne);
+  book.set_bid(101 * kOne, 2 * kOne);
+  book.set_ask(103 * kOne, 3 * kOne);
+  book.set_ask(102 * kOne, 4 * kOne);
+  EXPECT_EQ(binance::depth_json(42, book, 1),
+            R"({"lastUpdateId":42,"bids":[["101.00000000","2.00000000"]],)"
+            R"("asks":[["102.00000000","4.00000000"]]})");
+  EXPECT_EQ(binance::depth_json(42, book, 5),
+            R"({"lastUpdateId":42,"bids":[["101.00000000","2.00000000"],["100.00000000","1.00000000"]],)"
+            R"("asks":[["102.00000000","4.00000000"],["103.00000000","3.00000000"]]})");
+}
+
+TEST(MarketJsonTest, TradeAndAggTradeEvents) {
+  const binance::PublicTrade t{12345, 1 * kOne / 1000, 100 * kOne, kOne / 10, 1672515782136, true};
+  EXPECT_EQ(binance::trade_event("BNBBTC", 1672515782137, t),
+            R"({"e":"trade","E":1672515782137,"s":"BNBBTC","t":12345,"p":"0.00100000",)"
+            R"("q":"100.00000000","T":1672515782136,"m":true,"M":true})");
+  EXPECT_EQ(binance::agg_trade_event("BNBBTC", 1672515782137, 7, 100, 105, t),
+            R"({"e":"aggTrade","E":1672515782137,"s":"BNBBTC","a":7,"p":"0.00100000",)"
+            R"("q":"100.00000000","f":100,"l":105,"T":1672515782136,"m":true,"M":true})");
+}
+
+TEST(MarketJsonTest, BookTickerEvent) {
+  EXPECT_EQ(binance::book_ticker_event(400900217, "BNBUSDT", {2'559'010'000, 31'210'000},
+                                       {2'559'020'000, 1'282'000'000}),
+            R"({"u":400900217,"s":"BNBUSDT","b":"25.59010000","B":"0.31210000",)"
+            R"("a":"25.59020000","A":"12.82000000"})");
+}
+
+TEST(MarketJsonTest, KlineEventAndRow) {
+  binance::Kline k;
+  k.open_ms = 1672515780000;
+  k.close_ms = 1672515839999;
+  k.o = kOne;
+  k.h = 2 * kOne;
+  k.l = kOne / 2;
+  k.c = 3 * kOne / 2;
+  k.vol = 10 * kOne;
+  k.quote = 12 * kOne;
+  k.taker_base = 4 * kOne;
+  k.taker_quote = 5 * kOne;
+  k.first_id = 100;
+  k.last_id = 200;
+  k.n = 101;
+  EXPECT_EQ(binance::kline_event("BNBBTC", 1672515782136, "1m", k, false),
+            R"({"e":"kline","E":1672515782136,"s":"BNBBTC","k":{"t":1672515780000,)"
+            R"("T":1672515839999,"s":"BNBBTC","i":"1m","f":100,"L":200,"o":"1.00000000",)"
+            R"("c":"1.50000000","h":"2.00000000","l":"0.50000000","v":"10.00000000","n":101,)"
+            R"("x":false,"q":"12.00000000","V":"4.00000000","Q":"5.00000000","B":"0"}})");
+  cwts::core::JsonWriter w;
+  binance::write_kline_row(w, k);
+  EXPECT_EQ(w.str(), R"([1672515780000,"1.00000000","2.00000000","0.50000000","1.50000000",)"
+                     R"("10.00000000",1672515839999,"12.00000000",101,"4.00000000",)"
+                     R"("5.00000000","0"])");
+}
+
+TEST(MarketJsonTest, CombinedStreamFrameWrapsThePayloadVerbatim) {
+  EXPECT_EQ(binance::combined_stream_frame("bnbbtc@trade", R"({"e":"trade"})"),
+            R"({"stream":"bnbbtc@trade","data":{"e":"trade"}})");
+}
+
+TEST(MarketJsonTest, ExchangeInfoPassesSymbolsAndFiltersThrough) {
+  binance::RateLimit l{};
+  l.type = binance::RateLimitType::kRequestWeight;
+  l.interval = binance::RateInterval::kMinute;
+  l.interval_num = 1;
+  l.limit = 6000;
+  const std::vector<binance::RateLimit> limits = {l};
+  const std::vector<std::string_view> symbols = {R"({"symbol":"A"})", R"({"symbol":"B"})"};
+  EXPECT_EQ(binance::exchange_info_json(1000, limits, "[]", symbols),
+            R"({"timezone":"UTC","serverTime":1000,"rateLimits":[{"rateLimitType":)"
+            R"("REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":6000}],)"
+            R"("exchangeFilters":[],"symbols":[{"symbol":"A"},{"symbol":"B"}]})");
+}
+
+TEST(MarketJsonTest, KlineIntervalsFollowTheUtcCalendar) {
+  const int month = binance::interval_index("1M");
+  const int week = binance::interval_index("1w");
+  ASSERT_EQ(month, 15);
+  ASSERT_EQ(week, 14);
+  EXPECT_EQ(binance::interval_index("2m"), -1);
+  // 2024-02-15T12:00:00Z -> month opens 2024-02-01, next 2024-03-01 (leap year).
+  EXPECT_EQ(binance::interval_open(month, 1707998400000), 1706745600000);
+  EXPECT_EQ(binance::interval_next(month, 1706745600000), 1709251200000);
+  // Thursday 2024-02-15 -> the week opened on Monday 2024-02-12.
+  EXPECT_EQ(binance::interval_open(week, 1707998400000), 1707696000000);
+}
+
+}  // namespace
