@@ -23,6 +23,7 @@
 #include "cwts/publish/shm_publisher.hpp"
 #include "cwts/shm/region.hpp"
 #include "exec/exec_engine.hpp"
+#include "md/md_thread.hpp"
 
 namespace cwts::daemon {
 
@@ -77,92 +78,6 @@ binance::ExchangeInfo load_info(const Config& cfg) {
   return binance::parse_exchange_info(net::http_get(cfg.venue.rest_url, target, o));
 }
 
-// Seeds the indicators with the venue's closed klines (GET /api/v3/klines), oldest first, so they
-// are warm from the first live candle. Start-up only (the md thread is not running yet). A failed
-// request is logged and skipped: those indicators then warm up on live candles.
-void seed_indicator_history(const Config& cfg, publish::ShmPublisher& pub) {
-  net::HttpGetOptions o;
-  o.tls_verify = cfg.venue.tls_verify;
-  o.ca_file = cfg.venue.ca_file;
-  o.timeout = std::chrono::milliseconds(cfg.venue.request_timeout_ms * 2);
-  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count();
-  for (std::size_t id = 0; id < cfg.market.symbols.size(); ++id) {
-    for (const std::uint32_t tf_s : cfg.market.timeframes_s) {
-      const int tf = pub.candles().index_of(tf_s);
-      if (tf < 0) continue;
-      const auto sid = static_cast<std::uint16_t>(id);
-      const auto stf = static_cast<std::uint8_t>(tf);
-      const std::size_t need = pub.indicator_warmup(sid, stf);
-      if (need == 0) continue;
-      const std::size_t limit = std::min<std::size_t>(1000, std::max<std::size_t>(need * 4, 100));
-      const std::string& sym = cfg.market.symbols[id];
-      const std::string target = "/api/v3/klines?symbol=" + sym +
-                                 "&interval=" + interval_name(tf_s) +
-                                 "&limit=" + std::to_string(limit);
-      std::size_t seeded = 0;
-      try {
-        const std::string body = net::http_get(cfg.venue.rest_url, target, o);
-        simdjson::dom::parser parser;
-        simdjson::dom::array rows;
-        if (parser.parse(body).get_array().get(rows) != simdjson::SUCCESS) {
-          throw std::runtime_error("klines: the answer is not a JSON array");
-        }
-        for (simdjson::dom::element row : rows) {
-          simdjson::dom::array k;
-          std::int64_t open_ms = 0, close_ms = 0, trades = 0;
-          if (row.get_array().get(k) != simdjson::SUCCESS || k.at(0).get_int64().get(open_ms) ||
-              k.at(6).get_int64().get(close_ms) || k.at(8).get_int64().get(trades)) {
-            throw std::runtime_error(
-                "klines: a row is not [openTime, o, h, l, c, v, closeTime, q, n, ...]");
-          }
-          if (close_ms >= now_ms) continue;  // the open kline: live trades build it
-          layout::Candle c{};
-          c.open_time_ms = open_ms;
-          std::int64_t* fields[] = {&c.open.raw, &c.high.raw, &c.low.raw, &c.close.raw,
-                                    &c.volume.raw};
-          for (std::size_t f = 0; f < 5; ++f) {
-            std::string_view text;
-            if (k.at(f + 1).get_string().get(text) != simdjson::SUCCESS ||
-                core::parse_fixed(text, md::kWireDecimals, *fields[f]) != core::DecimalErrc::kOk) {
-              throw std::runtime_error("klines: a price or volume is not a decimal string");
-            }
-          }
-          c.trades = static_cast<std::uint32_t>(trades);
-          c.closed = 1;
-          pub.seed_closed_candle(sid, stf, c);
-          ++seeded;
-        }
-        log::log_event(spdlog::level::info, "md", "indicator_history",
-                       log::LogFields()
-                           .str("symbol", sym)
-                           .str("timeframe", interval_name(tf_s))
-                           .num("candles", static_cast<std::int64_t>(seeded)));
-      } catch (const std::exception& e) {
-        log::log_event(spdlog::level::warn, "md", "indicator_history_failed",
-                       log::LogFields()
-                           .str("symbol", sym)
-                           .str("timeframe", interval_name(tf_s))
-                           .str("error", e.what()));
-      }
-    }
-  }
-}
-
-feed::FeedConfig feed_config(const Config& cfg) {
-  feed::FeedConfig f;
-  f.ws_url = cfg.venue.ws_url;
-  f.rest_url = cfg.venue.rest_url;
-  f.symbols = cfg.market.symbols;
-  f.streams = cfg.market.streams;
-  f.snapshot_limit = cfg.market.snapshot_limit;
-  f.tls_verify_peer = cfg.venue.tls_verify;
-  f.ca_file = cfg.venue.ca_file;
-  f.user_agent = "cwtsd/0.1";
-  return f;
-}
-
 }  // namespace
 
 struct Engine::Impl {
@@ -184,31 +99,14 @@ struct Engine::Impl {
         throw std::runtime_error(
             "region.hugepages is \"require\" but the regions are not on huge pages");
       }
-      auto& m = market.as<layout::MarketRegion>();
-      publish::PublisherOptions popts;
-      popts.indicators = cfg.indicators;
-      publisher =
-          std::make_unique<publish::ShmPublisher>(m, info, names, cfg.market.timeframes_s, popts);
-      if (cfg.market.indicator_history && !cfg.indicators.empty())
-        seed_indicator_history(cfg, *publisher);
-      feed = std::make_unique<feed::FeedClient>(feed_config(cfg), publisher.get());
-      feed->set_tick_hook([this](md::Pipeline& p) { on_md_tick(p); });
-      exec = std::make_unique<ExecEngine>(cfg, info, m, owner.hot_log_, std::move(creds));
+      md = std::make_unique<MdThread>(cfg, info, names, market);
+      exec = std::make_unique<ExecEngine>(cfg, info, market.as<layout::MarketRegion>(),
+                                          owner.hot_log_, std::move(creds));
     } catch (...) {
       if (signals_created.valid()) signals_created.remove();
       market.remove();
       throw;
     }
-  }
-
-  // md thread, every <= 100 ms from the feed's housekeeping tick.
-  void on_md_tick(md::Pipeline& p) {
-    const std::int64_t stall = owner.md_stall_ms_.exchange(0, std::memory_order_relaxed);
-    if (stall > 0) std::this_thread::sleep_for(std::chrono::milliseconds(stall));
-    const std::int64_t now = realtime_ns();
-    publisher->on_tick(now, p.counters());
-    market.heartbeat(static_cast<std::uint64_t>(now));
-    md_heartbeat.store(now, std::memory_order_relaxed);
   }
 
   Engine& owner;
@@ -218,12 +116,9 @@ struct Engine::Impl {
   shm::Region market;
   shm::Region signals_created;  // the engine's writable mapping: header and state only
   shm::Region signals;          // read-only: what the exec thread reads
-  std::unique_ptr<publish::ShmPublisher> publisher;
-  std::unique_ptr<feed::FeedClient> feed;
+  std::unique_ptr<MdThread> md;
   std::unique_ptr<ExecEngine> exec;
-  std::thread md_thread;
   std::thread exec_thread;
-  std::atomic<std::int64_t> md_heartbeat{0};
   std::atomic<bool> exec_stop{false};
   bool started = false;
   bool stopped = false;
@@ -245,26 +140,7 @@ void Engine::start() {
   i.signals = shm::Region::attach(layout::RegionKind::kSignals, shm::Access::kReadOnly, i.ropts);
   i.exec->bind_signals(i.signals.as<layout::SignalsRegion>(), i.market.header().epoch_ns);
   i.market.set_state(layout::RegionState::kLive);
-  i.md_heartbeat.store(realtime_ns(), std::memory_order_relaxed);
-  i.md_thread = std::thread([this] {
-    pin_current_thread("cwtsd-md", cfg_.md_thread);
-    try {
-      switch (cfg_.md_thread.idle) {
-        case IdleStrategy::kBusySpin:
-          impl_->feed->run_spinning(false);
-          break;
-        case IdleStrategy::kSpinThenYield:
-          impl_->feed->run_spinning(true);
-          break;
-        case IdleStrategy::kBlock:
-          impl_->feed->run();
-          break;
-      }
-    } catch (const std::exception& e) {
-      log::log_event(spdlog::level::critical, "md", "thread_failed",
-                     log::LogFields().str("error", e.what()));
-    }
-  });
+  i.md->start();
   i.exec_thread = std::thread([this] {
     pin_current_thread("cwtsd-exec", cfg_.exec_thread);
     try {
@@ -295,8 +171,7 @@ void Engine::stop() {
     // reports before it returns; the feed keeps the books (and the paper venue) alive meanwhile.
     i.exec_stop.store(true, std::memory_order_release);
     if (i.exec_thread.joinable()) i.exec_thread.join();
-    i.feed->stop();
-    if (i.md_thread.joinable()) i.md_thread.join();
+    i.md->stop();
   }
   hot_log_.drain();
   i.signals = shm::Region();
@@ -326,7 +201,7 @@ EngineSnapshot Engine::snapshot() const {
   s.orders_sent = rd(m.status.exec.orders_sent);
   s.fills = rd(m.status.exec.fills);
   s.trading_state = static_cast<layout::TradingState>(rd(m.status.exec.trading_state));
-  s.md_heartbeat_ns = i.md_heartbeat.load(std::memory_order_relaxed);
+  s.md_heartbeat_ns = i.md->heartbeat_ns();
   s.exec_heartbeat_ns = i.exec->heartbeat_ns();
   s.venue_ready = i.exec->venue_ready();
   return s;
@@ -420,7 +295,7 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
             cc::load_word(m.status.md.events_published, std::memory_order_relaxed));
   e.histogram("cwts_md_publish_latency_seconds",
               "Frame received -> event published in shared memory.",
-              i.publisher->publish_latency().snapshot());
+              i.md->publisher().publish_latency().snapshot());
   e.family("cwts_md_messages_total", "counter", "Market-data messages per stream kind.");
   static constexpr std::pair<publish::ShmPublisher::Stream, const char*> kStreams[] = {
       {publish::ShmPublisher::Stream::kDepth, "depth"},
@@ -430,7 +305,7 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
       {publish::ShmPublisher::Stream::kKline, "kline"}};
   for (const auto& [stream, name] : kStreams) {
     e.sample("cwts_md_messages_total", std::string("stream=\"") + name + "\"",
-             i.publisher->messages(stream));
+             i.md->publisher().messages(stream));
   }
   e.family("cwts_book_valid", "gauge", "1 while the symbol's order book is synced.");
   for (std::size_t k = 0; k < i.names.size(); ++k) {
@@ -555,7 +430,7 @@ const layout::SignalsRegion& Engine::signals_region() const {
 }
 const std::vector<std::string_view>& Engine::symbol_names() const { return impl_->names; }
 const core::LatencyHistogram& Engine::publish_latency() const {
-  return impl_->publisher->publish_latency();
+  return impl_->md->publisher().publish_latency();
 }
 
 void Engine::reload(const Config& cfg) {
@@ -566,6 +441,8 @@ void Engine::reload(const Config& cfg) {
   cfg_.default_slot = cfg.default_slot;
   cfg_.log.level = cfg.log.level;
 }
+
+void Engine::stall_md_for(std::int64_t ms) noexcept { impl_->md->stall_for(ms); }
 
 std::string Engine::market_path() const { return impl_->market.path(); }
 std::string Engine::signals_path() const { return impl_->signals_created.path(); }

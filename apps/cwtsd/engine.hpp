@@ -86,13 +86,12 @@ class Engine {
   [[nodiscard]] std::string signals_path() const;
 
   // Test hook (CWTSD_TEST_HOOKS=1): the md thread sleeps this long on its next tick.
-  void stall_md_for(std::int64_t ms) noexcept { md_stall_ms_.store(ms, std::memory_order_relaxed); }
+  void stall_md_for(std::int64_t ms) noexcept;
 
  private:
   struct Impl;
   Config cfg_;
   HotLog hot_log_;
-  std::atomic<std::int64_t> md_stall_ms_{0};
   std::unique_ptr<Impl> impl_;
 };
 

@@ -33,9 +33,10 @@ TEST(MarketJsonTest, DepthJsonListsTheBestLevelsFirstUpToTheLimit) {
   EXPECT_EQ(binance::depth_json(42, book, 1),
             R"({"lastUpdateId":42,"bids":[["101.00000000","2.00000000"]],)"
             R"("asks":[["102.00000000","4.00000000"]]})");
-  EXPECT_EQ(binance::depth_json(42, book, 5),
-            R"({"lastUpdateId":42,"bids":[["101.00000000","2.00000000"],["100.00000000","1.00000000"]],)"
-            R"("asks":[["102.00000000","4.00000000"],["103.00000000","3.00000000"]]})");
+  EXPECT_EQ(
+      binance::depth_json(42, book, 5),
+      R"({"lastUpdateId":42,"bids":[["101.00000000","2.00000000"],["100.00000000","1.00000000"]],)"
+      R"("asks":[["102.00000000","4.00000000"],["103.00000000","3.00000000"]]})");
 }
 
 TEST(MarketJsonTest, TradeAndAggTradeEvents) {
