@@ -1,6 +1,13 @@
 // ExecEngine: the exec thread. Polls every signal slot, validates each signal, takes rate-limit
 // tokens, sends orders to the venue, turns the venue's answers into execution reports (exactly one
 // terminal report per signal), and publishes positions and balances. See docs/engine.md.
+//
+// Owns: order state (the only writer: the venue's I/O runs inside this thread's loop), the venue
+// client and its connections, the rate governor. Writes: every slot's report ring (producer),
+// positions and balances, the exec status words of the market region. Reads: every slot's signal
+// ring (consumer), the market region's books and symbol table (validation). Never touches: the
+// feed or the books' contents. The ctl thread reaches it only through reload()/cancel_all() (a
+// versioned hand-off the loop applies) and the atomics marked "any thread".
 #pragma once
 
 #include <array>
