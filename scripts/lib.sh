@@ -155,7 +155,7 @@ ensure_venv() {
 ensure_bridge() {
   local venv="$CWTS_ROOT/.venv" stamp="$CWTS_ROOT/.venv/.cwts-bridge-stamp" want have
   want="$(cd "$CWTS_ROOT" && find python_bridge/src python_bridge/cwts_bridge python_bridge/CMakeLists.txt \
-            python_bridge/pyproject.toml libs/shm libs/ta libs/concurrent libs/core/include \
+            python_bridge/pyproject.toml libs/shm libs/ta libs/concurrent libs/core libs/log \
             libs/shm_layout \
             -type f -not -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)" \
     || die "cannot hash the bridge sources"

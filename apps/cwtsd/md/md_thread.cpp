@@ -90,7 +90,6 @@ void seed_indicator_history(const Config& cfg, publish::ShmPublisher& pub) {
   }
 }
 
-
 feed::FeedConfig feed_config(const Config& cfg) {
   feed::FeedConfig f;
   f.ws_url = cfg.venue.ws_url;

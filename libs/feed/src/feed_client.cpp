@@ -30,6 +30,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cwts/core/clock.hpp"
+#include "cwts/log/json_log.hpp"
 #include "cwts/net/endpoint.hpp"
 #include "cwts/net/tls_client.hpp"
 
@@ -355,7 +356,8 @@ struct FeedClient::Impl {
       // Throws if ca_file is unreadable: config time.
       tls.emplace(net::make_tls_client_context({cfg.tls_verify_peer, cfg.ca_file}));
       if (!cfg.tls_verify_peer) {
-        spdlog::warn("feed: TLS peer verification is OFF (tls_verify_peer=false)");
+        log::log_event(spdlog::level::warn, "feed", "tls_verification_off",
+                       log::LogFields().str("setting", "tls_verify_peer=false"));
       }
     }
     const milliseconds shortest = std::min(
@@ -397,7 +399,8 @@ struct FeedClient::Impl {
       return;
     }
     bump(counters.disconnects);
-    spdlog::info("feed: stopping, closing {}", ws_ep.host);
+    log::log_event(spdlog::level::info, "feed", "stopping",
+                   log::LogFields().str("host", ws_ep.host));
     // The books are left as they are: the caller is shutting down and may inspect them.
     stop_timer.expires_after(cfg.close_timeout + milliseconds{200});
     stop_timer.async_wait([this](beast::error_code ec) {
@@ -527,9 +530,12 @@ struct FeedClient::Impl {
     bump(counters.connects);
     if (ever_connected) bump(counters.reconnects);
     ever_connected = true;
-    spdlog::info("feed: connected to {}://{}{} ({} symbols, {} streams each)",
-                 ws_ep.tls ? "wss" : "ws", ws_ep.host_header(), ws_ep.path, cfg.symbols.size(),
-                 cfg.streams.size());
+    log::log_event(spdlog::level::info, "feed", "connected",
+                   log::LogFields()
+                       .str("url", std::string(ws_ep.tls ? "wss://" : "ws://") +
+                                       ws_ep.host_header() + ws_ep.path)
+                       .unum("symbols", cfg.symbols.size())
+                       .unum("streams_each", cfg.streams.size()));
     // Every book starts over on a new connection; the snapshot requests this triggers go out
     // after the read below is armed, so diffs are already being buffered (Binance step 2-3).
     pipeline.invalidate_all(md::FrameMeta{realtime_ns()});
@@ -605,7 +611,8 @@ struct FeedClient::Impl {
         stage + " " + ws_ep.host_header() + ": " + (detail.empty() ? ec.message() : detail);
     set_error(msg);
     const milliseconds delay = schedule_reconnect(false, false);
-    spdlog::warn("feed: {}; retry in {} ms", msg, delay.count());
+    log::log_event(spdlog::level::warn, "feed", "connection_failed",
+                   log::LogFields().str("error", msg).num("retry_ms", delay.count()));
   }
 
   // The open connection is finished (error, close, silence, lifetime, serverShutdown).
@@ -841,7 +848,8 @@ struct FeedClient::Impl {
       const std::string msg = "snapshot " + std::string(s.name_view()) + ": HTTP " +
                               std::to_string(status) + " " + res.body().substr(0, 200);
       set_error(msg);
-      spdlog::warn("feed: {}", msg);
+      log::log_event(spdlog::level::warn, "feed", "snapshot_failed",
+                     log::LogFields().str("error", msg));
       slots[i].pending = true;
       slots[i].not_before = now + failure_delay();
       return schedule_pump();
@@ -854,7 +862,8 @@ struct FeedClient::Impl {
       const std::string msg = "snapshot " + std::string(s.name_view()) +
                               ": unparsable body: " + md::to_string(pipeline.last_error());
       set_error(msg);
-      spdlog::warn("feed: {}", msg);
+      log::log_event(spdlog::level::warn, "feed", "snapshot_failed",
+                     log::LogFields().str("error", msg));
       slots[i].not_before = now + failure_delay();
     } else {
       rest_failures = 0;
@@ -886,7 +895,8 @@ struct FeedClient::Impl {
                             stage + " " + rest_ep.host_header() + ": " +
                             (detail.empty() ? ec.message() : detail);
     set_error(msg);
-    spdlog::warn("feed: {}", msg);
+    log::log_event(spdlog::level::warn, "feed", "snapshot_failed",
+                   log::LogFields().str("error", msg));
     slots[i].pending = true;
     slots[i].not_before = Clock::now() + failure_delay();
     schedule_pump();

@@ -23,6 +23,7 @@
 
 #include "cwts/concurrent/word_copy.hpp"
 #include "cwts/core/clock.hpp"
+#include "cwts/log/json_log.hpp"
 
 namespace cwts::shm {
 namespace bip = boost::interprocess;
@@ -86,10 +87,14 @@ Mapped map_file(const std::string& path, Access access, std::size_t size, bool p
 bool lock_region_pages(void* base, std::size_t size, const std::string& path) {
   if (::mlock(base, size) == 0) return true;
   const int err = errno;
-  spdlog::warn(
-      "shm: mlock of {} ({} bytes) failed: {}; pages may be swapped out under memory pressure "
-      "(raise LimitMEMLOCK / RLIMIT_MEMLOCK or grant CAP_IPC_LOCK)",
-      path, size, errno_text(err));
+  log::log_event(spdlog::level::warn, "shm", "mlock_failed",
+                 log::LogFields()
+                     .str("path", path)
+                     .unum("bytes", size)
+                     .str("error", errno_text(err))
+                     .str("hint",
+                          "pages may be swapped out under memory pressure: raise LimitMEMLOCK / "
+                          "RLIMIT_MEMLOCK or grant CAP_IPC_LOCK"));
   return false;
 }
 
@@ -210,7 +215,8 @@ void clear_existing(const std::string& path, RegionKind kind) {
                       "shm: " + path + " is served by a running engine (pid " +
                           std::to_string(h.engine_pid) + "); stop it or use another instance name");
   }
-  spdlog::warn("shm: removing stale region {} left by engine pid {}", path, h.engine_pid);
+  log::log_event(spdlog::level::warn, "shm", "stale_region_removed",
+                 log::LogFields().str("path", path).num("engine_pid", h.engine_pid));
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     throw RegionError(RegionErrc::kPermission,
                       "shm: cannot remove stale " + path + ": " + errno_text(errno));
@@ -260,8 +266,11 @@ bool create_in(const Target& t, RegionKind kind, const RegionOptions& opts, mode
   } catch (const bip::interprocess_exception& e) {
     ::unlink(tmp_path.c_str());
     if (t.huge) {
-      spdlog::warn("shm: hugetlbfs mapping in {} failed ({}); not enough huge pages reserved?",
-                   t.dir, e.what());
+      log::log_event(spdlog::level::warn, "shm", "hugepage_mapping_failed",
+                     log::LogFields()
+                         .str("dir", t.dir)
+                         .str("error", e.what())
+                         .str("hint", "not enough huge pages reserved?"));
       return false;
     }
     throw RegionError(RegionErrc::kSystem, "shm: cannot map " + tmp_path + ": " + e.what());
@@ -353,10 +362,12 @@ Region Region::create(RegionKind kind, const RegionOptions& opts) {
     }
   }
   if (!used->huge) {
-    spdlog::warn(
-        "shm: {} region for instance '{}' is on {} (normal pages): no usable hugetlbfs "
-        "mount at '{}'",
-        traits(kind).name, opts.instance, opts.shm_dir, opts.hugepage_dir);
+    log::log_event(spdlog::level::warn, "shm", "normal_pages",
+                   log::LogFields()
+                       .str("region", traits(kind).name)
+                       .str("instance", opts.instance)
+                       .str("dir", opts.shm_dir)
+                       .str("reason", "no usable hugetlbfs mount at '" + opts.hugepage_dir + "'"));
   }
 
   auto& h = *static_cast<RegionHeader*>(m.base);
@@ -383,8 +394,13 @@ Region Region::create(RegionKind kind, const RegionOptions& opts) {
     r.dev_ = st.st_dev;
     r.inode_ = st.st_ino;
   }
-  spdlog::info("shm: created {} region {} ({} bytes, {}, {})", traits(kind).name, r.path_, size,
-               used->huge ? "huge pages" : "normal pages", r.locked_ ? "locked" : "not locked");
+  log::log_event(spdlog::level::info, "shm", "region_created",
+                 log::LogFields()
+                     .str("region", traits(kind).name)
+                     .str("path", r.path_)
+                     .unum("bytes", size)
+                     .str("pages", used->huge ? "huge" : "normal")
+                     .boolean("locked", r.locked_));
   return r;
 }
 
