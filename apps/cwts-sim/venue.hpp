@@ -222,6 +222,31 @@ class Venue {
 __extension__ typedef __int128 Int128;
 
 // px * qty at 8 decimals, truncated.
+// A recorded frame and the start of a capture, as replay keeps them (replay.cpp).
+struct Venue::CaptureEvent {
+  enum class Kind : std::uint8_t { kDiff, kBookTicker, kAggTrade, kTrade };
+  std::int64_t ns = 0;
+  std::size_t market = 0;
+  Kind kind = Kind::kDiff;
+  std::string data;  // the `data` member of the combined frame, as recorded
+  md::DepthMsg depth{};
+  std::vector<md::Level> bids, asks;
+  md::TradeMsg trade{};
+};
+
+struct Venue::CaptureInit {
+  std::size_t market = 0;
+  std::uint64_t id = 0;
+  std::vector<md::Level> bids, asks;
+  std::int64_t first_trade = -1, first_agg = -1;
+  std::int64_t trade_off = 0, agg_off = 0;
+};
+
+// Adds `delta` to every integer member `"key":<digits>` of a captured payload, leaving the other
+// bytes as recorded (replay.cpp).
+[[nodiscard]] std::string shift_field(std::string s, std::string_view key, std::int64_t delta);
+// ASCII lower case ("BTCUSDT" -> "btcusdt", stream names).
+[[nodiscard]] std::string lower_case(std::string_view s);
 [[nodiscard]] std::int64_t mul_px_qty(std::int64_t px, std::int64_t qty) noexcept;
 [[nodiscard]] std::int64_t wall_ms() noexcept;
 

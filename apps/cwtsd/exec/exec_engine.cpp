@@ -11,9 +11,11 @@
 
 #include "cwts/concurrent/word_copy.hpp"
 #include "cwts/core/clock.hpp"
+#include "cwts/core/fixed_point.hpp"
 #include "cwts/log/json_log.hpp"
 #include "cwts/venue/binance_rest.hpp"
 #include "cwts/venue/paper.hpp"
+#include "exec/exec_state.hpp"
 
 namespace cwts::daemon {
 
@@ -30,22 +32,6 @@ __extension__ typedef __int128 Wide;
 
 using core::realtime_ns;
 
-constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-constexpr std::uint64_t kEpochMod = 78'364'164'096ULL;  // 36^7
-
-void base36_fixed(std::uint64_t v, int width, char* out) noexcept {
-  for (int i = width - 1; i >= 0; --i) {
-    out[i] = kDigits[v % 36];
-    v /= 36;
-  }
-}
-
-int digit36(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 10;
-  return -1;
-}
-
 // Open addressing over (slot, seq): kIndexSize = 4 x kMaxLiveOrders keeps probes short; entries
 // are order index + 1, 0 = empty, kTombstone = deleted.
 constexpr std::size_t kIndexSize = 4 * kMaxLiveOrders;
@@ -56,92 +42,7 @@ std::size_t index_hash(std::uint32_t slot, std::uint64_t seq) noexcept {
   return static_cast<std::size_t>(k) & (kIndexSize - 1);
 }
 
-std::int64_t div_px(std::int64_t quote, std::int64_t qty) noexcept {
-  return qty == 0 ? 0 : static_cast<std::int64_t>(static_cast<Wide>(quote) * 100'000'000 / qty);
-}
-
 }  // namespace
-
-std::size_t make_client_order_id(std::uint64_t epoch_ns, std::uint32_t slot, std::uint64_t seq,
-                                 char* out) noexcept {
-  out[0] = 'c';
-  out[1] = 'w';
-  base36_fixed((epoch_ns / 1'000'000) % kEpochMod, 7, out + 2);
-  base36_fixed(slot, 2, out + 9);
-  char tmp[16];
-  int n = 0;
-  do {
-    tmp[n++] = kDigits[seq % 36];
-    seq /= 36;
-  } while (seq != 0);
-  for (int i = 0; i < n; ++i) out[11 + i] = tmp[n - 1 - i];
-  out[11 + n] = '\0';
-  return static_cast<std::size_t>(11 + n);
-}
-
-bool parse_client_order_id(std::string_view cid, std::uint64_t epoch_ns, std::uint32_t& slot,
-                           std::uint64_t& seq) noexcept {
-  if (cid.size() < 12 || cid.size() > 24 || cid[0] != 'c' || cid[1] != 'w') return false;
-  char epoch[7];
-  base36_fixed((epoch_ns / 1'000'000) % kEpochMod, 7, epoch);
-  if (std::memcmp(epoch, cid.data() + 2, 7) != 0) return false;
-  std::uint64_t s = 0, q = 0;
-  for (std::size_t i = 9; i < 11; ++i) {
-    const int d = digit36(cid[i]);
-    if (d < 0) return false;
-    s = s * 36 + static_cast<std::uint64_t>(d);
-  }
-  for (std::size_t i = 11; i < cid.size(); ++i) {
-    const int d = digit36(cid[i]);
-    if (d < 0) return false;
-    q = q * 36 + static_cast<std::uint64_t>(d);
-  }
-  slot = static_cast<std::uint32_t>(s);
-  seq = q;
-  return true;
-}
-
-// A signal the engine accepted and whose order is not final yet.
-struct ExecEngine::Order {
-  bool in_use = false;
-  std::uint32_t slot = 0;
-  std::uint64_t seq = 0;
-  std::uint16_t symbol = 0;
-  layout::Side side = layout::Side::kNone;
-  std::int64_t qty = 0;
-  char cid[40] = {};
-  std::uint8_t cid_len = 0;
-  std::uint64_t venue_order_id = 0;
-  bool acked = false;             // kNew reported (or skipped: filled at once)
-  std::int64_t reported_qty = 0;  // cum qty already reported as fills
-  std::int64_t reported_quote = 0;
-  std::int64_t fee = 0;
-  std::uint64_t cancel_seq = 0;  // a cancel signal waiting for this order's end (0 = none)
-  std::int64_t cancel_created = 0;
-  [[nodiscard]] std::string_view cid_view() const noexcept { return {cid, cid_len}; }
-};
-
-struct ExecEngine::SlotState {
-  SlotState(const layout::SignalSlot& in, layout::SlotEngineSide& out)
-      : consumer(in.signals, out.signal_cursor),
-        producer(out.reports, in.report_cursor),
-        engine(out) {}
-  cc::RecordConsumer<layout::Signal, layout::kSignalRingCapacity> consumer;
-  cc::RecordProducer<layout::ExecReport, layout::kReportRingCapacity> producer;
-  layout::SlotEngineSide& engine;
-  std::deque<layout::ExecReport> overflow;  // reports the strategy has not made room for yet
-  std::uint64_t claim_seen = 0;
-};
-
-struct ExecEngine::PositionBook {
-  std::int64_t qty = 0;  // signed
-  std::int64_t avg_px = 0;
-  std::int64_t realized = 0;  // quote
-  std::int64_t fees = 0;      // quote
-  std::int64_t open_buy = 0;  // remaining qty of open orders
-  std::int64_t open_sell = 0;
-  std::uint32_t open_orders = 0;
-};
 
 ExecEngine::ExecEngine(const Config& cfg, const binance::ExchangeInfo& info,
                        layout::MarketRegion& market, HotLog& log,
@@ -492,7 +393,7 @@ layout::ExecReport ExecEngine::base_report(const Order& o, ReportKind kind,
   r.client_order_id.assign(o.cid_view());
   r.venue_order_id = o.venue_order_id;
   r.cum_qty.raw = o.reported_qty;
-  r.avg_px.raw = div_px(o.reported_quote, o.reported_qty);
+  r.avg_px.raw = core::average_price(o.reported_quote, o.reported_qty);
   r.fee.raw = o.fee;
   r.ts_ns = now;
   return r;
@@ -564,162 +465,6 @@ void ExecEngine::publish_position(std::uint16_t symbol, std::int64_t now) {
   pos.open_orders = p.open_orders;
   pos.update_ts_ns = now;
   market_.symbols[symbol].position.store(pos);
-}
-
-// ---- venue events -----------------------------------------------------------------------------
-
-void ExecEngine::on_order_event(const venue::OrderEvent& e) {
-  const std::int64_t now = now_ns_ != 0 ? now_ns_ : realtime_ns();
-  Order* o = find(e.client_order_id);
-  if (o == nullptr) {
-    ++counters_.orphan_events;
-    log_.push(HotRecord{now, spdlog::level::warn, "exec", "orphan_venue_event"}
-                  .s("client_order_id", e.client_order_id.data(), e.client_order_id.size())
-                  .u("order_id", e.order_id));
-    return;
-  }
-  switch (e.kind) {
-    case venue::EventKind::kRejected: {
-      const RejectReason r = e.code == -1003 || e.http_status == 429 || e.http_status == 418
-                                 ? RejectReason::kRateLimited
-                                 : RejectReason::kVenueRejected;
-      return terminal(*o, ReportKind::kRejected, r, e.code, now);
-    }
-    case venue::EventKind::kUnknown:
-      log_.push(HotRecord{now, spdlog::level::err, "exec", "order_outcome_unknown"}
-                    .s("client_order_id", o->cid, o->cid_len)
-                    .i("http_status", e.http_status));
-      return terminal(*o, ReportKind::kRejected, RejectReason::kVenueUnavailable, e.code, now);
-    case venue::EventKind::kCancelRejected:
-      log_.push(HotRecord{now, spdlog::level::info, "exec", "cancel_refused"}
-                    .s("client_order_id", o->cid, o->cid_len)
-                    .i("venue_code", e.code));
-      return;  // the order's own status follows from the venue's query
-    case venue::EventKind::kUpdate:
-      break;
-  }
-  o->venue_order_id = e.order_id;
-  const bool final = venue::is_final(e.status);
-  if (!final && !o->acked) {
-    o->acked = true;
-    report(o->slot, base_report(*o, ReportKind::kNew, now));
-  }
-  if (final && !e.fee_known) return;  // the terminal report waits for the fees (myTrades)
-  if (e.cum_qty > o->reported_qty) {
-    const std::int64_t last_qty = e.cum_qty - o->reported_qty;
-    const std::int64_t last_quote = e.cum_quote - o->reported_quote;
-    o->reported_qty = e.cum_qty;
-    o->reported_quote = e.cum_quote;
-    const std::int64_t fee_delta = e.fee_quote - o->fee;
-    o->fee = e.fee_quote;
-    PositionBook& p = positions_[o->symbol];
-    const std::int64_t px = div_px(last_quote, last_qty);
-    const std::int64_t signed_qty = o->side == layout::Side::kBuy ? last_qty : -last_qty;
-    (o->side == layout::Side::kBuy ? p.open_buy : p.open_sell) -= last_qty;
-    if (p.qty == 0 || (p.qty > 0) == (signed_qty > 0)) {
-      // Adding to the position: volume-weighted average entry.
-      const Wide notional = static_cast<Wide>(p.avg_px) * (p.qty < 0 ? -p.qty : p.qty) +
-                            static_cast<Wide>(px) * (last_qty);
-      p.qty += signed_qty;
-      p.avg_px = static_cast<std::int64_t>(notional / (p.qty < 0 ? -p.qty : p.qty));
-    } else {
-      // Reducing: realise PnL on the closed part; a flip opens at the fill price.
-      const std::int64_t closing = std::min<std::int64_t>(last_qty, p.qty < 0 ? -p.qty : p.qty);
-      const Wide diff =
-          p.qty > 0 ? static_cast<Wide>(px - p.avg_px) : static_cast<Wide>(p.avg_px - px);
-      p.realized += static_cast<std::int64_t>(diff * closing / 100'000'000);
-      p.qty += signed_qty;
-      if (p.qty == 0) {
-        p.avg_px = 0;
-      } else if ((p.qty > 0) == (signed_qty > 0)) {
-        p.avg_px = px;
-      }
-    }
-    p.fees += fee_delta;
-    cc::store_word(market_.status.exec.fills,
-                   cc::load_word(market_.status.exec.fills, std::memory_order_relaxed) + 1,
-                   std::memory_order_relaxed);
-    ExecReport r =
-        base_report(*o,
-                    e.status == venue::OrderStatus::kFilled ? ReportKind::kFilled
-                                                            : ReportKind::kPartiallyFilled,
-                    now);
-    r.last_qty.raw = last_qty;
-    r.last_px.raw = px;
-    if (e.status == venue::OrderStatus::kFilled) {
-      // The fill report is the terminal one.
-      PositionBook& pb = positions_[o->symbol];
-      if (pb.open_orders > 0) --pb.open_orders;
-      report(o->slot, r);
-      if (o->cancel_seq != 0) {
-        ExecReport c = base_report(*o, ReportKind::kRejected, now);
-        c.signal_seq = o->cancel_seq;
-        c.reason = static_cast<std::uint16_t>(RejectReason::kUnknownOrder);
-        c.venue_code = -2011;
-        report(o->slot, c);
-      }
-      log_.push(HotRecord{now, spdlog::level::info, "exec", "order_final"}
-                    .s("client_order_id", o->cid, o->cid_len)
-                    .s("state", "FILLED", 6)
-                    .fx("cum_qty", o->reported_qty)
-                    .fx("avg_px", r.avg_px.raw)
-                    .fx("fee", o->fee));
-      publish_position(o->symbol, now);
-      release(*o);
-      return;
-    }
-    report(o->slot, r);
-    publish_position(o->symbol, now);
-  } else if (e.fee_quote != o->fee && e.cum_qty == o->reported_qty) {
-    positions_[o->symbol].fees += e.fee_quote - o->fee;
-    o->fee = e.fee_quote;
-  }
-  if (!final) return;
-  switch (e.status) {
-    case venue::OrderStatus::kFilled:
-      return terminal(*o, ReportKind::kFilled, RejectReason::kNone, 0, now);
-    case venue::OrderStatus::kCanceled:
-      return terminal(*o, ReportKind::kCancelled, RejectReason::kNone, 0, now);
-    case venue::OrderStatus::kExpired:
-      return terminal(*o, ReportKind::kExpired, RejectReason::kNone, 0, now);
-    default:
-      return terminal(*o, ReportKind::kRejected, RejectReason::kVenueRejected, 0, now);
-  }
-}
-
-void ExecEngine::on_rate_headers(std::uint64_t used_weight_1m, std::uint64_t orders_10s,
-                                 std::uint64_t orders_1d) {
-  const std::int64_t now = now_ns_ != 0 ? now_ns_ : realtime_ns();
-  if (used_weight_1m != 0) used_weight_1m_.store(used_weight_1m, std::memory_order_relaxed);
-  if (orders_10s != 0) orders_10s_.store(orders_10s, std::memory_order_relaxed);
-  if (orders_1d != 0) orders_1d_.store(orders_1d, std::memory_order_relaxed);
-  if (used_weight_1m != 0) governor_.on_used_weight(used_weight_1m, now);
-  if (orders_10s != 0 || orders_1d != 0) governor_.on_order_count(orders_10s, orders_1d, now);
-}
-
-void ExecEngine::on_retry_after(int http_status, std::int64_t retry_after_s) {
-  const std::int64_t now = now_ns_ != 0 ? now_ns_ : realtime_ns();
-  governor_.on_retry_after(http_status, retry_after_s, now);
-  log_.push(HotRecord{now, spdlog::level::warn, "exec", "backoff"}
-                .i("http_status", http_status)
-                .i("retry_after_s", retry_after_s));
-}
-
-void ExecEngine::on_balances(std::span<const venue::BalanceUpdate> balances) {
-  const std::int64_t now = now_ns_ != 0 ? now_ns_ : realtime_ns();
-  std::size_t n = 0;
-  for (const auto& b : balances) {
-    if (n == layout::kMaxAssets) break;
-    const std::size_t len = std::strlen(b.asset);
-    if (len > 8) continue;  // the layout's asset names hold 8 characters
-    layout::Balance out{};
-    out.asset.assign(std::string_view(b.asset, len));
-    out.free = b.free;
-    out.locked = b.locked;
-    out.update_ts_ns = now;
-    market_.balances[n++].store(out);
-  }
-  cc::store_word(market_.asset_count, n, std::memory_order_release);
 }
 
 bool ExecEngine::allow_request(std::uint32_t weight) {

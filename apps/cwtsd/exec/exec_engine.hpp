@@ -30,17 +30,10 @@
 #include "cwts/shm_layout/market_region.hpp"
 #include "cwts/shm_layout/signal_region.hpp"
 #include "cwts/venue/venue.hpp"
+#include "exec/client_order_id.hpp"
 #include "hot_log.hpp"
 
 namespace cwts::daemon {
-
-// newClientOrderId = "cw" + base36(epoch ms mod 36^7, 7 chars) + base36(slot, 2) + base36(seq):
-// at most 24 characters of [0-9a-z]; a retry of a signal always carries the same id.
-std::size_t make_client_order_id(std::uint64_t epoch_ns, std::uint32_t slot, std::uint64_t seq,
-                                 char* out /* >= 25 bytes */) noexcept;
-// Inverse; false if `cid` is not one of this epoch's ids.
-bool parse_client_order_id(std::string_view cid, std::uint64_t epoch_ns, std::uint32_t& slot,
-                           std::uint64_t& seq) noexcept;
 
 struct ExecCounters {
   std::uint64_t reports_overflowed = 0;   // reports held back because a slot's ring was full

@@ -1,0 +1,178 @@
+// ExecEngine's venue listener (exec thread): order events, rate-limit headers, Retry-After and
+// balances from the venue turn into execution reports, positions and balances.
+#include <algorithm>
+
+#include "cwts/concurrent/word_copy.hpp"
+#include "cwts/core/clock.hpp"
+#include "cwts/core/fixed_point.hpp"
+#include "cwts/log/json_log.hpp"
+#include "exec/exec_engine.hpp"
+#include "exec/exec_state.hpp"
+
+namespace cwts::daemon {
+
+namespace cc = cwts::concurrent;
+using core::realtime_ns;
+using layout::ExecReport;
+using layout::RejectReason;
+using layout::ReportKind;
+
+namespace {
+__extension__ typedef __int128 Wide;
+}  // namespace
+
+void ExecEngine::on_order_event(const venue::OrderEvent& e) {
+  const std::int64_t now = now_ns_ != 0 ? now_ns_ : realtime_ns();
+  Order* o = find(e.client_order_id);
+  if (o == nullptr) {
+    ++counters_.orphan_events;
+    log_.push(HotRecord{now, spdlog::level::warn, "exec", "orphan_venue_event"}
+                  .s("client_order_id", e.client_order_id.data(), e.client_order_id.size())
+                  .u("order_id", e.order_id));
+    return;
+  }
+  switch (e.kind) {
+    case venue::EventKind::kRejected: {
+      const RejectReason r = e.code == -1003 || e.http_status == 429 || e.http_status == 418
+                                 ? RejectReason::kRateLimited
+                                 : RejectReason::kVenueRejected;
+      return terminal(*o, ReportKind::kRejected, r, e.code, now);
+    }
+    case venue::EventKind::kUnknown:
+      log_.push(HotRecord{now, spdlog::level::err, "exec", "order_outcome_unknown"}
+                    .s("client_order_id", o->cid, o->cid_len)
+                    .i("http_status", e.http_status));
+      return terminal(*o, ReportKind::kRejected, RejectReason::kVenueUnavailable, e.code, now);
+    case venue::EventKind::kCancelRejected:
+      log_.push(HotRecord{now, spdlog::level::info, "exec", "cancel_refused"}
+                    .s("client_order_id", o->cid, o->cid_len)
+                    .i("venue_code", e.code));
+      return;  // the order's own status follows from the venue's query
+    case venue::EventKind::kUpdate:
+      break;
+  }
+  o->venue_order_id = e.order_id;
+  const bool final = venue::is_final(e.status);
+  if (!final && !o->acked) {
+    o->acked = true;
+    report(o->slot, base_report(*o, ReportKind::kNew, now));
+  }
+  if (final && !e.fee_known) return;  // the terminal report waits for the fees (myTrades)
+  if (e.cum_qty > o->reported_qty) {
+    const std::int64_t last_qty = e.cum_qty - o->reported_qty;
+    const std::int64_t last_quote = e.cum_quote - o->reported_quote;
+    o->reported_qty = e.cum_qty;
+    o->reported_quote = e.cum_quote;
+    const std::int64_t fee_delta = e.fee_quote - o->fee;
+    o->fee = e.fee_quote;
+    PositionBook& p = positions_[o->symbol];
+    const std::int64_t px = core::average_price(last_quote, last_qty);
+    const std::int64_t signed_qty = o->side == layout::Side::kBuy ? last_qty : -last_qty;
+    (o->side == layout::Side::kBuy ? p.open_buy : p.open_sell) -= last_qty;
+    if (p.qty == 0 || (p.qty > 0) == (signed_qty > 0)) {
+      // Adding to the position: volume-weighted average entry.
+      const Wide notional = static_cast<Wide>(p.avg_px) * (p.qty < 0 ? -p.qty : p.qty) +
+                            static_cast<Wide>(px) * (last_qty);
+      p.qty += signed_qty;
+      p.avg_px = static_cast<std::int64_t>(notional / (p.qty < 0 ? -p.qty : p.qty));
+    } else {
+      // Reducing: realise PnL on the closed part; a flip opens at the fill price.
+      const std::int64_t closing = std::min<std::int64_t>(last_qty, p.qty < 0 ? -p.qty : p.qty);
+      const Wide diff =
+          p.qty > 0 ? static_cast<Wide>(px - p.avg_px) : static_cast<Wide>(p.avg_px - px);
+      p.realized += static_cast<std::int64_t>(diff * closing / 100'000'000);
+      p.qty += signed_qty;
+      if (p.qty == 0) {
+        p.avg_px = 0;
+      } else if ((p.qty > 0) == (signed_qty > 0)) {
+        p.avg_px = px;
+      }
+    }
+    p.fees += fee_delta;
+    cc::store_word(market_.status.exec.fills,
+                   cc::load_word(market_.status.exec.fills, std::memory_order_relaxed) + 1,
+                   std::memory_order_relaxed);
+    ExecReport r =
+        base_report(*o,
+                    e.status == venue::OrderStatus::kFilled ? ReportKind::kFilled
+                                                            : ReportKind::kPartiallyFilled,
+                    now);
+    r.last_qty.raw = last_qty;
+    r.last_px.raw = px;
+    if (e.status == venue::OrderStatus::kFilled) {
+      // The fill report is the terminal one.
+      PositionBook& pb = positions_[o->symbol];
+      if (pb.open_orders > 0) --pb.open_orders;
+      report(o->slot, r);
+      if (o->cancel_seq != 0) {
+        ExecReport c = base_report(*o, ReportKind::kRejected, now);
+        c.signal_seq = o->cancel_seq;
+        c.reason = static_cast<std::uint16_t>(RejectReason::kUnknownOrder);
+        c.venue_code = -2011;
+        report(o->slot, c);
+      }
+      log_.push(HotRecord{now, spdlog::level::info, "exec", "order_final"}
+                    .s("client_order_id", o->cid, o->cid_len)
+                    .s("state", "FILLED", 6)
+                    .fx("cum_qty", o->reported_qty)
+                    .fx("avg_px", r.avg_px.raw)
+                    .fx("fee", o->fee));
+      publish_position(o->symbol, now);
+      release(*o);
+      return;
+    }
+    report(o->slot, r);
+    publish_position(o->symbol, now);
+  } else if (e.fee_quote != o->fee && e.cum_qty == o->reported_qty) {
+    positions_[o->symbol].fees += e.fee_quote - o->fee;
+    o->fee = e.fee_quote;
+  }
+  if (!final) return;
+  switch (e.status) {
+    case venue::OrderStatus::kFilled:
+      return terminal(*o, ReportKind::kFilled, RejectReason::kNone, 0, now);
+    case venue::OrderStatus::kCanceled:
+      return terminal(*o, ReportKind::kCancelled, RejectReason::kNone, 0, now);
+    case venue::OrderStatus::kExpired:
+      return terminal(*o, ReportKind::kExpired, RejectReason::kNone, 0, now);
+    default:
+      return terminal(*o, ReportKind::kRejected, RejectReason::kVenueRejected, 0, now);
+  }
+}
+
+void ExecEngine::on_rate_headers(std::uint64_t used_weight_1m, std::uint64_t orders_10s,
+                                 std::uint64_t orders_1d) {
+  const std::int64_t now = now_ns_ != 0 ? now_ns_ : realtime_ns();
+  if (used_weight_1m != 0) used_weight_1m_.store(used_weight_1m, std::memory_order_relaxed);
+  if (orders_10s != 0) orders_10s_.store(orders_10s, std::memory_order_relaxed);
+  if (orders_1d != 0) orders_1d_.store(orders_1d, std::memory_order_relaxed);
+  if (used_weight_1m != 0) governor_.on_used_weight(used_weight_1m, now);
+  if (orders_10s != 0 || orders_1d != 0) governor_.on_order_count(orders_10s, orders_1d, now);
+}
+
+void ExecEngine::on_retry_after(int http_status, std::int64_t retry_after_s) {
+  const std::int64_t now = now_ns_ != 0 ? now_ns_ : realtime_ns();
+  governor_.on_retry_after(http_status, retry_after_s, now);
+  log_.push(HotRecord{now, spdlog::level::warn, "exec", "backoff"}
+                .i("http_status", http_status)
+                .i("retry_after_s", retry_after_s));
+}
+
+void ExecEngine::on_balances(std::span<const venue::BalanceUpdate> balances) {
+  const std::int64_t now = now_ns_ != 0 ? now_ns_ : realtime_ns();
+  std::size_t n = 0;
+  for (const auto& b : balances) {
+    if (n == layout::kMaxAssets) break;
+    const std::size_t len = std::strlen(b.asset);
+    if (len > 8) continue;  // the layout's asset names hold 8 characters
+    layout::Balance out{};
+    out.asset.assign(std::string_view(b.asset, len));
+    out.free = b.free;
+    out.locked = b.locked;
+    out.update_ts_ns = now;
+    market_.balances[n++].store(out);
+  }
+  cc::store_word(market_.asset_count, n, std::memory_order_release);
+}
+
+}  // namespace cwts::daemon
