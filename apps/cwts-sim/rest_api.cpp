@@ -9,6 +9,7 @@
 
 #include "cwts/binance/json_responses.hpp"
 #include "cwts/binance/market_json.hpp"
+#include "cwts/core/fixed_point.hpp"
 #include "json_log.hpp"
 
 namespace cwts::sim_server {
@@ -419,10 +420,7 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
               agg.o != 0
                   ? static_cast<std::int64_t>(static_cast<Int128>(t.price_change) * 100'000 / agg.o)
                   : 0;
-          t.weighted_avg_price = agg.vol != 0
-                                     ? static_cast<std::int64_t>(static_cast<Int128>(agg.quote) *
-                                                                 100'000'000 / agg.vol)
-                                     : 0;
+          t.weighted_avg_price = core::average_price(agg.quote, agg.vol);
           t.prev_close_price = agg.o;
           t.last_price = agg.c;
           t.last_qty = mk != nullptr && !mk->trades.empty() ? mk->trades.back().qty : 0;

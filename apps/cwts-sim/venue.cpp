@@ -10,6 +10,7 @@
 #include <simdjson.h>
 
 #include "cwts/binance/market_json.hpp"
+#include "cwts/core/fixed_point.hpp"
 #include "cwts/md/capture_reader.hpp"
 #include "cwts/md/frame_parser.hpp"
 #include "json_log.hpp"
@@ -30,7 +31,7 @@ std::string lower_case(std::string_view s) {
 }
 
 std::int64_t mul_px_qty(std::int64_t px, std::int64_t qty) noexcept {
-  return static_cast<std::int64_t>(static_cast<Int128>(px) * qty / 100'000'000);
+  return core::notional_of(px, qty);
 }
 
 std::int64_t wall_ms() noexcept {

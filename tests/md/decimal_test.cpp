@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "cwts/core/fixed_point.hpp"
+
 namespace {
 
 using cwts::core::DecimalErrc;
@@ -74,6 +76,26 @@ TEST(DecimalTest, ParseOfFormatRoundTrips) {
     ASSERT_EQ(p(std::string_view(buf, n), 8, back), DecimalErrc::kOk);
     EXPECT_EQ(back, v);
   }
+}
+
+TEST(FixedPointTest, NotionalIsPriceTimesQuantityTruncatedAtTheWireScale) {
+  using cwts::core::kWireScale;
+  using cwts::core::notional_of;
+  EXPECT_EQ(notional_of(2 * kWireScale, 3 * kWireScale), 6 * kWireScale);
+  EXPECT_EQ(notional_of(35'270'000, 12'345'678),
+            4'354'320);  // 0.3527 x 0.12345678 = 0.043543206...
+  EXPECT_EQ(notional_of(-35'270'000, 12'345'678), -4'354'320) << "truncates toward zero";
+  // 90,000 x 50,000: the product of the raw integers overflows 64 bits; the result does not.
+  EXPECT_EQ(notional_of(90'000 * kWireScale, 50'000 * kWireScale), 4'500'000'000 * kWireScale);
+}
+
+TEST(FixedPointTest, AveragePriceIsQuoteOverQuantityAndZeroForNoQuantity) {
+  using cwts::core::average_price;
+  using cwts::core::kWireScale;
+  EXPECT_EQ(average_price(6 * kWireScale, 3 * kWireScale), 2 * kWireScale);
+  EXPECT_EQ(average_price(kWireScale, 3 * kWireScale), 33'333'333);
+  EXPECT_EQ(average_price(kWireScale, 0), 0);
+  EXPECT_EQ(average_price(4'500'000'000 * kWireScale, 50'000 * kWireScale), 90'000 * kWireScale);
 }
 
 }  // namespace

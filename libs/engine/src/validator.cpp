@@ -2,12 +2,14 @@
 
 #include <cstdlib>
 
+#include "cwts/core/fixed_point.hpp"
+
 namespace cwts::engine {
 
 namespace {
 using layout::RejectReason;
 __extension__ typedef __int128 Wide;
-constexpr std::int64_t kScale = 100'000'000;  // 8 decimals
+constexpr std::int64_t kScale = core::kWireScale;
 
 constexpr std::uint8_t bit(layout::OrderType t) {
   return static_cast<std::uint8_t>(1U << static_cast<unsigned>(t));
@@ -44,7 +46,7 @@ SymbolRules SymbolRules::from(const binance::SymbolSpec& s) noexcept {
 }
 
 std::int64_t notional(std::int64_t price, std::int64_t qty) noexcept {
-  return static_cast<std::int64_t>(static_cast<Wide>(price) * qty / kScale);
+  return core::notional_of(price, qty);
 }
 
 RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const RiskLimits& risk,

@@ -3,13 +3,12 @@
 
 #include <algorithm>
 
+#include "cwts/core/fixed_point.hpp"
+
 namespace cwts::venue {
 
 namespace {
-__extension__ typedef __int128 Wide;
-std::int64_t notional(std::int64_t px, std::int64_t qty) {
-  return static_cast<std::int64_t>(static_cast<Wide>(px) * qty / 100'000'000);
-}
+std::int64_t notional(std::int64_t px, std::int64_t qty) { return core::notional_of(px, qty); }
 }  // namespace
 
 PaperVenue::PaperVenue(const layout::MarketRegion& market, std::int64_t fee_bps,

@@ -7,12 +7,14 @@
 #include <string_view>
 #include <vector>
 
+#include "cwts/core/fixed_point.hpp"
+
 namespace cwts::binance {
 
 // Prices, quantities and quote amounts below are int64 at 8 decimals (md::kWireDecimals), the
 // scale of every Binance spot value.
-inline constexpr int kDecimals = 8;
-inline constexpr std::int64_t kOne = 100'000'000;  // 1.0 at 8 decimals
+inline constexpr int kDecimals = core::kWireDecimals;
+inline constexpr std::int64_t kOne = core::kWireScale;  // 1.0 at 8 decimals
 
 enum class Side : std::uint8_t { kBuy, kSell };
 // The types the venue executes. STOP_LOSS* / TAKE_PROFIT* are valid Binance types that the

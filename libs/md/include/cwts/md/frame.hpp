@@ -5,11 +5,13 @@
 #include <string_view>
 #include <vector>
 
+#include "cwts/core/fixed_point.hpp"
+
 namespace cwts::md {
 
 // Every price and quantity off the wire is parsed at this scale (Binance sends at most 8
 // decimals), so the raw integers match layout::Price/Qty with price_decimals = qty_decimals = 8.
-inline constexpr int kWireDecimals = 8;
+inline constexpr int kWireDecimals = core::kWireDecimals;
 
 struct Level {
   std::int64_t px;
