@@ -19,6 +19,7 @@
 #include <boost/beast/websocket.hpp>
 #include <simdjson.h>
 
+#include "cwts/binance/stream_control.hpp"
 #include "cwts/core/json_writer.hpp"
 #include "json_log.hpp"
 #include "rest_api.hpp"
@@ -267,143 +268,69 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
 
   void reply(std::string s) { send(std::make_shared<const std::string>(std::move(s))); }
 
-  void reply_error(int code, std::string_view msg, const std::string* id) {
-    std::string s = "{\"code\":" + std::to_string(code) + ",\"msg\":";
-    core::append_json_string(s, msg);
-    if (id != nullptr) s += ",\"id\":" + *id;
-    s += '}';
-    reply(std::move(s));
-  }
+  void reply_error(const binance::StreamControlError& e) { reply(binance::stream_error_json(e)); }
 
-  // SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS / SET_PROPERTY / GET_PROPERTY, with the
-  // documented replies and error replies (web-socket-streams.md).
+  // SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS / SET_PROPERTY / GET_PROPERTY: the protocol is
+  // cwts::binance's; which streams exist and who hears them is the venue's.
   void on_message(const std::string& text) {
-    simdjson::dom::element doc;
-    if (parser_.parse(text).get(doc) != simdjson::SUCCESS) {
-      reply_error(3, "Invalid JSON: expected value at line 1 column 1", nullptr);
+    auto parsed_request = binance::parse_stream_control(text);
+    if (const auto* err = std::get_if<binance::StreamControlError>(&parsed_request)) {
+      reply_error(*err);
       return;
     }
-    simdjson::dom::object obj;
-    if (doc.get_object().get(obj) != simdjson::SUCCESS) {
-      reply_error(2, "Invalid request: expected a map", nullptr);
-      return;
-    }
-    std::string id = "null";
-    simdjson::dom::element idv;
-    if (obj["id"].get(idv) == simdjson::SUCCESS) {
-      std::int64_t n = 0;
-      std::string_view sv;
-      if (idv.is_null()) {
-        id = "null";
-      } else if (idv.get_int64().get(n) == simdjson::SUCCESS) {
-        id = std::to_string(n);
-      } else if (idv.get_string().get(sv) == simdjson::SUCCESS && sv.size() <= 36 &&
-                 std::all_of(sv.begin(), sv.end(), [](char c) {
-                   return std::isalnum(static_cast<unsigned char>(c)) != 0;
-                 })) {
-        id.clear();
-        core::append_json_string(id, sv);
-      } else {
-        reply_error(2, "Invalid request: request ID must be an unsigned integer", nullptr);
-        return;
-      }
-    }
-    simdjson::dom::element mv;
-    if (obj["method"].get(mv) != simdjson::SUCCESS) {
-      reply_error(
-          2,
-          "Invalid request: missing field `method` at line 1 column " + std::to_string(text.size()),
-          &id);
-      return;
-    }
-    std::string_view method;
-    const bool method_is_string = mv.get_string().get(method) == simdjson::SUCCESS;
-    std::vector<std::string_view> params;
-    simdjson::dom::array pa;
-    const bool has_params = obj["params"].get_array().get(pa) == simdjson::SUCCESS;
-    if (method_is_string && (method == "SUBSCRIBE" || method == "UNSUBSCRIBE")) {
-      if (!has_params) {
-        reply_error(2, "Invalid request: missing field `params`", &id);
-        return;
-      }
-      std::vector<std::pair<std::string, StreamId>> parsed;
-      for (simdjson::dom::element e : pa) {
-        std::string_view name;
-        StreamId sid;
-        if (e.get_string().get(name) != simdjson::SUCCESS || !srv_.venue->parse_stream(name, sid)) {
-          reply_error(2, "Invalid request: invalid stream name", &id);
-          return;
+    const auto& req = std::get<binance::StreamControl>(parsed_request);
+    const std::string& id = req.id_json;
+    switch (req.method) {
+      case binance::StreamMethod::kSubscribe:
+      case binance::StreamMethod::kUnsubscribe: {
+        std::vector<std::pair<std::string, StreamId>> parsed;
+        for (const std::string& name : req.streams) {
+          StreamId sid;
+          if (!srv_.venue->parse_stream(name, sid)) {
+            reply_error(binance::invalid_stream_name(id));
+            return;
+          }
+          parsed.emplace_back(name, sid);
         }
-        parsed.emplace_back(std::string(name), sid);
-      }
-      if (method == "SUBSCRIBE") {
-        if (subs_.size() + parsed.size() > 1024) {
-          reply_error(2, "Invalid request: too many parameters", &id);
-          return;
+        if (req.method == binance::StreamMethod::kSubscribe) {
+          if (subs_.size() + parsed.size() > 1024) {
+            reply_error({2, "Invalid request: too many parameters", id});
+            return;
+          }
+          for (auto& [name, sid] : parsed) {
+            const bool have = std::any_of(subs_.begin(), subs_.end(),
+                                          [&](const auto& s) { return s.first == name; });
+            if (have) continue;
+            srv_.venue->subscribe(this, sid);
+            subs_.emplace_back(name, sid);
+          }
+        } else {
+          for (auto& [name, sid] : parsed) {
+            const auto it = std::find_if(subs_.begin(), subs_.end(),
+                                         [&](const auto& s) { return s.first == name; });
+            if (it == subs_.end()) continue;
+            srv_.venue->unsubscribe(this, it->second);
+            subs_.erase(it);
+          }
         }
-        for (auto& [name, sid] : parsed) {
-          const bool have = std::any_of(subs_.begin(), subs_.end(),
-                                        [&](const auto& s) { return s.first == name; });
-          if (have) continue;
-          srv_.venue->subscribe(this, sid);
-          subs_.emplace_back(name, sid);
-        }
-      } else {
-        for (auto& [name, sid] : parsed) {
-          const auto it = std::find_if(subs_.begin(), subs_.end(),
-                                       [&](const auto& s) { return s.first == name; });
-          if (it == subs_.end()) continue;
-          srv_.venue->unsubscribe(this, it->second);
-          subs_.erase(it);
-        }
-      }
-      reply("{\"result\":null,\"id\":" + id + "}");
-    } else if (method_is_string && method == "LIST_SUBSCRIPTIONS") {
-      std::string s = "{\"result\":[";
-      for (std::size_t i = 0; i < subs_.size(); ++i) {
-        if (i != 0) s += ',';
-        core::append_json_string(s, subs_[i].first);
-      }
-      reply(s + "],\"id\":" + id + "}");
-    } else if (method_is_string && (method == "SET_PROPERTY" || method == "GET_PROPERTY")) {
-      std::vector<simdjson::dom::element> ps;
-      if (has_params)
-        for (simdjson::dom::element e : pa) ps.push_back(e);
-      std::string_view prop;
-      if (ps.empty() || ps[0].get_string().get(prop) != simdjson::SUCCESS) {
-        reply_error(2, "Invalid request: property name must be a string", &id);
+        reply(binance::stream_result_json(id, "null"));
         return;
       }
-      if (prop != "combined") {
-        reply_error(0, "Unknown property", &id);
+      case binance::StreamMethod::kListSubscriptions: {
+        core::JsonWriter w;
+        w.begin_array();
+        for (const auto& s : subs_) w.string(s.first);
+        w.end_array();
+        reply(binance::stream_result_json(id, w.str()));
         return;
       }
-      if (method == "GET_PROPERTY") {
-        reply(std::string("{\"result\":") + (combined_ ? "true" : "false") + ",\"id\":" + id + "}");
+      case binance::StreamMethod::kGetProperty:
+        reply(binance::stream_result_json(id, combined_ ? "true" : "false"));
         return;
-      }
-      bool b = false;
-      if (ps.size() < 2 || ps[1].get_bool().get(b) != simdjson::SUCCESS) {
-        reply_error(1, "Invalid value type: expected Boolean", &id);
+      case binance::StreamMethod::kSetProperty:
+        combined_ = req.combined;
+        reply(binance::stream_result_json(id, "null"));
         return;
-      }
-      if (ps.size() > 2) {
-        reply_error(2, "Invalid request: too many parameters", &id);
-        return;
-      }
-      combined_ = b;
-      reply("{\"result\":null,\"id\":" + id + "}");
-    } else {
-      std::string shown = method_is_string ? std::string(method) : simdjson::minify(mv);
-      const std::size_t at = text.find("\"method\"");
-      const std::size_t col =
-          at == std::string::npos ? text.size() : text.find(shown, at) + shown.size() + 1;
-      reply_error(2,
-                  "Invalid request: unknown variant `" + shown +
-                      "`, expected one of `SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, "
-                      "`SET_PROPERTY`, `GET_PROPERTY` at line 1 column " +
-                      std::to_string(col),
-                  &id);
     }
   }
 
@@ -458,7 +385,6 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   net::steady_timer ping_timer_;
   net::steady_timer stall_timer_;
   beast::flat_buffer rbuf_;
-  simdjson::dom::parser parser_;
   std::string target_;
   std::vector<std::pair<std::string, StreamId>> subs_;
   std::deque<std::shared_ptr<const std::string>> q_;
