@@ -24,12 +24,6 @@ constexpr std::size_t kKlineHistory = 1000;
 
 }  // namespace
 
-std::string lower_case(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::int64_t mul_px_qty(std::int64_t px, std::int64_t qty) noexcept {
   return core::notional_of(px, qty);
 }
@@ -119,7 +113,7 @@ Venue::Venue(const Options& opts)
     synth_markets_.push_back(markets_.size() - 1);
   }
   for (auto& m : markets_) {
-    m->lower = lower_case(m->name);
+    m->lower = core::ascii_lower(m->name);
     m->spec = info_.find(m->name);
     if (m->spec == nullptr) throw std::runtime_error("symbol not in exchangeInfo: " + m->name);
     if (m->synthetic) init_synthetic(*m);
@@ -313,14 +307,14 @@ void Venue::on_100ms_tick(std::uint64_t tick_no, std::int64_t now_wall_ms) {
 bool Venue::parse_stream(std::string_view name, StreamId& out) const {
   const std::size_t at = name.find('@');
   if (at == std::string_view::npos || at == 0) return false;
-  const std::string sym = lower_case(name.substr(0, at));
+  const std::string sym = core::ascii_lower(name.substr(0, at));
   const std::string_view rest = name.substr(at + 1);
   std::size_t idx = markets_.size();
   for (std::size_t i = 0; i < markets_.size(); ++i)
     if (markets_[i]->lower == sym) idx = i;
   if (idx == markets_.size()) return false;
   out.market = idx;
-  const std::string r = lower_case(rest);
+  const std::string r = core::ascii_lower(rest);
   if (r == "bookticker")
     out.kind = StreamKind::kBookTicker;
   else if (r == "depth" || r == "depth@1000ms")

@@ -15,6 +15,7 @@
 #include "cwts/binance/exchange_info.hpp"
 #include "cwts/binance/kline.hpp"
 #include "cwts/binance/market_json.hpp"
+#include "cwts/core/ascii.hpp"
 #include "cwts/md/book_sync.hpp"
 #include "cwts/md/frame.hpp"
 #include "cwts/sim/matching.hpp"
@@ -245,8 +246,6 @@ struct Venue::CaptureInit {
 // Adds `delta` to every integer member `"key":<digits>` of a captured payload, leaving the other
 // bytes as recorded (replay.cpp).
 [[nodiscard]] std::string shift_field(std::string s, std::string_view key, std::int64_t delta);
-// ASCII lower case ("BTCUSDT" -> "btcusdt", stream names).
-[[nodiscard]] std::string lower_case(std::string_view s);
 [[nodiscard]] std::int64_t mul_px_qty(std::int64_t px, std::int64_t qty) noexcept;
 [[nodiscard]] std::int64_t wall_ms() noexcept;
 

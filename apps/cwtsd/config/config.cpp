@@ -14,6 +14,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <simdjson.h>
 
+#include "cwts/core/ascii.hpp"
 #include "cwts/core/decimal.hpp"
 #include "cwts/md/frame.hpp"
 #include "cwts/shm_layout/capacities.hpp"
@@ -319,9 +320,7 @@ void parse_indicators(element e, Config& c) {
       if (se->get_array().get(syms) != simdjson::SUCCESS) syms = {};
       for (auto v : syms) {
         if (v.type() != element_type::STRING) s.bad_type("symbols", v, "an array of strings");
-        std::string sym(v.get_string().value_unsafe());
-        std::transform(sym.begin(), sym.end(), sym.begin(),
-                       [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
+        const std::string sym = core::ascii_upper(v.get_string().value_unsafe());
         if (std::find(c.market.symbols.begin(), c.market.symbols.end(), sym) ==
             c.market.symbols.end()) {
           throw ConfigError(s.path("symbols"), "\"" + sym + "\" is not one of market.symbols");
@@ -436,9 +435,7 @@ Config parse_config(std::string_view json) {
       if (e->get_array().get(arr) != simdjson::SUCCESS) arr = {};
       for (auto v : arr) {
         if (v.type() != element_type::STRING) s->bad_type("symbols", v, "an array of strings");
-        std::string sym(v.get_string().value_unsafe());
-        std::transform(sym.begin(), sym.end(), sym.begin(),
-                       [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
+        const std::string sym = core::ascii_upper(v.get_string().value_unsafe());
         if (!valid_symbol(sym)) {
           throw ConfigError("market.symbols", "\"" + sym + "\" is not a Binance symbol");
         }
