@@ -1,11 +1,13 @@
 // Exact decimal string <-> fixed-point conversion, including every way a string can be wrong.
 #include "cwts/core/decimal.hpp"
 
+#include <stdexcept>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "cwts/core/fixed_point.hpp"
+#include "cwts/core/json_writer.hpp"
 
 namespace {
 
@@ -96,6 +98,19 @@ TEST(FixedPointTest, AveragePriceIsQuoteOverQuantityAndZeroForNoQuantity) {
   EXPECT_EQ(average_price(kWireScale, 3 * kWireScale), 33'333'333);
   EXPECT_EQ(average_price(kWireScale, 0), 0);
   EXPECT_EQ(average_price(4'500'000'000 * kWireScale, 50'000 * kWireScale), 90'000 * kWireScale);
+}
+
+TEST(JsonWriterTest, CommasFollowEachContainersOwnValuesAcrossNesting) {
+  cwts::core::JsonWriter w;
+  w.begin_object().key("a").begin_array().integer(1).begin_object().end_object().integer(2);
+  w.end_array().key("b").begin_object().key("c").boolean(true).end_object().end_object();
+  EXPECT_EQ(w.str(), R"({"a":[1,{},2],"b":{"c":true}})");
+}
+
+TEST(JsonWriterTest, NestingBeyondTheLimitIsAnErrorNotCorruptOutput) {
+  cwts::core::JsonWriter w;
+  for (int i = 0; i < cwts::core::JsonWriter::kMaxDepth; ++i) w.begin_array();
+  EXPECT_THROW(w.begin_array(), std::length_error);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <stdexcept>
 
 #include "cwts/core/decimal.hpp"
 
@@ -13,35 +14,43 @@ void JsonWriter::before_value() {
     after_key_ = false;
     return;
   }
-  if (!has_value_.empty()) {
-    if (has_value_.back()) out_.push_back(',');
-    has_value_.back() = true;
+  if (depth_ > 0) {
+    const std::uint64_t bit = std::uint64_t{1} << (depth_ - 1);
+    if ((has_value_ & bit) != 0) out_.push_back(',');
+    has_value_ |= bit;
   }
 }
 
-JsonWriter& JsonWriter::begin_object() {
+void JsonWriter::open(char c) {
   before_value();
-  out_.push_back('{');
-  has_value_.push_back(false);
+  if (depth_ == kMaxDepth) throw std::length_error("JsonWriter: nesting deeper than 64");
+  out_.push_back(c);
+  has_value_ &= ~(std::uint64_t{1} << depth_);
+  ++depth_;
+}
+
+void JsonWriter::close(char c) {
+  out_.push_back(c);
+  if (depth_ > 0) --depth_;
+}
+
+JsonWriter& JsonWriter::begin_object() {
+  open('{');
   return *this;
 }
 
 JsonWriter& JsonWriter::end_object() {
-  out_.push_back('}');
-  has_value_.pop_back();
+  close('}');
   return *this;
 }
 
 JsonWriter& JsonWriter::begin_array() {
-  before_value();
-  out_.push_back('[');
-  has_value_.push_back(false);
+  open('[');
   return *this;
 }
 
 JsonWriter& JsonWriter::end_array() {
-  out_.push_back(']');
-  has_value_.pop_back();
+  close(']');
   return *this;
 }
 

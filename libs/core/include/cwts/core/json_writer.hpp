@@ -1,11 +1,11 @@
 // JsonWriter: a small append-only JSON text builder with correct string escaping.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 #include "cwts/core/json_string.hpp"
 
@@ -17,6 +17,12 @@ namespace cwts::core {
 // valid JSON. Not thread-safe.
 class JsonWriter {
  public:
+  // Nesting deeper than kMaxDepth containers throws std::length_error (no writer here nests more
+  // than a handful; the fixed bound keeps every payload to one allocation, reserved up front).
+  static constexpr int kMaxDepth = 64;
+
+  explicit JsonWriter(std::size_t reserve = 256) { out_.reserve(reserve); }
+
   JsonWriter& begin_object();
   JsonWriter& end_object();
   JsonWriter& begin_array();
@@ -41,10 +47,14 @@ class JsonWriter {
 
  private:
   void before_value();
+  void open(char c);
+  void close(char c);
 
   std::string out_;
-  // One entry per open container: true once it holds a value (the next needs a comma).
-  std::vector<bool> has_value_;
+  // Bit d (d < depth_) is set once the open container at depth d holds a value (the next one
+  // needs a comma).
+  std::uint64_t has_value_ = 0;
+  int depth_ = 0;
   bool after_key_ = false;
 };
 
