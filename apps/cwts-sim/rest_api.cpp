@@ -312,7 +312,7 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
     case Ep::kPing:
       return finish(good("{}"));
     case Ep::kTime:
-      return finish(good("{\"serverTime\":" + std::to_string(now_ms) + "}"));
+      return finish(good(binance::server_time_json(now_ms)));
     case Ep::kExchangeInfo: {
       auto syms = requested_symbols(r, info, all);
       if (!syms.ok()) return finish(fail(syms.error()));

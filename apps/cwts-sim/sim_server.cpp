@@ -19,6 +19,7 @@
 #include <boost/beast/websocket.hpp>
 #include <simdjson.h>
 
+#include "cwts/binance/market_json.hpp"
 #include "cwts/binance/stream_control.hpp"
 #include "cwts/core/json_writer.hpp"
 #include "json_log.hpp"
@@ -182,9 +183,9 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   // {"stream":"!serverShutdown","data":{...}}. The session closes 200 ms later.
   void announce_shutdown(std::int64_t event_ms) override {
     if (closed_ || !accepted_) return;
-    const std::string raw = "{\"e\":\"serverShutdown\",\"E\":" + std::to_string(event_ms) + "}";
+    const std::string raw = binance::server_shutdown_event(event_ms);
     send(std::make_shared<const std::string>(
-        combined_ ? "{\"stream\":\"!serverShutdown\",\"data\":" + raw + "}" : raw));
+        combined_ ? binance::combined_stream_frame("!serverShutdown", raw) : raw));
     stall_timer_.expires_after(std::chrono::milliseconds(200));
     stall_timer_.async_wait([self = shared_from_this()](beast::error_code) { self->expire(); });
   }
@@ -685,9 +686,9 @@ std::string SimServer::Impl::fault(std::string_view body, unsigned& status) {
   std::string err;
   if (!apply_fault_json(body, venue->faults(), steady_ms(), drop, err)) {
     status = 400;
-    std::string s = "{\"error\":";
-    core::append_json_string(s, err);
-    return s + "}";
+    core::JsonWriter w;
+    w.begin_object().key("error").string(err).end_object();
+    return std::move(w).str();
   }
   log_event(spdlog::level::info, "fault", "applied", LogFields().str("fault", body));
   if (drop) drop_all();

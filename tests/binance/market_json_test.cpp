@@ -115,4 +115,13 @@ TEST(MarketJsonTest, KlineIntervalsFollowTheUtcCalendar) {
   EXPECT_EQ(binance::interval_open(week, 1707998400000), 1707696000000);
 }
 
+TEST(MarketJsonTest, ServerTimeAndServerShutdown) {
+  EXPECT_EQ(binance::server_time_json(1499827319559), R"({"serverTime":1499827319559})");
+  EXPECT_EQ(binance::server_shutdown_event(1696849000000),
+            R"({"e":"serverShutdown","E":1696849000000})");
+  EXPECT_EQ(binance::combined_stream_frame("!serverShutdown",
+                                           binance::server_shutdown_event(1696849000000)),
+            R"({"stream":"!serverShutdown","data":{"e":"serverShutdown","E":1696849000000}})");
+}
+
 }  // namespace

@@ -223,7 +223,8 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
     if (batch.size() == 0) return error_reply("null", -32600, "invalid request: an empty batch");
     if (batch.size() > 64)
       return error_reply("null", -32600, "invalid request: more than 64 requests in a batch");
-    std::string out = "[";
+    JsonWriter out;
+    out.begin_array();
     bool any = false;
     for (element member : batch) {
       const std::string reply =
@@ -231,12 +232,11 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
               ? handle(simdjson::minify(member), client)
               : error_reply("null", -32600, "invalid request: batch members must be objects");
       if (reply.empty()) continue;  // a notification
-      if (any) out += ',';
-      out += reply;
+      out.raw(reply);
       any = true;
     }
-    out += ']';
-    return any ? out : std::string();
+    out.end_array();
+    return any ? std::move(out).str() : std::string();
   }
   simdjson::dom::object req;
   if (doc.get_object().get(req) != simdjson::SUCCESS) {

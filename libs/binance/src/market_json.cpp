@@ -44,6 +44,12 @@ std::string exchange_info_json(std::int64_t server_time_ms, std::span<const Rate
   return std::move(w).str();
 }
 
+std::string server_time_json(std::int64_t server_time_ms) {
+  JsonWriter w;
+  w.begin_object().key("serverTime").integer(server_time_ms).end_object();
+  return std::move(w).str();
+}
+
 std::string depth_json(std::uint64_t last_update_id, const md::OrderBook& book, std::size_t n) {
   JsonWriter w;
   w.begin_object().key("lastUpdateId").uinteger(last_update_id);
@@ -161,6 +167,12 @@ std::string kline_event(std::string_view symbol, std::int64_t event_ms, std::str
   w.key("q").decimal(k.quote).key("V").decimal(k.taker_base).key("Q").decimal(k.taker_quote);
   w.key("B").string("0");
   w.end_object().end_object();
+  return std::move(w).str();
+}
+
+std::string server_shutdown_event(std::int64_t event_ms) {
+  JsonWriter w;
+  w.begin_object().key("e").string("serverShutdown").key("E").integer(event_ms).end_object();
   return std::move(w).str();
 }
 

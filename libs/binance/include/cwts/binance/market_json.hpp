@@ -53,6 +53,8 @@ void write_book_side(JsonWriter& w, const md::OrderBook& book, bool bids, std::s
                                              std::string_view exchange_filters_json,
                                              std::span<const std::string_view> symbol_objects);
 
+// GET /api/v3/time: {"serverTime":..}.
+[[nodiscard]] std::string server_time_json(std::int64_t server_time_ms);
 // GET /api/v3/depth, and the <symbol>@depth<N> stream payload: {"lastUpdateId":..,"bids":..,
 // "asks":..}, the best `n` levels of each side.
 [[nodiscard]] std::string depth_json(std::uint64_t last_update_id, const md::OrderBook& book,
@@ -89,6 +91,8 @@ void write_ticker_24h(JsonWriter& w, std::string_view symbol, const Ticker24h& t
 // <symbol>@kline_<interval>.
 [[nodiscard]] std::string kline_event(std::string_view symbol, std::int64_t event_ms,
                                       std::string_view interval, const Kline& k, bool closed);
+// {"e":"serverShutdown","E":..}: sent before the venue closes a stream connection for maintenance.
+[[nodiscard]] std::string server_shutdown_event(std::int64_t event_ms);
 // A payload as a combined stream (/stream) sends it: {"stream":"<name>","data":<payload>}.
 [[nodiscard]] std::string combined_stream_frame(std::string_view stream, std::string_view data);
 
