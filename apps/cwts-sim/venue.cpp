@@ -24,10 +24,6 @@ constexpr std::size_t kKlineHistory = 1000;
 
 }  // namespace
 
-std::int64_t mul_px_qty(std::int64_t px, std::int64_t qty) noexcept {
-  return core::notional_of(px, qty);
-}
-
 std::int64_t wall_ms() noexcept {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -219,7 +215,7 @@ void Venue::apply_and_publish_diff(Market& m, const md::DepthMsg& d,
 
 void Venue::record_trade(Market& m, std::int64_t id, std::int64_t px, std::int64_t qty,
                          std::int64_t time_ms, bool buyer_maker) {
-  PublicTrade t{id, px, qty, mul_px_qty(px, qty), time_ms, buyer_maker};
+  PublicTrade t{id, px, qty, core::notional_of(px, qty), time_ms, buyer_maker};
   m.trades.push_back(t);
   if (m.trades.size() > kTradeHistory) m.trades.pop_front();
   if (id >= m.next_trade_id) m.next_trade_id = id + 1;

@@ -222,7 +222,6 @@ class Venue {
 // 128-bit intermediates for price x quantity (the extension keeps -Wpedantic quiet).
 __extension__ typedef __int128 Int128;
 
-// px * qty at 8 decimals, truncated.
 // A recorded frame and the start of a capture, as replay keeps them (replay.cpp).
 struct Venue::CaptureEvent {
   enum class Kind : std::uint8_t { kDiff, kBookTicker, kAggTrade, kTrade };
@@ -246,7 +245,6 @@ struct Venue::CaptureInit {
 // Adds `delta` to every integer member `"key":<digits>` of a captured payload, leaving the other
 // bytes as recorded (replay.cpp).
 [[nodiscard]] std::string shift_field(std::string s, std::string_view key, std::int64_t delta);
-[[nodiscard]] std::int64_t mul_px_qty(std::int64_t px, std::int64_t qty) noexcept;
 [[nodiscard]] std::int64_t wall_ms() noexcept;
 
 }  // namespace cwts::sim_server

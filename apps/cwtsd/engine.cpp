@@ -10,14 +10,10 @@
 #include <thread>
 #include <vector>
 
-#include <simdjson.h>
-
 #include "cwts/binance/exchange_info.hpp"
 #include "cwts/concurrent/word_copy.hpp"
 #include "cwts/core/clock.hpp"
-#include "cwts/core/decimal.hpp"
 #include "cwts/engine/validator.hpp"
-#include "cwts/feed/feed_client.hpp"
 #include "cwts/log/json_log.hpp"
 #include "cwts/net/http_get.hpp"
 #include "cwts/publish/shm_publisher.hpp"

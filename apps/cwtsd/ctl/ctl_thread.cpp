@@ -54,12 +54,7 @@ CtlThread::~CtlThread() {
   if (!control_file_.empty()) std::remove(control_file_.c_str());
 }
 
-void CtlThread::run() {
-  ioc_.run();
-  if (control_) control_->stop();
-  if (!control_file_.empty()) std::remove(control_file_.c_str());
-  control_file_.clear();
-}
+void CtlThread::run() { ioc_.run(); }
 
 void CtlThread::arm_stop() {
   stop_signals_.async_wait([this](const boost::system::error_code& ec, int sig) {

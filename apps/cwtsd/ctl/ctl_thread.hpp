@@ -35,7 +35,8 @@ class CtlThread {
   CtlThread(const CtlThread&) = delete;
   CtlThread& operator=(const CtlThread&) = delete;
 
-  // Runs until SIGTERM or SIGINT; then closes the control plane and removes the control file.
+  // Runs until SIGTERM or SIGINT. Destruction closes the control plane and removes the control
+  // file.
   void run();
 
   // GET /metrics, /healthz, /readyz (docs/operations.md, control plane).

@@ -28,7 +28,6 @@ namespace {
 
 constexpr std::size_t kMaxLiveOrders = 4096;
 constexpr std::uint32_t kMaxSignalsPerSlotPerLoop = 64;  // fairness between slots
-__extension__ typedef __int128 Wide;
 
 using core::realtime_ns;
 

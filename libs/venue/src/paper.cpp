@@ -7,10 +7,6 @@
 
 namespace cwts::venue {
 
-namespace {
-std::int64_t notional(std::int64_t px, std::int64_t qty) { return core::notional_of(px, qty); }
-}  // namespace
-
 PaperVenue::PaperVenue(const layout::MarketRegion& market, std::int64_t fee_bps,
                        std::vector<BalanceUpdate> balances)
     : market_(market), fee_bps_(fee_bps), balances_(std::move(balances)) {}
@@ -43,8 +39,8 @@ std::int64_t PaperVenue::match(Order& o, const layout::BookTop& book, std::int64
     const std::int64_t q = std::min(avail, max_qty - filled);
     filled += q;
     o.cum_qty += q;
-    o.cum_quote += notional(px, q);
-    o.fee += notional(px, q) * fee_bps_ / 10'000;
+    o.cum_quote += core::notional_of(px, q);
+    o.fee += core::notional_of(px, q) * fee_bps_ / 10'000;
   }
   return filled;
 }
