@@ -183,6 +183,7 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
     kCancelAll,
     kAccount,
     kMyTrades,
+    kAllOrders,
     kNone
   };
   Ep ep = Ep::kNone;
@@ -211,6 +212,8 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
       ep = Ep::kOrderGet;
     else if (p == "/api/v3/openOrders")
       ep = Ep::kOpenOrders;
+    else if (p == "/api/v3/allOrders")
+      ep = Ep::kAllOrders;
     else if (p == "/api/v3/account")
       ep = Ep::kAccount;
     else if (p == "/api/v3/myTrades")
@@ -280,6 +283,7 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
       break;
     case Ep::kAccount:
     case Ep::kMyTrades:
+    case Ep::kAllOrders:
       weight = 20;
       break;
     default:
@@ -296,7 +300,7 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
   }
 
   // SIGNED endpoints: API key, signature, timestamp, in the venue's order.
-  const bool is_signed = ep >= Ep::kOrderNew && ep <= Ep::kMyTrades;
+  const bool is_signed = ep >= Ep::kOrderNew && ep <= Ep::kAllOrders;
   if (is_signed) {
     const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
@@ -539,6 +543,18 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
       const auto orders =
           engine.open_orders(sym.value() != nullptr ? sym.value()->name : std::string());
       return finish(good(binance::open_orders_json(orders)));
+    }
+    case Ep::kAllOrders: {
+      auto sym = binance::parse_symbol(r, info);
+      if (!sym.ok()) return finish(fail(sym.error()));
+      auto from = binance::parse_integer(r, "orderId", false);
+      if (!from.ok()) return finish(fail(from.error()));
+      auto limit = binance::parse_integer(r, "limit", false);
+      if (!limit.ok()) return finish(fail(limit.error()));
+      const auto n = static_cast<std::uint32_t>(
+          std::clamp<std::int64_t>(limit.value().value_or(500), 1, 1000));
+      return finish(
+          good(binance::open_orders_json(engine.all_orders(sym.value()->name, from.value(), n))));
     }
     case Ep::kCancelAll: {
       auto sym = binance::parse_symbol(r, info);

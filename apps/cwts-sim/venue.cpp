@@ -121,22 +121,12 @@ Venue::~Venue() = default;
 void Venue::load_exchange_info(const Options& opts) {
   const std::string text = binance::read_file_maybe_gz(opts.exchange_info_path);
   info_ = binance::parse_exchange_info(text);
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (parser.parse(text).get(doc) != simdjson::SUCCESS)
-    throw std::runtime_error("exchangeInfo: invalid JSON");
-  simdjson::dom::array syms;
-  if (doc["symbols"].get_array().get(syms) != simdjson::SUCCESS)
-    throw std::runtime_error("exchangeInfo: no symbols");
-  for (simdjson::dom::element s : syms) {
-    std::string_view name;
-    if (s["symbol"].get_string().get(name) != simdjson::SUCCESS) continue;
-    symbol_json_[std::string(name)] = simdjson::minify(s);
-    symbol_order_.emplace_back(name);
+  binance::ExchangeInfoJson raw = binance::split_exchange_info_json(text);
+  for (auto& [name, object] : raw.symbols) {
+    symbol_order_.push_back(name);
+    symbol_json_[name] = std::move(object);
   }
-  simdjson::dom::element filters;
-  if (doc["exchangeFilters"].get(filters) == simdjson::SUCCESS)
-    exchange_filters_json_ = simdjson::minify(filters);
+  exchange_filters_json_ = std::move(raw.exchange_filters);
 }
 
 Market* Venue::find(std::string_view symbol) noexcept {

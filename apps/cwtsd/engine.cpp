@@ -58,9 +58,10 @@ shm::RegionOptions region_options(const RegionConfig& r) {
   return o;
 }
 
-binance::ExchangeInfo load_info(const Config& cfg) {
+// The exchangeInfo body: from venue.exchange_info_file, else from the venue for our symbols.
+std::string load_info_text(const Config& cfg) {
   if (!cfg.venue.exchange_info_file.empty()) {
-    return binance::load_exchange_info(cfg.venue.exchange_info_file);
+    return binance::read_file_maybe_gz(cfg.venue.exchange_info_file);
   }
   std::string target = "/api/v3/exchangeInfo?symbols=[";
   for (std::size_t i = 0; i < cfg.market.symbols.size(); ++i) {
@@ -71,14 +72,17 @@ binance::ExchangeInfo load_info(const Config& cfg) {
   o.tls_verify = cfg.venue.tls_verify;
   o.ca_file = cfg.venue.ca_file;
   o.timeout = std::chrono::milliseconds(cfg.venue.request_timeout_ms * 2);
-  return binance::parse_exchange_info(net::http_get(cfg.venue.rest_url, target, o));
+  return net::http_get(cfg.venue.rest_url, target, o);
 }
 
 }  // namespace
 
 struct Engine::Impl {
   Impl(Engine& e, const Config& cfg, std::optional<Credentials> creds)
-      : owner(e), info(load_info(cfg)), ropts(region_options(cfg.region)) {
+      : owner(e),
+        info_text(load_info_text(cfg)),
+        info(binance::parse_exchange_info(info_text)),
+        ropts(daemon::region_options(cfg.region)) {
     for (const auto& s : cfg.market.symbols) {
       if (info.find(s) == nullptr) {
         throw ConfigError("market.symbols", s + " is not in the venue's exchangeInfo");
@@ -106,6 +110,7 @@ struct Engine::Impl {
   }
 
   Engine& owner;
+  std::string info_text;  // the exchangeInfo body as the venue sent it (the gateway serves it)
   binance::ExchangeInfo info;
   shm::RegionOptions ropts;
   std::vector<std::string_view> names;
@@ -175,6 +180,10 @@ void Engine::stop() {
   i.market.remove();
   log::log_event(spdlog::level::info, "engine", "stopped");
 }
+
+const binance::ExchangeInfo& Engine::exchange_info() const { return impl_->info; }
+const shm::RegionOptions& Engine::region_options() const { return impl_->ropts; }
+const std::string& Engine::exchange_info_text() const { return impl_->info_text; }
 
 EngineSnapshot Engine::snapshot() const {
   const Impl& i = *impl_;

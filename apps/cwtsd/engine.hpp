@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "cwts/binance/exchange_info.hpp"
 #include "cwts/core/latency_histogram.hpp"
+#include "cwts/shm/region.hpp"
 #include "cwts/shm_layout/market_region.hpp"
 #include "cwts/shm_layout/signal_region.hpp"
 #include "hot_log.hpp"
@@ -75,6 +77,11 @@ class Engine {
   [[nodiscard]] const layout::SignalsRegion& signals_region() const;
   [[nodiscard]] const std::vector<std::string_view>& symbol_names() const;
   [[nodiscard]] const core::LatencyHistogram& publish_latency() const;
+  // The venue's exchangeInfo, parsed and as sent (start-up values; any thread).
+  [[nodiscard]] const binance::ExchangeInfo& exchange_info() const;
+  [[nodiscard]] const std::string& exchange_info_text() const;
+  // How the regions are found (a strategy-side attach inside the process: the gateway).
+  [[nodiscard]] const shm::RegionOptions& region_options() const;
   // ctl thread: reload(), or cancel every open order, and wait (at most `timeout_ms`) until the
   // exec thread has applied it, so a signal sent afterwards is judged by the new limits. False at
   // the timeout.

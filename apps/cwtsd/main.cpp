@@ -20,6 +20,7 @@
 #include "cwts/log/json_log.hpp"
 #include "cwts/shm_layout/layout.hpp"
 #include "engine.hpp"
+#include "gateway/gateway.hpp"
 
 #ifndef CWTS_VERSION
 #define CWTS_VERSION "0.1.0"
@@ -85,12 +86,14 @@ int main(int argc, char** argv) {
   Config cfg;
   std::optional<cwts::daemon::Credentials> creds;
   std::string control_token;
+  std::optional<cwts::daemon::Credentials> gateway_creds;
   try {
     cfg = cwts::daemon::load_config(config_path);
     if (cfg.venue.kind == cwts::daemon::VenueKind::kBinance) {
       creds = cwts::daemon::load_credentials(cfg.venue);
     }
     control_token = cwts::daemon::load_control_token(cfg.control);
+    if (cfg.gateway.enabled) gateway_creds = cwts::daemon::load_gateway_credentials(cfg.gateway);
   } catch (const ConfigError& e) {
     return config_error(e);
   }
@@ -123,13 +126,19 @@ int main(int argc, char** argv) {
             .str("ws_url", cfg.venue.ws_url));
     cwts::daemon::Engine engine(cfg, std::move(creds));
     creds.reset();
+    std::optional<cwts::daemon::Gateway> gateway;
+    if (gateway_creds) gateway.emplace(cfg, engine, std::move(*gateway_creds));
+    gateway_creds.reset();
     engine.start();
+    if (gateway) gateway->start();
     cwts::daemon::pin_current_thread("cwtsd", cfg.ctl_thread);
 
     {
       cwts::daemon::CtlThread ctl(engine, cfg, config_path, control_token, notifier);
       ctl.run();
     }
+    // The gateway first: no new order enters while the exec thread settles the open ones.
+    if (gateway) gateway->stop();
     engine.stop();
     log_event(spdlog::level::info, "ctl", "exit", LogFields().num("status", 0));
   } catch (const ConfigError& e) {

@@ -18,6 +18,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "binance"
 API_KEY = "pyTestKey0123456789"
 API_SECRET = "pyTestSecretAbcdef987654321"
+# The gateway's own key pair (what FreqTrade signs with), never the venue's.
+GATEWAY_KEY = "gwTestKey0123456789"
+GATEWAY_SECRET = "gwTestSecretQwerty123456789"
 
 
 def sim_binary():
@@ -138,7 +141,8 @@ class Engine:
         self.start()
 
     def start(self):
-        env = dict(os.environ, CWTS_API_KEY=API_KEY, CWTS_API_SECRET=API_SECRET)
+        env = dict(os.environ, CWTS_API_KEY=API_KEY, CWTS_API_SECRET=API_SECRET,
+                   CWTS_GATEWAY_API_KEY=GATEWAY_KEY, CWTS_GATEWAY_API_SECRET=GATEWAY_SECRET)
         self._log = open(self.log_path, "a")
         self.proc = subprocess.Popen([str(self.binary), "--config", str(self.config)], env=env,
                                      stdout=subprocess.DEVNULL, stderr=self._log)

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -374,6 +375,24 @@ void slot_section(Section& s, SlotConfig& slot) {
   s.finish();
 }
 
+// "IP:PORT" (port 0 = ephemeral) into address and port, or ConfigError on `key`.
+void parse_listen(const std::string& key, const std::string& listen, std::string& address,
+                  std::uint16_t& port) {
+  const std::size_t colon = listen.rfind(':');
+  const std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
+  const std::string p = colon == std::string::npos ? "" : listen.substr(colon + 1);
+  boost::system::error_code ec;
+  (void)boost::asio::ip::make_address(host, ec);
+  char* end = nullptr;
+  const long n = p.empty() ? -1 : std::strtol(p.c_str(), &end, 10);
+  if (ec || n < 0 || n > 65535 || *end != '\0') {
+    throw ConfigError(
+        key, "\"" + listen + "\" is not IP:PORT (e.g. \"127.0.0.1:9464\"; port 0 = ephemeral)");
+  }
+  address = host;
+  port = static_cast<std::uint16_t>(n);
+}
+
 }  // namespace
 
 Config parse_config(std::string_view json) {
@@ -577,24 +596,38 @@ Config parse_config(std::string_view json) {
     s->boolean("enabled", c.control.enabled);
     std::string listen;
     s->str("listen", listen);
-    if (!listen.empty()) {
-      const std::size_t colon = listen.rfind(':');
-      const std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
-      const std::string port = colon == std::string::npos ? "" : listen.substr(colon + 1);
-      boost::system::error_code ec;
-      (void)boost::asio::ip::make_address(host, ec);
-      char* end = nullptr;
-      const long p = port.empty() ? -1 : std::strtol(port.c_str(), &end, 10);
-      if (ec || p < 0 || p > 65535 || *end != '\0') {
-        throw ConfigError(
-            s->path("listen"),
-            "\"" + listen + "\" is not IP:PORT (e.g. \"127.0.0.1:9464\"; port 0 = ephemeral)");
-      }
-      c.control.address = host;
-      c.control.port = static_cast<std::uint16_t>(p);
-    }
+    if (!listen.empty()) parse_listen(s->path("listen"), listen, c.control.address, c.control.port);
     s->str("token_file", c.control.token_file);
     s->boolean("read_only_open", c.control.read_only_open);
+    s->finish();
+  }
+
+  if (auto s = top.section("gateway")) {
+    GatewayConfig& g = c.gateway;
+    g.enabled = true;
+    s->boolean("enabled", g.enabled);
+    std::string listen;
+    s->str("listen", listen);
+    if (!listen.empty()) parse_listen(s->path("listen"), listen, g.address, g.port);
+    s->boolean("allow_remote", g.allow_remote);
+    s->integer("slot", g.slot, 0, static_cast<std::uint32_t>(layout::kMaxSlots - 1));
+    s->str("api_key_env", g.api_key_env);
+    s->str("api_secret_env", g.api_secret_env);
+    s->str("api_key_file", g.api_key_file);
+    s->integer("answer_timeout_ms", g.answer_timeout_ms, 100, 600000);
+    s->integer("max_body_bytes", g.max_body_bytes, 1024, 1U << 20);
+    boost::system::error_code ec;
+    const auto addr = boost::asio::ip::make_address(g.address, ec);
+    if (g.enabled && !g.allow_remote && !addr.is_loopback()) {
+      throw ConfigError(s->path("listen"), g.address +
+                                               " is not a loopback address: the gateway trades "
+                                               "with the engine's keys; set allow_remote to "
+                                               "listen there");
+    }
+    if (g.enabled && g.api_key_file.empty() &&
+        (g.api_key_env.empty() || g.api_secret_env.empty())) {
+      throw ConfigError(s->path("api_key_env"), "needs api_key_env/api_secret_env or api_key_file");
+    }
     s->finish();
   }
 
@@ -634,39 +667,59 @@ Config load_config(const std::string& path) {
   return parse_config(ss.str());
 }
 
-Credentials load_credentials(const VenueConfig& v) {
+namespace {
+
+// A key pair from an owner-only file ("KEY\nSECRET\n") or two environment variables; errors
+// name `section`'s keys, never the secret.
+Credentials load_key_pair(const std::string& section, const std::string& key_env,
+                          const std::string& secret_env, const std::string& file) {
   Credentials c;
-  if (!v.api_key_file.empty()) {
+  if (!file.empty()) {
+    const std::string key = section + ".api_key_file";
     struct stat st {};
-    if (::stat(v.api_key_file.c_str(), &st) != 0) {
-      throw ConfigError("venue.api_key_file", "cannot stat " + v.api_key_file);
-    }
-    if ((st.st_mode & 077) != 0) {
-      throw ConfigError("venue.api_key_file",
-                        v.api_key_file + " is readable by others: chmod 600 it");
-    }
-    if (st.st_uid != ::geteuid()) {
-      throw ConfigError("venue.api_key_file", v.api_key_file + " is not owned by this user");
-    }
-    std::ifstream in(v.api_key_file);
+    if (::stat(file.c_str(), &st) != 0) throw ConfigError(key, "cannot stat " + file);
+    if ((st.st_mode & 077) != 0)
+      throw ConfigError(key, file + " is readable by others: chmod 600 it");
+    if (st.st_uid != ::geteuid()) throw ConfigError(key, file + " is not owned by this user");
+    std::ifstream in(file);
     std::getline(in, c.key);
     std::getline(in, c.secret);
     if (c.key.empty() || c.secret.empty()) {
-      throw ConfigError("venue.api_key_file", "must hold the key and the secret on two lines");
+      throw ConfigError(key, "must hold the key and the secret on two lines");
     }
     return c;
   }
-  const char* k = v.api_key_env.empty() ? nullptr : std::getenv(v.api_key_env.c_str());
-  const char* s = v.api_secret_env.empty() ? nullptr : std::getenv(v.api_secret_env.c_str());
+  const char* k = key_env.empty() ? nullptr : std::getenv(key_env.c_str());
+  const char* s = secret_env.empty() ? nullptr : std::getenv(secret_env.c_str());
   if (k == nullptr || *k == '\0') {
-    throw ConfigError("venue.api_key_env", "environment variable " + v.api_key_env + " is not set");
+    throw ConfigError(section + ".api_key_env", "environment variable " + key_env + " is not set");
   }
   if (s == nullptr || *s == '\0') {
-    throw ConfigError("venue.api_secret_env",
-                      "environment variable " + v.api_secret_env + " is not set");
+    throw ConfigError(section + ".api_secret_env",
+                      "environment variable " + secret_env + " is not set");
   }
   c.key = k;
   c.secret = s;
+  return c;
+}
+
+}  // namespace
+
+Credentials load_credentials(const VenueConfig& v) {
+  return load_key_pair("venue", v.api_key_env, v.api_secret_env, v.api_key_file);
+}
+
+Credentials load_gateway_credentials(const GatewayConfig& g) {
+  Credentials c = load_key_pair("gateway", g.api_key_env, g.api_secret_env, g.api_key_file);
+  if (c.key.size() > 64 || c.secret.size() < 16) {
+    throw ConfigError("gateway.api_key_env",
+                      "the gateway key must be 1..64 characters and the secret at least 16");
+  }
+  for (const char ch : c.key) {
+    if (std::isalnum(static_cast<unsigned char>(ch)) == 0) {
+      throw ConfigError("gateway.api_key_env", "the gateway key must be letters and digits only");
+    }
+  }
   return c;
 }
 

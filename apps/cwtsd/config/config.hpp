@@ -133,6 +133,21 @@ struct ControlConfig {
 // is configured. Throws ConfigError naming the file (never the token).
 [[nodiscard]] std::string load_control_token(const ControlConfig& c);
 
+// The gateway (gateway thread): Binance spot's REST protocol on a local port, so FreqTrade's ccxt
+// client (or any Binance client) trades through the engine. See docs/gateway.md.
+struct GatewayConfig {
+  bool enabled = false;  // on when the "gateway" section is present, unless "enabled": false
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8090;
+  bool allow_remote = false;  // a non-loopback listen address is refused unless this is true
+  std::uint32_t slot = 15;    // the signal slot its orders go through (its policy and rate share)
+  std::string api_key_env = "CWTS_GATEWAY_API_KEY";
+  std::string api_secret_env = "CWTS_GATEWAY_API_SECRET";
+  std::string api_key_file;                 // alternative: "KEY\nSECRET\n", owner-only
+  std::uint32_t answer_timeout_ms = 10000;  // no venue answer by then: -1007, status unknown
+  std::uint32_t max_body_bytes = 16384;
+};
+
 struct SystemdConfig {
   std::uint32_t progress_timeout_ms = 2000;  // md/exec heartbeats older than this stop WATCHDOG=1
 };
@@ -152,6 +167,7 @@ struct Config {
   LogConfig log;
   SystemdConfig systemd;
   ControlConfig control;
+  GatewayConfig gateway;
 
   [[nodiscard]] const SlotConfig& slot(std::size_t i) const noexcept {
     return i < slots.size() ? slots[i] : default_slot;
@@ -173,5 +189,7 @@ struct Credentials {
   std::string secret;
 };
 [[nodiscard]] Credentials load_credentials(const VenueConfig& v);
+// The gateway's own key pair (what its clients sign with), never the venue's. Same rules.
+[[nodiscard]] Credentials load_gateway_credentials(const GatewayConfig& g);
 
 }  // namespace cwts::daemon

@@ -24,6 +24,8 @@ int default_http_status(ErrorCode code) noexcept {
     case ErrorCode::kBadApiKeyFmt:
     case ErrorCode::kRejectedMbxKey:
       return 401;
+    case ErrorCode::kTimeout:
+      return 503;
     case ErrorCode::kUnknown:
       return 500;
     default:

@@ -464,4 +464,27 @@ void fill_symbol_info(const SymbolSpec& spec, std::uint16_t id, layout::SymbolIn
                      (spec.apply_max_to_market ? layout::kApplyMaxNotionalToMarket : 0U);
 }
 
+ExchangeInfoJson split_exchange_info_json(std::string_view json) {
+  dom::parser parser;
+  dom::element doc;
+  if (parser.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS) {
+    throw std::runtime_error("exchangeInfo: invalid JSON");
+  }
+  dom::array syms;
+  if (doc["symbols"].get_array().get(syms) != simdjson::SUCCESS) {
+    throw std::runtime_error("exchangeInfo: no symbols");
+  }
+  ExchangeInfoJson out;
+  for (dom::element s : syms) {
+    std::string_view name;
+    if (s["symbol"].get_string().get(name) != simdjson::SUCCESS) continue;
+    out.symbols.emplace_back(std::string(name), simdjson::minify(s));
+  }
+  dom::element filters;
+  if (doc["exchangeFilters"].get(filters) == simdjson::SUCCESS) {
+    out.exchange_filters = simdjson::minify(filters);
+  }
+  return out;
+}
+
 }  // namespace cwts::binance

@@ -720,6 +720,24 @@ std::vector<Order> MatchingEngine::open_orders(std::string_view symbol) const {
   return out;
 }
 
+std::vector<Order> MatchingEngine::all_orders(std::string_view symbol,
+                                              std::optional<std::int64_t> from_id,
+                                              std::uint32_t limit) const {
+  std::vector<Order> out;
+  const SymbolState* s = state(symbol);
+  if (s == nullptr) return out;
+  for (const Order& o : s->orders)
+    if (!from_id || o.order_id >= *from_id) out.push_back(o);
+  if (out.size() > limit) {
+    if (from_id) {
+      out.resize(limit);
+    } else {
+      out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(limit));
+    }
+  }
+  return out;
+}
+
 std::vector<Trade> MatchingEngine::my_trades(const MyTradesQuery& q) const {
   constexpr std::int64_t kDayMs = 86'400'000;
   std::vector<Trade> selected;

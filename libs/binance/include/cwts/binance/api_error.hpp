@@ -16,6 +16,7 @@ enum class ErrorCode : std::int32_t {
   kOk = 0,
   kUnknown = -1000,
   kTooManyRequests = -1003,
+  kTimeout = -1007,         // sent, no answer in time: execution status unknown (HTTP 503)
   kInvalidMessage = -1013,  // filter failures ("Filter failure: PRICE_FILTER", ...)
   kUnsupportedOrderComposition = -1014,
   kTooManyOrders = -1015,

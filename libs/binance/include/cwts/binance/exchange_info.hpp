@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cwts/shm_layout/market_region.hpp"
@@ -113,6 +114,15 @@ struct ExchangeInfo {
 // on malformed input: a missing required field, a wrong JSON type, or a decimal that is not exact
 // at 8 decimals. Start-up code: allocates freely.
 [[nodiscard]] ExchangeInfo parse_exchange_info(std::string_view json);
+
+// The parts of an exchangeInfo body that are served again as the venue wrote them (cwts-sim, the
+// engine's gateway): "exchangeFilters" and each symbol object, minified, in document order.
+struct ExchangeInfoJson {
+  std::string exchange_filters = "[]";
+  std::vector<std::pair<std::string, std::string>> symbols;  // name, object
+};
+// Throws std::runtime_error if `json` is not an exchangeInfo document with a "symbols" array.
+[[nodiscard]] ExchangeInfoJson split_exchange_info_json(std::string_view json);
 
 // Reads `path` (plain, or gzip if it ends in ".gz") and parses it. Throws std::runtime_error.
 [[nodiscard]] ExchangeInfo load_exchange_info(const std::string& path);

@@ -100,6 +100,12 @@ class MatchingEngine {
   // GET /api/v3/openOrders: the symbol's open orders (all symbols if empty), oldest first.
   [[nodiscard]] std::vector<Order> open_orders(std::string_view symbol) const;
 
+  // GET /api/v3/allOrders: the symbol's orders, open and closed, ascending by orderId, with
+  // orderId >= from_id if given, else the most recent `limit`.
+  [[nodiscard]] std::vector<Order> all_orders(std::string_view symbol,
+                                              std::optional<std::int64_t> from_id,
+                                              std::uint32_t limit) const;
+
   // GET /api/v3/myTrades, ids ascending: fromId -> first `limit` with id >= fromId; startTime
   // (and endTime, default startTime + 24 h) -> first `limit` in the window; endTime only -> last
   // `limit` in [endTime - 24 h, endTime]; otherwise the most recent `limit`. orderId narrows to

@@ -1,0 +1,520 @@
+#include "gateway/gateway.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+
+#include "cwts/binance/json_responses.hpp"
+#include "cwts/core/clock.hpp"
+#include "cwts/engine/validator.hpp"
+#include "cwts/log/json_log.hpp"
+#include "cwts/shm/slot_claim.hpp"
+#include "engine.hpp"
+#include "gateway/gateway_impl.hpp"
+
+namespace cwts::daemon {
+
+namespace asio = boost::asio;
+namespace cc = concurrent;
+using binance::ApiError;
+using binance::ErrorCode;
+using layout::RejectReason;
+
+namespace {
+
+// While a client waits, reports are looked at this often; otherwise only to keep order state
+// current (fills of resting orders) and the report ring drained.
+constexpr auto kBusyPoll = std::chrono::microseconds(200);
+constexpr auto kIdlePoll = std::chrono::milliseconds(5);
+
+std::int64_t now_ms() { return core::realtime_ns() / 1'000'000; }
+
+// The Binance error a client expects for an engine refusal (docs/gateway.md#errors).
+ApiError reject_error(RejectReason r, std::int32_t venue_code, bool market) {
+  const auto name = [r] { return std::string(engine::to_string(r)); };
+  switch (r) {
+    case RejectReason::kTickSize:
+      return binance::errors::filter_failure("PRICE_FILTER");
+    case RejectReason::kStepSize:
+    case RejectReason::kMinQty:
+    case RejectReason::kMaxQty:
+      return binance::errors::filter_failure(market ? "MARKET_LOT_SIZE" : "LOT_SIZE");
+    case RejectReason::kMinNotional:
+    case RejectReason::kMaxNotional:
+      return binance::errors::filter_failure("NOTIONAL");
+    case RejectReason::kPercentPrice:
+      return binance::errors::filter_failure("PERCENT_PRICE_BY_SIDE");
+    case RejectReason::kUnknownSymbol:
+      return binance::errors::bad_symbol();
+    case RejectReason::kRateLimited:
+      return binance::make_error(
+          ErrorCode::kTooManyOrders,
+          "Too many new orders; the engine's rate governor refused this one (retry after 1 s).");
+    case RejectReason::kVenueRejected:
+      return binance::make_error(
+          static_cast<ErrorCode>(venue_code != 0 ? venue_code : -2010),
+          "New order rejected by the venue (Binance code " + std::to_string(venue_code) + ").");
+    case RejectReason::kTradingHalted:
+      return binance::errors::new_order_rejected(
+          "Trading is halted by the engine (cwtsctl resume); nothing was sent to the venue.");
+    default:
+      return binance::errors::new_order_rejected("Rejected by the engine: " + name() + ".");
+  }
+}
+
+layout::Signal make_signal(const binance::NewOrder& o, std::uint16_t symbol) {
+  layout::Signal s{};
+  s.symbol = symbol;
+  s.side = static_cast<std::uint8_t>(o.side == binance::Side::kBuy ? layout::Side::kBuy
+                                                                   : layout::Side::kSell);
+  switch (o.type) {
+    case binance::OrderType::kLimit:
+      s.type = static_cast<std::uint8_t>(layout::OrderType::kLimit);
+      s.tif = static_cast<std::uint8_t>(
+          o.tif == binance::TimeInForce::kGtc   ? layout::TimeInForce::kGtc
+          : o.tif == binance::TimeInForce::kIoc ? layout::TimeInForce::kIoc
+                                                : layout::TimeInForce::kFok);
+      break;
+    case binance::OrderType::kMarket:
+      s.type = static_cast<std::uint8_t>(layout::OrderType::kMarket);
+      break;
+    case binance::OrderType::kLimitMaker:
+      s.type = static_cast<std::uint8_t>(layout::OrderType::kLimitMaker);
+      break;
+  }
+  s.price.raw = o.price;
+  s.qty.raw = o.quantity;
+  s.created_ns = core::realtime_ns();
+  s.tag.assign("gateway");
+  return s;
+}
+
+}  // namespace
+
+void reply_json(Reply& reply, std::string body) {
+  net::HttpServerResponse r;
+  r.body = std::move(body);
+  reply(std::move(r));
+}
+
+void reply_error(Reply& reply, const ApiError& e) {
+  net::HttpServerResponse r;
+  r.status = static_cast<unsigned>(e.http_status);
+  r.body = binance::error_json(e);
+  if (r.status == 429) r.headers.emplace_back("Retry-After", "1");
+  reply(std::move(r));
+}
+
+// ---- set-up -------------------------------------------------------------------------------
+
+Gateway::Impl::Impl(const Config& c, Engine& e, Credentials cr)
+    : cfg(c), engine(e), market(e.market_region()) {
+  creds.api_key = std::move(cr.key);
+  creds.secret_key = std::move(cr.secret);
+  const binance::ExchangeInfo& all = e.exchange_info();
+  info.rate_limits = all.rate_limits;
+  info.server_time_ms = all.server_time_ms;
+  info.timezone = all.timezone;
+  binance::ExchangeInfoJson all_json = binance::split_exchange_info_json(e.exchange_info_text());
+  json.exchange_filters = all_json.exchange_filters;
+  for (const std::string_view n : e.symbol_names()) {
+    const binance::SymbolSpec* spec = all.find(n);
+    info.symbols.push_back(*spec);
+    names.emplace_back(n);
+    quotes.push_back(spec->quote);
+    for (auto& [name, object] : all_json.symbols)
+      if (name == n) json.symbols.emplace_back(name, object);
+  }
+  // Order ids are signal seqs; starting at the clock in µs makes them increase across restarts
+  // (a client's old orderId never names a new order).
+  next_seq = static_cast<std::uint64_t>(core::realtime_ns() / 1000);
+  orders = GatewayOrders(static_cast<std::int64_t>(next_seq));
+  net::HttpServerOptions o;
+  o.max_body_bytes = cfg.gateway.max_body_bytes;
+  o.too_large_body =
+      binance::error_json(binance::make_error(ErrorCode::kUnknown, "Request body too large."));
+  server.emplace(
+      ioc, cfg.gateway.address, cfg.gateway.port,
+      [this](net::HttpServerRequest&& req, Reply reply) {
+        handle(std::move(req), std::move(reply));
+      },
+      o);
+  fetcher.emplace(ioc, cfg.venue);
+}
+
+Gateway::Gateway(const Config& cfg, Engine& engine, Credentials credentials)
+    : impl_(std::make_unique<Impl>(cfg, engine, std::move(credentials))) {}
+
+Gateway::~Gateway() { stop(); }
+
+std::uint16_t Gateway::port() const noexcept { return impl_->server->port(); }
+
+void Gateway::start() {
+  Impl& i = *impl_;
+  i.signals = shm::Region::attach(layout::RegionKind::kSignals, shm::Access::kReadWrite,
+                                  i.engine.region_options());
+  auto& sr = i.signals.as<layout::SignalsRegion>();
+  const auto r = shm::claim_slot(sr, static_cast<int>(i.cfg.gateway.slot), "cwtsd-gateway");
+  if (r.status != shm::ClaimStatus::kOk) {
+    throw std::runtime_error("gateway.slot " + std::to_string(i.cfg.gateway.slot) +
+                             " is held by another process");
+  }
+  i.slot = r.slot;
+  i.claim = r.claim;
+  i.producer.emplace(sr.slots[i.slot].signals, i.market.slots[i.slot].signal_cursor);
+  i.consumer.emplace(i.market.slots[i.slot].reports, sr.slots[i.slot].report_cursor);
+  i.next_seq = std::max(
+      i.next_seq,
+      cc::load_word(i.market.slots[i.slot].last_signal_seq, std::memory_order_acquire) + 1);
+  i.arm_poll();
+  i.thread = std::thread([&i] {
+    pin_current_thread("cwtsd-gateway", ThreadConfig{});
+    try {
+      i.ioc.run();
+    } catch (const std::exception& e) {
+      log::log_event(spdlog::level::critical, "gateway", "thread_failed",
+                     log::LogFields().str("error", e.what()));
+    }
+  });
+  i.started = true;
+  // Where clients find it when the port was ephemeral (as the control plane's .control file).
+  i.port_file = i.cfg.region.shm_dir + "/cwts-" + i.cfg.region.instance + ".gateway";
+  {
+    std::ofstream f(i.port_file, std::ios::trunc);
+    f << i.cfg.gateway.address << ':' << port() << '\n';
+  }
+  log::log_event(spdlog::level::info, "gateway", "listening",
+                 log::LogFields()
+                     .str("address", i.cfg.gateway.address)
+                     .unum("port", port())
+                     .unum("slot", i.slot)
+                     .unum("symbols", i.names.size()));
+}
+
+void Gateway::stop() {
+  Impl& i = *impl_;
+  if (!i.started) return;
+  i.started = false;
+  asio::post(i.ioc, [&i] {
+    i.server->stop();
+    i.poll_timer.cancel();
+    i.ioc.stop();
+  });
+  if (i.thread.joinable()) i.thread.join();
+  i.fetcher.reset();
+  std::remove(i.port_file.c_str());
+  if (i.signals.valid()) {
+    (void)shm::release_slot(i.signals.as<layout::SignalsRegion>(), i.slot, i.claim);
+  }
+  log::log_event(spdlog::level::info, "gateway", "stopped",
+                 log::LogFields().unum("orders_known", i.orders.size()));
+}
+
+int Gateway::Impl::symbol_id(std::string_view name) const noexcept {
+  for (std::size_t k = 0; k < names.size(); ++k)
+    if (names[k] == name) return static_cast<int>(k);
+  return -1;
+}
+
+// ---- requests -----------------------------------------------------------------------------
+
+void Gateway::Impl::handle(net::HttpServerRequest&& req, Reply reply) {
+  auto parsed = binance::Request::parse(req.query(), req.body);
+  if (!parsed.ok()) return reply_error(reply, parsed.error());
+  const binance::Request& r = parsed.value();
+  const std::string_view path = req.path();
+  const std::string& m = req.method;
+  if (m == "GET" && market_endpoint(path, req.query(), r, reply)) return;
+
+  const bool order = path == "/api/v3/order";
+  const bool open = path == "/api/v3/openOrders";
+  const bool known = order || open || path == "/api/v3/order/test" || path == "/api/v3/allOrders" ||
+                     path == "/api/v3/myTrades" || path == "/api/v3/account";
+  if (!known) {
+    net::HttpServerResponse nf;
+    nf.status = 404;
+    nf.body = binance::error_json(binance::make_error(
+        ErrorCode::kUnknown, "The gateway does not serve " + m + " " + std::string(path) + "."));
+    return reply(std::move(nf));
+  }
+  auto auth =
+      binance::authenticate(r, req.header("x-mbx-apikey"), creds, core::realtime_ns() / 1000);
+  if (!auth.ok()) return reply_error(reply, auth.error());
+
+  if (order && m == "POST") return place(r, false, std::move(reply));
+  if (path == "/api/v3/order/test" && m == "POST") return place(r, true, std::move(reply));
+  if (order && m == "GET") return query(r, std::move(reply));
+  if (order && m == "DELETE") return cancel(r, std::move(reply));
+  if (open && m == "GET") return open_orders(r, std::move(reply));
+  if (open && m == "DELETE") return cancel_all(r, std::move(reply));
+  if (path == "/api/v3/allOrders" && m == "GET") return all_orders(r, std::move(reply));
+  if (path == "/api/v3/myTrades" && m == "GET") return my_trades(r, std::move(reply));
+  if (path == "/api/v3/account" && m == "GET") return account(r, std::move(reply));
+  net::HttpServerResponse bad;
+  bad.status = 405;
+  bad.body = binance::error_json(
+      binance::make_error(ErrorCode::kUnknown, m + " is not allowed on " + std::string(path)));
+  reply(std::move(bad));
+}
+
+bool Gateway::Impl::push_signal(layout::Signal s) {
+  return producer->try_push(s) == cc::PushStatus::kOk;
+}
+
+void Gateway::Impl::place(const binance::Request& r, bool test, Reply reply) {
+  auto parsed = binance::parse_new_order(r, info);
+  if (!parsed.ok()) return reply_error(reply, parsed.error());
+  binance::NewOrder o = std::move(parsed).value();
+  if (o.quantity == 0) {
+    return reply_error(reply, binance::errors::new_order_rejected(
+                                  "quoteOrderQty is not supported by the cwts gateway: send "
+                                  "quantity."));
+  }
+  if (test) return reply_json(reply, binance::test_order_json(nullptr));
+  if (!o.client_order_id.empty() && orders.client_id_in_use(o.symbol, o.client_order_id)) {
+    return reply_error(reply, binance::errors::new_order_rejected(binance::msg::kDuplicateOrder));
+  }
+  const int sym = symbol_id(o.symbol);
+  const std::uint64_t seq = next_seq;
+  if (o.client_order_id.empty()) o.client_order_id = "cwtsgw-" + std::to_string(seq);
+  layout::Signal s = make_signal(o, static_cast<std::uint16_t>(sym));
+  s.seq = seq;
+  if (!push_signal(s)) {
+    return reply_error(
+        reply, binance::make_error(ErrorCode::kTooManyRequests,
+                                   "The engine's signal ring for the gateway is full; retry."));
+  }
+  ++next_seq;
+  orders.add(seq, o, static_cast<std::uint16_t>(sym), quotes[static_cast<std::size_t>(sym)],
+             now_ms());
+  Waiter w;
+  w.seq = seq;
+  w.resp = o.resp_type;
+  w.until_final = o.type == binance::OrderType::kMarket || o.tif != binance::TimeInForce::kGtc;
+  w.deadline_ms = now_ms() + cfg.gateway.answer_timeout_ms;
+  w.reply = std::move(reply);
+  waiters.push_back(std::move(w));
+  arm_poll();
+}
+
+namespace {
+
+// The order a GET/DELETE names (orderId, origClientOrderId or both: then both must agree).
+GatewayOrder* find_order(GatewayOrders& orders, const binance::OrderRef& ref) {
+  GatewayOrder* g = nullptr;
+  if (ref.order_id) g = orders.find(static_cast<std::uint64_t>(*ref.order_id));
+  if (!ref.orig_client_order_id.empty()) {
+    GatewayOrder* c = orders.find_client(ref.symbol, ref.orig_client_order_id);
+    if (ref.order_id && c != g) return nullptr;
+    g = c;
+  }
+  return g != nullptr && g->order.symbol == ref.symbol ? g : nullptr;
+}
+
+}  // namespace
+
+void Gateway::Impl::query(const binance::Request& r, Reply reply) {
+  auto ref = binance::parse_order_ref(r, info);
+  if (!ref.ok()) return reply_error(reply, ref.error());
+  const GatewayOrder* g = find_order(orders, ref.value());
+  if (g == nullptr) return reply_error(reply, binance::errors::no_such_order());
+  reply_json(reply, binance::order_query_json(g->order));
+}
+
+void Gateway::Impl::cancel(const binance::Request& r, Reply reply) {
+  auto req = binance::parse_cancel(r, info);
+  if (!req.ok()) return reply_error(reply, req.error());
+  GatewayOrder* g = find_order(orders, req.value().ref);
+  if (g == nullptr || g->final) {
+    return reply_error(reply, binance::errors::cancel_rejected(binance::msg::kUnknownOrder));
+  }
+  Waiter w;
+  w.place = false;
+  if (g->cancel_seq != 0) {
+    w.cancel_seqs.push_back(g->cancel_seq);  // a cancel already on its way: wait for it too
+  } else {
+    layout::Signal s{};
+    s.seq = next_seq;
+    s.type = static_cast<std::uint8_t>(layout::OrderType::kCancel);
+    s.symbol = g->symbol_id;
+    s.target_seq = g->seq;
+    s.created_ns = core::realtime_ns();
+    if (!push_signal(s)) {
+      return reply_error(reply, binance::make_error(ErrorCode::kTooManyRequests,
+                                                    "The engine's signal ring for the gateway "
+                                                    "is full; retry."));
+    }
+    ++next_seq;
+    std::string cid = req.value().new_client_order_id;
+    if (cid.empty()) cid = "cwtsgw-" + std::to_string(s.seq);
+    orders.add_cancel(s.seq, g->seq, std::move(cid));
+    w.cancel_seqs.push_back(s.seq);
+  }
+  w.deadline_ms = now_ms() + cfg.gateway.answer_timeout_ms;
+  w.reply = std::move(reply);
+  waiters.push_back(std::move(w));
+  arm_poll();
+}
+
+void Gateway::Impl::cancel_all(const binance::Request& r, Reply reply) {
+  auto sym = binance::parse_symbol(r, info);
+  if (!sym.ok()) return reply_error(reply, sym.error());
+  Waiter w;
+  w.place = false;
+  w.list = true;
+  for (const binance::Order& o : orders.open_orders(sym.value()->name)) {
+    GatewayOrder* g = orders.find(static_cast<std::uint64_t>(o.order_id));
+    if (g == nullptr) continue;
+    if (g->cancel_seq != 0) {
+      w.cancel_seqs.push_back(g->cancel_seq);
+      continue;
+    }
+    layout::Signal s{};
+    s.seq = next_seq;
+    s.type = static_cast<std::uint8_t>(layout::OrderType::kCancel);
+    s.symbol = g->symbol_id;
+    s.target_seq = g->seq;
+    s.created_ns = core::realtime_ns();
+    if (!push_signal(s)) break;  // the ones sent are answered; the rest stay open
+    ++next_seq;
+    orders.add_cancel(s.seq, g->seq, "cwtsgw-" + std::to_string(s.seq));
+    w.cancel_seqs.push_back(s.seq);
+  }
+  if (w.cancel_seqs.empty()) {
+    return reply_error(reply, binance::errors::cancel_rejected(binance::msg::kUnknownOrder));
+  }
+  w.deadline_ms = now_ms() + cfg.gateway.answer_timeout_ms;
+  w.reply = std::move(reply);
+  waiters.push_back(std::move(w));
+  arm_poll();
+}
+
+void Gateway::Impl::open_orders(const binance::Request& r, Reply reply) {
+  auto sym = binance::parse_optional_symbol(r, info);
+  if (!sym.ok()) return reply_error(reply, sym.error());
+  const auto list = orders.open_orders(sym.value() == nullptr ? "" : sym.value()->name);
+  reply_json(reply, binance::open_orders_json(list));
+}
+
+void Gateway::Impl::all_orders(const binance::Request& r, Reply reply) {
+  auto sym = binance::parse_symbol(r, info);
+  if (!sym.ok()) return reply_error(reply, sym.error());
+  auto from = binance::parse_integer(r, "orderId", false);
+  auto start = binance::parse_integer(r, "startTime", false);
+  auto end = binance::parse_integer(r, "endTime", false);
+  auto limit = binance::parse_integer(r, "limit", false);
+  for (const auto* p : {&from, &start, &end, &limit})
+    if (!p->ok()) return reply_error(reply, p->error());
+  const std::int64_t n = limit.value().value_or(500);
+  const auto list =
+      orders.all_orders(sym.value()->name, from.value(), start.value(), end.value(),
+                        static_cast<std::uint32_t>(std::clamp<std::int64_t>(n, 1, 1000)));
+  reply_json(reply, binance::open_orders_json(list));
+}
+
+void Gateway::Impl::my_trades(const binance::Request& r, Reply reply) {
+  auto q = binance::parse_my_trades(r, info);
+  if (!q.ok()) return reply_error(reply, q.error());
+  reply_json(reply, binance::my_trades_json(orders.trades(q.value())));
+}
+
+void Gateway::Impl::account(const binance::Request& r, Reply reply) {
+  // Venue truth: the balances the exec thread last read from the venue.
+  binance::Balances balances;
+  std::int64_t update_ns = 0;
+  const auto n = std::min<std::uint64_t>(
+      cc::load_word(market.asset_count, std::memory_order_acquire), layout::kMaxAssets);
+  for (std::uint64_t k = 0; k < n; ++k) {
+    const layout::Balance b = market.balances[k].load();
+    balances[std::string(b.asset.view())] = binance::Balance{b.free, b.locked};
+    update_ns = std::max(update_ns, b.update_ts_ns);
+  }
+  const binance::CommissionRates rates;
+  const bool omit = r.find("omitZeroBalances") != nullptr && *r.find("omitZeroBalances") == "true";
+  reply_json(reply,
+             binance::account_json(binance::AccountView{balances, rates, update_ns / 1'000'000},
+                                   binance::AccountFlags{}, omit));
+}
+
+// ---- reports and answers --------------------------------------------------------------------
+
+void Gateway::Impl::arm_poll() {
+  poll_timer.expires_after(
+      waiters.empty() ? std::chrono::duration_cast<asio::steady_timer::duration>(kIdlePoll)
+                      : std::chrono::duration_cast<asio::steady_timer::duration>(kBusyPoll));
+  poll_timer.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;  // cancelled: re-armed by whoever cancelled, or stopping
+    poll();
+  });
+}
+
+void Gateway::Impl::poll() {
+  layout::ExecReport rep;
+  const std::int64_t now = now_ms();
+  while (consumer->try_pop(rep) == cc::PopStatus::kOk) orders.apply(rep, now);
+
+  std::erase_if(waiters, [&](Waiter& w) {
+    if (w.place) {
+      GatewayOrder* g = orders.find_any(w.seq);
+      if (g == nullptr) return true;
+      if (g->rejected) {
+        const bool market_order = g->order.type == binance::OrderType::kMarket;
+        reply_error(w.reply, reject_error(g->reject_reason, g->venue_code, market_order));
+        return true;
+      }
+      if (g->final || (g->venue_answered && !w.until_final)) {
+        binance::OrderResult res;
+        res.order = g->order;
+        res.fills = g->fills;
+        res.resp_type = w.resp;
+        res.transact_time_ms = g->order.time_ms;
+        reply_json(w.reply, binance::order_response_json(res));
+        return true;
+      }
+    } else {
+      bool all_final = true;
+      for (const std::uint64_t c : w.cancel_seqs) {
+        const GatewayCancel* gc = orders.cancel(c);
+        all_final = all_final && (gc == nullptr || gc->final);
+      }
+      if (all_final) {
+        std::vector<binance::CancelResult> done;
+        ApiError first_error;
+        for (const std::uint64_t c : w.cancel_seqs) {
+          const GatewayCancel* gc = orders.cancel(c);
+          const GatewayOrder* g = gc == nullptr ? nullptr : orders.find(gc->target_seq);
+          if (gc != nullptr && g != nullptr && gc->kind == layout::ReportKind::kCancelled) {
+            done.push_back(binance::CancelResult{g->order, gc->cancel_client_order_id, now});
+          } else if (first_error.ok()) {
+            first_error = gc != nullptr && gc->reason == RejectReason::kRateLimited
+                              ? reject_error(gc->reason, 0, false)
+                              : binance::errors::cancel_rejected(binance::msg::kUnknownOrder);
+          }
+        }
+        for (const std::uint64_t c : w.cancel_seqs) orders.forget_cancel(c);
+        if (w.list && !done.empty()) {
+          reply_json(w.reply, binance::cancel_all_json(done));
+        } else if (!w.list && done.size() == 1) {
+          reply_json(w.reply, binance::cancel_response_json(done.front()));
+        } else {
+          reply_error(w.reply, first_error);
+        }
+        return true;
+      }
+    }
+    if (now >= w.deadline_ms) {
+      reply_error(w.reply, binance::make_error(
+                               ErrorCode::kTimeout,
+                               "Timeout waiting for response from backend server. Send status "
+                               "unknown; execution status unknown."));
+      return true;
+    }
+    return false;
+  });
+  arm_poll();
+}
+
+}  // namespace cwts::daemon

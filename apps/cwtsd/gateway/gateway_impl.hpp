@@ -1,0 +1,132 @@
+// Gateway's private state, shared by its translation units (gateway.cpp: the thread, the order
+// endpoints and the report loop; market_endpoints.cpp: public market data and venue look-ups).
+// Gateway thread only, except VenueFetcher's worker.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "config/config.hpp"
+#include "cwts/binance/exchange_info.hpp"
+#include "cwts/binance/request.hpp"
+#include "cwts/concurrent/record_ring.hpp"
+#include "cwts/net/http_server.hpp"
+#include "cwts/shm/region.hpp"
+#include "cwts/shm_layout/market_region.hpp"
+#include "cwts/shm_layout/signal_region.hpp"
+#include "gateway/gateway.hpp"
+#include "gateway/gateway_orders.hpp"
+
+namespace cwts::daemon {
+
+class Engine;
+
+// GETs to the venue's public REST API on one worker thread (never on the gateway thread: a
+// look-up takes a round trip). Each answer is posted back to the gateway's io_context.
+class VenueFetcher {
+ public:
+  using Done = std::function<void(bool ok, std::string body)>;
+  VenueFetcher(boost::asio::io_context& ioc, const VenueConfig& venue);
+  ~VenueFetcher();
+  VenueFetcher(const VenueFetcher&) = delete;
+  VenueFetcher& operator=(const VenueFetcher&) = delete;
+  // `target`: "/api/v3/klines?symbol=...". At most kMaxQueued waiting; beyond, fails at once.
+  void get(std::string target, Done done);
+  static constexpr std::size_t kMaxQueued = 64;
+
+ private:
+  void work();
+  boost::asio::io_context& ioc_;
+  VenueConfig venue_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<std::string, Done>> queue_;
+  bool stop_ = false;
+  std::thread worker_;
+};
+
+using Reply = net::HttpServer::Reply;
+
+struct Gateway::Impl {
+  Impl(const Config& cfg, Engine& engine, Credentials creds);
+
+  // --- gateway thread -------------------------------------------------------------------------
+  void handle(net::HttpServerRequest&& req, Reply reply);
+  // Public market data (market_endpoints.cpp). False if `path` is not one of them.
+  bool market_endpoint(std::string_view path, std::string_view raw_query, const binance::Request& r,
+                       Reply& reply);
+  void forward_to_venue(std::string target, Reply reply);
+  // Signed endpoints (gateway.cpp).
+  void place(const binance::Request& r, bool test, Reply reply);
+  void cancel(const binance::Request& r, Reply reply);
+  void cancel_all(const binance::Request& r, Reply reply);
+  void query(const binance::Request& r, Reply reply);
+  void open_orders(const binance::Request& r, Reply reply);
+  void all_orders(const binance::Request& r, Reply reply);
+  void my_trades(const binance::Request& r, Reply reply);
+  void account(const binance::Request& r, Reply reply);
+
+  // Reports -> order store -> waiting answers; re-arms itself.
+  void poll();
+  void arm_poll();
+  bool push_signal(layout::Signal s);
+  [[nodiscard]] int symbol_id(std::string_view name) const noexcept;
+
+  Config cfg;
+  Engine& engine;
+  binance::Credentials creds;
+  binance::ExchangeInfo info;       // the engine's symbols only (what the gateway accepts)
+  binance::ExchangeInfoJson json;   // their objects as the venue wrote them
+  std::vector<std::string> names;   // symbol id -> name
+  std::vector<std::string> quotes;  // symbol id -> quote asset
+  const layout::MarketRegion& market;
+
+  boost::asio::io_context ioc;
+  std::optional<net::HttpServer> server;
+  boost::asio::steady_timer poll_timer{ioc};
+  std::optional<VenueFetcher> fetcher;
+  std::thread thread;
+
+  shm::Region signals;  // read-write, like a strategy's
+  std::uint32_t slot = 0;
+  std::uint64_t claim = 0;
+  std::optional<concurrent::RecordProducer<layout::Signal, layout::kSignalRingCapacity>> producer;
+  std::optional<concurrent::RecordConsumer<layout::ExecReport, layout::kReportRingCapacity>>
+      consumer;
+  std::uint64_t next_seq = 1;
+  GatewayOrders orders;
+
+  // A client waiting for the engine: an order (until the venue answered, or until final for
+  // MARKET/IOC/FOK) or cancels (until each is final).
+  struct Waiter {
+    bool place = true;
+    std::uint64_t seq = 0;                   // the order's signal (place)
+    std::vector<std::uint64_t> cancel_seqs;  // the cancel signals (cancel, cancel_all)
+    binance::RespType resp = binance::RespType::kFull;
+    bool until_final = false;
+    bool list = false;  // DELETE /api/v3/openOrders: an array
+    std::int64_t deadline_ms = 0;
+    Reply reply;
+  };
+  std::vector<Waiter> waiters;
+  std::string port_file;
+  bool started = false;
+};
+
+// The JSON error body and its HTTP status (with Retry-After for 429).
+void reply_error(Reply& reply, const binance::ApiError& e);
+void reply_json(Reply& reply, std::string body);
+
+}  // namespace cwts::daemon

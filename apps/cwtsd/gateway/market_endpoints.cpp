@@ -1,0 +1,281 @@
+// The gateway's public market-data endpoints: served from the market region where the engine
+// holds the data (books, quotes, candles), fetched from the venue otherwise (docs/gateway.md).
+#include <algorithm>
+#include <stdexcept>
+
+#include "cwts/binance/json_responses.hpp"
+#include "cwts/binance/kline.hpp"
+#include "cwts/binance/market_json.hpp"
+#include "cwts/concurrent/broadcast_ring.hpp"
+#include "cwts/core/clock.hpp"
+#include "cwts/net/http_get.hpp"
+#include "gateway/gateway_impl.hpp"
+
+namespace cwts::daemon {
+
+namespace asio = boost::asio;
+namespace cc = concurrent;
+using binance::JsonWriter;
+
+namespace {
+
+md::Level level(layout::Price px, layout::Qty qty) { return md::Level{px.raw, qty.raw}; }
+
+// The closed candles the region holds for (symbol, timeframe), oldest first, then the live one
+// if it is newer than the last closed.
+std::vector<layout::Candle> held_candles(const layout::CandleSeries& series) {
+  std::vector<layout::Candle> out;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    out.clear();
+    const std::uint64_t head = series.closed.last_sequence();
+    const std::uint64_t first =
+        head > layout::kCandleHistory ? head - layout::kCandleHistory + 1 : 1;
+    cc::BroadcastReader<layout::Candle, layout::kCandleHistory> reader(series.closed, first);
+    layout::Candle c{};
+    cc::ReadStatus st;
+    while ((st = reader.try_read(c)) == cc::ReadStatus::kOk) out.push_back(c);
+    if (st == cc::ReadStatus::kEmpty) break;  // kLapped: the writer overtook us; read again
+  }
+  const layout::Candle live = series.live.load();
+  if (live.open_time_ms != 0 && (out.empty() || live.open_time_ms > out.back().open_time_ms)) {
+    out.push_back(live);
+  }
+  return out;
+}
+
+}  // namespace
+
+bool Gateway::Impl::market_endpoint(std::string_view path, std::string_view raw_query,
+                                    const binance::Request& r, Reply& reply) {
+  const std::int64_t now_ms = core::realtime_ns() / 1'000'000;
+  if (path == "/api/v3/ping") {
+    reply_json(reply, "{}");
+    return true;
+  }
+  if (path == "/api/v3/time") {
+    reply_json(reply, binance::server_time_json(now_ms));
+    return true;
+  }
+  if (path == "/api/v3/exchangeInfo") {
+    std::vector<std::string_view> objects;
+    const std::string* only = r.find("symbol");
+    for (const auto& [name, object] : json.symbols)
+      if (only == nullptr || *only == name) objects.push_back(object);
+    if (only != nullptr && objects.empty()) {
+      reply_error(reply, binance::errors::bad_symbol());
+      return true;
+    }
+    reply_json(reply, binance::exchange_info_json(now_ms, info.rate_limits, json.exchange_filters,
+                                                  objects));
+    return true;
+  }
+  const bool depth = path == "/api/v3/depth";
+  const bool book_ticker = path == "/api/v3/ticker/bookTicker";
+  const bool price = path == "/api/v3/ticker/price";
+  const bool klines = path == "/api/v3/klines";
+  const bool forwarded = path == "/api/v3/ticker/24hr" || path == "/api/v3/trades" ||
+                         path == "/api/v3/aggTrades" || path == "/api/v3/avgPrice" ||
+                         path == "/api/v3/uiKlines" || path == "/api/v3/historicalTrades";
+  if (!depth && !book_ticker && !price && !klines && !forwarded) return false;
+
+  std::string target(path);  // as the client sent it, for the venue
+  if (!raw_query.empty()) target.append("?").append(raw_query);
+  if (forwarded) {
+    forward_to_venue(std::move(target), std::move(reply));
+    return true;
+  }
+
+  // One symbol (depth, klines: mandatory) or all of the engine's (tickers without `symbol`).
+  const std::string* sym_param = r.find("symbol");
+  if ((book_ticker || price) && sym_param == nullptr) {
+    JsonWriter w(4096);
+    w.begin_array();
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      const layout::Quote q = market.symbols[k].quote.load();
+      if (book_ticker) {
+        binance::write_book_ticker(w, names[k], level(q.bid_px, q.bid_qty),
+                                   level(q.ask_px, q.ask_qty));
+      } else {
+        binance::write_ticker_price(w, names[k], q.last_px.raw);
+      }
+    }
+    w.end_array();
+    reply_json(reply, std::move(w).str());
+    return true;
+  }
+  auto spec = binance::parse_symbol(r, info);
+  if (!spec.ok()) {
+    reply_error(reply, spec.error());
+    return true;
+  }
+  const auto id = static_cast<std::size_t>(symbol_id(spec.value()->name));
+  const layout::SymbolEntry& entry = market.symbols[id];
+
+  if (book_ticker || price) {
+    const layout::Quote q = entry.quote.load();
+    JsonWriter w;
+    if (book_ticker) {
+      binance::write_book_ticker(w, names[id], level(q.bid_px, q.bid_qty),
+                                 level(q.ask_px, q.ask_qty));
+    } else {
+      binance::write_ticker_price(w, names[id], q.last_px.raw);
+    }
+    reply_json(reply, std::move(w).str());
+    return true;
+  }
+
+  if (depth) {
+    auto limit = binance::parse_integer(r, "limit", false);
+    if (!limit.ok()) {
+      reply_error(reply, limit.error());
+      return true;
+    }
+    const std::int64_t n = limit.value().value_or(100);
+    const layout::BookTop b = entry.book.load();
+    // Deeper than the engine holds, or its book not synced: the venue's book.
+    if (n > static_cast<std::int64_t>(layout::kBookDepth) || b.book_valid == 0) {
+      forward_to_venue(std::move(target), std::move(reply));
+      return true;
+    }
+    std::vector<md::Level> bids, asks;
+    for (std::uint32_t k = 0;
+         k < std::min<std::uint32_t>(b.bid_count, static_cast<std::uint32_t>(n)); ++k)
+      bids.push_back(level(b.bid_px[k], b.bid_qty[k]));
+    for (std::uint32_t k = 0;
+         k < std::min<std::uint32_t>(b.ask_count, static_cast<std::uint32_t>(n)); ++k)
+      asks.push_back(level(b.ask_px[k], b.ask_qty[k]));
+    JsonWriter w(2048);
+    w.begin_object().key("lastUpdateId").uinteger(b.update_id).key("bids");
+    binance::write_levels(w, bids);
+    w.key("asks");
+    binance::write_levels(w, asks);
+    w.end_object();
+    reply_json(reply, std::move(w).str());
+    return true;
+  }
+
+  // klines: from the engine's candles when it holds the whole answer, else from the venue.
+  const std::string* interval = r.find("interval");
+  int tf = -1;
+  std::uint32_t tf_s = 0;
+  const auto count = std::min<std::uint32_t>(market.config.timeframe_count, layout::kMaxTimeframes);
+  for (std::uint32_t k = 0; interval != nullptr && k < count; ++k) {
+    if (*interval == interval_name(market.config.timeframe_s[k])) {
+      tf = static_cast<int>(k);
+      tf_s = market.config.timeframe_s[k];
+    }
+  }
+  auto start = binance::parse_integer(r, "startTime", false);
+  auto end = binance::parse_integer(r, "endTime", false);
+  auto limit = binance::parse_integer(r, "limit", false);
+  if (tf < 0 || !start.ok() || !end.ok() || !limit.ok()) {
+    forward_to_venue(std::move(target), std::move(reply));  // the venue names the error
+    return true;
+  }
+  const auto n =
+      static_cast<std::size_t>(std::clamp<std::int64_t>(limit.value().value_or(500), 1, 1000));
+  const std::vector<layout::Candle> held =
+      held_candles(market.candles[id][static_cast<std::size_t>(tf)]);
+  std::vector<layout::Candle> sel;
+  for (const layout::Candle& c : held) {
+    if (start.value() && c.open_time_ms < *start.value()) continue;
+    if (end.value() && c.open_time_ms > *end.value()) continue;
+    sel.push_back(c);
+  }
+  const bool covers_start =
+      start.value() && !held.empty() && held.front().open_time_ms <= *start.value();
+  if (start.value() ? !covers_start : sel.size() < n) {
+    forward_to_venue(std::move(target), std::move(reply));
+    return true;
+  }
+  if (sel.size() > n) {
+    if (start.value()) {
+      sel.resize(n);
+    } else {
+      sel.erase(sel.begin(), sel.end() - static_cast<std::ptrdiff_t>(n));
+    }
+  }
+  JsonWriter w(64 + sel.size() * 160);
+  w.begin_array();
+  for (const layout::Candle& c : sel) {
+    binance::Kline k;
+    k.open_ms = c.open_time_ms;
+    k.close_ms = c.open_time_ms + static_cast<std::int64_t>(tf_s) * 1000 - 1;
+    k.o = c.open.raw;
+    k.h = c.high.raw;
+    k.l = c.low.raw;
+    k.c = c.close.raw;
+    k.vol = c.volume.raw;
+    k.n = c.trades;
+    binance::write_kline_row(w, k);
+  }
+  w.end_array();
+  reply_json(reply, std::move(w).str());
+  return true;
+}
+
+void Gateway::Impl::forward_to_venue(std::string target, Reply reply) {
+  fetcher->get(std::move(target), [reply = std::move(reply)](bool ok, std::string body) mutable {
+    if (ok) return reply_json(reply, std::move(body));
+    net::HttpServerResponse r;
+    r.status = 502;
+    r.body = binance::error_json(binance::make_error(binance::ErrorCode::kUnknown, body));
+    reply(std::move(r));
+  });
+}
+
+// ---- VenueFetcher -------------------------------------------------------------------------
+
+VenueFetcher::VenueFetcher(asio::io_context& ioc, const VenueConfig& venue)
+    : ioc_(ioc), venue_(venue), worker_([this] { work(); }) {}
+
+VenueFetcher::~VenueFetcher() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_one();
+  worker_.join();
+}
+
+void VenueFetcher::get(std::string target, Done done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (queue_.size() < kMaxQueued) {
+      queue_.emplace_back(std::move(target), std::move(done));
+      cv_.notify_one();
+      return;
+    }
+  }
+  done(false, "too many venue look-ups waiting; retry");
+}
+
+void VenueFetcher::work() {
+  for (;;) {
+    std::pair<std::string, Done> job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    bool ok = true;
+    std::string body;
+    try {
+      net::HttpGetOptions o;
+      o.tls_verify = venue_.tls_verify;
+      o.ca_file = venue_.ca_file;
+      o.timeout = std::chrono::milliseconds(venue_.request_timeout_ms * 2);
+      body = net::http_get(venue_.rest_url, job.first, o);
+    } catch (const std::exception& e) {
+      ok = false;
+      body = std::string("venue look-up failed: ") + e.what();
+    }
+    asio::post(ioc_, [done = std::move(job.second), ok, body = std::move(body)]() mutable {
+      done(ok, std::move(body));
+    });
+  }
+}
+
+}  // namespace cwts::daemon

@@ -1,0 +1,78 @@
+// HttpServer: a small asynchronous HTTP/1.1 server (Boost.Beast) on the caller's io_context, for
+// endpoints that answer later than they are asked (the gateway answers an order once the venue
+// has). Keep-alive, one request in flight per connection (HTTP/1.1 pipelining is answered in
+// order), bounded header and body sizes, a read/write timeout and a connection cap, so a slow or
+// hostile client holds only its own connection. Not the hot path: a request allocates.
+//
+// Thread-safety: every member and every Reply runs on the io_context's thread (one thread runs
+// it); nothing here is thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+namespace cwts::net {
+
+struct HttpServerRequest {
+  std::string method;  // "GET", "POST", "DELETE", "PUT"
+  std::string target;  // "/api/v3/order?symbol=BTCUSDT&..."
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower case
+
+  [[nodiscard]] std::string_view path() const noexcept;
+  [[nodiscard]] std::string_view query() const noexcept;  // without '?'
+  // The first header named `lower_name` (lower case), or nullptr.
+  [[nodiscard]] const std::string* header(std::string_view lower_name) const noexcept;
+};
+
+struct HttpServerResponse {
+  unsigned status = 200;
+  std::string content_type = "application/json;charset=UTF-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct HttpServerOptions {
+  std::size_t max_header_bytes = 8192;
+  std::size_t max_body_bytes = 64 * 1024;  // larger: 413 with `too_large_body`
+  std::size_t max_connections = 256;
+  std::chrono::milliseconds io_timeout{30'000};  // idle keep-alive and slow reads/writes
+  // Body of the 413 answer to an oversized request (the connection is then closed).
+  std::string too_large_body = R"({"code":-1000,"msg":"Request body too large."})";
+};
+
+class HttpServer {
+ public:
+  // Answers the request it was given; call it exactly once, on the io_context's thread. Calling
+  // it after the connection closed is harmless (the answer is dropped).
+  using Reply = std::function<void(HttpServerResponse)>;
+  using Handler = std::function<void(HttpServerRequest&& request, Reply reply)>;
+
+  // Binds address:port (port 0 = any free port) and starts accepting. Throws std::runtime_error
+  // naming the address when it cannot bind.
+  HttpServer(boost::asio::io_context& ioc, const std::string& address, std::uint16_t port,
+             Handler handler, HttpServerOptions options = {});
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  [[nodiscard]] std::uint16_t port() const noexcept;
+  // Stops accepting and closes every connection (answers still pending are dropped).
+  void stop();
+  [[nodiscard]] std::size_t connections() const noexcept;
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace cwts::net

@@ -1,0 +1,195 @@
+#include "cwts/net/http_server.hpp"
+
+#include <optional>
+#include <stdexcept>
+#include <unordered_map>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "cwts/core/ascii.hpp"
+
+namespace cwts::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+std::string_view HttpServerRequest::path() const noexcept {
+  const std::string_view t = target;
+  return t.substr(0, t.find('?'));
+}
+
+std::string_view HttpServerRequest::query() const noexcept {
+  const std::string_view t = target;
+  const std::size_t q = t.find('?');
+  return q == std::string_view::npos ? std::string_view{} : t.substr(q + 1);
+}
+
+const std::string* HttpServerRequest::header(std::string_view lower_name) const noexcept {
+  for (const auto& [name, value] : headers)
+    if (name == lower_name) return &value;
+  return nullptr;
+}
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  // One connection: read a request, hand it to the handler, write its answer, read the next.
+  struct Session : std::enable_shared_from_this<Session> {
+    Session(std::shared_ptr<Impl> owner, tcp::socket socket)
+        : owner_(std::move(owner)), stream_(std::move(socket)) {}
+
+    void start() { read(); }
+
+    void close() {
+      if (closed_) return;
+      closed_ = true;
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+      stream_.close();
+    }
+
+   private:
+    void read() {
+      parser_.emplace();
+      parser_->header_limit(static_cast<std::uint32_t>(owner_->options_.max_header_bytes));
+      parser_->body_limit(owner_->options_.max_body_bytes);
+      stream_.expires_after(owner_->options_.io_timeout);
+      http::async_read(
+          stream_, buffer_, *parser_,
+          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    }
+
+    void on_read(beast::error_code ec) {
+      if (ec == http::error::body_limit) {
+        HttpServerResponse r;
+        r.status = 413;
+        r.body = owner_->options_.too_large_body;
+        keep_alive_ = false;
+        return write(std::move(r));
+      }
+      if (ec) return finish();
+      auto msg = parser_->release();
+      keep_alive_ = msg.keep_alive();
+      HttpServerRequest req;
+      req.method = std::string(msg.method_string());
+      req.target = std::string(msg.target());
+      req.body = std::move(msg.body());
+      for (const auto& f : msg) {
+        const auto n = f.name_string();
+        req.headers.emplace_back(core::ascii_lower(std::string_view(n.data(), n.size())),
+                                 std::string(f.value()));
+      }
+      stream_.expires_never();  // the handler may take its time; the client waits
+      const std::uint64_t generation = ++generation_;
+      std::weak_ptr<Session> weak = shared_from_this();
+      owner_->handler_(std::move(req), [weak, generation](HttpServerResponse r) {
+        const auto self = weak.lock();
+        if (!self || self->closed_ || self->generation_ != generation || self->answered_) return;
+        self->write(std::move(r));
+      });
+    }
+
+    void write(HttpServerResponse r) {
+      answered_ = true;
+      auto res = std::make_shared<http::response<http::string_body>>(
+          static_cast<http::status>(r.status), 11);
+      res->set(http::field::server, "cwts");
+      res->set(http::field::content_type, r.content_type);
+      for (auto& [name, value] : r.headers) res->set(name, value);
+      res->body() = std::move(r.body);
+      res->keep_alive(keep_alive_);
+      res->prepare_payload();
+      stream_.expires_after(owner_->options_.io_timeout);
+      http::async_write(stream_, *res,
+                        [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                          if (ec || !self->keep_alive_) return self->finish();
+                          self->answered_ = false;
+                          self->read();
+                        });
+    }
+
+    void finish() {
+      close();
+      owner_->sessions_.erase(this);
+    }
+
+    std::shared_ptr<Impl> owner_;
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    std::uint64_t generation_ = 0;
+    bool keep_alive_ = true;
+    bool answered_ = false;
+    bool closed_ = false;
+  };
+
+  Impl(asio::io_context& ioc, Handler h, HttpServerOptions o)
+      : acceptor_(ioc), handler_(std::move(h)), options_(std::move(o)) {}
+
+  void accept() {
+    acceptor_.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket s) {
+      if (!self->acceptor_.is_open()) return;
+      if (!ec) {
+        if (self->sessions_.size() >= self->options_.max_connections) {
+          beast::error_code ignored;
+          s.close(ignored);
+        } else {
+          beast::error_code ignored;
+          s.set_option(tcp::no_delay(true), ignored);
+          auto session = std::make_shared<Session>(self, std::move(s));
+          self->sessions_.emplace(session.get(), session);
+          session->start();
+        }
+      }
+      self->accept();
+    });
+  }
+
+  tcp::acceptor acceptor_;
+  Handler handler_;
+  HttpServerOptions options_;
+  // The open connections, owned here: a session waiting for its answer has no operation pending
+  // that would keep it alive. A session removes itself when it ends.
+  std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;
+};
+
+HttpServer::HttpServer(asio::io_context& ioc, const std::string& address, std::uint16_t port,
+                       Handler handler, HttpServerOptions options)
+    : impl_(std::make_shared<Impl>(ioc, std::move(handler), std::move(options))) {
+  beast::error_code ec;
+  const auto addr = asio::ip::make_address(address, ec);
+  if (ec) throw std::runtime_error("not an IP address: " + address);
+  const tcp::endpoint ep(addr, port);
+  auto& a = impl_->acceptor_;
+  a.open(ep.protocol(), ec);
+  if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(ep, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::runtime_error("cannot listen on " + address + ":" + std::to_string(port) + ": " +
+                             ec.message());
+  }
+  impl_->accept();
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+std::uint16_t HttpServer::port() const noexcept {
+  beast::error_code ec;
+  const auto ep = impl_->acceptor_.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+void HttpServer::stop() {
+  beast::error_code ec;
+  impl_->acceptor_.close(ec);
+  auto sessions = std::move(impl_->sessions_);
+  impl_->sessions_.clear();
+  for (const auto& [raw, s] : sessions) s->close();
+}
+
+std::size_t HttpServer::connections() const noexcept { return impl_->sessions_.size(); }
+
+}  // namespace cwts::net

@@ -1,0 +1,197 @@
+"""cwtsd's gateway (docs/gateway.md): unmodified Binance clients (ccxt, python-binance) trading
+through a real cwtsd on a real cwts-sim. Every order must reach the venue exactly once, through the
+engine; every refusal must be the Binance error a client expects, with nothing executed."""
+import hashlib
+import hmac
+import json
+import pathlib
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import ccxt
+import pytest
+from binance.client import Client
+from binance.exceptions import BinanceAPIException
+
+from conftest import API_KEY, API_SECRET, GATEWAY_KEY, GATEWAY_SECRET, Engine, wait_until
+
+GATEWAY = {"listen": "127.0.0.1:0", "slot": 15}
+
+
+def gateway_url(engine):
+    f = pathlib.Path("/dev/shm") / f"cwts-{engine.instance}.gateway"
+    assert wait_until(f.exists, timeout=10), "the gateway writes its address"
+    return "http://" + f.read_text().strip()
+
+
+@pytest.fixture
+def gw(synthetic_sim, tmp_path):
+    e = Engine(synthetic_sim, tmp_path, overrides={"gateway": GATEWAY})
+    e.url = gateway_url(e)
+    yield e
+    if e.proc.poll() is None:
+        assert e.stop() == 0
+
+
+def ccxt_client(url, secret=GATEWAY_SECRET):
+    e = ccxt.binance({
+        "apiKey": GATEWAY_KEY, "secret": secret, "enableRateLimit": False,
+        "options": {"fetchMarkets": {"types": ["spot"]}, "fetchMargins": False,
+                    "fetchCurrencies": False, "defaultType": "spot"},
+    })
+    for k, v in list(e.urls["api"].items()):
+        e.urls["api"][k] = v.replace("https://api.binance.com", url)
+    return e
+
+
+def signed(url, method, path, params, key=GATEWAY_KEY, secret=GATEWAY_SECRET, body=None):
+    """A raw signed request; returns (status, json)."""
+    params = dict(params)
+    params.setdefault("timestamp", int(time.time() * 1000))
+    q = urllib.parse.urlencode(params)
+    sig = hmac.new(secret.encode(), q.encode(), hashlib.sha256).hexdigest()
+    req = urllib.request.Request(f"{url}{path}?{q}&signature={sig}", method=method,
+                                 headers={"X-MBX-APIKEY": key}, data=body)
+    try:
+        with urllib.request.urlopen(req, timeout=15) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def venue_orders(sim, symbol="BTCUSDT"):
+    """The venue's own record (cwts-sim, with the engine's venue keys)."""
+    status, body = signed(sim.url, "GET", "/api/v3/allOrders", {"symbol": symbol}, API_KEY, API_SECRET)
+    assert status == 200, body
+    return body
+
+
+def venue_trades(sim, symbol="BTCUSDT"):
+    status, body = signed(sim.url, "GET", "/api/v3/myTrades", {"symbol": symbol}, API_KEY, API_SECRET)
+    assert status == 200, body
+    return body
+
+
+def test_public_market_data_from_the_engine(gw):
+    e = ccxt_client(gw.url)
+    markets = e.load_markets()
+    assert set(markets) == {"BTC/USDT", "ETH/USDT"}, "the engine's symbols, with the venue's filters"
+    assert markets["BTC/USDT"]["precision"]["price"] == pytest.approx(0.01)
+    book = e.fetch_order_book("BTC/USDT", limit=20)
+    assert book["bids"] and book["asks"] and book["bids"][0][0] < book["asks"][0][0]
+    assert len(book["bids"]) <= 20
+    t = e.fetch_ticker("BTC/USDT")  # ticker/24hr: looked up at the venue
+    assert t["bid"] < t["ask"]
+    bt = e.publicGetTickerBookTicker({"symbol": "BTCUSDT"})
+    assert float(bt["bidPrice"]) < float(bt["askPrice"])
+    # Older history than the engine holds comes from the venue; recent candles from the engine.
+    rows = e.fetch_ohlcv("BTC/USDT", "1m", limit=5)
+    assert 1 <= len(rows) <= 5 and all(r[2] >= r[3] for r in rows)
+    since = rows[-1][0]
+    recent = e.fetch_ohlcv("BTC/USDT", "1m", since=since, limit=3)
+    assert recent and recent[0][0] == since
+    assert abs(e.fetch_time() - time.time() * 1000) < 5000
+
+
+def test_market_order_goes_to_the_venue_exactly_once(gw, synthetic_sim):
+    e = ccxt_client(gw.url)
+    e.load_markets()
+    before = venue_orders(synthetic_sim)
+    o = e.create_order("BTC/USDT", "market", "buy", 0.01)
+    assert o["status"] == "closed" and o["filled"] == pytest.approx(0.01)
+    after = venue_orders(synthetic_sim)
+    new = [v for v in after if v["orderId"] not in {b["orderId"] for b in before}]
+    assert len(new) == 1, new
+    v = new[0]
+    assert v["status"] == "FILLED" and float(v["executedQty"]) == pytest.approx(0.01)
+    # What the gateway reports is the venue's execution: quantity, quote amount, fee.
+    assert o["cost"] == pytest.approx(float(v["cummulativeQuoteQty"]), rel=1e-9)
+    fetched = e.fetch_order(o["id"], "BTC/USDT")
+    assert fetched["status"] == "closed" and fetched["filled"] == pytest.approx(0.01)
+    trades = e.fetch_my_trades("BTC/USDT")
+    mine = [t for t in trades if t["order"] == o["id"]]
+    assert mine and sum(t["amount"] for t in mine) == pytest.approx(0.01)
+    vt = [t for t in venue_trades(synthetic_sim) if t["orderId"] == v["orderId"]]
+    venue_fee_quote = sum(float(t["commission"]) * (float(t["price"]) if t["commissionAsset"] == "BTC" else 1.0)
+                          for t in vt)
+    assert sum(t["fee"]["cost"] for t in mine) == pytest.approx(venue_fee_quote, rel=1e-6)
+    assert all(t["fee"]["currency"] == "USDT" for t in mine)
+
+
+def test_resting_limit_order_is_queried_and_cancelled(gw, synthetic_sim):
+    c = Client(GATEWAY_KEY, GATEWAY_SECRET, ping=False)
+    c.API_URL = gw.url + "/api"
+    bid = float(c.get_orderbook_ticker(symbol="BTCUSDT")["bidPrice"])
+    price = f"{bid * 0.97:.2f}"
+    o = c.create_order(symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC",
+                       quantity="0.001", price=price, newClientOrderId="gw-rest-1")
+    assert o["status"] == "NEW" and o["clientOrderId"] == "gw-rest-1"
+    assert [x["orderId"] for x in c.get_open_orders(symbol="BTCUSDT")] == [o["orderId"]]
+    q = c.get_order(symbol="BTCUSDT", origClientOrderId="gw-rest-1")
+    assert q["orderId"] == o["orderId"] and q["status"] == "NEW"
+    # A second order with the same client id while it is known: refused, nothing sent.
+    n_before = len(venue_orders(synthetic_sim))
+    with pytest.raises(BinanceAPIException) as dup:
+        c.create_order(symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC",
+                       quantity="0.001", price=price, newClientOrderId="gw-rest-1")
+    assert dup.value.code == -2010 and "Duplicate" in dup.value.message
+    assert len(venue_orders(synthetic_sim)) == n_before
+    x = c.cancel_order(symbol="BTCUSDT", orderId=o["orderId"])
+    assert x["status"] == "CANCELED"
+    assert c.get_order(symbol="BTCUSDT", orderId=o["orderId"])["status"] == "CANCELED"
+    resting = [v for v in venue_orders(synthetic_sim) if v["price"].startswith(price)]
+    assert len(resting) == 1 and resting[0]["status"] == "CANCELED"
+    with pytest.raises(BinanceAPIException) as again:
+        c.cancel_order(symbol="BTCUSDT", orderId=o["orderId"])
+    assert again.value.code == -2011
+    with pytest.raises(BinanceAPIException) as missing:
+        c.get_order(symbol="BTCUSDT", orderId=12345)
+    assert missing.value.code == -2013
+
+
+def test_refusals_are_binance_errors_and_nothing_executes(gw, synthetic_sim):
+    n_before = len(venue_orders(synthetic_sim))
+    order = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+             "quantity": "0.001", "price": "1000.00"}
+    status, body = signed(gw.url, "POST", "/api/v3/order", order, secret="wrong-secret-0123456789")
+    assert (status, body["code"]) == (400, -1022)
+    status, body = signed(gw.url, "POST", "/api/v3/order", order, key="unknownKey123")
+    assert (status, body["code"]) == (401, -2015)
+    status, body = signed(gw.url, "POST", "/api/v3/order", dict(order, timestamp=int(time.time() * 1000) - 120_000))
+    assert (status, body["code"]) == (400, -1021)
+    status, body = signed(gw.url, "POST", "/api/v3/order", dict(order, symbol="XRPUSDT"))
+    assert (status, body["code"]) == (400, -1121)
+    status, body = signed(gw.url, "POST", "/api/v3/order", dict(order, price="1000.005"))
+    assert status == 400 and body["code"] in (-1013, -1111), body
+    status, body = signed(gw.url, "POST", "/api/v3/order", dict(order, quantity="0.0000001"))
+    assert status == 400 and body["code"] in (-1013, -1111), body
+    # A venue filter the engine checks before sending (min notional 1000 * 0.001 < 5 USDT).
+    status, body = signed(gw.url, "POST", "/api/v3/order", order)
+    assert (status, body) == (400, {"code": -1013, "msg": "Filter failure: NOTIONAL"})
+    # The engine's own risk limits (price band around the mid): -2010 with the reason.
+    with urllib.request.urlopen(gw.url + "/api/v3/ticker/bookTicker?symbol=BTCUSDT", timeout=10) as r:
+        bid = float(json.loads(r.read())["bidPrice"])
+    status, body = signed(gw.url, "POST", "/api/v3/order", dict(order, price=f"{bid * 0.9:.2f}"))
+    assert status == 400 and body["code"] == -2010 and "PRICE_BAND" in body["msg"], body
+    status, body = signed(gw.url, "POST", "/api/v3/order", {}, body=b"x=" + b"1" * 70000)
+    assert status == 413
+    assert len(venue_orders(synthetic_sim)) == n_before, "nothing reached the venue"
+
+
+def test_halted_engine_refuses_with_the_reason(synthetic_sim, tmp_path):
+    risk = {"max_order_notional": "100000", "max_open_orders": 20, "price_band_bps": 500,
+            "trading_state": "halted"}
+    e = Engine(synthetic_sim, tmp_path, overrides={"gateway": GATEWAY, "risk": risk})
+    try:
+        url = gateway_url(e)
+        n_before = len(venue_orders(synthetic_sim))
+        x = ccxt_client(url)
+        x.load_markets()
+        with pytest.raises(ccxt.InvalidOrder) as err:
+            x.create_order("BTC/USDT", "market", "buy", 0.001)
+        assert "halted" in str(err.value)
+        assert len(venue_orders(synthetic_sim)) == n_before
+    finally:
+        assert e.stop() == 0
