@@ -97,11 +97,14 @@ from cwts_sample_strategy import CwtsSampleStrategy
 
 
 class E2EStrategy(CwtsSampleStrategy):
-    """The sample strategy with an entry forced on the live candle: the test needs a trade now."""
+    """The sample strategy with an entry forced on the live candle (the test needs a trade now) and
+    an ROI of -100 % (every open trade exits at the next loop)."""
     startup_candle_count = 0
-    minimal_roi = {{"0": 100}}
+    minimal_roi = {{"0": -1}}
     stoploss = -0.5
     process_only_new_candles = False
+    order_types = {{"entry": "market", "exit": "market", "stoploss": "market",
+                   "stoploss_on_exchange": False}}
 
     def populate_entry_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
         dataframe["enter_long"] = 0
@@ -117,48 +120,80 @@ class E2EStrategy(CwtsSampleStrategy):
 '''
 
 
-def test_dry_run_against_cwtsd_and_cwts_sim_end_to_end(synthetic_sim, tmp_path):
-    import cwts_bridge
-    engine = Engine(synthetic_sim, tmp_path)
+def test_live_freqtrade_trades_through_the_gateway_exactly_once(synthetic_sim, tmp_path):
+    """FreqTrade with dry_run false, its ccxt URLs at cwtsd's gateway: the entry and the ROI exit
+    each reach the venue exactly once, through the engine, and FreqTrade records the venue's fills."""
+    import sqlite3
+    from conftest import GATEWAY_KEY, GATEWAY_SECRET, API_KEY, API_SECRET
+    from test_gateway import GATEWAY, gateway_url, signed
+    engine = Engine(synthetic_sim, tmp_path, overrides={"gateway": GATEWAY})
     try:
+        url = gateway_url(engine)
         strat_dir = tmp_path / "strategies"
         strat_dir.mkdir()
         (strat_dir / "e2e_strategy.py").write_text(E2E_STRATEGY.format(strategies=str(STRATEGIES)))
-        config = base_config(synthetic_sim, tmp_path, dry_run=True, initial_state="running",
-                             bot_name="cwts-e2e", cancel_open_orders_on_exit=False)
+        ex = exchange_config(synthetic_sim)
+        ex["key"], ex["secret"] = GATEWAY_KEY, GATEWAY_SECRET
+        api = {k: url + "/api/v3" for k in ("public", "private", "v3")}
+        api["v1"] = url + "/api/v1"
+        ex["ccxt_config"]["urls"] = {"api": api}
+        config = base_config(synthetic_sim, tmp_path, dry_run=False, initial_state="running",
+                             bot_name="cwts-live", cancel_open_orders_on_exit=False, exchange=ex,
+                             stake_amount=50, max_open_trades=1,
+                             entry_pricing={"price_side": "other", "use_order_book": False},
+                             exit_pricing={"price_side": "other", "use_order_book": False})
+        cfg = json.loads(config.read_text())
+        cfg.pop("fee", None)
+        config.write_text(json.dumps(cfg))
         log = tmp_path / "freqtrade.log"
-        env = dict(os.environ, CWTS_INSTANCE=engine.instance, CWTS_SLOT="7")
+        env = dict(os.environ, CWTS_INSTANCE=engine.instance)
         with open(log, "w") as f:
-            ft = subprocess.Popen(FREQTRADE + ["trade", "--dry-run", "-c", str(config), "--strategy-path", str(strat_dir),
+            ft = subprocess.Popen(FREQTRADE + ["trade", "-c", str(config), "--strategy-path", str(strat_dir),
                                                "-s", "E2EStrategy", "--logfile", str(tmp_path / "ft-file.log")],
                                   stdout=f, stderr=subprocess.STDOUT, cwd=tmp_path, env=env)
+        db = tmp_path / "trades.sqlite"
+
+        def closed_trades():
+            if not db.exists():
+                return []
+            try:
+                with sqlite3.connect(db) as c:
+                    return c.execute("select id from trades where is_open = 0").fetchall()
+            except sqlite3.Error:
+                return []
         try:
             text = lambda: log.read_text() + ((tmp_path / "ft-file.log").read_text() if (tmp_path / "ft-file.log").exists() else "")
-            # 1. The strategy attached to the engine through the bridge.
             assert wait_until(lambda: "cwts: attached to engine instance " + engine.instance in text(), timeout=90), text()[-4000:]
-            # 2. Its entry reached the engine, the engine executed it on cwts-sim, the report came back.
-            assert wait_until(lambda: "-> FILLED" in text(), timeout=90), text()[-4000:]
-            with cwts_bridge.attach(engine.instance) as b:
-                st = b.status()
-                assert st["signals_accepted"] >= 1 and st["orders_sent"] >= 1 and st["fills"] >= 1
-                assert b.position("BTCUSDT").qty > 0
-            # 3. The venue has the fill the engine reported.
-            import urllib.parse, hmac, hashlib
-            q = f"symbol=BTCUSDT&timestamp={int(time.time() * 1000)}"
-            sig = hmac.new(b"pyTestSecretAbcdef987654321", q.encode(), hashlib.sha256).hexdigest()
-            import urllib.request
-            req = urllib.request.Request(f"{synthetic_sim.url}/api/v3/myTrades?{q}&signature={sig}",
-                                         headers={"X-MBX-APIKEY": "pyTestKey0123456789"})
-            trades = json.loads(urllib.request.urlopen(req, timeout=10).read())
-            assert trades and all(t["isBuyer"] for t in trades)
-            # 4. FreqTrade recorded the trade the engine confirmed.
-            assert wait_until(lambda: "Enter" in text() or "entry" in text().lower(), timeout=30)
+            assert wait_until(lambda: closed_trades(), timeout=120, step=0.5), text()[-6000:]
         finally:
             ft.send_signal(2)  # SIGINT: FreqTrade's clean stop
             try:
                 ft.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 ft.kill()
+        with sqlite3.connect(db) as c:
+            orders = c.execute("select ft_order_side, order_id, status, filled, average, cost, ft_fee_base "
+                               "from orders where ft_trade_id = (select min(id) from trades where is_open = 0)").fetchall()
+            trade = c.execute("select amount, fee_open_cost, fee_close_cost from trades where is_open = 0 "
+                              "order by id limit 1").fetchone()
+        assert [o[0] for o in orders] == ["buy", "sell"], orders
+        assert all(o[2] == "closed" for o in orders), orders
+        # The venue: exactly one order per FreqTrade order, with the same fills.
+        status, venue = signed(synthetic_sim.url, "GET", "/api/v3/allOrders", {"symbol": "BTCUSDT"}, API_KEY, API_SECRET)
+        assert status == 200
+        assert len(venue) == len(orders), (venue, orders)
+        for (side, _, _, filled, average, cost, _), v in zip(orders, venue):
+            assert v["side"] == side.upper() and v["status"] == "FILLED"
+            assert float(v["executedQty"]) == pytest.approx(filled, rel=1e-9)
+            assert float(v["cummulativeQuoteQty"]) == pytest.approx(cost, rel=1e-6)
+        # Fees FreqTrade booked are the venue's (valued in the quote asset).
+        status, vt = signed(synthetic_sim.url, "GET", "/api/v3/myTrades", {"symbol": "BTCUSDT"}, API_KEY, API_SECRET)
+        venue_fee = sum(float(t["commission"]) * (float(t["price"]) if t["commissionAsset"] == "BTC" else 1.0) for t in vt)
+        assert (trade[1] or 0) + (trade[2] or 0) == pytest.approx(venue_fee, rel=1e-6)
+        # The engine's position is the venue's net: bought and sold the same amount.
+        import cwts_bridge
+        with cwts_bridge.attach(engine.instance) as b:
+            assert b.status()["fills"] >= 2
     finally:
         if engine.proc.poll() is None:
             assert engine.stop() == 0
