@@ -227,3 +227,49 @@ TEST(Config, ControlListen) {
   expect_error(m + R"({"listen":"127.0.0.1"}})", "control.listen", "not IP:PORT");
   expect_error(m + R"({"port":1}})", "control.port", "unknown key");
 }
+
+namespace {
+
+TEST(Config, GatewayIsOffUnlessConfiguredAndLoopbackUnlessAllowed) {
+  EXPECT_FALSE(parse_config(kMinimal).gateway.enabled);
+  const Config c = parse_config(R"({"market":{"symbols":["BTCUSDT"]},"gateway":{}})");
+  EXPECT_TRUE(c.gateway.enabled);
+  EXPECT_EQ(c.gateway.address, "127.0.0.1");
+  EXPECT_EQ(c.gateway.port, 8090);
+  EXPECT_EQ(c.gateway.slot, 15U);
+  EXPECT_EQ(c.gateway.api_key_env, "CWTS_GATEWAY_API_KEY");
+  const Config p =
+      parse_config(R"({"market":{"symbols":["BTCUSDT"]},"gateway":{"listen":"[::1]:0","slot":3}})");
+  EXPECT_EQ(p.gateway.port, 0);
+  EXPECT_EQ(p.gateway.slot, 3U);
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"gateway":{"listen":"0.0.0.0:8090"}})",
+               "gateway.listen", "not a loopback address");
+  const Config remote = parse_config(
+      R"({"market":{"symbols":["BTCUSDT"]},"gateway":{"listen":"0.0.0.0:8090","allow_remote":true}})");
+  EXPECT_EQ(remote.gateway.address, "0.0.0.0");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"gateway":{"listen":"localhost"}})",
+               "gateway.listen", "is not IP:PORT");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"gateway":{"slot":16}})", "gateway.slot", "");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"gateway":{"key":"x"}})", "gateway.key",
+               "unknown key");
+}
+
+TEST(Config, GatewayCredentialsAreItsOwnAndChecked) {
+  cwts::daemon::GatewayConfig g;
+  g.api_key_env = "CWTS_TEST_GW_KEY";
+  g.api_secret_env = "CWTS_TEST_GW_SECRET";
+  ::unsetenv("CWTS_TEST_GW_KEY");
+  EXPECT_THROW((void)cwts::daemon::load_gateway_credentials(g), ConfigError);
+  ::setenv("CWTS_TEST_GW_KEY", "gwKey123", 1);
+  ::setenv("CWTS_TEST_GW_SECRET", "short", 1);
+  EXPECT_THROW((void)cwts::daemon::load_gateway_credentials(g), ConfigError);  // secret < 16
+  ::setenv("CWTS_TEST_GW_SECRET", "a-long-enough-secret", 1);
+  const auto c = cwts::daemon::load_gateway_credentials(g);
+  EXPECT_EQ(c.key, "gwKey123");
+  ::setenv("CWTS_TEST_GW_KEY", "has space", 1);
+  EXPECT_THROW((void)cwts::daemon::load_gateway_credentials(g), ConfigError);
+  ::unsetenv("CWTS_TEST_GW_KEY");
+  ::unsetenv("CWTS_TEST_GW_SECRET");
+}
+
+}  // namespace

@@ -379,8 +379,11 @@ void slot_section(Section& s, SlotConfig& slot) {
 void parse_listen(const std::string& key, const std::string& listen, std::string& address,
                   std::uint16_t& port) {
   const std::size_t colon = listen.rfind(':');
-  const std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
+  std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
   const std::string p = colon == std::string::npos ? "" : listen.substr(colon + 1);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);  // "[::1]:8090"
+  }
   boost::system::error_code ec;
   (void)boost::asio::ip::make_address(host, ec);
   char* end = nullptr;

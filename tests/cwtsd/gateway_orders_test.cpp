@@ -1,0 +1,159 @@
+// GatewayOrders: the gateway's order state, built only from the engine's execution reports.
+#include "gateway/gateway_orders.hpp"
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using cwts::binance::NewOrder;
+using cwts::binance::OrderStatus;
+using cwts::daemon::GatewayOrders;
+using cwts::layout::ExecReport;
+using cwts::layout::RejectReason;
+using cwts::layout::ReportKind;
+
+constexpr std::int64_t k1 = 100'000'000;  // 1.0 at 8 decimals
+
+NewOrder order(cwts::binance::OrderType type, std::int64_t qty, std::int64_t px = 0,
+               std::string cid = "c1") {
+  NewOrder o;
+  o.symbol = "BTCUSDT";
+  o.type = type;
+  o.quantity = qty;
+  o.price = px;
+  o.client_order_id = std::move(cid);
+  return o;
+}
+
+ExecReport rep(std::uint64_t seq, ReportKind kind, std::int64_t cum = 0, std::int64_t avg = 0,
+               std::int64_t last_qty = 0, std::int64_t last_px = 0, std::int64_t fee = 0) {
+  ExecReport r{};
+  r.signal_seq = seq;
+  r.kind = static_cast<std::uint8_t>(kind);
+  r.cum_qty.raw = cum;
+  r.avg_px.raw = avg;
+  r.last_qty.raw = last_qty;
+  r.last_px.raw = last_px;
+  r.fee.raw = fee;
+  r.venue_order_id = 777;
+  r.client_order_id.assign("x-engine-cid");
+  return r;
+}
+
+TEST(GatewayOrders, MarketOrderFillIsTheVenuesWithItsFee) {
+  GatewayOrders g(1000);
+  g.add(5, order(cwts::binance::OrderType::kMarket, k1 / 100), 0, "USDT", 1);
+  g.apply(rep(5, ReportKind::kAccepted), 2);
+  EXPECT_FALSE(g.find(5)->venue_answered);
+  g.apply(rep(5, ReportKind::kFilled, k1 / 100, 50'000 * k1, k1 / 100, 50'000 * k1, 50 * k1 / 100),
+          3);
+  const auto* o = g.find(5);
+  ASSERT_NE(o, nullptr);
+  EXPECT_TRUE(o->final);
+  EXPECT_EQ(o->order.status, OrderStatus::kFilled);
+  EXPECT_EQ(o->order.executed_qty, k1 / 100);
+  EXPECT_EQ(o->order.cumm_quote_qty, 500 * k1);
+  EXPECT_EQ(o->venue_client_order_id, "x-engine-cid");
+  EXPECT_EQ(o->venue_order_id, 777U);
+  ASSERT_EQ(o->fills.size(), 1U);
+  EXPECT_EQ(o->fills[0].commission, k1 / 2);
+  EXPECT_EQ(o->fills[0].commission_asset, "USDT");
+  EXPECT_EQ(o->fills[0].trade_id, 1000);
+  cwts::binance::MyTradesQuery q;
+  q.symbol = "BTCUSDT";
+  const auto t = g.trades(q);
+  ASSERT_EQ(t.size(), 1U);
+  EXPECT_EQ(t[0].order_id, 5);
+  EXPECT_TRUE(t[0].is_buyer);
+  EXPECT_FALSE(t[0].is_maker);
+}
+
+TEST(GatewayOrders, RestingLimitFillsOneFillPerReportAndFeesByDelta) {
+  GatewayOrders g;
+  g.add(7, order(cwts::binance::OrderType::kLimit, k1, 100 * k1), 0, "USDT", 1);
+  g.apply(rep(7, ReportKind::kNew), 2);
+  EXPECT_TRUE(g.find(7)->venue_answered);
+  EXPECT_EQ(g.open_orders("BTCUSDT").size(), 1U);
+  g.apply(rep(7, ReportKind::kPartiallyFilled, 4 * k1 / 10, 100 * k1, 4 * k1 / 10, 100 * k1, 0), 3);
+  EXPECT_EQ(g.find(7)->order.status, OrderStatus::kPartiallyFilled);
+  // The fee of the first fill arrives later, without new quantity: it goes to that fill.
+  g.apply(rep(7, ReportKind::kPartiallyFilled, 4 * k1 / 10, 100 * k1, 0, 0, 4 * k1 / 100), 4);
+  g.apply(rep(7, ReportKind::kFilled, k1, 100 * k1, 6 * k1 / 10, 100 * k1, 10 * k1 / 100), 5);
+  const auto* o = g.find(7);
+  ASSERT_EQ(o->fills.size(), 2U);
+  EXPECT_EQ(o->fills[0].qty, 4 * k1 / 10);
+  EXPECT_EQ(o->fills[0].commission, 4 * k1 / 100);
+  EXPECT_EQ(o->fills[1].qty, 6 * k1 / 10);
+  EXPECT_EQ(o->fills[1].commission, 6 * k1 / 100);
+  EXPECT_EQ(o->order.cumm_quote_qty, 100 * k1);
+  EXPECT_EQ(o->order.status, OrderStatus::kFilled);
+  EXPECT_TRUE(g.open_orders("").empty());
+  cwts::binance::MyTradesQuery q;
+  q.symbol = "BTCUSDT";
+  q.order_id = 7;
+  const auto t = g.trades(q);
+  ASSERT_EQ(t.size(), 2U);
+  EXPECT_TRUE(t[0].is_maker) << "rested before it filled";
+  EXPECT_EQ(t[0].commission + t[1].commission, 10 * k1 / 100);
+}
+
+TEST(GatewayOrders, EngineRejectionIsNotAnOrderAndFreesTheClientId) {
+  GatewayOrders g;
+  g.add(9, order(cwts::binance::OrderType::kLimit, k1, 100 * k1, "dup"), 0, "USDT", 1);
+  EXPECT_TRUE(g.client_id_in_use("BTCUSDT", "dup"));
+  auto r = rep(9, ReportKind::kRejected);
+  r.reason = static_cast<std::uint16_t>(RejectReason::kTradingHalted);
+  g.apply(r, 2);
+  EXPECT_EQ(g.find(9), nullptr);
+  ASSERT_NE(g.find_any(9), nullptr);
+  EXPECT_TRUE(g.find_any(9)->rejected);
+  EXPECT_EQ(g.find_any(9)->reject_reason, RejectReason::kTradingHalted);
+  EXPECT_FALSE(g.client_id_in_use("BTCUSDT", "dup"));
+  EXPECT_TRUE(g.all_orders("BTCUSDT", {}, {}, {}, 500).empty());
+}
+
+TEST(GatewayOrders, CancelEndsWithItsTarget) {
+  GatewayOrders g;
+  g.add(10, order(cwts::binance::OrderType::kLimit, k1, 100 * k1), 0, "USDT", 1);
+  g.apply(rep(10, ReportKind::kNew), 2);
+  g.add_cancel(11, 10, "cx");
+  EXPECT_EQ(g.find(10)->cancel_seq, 11U);
+  g.apply(rep(11, ReportKind::kAccepted), 3);
+  EXPECT_FALSE(g.cancel(11)->final);
+  g.apply(rep(10, ReportKind::kCancelled), 4);
+  g.apply(rep(11, ReportKind::kCancelled), 4);
+  EXPECT_EQ(g.find(10)->order.status, OrderStatus::kCanceled);
+  EXPECT_EQ(g.find(10)->cancel_seq, 0U);
+  ASSERT_TRUE(g.cancel(11)->final);
+  EXPECT_EQ(g.cancel(11)->kind, ReportKind::kCancelled);
+  EXPECT_EQ(g.cancel(11)->cancel_client_order_id, "cx");
+  // A cancel that found its order already ended.
+  g.add_cancel(12, 10, "cy");
+  auto r = rep(12, ReportKind::kRejected);
+  r.reason = static_cast<std::uint16_t>(RejectReason::kUnknownOrder);
+  g.apply(r, 5);
+  EXPECT_EQ(g.cancel(12)->kind, ReportKind::kRejected);
+  EXPECT_EQ(g.cancel(12)->reason, RejectReason::kUnknownOrder);
+  g.forget_cancel(12);
+  EXPECT_EQ(g.cancel(12), nullptr);
+}
+
+TEST(GatewayOrders, KeepsABoundedHistoryOldestClosedFirst) {
+  GatewayOrders g(1, 2, 10);
+  g.add(1, order(cwts::binance::OrderType::kLimit, k1, 100 * k1, "a"), 0, "USDT", 1);
+  g.add(2, order(cwts::binance::OrderType::kLimit, k1, 100 * k1, "b"), 0, "USDT", 2);
+  g.apply(rep(2, ReportKind::kExpired), 3);
+  g.add(3, order(cwts::binance::OrderType::kLimit, k1, 100 * k1, "c"), 0, "USDT", 4);
+  EXPECT_EQ(g.size(), 2U);
+  EXPECT_NE(g.find(1), nullptr) << "open orders are never forgotten";
+  EXPECT_EQ(g.find(2), nullptr);
+  EXPECT_FALSE(g.client_id_in_use("BTCUSDT", "b"));
+  const auto recent = g.all_orders("BTCUSDT", {}, {}, {}, 1);
+  ASSERT_EQ(recent.size(), 1U);
+  EXPECT_EQ(recent[0].order_id, 3);
+  const auto from = g.all_orders("BTCUSDT", 1, {}, {}, 1);
+  ASSERT_EQ(from.size(), 1U);
+  EXPECT_EQ(from[0].order_id, 1);
+}
+
+}  // namespace
