@@ -89,111 +89,167 @@ def text_tail(res, n=4000):
     return (res.stdout + res.stderr)[-n:]
 
 
-E2E_STRATEGY = '''
+# Strategies for the live tests: the sample strategy with an entry forced on the live candle (the
+# test needs a trade now), and one trade only (the tests compare every order with the venue; the
+# entry signal of a loop may predate its exit, hence the confirmation).
+E2E_BASE = '''
 import sys
 sys.path.insert(0, {strategies!r})
 from pandas import DataFrame
+from freqtrade.persistence import Trade
 from cwts_sample_strategy import CwtsSampleStrategy
 
 
-class E2EStrategy(CwtsSampleStrategy):
-    """The sample strategy with an entry forced on the live candle (the test needs a trade now) and
-    an ROI of -100 % (every open trade exits at the next loop)."""
+class E2EBase(CwtsSampleStrategy):
     startup_candle_count = 0
-    minimal_roi = {{"0": -1}}
-    stoploss = -0.5
     process_only_new_candles = False
-    order_types = {{"entry": "market", "exit": "market", "stoploss": "market",
-                   "stoploss_on_exchange": False}}
 
     def populate_entry_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
         dataframe["enter_long"] = 0
         q = self.engine_quote(metadata["pair"])
         # Only with the engine attached and its book valid: proves the read path is live.
-        if q is not None and q.book_valid and len(dataframe):
+        if q is not None and q.book_valid and len(dataframe) and not Trade.get_trades_proxy(is_open=False):
             dataframe.loc[dataframe.index[-1], ["enter_long", "enter_tag"]] = (1, "e2e")
         return dataframe
 
     def populate_exit_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
         dataframe["exit_long"] = 0
         return dataframe
+
+    def confirm_trade_entry(self, pair, order_type, amount, rate, time_in_force, current_time,
+                            entry_tag, side, **kwargs) -> bool:
+        return not Trade.get_trades_proxy(is_open=False)
+'''
+
+# Market entry, then an ROI of -100 %: the trade exits at the next loop.
+ROI_STRATEGY = E2E_BASE + '''
+
+class E2EStrategy(E2EBase):
+    minimal_roi = {{"0": -1}}
+    stoploss = -0.5
+    order_types = {{"entry": "market", "exit": "market", "stoploss": "market",
+                   "stoploss_on_exchange": False}}
+'''
+
+# A limit entry 3 % under the market that rests until unfilledtimeout cancels it, then a limit entry
+# at the ask that fills, then the stoploss (set inside the spread) closes the trade.
+LIMIT_STRATEGY = E2E_BASE + '''
+
+class E2EStrategy(E2EBase):
+    minimal_roi = {{"0": 100}}
+    stoploss = -0.0000001  # under the spread: the bid is already below it
+    order_types = {{"entry": "limit", "exit": "market", "stoploss": "market",
+                   "stoploss_on_exchange": False}}
+    unfilledtimeout = {{"entry": 3, "exit": 30, "unit": "seconds"}}
+    entries = 0
+
+    def custom_entry_price(self, pair, trade, current_time, proposed_rate, entry_tag, side, **kwargs):
+        E2EStrategy.entries += 1
+        return proposed_rate * 0.97 if E2EStrategy.entries == 1 else proposed_rate
 '''
 
 
-def test_live_freqtrade_trades_through_the_gateway_exactly_once(synthetic_sim, tmp_path):
-    """FreqTrade with dry_run false, its ccxt URLs at cwtsd's gateway: the entry and the ROI exit
-    each reach the venue exactly once, through the engine, and FreqTrade records the venue's fills."""
-    import sqlite3
-    from conftest import GATEWAY_KEY, GATEWAY_SECRET, API_KEY, API_SECRET
-    from test_gateway import GATEWAY, gateway_url, signed
-    engine = Engine(synthetic_sim, tmp_path, overrides={"gateway": GATEWAY})
-    try:
-        url = gateway_url(engine)
-        strat_dir = tmp_path / "strategies"
-        strat_dir.mkdir()
-        (strat_dir / "e2e_strategy.py").write_text(E2E_STRATEGY.format(strategies=str(STRATEGIES)))
-        ex = exchange_config(synthetic_sim)
-        ex["key"], ex["secret"] = GATEWAY_KEY, GATEWAY_SECRET
-        api = {k: url + "/api/v3" for k in ("public", "private", "v3")}
-        api["v1"] = url + "/api/v1"
-        ex["ccxt_config"]["urls"] = {"api": api}
-        config = base_config(synthetic_sim, tmp_path, dry_run=False, initial_state="running",
-                             bot_name="cwts-live", cancel_open_orders_on_exit=False, exchange=ex,
-                             stake_amount=50, max_open_trades=1,
-                             entry_pricing={"price_side": "other", "use_order_book": False},
-                             exit_pricing={"price_side": "other", "use_order_book": False})
-        cfg = json.loads(config.read_text())
-        cfg.pop("fee", None)
-        config.write_text(json.dumps(cfg))
-        log = tmp_path / "freqtrade.log"
-        env = dict(os.environ, CWTS_INSTANCE=engine.instance)
-        with open(log, "w") as f:
-            ft = subprocess.Popen(FREQTRADE + ["trade", "-c", str(config), "--strategy-path", str(strat_dir),
-                                               "-s", "E2EStrategy", "--logfile", str(tmp_path / "ft-file.log")],
-                                  stdout=f, stderr=subprocess.STDOUT, cwd=tmp_path, env=env)
-        db = tmp_path / "trades.sqlite"
+class LiveRun:
+    """cwtsd with its gateway on cwts-sim, and FreqTrade (dry_run false) trading through it until
+    one trade is closed. Afterwards: FreqTrade's orders and trades, the venue's orders and trades."""
 
-        def closed_trades():
-            if not db.exists():
-                return []
-            try:
-                with sqlite3.connect(db) as c:
-                    return c.execute("select id from trades where is_open = 0").fetchall()
-            except sqlite3.Error:
-                return []
+    def __init__(self, sim, tmp_path, strategy_src):
+        import sqlite3
+        from conftest import GATEWAY_KEY, GATEWAY_SECRET, API_KEY, API_SECRET
+        from test_gateway import GATEWAY, gateway_url, signed
+        self.engine = Engine(sim, tmp_path, overrides={"gateway": GATEWAY})
         try:
-            text = lambda: log.read_text() + ((tmp_path / "ft-file.log").read_text() if (tmp_path / "ft-file.log").exists() else "")
-            assert wait_until(lambda: "cwts: attached to engine instance " + engine.instance in text(), timeout=90), text()[-4000:]
-            assert wait_until(lambda: closed_trades(), timeout=120, step=0.5), text()[-6000:]
-        finally:
-            ft.send_signal(2)  # SIGINT: FreqTrade's clean stop
+            url = gateway_url(self.engine)
+            strat_dir = tmp_path / "strategies"
+            strat_dir.mkdir()
+            (strat_dir / "e2e_strategy.py").write_text(strategy_src.format(strategies=str(STRATEGIES)))
+            ex = exchange_config(sim)
+            ex["key"], ex["secret"] = GATEWAY_KEY, GATEWAY_SECRET
+            api = {k: url + "/api/v3" for k in ("public", "private", "v3")}
+            api["v1"] = url + "/api/v1"
+            ex["ccxt_config"]["urls"] = {"api": api}
+            # cwts-sim's synthetic market has no history: let FreqTrade use the live candle at
+            # once instead of waiting a minute for the first closed one.
+            ex["_ft_has_params"] = {"ohlcv_partial_candle": False}
+            config = base_config(sim, tmp_path, dry_run=False, initial_state="running",
+                                 bot_name="cwts-live", cancel_open_orders_on_exit=False, exchange=ex,
+                                 stake_amount=50, max_open_trades=1,
+                                 entry_pricing={"price_side": "other", "use_order_book": False},
+                                 exit_pricing={"price_side": "other", "use_order_book": False})
+            cfg = json.loads(config.read_text())
+            cfg.pop("fee", None)  # FreqTrade takes the fees from the gateway's trades
+            config.write_text(json.dumps(cfg))
+            log = tmp_path / "freqtrade.log"
+            with open(log, "w") as f:
+                ft = subprocess.Popen(FREQTRADE + ["trade", "-c", str(config), "--strategy-path", str(strat_dir),
+                                                   "-s", "E2EStrategy", "--logfile", str(tmp_path / "ft-file.log")],
+                                      stdout=f, stderr=subprocess.STDOUT, cwd=tmp_path,
+                                      env=dict(os.environ, CWTS_INSTANCE=self.engine.instance))
+            db = tmp_path / "trades.sqlite"
+
+            def closed_trades():
+                try:
+                    with sqlite3.connect(db) as c:
+                        return c.execute("select id from trades where is_open = 0").fetchall()
+                except sqlite3.Error:
+                    return []
+            self.text = lambda: log.read_text() + ((tmp_path / "ft-file.log").read_text() if (tmp_path / "ft-file.log").exists() else "")
             try:
-                ft.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                ft.kill()
-        with sqlite3.connect(db) as c:
-            orders = c.execute("select ft_order_side, order_id, status, filled, average, cost, ft_fee_base "
-                               "from orders where ft_trade_id = (select min(id) from trades where is_open = 0)").fetchall()
-            trade = c.execute("select amount, fee_open_cost, fee_close_cost from trades where is_open = 0 "
-                              "order by id limit 1").fetchone()
-        assert [o[0] for o in orders] == ["buy", "sell"], orders
-        assert all(o[2] == "closed" for o in orders), orders
-        # The venue: exactly one order per FreqTrade order, with the same fills.
-        status, venue = signed(synthetic_sim.url, "GET", "/api/v3/allOrders", {"symbol": "BTCUSDT"}, API_KEY, API_SECRET)
-        assert status == 200
-        assert len(venue) == len(orders), (venue, orders)
-        for (side, _, _, filled, average, cost, _), v in zip(orders, venue):
+                assert wait_until(lambda: "cwts: attached to engine instance " + self.engine.instance in self.text(),
+                                  timeout=90), self.text()[-4000:]
+                assert wait_until(lambda: db.exists() and closed_trades(), timeout=120, step=0.5), self.text()[-6000:]
+            finally:
+                ft.send_signal(2)  # SIGINT: FreqTrade's clean stop
+                try:
+                    ft.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    ft.kill()
+            with sqlite3.connect(db) as c:
+                self.orders = c.execute("select ft_order_side, order_id, status, filled, average, cost from orders "
+                                        "order by cast(order_id as integer)").fetchall()
+                self.fees = c.execute("select sum(coalesce(fee_open_cost, 0) + coalesce(fee_close_cost, 0)) "
+                                      "from trades").fetchone()[0]
+                self.exit_reasons = [r[0] for r in c.execute("select exit_reason from trades where is_open = 0")]
+            status, self.venue_orders = signed(sim.url, "GET", "/api/v3/allOrders", {"symbol": "BTCUSDT"}, API_KEY, API_SECRET)
+            assert status == 200
+            status, self.venue_trades = signed(sim.url, "GET", "/api/v3/myTrades", {"symbol": "BTCUSDT"}, API_KEY, API_SECRET)
+            assert status == 200
+            import cwts_bridge
+            with cwts_bridge.attach(self.engine.instance) as b:
+                self.position = b.position("BTCUSDT").qty
+        finally:
+            if self.engine.proc.poll() is None:
+                assert self.engine.stop() == 0
+
+    def assert_orders_match(self, venue_orders):
+        """One venue order per FreqTrade order, in the same sequence, with FreqTrade's fills."""
+        assert len(venue_orders) == len(self.orders), (venue_orders, self.orders)
+        for (side, _, _, filled, average, cost), v in zip(self.orders, venue_orders):
             assert v["side"] == side.upper() and v["status"] == "FILLED"
             assert float(v["executedQty"]) == pytest.approx(filled, rel=1e-9)
             assert float(v["cummulativeQuoteQty"]) == pytest.approx(cost, rel=1e-6)
         # Fees FreqTrade booked are the venue's (valued in the quote asset).
-        status, vt = signed(synthetic_sim.url, "GET", "/api/v3/myTrades", {"symbol": "BTCUSDT"}, API_KEY, API_SECRET)
-        venue_fee = sum(float(t["commission"]) * (float(t["price"]) if t["commissionAsset"] == "BTC" else 1.0) for t in vt)
-        assert (trade[1] or 0) + (trade[2] or 0) == pytest.approx(venue_fee, rel=1e-6)
+        venue_fee = sum(float(t["commission"]) * (float(t["price"]) if t["commissionAsset"] == "BTC" else 1.0)
+                        for t in self.venue_trades)
+        assert self.fees == pytest.approx(venue_fee, rel=1e-6)
         # The engine's position is the venue's net: bought and sold the same amount.
-        import cwts_bridge
-        with cwts_bridge.attach(engine.instance) as b:
-            assert b.status()["fills"] >= 2
-    finally:
-        if engine.proc.poll() is None:
-            assert engine.stop() == 0
+        assert self.position == pytest.approx(0.0, abs=1e-12)
+
+
+def test_live_market_entry_and_roi_exit_reach_the_venue_exactly_once(synthetic_sim, tmp_path):
+    run = LiveRun(synthetic_sim, tmp_path, ROI_STRATEGY)
+    assert run.exit_reasons == ["roi"]
+    assert [o[0] for o in run.orders] == ["buy", "sell"] and all(o[2] == "closed" for o in run.orders), run.orders
+    run.assert_orders_match(run.venue_orders)
+
+
+def test_live_limit_entry_unfilled_timeout_and_stoploss(synthetic_sim, tmp_path):
+    run = LiveRun(synthetic_sim, tmp_path, LIMIT_STRATEGY)
+    assert run.exit_reasons == ["stop_loss"]
+    # The first entry rested 3 % under the market until FreqTrade's unfilledtimeout cancelled it
+    # through the gateway: the venue cancelled it, unfilled (FreqTrade drops such a trade).
+    cancelled, rest = run.venue_orders[0], run.venue_orders[1:]
+    assert cancelled["status"] == "CANCELED" and float(cancelled["executedQty"]) == 0, cancelled
+    assert "cancel" in run.text().lower()
+    assert [o[0] for o in run.orders] == ["buy", "sell"] and all(o[2] == "closed" for o in run.orders), run.orders
+    run.assert_orders_match(rest)

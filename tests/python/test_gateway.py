@@ -195,3 +195,27 @@ def test_halted_engine_refuses_with_the_reason(synthetic_sim, tmp_path):
         assert len(venue_orders(synthetic_sim)) == n_before
     finally:
         assert e.stop() == 0
+
+
+def test_partial_fill_then_cancel_reports_the_venues_fills(gw, synthetic_sim):
+    c = Client(GATEWAY_KEY, GATEWAY_SECRET, ping=False)
+    c.API_URL = gw.url + "/api"
+    book = c.get_order_book(symbol="BTCUSDT", limit=20)
+    price = float(book["asks"][0][0]) + 0.02
+    visible = sum(float(q) for p, q in book["asks"] if float(p) <= price)
+    qty = f"{visible + 0.5:.5f}"  # more than the book offers up to the price: the rest rests
+    o = c.create_order(symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC",
+                       quantity=qty, price=f"{price:.2f}", newClientOrderId="gw-partial")
+    assert o["status"] == "PARTIALLY_FILLED", o
+    assert 0 < float(o["executedQty"]) < float(qty)
+    assert o["fills"] and sum(float(f["qty"]) for f in o["fills"]) == pytest.approx(float(o["executedQty"]))
+    x = c.cancel_order(symbol="BTCUSDT", origClientOrderId="gw-partial")
+    assert x["status"] == "CANCELED"
+    done = c.get_order(symbol="BTCUSDT", orderId=o["orderId"])
+    venue = [v for v in venue_orders(synthetic_sim) if v["origQty"].startswith(qty)]
+    assert len(venue) == 1, venue
+    assert venue[0]["status"] == "CANCELED"
+    assert float(venue[0]["executedQty"]) == pytest.approx(float(done["executedQty"]), rel=1e-12)
+    assert float(venue[0]["cummulativeQuoteQty"]) == pytest.approx(float(done["cummulativeQuoteQty"]), rel=1e-9)
+    mine = c.get_my_trades(symbol="BTCUSDT", orderId=o["orderId"])
+    assert sum(float(t["qty"]) for t in mine) == pytest.approx(float(done["executedQty"]), rel=1e-12)
