@@ -1,11 +1,13 @@
 // cwts-latency-order: signal pushed into a slot's ring → the order request's first bytes on the
-// REST socket. Runs a real cwts-sim and a real cwtsd; cwtsd's REST traffic goes through a loopback
-// TCP relay in this process that timestamps every "POST /api/v3/order" it sees (CLOCK_REALTIME,
-// the same clock as the signal's created_ns). The relay adds no latency to what is measured: the
-// stamp is taken when the bytes arrive from cwtsd, before they are forwarded.
+// REST socket; with --gateway, the gateway's path instead: a signed POST /api/v3/order written to
+// cwtsd's gateway (one kept-alive connection) → the order's first bytes on the venue socket. Runs a
+// real cwts-sim and a real cwtsd; cwtsd's REST traffic goes through a loopback TCP relay in this
+// process that timestamps every "POST /api/v3/order" it sees (CLOCK_REALTIME, the same clock as the
+// signal's created_ns). The relay adds no latency to what is measured: the stamp is taken when the
+// bytes arrive from cwtsd, before they are forwarded.
 //
 //   cwts-latency-order --sim PATH --cwtsd PATH [--samples N] [--idle
-//   busy-spin|spin-then-yield|block] [--json]
+//   busy-spin|spin-then-yield|block] [--gateway] [--json]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -26,6 +28,7 @@
 #include "../../tests/support/child_process.hpp"
 #include "../../tests/support/strategy_client.hpp"
 #include "cwts/binance/exchange_info.hpp"
+#include "cwts/net/hmac.hpp"
 #include "exec/exec_engine.hpp"
 #include "stats.hpp"
 
@@ -134,12 +137,55 @@ std::string unlimited_exchange_info(const std::string& dir) {
   return path;
 }
 
+// One kept-alive HTTP/1.1 connection to the gateway, as FreqTrade's ccxt keeps one.
+class GatewayClient {
+ public:
+  explicit GatewayClient(std::uint16_t port) : fd_(connect_loopback(port)) {}
+  ~GatewayClient() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  // Sends a signed order and returns the response body ("" on failure). `t0` is stamped just
+  // before the request's bytes are written.
+  std::string order(const std::string& query, std::int64_t& t0) {
+    const std::string sig = cwts::net::hmac_sha256_hex("gwLatSecret0123456789", query);
+    const std::string req = "POST /api/v3/order?" + query + "&signature=" + sig +
+                            " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MBX-APIKEY: gwLatKey\r\n"
+                            "Content-Length: 0\r\n\r\n";
+    t0 = cwts::core::realtime_ns();
+    if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
+      return {};
+    std::string in;
+    char buf[8192];
+    while (true) {
+      const auto h = in.find("\r\n\r\n");
+      if (h != std::string::npos) {
+        const auto cl = in.find("Content-Length: ");
+        const std::size_t len = cl == std::string::npos ? 0 : std::stoul(in.substr(cl + 16));
+        if (in.size() >= h + 4 + len) return in.substr(h + 4, len);
+      }
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return {};
+      in.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+
+ private:
+  int fd_;
+};
+
+// "orderId":N from a response body, or 0.
+std::uint64_t order_id_of(const std::string& body) {
+  const auto k = body.find("\"orderId\":");
+  return k == std::string::npos ? 0 : std::stoull(body.substr(k + 10));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string sim_bin, cwtsd_bin, idle = "spin-then-yield";
   std::size_t samples = 2000;
   bool json = false;
+  bool gateway = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -153,10 +199,12 @@ int main(int argc, char** argv) {
       idle = next();
     else if (a == "--json")
       json = true;
+    else if (a == "--gateway")
+      gateway = true;
     else {
       std::fprintf(stderr,
                    "usage: cwts-latency-order --sim PATH --cwtsd PATH [--samples N] [--idle MODE] "
-                   "[--json]\n");
+                   "[--gateway] [--json]\n");
       return 2;
     }
   }
@@ -179,9 +227,13 @@ int main(int argc, char** argv) {
       << R"(","ws_url":")" << sim.ws_url() << R"(","exchange_info_file":")" << info << R"("},)"
       << R"("market":{"symbols":["BTCUSDT"]},"risk":{"max_open_orders":1000,"price_band_bps":0},)"
       << R"("rate_limits":{"engine_share":1.0,"slot_share":1.0},)"
+      << (gateway ? R"("gateway":{"listen":"127.0.0.1:0","slot":15},)" : "")
       << R"("threads":{"exec":{"idle":")" << idle << R"("}}})";
   cwts::test::ChildProcess engine(cwtsd_bin, {"--config", cfg},
-                                  {{"CWTS_API_KEY", "latKey"}, {"CWTS_API_SECRET", "latSecret"}},
+                                  {{"CWTS_API_KEY", "latKey"},
+                                   {"CWTS_API_SECRET", "latSecret"},
+                                   {"CWTS_GATEWAY_API_KEY", "gwLatKey"},
+                                   {"CWTS_GATEWAY_API_SECRET", "gwLatSecret0123456789"}},
                                   dir + "/cwtsd.log");
   std::unique_ptr<cwts::test::StrategyClient> s;
   for (int i = 0; i < 300 && !s; ++i) {
@@ -203,31 +255,62 @@ int main(int argc, char** argv) {
   std::vector<std::int64_t> lat;
   std::vector<std::int64_t> intake;  // signal pushed -> the exec loop iteration that took it
   const std::size_t warmup = samples / 10 + 10;
+  std::unique_ptr<GatewayClient> gw;
+  if (gateway) {
+    std::string where;
+    for (int i = 0; i < 100 && where.empty(); ++i) {
+      std::ifstream(std::string("/dev/shm/cwts-") + instance + ".gateway") >> where;
+      if (where.empty()) std::this_thread::sleep_for(50ms);
+    }
+    if (where.empty()) {
+      std::fprintf(stderr, "the gateway did not come up; see %s/cwtsd.log\n", dir.c_str());
+      return 1;
+    }
+    gw = std::make_unique<GatewayClient>(
+        static_cast<std::uint16_t>(std::stoul(where.substr(where.rfind(':') + 1))));
+  }
   for (std::size_t i = 0; i < samples + warmup; ++i) {
     const auto q = s->quote(0);
     // IOC 1% under the bid: sent, expires at once, nothing rests or fills.
     const std::int64_t px = (q.bid_px.raw - q.bid_px.raw / 100) / 1'000'000 * 1'000'000;
-    auto sig = cwts::test::StrategyClient::make(0, cwts::layout::Side::kBuy,
-                                                cwts::layout::OrderType::kLimit, 100'000, px,
-                                                cwts::layout::TimeInForce::kIoc);
-    const std::int64_t t0 = cwts::core::realtime_ns();
-    sig.created_ns = t0;
-    const auto seq = s->submit(sig);
-    const auto rs = s->wait_terminal(seq, 10s);
-    if (rs.empty() ||
-        rs.front().kind != static_cast<std::uint8_t>(cwts::layout::ReportKind::kAccepted)) {
-      std::fprintf(stderr, "signal %llu was not accepted (reason %u)\n",
-                   static_cast<unsigned long long>(seq), rs.empty() ? 0U : rs.back().reason);
-      continue;
-    }
     char cid[32];
-    const std::size_t n = cwts::daemon::make_client_order_id(epoch, s->slot(), seq, cid);
+    std::int64_t t0 = 0;
+    std::size_t n = 0;
+    if (gateway) {
+      char price[32];
+      std::snprintf(price, sizeof price, "%lld.%02lld", static_cast<long long>(px / 100'000'000),
+                    static_cast<long long>(px % 100'000'000 / 1'000'000));
+      const std::string query =
+          std::string("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=IOC&quantity=0.001&price=") +
+          price + "&newOrderRespType=ACK&timestamp=" +
+          std::to_string(cwts::core::realtime_ns() / 1'000'000);
+      const std::string body = gw->order(query, t0);
+      const std::uint64_t seq = order_id_of(body);
+      if (seq == 0) {
+        std::fprintf(stderr, "gateway refused the order: %s\n", body.c_str());
+        continue;
+      }
+      n = cwts::daemon::make_client_order_id(epoch, 15, seq, cid);
+    } else {
+      auto sig = cwts::test::StrategyClient::make(0, cwts::layout::Side::kBuy,
+                                                  cwts::layout::OrderType::kLimit, 100'000, px,
+                                                  cwts::layout::TimeInForce::kIoc);
+      t0 = cwts::core::realtime_ns();
+      sig.created_ns = t0;
+      const auto seq = s->submit(sig);
+      const auto rs = s->wait_terminal(seq, 10s);
+      if (rs.empty() ||
+          rs.front().kind != static_cast<std::uint8_t>(cwts::layout::ReportKind::kAccepted)) {
+        std::fprintf(stderr, "signal %llu was not accepted (reason %u)\n",
+                     static_cast<unsigned long long>(seq), rs.empty() ? 0U : rs.back().reason);
+        continue;
+      }
+      n = cwts::daemon::make_client_order_id(epoch, s->slot(), seq, cid);
+      if (i >= warmup) intake.push_back(rs.front().ts_ns - t0);
+    }
     std::lock_guard lock(g_mu);
     const auto it = g_order_seen.find(std::string(cid, n));
-    if (it != g_order_seen.end() && i >= warmup) {
-      lat.push_back(it->second - t0);
-      intake.push_back(rs.front().ts_ns - t0);
-    }
+    if (it != g_order_seen.end() && i >= warmup) lat.push_back(it->second - t0);
   }
   engine.terminate(15s);
   sim.terminate();
@@ -235,21 +318,24 @@ int main(int argc, char** argv) {
   const auto in = cwts::bench::stats(intake);
   if (json) {
     std::printf(
-        "{\"signal_to_order_wire\":{\"p50_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%"
+        "{\"%s\":{\"p50_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%"
         "llu,\"samples\":%zu,\"idle\":\"%s\"}}\n",
+        gateway ? "gateway_request_to_order_wire" : "signal_to_order_wire",
         static_cast<unsigned long long>(st.p50), static_cast<unsigned long long>(st.p99),
         static_cast<unsigned long long>(st.p999), static_cast<unsigned long long>(st.max), st.n,
         idle.c_str());
   } else {
-    std::printf("signal in ring -> order bytes on the REST socket (exec idle: %s), %zu samples\n",
-                idle.c_str(), st.n);
+    std::printf("%s -> order bytes on the REST socket (exec idle: %s), %zu samples\n",
+                gateway ? "gateway request bytes written" : "signal in ring", idle.c_str(), st.n);
     std::printf("  p50 %8.1f us   p90 %8.1f us   p99 %8.1f us   p99.9 %8.1f us   max %8.1f us\n",
                 static_cast<double>(st.p50) / 1e3, static_cast<double>(st.p90) / 1e3,
                 static_cast<double>(st.p99) / 1e3, static_cast<double>(st.p999) / 1e3,
                 static_cast<double>(st.max) / 1e3);
-    std::printf(
-        "  of which signal pushed -> picked up by the exec loop: p50 %.1f us, p99 %.1f us\n",
-        static_cast<double>(in.p50) / 1e3, static_cast<double>(in.p99) / 1e3);
+    if (!gateway) {
+      std::printf(
+          "  of which signal pushed -> picked up by the exec loop: p50 %.1f us, p99 %.1f us\n",
+          static_cast<double>(in.p50) / 1e3, static_cast<double>(in.p99) / 1e3);
+    }
   }
   return st.n > 0 ? 0 : 1;
 }
