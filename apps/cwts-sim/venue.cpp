@@ -10,6 +10,7 @@
 #include <simdjson.h>
 
 #include "cwts/binance/market_json.hpp"
+#include "cwts/binance/stream_control.hpp"
 #include "cwts/core/fixed_point.hpp"
 #include "cwts/md/capture_reader.hpp"
 #include "cwts/md/frame_parser.hpp"
@@ -291,46 +292,37 @@ void Venue::on_100ms_tick(std::uint64_t tick_no, std::int64_t now_wall_ms) {
 // --- Streams ----------------------------------------------------------------------------------
 
 bool Venue::parse_stream(std::string_view name, StreamId& out) const {
-  const std::size_t at = name.find('@');
-  if (at == std::string_view::npos || at == 0) return false;
-  const std::string sym = core::ascii_lower(name.substr(0, at));
-  const std::string_view rest = name.substr(at + 1);
+  const std::optional<binance::StreamName> n = binance::parse_stream_name(name);
+  if (!n) return false;
   std::size_t idx = markets_.size();
   for (std::size_t i = 0; i < markets_.size(); ++i)
-    if (markets_[i]->lower == sym) idx = i;
+    if (markets_[i]->lower == n->symbol) idx = i;
   if (idx == markets_.size()) return false;
   out.market = idx;
-  const std::string r = core::ascii_lower(rest);
-  if (r == "bookticker")
-    out.kind = StreamKind::kBookTicker;
-  else if (r == "depth" || r == "depth@1000ms")
-    out.kind = StreamKind::kDepth1000;
-  else if (r == "depth@100ms")
-    out.kind = StreamKind::kDepth100;
-  else if (r == "trade")
-    out.kind = StreamKind::kTrade;
-  else if (r == "aggtrade")
-    out.kind = StreamKind::kAggTrade;
-  else if (rest.starts_with("kline_")) {
-    const int i = interval_index(rest.substr(6));  // case matters: 1m vs 1M
-    if (i < 0) return false;
-    out.kind = StreamKind::kKline;
-    out.slot = static_cast<std::uint8_t>(i);
-  } else {
-    static constexpr std::array<std::string_view, 3> kN = {"depth5", "depth10", "depth20"};
-    for (std::size_t i = 0; i < 3; ++i) {
-      if (r == kN[i] || r == std::string(kN[i]) + "@1000ms") {
-        out.kind = StreamKind::kPartial;
-        out.slot = static_cast<std::uint8_t>(i);
-        return true;
-      }
-      if (r == std::string(kN[i]) + "@100ms") {
-        out.kind = StreamKind::kPartial;
-        out.slot = static_cast<std::uint8_t>(i + 3);
-        return true;
-      }
-    }
-    return false;
+  switch (n->kind) {
+    case binance::StreamKind::kBookTicker:
+      out.kind = StreamKind::kBookTicker;
+      break;
+    case binance::StreamKind::kDiffDepth:
+      out.kind = n->speed_ms == 100 ? StreamKind::kDepth100 : StreamKind::kDepth1000;
+      break;
+    case binance::StreamKind::kPartialDepth:
+      out.kind = StreamKind::kPartial;
+      out.slot = static_cast<std::uint8_t>((n->levels == 5    ? 0
+                                            : n->levels == 10 ? 1
+                                                              : 2) +
+                                           (n->speed_ms == 100 ? 3 : 0));
+      break;
+    case binance::StreamKind::kTrade:
+      out.kind = StreamKind::kTrade;
+      break;
+    case binance::StreamKind::kAggTrade:
+      out.kind = StreamKind::kAggTrade;
+      break;
+    case binance::StreamKind::kKline:
+      out.kind = StreamKind::kKline;
+      out.slot = static_cast<std::uint8_t>(n->interval);
+      break;
   }
   return true;
 }

@@ -73,3 +73,38 @@ TEST(StreamControlTest, ErrorsAreBinancesCodesAndMessages) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(StreamNameTest, EveryMarketStreamNameParses) {
+  using cwts::binance::parse_stream_name;
+  using cwts::binance::StreamKind;
+  const auto bt = parse_stream_name("BTCUSDT@bookTicker");
+  ASSERT_TRUE(bt);
+  EXPECT_EQ(bt->symbol, "btcusdt");
+  EXPECT_EQ(bt->kind, StreamKind::kBookTicker);
+  const auto d = parse_stream_name("btcusdt@depth@100ms");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->kind, StreamKind::kDiffDepth);
+  EXPECT_EQ(d->speed_ms, 100);
+  EXPECT_EQ(parse_stream_name("btcusdt@depth")->speed_ms, 1000);
+  const auto p = parse_stream_name("ethusdt@depth20@100ms");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->kind, StreamKind::kPartialDepth);
+  EXPECT_EQ(p->levels, 20);
+  EXPECT_EQ(p->speed_ms, 100);
+  EXPECT_EQ(parse_stream_name("ethusdt@depth5")->levels, 5);
+  EXPECT_EQ(parse_stream_name("ethusdt@aggTrade")->kind, StreamKind::kAggTrade);
+  EXPECT_EQ(parse_stream_name("ethusdt@trade")->kind, StreamKind::kTrade);
+  const auto k = parse_stream_name("btcusdt@kline_1m");
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->kind, StreamKind::kKline);
+  EXPECT_NE(k->interval, parse_stream_name("btcusdt@kline_1M")->interval);  // minute vs month
+  EXPECT_FALSE(parse_stream_name("btcusdt@kline_7m"));
+  EXPECT_FALSE(parse_stream_name("btcusdt@depth15"));
+  EXPECT_FALSE(parse_stream_name("btcusdt@ticker_x"));
+  EXPECT_FALSE(parse_stream_name("@trade"));
+  EXPECT_FALSE(parse_stream_name("btcusdt"));
+}
+
+}  // namespace

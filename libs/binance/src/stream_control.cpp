@@ -6,6 +6,8 @@
 
 #include <simdjson.h>
 
+#include "cwts/binance/kline.hpp"
+#include "cwts/core/ascii.hpp"
 #include "cwts/core/json_string.hpp"
 #include "cwts/core/json_writer.hpp"
 
@@ -123,6 +125,47 @@ std::string stream_result_json(std::string_view id_json, std::string_view result
 
 StreamControlError invalid_stream_name(std::string_view id_json) {
   return error(2, "Invalid request: invalid stream name", std::string(id_json));
+}
+
+std::optional<StreamName> parse_stream_name(std::string_view name) {
+  const std::size_t at = name.find('@');
+  if (at == std::string_view::npos || at == 0) return std::nullopt;
+  StreamName out;
+  out.symbol = core::ascii_lower(name.substr(0, at));
+  const std::string_view rest = name.substr(at + 1);
+  if (rest.starts_with("kline_")) {
+    out.interval = interval_index(rest.substr(6));  // case matters: 1m vs 1M
+    if (out.interval < 0) return std::nullopt;
+    out.kind = StreamKind::kKline;
+    return out;
+  }
+  std::string r = core::ascii_lower(rest);
+  if (r == "bookticker") {
+    out.kind = StreamKind::kBookTicker;
+    return out;
+  }
+  if (r == "trade" || r == "aggtrade") {
+    out.kind = r == "trade" ? StreamKind::kTrade : StreamKind::kAggTrade;
+    return out;
+  }
+  if (r.ends_with("@100ms")) {
+    out.speed_ms = 100;
+    r.resize(r.size() - 6);
+  } else if (r.ends_with("@1000ms")) {
+    r.resize(r.size() - 7);
+  }
+  if (r == "depth") {
+    out.kind = StreamKind::kDiffDepth;
+    return out;
+  }
+  for (const int n : {5, 10, 20}) {
+    if (r == "depth" + std::to_string(n)) {
+      out.kind = StreamKind::kPartialDepth;
+      out.levels = n;
+      return out;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace cwts::binance

@@ -1,5 +1,6 @@
 #include "cwts/net/http_server.hpp"
 
+#include <deque>
 #include <optional>
 #include <stdexcept>
 #include <unordered_map>
@@ -7,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 
 #include "cwts/core/ascii.hpp"
 
@@ -15,6 +17,7 @@ namespace cwts::net {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 std::string_view HttpServerRequest::path() const noexcept {
@@ -35,6 +38,78 @@ const std::string* HttpServerRequest::header(std::string_view lower_name) const 
 }
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  // A WebSocket connection: reads messages for its owner's handler, writes queued frames one at a
+  // time.
+  struct WsSession : WsConnection, std::enable_shared_from_this<WsSession> {
+    WsSession(std::shared_ptr<Impl> owner, beast::tcp_stream&& stream)
+        : owner_(std::move(owner)), ws_(std::move(stream)) {}
+
+    void start(http::request<http::string_body> req, HttpServerRequest view) {
+      beast::get_lowest_layer(ws_).expires_never();
+      ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+      ws_.read_message_max(owner_->options_.max_ws_message);
+      ws_.async_accept(req,
+                       [self = shared_from_this(), view = std::move(view)](beast::error_code ec) {
+                         if (ec) return self->finish();
+                         self->handlers_ = self->owner_->upgrade_(view, self);
+                         self->read();
+                       });
+    }
+
+    void send(std::string text) override {
+      if (closed_) return;
+      if (queue_.size() >= owner_->options_.max_ws_queue) return close();
+      queue_.push_back(std::move(text));
+      if (queue_.size() == 1) write();
+    }
+
+    void close() override {
+      if (closed_) return;
+      closed_ = true;
+      beast::error_code ec;
+      beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
+      beast::get_lowest_layer(ws_).close();
+      if (handlers_.on_close) {
+        auto done = std::move(handlers_.on_close);
+        handlers_ = {};
+        done();
+      }
+      owner_->ws_sessions_.erase(this);
+    }
+
+    [[nodiscard]] bool is_open() const noexcept override { return !closed_; }
+
+   private:
+    void read() {
+      ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        if (ec) return self->finish();
+        const std::string msg = beast::buffers_to_string(self->buffer_.data());
+        self->buffer_.consume(self->buffer_.size());
+        if (self->handlers_.on_message) self->handlers_.on_message(msg);
+        if (!self->closed_) self->read();
+      });
+    }
+
+    void write() {
+      ws_.text(true);
+      ws_.async_write(asio::buffer(queue_.front()),
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec) return self->finish();
+                        self->queue_.pop_front();
+                        if (!self->queue_.empty()) self->write();
+                      });
+    }
+
+    void finish() { close(); }
+
+    std::shared_ptr<Impl> owner_;
+    websocket::stream<beast::tcp_stream> ws_;
+    beast::flat_buffer buffer_;
+    std::deque<std::string> queue_;
+    WsHandlers handlers_;
+    bool closed_ = false;
+  };
+
   // One connection: read a request, hand it to the handler, write its answer, read the next.
   struct Session : std::enable_shared_from_this<Session> {
     Session(std::shared_ptr<Impl> owner, tcp::socket socket)
@@ -75,11 +150,19 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       HttpServerRequest req;
       req.method = std::string(msg.method_string());
       req.target = std::string(msg.target());
-      req.body = std::move(msg.body());
+      req.body = msg.body();
       for (const auto& f : msg) {
         const auto n = f.name_string();
         req.headers.emplace_back(core::ascii_lower(std::string_view(n.data(), n.size())),
                                  std::string(f.value()));
+      }
+      if (websocket::is_upgrade(msg) && owner_->upgrade_) {
+        auto ws = std::make_shared<WsSession>(owner_, std::move(stream_));
+        owner_->ws_sessions_.emplace(ws.get(), ws);
+        ws->start(std::move(msg), std::move(req));
+        closed_ = true;  // the socket now belongs to the WebSocket
+        owner_->sessions_.erase(this);
+        return;
       }
       stream_.expires_never();  // the handler may take its time; the client waits
       const std::uint64_t generation = ++generation_;
@@ -153,6 +236,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   // The open connections, owned here: a session waiting for its answer has no operation pending
   // that would keep it alive. A session removes itself when it ends.
   std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;
+  std::unordered_map<WsSession*, std::shared_ptr<WsSession>> ws_sessions_;
+  Upgrade upgrade_;
 };
 
 HttpServer::HttpServer(asio::io_context& ioc, const std::string& address, std::uint16_t port,
@@ -188,8 +273,15 @@ void HttpServer::stop() {
   auto sessions = std::move(impl_->sessions_);
   impl_->sessions_.clear();
   for (const auto& [raw, s] : sessions) s->close();
+  auto ws = std::move(impl_->ws_sessions_);
+  impl_->ws_sessions_.clear();
+  for (const auto& [raw, s] : ws) s->close();
 }
 
-std::size_t HttpServer::connections() const noexcept { return impl_->sessions_.size(); }
+std::size_t HttpServer::connections() const noexcept {
+  return impl_->sessions_.size() + impl_->ws_sessions_.size();
+}
+
+void HttpServer::set_upgrade(Upgrade upgrade) { impl_->upgrade_ = std::move(upgrade); }
 
 }  // namespace cwts::net

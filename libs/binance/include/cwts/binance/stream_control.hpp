@@ -4,6 +4,7 @@
 // engine's gateway) decides which stream names exist and keeps the subscriptions.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -47,5 +48,25 @@ struct StreamControlError {
                                              std::string_view result_json);
 // The error a server sends for a stream name it does not serve.
 [[nodiscard]] StreamControlError invalid_stream_name(std::string_view id_json);
+
+// A market stream's name, as a client subscribes to it ("btcusdt@depth20@100ms").
+enum class StreamKind : unsigned char {
+  kBookTicker,    // <symbol>@bookTicker
+  kDiffDepth,     // <symbol>@depth[@100ms|@1000ms]
+  kPartialDepth,  // <symbol>@depth<5|10|20>[@100ms|@1000ms]
+  kTrade,         // <symbol>@trade
+  kAggTrade,      // <symbol>@aggTrade
+  kKline,         // <symbol>@kline_<interval>
+};
+struct StreamName {
+  std::string symbol;  // lower case, as in the name
+  StreamKind kind = StreamKind::kTrade;
+  int levels = 0;       // kPartialDepth: 5, 10 or 20
+  int speed_ms = 1000;  // depth streams: 100 or 1000
+  int interval = -1;    // kKline: interval_index() of the interval ("1m" and "1M" differ)
+};
+// The stream a name denotes, or nullopt if it is not one of the names above (the symbol is not
+// checked: whoever serves streams knows its symbols). The kind is case-insensitive as Binance's.
+[[nodiscard]] std::optional<StreamName> parse_stream_name(std::string_view name);
 
 }  // namespace cwts::binance

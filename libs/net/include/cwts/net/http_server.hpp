@@ -40,11 +40,30 @@ struct HttpServerResponse {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+// A WebSocket client of the server (text frames). io_context thread only.
+class WsConnection {
+ public:
+  virtual ~WsConnection() = default;
+  // Queues a text frame. A client more than HttpServerOptions::max_ws_queue frames behind is
+  // disconnected instead: a slow client never holds memory or the thread.
+  virtual void send(std::string text) = 0;
+  virtual void close() = 0;
+  [[nodiscard]] virtual bool is_open() const noexcept = 0;
+};
+
+// What a WebSocket connection's owner is told: each text message, and the end (once).
+struct WsHandlers {
+  std::function<void(std::string_view message)> on_message;
+  std::function<void()> on_close;
+};
+
 struct HttpServerOptions {
   std::size_t max_header_bytes = 8192;
   std::size_t max_body_bytes = 64 * 1024;  // larger: 413 with `too_large_body`
   std::size_t max_connections = 256;
   std::chrono::milliseconds io_timeout{30'000};  // idle keep-alive and slow reads/writes
+  std::size_t max_ws_queue = 4096;               // frames
+  std::size_t max_ws_message = 64 * 1024;        // incoming
   // Body of the 413 answer to an oversized request (the connection is then closed).
   std::string too_large_body = R"({"code":-1000,"msg":"Request body too large."})";
 };
@@ -55,6 +74,10 @@ class HttpServer {
   // it after the connection closed is harmless (the answer is dropped).
   using Reply = std::function<void(HttpServerResponse)>;
   using Handler = std::function<void(HttpServerRequest&& request, Reply reply)>;
+  // A WebSocket upgrade request (already accepted when called): the handlers of the new
+  // connection. Without one, upgrade requests go to the Handler as plain requests.
+  using Upgrade =
+      std::function<WsHandlers(const HttpServerRequest& request, std::shared_ptr<WsConnection>)>;
 
   // Binds address:port (port 0 = any free port) and starts accepting. Throws std::runtime_error
   // naming the address when it cannot bind.
@@ -65,6 +88,7 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   [[nodiscard]] std::uint16_t port() const noexcept;
+  void set_upgrade(Upgrade upgrade);
   // Stops accepting and closes every connection (answers still pending are dropped).
   void stop();
   [[nodiscard]] std::size_t connections() const noexcept;
