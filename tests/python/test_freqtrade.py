@@ -153,7 +153,7 @@ class LiveRun:
     """cwtsd with its gateway on cwts-sim, and FreqTrade (dry_run false) trading through it until
     one trade is closed. Afterwards: FreqTrade's orders and trades, the venue's orders and trades."""
 
-    def __init__(self, sim, tmp_path, strategy_src):
+    def __init__(self, sim, tmp_path, strategy_src, enable_ws=False):
         import sqlite3
         from conftest import GATEWAY_KEY, GATEWAY_SECRET, API_KEY, API_SECRET
         from test_gateway import GATEWAY, gateway_url, signed
@@ -167,6 +167,9 @@ class LiveRun:
             ex["key"], ex["secret"] = GATEWAY_KEY, GATEWAY_SECRET
             api = {k: url + "/api/v3" for k in ("public", "private", "v3")}
             api["v1"] = url + "/api/v1"
+            if enable_ws:  # FreqTrade watches candles on the gateway's market streams
+                ex["enable_ws"] = True
+                api["ws"] = {"spot": url.replace("http://", "ws://") + "/ws"}
             ex["ccxt_config"]["urls"] = {"api": api}
             # cwts-sim's synthetic market has no history: let FreqTrade use the live candle at
             # once instead of waiting a minute for the first closed one.
@@ -237,7 +240,7 @@ class LiveRun:
 
 
 def test_live_market_entry_and_roi_exit_reach_the_venue_exactly_once(synthetic_sim, tmp_path):
-    run = LiveRun(synthetic_sim, tmp_path, ROI_STRATEGY)
+    run = LiveRun(synthetic_sim, tmp_path, ROI_STRATEGY, enable_ws=True)
     assert run.exit_reasons == ["roi"]
     assert [o[0] for o in run.orders] == ["buy", "sell"] and all(o[2] == "closed" for o in run.orders), run.orders
     run.assert_orders_match(run.venue_orders)

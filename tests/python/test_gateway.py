@@ -219,3 +219,51 @@ def test_partial_fill_then_cancel_reports_the_venues_fills(gw, synthetic_sim):
     assert float(venue[0]["cummulativeQuoteQty"]) == pytest.approx(float(done["cummulativeQuoteQty"]), rel=1e-9)
     mine = c.get_my_trades(symbol="BTCUSDT", orderId=o["orderId"])
     assert sum(float(t["qty"]) for t in mine) == pytest.approx(float(done["executedQty"]), rel=1e-12)
+
+
+def test_market_streams_with_ccxt_pro_and_a_raw_client(gw):
+    """enable_ws-style streams: ccxt.pro (what FreqTrade's watch_ohlcv uses) and Binance's combined
+    stream, served from the engine's data."""
+    import asyncio
+    import ccxt.pro
+    import websockets
+
+    ws_base = gw.url.replace("http://", "ws://")
+
+    async def main():
+        e = ccxt.pro.binance({"apiKey": GATEWAY_KEY, "secret": GATEWAY_SECRET, "enableRateLimit": False,
+                              "options": {"fetchMarkets": {"types": ["spot"]}, "fetchMargins": False,
+                                          "fetchCurrencies": False, "defaultType": "spot"}})
+        for k, v in list(e.urls["api"].items()):
+            if isinstance(v, str):
+                e.urls["api"][k] = v.replace("https://api.binance.com", gw.url)
+        e.urls["api"]["ws"]["spot"] = ws_base + "/ws"
+        try:
+            await e.load_markets()
+            candles = await asyncio.wait_for(e.watch_ohlcv("BTC/USDT", "1m"), 10)
+            assert candles and candles[-1][4] > 0
+            trades = await asyncio.wait_for(e.watch_trades("BTC/USDT"), 10)
+            assert trades and trades[0]["price"] > 0
+        finally:
+            await e.close()
+
+        async with websockets.connect(ws_base + "/stream?streams=btcusdt@bookTicker/ethusdt@depth5@100ms") as ws:
+            seen = set()
+            while seen != {"btcusdt@bookTicker", "ethusdt@depth5@100ms"}:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                seen.add(msg["stream"])
+                if msg["stream"] == "btcusdt@bookTicker":
+                    assert float(msg["data"]["b"]) < float(msg["data"]["a"])
+                else:
+                    assert len(msg["data"]["bids"]) == 5
+            await ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["xrpusdt@trade"], "id": 7}))
+            await ws.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 8}))
+            replies = {}
+            while len(replies) < 2:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if "id" in msg:
+                    replies[msg["id"]] = msg
+            assert replies[7]["code"] == 2 and "Invalid" in replies[7]["msg"], replies[7]
+            assert sorted(replies[8]["result"]) == ["btcusdt@bookTicker", "ethusdt@depth5@100ms"]
+
+    asyncio.run(main())

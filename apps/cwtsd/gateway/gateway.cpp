@@ -142,6 +142,10 @@ Gateway::Impl::Impl(const Config& c, Engine& e, Credentials cr)
         handle(std::move(req), std::move(reply));
       },
       o);
+  server->set_upgrade(
+      [this](const net::HttpServerRequest& req, std::shared_ptr<net::WsConnection> conn) {
+        return open_stream(req, std::move(conn));
+      });
   fetcher.emplace(ioc, cfg.venue);
 }
 
@@ -166,6 +170,7 @@ void Gateway::start() {
   i.claim = r.claim;
   i.producer.emplace(sr.slots[i.slot].signals, i.market.slots[i.slot].signal_cursor);
   i.consumer.emplace(i.market.slots[i.slot].reports, sr.slots[i.slot].report_cursor);
+  i.events.emplace(i.market.events);
   i.next_seq = std::max(
       i.next_seq,
       cc::load_word(i.market.slots[i.slot].last_signal_seq, std::memory_order_acquire) + 1);
@@ -199,6 +204,7 @@ void Gateway::stop() {
   if (!i.started) return;
   i.started = false;
   asio::post(i.ioc, [&i] {
+    i.stream_clients.clear();
     i.server->stop();
     i.poll_timer.cancel();
     i.ioc.stop();
@@ -514,6 +520,7 @@ void Gateway::Impl::poll() {
     }
     return false;
   });
+  pump_streams();
   arm_poll();
 }
 

@@ -20,7 +20,10 @@
 
 #include "config/config.hpp"
 #include "cwts/binance/exchange_info.hpp"
+#include "cwts/binance/kline.hpp"
 #include "cwts/binance/request.hpp"
+#include "cwts/binance/stream_control.hpp"
+#include "cwts/concurrent/broadcast_ring.hpp"
 #include "cwts/concurrent/record_ring.hpp"
 #include "cwts/net/http_server.hpp"
 #include "cwts/shm/region.hpp"
@@ -59,6 +62,29 @@ class VenueFetcher {
 
 using Reply = net::HttpServer::Reply;
 
+// One market-stream subscription of a WebSocket client and what was last sent for it.
+struct StreamSub {
+  std::string text;  // the name as subscribed (LIST_SUBSCRIPTIONS, combined frames)
+  binance::StreamName name;
+  std::size_t symbol = 0;  // engine symbol id
+  int timeframe = -1;      // kline: index in the region's timeframes
+  std::uint64_t last_id = 0;
+  std::int64_t last_sent_ms = 0;
+  std::uint64_t closed_seq = 0;  // kline: last closed candle sent (ring sequence)
+  layout::Candle last_live{};
+};
+
+// A client of /ws or /stream.
+struct StreamClient {
+  std::shared_ptr<net::WsConnection> conn;
+  bool combined = false;
+  std::vector<StreamSub> subs;
+};
+
+// A region candle as Binance's kline (no quote volume or taker split: the engine does not keep
+// them; they are 0).
+[[nodiscard]] binance::Kline kline_of(const layout::Candle& c, std::uint32_t timeframe_s);
+
 struct Gateway::Impl {
   Impl(const Config& cfg, Engine& engine, Credentials creds);
 
@@ -77,6 +103,15 @@ struct Gateway::Impl {
   void all_orders(const binance::Request& r, Reply reply);
   void my_trades(const binance::Request& r, Reply reply);
   void account(const binance::Request& r, Reply reply);
+
+  // Market streams (gateway_streams.cpp).
+  net::WsHandlers open_stream(const net::HttpServerRequest& req,
+                              std::shared_ptr<net::WsConnection> conn);
+  void on_stream_message(StreamClient& c, std::string_view text);
+  // The stream `name` if the engine serves it (symbol, kind, held timeframe).
+  [[nodiscard]] std::optional<StreamSub> resolve_stream(std::string_view name) const;
+  void pump_streams();
+  void send_stream(StreamClient& c, const StreamSub& s, std::string_view payload);
 
   // Reports -> order store -> waiting answers; re-arms itself.
   void poll();
@@ -121,6 +156,8 @@ struct Gateway::Impl {
     Reply reply;
   };
   std::vector<Waiter> waiters;
+  std::vector<std::shared_ptr<StreamClient>> stream_clients;
+  std::optional<concurrent::BroadcastReader<layout::Event, layout::kEventRingCapacity>> events;
   std::string port_file;
   bool started = false;
 };

@@ -45,6 +45,19 @@ std::vector<layout::Candle> held_candles(const layout::CandleSeries& series) {
 
 }  // namespace
 
+binance::Kline kline_of(const layout::Candle& c, std::uint32_t timeframe_s) {
+  binance::Kline k;
+  k.open_ms = c.open_time_ms;
+  k.close_ms = c.open_time_ms + static_cast<std::int64_t>(timeframe_s) * 1000 - 1;
+  k.o = c.open.raw;
+  k.h = c.high.raw;
+  k.l = c.low.raw;
+  k.c = c.close.raw;
+  k.vol = c.volume.raw;
+  k.n = c.trades;
+  return k;
+}
+
 bool Gateway::Impl::market_endpoint(std::string_view path, std::string_view raw_query,
                                     const binance::Request& r, Reply& reply) {
   const std::int64_t now_ms = core::realtime_ns() / 1'000'000;
@@ -197,18 +210,7 @@ bool Gateway::Impl::market_endpoint(std::string_view path, std::string_view raw_
   }
   JsonWriter w(64 + sel.size() * 160);
   w.begin_array();
-  for (const layout::Candle& c : sel) {
-    binance::Kline k;
-    k.open_ms = c.open_time_ms;
-    k.close_ms = c.open_time_ms + static_cast<std::int64_t>(tf_s) * 1000 - 1;
-    k.o = c.open.raw;
-    k.h = c.high.raw;
-    k.l = c.low.raw;
-    k.c = c.close.raw;
-    k.vol = c.volume.raw;
-    k.n = c.trades;
-    binance::write_kline_row(w, k);
-  }
+  for (const layout::Candle& c : sel) binance::write_kline_row(w, kline_of(c, tf_s));
   w.end_array();
   reply_json(reply, std::move(w).str());
   return true;
