@@ -103,6 +103,11 @@ bool apply_fault_json(std::string_view json, Faults& f, std::int64_t steady_now_
     std::int64_t n = 0;
     bool b = false;
     if (key == "count") continue;
+    std::string_view text;
+    if (key == "path" && value.get_string().get(text) == simdjson::SUCCESS) {
+      f.path = std::string(text);
+      continue;
+    }
     if (key == "drop_connections" && value.get_bool().get(b) == simdjson::SUCCESS) {
       drop = b;
     } else if (key == "pause" && value.get_bool().get(b) == simdjson::SUCCESS) {
@@ -137,7 +142,7 @@ RestApi::RestApi(Venue& venue, binance::Credentials credentials)
 HttpReply RestApi::handle(const HttpRequestView& req) {
   const std::int64_t now_ms = wall_ms();
   Faults& faults = venue_.faults();
-  if (faults.http_status_count > 0) {
+  if (faults.http_status_count > 0 && faults.applies_to(req.path)) {
     // Injected: the venue answers the next N requests with this status, as an overloaded or
     // rate-limiting Binance would.
     --faults.http_status_count;

@@ -500,7 +500,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Dro
     res_->body() = std::move(reply.body);
     res_->prepare_payload();
     Faults& f = srv_.venue->faults();
-    if (f.delay_count > 0 && !path.starts_with("/_sim/")) {
+    if (f.delay_count > 0 && !path.starts_with("/_sim/") && f.applies_to(path)) {
       --f.delay_count;
       delay_timer_.expires_after(std::chrono::milliseconds(f.delay_ms));
       delay_timer_.async_wait([self = shared_from_this()](beast::error_code) { self->do_write(); });

@@ -118,6 +118,13 @@ struct Faults {
   bool paused = false;              // market replay/generator paused
   bool server_shutdown = false;     // one-shot: send serverShutdown on every session, then close
   bool expire_connections = false;  // one-shot: close every session as its 24 h cut would
+  // delay_ms and http_status apply only to requests for this path ("" = every REST request), so a
+  // test can fault the order it sends and not the engine's account refresh that runs meanwhile.
+  std::string path;
+
+  [[nodiscard]] bool applies_to(std::string_view request_path) const noexcept {
+    return path.empty() || request_path == path;
+  }
 };
 
 // Loads and holds everything the venue serves. Venue thread only (Not thread-safe).

@@ -604,10 +604,15 @@ TEST(Cwtsd, VenueFaultsMidOrderNeverDoubleAnOrder) {
         << fault << " reason " << rs.back().reason << " code " << rs.back().venue_code;
     if (kind_of(rs.back()) == ReportKind::kFilled) expected += fx(0.001);
   };
-  market_buy(R"({"http_status":503,"count":1})", ReportKind::kFilled);    // refused: resent once
-  market_buy(R"({"delay_ms":700,"count":1})", ReportKind::kFilled);       // timed out: adopted
-  market_buy(R"({"http_status":429,"count":1})", ReportKind::kRejected);  // rate limited: final
-  std::this_thread::sleep_for(1200ms);                                    // Retry-After: 1
+  // Faults on the order endpoint only: the engine's account refresh after each fill runs
+  // meanwhile and must not take the fault meant for the order.
+  market_buy(R"({"http_status":503,"count":1,"path":"/api/v3/order"})",
+             ReportKind::kFilled);  // refused: resent once
+  market_buy(R"({"delay_ms":700,"count":1,"path":"/api/v3/order"})",
+             ReportKind::kFilled);  // timed out: adopted
+  market_buy(R"({"http_status":429,"count":1,"path":"/api/v3/order"})",
+             ReportKind::kRejected);    // rate limited: final
+  std::this_thread::sleep_for(1200ms);  // Retry-After: 1
   // Dropped connections: the feed reconnects and resyncs; a signal meanwhile is BOOK_NOT_VALID.
   ASSERT_EQ(h.fault(R"({"drop_connections":true})").status, 200U);
   std::this_thread::sleep_for(100ms);

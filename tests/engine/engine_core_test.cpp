@@ -282,6 +282,19 @@ TEST(RateGovernor, VenueCountersAndBackoff) {
   EXPECT_EQ(g.blocked_until_ns(), t + 120'000'000'000LL) << "418 without Retry-After: 2 minutes";
 }
 
+TEST(RateGovernor, BackgroundRequestsLeaveATenthForOrdersAndCancels) {
+  using cwts::engine::RateDecision;
+  cwts::engine::RateGovernor g(binance_limits(), 0.8, 1.0);  // 960 weight per minute for us
+  const std::int64_t t = 5'000'000'000LL;
+  g.on_used_weight(844, t);  // 960 - 844 = 116 left for us
+  // A 20-weight account refresh needs 20 + 96 (a tenth of 960): it may not take the last 116...
+  EXPECT_EQ(g.try_acquire_background(20, t), RateDecision::kOk) << "116 = 20 + 96: allowed";
+  EXPECT_EQ(g.try_acquire_background(20, t), RateDecision::kEngineWeight) << "96 left: kept";
+  // ...which orders and cancels still get.
+  EXPECT_EQ(g.try_acquire_request(1, t), RateDecision::kOk);
+  EXPECT_EQ(g.try_acquire_order(0, 1, t), RateDecision::kOk);
+}
+
 TEST(ClientOrderId, RoundTripsAndRejectsOtherEpochs) {
   char buf[32];
   const std::uint64_t epoch = 1'795'493'154'629'204'860ULL;

@@ -267,3 +267,33 @@ def test_market_streams_with_ccxt_pro_and_a_raw_client(gw):
             assert sorted(replies[8]["result"]) == ["btcusdt@bookTicker", "ethusdt@depth5@100ms"]
 
     asyncio.run(main())
+
+
+def test_binance_official_sdk_trades_through_the_gateway(gw, synthetic_sim):
+    """binance-sdk-spot (Binance's own client, unmodified) against the gateway."""
+    from binance_common.configuration import ConfigurationRestAPI
+    from binance_sdk_spot.spot import Spot
+    from binance_sdk_spot.rest_api.models import (NewOrderSideEnum, NewOrderTimeInForceEnum,
+                                                  NewOrderTypeEnum)
+    client = Spot(config_rest_api=ConfigurationRestAPI(api_key=GATEWAY_KEY, api_secret=GATEWAY_SECRET,
+                                                       base_path=gw.url, retries=0))
+    api = client.rest_api
+    assert {s.symbol for s in api.exchange_info().data().symbols} == {"BTCUSDT", "ETHUSDT"}
+    bid = float(api.ticker_book_ticker(symbol="ETHUSDT").data().actual_instance.bid_price)
+    price = round(bid * 0.98, 2)
+    o = api.new_order(symbol="ETHUSDT", side=NewOrderSideEnum.BUY, type=NewOrderTypeEnum.LIMIT,
+                      time_in_force=NewOrderTimeInForceEnum.GTC, quantity=0.01, price=price,
+                      new_client_order_id="sdk-1").data()
+    assert o.status == "NEW" and o.client_order_id == "sdk-1"
+    q = api.get_order(symbol="ETHUSDT", order_id=o.order_id).data()
+    assert q.status == "NEW" and float(q.price) == pytest.approx(price)
+    c = api.delete_order(symbol="ETHUSDT", orig_client_order_id="sdk-1").data()
+    assert c.status == "CANCELED"
+    m = api.new_order(symbol="ETHUSDT", side=NewOrderSideEnum.SELL, type=NewOrderTypeEnum.MARKET,
+                      quantity=0.01).data()
+    assert m.status == "FILLED" and float(m.executed_qty) == pytest.approx(0.01)
+    # The account is the venue's: the engine reads it again soon after a fill.
+    def balances():
+        return {b.asset: float(b.free) for b in api.get_account().data().balances}
+    assert wait_until(lambda: balances()["ETH"] == pytest.approx(49.99), timeout=5), balances()
+    assert balances()["USDT"] > 100000

@@ -467,7 +467,7 @@ void ExecEngine::publish_position(std::uint16_t symbol, std::int64_t now) {
 }
 
 bool ExecEngine::allow_request(std::uint32_t weight) {
-  return governor_.try_acquire_request(weight, now_ns_ != 0 ? now_ns_ : realtime_ns()) ==
+  return governor_.try_acquire_background(weight, now_ns_ != 0 ? now_ns_ : realtime_ns()) ==
          engine::RateDecision::kOk;
 }
 

@@ -1,8 +1,9 @@
 // The gateway's market streams (/ws, /ws/<names>, /stream?streams=...): Binance's stream payloads
 // from the market region, so a client (FreqTrade with enable_ws, ccxt.pro) watches the engine's
 // data. Served: bookTicker, depth<5|10|20>[@100ms] (partial book), trade, aggTrade (each public
-// trade its own aggregate), kline_<interval> for the engine's timeframes. Not served: the diff-depth
-// stream (the region holds the top of the book, not the whole book to diff). See docs/gateway.md.
+// trade its own aggregate), kline_<interval> for the engine's timeframes. Not served: the
+// diff-depth stream (the region holds the top of the book, not the whole book to diff). See
+// docs/gateway.md.
 #include <algorithm>
 
 #include "cwts/binance/market_json.hpp"
@@ -48,7 +49,8 @@ std::optional<StreamSub> Gateway::Impl::resolve_stream(std::string_view text) co
     const std::string_view interval = text.substr(text.find("@kline_") + 7);
     const auto n = std::min<std::uint32_t>(market.config.timeframe_count, layout::kMaxTimeframes);
     for (std::uint32_t k = 0; k < n; ++k)
-      if (interval == interval_name(market.config.timeframe_s[k])) s.timeframe = static_cast<int>(k);
+      if (interval == interval_name(market.config.timeframe_s[k]))
+        s.timeframe = static_cast<int>(k);
     if (s.timeframe < 0) return std::nullopt;  // a timeframe the engine does not build
     s.closed_seq =
         market.candles[s.symbol][static_cast<std::size_t>(s.timeframe)].closed.last_sequence();
@@ -78,11 +80,11 @@ net::WsHandlers Gateway::Impl::open_stream(const net::HttpServerRequest& req,
     if (auto s = resolve_stream(n)) client->subs.push_back(std::move(*s));
   stream_clients.push_back(client);
   StreamClient* raw = client.get();
-  return net::WsHandlers{
-      [this, raw](std::string_view text) { on_stream_message(*raw, text); },
-      [this, raw] {
-        std::erase_if(stream_clients, [raw](const auto& c) { return c.get() == raw; });
-      }};
+  return net::WsHandlers{[this, raw](std::string_view text) { on_stream_message(*raw, text); },
+                         [this, raw] {
+                           std::erase_if(stream_clients,
+                                         [raw](const auto& c) { return c.get() == raw; });
+                         }};
 }
 
 void Gateway::Impl::on_stream_message(StreamClient& c, std::string_view text) {
@@ -96,7 +98,9 @@ void Gateway::Impl::on_stream_message(StreamClient& c, std::string_view text) {
       std::vector<StreamSub> add;
       for (const std::string& n : ctl.streams) {
         auto s = resolve_stream(n);
-        if (!s) return c.conn->send(binance::stream_error_json(binance::invalid_stream_name(ctl.id_json)));
+        if (!s)
+          return c.conn->send(
+              binance::stream_error_json(binance::invalid_stream_name(ctl.id_json)));
         add.push_back(std::move(*s));
       }
       for (auto& s : add) {
@@ -169,9 +173,10 @@ void Gateway::Impl::pump_streams() {
           const layout::Quote q = e.quote.load();
           if (q.book_valid == 0 || q.update_id == s.last_id) break;
           s.last_id = q.update_id;
-          send_stream(*c, s, binance::book_ticker_event(q.update_id, names[s.symbol],
-                                                        level(q.bid_px, q.bid_qty),
-                                                        level(q.ask_px, q.ask_qty)));
+          send_stream(
+              *c, s,
+              binance::book_ticker_event(q.update_id, names[s.symbol], level(q.bid_px, q.bid_qty),
+                                         level(q.ask_px, q.ask_qty)));
           break;
         }
         case StreamKind::kPartialDepth: {
@@ -199,7 +204,8 @@ void Gateway::Impl::pump_streams() {
           const auto tf = static_cast<std::size_t>(s.timeframe);
           const layout::CandleSeries& series = market.candles[s.symbol][tf];
           const std::uint32_t tf_s = market.config.timeframe_s[tf];
-          const std::string_view interval = std::string_view(s.text).substr(s.text.find("@kline_") + 7);
+          const std::string_view interval =
+              std::string_view(s.text).substr(s.text.find("@kline_") + 7);
           // Candles closed since the last look, each once with "x":true.
           const std::uint64_t head = series.closed.last_sequence();
           if (head > s.closed_seq) {
@@ -207,8 +213,9 @@ void Gateway::Impl::pump_streams() {
             cc::BroadcastReader<layout::Candle, layout::kCandleHistory> r(series.closed, from);
             layout::Candle k{};
             while (r.try_read(k) == cc::ReadStatus::kOk) {
-              send_stream(*c, s, binance::kline_event(names[s.symbol], now, interval,
-                                                      kline_of(k, tf_s), true));
+              send_stream(
+                  *c, s,
+                  binance::kline_event(names[s.symbol], now, interval, kline_of(k, tf_s), true));
             }
             s.closed_seq = head;
           }
@@ -220,8 +227,9 @@ void Gateway::Impl::pump_streams() {
           if (live.open_time_ms != 0 && changed && now - s.last_sent_ms >= 1000) {
             s.last_live = live;
             s.last_sent_ms = now;
-            send_stream(*c, s, binance::kline_event(names[s.symbol], now, interval,
-                                                    kline_of(live, tf_s), false));
+            send_stream(
+                *c, s,
+                binance::kline_event(names[s.symbol], now, interval, kline_of(live, tf_s), false));
           }
           break;
         }

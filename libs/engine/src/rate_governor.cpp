@@ -86,6 +86,19 @@ RateDecision RateGovernor::try_acquire_request(std::uint32_t weight, std::int64_
   return RateDecision::kOk;
 }
 
+RateDecision RateGovernor::try_acquire_background(std::uint32_t weight,
+                                                  std::int64_t now_ns) noexcept {
+  if (now_ns < blocked_until_ns_) return RateDecision::kBackoff;
+  for (std::size_t i = 0; i < count_; ++i) {
+    Bucket& b = buckets_[i];
+    if (b.type != binance::RateLimitType::kRequestWeight) continue;
+    if (!b.engine.can_take(weight + b.engine.capacity() / 10, now_ns)) {
+      return RateDecision::kEngineWeight;
+    }
+  }
+  return try_acquire_request(weight, now_ns);
+}
+
 void RateGovernor::on_used_weight(std::uint64_t used_1m, std::int64_t now_ns) noexcept {
   for (std::size_t i = 0; i < count_; ++i) {
     Bucket& b = buckets_[i];

@@ -384,7 +384,20 @@ struct BinanceRestVenue::Impl {
   }
 
   void emit(const OrderEvent& e) {
+    if (e.cum_qty > 0) refresh_account_soon();
     if (listener != nullptr) listener->on_order_event(e);
+  }
+
+  // Balances moved (a fill): read /account again within kAccountAfterFillNs rather than at the
+  // next periodic poll, so what the engine publishes (and the gateway reports) follows the fills.
+  // Fills in a burst share one refresh.
+  static constexpr std::int64_t kAccountAfterFillNs = 500'000'000;
+  void refresh_account_soon() {
+    if (next_account_ns == 0) {
+      account_after_fill = true;  // a refresh is queued or in flight: one more after it
+      return;
+    }
+    next_account_ns = std::min(next_account_ns, realtime_ns() + kAccountAfterFillNs);
   }
 
   // ---- responses ------------------------------------------------------------------------
@@ -608,7 +621,11 @@ struct BinanceRestVenue::Impl {
       }
       if (listener != nullptr) listener->on_balances(balances);
     }
-    next_account_ns = realtime_ns() + static_cast<std::int64_t>(opt.account_poll_ms) * 1'000'000;
+    next_account_ns =
+        realtime_ns() + (account_after_fill
+                             ? kAccountAfterFillNs
+                             : static_cast<std::int64_t>(opt.account_poll_ms) * 1'000'000);
+    account_after_fill = false;
   }
 
   // ---- helpers --------------------------------------------------------------------------
@@ -703,6 +720,7 @@ struct BinanceRestVenue::Impl {
   bool account_queued = false;
   std::int64_t next_poll_ns = 0;
   std::int64_t next_account_ns = 0;
+  bool account_after_fill = false;
   Counters counters;
 };
 

@@ -40,6 +40,11 @@ class RateGovernor {
   // A non-order request (query, cancel, account): weight only, engine buckets only.
   [[nodiscard]] RateDecision try_acquire_request(std::uint32_t weight,
                                                  std::int64_t now_ns) noexcept;
+  // Background traffic the engine chooses to send (order polls, account refreshes): as
+  // try_acquire_request, but only while a tenth of each weight bucket would stay for orders and
+  // cancels, so housekeeping never starves them after a back-off emptied the buckets.
+  [[nodiscard]] RateDecision try_acquire_background(std::uint32_t weight,
+                                                    std::int64_t now_ns) noexcept;
 
   // Venue headers after each response.
   void on_used_weight(std::uint64_t used_1m, std::int64_t now_ns) noexcept;
