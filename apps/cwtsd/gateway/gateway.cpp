@@ -65,6 +65,11 @@ ApiError reject_error(RejectReason r, std::int32_t venue_code, bool market) {
   }
 }
 
+ApiError ring_full() {
+  return binance::make_error(ErrorCode::kTooManyRequests,
+                             "The engine's signal ring for the gateway is full; retry.");
+}
+
 layout::Signal make_signal(const binance::NewOrder& o, std::uint16_t symbol) {
   layout::Signal s{};
   s.symbol = symbol;
@@ -300,10 +305,7 @@ void Gateway::Impl::place(const binance::Request& r, bool test, Reply reply) {
   w.seq = seq;
   w.resp = o.resp_type;
   w.until_final = o.type == binance::OrderType::kMarket || o.tif != binance::TimeInForce::kGtc;
-  w.deadline_ms = now_ms() + cfg.gateway.answer_timeout_ms;
-  w.reply = std::move(reply);
-  waiters.push_back(std::move(w));
-  arm_poll();
+  wait_for(std::move(w), std::move(reply));
 }
 
 namespace {
@@ -330,6 +332,29 @@ void Gateway::Impl::query(const binance::Request& r, Reply reply) {
   reply_json(reply, binance::order_query_json(g->order));
 }
 
+// The cancel signal for `g` (or the one already on its way): its seq, or 0 if the ring is full.
+std::uint64_t Gateway::Impl::send_cancel(GatewayOrder& g, std::string cancel_cid) {
+  if (g.cancel_seq != 0) return g.cancel_seq;  // a cancel is already on its way: wait for it too
+  layout::Signal s{};
+  s.seq = next_seq;
+  s.type = static_cast<std::uint8_t>(layout::OrderType::kCancel);
+  s.symbol = g.symbol_id;
+  s.target_seq = g.seq;
+  s.created_ns = core::realtime_ns();
+  if (!push_signal(s)) return 0;
+  ++next_seq;
+  if (cancel_cid.empty()) cancel_cid = "cwtsgw-" + std::to_string(s.seq);
+  orders.add_cancel(s.seq, g.seq, std::move(cancel_cid));
+  return s.seq;
+}
+
+void Gateway::Impl::wait_for(Waiter w, Reply reply) {
+  w.deadline_ms = now_ms() + cfg.gateway.answer_timeout_ms;
+  w.reply = std::move(reply);
+  waiters.push_back(std::move(w));
+  arm_poll();
+}
+
 void Gateway::Impl::cancel(const binance::Request& r, Reply reply) {
   auto req = binance::parse_cancel(r, info);
   if (!req.ok()) return reply_error(reply, req.error());
@@ -337,32 +362,12 @@ void Gateway::Impl::cancel(const binance::Request& r, Reply reply) {
   if (g == nullptr || g->final) {
     return reply_error(reply, binance::errors::cancel_rejected(binance::msg::kUnknownOrder));
   }
+  const std::uint64_t seq = send_cancel(*g, req.value().new_client_order_id);
+  if (seq == 0) return reply_error(reply, ring_full());
   Waiter w;
   w.place = false;
-  if (g->cancel_seq != 0) {
-    w.cancel_seqs.push_back(g->cancel_seq);  // a cancel already on its way: wait for it too
-  } else {
-    layout::Signal s{};
-    s.seq = next_seq;
-    s.type = static_cast<std::uint8_t>(layout::OrderType::kCancel);
-    s.symbol = g->symbol_id;
-    s.target_seq = g->seq;
-    s.created_ns = core::realtime_ns();
-    if (!push_signal(s)) {
-      return reply_error(reply, binance::make_error(ErrorCode::kTooManyRequests,
-                                                    "The engine's signal ring for the gateway "
-                                                    "is full; retry."));
-    }
-    ++next_seq;
-    std::string cid = req.value().new_client_order_id;
-    if (cid.empty()) cid = "cwtsgw-" + std::to_string(s.seq);
-    orders.add_cancel(s.seq, g->seq, std::move(cid));
-    w.cancel_seqs.push_back(s.seq);
-  }
-  w.deadline_ms = now_ms() + cfg.gateway.answer_timeout_ms;
-  w.reply = std::move(reply);
-  waiters.push_back(std::move(w));
-  arm_poll();
+  w.cancel_seqs.push_back(seq);
+  wait_for(std::move(w), std::move(reply));
 }
 
 void Gateway::Impl::cancel_all(const binance::Request& r, Reply reply) {
@@ -374,28 +379,14 @@ void Gateway::Impl::cancel_all(const binance::Request& r, Reply reply) {
   for (const binance::Order& o : orders.open_orders(sym.value()->name)) {
     GatewayOrder* g = orders.find(static_cast<std::uint64_t>(o.order_id));
     if (g == nullptr) continue;
-    if (g->cancel_seq != 0) {
-      w.cancel_seqs.push_back(g->cancel_seq);
-      continue;
-    }
-    layout::Signal s{};
-    s.seq = next_seq;
-    s.type = static_cast<std::uint8_t>(layout::OrderType::kCancel);
-    s.symbol = g->symbol_id;
-    s.target_seq = g->seq;
-    s.created_ns = core::realtime_ns();
-    if (!push_signal(s)) break;  // the ones sent are answered; the rest stay open
-    ++next_seq;
-    orders.add_cancel(s.seq, g->seq, "cwtsgw-" + std::to_string(s.seq));
-    w.cancel_seqs.push_back(s.seq);
+    const std::uint64_t seq = send_cancel(*g, {});
+    if (seq == 0) break;  // ring full: the ones sent are answered; the rest stay open
+    w.cancel_seqs.push_back(seq);
   }
   if (w.cancel_seqs.empty()) {
     return reply_error(reply, binance::errors::cancel_rejected(binance::msg::kUnknownOrder));
   }
-  w.deadline_ms = now_ms() + cfg.gateway.answer_timeout_ms;
-  w.reply = std::move(reply);
-  waiters.push_back(std::move(w));
-  arm_poll();
+  wait_for(std::move(w), std::move(reply));
 }
 
 void Gateway::Impl::open_orders(const binance::Request& r, Reply reply) {

@@ -117,6 +117,9 @@ struct Gateway::Impl {
   void poll();
   void arm_poll();
   bool push_signal(layout::Signal s);
+  struct Waiter;
+  std::uint64_t send_cancel(GatewayOrder& g, std::string cancel_cid);
+  void wait_for(Waiter w, Reply reply);
   [[nodiscard]] int symbol_id(std::string_view name) const noexcept;
 
   Config cfg;

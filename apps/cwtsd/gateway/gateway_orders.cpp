@@ -215,14 +215,7 @@ std::vector<binance::Order> GatewayOrders::all_orders(std::string_view symbol,
     if (end_ms && o.time_ms > *end_ms) continue;
     out.push_back(o);
   }
-  // Binance returns the most recent `limit` when no fromId is given, the first `limit` otherwise.
-  if (out.size() > limit) {
-    if (from_id) {
-      out.resize(limit);
-    } else {
-      out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(limit));
-    }
-  }
+  binance::keep_list_window(out, from_id.has_value(), limit);
   return out;
 }
 
@@ -236,13 +229,7 @@ std::vector<binance::Trade> GatewayOrders::trades(const binance::MyTradesQuery& 
     if (q.end_time_ms && t.time_ms > *q.end_time_ms) continue;
     out.push_back(t);
   }
-  if (out.size() > q.limit) {
-    if (q.from_id) {
-      out.resize(q.limit);
-    } else {
-      out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(q.limit));
-    }
-  }
+  binance::keep_list_window(out, q.from_id.has_value(), q.limit);
   return out;
 }
 

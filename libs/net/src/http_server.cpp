@@ -156,7 +156,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         req.headers.emplace_back(core::ascii_lower(std::string_view(n.data(), n.size())),
                                  std::string(f.value()));
       }
-      if (websocket::is_upgrade(msg) && owner_->upgrade_) {
+      head_ = msg.method() == http::verb::head;
+      if (websocket::is_upgrade(msg) && owner_->upgrade_ &&
+          (!owner_->upgrade_accepts_ || owner_->upgrade_accepts_(req.path()))) {
         auto ws = std::make_shared<WsSession>(owner_, std::move(stream_));
         owner_->ws_sessions_.emplace(ws.get(), ws);
         ws->start(std::move(msg), std::move(req));
@@ -184,6 +186,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       res->body() = std::move(r.body);
       res->keep_alive(keep_alive_);
       res->prepare_payload();
+      if (head_) {  // the GET's headers, Content-Length included, without the body
+        const auto n = res->body().size();
+        res->body().clear();
+        res->content_length(n);
+      }
       stream_.expires_after(owner_->options_.io_timeout);
       http::async_write(stream_, *res,
                         [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
@@ -204,6 +211,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     std::optional<http::request_parser<http::string_body>> parser_;
     std::uint64_t generation_ = 0;
     bool keep_alive_ = true;
+    bool head_ = false;
     bool answered_ = false;
     bool closed_ = false;
   };
@@ -238,6 +246,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;
   std::unordered_map<WsSession*, std::shared_ptr<WsSession>> ws_sessions_;
   Upgrade upgrade_;
+  std::function<bool(std::string_view)> upgrade_accepts_;
 };
 
 HttpServer::HttpServer(asio::io_context& ioc, const std::string& address, std::uint16_t port,
@@ -282,6 +291,9 @@ std::size_t HttpServer::connections() const noexcept {
   return impl_->sessions_.size() + impl_->ws_sessions_.size();
 }
 
-void HttpServer::set_upgrade(Upgrade upgrade) { impl_->upgrade_ = std::move(upgrade); }
+void HttpServer::set_upgrade(Upgrade upgrade, std::function<bool(std::string_view)> accepts) {
+  impl_->upgrade_ = std::move(upgrade);
+  impl_->upgrade_accepts_ = std::move(accepts);
+}
 
 }  // namespace cwts::net

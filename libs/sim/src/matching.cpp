@@ -728,13 +728,7 @@ std::vector<Order> MatchingEngine::all_orders(std::string_view symbol,
   if (s == nullptr) return out;
   for (const Order& o : s->orders)
     if (!from_id || o.order_id >= *from_id) out.push_back(o);
-  if (out.size() > limit) {
-    if (from_id) {
-      out.resize(limit);
-    } else {
-      out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(limit));
-    }
-  }
+  binance::keep_list_window(out, from_id.has_value(), limit);
   return out;
 }
 

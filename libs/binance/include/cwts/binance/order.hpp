@@ -1,6 +1,7 @@
 // Order, its enums, and the parsed requests that create, cancel, query and list orders and trades.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -130,5 +131,17 @@ struct MyTradesQuery {
   std::optional<std::int64_t> from_id;
   std::uint32_t limit = 500;  // default 500, max 1000
 };
+
+// The window Binance's list endpoints return (allOrders, myTrades): from a given id the first
+// `limit` items, otherwise the most recent `limit`. `items` are in ascending order.
+template <typename T>
+void keep_list_window(std::vector<T>& items, bool from_id_given, std::size_t limit) {
+  if (items.size() <= limit) return;
+  if (from_id_given) {
+    items.resize(limit);
+  } else {
+    items.erase(items.begin(), items.end() - static_cast<std::ptrdiff_t>(limit));
+  }
+}
 
 }  // namespace cwts::binance

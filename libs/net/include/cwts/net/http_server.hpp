@@ -4,8 +4,8 @@
 // order), bounded header and body sizes, a read/write timeout and a connection cap, so a slow or
 // hostile client holds only its own connection. Not the hot path: a request allocates.
 //
-// Thread-safety: every member and every Reply runs on the io_context's thread (one thread runs
-// it); nothing here is thread-safe.
+// HEAD is answered as GET without the body. Thread-safety: every member and every Reply runs on the
+// io_context's thread (one thread runs it); nothing here is thread-safe.
 #pragma once
 
 #include <chrono>
@@ -88,7 +88,9 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   [[nodiscard]] std::uint16_t port() const noexcept;
-  void set_upgrade(Upgrade upgrade);
+  // `accepts(path)` false: the upgrade request is answered by the Handler like any request (a
+  // 404 there). Without `accepts`, every path may upgrade.
+  void set_upgrade(Upgrade upgrade, std::function<bool(std::string_view path)> accepts = {});
   // Stops accepting and closes every connection (answers still pending are dropped).
   void stop();
   [[nodiscard]] std::size_t connections() const noexcept;
