@@ -7,7 +7,7 @@
 // bytes arrive from cwtsd, before they are forwarded.
 //
 //   cwts-latency-order --sim PATH --cwtsd PATH [--samples N] [--idle
-//   busy-spin|spin-then-yield|block] [--gateway] [--json]
+//   busy-spin|spin-then-yield|block] [--gateway] [--json] [--raw FILE]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -186,6 +186,7 @@ int main(int argc, char** argv) {
   std::size_t samples = 2000;
   bool json = false;
   bool gateway = false;
+  std::string raw_path;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -201,10 +202,12 @@ int main(int argc, char** argv) {
       json = true;
     else if (a == "--gateway")
       gateway = true;
+    else if (a == "--raw")
+      raw_path = next();
     else {
       std::fprintf(stderr,
                    "usage: cwts-latency-order --sim PATH --cwtsd PATH [--samples N] [--idle MODE] "
-                   "[--gateway] [--json]\n");
+                   "[--gateway] [--json] [--raw FILE]\n");
       return 2;
     }
   }
@@ -314,6 +317,10 @@ int main(int argc, char** argv) {
   }
   engine.terminate(15s);
   sim.terminate();
+  if (!raw_path.empty()) {  // every sample in ns, one per line (the latency report's plot)
+    std::ofstream raw(raw_path);
+    for (const auto v : lat) raw << v << '\n';
+  }
   const auto st = cwts::bench::stats(lat);
   const auto in = cwts::bench::stats(intake);
   if (json) {

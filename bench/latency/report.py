@@ -65,7 +65,7 @@ def plot(raws, path):
     ax.set_xscale("log")
     ax.set_xlabel("latency (µs, log scale)")
     ax.set_ylabel("fraction of samples ≤ x")
-    ax.set_title("CWTS Ultra: engine -> strategy (-> engine) by transport")
+    ax.set_title("CWTS Ultra: engine -> strategy (-> engine) by transport; signal or gateway order -> venue")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()
@@ -91,6 +91,13 @@ def main():
                        str(build / "apps" / "cwts-sim" / "cwts-sim"), "--cwtsd", str(build / "apps" / "cwtsd" / "cwtsd"),
                        "--samples", str(min(args.samples, 3000)), "--json", "--raw", str(tmp / "shm_python")])
         res["shm_python"] = py["shm_python"]
+        # The way back to the venue: a signal in a slot's ring, and a signed order written to the
+        # gateway (FreqTrade's path), each to the order's bytes on the venue socket.
+        for name, extra in (("order_shm", []), ("order_gateway", ["--gateway"])):
+            o = run_json([str(build / "bench" / "cwts-latency-order"), "--sim", str(build / "apps" / "cwts-sim" / "cwts-sim"),
+                          "--cwtsd", str(build / "apps" / "cwtsd" / "cwtsd"), "--idle", "busy-spin",
+                          "--samples", str(min(args.samples, 2000)), "--json", "--raw", str(tmp / name)] + extra)
+            res[name] = {k: next(iter(o.values()))[k] for k in ("p50_ns", "p99_ns", "p999_ns", "samples")}
         for mode in ("uds", "websocket"):
             res[mode] = transport(build / "bench" / "cwts-latency-transport", mode, args.samples, tmp / mode, tmp)
         for name in res:

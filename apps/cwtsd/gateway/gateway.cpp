@@ -147,6 +147,7 @@ Gateway::Impl::Impl(const Config& c, Engine& e, Credentials cr)
         handle(std::move(req), std::move(reply));
       },
       o);
+  port = server->port();  // read once here: the acceptor belongs to the gateway thread later
   server->set_upgrade(
       [this](const net::HttpServerRequest& req, std::shared_ptr<net::WsConnection> conn) {
         return open_stream(req, std::move(conn));
@@ -159,7 +160,7 @@ Gateway::Gateway(const Config& cfg, Engine& engine, Credentials credentials)
 
 Gateway::~Gateway() { stop(); }
 
-std::uint16_t Gateway::port() const noexcept { return impl_->server->port(); }
+std::uint16_t Gateway::port() const noexcept { return impl_->port; }
 
 void Gateway::start() {
   Impl& i = *impl_;

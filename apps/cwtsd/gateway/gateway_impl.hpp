@@ -133,6 +133,7 @@ struct Gateway::Impl {
 
   boost::asio::io_context ioc;
   std::optional<net::HttpServer> server;
+  std::uint16_t port = 0;
   boost::asio::steady_timer poll_timer{ioc};
   std::optional<VenueFetcher> fetcher;
   std::thread thread;
