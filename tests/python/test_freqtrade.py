@@ -149,15 +149,34 @@ class E2EStrategy(E2EBase):
 '''
 
 
+# An IOC limit entry at the ask for more than the best ask level holds (~1.8 BTC): part fills, the
+# venue expires the rest; the trade keeps the filled part and the exit sells exactly that.
+PARTIAL_STRATEGY = E2E_BASE + '''
+
+class E2EStrategy(E2EBase):
+    minimal_roi = {{"0": -1}}
+    stoploss = -0.5
+    order_types = {{"entry": "limit", "exit": "market", "stoploss": "market",
+                   "stoploss_on_exchange": False}}
+    order_time_in_force = {{"entry": "IOC", "exit": "GTC"}}
+'''
+
+
 class LiveRun:
     """cwtsd with its gateway on cwts-sim, and FreqTrade (dry_run false) trading through it until
     one trade is closed. Afterwards: FreqTrade's orders and trades, the venue's orders and trades."""
 
-    def __init__(self, sim, tmp_path, strategy_src, enable_ws=False):
+    def __init__(self, sim, tmp_path, strategy_src, enable_ws=False, stake_amount=50):
         import sqlite3
         from conftest import GATEWAY_KEY, GATEWAY_SECRET, API_KEY, API_SECRET
         from test_gateway import GATEWAY, gateway_url, signed
         self.engine = Engine(sim, tmp_path, overrides={"gateway": GATEWAY})
+
+        def btc_balance():
+            status, acct = signed(sim.url, "GET", "/api/v3/account", {}, API_KEY, API_SECRET)
+            assert status == 200, acct
+            return sum(float(b["free"]) + float(b["locked"]) for b in acct["balances"] if b["asset"] == "BTC")
+        self.btc_before = btc_balance()
         try:
             url = gateway_url(self.engine)
             strat_dir = tmp_path / "strategies"
@@ -176,7 +195,7 @@ class LiveRun:
             ex["_ft_has_params"] = {"ohlcv_partial_candle": False}
             config = base_config(sim, tmp_path, dry_run=False, initial_state="running",
                                  bot_name="cwts-live", cancel_open_orders_on_exit=False, exchange=ex,
-                                 stake_amount=50, max_open_trades=1,
+                                 stake_amount=stake_amount, max_open_trades=1,
                                  entry_pricing={"price_side": "other", "use_order_book": False},
                                  exit_pricing={"price_side": "other", "use_order_book": False})
             cfg = json.loads(config.read_text())
@@ -217,6 +236,7 @@ class LiveRun:
             assert status == 200
             status, self.venue_trades = signed(sim.url, "GET", "/api/v3/myTrades", {"symbol": "BTCUSDT"}, API_KEY, API_SECRET)
             assert status == 200
+            self.btc_after = btc_balance()
             import cwts_bridge
             with cwts_bridge.attach(self.engine.instance) as b:
                 self.position = b.position("BTCUSDT").qty
@@ -224,19 +244,23 @@ class LiveRun:
             if self.engine.proc.poll() is None:
                 assert self.engine.stop() == 0
 
-    def assert_orders_match(self, venue_orders):
+    def assert_orders_match(self, venue_orders, venue_status=None):
         """One venue order per FreqTrade order, in the same sequence, with FreqTrade's fills."""
         assert len(venue_orders) == len(self.orders), (venue_orders, self.orders)
-        for (side, _, _, filled, average, cost), v in zip(self.orders, venue_orders):
-            assert v["side"] == side.upper() and v["status"] == "FILLED"
+        statuses = venue_status or ["FILLED"] * len(venue_orders)
+        for (side, _, _, filled, average, cost), v, st in zip(self.orders, venue_orders, statuses):
+            assert v["side"] == side.upper() and v["status"] == st, (v, st)
             assert float(v["executedQty"]) == pytest.approx(filled, rel=1e-9)
             assert float(v["cummulativeQuoteQty"]) == pytest.approx(cost, rel=1e-6)
         # Fees FreqTrade booked are the venue's (valued in the quote asset).
         venue_fee = sum(float(t["commission"]) * (float(t["price"]) if t["commissionAsset"] == "BTC" else 1.0)
                         for t in self.venue_trades)
         assert self.fees == pytest.approx(venue_fee, rel=1e-6)
-        # The engine's position is the venue's net: bought and sold the same amount.
+        # The engine's position is the venue's net: bought and sold the same amount; and the
+        # venue's BTC balance moved by exactly that net less the commissions it took in BTC.
         assert self.position == pytest.approx(0.0, abs=1e-12)
+        base_fees = sum(float(t["commission"]) for t in self.venue_trades if t["commissionAsset"] == "BTC")
+        assert self.btc_after - self.btc_before == pytest.approx(self.position - base_fees, abs=1e-9)
 
 
 def test_live_market_entry_and_roi_exit_reach_the_venue_exactly_once(synthetic_sim, tmp_path):
@@ -256,3 +280,14 @@ def test_live_limit_entry_unfilled_timeout_and_stoploss(synthetic_sim, tmp_path)
     assert "cancel" in run.text().lower()
     assert [o[0] for o in run.orders] == ["buy", "sell"] and all(o[2] == "closed" for o in run.orders), run.orders
     run.assert_orders_match(rest)
+
+
+def test_live_partial_fill_kept_and_exited(synthetic_sim, tmp_path):
+    run = LiveRun(synthetic_sim, tmp_path, PARTIAL_STRATEGY, stake_amount=90000)
+    assert run.exit_reasons == ["roi"]
+    entry, exit_ = run.venue_orders
+    # The entry filled in part; the venue expired the rest (IOC).
+    assert entry["status"] == "EXPIRED" and 0 < float(entry["executedQty"]) < float(entry["origQty"]), json.dumps(entry)
+    assert [o[0] for o in run.orders] == ["buy", "sell"], run.orders
+    assert float(exit_["executedQty"]) == pytest.approx(float(entry["executedQty"]), rel=1e-12)
+    run.assert_orders_match(run.venue_orders, ["EXPIRED", "FILLED"])
