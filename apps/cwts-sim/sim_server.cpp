@@ -80,6 +80,7 @@ struct SimServer::Impl {
   void housekeeping();
   std::uint64_t tick_no = 0;
   std::uint64_t sessions_opened = 0;
+  std::map<std::string, std::int64_t> rest_requests;  // by path, for /_sim/status
 
   net::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
@@ -468,9 +469,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Dro
         w.end_array()
             .key("framesPublished")
             .integer(static_cast<std::int64_t>(srv_.venue->frames_published()));
-        w.key("wsSessionsOpened")
-            .integer(static_cast<std::int64_t>(srv_.sessions_opened))
-            .end_object();
+        w.key("wsSessionsOpened").integer(static_cast<std::int64_t>(srv_.sessions_opened));
+        w.key("restRequests").begin_object();  // by path: what clients asked of the venue
+        for (const auto& [p, n] : srv_.rest_requests) w.key(p).integer(n);
+        w.end_object().end_object();
         reply.body = w.str();
       } else {
         reply.status = 404;
@@ -482,6 +484,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Dro
         key_storage = std::string(it->value());
         key = &key_storage;
       }
+      ++srv_.rest_requests[std::string(path)];
       reply = srv_.rest->handle(
           HttpRequestView{std::string_view(req.method_string().data(), req.method_string().size()),
                           path, query, req.body(), key});

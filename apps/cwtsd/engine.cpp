@@ -182,6 +182,9 @@ void Engine::stop() {
 }
 
 const binance::ExchangeInfo& Engine::exchange_info() const { return impl_->info; }
+bool Engine::try_charge_venue_lookup(std::uint32_t weight) noexcept {
+  return impl_->exec->try_charge_lookup(weight);
+}
 const shm::RegionOptions& Engine::region_options() const { return impl_->ropts; }
 const std::string& Engine::exchange_info_text() const { return impl_->info_text; }
 

@@ -88,6 +88,9 @@ class Engine {
   bool reload_and_wait(const Config& cfg, int timeout_ms);
   bool cancel_all_and_wait(int timeout_ms);
   [[nodiscard]] HotLog& hot_log() noexcept { return hot_log_; }
+  // Any thread: a venue request made outside the exec thread (the gateway's look-ups) asks the
+  // rate governor's leftover budget; true = send it (its weight is charged).
+  [[nodiscard]] bool try_charge_venue_lookup(std::uint32_t weight) noexcept;
   [[nodiscard]] const Config& config() const noexcept { return cfg_; }
   [[nodiscard]] std::string market_path() const;
   [[nodiscard]] std::string signals_path() const;

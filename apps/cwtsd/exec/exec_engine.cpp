@@ -176,6 +176,13 @@ void ExecEngine::run(std::atomic<bool>& stop) {
 
 void ExecEngine::loop_once(std::int64_t now, bool& did_work) {
   now_ns_ = now;
+  if (now - headroom_published_ns_ >= 1'000'000) {
+    headroom_published_ns_ = now;
+    if (const std::uint64_t w = lookup_weight_.exchange(0, std::memory_order_relaxed); w != 0) {
+      governor_.charge_weight(w, now);
+    }
+    background_headroom_.store(governor_.background_headroom(now), std::memory_order_relaxed);
+  }
   heartbeat_.store(now, std::memory_order_relaxed);
   cc::store_word(market_.status.exec.heartbeat_ns, static_cast<std::uint64_t>(now),
                  std::memory_order_relaxed);

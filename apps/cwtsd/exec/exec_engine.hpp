@@ -81,6 +81,14 @@ class ExecEngine final : private venue::VenueListener {
   [[nodiscard]] std::uint64_t venue_orders_1d() const noexcept {
     return orders_1d_.load(std::memory_order_relaxed);
   }
+  // Any thread (the gateway's venue look-ups): true and the weight is charged to the engine's
+  // budget (at the exec thread's next loop) if the budget left for background traffic, as the
+  // exec thread last published it (every millisecond), covers `weight`; false: do not send.
+  [[nodiscard]] bool try_charge_lookup(std::uint32_t weight) noexcept {
+    if (background_headroom_.load(std::memory_order_relaxed) < weight) return false;
+    lookup_weight_.fetch_add(weight, std::memory_order_relaxed);
+    return true;
+  }
   [[nodiscard]] bool venue_ready() const noexcept {
     return venue_ready_.load(std::memory_order_relaxed);
   }
@@ -152,6 +160,11 @@ class ExecEngine final : private venue::VenueListener {
   std::atomic<std::uint64_t> used_weight_1m_{0}, orders_10s_{0}, orders_1d_{0};
   std::array<std::array<std::atomic<std::uint64_t>, 32>, 8> report_counts_{};
   std::atomic<bool> venue_ready_{false};
+  // The gateway's look-ups: weight spent (any thread adds, exec thread takes) and the headroom
+  // the exec thread publishes for them.
+  std::atomic<std::uint64_t> lookup_weight_{0};
+  std::atomic<std::uint64_t> background_headroom_{0};
+  std::int64_t headroom_published_ns_ = 0;
   ExecCounters counters_;
   std::int64_t now_ns_ = 0;  // time of the current loop iteration
   bool stopping_ = false;

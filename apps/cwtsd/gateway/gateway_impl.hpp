@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -93,7 +94,7 @@ struct Gateway::Impl {
   // Public market data (market_endpoints.cpp). False if `path` is not one of them.
   bool market_endpoint(std::string_view path, std::string_view raw_query, const binance::Request& r,
                        Reply& reply);
-  void forward_to_venue(std::string target, Reply reply);
+  void forward_to_venue(std::string target, std::uint32_t weight, Reply reply);
   // Signed endpoints (gateway.cpp).
   void place(const binance::Request& r, bool test, Reply reply);
   void cancel(const binance::Request& r, Reply reply);
@@ -162,6 +163,11 @@ struct Gateway::Impl {
   std::vector<Waiter> waiters;
   std::vector<std::shared_ptr<StreamClient>> stream_clients;
   std::optional<concurrent::BroadcastReader<layout::Event, layout::kEventRingCapacity>> events;
+  // Venue klines answers that can no longer change (every candle closed), by request target;
+  // the oldest go first.
+  static constexpr std::size_t kKlineCacheEntries = 512;
+  std::map<std::string, std::string> kline_cache;
+  std::deque<std::string> kline_cache_order;
   std::string port_file;
   bool started = false;
 };

@@ -1,7 +1,10 @@
 // The gateway's public market-data endpoints: served from the market region where the engine
 // holds the data (books, quotes, candles), fetched from the venue otherwise (docs/gateway.md).
 #include <algorithm>
+#include <cstdlib>
 #include <stdexcept>
+
+#include <simdjson.h>
 
 #include "cwts/binance/json_responses.hpp"
 #include "cwts/binance/kline.hpp"
@@ -9,6 +12,7 @@
 #include "cwts/concurrent/broadcast_ring.hpp"
 #include "cwts/core/clock.hpp"
 #include "cwts/net/http_get.hpp"
+#include "engine.hpp"
 #include "gateway/gateway_impl.hpp"
 
 namespace cwts::daemon {
@@ -41,6 +45,31 @@ std::vector<layout::Candle> held_candles(const layout::CandleSeries& series) {
     out.push_back(live);
   }
   return out;
+}
+
+// Binance's request weight of a public look-up (rest-api.md), for the rate governor.
+std::uint32_t lookup_weight(std::string_view path, const binance::Request& r) {
+  if (path == "/api/v3/depth") {
+    const std::string* l = r.find("limit");
+    const long n = l == nullptr ? 100 : std::strtol(l->c_str(), nullptr, 10);
+    return n <= 100 ? 5 : n <= 500 ? 25 : n <= 1000 ? 50 : 250;
+  }
+  if (path == "/api/v3/ticker/24hr") return r.has("symbol") ? 2 : 80;
+  if (path == "/api/v3/trades" || path == "/api/v3/historicalTrades") return 25;
+  if (path == "/api/v3/aggTrades") return 4;
+  return 2;  // klines, uiKlines, avgPrice
+}
+
+// True if every row of a klines body closed before `now_ms` (such an answer never changes).
+bool klines_all_closed(const std::string& body, std::int64_t now_ms) {
+  simdjson::dom::parser parser;
+  simdjson::dom::array rows;
+  if (parser.parse(body).get_array().get(rows) != simdjson::SUCCESS) return false;
+  std::int64_t last_close = 0;
+  for (simdjson::dom::element row : rows) {
+    if (row.at(6).get_int64().get(last_close) != simdjson::SUCCESS) return false;
+  }
+  return last_close < now_ms;
 }
 
 }  // namespace
@@ -94,7 +123,7 @@ bool Gateway::Impl::market_endpoint(std::string_view path, std::string_view raw_
   std::string target(path);  // as the client sent it, for the venue
   if (!raw_query.empty()) target.append("?").append(raw_query);
   if (forwarded) {
-    forward_to_venue(std::move(target), std::move(reply));
+    forward_to_venue(std::move(target), lookup_weight(path, r), std::move(reply));
     return true;
   }
 
@@ -147,7 +176,7 @@ bool Gateway::Impl::market_endpoint(std::string_view path, std::string_view raw_
     const layout::BookTop b = entry.book.load();
     // Deeper than the engine holds, or its book not synced: the venue's book.
     if (n > static_cast<std::int64_t>(layout::kBookDepth) || b.book_valid == 0) {
-      forward_to_venue(std::move(target), std::move(reply));
+      forward_to_venue(std::move(target), lookup_weight(path, r), std::move(reply));
       return true;
     }
     std::vector<md::Level> bids, asks;
@@ -182,7 +211,8 @@ bool Gateway::Impl::market_endpoint(std::string_view path, std::string_view raw_
   auto end = binance::parse_integer(r, "endTime", false);
   auto limit = binance::parse_integer(r, "limit", false);
   if (tf < 0 || !start.ok() || !end.ok() || !limit.ok()) {
-    forward_to_venue(std::move(target), std::move(reply));  // the venue names the error
+    forward_to_venue(std::move(target), lookup_weight(path, r),
+                     std::move(reply));  // the venue names the error
     return true;
   }
   const auto n =
@@ -198,7 +228,7 @@ bool Gateway::Impl::market_endpoint(std::string_view path, std::string_view raw_
   const bool covers_start =
       start.value() && !held.empty() && held.front().open_time_ms <= *start.value();
   if (start.value() ? !covers_start : sel.size() < n) {
-    forward_to_venue(std::move(target), std::move(reply));
+    forward_to_venue(std::move(target), lookup_weight(path, r), std::move(reply));
     return true;
   }
   if (sel.size() > n) {
@@ -216,14 +246,37 @@ bool Gateway::Impl::market_endpoint(std::string_view path, std::string_view raw_
   return true;
 }
 
-void Gateway::Impl::forward_to_venue(std::string target, Reply reply) {
-  fetcher->get(std::move(target), [reply = std::move(reply)](bool ok, std::string body) mutable {
-    if (ok) return reply_json(reply, std::move(body));
-    net::HttpServerResponse r;
-    r.status = 502;
-    r.body = binance::error_json(binance::make_error(binance::ErrorCode::kUnknown, body));
-    reply(std::move(r));
-  });
+void Gateway::Impl::forward_to_venue(std::string target, std::uint32_t weight, Reply reply) {
+  // Klines of the past never change: answered once by the venue, then from here.
+  const bool klines = target.starts_with("/api/v3/klines?");
+  if (klines) {
+    if (const auto it = kline_cache.find(target); it != kline_cache.end()) {
+      return reply_json(reply, it->second);
+    }
+  }
+  // The engine's rate governor decides: look-ups spend only what orders and cancels leave.
+  if (!engine.try_charge_venue_lookup(weight)) {
+    return reply_error(reply, binance::make_error(binance::ErrorCode::kTooManyRequests,
+                                                  "The engine's request-weight budget for venue "
+                                                  "look-ups is used up; retry later."));
+  }
+  fetcher->get(
+      target, [this, klines, target, reply = std::move(reply)](bool ok, std::string body) mutable {
+        if (!ok) {
+          net::HttpServerResponse r;
+          r.status = 502;
+          r.body = binance::error_json(binance::make_error(binance::ErrorCode::kUnknown, body));
+          return reply(std::move(r));
+        }
+        if (klines && klines_all_closed(body, core::realtime_ns() / 1'000'000)) {
+          if (kline_cache_order.size() >= kKlineCacheEntries) {
+            kline_cache.erase(kline_cache_order.front());
+            kline_cache_order.pop_front();
+          }
+          if (kline_cache.emplace(target, body).second) kline_cache_order.push_back(target);
+        }
+        reply_json(reply, std::move(body));
+      });
 }
 
 // ---- VenueFetcher -------------------------------------------------------------------------

@@ -99,6 +99,27 @@ RateDecision RateGovernor::try_acquire_background(std::uint32_t weight,
   return try_acquire_request(weight, now_ns);
 }
 
+std::uint64_t RateGovernor::background_headroom(std::int64_t now_ns) noexcept {
+  if (now_ns < blocked_until_ns_) return 0;
+  std::uint64_t headroom = UINT64_MAX;
+  for (std::size_t i = 0; i < count_; ++i) {
+    Bucket& b = buckets_[i];
+    if (b.type != binance::RateLimitType::kRequestWeight || b.engine.unlimited()) continue;
+    const std::uint64_t avail = b.engine.available(now_ns);
+    const std::uint64_t reserve = b.engine.capacity() / 10;
+    headroom = std::min(headroom, avail > reserve ? avail - reserve : 0);
+  }
+  return headroom;
+}
+
+void RateGovernor::charge_weight(std::uint64_t weight, std::int64_t now_ns) noexcept {
+  for (std::size_t i = 0; i < count_; ++i) {
+    Bucket& b = buckets_[i];
+    if (b.type != binance::RateLimitType::kRequestWeight || b.engine.unlimited()) continue;
+    (void)b.engine.try_acquire(std::min(weight, b.engine.available(now_ns)), now_ns);
+  }
+}
+
 void RateGovernor::on_used_weight(std::uint64_t used_1m, std::int64_t now_ns) noexcept {
   for (std::size_t i = 0; i < count_; ++i) {
     Bucket& b = buckets_[i];

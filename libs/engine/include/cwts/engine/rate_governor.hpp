@@ -45,6 +45,12 @@ class RateGovernor {
   // cancels, so housekeeping never starves them after a back-off emptied the buckets.
   [[nodiscard]] RateDecision try_acquire_background(std::uint32_t weight,
                                                     std::int64_t now_ns) noexcept;
+  // The weight background traffic may still spend now (what try_acquire_background would allow;
+  // 0 during a back-off).
+  [[nodiscard]] std::uint64_t background_headroom(std::int64_t now_ns) noexcept;
+  // Weight spent outside the exec thread (the gateway's venue look-ups), taken from the engine's
+  // weight buckets after the fact (as much as they hold).
+  void charge_weight(std::uint64_t weight, std::int64_t now_ns) noexcept;
 
   // Venue headers after each response.
   void on_used_weight(std::uint64_t used_1m, std::int64_t now_ns) noexcept;
