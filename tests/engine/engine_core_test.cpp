@@ -295,6 +295,23 @@ TEST(RateGovernor, BackgroundRequestsLeaveATenthForOrdersAndCancels) {
   EXPECT_EQ(g.try_acquire_order(0, 1, t), RateDecision::kOk);
 }
 
+TEST(RateGovernor, LookupsOutsideTheExecThreadSpendOnlyTheBackgroundHeadroom) {
+  using cwts::engine::RateDecision;
+  cwts::engine::RateGovernor g(binance_limits(), 0.8, 1.0);  // 960 weight per minute for us
+  const std::int64_t t = 5'000'000'000LL;
+  EXPECT_EQ(g.background_headroom(t), 960U - 96U) << "all but a tenth";
+  g.on_used_weight(844, t);  // 116 left for us
+  EXPECT_EQ(g.background_headroom(t), 20U) << "what try_acquire_background would allow";
+  g.charge_weight(15, t);  // a look-up the gateway sent
+  EXPECT_EQ(g.background_headroom(t), 5U);
+  EXPECT_EQ(g.try_acquire_background(20, t), RateDecision::kEngineWeight) << "charged: spent";
+  g.charge_weight(500, t);  // more than is left (the venue's counter will say): empties, no wrap
+  EXPECT_EQ(g.background_headroom(t), 0U);
+  EXPECT_EQ(g.try_acquire_request(1, t), RateDecision::kEngineWeight);
+  g.on_retry_after(429, 2, t + 60'000'000'000LL);
+  EXPECT_EQ(g.background_headroom(t + 60'000'000'001LL), 0U) << "nothing during a back-off";
+}
+
 TEST(ClientOrderId, RoundTripsAndRejectsOtherEpochs) {
   char buf[32];
   const std::uint64_t epoch = 1'795'493'154'629'204'860ULL;

@@ -95,6 +95,68 @@ def test_public_market_data_from_the_engine(gw):
     assert abs(e.fetch_time() - time.time() * 1000) < 5000
 
 
+def get_json(url):
+    try:
+        with urllib.request.urlopen(url, timeout=15) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def venue_rest_requests(sim, path):
+    return sim.get("/_sim/status")["restRequests"].get(path, 0)
+
+
+def test_past_klines_are_fetched_from_the_venue_once(gw, synthetic_sim):
+    """History older than the engine holds comes from the venue, through the engine's rate
+    governor, once: closed candles never change, so the gateway keeps the answer."""
+    time.sleep(3)  # a few 1s candles closed (the engine keeps 1m and 5m: 1s is the venue's)
+    end = int(time.time() * 1000) // 1000 * 1000 - 2000
+    q = f"/api/v3/klines?symbol=BTCUSDT&interval=1s&endTime={end}&limit=2"
+    before = venue_rest_requests(synthetic_sim, "/api/v3/klines")
+    status, first = get_json(gw.url + q)
+    assert status == 200 and len(first) == 2 and first[-1][0] <= end, first
+    assert venue_rest_requests(synthetic_sim, "/api/v3/klines") == before + 1
+    for _ in range(3):
+        assert get_json(gw.url + q) == (200, first), "the same answer, from the gateway's cache"
+    assert venue_rest_requests(synthetic_sim, "/api/v3/klines") == before + 1, "asked once"
+    assert get_json(synthetic_sim.url + q) == (200, first), "the venue's answer, unchanged"
+    # Older than the engine holds but ending in the open candle: may still change, asked each time.
+    since = (int(time.time() * 1000) // 60_000 - 10) * 60_000
+    recent = f"/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime={since}"
+    for _ in range(2):
+        status, rows = get_json(gw.url + recent)
+        assert status == 200 and rows[-1][6] >= time.time() * 1000 - 1000, rows[-1]
+    assert venue_rest_requests(synthetic_sim, "/api/v3/klines") == before + 1 + 1 + 2  # + ours
+
+
+def test_venue_lookups_spend_only_what_the_rate_governor_leaves(tmp_path):
+    """With a small venue weight limit, the gateway's look-ups are refused with Binance's -1003
+    before the venue would answer 429: the engine's orders keep their budget."""
+    from conftest import Sim
+    sim = Sim(["--synthetic", "BTCUSDT,ETHUSDT", "--rate", "50", "--weight-limit", "400",
+               "--balance", "USDT=100000,BTC=5"], tmp_path)
+    e = Engine(sim, tmp_path, overrides={"gateway": GATEWAY})
+    try:
+        url = gateway_url(e)
+        before = venue_rest_requests(sim, "/api/v3/depth")  # the engine's own book snapshots
+        answers = [get_json(url + "/api/v3/depth?symbol=BTCUSDT&limit=1000") for _ in range(8)]
+        ok = [a for a in answers if a[0] == 200]
+        refused = [a for a in answers if a[0] != 200]
+        assert ok and refused, [a[0] for a in answers]
+        assert all(a[0] == 429 and a[1]["code"] == -1003 for a in refused), refused
+        assert venue_rest_requests(sim, "/api/v3/depth") == before + len(ok), "refused ones never sent"
+        # Orders still have their budget (a tenth kept back from look-ups).
+        x = ccxt_client(url)
+        x.load_markets()
+        order = x.create_order("BTC/USDT", "market", "buy", 0.001)
+        assert order["status"] == "closed"
+        assert "rate_limited" not in sim.log_path.read_text(), "the venue never said 429"
+    finally:
+        assert e.stop() == 0
+        assert sim.stop() == 0
+
+
 def test_market_order_goes_to_the_venue_exactly_once(gw, synthetic_sim):
     e = ccxt_client(gw.url)
     e.load_markets()

@@ -84,8 +84,13 @@ class ExecEngine final : private venue::VenueListener {
   // Any thread (the gateway's venue look-ups): true and the weight is charged to the engine's
   // budget (at the exec thread's next loop) if the budget left for background traffic, as the
   // exec thread last published it (every millisecond), covers `weight`; false: do not send.
+  // The published headroom is taken down by each charge, so look-ups between two publications
+  // never spend more than it.
   [[nodiscard]] bool try_charge_lookup(std::uint32_t weight) noexcept {
-    if (background_headroom_.load(std::memory_order_relaxed) < weight) return false;
+    std::uint64_t h = background_headroom_.load(std::memory_order_relaxed);
+    do {
+      if (h < weight) return false;
+    } while (!background_headroom_.compare_exchange_weak(h, h - weight, std::memory_order_relaxed));
     lookup_weight_.fetch_add(weight, std::memory_order_relaxed);
     return true;
   }

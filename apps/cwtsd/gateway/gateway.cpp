@@ -70,6 +70,13 @@ ApiError ring_full() {
                              "The engine's signal ring for the gateway is full; retry.");
 }
 
+// Binance's answer when the outcome is not known in time: the client must look the order up.
+ApiError status_unknown() {
+  return binance::make_error(ErrorCode::kTimeout,
+                             "Timeout waiting for response from backend server. Send status "
+                             "unknown; execution status unknown.");
+}
+
 layout::Signal make_signal(const binance::NewOrder& o, std::uint16_t symbol) {
   layout::Signal s{};
   s.symbol = symbol;
@@ -457,7 +464,10 @@ void Gateway::Impl::poll() {
   std::erase_if(waiters, [&](Waiter& w) {
     if (w.place) {
       GatewayOrder* g = orders.find_any(w.seq);
-      if (g == nullptr) return true;
+      if (g == nullptr) {  // never expected (only final orders are evicted): still one answer
+        reply_error(w.reply, status_unknown());
+        return true;
+      }
       if (g->rejected) {
         const bool market_order = g->order.type == binance::OrderType::kMarket;
         reply_error(w.reply, reject_error(g->reject_reason, g->venue_code, market_order));
@@ -504,10 +514,7 @@ void Gateway::Impl::poll() {
       }
     }
     if (now >= w.deadline_ms) {
-      reply_error(w.reply, binance::make_error(
-                               ErrorCode::kTimeout,
-                               "Timeout waiting for response from backend server. Send status "
-                               "unknown; execution status unknown."));
+      reply_error(w.reply, status_unknown());
       return true;
     }
     return false;
