@@ -97,6 +97,8 @@ class Report(NamedTuple):
     fee: float          # cumulative, quote asset
     venue_code: int     # e.g. Binance -2010
     ts_ns: int
+    fee_native: float   # cumulative commission as the venue charged it, in fee_asset
+    fee_asset: str      # e.g. "BTC" for a buy of BTCUSDT; "" = quote asset (fee_native == fee)
 
     @property
     def terminal(self) -> bool:
@@ -112,9 +114,12 @@ class Position(NamedTuple):
 
 
 def _report(t) -> Report:
-    seq, kind, reason, sym, side, cid, oid, lq, lp, cq, ap, fee, code, ts = t
+    seq, kind, reason, sym, side, cid, oid, lq, lp, cq, ap, fee, code, ts, fee_native, fee_asset = t
+    if not fee_asset:
+        fee_native = fee
     return Report(seq, REPORT_KINDS.get(kind, str(kind)), REJECT_REASONS.get(reason, str(reason)), sym,
-                  {1: "buy", 2: "sell"}.get(side, ""), cid, oid, lq, lp, cq, ap, fee, code, ts)
+                  {1: "buy", 2: "sell"}.get(side, ""), cid, oid, lq, lp, cq, ap, fee, code, ts,
+                  fee_native, fee_asset)
 
 
 def _to_units(name: str, value, decimals: int, increment: int, round_mode: Optional[str]) -> int:

@@ -339,7 +339,8 @@ class Bridge {
   }
 
   // New execution reports: tuples (seq, kind, reason, symbol, side, client_order_id,
-  // venue_order_id, last_qty, last_px, cum_qty, avg_px, fee, venue_code, ts_ns).
+  // venue_order_id, last_qty, last_px, cum_qty, avg_px, fee, venue_code, ts_ns, fee_native,
+  // fee_asset).
   std::vector<nb::tuple> reports() {
     check_epoch();
     need_slot();
@@ -505,7 +506,8 @@ class Bridge {
                           std::string(r.client_order_id.view()), r.venue_order_id,
                           to_f(r.last_qty.raw, qd), to_f(r.last_px.raw, pd),
                           to_f(r.cum_qty.raw, qd), to_f(r.avg_px.raw, pd), to_f(r.fee.raw, pd),
-                          r.venue_code, r.ts_ns);
+                          r.venue_code, r.ts_ns, to_f(r.fee_native.raw, 8),
+                          std::string(r.fee_asset.view()));
   }
 
   nb::tuple event_tuple(const layout::Event& e, std::uint64_t seq) const {

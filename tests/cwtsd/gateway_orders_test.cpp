@@ -97,6 +97,50 @@ TEST(GatewayOrders, RestingLimitFillsOneFillPerReportAndFeesByDelta) {
   EXPECT_EQ(t[0].commission + t[1].commission, 10 * k1 / 100);
 }
 
+TEST(GatewayOrders, CommissionsAreInTheAssetTheVenueCharged) {
+  // A buy: Binance takes its commission in the bought asset (0.1 % of 0.01 BTC = 0.00001 BTC).
+  GatewayOrders g;
+  g.add(9, order(cwts::binance::OrderType::kMarket, k1 / 100), 0, "USDT", 1);
+  ExecReport r = rep(9, ReportKind::kFilled, k1 / 100, 50'000 * k1, k1 / 100, 50'000 * k1, k1 / 2);
+  r.fee_native.raw = k1 / 100'000;
+  r.fee_asset.assign("BTC");
+  g.apply(r, 2);
+  const auto* o = g.find(9);
+  ASSERT_EQ(o->fills.size(), 1U);
+  EXPECT_EQ(o->fills[0].commission, k1 / 100'000);
+  EXPECT_EQ(o->fills[0].commission_asset, "BTC");
+  cwts::binance::MyTradesQuery q;
+  q.symbol = "BTCUSDT";
+  EXPECT_EQ(g.trades(q).at(0).commission_asset, "BTC");
+}
+
+TEST(GatewayOrders, CommissionsKnownAfterTheFillsAreRestatedInTheVenuesAsset) {
+  GatewayOrders g;
+  g.add(11, order(cwts::binance::OrderType::kLimit, k1, 100 * k1), 0, "USDT", 1);
+  g.apply(rep(11, ReportKind::kNew), 2);
+  // Two fills whose commissions the venue has not told yet: 0, stated in quote for now.
+  g.apply(rep(11, ReportKind::kPartiallyFilled, 4 * k1 / 10, 100 * k1, 4 * k1 / 10, 100 * k1), 3);
+  g.apply(rep(11, ReportKind::kPartiallyFilled, 6 * k1 / 10, 100 * k1, 2 * k1 / 10, 100 * k1), 4);
+  EXPECT_EQ(g.find(11)->fills.at(1).commission_asset, "USDT");
+  // Then the venue's trades: 0.0006 BTC in all, charged in BTC.
+  ExecReport r = rep(11, ReportKind::kPartiallyFilled, 6 * k1 / 10, 100 * k1, 0, 0, 6 * k1 / 100);
+  r.fee_native.raw = 6 * k1 / 10'000;
+  r.fee_asset.assign("BTC");
+  g.apply(r, 5);
+  const auto* o = g.find(11);
+  ASSERT_EQ(o->fills.size(), 2U);
+  EXPECT_EQ(o->fills[0].commission + o->fills[1].commission, 6 * k1 / 10'000);
+  EXPECT_EQ(o->fills[0].commission_asset, "BTC");
+  EXPECT_EQ(o->fills[1].commission_asset, "BTC");
+  cwts::binance::MyTradesQuery q;
+  q.symbol = "BTCUSDT";
+  const auto t = g.trades(q);
+  ASSERT_EQ(t.size(), 2U);
+  EXPECT_EQ(t[0].commission + t[1].commission, 6 * k1 / 10'000);
+  EXPECT_EQ(t[0].commission_asset, "BTC");
+  EXPECT_EQ(t[1].commission_asset, "BTC");
+}
+
 TEST(GatewayOrders, EngineRejectionIsNotAnOrderAndFreesTheClientId) {
   GatewayOrders g;
   g.add(9, order(cwts::binance::OrderType::kLimit, k1, 100 * k1, "dup"), 0, "USDT", 1);

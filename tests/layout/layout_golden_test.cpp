@@ -119,7 +119,7 @@ TEST(LayoutGoldenTest, RegionSizesAreWhatTheDocsSay) {
   EXPECT_EQ(sizeof(layout::RegionHeader), 256U);
   EXPECT_EQ(sizeof(layout::Event), 120U);
   EXPECT_EQ(sizeof(layout::Signal), 56U);
-  EXPECT_EQ(sizeof(layout::ExecReport), 112U);
+  EXPECT_EQ(sizeof(layout::ExecReport), 136U);
   EXPECT_EQ(layout::kMarketRegionBytes % 64, 0U);
   EXPECT_EQ(layout::kSignalsRegionBytes % 64, 0U);
 }

@@ -80,6 +80,8 @@ def test_submit_fill_cancel_and_reports(engine):
         r = b.wait_report(seq, timeout=10)
         assert r is not None and r.kind == "FILLED" and r.terminal
         assert r.cum_qty == pytest.approx(0.001) and r.avg_px > 0 and r.fee > 0
+        # The venue took the buy's commission in BTC: reported as charged, and valued in USDT.
+        assert r.fee_asset == "BTC" and r.fee_native == pytest.approx(r.fee / r.avg_px, rel=1e-6), r
         assert r.client_order_id.startswith("cw") and r.side == "buy" and r.symbol == "BTCUSDT"
         assert [x.kind for x in b.reports() if x.seq == seq] == ["ACCEPTED"]
 

@@ -227,11 +227,14 @@ class LiveRun:
                 except subprocess.TimeoutExpired:
                     ft.kill()
             with sqlite3.connect(db) as c:
-                self.orders = c.execute("select ft_order_side, order_id, status, filled, average, cost from orders "
+                self.orders = c.execute("select ft_order_side, order_id, status, filled, average, cost, ft_trade_id from orders "
                                         "order by cast(order_id as integer)").fetchall()
-                self.fees = c.execute("select sum(coalesce(fee_open_cost, 0) + coalesce(fee_close_cost, 0)) "
-                                      "from trades").fetchone()[0]
+                self.trade_fees = c.execute("select fee_open_cost, fee_open_currency, open_rate, fee_close_cost, "
+                                            "fee_close_currency, id from trades where is_open = 0").fetchall()
                 self.exit_reasons = [r[0] for r in c.execute("select exit_reason from trades where is_open = 0")]
+            # FreqTrade may open its next trade before it stops: the closed trade's orders.
+            closed_ids = {r[0] for r in closed_trades()}
+            self.closed_orders = [o for o in self.orders if o[6] in closed_ids]
             status, self.venue_orders = signed(sim.url, "GET", "/api/v3/allOrders", {"symbol": "BTCUSDT"}, API_KEY, API_SECRET)
             assert status == 200
             status, self.venue_trades = signed(sim.url, "GET", "/api/v3/myTrades", {"symbol": "BTCUSDT"}, API_KEY, API_SECRET)
@@ -247,26 +250,46 @@ class LiveRun:
     def assert_orders_match(self, venue_orders, venue_status=None):
         """One venue order per FreqTrade order, in the same sequence, with FreqTrade's fills."""
         assert len(venue_orders) == len(self.orders), (venue_orders, self.orders)
-        statuses = venue_status or ["FILLED"] * len(venue_orders)
-        for (side, _, _, filled, average, cost), v, st in zip(self.orders, venue_orders, statuses):
+        statuses = venue_status or ["FILLED" if o in self.closed_orders else v["status"]
+                                    for o, v in zip(self.orders, venue_orders)]
+        for (side, _, _, filled, average, cost, _), v, st in zip(self.orders, venue_orders, statuses):
             assert v["side"] == side.upper() and v["status"] == st, (v, st)
             assert float(v["executedQty"]) == pytest.approx(filled, rel=1e-9)
             assert float(v["cummulativeQuoteQty"]) == pytest.approx(cost, rel=1e-6)
-        # Fees FreqTrade booked are the venue's (valued in the quote asset).
-        venue_fee = sum(float(t["commission"]) * (float(t["price"]) if t["commissionAsset"] == "BTC" else 1.0)
-                        for t in self.venue_trades)
-        assert self.fees == pytest.approx(venue_fee, rel=1e-6)
-        # The engine's position is the venue's net: bought and sold the same amount; and the
-        # venue's BTC balance moved by exactly that net less the commissions it took in BTC.
-        assert self.position == pytest.approx(0.0, abs=1e-12)
-        base_fees = sum(float(t["commission"]) for t in self.venue_trades if t["commissionAsset"] == "BTC")
-        assert self.btc_after - self.btc_before == pytest.approx(self.position - base_fees, abs=1e-9)
+        # Fees FreqTrade booked are the venue's, in the asset the venue charged: the entry's in BTC
+        # (so FreqTrade's trade holds what the venue credited), the exit's in USDT.
+        # (FreqTrade may have opened its next trade before it stopped: the closed one's orders.)
+        assert len(self.trade_fees) == 1, self.trade_fees
+        closed = {v["orderId"] for o, v in zip(self.orders, venue_orders) if o[6] == self.trade_fees[0][5]}
+
+        def venue_commission(is_buyer):
+            ts = [t for t in self.venue_trades if t["isBuyer"] == is_buyer and t["orderId"] in closed]
+            assets = {t["commissionAsset"] for t in ts}
+            assert len(assets) == 1, ts
+            return sum(float(t["commission"]) for t in ts), assets.pop()
+        buy_fee, buy_asset = venue_commission(True)
+        sell_fee, sell_asset = venue_commission(False)
+        assert (buy_asset, sell_asset) == ("BTC", "USDT")
+        open_cost, open_cur, open_rate, close_cost, close_cur, _ = self.trade_fees[0]
+        assert (open_cur, close_cur) == (buy_asset, sell_asset)
+        # FreqTrade values each fee in the stake currency (the BTC one at the entry's price).
+        assert open_cost == pytest.approx(buy_fee * open_rate, rel=1e-6)
+        assert close_cost == pytest.approx(sell_fee, rel=1e-6)
+        # The engine's position is the venue's net fills. (FreqTrade sells the whole amount here:
+        # the account held BTC before, so it takes the BTC commission from that "dust"; on an
+        # account without it FreqTrade would sell the amount less the commission.)
+        net = sum(float(t["qty"]) * (1 if t["isBuyer"] else -1) for t in self.venue_trades)
+        assert self.position == pytest.approx(net, abs=1e-12)
+        # The venue's BTC balance moved by exactly that net less the commissions it took in BTC.
+        all_btc_fees = sum(float(t["commission"]) for t in self.venue_trades if t["commissionAsset"] == "BTC")
+        assert self.btc_after - self.btc_before == pytest.approx(self.position - all_btc_fees, abs=1e-9)
 
 
 def test_live_market_entry_and_roi_exit_reach_the_venue_exactly_once(synthetic_sim, tmp_path):
     run = LiveRun(synthetic_sim, tmp_path, ROI_STRATEGY, enable_ws=True)
     assert run.exit_reasons == ["roi"]
-    assert [o[0] for o in run.orders] == ["buy", "sell"] and all(o[2] == "closed" for o in run.orders), run.orders
+    assert [o[0] for o in run.closed_orders] == ["buy", "sell"], run.orders
+    assert all(o[2] == "closed" for o in run.closed_orders), run.orders
     run.assert_orders_match(run.venue_orders)
 
 
@@ -278,16 +301,17 @@ def test_live_limit_entry_unfilled_timeout_and_stoploss(synthetic_sim, tmp_path)
     cancelled, rest = run.venue_orders[0], run.venue_orders[1:]
     assert cancelled["status"] == "CANCELED" and float(cancelled["executedQty"]) == 0, cancelled
     assert "cancel" in run.text().lower()
-    assert [o[0] for o in run.orders] == ["buy", "sell"] and all(o[2] == "closed" for o in run.orders), run.orders
+    assert [o[0] for o in run.closed_orders] == ["buy", "sell"], run.orders
+    assert all(o[2] == "closed" for o in run.closed_orders), run.orders
     run.assert_orders_match(rest)
 
 
 def test_live_partial_fill_kept_and_exited(synthetic_sim, tmp_path):
     run = LiveRun(synthetic_sim, tmp_path, PARTIAL_STRATEGY, stake_amount=90000)
     assert run.exit_reasons == ["roi"]
-    entry, exit_ = run.venue_orders
+    entry, exit_ = run.venue_orders[:2]  # (then, perhaps, the next trade's entry)
     # The entry filled in part; the venue expired the rest (IOC).
     assert entry["status"] == "EXPIRED" and 0 < float(entry["executedQty"]) < float(entry["origQty"]), json.dumps(entry)
-    assert [o[0] for o in run.orders] == ["buy", "sell"], run.orders
-    assert float(exit_["executedQty"]) == pytest.approx(float(entry["executedQty"]), rel=1e-12)
-    run.assert_orders_match(run.venue_orders, ["EXPIRED", "FILLED"])
+    assert [o[0] for o in run.closed_orders] == ["buy", "sell"], run.orders
+    assert 0 < float(exit_["executedQty"]) <= float(entry["executedQty"])
+    run.assert_orders_match(run.venue_orders, ["EXPIRED", "FILLED"] + [v["status"] for v in run.venue_orders[2:]])

@@ -401,6 +401,8 @@ layout::ExecReport ExecEngine::base_report(const Order& o, ReportKind kind,
   r.cum_qty.raw = o.reported_qty;
   r.avg_px.raw = core::average_price(o.reported_quote, o.reported_qty);
   r.fee.raw = o.fee;
+  r.fee_native.raw = o.fee_native;
+  r.fee_asset = o.fee_asset;
   r.ts_ns = now;
   return r;
 }

@@ -107,6 +107,8 @@ class ExecEngine final : private venue::VenueListener {
     std::uint64_t cancel_all_seq;  // moved by request_cancel_all()
   };
   struct Order;
+  // The order's fees as a venue event states them: in quote, and as charged.
+  static void take_fees(Order& o, const venue::OrderEvent& e) noexcept;
   struct SlotState;
 
   // exec thread

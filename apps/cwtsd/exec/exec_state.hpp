@@ -25,8 +25,10 @@ struct ExecEngine::Order {
   bool acked = false;             // kNew reported (or skipped: filled at once)
   std::int64_t reported_qty = 0;  // cum qty already reported as fills
   std::int64_t reported_quote = 0;
-  std::int64_t fee = 0;
-  std::uint64_t cancel_seq = 0;  // a cancel signal waiting for this order's end (0 = none)
+  std::int64_t fee = 0;                 // cumulative, quote asset
+  std::int64_t fee_native = 0;          // cumulative, as the venue charged it, in fee_asset
+  layout::FixedString<16> fee_asset{};  // "" = quote (see layout::ExecReport)
+  std::uint64_t cancel_seq = 0;         // a cancel signal waiting for this order's end (0 = none)
   std::int64_t cancel_created = 0;
   [[nodiscard]] std::string_view cid_view() const noexcept { return {cid, cid_len}; }
 };

@@ -21,6 +21,12 @@ namespace {
 __extension__ typedef __int128 Wide;
 }  // namespace
 
+void ExecEngine::take_fees(Order& o, const venue::OrderEvent& e) noexcept {
+  o.fee = e.fee_quote;
+  o.fee_native = e.fee_native;
+  o.fee_asset.assign(e.fee_asset);
+}
+
 void ExecEngine::on_order_event(const venue::OrderEvent& e) {
   const std::int64_t now = now_ns_ != 0 ? now_ns_ : realtime_ns();
   Order* o = find(e.client_order_id);
@@ -64,7 +70,7 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
     o->reported_qty = e.cum_qty;
     o->reported_quote = e.cum_quote;
     const std::int64_t fee_delta = e.fee_quote - o->fee;
-    o->fee = e.fee_quote;
+    take_fees(*o, e);
     PositionBook& p = positions_[o->symbol];
     const std::int64_t px = core::average_price(last_quote, last_qty);
     const std::int64_t signed_qty = o->side == layout::Side::kBuy ? last_qty : -last_qty;
@@ -125,7 +131,7 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
     publish_position(o->symbol, now);
   } else if (e.fee_quote != o->fee && e.cum_qty == o->reported_qty) {
     positions_[o->symbol].fees += e.fee_quote - o->fee;
-    o->fee = e.fee_quote;
+    take_fees(*o, e);
   }
   if (!final) return;
   switch (e.status) {

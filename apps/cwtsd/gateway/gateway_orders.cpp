@@ -24,6 +24,7 @@ GatewayOrder& GatewayOrders::add(std::uint64_t seq, const binance::NewOrder& req
   g.seq = seq;
   g.symbol_id = symbol_id;
   g.quote_asset = std::string(quote_asset);
+  g.fee_asset = g.quote_asset;
   binance::Order& o = g.order;
   o.symbol = req.symbol;
   o.order_id = static_cast<std::int64_t>(seq);
@@ -117,10 +118,14 @@ void GatewayOrders::apply(const layout::ExecReport& r, std::int64_t now_ms) {
 
 // The fill(s) a report adds: cum_qty past what is recorded becomes one fill (at last_px when the
 // report carries exactly that quantity, else at the average price of the new quantity); a fee
-// change without new quantity is added to the order's last fill.
+// change without new quantity is added to the order's last fill. Commissions are the venue's, in
+// the asset it charged (the report's fee_asset; the quote asset when that is empty).
 void GatewayOrders::on_fill(GatewayOrder& g, const layout::ExecReport& r, std::int64_t now_ms) {
   binance::Order& o = g.order;
-  const std::int64_t fee_delta = r.fee.raw - g.fee_applied;
+  const bool native = !r.fee_asset.view().empty();
+  set_fee_asset(g, native ? r.fee_asset.view() : std::string_view(g.quote_asset));
+  const std::int64_t fee_total = native ? r.fee_native.raw : r.fee.raw;
+  const std::int64_t fee_delta = fee_total - g.fee_applied;
   const std::int64_t new_qty = r.cum_qty.raw - o.executed_qty;
   if (new_qty > 0) {
     const std::int64_t cum_quote = core::notional_of(r.avg_px.raw, r.cum_qty.raw);
@@ -134,7 +139,7 @@ void GatewayOrders::on_fill(GatewayOrder& g, const layout::ExecReport& r, std::i
       f.price = core::average_price(f.quote_qty, f.qty);
     }
     f.commission = fee_delta;
-    f.commission_asset = g.quote_asset;
+    f.commission_asset = g.fee_asset;
     f.trade_id = next_trade_id_++;
     o.executed_qty = r.cum_qty.raw;
     o.cumm_quote_qty += f.quote_qty;
@@ -154,7 +159,7 @@ void GatewayOrders::on_fill(GatewayOrder& g, const layout::ExecReport& r, std::i
     t.is_maker = g.rested;
     trades_.push_back(std::move(t));
     while (trades_.size() > max_trades_) trades_.pop_front();
-    g.fee_applied = r.fee.raw;
+    g.fee_applied = fee_total;
   } else if (fee_delta != 0 && !g.fills.empty()) {
     g.fills.back().commission += fee_delta;
     for (auto it = trades_.rbegin(); it != trades_.rend(); ++it) {
@@ -163,7 +168,26 @@ void GatewayOrders::on_fill(GatewayOrder& g, const layout::ExecReport& r, std::i
         break;
       }
     }
-    g.fee_applied = r.fee.raw;
+    g.fee_applied = fee_total;
+  }
+}
+
+// The asset the order's commissions are stated in. It changes when the venue's commissions become
+// known after the fills (reported as 0 in quote until then) or turn out to be in more than one
+// asset (then valued in quote): the order's whole fee is then restated in the new asset, on its
+// last fill.
+void GatewayOrders::set_fee_asset(GatewayOrder& g, std::string_view asset) {
+  if (g.fee_asset == asset) return;
+  g.fee_asset = std::string(asset);
+  g.fee_applied = 0;
+  for (binance::Fill& f : g.fills) {
+    f.commission = 0;
+    f.commission_asset = g.fee_asset;
+  }
+  for (binance::Trade& t : trades_) {
+    if (t.order_id != g.order.order_id || t.symbol != g.order.symbol) continue;
+    t.commission = 0;
+    t.commission_asset = g.fee_asset;
   }
 }
 

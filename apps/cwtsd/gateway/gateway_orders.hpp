@@ -28,7 +28,8 @@ struct GatewayOrder {
   std::vector<binance::Fill> fills;
   std::uint64_t seq = 0;
   std::uint16_t symbol_id = 0;
-  std::string quote_asset;  // the asset fees are reported in (the engine accounts fees in quote)
+  std::string quote_asset;  // the symbol's quote asset (fees until the venue's are known)
+  std::string fee_asset;    // the asset its fills' commissions are stated in
   std::string venue_client_order_id;
   std::uint64_t venue_order_id = 0;
   bool venue_answered = false;  // a report past kAccepted arrived (kNew, a fill or a terminal)
@@ -37,7 +38,7 @@ struct GatewayOrder {
   bool rejected = false;        // final without reaching the venue's book (not queryable)
   layout::RejectReason reject_reason = layout::RejectReason::kNone;
   std::int32_t venue_code = 0;
-  std::int64_t fee_applied = 0;  // cumulative fee (quote) already attributed to fills
+  std::int64_t fee_applied = 0;  // cumulative fee (in fee_asset) already attributed to fills
   std::uint64_t cancel_seq = 0;  // a cancel signal in flight for it (0 = none)
 };
 
@@ -93,6 +94,7 @@ class GatewayOrders {
 
  private:
   void on_fill(GatewayOrder& g, const layout::ExecReport& r, std::int64_t now_ms);
+  void set_fee_asset(GatewayOrder& g, std::string_view asset);
   void evict();
   static std::string cid_key(std::string_view symbol, std::string_view cid);
 

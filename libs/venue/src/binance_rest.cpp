@@ -90,7 +90,9 @@ struct Tracked {
   std::int64_t cum_quote = 0;
   std::int64_t fee_quote = 0;
   std::int64_t fee_qty_covered = 0;  // cum qty whose commission is known
-  bool acknowledged = false;         // the venue confirmed the order exists
+  std::int64_t fee_native = 0;       // in fee_asset ("" = none yet, or more than one asset)
+  std::string fee_asset;
+  bool acknowledged = false;  // the venue confirmed the order exists
   bool resent = false;
   bool final = false;
   std::int64_t placed_ns = 0;
@@ -535,11 +537,8 @@ struct BinanceRestVenue::Impl {
     // FULL responses carry the fills with their commissions.
     simdjson::dom::array fills;
     if (doc["fills"].get(fills) == simdjson::SUCCESS) {
-      const auto [fee, covered] = sum_fills(t.symbol, fills);
-      if (covered >= t.fee_qty_covered) {
-        t.fee_quote = fee;
-        t.fee_qty_covered = covered;
-      }
+      FillsSum sum = sum_fills(t.symbol, fills);
+      if (sum.covered >= t.fee_qty_covered) take_fees(t, std::move(sum));
     }
     publish(it->first, t);
     if (t.cum_qty > t.fee_qty_covered) request_trades(it->first, t);
@@ -591,12 +590,11 @@ struct BinanceRestVenue::Impl {
     Tracked& t = it->second;
     simdjson::dom::array arr;
     if (doc.get(arr) != simdjson::SUCCESS) return;
-    const auto [fee, covered] = sum_fills(t.symbol, arr);
+    FillsSum sum = sum_fills(t.symbol, arr);
     trades_queued.erase(j.cid);
-    if (covered > t.fee_qty_covered) {
-      t.fee_qty_covered = covered;
-      t.fee_quote = fee;
-      t.cum_qty = std::max(t.cum_qty, covered);
+    if (sum.covered > t.fee_qty_covered) {
+      t.cum_qty = std::max(t.cum_qty, sum.covered);
+      take_fees(t, std::move(sum));
       publish(it->first, t);
     }
     if (t.cum_qty > t.fee_qty_covered) request_trades(it->first, t);
@@ -629,21 +627,42 @@ struct BinanceRestVenue::Impl {
   }
 
   // ---- helpers --------------------------------------------------------------------------
-  // (fee in the quote asset, quantity covered) of fills as Binance lists them: the FULL order
-  // response's `fills` and `myTrades` use the same member names.
-  std::pair<std::int64_t, std::int64_t> sum_fills(const std::string& symbol,
-                                                  simdjson::dom::array fills) const {
-    std::int64_t fee = 0, covered = 0;
+  // The commissions of fills as Binance lists them (the FULL order response's `fills` and
+  // `myTrades` use the same member names): valued in the quote asset, and as charged.
+  struct FillsSum {
+    std::int64_t fee_quote = 0;
+    std::int64_t covered = 0;  // quantity of the fills summed
+    std::int64_t fee_native = 0;
+    std::string fee_asset;  // "" if none, or more than one asset
+  };
+  FillsSum sum_fills(const std::string& symbol, simdjson::dom::array fills) const {
+    FillsSum sum;
+    bool first = true, mixed = false;
     for (auto f : fills) {
       std::string_view px, qty, commission, asset;
       if (f["price"].get(px) || f["qty"].get(qty) || f["commission"].get(commission) ||
           f["commissionAsset"].get(asset)) {
         continue;
       }
-      covered += parse8(qty);
-      fee += fee_in_quote(symbol, parse8(px), parse8(commission), asset);
+      sum.covered += parse8(qty);
+      sum.fee_quote += fee_in_quote(symbol, parse8(px), parse8(commission), asset);
+      if (first) sum.fee_asset = std::string(asset);
+      mixed = mixed || asset != sum.fee_asset;
+      first = false;
+      sum.fee_native += parse8(commission);
     }
-    return {fee, covered};
+    if (mixed) {
+      sum.fee_asset.clear();
+      sum.fee_native = 0;
+    }
+    return sum;
+  }
+
+  static void take_fees(Tracked& t, FillsSum&& sum) {
+    t.fee_quote = sum.fee_quote;
+    t.fee_qty_covered = sum.covered;
+    t.fee_native = sum.fee_native;
+    t.fee_asset = std::move(sum.fee_asset);
   }
 
   std::int64_t fee_in_quote(const std::string& symbol, std::int64_t px, std::int64_t commission,
@@ -667,6 +686,8 @@ struct BinanceRestVenue::Impl {
     e.cum_qty = t.cum_qty;
     e.cum_quote = t.cum_quote;
     e.fee_quote = t.fee_quote;
+    e.fee_native = t.fee_native;
+    e.fee_asset = t.fee_asset;
     e.fee_known = t.fee_qty_covered >= t.cum_qty;
     emit(e);
   }

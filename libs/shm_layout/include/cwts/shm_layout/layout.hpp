@@ -17,7 +17,7 @@ namespace cwts::layout {
 
 // Bump on any change to a field, a size, an offset or a capacity. tests/layout pins this value
 // together with kLayoutHash, so a change that forgets the bump fails the build's tests.
-inline constexpr std::uint32_t kLayoutVersion = 2;
+inline constexpr std::uint32_t kLayoutVersion = 3;
 
 // One entry per field of every structure in either region: its path, offset and size. The layout
 // hash is computed from this table, so any field moving or resizing changes the hash.
@@ -192,6 +192,8 @@ inline constexpr auto kFieldTable = std::to_array<FieldDesc>({
     CWTS_FIELD(ExecReport, avg_px),
     CWTS_FIELD(ExecReport, fee),
     CWTS_FIELD(ExecReport, ts_ns),
+    CWTS_FIELD(ExecReport, fee_native),
+    CWTS_FIELD(ExecReport, fee_asset),
 
     CWTS_SIZE(EngineStatus),
     CWTS_SIZE(MdCounters),
@@ -318,6 +320,6 @@ static_assert(offsetof(SignalSlot, signals) == 128);
 static_assert(sizeof(EventRing::Slot) == 128);
 static_assert(sizeof(BroadcastRing<Candle, kCandleHistory>::Slot) == 64);
 static_assert(sizeof(concurrent::RecordRing<Signal, kSignalRingCapacity>::Record) == 64);
-static_assert(sizeof(concurrent::RecordRing<ExecReport, kReportRingCapacity>::Record) == 128);
+static_assert(sizeof(concurrent::RecordRing<ExecReport, kReportRingCapacity>::Record) == 192);
 
 }  // namespace cwts::layout

@@ -224,7 +224,7 @@ static_assert(sizeof(Event) == 120);
 static_assert(offsetof(Event, body) == 40);
 
 // ---------------------------------------------------------------------------------------------
-// Execution report: what happened to a signal. 112 bytes.
+// Execution report: what happened to a signal. 136 bytes.
 struct ExecReport {
   std::uint64_t signal_seq;
   std::uint8_t kind;     // ReportKind
@@ -242,8 +242,13 @@ struct ExecReport {
   Price avg_px;
   Price fee;  // cumulative, quote asset, price scale
   std::int64_t ts_ns;
+  // The commission as the venue charged it: cumulative, in fee_asset, 8 decimals. fee_asset ""
+  // = the quote asset (fee_native == fee), e.g. paper trading, or fills charged in more than one
+  // asset (then fee, in quote, is the whole of it and fee_native is 0).
+  Qty fee_native;
+  FixedString<16> fee_asset;
 };
-static_assert(sizeof(ExecReport) == 112);
+static_assert(sizeof(ExecReport) == 136);
 
 // ---------------------------------------------------------------------------------------------
 // Engine status: each line has one writer thread; counters are monotonic, relaxed atomics.

@@ -49,8 +49,12 @@ struct OrderEvent {
   std::int64_t cum_qty = 0;    // executedQty, 8 decimals
   std::int64_t cum_quote = 0;  // cummulativeQuoteQty, 8 decimals
   std::int64_t fee_quote = 0;  // cumulative fee converted to the quote asset, 8 decimals
-  bool fee_known = true;       // false: fills seen whose commission is not known yet
-  std::int32_t code = 0;       // Binance error code (kRejected, kCancelRejected, kUnknown)
+  // The commission as the venue charged it: cumulative, 8 decimals, in `fee_asset` ("" = none
+  // known yet, or fills charged in more than one asset: then only fee_quote is meaningful).
+  std::int64_t fee_native = 0;
+  std::string_view fee_asset;
+  bool fee_known = true;  // false: fills seen whose commission is not known yet
+  std::int32_t code = 0;  // Binance error code (kRejected, kCancelRejected, kUnknown)
   int http_status = 0;
   std::string_view message;
 };
