@@ -377,3 +377,37 @@ def test_cwtsctl_commands(synthetic_sim, tmp_path):
         assert r.returncode == 1 and "no-such-instance" in r.stderr
     finally:
         assert eng.stop() == 0
+
+
+def test_a_halt_survives_a_config_reload_until_resume(synthetic_sim, tmp_path):
+    """`systemctl reload` (SIGHUP) re-reads the configuration; it must not undo an operator's halt
+    (the configuration's trading_state is the state at start)."""
+    import signal as sig
+    eng = engine_with_token(synthetic_sim, tmp_path)
+    tok = tmp_path / "control.token"
+
+    def reload_and_wait():
+        n = eng.log_path.read_text().count('"config_reloaded"')
+        eng.proc.send_signal(sig.SIGHUP)
+        assert wait_until(lambda: eng.log_path.read_text().count('"config_reloaded"') > n, timeout=10)
+        assert wait_until(lambda: eng.log_path.read_text().count('"limits_applied"') > 0, timeout=10)
+        time.sleep(0.3)
+
+    def state():
+        return json.loads(ctl(eng.instance, "--json", "status").stdout)["trading_state"]
+
+    try:
+        assert wait_until(lambda: get(control_address(eng)["port"], "/readyz")[0] == 200, timeout=10)
+        assert ctl(eng.instance, "halt", token_file=tok).returncode == 0
+        assert wait_until(lambda: state() == "halted", timeout=5)
+        reload_and_wait()
+        assert state() == "halted", "the reload kept the halt"
+        with cwts_bridge.attach(eng.instance, slot=-1) as b:
+            seq = b.submit("BTCUSDT", "buy", 0.001, type="market")
+            assert b.wait_report(seq, 5).reason == "TRADING_HALTED"
+        assert ctl(eng.instance, "resume", token_file=tok).returncode == 0
+        assert wait_until(lambda: state() == "active", timeout=5)
+        reload_and_wait()
+        assert state() == "active"
+    finally:
+        assert eng.stop() == 0

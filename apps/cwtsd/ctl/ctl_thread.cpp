@@ -76,6 +76,9 @@ void CtlThread::arm_hup() {
 void CtlThread::reload() {
   try {
     Config next = load_config(config_path_);
+    // risk.trading_state is the state at start: afterwards only halt / resume / reduce_only
+    // change it, so an operator's halt survives a reload (systemctl reload) until resume.
+    next.risk.initial_state = live_cfg_.risk.initial_state;
     engine_.reload(next);
     live_cfg_.risk = next.risk;
     live_cfg_.risk_overrides = next.risk_overrides;

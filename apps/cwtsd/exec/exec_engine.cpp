@@ -31,15 +31,8 @@ constexpr std::uint32_t kMaxSignalsPerSlotPerLoop = 64;  // fairness between slo
 
 using core::realtime_ns;
 
-// Open addressing over (slot, seq): kIndexSize = 4 x kMaxLiveOrders keeps probes short; entries
-// are order index + 1, 0 = empty, kTombstone = deleted.
+// The (slot, seq) index: 4 x kMaxLiveOrders cells keep probe runs short.
 constexpr std::size_t kIndexSize = 4 * kMaxLiveOrders;
-constexpr std::uint32_t kTombstone = 0xFFFFFFFFU;
-std::size_t index_hash(std::uint32_t slot, std::uint64_t seq) noexcept {
-  std::uint64_t k = (seq * 0x9E3779B97F4A7C15ULL) ^ (static_cast<std::uint64_t>(slot) << 59);
-  k ^= k >> 29;
-  return static_cast<std::size_t>(k) & (kIndexSize - 1);
-}
 
 }  // namespace
 
@@ -51,7 +44,7 @@ ExecEngine::ExecEngine(const Config& cfg, const binance::ExchangeInfo& info,
       log_(log),
       governor_(info.rate_limits, cfg.rate.engine_share, cfg.rate.slot_share),
       orders_(kMaxLiveOrders),
-      index_(kIndexSize, 0),
+      index_(kIndexSize),
       positions_(cfg.market.symbols.size()) {
   for (const auto& name : cfg.market.symbols) {
     const binance::SymbolSpec* spec = info.find(name);
@@ -497,34 +490,20 @@ ExecEngine::Order* ExecEngine::allocate() noexcept {
 }
 
 void ExecEngine::index_insert(const Order& o) noexcept {
-  const auto idx = static_cast<std::uint32_t>(&o - orders_.data());
-  for (std::size_t h = index_hash(o.slot, o.seq);; h = (h + 1) & (kIndexSize - 1)) {
-    if (index_[h] == 0 || index_[h] == kTombstone) {
-      index_[h] = idx + 1;
-      return;
-    }
-  }
+  index_.insert(o.slot, o.seq, static_cast<std::uint32_t>(&o - orders_.data()));
 }
 
 void ExecEngine::release(Order& o) noexcept {
-  const auto idx = static_cast<std::uint32_t>(&o - orders_.data());
-  for (std::size_t h = index_hash(o.slot, o.seq); index_[h] != 0; h = (h + 1) & (kIndexSize - 1)) {
-    if (index_[h] == idx + 1) {
-      index_[h] = kTombstone;
-      break;
-    }
-  }
+  (void)index_.erase(o.slot, o.seq);
   o.in_use = false;
-  free_orders_.push_back(idx);
+  free_orders_.push_back(static_cast<std::uint32_t>(&o - orders_.data()));
 }
 
 ExecEngine::Order* ExecEngine::find(std::uint32_t slot, std::uint64_t seq) noexcept {
-  for (std::size_t h = index_hash(slot, seq); index_[h] != 0; h = (h + 1) & (kIndexSize - 1)) {
-    if (index_[h] == kTombstone) continue;
-    Order& o = orders_[index_[h] - 1];
-    if (o.in_use && o.slot == slot && o.seq == seq) return &o;
-  }
-  return nullptr;
+  const auto i = index_.find(slot, seq);
+  if (!i) return nullptr;
+  Order& o = orders_[*i];
+  return o.in_use ? &o : nullptr;
 }
 
 ExecEngine::Order* ExecEngine::find(std::string_view cid) noexcept {

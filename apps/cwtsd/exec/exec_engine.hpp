@@ -31,6 +31,7 @@
 #include "cwts/shm_layout/signal_region.hpp"
 #include "cwts/venue/venue.hpp"
 #include "exec/client_order_id.hpp"
+#include "exec/order_index.hpp"
 #include "hot_log.hpp"
 
 namespace cwts::daemon {
@@ -159,7 +160,7 @@ class ExecEngine final : private venue::VenueListener {
   std::vector<std::unique_ptr<SlotState>> slots_;
   std::vector<Order> orders_;  // fixed capacity, allocated once
   std::vector<std::uint32_t> free_orders_;
-  std::vector<std::uint32_t> index_;  // (slot, seq) -> order, open addressing
+  OrderIndex index_;  // (slot, seq) -> position in orders_, of the live orders
   struct PositionBook;
   std::vector<PositionBook> positions_;
   std::atomic<std::int64_t> heartbeat_{0};
