@@ -41,6 +41,8 @@ class RestApi {
   [[nodiscard]] HttpReply handle(const HttpRequestView& req);
 
  private:
+  [[nodiscard]] HttpReply serve(const HttpRequestView& req);  // without injected faults
+
   Venue& venue_;
   binance::Credentials creds_;
   sim::RateLimiter limiter_;

@@ -115,6 +115,8 @@ struct Faults {
   std::int64_t delay_count = 0;
   int http_status = 0;  // next http_status_count REST requests get this status
   std::int64_t http_status_count = 0;
+  int code = 0;                     // the Binance code of that answer's body (0 = the status's own)
+  bool after_processing = false;    // the faulted request is executed, only its answer is replaced
   bool paused = false;              // market replay/generator paused
   bool server_shutdown = false;     // one-shot: send serverShutdown on every session, then close
   bool expire_connections = false;  // one-shot: close every session as its 24 h cut would

@@ -639,6 +639,37 @@ TEST(Cwtsd, VenueFaultsMidOrderNeverDoubleAnOrder) {
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }
 
+// Binance's "execution status unknown" codes (-1006, -1007) may come with any HTTP status; the
+// order may have been executed. The engine must find out (a query after recvWindow), never assume
+// a rejection: an order the venue filled and the strategy was told was rejected is an order the
+// engine forgot. And a venue rate limit is reported with the venue's own code.
+TEST(Cwtsd, ExecutionStatusUnknownIsQueriedNeverAssumedRejected) {
+  Harness h;
+  StrategyClient s(h.instance(), 0);
+  const int btc = s.symbol_id("BTCUSDT");
+  std::int64_t expected = 0;
+  const auto market_buy = [&](const std::string& fault, ReportKind want, std::int32_t code) {
+    ASSERT_EQ(h.fault(fault).status, 200U);
+    const auto seq = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
+    const auto rs = s.wait_terminal(seq, 30s);
+    ASSERT_FALSE(rs.empty()) << fault << "\n" << h.log();
+    EXPECT_EQ(terminals(rs), 1U) << fault;
+    EXPECT_EQ(kind_of(rs.back()), want)
+        << fault << " reason " << rs.back().reason << " code " << rs.back().venue_code;
+    EXPECT_EQ(rs.back().venue_code, code) << fault;
+    if (kind_of(rs.back()) == ReportKind::kFilled) expected += fx(0.001);
+  };
+  market_buy(R"({"http_status":400,"code":-1007,"after_processing":true,"path":"/api/v3/order"})",
+             ReportKind::kFilled, 0);
+  market_buy(R"({"http_status":400,"code":-1006,"after_processing":true,"path":"/api/v3/order"})",
+             ReportKind::kFilled, 0);
+  market_buy(R"({"http_status":429,"code":-1015,"path":"/api/v3/order"})", ReportKind::kRejected,
+             -1015);
+  EXPECT_EQ(traded_qty(h.signed_get("/api/v3/myTrades", "symbol=BTCUSDT").body), expected)
+      << "the venue holds exactly the fills the engine reported";
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
 TEST(Cwtsd, RestartGivesANewEpochThatAttachedStrategiesNotice) {
   Harness h;
   std::uint64_t epoch1 = 0;

@@ -39,9 +39,10 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
   }
   switch (e.kind) {
     case venue::EventKind::kRejected: {
-      const RejectReason r = e.code == -1003 || e.http_status == 429 || e.http_status == 418
-                                 ? RejectReason::kRateLimited
-                                 : RejectReason::kVenueRejected;
+      const RejectReason r =
+          e.code == -1003 || e.code == -1015 || e.http_status == 429 || e.http_status == 418
+              ? RejectReason::kRateLimited
+              : RejectReason::kVenueRejected;
       return terminal(*o, ReportKind::kRejected, r, e.code, now);
     }
     case venue::EventKind::kUnknown:

@@ -50,9 +50,15 @@ ApiError reject_error(RejectReason r, std::int32_t venue_code, bool market) {
     case RejectReason::kUnknownSymbol:
       return binance::errors::bad_symbol();
     case RejectReason::kRateLimited:
-      return binance::make_error(
-          ErrorCode::kTooManyOrders,
-          "Too many new orders; the engine's rate governor refused this one (retry after 1 s).");
+      if (venue_code == -1003) {  // the venue's request-weight limit
+        return binance::make_error(ErrorCode::kTooManyRequests,
+                                   "Too much request weight used at the venue (retry after 1 s).");
+      }
+      return binance::make_error(ErrorCode::kTooManyOrders,
+                                 venue_code == -1015
+                                     ? "Too many new orders at the venue (retry after 1 s)."
+                                     : "Too many new orders; the engine's rate governor refused "
+                                       "this one (retry after 1 s).");
     case RejectReason::kVenueRejected:
       return binance::make_error(
           static_cast<ErrorCode>(venue_code != 0 ? venue_code : -2010),

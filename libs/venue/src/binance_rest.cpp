@@ -414,8 +414,15 @@ struct BinanceRestVenue::Impl {
       const auto retry = static_cast<std::int64_t>(header_u64(res, "Retry-After"));
       if (listener != nullptr) listener->on_retry_after(status, retry);
       if (j.kind == JobKind::kPlace) {
-        // Refused before processing: nothing was placed.
-        return reject(j.cid, -1003, status, "rate limited by the venue");
+        // Refused before processing: nothing was placed. The body's code tells which limit
+        // (-1003 request weight, -1015 order count).
+        std::int64_t code = -1003;
+        simdjson::dom::element doc;
+        if (json.parse(res.body()).get(doc) != simdjson::SUCCESS ||
+            doc["code"].get(code) != simdjson::SUCCESS) {
+          code = -1003;
+        }
+        return reject(j.cid, static_cast<std::int32_t>(code), status, "rate limited by the venue");
       }
       j.not_before_ns = realtime_ns() + std::max<std::int64_t>(retry, 1) * 1'000'000'000LL;
       if (j.kind == JobKind::kAccount) account_queued = false;
@@ -438,6 +445,15 @@ struct BinanceRestVenue::Impl {
       std::string_view msg;
       if (doc["code"].get(code) != simdjson::SUCCESS) code = 0;
       if (doc["msg"].get(msg) != simdjson::SUCCESS) msg = res.body();
+      // -1006 / -1007: "execution status unknown", whatever the HTTP status says: the request may
+      // have been executed, so its outcome is established by a query, never assumed.
+      if (code == -1006 || code == -1007) {
+        if (listener != nullptr) {
+          listener->on_venue_error("REST " + std::to_string(code) + " on " + j.path +
+                                   ": execution status unknown");
+        }
+        return unknown_outcome(j, status);
+      }
       return on_error(j, status, static_cast<std::int32_t>(code), msg);
     }
     switch (j.kind) {
