@@ -140,6 +140,7 @@ bool apply_fault_json(std::string_view json, Faults& f, std::int64_t steady_now_
     f.code = 0;
     f.after_processing = false;
   }
+  if (obj["hold_ms"].error() == simdjson::SUCCESS) f.hold_method.clear();
   for (auto [key, value] : obj) {
     std::int64_t n = 0;
     bool b = false;
@@ -169,6 +170,11 @@ bool apply_fault_json(std::string_view json, Faults& f, std::int64_t steady_now_
                n <= 599) {
       f.http_status = static_cast<int>(n);
       f.http_status_count = count;
+    } else if (key == "hold_ms" && value.get_int64().get(n) == simdjson::SUCCESS && n >= 0) {
+      f.hold_ms = n;
+      f.hold_count = count;
+    } else if (key == "method" && value.get_string().get(text) == simdjson::SUCCESS) {
+      f.hold_method = std::string(text);
     } else if (key == "code" && value.get_int64().get(n) == simdjson::SUCCESS && n < 0 &&
                n > -10'000) {
       f.code = static_cast<int>(n);

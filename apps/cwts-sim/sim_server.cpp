@@ -444,6 +444,26 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Dro
       std::make_shared<WsSession>(stream_.release_socket(), srv_)->start(std::move(req));
       return;
     }
+    // The hold fault: the request reaches the venue (the matching engine) only later, as one
+    // stuck in Binance's gateway would; requests on other connections overtake it.
+    Faults& f = srv_.venue->faults();
+    const std::string_view tgt(req.target().data(), req.target().size());
+    const std::string_view req_path = tgt.substr(0, tgt.find('?'));
+    if (f.hold_count > 0 && !req_path.starts_with("/_sim/") && f.applies_to(req_path) &&
+        (f.hold_method.empty() || f.hold_method == std::string_view(req.method_string().data(),
+                                                                    req.method_string().size()))) {
+      --f.hold_count;
+      held_ = std::move(req);
+      delay_timer_.expires_after(std::chrono::milliseconds(f.hold_ms));
+      delay_timer_.async_wait([self = shared_from_this()](beast::error_code) {
+        self->process(std::move(self->held_));
+      });
+      return;
+    }
+    process(std::move(req));
+  }
+
+  void process(http::request<http::string_body> req) {
     const std::string target(req.target());
     const std::size_t q = target.find('?');
     const std::string_view path = std::string_view(target).substr(0, q);
@@ -527,6 +547,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Dro
   beast::tcp_stream stream_;
   SimServer::Impl& srv_;
   net::steady_timer delay_timer_;
+  http::request<http::string_body> held_;  // a request the hold fault keeps back
   beast::flat_buffer buf_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::string_body>> res_;

@@ -670,6 +670,40 @@ TEST(Cwtsd, ExecutionStatusUnknownIsQueriedNeverAssumedRejected) {
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }
 
+// A cancel for an order the venue has not acknowledged yet may overtake it (another connection):
+// the venue answers "unknown order", and a query then finds nothing either. Neither proves the
+// order will not arrive: the cancel waits for the acknowledgement, and nothing is resent.
+TEST(Cwtsd, ACancelOvertakingItsOrderNeitherResendsNorOrphansIt) {
+  Harness h;
+  StrategyClient s(h.instance(), 0);
+  const int btc = s.symbol_id("BTCUSDT");
+  const auto q = s.quote(btc);
+  ASSERT_EQ(h.fault(R"({"hold_ms":300,"count":1,"path":"/api/v3/order","method":"POST"})").status,
+            200U);
+  const auto r =
+      s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
+                                    tick_floor(q.bid_px.raw - q.bid_px.raw / 50, fx(0.01))));
+  std::this_thread::sleep_for(20ms);  // the order is on its way (held at the venue's door)
+  const auto c = s.cancel(r);
+  const auto rs = s.wait_terminal(r, 30s);
+  ASSERT_FALSE(rs.empty()) << h.log();
+  EXPECT_EQ(terminals(rs), 1U);
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kCancelled)
+      << "reason " << rs.back().reason << " code " << rs.back().venue_code;
+  const auto cr = s.wait_terminal(c, 30s);
+  ASSERT_FALSE(cr.empty());
+  EXPECT_EQ(kind_of(cr.back()), ReportKind::kCancelled);
+  // The venue: one order with this client order id, cancelled; nothing left open.
+  const std::string cid(rs.back().client_order_id.view());
+  const auto all = h.signed_get("/api/v3/allOrders", "symbol=BTCUSDT").body;
+  std::size_t n = 0;
+  for (std::size_t at = all.find(cid); at != std::string::npos; at = all.find(cid, at + 1)) ++n;
+  EXPECT_EQ(n, 1U) << all;
+  EXPECT_NE(all.find("CANCELED"), std::string::npos) << all;
+  EXPECT_EQ(array_size(h.signed_get("/api/v3/openOrders", "symbol=BTCUSDT").body), 0U);
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
 TEST(Cwtsd, RestartGivesANewEpochThatAttachedStrategiesNotice) {
   Harness h;
   std::uint64_t epoch1 = 0;

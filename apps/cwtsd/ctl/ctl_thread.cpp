@@ -32,6 +32,7 @@ CtlThread::CtlThread(Engine& engine, const Config& cfg, std::string config_path,
       config_path_(std::move(config_path)),
       notifier_(notifier),
       live_cfg_(cfg),
+      file_state_(cfg.risk.initial_state),
       stop_signals_(ioc_, SIGTERM, SIGINT),
       hup_(ioc_, SIGHUP),
       usr1_(ioc_),
@@ -76,9 +77,11 @@ void CtlThread::arm_hup() {
 void CtlThread::reload() {
   try {
     Config next = load_config(config_path_);
-    // risk.trading_state is the state at start: afterwards only halt / resume / reduce_only
-    // change it, so an operator's halt survives a reload (systemctl reload) until resume.
-    next.risk.initial_state = live_cfg_.risk.initial_state;
+    // risk.trading_state applies when the file changes it; otherwise the live state (an
+    // operator's halt / resume / reduce_only) stays: a reload never undoes a halt by itself.
+    const layout::TradingState in_file = next.risk.initial_state;
+    if (in_file == file_state_) next.risk.initial_state = live_cfg_.risk.initial_state;
+    file_state_ = in_file;
     engine_.reload(next);
     live_cfg_.risk = next.risk;
     live_cfg_.risk_overrides = next.risk_overrides;

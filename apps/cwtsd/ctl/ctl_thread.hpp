@@ -56,6 +56,9 @@ class CtlThread {
   std::string config_path_;
   Notifier& notifier_;
   Config live_cfg_;  // what risk.set / halt / resume change; a SIGHUP reload replaces parts of it
+  // risk.trading_state as the file said at the last load: a reload applies it only if the file
+  // changed it, so an operator's halt / resume survives reloads of an unchanged state.
+  layout::TradingState file_state_;
   boost::asio::io_context ioc_;
   boost::asio::signal_set stop_signals_;
   boost::asio::signal_set hup_;

@@ -92,7 +92,8 @@ struct Tracked {
   std::int64_t fee_qty_covered = 0;  // cum qty whose commission is known
   std::int64_t fee_native = 0;       // in fee_asset ("" = none yet, or more than one asset)
   std::string fee_asset;
-  bool acknowledged = false;  // the venue confirmed the order exists
+  bool acknowledged = false;   // the venue confirmed the order exists
+  bool cancel_wanted = false;  // cancel asked before that: sent once it is acknowledged
   bool resent = false;
   bool final = false;
   std::int64_t placed_ns = 0;
@@ -261,6 +262,8 @@ struct BinanceRestVenue::Impl {
     if (j.kind == JobKind::kPlace) {
       j.sent_ns = now;
       if (auto it = orders.find(j.cid); it != orders.end()) it->second.sent_ns = now;
+    } else if (j.kind == JobKind::kQuery) {
+      j.sent_ns = now;
     }
     std::string query = j.params;
     query += query.empty() ? "" : "&";
@@ -335,9 +338,7 @@ struct BinanceRestVenue::Impl {
         // Query only once the request can no longer be executed: Binance refuses a request that
         // reaches the matching engine later than timestamp + recvWindow, so a -2013 after that
         // proves the order does not exist and a resend cannot duplicate it.
-        enqueue_query(
-            j.cid, j.symbol, 0,
-            j.sent_ns + static_cast<std::int64_t>(opt.recv_window_ms) * 1'000'000 + 50'000'000);
+        enqueue_query(j.cid, j.symbol, 0, j.sent_ns + recv_window_ns() + kExpiryMarginNs);
         break;
       case JobKind::kQuery:
         if (j.attempt + 1 >= opt.unknown_query_attempts) {
@@ -366,6 +367,37 @@ struct BinanceRestVenue::Impl {
         }
         break;
     }
+  }
+
+  // After sent + recvWindow + this margin, an order request can no longer be executed.
+  static constexpr std::int64_t kExpiryMarginNs = 50'000'000;
+  [[nodiscard]] std::int64_t recv_window_ns() const noexcept {
+    return static_cast<std::int64_t>(opt.recv_window_ms) * 1'000'000;
+  }
+
+  // DELETE /api/v3/order for a tracked order the venue has acknowledged; before that, the cancel
+  // waits for the acknowledgement (sent earlier, it could overtake the order, be refused as
+  // unknown and leave the order resting once it arrives).
+  void request_cancel(const std::string& cid, const std::string& symbol) {
+    if (auto it = orders.find(cid); it != orders.end() && !it->second.acknowledged) {
+      if (!it->second.final) it->second.cancel_wanted = true;
+      return;
+    }
+    Job j;
+    j.kind = JobKind::kCancel;
+    j.verb = http::verb::delete_;
+    j.path = "/api/v3/order";
+    j.cid = cid;
+    j.symbol = symbol;
+    j.params = "symbol=" + j.symbol + "&origClientOrderId=" + j.cid;
+    j.weight = 1;
+    enqueue(std::move(j));
+  }
+
+  void acknowledged(const std::string& cid, Tracked& t) {
+    t.acknowledged = true;
+    if (t.cancel_wanted && !is_final(t.status)) request_cancel(cid, t.symbol);
+    t.cancel_wanted = false;
   }
 
   static std::int64_t backoff_ns(std::uint32_t attempt) {
@@ -491,6 +523,13 @@ struct BinanceRestVenue::Impl {
         auto it = orders.find(j.cid);
         if (it == orders.end()) return;
         if (code == -2013 && !it->second.acknowledged) {
+          // Absence proves nothing until the order's own request can no longer execute (Binance
+          // refuses it after timestamp + recvWindow): a query that may have overtaken it asks
+          // again then. Not sent yet: its own answer will tell.
+          const Tracked& t = it->second;
+          if (t.sent_ns == 0) return;
+          const std::int64_t expired = t.sent_ns + recv_window_ns() + kExpiryMarginNs;
+          if (j.sent_ns < expired) return enqueue_query(j.cid, j.symbol, j.attempt, expired);
           if (!it->second.resent) {
             // Proven absent after its request expired: resend once, same client order id.
             it->second.resent = true;
@@ -545,7 +584,7 @@ struct BinanceRestVenue::Impl {
     }
     std::uint64_t oid = 0;
     if (doc["orderId"].get(oid) == simdjson::SUCCESS) t.order_id = oid;
-    t.acknowledged = true;
+    acknowledged(it->first, t);
     std::string_view s;
     if (doc["executedQty"].get(s) == simdjson::SUCCESS) t.cum_qty = std::max(t.cum_qty, parse8(s));
     if (doc["cummulativeQuoteQty"].get(s) == simdjson::SUCCESS)
@@ -582,8 +621,8 @@ struct BinanceRestVenue::Impl {
       std::uint64_t oid = 0;
       if (o["orderId"].get(oid) == simdjson::SUCCESS) t.order_id = oid;
       const bool changed = !t.acknowledged || cum > t.cum_qty || st != t.status;
-      t.acknowledged = true;
       t.status = st;
+      acknowledged(it->first, t);
       t.cum_qty = std::max(t.cum_qty, cum);
       t.cum_quote = std::max(t.cum_quote, quote);
       if (changed) {
@@ -799,15 +838,7 @@ void BinanceRestVenue::place(const OrderRequest& r) {
 }
 
 void BinanceRestVenue::cancel(std::string_view client_order_id, std::string_view symbol) {
-  Job j;
-  j.kind = JobKind::kCancel;
-  j.verb = http::verb::delete_;
-  j.path = "/api/v3/order";
-  j.cid = std::string(client_order_id);
-  j.symbol = std::string(symbol);
-  j.params = "symbol=" + j.symbol + "&origClientOrderId=" + j.cid;
-  j.weight = 1;
-  impl_->enqueue(std::move(j));
+  impl_->request_cancel(std::string(client_order_id), std::string(symbol));
 }
 
 void BinanceRestVenue::tick(std::int64_t now_ns) {
