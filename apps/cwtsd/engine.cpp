@@ -330,7 +330,7 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
       "cwts_reports_total", "counter",
       "Execution reports sent to strategies, by kind and reason (REJECTED: why; RATE_LIMITED = "
       "rate-limit rejections).");
-  for (std::uint8_t kind = 1; kind <= 7; ++kind) {
+  for (std::uint8_t kind = 1; kind <= 8; ++kind) {
     for (std::uint16_t reason = 0; reason < 32; ++reason) {
       const std::uint64_t n = i.exec->reports_sent(kind, reason);
       if (n == 0 && reason != 0) continue;

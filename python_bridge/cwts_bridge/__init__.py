@@ -38,7 +38,7 @@ SIDES = {"buy": 1, "sell": 2}
 TYPES = {"limit": 1, "market": 2, "limit_maker": 3}
 TIFS = {"GTC": 1, "IOC": 2, "FOK": 3}
 REPORT_KINDS = {1: "ACCEPTED", 2: "REJECTED", 3: "NEW", 4: "PARTIALLY_FILLED", 5: "FILLED",
-                6: "CANCELLED", 7: "EXPIRED"}
+                6: "CANCELLED", 7: "EXPIRED", 8: "STATUS_UNKNOWN"}
 TERMINAL = frozenset({"REJECTED", "FILLED", "CANCELLED", "EXPIRED"})
 REJECT_REASONS = {
     0: "NONE", 1: "UNKNOWN_SYMBOL", 2: "BAD_SIDE", 3: "BAD_TYPE", 4: "BAD_VALUE", 5: "TICK_SIZE",

@@ -704,6 +704,36 @@ TEST(Cwtsd, ACancelOvertakingItsOrderNeitherResendsNorOrphansIt) {
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }
 
+// Status queries that keep failing must not end an order: it may be live (here: filled) on the
+// venue. The strategy is told the state is unknown (not terminal); the engine keeps asking, and the
+// order's one terminal report is what the venue finally says.
+TEST(Cwtsd, AnOrderWhoseStatusQueriesKeepFailingStaysTrackedUntilTheVenueAnswers) {
+  Harness h;
+  StrategyClient s(h.instance(), 0);
+  const int btc = s.symbol_id("BTCUSDT");
+  // The order is executed but its answer lost, then its first 7 status queries fail too.
+  ASSERT_EQ(
+      h.fault(R"({"http_status":503,"count":8,"after_processing":true,"path":"/api/v3/order"})")
+          .status,
+      200U);
+  const auto seq = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
+  const auto rs = s.wait_terminal(seq, 60s);
+  ASSERT_FALSE(rs.empty()) << h.log();
+  EXPECT_EQ(terminals(rs), 1U);
+  std::size_t unknown = 0;
+  for (const auto& r : rs) unknown += kind_of(r) == ReportKind::kStatusUnknown ? 1 : 0;
+  EXPECT_EQ(unknown, 1U) << "told once that the state is not known";
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled)
+      << "reason " << rs.back().reason << " code " << rs.back().venue_code;
+  EXPECT_EQ(traded_qty(h.signed_get("/api/v3/myTrades", "symbol=BTCUSDT").body), fx(0.001));
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (s.position(btc).qty.raw != fx(0.001) && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(s.position(btc).qty.raw, fx(0.001));
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
 TEST(Cwtsd, RestartGivesANewEpochThatAttachedStrategiesNotice) {
   Harness h;
   std::uint64_t epoch1 = 0;

@@ -132,12 +132,14 @@ class E2EStrategy(E2EBase):
 '''
 
 # A limit entry 3 % under the market that rests until unfilledtimeout cancels it, then a limit entry
-# at the ask that fills, then the stoploss (set inside the spread) closes the trade.
+# at the ask that fills, then the stoploss (a hair under the open rate) closes the trade: FreqTrade
+# values the exit at the 10th bid of the book (LiveRun's exit_pricing), ticks under the ask it paid
+# even if the market ticks up after the fill.
 LIMIT_STRATEGY = E2E_BASE + '''
 
 class E2EStrategy(E2EBase):
     minimal_roi = {{"0": 100}}
-    stoploss = -0.0000001  # under the spread: the bid is already below it
+    stoploss = -0.0000001  # a hair under the open rate: the 10th bid is below it
     order_types = {{"entry": "limit", "exit": "market", "stoploss": "market",
                    "stoploss_on_exchange": False}}
     unfilledtimeout = {{"entry": 3, "exit": 30, "unit": "seconds"}}
@@ -197,7 +199,8 @@ class LiveRun:
                                  bot_name="cwts-live", cancel_open_orders_on_exit=False, exchange=ex,
                                  stake_amount=stake_amount, max_open_trades=1,
                                  entry_pricing={"price_side": "other", "use_order_book": False},
-                                 exit_pricing={"price_side": "other", "use_order_book": False})
+                                 exit_pricing={"price_side": "other", "use_order_book": True,
+                                               "order_book_top": 10})
             cfg = json.loads(config.read_text())
             cfg.pop("fee", None)  # FreqTrade takes the fees from the gateway's trades
             config.write_text(json.dumps(cfg))

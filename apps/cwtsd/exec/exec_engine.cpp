@@ -401,7 +401,7 @@ layout::ExecReport ExecEngine::base_report(const Order& o, ReportKind kind,
 }
 
 void ExecEngine::report(std::uint32_t slot, const layout::ExecReport& r) {
-  auto& count = report_counts_[r.kind & 7U][r.reason & 31U];  // single writer: no RMW needed
+  auto& count = report_counts_[r.kind & 15U][r.reason & 31U];  // single writer: no RMW needed
   count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   SlotState& st = *slots_[slot];
   if (st.overflow.empty() && st.producer.try_push(r) == cc::PushStatus::kOk) return;

@@ -69,7 +69,7 @@ class ExecEngine final : private venue::VenueListener {
   // Reports sent to strategies, by ReportKind (1..7) and RejectReason (0..31); exec thread
   // writes, any thread reads (the ctl thread's /metrics).
   [[nodiscard]] std::uint64_t reports_sent(std::uint8_t kind, std::uint16_t reason) const noexcept {
-    return report_counts_[kind & 7U][reason & 31U].load(std::memory_order_relaxed);
+    return report_counts_[kind & 15U][reason & 31U].load(std::memory_order_relaxed);
   }
   // The venue's own count of what this account used, from its last response headers
   // (X-MBX-USED-WEIGHT-1M, X-MBX-ORDER-COUNT-10S / -1D); 0 until the first. Any thread.
@@ -166,7 +166,7 @@ class ExecEngine final : private venue::VenueListener {
   std::atomic<std::int64_t> heartbeat_{0};
   std::atomic<std::uint64_t> applied_version_{0};
   std::atomic<std::uint64_t> used_weight_1m_{0}, orders_10s_{0}, orders_1d_{0};
-  std::array<std::array<std::atomic<std::uint64_t>, 32>, 8> report_counts_{};
+  std::array<std::array<std::atomic<std::uint64_t>, 32>, 16> report_counts_{};
   std::atomic<bool> venue_ready_{false};
   // The gateway's look-ups: weight spent (any thread adds, exec thread takes) and the headroom
   // the exec thread publishes for them.

@@ -23,6 +23,7 @@ struct ExecEngine::Order {
   std::uint8_t cid_len = 0;
   std::uint64_t venue_order_id = 0;
   bool acked = false;             // kNew reported (or skipped: filled at once)
+  bool unknown_reported = false;  // kStatusUnknown sent (once)
   std::int64_t reported_qty = 0;  // cum qty already reported as fills
   std::int64_t reported_quote = 0;
   std::int64_t fee = 0;                 // cumulative, quote asset

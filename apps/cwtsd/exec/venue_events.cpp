@@ -46,10 +46,18 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
       return terminal(*o, ReportKind::kRejected, r, e.code, now);
     }
     case venue::EventKind::kUnknown:
+      // The venue keeps asking; the order stays open (its fills may still come), and the strategy
+      // is told once that its state is not known.
       log_.push(HotRecord{now, spdlog::level::err, "exec", "order_outcome_unknown"}
                     .s("client_order_id", o->cid, o->cid_len)
                     .i("http_status", e.http_status));
-      return terminal(*o, ReportKind::kRejected, RejectReason::kVenueUnavailable, e.code, now);
+      if (!o->unknown_reported) {
+        o->unknown_reported = true;
+        ExecReport r = base_report(*o, ReportKind::kStatusUnknown, now);
+        r.venue_code = e.code;
+        report(o->slot, r);
+      }
+      return;
     case venue::EventKind::kCancelRejected:
       log_.push(HotRecord{now, spdlog::level::info, "exec", "cancel_refused"}
                     .s("client_order_id", o->cid, o->cid_len)

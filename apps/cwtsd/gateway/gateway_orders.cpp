@@ -95,6 +95,8 @@ void GatewayOrders::apply(const layout::ExecReport& r, std::int64_t now_ms) {
       g.venue_answered = g.rested = true;
       o.update_time_ms = o.working_time_ms = now_ms;
       return;
+    case ReportKind::kStatusUnknown:
+      return;  // the engine keeps asking the venue; a waiting client gets -1007 at its timeout
     case ReportKind::kPartiallyFilled:
     case ReportKind::kFilled:
     case ReportKind::kCancelled:

@@ -173,6 +173,8 @@ const char* to_string(layout::ReportKind k) noexcept {
       return "CANCELLED";
     case layout::ReportKind::kExpired:
       return "EXPIRED";
+    case layout::ReportKind::kStatusUnknown:
+      return "STATUS_UNKNOWN";
   }
   return "?";
 }

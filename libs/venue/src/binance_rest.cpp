@@ -94,6 +94,7 @@ struct Tracked {
   std::string fee_asset;
   bool acknowledged = false;   // the venue confirmed the order exists
   bool cancel_wanted = false;  // cancel asked before that: sent once it is acknowledged
+  bool unknown_told = false;   // kUnknown emitted (its queries keep failing)
   bool resent = false;
   bool final = false;
   std::int64_t placed_ns = 0;
@@ -341,11 +342,7 @@ struct BinanceRestVenue::Impl {
         enqueue_query(j.cid, j.symbol, 0, j.sent_ns + recv_window_ns() + kExpiryMarginNs);
         break;
       case JobKind::kQuery:
-        if (j.attempt + 1 >= opt.unknown_query_attempts) {
-          give_up(j.cid, http_status, "order status could not be established");
-        } else {
-          enqueue_query(j.cid, j.symbol, j.attempt + 1, now + backoff_ns(j.attempt));
-        }
+        query_failed(j, http_status, "order status could not be established");
         break;
       case JobKind::kCancel:
         // The cancel may or may not have happened: the order's status tells.
@@ -405,16 +402,22 @@ struct BinanceRestVenue::Impl {
                                   3'000'000'000LL);
   }
 
-  void give_up(const std::string& cid, int http_status, std::string_view why) {
-    auto it = orders.find(cid);
+  // A status query that did not establish the order's state. It is asked again (back-off up to
+  // 3 s) for as long as the order is tracked: giving up would leave an order that may be live on
+  // the venue untracked. After unknown_query_attempts the listener is told (kUnknown, once).
+  void query_failed(const Job& j, int http_status, std::string_view why) {
+    auto it = orders.find(j.cid);
     if (it == orders.end()) return;
-    OrderEvent e;
-    e.kind = EventKind::kUnknown;
-    e.client_order_id = it->first;
-    e.http_status = http_status;
-    e.message = why;
-    emit(e);
-    // Keep polling it: if it turns up, its updates follow.
+    if (j.attempt + 1 >= opt.unknown_query_attempts && !it->second.unknown_told) {
+      it->second.unknown_told = true;
+      OrderEvent e;
+      e.kind = EventKind::kUnknown;
+      e.client_order_id = it->first;
+      e.http_status = http_status;
+      e.message = why;
+      emit(e);
+    }
+    enqueue_query(j.cid, j.symbol, j.attempt + 1, realtime_ns() + backoff_ns(j.attempt));
   }
 
   void emit(const OrderEvent& e) {
@@ -541,8 +544,7 @@ struct BinanceRestVenue::Impl {
           // Absent again after the resend expired: the venue never got it.
           return reject(j.cid, code, status, "order never reached the venue");
         }
-        if (j.attempt + 1 >= opt.unknown_query_attempts) return give_up(j.cid, status, msg);
-        return enqueue_query(j.cid, j.symbol, j.attempt + 1, realtime_ns() + backoff_ns(j.attempt));
+        return query_failed(j, status, msg);
       }
       case JobKind::kCancel: {
         auto it = orders.find(j.cid);

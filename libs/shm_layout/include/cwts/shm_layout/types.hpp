@@ -98,6 +98,10 @@ enum class ReportKind : std::uint8_t {
   kFilled = 5,     // terminal
   kCancelled = 6,  // terminal
   kExpired = 7,    // terminal (IOC/FOK remainder, venue expiry)
+  // Not terminal: the venue's answers have not established the order's state for a while (every
+  // status query failed). The engine keeps asking; the order's reports, terminal one included,
+  // follow once the venue answers. Sent once per order.
+  kStatusUnknown = 8,
 };
 
 [[nodiscard]] constexpr bool is_terminal(ReportKind k) noexcept {

@@ -30,7 +30,7 @@ struct BinanceRestOptions {
   std::uint32_t order_poll_ms = 500;
   std::uint32_t account_poll_ms = 5000;
   std::uint32_t connections = 2;
-  std::uint32_t unknown_query_attempts = 5;  // queries before an order is reported kUnknown
+  std::uint32_t unknown_query_attempts = 5;  // failed queries before kUnknown (queries go on)
 };
 
 class BinanceRestVenue final : public VenueClient {

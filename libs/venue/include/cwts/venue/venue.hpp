@@ -38,7 +38,8 @@ enum class EventKind : std::uint8_t {
   kUpdate,          // the order's status and cumulative fills as the venue reports them
   kRejected,        // the venue refused the order (code, message); nothing is resting
   kCancelRejected,  // a cancel was refused (e.g. -2011: already filled); the order is re-queried
-  kUnknown,         // the outcome could not be established after every query: the order may exist
+  kUnknown,  // not established after unknown_query_attempts queries (once): the order may exist;
+             // queries go on and its updates follow when the venue answers
 };
 
 struct OrderEvent {
