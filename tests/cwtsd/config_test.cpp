@@ -158,6 +158,87 @@ TEST(Credentials, KeyFileMustBeOwnerOnly) {
   ::unlink(path.c_str());
 }
 
+// A secret file is opened without following a symbolic link, then checked on the open file (no
+// window between the check and the read in which the path could be swapped); the control token's
+// file too, and it must be the engine user's.
+TEST(Credentials, SecretFilesAreNotFollowedThroughSymlinksAndMustBeOurs) {
+  const std::string dir = ::testing::TempDir();
+  const std::string real = dir + "/cwtsd_secret_" + std::to_string(::getpid());
+  const std::string link = real + ".link";
+  {
+    std::ofstream out(real);
+    out << "the-key\nthe-secret-0123456789\n";
+  }
+  ::chmod(real.c_str(), 0600);
+  ::unlink(link.c_str());
+  ASSERT_EQ(::symlink(real.c_str(), link.c_str()), 0);
+  cwts::daemon::VenueConfig v;
+  v.api_key_file = link;
+  try {
+    (void)cwts::daemon::load_credentials(v);
+    ADD_FAILURE() << "a key file reached through a symbolic link was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.key(), "venue.api_key_file");
+    EXPECT_NE(e.reason().find("symbolic link"), std::string::npos) << e.reason();
+  }
+  cwts::daemon::ControlConfig cc;
+  cc.token_file = link;
+  EXPECT_THROW((void)cwts::daemon::load_control_token(cc), ConfigError);
+  ::unlink(link.c_str());
+  ::unlink(real.c_str());
+}
+
+TEST(Credentials, LiveKeysNeverTravelInTheClearOrToAnUnverifiedVenue) {
+  ::setenv("CWTS_TEST_KEY_ENV", "k-123", 1);
+  ::setenv("CWTS_TEST_SECRET_ENV", "s-very-secret", 1);
+  cwts::daemon::VenueConfig v;
+  v.api_key_env = "CWTS_TEST_KEY_ENV";
+  v.api_secret_env = "CWTS_TEST_SECRET_ENV";
+  const auto refused = [&](const std::string& key) {
+    try {
+      (void)cwts::daemon::load_credentials(v);
+      ADD_FAILURE() << v.rest_url << " tls_verify " << v.tls_verify << " was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(e.key(), key);
+    }
+  };
+  v.rest_url = "http://api.binance.com";
+  refused("venue.rest_url");
+  v.rest_url = "https://api.binance.com";
+  v.tls_verify = false;
+  refused("venue.tls_verify");
+  // On this host (cwts-sim, a local relay) both are allowed.
+  v.rest_url = "http://127.0.0.1:18080";
+  v.ws_url = "ws://localhost:18080";
+  EXPECT_EQ(cwts::daemon::load_credentials(v).key, "k-123");
+  v.tls_verify = true;
+  v.rest_url = "https://api.binance.com";
+  v.ws_url = "wss://stream.binance.com:9443";
+  EXPECT_EQ(cwts::daemon::load_credentials(v).key, "k-123");
+}
+
+TEST(Credentials, TheControlTokenFileMustBeOwnedByTheEngineUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a file to another user";
+  const std::string path = ::testing::TempDir() + "/cwtsd_token_" + std::to_string(::getpid());
+  {
+    std::ofstream out(path);
+    out << "a-token-of-enough-length\n";
+  }
+  ::chmod(path.c_str(), 0600);
+  cwts::daemon::ControlConfig cc;
+  cc.token_file = path;
+  EXPECT_EQ(cwts::daemon::load_control_token(cc), "a-token-of-enough-length");
+  ASSERT_EQ(::chown(path.c_str(), 65534, 65534), 0);  // nobody
+  try {
+    (void)cwts::daemon::load_control_token(cc);
+    ADD_FAILURE() << "a token file of another user was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.key(), "control.token_file");
+    EXPECT_NE(e.reason().find("not owned"), std::string::npos) << e.reason();
+  }
+  ::unlink(path.c_str());
+}
+
 }  // namespace
 
 TEST(Config, IndicatorsAreParsedAndValidated) {

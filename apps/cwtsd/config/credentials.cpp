@@ -1,17 +1,67 @@
 // Secrets named by the configuration: the venue's and the gateway's key pairs, the control token.
 // Each error names the variable or file, never the secret.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
-#include <fstream>
+#include <cstring>
+
+#include <boost/asio/ip/address.hpp>
 
 #include "config/config.hpp"
+#include "cwts/net/endpoint.hpp"
 
 namespace cwts::daemon {
 
 namespace {
+
+// The content of a secret file, checked on the open file itself: opened without following a
+// symbolic link (O_NOFOLLOW), then fstat: a regular file, owned by this user, not readable or
+// writable by group or others. Nothing to swap between the check and the read. Errors name `key`
+// and the path, never the content.
+std::string read_private_file(const std::string& key, const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ELOOP) throw ConfigError(key, path + " is a symbolic link: name the file itself");
+    throw ConfigError(key, "cannot open " + path + ": " + std::strerror(err));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw ConfigError(key, "cannot stat " + path);
+  if (!S_ISREG(st.st_mode)) throw ConfigError(key, path + " is not a regular file");
+  if (st.st_uid != ::geteuid()) throw ConfigError(key, path + " is not owned by this user");
+  if ((st.st_mode & 077) != 0) {
+    throw ConfigError(key, path + " is readable by group or others: chmod 600 it");
+  }
+  std::string content;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw ConfigError(key, "cannot read " + path);
+    if (n == 0) break;
+    content.append(buf, static_cast<std::size_t>(n));
+    if (content.size() > 65'536) throw ConfigError(key, path + " is too large for a secret");
+  }
+  return content;
+}
+
+// The first line of `text` from `pos`, without a trailing CR or spaces; pos moves past it.
+std::string next_line(const std::string& text, std::size_t& pos) {
+  const std::size_t end = std::min(text.find('\n', pos), text.size());
+  std::string line = text.substr(pos, end - pos);
+  pos = end < text.size() ? end + 1 : end;
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  return line;
+}
 
 // A key pair from an owner-only file ("KEY\nSECRET\n") or two environment variables; errors
 // name `section`'s keys, never the secret.
@@ -20,14 +70,10 @@ Credentials load_key_pair(const std::string& section, const std::string& key_env
   Credentials c;
   if (!file.empty()) {
     const std::string key = section + ".api_key_file";
-    struct stat st {};
-    if (::stat(file.c_str(), &st) != 0) throw ConfigError(key, "cannot stat " + file);
-    if ((st.st_mode & 077) != 0)
-      throw ConfigError(key, file + " is readable by others: chmod 600 it");
-    if (st.st_uid != ::geteuid()) throw ConfigError(key, file + " is not owned by this user");
-    std::ifstream in(file);
-    std::getline(in, c.key);
-    std::getline(in, c.secret);
+    const std::string text = read_private_file(key, file);
+    std::size_t pos = 0;
+    c.key = next_line(text, pos);
+    c.secret = next_line(text, pos);
     if (c.key.empty() || c.secret.empty()) {
       throw ConfigError(key, "must hold the key and the secret on two lines");
     }
@@ -49,7 +95,41 @@ Credentials load_key_pair(const std::string& section, const std::string& key_env
 
 }  // namespace
 
+namespace {
+
+bool is_loopback_host(const std::string& host) {
+  if (host == "localhost") return true;
+  boost::system::error_code ec;
+  const auto addr = boost::asio::ip::make_address(host, ec);
+  return !ec && addr.is_loopback();
+}
+
+// Live keys travel only where nobody can read or impersonate the venue: https with the
+// certificate verified, unless the venue is on this host (cwts-sim, a local relay).
+void check_key_transport(const VenueConfig& v) {
+  net::Endpoint rest, ws;
+  try {
+    rest = net::parse_endpoint(v.rest_url, net::EndpointKind::kHttp);
+    ws = net::parse_endpoint(v.ws_url, net::EndpointKind::kWebSocket);
+  } catch (const std::exception& e) {
+    throw ConfigError("venue.rest_url", e.what());
+  }
+  if (!rest.tls && !is_loopback_host(rest.host)) {
+    throw ConfigError("venue.rest_url", v.rest_url +
+                                            " is plain http to another host: signed requests "
+                                            "would travel in the clear; use https");
+  }
+  if (!v.tls_verify && !(is_loopback_host(rest.host) && is_loopback_host(ws.host))) {
+    throw ConfigError("venue.tls_verify",
+                      "false is allowed only for a venue on this host (loopback): without it "
+                      "anyone on the path could pose as the venue");
+  }
+}
+
+}  // namespace
+
 Credentials load_credentials(const VenueConfig& v) {
+  check_key_transport(v);
   return load_key_pair("venue", v.api_key_env, v.api_secret_env, v.api_key_file);
 }
 
@@ -69,18 +149,9 @@ Credentials load_gateway_credentials(const GatewayConfig& g) {
 
 std::string load_control_token(const ControlConfig& c) {
   if (c.token_file.empty()) return {};
-  struct stat st {};
-  if (::stat(c.token_file.c_str(), &st) != 0)
-    throw ConfigError("control.token_file", "cannot stat " + c.token_file);
-  if ((st.st_mode & 077) != 0) {
-    throw ConfigError("control.token_file",
-                      c.token_file + " must not be readable by group or others (chmod 600)");
-  }
-  std::ifstream in(c.token_file);
-  std::string token;
-  if (!in || !std::getline(in, token))
-    throw ConfigError("control.token_file", "cannot read " + c.token_file);
-  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  const std::string text = read_private_file("control.token_file", c.token_file);
+  std::size_t pos = 0;
+  std::string token = next_line(text, pos);
   if (token.size() < 16)
     throw ConfigError("control.token_file",
                       c.token_file + ": the token must have at least 16 characters");
