@@ -411,3 +411,31 @@ def test_a_halt_survives_a_config_reload_until_resume(synthetic_sim, tmp_path):
         assert state() == "active"
     finally:
         assert eng.stop() == 0
+
+
+def raw_request(port, lines):
+    """One raw HTTP/1.1 request on a fresh connection; returns the status line."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        return s.recv(4096).split(b"\r\n", 1)[0].decode()
+
+
+def test_web_pages_cannot_reach_the_control_plane(engine):
+    """A page in a browser on this host must not read the reports stream or the metrics: a
+    WebSocket upgrade with an Origin header, or a request under a foreign host name (DNS
+    rebinding), is refused; cwtsctl, Prometheus and scripts (no Origin, host by address) are not."""
+    port = control_address(engine)["port"]
+    upgrade = ["GET /ws HTTP/1.1", f"Host: 127.0.0.1:{port}", "Upgrade: websocket", "Connection: Upgrade",
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"]
+    assert raw_request(port, upgrade).startswith("HTTP/1.1 101"), "a script's upgrade is accepted"
+    assert raw_request(port, upgrade + ["Origin: http://evil.example"]).startswith("HTTP/1.1 403")
+    assert raw_request(port, upgrade + ["Origin: http://localhost:3000"]).startswith("HTTP/1.1 403")
+    get = ["GET /metrics HTTP/1.1", "Connection: close"]
+    assert raw_request(port, get + [f"Host: 127.0.0.1:{port}"]).startswith("HTTP/1.1 200")
+    assert raw_request(port, get + [f"Host: localhost:{port}"]).startswith("HTTP/1.1 200")
+    assert raw_request(port, get + [f"Host: rebound.evil.example:{port}"]).startswith("HTTP/1.1 403")
+    assert get_status_ok(port)
+
+
+def get_status_ok(port):
+    return get(port, "/healthz")[0] == 200

@@ -5,11 +5,38 @@
 #include <optional>
 #include <stdexcept>
 
+#include <boost/asio/ip/address.hpp>
 #include <openssl/crypto.h>
 
 #include "cwts/net/http_server.hpp"
 
 namespace cwts::daemon {
+
+namespace {
+
+// A request a web page made: browsers put an Origin header on every WebSocket upgrade and on
+// cross-origin requests, and a page that rebinds its DNS name to this host reaches us under that
+// name (the Host header). The control plane's clients (cwtsctl, Prometheus, scripts) send no
+// Origin and name the host by address or "localhost". Refused, so a page open in a browser on this
+// host can neither read the reports stream nor the metrics.
+bool from_a_web_page(const net::HttpServerRequest& req) {
+  if (req.header("origin") != nullptr) return true;
+  const std::string* host = req.header("host");
+  if (host == nullptr) return false;  // HTTP/1.0 clients
+  std::string_view h = *host;
+  if (h.starts_with('[')) {  // [v6]:port
+    const auto end = h.find(']');
+    h = end == std::string_view::npos ? h : h.substr(1, end - 1);
+  } else if (const auto colon = h.rfind(':'); colon != std::string_view::npos) {
+    h = h.substr(0, colon);
+  }
+  if (h == "localhost") return false;
+  boost::system::error_code ec;
+  (void)boost::asio::ip::make_address(h, ec);
+  return static_cast<bool>(ec);  // a name other than localhost: not an address we listen on
+}
+
+}  // namespace
 
 struct ControlServer::Impl {
   // A JSON-RPC client on /ws.
@@ -34,6 +61,11 @@ struct ControlServer::Impl {
   net::HttpServerResponse answer(const net::HttpServerRequest& req) const {
     net::HttpServerResponse out;
     out.content_type = "text/plain; charset=utf-8";
+    if (from_a_web_page(req)) {
+      out.status = 403;
+      out.body = "refused: the control plane does not answer web pages (Origin or Host header)\n";
+      return out;
+    }
     if (req.method != "GET" && req.method != "HEAD") {
       out.status = 405;
       out.body = "only GET\n";
@@ -106,7 +138,9 @@ ControlServer::ControlServer(boost::asio::io_context& ioc, const std::string& ad
       [impl](const net::HttpServerRequest& req, std::shared_ptr<net::WsConnection> conn) {
         return impl->open(req, std::move(conn));
       },
-      [](std::string_view path) { return path == "/ws"; });
+      [](const net::HttpServerRequest& req) {
+        return req.path() == "/ws" && !from_a_web_page(req);
+      });
 }
 
 ControlServer::~ControlServer() { stop(); }

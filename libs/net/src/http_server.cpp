@@ -158,7 +158,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       }
       head_ = msg.method() == http::verb::head;
       if (websocket::is_upgrade(msg) && owner_->upgrade_ &&
-          (!owner_->upgrade_accepts_ || owner_->upgrade_accepts_(req.path()))) {
+          (!owner_->upgrade_accepts_ || owner_->upgrade_accepts_(req))) {
         auto ws = std::make_shared<WsSession>(owner_, std::move(stream_));
         owner_->ws_sessions_.emplace(ws.get(), ws);
         ws->start(std::move(msg), std::move(req));
@@ -246,7 +246,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;
   std::unordered_map<WsSession*, std::shared_ptr<WsSession>> ws_sessions_;
   Upgrade upgrade_;
-  std::function<bool(std::string_view)> upgrade_accepts_;
+  std::function<bool(const HttpServerRequest&)> upgrade_accepts_;
 };
 
 HttpServer::HttpServer(asio::io_context& ioc, const std::string& address, std::uint16_t port,
@@ -291,7 +291,8 @@ std::size_t HttpServer::connections() const noexcept {
   return impl_->sessions_.size() + impl_->ws_sessions_.size();
 }
 
-void HttpServer::set_upgrade(Upgrade upgrade, std::function<bool(std::string_view)> accepts) {
+void HttpServer::set_upgrade(Upgrade upgrade,
+                             std::function<bool(const HttpServerRequest&)> accepts) {
   impl_->upgrade_ = std::move(upgrade);
   impl_->upgrade_accepts_ = std::move(accepts);
 }

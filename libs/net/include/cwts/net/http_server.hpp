@@ -88,9 +88,10 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   [[nodiscard]] std::uint16_t port() const noexcept;
-  // `accepts(path)` false: the upgrade request is answered by the Handler like any request (a
-  // 404 there). Without `accepts`, every path may upgrade.
-  void set_upgrade(Upgrade upgrade, std::function<bool(std::string_view path)> accepts = {});
+  // `accepts(request)` false: the upgrade request is answered by the Handler like any request (a
+  // 404 or 403 there). Without `accepts`, every request may upgrade.
+  void set_upgrade(Upgrade upgrade,
+                   std::function<bool(const HttpServerRequest& request)> accepts = {});
   // Stops accepting and closes every connection (answers still pending are dropped).
   void stop();
   [[nodiscard]] std::size_t connections() const noexcept;
