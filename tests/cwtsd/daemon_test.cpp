@@ -235,6 +235,40 @@ std::size_t terminals(const std::vector<cwts::layout::ExecReport>& rs) {
   return n;
 }
 
+// Market buys of 0.001 BTC, each after a venue fault ("" = none): exactly one terminal report,
+// of the kind expected; `filled` tallies what the engine reported filled.
+struct FaultedBuys {
+  Harness& h;
+  StrategyClient& s;
+  int symbol;
+  std::int64_t filled = 0;
+
+  std::vector<cwts::layout::ExecReport> operator()(const std::string& fault, ReportKind want) {
+    if (!fault.empty()) {
+      EXPECT_EQ(h.fault(fault).status, 200U) << fault;
+    }
+    const auto seq =
+        s.submit(StrategyClient::make(symbol, Side::kBuy, OrderType::kMarket, fx(0.001)));
+    const auto rs = s.wait_terminal(seq, std::chrono::seconds(60));
+    EXPECT_FALSE(rs.empty()) << fault << "\n" << h.log();
+    if (rs.empty()) return rs;
+    EXPECT_EQ(terminals(rs), 1U) << fault;
+    EXPECT_EQ(kind_of(rs.back()), want)
+        << fault << " reason " << rs.back().reason << " code " << rs.back().venue_code;
+    if (kind_of(rs.back()) == ReportKind::kFilled) filled += fx(0.001);
+    return rs;
+  }
+};
+
+// The engine's position of `symbol` once it reaches `qty` (or what it is after 5 s).
+std::int64_t position_when(StrategyClient& s, int symbol, std::int64_t qty) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (s.position(symbol).qty.raw != qty && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return s.position(symbol).qty.raw;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 TEST(Cwtsd, LimitAndMarketOrdersAreFilledAndReported) {
@@ -297,11 +331,7 @@ TEST(Cwtsd, LimitAndMarketOrdersAreFilledAndReported) {
   EXPECT_GE(array_size(trades.body), 2U);
   const auto open = h.signed_get("/api/v3/openOrders", "symbol=BTCUSDT");
   EXPECT_EQ(array_size(open.body), 0U) << open.body;
-  const auto deadline2 = std::chrono::steady_clock::now() + 5s;
-  while (s.position(btc).qty.raw != fx(0.003) && std::chrono::steady_clock::now() < deadline2) {
-    std::this_thread::sleep_for(10ms);
-  }
-  EXPECT_EQ(s.position(btc).qty.raw, fx(0.003));
+  EXPECT_EQ(position_when(s, btc, fx(0.003)), fx(0.003));
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }
 
@@ -591,19 +621,7 @@ TEST(Cwtsd, VenueFaultsMidOrderNeverDoubleAnOrder) {
   Harness h;
   StrategyClient s(h.instance(), 0);
   const int btc = s.symbol_id("BTCUSDT");
-  std::int64_t expected = 0;
-  const auto market_buy = [&](const std::string& fault, ReportKind want) {
-    if (!fault.empty()) {
-      ASSERT_EQ(h.fault(fault).status, 200U);
-    }
-    const auto seq = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
-    const auto rs = s.wait_terminal(seq, 30s);
-    ASSERT_FALSE(rs.empty()) << fault << "\n" << h.log();
-    EXPECT_EQ(terminals(rs), 1U) << fault;
-    EXPECT_EQ(kind_of(rs.back()), want)
-        << fault << " reason " << rs.back().reason << " code " << rs.back().venue_code;
-    if (kind_of(rs.back()) == ReportKind::kFilled) expected += fx(0.001);
-  };
+  FaultedBuys market_buy{h, s, btc};
   // Faults on the order endpoint only: the engine's account refresh after each fill runs
   // meanwhile and must not take the fault meant for the order.
   market_buy(R"({"http_status":503,"count":1,"path":"/api/v3/order"})",
@@ -622,7 +640,7 @@ TEST(Cwtsd, VenueFaultsMidOrderNeverDoubleAnOrder) {
   const auto rd = s.wait_terminal(during);
   ASSERT_FALSE(rd.empty());
   if (kind_of(rd.back()) == ReportKind::kFilled) {
-    expected += fx(0.001);  // the resync was faster than the signal
+    market_buy.filled += fx(0.001);  // the resync was faster than the signal
   } else {
     EXPECT_EQ(static_cast<RejectReason>(rd.back().reason), RejectReason::kBookNotValid);
   }
@@ -635,7 +653,7 @@ TEST(Cwtsd, VenueFaultsMidOrderNeverDoubleAnOrder) {
   // The venue holds exactly the fills the engine reported.
   const auto trades = h.signed_get("/api/v3/myTrades", "symbol=BTCUSDT");
   const std::int64_t total = traded_qty(trades.body);
-  EXPECT_EQ(total, expected);
+  EXPECT_EQ(total, market_buy.filled);
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }
 
@@ -646,26 +664,17 @@ TEST(Cwtsd, VenueFaultsMidOrderNeverDoubleAnOrder) {
 TEST(Cwtsd, ExecutionStatusUnknownIsQueriedNeverAssumedRejected) {
   Harness h;
   StrategyClient s(h.instance(), 0);
-  const int btc = s.symbol_id("BTCUSDT");
-  std::int64_t expected = 0;
-  const auto market_buy = [&](const std::string& fault, ReportKind want, std::int32_t code) {
-    ASSERT_EQ(h.fault(fault).status, 200U);
-    const auto seq = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
-    const auto rs = s.wait_terminal(seq, 30s);
-    ASSERT_FALSE(rs.empty()) << fault << "\n" << h.log();
-    EXPECT_EQ(terminals(rs), 1U) << fault;
-    EXPECT_EQ(kind_of(rs.back()), want)
-        << fault << " reason " << rs.back().reason << " code " << rs.back().venue_code;
-    EXPECT_EQ(rs.back().venue_code, code) << fault;
-    if (kind_of(rs.back()) == ReportKind::kFilled) expected += fx(0.001);
-  };
+  FaultedBuys market_buy{h, s, s.symbol_id("BTCUSDT")};
   market_buy(R"({"http_status":400,"code":-1007,"after_processing":true,"path":"/api/v3/order"})",
-             ReportKind::kFilled, 0);
+             ReportKind::kFilled);
   market_buy(R"({"http_status":400,"code":-1006,"after_processing":true,"path":"/api/v3/order"})",
-             ReportKind::kFilled, 0);
-  market_buy(R"({"http_status":429,"code":-1015,"path":"/api/v3/order"})", ReportKind::kRejected,
-             -1015);
-  EXPECT_EQ(traded_qty(h.signed_get("/api/v3/myTrades", "symbol=BTCUSDT").body), expected)
+             ReportKind::kFilled);
+  const auto limited = market_buy(R"({"http_status":429,"code":-1015,"path":"/api/v3/order"})",
+                                  ReportKind::kRejected);
+  ASSERT_FALSE(limited.empty());
+  EXPECT_EQ(limited.back().venue_code, -1015);
+  EXPECT_EQ(static_cast<RejectReason>(limited.back().reason), RejectReason::kRateLimited);
+  EXPECT_EQ(traded_qty(h.signed_get("/api/v3/myTrades", "symbol=BTCUSDT").body), market_buy.filled)
       << "the venue holds exactly the fills the engine reported";
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }
@@ -711,26 +720,16 @@ TEST(Cwtsd, AnOrderWhoseStatusQueriesKeepFailingStaysTrackedUntilTheVenueAnswers
   Harness h;
   StrategyClient s(h.instance(), 0);
   const int btc = s.symbol_id("BTCUSDT");
+  FaultedBuys market_buy{h, s, btc};
   // The order is executed but its answer lost, then its first 7 status queries fail too.
-  ASSERT_EQ(
-      h.fault(R"({"http_status":503,"count":8,"after_processing":true,"path":"/api/v3/order"})")
-          .status,
-      200U);
-  const auto seq = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
-  const auto rs = s.wait_terminal(seq, 60s);
-  ASSERT_FALSE(rs.empty()) << h.log();
-  EXPECT_EQ(terminals(rs), 1U);
+  const auto rs =
+      market_buy(R"({"http_status":503,"count":8,"after_processing":true,"path":"/api/v3/order"})",
+                 ReportKind::kFilled);
   std::size_t unknown = 0;
   for (const auto& r : rs) unknown += kind_of(r) == ReportKind::kStatusUnknown ? 1 : 0;
   EXPECT_EQ(unknown, 1U) << "told once that the state is not known";
-  EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled)
-      << "reason " << rs.back().reason << " code " << rs.back().venue_code;
   EXPECT_EQ(traded_qty(h.signed_get("/api/v3/myTrades", "symbol=BTCUSDT").body), fx(0.001));
-  const auto until = std::chrono::steady_clock::now() + 5s;
-  while (s.position(btc).qty.raw != fx(0.001) && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(10ms);
-  }
-  EXPECT_EQ(s.position(btc).qty.raw, fx(0.001));
+  EXPECT_EQ(position_when(s, btc, fx(0.001)), fx(0.001));
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }
 

@@ -121,15 +121,19 @@ class E2EBase(CwtsSampleStrategy):
         return not Trade.get_trades_proxy(is_open=False)
 '''
 
-# Market entry, then an ROI of -100 %: the trade exits at the next loop.
-ROI_STRATEGY = E2E_BASE + '''
+def roi_exit_strategy(entry_type, extra=""):
+    """An entry of `entry_type`, then an ROI of -100 %: the trade exits at the next loop."""
+    return E2E_BASE + """
 
 class E2EStrategy(E2EBase):
     minimal_roi = {{"0": -1}}
     stoploss = -0.5
-    order_types = {{"entry": "market", "exit": "market", "stoploss": "market",
+    order_types = {{"entry": "%s", "exit": "market", "stoploss": "market",
                    "stoploss_on_exchange": False}}
-'''
+%s""" % (entry_type, extra)
+
+
+ROI_STRATEGY = roi_exit_strategy("market")
 
 # A limit entry 3 % under the market that rests until unfilledtimeout cancels it, then a limit entry
 # at the ask that fills, then the stoploss (a hair under the open rate) closes the trade: FreqTrade
@@ -153,15 +157,9 @@ class E2EStrategy(E2EBase):
 
 # An IOC limit entry at the ask for more than the best ask level holds (~1.8 BTC): part fills, the
 # venue expires the rest; the trade keeps the filled part and the exit sells exactly that.
-PARTIAL_STRATEGY = E2E_BASE + '''
-
-class E2EStrategy(E2EBase):
-    minimal_roi = {{"0": -1}}
-    stoploss = -0.5
-    order_types = {{"entry": "limit", "exit": "market", "stoploss": "market",
-                   "stoploss_on_exchange": False}}
-    order_time_in_force = {{"entry": "IOC", "exit": "GTC"}}
-'''
+PARTIAL_STRATEGY = roi_exit_strategy(
+    "limit", '''    order_time_in_force = {{"entry": "IOC", "exit": "GTC"}}
+''')
 
 
 class LiveRun:
