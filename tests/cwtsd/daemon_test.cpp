@@ -243,12 +243,14 @@ struct FaultedBuys {
   int symbol;
   std::int64_t filled = 0;
 
-  std::vector<cwts::layout::ExecReport> operator()(const std::string& fault, ReportKind want) {
+  std::vector<cwts::layout::ExecReport> operator()(const std::string& fault, ReportKind want,
+                                                   std::uint32_t ttl_ms = 0) {
     if (!fault.empty()) {
       EXPECT_EQ(h.fault(fault).status, 200U) << fault;
     }
-    const auto seq =
-        s.submit(StrategyClient::make(symbol, Side::kBuy, OrderType::kMarket, fx(0.001)));
+    auto sig = StrategyClient::make(symbol, Side::kBuy, OrderType::kMarket, fx(0.001));
+    sig.ttl_ms = ttl_ms;
+    const auto seq = s.submit(sig);
     const auto rs = s.wait_terminal(seq, std::chrono::seconds(60));
     EXPECT_FALSE(rs.empty()) << fault << "\n" << h.log();
     if (rs.empty()) return rs;
@@ -642,7 +644,11 @@ TEST(Cwtsd, VenueFaultsMidOrderNeverDoubleAnOrder) {
   if (kind_of(rd.back()) == ReportKind::kFilled) {
     market_buy.filled += fx(0.001);  // the resync was faster than the signal
   } else {
-    EXPECT_EQ(static_cast<RejectReason>(rd.back().reason), RejectReason::kBookNotValid);
+    // Refused while the book resynced, or not sent before its deadline (the REST connections
+    // were dropped too): either way nothing reached the venue, which the total below checks.
+    const auto why = static_cast<RejectReason>(rd.back().reason);
+    EXPECT_TRUE(why == RejectReason::kBookNotValid || why == RejectReason::kStale)
+        << "reason " << rd.back().reason;
   }
   const auto valid_by = std::chrono::steady_clock::now() + 10s;
   while (s.quote(btc).book_valid == 0 && std::chrono::steady_clock::now() < valid_by) {
@@ -660,8 +666,9 @@ TEST(Cwtsd, VenueFaultsMidOrderNeverDoubleAnOrder) {
 // Binance's "execution status unknown" codes (-1006, -1007) may come with any HTTP status; the
 // order may have been executed. The engine must find out (a query after recvWindow), never assume
 // a rejection: an order the venue filled and the strategy was told was rejected is an order the
-// engine forgot. And a venue rate limit is reported with the venue's own code.
-TEST(Cwtsd, ExecutionStatusUnknownIsQueriedNeverAssumedRejected) {
+// engine forgot. An order found absent is resent only before its signal's deadline (TTL). And a
+// venue rate limit is reported with the venue's own code.
+TEST(Cwtsd, UnknownOutcomesAreQueriedNeverAssumedAndNeverResentPastTheirDeadline) {
   Harness h;
   StrategyClient s(h.instance(), 0);
   FaultedBuys market_buy{h, s, s.symbol_id("BTCUSDT")};
@@ -669,6 +676,12 @@ TEST(Cwtsd, ExecutionStatusUnknownIsQueriedNeverAssumedRejected) {
              ReportKind::kFilled);
   market_buy(R"({"http_status":400,"code":-1006,"after_processing":true,"path":"/api/v3/order"})",
              ReportKind::kFilled);
+  // Refused before processing (503), so the order is queried after recvWindow (1 s), found absent,
+  // and would be resent: not after its signal's TTL (300 ms) has passed.
+  const auto late = market_buy(R"({"http_status":503,"count":1,"path":"/api/v3/order"})",
+                               ReportKind::kRejected, 300);
+  ASSERT_FALSE(late.empty());
+  EXPECT_EQ(static_cast<RejectReason>(late.back().reason), RejectReason::kStale);
   const auto limited = market_buy(R"({"http_status":429,"code":-1015,"path":"/api/v3/order"})",
                                   ReportKind::kRejected);
   ASSERT_FALSE(limited.empty());
@@ -729,6 +742,31 @@ TEST(Cwtsd, AnOrderWhoseStatusQueriesKeepFailingStaysTrackedUntilTheVenueAnswers
   for (const auto& r : rs) unknown += kind_of(r) == ReportKind::kStatusUnknown ? 1 : 0;
   EXPECT_EQ(unknown, 1U) << "told once that the state is not known";
   EXPECT_EQ(traded_qty(h.signed_get("/api/v3/myTrades", "symbol=BTCUSDT").body), fx(0.001));
+  EXPECT_EQ(position_when(s, btc, fx(0.001)), fx(0.001));
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+// A fill found by a status query (no fills in the answer) needs the order's trades for its
+// commissions; the terminal report waits for them. A failing myTrades must be asked again until it
+// answers, not dropped, or the report and the position update wait forever.
+TEST(Cwtsd, AFillWhoseTradesLookupKeepsFailingIsReportedOnceTheVenueAnswers) {
+  Harness h;
+  StrategyClient s(h.instance(), 0);
+  const int btc = s.symbol_id("BTCUSDT");
+  // The order executes but its answer is lost: found FILLED by the query after recvWindow (1 s).
+  ASSERT_EQ(
+      h.fault(R"({"http_status":503,"count":1,"after_processing":true,"path":"/api/v3/order"})")
+          .status,
+      200U);
+  const auto seq = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
+  std::this_thread::sleep_for(300ms);
+  // Meanwhile its trades look-up is made to fail 7 times.
+  ASSERT_EQ(h.fault(R"({"http_status":500,"count":7,"path":"/api/v3/myTrades"})").status, 200U);
+  const auto rs = s.wait_terminal(seq, 60s);
+  ASSERT_FALSE(rs.empty()) << h.log();
+  EXPECT_EQ(terminals(rs), 1U);
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled) << "reason " << rs.back().reason;
+  EXPECT_GT(rs.back().fee.raw, 0) << "with the venue's commission";
   EXPECT_EQ(position_when(s, btc, fx(0.001)), fx(0.001));
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }

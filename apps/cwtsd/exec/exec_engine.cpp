@@ -320,6 +320,7 @@ void ExecEngine::on_signal(std::uint32_t slot, const layout::Signal& s, std::int
   req.price = s.price.raw;
   req.qty = s.qty.raw;
   std::memcpy(req.client_order_id, o.cid, o.cid_len + 1U);
+  req.deadline_ns = engine::signal_deadline_ns(s, risk);
   venue_->place(req);
   cc::store_word(market_.status.exec.orders_sent,
                  cc::load_word(market_.status.exec.orders_sent, std::memory_order_relaxed) + 1,

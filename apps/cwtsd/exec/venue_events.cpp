@@ -40,7 +40,8 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
   switch (e.kind) {
     case venue::EventKind::kRejected: {
       const RejectReason r =
-          e.code == -1003 || e.code == -1015 || e.http_status == 429 || e.http_status == 418
+          e.expired ? RejectReason::kStale
+          : e.code == -1003 || e.code == -1015 || e.http_status == 429 || e.http_status == 418
               ? RejectReason::kRateLimited
               : RejectReason::kVenueRejected;
       return terminal(*o, ReportKind::kRejected, r, e.code, now);

@@ -84,11 +84,7 @@ RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const R
   const std::int64_t price = s.price.raw;
   if (qty <= 0 || (!market_order && price <= 0)) return RejectReason::kBadValue;
 
-  const std::uint32_t ttl_ms = s.ttl_ms == 0
-                                   ? risk.default_ttl_ms
-                                   : (s.ttl_ms < risk.max_ttl_ms ? s.ttl_ms : risk.max_ttl_ms);
-  if (s.created_ns + static_cast<std::int64_t>(ttl_ms) * 1'000'000 < now_ns ||
-      s.created_ns > now_ns + 1'000'000'000LL) {
+  if (signal_deadline_ns(s, risk) < now_ns || s.created_ns > now_ns + 1'000'000'000LL) {
     return RejectReason::kStale;
   }
 
@@ -155,6 +151,13 @@ RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const R
   if (rules->max_num_orders > 0 && ex.open_orders >= rules->max_num_orders)
     return RejectReason::kMaxOpenOrders;
   return RejectReason::kNone;
+}
+
+std::int64_t signal_deadline_ns(const layout::Signal& s, const RiskLimits& risk) noexcept {
+  const std::uint32_t ttl_ms = s.ttl_ms == 0
+                                   ? risk.default_ttl_ms
+                                   : (s.ttl_ms < risk.max_ttl_ms ? s.ttl_ms : risk.max_ttl_ms);
+  return s.created_ns + static_cast<std::int64_t>(ttl_ms) * 1'000'000;
 }
 
 const char* to_string(layout::ReportKind k) noexcept {

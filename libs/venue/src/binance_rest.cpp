@@ -79,7 +79,8 @@ struct Job {
   std::uint32_t attempt = 0;
   std::uint32_t weight = 1;
   std::int64_t not_before_ns = 0;
-  std::int64_t sent_ns = 0;  // when the (first) order request was signed
+  std::int64_t sent_ns = 0;      // when the (first) order request was signed
+  std::int64_t deadline_ns = 0;  // kPlace: not sent (or resent) after this; 0 = none
 };
 
 struct Tracked {
@@ -205,6 +206,16 @@ struct BinanceRestVenue::Impl {
 
   void dispatch() {
     const std::int64_t now = realtime_ns();
+    // An order still waiting for a connection when its signal's deadline passes is not sent.
+    for (auto it = queue.begin(); it != queue.end();) {
+      if (it->kind == JobKind::kPlace && it->deadline_ns != 0 && now > it->deadline_ns) {
+        const std::string cid = std::move(it->cid);
+        it = queue.erase(it);
+        reject_expired(cid, "not sent before its deadline");
+      } else {
+        ++it;
+      }
+    }
     for (auto& c : conns) {
       if (c->busy) continue;
       auto it = std::find_if(queue.begin(), queue.end(),
@@ -356,14 +367,23 @@ struct BinanceRestVenue::Impl {
         open_orders_queued.erase(j.symbol);
         break;
       case JobKind::kMyTrades:
-        if (j.attempt + 1 < opt.unknown_query_attempts) {
-          Job again = j;
-          ++again.attempt;
-          again.not_before_ns = now + backoff_ns(j.attempt);
-          enqueue(std::move(again));
-        }
+        trades_again(j);
         break;
     }
+  }
+
+  // A myTrades look-up that did not give all of an order's commissions (a failure, or fills not
+  // listed yet): asked again with back-off (to 3 s) for as long as the order is tracked, since its
+  // terminal report and position update wait for them. Never dropped.
+  void trades_again(const Job& j) {
+    if (orders.find(j.cid) == orders.end()) {
+      trades_queued.erase(j.cid);
+      return;
+    }
+    Job again = j;
+    ++again.attempt;
+    again.not_before_ns = realtime_ns() + backoff_ns(j.attempt);
+    enqueue(std::move(again));
   }
 
   // After sent + recvWindow + this margin, an order request can no longer be executed.
@@ -505,6 +525,20 @@ struct BinanceRestVenue::Impl {
     }
   }
 
+  // An order not sent (or not resent) because its signal's deadline passed: nothing of it exists
+  // on the venue.
+  void reject_expired(const std::string& cid, std::string_view msg) {
+    auto it = orders.find(cid);
+    if (it == orders.end()) return;
+    OrderEvent e;
+    e.kind = EventKind::kRejected;
+    e.client_order_id = it->first;
+    e.expired = true;
+    e.message = msg;
+    emit(e);
+    orders.erase(it);
+  }
+
   void reject(const std::string& cid, std::int32_t code, int http_status, std::string_view msg) {
     auto it = orders.find(cid);
     if (it == orders.end()) return;
@@ -534,10 +568,14 @@ struct BinanceRestVenue::Impl {
           const std::int64_t expired = t.sent_ns + recv_window_ns() + kExpiryMarginNs;
           if (j.sent_ns < expired) return enqueue_query(j.cid, j.symbol, j.attempt, expired);
           if (!it->second.resent) {
-            // Proven absent after its request expired: resend once, same client order id.
+            // Proven absent after its request expired: resend once, same client order id, unless
+            // the signal's own deadline has passed (then it is not executed at all).
+            Job p = place_job(j.cid);
+            if (p.deadline_ns != 0 && realtime_ns() > p.deadline_ns) {
+              return reject_expired(j.cid, "never reached the venue; its deadline passed");
+            }
             it->second.resent = true;
             ++counters.resends;
-            Job p = place_job(j.cid);
             if (!p.path.empty()) enqueue(std::move(p));
             return;
           }
@@ -569,7 +607,10 @@ struct BinanceRestVenue::Impl {
         open_orders_queued.erase(j.symbol);
         return;
       case JobKind::kMyTrades:
-        return;
+        if (listener != nullptr) {
+          listener->on_venue_error("myTrades: " + std::to_string(code) + " " + std::string(msg));
+        }
+        return trades_again(j);
     }
   }
 
@@ -646,15 +687,15 @@ struct BinanceRestVenue::Impl {
     if (it == orders.end()) return;
     Tracked& t = it->second;
     simdjson::dom::array arr;
-    if (doc.get(arr) != simdjson::SUCCESS) return;
+    if (doc.get(arr) != simdjson::SUCCESS) return trades_again(j);
     FillsSum sum = sum_fills(t.symbol, arr);
-    trades_queued.erase(j.cid);
     if (sum.covered > t.fee_qty_covered) {
       t.cum_qty = std::max(t.cum_qty, sum.covered);
       take_fees(t, std::move(sum));
       publish(it->first, t);
     }
-    if (t.cum_qty > t.fee_qty_covered) request_trades(it->first, t);
+    if (t.cum_qty > t.fee_qty_covered) return trades_again(j);  // not all listed yet
+    trades_queued.erase(j.cid);
     finish_if_final(it);
   }
 
@@ -754,7 +795,7 @@ struct BinanceRestVenue::Impl {
     Job j;
     j.kind = JobKind::kMyTrades;
     j.path = "/api/v3/myTrades";
-    j.params = "symbol=" + t.symbol + "&orderId=" + std::to_string(t.order_id);
+    j.params = "symbol=" + t.symbol + "&orderId=" + std::to_string(t.order_id) + "&limit=1000";
     j.cid = cid;
     j.symbol = t.symbol;
     j.weight = 20;
@@ -831,6 +872,7 @@ void BinanceRestVenue::place(const OrderRequest& r) {
   if (r.type != layout::OrderType::kMarket) p += "&price=" + fixed(r.price);
   p += "&newClientOrderId=" + cid + "&newOrderRespType=FULL";
   j.params = std::move(p);
+  j.deadline_ns = r.deadline_ns;
   Tracked t;
   t.symbol = j.symbol;
   t.placed_ns = realtime_ns();

@@ -35,6 +35,11 @@ struct RiskLimits {
   std::uint32_t max_ttl_ms = 60000;
 };
 
+// When a signal stops being executable: created + its TTL (0 = the default), at most max_ttl_ms.
+// Checked at intake, and again by the venue before it sends or resends the order.
+[[nodiscard]] std::int64_t signal_deadline_ns(const layout::Signal& s,
+                                              const RiskLimits& risk) noexcept;
+
 struct MarketState {
   std::int64_t bid = 0;  // best bid/ask, 8 decimals; 0 when the side is empty
   std::int64_t ask = 0;

@@ -21,6 +21,8 @@ struct OrderRequest {
   std::int64_t price = 0;         // 8 decimals; 0 for market orders
   std::int64_t qty = 0;           // 8 decimals
   char client_order_id[40] = {};  // NUL-terminated, <= 36 characters
+  // The signal's deadline (its TTL): the order is not sent, nor resent, after it; 0 = none.
+  std::int64_t deadline_ns = 0;
 };
 
 // Binance order status.
@@ -56,6 +58,7 @@ struct OrderEvent {
   std::string_view fee_asset;
   bool fee_known = true;  // false: fills seen whose commission is not known yet
   std::int32_t code = 0;  // Binance error code (kRejected, kCancelRejected, kUnknown)
+  bool expired = false;   // kRejected: never sent (or resent) because its deadline passed
   int http_status = 0;
   std::string_view message;
 };
