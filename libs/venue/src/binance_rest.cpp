@@ -528,23 +528,17 @@ struct BinanceRestVenue::Impl {
   // An order not sent (or not resent) because its signal's deadline passed: nothing of it exists
   // on the venue.
   void reject_expired(const std::string& cid, std::string_view msg) {
-    auto it = orders.find(cid);
-    if (it == orders.end()) return;
-    OrderEvent e;
-    e.kind = EventKind::kRejected;
-    e.client_order_id = it->first;
-    e.expired = true;
-    e.message = msg;
-    emit(e);
-    orders.erase(it);
+    reject(cid, 0, 0, msg, /*expired=*/true);
   }
 
-  void reject(const std::string& cid, std::int32_t code, int http_status, std::string_view msg) {
+  void reject(const std::string& cid, std::int32_t code, int http_status, std::string_view msg,
+              bool expired = false) {
     auto it = orders.find(cid);
     if (it == orders.end()) return;
     OrderEvent e;
     e.kind = EventKind::kRejected;
     e.client_order_id = it->first;
+    e.expired = expired;
     e.code = code;
     e.http_status = http_status;
     e.message = msg;
