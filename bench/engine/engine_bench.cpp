@@ -12,27 +12,28 @@
 
 namespace {
 
+using namespace cwts::core::money_literals;
 constexpr std::int64_t k1 = 100'000'000;
 
 void BM_Validate_Signal(benchmark::State& state) {
   cwts::engine::SymbolRules r;
   r.trading = true;
   r.order_types = 0b1110;
-  r.tick = k1 / 100;
-  r.min_price = k1 / 100;
-  r.max_price = 1'000'000 * k1;
-  r.step = 1000;
-  r.min_qty = 1000;
-  r.max_qty = 9000 * k1;
-  r.min_notional = 10 * k1;
+  r.tick = 0.01_px;
+  r.min_price = 0.01_px;
+  r.max_price = 1000000_px;
+  r.step = 0.00001_qty;
+  r.min_qty = 0.00001_qty;
+  r.max_qty = 9000_qty;
+  r.min_notional = 10_quote;
   r.bid_up = r.ask_up = 5 * k1;
   r.bid_down = r.ask_down = k1 / 5;
   cwts::engine::RiskLimits lim;
-  lim.max_order_notional = 100'000 * k1;
-  lim.max_position = 2 * k1;
+  lim.max_order_notional = 100000_quote;
+  lim.max_position = 2_qty;
   lim.max_open_orders = 10;
   lim.price_band_bps = 500;
-  const cwts::engine::MarketState m{50'000 * k1, 50'000 * k1 + k1 / 100, true};
+  const cwts::engine::MarketState m{50000_px, 50000.01_px, true};
   const cwts::engine::Exposure ex{};
   cwts::layout::Signal s{};
   s.side = 1;

@@ -24,6 +24,10 @@ using cwts::layout::Signal;
 using cwts::layout::TimeInForce;
 using cwts::layout::TradingState;
 
+using cwts::core::Notional;
+using cwts::core::Qty;
+using namespace cwts::core::money_literals;
+
 constexpr std::int64_t k1 = 100'000'000;  // 1.0 at 8 decimals
 constexpr std::int64_t kNow = 1'700'000'000'000'000'000LL;
 
@@ -31,14 +35,14 @@ SymbolRules btc_rules() {
   SymbolRules r;
   r.trading = true;
   r.order_types = (1U << 1) | (1U << 2) | (1U << 3);
-  r.tick = k1 / 100;  // 0.01
-  r.min_price = k1 / 100;
-  r.max_price = 1'000'000 * k1;
-  r.step = 1000;  // 0.00001
-  r.min_qty = 1000;
-  r.max_qty = 9000 * k1;
-  r.market_max_qty = 100 * k1;
-  r.min_notional = 10 * k1;
+  r.tick = 0.01_px;
+  r.min_price = 0.01_px;
+  r.max_price = 1000000_px;
+  r.step = 0.00001_qty;
+  r.min_qty = 0.00001_qty;
+  r.max_qty = 9000_qty;
+  r.market_max_qty = 100_qty;
+  r.min_notional = 10_quote;
   r.min_notional_market = true;
   r.bid_up = 5 * k1;
   r.bid_down = k1 / 5;
@@ -50,8 +54,8 @@ SymbolRules btc_rules() {
 
 RiskLimits risk() {
   RiskLimits r;
-  r.max_order_notional = 100'000 * k1;
-  r.max_position = 2 * k1;
+  r.max_order_notional = 100000_quote;
+  r.max_position = 2_qty;
   r.max_open_orders = 3;
   r.price_band_bps = 500;
   r.default_ttl_ms = 5000;
@@ -75,7 +79,7 @@ Signal limit(Side side, std::int64_t px, std::int64_t qty) {
 struct Ctx {
   SymbolRules rules = btc_rules();
   RiskLimits lim = risk();
-  MarketState m{50'000 * k1, 50'000 * k1 + k1 / 100, true};
+  MarketState m{50000_px, 50000.01_px, true};
   Exposure ex{};
   TradingState state = TradingState::kActive;
   SlotPolicy slot{};
@@ -94,7 +98,7 @@ TEST(Validate, AValidSignalPasses) {
   Signal m = limit(Side::kSell, 0, kQty);
   m.type = static_cast<std::uint8_t>(OrderType::kMarket);
   m.tif = 0;
-  c.ex.position = kQty;  // irrelevant unless reduce-only
+  c.ex.position = Qty{kQty};  // irrelevant unless reduce-only
   EXPECT_EQ(c.run(m), RejectReason::kNone);
 }
 
@@ -135,24 +139,24 @@ TEST(Validate, EachReasonIndividually) {
        [](Ctx&, Signal& s) { s.flags = cwts::layout::kSignalReduceOnly; }},
       {"book", RejectReason::kBookNotValid, [](Ctx& c, Signal&) { c.m.book_valid = false; }},
       {"tick", RejectReason::kTickSize, [](Ctx&, Signal& s) { s.price.raw += 1; }},
-      {"max price", RejectReason::kTickSize, [](Ctx& c, Signal&) { c.rules.max_price = k1; }},
+      {"max price", RejectReason::kTickSize, [](Ctx& c, Signal&) { c.rules.max_price = 1_px; }},
       {"step", RejectReason::kStepSize, [](Ctx&, Signal& s) { s.qty.raw += 1; }},
-      {"min qty", RejectReason::kMinQty, [](Ctx& c, Signal&) { c.rules.min_qty = 2 * kQty; }},
+      {"min qty", RejectReason::kMinQty, [](Ctx& c, Signal&) { c.rules.min_qty = Qty{2 * kQty}; }},
       {"max qty", RejectReason::kMaxQty, [](Ctx&, Signal& s) { s.qty.raw = 9001 * k1; }},
       {"min notional", RejectReason::kMinNotional, [](Ctx&, Signal& s) { s.qty.raw = 1000; }},
       {"venue max notional", RejectReason::kMaxNotional,
        [](Ctx& c, Signal&) {
-         c.rules.max_notional = 10 * k1;
-         c.rules.min_notional = 0;
+         c.rules.max_notional = 10_quote;
+         c.rules.min_notional = Notional{};
        }},
       {"engine max notional", RejectReason::kMaxNotional,
-       [](Ctx& c, Signal&) { c.lim.max_order_notional = 40 * k1; }},
+       [](Ctx& c, Signal&) { c.lim.max_order_notional = 40_quote; }},
       {"percent price", RejectReason::kPercentPrice,
        [](Ctx& c, Signal&) { c.rules.bid_down = k1; }},
       {"band", RejectReason::kPriceBand, [](Ctx& c, Signal&) { c.lim.price_band_bps = 10; }},
-      {"position", RejectReason::kMaxPosition, [](Ctx& c, Signal&) { c.ex.position = 2 * k1; }},
+      {"position", RejectReason::kMaxPosition, [](Ctx& c, Signal&) { c.ex.position = 2_qty; }},
       {"position with open orders", RejectReason::kMaxPosition,
-       [](Ctx& c, Signal&) { c.ex.open_buy_qty = 2 * k1; }},
+       [](Ctx& c, Signal&) { c.ex.open_buy_qty = 2_qty; }},
       {"open orders", RejectReason::kMaxOpenOrders, [](Ctx& c, Signal&) { c.ex.open_orders = 3; }},
       {"venue max orders", RejectReason::kMaxOpenOrders,
        [](Ctx& c, Signal&) {
@@ -187,11 +191,11 @@ TEST(Validate, FirstFailureWinsInTheDocumentedOrder) {
 TEST(Validate, ReduceOnlyAcceptsOrdersThatReduce) {
   Ctx c;
   c.state = TradingState::kReduceOnly;
-  c.ex.position = 2 * kQty;
+  c.ex.position = Qty{2 * kQty};
   EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, kQty)), RejectReason::kNone);
   EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, 3 * kQty)), RejectReason::kReduceOnly)
       << "would flip";
-  c.ex.open_sell_qty = 2 * kQty;
+  c.ex.open_sell_qty = Qty{2 * kQty};
   EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, kQty)), RejectReason::kReduceOnly)
       << "counting open sells";
   EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kReduceOnly);
@@ -202,8 +206,8 @@ TEST(Validate, MarketOrdersUseMidAndMarketLotSize) {
   Signal m = limit(Side::kBuy, 0, 101 * k1);
   m.type = static_cast<std::uint8_t>(OrderType::kMarket);
   m.tif = 0;
-  c.lim.max_order_notional = 0;
-  c.lim.max_position = 0;
+  c.lim.max_order_notional = Notional{};
+  c.lim.max_position = Qty{};
   EXPECT_EQ(c.run(m), RejectReason::kMaxQty) << "MARKET_LOT_SIZE max";
   m.qty.raw = 1000;  // 0.00001 * 50000 = 0.5 USDT < 10
   EXPECT_EQ(c.run(m), RejectReason::kMinNotional);
@@ -216,8 +220,8 @@ TEST(Validate, MarketOrdersUseMidAndMarketLotSize) {
 }
 
 TEST(Notional, ExactWithoutOverflow) {
-  EXPECT_EQ(cwts::engine::notional(50'000 * k1, k1 / 1000), 50 * k1);
-  EXPECT_EQ(cwts::engine::notional(1'000'000 * k1, 9000 * k1), 9'000'000'000LL * k1);
+  EXPECT_EQ(cwts::core::notional(50000_px, 0.001_qty), 50_quote);
+  EXPECT_EQ(cwts::core::notional(1000000_px, 9000_qty), 9000000000_quote);
 }
 
 TEST(TokenBucket, RefillsContinuouslyAndExactly) {

@@ -100,16 +100,16 @@ std::uint64_t ExecEngine::reload(const Config& cfg) {
   Limits l{};
   for (std::size_t i = 0; i < cfg.market.symbols.size() && i < layout::kMaxSymbols; ++i) {
     engine::RiskLimits r;
-    r.max_order_notional = cfg.risk.max_order_notional;
-    r.max_position = cfg.risk.max_position;
+    r.max_order_notional = core::Notional{cfg.risk.max_order_notional};
+    r.max_position = core::Qty{cfg.risk.max_position};
     r.max_open_orders = cfg.risk.max_open_orders;
     r.price_band_bps = cfg.risk.price_band_bps;
     r.default_ttl_ms = cfg.risk.default_ttl_ms;
     r.max_ttl_ms = cfg.risk.max_ttl_ms;
     for (const auto& ov : cfg.risk_overrides) {
       if (ov.symbol != cfg.market.symbols[i]) continue;
-      if (ov.max_order_notional) r.max_order_notional = *ov.max_order_notional;
-      if (ov.max_position) r.max_position = *ov.max_position;
+      if (ov.max_order_notional) r.max_order_notional = core::Notional{*ov.max_order_notional};
+      if (ov.max_position) r.max_position = core::Qty{*ov.max_position};
       if (ov.max_open_orders) r.max_open_orders = *ov.max_open_orders;
     }
     l.risk[i] = r;
@@ -266,14 +266,14 @@ void ExecEngine::on_signal(std::uint32_t slot, const layout::Signal& s, std::int
   const engine::RiskLimits& risk = s.symbol < nsym ? limits_.risk[s.symbol] : limits_.risk[0];
   if (rules != nullptr) {
     const layout::Quote q = market_.symbols[s.symbol].quote.load();
-    m.bid = q.bid_px.raw;
-    m.ask = q.ask_px.raw;
+    m.bid = q.bid_px;
+    m.ask = q.ask_px;
     m.book_valid = q.book_valid != 0 && cc::load_word(market_.symbols[s.symbol].book_valid,
                                                       std::memory_order_acquire) != 0;
     const PositionBook& p = positions_[s.symbol];
-    ex.position = p.qty;
-    ex.open_buy_qty = p.open_buy;
-    ex.open_sell_qty = p.open_sell;
+    ex.position = core::Qty{p.qty};
+    ex.open_buy_qty = core::Qty{p.open_buy};
+    ex.open_sell_qty = core::Qty{p.open_sell};
     ex.open_orders = p.open_orders;
   }
   RejectReason r =

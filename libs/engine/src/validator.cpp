@@ -15,9 +15,9 @@ constexpr std::uint8_t bit(layout::OrderType t) {
   return static_cast<std::uint8_t>(1U << static_cast<unsigned>(t));
 }
 
-// a × ratio (8 decimals)
-std::int64_t times_ratio(std::int64_t a, std::int64_t ratio) noexcept {
-  return static_cast<std::int64_t>(static_cast<Wide>(a) * ratio / kScale);
+// a price × a ratio (8 decimals), truncated
+core::Price times_ratio(core::Price a, std::int64_t ratio) noexcept {
+  return core::Price{static_cast<std::int64_t>(static_cast<Wide>(a.raw) * ratio / kScale)};
 }
 }  // namespace
 
@@ -25,16 +25,16 @@ SymbolRules SymbolRules::from(const binance::SymbolSpec& s) noexcept {
   SymbolRules r;
   r.trading = s.status == layout::SymbolStatus::kTrading;
   r.order_types = s.order_types;
-  r.tick = s.tick_size.raw;
-  r.min_price = s.min_price.raw;
-  r.max_price = s.max_price.raw;
-  r.step = s.step_size.raw;
-  r.min_qty = s.min_qty.raw;
-  r.max_qty = s.max_qty.raw;
-  r.market_min_qty = s.market_min_qty.raw;
-  r.market_max_qty = s.market_max_qty.raw;
-  r.min_notional = s.min_notional.raw;
-  r.max_notional = s.max_notional.raw;
+  r.tick = s.tick_size;
+  r.min_price = s.min_price;
+  r.max_price = s.max_price;
+  r.step = s.step_size;
+  r.min_qty = s.min_qty;
+  r.max_qty = s.max_qty;
+  r.market_min_qty = s.market_min_qty;
+  r.market_max_qty = s.market_max_qty;
+  r.min_notional = s.min_notional;
+  r.max_notional = s.max_notional;
   r.min_notional_market = s.apply_min_to_market;
   r.max_notional_market = s.apply_max_to_market;
   r.bid_up = s.bid_multiplier_up.raw;
@@ -43,10 +43,6 @@ SymbolRules SymbolRules::from(const binance::SymbolSpec& s) noexcept {
   r.ask_down = s.ask_multiplier_down.raw;
   r.max_num_orders = s.max_num_orders;
   return r;
-}
-
-std::int64_t notional(std::int64_t price, std::int64_t qty) noexcept {
-  return core::notional_of(price, qty);
 }
 
 RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const RiskLimits& risk,
@@ -80,9 +76,10 @@ RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const R
   if (rules->order_types != 0 && (rules->order_types & bit(type)) == 0)
     return RejectReason::kBadType;
   const bool market_order = type == layout::OrderType::kMarket;
-  const std::int64_t qty = s.qty.raw;
-  const std::int64_t price = s.price.raw;
-  if (qty <= 0 || (!market_order && price <= 0)) return RejectReason::kBadValue;
+  const core::Qty qty = s.qty;
+  const core::Price price = s.price;
+  if (qty <= core::Qty{} || (!market_order && price <= core::Price{}))
+    return RejectReason::kBadValue;
 
   if (signal_deadline_ns(s, risk) < now_ns || s.created_ns > now_ns + 1'000'000'000LL) {
     return RejectReason::kStale;
@@ -94,57 +91,61 @@ RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const R
       (s.flags & layout::kSignalReduceOnly) != 0) {
     // Reduces only if it moves the position towards zero without crossing it, counting the
     // orders already working in the same direction.
-    const bool reduces = buy ? ex.position < 0 && qty + ex.open_buy_qty <= -ex.position
-                             : ex.position > 0 && qty + ex.open_sell_qty <= ex.position;
+    const core::Qty zero{};
+    const bool reduces = buy ? ex.position < zero && qty + ex.open_buy_qty <= -ex.position
+                             : ex.position > zero && qty + ex.open_sell_qty <= ex.position;
     if (!reduces) return RejectReason::kReduceOnly;
   }
   if (!market.book_valid) return RejectReason::kBookNotValid;
 
   if (!market_order) {
-    if (rules->tick > 0 && price % rules->tick != 0) return RejectReason::kTickSize;
-    if ((rules->min_price > 0 && price < rules->min_price) ||
-        (rules->max_price > 0 && price > rules->max_price)) {
+    const core::Price zero{};
+    if (rules->tick > zero && price.raw % rules->tick.raw != 0) return RejectReason::kTickSize;
+    if ((rules->min_price > zero && price < rules->min_price) ||
+        (rules->max_price > zero && price > rules->max_price)) {
       return RejectReason::kTickSize;
     }
   }
-  if (rules->step > 0 && qty % rules->step != 0) return RejectReason::kStepSize;
-  const std::int64_t min_q =
-      market_order && rules->market_min_qty > 0 ? rules->market_min_qty : rules->min_qty;
-  const std::int64_t max_q =
-      market_order && rules->market_max_qty > 0 ? rules->market_max_qty : rules->max_qty;
+  const core::Qty no_qty{};
+  if (rules->step > no_qty && qty.raw % rules->step.raw != 0) return RejectReason::kStepSize;
+  const core::Qty min_q =
+      market_order && rules->market_min_qty > no_qty ? rules->market_min_qty : rules->min_qty;
+  const core::Qty max_q =
+      market_order && rules->market_max_qty > no_qty ? rules->market_max_qty : rules->max_qty;
   if (qty < min_q) return RejectReason::kMinQty;
-  if (max_q > 0 && qty > max_q) return RejectReason::kMaxQty;
+  if (max_q > no_qty && qty > max_q) return RejectReason::kMaxQty;
 
-  const std::int64_t mid = market.mid();
-  const std::int64_t value_px = market_order ? mid : price;
-  const std::int64_t value = notional(value_px, qty);
-  if (rules->min_notional > 0 && (!market_order || rules->min_notional_market) &&
+  const core::Price mid = market.mid();
+  const core::Price value_px = market_order ? mid : price;
+  const core::Notional value = core::notional(value_px, qty);
+  const core::Notional no_value{};
+  if (rules->min_notional > no_value && (!market_order || rules->min_notional_market) &&
       value < rules->min_notional) {
     return RejectReason::kMinNotional;
   }
-  if (rules->max_notional > 0 && (!market_order || rules->max_notional_market) &&
+  if (rules->max_notional > no_value && (!market_order || rules->max_notional_market) &&
       value > rules->max_notional) {
     return RejectReason::kMaxNotional;
   }
-  if (risk.max_order_notional > 0 && value > risk.max_order_notional)
+  if (risk.max_order_notional > no_value && value > risk.max_order_notional)
     return RejectReason::kMaxNotional;
 
-  if (!market_order && mid > 0) {
+  if (!market_order && mid > core::Price{}) {
     const std::int64_t up = buy ? rules->bid_up : rules->ask_up;
     const std::int64_t down = buy ? rules->bid_down : rules->ask_down;
     if ((up > 0 && price > times_ratio(mid, up)) || (down > 0 && price < times_ratio(mid, down))) {
       return RejectReason::kPercentPrice;
     }
-    if (risk.price_band_bps > 0 && static_cast<Wide>(std::llabs(price - mid)) * 10'000 >
-                                       static_cast<Wide>(mid) * risk.price_band_bps) {
+    if (risk.price_band_bps > 0 && static_cast<Wide>((price - mid).abs().raw) * 10'000 >
+                                       static_cast<Wide>(mid.raw) * risk.price_band_bps) {
       return RejectReason::kPriceBand;
     }
   }
 
-  if (risk.max_position > 0) {
-    const std::int64_t after =
+  if (risk.max_position > no_qty) {
+    const core::Qty after =
         buy ? ex.position + ex.open_buy_qty + qty : ex.position - ex.open_sell_qty - qty;
-    if (std::llabs(after) > risk.max_position) return RejectReason::kMaxPosition;
+    if (after.abs() > risk.max_position) return RejectReason::kMaxPosition;
   }
   if (risk.max_open_orders > 0 && ex.open_orders >= risk.max_open_orders)
     return RejectReason::kMaxOpenOrders;

@@ -62,7 +62,7 @@ struct SymbolSpec {
   // MARKET_LOT_SIZE (the layout holds min and max; the step is usually 0 = LOT_SIZE's)
   layout::Qty market_step_size{0}, market_min_qty{0}, market_max_qty{0};
   // NOTIONAL or MIN_NOTIONAL, in quote-asset units at 8 decimals. max 0 = none.
-  layout::Price min_notional{0}, max_notional{0};
+  layout::Notional min_notional{0}, max_notional{0};
   bool apply_min_to_market = false;  // MIN_NOTIONAL applyToMarket / NOTIONAL applyMinToMarket
   bool apply_max_to_market = false;  // NOTIONAL applyMaxToMarket
   std::uint32_t notional_avg_price_mins = 0;

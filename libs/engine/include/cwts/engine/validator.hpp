@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "cwts/binance/exchange_info.hpp"
+#include "cwts/core/money.hpp"
 #include "cwts/shm_layout/signal_region.hpp"
 #include "cwts/shm_layout/types.hpp"
 
@@ -14,10 +15,10 @@ namespace cwts::engine {
 struct SymbolRules {
   bool trading = false;          // status TRADING
   std::uint8_t order_types = 0;  // bit (1 << layout::OrderType)
-  std::int64_t tick = 0, min_price = 0, max_price = 0;
-  std::int64_t step = 0, min_qty = 0, max_qty = 0;
-  std::int64_t market_min_qty = 0, market_max_qty = 0;
-  std::int64_t min_notional = 0, max_notional = 0;
+  core::Price tick{}, min_price{}, max_price{};
+  core::Qty step{}, min_qty{}, max_qty{};
+  core::Qty market_min_qty{}, market_max_qty{};
+  core::Notional min_notional{}, max_notional{};
   bool min_notional_market = false, max_notional_market = false;
   std::int64_t bid_up = 0, bid_down = 0, ask_up = 0, ask_down = 0;  // Ratio at 8 decimals; 0 = off
   std::uint32_t max_num_orders = 0;
@@ -27,8 +28,8 @@ struct SymbolRules {
 
 // Engine risk limits for one symbol (0 = off unless noted).
 struct RiskLimits {
-  std::int64_t max_order_notional = 0;  // quote, 8 decimals
-  std::int64_t max_position = 0;        // |base|, 8 decimals
+  core::Notional max_order_notional{};
+  core::Qty max_position{};  // |base|
   std::uint32_t max_open_orders = 0;
   std::uint32_t price_band_bps = 0;
   std::uint32_t default_ttl_ms = 5000;  // never 0
@@ -41,18 +42,20 @@ struct RiskLimits {
                                               const RiskLimits& risk) noexcept;
 
 struct MarketState {
-  std::int64_t bid = 0;  // best bid/ask, 8 decimals; 0 when the side is empty
-  std::int64_t ask = 0;
+  core::Price bid{};  // best bid/ask; zero when the side is empty
+  core::Price ask{};
   bool book_valid = false;
-  [[nodiscard]] std::int64_t mid() const noexcept {
-    return bid > 0 && ask > 0 ? (bid + ask) / 2 : (bid > 0 ? bid : ask);
+  [[nodiscard]] core::Price mid() const noexcept {
+    const core::Price zero{};
+    return bid > zero && ask > zero ? core::Price{(bid.raw + ask.raw) / 2}
+                                    : (bid > zero ? bid : ask);
   }
 };
 
 struct Exposure {
-  std::int64_t position = 0;      // signed base qty, > 0 long
-  std::int64_t open_buy_qty = 0;  // remaining qty of open buy orders
-  std::int64_t open_sell_qty = 0;
+  core::Qty position{};      // signed, > 0 long
+  core::Qty open_buy_qty{};  // remaining qty of open buy orders
+  core::Qty open_sell_qty{};
   std::uint32_t open_orders = 0;
 };
 
@@ -85,9 +88,6 @@ struct SlotPolicy {
                                             const Exposure& exposure, layout::TradingState state,
                                             const SlotPolicy& slot, std::uint64_t last_seq,
                                             std::int64_t now_ns) noexcept;
-
-// price × qty at 8 decimals each → quote at 8 decimals (truncated), without overflow.
-[[nodiscard]] std::int64_t notional(std::int64_t price, std::int64_t qty) noexcept;
 
 [[nodiscard]] const char* to_string(layout::RejectReason r) noexcept;
 // "ACCEPTED" ... "EXPIRED" (as the bridge and the control plane name them); "?" if unknown.

@@ -43,8 +43,8 @@ struct SymbolInfo {
   Qty market_min_qty;
   Qty market_max_qty;
   // NOTIONAL / MIN_NOTIONAL, in price units (quote asset with price_decimals)
-  Price min_notional;
-  Price max_notional;  // 0 = none
+  Notional min_notional;
+  Notional max_notional;  // 0 = none
   // PERCENT_PRICE(_BY_SIDE); zero = filter absent
   Ratio bid_multiplier_up;
   Ratio bid_multiplier_down;

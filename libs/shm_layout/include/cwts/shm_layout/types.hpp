@@ -5,23 +5,16 @@
 #include <cstring>
 #include <string_view>
 
+#include "cwts/core/money.hpp"
+
 namespace cwts::layout {
 
-// A price as an integer count of 10^-price_decimals units of the quote asset, where
-// price_decimals comes from the symbol's entry in the symbol table. Never a double.
-struct Price {
-  std::int64_t raw;
-  friend constexpr bool operator==(Price, Price) = default;
-  friend constexpr auto operator<=>(Price, Price) = default;
-};
-
-// A quantity as an integer count of 10^-qty_decimals units of the base asset (scale from the
-// symbol table). Signed so positions can be short.
-struct Qty {
-  std::int64_t raw;
-  friend constexpr bool operator==(Qty, Qty) = default;
-  friend constexpr auto operator<=>(Qty, Qty) = default;
-};
+// Prices and quantities are the engine's money types (core/money.hpp): an integer count of 10^-8
+// units (the symbol table's price_decimals and qty_decimals are 8). A Price is in the quote asset
+// per unit of base; a Qty in the base asset, signed so positions can be short. Never a double.
+using Price = core::Price;
+using Qty = core::Qty;
+using Notional = core::Notional;  // quote asset
 
 // A ratio with kRatioDecimals fixed decimals (PERCENT_PRICE multipliers and the like).
 inline constexpr int kRatioDecimals = 8;
