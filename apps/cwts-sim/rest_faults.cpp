@@ -1,0 +1,137 @@
+// cwts-sim's faults on the REST path: the fault requests (POST /_sim/fault, --fault) and
+// RestApi::handle, which answers with an injected error before serving (see rest_api.hpp).
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <simdjson.h>
+
+#include "cwts/binance/json_responses.hpp"
+#include "rest_api.hpp"
+
+namespace cwts::sim_server {
+
+namespace {
+
+using binance::ErrorCode;
+
+// The body of an injected error: `code` if the fault names one (its documented message), else
+// what Binance sends with that status.
+binance::ApiError fault_error(int status, int code, std::int64_t now_ms) {
+  switch (code != 0                        ? code
+          : status == 429 || status == 418 ? -1003
+          : status >= 500                  ? -1008
+                                           : -1000) {
+    case -1003:
+      return binance::make_error(
+          ErrorCode::kTooManyRequests,
+          status == 418 ? "Way too much request weight used; IP banned until " +
+                              std::to_string(now_ms + 120'000) +
+                              ". Please use WebSocket Streams for live updates to avoid bans."
+                        : "Too much request weight used; current limit is 1200 request weight per "
+                          "1 MINUTE. Please use WebSocket Streams for live updates to avoid "
+                          "polling the API.");
+    case -1006:
+      return binance::make_error(static_cast<ErrorCode>(-1006),
+                                 "An unexpected response was received from the message bus. "
+                                 "Execution status unknown.");
+    case -1007:
+      return binance::make_error(ErrorCode::kTimeout,
+                                 "Timeout waiting for response from backend server. Send status "
+                                 "unknown; execution status unknown.");
+    case -1008:
+      return binance::make_error(static_cast<ErrorCode>(-1008),
+                                 "Server is currently overloaded with other requests. Please try "
+                                 "again in a few minutes.");
+    case -1015:
+      return binance::make_error(ErrorCode::kTooManyOrders,
+                                 "Too many new orders; current limit is 50 orders per 10 SECOND.");
+    default:
+      return binance::make_error(static_cast<ErrorCode>(code != 0 ? code : -1000),
+                                 "An unknown error occurred while processing the request.");
+  }
+}
+
+}  // namespace
+
+bool apply_fault_json(std::string_view json, Faults& f, std::int64_t steady_now_ms, bool& drop,
+                      std::string& error) {
+  drop = false;
+  simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  if (parser.parse(json.data(), json.size()).get_object().get(obj) != simdjson::SUCCESS) {
+    error = "fault: expected a JSON object";
+    return false;
+  }
+  std::int64_t count = 1;
+  if (obj["count"].get_int64().get(count) != simdjson::SUCCESS) count = 1;
+  if (obj["http_status"].error() == simdjson::SUCCESS) {  // a new status fault: its own options
+    f.code = 0;
+    f.after_processing = false;
+  }
+  if (obj["hold_ms"].error() == simdjson::SUCCESS) f.hold_method.clear();
+  for (auto [key, value] : obj) {
+    std::int64_t n = 0;
+    bool b = false;
+    if (key == "count") continue;
+    std::string_view text;
+    if (key == "path" && value.get_string().get(text) == simdjson::SUCCESS) {
+      f.path = std::string(text);
+      continue;
+    }
+    if (key == "drop_connections" && value.get_bool().get(b) == simdjson::SUCCESS) {
+      drop = b;
+    } else if (key == "pause" && value.get_bool().get(b) == simdjson::SUCCESS) {
+      f.paused = b;
+    } else if (key == "server_shutdown" && value.get_bool().get(b) == simdjson::SUCCESS) {
+      f.server_shutdown = b;
+    } else if (key == "expire_connections" && value.get_bool().get(b) == simdjson::SUCCESS) {
+      f.expire_connections = b;
+    } else if (key == "stall_ms" && value.get_int64().get(n) == simdjson::SUCCESS && n >= 0) {
+      f.stall_until_ms = steady_now_ms + n;
+    } else if (key == "skip_update_ids" && value.get_int64().get(n) == simdjson::SUCCESS &&
+               n >= 0) {
+      f.skip_update_ids = n;
+    } else if (key == "delay_ms" && value.get_int64().get(n) == simdjson::SUCCESS && n >= 0) {
+      f.delay_ms = n;
+      f.delay_count = count;
+    } else if (key == "http_status" && value.get_int64().get(n) == simdjson::SUCCESS && n >= 400 &&
+               n <= 599) {
+      f.http_status = static_cast<int>(n);
+      f.http_status_count = count;
+    } else if (key == "hold_ms" && value.get_int64().get(n) == simdjson::SUCCESS && n >= 0) {
+      f.hold_ms = n;
+      f.hold_count = count;
+    } else if (key == "method" && value.get_string().get(text) == simdjson::SUCCESS) {
+      f.hold_method = std::string(text);
+    } else if (key == "code" && value.get_int64().get(n) == simdjson::SUCCESS && n < 0 &&
+               n > -10'000) {
+      f.code = static_cast<int>(n);
+    } else if (key == "after_processing" && value.get_bool().get(b) == simdjson::SUCCESS) {
+      f.after_processing = b;
+    } else {
+      error = "fault: unknown or malformed member '" + std::string(key) + "'";
+      return false;
+    }
+  }
+  return true;
+}
+
+HttpReply RestApi::handle(const HttpRequestView& req) {
+  Faults& faults = venue_.faults();
+  if (faults.http_status_count == 0 || !faults.applies_to(req.path)) return serve(req);
+  // Injected: the venue answers the next N requests with this status, as an overloaded or
+  // rate-limiting Binance would; with after_processing, the request is executed first and only
+  // its answer is lost ("execution status unknown").
+  --faults.http_status_count;
+  if (faults.after_processing) (void)serve(req);
+  HttpReply r;
+  r.status = static_cast<unsigned>(faults.http_status);
+  r.body = binance::error_json(fault_error(faults.http_status, faults.code, wall_ms()));
+  if (r.status == 429 || r.status == 418) {
+    r.headers.emplace_back("Retry-After", r.status == 429 ? "1" : "120");
+  }
+  return r;
+}
+
+}  // namespace cwts::sim_server
