@@ -1,25 +1,24 @@
+// cwtsd's configuration: parse_config (the file's top-level sections and the checks across them)
+// and load_config. Section is in config_parse.hpp, the values' parsers in config_values.cpp.
 #include "config/config.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
-#include <initializer_list>
 #include <sstream>
 #include <utility>
 
 #include <boost/asio/ip/address.hpp>
 #include <simdjson.h>
 
+#include "config/config_parse.hpp"
 #include "cwts/core/ascii.hpp"
-#include "cwts/core/decimal.hpp"
 #include "cwts/md/frame.hpp"
 #include "cwts/shm_layout/capacities.hpp"
-#include "cwts/ta/ta.hpp"
 
 namespace cwts::daemon {
 
@@ -42,359 +41,16 @@ const char* to_string(IdleStrategy s) noexcept {
 
 namespace {
 
-using simdjson::dom::element;
-using simdjson::dom::element_type;
-using simdjson::dom::object;
-
-std::string join(const std::string& path, std::string_view key) {
-  return path.empty() ? std::string(key) : path + "." + std::string(key);
-}
-
-const char* type_name(element_type t) {
-  switch (t) {
-    case element_type::ARRAY:
-      return "an array";
-    case element_type::OBJECT:
-      return "an object";
-    case element_type::INT64:
-    case element_type::UINT64:
-    case element_type::DOUBLE:
-      return "a number";
-    case element_type::STRING:
-      return "a string";
-    case element_type::BOOL:
-      return "a boolean";
-    case element_type::NULL_VALUE:
-      return "null";
-  }
-  return "?";
-}
-
-// Reads one JSON object: each get_* marks its key as known; finish() refuses any other key.
-class Section {
- public:
-  Section(element e, std::string path) : path_(std::move(path)) {
-    if (e.type() != element_type::OBJECT) {
-      throw ConfigError(path_.empty() ? "(root)" : path_,
-                        std::string("must be an object, not ") + type_name(e.type()));
-    }
-    if (e.get_object().get(obj_) != simdjson::SUCCESS) obj_ = {};
-  }
-
-  [[nodiscard]] std::optional<element> get(std::string_view key) {
-    known_.emplace_back(key);
-    element e;
-    if (obj_.at_key(key).get(e) != simdjson::SUCCESS) return std::nullopt;
-    return e;
-  }
-  [[nodiscard]] std::string path(std::string_view key) const { return join(path_, key); }
-
-  void str(std::string_view key, std::string& out, bool allow_empty = true) {
-    if (auto e = get(key)) {
-      if (e->type() != element_type::STRING) bad_type(key, *e, "a string");
-      out = std::string(e->get_string().value_unsafe());
-      if (!allow_empty && out.empty()) throw ConfigError(path(key), "must not be empty");
-    }
-  }
-  void boolean(std::string_view key, bool& out) {
-    if (auto e = get(key)) {
-      if (e->type() != element_type::BOOL) bad_type(key, *e, "true or false");
-      out = e->get_bool().value_unsafe();
-    }
-  }
-  template <typename T>
-  void integer(std::string_view key, T& out, std::int64_t lo, std::int64_t hi) {
-    if (auto e = get(key)) out = static_cast<T>(int_value(key, *e, lo, hi));
-  }
-  std::int64_t int_value(std::string_view key, element e, std::int64_t lo, std::int64_t hi) {
-    std::int64_t v = 0;
-    if (e.type() == element_type::INT64) {
-      v = e.get_int64().value_unsafe();
-    } else if (e.type() == element_type::UINT64) {
-      v = std::numeric_limits<std::int64_t>::max();
-    } else {
-      bad_type(key, e, "an integer");
-    }
-    if (v < lo || v > hi) {
-      throw ConfigError(path(key), "must be between " + std::to_string(lo) + " and " +
-                                       std::to_string(hi) + ", not " + std::to_string(v));
-    }
-    return v;
-  }
-  void ratio(std::string_view key, double& out) {
-    if (get(key)) {
-      number(key, out);
-      if (!(out > 0.0 && out <= 1.0)) {
-        throw ConfigError(path(key), "must be in (0, 1], not " + std::to_string(out));
-      }
-    }
-  }
-  // Any JSON number.
-  void number(std::string_view key, double& out) {
-    if (auto e = get(key)) {
-      double v = 0;
-      if (e->type() == element_type::DOUBLE) {
-        v = e->get_double().value_unsafe();
-      } else if (e->type() == element_type::INT64) {
-        v = static_cast<double>(e->get_int64().value_unsafe());
-      } else {
-        bad_type(key, *e, "a number");
-      }
-      out = v;
-    }
-  }
-  // A decimal amount written as a string ("0.5"), held at `decimals`. Non-negative.
-  std::int64_t decimal_value(std::string_view key, element e, int decimals) {
-    if (e.type() != element_type::STRING) {
-      bad_type(key, e, "a decimal string such as \"0.5\" (numbers would lose exactness)");
-    }
-    const std::string_view s = e.get_string().value_unsafe();
-    std::int64_t v = 0;
-    const auto err = core::parse_fixed(s, decimals, v);
-    if (err != core::DecimalErrc::kOk) {
-      throw ConfigError(path(key), "\"" + std::string(s) + "\" is not a decimal with at most " +
-                                       std::to_string(decimals) + " decimals (" +
-                                       core::to_string(err) + ")");
-    }
-    if (v < 0) throw ConfigError(path(key), "must not be negative");
-    return v;
-  }
-  void decimal(std::string_view key, std::int64_t& out, int decimals) {
-    if (auto e = get(key)) out = decimal_value(key, *e, decimals);
-  }
-  template <typename E>
-  void choice(std::string_view key, E& out, std::initializer_list<std::pair<const char*, E>> opts) {
-    if (auto e = get(key)) {
-      if (e->type() != element_type::STRING) bad_type(key, *e, "a string");
-      const std::string_view s = e->get_string().value_unsafe();
-      std::string names;
-      for (const auto& [name, value] : opts) {
-        if (s == name) {
-          out = value;
-          return;
-        }
-        names += names.empty() ? "" : ", ";
-        names += std::string("\"") + name + "\"";
-      }
-      throw ConfigError(path(key), "\"" + std::string(s) + "\" is not one of " + names);
-    }
-  }
-  std::optional<Section> section(std::string_view key) {
-    if (auto e = get(key)) return Section(*e, path(key));
-    return std::nullopt;
-  }
-  // Every key of the object (for maps keyed by name: symbols, slots).
-  [[nodiscard]] object raw() const { return obj_; }
-  void mark_all_known() { all_known_ = true; }
-
-  void finish() const {
-    if (all_known_) return;
-    for (auto field : obj_) {
-      const std::string_view k = field.key;
-      if (std::find(known_.begin(), known_.end(), k) == known_.end()) {
-        std::string names;
-        for (const auto& n : known_) names += (names.empty() ? "" : ", ") + std::string(n);
-        throw ConfigError(path(k), "unknown key (known here: " + names + ")");
-      }
-    }
-  }
-
-  [[noreturn]] void bad_type(std::string_view key, element e, const char* want) const {
-    throw ConfigError(path(key), std::string("must be ") + want + ", not " + type_name(e.type()));
-  }
-
- private:
-  object obj_;
-  std::string path_;
-  std::vector<std::string_view> known_;
-  bool all_known_ = false;
-};
-
-std::uint32_t parse_mode(const std::string& key, const std::string& s) {
-  char* end = nullptr;
-  const unsigned long v = std::strtoul(s.c_str(), &end, 8);
-  if (s.empty() || *end != '\0' || v > 0777) {
-    throw ConfigError(key, "\"" + s + "\" is not an octal file mode such as \"0660\"");
-  }
-  return static_cast<std::uint32_t>(v);
-}
-
-constexpr std::pair<const char*, std::uint32_t> kFrames[] = {
-    {"1s", 1},     {"1m", 60},     {"3m", 180},   {"5m", 300},    {"15m", 900},
-    {"30m", 1800}, {"1h", 3600},   {"2h", 7200},  {"4h", 14400},  {"6h", 21600},
-    {"8h", 28800}, {"12h", 43200}, {"1d", 86400}, {"3d", 259200}, {"1w", 604800}};
-
-}  // namespace
-
-const char* interval_name(std::uint32_t seconds) noexcept {
-  for (const auto& [name, s] : kFrames) {
-    if (s == seconds) return name;
-  }
-  return "";
-}
-
-namespace {
-
-std::uint32_t parse_timeframe(const std::string& key, std::string_view tf) {
-  for (const auto& [name, s] : kFrames) {
-    if (tf == name) return s;
-  }
-  throw ConfigError(key, "\"" + std::string(tf) +
-                             "\" is not a Binance interval (1s, 1m, 3m, 5m, "
-                             "15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d, 1w)");
-}
-
-bool valid_symbol(std::string_view s) {
-  if (s.empty() || s.size() > 15) return false;
-  return std::all_of(s.begin(), s.end(),
-                     [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); });
-}
-
-// "indicators": [{"name", "function", "timeframe", "params", "symbols"}, ...] (docs/indicators.md).
-void parse_indicators(element e, Config& c) {
-  if (e.type() != element_type::ARRAY) {
-    throw ConfigError("indicators",
-                      std::string("must be an array of objects, not ") + type_name(e.type()));
-  }
-  simdjson::dom::array arr;
-  if (e.get_array().get(arr) != simdjson::SUCCESS) arr = {};
-  std::vector<std::size_t> slots(c.market.symbols.size(), 0);
-  std::vector<std::vector<std::string>> names(c.market.symbols.size());
-  std::size_t idx = 0;
-  for (auto item : arr) {
-    const std::string path = "indicators[" + std::to_string(idx++) + "]";
-    Section s(item, path);
-    publish::IndicatorSpec spec;
-    s.str("name", spec.name, false);
-    if (spec.name.size() > 24 || !std::all_of(spec.name.begin(), spec.name.end(), [](char ch) {
-          return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-';
-        })) {
-      throw ConfigError(s.path("name"),
-                        "\"" + spec.name + "\" must be 1 to 24 letters, digits, '_' or '-'");
-    }
-    std::string function;
-    s.str("function", function, false);
-    const ta::KindSpec* ks = ta::find_spec(function);
-    if (ks == nullptr) {
-      std::string all;
-      for (std::size_t k = 0; k < ta::kKindCount; ++k) {
-        all += (k == 0 ? "" : ", ") + std::string(ta::spec(static_cast<ta::Kind>(k)).name);
-      }
-      throw ConfigError(s.path("function"),
-                        "\"" + function + "\" is not an indicator (" + all + ")");
-    }
-    spec.kind = ks->kind;
-    spec.params = ta::default_params(ks->kind);
-    std::string tf = "1m";
-    s.str("timeframe", tf, false);
-    spec.timeframe_s = parse_timeframe(s.path("timeframe"), tf);
-    if (std::find(c.market.timeframes_s.begin(), c.market.timeframes_s.end(), spec.timeframe_s) ==
-        c.market.timeframes_s.end()) {
-      throw ConfigError(s.path("timeframe"), "\"" + tf + "\" is not one of market.timeframes");
-    }
-    if (auto pe = s.get("params")) {
-      Section ps(*pe, s.path("params"));
-      std::string known;
-      for (std::size_t k = 0; k < ks->n_params; ++k) {
-        known += (k == 0 ? "" : ", ") + std::string(ks->params[k].name);
-        ps.number(ks->params[k].name, spec.params.v[k]);
-      }
-      for (auto field : ps.raw()) {
-        bool ok = false;
-        for (std::size_t k = 0; k < ks->n_params; ++k) ok = ok || field.key == ks->params[k].name;
-        if (!ok) {
-          throw ConfigError(ps.path(field.key),
-                            std::string("is not a parameter of ") + ks->name +
-                                (known.empty() ? " (it takes none)" : " (" + known + ")"));
-        }
-      }
-      ps.mark_all_known();
-      try {
-        ta::validate(ks->kind, spec.params);
-      } catch (const std::invalid_argument& err) {
-        throw ConfigError(s.path("params"), err.what());
-      }
-    }
-    if (auto se = s.get("symbols")) {
-      if (se->type() != element_type::ARRAY) s.bad_type("symbols", *se, "an array of symbols");
-      simdjson::dom::array syms;
-      if (se->get_array().get(syms) != simdjson::SUCCESS) syms = {};
-      for (auto v : syms) {
-        if (v.type() != element_type::STRING) s.bad_type("symbols", v, "an array of strings");
-        const std::string sym = core::ascii_upper(v.get_string().value_unsafe());
-        if (std::find(c.market.symbols.begin(), c.market.symbols.end(), sym) ==
-            c.market.symbols.end()) {
-          throw ConfigError(s.path("symbols"), "\"" + sym + "\" is not one of market.symbols");
-        }
-        spec.symbols.push_back(std::move(sym));
-      }
-    }
-    s.finish();
-    // Per symbol: at most kMaxIndicators values, names unique.
-    for (std::size_t k = 0; k < c.market.symbols.size(); ++k) {
-      if (!spec.symbols.empty() && std::find(spec.symbols.begin(), spec.symbols.end(),
-                                             c.market.symbols[k]) == spec.symbols.end()) {
-        continue;
-      }
-      for (std::size_t j = 0; j < ks->n_outputs; ++j) {
-        const std::string value = ks->n_outputs == 1 ? spec.name : spec.name + "." + ks->outputs[j];
-        if (value.size() > 24) {
-          throw ConfigError(s.path("name"),
-                            "\"" + value + "\" (name.output) is longer than 24 characters");
-        }
-        if (std::find(names[k].begin(), names[k].end(), value) != names[k].end()) {
-          throw ConfigError(s.path("name"),
-                            "\"" + value + "\" is used twice for " + c.market.symbols[k]);
-        }
-        names[k].push_back(value);
-      }
-      slots[k] += ks->n_outputs;
-      if (slots[k] > layout::kMaxIndicators) {
-        throw ConfigError(path, "more than " + std::to_string(layout::kMaxIndicators) +
-                                    " indicator values for " + c.market.symbols[k]);
-      }
-    }
-    c.indicators.push_back(std::move(spec));
-  }
-}
-
-void thread_section(Section& parent, std::string_view key, ThreadConfig& t) {
-  if (auto s = parent.section(key)) {
-    s->integer("core", t.core, -1, 1023);
-    s->choice("idle", t.idle,
-              {{"busy-spin", IdleStrategy::kBusySpin},
-               {"spin-then-yield", IdleStrategy::kSpinThenYield},
-               {"block", IdleStrategy::kBlock}});
-    s->finish();
-  }
-}
-
-void slot_section(Section& s, SlotConfig& slot) {
-  s.boolean("trade", slot.trade);
-  s.boolean("reduce_only", slot.reduce_only);
-  s.finish();
-}
-
-// "IP:PORT" (port 0 = ephemeral) into address and port, or ConfigError on `key`.
-void parse_listen(const std::string& key, const std::string& listen, std::string& address,
-                  std::uint16_t& port) {
-  const std::size_t colon = listen.rfind(':');
-  std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
-  const std::string p = colon == std::string::npos ? "" : listen.substr(colon + 1);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);  // "[::1]:8090"
-  }
-  boost::system::error_code ec;
-  (void)boost::asio::ip::make_address(host, ec);
-  char* end = nullptr;
-  const long n = p.empty() ? -1 : std::strtol(p.c_str(), &end, 10);
-  if (ec || n < 0 || n > 65535 || *end != '\0') {
-    throw ConfigError(
-        key, "\"" + listen + "\" is not IP:PORT (e.g. \"127.0.0.1:9464\"; port 0 = ephemeral)");
-  }
-  address = host;
-  port = static_cast<std::uint16_t>(n);
-}
+using detail::element;
+using detail::element_type;
+using detail::parse_indicators;
+using detail::parse_listen;
+using detail::parse_mode;
+using detail::parse_timeframe;
+using detail::Section;
+using detail::slot_section;
+using detail::thread_section;
+using detail::valid_symbol;
 
 }  // namespace
 

@@ -1,0 +1,425 @@
+// BinanceRestVenue::Impl, order tracking: the venue's answers (order, openOrders, myTrades,
+// account, errors), cancels, fees and the events reported to the listener.
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "binance_rest_impl.hpp"
+#include "cwts/core/clock.hpp"
+#include "cwts/core/decimal.hpp"
+
+namespace cwts::venue {
+
+namespace {
+
+using core::realtime_ns;
+
+std::int64_t parse8(std::string_view s) noexcept {
+  std::int64_t v = 0;
+  return core::parse_fixed(s, 8, v) == core::DecimalErrc::kOk ? v : 0;
+}
+
+std::uint64_t header_u64(const http::fields& h, std::string_view name) {
+  const auto it = h.find(beast::string_view(name.data(), name.size()));
+  if (it == h.end()) return 0;
+  std::uint64_t v = 0;
+  for (char c : it->value()) {
+    if (c < '0' || c > '9') break;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+// ---- cancels, acknowledgements, events -------------------------------------------------
+// DELETE /api/v3/order for a tracked order the venue has acknowledged; before that, the cancel
+// waits for the acknowledgement (sent earlier, it could overtake the order, be refused as
+// unknown and leave the order resting once it arrives).
+void BinanceRestVenue::Impl::request_cancel(const std::string& cid, const std::string& symbol) {
+  if (auto it = orders.find(cid); it != orders.end() && !it->second.acknowledged) {
+    if (!it->second.final) it->second.cancel_wanted = true;
+    return;
+  }
+  Job j;
+  j.kind = JobKind::kCancel;
+  j.verb = http::verb::delete_;
+  j.path = "/api/v3/order";
+  j.cid = cid;
+  j.symbol = symbol;
+  j.params = "symbol=" + j.symbol + "&origClientOrderId=" + j.cid;
+  j.weight = 1;
+  enqueue(std::move(j));
+}
+
+void BinanceRestVenue::Impl::acknowledged(const std::string& cid, Tracked& t) {
+  t.acknowledged = true;
+  if (t.cancel_wanted && !is_final(t.status)) request_cancel(cid, t.symbol);
+  t.cancel_wanted = false;
+}
+
+void BinanceRestVenue::Impl::emit(const OrderEvent& e) {
+  if (e.cum_qty > 0) refresh_account_soon();
+  if (listener != nullptr) listener->on_order_event(e);
+}
+
+void BinanceRestVenue::Impl::refresh_account_soon() {
+  if (next_account_ns == 0) {
+    account_after_fill = true;  // a refresh is queued or in flight: one more after it
+    return;
+  }
+  next_account_ns = std::min(next_account_ns, realtime_ns() + kAccountAfterFillNs);
+}
+
+// ---- responses -------------------------------------------------------------------------
+void BinanceRestVenue::Impl::on_response(Job& j, http::response<http::string_body>& res) {
+  const int status = static_cast<int>(res.result_int());
+  if (listener != nullptr) {
+    listener->on_rate_headers(header_u64(res, "X-MBX-USED-WEIGHT-1M"),
+                              header_u64(res, "X-MBX-ORDER-COUNT-10S"),
+                              header_u64(res, "X-MBX-ORDER-COUNT-1D"));
+  }
+  if (status == 429 || status == 418) {
+    const auto retry = static_cast<std::int64_t>(header_u64(res, "Retry-After"));
+    if (listener != nullptr) listener->on_retry_after(status, retry);
+    if (j.kind == JobKind::kPlace) {
+      // Refused before processing: nothing was placed. The body's code tells which limit
+      // (-1003 request weight, -1015 order count).
+      std::int64_t code = -1003;
+      simdjson::dom::element doc;
+      if (json.parse(res.body()).get(doc) != simdjson::SUCCESS ||
+          doc["code"].get(code) != simdjson::SUCCESS) {
+        code = -1003;
+      }
+      return reject(j.cid, static_cast<std::int32_t>(code), status, "rate limited by the venue");
+    }
+    j.not_before_ns = realtime_ns() + std::max<std::int64_t>(retry, 1) * 1'000'000'000LL;
+    if (j.kind == JobKind::kAccount) account_queued = false;
+    if (j.kind == JobKind::kAccount) return enqueue_account(j.not_before_ns);
+    if (j.kind == JobKind::kOpenOrders) return (void)open_orders_queued.erase(j.symbol);
+    return enqueue(std::move(j));
+  }
+  if (status >= 500) {
+    if (listener != nullptr)
+      listener->on_venue_error("REST " + std::to_string(status) + " on " + j.path);
+    return unknown_outcome(j, status);
+  }
+  simdjson::dom::element doc;
+  if (json.parse(res.body()).get(doc) != simdjson::SUCCESS) {
+    if (listener != nullptr) listener->on_venue_error("unparsable body on " + j.path);
+    return unknown_outcome(j, status);
+  }
+  if (status != 200) {
+    std::int64_t code = 0;
+    std::string_view msg;
+    if (doc["code"].get(code) != simdjson::SUCCESS) code = 0;
+    if (doc["msg"].get(msg) != simdjson::SUCCESS) msg = res.body();
+    // -1006 / -1007: "execution status unknown", whatever the HTTP status says: the request may
+    // have been executed, so its outcome is established by a query, never assumed.
+    if (code == -1006 || code == -1007) {
+      if (listener != nullptr) {
+        listener->on_venue_error("REST " + std::to_string(code) + " on " + j.path +
+                                 ": execution status unknown");
+      }
+      return unknown_outcome(j, status);
+    }
+    return on_error(j, status, static_cast<std::int32_t>(code), msg);
+  }
+  switch (j.kind) {
+    case JobKind::kPlace:
+    case JobKind::kQuery:
+    case JobKind::kCancel:
+      return on_order(j, doc);
+    case JobKind::kOpenOrders:
+      return on_open_orders(j, doc);
+    case JobKind::kMyTrades:
+      return on_my_trades(j, doc);
+    case JobKind::kAccount:
+      return on_account(doc);
+  }
+}
+
+// An order not sent (or not resent) because its signal's deadline passed: nothing of it exists
+// on the venue.
+void BinanceRestVenue::Impl::reject_expired(const std::string& cid, std::string_view msg) {
+  reject(cid, 0, 0, msg, /*expired=*/true);
+}
+
+void BinanceRestVenue::Impl::reject(const std::string& cid, std::int32_t code, int http_status,
+                                    std::string_view msg, bool expired) {
+  auto it = orders.find(cid);
+  if (it == orders.end()) return;
+  OrderEvent e;
+  e.kind = EventKind::kRejected;
+  e.client_order_id = it->first;
+  e.expired = expired;
+  e.code = code;
+  e.http_status = http_status;
+  e.message = msg;
+  emit(e);
+  orders.erase(it);
+}
+
+void BinanceRestVenue::Impl::on_error(Job& j, int status, std::int32_t code, std::string_view msg) {
+  switch (j.kind) {
+    case JobKind::kPlace:
+      return reject(j.cid, code, status, msg);
+    case JobKind::kQuery: {
+      auto it = orders.find(j.cid);
+      if (it == orders.end()) return;
+      if (code == -2013 && !it->second.acknowledged) {
+        // Absence proves nothing until the order's own request can no longer execute (Binance
+        // refuses it after timestamp + recvWindow): a query that may have overtaken it asks
+        // again then. Not sent yet: its own answer will tell.
+        const Tracked& t = it->second;
+        if (t.sent_ns == 0) return;
+        const std::int64_t expired = t.sent_ns + recv_window_ns() + kExpiryMarginNs;
+        if (j.sent_ns < expired) return enqueue_query(j.cid, j.symbol, j.attempt, expired);
+        if (!it->second.resent) {
+          // Proven absent after its request expired: resend once, same client order id, unless
+          // the signal's own deadline has passed (then it is not executed at all).
+          Job p = place_job(j.cid);
+          if (p.deadline_ns != 0 && realtime_ns() > p.deadline_ns) {
+            return reject_expired(j.cid, "never reached the venue; its deadline passed");
+          }
+          it->second.resent = true;
+          ++counters.resends;
+          if (!p.path.empty()) enqueue(std::move(p));
+          return;
+        }
+        // Absent again after the resend expired: the venue never got it.
+        return reject(j.cid, code, status, "order never reached the venue");
+      }
+      return query_failed(j, status, msg);
+    }
+    case JobKind::kCancel: {
+      auto it = orders.find(j.cid);
+      if (it == orders.end()) return;
+      OrderEvent e;
+      e.kind = EventKind::kCancelRejected;
+      e.client_order_id = it->first;
+      e.code = code;
+      e.http_status = status;
+      e.message = msg;
+      emit(e);
+      // Whatever happened to it (filled, already cancelled) comes from its status.
+      return enqueue_query(j.cid, j.symbol, 0, realtime_ns());
+    }
+    case JobKind::kAccount:
+      account_queued = false;
+      if (listener != nullptr) {
+        listener->on_venue_error("account: " + std::to_string(code) + " " + std::string(msg));
+      }
+      return enqueue_account(realtime_ns() + 2'000'000'000LL);
+    case JobKind::kOpenOrders:
+      open_orders_queued.erase(j.symbol);
+      return;
+    case JobKind::kMyTrades:
+      if (listener != nullptr) {
+        listener->on_venue_error("myTrades: " + std::to_string(code) + " " + std::string(msg));
+      }
+      return trades_again(j);
+  }
+}
+
+// An order object (POST/GET/DELETE /api/v3/order).
+void BinanceRestVenue::Impl::on_order(Job& j, simdjson::dom::element doc) {
+  auto it = orders.find(j.cid);
+  if (it == orders.end()) return;
+  Tracked& t = it->second;
+  std::string_view status_text;
+  if (doc["status"].get(status_text) != simdjson::SUCCESS || !parse_status(status_text, t.status)) {
+    if (listener != nullptr) listener->on_venue_error("order without a known status");
+    return;
+  }
+  std::uint64_t oid = 0;
+  if (doc["orderId"].get(oid) == simdjson::SUCCESS) t.order_id = oid;
+  acknowledged(it->first, t);
+  std::string_view s;
+  if (doc["executedQty"].get(s) == simdjson::SUCCESS) t.cum_qty = std::max(t.cum_qty, parse8(s));
+  if (doc["cummulativeQuoteQty"].get(s) == simdjson::SUCCESS)
+    t.cum_quote = std::max(t.cum_quote, parse8(s));
+  // FULL responses carry the fills with their commissions.
+  simdjson::dom::array fills;
+  if (doc["fills"].get(fills) == simdjson::SUCCESS) {
+    FillsSum sum = sum_fills(t.symbol, fills);
+    if (sum.covered >= t.fee_qty_covered) take_fees(t, std::move(sum));
+  }
+  publish(it->first, t);
+  if (t.cum_qty > t.fee_qty_covered) request_trades(it->first, t);
+  finish_if_final(it);
+}
+
+void BinanceRestVenue::Impl::on_open_orders(Job& j, simdjson::dom::element doc) {
+  open_orders_queued.erase(j.symbol);
+  simdjson::dom::array arr;
+  if (doc.get(arr) != simdjson::SUCCESS) return;
+  std::vector<std::string_view> present;
+  for (auto o : arr) {
+    std::string_view cid;
+    if (o["clientOrderId"].get(cid) != simdjson::SUCCESS) continue;
+    present.push_back(cid);
+    auto it = orders.find(std::string(cid));
+    if (it == orders.end()) continue;
+    Tracked& t = it->second;
+    std::string_view s;
+    OrderStatus st = t.status;
+    if (o["status"].get(s) == simdjson::SUCCESS) (void)parse_status(s, st);
+    std::int64_t cum = t.cum_qty, quote = t.cum_quote;
+    if (o["executedQty"].get(s) == simdjson::SUCCESS) cum = parse8(s);
+    if (o["cummulativeQuoteQty"].get(s) == simdjson::SUCCESS) quote = parse8(s);
+    std::uint64_t oid = 0;
+    if (o["orderId"].get(oid) == simdjson::SUCCESS) t.order_id = oid;
+    const bool changed = !t.acknowledged || cum > t.cum_qty || st != t.status;
+    t.status = st;
+    acknowledged(it->first, t);
+    t.cum_qty = std::max(t.cum_qty, cum);
+    t.cum_quote = std::max(t.cum_quote, quote);
+    if (changed) {
+      publish(it->first, t);
+      if (t.cum_qty > t.fee_qty_covered) request_trades(it->first, t);
+    }
+  }
+  // Tracked orders of this symbol that are no longer open (and were sent before this poll):
+  // their final status comes from a query.
+  for (auto& [cid, t] : orders) {
+    if (t.symbol != j.symbol || t.final || !t.acknowledged || t.sent_ns >= j.sent_ns) continue;
+    if (std::find(present.begin(), present.end(), cid) != present.end()) continue;
+    enqueue_query(cid, t.symbol, 0, 0);
+  }
+}
+
+void BinanceRestVenue::Impl::on_my_trades(Job& j, simdjson::dom::element doc) {
+  auto it = orders.find(j.cid);
+  if (it == orders.end()) return;
+  Tracked& t = it->second;
+  simdjson::dom::array arr;
+  if (doc.get(arr) != simdjson::SUCCESS) return trades_again(j);
+  FillsSum sum = sum_fills(t.symbol, arr);
+  if (sum.covered > t.fee_qty_covered) {
+    t.cum_qty = std::max(t.cum_qty, sum.covered);
+    take_fees(t, std::move(sum));
+    publish(it->first, t);
+  }
+  if (t.cum_qty > t.fee_qty_covered) return trades_again(j);  // not all listed yet
+  trades_queued.erase(j.cid);
+  finish_if_final(it);
+}
+
+void BinanceRestVenue::Impl::on_account(simdjson::dom::element doc) {
+  account_queued = false;
+  ready = true;
+  simdjson::dom::array arr;
+  if (doc["balances"].get(arr) == simdjson::SUCCESS) {
+    balances.clear();
+    for (auto b : arr) {
+      std::string_view asset, free_s, locked_s;
+      if (b["asset"].get(asset) || b["free"].get(free_s) || b["locked"].get(locked_s)) continue;
+      BalanceUpdate u;
+      const std::size_t n = std::min(asset.size(), sizeof u.asset - 1);
+      std::copy_n(asset.data(), n, u.asset);
+      u.free = parse8(free_s);
+      u.locked = parse8(locked_s);
+      balances.push_back(u);
+    }
+    if (listener != nullptr) listener->on_balances(balances);
+  }
+  next_account_ns =
+      realtime_ns() + (account_after_fill
+                           ? kAccountAfterFillNs
+                           : static_cast<std::int64_t>(opt.account_poll_ms) * 1'000'000);
+  account_after_fill = false;
+}
+
+// ---- helpers ---------------------------------------------------------------------------
+BinanceRestVenue::Impl::FillsSum BinanceRestVenue::Impl::sum_fills(
+    const std::string& symbol, simdjson::dom::array fills) const {
+  FillsSum sum;
+  bool first = true, mixed = false;
+  for (auto f : fills) {
+    std::string_view px, qty, commission, asset;
+    if (f["price"].get(px) || f["qty"].get(qty) || f["commission"].get(commission) ||
+        f["commissionAsset"].get(asset)) {
+      continue;
+    }
+    sum.covered += parse8(qty);
+    sum.fee_quote += fee_in_quote(symbol, parse8(px), parse8(commission), asset);
+    if (first) sum.fee_asset = std::string(asset);
+    mixed = mixed || asset != sum.fee_asset;
+    first = false;
+    sum.fee_native += parse8(commission);
+  }
+  if (mixed) {
+    sum.fee_asset.clear();
+    sum.fee_native = 0;
+  }
+  return sum;
+}
+
+void BinanceRestVenue::Impl::take_fees(Tracked& t, FillsSum&& sum) {
+  t.fee_quote = sum.fee_quote;
+  t.fee_qty_covered = sum.covered;
+  t.fee_native = sum.fee_native;
+  t.fee_asset = std::move(sum.fee_asset);
+}
+
+std::int64_t BinanceRestVenue::Impl::fee_in_quote(const std::string& symbol, std::int64_t px,
+                                                  std::int64_t commission,
+                                                  std::string_view asset) const {
+  const auto it = assets.find(symbol);
+  if (it == assets.end()) return 0;
+  if (asset == it->second.second) return commission;  // quote asset
+  if (asset == it->second.first) {                    // base asset: valued at the fill price
+    __extension__ typedef __int128 Wide;
+    return static_cast<std::int64_t>(static_cast<Wide>(commission) * px / 100'000'000);
+  }
+  return 0;  // a third asset (BNB discount): not converted; see docs/engine.md "Venues"
+}
+
+void BinanceRestVenue::Impl::publish(const std::string& cid, const Tracked& t) {
+  OrderEvent e;
+  e.kind = EventKind::kUpdate;
+  e.client_order_id = cid;
+  e.order_id = t.order_id;
+  e.status = t.status;
+  e.cum_qty = t.cum_qty;
+  e.cum_quote = t.cum_quote;
+  e.fee_quote = t.fee_quote;
+  e.fee_native = t.fee_native;
+  e.fee_asset = t.fee_asset;
+  e.fee_known = t.fee_qty_covered >= t.cum_qty;
+  emit(e);
+}
+
+void BinanceRestVenue::Impl::request_trades(const std::string& cid, const Tracked& t) {
+  if (!trades_queued.insert(cid).second) return;
+  Job j;
+  j.kind = JobKind::kMyTrades;
+  j.path = "/api/v3/myTrades";
+  j.params = "symbol=" + t.symbol + "&orderId=" + std::to_string(t.order_id) + "&limit=1000";
+  j.cid = cid;
+  j.symbol = t.symbol;
+  j.weight = 20;
+  enqueue(std::move(j));
+}
+
+void BinanceRestVenue::Impl::finish_if_final(
+    std::unordered_map<std::string, Tracked>::iterator it) {
+  Tracked& t = it->second;
+  if (!is_final(t.status)) return;
+  t.final = true;
+  // Kept until its fees are known; then forgotten.
+  if (t.cum_qty <= t.fee_qty_covered) {
+    trades_queued.erase(it->first);
+    orders.erase(it);
+  }
+}
+
+detail::Job BinanceRestVenue::Impl::place_job(const std::string& cid) {
+  auto it = placed.find(cid);
+  if (it == placed.end()) return {};
+  return it->second;
+}
+
+}  // namespace cwts::venue

@@ -1,0 +1,279 @@
+// BinanceRestVenue::Impl, transport: the request queue and its dispatch to the connections, one
+// signed request on a kept-alive connection, and requests whose outcome is unknown (retries).
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <boost/asio/connect.hpp>
+#include <openssl/hmac.h>
+
+#include "binance_rest_impl.hpp"
+#include "cwts/core/clock.hpp"
+#include "cwts/net/hmac.hpp"
+#include "cwts/net/tls_client.hpp"
+
+namespace cwts::venue {
+
+namespace {
+
+using core::realtime_ns;
+
+}  // namespace
+
+BinanceRestVenue::Impl::Impl(asio::io_context& io, BinanceRestOptions o)
+    : ioc(io), opt(std::move(o)), ep(net::parse_endpoint(opt.rest_url, net::EndpointKind::kHttp)) {
+  if (ep.tls) {
+    tls_ctx.emplace(net::make_tls_client_context({opt.tls_verify, opt.ca_file}));
+  }
+  tcp::resolver resolver(ioc);
+  endpoints = resolver.resolve(ep.host, ep.port_string());
+  conns.resize(std::max<std::uint32_t>(1, opt.connections));
+  for (auto& c : conns) c = std::make_unique<Conn>();
+  enqueue_account(0);
+}
+
+// ---- queueing --------------------------------------------------------------------------
+void BinanceRestVenue::Impl::enqueue(Job j) {
+  queue.push_back(std::move(j));
+  dispatch();
+}
+
+void BinanceRestVenue::Impl::enqueue_account(std::int64_t not_before) {
+  if (account_queued) return;
+  account_queued = true;
+  Job j;
+  j.kind = JobKind::kAccount;
+  j.path = "/api/v3/account";
+  j.params = "omitZeroBalances=true";
+  j.weight = 20;
+  j.not_before_ns = not_before;
+  enqueue(std::move(j));
+}
+
+void BinanceRestVenue::Impl::enqueue_query(const std::string& cid, const std::string& symbol,
+                                           std::uint32_t attempt, std::int64_t not_before) {
+  Job j;
+  j.kind = JobKind::kQuery;
+  j.path = "/api/v3/order";
+  j.params = "symbol=" + symbol + "&origClientOrderId=" + cid;
+  j.cid = cid;
+  j.symbol = symbol;
+  j.attempt = attempt;
+  j.weight = 4;
+  j.not_before_ns = not_before;
+  enqueue(std::move(j));
+}
+
+void BinanceRestVenue::Impl::dispatch() {
+  const std::int64_t now = realtime_ns();
+  // An order still waiting for a connection when its signal's deadline passes is not sent.
+  for (auto it = queue.begin(); it != queue.end();) {
+    if (it->kind == JobKind::kPlace && it->deadline_ns != 0 && now > it->deadline_ns) {
+      const std::string cid = std::move(it->cid);
+      it = queue.erase(it);
+      reject_expired(cid, "not sent before its deadline");
+    } else {
+      ++it;
+    }
+  }
+  for (auto& c : conns) {
+    if (c->busy) continue;
+    auto it = std::find_if(queue.begin(), queue.end(),
+                           [&](const Job& j) { return j.not_before_ns <= now; });
+    if (it == queue.end()) return;
+    // Polls and account refreshes spend request weight only when the engine's budget allows;
+    // order traffic was already admitted by the engine.
+    if (it->kind != JobKind::kPlace && it->kind != JobKind::kCancel && listener != nullptr &&
+        !listener->allow_request(it->weight)) {
+      it->not_before_ns = now + 200'000'000;
+      continue;
+    }
+    Job j = std::move(*it);
+    queue.erase(it);
+    start(*c, std::move(j));
+  }
+}
+
+// ---- one request -----------------------------------------------------------------------
+void BinanceRestVenue::Impl::start(Conn& c, Job j) {
+  c.busy = true;
+  c.job = std::move(j);
+  if (c.connected) return send(c);
+  ++counters.connects;
+  c.plain.reset();
+  c.tls.reset();
+  auto on_connected = [this, &c](beast::error_code ec, const tcp::endpoint&) {
+    if (ec) return fail(c, ec, "connect");
+    if (!c.tls) {
+      c.connected = true;
+      return send(c);
+    }
+    if (!net::prepare_tls_connection(c.tls->native_handle(), ep)) {
+      return fail(c, asio::error::invalid_argument, "tls setup");
+    }
+    c.tls->async_handshake(ssl::stream_base::client, [this, &c](beast::error_code hec) {
+      if (hec) return fail(c, hec, "tls handshake");
+      c.connected = true;
+      send(c);
+    });
+  };
+  if (tls_ctx) {
+    c.tls.emplace(ioc, *tls_ctx);
+    beast::get_lowest_layer(*c.tls).expires_after(std::chrono::milliseconds(opt.timeout_ms));
+    beast::get_lowest_layer(*c.tls).async_connect(endpoints, on_connected);
+  } else {
+    c.plain.emplace(ioc);
+    c.plain->expires_after(std::chrono::milliseconds(opt.timeout_ms));
+    c.plain->async_connect(endpoints, on_connected);
+  }
+}
+
+void BinanceRestVenue::Impl::send(Conn& c) {
+  Job& j = c.job;
+  const std::int64_t now = realtime_ns();
+  if (j.kind == JobKind::kPlace) {
+    j.sent_ns = now;
+    if (auto it = orders.find(j.cid); it != orders.end()) it->second.sent_ns = now;
+  } else if (j.kind == JobKind::kQuery) {
+    j.sent_ns = now;
+  }
+  std::string query = j.params;
+  query += query.empty() ? "" : "&";
+  query += "recvWindow=" + std::to_string(opt.recv_window_ms) +
+           "&timestamp=" + std::to_string(now / 1'000'000);
+  query += "&signature=" + net::hmac_sha256_hex(opt.api_secret, query);
+  c.req = {};
+  c.req.method(j.verb);
+  c.req.target(ep.path + j.path + "?" + query);
+  c.req.version(11);
+  c.req.set(http::field::host, ep.host_header());
+  c.req.set(http::field::user_agent, "cwtsd/0.1");
+  c.req.set("X-MBX-APIKEY", opt.api_key);
+  c.req.keep_alive(true);
+  c.buf.clear();
+  c.parser.emplace();
+  c.parser->body_limit(16U << 20);
+  ++counters.requests;
+  auto on_read = [this, &c](beast::error_code ec, std::size_t) {
+    if (ec) return fail(c, ec, "read");
+    ++counters.responses;
+    auto res = c.parser->release();
+    if (!res.keep_alive()) close(c);
+    Job done = std::move(c.job);
+    c.busy = false;
+    on_response(done, res);
+    dispatch();
+  };
+  auto on_write = [this, &c, on_read](beast::error_code ec, std::size_t) {
+    if (ec) return fail(c, ec, "write");
+    if (c.tls) {
+      http::async_read(*c.tls, c.buf, *c.parser, on_read);
+    } else {
+      http::async_read(*c.plain, c.buf, *c.parser, on_read);
+    }
+  };
+  if (c.tls) {
+    beast::get_lowest_layer(*c.tls).expires_after(std::chrono::milliseconds(opt.timeout_ms));
+    http::async_write(*c.tls, c.req, on_write);
+  } else {
+    c.plain->expires_after(std::chrono::milliseconds(opt.timeout_ms));
+    http::async_write(*c.plain, c.req, on_write);
+  }
+}
+
+void BinanceRestVenue::Impl::close(Conn& c) {
+  beast::error_code ec;
+  if (c.tls) beast::get_lowest_layer(*c.tls).socket().close(ec);
+  if (c.plain) c.plain->socket().close(ec);
+  c.connected = false;
+}
+
+// Transport failure: the outcome of this request is unknown.
+void BinanceRestVenue::Impl::fail(Conn& c, beast::error_code ec, const char* stage) {
+  ++counters.transport_errors;
+  close(c);
+  Job j = std::move(c.job);
+  c.busy = false;
+  if (listener != nullptr) {
+    listener->on_venue_error(std::string("REST ") + stage + " failed: " + ec.message());
+  }
+  unknown_outcome(j, 0);
+  dispatch();
+}
+
+// ---- unknown outcomes and retries ------------------------------------------------------
+// A request that may or may not have been executed (transport error, timeout, 5xx).
+void BinanceRestVenue::Impl::unknown_outcome(Job& j, int http_status) {
+  const std::int64_t now = realtime_ns();
+  switch (j.kind) {
+    case JobKind::kPlace:
+      ++counters.unknown_outcomes;
+      // Query only once the request can no longer be executed: Binance refuses a request that
+      // reaches the matching engine later than timestamp + recvWindow, so a -2013 after that
+      // proves the order does not exist and a resend cannot duplicate it.
+      enqueue_query(j.cid, j.symbol, 0, j.sent_ns + recv_window_ns() + kExpiryMarginNs);
+      break;
+    case JobKind::kQuery:
+      query_failed(j, http_status, "order status could not be established");
+      break;
+    case JobKind::kCancel:
+      // The cancel may or may not have happened: the order's status tells.
+      enqueue_query(j.cid, j.symbol, 0, now);
+      break;
+    case JobKind::kAccount:
+      account_queued = false;
+      enqueue_account(now + 1'000'000'000);
+      break;
+    case JobKind::kOpenOrders:
+      open_orders_queued.erase(j.symbol);
+      break;
+    case JobKind::kMyTrades:
+      trades_again(j);
+      break;
+  }
+}
+
+// A myTrades look-up that did not give all of an order's commissions (a failure, or fills not
+// listed yet): asked again with back-off (to 3 s) for as long as the order is tracked, since its
+// terminal report and position update wait for them. Never dropped.
+void BinanceRestVenue::Impl::trades_again(const Job& j) {
+  if (orders.find(j.cid) == orders.end()) {
+    trades_queued.erase(j.cid);
+    return;
+  }
+  Job again = j;
+  ++again.attempt;
+  again.not_before_ns = realtime_ns() + backoff_ns(j.attempt);
+  enqueue(std::move(again));
+}
+
+std::int64_t BinanceRestVenue::Impl::recv_window_ns() const noexcept {
+  return static_cast<std::int64_t>(opt.recv_window_ms) * 1'000'000;
+}
+
+std::int64_t BinanceRestVenue::Impl::backoff_ns(std::uint32_t attempt) {
+  return std::min<std::int64_t>(100'000'000LL << std::min<std::uint32_t>(attempt, 5),
+                                3'000'000'000LL);
+}
+
+// A status query that did not establish the order's state. It is asked again (back-off up to
+// 3 s) for as long as the order is tracked: giving up would leave an order that may be live on
+// the venue untracked. After unknown_query_attempts the listener is told (kUnknown, once).
+void BinanceRestVenue::Impl::query_failed(const Job& j, int http_status, std::string_view why) {
+  auto it = orders.find(j.cid);
+  if (it == orders.end()) return;
+  if (j.attempt + 1 >= opt.unknown_query_attempts && !it->second.unknown_told) {
+    it->second.unknown_told = true;
+    OrderEvent e;
+    e.kind = EventKind::kUnknown;
+    e.client_order_id = it->first;
+    e.http_status = http_status;
+    e.message = why;
+    emit(e);
+  }
+  enqueue_query(j.cid, j.symbol, j.attempt + 1, realtime_ns() + backoff_ns(j.attempt));
+}
+
+}  // namespace cwts::venue
