@@ -1,0 +1,325 @@
+// FeedClient::Impl, the Binance feed client: Beast WebSocket (streams) and HTTP (depth snapshots)
+// on one io_context, feeding a md::Pipeline. Defined in feed_{client,stream,snapshot}.cpp.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include "cwts/core/clock.hpp"
+#include "cwts/feed/feed_client.hpp"
+#include "cwts/net/endpoint.hpp"
+
+namespace cwts::feed {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace detail {
+
+using PlainWs = websocket::stream<beast::tcp_stream>;
+using TlsWs = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+using PlainHttp = beast::tcp_stream;
+using TlsHttp = beast::ssl_stream<beast::tcp_stream>;
+
+// A depth body at limit=5000 is ~400 KB; anything far larger is not a depth snapshot.
+constexpr std::uint64_t kMaxSnapshotBytes = 16U << 20;
+
+using core::realtime_ns;
+
+inline std::int64_t ms(Clock::duration d) noexcept {
+  return std::chrono::duration_cast<milliseconds>(d).count();
+}
+
+// Counters are written by the md thread only and read by anyone for monitoring: a single
+// writer's relaxed load + store is exact (no lost updates) and avoids a locked RMW per frame;
+// readers need no ordering with anything else, so relaxed loads suffice.
+inline void bump(std::atomic<std::uint64_t>& a, std::uint64_t n = 1) noexcept {
+  a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+// One WebSocket connection attempt and its lifetime. Held by shared_ptr so completion handlers
+// keep it alive after the client has moved on to a newer connection; a handler whose connection
+// is no longer the client's current one does nothing (that is how stale completions are fenced).
+struct WsConn {
+  WsConn(asio::io_context& ioc, ssl::context* tls) : resolver(ioc) {
+    if (tls != nullptr) {
+      ws.emplace<TlsWs>(ioc, *tls);
+    } else {
+      ws.emplace<PlainWs>(ioc);
+    }
+  }
+
+  template <class F>
+  void visit(F&& f) {
+    if (auto* p = std::get_if<PlainWs>(&ws)) {
+      f(*p);
+    } else if (auto* t = std::get_if<TlsWs>(&ws)) {
+      f(*t);
+    }
+  }
+
+  void close_socket() noexcept {
+    resolver.cancel();
+    visit([](auto& s) { beast::get_lowest_layer(s).close(); });
+  }
+
+  std::variant<std::monostate, PlainWs, TlsWs> ws;
+  tcp::resolver resolver;
+  beast::flat_buffer buffer;
+  websocket::response_type handshake_response;
+};
+
+// The kept-alive REST connection for depth snapshots (one request at a time).
+struct HttpConn {
+  HttpConn(asio::io_context& ioc, ssl::context* tls) : resolver(ioc) {
+    if (tls != nullptr) {
+      stream.emplace<TlsHttp>(ioc, *tls);
+    } else {
+      stream.emplace<PlainHttp>(ioc);
+    }
+  }
+
+  template <class F>
+  void visit(F&& f) {
+    if (auto* p = std::get_if<PlainHttp>(&stream)) {
+      f(*p);
+    } else if (auto* t = std::get_if<TlsHttp>(&stream)) {
+      f(*t);
+    }
+  }
+
+  void close_socket() noexcept {
+    resolver.cancel();
+    visit([](auto& s) { beast::get_lowest_layer(s).close(); });
+  }
+
+  std::variant<std::monostate, PlainHttp, TlsHttp> stream;
+  tcp::resolver resolver;
+  beast::flat_buffer buffer;
+  std::optional<http::response_parser<http::string_body>> parser;
+  bool connected = false;
+};
+
+// One list of counter names generates the atomics, the copy in counters() and a check that
+// the public struct has the same number of fields.
+// clang-format off
+#define CWTS_FEED_COUNTERS(X)                                                                \
+  X(connects) X(disconnects) X(reconnects) X(connect_failures) X(pings_received)             \
+  X(pongs_sent) X(silence_timeouts) X(lifetime_renewals) X(server_shutdowns)                 \
+  X(closes_by_peer) X(snapshots_requested) X(snapshots_ok) X(snapshots_failed)               \
+  X(snapshots_rejected) X(snapshots_discarded) X(frames_received) X(bytes_received)          \
+  X(binary_frames)
+// clang-format on
+
+struct AtomicCounters {
+  // A declaration per name: the argument is a member name, it cannot be parenthesised.
+  // NOLINTNEXTLINE(bugprone-macro-parentheses)
+#define CWTS_DECLARE(name) std::atomic<std::uint64_t> name{0};
+  CWTS_FEED_COUNTERS(CWTS_DECLARE)
+#undef CWTS_DECLARE
+};
+
+// NOLINTNEXTLINE(bugprone-macro-parentheses): expands to "+1" terms of a sum
+#define CWTS_COUNT_ONE(name) +1
+static_assert(sizeof(FeedClient::Counters) ==
+                  sizeof(std::uint64_t) * (0 CWTS_FEED_COUNTERS(CWTS_COUNT_ONE)),
+              "FeedClient::Counters and CWTS_FEED_COUNTERS list different fields");
+#undef CWTS_COUNT_ONE
+
+}  // namespace detail
+
+struct FeedClient::Impl {
+  // Forwards every pipeline event downstream and turns the two the feed must act on
+  // (snapshot needed, server shutdown) into client actions. Runs inside md::Pipeline calls, so it
+  // only records intent; the socket work happens from the io_context afterwards.
+  class Relay final : public md::MarketSink {
+   public:
+    Relay(Impl& impl, md::MarketSink* down) : impl_(impl), down_(down != nullptr ? down : &null_) {}
+    void on_book(const md::SymbolState& s, const md::FrameMeta& m, std::int64_t e) override {
+      down_->on_book(s, m, e);
+    }
+    void on_book_validity(const md::SymbolState& s, bool v, const md::FrameMeta& m) override {
+      down_->on_book_validity(s, v, m);
+    }
+    void on_book_ticker(const md::SymbolState& s, const md::BookTickerMsg& b,
+                        const md::FrameMeta& m) override {
+      down_->on_book_ticker(s, b, m);
+    }
+    void on_trade(const md::SymbolState& s, const md::TradeMsg& t, bool agg,
+                  const md::FrameMeta& m) override {
+      down_->on_trade(s, t, agg, m);
+    }
+    void on_kline(const md::SymbolState& s, const md::KlineMsg& k,
+                  const md::FrameMeta& m) override {
+      down_->on_kline(s, k, m);
+    }
+    void on_partial_depth(const md::SymbolState& s, const md::ParsedFrame& f,
+                          const md::FrameMeta& m) override {
+      down_->on_partial_depth(s, f, m);
+    }
+    void on_server_shutdown(const md::FrameMeta& m) override {
+      impl_.shutdown_announced = true;
+      down_->on_server_shutdown(m);
+    }
+    void on_snapshot_needed(const md::SymbolState& s) override {
+      impl_.request_snapshot(s);
+      down_->on_snapshot_needed(s);
+    }
+
+   private:
+    Impl& impl_;
+    md::MarketSink* down_;
+    md::MarketSink null_;
+  };
+
+  enum class State : std::uint8_t { kIdle, kConnecting, kOpen, kWaiting };
+  enum class Why : std::uint8_t { kError, kClosedByPeer, kSilence, kLifetime, kServerShutdown };
+
+  struct SnapSlot {
+    bool pending = false;    // a snapshot is wanted
+    bool in_flight = false;  // a request for this symbol is on the wire
+    Clock::time_point not_before{};
+  };
+
+  static const char* to_string(Why w) noexcept {
+    switch (w) {
+      case Why::kError:
+        return "error";
+      case Why::kClosedByPeer:
+        return "closed by peer";
+      case Why::kSilence:
+        return "silence timeout";
+      case Why::kLifetime:
+        return "lifetime renewal";
+      case Why::kServerShutdown:
+        return "serverShutdown";
+    }
+    return "?";
+  }
+
+  Impl(FeedConfig c, md::MarketSink* down);
+
+  // ---- life cycle -------------------------------------------------------------------------
+
+  void start();
+  void begin_stop();
+  void arm_tick();
+  void on_tick();
+
+  // ---- WebSocket ------------------------------------------------------------------------
+
+  void start_connect();
+  template <class Ws>
+  void connect_tcp(const std::shared_ptr<detail::WsConn>& c, Ws& s,
+                   const tcp::resolver::results_type& results);
+  template <class Ws>
+  void ws_handshake(const std::shared_ptr<detail::WsConn>& c, Ws& s);
+  void on_open(const std::shared_ptr<detail::WsConn>& c);
+  void read(const std::shared_ptr<detail::WsConn>& c);
+  void on_read(const std::shared_ptr<detail::WsConn>& c, beast::error_code ec, std::size_t n);
+  void on_control(detail::WsConn* raw, websocket::frame_type kind);
+  void on_ws_error(const std::shared_ptr<detail::WsConn>& c, beast::error_code ec);
+  void connect_failed(const std::string& stage, beast::error_code ec,
+                      const std::string& detail = {});
+  void disconnect(Why why, const std::string& detail);
+  void close_gracefully(const std::shared_ptr<detail::WsConn>& c, websocket::close_code code,
+                        bool on_stop);
+  milliseconds schedule_reconnect(bool planned, bool healthy);
+
+  // ---- REST snapshots -------------------------------------------------------------------
+
+  void request_snapshot(const md::SymbolState& s);
+  void schedule_pump();
+  void pump_snapshots();
+  void arm_snap_timer(Clock::time_point when);
+  void start_snapshot(std::size_t i, Clock::time_point now);
+  void http_connect();
+  template <class S>
+  void http_tcp(const std::shared_ptr<detail::HttpConn>& h, S& s,
+                const tcp::resolver::results_type& results);
+  void http_send(const std::shared_ptr<detail::HttpConn>& h, bool reused);
+  void finish_request();
+  [[nodiscard]] milliseconds failure_delay() const noexcept;
+  void on_http_response(const std::shared_ptr<detail::HttpConn>& h);
+  void snapshot_failed(const std::string& stage, beast::error_code ec,
+                       const std::string& detail = {});
+  void abort_snapshots();
+
+  void set_error(const std::string& msg);
+
+  // Declared first so it is destroyed last: sockets, timers and pending handlers below refer
+  // to it.
+  asio::io_context ioc{1};
+  FeedConfig cfg;
+  net::Endpoint ws_ep;
+  net::Endpoint rest_ep;
+  std::string target;
+  std::vector<std::string> depth_targets;  // by symbol id
+  std::optional<ssl::context> tls;
+  Relay relay;
+  md::Pipeline pipeline;
+  Backoff backoff;
+  asio::steady_timer tick_timer;
+  std::function<void(md::Pipeline&)> tick_hook;
+  asio::steady_timer reconnect_timer;
+  asio::steady_timer snap_timer;
+  asio::steady_timer stop_timer;
+  milliseconds tick_period{100};
+
+  // md-thread state.
+  State state = State::kIdle;
+  std::shared_ptr<detail::WsConn> ws;
+  std::uint64_t conn_gen = 0;
+  bool ever_connected = false;
+  bool stopping = false;
+  bool shutdown_announced = false;
+  Clock::time_point attempt_started{};
+  Clock::time_point connected_at{};
+  Clock::time_point last_activity{};
+
+  std::array<SnapSlot, md::kMaxPipelineSymbols> slots{};
+  std::size_t rr = md::kMaxPipelineSymbols - 1;
+  bool pump_posted = false;
+  std::shared_ptr<detail::HttpConn> http;
+  http::request<http::empty_body> req;
+  bool http_busy = false;
+  std::size_t http_symbol = 0;
+  std::uint64_t http_gen = 0;
+  Clock::time_point http_started{};
+  Clock::time_point rest_blocked_until{};
+  std::uint32_t rest_failures = 0;
+
+  // Shared with other threads.
+  static_assert(std::atomic<bool>::is_always_lock_free, "stop_from_signal needs a lock-free flag");
+  std::atomic<bool> stop_flag{false};
+  detail::AtomicCounters counters;
+  mutable std::mutex error_mu;
+  std::string last_error;
+};
+
+}  // namespace cwts::feed

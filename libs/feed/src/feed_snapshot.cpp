@@ -1,0 +1,257 @@
+// FeedClient's REST depth snapshots: one kept-alive HTTP(S) connection, one request at a time,
+// round robin over the symbols, spacing and back-off (429/418 Retry-After) per venue rules.
+#include <algorithm>
+#include <charconv>
+#include <optional>
+#include <string>
+#include <type_traits>
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cwts/log/json_log.hpp"
+#include "cwts/net/tls_client.hpp"
+#include "feed_client_impl.hpp"
+
+namespace cwts::feed {
+
+using namespace detail;  // the helpers that were file-local before the split
+
+void FeedClient::Impl::request_snapshot(const md::SymbolState& s) {
+  // Not open (or about to close): the next on_open requests every symbol anyway.
+  if (state != State::kOpen || shutdown_announced || stopping) return;
+  // Only configured symbols have a depth target (the pipeline could, in principle, have added
+  // one it saw on the wire).
+  if (s.id >= depth_targets.size()) return;
+  slots[s.id].pending = true;
+  schedule_pump();
+}
+
+// Deferred through the io_context: requests arrive from inside md::Pipeline calls, and starting
+// I/O there would re-enter the pipeline's sink from our own HTTP handler.
+void FeedClient::Impl::schedule_pump() {
+  if (pump_posted) return;
+  pump_posted = true;
+  asio::post(ioc, [this] {
+    pump_posted = false;
+    pump_snapshots();
+  });
+}
+
+void FeedClient::Impl::pump_snapshots() {
+  if (state != State::kOpen || stopping || shutdown_announced || http_busy) return;
+  const Clock::time_point now = Clock::now();
+  if (now < rest_blocked_until) return arm_snap_timer(rest_blocked_until);
+  const std::size_t n = pipeline.symbol_count();
+  std::optional<Clock::time_point> earliest;
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = (rr + 1 + k) % n;  // round robin: one noisy symbol cannot starve others
+    const SnapSlot& slot = slots[i];
+    if (!slot.pending || slot.in_flight) continue;
+    if (slot.not_before <= now) {
+      rr = i;
+      return start_snapshot(i, now);
+    }
+    if (!earliest || slot.not_before < *earliest) earliest = slot.not_before;
+  }
+  if (earliest) arm_snap_timer(*earliest);
+}
+
+void FeedClient::Impl::arm_snap_timer(Clock::time_point when) {
+  snap_timer.expires_at(when);
+  snap_timer.async_wait([this](beast::error_code ec) {
+    if (!ec) pump_snapshots();
+  });
+}
+
+void FeedClient::Impl::start_snapshot(std::size_t i, Clock::time_point now) {
+  SnapSlot& slot = slots[i];
+  slot.pending = false;
+  slot.in_flight = true;
+  slot.not_before = now + cfg.snapshot_min_spacing;
+  http_busy = true;
+  http_symbol = i;
+  http_gen = conn_gen;
+  http_started = now;
+  bump(counters.snapshots_requested);
+  req.target(depth_targets[i]);
+  if (http && http->connected) {
+    http_send(http, /*reused=*/true);
+  } else {
+    http_connect();
+  }
+}
+
+void FeedClient::Impl::http_connect() {
+  if (http) http->close_socket();
+  auto h = std::make_shared<HttpConn>(ioc, rest_ep.tls ? &*tls : nullptr);
+  http = h;
+  h->resolver.async_resolve(
+      rest_ep.host, rest_ep.port_string(),
+      [this, h](beast::error_code ec, const tcp::resolver::results_type& results) {
+        if (h != http) return;
+        if (ec) return snapshot_failed("resolve", ec);
+        h->visit([&](auto& s) { http_tcp(h, s, results); });
+      });
+}
+
+template <class S>
+void FeedClient::Impl::http_tcp(const std::shared_ptr<HttpConn>& h, S& s,
+                                const tcp::resolver::results_type& results) {
+  beast::get_lowest_layer(s).async_connect(
+      results, [this, h, &s](beast::error_code ec, const tcp::endpoint&) {
+        if (h != http) return;
+        if (ec) return snapshot_failed("connect", ec);
+        beast::error_code ignored;
+        beast::get_lowest_layer(s).socket().set_option(tcp::no_delay(true), ignored);
+        if constexpr (std::is_same_v<S, TlsHttp>) {
+          if (!net::prepare_tls_connection(s.native_handle(), rest_ep)) {
+            return snapshot_failed("tls setup", make_error_code(beast::errc::invalid_argument));
+          }
+          s.async_handshake(ssl::stream_base::client, [this, h, &s](beast::error_code ec2) {
+            if (h != http) return;
+            if (ec2)
+              return snapshot_failed("tls handshake", ec2, net::tls_error(s.native_handle(), ec2));
+            h->connected = true;
+            http_send(h, false);
+          });
+        } else {
+          h->connected = true;
+          http_send(h, false);
+        }
+      });
+}
+
+// `reused`: the connection carried an earlier request. A kept-alive connection may have been
+// closed by the server since, so one failure on it is retried once on a fresh connection.
+void FeedClient::Impl::http_send(const std::shared_ptr<HttpConn>& h, bool reused) {
+  h->visit([&](auto& s) {
+    http::async_write(s, req, [this, h, reused, &s](beast::error_code ec, std::size_t) {
+      if (h != http) return;
+      if (ec) return reused ? http_connect() : snapshot_failed("write", ec);
+      h->parser.emplace();
+      h->parser->body_limit(kMaxSnapshotBytes);
+      http::async_read(s, h->buffer, *h->parser,
+                       [this, h, reused](beast::error_code ec2, std::size_t) {
+                         if (h != http) return;
+                         if (ec2) return reused ? http_connect() : snapshot_failed("read", ec2);
+                         on_http_response(h);
+                       });
+    });
+  });
+}
+
+void FeedClient::Impl::finish_request() {
+  http_busy = false;
+  slots[http_symbol].in_flight = false;
+}
+
+milliseconds FeedClient::Impl::failure_delay() const noexcept {
+  const milliseconds base = std::max(cfg.snapshot_min_spacing, milliseconds{100});
+  const milliseconds d = base * (1LL << std::min<std::uint32_t>(rest_failures, 8));
+  return std::min(d, milliseconds{30'000});
+}
+
+void FeedClient::Impl::on_http_response(const std::shared_ptr<HttpConn>& h) {
+  http::response<http::string_body> res = h->parser->release();
+  h->parser.reset();
+  if (!res.keep_alive()) {
+    h->close_socket();
+    http.reset();
+  }
+  const std::size_t i = http_symbol;
+  finish_request();
+  if (http_gen != conn_gen || state != State::kOpen || shutdown_announced) {
+    bump(counters.snapshots_discarded);  // for a stream that has gone; on_open re-requested
+    return schedule_pump();
+  }
+  const Clock::time_point now = Clock::now();
+  md::SymbolState& s = pipeline.symbol(i);
+  const unsigned status = res.result_int();
+  if (status != 200) {
+    if (status == 429 || status == 418) {
+      // Binance: 429 = over the request weight, 418 = IP banned for ignoring 429s. Back off
+      // all REST for Retry-After seconds (or a minute if absent), for every symbol.
+      std::int64_t secs = 60;
+      const auto ra = res[http::field::retry_after];
+      if (!ra.empty()) {
+        std::int64_t v = 0;
+        const auto r = std::from_chars(ra.data(), ra.data() + ra.size(), v);
+        if (r.ec == std::errc{} && v > 0) secs = v;
+      }
+      rest_blocked_until = now + std::chrono::seconds(secs);
+    }
+    ++rest_failures;
+    bump(counters.snapshots_failed);
+    const std::string msg = "snapshot " + std::string(s.name_view()) + ": HTTP " +
+                            std::to_string(status) + " " + res.body().substr(0, 200);
+    set_error(msg);
+    log::log_event(spdlog::level::warn, "feed", "snapshot_failed",
+                   log::LogFields().str("error", msg));
+    slots[i].pending = true;
+    slots[i].not_before = now + failure_delay();
+    return schedule_pump();
+  }
+  const md::SnapshotOutcome o = pipeline.on_snapshot_body(s, realtime_ns(), res.body());
+  if (pipeline.last_error() != md::ParseErrc::kOk) {
+    // The pipeline has already asked for another snapshot (pending is set); space it out.
+    ++rest_failures;
+    bump(counters.snapshots_failed);
+    const std::string msg = "snapshot " + std::string(s.name_view()) +
+                            ": unparsable body: " + md::to_string(pipeline.last_error());
+    set_error(msg);
+    log::log_event(spdlog::level::warn, "feed", "snapshot_failed",
+                   log::LogFields().str("error", msg));
+    slots[i].not_before = now + failure_delay();
+  } else {
+    rest_failures = 0;
+    bump(counters.snapshots_ok);
+    if (o == md::SnapshotOutcome::kTooOld || o == md::SnapshotOutcome::kGap ||
+        o == md::SnapshotOutcome::kCrossed) {
+      bump(counters.snapshots_rejected);
+    }
+  }
+  schedule_pump();
+}
+
+void FeedClient::Impl::snapshot_failed(const std::string& stage, beast::error_code ec,
+                                       const std::string& detail) {
+  if (http) {
+    http->close_socket();
+    http.reset();
+  }
+  if (!http_busy) return;
+  const std::size_t i = http_symbol;
+  finish_request();
+  if (http_gen != conn_gen || state != State::kOpen) {
+    bump(counters.snapshots_discarded);
+    return schedule_pump();
+  }
+  ++rest_failures;
+  bump(counters.snapshots_failed);
+  const std::string msg = "snapshot " + std::string(pipeline.symbol(i).name_view()) + ": " + stage +
+                          " " + rest_ep.host_header() + ": " +
+                          (detail.empty() ? ec.message() : detail);
+  set_error(msg);
+  log::log_event(spdlog::level::warn, "feed", "snapshot_failed",
+                 log::LogFields().str("error", msg));
+  slots[i].pending = true;
+  slots[i].not_before = Clock::now() + failure_delay();
+  schedule_pump();
+}
+
+// The stream a snapshot was for is gone: drop what is in flight and what is queued.
+void FeedClient::Impl::abort_snapshots() {
+  if (http_busy) {
+    if (http) {
+      http->close_socket();
+      http.reset();
+    }
+    finish_request();
+    bump(counters.snapshots_discarded);
+  }
+  for (auto& s : slots) s.pending = false;
+  snap_timer.cancel();
+}
+
+}  // namespace cwts::feed

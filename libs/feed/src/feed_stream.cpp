@@ -1,0 +1,250 @@
+// FeedClient's WebSocket: connect (resolve, TCP, TLS, handshake), read frames into the pipeline,
+// watch control frames, disconnect and reconnect with backoff.
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "cwts/log/json_log.hpp"
+#include "cwts/net/tls_client.hpp"
+#include "feed_client_impl.hpp"
+
+namespace cwts::feed {
+
+using namespace detail;  // the helpers that were file-local before the split
+
+void FeedClient::Impl::start_connect() {
+  if (stopping) return;
+  auto c = std::make_shared<WsConn>(ioc, ws_ep.tls ? &*tls : nullptr);
+  ws = c;
+  ++conn_gen;
+  state = State::kConnecting;
+  attempt_started = Clock::now();
+  shutdown_announced = false;
+  c->resolver.async_resolve(
+      ws_ep.host, ws_ep.port_string(),
+      [this, c](beast::error_code ec, const tcp::resolver::results_type& results) {
+        if (c != ws) return;
+        if (ec) return connect_failed("resolve", ec);
+        c->visit([&](auto& s) { connect_tcp(c, s, results); });
+      });
+}
+
+template <class Ws>
+void FeedClient::Impl::connect_tcp(const std::shared_ptr<WsConn>& c, Ws& s,
+                                   const tcp::resolver::results_type& results) {
+  beast::get_lowest_layer(s).async_connect(
+      results, [this, c, &s](beast::error_code ec, const tcp::endpoint&) {
+        if (c != ws) return;
+        if (ec) return connect_failed("connect", ec);
+        beast::error_code ignored;
+        beast::get_lowest_layer(s).socket().set_option(tcp::no_delay(true), ignored);
+        if constexpr (std::is_same_v<Ws, TlsWs>) {
+          if (!net::prepare_tls_connection(s.next_layer().native_handle(), ws_ep)) {
+            return connect_failed("tls setup", make_error_code(beast::errc::invalid_argument));
+          }
+          s.next_layer().async_handshake(
+              ssl::stream_base::client, [this, c, &s](beast::error_code ec2) {
+                if (c != ws) return;
+                if (ec2) {
+                  return connect_failed("tls handshake", ec2,
+                                        net::tls_error(s.next_layer().native_handle(), ec2));
+                }
+                ws_handshake(c, s);
+              });
+        } else {
+          ws_handshake(c, s);
+        }
+      });
+}
+
+template <class Ws>
+void FeedClient::Impl::ws_handshake(const std::shared_ptr<WsConn>& c, Ws& s) {
+  websocket::stream_base::timeout t{};
+  t.handshake_timeout = cfg.connect_timeout;
+  // Silence is detected by our own tick (pings count as activity); Beast's idle timer would
+  // either ping Binance unasked (it counts against 5 messages/s) or miss server pings.
+  t.idle_timeout = websocket::stream_base::none();
+  t.keep_alive_pings = false;
+  s.set_option(t);
+  s.set_option(websocket::stream_base::decorator(
+      [ua = cfg.user_agent](websocket::request_type& r) { r.set(http::field::user_agent, ua); }));
+  s.read_message_max(cfg.max_frame_bytes);
+  // Beast answers every ping with a pong carrying the same payload from inside the pending
+  // read (there is no switch to turn that off); this callback only observes control frames.
+  // A raw pointer: the stream owns the callback, a shared_ptr here would be a cycle.
+  WsConn* raw = c.get();
+  s.control_callback(
+      [this, raw](websocket::frame_type kind, beast::string_view) { on_control(raw, kind); });
+  s.async_handshake(
+      c->handshake_response, ws_ep.host_header(), target, [this, c](beast::error_code ec) {
+        if (c != ws) return;
+        if (ec) {
+          if (ec == websocket::error::upgrade_declined) {
+            return connect_failed(
+                "ws handshake (HTTP " + std::to_string(c->handshake_response.result_int()) + ")",
+                ec);
+          }
+          return connect_failed("ws handshake", ec);
+        }
+        on_open(c);
+      });
+}
+
+void FeedClient::Impl::on_open(const std::shared_ptr<WsConn>& c) {
+  state = State::kOpen;
+  connected_at = last_activity = Clock::now();
+  shutdown_announced = false;
+  bump(counters.connects);
+  if (ever_connected) bump(counters.reconnects);
+  ever_connected = true;
+  log::log_event(spdlog::level::info, "feed", "connected",
+                 log::LogFields()
+                     .str("url", std::string(ws_ep.tls ? "wss://" : "ws://") + ws_ep.host_header() +
+                                     ws_ep.path)
+                     .unum("symbols", cfg.symbols.size())
+                     .unum("streams_each", cfg.streams.size()));
+  // Every book starts over on a new connection; the snapshot requests this triggers go out
+  // after the read below is armed, so diffs are already being buffered (Binance step 2-3).
+  pipeline.invalidate_all(md::FrameMeta{realtime_ns()});
+  read(c);
+}
+
+void FeedClient::Impl::read(const std::shared_ptr<WsConn>& c) {
+  c->visit([&](auto& s) {
+    s.async_read(c->buffer, [this, c](beast::error_code ec, std::size_t n) { on_read(c, ec, n); });
+  });
+}
+
+void FeedClient::Impl::on_read(const std::shared_ptr<WsConn>& c, beast::error_code ec,
+                               std::size_t n) {
+  if (c != ws) return;
+  if (ec) return on_ws_error(c, ec);
+  const std::int64_t receive_ns = realtime_ns();
+  last_activity = Clock::now();
+  bump(counters.frames_received);
+  bump(counters.bytes_received, n);
+  bool text = true;
+  c->visit([&](auto& s) { text = s.got_text(); });
+  if (text) {
+    const auto data = c->buffer.cdata();
+    pipeline.on_frame(receive_ns,
+                      std::string_view(static_cast<const char*>(data.data()), data.size()));
+  } else {
+    bump(counters.binary_frames);
+  }
+  c->buffer.consume(c->buffer.size());
+  if (stopping || c != ws) return;  // the sink stopped us, or something replaced the stream
+  if (shutdown_announced) {
+    bump(counters.server_shutdowns);
+    return disconnect(Why::kServerShutdown, "venue sent serverShutdown");
+  }
+  read(c);
+}
+
+void FeedClient::Impl::on_control(WsConn* raw, websocket::frame_type kind) {
+  if (!ws || raw != ws.get()) return;
+  last_activity = Clock::now();
+  switch (kind) {
+    case websocket::frame_type::ping:
+      bump(counters.pings_received);
+      bump(counters.pongs_sent);
+      break;
+    case websocket::frame_type::close:
+      bump(counters.closes_by_peer);
+      break;
+    case websocket::frame_type::pong:
+      break;
+  }
+}
+
+void FeedClient::Impl::on_ws_error(const std::shared_ptr<WsConn>& c, beast::error_code ec) {
+  if (ec == websocket::error::closed) {
+    websocket::close_reason r;
+    c->visit([&](auto& s) { r = s.reason(); });
+    return disconnect(Why::kClosedByPeer, "close code " + std::to_string(r.code) + " '" +
+                                              std::string(r.reason.c_str()) + "'");
+  }
+  disconnect(Why::kError, "read: " + ec.message());
+}
+
+void FeedClient::Impl::connect_failed(const std::string& stage, beast::error_code ec,
+                                      const std::string& detail) {
+  std::shared_ptr<WsConn> c = std::move(ws);
+  ws.reset();
+  state = State::kIdle;
+  if (c) c->close_socket();
+  bump(counters.connect_failures);
+  const std::string msg =
+      stage + " " + ws_ep.host_header() + ": " + (detail.empty() ? ec.message() : detail);
+  set_error(msg);
+  const milliseconds delay = schedule_reconnect(false, false);
+  log::log_event(spdlog::level::warn, "feed", "connection_failed",
+                 log::LogFields().str("error", msg).num("retry_ms", delay.count()));
+}
+
+// The open connection is finished (error, close, silence, lifetime, serverShutdown).
+void FeedClient::Impl::disconnect(Why why, const std::string& detail) {
+  std::shared_ptr<WsConn> c = std::move(ws);
+  ws.reset();
+  const bool was_open = state == State::kOpen;
+  state = State::kIdle;
+  const Clock::duration lived = was_open ? Clock::now() - connected_at : Clock::duration{};
+  abort_snapshots();
+  if (was_open) {
+    bump(counters.disconnects);
+    // Invalidate now rather than at the next connect: readers must not trust a book whose
+    // feed is down, however short the outage.
+    pipeline.invalidate_all(md::FrameMeta{realtime_ns()});
+  }
+  const bool planned = why == Why::kLifetime || why == Why::kServerShutdown;
+  if (c) {
+    if (planned) {
+      close_gracefully(c, websocket::close_code::going_away, false);
+    } else {
+      c->close_socket();  // error, peer close done, or a silent peer not worth waiting for
+    }
+  }
+  const bool healthy = was_open && lived >= cfg.backoff.healthy_after;
+  const std::string msg = std::string(to_string(why)) + ": " + detail;
+  if (!planned) set_error(msg);
+  const milliseconds delay = schedule_reconnect(planned, healthy);
+  // A planned reconnect is routine; anything else is worth an operator's attention.
+  spdlog::log(planned ? spdlog::level::info : spdlog::level::warn,
+              "feed: disconnected from {} after {} ms ({}); reconnect in {} ms",
+              ws_ep.host_header(), ms(lived), msg, delay.count());
+}
+
+void FeedClient::Impl::close_gracefully(const std::shared_ptr<WsConn>& c,
+                                        websocket::close_code code, bool on_stop) {
+  c->visit([&](auto& s) {
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = cfg.close_timeout;  // Beast applies it to the closing handshake too
+    t.idle_timeout = websocket::stream_base::none();
+    t.keep_alive_pings = false;
+    s.set_option(t);
+    s.async_close(code, [this, c, on_stop](beast::error_code) {
+      c->close_socket();
+      if (on_stop) stop_timer.cancel();
+    });
+  });
+}
+
+// Returns the delay chosen. A planned reconnect after a healthy connection is immediate;
+// everything else waits a jittered, growing delay so a venue-wide outage is not a stampede.
+milliseconds FeedClient::Impl::schedule_reconnect(bool planned, bool healthy) {
+  if (stopping) return milliseconds{0};
+  if (healthy) backoff.reset();
+  const milliseconds delay = planned && healthy ? milliseconds{0} : backoff.next();
+  state = State::kWaiting;
+  reconnect_timer.expires_after(delay);
+  reconnect_timer.async_wait([this](beast::error_code ec) {
+    if (ec || stopping) return;
+    start_connect();
+  });
+  return delay;
+}
+
+}  // namespace cwts::feed

@@ -1,0 +1,190 @@
+// cwtsd as a process against cwts-sim: restart epochs, systemd notifications and the watchdog,
+// secrets in logs, config errors, the paper venue, and the control plane.
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <boost/beast/websocket.hpp>
+#include <simdjson.h>
+
+#include "daemon_fixture.hpp"
+
+namespace {
+
+using namespace cwts::daemon::test;
+
+TEST(Cwtsd, RestartGivesANewEpochThatAttachedStrategiesNotice) {
+  Harness h;
+  std::uint64_t epoch1 = 0;
+  {
+    StrategyClient s(h.instance(), 0);
+    epoch1 = s.market_region().header().epoch_ns;
+    EXPECT_FALSE(s.market_region().superseded());
+    EXPECT_EQ(h.engine().terminate(15s), 0);
+    EXPECT_TRUE(s.market_region().superseded()) << "a strategy sees its engine went away";
+    h.start();
+    EXPECT_TRUE(s.market_region().superseded());
+  }
+  StrategyClient s2(h.instance(), 0);
+  EXPECT_NE(s2.market_region().header().epoch_ns, epoch1);
+  const int btc = s2.symbol_id("BTCUSDT");
+  const auto seq = s2.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
+  const auto rs = s2.wait_terminal(seq);
+  ASSERT_FALSE(rs.empty());
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled);
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+TEST(Cwtsd, SystemdReadyWatchdogAndAStalledMdThread) {
+  Harness h;  // waited for READY=1 already
+  EXPECT_TRUE(h.notify().wait_for("WATCHDOG=1", 3s));
+  // Stall the md thread for 3 s (test hook): the watchdog pings stop while it is stalled.
+  h.engine().signal(SIGUSR1);
+  std::this_thread::sleep_for(1000ms);  // > progress_timeout_ms (500) after the stall began
+  while (!h.notify().next(10ms).empty()) {
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  bool pinged = false;
+  while (std::chrono::steady_clock::now() - t0 < 1200ms) {
+    if (h.notify().next(50ms).find("WATCHDOG=1") != std::string::npos) pinged = true;
+  }
+  EXPECT_FALSE(pinged) << "WATCHDOG=1 while the md thread was stalled";
+  EXPECT_TRUE(h.notify().wait_for("WATCHDOG=1", 5s)) << "pings resume once it progresses";
+  h.engine().signal(SIGTERM);
+  EXPECT_TRUE(h.notify().wait_for("STOPPING=1", 5s));
+  EXPECT_EQ(h.engine().wait(15s), 0);
+  EXPECT_NE(h.log().find("threads_stalled"), std::string::npos);
+}
+
+TEST(Cwtsd, SecretsNeverAppearInTheLogs) {
+  Harness h;
+  {
+    StrategyClient s(h.instance(), 0);
+    const int btc = s.symbol_id("BTCUSDT");
+    const auto seq = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
+    ASSERT_FALSE(s.wait_terminal(seq).empty());
+  }
+  h.fault(R"({"http_status":503,"count":1})");
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+  const std::string log = h.log();
+  ASSERT_NE(log.find("order_final"), std::string::npos) << "the run logged its orders";
+  EXPECT_EQ(log.find(kSecret), std::string::npos);
+  EXPECT_EQ(log.find(kKey), std::string::npos);
+  // Every line is one JSON object with the documented members.
+  simdjson::dom::parser p;
+  std::size_t lines = 0;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    ++lines;
+    simdjson::dom::element e;
+    ASSERT_EQ(p.parse(line).get(e), simdjson::SUCCESS) << line;
+    for (const char* k : {"ts", "level", "component", "event"}) {
+      EXPECT_EQ(e[k].error(), simdjson::SUCCESS) << k << " missing: " << line;
+    }
+  }
+  EXPECT_GT(lines, 5U);
+}
+
+TEST(Cwtsd, ConfigErrorsExitTwoNamingTheKey) {
+  const std::string dir = ::testing::TempDir();
+  const std::string path = dir + "/cwtsd-bad-" + std::to_string(::getpid()) + ".json";
+  std::ofstream(path) << R"({"market":{"symbols":["BTCUSDT"]},"risk":{"max_open_order":3}})";
+  ChildProcess p(CWTSD_BINARY, {"--config", path, "--check-config"}, {}, path + ".err");
+  EXPECT_EQ(p.wait(10s), 2);
+  EXPECT_NE(cwts::test::read_file(path + ".err").find("risk.max_open_order: unknown key"),
+            std::string::npos);
+  std::ofstream(path)
+      << R"({"market":{"symbols":["BTCUSDT"]},"venue":{"kind":"binance","api_key_env":"CWTS_NO_SUCH_VAR"}})";
+  ChildProcess p2(CWTSD_BINARY, {"--config", path}, {}, path + ".err2");
+  EXPECT_EQ(p2.wait(10s), 2);
+  EXPECT_NE(cwts::test::read_file(path + ".err2").find("CWTS_NO_SUCH_VAR"), std::string::npos);
+  ChildProcess ok(
+      CWTSD_BINARY,
+      {"--config", std::string(CWTS_SOURCE_DIR) + "/config/demo.json", "--check-config"},
+      {{"CWTS_API_KEY", "k"}, {"CWTS_API_SECRET", "s"}});
+  EXPECT_EQ(ok.wait(10s), 0);
+  ChildProcess v(CWTSD_BINARY, {"--version"});
+  EXPECT_NE(v.read_line().find("layout version"), std::string::npos);
+  EXPECT_EQ(v.wait(10s), 0);
+}
+
+TEST(Cwtsd, PaperVenueFillsAgainstThePublishedBook) {
+  EngineOptions o;
+  o.venue_kind = "paper";
+  o.threads =
+      R"("md":{"idle":"spin-then-yield"},"exec":{"idle":"spin-then-yield"},"ctl":{"core":0})";
+  Harness h(o);
+  StrategyClient s(h.instance(), 0);
+  const int eth = s.symbol_id("ETHUSDT");
+  const auto seq = s.submit(StrategyClient::make(eth, Side::kBuy, OrderType::kMarket, fx(0.01)));
+  const auto rs = s.wait_terminal(seq);
+  ASSERT_FALSE(rs.empty()) << h.log();
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled);
+  EXPECT_EQ(rs.back().cum_qty.raw, fx(0.01));
+  EXPECT_GT(rs.back().fee.raw, 0);
+  // Nothing went to the venue.
+  EXPECT_EQ(array_size(h.signed_get("/api/v3/myTrades", "symbol=ETHUSDT").body), 0U);
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+// The control plane in the C++ suites too (so the ASan stage runs the server): GET endpoints on
+// the port from the control file, a WebSocket JSON-RPC call, and the file removed at exit.
+TEST(Cwtsd, ControlEndpointsAnswerAndTheControlFileIsRemovedAtExit) {
+  Harness h;
+  const std::string file = "/dev/shm/cwts-" + h.instance() + ".control";
+  const std::string where = cwts::test::read_file(file);
+  ASSERT_EQ(where.rfind("127.0.0.1:", 0), 0U) << where;
+  const auto port = static_cast<std::uint16_t>(std::stoi(where.substr(10)));
+  using boost::beast::http::verb;
+  auto metrics = cwts::test::http_request(port, verb::get, "/metrics");
+  EXPECT_EQ(metrics.status, 200U);
+  EXPECT_NE(metrics.body.find("# TYPE cwts_md_publish_latency_seconds histogram"),
+            std::string::npos);
+  EXPECT_NE(metrics.body.find("cwts_book_valid{symbol=\"BTCUSDT\"} 1"), std::string::npos)
+      << metrics.body;
+  EXPECT_EQ(cwts::test::http_request(port, verb::get, "/healthz").status, 200U);
+  EXPECT_EQ(cwts::test::http_request(port, verb::get, "/nothing").status, 404U);
+  EXPECT_EQ(cwts::test::http_request(port, verb::post, "/metrics", "x").status, 405U);
+  {
+    namespace websocket = boost::beast::websocket;
+    boost::asio::io_context ioc;
+    websocket::stream<boost::asio::ip::tcp::socket> ws(ioc);
+    ws.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    ws.handshake("127.0.0.1", "/ws");
+    ws.write(boost::asio::buffer(std::string(R"({"jsonrpc":"2.0","id":"a","method":"risk.get"})")));
+    boost::beast::flat_buffer buf;
+    ws.read(buf);
+    const std::string reply = boost::beast::buffers_to_string(buf.data());
+    EXPECT_NE(reply.find(R"("id":"a","result":{"max_order_notional":"100000.00000000")"),
+              std::string::npos)
+        << reply;
+    ws.write(boost::asio::buffer(std::string(R"({"jsonrpc":"2.0","id":2,"method":"halt"})")));
+    buf.clear();
+    ws.read(buf);
+    EXPECT_NE(boost::beast::buffers_to_string(buf.data()).find("-32001"), std::string::npos);
+    ws.close(websocket::close_code::normal);
+  }
+  // A stalled hot thread (test hook: md stops for 3 s) turns /healthz to 503, and back.
+  h.engine().signal(SIGUSR1);
+  bool stalled = false;
+  for (int i = 0; i < 40 && !stalled; ++i) {
+    std::this_thread::sleep_for(50ms);
+    stalled = cwts::test::http_request(port, verb::get, "/healthz").status == 503U;
+  }
+  EXPECT_TRUE(stalled) << "/healthz never reported the stalled md thread";
+  bool recovered = false;
+  for (int i = 0; i < 100 && !recovered; ++i) {
+    std::this_thread::sleep_for(50ms);
+    recovered = cwts::test::http_request(port, verb::get, "/healthz").status == 200U;
+  }
+  EXPECT_TRUE(recovered);
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+  EXPECT_NE(::access(file.c_str(), F_OK), 0) << "control file left behind";
+}
+
+}  // namespace
