@@ -20,17 +20,13 @@ constexpr const char* kUsage =
     "  parse -> book path as the live engine and prints each symbol's book and counters.\n"
     "  Exit status: 0, or 2 if any line was malformed (reported on stderr), 1 on other errors.\n";
 
-std::string dec(std::int64_t v) {
-  char buf[48];
-  return {buf, cwts::core::format_fixed(v, md::kWireDecimals, buf)};
-}
-
 void print_levels_json(const md::OrderBook& b, bool bids, std::size_t depth) {
   const std::size_t n = std::min(depth, bids ? b.bid_levels() : b.ask_levels());
   std::printf("[");
   for (std::size_t i = 0; i < n; ++i) {
     const md::Level& l = bids ? b.bid(i) : b.ask(i);
-    std::printf("%s[\"%s\",\"%s\"]", i == 0 ? "" : ",", dec(l.px).c_str(), dec(l.qty).c_str());
+    std::printf("%s[\"%s\",\"%s\"]", i == 0 ? "" : ",", cwts::core::to_string(l.px).c_str(),
+                cwts::core::to_string(l.qty).c_str());
   }
   std::printf("]");
 }
@@ -127,9 +123,11 @@ int main(int argc, char** argv) {
       for (std::size_t k = 0; k < n; ++k) {
         const bool hb = k < b.bid_levels();
         const bool ha = k < b.ask_levels();
-        std::printf("  %24s %18s | %-18s %s\n", hb ? dec(b.bid(k).qty).c_str() : "",
-                    hb ? dec(b.bid(k).px).c_str() : "", ha ? dec(b.ask(k).px).c_str() : "",
-                    ha ? dec(b.ask(k).qty).c_str() : "");
+        std::printf("  %24s %18s | %-18s %s\n",
+                    hb ? cwts::core::to_string(b.bid(k).qty).c_str() : "",
+                    hb ? cwts::core::to_string(b.bid(k).px).c_str() : "",
+                    ha ? cwts::core::to_string(b.ask(k).px).c_str() : "",
+                    ha ? cwts::core::to_string(b.ask(k).qty).c_str() : "");
       }
     }
     first = false;

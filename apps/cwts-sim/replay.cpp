@@ -33,14 +33,14 @@ std::vector<md::Level> copy_side(const md::OrderBook& b, bool bids) {
 // Levels that turn side `from` into side `to` (0 for removed levels).
 std::vector<md::Level> side_diff(const std::vector<md::Level>& from,
                                  const std::vector<md::Level>& to) {
-  std::map<std::int64_t, std::int64_t> want;
+  std::map<md::Price, md::Qty> want;
   for (const auto& l : to) want[l.px] = l.qty;
   std::vector<md::Level> out;
   for (const auto& l : from) {
     const auto it = want.find(l.px);
-    if (it == want.end()) out.push_back({l.px, 0});
+    if (it == want.end()) out.push_back({l.px, md::Qty{}});
   }
-  std::map<std::int64_t, std::int64_t> have;
+  std::map<md::Price, md::Qty> have;
   for (const auto& l : from) have[l.px] = l.qty;
   for (const auto& l : to) {
     const auto it = have.find(l.px);

@@ -46,8 +46,8 @@ void Venue::add_synthetic_symbol(const std::string& name) {
 }
 
 void Venue::init_synthetic(Market& m) {
-  m.tick = std::max<std::int64_t>(m.spec->tick_size.raw, 1);
-  m.step = std::max<std::int64_t>(m.spec->step_size.raw, 1);
+  m.tick = std::max(m.spec->tick_size, md::Price{1});
+  m.step = std::max(m.spec->step_size, md::Qty{1});
   const std::string& b = m.spec->base;
   const std::string& q = m.spec->quote;
   double mid = 100.0;
@@ -60,18 +60,18 @@ void Venue::init_synthetic(Market& m) {
   else if (b == "BNB")
     mid = 400.0;
   auto mid_raw = static_cast<std::int64_t>(mid * 1e8);
-  m.mid0_ticks = std::max<std::int64_t>(mid_raw / m.tick, 4 * kSyntheticLevels);
+  m.mid0_ticks = std::max<std::int64_t>(md::Price{mid_raw} / m.tick, 4 * kSyntheticLevels);
   m.best_bid_ticks = m.mid0_ticks;
   std::vector<md::Level> bids, asks;
   std::uniform_int_distribution<int> notional(50, 20'000);
-  auto qty_for = [&](std::int64_t px) {
-    const double units = static_cast<double>(notional(rng_)) / (static_cast<double>(px) / 1e8);
-    std::int64_t qn = static_cast<std::int64_t>(units * 1e8) / m.step * m.step;
-    return std::max(qn, std::max(m.step * 2, m.spec->min_qty.raw * 2));
+  auto qty_for = [&](md::Price px) {
+    const double units = static_cast<double>(notional(rng_)) / (static_cast<double>(px.raw) / 1e8);
+    const md::Qty qn = md::Qty{static_cast<std::int64_t>(units * 1e8)} / m.step * m.step;
+    return std::max(qn, std::max(2 * m.step, 2 * m.spec->min_qty));
   };
   for (int k = 0; k < kSyntheticLevels; ++k) {
-    const std::int64_t bp = (m.best_bid_ticks - k) * m.tick;
-    const std::int64_t ap = (m.best_bid_ticks + 1 + k) * m.tick;
+    const md::Price bp = (m.best_bid_ticks - k) * m.tick;
+    const md::Price ap = (m.best_bid_ticks + 1 + k) * m.tick;
     bids.push_back({bp, qty_for(bp)});
     asks.push_back({ap, qty_for(ap)});
   }
@@ -83,10 +83,10 @@ void Venue::synthetic_step(Market& m, std::int64_t now_ms) {
   const md::OrderBook& book = m.book();
   std::uniform_int_distribution<int> pct(0, 99);
   std::uniform_int_distribution<int> notional(50, 20'000);
-  auto qty_for = [&](std::int64_t px) {
-    const double units = static_cast<double>(notional(rng_)) / (static_cast<double>(px) / 1e8);
-    std::int64_t qn = static_cast<std::int64_t>(units * 1e8) / m.step * m.step;
-    return std::max(qn, std::max(m.step * 2, m.spec->min_qty.raw * 2));
+  auto qty_for = [&](md::Price px) {
+    const double units = static_cast<double>(notional(rng_)) / (static_cast<double>(px.raw) / 1e8);
+    const md::Qty qn = md::Qty{static_cast<std::int64_t>(units * 1e8)} / m.step * m.step;
+    return std::max(qn, std::max(2 * m.step, 2 * m.spec->min_qty));
   };
   md::Level bids[2], asks[2];
   std::size_t nb = 0, na = 0;
@@ -99,7 +99,7 @@ void Venue::synthetic_step(Market& m, std::int64_t now_ms) {
     if (top.qty > 2 * m.step) {
       std::uniform_int_distribution<std::int64_t> qd(
           1, std::max<std::int64_t>(1, (top.qty / m.step - 1) / 4));
-      const std::int64_t q = qd(rng_) * m.step;
+      const md::Qty q = qd(rng_) * m.step;
       const std::int64_t id = m.next_trade_id;
       record_trade(m, id, top.px, q, now_ms, !buyer_taker);
       publish_trade(m, m.trades.back(), now_ms, m.next_agg_id++, id, id);
@@ -113,19 +113,19 @@ void Venue::synthetic_step(Market& m, std::int64_t now_ms) {
         std::uniform_real_distribution<double>(0, 1)(rng_) < 0.5 - std::clamp(drift, -0.4, 0.4);
     const std::int64_t bb = m.best_bid_ticks;
     if (up) {
-      const std::int64_t a = (bb + 1) * m.tick;
-      asks[na++] = {a, 0};
+      const md::Price a = (bb + 1) * m.tick;
+      asks[na++] = {a, md::Qty{}};
       bids[nb++] = {a, qty_for(a)};
       asks[na++] = {(bb + 1 + kSyntheticLevels) * m.tick,
                     qty_for((bb + 1 + kSyntheticLevels) * m.tick)};
-      bids[nb++] = {(bb - kSyntheticLevels + 1) * m.tick, 0};
+      bids[nb++] = {(bb - kSyntheticLevels + 1) * m.tick, md::Qty{}};
       ++m.best_bid_ticks;
     } else {
-      const std::int64_t b = bb * m.tick;
-      bids[nb++] = {b, 0};
+      const md::Price b = bb * m.tick;
+      bids[nb++] = {b, md::Qty{}};
       asks[na++] = {b, qty_for(b)};
       bids[nb++] = {(bb - kSyntheticLevels) * m.tick, qty_for((bb - kSyntheticLevels) * m.tick)};
-      asks[na++] = {(bb + kSyntheticLevels) * m.tick, 0};
+      asks[na++] = {(bb + kSyntheticLevels) * m.tick, md::Qty{}};
       --m.best_bid_ticks;
     }
   }

@@ -204,9 +204,11 @@ void Venue::apply_and_publish_diff(Market& m, const md::DepthMsg& d,
   publish(m.subs_depth100, m.lower + "@depth@100ms", std::move(data));
 }
 
-void Venue::record_trade(Market& m, std::int64_t id, std::int64_t px, std::int64_t qty,
+void Venue::record_trade(Market& m, std::int64_t id, md::Price price, md::Qty quantity,
                          std::int64_t time_ms, bool buyer_maker) {
-  PublicTrade t{id, px, qty, core::notional_of(px, qty), time_ms, buyer_maker};
+  // The trade history and klines keep raw 8-decimal integers (the wire's own form).
+  const std::int64_t px = price.raw, qty = quantity.raw;
+  PublicTrade t{id, px, qty, core::notional(price, quantity).raw, time_ms, buyer_maker};
   m.trades.push_back(t);
   if (m.trades.size() > kTradeHistory) m.trades.pop_front();
   if (id >= m.next_trade_id) m.next_trade_id = id + 1;

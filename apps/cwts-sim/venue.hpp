@@ -91,7 +91,7 @@ struct Market {
   std::int64_t clock_ms = 0;  // market time of the last event
 
   // depth@1000ms: diffs merged since the last push.
-  std::map<std::int64_t, std::int64_t> acc_bids, acc_asks;
+  std::map<md::Price, md::Qty> acc_bids, acc_asks;
   std::uint64_t acc_first = 0, acc_last = 0;
 
   // Subscribers per stream.
@@ -102,9 +102,12 @@ struct Market {
   std::array<std::int64_t, kIntervals.size()> kline_last_push{};
 
   // Synthetic generator state.
-  std::int64_t tick = 0, step = 0, mid0_ticks = 0, best_bid_ticks = 0;
+  md::Price tick{};
+  md::Qty step{};
+  std::int64_t mid0_ticks = 0, best_bid_ticks = 0;
   std::vector<std::int64_t> level_qty;  // scratch
-  std::int64_t last_top_bid = 0, last_top_ask = 0, last_top_bq = 0, last_top_aq = 0;
+  md::Price last_top_bid{}, last_top_ask{};
+  md::Qty last_top_bq{}, last_top_aq{};
 };
 
 // Faults requested through flags or POST /_sim/fault. Venue thread only.
@@ -192,8 +195,8 @@ class Venue {
   void apply_and_publish_diff(Market& m, const md::DepthMsg& d, std::span<const md::Level> bids,
                               std::span<const md::Level> asks, const std::string* raw_data,
                               std::int64_t event_ms);
-  void record_trade(Market& m, std::int64_t id, std::int64_t px, std::int64_t qty,
-                    std::int64_t time_ms, bool buyer_maker);
+  void record_trade(Market& m, std::int64_t id, md::Price px, md::Qty qty, std::int64_t time_ms,
+                    bool buyer_maker);
   void publish_trade(Market& m, const PublicTrade& t, std::int64_t event_ms, std::int64_t agg_id,
                      std::int64_t first_id, std::int64_t last_id);
   void maybe_book_ticker(Market& m);

@@ -61,11 +61,11 @@ struct MapBook {
   void load(const Workload& w) {
     bids.clear();
     asks.clear();
-    for (const auto& l : w.snap_bids) set(bids, l.px, l.qty);
-    for (const auto& l : w.snap_asks) set(asks, l.px, l.qty);
+    for (const auto& l : w.snap_bids) set(bids, l.px.raw, l.qty.raw);
+    for (const auto& l : w.snap_asks) set(asks, l.px.raw, l.qty.raw);
   }
   void apply(const Update& u) {
-    u.bid ? set(bids, u.level.px, u.level.qty) : set(asks, u.level.px, u.level.qty);
+    u.bid ? set(bids, u.level.px.raw, u.level.qty.raw) : set(asks, u.level.px.raw, u.level.qty.raw);
   }
   std::int64_t best_bid() const { return bids.empty() ? 0 : bids.begin()->first; }
 };
@@ -80,8 +80,8 @@ struct LadderBook {
     std::int64_t lo = INT64_MAX, hi = 0;
     for (const auto* side : {&w.snap_bids, &w.snap_asks}) {
       for (const auto& l : *side) {
-        lo = std::min(lo, l.px);
-        hi = std::max(hi, l.px);
+        lo = std::min(lo, l.px.raw);
+        hi = std::max(hi, l.px.raw);
       }
     }
     base = lo - 1000 * tick;
@@ -92,11 +92,11 @@ struct LadderBook {
     for (const auto& l : w.snap_asks) set(false, l);
   }
   void set(bool bid, const md::Level& l) {
-    const auto i = static_cast<std::size_t>((l.px - base) / tick);
+    const auto i = static_cast<std::size_t>((l.px.raw - base) / tick);
     if (i >= bid_qty.size()) return;
-    (bid ? bid_qty : ask_qty)[i] = l.qty;
+    (bid ? bid_qty : ask_qty)[i] = l.qty.raw;
     if (bid) {
-      if (l.qty != 0 && i > best_bid_idx) best_bid_idx = i;
+      if (l.qty.raw != 0 && i > best_bid_idx) best_bid_idx = i;
       while (best_bid_idx > 0 && bid_qty[best_bid_idx] == 0) --best_bid_idx;
     }
   }
@@ -134,7 +134,7 @@ void BM_Book_Apply(benchmark::State& state) {
       [](md::OrderBook& b, const Update& u) {
         u.bid ? b.set_bid(u.level.px, u.level.qty) : b.set_ask(u.level.px, u.level.qty);
       },
-      [](const md::OrderBook& b) { return b.bid_levels() ? b.bid(0).px : 0; });
+      [](const md::OrderBook& b) { return b.bid_levels() ? b.bid(0).px.raw : 0; });
   // Check: the final book after the capture matches the known level counts.
   book.load(w.snap_bids, w.snap_asks);
   for (const auto& u : w.updates)

@@ -10,6 +10,7 @@
 namespace {
 
 namespace binance = cwts::binance;
+namespace md = cwts::md;
 using cwts::md::Level;
 using cwts::md::OrderBook;
 
@@ -26,10 +27,10 @@ TEST(MarketJsonTest, DepthUpdateEventHasBinanceMemberOrderAndDecimalStrings) {
 
 TEST(MarketJsonTest, DepthJsonListsTheBestLevelsFirstUpToTheLimit) {
   OrderBook book(16);
-  book.set_bid(100 * kOne, kOne);
-  book.set_bid(101 * kOne, 2 * kOne);
-  book.set_ask(103 * kOne, 3 * kOne);
-  book.set_ask(102 * kOne, 4 * kOne);
+  book.set_bid(md::Price{100 * kOne}, md::Qty{kOne});
+  book.set_bid(md::Price{101 * kOne}, md::Qty{2 * kOne});
+  book.set_ask(md::Price{103 * kOne}, md::Qty{3 * kOne});
+  book.set_ask(md::Price{102 * kOne}, md::Qty{4 * kOne});
   EXPECT_EQ(binance::depth_json(42, book, 1),
             R"({"lastUpdateId":42,"bids":[["101.00000000","2.00000000"]],)"
             R"("asks":[["102.00000000","4.00000000"]]})");

@@ -50,6 +50,9 @@ TEST(Money, ArithmeticStaysWithinOneType) {
   EXPECT_LT(position, Qty{});
   EXPECT_EQ(1.5_quote + 2.25_quote, 3.75_quote);
   EXPECT_TRUE((1_px - 1_px).is_zero());
+  EXPECT_EQ(3 * 0.01_px, 0.03_px);                // three ticks
+  EXPECT_EQ(0.0123_qty / 0.001_qty, 12);          // whole steps in a quantity
+  EXPECT_EQ(0.0123_qty % 0.001_qty, 0.0003_qty);  // off the step grid by this much
 }
 
 TEST(Money, AnAmountBecomesBaseOrQuoteOnlyByName) {

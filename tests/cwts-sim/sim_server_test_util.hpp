@@ -93,9 +93,9 @@ inline Book parse_depth(const std::string& body) {
   for (int side = 0; side < 2; ++side) {
     for (simdjson::dom::element lv : doc[side == 0 ? "bids" : "asks"].get_array()) {
       cwts::md::Level l{};
-      EXPECT_EQ(cwts::core::parse_fixed(lv.at(0).get_string().value(), 8, l.px),
+      EXPECT_EQ(cwts::core::parse_fixed(lv.at(0).get_string().value(), 8, l.px.raw),
                 cwts::core::DecimalErrc::kOk);
-      EXPECT_EQ(cwts::core::parse_fixed(lv.at(1).get_string().value(), 8, l.qty),
+      EXPECT_EQ(cwts::core::parse_fixed(lv.at(1).get_string().value(), 8, l.qty.raw),
                 cwts::core::DecimalErrc::kOk);
       (side == 0 ? b.bids : b.asks).push_back(l);
     }

@@ -66,11 +66,6 @@ const Expected& expected() {
   return x;
 }
 
-std::string fmt(std::int64_t v) {
-  char buf[48];
-  return {buf, cwts::core::format_fixed(v, md::kWireDecimals, buf)};
-}
-
 void expect_expected_book(const md::SymbolState& s) {
   const Expected& x = expected();
   const md::OrderBook& book = s.sync.book();
@@ -81,10 +76,10 @@ void expect_expected_book(const md::SymbolState& s) {
   ASSERT_GE(book.bid_levels(), 3U);
   ASSERT_GE(book.ask_levels(), 3U);
   for (std::size_t i = 0; i < 3; ++i) {
-    EXPECT_EQ(fmt(book.bid(i).px), x.bids[i].first) << "bid " << i;
-    EXPECT_EQ(fmt(book.bid(i).qty), x.bids[i].second) << "bid " << i;
-    EXPECT_EQ(fmt(book.ask(i).px), x.asks[i].first) << "ask " << i;
-    EXPECT_EQ(fmt(book.ask(i).qty), x.asks[i].second) << "ask " << i;
+    EXPECT_EQ(cwts::core::to_string(book.bid(i).px), x.bids[i].first) << "bid " << i;
+    EXPECT_EQ(cwts::core::to_string(book.bid(i).qty), x.bids[i].second) << "bid " << i;
+    EXPECT_EQ(cwts::core::to_string(book.ask(i).px), x.asks[i].first) << "ask " << i;
+    EXPECT_EQ(cwts::core::to_string(book.ask(i).qty), x.asks[i].second) << "ask " << i;
   }
 }
 

@@ -129,9 +129,9 @@ struct WsTestServer::Impl {
       for (std::size_t i = 0; i < std::min(n, limit); ++i) {
         if (i != 0) out += ',';
         out += "[\"";
-        append_fixed(out, level(i).px);
+        append_fixed(out, level(i).px.raw);
         out += "\",\"";
-        append_fixed(out, level(i).qty);
+        append_fixed(out, level(i).qty.raw);
         out += "\"]";
       }
     };

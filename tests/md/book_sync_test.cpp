@@ -26,22 +26,22 @@ const std::vector<md::Level> kNone;
 
 TEST(OrderBookTest, SetsRemovesAndOrdersLevels) {
   md::OrderBook b(4);
-  b.set_bid(10, 1);
-  b.set_bid(12, 2);
-  b.set_bid(11, 3);
-  b.set_ask(15, 1);
-  b.set_ask(13, 1);
-  EXPECT_EQ(b.bid(0).px, 12);
-  EXPECT_EQ(b.bid(2).px, 10);
-  EXPECT_EQ(b.ask(0).px, 13);
-  EXPECT_TRUE(b.set_bid(12, 9));
-  EXPECT_EQ(b.bid(0).qty, 9);
-  EXPECT_FALSE(b.set_bid(12, 9));  // unchanged
-  EXPECT_TRUE(b.set_bid(12, 0));
-  EXPECT_FALSE(b.set_bid(50, 0));  // removing an absent level is normal
-  EXPECT_EQ(b.bid(0).px, 11);
+  b.set_bid(md::Price{10}, md::Qty{1});
+  b.set_bid(md::Price{12}, md::Qty{2});
+  b.set_bid(md::Price{11}, md::Qty{3});
+  b.set_ask(md::Price{15}, md::Qty{1});
+  b.set_ask(md::Price{13}, md::Qty{1});
+  EXPECT_EQ(b.bid(0).px.raw, 12);
+  EXPECT_EQ(b.bid(2).px.raw, 10);
+  EXPECT_EQ(b.ask(0).px.raw, 13);
+  EXPECT_TRUE(b.set_bid(md::Price{12}, md::Qty{9}));
+  EXPECT_EQ(b.bid(0).qty.raw, 9);
+  EXPECT_FALSE(b.set_bid(md::Price{12}, md::Qty{9}));  // unchanged
+  EXPECT_TRUE(b.set_bid(md::Price{12}, md::Qty{0}));
+  EXPECT_FALSE(b.set_bid(md::Price{50}, md::Qty{0}));  // removing an absent level is normal
+  EXPECT_EQ(b.bid(0).px.raw, 11);
   EXPECT_FALSE(b.crossed());
-  b.set_bid(13, 1);
+  b.set_bid(md::Price{13}, md::Qty{1});
   EXPECT_TRUE(b.crossed());
 }
 
@@ -55,8 +55,8 @@ TEST(BookSyncSpotTest, DiffsBufferedBeforeSnapshotApplyAfterIt) {
   EXPECT_EQ(s.update_id(), 106U);
   EXPECT_EQ(s.stats().applied, 2U);
   EXPECT_EQ(s.stats().dropped, 1U);
-  EXPECT_EQ(s.book().bid(0).qty, 6);
-  EXPECT_EQ(s.book().ask(0).px, 102);
+  EXPECT_EQ(s.book().bid(0).qty.raw, 6);
+  EXPECT_EQ(s.book().ask(0).px.raw, 102);
 }
 
 TEST(BookSyncSpotTest, SnapshotInsideAFirstDiffsRangeIsBridged) {

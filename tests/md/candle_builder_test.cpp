@@ -27,6 +27,8 @@ std::int64_t px(std::string_view s) {
   EXPECT_EQ(cwts::core::parse_fixed(s, md::kWireDecimals, v), cwts::core::DecimalErrc::kOk) << s;
   return v;
 }
+md::Price P(std::string_view s) { return md::Price{px(s)}; }
+md::Qty Q(std::string_view s) { return md::Qty{px(s)}; }
 
 struct Closed {
   std::uint16_t symbol;
@@ -75,11 +77,11 @@ md::KlineMsg kline(std::int64_t open_ms, std::uint32_t interval_s, std::string_v
   k.open_time_ms = open_ms;
   k.close_time_ms = open_ms + interval_s * 1000LL - 1;
   k.interval_s = interval_s;
-  k.open = px(o);
-  k.high = px(h);
-  k.low = px(l);
-  k.close = px(c);
-  k.volume = px(v);
+  k.open = P(o);
+  k.high = P(h);
+  k.low = P(l);
+  k.close = P(c);
+  k.volume = Q(v);
   k.trades = n;
   k.closed = closed;
   k.event_time_ms = event_ms;
@@ -91,13 +93,13 @@ const std::uint32_t k1m[] = {60};
 TEST(CandleBuilderTest, ExactOhlcvAndTradeAtOpenTimeStartsTheNewCandle) {
   Recorder r;
   md::CandleBuilder b(k1m, r);
-  b.on_trade(0, kT0 + 1000, px("10"), px("1"), 1);
-  b.on_trade(0, kT0 + 20000, px("12"), px("2"), 1);
-  b.on_trade(0, kT0 + 30000, px("9"), px("1.5"), 3);    // an aggTrade of 3 venue trades
-  b.on_trade(0, kT0 + 59999, px("11"), px("0.25"), 1);  // last millisecond of the minute
+  b.on_trade(0, kT0 + 1000, P("10"), Q("1"), 1);
+  b.on_trade(0, kT0 + 20000, P("12"), Q("2"), 1);
+  b.on_trade(0, kT0 + 30000, P("9"), Q("1.5"), 3);    // an aggTrade of 3 venue trades
+  b.on_trade(0, kT0 + 59999, P("11"), Q("0.25"), 1);  // last millisecond of the minute
   EXPECT_TRUE(r.closed.empty());
   expect_candle(r.live[0][0], kT0, "10", "12", "9", "11", "4.75", 6, 0);
-  b.on_trade(0, kT0 + kMin, px("13"), px("1"), 1);  // exactly the next open time
+  b.on_trade(0, kT0 + kMin, P("13"), Q("1"), 1);  // exactly the next open time
   ASSERT_EQ(r.closed.size(), 1U);
   expect_candle(r.closed[0].c, kT0, "10", "12", "9", "11", "4.75", 6, 1);
   expect_candle(r.live[0][0], kT0 + kMin, "13", "13", "13", "13", "1", 1, 0);
@@ -108,9 +110,9 @@ TEST(CandleBuilderTest, ExactOhlcvAndTradeAtOpenTimeStartsTheNewCandle) {
 TEST(CandleBuilderTest, PeriodsWithoutTradesBecomeFlatCandlesAtThePreviousClose) {
   Recorder r;
   md::CandleBuilder b(k1m, r);
-  b.on_trade(0, kT0 + 5, px("13"), px("1"), 1);
-  b.on_trade(0, kT0 + 7, px("12.5"), px("1"), 1);
-  b.on_trade(0, kT0 + 4 * kMin + 5, px("14"), px("2"), 1);  // minutes 1..3 had no trades
+  b.on_trade(0, kT0 + 5, P("13"), Q("1"), 1);
+  b.on_trade(0, kT0 + 7, P("12.5"), Q("1"), 1);
+  b.on_trade(0, kT0 + 4 * kMin + 5, P("14"), Q("2"), 1);  // minutes 1..3 had no trades
   const auto closed = r.closed_of(0, 0);
   ASSERT_EQ(closed.size(), 4U);
   expect_candle(closed[0], kT0, "13", "13", "12.5", "12.5", "2", 2, 1);
@@ -126,7 +128,7 @@ TEST(CandleBuilderTest, WallClockClosesTheCandleWithoutTrades) {
   md::CandleBuilder b(k1m, r);
   b.on_time(kT0 + 10 * kMin);  // nothing known yet: nothing to close or fill
   EXPECT_TRUE(r.closed.empty());
-  b.on_trade(0, kT0 + 5000, px("2"), px("3"), 1);
+  b.on_trade(0, kT0 + 5000, P("2"), Q("3"), 1);
   b.on_time(kT0 + kMin - 1);
   EXPECT_TRUE(r.closed.empty());
   b.on_time(kT0 + kMin);  // now == close time
@@ -140,17 +142,17 @@ TEST(CandleBuilderTest, WallClockClosesTheCandleWithoutTrades) {
   expect_candle(r.closed[2].c, kT0 + 2 * kMin, "2", "2", "2", "2", "0", 0, 1);
   // The first trade of a period sets its open: Binance's open is the first trade, not the
   // previous close.
-  b.on_trade(0, kT0 + 3 * kMin + 10, px("2.5"), px("1"), 1);
-  b.on_trade(0, kT0 + 3 * kMin + 20, px("2.25"), px("1"), 1);
+  b.on_trade(0, kT0 + 3 * kMin + 10, P("2.5"), Q("1"), 1);
+  b.on_trade(0, kT0 + 3 * kMin + 20, P("2.25"), Q("1"), 1);
   expect_candle(r.live[0][0], kT0 + 3 * kMin, "2.5", "2.5", "2.25", "2.25", "2", 2, 0);
 }
 
 TEST(CandleBuilderTest, LateTradeForAClosedPeriodIsDroppedNotAmended) {
   Recorder r;
   md::CandleBuilder b(k1m, r);
-  b.on_trade(0, kT0 + 1000, px("5"), px("1"), 1);
+  b.on_trade(0, kT0 + 1000, P("5"), Q("1"), 1);
   b.on_time(kT0 + kMin + 1);
-  b.on_trade(0, kT0 + 59000, px("99"), px("1"), 1);
+  b.on_trade(0, kT0 + 59000, P("99"), Q("1"), 1);
   ASSERT_EQ(r.closed.size(), 1U);
   expect_candle(r.closed[0].c, kT0, "5", "5", "5", "5", "1", 1, 1);
   expect_candle(r.live[0][0], kT0 + kMin, "5", "5", "5", "5", "0", 0, 0);
@@ -161,9 +163,9 @@ TEST(CandleBuilderTest, FillersAreBoundedAfterALongOutage) {
   Recorder r;
   const std::uint32_t tf[] = {1};
   md::CandleBuilder b(tf, r);
-  b.on_trade(3, kT0, px("1"), px("1"), 1);
+  b.on_trade(3, kT0, P("1"), Q("1"), 1);
   const std::int64_t later = kT0 + 5000LL * 1000;  // 5000 one-second periods later
-  b.on_trade(3, later + 1, px("2"), px("1"), 1);
+  b.on_trade(3, later + 1, P("2"), Q("1"), 1);
   const auto closed = r.closed_of(3, 0);
   ASSERT_EQ(closed.size(), 1U + 1000U);
   EXPECT_EQ(closed[0].open_time_ms, kT0);
@@ -182,7 +184,7 @@ TEST(CandleBuilderTest, OpenTimesAreUtcAlignedPerTimeframeAndWeeksStartOnMonday)
   const std::uint32_t tfs[] = {60, 300, 3600, 14400, 86400, 604800};
   md::CandleBuilder b(tfs, r);
   const std::int64_t t = 1633998523963;  // 2021-10-12T00:28:43.963Z, a Tuesday
-  b.on_trade(1, t, px("0.3528"), px("58"), 1);
+  b.on_trade(1, t, P("0.3528"), Q("58"), 1);
   EXPECT_EQ(r.live[1][0].open_time_ms, 1633998480000);  // 00:28
   EXPECT_EQ(r.live[1][1].open_time_ms, 1633998300000);  // 00:25
   EXPECT_EQ(r.live[1][2].open_time_ms, 1633996800000);  // 00:00
@@ -208,8 +210,8 @@ TEST(CandleBuilderTest, VolumeSaturatesInsteadOfOverflowing) {
   Recorder r;
   md::CandleBuilder b(k1m, r);
   const std::int64_t huge = std::numeric_limits<std::int64_t>::max() / 2 + 1;
-  b.on_trade(0, kT0, 1, huge, 1);
-  b.on_trade(0, kT0 + 1, 1, huge, 1);
+  b.on_trade(0, kT0, md::Price{1}, md::Qty{huge}, 1);
+  b.on_trade(0, kT0 + 1, md::Price{1}, md::Qty{huge}, 1);
   EXPECT_EQ(r.live[0][0].volume.raw, std::numeric_limits<std::int64_t>::max());
   EXPECT_EQ(b.stats().saturated, 1U);
 }
@@ -218,7 +220,7 @@ TEST(CandleBuilderTest, KlineIsTheSourceOfTruthForItsTimeframe) {
   Recorder r;
   const std::uint32_t tfs[] = {60, 300};
   md::CandleBuilder b(tfs, r);
-  b.on_trade(0, kT0 + 1000, px("10"), px("1"), 1);
+  b.on_trade(0, kT0 + 1000, P("10"), Q("1"), 1);
   EXPECT_EQ(b.source(0, 0), md::CandleSource::kTrades);
   // The venue's open kline replaces the trade-built live candle of the same minute.
   b.on_kline(0, kline(kT0, 60, "9.5", "10.5", "9", "10", "40", 12, false, kT0 + 2000));
@@ -226,11 +228,11 @@ TEST(CandleBuilderTest, KlineIsTheSourceOfTruthForItsTimeframe) {
   EXPECT_EQ(b.source(0, 1), md::CandleSource::kTrades);
   expect_candle(r.live[0][0], kT0, "9.5", "10.5", "9", "10", "40", 12, 0);
   // Trades no longer move the 1m candle, but still build the 5m one.
-  b.on_trade(0, kT0 + 3000, px("20"), px("5"), 1);
+  b.on_trade(0, kT0 + 3000, P("20"), Q("5"), 1);
   expect_candle(r.live[0][0], kT0, "9.5", "10.5", "9", "10", "40", 12, 0);
   expect_candle(r.live[0][1], kT0 - 180'000, "10", "20", "10", "20", "6", 2, 0);
   // Nor does a trade in the next minute close it: the closing kline decides.
-  b.on_trade(0, kT0 + kMin + 100, px("21"), px("1"), 1);
+  b.on_trade(0, kT0 + kMin + 100, P("21"), Q("1"), 1);
   EXPECT_TRUE(r.closed_of(0, 0).empty());
   // The closing kline (x = true) is emitted exactly as the venue sent it.
   b.on_kline(0, kline(kT0, 60, "9.5", "21", "9", "20.5", "52", 20, true, kT0 + kMin));
@@ -281,9 +283,9 @@ TEST(CandleBuilderTest, QuietKlineStreamFallsBackToTrades) {
   Recorder r;
   md::CandleBuilder b(k1m, r);
   b.on_kline(0, kline(kT0, 60, "1", "1", "1", "1", "1", 1, false, kT0 + 1000));
-  b.on_trade(0, kT0 + 1000 + 60'000, px("2"), px("1"), 1);  // within kline_stale_ms: ignored
+  b.on_trade(0, kT0 + 1000 + 60'000, P("2"), Q("1"), 1);  // within kline_stale_ms: ignored
   expect_candle(r.live[0][0], kT0, "1", "1", "1", "1", "1", 1, 0);
-  b.on_trade(0, kT0 + 1000 + 60'001, px("3"), px("1"), 1);  // the stream has gone quiet
+  b.on_trade(0, kT0 + 1000 + 60'001, P("3"), Q("1"), 1);  // the stream has gone quiet
   EXPECT_EQ(b.source(0, 0), md::CandleSource::kTrades);
   EXPECT_EQ(b.stats().kline_fallbacks, 1U);
   ASSERT_EQ(r.closed_of(0, 0).size(), 1U);
@@ -368,11 +370,11 @@ TEST(CandleCaptureTest, NknusdtAggTradesAreASubsetOfTheVenuesMinute) {
   const layout::Candle* c = b.live(0, 0);
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->open_time_ms, k.open_time_ms);
-  EXPECT_EQ(c->close.raw, k.close);
+  EXPECT_EQ(c->close, k.close);
   EXPECT_EQ(c->close.raw, px("0.3528"));
-  EXPECT_LE(c->high.raw, k.high);
-  EXPECT_GE(c->low.raw, k.low);
-  EXPECT_LE(c->volume.raw, k.volume);
+  EXPECT_LE(c->high, k.high);
+  EXPECT_GE(c->low, k.low);
+  EXPECT_LE(c->volume, k.volume);
   EXPECT_EQ(c->volume.raw, px("58"));
   EXPECT_EQ(c->trades, 1U);
   EXPECT_LT(c->trades, k.trades);
@@ -405,11 +407,11 @@ TEST(CandleCaptureTest, LrcbtcMinuteBuiltFromAggTradesEqualsTheVenuesKline) {
     const layout::Candle* c = b.live(0, 0);
     ASSERT_NE(c, nullptr);
     EXPECT_EQ(c->open_time_ms, k.open_time_ms);
-    EXPECT_EQ(c->open.raw, k.open);
-    EXPECT_EQ(c->high.raw, k.high);
-    EXPECT_EQ(c->low.raw, k.low);
-    EXPECT_EQ(c->close.raw, k.close);
-    EXPECT_EQ(c->volume.raw, k.volume);
+    EXPECT_EQ(c->open, k.open);
+    EXPECT_EQ(c->high, k.high);
+    EXPECT_EQ(c->low, k.low);
+    EXPECT_EQ(c->close, k.close);
+    EXPECT_EQ(c->volume, k.volume);
     EXPECT_EQ(c->trades, k.trades);
     expect_candle(*c, kT0, "0.00000638", "0.00000638", "0.00000638", "0.00000638", "177", 1, 0);
     EXPECT_EQ(b.source(0, 0), use_klines ? md::CandleSource::kKlines : md::CandleSource::kTrades);

@@ -54,8 +54,8 @@ TEST_F(FrameParserTest, SpotAndUsdmBookTicker) {
       ParseErrc::kOk);
   EXPECT_EQ(f_.kind, FrameKind::kBookTicker);
   EXPECT_EQ(f_.book_ticker.update_id, 499869768U);
-  EXPECT_EQ(f_.book_ticker.bid_px, 35210000);
-  EXPECT_EQ(f_.book_ticker.ask_qty, 319900000000);
+  EXPECT_EQ(f_.book_ticker.bid_px.raw, 35210000);
+  EXPECT_EQ(f_.book_ticker.ask_qty.raw, 319900000000);
   ASSERT_EQ(
       parse(
           R"({"e":"bookTicker","u":600859600576,"s":"SUSHIUSDT","b":"7.6110","B":"2","a":"7.6120","A":"297","T":1626992741012,"E":1626992741017})"),
@@ -72,7 +72,7 @@ TEST_F(FrameParserTest, TradeOldTradeWithOrderIdsAndAggTrade) {
       ParseErrc::kOk);
   EXPECT_EQ(f_.kind, FrameKind::kTrade);
   EXPECT_EQ(f_.trade.id, 12345U);
-  EXPECT_EQ(f_.trade.px, 100000);
+  EXPECT_EQ(f_.trade.px.raw, 100000);
   EXPECT_TRUE(f_.trade.buyer_is_maker);
   // Frames before 2024 carried buyer/seller order ids in "b"/"a": ignored.
   ASSERT_EQ(
@@ -87,7 +87,7 @@ TEST_F(FrameParserTest, TradeOldTradeWithOrderIdsAndAggTrade) {
   EXPECT_EQ(f_.kind, FrameKind::kAggTrade);
   EXPECT_EQ(f_.trade.id, 15683430U);
   EXPECT_EQ(f_.trade.first_id, 19862790U);
-  EXPECT_EQ(f_.trade.qty, 5800000000);
+  EXPECT_EQ(f_.trade.qty.raw, 5800000000);
 }
 
 TEST_F(FrameParserTest, Kline) {
@@ -98,7 +98,7 @@ TEST_F(FrameParserTest, Kline) {
   EXPECT_EQ(f_.kind, FrameKind::kKline);
   EXPECT_EQ(f_.kline.interval_s, 60U);
   EXPECT_EQ(f_.kline.open_time_ms, 1633998480000);
-  EXPECT_EQ(f_.kline.low, 35220000);
+  EXPECT_EQ(f_.kline.low.raw, 35220000);
   EXPECT_EQ(f_.kline.trades, 30U);
   EXPECT_FALSE(f_.kline.closed);
 }

@@ -44,11 +44,6 @@ Expected expected_for(const std::string& symbol) {
   return x;
 }
 
-std::string fmt(std::int64_t v) {
-  char buf[48];
-  return {buf, cwts::core::format_fixed(v, md::kWireDecimals, buf)};
-}
-
 struct Case {
   const char* file;
   const char* symbol;
@@ -77,10 +72,10 @@ TEST_P(ReplayTest, CaptureReplaysToExpectedBook) {
   ASSERT_GE(book.bid_levels(), 3U);
   ASSERT_GE(book.ask_levels(), 3U);
   for (std::size_t i = 0; i < 3; ++i) {
-    EXPECT_EQ(fmt(book.bid(i).px), x.bids[i].first) << "bid " << i;
-    EXPECT_EQ(fmt(book.bid(i).qty), x.bids[i].second) << "bid " << i;
-    EXPECT_EQ(fmt(book.ask(i).px), x.asks[i].first) << "ask " << i;
-    EXPECT_EQ(fmt(book.ask(i).qty), x.asks[i].second) << "ask " << i;
+    EXPECT_EQ(cwts::core::to_string(book.bid(i).px), x.bids[i].first) << "bid " << i;
+    EXPECT_EQ(cwts::core::to_string(book.bid(i).qty), x.bids[i].second) << "bid " << i;
+    EXPECT_EQ(cwts::core::to_string(book.ask(i).px), x.asks[i].first) << "ask " << i;
+    EXPECT_EQ(cwts::core::to_string(book.ask(i).qty), x.asks[i].second) << "ask " << i;
   }
 }
 
@@ -175,7 +170,7 @@ TEST(ReplayGarbageTest, GarbageLinesAreCountedAndTheBookIsUnchanged) {
   EXPECT_EQ(s->sync.update_id(), x.final_u);
   EXPECT_EQ(s->sync.book().bid_levels(), x.n_bids);
   EXPECT_EQ(s->sync.book().ask_levels(), x.n_asks);
-  EXPECT_EQ(fmt(s->sync.book().bid(0).px), x.bids[0].first);
+  EXPECT_EQ(cwts::core::to_string(s->sync.book().bid(0).px), x.bids[0].first);
 }
 
 }  // namespace

@@ -49,8 +49,8 @@ void rebuild(Market& m, Rng& rng) {
   const std::int64_t half = m.tick * rng.in(1, 20);
   for (std::int64_t i = 0; i < 5; ++i) {
     const std::int64_t gap = m.tick * (i * rng.in(1, 30));
-    m.book.set_bid(m.mid - half - gap, m.step * rng.in(1, 20000));
-    m.book.set_ask(m.mid + half + gap, m.step * rng.in(1, 20000));
+    m.book.set_bid(md::Price{m.mid - half - gap}, md::Qty{m.step * rng.in(1, 20000)});
+    m.book.set_ask(md::Price{m.mid + half + gap}, md::Qty{m.step * rng.in(1, 20000)});
   }
 }
 

@@ -181,7 +181,7 @@ TEST_F(MatchingTest, RestingBuyFillsAtItsPriceWhenTheMarketComesThrough) {
   EXPECT_EQ(engine.query_order({"BTCUSDT", r.order.order_id, ""}).value().executed_qty, d("0.7"));
 
   // The level at 39999.50 changes: it is fresh liquidity; 39995 still shows the taken 0.4.
-  b.set_ask(d("39999.50"), d("0.5"));
+  b.set_ask(md::Price{d("39999.50")}, md::Qty{d("0.5")});
   engine.on_book("BTCUSDT", b, kT0 + 300);
   q = engine.query_order({"BTCUSDT", r.order.order_id, ""});
   EXPECT_EQ(q.value().status, OrderStatus::kFilled);
@@ -216,7 +216,7 @@ TEST_F(MatchingTest, LiquidityTakenOnceIsNotTakenAgainFromAnUnchangedBook) {
       place(limit("BTCUSDT", Side::kBuy, "40001.50", "1.0", TimeInForce::kIoc));
   EXPECT_EQ(again.order.executed_qty, 0);
   EXPECT_EQ(again.order.status, OrderStatus::kExpired);
-  b.set_ask(d("40000.00"), d("0.6"));
+  b.set_ask(md::Price{d("40000.00")}, md::Qty{d("0.6")});
   EXPECT_EQ(engine.available_at("BTCUSDT", Side::kSell, d("40000.00"), b), d("0.6"));
   const OrderResult fresh =
       place(limit("BTCUSDT", Side::kBuy, "40001.50", "1.0", TimeInForce::kIoc));
@@ -340,7 +340,7 @@ TEST_F(MatchingTest, MyTradesFilters) {
   b = book({}, {{"40000.00", "100"}});
   std::vector<std::int64_t> order_ids;
   for (int i = 0; i < 5; ++i) {
-    b.set_ask(d("40000.00"), d("100") + i);  // fresh liquidity each time
+    b.set_ask(md::Price{d("40000.00")}, md::Qty{d("100") + i});  // fresh liquidity each time
     order_ids.push_back(
         place(market("BTCUSDT", Side::kBuy, "0.01"), kT0 + i * 60'000).order.order_id);
   }
@@ -407,7 +407,7 @@ TEST_F(MatchingTest, LimitBuyLockIsRoundedUpAndTheRestReleased) {
   ASSERT_TRUE(r.ok()) << r.error().msg;
   EXPECT_EQ(bal("BTC"), (Balance{d("2") - d("0.00010759"), d("0.00010759")}));
   // Filled at its own price it pays the truncated 0.00010758; the last satoshi goes back.
-  eth.set_ask(d("0.05123"), d("1"));
+  eth.set_ask(md::Price{d("0.05123")}, md::Qty{d("1")});
   engine.on_book("ETHBTC", eth, kT0 + 1);
   EXPECT_EQ(engine.query_order({"ETHBTC", r.value().order.order_id, ""}).value().status,
             OrderStatus::kFilled);

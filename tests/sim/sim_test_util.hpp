@@ -44,8 +44,8 @@ using Levels = std::vector<std::pair<std::string_view, std::string_view>>;
 
 inline md::OrderBook book(const Levels& bids, const Levels& asks) {
   md::OrderBook b;
-  for (const auto& [px, qty] : bids) b.set_bid(d(px), d(qty));
-  for (const auto& [px, qty] : asks) b.set_ask(d(px), d(qty));
+  for (const auto& [px, qty] : bids) b.set_bid(md::Price{d(px)}, md::Qty{d(qty)});
+  for (const auto& [px, qty] : asks) b.set_ask(md::Price{d(px)}, md::Qty{d(qty)});
   return b;
 }
 

@@ -18,10 +18,10 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept {
 }
 
 // A candle with no trades: every price at `px`, as Binance reports periods without trades.
-layout::Candle flat(std::int64_t open_ms, std::int64_t px) noexcept {
+layout::Candle flat(std::int64_t open_ms, Price px) noexcept {
   layout::Candle c{};
   c.open_time_ms = open_ms;
-  c.open = c.high = c.low = c.close = layout::Price{px};
+  c.open = c.high = c.low = c.close = px;
   return c;
 }
 
@@ -85,7 +85,7 @@ void CandleBuilder::emit_closed(std::uint16_t symbol, std::uint8_t tf, layout::C
 void CandleBuilder::roll_to(std::uint16_t symbol, std::uint8_t tf, Series& s,
                             std::int64_t open_ms) {
   const std::int64_t step = tf_ms_[tf];
-  const std::int64_t prev_close = s.live.close.raw;
+  const Price prev_close = s.live.close;
   emit_closed(symbol, tf, s.live);
   std::int64_t next = s.live.open_time_ms + step;
   // Whole periods strictly between the closed candle and `open_ms`.
@@ -105,8 +105,7 @@ void CandleBuilder::roll_to(std::uint16_t symbol, std::uint8_t tf, Series& s,
 }
 
 void CandleBuilder::trade_into(std::uint16_t symbol, std::uint8_t tf, Series& s,
-                               std::int64_t time_ms, std::int64_t px, std::int64_t qty,
-                               std::uint32_t trades) {
+                               std::int64_t time_ms, Price px, Qty qty, std::uint32_t trades) {
   const std::int64_t p = open_time(tf, time_ms);
   if (!s.has_live) {
     s.live = flat(p, px);
@@ -122,14 +121,14 @@ void CandleBuilder::trade_into(std::uint16_t symbol, std::uint8_t tf, Series& s,
   if (c.trades == 0) {
     // First trade of the period: a flat placeholder takes the trade's price, as Binance's
     // kline open is the period's first trade, not the previous close.
-    c.open = c.high = c.low = c.close = layout::Price{px};
+    c.open = c.high = c.low = c.close = px;
   } else {
-    if (px > c.high.raw) c.high.raw = px;
-    if (px < c.low.raw) c.low.raw = px;
-    c.close.raw = px;
+    if (px > c.high) c.high = px;
+    if (px < c.low) c.low = px;
+    c.close = px;
   }
   std::int64_t vol = 0;
-  if (__builtin_add_overflow(c.volume.raw, qty, &vol)) {
+  if (__builtin_add_overflow(c.volume.raw, qty.raw, &vol)) {
     vol = std::numeric_limits<std::int64_t>::max();
     ++stats_.saturated;
   }
@@ -143,8 +142,8 @@ void CandleBuilder::trade_into(std::uint16_t symbol, std::uint8_t tf, Series& s,
   listener_->on_candle_live(symbol, tf, c);
 }
 
-void CandleBuilder::on_trade(std::uint16_t symbol, std::int64_t time_ms, std::int64_t px,
-                             std::int64_t qty, std::uint32_t trades) {
+void CandleBuilder::on_trade(std::uint16_t symbol, std::int64_t time_ms, Price px, Qty qty,
+                             std::uint32_t trades) {
   if (symbol >= kMaxSymbols) {
     ++stats_.bad_symbol;
     return;
@@ -197,18 +196,18 @@ void CandleBuilder::on_kline(std::uint16_t symbol, const KlineMsg& k) {
   ++stats_.klines;
   layout::Candle& c = s.live;
   c.open_time_ms = p;
-  c.open.raw = k.open;
-  c.high.raw = k.high;
-  c.low.raw = k.low;
-  c.close.raw = k.close;
-  c.volume.raw = k.volume;
+  c.open = k.open;
+  c.high = k.high;
+  c.low = k.low;
+  c.close = k.close;
+  c.volume = k.volume;
   c.trades = k.trades > std::numeric_limits<std::uint32_t>::max()
                  ? std::numeric_limits<std::uint32_t>::max()
                  : static_cast<std::uint32_t>(k.trades);
   c.closed = 0;
   if (k.closed) {
     emit_closed(symbol, tf, c);
-    s.live = flat(p + tf_ms_[tf], c.close.raw);
+    s.live = flat(p + tf_ms_[tf], c.close);
   }
   listener_->on_candle_live(symbol, tf, s.live);
 }

@@ -65,14 +65,16 @@ struct Ctx {
     if (const ParseErrc e_ = (expr); e_ != ParseErrc::kOk) return e_; \
   } while (0)
 
-ParseErrc get_fixed(od::value v, std::int64_t& out) noexcept {
+// A decimal string as a price, quantity or notional; negative values are refused.
+template <class Tag>
+ParseErrc get_fixed(od::value v, core::Fixed8<Tag>& out) noexcept {
   std::string_view s;
   if (const auto e = v.get_string().get(s); e) return map_error(e);
   std::int64_t x = 0;
   if (core::parse_fixed(s, kWireDecimals, x) != core::DecimalErrc::kOk || x < 0) {
     return ParseErrc::kBadNumber;
   }
-  out = x;
+  out.raw = x;
   return ParseErrc::kOk;
 }
 
@@ -128,7 +130,7 @@ ParseErrc get_levels(od::value v, std::vector<Level>& out) noexcept {
       }
       ++n;  // USD-M and old frames may carry extra elements: ignored
     }
-    if (n < 2 || lvl.px == 0) return ParseErrc::kBadNumber;
+    if (n < 2 || lvl.px.is_zero()) return ParseErrc::kBadNumber;
     out.push_back(lvl);
   }
   return ParseErrc::kOk;

@@ -117,14 +117,14 @@ std::uint32_t ShmPublisher::publish_book(std::uint16_t id, const md::SymbolState
   std::uint32_t changed = 0;
   // Levels past the new count are zeroed so a reader never finds stale prices beyond the count.
   for (std::size_t i = 0; i < layout::kBookDepth; ++i) {
-    const md::Level b = i < nb ? book.bid(i) : md::Level{0, 0};
-    const md::Level a = i < na ? book.ask(i) : md::Level{0, 0};
-    if (bt.bid_px[i].raw != b.px || bt.bid_qty[i].raw != b.qty) ++changed;
-    if (bt.ask_px[i].raw != a.px || bt.ask_qty[i].raw != a.qty) ++changed;
-    bt.bid_px[i].raw = b.px;
-    bt.bid_qty[i].raw = b.qty;
-    bt.ask_px[i].raw = a.px;
-    bt.ask_qty[i].raw = a.qty;
+    const md::Level b = i < nb ? book.bid(i) : md::Level{};
+    const md::Level a = i < na ? book.ask(i) : md::Level{};
+    if (bt.bid_px[i] != b.px || bt.bid_qty[i] != b.qty) ++changed;
+    if (bt.ask_px[i] != a.px || bt.ask_qty[i] != a.qty) ++changed;
+    bt.bid_px[i] = b.px;
+    bt.bid_qty[i] = b.qty;
+    bt.ask_px[i] = a.px;
+    bt.ask_qty[i] = a.qty;
   }
   const std::uint8_t valid = s.sync.valid() ? 1 : 0;
   bt.bid_count = static_cast<std::uint32_t>(nb);
@@ -267,10 +267,10 @@ void ShmPublisher::on_book_ticker(const md::SymbolState& s, const md::BookTicker
   }
   const std::int64_t now = core::realtime_ns();
   const std::int64_t exch = t.event_time_ms * kNsPerMs;  // spot bookTicker: no E, 0
-  q.bid_px.raw = t.bid_px;
-  q.bid_qty.raw = t.bid_qty;
-  q.ask_px.raw = t.ask_px;
-  q.ask_qty.raw = t.ask_qty;
+  q.bid_px = t.bid_px;
+  q.bid_qty = t.bid_qty;
+  q.ask_px = t.ask_px;
+  q.ask_qty = t.ask_qty;
   q.update_id = t.update_id;
   q.exchange_ts_ns = exch;
   q.receive_ts_ns = meta.receive_ns;
@@ -323,8 +323,8 @@ void ShmPublisher::on_trade(const md::SymbolState& s, const md::TradeMsg& t, boo
   const auto side = t.buyer_is_maker ? layout::Side::kSell : layout::Side::kBuy;
 
   layout::Quote& q = l.quote;
-  q.last_px.raw = t.px;
-  q.last_qty.raw = t.qty;
+  q.last_px = t.px;
+  q.last_qty = t.qty;
   q.last_trade_id = t.id;
   q.last_side = static_cast<std::uint8_t>(side);
   q.exchange_ts_ns = exch;
@@ -340,8 +340,8 @@ void ShmPublisher::on_trade(const md::SymbolState& s, const md::TradeMsg& t, boo
   ev.exchange_ts_ns = exch;
   ev.receive_ts_ns = meta.receive_ns;
   ev.publish_ts_ns = now;
-  ev.body.trade.px.raw = t.px;
-  ev.body.trade.qty.raw = t.qty;
+  ev.body.trade.px = t.px;
+  ev.body.trade.qty = t.qty;
   ev.body.trade.trade_id = t.id;
   publish_event(ev);
 

@@ -77,8 +77,8 @@ inline std::int64_t displayed_at(const md::OrderBook& book, Side book_side,
   std::size_t hi = bids ? book.bid_levels() : book.ask_levels();
   while (lo < hi) {
     const std::size_t mid = lo + (hi - lo) / 2;
-    const std::int64_t mpx = bids ? book.bid(mid).px : book.ask(mid).px;
-    if (mpx == px) return bids ? book.bid(mid).qty : book.ask(mid).qty;
+    const std::int64_t mpx = bids ? book.bid(mid).px.raw : book.ask(mid).px.raw;
+    if (mpx == px) return bids ? book.bid(mid).qty.raw : book.ask(mid).qty.raw;
     // Best-first: bids descend, asks ascend with the index.
     if (bids ? mpx > px : mpx < px) {
       lo = mid + 1;
@@ -178,9 +178,9 @@ struct MatchingEngine::SymbolState {
     if (reference_px > 0) return reference_px;
     const bool bid = book.bid_levels() > 0;
     const bool ask = book.ask_levels() > 0;
-    if (bid && ask) return book.bid(0).px + (book.ask(0).px - book.bid(0).px) / 2;
-    if (bid) return book.bid(0).px;
-    if (ask) return book.ask(0).px;
+    if (bid && ask) return book.bid(0).px.raw + (book.ask(0).px.raw - book.bid(0).px.raw) / 2;
+    if (bid) return book.bid(0).px.raw;
+    if (ask) return book.ask(0).px.raw;
     return 0;
   }
 
@@ -225,7 +225,10 @@ struct MatchingEngine::SymbolState {
     std::int64_t quote_left = max_quote;
     const std::size_t n = detail::opposite_levels(book, taker);
     for (std::size_t i = 0; i < n && qty_left > 0; ++i) {
-      const md::Level& l = detail::opposite(book, taker, i);
+      const md::Level& lv = detail::opposite(book, taker, i);
+      const struct {
+        std::int64_t px, qty;
+      } l{lv.px.raw, lv.qty.raw};  // the sim's arithmetic is on raw 8-decimal integers
       if (limit && !detail::within(taker, l.px, *limit)) break;
       const std::int64_t avail = available(book_side, l.px, l.qty);
       std::int64_t q = std::min(avail, qty_left);

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "cwts/core/json_string.hpp"
+#include "cwts/core/money.hpp"
 
 namespace cwts::core {
 
@@ -39,6 +40,11 @@ class JsonWriter {
   JsonWriter& null();
   // A fixed-point value as a JSON string with exactly `decimals` decimals ("0.10000000").
   JsonWriter& decimal(std::int64_t v, int decimals = 8);
+  // A price, quantity, notional or amount, as Binance writes it ("0.35270000").
+  template <class Tag>
+  JsonWriter& decimal(Fixed8<Tag> v) {
+    return decimal(v.raw, kWireDecimals);
+  }
   // Already-serialised JSON, inserted as one value.
   JsonWriter& raw(std::string_view json);
 

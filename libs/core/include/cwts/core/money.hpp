@@ -57,6 +57,13 @@ struct Fixed8 {
     raw -= b.raw;
     return *this;
   }
+
+  // k of a value (k ticks, k steps) and how many of one fit in another (a quantity in steps):
+  // dimensionally sound, so allowed; price × quantity is not here (see notional()).
+  friend constexpr Fixed8 operator*(Fixed8 a, std::int64_t k) noexcept { return Fixed8{a.raw * k}; }
+  friend constexpr Fixed8 operator*(std::int64_t k, Fixed8 a) noexcept { return Fixed8{a.raw * k}; }
+  friend constexpr std::int64_t operator/(Fixed8 a, Fixed8 b) noexcept { return a.raw / b.raw; }
+  friend constexpr Fixed8 operator%(Fixed8 a, Fixed8 b) noexcept { return Fixed8{a.raw % b.raw}; }
 };
 
 struct PriceTag;

@@ -77,8 +77,7 @@ class CandleBuilder {
                 CandleOptions options = {});
 
   // A trade (or aggregate trade covering `trades` venue trades) at venue time `time_ms`.
-  // px and qty at kWireDecimals.
-  void on_trade(std::uint16_t symbol, std::int64_t time_ms, std::int64_t px, std::int64_t qty,
+  void on_trade(std::uint16_t symbol, std::int64_t time_ms, Price px, Qty qty,
                 std::uint32_t trades);
 
   // A kline stream frame. Switches its timeframe (if configured) to CandleSource::kKlines.
@@ -110,8 +109,8 @@ class CandleBuilder {
     bool kline_driven = false;
   };
 
-  void trade_into(std::uint16_t symbol, std::uint8_t tf, Series& s, std::int64_t time_ms,
-                  std::int64_t px, std::int64_t qty, std::uint32_t trades);
+  void trade_into(std::uint16_t symbol, std::uint8_t tf, Series& s, std::int64_t time_ms, Price px,
+                  Qty qty, std::uint32_t trades);
   void time_into(std::uint16_t symbol, std::uint8_t tf, Series& s, std::int64_t now_ms);
   // Closes the live candle and emits fillers for the periods before `open_ms`.
   void roll_to(std::uint16_t symbol, std::uint8_t tf, Series& s, std::int64_t open_ms);

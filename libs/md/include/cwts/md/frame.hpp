@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cwts/core/fixed_point.hpp"
+#include "cwts/core/money.hpp"
 
 namespace cwts::md {
 
@@ -13,9 +14,13 @@ namespace cwts::md {
 // decimals), so the raw integers match layout::Price/Qty with price_decimals = qty_decimals = 8.
 inline constexpr int kWireDecimals = core::kWireDecimals;
 
+using core::Notional;
+using core::Price;
+using core::Qty;
+
 struct Level {
-  std::int64_t px;
-  std::int64_t qty;  // 0 = remove the level
+  Price px;
+  Qty qty;  // 0 = remove the level
   friend constexpr bool operator==(const Level&, const Level&) = default;
 };
 
@@ -49,7 +54,10 @@ enum class ParseErrc : std::uint8_t {
 
 struct BookTickerMsg {
   std::uint64_t update_id;
-  std::int64_t bid_px, bid_qty, ask_px, ask_qty;
+  Price bid_px;
+  Qty bid_qty;
+  Price ask_px;
+  Qty ask_qty;
   std::int64_t event_time_ms;  // USD-M only (E), else 0
   std::int64_t txn_time_ms;    // USD-M only (T), else 0
 };
@@ -67,7 +75,8 @@ struct TradeMsg {
   std::uint64_t id;        // t (trade) or a (aggTrade)
   std::uint64_t first_id;  // aggTrade f
   std::uint64_t last_id;   // aggTrade l
-  std::int64_t px, qty;
+  Price px;
+  Qty qty;
   std::int64_t event_time_ms;
   std::int64_t trade_time_ms;
   bool buyer_is_maker;
@@ -76,7 +85,9 @@ struct TradeMsg {
 struct KlineMsg {
   std::int64_t open_time_ms, close_time_ms;
   std::uint32_t interval_s;  // 0 for "1M" (calendar month)
-  std::int64_t open, high, low, close, volume, quote_volume;
+  Price open, high, low, close;
+  Qty volume;
+  Notional quote_volume;
   std::uint64_t trades;
   bool closed;
   std::int64_t event_time_ms;

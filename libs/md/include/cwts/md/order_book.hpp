@@ -30,8 +30,8 @@ class OrderBook {
 
   // Sets the absolute quantity at a price; qty 0 removes the level (absent levels are ignored,
   // as Binance documents). Returns true if the book changed.
-  bool set_bid(std::int64_t px, std::int64_t qty) { return set(bids_, px, qty, BidOrder{}); }
-  bool set_ask(std::int64_t px, std::int64_t qty) { return set(asks_, px, qty, AskOrder{}); }
+  bool set_bid(Price px, Qty qty) { return set(bids_, px, qty, BidOrder{}); }
+  bool set_ask(Price px, Qty qty) { return set(asks_, px, qty, AskOrder{}); }
 
   // Replaces the whole book from a snapshot (levels in any order; zero quantities skipped; for a
   // price given twice the last one wins). Appends and sorts once: O(n log n) whatever the order.
@@ -60,17 +60,17 @@ class OrderBook {
  private:
   // Bids ascend (best = highest at the back); asks descend (best = lowest at the back).
   struct BidOrder {
-    bool operator()(const Level& l, std::int64_t px) const noexcept { return l.px < px; }
+    bool operator()(const Level& l, Price px) const noexcept { return l.px < px; }
   };
   struct AskOrder {
-    bool operator()(const Level& l, std::int64_t px) const noexcept { return l.px > px; }
+    bool operator()(const Level& l, Price px) const noexcept { return l.px > px; }
   };
 
   template <typename Order>
   static void fill(std::vector<Level>& side, std::span<const Level> levels, Order order) {
     side.clear();
     for (const auto& l : levels) {
-      if (l.qty != 0) side.push_back(l);
+      if (!l.qty.is_zero()) side.push_back(l);
     }
     // Stable: equal prices keep input order, so the last duplicate is the one kept below.
     std::stable_sort(side.begin(), side.end(),
@@ -87,10 +87,10 @@ class OrderBook {
   }
 
   template <typename Order>
-  static bool set(std::vector<Level>& side, std::int64_t px, std::int64_t qty, Order order) {
+  static bool set(std::vector<Level>& side, Price px, Qty qty, Order order) {
     const auto it = std::lower_bound(side.begin(), side.end(), px, order);
     const bool found = it != side.end() && it->px == px;
-    if (qty == 0) {
+    if (qty.is_zero()) {
       if (!found) return false;
       side.erase(it);
       return true;
