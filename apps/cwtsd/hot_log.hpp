@@ -11,6 +11,8 @@
 
 #include <spdlog/common.h>
 
+#include "cwts/core/money.hpp"
+
 namespace cwts::daemon {
 
 struct HotField {
@@ -33,9 +35,10 @@ struct HotRecord {
   HotRecord& u(const char* k, std::uint64_t v) noexcept {
     return add(k, HotField::Kind::kUint, static_cast<std::int64_t>(v));
   }
-  // A fixed-point value at 8 decimals (layout Price/Qty), logged as an exact decimal string.
-  HotRecord& fx(const char* k, std::int64_t v) noexcept {
-    return add(k, HotField::Kind::kFixed8, v);
+  // A price, quantity, notional or amount, logged as an exact decimal string.
+  template <class Tag>
+  HotRecord& fx(const char* k, core::Fixed8<Tag> v) noexcept {
+    return add(k, HotField::Kind::kFixed8, v.raw);
   }
   HotRecord& s(const char* k, const char* text, std::size_t n) noexcept;
 

@@ -303,7 +303,7 @@ class Bridge {
     for (std::uint64_t i = 0; i < n && i < layout::kMaxAssets; ++i) {
       const layout::Balance b = mr().balances[i].load();
       bal[nb::str(std::string(b.asset.view()).c_str())] =
-          nb::make_tuple(to_f(b.free, 8), to_f(b.locked, 8));
+          nb::make_tuple(to_f(b.free.raw, 8), to_f(b.locked.raw, 8));
     }
     d["balances"] = bal;
     return d;

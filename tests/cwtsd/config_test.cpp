@@ -50,10 +50,10 @@ TEST(Config, DecimalsAreExact) {
   const Config c = parse_config(
       R"({"market":{"symbols":["BTCUSDT"]},"risk":{"max_order_notional":"1234.5","max_position":"0.00000001",
           "symbols":{"BTCUSDT":{"max_position":"0.25"}}}})");
-  EXPECT_EQ(c.risk.max_order_notional, 123450000000LL);
-  EXPECT_EQ(c.risk.max_position, 1);
+  EXPECT_EQ(c.risk.max_order_notional.raw, 123450000000LL);
+  EXPECT_EQ(c.risk.max_position.raw, 1);
   ASSERT_EQ(c.risk_overrides.size(), 1U);
-  EXPECT_EQ(c.risk_overrides[0].max_position.value(), 25000000);
+  EXPECT_EQ(c.risk_overrides[0].max_position.value().raw, 25000000);
   EXPECT_FALSE(c.risk_overrides[0].max_open_orders.has_value());
 }
 

@@ -165,8 +165,8 @@ Config parse_config(std::string_view json) {
   }
 
   if (auto s = top.section("risk")) {
-    s->decimal("max_order_notional", c.risk.max_order_notional, md::kWireDecimals);
-    s->decimal("max_position", c.risk.max_position, md::kWireDecimals);
+    s->decimal("max_order_notional", c.risk.max_order_notional.raw, md::kWireDecimals);
+    s->decimal("max_position", c.risk.max_position.raw, md::kWireDecimals);
     s->integer("max_open_orders", c.risk.max_open_orders, 0, 1000000);
     s->integer("price_band_bps", c.risk.price_band_bps, 0, 100000);
     s->integer("default_ttl_ms", c.risk.default_ttl_ms, 1, 3600000);
@@ -186,10 +186,11 @@ Config parse_config(std::string_view json) {
         SymbolRiskOverride ov;
         ov.symbol = sym;
         if (auto e = o.get("max_order_notional")) {
-          ov.max_order_notional = o.decimal_value("max_order_notional", *e, md::kWireDecimals);
+          ov.max_order_notional =
+              core::Notional{o.decimal_value("max_order_notional", *e, md::kWireDecimals)};
         }
         if (auto e = o.get("max_position")) {
-          ov.max_position = o.decimal_value("max_position", *e, md::kWireDecimals);
+          ov.max_position = core::Qty{o.decimal_value("max_position", *e, md::kWireDecimals)};
         }
         if (auto e = o.get("max_open_orders")) {
           ov.max_open_orders =

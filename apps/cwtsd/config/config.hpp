@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cwts/core/money.hpp"
 #include "cwts/publish/shm_publisher.hpp"
 #include "cwts/shm_layout/types.hpp"
 
@@ -83,8 +84,8 @@ struct MarketConfig {
 // Risk limits. Decimal amounts are written as JSON strings ("0.5"), exactly as Binance sends
 // them, and held at md::kWireDecimals / kQtyDecimals.
 struct RiskConfig {
-  std::int64_t max_order_notional = 0;  // quote asset, price scale; 0 = no limit
-  std::int64_t max_position = 0;        // base asset, qty scale; 0 = no limit
+  core::Notional max_order_notional{};  // 0 = no limit
+  core::Qty max_position{};             // |base|; 0 = no limit
   std::uint32_t max_open_orders = 10;   // per symbol
   std::uint32_t price_band_bps = 500;   // limit price within this of the mid; 0 = no band
   std::uint32_t default_ttl_ms = 5000;
@@ -94,8 +95,8 @@ struct RiskConfig {
 
 struct SymbolRiskOverride {
   std::string symbol;
-  std::optional<std::int64_t> max_order_notional;
-  std::optional<std::int64_t> max_position;
+  std::optional<core::Notional> max_order_notional;
+  std::optional<core::Qty> max_position;
   std::optional<std::uint32_t> max_open_orders;
 };
 

@@ -399,9 +399,9 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
       for (auto field : obj) {
         const std::string_view k = field.key;
         if (k == "max_order_notional") {
-          r.max_order_notional = decimal_param(field.value, k);
+          r.max_order_notional = core::Notional{decimal_param(field.value, k)};
         } else if (k == "max_position") {
-          r.max_position = decimal_param(field.value, k);
+          r.max_position = core::Qty{decimal_param(field.value, k)};
         } else if (k == "max_open_orders") {
           r.max_open_orders = static_cast<std::uint32_t>(int_param(field.value, k, 0, 1000000));
         } else if (k == "price_band_bps") {

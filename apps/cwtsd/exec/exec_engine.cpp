@@ -100,16 +100,16 @@ std::uint64_t ExecEngine::reload(const Config& cfg) {
   Limits l{};
   for (std::size_t i = 0; i < cfg.market.symbols.size() && i < layout::kMaxSymbols; ++i) {
     engine::RiskLimits r;
-    r.max_order_notional = core::Notional{cfg.risk.max_order_notional};
-    r.max_position = core::Qty{cfg.risk.max_position};
+    r.max_order_notional = cfg.risk.max_order_notional;
+    r.max_position = cfg.risk.max_position;
     r.max_open_orders = cfg.risk.max_open_orders;
     r.price_band_bps = cfg.risk.price_band_bps;
     r.default_ttl_ms = cfg.risk.default_ttl_ms;
     r.max_ttl_ms = cfg.risk.max_ttl_ms;
     for (const auto& ov : cfg.risk_overrides) {
       if (ov.symbol != cfg.market.symbols[i]) continue;
-      if (ov.max_order_notional) r.max_order_notional = core::Notional{*ov.max_order_notional};
-      if (ov.max_position) r.max_position = core::Qty{*ov.max_position};
+      if (ov.max_order_notional) r.max_order_notional = *ov.max_order_notional;
+      if (ov.max_position) r.max_position = *ov.max_position;
       if (ov.max_open_orders) r.max_open_orders = *ov.max_open_orders;
     }
     l.risk[i] = r;
@@ -271,9 +271,9 @@ void ExecEngine::on_signal(std::uint32_t slot, const layout::Signal& s, std::int
     m.book_valid = q.book_valid != 0 && cc::load_word(market_.symbols[s.symbol].book_valid,
                                                       std::memory_order_acquire) != 0;
     const PositionBook& p = positions_[s.symbol];
-    ex.position = core::Qty{p.qty};
-    ex.open_buy_qty = core::Qty{p.open_buy};
-    ex.open_sell_qty = core::Qty{p.open_sell};
+    ex.position = p.qty;
+    ex.open_buy_qty = p.open_buy;
+    ex.open_sell_qty = p.open_sell;
     ex.open_orders = p.open_orders;
   }
   RejectReason r =
@@ -303,7 +303,7 @@ void ExecEngine::on_signal(std::uint32_t slot, const layout::Signal& s, std::int
   o.seq = s.seq;
   o.symbol = s.symbol;
   o.side = static_cast<layout::Side>(s.side);
-  o.qty = s.qty.raw;
+  o.qty = s.qty;
   o.cid_len = static_cast<std::uint8_t>(make_client_order_id(epoch_ns_, slot, s.seq, o.cid));
   index_insert(o);
   PositionBook& p = positions_[s.symbol];
@@ -317,8 +317,8 @@ void ExecEngine::on_signal(std::uint32_t slot, const layout::Signal& s, std::int
   req.side = o.side;
   req.type = static_cast<layout::OrderType>(s.type);
   req.tif = static_cast<layout::TimeInForce>(s.tif);
-  req.price = s.price.raw;
-  req.qty = s.qty.raw;
+  req.price = s.price;
+  req.qty = s.qty;
   std::memcpy(req.client_order_id, o.cid, o.cid_len + 1U);
   req.deadline_ns = engine::signal_deadline_ns(s, risk);
   venue_->place(req);
@@ -392,10 +392,10 @@ layout::ExecReport ExecEngine::base_report(const Order& o, ReportKind kind,
   r.symbol = o.symbol;
   r.client_order_id.assign(o.cid_view());
   r.venue_order_id = o.venue_order_id;
-  r.cum_qty.raw = o.reported_qty;
-  r.avg_px.raw = core::average_price(o.reported_quote, o.reported_qty);
-  r.fee.raw = o.fee;
-  r.fee_native.raw = o.fee_native;
+  r.cum_qty = o.reported_qty;
+  r.avg_px = core::average_price(o.reported_quote, o.reported_qty);
+  r.fee = o.fee;
+  r.fee_native = o.fee_native;
   r.fee_asset = o.fee_asset;
   r.ts_ns = now;
   return r;
@@ -438,8 +438,8 @@ void ExecEngine::terminal(Order& o, ReportKind kind, RejectReason reason, std::i
     report(o.slot, c);
   }
   PositionBook& p = positions_[o.symbol];
-  const std::int64_t open_left = o.qty - o.reported_qty;
-  (o.side == layout::Side::kBuy ? p.open_buy : p.open_sell) -= open_left > 0 ? open_left : 0;
+  const core::Qty open_left = o.qty - o.reported_qty;
+  (o.side == layout::Side::kBuy ? p.open_buy : p.open_sell) -= std::max(open_left, core::Qty{});
   if (p.open_orders > 0) --p.open_orders;
   const char* name = kind == ReportKind::kFilled      ? "FILLED"
                      : kind == ReportKind::kCancelled ? "CANCELLED"
@@ -460,10 +460,10 @@ void ExecEngine::terminal(Order& o, ReportKind kind, RejectReason reason, std::i
 void ExecEngine::publish_position(std::uint16_t symbol, std::int64_t now) {
   const PositionBook& p = positions_[symbol];
   layout::Position pos{};
-  pos.qty.raw = p.qty;
-  pos.avg_px.raw = p.avg_px;
-  pos.realized_pnl.raw = p.realized;
-  pos.fees.raw = p.fees;
+  pos.qty = p.qty;
+  pos.avg_px = p.avg_px;
+  pos.realized_pnl = p.realized;
+  pos.fees = p.fees;
   pos.open_orders = p.open_orders;
   pos.update_ts_ns = now;
   market_.symbols[symbol].position.store(pos);

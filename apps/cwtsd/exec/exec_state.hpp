@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "cwts/concurrent/record_ring.hpp"
+#include "cwts/core/money.hpp"
 #include "exec/exec_engine.hpp"
 
 namespace cwts::daemon {
@@ -18,16 +19,16 @@ struct ExecEngine::Order {
   std::uint64_t seq = 0;
   std::uint16_t symbol = 0;
   layout::Side side = layout::Side::kNone;
-  std::int64_t qty = 0;
+  core::Qty qty{};
   char cid[40] = {};
   std::uint8_t cid_len = 0;
   std::uint64_t venue_order_id = 0;
   bool acked = false;             // kNew reported (or skipped: filled at once)
   bool unknown_reported = false;  // kStatusUnknown sent (once)
-  std::int64_t reported_qty = 0;  // cum qty already reported as fills
-  std::int64_t reported_quote = 0;
-  std::int64_t fee = 0;                 // cumulative, quote asset
-  std::int64_t fee_native = 0;          // cumulative, as the venue charged it, in fee_asset
+  core::Qty reported_qty{};       // cum qty already reported as fills
+  core::Notional reported_quote{};
+  core::Notional fee{};                 // cumulative, quote asset
+  core::Amount fee_native{};            // cumulative, as the venue charged it, in fee_asset
   layout::FixedString<16> fee_asset{};  // "" = quote (see layout::ExecReport)
   std::uint64_t cancel_seq = 0;         // a cancel signal waiting for this order's end (0 = none)
   std::int64_t cancel_created = 0;
@@ -47,12 +48,12 @@ struct ExecEngine::SlotState {
 };
 
 struct ExecEngine::PositionBook {
-  std::int64_t qty = 0;  // signed
-  std::int64_t avg_px = 0;
-  std::int64_t realized = 0;  // quote
-  std::int64_t fees = 0;      // quote
-  std::int64_t open_buy = 0;  // remaining qty of open orders
-  std::int64_t open_sell = 0;
+  core::Qty qty{};  // signed
+  core::Price avg_px{};
+  core::Notional realized{};
+  core::Notional fees{};
+  core::Qty open_buy{};  // remaining qty of open orders
+  core::Qty open_sell{};
   std::uint32_t open_orders = 0;
 };
 

@@ -75,32 +75,32 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
   }
   if (final && !e.fee_known) return;  // the terminal report waits for the fees (myTrades)
   if (e.cum_qty > o->reported_qty) {
-    const std::int64_t last_qty = e.cum_qty - o->reported_qty;
-    const std::int64_t last_quote = e.cum_quote - o->reported_quote;
+    const core::Qty last_qty = e.cum_qty - o->reported_qty;
+    const core::Notional last_quote = e.cum_quote - o->reported_quote;
     o->reported_qty = e.cum_qty;
     o->reported_quote = e.cum_quote;
-    const std::int64_t fee_delta = e.fee_quote - o->fee;
+    const core::Notional fee_delta = e.fee_quote - o->fee;
     take_fees(*o, e);
     PositionBook& p = positions_[o->symbol];
-    const std::int64_t px = core::average_price(last_quote, last_qty);
-    const std::int64_t signed_qty = o->side == layout::Side::kBuy ? last_qty : -last_qty;
+    const core::Price px = core::average_price(last_quote, last_qty);
+    const core::Qty signed_qty = o->side == layout::Side::kBuy ? last_qty : -last_qty;
     (o->side == layout::Side::kBuy ? p.open_buy : p.open_sell) -= last_qty;
-    if (p.qty == 0 || (p.qty > 0) == (signed_qty > 0)) {
-      // Adding to the position: volume-weighted average entry.
-      const Wide notional = static_cast<Wide>(p.avg_px) * (p.qty < 0 ? -p.qty : p.qty) +
-                            static_cast<Wide>(px) * (last_qty);
+    const core::Qty flat{};
+    if (p.qty == flat || (p.qty > flat) == (signed_qty > flat)) {
+      // Adding to the position: volume-weighted average entry (one division, no rounding of the
+      // two notionals on the way).
+      const Wide notional = static_cast<Wide>(p.avg_px.raw) * p.qty.abs().raw +
+                            static_cast<Wide>(px.raw) * last_qty.raw;
       p.qty += signed_qty;
-      p.avg_px = static_cast<std::int64_t>(notional / (p.qty < 0 ? -p.qty : p.qty));
+      p.avg_px = core::Price{static_cast<std::int64_t>(notional / p.qty.abs().raw)};
     } else {
       // Reducing: realise PnL on the closed part; a flip opens at the fill price.
-      const std::int64_t closing = std::min<std::int64_t>(last_qty, p.qty < 0 ? -p.qty : p.qty);
-      const Wide diff =
-          p.qty > 0 ? static_cast<Wide>(px - p.avg_px) : static_cast<Wide>(p.avg_px - px);
-      p.realized += static_cast<std::int64_t>(diff * closing / 100'000'000);
+      const core::Qty closing = std::min(last_qty, p.qty.abs());
+      p.realized += core::notional(p.qty > flat ? px - p.avg_px : p.avg_px - px, closing);
       p.qty += signed_qty;
-      if (p.qty == 0) {
-        p.avg_px = 0;
-      } else if ((p.qty > 0) == (signed_qty > 0)) {
+      if (p.qty == flat) {
+        p.avg_px = core::Price{};
+      } else if ((p.qty > flat) == (signed_qty > flat)) {
         p.avg_px = px;
       }
     }
@@ -113,8 +113,8 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
                     e.status == venue::OrderStatus::kFilled ? ReportKind::kFilled
                                                             : ReportKind::kPartiallyFilled,
                     now);
-    r.last_qty.raw = last_qty;
-    r.last_px.raw = px;
+    r.last_qty = last_qty;
+    r.last_px = px;
     if (e.status == venue::OrderStatus::kFilled) {
       // The fill report is the terminal one.
       PositionBook& pb = positions_[o->symbol];
@@ -131,7 +131,7 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
                     .s("client_order_id", o->cid, o->cid_len)
                     .s("state", "FILLED", 6)
                     .fx("cum_qty", o->reported_qty)
-                    .fx("avg_px", r.avg_px.raw)
+                    .fx("avg_px", r.avg_px)
                     .fx("fee", o->fee));
       publish_position(o->symbol, now);
       release(*o);

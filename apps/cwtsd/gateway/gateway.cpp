@@ -440,7 +440,7 @@ void Gateway::Impl::account(const binance::Request& r, Reply reply) {
       cc::load_word(market.asset_count, std::memory_order_acquire), layout::kMaxAssets);
   for (std::uint64_t k = 0; k < n; ++k) {
     const layout::Balance b = market.balances[k].load();
-    balances[std::string(b.asset.view())] = binance::Balance{b.free, b.locked};
+    balances[std::string(b.asset.view())] = binance::Balance{b.free.raw, b.locked.raw};
     update_ns = std::max(update_ns, b.update_ts_ns);
   }
   const binance::CommissionRates rates;

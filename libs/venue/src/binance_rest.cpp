@@ -23,9 +23,10 @@ using detail::Job;
 using detail::JobKind;
 using detail::Tracked;
 
-std::string fixed(std::int64_t v) {
+template <class Tag>
+std::string fixed(core::Fixed8<Tag> v) {
   char buf[40];
-  const std::size_t n = core::format_fixed(v, 8, buf);
+  const std::size_t n = core::format(v, buf);
   // Binance accepts trailing zeros; trim them for readability of logs and the sim's echo.
   std::string s(buf, n);
   if (s.find('.') != std::string::npos) {

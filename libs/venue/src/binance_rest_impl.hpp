@@ -56,11 +56,11 @@ struct Tracked {
   std::string symbol;
   std::uint64_t order_id = 0;
   OrderStatus status = OrderStatus::kNew;
-  std::int64_t cum_qty = 0;
-  std::int64_t cum_quote = 0;
-  std::int64_t fee_quote = 0;
-  std::int64_t fee_qty_covered = 0;  // cum qty whose commission is known
-  std::int64_t fee_native = 0;       // in fee_asset ("" = none yet, or more than one asset)
+  core::Qty cum_qty{};
+  core::Notional cum_quote{};
+  core::Notional fee_quote{};
+  core::Qty fee_qty_covered{};  // cum qty whose commission is known
+  core::Amount fee_native{};    // in fee_asset ("" = none yet, or more than one asset)
   std::string fee_asset;
   bool acknowledged = false;   // the venue confirmed the order exists
   bool cancel_wanted = false;  // cancel asked before that: sent once it is acknowledged
@@ -138,15 +138,15 @@ struct BinanceRestVenue::Impl {
   // The commissions of fills as Binance lists them (the FULL order response's `fills` and
   // `myTrades` use the same member names): valued in the quote asset, and as charged.
   struct FillsSum {
-    std::int64_t fee_quote = 0;
-    std::int64_t covered = 0;  // quantity of the fills summed
-    std::int64_t fee_native = 0;
+    core::Notional fee_quote{};
+    core::Qty covered{};  // quantity of the fills summed
+    core::Amount fee_native{};
     std::string fee_asset;  // "" if none, or more than one asset
   };
   FillsSum sum_fills(const std::string& symbol, simdjson::dom::array fills) const;
   static void take_fees(Tracked& t, FillsSum&& sum);
-  std::int64_t fee_in_quote(const std::string& symbol, std::int64_t px, std::int64_t commission,
-                            std::string_view asset) const;
+  core::Notional fee_in_quote(const std::string& symbol, core::Price px, core::Amount commission,
+                              std::string_view asset) const;
   void publish(const std::string& cid, const Tracked& t);
   void request_trades(const std::string& cid, const Tracked& t);
   void finish_if_final(std::unordered_map<std::string, Tracked>::iterator it);

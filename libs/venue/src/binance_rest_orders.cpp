@@ -15,9 +15,11 @@ namespace {
 
 using core::realtime_ns;
 
-std::int64_t parse8(std::string_view s) noexcept {
-  std::int64_t v = 0;
-  return core::parse_fixed(s, 8, v) == core::DecimalErrc::kOk ? v : 0;
+// A price, quantity or amount as the venue wrote it; zero if it is not a decimal.
+template <class T>
+T parse8(std::string_view s) noexcept {
+  T v{};
+  return core::parse(s, v) == core::DecimalErrc::kOk ? v : T{};
 }
 
 std::uint64_t header_u64(const http::fields& h, std::string_view name) {
@@ -60,7 +62,7 @@ void BinanceRestVenue::Impl::acknowledged(const std::string& cid, Tracked& t) {
 }
 
 void BinanceRestVenue::Impl::emit(const OrderEvent& e) {
-  if (e.cum_qty > 0) refresh_account_soon();
+  if (e.cum_qty > core::Qty{}) refresh_account_soon();
   if (listener != nullptr) listener->on_order_event(e);
 }
 
@@ -237,9 +239,10 @@ void BinanceRestVenue::Impl::on_order(Job& j, simdjson::dom::element doc) {
   if (doc["orderId"].get(oid) == simdjson::SUCCESS) t.order_id = oid;
   acknowledged(it->first, t);
   std::string_view s;
-  if (doc["executedQty"].get(s) == simdjson::SUCCESS) t.cum_qty = std::max(t.cum_qty, parse8(s));
+  if (doc["executedQty"].get(s) == simdjson::SUCCESS)
+    t.cum_qty = std::max(t.cum_qty, parse8<core::Qty>(s));
   if (doc["cummulativeQuoteQty"].get(s) == simdjson::SUCCESS)
-    t.cum_quote = std::max(t.cum_quote, parse8(s));
+    t.cum_quote = std::max(t.cum_quote, parse8<core::Notional>(s));
   // FULL responses carry the fills with their commissions.
   simdjson::dom::array fills;
   if (doc["fills"].get(fills) == simdjson::SUCCESS) {
@@ -266,9 +269,10 @@ void BinanceRestVenue::Impl::on_open_orders(Job& j, simdjson::dom::element doc) 
     std::string_view s;
     OrderStatus st = t.status;
     if (o["status"].get(s) == simdjson::SUCCESS) (void)parse_status(s, st);
-    std::int64_t cum = t.cum_qty, quote = t.cum_quote;
-    if (o["executedQty"].get(s) == simdjson::SUCCESS) cum = parse8(s);
-    if (o["cummulativeQuoteQty"].get(s) == simdjson::SUCCESS) quote = parse8(s);
+    core::Qty cum = t.cum_qty;
+    core::Notional quote = t.cum_quote;
+    if (o["executedQty"].get(s) == simdjson::SUCCESS) cum = parse8<core::Qty>(s);
+    if (o["cummulativeQuoteQty"].get(s) == simdjson::SUCCESS) quote = parse8<core::Notional>(s);
     std::uint64_t oid = 0;
     if (o["orderId"].get(oid) == simdjson::SUCCESS) t.order_id = oid;
     const bool changed = !t.acknowledged || cum > t.cum_qty || st != t.status;
@@ -319,8 +323,8 @@ void BinanceRestVenue::Impl::on_account(simdjson::dom::element doc) {
       BalanceUpdate u;
       const std::size_t n = std::min(asset.size(), sizeof u.asset - 1);
       std::copy_n(asset.data(), n, u.asset);
-      u.free = parse8(free_s);
-      u.locked = parse8(locked_s);
+      u.free = parse8<core::Amount>(free_s);
+      u.locked = parse8<core::Amount>(locked_s);
       balances.push_back(u);
     }
     if (listener != nullptr) listener->on_balances(balances);
@@ -343,16 +347,17 @@ BinanceRestVenue::Impl::FillsSum BinanceRestVenue::Impl::sum_fills(
         f["commissionAsset"].get(asset)) {
       continue;
     }
-    sum.covered += parse8(qty);
-    sum.fee_quote += fee_in_quote(symbol, parse8(px), parse8(commission), asset);
+    sum.covered += parse8<core::Qty>(qty);
+    sum.fee_quote +=
+        fee_in_quote(symbol, parse8<core::Price>(px), parse8<core::Amount>(commission), asset);
     if (first) sum.fee_asset = std::string(asset);
     mixed = mixed || asset != sum.fee_asset;
     first = false;
-    sum.fee_native += parse8(commission);
+    sum.fee_native += parse8<core::Amount>(commission);
   }
   if (mixed) {
     sum.fee_asset.clear();
-    sum.fee_native = 0;
+    sum.fee_native = core::Amount{};
   }
   return sum;
 }
@@ -364,17 +369,16 @@ void BinanceRestVenue::Impl::take_fees(Tracked& t, FillsSum&& sum) {
   t.fee_asset = std::move(sum.fee_asset);
 }
 
-std::int64_t BinanceRestVenue::Impl::fee_in_quote(const std::string& symbol, std::int64_t px,
-                                                  std::int64_t commission,
-                                                  std::string_view asset) const {
+core::Notional BinanceRestVenue::Impl::fee_in_quote(const std::string& symbol, core::Price px,
+                                                    core::Amount commission,
+                                                    std::string_view asset) const {
   const auto it = assets.find(symbol);
-  if (it == assets.end()) return 0;
-  if (asset == it->second.second) return commission;  // quote asset
-  if (asset == it->second.first) {                    // base asset: valued at the fill price
-    __extension__ typedef __int128 Wide;
-    return static_cast<std::int64_t>(static_cast<Wide>(commission) * px / 100'000'000);
+  if (it == assets.end()) return {};
+  if (asset == it->second.second) return core::as_quote(commission);  // quote asset
+  if (asset == it->second.first) {  // base asset: valued at the fill price
+    return core::notional(px, core::as_base(commission));
   }
-  return 0;  // a third asset (BNB discount): not converted; see docs/engine.md "Venues"
+  return {};  // a third asset (BNB discount): not converted; see docs/engine.md "Venues"
 }
 
 void BinanceRestVenue::Impl::publish(const std::string& cid, const Tracked& t) {

@@ -27,20 +27,20 @@ std::size_t PaperVenue::busy() const noexcept {
   return live_.size() + fresh_.size() + cancels_.size();
 }
 
-std::int64_t PaperVenue::match(Order& o, const layout::BookTop& book, std::int64_t max_qty) {
+core::Qty PaperVenue::match(Order& o, const layout::BookTop& book, core::Qty max_qty) {
   const bool buy = o.req.side == layout::Side::kBuy;
   const bool market = o.req.type == layout::OrderType::kMarket;
   const std::uint32_t n = buy ? book.ask_count : book.bid_count;
-  std::int64_t filled = 0;
+  core::Qty filled{};
   for (std::uint32_t i = 0; i < n && filled < max_qty; ++i) {
-    const std::int64_t px = buy ? book.ask_px[i].raw : book.bid_px[i].raw;
-    const std::int64_t avail = buy ? book.ask_qty[i].raw : book.bid_qty[i].raw;
+    const core::Price px = buy ? book.ask_px[i] : book.bid_px[i];
+    const core::Qty avail = buy ? book.ask_qty[i] : book.bid_qty[i];
     if (!market && (buy ? px > o.req.price : px < o.req.price)) break;
-    const std::int64_t q = std::min(avail, max_qty - filled);
+    const core::Qty q = std::min(avail, max_qty - filled);
     filled += q;
     o.cum_qty += q;
-    o.cum_quote += core::notional_of(px, q);
-    o.fee += core::notional_of(px, q) * fee_bps_ / 10'000;
+    o.cum_quote += core::notional(px, q);
+    o.fee += core::Notional{core::notional(px, q).raw * fee_bps_ / 10'000};
   }
   return filled;
 }
@@ -80,11 +80,12 @@ void PaperVenue::tick(std::int64_t /*now_ns*/) {
     fresh_.pop_front();
     const auto& book = market_.symbols[o.req.symbol_id].book.load();
     const bool buy = o.req.side == layout::Side::kBuy;
-    const std::int64_t best = buy ? (book.ask_count > 0 ? book.ask_px[0].raw : 0)
-                                  : (book.bid_count > 0 ? book.bid_px[0].raw : 0);
-    const bool crosses = best > 0 && (o.req.type == layout::OrderType::kMarket ||
-                                      (buy ? best <= o.req.price : best >= o.req.price));
-    if (!book.book_valid || best == 0) {
+    const core::Price none{};
+    const core::Price best = buy ? (book.ask_count > 0 ? book.ask_px[0] : none)
+                                 : (book.bid_count > 0 ? book.bid_px[0] : none);
+    const bool crosses = best > none && (o.req.type == layout::OrderType::kMarket ||
+                                         (buy ? best <= o.req.price : best >= o.req.price));
+    if (!book.book_valid || best == none) {
       refuse(EventKind::kRejected, o.cid, -1013, "paper venue: no valid book");
       continue;
     }
@@ -108,7 +109,7 @@ void PaperVenue::tick(std::int64_t /*now_ns*/) {
                o.req.tif == layout::TimeInForce::kFok) {
       o.status = OrderStatus::kExpired;
     } else {
-      o.status = o.cum_qty > 0 ? OrderStatus::kPartiallyFilled : OrderStatus::kNew;
+      o.status = o.cum_qty > core::Qty{} ? OrderStatus::kPartiallyFilled : OrderStatus::kNew;
     }
     emit_update(o);
     if (!is_final(o.status)) live_.push_back(std::move(o));
@@ -129,7 +130,7 @@ void PaperVenue::tick(std::int64_t /*now_ns*/) {
   // Resting orders: fill when the book trades through them.
   for (auto it = live_.begin(); it != live_.end();) {
     const auto& book = market_.symbols[it->req.symbol_id].book.load();
-    const std::int64_t before = it->cum_qty;
+    const core::Qty before = it->cum_qty;
     if (book.book_valid && book.update_id != it->book_update_seen) {
       it->book_update_seen = book.update_id;
       match(*it, book, it->req.qty - it->cum_qty);

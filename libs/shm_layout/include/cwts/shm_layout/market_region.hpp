@@ -130,8 +130,8 @@ struct IndicatorTable {
 struct Position {
   Qty qty;  // signed: > 0 long
   Price avg_px;
-  Price realized_pnl;  // quote asset, price scale
-  Price fees;          // quote asset, price scale
+  Notional realized_pnl;  // quote asset
+  Notional fees;          // quote asset
   std::uint32_t open_orders;
   std::uint32_t reserved0;
   std::int64_t update_ts_ns;
@@ -240,12 +240,12 @@ struct ExecReport {
   Price last_px;
   Qty cum_qty;  // filled so far
   Price avg_px;
-  Price fee;  // cumulative, quote asset, price scale
+  Notional fee;  // cumulative, quote asset
   std::int64_t ts_ns;
   // The commission as the venue charged it: cumulative, in fee_asset, 8 decimals. fee_asset ""
   // = the quote asset (fee_native == fee), e.g. paper trading, or fills charged in more than one
   // asset (then fee, in quote, is the whole of it and fee_native is 0).
-  Qty fee_native;
+  Amount fee_native;
   FixedString<16> fee_asset;
 };
 static_assert(sizeof(ExecReport) == 136);
@@ -280,8 +280,8 @@ static_assert(sizeof(EngineStatus) == 128);
 // Balances per asset (exec thread). 32 bytes.
 struct Balance {
   FixedString<8> asset;
-  std::int64_t free;  // 10^-8 units of the asset
-  std::int64_t locked;
+  Amount free;  // of `asset`
+  Amount locked;
   std::int64_t update_ts_ns;
 };
 static_assert(sizeof(Balance) == 32);

@@ -15,6 +15,7 @@ namespace cwts::layout {
 using Price = core::Price;
 using Qty = core::Qty;
 using Notional = core::Notional;  // quote asset
+using Amount = core::Amount;      // of the asset named beside it
 
 // A ratio with kRatioDecimals fixed decimals (PERCENT_PRICE multipliers and the like).
 inline constexpr int kRatioDecimals = 8;

@@ -34,13 +34,13 @@ class PaperVenue final : public VenueClient {
     OrderRequest req;
     std::uint64_t order_id = 0;
     OrderStatus status = OrderStatus::kNew;
-    std::int64_t cum_qty = 0;
-    std::int64_t cum_quote = 0;
-    std::int64_t fee = 0;
+    core::Qty cum_qty{};
+    core::Notional cum_quote{};
+    core::Notional fee{};
     std::uint64_t book_update_seen = 0;  // liquidity is taken once per book update
   };
   // Fills `o` against the book as far as its price allows; returns the quantity filled.
-  std::int64_t match(Order& o, const layout::BookTop& book, std::int64_t max_qty);
+  core::Qty match(Order& o, const layout::BookTop& book, core::Qty max_qty);
   void emit_update(const Order& o);
   void refuse(EventKind kind, std::string_view cid, std::int32_t code, std::string_view message);
 

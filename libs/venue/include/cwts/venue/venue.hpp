@@ -8,6 +8,7 @@
 #include <span>
 #include <string_view>
 
+#include "cwts/core/money.hpp"
 #include "cwts/shm_layout/types.hpp"
 
 namespace cwts::venue {
@@ -18,8 +19,8 @@ struct OrderRequest {
   layout::Side side = layout::Side::kNone;
   layout::OrderType type = layout::OrderType::kLimit;
   layout::TimeInForce tif = layout::TimeInForce::kNone;
-  std::int64_t price = 0;         // 8 decimals; 0 for market orders
-  std::int64_t qty = 0;           // 8 decimals
+  core::Price price{};  // zero for market orders
+  core::Qty qty{};
   char client_order_id[40] = {};  // NUL-terminated, <= 36 characters
   // The signal's deadline (its TTL): the order is not sent, nor resent, after it; 0 = none.
   std::int64_t deadline_ns = 0;
@@ -49,12 +50,12 @@ struct OrderEvent {
   std::string_view client_order_id;
   std::uint64_t order_id = 0;
   OrderStatus status = OrderStatus::kNew;
-  std::int64_t cum_qty = 0;    // executedQty, 8 decimals
-  std::int64_t cum_quote = 0;  // cummulativeQuoteQty, 8 decimals
-  std::int64_t fee_quote = 0;  // cumulative fee converted to the quote asset, 8 decimals
-  // The commission as the venue charged it: cumulative, 8 decimals, in `fee_asset` ("" = none
-  // known yet, or fills charged in more than one asset: then only fee_quote is meaningful).
-  std::int64_t fee_native = 0;
+  core::Qty cum_qty{};         // executedQty
+  core::Notional cum_quote{};  // cummulativeQuoteQty
+  core::Notional fee_quote{};  // cumulative fee converted to the quote asset
+  // The commission as the venue charged it: cumulative, in `fee_asset` ("" = none known yet, or
+  // fills charged in more than one asset: then only fee_quote is meaningful).
+  core::Amount fee_native{};
   std::string_view fee_asset;
   bool fee_known = true;  // false: fills seen whose commission is not known yet
   std::int32_t code = 0;  // Binance error code (kRejected, kCancelRejected, kUnknown)
@@ -65,8 +66,8 @@ struct OrderEvent {
 
 struct BalanceUpdate {
   char asset[16] = {};
-  std::int64_t free = 0;  // 8 decimals
-  std::int64_t locked = 0;
+  core::Amount free{};
+  core::Amount locked{};
 };
 
 class VenueListener {
