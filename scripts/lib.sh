@@ -19,7 +19,7 @@ CWTS_SYSTEM_PACKAGES=(
   libboost-all-dev libsimdjson-dev libspdlog-dev libssl-dev
   libgtest-dev libbenchmark-dev libsystemd-dev zlib1g-dev
   clang-format clang-tidy util-linux python3-venv
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev ccache
 )
 
 CWTS_MIN_PYTHON="3.11"
