@@ -140,6 +140,7 @@ void Engine::start() {
   i.signals_created.set_state(layout::RegionState::kLive);
   i.signals = shm::Region::attach(layout::RegionKind::kSignals, shm::Access::kReadOnly, i.ropts);
   i.exec->bind_signals(i.signals.as<layout::SignalsRegion>(), i.market.header().epoch_ns);
+  i.exec->open_journal();
   i.market.set_state(layout::RegionState::kLive);
   i.md->start();
   i.exec_thread = std::thread([this] {

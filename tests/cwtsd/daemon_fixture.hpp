@@ -96,6 +96,7 @@ struct EngineOptions {
   std::string extra_venue;  // appended inside "venue"
   std::string rate = R"("engine_share":0.8,"slot_share":1.0)";
   std::string threads = R"("exec":{"idle":"block"})";
+  std::string extra;  // more top-level sections, e.g. R"("journal":{...},)"
   std::vector<std::pair<std::string, std::string>> env;
   bool wait_ready = true;
 };
@@ -127,6 +128,7 @@ class Harness {
         << opts_.extra_venue << R"(},"market":{"symbols":["BTCUSDT","ETHUSDT"]},)"
         << R"("risk":{)" << opts_.risk << R"(},"rate_limits":{)" << opts_.rate << R"(},)"
         << R"("slots":{)" << opts_.slots << R"(},"threads":{)" << opts_.threads << R"(},)"
+        << opts_.extra
         << R"("shutdown":{"on_stop":"cancel","timeout_ms":3000},"systemd":{"progress_timeout_ms":500}})";
   }
 
@@ -162,6 +164,7 @@ class Harness {
   ChildProcess& engine() { return *engine_; }
   NotifySocket& notify() { return notify_; }
   [[nodiscard]] const std::string& config_path() const { return config_path_; }
+  EngineOptions& options() { return opts_; }
 
   cwts::test::HttpReply fault(const std::string& json) {
     return cwts::test::http_request(sim_->port(), boost::beast::http::verb::post, "/_sim/fault",

@@ -103,6 +103,8 @@ Config parse_config(std::string_view json) {
     s->integer("order_poll_ms", c.venue.order_poll_ms, 10, 60000);
     s->integer("connections", c.venue.connections, 1, 16);
     s->integer("paper_fee_bps", c.venue.paper_fee_bps, 0, 1000);
+    s->choice("on_start", c.venue.on_start,
+              {{"adopt", StartAction::kAdopt}, {"cancel", StartAction::kCancel}});
     s->finish();
   }
 
@@ -249,6 +251,17 @@ Config parse_config(std::string_view json) {
     s->choice("on_stop", c.shutdown.on_stop,
               {{"cancel", StopAction::kCancel}, {"leave", StopAction::kLeave}});
     s->integer("timeout_ms", c.shutdown.timeout_ms, 0, 600000);
+    s->finish();
+  }
+
+  if (auto s = top.section("journal")) {
+    s->str("dir", c.journal.dir);
+    s->choice("fsync", c.journal.fsync,
+              {{"none", JournalFsync::kNone},
+               {"interval", JournalFsync::kInterval},
+               {"always", JournalFsync::kAlways}});
+    s->integer("interval_ms", c.journal.interval_ms, 1, 10000);
+    s->integer("size_mb", c.journal.size_mb, 1, 65536);
     s->finish();
   }
 

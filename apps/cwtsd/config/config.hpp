@@ -43,6 +43,9 @@ struct ThreadConfig {
 enum class VenueKind : std::uint8_t { kBinance, kPaper };
 enum class HugepageMode : std::uint8_t { kAuto, kRequire, kOff };
 enum class StopAction : std::uint8_t { kCancel, kLeave };
+// Orders of an earlier run still open on the venue at start (from the journal).
+enum class StartAction : std::uint8_t { kAdopt, kCancel };
+enum class JournalFsync : std::uint8_t { kNone, kInterval, kAlways };
 
 struct RegionConfig {
   std::string instance = "default";
@@ -70,6 +73,16 @@ struct VenueConfig {
   std::uint32_t order_poll_ms = 500;  // polls resting orders for fills
   std::uint32_t connections = 2;      // kept-alive REST connections
   std::int64_t paper_fee_bps = 10;    // paper venue: fee per fill in basis points of notional
+  StartAction on_start = StartAction::kAdopt;  // earlier runs' open orders: track or cancel
+};
+
+// The durable order journal (docs/journal.md). dir "" = $STATE_DIRECTORY (set by systemd's
+// StateDirectory=) if set, else no journal (a warning at start: a restart forgets its orders).
+struct JournalConfig {
+  std::string dir;
+  JournalFsync fsync = JournalFsync::kInterval;
+  std::uint32_t interval_ms = 10;
+  std::uint32_t size_mb = 64;
 };
 
 struct MarketConfig {
@@ -165,6 +178,7 @@ struct Config {
   SlotConfig default_slot;
   ThreadConfig md_thread, exec_thread, ctl_thread;
   ShutdownConfig shutdown;
+  JournalConfig journal;
   LogConfig log;
   SystemdConfig systemd;
   ControlConfig control;

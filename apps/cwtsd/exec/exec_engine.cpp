@@ -12,6 +12,7 @@
 #include "cwts/concurrent/word_copy.hpp"
 #include "cwts/core/clock.hpp"
 #include "cwts/core/fixed_point.hpp"
+#include "cwts/journal/records.hpp"
 #include "cwts/log/json_log.hpp"
 #include "cwts/venue/binance_rest.hpp"
 #include "cwts/venue/paper.hpp"
@@ -137,6 +138,7 @@ std::uint64_t ExecEngine::request_cancel_all() {
 
 void ExecEngine::run(std::atomic<bool>& stop) {
   std::uint32_t idle_rounds = 0;
+  settle_recovered(realtime_ns());
   const IdleStrategy idle = cfg_.exec_thread.idle;
   while (!stop.load(std::memory_order_acquire)) {
     const std::int64_t now = realtime_ns();
@@ -279,6 +281,7 @@ void ExecEngine::on_signal(std::uint32_t slot, const layout::Signal& s, std::int
   RejectReason r =
       engine::validate(s, rules, risk, m, ex, state, limits_.slots[slot], last_seq, now);
   if (r == RejectReason::kNone && free_orders_.empty()) r = RejectReason::kMaxOpenOrders;
+  if (r == RejectReason::kNone && !journal_has_room()) r = RejectReason::kJournalUnavailable;
   if (r == RejectReason::kNone) {
     const engine::RateDecision d = governor_.try_acquire_order(slot, 1, now);
     if (d != engine::RateDecision::kOk) {
@@ -309,6 +312,22 @@ void ExecEngine::on_signal(std::uint32_t slot, const layout::Signal& s, std::int
   PositionBook& p = positions_[s.symbol];
   (o.side == layout::Side::kBuy ? p.open_buy : p.open_sell) += o.qty;
   ++p.open_orders;
+  const std::int64_t deadline = engine::signal_deadline_ns(s, risk);
+  if (journal_) {
+    journal::OrderAccepted a{};
+    a.cid.assign(o.cid_view());
+    a.symbol.assign(symbol_names_[s.symbol]);
+    a.slot = slot;
+    a.side = s.side;
+    a.type = s.type;
+    a.tif = s.tif;
+    a.seq = s.seq;
+    a.price = s.price;
+    a.qty = s.qty;
+    a.accepted_ns = now;
+    a.deadline_ns = deadline;
+    journal_append(a);
+  }
   report(slot, base_report(o, ReportKind::kAccepted, now));
 
   venue::OrderRequest req;
@@ -320,7 +339,7 @@ void ExecEngine::on_signal(std::uint32_t slot, const layout::Signal& s, std::int
   req.price = s.price;
   req.qty = s.qty;
   std::memcpy(req.client_order_id, o.cid, o.cid_len + 1U);
-  req.deadline_ns = engine::signal_deadline_ns(s, risk);
+  req.deadline_ns = deadline;
   venue_->place(req);
   cc::store_word(market_.status.exec.orders_sent,
                  cc::load_word(market_.status.exec.orders_sent, std::memory_order_relaxed) + 1,
@@ -345,6 +364,13 @@ void ExecEngine::on_cancel_signal(std::uint32_t slot, const layout::Signal& s, s
   SlotState& st = *slots_[slot];
   cc::store_word(st.engine.last_signal_seq, s.seq, std::memory_order_relaxed);
   target->cancel_seq = s.seq;
+  if (journal_) {
+    journal::CancelRequested c{};
+    c.cid.assign(target->cid_view());
+    c.cancel_seq = s.seq;
+    c.ts_ns = now;
+    journal_append(c);
+  }
   layout::ExecReport r = base_report(*target, ReportKind::kAccepted, now);
   r.signal_seq = s.seq;
   report(slot, r);
@@ -421,6 +447,7 @@ void ExecEngine::flush_overflow(std::uint32_t slot) {
 
 void ExecEngine::terminal(Order& o, ReportKind kind, RejectReason reason, std::int32_t venue_code,
                           std::int64_t now) {
+  journal_final(o, kind, reason, venue_code, now);
   ExecReport r = base_report(o, kind, now);
   r.reason = static_cast<std::uint16_t>(reason);
   r.venue_code = venue_code;
@@ -495,7 +522,11 @@ void ExecEngine::index_insert(const Order& o) noexcept {
 }
 
 void ExecEngine::release(Order& o) noexcept {
-  (void)index_.erase(o.slot, o.seq);
+  if (o.adopted) {
+    std::erase(adopted_, static_cast<std::uint32_t>(&o - orders_.data()));
+  } else {
+    (void)index_.erase(o.slot, o.seq);
+  }
   o.in_use = false;
   free_orders_.push_back(static_cast<std::uint32_t>(&o - orders_.data()));
 }
@@ -510,9 +541,14 @@ ExecEngine::Order* ExecEngine::find(std::uint32_t slot, std::uint64_t seq) noexc
 ExecEngine::Order* ExecEngine::find(std::string_view cid) noexcept {
   std::uint32_t slot = 0;
   std::uint64_t seq = 0;
-  if (!parse_client_order_id(cid, epoch_ns_, slot, seq)) return nullptr;
-  Order* o = find(slot, seq);
-  return o != nullptr && o->cid_view() == cid ? o : nullptr;
+  if (parse_client_order_id(cid, epoch_ns_, slot, seq)) {
+    Order* o = find(slot, seq);
+    if (o != nullptr && o->cid_view() == cid) return o;
+  }
+  for (const std::uint32_t i : adopted_) {  // an earlier run's order (few, and rare)
+    if (orders_[i].in_use && orders_[i].cid_view() == cid) return &orders_[i];
+  }
+  return nullptr;
 }
 
 // ---- shutdown ---------------------------------------------------------------------------------
@@ -551,8 +587,10 @@ void ExecEngine::shutdown(std::int64_t now) {
   const std::int64_t end = realtime_ns();
   for (auto& o : orders_) {
     if (!o.in_use) continue;
+    o.left_open = true;  // journaled as such: the next run adopts or cancels it
     terminal(o, ReportKind::kExpired, RejectReason::kShutdown, 0, end);
   }
+  if (journal_) journal_->sync_all();
   // 4. Reports the strategies have not made room for: a last chance, bounded.
   const std::int64_t flush_deadline = end + 1'000'000'000LL;
   while (realtime_ns() < flush_deadline) {

@@ -27,6 +27,7 @@
 #include "cwts/concurrent/seqlock.hpp"
 #include "cwts/engine/rate_governor.hpp"
 #include "cwts/engine/validator.hpp"
+#include "cwts/journal/journal.hpp"
 #include "cwts/shm_layout/market_region.hpp"
 #include "cwts/shm_layout/signal_region.hpp"
 #include "cwts/venue/venue.hpp"
@@ -40,6 +41,7 @@ struct ExecCounters {
   std::uint64_t reports_overflowed = 0;   // reports held back because a slot's ring was full
   std::uint64_t duplicate_terminals = 0;  // never expected to move
   std::uint64_t orphan_events = 0;        // venue events for an order this engine does not track
+  std::uint64_t journal_failures = 0;     // records that did not fit (the journal is full)
 };
 
 class ExecEngine final : private venue::VenueListener {
@@ -50,6 +52,10 @@ class ExecEngine final : private venue::VenueListener {
 
   // Before run(): the signals region (read-only mapping) and the engine epoch.
   void bind_signals(const layout::SignalsRegion& signals, std::uint64_t epoch_ns);
+  // Before run(), after bind_signals(): opens the order journal (config `journal`), recovers the
+  // positions and the orders earlier runs left open, and starts a new journal with that state
+  // (docs/journal.md). Throws journal::JournalError (a clear start-up error) if it cannot.
+  void open_journal();
   // The exec thread: until `stop` becomes true, then the shutdown sequence (see Engine::stop).
   void run(std::atomic<bool>& stop);
   // Any thread: new risk limits and slot policies, applied at the next loop.
@@ -124,6 +130,17 @@ class ExecEngine final : private venue::VenueListener {
   void terminal(Order& o, layout::ReportKind kind, layout::RejectReason reason,
                 std::int32_t venue_code, std::int64_t now_ns);
   void publish_position(std::uint16_t symbol, std::int64_t now_ns);
+  // The order journal (no-ops without one). Each is written before what it records is acted on
+  // or reported.
+  void journal_state(const Order& o, std::int64_t now) noexcept;
+  void journal_final(const Order& o, layout::ReportKind kind, layout::RejectReason reason,
+                     std::int32_t venue_code, std::int64_t now) noexcept;
+  void journal_position(std::uint16_t symbol, std::int64_t now) noexcept;
+  template <class T>
+  void journal_append(const T& rec) noexcept;
+  [[nodiscard]] bool journal_has_room() const noexcept;
+  // Start of run(): the recovered orders are adopted (or cancelled) on the venue.
+  void settle_recovered(std::int64_t now);
   void shutdown(std::int64_t now_ns);
   [[nodiscard]] Order* find(std::uint32_t slot, std::uint64_t seq) noexcept;
   [[nodiscard]] Order* find(std::string_view cid) noexcept;
@@ -160,7 +177,9 @@ class ExecEngine final : private venue::VenueListener {
   std::vector<std::unique_ptr<SlotState>> slots_;
   std::vector<Order> orders_;  // fixed capacity, allocated once
   std::vector<std::uint32_t> free_orders_;
-  OrderIndex index_;  // (slot, seq) -> position in orders_, of the live orders
+  OrderIndex index_;                    // (slot, seq) -> position in orders_, of the live orders
+  std::vector<std::uint32_t> adopted_;  // orders of earlier runs (not in index_), by position
+  std::unique_ptr<journal::Writer> journal_;
   struct PositionBook;
   std::vector<PositionBook> positions_;
   std::atomic<std::int64_t> heartbeat_{0};

@@ -25,7 +25,10 @@ struct ExecEngine::Order {
   std::uint64_t venue_order_id = 0;
   bool acked = false;             // kNew reported (or skipped: filled at once)
   bool unknown_reported = false;  // kStatusUnknown sent (once)
-  core::Qty reported_qty{};       // cum qty already reported as fills
+  bool adopted = false;           // an earlier run's order (from the journal), not in the index
+  bool left_open = false;         // shutdown ends it for the strategy; it may rest on the venue
+  std::int64_t sent_ns = 0;
+  core::Qty reported_qty{};  // cum qty already reported as fills
   core::Notional reported_quote{};
   core::Notional fee{};                 // cumulative, quote asset
   core::Amount fee_native{};            // cumulative, as the venue charged it, in fee_asset

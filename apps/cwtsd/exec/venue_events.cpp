@@ -71,6 +71,7 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
   const bool final = venue::is_final(e.status);
   if (!final && !o->acked) {
     o->acked = true;
+    journal_state(*o, now);
     report(o->slot, base_report(*o, ReportKind::kNew, now));
   }
   if (final && !e.fee_known) return;  // the terminal report waits for the fees (myTrades)
@@ -105,6 +106,8 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
       }
     }
     p.fees += fee_delta;
+    journal_state(*o, now);
+    journal_position(o->symbol, now);
     cc::store_word(market_.status.exec.fills,
                    cc::load_word(market_.status.exec.fills, std::memory_order_relaxed) + 1,
                    std::memory_order_relaxed);
@@ -119,6 +122,7 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
       // The fill report is the terminal one.
       PositionBook& pb = positions_[o->symbol];
       if (pb.open_orders > 0) --pb.open_orders;
+      journal_final(*o, ReportKind::kFilled, RejectReason::kNone, 0, now);
       report(o->slot, r);
       if (o->cancel_seq != 0) {
         ExecReport c = base_report(*o, ReportKind::kRejected, now);
@@ -142,6 +146,8 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
   } else if (e.fee_quote != o->fee && e.cum_qty == o->reported_qty) {
     positions_[o->symbol].fees += e.fee_quote - o->fee;
     take_fees(*o, e);
+    journal_state(*o, now);
+    journal_position(o->symbol, now);
   }
   if (!final) return;
   switch (e.status) {

@@ -249,6 +249,8 @@ const char* to_string(layout::RejectReason r) noexcept {
       return "UNKNOWN_ORDER";
     case RejectReason::kShutdown:
       return "SHUTDOWN";
+    case RejectReason::kJournalUnavailable:
+      return "JOURNAL_UNAVAILABLE";
   }
   return "?";
 }

@@ -124,6 +124,20 @@ void BinanceRestVenue::cancel(std::string_view client_order_id, std::string_view
   impl_->request_cancel(std::string(client_order_id), std::string(symbol));
 }
 
+bool BinanceRestVenue::adopt(std::string_view client_order_id, std::string_view symbol,
+                             std::int64_t sent_ns) {
+  Impl& i = *impl_;
+  const std::string cid(client_order_id);
+  Tracked t;
+  t.symbol = std::string(symbol);
+  t.placed_ns = sent_ns;
+  t.sent_ns = sent_ns;
+  t.resent = true;  // an earlier run's order is never sent again
+  i.orders[cid] = t;
+  i.enqueue_query(cid, t.symbol, 0, realtime_ns());
+  return true;
+}
+
 void BinanceRestVenue::tick(std::int64_t now_ns) {
   Impl& i = *impl_;
   if (now_ns >= i.next_poll_ns) {

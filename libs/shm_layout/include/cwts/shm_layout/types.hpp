@@ -129,8 +129,9 @@ enum class RejectReason : std::uint16_t {
   kVenueRejected = 21,  // the venue refused the order; venue_code carries its error code
   kVenueUnavailable = 22,
   kReduceOnly = 23,
-  kUnknownOrder = 24,  // a cancel for a signal that has no open order
-  kShutdown = 25,      // the engine stopped before the signal could be executed
+  kUnknownOrder = 24,        // a cancel for a signal that has no open order
+  kShutdown = 25,            // the engine stopped before the signal could be executed
+  kJournalUnavailable = 26,  // the order journal is full or failing: no order it cannot record
 };
 
 }  // namespace cwts::layout

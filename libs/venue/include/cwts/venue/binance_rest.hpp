@@ -45,6 +45,8 @@ class BinanceRestVenue final : public VenueClient {
   void set_symbol_assets(std::string_view symbol, std::string_view base, std::string_view quote);
   void place(const OrderRequest& r) override;
   void cancel(std::string_view client_order_id, std::string_view symbol) override;
+  bool adopt(std::string_view client_order_id, std::string_view symbol,
+             std::int64_t sent_ns) override;
   void tick(std::int64_t now_ns) override;
   [[nodiscard]] bool ready() const noexcept override;
   [[nodiscard]] std::size_t busy() const noexcept override;

@@ -93,6 +93,15 @@ class VenueClient {
   // Sends a new order. Its fate arrives as OrderEvents for its client order id.
   virtual void place(const OrderRequest& r) = 0;
   virtual void cancel(std::string_view client_order_id, std::string_view symbol) = 0;
+  // An order of an earlier run of the engine (from its journal), sent at `sent_ns` under
+  // `client_order_id`: tracked like a placed one (its status queried, its fills and end arrive as
+  // OrderEvents), never resent; absent from the venue once its request can no longer execute, it
+  // ends as kRejected (-2013). False: this venue cannot know it (paper orders end with the
+  // process).
+  virtual bool adopt(std::string_view /*client_order_id*/, std::string_view /*symbol*/,
+                     std::int64_t /*sent_ns*/) {
+    return false;
+  }
   // Exec loop, every iteration: timers (order polls, account refresh), queued events.
   virtual void tick(std::int64_t now_ns) = 0;
   // True once the venue answered (account fetched); READY=1 waits for it.

@@ -1,0 +1,229 @@
+// The order journal end to end (docs/journal.md): a real cwtsd killed with SIGKILL and started
+// again against the same cwts-sim account knows every order it sent and its positions.
+#include <signal.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "daemon_fixture.hpp"
+
+namespace {
+
+using namespace cwts::daemon::test;
+using namespace std::chrono_literals;
+using cwts::layout::OrderType;
+using cwts::layout::ReportKind;
+using cwts::layout::Side;
+using cwts::test::StrategyClient;
+
+EngineOptions journaled(const std::string& on_start = "adopt") {
+  EngineOptions o;
+  o.extra = R"("journal":{"dir":")" + ::testing::TempDir() + "/cwtsd-journal-" +
+            std::to_string(::getpid()) + R"(","fsync":"interval","interval_ms":5},)";
+  o.extra_venue = R"(,"on_start":")" + on_start + "\"";
+  return o;
+}
+
+// Reports for `cid` (an earlier run's order: matched by client order id, not by seq).
+std::vector<cwts::layout::ExecReport> reports_for(StrategyClient& s, const std::string& cid,
+                                                  std::chrono::milliseconds timeout = 15s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    s.drain();
+    std::vector<cwts::layout::ExecReport> out;
+    bool done = false;
+    for (const auto& r : s.reports()) {
+      if (r.client_order_id.view() != cid) continue;
+      out.push_back(r);
+      done = done || cwts::layout::is_terminal(kind_of(r));
+    }
+    if (done) return out;
+    std::this_thread::sleep_for(5ms);
+  }
+  return {};
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+  return n;
+}
+
+std::string wait_new(StrategyClient& s, std::uint64_t seq) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    s.drain();
+    for (const auto& r : s.reports()) {
+      if (r.signal_seq == seq && kind_of(r) == ReportKind::kNew) {
+        return std::string(r.client_order_id.view());
+      }
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  return {};
+}
+
+std::string accepted_cid(StrategyClient& s, std::uint64_t seq) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    s.drain();
+    for (const auto& r : s.reports()) {
+      if (r.signal_seq == seq && kind_of(r) == ReportKind::kAccepted) {
+        return std::string(r.client_order_id.view());
+      }
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  return {};
+}
+
+TEST(CwtsdJournal, AfterSigkillTheEngineKnowsItsOrdersAndPositionsAndReportsWhatHappenedMeanwhile) {
+  Harness h(journaled("adopt"));
+  std::string resting_cid, inflight_cid;
+  {
+    StrategyClient s(h.instance(), 0);
+    const int btc = s.symbol_id("BTCUSDT");
+    ASSERT_GE(btc, 0);
+    // 1. A filled market buy: the position is 0.001 BTC.
+    const auto m = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
+    auto rs = s.wait_terminal(m);
+    ASSERT_FALSE(rs.empty()) << h.log();
+    ASSERT_EQ(kind_of(rs.back()), ReportKind::kFilled);
+    ASSERT_EQ(position_when(s, btc, fx(0.001)), fx(0.001));
+    // 2. A resting limit buy 5% under the bid.
+    const auto q = s.quote(btc);
+    const auto r = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
+                                                 tick_floor(q.bid_px.raw * 97 / 100, fx(0.01))));
+    resting_cid = wait_new(s, r);
+    ASSERT_FALSE(resting_cid.empty()) << h.log();
+    // 3. A market buy the venue executes but whose answer the engine never reads: the response
+    //    is delayed 1.5 s and the engine is killed meanwhile.
+    ASSERT_EQ(h.fault(R"({"delay_ms":1500,"count":1,"path":"/api/v3/order"})").status, 200U);
+    const auto f = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.002)));
+    inflight_cid = accepted_cid(s, f);
+    ASSERT_FALSE(inflight_cid.empty());
+    std::this_thread::sleep_for(50ms);  // the request is on its way
+    h.engine().signal(SIGKILL);
+    EXPECT_EQ(h.engine().wait(10s), 128 + SIGKILL);
+  }
+  std::this_thread::sleep_for(500ms);
+
+  h.start();
+  StrategyClient s(h.instance(), 0);
+  const int btc = s.symbol_id("BTCUSDT");
+  // The in-flight order: found on the venue, its fill reported (with its commission) to its slot.
+  auto rs = reports_for(s, inflight_cid);
+  ASSERT_FALSE(rs.empty()) << h.log();
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled) << h.log();
+  EXPECT_EQ(rs.back().cum_qty.raw, fx(0.002));
+  EXPECT_GT(rs.back().fee.raw, 0);
+  EXPECT_EQ(terminals(rs), 1U);
+  // Positions: the restored 0.001 plus the fill that happened while the engine was down.
+  EXPECT_EQ(position_when(s, btc, fx(0.003)), fx(0.003)) << h.log();
+  // The resting order is adopted: still open on the venue, and tracked: cancelled by hand on the
+  // venue, its end reaches the strategy.
+  const auto open = h.signed_get("/api/v3/openOrders", "symbol=BTCUSDT");
+  EXPECT_NE(open.body.find(resting_cid), std::string::npos) << open.body;
+  EXPECT_NE(h.log().find("recovered_order_adopted"), std::string::npos);
+  std::string q = "symbol=BTCUSDT&origClientOrderId=" + resting_cid +
+                  "&timestamp=" + std::to_string(cwts::core::realtime_ns() / 1'000'000);
+  q += "&signature=" + Harness::hmac(q);
+  const auto del = cwts::test::http_request(h.sim().port(), boost::beast::http::verb::delete_,
+                                            "/api/v3/order?" + q, {}, kKey);
+  ASSERT_EQ(del.status, 200U) << del.body;
+  rs = reports_for(s, resting_cid);
+  ASSERT_FALSE(rs.empty()) << h.log();
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kCancelled);
+  // Nothing was sent twice: the venue holds exactly the three orders.
+  const auto all = h.signed_get("/api/v3/allOrders", "symbol=BTCUSDT");
+  EXPECT_EQ(array_size(all.body), 3U) << all.body;
+  // And the position reduces: a reduce-style sell of what is held works.
+  const auto x = s.submit(StrategyClient::make(btc, Side::kSell, OrderType::kMarket, fx(0.003)));
+  rs = s.wait_terminal(x);
+  ASSERT_FALSE(rs.empty());
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled);
+  EXPECT_EQ(position_when(s, btc, 0), 0);
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+TEST(CwtsdJournal, AnOrderThatNeverReachedTheVenueEndsRejectedOnceAfterTheRestartAndIsNotResent) {
+  Harness h(journaled("adopt"));
+  std::string cid;
+  {
+    StrategyClient s(h.instance(), 0);
+    const int btc = s.symbol_id("BTCUSDT");
+    // The order request is held on its way; the engine dies with it (the connection closes and
+    // the venue never processes it).
+    ASSERT_EQ(
+        h.fault(R"({"hold_ms":1500,"count":1,"path":"/api/v3/order","method":"POST"})").status,
+        200U);
+    const auto f = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.002)));
+    cid = accepted_cid(s, f);
+    ASSERT_FALSE(cid.empty());
+    std::this_thread::sleep_for(50ms);
+    h.engine().signal(SIGKILL);
+    EXPECT_EQ(h.engine().wait(10s), 128 + SIGKILL);
+  }
+  h.start();
+  StrategyClient s(h.instance(), 0);
+  // Absent from the venue, and its request too old to execute (recvWindow): REJECTED, -2013.
+  const auto rs = reports_for(s, cid);
+  ASSERT_FALSE(rs.empty()) << h.log();
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kRejected);
+  EXPECT_EQ(rs.back().venue_code, -2013);
+  EXPECT_EQ(terminals(rs), 1U);
+  std::this_thread::sleep_for(300ms);
+  const auto all = h.signed_get("/api/v3/allOrders", "symbol=BTCUSDT");
+  EXPECT_EQ(all.body.find(cid), std::string::npos) << "never resent: " << all.body;
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+TEST(CwtsdJournal, OnStartCancelCancelsOrdersAGracefulLeaveLeftOnTheVenue) {
+  EngineOptions o = journaled("cancel");
+  Harness h(o);
+  std::string cid;
+  {
+    StrategyClient s(h.instance(), 0);
+    const int btc = s.symbol_id("BTCUSDT");
+    const auto q = s.quote(btc);
+    const auto r = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
+                                                 tick_floor(q.bid_px.raw * 97 / 100, fx(0.01))));
+    cid = wait_new(s, r);
+    ASSERT_FALSE(cid.empty()) << h.log();
+    // SIGKILL: the order stays on the venue, known only to the journal.
+    h.engine().signal(SIGKILL);
+    EXPECT_EQ(h.engine().wait(10s), 128 + SIGKILL);
+  }
+  h.start();
+  StrategyClient s(h.instance(), 0);
+  const auto rs = reports_for(s, cid);
+  ASSERT_FALSE(rs.empty()) << h.log();
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kCancelled) << h.log();
+  const auto open = h.signed_get("/api/v3/openOrders", "symbol=BTCUSDT");
+  EXPECT_EQ(array_size(open.body), 0U) << open.body;
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+  // A clean stop leaves nothing open in the journal: the next start recovers no order.
+  h.start();
+  const std::string log = h.log();
+  EXPECT_EQ(count_of(log, "\"open_orders_recovered\":1"), 1U) << log;  // the second start
+  EXPECT_EQ(count_of(log, "\"open_orders_recovered\":0"), 2U) << log;  // the first and third
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+TEST(CwtsdJournal, ACorruptJournalStopsTheStartWithAClearError) {
+  Harness h(journaled());
+  // The first engine ran; replace its journal with something that is not one.
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+  h.options().wait_ready = false;
+  const std::string dir = ::testing::TempDir() + "/cwtsd-journal-" + std::to_string(::getpid());
+  {
+    std::ofstream(dir + "/cwts-" + h.instance() + ".journal")
+        << "garbage, not a journal file.....................................................";
+  }
+  h.start();
+  EXPECT_NE(h.engine().wait(20s), 0);
+  EXPECT_NE(h.log().find("bad magic"), std::string::npos) << h.log();
+}
+
+}  // namespace
