@@ -29,6 +29,7 @@
 #include "cwts/shm_layout/layout.hpp"
 #include "cwts/shm_layout/market_region.hpp"
 #include "cwts/shm_layout/signal_region.hpp"
+#include "records.hpp"
 
 namespace nb = nanobind;
 
@@ -54,10 +55,10 @@ PyObject* g_engine_restarted = nullptr;  // EngineRestarted
 }
 
 using cwts::core::realtime_ns;
-
-double to_f(std::int64_t raw, int decimals) {
-  return static_cast<double>(raw) / std::pow(10.0, decimals);
-}
+using cwts_bridge::event_tuple;
+using cwts_bridge::report_tuple;
+using cwts_bridge::SymbolMeta;
+using cwts_bridge::to_f;
 
 // A NumPy array of n values fill(0..n-1), owning its memory.
 template <typename T, typename Fill>
@@ -67,12 +68,6 @@ nb::ndarray<nb::numpy, T, nb::ndim<1>> make_array(std::size_t n, Fill fill) {
   nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<T*>(p); });
   return nb::ndarray<nb::numpy, T, nb::ndim<1>>(data, {n}, owner);
 }
-
-struct SymbolMeta {
-  std::string name;
-  int px_dec = 8, qty_dec = 8;
-  std::int64_t tick = 0, step = 0;
-};
 
 class Bridge {
  public:
@@ -159,7 +154,7 @@ class Bridge {
         out.push_back(nb::make_tuple("lapped", "", skipped, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0));
         continue;
       }
-      out.push_back(event_tuple(ev, seq));
+      out.push_back(event_tuple(ev, seq, syms_));
     }
     return out;
   }
@@ -346,7 +341,7 @@ class Bridge {
     need_slot();
     drain_reports();
     std::vector<nb::tuple> out;
-    for (const auto& r : pending_) out.push_back(report_tuple(r));
+    for (const auto& r : pending_) out.push_back(report_tuple(r, syms_));
     pending_.clear();
     return out;
   }
@@ -363,7 +358,7 @@ class Bridge {
       for (auto it = pending_.begin(); it != pending_.end(); ++it) {
         if (it->signal_seq == seq &&
             layout::is_terminal(static_cast<layout::ReportKind>(it->kind))) {
-          nb::tuple t = report_tuple(*it);
+          nb::tuple t = report_tuple(*it, syms_);
           pending_.erase(it);
           return t;
         }
@@ -496,57 +491,6 @@ class Bridge {
   void drain_reports() {
     layout::ExecReport r;
     while (consumer_->try_pop(r) == cc::PopStatus::kOk) pending_.push_back(r);
-  }
-
-  nb::tuple report_tuple(const layout::ExecReport& r) const {
-    const SymbolMeta* m = r.symbol < syms_.size() ? &syms_[r.symbol] : nullptr;
-    const int pd = m ? m->px_dec : 8, qd = m ? m->qty_dec : 8;
-    return nb::make_tuple(r.signal_seq, static_cast<int>(r.kind), static_cast<int>(r.reason),
-                          m ? m->name : std::string(), static_cast<int>(r.side),
-                          std::string(r.client_order_id.view()), r.venue_order_id,
-                          to_f(r.last_qty.raw, qd), to_f(r.last_px.raw, pd),
-                          to_f(r.cum_qty.raw, qd), to_f(r.avg_px.raw, pd), to_f(r.fee.raw, pd),
-                          r.venue_code, r.ts_ns, to_f(r.fee_native.raw, 8),
-                          std::string(r.fee_asset.view()));
-  }
-
-  nb::tuple event_tuple(const layout::Event& e, std::uint64_t seq) const {
-    static constexpr const char* kKinds[] = {"?", "quote", "trade", "book", "candle", "status"};
-    const SymbolMeta* m = e.symbol < syms_.size() ? &syms_[e.symbol] : nullptr;
-    const int pd = m ? m->px_dec : 8, qd = m ? m->qty_dec : 8;
-    const char* kind = e.kind <= 5 ? kKinds[e.kind] : "?";
-    double a = 0, b = 0, c = 0, d = 0;
-    switch (static_cast<layout::EventKind>(e.kind)) {
-      case layout::EventKind::kQuote:
-        a = to_f(e.body.quote.bid_px.raw, pd);
-        b = to_f(e.body.quote.bid_qty.raw, qd);
-        c = to_f(e.body.quote.ask_px.raw, pd);
-        d = to_f(e.body.quote.ask_qty.raw, qd);
-        break;
-      case layout::EventKind::kBook:
-        a = to_f(e.body.book.bid_px.raw, pd);
-        b = to_f(e.body.book.bid_qty.raw, qd);
-        c = to_f(e.body.book.ask_px.raw, pd);
-        d = to_f(e.body.book.ask_qty.raw, qd);
-        break;
-      case layout::EventKind::kTrade:
-        a = to_f(e.body.trade.px.raw, pd);
-        b = to_f(e.body.trade.qty.raw, qd);
-        c = static_cast<double>(e.side);
-        break;
-      case layout::EventKind::kCandleClose:
-        a = to_f(e.body.candle.candle.close.raw, pd);
-        b = to_f(e.body.candle.candle.volume.raw, qd);
-        c = static_cast<double>(e.timeframe);
-        break;
-      case layout::EventKind::kStatus:
-        a = static_cast<double>(e.body.status.book_valid);
-        b = static_cast<double>(e.body.status.symbol_status);
-        c = static_cast<double>(e.body.status.trading_state);
-        break;
-    }
-    return nb::make_tuple(kind, m ? m->name : std::string(), seq, e.update_id, e.exchange_ts_ns,
-                          e.receive_ts_ns, e.publish_ts_ns, a, b, c, d);
   }
 
   int symbol_id(const std::string& sym) const {

@@ -11,6 +11,8 @@
 
 namespace {
 
+using namespace cwts::core::money_literals;
+
 using namespace cwts::binance;
 using namespace cwts::sim;
 using cwts::sim::test::d;
@@ -28,10 +30,10 @@ OrderResult doc_market_sell() {
   r.order.symbol = "BTCUSDT";
   r.order.order_id = 28;
   r.order.client_order_id = "6gCrw2kRUAF9CvJDGP16IP";
-  r.order.price = 0;
-  r.order.orig_qty = d("10");
-  r.order.executed_qty = d("10");
-  r.order.cumm_quote_qty = d("10");
+  r.order.price = Price{};
+  r.order.orig_qty = 10_qty;
+  r.order.executed_qty = 10_qty;
+  r.order.cumm_quote_qty = 10_quote;
   r.order.status = OrderStatus::kFilled;
   r.order.tif = TimeInForce::kGtc;
   r.order.type = OrderType::kMarket;
@@ -46,7 +48,8 @@ OrderResult doc_market_sell() {
                {"3998", "2", "7.996", 58},
                {"3997", "1", "3.997", 59},
                {"3995", "1", "3.995", 60}};
-  for (const auto& f : fills) r.fills.push_back({d(f.px), d(f.qty), 0, d(f.fee), "USDT", f.id});
+  for (const auto& f : fills)
+    r.fills.push_back({Price{d(f.px)}, Qty{d(f.qty)}, Notional{}, Amount{d(f.fee)}, "USDT", f.id});
   return r;
 }
 
@@ -85,8 +88,8 @@ Order doc_query_order() {
   o.symbol = "LTCBTC";
   o.order_id = 1;
   o.client_order_id = "myOrder1";
-  o.price = d("0.1");
-  o.orig_qty = d("1.0");
+  o.price = 0.1_px;
+  o.orig_qty = 1.0_qty;
   o.status = OrderStatus::kNew;
   o.time_ms = o.update_time_ms = o.working_time_ms = 1499827319559;
   return o;
@@ -106,8 +109,8 @@ TEST(JsonResponsesTest, CancelResponse) {
   c.order.symbol = "LTCBTC";
   c.order.client_order_id = "myOrder1";
   c.order.order_id = 4;
-  c.order.price = d("2");
-  c.order.orig_qty = d("1");
+  c.order.price = 2_px;
+  c.order.orig_qty = 1_qty;
   c.order.status = OrderStatus::kCanceled;
   c.cancel_client_order_id = "cancelMyOrder1";
   c.transact_time_ms = 1684804350068;
@@ -119,12 +122,12 @@ TEST(JsonResponsesTest, CancelResponse) {
 }
 
 TEST(JsonResponsesTest, Account) {
-  Account a({{"USDT", d("10000")}, {"BTC", d("4723846.89208129")}, {"ETH", 0}});
+  Account a({{"USDT", 10000_amt}, {"BTC", 4723846.89208129_amt}, {"ETH", Amount{}}});
   CommissionRates rates;
   rates.maker = d("0.0015");
   rates.taker = d("0.0015");
   a.set_commission(rates);
-  ASSERT_TRUE(a.lock("USDT", d("0.5")));
+  ASSERT_TRUE(a.lock("USDT", 0.5_amt));
   a.touch(123456789);
   AccountFlags flags;
   flags.uid = 354937868;
@@ -148,10 +151,10 @@ TEST(JsonResponsesTest, MyTrades) {
   t.symbol = "BNBBTC";
   t.id = 28457;
   t.order_id = 100234;
-  t.price = d("4.000001");
-  t.qty = d("12");
-  t.quote_qty = d("48.000012");
-  t.commission = d("10.1");
+  t.price = 4.000001_px;
+  t.qty = 12_qty;
+  t.quote_qty = 48.000012_quote;
+  t.commission = 10.1_amt;
   t.commission_asset = "BNB";
   t.time_ms = 1499865549590;
   t.is_buyer = true;
@@ -206,9 +209,9 @@ TEST(JsonResponsesTest, TestOrderWithCommissionRates) {
 TEST(JsonResponsesTest, ExecutionReportForATradeAndACancel) {
   Order o = doc_query_order();
   o.status = OrderStatus::kPartiallyFilled;
-  o.executed_qty = d("0.4");
-  o.cumm_quote_qty = d("0.04");
-  const Fill f{d("0.1"), d("0.4"), d("0.04"), d("0.0004"), "LTC", 77};
+  o.executed_qty = 0.4_qty;
+  o.cumm_quote_qty = 0.04_quote;
+  const Fill f{0.1_px, 0.4_qty, 0.04_quote, 0.0004_amt, "LTC", 77};
   JsonWriter w;
   write_execution_report(w, ExecutionEvent{o, ExecType::kTrade, &f, true, 1499827319560, {}},
                          1499827319561, 5);

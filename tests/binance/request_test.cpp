@@ -11,6 +11,8 @@
 
 namespace {
 
+using namespace cwts::core::money_literals;
+
 using namespace cwts::binance;
 using namespace cwts::sim;
 using cwts::sim::test::d;
@@ -217,8 +219,8 @@ TEST(RequestTest, ParsesALimitOrder) {
   EXPECT_EQ(o.value().side, Side::kBuy);
   EXPECT_EQ(o.value().type, OrderType::kLimit);
   EXPECT_EQ(o.value().tif, TimeInForce::kGtc);
-  EXPECT_EQ(o.value().quantity, d("0.5"));
-  EXPECT_EQ(o.value().price, d("40000.01"));
+  EXPECT_EQ(o.value().quantity, 0.5_qty);
+  EXPECT_EQ(o.value().price, 40000.01_px);
   EXPECT_EQ(o.value().client_order_id, "my-order_1");
   EXPECT_EQ(o.value().resp_type, RespType::kFull);
   EXPECT_EQ(o.value().stp_mode, StpMode::kNone);

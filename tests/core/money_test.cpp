@@ -58,6 +58,11 @@ TEST(Money, ArithmeticStaysWithinOneType) {
 TEST(Money, AnAmountBecomesBaseOrQuoteOnlyByName) {
   EXPECT_EQ(as_base(0.001_amt), 0.001_qty);
   EXPECT_EQ(as_quote(0.05_amt), 0.05_quote);
+  // And back, when a quantity or a notional moves a balance of its asset.
+  EXPECT_EQ(as_amount(0.001_qty), 0.001_amt);
+  EXPECT_EQ(as_amount(-0.05_quote), -0.05_amt);
+  EXPECT_EQ(as_base(as_amount(1.23456789_qty)), 1.23456789_qty);
+  static_assert(!std::is_convertible_v<Qty, Amount> && !std::is_convertible_v<Notional, Amount>);
 }
 
 TEST(Money, WireTextBothWaysExactly) {

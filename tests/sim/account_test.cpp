@@ -7,8 +7,10 @@ namespace {
 
 using cwts::binance::AssetAmount;
 using cwts::binance::Balance;
+using cwts::core::Amount;
 using cwts::sim::Account;
 using cwts::sim::parse_balance_spec;
+using namespace cwts::core::money_literals;
 
 TEST(AccountTest, ParsesBalanceSpec) {
   std::vector<AssetAmount> out;
@@ -16,12 +18,12 @@ TEST(AccountTest, ParsesBalanceSpec) {
   ASSERT_TRUE(parse_balance_spec("USDT=10000,BTC=1", out, error)) << error;
   ASSERT_EQ(out.size(), 2U);
   EXPECT_EQ(out[0].asset, "USDT");
-  EXPECT_EQ(out[0].amount, 10000LL * 100'000'000);
+  EXPECT_EQ(out[0].amount, 10000_amt);
   EXPECT_EQ(out[1].asset, "BTC");
-  EXPECT_EQ(out[1].amount, 100'000'000);
+  EXPECT_EQ(out[1].amount, 1_amt);
   ASSERT_TRUE(parse_balance_spec(" ETH = 0.00000001 , BNB=2.5 ", out, error)) << error;
-  EXPECT_EQ(out[0].amount, 1);
-  EXPECT_EQ(out[1].amount, 250'000'000);
+  EXPECT_EQ(out[0].amount, 0.00000001_amt);
+  EXPECT_EQ(out[1].amount, 2.5_amt);
   ASSERT_TRUE(parse_balance_spec("", out, error));
   EXPECT_TRUE(out.empty());
 }
@@ -40,18 +42,18 @@ TEST(AccountTest, RejectsMalformedBalanceSpecs) {
 }
 
 TEST(AccountTest, LockUnlockAndSpendMoveExactAmounts) {
-  Account a({{"USDT", 1000}, {"BTC", 5}});
-  EXPECT_EQ(a.balance("USDT"), (Balance{1000, 0}));
-  EXPECT_EQ(a.balance("ETH"), (Balance{0, 0}));
-  EXPECT_TRUE(a.lock("USDT", 600));
-  EXPECT_FALSE(a.lock("USDT", 401));  // only 400 free
-  EXPECT_EQ(a.balance("USDT"), (Balance{400, 600}));
-  a.spend_locked("USDT", 250);
-  a.unlock("USDT", 350);
-  EXPECT_EQ(a.balance("USDT"), (Balance{750, 0}));
-  a.credit("ETH", 7);
-  a.debit("ETH", 2);
-  EXPECT_EQ(a.balance("ETH"), (Balance{5, 0}));
+  Account a({{"USDT", Amount{1000}}, {"BTC", Amount{5}}});
+  EXPECT_EQ(a.balance("USDT"), (Balance{Amount{1000}, {}}));
+  EXPECT_EQ(a.balance("ETH"), (Balance{Amount{0}, {}}));
+  EXPECT_TRUE(a.lock("USDT", Amount{600}));
+  EXPECT_FALSE(a.lock("USDT", Amount{401}));  // only 400 free
+  EXPECT_EQ(a.balance("USDT"), (Balance{Amount{400}, Amount{600}}));
+  a.spend_locked("USDT", Amount{250});
+  a.unlock("USDT", Amount{350});
+  EXPECT_EQ(a.balance("USDT"), (Balance{Amount{750}, {}}));
+  a.credit("ETH", Amount{7});
+  a.debit("ETH", Amount{2});
+  EXPECT_EQ(a.balance("ETH"), (Balance{Amount{5}, {}}));
   EXPECT_EQ(a.balances().size(), 3U);
   EXPECT_EQ(a.balances().begin()->first, "BTC");  // sorted by asset
 }

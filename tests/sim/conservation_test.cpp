@@ -14,6 +14,7 @@ namespace {
 using namespace cwts::binance;
 using namespace cwts::sim;
 using namespace cwts::sim::test;
+using namespace cwts::core::money_literals;
 namespace md = cwts::md;
 
 __extension__ using i128 = __int128;
@@ -35,22 +36,22 @@ struct Rng {
 struct Market {
   std::string symbol;
   std::string base;
-  std::int64_t mid;  // 8 decimals
-  std::int64_t tick;
-  std::int64_t step;
+  Price mid;
+  Price tick;
+  Qty step;
   md::OrderBook book;
 };
 
 void rebuild(Market& m, Rng& rng) {
   // Random walk of up to +-0.5% per book, five levels a side with a random spread.
-  m.mid += m.mid / 1000 * rng.in(-5, 5);
+  m.mid += Price{m.mid.raw / 1000} * rng.in(-5, 5);
   m.mid -= m.mid % m.tick;
   m.book.clear();
-  const std::int64_t half = m.tick * rng.in(1, 20);
+  const Price half = m.tick * rng.in(1, 20);
   for (std::int64_t i = 0; i < 5; ++i) {
-    const std::int64_t gap = m.tick * (i * rng.in(1, 30));
-    m.book.set_bid(md::Price{m.mid - half - gap}, md::Qty{m.step * rng.in(1, 20000)});
-    m.book.set_ask(md::Price{m.mid + half + gap}, md::Qty{m.step * rng.in(1, 20000)});
+    const Price gap = m.tick * (i * rng.in(1, 30));
+    m.book.set_bid(m.mid - half - gap, m.step * rng.in(1, 20000));
+    m.book.set_ask(m.mid + half + gap, m.step * rng.in(1, 20000));
   }
 }
 
@@ -58,8 +59,8 @@ void rebuild(Market& m, Rng& rng) {
 // the open orders hold; every order's executed and quote totals equal the sum of its trades.
 TEST(ConservationTest, BalancesAreConservedOverRandomOperations) {
   Rng rng{20240917};
-  const std::map<std::string, std::int64_t> initial = {
-      {"USDT", d("1000000")}, {"BTC", d("10")}, {"ETH", d("100")}};
+  const std::map<std::string, Amount> initial = {
+      {"USDT", 1000000_amt}, {"BTC", 10_amt}, {"ETH", 100_amt}};
   std::vector<AssetAmount> init;
   for (const auto& [a, v] : initial) init.push_back({a, v});
   CommissionRates rates;
@@ -69,8 +70,8 @@ TEST(ConservationTest, BalancesAreConservedOverRandomOperations) {
   cfg.commission = rates;
   MatchingEngine engine(info2023(), Account(init), cfg);
 
-  std::vector<Market> markets = {{"BTCUSDT", "BTC", d("40000"), d("0.01"), d("0.00001"), {}},
-                                 {"ETHUSDT", "ETH", d("2000"), d("0.01"), d("0.0001"), {}}};
+  std::vector<Market> markets = {{"BTCUSDT", "BTC", 40000_px, 0.01_px, 0.00001_qty, {}},
+                                 {"ETHUSDT", "ETH", 2000_px, 0.01_px, 0.0001_qty, {}}};
   for (Market& m : markets) rebuild(m, rng);
 
   std::int64_t now = 1'700'000'000'000;
@@ -81,35 +82,35 @@ TEST(ConservationTest, BalancesAreConservedOverRandomOperations) {
   auto check_invariants = [&](int step, bool orders_too) {
     SCOPED_TRACE("step " + std::to_string(step));
     // Expected totals from the trade history.
-    std::map<std::string, std::int64_t> expected = initial;
-    std::map<std::pair<std::string, std::int64_t>, std::pair<std::int64_t, std::int64_t>> per_order;
+    std::map<std::string, Amount> expected = initial;
+    std::map<std::pair<std::string, std::int64_t>, std::pair<Qty, Notional>> per_order;
     for (const Market& m : markets) {
       for (const Trade& t : engine.account().trades(m.symbol)) {
-        expected[m.base] += t.is_buyer ? t.qty : -t.qty;
-        expected["USDT"] += t.is_buyer ? -t.quote_qty : t.quote_qty;
+        expected[m.base] += as_amount(t.is_buyer ? t.qty : -t.qty);
+        expected["USDT"] += as_amount(t.is_buyer ? -t.quote_qty : t.quote_qty);
         expected[t.commission_asset] -= t.commission;
         auto& po = per_order[{m.symbol, t.order_id}];
         po.first += t.qty;
         po.second += t.quote_qty;
       }
     }
-    std::map<std::string, std::int64_t> locked_by_orders;
+    std::map<std::string, Amount> locked_by_orders;
     for (const Order& o : engine.open_orders("")) {
       const std::string base = o.symbol == "BTCUSDT" ? "BTC" : "ETH";
       locked_by_orders[o.side == Side::kBuy ? "USDT" : base] += o.locked;
       ASSERT_LT(o.executed_qty, o.orig_qty);
       if (o.side == Side::kBuy) {
         // A resting BUY holds exactly price * remaining, rounded up.
-        const i128 need = (static_cast<i128>(o.price) * o.remaining() + kOne - 1) / kOne;
-        ASSERT_EQ(static_cast<i128>(o.locked), need) << o.order_id;
+        const i128 need = (static_cast<i128>(o.price.raw) * o.remaining().raw + kOne - 1) / kOne;
+        ASSERT_EQ(static_cast<i128>(o.locked.raw), need) << o.order_id;
       } else {
-        ASSERT_EQ(o.locked, o.remaining());
+        ASSERT_EQ(o.locked, as_amount(o.remaining()));
       }
     }
     for (const auto& [asset, want] : expected) {
       const Balance b = engine.account().balance(asset);
-      ASSERT_GE(b.free, 0) << asset;
-      ASSERT_GE(b.locked, 0) << asset;
+      ASSERT_GE(b.free, Amount{}) << asset;
+      ASSERT_GE(b.locked, Amount{}) << asset;
       ASSERT_EQ(b.free + b.locked, want) << asset;
       ASSERT_EQ(b.locked, locked_by_orders[asset]) << asset;
     }
@@ -140,16 +141,17 @@ TEST(ConservationTest, BalancesAreConservedOverRandomOperations) {
                            : OrderType::kLimit;
       o.tif = kind == 1 ? TimeInForce::kIoc : kind == 2 ? TimeInForce::kFok : TimeInForce::kGtc;
       // Prices within +-1% of the mid; quantities worth roughly 5..20000 USDT.
-      o.price = m.mid + m.mid / 10000 * rng.in(-100, 100);
+      o.price = m.mid + Price{m.mid.raw / 10000} * rng.in(-100, 100);
       o.price -= o.price % m.tick;
       const std::int64_t usdt = rng.in(5, 20000);
-      o.quantity = static_cast<std::int64_t>(static_cast<i128>(usdt) * kOne * kOne / m.mid);
+      o.quantity =
+          Qty{static_cast<std::int64_t>(static_cast<i128>(usdt) * kOne * kOne / m.mid.raw)};
       o.quantity -= o.quantity % m.step;
       if (o.type == OrderType::kMarket) {
-        o.price = 0;
+        o.price = Price{};
         if (rng.in(0, 1) == 0) {
-          o.quote_order_qty = usdt * kOne;
-          o.quantity = 0;
+          o.quote_order_qty = Notional::from_units(usdt);
+          o.quantity = Qty{};
         }
       }
       const auto r = engine.place_order(o, m.book, now);
@@ -172,7 +174,8 @@ TEST(ConservationTest, BalancesAreConservedOverRandomOperations) {
   // Everything cancelled: nothing stays locked, and the totals still reconcile.
   for (const Market& m : markets) (void)engine.cancel_open_orders(m.symbol, now);
   check_invariants(kSteps, true);
-  for (const auto& [asset, v] : initial) EXPECT_EQ(engine.account().balance(asset).locked, 0);
+  for (const auto& [asset, v] : initial)
+    EXPECT_EQ(engine.account().balance(asset).locked, Amount{});
 
   // The sequence exercised what it claims to.
   std::size_t trades = 0;

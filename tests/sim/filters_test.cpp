@@ -10,6 +10,8 @@
 
 namespace {
 
+using namespace cwts::core::money_literals;
+
 using namespace cwts::binance;
 using namespace cwts::sim;
 using namespace cwts::sim::test;
@@ -24,7 +26,7 @@ std::string failure(const char* filter) {
 
 class FiltersTest : public ::testing::Test {
  protected:
-  MatchingEngine engine{info2023(), Account({{"USDT", d("100000000")}, {"BTC", d("10000")}})};
+  MatchingEngine engine{info2023(), Account({{"USDT", 100000000_amt}, {"BTC", 10000_amt}})};
   // mid 39999.50
   md::OrderBook b = book({{"39999.00", "1000"}}, {{"40000.00", "1000"}});
 
@@ -41,9 +43,9 @@ TEST_F(FiltersTest, PriceFilter) {
   EXPECT_EQ(check(limit("BTCUSDT", Side::kSell, "1000000.01", "0.001")), failure("PRICE_FILTER"));
   EXPECT_EQ(check(limit("BTCUSDT", Side::kBuy, "40000.01", "0.001")), "ok");
   // Exactly at minPrice and maxPrice (with a reference price that lets PERCENT_PRICE pass).
-  engine.set_reference_price("BTCUSDT", d("0.02"));
+  engine.set_reference_price("BTCUSDT", 0.02_px);
   EXPECT_EQ(check(limit("BTCUSDT", Side::kBuy, "0.01", "500")), "ok");
-  engine.set_reference_price("BTCUSDT", d("500000"));
+  engine.set_reference_price("BTCUSDT", 500000_px);
   EXPECT_EQ(check(limit("BTCUSDT", Side::kSell, "1000000.00", "1")), "ok");
 }
 
@@ -54,7 +56,7 @@ TEST_F(FiltersTest, LotSize) {
   EXPECT_EQ(check(market("BTCUSDT", Side::kBuy, "0.000015")), failure("LOT_SIZE"));
   // minQty passes LOT_SIZE but 0.00001 * 40000 = 0.4 is below the 5 USDT NOTIONAL.
   EXPECT_EQ(check(limit("BTCUSDT", Side::kBuy, "40000", "0.00001")), failure("NOTIONAL"));
-  engine.set_reference_price("BTCUSDT", d("1000"));
+  engine.set_reference_price("BTCUSDT", 1000_px);
   EXPECT_EQ(check(limit("BTCUSDT", Side::kBuy, "1000", "9000")), "ok");  // maxQty, maxNotional
 }
 
@@ -67,7 +69,7 @@ TEST_F(FiltersTest, MarketLotSizeAppliesToMarketOrdersOnly) {
 
 TEST_F(FiltersTest, PercentPriceBySideAgainstTheReferencePrice) {
   // bid/ask multipliers 5 and 0.2 around the reference.
-  engine.set_reference_price("BTCUSDT", d("40000"));
+  engine.set_reference_price("BTCUSDT", 40000_px);
   EXPECT_EQ(check(limit("BTCUSDT", Side::kBuy, "200000.00", "0.001")), "ok");
   EXPECT_EQ(check(limit("BTCUSDT", Side::kBuy, "200000.01", "0.001")),
             failure("PERCENT_PRICE_BY_SIDE"));
@@ -79,7 +81,7 @@ TEST_F(FiltersTest, PercentPriceBySideAgainstTheReferencePrice) {
   EXPECT_EQ(check(limit_maker("BTCUSDT", Side::kSell, "200000.01", "0.001")),
             failure("PERCENT_PRICE_BY_SIDE"));
   // Without a reference price the book mid (39999.50) is used.
-  engine.set_reference_price("BTCUSDT", 0);
+  engine.set_reference_price("BTCUSDT", Price{});
   EXPECT_EQ(check(limit("BTCUSDT", Side::kBuy, "199997.50", "0.001")), "ok");
   EXPECT_EQ(check(limit("BTCUSDT", Side::kBuy, "199997.51", "0.001")),
             failure("PERCENT_PRICE_BY_SIDE"));
@@ -88,19 +90,19 @@ TEST_F(FiltersTest, PercentPriceBySideAgainstTheReferencePrice) {
 }
 
 TEST_F(FiltersTest, NotionalMinAndMaxWithMarketFlags) {
-  engine.set_reference_price("BTCUSDT", d("40000"));
+  engine.set_reference_price("BTCUSDT", 40000_px);
   EXPECT_EQ(check(limit("BTCUSDT", Side::kBuy, "40000", "0.0001")), failure("NOTIONAL"));
   EXPECT_EQ(check(limit("BTCUSDT", Side::kBuy, "50000", "0.0001")), "ok");  // exactly 5
   EXPECT_EQ(check(limit("BTCUSDT", Side::kBuy, "40000", "225")), "ok");     // exactly 9e6
   EXPECT_EQ(check(limit("BTCUSDT", Side::kBuy, "40000", "225.00001")), failure("NOTIONAL"));
   // applyMinToMarket: the market quantity is valued at the reference price.
   EXPECT_EQ(check(market("BTCUSDT", Side::kBuy, "0.0001")), failure("NOTIONAL"));
-  engine.set_reference_price("BTCUSDT", d("50000"));
+  engine.set_reference_price("BTCUSDT", 50000_px);
   EXPECT_EQ(check(market("BTCUSDT", Side::kBuy, "0.0001")), "ok");  // exactly 5
   EXPECT_EQ(check(market_quote("BTCUSDT", Side::kBuy, "4.99999999")), failure("NOTIONAL"));
   EXPECT_EQ(check(market_quote("BTCUSDT", Side::kBuy, "5")), "ok");
   // applyMaxToMarket is false: 98 * 100000 = 9.8e6 passes for MARKET.
-  engine.set_reference_price("BTCUSDT", d("100000"));
+  engine.set_reference_price("BTCUSDT", 100000_px);
   EXPECT_EQ(check(market("BTCUSDT", Side::kBuy, "98")), "ok");
 }
 
@@ -149,9 +151,9 @@ TEST_F(FiltersTest, EndToEndFromTheRequestText) {
 TEST(LegacyFiltersTest, MinNotionalAndPercentPriceFrom2021) {
   const binance::ExchangeInfo info = binance::load_exchange_info(
       kData + "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz");
-  MatchingEngine engine(info, Account({{"USDT", d("1000000")}, {"BTC", d("100")}}));
+  MatchingEngine engine(info, Account({{"USDT", 1000000_amt}, {"BTC", 100_amt}}));
   const md::OrderBook b = book({{"39999.00", "10"}}, {{"40000.00", "10"}});
-  engine.set_reference_price("BTCUSDT", d("40000"));
+  engine.set_reference_price("BTCUSDT", 40000_px);
   // MIN_NOTIONAL 10 (2021), applyToMarket true.
   EXPECT_EQ(error_json(engine.test_order(limit("BTCUSDT", Side::kBuy, "40000", "0.0002"), b)),
             failure("MIN_NOTIONAL"));

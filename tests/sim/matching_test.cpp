@@ -14,6 +14,7 @@ namespace {
 using namespace cwts::binance;
 using namespace cwts::sim;
 using namespace cwts::sim::test;
+using namespace cwts::core::money_literals;
 namespace md = cwts::md;
 
 constexpr std::int64_t kT0 = 1'700'000'000'000;
@@ -25,7 +26,7 @@ md::OrderBook book_a() {
 }
 
 Account funded(std::string_view usdt = "100000", std::string_view btc = "2") {
-  return Account({{"USDT", d(usdt)}, {"BTC", d(btc)}});
+  return Account({{"USDT", Amount{d(usdt)}}, {"BTC", Amount{d(btc)}}});
 }
 
 class MatchingTest : public ::testing::Test {
@@ -49,31 +50,29 @@ class MatchingTest : public ::testing::Test {
 TEST_F(MatchingTest, LimitBuyCrossingTakesSeveralLevelsAtBookPrices) {
   const OrderResult r = place(limit("BTCUSDT", Side::kBuy, "40001.50", "1.0"));
   ASSERT_EQ(r.fills.size(), 2U);
-  EXPECT_EQ(r.fills[0].price, d("40000.00"));
-  EXPECT_EQ(r.fills[0].qty, d("0.5"));
-  EXPECT_EQ(r.fills[0].commission, d("0.0005"));  // taker 0.1% of the BTC received
+  EXPECT_EQ(r.fills[0].price, 40000.00_px);
+  EXPECT_EQ(r.fills[0].qty, 0.5_qty);
+  EXPECT_EQ(r.fills[0].commission, 0.0005_amt);  // taker 0.1% of the BTC received
   EXPECT_EQ(r.fills[0].commission_asset, "BTC");
   EXPECT_EQ(r.fills[0].trade_id, 1);
-  EXPECT_EQ(r.fills[1].price, d("40001.00"));
-  EXPECT_EQ(r.fills[1].qty, d("0.3"));
-  EXPECT_EQ(r.fills[1].commission, d("0.0003"));
+  EXPECT_EQ(r.fills[1].price, 40001.00_px);
+  EXPECT_EQ(r.fills[1].qty, 0.3_qty);
+  EXPECT_EQ(r.fills[1].commission, 0.0003_amt);
   EXPECT_EQ(r.fills[1].trade_id, 2);
   EXPECT_EQ(r.order.status, OrderStatus::kPartiallyFilled);
-  EXPECT_EQ(r.order.executed_qty, d("0.8"));
-  EXPECT_EQ(r.order.cumm_quote_qty, d("32000.30"));
+  EXPECT_EQ(r.order.executed_qty, 0.8_qty);
+  EXPECT_EQ(r.order.cumm_quote_qty, 32000.30_quote);
   // VWAP = cummulativeQuoteQty / executedQty.
-  __extension__ using i128 = __int128;
-  EXPECT_EQ(static_cast<i128>(r.order.cumm_quote_qty) * kOne / r.order.executed_qty,
-            d("40000.375"));
+  EXPECT_EQ(cwts::core::average_price(r.order.cumm_quote_qty, r.order.executed_qty), 40000.375_px);
   // The remainder rests with price * remaining locked; the price improvement was released.
-  EXPECT_EQ(bal("USDT"), (Balance{d("59999.40"), d("8000.30")}));
-  EXPECT_EQ(bal("BTC"), (Balance{d("2.7992"), 0}));
+  EXPECT_EQ(bal("USDT"), (Balance{59999.40_amt, 8000.30_amt}));
+  EXPECT_EQ(bal("BTC"), (Balance{2.7992_amt, {}}));
   ASSERT_EQ(engine.open_orders("BTCUSDT").size(), 1U);
   const auto trades = engine.account().trades("BTCUSDT");
   ASSERT_EQ(trades.size(), 2U);
   EXPECT_TRUE(trades[0].is_buyer);
   EXPECT_FALSE(trades[0].is_maker);
-  EXPECT_EQ(trades[1].quote_qty, d("12000.30"));
+  EXPECT_EQ(trades[1].quote_qty, 12000.30_quote);
   EXPECT_EQ(trades[1].order_id, r.order.order_id);
 }
 
@@ -81,8 +80,8 @@ TEST_F(MatchingTest, IocRemainderExpires) {
   const OrderResult r = place(limit("BTCUSDT", Side::kBuy, "40001.50", "1.0", TimeInForce::kIoc));
   EXPECT_EQ(r.fills.size(), 2U);
   EXPECT_EQ(r.order.status, OrderStatus::kExpired);
-  EXPECT_EQ(r.order.executed_qty, d("0.8"));
-  EXPECT_EQ(bal("USDT"), (Balance{d("67999.70"), 0}));
+  EXPECT_EQ(r.order.executed_qty, 0.8_qty);
+  EXPECT_EQ(bal("USDT"), (Balance{67999.70_amt, {}}));
   EXPECT_TRUE(engine.open_orders("BTCUSDT").empty());
 }
 
@@ -90,46 +89,46 @@ TEST_F(MatchingTest, FokIsAllOrNothing) {
   const OrderResult none =
       place(limit("BTCUSDT", Side::kBuy, "40001.50", "1.0", TimeInForce::kFok));
   EXPECT_EQ(none.order.status, OrderStatus::kExpired);
-  EXPECT_EQ(none.order.executed_qty, 0);
+  EXPECT_EQ(none.order.executed_qty, Qty{});
   EXPECT_TRUE(none.fills.empty());
-  EXPECT_EQ(bal("USDT"), (Balance{d("100000"), 0}));
-  EXPECT_EQ(bal("BTC"), (Balance{d("2"), 0}));
+  EXPECT_EQ(bal("USDT"), (Balance{100000_amt, {}}));
+  EXPECT_EQ(bal("BTC"), (Balance{2_amt, {}}));
   EXPECT_TRUE(engine.account().trades("BTCUSDT").empty());
 
   const OrderResult all = place(limit("BTCUSDT", Side::kBuy, "40001.50", "0.8", TimeInForce::kFok));
   EXPECT_EQ(all.order.status, OrderStatus::kFilled);
   EXPECT_EQ(all.fills.size(), 2U);
-  EXPECT_EQ(all.order.executed_qty, d("0.8"));
-  EXPECT_EQ(bal("USDT"), (Balance{d("67999.70"), 0}));
+  EXPECT_EQ(all.order.executed_qty, 0.8_qty);
+  EXPECT_EQ(bal("USDT"), (Balance{67999.70_amt, {}}));
 }
 
 TEST_F(MatchingTest, MarketBuyWithQuoteOrderQtySpendsAtMostTheQuote) {
   const OrderResult r = place(market_quote("BTCUSDT", Side::kBuy, "30000"));
   ASSERT_EQ(r.fills.size(), 2U);
-  EXPECT_EQ(r.fills[0].qty, d("0.5"));
+  EXPECT_EQ(r.fills[0].qty, 0.5_qty);
   // 10000 USDT left buys 0.24999375 at 40001, floored to the 0.00001 step.
-  EXPECT_EQ(r.fills[1].qty, d("0.24999"));
-  EXPECT_EQ(r.order.orig_qty, d("0.74999"));
-  EXPECT_EQ(r.order.executed_qty, d("0.74999"));
-  EXPECT_EQ(r.order.orig_quote_order_qty, d("30000"));
-  EXPECT_EQ(r.order.cumm_quote_qty, d("29999.84999"));
+  EXPECT_EQ(r.fills[1].qty, 0.24999_qty);
+  EXPECT_EQ(r.order.orig_qty, 0.74999_qty);
+  EXPECT_EQ(r.order.executed_qty, 0.74999_qty);
+  EXPECT_EQ(r.order.orig_quote_order_qty, 30000_quote);
+  EXPECT_EQ(r.order.cumm_quote_qty, 29999.84999_quote);
   EXPECT_EQ(r.order.status, OrderStatus::kFilled);
-  EXPECT_EQ(r.order.price, 0);
+  EXPECT_EQ(r.order.price, Price{});
   EXPECT_EQ(r.order.tif, TimeInForce::kGtc);
-  EXPECT_EQ(bal("USDT"), (Balance{d("70000.15001"), 0}));
-  EXPECT_EQ(bal("BTC"), (Balance{d("2") + d("0.74999") - d("0.0005") - d("0.00024999"), 0}));
+  EXPECT_EQ(bal("USDT"), (Balance{70000.15001_amt, {}}));
+  EXPECT_EQ(bal("BTC"), (Balance{2_amt + 0.74999_amt - 0.0005_amt - 0.00024999_amt, {}}));
 }
 
 TEST_F(MatchingTest, MarketSellWalksTheBidsAndPaysFeesInQuote) {
   const OrderResult r = place(market("BTCUSDT", Side::kSell, "1.5"));
   ASSERT_EQ(r.fills.size(), 2U);
-  EXPECT_EQ(r.fills[0].price, d("39999.00"));
-  EXPECT_EQ(r.fills[1].price, d("39998.00"));
-  EXPECT_EQ(r.fills[0].commission, d("39.999"));
+  EXPECT_EQ(r.fills[0].price, 39999.00_px);
+  EXPECT_EQ(r.fills[1].price, 39998.00_px);
+  EXPECT_EQ(r.fills[0].commission, 39.999_amt);
   EXPECT_EQ(r.fills[1].commission_asset, "USDT");
   EXPECT_EQ(r.order.status, OrderStatus::kFilled);
-  EXPECT_EQ(bal("USDT"), (Balance{d("100000") + d("59998") - d("59.998"), 0}));
-  EXPECT_EQ(bal("BTC"), (Balance{d("0.5"), 0}));
+  EXPECT_EQ(bal("USDT"), (Balance{100000_amt + 59998_amt - 59.998_amt, {}}));
+  EXPECT_EQ(bal("BTC"), (Balance{0.5_amt, {}}));
 }
 
 TEST_F(MatchingTest, MarketOrderBeyondTheBookExpiresTheRest) {
@@ -137,8 +136,8 @@ TEST_F(MatchingTest, MarketOrderBeyondTheBookExpiresTheRest) {
   EXPECT_EQ(r.order.status, OrderStatus::kFilled);
   const OrderResult rest = place(market("BTCUSDT", Side::kBuy, "1.9"));  // asks hold 1.8
   EXPECT_EQ(rest.order.status, OrderStatus::kExpired);
-  EXPECT_EQ(rest.order.executed_qty, d("1.8"));
-  EXPECT_EQ(bal("USDT").locked, 0);
+  EXPECT_EQ(rest.order.executed_qty, 1.8_qty);
+  EXPECT_EQ(bal("USDT").locked, Amount{});
 }
 
 TEST_F(MatchingTest, LimitMakerIsRejectedWhenItWouldTake) {
@@ -146,11 +145,11 @@ TEST_F(MatchingTest, LimitMakerIsRejectedWhenItWouldTake) {
             R"({"code":-2010,"msg":"Order would immediately match and take."})");
   EXPECT_EQ(reject(limit_maker("BTCUSDT", Side::kSell, "39999.00", "0.1")),
             R"({"code":-2010,"msg":"Order would immediately match and take."})");
-  EXPECT_EQ(bal("USDT"), (Balance{d("100000"), 0}));
+  EXPECT_EQ(bal("USDT"), (Balance{100000_amt, {}}));
   const OrderResult r = place(limit_maker("BTCUSDT", Side::kBuy, "39999.99", "0.1"));
   EXPECT_EQ(r.order.status, OrderStatus::kNew);
   EXPECT_EQ(r.order.type, OrderType::kLimitMaker);
-  EXPECT_EQ(bal("USDT").locked, d("3999.999"));
+  EXPECT_EQ(bal("USDT").locked, 3999.999_amt);
 }
 
 TEST_F(MatchingTest, RestingBuyFillsAtItsPriceWhenTheMarketComesThrough) {
@@ -167,65 +166,65 @@ TEST_F(MatchingTest, RestingBuyFillsAtItsPriceWhenTheMarketComesThrough) {
   auto q = engine.query_order({"BTCUSDT", r.order.order_id, ""});
   ASSERT_TRUE(q.ok());
   EXPECT_EQ(q.value().status, OrderStatus::kPartiallyFilled);
-  EXPECT_EQ(q.value().executed_qty, d("0.7"));
-  EXPECT_EQ(q.value().cumm_quote_qty, d("27999.65"));  // all at the order's own price
+  EXPECT_EQ(q.value().executed_qty, 0.7_qty);
+  EXPECT_EQ(q.value().cumm_quote_qty, 27999.65_quote);  // all at the order's own price
   EXPECT_EQ(q.value().update_time_ms, kT0 + 100);
   auto trades = engine.account().trades("BTCUSDT");
   ASSERT_EQ(trades.size(), 2U);
   EXPECT_TRUE(trades[0].is_maker);
-  EXPECT_EQ(trades[0].price, d("39999.50"));
-  EXPECT_EQ(trades[0].commission, d("0.0002"));  // maker rate
+  EXPECT_EQ(trades[0].price, 39999.50_px);
+  EXPECT_EQ(trades[0].commission, 0.0002_amt);  // maker rate
 
   // The same book again: that liquidity was already taken.
   engine.on_book("BTCUSDT", b, kT0 + 200);
-  EXPECT_EQ(engine.query_order({"BTCUSDT", r.order.order_id, ""}).value().executed_qty, d("0.7"));
+  EXPECT_EQ(engine.query_order({"BTCUSDT", r.order.order_id, ""}).value().executed_qty, 0.7_qty);
 
   // The level at 39999.50 changes: it is fresh liquidity; 39995 still shows the taken 0.4.
-  b.set_ask(md::Price{d("39999.50")}, md::Qty{d("0.5")});
+  b.set_ask(39999.50_px, 0.5_qty);
   engine.on_book("BTCUSDT", b, kT0 + 300);
   q = engine.query_order({"BTCUSDT", r.order.order_id, ""});
   EXPECT_EQ(q.value().status, OrderStatus::kFilled);
-  EXPECT_EQ(q.value().executed_qty, d("1.0"));
-  EXPECT_EQ(bal("USDT"), (Balance{d("100000") - d("39999.50"), 0}));
-  EXPECT_EQ(bal("BTC"), (Balance{d("2") + d("1") - d("0.0005"), 0}));
+  EXPECT_EQ(q.value().executed_qty, 1.0_qty);
+  EXPECT_EQ(bal("USDT"), (Balance{100000_amt - 39999.50_amt, {}}));
+  EXPECT_EQ(bal("BTC"), (Balance{2_amt + 1_amt - 0.0005_amt, {}}));
   EXPECT_TRUE(engine.open_orders("BTCUSDT").empty());
 }
 
 TEST_F(MatchingTest, RestingSellFillsWhenBidsRiseToIt) {
   const OrderResult r = place(limit("BTCUSDT", Side::kSell, "40010.00", "0.5"));
-  EXPECT_EQ(bal("BTC"), (Balance{d("1.5"), d("0.5")}));
+  EXPECT_EQ(bal("BTC"), (Balance{1.5_amt, 0.5_amt}));
   b = book({{"40012.00", "0.2"}, {"40010.00", "1"}, {"40000.00", "1"}}, {{"40013.00", "1"}});
   engine.on_book("BTCUSDT", b, kT0 + 1);
   const auto q = engine.query_order({"BTCUSDT", r.order.order_id, ""}).value();
   EXPECT_EQ(q.status, OrderStatus::kFilled);
-  EXPECT_EQ(q.cumm_quote_qty, d("20005"));
+  EXPECT_EQ(q.cumm_quote_qty, 20005_quote);
   const auto trades = engine.account().trades("BTCUSDT");
   ASSERT_EQ(trades.size(), 2U);
-  EXPECT_EQ(trades[0].qty, d("0.2"));
-  EXPECT_EQ(trades[1].qty, d("0.3"));
-  EXPECT_EQ(trades[1].price, d("40010.00"));
+  EXPECT_EQ(trades[0].qty, 0.2_qty);
+  EXPECT_EQ(trades[1].qty, 0.3_qty);
+  EXPECT_EQ(trades[1].price, 40010.00_px);
   EXPECT_FALSE(trades[1].is_buyer);
-  EXPECT_EQ(bal("BTC"), (Balance{d("1.5"), 0}));
-  EXPECT_EQ(bal("USDT"), (Balance{d("100000") + d("20005") - d("20.005"), 0}));
+  EXPECT_EQ(bal("BTC"), (Balance{1.5_amt, {}}));
+  EXPECT_EQ(bal("USDT"), (Balance{100000_amt + 20005_amt - 20.005_amt, {}}));
 }
 
 TEST_F(MatchingTest, LiquidityTakenOnceIsNotTakenAgainFromAnUnchangedBook) {
   place(limit("BTCUSDT", Side::kBuy, "40001.50", "1.0", TimeInForce::kIoc));
-  EXPECT_EQ(engine.available_at("BTCUSDT", Side::kSell, d("40000.00"), b), 0);
+  EXPECT_EQ(engine.available_at("BTCUSDT", Side::kSell, 40000.00_px, b), Qty{});
   const OrderResult again =
       place(limit("BTCUSDT", Side::kBuy, "40001.50", "1.0", TimeInForce::kIoc));
-  EXPECT_EQ(again.order.executed_qty, 0);
+  EXPECT_EQ(again.order.executed_qty, Qty{});
   EXPECT_EQ(again.order.status, OrderStatus::kExpired);
-  b.set_ask(md::Price{d("40000.00")}, md::Qty{d("0.6")});
-  EXPECT_EQ(engine.available_at("BTCUSDT", Side::kSell, d("40000.00"), b), d("0.6"));
+  b.set_ask(40000.00_px, 0.6_qty);
+  EXPECT_EQ(engine.available_at("BTCUSDT", Side::kSell, 40000.00_px, b), 0.6_qty);
   const OrderResult fresh =
       place(limit("BTCUSDT", Side::kBuy, "40001.50", "1.0", TimeInForce::kIoc));
-  EXPECT_EQ(fresh.order.executed_qty, d("0.6"));
+  EXPECT_EQ(fresh.order.executed_qty, 0.6_qty);
 }
 
 TEST_F(MatchingTest, CancelReleasesTheLockedBalanceExactly) {
   const OrderResult rest = place(limit("BTCUSDT", Side::kBuy, "39000.01", "0.3"));
-  EXPECT_EQ(bal("USDT"), (Balance{d("100000") - d("11700.003"), d("11700.003")}));
+  EXPECT_EQ(bal("USDT"), (Balance{100000_amt - 11700.003_amt, 11700.003_amt}));
   CancelRequest c;
   c.ref = {"BTCUSDT", rest.order.order_id, ""};
   c.new_client_order_id = "cancelMe";
@@ -233,7 +232,7 @@ TEST_F(MatchingTest, CancelReleasesTheLockedBalanceExactly) {
   ASSERT_TRUE(cancelled.ok());
   EXPECT_EQ(cancelled.value().order.status, OrderStatus::kCanceled);
   EXPECT_EQ(cancelled.value().cancel_client_order_id, "cancelMe");
-  EXPECT_EQ(bal("USDT"), (Balance{d("100000"), 0}));
+  EXPECT_EQ(bal("USDT"), (Balance{100000_amt, {}}));
   EXPECT_EQ(error_json(engine.cancel_order(c, kT0 + 6).error()),
             R"({"code":-2011,"msg":"Unknown order sent."})");
   EXPECT_EQ(engine.query_order(c.ref).value().status, OrderStatus::kCanceled);
@@ -242,15 +241,15 @@ TEST_F(MatchingTest, CancelReleasesTheLockedBalanceExactly) {
   const OrderResult part = place(limit("BTCUSDT", Side::kBuy, "40001.50", "1.0"));
   c.ref.order_id = part.order.order_id;
   ASSERT_TRUE(engine.cancel_order(c, kT0 + 7).ok());
-  EXPECT_EQ(bal("USDT"), (Balance{d("67999.70"), 0}));
-  EXPECT_EQ(bal("BTC"), (Balance{d("2.7992"), 0}));
+  EXPECT_EQ(bal("USDT"), (Balance{67999.70_amt, {}}));
+  EXPECT_EQ(bal("BTC"), (Balance{2.7992_amt, {}}));
 
   // A resting SELL returns its base.
   const OrderResult sell = place(limit("BTCUSDT", Side::kSell, "45000", "0.7"));
-  EXPECT_EQ(bal("BTC"), (Balance{d("2.0992"), d("0.7")}));
+  EXPECT_EQ(bal("BTC"), (Balance{2.0992_amt, 0.7_amt}));
   c.ref.order_id = sell.order.order_id;
   ASSERT_TRUE(engine.cancel_order(c, kT0 + 8).ok());
-  EXPECT_EQ(bal("BTC"), (Balance{d("2.7992"), 0}));
+  EXPECT_EQ(bal("BTC"), (Balance{2.7992_amt, {}}));
 }
 
 TEST_F(MatchingTest, CancelRestrictionsAreEnforced) {
@@ -275,7 +274,7 @@ TEST_F(MatchingTest, InsufficientBalanceIsRejected) {
     EXPECT_EQ(error_json(r.error()),
               R"({"code":-2010,"msg":"Account has insufficient balance for requested action."})");
   }
-  EXPECT_EQ(poor.account().balance("USDT"), (Balance{d("1000"), 0}));
+  EXPECT_EQ(poor.account().balance("USDT"), (Balance{1000_amt, {}}));
   EXPECT_TRUE(poor.place_order(market_quote("BTCUSDT", Side::kBuy, "1000"), b, kT0).ok());
 }
 
@@ -330,7 +329,7 @@ TEST_F(MatchingTest, QueryAndCancelAll) {
   ASSERT_EQ(all.value().size(), 2U);
   EXPECT_EQ(all.value()[0].order.client_order_id, "a1");
   EXPECT_EQ(all.value()[1].order.status, OrderStatus::kCanceled);
-  EXPECT_EQ(bal("USDT"), (Balance{d("100000"), 0}));
+  EXPECT_EQ(bal("USDT"), (Balance{100000_amt, {}}));
   EXPECT_EQ(error_json(engine.cancel_open_orders("BTCUSDT", kT0).error()),
             R"({"code":-2011,"msg":"Unknown order sent."})");
 }
@@ -340,7 +339,7 @@ TEST_F(MatchingTest, MyTradesFilters) {
   b = book({}, {{"40000.00", "100"}});
   std::vector<std::int64_t> order_ids;
   for (int i = 0; i < 5; ++i) {
-    b.set_ask(md::Price{d("40000.00")}, md::Qty{d("100") + i});  // fresh liquidity each time
+    b.set_ask(40000.00_px, 100_qty + Qty::from_raw(i));  // fresh liquidity each time
     order_ids.push_back(
         place(market("BTCUSDT", Side::kBuy, "0.01"), kT0 + i * 60'000).order.order_id);
   }
@@ -385,10 +384,10 @@ TEST_F(MatchingTest, SymbolStatusAndEmptyBooks) {
   b = md::OrderBook{};
   const OrderResult r = place(market("BTCUSDT", Side::kBuy, "0.1"));
   EXPECT_EQ(r.order.status, OrderStatus::kExpired);
-  EXPECT_EQ(r.order.executed_qty, 0);
+  EXPECT_EQ(r.order.executed_qty, Qty{});
   EXPECT_EQ(reject(market_quote("BTCUSDT", Side::kBuy, "100")),
             R"({"code":-2010,"msg":"Order book liquidity is less than symbol minimum quantity."})");
-  EXPECT_EQ(bal("USDT"), (Balance{d("100000"), 0}));
+  EXPECT_EQ(bal("USDT"), (Balance{100000_amt, {}}));
 }
 
 TEST_F(MatchingTest, CommissionIsRoundedHalfUpToEightDecimals) {
@@ -396,8 +395,8 @@ TEST_F(MatchingTest, CommissionIsRoundedHalfUpToEightDecimals) {
   b = book({{"40000.57", "1"}}, {{"40001.00", "1"}});
   const OrderResult r = place(market("BTCUSDT", Side::kSell, "0.00017"));
   ASSERT_EQ(r.fills.size(), 1U);
-  EXPECT_EQ(r.fills[0].commission, d("0.0068001"));
-  EXPECT_EQ(bal("USDT").free, d("100000") + d("6.8000969") - d("0.0068001"));
+  EXPECT_EQ(r.fills[0].commission, 0.0068001_amt);
+  EXPECT_EQ(bal("USDT").free, 100000_amt + 6.8000969_amt - 0.0068001_amt);
 }
 
 TEST_F(MatchingTest, LimitBuyLockIsRoundedUpAndTheRestReleased) {
@@ -405,14 +404,14 @@ TEST_F(MatchingTest, LimitBuyLockIsRoundedUpAndTheRestReleased) {
   md::OrderBook eth = book({{"0.05100", "10"}}, {{"0.05200", "10"}});
   const auto r = engine.place_order(limit("ETHBTC", Side::kBuy, "0.05123", "0.0021"), eth, kT0);
   ASSERT_TRUE(r.ok()) << r.error().msg;
-  EXPECT_EQ(bal("BTC"), (Balance{d("2") - d("0.00010759"), d("0.00010759")}));
+  EXPECT_EQ(bal("BTC"), (Balance{2_amt - 0.00010759_amt, 0.00010759_amt}));
   // Filled at its own price it pays the truncated 0.00010758; the last satoshi goes back.
-  eth.set_ask(md::Price{d("0.05123")}, md::Qty{d("1")});
+  eth.set_ask(0.05123_px, 1_qty);
   engine.on_book("ETHBTC", eth, kT0 + 1);
   EXPECT_EQ(engine.query_order({"ETHBTC", r.value().order.order_id, ""}).value().status,
             OrderStatus::kFilled);
-  EXPECT_EQ(bal("BTC"), (Balance{d("2") - d("0.00010758"), 0}));
-  EXPECT_EQ(bal("ETH"), (Balance{d("0.0021") - d("0.0000021"), 0}));
+  EXPECT_EQ(bal("BTC"), (Balance{2_amt - 0.00010758_amt, {}}));
+  EXPECT_EQ(bal("ETH"), (Balance{0.0021_amt - 0.0000021_amt, {}}));
 }
 
 struct Recorder : ExecutionListener {

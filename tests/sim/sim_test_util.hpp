@@ -12,6 +12,7 @@
 #include "cwts/binance/exchange_info.hpp"
 #include "cwts/binance/order.hpp"
 #include "cwts/core/decimal.hpp"
+#include "cwts/core/money.hpp"
 #include "cwts/md/order_book.hpp"
 #include "cwts/sim/wire.hpp"
 
@@ -39,6 +40,10 @@ inline std::string fmt(std::int64_t v) {
   char buf[48];
   return std::string(buf, core::format_fixed(v, 8, buf));
 }
+template <class Tag>
+std::string fmt(core::Fixed8<Tag> v) {
+  return core::to_string(v);
+}
 
 using Levels = std::vector<std::pair<std::string_view, std::string_view>>;
 
@@ -56,8 +61,8 @@ inline NewOrder limit(std::string_view symbol, Side side, std::string_view px, s
   o.side = side;
   o.type = OrderType::kLimit;
   o.tif = tif;
-  o.price = d(px);
-  o.quantity = d(qty);
+  o.price = Price{d(px)};
+  o.quantity = Qty{d(qty)};
   return o;
 }
 
@@ -66,7 +71,7 @@ inline NewOrder market(std::string_view symbol, Side side, std::string_view qty)
   o.symbol = std::string(symbol);
   o.side = side;
   o.type = OrderType::kMarket;
-  o.quantity = d(qty);
+  o.quantity = Qty{d(qty)};
   return o;
 }
 
@@ -75,7 +80,7 @@ inline NewOrder market_quote(std::string_view symbol, Side side, std::string_vie
   o.symbol = std::string(symbol);
   o.side = side;
   o.type = OrderType::kMarket;
-  o.quote_order_qty = d(quote);
+  o.quote_order_qty = Notional{d(quote)};
   return o;
 }
 

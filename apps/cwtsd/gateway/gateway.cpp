@@ -103,8 +103,8 @@ layout::Signal make_signal(const binance::NewOrder& o, std::uint16_t symbol) {
       s.type = static_cast<std::uint8_t>(layout::OrderType::kLimitMaker);
       break;
   }
-  s.price.raw = o.price;
-  s.qty.raw = o.quantity;
+  s.price = o.price;
+  s.qty = o.quantity;
   s.created_ns = core::realtime_ns();
   s.tag.assign("gateway");
   return s;
@@ -293,7 +293,7 @@ void Gateway::Impl::place(const binance::Request& r, bool test, Reply reply) {
   auto parsed = binance::parse_new_order(r, info);
   if (!parsed.ok()) return reply_error(reply, parsed.error());
   binance::NewOrder o = std::move(parsed).value();
-  if (o.quantity == 0) {
+  if (o.quantity.is_zero()) {
     return reply_error(reply, binance::errors::new_order_rejected(
                                   "quoteOrderQty is not supported by the cwts gateway: send "
                                   "quantity."));
@@ -440,7 +440,7 @@ void Gateway::Impl::account(const binance::Request& r, Reply reply) {
       cc::load_word(market.asset_count, std::memory_order_acquire), layout::kMaxAssets);
   for (std::uint64_t k = 0; k < n; ++k) {
     const layout::Balance b = market.balances[k].load();
-    balances[std::string(b.asset.view())] = binance::Balance{b.free.raw, b.locked.raw};
+    balances[std::string(b.asset.view())] = binance::Balance{b.free, b.locked};
     update_ns = std::max(update_ns, b.update_ts_ns);
   }
   const binance::CommissionRates rates;

@@ -83,7 +83,7 @@ void GatewayOrders::apply(const layout::ExecReport& r, std::int64_t now_ms) {
       g.venue_code = r.venue_code;
       // An order the venue never held is not queryable; one that rested and was then refused
       // (never expected) is reported as expired.
-      if (o.executed_qty == 0 && o.status == binance::OrderStatus::kNew && g.fills.empty()) {
+      if (o.executed_qty.is_zero() && o.status == binance::OrderStatus::kNew && g.fills.empty()) {
         g.rejected = true;
         by_cid_.erase(cid_key(o.symbol, o.client_order_id));
       } else {
@@ -111,7 +111,7 @@ void GatewayOrders::apply(const layout::ExecReport& r, std::int64_t now_ms) {
     o.status = binance::OrderStatus::kCanceled;
   } else if (kind == ReportKind::kExpired) {
     o.status = binance::OrderStatus::kExpired;
-  } else if (o.executed_qty > 0) {
+  } else if (o.executed_qty > core::Qty{}) {
     o.status = binance::OrderStatus::kPartiallyFilled;
   }
   g.final = layout::is_terminal(kind);
@@ -126,24 +126,25 @@ void GatewayOrders::on_fill(GatewayOrder& g, const layout::ExecReport& r, std::i
   binance::Order& o = g.order;
   const bool native = !r.fee_asset.view().empty();
   set_fee_asset(g, native ? r.fee_asset.view() : std::string_view(g.quote_asset));
-  const std::int64_t fee_total = native ? r.fee_native.raw : r.fee.raw;
-  const std::int64_t fee_delta = fee_total - g.fee_applied;
-  const std::int64_t new_qty = r.cum_qty.raw - o.executed_qty;
-  if (new_qty > 0) {
-    const std::int64_t cum_quote = core::notional_of(r.avg_px.raw, r.cum_qty.raw);
+  // A fee valued in quote (no fee_asset) is charged in the quote asset: as that asset's amount.
+  const core::Amount fee_total = native ? r.fee_native : core::as_amount(r.fee);
+  const core::Amount fee_delta = fee_total - g.fee_applied;
+  const core::Qty new_qty = r.cum_qty - o.executed_qty;
+  if (new_qty > core::Qty{}) {
+    const core::Notional cum_quote = core::notional(r.avg_px, r.cum_qty);
     binance::Fill f;
     f.qty = new_qty;
-    if (r.last_qty.raw == new_qty && r.last_px.raw > 0) {
-      f.price = r.last_px.raw;
-      f.quote_qty = core::notional_of(f.price, f.qty);
+    if (r.last_qty == new_qty && r.last_px > core::Price{}) {
+      f.price = r.last_px;
+      f.quote_qty = core::notional(f.price, f.qty);
     } else {
-      f.quote_qty = cum_quote > o.cumm_quote_qty ? cum_quote - o.cumm_quote_qty : 0;
+      f.quote_qty = cum_quote > o.cumm_quote_qty ? cum_quote - o.cumm_quote_qty : core::Notional{};
       f.price = core::average_price(f.quote_qty, f.qty);
     }
     f.commission = fee_delta;
     f.commission_asset = g.fee_asset;
     f.trade_id = next_trade_id_++;
-    o.executed_qty = r.cum_qty.raw;
+    o.executed_qty = r.cum_qty;
     o.cumm_quote_qty += f.quote_qty;
     g.fills.push_back(f);
     binance::Trade t;
@@ -162,7 +163,7 @@ void GatewayOrders::on_fill(GatewayOrder& g, const layout::ExecReport& r, std::i
     trades_.push_back(std::move(t));
     while (trades_.size() > max_trades_) trades_.pop_front();
     g.fee_applied = fee_total;
-  } else if (fee_delta != 0 && !g.fills.empty()) {
+  } else if (!fee_delta.is_zero() && !g.fills.empty()) {
     g.fills.back().commission += fee_delta;
     for (auto it = trades_.rbegin(); it != trades_.rend(); ++it) {
       if (it->id == g.fills.back().trade_id) {
@@ -181,14 +182,14 @@ void GatewayOrders::on_fill(GatewayOrder& g, const layout::ExecReport& r, std::i
 void GatewayOrders::set_fee_asset(GatewayOrder& g, std::string_view asset) {
   if (g.fee_asset == asset) return;
   g.fee_asset = std::string(asset);
-  g.fee_applied = 0;
+  g.fee_applied = core::Amount{};
   for (binance::Fill& f : g.fills) {
-    f.commission = 0;
+    f.commission = core::Amount{};
     f.commission_asset = g.fee_asset;
   }
   for (binance::Trade& t : trades_) {
     if (t.order_id != g.order.order_id || t.symbol != g.order.symbol) continue;
-    t.commission = 0;
+    t.commission = core::Amount{};
     t.commission_asset = g.fee_asset;
   }
 }

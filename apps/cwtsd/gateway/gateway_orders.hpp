@@ -38,7 +38,7 @@ struct GatewayOrder {
   bool rejected = false;        // final without reaching the venue's book (not queryable)
   layout::RejectReason reject_reason = layout::RejectReason::kNone;
   std::int32_t venue_code = 0;
-  std::int64_t fee_applied = 0;  // cumulative fee (in fee_asset) already attributed to fills
+  core::Amount fee_applied{};    // cumulative fee (in fee_asset) already attributed to fills
   std::uint64_t cancel_seq = 0;  // a cancel signal in flight for it (0 = none)
 };
 

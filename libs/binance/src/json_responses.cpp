@@ -171,7 +171,7 @@ void write_account(JsonWriter& w, const AccountView& a, const AccountFlags& flag
   w.key("accountType").string("SPOT");
   w.key("balances").begin_array();
   for (const auto& [asset, b] : a.balances) {
-    if (omit_zero_balances && b.free == 0 && b.locked == 0) continue;
+    if (omit_zero_balances && b.free.is_zero() && b.locked.is_zero()) continue;
     w.begin_object();
     w.key("asset").string(asset);
     w.key("free").decimal(b.free);
@@ -265,9 +265,9 @@ void write_execution_report(JsonWriter& w, const ExecutionEvent& e, std::int64_t
   w.key("X").string(to_string(o.status));
   w.key("r").string("NONE");
   w.key("i").integer(o.order_id);
-  w.key("l").decimal(e.fill != nullptr ? e.fill->qty : 0);
+  w.key("l").decimal(e.fill != nullptr ? e.fill->qty : Qty{});
   w.key("z").decimal(o.executed_qty);
-  w.key("L").decimal(e.fill != nullptr ? e.fill->price : 0);
+  w.key("L").decimal(e.fill != nullptr ? e.fill->price : Price{});
   if (e.fill != nullptr) {
     w.key("n").decimal(e.fill->commission);
     w.key("N").string(e.fill->commission_asset);
@@ -283,7 +283,7 @@ void write_execution_report(JsonWriter& w, const ExecutionEvent& e, std::int64_t
   w.key("M").boolean(false);
   w.key("O").integer(o.time_ms);
   w.key("Z").decimal(o.cumm_quote_qty);
-  w.key("Y").decimal(e.fill != nullptr ? e.fill->quote_qty : 0);
+  w.key("Y").decimal(e.fill != nullptr ? e.fill->quote_qty : Notional{});
   w.key("Q").decimal(o.orig_quote_order_qty);
   w.key("W").integer(o.working_time_ms);
   w.key("V").string(to_string(o.stp_mode));

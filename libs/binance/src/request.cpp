@@ -131,23 +131,26 @@ bool is_api_key_syntax(std::string_view s) noexcept {
   });
 }
 
-// A non-negative decimal at 8 decimals with at most `precision` significant decimals.
-Result<std::optional<std::int64_t>> parse_decimal(const Request& r, std::string_view name,
-                                                  int precision, bool mandatory) {
+// A non-negative decimal at 8 decimals with at most `precision` significant decimals, as the
+// money type T (Price, Qty, Notional).
+template <class T>
+Result<std::optional<T>> parse_decimal(const Request& r, std::string_view name, int precision,
+                                       bool mandatory) {
   const std::string* v = non_empty(r, name);
   if (v == nullptr) {
     if (mandatory) return errors::mandatory(name);
-    return std::optional<std::int64_t>{};
+    return std::optional<T>{};
   }
   if (!is_decimal_syntax(*v)) return errors::illegal_chars(name, kDecimalRange);
-  std::int64_t out = 0;
-  const core::DecimalErrc rc = core::parse_fixed(*v, kDecimals, out);
+  T out{};
+  const core::DecimalErrc rc = core::parse(*v, out);
   if (rc == core::DecimalErrc::kPrecision) return errors::too_much_precision(name);
   if (rc != core::DecimalErrc::kOk) return errors::overflow(name);
-  if (precision >= 0 && precision < kDecimals && out % core::kPow10[kDecimals - precision] != 0) {
+  if (precision >= 0 && precision < kDecimals &&
+      out.raw % core::kPow10[kDecimals - precision] != 0) {
     return errors::too_much_precision(name);
   }
-  return std::optional<std::int64_t>{out};
+  return std::optional<T>{out};
 }
 
 Result<std::optional<std::string>> parse_client_id(const Request& r, std::string_view name) {
@@ -388,17 +391,17 @@ Result<NewOrder> parse_new_order(const Request& request, const binance::Exchange
 
   // Values: syntax (-1100), then precision (-1111) against the symbol's asset precisions.
   if (has_qty) {
-    auto q = parse_decimal(request, "quantity", spec.base_precision, true);
+    auto q = parse_decimal<Qty>(request, "quantity", spec.base_precision, true);
     if (!q.ok()) return q.error();
     o.quantity = *q.value();
   }
   if (has_quote) {
-    auto q = parse_decimal(request, "quoteOrderQty", spec.quote_precision, true);
+    auto q = parse_decimal<Notional>(request, "quoteOrderQty", spec.quote_precision, true);
     if (!q.ok()) return q.error();
     o.quote_order_qty = *q.value();
   }
   if (has_price) {
-    auto p = parse_decimal(request, "price", spec.quote_precision, true);
+    auto p = parse_decimal<Price>(request, "price", spec.quote_precision, true);
     if (!p.ok()) return p.error();
     o.price = *p.value();
   }

@@ -4,6 +4,7 @@
 #include <cassert>
 
 #include "cwts/core/decimal.hpp"
+#include "cwts/core/money.hpp"
 
 namespace cwts::sim {
 
@@ -42,9 +43,9 @@ bool parse_balance_spec(std::string_view spec, std::vector<AssetAmount>& out, st
       error = "balance '" + std::string(item) + "': asset must be 1-20 of A-Z, 0-9";
       return false;
     }
-    std::int64_t v = 0;
-    const core::DecimalErrc rc = core::parse_fixed(amount, 8, v);
-    if (rc != core::DecimalErrc::kOk || v < 0) {
+    Amount v{};
+    const core::DecimalErrc rc = core::parse(amount, v);
+    if (rc != core::DecimalErrc::kOk || v < Amount{}) {
       error = "balance '" + std::string(item) + "': amount '" + std::string(amount) +
               "': " + (rc != core::DecimalErrc::kOk ? core::to_string(rc) : "negative");
       return false;
@@ -77,13 +78,13 @@ Balance& Account::at(std::string_view asset) {
   return it->second;
 }
 
-void Account::credit(std::string_view asset, std::int64_t amount) {
-  assert(amount >= 0);
+void Account::credit(std::string_view asset, Amount amount) {
+  assert(amount >= Amount{});
   at(asset).free += amount;
 }
 
-bool Account::lock(std::string_view asset, std::int64_t amount) {
-  assert(amount >= 0);
+bool Account::lock(std::string_view asset, Amount amount) {
+  assert(amount >= Amount{});
   Balance& b = at(asset);
   if (b.free < amount) return false;
   b.free -= amount;
@@ -91,22 +92,22 @@ bool Account::lock(std::string_view asset, std::int64_t amount) {
   return true;
 }
 
-void Account::unlock(std::string_view asset, std::int64_t amount) {
+void Account::unlock(std::string_view asset, Amount amount) {
   Balance& b = at(asset);
-  assert(amount >= 0 && amount <= b.locked);
+  assert(amount >= Amount{} && amount <= b.locked);
   b.locked -= amount;
   b.free += amount;
 }
 
-void Account::spend_locked(std::string_view asset, std::int64_t amount) {
+void Account::spend_locked(std::string_view asset, Amount amount) {
   Balance& b = at(asset);
-  assert(amount >= 0 && amount <= b.locked);
+  assert(amount >= Amount{} && amount <= b.locked);
   b.locked -= amount;
 }
 
-void Account::debit(std::string_view asset, std::int64_t amount) {
+void Account::debit(std::string_view asset, Amount amount) {
   Balance& b = at(asset);
-  assert(amount >= 0 && amount <= b.free);
+  assert(amount >= Amount{} && amount <= b.free);
   b.free -= amount;
 }
 

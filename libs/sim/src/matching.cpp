@@ -46,14 +46,14 @@ const MatchingEngine::SymbolState* MatchingEngine::state(std::string_view symbol
   return it == symbols_.end() ? nullptr : it->second.get();
 }
 
-void MatchingEngine::set_reference_price(std::string_view symbol, std::int64_t px) noexcept {
-  if (SymbolState* s = state(symbol); s != nullptr) s->reference_px = std::max<std::int64_t>(0, px);
+void MatchingEngine::set_reference_price(std::string_view symbol, Price px) noexcept {
+  if (SymbolState* s = state(symbol); s != nullptr) s->reference_px = std::max(Price{}, px);
 }
 
-std::int64_t MatchingEngine::available_at(std::string_view symbol, Side book_side, std::int64_t px,
-                                          const md::OrderBook& book) const {
+Qty MatchingEngine::available_at(std::string_view symbol, Side book_side, Price px,
+                                 const md::OrderBook& book) const {
   const SymbolState* s = state(symbol);
-  if (s == nullptr) return 0;
+  if (s == nullptr) return Qty{};
   return s->available(book_side, px, displayed_at(book, book_side, px));
 }
 
@@ -87,9 +87,9 @@ void MatchingEngine::emit_account(const SymbolState& s, std::int64_t time_ms) {
 namespace detail {
 
 // Settles one execution of `o` on the account and records the trade. Returns the fill.
-Fill execute(Account& account, const binance::SymbolSpec& spec, Order& o, std::int64_t px,
-             std::int64_t qty, bool is_maker, std::int64_t trade_id, std::int64_t now_ms) {
-  const std::int64_t quote = quote_of(px, qty);
+Fill execute(Account& account, const binance::SymbolSpec& spec, Order& o, Price px, Qty qty,
+             bool is_maker, std::int64_t trade_id, std::int64_t now_ms) {
+  const Notional quote = quote_of(px, qty);
   const CommissionRates& rates = account.commission();
   const std::int64_t rate = is_maker ? rates.maker : rates.taker;
   Fill f;
@@ -99,26 +99,26 @@ Fill execute(Account& account, const binance::SymbolSpec& spec, Order& o, std::i
   f.trade_id = trade_id;
   if (o.side == Side::kBuy) {
     // Pays quote from the order's lock, receives base; the commission is taken from the base.
-    account.spend_locked(spec.quote, quote);
-    o.locked -= quote;
-    f.commission = fee_of(qty, rate);
+    account.spend_locked(spec.quote, as_amount(quote));
+    o.locked -= as_amount(quote);
+    f.commission = as_amount(fee_of(qty, rate));
     f.commission_asset = spec.base;
-    account.credit(spec.base, qty - f.commission);
+    account.credit(spec.base, as_amount(qty) - f.commission);
   } else {
-    account.spend_locked(spec.base, qty);
-    o.locked -= qty;
-    f.commission = fee_of(quote, rate);
+    account.spend_locked(spec.base, as_amount(qty));
+    o.locked -= as_amount(qty);
+    f.commission = as_amount(fee_of(quote, rate));
     f.commission_asset = spec.quote;
-    account.credit(spec.quote, quote - f.commission);
+    account.credit(spec.quote, as_amount(quote) - f.commission);
   }
   o.executed_qty += qty;
   o.cumm_quote_qty += quote;
   o.status = o.executed_qty >= o.orig_qty ? OrderStatus::kFilled : OrderStatus::kPartiallyFilled;
   o.update_time_ms = now_ms;
-  if (o.side == Side::kBuy && o.price > 0) {
+  if (o.side == Side::kBuy && o.price > Price{}) {
     // A limit BUY keeps exactly price * remaining locked: what a fill below the limit saved goes
     // back to free at once. ceil(P*rem_before) - floor(p*q) >= ceil(P*rem_after), so never < 0.
-    const std::int64_t keep = quote_ceil(o.price, o.remaining());
+    const Amount keep = as_amount(quote_ceil(o.price, o.remaining()));
     if (o.locked > keep) {
       account.unlock(spec.quote, o.locked - keep);
       o.locked = keep;
@@ -144,8 +144,8 @@ Fill execute(Account& account, const binance::SymbolSpec& spec, Order& o, std::i
 
 // Ends an order's claim on the account: whatever is still locked for it goes back to free.
 void release(Account& account, const binance::SymbolSpec& spec, Order& o) {
-  if (o.locked > 0) account.unlock(base_or_quote(spec, o.side == Side::kSell), o.locked);
-  o.locked = 0;
+  if (o.locked > Amount{}) account.unlock(base_or_quote(spec, o.side == Side::kSell), o.locked);
+  o.locked = Amount{};
 }
 
 }  // namespace detail
@@ -178,7 +178,8 @@ void MatchingEngine::on_book(std::string_view symbol, const md::OrderBook& book,
       Order& o = s->orders[idx];
       // The market crossed (or touched) the order's price: the crossing levels' quantity
       // executes against it at the order's own price, as a maker.
-      const std::vector<PlannedFill> fills = s->plan(book, o.side, o.price, o.remaining(), 0, 1);
+      const std::vector<PlannedFill> fills =
+          s->plan(book, o.side, o.price, o.remaining(), Notional{}, Qty::from_raw(1));
       if (fills.empty()) continue;
       const Side book_side = o.side == Side::kBuy ? Side::kSell : Side::kBuy;
       for (const PlannedFill& p : fills) {

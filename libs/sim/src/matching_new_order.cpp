@@ -25,39 +25,39 @@ ApiError MatchingEngine::check_filters(const SymbolState& s, const NewOrder& o,
                                        const md::OrderBook& book) const {
   const binance::SymbolSpec& spec = *s.spec;
   const bool limit_like = o.type != OrderType::kMarket;
-  const bool has_qty = o.quantity > 0 || limit_like;
+  const bool has_qty = o.quantity > Qty{} || limit_like;
 
   if (limit_like && (spec.filters & binance::kFilterPrice) != 0) {
-    if ((spec.min_price.raw > 0 && o.price < spec.min_price.raw) ||
-        (spec.max_price.raw > 0 && o.price > spec.max_price.raw) ||
-        (spec.tick_size.raw > 0 && o.price % spec.tick_size.raw != 0)) {
+    if ((spec.min_price > Price{} && o.price < spec.min_price) ||
+        (spec.max_price > Price{} && o.price > spec.max_price) ||
+        (spec.tick_size > Price{} && !(o.price % spec.tick_size).is_zero())) {
       return errors::filter_failure("PRICE_FILTER");
     }
   }
   if (has_qty && (spec.filters & binance::kFilterLotSize) != 0) {
-    if ((spec.min_qty.raw > 0 && o.quantity < spec.min_qty.raw) ||
-        (spec.max_qty.raw > 0 && o.quantity > spec.max_qty.raw) ||
-        (spec.step_size.raw > 0 && o.quantity % spec.step_size.raw != 0)) {
+    if ((spec.min_qty > Qty{} && o.quantity < spec.min_qty) ||
+        (spec.max_qty > Qty{} && o.quantity > spec.max_qty) ||
+        (spec.step_size > Qty{} && !(o.quantity % spec.step_size).is_zero())) {
       return errors::filter_failure("LOT_SIZE");
     }
   }
-  if (!limit_like && o.quantity > 0 && (spec.filters & binance::kFilterMarketLotSize) != 0) {
-    if ((spec.market_min_qty.raw > 0 && o.quantity < spec.market_min_qty.raw) ||
-        (spec.market_max_qty.raw > 0 && o.quantity > spec.market_max_qty.raw) ||
-        (spec.market_step_size.raw > 0 && o.quantity % spec.market_step_size.raw != 0)) {
+  if (!limit_like && o.quantity > Qty{} && (spec.filters & binance::kFilterMarketLotSize) != 0) {
+    if ((spec.market_min_qty > Qty{} && o.quantity < spec.market_min_qty) ||
+        (spec.market_max_qty > Qty{} && o.quantity > spec.market_max_qty) ||
+        (spec.market_step_size > Qty{} && !(o.quantity % spec.market_step_size).is_zero())) {
       return errors::filter_failure("MARKET_LOT_SIZE");
     }
   }
-  const std::int64_t ref = s.reference_price(book);
+  const Price ref = s.reference_price(book);
   const std::uint32_t pct = binance::kFilterPercentPrice | binance::kFilterPercentPriceBySide;
-  if (limit_like && (spec.filters & pct) != 0 && ref > 0) {
+  if (limit_like && (spec.filters & pct) != 0 && ref > Price{}) {
     const bool buy = o.side == Side::kBuy;
     const std::int64_t up = buy ? spec.bid_multiplier_up.raw : spec.ask_multiplier_up.raw;
     const std::int64_t down = buy ? spec.bid_multiplier_down.raw : spec.ask_multiplier_down.raw;
     // avg * multiplierDown <= price <= avg * multiplierUp, exactly (multipliers at 8 decimals).
-    const i128 p = static_cast<i128>(o.price) * kOne;
-    const bool too_high = up > 0 && p > static_cast<i128>(ref) * up;
-    const bool too_low = p < static_cast<i128>(ref) * down;
+    const i128 p = static_cast<i128>(o.price.raw) * kOne;
+    const bool too_high = up > 0 && p > static_cast<i128>(ref.raw) * up;
+    const bool too_low = p < static_cast<i128>(ref.raw) * down;
     if (too_high || too_low) {
       return errors::filter_failure((spec.filters & binance::kFilterPercentPriceBySide) != 0
                                         ? "PERCENT_PRICE_BY_SIDE"
@@ -69,26 +69,28 @@ ApiError MatchingEngine::check_filters(const SymbolState& s, const NewOrder& o,
     const bool apply_min = limit_like || spec.apply_min_to_market;
     const bool apply_max = spec.max_notional.raw > 0 && (limit_like || spec.apply_max_to_market);
     if (apply_min || apply_max) {
-      // Notional at 16 decimals (price * qty) or at 8 (quoteOrderQty), compared exactly.
+      // Notional at 16 decimals (price * qty) or at 8 (quoteOrderQty), compared exactly: 128-bit
+      // products of the raw integers.
       i128 notional = 0;
       bool known = true;
       if (limit_like) {
-        notional = static_cast<i128>(o.price) * o.quantity;
-      } else if (o.quote_order_qty > 0) {
-        notional = static_cast<i128>(o.quote_order_qty) * kOne;
-      } else if (ref > 0) {
-        notional = static_cast<i128>(ref) * o.quantity;
+        notional = static_cast<i128>(o.price.raw) * o.quantity.raw;
+      } else if (o.quote_order_qty > Notional{}) {
+        notional = static_cast<i128>(o.quote_order_qty.raw) * kOne;
+      } else if (ref > Price{}) {
+        notional = static_cast<i128>(ref.raw) * o.quantity.raw;
       } else {
         // No reference price: what the walk would pay on average.
-        const auto fills = s.plan(book, o.side, std::nullopt, o.quantity, 0, 1);
+        const auto fills =
+            s.plan(book, o.side, std::nullopt, o.quantity, Notional{}, Qty::from_raw(1));
         i128 paid = 0;
-        std::int64_t got = 0;
+        Qty got{};
         for (const auto& f : fills) {
-          paid += static_cast<i128>(f.px) * f.qty;
+          paid += static_cast<i128>(f.px.raw) * f.qty.raw;
           got += f.qty;
         }
-        known = got > 0;
-        if (known) notional = paid / got * o.quantity;
+        known = got > Qty{};
+        if (known) notional = paid / got.raw * o.quantity.raw;
       }
       const i128 min = static_cast<i128>(spec.min_notional.raw) * kOne;
       const i128 max = static_cast<i128>(spec.max_notional.raw) * kOne;
@@ -120,7 +122,7 @@ ApiError check_symbol(const binance::SymbolSpec& spec, const NewOrder& o) {
     if (o.type == OrderType::kMarket) return errors::new_order_rejected(msg::kMarketNotSupported);
     return make_error(ErrorCode::kUnsupportedOrderComposition, "Unsupported order combination");
   }
-  if (o.type != OrderType::kMarket && quote_of(o.price, o.quantity) <= 0) {
+  if (o.type != OrderType::kMarket && quote_of(o.price, o.quantity) <= Notional{}) {
     return errors::new_order_rejected(msg::kPriceQtyZero);
   }
   return {};
@@ -150,38 +152,38 @@ Result<OrderResult> MatchingEngine::place_order(const NewOrder& o, const md::Ord
   // What would execute immediately.
   const bool limit_like = o.type != OrderType::kMarket;
   std::vector<PlannedFill> plan;
-  std::int64_t orig_qty = o.quantity;
+  Qty orig_qty = o.quantity;
+  const Qty one_unit = Qty::from_raw(1);
   if (limit_like) {
-    plan = s->plan(book, o.side, o.price, o.quantity, 0, 1);
+    plan = s->plan(book, o.side, o.price, o.quantity, Notional{}, one_unit);
     if (o.type == OrderType::kLimitMaker && !plan.empty()) {
       return errors::new_order_rejected(msg::kWouldMatch);
     }
-  } else if (o.quantity > 0) {
-    plan = s->plan(book, o.side, std::nullopt, o.quantity, 0, 1);
+  } else if (o.quantity > Qty{}) {
+    plan = s->plan(book, o.side, std::nullopt, o.quantity, Notional{}, one_unit);
   } else {
     // quoteOrderQty: the quantity is what the quote buys (or must sell to receive it) in steps.
-    std::int64_t step =
-        spec.market_step_size.raw > 0 ? spec.market_step_size.raw : spec.step_size.raw;
-    plan = s->plan(book, o.side, std::nullopt, kMax, o.quote_order_qty,
-                   std::max<std::int64_t>(step, 1));
-    orig_qty = 0;
+    const Qty step = spec.market_step_size > Qty{} ? spec.market_step_size : spec.step_size;
+    plan = s->plan(book, o.side, std::nullopt, Qty::from_raw(kMax), o.quote_order_qty,
+                   std::max(step, one_unit));
+    orig_qty = Qty{};
     for (const auto& p : plan) orig_qty += p.qty;
     if (opposite_levels(book, o.side) == 0) return errors::new_order_rejected(msg::kNoLiquidity);
     if ((spec.filters & binance::kFilterLotSize) != 0 &&
-        ((spec.min_qty.raw > 0 && orig_qty < spec.min_qty.raw) ||
-         (spec.max_qty.raw > 0 && orig_qty > spec.max_qty.raw))) {
-      return orig_qty == 0 ? errors::new_order_rejected(msg::kLiquidityBelowLotSize)
-                           : errors::filter_failure("LOT_SIZE");
+        ((spec.min_qty > Qty{} && orig_qty < spec.min_qty) ||
+         (spec.max_qty > Qty{} && orig_qty > spec.max_qty))) {
+      return orig_qty.is_zero() ? errors::new_order_rejected(msg::kLiquidityBelowLotSize)
+                                : errors::filter_failure("LOT_SIZE");
     }
     if ((spec.filters & binance::kFilterMarketLotSize) != 0 &&
-        ((spec.market_min_qty.raw > 0 && orig_qty < spec.market_min_qty.raw) ||
-         (spec.market_max_qty.raw > 0 && orig_qty > spec.market_max_qty.raw))) {
+        ((spec.market_min_qty > Qty{} && orig_qty < spec.market_min_qty) ||
+         (spec.market_max_qty > Qty{} && orig_qty > spec.market_max_qty))) {
       return errors::filter_failure("MARKET_LOT_SIZE");
     }
-    if (orig_qty == 0) return errors::new_order_rejected(msg::kNoLiquidity);
+    if (orig_qty.is_zero()) return errors::new_order_rejected(msg::kNoLiquidity);
   }
-  std::int64_t planned_qty = 0;
-  std::int64_t planned_quote = 0;
+  Qty planned_qty{};
+  Notional planned_quote{};
   for (const auto& p : plan) {
     planned_qty += p.qty;
     planned_quote += quote_of(p.px, p.qty);
@@ -191,16 +193,16 @@ Result<OrderResult> MatchingEngine::place_order(const NewOrder& o, const md::Ord
   // costs; MARKET by quoteOrderQty: all of it), a SELL locks the base it may sell. What is not
   // spent goes back to free when the order ends.
   const bool buy = o.side == Side::kBuy;
-  std::int64_t lock = 0;
+  Amount lock{};
   if (buy) {
-    lock = limit_like              ? quote_ceil(o.price, o.quantity)
-           : o.quote_order_qty > 0 ? o.quote_order_qty
-                                   : planned_quote;
+    lock = as_amount(limit_like                       ? quote_ceil(o.price, o.quantity)
+                     : o.quote_order_qty > Notional{} ? o.quote_order_qty
+                                                      : planned_quote);
   } else {
-    lock = orig_qty;
+    lock = as_amount(orig_qty);
   }
   const std::string_view lock_asset = base_or_quote(spec, !buy);
-  if (account_.balance(lock_asset).free < lock || lock == kMax) {
+  if (account_.balance(lock_asset).free < lock || lock.raw == kMax) {
     return errors::new_order_rejected(msg::kInsufficientBalance);
   }
   const bool fok_fails = limit_like && o.tif == TimeInForce::kFok && planned_qty < o.quantity;
@@ -218,7 +220,7 @@ Result<OrderResult> MatchingEngine::place_order(const NewOrder& o, const md::Ord
   order.side = o.side;
   order.type = o.type;
   order.tif = limit_like && o.type == OrderType::kLimit ? o.tif : TimeInForce::kGtc;
-  order.price = limit_like ? o.price : 0;
+  order.price = limit_like ? o.price : Price{};
   order.orig_qty = orig_qty;
   order.orig_quote_order_qty = o.quote_order_qty;
   order.status = OrderStatus::kNew;

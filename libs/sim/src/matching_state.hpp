@@ -22,7 +22,7 @@ namespace cwts::sim {
 
 namespace detail {
 
-__extension__ using i128 = __int128;  // exact products of two 8-decimal values
+__extension__ using i128 = __int128;  // exact products of two 8-decimal values (on .raw)
 
 // PERCENT_PRICE multipliers (layout::Ratio) share the 8-decimal scale of prices.
 static_assert(layout::kRatioDecimals == kDecimals);
@@ -36,23 +36,25 @@ inline std::int64_t saturate(i128 v) noexcept {
 }
 
 // Quote amount of a fill, truncated to 8 decimals. Buyer and seller use the same number, so no
-// value is created or lost by the rounding.
-inline std::int64_t quote_of(std::int64_t px, std::int64_t qty) noexcept {
-  return saturate(static_cast<i128>(px) * qty / kOne);
+// value is created or lost by the rounding. Saturates (0 .. int64 max), unlike core::notional.
+inline Notional quote_of(Price px, Qty qty) noexcept {
+  return Notional{saturate(static_cast<i128>(px.raw) * qty.raw / kOne)};
 }
 
 // What a LIMIT BUY locks: price * qty rounded up, so it always covers the truncated fills.
-inline std::int64_t quote_ceil(std::int64_t px, std::int64_t qty) noexcept {
-  return saturate((static_cast<i128>(px) * qty + kOne - 1) / kOne);
+inline Notional quote_ceil(Price px, Qty qty) noexcept {
+  return Notional{saturate((static_cast<i128>(px.raw) * qty.raw + kOne - 1) / kOne)};
 }
 
-// Commission on `amount` at `rate` (fraction at 8 decimals), rounded half up to 8 decimals.
-inline std::int64_t fee_of(std::int64_t amount, std::int64_t rate) noexcept {
-  return saturate((static_cast<i128>(amount) * rate + kOne / 2) / kOne);
+// Commission on `amount` (a quantity of base, or a notional) at `rate` (fraction at 8 decimals),
+// rounded half up to 8 decimals, in the same asset.
+template <class Tag>
+inline core::Fixed8<Tag> fee_of(core::Fixed8<Tag> amount, std::int64_t rate) noexcept {
+  return core::Fixed8<Tag>{saturate((static_cast<i128>(amount.raw) * rate + kOne / 2) / kOne)};
 }
 
-inline std::int64_t floor_to_step(std::int64_t qty, std::int64_t step) noexcept {
-  if (step <= 1) return qty;
+inline Qty floor_to_step(Qty qty, Qty step) noexcept {
+  if (step.raw <= 1) return qty;
   return qty - qty % step;
 }
 
@@ -64,21 +66,20 @@ inline std::size_t opposite_levels(const md::OrderBook& book, Side taker) noexce
   return taker == Side::kBuy ? book.ask_levels() : book.bid_levels();
 }
 // True if a level at `px` on the side `taker` takes from is within `limit` (at or better).
-inline bool within(Side taker, std::int64_t px, std::int64_t limit) noexcept {
+inline bool within(Side taker, Price px, Price limit) noexcept {
   return taker == Side::kBuy ? px <= limit : px >= limit;
 }
 
 // Displayed quantity at `px` on the side of the book that `book_side` names (kBuy = bids), 0 if
 // no level. Binary search over the best-first index.
-inline std::int64_t displayed_at(const md::OrderBook& book, Side book_side,
-                                 std::int64_t px) noexcept {
+inline Qty displayed_at(const md::OrderBook& book, Side book_side, Price px) noexcept {
   const bool bids = book_side == Side::kBuy;
   std::size_t lo = 0;
   std::size_t hi = bids ? book.bid_levels() : book.ask_levels();
   while (lo < hi) {
     const std::size_t mid = lo + (hi - lo) / 2;
-    const std::int64_t mpx = bids ? book.bid(mid).px.raw : book.ask(mid).px.raw;
-    if (mpx == px) return bids ? book.bid(mid).qty.raw : book.ask(mid).qty.raw;
+    const Price mpx = bids ? book.bid(mid).px : book.ask(mid).px;
+    if (mpx == px) return bids ? book.bid(mid).qty : book.ask(mid).qty;
     // Best-first: bids descend, asks ascend with the index.
     if (bids ? mpx > px : mpx < px) {
       lo = mid + 1;
@@ -86,7 +87,7 @@ inline std::int64_t displayed_at(const md::OrderBook& book, Side book_side,
       hi = mid;
     }
   }
-  return 0;
+  return Qty{};
 }
 
 inline std::string_view base_or_quote(const binance::SymbolSpec& spec, bool base) noexcept {
@@ -94,8 +95,8 @@ inline std::string_view base_or_quote(const binance::SymbolSpec& spec, bool base
 }
 
 // Settles one execution of `o` on the account and records the trade. Returns the fill.
-Fill execute(Account& account, const binance::SymbolSpec& spec, Order& o, std::int64_t px,
-             std::int64_t qty, bool is_maker, std::int64_t trade_id, std::int64_t now_ms);
+Fill execute(Account& account, const binance::SymbolSpec& spec, Order& o, Price px, Qty qty,
+             bool is_maker, std::int64_t trade_id, std::int64_t now_ms);
 
 // Ends an order's claim on the account: whatever is still locked for it goes back to free.
 void release(Account& account, const binance::SymbolSpec& spec, Order& o);
@@ -105,16 +106,16 @@ void release(Account& account, const binance::SymbolSpec& spec, Order& o);
 // Liquidity the account took from one market level, remembered while the level's displayed
 // quantity stays what it was when taken.
 struct Taken {
-  std::int64_t px;
-  std::int64_t displayed;
-  std::int64_t taken;
+  Price px;
+  Qty displayed;
+  Qty taken;
 };
 
 struct PlannedFill {
-  std::int64_t px;  // execution price (the level's price for a taker)
-  std::int64_t qty;
-  std::int64_t level_px;   // the market level the quantity comes from
-  std::int64_t displayed;  // that level's displayed quantity
+  Price px;  // execution price (the level's price for a taker)
+  Qty qty;
+  Price level_px;  // the market level the quantity comes from
+  Qty displayed;   // that level's displayed quantity
 };
 
 struct MatchingEngine::SymbolState {
@@ -127,7 +128,7 @@ struct MatchingEngine::SymbolState {
   std::int64_t first_order_id = 1;
   std::int64_t next_order_id = 1;
   std::int64_t next_trade_id = 1;
-  std::int64_t reference_px = 0;
+  Price reference_px{};
 
   [[nodiscard]] std::vector<Taken>& taken(Side book_side) {
     return book_side == Side::kBuy ? taken_bids : taken_asks;
@@ -137,22 +138,20 @@ struct MatchingEngine::SymbolState {
   }
 
   // Quantity still available to the account at a market level.
-  [[nodiscard]] std::int64_t available(Side book_side, std::int64_t px,
-                                       std::int64_t displayed) const {
+  [[nodiscard]] Qty available(Side book_side, Price px, Qty displayed) const {
     for (const Taken& t : taken(book_side)) {
       if (t.px == px)
-        return t.displayed == displayed ? std::max<std::int64_t>(0, displayed - t.taken)
-                                        : displayed;
+        return t.displayed == displayed ? std::max(Qty{}, displayed - t.taken) : displayed;
     }
     return displayed;
   }
 
-  void take(Side book_side, std::int64_t px, std::int64_t displayed, std::int64_t qty) {
+  void take(Side book_side, Price px, Qty displayed, Qty qty) {
     for (Taken& t : taken(book_side)) {
       if (t.px == px) {
         if (t.displayed != displayed) {
           t.displayed = displayed;
-          t.taken = 0;
+          t.taken = Qty{};
         }
         t.taken += qty;
         return;
@@ -174,14 +173,18 @@ struct MatchingEngine::SymbolState {
   }
 
   // The venue's "average price" stand-in (see the class comment).
-  [[nodiscard]] std::int64_t reference_price(const md::OrderBook& book) const {
-    if (reference_px > 0) return reference_px;
+  [[nodiscard]] Price reference_price(const md::OrderBook& book) const {
+    if (reference_px > Price{}) return reference_px;
     const bool bid = book.bid_levels() > 0;
     const bool ask = book.ask_levels() > 0;
-    if (bid && ask) return book.bid(0).px.raw + (book.ask(0).px.raw - book.bid(0).px.raw) / 2;
-    if (bid) return book.bid(0).px.raw;
-    if (ask) return book.ask(0).px.raw;
-    return 0;
+    if (bid && ask) {
+      // The mid, truncated: half a price is not a money operation, so on the raw integers.
+      const Price b = book.bid(0).px;
+      return b + Price{(book.ask(0).px - b).raw / 2};
+    }
+    if (bid) return book.bid(0).px;
+    if (ask) return book.ask(0).px;
+    return Price{};
   }
 
   [[nodiscard]] Order* find(std::int64_t order_id) {
@@ -216,33 +219,30 @@ struct MatchingEngine::SymbolState {
   // (nullopt: any price), up to `max_qty` and, if max_quote > 0, up to that quote amount in
   // quantities that are multiples of `step`. Takes nothing; see take().
   [[nodiscard]] std::vector<PlannedFill> plan(const md::OrderBook& book, Side taker,
-                                              std::optional<std::int64_t> limit,
-                                              std::int64_t max_qty, std::int64_t max_quote,
-                                              std::int64_t step) const {
+                                              std::optional<Price> limit, Qty max_qty,
+                                              Notional max_quote, Qty step) const {
     std::vector<PlannedFill> out;
     const Side book_side = taker == Side::kBuy ? Side::kSell : Side::kBuy;
-    std::int64_t qty_left = max_qty;
-    std::int64_t quote_left = max_quote;
+    Qty qty_left = max_qty;
+    Notional quote_left = max_quote;
     const std::size_t n = detail::opposite_levels(book, taker);
-    for (std::size_t i = 0; i < n && qty_left > 0; ++i) {
-      const md::Level& lv = detail::opposite(book, taker, i);
-      const struct {
-        std::int64_t px, qty;
-      } l{lv.px.raw, lv.qty.raw};  // the sim's arithmetic is on raw 8-decimal integers
+    for (std::size_t i = 0; i < n && qty_left > Qty{}; ++i) {
+      const md::Level& l = detail::opposite(book, taker, i);
       if (limit && !detail::within(taker, l.px, *limit)) break;
-      const std::int64_t avail = available(book_side, l.px, l.qty);
-      std::int64_t q = std::min(avail, qty_left);
-      if (max_quote > 0) {
-        const std::int64_t affordable =
-            detail::saturate(static_cast<detail::i128>(quote_left) * kOne / l.px);
+      const Qty avail = available(book_side, l.px, l.qty);
+      Qty q = std::min(avail, qty_left);
+      if (max_quote > Notional{}) {
+        // What the quote left buys at this price: quote / price, exact in 128 bits.
+        const Qty affordable{
+            detail::saturate(static_cast<detail::i128>(quote_left.raw) * kOne / l.px.raw)};
         q = detail::floor_to_step(std::min(q, affordable), step);
-        if (q <= 0) {
+        if (q <= Qty{}) {
           if (affordable < avail) break;  // cannot afford a step here or at any worse price
           continue;
         }
         quote_left -= detail::quote_of(l.px, q);
       }
-      if (q <= 0) continue;
+      if (q <= Qty{}) continue;
       out.push_back({l.px, q, l.px, l.qty});
       qty_left -= q;
     }

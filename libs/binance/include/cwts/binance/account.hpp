@@ -6,18 +6,20 @@
 #include <map>
 #include <string>
 
+#include "cwts/core/money.hpp"
+
 namespace cwts::binance {
 
-// Free and locked amount of one asset, int64 at 8 decimals.
+// Free and locked amount of one asset.
 struct Balance {
-  std::int64_t free = 0;
-  std::int64_t locked = 0;
+  core::Amount free{};
+  core::Amount locked{};
   friend constexpr bool operator==(const Balance&, const Balance&) = default;
 };
 
 struct AssetAmount {
   std::string asset;
-  std::int64_t amount = 0;  // 8 decimals
+  core::Amount amount{};
 };
 
 // Commission rates as fractions at 8 decimals (0.001 = 100'000). Binance's account endpoint
@@ -35,10 +37,10 @@ struct Trade {
   std::int64_t id = 0;  // tradeId, per symbol
   std::int64_t order_id = 0;
   std::int64_t order_list_id = -1;
-  std::int64_t price = 0;
-  std::int64_t qty = 0;
-  std::int64_t quote_qty = 0;
-  std::int64_t commission = 0;
+  core::Price price{};
+  core::Qty qty{};
+  core::Notional quote_qty{};
+  core::Amount commission{};  // of commission_asset
   std::string commission_asset;
   std::int64_t time_ms = 0;
   bool is_buyer = false;

@@ -9,11 +9,16 @@
 #include <vector>
 
 #include "cwts/core/fixed_point.hpp"
+#include "cwts/core/money.hpp"
 
 namespace cwts::binance {
 
-// Prices, quantities and quote amounts below are int64 at 8 decimals (md::kWireDecimals), the
-// scale of every Binance spot value.
+// Prices, quantities and quote amounts below are the money types (core/money.hpp) at 8 decimals
+// (core::kWireDecimals), the scale of every Binance spot value.
+using core::Amount;
+using core::Notional;
+using core::Price;
+using core::Qty;
 inline constexpr int kDecimals = core::kWireDecimals;
 inline constexpr std::int64_t kOne = core::kWireScale;  // 1.0 at 8 decimals
 
@@ -40,9 +45,9 @@ struct NewOrder {
   Side side = Side::kBuy;
   OrderType type = OrderType::kLimit;
   TimeInForce tif = TimeInForce::kGtc;  // GTC for MARKET and LIMIT_MAKER, as Binance reports
-  std::int64_t quantity = 0;            // 0: not sent (MARKET with quoteOrderQty)
-  std::int64_t quote_order_qty = 0;     // MARKET only; 0: not sent
-  std::int64_t price = 0;               // LIMIT and LIMIT_MAKER
+  Qty quantity{};                       // 0: not sent (MARKET with quoteOrderQty)
+  Notional quote_order_qty{};           // MARKET only; 0: not sent
+  Price price{};                        // LIMIT and LIMIT_MAKER
   std::string client_order_id;          // empty: the venue generates one
   RespType resp_type = RespType::kFull;
   StpMode stp_mode = StpMode::kNone;
@@ -59,11 +64,11 @@ struct Order {
   Side side = Side::kBuy;
   OrderType type = OrderType::kLimit;
   TimeInForce tif = TimeInForce::kGtc;
-  std::int64_t price = 0;
-  std::int64_t orig_qty = 0;
-  std::int64_t executed_qty = 0;
-  std::int64_t cumm_quote_qty = 0;
-  std::int64_t orig_quote_order_qty = 0;
+  Price price{};
+  Qty orig_qty{};
+  Qty executed_qty{};
+  Notional cumm_quote_qty{};
+  Notional orig_quote_order_qty{};
   OrderStatus status = OrderStatus::kNew;
   std::int64_t time_ms = 0;
   std::int64_t update_time_ms = 0;
@@ -73,20 +78,20 @@ struct Order {
   std::optional<std::int64_t> strategy_type;
   // Amount of the locked asset (quote for BUY, base for SELL) still held for this order. Goes
   // back to free when the order ends.
-  std::int64_t locked = 0;
+  Amount locked{};
 
   [[nodiscard]] bool is_open() const noexcept {
     return status == OrderStatus::kNew || status == OrderStatus::kPartiallyFilled;
   }
-  [[nodiscard]] std::int64_t remaining() const noexcept { return orig_qty - executed_qty; }
+  [[nodiscard]] Qty remaining() const noexcept { return orig_qty - executed_qty; }
 };
 
 // One execution of an order, as listed in a FULL response's "fills".
 struct Fill {
-  std::int64_t price = 0;
-  std::int64_t qty = 0;
-  std::int64_t quote_qty = 0;  // price * qty truncated to 8 decimals (not in the FULL body)
-  std::int64_t commission = 0;
+  Price price{};
+  Qty qty{};
+  Notional quote_qty{};  // price * qty truncated to 8 decimals (not in the FULL body)
+  Amount commission{};   // of commission_asset
   std::string commission_asset;
   std::int64_t trade_id = 0;
 };

@@ -90,6 +90,10 @@ static_assert(std::is_trivial_v<Price> && std::is_standard_layout_v<Price>);
 [[nodiscard]] constexpr Qty as_base(Amount a) noexcept { return Qty{a.raw}; }
 // An amount charged in the quote asset, as a notional.
 [[nodiscard]] constexpr Notional as_quote(Amount a) noexcept { return Notional{a.raw}; }
+// A quantity of the base asset, or a notional in the quote asset, as an amount of that asset (a
+// balance credited, debited or locked; the asset is named beside it).
+[[nodiscard]] constexpr Amount as_amount(Qty q) noexcept { return Amount{q.raw}; }
+[[nodiscard]] constexpr Amount as_amount(Notional n) noexcept { return Amount{n.raw}; }
 
 // Wire text ("0.35270000", "-1.5", "7") → value. Digits past the eighth decimal that are not zero
 // are kPrecision: the value is refused, never rounded.

@@ -33,15 +33,15 @@ class Account {
   [[nodiscard]] const Balances& balances() const noexcept { return balances_; }
 
   // Adds to free (a deposit, or proceeds of a fill). amount >= 0.
-  void credit(std::string_view asset, std::int64_t amount);
+  void credit(std::string_view asset, Amount amount);
   // Moves `amount` from free to locked; false (and no change) if free is short.
-  [[nodiscard]] bool lock(std::string_view asset, std::int64_t amount);
+  [[nodiscard]] bool lock(std::string_view asset, Amount amount);
   // Moves `amount` from locked back to free (an order ends). amount <= locked.
-  void unlock(std::string_view asset, std::int64_t amount);
+  void unlock(std::string_view asset, Amount amount);
   // Removes `amount` from locked (paid away in a fill). amount <= locked.
-  void spend_locked(std::string_view asset, std::int64_t amount);
+  void spend_locked(std::string_view asset, Amount amount);
   // Removes `amount` from free (a commission charged on proceeds). amount <= free.
-  void debit(std::string_view asset, std::int64_t amount);
+  void debit(std::string_view asset, Amount amount);
 
   [[nodiscard]] const CommissionRates& commission() const noexcept { return commission_; }
   // The account as GET /api/v3/account reports it (valid while this account is unchanged).

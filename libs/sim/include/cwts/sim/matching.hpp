@@ -46,7 +46,8 @@ class ExecutionListener {
 //    No fills from queue progress at an unchanged price: pessimistic, needs no trade feed.
 //  * PERCENT_PRICE(_BY_SIDE) and the MARKET notional use a reference price: the one set with
 //    set_reference_price(), else the book's mid (else the best of the side present).
-// All int64 values at 8 decimals; times in ms, injected. Not thread-safe: one thread drives it.
+// Prices, quantities, notionals and amounts are the money types (core/money.hpp); times in ms,
+// injected. Not thread-safe: one thread drives it.
 class MatchingEngine {
  public:
   // `info` must outlive the engine. The account's commission rates are set from `config`.
@@ -64,7 +65,7 @@ class MatchingEngine {
 
   // Overrides the reference ("average") price of a symbol, e.g. the server's VWAP of replayed
   // trades over avgPriceMins; 0 returns to the book mid. Unknown symbols are ignored.
-  void set_reference_price(std::string_view symbol, std::int64_t px) noexcept;
+  void set_reference_price(std::string_view symbol, Price px) noexcept;
 
   // The market book of `symbol` changed: forgets taken quantity at levels whose displayed
   // quantity changed, then fills resting orders the book now crosses (best price, then oldest
@@ -113,8 +114,8 @@ class MatchingEngine {
   [[nodiscard]] std::vector<Trade> my_trades(const MyTradesQuery& query) const;
 
   // Quantity at `px` on `side` of the market (kBuy = bids) that the account could still take.
-  [[nodiscard]] std::int64_t available_at(std::string_view symbol, Side book_side, std::int64_t px,
-                                          const md::OrderBook& book) const;
+  [[nodiscard]] Qty available_at(std::string_view symbol, Side book_side, Price px,
+                                 const md::OrderBook& book) const;
 
  private:
   struct SymbolState;

@@ -8,8 +8,15 @@
 #include "cwts/binance/execution.hpp"
 #include "cwts/binance/order.hpp"
 #include "cwts/binance/rate_limits.hpp"
+#include "cwts/core/money.hpp"
 
 namespace cwts::sim {
+
+// Money at the wire scale (core/money.hpp): prices, base quantities, quote notionals, balances.
+using core::Amount;
+using core::Notional;
+using core::Price;
+using core::Qty;
 
 namespace errors = binance::errors;
 namespace msg = binance::msg;

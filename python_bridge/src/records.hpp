@@ -1,0 +1,33 @@
+// cwts_bridge._native: what native.cpp and records.cpp share — a symbol's scales, and the
+// conversion of shared-memory records to the tuples Python receives (records.cpp).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nanobind/nanobind.h>
+
+#include "cwts/shm_layout/market_region.hpp"
+
+namespace cwts_bridge {
+
+namespace nb = nanobind;
+
+struct SymbolMeta {
+  std::string name;
+  int px_dec = 8, qty_dec = 8;
+  std::int64_t tick = 0, step = 0;
+};
+
+// An exact value at `decimals` as a float.
+double to_f(std::int64_t raw, int decimals);
+
+// (seq, kind, reason, symbol, side, client_order_id, venue_order_id, last_qty, last_px, cum_qty,
+// avg_px, fee, venue_code, ts_ns, fee_native, fee_asset); `syms` indexed by symbol id.
+nb::tuple report_tuple(const cwts::layout::ExecReport& r, const std::vector<SymbolMeta>& syms);
+// (kind, symbol, seq, update_id, exchange_ns, receive_ns, publish_ns, a, b, c, d).
+nb::tuple event_tuple(const cwts::layout::Event& e, std::uint64_t seq,
+                      const std::vector<SymbolMeta>& syms);
+
+}  // namespace cwts_bridge
