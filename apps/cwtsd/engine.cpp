@@ -213,6 +213,8 @@ EngineSnapshot Engine::snapshot() const {
   s.md_heartbeat_ns = i.md->heartbeat_ns();
   s.exec_heartbeat_ns = i.exec->heartbeat_ns();
   s.venue_ready = i.exec->venue_ready();
+  s.foreign_orders = i.exec->foreign_orders();
+  s.journal_failures = i.exec->journal_failures();
   return s;
 }
 
@@ -377,6 +379,16 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
   e.gauge("cwts_lapped_readers", "Claimed slots whose owner has been lapped by the event ring.",
           static_cast<double>(lapped_readers));
   e.counter("cwts_fills_total", "Fills reported by the venue.", s.fills);
+  e.counter("cwts_foreign_orders_total",
+            "Open orders seen on the account that this engine did not send (alert).",
+            s.foreign_orders);
+  e.counter("cwts_journal_failures_total",
+            "Order journal records that could not be written (the journal is full).",
+            s.journal_failures);
+  e.gauge("cwts_journal_used_bytes", "The order journal's fill level (0 without a journal).",
+          static_cast<double>(i.exec->journal_used_bytes()));
+  e.gauge("cwts_journal_capacity_bytes", "The order journal's size (0 without a journal).",
+          static_cast<double>(i.exec->journal_capacity_bytes()));
   e.gauge("cwts_venue_connected", "1 while the venue answers.", s.venue_ready ? 1.0 : 0.0);
   e.family("cwts_trading_state", "gauge", "1 for the engine's trading state.");
   for (const auto st : {layout::TradingState::kActive, layout::TradingState::kHalted,

@@ -41,6 +41,8 @@ struct EngineSnapshot {
   std::int64_t md_heartbeat_ns = 0;
   std::int64_t exec_heartbeat_ns = 0;
   bool venue_ready = false;
+  std::uint64_t foreign_orders = 0;    // open orders on the account the engine did not send
+  std::uint64_t journal_failures = 0;  // journal records not written (full)
   layout::TradingState trading_state = layout::TradingState::kActive;
 };
 

@@ -7,6 +7,9 @@
 #include <vector>
 
 #include <nanobind/nanobind.h>
+// The type casters of every C++ type records.cpp hands to Python: without them nanobind finds no
+// conversion for std::string and throws std::bad_cast at run time (not at compile time).
+#include <nanobind/stl/string.h>
 
 #include "cwts/shm_layout/market_region.hpp"
 

@@ -211,6 +211,47 @@ TEST(CwtsdJournal, OnStartCancelCancelsOrdersAGracefulLeaveLeftOnTheVenue) {
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }
 
+TEST(CwtsdJournal, AnOrderPlacedOnTheAccountByAnotherClientIsAnAlertAndNeverAbsorbed) {
+  Harness h(journaled());
+  // Another client (this test, with the account's keys) places a resting order directly: a
+  // sell 10% above the last price.
+  const auto px = cwts::test::http_request(h.sim().port(), boost::beast::http::verb::get,
+                                           "/api/v3/ticker/price?symbol=ETHUSDT", {});
+  ASSERT_EQ(px.status, 200U) << px.body;
+  const auto at = px.body.find("\"price\":\"");
+  ASSERT_NE(at, std::string::npos) << px.body;
+  const double last = std::stod(px.body.substr(at + 9));
+  char price[32];
+  std::snprintf(price, sizeof price, "%.2f", last * 1.1);
+  std::string q = "symbol=ETHUSDT&side=SELL&type=LIMIT&timeInForce=GTC&quantity=0.01&price=" +
+                  std::string(price) + "&newClientOrderId=by-hand-1&timestamp=" +
+                  std::to_string(cwts::core::realtime_ns() / 1'000'000);
+  q += "&signature=" + Harness::hmac(q);
+  const auto placed = cwts::test::http_request(h.sim().port(), boost::beast::http::verb::post,
+                                               "/api/v3/order?" + q, {}, kKey);
+  ASSERT_EQ(placed.status, 200U) << placed.body;
+  // A restart reads every symbol's open orders: the foreign one is raised, not adopted.
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+  h.start();
+  StrategyClient s(h.instance(), 0);
+  const int eth = s.symbol_id("ETHUSDT");
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (h.log().find("\"foreign_order\"") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  const std::string log = h.log();
+  EXPECT_NE(log.find("\"event\":\"foreign_order\""), std::string::npos) << log;
+  EXPECT_NE(log.find("by-hand-1"), std::string::npos);
+  EXPECT_NE(log.find("\"alert\":\"foreign_order\""), std::string::npos) << log;
+  EXPECT_EQ(s.position(eth).qty.raw, 0) << "the engine's position is untouched";
+  EXPECT_EQ(s.position(eth).open_orders, 0U);
+  // The engine leaves it alone: at its clean stop (on_stop cancel) the foreign order stays.
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+  const auto open = h.signed_get("/api/v3/openOrders", "symbol=ETHUSDT");
+  EXPECT_NE(open.body.find("by-hand-1"), std::string::npos) << open.body;
+}
+
 TEST(CwtsdJournal, ACorruptJournalStopsTheStartWithAClearError) {
   Harness h(journaled());
   // The first engine ran; replace its journal with something that is not one.

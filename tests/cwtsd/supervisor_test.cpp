@@ -88,6 +88,23 @@ TEST(SupervisorTest, StallAndRecoveryRaiseOneAlertEach) {
   EXPECT_TRUE(has_alert(a, "threads_progressing"));
 }
 
+TEST(SupervisorTest, ForeignOrdersAndAFullJournalRaiseAlertsOnce) {
+  Supervisor sup(kWatchdog);
+  (void)sup.on_tick(1 * kSec, synced(), true);
+  EngineSnapshot s = synced();
+  s.foreign_orders = 2;
+  TickActions a = sup.on_tick(2 * kSec, s, true);
+  ASSERT_TRUE(has_alert(a, "foreign_order"));
+  EXPECT_EQ(a.alerts[0].detail.substr(0, 2), "2 ");
+  EXPECT_TRUE(sup.on_tick(3 * kSec, s, true).alerts.empty()) << "the same orders: no new alert";
+  s.foreign_orders = 3;
+  EXPECT_TRUE(has_alert(sup.on_tick(4 * kSec, s, true), "foreign_order"));
+  s.journal_failures = 1;
+  EXPECT_TRUE(has_alert(sup.on_tick(5 * kSec, s, true), "journal_full"));
+  s.journal_failures = 5;
+  EXPECT_FALSE(has_alert(sup.on_tick(6 * kSec, s, true), "journal_full")) << "one alert";
+}
+
 TEST(SupervisorTest, TradingStateChangeRaisesAnAlertNamingTheNewState) {
   Supervisor sup(kWatchdog);
   (void)sup.on_tick(1 * kSec, synced(), true);

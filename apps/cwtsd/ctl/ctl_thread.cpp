@@ -171,8 +171,11 @@ void CtlThread::on_tick() {
     }
   }
   const TickActions a = supervisor_.on_tick(now, snap, engine_.progressing(now, progress_ns_));
-  if (control_) {
-    for (const Alert& al : a.alerts) {
+  for (const Alert& al : a.alerts) {
+    // Every alert also in the log, for operators who tail it rather than subscribe.
+    log_event(spdlog::level::warn, "ctl", "alert",
+              LogFields().str("alert", al.what).str("detail", al.detail));
+    if (control_) {
       control_->broadcast("alerts", ControlApi::alert_notification(al.what, al.detail, now));
     }
   }

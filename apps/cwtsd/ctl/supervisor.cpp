@@ -20,6 +20,18 @@ TickActions Supervisor::on_tick(std::int64_t now_ns, const EngineSnapshot& snap,
     last_state_ = snap.trading_state;
     a.alerts.push_back({"trading_state", std::string(engine::to_string(snap.trading_state))});
   }
+  if (snap.foreign_orders > foreign_seen_) {
+    a.alerts.push_back({"foreign_order", std::to_string(snap.foreign_orders - foreign_seen_) +
+                                             " open order(s) on the account not sent by this "
+                                             "engine (see the log: foreign_order)"});
+    foreign_seen_ = snap.foreign_orders;
+  }
+  if (snap.journal_failures > 0 && journal_failures_seen_ == 0) {
+    a.alerts.push_back({"journal_full",
+                        "the order journal is full: new orders are refused (JOURNAL_UNAVAILABLE); "
+                        "restart to compact it or raise journal.size_mb"});
+  }
+  journal_failures_seen_ = snap.journal_failures;
   if (!ready_ && snap.books_valid == snap.symbols && snap.venue_ready) {
     ready_ = true;
     a.became_ready = true;

@@ -16,7 +16,8 @@ namespace cwts::daemon {
 
 // One alert for the control plane's "alerts" topic.
 struct Alert {
-  std::string what;    // "ready", "trading_state", "threads_stalled", "threads_progressing"
+  std::string what;    // "ready", "trading_state", "threads_stalled", "threads_progressing",
+                       // "foreign_order", "journal_full"
   std::string detail;  // human-readable
 };
 
@@ -49,6 +50,8 @@ class Supervisor {
   std::int64_t watchdog_period_ns_;
   bool ready_ = false;
   bool progress_reported_ = true;
+  std::uint64_t foreign_seen_ = 0;
+  std::uint64_t journal_failures_seen_ = 0;
   layout::TradingState last_state_ = layout::TradingState::kActive;
   std::int64_t last_watchdog_ns_ = 0;
   std::int64_t last_status_ns_ = 0;

@@ -101,6 +101,21 @@ class ExecEngine final : private venue::VenueListener {
     lookup_weight_.fetch_add(weight, std::memory_order_relaxed);
     return true;
   }
+  // Open orders on the account this engine did not send (any thread).
+  [[nodiscard]] std::uint64_t foreign_orders() const noexcept {
+    return foreign_orders_.load(std::memory_order_relaxed);
+  }
+  // Journal records that could not be written (full); 0 when healthy or without a journal.
+  [[nodiscard]] std::uint64_t journal_failures() const noexcept {
+    return journal_failures_.load(std::memory_order_relaxed);
+  }
+  // The journal's fill level in bytes, and its size (0, 0 without a journal). Any thread.
+  [[nodiscard]] std::uint64_t journal_used_bytes() const noexcept {
+    return journal_used_.load(std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t journal_capacity_bytes() const noexcept {
+    return journal_capacity_.load(std::memory_order_relaxed);
+  }
   [[nodiscard]] bool venue_ready() const noexcept {
     return venue_ready_.load(std::memory_order_relaxed);
   }
@@ -158,6 +173,8 @@ class ExecEngine final : private venue::VenueListener {
   void on_balances(std::span<const venue::BalanceUpdate> balances) override;
   bool allow_request(std::uint32_t weight) override;
   void on_venue_error(std::string_view what) override;
+  void on_foreign_order(std::string_view symbol, std::string_view client_order_id,
+                        std::uint64_t order_id) override;
 
   Config cfg_;
   layout::MarketRegion& market_;
@@ -187,6 +204,8 @@ class ExecEngine final : private venue::VenueListener {
   std::atomic<std::uint64_t> used_weight_1m_{0}, orders_10s_{0}, orders_1d_{0};
   std::array<std::array<std::atomic<std::uint64_t>, 32>, 16> report_counts_{};
   std::atomic<bool> venue_ready_{false};
+  std::atomic<std::uint64_t> foreign_orders_{0}, journal_failures_{0};
+  std::atomic<std::uint64_t> journal_used_{0}, journal_capacity_{0};
   // The gateway's look-ups: weight spent (any thread adds, exec thread takes) and the headroom
   // the exec thread publishes for them.
   std::atomic<std::uint64_t> lookup_weight_{0};

@@ -93,6 +93,8 @@ void ExecEngine::open_journal() {
   }
   sync_dir(dir);
   journal_ = std::move(w);
+  journal_used_.store(journal_->used_bytes(), std::memory_order_relaxed);
+  journal_capacity_.store(journal_->capacity(), std::memory_order_relaxed);
 
   // Positions, by symbol name.
   std::uint64_t restored = 0;
@@ -186,7 +188,9 @@ template <class T>
 void ExecEngine::journal_append(const T& rec) noexcept {
   if (!journal_) return;
   const std::uint64_t seq = journal_->append(rec);
+  journal_used_.store(journal_->used_bytes(), std::memory_order_relaxed);
   if (seq == 0) {
+    journal_failures_.fetch_add(1, std::memory_order_relaxed);
     if (counters_.journal_failures++ == 0) {
       log_.push(HotRecord{now_ns_, spdlog::level::critical, "exec", "journal_full"}.u(
           "capacity", journal_->capacity()));

@@ -162,6 +162,22 @@ void BinanceRestVenue::tick(std::int64_t now_ns) {
     // Placed-but-unanswered orders older than the timeout are handled by their connection's
     // own deadline; nothing to do here.
   }
+  if (i.ready && !i.startup_scan_done) {
+    // Once, at start: every symbol's open orders, so that orders this engine did not send (or
+    // recover) are seen even where it has none of its own.
+    i.startup_scan_done = true;
+    for (const auto& [s, assets] : i.assets) {
+      if (!i.open_orders_queued.insert(s).second) continue;
+      Job j;
+      j.kind = JobKind::kOpenOrders;
+      j.path = "/api/v3/openOrders";
+      j.params = "symbol=" + s;
+      j.symbol = s;
+      j.weight = 6;
+      j.sent_ns = now_ns;
+      i.enqueue(std::move(j));
+    }
+  }
   if (i.next_account_ns != 0 && now_ns >= i.next_account_ns) {
     i.next_account_ns = 0;
     i.enqueue_account(0);

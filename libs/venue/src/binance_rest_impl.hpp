@@ -173,6 +173,8 @@ struct BinanceRestVenue::Impl {
   std::int64_t next_poll_ns = 0;
   std::int64_t next_account_ns = 0;
   bool account_after_fill = false;
+  bool startup_scan_done = false;  // every symbol's openOrders read once after ready
+  std::unordered_set<std::uint64_t> foreign_seen;  // foreign orders already told
   Counters counters;
 };
 

@@ -264,7 +264,14 @@ void BinanceRestVenue::Impl::on_open_orders(Job& j, simdjson::dom::element doc) 
     if (o["clientOrderId"].get(cid) != simdjson::SUCCESS) continue;
     present.push_back(cid);
     auto it = orders.find(std::string(cid));
-    if (it == orders.end()) continue;
+    if (it == orders.end()) {
+      std::uint64_t oid = 0;
+      if (o["orderId"].get(oid) == simdjson::SUCCESS && foreign_seen.insert(oid).second &&
+          listener != nullptr) {
+        listener->on_foreign_order(j.symbol, cid, oid);
+      }
+      continue;
+    }
     Tracked& t = it->second;
     std::string_view s;
     OrderStatus st = t.status;

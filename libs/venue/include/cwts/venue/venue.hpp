@@ -82,6 +82,10 @@ class VenueListener {
   virtual void on_balances(std::span<const BalanceUpdate> /*balances*/) {}
   // Before a poll or account request: may it spend `weight`? (The engine's rate governor.)
   virtual bool allow_request(std::uint32_t /*weight*/) { return true; }
+  // An open order on the account that this engine did not send (nor recover from its journal):
+  // placed by another client or by hand. Told once per order; the engine never absorbs it.
+  virtual void on_foreign_order(std::string_view /*symbol*/, std::string_view /*client_order_id*/,
+                                std::uint64_t /*order_id*/) {}
   // A transport or protocol problem worth an operator's attention (no secrets in it).
   virtual void on_venue_error(std::string_view /*what*/) {}
 };
