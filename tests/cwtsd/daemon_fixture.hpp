@@ -203,6 +203,28 @@ inline std::size_t array_size(const std::string& body) {
   return a.size();
 }
 
+// The venue's change in `asset` (free + locked, 8 decimals) since the harness funded the account
+// with `initial`: what the engine's position must equal when commissions are taken in that asset.
+inline std::int64_t balance_change(Harness& h, const std::string& asset, std::int64_t initial) {
+  const auto r = h.signed_get("/api/v3/account", "");
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  if (r.status != 200 || p.parse(r.body).get(doc) != simdjson::SUCCESS) return INT64_MIN;
+  simdjson::dom::array balances;
+  if (doc["balances"].get(balances) != simdjson::SUCCESS) return INT64_MIN;
+  for (auto b : balances) {
+    std::string_view a, f, l;
+    if (b["asset"].get(a) != simdjson::SUCCESS || a != asset) continue;
+    std::int64_t fv = 0, lv = 0;
+    if (b["free"].get(f) != simdjson::SUCCESS || b["locked"].get(l) != simdjson::SUCCESS ||
+        cwts::core::parse_fixed(f, 8, fv) != cwts::core::DecimalErrc::kOk ||
+        cwts::core::parse_fixed(l, 8, lv) != cwts::core::DecimalErrc::kOk)
+      return INT64_MIN;
+    return fv + lv - initial;
+  }
+  return INT64_MIN;
+}
+
 // Sum of `qty` over a myTrades answer (8 decimals); -1 if it does not parse.
 inline std::int64_t traded_qty(const std::string& body) {
   simdjson::dom::parser p;

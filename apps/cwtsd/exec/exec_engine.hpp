@@ -131,6 +131,8 @@ class ExecEngine final : private venue::VenueListener {
   struct Order;
   // The order's fees as a venue event states them: in quote, and as charged.
   static void take_fees(Order& o, const venue::OrderEvent& e) noexcept;
+  // The commission this event adds in the symbol's base asset (before take_fees()).
+  [[nodiscard]] core::Qty base_fee_delta(const Order& o, const venue::OrderEvent& e) const noexcept;
   struct SlotState;
 
   // exec thread

@@ -27,6 +27,12 @@ void ExecEngine::take_fees(Order& o, const venue::OrderEvent& e) noexcept {
   o.fee_asset.assign(e.fee_asset);
 }
 
+core::Qty ExecEngine::base_fee_delta(const Order& o, const venue::OrderEvent& e) const noexcept {
+  if (e.fee_asset.empty() || e.fee_asset != base_assets_[o.symbol]) return {};
+  const core::Amount before = o.fee_asset.view() == e.fee_asset ? o.fee_native : core::Amount{};
+  return core::as_base(e.fee_native - before);
+}
+
 void ExecEngine::on_order_event(const venue::OrderEvent& e) {
   const std::int64_t now = now_ns_ != 0 ? now_ns_ : realtime_ns();
   Order* o = find(e.client_order_id);
@@ -81,6 +87,7 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
     o->reported_qty = e.cum_qty;
     o->reported_quote = e.cum_quote;
     const core::Notional fee_delta = e.fee_quote - o->fee;
+    const core::Qty base_fee = base_fee_delta(*o, e);
     take_fees(*o, e);
     PositionBook& p = positions_[o->symbol];
     const core::Price px = core::average_price(last_quote, last_qty);
@@ -106,6 +113,10 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
       }
     }
     p.fees += fee_delta;
+    // A commission in the base asset leaves the balance short of the fill by that much: the
+    // position follows the balance (its cost is in `fees` already, valued in quote).
+    p.qty -= base_fee;
+    if (p.qty == flat) p.avg_px = core::Price{};
     journal_state(*o, now);
     journal_position(o->symbol, now);
     cc::store_word(market_.status.exec.fills,
@@ -145,6 +156,7 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
     publish_position(o->symbol, now);
   } else if (e.fee_quote != o->fee && e.cum_qty == o->reported_qty) {
     positions_[o->symbol].fees += e.fee_quote - o->fee;
+    positions_[o->symbol].qty -= base_fee_delta(*o, e);
     take_fees(*o, e);
     journal_state(*o, now);
     journal_position(o->symbol, now);
