@@ -8,6 +8,10 @@
 //
 //   cwts-latency-order --sim PATH --cwtsd PATH [--samples N] [--idle
 //   busy-spin|spin-then-yield|block] [--gateway] [--json] [--raw FILE]
+//   [--journal DIR [--journal-fsync none|interval|always]]
+//
+// --journal DIR turns cwtsd's order journal on in DIR (docs/journal.md; fsync policy `interval`
+// unless --journal-fsync says otherwise); without it cwtsd runs with no journal, as before.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -187,6 +191,7 @@ int main(int argc, char** argv) {
   bool json = false;
   bool gateway = false;
   std::string raw_path;
+  std::string journal_dir, journal_fsync = "interval";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -204,12 +209,21 @@ int main(int argc, char** argv) {
       gateway = true;
     else if (a == "--raw")
       raw_path = next();
+    else if (a == "--journal")
+      journal_dir = next();
+    else if (a == "--journal-fsync")
+      journal_fsync = next();
     else {
       std::fprintf(stderr,
                    "usage: cwts-latency-order --sim PATH --cwtsd PATH [--samples N] [--idle MODE] "
-                   "[--gateway] [--json] [--raw FILE]\n");
+                   "[--gateway] [--json] [--raw FILE] [--journal DIR [--journal-fsync "
+                   "none|interval|always]]\n");
       return 2;
     }
+  }
+  if (journal_fsync != "none" && journal_fsync != "interval" && journal_fsync != "always") {
+    std::fprintf(stderr, "--journal-fsync: none, interval or always\n");
+    return 2;
   }
   const std::string dir = "/tmp/cwts-latency-order-" + std::to_string(::getpid());
   ::mkdir(dir.c_str(), 0700);
@@ -231,6 +245,9 @@ int main(int argc, char** argv) {
       << R"("market":{"symbols":["BTCUSDT"]},"risk":{"max_open_orders":1000,"price_band_bps":0},)"
       << R"("rate_limits":{"engine_share":1.0,"slot_share":1.0},)"
       << (gateway ? R"("gateway":{"listen":"127.0.0.1:0","slot":15},)" : "")
+      << (journal_dir.empty()
+              ? std::string()
+              : R"("journal":{"dir":")" + journal_dir + R"(","fsync":")" + journal_fsync + "\"},")
       << R"("threads":{"exec":{"idle":")" << idle << R"("}}})";
   cwts::test::ChildProcess engine(cwtsd_bin, {"--config", cfg},
                                   {{"CWTS_API_KEY", "latKey"},
@@ -317,6 +334,7 @@ int main(int argc, char** argv) {
   }
   engine.terminate(15s);
   sim.terminate();
+  if (!journal_dir.empty()) ::unlink((journal_dir + "/cwts-" + instance + ".journal").c_str());
   if (!raw_path.empty()) {  // every sample in ns, one per line (the latency report's plot)
     std::ofstream raw(raw_path);
     for (const auto v : lat) raw << v << '\n';
@@ -326,14 +344,17 @@ int main(int argc, char** argv) {
   if (json) {
     std::printf(
         "{\"%s\":{\"p50_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%"
-        "llu,\"samples\":%zu,\"idle\":\"%s\"}}\n",
+        "llu,\"samples\":%zu,\"idle\":\"%s\"%s}}\n",
         gateway ? "gateway_request_to_order_wire" : "signal_to_order_wire",
         static_cast<unsigned long long>(st.p50), static_cast<unsigned long long>(st.p99),
         static_cast<unsigned long long>(st.p999), static_cast<unsigned long long>(st.max), st.n,
-        idle.c_str());
+        idle.c_str(),
+        journal_dir.empty() ? "" : (",\"journal\":\"" + journal_fsync + "\"").c_str());
   } else {
-    std::printf("%s -> order bytes on the REST socket (exec idle: %s), %zu samples\n",
-                gateway ? "gateway request bytes written" : "signal in ring", idle.c_str(), st.n);
+    std::printf("%s -> order bytes on the REST socket (exec idle: %s%s%s), %zu samples\n",
+                gateway ? "gateway request bytes written" : "signal in ring", idle.c_str(),
+                journal_dir.empty() ? "" : ", journal: ",
+                journal_dir.empty() ? "" : journal_fsync.c_str(), st.n);
     std::printf("  p50 %8.1f us   p90 %8.1f us   p99 %8.1f us   p99.9 %8.1f us   max %8.1f us\n",
                 static_cast<double>(st.p50) / 1e3, static_cast<double>(st.p90) / 1e3,
                 static_cast<double>(st.p99) / 1e3, static_cast<double>(st.p999) / 1e3,
