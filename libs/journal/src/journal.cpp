@@ -116,6 +116,9 @@ Writer::Writer(std::string path, std::size_t capacity, FsyncPolicy policy,
     fail("cannot map journal", path_, e);
   }
   base_ = static_cast<std::byte*>(p);
+  // Write-fault every page now, not on the exec thread's first append to it (MAP_POPULATE maps
+  // shared file pages read-only until their first write).
+  std::memset(base_, 0, capacity_);
   FileHeader h{};
   std::memcpy(h.magic, kMagic, sizeof kMagic);
   h.version = kVersion;

@@ -1,8 +1,9 @@
 // Journal recovery and snapshots (see recovery.hpp).
 #include "cwts/journal/recovery.hpp"
 
-#include <algorithm>
 #include <cstring>
+#include <unordered_map>
+#include <vector>
 
 namespace cwts::journal {
 
@@ -19,9 +20,14 @@ bool take(std::span<const std::byte> p, T& out) {
 
 Recovered recover(const std::string& path) {
   Recovered r;
-  auto find = [&r](std::string_view cid) {
-    return std::find_if(r.open.begin(), r.open.end(),
-                        [cid](const RecoveredOrder& o) { return o.accepted.cid.view() == cid; });
+  // Orders in the order they were accepted; an index by client order id (a journal of a busy run
+  // holds many orders: each record finds its order in O(1)).
+  std::vector<RecoveredOrder> orders;
+  std::vector<bool> open;
+  std::unordered_map<std::string, std::size_t> by_cid;
+  auto find = [&](std::string_view cid) -> RecoveredOrder* {
+    const auto it = by_cid.find(std::string(cid));
+    return it != by_cid.end() && open[it->second] ? &orders[it->second] : nullptr;
   };
   r.read = read_journal(path, [&](std::uint16_t type, std::uint64_t, std::span<const std::byte> p) {
     switch (static_cast<RecordType>(type)) {
@@ -33,32 +39,38 @@ Recovered recover(const std::string& path) {
       case RecordType::kOrderAccepted: {
         RecoveredOrder o;
         if (!take(p, o.accepted)) return;
-        if (auto it = find(o.accepted.cid.view()); it != r.open.end()) r.open.erase(it);
-        r.open.push_back(o);
+        std::string cid(o.accepted.cid.view());
+        if (const auto it = by_cid.find(cid); it != by_cid.end()) open[it->second] = false;
+        by_cid[std::move(cid)] = orders.size();
+        orders.push_back(o);
+        open.push_back(true);
         return;
       }
       case RecordType::kCancelRequested: {
         CancelRequested c{};
         if (!take(p, c)) return;
-        if (auto it = find(c.cid.view()); it != r.open.end()) it->cancel_seq = c.cancel_seq;
+        if (RecoveredOrder* o = find(c.cid.view())) o->cancel_seq = c.cancel_seq;
         return;
       }
       case RecordType::kOrderState: {
         OrderState s{};
         if (!take(p, s)) return;
-        if (auto it = find(s.cid.view()); it != r.open.end()) it->state = s;
+        if (RecoveredOrder* o = find(s.cid.view())) o->state = s;
         return;
       }
       case RecordType::kOrderFinal: {
         OrderFinal f{};
         if (!take(p, f)) return;
-        if (auto it = find(f.cid.view()); it != r.open.end()) r.open.erase(it);
+        if (const auto it = by_cid.find(std::string(f.cid.view())); it != by_cid.end()) {
+          open[it->second] = false;
+          by_cid.erase(it);
+        }
         return;
       }
       case RecordType::kOrderLeftOpen: {
         OrderLeftOpen l{};
         if (!take(p, l)) return;
-        if (auto it = find(l.cid.view()); it != r.open.end()) it->left_open = true;
+        if (RecoveredOrder* o = find(l.cid.view())) o->left_open = true;
         return;
       }
       case RecordType::kPosition: {
@@ -69,6 +81,9 @@ Recovered recover(const std::string& path) {
     }
     ++r.unknown_records;
   });
+  for (std::size_t i = 0; i < orders.size(); ++i) {
+    if (open[i]) r.open.push_back(orders[i]);
+  }
   return r;
 }
 
