@@ -95,6 +95,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Dro
       control_ = true;
       if (path == "/_sim/fault" && req.method() == http::verb::post) {
         reply.body = srv_.fault(req.body(), reply.status);
+      } else if (path == "/_sim/stats" && req.method() == http::verb::get) {
+        reply.body = srv_.rest->stats_json();
+      } else if (path == "/_sim/stats" && req.method() == http::verb::delete_) {
+        srv_.rest->reset_stats();
+        reply.body = "{}";
       } else if (path == "/_sim/status") {
         core::JsonWriter w;
         w.begin_object().key("markets").begin_array();

@@ -87,7 +87,51 @@ std::uint32_t depth_weight(std::int64_t limit) {
 }  // namespace
 
 RestApi::RestApi(Venue& venue, binance::Credentials credentials)
-    : venue_(venue), creds_(std::move(credentials)), limiter_(venue.info().rate_limits) {}
+    : venue_(venue),
+      creds_(std::move(credentials)),
+      limiter_(venue.info().rate_limits),
+      stats_since_ms_(wall_ms()) {}
+
+void RestApi::count(const HttpRequestView& req, std::uint32_t weight) {
+  std::string ep;
+  ep.reserve(req.method.size() + 1 + req.path.size());
+  ep.append(req.method).append(" ").append(req.path);
+  Usage& e = by_endpoint_[ep];
+  ++e.requests;
+  e.weight += weight;
+  Usage& k = by_key_[req.api_key != nullptr ? *req.api_key : std::string()];
+  ++k.requests;
+  k.weight += weight;
+}
+
+std::string RestApi::stats_json() const {
+  core::JsonWriter w;
+  const auto usage = [&w](const std::map<std::string, Usage>& m) {
+    w.begin_object();
+    for (const auto& [name, u] : m) {
+      w.key(name)
+          .begin_object()
+          .key("requests")
+          .integer(static_cast<std::int64_t>(u.requests))
+          .key("weight")
+          .integer(static_cast<std::int64_t>(u.weight))
+          .end_object();
+    }
+    w.end_object();
+  };
+  w.begin_object().key("sinceMs").integer(stats_since_ms_).key("endpoints");
+  usage(by_endpoint_);
+  w.key("apiKeys");
+  usage(by_key_);
+  w.end_object();
+  return w.str();
+}
+
+void RestApi::reset_stats() {
+  by_endpoint_.clear();
+  by_key_.clear();
+  stats_since_ms_ = wall_ms();
+}
 
 HttpReply RestApi::serve(const HttpRequestView& req) {
   const std::int64_t now_ms = wall_ms();
@@ -169,6 +213,7 @@ HttpReply RestApi::serve(const HttpRequestView& req) {
     return r;
   };
   if (!parsed.ok()) {
+    count(req, 1);
     (void)limiter_.admit(now_ms, 1);
     return finish(fail(parsed.error()));
   }
@@ -218,6 +263,7 @@ HttpReply RestApi::serve(const HttpRequestView& req) {
     default:
       break;
   }
+  count(req, weight);
   const sim::RateVerdict verdict = limiter_.admit(now_ms, weight, order_req ? 1 : 0);
   if (verdict.http_status != 200) {
     HttpReply rep = finish(fail(verdict.error));

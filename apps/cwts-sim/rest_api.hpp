@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -40,12 +41,25 @@ class RestApi {
 
   [[nodiscard]] HttpReply handle(const HttpRequestView& req);
 
+  // What clients cost the venue since the start (or the last reset_stats()): requests and request
+  // weight by endpoint ("GET /api/v3/openOrders") and by API key ("" = none). GET /_sim/stats.
+  struct Usage {
+    std::uint64_t requests = 0;
+    std::uint64_t weight = 0;
+  };
+  [[nodiscard]] std::string stats_json() const;
+  void reset_stats();
+
  private:
+  void count(const HttpRequestView& req, std::uint32_t weight);
   [[nodiscard]] HttpReply serve(const HttpRequestView& req);  // without injected faults
 
   Venue& venue_;
   binance::Credentials creds_;
   sim::RateLimiter limiter_;
+  std::map<std::string, Usage> by_endpoint_;
+  std::map<std::string, Usage> by_key_;
+  std::int64_t stats_since_ms_ = 0;
 };
 
 }  // namespace cwts::sim_server

@@ -258,6 +258,46 @@ TEST(CwtsdJournal, AnOrderPlacedOnTheAccountByAnotherClientIsAnAlertAndNeverAbso
   EXPECT_NE(open.body.find("by-hand-1"), std::string::npos) << open.body;
 }
 
+// What the engine costs the venue, counted by the venue (GET /_sim/stats): with resting orders on
+// two symbols and order_poll_ms 100, one openOrders (weight 6) per symbol per poll, and nothing
+// else but the periodic account refresh: no order or myTrades look-ups while nothing fills.
+TEST(CwtsdVenueCost, RestingOrdersCostOneOpenOrdersPollPerSymbolAndNothingElse) {
+  Harness h;
+  StrategyClient s(h.instance(), 0);
+  for (const char* name : {"BTCUSDT", "ETHUSDT"}) {
+    const int sym = s.symbol_id(name);
+    const auto q = s.quote(sym);
+    const auto seq = s.submit(StrategyClient::make(sym, Side::kBuy, OrderType::kLimit, fx(0.01),
+                                                   tick_floor(q.bid_px.raw * 97 / 100, fx(0.01))));
+    ASSERT_FALSE(wait_new(s, seq).empty()) << h.log();
+  }
+  const auto reset = cwts::test::http_request(h.sim().port(), boost::beast::http::verb::delete_,
+                                              "/_sim/stats", {});
+  ASSERT_EQ(reset.status, 200U);
+  std::this_thread::sleep_for(3s);
+  const auto st =
+      cwts::test::http_request(h.sim().port(), boost::beast::http::verb::get, "/_sim/stats", {});
+  ASSERT_EQ(st.status, 200U);
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  ASSERT_EQ(p.parse(st.body).get(doc), simdjson::SUCCESS) << st.body;
+  const auto usage = [&](const char* group, const char* name, const char* what) -> std::int64_t {
+    std::int64_t v = 0;
+    return doc[group][name][what].get(v) == simdjson::SUCCESS ? v : 0;
+  };
+  const std::int64_t polls = usage("endpoints", "GET /api/v3/openOrders", "requests");
+  // 3 s at one poll per 100 ms per symbol: about 60, never more than the schedule allows.
+  EXPECT_GE(polls, 30) << st.body;
+  EXPECT_LE(polls, 2 * 32) << st.body;
+  EXPECT_EQ(usage("endpoints", "GET /api/v3/openOrders", "weight"), 6 * polls);
+  EXPECT_EQ(usage("endpoints", "GET /api/v3/order", "requests"), 0) << st.body;
+  EXPECT_EQ(usage("endpoints", "GET /api/v3/myTrades", "requests"), 0) << st.body;
+  const std::int64_t total = usage("apiKeys", kKey, "weight");
+  EXPECT_LE(total, 6 * polls + 3 * 20) << "openOrders plus at most one account refresh a second";
+  ::testing::Test::RecordProperty("engine_weight_per_min_2_symbols", std::to_string(total * 20));
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
 TEST(CwtsdJournal, ACorruptJournalStopsTheStartWithAClearError) {
   Harness h(journaled());
   // The first engine ran; replace its journal with something that is not one.
