@@ -215,6 +215,7 @@ EngineSnapshot Engine::snapshot() const {
   s.venue_ready = i.exec->venue_ready();
   s.foreign_orders = i.exec->foreign_orders();
   s.journal_failures = i.exec->journal_failures();
+  s.position_mismatches = i.exec->position_mismatches();
   return s;
 }
 
@@ -382,6 +383,9 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
   e.counter("cwts_foreign_orders_total",
             "Open orders seen on the account that this engine did not send (alert).",
             s.foreign_orders);
+  e.counter("cwts_position_mismatches_total",
+            "Times a base asset's balance moved differently from the engine's positions (alert).",
+            s.position_mismatches);
   e.counter("cwts_journal_failures_total",
             "Order journal records that could not be written (the journal is full).",
             s.journal_failures);

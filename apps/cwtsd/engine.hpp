@@ -41,8 +41,9 @@ struct EngineSnapshot {
   std::int64_t md_heartbeat_ns = 0;
   std::int64_t exec_heartbeat_ns = 0;
   bool venue_ready = false;
-  std::uint64_t foreign_orders = 0;    // open orders on the account the engine did not send
-  std::uint64_t journal_failures = 0;  // journal records not written (full)
+  std::uint64_t foreign_orders = 0;       // open orders on the account the engine did not send
+  std::uint64_t journal_failures = 0;     // journal records not written (full)
+  std::uint64_t position_mismatches = 0;  // base assets whose balance moved apart from positions
   layout::TradingState trading_state = layout::TradingState::kActive;
 };
 

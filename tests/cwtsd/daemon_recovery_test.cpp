@@ -258,6 +258,42 @@ TEST(CwtsdJournal, AnOrderPlacedOnTheAccountByAnotherClientIsAnAlertAndNeverAbso
   EXPECT_NE(open.body.find("by-hand-1"), std::string::npos) << open.body;
 }
 
+// A fill on the account that the engine did not cause (a market buy placed by hand) moves the
+// balance and not the position: the check of positions against balances raises an alert, and the
+// position stays the engine's own. The engine's own fills (commission in BTC included) never do.
+TEST(CwtsdJournal, ABalanceMovedByAnotherClientIsAPositionMismatchAlert) {
+  EngineOptions o;
+  o.extra_venue = R"(,"account_poll_ms":200)";
+  Harness h(o);
+  StrategyClient s(h.instance(), 0);
+  const int btc = s.symbol_id("BTCUSDT");
+  const auto m = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
+  ASSERT_FALSE(s.wait_terminal(m).empty());
+  const std::int64_t held = balance_change(h, "BTC", fx(10));
+  ASSERT_EQ(position_when(s, btc, held), held);
+  std::this_thread::sleep_for(4s);  // several balance refreshes after the engine's own fill
+  EXPECT_EQ(h.log().find("\"position_mismatch\""), std::string::npos) << h.log();
+
+  std::string q =
+      "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.002&newClientOrderId=by-hand-2"
+      "&timestamp=" +
+      std::to_string(cwts::core::realtime_ns() / 1'000'000);
+  q += "&signature=" + Harness::hmac(q);
+  const auto placed = cwts::test::http_request(h.sim().port(), boost::beast::http::verb::post,
+                                               "/api/v3/order?" + q, {}, kKey);
+  ASSERT_EQ(placed.status, 200U) << placed.body;
+  const auto deadline = std::chrono::steady_clock::now() + 15s;
+  while (h.log().find("\"alert\":\"position_mismatch\"") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  const std::string log = h.log();
+  EXPECT_NE(log.find("\"event\":\"position_mismatch\""), std::string::npos) << log;
+  EXPECT_NE(log.find("\"alert\":\"position_mismatch\""), std::string::npos) << log;
+  EXPECT_EQ(s.position(btc).qty.raw, held) << "the engine's position is untouched";
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
 // What the engine costs the venue, counted by the venue (GET /_sim/stats): with resting orders on
 // two symbols and order_poll_ms 100, one openOrders (weight 6) per symbol per poll, and nothing
 // else but the periodic account refresh: no order or myTrades look-ups while nothing fills.

@@ -103,6 +103,9 @@ TEST(SupervisorTest, ForeignOrdersAndAFullJournalRaiseAlertsOnce) {
   EXPECT_TRUE(has_alert(sup.on_tick(5 * kSec, s, true), "journal_full"));
   s.journal_failures = 5;
   EXPECT_FALSE(has_alert(sup.on_tick(6 * kSec, s, true), "journal_full")) << "one alert";
+  s.position_mismatches = 1;
+  EXPECT_TRUE(has_alert(sup.on_tick(7 * kSec, s, true), "position_mismatch"));
+  EXPECT_FALSE(has_alert(sup.on_tick(8 * kSec, s, true), "position_mismatch"));
 }
 
 TEST(SupervisorTest, TradingStateChangeRaisesAnAlertNamingTheNewState) {

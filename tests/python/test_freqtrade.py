@@ -276,14 +276,14 @@ class LiveRun:
         # FreqTrade values each fee in the stake currency (the BTC one at the entry's price).
         assert open_cost == pytest.approx(buy_fee * open_rate, rel=1e-6)
         assert close_cost == pytest.approx(sell_fee, rel=1e-6)
-        # The engine's position is the venue's net fills. (FreqTrade sells the whole amount here:
-        # the account held BTC before, so it takes the BTC commission from that "dust"; on an
+        # The engine's position is what the account holds: the venue's net fills less the
+        # commissions it took in BTC, i.e. the BTC balance change. (FreqTrade sells the whole amount
+        # here: the account held BTC before, so it takes the BTC commission from that "dust"; on an
         # account without it FreqTrade would sell the amount less the commission.)
         net = sum(float(t["qty"]) * (1 if t["isBuyer"] else -1) for t in self.venue_trades)
-        assert self.position == pytest.approx(net, abs=1e-12)
-        # The venue's BTC balance moved by exactly that net less the commissions it took in BTC.
         all_btc_fees = sum(float(t["commission"]) for t in self.venue_trades if t["commissionAsset"] == "BTC")
-        assert self.btc_after - self.btc_before == pytest.approx(self.position - all_btc_fees, abs=1e-9)
+        assert self.position == pytest.approx(net - all_btc_fees, abs=1e-12)
+        assert self.btc_after - self.btc_before == pytest.approx(self.position, abs=1e-9)
 
 
 def test_live_market_entry_and_roi_exit_reach_the_venue_exactly_once(synthetic_sim, tmp_path):

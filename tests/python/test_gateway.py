@@ -359,3 +359,47 @@ def test_binance_official_sdk_trades_through_the_gateway(gw, synthetic_sim):
         return {b.asset: float(b.free) for b in api.get_account().data().balances}
     assert wait_until(lambda: balances()["ETH"] == pytest.approx(49.99), timeout=5), balances()
     assert balances()["USDT"] > 100000
+
+
+def test_gateway_orders_survive_a_sigkill_of_the_engine(synthetic_sim, tmp_path):
+    """FreqTrade keeps its order ids across a crash of cwtsd: after SIGKILL and a restart, the
+    gateway still answers for its clients' orders (the engine's order journal adopts them on the
+    venue; the gateway's journal keeps their client ids), and nothing is sent twice."""
+    journal = {"dir": str(tmp_path / "state"), "fsync": "interval", "interval_ms": 5}
+    e = Engine(synthetic_sim, tmp_path, overrides={"gateway": GATEWAY, "journal": journal})
+    try:
+        c = Client(GATEWAY_KEY, GATEWAY_SECRET, ping=False)
+        c.API_URL = gateway_url(e) + "/api"
+        bid = float(c.get_orderbook_ticker(symbol="BTCUSDT")["bidPrice"])
+        price = f"{bid * 0.97:.2f}"
+        rest = c.create_order(symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC",
+                              quantity="0.001", price=price, newClientOrderId="ft-rest-1")
+        assert rest["status"] == "NEW"
+        filled = c.create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001",
+                                newClientOrderId="ft-mkt-1")
+        assert filled["status"] == "FILLED"
+        e.proc.kill()
+        e.proc.wait(timeout=10)
+        e._log.close()
+        (pathlib.Path("/dev/shm") / f"cwts-{e.instance}.gateway").unlink(missing_ok=True)
+
+        e.start()
+        c.API_URL = gateway_url(e) + "/api"
+        q = c.get_order(symbol="BTCUSDT", origClientOrderId="ft-rest-1")
+        assert q["orderId"] == rest["orderId"] and q["status"] == "NEW", q
+        m = c.get_order(symbol="BTCUSDT", origClientOrderId="ft-mkt-1")
+        assert m["status"] == "FILLED" and float(m["executedQty"]) == pytest.approx(0.001), m
+        assert [o["orderId"] for o in c.get_open_orders(symbol="BTCUSDT")] == [rest["orderId"]]
+        # The earlier run's order is cancelled through the gateway, on the venue.
+        x = c.cancel_order(symbol="BTCUSDT", origClientOrderId="ft-rest-1")
+        assert x["status"] == "CANCELED", x
+        resting = [v for v in venue_orders(synthetic_sim) if v["price"].startswith(price)]
+        assert len(resting) == 1 and resting[0]["status"] == "CANCELED", resting
+        assert len(venue_orders(synthetic_sim)) == 2, "nothing was sent twice"
+        # Its new orders get new ids.
+        again = c.create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001",
+                               newClientOrderId="ft-mkt-2")
+        assert again["orderId"] > filled["orderId"] and again["status"] == "FILLED"
+    finally:
+        if e.proc.poll() is None:
+            assert e.stop() == 0

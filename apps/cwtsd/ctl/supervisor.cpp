@@ -26,6 +26,12 @@ TickActions Supervisor::on_tick(std::int64_t now_ns, const EngineSnapshot& snap,
                                              "engine (see the log: foreign_order)"});
     foreign_seen_ = snap.foreign_orders;
   }
+  if (snap.position_mismatches > mismatches_seen_) {
+    a.alerts.push_back({"position_mismatch",
+                        "a balance moved differently from the engine's positions (see the log: "
+                        "position_mismatch)"});
+    mismatches_seen_ = snap.position_mismatches;
+  }
   if (snap.journal_failures > 0 && journal_failures_seen_ == 0) {
     a.alerts.push_back({"journal_full",
                         "the order journal is full: new orders are refused (JOURNAL_UNAVAILABLE); "

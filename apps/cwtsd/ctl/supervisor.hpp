@@ -17,7 +17,7 @@ namespace cwts::daemon {
 // One alert for the control plane's "alerts" topic.
 struct Alert {
   std::string what;    // "ready", "trading_state", "threads_stalled", "threads_progressing",
-                       // "foreign_order", "journal_full"
+                       // "foreign_order", "journal_full", "position_mismatch"
   std::string detail;  // human-readable
 };
 
@@ -52,6 +52,7 @@ class Supervisor {
   bool progress_reported_ = true;
   std::uint64_t foreign_seen_ = 0;
   std::uint64_t journal_failures_seen_ = 0;
+  std::uint64_t mismatches_seen_ = 0;
   layout::TradingState last_state_ = layout::TradingState::kActive;
   std::int64_t last_watchdog_ns_ = 0;
   std::int64_t last_status_ns_ = 0;

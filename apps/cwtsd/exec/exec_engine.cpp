@@ -74,6 +74,7 @@ ExecEngine::ExecEngine(const Config& cfg, const binance::ExchangeInfo& info,
     o.recv_window_ms = cfg.venue.recv_window_ms;
     o.timeout_ms = cfg.venue.request_timeout_ms;
     o.order_poll_ms = cfg.venue.order_poll_ms;
+    o.account_poll_ms = cfg.venue.account_poll_ms;
     o.connections = cfg.venue.connections;
     auto rest = std::make_unique<venue::BinanceRestVenue>(ioc_, std::move(o));
     for (std::size_t i = 0; i < symbol_names_.size(); ++i) {
@@ -237,6 +238,7 @@ void ExecEngine::poll_slot(std::uint32_t slot, std::int64_t now, bool& did_work)
     // taken, not to the start of the loop iteration.
     now = realtime_ns();
     now_ns_ = now;
+    if (slot_first_seq_[slot] == 0) slot_first_seq_[slot] = sig.seq;
     cc::store_word(market_.status.exec.signals_seen,
                    cc::load_word(market_.status.exec.signals_seen, std::memory_order_relaxed) + 1,
                    std::memory_order_relaxed);
@@ -356,6 +358,15 @@ void ExecEngine::on_signal(std::uint32_t slot, const layout::Signal& s, std::int
 
 void ExecEngine::on_cancel_signal(std::uint32_t slot, const layout::Signal& s, std::int64_t now) {
   Order* target = find(slot, s.target_seq);
+  if (target == nullptr && s.target_seq < slot_first_seq_[slot]) {
+    // Lower than any seq this run took from the slot: it can only name an earlier run's order
+    // (the gateway's seqs grow across restarts; a restarted strategy's start again at 1 and never
+    // reach here).
+    for (const std::uint32_t i : adopted_) {
+      if (orders_[i].in_use && orders_[i].slot == slot && orders_[i].seq == s.target_seq)
+        target = &orders_[i];
+    }
+  }
   if (target == nullptr || target->cancel_seq != 0)
     return reject(slot, s, RejectReason::kUnknownOrder, 0, now);
   if (governor_.try_acquire_request(1, now) != engine::RateDecision::kOk) {

@@ -105,6 +105,10 @@ class ExecEngine final : private venue::VenueListener {
   [[nodiscard]] std::uint64_t foreign_orders() const noexcept {
     return foreign_orders_.load(std::memory_order_relaxed);
   }
+  // Base assets whose balance moved differently from the engine's positions (any thread).
+  [[nodiscard]] std::uint64_t position_mismatches() const noexcept {
+    return position_mismatches_.load(std::memory_order_relaxed);
+  }
   // Journal records that could not be written (full); 0 when healthy or without a journal.
   [[nodiscard]] std::uint64_t journal_failures() const noexcept {
     return journal_failures_.load(std::memory_order_relaxed);
@@ -173,6 +177,10 @@ class ExecEngine final : private venue::VenueListener {
                        std::uint64_t orders_1d) override;
   void on_retry_after(int http_status, std::int64_t retry_after_s) override;
   void on_balances(std::span<const venue::BalanceUpdate> balances) override;
+  // Each base asset's balance must move as the engine's positions in it do; a difference that
+  // lasts kMismatchNs is an alert (activity on the account the engine did not cause).
+  void check_positions(std::span<const venue::BalanceUpdate> balances, std::int64_t now);
+  static constexpr std::int64_t kMismatchNs = 3'000'000'000;
   bool allow_request(std::uint32_t weight) override;
   void on_venue_error(std::string_view what) override;
   void on_foreign_order(std::string_view symbol, std::string_view client_order_id,
@@ -198,6 +206,7 @@ class ExecEngine final : private venue::VenueListener {
   std::vector<std::uint32_t> free_orders_;
   OrderIndex index_;                    // (slot, seq) -> position in orders_, of the live orders
   std::vector<std::uint32_t> adopted_;  // orders of earlier runs (not in index_), by position
+  std::array<std::uint64_t, layout::kMaxSlots> slot_first_seq_{};  // first seq this run, per slot
   std::unique_ptr<journal::Writer> journal_;
   struct PositionBook;
   std::vector<PositionBook> positions_;
@@ -206,7 +215,17 @@ class ExecEngine final : private venue::VenueListener {
   std::atomic<std::uint64_t> used_weight_1m_{0}, orders_10s_{0}, orders_1d_{0};
   std::array<std::array<std::atomic<std::uint64_t>, 32>, 16> report_counts_{};
   std::atomic<bool> venue_ready_{false};
-  std::atomic<std::uint64_t> foreign_orders_{0}, journal_failures_{0};
+  std::atomic<std::uint64_t> foreign_orders_{0}, journal_failures_{0}, position_mismatches_{0};
+  // Positions against balances, per base asset (exec thread; see check_positions()).
+  struct AssetCheck {
+    std::string asset;
+    core::Amount balance_at_start{};
+    core::Qty position_at_start{};
+    std::int64_t mismatch_since_ns = 0;
+    bool told = false;
+  };
+  std::vector<AssetCheck> asset_checks_;
+  bool balances_seen_ = false;
   std::atomic<std::uint64_t> journal_used_{0}, journal_capacity_{0};
   // The gateway's look-ups: weight spent (any thread adds, exec thread takes) and the headroom
   // the exec thread publishes for them.

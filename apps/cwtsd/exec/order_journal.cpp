@@ -16,6 +16,7 @@
 #include "cwts/log/json_log.hpp"
 #include "exec/exec_engine.hpp"
 #include "exec/exec_state.hpp"
+#include "journal_files.hpp"
 
 namespace cwts::daemon {
 
@@ -49,14 +50,35 @@ void sync_dir(const std::string& dir) {
 
 }  // namespace
 
-void ExecEngine::open_journal() {
-  std::string dir = cfg_.journal.dir;
+std::string journal_dir(const JournalConfig& c) {
+  std::string dir = c.dir;
   if (dir.empty()) {
     if (const char* sd = std::getenv("STATE_DIRECTORY"); sd != nullptr && *sd != '\0') {
       dir = sd;
       if (const auto colon = dir.find(':'); colon != std::string::npos) dir.resize(colon);
     }
   }
+  if (!dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+  }
+  return dir;
+}
+
+journal::FsyncPolicy journal_policy(const JournalConfig& c) { return policy_of(c.fsync); }
+
+void replace_journal(const std::string& fresh, const std::string& path) {
+  const std::string prev = path + ".prev";
+  ::unlink(prev.c_str());
+  (void)::link(path.c_str(), prev.c_str());  // the earlier file, kept for inspection
+  if (::rename(fresh.c_str(), path.c_str()) != 0) {
+    throw journal::JournalError("cannot rename " + fresh + ": " + std::strerror(errno));
+  }
+  sync_dir(std::filesystem::path(path).parent_path().string());
+}
+
+void ExecEngine::open_journal() {
+  const std::string dir = journal_dir(cfg_.journal);
   if (dir.empty()) {
     log::log_event(spdlog::level::warn, "exec", "journal_disabled",
                    log::LogFields().str("why",
@@ -64,8 +86,6 @@ void ExecEngine::open_journal() {
                                         "journaled and a restart forgets them"));
     return;
   }
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
   const std::string path = dir + "/cwts-" + cfg_.region.instance + ".journal";
   const journal::Recovered rec = journal::recover(path);
 
@@ -85,13 +105,7 @@ void ExecEngine::open_journal() {
     throw journal::JournalError("journal.size_mb too small for the recovered state of " + path);
   }
   w->sync_all();
-  const std::string prev = path + ".prev";
-  ::unlink(prev.c_str());
-  (void)::link(path.c_str(), prev.c_str());  // the earlier file, kept for inspection
-  if (::rename(fresh.c_str(), path.c_str()) != 0) {
-    throw journal::JournalError("cannot rename " + fresh + ": " + std::strerror(errno));
-  }
-  sync_dir(dir);
+  replace_journal(fresh, path);
   journal_ = std::move(w);
   journal_used_.store(journal_->used_bytes(), std::memory_order_relaxed);
   journal_capacity_.store(journal_->capacity(), std::memory_order_relaxed);

@@ -207,6 +207,54 @@ void ExecEngine::on_balances(std::span<const venue::BalanceUpdate> balances) {
     market_.balances[n++].store(out);
   }
   cc::store_word(market_.asset_count, n, std::memory_order_release);
+  if (cfg_.venue.kind == VenueKind::kBinance) check_positions(balances, now);
+}
+
+void ExecEngine::check_positions(std::span<const venue::BalanceUpdate> balances, std::int64_t now) {
+  if (asset_checks_.empty()) {
+    for (const auto& b : base_assets_) {
+      if (std::none_of(asset_checks_.begin(), asset_checks_.end(),
+                       [&b](const AssetCheck& c) { return c.asset == b; }))
+        asset_checks_.push_back(AssetCheck{b});
+    }
+  }
+  for (AssetCheck& c : asset_checks_) {
+    core::Amount held{};  // absent = zero (the account omits zero balances)
+    for (const auto& b : balances) {
+      if (c.asset == b.asset) held = b.free + b.locked;
+    }
+    core::Qty position{};
+    for (std::size_t s = 0; s < base_assets_.size(); ++s) {
+      if (base_assets_[s] == c.asset) position += positions_[s].qty;
+    }
+    if (!balances_seen_) {
+      c.balance_at_start = held;
+      c.position_at_start = position;
+      continue;
+    }
+    const core::Qty venue_moved = core::as_base(held - c.balance_at_start);
+    const core::Qty engine_moved = position - c.position_at_start;
+    if (venue_moved == engine_moved) {
+      c.mismatch_since_ns = 0;
+      c.told = false;
+      continue;
+    }
+    if (c.mismatch_since_ns == 0) c.mismatch_since_ns = now;
+    if (c.told || now - c.mismatch_since_ns < kMismatchNs) continue;
+    c.told = true;
+    position_mismatches_.fetch_add(1, std::memory_order_relaxed);
+    char a[40], b[40];
+    const std::size_t an = core::format(venue_moved, a), bn = core::format(engine_moved, b);
+    log::log_event(spdlog::level::err, "exec", "position_mismatch",
+                   log::LogFields()
+                       .str("asset", c.asset)
+                       .str("venue_change", std::string_view(a, an))
+                       .str("position_change", std::string_view(b, bn))
+                       .str("why",
+                            "the balance moved differently from the engine's positions: "
+                            "activity on the account the engine did not cause"));
+  }
+  balances_seen_ = true;
 }
 
 }  // namespace cwts::daemon

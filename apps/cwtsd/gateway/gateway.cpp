@@ -150,6 +150,10 @@ Gateway::Impl::Impl(const Config& c, Engine& e, Credentials cr)
   // (a client's old orderId never names a new order).
   next_seq = static_cast<std::uint64_t>(core::realtime_ns() / 1000);
   orders = GatewayOrders(static_cast<std::int64_t>(next_seq));
+  const std::uint64_t journaled = journal.open(
+      cfg, orders, [this](std::string_view n) { return symbol_id(n); },
+      [this](int id) { return quotes[static_cast<std::size_t>(id)]; });
+  next_seq = std::max(next_seq, journaled + 1);
   net::HttpServerOptions o;
   o.max_body_bytes = cfg.gateway.max_body_bytes;
   o.too_large_body =
@@ -315,6 +319,7 @@ void Gateway::Impl::place(const binance::Request& r, bool test, Reply reply) {
   ++next_seq;
   orders.add(seq, o, static_cast<std::uint16_t>(sym), quotes[static_cast<std::size_t>(sym)],
              now_ms());
+  journal.order(seq, o, now_ms());
   Waiter w;
   w.seq = seq;
   w.resp = o.resp_type;
@@ -358,6 +363,7 @@ std::uint64_t Gateway::Impl::send_cancel(GatewayOrder& g, std::string cancel_cid
   if (!push_signal(s)) return 0;
   ++next_seq;
   if (cancel_cid.empty()) cancel_cid = "cwtsgw-" + std::to_string(s.seq);
+  journal.cancel(s.seq, g.seq, cancel_cid);
   orders.add_cancel(s.seq, g.seq, std::move(cancel_cid));
   return s.seq;
 }
@@ -465,7 +471,10 @@ void Gateway::Impl::arm_poll() {
 void Gateway::Impl::poll() {
   layout::ExecReport rep;
   const std::int64_t now = now_ms();
-  while (consumer->try_pop(rep) == cc::PopStatus::kOk) orders.apply(rep, now);
+  while (consumer->try_pop(rep) == cc::PopStatus::kOk) {
+    journal.report(rep);  // before any client can be told
+    orders.apply(rep, now);
+  }
 
   std::erase_if(waiters, [&](Waiter& w) {
     if (w.place) {

@@ -31,6 +31,7 @@
 #include "cwts/shm_layout/market_region.hpp"
 #include "cwts/shm_layout/signal_region.hpp"
 #include "gateway/gateway.hpp"
+#include "gateway/gateway_journal.hpp"
 #include "gateway/gateway_orders.hpp"
 
 namespace cwts::daemon {
@@ -147,6 +148,7 @@ struct Gateway::Impl {
       consumer;
   std::uint64_t next_seq = 1;
   GatewayOrders orders;
+  GatewayJournal journal;  // the client ids of its orders, across restarts
 
   // A client waiting for the engine: an order (until the venue answered, or until final for
   // MARKET/IOC/FOK) or cancels (until each is final).
