@@ -103,9 +103,9 @@ std::uint64_t GatewayJournal::open(const Config& cfg, GatewayOrders& orders,
   // The new file: the records of the orders the store still holds (it keeps the newest), so the
   // journal stays as small as the store.
   const std::string fresh = path + ".new";
-  auto w = std::make_unique<journal::Writer>(fresh,
-                                             static_cast<std::size_t>(cfg.journal.size_mb) << 20,
-                                             journal_policy(cfg.journal), cfg.journal.interval_ms);
+  auto w =
+      std::make_unique<journal::Writer>(fresh, static_cast<std::size_t>(cfg.journal.size_mb) << 20,
+                                        journal_policy(cfg.journal), cfg.journal.interval_ms);
   std::uint64_t kept = 0;
   for (const auto& [type, bytes] : records) {
     bool keep = false;
