@@ -50,32 +50,23 @@ std::size_t count_of(const std::string& text, const std::string& what) {
   return n;
 }
 
-std::string wait_new(StrategyClient& s, std::uint64_t seq) {
+// The client order id of signal `seq` once a report of `kind` arrives for it ("" = none in 10 s).
+std::string cid_when(StrategyClient& s, std::uint64_t seq, ReportKind kind) {
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (std::chrono::steady_clock::now() < deadline) {
     s.drain();
     for (const auto& r : s.reports()) {
-      if (r.signal_seq == seq && kind_of(r) == ReportKind::kNew) {
-        return std::string(r.client_order_id.view());
-      }
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  return {};
-}
-
-std::string accepted_cid(StrategyClient& s, std::uint64_t seq) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    s.drain();
-    for (const auto& r : s.reports()) {
-      if (r.signal_seq == seq && kind_of(r) == ReportKind::kAccepted) {
-        return std::string(r.client_order_id.view());
-      }
+      if (r.signal_seq == seq && kind_of(r) == kind) return std::string(r.client_order_id.view());
     }
     std::this_thread::sleep_for(1ms);
   }
   return {};
+}
+std::string wait_new(StrategyClient& s, std::uint64_t seq) {
+  return cid_when(s, seq, ReportKind::kNew);
+}
+std::string accepted_cid(StrategyClient& s, std::uint64_t seq) {
+  return cid_when(s, seq, ReportKind::kAccepted);
 }
 
 TEST(CwtsdJournal, AfterSigkillTheEngineKnowsItsOrdersAndPositionsAndReportsWhatHappenedMeanwhile) {

@@ -12,7 +12,6 @@
 #include "cwts/concurrent/word_copy.hpp"
 #include "cwts/core/clock.hpp"
 #include "cwts/core/fixed_point.hpp"
-#include "cwts/journal/records.hpp"
 #include "cwts/log/json_log.hpp"
 #include "cwts/venue/binance_rest.hpp"
 #include "cwts/venue/paper.hpp"
@@ -315,21 +314,7 @@ void ExecEngine::on_signal(std::uint32_t slot, const layout::Signal& s, std::int
   (o.side == layout::Side::kBuy ? p.open_buy : p.open_sell) += o.qty;
   ++p.open_orders;
   const std::int64_t deadline = engine::signal_deadline_ns(s, risk);
-  if (journal_) {
-    journal::OrderAccepted a{};
-    a.cid.assign(o.cid_view());
-    a.symbol.assign(symbol_names_[s.symbol]);
-    a.slot = slot;
-    a.side = s.side;
-    a.type = s.type;
-    a.tif = s.tif;
-    a.seq = s.seq;
-    a.price = s.price;
-    a.qty = s.qty;
-    a.accepted_ns = now;
-    a.deadline_ns = deadline;
-    journal_append(a);
-  }
+  journal_accepted(o, s, deadline, now);
   report(slot, base_report(o, ReportKind::kAccepted, now));
 
   venue::OrderRequest req;
@@ -358,15 +343,10 @@ void ExecEngine::on_signal(std::uint32_t slot, const layout::Signal& s, std::int
 
 void ExecEngine::on_cancel_signal(std::uint32_t slot, const layout::Signal& s, std::int64_t now) {
   Order* target = find(slot, s.target_seq);
-  if (target == nullptr && s.target_seq < slot_first_seq_[slot]) {
-    // Lower than any seq this run took from the slot: it can only name an earlier run's order
-    // (the gateway's seqs grow across restarts; a restarted strategy's start again at 1 and never
-    // reach here).
-    for (const std::uint32_t i : adopted_) {
-      if (orders_[i].in_use && orders_[i].slot == slot && orders_[i].seq == s.target_seq)
-        target = &orders_[i];
-    }
-  }
+  // Lower than any seq this run took from the slot: it can only name an earlier run's order (the
+  // gateway's seqs grow across restarts; a restarted strategy's start again at 1 and never do).
+  if (target == nullptr && s.target_seq < slot_first_seq_[slot])
+    target = find_adopted(slot, s.target_seq);
   if (target == nullptr || target->cancel_seq != 0)
     return reject(slot, s, RejectReason::kUnknownOrder, 0, now);
   if (governor_.try_acquire_request(1, now) != engine::RateDecision::kOk) {
@@ -375,13 +355,7 @@ void ExecEngine::on_cancel_signal(std::uint32_t slot, const layout::Signal& s, s
   SlotState& st = *slots_[slot];
   cc::store_word(st.engine.last_signal_seq, s.seq, std::memory_order_relaxed);
   target->cancel_seq = s.seq;
-  if (journal_) {
-    journal::CancelRequested c{};
-    c.cid.assign(target->cid_view());
-    c.cancel_seq = s.seq;
-    c.ts_ns = now;
-    journal_append(c);
-  }
+  journal_cancel(*target, s.seq, now);
   layout::ExecReport r = base_report(*target, ReportKind::kAccepted, now);
   r.signal_seq = s.seq;
   report(slot, r);
@@ -505,29 +479,6 @@ void ExecEngine::publish_position(std::uint16_t symbol, std::int64_t now) {
   pos.open_orders = p.open_orders;
   pos.update_ts_ns = now;
   market_.symbols[symbol].position.store(pos);
-}
-
-bool ExecEngine::allow_request(std::uint32_t weight) {
-  return governor_.try_acquire_background(weight, now_ns_ != 0 ? now_ns_ : realtime_ns()) ==
-         engine::RateDecision::kOk;
-}
-
-void ExecEngine::on_foreign_order(std::string_view symbol, std::string_view client_order_id,
-                                  std::uint64_t order_id) {
-  // Cold path (once per foreign order). The engine neither tracks nor reports it, and its
-  // positions stay its own: the operator decides (the ctl thread raises an alert).
-  foreign_orders_.fetch_add(1, std::memory_order_relaxed);
-  log::log_event(spdlog::level::err, "exec", "foreign_order",
-                 log::LogFields()
-                     .str("symbol", symbol)
-                     .str("client_order_id", client_order_id)
-                     .unum("order_id", order_id)
-                     .str("why", "an open order on the account that this engine did not send"));
-}
-
-void ExecEngine::on_venue_error(std::string_view what) {
-  // Cold path (transport failures): formatted here, on the exec thread, but only on errors.
-  log::log_event(spdlog::level::warn, "venue", "venue_error", log::LogFields().str("error", what));
 }
 
 // ---- order table ------------------------------------------------------------------------------

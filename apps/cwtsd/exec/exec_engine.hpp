@@ -159,6 +159,11 @@ class ExecEngine final : private venue::VenueListener {
   void journal_position(std::uint16_t symbol, std::int64_t now) noexcept;
   template <class T>
   void journal_append(const T& rec) noexcept;
+  void journal_accepted(const Order& o, const layout::Signal& s, std::int64_t deadline,
+                        std::int64_t now) noexcept;
+  void journal_cancel(const Order& o, std::uint64_t cancel_seq, std::int64_t now) noexcept;
+  // An earlier run's order by its (slot, seq) (they are not in the index).
+  [[nodiscard]] Order* find_adopted(std::uint32_t slot, std::uint64_t seq) noexcept;
   [[nodiscard]] bool journal_has_room() const noexcept;
   // Start of run(): the recovered orders are adopted (or cancelled) on the venue.
   void settle_recovered(std::int64_t now);

@@ -214,9 +214,40 @@ void ExecEngine::journal_append(const T& rec) noexcept {
   journal_->wait_durable(seq);
 }
 
-// The records exec_engine.cpp writes itself.
-template void ExecEngine::journal_append(const journal::OrderAccepted&) noexcept;
-template void ExecEngine::journal_append(const journal::CancelRequested&) noexcept;
+ExecEngine::Order* ExecEngine::find_adopted(std::uint32_t slot, std::uint64_t seq) noexcept {
+  for (const std::uint32_t i : adopted_) {
+    if (orders_[i].in_use && orders_[i].slot == slot && orders_[i].seq == seq) return &orders_[i];
+  }
+  return nullptr;
+}
+
+void ExecEngine::journal_accepted(const Order& o, const layout::Signal& s, std::int64_t deadline,
+                                  std::int64_t now) noexcept {
+  if (!journal_) return;
+  journal::OrderAccepted a{};
+  a.cid.assign(o.cid_view());
+  a.symbol.assign(symbol_names_[s.symbol]);
+  a.slot = o.slot;
+  a.side = s.side;
+  a.type = s.type;
+  a.tif = s.tif;
+  a.seq = s.seq;
+  a.price = s.price;
+  a.qty = s.qty;
+  a.accepted_ns = now;
+  a.deadline_ns = deadline;
+  journal_append(a);
+}
+
+void ExecEngine::journal_cancel(const Order& o, std::uint64_t cancel_seq,
+                                std::int64_t now) noexcept {
+  if (!journal_) return;
+  journal::CancelRequested c{};
+  c.cid.assign(o.cid_view());
+  c.cancel_seq = cancel_seq;
+  c.ts_ns = now;
+  journal_append(c);
+}
 
 void ExecEngine::journal_state(const Order& o, std::int64_t now) noexcept {
   if (!journal_) return;

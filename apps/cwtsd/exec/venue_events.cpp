@@ -257,4 +257,27 @@ void ExecEngine::check_positions(std::span<const venue::BalanceUpdate> balances,
   balances_seen_ = true;
 }
 
+bool ExecEngine::allow_request(std::uint32_t weight) {
+  return governor_.try_acquire_background(weight, now_ns_ != 0 ? now_ns_ : realtime_ns()) ==
+         engine::RateDecision::kOk;
+}
+
+void ExecEngine::on_foreign_order(std::string_view symbol, std::string_view client_order_id,
+                                  std::uint64_t order_id) {
+  // Cold path (once per foreign order). The engine neither tracks nor reports it, and its
+  // positions stay its own: the operator decides (the ctl thread raises an alert).
+  foreign_orders_.fetch_add(1, std::memory_order_relaxed);
+  log::log_event(spdlog::level::err, "exec", "foreign_order",
+                 log::LogFields()
+                     .str("symbol", symbol)
+                     .str("client_order_id", client_order_id)
+                     .unum("order_id", order_id)
+                     .str("why", "an open order on the account that this engine did not send"));
+}
+
+void ExecEngine::on_venue_error(std::string_view what) {
+  // Cold path (transport failures): formatted here, on the exec thread, but only on errors.
+  log::log_event(spdlog::level::warn, "venue", "venue_error", log::LogFields().str("error", what));
+}
+
 }  // namespace cwts::daemon

@@ -148,17 +148,7 @@ void BinanceRestVenue::tick(std::int64_t now_ns) {
       if (std::find(symbols.begin(), symbols.end(), t.symbol) == symbols.end())
         symbols.push_back(t.symbol);
     }
-    for (const auto& s : symbols) {
-      if (!i.open_orders_queued.insert(s).second) continue;
-      Job j;
-      j.kind = JobKind::kOpenOrders;
-      j.path = "/api/v3/openOrders";
-      j.params = "symbol=" + s;
-      j.symbol = s;
-      j.weight = 6;
-      j.sent_ns = now_ns;
-      i.enqueue(std::move(j));
-    }
+    for (const auto& s : symbols) i.enqueue_open_orders(s, now_ns);
     // Placed-but-unanswered orders older than the timeout are handled by their connection's
     // own deadline; nothing to do here.
   }
@@ -166,17 +156,7 @@ void BinanceRestVenue::tick(std::int64_t now_ns) {
     // Once, at start: every symbol's open orders, so that orders this engine did not send (or
     // recover) are seen even where it has none of its own.
     i.startup_scan_done = true;
-    for (const auto& [s, assets] : i.assets) {
-      if (!i.open_orders_queued.insert(s).second) continue;
-      Job j;
-      j.kind = JobKind::kOpenOrders;
-      j.path = "/api/v3/openOrders";
-      j.params = "symbol=" + s;
-      j.symbol = s;
-      j.weight = 6;
-      j.sent_ns = now_ns;
-      i.enqueue(std::move(j));
-    }
+    for (const auto& [s, assets] : i.assets) i.enqueue_open_orders(s, now_ns);
   }
   if (i.next_account_ns != 0 && now_ns >= i.next_account_ns) {
     i.next_account_ns = 0;

@@ -94,6 +94,8 @@ struct BinanceRestVenue::Impl {
   // ---- queueing (binance_rest_transport.cpp) ----------------------------------------------
   void enqueue(Job j);
   void enqueue_account(std::int64_t not_before);
+  // GET openOrders for `symbol` (weight 6), unless one is queued already.
+  void enqueue_open_orders(const std::string& symbol, std::int64_t now_ns);
   void enqueue_query(const std::string& cid, const std::string& symbol, std::uint32_t attempt,
                      std::int64_t not_before);
   void dispatch();

@@ -40,6 +40,18 @@ void BinanceRestVenue::Impl::enqueue(Job j) {
   dispatch();
 }
 
+void BinanceRestVenue::Impl::enqueue_open_orders(const std::string& symbol, std::int64_t now_ns) {
+  if (!open_orders_queued.insert(symbol).second) return;
+  Job j;
+  j.kind = JobKind::kOpenOrders;
+  j.path = "/api/v3/openOrders";
+  j.params = "symbol=" + symbol;
+  j.symbol = symbol;
+  j.weight = 6;
+  j.sent_ns = now_ns;
+  enqueue(std::move(j));
+}
+
 void BinanceRestVenue::Impl::enqueue_account(std::int64_t not_before) {
   if (account_queued) return;
   account_queued = true;

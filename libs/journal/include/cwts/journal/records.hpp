@@ -4,6 +4,7 @@
 // Changing a record's layout means a new record type or a new file version, never an edit.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <type_traits>
@@ -22,29 +23,21 @@ enum class RecordType : std::uint16_t {
   kOrderLeftOpen = 7,    // reported to the strategy as ended by shutdown, but may rest on the venue
 };
 
-struct Name16 {
-  char s[16];
+// A NUL-padded name of at most N characters (symbols, assets: 16; client order ids: 40).
+template <std::size_t N>
+struct FixedName {
+  char s[N];
   [[nodiscard]] std::string_view view() const noexcept {
     std::size_t n = 0;
-    while (n < sizeof s && s[n] != '\0') ++n;
+    while (n < N && s[n] != '\0') ++n;
     return {s, n};
   }
   void assign(std::string_view v) noexcept {
-    for (std::size_t i = 0; i < sizeof s; ++i) s[i] = i < v.size() ? v[i] : '\0';
+    for (std::size_t i = 0; i < N; ++i) s[i] = i < v.size() ? v[i] : '\0';
   }
 };
-
-struct Cid {
-  char s[40];
-  [[nodiscard]] std::string_view view() const noexcept {
-    std::size_t n = 0;
-    while (n < sizeof s && s[n] != '\0') ++n;
-    return {s, n};
-  }
-  void assign(std::string_view v) noexcept {
-    for (std::size_t i = 0; i < sizeof s; ++i) s[i] = i < v.size() ? v[i] : '\0';
-  }
-};
+using Name16 = FixedName<16>;
+using Cid = FixedName<40>;
 
 struct EpochRecord {
   static constexpr RecordType kType = RecordType::kEpoch;
