@@ -40,12 +40,7 @@ struct GwReport {
 static_assert(std::is_trivially_copyable_v<GwOrder> && std::is_trivially_copyable_v<GwReport>);
 static_assert(sizeof(GwOrder) == 112 && sizeof(GwCancel) == 56 && sizeof(GwReport) == 136);
 
-template <class T>
-bool take(std::span<const std::byte> p, T& out) {
-  if (p.size() != sizeof(T)) return false;
-  std::memcpy(&out, p.data(), sizeof(T));
-  return true;
-}
+using journal::payload_as;
 
 }  // namespace
 
@@ -62,7 +57,7 @@ std::uint64_t GatewayJournal::open(const Config& cfg, GatewayOrders& orders,
         switch (type) {
           case GwOrder::kType: {
             GwOrder g{};
-            if (!take(p, g)) return;
+            if (!payload_as(p, g)) return;
             max_seq = std::max(max_seq, g.seq);
             const int sym = symbol_id(g.symbol.view());
             if (sym < 0) {
@@ -86,14 +81,14 @@ std::uint64_t GatewayJournal::open(const Config& cfg, GatewayOrders& orders,
           }
           case GwCancel::kType: {
             GwCancel c{};
-            if (!take(p, c)) return;
+            if (!payload_as(p, c)) return;
             max_seq = std::max(max_seq, c.cancel_seq);
             orders.add_cancel(c.cancel_seq, c.target_seq, std::string(c.client_order_id.view()));
             return;
           }
           case GwReport::kType: {
             GwReport r{};
-            if (take(p, r)) orders.apply(r.report, r.report.ts_ns / 1'000'000);
+            if (payload_as(p, r)) orders.apply(r.report, r.report.ts_ns / 1'000'000);
             return;
           }
           default:
@@ -110,11 +105,11 @@ std::uint64_t GatewayJournal::open(const Config& cfg, GatewayOrders& orders,
   for (const auto& [type, bytes] : records) {
     bool keep = false;
     const std::span<const std::byte> p(bytes);
-    if (GwOrder g{}; type == GwOrder::kType && take(p, g)) {
+    if (GwOrder g{}; type == GwOrder::kType && payload_as(p, g)) {
       keep = orders.find_any(g.seq) != nullptr;
-    } else if (GwCancel c{}; type == GwCancel::kType && take(p, c)) {
+    } else if (GwCancel c{}; type == GwCancel::kType && payload_as(p, c)) {
       keep = orders.find_any(c.target_seq) != nullptr;
-    } else if (GwReport r{}; type == GwReport::kType && take(p, r)) {
+    } else if (GwReport r{}; type == GwReport::kType && payload_as(p, r)) {
       keep = orders.find_any(r.report.signal_seq) != nullptr ||
              orders.cancel(r.report.signal_seq) != nullptr;
     }

@@ -7,17 +7,6 @@
 
 namespace cwts::journal {
 
-namespace {
-
-template <class T>
-bool take(std::span<const std::byte> p, T& out) {
-  if (p.size() != sizeof(T)) return false;
-  std::memcpy(&out, p.data(), sizeof(T));
-  return true;
-}
-
-}  // namespace
-
 Recovered recover(const std::string& path) {
   Recovered r;
   // Orders in the order they were accepted; an index by client order id (a journal of a busy run
@@ -33,12 +22,12 @@ Recovered recover(const std::string& path) {
     switch (static_cast<RecordType>(type)) {
       case RecordType::kEpoch: {
         EpochRecord e{};
-        if (take(p, e)) ++r.epochs;
+        if (payload_as(p, e)) ++r.epochs;
         return;
       }
       case RecordType::kOrderAccepted: {
         RecoveredOrder o;
-        if (!take(p, o.accepted)) return;
+        if (!payload_as(p, o.accepted)) return;
         std::string cid(o.accepted.cid.view());
         if (const auto it = by_cid.find(cid); it != by_cid.end()) open[it->second] = false;
         by_cid[std::move(cid)] = orders.size();
@@ -48,19 +37,19 @@ Recovered recover(const std::string& path) {
       }
       case RecordType::kCancelRequested: {
         CancelRequested c{};
-        if (!take(p, c)) return;
+        if (!payload_as(p, c)) return;
         if (RecoveredOrder* o = find(c.cid.view())) o->cancel_seq = c.cancel_seq;
         return;
       }
       case RecordType::kOrderState: {
         OrderState s{};
-        if (!take(p, s)) return;
+        if (!payload_as(p, s)) return;
         if (RecoveredOrder* o = find(s.cid.view())) o->state = s;
         return;
       }
       case RecordType::kOrderFinal: {
         OrderFinal f{};
-        if (!take(p, f)) return;
+        if (!payload_as(p, f)) return;
         if (const auto it = by_cid.find(std::string(f.cid.view())); it != by_cid.end()) {
           open[it->second] = false;
           by_cid.erase(it);
@@ -69,13 +58,13 @@ Recovered recover(const std::string& path) {
       }
       case RecordType::kOrderLeftOpen: {
         OrderLeftOpen l{};
-        if (!take(p, l)) return;
+        if (!payload_as(p, l)) return;
         if (RecoveredOrder* o = find(l.cid.view())) o->left_open = true;
         return;
       }
       case RecordType::kPosition: {
         PositionRecord pos{};
-        if (take(p, pos)) r.positions[std::string(pos.symbol.view())] = pos;
+        if (payload_as(p, pos)) r.positions[std::string(pos.symbol.view())] = pos;
         return;
       }
     }

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <span>
@@ -79,6 +80,14 @@ struct ReadResult {
 using RecordFn =
     std::function<void(std::uint16_t type, std::uint64_t seq, std::span<const std::byte> payload)>;
 ReadResult read_journal(const std::string& path, const RecordFn& on_record);
+
+// A record's payload as the fixed-size struct T; false (out untouched) if the size differs.
+template <class T>
+[[nodiscard]] bool payload_as(std::span<const std::byte> p, T& out) noexcept {
+  if (p.size() != sizeof(T)) return false;
+  std::memcpy(&out, p.data(), sizeof(T));
+  return true;
+}
 
 class Writer {
  public:
