@@ -148,7 +148,9 @@ void ExecEngine::open_journal() {
     std::memcpy(o.cid, cid.data(), cid.size());
     o.cid[cid.size()] = '\0';
     o.cid_len = static_cast<std::uint8_t>(cid.size());
-    o.sent_ns = r.accepted.accepted_ns;
+    // The latest its request can have been signed: the venue client never sends (nor resends) an
+    // order after its deadline. Absence from the venue proves nothing before that + recvWindow.
+    o.sent_ns = std::max(r.accepted.accepted_ns, r.accepted.deadline_ns);
     o.venue_order_id = r.state.venue_order_id;
     o.acked = r.state.acked != 0;
     o.reported_qty = r.state.reported_qty;
