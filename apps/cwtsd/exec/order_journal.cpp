@@ -196,7 +196,9 @@ void ExecEngine::settle_recovered(std::int64_t now) {
                   .s("client_order_id", o.cid, o.cid_len)
                   .u("slot", o.slot)
                   .u("seq", o.seq));
-    if (cancel && o.cancel_seq == 0) venue_->cancel(o.cid_view(), sym);
+    // A cancel a strategy asked for before the restart may never have reached the venue: sent
+    // again (a cancel is idempotent: an order already ended answers -2011 and is re-queried).
+    if (cancel || o.cancel_seq != 0) venue_->cancel(o.cid_view(), sym);
   }
 }
 
