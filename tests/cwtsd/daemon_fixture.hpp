@@ -96,7 +96,8 @@ struct EngineOptions {
   std::string extra_venue;  // appended inside "venue"
   std::string rate = R"("engine_share":0.8,"slot_share":1.0)";
   std::string threads = R"("exec":{"idle":"block"})";
-  std::string extra;  // more top-level sections, e.g. R"("journal":{...},)"
+  std::string on_stop = "cancel";  // shutdown.on_stop
+  std::string extra;               // more top-level sections, e.g. R"("journal":{...},)"
   std::vector<std::pair<std::string, std::string>> env;
   bool wait_ready = true;
 };
@@ -128,8 +129,8 @@ class Harness {
         << opts_.extra_venue << R"(},"market":{"symbols":["BTCUSDT","ETHUSDT"]},)"
         << R"("risk":{)" << opts_.risk << R"(},"rate_limits":{)" << opts_.rate << R"(},)"
         << R"("slots":{)" << opts_.slots << R"(},"threads":{)" << opts_.threads << R"(},)"
-        << opts_.extra
-        << R"("shutdown":{"on_stop":"cancel","timeout_ms":3000},"systemd":{"progress_timeout_ms":500}})";
+        << opts_.extra << R"("shutdown":{"on_stop":")" << opts_.on_stop
+        << R"(","timeout_ms":3000},"systemd":{"progress_timeout_ms":500}})";
   }
 
   void start() {

@@ -325,6 +325,47 @@ TEST(CwtsdVenueCost, RestingOrdersCostOneOpenOrdersPollPerSymbolAndNothingElse) 
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }
 
+// shutdown.on_stop = leave: the resting order's signal gets EXPIRED/SHUTDOWN at the stop and is
+// adopted at the next start; when it then ends on the venue its slot gets no second terminal.
+TEST(CwtsdJournal, AnOrderLeftOpenByAStopIsAdoptedWithoutASecondTerminalReport) {
+  EngineOptions o = journaled("adopt");
+  o.on_stop = "leave";
+  Harness h(o);
+  std::string cid;
+  {
+    StrategyClient s(h.instance(), 0);
+    const int btc = s.symbol_id("BTCUSDT");
+    const auto q = s.quote(btc);
+    const auto r = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
+                                                 tick_floor(q.bid_px.raw * 97 / 100, fx(0.01))));
+    cid = wait_new(s, r);
+    ASSERT_FALSE(cid.empty()) << h.log();
+    EXPECT_EQ(h.engine().terminate(15s), 0);
+    const auto rs = reports_for(s, cid, 2s);
+    ASSERT_FALSE(rs.empty());
+    EXPECT_EQ(kind_of(rs.back()), ReportKind::kExpired);
+  }
+  h.start();
+  StrategyClient s(h.instance(), 0);
+  ASSERT_NE(h.signed_get("/api/v3/openOrders", "symbol=BTCUSDT").body.find(cid), std::string::npos);
+  std::string q = "symbol=BTCUSDT&origClientOrderId=" + cid +
+                  "&timestamp=" + std::to_string(cwts::core::realtime_ns() / 1'000'000);
+  q += "&signature=" + Harness::hmac(q);
+  const auto del = cwts::test::http_request(h.sim().port(), boost::beast::http::verb::delete_,
+                                            "/api/v3/order?" + q, {}, kKey);
+  ASSERT_EQ(del.status, 200U) << del.body;
+  // The engine sees the end (its log) and tells the slot nothing more about that signal.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (h.log().find("\"state\":\"CANCELLED\"") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_NE(h.log().find("\"state\":\"CANCELLED\""), std::string::npos) << h.log();
+  s.drain();
+  for (const auto& r : s.reports()) EXPECT_NE(r.client_order_id.view(), cid) << "a second report";
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
 TEST(CwtsdJournal, ACorruptJournalStopsTheStartWithAClearError) {
   Harness h(journaled());
   // The first engine ran; replace its journal with something that is not one.

@@ -423,6 +423,10 @@ void ExecEngine::report(std::uint32_t slot, const layout::ExecReport& r) {
   ++counters_.reports_overflowed;
 }
 
+void ExecEngine::report_own(const Order& o, const ExecReport& r) {
+  if (!o.terminal_sent) report(o.slot, r);
+}
+
 void ExecEngine::flush_overflow(std::uint32_t slot) {
   SlotState& st = *slots_[slot];
   while (!st.overflow.empty() && st.producer.try_push(st.overflow.front()) == cc::PushStatus::kOk) {
@@ -436,7 +440,7 @@ void ExecEngine::terminal(Order& o, ReportKind kind, RejectReason reason, std::i
   ExecReport r = base_report(o, kind, now);
   r.reason = static_cast<std::uint16_t>(reason);
   r.venue_code = venue_code;
-  report(o.slot, r);
+  report_own(o, r);
   if (o.cancel_seq != 0) {
     // The cancel signal ends with its target: CANCELLED if the cancel took, otherwise refused
     // because the order had already ended (filled, expired, rejected).

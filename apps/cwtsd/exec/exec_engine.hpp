@@ -148,6 +148,9 @@ class ExecEngine final : private venue::VenueListener {
               std::int32_t venue_code, std::int64_t now_ns);
   void report(std::uint32_t slot, const layout::ExecReport& r);
   void flush_overflow(std::uint32_t slot);
+  // A report of the order's own signal: not sent once that signal has had its terminal report
+  // (an order a shutdown left on the venue, adopted again: its fills still move the position).
+  void report_own(const Order& o, const layout::ExecReport& r);
   void terminal(Order& o, layout::ReportKind kind, layout::RejectReason reason,
                 std::int32_t venue_code, std::int64_t now_ns);
   void publish_position(std::uint16_t symbol, std::int64_t now_ns);

@@ -27,6 +27,8 @@ struct ExecEngine::Order {
   bool unknown_reported = false;  // kStatusUnknown sent (once)
   bool adopted = false;           // an earlier run's order (from the journal), not in the index
   bool left_open = false;         // shutdown ends it for the strategy; it may rest on the venue
+  bool terminal_sent = false;     // its signal had its terminal report in an earlier run
+  bool cancel_at_start = false;   // a cancel from an earlier run, to send again at start
   std::int64_t sent_ns = 0;
   core::Qty reported_qty{};  // cum qty already reported as fills
   core::Notional reported_quote{};

@@ -158,7 +158,10 @@ void ExecEngine::open_journal() {
     o.fee = r.state.fee;
     o.fee_native = r.state.fee_native;
     o.fee_asset.assign(r.state.fee_asset.view());
-    o.cancel_seq = r.cancel_seq;
+    // Left open by a shutdown: its signal (and its cancel's) had their terminal reports then.
+    o.terminal_sent = r.left_open;
+    o.cancel_seq = r.left_open ? 0 : r.cancel_seq;
+    o.cancel_at_start = r.cancel_seq != 0;
     adopted_.push_back(static_cast<std::uint32_t>(&o - orders_.data()));
     PositionBook& p = positions_[o.symbol];
     (o.side == layout::Side::kBuy ? p.open_buy : p.open_sell) += o.qty - o.reported_qty;
@@ -198,7 +201,7 @@ void ExecEngine::settle_recovered(std::int64_t now) {
                   .u("seq", o.seq));
     // A cancel a strategy asked for before the restart may never have reached the venue: sent
     // again (a cancel is idempotent: an order already ended answers -2011 and is re-queried).
-    if (cancel || o.cancel_seq != 0) venue_->cancel(o.cid_view(), sym);
+    if (cancel || o.cancel_at_start) venue_->cancel(o.cid_view(), sym);
   }
 }
 

@@ -62,7 +62,7 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
         o->unknown_reported = true;
         ExecReport r = base_report(*o, ReportKind::kStatusUnknown, now);
         r.venue_code = e.code;
-        report(o->slot, r);
+        report_own(*o, r);
       }
       return;
     case venue::EventKind::kCancelRejected:
@@ -78,7 +78,7 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
   if (!final && !o->acked) {
     o->acked = true;
     journal_state(*o, now);
-    report(o->slot, base_report(*o, ReportKind::kNew, now));
+    report_own(*o, base_report(*o, ReportKind::kNew, now));
   }
   if (final && !e.fee_known) return;  // the terminal report waits for the fees (myTrades)
   if (e.cum_qty > o->reported_qty) {
@@ -134,7 +134,7 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
       PositionBook& pb = positions_[o->symbol];
       if (pb.open_orders > 0) --pb.open_orders;
       journal_final(*o, ReportKind::kFilled, RejectReason::kNone, 0, now);
-      report(o->slot, r);
+      report_own(*o, r);
       if (o->cancel_seq != 0) {
         ExecReport c = base_report(*o, ReportKind::kRejected, now);
         c.signal_seq = o->cancel_seq;
@@ -152,7 +152,7 @@ void ExecEngine::on_order_event(const venue::OrderEvent& e) {
       release(*o);
       return;
     }
-    report(o->slot, r);
+    report_own(*o, r);
     publish_position(o->symbol, now);
   } else if (e.fee_quote != o->fee && e.cum_qty == o->reported_qty) {
     positions_[o->symbol].fees += e.fee_quote - o->fee;
