@@ -364,8 +364,8 @@ HttpReply RestApi::serve(const HttpRequestView& req) {
         const md::OrderBook& book = venue_.book_or_empty(names[i]);
         const md::Level bb = book.bid_levels() != 0 ? book.bid(0) : md::Level{0, 0};
         const md::Level ba = book.ask_levels() != 0 ? book.ask(0) : md::Level{0, 0};
-        const std::int64_t last_px =
-            mk != nullptr && !mk->trades.empty() ? mk->trades.back().px : 0;
+        const md::Price last_px =
+            mk != nullptr && !mk->trades.empty() ? mk->trades.back().px : md::Price{};
         core::JsonWriter w;
         if (ep == Ep::kTickerPrice) {
           binance::write_ticker_price(w, names[i], last_px);
@@ -396,13 +396,13 @@ HttpReply RestApi::serve(const HttpRequestView& req) {
           binance::Ticker24h t;
           t.price_change = agg.c - agg.o;
           t.price_change_pct_milli =
-              agg.o != 0
-                  ? static_cast<std::int64_t>(static_cast<Int128>(t.price_change) * 100'000 / agg.o)
-                  : 0;
+              agg.o.raw != 0 ? static_cast<std::int64_t>(static_cast<Int128>(t.price_change.raw) *
+                                                         100'000 / agg.o.raw)
+                             : 0;
           t.weighted_avg_price = core::average_price(agg.quote, agg.vol);
           t.prev_close_price = agg.o;
           t.last_price = agg.c;
-          t.last_qty = mk != nullptr && !mk->trades.empty() ? mk->trades.back().qty : 0;
+          t.last_qty = mk != nullptr && !mk->trades.empty() ? mk->trades.back().qty : md::Qty{};
           t.bid = bb;
           t.ask = ba;
           t.open_price = agg.o;

@@ -31,8 +31,8 @@ std::int64_t wall_ms() noexcept {
       .count();
 }
 
-void KlineSeries::add(int idx, std::int64_t t, std::int64_t px, std::int64_t qty,
-                      std::int64_t quote, bool buyer_maker, std::int64_t trade_id) {
+void KlineSeries::add(int idx, std::int64_t t, md::Price px, md::Qty qty, md::Notional quote,
+                      bool buyer_maker, std::int64_t trade_id) {
   const std::int64_t open = interval_open(idx, t);
   if (!k_.empty() && open < k_.back().open_ms) return;  // late trade: the candle has closed
   if (k_.empty() || open > k_.back().open_ms) {
@@ -206,21 +206,20 @@ void Venue::apply_and_publish_diff(Market& m, const md::DepthMsg& d,
 
 void Venue::record_trade(Market& m, std::int64_t id, md::Price price, md::Qty quantity,
                          std::int64_t time_ms, bool buyer_maker) {
-  // The trade history and klines keep raw 8-decimal integers (the wire's own form).
-  const std::int64_t px = price.raw, qty = quantity.raw;
-  PublicTrade t{id, px, qty, core::notional(price, quantity).raw, time_ms, buyer_maker};
+  const PublicTrade t{id, price, quantity, core::notional(price, quantity), time_ms, buyer_maker};
   m.trades.push_back(t);
   if (m.trades.size() > kTradeHistory) m.trades.pop_front();
   if (id >= m.next_trade_id) m.next_trade_id = id + 1;
   for (std::size_t i = 0; i < kIntervals.size(); ++i)
-    m.klines[i].add(static_cast<int>(i), time_ms, px, qty, t.quote, buyer_maker, id);
+    m.klines[i].add(static_cast<int>(i), time_ms, price, quantity, t.quote, buyer_maker, id);
   const std::int64_t minute = time_ms / 60'000;
   MinuteBucket& b = m.minutes[static_cast<std::size_t>(minute % 1440)];
-  if (b.minute != minute) b = MinuteBucket{minute, px, px, px, px, 0, 0, id, id, 0};
-  b.h = std::max(b.h, px);
-  b.l = std::min(b.l, px);
-  b.c = px;
-  b.vol += qty;
+  if (b.minute != minute)
+    b = MinuteBucket{minute, price, price, price, price, md::Qty{}, md::Notional{}, id, id, 0};
+  b.h = std::max(b.h, price);
+  b.l = std::min(b.l, price);
+  b.c = price;
+  b.vol += quantity;
   b.quote += t.quote;
   b.last_id = id;
   ++b.n;

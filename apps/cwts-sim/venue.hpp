@@ -40,7 +40,7 @@ class Subscriber {
 // Klines of one interval, built from trades (flat candles fill quiet periods), last 1000 kept.
 class KlineSeries {
  public:
-  void add(int idx, std::int64_t t_ms, std::int64_t px, std::int64_t qty, std::int64_t quote,
+  void add(int idx, std::int64_t t_ms, md::Price px, md::Qty qty, md::Notional quote,
            bool buyer_maker, std::int64_t trade_id);
   [[nodiscard]] const std::deque<Kline>& all() const noexcept { return k_; }
 
@@ -51,7 +51,10 @@ class KlineSeries {
 // Rolling 24 h statistics in one-minute buckets (O(1) per trade).
 struct MinuteBucket {
   std::int64_t minute = -1;
-  std::int64_t o = 0, h = 0, l = 0, c = 0, vol = 0, quote = 0, first_id = -1, last_id = -1;
+  md::Price o{}, h{}, l{}, c{};
+  md::Qty vol{};
+  md::Notional quote{};
+  std::int64_t first_id = -1, last_id = -1;
   std::uint64_t n = 0;
 };
 

@@ -13,6 +13,7 @@ namespace binance = cwts::binance;
 namespace md = cwts::md;
 using cwts::md::Level;
 using cwts::md::OrderBook;
+using namespace cwts::core::money_literals;
 
 constexpr std::int64_t kOne = 100'000'000;
 
@@ -41,7 +42,7 @@ TEST(MarketJsonTest, DepthJsonListsTheBestLevelsFirstUpToTheLimit) {
 }
 
 TEST(MarketJsonTest, TradeAndAggTradeEvents) {
-  const binance::PublicTrade t{12345, 1 * kOne / 1000, 100 * kOne, kOne / 10, 1672515782136, true};
+  const binance::PublicTrade t{12345, 0.001_px, 100_qty, 0.1_quote, 1672515782136, true};
   EXPECT_EQ(binance::trade_event("BNBBTC", 1672515782137, t),
             R"({"e":"trade","E":1672515782137,"s":"BNBBTC","t":12345,"p":"0.00100000",)"
             R"("q":"100.00000000","T":1672515782136,"m":true,"M":true})");
@@ -61,14 +62,14 @@ TEST(MarketJsonTest, KlineEventAndRow) {
   binance::Kline k;
   k.open_ms = 1672515780000;
   k.close_ms = 1672515839999;
-  k.o = kOne;
-  k.h = 2 * kOne;
-  k.l = kOne / 2;
-  k.c = 3 * kOne / 2;
-  k.vol = 10 * kOne;
-  k.quote = 12 * kOne;
-  k.taker_base = 4 * kOne;
-  k.taker_quote = 5 * kOne;
+  k.o = 1_px;
+  k.h = 2_px;
+  k.l = 0.5_px;
+  k.c = 1.5_px;
+  k.vol = 10_qty;
+  k.quote = 12_quote;
+  k.taker_base = 4_qty;
+  k.taker_quote = 5_quote;
   k.first_id = 100;
   k.last_id = 200;
   k.n = 101;
@@ -82,6 +83,74 @@ TEST(MarketJsonTest, KlineEventAndRow) {
   EXPECT_EQ(w.str(), R"([1672515780000,"1.00000000","2.00000000","0.50000000","1.50000000",)"
                      R"("10.00000000",1672515839999,"12.00000000",101,"4.00000000",)"
                      R"("5.00000000","0"])");
+}
+
+TEST(MarketJsonTest, RestTradesAndAggTrades) {
+  const binance::PublicTrade t{28457, 40.00001_px, 12_qty, 480.00012_quote, 1499865549590, true};
+  cwts::core::JsonWriter w;
+  w.begin_array();
+  binance::write_public_trade(w, t);
+  binance::write_agg_trade(w, t);
+  w.end_array();
+  EXPECT_EQ(w.str(),
+            R"([{"id":28457,"price":"40.00001000","qty":"12.00000000","quoteQty":"480.00012000",)"
+            R"("time":1499865549590,"isBuyerMaker":true,"isBestMatch":true},)"
+            R"({"a":28457,"p":"40.00001000","q":"12.00000000","f":28457,"l":28457,)"
+            R"("T":1499865549590,"m":true,"M":true}])");
+}
+
+TEST(MarketJsonTest, TickerPriceAndBookTicker) {
+  cwts::core::JsonWriter w;
+  w.begin_array();
+  binance::write_ticker_price(w, "LTCBTC", 0.00412_px);
+  binance::write_book_ticker(w, "LTCBTC", {0.00412_px, 431.125_qty}, {0.004121_px, 9.167_qty});
+  w.end_array();
+  EXPECT_EQ(w.str(), R"([{"symbol":"LTCBTC","price":"0.00412000"},)"
+                     R"({"symbol":"LTCBTC","bidPrice":"0.00412000","bidQty":"431.12500000",)"
+                     R"("askPrice":"0.00412100","askQty":"9.16700000"}])");
+}
+
+TEST(MarketJsonTest, Ticker24hHasBinanceMemberOrder) {
+  binance::Ticker24h t;
+  t.price_change = -0.094_px;  // from 4.00000200 to 3.90600200
+  t.price_change_pct_milli = -2'350;
+  t.weighted_avg_price = 0.2979602_px;
+  t.prev_close_price = 4.000002_px;
+  t.last_price = 3.906002_px;
+  t.last_qty = 200_qty;
+  t.bid = {4_px, 100_qty};
+  t.ask = {4.000002_px, 100_qty};
+  t.open_price = 4.000002_px;
+  t.high_price = 4.000002_px;
+  t.low_price = 3.906002_px;
+  t.volume = 8387227.43_qty;
+  t.quote_volume = 34.567742_quote;
+  t.open_time_ms = 1499783499040;
+  t.close_time_ms = 1499869899040;
+  t.first_id = 28385;
+  t.last_id = 28460;
+  t.count = 76;
+  cwts::core::JsonWriter w;
+  binance::write_ticker_24h(w, "BNBBTC", t);
+  EXPECT_EQ(w.str(),
+            R"({"symbol":"BNBBTC","priceChange":"-0.09400000","priceChangePercent":"-2.350",)"
+            R"("weightedAvgPrice":"0.29796020","prevClosePrice":"4.00000200",)"
+            R"("lastPrice":"3.90600200","lastQty":"200.00000000","bidPrice":"4.00000000",)"
+            R"("bidQty":"100.00000000","askPrice":"4.00000200","askQty":"100.00000000",)"
+            R"("openPrice":"4.00000200","highPrice":"4.00000200","lowPrice":"3.90600200",)"
+            R"("volume":"8387227.43000000","quoteVolume":"34.56774200","openTime":1499783499040,)"
+            R"("closeTime":1499869899040,"firstId":28385,"lastId":28460,"count":76})");
+  // No trade in 24 h: zeros and ids -1, as Binance reports a quiet symbol.
+  cwts::core::JsonWriter quiet;
+  binance::write_ticker_24h(quiet, "BNBBTC", binance::Ticker24h{});
+  EXPECT_EQ(quiet.str(),
+            R"({"symbol":"BNBBTC","priceChange":"0.00000000","priceChangePercent":"0.000",)"
+            R"("weightedAvgPrice":"0.00000000","prevClosePrice":"0.00000000",)"
+            R"("lastPrice":"0.00000000","lastQty":"0.00000000","bidPrice":"0.00000000",)"
+            R"("bidQty":"0.00000000","askPrice":"0.00000000","askQty":"0.00000000",)"
+            R"("openPrice":"0.00000000","highPrice":"0.00000000","lowPrice":"0.00000000",)"
+            R"("volume":"0.00000000","quoteVolume":"0.00000000","openTime":0,"closeTime":0,)"
+            R"("firstId":-1,"lastId":-1,"count":0})");
 }
 
 TEST(MarketJsonTest, CombinedStreamFrameWrapsThePayloadVerbatim) {

@@ -149,9 +149,9 @@ void Gateway::Impl::pump_streams() {
       continue;
     binance::PublicTrade t;
     t.id = static_cast<std::int64_t>(ev.body.trade.trade_id);
-    t.px = ev.body.trade.px.raw;
-    t.qty = ev.body.trade.qty.raw;
-    t.quote = core::notional_of(t.px, t.qty);
+    t.px = ev.body.trade.px;
+    t.qty = ev.body.trade.qty;
+    t.quote = core::notional(t.px, t.qty);
     t.time_ms = ev.exchange_ts_ns / 1'000'000;
     t.buyer_maker = ev.side == static_cast<std::uint8_t>(layout::Side::kSell);
     for (const auto& c : stream_clients) {

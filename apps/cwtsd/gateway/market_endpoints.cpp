@@ -78,11 +78,11 @@ binance::Kline kline_of(const layout::Candle& c, std::uint32_t timeframe_s) {
   binance::Kline k;
   k.open_ms = c.open_time_ms;
   k.close_ms = c.open_time_ms + static_cast<std::int64_t>(timeframe_s) * 1000 - 1;
-  k.o = c.open.raw;
-  k.h = c.high.raw;
-  k.l = c.low.raw;
-  k.c = c.close.raw;
-  k.vol = c.volume.raw;
+  k.o = c.open;
+  k.h = c.high;
+  k.l = c.low;
+  k.c = c.close;
+  k.vol = c.volume;
   k.n = c.trades;
   return k;
 }
@@ -138,7 +138,7 @@ bool Gateway::Impl::market_endpoint(std::string_view path, std::string_view raw_
         binance::write_book_ticker(w, names[k], level(q.bid_px, q.bid_qty),
                                    level(q.ask_px, q.ask_qty));
       } else {
-        binance::write_ticker_price(w, names[k], q.last_px.raw);
+        binance::write_ticker_price(w, names[k], q.last_px);
       }
     }
     w.end_array();
@@ -160,7 +160,7 @@ bool Gateway::Impl::market_endpoint(std::string_view path, std::string_view raw_
       binance::write_book_ticker(w, names[id], level(q.bid_px, q.bid_qty),
                                  level(q.ask_px, q.ask_qty));
     } else {
-      binance::write_ticker_price(w, names[id], q.last_px.raw);
+      binance::write_ticker_price(w, names[id], q.last_px);
     }
     reply_json(reply, std::move(w).str());
     return true;

@@ -81,7 +81,7 @@ void write_agg_trade(JsonWriter& w, const PublicTrade& t) {
   w.key("m").boolean(t.buyer_maker).key("M").boolean(true).end_object();
 }
 
-void write_ticker_price(JsonWriter& w, std::string_view symbol, std::int64_t price) {
+void write_ticker_price(JsonWriter& w, std::string_view symbol, core::Price price) {
   w.begin_object().key("symbol").string(symbol).key("price").decimal(price).end_object();
 }
 

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "cwts/core/money.hpp"
+
 namespace cwts::binance {
 
 // The 16 Binance kline intervals, in Binance's order.
@@ -17,10 +19,13 @@ inline constexpr std::array<std::string_view, 16> kIntervals = {
 [[nodiscard]] std::int64_t interval_open(int idx, std::int64_t t_ms) noexcept;
 [[nodiscard]] std::int64_t interval_next(int idx, std::int64_t open_ms) noexcept;
 
-// Prices and volumes at 8 decimals; ids -1 when the kline has no trade.
+// Open, high, low and close are prices; the volumes are base quantities and quote notionals (the
+// takers' share: trades whose buyer was the taker). Ids -1 when the kline has no trade.
 struct Kline {
   std::int64_t open_ms = 0, close_ms = 0;
-  std::int64_t o = 0, h = 0, l = 0, c = 0, vol = 0, quote = 0, taker_base = 0, taker_quote = 0;
+  core::Price o{}, h{}, l{}, c{};
+  core::Qty vol{}, taker_base{};
+  core::Notional quote{}, taker_quote{};
   std::int64_t first_id = -1, last_id = -1;
   std::uint64_t n = 0;
 };

@@ -14,6 +14,7 @@
 #include "cwts/binance/exchange_info.hpp"
 #include "cwts/binance/kline.hpp"
 #include "cwts/core/json_writer.hpp"
+#include "cwts/core/money.hpp"
 #include "cwts/md/frame.hpp"
 #include "cwts/md/order_book.hpp"
 
@@ -21,19 +22,26 @@ namespace cwts::binance {
 
 using core::JsonWriter;
 
-// One public trade (GET /api/v3/trades, the trade stream).
+// One public trade (GET /api/v3/trades, the trade stream). quote = notional(px, qty).
 struct PublicTrade {
-  std::int64_t id = 0, px = 0, qty = 0, quote = 0, time_ms = 0;
+  std::int64_t id = 0;
+  core::Price px{};
+  core::Qty qty{};
+  core::Notional quote{};
+  std::int64_t time_ms = 0;
   bool buyer_maker = false;
 };
 
 // Rolling 24 h statistics (GET /api/v3/ticker/24hr). Ids -1 when there was no trade.
 struct Ticker24h {
-  std::int64_t price_change = 0;
-  std::int64_t price_change_pct_milli = 0;  // percent at 3 decimals
-  std::int64_t weighted_avg_price = 0, prev_close_price = 0, last_price = 0, last_qty = 0;
+  core::Price price_change{};               // last - open, signed
+  std::int64_t price_change_pct_milli = 0;  // percent at 3 decimals (not money)
+  core::Price weighted_avg_price{}, prev_close_price{}, last_price{};
+  core::Qty last_qty{};
   md::Level bid{0, 0}, ask{0, 0};
-  std::int64_t open_price = 0, high_price = 0, low_price = 0, volume = 0, quote_volume = 0;
+  core::Price open_price{}, high_price{}, low_price{};
+  core::Qty volume{};             // base asset
+  core::Notional quote_volume{};  // quote asset
   std::int64_t open_time_ms = 0, close_time_ms = 0;
   std::int64_t first_id = -1, last_id = -1;
   std::uint64_t count = 0;
@@ -67,7 +75,7 @@ void write_public_trade(JsonWriter& w, const PublicTrade& t);
 // One element of GET /api/v3/aggTrades for a trade that is its own aggregate (a = f = l = id).
 void write_agg_trade(JsonWriter& w, const PublicTrade& t);
 // GET /api/v3/ticker/price, /ticker/bookTicker and /ticker/24hr, one symbol.
-void write_ticker_price(JsonWriter& w, std::string_view symbol, std::int64_t price);
+void write_ticker_price(JsonWriter& w, std::string_view symbol, core::Price price);
 void write_book_ticker(JsonWriter& w, std::string_view symbol, md::Level bid, md::Level ask);
 void write_ticker_24h(JsonWriter& w, std::string_view symbol, const Ticker24h& t);
 
