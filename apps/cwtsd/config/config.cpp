@@ -92,6 +92,9 @@ Config parse_config(std::string_view json) {
               {{"binance", VenueKind::kBinance}, {"paper", VenueKind::kPaper}});
     s->str("rest_url", c.venue.rest_url, false);
     s->str("ws_url", c.venue.ws_url, false);
+    s->str("ws_api_url", c.venue.ws_api_url);
+    s->choice("order_transport", c.venue.order_transport,
+              {{"rest", OrderTransport::kRest}, {"ws", OrderTransport::kWs}});
     s->str("exchange_info_file", c.venue.exchange_info_file);
     s->str("api_key_env", c.venue.api_key_env);
     s->str("api_secret_env", c.venue.api_secret_env);

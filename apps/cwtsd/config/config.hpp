@@ -45,6 +45,8 @@ enum class HugepageMode : std::uint8_t { kAuto, kRequire, kOff };
 enum class StopAction : std::uint8_t { kCancel, kLeave };
 // Orders of an earlier run still open on the venue at start (from the journal).
 enum class StartAction : std::uint8_t { kAdopt, kCancel };
+// How orders reach a binance venue: REST, or the WebSocket API session (REST while it is down).
+enum class OrderTransport : std::uint8_t { kRest, kWs };
 enum class JournalFsync : std::uint8_t { kNone, kInterval, kAlways };
 
 struct RegionConfig {
@@ -62,6 +64,10 @@ struct VenueConfig {
   VenueKind kind = VenueKind::kPaper;
   std::string rest_url = "https://api.binance.com";
   std::string ws_url = "wss://stream.binance.com:9443";
+  // The WebSocket API (user data stream, and orders with order_transport ws): "auto" = the URL
+  // Binance pairs with rest_url (cwts-sim: the same port), "" = none (fills polled over REST).
+  std::string ws_api_url = "auto";
+  OrderTransport order_transport = OrderTransport::kRest;
   std::string exchange_info_file;  // "" = GET /api/v3/exchangeInfo at start-up
   std::string api_key_env = "CWTS_API_KEY";
   std::string api_secret_env = "CWTS_API_SECRET";
@@ -205,6 +211,12 @@ struct Credentials {
   std::string secret;
 };
 [[nodiscard]] Credentials load_credentials(const VenueConfig& v);
+
+// The WebSocket API URL the venue uses: ws_api_url, or for "auto" the one Binance pairs with
+// rest_url (api*.binance.com -> wss://ws-api.binance.com:443/ws-api/v3, testnet.binance.vision ->
+// its ws-api host, anything else such as cwts-sim -> ws(s)://host:port<path>/ws-api/v3); "" =
+// none. Throws ConfigError if rest_url does not parse.
+[[nodiscard]] std::string effective_ws_api_url(const VenueConfig& v);
 // The gateway's own key pair (what its clients sign with), never the venue's. Same rules.
 [[nodiscard]] Credentials load_gateway_credentials(const GatewayConfig& g);
 

@@ -119,6 +119,25 @@ void check_key_transport(const VenueConfig& v) {
                                             " is plain http to another host: signed requests "
                                             "would travel in the clear; use https");
   }
+  const std::string ws_api_url = effective_ws_api_url(v);
+  if (!ws_api_url.empty()) {
+    net::Endpoint api;
+    try {
+      api = net::parse_endpoint(ws_api_url, net::EndpointKind::kWebSocket);
+    } catch (const std::exception& e) {
+      throw ConfigError("venue.ws_api_url", e.what());
+    }
+    if (!api.tls && !is_loopback_host(api.host)) {
+      throw ConfigError("venue.ws_api_url", ws_api_url +
+                                                " is plain ws to another host: signed requests "
+                                                "would travel in the clear; use wss");
+    }
+    if (!v.tls_verify && !is_loopback_host(api.host)) {
+      throw ConfigError("venue.tls_verify",
+                        "false is allowed only for a venue on this host (loopback): without it "
+                        "anyone on the path could pose as the venue");
+    }
+  }
   if (!v.tls_verify && !(is_loopback_host(rest.host) && is_loopback_host(ws.host))) {
     throw ConfigError("venue.tls_verify",
                       "false is allowed only for a venue on this host (loopback): without it "
@@ -127,6 +146,22 @@ void check_key_transport(const VenueConfig& v) {
 }
 
 }  // namespace
+
+std::string effective_ws_api_url(const VenueConfig& v) {
+  if (v.ws_api_url != "auto") return v.ws_api_url;
+  net::Endpoint e;
+  try {
+    e = net::parse_endpoint(v.rest_url, net::EndpointKind::kHttp);
+  } catch (const std::exception& ex) {
+    throw ConfigError("venue.rest_url", ex.what());
+  }
+  if (e.tls && e.host.starts_with("api") && e.host.ends_with(".binance.com"))
+    return "wss://ws-api.binance.com:443/ws-api/v3";
+  if (e.host == "testnet.binance.vision") return "wss://ws-api.testnet.binance.vision/ws-api/v3";
+  const bool v6 = e.host.find(':') != std::string::npos;
+  return std::string(e.tls ? "wss://" : "ws://") + (v6 ? "[" : "") + e.host + (v6 ? "]" : "") +
+         ":" + e.port_string() + e.path + "/ws-api/v3";
+}
 
 Credentials load_credentials(const VenueConfig& v) {
   check_key_transport(v);

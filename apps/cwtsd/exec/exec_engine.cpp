@@ -75,6 +75,10 @@ ExecEngine::ExecEngine(const Config& cfg, const binance::ExchangeInfo& info,
     o.order_poll_ms = cfg.venue.order_poll_ms;
     o.account_poll_ms = cfg.venue.account_poll_ms;
     o.connections = cfg.venue.connections;
+    o.ws_api_url = effective_ws_api_url(cfg.venue);
+    o.order_transport = cfg.venue.order_transport == OrderTransport::kWs
+                            ? venue::OrderTransport::kWs
+                            : venue::OrderTransport::kRest;
     auto rest = std::make_unique<venue::BinanceRestVenue>(ioc_, std::move(o));
     for (std::size_t i = 0; i < symbol_names_.size(); ++i) {
       rest->set_symbol_assets(symbol_names_[i], base_assets_[i], quote_assets_[i]);

@@ -27,6 +27,7 @@
 #include "cwts/core/clock.hpp"
 #include "cwts/feed/feed_client.hpp"
 #include "cwts/net/endpoint.hpp"
+#include "cwts/net/ws_conn.hpp"
 
 namespace cwts::feed {
 
@@ -41,8 +42,8 @@ using std::chrono::milliseconds;
 
 namespace detail {
 
-using PlainWs = websocket::stream<beast::tcp_stream>;
-using TlsWs = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+using net::PlainWs;
+using net::TlsWs;
 using PlainHttp = beast::tcp_stream;
 using TlsHttp = beast::ssl_stream<beast::tcp_stream>;
 
@@ -62,37 +63,7 @@ inline void bump(std::atomic<std::uint64_t>& a, std::uint64_t n = 1) noexcept {
   a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
-// One WebSocket connection attempt and its lifetime. Held by shared_ptr so completion handlers
-// keep it alive after the client has moved on to a newer connection; a handler whose connection
-// is no longer the client's current one does nothing (that is how stale completions are fenced).
-struct WsConn {
-  WsConn(asio::io_context& ioc, ssl::context* tls) : resolver(ioc) {
-    if (tls != nullptr) {
-      ws.emplace<TlsWs>(ioc, *tls);
-    } else {
-      ws.emplace<PlainWs>(ioc);
-    }
-  }
-
-  template <class F>
-  void visit(F&& f) {
-    if (auto* p = std::get_if<PlainWs>(&ws)) {
-      f(*p);
-    } else if (auto* t = std::get_if<TlsWs>(&ws)) {
-      f(*t);
-    }
-  }
-
-  void close_socket() noexcept {
-    resolver.cancel();
-    visit([](auto& s) { beast::get_lowest_layer(s).close(); });
-  }
-
-  std::variant<std::monostate, PlainWs, TlsWs> ws;
-  tcp::resolver resolver;
-  beast::flat_buffer buffer;
-  websocket::response_type handshake_response;
-};
+using net::WsConn;
 
 // The kept-alive REST connection for depth snapshots (one request at a time).
 struct HttpConn {

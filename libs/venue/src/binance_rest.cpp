@@ -140,7 +140,10 @@ bool BinanceRestVenue::adopt(std::string_view client_order_id, std::string_view 
 
 void BinanceRestVenue::tick(std::int64_t now_ns) {
   Impl& i = *impl_;
-  if (now_ns >= i.next_poll_ns) {
+  i.ws_tick(now_ns);
+  // While the user data stream is live, fills and balances arrive on it: nothing is polled.
+  const bool live = i.ws_state == Impl::WsState::kLive;
+  if (!live && now_ns >= i.next_poll_ns) {
     i.next_poll_ns = now_ns + static_cast<std::int64_t>(i.opt.order_poll_ms) * 1'000'000;
     std::vector<std::string> symbols;
     for (const auto& [cid, t] : i.orders) {
@@ -158,7 +161,7 @@ void BinanceRestVenue::tick(std::int64_t now_ns) {
     i.startup_scan_done = true;
     for (const auto& [s, assets] : i.assets) i.enqueue_open_orders(s, now_ns);
   }
-  if (i.next_account_ns != 0 && now_ns >= i.next_account_ns) {
+  if (!live && i.next_account_ns != 0 && now_ns >= i.next_account_ns) {
     i.next_account_ns = 0;
     i.enqueue_account(0);
   }
@@ -166,6 +169,10 @@ void BinanceRestVenue::tick(std::int64_t now_ns) {
 }
 
 bool BinanceRestVenue::ready() const noexcept { return impl_->ready; }
+
+bool BinanceRestVenue::stream_live() const noexcept {
+  return impl_->ws_state == Impl::WsState::kLive;
+}
 
 std::size_t BinanceRestVenue::busy() const noexcept {
   // Orders not yet final, plus order requests queued or in flight (polls and account refreshes
@@ -177,6 +184,7 @@ std::size_t BinanceRestVenue::busy() const noexcept {
   };
   for (const auto& j : impl_->queue) n += is_order_job(j) ? 1 : 0;
   for (const auto& c : impl_->conns) n += c->busy && is_order_job(c->job) ? 1 : 0;
+  n += impl_->ws_inflight.size();
   return n;
 }
 

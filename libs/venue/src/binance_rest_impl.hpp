@@ -1,6 +1,7 @@
 // BinanceRestVenue's private state, shared by its translation units: binance_rest_transport.cpp
 // (the request queue, connections, unknown outcomes and retries), binance_rest_orders.cpp (the
-// venue's answers, order tracking, fees, reports) and binance_rest.cpp (the public class).
+// venue's answers, order tracking, fees, reports), binance_ws_api.cpp (the WebSocket API session:
+// user data stream, orders over it) and binance_rest.cpp (the public class).
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include <simdjson.h>
 
 #include "cwts/net/endpoint.hpp"
+#include "cwts/net/ws_conn.hpp"
 #include "cwts/venue/binance_rest.hpp"
 
 namespace cwts::venue {
@@ -50,16 +52,28 @@ struct Job {
   std::int64_t not_before_ns = 0;
   std::int64_t sent_ns = 0;      // when the (first) order request was signed
   std::int64_t deadline_ns = 0;  // kPlace: not sent (or resent) after this; 0 = none
+  std::int64_t ws_timeout_ns = 0;  // sent over the WebSocket API: no answer by then = unknown
+};
+
+// One fill of an order, from whichever source told it first (FULL order response, myTrades,
+// executionReport): each trade id counts once, so sources that overlap never double a fee.
+struct FillRec {
+  std::int64_t trade_id = 0;
+  core::Qty qty{};
+  core::Notional fee_quote{};  // the commission valued in the quote asset
+  core::Amount fee_native{};
+  std::string asset;
 };
 
 struct Tracked {
   std::string symbol;
+  std::vector<FillRec> fills;  // the fees below are their sums
   std::uint64_t order_id = 0;
   OrderStatus status = OrderStatus::kNew;
   core::Qty cum_qty{};
   core::Notional cum_quote{};
   core::Notional fee_quote{};
-  core::Qty fee_qty_covered{};  // cum qty whose commission is known
+  core::Qty fee_qty_covered{};  // cum qty whose commission is known (the fills' quantity)
   core::Amount fee_native{};    // in fee_asset ("" = none yet, or more than one asset)
   std::string fee_asset;
   bool acknowledged = false;   // the venue confirmed the order exists
@@ -77,6 +91,7 @@ struct BinanceRestVenue::Impl {
   using Job = detail::Job;
   using JobKind = detail::JobKind;
   using Tracked = detail::Tracked;
+  using FillRec = detail::FillRec;
 
   struct Conn {
     std::optional<beast::tcp_stream> plain;
@@ -90,6 +105,11 @@ struct BinanceRestVenue::Impl {
   };
 
   Impl(asio::io_context& io, BinanceRestOptions o);
+  ~Impl() {
+    if (ws) ws->close_socket();
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   // ---- queueing (binance_rest_transport.cpp) ----------------------------------------------
   void enqueue(Job j);
@@ -103,6 +123,8 @@ struct BinanceRestVenue::Impl {
   // ---- one request (binance_rest_transport.cpp) -------------------------------------------
   void start(Conn& c, Job j);
   void send(Conn& c);
+  // The moment a request is signed: an order's sent_ns (its recvWindow starts), a query's.
+  void stamp(Job& j, std::int64_t now);
   void close(Conn& c);
   void fail(Conn& c, beast::error_code ec, const char* stage);
 
@@ -137,22 +159,55 @@ struct BinanceRestVenue::Impl {
   void on_account(simdjson::dom::element doc);
 
   // ---- helpers (binance_rest_orders.cpp) --------------------------------------------------
-  // The commissions of fills as Binance lists them (the FULL order response's `fills` and
-  // `myTrades` use the same member names): valued in the quote asset, and as charged.
-  struct FillsSum {
-    core::Notional fee_quote{};
-    core::Qty covered{};  // quantity of the fills summed
-    core::Amount fee_native{};
-    std::string fee_asset;  // "" if none, or more than one asset
-  };
-  FillsSum sum_fills(const std::string& symbol, simdjson::dom::array fills) const;
-  static void take_fees(Tracked& t, FillsSum&& sum);
+  // The fills of a FULL order response or of myTrades (`id_key` "tradeId" or "id"): each new
+  // trade id is added to the order. True if any was new.
+  bool add_fills(Tracked& t, simdjson::dom::array fills, std::string_view id_key) const;
+  static bool add_fill(Tracked& t, FillRec&& f);
+  // Untracked, or every fill's commission known.
+  [[nodiscard]] bool fees_known(const std::string& cid) const;
   core::Notional fee_in_quote(const std::string& symbol, core::Price px, core::Amount commission,
                               std::string_view asset) const;
   void publish(const std::string& cid, const Tracked& t);
   void request_trades(const std::string& cid, const Tracked& t);
   void finish_if_final(std::unordered_map<std::string, Tracked>::iterator it);
   Job place_job(const std::string& cid);
+  // An order's status as a source reports it; never back from a final status, nor from
+  // PARTIALLY_FILLED to NEW (a stale answer overtaken by the stream).
+  static void advance(Tracked& t, OrderStatus st) noexcept;
+
+  // ---- answers from either transport (binance_rest_orders.cpp) ----------------------------
+  // `doc` is the JSON body (REST) or the response's result / error object (WebSocket API);
+  // `parsed` false if there was none. retry_after_s from Retry-After or the error's data.
+  void on_answer(Job& j, int status, simdjson::dom::element doc, bool parsed,
+                 std::int64_t retry_after_s, std::string_view raw);
+
+  // ---- the WebSocket API session (binance_ws_api.cpp) -------------------------------------
+  enum class WsState : std::uint8_t { kOff, kDown, kConnecting, kSubscribing, kLive };
+  void ws_tick(std::int64_t now_ns);
+  void ws_connect();
+  template <class Ws>
+  void ws_handshake(const std::shared_ptr<net::WsConn>& c, Ws& s);
+  void ws_read(const std::shared_ptr<net::WsConn>& c);
+  void ws_frame(std::string_view text);
+  void ws_send(std::string frame);
+  void ws_write_next();
+  void ws_down(const std::string& why);
+  void ws_subscribe();
+  [[nodiscard]] bool ws_orders() const noexcept;  // order requests go over the session now
+  void ws_start(Job j);
+  // A request frame: `params` (k=v&k=v, Binance's REST form) plus apiKey, recvWindow and
+  // timestamp, signed over the names sorted (the WebSocket API's signature rule).
+  [[nodiscard]] std::string ws_signed_request(std::string_view method, std::string_view params,
+                                              std::uint64_t id, std::int64_t now_ns) const;
+  void on_ws_response(std::uint64_t id, simdjson::dom::element frame);
+  void on_stream_event(simdjson::dom::element ev);
+  void on_execution_report(simdjson::dom::element ev);
+  void on_account_position(simdjson::dom::element ev);
+  // The stream became live after a gap (or at start): what happened meanwhile is read over REST.
+  void reconcile_gap(std::int64_t now_ns);
+  void remember_finished(const std::string& cid);
+  void merge_balance(const BalanceUpdate& u);
+  static constexpr std::int64_t kStreamFillGraceNs = 1'000'000'000;
 
   asio::io_context& ioc;
   BinanceRestOptions opt;
@@ -168,6 +223,9 @@ struct BinanceRestVenue::Impl {
   std::unordered_set<std::string> open_orders_queued;  // symbols with an openOrders poll queued
   std::unordered_set<std::string> trades_queued;       // orders with a myTrades query queued
   std::vector<BalanceUpdate> balances;
+  // Balances the stream told since the pending /account request was sent: newer than its answer.
+  std::vector<BalanceUpdate> account_overlay;
+  std::shared_ptr<int> life = std::make_shared<int>(0);  // async handlers hold a weak_ptr
   simdjson::dom::parser json;
   VenueListener* listener = nullptr;
   bool ready = false;
@@ -178,6 +236,26 @@ struct BinanceRestVenue::Impl {
   bool startup_scan_done = false;  // every symbol's openOrders read once after ready
   std::unordered_set<std::uint64_t> foreign_seen;  // foreign orders already told
   Counters counters;
+
+  // The WebSocket API session.
+  net::Endpoint ws_ep;
+  std::string ws_target;
+  std::optional<ssl::context> ws_tls;
+  WsState ws_state = WsState::kOff;
+  std::shared_ptr<net::WsConn> ws;
+  std::deque<std::string> ws_outbox;
+  bool ws_writing = false;
+  std::uint64_t ws_next_id = 1;
+  std::uint64_t ws_subscribe_id = 0;  // the request id of the pending subscription
+  std::int64_t ws_next_connect_ns = 0;
+  std::int64_t ws_connected_ns = 0;  // the session's last connect or (re)subscribe
+  std::uint32_t ws_failures = 0;
+  std::unordered_map<std::uint64_t, Job> ws_inflight;  // order requests sent over the session
+  simdjson::dom::parser ws_json;
+  // Orders finished and forgotten lately: their late stream events are neither foreign nor news.
+  std::deque<std::string> finished_fifo;
+  std::unordered_set<std::string> finished;
+  static constexpr std::size_t kFinishedKept = 4096;
 };
 
 }  // namespace cwts::venue

@@ -62,7 +62,8 @@ void BinanceRestVenue::Impl::acknowledged(const std::string& cid, Tracked& t) {
 }
 
 void BinanceRestVenue::Impl::emit(const OrderEvent& e) {
-  if (e.cum_qty > core::Qty{}) refresh_account_soon();
+  // With the stream live, outboundAccountPosition brings the balances a fill moved.
+  if (e.cum_qty > core::Qty{} && ws_state != WsState::kLive) refresh_account_soon();
   if (listener != nullptr) listener->on_order_event(e);
 }
 
@@ -82,21 +83,25 @@ void BinanceRestVenue::Impl::on_response(Job& j, http::response<http::string_bod
                               header_u64(res, "X-MBX-ORDER-COUNT-10S"),
                               header_u64(res, "X-MBX-ORDER-COUNT-1D"));
   }
+  simdjson::dom::element doc;
+  const bool parsed = json.parse(res.body()).get(doc) == simdjson::SUCCESS;
+  on_answer(j, status, doc, parsed, static_cast<std::int64_t>(header_u64(res, "Retry-After")),
+            res.body());
+}
+
+void BinanceRestVenue::Impl::on_answer(Job& j, int status, simdjson::dom::element doc,
+                                       bool parsed, std::int64_t retry_after_s,
+                                       std::string_view raw) {
   if (status == 429 || status == 418) {
-    const auto retry = static_cast<std::int64_t>(header_u64(res, "Retry-After"));
-    if (listener != nullptr) listener->on_retry_after(status, retry);
+    if (listener != nullptr) listener->on_retry_after(status, retry_after_s);
     if (j.kind == JobKind::kPlace) {
       // Refused before processing: nothing was placed. The body's code tells which limit
       // (-1003 request weight, -1015 order count).
       std::int64_t code = -1003;
-      simdjson::dom::element doc;
-      if (json.parse(res.body()).get(doc) != simdjson::SUCCESS ||
-          doc["code"].get(code) != simdjson::SUCCESS) {
-        code = -1003;
-      }
+      if (!parsed || doc["code"].get(code) != simdjson::SUCCESS) code = -1003;
       return reject(j.cid, static_cast<std::int32_t>(code), status, "rate limited by the venue");
     }
-    j.not_before_ns = realtime_ns() + std::max<std::int64_t>(retry, 1) * 1'000'000'000LL;
+    j.not_before_ns = realtime_ns() + std::max<std::int64_t>(retry_after_s, 1) * 1'000'000'000LL;
     if (j.kind == JobKind::kAccount) account_queued = false;
     if (j.kind == JobKind::kAccount) return enqueue_account(j.not_before_ns);
     if (j.kind == JobKind::kOpenOrders) return (void)open_orders_queued.erase(j.symbol);
@@ -104,24 +109,23 @@ void BinanceRestVenue::Impl::on_response(Job& j, http::response<http::string_bod
   }
   if (status >= 500) {
     if (listener != nullptr)
-      listener->on_venue_error("REST " + std::to_string(status) + " on " + j.path);
+      listener->on_venue_error("venue " + std::to_string(status) + " on " + j.path);
     return unknown_outcome(j, status);
   }
-  simdjson::dom::element doc;
-  if (json.parse(res.body()).get(doc) != simdjson::SUCCESS) {
-    if (listener != nullptr) listener->on_venue_error("unparsable body on " + j.path);
+  if (!parsed) {
+    if (listener != nullptr) listener->on_venue_error("unparsable answer on " + j.path);
     return unknown_outcome(j, status);
   }
   if (status != 200) {
     std::int64_t code = 0;
     std::string_view msg;
     if (doc["code"].get(code) != simdjson::SUCCESS) code = 0;
-    if (doc["msg"].get(msg) != simdjson::SUCCESS) msg = res.body();
+    if (doc["msg"].get(msg) != simdjson::SUCCESS) msg = raw;
     // -1006 / -1007: "execution status unknown", whatever the HTTP status says: the request may
     // have been executed, so its outcome is established by a query, never assumed.
     if (code == -1006 || code == -1007) {
       if (listener != nullptr) {
-        listener->on_venue_error("REST " + std::to_string(code) + " on " + j.path +
+        listener->on_venue_error("venue " + std::to_string(code) + " on " + j.path +
                                  ": execution status unknown");
       }
       return unknown_outcome(j, status);
@@ -160,6 +164,7 @@ void BinanceRestVenue::Impl::reject(const std::string& cid, std::int32_t code, i
   e.http_status = http_status;
   e.message = msg;
   emit(e);
+  remember_finished(it->first);
   orders.erase(it);
 }
 
@@ -231,10 +236,12 @@ void BinanceRestVenue::Impl::on_order(Job& j, simdjson::dom::element doc) {
   if (it == orders.end()) return;
   Tracked& t = it->second;
   std::string_view status_text;
-  if (doc["status"].get(status_text) != simdjson::SUCCESS || !parse_status(status_text, t.status)) {
+  OrderStatus st{};
+  if (doc["status"].get(status_text) != simdjson::SUCCESS || !parse_status(status_text, st)) {
     if (listener != nullptr) listener->on_venue_error("order without a known status");
     return;
   }
+  advance(t, st);
   std::uint64_t oid = 0;
   if (doc["orderId"].get(oid) == simdjson::SUCCESS) t.order_id = oid;
   acknowledged(it->first, t);
@@ -245,10 +252,7 @@ void BinanceRestVenue::Impl::on_order(Job& j, simdjson::dom::element doc) {
     t.cum_quote = std::max(t.cum_quote, parse8<core::Notional>(s));
   // FULL responses carry the fills with their commissions.
   simdjson::dom::array fills;
-  if (doc["fills"].get(fills) == simdjson::SUCCESS) {
-    FillsSum sum = sum_fills(t.symbol, fills);
-    if (sum.covered >= t.fee_qty_covered) take_fees(t, std::move(sum));
-  }
+  if (doc["fills"].get(fills) == simdjson::SUCCESS) (void)add_fills(t, fills, "tradeId");
   publish(it->first, t);
   if (t.cum_qty > t.fee_qty_covered) request_trades(it->first, t);
   finish_if_final(it);
@@ -282,8 +286,9 @@ void BinanceRestVenue::Impl::on_open_orders(Job& j, simdjson::dom::element doc) 
     if (o["cummulativeQuoteQty"].get(s) == simdjson::SUCCESS) quote = parse8<core::Notional>(s);
     std::uint64_t oid = 0;
     if (o["orderId"].get(oid) == simdjson::SUCCESS) t.order_id = oid;
-    const bool changed = !t.acknowledged || cum > t.cum_qty || st != t.status;
-    t.status = st;
+    const OrderStatus before = t.status;
+    advance(t, st);
+    const bool changed = !t.acknowledged || cum > t.cum_qty || t.status != before;
     acknowledged(it->first, t);
     t.cum_qty = std::max(t.cum_qty, cum);
     t.cum_quote = std::max(t.cum_quote, quote);
@@ -307,10 +312,8 @@ void BinanceRestVenue::Impl::on_my_trades(Job& j, simdjson::dom::element doc) {
   Tracked& t = it->second;
   simdjson::dom::array arr;
   if (doc.get(arr) != simdjson::SUCCESS) return trades_again(j);
-  FillsSum sum = sum_fills(t.symbol, arr);
-  if (sum.covered > t.fee_qty_covered) {
-    t.cum_qty = std::max(t.cum_qty, sum.covered);
-    take_fees(t, std::move(sum));
+  if (add_fills(t, arr, "id")) {
+    t.cum_qty = std::max(t.cum_qty, t.fee_qty_covered);
     publish(it->first, t);
   }
   if (t.cum_qty > t.fee_qty_covered) return trades_again(j);  // not all listed yet
@@ -334,6 +337,8 @@ void BinanceRestVenue::Impl::on_account(simdjson::dom::element doc) {
       u.locked = parse8<core::Amount>(locked_s);
       balances.push_back(u);
     }
+    for (const BalanceUpdate& u : account_overlay) merge_balance(u);
+    account_overlay.clear();
     if (listener != nullptr) listener->on_balances(balances);
   }
   next_account_ns =
@@ -344,36 +349,57 @@ void BinanceRestVenue::Impl::on_account(simdjson::dom::element doc) {
 }
 
 // ---- helpers ---------------------------------------------------------------------------
-BinanceRestVenue::Impl::FillsSum BinanceRestVenue::Impl::sum_fills(
-    const std::string& symbol, simdjson::dom::array fills) const {
-  FillsSum sum;
-  bool first = true, mixed = false;
+bool BinanceRestVenue::Impl::add_fills(Tracked& t, simdjson::dom::array fills,
+                                       std::string_view id_key) const {
+  bool any = false;
   for (auto f : fills) {
     std::string_view px, qty, commission, asset;
+    std::int64_t id = 0;
     if (f["price"].get(px) || f["qty"].get(qty) || f["commission"].get(commission) ||
-        f["commissionAsset"].get(asset)) {
-      continue;
+        f["commissionAsset"].get(asset) || f[id_key].get(id)) {
+      continue;  // not a fill as Binance lists one: its fee stays unknown (myTrades asks again)
     }
-    sum.covered += parse8<core::Qty>(qty);
-    sum.fee_quote +=
-        fee_in_quote(symbol, parse8<core::Price>(px), parse8<core::Amount>(commission), asset);
-    if (first) sum.fee_asset = std::string(asset);
-    mixed = mixed || asset != sum.fee_asset;
-    first = false;
-    sum.fee_native += parse8<core::Amount>(commission);
+    const auto amount = parse8<core::Amount>(commission);
+    any = add_fill(t, FillRec{id, parse8<core::Qty>(qty),
+                              fee_in_quote(t.symbol, parse8<core::Price>(px), amount, asset),
+                              amount, std::string(asset)}) ||
+          any;
   }
-  if (mixed) {
-    sum.fee_asset.clear();
-    sum.fee_native = core::Amount{};
-  }
-  return sum;
+  return any;
 }
 
-void BinanceRestVenue::Impl::take_fees(Tracked& t, FillsSum&& sum) {
-  t.fee_quote = sum.fee_quote;
-  t.fee_qty_covered = sum.covered;
-  t.fee_native = sum.fee_native;
-  t.fee_asset = std::move(sum.fee_asset);
+bool BinanceRestVenue::Impl::add_fill(Tracked& t, FillRec&& f) {
+  for (const FillRec& g : t.fills) {
+    if (g.trade_id == f.trade_id) return false;
+  }
+  t.fills.push_back(std::move(f));
+  t.fee_qty_covered = {};
+  t.fee_quote = {};
+  t.fee_native = {};
+  t.fee_asset = t.fills.front().asset;
+  bool mixed = false;
+  for (const FillRec& g : t.fills) {
+    t.fee_qty_covered += g.qty;
+    t.fee_quote += g.fee_quote;
+    t.fee_native += g.fee_native;
+    mixed = mixed || g.asset != t.fee_asset;
+  }
+  if (mixed) {  // only fee_quote is meaningful then
+    t.fee_asset.clear();
+    t.fee_native = core::Amount{};
+  }
+  return true;
+}
+
+bool BinanceRestVenue::Impl::fees_known(const std::string& cid) const {
+  const auto it = orders.find(cid);
+  return it == orders.end() || it->second.cum_qty <= it->second.fee_qty_covered;
+}
+
+void BinanceRestVenue::Impl::advance(Tracked& t, OrderStatus st) noexcept {
+  if (is_final(t.status) && !is_final(st)) return;
+  if (t.status == OrderStatus::kPartiallyFilled && st == OrderStatus::kNew) return;
+  t.status = st;
 }
 
 core::Notional BinanceRestVenue::Impl::fee_in_quote(const std::string& symbol, core::Price px,
@@ -412,6 +438,9 @@ void BinanceRestVenue::Impl::request_trades(const std::string& cid, const Tracke
   j.cid = cid;
   j.symbol = t.symbol;
   j.weight = 20;
+  // With the user data stream live, the fills' executionReports normally follow within
+  // milliseconds: the look-up waits a second and is dropped if they came (dispatch()).
+  if (ws_state == WsState::kLive) j.not_before_ns = realtime_ns() + kStreamFillGraceNs;
   enqueue(std::move(j));
 }
 
@@ -423,7 +452,27 @@ void BinanceRestVenue::Impl::finish_if_final(
   // Kept until its fees are known; then forgotten.
   if (t.cum_qty <= t.fee_qty_covered) {
     trades_queued.erase(it->first);
+    remember_finished(it->first);
     orders.erase(it);
+  }
+}
+
+void BinanceRestVenue::Impl::merge_balance(const BalanceUpdate& u) {
+  for (BalanceUpdate& b : balances) {
+    if (std::string_view(b.asset) == std::string_view(u.asset)) {
+      b = u;
+      return;
+    }
+  }
+  balances.push_back(u);
+}
+
+void BinanceRestVenue::Impl::remember_finished(const std::string& cid) {
+  if (!finished.insert(cid).second) return;
+  finished_fifo.push_back(cid);
+  if (finished_fifo.size() > kFinishedKept) {
+    finished.erase(finished_fifo.front());
+    finished_fifo.pop_front();
   }
 }
 

@@ -29,6 +29,12 @@ BinanceRestVenue::Impl::Impl(asio::io_context& io, BinanceRestOptions o)
   }
   tcp::resolver resolver(ioc);
   endpoints = resolver.resolve(ep.host, ep.port_string());
+  if (!opt.ws_api_url.empty()) {
+    ws_ep = net::parse_endpoint(opt.ws_api_url, net::EndpointKind::kWebSocket);
+    ws_target = ws_ep.path.empty() ? "/ws-api/v3" : ws_ep.path;
+    if (ws_ep.tls) ws_tls.emplace(net::make_tls_client_context({opt.tls_verify, opt.ca_file}));
+    ws_state = WsState::kDown;  // connects at the first tick
+  }
   conns.resize(std::max<std::uint32_t>(1, opt.connections));
   for (auto& c : conns) c = std::make_unique<Conn>();
   enqueue_account(0);
@@ -86,8 +92,28 @@ void BinanceRestVenue::Impl::dispatch() {
       const std::string cid = std::move(it->cid);
       it = queue.erase(it);
       reject_expired(cid, "not sent before its deadline");
+    } else if (it->kind == JobKind::kMyTrades && it->not_before_ns <= now && fees_known(it->cid)) {
+      trades_queued.erase(it->cid);  // the stream told the fills meanwhile
+      it = queue.erase(it);
     } else {
       ++it;
+    }
+  }
+  if (ws_orders()) {
+    // Order requests go over the WebSocket API session while it is live.
+    for (auto it = queue.begin(); it != queue.end();) {
+      const bool order_job = it->kind == JobKind::kPlace || it->kind == JobKind::kCancel ||
+                             it->kind == JobKind::kQuery;
+      // Status queries spend request weight: the engine's governor decides, as on REST.
+      const bool allowed = it->kind != JobKind::kQuery || listener == nullptr ||
+                           listener->allow_request(it->weight);
+      if (order_job && it->not_before_ns <= now && allowed) {
+        Job j = std::move(*it);
+        it = queue.erase(it);
+        ws_start(std::move(j));
+      } else {
+        ++it;
+      }
     }
   }
   for (auto& c : conns) {
@@ -142,15 +168,21 @@ void BinanceRestVenue::Impl::start(Conn& c, Job j) {
   }
 }
 
-void BinanceRestVenue::Impl::send(Conn& c) {
-  Job& j = c.job;
-  const std::int64_t now = realtime_ns();
+void BinanceRestVenue::Impl::stamp(Job& j, std::int64_t now) {
   if (j.kind == JobKind::kPlace) {
     j.sent_ns = now;
     if (auto it = orders.find(j.cid); it != orders.end()) it->second.sent_ns = now;
   } else if (j.kind == JobKind::kQuery) {
     j.sent_ns = now;
+  } else if (j.kind == JobKind::kAccount) {
+    account_overlay.clear();  // stream balances from now on are newer than this answer
   }
+}
+
+void BinanceRestVenue::Impl::send(Conn& c) {
+  Job& j = c.job;
+  const std::int64_t now = realtime_ns();
+  stamp(j, now);
   std::string query = j.params;
   query += query.empty() ? "" : "&";
   query += "recvWindow=" + std::to_string(opt.recv_window_ms) +

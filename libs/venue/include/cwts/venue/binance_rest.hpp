@@ -6,6 +6,13 @@
 // disconnect, 5xx) is followed by GET /api/v3/order?origClientOrderId=…; an existing order is
 // adopted, -2013 (does not exist) allows exactly one resend with the same newClientOrderId, and
 // after that only queries. 4xx answers are final.
+//
+// With a WebSocket API URL, the venue also keeps one WebSocket API session open: it subscribes to
+// the user data stream (userDataStream.subscribe.signature) at start and after every reconnect,
+// and takes order states, fills and commissions from executionReport and balances from
+// outboundAccountPosition. While that stream is live nothing is polled; after a gap in it the
+// open orders and the account are read once over REST to reconcile. With order_transport kWs,
+// orders and cancels go over that session too (REST while it is down). See docs/engine.md.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +26,8 @@
 
 namespace cwts::venue {
 
+enum class OrderTransport : std::uint8_t { kRest, kWs };
+
 struct BinanceRestOptions {
   std::string rest_url = "https://api.binance.com";
   std::string api_key;
@@ -31,6 +40,8 @@ struct BinanceRestOptions {
   std::uint32_t account_poll_ms = 5000;
   std::uint32_t connections = 2;
   std::uint32_t unknown_query_attempts = 5;  // failed queries before kUnknown (queries go on)
+  std::string ws_api_url;  // "" = no WebSocket API: fills and balances are polled over REST
+  OrderTransport order_transport = OrderTransport::kRest;
 };
 
 class BinanceRestVenue final : public VenueClient {
@@ -58,7 +69,13 @@ class BinanceRestVenue final : public VenueClient {
     std::uint64_t unknown_outcomes = 0;  // order requests followed by a status query
     std::uint64_t resends = 0;           // orders resent after -2013
     std::uint64_t connects = 0;
+    std::uint64_t ws_connects = 0;       // WebSocket API sessions opened
+    std::uint64_t stream_gaps = 0;       // user data stream lost after it was live
+    std::uint64_t stream_events = 0;     // user data stream events received
+    std::uint64_t ws_requests = 0;       // order requests sent over the WebSocket API
   };
+  // True while the user data stream is subscribed (fills arrive without polling).
+  [[nodiscard]] bool stream_live() const noexcept;
   [[nodiscard]] const Counters& counters() const noexcept;
 
  private:

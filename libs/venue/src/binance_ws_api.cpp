@@ -1,0 +1,454 @@
+// BinanceRestVenue::Impl, the WebSocket API session: one connection to /ws-api/v3 that carries the
+// user data stream (userDataStream.subscribe.signature; executionReport, outboundAccountPosition)
+// and, with order_transport ws, order.place / order.cancel / order.status. REST takes over
+// whatever the session cannot do while it is down. See docs/engine.md "Venues".
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "binance_rest_impl.hpp"
+#include "cwts/core/clock.hpp"
+#include "cwts/core/decimal.hpp"
+#include "cwts/core/json_writer.hpp"
+#include "cwts/net/hmac.hpp"
+#include "cwts/net/tls_client.hpp"
+
+namespace cwts::venue {
+
+namespace websocket = beast::websocket;
+
+namespace {
+
+using core::realtime_ns;
+
+template <class T>
+T parse8(std::string_view s) noexcept {
+  T v{};
+  return core::parse(s, v) == core::DecimalErrc::kOk ? v : T{};
+}
+
+// Parameters Binance types as integers; the rest are sent as JSON strings.
+bool integer_param(std::string_view name) noexcept {
+  return name == "timestamp" || name == "recvWindow" || name == "orderId" || name == "limit" ||
+         name == "fromId" || name == "startTime" || name == "endTime";
+}
+
+std::int64_t reconnect_backoff_ns(std::uint32_t failures) {
+  return std::min<std::int64_t>(250'000'000LL << std::min<std::uint32_t>(failures, 6),
+                                10'000'000'000LL);
+}
+
+}  // namespace
+
+// ---- the connection --------------------------------------------------------------------
+void BinanceRestVenue::Impl::ws_tick(std::int64_t now_ns) {
+  if (ws_state == WsState::kOff) return;
+  if (ws_state == WsState::kDown && now_ns >= ws_next_connect_ns) ws_connect();
+  // Requests without an answer in time: their outcome is unknown (the session may be stuck).
+  std::vector<std::uint64_t> late;
+  for (const auto& [id, j] : ws_inflight) {
+    if (now_ns > j.ws_timeout_ns) late.push_back(id);
+  }
+  if (!late.empty()) {
+    ws_down("no answer within request_timeout_ms");
+    return;
+  }
+  if (ws_state == WsState::kSubscribing && ws_subscribe_id != 0 &&
+      now_ns > ws_connected_ns + static_cast<std::int64_t>(opt.timeout_ms) * 1'000'000) {
+    ws_down("the user data stream subscription was not answered");
+  }
+}
+
+void BinanceRestVenue::Impl::ws_connect() {
+  auto c = std::make_shared<net::WsConn>(ioc, ws_ep.tls ? &*ws_tls : nullptr);
+  ws = c;
+  ws_state = WsState::kConnecting;
+  ws_writing = false;
+  ws_outbox.clear();
+  ws_connected_ns = realtime_ns();
+  std::weak_ptr<int> alive = life;
+  c->resolver.async_resolve(
+      ws_ep.host, ws_ep.port_string(),
+      [this, c, alive](beast::error_code ec, const tcp::resolver::results_type& results) {
+        if (alive.expired() || c != ws) return;
+        if (ec) return ws_down("resolve: " + ec.message());
+        c->visit([&](auto& s) {
+          beast::get_lowest_layer(s).expires_after(std::chrono::milliseconds(opt.timeout_ms));
+          beast::get_lowest_layer(s).async_connect(
+              results, [this, c, alive, &s](beast::error_code ec2, const tcp::endpoint&) {
+                if (alive.expired() || c != ws) return;
+                if (ec2) return ws_down("connect: " + ec2.message());
+                beast::error_code ignored;
+                beast::get_lowest_layer(s).socket().set_option(tcp::no_delay(true), ignored);
+                if constexpr (std::is_same_v<std::decay_t<decltype(s)>, net::TlsWs>) {
+                  if (!net::prepare_tls_connection(s.next_layer().native_handle(), ws_ep)) {
+                    return ws_down("tls setup refused");
+                  }
+                  s.next_layer().async_handshake(
+                      ssl::stream_base::client, [this, c, alive, &s](beast::error_code ec3) {
+                        if (alive.expired() || c != ws) return;
+                        if (ec3) {
+                          return ws_down("tls handshake: " +
+                                         net::tls_error(s.next_layer().native_handle(), ec3));
+                        }
+                        ws_handshake(c, s);
+                      });
+                } else {
+                  ws_handshake(c, s);
+                }
+              });
+        });
+      });
+}
+
+template <class Ws>
+void BinanceRestVenue::Impl::ws_handshake(const std::shared_ptr<net::WsConn>& c, Ws& s) {
+  beast::get_lowest_layer(s).expires_never();  // the WebSocket timeouts below take over
+  websocket::stream_base::timeout t{};
+  t.handshake_timeout = std::chrono::milliseconds(opt.timeout_ms);
+  // Binance pings every 20 s; a session silent for a minute is dead: Beast pings at half that
+  // and closes when nothing at all came back.
+  t.idle_timeout = std::chrono::seconds(60);
+  t.keep_alive_pings = true;
+  s.set_option(t);
+  s.set_option(websocket::stream_base::decorator(
+      [](websocket::request_type& r) { r.set(http::field::user_agent, "cwtsd/0.1"); }));
+  s.read_message_max(16U << 20);
+  std::weak_ptr<int> alive = life;
+  s.async_handshake(c->handshake_response, ws_ep.host_header(), ws_target,
+                    [this, c, alive](beast::error_code ec) {
+                      if (alive.expired() || c != ws) return;
+                      if (ec) {
+                        return ws_down("WebSocket API handshake (HTTP " +
+                                       std::to_string(c->handshake_response.result_int()) +
+                                       "): " + ec.message());
+                      }
+                      ++counters.ws_connects;
+                      ws_state = WsState::kSubscribing;
+                      ws_connected_ns = realtime_ns();
+                      ws_read(c);
+                      ws_subscribe();
+                    });
+}
+
+void BinanceRestVenue::Impl::ws_read(const std::shared_ptr<net::WsConn>& c) {
+  std::weak_ptr<int> alive = life;
+  c->visit([&](auto& s) {
+    s.async_read(c->buffer, [this, c, alive](beast::error_code ec, std::size_t n) {
+      if (alive.expired() || c != ws) return;
+      if (ec) return ws_down("read: " + ec.message());
+      const auto data = c->buffer.cdata();
+      ws_frame(std::string_view(static_cast<const char*>(data.data()), data.size()));
+      c->buffer.consume(n);
+      if (c == ws) ws_read(c);  // a frame may have ended the session
+    });
+  });
+}
+
+void BinanceRestVenue::Impl::ws_send(std::string frame) {
+  ws_outbox.push_back(std::move(frame));
+  if (!ws_writing) ws_write_next();
+}
+
+void BinanceRestVenue::Impl::ws_write_next() {
+  if (ws_outbox.empty() || !ws) {
+    ws_writing = false;
+    return;
+  }
+  ws_writing = true;
+  std::shared_ptr<net::WsConn> c = ws;
+  std::weak_ptr<int> alive = life;
+  c->visit([&](auto& s) {
+    s.text(true);
+    s.async_write(asio::buffer(ws_outbox.front()),
+                  [this, c, alive](beast::error_code ec, std::size_t) {
+                    if (alive.expired() || c != ws) return;
+                    if (ec) return ws_down("write: " + ec.message());
+                    ws_outbox.pop_front();
+                    ws_write_next();
+                  });
+  });
+}
+
+// The session ended (or never opened): REST takes over and a new session is attempted with
+// back-off. Order requests in flight on it have an unknown outcome: queried, never resent blind.
+void BinanceRestVenue::Impl::ws_down(const std::string& why) {
+  if (ws_state == WsState::kOff) return;
+  const bool was_live = ws_state == WsState::kLive;
+  if (ws) ws->close_socket();
+  ws.reset();
+  ws_state = WsState::kDown;
+  ws_writing = false;
+  ws_outbox.clear();
+  ws_subscribe_id = 0;
+  ws_next_connect_ns = realtime_ns() + reconnect_backoff_ns(ws_failures);
+  ++ws_failures;
+  if (was_live) ++counters.stream_gaps;
+  if (listener != nullptr) {
+    listener->on_venue_error(std::string(was_live ? "user data stream lost" : "WebSocket API") +
+                             ": " + why + "; polling over REST until it is back");
+  }
+  std::vector<Job> lost;
+  for (auto& [id, j] : ws_inflight) lost.push_back(std::move(j));
+  ws_inflight.clear();
+  for (Job& j : lost) unknown_outcome(j, 0);
+  dispatch();
+}
+
+// ---- requests --------------------------------------------------------------------------
+std::string BinanceRestVenue::Impl::ws_signed_request(std::string_view method,
+                                                      std::string_view params, std::uint64_t id,
+                                                      std::int64_t now_ns) const {
+  std::vector<std::pair<std::string_view, std::string_view>> kv;
+  while (!params.empty()) {
+    const std::size_t amp = params.find('&');
+    const std::string_view item = params.substr(0, amp);
+    const std::size_t eq = item.find('=');
+    if (eq != std::string_view::npos) kv.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    params.remove_prefix(amp + 1);
+  }
+  const std::string recv = std::to_string(opt.recv_window_ms);
+  const std::string ts = std::to_string(now_ns / 1'000'000);
+  kv.emplace_back("apiKey", opt.api_key);
+  kv.emplace_back("recvWindow", recv);
+  kv.emplace_back("timestamp", ts);
+  std::sort(kv.begin(), kv.end());
+  std::string payload;
+  for (const auto& [k, v] : kv) {
+    if (!payload.empty()) payload += '&';
+    payload.append(k).append("=").append(v);
+  }
+  core::JsonWriter w(payload.size() + 160);
+  w.begin_object().key("id").uinteger(id).key("method").string(method).key("params");
+  w.begin_object();
+  for (const auto& [k, v] : kv) {
+    w.key(k);
+    std::int64_t n = 0;
+    const char* end = v.data() + v.size();
+    if (integer_param(k) && std::from_chars(v.data(), end, n).ptr == end) {
+      w.integer(n);
+    } else {
+      w.string(v);
+    }
+  }
+  w.key("signature").string(net::hmac_sha256_hex(opt.api_secret, payload));
+  w.end_object().end_object();
+  return std::move(w).str();
+}
+
+void BinanceRestVenue::Impl::ws_subscribe() {
+  ws_subscribe_id = ws_next_id++;
+  ws_send(ws_signed_request("userDataStream.subscribe.signature", "", ws_subscribe_id,
+                            realtime_ns()));
+}
+
+bool BinanceRestVenue::Impl::ws_orders() const noexcept {
+  return opt.order_transport == OrderTransport::kWs &&
+         (ws_state == WsState::kSubscribing || ws_state == WsState::kLive);
+}
+
+void BinanceRestVenue::Impl::ws_start(Job j) {
+  const std::int64_t now = realtime_ns();
+  stamp(j, now);
+  const char* method = j.kind == JobKind::kPlace    ? "order.place"
+                       : j.kind == JobKind::kCancel ? "order.cancel"
+                                                    : "order.status";
+  const std::uint64_t id = ws_next_id++;
+  j.ws_timeout_ns = now + static_cast<std::int64_t>(opt.timeout_ms) * 1'000'000;
+  std::string frame = ws_signed_request(method, j.params, id, now);
+  ws_inflight.emplace(id, std::move(j));
+  ++counters.requests;
+  ++counters.ws_requests;
+  ws_send(std::move(frame));
+}
+
+// ---- frames ----------------------------------------------------------------------------
+void BinanceRestVenue::Impl::ws_frame(std::string_view text) {
+  simdjson::dom::element frame;
+  if (ws_json.parse(text.data(), text.size()).get(frame) != simdjson::SUCCESS) {
+    if (listener != nullptr) listener->on_venue_error("unparsable WebSocket API frame");
+    return;
+  }
+  simdjson::dom::element ev;
+  if (frame["event"].get(ev) == simdjson::SUCCESS) {
+    if (frame["subscriptionId"].error() == simdjson::SUCCESS) return on_stream_event(ev);
+    std::string_view e;
+    if (ev["e"].get(e) == simdjson::SUCCESS && e == "serverShutdown") {
+      // The venue closes this session soon: open the next one now (a short gap, reconciled).
+      ws_failures = 0;
+      ws_down("the venue announced a shutdown of the session");
+      ws_next_connect_ns = 0;
+    }
+    return;
+  }
+  // A response: its rateLimits first (the same figures REST gives as headers).
+  simdjson::dom::array limits;
+  if (listener != nullptr && frame["rateLimits"].get(limits) == simdjson::SUCCESS) {
+    std::uint64_t weight = 0, orders10s = 0, orders1d = 0;
+    for (auto l : limits) {
+      std::string_view type, interval;
+      std::uint64_t num = 0, count = 0;
+      if (l["rateLimitType"].get(type) || l["interval"].get(interval) ||
+          l["intervalNum"].get(num) || l["count"].get(count)) {
+        continue;
+      }
+      if (type == "REQUEST_WEIGHT" && interval == "MINUTE" && num == 1) weight = count;
+      if (type == "ORDERS" && interval == "SECOND" && num == 10) orders10s = count;
+      if (type == "ORDERS" && interval == "DAY" && num == 1) orders1d = count;
+    }
+    listener->on_rate_headers(weight, orders10s, orders1d);
+  }
+  std::uint64_t id = 0;
+  if (frame["id"].get(id) != simdjson::SUCCESS) return;  // not one of ours (ids are numbers)
+  if (id == ws_subscribe_id) {
+    ws_subscribe_id = 0;
+    std::int64_t status = 0;
+    if (frame["status"].get(status) != simdjson::SUCCESS) status = 0;
+    if (status != 200) {
+      std::string_view msg;
+      if (frame["error"]["msg"].get(msg) != simdjson::SUCCESS) msg = "no reason given";
+      return ws_down("user data stream subscription refused (" + std::to_string(status) +
+                     "): " + std::string(msg));
+    }
+    ws_state = WsState::kLive;
+    ws_failures = 0;
+    return reconcile_gap(realtime_ns());
+  }
+  on_ws_response(id, frame);
+}
+
+void BinanceRestVenue::Impl::on_ws_response(std::uint64_t id, simdjson::dom::element frame) {
+  auto it = ws_inflight.find(id);
+  if (it == ws_inflight.end()) return;  // timed out already: its query settles it
+  Job j = std::move(it->second);
+  ws_inflight.erase(it);
+  ++counters.responses;
+  std::int64_t status = 0;
+  if (frame["status"].get(status) != simdjson::SUCCESS) status = 0;
+  simdjson::dom::element doc;
+  bool parsed = frame["result"].get(doc) == simdjson::SUCCESS;
+  std::int64_t retry_after_s = 0;
+  if (!parsed && frame["error"].get(doc) == simdjson::SUCCESS) {
+    parsed = true;
+    std::int64_t retry_ms = 0;  // Binance: data.retryAfter, a time in ms
+    if (doc["data"]["retryAfter"].get(retry_ms) == simdjson::SUCCESS) {
+      retry_after_s = std::max<std::int64_t>(1, (retry_ms - realtime_ns() / 1'000'000) / 1000);
+    }
+  }
+  on_answer(j, static_cast<int>(status), doc, parsed, retry_after_s, "WebSocket API error");
+  dispatch();
+}
+
+// ---- the user data stream --------------------------------------------------------------
+void BinanceRestVenue::Impl::on_stream_event(simdjson::dom::element ev) {
+  ++counters.stream_events;
+  std::string_view e;
+  if (ev["e"].get(e) != simdjson::SUCCESS) return;
+  if (e == "executionReport") return on_execution_report(ev);
+  if (e == "outboundAccountPosition") return on_account_position(ev);
+  if (e == "eventStreamTerminated") {
+    // The subscription ended while the session stays: subscribe again; what happened in
+    // between is reconciled when it is live again.
+    if (ws_state == WsState::kLive) ++counters.stream_gaps;
+    ws_state = WsState::kSubscribing;
+    ws_connected_ns = realtime_ns();
+    return ws_subscribe();
+  }
+  // balanceUpdate: the outboundAccountPosition that follows carries the balances; listStatus:
+  // this engine places no order lists.
+}
+
+void BinanceRestVenue::Impl::on_execution_report(simdjson::dom::element ev) {
+  std::string_view cid, orig, x, status_text, symbol;
+  if (ev["c"].get(cid) || ev["x"].get(x) || ev["X"].get(status_text) || ev["s"].get(symbol)) {
+    if (listener != nullptr) listener->on_venue_error("executionReport without c, x, X or s");
+    return;
+  }
+  if (ev["C"].get(orig) != simdjson::SUCCESS) orig = {};  // null or absent
+  std::uint64_t oid = 0;
+  if (ev["i"].get(oid) != simdjson::SUCCESS) oid = 0;
+  auto it = orders.find(std::string(cid));
+  // A cancel's report names the cancel request in c and the order in C.
+  if (it == orders.end() && !orig.empty()) it = orders.find(std::string(orig));
+  if (it == orders.end()) {
+    const bool ours = finished.count(std::string(cid)) != 0 ||
+                      (!orig.empty() && finished.count(std::string(orig)) != 0);
+    if (!ours && x == "NEW" && oid != 0 && foreign_seen.insert(oid).second &&
+        listener != nullptr) {
+      listener->on_foreign_order(symbol, cid, oid);
+    }
+    return;
+  }
+  Tracked& t = it->second;
+  OrderStatus st{};
+  if (!parse_status(status_text, st)) {
+    if (listener != nullptr) listener->on_venue_error("executionReport with an unknown status");
+    return;
+  }
+  const OrderStatus before = t.status;
+  const core::Qty cum_before = t.cum_qty;
+  if (oid != 0) t.order_id = oid;
+  advance(t, st);
+  std::string_view s;
+  if (ev["z"].get(s) == simdjson::SUCCESS) t.cum_qty = std::max(t.cum_qty, parse8<core::Qty>(s));
+  if (ev["Z"].get(s) == simdjson::SUCCESS)
+    t.cum_quote = std::max(t.cum_quote, parse8<core::Notional>(s));
+  bool filled = false;
+  if (x == "TRADE") {
+    std::string_view qty, px, commission, asset;
+    std::int64_t trade_id = 0;
+    if (ev["l"].get(qty) || ev["L"].get(px) || ev["n"].get(commission) || ev["t"].get(trade_id)) {
+      if (listener != nullptr) listener->on_venue_error("executionReport TRADE without l, L, n, t");
+    } else {
+      if (ev["N"].get(asset) != simdjson::SUCCESS) asset = {};
+      const auto amount = parse8<core::Amount>(commission);
+      filled = add_fill(t, FillRec{trade_id, parse8<core::Qty>(qty),
+                                   fee_in_quote(t.symbol, parse8<core::Price>(px), amount, asset),
+                                   amount, std::string(asset)});
+    }
+  }
+  const bool was_acknowledged = t.acknowledged;
+  acknowledged(it->first, t);
+  if (!was_acknowledged || t.status != before || t.cum_qty > cum_before || filled) {
+    publish(it->first, t);
+  }
+  finish_if_final(it);
+}
+
+void BinanceRestVenue::Impl::on_account_position(simdjson::dom::element ev) {
+  simdjson::dom::array arr;
+  if (ev["B"].get(arr) != simdjson::SUCCESS) return;
+  for (auto b : arr) {
+    std::string_view asset, free_s, locked_s;
+    if (b["a"].get(asset) || b["f"].get(free_s) || b["l"].get(locked_s)) continue;
+    BalanceUpdate u;
+    const std::size_t n = std::min(asset.size(), sizeof u.asset - 1);
+    std::copy_n(asset.data(), n, u.asset);
+    u.free = parse8<core::Amount>(free_s);
+    u.locked = parse8<core::Amount>(locked_s);
+    merge_balance(u);
+    if (account_queued) account_overlay.push_back(u);
+  }
+  // Before the first /account answer the list is partial: it is told with that answer.
+  if (ready && listener != nullptr) listener->on_balances(balances);
+}
+
+void BinanceRestVenue::Impl::reconcile_gap(std::int64_t now_ns) {
+  std::vector<std::string> symbols;
+  for (const auto& [cid, t] : orders) {
+    if (t.final || !t.acknowledged) continue;
+    if (std::find(symbols.begin(), symbols.end(), t.symbol) == symbols.end())
+      symbols.push_back(t.symbol);
+  }
+  for (const auto& s : symbols) enqueue_open_orders(s, now_ns);
+  enqueue_account(0);
+}
+
+}  // namespace cwts::venue
