@@ -394,6 +394,17 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
   e.gauge("cwts_journal_capacity_bytes", "The order journal's size (0 without a journal).",
           static_cast<double>(i.exec->journal_capacity_bytes()));
   e.gauge("cwts_venue_connected", "1 while the venue answers.", s.venue_ready ? 1.0 : 0.0);
+  e.gauge("cwts_venue_user_stream_live",
+          "1 while the user data stream is subscribed (fills arrive without polling).",
+          i.exec->stream_live() ? 1.0 : 0.0);
+  e.counter("cwts_venue_user_stream_events_total", "User data stream events received.",
+            i.exec->stream_events());
+  e.counter("cwts_venue_user_stream_gaps_total",
+            "Times the user data stream was lost after being live (each reconciled over REST).",
+            i.exec->stream_gaps());
+  e.gauge("cwts_venue_clock_offset_seconds",
+          "The venue's clock minus this host's (GET /api/v3/time, every minute).",
+          static_cast<double>(i.exec->clock_offset_ns()) / 1e9);
   e.family("cwts_trading_state", "gauge", "1 for the engine's trading state.");
   for (const auto st : {layout::TradingState::kActive, layout::TradingState::kHalted,
                         layout::TradingState::kReduceOnly}) {

@@ -100,6 +100,7 @@ struct EngineOptions {
   std::string extra;               // more top-level sections, e.g. R"("journal":{...},)"
   std::vector<std::pair<std::string, std::string>> env;
   bool wait_ready = true;
+  std::vector<std::string> symbols = {"BTCUSDT", "ETHUSDT"};  // synthesized and traded
 };
 
 // cwts-sim + cwtsd, torn down in reverse order; cwtsd's stderr (its JSON log) kept in a file.
@@ -107,9 +108,14 @@ class Harness {
  public:
   explicit Harness(EngineOptions o = {}, std::vector<std::string> sim_args = {})
       : opts_(std::move(o)), instance_(unique_instance()) {
-    std::vector<std::string> args = {
-        "--synthetic", "BTCUSDT,ETHUSDT", "--rate", "500",       "--api-key",
-        kKey,          "--api-secret",    kSecret,  "--balance", "USDT=1000000,BTC=10,ETH=100"};
+    std::string syms, balance = "USDT=1000000";
+    for (const auto& sym : opts_.symbols) {
+      syms += (syms.empty() ? "" : ",") + sym;
+      const std::string base = sym.substr(0, sym.size() - 4);
+      balance += "," + base + (base == "BTC" ? "=10" : "=100");
+    }
+    std::vector<std::string> args = {"--synthetic",  syms,    "--rate",    "500",  "--api-key",
+                                     kKey,           "--api-secret", kSecret, "--balance", balance};
     args.insert(args.end(), sim_args.begin(), sim_args.end());
     sim_ = std::make_unique<SimProcess>(CWTS_SIM_BINARY, args, log_dir() + "/sim.log");
     config_path_ = log_dir() + "/cwtsd.json";
@@ -126,11 +132,17 @@ class Harness {
         << R"("venue":{"kind":")" << opts_.venue_kind << R"(","rest_url":")" << sim_->http_url()
         << R"(","ws_url":")" << sim_->ws_url()
         << R"(","recv_window_ms":1000,"request_timeout_ms":400,"order_poll_ms":100)"
-        << opts_.extra_venue << R"(},"market":{"symbols":["BTCUSDT","ETHUSDT"]},)"
+        << opts_.extra_venue << R"(},"market":{"symbols":[)" << symbol_list() << R"(]},)"
         << R"("risk":{)" << opts_.risk << R"(},"rate_limits":{)" << opts_.rate << R"(},)"
         << R"("slots":{)" << opts_.slots << R"(},"threads":{)" << opts_.threads << R"(},)"
         << opts_.extra << R"("shutdown":{"on_stop":")" << opts_.on_stop
         << R"(","timeout_ms":3000},"systemd":{"progress_timeout_ms":500}})";
+  }
+
+  [[nodiscard]] std::string symbol_list() const {
+    std::string out;
+    for (const auto& sym : opts_.symbols) out += (out.empty() ? "\"" : ",\"") + sym + "\"";
+    return out;
   }
 
   void start() {
@@ -181,6 +193,24 @@ class Harness {
                                     kKey);
   }
   static std::string hmac(const std::string& payload);
+
+  // GET /metrics on the engine's control port (from its control file); "" if unreachable.
+  std::string metrics() {
+    const std::string where = cwts::test::read_file("/dev/shm/cwts-" + instance_ + ".control");
+    if (where.rfind("127.0.0.1:", 0) != 0) return {};
+    const auto port = static_cast<std::uint16_t>(std::stoi(where.substr(10)));
+    const auto r = cwts::test::http_request(port, boost::beast::http::verb::get, "/metrics");
+    return r.status == 200 ? r.body : std::string();
+  }
+  // True once /metrics shows the sample line `line` (e.g. "cwts_venue_user_stream_live 1").
+  bool wait_metric(const std::string& line, std::chrono::milliseconds timeout = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (metrics().find("\n" + line + "\n") != std::string::npos) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
 
  private:
   EngineOptions opts_;

@@ -15,6 +15,14 @@ namespace {
 
 using namespace cwts::daemon::test;
 
+// Without the WebSocket API the engine learns fills by polling (status queries, myTrades): the
+// tests of those paths run without it, or the user data stream would answer first.
+EngineOptions polling_only() {
+  EngineOptions o;
+  o.extra_venue = R"(,"ws_api_url":"")";
+  return o;
+}
+
 TEST(Cwtsd, LimitAndMarketOrdersAreFilledAndReported) {
   Harness h;
   StrategyClient s(h.instance(), 0);
@@ -415,7 +423,7 @@ TEST(Cwtsd, VenueFaultsMidOrderNeverDoubleAnOrder) {
 // engine forgot. An order found absent is resent only before its signal's deadline (TTL). And a
 // venue rate limit is reported with the venue's own code.
 TEST(Cwtsd, UnknownOutcomesAreQueriedNeverAssumedAndNeverResentPastTheirDeadline) {
-  Harness h;
+  Harness h(polling_only());
   StrategyClient s(h.instance(), 0);
   FaultedBuys market_buy{h, s, s.symbol_id("BTCUSDT")};
   market_buy(R"({"http_status":400,"code":-1007,"after_processing":true,"path":"/api/v3/order"})",
@@ -476,7 +484,7 @@ TEST(Cwtsd, ACancelOvertakingItsOrderNeitherResendsNorOrphansIt) {
 // venue. The strategy is told the state is unknown (not terminal); the engine keeps asking, and the
 // order's one terminal report is what the venue finally says.
 TEST(Cwtsd, AnOrderWhoseStatusQueriesKeepFailingStaysTrackedUntilTheVenueAnswers) {
-  Harness h;
+  Harness h(polling_only());
   StrategyClient s(h.instance(), 0);
   const int btc = s.symbol_id("BTCUSDT");
   FaultedBuys market_buy{h, s, btc};
@@ -498,7 +506,7 @@ TEST(Cwtsd, AnOrderWhoseStatusQueriesKeepFailingStaysTrackedUntilTheVenueAnswers
 // commissions; the terminal report waits for them. A failing myTrades must be asked again until it
 // answers, not dropped, or the report and the position update wait forever.
 TEST(Cwtsd, AFillWhoseTradesLookupKeepsFailingIsReportedOnceTheVenueAnswers) {
-  Harness h;
+  Harness h(polling_only());
   StrategyClient s(h.instance(), 0);
   const int btc = s.symbol_id("BTCUSDT");
   // The order executes but its answer is lost: found FILLED by the query after recvWindow (1 s).

@@ -216,6 +216,11 @@ void ExecEngine::loop_once(std::int64_t now, bool& did_work) {
   if (ioc_.stopped()) ioc_.restart();
   venue_->tick(now);
   venue_ready_.store(venue_->ready(), std::memory_order_relaxed);
+  const venue::VenueHealth vh = venue_->health();
+  stream_live_.store(vh.stream_live, std::memory_order_relaxed);
+  stream_events_.store(vh.stream_events, std::memory_order_relaxed);
+  stream_gaps_.store(vh.stream_gaps, std::memory_order_relaxed);
+  clock_offset_ns_.store(vh.clock_offset_ns, std::memory_order_relaxed);
   if (signals_ == nullptr) return;
   for (std::uint32_t s = 0; s < slots_.size(); ++s) poll_slot(s, now, did_work);
 }

@@ -123,6 +123,19 @@ class ExecEngine final : private venue::VenueListener {
   [[nodiscard]] bool venue_ready() const noexcept {
     return venue_ready_.load(std::memory_order_relaxed);
   }
+  // The user data stream and the venue clock (binance venue; any thread).
+  [[nodiscard]] bool stream_live() const noexcept {
+    return stream_live_.load(std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t stream_events() const noexcept {
+    return stream_events_.load(std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t stream_gaps() const noexcept {
+    return stream_gaps_.load(std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::int64_t clock_offset_ns() const noexcept {
+    return clock_offset_ns_.load(std::memory_order_relaxed);
+  }
 
  private:
   struct Limits {  // what reload() hands to the exec thread (a seqlock payload)
@@ -193,6 +206,7 @@ class ExecEngine final : private venue::VenueListener {
   void on_venue_error(std::string_view what) override;
   void on_foreign_order(std::string_view symbol, std::string_view client_order_id,
                         std::uint64_t order_id) override;
+  core::Price mark_price(std::string_view base, std::string_view quote) override;
 
   Config cfg_;
   layout::MarketRegion& market_;
@@ -223,6 +237,10 @@ class ExecEngine final : private venue::VenueListener {
   std::atomic<std::uint64_t> used_weight_1m_{0}, orders_10s_{0}, orders_1d_{0};
   std::array<std::array<std::atomic<std::uint64_t>, 32>, 16> report_counts_{};
   std::atomic<bool> venue_ready_{false};
+  std::atomic<bool> stream_live_{false};
+  std::atomic<std::uint64_t> stream_events_{0};
+  std::atomic<std::uint64_t> stream_gaps_{0};
+  std::atomic<std::int64_t> clock_offset_ns_{0};
   std::atomic<std::uint64_t> foreign_orders_{0}, journal_failures_{0}, position_mismatches_{0};
   // Positions against balances, per base asset (exec thread; see check_positions()).
   struct AssetCheck {

@@ -161,6 +161,10 @@ void BinanceRestVenue::tick(std::int64_t now_ns) {
     i.startup_scan_done = true;
     for (const auto& [s, assets] : i.assets) i.enqueue_open_orders(s, now_ns);
   }
+  if (i.next_time_ns != 0 && now_ns >= i.next_time_ns) {
+    i.next_time_ns = 0;
+    i.enqueue_time(0);
+  }
   if (!live && i.next_account_ns != 0 && now_ns >= i.next_account_ns) {
     i.next_account_ns = 0;
     i.enqueue_account(0);
@@ -169,6 +173,17 @@ void BinanceRestVenue::tick(std::int64_t now_ns) {
 }
 
 bool BinanceRestVenue::ready() const noexcept { return impl_->ready; }
+
+std::int64_t BinanceRestVenue::clock_offset_ns() const noexcept { return impl_->clock_offset_ns; }
+
+VenueHealth BinanceRestVenue::health() const noexcept {
+  VenueHealth h;
+  h.stream_live = stream_live();
+  h.stream_events = impl_->counters.stream_events;
+  h.stream_gaps = impl_->counters.stream_gaps;
+  h.clock_offset_ns = impl_->clock_offset_ns;
+  return h;
+}
 
 bool BinanceRestVenue::stream_live() const noexcept {
   return impl_->ws_state == Impl::WsState::kLive;

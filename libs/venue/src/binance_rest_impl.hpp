@@ -37,7 +37,15 @@ using tcp = asio::ip::tcp;
 
 namespace detail {
 
-enum class JobKind : std::uint8_t { kPlace, kQuery, kCancel, kOpenOrders, kMyTrades, kAccount };
+enum class JobKind : std::uint8_t {
+  kPlace,
+  kQuery,
+  kCancel,
+  kOpenOrders,
+  kMyTrades,
+  kAccount,
+  kTime,  // GET /api/v3/time: the venue clock (unsigned)
+};
 
 struct Job {
   JobKind kind = JobKind::kAccount;
@@ -131,9 +139,22 @@ struct BinanceRestVenue::Impl {
   // ---- unknown outcomes and retries (binance_rest_transport.cpp) --------------------------
   void unknown_outcome(Job& j, int http_status);
   void trades_again(const Job& j);
-  // After sent + recvWindow + this margin, an order request can no longer be executed.
+  // After sent + recvWindow + the clock's uncertainty + this margin (local time), an order request
+  // can no longer be executed: its timestamp was the venue's clock at `sent`, and the venue
+  // refuses it once its own clock passes timestamp + recvWindow.
   static constexpr std::int64_t kExpiryMarginNs = 50'000'000;
+  [[nodiscard]] std::int64_t expiry_ns(std::int64_t sent_ns) const noexcept;
   [[nodiscard]] std::int64_t recv_window_ns() const noexcept;
+
+  // ---- the venue's clock (binance_rest_transport.cpp) -------------------------------------
+  // Every request's timestamp is the venue's time: local time + the offset measured with
+  // GET /api/v3/time (at start, every kTimeSyncNs, and after a -1021).
+  static constexpr std::int64_t kTimeSyncNs = 60'000'000'000LL;
+  void enqueue_time(std::int64_t not_before);
+  void on_time(const Job& j, simdjson::dom::element doc);
+  [[nodiscard]] std::int64_t venue_ms(std::int64_t local_ns) const noexcept {
+    return (local_ns + clock_offset_ns) / 1'000'000;
+  }
   static std::int64_t backoff_ns(std::uint32_t attempt);
   void query_failed(const Job& j, int http_status, std::string_view why);
 
@@ -230,11 +251,18 @@ struct BinanceRestVenue::Impl {
   VenueListener* listener = nullptr;
   bool ready = false;
   bool account_queued = false;
+  bool time_queued = false;
+  std::int64_t next_time_ns = 0;
+  std::int64_t clock_offset_ns = 0;  // venue clock - local clock
+  // Half the round trip of the measurement plus the venue's 1 ms resolution; before the first
+  // measurement a second (Binance refuses timestamps more than 1 s ahead of its clock).
+  std::int64_t clock_uncertainty_ns = 1'000'000'000;
   std::int64_t next_poll_ns = 0;
   std::int64_t next_account_ns = 0;
   bool account_after_fill = false;
   bool startup_scan_done = false;  // every symbol's openOrders read once after ready
   std::unordered_set<std::uint64_t> foreign_seen;  // foreign orders already told
+  mutable std::unordered_set<std::string> unvalued_fee_assets;  // told once each
   Counters counters;
 
   // The WebSocket API session.

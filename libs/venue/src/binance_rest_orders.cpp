@@ -130,6 +130,8 @@ void BinanceRestVenue::Impl::on_answer(Job& j, int status, simdjson::dom::elemen
       }
       return unknown_outcome(j, status);
     }
+    // -1021: the timestamp was outside recvWindow: the clock is measured again at once.
+    if (code == -1021) enqueue_time(0);
     return on_error(j, status, static_cast<std::int32_t>(code), msg);
   }
   switch (j.kind) {
@@ -143,6 +145,8 @@ void BinanceRestVenue::Impl::on_answer(Job& j, int status, simdjson::dom::elemen
       return on_my_trades(j, doc);
     case JobKind::kAccount:
       return on_account(doc);
+    case JobKind::kTime:
+      return on_time(j, doc);
   }
 }
 
@@ -181,7 +185,7 @@ void BinanceRestVenue::Impl::on_error(Job& j, int status, std::int32_t code, std
         // again then. Not sent yet: its own answer will tell.
         const Tracked& t = it->second;
         if (t.sent_ns == 0) return;
-        const std::int64_t expired = t.sent_ns + recv_window_ns() + kExpiryMarginNs;
+        const std::int64_t expired = expiry_ns(t.sent_ns);
         if (j.sent_ns < expired) return enqueue_query(j.cid, j.symbol, j.attempt, expired);
         if (!it->second.resent) {
           // Proven absent after its request expired: resend once, same client order id, unless
@@ -227,6 +231,9 @@ void BinanceRestVenue::Impl::on_error(Job& j, int status, std::int32_t code, std
         listener->on_venue_error("myTrades: " + std::to_string(code) + " " + std::string(msg));
       }
       return trades_again(j);
+    case JobKind::kTime:
+      time_queued = false;
+      return enqueue_time(realtime_ns() + 5'000'000'000LL);
   }
 }
 
@@ -411,7 +418,17 @@ core::Notional BinanceRestVenue::Impl::fee_in_quote(const std::string& symbol, c
   if (asset == it->second.first) {  // base asset: valued at the fill price
     return core::notional(px, core::as_base(commission));
   }
-  return {};  // a third asset (BNB discount): not converted; see docs/engine.md "Venues"
+  // A third asset (the BNB discount): valued at the engine's price of it in the quote asset, if
+  // it trades that pair; otherwise not, and the operator is told once per asset.
+  const core::Price mark =
+      listener != nullptr ? listener->mark_price(asset, it->second.second) : core::Price{};
+  if (mark > core::Price{}) return core::notional(mark, core::as_base(commission));
+  if (listener != nullptr && !asset.empty() && unvalued_fee_assets.insert(std::string(asset)).second) {
+    listener->on_venue_error("commission in " + std::string(asset) + " not valued in " +
+                             it->second.second + ": add " + std::string(asset) +
+                             it->second.second + " to market.symbols");
+  }
+  return {};
 }
 
 void BinanceRestVenue::Impl::publish(const std::string& cid, const Tracked& t) {

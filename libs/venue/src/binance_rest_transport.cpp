@@ -37,6 +37,7 @@ BinanceRestVenue::Impl::Impl(asio::io_context& io, BinanceRestOptions o)
   }
   conns.resize(std::max<std::uint32_t>(1, opt.connections));
   for (auto& c : conns) c = std::make_unique<Conn>();
+  enqueue_time(0);  // first: every signed request's timestamp depends on it
   enqueue_account(0);
 }
 
@@ -68,6 +69,33 @@ void BinanceRestVenue::Impl::enqueue_account(std::int64_t not_before) {
   j.weight = 20;
   j.not_before_ns = not_before;
   enqueue(std::move(j));
+}
+
+void BinanceRestVenue::Impl::enqueue_time(std::int64_t not_before) {
+  if (time_queued) return;
+  time_queued = true;
+  Job j;
+  j.kind = JobKind::kTime;
+  j.path = "/api/v3/time";
+  j.weight = 1;
+  j.not_before_ns = not_before;
+  // Ahead of everything else queued: a wrong clock fails every signed request.
+  queue.push_front(std::move(j));
+  dispatch();
+}
+
+void BinanceRestVenue::Impl::on_time(const Job& j, simdjson::dom::element doc) {
+  time_queued = false;
+  const std::int64_t now = realtime_ns();
+  std::int64_t server_ms = 0;
+  if (doc["serverTime"].get(server_ms) != simdjson::SUCCESS) {
+    if (listener != nullptr) listener->on_venue_error("time: no serverTime in the answer");
+    return enqueue_time(now + 5'000'000'000LL);
+  }
+  const std::int64_t rtt = std::max<std::int64_t>(now - j.sent_ns, 0);
+  clock_offset_ns = server_ms * 1'000'000 + 500'000 - (j.sent_ns + rtt / 2);
+  clock_uncertainty_ns = rtt / 2 + 1'000'000;
+  next_time_ns = now + kTimeSyncNs;
 }
 
 void BinanceRestVenue::Impl::enqueue_query(const std::string& cid, const std::string& symbol,
@@ -123,7 +151,8 @@ void BinanceRestVenue::Impl::dispatch() {
     if (it == queue.end()) return;
     // Polls and account refreshes spend request weight only when the engine's budget allows;
     // order traffic was already admitted by the engine.
-    if (it->kind != JobKind::kPlace && it->kind != JobKind::kCancel && listener != nullptr &&
+    if (it->kind != JobKind::kPlace && it->kind != JobKind::kCancel &&
+        it->kind != JobKind::kTime && listener != nullptr &&
         !listener->allow_request(it->weight)) {
       it->not_before_ns = now + 200'000'000;
       continue;
@@ -172,7 +201,7 @@ void BinanceRestVenue::Impl::stamp(Job& j, std::int64_t now) {
   if (j.kind == JobKind::kPlace) {
     j.sent_ns = now;
     if (auto it = orders.find(j.cid); it != orders.end()) it->second.sent_ns = now;
-  } else if (j.kind == JobKind::kQuery) {
+  } else if (j.kind == JobKind::kQuery || j.kind == JobKind::kTime) {
     j.sent_ns = now;
   } else if (j.kind == JobKind::kAccount) {
     account_overlay.clear();  // stream balances from now on are newer than this answer
@@ -184,13 +213,15 @@ void BinanceRestVenue::Impl::send(Conn& c) {
   const std::int64_t now = realtime_ns();
   stamp(j, now);
   std::string query = j.params;
-  query += query.empty() ? "" : "&";
-  query += "recvWindow=" + std::to_string(opt.recv_window_ms) +
-           "&timestamp=" + std::to_string(now / 1'000'000);
-  query += "&signature=" + net::hmac_sha256_hex(opt.api_secret, query);
+  if (j.kind != JobKind::kTime) {  // SIGNED
+    query += query.empty() ? "" : "&";
+    query += "recvWindow=" + std::to_string(opt.recv_window_ms) +
+             "&timestamp=" + std::to_string(venue_ms(now));
+    query += "&signature=" + net::hmac_sha256_hex(opt.api_secret, query);
+  }
   c.req = {};
   c.req.method(j.verb);
-  c.req.target(ep.path + j.path + "?" + query);
+  c.req.target(ep.path + j.path + (query.empty() ? "" : "?") + query);
   c.req.version(11);
   c.req.set(http::field::host, ep.host_header());
   c.req.set(http::field::user_agent, "cwtsd/0.1");
@@ -257,7 +288,7 @@ void BinanceRestVenue::Impl::unknown_outcome(Job& j, int http_status) {
       // Query only once the request can no longer be executed: Binance refuses a request that
       // reaches the matching engine later than timestamp + recvWindow, so a -2013 after that
       // proves the order does not exist and a resend cannot duplicate it.
-      enqueue_query(j.cid, j.symbol, 0, j.sent_ns + recv_window_ns() + kExpiryMarginNs);
+      enqueue_query(j.cid, j.symbol, 0, expiry_ns(j.sent_ns));
       break;
     case JobKind::kQuery:
       query_failed(j, http_status, "order status could not be established");
@@ -276,6 +307,10 @@ void BinanceRestVenue::Impl::unknown_outcome(Job& j, int http_status) {
     case JobKind::kMyTrades:
       trades_again(j);
       break;
+    case JobKind::kTime:
+      time_queued = false;
+      enqueue_time(now + 1'000'000'000);
+      break;
   }
 }
 
@@ -291,6 +326,10 @@ void BinanceRestVenue::Impl::trades_again(const Job& j) {
   ++again.attempt;
   again.not_before_ns = realtime_ns() + backoff_ns(j.attempt);
   enqueue(std::move(again));
+}
+
+std::int64_t BinanceRestVenue::Impl::expiry_ns(std::int64_t sent_ns) const noexcept {
+  return sent_ns + recv_window_ns() + clock_uncertainty_ns + kExpiryMarginNs;
 }
 
 std::int64_t BinanceRestVenue::Impl::recv_window_ns() const noexcept {

@@ -215,7 +215,7 @@ std::string BinanceRestVenue::Impl::ws_signed_request(std::string_view method,
     params.remove_prefix(amp + 1);
   }
   const std::string recv = std::to_string(opt.recv_window_ms);
-  const std::string ts = std::to_string(now_ns / 1'000'000);
+  const std::string ts = std::to_string(venue_ms(now_ns));
   kv.emplace_back("apiKey", opt.api_key);
   kv.emplace_back("recvWindow", recv);
   kv.emplace_back("timestamp", ts);

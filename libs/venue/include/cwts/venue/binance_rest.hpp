@@ -61,6 +61,7 @@ class BinanceRestVenue final : public VenueClient {
   void tick(std::int64_t now_ns) override;
   [[nodiscard]] bool ready() const noexcept override;
   [[nodiscard]] std::size_t busy() const noexcept override;
+  [[nodiscard]] VenueHealth health() const noexcept override;
 
   struct Counters {
     std::uint64_t requests = 0;
@@ -76,6 +77,8 @@ class BinanceRestVenue final : public VenueClient {
   };
   // True while the user data stream is subscribed (fills arrive without polling).
   [[nodiscard]] bool stream_live() const noexcept;
+  // The venue's clock minus this host's, measured with GET /api/v3/time (0 before that).
+  [[nodiscard]] std::int64_t clock_offset_ns() const noexcept;
   [[nodiscard]] const Counters& counters() const noexcept;
 
  private:

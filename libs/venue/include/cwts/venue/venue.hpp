@@ -86,8 +86,21 @@ class VenueListener {
   // placed by another client or by hand. Told once per order; the engine never absorbs it.
   virtual void on_foreign_order(std::string_view /*symbol*/, std::string_view /*client_order_id*/,
                                 std::uint64_t /*order_id*/) {}
+  // The engine's current price of `base` in `quote` (the mid of a symbol it trades), to value a
+  // commission paid in a third asset (BNB); zero if it has none.
+  virtual core::Price mark_price(std::string_view /*base*/, std::string_view /*quote*/) {
+    return {};
+  }
   // A transport or protocol problem worth an operator's attention (no secrets in it).
   virtual void on_venue_error(std::string_view /*what*/) {}
+};
+
+// What the venue connection looks like, for metrics (exec thread).
+struct VenueHealth {
+  bool stream_live = false;           // the user data stream is subscribed
+  std::uint64_t stream_events = 0;    // its events so far
+  std::uint64_t stream_gaps = 0;      // times it was lost after being live
+  std::int64_t clock_offset_ns = 0;   // the venue's clock minus this host's
 };
 
 class VenueClient {
@@ -112,6 +125,7 @@ class VenueClient {
   [[nodiscard]] virtual bool ready() const noexcept = 0;
   // Orders not final plus order requests queued or in flight (shutdown waits for 0).
   [[nodiscard]] virtual std::size_t busy() const noexcept = 0;
+  [[nodiscard]] virtual VenueHealth health() const noexcept { return {}; }
 };
 
 // Binance's side/type/tif spellings.

@@ -1,0 +1,193 @@
+// The user data stream and the WebSocket API end to end (docs/engine.md "Venues"): a real cwtsd
+// against a real cwts-sim, whose /_sim/stats tells what the engine cost the venue.
+#include <string>
+#include <vector>
+
+#include "daemon_fixture.hpp"
+
+namespace {
+
+using namespace cwts::daemon::test;
+using namespace std::chrono_literals;
+using boost::beast::http::verb;
+using cwts::layout::OrderType;
+using cwts::layout::ReportKind;
+using cwts::layout::Side;
+using cwts::test::StrategyClient;
+
+void reset_stats(Harness& h) {
+  ASSERT_EQ(cwts::test::http_request(h.sim().port(), verb::delete_, "/_sim/stats").status, 200U);
+}
+std::string stats(Harness& h) {
+  return cwts::test::http_request(h.sim().port(), verb::get, "/_sim/stats").body;
+}
+// The request weight charged to the engine's API key since the last reset.
+std::int64_t engine_weight(Harness& h) {
+  const std::string body = stats(h);
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  if (p.parse(body).get(doc) != simdjson::SUCCESS) return -1;
+  std::int64_t w = 0;
+  if (doc["apiKeys"][kKey]["weight"].get(w) != simdjson::SUCCESS) return 0;
+  return w;
+}
+
+bool wait_kind(StrategyClient& s, std::uint64_t seq, ReportKind kind,
+               std::chrono::milliseconds timeout = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    s.drain();
+    for (const auto& r : s.reports())
+      if (r.signal_seq == seq && kind_of(r) == kind) return true;
+    std::this_thread::sleep_for(2ms);
+  }
+  return false;
+}
+
+// A limit buy `ticks` cents under the bid: it rests, and the synthetic market's random walk
+// (about 50 one-tick moves a second) soon brings the ask down to it.
+std::uint64_t rest_near_bid(StrategyClient& s, int sym, std::int64_t qty, int ticks) {
+  const auto q = s.quote(sym);
+  return s.submit(StrategyClient::make(sym, Side::kBuy, OrderType::kLimit, qty,
+                                       tick_floor(q.bid_px.raw, fx(0.01)) - ticks * fx(0.01)));
+}
+
+TEST(CwtsdUserStream, ARestingOrdersFillReachesTheStrategyFromTheStreamWithoutAnyPolling) {
+  Harness h;
+  ASSERT_TRUE(h.wait_metric("cwts_venue_user_stream_live 1")) << h.log();
+  StrategyClient s(h.instance(), 0);
+  const int btc = s.symbol_id("BTCUSDT");
+  reset_stats(h);
+  const auto seq = rest_near_bid(s, btc, fx(0.001), 5);
+  ASSERT_TRUE(wait_kind(s, seq, ReportKind::kNew)) << h.log();
+  const auto rs = s.wait_terminal(seq, 60s);
+  ASSERT_FALSE(rs.empty()) << h.log();
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled);
+  EXPECT_EQ(terminals(rs), 1U);
+  EXPECT_EQ(rs.back().cum_qty.raw, fx(0.001));
+  EXPECT_GT(rs.back().fee.raw, 0) << "the commission came with the executionReport";
+  // The engine learned it from the stream: no poll of open orders, no order query, no trades.
+  const std::string used = stats(h);
+  EXPECT_EQ(used.find("/api/v3/openOrders"), std::string::npos) << used;
+  EXPECT_EQ(used.find("/api/v3/myTrades"), std::string::npos) << used;
+  EXPECT_EQ(used.find("GET /api/v3/order\""), std::string::npos) << used;
+  const std::int64_t held = balance_change(h, "BTC", fx(10));
+  EXPECT_EQ(position_when(s, btc, held), held) << "positions follow outboundAccountPosition";
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+TEST(CwtsdUserStream, IdleWithRestingOrdersOnTenSymbolsTheEngineCostsTheVenueAlmostNothing) {
+  EngineOptions o;
+  o.symbols = {"BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT",
+               "ADAUSDT", "LTCUSDT", "DOTUSDT", "TRXUSDT", "XLMUSDT"};
+  o.risk = R"("max_order_notional":"100000","max_open_orders":20,"price_band_bps":500)";
+  Harness h(o);
+  ASSERT_TRUE(h.wait_metric("cwts_venue_user_stream_live 1")) << h.log();
+  StrategyClient s(h.instance(), 0);
+  std::vector<std::uint64_t> seqs;
+  for (const auto& sym : o.symbols) {
+    const int id = s.symbol_id(sym);
+    ASSERT_GE(id, 0) << sym;
+    const auto q = s.quote(id);
+    // 3% under the bid, about 20 USDT: it rests for the whole test.
+    const std::int64_t px = tick_floor(q.bid_px.raw * 97 / 100, fx(0.01));
+    const std::int64_t qty = (fx(20) * fx(1) / px + fx(0.00001)) / fx(0.00001) * fx(0.00001);
+    seqs.push_back(s.submit(StrategyClient::make(id, Side::kBuy, OrderType::kLimit, qty, px)));
+  }
+  for (const auto seq : seqs) ASSERT_TRUE(wait_kind(s, seq, ReportKind::kNew)) << h.log();
+  reset_stats(h);
+  std::this_thread::sleep_for(12s);
+  const std::int64_t weight = engine_weight(h);
+  // At most the clock's GET /api/v3/time (weight 1 a minute); polling 10 symbols every 100 ms
+  // (this harness's order_poll_ms) would cost 6 x 10 x 10 = 600 weight a second.
+  EXPECT_LE(weight, 1) << stats(h);
+  ::testing::Test::RecordProperty("idle_weight_12s", static_cast<int>(weight));
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+TEST(CwtsdUserStream, AStreamLostMidFillIsReconciledNothingLostOrDoubled) {
+  Harness h;
+  ASSERT_TRUE(h.wait_metric("cwts_venue_user_stream_live 1")) << h.log();
+  StrategyClient s(h.instance(), 0);
+  const int btc = s.symbol_id("BTCUSDT");
+  const auto seq = rest_near_bid(s, btc, fx(0.002), 3);
+  ASSERT_TRUE(wait_kind(s, seq, ReportKind::kNew)) << h.log();
+  // The venue cuts every connection, the user data stream included, again and again while the
+  // order fills: its events are lost with the sessions.
+  std::vector<cwts::layout::ExecReport> rs;
+  for (int i = 0; i < 100 && rs.empty(); ++i) {
+    ASSERT_EQ(h.fault(R"({"drop_connections":true})").status, 200U);
+    rs = s.wait_terminal(seq, 150ms);
+  }
+  if (rs.empty()) rs = s.wait_terminal(seq, 30s);
+  ASSERT_FALSE(rs.empty()) << h.log();
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled);
+  EXPECT_EQ(terminals(rs), 1U);
+  EXPECT_EQ(rs.back().cum_qty.raw, fx(0.002));
+  EXPECT_GT(rs.back().fee.raw, 0);
+  const std::string m = h.metrics();
+  EXPECT_EQ(m.find("cwts_venue_user_stream_gaps_total 0\n"), std::string::npos) << m;
+  const std::int64_t held = balance_change(h, "BTC", fx(10));
+  EXPECT_EQ(position_when(s, btc, held), held) << h.log();
+  const auto all = h.signed_get("/api/v3/allOrders", "symbol=BTCUSDT");
+  EXPECT_EQ(array_size(all.body), 1U) << all.body;
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+TEST(CwtsdUserStream, OrdersAndCancelsGoOverTheWebSocketApiWithOrderTransportWs) {
+  EngineOptions o;
+  o.extra_venue = R"(,"order_transport":"ws")";
+  Harness h(o);
+  ASSERT_TRUE(h.wait_metric("cwts_venue_user_stream_live 1")) << h.log();
+  StrategyClient s(h.instance(), 0);
+  const int btc = s.symbol_id("BTCUSDT");
+  reset_stats(h);
+  const auto m = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
+  auto rs = s.wait_terminal(m);
+  ASSERT_FALSE(rs.empty()) << h.log();
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled);
+  EXPECT_EQ(terminals(rs), 1U);
+  EXPECT_GT(rs.back().fee.raw, 0);
+  const auto q = s.quote(btc);
+  const auto r = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
+                                               tick_floor(q.bid_px.raw * 97 / 100, fx(0.01))));
+  ASSERT_TRUE(wait_kind(s, r, ReportKind::kNew)) << h.log();
+  (void)s.cancel(r);
+  rs = s.wait_terminal(r);
+  ASSERT_FALSE(rs.empty());
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kCancelled);
+  const std::string used = stats(h);
+  EXPECT_EQ(used.find("POST /api/v3/order"), std::string::npos) << used;
+  EXPECT_EQ(used.find("DELETE /api/v3/order"), std::string::npos) << used;
+  EXPECT_NE(used.find("order.place"), std::string::npos) << used;
+  EXPECT_NE(used.find("order.cancel"), std::string::npos) << used;
+  const std::int64_t held = balance_change(h, "BTC", fx(10));
+  EXPECT_EQ(position_when(s, btc, held), held);
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+TEST(CwtsdUserStream, AnOrderPlaceHeldPastTheTimeoutIsQueriedAndNeverDoubled) {
+  EngineOptions o;
+  o.extra_venue = R"(,"order_transport":"ws")";
+  Harness h(o);
+  ASSERT_TRUE(h.wait_metric("cwts_venue_user_stream_live 1")) << h.log();
+  StrategyClient s(h.instance(), 0);
+  const int btc = s.symbol_id("BTCUSDT");
+  // The order.place reaches the matching engine 700 ms late, after the engine's 400 ms request
+  // timeout: the outcome is unknown, the session is dropped, and the order is queried once its
+  // request can no longer execute (recvWindow 1 s): found filled, reported once, never resent.
+  ASSERT_EQ(h.fault(R"({"hold_ms":700,"count":1,"method":"order.place"})").status, 200U);
+  const auto seq = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
+  const auto rs = s.wait_terminal(seq, 30s);
+  ASSERT_FALSE(rs.empty()) << h.log();
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled) << h.log();
+  EXPECT_EQ(terminals(rs), 1U);
+  std::this_thread::sleep_for(500ms);
+  const auto all = h.signed_get("/api/v3/allOrders", "symbol=BTCUSDT");
+  EXPECT_EQ(array_size(all.body), 1U) << all.body;
+  const std::int64_t held = balance_change(h, "BTC", fx(10));
+  EXPECT_EQ(position_when(s, btc, held), held);
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+}  // namespace
