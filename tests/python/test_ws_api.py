@@ -260,6 +260,25 @@ def test_held_order_is_overtaken_by_its_status_query(synthetic_sim):
     asyncio.run(run())
 
 
+def test_lost_answer_fault_executes_the_order_and_reports_it_on_the_stream(synthetic_sim):
+    """http_status with "path":"/ws-api/v3" and after_processing: the order is placed but its
+    answer is -1007 (execution status unknown); the user data stream tells the truth."""
+    async def run():
+        api = await subscribed(synthetic_sim)
+        async with api.ws:
+            synthetic_sim.fault({"http_status": 503, "code": -1007, "after_processing": True,
+                                 "path": "/ws-api/v3", "count": 1})
+            r, _ = await api.call("order.place", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
+                                                  "timeInForce": "GTC", "price": "40000", "quantity": "0.01",
+                                                  "newClientOrderId": "lost1"}, sign=True)
+            assert r["status"] == 503 and r["error"]["code"] == -1007, r
+            new = await api.event(lambda e: e["e"] == "executionReport")
+            assert (new["x"], new["c"]) == ("NEW", "lost1")
+            r, _ = await api.call("order.status", {"symbol": "BTCUSDT", "origClientOrderId": "lost1"}, sign=True)
+            assert r["result"]["status"] == "NEW"
+    asyncio.run(run())
+
+
 def test_server_shutdown_is_announced_on_ws_api_sessions(synthetic_sim):
     async def run():
         async with connect(synthetic_sim) as ws:
