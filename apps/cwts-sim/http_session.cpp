@@ -64,7 +64,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Dro
       stream_.expires_never();
       const std::string_view t(req.target().data(), req.target().size());
       if (t.substr(0, t.find('?')) == "/ws-api/v3") {
-        detail::start_ws_api_session(stream_.release_socket(), srv_, std::move(req));
+        detail::start_ws_api_session(stream_.release_socket(), srv_, req);
       } else {
         detail::start_ws_session(stream_.release_socket(), srv_, std::move(req));
       }

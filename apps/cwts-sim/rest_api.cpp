@@ -239,8 +239,6 @@ ApiReply RestApi::execute(const Call& call, std::int64_t now_ms) {
       weight = 25;
       break;
     case Endpoint::kAggTrades:
-      weight = 4;
-      break;
     case Endpoint::kOrderGet:
       weight = 4;
       break;

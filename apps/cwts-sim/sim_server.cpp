@@ -192,7 +192,7 @@ std::string SimServer::Impl::fault(std::string_view body, unsigned& status) {
 std::string SimServer::Impl::balance(std::string_view body, unsigned& status) {
   // {"asset":"BTC","delta":"-0.5"}: a deposit or withdrawal of the account's free balance, with
   // the user data stream's balanceUpdate and outboundAccountPosition.
-  const auto error = [&status](std::string msg) {
+  const auto error = [&status](const std::string& msg) {
     status = 400;
     core::JsonWriter w;
     w.begin_object().key("error").string(msg).end_object();
@@ -201,13 +201,13 @@ std::string SimServer::Impl::balance(std::string_view body, unsigned& status) {
   simdjson::dom::parser parser;
   simdjson::dom::object obj;
   if (parser.parse(body.data(), body.size()).get_object().get(obj) != simdjson::SUCCESS)
-    return error("balance: expected a JSON object {\"asset\":..,\"delta\":..}");
+    return error(R"(balance: expected a JSON object {"asset":..,"delta":..})");
   std::string_view asset;
   std::string_view delta_text;
   if (obj["asset"].get_string().get(asset) != simdjson::SUCCESS)
-    return error("balance: \"asset\" must be a string");
+    return error(R"(balance: "asset" must be a string)");
   if (obj["delta"].get_string().get(delta_text) != simdjson::SUCCESS)
-    return error("balance: \"delta\" must be a decimal string such as \"-0.5\"");
+    return error(R"(balance: "delta" must be a decimal string such as "-0.5")");
   for (auto [key, value] : obj) {
     (void)value;
     if (key != "asset" && key != "delta")
@@ -215,7 +215,7 @@ std::string SimServer::Impl::balance(std::string_view body, unsigned& status) {
   }
   std::int64_t delta = 0;
   if (core::parse_fixed(delta_text, 8, delta) != core::DecimalErrc::kOk)
-    return error("balance: \"delta\" is not a decimal with at most 8 decimals");
+    return error(R"(balance: "delta" is not a decimal with at most 8 decimals)");
   std::string err;
   if (!user_data->apply_balance_delta(asset, delta, wall_ms(), err))
     return error("balance: " + err);

@@ -104,7 +104,7 @@ void start_ws_session(tcp::socket&& sock, SimServer::Impl& srv,
                       http::request<http::string_body> req);
 // The same for /ws-api/v3: the WebSocket API session (ws_api_session.cpp).
 void start_ws_api_session(tcp::socket&& sock, SimServer::Impl& srv,
-                          http::request<http::string_body> req);
+                          const http::request<http::string_body>& req);
 
 }  // namespace detail
 

@@ -35,7 +35,7 @@ class WsApiSession : public std::enable_shared_from_this<WsApiSession>, public D
         close_timer_(ws_.get_executor()) {}
   ~WsApiSession() override { cleanup(); }
 
-  void start(http::request<http::string_body> req) {
+  void start(const http::request<http::string_body>& req) {
     const std::string target(req.target());
     const std::size_t q = target.find('?');
     bool return_rate_limits = true;
@@ -228,8 +228,8 @@ class WsApiSession : public std::enable_shared_from_this<WsApiSession>, public D
 namespace detail {
 
 void start_ws_api_session(tcp::socket&& sock, SimServer::Impl& srv,
-                          http::request<http::string_body> req) {
-  std::make_shared<WsApiSession>(std::move(sock), srv)->start(std::move(req));
+                          const http::request<http::string_body>& req) {
+  std::make_shared<WsApiSession>(std::move(sock), srv)->start(req);
 }
 
 }  // namespace detail

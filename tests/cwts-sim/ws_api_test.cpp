@@ -92,7 +92,7 @@ class WsApiTest : public ::testing::Test {
   }
   simdjson::dom::element parse(const std::string& s) {
     docs_.push_back(std::make_unique<simdjson::dom::parser>());
-    return docs_.back()->parse(s);
+    return docs_.back()->parse(s).value();
   }
   static std::int64_t error_code(simdjson::dom::element r) {
     return r["error"]["code"].get_int64().value();
