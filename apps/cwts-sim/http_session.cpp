@@ -1,5 +1,5 @@
 // SimServer's HTTP/1.1 sessions: REST requests to the venue, the /_sim/ control endpoints, the
-// hold and delay faults, and the upgrade to a WebSocket session.
+// hold and delay faults, and the upgrade to a WebSocket stream or WebSocket API session.
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -62,7 +62,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Dro
     http::request<http::string_body> req = parser_->release();
     if (websocket::is_upgrade(req)) {
       stream_.expires_never();
-      detail::start_ws_session(stream_.release_socket(), srv_, std::move(req));
+      const std::string_view t(req.target().data(), req.target().size());
+      if (t.substr(0, t.find('?')) == "/ws-api/v3") {
+        detail::start_ws_api_session(stream_.release_socket(), srv_, req);
+      } else {
+        detail::start_ws_session(stream_.release_socket(), srv_, std::move(req));
+      }
       return;
     }
     // The hold fault: the request reaches the venue (the matching engine) only later, as one
@@ -95,6 +100,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Dro
       control_ = true;
       if (path == "/_sim/fault" && req.method() == http::verb::post) {
         reply.body = srv_.fault(req.body(), reply.status);
+      } else if (path == "/_sim/balance" && req.method() == http::verb::post) {
+        reply.body = srv_.balance(req.body(), reply.status);
       } else if (path == "/_sim/stats" && req.method() == http::verb::get) {
         reply.body = srv_.rest->stats_json();
       } else if (path == "/_sim/stats" && req.method() == http::verb::delete_) {

@@ -17,18 +17,49 @@ namespace {
 using binance::ApiError;
 using binance::ErrorCode;
 
-HttpReply error_reply(const ApiError& e) {
-  return HttpReply{static_cast<unsigned>(e.http_status), binance::error_json(e), {}};
+ApiReply fail(ApiError e) {
+  ApiReply r;
+  r.status = e.http_status;
+  r.error = std::move(e);
+  return r;
+}
+ApiReply good(std::string s) {
+  ApiReply r;
+  r.body = std::move(s);
+  return r;
 }
 
-// A handler's outcome: a body or an error.
-struct Outcome {
-  std::string body;
-  ApiError error;
-  bool ok() const { return error.ok(); }
-};
-Outcome fail(ApiError e) { return Outcome{{}, std::move(e)}; }
-Outcome good(std::string s) { return Outcome{std::move(s), {}}; }
+Endpoint route(std::string_view m, std::string_view p) {
+  if (m == "GET") {
+    if (p == "/api/v3/ping") return Endpoint::kPing;
+    if (p == "/api/v3/time") return Endpoint::kTime;
+    if (p == "/api/v3/exchangeInfo") return Endpoint::kExchangeInfo;
+    if (p == "/api/v3/depth") return Endpoint::kDepth;
+    if (p == "/api/v3/klines") return Endpoint::kKlines;
+    if (p == "/api/v3/ticker/24hr") return Endpoint::kTicker24;
+    if (p == "/api/v3/ticker/price") return Endpoint::kTickerPrice;
+    if (p == "/api/v3/ticker/bookTicker") return Endpoint::kBookTicker;
+    if (p == "/api/v3/trades") return Endpoint::kTrades;
+    if (p == "/api/v3/aggTrades") return Endpoint::kAggTrades;
+    if (p == "/api/v3/order") return Endpoint::kOrderGet;
+    if (p == "/api/v3/openOrders") return Endpoint::kOpenOrders;
+    if (p == "/api/v3/allOrders") return Endpoint::kAllOrders;
+    if (p == "/api/v3/account") return Endpoint::kAccount;
+    if (p == "/api/v3/myTrades") return Endpoint::kMyTrades;
+  } else if (m == "POST") {
+    if (p == "/api/v3/order") return Endpoint::kOrderNew;
+    if (p == "/api/v3/order/test") return Endpoint::kOrderTest;
+  } else if (m == "DELETE") {
+    if (p == "/api/v3/order") return Endpoint::kOrderCancel;
+    if (p == "/api/v3/openOrders") return Endpoint::kCancelAll;
+  }
+  return Endpoint::kNone;
+}
+
+bool is_signed(Endpoint ep) noexcept {
+  return (ep >= Endpoint::kOrderNew && ep <= Endpoint::kAllOrders) ||
+         ep == Endpoint::kUserStreamSubscribe;
+}
 
 // "symbols" as Binance takes it: a JSON array of names, ["BTCUSDT","ETHUSDT"].
 bool parse_symbols_param(std::string_view v, std::vector<std::string>& out) {
@@ -92,14 +123,11 @@ RestApi::RestApi(Venue& venue, binance::Credentials credentials)
       limiter_(venue.info().rate_limits),
       stats_since_ms_(wall_ms()) {}
 
-void RestApi::count(const HttpRequestView& req, std::uint32_t weight) {
-  std::string ep;
-  ep.reserve(req.method.size() + 1 + req.path.size());
-  ep.append(req.method).append(" ").append(req.path);
-  Usage& e = by_endpoint_[ep];
+void RestApi::count(std::string_view stats_name, const std::string* api_key, std::uint32_t weight) {
+  Usage& e = by_endpoint_[std::string(stats_name)];
   ++e.requests;
   e.weight += weight;
-  Usage& k = by_key_[req.api_key != nullptr ? *req.api_key : std::string()];
+  Usage& k = by_key_[api_key != nullptr ? *api_key : std::string()];
   ++k.requests;
   k.weight += weight;
 }
@@ -135,194 +163,162 @@ void RestApi::reset_stats() {
 
 HttpReply RestApi::serve(const HttpRequestView& req) {
   const std::int64_t now_ms = wall_ms();
-  const std::string_view m = req.method;
-  const std::string_view p = req.path;
-  enum class Ep {
-    kPing,
-    kTime,
-    kExchangeInfo,
-    kDepth,
-    kKlines,
-    kTicker24,
-    kTickerPrice,
-    kBookTicker,
-    kTrades,
-    kAggTrades,
-    kOrderNew,
-    kOrderTest,
-    kOrderGet,
-    kOrderCancel,
-    kOpenOrders,
-    kCancelAll,
-    kAccount,
-    kMyTrades,
-    kAllOrders,
-    kNone
-  };
-  Ep ep = Ep::kNone;
-  if (m == "GET") {
-    if (p == "/api/v3/ping")
-      ep = Ep::kPing;
-    else if (p == "/api/v3/time")
-      ep = Ep::kTime;
-    else if (p == "/api/v3/exchangeInfo")
-      ep = Ep::kExchangeInfo;
-    else if (p == "/api/v3/depth")
-      ep = Ep::kDepth;
-    else if (p == "/api/v3/klines")
-      ep = Ep::kKlines;
-    else if (p == "/api/v3/ticker/24hr")
-      ep = Ep::kTicker24;
-    else if (p == "/api/v3/ticker/price")
-      ep = Ep::kTickerPrice;
-    else if (p == "/api/v3/ticker/bookTicker")
-      ep = Ep::kBookTicker;
-    else if (p == "/api/v3/trades")
-      ep = Ep::kTrades;
-    else if (p == "/api/v3/aggTrades")
-      ep = Ep::kAggTrades;
-    else if (p == "/api/v3/order")
-      ep = Ep::kOrderGet;
-    else if (p == "/api/v3/openOrders")
-      ep = Ep::kOpenOrders;
-    else if (p == "/api/v3/allOrders")
-      ep = Ep::kAllOrders;
-    else if (p == "/api/v3/account")
-      ep = Ep::kAccount;
-    else if (p == "/api/v3/myTrades")
-      ep = Ep::kMyTrades;
-  } else if (m == "POST") {
-    if (p == "/api/v3/order")
-      ep = Ep::kOrderNew;
-    else if (p == "/api/v3/order/test")
-      ep = Ep::kOrderTest;
-  } else if (m == "DELETE") {
-    if (p == "/api/v3/order")
-      ep = Ep::kOrderCancel;
-    else if (p == "/api/v3/openOrders")
-      ep = Ep::kCancelAll;
-  }
-  if (ep == Ep::kNone) return HttpReply{404, "", {}};
-
+  const Endpoint ep = route(req.method, req.path);
+  if (ep == Endpoint::kNone) return HttpReply{404, "", {}};
+  std::string name;
+  name.reserve(req.method.size() + 1 + req.path.size());
+  name.append(req.method).append(" ").append(req.path);
   // GET parameters live in the query only.
-  auto parsed = binance::Request::parse(req.query, m == "GET" ? std::string_view{} : req.body);
-  const bool order_req = ep == Ep::kOrderNew;
-  auto finish = [&](Outcome o) {
-    HttpReply r = o.ok() ? HttpReply{200, std::move(o.body), {}} : error_reply(o.error);
-    for (auto& h : limiter_.headers(now_ms, order_req)) r.headers.push_back(std::move(h));
-    return r;
-  };
-  if (!parsed.ok()) {
-    count(req, 1);
-    (void)limiter_.admit(now_ms, 1);
-    return finish(fail(parsed.error()));
-  }
-  const binance::Request& r = parsed.value();
-  const binance::ExchangeInfo& info = venue_.info();
+  auto parsed =
+      binance::Request::parse(req.query, req.method == "GET" ? std::string_view{} : req.body);
+  ApiReply a = parsed.ok() ? execute(Call{ep, &parsed.value(), req.api_key, name}, now_ms)
+                           : reject(name, req.api_key, parsed.error(), now_ms);
+  HttpReply r{static_cast<unsigned>(a.status),
+              a.ok() ? std::move(a.body) : binance::error_json(a.error),
+              limiter_.headers(now_ms, ep == Endpoint::kOrderNew)};
+  if (a.status == 429 || a.status == 418)
+    r.headers.emplace_back("Retry-After", std::to_string(a.retry_after_s));
+  return r;
+}
 
+ApiReply RestApi::reject(std::string_view stats_name, const std::string* api_key, ApiError error,
+                         std::int64_t now_ms) {
+  count(stats_name, api_key, 1);
+  (void)limiter_.admit(now_ms, 1);
+  return fail(std::move(error));
+}
+
+void RestApi::charge(std::string_view stats_name, std::uint32_t weight, std::int64_t now_ms) {
+  count(stats_name, nullptr, weight);
+  (void)limiter_.admit(now_ms, weight);
+}
+
+std::vector<binance::RateUsage> RestApi::rate_usage(std::int64_t now_ms, bool order_request) const {
+  // Binance lists ORDERS (10 s, then 1 d) before REQUEST_WEIGHT (web-socket-api.md "Response
+  // format"); ORDERS only in the answer to an order.
+  std::vector<binance::RateUsage> out;
+  const std::vector<binance::RateUsage> all = limiter_.usage(now_ms);
+  if (order_request) {
+    for (const auto& u : all)
+      if (u.limit.type == binance::RateLimitType::kOrders) out.push_back(u);
+  }
+  for (const auto& u : all)
+    if (u.limit.type == binance::RateLimitType::kRequestWeight) out.push_back(u);
+  return out;
+}
+
+ApiReply RestApi::execute(const Call& call, std::int64_t now_ms) {
+  const Endpoint ep = call.endpoint;
+  const binance::Request& r = *call.request;
   std::uint32_t weight = 1;
-  bool all = false;
   switch (ep) {
-    case Ep::kExchangeInfo:
+    case Endpoint::kExchangeInfo:
       weight = 20;
       break;
-    case Ep::kDepth: {
+    case Endpoint::kDepth: {
       std::int64_t limit = 100;
       if (const std::string* v = r.find("limit"))
         std::from_chars(v->data(), v->data() + v->size(), limit);
       weight = depth_weight(limit);
       break;
     }
-    case Ep::kKlines:
+    case Endpoint::kKlines:
+    case Endpoint::kUserStreamSubscribe:
+    case Endpoint::kUserStreamUnsubscribe:
+    case Endpoint::kSessionSubscriptions:
       weight = 2;
       break;
-    case Ep::kTicker24:
+    case Endpoint::kTicker24:
       weight = r.has("symbol") ? 2 : 80;
       break;
-    case Ep::kTickerPrice:
-    case Ep::kBookTicker:
+    case Endpoint::kTickerPrice:
+    case Endpoint::kBookTicker:
       weight = r.has("symbol") ? 2 : 4;
       break;
-    case Ep::kTrades:
+    case Endpoint::kTrades:
       weight = 25;
       break;
-    case Ep::kAggTrades:
+    case Endpoint::kAggTrades:
+    case Endpoint::kOrderGet:
       weight = 4;
       break;
-    case Ep::kOrderGet:
-      weight = 4;
-      break;
-    case Ep::kOpenOrders:
+    case Endpoint::kOpenOrders:
       weight = r.has("symbol") ? 6 : 80;
       break;
-    case Ep::kAccount:
-    case Ep::kMyTrades:
-    case Ep::kAllOrders:
+    case Endpoint::kAccount:
+    case Endpoint::kMyTrades:
+    case Endpoint::kAllOrders:
       weight = 20;
       break;
     default:
       break;
   }
-  count(req, weight);
+  count(call.stats_name, call.api_key, weight);
+  const bool order_req = ep == Endpoint::kOrderNew;
   const sim::RateVerdict verdict = limiter_.admit(now_ms, weight, order_req ? 1 : 0);
   if (verdict.http_status != 200) {
-    HttpReply rep = finish(fail(verdict.error));
-    rep.status = static_cast<unsigned>(verdict.http_status);
-    rep.headers.emplace_back("Retry-After", std::to_string(verdict.retry_after_s));
+    ApiReply rep = fail(verdict.error);
+    rep.status = verdict.http_status;
+    rep.retry_after_s = verdict.retry_after_s;
+    rep.banned_until_ms = verdict.banned_until_ms;
     log_event(spdlog::level::info, "rest", "rate_limited",
-              LogFields().num("status", verdict.http_status).str("path", p));
+              LogFields().num("status", verdict.http_status).str("endpoint", call.stats_name));
     return rep;
   }
 
   // SIGNED endpoints: API key, signature, timestamp, in the venue's order.
-  const bool is_signed = ep >= Ep::kOrderNew && ep <= Ep::kAllOrders;
-  if (is_signed) {
+  if (is_signed(ep)) {
     const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count();
-    auto auth = binance::authenticate(r, req.api_key, creds_, now_us);
-    if (!auth.ok()) return finish(fail(auth.error()));
+    auto auth = binance::authenticate(r, call.api_key, creds_, now_us);
+    if (!auth.ok()) return fail(auth.error());
     const ApiError late = auth.value().recheck(now_us);
-    if (!late.ok()) return finish(fail(late));
+    if (!late.ok()) return fail(late);
   }
+  return dispatch(ep, r, now_ms);
+}
 
+// The handlers, shared by REST and the WebSocket API.
+ApiReply RestApi::dispatch(Endpoint ep, const binance::Request& r, std::int64_t now_ms) {
+  const binance::ExchangeInfo& info = venue_.info();
+  bool all = false;
   sim::MatchingEngine& engine = venue_.engine();
   switch (ep) {
-    case Ep::kPing:
-      return finish(good("{}"));
-    case Ep::kTime:
-      return finish(good(binance::server_time_json(now_ms)));
-    case Ep::kExchangeInfo: {
+    case Endpoint::kPing:
+      return good("{}");
+    case Endpoint::kTime:
+      return good(binance::server_time_json(now_ms));
+    case Endpoint::kExchangeInfo: {
       auto syms = requested_symbols(r, info, all);
-      if (!syms.ok()) return finish(fail(syms.error()));
-      return finish(good(venue_.exchange_info_json(now_ms, all ? nullptr : &syms.value())));
+      if (!syms.ok()) return fail(syms.error());
+      return good(venue_.exchange_info_json(now_ms, all ? nullptr : &syms.value()));
     }
-    case Ep::kDepth: {
+    case Endpoint::kDepth: {
       auto sym = binance::parse_symbol(r, info);
-      if (!sym.ok()) return finish(fail(sym.error()));
+      if (!sym.ok()) return fail(sym.error());
       auto lim = binance::parse_integer(r, "limit", false);
-      if (!lim.ok()) return finish(fail(lim.error()));
+      if (!lim.ok()) return fail(lim.error());
       const std::int64_t limit = std::clamp<std::int64_t>(lim.value().value_or(100), 1, 5000);
       const Market* mk = venue_.find(sym.value()->name);
       const md::OrderBook& book = venue_.book_or_empty(sym.value()->name);
-      return finish(good(binance::depth_json(mk != nullptr ? mk->public_id() : 0, book,
-                                             static_cast<std::size_t>(limit))));
+      return good(binance::depth_json(mk != nullptr ? mk->public_id() : 0, book,
+                                      static_cast<std::size_t>(limit)));
     }
-    case Ep::kKlines: {
+    case Endpoint::kKlines: {
       auto sym = binance::parse_symbol(r, info);
-      if (!sym.ok()) return finish(fail(sym.error()));
+      if (!sym.ok()) return fail(sym.error());
       const std::string* iv = r.find("interval");
-      if (iv == nullptr || iv->empty()) return finish(fail(binance::errors::mandatory("interval")));
+      if (iv == nullptr || iv->empty()) return fail(binance::errors::mandatory("interval"));
       const int idx = interval_index(*iv);
       if (idx < 0)
-        return finish(
-            fail(binance::make_error(static_cast<ErrorCode>(-1120), "Invalid interval.")));
+        return fail(binance::make_error(static_cast<ErrorCode>(-1120), "Invalid interval."));
       auto start = binance::parse_integer(r, "startTime", false);
       auto end = binance::parse_integer(r, "endTime", false);
       auto lim = binance::parse_integer(r, "limit", false);
-      if (!start.ok()) return finish(fail(start.error()));
-      if (!end.ok()) return finish(fail(end.error()));
-      if (!lim.ok()) return finish(fail(lim.error()));
+      if (!start.ok()) return fail(start.error());
+      if (!end.ok()) return fail(end.error());
+      if (!lim.ok()) return fail(lim.error());
       const auto limit =
           static_cast<std::size_t>(std::clamp<std::int64_t>(lim.value().value_or(500), 1, 1000));
       std::vector<const Kline*> sel;
@@ -344,13 +340,13 @@ HttpReply RestApi::serve(const HttpRequestView& req) {
       w.begin_array();
       for (const Kline* k : sel) binance::write_kline_row(w, *k);
       w.end_array();
-      return finish(good(std::move(w).str()));
+      return good(std::move(w).str());
     }
-    case Ep::kTicker24:
-    case Ep::kTickerPrice:
-    case Ep::kBookTicker: {
+    case Endpoint::kTicker24:
+    case Endpoint::kTickerPrice:
+    case Endpoint::kBookTicker: {
       auto syms = requested_symbols(r, info, all);
-      if (!syms.ok()) return finish(fail(syms.error()));
+      if (!syms.ok()) return fail(syms.error());
       std::vector<std::string> names;
       if (all) {
         for (const auto& mk : venue_.markets()) names.push_back(mk->name);
@@ -367,9 +363,9 @@ HttpReply RestApi::serve(const HttpRequestView& req) {
         const md::Price last_px =
             mk != nullptr && !mk->trades.empty() ? mk->trades.back().px : md::Price{};
         core::JsonWriter w;
-        if (ep == Ep::kTickerPrice) {
+        if (ep == Endpoint::kTickerPrice) {
           binance::write_ticker_price(w, names[i], last_px);
-        } else if (ep == Ep::kBookTicker) {
+        } else if (ep == Endpoint::kBookTicker) {
           binance::write_book_ticker(w, names[i], bb, ba);
         } else {
           // Rolling 24 h from one-minute buckets, ending at the market's clock.
@@ -420,13 +416,13 @@ HttpReply RestApi::serve(const HttpRequestView& req) {
         s += w.str();
       }
       if (all || r.has("symbols")) s += ']';
-      return finish(good(std::move(s)));
+      return good(std::move(s));
     }
-    case Ep::kTrades: {
+    case Endpoint::kTrades: {
       auto sym = binance::parse_symbol(r, info);
-      if (!sym.ok()) return finish(fail(sym.error()));
+      if (!sym.ok()) return fail(sym.error());
       auto lim = binance::parse_integer(r, "limit", false);
-      if (!lim.ok()) return finish(fail(lim.error()));
+      if (!lim.ok()) return fail(lim.error());
       const auto limit =
           static_cast<std::size_t>(std::clamp<std::int64_t>(lim.value().value_or(500), 1, 1000));
       core::JsonWriter w;
@@ -438,21 +434,21 @@ HttpReply RestApi::serve(const HttpRequestView& req) {
         }
       }
       w.end_array();
-      return finish(good(std::move(w).str()));
+      return good(std::move(w).str());
     }
-    case Ep::kAggTrades: {
+    case Endpoint::kAggTrades: {
       // Every trade of the sim is its own aggregate (one taker order per trade), so aggregate id
       // = first = last trade id. limit and fromId are honoured; startTime/endTime filter.
       auto sym = binance::parse_symbol(r, info);
-      if (!sym.ok()) return finish(fail(sym.error()));
+      if (!sym.ok()) return fail(sym.error());
       auto lim = binance::parse_integer(r, "limit", false);
-      if (!lim.ok()) return finish(fail(lim.error()));
+      if (!lim.ok()) return fail(lim.error());
       auto from = binance::parse_integer(r, "fromId", false);
-      if (!from.ok()) return finish(fail(from.error()));
+      if (!from.ok()) return fail(from.error());
       auto start = binance::parse_integer(r, "startTime", false);
-      if (!start.ok()) return finish(fail(start.error()));
+      if (!start.ok()) return fail(start.error());
       auto end = binance::parse_integer(r, "endTime", false);
-      if (!end.ok()) return finish(fail(end.error()));
+      if (!end.ok()) return fail(end.error());
       const auto limit =
           static_cast<std::size_t>(std::clamp<std::int64_t>(lim.value().value_or(500), 1, 1000));
       core::JsonWriter w;
@@ -474,84 +470,87 @@ HttpReply RestApi::serve(const HttpRequestView& req) {
         }
       }
       w.end_array();
-      return finish(good(std::move(w).str()));
+      return good(std::move(w).str());
     }
-    case Ep::kOrderNew:
-    case Ep::kOrderTest: {
+    case Endpoint::kOrderNew:
+    case Endpoint::kOrderTest: {
       auto o = binance::parse_new_order(r, info);
-      if (!o.ok()) return finish(fail(o.error()));
+      if (!o.ok()) return fail(o.error());
       const md::OrderBook& book = venue_.book_or_empty(o.value().symbol);
-      if (ep == Ep::kOrderTest) {
+      if (ep == Endpoint::kOrderTest) {
         const ApiError e = engine.test_order(o.value(), book);
-        if (!e.ok()) return finish(fail(e));
+        if (!e.ok()) return fail(e);
         const std::string* ccr = r.find("computeCommissionRates");
         const bool rates = ccr != nullptr && *ccr == "true";
-        return finish(
-            good(binance::test_order_json(rates ? &engine.account().commission() : nullptr)));
+        return good(binance::test_order_json(rates ? &engine.account().commission() : nullptr));
       }
       auto res = engine.place_order(o.value(), book, now_ms);
-      if (!res.ok()) return finish(fail(res.error()));
+      if (!res.ok()) return fail(res.error());
       log_event(spdlog::level::info, "rest", "order_placed",
                 LogFields()
                     .str("symbol", res.value().order.symbol)
                     .num("orderId", res.value().order.order_id)
                     .str("status", binance::to_string(res.value().order.status)));
-      return finish(good(binance::order_response_json(res.value())));
+      return good(binance::order_response_json(res.value()));
     }
-    case Ep::kOrderGet: {
+    case Endpoint::kOrderGet: {
       auto ref = binance::parse_order_ref(r, info);
-      if (!ref.ok()) return finish(fail(ref.error()));
+      if (!ref.ok()) return fail(ref.error());
       auto o = engine.query_order(ref.value());
-      if (!o.ok()) return finish(fail(o.error()));
-      return finish(good(binance::order_query_json(o.value())));
+      if (!o.ok()) return fail(o.error());
+      return good(binance::order_query_json(o.value()));
     }
-    case Ep::kOrderCancel: {
+    case Endpoint::kOrderCancel: {
       auto c = binance::parse_cancel(r, info);
-      if (!c.ok()) return finish(fail(c.error()));
+      if (!c.ok()) return fail(c.error());
       auto res = engine.cancel_order(c.value(), now_ms);
-      if (!res.ok()) return finish(fail(res.error()));
-      return finish(good(binance::cancel_response_json(res.value())));
+      if (!res.ok()) return fail(res.error());
+      return good(binance::cancel_response_json(res.value()));
     }
-    case Ep::kOpenOrders: {
+    case Endpoint::kOpenOrders: {
       auto sym = binance::parse_optional_symbol(r, info);
-      if (!sym.ok()) return finish(fail(sym.error()));
+      if (!sym.ok()) return fail(sym.error());
       const auto orders =
           engine.open_orders(sym.value() != nullptr ? sym.value()->name : std::string());
-      return finish(good(binance::open_orders_json(orders)));
+      return good(binance::open_orders_json(orders));
     }
-    case Ep::kAllOrders: {
+    case Endpoint::kAllOrders: {
       auto sym = binance::parse_symbol(r, info);
-      if (!sym.ok()) return finish(fail(sym.error()));
+      if (!sym.ok()) return fail(sym.error());
       auto from = binance::parse_integer(r, "orderId", false);
-      if (!from.ok()) return finish(fail(from.error()));
+      if (!from.ok()) return fail(from.error());
       auto limit = binance::parse_integer(r, "limit", false);
-      if (!limit.ok()) return finish(fail(limit.error()));
+      if (!limit.ok()) return fail(limit.error());
       const auto n = static_cast<std::uint32_t>(
           std::clamp<std::int64_t>(limit.value().value_or(500), 1, 1000));
-      return finish(
-          good(binance::open_orders_json(engine.all_orders(sym.value()->name, from.value(), n))));
+      return good(binance::open_orders_json(engine.all_orders(sym.value()->name, from.value(), n)));
     }
-    case Ep::kCancelAll: {
+    case Endpoint::kCancelAll: {
       auto sym = binance::parse_symbol(r, info);
-      if (!sym.ok()) return finish(fail(sym.error()));
+      if (!sym.ok()) return fail(sym.error());
       auto res = engine.cancel_open_orders(sym.value()->name, now_ms);
-      if (!res.ok()) return finish(fail(res.error()));
-      return finish(good(binance::cancel_all_json(res.value())));
+      if (!res.ok()) return fail(res.error());
+      return good(binance::cancel_all_json(res.value()));
     }
-    case Ep::kAccount: {
+    case Endpoint::kAccount: {
       const std::string* omit = r.find("omitZeroBalances");
-      return finish(good(binance::account_json(engine.account().view(), binance::AccountFlags{},
-                                               omit != nullptr && *omit == "true")));
+      return good(binance::account_json(engine.account().view(), binance::AccountFlags{},
+                                        omit != nullptr && *omit == "true"));
     }
-    case Ep::kMyTrades: {
+    case Endpoint::kMyTrades: {
       auto q = binance::parse_my_trades(r, info);
-      if (!q.ok()) return finish(fail(q.error()));
-      return finish(good(binance::my_trades_json(engine.my_trades(q.value()))));
+      if (!q.ok()) return fail(q.error());
+      return good(binance::my_trades_json(engine.my_trades(q.value())));
     }
-    case Ep::kNone:
+    case Endpoint::kUserStreamSubscribe:
+    case Endpoint::kUserStreamUnsubscribe:
+    case Endpoint::kSessionSubscriptions:
+      return good("{}");  // the WebSocket session answers these
+    case Endpoint::kNone:
       break;
   }
-  return HttpReply{404, "", {}};
+  return fail(binance::make_error(ErrorCode::kUnknown,
+                                  "An unknown error occurred while processing the request."));
 }
 
 }  // namespace cwts::sim_server

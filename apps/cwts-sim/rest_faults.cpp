@@ -1,5 +1,6 @@
-// cwts-sim's faults on the REST path: the fault requests (POST /_sim/fault, --fault) and
-// RestApi::handle, which answers with an injected error before serving (see rest_api.hpp).
+// cwts-sim's injected faults on requests: the fault requests (POST /_sim/fault, --fault),
+// RestApi::handle, which answers with an injected error before serving, and that error's body
+// (also for the WebSocket API, ws_api.cpp).
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -11,13 +12,9 @@
 
 namespace cwts::sim_server {
 
-namespace {
-
 using binance::ErrorCode;
 
-// The body of an injected error: `code` if the fault names one (its documented message), else
-// what Binance sends with that status.
-binance::ApiError fault_error(int status, int code, std::int64_t now_ms) {
+binance::ApiError injected_error(int status, int code, std::int64_t now_ms) {
   switch (code != 0                        ? code
           : status == 429 || status == 418 ? -1003
           : status >= 500                  ? -1008
@@ -51,8 +48,6 @@ binance::ApiError fault_error(int status, int code, std::int64_t now_ms) {
                                  "An unknown error occurred while processing the request.");
   }
 }
-
-}  // namespace
 
 bool apply_fault_json(std::string_view json, Faults& f, std::int64_t steady_now_ms, bool& drop,
                       std::string& error) {
@@ -127,7 +122,7 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
   if (faults.after_processing) (void)serve(req);
   HttpReply r;
   r.status = static_cast<unsigned>(faults.http_status);
-  r.body = binance::error_json(fault_error(faults.http_status, faults.code, wall_ms()));
+  r.body = binance::error_json(injected_error(faults.http_status, faults.code, wall_ms()));
   if (r.status == 429 || r.status == 418) {
     r.headers.emplace_back("Retry-After", r.status == 429 ? "1" : "120");
   }

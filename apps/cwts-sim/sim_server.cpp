@@ -9,7 +9,9 @@
 #include <string_view>
 
 #include <boost/asio/post.hpp>
+#include <simdjson.h>
 
+#include "cwts/core/decimal.hpp"
 #include "cwts/core/json_writer.hpp"
 #include "json_log.hpp"
 #include "rest_api.hpp"
@@ -40,6 +42,7 @@ SimServer::Impl::Impl(SimServerConfig c) : cfg(std::move(c)) {
   vo.request_weight_limit = cfg.request_weight_limit;
   venue = std::make_unique<Venue>(vo);
   rest = std::make_unique<RestApi>(*venue, binance::Credentials{cfg.api_key, cfg.api_secret});
+  user_data = std::make_unique<UserDataHub>(venue->engine());
   if (!cfg.fault_json.empty()) {
     bool drop = false;
     std::string err;
@@ -184,6 +187,45 @@ std::string SimServer::Impl::fault(std::string_view body, unsigned& status) {
   if (drop) drop_all();
   housekeeping();  // server_shutdown / expire_connections at once
   return "{}";
+}
+
+std::string SimServer::Impl::balance(std::string_view body, unsigned& status) {
+  // {"asset":"BTC","delta":"-0.5"}: a deposit or withdrawal of the account's free balance, with
+  // the user data stream's balanceUpdate and outboundAccountPosition.
+  const auto error = [&status](const std::string& msg) {
+    status = 400;
+    core::JsonWriter w;
+    w.begin_object().key("error").string(msg).end_object();
+    return std::move(w).str();
+  };
+  simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  if (parser.parse(body.data(), body.size()).get_object().get(obj) != simdjson::SUCCESS)
+    return error(R"(balance: expected a JSON object {"asset":..,"delta":..})");
+  std::string_view asset;
+  std::string_view delta_text;
+  if (obj["asset"].get_string().get(asset) != simdjson::SUCCESS)
+    return error(R"(balance: "asset" must be a string)");
+  if (obj["delta"].get_string().get(delta_text) != simdjson::SUCCESS)
+    return error(R"(balance: "delta" must be a decimal string such as "-0.5")");
+  for (auto [key, value] : obj) {
+    (void)value;
+    if (key != "asset" && key != "delta")
+      return error("balance: unknown member '" + std::string(key) + "'");
+  }
+  std::int64_t delta = 0;
+  if (core::parse_fixed(delta_text, 8, delta) != core::DecimalErrc::kOk)
+    return error(R"(balance: "delta" is not a decimal with at most 8 decimals)");
+  std::string err;
+  if (!user_data->apply_balance_delta(asset, delta, wall_ms(), err))
+    return error("balance: " + err);
+  const binance::Balance b = venue->engine().account().balance(asset);
+  log_event(spdlog::level::info, "sim", "balance_changed",
+            LogFields().str("asset", asset).str("delta", delta_text));
+  core::JsonWriter w;
+  w.begin_object().key("asset").string(asset).key("free").decimal(b.free);
+  w.key("locked").decimal(b.locked).end_object();
+  return std::move(w).str();
 }
 
 void SimServer::Impl::shutdown() {

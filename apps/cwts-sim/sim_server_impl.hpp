@@ -1,5 +1,6 @@
 // SimServer's private state, shared by its translation units (sim_server.cpp: the acceptor, the
-// market clock and faults; http_session.cpp: REST and /_sim/ requests; ws_session.cpp: streams).
+// market clock and faults; http_session.cpp: REST and /_sim/ requests; ws_session.cpp: streams;
+// ws_api_session.cpp: the WebSocket API).
 #pragma once
 
 #include <atomic>
@@ -21,6 +22,7 @@
 
 #include "rest_api.hpp"
 #include "sim_server.hpp"
+#include "user_data_hub.hpp"
 #include "venue.hpp"
 
 namespace cwts::sim_server {
@@ -62,11 +64,15 @@ struct SimServer::Impl {
   void shutdown();
   void drop_all();
   std::string fault(std::string_view body, unsigned& status);
+  std::string balance(std::string_view body, unsigned& status);  // POST /_sim/balance
 
   SimServerConfig cfg;
   // Declared before the io_context: sessions destroyed with it unsubscribe from the venue.
   std::unique_ptr<Venue> venue;
   std::unique_ptr<RestApi> rest;
+  // The engine's listener; after the venue (it unsets itself on the engine) and before the
+  // io_context (WebSocket API sessions detach from it when the io_context destroys them).
+  std::unique_ptr<UserDataHub> user_data;
   std::list<std::weak_ptr<detail::Droppable>> ws_sessions;
   std::list<std::weak_ptr<detail::Droppable>> http_sessions;  // kept-alive REST connections
   std::int64_t next_drop_ms = 0;                              // --drop-every-ms
@@ -96,6 +102,9 @@ void start_http_session(tcp::socket&& sock, SimServer::Impl& srv);
 // (ws_session.cpp).
 void start_ws_session(tcp::socket&& sock, SimServer::Impl& srv,
                       http::request<http::string_body> req);
+// The same for /ws-api/v3: the WebSocket API session (ws_api_session.cpp).
+void start_ws_api_session(tcp::socket&& sock, SimServer::Impl& srv,
+                          const http::request<http::string_body>& req);
 
 }  // namespace detail
 

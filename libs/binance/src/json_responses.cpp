@@ -290,6 +290,40 @@ void write_execution_report(JsonWriter& w, const ExecutionEvent& e, std::int64_t
   w.end_object();
 }
 
+void write_account_position(JsonWriter& w, std::span<const AssetBalance> assets,
+                            std::int64_t event_time_ms, std::int64_t update_time_ms) {
+  w.begin_object();
+  w.key("e").string("outboundAccountPosition");
+  w.key("E").integer(event_time_ms);
+  w.key("u").integer(update_time_ms);
+  w.key("B").begin_array();
+  for (const AssetBalance& a : assets) {
+    w.begin_object();
+    w.key("a").string(a.asset);
+    w.key("f").decimal(a.balance.free);
+    w.key("l").decimal(a.balance.locked);
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+}
+
+void write_balance_update(JsonWriter& w, std::string_view asset, std::int64_t delta_raw,
+                          std::int64_t event_time_ms, std::int64_t clear_time_ms) {
+  w.begin_object();
+  w.key("e").string("balanceUpdate");
+  w.key("E").integer(event_time_ms);
+  w.key("a").string(asset);
+  w.key("d").decimal(delta_raw);
+  w.key("T").integer(clear_time_ms);
+  w.end_object();
+}
+
+void write_event_stream_terminated(JsonWriter& w, std::int64_t event_time_ms) {
+  w.begin_object().key("e").string("eventStreamTerminated").key("E").integer(event_time_ms);
+  w.end_object();
+}
+
 void write_rate_limits(JsonWriter& w, std::span<const RateUsage> usage) {
   w.begin_array();
   for (const RateUsage& u : usage) {

@@ -20,6 +20,7 @@ enum class ErrorCode : std::int32_t {
   kInvalidMessage = -1013,  // filter failures ("Filter failure: PRICE_FILTER", ...)
   kUnsupportedOrderComposition = -1014,
   kTooManyOrders = -1015,
+  kUnsupportedOperation = -1020,
   kInvalidTimestamp = -1021,
   kInvalidSignature = -1022,
   kIllegalChars = -1100,
@@ -37,6 +38,7 @@ enum class ErrorCode : std::int32_t {
   kInvalidParameter = -1130,
   kBadRecvWindow = -1131,
   kBadStrategyType = -1134,
+  kInvalidJson = -1135,
   kInvalidNewOrderRespType = -1136,
   kInvalidCancelRestrictions = -1145,
   kNewOrderRejected = -2010,
@@ -44,6 +46,8 @@ enum class ErrorCode : std::int32_t {
   kNoSuchOrder = -2013,
   kBadApiKeyFmt = -2014,
   kRejectedMbxKey = -2015,
+  kSubscriptionActive = -2035,    // "User Data Stream subscription already active."
+  kSubscriptionInactive = -2036,  // "User Data Stream subscription not active."
 };
 
 // An error response: the body's code and msg, and the HTTP status it goes out with (400 for

@@ -79,6 +79,24 @@ void write_trade(JsonWriter& w, const Trade& t);
 void write_execution_report(JsonWriter& w, const ExecutionEvent& e, std::int64_t event_time_ms,
                             std::int64_t execution_id);
 
+// User data stream outboundAccountPosition: {"e":"outboundAccountPosition","E":..,"u":..,
+// "B":[{"a":"BTC","f":"1.00000000","l":"0.00000000"},..]} for the assets a change touched
+// ("u" = time of the account's last update).
+struct AssetBalance {
+  std::string_view asset;
+  Balance balance;
+};
+void write_account_position(JsonWriter& w, std::span<const AssetBalance> assets,
+                            std::int64_t event_time_ms, std::int64_t update_time_ms);
+
+// User data stream balanceUpdate (a deposit or withdrawal): {"e":"balanceUpdate","E":..,
+// "a":"BTC","d":"-0.50000000","T":..} ("d" signed, "T" = clear time).
+void write_balance_update(JsonWriter& w, std::string_view asset, std::int64_t delta_raw,
+                          std::int64_t event_time_ms, std::int64_t clear_time_ms);
+
+// {"e":"eventStreamTerminated","E":..}: the last event of a subscription that was stopped.
+void write_event_stream_terminated(JsonWriter& w, std::int64_t event_time_ms);
+
 // WS-API "rateLimits" array: [{"rateLimitType":..,"interval":..,"intervalNum":..,"limit":..,
 // "count":..},...].
 void write_rate_limits(JsonWriter& w, std::span<const RateUsage> usage);
