@@ -103,6 +103,14 @@ struct EngineOptions {
   std::vector<std::string> symbols = {"BTCUSDT", "ETHUSDT"};  // synthesized and traded
 };
 
+// Without the WebSocket API the engine learns fills by polling (status queries, myTrades): the
+// tests of those paths run without it, or the user data stream would answer first.
+inline EngineOptions polling_only() {
+  EngineOptions o;
+  o.extra_venue = R"(,"ws_api_url":"")";
+  return o;
+}
+
 // cwts-sim + cwtsd, torn down in reverse order; cwtsd's stderr (its JSON log) kept in a file.
 class Harness {
  public:
@@ -114,8 +122,9 @@ class Harness {
       const std::string base = sym.substr(0, sym.size() - 4);
       balance += "," + base + (base == "BTC" ? "=10" : "=100");
     }
-    std::vector<std::string> args = {"--synthetic",  syms,    "--rate",    "500",  "--api-key",
-                                     kKey,           "--api-secret", kSecret, "--balance", balance};
+    std::vector<std::string> args = {"--synthetic", syms,   "--rate",       "500",
+                                     "--api-key",   kKey,   "--api-secret", kSecret,
+                                     "--balance",   balance};
     args.insert(args.end(), sim_args.begin(), sim_args.end());
     sim_ = std::make_unique<SimProcess>(CWTS_SIM_BINARY, args, log_dir() + "/sim.log");
     config_path_ = log_dir() + "/cwtsd.json";

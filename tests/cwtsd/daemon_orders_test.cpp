@@ -15,14 +15,6 @@ namespace {
 
 using namespace cwts::daemon::test;
 
-// Without the WebSocket API the engine learns fills by polling (status queries, myTrades): the
-// tests of those paths run without it, or the user data stream would answer first.
-EngineOptions polling_only() {
-  EngineOptions o;
-  o.extra_venue = R"(,"ws_api_url":"")";
-  return o;
-}
-
 TEST(Cwtsd, LimitAndMarketOrdersAreFilledAndReported) {
   Harness h;
   StrategyClient s(h.instance(), 0);

@@ -24,6 +24,13 @@ EngineOptions journaled(const std::string& on_start = "adopt") {
   o.extra_venue = R"(,"on_start":")" + on_start + "\"";
   return o;
 }
+// The same, with fills polled: an order whose answer the engine never reads stays unknown to it
+// (the user data stream would tell it the fill before the kill).
+EngineOptions journaled_polling(const std::string& on_start = "adopt") {
+  EngineOptions o = journaled(on_start);
+  o.extra_venue += R"(,"ws_api_url":"")";
+  return o;
+}
 
 // Reports for `cid` (an earlier run's order: matched by client order id, not by seq).
 std::vector<cwts::layout::ExecReport> reports_for(StrategyClient& s, const std::string& cid,
@@ -70,7 +77,7 @@ std::string accepted_cid(StrategyClient& s, std::uint64_t seq) {
 }
 
 TEST(CwtsdJournal, AfterSigkillTheEngineKnowsItsOrdersAndPositionsAndReportsWhatHappenedMeanwhile) {
-  Harness h(journaled("adopt"));
+  Harness h(journaled_polling("adopt"));
   std::string resting_cid, inflight_cid;
   {
     StrategyClient s(h.instance(), 0);
@@ -289,7 +296,7 @@ TEST(CwtsdJournal, ABalanceMovedByAnotherClientIsAPositionMismatchAlert) {
 // two symbols and order_poll_ms 100, one openOrders (weight 6) per symbol per poll, and nothing
 // else but the periodic account refresh: no order or myTrades look-ups while nothing fills.
 TEST(CwtsdVenueCost, RestingOrdersCostOneOpenOrdersPollPerSymbolAndNothingElse) {
-  Harness h;
+  Harness h(polling_only());  // with the user data stream nothing is polled (daemon_stream_test)
   StrategyClient s(h.instance(), 0);
   for (const char* name : {"BTCUSDT", "ETHUSDT"}) {
     const int sym = s.symbol_id(name);

@@ -89,9 +89,11 @@ TEST(CwtsdUserStream, IdleWithRestingOrdersOnTenSymbolsTheEngineCostsTheVenueAlm
     const int id = s.symbol_id(sym);
     ASSERT_GE(id, 0) << sym;
     const auto q = s.quote(id);
+    const auto info = s.market().symbols[id].info.load();
     // 3% under the bid, about 20 USDT: it rests for the whole test.
-    const std::int64_t px = tick_floor(q.bid_px.raw * 97 / 100, fx(0.01));
-    const std::int64_t qty = (fx(20) * fx(1) / px + fx(0.00001)) / fx(0.00001) * fx(0.00001);
+    const std::int64_t px = tick_floor(q.bid_px.raw * 97 / 100, info.tick_size.raw);
+    const std::int64_t step = info.step_size.raw;
+    const std::int64_t qty = (fx(20) * fx(1) / px / step + 1) * step;
     seqs.push_back(s.submit(StrategyClient::make(id, Side::kBuy, OrderType::kLimit, qty, px)));
   }
   for (const auto seq : seqs) ASSERT_TRUE(wait_kind(s, seq, ReportKind::kNew)) << h.log();

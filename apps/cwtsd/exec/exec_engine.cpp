@@ -215,6 +215,10 @@ void ExecEngine::loop_once(std::int64_t now, bool& did_work) {
   if (ioc_.poll() > 0) did_work = true;
   if (ioc_.stopped()) ioc_.restart();
   venue_->tick(now);
+  if (mismatch_pending_ && now - last_mismatch_check_ns_ >= 100'000'000) {
+    last_mismatch_check_ns_ = now;
+    check_positions(last_balances_, now);
+  }
   venue_ready_.store(venue_->ready(), std::memory_order_relaxed);
   const venue::VenueHealth vh = venue_->health();
   stream_live_.store(vh.stream_live, std::memory_order_relaxed);

@@ -252,6 +252,9 @@ class ExecEngine final : private venue::VenueListener {
   };
   std::vector<AssetCheck> asset_checks_;
   bool balances_seen_ = false;
+  bool mismatch_pending_ = false;  // a difference not yet lasting kMismatchNs
+  std::int64_t last_mismatch_check_ns_ = 0;
+  std::vector<venue::BalanceUpdate> last_balances_;
   std::atomic<std::uint64_t> journal_used_{0}, journal_capacity_{0};
   // The gateway's look-ups: weight spent (any thread adds, exec thread takes) and the headroom
   // the exec thread publishes for them.

@@ -207,7 +207,10 @@ void ExecEngine::on_balances(std::span<const venue::BalanceUpdate> balances) {
     market_.balances[n++].store(out);
   }
   cc::store_word(market_.asset_count, n, std::memory_order_release);
-  if (cfg_.venue.kind == VenueKind::kBinance) check_positions(balances, now);
+  if (cfg_.venue.kind == VenueKind::kBinance) {
+    last_balances_.assign(balances.begin(), balances.end());
+    check_positions(balances, now);
+  }
 }
 
 void ExecEngine::check_positions(std::span<const venue::BalanceUpdate> balances, std::int64_t now) {
@@ -218,6 +221,7 @@ void ExecEngine::check_positions(std::span<const venue::BalanceUpdate> balances,
         asset_checks_.push_back(AssetCheck{b});
     }
   }
+  mismatch_pending_ = false;
   for (AssetCheck& c : asset_checks_) {
     core::Amount held{};  // absent = zero (the account omits zero balances)
     for (const auto& b : balances) {
@@ -240,6 +244,9 @@ void ExecEngine::check_positions(std::span<const venue::BalanceUpdate> balances,
       continue;
     }
     if (c.mismatch_since_ns == 0) c.mismatch_since_ns = now;
+    // Balances may not be told again (the user data stream tells changes only): the exec loop
+    // checks a pending difference again until it lasts kMismatchNs or goes away.
+    mismatch_pending_ = mismatch_pending_ || !c.told;
     if (c.told || now - c.mismatch_since_ns < kMismatchNs) continue;
     c.told = true;
     position_mismatches_.fetch_add(1, std::memory_order_relaxed);

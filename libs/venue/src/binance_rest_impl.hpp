@@ -58,8 +58,8 @@ struct Job {
   std::uint32_t attempt = 0;
   std::uint32_t weight = 1;
   std::int64_t not_before_ns = 0;
-  std::int64_t sent_ns = 0;      // when the (first) order request was signed
-  std::int64_t deadline_ns = 0;  // kPlace: not sent (or resent) after this; 0 = none
+  std::int64_t sent_ns = 0;        // when the (first) order request was signed
+  std::int64_t deadline_ns = 0;    // kPlace: not sent (or resent) after this; 0 = none
   std::int64_t ws_timeout_ns = 0;  // sent over the WebSocket API: no answer by then = unknown
 };
 
@@ -261,7 +261,7 @@ struct BinanceRestVenue::Impl {
   std::int64_t next_account_ns = 0;
   bool account_after_fill = false;
   bool startup_scan_done = false;  // every symbol's openOrders read once after ready
-  std::unordered_set<std::uint64_t> foreign_seen;  // foreign orders already told
+  std::unordered_set<std::uint64_t> foreign_seen;               // foreign orders already told
   mutable std::unordered_set<std::string> unvalued_fee_assets;  // told once each
   Counters counters;
 

@@ -89,9 +89,8 @@ void BinanceRestVenue::Impl::on_response(Job& j, http::response<http::string_bod
             res.body());
 }
 
-void BinanceRestVenue::Impl::on_answer(Job& j, int status, simdjson::dom::element doc,
-                                       bool parsed, std::int64_t retry_after_s,
-                                       std::string_view raw) {
+void BinanceRestVenue::Impl::on_answer(Job& j, int status, simdjson::dom::element doc, bool parsed,
+                                       std::int64_t retry_after_s, std::string_view raw) {
   if (status == 429 || status == 418) {
     if (listener != nullptr) listener->on_retry_after(status, retry_after_s);
     if (j.kind == JobKind::kPlace) {
@@ -423,10 +422,11 @@ core::Notional BinanceRestVenue::Impl::fee_in_quote(const std::string& symbol, c
   const core::Price mark =
       listener != nullptr ? listener->mark_price(asset, it->second.second) : core::Price{};
   if (mark > core::Price{}) return core::notional(mark, core::as_base(commission));
-  if (listener != nullptr && !asset.empty() && unvalued_fee_assets.insert(std::string(asset)).second) {
+  if (listener != nullptr && !asset.empty() &&
+      unvalued_fee_assets.insert(std::string(asset)).second) {
     listener->on_venue_error("commission in " + std::string(asset) + " not valued in " +
-                             it->second.second + ": add " + std::string(asset) +
-                             it->second.second + " to market.symbols");
+                             it->second.second + ": add " + std::string(asset) + it->second.second +
+                             " to market.symbols");
   }
   return {};
 }

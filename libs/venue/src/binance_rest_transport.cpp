@@ -133,8 +133,8 @@ void BinanceRestVenue::Impl::dispatch() {
       const bool order_job = it->kind == JobKind::kPlace || it->kind == JobKind::kCancel ||
                              it->kind == JobKind::kQuery;
       // Status queries spend request weight: the engine's governor decides, as on REST.
-      const bool allowed = it->kind != JobKind::kQuery || listener == nullptr ||
-                           listener->allow_request(it->weight);
+      const bool allowed =
+          it->kind != JobKind::kQuery || listener == nullptr || listener->allow_request(it->weight);
       if (order_job && it->not_before_ns <= now && allowed) {
         Job j = std::move(*it);
         it = queue.erase(it);
@@ -151,9 +151,8 @@ void BinanceRestVenue::Impl::dispatch() {
     if (it == queue.end()) return;
     // Polls and account refreshes spend request weight only when the engine's budget allows;
     // order traffic was already admitted by the engine.
-    if (it->kind != JobKind::kPlace && it->kind != JobKind::kCancel &&
-        it->kind != JobKind::kTime && listener != nullptr &&
-        !listener->allow_request(it->weight)) {
+    if (it->kind != JobKind::kPlace && it->kind != JobKind::kCancel && it->kind != JobKind::kTime &&
+        listener != nullptr && !listener->allow_request(it->weight)) {
       it->not_before_ns = now + 200'000'000;
       continue;
     }

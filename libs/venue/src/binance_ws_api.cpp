@@ -245,8 +245,8 @@ std::string BinanceRestVenue::Impl::ws_signed_request(std::string_view method,
 
 void BinanceRestVenue::Impl::ws_subscribe() {
   ws_subscribe_id = ws_next_id++;
-  ws_send(ws_signed_request("userDataStream.subscribe.signature", "", ws_subscribe_id,
-                            realtime_ns()));
+  ws_send(
+      ws_signed_request("userDataStream.subscribe.signature", "", ws_subscribe_id, realtime_ns()));
 }
 
 bool BinanceRestVenue::Impl::ws_orders() const noexcept {
@@ -380,8 +380,7 @@ void BinanceRestVenue::Impl::on_execution_report(simdjson::dom::element ev) {
   if (it == orders.end()) {
     const bool ours = finished.count(std::string(cid)) != 0 ||
                       (!orig.empty() && finished.count(std::string(orig)) != 0);
-    if (!ours && x == "NEW" && oid != 0 && foreign_seen.insert(oid).second &&
-        listener != nullptr) {
+    if (!ours && x == "NEW" && oid != 0 && foreign_seen.insert(oid).second && listener != nullptr) {
       listener->on_foreign_order(symbol, cid, oid);
     }
     return;

@@ -15,8 +15,7 @@
 namespace cwts::net {
 
 using PlainWs = boost::beast::websocket::stream<boost::beast::tcp_stream>;
-using TlsWs =
-    boost::beast::websocket::stream<boost::beast::ssl_stream<boost::beast::tcp_stream>>;
+using TlsWs = boost::beast::websocket::stream<boost::beast::ssl_stream<boost::beast::tcp_stream>>;
 
 // Held by shared_ptr so completion handlers keep it alive after the client has moved on to a
 // newer connection; a handler whose connection is no longer the client's current one does nothing

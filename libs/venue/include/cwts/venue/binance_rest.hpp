@@ -70,10 +70,10 @@ class BinanceRestVenue final : public VenueClient {
     std::uint64_t unknown_outcomes = 0;  // order requests followed by a status query
     std::uint64_t resends = 0;           // orders resent after -2013
     std::uint64_t connects = 0;
-    std::uint64_t ws_connects = 0;       // WebSocket API sessions opened
-    std::uint64_t stream_gaps = 0;       // user data stream lost after it was live
-    std::uint64_t stream_events = 0;     // user data stream events received
-    std::uint64_t ws_requests = 0;       // order requests sent over the WebSocket API
+    std::uint64_t ws_connects = 0;    // WebSocket API sessions opened
+    std::uint64_t stream_gaps = 0;    // user data stream lost after it was live
+    std::uint64_t stream_events = 0;  // user data stream events received
+    std::uint64_t ws_requests = 0;    // order requests sent over the WebSocket API
   };
   // True while the user data stream is subscribed (fills arrive without polling).
   [[nodiscard]] bool stream_live() const noexcept;

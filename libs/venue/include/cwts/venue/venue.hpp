@@ -97,10 +97,10 @@ class VenueListener {
 
 // What the venue connection looks like, for metrics (exec thread).
 struct VenueHealth {
-  bool stream_live = false;           // the user data stream is subscribed
-  std::uint64_t stream_events = 0;    // its events so far
-  std::uint64_t stream_gaps = 0;      // times it was lost after being live
-  std::int64_t clock_offset_ns = 0;   // the venue's clock minus this host's
+  bool stream_live = false;          // the user data stream is subscribed
+  std::uint64_t stream_events = 0;   // its events so far
+  std::uint64_t stream_gaps = 0;     // times it was lost after being live
+  std::int64_t clock_offset_ns = 0;  // the venue's clock minus this host's
 };
 
 class VenueClient {
