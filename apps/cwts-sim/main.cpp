@@ -28,6 +28,7 @@ constexpr const char* kUsage =
     "                [--drop-every-ms N] [--stall-ms N --stall-every-ms N] [--skip-update-ids N]\n"
     "                [--delay-ms N --delay-count N | --http-status CODE --http-count N]\n"
     "                [--server-shutdown-after-ms N] [--max-connection-age-ms N]\n"
+    "                [--clock-offset-ms N]  (the venue's clock = the host's + N)\n"
     "Keys also from CWTS_SIM_API_KEY / CWTS_SIM_API_SECRET. Prints one ready line on stdout,\n"
     "JSON log lines on stderr; SIGTERM/SIGINT stop it with exit status 0.\n";
 
@@ -94,6 +95,8 @@ int main(int argc, char** argv) {
           cfg.captures.emplace_back(argv[++i]);
       } else if (a == "--synthetic") {
         for (auto& s : split_commas(value())) cfg.synthetic.push_back(s);
+      } else if (a == "--clock-offset-ms") {
+        cfg.clock_offset_ms = std::stoll(value());
       } else if (a == "--speed") {
         cfg.speed = std::stod(value());
       } else if (a == "--loop") {

@@ -268,9 +268,7 @@ ApiReply RestApi::execute(const Call& call, std::int64_t now_ms) {
 
   // SIGNED endpoints: API key, signature, timestamp, in the venue's order.
   if (is_signed(ep)) {
-    const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                                    std::chrono::system_clock::now().time_since_epoch())
-                                    .count();
+    const std::int64_t now_us = wall_us();
     auto auth = binance::authenticate(r, call.api_key, creds_, now_us);
     if (!auth.ok()) return fail(auth.error());
     const ApiError late = auth.value().recheck(now_us);

@@ -29,6 +29,7 @@ using detail::steady_ns;
 SimServer::Impl::Impl(SimServerConfig c) : cfg(std::move(c)) {
   if (cfg.listen_host != "127.0.0.1")
     throw std::invalid_argument("--listen: loopback only (127.0.0.1), got " + cfg.listen_host);
+  set_clock_offset_ms(cfg.clock_offset_ms);
   Venue::Options vo;
   vo.exchange_info_path = cfg.exchange_info_path;
   vo.captures = cfg.captures;

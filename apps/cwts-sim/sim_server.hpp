@@ -23,6 +23,7 @@ struct SimServerConfig {
   bool loop = false;                   // replay captures forever (update ids stay monotonic)
   bool rebase_time = false;            // replay with times shifted so the capture starts now
   double rate = 1000.0;                // synthetic stream events per second, all symbols
+  std::int64_t clock_offset_ms = 0;    // the venue's clock = the host's + this (--clock-offset-ms)
   std::uint64_t seed = 1;              // synthetic generator
 
   // The one account.

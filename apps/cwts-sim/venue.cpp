@@ -25,11 +25,20 @@ constexpr std::size_t kKlineHistory = 1000;
 
 }  // namespace
 
-std::int64_t wall_ms() noexcept {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
+namespace {
+std::int64_t g_clock_offset_us = 0;
+}  // namespace
+
+void set_clock_offset_ms(std::int64_t offset_ms) noexcept { g_clock_offset_us = offset_ms * 1000; }
+
+std::int64_t wall_us() noexcept {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
-      .count();
+             .count() +
+         g_clock_offset_us;
 }
+
+std::int64_t wall_ms() noexcept { return wall_us() / 1000; }
 
 void KlineSeries::add(int idx, std::int64_t t, md::Price px, md::Qty qty, md::Notional quote,
                       bool buyer_maker, std::int64_t trade_id) {

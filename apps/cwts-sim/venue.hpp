@@ -264,5 +264,10 @@ struct Venue::CaptureInit {
 // bytes as recorded (replay.cpp).
 [[nodiscard]] std::string shift_field(std::string s, std::string_view key, std::int64_t delta);
 [[nodiscard]] std::int64_t wall_ms() noexcept;
+// The same clock in microseconds (timestamp and recvWindow checks).
+[[nodiscard]] std::int64_t wall_us() noexcept;
+// --clock-offset-ms: the venue's clock runs this far from the host's (a venue whose clock
+// differs from the client's, as a real one's does). Set once at start-up.
+void set_clock_offset_ms(std::int64_t offset_ms) noexcept;
 
 }  // namespace cwts::sim_server

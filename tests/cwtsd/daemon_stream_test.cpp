@@ -1,5 +1,6 @@
 // The user data stream and the WebSocket API end to end (docs/engine.md "Venues"): a real cwtsd
 // against a real cwts-sim, whose /_sim/stats tells what the engine cost the venue.
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -193,3 +194,35 @@ TEST(CwtsdUserStream, AnOrderPlaceHeldPastTheTimeoutIsQueriedAndNeverDoubled) {
 }
 
 }  // namespace
+
+namespace {
+
+// The value of an unlabelled sample in /metrics text; NaN if absent.
+double metric_value(const std::string& text, const std::string& name) {
+  const auto at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return std::nan("");
+  return std::stod(text.substr(at + name.size() + 2));
+}
+
+}  // namespace
+
+// Binance refuses a request whose timestamp is more than recvWindow behind its clock or 1 s ahead
+// of it (-1021). A venue whose clock is 3 s away from this host's: the engine measures the
+// offset (GET /api/v3/time) and every timestamp is on the venue's clock.
+TEST(CwtsdVenueClock, AVenueClockSecondsAwayIsMeasuredAndEveryRequestIsOnItsTime) {
+  for (const int offset_ms : {3000, -3000}) {
+    SCOPED_TRACE("venue clock offset " + std::to_string(offset_ms) + " ms");
+    Harness h(EngineOptions{}, {"--clock-offset-ms", std::to_string(offset_ms)});
+    ASSERT_TRUE(h.wait_metric("cwts_venue_user_stream_live 1")) << h.log();
+    EXPECT_NEAR(metric_value(h.metrics(), "cwts_venue_clock_offset_seconds"), offset_ms / 1000.0,
+                0.05);
+    StrategyClient s(h.instance(), 0);
+    const int btc = s.symbol_id("BTCUSDT");
+    const auto m = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
+    const auto rs = s.wait_terminal(m);
+    ASSERT_FALSE(rs.empty()) << h.log();
+    EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled) << "code " << rs.back().venue_code;
+    EXPECT_EQ(h.log().find("-1021"), std::string::npos) << h.log();
+    EXPECT_EQ(h.engine().terminate(15s), 0);
+  }
+}

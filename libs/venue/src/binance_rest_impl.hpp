@@ -89,6 +89,10 @@ struct Tracked {
   bool unknown_told = false;   // kUnknown emitted (its queries keep failing)
   bool resent = false;
   bool final = false;
+  // The order request's own answer came (or never will: unknown outcome). Until then a bare NEW
+  // from the stream is not told: the answer follows within a round trip with the immediate
+  // fills, and what the venue answered the order is what a client of the gateway is shown.
+  bool answered = false;
   std::int64_t placed_ns = 0;
   std::int64_t sent_ns = 0;  // timestamp of the last order request sent
 };
@@ -252,6 +256,9 @@ struct BinanceRestVenue::Impl {
   bool ready = false;
   bool account_queued = false;
   bool time_queued = false;
+  // The first clock measurement answered (or failed): signed requests wait for it, or their
+  // timestamps would be on this host's clock.
+  bool clock_tried = false;
   std::int64_t next_time_ns = 0;
   std::int64_t clock_offset_ns = 0;  // venue clock - local clock
   // Half the round trip of the measurement plus the venue's 1 ms resolution; before the first

@@ -232,6 +232,7 @@ void BinanceRestVenue::Impl::on_error(Job& j, int status, std::int32_t code, std
       return trades_again(j);
     case JobKind::kTime:
       time_queued = false;
+      clock_tried = true;
       return enqueue_time(realtime_ns() + 5'000'000'000LL);
   }
 }
@@ -241,6 +242,7 @@ void BinanceRestVenue::Impl::on_order(Job& j, simdjson::dom::element doc) {
   auto it = orders.find(j.cid);
   if (it == orders.end()) return;
   Tracked& t = it->second;
+  t.answered = true;
   std::string_view status_text;
   OrderStatus st{};
   if (doc["status"].get(status_text) != simdjson::SUCCESS || !parse_status(status_text, st)) {

@@ -86,6 +86,7 @@ void BinanceRestVenue::Impl::enqueue_time(std::int64_t not_before) {
 
 void BinanceRestVenue::Impl::on_time(const Job& j, simdjson::dom::element doc) {
   time_queued = false;
+  clock_tried = true;
   const std::int64_t now = realtime_ns();
   std::int64_t server_ms = 0;
   if (doc["serverTime"].get(server_ms) != simdjson::SUCCESS) {
@@ -127,7 +128,7 @@ void BinanceRestVenue::Impl::dispatch() {
       ++it;
     }
   }
-  if (ws_orders()) {
+  if (ws_orders() && clock_tried) {
     // Order requests go over the WebSocket API session while it is live.
     for (auto it = queue.begin(); it != queue.end();) {
       const bool order_job = it->kind == JobKind::kPlace || it->kind == JobKind::kCancel ||
@@ -146,8 +147,9 @@ void BinanceRestVenue::Impl::dispatch() {
   }
   for (auto& c : conns) {
     if (c->busy) continue;
-    auto it = std::find_if(queue.begin(), queue.end(),
-                           [&](const Job& j) { return j.not_before_ns <= now; });
+    auto it = std::find_if(queue.begin(), queue.end(), [&](const Job& j) {
+      return j.not_before_ns <= now && (clock_tried || j.kind == JobKind::kTime);
+    });
     if (it == queue.end()) return;
     // Polls and account refreshes spend request weight only when the engine's budget allows;
     // order traffic was already admitted by the engine.
@@ -284,6 +286,7 @@ void BinanceRestVenue::Impl::unknown_outcome(Job& j, int http_status) {
   switch (j.kind) {
     case JobKind::kPlace:
       ++counters.unknown_outcomes;
+      if (auto it = orders.find(j.cid); it != orders.end()) it->second.answered = true;
       // Query only once the request can no longer be executed: Binance refuses a request that
       // reaches the matching engine later than timestamp + recvWindow, so a -2013 after that
       // proves the order does not exist and a resend cannot duplicate it.
@@ -308,6 +311,7 @@ void BinanceRestVenue::Impl::unknown_outcome(Job& j, int http_status) {
       break;
     case JobKind::kTime:
       time_queued = false;
+      clock_tried = true;  // signed requests go on with the last offset (0 at first)
       enqueue_time(now + 1'000'000'000);
       break;
   }

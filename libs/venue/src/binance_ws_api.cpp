@@ -49,7 +49,7 @@ std::int64_t reconnect_backoff_ns(std::uint32_t failures) {
 // ---- the connection --------------------------------------------------------------------
 void BinanceRestVenue::Impl::ws_tick(std::int64_t now_ns) {
   if (ws_state == WsState::kOff) return;
-  if (ws_state == WsState::kDown && now_ns >= ws_next_connect_ns) ws_connect();
+  if (ws_state == WsState::kDown && now_ns >= ws_next_connect_ns && clock_tried) ws_connect();
   // Requests without an answer in time: their outcome is unknown (the session may be stuck).
   std::vector<std::uint64_t> late;
   for (const auto& [id, j] : ws_inflight) {
@@ -415,7 +415,9 @@ void BinanceRestVenue::Impl::on_execution_report(simdjson::dom::element ev) {
   }
   const bool was_acknowledged = t.acknowledged;
   acknowledged(it->first, t);
-  if (!was_acknowledged || t.status != before || t.cum_qty > cum_before || filled) {
+  const bool bare_new_before_answer = x == "NEW" && !t.answered && !t.resent;
+  if ((!was_acknowledged || t.status != before || t.cum_qty > cum_before || filled) &&
+      !bare_new_before_answer) {
     publish(it->first, t);
   }
   finish_if_final(it);
