@@ -1,17 +1,30 @@
 // cwts-latency-order: signal pushed into a slot's ring → the order request's first bytes on the
-// REST socket; with --gateway, the gateway's path instead: a signed POST /api/v3/order written to
+// venue socket; with --gateway, the gateway's path instead: a signed POST /api/v3/order written to
 // cwtsd's gateway (one kept-alive connection) → the order's first bytes on the venue socket. Runs a
-// real cwts-sim and a real cwtsd; cwtsd's REST traffic goes through a loopback TCP relay in this
-// process that timestamps every "POST /api/v3/order" it sees (CLOCK_REALTIME, the same clock as the
-// signal's created_ns). The relay adds no latency to what is measured: the stamp is taken when the
-// bytes arrive from cwtsd, before they are forwarded.
+// real cwts-sim and a real cwtsd; cwtsd's REST traffic and its WebSocket API session (ws_api_url
+// "auto" = the relay's host:port) go through a loopback TCP relay in this process that timestamps
+// every "POST /api/v3/order" and every WebSocket frame with "method":"order.place" it sees
+// (CLOCK_REALTIME, the same clock as the signal's created_ns). The relay adds no latency to what is
+// measured: the stamp is taken when the bytes arrive from cwtsd, before they are forwarded.
 //
 //   cwts-latency-order --sim PATH --cwtsd PATH [--samples N] [--idle
 //   busy-spin|spin-then-yield|block] [--gateway] [--json] [--raw FILE]
 //   [--journal DIR [--journal-fsync none|interval|always]]
+//   [--order-transport rest|ws] [--user-stream on|off] [--order-poll-ms N] [--fill ioc|resting]
 //
 // --journal DIR turns cwtsd's order journal on in DIR (docs/journal.md; fsync policy `interval`
 // unless --journal-fsync says otherwise); without it cwtsd runs with no journal, as before.
+// --order-transport ws: venue.order_transport "ws" (orders over the WebSocket API).
+// --user-stream off: venue.ws_api_url "" (no session: fills found by polling openOrders every
+// venue.order_poll_ms, --order-poll-ms, default 500).
+// --fill ioc: IOC orders through the other side (buys and sells alternately) that fill at once at
+// the venue; also reports order bytes at the relay → the FILLED report (the report's ts_ns: when
+// cwtsd published it into the slot's ring), i.e. venue processing + the answer path, which
+// includes one more pass through the relay.
+// --fill resting: GTC orders at the own side's best price that rest until the market comes to
+// them; reports the venue's fill time (the order's updateTime, asked of cwts-sim directly: ms,
+// truncated, so +0..1 ms) → the FILLED report, and with the user data stream on, the FILLED
+// executionReport frame's arrival at the relay → the FILLED report.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -21,9 +34,11 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <random>
 #include <regex>
 #include <string>
 #include <thread>
@@ -41,7 +56,15 @@ namespace {
 using namespace std::chrono_literals;
 
 std::mutex g_mu;
-std::map<std::string, std::int64_t> g_order_seen;  // client order id -> when its POST arrived
+struct Seen {
+  std::int64_t t = 0;    // kernel receive time stamp at the relay
+  std::int64_t fwd = 0;  // the relay's own delay: bytes forwarded (send returned) - t
+  bool ws = false;       // came as a WebSocket API frame (order.place), not as REST
+};
+std::map<std::string, Seen> g_order_seen;  // client order id -> when its order request arrived
+// client order id -> when the user data stream's executionReport with "X":"FILLED" for it reached
+// the relay from the venue, and that event's transaction time "T" (venue clock, ms).
+std::map<std::string, std::pair<std::int64_t, std::int64_t>> g_fill_frame;
 
 int listen_loopback(std::uint16_t& port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -68,15 +91,84 @@ int connect_loopback(std::uint16_t port) {
   return fd;
 }
 
-// Copies from -> to; on the request direction, stamps order requests with the kernel's receive
-// time stamp (SO_TIMESTAMPNS: when the bytes reached the relay's socket), so the relay thread's
-// own wake-up delay is not counted.
+// The value of "key":"…" (a JSON string) in `v`, or "".
+std::string_view json_string(std::string_view v, std::string_view key) {
+  const auto k = v.find(key);
+  if (k == std::string_view::npos) return {};
+  const auto e = v.find('"', k + key.size());
+  return e == std::string_view::npos ? std::string_view{}
+                                     : v.substr(k + key.size(), e - k - key.size());
+}
+
+// WebSocket frames (RFC 6455) out of one direction of a connection that began with an HTTP
+// Upgrade: the HTTP head is skipped, each complete frame's payload is unmasked (client -> server
+// frames are masked) and handed over with the receive time stamp of the read that brought the
+// frame's first byte.
+class WsFrames {
+ public:
+  template <class F>
+  void feed(std::string_view data, std::int64_t t, F&& on_frame) {
+    buf_.append(data);
+    chunks_.emplace_back(base_ + buf_.size(), t);
+    if (in_head_) {
+      const auto h = buf_.find("\r\n\r\n");
+      if (h == std::string::npos) return;
+      consume(h + 4);
+      in_head_ = false;
+    }
+    while (buf_.size() >= 2) {
+      const auto* b = reinterpret_cast<const unsigned char*>(buf_.data());
+      const unsigned opcode = b[0] & 0x0FU;
+      const bool masked = (b[1] & 0x80U) != 0;
+      std::uint64_t len = b[1] & 0x7FU;
+      std::size_t at = 2;
+      if (len == 126) {
+        if (buf_.size() < 4) return;
+        len = (std::uint64_t{b[2]} << 8) | b[3];
+        at = 4;
+      } else if (len == 127) {
+        if (buf_.size() < 10) return;
+        len = 0;
+        for (int i = 0; i < 8; ++i) len = (len << 8) | b[2 + i];
+        at = 10;
+      }
+      const std::size_t key_at = at;
+      if (masked) at += 4;
+      if (buf_.size() < at + len) return;
+      std::string payload = buf_.substr(at, len);
+      if (masked) {
+        for (std::size_t i = 0; i < payload.size(); ++i)
+          payload[i] = static_cast<char>(payload[i] ^ buf_[key_at + (i & 3U)]);
+      }
+      while (!chunks_.empty() && chunks_.front().first <= base_) chunks_.pop_front();
+      const std::int64_t start = chunks_.empty() ? t : chunks_.front().second;
+      if (opcode == 1) on_frame(std::string_view(payload), start);  // text frames only
+      consume(at + len);
+    }
+  }
+
+ private:
+  void consume(std::size_t n) {
+    buf_.erase(0, n);
+    base_ += n;
+  }
+  std::string buf_;
+  std::deque<std::pair<std::uint64_t, std::int64_t>> chunks_;  // (end offset, receive stamp)
+  std::uint64_t base_ = 0;                                     // stream offset of buf_[0]
+  bool in_head_ = true;
+};
+
+// Copies from -> to, stamping every read with the kernel's receive time stamp (SO_TIMESTAMPNS:
+// when the bytes reached the relay's socket), so the relay thread's own wake-up delay is not
+// counted. Requests (cwtsd -> venue): a REST "POST /api/v3/order" or, on a WebSocket API
+// connection, an "order.place" frame is recorded under its client order id. Answers (venue ->
+// cwtsd) on a WebSocket API connection: executionReport frames with "X":"FILLED".
 void pump(int from, int to, bool requests) {
   char buf[65536];
-  if (requests) {
-    int one = 1;
-    ::setsockopt(from, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
-  }
+  int one = 1;
+  ::setsockopt(from, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+  bool first = true, ws = false;
+  WsFrames frames;
   while (true) {
     iovec iov{buf, sizeof buf};
     alignas(cmsghdr) char control[256];
@@ -95,18 +187,48 @@ void pump(int from, int to, bool requests) {
         t = ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
       }
     }
-    if (requests) {
-      const std::string_view v(buf, static_cast<std::size_t>(n));
-      if (v.rfind("POST /api/v3/order?", 0) == 0) {
-        const auto k = v.find("newClientOrderId=");
-        if (k != std::string_view::npos) {
-          const auto e = v.find_first_of("& ", k + 17);
-          std::lock_guard lock(g_mu);
-          g_order_seen.emplace(std::string(v.substr(k + 17, e - k - 17)), t);
-        }
+    const std::string_view v(buf, static_cast<std::size_t>(n));
+    if (first) {
+      ws = requests ? v.starts_with("GET /ws-api/v3") : v.starts_with("HTTP/1.1 101");
+      first = false;
+    }
+    std::string order_cid;  // an order in this read: its forwarding delay is recorded too
+    if (requests && !ws && v.starts_with("POST /api/v3/order?")) {
+      const auto k = v.find("newClientOrderId=");
+      if (k != std::string_view::npos) {
+        const auto e = v.find_first_of("& ", k + 17);
+        order_cid = std::string(v.substr(k + 17, e - k - 17));
+        std::lock_guard lock(g_mu);
+        g_order_seen.emplace(order_cid, Seen{t, 0, false});
       }
+    } else if (ws) {
+      frames.feed(v, t, [&](std::string_view p, std::int64_t start) {
+        if (requests) {
+          if (p.find("\"method\":\"order.place\"") == std::string_view::npos) return;
+          const auto cid = json_string(p, "\"newClientOrderId\":\"");
+          if (cid.empty()) return;
+          order_cid = std::string(cid);
+          std::lock_guard lock(g_mu);
+          g_order_seen.emplace(order_cid, Seen{start, 0, true});
+        } else if (p.find("\"executionReport\"") != std::string_view::npos &&
+                   p.find("\"X\":\"FILLED\"") != std::string_view::npos) {
+          const auto cid = json_string(p, "\"c\":\"");
+          const auto k = p.find("\"T\":");
+          const std::int64_t venue_ms = k == std::string_view::npos
+                                            ? 0
+                                            : std::atoll(std::string(p.substr(k + 4, 20)).c_str());
+          std::lock_guard lock(g_mu);
+          g_fill_frame.emplace(std::string(cid), std::make_pair(start, venue_ms));
+        }
+      });
     }
     if (::send(to, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) break;
+    if (!order_cid.empty()) {
+      const std::int64_t done = cwts::core::realtime_ns();
+      std::lock_guard lock(g_mu);
+      auto& s = g_order_seen[order_cid];
+      s.fwd = done - s.t;
+    }
   }
   ::shutdown(to, SHUT_WR);
 }
@@ -141,20 +263,25 @@ std::string unlimited_exchange_info(const std::string& dir) {
   return path;
 }
 
-// One kept-alive HTTP/1.1 connection to the gateway, as FreqTrade's ccxt keeps one.
-class GatewayClient {
+// One kept-alive HTTP/1.1 connection: to the gateway, as FreqTrade's ccxt keeps one, or to the
+// venue (the harness's own order queries, not through the relay).
+class HttpClient {
  public:
-  explicit GatewayClient(std::uint16_t port) : fd_(connect_loopback(port)) {}
-  ~GatewayClient() {
+  HttpClient(std::uint16_t port, std::string key, std::string secret)
+      : fd_(connect_loopback(port)), key_(std::move(key)), secret_(std::move(secret)) {}
+  ~HttpClient() {
     if (fd_ >= 0) ::close(fd_);
   }
-  // Sends a signed order and returns the response body ("" on failure). `t0` is stamped just
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+  // Sends a signed request and returns the response body ("" on failure). `t0` is stamped just
   // before the request's bytes are written.
-  std::string order(const std::string& query, std::int64_t& t0) {
-    const std::string sig = cwts::net::hmac_sha256_hex("gwLatSecret0123456789", query);
-    const std::string req = "POST /api/v3/order?" + query + "&signature=" + sig +
-                            " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MBX-APIKEY: gwLatKey\r\n"
-                            "Content-Length: 0\r\n\r\n";
+  std::string signed_request(const char* method, const char* path, const std::string& query,
+                             std::int64_t& t0) {
+    const std::string sig = cwts::net::hmac_sha256_hex(secret_, query);
+    const std::string req = std::string(method) + " " + path + "?" + query + "&signature=" + sig +
+                            " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MBX-APIKEY: " + key_ +
+                            "\r\nContent-Length: 0\r\n\r\n";
     t0 = cwts::core::realtime_ns();
     if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
       return {};
@@ -163,7 +290,8 @@ class GatewayClient {
     while (true) {
       const auto h = in.find("\r\n\r\n");
       if (h != std::string::npos) {
-        const auto cl = in.find("Content-Length: ");
+        auto cl = in.find("Content-Length: ");
+        if (cl == std::string::npos) cl = in.find("content-length: ");
         const std::size_t len = cl == std::string::npos ? 0 : std::stoul(in.substr(cl + 16));
         if (in.size() >= h + 4 + len) return in.substr(h + 4, len);
       }
@@ -175,12 +303,33 @@ class GatewayClient {
 
  private:
   int fd_;
+  std::string key_, secret_;
 };
 
-// "orderId":N from a response body, or 0.
-std::uint64_t order_id_of(const std::string& body) {
-  const auto k = body.find("\"orderId\":");
-  return k == std::string::npos ? 0 : std::stoull(body.substr(k + 10));
+// "key":N (an integer) from a response body, or 0.
+std::int64_t json_integer(const std::string& body, const std::string& key) {
+  const auto k = body.find("\"" + key + "\":");
+  return k == std::string::npos ? 0 : std::stoll(body.substr(k + key.size() + 3));
+}
+
+// p50/p90/p99/p99.9/max of `v` (ns) in µs on one line.
+void print_stats(const char* what, std::vector<std::int64_t> v) {
+  const auto st = cwts::bench::stats(v);
+  std::printf(*what != 0 ? "%s, %zu samples\n" : "%s  %zu samples\n", what, st.n);
+  std::printf("  p50 %8.1f us   p90 %8.1f us   p99 %8.1f us   p99.9 %8.1f us   max %8.1f us\n",
+              static_cast<double>(st.p50) / 1e3, static_cast<double>(st.p90) / 1e3,
+              static_cast<double>(st.p99) / 1e3, static_cast<double>(st.p999) / 1e3,
+              static_cast<double>(st.max) / 1e3);
+}
+
+void print_json_stats(const char* key, std::vector<std::int64_t> v, bool last) {
+  const auto st = cwts::bench::stats(v);
+  std::printf(
+      "\"%s\":{\"p50_ns\":%llu,\"p90_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%llu,"
+      "\"samples\":%zu}%s",
+      key, static_cast<unsigned long long>(st.p50), static_cast<unsigned long long>(st.p90),
+      static_cast<unsigned long long>(st.p99), static_cast<unsigned long long>(st.p999),
+      static_cast<unsigned long long>(st.max), st.n, last ? "" : ",");
 }
 
 }  // namespace
@@ -192,6 +341,8 @@ int main(int argc, char** argv) {
   bool gateway = false;
   std::string raw_path;
   std::string journal_dir, journal_fsync = "interval";
+  std::string transport = "rest", user_stream = "on", fill;
+  long order_poll_ms = -1;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -213,11 +364,20 @@ int main(int argc, char** argv) {
       journal_dir = next();
     else if (a == "--journal-fsync")
       journal_fsync = next();
+    else if (a == "--order-transport")
+      transport = next();
+    else if (a == "--user-stream")
+      user_stream = next();
+    else if (a == "--order-poll-ms")
+      order_poll_ms = std::stol(next());
+    else if (a == "--fill")
+      fill = next();
     else {
       std::fprintf(stderr,
                    "usage: cwts-latency-order --sim PATH --cwtsd PATH [--samples N] [--idle MODE] "
                    "[--gateway] [--json] [--raw FILE] [--journal DIR [--journal-fsync "
-                   "none|interval|always]]\n");
+                   "none|interval|always]] [--order-transport rest|ws] [--user-stream on|off] "
+                   "[--order-poll-ms N] [--fill ioc|resting]\n");
       return 2;
     }
   }
@@ -225,6 +385,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--journal-fsync: none, interval or always\n");
     return 2;
   }
+  if ((transport != "rest" && transport != "ws") || (user_stream != "on" && user_stream != "off") ||
+      (!fill.empty() && fill != "ioc" && fill != "resting") ||
+      (transport == "ws" && user_stream == "off") || (gateway && !fill.empty())) {
+    std::fprintf(stderr,
+                 "--order-transport rest|ws, --user-stream on|off (ws needs the session: on), "
+                 "--fill ioc|resting (not with --gateway)\n");
+    return 2;
+  }
+  const bool ws = transport == "ws";
+  const bool resting = fill == "resting";
   const std::string dir = "/tmp/cwts-latency-order-" + std::to_string(::getpid());
   ::mkdir(dir.c_str(), 0700);
   const std::string info = unlimited_exchange_info(dir);
@@ -238,11 +408,16 @@ int main(int argc, char** argv) {
   std::thread(relay, lfd, sim.port()).detach();
   const std::string instance = "lat" + std::to_string(::getpid());
   const std::string cfg = dir + "/cwtsd.json";
+  // rest_url is the relay; ws_api_url "auto" derives the same host:port, so cwtsd's WebSocket API
+  // session (user data stream, and orders with order_transport ws) goes through the relay too.
   std::ofstream(cfg)
       << R"({"region":{"instance":")" << instance << R"(","lock_pages":false},)"
       << R"("venue":{"kind":"binance","rest_url":"http://127.0.0.1:)" << relay_port
-      << R"(","ws_url":")" << sim.ws_url() << R"(","exchange_info_file":")" << info << R"("},)"
-      << R"("market":{"symbols":["BTCUSDT"]},"risk":{"max_open_orders":1000,"price_band_bps":0},)"
+      << R"(","ws_url":")" << sim.ws_url() << R"(","exchange_info_file":")" << info << '"'
+      << (user_stream == "off" ? R"(,"ws_api_url":"")" : "")
+      << (ws ? R"(,"order_transport":"ws")" : "")
+      << (order_poll_ms >= 0 ? ",\"order_poll_ms\":" + std::to_string(order_poll_ms) : "")
+      << R"(},"market":{"symbols":["BTCUSDT"]},"risk":{"max_open_orders":1000,"price_band_bps":0},)"
       << R"("rate_limits":{"engine_share":1.0,"slot_share":1.0},)"
       << (gateway ? R"("gateway":{"listen":"127.0.0.1:0","slot":15},)" : "")
       << (journal_dir.empty()
@@ -271,11 +446,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cwtsd did not come up; see %s/cwtsd.log\n", dir.c_str());
     return 1;
   }
+  if (user_stream == "on") std::this_thread::sleep_for(1s);  // the session subscribes
   const std::uint64_t epoch = s->market_region().header().epoch_ns;
   std::vector<std::int64_t> lat;
-  std::vector<std::int64_t> intake;  // signal pushed -> the exec loop iteration that took it
-  const std::size_t warmup = samples / 10 + 10;
-  std::unique_ptr<GatewayClient> gw;
+  std::vector<std::int64_t> intake;     // signal pushed -> the exec loop iteration that took it
+  std::vector<std::int64_t> fill_lat;   // IOC: order bytes -> FILLED; resting: venue fill -> FILLED
+  std::vector<std::int64_t> frame_lat;  // resting, stream: FILLED event at the relay -> FILLED
+  std::vector<std::int64_t> venue_push;  // resting, stream: FILLED event at the relay - T (ms)
+  std::vector<std::int64_t> relay_fwd;   // the relay's forwarding delay of each order
+  std::vector<std::int64_t> rest_wait;   // resting: order bytes -> venue fill
+  std::size_t wrong_transport = 0, not_filled = 0, taker = 0;
+  const std::size_t warmup = resting ? 3 : samples / 10 + 10;
+  std::unique_ptr<HttpClient> gw;
+  HttpClient venue(sim.port(), "latKey", "latSecret");
   if (gateway) {
     std::string where;
     for (int i = 0; i < 100 && where.empty(); ++i) {
@@ -286,16 +469,38 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "the gateway did not come up; see %s/cwtsd.log\n", dir.c_str());
       return 1;
     }
-    gw = std::make_unique<GatewayClient>(
-        static_cast<std::uint16_t>(std::stoul(where.substr(where.rfind(':') + 1))));
+    gw = std::make_unique<HttpClient>(
+        static_cast<std::uint16_t>(std::stoul(where.substr(where.rfind(':') + 1))), "gwLatKey",
+        "gwLatSecret0123456789");
   }
+  std::mt19937_64 rng(static_cast<std::uint64_t>(::getpid()));
   for (std::size_t i = 0; i < samples + warmup; ++i) {
+    if (resting) {
+      // Each order starts at a random phase of the openOrders poll: placed right after the poll
+      // that found the previous fill, every fill would wait for nearly a whole period.
+      std::this_thread::sleep_for(std::chrono::microseconds(
+          rng() %
+          (static_cast<std::uint64_t>(order_poll_ms >= 0 ? order_poll_ms : 500) * 1000 + 1)));
+    }
     const auto q = s->quote(0);
-    // IOC 1% under the bid: sent, expires at once, nothing rests or fills.
-    const std::int64_t px = (q.bid_px.raw - q.bid_px.raw / 100) / 1'000'000 * 1'000'000;
+    // Default: IOC 1% under the bid: sent, expires at once, nothing rests or fills. --fill ioc:
+    // 1% through the other side, buys and sells alternately: fills at once at the venue.
+    // --fill resting: GTC at the own side's best price, buys and sells alternately: rests until
+    // the market comes to it.
+    const bool buy = fill.empty() || i % 2 == 0;
+    std::int64_t px = 0;
+    if (fill.empty()) {
+      px = (q.bid_px.raw - q.bid_px.raw / 100) / 1'000'000 * 1'000'000;
+    } else if (fill == "ioc") {
+      px = buy ? (q.ask_px.raw + q.ask_px.raw / 100) / 1'000'000 * 1'000'000
+               : (q.bid_px.raw - q.bid_px.raw / 100) / 1'000'000 * 1'000'000;
+    } else {
+      px = buy ? q.bid_px.raw : q.ask_px.raw;
+    }
     char cid[32];
     std::int64_t t0 = 0;
     std::size_t n = 0;
+    std::vector<cwts::layout::ExecReport> rs;
     if (gateway) {
       char price[32];
       std::snprintf(price, sizeof price, "%lld.%02lld", static_cast<long long>(px / 100'000'000),
@@ -304,21 +509,28 @@ int main(int argc, char** argv) {
           std::string("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=IOC&quantity=0.001&price=") +
           price + "&newOrderRespType=ACK&timestamp=" +
           std::to_string(cwts::core::realtime_ns() / 1'000'000);
-      const std::string body = gw->order(query, t0);
-      const std::uint64_t seq = order_id_of(body);
+      const std::string body = gw->signed_request("POST", "/api/v3/order", query, t0);
+      const auto seq = static_cast<std::uint64_t>(json_integer(body, "orderId"));
       if (seq == 0) {
         std::fprintf(stderr, "gateway refused the order: %s\n", body.c_str());
         continue;
       }
       n = cwts::daemon::make_client_order_id(epoch, 15, seq, cid);
     } else {
-      auto sig = cwts::test::StrategyClient::make(0, cwts::layout::Side::kBuy,
-                                                  cwts::layout::OrderType::kLimit, 100'000, px,
-                                                  cwts::layout::TimeInForce::kIoc);
+      auto sig = cwts::test::StrategyClient::make(
+          0, buy ? cwts::layout::Side::kBuy : cwts::layout::Side::kSell,
+          cwts::layout::OrderType::kLimit, 100'000, px,
+          resting ? cwts::layout::TimeInForce::kGtc : cwts::layout::TimeInForce::kIoc);
       t0 = cwts::core::realtime_ns();
       sig.created_ns = t0;
       const auto seq = s->submit(sig);
-      const auto rs = s->wait_terminal(seq, 10s);
+      rs = s->wait_terminal(seq, 10s);
+      if (rs.empty() && resting) {  // the market did not come to it: cancel, next
+        s->cancel(seq);
+        s->wait_terminal(seq, 10s);
+        ++not_filled;
+        continue;
+      }
       if (rs.empty() ||
           rs.front().kind != static_cast<std::uint8_t>(cwts::layout::ReportKind::kAccepted)) {
         std::fprintf(stderr, "signal %llu was not accepted (reason %u)\n",
@@ -328,42 +540,123 @@ int main(int argc, char** argv) {
       n = cwts::daemon::make_client_order_id(epoch, s->slot(), seq, cid);
       if (i >= warmup) intake.push_back(rs.front().ts_ns - t0);
     }
-    std::lock_guard lock(g_mu);
-    const auto it = g_order_seen.find(std::string(cid, n));
-    if (it != g_order_seen.end() && i >= warmup) lat.push_back(it->second - t0);
+    const std::string id(cid, n);
+    Seen seen;
+    std::pair<std::int64_t, std::int64_t> frame{0, 0};
+    {
+      std::lock_guard lock(g_mu);
+      const auto it = g_order_seen.find(id);
+      if (it == g_order_seen.end()) continue;
+      seen = it->second;
+      if (const auto f = g_fill_frame.find(id); f != g_fill_frame.end()) frame = f->second;
+    }
+    if (i < warmup) continue;
+    if (seen.ws != ws) ++wrong_transport;
+    if (!fill.empty() &&
+        rs.back().kind != static_cast<std::uint8_t>(cwts::layout::ReportKind::kFilled)) {
+      ++not_filled;
+      continue;
+    }
+    lat.push_back(seen.t - t0);
+    relay_fwd.push_back(seen.fwd);
+    if (fill == "ioc") fill_lat.push_back(rs.back().ts_ns - seen.t);
+    if (resting) {
+      // The venue's fill time: the order's updateTime (its last change: the fill; venue clock =
+      // this machine's CLOCK_REALTIME, ms, truncated), asked of the venue directly.
+      std::int64_t unused = 0;
+      const std::string body = venue.signed_request(
+          "GET", "/api/v3/order",
+          "symbol=BTCUSDT&origClientOrderId=" + id +
+              "&timestamp=" + std::to_string(cwts::core::realtime_ns() / 1'000'000),
+          unused);
+      const std::int64_t fill_ms = json_integer(body, "updateTime");
+      if (fill_ms == 0) {
+        std::fprintf(stderr, "order query failed: %s\n", body.c_str());
+        continue;
+      }
+      // A fill in the millisecond the order arrived or the next one is its own crossing (the
+      // market moved onto its price while it travelled), not a resting fill.
+      if (fill_ms * 1'000'000 < seen.t + 1'000'000) {
+        ++taker;
+        continue;
+      }
+      rest_wait.push_back(fill_ms * 1'000'000 - seen.t);
+      fill_lat.push_back(rs.back().ts_ns - fill_ms * 1'000'000);
+      if (frame.first != 0) {
+        frame_lat.push_back(rs.back().ts_ns - frame.first);
+        venue_push.push_back(frame.first - frame.second * 1'000'000);
+      }
+    }
   }
   engine.terminate(15s);
   sim.terminate();
   if (!journal_dir.empty()) ::unlink((journal_dir + "/cwts-" + instance + ".journal").c_str());
   if (!raw_path.empty()) {  // every sample in ns, one per line (the latency report's plot)
     std::ofstream raw(raw_path);
-    for (const auto v : lat) raw << v << '\n';
+    for (const auto v : fill.empty() ? lat : fill_lat) raw << v << '\n';
   }
   const auto st = cwts::bench::stats(lat);
   const auto in = cwts::bench::stats(intake);
-  if (json) {
+  const std::string setup =
+      "order transport " + transport + ", user data stream " + user_stream +
+      (user_stream == "off" || order_poll_ms >= 0
+           ? ", order_poll_ms " +
+                 (order_poll_ms >= 0 ? std::to_string(order_poll_ms) : std::string("500 (default)"))
+           : std::string());
+  if (json && fill.empty()) {
     std::printf(
         "{\"%s\":{\"p50_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%"
-        "llu,\"samples\":%zu,\"idle\":\"%s\"%s}}\n",
+        "llu,\"samples\":%zu,\"idle\":\"%s\"%s%s}}\n",
         gateway ? "gateway_request_to_order_wire" : "signal_to_order_wire",
         static_cast<unsigned long long>(st.p50), static_cast<unsigned long long>(st.p99),
         static_cast<unsigned long long>(st.p999), static_cast<unsigned long long>(st.max), st.n,
-        idle.c_str(),
-        journal_dir.empty() ? "" : (",\"journal\":\"" + journal_fsync + "\"").c_str());
+        idle.c_str(), journal_dir.empty() ? "" : (",\"journal\":\"" + journal_fsync + "\"").c_str(),
+        ws ? ",\"order_transport\":\"ws\"" : "");
+  } else if (json) {
+    std::printf("{\"%s\":{\"idle\":\"%s\",\"order_transport\":\"%s\",\"user_stream\":\"%s\",",
+                resting ? "resting_fill_report" : "ioc_fill_report", idle.c_str(),
+                transport.c_str(), user_stream.c_str());
+    print_json_stats("signal_to_order_wire", lat, false);
+    if (resting) {
+      print_json_stats("order_wire_to_venue_fill", rest_wait, false);
+      print_json_stats("frame_to_filled_report", frame_lat, false);
+    }
+    print_json_stats(resting ? "venue_fill_to_filled_report" : "order_wire_to_filled_report",
+                     fill_lat, true);
+    std::printf(",\"taker\":%zu,\"not_filled\":%zu}}\n", taker, not_filled);
   } else {
-    std::printf("%s -> order bytes on the REST socket (exec idle: %s%s%s), %zu samples\n",
-                gateway ? "gateway request bytes written" : "signal in ring", idle.c_str(),
+    std::printf("%s -> order bytes on the %s (exec idle: %s%s%s; %s)\n",
+                gateway ? "gateway request bytes written" : "signal in ring",
+                ws ? "WebSocket API socket (the order.place frame)" : "REST socket", idle.c_str(),
                 journal_dir.empty() ? "" : ", journal: ",
-                journal_dir.empty() ? "" : journal_fsync.c_str(), st.n);
-    std::printf("  p50 %8.1f us   p90 %8.1f us   p99 %8.1f us   p99.9 %8.1f us   max %8.1f us\n",
-                static_cast<double>(st.p50) / 1e3, static_cast<double>(st.p90) / 1e3,
-                static_cast<double>(st.p99) / 1e3, static_cast<double>(st.p999) / 1e3,
-                static_cast<double>(st.max) / 1e3);
+                journal_dir.empty() ? "" : journal_fsync.c_str(), setup.c_str());
+    print_stats("", lat);
     if (!gateway) {
       std::printf(
           "  of which signal pushed -> picked up by the exec loop: p50 %.1f us, p99 %.1f us\n",
           static_cast<double>(in.p50) / 1e3, static_cast<double>(in.p99) / 1e3);
     }
+    if (fill == "ioc")
+      print_stats("order bytes at the relay -> FILLED report (IOC, fills at once)", fill_lat);
+    if (resting) {
+      print_stats("order bytes at the relay -> venue fill (the wait for the market, T ms)",
+                  rest_wait);
+      print_stats("venue fill (order updateTime, ms, truncated) -> FILLED report", fill_lat);
+      if (!frame_lat.empty()) {
+        print_stats("user data stream FILLED event at the relay -> FILLED report", frame_lat);
+        print_stats("venue fill (T, ms, truncated) -> FILLED event at the relay", venue_push);
+      }
+      std::printf("  left out: %zu filled on arrival, %zu not filled in 10 s (cancelled)\n", taker,
+                  not_filled);
+    }
+    const auto fw = cwts::bench::stats(relay_fwd);
+    std::printf(
+        "  the relay's forwarding of an order (stamp -> send returned): p50 %.1f us, p99 "
+        "%.1f us\n",
+        static_cast<double>(fw.p50) / 1e3, static_cast<double>(fw.p99) / 1e3);
+    if (wrong_transport != 0)
+      std::printf("  WARNING: %zu orders did not go over the %s\n", wrong_transport,
+                  transport.c_str());
   }
   return st.n > 0 ? 0 : 1;
 }
