@@ -389,3 +389,67 @@ TEST(CwtsdJournal, ACorruptJournalStopsTheStartWithAClearError) {
 }
 
 }  // namespace
+
+namespace {
+
+// True once the venue shows `cid` with `status` (GET /api/v3/order, weight 4, every 250 ms),
+// within `timeout`.
+bool venue_shows(Harness& h, const std::string& cid, const std::string& status,
+                 std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto o = h.signed_get("/api/v3/order", "symbol=BTCUSDT&origClientOrderId=" + cid);
+    if (o.body.find("\"status\":\"" + status + "\"") != std::string::npos) return true;
+    std::this_thread::sleep_for(250ms);
+  }
+  return false;
+}
+
+}  // namespace
+
+// With the user data stream: an order resting when the engine is killed fills while it is down.
+// The events of that fill went to no one; the restart settles it from the journal and the venue:
+// the fill is reported once to its slot, the position is the venue's, and an exit works.
+TEST(CwtsdJournal, WithTheStreamAFillWhileTheEngineWasDownIsReportedOnceAfterTheRestart) {
+  Harness h(journaled("adopt"));
+  ASSERT_TRUE(h.wait_metric("cwts_venue_user_stream_live 1")) << h.log();
+  std::string cid;
+  {
+    StrategyClient s(h.instance(), 0);
+    const int btc = s.symbol_id("BTCUSDT");
+    const auto q = s.quote(btc);
+    // Two cents under the bid: it rests, and the random walk fills it within moments.
+    const auto r = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.002),
+                                                 tick_floor(q.bid_px.raw, fx(0.01)) - fx(0.02)));
+    cid = wait_new(s, r);
+    ASSERT_FALSE(cid.empty()) << h.log();
+    h.engine().signal(SIGKILL);
+    EXPECT_EQ(h.engine().wait(10s), 128 + SIGKILL);
+  }
+  ASSERT_TRUE(venue_shows(h, cid, "FILLED", 60s))
+      << "the market never came down to the order: "
+      << h.signed_get("/api/v3/order", "symbol=BTCUSDT&origClientOrderId=" + cid).body;
+  h.start();
+  StrategyClient s(h.instance(), 0);
+  const int btc = s.symbol_id("BTCUSDT");
+  const auto rs = reports_for(s, cid);
+  ASSERT_FALSE(rs.empty()) << h.log();
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled) << h.log();
+  EXPECT_EQ(terminals(rs), 1U);
+  EXPECT_EQ(rs.back().cum_qty.raw, fx(0.002));
+  EXPECT_GT(rs.back().fee.raw, 0);
+  const std::int64_t held = balance_change(h, "BTC", fx(10));
+  EXPECT_EQ(position_when(s, btc, held), held) << h.log();
+  // The exit's seq restarts at 1 in the new epoch, as the recovered order's did in the old one:
+  // its reports are told apart by client order id.
+  const auto x = s.submit(StrategyClient::make(btc, Side::kSell, OrderType::kMarket, fx(0.001)));
+  const std::string exit_cid = accepted_cid(s, x);
+  ASSERT_FALSE(exit_cid.empty());
+  ASSERT_NE(exit_cid, cid);
+  const auto xs = reports_for(s, exit_cid);
+  ASSERT_FALSE(xs.empty());
+  EXPECT_EQ(kind_of(xs.back()), ReportKind::kFilled);
+  const std::int64_t left = balance_change(h, "BTC", fx(10));
+  EXPECT_EQ(position_when(s, btc, left), left);
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
