@@ -53,6 +53,12 @@ std::uint64_t rest_near_bid(StrategyClient& s, int sym, std::int64_t qty, int ti
                                        tick_floor(q.bid_px.raw, fx(0.01)) - ticks * fx(0.01)));
 }
 
+EngineOptions ws_orders() {
+  EngineOptions o;
+  o.extra_venue = R"(,"order_transport":"ws")";
+  return o;
+}
+
 TEST(CwtsdUserStream, ARestingOrdersFillReachesTheStrategyFromTheStreamWithoutAnyPolling) {
   Harness h;
   ASSERT_TRUE(h.wait_metric("cwts_venue_user_stream_live 1")) << h.log();
@@ -138,9 +144,7 @@ TEST(CwtsdUserStream, AStreamLostMidFillIsReconciledNothingLostOrDoubled) {
 }
 
 TEST(CwtsdUserStream, OrdersAndCancelsGoOverTheWebSocketApiWithOrderTransportWs) {
-  EngineOptions o;
-  o.extra_venue = R"(,"order_transport":"ws")";
-  Harness h(o);
+  Harness h(ws_orders());
   ASSERT_TRUE(h.wait_metric("cwts_venue_user_stream_live 1")) << h.log();
   StrategyClient s(h.instance(), 0);
   const int btc = s.symbol_id("BTCUSDT");
@@ -170,9 +174,7 @@ TEST(CwtsdUserStream, OrdersAndCancelsGoOverTheWebSocketApiWithOrderTransportWs)
 }
 
 TEST(CwtsdUserStream, AnOrderPlaceHeldPastTheTimeoutIsQueriedAndNeverDoubled) {
-  EngineOptions o;
-  o.extra_venue = R"(,"order_transport":"ws")";
-  Harness h(o);
+  Harness h(ws_orders());
   ASSERT_TRUE(h.wait_metric("cwts_venue_user_stream_live 1")) << h.log();
   StrategyClient s(h.instance(), 0);
   const int btc = s.symbol_id("BTCUSDT");

@@ -23,6 +23,7 @@
 #include <boost/beast/ssl.hpp>
 #include <simdjson.h>
 
+#include "cwts/core/decimal.hpp"
 #include "cwts/net/endpoint.hpp"
 #include "cwts/net/ws_conn.hpp"
 #include "cwts/venue/binance_rest.hpp"
@@ -36,6 +37,13 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 namespace detail {
+
+// A price, quantity or amount as the venue wrote it; zero if it is not a decimal.
+template <class T>
+T parse8(std::string_view s) noexcept {
+  T v{};
+  return core::parse(s, v) == core::DecimalErrc::kOk ? v : T{};
+}
 
 enum class JobKind : std::uint8_t {
   kPlace,

@@ -15,12 +15,7 @@ namespace {
 
 using core::realtime_ns;
 
-// A price, quantity or amount as the venue wrote it; zero if it is not a decimal.
-template <class T>
-T parse8(std::string_view s) noexcept {
-  T v{};
-  return core::parse(s, v) == core::DecimalErrc::kOk ? v : T{};
-}
+using detail::parse8;
 
 std::uint64_t header_u64(const http::fields& h, std::string_view name) {
   const auto it = h.find(beast::string_view(name.data(), name.size()));

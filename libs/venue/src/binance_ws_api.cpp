@@ -27,11 +27,7 @@ namespace {
 
 using core::realtime_ns;
 
-template <class T>
-T parse8(std::string_view s) noexcept {
-  T v{};
-  return core::parse(s, v) == core::DecimalErrc::kOk ? v : T{};
-}
+using detail::parse8;
 
 // Parameters Binance types as integers; the rest are sent as JSON strings.
 bool integer_param(std::string_view name) noexcept {
