@@ -47,13 +47,8 @@ void BinanceRestVenue::Impl::ws_tick(std::int64_t now_ns) {
   if (ws_state == WsState::kOff) return;
   if (ws_state == WsState::kDown && now_ns >= ws_next_connect_ns && clock_tried) ws_connect();
   // Requests without an answer in time: their outcome is unknown (the session may be stuck).
-  std::vector<std::uint64_t> late;
   for (const auto& [id, j] : ws_inflight) {
-    if (now_ns > j.ws_timeout_ns) late.push_back(id);
-  }
-  if (!late.empty()) {
-    ws_down("no answer within request_timeout_ms");
-    return;
+    if (now_ns > j.ws_timeout_ns) return ws_down("no answer within request_timeout_ms");
   }
   if (ws_state == WsState::kSubscribing && ws_subscribe_id != 0 &&
       now_ns > ws_connected_ns + static_cast<std::int64_t>(opt.timeout_ms) * 1'000'000) {
@@ -160,13 +155,16 @@ void BinanceRestVenue::Impl::ws_write_next() {
   ws_writing = true;
   std::shared_ptr<net::WsConn> c = ws;
   std::weak_ptr<int> alive = life;
+  // The frame lives in the handler: a session dropped meanwhile clears the outbox, while the
+  // aborted write may still refer to its bytes until the handler runs.
+  auto frame = std::make_shared<const std::string>(std::move(ws_outbox.front()));
+  ws_outbox.pop_front();
   c->visit([&](auto& s) {
     s.text(true);
-    s.async_write(asio::buffer(ws_outbox.front()),
-                  [this, c, alive](beast::error_code ec, std::size_t) {
+    s.async_write(asio::buffer(*frame),
+                  [this, c, alive, frame](beast::error_code ec, std::size_t) {
                     if (alive.expired() || c != ws) return;
                     if (ec) return ws_down("write: " + ec.message());
-                    ws_outbox.pop_front();
                     ws_write_next();
                   });
   });
