@@ -1,7 +1,6 @@
 // SimServer's WebSocket API sessions (/ws-api/v3): the transport around WsApi — frames in and
 // out, the hold fault, pings, serverShutdown, drops and the connection lifetime.
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,23 +15,21 @@
 #include "sim_server_impl.hpp"
 #include "venue.hpp"
 #include "ws_api.hpp"
+#include "ws_server_session.hpp"
 
 namespace cwts::sim_server {
 
 namespace {
 
-using detail::Droppable;
-using detail::steady_ms;
+using detail::WsServerSession;
 
 constexpr std::string_view kWsApiPath = "/ws-api/v3";
 
-class WsApiSession : public std::enable_shared_from_this<WsApiSession>, public Droppable {
+class WsApiSession : public WsServerSession<WsApiSession> {
  public:
-  WsApiSession(tcp::socket&& sock, SimServer::Impl& srv)
-      : ws_(std::move(sock)),
-        srv_(srv),
-        ping_timer_(ws_.get_executor()),
-        close_timer_(ws_.get_executor()) {}
+  static constexpr const char* kLogComponent = "ws-api";
+
+  WsApiSession(tcp::socket&& sock, SimServer::Impl& srv) : WsServerSession(std::move(sock), srv) {}
   ~WsApiSession() override { cleanup(); }
 
   void start(const http::request<http::string_body>& req) {
@@ -48,100 +45,38 @@ class WsApiSession : public std::enable_shared_from_this<WsApiSession>, public D
         qs.remove_prefix(amp + 1);
       }
     }
-    target_ = target;
     // The session owns its WsApi (the hub only holds it weakly), so `this` outlives the callback.
     api_ = std::make_shared<WsApi>(*srv_.rest, *srv_.user_data, return_rate_limits,
                                    [this](std::string frame) { send(std::move(frame)); });
-    ws_.set_option(websocket::stream_base::timeout{std::chrono::seconds(10),
-                                                   websocket::stream_base::none(), false});
-    ws_.read_message_max(1 << 20);
-    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
-      if (kind == websocket::frame_type::pong) last_pong_ms_ = steady_ms();
-    });
-    ws_.async_accept(req,
-                     [self = shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
+    accept(req, 1 << 20);
   }
-
-  void drop() override {
-    if (closed_) return;
-    cleanup();
-    beast::error_code ec;
-    beast::get_lowest_layer(ws_).socket().close(ec);
-  }
-
-  void expire() override {
-    if (closed_ || !accepted_) return;
-    cleanup();
-    ws_.async_close(websocket::close_code::normal, [self = shared_from_this()](beast::error_code) {
-      beast::error_code ec;
-      beast::get_lowest_layer(self->ws_).socket().close(ec);
-    });
-  }
-
-  // web-socket-api.md "Connection events": {"event":{"e":"serverShutdown","E":..}}, then the
-  // session closes 200 ms later.
-  void announce_shutdown(std::int64_t event_ms) override {
-    if (closed_ || !accepted_) return;
-    send(binance::connection_event_frame(binance::server_shutdown_event(event_ms)));
-    close_timer_.expires_after(std::chrono::milliseconds(200));
-    close_timer_.async_wait([self = shared_from_this()](beast::error_code) { self->expire(); });
-  }
-
-  [[nodiscard]] std::int64_t opened_ms() const override { return opened_ms_; }
 
  private:
-  void on_accept(beast::error_code ec) {
-    if (ec) {
-      cleanup();
-      return;
-    }
-    accepted_ = true;
-    opened_ms_ = steady_ms();
-    srv_.ws_sessions.push_back(weak_from_this());
-    ++srv_.sessions_opened;
+  friend class WsServerSession<WsApiSession>;
+
+  // --- WsServerSession hooks ---
+
+  void on_control(websocket::frame_type) {}
+
+  void on_open() {
     srv_.rest->charge("WS connect", 2, wall_ms());  // web-socket-api.md: connecting costs 2
     log_event(spdlog::level::info, "ws-api", "session_open", LogFields().str("target", target_));
-    last_pong_ms_ = steady_ms();
-    arm_ping();
-    do_read();
-    if (!q_.empty() && !writing_) do_write();
   }
 
-  void arm_ping() {
-    ping_timer_.expires_after(srv_.cfg.ping_interval);
-    ping_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec || self->closed_) return;
-      const auto& cfg = self->srv_.cfg;
-      if (steady_ms() - self->last_pong_ms_ >
-          static_cast<std::int64_t>(cfg.pong_timeout.count() + cfg.ping_interval.count())) {
-        log_event(spdlog::level::info, "ws-api", "pong_timeout");
-        self->drop();
-        return;
-      }
-      if (!self->pinging_) {
-        self->pinging_ = true;
-        self->ws_.async_ping({}, [self](beast::error_code) { self->pinging_ = false; });
-      }
-      self->arm_ping();
-    });
+  void on_incoming() {}
+
+  // web-socket-api.md "Connection events": {"event":{"e":"serverShutdown","E":..}}.
+  [[nodiscard]] static std::string shutdown_frame(std::int64_t event_ms) {
+    return binance::connection_event_frame(binance::server_shutdown_event(event_ms));
   }
 
-  void do_read() {
-    ws_.async_read(rbuf_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) {
-        if (!self->closed_)
-          log_event(spdlog::level::info, "ws-api", "session_closed",
-                    LogFields().str("reason", ec.message()));
-        self->cleanup();
-        return;
-      }
-      if (self->closed_) return;
-      std::string text = beast::buffers_to_string(self->rbuf_.data());
-      self->rbuf_.consume(self->rbuf_.size());
-      self->on_message(std::move(text));
-      self->do_read();
-    });
+  static bool hold_writes() { return false; }
+
+  void on_cleanup() {
+    if (api_) api_->close();
   }
+
+  // ---
 
   void on_message(std::string text) {
     const std::string method = WsApi::method_of(text);
@@ -162,65 +97,9 @@ class WsApiSession : public std::enable_shared_from_this<WsApiSession>, public D
     api_->handle(text);
   }
 
-  void send(std::string frame) {
-    if (closed_) return;
-    if (q_.size() >= srv_.cfg.max_ws_queue_frames) {
-      log_event(spdlog::level::warn, "ws-api", "slow_consumer_dropped",
-                LogFields().num("queued", static_cast<std::int64_t>(q_.size())));
-      drop();
-      return;
-    }
-    q_.push_back(std::make_shared<const std::string>(std::move(frame)));
-    if (!writing_) do_write();
-  }
+  void send(std::string frame) { enqueue(std::make_shared<const std::string>(std::move(frame))); }
 
-  void do_write() {
-    if (closed_ || !accepted_ || q_.empty()) return;
-    writing_ = true;
-    ws_.text(true);
-    ws_.async_write(net::buffer(*q_.front()),
-                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                      self->writing_ = false;
-                      if (ec) {
-                        self->cleanup();
-                        return;
-                      }
-                      self->q_.pop_front();
-                      self->do_write();
-                    });
-  }
-
-  void cleanup() {
-    if (closed_) return;
-    closed_ = true;
-    if (api_) api_->close();
-    // A write in flight still reads the front frame until its handler runs: keep that one alive.
-    if (writing_ && !q_.empty()) {
-      auto in_flight = std::move(q_.front());
-      q_.clear();
-      q_.push_back(std::move(in_flight));
-    } else {
-      q_.clear();
-    }
-    beast::error_code ec;
-    ping_timer_.cancel(ec);
-    close_timer_.cancel(ec);
-  }
-
-  websocket::stream<beast::tcp_stream> ws_;
-  SimServer::Impl& srv_;
-  net::steady_timer ping_timer_;
-  net::steady_timer close_timer_;
-  beast::flat_buffer rbuf_;
-  std::string target_;
   std::shared_ptr<WsApi> api_;
-  std::deque<std::shared_ptr<const std::string>> q_;
-  std::int64_t last_pong_ms_ = 0;
-  std::int64_t opened_ms_ = 0;
-  bool writing_ = false;
-  bool closed_ = false;
-  bool accepted_ = false;
-  bool pinging_ = false;
 };
 
 }  // namespace
