@@ -161,12 +161,11 @@ void BinanceRestVenue::Impl::ws_write_next() {
   ws_outbox.pop_front();
   c->visit([&](auto& s) {
     s.text(true);
-    s.async_write(asio::buffer(*frame),
-                  [this, c, alive, frame](beast::error_code ec, std::size_t) {
-                    if (alive.expired() || c != ws) return;
-                    if (ec) return ws_down("write: " + ec.message());
-                    ws_write_next();
-                  });
+    s.async_write(asio::buffer(*frame), [this, c, alive, frame](beast::error_code ec, std::size_t) {
+      if (alive.expired() || c != ws) return;
+      if (ec) return ws_down("write: " + ec.message());
+      ws_write_next();
+    });
   });
 }
 
