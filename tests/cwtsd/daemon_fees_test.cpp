@@ -10,6 +10,7 @@
 
 #include <simdjson.h>
 
+#include "cwts/core/money.hpp"
 #include "daemon_fixture.hpp"
 
 namespace {
@@ -48,8 +49,9 @@ bool wait_book(StrategyClient& s, int sym) {
   return false;
 }
 
+// a x b at 8 decimals, truncated (a price times an amount of base: a notional).
 std::int64_t mul8(std::int64_t a, std::int64_t b) {
-  return static_cast<std::int64_t>(static_cast<__int128>(a) * b / 100'000'000);
+  return cwts::core::notional(cwts::core::Price{a}, cwts::core::Qty{b}).raw;
 }
 
 TEST(CwtsdFees, BnbCommissionIsValuedAtTheBnbMidAndTheBaseIsReceivedWhole) {
