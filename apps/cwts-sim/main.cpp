@@ -22,7 +22,7 @@ constexpr const char* kUsage =
     "                (--capture FILE... | --synthetic SYM,SYM...) [--speed X] [--loop] "
     "[--rebase-time]\n"
     "                [--rate N]\n"
-    "                [--api-key K --api-secret S] [--balance A=N,...] [--seed N]\n"
+    "                [--api-key K --api-secret S] [--balance A=N,...] [--bnb-fees] [--seed N]\n"
     "                [--ping-interval-ms N] [--pong-timeout-ms N] [--ws-msg-limit N]\n"
     "                [--weight-limit N] [--fault JSON] [--log-level LEVEL]\n"
     "                [--drop-every-ms N] [--stall-ms N --stall-every-ms N] [--skip-update-ids N]\n"
@@ -113,6 +113,8 @@ int main(int argc, char** argv) {
         cfg.api_secret = value();
       } else if (a == "--balance") {
         cfg.balances = value();
+      } else if (a == "--bnb-fees") {
+        cfg.bnb_fees = true;
       } else if (a == "--ping-interval-ms") {
         cfg.ping_interval = std::chrono::milliseconds(std::stoll(value()));
       } else if (a == "--pong-timeout-ms") {

@@ -41,6 +41,7 @@ SimServer::Impl::Impl(SimServerConfig c) : cfg(std::move(c)) {
   vo.seed = cfg.seed;
   vo.balances = cfg.balances;
   vo.request_weight_limit = cfg.request_weight_limit;
+  vo.bnb_fees = cfg.bnb_fees;
   venue = std::make_unique<Venue>(vo);
   rest = std::make_unique<RestApi>(*venue, binance::Credentials{cfg.api_key, cfg.api_secret});
   user_data = std::make_unique<UserDataHub>(venue->engine());

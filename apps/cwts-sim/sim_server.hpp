@@ -30,6 +30,7 @@ struct SimServerConfig {
   std::string api_key;
   std::string api_secret;
   std::string balances = "USDT=10000,BTC=1";  // --balance
+  bool bnb_fees = false;  // --bnb-fees: commissions in BNB at 25% off when free BNB covers them
 
   // WebSocket rules (Binance: ping every 20 s, pong within 60 s, 5 incoming messages/s).
   std::chrono::milliseconds ping_interval{20'000};

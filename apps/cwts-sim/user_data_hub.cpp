@@ -64,11 +64,16 @@ void UserDataHub::on_execution(const sim::ExecutionEvent& event) {
   publish(std::move(w).str());
 }
 
-void UserDataHub::account_position(std::string_view a, std::string_view b, std::int64_t time_ms) {
+void UserDataHub::account_position(std::string_view a, std::string_view b, std::string_view c,
+                                   std::int64_t time_ms) {
   const sim::Account& acc = engine_.account();
-  std::array<binance::AssetBalance, 2> assets{binance::AssetBalance{a, acc.balance(a)},
-                                              binance::AssetBalance{b, acc.balance(b)}};
-  const std::size_t n = b.empty() || b == a ? 1 : 2;
+  std::array<binance::AssetBalance, 3> assets{};
+  std::size_t n = 0;
+  for (const std::string_view asset : {a, b, c}) {
+    bool seen = asset.empty();
+    for (std::size_t i = 0; i < n && !seen; ++i) seen = assets[i].asset == asset;
+    if (!seen) assets[n++] = binance::AssetBalance{asset, acc.balance(asset)};
+  }
   core::JsonWriter w(256);
   binance::write_account_position(w, std::span<const binance::AssetBalance>(assets.data(), n),
                                   wall_ms(), time_ms);
@@ -76,9 +81,9 @@ void UserDataHub::account_position(std::string_view a, std::string_view b, std::
 }
 
 void UserDataHub::on_account_update(std::string_view base, std::string_view quote,
-                                    std::int64_t time_ms) {
+                                    std::string_view fee_asset, std::int64_t time_ms) {
   if (sinks_.empty()) return;
-  account_position(base, quote, time_ms);
+  account_position(base, quote, fee_asset, time_ms);
 }
 
 bool UserDataHub::apply_balance_delta(std::string_view asset, std::int64_t delta_raw,
@@ -111,7 +116,7 @@ bool UserDataHub::apply_balance_delta(std::string_view asset, std::int64_t delta
   core::JsonWriter w(128);
   binance::write_balance_update(w, asset, delta_raw, now_ms, now_ms);
   publish(std::move(w).str());
-  account_position(asset, {}, now_ms);
+  account_position(asset, {}, {}, now_ms);
   return true;
 }
 

@@ -51,12 +51,14 @@ class UserDataHub final : public sim::ExecutionListener {
                                          std::int64_t now_ms, std::string& error);
 
   void on_execution(const sim::ExecutionEvent& event) override;
-  void on_account_update(std::string_view base, std::string_view quote,
+  void on_account_update(std::string_view base, std::string_view quote, std::string_view fee_asset,
                          std::int64_t time_ms) override;
 
  private:
   void publish(std::string event_json);
-  void account_position(std::string_view a, std::string_view b, std::int64_t time_ms);
+  // outboundAccountPosition of the named assets (empty or repeated names skipped).
+  void account_position(std::string_view a, std::string_view b, std::string_view c,
+                        std::int64_t time_ms);
 
   sim::MatchingEngine& engine_;
   std::vector<std::weak_ptr<UserStreamSink>> sinks_;

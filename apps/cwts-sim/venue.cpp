@@ -107,7 +107,9 @@ Venue::Venue(const Options& opts)
   std::string err;
   if (!sim::parse_balance_spec(opts.balances, balances, err))
     throw std::invalid_argument("--balance: " + err);
-  engine_ = std::make_unique<sim::MatchingEngine>(info_, sim::Account(balances));
+  sim::EngineConfig engine_config;
+  engine_config.bnb_fees = opts.bnb_fees;
+  engine_ = std::make_unique<sim::MatchingEngine>(info_, sim::Account(balances), engine_config);
 
   load_captures(opts.captures);
   for (const auto& s : opts.synthetic) {
@@ -122,7 +124,10 @@ Venue::Venue(const Options& opts)
     m->lower = core::ascii_lower(m->name);
     m->spec = info_.find(m->name);
     if (m->spec == nullptr) throw std::runtime_error("symbol not in exchangeInfo: " + m->name);
-    if (m->synthetic) init_synthetic(*m);
+    if (m->synthetic) {
+      init_synthetic(*m);
+      engine_->on_book(m->name, m->book(), wall_ms());  // e.g. the BNB price for commissions
+    }
   }
 }
 

@@ -152,6 +152,7 @@ class Venue {
     std::uint64_t seed = 1;
     std::string balances;
     std::uint64_t request_weight_limit = 0;
+    bool bnb_fees = false;  // commissions in BNB (sim::EngineConfig::bnb_fees)
   };
   // Start-up: throws std::runtime_error on unreadable data or bad options.
   explicit Venue(const Options& opts);

@@ -420,7 +420,9 @@ struct Recorder : ExecutionListener {
   void on_execution(const ExecutionEvent& e) override {
     events.push_back(std::string(to_string(e.type)) + "/" + std::string(to_string(e.order.status)));
   }
-  void on_account_update(std::string_view base, std::string_view quote, std::int64_t) override {
+  void on_account_update(std::string_view base, std::string_view quote, std::string_view fee_asset,
+                         std::int64_t) override {
+    EXPECT_EQ(fee_asset, "");
     EXPECT_EQ(base, "BTC");
     EXPECT_EQ(quote, "USDT");
     ++account_updates;

@@ -81,14 +81,34 @@ void MatchingEngine::emit(const Order& order, ExecType type, const Fill* fill, b
 
 void MatchingEngine::emit_account(const SymbolState& s, std::int64_t time_ms) {
   account_.touch(time_ms);
-  if (listener_ != nullptr) listener_->on_account_update(s.spec->base, s.spec->quote, time_ms);
+  // A commission charged in BNB changed BNB's balance too (unless BNB is base or quote).
+  const bool bnb = bnb_charged_ && s.spec->base != detail::kBnb && s.spec->quote != detail::kBnb;
+  bnb_charged_ = false;
+  if (listener_ != nullptr)
+    listener_->on_account_update(s.spec->base, s.spec->quote,
+                                 bnb ? detail::kBnb : std::string_view{}, time_ms);
+}
+
+Fill MatchingEngine::settle(SymbolState& s, Order& o, Price px, Qty qty, bool is_maker,
+                            std::int64_t now_ms) {
+  Price bnb_px{};
+  if (config_.bnb_fees) {
+    if (s.spec->quote == detail::kBnb) {
+      bnb_px = Price{kOne};
+    } else if (const auto it = bnb_mid_.find(s.spec->quote); it != bnb_mid_.end()) {
+      bnb_px = it->second;
+    }
+  }
+  Fill f = execute(account_, *s.spec, o, px, qty, is_maker, s.next_trade_id++, now_ms, bnb_px);
+  if (f.commission_asset == detail::kBnb) bnb_charged_ = true;
+  return f;
 }
 
 namespace detail {
 
 // Settles one execution of `o` on the account and records the trade. Returns the fill.
 Fill execute(Account& account, const binance::SymbolSpec& spec, Order& o, Price px, Qty qty,
-             bool is_maker, std::int64_t trade_id, std::int64_t now_ms) {
+             bool is_maker, std::int64_t trade_id, std::int64_t now_ms, Price bnb_px) {
   const Notional quote = quote_of(px, qty);
   const CommissionRates& rates = account.commission();
   const std::int64_t rate = is_maker ? rates.maker : rates.taker;
@@ -97,20 +117,36 @@ Fill execute(Account& account, const binance::SymbolSpec& spec, Order& o, Price 
   f.qty = qty;
   f.quote_qty = quote;
   f.trade_id = trade_id;
+  // The BNB discount: the commission valued in the quote asset, 25% off, paid from free BNB.
+  Amount in_bnb{};
+  if (bnb_px > Price{}) {
+    const Notional fee_quote = fee_of(quote, rate);
+    if (fee_quote > Notional{}) {
+      const Amount c = bnb_commission(fee_quote, bnb_px);
+      if (c > Amount{} && account.balance(kBnb).free >= c) in_bnb = c;
+    }
+  }
   if (o.side == Side::kBuy) {
     // Pays quote from the order's lock, receives base; the commission is taken from the base.
     account.spend_locked(spec.quote, as_amount(quote));
     o.locked -= as_amount(quote);
     f.commission = as_amount(fee_of(qty, rate));
     f.commission_asset = spec.base;
-    account.credit(spec.base, as_amount(qty) - f.commission);
   } else {
     account.spend_locked(spec.base, as_amount(qty));
     o.locked -= as_amount(qty);
     f.commission = as_amount(fee_of(quote, rate));
     f.commission_asset = spec.quote;
-    account.credit(spec.quote, as_amount(quote) - f.commission);
   }
+  if (in_bnb > Amount{}) {
+    // Debited before the proceeds are credited: checked against free BNB above.
+    account.debit(kBnb, in_bnb);
+    f.commission = in_bnb;
+    f.commission_asset = std::string(kBnb);
+  }
+  const bool buy = o.side == Side::kBuy;
+  const Amount proceeds = buy ? as_amount(qty) : as_amount(quote);
+  account.credit(base_or_quote(spec, buy), in_bnb > Amount{} ? proceeds : proceeds - f.commission);
   o.executed_qty += qty;
   o.cumm_quote_qty += quote;
   o.status = o.executed_qty >= o.orig_qty ? OrderStatus::kFilled : OrderStatus::kPartiallyFilled;
@@ -154,6 +190,15 @@ void MatchingEngine::on_book(std::string_view symbol, const md::OrderBook& book,
                              std::int64_t now_ms) {
   SymbolState* s = state(symbol);
   if (s == nullptr) return;
+  if (config_.bnb_fees && s->spec->base == detail::kBnb) {
+    // The BNB price in this quote asset: the book's mid (truncated), known with both sides.
+    if (book.bid_levels() > 0 && book.ask_levels() > 0) {
+      const Price b = book.bid(0).px;
+      bnb_mid_[s->spec->quote] = b + Price{(book.ask(0).px - b).raw / 2};
+    } else {
+      bnb_mid_.erase(s->spec->quote);
+    }
+  }
   s->refresh(book);
   if (s->open.empty()) return;
 
@@ -184,8 +229,7 @@ void MatchingEngine::on_book(std::string_view symbol, const md::OrderBook& book,
       const Side book_side = o.side == Side::kBuy ? Side::kSell : Side::kBuy;
       for (const PlannedFill& p : fills) {
         s->take(book_side, p.level_px, p.displayed, p.qty);
-        const Fill f =
-            execute(account_, *s->spec, o, o.price, p.qty, true, s->next_trade_id++, now_ms);
+        const Fill f = settle(*s, o, o.price, p.qty, true, now_ms);
         emit(o, ExecType::kTrade, &f, true, now_ms);
       }
       if (o.status == OrderStatus::kFilled) {

@@ -13,7 +13,6 @@
 namespace cwts::sim {
 
 using detail::base_or_quote;
-using detail::execute;
 using detail::i128;
 using detail::kMax;
 using detail::opposite_levels;
@@ -250,8 +249,7 @@ Result<OrderResult> MatchingEngine::place_order(const NewOrder& o, const md::Ord
     const Side book_side = buy ? Side::kSell : Side::kBuy;
     for (const PlannedFill& p : plan) {
       s->take(book_side, p.level_px, p.displayed, p.qty);
-      result.fills.push_back(
-          execute(account_, spec, placed, p.px, p.qty, false, s->next_trade_id++, now_ms));
+      result.fills.push_back(settle(*s, placed, p.px, p.qty, false, now_ms));
       emit(placed, ExecType::kTrade, &result.fills.back(), false, now_ms);
     }
   }

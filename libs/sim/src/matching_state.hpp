@@ -94,9 +94,21 @@ inline std::string_view base_or_quote(const binance::SymbolSpec& spec, bool base
   return base ? std::string_view(spec.base) : std::string_view(spec.quote);
 }
 
+inline constexpr std::string_view kBnb = "BNB";
+
+// The commission in BNB for a commission worth `fee_quote` (quote asset) at 25% off, BNB priced
+// at `bnb_px` (quote per BNB, > 0): fee_quote * 0.75 / bnb_px, rounded up to 8 decimals.
+inline Amount bnb_commission(Notional fee_quote, Price bnb_px) noexcept {
+  const i128 num = static_cast<i128>(fee_quote.raw) * 75 * kOne;
+  const i128 den = static_cast<i128>(bnb_px.raw) * 100;
+  return Amount{saturate((num + den - 1) / den)};
+}
+
 // Settles one execution of `o` on the account and records the trade. Returns the fill.
+// `bnb_px` > 0: the BNB price in the quote asset, to charge the commission in BNB (see
+// EngineConfig::bnb_fees) if free BNB covers it; 0: in the asset received.
 Fill execute(Account& account, const binance::SymbolSpec& spec, Order& o, Price px, Qty qty,
-             bool is_maker, std::int64_t trade_id, std::int64_t now_ms);
+             bool is_maker, std::int64_t trade_id, std::int64_t now_ms, Price bnb_px = Price{});
 
 // Ends an order's claim on the account: whatever is still locked for it goes back to free.
 void release(Account& account, const binance::SymbolSpec& spec, Order& o);

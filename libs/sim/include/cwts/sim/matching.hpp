@@ -23,6 +23,9 @@ struct EngineConfig {
   std::uint64_t client_id_seed = 0x5eedULL;  // generated clientOrderIds are reproducible
   std::int64_t first_order_id = 1;           // per symbol
   std::int64_t first_trade_id = 1;           // per symbol
+  // Commissions in BNB at 25% off (Binance's "BNB burn"), when the account's free BNB covers them;
+  // see the class comment.
+  bool bnb_fees = false;
 };
 
 // Receives order and balance events (called synchronously from the engine's calls, in order).
@@ -30,9 +33,10 @@ class ExecutionListener {
  public:
   virtual ~ExecutionListener() = default;
   virtual void on_execution(const ExecutionEvent& event) = 0;
-  // Balances of `base` and/or `quote` changed (outboundAccountPosition).
+  // Balances of `base` and/or `quote` changed (outboundAccountPosition); `fee_asset` too if it is
+  // not empty (a commission charged in a third asset, BNB).
   virtual void on_account_update(std::string_view base, std::string_view quote,
-                                 std::int64_t time_ms) = 0;
+                                 std::string_view fee_asset, std::int64_t time_ms) = 0;
 };
 
 // Matching model (docs/adr/0007-sim-matching.md):
@@ -44,6 +48,12 @@ class ExecutionListener {
 //  * A resting LIMIT/LIMIT_MAKER order fills later, at its own price (maker fee), when a new book
 //    shows the opposite side at or through its price, against those crossing levels' quantities.
 //    No fills from queue progress at an unchanged price: pessimistic, needs no trade feed.
+//  * Commissions: the rate (maker/taker) of what the account receives, in that asset. With
+//    EngineConfig::bnb_fees, a fill's commission is instead charged in BNB when the account's
+//    free BNB covers it: (rate of the fill's quote notional, as above rounded half up) x 0.75 /
+//    (the BNB price in the quote asset), rounded up to 8 decimals. The BNB price is the latest
+//    mid of the BNB<quote> book seen by on_book() (1 if the quote is BNB); without one, or with
+//    too little BNB, the commission is charged as without the flag.
 //  * PERCENT_PRICE(_BY_SIDE) and the MARKET notional use a reference price: the one set with
 //    set_reference_price(), else the book's mid (else the best of the side present).
 // Prices, quantities, notionals and amounts are the money types (core/money.hpp); times in ms,
@@ -128,12 +138,16 @@ class MatchingEngine {
   void emit(const Order& order, ExecType type, const Fill* fill, bool is_maker,
             std::int64_t time_ms, std::string_view cancel_id = {});
   void emit_account(const SymbolState& s, std::int64_t time_ms);
+  // detail::execute with the BNB price of the symbol's quote asset when bnb_fees is set.
+  Fill settle(SymbolState& s, Order& o, Price px, Qty qty, bool is_maker, std::int64_t now_ms);
 
   const binance::ExchangeInfo& info_;
   Account account_;
   EngineConfig config_;
   std::map<std::string, std::unique_ptr<SymbolState>, std::less<>> symbols_;
   ExecutionListener* listener_ = nullptr;
+  std::map<std::string, Price, std::less<>> bnb_mid_;  // quote asset -> mid of BNB<quote>
+  bool bnb_charged_ = false;  // a commission in BNB since the last emit_account
   std::uint64_t rng_state_;
 };
 
