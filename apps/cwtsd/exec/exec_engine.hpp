@@ -218,7 +218,7 @@ class ExecEngine final : private venue::VenueListener {
   std::vector<std::string> base_assets_;
   std::vector<std::string> quote_assets_;
   engine::RateGovernor governor_;
-  concurrent::Seqlock<Limits> pending_limits_;
+  concurrent::Seqlock<Limits> pending_limits_{};  // zeroed: seq starts even (heap, not shm)
   Limits limits_{};
   std::uint64_t limits_seen_ = 0;  // pending_limits_ version last looked at
   boost::asio::io_context ioc_;
