@@ -405,6 +405,13 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
   e.gauge("cwts_venue_clock_offset_seconds",
           "The venue's clock minus this host's (GET /api/v3/time, every minute).",
           static_cast<double>(i.exec->clock_offset_ns()) / 1e9);
+  e.gauge("cwts_venue_tracked_orders",
+          "Orders the venue client follows (open, or their fees not known yet).",
+          static_cast<double>(i.exec->venue_tracked_orders()));
+  e.gauge("cwts_venue_kept_requests",
+          "Order requests the venue client keeps for a possible resend (dropped when the order is "
+          "over).",
+          static_cast<double>(i.exec->venue_kept_requests()));
   e.family("cwts_trading_state", "gauge", "1 for the engine's trading state.");
   for (const auto st : {layout::TradingState::kActive, layout::TradingState::kHalted,
                         layout::TradingState::kReduceOnly}) {

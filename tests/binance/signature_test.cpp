@@ -1,8 +1,13 @@
-// HMAC-SHA256 against every test vector of the protocol reference (REST (1)-(3), WS-API).
+// HMAC-SHA256 against every test vector of the protocol reference (REST (1)-(3), WS-API), RFC
+// 4231's vectors, and OpenSSL's own HMAC() over keys and payloads around the block size.
+#include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "cwts/binance/request.hpp"
 #include "cwts/net/hmac.hpp"
@@ -14,6 +19,7 @@ using cwts::binance::Request;
 using cwts::binance::verify_signature;
 using cwts::net::constant_time_equal;
 using cwts::net::hmac_sha256_hex;
+using cwts::net::HmacSha256;
 using cwts::net::signature_matches;
 
 const std::string kApiKey = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";
@@ -169,6 +175,69 @@ TEST(HmacTest, KeyAndPayloadAreCaseSensitive) {
   std::string key = kSecret;
   key[0] = 'n';
   EXPECT_NE(hmac_sha256_hex(key, kPayload1), kSig1);
+}
+
+TEST(HmacTest, Rfc4231Vectors) {
+  EXPECT_EQ(hmac_sha256_hex(std::string(20, '\x0b'), "Hi There"),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  EXPECT_EQ(hmac_sha256_hex("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  EXPECT_EQ(hmac_sha256_hex(std::string(20, '\xaa'), std::string(50, '\xdd')),
+            "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe");
+  // Keys longer than the 64-byte block are hashed first.
+  EXPECT_EQ(hmac_sha256_hex(std::string(131, '\xaa'),
+                            "Test Using Larger Than Block-Size Key - Hash Key First"),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  EXPECT_EQ(hmac_sha256_hex(std::string(131, '\xaa'),
+                            "This is a test using a larger than block-size key and a larger than "
+                            "block-size data. The key needs to be hashed before being used by the "
+                            "HMAC algorithm."),
+            "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2");
+}
+
+std::string openssl_hmac_hex(const std::string& key, const std::string& payload) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), mac, &len);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) {
+    hex += kHex[mac[i] >> 4];
+    hex += kHex[mac[i] & 0x0F];
+  }
+  return hex;
+}
+
+TEST(HmacTest, KeyedSignerEqualsOpenSslHmacAroundTheBlockSize) {
+  std::mt19937_64 rng(7);
+  auto bytes = [&](std::size_t n) {
+    std::string s(n, '\0');
+    for (auto& c : s) c = static_cast<char>(rng() & 0xFF);
+    return s;
+  };
+  for (const std::size_t key_len : {0, 1, 32, 63, 64, 65, 128, 131}) {
+    const std::string key = bytes(key_len);
+    const HmacSha256 signer(key);
+    for (const std::size_t n : {0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 1000}) {
+      const std::string payload = bytes(n);
+      const std::string want = openssl_hmac_hex(key, payload);
+      EXPECT_EQ(signer.hex(payload), want) << key_len << " " << n;
+      EXPECT_EQ(hmac_sha256_hex(key, payload), want);
+      // Signed in two parts (the venue signs its query and timestamp without joining them).
+      for (const std::size_t cut : {std::size_t{0}, n / 2, n}) {
+        std::string out(64, '?');
+        signer.sign_hex(std::string_view(payload).substr(0, cut),
+                        std::string_view(payload).substr(cut), out.data());
+        EXPECT_EQ(out, want);
+      }
+    }
+  }
+  // The signer is reusable: the same payload signs the same after other payloads.
+  const HmacSha256 signer(kSecret);
+  EXPECT_EQ(signer.hex(kPayload1), kSig1);
+  EXPECT_NE(signer.hex(kPayload1 + "&x=1"), kSig1);
+  EXPECT_EQ(signer.hex(kPayload1), kSig1);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -99,6 +100,8 @@ struct EngineOptions {
   std::string on_stop = "cancel";  // shutdown.on_stop
   std::string extra;               // more top-level sections, e.g. R"("journal":{...},)"
   std::vector<std::pair<std::string, std::string>> env;
+  std::string rest_host;              // venue.rest_url's host ("" = 127.0.0.1)
+  std::vector<std::string> launcher;  // runs cwtsd: launcher... cwtsd --config FILE
   bool wait_ready = true;
   std::vector<std::string> symbols = {"BTCUSDT", "ETHUSDT"};  // synthesized and traded
 };
@@ -114,7 +117,9 @@ inline EngineOptions polling_only() {
 // cwts-sim + cwtsd, torn down in reverse order; cwtsd's stderr (its JSON log) kept in a file.
 class Harness {
  public:
-  explicit Harness(EngineOptions o = {}, std::vector<std::string> sim_args = {})
+  // `before_engine` runs once cwts-sim listens (with its port), before cwtsd starts.
+  explicit Harness(EngineOptions o = {}, std::vector<std::string> sim_args = {},
+                   const std::function<void(std::uint16_t)>& before_engine = {})
       : opts_(std::move(o)), instance_(unique_instance()) {
     std::string syms, balance = "USDT=1000000";
     for (const auto& sym : opts_.symbols) {
@@ -127,6 +132,7 @@ class Harness {
                                      "--balance",   balance};
     args.insert(args.end(), sim_args.begin(), sim_args.end());
     sim_ = std::make_unique<SimProcess>(CWTS_SIM_BINARY, args, log_dir() + "/sim.log");
+    if (before_engine) before_engine(sim_->port());
     config_path_ = log_dir() + "/cwtsd.json";
     write_config();
     start();
@@ -138,7 +144,7 @@ class Harness {
   void write_config() {
     std::ofstream out(config_path_);
     out << R"({"region":{"instance":")" << instance_ << R"(","lock_pages":false},)"
-        << R"("venue":{"kind":")" << opts_.venue_kind << R"(","rest_url":")" << sim_->http_url()
+        << R"("venue":{"kind":")" << opts_.venue_kind << R"(","rest_url":")" << rest_url()
         << R"(","ws_url":")" << sim_->ws_url()
         << R"(","recv_window_ms":1000,"request_timeout_ms":400,"order_poll_ms":100)"
         << opts_.extra_venue << R"(},"market":{"symbols":[)" << symbol_list() << R"(]},)"
@@ -146,6 +152,11 @@ class Harness {
         << R"("slots":{)" << opts_.slots << R"(},"threads":{)" << opts_.threads << R"(},)"
         << opts_.extra << R"("shutdown":{"on_stop":")" << opts_.on_stop
         << R"(","timeout_ms":3000},"systemd":{"progress_timeout_ms":500}})";
+  }
+
+  [[nodiscard]] std::string rest_url() const {
+    if (opts_.rest_host.empty()) return sim_->http_url();
+    return "http://" + opts_.rest_host + ":" + std::to_string(sim_->port());
   }
 
   [[nodiscard]] std::string symbol_list() const {
@@ -162,9 +173,12 @@ class Harness {
                                                             {"CWTSD_TEST_HOOKS", "1"}};
     env.insert(env.end(), opts_.env.begin(), opts_.env.end());
     ++starts_;
+    std::vector<std::string> args = opts_.launcher;
+    args.insert(args.end(), {CWTSD_BINARY, "--config", config_path_});
+    const std::string binary = args.front();
+    args.erase(args.begin());
     engine_ = std::make_unique<ChildProcess>(
-        CWTSD_BINARY, std::vector<std::string>{"--config", config_path_}, env,
-        log_dir() + "/cwtsd-" + std::to_string(starts_) + ".log");
+        binary, args, env, log_dir() + "/cwtsd-" + std::to_string(starts_) + ".log");
     if (opts_.wait_ready && !notify_.wait_for("READY=1", 30s)) {
       throw std::runtime_error("cwtsd never sent READY=1; log:\n" + log());
     }

@@ -181,6 +181,15 @@ void ExecEngine::loop_once(std::int64_t now, bool& did_work) {
       governor_.charge_weight(w, now);
     }
     background_headroom_.store(governor_.background_headroom(now), std::memory_order_relaxed);
+    // The venue's state for readiness and metrics: once per millisecond, not every loop.
+    venue_ready_.store(venue_->ready(), std::memory_order_relaxed);
+    const venue::VenueHealth vh = venue_->health();
+    stream_live_.store(vh.stream_live, std::memory_order_relaxed);
+    stream_events_.store(vh.stream_events, std::memory_order_relaxed);
+    stream_gaps_.store(vh.stream_gaps, std::memory_order_relaxed);
+    clock_offset_ns_.store(vh.clock_offset_ns, std::memory_order_relaxed);
+    venue_tracked_.store(vh.tracked_orders, std::memory_order_relaxed);
+    venue_kept_.store(vh.kept_requests, std::memory_order_relaxed);
   }
   heartbeat_.store(now, std::memory_order_relaxed);
   cc::store_word(market_.status.exec.heartbeat_ns, static_cast<std::uint64_t>(now),
@@ -219,12 +228,6 @@ void ExecEngine::loop_once(std::int64_t now, bool& did_work) {
     last_mismatch_check_ns_ = now;
     check_positions(last_balances_, now);
   }
-  venue_ready_.store(venue_->ready(), std::memory_order_relaxed);
-  const venue::VenueHealth vh = venue_->health();
-  stream_live_.store(vh.stream_live, std::memory_order_relaxed);
-  stream_events_.store(vh.stream_events, std::memory_order_relaxed);
-  stream_gaps_.store(vh.stream_gaps, std::memory_order_relaxed);
-  clock_offset_ns_.store(vh.clock_offset_ns, std::memory_order_relaxed);
   if (signals_ == nullptr) return;
   for (std::uint32_t s = 0; s < slots_.size(); ++s) poll_slot(s, now, did_work);
 }

@@ -136,6 +136,13 @@ class ExecEngine final : private venue::VenueListener {
   [[nodiscard]] std::int64_t clock_offset_ns() const noexcept {
     return clock_offset_ns_.load(std::memory_order_relaxed);
   }
+  // The venue client's own bookkeeping (bounded: entries leave when their orders are over).
+  [[nodiscard]] std::uint64_t venue_tracked_orders() const noexcept {
+    return venue_tracked_.load(std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t venue_kept_requests() const noexcept {
+    return venue_kept_.load(std::memory_order_relaxed);
+  }
 
  private:
   struct Limits {  // what reload() hands to the exec thread (a seqlock payload)
@@ -240,6 +247,8 @@ class ExecEngine final : private venue::VenueListener {
   std::atomic<bool> stream_live_{false};
   std::atomic<std::uint64_t> stream_events_{0};
   std::atomic<std::uint64_t> stream_gaps_{0};
+  std::atomic<std::uint64_t> venue_tracked_{0};
+  std::atomic<std::uint64_t> venue_kept_{0};
   std::atomic<std::int64_t> clock_offset_ns_{0};
   std::atomic<std::uint64_t> foreign_orders_{0}, journal_failures_{0}, position_mismatches_{0};
   // Positions against balances, per base asset (exec thread; see check_positions()).

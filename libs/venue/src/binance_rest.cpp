@@ -182,6 +182,8 @@ VenueHealth BinanceRestVenue::health() const noexcept {
   h.stream_events = impl_->counters.stream_events;
   h.stream_gaps = impl_->counters.stream_gaps;
   h.clock_offset_ns = impl_->clock_offset_ns;
+  h.tracked_orders = impl_->orders.size();
+  h.kept_requests = impl_->placed.size();
   return h;
 }
 

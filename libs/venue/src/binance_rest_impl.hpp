@@ -25,6 +25,7 @@
 
 #include "cwts/core/decimal.hpp"
 #include "cwts/net/endpoint.hpp"
+#include "cwts/net/hmac.hpp"
 #include "cwts/net/ws_conn.hpp"
 #include "cwts/venue/binance_rest.hpp"
 
@@ -118,8 +119,9 @@ struct BinanceRestVenue::Impl {
     std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
     bool connected = false;
     bool busy = false;
+    bool await_resolve = false;  // its connect waits for the venue's name to be looked up
     Job job;
-    http::request<http::empty_body> req;
+    std::string out;  // the request's bytes (reused: keeps its capacity)
     beast::flat_buffer buf;
     std::optional<http::response_parser<http::string_body>> parser;
   };
@@ -139,6 +141,7 @@ struct BinanceRestVenue::Impl {
   void enqueue_query(const std::string& cid, const std::string& symbol, std::uint32_t attempt,
                      std::int64_t not_before);
   void dispatch();
+  void connect(Conn& c);
 
   // ---- one request (binance_rest_transport.cpp) -------------------------------------------
   void start(Conn& c, Job j);
@@ -239,14 +242,21 @@ struct BinanceRestVenue::Impl {
   // The stream became live after a gap (or at start): what happened meanwhile is read over REST.
   void reconcile_gap(std::int64_t now_ns);
   void remember_finished(const std::string& cid);
+  // An order that is over: remembered as finished, its tracking and request copy dropped.
+  void forget(std::unordered_map<std::string, Tracked>::iterator it);
   void merge_balance(const BalanceUpdate& u);
   static constexpr std::int64_t kStreamFillGraceNs = 1'000'000'000;
 
   asio::io_context& ioc;
   BinanceRestOptions opt;
+  net::HmacSha256 signer;  // opt.api_secret's key schedule
   net::Endpoint ep;
+  std::string request_headers;  // Host, User-Agent, X-MBX-APIKEY and the blank line
   std::optional<ssl::context> tls_ctx;
+  tcp::resolver resolver{ioc};
   tcp::resolver::results_type endpoints;
+  bool resolve_next = false;  // a connection failed: look the name up before the next connect
+  bool resolving = false;
   std::vector<std::unique_ptr<Conn>> conns;
   std::deque<Job> queue;
   std::unordered_map<std::string, Tracked> orders;

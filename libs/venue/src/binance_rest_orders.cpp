@@ -162,8 +162,7 @@ void BinanceRestVenue::Impl::reject(const std::string& cid, std::int32_t code, i
   e.http_status = http_status;
   e.message = msg;
   emit(e);
-  remember_finished(it->first);
-  orders.erase(it);
+  forget(it);
 }
 
 void BinanceRestVenue::Impl::on_error(Job& j, int status, std::int32_t code, std::string_view msg) {
@@ -466,9 +465,14 @@ void BinanceRestVenue::Impl::finish_if_final(
   // Kept until its fees are known; then forgotten.
   if (t.cum_qty <= t.fee_qty_covered) {
     trades_queued.erase(it->first);
-    remember_finished(it->first);
-    orders.erase(it);
+    forget(it);
   }
+}
+
+void BinanceRestVenue::Impl::forget(std::unordered_map<std::string, Tracked>::iterator it) {
+  remember_finished(it->first);
+  placed.erase(it->first);
+  orders.erase(it);
 }
 
 void BinanceRestVenue::Impl::merge_balance(const BalanceUpdate& u) {

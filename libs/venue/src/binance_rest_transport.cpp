@@ -1,13 +1,15 @@
 // BinanceRestVenue::Impl, transport: the request queue and its dispatch to the connections, one
 // signed request on a kept-alive connection, and requests whose outcome is unknown (retries).
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
 #include <boost/asio/connect.hpp>
-#include <openssl/hmac.h>
+#include <boost/asio/write.hpp>
 
 #include "binance_rest_impl.hpp"
 #include "cwts/core/clock.hpp"
@@ -23,11 +25,19 @@ using core::realtime_ns;
 }  // namespace
 
 BinanceRestVenue::Impl::Impl(asio::io_context& io, BinanceRestOptions o)
-    : ioc(io), opt(std::move(o)), ep(net::parse_endpoint(opt.rest_url, net::EndpointKind::kHttp)) {
+    : ioc(io),
+      opt(std::move(o)),
+      signer(opt.api_secret),
+      ep(net::parse_endpoint(opt.rest_url, net::EndpointKind::kHttp)) {
+  // A key that could end the header line would let the config inject headers.
+  if (opt.api_key.find_first_of("\r\n") != std::string::npos) {
+    throw std::invalid_argument("venue api key contains a line break");
+  }
+  request_headers = "Host: " + ep.host_header() +
+                    "\r\nUser-Agent: cwtsd/0.1\r\nX-MBX-APIKEY: " + opt.api_key + "\r\n\r\n";
   if (ep.tls) {
     tls_ctx.emplace(net::make_tls_client_context({opt.tls_verify, opt.ca_file}));
   }
-  tcp::resolver resolver(ioc);
   endpoints = resolver.resolve(ep.host, ep.port_string());
   if (!opt.ws_api_url.empty()) {
     ws_ep = net::parse_endpoint(opt.ws_api_url, net::EndpointKind::kWebSocket);
@@ -36,7 +46,10 @@ BinanceRestVenue::Impl::Impl(asio::io_context& io, BinanceRestOptions o)
     ws_state = WsState::kDown;  // connects at the first tick
   }
   conns.resize(std::max<std::uint32_t>(1, opt.connections));
-  for (auto& c : conns) c = std::make_unique<Conn>();
+  for (auto& c : conns) {
+    c = std::make_unique<Conn>();
+    c->out.reserve(2048);
+  }
   enqueue_time(0);  // first: every signed request's timestamp depends on it
   enqueue_account(0);
 }
@@ -145,11 +158,16 @@ void BinanceRestVenue::Impl::dispatch() {
       }
     }
   }
+  const auto due = [&](const Job& j) {
+    return j.not_before_ns <= now && (clock_tried || j.kind == JobKind::kTime);
+  };
   for (auto& c : conns) {
     if (c->busy) continue;
+    // Orders and cancels first: they never wait behind the engine's own polls and refreshes.
     auto it = std::find_if(queue.begin(), queue.end(), [&](const Job& j) {
-      return j.not_before_ns <= now && (clock_tried || j.kind == JobKind::kTime);
+      return (j.kind == JobKind::kPlace || j.kind == JobKind::kCancel) && due(j);
     });
+    if (it == queue.end()) it = std::find_if(queue.begin(), queue.end(), due);
     if (it == queue.end()) return;
     // Polls and account refreshes spend request weight only when the engine's budget allows;
     // order traffic was already admitted by the engine.
@@ -169,6 +187,35 @@ void BinanceRestVenue::Impl::start(Conn& c, Job j) {
   c.busy = true;
   c.job = std::move(j);
   if (c.connected) return send(c);
+  if (resolve_next || resolving) {
+    // The venue's name is looked up again after a connection failed (its addresses may have
+    // moved); connections wait for the answer.
+    c.await_resolve = true;
+    if (resolving) return;
+    resolve_next = false;
+    resolving = true;
+    resolver.async_resolve(
+        ep.host, ep.port_string(),
+        [this](beast::error_code ec, const tcp::resolver::results_type& results) {
+          resolving = false;
+          if (!ec && !results.empty()) {
+            endpoints = results;
+          } else if (listener != nullptr && ec != asio::error::operation_aborted) {
+            listener->on_venue_error("REST resolve of " + ep.host + " failed: " + ec.message() +
+                                     " (the last addresses are used)");
+          }
+          for (auto& waiting : conns) {
+            if (!waiting->await_resolve) continue;
+            waiting->await_resolve = false;
+            connect(*waiting);
+          }
+        });
+    return;
+  }
+  connect(c);
+}
+
+void BinanceRestVenue::Impl::connect(Conn& c) {
   ++counters.connects;
   c.plain.reset();
   c.tls.reset();
@@ -213,21 +260,33 @@ void BinanceRestVenue::Impl::send(Conn& c) {
   Job& j = c.job;
   const std::int64_t now = realtime_ns();
   stamp(j, now);
-  std::string query = j.params;
+  // The request's bytes are written into the connection's own buffer (its capacity stays from
+  // one request to the next): no allocation, and the signature is computed over the query in
+  // place with the key schedule made once.
+  std::string& out = c.out;
+  out.clear();
+  const auto verb = http::to_string(j.verb);
+  out.append(verb.data(), verb.size());
+  out += ' ';
+  out += ep.path;
+  out += j.path;
+  const std::size_t query_at = out.size() + 1;
+  if (!j.params.empty() || j.kind != JobKind::kTime) out += '?';
+  out += j.params;
   if (j.kind != JobKind::kTime) {  // SIGNED
-    query += query.empty() ? "" : "&";
-    query += "recvWindow=" + std::to_string(opt.recv_window_ms) +
-             "&timestamp=" + std::to_string(venue_ms(now));
-    query += "&signature=" + net::hmac_sha256_hex(opt.api_secret, query);
+    if (!j.params.empty()) out += '&';
+    char num[24];
+    out += "recvWindow=";
+    out.append(num, std::to_chars(num, num + sizeof num, opt.recv_window_ms).ptr);
+    out += "&timestamp=";
+    out.append(num, std::to_chars(num, num + sizeof num, venue_ms(now)).ptr);
+    char sig[net::kHmacSha256HexLen];
+    signer.sign_hex(std::string_view(out).substr(query_at), sig);
+    out += "&signature=";
+    out.append(sig, sizeof sig);
   }
-  c.req = {};
-  c.req.method(j.verb);
-  c.req.target(ep.path + j.path + (query.empty() ? "" : "?") + query);
-  c.req.version(11);
-  c.req.set(http::field::host, ep.host_header());
-  c.req.set(http::field::user_agent, "cwtsd/0.1");
-  c.req.set("X-MBX-APIKEY", opt.api_key);
-  c.req.keep_alive(true);
+  out += " HTTP/1.1\r\n";
+  out += request_headers;
   c.buf.clear();
   c.parser.emplace();
   c.parser->body_limit(16U << 20);
@@ -252,10 +311,10 @@ void BinanceRestVenue::Impl::send(Conn& c) {
   };
   if (c.tls) {
     beast::get_lowest_layer(*c.tls).expires_after(std::chrono::milliseconds(opt.timeout_ms));
-    http::async_write(*c.tls, c.req, on_write);
+    asio::async_write(*c.tls, asio::buffer(c.out), on_write);
   } else {
     c.plain->expires_after(std::chrono::milliseconds(opt.timeout_ms));
-    http::async_write(*c.plain, c.req, on_write);
+    asio::async_write(*c.plain, asio::buffer(c.out), on_write);
   }
 }
 
@@ -269,6 +328,7 @@ void BinanceRestVenue::Impl::close(Conn& c) {
 // Transport failure: the outcome of this request is unknown.
 void BinanceRestVenue::Impl::fail(Conn& c, beast::error_code ec, const char* stage) {
   ++counters.transport_errors;
+  resolve_next = true;
   close(c);
   Job j = std::move(c.job);
   c.busy = false;

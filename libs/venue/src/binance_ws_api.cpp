@@ -231,7 +231,7 @@ std::string BinanceRestVenue::Impl::ws_signed_request(std::string_view method,
       w.string(v);
     }
   }
-  w.key("signature").string(net::hmac_sha256_hex(opt.api_secret, payload));
+  w.key("signature").string(signer.hex(payload));
   w.end_object().end_object();
   return std::move(w).str();
 }

@@ -101,6 +101,8 @@ struct VenueHealth {
   std::uint64_t stream_events = 0;   // its events so far
   std::uint64_t stream_gaps = 0;     // times it was lost after being live
   std::int64_t clock_offset_ns = 0;  // the venue's clock minus this host's
+  std::uint64_t tracked_orders = 0;  // orders followed (not over, or their fees not known yet)
+  std::uint64_t kept_requests = 0;   // order requests kept for a possible resend
 };
 
 class VenueClient {
