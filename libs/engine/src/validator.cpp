@@ -251,6 +251,10 @@ const char* to_string(layout::RejectReason r) noexcept {
       return "SHUTDOWN";
     case RejectReason::kJournalUnavailable:
       return "JOURNAL_UNAVAILABLE";
+    case RejectReason::kNoInventory:
+      return "NO_INVENTORY";
+    case RejectReason::kBookStale:
+      return "BOOK_STALE";
   }
   return "?";
 }
