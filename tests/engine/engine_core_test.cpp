@@ -79,7 +79,7 @@ Signal limit(Side side, std::int64_t px, std::int64_t qty) {
 struct Ctx {
   SymbolRules rules = btc_rules();
   RiskLimits lim = risk();
-  MarketState m{50000_px, 50000.01_px, true};
+  MarketState m{50000_px, 50000.01_px, true, kNow - 100'000'000};  // 0.1 s old
   Exposure ex{};
   TradingState state = TradingState::kActive;
   SlotPolicy slot{};
@@ -98,7 +98,7 @@ TEST(Validate, AValidSignalPasses) {
   Signal m = limit(Side::kSell, 0, kQty);
   m.type = static_cast<std::uint8_t>(OrderType::kMarket);
   m.tif = 0;
-  c.ex.position = Qty{kQty};  // irrelevant unless reduce-only
+  c.ex.position = Qty{kQty};  // a sell needs the engine's inventory
   EXPECT_EQ(c.run(m), RejectReason::kNone);
 }
 
@@ -157,6 +157,11 @@ TEST(Validate, EachReasonIndividually) {
       {"position", RejectReason::kMaxPosition, [](Ctx& c, Signal&) { c.ex.position = 2_qty; }},
       {"position with open orders", RejectReason::kMaxPosition,
        [](Ctx& c, Signal&) { c.ex.open_buy_qty = 2_qty; }},
+      {"no inventory", RejectReason::kNoInventory,
+       [](Ctx&, Signal& s) {
+         s.side = static_cast<std::uint8_t>(Side::kSell);
+         s.price.raw = 50'100 * k1;
+       }},
       {"open orders", RejectReason::kMaxOpenOrders, [](Ctx& c, Signal&) { c.ex.open_orders = 3; }},
       {"venue max orders", RejectReason::kMaxOpenOrders,
        [](Ctx& c, Signal&) {
@@ -217,6 +222,47 @@ TEST(Validate, MarketOrdersUseMidAndMarketLotSize) {
   cancel.seq = 11;
   cancel.type = static_cast<std::uint8_t>(OrderType::kCancel);
   EXPECT_EQ(c.run(cancel, false), RejectReason::kNone) << "cancels skip the order checks";
+}
+
+// ---- spot sells need the engine's inventory ----------------------------------------------------
+
+Signal market(Side side, std::int64_t qty) {
+  Signal m = limit(side, 0, qty);
+  m.type = static_cast<std::uint8_t>(OrderType::kMarket);
+  m.tif = 0;
+  return m;
+}
+
+TEST(Validate, ASpotSellWithoutInventoryIsRefused) {
+  Ctx c;  // flat: the engine holds nothing of the symbol
+  EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, kQty)), RejectReason::kNoInventory);
+  EXPECT_EQ(c.run(market(Side::kSell, kQty)), RejectReason::kNoInventory);
+  c.ex.position = Qty{-kQty};  // already short (e.g. base-asset fees): no inventory either
+  EXPECT_EQ(c.run(market(Side::kSell, kQty)), RejectReason::kNoInventory);
+  c.lim.max_position = Qty{};  // with or without a position limit
+  EXPECT_EQ(c.run(market(Side::kSell, kQty)), RejectReason::kNoInventory);
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kNone) << "buys are not affected";
+}
+
+TEST(Validate, ASellMayNotExceedThePositionLessTheSellsAlreadyOpen) {
+  Ctx c;
+  c.ex.position = Qty{2 * kQty};
+  EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, 2 * kQty)), RejectReason::kNone);
+  EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, 3 * kQty)), RejectReason::kNoInventory);
+  c.ex.open_sell_qty = Qty{kQty};
+  EXPECT_EQ(c.run(market(Side::kSell, kQty)), RejectReason::kNone);
+  EXPECT_EQ(c.run(market(Side::kSell, 2 * kQty)), RejectReason::kNoInventory)
+      << "one of the two is already being sold";
+}
+
+TEST(Validate, SellAccountHoldingsAllowsSellingWhatTheEngineDidNotBuy) {
+  Ctx c;
+  c.lim.sell_account_holdings = true;
+  c.lim.max_order_notional = Notional{};
+  EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, kQty)), RejectReason::kNone);
+  EXPECT_EQ(c.run(market(Side::kSell, kQty)), RejectReason::kNone);
+  EXPECT_EQ(c.run(market(Side::kSell, 3 * k1)), RejectReason::kMaxPosition)
+      << "max_position still bounds it";
 }
 
 TEST(Notional, ExactWithoutOverflow) {

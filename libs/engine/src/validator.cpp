@@ -142,6 +142,10 @@ RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const R
     }
   }
 
+  // Spot: a sell takes the account's base asset whoever bought it. Without the explicit setting
+  // only what the engine itself holds may go: its position less the sells already working.
+  if (!buy && !risk.sell_account_holdings && qty > ex.position - ex.open_sell_qty)
+    return RejectReason::kNoInventory;
   if (risk.max_position > no_qty) {
     const core::Qty after =
         buy ? ex.position + ex.open_buy_qty + qty : ex.position - ex.open_sell_qty - qty;
