@@ -1,7 +1,8 @@
 // cwtsd against cwts-sim: the risk checks that protect the account itself — spot sells need the
-// engine's own inventory.
+// engine's own inventory, and a stale book refuses orders (limit and market alike).
 #include <chrono>
 #include <string>
+#include <thread>
 
 #include "daemon_fixture.hpp"
 
@@ -71,6 +72,46 @@ TEST(CwtsdRisk, ASpotSellWithoutInventoryIsRefused) {
   ASSERT_FALSE(rs.empty());
   EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled) << "reason " << rs.back().reason;
   EXPECT_EQ(position_when(s, eth, -fx(0.01)), -fx(0.01));
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+TEST(CwtsdRisk, AStaleBookIsRefusedUntilMarketDataFlowsAgain) {
+  // The sim's streams stall for 3 s (its book keeps moving); the engine's book stays "valid" (the
+  // silence timeout is 60 s) but is older than max_book_age_ms after 1 s.
+  EngineOptions o;
+  o.risk = R"("max_order_notional":"100000","max_open_orders":5,"price_band_bps":500,)"
+           R"("max_book_age_ms":1000)";
+  Harness h(o);
+  StrategyClient s(h.instance(), 0);
+  const int btc = s.symbol_id("BTCUSDT");
+  ASSERT_GE(btc, 0);
+  ASSERT_EQ(h.fault(R"({"stall_ms":3000})").status, 200U);
+  std::this_thread::sleep_for(1500ms);
+  const auto frozen = s.quote(btc);
+  ASSERT_NE(frozen.book_valid, 0) << "the engine still calls the book valid";
+  const std::int64_t mid = tick_floor((frozen.bid_px.raw + frozen.ask_px.raw) / 2, fx(0.01));
+  const auto lim = s.submit(
+      StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
+                           tick_floor(mid - mid / 100, fx(0.01))));  // rests 1 % under the mid
+  const auto mkt = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
+  for (const auto seq : {lim, mkt}) {
+    const auto rs = s.wait_terminal(seq);
+    ASSERT_EQ(rs.size(), 1U) << h.log();
+    EXPECT_EQ(kind_of(rs.back()), ReportKind::kRejected);
+    EXPECT_EQ(static_cast<RejectReason>(rs.back().reason), RejectReason::kBookStale);
+  }
+  EXPECT_EQ(venue_activity(h, "BTCUSDT"), 0U);
+
+  // Once the stall ends and data flows, orders are accepted again.
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (cwts::core::realtime_ns() - s.quote(btc).receive_ts_ns > 200'000'000 &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(20ms);
+  }
+  const auto buy = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
+  const auto rs = s.wait_terminal(buy);
+  ASSERT_FALSE(rs.empty());
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled) << "reason " << rs.back().reason;
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }
 

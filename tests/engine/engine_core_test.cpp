@@ -138,6 +138,8 @@ TEST(Validate, EachReasonIndividually) {
       {"reduce-only flag", RejectReason::kReduceOnly,
        [](Ctx&, Signal& s) { s.flags = cwts::layout::kSignalReduceOnly; }},
       {"book", RejectReason::kBookNotValid, [](Ctx& c, Signal&) { c.m.book_valid = false; }},
+      {"stale book", RejectReason::kBookStale,
+       [](Ctx& c, Signal&) { c.m.update_ns = kNow - 60'000'000'000LL; }},
       {"tick", RejectReason::kTickSize, [](Ctx&, Signal& s) { s.price.raw += 1; }},
       {"max price", RejectReason::kTickSize, [](Ctx& c, Signal&) { c.rules.max_price = 1_px; }},
       {"step", RejectReason::kStepSize, [](Ctx&, Signal& s) { s.qty.raw += 1; }},
@@ -183,6 +185,8 @@ TEST(Validate, FirstFailureWinsInTheDocumentedOrder) {
   Ctx c;
   Signal s = limit(Side::kBuy, kPx + 1, kQty + 1);  // tick and step both wrong
   EXPECT_EQ(c.run(s), RejectReason::kTickSize);
+  c.m.update_ns = 0;
+  EXPECT_EQ(c.run(s), RejectReason::kBookStale);
   c.m.book_valid = false;
   EXPECT_EQ(c.run(s), RejectReason::kBookNotValid);
   c.state = TradingState::kHalted;
@@ -263,6 +267,57 @@ TEST(Validate, SellAccountHoldingsAllowsSellingWhatTheEngineDidNotBuy) {
   EXPECT_EQ(c.run(market(Side::kSell, kQty)), RejectReason::kNone);
   EXPECT_EQ(c.run(market(Side::kSell, 3 * k1)), RejectReason::kMaxPosition)
       << "max_position still bounds it";
+}
+
+// ---- the book's age and market orders -----------------------------------------------------------
+
+TEST(Validate, AStaleBookIsRefused) {
+  Ctx c;
+  c.ex.position = Qty{kQty};
+  c.m.update_ns = kNow - 5'001'000'000LL;  // default max_book_age_ms 5000
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kBookStale);
+  EXPECT_EQ(c.run(market(Side::kSell, kQty)), RejectReason::kBookStale);
+  c.m.update_ns = kNow - 4'999'000'000LL;
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kNone);
+  c.lim.max_book_age_ms = 1000;
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kBookStale);
+  c.lim.max_book_age_ms = 0;  // off
+  c.m.update_ns = 0;
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kNone);
+  c.lim.max_book_age_ms = 1000;
+  c.m.book_valid = false;
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kBookNotValid)
+      << "an invalid book is reported as such first";
+}
+
+TEST(Validate, AMarketOrderNeedsTheSideItWouldTake) {
+  Ctx c;
+  c.ex.position = Qty{kQty};
+  c.m.ask = cwts::core::Price{};  // no asks: a market buy has nothing to price it
+  EXPECT_EQ(c.run(market(Side::kBuy, kQty)), RejectReason::kBookNotValid);
+  EXPECT_EQ(c.run(market(Side::kSell, kQty)), RejectReason::kNone);
+  c.m = MarketState{cwts::core::Price{}, 50000_px, true, kNow};
+  EXPECT_EQ(c.run(market(Side::kSell, kQty)), RejectReason::kBookNotValid);
+}
+
+TEST(Validate, AMarketOrdersExecutionPriceMustLieWithinTheBand) {
+  Ctx c;
+  c.ex.position = Qty{kQty};
+  c.m.bid = 50000_px;
+  c.m.ask = 56000_px;  // mid 53000: the ask is 5.7 % above it, the bid 5.7 % below
+  EXPECT_EQ(c.run(market(Side::kBuy, kQty)), RejectReason::kPriceBand);
+  EXPECT_EQ(c.run(market(Side::kSell, kQty)), RejectReason::kPriceBand);
+  c.lim.price_band_bps = 600;
+  EXPECT_EQ(c.run(market(Side::kBuy, kQty)), RejectReason::kNone);
+  EXPECT_EQ(c.run(market(Side::kSell, kQty)), RejectReason::kNone);
+}
+
+TEST(Validate, AMarketOrderIsValuedAtItsExecutionPrice) {
+  Ctx c;
+  c.m.bid = 50000_px;
+  c.m.ask = 50010_px;                    // mid 50005
+  c.lim.max_order_notional = 50.007_quote;  // 0.001 at the mid 50.005, at the ask 50.010
+  EXPECT_EQ(c.run(market(Side::kBuy, kQty)), RejectReason::kMaxNotional);
 }
 
 TEST(Notional, ExactWithoutOverflow) {
