@@ -315,7 +315,7 @@ TEST(Validate, AMarketOrdersExecutionPriceMustLieWithinTheBand) {
 TEST(Validate, AMarketOrderIsValuedAtItsExecutionPrice) {
   Ctx c;
   c.m.bid = 50000_px;
-  c.m.ask = 50010_px;                    // mid 50005
+  c.m.ask = 50010_px;                       // mid 50005
   c.lim.max_order_notional = 50.007_quote;  // 0.001 at the mid 50.005, at the ask 50.010
   EXPECT_EQ(c.run(market(Side::kBuy, kQty)), RejectReason::kMaxNotional);
 }
