@@ -210,7 +210,7 @@ TEST(Validate, ReduceOnlyAcceptsOrdersThatReduce) {
   EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kReduceOnly);
 }
 
-TEST(Validate, MarketOrdersUseMidAndMarketLotSize) {
+TEST(Validate, MarketOrdersUseMarketLotSizeAndMinNotional) {
   Ctx c;
   Signal m = limit(Side::kBuy, 0, 101 * k1);
   m.type = static_cast<std::uint8_t>(OrderType::kMarket);
