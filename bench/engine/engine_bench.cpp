@@ -33,7 +33,8 @@ void BM_Validate_Signal(benchmark::State& state) {
   lim.max_position = 2_qty;
   lim.max_open_orders = 10;
   lim.price_band_bps = 500;
-  const cwts::engine::MarketState m{50000_px, 50000.01_px, true};
+  const std::int64_t now = 1'700'000'000'000'000'000LL;
+  const cwts::engine::MarketState m{50000_px, 50000.01_px, true, now};
   const cwts::engine::Exposure ex{};
   cwts::layout::Signal s{};
   s.side = 1;
@@ -41,7 +42,6 @@ void BM_Validate_Signal(benchmark::State& state) {
   s.tif = 1;
   s.price.raw = 49'900 * k1;
   s.qty.raw = k1 / 1000;
-  const std::int64_t now = 1'700'000'000'000'000'000LL;
   s.created_ns = now;
   std::uint64_t seq = 0;
   for (auto _ : state) {

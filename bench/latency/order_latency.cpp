@@ -417,7 +417,9 @@ int main(int argc, char** argv) {
       << (user_stream == "off" ? R"(,"ws_api_url":"")" : "")
       << (ws ? R"(,"order_transport":"ws")" : "")
       << (order_poll_ms >= 0 ? ",\"order_poll_ms\":" + std::to_string(order_poll_ms) : "")
-      << R"(},"market":{"symbols":["BTCUSDT"]},"risk":{"max_open_orders":1000,"price_band_bps":0},)"
+      << R"(},"market":{"symbols":["BTCUSDT"]},"risk":{"max_open_orders":1000,"price_band_bps":0,)"
+      // --fill alternates buys and sells: a latency run, so sells may use the account's holdings
+      << R"("sell_account_holdings":true},)"
       << R"("rate_limits":{"engine_share":1.0,"slot_share":1.0},)"
       << (gateway ? R"("gateway":{"listen":"127.0.0.1:0","slot":15},)" : "")
       << (journal_dir.empty()

@@ -57,6 +57,24 @@ TEST(Config, DecimalsAreExact) {
   EXPECT_FALSE(c.risk_overrides[0].max_open_orders.has_value());
 }
 
+TEST(Config, SellsNeedInventoryAndBooksAFreshnessLimitByDefault) {
+  const Config d = parse_config(kMinimal);
+  EXPECT_FALSE(d.risk.sell_account_holdings);
+  EXPECT_EQ(d.risk.max_book_age_ms, 5000U);
+  const Config c = parse_config(
+      R"({"market":{"symbols":["BTCUSDT","BNBUSDT"]},"risk":{"max_book_age_ms":0,
+          "symbols":{"BNBUSDT":{"sell_account_holdings":true,"max_book_age_ms":30000}}}})");
+  EXPECT_EQ(c.risk.max_book_age_ms, 0U);
+  ASSERT_EQ(c.risk_overrides.size(), 1U);
+  EXPECT_EQ(c.risk_overrides[0].sell_account_holdings, std::optional<bool>(true));
+  EXPECT_EQ(c.risk_overrides[0].max_book_age_ms, std::optional<std::uint32_t>(30000U));
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"risk":{"sell_account_holdings":"yes"}})",
+               "risk.sell_account_holdings", "true or false");
+  expect_error(
+      R"({"market":{"symbols":["BTCUSDT"]},"risk":{"symbols":{"BTCUSDT":{"sell_holdings":true}}}})",
+      "risk.symbols.BTCUSDT.sell_holdings", "unknown key");
+}
+
 TEST(Config, UnknownKeysAreErrorsWithTheirPath) {
   expect_error(R"({"market":{"symbols":["BTCUSDT"]},"risk":{"max_open_order":5}})",
                "risk.max_open_order", "unknown key");

@@ -79,7 +79,7 @@ Signal limit(Side side, std::int64_t px, std::int64_t qty) {
 struct Ctx {
   SymbolRules rules = btc_rules();
   RiskLimits lim = risk();
-  MarketState m{50000_px, 50000.01_px, true};
+  MarketState m{50000_px, 50000.01_px, true, kNow - 100'000'000};  // 0.1 s old
   Exposure ex{};
   TradingState state = TradingState::kActive;
   SlotPolicy slot{};
@@ -98,7 +98,7 @@ TEST(Validate, AValidSignalPasses) {
   Signal m = limit(Side::kSell, 0, kQty);
   m.type = static_cast<std::uint8_t>(OrderType::kMarket);
   m.tif = 0;
-  c.ex.position = Qty{kQty};  // irrelevant unless reduce-only
+  c.ex.position = Qty{kQty};  // a sell needs the engine's inventory
   EXPECT_EQ(c.run(m), RejectReason::kNone);
 }
 
@@ -138,6 +138,8 @@ TEST(Validate, EachReasonIndividually) {
       {"reduce-only flag", RejectReason::kReduceOnly,
        [](Ctx&, Signal& s) { s.flags = cwts::layout::kSignalReduceOnly; }},
       {"book", RejectReason::kBookNotValid, [](Ctx& c, Signal&) { c.m.book_valid = false; }},
+      {"stale book", RejectReason::kBookStale,
+       [](Ctx& c, Signal&) { c.m.update_ns = kNow - 60'000'000'000LL; }},
       {"tick", RejectReason::kTickSize, [](Ctx&, Signal& s) { s.price.raw += 1; }},
       {"max price", RejectReason::kTickSize, [](Ctx& c, Signal&) { c.rules.max_price = 1_px; }},
       {"step", RejectReason::kStepSize, [](Ctx&, Signal& s) { s.qty.raw += 1; }},
@@ -157,6 +159,11 @@ TEST(Validate, EachReasonIndividually) {
       {"position", RejectReason::kMaxPosition, [](Ctx& c, Signal&) { c.ex.position = 2_qty; }},
       {"position with open orders", RejectReason::kMaxPosition,
        [](Ctx& c, Signal&) { c.ex.open_buy_qty = 2_qty; }},
+      {"no inventory", RejectReason::kNoInventory,
+       [](Ctx&, Signal& s) {
+         s.side = static_cast<std::uint8_t>(Side::kSell);
+         s.price.raw = 50'100 * k1;
+       }},
       {"open orders", RejectReason::kMaxOpenOrders, [](Ctx& c, Signal&) { c.ex.open_orders = 3; }},
       {"venue max orders", RejectReason::kMaxOpenOrders,
        [](Ctx& c, Signal&) {
@@ -178,6 +185,8 @@ TEST(Validate, FirstFailureWinsInTheDocumentedOrder) {
   Ctx c;
   Signal s = limit(Side::kBuy, kPx + 1, kQty + 1);  // tick and step both wrong
   EXPECT_EQ(c.run(s), RejectReason::kTickSize);
+  c.m.update_ns = 0;
+  EXPECT_EQ(c.run(s), RejectReason::kBookStale);
   c.m.book_valid = false;
   EXPECT_EQ(c.run(s), RejectReason::kBookNotValid);
   c.state = TradingState::kHalted;
@@ -201,7 +210,7 @@ TEST(Validate, ReduceOnlyAcceptsOrdersThatReduce) {
   EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kReduceOnly);
 }
 
-TEST(Validate, MarketOrdersUseMidAndMarketLotSize) {
+TEST(Validate, MarketOrdersUseMarketLotSizeAndMinNotional) {
   Ctx c;
   Signal m = limit(Side::kBuy, 0, 101 * k1);
   m.type = static_cast<std::uint8_t>(OrderType::kMarket);
@@ -217,6 +226,98 @@ TEST(Validate, MarketOrdersUseMidAndMarketLotSize) {
   cancel.seq = 11;
   cancel.type = static_cast<std::uint8_t>(OrderType::kCancel);
   EXPECT_EQ(c.run(cancel, false), RejectReason::kNone) << "cancels skip the order checks";
+}
+
+// ---- spot sells need the engine's inventory ----------------------------------------------------
+
+Signal market(Side side, std::int64_t qty) {
+  Signal m = limit(side, 0, qty);
+  m.type = static_cast<std::uint8_t>(OrderType::kMarket);
+  m.tif = 0;
+  return m;
+}
+
+TEST(Validate, ASpotSellWithoutInventoryIsRefused) {
+  Ctx c;  // flat: the engine holds nothing of the symbol
+  EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, kQty)), RejectReason::kNoInventory);
+  EXPECT_EQ(c.run(market(Side::kSell, kQty)), RejectReason::kNoInventory);
+  c.ex.position = Qty{-kQty};  // already short (e.g. base-asset fees): no inventory either
+  EXPECT_EQ(c.run(market(Side::kSell, kQty)), RejectReason::kNoInventory);
+  c.lim.max_position = Qty{};  // with or without a position limit
+  EXPECT_EQ(c.run(market(Side::kSell, kQty)), RejectReason::kNoInventory);
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kNone) << "buys are not affected";
+}
+
+TEST(Validate, ASellMayNotExceedThePositionLessTheSellsAlreadyOpen) {
+  Ctx c;
+  c.ex.position = Qty{2 * kQty};
+  EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, 2 * kQty)), RejectReason::kNone);
+  EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, 3 * kQty)), RejectReason::kNoInventory);
+  c.ex.open_sell_qty = Qty{kQty};
+  EXPECT_EQ(c.run(market(Side::kSell, kQty)), RejectReason::kNone);
+  EXPECT_EQ(c.run(market(Side::kSell, 2 * kQty)), RejectReason::kNoInventory)
+      << "one of the two is already being sold";
+}
+
+TEST(Validate, SellAccountHoldingsAllowsSellingWhatTheEngineDidNotBuy) {
+  Ctx c;
+  c.lim.sell_account_holdings = true;
+  c.lim.max_order_notional = Notional{};
+  EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, kQty)), RejectReason::kNone);
+  EXPECT_EQ(c.run(market(Side::kSell, kQty)), RejectReason::kNone);
+  EXPECT_EQ(c.run(market(Side::kSell, 3 * k1)), RejectReason::kMaxPosition)
+      << "max_position still bounds it";
+}
+
+// ---- the book's age and market orders -----------------------------------------------------------
+
+TEST(Validate, AStaleBookIsRefused) {
+  Ctx c;
+  c.ex.position = Qty{kQty};
+  c.m.update_ns = kNow - 5'001'000'000LL;  // default max_book_age_ms 5000
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kBookStale);
+  EXPECT_EQ(c.run(market(Side::kSell, kQty)), RejectReason::kBookStale);
+  c.m.update_ns = kNow - 4'999'000'000LL;
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kNone);
+  c.lim.max_book_age_ms = 1000;
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kBookStale);
+  c.lim.max_book_age_ms = 0;  // off
+  c.m.update_ns = 0;
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kNone);
+  c.lim.max_book_age_ms = 1000;
+  c.m.book_valid = false;
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kBookNotValid)
+      << "an invalid book is reported as such first";
+}
+
+TEST(Validate, AMarketOrderNeedsTheSideItWouldTake) {
+  Ctx c;
+  c.ex.position = Qty{kQty};
+  c.m.ask = cwts::core::Price{};  // no asks: a market buy has nothing to price it
+  EXPECT_EQ(c.run(market(Side::kBuy, kQty)), RejectReason::kBookNotValid);
+  EXPECT_EQ(c.run(market(Side::kSell, kQty)), RejectReason::kNone);
+  c.m = MarketState{cwts::core::Price{}, 50000_px, true, kNow};
+  EXPECT_EQ(c.run(market(Side::kSell, kQty)), RejectReason::kBookNotValid);
+}
+
+TEST(Validate, AMarketOrdersExecutionPriceMustLieWithinTheBand) {
+  Ctx c;
+  c.ex.position = Qty{kQty};
+  c.m.bid = 50000_px;
+  c.m.ask = 56000_px;  // mid 53000: the ask is 5.7 % above it, the bid 5.7 % below
+  EXPECT_EQ(c.run(market(Side::kBuy, kQty)), RejectReason::kPriceBand);
+  EXPECT_EQ(c.run(market(Side::kSell, kQty)), RejectReason::kPriceBand);
+  c.lim.price_band_bps = 600;
+  EXPECT_EQ(c.run(market(Side::kBuy, kQty)), RejectReason::kNone);
+  EXPECT_EQ(c.run(market(Side::kSell, kQty)), RejectReason::kNone);
+}
+
+TEST(Validate, AMarketOrderIsValuedAtItsExecutionPrice) {
+  Ctx c;
+  c.m.bid = 50000_px;
+  c.m.ask = 50010_px;                       // mid 50005
+  c.lim.max_order_notional = 50.007_quote;  // 0.001 at the mid 50.005, at the ask 50.010
+  EXPECT_EQ(c.run(market(Side::kBuy, kQty)), RejectReason::kMaxNotional);
 }
 
 TEST(Notional, ExactWithoutOverflow) {

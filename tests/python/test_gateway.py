@@ -331,8 +331,22 @@ def test_market_streams_with_ccxt_pro_and_a_raw_client(gw):
     asyncio.run(main())
 
 
-def test_binance_official_sdk_trades_through_the_gateway(gw, synthetic_sim):
-    """binance-sdk-spot (Binance's own client, unmodified) against the gateway."""
+@pytest.fixture
+def gw_selling_holdings(synthetic_sim, tmp_path):
+    """The gateway on an engine that may sell the account's ETH it never bought."""
+    risk = {"max_order_notional": "100000", "max_open_orders": 20, "price_band_bps": 500,
+            "symbols": {"ETHUSDT": {"sell_account_holdings": True}}}
+    e = Engine(synthetic_sim, tmp_path, overrides={"gateway": GATEWAY, "risk": risk})
+    e.url = gateway_url(e)
+    yield e
+    if e.proc.poll() is None:
+        assert e.stop() == 0
+
+
+def test_binance_official_sdk_trades_through_the_gateway(gw_selling_holdings, synthetic_sim):
+    """binance-sdk-spot (Binance's own client, unmodified) against the gateway. Its market sell
+    sells the account's ETH (the engine holds none): allowed by the engine's configuration."""
+    gw = gw_selling_holdings
     from binance_common.configuration import ConfigurationRestAPI
     from binance_sdk_spot.spot import Spot
     from binance_sdk_spot.rest_api.models import (NewOrderSideEnum, NewOrderTimeInForceEnum,

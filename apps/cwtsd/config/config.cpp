@@ -177,6 +177,8 @@ Config parse_config(std::string_view json) {
     s->integer("price_band_bps", c.risk.price_band_bps, 0, 100000);
     s->integer("default_ttl_ms", c.risk.default_ttl_ms, 1, 3600000);
     s->integer("max_ttl_ms", c.risk.max_ttl_ms, 1, 86400000);
+    s->boolean("sell_account_holdings", c.risk.sell_account_holdings);
+    s->integer("max_book_age_ms", c.risk.max_book_age_ms, 0, 3600000);
     s->choice("trading_state", c.risk.initial_state,
               {{"active", layout::TradingState::kActive},
                {"halted", layout::TradingState::kHalted},
@@ -201,6 +203,15 @@ Config parse_config(std::string_view json) {
         if (auto e = o.get("max_open_orders")) {
           ov.max_open_orders =
               static_cast<std::uint32_t>(o.int_value("max_open_orders", *e, 0, 1000000));
+        }
+        if (o.get("sell_account_holdings")) {
+          bool allow = false;
+          o.boolean("sell_account_holdings", allow);
+          ov.sell_account_holdings = allow;
+        }
+        if (auto e = o.get("max_book_age_ms")) {
+          ov.max_book_age_ms =
+              static_cast<std::uint32_t>(o.int_value("max_book_age_ms", *e, 0, 3600000));
         }
         o.finish();
         c.risk_overrides.push_back(std::move(ov));

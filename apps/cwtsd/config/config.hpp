@@ -110,6 +110,10 @@ struct RiskConfig {
   std::uint32_t price_band_bps = 500;   // limit price within this of the mid; 0 = no band
   std::uint32_t default_ttl_ms = 5000;
   std::uint32_t max_ttl_ms = 60000;
+  // A spot sell may sell more than the engine holds (the account's other holdings); false: a sell
+  // needs the engine's position, less the sells already open (NO_INVENTORY).
+  bool sell_account_holdings = false;
+  std::uint32_t max_book_age_ms = 5000;  // market data older than this: BOOK_STALE; 0 = off
   layout::TradingState initial_state = layout::TradingState::kActive;
 };
 
@@ -118,6 +122,8 @@ struct SymbolRiskOverride {
   std::optional<core::Notional> max_order_notional;
   std::optional<core::Qty> max_position;
   std::optional<std::uint32_t> max_open_orders;
+  std::optional<bool> sell_account_holdings;
+  std::optional<std::uint32_t> max_book_age_ms;
 };
 
 struct RateConfig {

@@ -111,11 +111,15 @@ std::uint64_t ExecEngine::reload(const Config& cfg) {
     r.price_band_bps = cfg.risk.price_band_bps;
     r.default_ttl_ms = cfg.risk.default_ttl_ms;
     r.max_ttl_ms = cfg.risk.max_ttl_ms;
+    r.sell_account_holdings = cfg.risk.sell_account_holdings;
+    r.max_book_age_ms = cfg.risk.max_book_age_ms;
     for (const auto& ov : cfg.risk_overrides) {
       if (ov.symbol != cfg.market.symbols[i]) continue;
       if (ov.max_order_notional) r.max_order_notional = *ov.max_order_notional;
       if (ov.max_position) r.max_position = *ov.max_position;
       if (ov.max_open_orders) r.max_open_orders = *ov.max_open_orders;
+      if (ov.sell_account_holdings) r.sell_account_holdings = *ov.sell_account_holdings;
+      if (ov.max_book_age_ms) r.max_book_age_ms = *ov.max_book_age_ms;
     }
     l.risk[i] = r;
   }
@@ -289,6 +293,9 @@ void ExecEngine::on_signal(std::uint32_t slot, const layout::Signal& s, std::int
     m.ask = q.ask_px;
     m.book_valid = q.book_valid != 0 && cc::load_word(market_.symbols[s.symbol].book_valid,
                                                       std::memory_order_acquire) != 0;
+    // Book diffs, bookTicker and trades all refresh it: a stream or an md thread that stalls
+    // leaves it behind while book_valid stays set until the silence timeout.
+    m.update_ns = q.receive_ts_ns;
     const PositionBook& p = positions_[s.symbol];
     ex.position = p.qty;
     ex.open_buy_qty = p.open_buy;

@@ -97,6 +97,15 @@ RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const R
     if (!reduces) return RejectReason::kReduceOnly;
   }
   if (!market.book_valid) return RejectReason::kBookNotValid;
+  // book_valid stays set through a stalled stream or md thread until the silence timeout; the
+  // data's age catches it. (A clock stepped back makes the age negative: taken as fresh.)
+  if (risk.max_book_age_ms > 0 &&
+      now_ns - market.update_ns > static_cast<std::int64_t>(risk.max_book_age_ms) * 1'000'000) {
+    return RejectReason::kBookStale;
+  }
+  // A market order is priced by the side it takes: its estimated execution price.
+  const core::Price take_px = buy ? market.ask : market.bid;
+  if (market_order && take_px <= core::Price{}) return RejectReason::kBookNotValid;
 
   if (!market_order) {
     const core::Price zero{};
@@ -116,7 +125,7 @@ RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const R
   if (max_q > no_qty && qty > max_q) return RejectReason::kMaxQty;
 
   const core::Price mid = market.mid();
-  const core::Price value_px = market_order ? mid : price;
+  const core::Price value_px = market_order ? take_px : price;
   const core::Notional value = core::notional(value_px, qty);
   const core::Notional no_value{};
   if (rules->min_notional > no_value && (!market_order || rules->min_notional_market) &&
@@ -130,18 +139,25 @@ RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const R
   if (risk.max_order_notional > no_value && value > risk.max_order_notional)
     return RejectReason::kMaxNotional;
 
-  if (!market_order && mid > core::Price{}) {
+  if (mid > core::Price{}) {
     const std::int64_t up = buy ? rules->bid_up : rules->ask_up;
     const std::int64_t down = buy ? rules->bid_down : rules->ask_down;
-    if ((up > 0 && price > times_ratio(mid, up)) || (down > 0 && price < times_ratio(mid, down))) {
+    if (!market_order && ((up > 0 && price > times_ratio(mid, up)) ||
+                          (down > 0 && price < times_ratio(mid, down)))) {
       return RejectReason::kPercentPrice;
     }
-    if (risk.price_band_bps > 0 && static_cast<Wide>((price - mid).abs().raw) * 10'000 >
+    // A market order has no price of its own: the band guards the one it would take.
+    const core::Price banded = market_order ? take_px : price;
+    if (risk.price_band_bps > 0 && static_cast<Wide>((banded - mid).abs().raw) * 10'000 >
                                        static_cast<Wide>(mid.raw) * risk.price_band_bps) {
       return RejectReason::kPriceBand;
     }
   }
 
+  // Spot: a sell takes the account's base asset whoever bought it. Without the explicit setting
+  // only what the engine itself holds may go: its position less the sells already working.
+  if (!buy && !risk.sell_account_holdings && qty > ex.position - ex.open_sell_qty)
+    return RejectReason::kNoInventory;
   if (risk.max_position > no_qty) {
     const core::Qty after =
         buy ? ex.position + ex.open_buy_qty + qty : ex.position - ex.open_sell_qty - qty;
@@ -251,6 +267,10 @@ const char* to_string(layout::RejectReason r) noexcept {
       return "SHUTDOWN";
     case RejectReason::kJournalUnavailable:
       return "JOURNAL_UNAVAILABLE";
+    case RejectReason::kNoInventory:
+      return "NO_INVENTORY";
+    case RejectReason::kBookStale:
+      return "BOOK_STALE";
   }
   return "?";
 }

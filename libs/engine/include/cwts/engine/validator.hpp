@@ -34,6 +34,11 @@ struct RiskLimits {
   std::uint32_t price_band_bps = 0;
   std::uint32_t default_ttl_ms = 5000;  // never 0
   std::uint32_t max_ttl_ms = 60000;
+  // Spot sells may sell more than the engine's position (the account's other holdings). Off: a
+  // sell needs the engine's own inventory, position less the sells already open (NO_INVENTORY).
+  bool sell_account_holdings = false;
+  // The symbol's market data must have been received within this (BOOK_STALE); 0 = off.
+  std::uint32_t max_book_age_ms = 5000;
 };
 
 // When a signal stops being executable: created + its TTL (0 = the default), at most max_ttl_ms.
@@ -45,6 +50,9 @@ struct MarketState {
   core::Price bid{};  // best bid/ask; zero when the side is empty
   core::Price ask{};
   bool book_valid = false;
+  // When the md thread last received anything for the symbol (the quote's receive time, the same
+  // realtime clock as `now_ns`); the book's age is measured from it.
+  std::int64_t update_ns = 0;
   [[nodiscard]] core::Price mid() const noexcept {
     const core::Price zero{};
     return bid > zero && ask > zero ? core::Price{(bid.raw + ask.raw) / 2}
@@ -73,15 +81,19 @@ struct SlotPolicy {
 //   7 STALE               created + min(ttl or default, max ttl) < now, or created in the future
 //   8 TRADING_HALTED      engine halted;   REDUCE_ONLY if reduce-only (engine, slot or signal) and
 //                         the order would not reduce |position|
-//   9 BOOK_NOT_VALID
-//  10 TICK_SIZE (price not a tick multiple or outside min/max price), 11 STEP_SIZE,
-//  12 MIN_QTY, 13 MAX_QTY (market orders use MARKET_LOT_SIZE when set)
-//  14 MIN_NOTIONAL, 15 MAX_NOTIONAL (venue filter, then the engine's max order notional); market
-//     orders are valued at the mid
-//  16 PERCENT_PRICE (limit price against mid × multipliers, by side)
-//  17 PRICE_BAND (limit price within price_band_bps of the mid)
-//  18 MAX_POSITION (|position + open same-side qty + qty| > max_position)
-//  19 MAX_OPEN_ORDERS (engine limit, then the symbol's MAX_NUM_ORDERS)
+//   9 BOOK_NOT_VALID      the book is not synced; for a market order also when the side it
+//                         would take is empty
+//  10 BOOK_STALE          now - market.update_ns > max_book_age_ms
+//  11 TICK_SIZE (price not a tick multiple or outside min/max price), 12 STEP_SIZE,
+//  13 MIN_QTY, 14 MAX_QTY (market orders use MARKET_LOT_SIZE when set)
+//  15 MIN_NOTIONAL, 16 MAX_NOTIONAL (venue filter, then the engine's max order notional); market
+//     orders are valued at their estimated execution price (best ask for a buy, bid for a sell)
+//  17 PERCENT_PRICE (limit price against mid × multipliers, by side)
+//  18 PRICE_BAND (a limit price, or a market order's estimated execution price, within
+//     price_band_bps of the mid)
+//  19 NO_INVENTORY (a sell of more than position - open sells, unless sell_account_holdings)
+//  20 MAX_POSITION (|position + open same-side qty + qty| > max_position)
+//  21 MAX_OPEN_ORDERS (engine limit, then the symbol's MAX_NUM_ORDERS)
 // Cancel signals are checked for 1-2 only (the target is looked up by the caller).
 [[nodiscard]] layout::RejectReason validate(const layout::Signal& s, const SymbolRules* rules,
                                             const RiskLimits& risk, const MarketState& market,

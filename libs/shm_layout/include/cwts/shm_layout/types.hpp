@@ -132,6 +132,10 @@ enum class RejectReason : std::uint16_t {
   kUnknownOrder = 24,        // a cancel for a signal that has no open order
   kShutdown = 25,            // the engine stopped before the signal could be executed
   kJournalUnavailable = 26,  // the order journal is full or failing: no order it cannot record
+  // A sell of more than the engine holds (its position less the sells already open): on spot it
+  // would sell the account's other holdings. risk.sell_account_holdings allows it.
+  kNoInventory = 27,
+  kBookStale = 28,  // the symbol's market data is older than risk.max_book_age_ms
 };
 
 }  // namespace cwts::layout
