@@ -116,7 +116,9 @@ RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const R
   if (max_q > no_qty && qty > max_q) return RejectReason::kMaxQty;
 
   const core::Price mid = market.mid();
-  const core::Price value_px = market_order ? mid : price;
+  // A MARKET order is valued as the venue values it: at the average price once known.
+  const core::Price value_px =
+      market_order ? (market.avg > core::Price{} ? market.avg : mid) : price;
   const core::Notional value = core::notional(value_px, qty);
   const core::Notional no_value{};
   if (rules->min_notional > no_value && (!market_order || rules->min_notional_market) &&

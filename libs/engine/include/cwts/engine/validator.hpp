@@ -45,6 +45,9 @@ struct MarketState {
   core::Price bid{};  // best bid/ask; zero when the side is empty
   core::Price ask{};
   bool book_valid = false;
+  // The venue's average price (VWAP of the symbol's trades over the NOTIONAL filter's
+  // avgPriceMins: engine::AveragePrice), which values MARKET orders; zero = not known yet.
+  core::Price avg{};
   [[nodiscard]] core::Price mid() const noexcept {
     const core::Price zero{};
     return bid > zero && ask > zero ? core::Price{(bid.raw + ask.raw) / 2}
@@ -77,7 +80,7 @@ struct SlotPolicy {
 //  10 TICK_SIZE (price not a tick multiple or outside min/max price), 11 STEP_SIZE,
 //  12 MIN_QTY, 13 MAX_QTY (market orders use MARKET_LOT_SIZE when set)
 //  14 MIN_NOTIONAL, 15 MAX_NOTIONAL (venue filter, then the engine's max order notional); market
-//     orders are valued at the mid
+//     orders are valued at MarketState::avg (the venue's average price), at the mid until known
 //  16 PERCENT_PRICE (limit price against mid × multipliers, by side)
 //  17 PRICE_BAND (limit price within price_band_bps of the mid)
 //  18 MAX_POSITION (|position + open same-side qty + qty| > max_position)
