@@ -40,8 +40,10 @@ constexpr const char* kUsage =
     "  risk set KEY=VALUE...  change risk limits at once (needs the token)\n"
     "  halt | resume | reduce-only   trading state (needs the token)\n"
     "  cancel-all             cancel every open order (needs the token)\n"
-    "The token comes from --token-file or $CWTS_CONTROL_TOKEN_FILE (the file cwtsd's\n"
-    "control.token_file names). Exit status: 0 done, 1 failed, 2 usage.\n";
+    "Every command needs the token. It comes from --token-file, else $CWTS_CONTROL_TOKEN_FILE\n"
+    "(the file cwtsd's control.token_file names), else the token cwtsd generated for the\n"
+    "instance (DIR/cwts-NAME.token, readable by cwtsd's user only).\n"
+    "Exit status: 0 done, 1 failed, 2 usage.\n";
 
 volatile std::sig_atomic_t g_stop = 0;
 
@@ -371,6 +373,11 @@ int main(int argc, char** argv) {
   if (!o.token_file.empty()) {
     token = read_first_line(o.token_file);
     if (token.empty()) fail("cannot read a token from " + o.token_file);
+  } else if (o.url.empty()) {
+    // The token cwtsd generated for this run when it has no control.token_file (ADR 0018). Not
+    // there or not readable (another user's engine): go without; the engine then says
+    // "unauthorized" and names where the token is.
+    token = read_first_line(o.shm_dir + "/cwts-" + o.instance + ".token");
   }
   Client c(hostport.substr(0, colon), hostport.substr(colon + 1), token);
   std::signal(SIGINT, [](int) { g_stop = 1; });

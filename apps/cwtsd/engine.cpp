@@ -13,6 +13,7 @@
 #include "cwts/binance/exchange_info.hpp"
 #include "cwts/concurrent/word_copy.hpp"
 #include "cwts/core/clock.hpp"
+#include "cwts/engine/average_price.hpp"
 #include "cwts/engine/validator.hpp"
 #include "cwts/log/json_log.hpp"
 #include "cwts/net/http_get.hpp"
@@ -99,9 +100,10 @@ struct Engine::Impl {
         throw std::runtime_error(
             "region.hugepages is \"require\" but the regions are not on huge pages");
       }
-      md = std::make_unique<MdThread>(cfg, info, names, market);
+      md = std::make_unique<MdThread>(cfg, info, names, market, avg_prices);
       exec = std::make_unique<ExecEngine>(cfg, info, market.as<layout::MarketRegion>(),
                                           owner.hot_log_, std::move(creds));
+      exec->set_average_prices(&avg_prices);
     } catch (...) {
       if (signals_created.valid()) signals_created.remove();
       market.remove();
@@ -115,8 +117,9 @@ struct Engine::Impl {
   shm::RegionOptions ropts;
   std::vector<std::string_view> names;
   shm::Region market;
-  shm::Region signals_created;  // the engine's writable mapping: header and state only
-  shm::Region signals;          // read-only: what the exec thread reads
+  shm::Region signals_created;           // the engine's writable mapping: header and state only
+  shm::Region signals;                   // read-only: what the exec thread reads
+  engine::AveragePriceBoard avg_prices;  // md thread writes, exec thread reads
   std::unique_ptr<MdThread> md;
   std::unique_ptr<ExecEngine> exec;
   std::thread exec_thread;

@@ -317,6 +317,33 @@ TEST(Config, ControlListen) {
   expect_error(m + R"({"port":1}})", "control.port", "unknown key");
 }
 
+// Every JSON-RPC method needs the token unless the operator opts out by name; the old switch that
+// opened reads by default is gone (naming its replacement), not silently ignored.
+TEST(Config, ControlReadsNeedTheTokenByDefault) {
+  EXPECT_FALSE(parse_config(kMinimal).control.allow_unauthenticated_reads);
+  const Config open = parse_config(
+      R"({"market":{"symbols":["BTCUSDT"]},"control":{"allow_unauthenticated_reads":true}})");
+  EXPECT_TRUE(open.control.allow_unauthenticated_reads);
+  const std::string m = R"({"market":{"symbols":["BTCUSDT"]},"control":)";
+  expect_error(m + R"({"read_only_open":true}})", "control.read_only_open",
+               "allow_unauthenticated_reads");
+}
+
+// The control plane speaks plain HTTP (no TLS yet): it is refused on any address but loopback,
+// with the reason and the setting TLS will bring; the opt-out for reads does not change that.
+TEST(Config, ControlListenOffLoopbackIsRefused) {
+  const std::string m = R"({"market":{"symbols":["BTCUSDT"]},"control":)";
+  expect_error(m + R"({"listen":"0.0.0.0:9464"}})", "control.listen", "control.tls_cert_file");
+  expect_error(m + R"({"listen":"10.1.2.3:9464"}})", "control.listen", "not a loopback address");
+  expect_error(m + R"({"listen":"[::]:9464"}})", "control.listen", "not a loopback address");
+  expect_error(m + R"({"listen":"0.0.0.0:9464","allow_unauthenticated_reads":true}})",
+               "control.listen", "not a loopback address");
+  EXPECT_EQ(parse_config(m + R"({"listen":"[::1]:9464"}})").control.address, "::1");
+  EXPECT_EQ(parse_config(m + R"({"listen":"127.0.0.2:9464"}})").control.address, "127.0.0.2");
+  // A disabled control plane listens nowhere: its address is not checked.
+  EXPECT_FALSE(parse_config(m + R"({"enabled":false,"listen":"0.0.0.0:9464"}})").control.enabled);
+}
+
 namespace {
 
 TEST(Config, GatewayIsOffUnlessConfiguredAndLoopbackUnlessAllowed) {

@@ -1,5 +1,6 @@
 // cwtsd as a process against cwts-sim: restart epochs, systemd notifications and the watchdog,
 // secrets in logs, config errors, the paper venue, and the control plane.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -132,6 +133,104 @@ TEST(Cwtsd, PaperVenueFillsAgainstThePublishedBook) {
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }
 
+// One JSON-RPC WebSocket session on the control port, with the bearer token if one is given.
+class RpcSession {
+ public:
+  explicit RpcSession(std::uint16_t port, const std::string& token = {}) : ws_(ioc_) {
+    namespace websocket = boost::beast::websocket;
+    ws_.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    if (!token.empty()) {
+      ws_.set_option(websocket::stream_base::decorator([token](websocket::request_type& req) {
+        req.set(boost::beast::http::field::authorization, "Bearer " + token);
+      }));
+    }
+    ws_.handshake("127.0.0.1", "/ws");
+  }
+  ~RpcSession() {
+    boost::system::error_code ec;
+    ws_.close(boost::beast::websocket::close_code::normal, ec);
+  }
+  RpcSession(const RpcSession&) = delete;
+  RpcSession& operator=(const RpcSession&) = delete;
+  std::string call(const std::string& request) {
+    ws_.write(boost::asio::buffer(request));
+    boost::beast::flat_buffer buf;
+    ws_.read(buf);
+    return boost::beast::buffers_to_string(buf.data());
+  }
+
+ private:
+  boost::asio::io_context ioc_;
+  boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws_;
+};
+
+std::string token_path(const std::string& instance) {
+  return "/dev/shm/cwts-" + instance + ".token";
+}
+
+// The first line of the token file cwtsd writes beside its control file.
+std::string read_token(const std::string& instance) {
+  std::string t = cwts::test::read_file(token_path(instance));
+  if (const auto nl = t.find('\n'); nl != std::string::npos) t.resize(nl);
+  return t;
+}
+
+std::uint16_t control_port(const std::string& instance) {
+  const std::string where = cwts::test::read_file("/dev/shm/cwts-" + instance + ".control");
+  return where.rfind("127.0.0.1:", 0) == 0 ? static_cast<std::uint16_t>(std::stoi(where.substr(10)))
+                                           : std::uint16_t{0};
+}
+
+// Without control.token_file, every JSON-RPC method, reads and the reports stream included, needs
+// a token: cwtsd generates one at start into an owner-only file beside its control file (where
+// cwtsctl finds it) and removes it at exit. A client without it reads nothing.
+TEST(Cwtsd, ControlReadsNeedTheTokenTheEngineGenerated) {
+  Harness h;
+  const std::uint16_t port = control_port(h.instance());
+  ASSERT_NE(port, 0);
+  struct stat st {};
+  ASSERT_EQ(::lstat(token_path(h.instance()).c_str(), &st), 0) << "no token file; log:\n"
+                                                               << h.log();
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600U);
+  EXPECT_EQ(st.st_uid, ::getuid());
+  const std::string token = read_token(h.instance());
+  EXPECT_GE(token.size(), 32U);
+  EXPECT_EQ(h.log().find(token), std::string::npos) << "the token was logged";
+  {
+    RpcSession anonymous(port);
+    for (const char* method : {"status", "symbols", "risk.get", "slots"}) {
+      const std::string reply =
+          anonymous.call(std::string(R"({"jsonrpc":"2.0","id":1,"method":")") + method + R"("})");
+      EXPECT_NE(reply.find("-32001"), std::string::npos) << method << ": " << reply;
+    }
+    const std::string sub = anonymous.call(
+        R"({"jsonrpc":"2.0","id":2,"method":"subscribe","params":{"topics":["reports"]}})");
+    EXPECT_NE(sub.find("-32001"), std::string::npos) << sub;
+    RpcSession wrong(port, std::string(token.size(), 'x'));
+    EXPECT_NE(wrong.call(R"({"jsonrpc":"2.0","id":3,"method":"status"})").find("-32001"),
+              std::string::npos);
+    RpcSession owner(port, token);
+    const std::string ok = owner.call(R"({"jsonrpc":"2.0","id":4,"method":"status"})");
+    EXPECT_NE(ok.find(R"("id":4,"result":{"instance":")"), std::string::npos) << ok;
+  }
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+  EXPECT_NE(::access(token_path(h.instance()).c_str(), F_OK), 0) << "token file left behind";
+}
+
+// The operator's explicit opt-out opens reads (loopback only), never mutations.
+TEST(Cwtsd, ControlReadsOpenOnlyWhenTheOperatorSaysSo) {
+  EngineOptions o;
+  o.extra = R"("control":{"allow_unauthenticated_reads":true},)";
+  Harness h(o);
+  RpcSession anonymous(control_port(h.instance()));
+  const std::string ok = anonymous.call(R"({"jsonrpc":"2.0","id":1,"method":"risk.get"})");
+  EXPECT_NE(ok.find(R"("id":1,"result":)"), std::string::npos) << ok;
+  EXPECT_NE(anonymous.call(R"({"jsonrpc":"2.0","id":2,"method":"halt"})").find("-32001"),
+            std::string::npos);
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
 // The control plane in the C++ suites too (so the ASan stage runs the server): GET endpoints on
 // the port from the control file, a WebSocket JSON-RPC call, and the file removed at exit.
 TEST(Cwtsd, ControlEndpointsAnswerAndTheControlFileIsRemovedAtExit) {
@@ -151,23 +250,14 @@ TEST(Cwtsd, ControlEndpointsAnswerAndTheControlFileIsRemovedAtExit) {
   EXPECT_EQ(cwts::test::http_request(port, verb::get, "/nothing").status, 404U);
   EXPECT_EQ(cwts::test::http_request(port, verb::post, "/metrics", "x").status, 405U);
   {
-    namespace websocket = boost::beast::websocket;
-    boost::asio::io_context ioc;
-    websocket::stream<boost::asio::ip::tcp::socket> ws(ioc);
-    ws.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port});
-    ws.handshake("127.0.0.1", "/ws");
-    ws.write(boost::asio::buffer(std::string(R"({"jsonrpc":"2.0","id":"a","method":"risk.get"})")));
-    boost::beast::flat_buffer buf;
-    ws.read(buf);
-    const std::string reply = boost::beast::buffers_to_string(buf.data());
+    RpcSession rpc(port, read_token(h.instance()));
+    const std::string reply = rpc.call(R"({"jsonrpc":"2.0","id":"a","method":"risk.get"})");
     EXPECT_NE(reply.find(R"("id":"a","result":{"max_order_notional":"100000.00000000")"),
               std::string::npos)
         << reply;
-    ws.write(boost::asio::buffer(std::string(R"({"jsonrpc":"2.0","id":2,"method":"halt"})")));
-    buf.clear();
-    ws.read(buf);
-    EXPECT_NE(boost::beast::buffers_to_string(buf.data()).find("-32001"), std::string::npos);
-    ws.close(websocket::close_code::normal);
+    RpcSession anonymous(port);
+    EXPECT_NE(anonymous.call(R"({"jsonrpc":"2.0","id":2,"method":"halt"})").find("-32001"),
+              std::string::npos);
   }
   // A stalled hot thread (test hook: md stops for 3 s) turns /healthz to 503, and back.
   h.engine().signal(SIGUSR1);

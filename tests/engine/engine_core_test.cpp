@@ -320,6 +320,31 @@ TEST(Validate, AMarketOrderIsValuedAtItsExecutionPrice) {
   EXPECT_EQ(c.run(market(Side::kBuy, kQty)), RejectReason::kMaxNotional);
 }
 
+// Binance values a MARKET order for NOTIONAL / MIN_NOTIONAL at the symbol's average price (the
+// VWAP of its trades over avgPriceMins), not at the book's mid; the engine does the same once it
+// knows that price, and until then at the price the order would take (the ask for a buy).
+TEST(Validate, MarketOrderNotionalIsValuedAtTheAveragePrice) {
+  Ctx c;
+  c.lim.max_order_notional = Notional{};
+  c.lim.max_position = Qty{};
+  Signal m = limit(Side::kBuy, 0, k1 / 4000);  // 0.00025: 12.5 USDT at the 50000 mid
+  m.type = static_cast<std::uint8_t>(OrderType::kMarket);
+  m.tif = 0;
+  EXPECT_EQ(c.run(m), RejectReason::kNone) << "no average yet: at the ask";
+  c.m.avg = 30000_px;  // 7.5 USDT at the average: under NOTIONAL's 10
+  EXPECT_EQ(c.run(m), RejectReason::kMinNotional);
+  c.m.avg = 90000_px;  // 22.5 USDT
+  c.rules.max_notional = 20_quote;
+  c.rules.max_notional_market = true;
+  EXPECT_EQ(c.run(m), RejectReason::kMaxNotional);
+  c.rules.max_notional_market = false;
+  EXPECT_EQ(c.run(m), RejectReason::kNone);
+  // A limit order is valued at its own price whatever the average.
+  c.rules.max_notional = Notional{};
+  c.m.avg = 1_px;
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kNone);
+}
+
 TEST(Notional, ExactWithoutOverflow) {
   EXPECT_EQ(cwts::core::notional(50000_px, 0.001_qty), 50_quote);
   EXPECT_EQ(cwts::core::notional(1000000_px, 9000_qty), 9000000000_quote);

@@ -135,11 +135,17 @@ def test_control_can_be_disabled_and_bad_listen_is_a_config_error(synthetic_sim,
     cfg.write_text(json.dumps({"market": {"symbols": ["BTCUSDT"]}, "control": {"listen": "localhost:99999"}}))
     r = subprocess.run([str(cwtsd_binary()), "--check-config", "--config", str(cfg)], capture_output=True, text=True)
     assert r.returncode == 2 and "control.listen" in r.stderr
+    # Plain HTTP: an address off this host is refused at config check, naming the TLS setting to come.
+    cfg.write_text(json.dumps({"market": {"symbols": ["BTCUSDT"]}, "control": {"listen": "0.0.0.0:9464"}}))
+    r = subprocess.run([str(cwtsd_binary()), "--check-config", "--config", str(cfg)], capture_output=True, text=True)
+    assert r.returncode == 2 and "control.listen" in r.stderr and "not a loopback address" in r.stderr
+    assert "control.tls_cert_file" in r.stderr
 
 
 # ---- JSON-RPC 2.0 over the WebSocket at /ws ------------------------------------------------------
 import asyncio
 import os
+import pathlib
 
 import websockets
 
@@ -171,6 +177,11 @@ class Rpc:
                 self.notes.append(reply)
 
 
+def generated_token(engine):
+    """The token cwtsd wrote for this run (no control.token_file configured)."""
+    return pathlib.Path(f"/dev/shm/cwts-{engine.instance}.token").read_text().strip()
+
+
 async def connect(port, token=None):
     headers = {"Authorization": f"Bearer {token}"} if token else None
     return await websockets.connect(f"ws://127.0.0.1:{port}/ws", additional_headers=headers)
@@ -178,9 +189,15 @@ async def connect(port, token=None):
 
 def test_rpc_read_methods_and_errors(engine):
     port = control_address(engine)["port"]
+    token = generated_token(engine)
 
     async def run():
-        async with await connect(port) as ws:
+        async with await connect(port) as ws:  # no token: nothing to read, not even the reports
+            rpc = Rpc(ws)
+            for method in ("status", "symbols", "risk.get", "slots"):
+                assert (await rpc.call(method))["error"]["code"] == -32001, method
+            assert (await rpc.call("subscribe", {"topics": ["reports"]}))["error"]["code"] == -32001
+        async with await connect(port, token) as ws:
             rpc = Rpc(ws)
             assert wait_until(lambda: get(port, "/readyz")[0] == 200, timeout=10)
             st = (await rpc.call("status"))["result"]
@@ -201,8 +218,6 @@ def test_rpc_read_methods_and_errors(engine):
             assert r["error"]["code"] == -32600 and r["id"] == 7
             assert (await rpc.call("nope"))["error"]["code"] == -32601
             assert (await rpc.call("subscribe", {"topics": ["weather"]}))["error"]["code"] == -32602
-            assert (await rpc.call("risk.set", {"max_open_orders": 1}))["error"]["code"] == -32001
-            assert (await rpc.call("halt"))["error"]["code"] == -32001
             # A batch: one array of replies in order; notifications in it get none; bad members an error.
             await ws.send(json.dumps([{"jsonrpc": "2.0", "id": "x", "method": "risk.get"},
                                       {"jsonrpc": "2.0", "method": "status"},
@@ -216,7 +231,7 @@ def test_rpc_read_methods_and_errors(engine):
             await ws.send(json.dumps({"jsonrpc": "2.0", "method": "status"}))
             assert "result" in await rpc.call("status")
         with cwts_bridge.attach(engine.instance, slot=-1, name="rpc-test") as b:
-            async with await connect(port) as ws:
+            async with await connect(port, token) as ws:
                 slots = (await Rpc(ws).call("slots"))["result"]
                 assert [(s["slot"], s["pid"], s["name"]) for s in slots] == [(b.slot, os.getpid(), "rpc-test")]
 
@@ -284,8 +299,31 @@ def test_rpc_mutations_need_the_token_and_take_effect(synthetic_sim, tmp_path):
         assert eng.stop() == 0
 
 
+def test_rpc_reads_open_only_when_the_operator_says_so(synthetic_sim, tmp_path):
+    """control.allow_unauthenticated_reads opens the read-only methods (loopback only); the
+    mutations still need the token."""
+    eng = engine_with_token(synthetic_sim, tmp_path, allow_unauthenticated_reads=True)
+    port = control_address(eng)["port"]
+
+    async def run():
+        async with await connect(port) as ws:
+            rpc = Rpc(ws)
+            assert (await rpc.call("status"))["result"]["instance"] == eng.instance
+            assert (await rpc.call("subscribe", {"topics": ["reports"]}))["result"]["topics"] == ["reports"]
+            assert (await rpc.call("risk.set", {"max_open_orders": 1}))["error"]["code"] == -32001
+            assert (await rpc.call("halt"))["error"]["code"] == -32001
+        r = ctl(eng.instance, "--json", "status")
+        assert r.returncode == 0 and json.loads(r.stdout)["instance"] == eng.instance
+        assert ctl(eng.instance, "halt").returncode == 1
+
+    try:
+        asyncio.run(run())
+    finally:
+        assert eng.stop() == 0
+
+
 def test_rpc_closed_reads_and_a_slow_subscriber(synthetic_sim, tmp_path):
-    eng = engine_with_token(synthetic_sim, tmp_path, read_only_open=False)
+    eng = engine_with_token(synthetic_sim, tmp_path)
     port = control_address(eng)["port"]
 
     async def run():
@@ -340,19 +378,21 @@ def test_cwtsctl_commands(synthetic_sim, tmp_path):
     tok = tmp_path / "control.token"
     try:
         assert wait_until(lambda: get(control_address(eng)["port"], "/readyz")[0] == 200, timeout=10)
-        r = ctl(eng.instance, "--json", "status")
+        r = ctl(eng.instance, "status")  # the configured token is not found by instance
+        assert r.returncode == 1 and "unauthorized" in r.stderr
+        r = ctl(eng.instance, "--json", "status", token_file=tok)
         assert r.returncode == 0, r.stderr
         st = json.loads(r.stdout)
         assert st["instance"] == eng.instance and st["ready"] is True
-        r = ctl(eng.instance, "status")
+        r = ctl(eng.instance, "status", token_file=tok)
         assert r.returncode == 0 and "trading_state" in r.stdout and "active" in r.stdout
-        r = ctl(eng.instance, "symbols")
+        r = ctl(eng.instance, "symbols", token_file=tok)
         assert r.returncode == 0 and "BTCUSDT" in r.stdout and "ETHUSDT" in r.stdout
         with cwts_bridge.attach(eng.instance, slot=-1, name="ctl-test") as b:
-            slots = json.loads(ctl(eng.instance, "--json", "slots").stdout)
+            slots = json.loads(ctl(eng.instance, "--json", "slots", token_file=tok).stdout)
             assert [(s["slot"], s["name"]) for s in slots] == [(b.slot, "ctl-test")]
-            assert "ctl-test" in ctl(eng.instance, "slots").stdout
-        assert json.loads(ctl(eng.instance, "--json", "risk", "get").stdout)["max_open_orders"] == 20
+            assert "ctl-test" in ctl(eng.instance, "slots", token_file=tok).stdout
+        assert json.loads(ctl(eng.instance, "--json", "risk", "get", token_file=tok).stdout)["max_open_orders"] == 20
         # Mutations: refused without the token, done with it.
         r = ctl(eng.instance, "halt")
         assert r.returncode == 1 and "unauthorized" in r.stderr
@@ -360,15 +400,15 @@ def test_cwtsctl_commands(synthetic_sim, tmp_path):
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["max_open_orders"] == 3
         assert json.loads(ctl(eng.instance, "--json", "halt", token_file=tok).stdout)["trading_state"] == "halted"
-        assert json.loads(ctl(eng.instance, "--json", "status").stdout)["trading_state"] == "halted"
+        assert json.loads(ctl(eng.instance, "--json", "status", token_file=tok).stdout)["trading_state"] == "halted"
         assert "reduce_only" in ctl(eng.instance, "reduce-only", token_file=tok).stdout
         assert ctl(eng.instance, "resume", token_file=tok).returncode == 0
         assert ctl(eng.instance, "cancel-all", token_file=tok).returncode == 0
         # top: bounded, one JSON line per notification with --json, a table otherwise.
-        r = ctl(eng.instance, "--json", "top", "--seconds", "2.5")
+        r = ctl(eng.instance, "--json", "top", "--seconds", "2.5", token_file=tok)
         lines = [json.loads(l) for l in r.stdout.splitlines()]
         assert r.returncode == 0 and sum(1 for l in lines if "stats" in l) >= 2
-        r = ctl(eng.instance, "top", "--seconds", "1.5")
+        r = ctl(eng.instance, "top", "--seconds", "1.5", token_file=tok)
         assert r.returncode == 0 and "BTCUSDT" in r.stdout and "publish latency" in r.stdout
         # Usage and unreachable engines.
         assert ctl(eng.instance, "frobnicate").returncode == 2
@@ -377,6 +417,23 @@ def test_cwtsctl_commands(synthetic_sim, tmp_path):
         assert r.returncode == 1 and "no-such-instance" in r.stderr
     finally:
         assert eng.stop() == 0
+
+
+def test_cwtsctl_finds_the_generated_token(engine):
+    """Without control.token_file, cwtsd generates a token for the run into an owner-only file
+    beside its control file; cwtsctl finds it by instance, so an operator (and ./scripts/demo)
+    needs no flag. The file goes with the engine."""
+    path = pathlib.Path(f"/dev/shm/cwts-{engine.instance}.token")
+    st = path.lstat()
+    assert oct(st.st_mode & 0o777) == "0o600" and st.st_uid == os.getuid()
+    r = ctl(engine.instance, "--json", "status")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["instance"] == engine.instance
+    assert json.loads(ctl(engine.instance, "--json", "halt").stdout)["trading_state"] == "halted"
+    assert ctl(engine.instance, "resume").returncode == 0
+    assert generated_token(engine) not in engine.log_path.read_text()
+    assert engine.stop() == 0
+    assert not path.exists(), "the generated token file is removed at exit"
 
 
 def test_a_halt_survives_a_config_reload_until_resume(synthetic_sim, tmp_path):
@@ -394,7 +451,7 @@ def test_a_halt_survives_a_config_reload_until_resume(synthetic_sim, tmp_path):
         time.sleep(0.3)
 
     def state():
-        return json.loads(ctl(eng.instance, "--json", "status").stdout)["trading_state"]
+        return json.loads(ctl(eng.instance, "--json", "status", token_file=tok).stdout)["trading_state"]
 
     try:
         assert wait_until(lambda: get(control_address(eng)["port"], "/readyz")[0] == 200, timeout=10)

@@ -286,7 +286,25 @@ Config parse_config(std::string_view json) {
     s->str("listen", listen);
     if (!listen.empty()) parse_listen(s->path("listen"), listen, c.control.address, c.control.port);
     s->str("token_file", c.control.token_file);
-    s->boolean("read_only_open", c.control.read_only_open);
+    s->boolean("allow_unauthenticated_reads", c.control.allow_unauthenticated_reads);
+    if (s->get("read_only_open")) {
+      throw ConfigError(s->path("read_only_open"),
+                        "replaced by allow_unauthenticated_reads (default false: every JSON-RPC "
+                        "method needs the token; set it true to open the read-only ones on "
+                        "loopback)");
+    }
+    // Plain HTTP only (net::HttpServer serves no TLS): the token and the reports stream must not
+    // cross a network in the clear, so only loopback is served, whatever else is set.
+    boost::system::error_code ec;
+    const auto addr = boost::asio::ip::make_address(c.control.address, ec);
+    if (c.control.enabled && (ec || !addr.is_loopback())) {
+      throw ConfigError(s->path("listen"),
+                        c.control.address +
+                            " is not a loopback address: the control plane serves plain HTTP and "
+                            "TLS for it is not implemented yet (control.tls_cert_file / "
+                            "control.tls_key_file); listen on 127.0.0.1 or ::1 and reach it "
+                            "through an SSH tunnel or a TLS-terminating proxy on this host");
+    }
     s->finish();
   }
 

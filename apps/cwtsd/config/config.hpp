@@ -147,18 +147,31 @@ struct LogConfig {
   std::uint32_t queue_size = 8192;
 };
 
-// The control plane (ctl thread): GET /metrics, /healthz, /readyz on a loopback HTTP port.
+// The control plane (ctl thread): GET /metrics, /healthz, /readyz and JSON-RPC at /ws on a
+// loopback HTTP port (plain HTTP: any other address is refused, ADR 0018).
 struct ControlConfig {
   bool enabled = true;
   std::string address = "127.0.0.1";
   std::uint16_t port = 0;  // 0 = an ephemeral port, written to <shm_dir>/cwts-<instance>.control
-  std::string token_file;  // bearer token for mutating JSON-RPC methods ("" = none allowed)
-  bool read_only_open = true;  // read-only methods without the token
+  // The bearer token every JSON-RPC method needs. "" = cwtsd generates one at each start into
+  // <shm_dir>/cwts-<instance>.token (owner-only; cwtsctl finds it by instance).
+  std::string token_file;
+  // Read-only methods (status, symbols, risk.get, slots, subscribe: the reports stream) without
+  // the token. Off unless the operator says so; mutations always need the token.
+  bool allow_unauthenticated_reads = false;
 };
 
 // The control token from control.token_file (mode 0600 or stricter, one line). "" when no file
-// is configured. Throws ConfigError naming the file (never the token).
+// is configured (the caller then generates one). Throws ConfigError naming the file (never the
+// token).
 [[nodiscard]] std::string load_control_token(const ControlConfig& c);
+
+// A fresh random control token (32 bytes from OpenSSL's RAND_bytes, hex), written to
+// `path` as "<token>\n" in a file created owner-only (0600, O_EXCL|O_NOFOLLOW: a file or link
+// someone else left there is refused, never followed or reused; one this user left behind by a
+// crash is replaced). Returns the token. Throws std::runtime_error naming the path (never the
+// token).
+[[nodiscard]] std::string write_generated_control_token(const std::string& path);
 
 // The gateway (gateway thread): Binance spot's REST protocol on a local port, so FreqTrade's ccxt
 // client (or any Binance client) trades through the engine. See docs/gateway.md.

@@ -9,8 +9,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 
 #include <boost/asio/ip/address.hpp>
+#include <openssl/rand.h>
 
 #include "config/config.hpp"
 #include "cwts/net/endpoint.hpp"
@@ -190,6 +192,51 @@ std::string load_control_token(const ControlConfig& c) {
   if (token.size() < 16)
     throw ConfigError("control.token_file",
                       c.token_file + ": the token must have at least 16 characters");
+  return token;
+}
+
+std::string write_generated_control_token(const std::string& path) {
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) {
+    throw std::runtime_error("control: no random bytes for a control token (RAND_bytes)");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string token;
+  token.reserve(2 * sizeof raw);
+  for (const unsigned char b : raw) {
+    token += kHex[b >> 4];
+    token += kHex[b & 0x0f];
+  }
+  // A file this user left behind (a crash skips the removal at exit) is replaced; in a sticky
+  // directory such as /dev/shm, unlink cannot remove someone else's file, and O_EXCL then refuses
+  // it, as it refuses a symbolic link planted there: the token is never written through either.
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid()) {
+    (void)::unlink(path.c_str());
+  }
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int err = errno;
+    throw std::runtime_error("control: cannot create the token file " + path + ": " +
+                             std::strerror(err) +
+                             (err == EEXIST ? " (it exists and is not this user's file: remove it "
+                                              "or set control.token_file)"
+                                            : ""));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  const std::string line = token + "\n";
+  // fchmod: the creation mode is masked by the umask, which can only have removed bits; this makes
+  // the mode exact whatever the umask.
+  if (::fchmod(fd, 0600) != 0 ||
+      ::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+    const int err = errno;
+    (void)::unlink(path.c_str());
+    throw std::runtime_error("control: cannot write the token file " + path + ": " +
+                             std::strerror(err));
+  }
   return token;
 }
 

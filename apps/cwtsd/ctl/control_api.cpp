@@ -68,8 +68,8 @@ std::int64_t decimal_param(element v, std::string_view key) {
 
 }  // namespace
 
-ControlApi::ControlApi(Engine& engine, Config& live, bool read_only_open)
-    : engine_(engine), live_(live), read_only_open_(read_only_open) {
+ControlApi::ControlApi(Engine& engine, Config& live, bool allow_unauthenticated_reads)
+    : engine_(engine), live_(live), allow_unauthenticated_reads_(allow_unauthenticated_reads) {
   // Reports from here on (a restart of the ctl thread is a restart of the engine: nothing older).
   const auto& m = engine_.market_region();
   for (std::size_t slot = 0; slot < layout::kMaxSlots; ++slot)
@@ -283,11 +283,12 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
             " (status, symbols, risk.get, risk.set, halt, resume, reduce_only, cancel_all, slots, "
             "subscribe, unsubscribe)");
   }
-  if ((mutating || !read_only_open_) && !client.authorized) {
+  if ((mutating || !allow_unauthenticated_reads_) && !client.authorized) {
     return error_reply(id_json, kUnauthorized,
                        "unauthorized: " + std::string(method) +
-                           " needs the bearer token of control.token_file (Authorization: Bearer "
-                           "... on the WebSocket handshake)");
+                           " needs the bearer token (control.token_file, or the one cwtsd "
+                           "generated in <shm_dir>/cwts-<instance>.token) as Authorization: "
+                           "Bearer ... on the WebSocket handshake");
   }
 
   JsonWriter result;

@@ -24,7 +24,9 @@ class ControlApi {
 
   // `live` is the ctl thread's copy of the configuration: risk.set and the trading-state methods
   // change it and hand it to Engine::reload (a SIGHUP reload replaces it with the file's).
-  ControlApi(Engine& engine, Config& live, bool read_only_open);
+  // `allow_unauthenticated_reads`: the read-only methods answer a client without the token
+  // (control.allow_unauthenticated_reads); otherwise every method needs it.
+  ControlApi(Engine& engine, Config& live, bool allow_unauthenticated_reads);
 
   // One request (or a batch array) -> the reply text ("" for notifications without an id).
   [[nodiscard]] std::string handle(std::string_view message, RpcClient& client);
@@ -41,7 +43,7 @@ class ControlApi {
  private:
   Engine& engine_;
   Config& live_;
-  bool read_only_open_;
+  bool allow_unauthenticated_reads_;
   std::array<std::uint64_t, layout::kMaxSlots> report_cursor_{};
 };
 

@@ -37,7 +37,7 @@ CtlThread::CtlThread(Engine& engine, const Config& cfg, std::string config_path,
       hup_(ioc_, SIGHUP),
       usr1_(ioc_),
       tick_(ioc_),
-      api_(engine, live_cfg_, cfg.control.read_only_open),
+      api_(engine, live_cfg_, cfg.control.allow_unauthenticated_reads),
       supervisor_(watchdog_period_ns(notifier)),
       progress_ns_(static_cast<std::int64_t>(cfg.systemd.progress_timeout_ms) * 1'000'000) {
   arm_stop();
@@ -53,6 +53,7 @@ CtlThread::CtlThread(Engine& engine, const Config& cfg, std::string config_path,
 CtlThread::~CtlThread() {
   if (control_) control_->stop();
   if (!control_file_.empty()) std::remove(control_file_.c_str());
+  if (!token_file_.empty()) std::remove(token_file_.c_str());
 }
 
 void CtlThread::run() { ioc_.run(); }
@@ -127,12 +128,28 @@ HttpResponse CtlThread::http_get(const std::string& target) {
   return r;
 }
 
-void CtlThread::open_control_plane(const std::string& token) {
-  control_ = std::make_unique<ControlServer>(
-      ioc_, cfg_.control.address, cfg_.control.port,
-      [this](const std::string& target) { return http_get(target); },
-      [this](std::string_view message, RpcClient& client) { return api_.handle(message, client); },
-      token);
+void CtlThread::open_control_plane(std::string token) {
+  // No control.token_file: a token of this run, owner-only, beside the control file (written
+  // first, so a tool that finds the control file finds the token too). ADR 0018.
+  if (token.empty()) {
+    const std::string path = cfg_.region.shm_dir + "/cwts-" + cfg_.region.instance + ".token";
+    token = write_generated_control_token(path);
+    token_file_ = path;
+    log_event(spdlog::level::info, "ctl", "control_token_generated",
+              LogFields().str("file", token_file_));
+  }
+  try {
+    control_ = std::make_unique<ControlServer>(
+        ioc_, cfg_.control.address, cfg_.control.port,
+        [this](const std::string& target) { return http_get(target); },
+        [this](std::string_view message, RpcClient& client) {
+          return api_.handle(message, client);
+        },
+        std::move(token));
+  } catch (...) {  // the destructor will not run: the token file goes now
+    if (!token_file_.empty()) std::remove(token_file_.c_str());
+    throw;
+  }
   const std::string where = cfg_.control.address + ":" + std::to_string(control_->port());
   control_file_ = cfg_.region.shm_dir + "/cwts-" + cfg_.region.instance + ".control";
   if (std::FILE* f = std::fopen(control_file_.c_str(), "w")) {

@@ -1,11 +1,12 @@
 // CtlThread: cwtsd's ctl thread (the main thread once the engine has started).
 //
 // Owns: its io_context; SIGTERM/SIGINT (stop), SIGHUP (reload), SIGUSR1 (test hook); the
-// control plane (ControlServer + ControlApi: /metrics, /healthz, /readyz, JSON-RPC) and the
-// control file that names its address; systemd notifications (READY, WATCHDOG, STATUS,
-// STOPPING); the 50 ms tick that drains the hot threads' log records and runs the Supervisor.
-// May touch: the Engine only through its ctl-side calls (snapshot, metrics_text, progressing,
-// not_ready_reason, reload, hot_log().drain, stall_md_for); never md or exec state directly.
+// control plane (ControlServer + ControlApi: /metrics, /healthz, /readyz, JSON-RPC), the
+// control file that names its address and the generated token file (without control.token_file);
+// systemd notifications (READY, WATCHDOG, STATUS, STOPPING); the 50 ms tick that drains the hot
+// threads' log records and runs the Supervisor. May touch: the Engine only through its ctl-side
+// calls (snapshot, metrics_text, progressing, not_ready_reason, reload, hot_log().drain,
+// stall_md_for); never md or exec state directly.
 #pragma once
 
 #include <cstdint>
@@ -49,7 +50,7 @@ class CtlThread {
   void arm_tick();
   void on_tick();
   void reload();
-  void open_control_plane(const std::string& token);
+  void open_control_plane(std::string token);
 
   Engine& engine_;
   const Config& cfg_;
@@ -67,6 +68,7 @@ class CtlThread {
   ControlApi api_;
   std::unique_ptr<ControlServer> control_;
   std::string control_file_;
+  std::string token_file_;  // the generated token's file (removed at exit); "" = none generated
   Supervisor supervisor_;
   std::int64_t progress_ns_;
   std::int64_t last_stats_ns_ = 0;

@@ -291,6 +291,7 @@ void ExecEngine::on_signal(std::uint32_t slot, const layout::Signal& s, std::int
     const layout::Quote q = market_.symbols[s.symbol].quote.load();
     m.bid = q.bid_px;
     m.ask = q.ask_px;
+    if (avg_prices_ != nullptr) m.avg = avg_prices_->load(s.symbol);
     m.book_valid = q.book_valid != 0 && cc::load_word(market_.symbols[s.symbol].book_valid,
                                                       std::memory_order_acquire) != 0;
     // Book diffs, bookTicker and trades all refresh it: a stream or an md thread that stalls

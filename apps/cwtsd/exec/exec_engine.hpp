@@ -25,6 +25,7 @@
 #include "cwts/binance/exchange_info.hpp"
 #include "cwts/concurrent/record_ring.hpp"
 #include "cwts/concurrent/seqlock.hpp"
+#include "cwts/engine/average_price.hpp"
 #include "cwts/engine/rate_governor.hpp"
 #include "cwts/engine/validator.hpp"
 #include "cwts/journal/journal.hpp"
@@ -50,6 +51,9 @@ class ExecEngine final : private venue::VenueListener {
              HotLog& log, std::optional<Credentials> credentials);
   ~ExecEngine() override;
 
+  // Before run(): the md thread's average prices (market orders are valued at them); without
+  // them, at the mid.
+  void set_average_prices(const engine::AveragePriceBoard* board) noexcept { avg_prices_ = board; }
   // Before run(): the signals region (read-only mapping) and the engine epoch.
   void bind_signals(const layout::SignalsRegion& signals, std::uint64_t epoch_ns);
   // Before run(), after bind_signals(): opens the order journal (config `journal`), recovers the
@@ -221,6 +225,7 @@ class ExecEngine final : private venue::VenueListener {
   HotLog& log_;
   std::uint64_t epoch_ns_ = 0;
   std::vector<engine::SymbolRules> rules_;
+  const engine::AveragePriceBoard* avg_prices_ = nullptr;
   std::vector<std::string> symbol_names_;
   std::vector<std::string> base_assets_;
   std::vector<std::string> quote_assets_;

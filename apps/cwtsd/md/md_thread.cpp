@@ -105,7 +105,8 @@ feed::FeedConfig feed_config(const Config& cfg) {
 }  // namespace
 
 MdThread::MdThread(const Config& cfg, const binance::ExchangeInfo& info,
-                   const std::vector<std::string_view>& symbols, shm::Region& market)
+                   const std::vector<std::string_view>& symbols, shm::Region& market,
+                   engine::AveragePriceBoard& avg_prices)
     : cfg_(cfg), market_(market) {
   publish::PublisherOptions popts;
   popts.indicators = cfg.indicators;
@@ -114,7 +115,15 @@ MdThread::MdThread(const Config& cfg, const binance::ExchangeInfo& info,
   if (cfg.market.indicator_history && !cfg.indicators.empty()) {
     seed_indicator_history(cfg, *publisher_);
   }
-  feed_ = std::make_unique<feed::FeedClient>(feed_config(cfg), publisher_.get());
+  std::vector<std::uint32_t> minutes;
+  for (const std::string_view name : symbols) {
+    const binance::SymbolSpec* spec = info.find(name);
+    // No avgPriceMins (no NOTIONAL / MIN_NOTIONAL filter): Binance's usual 5.
+    const std::uint32_t m = spec != nullptr ? spec->notional_avg_price_mins : 0xFFFFFFFFU;
+    minutes.push_back(m == 0xFFFFFFFFU ? 5U : m);
+  }
+  tap_ = std::make_unique<AveragePriceTap>(*publisher_, avg_prices, minutes);
+  feed_ = std::make_unique<feed::FeedClient>(feed_config(cfg), tap_.get());
   feed_->set_tick_hook([this](md::Pipeline& p) { on_tick(p); });
 }
 
@@ -156,6 +165,7 @@ void MdThread::on_tick(md::Pipeline& p) {
   if (stall > 0) std::this_thread::sleep_for(std::chrono::milliseconds(stall));
   const std::int64_t now = core::realtime_ns();
   publisher_->on_tick(now, p.counters());
+  tap_->refresh(now / 1'000'000);
   market_.heartbeat(static_cast<std::uint64_t>(now));
   heartbeat_ns_.store(now, std::memory_order_relaxed);
 }

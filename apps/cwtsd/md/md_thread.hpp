@@ -21,15 +21,19 @@
 #include "cwts/feed/feed_client.hpp"
 #include "cwts/publish/shm_publisher.hpp"
 #include "cwts/shm/region.hpp"
+#include "md/average_price_tap.hpp"
 
 namespace cwts::daemon {
 
 class MdThread {
  public:
   // Start-up: the publisher over `market` (which must outlive this), indicator history from the
-  // venue's REST klines when configured, the feed client. Throws on bad configuration.
+  // venue's REST klines when configured, the feed client. Each symbol's average price (the
+  // venue's avgPriceMins VWAP) goes to `avg_prices` (which must outlive this) for the exec
+  // thread. Throws on bad configuration.
   MdThread(const Config& cfg, const binance::ExchangeInfo& info,
-           const std::vector<std::string_view>& symbols, shm::Region& market);
+           const std::vector<std::string_view>& symbols, shm::Region& market,
+           engine::AveragePriceBoard& avg_prices);
   ~MdThread();
   MdThread(const MdThread&) = delete;
   MdThread& operator=(const MdThread&) = delete;
@@ -55,6 +59,7 @@ class MdThread {
   const Config& cfg_;
   shm::Region& market_;
   std::unique_ptr<publish::ShmPublisher> publisher_;
+  std::unique_ptr<AveragePriceTap> tap_;  // in front of the publisher
   std::unique_ptr<feed::FeedClient> feed_;
   std::thread thread_;
   // Relaxed: a liveness hint read by the ctl thread; nothing is published through it.

@@ -125,15 +125,19 @@ RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const R
   if (max_q > no_qty && qty > max_q) return RejectReason::kMaxQty;
 
   const core::Price mid = market.mid();
-  const core::Price value_px = market_order ? take_px : price;
-  const core::Notional value = core::notional(value_px, qty);
+  // What the order is worth: at its price, or for a MARKET order at the price it would take.
+  const core::Notional value = core::notional(market_order ? take_px : price, qty);
+  // The venue's NOTIONAL filter values a MARKET order at its average price (avgPriceMins) once
+  // known: the filters below predict the venue's answer with it.
+  const core::Notional venue_value =
+      market_order && market.avg > core::Price{} ? core::notional(market.avg, qty) : value;
   const core::Notional no_value{};
   if (rules->min_notional > no_value && (!market_order || rules->min_notional_market) &&
-      value < rules->min_notional) {
+      venue_value < rules->min_notional) {
     return RejectReason::kMinNotional;
   }
   if (rules->max_notional > no_value && (!market_order || rules->max_notional_market) &&
-      value > rules->max_notional) {
+      venue_value > rules->max_notional) {
     return RejectReason::kMaxNotional;
   }
   if (risk.max_order_notional > no_value && value > risk.max_order_notional)

@@ -53,6 +53,9 @@ struct MarketState {
   // When the md thread last received anything for the symbol (the quote's receive time, the same
   // realtime clock as `now_ns`); the book's age is measured from it.
   std::int64_t update_ns = 0;
+  // The venue's average price (VWAP of the symbol's trades over the NOTIONAL filter's
+  // avgPriceMins: engine::AveragePrice), which values MARKET orders; zero = not known yet.
+  core::Price avg{};
   [[nodiscard]] core::Price mid() const noexcept {
     const core::Price zero{};
     return bid > zero && ask > zero ? core::Price{(bid.raw + ask.raw) / 2}
@@ -94,6 +97,15 @@ struct SlotPolicy {
 //  19 NO_INVENTORY (a sell of more than position - open sells, unless sell_account_holdings)
 //  20 MAX_POSITION (|position + open same-side qty + qty| > max_position)
 //  21 MAX_OPEN_ORDERS (engine limit, then the symbol's MAX_NUM_ORDERS)
+//   9 BOOK_NOT_VALID
+//  10 TICK_SIZE (price not a tick multiple or outside min/max price), 11 STEP_SIZE,
+//  12 MIN_QTY, 13 MAX_QTY (market orders use MARKET_LOT_SIZE when set)
+//  14 MIN_NOTIONAL, 15 MAX_NOTIONAL (venue filter, then the engine's max order notional); market
+//     orders are valued at MarketState::avg (the venue's average price), at the mid until known
+//  16 PERCENT_PRICE (limit price against mid × multipliers, by side)
+//  17 PRICE_BAND (limit price within price_band_bps of the mid)
+//  18 MAX_POSITION (|position + open same-side qty + qty| > max_position)
+//  19 MAX_OPEN_ORDERS (engine limit, then the symbol's MAX_NUM_ORDERS)
 // Cancel signals are checked for 1-2 only (the target is looked up by the caller).
 [[nodiscard]] layout::RejectReason validate(const layout::Signal& s, const SymbolRules* rules,
                                             const RiskLimits& risk, const MarketState& market,

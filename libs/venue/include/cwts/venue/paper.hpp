@@ -1,8 +1,21 @@
 // PaperVenue: dry runs on live data. Orders fill against the engine's own published top of book
-// (the market region's BookTop, kBookDepth levels a side): marketable quantity at once, level by
-// level; resting limit orders when the book later trades through them. IOC/FOK/LIMIT_MAKER as
-// Binance defines them; a configured fee on every fill, in the quote asset. Nothing leaves the
-// machine. Events are delivered from tick(), never from inside place()/cancel().
+// (the market region's BookTop, kBookDepth levels a side) and its public trades (the event ring),
+// conservatively, so that a dry run does not look better than the market would have been:
+//  * Liquidity is taken once. What one paper order takes at a price level is gone for every other
+//    paper order and for every later book update while that level stays in the book (the feed
+//    never shows paper fills, so the same quantity is published again on each update); only
+//    quantity added to the level beyond what was taken is new.
+//  * A resting limit order has a queue ahead of it: the quantity the book showed at its price on
+//    its side when it was placed (none if its price was better than the book's; all of it, i.e.
+//    only a trade-through fills it, if the price was beyond the published depth). Public trades at
+//    its price by the other side use up that queue first; what they trade beyond it fills the
+//    order. A trade through its price fills it completely. A book update whose other side crosses
+//    its price (a seller now offers at or below a resting bid) fills it from the crossing quantity
+//    not taken already. Resting orders fill at their own price (they are the maker).
+//  * Marketable quantity at placement fills at once, level by level at the book's prices.
+// IOC/FOK/LIMIT_MAKER as Binance defines them; a configured fee on every fill, in the quote asset.
+// Trades the ring lapped are lost (fewer fills, never more). Nothing leaves the machine. Events are
+// delivered from tick(), never from inside place()/cancel(). Exec thread only; not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "cwts/concurrent/broadcast_ring.hpp"
 #include "cwts/shm_layout/market_region.hpp"
 #include "cwts/venue/venue.hpp"
 
@@ -37,17 +51,44 @@ class PaperVenue final : public VenueClient {
     core::Qty cum_qty{};
     core::Notional cum_quote{};
     core::Notional fee{};
-    std::uint64_t book_update_seen = 0;  // liquidity is taken once per book update
+    core::Qty reported_qty{};            // cum_qty of the last update sent
+    std::uint64_t book_update_seen = 0;  // the book update last looked at
+    core::Qty queue_ahead{};             // resting: displayed quantity still ahead of it
   };
-  // Fills `o` against the book as far as its price allows; returns the quantity filled.
-  core::Qty match(Order& o, const layout::BookTop& book, core::Qty max_qty);
-  void emit_update(const Order& o);
+  // Quantity at a price level that paper orders have taken and the feed still shows.
+  struct Taken {
+    std::uint16_t symbol;
+    bool bid;  // the level is on the bid side
+    core::Price px;
+    core::Qty qty;
+  };
+  // Takes liquidity for `o` from the other side of `book` as far as its price allows, at most
+  // `max_qty`: at the levels' prices (`maker` = false: a new order) or at the order's own price
+  // (`maker` = true: a resting order crossed by the book). Returns the quantity; `record` = false
+  // only probes (FOK), taking nothing.
+  core::Qty match(Order& o, const layout::BookTop& book, core::Qty max_qty, bool maker,
+                  bool record = true);
+  // A level's displayed quantity less what paper orders took from it.
+  [[nodiscard]] core::Qty available(std::uint16_t symbol, bool bid, core::Price px,
+                                    core::Qty shown) const;
+  void take(std::uint16_t symbol, bool bid, core::Price px, core::Qty q);
+  // Drops what was taken at levels `book` no longer shows (that quantity left the book).
+  void forget_gone_levels(std::uint16_t symbol, const layout::BookTop& book);
+  // Public trades since the last tick, against the resting orders.
+  void apply_trades();
+  void apply_trade(const layout::Event& t);
+  // The queue ahead of a resting order, bounded by what the book shows at its price.
+  static core::Qty queue_at(const Order& o, const layout::BookTop& book, core::Qty current);
+  void fill(Order& o, core::Price px, core::Qty q);
+  void emit_update(Order& o);
   void refuse(EventKind kind, std::string_view cid, std::int32_t code, std::string_view message);
 
   const layout::MarketRegion& market_;
   std::int64_t fee_bps_;
   std::vector<BalanceUpdate> balances_;
-  std::vector<Order> live_;  // resting orders
+  std::vector<Order> live_;  // resting orders, in the order they were placed
+  std::vector<Taken> taken_;
+  concurrent::BroadcastReader<layout::Event, layout::kEventRingCapacity> trades_;
   std::deque<Order> fresh_;  // placed since the last tick
   std::vector<std::string> cancels_;
   VenueListener* listener_ = nullptr;
