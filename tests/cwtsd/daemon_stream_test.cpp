@@ -63,6 +63,16 @@ std::uint64_t rest_near_bid(StrategyClient& s, int sym, std::int64_t qty, int ti
                                        tick_floor(q.bid_px.raw, fx(0.01)) - ticks * fx(0.01)));
 }
 
+// A limit buy 3% under the bid worth about 20 USDT: it rests for the whole test.
+std::uint64_t rest_far_below(StrategyClient& s, int sym) {
+  const auto q = s.quote(sym);
+  const auto info = s.market().symbols[sym].info.load();
+  const std::int64_t px = tick_floor(q.bid_px.raw * 97 / 100, info.tick_size.raw);
+  const std::int64_t step = info.step_size.raw;
+  const std::int64_t qty = (fx(20) * fx(1) / px / step + 1) * step;
+  return s.submit(StrategyClient::make(sym, Side::kBuy, OrderType::kLimit, qty, px));
+}
+
 EngineOptions ws_orders() {
   EngineOptions o;
   o.extra_venue = R"(,"order_transport":"ws")";
@@ -103,15 +113,8 @@ TEST(CwtsdUserStream, IdleWithRestingOrdersOnTenSymbolsTheEngineCostsTheVenueAlm
   StrategyClient s(h.instance(), 0);
   std::vector<std::uint64_t> seqs;
   for (const auto& sym : o.symbols) {
-    const int id = s.symbol_id(sym);
-    ASSERT_GE(id, 0) << sym;
-    const auto q = s.quote(id);
-    const auto info = s.market().symbols[id].info.load();
-    // 3% under the bid, about 20 USDT: it rests for the whole test.
-    const std::int64_t px = tick_floor(q.bid_px.raw * 97 / 100, info.tick_size.raw);
-    const std::int64_t step = info.step_size.raw;
-    const std::int64_t qty = (fx(20) * fx(1) / px / step + 1) * step;
-    seqs.push_back(s.submit(StrategyClient::make(id, Side::kBuy, OrderType::kLimit, qty, px)));
+    ASSERT_GE(s.symbol_id(sym), 0) << sym;
+    seqs.push_back(rest_far_below(s, s.symbol_id(sym)));
   }
   for (const auto seq : seqs) ASSERT_TRUE(wait_kind(s, seq, ReportKind::kNew)) << h.log();
   reset_stats(h);
@@ -253,15 +256,8 @@ TEST(CwtsdVenueScheduling, AnOrderOvertakesThePollsQueuedForTheConnection) {
   StrategyClient s(h.instance(), 0);
   // A buy resting 3% under the bid on each symbol: every poll round asks openOrders for each.
   for (const auto& sym : o.symbols) {
-    const int id = s.symbol_id(sym);
-    ASSERT_GE(id, 0) << sym;
-    const auto q = s.quote(id);
-    const auto info = s.market().symbols[id].info.load();
-    const std::int64_t px = tick_floor(q.bid_px.raw * 97 / 100, info.tick_size.raw);
-    const std::int64_t step = info.step_size.raw;
-    const std::int64_t qty = (fx(20) * fx(1) / px / step + 1) * step;
-    const auto seq = s.submit(StrategyClient::make(id, Side::kBuy, OrderType::kLimit, qty, px));
-    ASSERT_TRUE(wait_kind(s, seq, ReportKind::kNew)) << h.log();
+    ASSERT_GE(s.symbol_id(sym), 0) << sym;
+    ASSERT_TRUE(wait_kind(s, rest_far_below(s, s.symbol_id(sym)), ReportKind::kNew)) << h.log();
   }
   // Each openOrders answer now takes 500 ms: a poll for every symbol waits for the connection.
   ASSERT_EQ(h.fault(R"({"delay_ms":500,"count":100000,"path":"/api/v3/openOrders"})").status, 200U);
