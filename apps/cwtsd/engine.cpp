@@ -219,6 +219,7 @@ EngineSnapshot Engine::snapshot() const {
   s.foreign_orders = i.exec->foreign_orders();
   s.journal_failures = i.exec->journal_failures();
   s.position_mismatches = i.exec->position_mismatches();
+  s.venue_ban_until_ns = i.exec->venue_ban_until_ns();
   return s;
 }
 
@@ -408,6 +409,11 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
   e.gauge("cwts_venue_clock_offset_seconds",
           "The venue's clock minus this host's (GET /api/v3/time, every minute).",
           static_cast<double>(i.exec->clock_offset_ns()) / 1e9);
+  e.gauge("cwts_venue_ban_seconds",
+          "Seconds left of the venue's IP ban (HTTP 418 Retry-After; 0 = none): nothing is sent.",
+          static_cast<double>(
+              std::max<std::int64_t>(0, i.exec->venue_ban_until_ns() - core::realtime_ns())) /
+              1e9);
   e.gauge("cwts_venue_tracked_orders",
           "Orders the venue client follows (open, or their fees not known yet).",
           static_cast<double>(i.exec->venue_tracked_orders()));
@@ -437,6 +443,10 @@ std::string Engine::not_ready_reason() const {
          " books not synced";
   }
   if (!s.venue_ready) r += std::string(r.empty() ? "" : "; ") + "venue not connected";
+  if (const std::int64_t left = s.venue_ban_until_ns - core::realtime_ns(); left > 0) {
+    r += std::string(r.empty() ? "" : "; ") + "venue ban (HTTP 418): nothing is sent for " +
+         std::to_string((left + 999'999'999) / 1'000'000'000) + " s";
+  }
   return r;
 }
 

@@ -44,6 +44,7 @@ struct EngineSnapshot {
   std::uint64_t foreign_orders = 0;       // open orders on the account the engine did not send
   std::uint64_t journal_failures = 0;     // journal records not written (full)
   std::uint64_t position_mismatches = 0;  // base assets whose balance moved apart from positions
+  std::int64_t venue_ban_until_ns = 0;    // the venue's IP ban (418) ends then (0 = none seen)
   layout::TradingState trading_state = layout::TradingState::kActive;
 };
 

@@ -219,11 +219,15 @@ class Harness {
 
   // GET /metrics on the engine's control port (from its control file); "" if unreachable.
   std::string metrics() {
+    const auto r = control_get("/metrics");
+    return r.status == 200 ? r.body : std::string();
+  }
+  // GET on the control plane's HTTP port (/metrics, /healthz, /readyz).
+  cwts::test::HttpReply control_get(const std::string& target) {
     const std::string where = cwts::test::read_file("/dev/shm/cwts-" + instance_ + ".control");
     if (where.rfind("127.0.0.1:", 0) != 0) return {};
     const auto port = static_cast<std::uint16_t>(std::stoi(where.substr(10)));
-    const auto r = cwts::test::http_request(port, boost::beast::http::verb::get, "/metrics");
-    return r.status == 200 ? r.body : std::string();
+    return cwts::test::http_request(port, boost::beast::http::verb::get, target);
   }
   // True once /metrics shows the sample line `line` (e.g. "cwts_venue_user_stream_live 1").
   bool wait_metric(const std::string& line, std::chrono::milliseconds timeout = 10s) {

@@ -400,6 +400,45 @@ TEST(CwtsdVenueScheduling, TheVenuesNameIsLookedUpAgainAfterAConnectionFails) {
   ::unlink(hosts.c_str());
 }
 
+// Issue 16 #10: a 418 (the venue banned this IP) stopped every request until Retry-After without
+// telling anyone: /readyz said ready, no metric, no alert.
+TEST(CwtsdVenueScheduling, AVenueBanShowsInReadyzAMetricAndAnAlert) {
+  Harness h;
+  ASSERT_EQ(h.control_get("/readyz").status, 200U);
+  StrategyClient s(h.instance(), 0);
+  const int btc = s.symbol_id("BTCUSDT");
+  // The order's answer is a 418 with Retry-After: 120.
+  ASSERT_EQ(h.fault(R"({"http_status":418,"path":"/api/v3/order"})").status, 200U);
+  const auto seq =
+      s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001), 0));
+  const auto rs = s.wait_terminal(seq, 10s);
+  ASSERT_FALSE(rs.empty()) << h.log();
+  EXPECT_EQ(terminals(rs), 1U);
+  cwts::test::HttpReply ready;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  do {
+    ready = h.control_get("/readyz");
+    if (ready.status == 503U) break;
+    std::this_thread::sleep_for(20ms);
+  } while (std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(ready.status, 503U) << ready.body;
+  EXPECT_NE(ready.body.find("venue ban"), std::string::npos) << ready.body;
+  const std::string m = h.metrics();
+  const auto k = m.find("\ncwts_venue_ban_seconds ");
+  ASSERT_NE(k, std::string::npos) << m;
+  const double left = std::stod(m.substr(k + 24));
+  EXPECT_GT(left, 100.0) << m;
+  EXPECT_LE(left, 120.0) << m;
+  // The alert goes to subscribers and the log (written asynchronously).
+  bool alerted = false;
+  for (int i = 0; i < 250 && !alerted; ++i) {
+    alerted = h.log().find(R"("alert":"venue_ban")") != std::string::npos;
+    if (!alerted) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(alerted) << h.log();
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
 TEST(CwtsdVenueClock, AVenueClockSecondsAwayIsMeasuredAndEveryRequestIsOnItsTime) {
   for (const int offset_ms : {3000, -3000}) {
     SCOPED_TRACE("venue clock offset " + std::to_string(offset_ms) + " ms");

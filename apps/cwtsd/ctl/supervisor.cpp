@@ -32,6 +32,14 @@ TickActions Supervisor::on_tick(std::int64_t now_ns, const EngineSnapshot& snap,
                         "position_mismatch)"});
     mismatches_seen_ = snap.position_mismatches;
   }
+  if (snap.venue_ban_until_ns != ban_seen_) {
+    ban_seen_ = snap.venue_ban_until_ns;
+    if (ban_seen_ > now_ns) {
+      a.alerts.push_back({"venue_ban", "the venue banned this IP (HTTP 418): nothing is sent for " +
+                                           std::to_string((ban_seen_ - now_ns) / 1'000'000'000) +
+                                           " s; orders are refused (RATE_LIMITED)"});
+    }
+  }
   if (snap.journal_failures > 0 && journal_failures_seen_ == 0) {
     a.alerts.push_back({"journal_full",
                         "the order journal is full: new orders are refused (JOURNAL_UNAVAILABLE); "

@@ -52,6 +52,7 @@ class Supervisor {
   bool progress_reported_ = true;
   std::uint64_t foreign_seen_ = 0;
   std::uint64_t journal_failures_seen_ = 0;
+  std::int64_t ban_seen_ = 0;  // the venue ban's end last alerted
   std::uint64_t mismatches_seen_ = 0;
   layout::TradingState last_state_ = layout::TradingState::kActive;
   std::int64_t last_watchdog_ns_ = 0;

@@ -140,6 +140,10 @@ class ExecEngine final : private venue::VenueListener {
   [[nodiscard]] std::int64_t clock_offset_ns() const noexcept {
     return clock_offset_ns_.load(std::memory_order_relaxed);
   }
+  // Until when the venue banned this IP (HTTP 418 + Retry-After; realtime ns, 0 = never).
+  [[nodiscard]] std::int64_t venue_ban_until_ns() const noexcept {
+    return venue_ban_until_ns_.load(std::memory_order_relaxed);
+  }
   // The venue client's own bookkeeping (bounded: entries leave when their orders are over).
   [[nodiscard]] std::uint64_t venue_tracked_orders() const noexcept {
     return venue_tracked_.load(std::memory_order_relaxed);
@@ -253,6 +257,7 @@ class ExecEngine final : private venue::VenueListener {
   std::atomic<std::uint64_t> stream_events_{0};
   std::atomic<std::uint64_t> stream_gaps_{0};
   std::atomic<std::uint64_t> venue_tracked_{0};
+  std::atomic<std::int64_t> venue_ban_until_ns_{0};
   std::atomic<std::uint64_t> venue_kept_{0};
   std::atomic<std::int64_t> clock_offset_ns_{0};
   std::atomic<std::uint64_t> foreign_orders_{0}, journal_failures_{0}, position_mismatches_{0};
