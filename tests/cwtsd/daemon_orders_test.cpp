@@ -315,6 +315,53 @@ TEST(Cwtsd, TornSignalFromAKilledStrategyNeverBecomesAnOrder) {
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }
 
+// Issue 16 #11: a strategy that never read its reports made the engine hold every one of them:
+// its memory grew with each signal. Now the strategy's own ring fills instead, and nothing is lost.
+TEST(Cwtsd, AStrategyThatNeverReadsItsReportsIsHeldBackNotTheEngine) {
+  Harness h;
+  StrategyClient s(h.instance(), 0);
+  const int btc = s.symbol_id("BTCUSDT");
+  // Refused at once (quantity 0: BAD_VALUE), one report each; none read while sending.
+  const auto bad = StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, 0, fx(100));
+  constexpr std::uint64_t kMax = 20'000;
+  const std::uint64_t first = s.next_seq();
+  std::uint64_t pushed = 0;
+  auto last_ok = std::chrono::steady_clock::now();
+  while (pushed < kMax && std::chrono::steady_clock::now() - last_ok < 2s) {
+    if (s.try_submit(bad) == cwts::concurrent::PushStatus::kOk) {
+      ++pushed;
+      last_ok = std::chrono::steady_clock::now();
+    } else {
+      std::this_thread::sleep_for(1ms);
+    }
+  }
+  // The report ring (1,024) and the engine's held reports (4,096, plus one loop's 64) are full;
+  // the rest waits in the strategy's signal ring (1,024).
+  EXPECT_LT(pushed, kMax) << "the engine kept taking signals whose reports nobody read";
+  const std::string m = h.metrics();
+  const auto k = m.find("\ncwts_signals_seen_total ");
+  ASSERT_NE(k, std::string::npos) << m;
+  EXPECT_LE(std::stoull(m.substr(k + 25)), 1024U + 4096U + 64U) << m;
+  // Reading resumes the intake: every signal sent gets exactly one terminal report.
+  std::map<std::uint64_t, int> terminal_count;
+  std::size_t seen = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (terminal_count.size() < pushed && std::chrono::steady_clock::now() < deadline) {
+    s.drain();
+    for (; seen < s.reports().size(); ++seen) {
+      const auto& r = s.reports()[seen];
+      if (cwts::layout::is_terminal(kind_of(r))) ++terminal_count[r.signal_seq];
+    }
+    std::this_thread::sleep_for(2ms);
+  }
+  ASSERT_EQ(terminal_count.size(), pushed);
+  for (const auto& [seq, n] : terminal_count) {
+    EXPECT_EQ(n, 1) << "seq " << seq;
+    EXPECT_GE(seq, first);
+  }
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
 TEST(Cwtsd, FloodOfSignalsEachGetsOneTerminalReportWithinVenueLimits) {
   EngineOptions o;
   o.risk = R"("max_order_notional":"100000","max_open_orders":1000,"price_band_bps":500)";

@@ -28,6 +28,8 @@ namespace {
 
 constexpr std::size_t kMaxLiveOrders = 4096;
 constexpr std::uint32_t kMaxSignalsPerSlotPerLoop = 64;  // fairness between slots
+// Reports held for one slot whose strategy does not read them, before its intake pauses.
+constexpr std::size_t kMaxHeldReports = 4096;
 
 using core::realtime_ns;
 
@@ -249,6 +251,19 @@ void ExecEngine::poll_slot(std::uint32_t slot, std::int64_t now, bool& did_work)
                   .u("pid", layout::claim_pid(claim))
                   .u("generation", layout::claim_generation(claim)));
   }
+  // A strategy that does not read its reports cannot make the engine hold an unbounded number:
+  // past kMaxHeldReports its new signals wait in its own ring (its submits see the ring full)
+  // until it reads. Reports of orders already working are still held, never dropped; at shutdown
+  // the ring is emptied regardless (each signal in it gets its SHUTDOWN report: at most a ring).
+  const bool pause = !stopping_ && st.overflow.size() >= kMaxHeldReports;
+  if (pause != st.intake_paused) {
+    st.intake_paused = pause;
+    log_.push(HotRecord{now, pause ? spdlog::level::warn : spdlog::level::info, "exec",
+                        pause ? "slot_intake_paused" : "slot_intake_resumed"}
+                  .u("slot", slot)
+                  .u("held_reports", st.overflow.size()));
+  }
+  if (pause) return;
   layout::Signal sig;
   for (std::uint32_t n = 0; n < kMaxSignalsPerSlotPerLoop; ++n) {
     if (st.consumer.try_pop(sig) != cc::PopStatus::kOk) break;

@@ -50,6 +50,7 @@ struct ExecEngine::SlotState {
   layout::SlotEngineSide& engine;
   std::deque<layout::ExecReport> overflow;  // reports the strategy has not made room for yet
   std::uint64_t claim_seen = 0;
+  bool intake_paused = false;  // too many reports held: its signals wait in its ring
 };
 
 struct ExecEngine::PositionBook {
