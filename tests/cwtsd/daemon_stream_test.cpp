@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -398,6 +399,77 @@ TEST(CwtsdVenueScheduling, TheVenuesNameIsLookedUpAgainAfterAConnectionFails) {
   EXPECT_TRUE(filled) << h.log();
   EXPECT_EQ(h.engine().terminate(15s), 0);
   ::unlink(hosts.c_str());
+}
+
+// Issue 16 #5: an order waiting for its connection while the venue's name was looked up again
+// (after a connection failed) was sent when the look-up ended, however late: past its signal's
+// TTL. cwtsd runs with a private /etc/hosts and /etc/resolv.conf; once started, its venue's name
+// is only in DNS, at a name server that never answers (each look-up stalls 4 s). The first order's
+// answer is delayed past the request timeout, which fails its connection; the second order (TTL
+// 800 ms) is the next request, and must end rejected as stale without reaching the venue.
+TEST(CwtsdVenueScheduling, AnOrderWaitingForTheVenuesNameIsNotSentPastItsDeadline) {
+  if (::geteuid() != 0 || ::access("/usr/bin/unshare", X_OK) != 0) {
+    GTEST_SKIP() << "needs root and unshare (a private /etc/hosts and /etc/resolv.conf for cwtsd)";
+  }
+  const std::string dir = ::testing::TempDir() + "/cwts-dns-" + std::to_string(::getpid());
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  const std::string hosts = dir + "/hosts";
+  const std::string resolv = dir + "/resolv.conf";
+  std::ofstream(hosts) << "127.0.0.1 localhost\n";
+  // The silent name server: a bound UDP socket nobody reads (no ICMP "port unreachable").
+  const int dns = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(dns, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(53);
+  ::inet_pton(AF_INET, "127.0.0.77", &a.sin_addr);
+  ASSERT_EQ(::bind(dns, reinterpret_cast<const sockaddr*>(&a), sizeof a), 0);
+  std::ofstream(resolv) << "nameserver 127.0.0.77\noptions timeout:4 attempts:1\n";
+  EngineOptions o = polling_only();
+  o.extra_venue += R"(,"connections":1,"request_timeout_ms":300)";
+  o.rest_host = "localhost";
+  o.launcher = {"/usr/bin/unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "/bin/sh",
+                "-c",
+                R"(mount --bind "$0" /etc/hosts && mount --bind "$1" /etc/resolv.conf &&)"
+                R"( shift 1 && exec "$@")",
+                hosts,
+                resolv};
+  {
+    Harness h(o);
+    StrategyClient s(h.instance(), 0);
+    const int btc = s.symbol_id("BTCUSDT");
+    // From now on the name is only in DNS.
+    std::ofstream(hosts, std::ios::trunc) << "127.0.0.1 not-the-venue\n";
+    ASSERT_EQ(h.fault(R"({"delay_ms":1500,"count":1,"path":"/api/v3/order"})").status, 200U);
+    const auto first =
+        s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001), 0));
+    auto late = StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.002), 0);
+    late.ttl_ms = 800;
+    const auto second = s.submit(late);
+    const auto rs = s.wait_terminal(second, 30s);
+    ASSERT_FALSE(rs.empty()) << h.log();
+    EXPECT_EQ(terminals(rs), 1U);
+    EXPECT_EQ(kind_of(rs.back()), ReportKind::kRejected)
+        << "filled past its deadline; reason " << rs.back().reason << "\n"
+        << h.log();
+    EXPECT_EQ(static_cast<RejectReason>(rs.back().reason), RejectReason::kStale);
+    // Told at its deadline, not when the look-up gave up (which the log then says).
+    EXPECT_EQ(h.log().find("REST resolve of localhost failed"), std::string::npos) << h.log();
+    // The first order's outcome is established once the venue is reachable again.
+    std::ofstream(hosts, std::ios::trunc) << "127.0.0.1 localhost\n";
+    EXPECT_FALSE(s.wait_terminal(first, 60s).empty()) << h.log();
+    // The venue never saw the second order: only the first one's 0.001 BTC traded.
+    EXPECT_EQ(traded_qty(h.signed_get("/api/v3/myTrades", "symbol=BTCUSDT").body), fx(0.001));
+    EXPECT_EQ(h.engine().terminate(15s), 0);
+  }
+  ::close(dns);
+  ::unlink(hosts.c_str());
+  ::unlink(resolv.c_str());
+  ::rmdir(dir.c_str());
 }
 
 // Issue 16 #10: a 418 (the venue banned this IP) stopped every request until Retry-After without

@@ -141,6 +141,17 @@ void BinanceRestVenue::Impl::dispatch() {
       ++it;
     }
   }
+  // Likewise an order whose connection waits for the venue's name to be looked up again (a
+  // stalled name server can take seconds): the connection is freed for the next request.
+  for (auto& c : conns) {
+    if (c->await_resolve && c->job.kind == JobKind::kPlace && c->job.deadline_ns != 0 &&
+        now > c->job.deadline_ns) {
+      c->await_resolve = false;
+      c->busy = false;
+      const std::string cid = std::move(c->job.cid);
+      reject_expired(cid, "not sent before its deadline (the venue's name was being looked up)");
+    }
+  }
   if (ws_orders() && clock_tried) {
     // Order requests go over the WebSocket API session while it is live.
     for (auto it = queue.begin(); it != queue.end();) {
@@ -259,6 +270,13 @@ void BinanceRestVenue::Impl::stamp(Job& j, std::int64_t now) {
 void BinanceRestVenue::Impl::send(Conn& c) {
   Job& j = c.job;
   const std::int64_t now = realtime_ns();
+  if (j.kind == JobKind::kPlace && j.deadline_ns != 0 && now > j.deadline_ns) {
+    // Its deadline passed while the connection was made (connect, TLS handshake): not sent.
+    const std::string cid = std::move(j.cid);
+    c.busy = false;
+    reject_expired(cid, "not sent before its deadline (the connection was being made)");
+    return dispatch();
+  }
   stamp(j, now);
   // The request's bytes are written into the connection's own buffer (its capacity stays from
   // one request to the next): no allocation, and the signature is computed over the query in
