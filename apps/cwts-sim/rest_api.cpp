@@ -120,6 +120,7 @@ std::uint32_t depth_weight(std::int64_t limit) {
 RestApi::RestApi(Venue& venue, binance::Credentials credentials)
     : venue_(venue),
       creds_(std::move(credentials)),
+      secret_(creds_.secret_key),
       limiter_(venue.info().rate_limits),
       stats_since_ms_(wall_ms()) {}
 
@@ -269,7 +270,7 @@ ApiReply RestApi::execute(const Call& call, std::int64_t now_ms) {
   // SIGNED endpoints: API key, signature, timestamp, in the venue's order.
   if (is_signed(ep)) {
     const std::int64_t now_us = wall_us();
-    auto auth = binance::authenticate(r, call.api_key, creds_, now_us);
+    auto auth = binance::authenticate(r, call.api_key, creds_.api_key, secret_, now_us);
     if (!auth.ok()) return fail(auth.error());
     const ApiError late = auth.value().recheck(now_us);
     if (!late.ok()) return fail(late);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cwts/binance/request.hpp"
+#include "cwts/net/hmac.hpp"
 #include "cwts/sim/rate_limiter.hpp"
 #include "venue.hpp"
 
@@ -129,6 +130,7 @@ class RestApi {
 
   Venue& venue_;
   binance::Credentials creds_;
+  net::HmacSha256 secret_;  // creds_.secret_key's key schedule, made once
   sim::RateLimiter limiter_;
   std::map<std::string, Usage> by_endpoint_;
   std::map<std::string, Usage> by_key_;

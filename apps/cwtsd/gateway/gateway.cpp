@@ -132,6 +132,7 @@ Gateway::Impl::Impl(const Config& c, Engine& e, Credentials cr)
     : cfg(c), engine(e), market(e.market_region()) {
   creds.api_key = std::move(cr.key);
   creds.secret_key = std::move(cr.secret);
+  secret = net::HmacSha256(creds.secret_key);
   const binance::ExchangeInfo& all = e.exchange_info();
   info.rate_limits = all.rate_limits;
   info.server_time_ms = all.server_time_ms;
@@ -269,8 +270,8 @@ void Gateway::Impl::handle(net::HttpServerRequest&& req, Reply reply) {
         ErrorCode::kUnknown, "The gateway does not serve " + m + " " + std::string(path) + "."));
     return reply(std::move(nf));
   }
-  auto auth =
-      binance::authenticate(r, req.header("x-mbx-apikey"), creds, core::realtime_ns() / 1000);
+  auto auth = binance::authenticate(r, req.header("x-mbx-apikey"), creds.api_key, secret,
+                                    core::realtime_ns() / 1000);
   if (!auth.ok()) return reply_error(reply, auth.error());
 
   if (order && m == "POST") return place(r, false, std::move(reply));

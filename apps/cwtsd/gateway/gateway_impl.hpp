@@ -26,6 +26,7 @@
 #include "cwts/binance/stream_control.hpp"
 #include "cwts/concurrent/broadcast_ring.hpp"
 #include "cwts/concurrent/record_ring.hpp"
+#include "cwts/net/hmac.hpp"
 #include "cwts/net/http_server.hpp"
 #include "cwts/shm/region.hpp"
 #include "cwts/shm_layout/market_region.hpp"
@@ -127,6 +128,7 @@ struct Gateway::Impl {
   Config cfg;
   Engine& engine;
   binance::Credentials creds;
+  net::HmacSha256 secret{""};       // creds.secret_key's key schedule, made once
   binance::ExchangeInfo info;       // the engine's symbols only (what the gateway accepts)
   binance::ExchangeInfoJson json;   // their objects as the venue wrote them
   std::vector<std::string> names;   // symbol id -> name

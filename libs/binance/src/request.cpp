@@ -222,14 +222,19 @@ ApiError check_api_key(const std::string* header, std::string_view expected_key)
   return make_error(ErrorCode::kRejectedMbxKey, "Invalid API-key, IP, or permissions for action.");
 }
 
-ApiError verify_signature(const Request& request, std::string_view secret) {
+ApiError verify_signature(const Request& request, const net::HmacSha256& secret) {
   const std::string* sent = non_empty(request, kSignature);
   if (sent == nullptr) return errors::mandatory(kSignature);
-  const std::string expected = net::hmac_sha256_hex(secret, request.signed_payload());
-  if (expected.empty() || !net::signature_matches(expected, *sent)) {
+  char expected[net::kHmacSha256HexLen];
+  secret.sign_hex(request.signed_payload(), expected);
+  if (!net::signature_matches(std::string_view(expected, sizeof expected), *sent)) {
     return make_error(ErrorCode::kInvalidSignature, "Signature for this request is not valid.");
   }
   return {};
+}
+
+ApiError verify_signature(const Request& request, std::string_view secret) {
+  return verify_signature(request, net::HmacSha256(secret));
 }
 
 Result<TimingWindow> check_timestamp(const Request& request, std::int64_t server_now_us) {
@@ -276,12 +281,19 @@ Result<TimingWindow> check_timestamp(const Request& request, std::int64_t server
 }
 
 Result<TimingWindow> authenticate(const Request& request, const std::string* api_key_header,
-                                  const Credentials& credentials, std::int64_t server_now_us) {
-  if (ApiError e = check_api_key(api_key_header, credentials.api_key); !e.ok()) return e;
+                                  std::string_view api_key, const net::HmacSha256& secret,
+                                  std::int64_t server_now_us) {
+  if (ApiError e = check_api_key(api_key_header, api_key); !e.ok()) return e;
   Result<TimingWindow> timing = check_timestamp(request, server_now_us);
   if (!timing.ok()) return timing;
-  if (ApiError e = verify_signature(request, credentials.secret_key); !e.ok()) return e;
+  if (ApiError e = verify_signature(request, secret); !e.ok()) return e;
   return timing;
+}
+
+Result<TimingWindow> authenticate(const Request& request, const std::string* api_key_header,
+                                  const Credentials& credentials, std::int64_t server_now_us) {
+  return authenticate(request, api_key_header, credentials.api_key,
+                      net::HmacSha256(credentials.secret_key), server_now_us);
 }
 
 // ---------------------------------------------------------------------------------------------

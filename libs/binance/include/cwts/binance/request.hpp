@@ -12,6 +12,10 @@
 #include "cwts/binance/exchange_info.hpp"
 #include "cwts/binance/order.hpp"
 
+namespace cwts::net {
+class HmacSha256;  // cwts/net/hmac.hpp
+}  // namespace cwts::net
+
 namespace cwts::binance {
 
 struct Param {
@@ -76,6 +80,9 @@ class Request {
 // constant time. No `signature` -> -1102 for 'signature'; mismatch -> -1022 "Signature for this
 // request is not valid.".
 [[nodiscard]] ApiError verify_signature(const Request& request, std::string_view secret);
+// The same with the secret's key schedule made once (net::HmacSha256): no allocation, what a
+// server checking every request with one key uses.
+[[nodiscard]] ApiError verify_signature(const Request& request, const net::HmacSha256& secret);
 
 // `timestamp` (mandatory; ms, or µs if >= 10^14) and `recvWindow` (default 5000 ms, at most
 // 60000, up to 3 decimals; larger -> -1131 "recvWindow must be less than 60000") checked against
@@ -90,6 +97,11 @@ class Request {
 [[nodiscard]] Result<TimingWindow> authenticate(const Request& request,
                                                 const std::string* api_key_header,
                                                 const Credentials& credentials,
+                                                std::int64_t server_now_us);
+[[nodiscard]] Result<TimingWindow> authenticate(const Request& request,
+                                                const std::string* api_key_header,
+                                                std::string_view api_key,
+                                                const net::HmacSha256& secret,
                                                 std::int64_t server_now_us);
 
 // --- Endpoint parameter parsers. Each returns the first error in the order Binance reports
