@@ -8,7 +8,7 @@
 // measured: the stamp is taken when the bytes arrive from cwtsd, before they are forwarded.
 //
 //   cwts-latency-order --sim PATH --cwtsd PATH [--samples N] [--idle
-//   busy-spin|spin-then-yield|block] [--gateway] [--json] [--raw FILE]
+//   busy-spin|spin-then-yield|block] [--gateway [--gateway-idle MODE]] [--json] [--raw FILE]
 //   [--journal DIR [--journal-fsync none|interval|always]]
 //   [--order-transport rest|ws] [--user-stream on|off] [--order-poll-ms N] [--fill ioc|resting]
 //
@@ -335,7 +335,7 @@ void print_json_stats(const char* key, std::vector<std::int64_t> v, bool last) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string sim_bin, cwtsd_bin, idle = "spin-then-yield";
+  std::string sim_bin, cwtsd_bin, idle = "spin-then-yield", gateway_idle = "block";
   std::size_t samples = 2000;
   bool json = false;
   bool gateway = false;
@@ -358,6 +358,8 @@ int main(int argc, char** argv) {
       json = true;
     else if (a == "--gateway")
       gateway = true;
+    else if (a == "--gateway-idle")
+      gateway_idle = next();
     else if (a == "--raw")
       raw_path = next();
     else if (a == "--journal")
@@ -373,11 +375,12 @@ int main(int argc, char** argv) {
     else if (a == "--fill")
       fill = next();
     else {
-      std::fprintf(stderr,
-                   "usage: cwts-latency-order --sim PATH --cwtsd PATH [--samples N] [--idle MODE] "
-                   "[--gateway] [--json] [--raw FILE] [--journal DIR [--journal-fsync "
-                   "none|interval|always]] [--order-transport rest|ws] [--user-stream on|off] "
-                   "[--order-poll-ms N] [--fill ioc|resting]\n");
+      std::fprintf(
+          stderr,
+          "usage: cwts-latency-order --sim PATH --cwtsd PATH [--samples N] [--idle MODE] "
+          "[--gateway [--gateway-idle MODE]] [--json] [--raw FILE] [--journal DIR [--journal-fsync "
+          "none|interval|always]] [--order-transport rest|ws] [--user-stream on|off] "
+          "[--order-poll-ms N] [--fill ioc|resting]\n");
       return 2;
     }
   }
@@ -425,7 +428,8 @@ int main(int argc, char** argv) {
       << (journal_dir.empty()
               ? std::string()
               : R"("journal":{"dir":")" + journal_dir + R"(","fsync":")" + journal_fsync + "\"},")
-      << R"("threads":{"exec":{"idle":")" << idle << R"("}}})";
+      << R"("threads":{"exec":{"idle":")" << idle << R"("},"gateway":{"idle":")" << gateway_idle
+      << R"("}}})";
   cwts::test::ChildProcess engine(cwtsd_bin, {"--config", cfg},
                                   {{"CWTS_API_KEY", "latKey"},
                                    {"CWTS_API_SECRET", "latSecret"},
@@ -608,12 +612,13 @@ int main(int argc, char** argv) {
   if (json && fill.empty()) {
     std::printf(
         "{\"%s\":{\"p50_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%"
-        "llu,\"samples\":%zu,\"idle\":\"%s\"%s%s}}\n",
+        "llu,\"samples\":%zu,\"idle\":\"%s\"%s%s%s}}\n",
         gateway ? "gateway_request_to_order_wire" : "signal_to_order_wire",
         static_cast<unsigned long long>(st.p50), static_cast<unsigned long long>(st.p99),
         static_cast<unsigned long long>(st.p999), static_cast<unsigned long long>(st.max), st.n,
         idle.c_str(), journal_dir.empty() ? "" : (",\"journal\":\"" + journal_fsync + "\"").c_str(),
-        ws ? ",\"order_transport\":\"ws\"" : "");
+        ws ? ",\"order_transport\":\"ws\"" : "",
+        gateway ? (",\"gateway_idle\":\"" + gateway_idle + "\"").c_str() : "");
   } else if (json) {
     std::printf("{\"%s\":{\"idle\":\"%s\",\"order_transport\":\"%s\",\"user_stream\":\"%s\",",
                 resting ? "resting_fill_report" : "ioc_fill_report", idle.c_str(),
@@ -627,9 +632,10 @@ int main(int argc, char** argv) {
                      fill_lat, true);
     std::printf(",\"taker\":%zu,\"not_filled\":%zu}}\n", taker, not_filled);
   } else {
-    std::printf("%s -> order bytes on the %s (exec idle: %s%s%s; %s)\n",
+    std::printf("%s -> order bytes on the %s (exec idle: %s%s%s%s; %s)\n",
                 gateway ? "gateway request bytes written" : "signal in ring",
                 ws ? "WebSocket API socket (the order.place frame)" : "REST socket", idle.c_str(),
+                gateway ? (", gateway idle: " + gateway_idle).c_str() : "",
                 journal_dir.empty() ? "" : ", journal: ",
                 journal_dir.empty() ? "" : journal_fsync.c_str(), setup.c_str());
     print_stats("", lat);

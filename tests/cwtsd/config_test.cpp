@@ -111,6 +111,8 @@ TEST(Config, BadValuesNameKeyAndReason) {
                "not one of");
   expect_error(R"({"market":{"symbols":["BTCUSDT"]},"threads":{"exec":{"idle":"spin"}}})",
                "threads.exec.idle", "not one of");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"threads":{"gateway":{"idle":"poll"}}})",
+               "threads.gateway.idle", "not one of");
   expect_error(R"({"market":{"symbols":["BTCUSDT"]},"rate_limits":{"engine_share":1.5}})",
                "rate_limits.engine_share", "(0, 1]");
   expect_error(R"({"market":{"symbols":["BTCUSDT"]},"slots":{"16":{}}})", "slots.16", "index");
@@ -125,13 +127,15 @@ TEST(Config, BadValuesNameKeyAndReason) {
 TEST(Config, SlotsAndThreads) {
   const Config c = parse_config(
       R"({"market":{"symbols":["BTCUSDT"]},"slots":{"default":{"trade":false},"3":{"trade":true,"reduce_only":true}},
-          "threads":{"exec":{"core":3,"idle":"busy-spin"}}})");
+          "threads":{"exec":{"core":3,"idle":"busy-spin"},"gateway":{"core":1,"idle":"spin-then-yield"}}})");
   EXPECT_FALSE(c.slot(0).trade);
   EXPECT_TRUE(c.slot(3).trade);
   EXPECT_TRUE(c.slot(3).reduce_only);
   EXPECT_FALSE(c.slot(7).trade);
   EXPECT_EQ(c.exec_thread.core, 3);
   EXPECT_EQ(c.exec_thread.idle, cwts::daemon::IdleStrategy::kBusySpin);
+  EXPECT_EQ(c.gateway_thread.core, 1);
+  EXPECT_EQ(c.gateway_thread.idle, cwts::daemon::IdleStrategy::kSpinThenYield);
 }
 
 TEST(Config, ShippedFilesParse) {

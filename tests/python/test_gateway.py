@@ -182,6 +182,24 @@ def test_market_order_goes_to_the_venue_exactly_once(gw, synthetic_sim):
     assert sum(t["fee"]["cost"] for t in mine) == pytest.approx(sum(float(t["commission"]) for t in vt), rel=1e-9)
 
 
+@pytest.mark.parametrize("idle", ["busy-spin", "spin-then-yield"])
+def test_a_spinning_gateway_thread_trades_and_stops_the_same(synthetic_sim, tmp_path, idle):
+    # threads.gateway.idle: the gateway's thread polls its sockets instead of sleeping in epoll
+    # (docs/gateway.md "Latency"); orders, answers and a clean stop are unchanged.
+    e = Engine(synthetic_sim, tmp_path, overrides={
+        "gateway": GATEWAY, "threads": {"exec": {"idle": "block"}, "gateway": {"idle": idle}}})
+    try:
+        c = ccxt_client(gateway_url(e))
+        c.load_markets()
+        before = {v["orderId"] for v in venue_orders(synthetic_sim)}
+        o = c.create_order("BTC/USDT", "market", "buy", 0.01)
+        assert o["status"] == "closed" and o["filled"] == pytest.approx(0.01)
+        new = [v for v in venue_orders(synthetic_sim) if v["orderId"] not in before]
+        assert len(new) == 1 and new[0]["status"] == "FILLED", new
+    finally:
+        assert e.stop() == 0
+
+
 def test_resting_limit_order_is_queried_and_cancelled(gw, synthetic_sim):
     c = Client(GATEWAY_KEY, GATEWAY_SECRET, ping=False)
     c.API_URL = gw.url + "/api"

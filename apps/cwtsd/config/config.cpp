@@ -259,6 +259,7 @@ Config parse_config(std::string_view json) {
     thread_section(*s, "md", c.md_thread);
     thread_section(*s, "exec", c.exec_thread);
     thread_section(*s, "ctl", c.ctl_thread);
+    thread_section(*s, "gateway", c.gateway_thread);
     s->finish();
   }
 

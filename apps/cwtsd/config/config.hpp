@@ -203,6 +203,7 @@ struct Config {
   std::vector<SlotConfig> slots;  // index = slot; slots past the list use `default_slot`
   SlotConfig default_slot;
   ThreadConfig md_thread, exec_thread, ctl_thread;
+  ThreadConfig gateway_thread;  // its HTTP/WebSocket server (block = epoll; busy-spin = polls)
   ShutdownConfig shutdown;
   JournalConfig journal;
   LogConfig log;
