@@ -143,6 +143,7 @@ void Engine::start() {
   i.signals_created.set_state(layout::RegionState::kLive);
   i.signals = shm::Region::attach(layout::RegionKind::kSignals, shm::Access::kReadOnly, i.ropts);
   i.exec->bind_signals(i.signals.as<layout::SignalsRegion>(), i.market.header().epoch_ns);
+  i.exec->set_intake_publisher([&i](layout::RegionState s) { i.signals_created.set_state(s); });
   i.exec->open_journal();
   i.market.set_state(layout::RegionState::kLive);
   i.md->start();

@@ -25,6 +25,7 @@
 #include "cwts/concurrent/word_copy.hpp"
 #include "cwts/core/clock.hpp"
 #include "cwts/shm/region.hpp"
+#include "cwts/shm/signal_submit.hpp"
 #include "cwts/shm/slot_claim.hpp"
 #include "cwts/shm_layout/layout.hpp"
 #include "cwts/shm_layout/market_region.hpp"
@@ -477,13 +478,27 @@ class Bridge {
             "this bridge has no signal slot: attach(..., slot=N) or slot=-1 to send signals");
   }
 
+  // Through the intake protocol (cwts/shm/signal_submit.hpp): a signal returned a seq is read
+  // by the engine and gets exactly one terminal report; otherwise this raises and it was not
+  // executed.
   std::uint64_t push(layout::Signal& s) {
     s.seq = next_seq_;
     s.created_ns = realtime_ns();
-    if (producer_->try_push(s) != cc::PushStatus::kOk) {
-      raise(g_ring_full, "the signal ring of slot " + std::to_string(slot_) + " is full (" +
-                             std::to_string(layout::kSignalRingCapacity) +
-                             " signals): the engine is not consuming; check that cwtsd is running");
+    switch (cwts::shm::submit_signal(signals_.as<layout::SignalsRegion>(), *producer_, s)) {
+      case cwts::shm::SubmitStatus::kOk:
+        break;
+      case cwts::shm::SubmitStatus::kRingFull:
+        raise(g_ring_full,
+              "the signal ring of slot " + std::to_string(slot_) + " is full (" +
+                  std::to_string(layout::kSignalRingCapacity) +
+                  " signals): the engine is not consuming; check that cwtsd is running");
+      case cwts::shm::SubmitStatus::kNotLive:
+        raise(g_not_running,
+              "the engine of instance '" + instance_ + "' is stopping: the signal was not sent");
+      case cwts::shm::SubmitStatus::kNotExecuted:
+        ++next_seq_;  // the engine may still report this seq (SHUTDOWN): never reused
+        raise(g_not_running, "the engine of instance '" + instance_ +
+                                 "' stopped as the signal was sent: it was not executed");
     }
     return next_seq_++;
   }

@@ -40,6 +40,59 @@ TEST(Cwtsd, RestartGivesANewEpochThatAttachedStrategiesNotice) {
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }
 
+// Issue 17 #6: on SIGTERM the exec thread read the rings once, then spent up to
+// shutdown.timeout_ms settling orders while the regions still said live: every signal sent
+// meanwhile sat in a ring nobody read again, with no report. Now each send either is refused
+// (the engine is stopping: nothing pushed) or gets exactly one terminal report.
+TEST(Cwtsd, EverySignalSentUntilTheEngineExitsIsRefusedOrReported) {
+  Harness h;
+  StrategyClient s(h.instance(), 0);
+  const int btc = s.symbol_id("BTCUSDT");
+  const auto q = s.quote(btc);
+  const auto info = s.market().symbols[btc].info.load();
+  const std::int64_t far = tick_floor(q.bid_px.raw * 97 / 100, info.tick_size.raw);
+  const auto resting =
+      s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), far));
+  bool is_new = false;
+  for (int i = 0; i < 500 && !is_new; ++i) {
+    s.drain();
+    for (const auto& r : s.reports())
+      is_new = is_new || (r.signal_seq == resting && kind_of(r) == ReportKind::kNew);
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(is_new) << h.log();
+  // Its cancel at shutdown is held by the venue for a second: the engine takes that long to stop.
+  ASSERT_EQ(
+      h.fault(R"({"hold_ms":1000,"count":1,"path":"/api/v3/order","method":"DELETE"})").status,
+      200U);
+  h.engine().signal(SIGTERM);
+  std::vector<std::uint64_t> sent;
+  std::size_t refused = 0;
+  while (h.engine().running()) {
+    const std::uint64_t seq = s.next_seq();
+    switch (s.send(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), far))) {
+      case cwts::shm::SubmitStatus::kOk:
+        sent.push_back(seq);
+        break;
+      default:
+        ++refused;
+        break;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  s.drain();
+  std::size_t unreported = 0;
+  for (const std::uint64_t seq : sent) {
+    std::size_t n = 0;
+    for (const auto& r : s.reports())
+      if (r.signal_seq == seq && cwts::layout::is_terminal(kind_of(r))) ++n;
+    EXPECT_LE(n, 1U) << "seq " << seq;
+    if (n == 0) ++unreported;
+  }
+  EXPECT_EQ(unreported, 0U) << sent.size() << " sent, " << refused << " refused\n" << h.log();
+  EXPECT_GT(refused, 0U) << "sends while the engine stops are refused";
+}
+
 TEST(Cwtsd, SystemdReadyWatchdogAndAStalledMdThread) {
   Harness h;  // waited for READY=1 already
   EXPECT_TRUE(h.notify().wait_for("WATCHDOG=1", 3s));

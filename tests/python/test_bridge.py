@@ -134,6 +134,25 @@ def test_ring_full_when_the_engine_does_not_consume(engine):
             os.kill(engine.proc.pid, signal.SIGCONT)
 
 
+def test_a_signal_sent_while_the_engine_stops_is_refused(engine, synthetic_sim):
+    # Issue 17 #6: during SIGTERM's drain submit() returned a seq for a signal nobody would read or
+    # report. Now it raises: nothing was sent. (cwtsd's test EverySignalSentUntilTheEngineExits...
+    # covers the race with the engine's last read of the rings.)
+    with cwts_bridge.attach(engine.instance, slot=-1, reattach=False) as b:
+        far = round(b.quote("BTCUSDT").bid * 0.97, 2)
+        resting = b.submit("BTCUSDT", "buy", 0.001, price=far)
+        assert wait_until(lambda: any(x.kind == "NEW" for x in b.reports() if x.seq == resting),
+                          timeout=10)
+        # Its cancel at shutdown is held by the venue for a second: the engine takes that long.
+        synthetic_sim.fault({"hold_ms": 1000, "count": 1, "path": "/api/v3/order", "method": "DELETE"})
+        engine.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        assert engine.proc.poll() is None, "still stopping"
+        with pytest.raises(cwts_bridge.EngineNotRunning, match="stopping"):
+            b.submit("BTCUSDT", "buy", 0.001, price=far)
+        assert engine.proc.wait(timeout=20) == 0
+
+
 def test_engine_restart_is_followed_or_reported(engine):
     follow = cwts_bridge.attach(engine.instance)
     strict = cwts_bridge.attach(engine.instance, reattach=False)

@@ -17,6 +17,7 @@
 #include "cwts/concurrent/word_copy.hpp"
 #include "cwts/core/clock.hpp"
 #include "cwts/shm/region.hpp"
+#include "cwts/shm/signal_submit.hpp"
 #include "cwts/shm/slot_claim.hpp"
 #include "cwts/shm_layout/market_region.hpp"
 #include "cwts/shm_layout/signal_region.hpp"
@@ -108,6 +109,16 @@ class StrategyClient {
     if (s.created_ns == 0) s.created_ns = realtime_ns();
     const auto st = producer_->try_push(s);
     if (st == concurrent::PushStatus::kOk) ++next_seq_;
+    return st;
+  }
+
+  // As a strategy sends (the bridge's submit()): through the intake protocol, never waiting.
+  // kOk consumes a seq; so does a signal pushed as the engine closed its intake.
+  [[nodiscard]] shm::SubmitStatus send(layout::Signal s) {
+    s.seq = next_seq_;
+    if (s.created_ns == 0) s.created_ns = realtime_ns();
+    const auto st = shm::submit_signal(signals_.as<layout::SignalsRegion>(), *producer_, s);
+    if (st == shm::SubmitStatus::kOk) ++next_seq_;
     return st;
   }
 

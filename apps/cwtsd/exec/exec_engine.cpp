@@ -571,14 +571,31 @@ ExecEngine::Order* ExecEngine::find(std::string_view cid) noexcept {
 
 // ---- shutdown ---------------------------------------------------------------------------------
 
+// Every signal in every ring, read and refused with SHUTDOWN (stopping_); reports held back are
+// flushed as room allows. A ring's worth per slot at most: that empties it of everything pushed
+// before the call, and a producer that keeps pushing cannot hold the shutdown.
+void ExecEngine::refuse_all_signals(std::int64_t now) {
+  if (signals_ == nullptr) return;
+  constexpr std::uint32_t kRounds = layout::kSignalRingCapacity / kMaxSignalsPerSlotPerLoop + 1;
+  for (std::uint32_t s = 0; s < slots_.size(); ++s) {
+    bool more = true;
+    for (std::uint32_t k = 0; k < kRounds && more; ++k) {
+      more = false;
+      poll_slot(s, now, more);
+    }
+    flush_overflow(s);
+  }
+}
+
 void ExecEngine::shutdown(std::int64_t now) {
   stopping_ = true;
   log_.push(HotRecord{now, spdlog::level::info, "exec", "shutdown_started"});
-  bool dummy = false;
-  // 1. Intake stops: signals still in the rings are refused with SHUTDOWN.
-  for (std::uint32_t s = 0; s < slots_.size(); ++s) {
-    for (int k = 0; k < 1024; ++k) poll_slot(s, now, dummy);
-  }
+  // 1. Intake stops: strategies' submits are refused from now on (the signals header says
+  //    kStopping); signals already in the rings, and any pushed until the intake is closed
+  //    below, are read and refused with SHUTDOWN (cwts/shm/signal_submit.hpp).
+  if (publish_intake_) publish_intake_(layout::RegionState::kStopping);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  refuse_all_signals(now);
   // 2. Open orders: cancelled (or left), then wait for their final states.
   if (cfg_.shutdown.on_stop == StopAction::kCancel) {
     for (auto& o : orders_) {
@@ -598,7 +615,7 @@ void ExecEngine::shutdown(std::int64_t now) {
     ioc_.run_for(std::chrono::milliseconds(5));
     if (ioc_.stopped()) ioc_.restart();
     venue_->tick(t);
-    for (std::uint32_t s = 0; s < slots_.size(); ++s) flush_overflow(s);
+    refuse_all_signals(t);
   }
   // 3. Whatever is still open gets its final report from this engine: the order may still rest
   //    on the venue (on_stop = leave, or the cancel did not finish) under its client order id.
@@ -609,7 +626,12 @@ void ExecEngine::shutdown(std::int64_t now) {
     terminal(o, ReportKind::kExpired, RejectReason::kShutdown, 0, end);
   }
   if (journal_) journal_->sync_all();
-  // 4. Reports the strategies have not made room for: a last chance, bounded.
+  // 4. The intake closes for good, then the rings are read a last time: a submit that did not
+  //    see kClosed after its push is read here (the fences pair with submit_signal's).
+  if (publish_intake_) publish_intake_(layout::RegionState::kClosed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  refuse_all_signals(realtime_ns());
+  // 5. Reports the strategies have not made room for: a last chance, bounded.
   const std::int64_t flush_deadline = end + 1'000'000'000LL;
   while (realtime_ns() < flush_deadline) {
     bool pending = false;

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,6 +57,12 @@ class ExecEngine final : private venue::VenueListener {
   void set_average_prices(const engine::AveragePriceBoard* board) noexcept { avg_prices_ = board; }
   // Before run(): the signals region (read-only mapping) and the engine epoch.
   void bind_signals(const layout::SignalsRegion& signals, std::uint64_t epoch_ns);
+  // Publishes the signals region's state at shutdown (kStopping, then kClosed once the intake
+  // is shut for good): the engine's writable mapping of the header, which the exec thread's
+  // read-only view of the rings does not give.
+  void set_intake_publisher(std::function<void(layout::RegionState)> publish) {
+    publish_intake_ = std::move(publish);
+  }
   // Before run(), after bind_signals(): opens the order journal (config `journal`), recovers the
   // positions and the orders earlier runs left open, and starts a new journal with that state
   // (docs/journal.md). Throws journal::JournalError (a clear start-up error) if it cannot.
@@ -199,6 +206,7 @@ class ExecEngine final : private venue::VenueListener {
   // Start of run(): the recovered orders are adopted (or cancelled) on the venue.
   void settle_recovered(std::int64_t now);
   void shutdown(std::int64_t now_ns);
+  void refuse_all_signals(std::int64_t now_ns);
   [[nodiscard]] Order* find(std::uint32_t slot, std::uint64_t seq) noexcept;
   [[nodiscard]] Order* find(std::string_view cid) noexcept;
   [[nodiscard]] Order* allocate() noexcept;
@@ -226,6 +234,7 @@ class ExecEngine final : private venue::VenueListener {
   Config cfg_;
   layout::MarketRegion& market_;
   const layout::SignalsRegion* signals_ = nullptr;
+  std::function<void(layout::RegionState)> publish_intake_;
   HotLog& log_;
   std::uint64_t epoch_ns_ = 0;
   std::vector<engine::SymbolRules> rules_;

@@ -178,9 +178,11 @@ void validate_header(const RegionHeader& h, RegionKind kind, std::size_t file_si
   }
   const auto state =
       static_cast<RegionState>(concurrent::load_word(h.state, std::memory_order_acquire));
-  if (state == RegionState::kClosed) {
-    throw RegionError(RegionErrc::kClosed, "shm: the engine behind " + path + " (pid " +
-                                               std::to_string(h.engine_pid) + ") has shut down");
+  if (state == RegionState::kClosed || state == RegionState::kStopping) {
+    throw RegionError(
+        RegionErrc::kClosed,
+        "shm: the engine behind " + path + " (pid " + std::to_string(h.engine_pid) +
+            (state == RegionState::kClosed ? ") has shut down" : ") is shutting down"));
   }
   if (!process_alive(h.engine_pid, h.engine_start_ticks)) {
     throw RegionError(RegionErrc::kStale, "shm: stale region " + path + ": engine pid " +

@@ -48,6 +48,10 @@ enum class RegionState : std::uint64_t {
   kInitializing = 0,  // the engine is filling the region; readers wait
   kLive = 1,          // the engine is running
   kClosed = 2,        // the engine shut down cleanly; readers detach and re-attach later
+  // The engine is stopping: signals are no longer accepted (submit refuses); those already
+  // pushed get a SHUTDOWN report. On the signals region kClosed then means the intake is shut
+  // for good (the exec thread's last read of the rings follows it).
+  kStopping = 3,
 };
 
 enum class Side : std::uint8_t { kNone = 0, kBuy = 1, kSell = 2 };
