@@ -375,7 +375,10 @@ class Bridge {
     return nb::make_tuple(m.px_dec, m.qty_dec, m.tick, m.step);
   }
 
-  [[nodiscard]] std::uint64_t epoch() const { return market_.header().epoch_ns; }
+  [[nodiscard]] std::uint64_t epoch() const {
+    if (!market_.valid()) raise(g_error, "the bridge is closed");
+    return market_.header().epoch_ns;
+  }
   [[nodiscard]] std::optional<int> slot() const {
     return claim_ != 0 ? std::optional<int>(static_cast<int>(slot_)) : std::nullopt;
   }

@@ -1,0 +1,224 @@
+"""cwts_bridge lifecycle defects (issue 17): close, reattach and a dead or stopped engine must never
+crash or hang the Python process. Crash and hang cases run in a subprocess with a timeout."""
+import mmap
+import os
+import pathlib
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+import pytest
+
+import cwts_bridge
+from conftest import wait_until
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def layout():
+    """Offsets from the layout's golden field table (kept in step with the code by its test)."""
+    table = {}
+    for line in (ROOT / "tests" / "layout" / "layout_golden.txt").read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1].isdigit():
+            table[parts[0]] = (int(parts[1]), int(parts[2]))
+    return table
+
+
+def market_path(instance):
+    for d in ("/dev/hugepages", "/dev/shm"):
+        p = pathlib.Path(d) / f"cwts-{instance}-market"
+        if p.exists():
+            return p
+    raise AssertionError("market region file not found")
+
+
+class MarketWriter:
+    """The engine's market region mapped read-write by the test (the file belongs to this user): a
+    way to put the region in states a live engine passes through, at a moment the test chooses."""
+
+    def __init__(self, instance):
+        self.t = layout()
+        self.f = open(market_path(instance), "r+b")
+        self.m = mmap.mmap(self.f.fileno(), 0)
+
+    def quote_seq_offset(self, sym_index):
+        return (self.t["MarketRegion.symbols"][0] + sym_index * self.t["SymbolEntry"][1]
+                + self.t["SymbolEntry.quote"][0])
+
+    def series_offset(self, sym_index, tf_index):
+        n_tf = self.t["MarketRegion.candles"][1] // self.t["CandleSeries"][1] // (
+            self.t["MarketRegion.symbols"][1] // self.t["SymbolEntry"][1])
+        return self.t["MarketRegion.candles"][0] + (sym_index * n_tf + tf_index) * self.t["CandleSeries"][1]
+
+    def u64(self, off, value=None):
+        if value is None:
+            return struct.unpack_from("<Q", self.m, off)[0]
+        struct.pack_into("<Q", self.m, off, value)
+
+    def close(self):
+        self.m.close()
+        self.f.close()
+
+
+def remove_regions(instance):
+    for d in ("/dev/hugepages", "/dev/shm"):
+        for kind in ("market", "signals"):
+            p = pathlib.Path(d) / f"cwts-{instance}-{kind}"
+            if p.exists():
+                p.unlink()
+
+
+def run_py(code, *args, timeout=20, **kw):
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          timeout=timeout, **kw)
+
+
+# ---- review 8 ---------------------------------------------------------------------------------
+def test_epoch_after_close_raises_instead_of_crashing(engine):
+    res = run_py("""
+import sys, cwts_bridge
+b = cwts_bridge.attach(sys.argv[1])
+assert b.epoch > 0
+b.close()
+try:
+    print("epoch", b.epoch)
+except cwts_bridge.CwtsError as e:
+    print("raised", type(e).__name__, e)
+""", engine.instance)
+    assert res.returncode == 0, (res.returncode, res.stdout, res.stderr)
+    assert "raised CwtsError the bridge is closed" in res.stdout
+
+
+# ---- review 9 ---------------------------------------------------------------------------------
+def test_a_seqlock_left_odd_by_the_engine_neither_hangs_nor_holds_the_gil(engine):
+    """The engine stopped (SIGSTOP) mid-store of a quote: quote() waits with the GIL released (other
+    threads run); once the engine is dead (SIGKILL) it raises EngineNotRunning."""
+    code = """
+import sys, threading, time, cwts_bridge
+b = cwts_bridge.attach(sys.argv[1])
+b.quote("BTCUSDT")
+print("attached", flush=True)
+sys.stdin.readline()              # the engine is stopped with the quote's seqlock odd
+ticks = []
+def ticker():
+    while True:
+        ticks.append(time.monotonic())
+        time.sleep(0.05)
+threading.Thread(target=ticker, daemon=True).start()
+try:
+    b.quote("BTCUSDT")
+    print("returned")
+except cwts_bridge.EngineNotRunning as e:
+    print("not-running", len(ticks), e)
+"""
+    p = subprocess.Popen([sys.executable, "-c", code, engine.instance], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    w = None
+    try:
+        assert p.stdout.readline().strip() == "attached"
+        os.kill(engine.proc.pid, signal.SIGSTOP)
+        w = MarketWriter(engine.instance)
+        off = w.quote_seq_offset(0)
+        seq = w.u64(off)
+        w.u64(off, seq | 1)  # a store in progress
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        time.sleep(1.0)  # the reader waits on a live (stopped) engine
+        os.kill(engine.proc.pid, signal.SIGKILL)
+        engine.proc.wait(timeout=10)
+        out, err = p.communicate(timeout=5)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        if w is not None:
+            w.close()
+        if engine.proc.poll() is None:
+            os.kill(engine.proc.pid, signal.SIGKILL)
+            engine.proc.wait(timeout=10)
+        remove_regions(engine.instance)
+    assert p.returncode == 0, (p.returncode, out, err)
+    words = out.split()
+    assert words[0] == "not-running", out
+    assert int(words[1]) >= 10, "other Python threads ran while quote() waited (GIL released)"
+
+
+# ---- review 7 ---------------------------------------------------------------------------------
+def test_close_from_another_thread_during_wait_and_wait_report(engine):
+    code = """
+import sys, threading, time, cwts_bridge
+b = cwts_bridge.attach(sys.argv[1], slot=-1)
+out = {}
+def waiter(name, fn):
+    try:
+        out[name] = repr(fn())
+    except Exception as e:
+        out[name] = type(e).__name__ + ": " + str(e)
+ts = [threading.Thread(target=waiter, args=("wait", lambda: b.wait(5))),
+      threading.Thread(target=waiter, args=("wait_report", lambda: b.wait_report(10**9, 5)))]
+for t in ts:
+    t.start()
+time.sleep(0.5)
+b.close()
+for t in ts:
+    t.join()
+print(out["wait"])
+print(out["wait_report"])
+"""
+    os.kill(engine.proc.pid, signal.SIGSTOP)  # no events: wait() blocks
+    try:
+        res = run_py(code, engine.instance, timeout=30)
+    finally:
+        os.kill(engine.proc.pid, signal.SIGCONT)
+    assert res.returncode == 0, (res.returncode, res.stdout, res.stderr)
+    lines = res.stdout.splitlines()
+    assert lines == ["CwtsError: the bridge is closed"] * 2, res.stdout
+
+
+def test_reattach_from_another_thread_during_wait(engine):
+    """A thread waits on the old engine's ring while the main thread's call reattaches to the new
+    engine: the waiter carries on waiting on the new ring."""
+    code = """
+import sys, threading, time, cwts_bridge
+b = cwts_bridge.attach(sys.argv[1])
+out = {}
+def waiter():
+    try:
+        out["wait"] = repr(b.wait(30))
+    except Exception as e:
+        out["wait"] = type(e).__name__ + ": " + str(e)
+t = threading.Thread(target=waiter)
+t.start()
+time.sleep(0.5)
+print("waiting", flush=True)
+sys.stdin.readline()               # a new engine serves the instance
+deadline = time.time() + 20
+while time.time() < deadline:
+    try:
+        b.symbols()
+        if b.status()["epoch_ns"] != 0 and b.quote("BTCUSDT").bid > 0:
+            break
+    except cwts_bridge.EngineNotRunning:
+        time.sleep(0.05)
+t.join()
+print(out["wait"])
+"""
+    os.kill(engine.proc.pid, signal.SIGSTOP)  # no events: wait() blocks on the old ring
+    p = subprocess.Popen([sys.executable, "-c", code, engine.instance], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "waiting"
+        os.kill(engine.proc.pid, signal.SIGKILL)
+        engine.proc.wait(timeout=10)
+        engine._log.close()
+        engine.start()
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        out, err = p.communicate(timeout=40)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, (p.returncode, out, err)
+    assert out.splitlines()[-1] == "True", out
