@@ -174,7 +174,13 @@ class Bridge:
 
     @property
     def slot(self) -> Optional[int]:
+        """The claimed signal slot; None without one (or while it waits to claim it again)."""
         return self._n.slot
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next submit() or cancel() will get."""
+        return self._n.next_seq
 
     # -- market data -----------------------------------------------------------------------
     def symbols(self) -> list[str]:

@@ -222,3 +222,108 @@ print(out["wait"])
             p.kill()
     assert p.returncode == 0, (p.returncode, out, err)
     assert out.splitlines()[-1] == "True", out
+
+
+# ---- review 10 --------------------------------------------------------------------------------
+def test_reattach_survives_a_slow_restart_and_keeps_numbering(engine):
+    """While no engine serves the instance every call raises EngineNotRunning (never "closed for
+    good"); the bridge reattaches once one does, claims its slot again as soon as it is free, and
+    numbers its signals on from where it was (a new engine's last_signal_seq starts at 0)."""
+    def works(call):
+        try:
+            return call() or True
+        except cwts_bridge.EngineNotRunning:
+            return False
+
+    follow = cwts_bridge.attach(engine.instance, slot=5)
+    other = None
+    try:
+        seq1 = follow.submit("BTCUSDT", "buy", 0.001, type="market")
+        assert follow.wait_report(seq1, 10).kind == "FILLED"
+        seq2 = follow.submit("BTCUSDT", "buy", 0.001, price=1.0)  # outside the band: rejected
+        epoch = follow.epoch
+        assert engine.stop() == 0
+        time.sleep(0.25)
+        for _ in range(3):
+            with pytest.raises(cwts_bridge.EngineNotRunning):
+                follow.symbols()
+            time.sleep(0.05)
+        assert follow.epoch == epoch, "the last epoch while it waits to reattach"
+        assert follow.slot is None
+        engine.start()
+        other = cwts_bridge.attach(engine.instance, slot=5, name="other")  # took the slot meanwhile
+        assert wait_until(lambda: works(follow.symbols), timeout=10)
+        assert follow.epoch != epoch and follow.quote("BTCUSDT").bid > 0
+        assert follow.slot is None
+        with pytest.raises(cwts_bridge.SlotTaken, match="slot 5 belongs to a running process"):
+            follow.submit("BTCUSDT", "buy", 0.001, type="market")
+        other.close()
+        seq3 = follow.submit("BTCUSDT", "buy", 0.001, type="market")
+        assert follow.slot == 5
+        assert seq3 > seq2 > seq1, "numbering never restarts"
+        r = follow.wait_report(seq3, 10)
+        assert r is not None and r.seq == seq3 and r.kind == "FILLED", r
+    finally:
+        follow.close()
+        if other is not None:
+            other.close()
+
+
+# ---- review 11 --------------------------------------------------------------------------------
+def test_new_owner_numbers_above_the_dead_owners_unconsumed_signals(engine):
+    os.kill(engine.proc.pid, signal.SIGSTOP)  # the engine consumes nothing meanwhile
+    b = None
+    try:
+        res = run_py("""
+import os, sys, cwts_bridge
+b = cwts_bridge.attach(sys.argv[1], slot=7, name="old")
+for _ in range(5):
+    b.submit("BTCUSDT", "buy", 0.001, price=1.0)   # outside the band: rejected
+print(b.next_seq, flush=True)
+os._exit(0)                                      # dies holding the slot, 5 signals unconsumed
+""", engine.instance)
+        assert res.returncode == 0 and res.stdout.split() == ["6"], (res.stdout, res.stderr)
+        b = cwts_bridge.attach(engine.instance, slot=7, name="new")
+        assert b.next_seq == 6
+    finally:
+        os.kill(engine.proc.pid, signal.SIGCONT)
+    try:
+        seq = b.submit("BTCUSDT", "buy", 0.001, type="market")
+        assert seq == 6
+        r = b.wait_report(seq, 10)
+        assert r is not None and r.kind == "FILLED" and r.seq == seq, r
+        # The old owner's signals were executed (rejected) and reported to the slot.
+        assert wait_until(lambda: b.reports() or None, timeout=5)
+    finally:
+        b.close()
+
+
+# ---- review 14 --------------------------------------------------------------------------------
+def test_candles_survive_a_candle_closing_during_the_read(engine):
+    """The ring holds 600 closed 5m candles of ETHUSDT and candle 601 is written into the slot of
+    candle 89 (the oldest the reader asks for) but not yet announced in the head: the state of the
+    ring when a candle closes between the reader's look at the head and its first read."""
+    os.kill(engine.proc.pid, signal.SIGSTOP)  # the test writes the series as the engine would
+    w = MarketWriter(engine.instance)
+    try:
+        base = w.series_offset(1, 1)  # ETHUSDT, 5m
+        n = 512
+
+        def put(s):
+            off = base + 64 + ((s - 1) % n) * 64
+            struct.pack_into("<Qqqqqqq", w.m, off + 8, s * 300_000, 100, 110, 90, 105, 7, 0)
+            struct.pack_into("<II", w.m, off + 56, 3, 1)
+            struct.pack_into("<Q", w.m, off, 2 * s)
+
+        for s in range(600 - n + 1, 601):
+            put(s)
+        w.u64(base, 600)
+        put(601)
+        with cwts_bridge.attach(engine.instance) as b:
+            df = b.candles("ETHUSDT", "5m")
+    finally:
+        w.close()
+        os.kill(engine.proc.pid, signal.SIGCONT)
+    assert len(df) == 511, len(df)
+    assert df["date"].is_monotonic_increasing
+    assert int(df["date"].iloc[-1].timestamp()) == 600 * 300
