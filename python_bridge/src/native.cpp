@@ -608,7 +608,16 @@ class Bridge {
     a.consumer.emplace(m.slots[a.slot].reports, sr.slots[a.slot].report_cursor);
     const std::uint64_t last =
         cc::load_word(m.slots[a.slot].last_signal_seq, std::memory_order_acquire);
-    next_seq_ = std::max(next_seq_, last + 1);
+    // The engine executes a previous owner's committed signals before ours (ADR 0003): start above
+    // them, or ours would be rejected as replays and their reports taken for ours.
+    std::uint64_t in_ring = 0;
+    const auto& ring = sr.slots[a.slot].signals;
+    const std::uint64_t tail = a.producer->next_index();
+    for (std::uint64_t i = m.slots[a.slot].signal_cursor.consumed(); i < tail; ++i) {
+      layout::Signal sig;
+      if (cc::observe_record(ring, i, sig)) in_ring = std::max(in_ring, sig.seq);
+    }
+    next_seq_ = std::max({next_seq_, last + 1, in_ring + 1});
     a.first_seq = next_seq_;
     return r;
   }
