@@ -284,7 +284,11 @@ class Bridge {
       if (st == cc::ReadStatus::kOk) {
         rows.push_back(c);
       } else if (st == cc::ReadStatus::kLapped) {
-        break;
+        // Overwritten by a candle that closed after `last` was read (the oldest slot is the next
+        // one written): skip it, the newer ones are still there. Rows read before it are dropped
+        // too, so the result never has a gap (only possible if the writer laps this reader).
+        rows.clear();
+        r = cc::BroadcastReader<layout::Candle, layout::kCandleHistory>(series.closed, s + 1);
       } else {
         break;
       }
