@@ -1,5 +1,6 @@
 // cwts_bridge._native: the strategy side of the shared-memory contract for Python. Every read is
 // one native call; seqlock retries happen here, and blocking waits release the GIL.
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,6 +50,10 @@ PyObject* g_slot_taken = nullptr;        // SlotTaken
 PyObject* g_ring_full = nullptr;         // RingFull
 PyObject* g_unknown_symbol = nullptr;    // UnknownSymbol
 PyObject* g_engine_restarted = nullptr;  // EngineRestarted
+
+// Incremented in the child of every fork(): a bridge made before the fork belongs to the parent.
+std::atomic<std::uint64_t> g_forks{0};
+void after_fork_in_child() noexcept { g_forks.fetch_add(1, std::memory_order_relaxed); }
 
 [[noreturn]] void raise(PyObject* type, const std::string& msg) {
   PyErr_SetString(type, msg.c_str());
@@ -131,9 +136,10 @@ class Bridge {
   }
   ~Bridge() { close(); }
 
+  // In a forked child it only drops the child's copy of the mappings: the claim is the parent's.
   void close() {
     closed_ = true;
-    if (att_) att_->release_slot();
+    if (att_ && !forked()) att_->release_slot();
     att_.reset();
     pending_.clear();
     generation_.fetch_add(1, std::memory_order_release);
@@ -456,6 +462,7 @@ class Bridge {
   // The epoch of the engine the bridge is attached to; while it waits to reattach, the last one.
   [[nodiscard]] std::uint64_t epoch() const {
     if (closed_) raise(g_error, "the bridge is closed");
+    check_not_forked();
     return att_ ? att_->epoch : epoch_seen_;
   }
   [[nodiscard]] std::optional<int> slot() const {
@@ -511,6 +518,7 @@ class Bridge {
   // later call: a bridge with reattach=True is never closed for good by a restart.
   std::shared_ptr<Attachment> live() {
     if (closed_) raise(g_error, "the bridge is closed");
+    check_not_forked();
     if (att_) {
       const auto now = std::chrono::steady_clock::now();
       if (!force_check_ && now - last_check_ < kCheckEvery) return att_;
@@ -529,6 +537,20 @@ class Bridge {
     }
     install(make_attachment(/*initial=*/false));  // raises EngineNotRunning while none is live
     return att_;
+  }
+
+  // A forked child (os.fork, multiprocessing's fork start method) holds a copy of the parent's
+  // bridge: the same ring tail, the same claim. Using it would interleave two producers on one
+  // ring; releasing it would free the parent's slot. It refuses every call instead.
+  [[nodiscard]] bool forked() const noexcept {
+    return g_forks.load(std::memory_order_relaxed) != fork_gen_;
+  }
+  void check_not_forked() const {
+    if (forked()) {
+      raise(g_error, "this bridge was attached by process " + std::to_string(owner_pid_) +
+                         " before it forked: attach again in this process (pid " +
+                         std::to_string(::getpid()) + ")");
+    }
   }
 
   void install(std::shared_ptr<Attachment> a) {
@@ -685,6 +707,8 @@ class Bridge {
   std::chrono::steady_clock::time_point last_check_{};
   bool force_check_ = false;
   std::vector<PendingReport> pending_;
+  std::uint64_t fork_gen_ = g_forks.load(std::memory_order_relaxed);
+  pid_t owner_pid_ = ::getpid();
 };
 
 }  // namespace
@@ -692,6 +716,7 @@ class Bridge {
 NB_MODULE(_native, m) {
   m.doc() = "cwts_bridge native core (use the cwts_bridge package)";
   register_ta(m);
+  ::pthread_atfork(nullptr, nullptr, after_fork_in_child);
   g_error = PyErr_NewException("cwts_bridge.CwtsError", PyExc_RuntimeError, nullptr);
   g_not_running = PyErr_NewException("cwts_bridge.EngineNotRunning", g_error, nullptr);
   g_version = PyErr_NewException("cwts_bridge.VersionMismatch", g_error, nullptr);

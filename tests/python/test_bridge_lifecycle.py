@@ -327,3 +327,39 @@ def test_candles_survive_a_candle_closing_during_the_read(engine):
     assert len(df) == 511, len(df)
     assert df["date"].is_monotonic_increasing
     assert int(df["date"].iloc[-1].timestamp()) == 600 * 300
+
+
+# ---- review 5 ---------------------------------------------------------------------------------
+def test_forked_child_cannot_submit_or_release(engine):
+    """A fork()ed child (multiprocessing's default start method up to Python 3.13) holds a copy of
+    the parent's bridge: it must not push into the parent's ring nor free the parent's slot."""
+    res = run_py("""
+import os, sys, cwts_bridge
+b = cwts_bridge.attach(sys.argv[1], slot=3)
+pid = os.fork()
+if pid == 0:
+    code = 0
+    try:
+        b.submit("BTCUSDT", "buy", 0.001, price=1.0)
+        code = 1
+    except cwts_bridge.CwtsError as e:
+        code = 0 if "attach again" in str(e) else 2
+    except BaseException:
+        code = 3
+    try:
+        b.close()
+    except BaseException:
+        code = 4
+    os._exit(code)
+_, status = os.waitpid(pid, 0)
+print("child", os.waitstatus_to_exitcode(status))
+try:
+    cwts_bridge.attach(sys.argv[1], slot=3).close()
+    print("slot freed by the child")
+except cwts_bridge.SlotTaken:
+    print("slot still ours")
+print("next_seq", b.next_seq)
+b.close()
+""", engine.instance)
+    assert res.returncode == 0, (res.returncode, res.stdout, res.stderr)
+    assert res.stdout.splitlines() == ["child 0", "slot still ours", "next_seq 1"], res.stdout
