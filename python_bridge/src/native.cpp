@@ -535,7 +535,26 @@ class Bridge {
       att_.reset();
       generation_.fetch_add(1, std::memory_order_release);
     }
-    install(make_attachment(/*initial=*/false));  // raises EngineNotRunning while none is live
+    // Reading the symbol table may release the GIL (a stopped engine): one thread attaches at a
+    // time, or two would claim the slot and one claim would leak.
+    if (attaching_) {
+      raise(g_not_running, "the bridge is reattaching to the engine of instance '" + instance_ +
+                               "' in another thread; retry shortly");
+    }
+    attaching_ = true;
+    std::shared_ptr<Attachment> fresh;
+    try {
+      fresh = make_attachment(/*initial=*/false);  // raises EngineNotRunning while none is live
+    } catch (...) {
+      attaching_ = false;
+      throw;
+    }
+    attaching_ = false;
+    if (closed_) {  // by another thread while the symbol table was read
+      fresh->release_slot();
+      raise(g_error, "the bridge is closed");
+    }
+    install(std::move(fresh));
     return att_;
   }
 
@@ -706,6 +725,7 @@ class Bridge {
   std::uint64_t epoch_seen_ = 0;
   std::chrono::steady_clock::time_point last_check_{};
   bool force_check_ = false;
+  bool attaching_ = false;  // a reattach is under way (it may have released the GIL)
   std::vector<PendingReport> pending_;
   std::uint64_t fork_gen_ = g_forks.load(std::memory_order_relaxed);
   pid_t owner_pid_ = ::getpid();

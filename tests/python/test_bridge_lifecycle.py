@@ -363,3 +363,43 @@ b.close()
 """, engine.instance)
     assert res.returncode == 0, (res.returncode, res.stdout, res.stderr)
     assert res.stdout.splitlines() == ["child 0", "slot still ours", "next_seq 1"], res.stdout
+
+
+def test_ctrl_c_interrupts_a_read_of_a_stopped_engine(engine):
+    code = """
+import sys, cwts_bridge
+b = cwts_bridge.attach(sys.argv[1])
+b.quote("BTCUSDT")
+print("attached", flush=True)
+sys.stdin.readline()              # the engine is stopped with the quote's seqlock odd
+try:
+    b.quote("BTCUSDT")
+    print("returned")
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+    p = subprocess.Popen([sys.executable, "-c", code, engine.instance], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    w, off, seq = None, 0, None
+    try:
+        assert p.stdout.readline().strip() == "attached"
+        os.kill(engine.proc.pid, signal.SIGSTOP)
+        w = MarketWriter(engine.instance)
+        off = w.quote_seq_offset(0)
+        seq = w.u64(off)
+        w.u64(off, seq | 1)
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=5)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        if w is not None:
+            if seq is not None:
+                w.u64(off, seq)
+            w.close()
+        os.kill(engine.proc.pid, signal.SIGCONT)
+    assert p.returncode == 0, (p.returncode, out, err)
+    assert out.split()[-1] == "interrupted", out
