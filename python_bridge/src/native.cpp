@@ -147,15 +147,15 @@ class Bridge {
 
   // ---- reads -------------------------------------------------------------------------------
   std::vector<std::string> symbols() {
-    const auto a = live();
+    const auto a = check_epoch();
     std::vector<std::string> out;
     for (const auto& s : a->syms) out.push_back(s.name);
     return out;
   }
 
   nb::tuple quote(const std::string& sym) {
-    const auto a = live();
-    const int id = symbol_id(*a, sym);
+    const auto a = check_epoch();
+    const int id = symbol_id(sym);
     const auto& m = a->syms[static_cast<std::size_t>(id)];
     const layout::Quote q = snapshot(a, a->mr().symbols[id].quote);
     return nb::make_tuple(to_f(q.bid_px.raw, m.px_dec), to_f(q.ask_px.raw, m.px_dec),
@@ -167,8 +167,8 @@ class Bridge {
 
   // (bid_px, bid_qty, ask_px, ask_qty, update_id, book_valid) from one consistent snapshot.
   nb::tuple book(const std::string& sym, std::size_t depth) {
-    const auto a = live();
-    const int id = symbol_id(*a, sym);
+    const auto a = check_epoch();
+    const int id = symbol_id(sym);
     const auto& m = a->syms[static_cast<std::size_t>(id)];
     const layout::BookTop b = snapshot(a, a->mr().symbols[id].book);
     const std::size_t nb_ = std::min({depth, std::size_t{b.bid_count}, layout::kBookDepth});
@@ -185,7 +185,7 @@ class Bridge {
   // Up to `max` events: tuples (kind, symbol, seq, update_id, exchange_ns, receive_ns, publish_ns,
   // a, b, c, d). A lap is reported as ("lapped", "", skipped, ...) — never hidden.
   std::vector<nb::tuple> events(std::size_t max) {
-    const auto a = live();
+    const auto a = check_epoch();
     std::vector<nb::tuple> out;
     layout::Event ev{};
     std::uint64_t seq = 0;
@@ -214,7 +214,7 @@ class Bridge {
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
     while (true) {
-      const auto a = live();
+      const auto a = check_epoch();
       const std::uint64_t gen = generation_.load(std::memory_order_acquire);
       const std::uint64_t next = a->events->next_sequence();
       const auto& ring = a->mr().events;
@@ -254,7 +254,7 @@ class Bridge {
       if (closed_) raise(g_error, "the bridge is closed");
       if (outcome == kEvent) return true;
       if (outcome == kTimeout) return false;
-      if (outcome == kGone) force_check_ = true;  // live() reattaches or raises
+      if (outcome == kGone) force_check_ = true;  // check_epoch() reattaches or raises
       if (std::chrono::steady_clock::now() >= deadline) return false;
     }
   }
@@ -262,8 +262,8 @@ class Bridge {
   // Candles of one timeframe: (open_time_ms, open, high, low, close, volume, trades, closed) as
   // NumPy arrays, oldest first; the live candle last when `partial`.
   nb::tuple candles(const std::string& sym, std::uint32_t timeframe_s, bool partial) {
-    const auto a = live();
-    const int id = symbol_id(*a, sym);
+    const auto a = check_epoch();
+    const int id = symbol_id(sym);
     const auto& m = a->syms[static_cast<std::size_t>(id)];
     const auto& mr = a->mr();
     int tf = -1;
@@ -320,7 +320,7 @@ class Bridge {
   }
 
   std::vector<std::uint32_t> timeframes() {
-    const auto a = live();
+    const auto a = check_epoch();
     const auto& mr = a->mr();
     std::vector<std::uint32_t> out;
     for (std::uint32_t i = 0; i < mr.config.timeframe_count && i < layout::kMaxTimeframes; ++i) {
@@ -330,8 +330,8 @@ class Bridge {
   }
 
   nb::dict indicators(const std::string& sym) {
-    const auto a = live();
-    const int id = symbol_id(*a, sym);
+    const auto a = check_epoch();
+    const int id = symbol_id(sym);
     const layout::IndicatorTable table = snapshot(a, a->mr().symbols[id].indicator_table);
     const layout::IndicatorValues vals = snapshot(a, a->mr().symbols[id].indicators);
     nb::dict d;
@@ -342,8 +342,8 @@ class Bridge {
   }
 
   nb::tuple position(const std::string& sym) {
-    const auto a = live();
-    const int id = symbol_id(*a, sym);
+    const auto a = check_epoch();
+    const int id = symbol_id(sym);
     const auto& m = a->syms[static_cast<std::size_t>(id)];
     const layout::Position p = snapshot(a, a->mr().symbols[id].position);
     return nb::make_tuple(to_f(p.qty.raw, m.qty_dec), to_f(p.avg_px.raw, m.px_dec),
@@ -352,7 +352,7 @@ class Bridge {
   }
 
   nb::dict status() {
-    const auto a = live();
+    const auto a = check_epoch();
     const auto& st = a->mr().status;
     auto rd = [](const std::uint64_t& w) { return cc::load_word(w, std::memory_order_relaxed); };
     nb::dict d;
@@ -389,10 +389,10 @@ class Bridge {
   std::uint64_t submit_raw(const std::string& sym, int side, int type, int tif, std::int64_t price,
                            std::int64_t qty, std::uint32_t ttl_ms, const std::string& tag,
                            bool reduce_only) {
-    const auto a = live();
-    need_slot(*a);
+    check_epoch();
+    need_slot();
     layout::Signal s{};
-    s.symbol = static_cast<std::uint16_t>(symbol_id(*a, sym));
+    s.symbol = static_cast<std::uint16_t>(symbol_id(sym));
     s.side = static_cast<std::uint8_t>(side);
     s.type = static_cast<std::uint8_t>(type);
     s.tif = static_cast<std::uint8_t>(tif);
@@ -401,24 +401,24 @@ class Bridge {
     s.qty.raw = qty;
     s.ttl_ms = ttl_ms;
     s.tag.assign(tag);
-    return push(*a, s);
+    return push(s);
   }
 
   std::uint64_t cancel(std::uint64_t target_seq) {
-    const auto a = live();
-    need_slot(*a);
+    check_epoch();
+    need_slot();
     layout::Signal s{};
     s.type = static_cast<std::uint8_t>(layout::OrderType::kCancel);
     s.target_seq = target_seq;
-    return push(*a, s);
+    return push(s);
   }
 
   // New execution reports: tuples (seq, kind, reason, symbol, side, client_order_id,
   // venue_order_id, last_qty, last_px, cum_qty, avg_px, fee, venue_code, ts_ns, fee_native,
   // fee_asset).
   std::vector<nb::tuple> reports() {
-    const auto a = live();
-    need_slot(*a);
+    const auto a = check_epoch();
+    need_slot();
     drain_reports(*a);
     std::vector<nb::tuple> out;
     for (const auto& p : pending_) out.push_back(report_tuple(p.report, a->syms));
@@ -432,8 +432,8 @@ class Bridge {
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
     while (true) {
-      const auto a = live();  // after every sleep: closed or reattached by another thread?
-      need_slot(*a);
+      const auto a = check_epoch();  // after every sleep: closed or reattached by another thread?
+      need_slot();
       drain_reports(*a);
       // A sequence number below the first one sent in this attachment was sent to an earlier
       // engine; reports of this epoch with such a number belong to a previous owner of the slot.
@@ -453,8 +453,8 @@ class Bridge {
   }
 
   nb::tuple symbol_meta(const std::string& sym) {
-    const auto a = live();
-    const int id = symbol_id(*a, sym);
+    const auto a = check_epoch();
+    const int id = symbol_id(sym);
     const auto& m = a->syms[static_cast<std::size_t>(id)];
     return nb::make_tuple(m.px_dec, m.qty_dec, m.tick, m.step);
   }
@@ -516,7 +516,7 @@ class Bridge {
   // replaced (at most every 200 ms it asks whether its engine is still the one it attached to).
   // While no engine serves the instance it raises EngineNotRunning, and tries again on every
   // later call: a bridge with reattach=True is never closed for good by a restart.
-  std::shared_ptr<Attachment> live() {
+  std::shared_ptr<Attachment> check_epoch() {
     if (closed_) raise(g_error, "the bridge is closed");
     check_not_forked();
     if (att_) {
@@ -679,19 +679,19 @@ class Bridge {
   }
 
   // The slot calls: a bridge that lost its slot across an engine restart claims it again here.
-  void need_slot(Attachment& a) {
+  void need_slot() {
     if (!want_slot_) {
       raise(g_error,
             "this bridge has no signal slot: attach(..., slot=N) or slot=-1 to send signals");
     }
-    if (a.claim == 0) raise_if_taken(claim(a));
+    if (att_->claim == 0) raise_if_taken(claim(*att_));
   }
 
-  std::uint64_t push(Attachment& a, layout::Signal& s) {
+  std::uint64_t push(layout::Signal& s) {
     s.seq = next_seq_;
     s.created_ns = realtime_ns();
-    if (a.producer->try_push(s) != cc::PushStatus::kOk) {
-      raise(g_ring_full, "the signal ring of slot " + std::to_string(a.slot) + " is full (" +
+    if (att_->producer->try_push(s) != cc::PushStatus::kOk) {
+      raise(g_ring_full, "the signal ring of slot " + std::to_string(att_->slot) + " is full (" +
                              std::to_string(layout::kSignalRingCapacity) +
                              " signals): the engine is not consuming; check that cwtsd is running");
     }
@@ -703,12 +703,14 @@ class Bridge {
     while (a.consumer->try_pop(r) == cc::PopStatus::kOk) pending_.push_back({a.epoch, r});
   }
 
-  static int symbol_id(const Attachment& a, const std::string& sym) {
-    for (std::size_t i = 0; i < a.syms.size(); ++i) {
-      if (a.syms[i].name == sym) return static_cast<int>(i);
+  // In the current attachment (the one check_epoch() just returned).
+  int symbol_id(const std::string& sym) const {
+    const auto& syms = att_->syms;
+    for (std::size_t i = 0; i < syms.size(); ++i) {
+      if (syms[i].name == sym) return static_cast<int>(i);
     }
     std::string names;
-    for (const auto& s : a.syms) names += (names.empty() ? "" : ", ") + s.name;
+    for (const auto& s : syms) names += (names.empty() ? "" : ", ") + s.name;
     raise(g_unknown_symbol, "unknown symbol '" + sym + "': the engine publishes " + names);
   }
 
