@@ -403,3 +403,71 @@ except KeyboardInterrupt:
         os.kill(engine.proc.pid, signal.SIGCONT)
     assert p.returncode == 0, (p.returncode, out, err)
     assert out.split()[-1] == "interrupted", out
+
+
+def test_a_reattach_that_finds_no_signals_region_leaves_no_half_attached_bridge(engine):
+    """A new engine's market region is live but its signals region cannot be attached (the new
+    engine is stopping, which closes signals first; here the file is moved out of sight): the
+    reattach fails whole, calls raise EngineNotRunning, and a later call attaches with the slot."""
+    code = """
+import sys, time, cwts_bridge
+b = cwts_bridge.attach(sys.argv[1], slot=5)
+print("attached", flush=True)
+sys.stdin.readline()      # a new engine serves the instance; its signals region is out of sight
+time.sleep(0.25)          # past the 200 ms between two looks at the engine
+for call in (b.symbols, lambda: list(b.events()), lambda: b.wait(0.1)):
+    try:
+        call()
+        print("worked")
+    except cwts_bridge.EngineNotRunning:
+        print("not-running")
+print("ready", flush=True)
+sys.stdin.readline()      # the signals region is back
+deadline = time.time() + 10
+while True:
+    try:
+        b.symbols()
+        break
+    except cwts_bridge.EngineNotRunning:
+        if time.time() > deadline:
+            raise
+        time.sleep(0.05)
+print("slot", b.slot)
+seq = b.submit("BTCUSDT", "buy", 0.001, type="market")
+r = b.wait_report(seq, 10)
+print("report", r.kind if r else None)
+"""
+    p = subprocess.Popen([sys.executable, "-c", code, engine.instance], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    signals = hidden = None
+    try:
+        assert p.stdout.readline().strip() == "attached"
+        assert engine.stop() == 0
+        engine.start()
+        signals = market_path(engine.instance).with_name(f"cwts-{engine.instance}-signals")
+        hidden = signals.with_name(signals.name + ".hidden")
+        signals.rename(hidden)
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        lines = []
+        while not lines or lines[-1] != "ready":
+            line = p.stdout.readline()
+            if not line:
+                break
+            lines.append(line.strip())
+        hidden.rename(signals)
+        hidden = None
+        try:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        except BrokenPipeError:
+            pass  # it died: the assertions below show how
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        if hidden is not None:
+            hidden.rename(signals)
+    assert p.returncode == 0, (p.returncode, lines, out, err)
+    assert lines == ["not-running"] * 3 + ["ready"], (lines, err)
+    assert out.splitlines() == ["slot 5", "report FILLED"], out
