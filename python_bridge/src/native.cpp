@@ -531,6 +531,9 @@ class Bridge {
                                       "' stopped or restarted (epoch " +
                                       std::to_string(att_->epoch) + "); attach again");
       }
+      // The engine's last reports (orders it cancelled as it stopped) stay for reports() and
+      // wait_report(), tagged with its epoch.
+      if (att_->consumer) drain_reports(*att_);
       att_->release_slot();  // a claim in a region no engine serves any more
       att_.reset();
       generation_.fetch_add(1, std::memory_order_release);

@@ -471,3 +471,31 @@ print("report", r.kind if r else None)
     assert p.returncode == 0, (p.returncode, lines, out, err)
     assert lines == ["not-running"] * 3 + ["ready"], (lines, err)
     assert out.splitlines() == ["slot 5", "report FILLED"], out
+
+
+def test_the_stopped_engines_last_reports_survive_the_reattach(engine):
+    """The engine cancels open orders when it stops (shutdown.on_stop = cancel) and reports it; the
+    bridge keeps those reports across the reattach, tagged with the old epoch."""
+    b = cwts_bridge.attach(engine.instance, slot=4)
+    try:
+        q = b.quote("BTCUSDT")
+        rest = b.submit("BTCUSDT", "buy", 0.001, price=q.bid * 0.99, round="down")
+        assert wait_until(lambda: any(x.kind == "NEW" for x in b.reports() if x.seq == rest), timeout=10)
+        assert engine.stop() == 0
+        engine.start()
+        time.sleep(0.25)
+        assert wait_until(lambda: _works(b.symbols), timeout=10)
+        r = b.wait_report(rest, 2)
+        assert r is not None and r.seq == rest and r.kind == "CANCELLED", r
+        seq = b.submit("BTCUSDT", "buy", 0.001, type="market")
+        assert seq > rest
+        assert b.wait_report(seq, 10).kind == "FILLED"
+    finally:
+        b.close()
+
+
+def _works(call):
+    try:
+        return call() or True
+    except cwts_bridge.EngineNotRunning:
+        return False
