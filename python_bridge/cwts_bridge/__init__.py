@@ -174,7 +174,13 @@ class Bridge:
 
     @property
     def slot(self) -> Optional[int]:
+        """The claimed signal slot; None without one (or while it waits to claim it again)."""
         return self._n.slot
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next submit() or cancel() will get."""
+        return self._n.next_seq
 
     # -- market data -----------------------------------------------------------------------
     def symbols(self) -> list[str]:
@@ -195,7 +201,8 @@ class Bridge:
             yield Event(*t)
 
     def wait(self, timeout: float = 1.0) -> bool:
-        """Blocks (GIL released) until an event is published; False at the timeout."""
+        """Blocks (GIL released) until an event is published; False at the timeout. A close() from
+        another thread makes it raise CwtsError; a reattach makes it wait on the new engine."""
         return self._n.wait(timeout)
 
     def candles(self, symbol: str, timeframe: str = "1m", partial: bool = False):
@@ -267,7 +274,9 @@ class Bridge:
         return [_report(t) for t in self._n.reports()]
 
     def wait_report(self, seq: int, timeout: float = 5.0) -> Optional[Report]:
-        """The terminal report of signal `seq` (GIL released while waiting), or None."""
+        """The terminal report of signal `seq` (GIL released while waiting), or None. Only a report
+        of the engine epoch `seq` was sent in matches. A close() from another thread makes it raise
+        CwtsError."""
         t = self._n.wait_report(seq, timeout)
         return None if t is None else _report(t)
 
@@ -277,5 +286,7 @@ def attach(instance: str = "default", slot: Optional[int] = None, name: str = "p
     """Attaches to the engine serving `instance`: maps its market region read-only and, with
     `slot` (an index, or -1 for any free one), claims a signal slot. Raises EngineNotRunning,
     VersionMismatch or SlotTaken with what to do. With reattach=True (default) an engine restart
-    is followed transparently (new epoch); otherwise calls raise EngineRestarted."""
+    is followed transparently (new epoch; while no engine serves the instance calls raise
+    EngineNotRunning and the next call tries again); otherwise calls raise EngineRestarted.
+    A bridge belongs to the process that attached it: a forked child must attach its own."""
     return Bridge(_native.NativeBridge(instance, slot, name, shm_dir, hugepage_dir, reattach))

@@ -1,9 +1,11 @@
 // cwts_bridge._native: the strategy side of the shared-memory contract for Python. Every read is
 // one native call; seqlock retries happen here, and blocking waits release the GIL.
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -50,6 +52,10 @@ PyObject* g_ring_full = nullptr;         // RingFull
 PyObject* g_unknown_symbol = nullptr;    // UnknownSymbol
 PyObject* g_engine_restarted = nullptr;  // EngineRestarted
 
+// Incremented in the child of every fork(): a bridge made before the fork belongs to the parent.
+std::atomic<std::uint64_t> g_forks{0};
+void after_fork_in_child() noexcept { g_forks.fetch_add(1, std::memory_order_relaxed); }
+
 [[noreturn]] void raise(PyObject* type, const std::string& msg) {
   PyErr_SetString(type, msg.c_str());
   throw nb::python_error();
@@ -70,6 +76,51 @@ nb::ndarray<nb::numpy, T, nb::ndim<1>> make_array(std::size_t n, Fill fill) {
   return nb::ndarray<nb::numpy, T, nb::ndim<1>>(data, {n}, owner);
 }
 
+using EventReader = cc::BroadcastReader<layout::Event, layout::kEventRingCapacity>;
+using SignalProducer = cc::RecordProducer<layout::Signal, layout::kSignalRingCapacity>;
+using ReportConsumer = cc::RecordConsumer<layout::ExecReport, layout::kReportRingCapacity>;
+
+// One attachment to one engine epoch: the two mappings and everything that points into them. The
+// bridge holds it through a shared_ptr, and so does every call that waits with the GIL released,
+// so close() or a reattach from another thread never unmaps memory under a waiter: the mappings
+// go when the last holder drops the attachment. Built whole before it is swapped in (a failed
+// attach leaves nothing half-attached).
+struct Attachment {
+  cwts::shm::Region market;
+  cwts::shm::Region signals;  // mapped when the bridge wants a slot
+  std::vector<SymbolMeta> syms;
+  std::uint64_t epoch = 0;
+  std::optional<EventReader> events;
+  // The signal slot, once claimed (claim != 0).
+  std::uint32_t slot = 0;
+  std::uint64_t claim = 0;
+  std::uint64_t first_seq = 0;  // the first sequence number this bridge sent in this attachment
+  std::optional<SignalProducer> producer;
+  std::optional<ReportConsumer> consumer;
+
+  [[nodiscard]] const layout::MarketRegion& mr() const { return market.as<layout::MarketRegion>(); }
+
+  void release_slot() {
+    if (signals.valid() && claim != 0) {
+      cwts::shm::release_slot(signals.as<layout::SignalsRegion>(), slot, claim);
+    }
+    claim = 0;
+    producer.reset();
+    consumer.reset();
+  }
+};
+
+// An execution report with the engine epoch it came from: wait_report(seq) never matches a
+// report of another epoch's signal with the same number.
+struct PendingReport {
+  std::uint64_t epoch;
+  layout::ExecReport report;
+};
+
+// Thread safety: every method runs with the GIL held, which serialises them; the only code that
+// runs without it (the waits in wait(), wait_report() and a snapshot read of a stopped engine)
+// touches shared memory only through its own reference to the attachment and re-validates the
+// bridge (closed? reattached?) after it takes the GIL back.
 class Bridge {
  public:
   Bridge(std::string instance, std::optional<int> slot, std::string name, std::string shm_dir,
@@ -82,35 +133,32 @@ class Bridge {
     opts_.lock_pages = false;
     if (!shm_dir.empty()) opts_.shm_dir = shm_dir;
     if (!hugepage_dir.empty()) opts_.hugepage_dir = hugepage_dir;
-    attach();
+    install(make_attachment(/*initial=*/true));
   }
   ~Bridge() { close(); }
 
+  // In a forked child it only drops the child's copy of the mappings: the claim is the parent's.
   void close() {
-    if (signals_.valid() && claim_ != 0) {
-      cwts::shm::release_slot(signals_.as<layout::SignalsRegion>(), slot_, claim_);
-    }
-    claim_ = 0;
-    producer_.reset();
-    consumer_.reset();
-    events_.reset();
-    signals_ = cwts::shm::Region();
-    market_ = cwts::shm::Region();
+    closed_ = true;
+    if (att_ && !forked()) att_->release_slot();
+    att_.reset();
+    pending_.clear();
+    generation_.fetch_add(1, std::memory_order_release);
   }
 
   // ---- reads -------------------------------------------------------------------------------
   std::vector<std::string> symbols() {
-    check_epoch();
+    const auto a = check_epoch();
     std::vector<std::string> out;
-    for (const auto& s : syms_) out.push_back(s.name);
+    for (const auto& s : a->syms) out.push_back(s.name);
     return out;
   }
 
   nb::tuple quote(const std::string& sym) {
-    check_epoch();
+    const auto a = check_epoch();
     const int id = symbol_id(sym);
-    const auto& m = syms_[static_cast<std::size_t>(id)];
-    const layout::Quote q = mr().symbols[id].quote.load();
+    const auto& m = a->syms[static_cast<std::size_t>(id)];
+    const layout::Quote q = snapshot(a, a->mr().symbols[id].quote);
     return nb::make_tuple(to_f(q.bid_px.raw, m.px_dec), to_f(q.ask_px.raw, m.px_dec),
                           to_f(q.bid_qty.raw, m.qty_dec), to_f(q.ask_qty.raw, m.qty_dec),
                           to_f(q.last_px.raw, m.px_dec), to_f(q.last_qty.raw, m.qty_dec),
@@ -120,10 +168,10 @@ class Bridge {
 
   // (bid_px, bid_qty, ask_px, ask_qty, update_id, book_valid) from one consistent snapshot.
   nb::tuple book(const std::string& sym, std::size_t depth) {
-    check_epoch();
+    const auto a = check_epoch();
     const int id = symbol_id(sym);
-    const auto& m = syms_[static_cast<std::size_t>(id)];
-    const layout::BookTop b = mr().symbols[id].book.load();
+    const auto& m = a->syms[static_cast<std::size_t>(id)];
+    const layout::BookTop b = snapshot(a, a->mr().symbols[id].book);
     const std::size_t nb_ = std::min({depth, std::size_t{b.bid_count}, layout::kBookDepth});
     const std::size_t na = std::min({depth, std::size_t{b.ask_count}, layout::kBookDepth});
     auto arr = [](std::size_t n, auto fill) { return make_array<double>(n, fill); };
@@ -138,72 +186,100 @@ class Bridge {
   // Up to `max` events: tuples (kind, symbol, seq, update_id, exchange_ns, receive_ns, publish_ns,
   // a, b, c, d). A lap is reported as ("lapped", "", skipped, ...) — never hidden.
   std::vector<nb::tuple> events(std::size_t max) {
-    check_epoch();
+    const auto a = check_epoch();
     std::vector<nb::tuple> out;
     layout::Event ev{};
     std::uint64_t seq = 0;
     while (out.size() < max) {
-      const auto st = events_->try_read(ev, &seq);
+      const auto st = a->events->try_read(ev, &seq);
       if (st == cc::ReadStatus::kEmpty) break;
       if (st == cc::ReadStatus::kLapped) {
-        const std::uint64_t skipped = events_->resync();
-        if (claim_ != 0) {  // the slot owner tells the engine (/metrics: lapped readers)
-          auto& w = signals_.as<layout::SignalsRegion>().slots[slot_].events_lapped;
+        const std::uint64_t skipped = a->events->resync();
+        if (a->claim != 0) {  // the slot owner tells the engine (/metrics: lapped readers)
+          auto& w = a->signals.as<layout::SignalsRegion>().slots[a->slot].events_lapped;
           cc::store_word(w, cc::load_word(w, std::memory_order_relaxed) + skipped,
                          std::memory_order_relaxed);
         }
         out.push_back(nb::make_tuple("lapped", "", skipped, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0));
         continue;
       }
-      out.push_back(event_tuple(ev, seq, syms_));
+      out.push_back(event_tuple(ev, seq, a->syms));
     }
     return out;
   }
 
   // Blocks (GIL released) until an event is published or the timeout; True if one is waiting.
+  // close() from another thread makes it raise CwtsError; a reattach (by any thread) makes it
+  // carry on waiting on the new engine's ring.
   bool wait(double timeout_s) {
-    check_epoch();
-    const std::uint64_t next = events_->next_sequence();
-    const auto& ring = mr().events;
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-    nb::gil_scoped_release release;
-    // Spin, then yield the core, then sleep: a sleep costs the timer slack (~50 us) on wake-up,
-    // so it is only for waits that are already long (> 2 ms).
-    const auto start = std::chrono::steady_clock::now();
-    std::uint32_t spins = 0;
-    while (ring.last_sequence() + 1 <= next) {
-      if (++spins < 2000) continue;
-      const auto now = std::chrono::steady_clock::now();
-      if (now >= deadline) return false;
-      if (now - start < std::chrono::milliseconds(2)) {
-        std::this_thread::yield();
-      } else {
-        std::this_thread::sleep_for(std::chrono::microseconds(50));
+    while (true) {
+      const auto a = check_epoch();
+      const std::uint64_t gen = generation_.load(std::memory_order_acquire);
+      const std::uint64_t next = a->events->next_sequence();
+      const auto& ring = a->mr().events;
+      enum { kEvent, kTimeout, kChanged, kGone } outcome = kEvent;
+      {
+        nb::gil_scoped_release release;
+        // Spin, then yield the core, then sleep: a sleep costs the timer slack (~50 us) on
+        // wake-up, so it is only for waits that are already long (> 2 ms).
+        const auto start = std::chrono::steady_clock::now();
+        auto next_liveness = start + kCheckEvery;
+        std::uint32_t spins = 0;
+        while (ring.last_sequence() + 1 <= next) {
+          if (generation_.load(std::memory_order_acquire) != gen) {
+            outcome = kChanged;
+            break;
+          }
+          if (++spins < 2000) continue;
+          const auto now = std::chrono::steady_clock::now();
+          if (now >= deadline) {
+            outcome = kTimeout;
+            break;
+          }
+          if (now - start < std::chrono::milliseconds(2)) {
+            std::this_thread::yield();
+          } else {
+            if (now >= next_liveness) {  // a long wait notices an engine that went away
+              next_liveness = now + kCheckEvery;
+              if (a->market.superseded()) {
+                outcome = kGone;
+                break;
+              }
+            }
+            std::this_thread::sleep_for(std::chrono::microseconds(50));
+          }
+        }
       }
+      if (closed_) raise(g_error, "the bridge is closed");
+      if (outcome == kEvent) return true;
+      if (outcome == kTimeout) return false;
+      if (outcome == kGone) force_check_ = true;  // check_epoch() reattaches or raises
+      if (std::chrono::steady_clock::now() >= deadline) return false;
     }
-    return true;
   }
 
   // Candles of one timeframe: (open_time_ms, open, high, low, close, volume, trades, closed) as
   // NumPy arrays, oldest first; the live candle last when `partial`.
   nb::tuple candles(const std::string& sym, std::uint32_t timeframe_s, bool partial) {
-    check_epoch();
+    const auto a = check_epoch();
     const int id = symbol_id(sym);
-    const auto& m = syms_[static_cast<std::size_t>(id)];
+    const auto& m = a->syms[static_cast<std::size_t>(id)];
+    const auto& mr = a->mr();
     int tf = -1;
-    const auto n_tf = mr().config.timeframe_count;
+    const auto n_tf = mr.config.timeframe_count;
     std::string known;
     for (std::uint32_t i = 0; i < n_tf && i < layout::kMaxTimeframes; ++i) {
-      if (mr().config.timeframe_s[i] == timeframe_s) tf = static_cast<int>(i);
-      known += (known.empty() ? "" : ", ") + std::to_string(mr().config.timeframe_s[i]) + "s";
+      if (mr.config.timeframe_s[i] == timeframe_s) tf = static_cast<int>(i);
+      known += (known.empty() ? "" : ", ") + std::to_string(mr.config.timeframe_s[i]) + "s";
     }
     if (tf < 0) {
       raise(PyExc_ValueError, "timeframe " + std::to_string(timeframe_s) +
                                   "s is not published by the engine (it publishes " + known +
                                   "; see market.timeframes in its config)");
     }
-    const auto& series = mr().candles[id][tf];
+    const auto& series = mr.candles[id][tf];
     std::vector<layout::Candle> rows;
     const std::uint64_t last = series.closed.last_sequence();
     const std::uint64_t first =
@@ -215,14 +291,17 @@ class Bridge {
       if (st == cc::ReadStatus::kOk) {
         rows.push_back(c);
       } else if (st == cc::ReadStatus::kLapped) {
-        r.resync();  // overwritten while copying: keep what is consistent
-        break;
+        // Overwritten by a candle that closed after `last` was read (the oldest slot is the next
+        // one written): skip it, the newer ones are still there. Rows read before it are dropped
+        // too, so the result never has a gap (only possible if the writer laps this reader).
+        rows.clear();
+        r = cc::BroadcastReader<layout::Candle, layout::kCandleHistory>(series.closed, s + 1);
       } else {
         break;
       }
     }
     if (partial) {
-      const layout::Candle live = series.live.load();
+      const layout::Candle live = snapshot(a, series.live);
       if (live.open_time_ms != 0 && (rows.empty() || live.open_time_ms > rows.back().open_time_ms))
         rows.push_back(live);
     }
@@ -242,19 +321,20 @@ class Bridge {
   }
 
   std::vector<std::uint32_t> timeframes() {
-    check_epoch();
+    const auto a = check_epoch();
+    const auto& mr = a->mr();
     std::vector<std::uint32_t> out;
-    for (std::uint32_t i = 0; i < mr().config.timeframe_count && i < layout::kMaxTimeframes; ++i) {
-      out.push_back(mr().config.timeframe_s[i]);
+    for (std::uint32_t i = 0; i < mr.config.timeframe_count && i < layout::kMaxTimeframes; ++i) {
+      out.push_back(mr.config.timeframe_s[i]);
     }
     return out;
   }
 
   nb::dict indicators(const std::string& sym) {
-    check_epoch();
+    const auto a = check_epoch();
     const int id = symbol_id(sym);
-    const layout::IndicatorTable table = mr().symbols[id].indicator_table.load();
-    const layout::IndicatorValues vals = mr().symbols[id].indicators.load();
+    const layout::IndicatorTable table = snapshot(a, a->mr().symbols[id].indicator_table);
+    const layout::IndicatorValues vals = snapshot(a, a->mr().symbols[id].indicators);
     nb::dict d;
     for (std::uint32_t i = 0; i < table.count && i < layout::kMaxIndicators; ++i) {
       d[nb::str(std::string(table.desc[i].name.view()).c_str())] = vals.value[i];
@@ -263,24 +343,24 @@ class Bridge {
   }
 
   nb::tuple position(const std::string& sym) {
-    check_epoch();
+    const auto a = check_epoch();
     const int id = symbol_id(sym);
-    const auto& m = syms_[static_cast<std::size_t>(id)];
-    const layout::Position p = mr().symbols[id].position.load();
+    const auto& m = a->syms[static_cast<std::size_t>(id)];
+    const layout::Position p = snapshot(a, a->mr().symbols[id].position);
     return nb::make_tuple(to_f(p.qty.raw, m.qty_dec), to_f(p.avg_px.raw, m.px_dec),
                           to_f(p.realized_pnl.raw, m.px_dec), to_f(p.fees.raw, m.px_dec),
                           p.open_orders);
   }
 
   nb::dict status() {
-    check_epoch();
-    const auto& st = mr().status;
+    const auto a = check_epoch();
+    const auto& st = a->mr().status;
     auto rd = [](const std::uint64_t& w) { return cc::load_word(w, std::memory_order_relaxed); };
     nb::dict d;
     d["instance"] = instance_;
-    d["epoch_ns"] = market_.header().epoch_ns;
+    d["epoch_ns"] = a->epoch;
     d["layout_version"] = static_cast<std::uint32_t>(layout::kLayoutVersion);
-    d["symbols"] = syms_.size();
+    d["symbols"] = a->syms.size();
     d["frames"] = rd(st.md.frames);
     d["parse_errors"] = rd(st.md.parse_errors);
     d["gaps"] = rd(st.md.gaps);
@@ -293,11 +373,11 @@ class Bridge {
     d["trading_state"] = rd(st.exec.trading_state);
     d["md_heartbeat_ns"] = rd(st.md.heartbeat_ns);
     d["exec_heartbeat_ns"] = rd(st.exec.heartbeat_ns);
-    d["slot"] = claim_ != 0 ? nb::cast(slot_) : nb::none();
+    d["slot"] = a->claim != 0 ? nb::cast(a->slot) : nb::none();
     nb::dict bal;
-    const auto n = cc::load_word(mr().asset_count, std::memory_order_acquire);
+    const auto n = cc::load_word(a->mr().asset_count, std::memory_order_acquire);
     for (std::uint64_t i = 0; i < n && i < layout::kMaxAssets; ++i) {
-      const layout::Balance b = mr().balances[i].load();
+      const layout::Balance b = snapshot(a, a->mr().balances[i]);
       bal[nb::str(std::string(b.asset.view()).c_str())] =
           nb::make_tuple(to_f(b.free.raw, 8), to_f(b.locked.raw, 8));
     }
@@ -338,28 +418,31 @@ class Bridge {
   // venue_order_id, last_qty, last_px, cum_qty, avg_px, fee, venue_code, ts_ns, fee_native,
   // fee_asset).
   std::vector<nb::tuple> reports() {
-    check_epoch();
+    const auto a = check_epoch();
     need_slot();
-    drain_reports();
+    drain_reports(*a);
     std::vector<nb::tuple> out;
-    for (const auto& r : pending_) out.push_back(report_tuple(r, syms_));
+    for (const auto& p : pending_) out.push_back(report_tuple(p.report, a->syms));
     pending_.clear();
     return out;
   }
 
   // Waits (GIL released) for the terminal report of `seq`; returns it (and keeps the others for
-  // reports()), or None at the timeout.
+  // reports()), or None at the timeout. Only a report of the epoch `seq` was sent in matches.
   std::optional<nb::tuple> wait_report(std::uint64_t seq, double timeout_s) {
-    check_epoch();
-    need_slot();
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
     while (true) {
-      drain_reports();
+      const auto a = check_epoch();  // after every sleep: closed or reattached by another thread?
+      need_slot();
+      drain_reports(*a);
+      // A sequence number below the first one sent in this attachment was sent to an earlier
+      // engine; reports of this epoch with such a number belong to a previous owner of the slot.
+      const bool this_epoch = seq >= a->first_seq;
       for (auto it = pending_.begin(); it != pending_.end(); ++it) {
-        if (it->signal_seq == seq &&
-            layout::is_terminal(static_cast<layout::ReportKind>(it->kind))) {
-          nb::tuple t = report_tuple(*it, syms_);
+        if (it->report.signal_seq == seq && (it->epoch == a->epoch) == this_epoch &&
+            layout::is_terminal(static_cast<layout::ReportKind>(it->report.kind))) {
+          nb::tuple t = report_tuple(it->report, a->syms);
           pending_.erase(it);
           return t;
         }
@@ -371,31 +454,151 @@ class Bridge {
   }
 
   nb::tuple symbol_meta(const std::string& sym) {
+    const auto a = check_epoch();
     const int id = symbol_id(sym);
-    const auto& m = syms_[static_cast<std::size_t>(id)];
+    const auto& m = a->syms[static_cast<std::size_t>(id)];
     return nb::make_tuple(m.px_dec, m.qty_dec, m.tick, m.step);
   }
 
-  [[nodiscard]] std::uint64_t epoch() const { return market_.header().epoch_ns; }
+  // The epoch of the engine the bridge is attached to; while it waits to reattach, the last one.
+  [[nodiscard]] std::uint64_t epoch() const {
+    if (closed_) raise(g_error, "the bridge is closed");
+    check_not_forked();
+    return att_ ? att_->epoch : epoch_seen_;
+  }
   [[nodiscard]] std::optional<int> slot() const {
-    return claim_ != 0 ? std::optional<int>(static_cast<int>(slot_)) : std::nullopt;
+    return att_ && att_->claim != 0 ? std::optional<int>(static_cast<int>(att_->slot))
+                                    : std::nullopt;
   }
   [[nodiscard]] std::uint64_t next_seq() const { return next_seq_; }
 
  private:
-  const layout::MarketRegion& mr() const { return market_.as<layout::MarketRegion>(); }
+  static constexpr auto kCheckEvery = std::chrono::milliseconds(200);
+  // Seqlock attempts before a read suspects the writer stopped mid-store (a store takes well under
+  // a microsecond; this is about 100 us of spinning).
+  static constexpr std::uint32_t kSpinAttempts = 4096;
 
-  void attach() {
+  // A consistent copy of a seqlock-protected snapshot. The engine never holds a seqlock for more
+  // than a few stores, so a read that keeps failing means the engine is stopped (SIGSTOP, a
+  // debugger) or died mid-store and left the lock odd for good: the read then waits with the GIL
+  // released, raises EngineNotRunning once the engine is gone, and lets Ctrl-C through.
+  template <typename T>
+  T snapshot(const std::shared_ptr<Attachment>& a, const cc::Seqlock<T>& lock) {
+    T out;
+    if (lock.load_bounded(out, kSpinAttempts)) return out;
+    while (true) {
+      bool got = false;
+      bool gone = false;
+      {
+        nb::gil_scoped_release release;
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+        while (!got && std::chrono::steady_clock::now() < until) {
+          std::this_thread::sleep_for(std::chrono::microseconds(100));
+          got = lock.try_load(out);
+        }
+        if (!got) gone = a->market.superseded();  // `a` keeps the mapping while we look
+      }
+      if (PyErr_CheckSignals() != 0) throw nb::python_error();
+      if (closed_) raise(g_error, "the bridge is closed");
+      if (got) return out;
+      if (gone) {
+        force_check_ = true;  // the next call reattaches (or raises) at once
+        raise(g_not_running,
+              "the engine of instance '" + instance_ +
+                  "' stopped in the middle of an update (epoch " + std::to_string(a->epoch) +
+                  "); retry: the bridge " +
+                  (reattach_ ? "reattaches to the next engine" : "raises EngineRestarted") +
+                  " on a later call");
+      }
+    }
+  }
+
+  // The current attachment, after the closed / restarted checks; reattaches when the engine was
+  // replaced (at most every 200 ms it asks whether its engine is still the one it attached to).
+  // While no engine serves the instance it raises EngineNotRunning, and tries again on every
+  // later call: a bridge with reattach=True is never closed for good by a restart.
+  std::shared_ptr<Attachment> check_epoch() {
+    if (closed_) raise(g_error, "the bridge is closed");
+    check_not_forked();
+    if (att_) {
+      const auto now = std::chrono::steady_clock::now();
+      if (!force_check_ && now - last_check_ < kCheckEvery) return att_;
+      force_check_ = false;
+      last_check_ = now;
+      if (!att_->market.superseded()) return att_;
+      if (!reattach_) {
+        force_check_ = true;  // stays restarted: every later call says so
+        raise(g_engine_restarted, "the engine of instance '" + instance_ +
+                                      "' stopped or restarted (epoch " +
+                                      std::to_string(att_->epoch) + "); attach again");
+      }
+      // The engine's last reports (orders it cancelled as it stopped) stay for reports() and
+      // wait_report(), tagged with its epoch.
+      if (att_->consumer) drain_reports(*att_);
+      att_->release_slot();  // a claim in a region no engine serves any more
+      att_.reset();
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    // Reading the symbol table may release the GIL (a stopped engine): one thread attaches at a
+    // time, or two would claim the slot and one claim would leak.
+    if (attaching_) {
+      raise(g_not_running, "the bridge is reattaching to the engine of instance '" + instance_ +
+                               "' in another thread; retry shortly");
+    }
+    attaching_ = true;
+    std::shared_ptr<Attachment> fresh;
     try {
-      market_ = cwts::shm::Region::attach(layout::RegionKind::kMarket, cwts::shm::Access::kReadOnly,
-                                          opts_);
-      if (market_.header().state != static_cast<std::uint64_t>(layout::RegionState::kLive)) {
+      fresh = make_attachment(/*initial=*/false);  // raises EngineNotRunning while none is live
+    } catch (...) {
+      attaching_ = false;
+      throw;
+    }
+    attaching_ = false;
+    if (closed_) {  // by another thread while the symbol table was read
+      fresh->release_slot();
+      raise(g_error, "the bridge is closed");
+    }
+    install(std::move(fresh));
+    return att_;
+  }
+
+  // A forked child (os.fork, multiprocessing's fork start method) holds a copy of the parent's
+  // bridge: the same ring tail, the same claim. Using it would interleave two producers on one
+  // ring; releasing it would free the parent's slot. It refuses every call instead.
+  [[nodiscard]] bool forked() const noexcept {
+    return g_forks.load(std::memory_order_relaxed) != fork_gen_;
+  }
+  void check_not_forked() const {
+    if (forked()) {
+      raise(g_error, "this bridge was attached by process " + std::to_string(owner_pid_) +
+                         " before it forked: attach again in this process (pid " +
+                         std::to_string(::getpid()) + ")");
+    }
+  }
+
+  void install(std::shared_ptr<Attachment> a) {
+    att_ = std::move(a);
+    epoch_seen_ = att_->epoch;
+    last_check_ = std::chrono::steady_clock::now();
+    force_check_ = false;
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+
+  // Maps the regions and reads the symbol table into a new attachment; claims the slot when one
+  // is wanted. Throws (and leaves the bridge as it was) on any failure, except that a slot taken
+  // by another process on a reattach is left for need_slot() to claim later.
+  std::shared_ptr<Attachment> make_attachment(bool initial) {
+    auto a = std::make_shared<Attachment>();
+    try {
+      a->market = cwts::shm::Region::attach(layout::RegionKind::kMarket,
+                                            cwts::shm::Access::kReadOnly, opts_);
+      if (a->market.header().state != static_cast<std::uint64_t>(layout::RegionState::kLive)) {
         raise(g_not_running, "the engine for instance '" + instance_ +
                                  "' is not live yet (starting or stopped); retry shortly");
       }
       if (want_slot_)
-        signals_ = cwts::shm::Region::attach(layout::RegionKind::kSignals,
-                                             cwts::shm::Access::kReadWrite, opts_);
+        a->signals = cwts::shm::Region::attach(layout::RegionKind::kSignals,
+                                               cwts::shm::Access::kReadWrite, opts_);
     } catch (const cwts::shm::RegionError& e) {
       using E = cwts::shm::RegionErrc;
       switch (e.code()) {
@@ -420,62 +623,72 @@ class Bridge {
           raise(g_error, e.what());
       }
     }
-    const auto& m = mr();
-    syms_.clear();
+    const auto& m = a->mr();
     const auto n = cc::load_word(m.symbol_count, std::memory_order_acquire);
     for (std::uint64_t i = 0; i < n && i < layout::kMaxSymbols; ++i) {
-      const layout::SymbolInfo si = m.symbols[i].info.load();
-      syms_.push_back({std::string(si.name.view()), si.price_decimals, si.qty_decimals,
-                       si.tick_size.raw, si.step_size.raw});
+      const layout::SymbolInfo si = snapshot(a, m.symbols[i].info);
+      a->syms.push_back({std::string(si.name.view()), si.price_decimals, si.qty_decimals,
+                         si.tick_size.raw, si.step_size.raw});
     }
-    events_ =
-        std::make_unique<cc::BroadcastReader<layout::Event, layout::kEventRingCapacity>>(m.events);
-    epoch_seen_ = market_.header().epoch_ns;
-    last_check_ = std::chrono::steady_clock::now();
+    a->events.emplace(m.events);
+    a->epoch = a->market.header().epoch_ns;
     if (want_slot_) {
-      auto& sr = signals_.as<layout::SignalsRegion>();
-      const auto r = cwts::shm::claim_slot(sr, *want_slot_, name_);
-      if (r.status == cwts::shm::ClaimStatus::kTaken) {
-        raise(g_slot_taken, "signal slot " + std::to_string(*want_slot_) +
-                                " belongs to a running process (pid " +
-                                std::to_string(layout::claim_pid(r.claim)) +
-                                "); pick another slot or slot=-1 for any free one");
-      }
-      if (r.status == cwts::shm::ClaimStatus::kNoFreeSlot)
-        raise(g_slot_taken, "every signal slot belongs to a running process");
+      const auto r = claim(*a);
       if (r.status == cwts::shm::ClaimStatus::kBadSlot) {
         raise(PyExc_ValueError,
               "slot must be -1 (any) or 0.." + std::to_string(layout::kMaxSlots - 1));
       }
-      slot_ = r.slot;
-      claim_ = r.claim;
-      producer_.emplace(sr.slots[slot_].signals, m.slots[slot_].signal_cursor);
-      consumer_.emplace(m.slots[slot_].reports, sr.slots[slot_].report_cursor);
-      next_seq_ = cc::load_word(m.slots[slot_].last_signal_seq, std::memory_order_acquire) + 1;
+      if (initial) raise_if_taken(r);
     }
+    return a;
   }
 
-  // At a human rate (every 200 ms at most): has the engine gone or restarted?
-  void check_epoch() {
-    if (!market_.valid()) raise(g_error, "the bridge is closed");
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_check_ < std::chrono::milliseconds(200)) return;
-    last_check_ = now;
-    if (!market_.superseded()) return;
-    const std::uint64_t old_epoch = epoch_seen_;
-    if (!reattach_) {
-      raise(g_engine_restarted, "the engine of instance '" + instance_ +
-                                    "' stopped or restarted (epoch " + std::to_string(old_epoch) +
-                                    "); attach again");
+  // Claims the wanted slot in `a`; on success the sequence numbers continue above everything the
+  // slot has seen: this bridge's own numbers (across engine epochs), the engine's last_signal_seq
+  // for the slot, and the signals a previous owner committed that the engine has not consumed.
+  cwts::shm::ClaimResult claim(Attachment& a) {
+    auto& sr = a.signals.as<layout::SignalsRegion>();
+    const auto r = cwts::shm::claim_slot(sr, *want_slot_, name_);
+    if (r.status != cwts::shm::ClaimStatus::kOk) return r;
+    const auto& m = a.mr();
+    a.slot = r.slot;
+    a.claim = r.claim;
+    a.producer.emplace(sr.slots[a.slot].signals, m.slots[a.slot].signal_cursor);
+    a.consumer.emplace(m.slots[a.slot].reports, sr.slots[a.slot].report_cursor);
+    const std::uint64_t last =
+        cc::load_word(m.slots[a.slot].last_signal_seq, std::memory_order_acquire);
+    // The engine executes a previous owner's committed signals before ours (ADR 0003): start above
+    // them, or ours would be rejected as replays and their reports taken for ours.
+    std::uint64_t in_ring = 0;
+    const auto& ring = sr.slots[a.slot].signals;
+    const std::uint64_t tail = a.producer->next_index();
+    for (std::uint64_t i = m.slots[a.slot].signal_cursor.consumed(); i < tail; ++i) {
+      layout::Signal sig;
+      if (cc::observe_record(ring, i, sig)) in_ring = std::max(in_ring, sig.seq);
     }
-    close();
-    attach();  // raises EngineNotRunning while no engine serves the instance
+    next_seq_ = std::max({next_seq_, last + 1, in_ring + 1});
+    a.first_seq = next_seq_;
+    return r;
   }
 
+  void raise_if_taken(const cwts::shm::ClaimResult& r) {
+    if (r.status == cwts::shm::ClaimStatus::kTaken) {
+      raise(g_slot_taken, "signal slot " + std::to_string(*want_slot_) +
+                              " belongs to a running process (pid " +
+                              std::to_string(layout::claim_pid(r.claim)) +
+                              "); pick another slot or slot=-1 for any free one");
+    }
+    if (r.status == cwts::shm::ClaimStatus::kNoFreeSlot)
+      raise(g_slot_taken, "every signal slot belongs to a running process");
+  }
+
+  // The slot calls: a bridge that lost its slot across an engine restart claims it again here.
   void need_slot() {
-    if (claim_ == 0)
+    if (!want_slot_) {
       raise(g_error,
             "this bridge has no signal slot: attach(..., slot=N) or slot=-1 to send signals");
+    }
+    if (att_->claim == 0) raise_if_taken(claim(*att_));
   }
 
   // Through the intake protocol (cwts/shm/signal_submit.hpp): a signal returned a seq is read
@@ -484,12 +697,13 @@ class Bridge {
   std::uint64_t push(layout::Signal& s) {
     s.seq = next_seq_;
     s.created_ns = realtime_ns();
-    switch (cwts::shm::submit_signal(signals_.as<layout::SignalsRegion>(), *producer_, s)) {
+    switch (
+        cwts::shm::submit_signal(att_->signals.as<layout::SignalsRegion>(), *att_->producer, s)) {
       case cwts::shm::SubmitStatus::kOk:
         break;
       case cwts::shm::SubmitStatus::kRingFull:
         raise(g_ring_full,
-              "the signal ring of slot " + std::to_string(slot_) + " is full (" +
+              "the signal ring of slot " + std::to_string(att_->slot) + " is full (" +
                   std::to_string(layout::kSignalRingCapacity) +
                   " signals): the engine is not consuming; check that cwtsd is running");
       case cwts::shm::SubmitStatus::kNotLive:
@@ -503,17 +717,19 @@ class Bridge {
     return next_seq_++;
   }
 
-  void drain_reports() {
+  void drain_reports(Attachment& a) {
     layout::ExecReport r;
-    while (consumer_->try_pop(r) == cc::PopStatus::kOk) pending_.push_back(r);
+    while (a.consumer->try_pop(r) == cc::PopStatus::kOk) pending_.push_back({a.epoch, r});
   }
 
+  // In the current attachment (the one check_epoch() just returned).
   int symbol_id(const std::string& sym) const {
-    for (std::size_t i = 0; i < syms_.size(); ++i) {
-      if (syms_[i].name == sym) return static_cast<int>(i);
+    const auto& syms = att_->syms;
+    for (std::size_t i = 0; i < syms.size(); ++i) {
+      if (syms[i].name == sym) return static_cast<int>(i);
     }
     std::string names;
-    for (const auto& s : syms_) names += (names.empty() ? "" : ", ") + s.name;
+    for (const auto& s : syms) names += (names.empty() ? "" : ", ") + s.name;
     raise(g_unknown_symbol, "unknown symbol '" + sym + "': the engine publishes " + names);
   }
 
@@ -522,18 +738,18 @@ class Bridge {
   std::string name_;
   bool reattach_;
   cwts::shm::RegionOptions opts_;
-  cwts::shm::Region market_;
-  cwts::shm::Region signals_;
-  std::vector<SymbolMeta> syms_;
-  std::unique_ptr<cc::BroadcastReader<layout::Event, layout::kEventRingCapacity>> events_;
-  std::uint32_t slot_ = 0;
-  std::uint64_t claim_ = 0;
-  std::uint64_t next_seq_ = 1;
+  std::shared_ptr<Attachment> att_;  // null once closed, or while waiting to reattach
+  bool closed_ = false;
+  // Changes on close() and on every (re)attach; read without the GIL by waiting calls.
+  std::atomic<std::uint64_t> generation_{0};
+  std::uint64_t next_seq_ = 1;  // never goes back, across engine epochs and slot claims
   std::uint64_t epoch_seen_ = 0;
   std::chrono::steady_clock::time_point last_check_{};
-  std::optional<cc::RecordProducer<layout::Signal, layout::kSignalRingCapacity>> producer_;
-  std::optional<cc::RecordConsumer<layout::ExecReport, layout::kReportRingCapacity>> consumer_;
-  std::vector<layout::ExecReport> pending_;
+  bool force_check_ = false;
+  bool attaching_ = false;  // a reattach is under way (it may have released the GIL)
+  std::vector<PendingReport> pending_;
+  std::uint64_t fork_gen_ = g_forks.load(std::memory_order_relaxed);
+  pid_t owner_pid_ = ::getpid();
 };
 
 }  // namespace
@@ -541,6 +757,7 @@ class Bridge {
 NB_MODULE(_native, m) {
   m.doc() = "cwts_bridge native core (use the cwts_bridge package)";
   register_ta(m);
+  ::pthread_atfork(nullptr, nullptr, after_fork_in_child);
   g_error = PyErr_NewException("cwts_bridge.CwtsError", PyExc_RuntimeError, nullptr);
   g_not_running = PyErr_NewException("cwts_bridge.EngineNotRunning", g_error, nullptr);
   g_version = PyErr_NewException("cwts_bridge.VersionMismatch", g_error, nullptr);

@@ -20,9 +20,9 @@
 namespace cwts::shm {
 
 enum class SubmitStatus : std::uint8_t {
-  kOk,         // in the ring: the engine reads it and sends exactly one terminal report
-  kRingFull,   // not pushed: the ring is full (the engine is not consuming)
-  kNotLive,    // not pushed: the engine is stopping or has stopped
+  kOk,           // in the ring: the engine reads it and sends exactly one terminal report
+  kRingFull,     // not pushed: the ring is full (the engine is not consuming)
+  kNotLive,      // not pushed: the engine is stopping or has stopped
   kNotExecuted,  // pushed as the engine closed its intake: never executed (a SHUTDOWN report
                  // may still come for it); the caller treats it as refused
 };

@@ -1,0 +1,501 @@
+"""cwts_bridge lifecycle defects (issue 17): close, reattach and a dead or stopped engine must never
+crash or hang the Python process. Crash and hang cases run in a subprocess with a timeout."""
+import mmap
+import os
+import pathlib
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+import pytest
+
+import cwts_bridge
+from conftest import wait_until
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def layout():
+    """Offsets from the layout's golden field table (kept in step with the code by its test)."""
+    table = {}
+    for line in (ROOT / "tests" / "layout" / "layout_golden.txt").read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1].isdigit():
+            table[parts[0]] = (int(parts[1]), int(parts[2]))
+    return table
+
+
+def market_path(instance):
+    for d in ("/dev/hugepages", "/dev/shm"):
+        p = pathlib.Path(d) / f"cwts-{instance}-market"
+        if p.exists():
+            return p
+    raise AssertionError("market region file not found")
+
+
+class MarketWriter:
+    """The engine's market region mapped read-write by the test (the file belongs to this user): a
+    way to put the region in states a live engine passes through, at a moment the test chooses."""
+
+    def __init__(self, instance):
+        self.t = layout()
+        self.f = open(market_path(instance), "r+b")
+        self.m = mmap.mmap(self.f.fileno(), 0)
+
+    def quote_seq_offset(self, sym_index):
+        return (self.t["MarketRegion.symbols"][0] + sym_index * self.t["SymbolEntry"][1]
+                + self.t["SymbolEntry.quote"][0])
+
+    def series_offset(self, sym_index, tf_index):
+        n_tf = self.t["MarketRegion.candles"][1] // self.t["CandleSeries"][1] // (
+            self.t["MarketRegion.symbols"][1] // self.t["SymbolEntry"][1])
+        return self.t["MarketRegion.candles"][0] + (sym_index * n_tf + tf_index) * self.t["CandleSeries"][1]
+
+    def u64(self, off, value=None):
+        if value is None:
+            return struct.unpack_from("<Q", self.m, off)[0]
+        struct.pack_into("<Q", self.m, off, value)
+
+    def close(self):
+        self.m.close()
+        self.f.close()
+
+
+def remove_regions(instance):
+    for d in ("/dev/hugepages", "/dev/shm"):
+        for kind in ("market", "signals"):
+            p = pathlib.Path(d) / f"cwts-{instance}-{kind}"
+            if p.exists():
+                p.unlink()
+
+
+def run_py(code, *args, timeout=20, **kw):
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          timeout=timeout, **kw)
+
+
+# ---- review 8 ---------------------------------------------------------------------------------
+def test_epoch_after_close_raises_instead_of_crashing(engine):
+    res = run_py("""
+import sys, cwts_bridge
+b = cwts_bridge.attach(sys.argv[1])
+assert b.epoch > 0
+b.close()
+try:
+    print("epoch", b.epoch)
+except cwts_bridge.CwtsError as e:
+    print("raised", type(e).__name__, e)
+""", engine.instance)
+    assert res.returncode == 0, (res.returncode, res.stdout, res.stderr)
+    assert "raised CwtsError the bridge is closed" in res.stdout
+
+
+# ---- review 9 ---------------------------------------------------------------------------------
+def test_a_seqlock_left_odd_by_the_engine_neither_hangs_nor_holds_the_gil(engine):
+    """The engine stopped (SIGSTOP) mid-store of a quote: quote() waits with the GIL released (other
+    threads run); once the engine is dead (SIGKILL) it raises EngineNotRunning."""
+    code = """
+import sys, threading, time, cwts_bridge
+b = cwts_bridge.attach(sys.argv[1])
+b.quote("BTCUSDT")
+print("attached", flush=True)
+sys.stdin.readline()              # the engine is stopped with the quote's seqlock odd
+ticks = []
+def ticker():
+    while True:
+        ticks.append(time.monotonic())
+        time.sleep(0.05)
+threading.Thread(target=ticker, daemon=True).start()
+try:
+    b.quote("BTCUSDT")
+    print("returned")
+except cwts_bridge.EngineNotRunning as e:
+    print("not-running", len(ticks), e)
+"""
+    p = subprocess.Popen([sys.executable, "-c", code, engine.instance], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    w = None
+    try:
+        assert p.stdout.readline().strip() == "attached"
+        os.kill(engine.proc.pid, signal.SIGSTOP)
+        w = MarketWriter(engine.instance)
+        off = w.quote_seq_offset(0)
+        seq = w.u64(off)
+        w.u64(off, seq | 1)  # a store in progress
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        time.sleep(1.0)  # the reader waits on a live (stopped) engine
+        os.kill(engine.proc.pid, signal.SIGKILL)
+        engine.proc.wait(timeout=10)
+        out, err = p.communicate(timeout=5)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        if w is not None:
+            w.close()
+        if engine.proc.poll() is None:
+            os.kill(engine.proc.pid, signal.SIGKILL)
+            engine.proc.wait(timeout=10)
+        remove_regions(engine.instance)
+    assert p.returncode == 0, (p.returncode, out, err)
+    words = out.split()
+    assert words[0] == "not-running", out
+    assert int(words[1]) >= 10, "other Python threads ran while quote() waited (GIL released)"
+
+
+# ---- review 7 ---------------------------------------------------------------------------------
+def test_close_from_another_thread_during_wait_and_wait_report(engine):
+    code = """
+import sys, threading, time, cwts_bridge
+b = cwts_bridge.attach(sys.argv[1], slot=-1)
+out = {}
+def waiter(name, fn):
+    try:
+        out[name] = repr(fn())
+    except Exception as e:
+        out[name] = type(e).__name__ + ": " + str(e)
+ts = [threading.Thread(target=waiter, args=("wait", lambda: b.wait(5))),
+      threading.Thread(target=waiter, args=("wait_report", lambda: b.wait_report(10**9, 5)))]
+for t in ts:
+    t.start()
+time.sleep(0.5)
+b.close()
+for t in ts:
+    t.join()
+print(out["wait"])
+print(out["wait_report"])
+"""
+    os.kill(engine.proc.pid, signal.SIGSTOP)  # no events: wait() blocks
+    try:
+        res = run_py(code, engine.instance, timeout=30)
+    finally:
+        os.kill(engine.proc.pid, signal.SIGCONT)
+    assert res.returncode == 0, (res.returncode, res.stdout, res.stderr)
+    lines = res.stdout.splitlines()
+    assert lines == ["CwtsError: the bridge is closed"] * 2, res.stdout
+
+
+def test_reattach_from_another_thread_during_wait(engine):
+    """A thread waits on the old engine's ring while the main thread's call reattaches to the new
+    engine: the waiter carries on waiting on the new ring."""
+    code = """
+import sys, threading, time, cwts_bridge
+b = cwts_bridge.attach(sys.argv[1])
+out = {}
+def waiter():
+    try:
+        out["wait"] = repr(b.wait(30))
+    except Exception as e:
+        out["wait"] = type(e).__name__ + ": " + str(e)
+t = threading.Thread(target=waiter)
+t.start()
+time.sleep(0.5)
+print("waiting", flush=True)
+sys.stdin.readline()               # a new engine serves the instance
+deadline = time.time() + 20
+while time.time() < deadline:
+    try:
+        b.symbols()
+        if b.status()["epoch_ns"] != 0 and b.quote("BTCUSDT").bid > 0:
+            break
+    except cwts_bridge.EngineNotRunning:
+        time.sleep(0.05)
+t.join()
+print(out["wait"])
+"""
+    os.kill(engine.proc.pid, signal.SIGSTOP)  # no events: wait() blocks on the old ring
+    p = subprocess.Popen([sys.executable, "-c", code, engine.instance], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "waiting"
+        os.kill(engine.proc.pid, signal.SIGKILL)
+        engine.proc.wait(timeout=10)
+        engine._log.close()
+        engine.start()
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        out, err = p.communicate(timeout=40)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, (p.returncode, out, err)
+    assert out.splitlines()[-1] == "True", out
+
+
+# ---- review 10 --------------------------------------------------------------------------------
+def test_reattach_survives_a_slow_restart_and_keeps_numbering(engine):
+    """While no engine serves the instance every call raises EngineNotRunning (never "closed for
+    good"); the bridge reattaches once one does, claims its slot again as soon as it is free, and
+    numbers its signals on from where it was (a new engine's last_signal_seq starts at 0)."""
+    def works(call):
+        try:
+            return call() or True
+        except cwts_bridge.EngineNotRunning:
+            return False
+
+    follow = cwts_bridge.attach(engine.instance, slot=5)
+    other = None
+    try:
+        seq1 = follow.submit("BTCUSDT", "buy", 0.001, type="market")
+        assert follow.wait_report(seq1, 10).kind == "FILLED"
+        seq2 = follow.submit("BTCUSDT", "buy", 0.001, price=1.0)  # outside the band: rejected
+        epoch = follow.epoch
+        assert engine.stop() == 0
+        time.sleep(0.25)
+        for _ in range(3):
+            with pytest.raises(cwts_bridge.EngineNotRunning):
+                follow.symbols()
+            time.sleep(0.05)
+        assert follow.epoch == epoch, "the last epoch while it waits to reattach"
+        assert follow.slot is None
+        engine.start()
+        other = cwts_bridge.attach(engine.instance, slot=5, name="other")  # took the slot meanwhile
+        assert wait_until(lambda: works(follow.symbols), timeout=10)
+        assert follow.epoch != epoch and follow.quote("BTCUSDT").bid > 0
+        assert follow.slot is None
+        with pytest.raises(cwts_bridge.SlotTaken, match="slot 5 belongs to a running process"):
+            follow.submit("BTCUSDT", "buy", 0.001, type="market")
+        other.close()
+        seq3 = follow.submit("BTCUSDT", "buy", 0.001, type="market")
+        assert follow.slot == 5
+        assert seq3 > seq2 > seq1, "numbering never restarts"
+        r = follow.wait_report(seq3, 10)
+        assert r is not None and r.seq == seq3 and r.kind == "FILLED", r
+    finally:
+        follow.close()
+        if other is not None:
+            other.close()
+
+
+# ---- review 11 --------------------------------------------------------------------------------
+def test_new_owner_numbers_above_the_dead_owners_unconsumed_signals(engine):
+    os.kill(engine.proc.pid, signal.SIGSTOP)  # the engine consumes nothing meanwhile
+    b = None
+    try:
+        res = run_py("""
+import os, sys, cwts_bridge
+b = cwts_bridge.attach(sys.argv[1], slot=7, name="old")
+for _ in range(5):
+    b.submit("BTCUSDT", "buy", 0.001, price=1.0)   # outside the band: rejected
+print(b.next_seq, flush=True)
+os._exit(0)                                      # dies holding the slot, 5 signals unconsumed
+""", engine.instance)
+        assert res.returncode == 0 and res.stdout.split() == ["6"], (res.stdout, res.stderr)
+        b = cwts_bridge.attach(engine.instance, slot=7, name="new")
+        assert b.next_seq == 6
+    finally:
+        os.kill(engine.proc.pid, signal.SIGCONT)
+    try:
+        seq = b.submit("BTCUSDT", "buy", 0.001, type="market")
+        assert seq == 6
+        r = b.wait_report(seq, 10)
+        assert r is not None and r.kind == "FILLED" and r.seq == seq, r
+        # The old owner's signals were executed (rejected) and reported to the slot.
+        assert wait_until(lambda: b.reports() or None, timeout=5)
+    finally:
+        b.close()
+
+
+# ---- review 14 --------------------------------------------------------------------------------
+def test_candles_survive_a_candle_closing_during_the_read(engine):
+    """The ring holds 600 closed 5m candles of ETHUSDT and candle 601 is written into the slot of
+    candle 89 (the oldest the reader asks for) but not yet announced in the head: the state of the
+    ring when a candle closes between the reader's look at the head and its first read."""
+    os.kill(engine.proc.pid, signal.SIGSTOP)  # the test writes the series as the engine would
+    w = MarketWriter(engine.instance)
+    try:
+        base = w.series_offset(1, 1)  # ETHUSDT, 5m
+        n = 512
+
+        def put(s):
+            off = base + 64 + ((s - 1) % n) * 64
+            struct.pack_into("<Qqqqqqq", w.m, off + 8, s * 300_000, 100, 110, 90, 105, 7, 0)
+            struct.pack_into("<II", w.m, off + 56, 3, 1)
+            struct.pack_into("<Q", w.m, off, 2 * s)
+
+        for s in range(600 - n + 1, 601):
+            put(s)
+        w.u64(base, 600)
+        put(601)
+        with cwts_bridge.attach(engine.instance) as b:
+            df = b.candles("ETHUSDT", "5m")
+    finally:
+        w.close()
+        os.kill(engine.proc.pid, signal.SIGCONT)
+    assert len(df) == 511, len(df)
+    assert df["date"].is_monotonic_increasing
+    assert int(df["date"].iloc[-1].timestamp()) == 600 * 300
+
+
+# ---- review 5 ---------------------------------------------------------------------------------
+def test_forked_child_cannot_submit_or_release(engine):
+    """A fork()ed child (multiprocessing's default start method up to Python 3.13) holds a copy of
+    the parent's bridge: it must not push into the parent's ring nor free the parent's slot."""
+    res = run_py("""
+import os, sys, cwts_bridge
+b = cwts_bridge.attach(sys.argv[1], slot=3)
+pid = os.fork()
+if pid == 0:
+    code = 0
+    try:
+        b.submit("BTCUSDT", "buy", 0.001, price=1.0)
+        code = 1
+    except cwts_bridge.CwtsError as e:
+        code = 0 if "attach again" in str(e) else 2
+    except BaseException:
+        code = 3
+    try:
+        b.close()
+    except BaseException:
+        code = 4
+    os._exit(code)
+_, status = os.waitpid(pid, 0)
+print("child", os.waitstatus_to_exitcode(status))
+try:
+    cwts_bridge.attach(sys.argv[1], slot=3).close()
+    print("slot freed by the child")
+except cwts_bridge.SlotTaken:
+    print("slot still ours")
+print("next_seq", b.next_seq)
+b.close()
+""", engine.instance)
+    assert res.returncode == 0, (res.returncode, res.stdout, res.stderr)
+    assert res.stdout.splitlines() == ["child 0", "slot still ours", "next_seq 1"], res.stdout
+
+
+def test_ctrl_c_interrupts_a_read_of_a_stopped_engine(engine):
+    code = """
+import sys, cwts_bridge
+b = cwts_bridge.attach(sys.argv[1])
+b.quote("BTCUSDT")
+print("attached", flush=True)
+sys.stdin.readline()              # the engine is stopped with the quote's seqlock odd
+try:
+    b.quote("BTCUSDT")
+    print("returned")
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+    p = subprocess.Popen([sys.executable, "-c", code, engine.instance], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    w, off, seq = None, 0, None
+    try:
+        assert p.stdout.readline().strip() == "attached"
+        os.kill(engine.proc.pid, signal.SIGSTOP)
+        w = MarketWriter(engine.instance)
+        off = w.quote_seq_offset(0)
+        seq = w.u64(off)
+        w.u64(off, seq | 1)
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=5)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        if w is not None:
+            if seq is not None:
+                w.u64(off, seq)
+            w.close()
+        os.kill(engine.proc.pid, signal.SIGCONT)
+    assert p.returncode == 0, (p.returncode, out, err)
+    assert out.split()[-1] == "interrupted", out
+
+
+def test_a_reattach_that_finds_no_signals_region_leaves_no_half_attached_bridge(engine):
+    """A new engine's market region is live but its signals region cannot be attached (the new
+    engine is stopping, which closes signals first; here the file is moved out of sight): the
+    reattach fails whole, calls raise EngineNotRunning, and a later call attaches with the slot."""
+    code = """
+import sys, time, cwts_bridge
+b = cwts_bridge.attach(sys.argv[1], slot=5)
+print("attached", flush=True)
+sys.stdin.readline()      # a new engine serves the instance; its signals region is out of sight
+time.sleep(0.25)          # past the 200 ms between two looks at the engine
+for call in (b.symbols, lambda: list(b.events()), lambda: b.wait(0.1)):
+    try:
+        call()
+        print("worked")
+    except cwts_bridge.EngineNotRunning:
+        print("not-running")
+print("ready", flush=True)
+sys.stdin.readline()      # the signals region is back
+deadline = time.time() + 10
+while True:
+    try:
+        b.symbols()
+        break
+    except cwts_bridge.EngineNotRunning:
+        if time.time() > deadline:
+            raise
+        time.sleep(0.05)
+print("slot", b.slot)
+seq = b.submit("BTCUSDT", "buy", 0.001, type="market")
+r = b.wait_report(seq, 10)
+print("report", r.kind if r else None)
+"""
+    p = subprocess.Popen([sys.executable, "-c", code, engine.instance], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    signals = hidden = None
+    try:
+        assert p.stdout.readline().strip() == "attached"
+        assert engine.stop() == 0
+        engine.start()
+        signals = market_path(engine.instance).with_name(f"cwts-{engine.instance}-signals")
+        hidden = signals.with_name(signals.name + ".hidden")
+        signals.rename(hidden)
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        lines = []
+        while not lines or lines[-1] != "ready":
+            line = p.stdout.readline()
+            if not line:
+                break
+            lines.append(line.strip())
+        hidden.rename(signals)
+        hidden = None
+        try:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        except BrokenPipeError:
+            pass  # it died: the assertions below show how
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        if hidden is not None:
+            hidden.rename(signals)
+    assert p.returncode == 0, (p.returncode, lines, out, err)
+    assert lines == ["not-running"] * 3 + ["ready"], (lines, err)
+    assert out.splitlines() == ["slot 5", "report FILLED"], out
+
+
+def test_the_stopped_engines_last_reports_survive_the_reattach(engine):
+    """The engine cancels open orders when it stops (shutdown.on_stop = cancel) and reports it; the
+    bridge keeps those reports across the reattach, tagged with the old epoch."""
+    b = cwts_bridge.attach(engine.instance, slot=4)
+    try:
+        q = b.quote("BTCUSDT")
+        rest = b.submit("BTCUSDT", "buy", 0.001, price=q.bid * 0.99, round="down")
+        assert wait_until(lambda: any(x.kind == "NEW" for x in b.reports() if x.seq == rest), timeout=10)
+        assert engine.stop() == 0
+        engine.start()
+        time.sleep(0.25)
+        assert wait_until(lambda: _works(b.symbols), timeout=10)
+        r = b.wait_report(rest, 2)
+        assert r is not None and r.seq == rest and r.kind == "CANCELLED", r
+        seq = b.submit("BTCUSDT", "buy", 0.001, type="market")
+        assert seq > rest
+        assert b.wait_report(seq, 10).kind == "FILLED"
+    finally:
+        b.close()
+
+
+def _works(call):
+    try:
+        return call() or True
+    except cwts_bridge.EngineNotRunning:
+        return False
