@@ -342,6 +342,9 @@ int main(int argc, char** argv) {
       params += ':';
       if (k == "max_order_notional" || k == "max_position") {
         cwts::core::append_json_string(params, v);
+      } else if (k == "sell_account_holdings") {
+        if (v != "true" && v != "false") fail(k + " must be true or false", 2);
+        params += v;
       } else {
         if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos)
           fail(k + " must be a whole number", 2);

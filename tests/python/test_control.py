@@ -254,6 +254,13 @@ def test_rpc_mutations_need_the_token_and_take_effect(synthetic_sim, tmp_path):
             assert r["price_band_bps"] == 10 and r["max_order_notional"] == "2000.00000000"
             assert (await rpc.call("risk.set", {"price_band_bps": -1}))["error"]["code"] == -32602
             assert (await rpc.call("risk.set", {"colour": 1}))["error"]["code"] == -32602
+            # The book-age limit and account-holdings sells (issue 16 #7, #8) are live-settable too.
+            r = (await rpc.call("risk.set", {"max_book_age_ms": 2500, "sell_account_holdings": True}))["result"]
+            assert r["max_book_age_ms"] == 2500 and r["sell_account_holdings"] is True
+            assert (await rpc.call("risk.get"))["result"]["max_book_age_ms"] == 2500
+            assert (await rpc.call("risk.set", {"sell_account_holdings": 1}))["error"]["code"] == -32602
+            r = (await rpc.call("risk.set", {"max_book_age_ms": 5000, "sell_account_holdings": False}))["result"]
+            assert r["max_book_age_ms"] == 5000 and r["sell_account_holdings"] is False
             q = b.quote("BTCUSDT")
             seq = b.submit("BTCUSDT", "buy", 0.001, price=round(q.bid * 0.99, 2))  # 100 bps away: now refused
             rep = b.wait_report(seq, 5)

@@ -41,6 +41,8 @@ void write_risk(JsonWriter& j, const RiskConfig& r) {
   j.key("price_band_bps").uinteger(r.price_band_bps);
   j.key("default_ttl_ms").uinteger(r.default_ttl_ms);
   j.key("max_ttl_ms").uinteger(r.max_ttl_ms);
+  j.key("sell_account_holdings").boolean(r.sell_account_holdings);
+  j.key("max_book_age_ms").uinteger(r.max_book_age_ms);
   j.key("trading_state").string(engine::to_string(r.initial_state));
   j.end_object();
 }
@@ -411,11 +413,19 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
           r.default_ttl_ms = static_cast<std::uint32_t>(int_param(field.value, k, 1, 3600000));
         } else if (k == "max_ttl_ms") {
           r.max_ttl_ms = static_cast<std::uint32_t>(int_param(field.value, k, 1, 86400000));
+        } else if (k == "max_book_age_ms") {
+          r.max_book_age_ms = static_cast<std::uint32_t>(int_param(field.value, k, 0, 3600000));
+        } else if (k == "sell_account_holdings") {
+          bool b = false;
+          if (field.value.get_bool().get(b) != simdjson::SUCCESS) {
+            throw RpcError{-32602, "sell_account_holdings must be true or false"};
+          }
+          r.sell_account_holdings = b;
         } else {
           throw RpcError{-32602,
                          "invalid params: unknown risk key " + std::string(k) +
                              " (max_order_notional, max_position, max_open_orders, price_band_bps, "
-                             "default_ttl_ms, max_ttl_ms)"};
+                             "default_ttl_ms, max_ttl_ms, max_book_age_ms, sell_account_holdings)"};
         }
         changed += (changed.empty() ? "" : ",") + std::string(k);
       }
