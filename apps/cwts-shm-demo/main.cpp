@@ -198,7 +198,7 @@ int main(int argc, char** argv) {
   Region market = Region::create(layout::RegionKind::kMarket, ropts);
   Region signals_created = Region::create(layout::RegionKind::kSignals, ropts);
   signals_created.set_state(layout::RegionState::kLive);
-  Region signals = Region::attach(layout::RegionKind::kSignals, Access::kReadOnly, ropts);
+  Region signals = signals_created.view(Access::kReadOnly);
   auto& m = market.as<layout::MarketRegion>();
   // Phase 1: the shipped real Binance captures through the engine's market-data path (parse →
   // book sync → publisher) into the region: symbol table, books, quotes, candles, events.

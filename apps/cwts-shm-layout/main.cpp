@@ -1,4 +1,5 @@
-// cwts-shm-layout: prints the shared-memory field table, version and hash (text, JSON or golden).
+// cwts-shm-layout: prints the shared-memory field and value tables, version and hash (text, JSON or
+// golden).
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +14,9 @@ void print_golden() {
   for (const auto& f : cwts::layout::kFieldTable) {
     std::printf("%.*s %zu %zu\n", static_cast<int>(f.path.size()), f.path.data(), f.offset, f.size);
   }
+  for (const auto& v : cwts::layout::kValueTable) {
+    std::printf("= %.*s %" PRIu64 "\n", static_cast<int>(v.name.size()), v.name.data(), v.value);
+  }
 }
 
 void print_json() {
@@ -24,6 +28,13 @@ void print_json() {
   for (const auto& f : cwts::layout::kFieldTable) {
     std::printf("%s{\"path\":\"%.*s\",\"offset\":%zu,\"size\":%zu}", first ? "" : ",",
                 static_cast<int>(f.path.size()), f.path.data(), f.offset, f.size);
+    first = false;
+  }
+  std::printf("],\"values\":[");
+  first = true;
+  for (const auto& v : cwts::layout::kValueTable) {
+    std::printf("%s{\"name\":\"%.*s\",\"value\":%" PRIu64 "}", first ? "" : ",",
+                static_cast<int>(v.name.size()), v.name.data(), v.value);
     first = false;
   }
   std::printf("]}\n");
@@ -38,6 +49,10 @@ void print_table() {
   for (const auto& f : cwts::layout::kFieldTable) {
     std::printf("%-44.*s %10zu %10zu\n", static_cast<int>(f.path.size()), f.path.data(), f.offset,
                 f.size);
+  }
+  std::printf("\n%-44s %21s\n", "value", "");
+  for (const auto& v : cwts::layout::kValueTable) {
+    std::printf("%-44.*s %21" PRIu64 "\n", static_cast<int>(v.name.size()), v.name.data(), v.value);
   }
 }
 

@@ -141,7 +141,8 @@ Engine::~Engine() {
 void Engine::start() {
   Impl& i = *impl_;
   i.signals_created.set_state(layout::RegionState::kLive);
-  i.signals = shm::Region::attach(layout::RegionKind::kSignals, shm::Access::kReadOnly, i.ropts);
+  // The file this engine created, through the descriptor it created: never found again by name.
+  i.signals = i.signals_created.view(shm::Access::kReadOnly);
   i.exec->bind_signals(i.signals.as<layout::SignalsRegion>(), i.market.header().epoch_ns);
   i.exec->set_intake_publisher([&i](layout::RegionState s) { i.signals_created.set_state(s); });
   i.exec->open_journal();

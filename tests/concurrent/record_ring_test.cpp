@@ -147,6 +147,33 @@ TEST(RecordRingTest, ConsumerResumesFromItsSharedCursor) {
   EXPECT_EQ(second.backlog(), 2U);
 }
 
+// A producer killed between its commit and tail stores leaves the tail one short. Its successor's
+// first push overwrites the slot of record next - N; an observer's only proof that its copy of
+// that record is intact is tail < i + N, so the successor must publish the true tail before it
+// writes anything there (issue 17 item 10).
+TEST(RecordRingTest, TakeoverProducerPublishesTheRecoveredTailBeforeItsFirstPush) {
+  Fixture f;
+  Consumer cons(*f.ring, *f.cursor);
+  {
+    Producer dead(*f.ring, *f.cursor);
+    Rec out{};
+    for (std::uint64_t s = 0; s < kN; ++s) {
+      ASSERT_EQ(dead.try_push(make(s)), PushStatus::kOk);
+      ASSERT_EQ(cons.try_pop(out), PopStatus::kOk);
+    }
+  }
+  // Record kN committed into slot 0, the tail hint still kN.
+  f.ring->records[0].words[0] = kN;
+  f.ring->records[0].words[1] = ~kN;
+  f.ring->records[0].commit = kN + 1;
+  Rec out{};
+  ASSERT_TRUE(cwts::concurrent::observe_record(*f.ring, 1, out));
+  Producer next(*f.ring, *f.cursor);
+  EXPECT_EQ(f.ring->published(), kN + 1);
+  // Record 1's slot is the one next's first push writes: observers must now refuse it.
+  EXPECT_FALSE(cwts::concurrent::observe_record(*f.ring, 1, out));
+}
+
 }  // namespace
 
 TEST(RecordRingTest, ObserverSeesCommittedRecordsWithoutConsumingAndRefusesOverwrittenOnes) {

@@ -1,5 +1,5 @@
-// Pins the shared-memory wire format: any change to a field, offset, size or capacity must come
-// with a layout version bump and a regenerated golden file.
+// Pins the shared-memory wire format: any change to a field, offset, size, capacity, enumerator or
+// flag must come with a layout version bump and a regenerated golden file.
 #include <cinttypes>
 #include <cstdio>
 #include <fstream>
@@ -50,11 +50,19 @@ std::string field_line(const layout::FieldDesc& f) {
   return out.str();
 }
 
+// "= name value": an enumerator, flag or magic (the golden file lists them after the fields).
+std::string value_line(const layout::ValueDesc& v) {
+  std::ostringstream out;
+  out << "= " << v.name << ' ' << v.value;
+  return out.str();
+}
+
 TEST(LayoutGoldenTest, FieldTableMatchesGoldenFile) {
   const Golden g = read_golden();
   ASSERT_FALSE(g.lines.empty()) << "cannot read " << CWTS_LAYOUT_GOLDEN;
   std::vector<std::string> now;
   for (const auto& f : layout::kFieldTable) now.push_back(field_line(f));
+  for (const auto& v : layout::kValueTable) now.push_back(value_line(v));
   std::ostringstream diff;
   for (std::size_t i = 0; i < std::max(now.size(), g.lines.size()); ++i) {
     const std::string a = i < g.lines.size() ? g.lines[i] : "<none>";
@@ -82,7 +90,7 @@ TEST(LayoutGoldenTest, FieldsFitTheirStructAndDoNotOverlap) {
   std::map<std::string, std::size_t> sizes;
   std::map<std::string, std::vector<layout::FieldDesc>> fields;
   for (const auto& f : layout::kFieldTable) {
-    const auto dot = f.path.find('.');
+    const auto dot = f.path.rfind('.');
     if (dot == std::string_view::npos) {
       sizes[std::string(f.path)] = f.size;
     } else {
@@ -113,6 +121,66 @@ TEST(LayoutGoldenTest, HashCoversEveryFieldOffset) {
     first = false;
   }
   EXPECT_NE(h1, h2);
+}
+
+bool has_field(std::string_view path) {
+  for (const auto& f : layout::kFieldTable) {
+    if (f.path == path) return true;
+  }
+  return false;
+}
+
+// The words the lock-free primitives synchronise on are part of the wire format: swapping
+// RecordRing::tail with its padding, say, must change the hash (issue 17 item 12).
+TEST(LayoutGoldenTest, HashCoversThePrimitivesInternals) {
+  for (const char* path : {
+           "RingCursor.head",
+           "SignalRing.tail",
+           "SignalRing.records",
+           "SignalRing::Record.commit",
+           "SignalRing::Record.words",
+           "ReportRing.tail",
+           "ReportRing::Record.commit",
+           "EventRing.head",
+           "EventRing.slots",
+           "EventRing::Slot.seq",
+           "EventRing::Slot.words",
+           "CandleRing.head",
+           "CandleRing::Slot.seq",
+           "Seqlock<Quote>.seq",
+           "Seqlock<Quote>.words",
+           "Seqlock<Balance>.seq",
+       }) {
+    EXPECT_TRUE(has_field(path)) << path << " is not in the field table";
+  }
+}
+
+// Enumerator values and flag bits are wire format too: a renumbered RejectReason must change the
+// hash.
+TEST(LayoutGoldenTest, HashCoversEnumeratorValuesAndFlags) {
+  auto value_of = [](std::string_view name) -> long long {
+    for (const auto& v : layout::kValueTable) {
+      if (v.name == name) return static_cast<long long>(v.value);
+    }
+    return -1;
+  };
+  EXPECT_EQ(value_of("RegionState::kLive"), 1);
+  EXPECT_EQ(value_of("RegionState::kClosed"), 2);
+  EXPECT_EQ(value_of("RegionKind::kSignals"), 2);
+  EXPECT_EQ(value_of("Side::kSell"), 2);
+  EXPECT_EQ(value_of("EventKind::kStatus"), 5);
+  EXPECT_EQ(value_of("RejectReason::kBookStale"), 28);
+  EXPECT_EQ(value_of("ReportKind::kStatusUnknown"), 8);
+  EXPECT_EQ(value_of("kFlagHugePages"), 2);
+  EXPECT_EQ(value_of("kSignalReduceOnly"), 1);
+  EXPECT_EQ(value_of("kMarketMagic"), static_cast<long long>(layout::kMarketMagic));
+  // Every enumerator of every wire enum is listed: the table is built from exhaustive switches
+  // (-Wswitch -Werror), so only the spot check above is needed here.
+  std::uint64_t h = layout::detail::layout_hash_of(layout::kFieldTable, layout::kValueTable);
+  EXPECT_EQ(h, layout::kLayoutHash);
+  auto changed = layout::kValueTable;
+  changed[0].value += 1;
+  EXPECT_NE(layout::detail::layout_hash_of(layout::kFieldTable, changed), layout::kLayoutHash);
 }
 
 TEST(LayoutGoldenTest, RegionSizesAreWhatTheDocsSay) {

@@ -4,7 +4,10 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -15,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -308,6 +312,254 @@ TEST(ProcessIdentityTest, LiveProcessMatchesItsStartTimeAndDeadOneDoesNot) {
   EXPECT_FALSE(cwts::shm::process_alive(child, 0));
   ::waitpid(child, nullptr, 0);
   EXPECT_FALSE(cwts::shm::process_alive(child, 0));
+}
+
+// --- hostile files at the region's name (issue 17 item 3) ---
+
+// A user created for one test and removed after it, so a file can be planted by someone other than
+// the engine. Needs root.
+class ThrowawayUser {
+ public:
+  explicit ThrowawayUser(char tag = 'a') {
+    name_ = std::string("cwtst") + tag + std::to_string(::getpid() % 1000000);
+    (void)!std::system(("userdel " + name_ + " >/dev/null 2>&1").c_str());
+    const std::string cmd =
+        "useradd --no-create-home --no-user-group --shell /usr/sbin/nologin " + name_ + " 2>&1";
+    if (std::system(cmd.c_str()) != 0) return;
+    const struct passwd* pw = ::getpwnam(name_.c_str());
+    if (pw == nullptr) return;
+    uid_ = pw->pw_uid;
+    gid_ = pw->pw_gid;
+    ok_ = true;
+  }
+  ~ThrowawayUser() { (void)!std::system(("userdel " + name_ + " >/dev/null 2>&1").c_str()); }
+  ThrowawayUser(const ThrowawayUser&) = delete;
+  ThrowawayUser& operator=(const ThrowawayUser&) = delete;
+
+  [[nodiscard]] bool ok() const { return ok_; }
+  [[nodiscard]] uid_t uid() const { return uid_; }
+
+  // Runs `fn` in a child process that dropped to this user; returns its exit status.
+  int run(const std::function<int()>& fn) const {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      if (::setgroups(0, nullptr) != 0 || ::setgid(gid_) != 0 || ::setuid(uid_) != 0) ::_exit(90);
+      int rc = 1;
+      try {
+        rc = fn();
+      } catch (...) {
+        rc = 3;
+      }
+      ::_exit(rc);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+ private:
+  std::string name_;
+  uid_t uid_ = 0;
+  gid_t gid_ = 0;
+  bool ok_ = false;
+};
+
+// Runs `fn` in a child killed after `seconds`: a call that blocks forever shows up as 128 + SIGALRM
+// instead of hanging the test.
+int in_child_bounded(unsigned seconds, const std::function<int()>& fn) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::alarm(seconds);
+    int rc = 1;
+    try {
+      rc = fn();
+    } catch (...) {
+      rc = 3;
+    }
+    ::_exit(rc);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Reads a whole file (the engine's region, to be copied by a forger).
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+class HostileFileTest : public RegionTest {
+ protected:
+  void SetUp() override {
+    RegionTest::SetUp();
+    // A directory anyone may create files in, like /dev/shm (1777) or the hugetlbfs mount (1770).
+    planted_dir_ = dir_ + "/planted";
+    ASSERT_EQ(::mkdir(planted_dir_.c_str(), 0755), 0);
+    ASSERT_EQ(::chmod(planted_dir_.c_str(), 01777), 0);
+    ASSERT_EQ(::chmod(dir_.c_str(), 01777), 0);
+  }
+  std::string name(RegionKind kind) const {
+    return cwts::shm::region_file_name(opts_.instance, kind);
+  }
+  std::string planted_dir_;
+};
+
+// The review's case: the engine's regions are in the shm directory; a group member copies the
+// market region into the directory searched first and changes a quote. Readers must ignore it.
+TEST_F(HostileFileTest, ForgedMarketRegionOfAnotherUserIsIgnored) {
+  if (::geteuid() != 0) GTEST_SKIP() << "planting a file as another user needs root";
+  ThrowawayUser forger;
+  if (!forger.ok()) GTEST_SKIP() << "useradd failed";
+  Region engine = Region::create(RegionKind::kMarket, opts_);
+  engine.set_state(RegionState::kLive);
+  layout::Quote q{};
+  q.bid_px.raw = 42;
+  engine.as<layout::MarketRegion>().symbols[3].quote.store(q);
+  const std::string bytes = slurp(engine.path());
+  ASSERT_GE(bytes.size(), layout::kMarketRegionBytes);
+  const std::string forged = planted_dir_ + "/" + name(RegionKind::kMarket);
+  ASSERT_EQ(forger.run([&] {
+    const int fd = ::open(forged.c_str(), O_RDWR | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) return 10;
+    if (::write(fd, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) {
+      return 11;
+    }
+    void* p = ::mmap(nullptr, bytes.size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) return 12;
+    layout::Quote fake{};
+    fake.bid_px.raw = 666;
+    static_cast<layout::MarketRegion*>(p)->symbols[3].quote.store(fake);
+    ::munmap(p, bytes.size());
+    ::close(fd);
+    return 0;
+  }),
+            0);
+  opts_.hugepage_dir = planted_dir_;  // searched first
+  Region reader = Region::attach(RegionKind::kMarket, Access::kReadOnly, opts_);
+  EXPECT_EQ(reader.path(), engine.path());
+  EXPECT_EQ(reader.as<layout::MarketRegion>().symbols[3].quote.load().bid_px.raw, 42);
+
+  // With the engine gone, the forged copy (which names a live pid) is refused, not mapped.
+  engine.remove();
+  std::string what;
+  EXPECT_EQ(attach_error(RegionKind::kMarket, Access::kReadOnly, &what), RegionErrc::kUntrusted);
+  EXPECT_NE(what.find(forged), std::string::npos) << what;
+  EXPECT_NE(what.find("uid " + std::to_string(forger.uid())), std::string::npos) << what;
+}
+
+TEST_F(HostileFileTest, FifoAtTheRegionNameDoesNotBlockAttach) {
+  const std::string fifo = dir_ + "/" + name(RegionKind::kMarket);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0666), 0);
+  for (const Access access : {Access::kReadOnly, Access::kReadWrite}) {
+    const int rc = in_child_bounded(5, [&] {
+      try {
+        (void)Region::attach(RegionKind::kMarket, access, opts_);
+        return 20;
+      } catch (const RegionError& e) {
+        return e.code() == RegionErrc::kUntrusted ? 0 : 21;
+      }
+    });
+    EXPECT_EQ(rc, 0) << "128 + " << SIGALRM << " = attach blocked on the FIFO";
+  }
+}
+
+TEST_F(HostileFileTest, FifoAtTheRegionNameDoesNotBlockCreate) {
+  const std::string fifo = dir_ + "/" + name(RegionKind::kMarket);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0666), 0);
+  const int rc = in_child_bounded(10, [&] {
+    Region r = Region::create(RegionKind::kMarket, opts_);
+    struct stat st {};
+    if (::lstat(r.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return 30;
+    return r.path() == fifo ? 0 : 31;
+  });
+  EXPECT_EQ(rc, 0) << "128 + " << SIGALRM << " = create blocked on the FIFO";
+}
+
+TEST_F(HostileFileTest, SymlinkAtTheRegionNameIsNotFollowed) {
+  Region engine = Region::create(RegionKind::kMarket, opts_);
+  engine.set_state(RegionState::kLive);
+  // A link in the directory searched first, pointing at the real region: still not trusted.
+  opts_.hugepage_dir = planted_dir_;
+  const std::string link = planted_dir_ + "/" + name(RegionKind::kMarket);
+  ASSERT_EQ(::symlink(engine.path().c_str(), link.c_str()), 0);
+  Region reader = Region::attach(RegionKind::kMarket, Access::kReadOnly, opts_);
+  EXPECT_EQ(reader.path(), engine.path());
+}
+
+// Another user squats the name with a header naming a live process (pid 1): the engine must not
+// take it for a running engine and refuse to start.
+TEST_F(HostileFileTest, NameSquattedByAnotherUserDoesNotStopTheEngine) {
+  if (::geteuid() != 0) GTEST_SKIP() << "planting a file as another user needs root";
+  ThrowawayUser squatter;
+  if (!squatter.ok()) GTEST_SKIP() << "useradd failed";
+  layout::RegionHeader h{};
+  h.magic = layout::kMarketMagic;
+  h.layout_version = layout::kLayoutVersion;
+  h.layout_hash = layout::kLayoutHash;
+  h.region_kind = static_cast<std::uint32_t>(RegionKind::kMarket);
+  h.region_size = layout::kMarketRegionBytes;
+  h.engine_pid = 1;
+  h.engine_start_ticks = cwts::shm::process_start_ticks(1);
+  h.state = static_cast<std::uint64_t>(RegionState::kLive);
+  const std::string squatted = dir_ + "/" + name(RegionKind::kMarket);
+  ASSERT_EQ(squatter.run([&] {
+    const int fd = ::open(squatted.c_str(), O_RDWR | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) return 10;
+    return ::write(fd, &h, sizeof h) == static_cast<ssize_t>(sizeof h) ? 0 : 11;
+  }),
+            0);
+  Region engine = Region::create(RegionKind::kMarket, opts_);
+  EXPECT_EQ(engine.path(), squatted);
+  struct stat st {};
+  ASSERT_EQ(::stat(squatted.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, ::geteuid());
+  EXPECT_EQ(engine.header().engine_pid, ::getpid());
+}
+
+// An engine that is not root cannot remove another user's file from a sticky directory: it must
+// say whose file blocks it, not hang or blame its own permissions.
+TEST_F(HostileFileTest, UnremovableForeignFileIsAClearErrorForAnUnprivilegedEngine) {
+  if (::geteuid() != 0) GTEST_SKIP() << "running as two other users needs root";
+  ThrowawayUser engine_user('e');
+  ThrowawayUser squatter('s');
+  if (!engine_user.ok() || !squatter.ok()) GTEST_SKIP() << "useradd failed";
+  const std::string squatted = dir_ + "/" + name(RegionKind::kMarket);
+  ASSERT_EQ(squatter.run([&] { return ::mkfifo(squatted.c_str(), 0600) == 0 ? 0 : 10; }), 0);
+  opts_.engine_user = "nobody-cwts-none";
+  const int rc = engine_user.run([&] {
+    ::alarm(10);
+    try {
+      (void)Region::create(RegionKind::kMarket, opts_);
+      return 20;
+    } catch (const RegionError& e) {
+      const std::string what = e.what();
+      if (e.code() != RegionErrc::kUntrusted) return 21;
+      if (what.find(squatted) == std::string::npos) return 22;
+      return what.find("FIFO") == std::string::npos ? 23 : 0;
+    }
+  });
+  EXPECT_EQ(rc, 0) << "21: wrong code, 22/23: the message does not name the file and its type, "
+                   << 128 + SIGALRM << ": blocked";
+}
+
+// The engine maps the signals region it created through the descriptor it created, never by
+// searching for the name again (where someone else's file may now be).
+TEST_F(HostileFileTest, EngineViewOfItsSignalsRegionIsTheFileItCreated) {
+  Region created = Region::create(RegionKind::kSignals, opts_);
+  created.set_state(RegionState::kLive);
+  // Someone replaces the name (here: another valid-looking region renamed over it).
+  RegionOptions other = opts_;
+  other.shm_dir = planted_dir_;
+  Region impostor = Region::create(RegionKind::kSignals, other);
+  impostor.set_state(RegionState::kLive);
+  ASSERT_EQ(::rename(impostor.path().c_str(), created.path().c_str()), 0);
+
+  Region view = created.view(Access::kReadOnly);
+  EXPECT_EQ(view.access(), Access::kReadOnly);
+  created.as<layout::SignalsRegion>().slots[2].claim = layout::make_claim(123, 1);
+  EXPECT_EQ(view.as<layout::SignalsRegion>().slots[2].claim, layout::make_claim(123, 1));
+  EXPECT_EQ(view.header().epoch_ns, created.header().epoch_ns);
 }
 
 // --- the real huge-page path: reserve pages, mount hugetlbfs, use it, undo both ---

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -13,12 +14,12 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
-#include <boost/interprocess/file_mapping.hpp>
-#include <boost/interprocess/mapped_region.hpp>
 #include <spdlog/spdlog.h>
 
 #include "cwts/concurrent/word_copy.hpp"
@@ -26,7 +27,6 @@
 #include "cwts/log/json_log.hpp"
 
 namespace cwts::shm {
-namespace bip = boost::interprocess;
 using layout::RegionHeader;
 using layout::RegionKind;
 using layout::RegionState;
@@ -74,14 +74,34 @@ struct Mapped {
   std::size_t size;
 };
 
-// Maps `path` with Boost.Interprocess; MAP_POPULATE pre-faults every page when asked.
-Mapped map_file(const std::string& path, Access access, std::size_t size, bool prefault) {
-  const bip::mode_t mode = access == Access::kReadWrite ? bip::read_write : bip::read_only;
-  bip::file_mapping file(path.c_str(), mode);
-  const bip::map_options_t opts = prefault ? MAP_POPULATE : bip::default_map_options;
-  auto region = std::make_shared<bip::mapped_region>(file, mode, 0, size, nullptr, opts);
-  void* base = region->get_address();
-  return {std::shared_ptr<void>(region, base), base, region->get_size()};
+// One mmap of a file, and optionally the descriptor it came from: both released with the last
+// handle.
+struct Mapping {
+  void* base = nullptr;
+  std::size_t size = 0;
+  int fd = -1;
+  Mapping() = default;
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  ~Mapping() {
+    if (base != nullptr) ::munmap(base, size);
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Maps the open file `fd` (never a path: the descriptor is the file that was checked). `keep_fd`
+// hands the descriptor to the mapping, which closes it; otherwise the caller keeps it. MAP_POPULATE
+// pre-faults every page when asked. Returns false with errno set when mmap fails.
+bool map_fd(int fd, Access access, std::size_t size, bool prefault, bool keep_fd, Mapped& out) {
+  const int prot = access == Access::kReadWrite ? PROT_READ | PROT_WRITE : PROT_READ;
+  void* base = ::mmap(nullptr, size, prot, MAP_SHARED | (prefault ? MAP_POPULATE : 0), fd, 0);
+  if (base == MAP_FAILED) return false;
+  auto m = std::make_shared<Mapping>();
+  m->base = base;
+  m->size = size;
+  m->fd = keep_fd ? fd : -1;
+  out = {std::shared_ptr<void>(m, base), base, size};
+  return true;
 }
 
 bool lock_region_pages(void* base, std::size_t size, const std::string& path) {
@@ -125,13 +145,99 @@ void fill_header(RegionHeader& h, RegionKind kind, std::size_t size, std::size_t
   h.state = static_cast<std::uint64_t>(RegionState::kInitializing);
 }
 
-// Reads a header copy from a file without mapping it (used to judge an existing file).
-bool read_header(const std::string& path, RegionHeader& out) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const ssize_t n = ::pread(fd, &out, sizeof out, 0);
+// --- which files are trusted (docs/adr/0019-region-discovery.md) ---
+
+std::string user_name(uid_t uid) {
+  struct passwd pw {};
+  struct passwd* result = nullptr;
+  char buf[4096];
+  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &result) == 0 && result != nullptr) {
+    return std::string(" (") + result->pw_name + ")";
+  }
+  return "";
+}
+
+// The owners whose files in `dir` are believed to be the engine's: root, this process's effective
+// user, the directory's owner (who can replace any file in it anyway) and the engine's service
+// account. Never anything read from the file itself: a forger writes whatever header it likes.
+std::vector<uid_t> trusted_owners(const std::string& dir, const RegionOptions& opts) {
+  std::vector<uid_t> uids{0, ::geteuid()};
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0) uids.push_back(st.st_uid);
+  std::string user = opts.engine_user;
+  if (user.empty()) {
+    const char* env = std::getenv("CWTS_ENGINE_USER");
+    user = env != nullptr && *env != '\0' ? env : "cwts";
+  }
+  struct passwd pw {};
+  struct passwd* result = nullptr;
+  char buf[4096];
+  if (::getpwnam_r(user.c_str(), &pw, buf, sizeof buf, &result) == 0 && result != nullptr) {
+    uids.push_back(result->pw_uid);
+  }
+  return uids;
+}
+
+bool trusted(uid_t uid, const std::vector<uid_t>& owners) {
+  for (uid_t u : owners) {
+    if (u == uid) return true;
+  }
+  return false;
+}
+
+std::string describe_type(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  return "not a regular file";
+}
+
+enum class Probe : std::uint8_t { kAbsent, kOk, kUntrusted };
+
+// Opens `path` without following a symbolic link or blocking on a FIFO (O_NOFOLLOW|O_NONBLOCK)
+// and checks, on the descriptor (fstat, never stat-then-open), that it is a regular file of a
+// trusted owner. kOk: `fd` and `st` describe it and the caller owns `fd`. kUntrusted: `why` says
+// what the name is instead. Other errors throw.
+Probe open_checked(const std::string& path, int flags, const std::vector<uid_t>& owners, int& fd,
+                   struct stat& st, std::string& why) {
+  fd = ::open(path.c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) return Probe::kAbsent;
+    struct stat lst {};
+    const bool have = ::lstat(path.c_str(), &lst) == 0;
+    if (err == ELOOP || err == ENXIO || err == EISDIR || (have && !S_ISREG(lst.st_mode))) {
+      why = path + " is " + (have ? describe_type(lst.st_mode) : "not a regular file");
+      return Probe::kUntrusted;
+    }
+    if (err == EACCES && have && !trusted(lst.st_uid, owners)) {
+      why = path + " is owned by uid " + std::to_string(lst.st_uid) + user_name(lst.st_uid) +
+            ", not by the engine's user";
+      return Probe::kUntrusted;
+    }
+    throw RegionError(err == EACCES ? RegionErrc::kPermission : RegionErrc::kSystem,
+                      "shm: cannot open " + path + ": " + errno_text(err) +
+                          (err == EACCES ? " (is this user in the engine's strategy group?)" : ""));
+  }
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw RegionError(RegionErrc::kSystem, "shm: cannot stat " + path + ": " + errno_text(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    why = path + " is " + describe_type(st.st_mode);
+  } else if (!trusted(st.st_uid, owners)) {
+    why = path + " is owned by uid " + std::to_string(st.st_uid) + user_name(st.st_uid) +
+          ", not by the engine's user (root, this user, the directory's owner or "
+          "region engine_user / CWTS_ENGINE_USER)";
+  } else {
+    return Probe::kOk;
+  }
   ::close(fd);
-  return n == static_cast<ssize_t>(sizeof out);
+  fd = -1;
+  return Probe::kUntrusted;
 }
 
 // Checks a header against this build. Throws RegionError naming both sides of any mismatch.
@@ -205,23 +311,45 @@ gid_t resolve_group(const std::string& group) {
   return grp.gr_gid;
 }
 
-// Removes a leftover file of a dead engine; refuses if a live engine owns it.
-void clear_existing(const std::string& path, RegionKind kind) {
+// Clears the region's name in `dir` before a create: a leftover of a dead engine (or of this
+// process) is removed; a live engine's file makes the create fail (kAlreadyServed); anything else
+// there (another user's file, a FIFO, a link) is removed if this process may, and otherwise
+// reported in `blocked` (the name cannot be used in this directory). Never blocks: the name is
+// opened O_NONBLOCK and judged by its descriptor.
+void clear_existing(const std::string& dir, const std::string& name, RegionKind kind,
+                    const RegionOptions& opts, std::string& blocked) {
+  const std::string path = dir + "/" + name;
+  int fd = -1;
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return;
-  RegionHeader h{};
-  if (read_header(path, h) && h.magic == traits(kind).magic &&
-      h.state != static_cast<std::uint64_t>(RegionState::kClosed) &&
-      process_alive(h.engine_pid, h.engine_start_ticks) && h.engine_pid != ::getpid()) {
-    throw RegionError(RegionErrc::kAlreadyServed,
-                      "shm: " + path + " is served by a running engine (pid " +
-                          std::to_string(h.engine_pid) + "); stop it or use another instance name");
+  std::string why;
+  const Probe p = open_checked(path, O_RDONLY, trusted_owners(dir, opts), fd, st, why);
+  if (p == Probe::kAbsent) return;
+  if (p == Probe::kOk) {
+    RegionHeader h{};
+    const bool have = ::pread(fd, &h, sizeof h, 0) == static_cast<ssize_t>(sizeof h);
+    ::close(fd);
+    if (have && h.magic == traits(kind).magic &&
+        h.state != static_cast<std::uint64_t>(RegionState::kClosed) &&
+        process_alive(h.engine_pid, h.engine_start_ticks) && h.engine_pid != ::getpid()) {
+      throw RegionError(RegionErrc::kAlreadyServed, "shm: " + path +
+                                                        " is served by a running engine (pid " +
+                                                        std::to_string(h.engine_pid) +
+                                                        "); stop it or use another instance name");
+    }
+    log::log_event(spdlog::level::warn, "shm", "stale_region_removed",
+                   log::LogFields().str("path", path).num("engine_pid", h.engine_pid));
+  } else {
+    log::log_event(spdlog::level::warn, "shm", "foreign_file_removed",
+                   log::LogFields().str("path", path).str("reason", why));
   }
-  log::log_event(spdlog::level::warn, "shm", "stale_region_removed",
-                 log::LogFields().str("path", path).num("engine_pid", h.engine_pid));
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    throw RegionError(RegionErrc::kPermission,
-                      "shm: cannot remove stale " + path + ": " + errno_text(errno));
+    const int err = errno;
+    if (p == Probe::kOk) {
+      throw RegionError(RegionErrc::kPermission,
+                        "shm: cannot remove stale " + path + ": " + errno_text(err));
+    }
+    blocked = why + "; this process cannot remove it (" + errno_text(err) +
+              "): remove it as root, or use another instance name";
   }
 }
 
@@ -231,15 +359,17 @@ struct Target {
   bool huge;
 };
 
-// Creates, sizes and maps a temporary file in `t.dir`. Returns false (after cleaning up) when the
-// hugetlbfs pool is too small, so the caller can fall back.
+// Creates, sizes and maps a temporary file in `t.dir` under a fresh random name (mkostemp:
+// O_CREAT|O_EXCL, so nobody can have planted it, and nobody can guess it in advance to squat it).
+// The mapping keeps the descriptor. Returns false (after cleaning up) when the hugetlbfs pool is
+// too small, so the caller can fall back.
 bool create_in(const Target& t, RegionKind kind, const RegionOptions& opts, mode_t mode, gid_t gid,
-               Mapped& out_map, std::string& tmp_path, std::size_t& size) {
+               Mapped& out_map, int& out_fd, std::string& tmp_path, std::size_t& size) {
   const std::string name = region_file_name(opts.instance, kind);
-  tmp_path = t.dir + "/." + name + ".tmp." + std::to_string(::getpid());
+  std::string tmpl = t.dir + "/." + name + ".tmp.XXXXXX";
   size = round_up(traits(kind).bytes, t.page);
-  ::unlink(tmp_path.c_str());
-  const int fd = ::open(tmp_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  const int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+  tmp_path = tmpl;
   if (fd < 0) {
     const int err = errno;
     throw RegionError(err == EACCES ? RegionErrc::kPermission : RegionErrc::kSystem,
@@ -262,21 +392,21 @@ bool create_in(const Target& t, RegionKind kind, const RegionOptions& opts, mode
     if (t.huge) return false;
     throw RegionError(RegionErrc::kSystem, "shm: cannot size " + tmp_path + ": " + errno_text(err));
   }
-  ::close(fd);
-  try {
-    out_map = map_file(tmp_path, Access::kReadWrite, size, opts.prefault || t.huge);
-  } catch (const bip::interprocess_exception& e) {
+  if (!map_fd(fd, Access::kReadWrite, size, opts.prefault || t.huge, /*keep_fd=*/true, out_map)) {
+    const int err = errno;
+    ::close(fd);
     ::unlink(tmp_path.c_str());
     if (t.huge) {
       log::log_event(spdlog::level::warn, "shm", "hugepage_mapping_failed",
                      log::LogFields()
                          .str("dir", t.dir)
-                         .str("error", e.what())
+                         .str("error", errno_text(err))
                          .str("hint", "not enough huge pages reserved?"));
       return false;
     }
-    throw RegionError(RegionErrc::kSystem, "shm: cannot map " + tmp_path + ": " + e.what());
+    throw RegionError(RegionErrc::kSystem, "shm: cannot map " + tmp_path + ": " + errno_text(err));
   }
+  out_fd = fd;
   return true;
 }
 
@@ -308,6 +438,8 @@ const char* to_string(RegionErrc e) noexcept {
       return "permission";
     case RegionErrc::kSystem:
       return "system";
+    case RegionErrc::kUntrusted:
+      return "untrusted";
   }
   return "unknown";
 }
@@ -325,6 +457,7 @@ Region& Region::operator=(Region&& other) noexcept {
     backing_ = other.backing_;
     access_ = other.access_;
     locked_ = std::exchange(other.locked_, false);
+    fd_ = std::exchange(other.fd_, -1);
     dev_ = other.dev_;
     inode_ = other.inode_;
   }
@@ -341,27 +474,50 @@ Region Region::create(RegionKind kind, const RegionOptions& opts) {
   const gid_t gid = resolve_group(opts.group);
   const std::string name = region_file_name(opts.instance, kind);
 
-  // A live engine anywhere we look owns the instance; a dead one's files are removed.
-  for (const auto* dir : {&opts.hugepage_dir, &opts.shm_dir}) {
-    if (!dir->empty()) clear_existing(*dir + "/" + name, kind);
-  }
+  // A live engine anywhere we look owns the instance; a dead one's files are removed, and so is
+  // whatever else sits at the name, when this process may. `blocked` names what it may not remove.
+  std::string blocked_huge;
+  std::string blocked_shm;
+  if (!opts.hugepage_dir.empty()) clear_existing(opts.hugepage_dir, name, kind, opts, blocked_huge);
+  if (!opts.shm_dir.empty()) clear_existing(opts.shm_dir, name, kind, opts, blocked_shm);
 
   std::vector<Target> targets;
   if (const std::size_t hp = hugetlbfs_page_size(opts.hugepage_dir); hp != 0) {
-    targets.push_back({opts.hugepage_dir, hp, true});
+    if (blocked_huge.empty()) {
+      targets.push_back({opts.hugepage_dir, hp, true});
+    } else {
+      log::log_event(spdlog::level::warn, "shm", "hugepage_name_blocked",
+                     log::LogFields().str("reason", blocked_huge));
+    }
   }
-  targets.push_back({opts.shm_dir, static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)), false});
+  // An unusable name in the shm directory only matters if we end up there.
+  if (!opts.shm_dir.empty()) {
+    targets.push_back({opts.shm_dir, static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)), false});
+  }
 
   Region r;
   Mapped m{};
+  int fd = -1;
   std::string tmp;
   std::size_t size = 0;
   const Target* used = nullptr;
   for (const auto& t : targets) {
-    if (create_in(t, kind, opts, mode, gid, m, tmp, size)) {
+    if (!t.huge && !blocked_shm.empty()) {
+      throw RegionError(
+          RegionErrc::kUntrusted,
+          "shm: cannot create the " + std::string(traits(kind).name) + " region: " + blocked_shm);
+    }
+    if (create_in(t, kind, opts, mode, gid, m, fd, tmp, size)) {
       used = &t;
       break;
     }
+  }
+  if (used == nullptr) {
+    throw RegionError(RegionErrc::kSystem,
+                      "shm: no usable directory for the " + std::string(traits(kind).name) +
+                          " region (hugepage_dir '" + opts.hugepage_dir +
+                          "' unusable or full, shm_dir '" + opts.shm_dir + "')" +
+                          (blocked_huge.empty() ? "" : ": " + blocked_huge));
   }
   if (!used->huge) {
     log::log_event(spdlog::level::warn, "shm", "normal_pages",
@@ -377,6 +533,7 @@ Region Region::create(RegionKind kind, const RegionOptions& opts) {
   r.mapping_ = m.owner;
   r.base_ = m.base;
   r.size_ = m.size;
+  r.fd_ = fd;
   r.backing_ = used->huge ? Backing::kHugePages : Backing::kShm;
   r.access_ = Access::kReadWrite;
   r.locked_ = opts.lock_pages && lock_region_pages(m.base, m.size, tmp);
@@ -385,14 +542,19 @@ Region Region::create(RegionKind kind, const RegionOptions& opts) {
   concurrent::store_word(h.magic, traits(kind).magic, std::memory_order_release);
 
   r.path_ = used->dir + "/" + name;
+  // rename replaces whatever was planted at the name since clear_existing, if we may remove it.
   if (::rename(tmp.c_str(), r.path_.c_str()) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
-    throw RegionError(RegionErrc::kSystem,
-                      "shm: cannot publish " + r.path_ + ": " + errno_text(err));
+    throw RegionError(err == EPERM || err == EACCES ? RegionErrc::kUntrusted : RegionErrc::kSystem,
+                      "shm: cannot publish " + r.path_ + ": " + errno_text(err) +
+                          (err == EPERM || err == EACCES
+                               ? " (another user's file took the name: remove it as root, or use "
+                                 "another instance name)"
+                               : ""));
   }
   struct stat st {};
-  if (::stat(r.path_.c_str(), &st) == 0) {
+  if (::fstat(fd, &st) == 0) {
     r.dev_ = st.st_dev;
     r.inode_ = st.st_ino;
   }
@@ -409,37 +571,46 @@ Region Region::create(RegionKind kind, const RegionOptions& opts) {
 Region Region::attach(RegionKind kind, Access access, const RegionOptions& opts) {
   const std::string name = region_file_name(opts.instance, kind);
   std::string searched;
+  std::string untrusted;
   for (const auto* dir : {&opts.hugepage_dir, &opts.shm_dir}) {
     if (dir->empty()) continue;
     const std::string path = *dir + "/" + name;
     searched += (searched.empty() ? "" : ", ") + path;
-    const int fd =
-        ::open(path.c_str(), (access == Access::kReadWrite ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-    if (fd < 0) {
-      const int err = errno;
-      if (err == ENOENT) continue;
-      throw RegionError(
-          err == EACCES ? RegionErrc::kPermission : RegionErrc::kSystem,
-          "shm: cannot open " + path + ": " + errno_text(err) +
-              (err == EACCES ? " (is this user in the engine's strategy group?)" : ""));
-    }
+    int fd = -1;
     struct stat st {};
+    std::string why;
+    const Probe p = open_checked(path, access == Access::kReadWrite ? O_RDWR : O_RDONLY,
+                                 trusted_owners(*dir, opts), fd, st, why);
+    if (p == Probe::kAbsent) continue;
+    if (p == Probe::kUntrusted) {
+      // Not the engine's: skip it (a planted file must neither be mapped nor stop the search).
+      log::log_event(spdlog::level::warn, "shm", "untrusted_region_file_ignored",
+                     log::LogFields().str("path", path).str("reason", why));
+      untrusted += (untrusted.empty() ? "" : "; ") + why;
+      continue;
+    }
     RegionHeader h{};
-    const bool have =
-        ::fstat(fd, &st) == 0 && ::pread(fd, &h, sizeof h, 0) == static_cast<ssize_t>(sizeof h);
-    ::close(fd);
-    if (!have) {
+    if (::pread(fd, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h)) {
+      ::close(fd);
       throw RegionError(RegionErrc::kInitializing,
                         "shm: " + path + " is shorter than a region header; retry shortly");
     }
-    validate_header(h, kind, static_cast<std::size_t>(st.st_size), path);
+    try {
+      validate_header(h, kind, static_cast<std::size_t>(st.st_size), path);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
 
     Region r;
     Mapped m{};
-    try {
-      m = map_file(path, access, static_cast<std::size_t>(h.region_size), opts.prefault);
-    } catch (const bip::interprocess_exception& e) {
-      throw RegionError(RegionErrc::kSystem, "shm: cannot map " + path + ": " + e.what());
+    // The descriptor that was checked is the one mapped; the mapping outlives it.
+    const bool mapped = map_fd(fd, access, static_cast<std::size_t>(h.region_size), opts.prefault,
+                               /*keep_fd=*/false, m);
+    const int err = errno;
+    ::close(fd);
+    if (!mapped) {
+      throw RegionError(RegionErrc::kSystem, "shm: cannot map " + path + ": " + errno_text(err));
     }
     r.mapping_ = m.owner;
     r.base_ = m.base;
@@ -449,14 +620,43 @@ Region Region::attach(RegionKind kind, Access access, const RegionOptions& opts)
     r.backing_ = (h.flags & layout::kFlagHugePages) != 0U ? Backing::kHugePages : Backing::kShm;
     r.dev_ = st.st_dev;
     r.inode_ = st.st_ino;
-    // Re-validate through the mapping: the file may have been replaced between pread and mmap.
+    // Re-validate through the mapping: the engine may have closed the region since the pread.
     validate_header(r.header(), kind, static_cast<std::size_t>(st.st_size), path);
     r.locked_ = opts.lock_pages && lock_region_pages(m.base, m.size, path);
     return r;
   }
+  if (!untrusted.empty()) {
+    throw RegionError(RegionErrc::kUntrusted,
+                      "shm: no trusted " + std::string(traits(kind).name) +
+                          " region for instance '" + opts.instance + "': " + untrusted +
+                          "; remove it, or set CWTS_ENGINE_USER to the engine's user");
+  }
   throw RegionError(RegionErrc::kNotFound,
                     "shm: no " + std::string(traits(kind).name) + " region for instance '" +
                         opts.instance + "' (looked for " + searched + "); is cwtsd running?");
+}
+
+Region Region::view(Access access) const {
+  if (fd_ < 0) {
+    throw RegionError(RegionErrc::kSystem,
+                      "shm: view() needs a region made by create() (it maps the created file)");
+  }
+  Mapped m{};
+  if (!map_fd(fd_, access, size_, /*prefault=*/true, /*keep_fd=*/false, m)) {
+    const int err = errno;
+    throw RegionError(RegionErrc::kSystem, "shm: cannot map " + path_ + ": " + errno_text(err));
+  }
+  Region r;
+  r.mapping_ = m.owner;
+  r.base_ = m.base;
+  r.size_ = m.size;
+  r.path_ = path_;
+  r.backing_ = backing_;
+  r.access_ = access;
+  r.dev_ = dev_;
+  r.inode_ = inode_;
+  r.locked_ = locked_ && lock_region_pages(m.base, m.size, path_);
+  return r;
 }
 
 void Region::set_state(RegionState state) noexcept {

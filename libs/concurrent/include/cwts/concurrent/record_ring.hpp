@@ -19,9 +19,15 @@ namespace cwts::concurrent {
 //   producer (push i)                            consumer (pop i)
 //   h = cursor.head.load(acquire)                c = records[i%N].commit.load(acquire)
 //   i - h >= N -> kFull (nothing written)        c != i + 1 -> kEmpty
-//   store words (relaxed)                        load words (relaxed)
-//   records[i%N].commit.store(i+1, release)      cursor.head.store(i + 1, release)
+//   fence(release)                               load words (relaxed)
+//   store words (relaxed)                        cursor.head.store(i + 1, release)
+//   records[i%N].commit.store(i+1, release)
 //   tail.store(i + 1, release)
+//
+//   observer (observe_record i, never writes)
+//   c = records[i%N].commit.load(acquire); c != i + 1 -> false
+//   load words (relaxed); fence(acquire)
+//   t = tail.load(relaxed); t >= i + N -> false (the slot may hold record i + N by now)
 //
 // The producer's acquire load of head pairs with the consumer's release store, so slot i%N is
 // only rewritten after the consumer finished copying record i - N. The consumer's acquire load of
@@ -32,7 +38,20 @@ namespace cwts::concurrent {
 //
 // `tail` is a hint for observers and for a producer taking over a slot after its previous owner
 // died; it may lag the true tail by one record (a producer killed between the two stores), so
-// recover_tail() walks the commit words forward from it.
+// recover_tail() walks the commit words forward from it, and a new producer publishes the
+// recovered value before its first push (the observer's proof below needs tail >= j to be stored
+// before any word of record j is).
+//
+// The release fence at the top of a push is for observers only (the consumer needs no more than
+// the commit word): it orders the previous push's `tail.store(j)` before record j's word stores,
+// which otherwise may become visible first (a release store orders only what precedes it, and
+// ARMv8/POWER do reorder). An observer copying record i = j - N that reads any word of record j
+// therefore, by fence-fence synchronisation with its acquire fence, also reads tail >= j = i + N
+// and rejects its copy. Without the fence it could read a new word and the old tail and accept a
+// torn record. It is free on x86 (TSO keeps stores in order; the fence only stops the compiler).
+//
+// Rejected: an acquire-release RMW or a second "writing" marker per record (a seqlock per slot,
+// like BroadcastRing): more stores on the push path for a reader that is only an observer.
 template <typename T, std::size_t N>
 struct RecordRing {
   static_assert(std::is_trivially_copyable_v<T>, "ring records must be trivially copyable");
@@ -60,8 +79,10 @@ struct RecordRing {
 // Reads record `i` of a ring without consuming it (an observer such as the control plane; the
 // ring keeps its single consumer). True with `out` filled when record i was committed and still
 // intact; false when it is not committed yet or the producer may have overwritten it (the
-// observer fell a lap behind). The producer writes record i + N into the same slot only once its
-// tail reaches i + N, so a tail still below that after the copy proves the copy was not torn.
+// observer fell a lap behind). The producer writes record i + N into the same slot only after it
+// stored tail = i + N and then a release fence (try_push), so a copy that saw any word of record
+// i + N also sees, after the acquire fence, tail >= i + N: a tail still below that proves the copy
+// was not torn.
 template <typename T, std::size_t N>
 [[nodiscard]] bool observe_record(const RecordRing<T, N>& ring, std::uint64_t i, T& out) noexcept {
   const auto& rec = ring.records[i & (N - 1)];
@@ -104,7 +125,13 @@ class RecordProducer {
       : ring_(&ring),
         consumer_(&consumer),
         tail_(recover_tail(ring)),
-        head_cache_(consumer.consumed()) {}
+        head_cache_(consumer.consumed()) {
+    // A predecessor killed between its commit and tail stores left tail one record short. Publish
+    // the true tail before the first push overwrites anything (see the observer's proof above).
+    if (load_word(ring.tail, std::memory_order_relaxed) != tail_) {
+      store_word(ring.tail, tail_, std::memory_order_release);
+    }
+  }
 
   [[nodiscard]] PushStatus try_push(const T& value) noexcept {
     if (tail_ - head_cache_ >= N) {
@@ -112,6 +139,11 @@ class RecordProducer {
       if (tail_ - head_cache_ >= N) return PushStatus::kFull;
     }
     auto& rec = ring_->records[tail_ & (N - 1)];
+    // release fence: tail_ (stored by the previous push, or by the constructor) must be visible
+    // before any word of this record to an observer that reads the word and then, after its
+    // acquire fence, the tail: the slot still holds record tail_ - N, which observe_record may be
+    // copying. The release store of tail does not order these later stores; this fence does.
+    std::atomic_thread_fence(std::memory_order_release);
     store_words(rec.words, value);
     store_word(rec.commit, tail_ + 1, std::memory_order_release);
     ++tail_;

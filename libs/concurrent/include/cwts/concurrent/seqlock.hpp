@@ -31,8 +31,10 @@ namespace cwts::concurrent {
 // Rejected: a plain memcpy of the payload (a data race under the C++ memory model); an
 // acquire-release RMW on seq by the reader (makes readers write the writer's cache line).
 //
-// Layout: seq sits on its own cache line with the payload after it; the struct is standard
-// layout and trivially copyable so it can be placed in a mapped region by offset.
+// Layout: the struct starts a cache line (alignas(64)); seq is its first word and shares that line
+// with the first 56 payload bytes (both are written by the one writer, so nothing is false-shared).
+// The struct is standard layout and trivially copyable so it can be placed in a mapped region by
+// offset.
 template <typename T>
 struct alignas(64) Seqlock {
   static_assert(std::is_trivially_copyable_v<T>, "Seqlock payload must be trivially copyable");

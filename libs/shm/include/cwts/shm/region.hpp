@@ -34,6 +34,7 @@ enum class RegionErrc : std::uint8_t {
   kAlreadyServed,  // create: a live engine already serves this instance
   kPermission,
   kSystem,
+  kUntrusted,  // the file at the region's name is not a regular file of a trusted owner
 };
 
 [[nodiscard]] const char* to_string(RegionErrc e) noexcept;
@@ -60,6 +61,11 @@ struct RegionOptions {
   bool prefault = true;    // touch every page at create/attach so the hot path never faults
   bool lock_pages = true;  // mlock where permitted (RLIMIT_MEMLOCK, CAP_IPC_LOCK)
   std::string group;       // create: owning group of the files ("" = the process's group)
+  // The engine's service account. A region file is trusted only if it is a regular file owned by
+  // root, by the calling process's effective user, by the owner of its directory, or by this user
+  // (see docs/adr/0019-region-discovery.md). "" = the environment variable CWTS_ENGINE_USER, else
+  // "cwts" (the account docs/operations.md creates) when it exists.
+  std::string engine_user;
   mode_t market_mode = 0640;
   mode_t signals_mode = 0660;
 };
@@ -73,15 +79,22 @@ struct RegionOptions {
 class Region {
  public:
   // Engine: creates the region (removing a stale one left by a dead engine, refusing if a live
-  // engine serves the instance), zero-fills, writes the header with magic last, and makes it
-  // visible under its final name atomically (rename). The state is kInitializing until
-  // set_state(kLive). Throws RegionError.
+  // engine serves the instance; a file of an untrusted owner or type at the name is replaced, or
+  // if it cannot be removed, kUntrusted says whose it is), zero-fills, writes the header with magic
+  // last, and makes it visible under its final name atomically (rename). The state is kInitializing
+  // until set_state(kLive). Throws RegionError.
   static Region create(layout::RegionKind kind, const RegionOptions& opts);
 
-  // Reader (or the engine re-mapping its signals region read-only): finds the region in the
-  // hugepage directory, then the shm directory, validates the header, maps it. Throws RegionError
-  // naming the expected and found values on any mismatch.
+  // Reader: finds the region in the hugepage directory, then the shm directory, validates the
+  // header, maps it. A name that is not a regular file of a trusted owner (a FIFO, a link, another
+  // user's file) is skipped with a warning, never opened blocking nor mapped; if nothing else is
+  // found the error is kUntrusted. The file is mapped through the descriptor that was validated.
+  // Throws RegionError naming the expected and found values on any mismatch.
   static Region attach(layout::RegionKind kind, Access access, const RegionOptions& opts);
+
+  // Engine: another mapping of the file this handle created (e.g. read-only for the exec thread),
+  // made from the descriptor create() kept, never by searching for the name again.
+  [[nodiscard]] Region view(Access access) const;
 
   // An empty handle (maps nothing) to be assigned a created or attached region later.
   Region() = default;
@@ -133,6 +146,7 @@ class Region {
   Backing backing_ = Backing::kShm;
   Access access_ = Access::kReadOnly;
   bool locked_ = false;
+  int fd_ = -1;  // create(): the descriptor of the created file, owned by mapping_
   dev_t dev_ = 0;
   ino_t inode_ = 0;
 };

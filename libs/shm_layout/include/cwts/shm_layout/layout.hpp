@@ -3,9 +3,13 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string_view>
+#include <type_traits>
 
 #include "cwts/shm_layout/capacities.hpp"
 #include "cwts/shm_layout/market_region.hpp"
@@ -15,12 +19,20 @@
 
 namespace cwts::layout {
 
-// Bump on any change to a field, a size, an offset or a capacity. tests/layout pins this value
+// Bump on any change to a field, a size, an offset, a capacity, an enumerator, a flag bit or a
+// primitive's internal words. tests/layout pins this value
 // together with kLayoutHash, so a change that forgets the bump fails the build's tests.
-inline constexpr std::uint32_t kLayoutVersion = 3;
+inline constexpr std::uint32_t kLayoutVersion = 4;
 
-// One entry per field of every structure in either region: its path, offset and size. The layout
-// hash is computed from this table, so any field moving or resizing changes the hash.
+// Names for each instantiation of a lock-free primitive in the regions, so the field table can
+// list the words they synchronise on.
+using SignalRing = concurrent::RecordRing<Signal, kSignalRingCapacity>;
+using ReportRing = concurrent::RecordRing<ExecReport, kReportRingCapacity>;
+using CandleRing = BroadcastRing<Candle, kCandleHistory>;
+
+// One entry per field of every structure in either region, the primitives' own words included
+// (sequence, commit, head and tail words, and their padding): its path, offset and size. The
+// layout hash is computed from this table, so any field moving or resizing changes the hash.
 struct FieldDesc {
   std::string_view path;
   std::size_t offset;
@@ -266,10 +278,292 @@ inline constexpr auto kFieldTable = std::to_array<FieldDesc>({
     CWTS_SIZE(SignalsRegion),
     CWTS_FIELD(SignalsRegion, header),
     CWTS_FIELD(SignalsRegion, slots),
+
+    CWTS_FIELD(QuoteBody, bid_px),
+    CWTS_FIELD(QuoteBody, bid_qty),
+    CWTS_FIELD(QuoteBody, ask_px),
+    CWTS_FIELD(QuoteBody, ask_qty),
+    CWTS_FIELD(TradeBody, px),
+    CWTS_FIELD(TradeBody, qty),
+    CWTS_FIELD(TradeBody, trade_id),
+    CWTS_FIELD(BookBody, bid_px),
+    CWTS_FIELD(BookBody, bid_qty),
+    CWTS_FIELD(BookBody, ask_px),
+    CWTS_FIELD(BookBody, ask_qty),
+    CWTS_FIELD(BookBody, levels_changed),
+    CWTS_SIZE(CandleBody),
+    CWTS_FIELD(CandleBody, candle),
+    CWTS_FIELD(StatusBody, book_valid),
+    CWTS_FIELD(StatusBody, symbol_status),
+    CWTS_FIELD(StatusBody, trading_state),
+
+    // --- the primitives' internals: every instantiation mapped in a region ---
+    CWTS_SIZE(RingCursor),
+    CWTS_FIELD(RingCursor, head),
+    CWTS_FIELD(RingCursor, reserved_),
+
+    CWTS_SIZE(SignalRing),
+    CWTS_FIELD(SignalRing, tail),
+    CWTS_FIELD(SignalRing, reserved_),
+    CWTS_FIELD(SignalRing, records),
+    CWTS_SIZE(SignalRing::Record),
+    CWTS_FIELD(SignalRing::Record, commit),
+    CWTS_FIELD(SignalRing::Record, words),
+    CWTS_SIZE(ReportRing),
+    CWTS_FIELD(ReportRing, tail),
+    CWTS_FIELD(ReportRing, reserved_),
+    CWTS_FIELD(ReportRing, records),
+    CWTS_SIZE(ReportRing::Record),
+    CWTS_FIELD(ReportRing::Record, commit),
+    CWTS_FIELD(ReportRing::Record, words),
+
+    CWTS_SIZE(EventRing),
+    CWTS_FIELD(EventRing, head),
+    CWTS_FIELD(EventRing, reserved_),
+    CWTS_FIELD(EventRing, slots),
+    CWTS_SIZE(EventRing::Slot),
+    CWTS_FIELD(EventRing::Slot, seq),
+    CWTS_FIELD(EventRing::Slot, words),
+    CWTS_SIZE(CandleRing),
+    CWTS_FIELD(CandleRing, head),
+    CWTS_FIELD(CandleRing, reserved_),
+    CWTS_FIELD(CandleRing, slots),
+    CWTS_SIZE(CandleRing::Slot),
+    CWTS_FIELD(CandleRing::Slot, seq),
+    CWTS_FIELD(CandleRing::Slot, words),
+
+    CWTS_SIZE(Seqlock<SymbolInfo>),
+    CWTS_FIELD(Seqlock<SymbolInfo>, seq),
+    CWTS_FIELD(Seqlock<SymbolInfo>, words),
+    CWTS_SIZE(Seqlock<Quote>),
+    CWTS_FIELD(Seqlock<Quote>, seq),
+    CWTS_FIELD(Seqlock<Quote>, words),
+    CWTS_SIZE(Seqlock<BookTop>),
+    CWTS_FIELD(Seqlock<BookTop>, seq),
+    CWTS_FIELD(Seqlock<BookTop>, words),
+    CWTS_SIZE(Seqlock<IndicatorValues>),
+    CWTS_FIELD(Seqlock<IndicatorValues>, seq),
+    CWTS_FIELD(Seqlock<IndicatorValues>, words),
+    CWTS_SIZE(Seqlock<IndicatorTable>),
+    CWTS_FIELD(Seqlock<IndicatorTable>, seq),
+    CWTS_FIELD(Seqlock<IndicatorTable>, words),
+    CWTS_SIZE(Seqlock<Position>),
+    CWTS_FIELD(Seqlock<Position>, seq),
+    CWTS_FIELD(Seqlock<Position>, words),
+    CWTS_SIZE(Seqlock<Candle>),
+    CWTS_FIELD(Seqlock<Candle>, seq),
+    CWTS_FIELD(Seqlock<Candle>, words),
+    CWTS_SIZE(Seqlock<Balance>),
+    CWTS_FIELD(Seqlock<Balance>, seq),
+    CWTS_FIELD(Seqlock<Balance>, words),
 });
 
 #undef CWTS_FIELD
 #undef CWTS_SIZE
+
+// One named value of the wire format: an enumerator, a flag bit, a magic, an encoding. The hash
+// covers the table, so renumbering any of them changes it.
+struct ValueDesc {
+  std::string_view name;
+  std::uint64_t value;
+};
+
+namespace detail {
+
+// The name of every enumerator of every enumeration stored in a region. The switches have no
+// default on purpose: an enumerator added without a name here is a -Wswitch error (-Wall -Werror),
+// and one added with its name enters the value table and so the hash. Values must stay below
+// kEnumLimit (the table is found by walking 0..kEnumLimit-1).
+inline constexpr std::uint64_t kEnumLimit = 1024;
+
+#define CWTS_ENUMERATOR(E, e) \
+  case E::e:                  \
+    return #E "::" #e
+
+constexpr std::string_view enumerator_name(RegionKind v) noexcept {
+  switch (v) {
+    CWTS_ENUMERATOR(RegionKind, kMarket);
+    CWTS_ENUMERATOR(RegionKind, kSignals);
+  }
+  return {};
+}
+constexpr std::string_view enumerator_name(RegionState v) noexcept {
+  switch (v) {
+    CWTS_ENUMERATOR(RegionState, kInitializing);
+    CWTS_ENUMERATOR(RegionState, kLive);
+    CWTS_ENUMERATOR(RegionState, kClosed);
+  }
+  return {};
+}
+constexpr std::string_view enumerator_name(Side v) noexcept {
+  switch (v) {
+    CWTS_ENUMERATOR(Side, kNone);
+    CWTS_ENUMERATOR(Side, kBuy);
+    CWTS_ENUMERATOR(Side, kSell);
+  }
+  return {};
+}
+constexpr std::string_view enumerator_name(OrderType v) noexcept {
+  switch (v) {
+    CWTS_ENUMERATOR(OrderType, kLimit);
+    CWTS_ENUMERATOR(OrderType, kMarket);
+    CWTS_ENUMERATOR(OrderType, kLimitMaker);
+    CWTS_ENUMERATOR(OrderType, kCancel);
+  }
+  return {};
+}
+constexpr std::string_view enumerator_name(TimeInForce v) noexcept {
+  switch (v) {
+    CWTS_ENUMERATOR(TimeInForce, kNone);
+    CWTS_ENUMERATOR(TimeInForce, kGtc);
+    CWTS_ENUMERATOR(TimeInForce, kIoc);
+    CWTS_ENUMERATOR(TimeInForce, kFok);
+  }
+  return {};
+}
+constexpr std::string_view enumerator_name(SymbolStatus v) noexcept {
+  switch (v) {
+    CWTS_ENUMERATOR(SymbolStatus, kUnknown);
+    CWTS_ENUMERATOR(SymbolStatus, kTrading);
+    CWTS_ENUMERATOR(SymbolStatus, kHalt);
+    CWTS_ENUMERATOR(SymbolStatus, kBreak);
+    CWTS_ENUMERATOR(SymbolStatus, kEndOfDay);
+    CWTS_ENUMERATOR(SymbolStatus, kCancelOnly);
+  }
+  return {};
+}
+constexpr std::string_view enumerator_name(TradingState v) noexcept {
+  switch (v) {
+    CWTS_ENUMERATOR(TradingState, kActive);
+    CWTS_ENUMERATOR(TradingState, kHalted);
+    CWTS_ENUMERATOR(TradingState, kReduceOnly);
+  }
+  return {};
+}
+constexpr std::string_view enumerator_name(EventKind v) noexcept {
+  switch (v) {
+    CWTS_ENUMERATOR(EventKind, kQuote);
+    CWTS_ENUMERATOR(EventKind, kTrade);
+    CWTS_ENUMERATOR(EventKind, kBook);
+    CWTS_ENUMERATOR(EventKind, kCandleClose);
+    CWTS_ENUMERATOR(EventKind, kStatus);
+  }
+  return {};
+}
+constexpr std::string_view enumerator_name(ReportKind v) noexcept {
+  switch (v) {
+    CWTS_ENUMERATOR(ReportKind, kAccepted);
+    CWTS_ENUMERATOR(ReportKind, kRejected);
+    CWTS_ENUMERATOR(ReportKind, kNew);
+    CWTS_ENUMERATOR(ReportKind, kPartiallyFilled);
+    CWTS_ENUMERATOR(ReportKind, kFilled);
+    CWTS_ENUMERATOR(ReportKind, kCancelled);
+    CWTS_ENUMERATOR(ReportKind, kExpired);
+    CWTS_ENUMERATOR(ReportKind, kStatusUnknown);
+  }
+  return {};
+}
+constexpr std::string_view enumerator_name(RejectReason v) noexcept {
+  switch (v) {
+    CWTS_ENUMERATOR(RejectReason, kNone);
+    CWTS_ENUMERATOR(RejectReason, kUnknownSymbol);
+    CWTS_ENUMERATOR(RejectReason, kBadSide);
+    CWTS_ENUMERATOR(RejectReason, kBadType);
+    CWTS_ENUMERATOR(RejectReason, kBadValue);
+    CWTS_ENUMERATOR(RejectReason, kTickSize);
+    CWTS_ENUMERATOR(RejectReason, kStepSize);
+    CWTS_ENUMERATOR(RejectReason, kMinQty);
+    CWTS_ENUMERATOR(RejectReason, kMaxQty);
+    CWTS_ENUMERATOR(RejectReason, kMinNotional);
+    CWTS_ENUMERATOR(RejectReason, kMaxNotional);
+    CWTS_ENUMERATOR(RejectReason, kPriceBand);
+    CWTS_ENUMERATOR(RejectReason, kMaxPosition);
+    CWTS_ENUMERATOR(RejectReason, kMaxOpenOrders);
+    CWTS_ENUMERATOR(RejectReason, kStale);
+    CWTS_ENUMERATOR(RejectReason, kReplayedSequence);
+    CWTS_ENUMERATOR(RejectReason, kRateLimited);
+    CWTS_ENUMERATOR(RejectReason, kTradingHalted);
+    CWTS_ENUMERATOR(RejectReason, kBookNotValid);
+    CWTS_ENUMERATOR(RejectReason, kSlotNotAuthorised);
+    CWTS_ENUMERATOR(RejectReason, kPercentPrice);
+    CWTS_ENUMERATOR(RejectReason, kVenueRejected);
+    CWTS_ENUMERATOR(RejectReason, kVenueUnavailable);
+    CWTS_ENUMERATOR(RejectReason, kReduceOnly);
+    CWTS_ENUMERATOR(RejectReason, kUnknownOrder);
+    CWTS_ENUMERATOR(RejectReason, kShutdown);
+    CWTS_ENUMERATOR(RejectReason, kJournalUnavailable);
+    CWTS_ENUMERATOR(RejectReason, kNoInventory);
+    CWTS_ENUMERATOR(RejectReason, kBookStale);
+  }
+  return {};
+}
+
+#undef CWTS_ENUMERATOR
+
+// Values to walk for E: 0..kEnumLimit-1, but not past its underlying type (a static_cast would
+// wrap 256 to 0 for a uint8_t enumeration and name kNone twice).
+template <typename E>
+constexpr std::uint64_t enum_walk_end() noexcept {
+  constexpr auto max =
+      static_cast<std::uint64_t>(std::numeric_limits<std::underlying_type_t<E>>::max());
+  return max < kEnumLimit ? max + 1 : kEnumLimit;
+}
+
+template <typename E>
+constexpr std::size_t count_enumerators() noexcept {
+  std::size_t n = 0;
+  for (std::uint64_t v = 0; v < enum_walk_end<E>(); ++v) {
+    if (!enumerator_name(static_cast<E>(v)).empty()) ++n;
+  }
+  return n;
+}
+
+// Every named value of E, in value order.
+template <typename E>
+constexpr auto enumerators() noexcept {
+  std::array<ValueDesc, count_enumerators<E>()> out{};
+  std::size_t i = 0;
+  for (std::uint64_t v = 0; v < enum_walk_end<E>(); ++v) {
+    const std::string_view name = enumerator_name(static_cast<E>(v));
+    if (!name.empty()) out[i++] = ValueDesc{name, v};
+  }
+  return out;
+}
+
+template <std::size_t A, std::size_t B>
+constexpr std::array<ValueDesc, A + B> concat(const std::array<ValueDesc, A>& a,
+                                              const std::array<ValueDesc, B>& b) noexcept {
+  std::array<ValueDesc, A + B> out{};
+  for (std::size_t i = 0; i < A; ++i) out[i] = a[i];
+  for (std::size_t i = 0; i < B; ++i) out[A + i] = b[i];
+  return out;
+}
+template <std::size_t A, typename... Rest>
+constexpr auto concat(const std::array<ValueDesc, A>& a, const Rest&... rest) noexcept {
+  return concat(a, concat(rest...));
+}
+
+// Flag bits, magics and encodings that are not enumerations.
+inline constexpr auto kConstants = std::to_array<ValueDesc>({
+    {"kMarketMagic", kMarketMagic},
+    {"kSignalsMagic", kSignalsMagic},
+    {"kFlagLocked", kFlagLocked},
+    {"kFlagHugePages", kFlagHugePages},
+    {"kApplyMinNotionalToMarket", kApplyMinNotionalToMarket},
+    {"kApplyMaxNotionalToMarket", kApplyMaxNotionalToMarket},
+    {"kSignalReduceOnly", kSignalReduceOnly},
+    {"make_claim(pid 1, generation 2)", make_claim(1, 2)},  // pid low 32 bits, generation high
+});
+
+}  // namespace detail
+
+// Every enumerator of every wire enumeration, then the flags, magics and encodings.
+inline constexpr auto kValueTable = detail::concat(
+    detail::enumerators<RegionKind>(), detail::enumerators<RegionState>(),
+    detail::enumerators<Side>(), detail::enumerators<OrderType>(),
+    detail::enumerators<TimeInForce>(), detail::enumerators<SymbolStatus>(),
+    detail::enumerators<TradingState>(), detail::enumerators<EventKind>(),
+    detail::enumerators<ReportKind>(), detail::enumerators<RejectReason>(), detail::kConstants);
 
 namespace detail {
 constexpr std::uint64_t fnv1a(std::uint64_t h, std::uint64_t byte) noexcept {
@@ -283,12 +577,18 @@ constexpr std::uint64_t fnv1a_u64(std::uint64_t h, std::uint64_t v) noexcept {
   for (int i = 0; i < 8; ++i) h = fnv1a(h, (v >> (8 * i)) & 0xff);
   return h;
 }
-constexpr std::uint64_t layout_hash() noexcept {
+template <std::size_t NF, std::size_t NV>
+constexpr std::uint64_t layout_hash_of(const std::array<FieldDesc, NF>& fields,
+                                       const std::array<ValueDesc, NV>& values) noexcept {
   std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a 64 offset basis
-  for (const auto& f : kFieldTable) {
+  for (const auto& f : fields) {
     h = fnv1a(h, f.path);
     h = fnv1a_u64(h, f.offset);
     h = fnv1a_u64(h, f.size);
+  }
+  for (const auto& v : values) {
+    h = fnv1a(h, v.name);
+    h = fnv1a_u64(h, v.value);
   }
   for (std::uint64_t cap :
        {kMaxSymbols, kBookDepth, kEventRingCapacity, kMaxTimeframes, kCandleHistory, kMaxIndicators,
@@ -299,8 +599,9 @@ constexpr std::uint64_t layout_hash() noexcept {
 }
 }  // namespace detail
 
-// FNV-1a over every field's path, offset and size and every capacity.
-inline constexpr std::uint64_t kLayoutHash = detail::layout_hash();
+// FNV-1a over every field's path, offset and size (the primitives' words included), every
+// enumerator, flag and magic, and every capacity.
+inline constexpr std::uint64_t kLayoutHash = detail::layout_hash_of(kFieldTable, kValueTable);
 
 // Size of each region file before rounding up to the page size of its backing store.
 inline constexpr std::size_t kMarketRegionBytes = sizeof(MarketRegion);
@@ -321,5 +622,66 @@ static_assert(sizeof(EventRing::Slot) == 128);
 static_assert(sizeof(BroadcastRing<Candle, kCandleHistory>::Slot) == 64);
 static_assert(sizeof(concurrent::RecordRing<Signal, kSignalRingCapacity>::Record) == 64);
 static_assert(sizeof(concurrent::RecordRing<ExecReport, kReportRingCapacity>::Record) == 192);
+
+// What every protocol relies on and the layout cannot express: 8-byte words accessed through
+// std::atomic_ref are lock-free (an address-based lock would not be shared between processes),
+// need no more than their natural alignment, and are little-endian like the documented magics.
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic_ref<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic_ref<std::uint64_t>::required_alignment == alignof(std::uint64_t));
+static_assert(alignof(std::uint64_t) == 8);
+static_assert(std::endian::native == std::endian::little, "the wire format is little-endian");
+
+// Every structure placed in a region: standard layout (offsetof is meaningful and the layout is
+// the same in C and Python views), trivially copyable (copied word by word), and the alignment
+// its cache-line grouping assumes.
+template <typename T, std::size_t Align>
+inline constexpr bool kWireStruct =
+    std::is_standard_layout_v<T>&& std::is_trivially_copyable_v<T> && alignof(T) == Align;
+static_assert(kWireStruct<RegionHeader, 64>);
+static_assert(kWireStruct<SymbolInfo, 8>);
+static_assert(kWireStruct<Quote, 8>);
+static_assert(kWireStruct<BookTop, 8>);
+static_assert(kWireStruct<IndicatorValues, 8>);
+static_assert(kWireStruct<IndicatorDesc, 4>);
+static_assert(kWireStruct<IndicatorTable, 4>);
+static_assert(kWireStruct<Position, 8>);
+static_assert(kWireStruct<Candle, 8>);
+static_assert(kWireStruct<CandleSeries, 64>);
+static_assert(kWireStruct<SymbolEntry, 64>);
+static_assert(kWireStruct<QuoteBody, 8>);
+static_assert(kWireStruct<TradeBody, 8>);
+static_assert(kWireStruct<BookBody, 8>);
+static_assert(kWireStruct<CandleBody, 8>);
+static_assert(kWireStruct<StatusBody, 8>);
+static_assert(kWireStruct<Event, 8>);
+static_assert(kWireStruct<ExecReport, 8>);
+static_assert(kWireStruct<MdCounters, 64>);
+static_assert(kWireStruct<ExecCounters, 64>);
+static_assert(kWireStruct<EngineStatus, 64>);
+static_assert(kWireStruct<Balance, 8>);
+static_assert(kWireStruct<MarketConfig, 64>);
+static_assert(kWireStruct<SlotEngineSide, 64>);
+static_assert(kWireStruct<MarketRegion, 64>);
+static_assert(kWireStruct<Signal, 8>);
+static_assert(kWireStruct<SignalSlot, 64>);
+static_assert(kWireStruct<SignalsRegion, 64>);
+static_assert(kWireStruct<RingCursor, 64>);
+static_assert(kWireStruct<SignalRing, 64>);
+static_assert(kWireStruct<SignalRing::Record, 64>);
+static_assert(kWireStruct<ReportRing, 64>);
+static_assert(kWireStruct<ReportRing::Record, 64>);
+static_assert(kWireStruct<EventRing, 64>);
+static_assert(kWireStruct<EventRing::Slot, 64>);
+static_assert(kWireStruct<CandleRing, 64>);
+static_assert(kWireStruct<CandleRing::Slot, 64>);
+static_assert(kWireStruct<Seqlock<SymbolInfo>, 64>);
+static_assert(kWireStruct<Seqlock<Quote>, 64>);
+static_assert(kWireStruct<Seqlock<BookTop>, 64>);
+static_assert(kWireStruct<Seqlock<IndicatorValues>, 64>);
+static_assert(kWireStruct<Seqlock<IndicatorTable>, 64>);
+static_assert(kWireStruct<Seqlock<Position>, 64>);
+static_assert(kWireStruct<Seqlock<Candle>, 64>);
+static_assert(kWireStruct<Seqlock<Balance>, 64>);
 
 }  // namespace cwts::layout
