@@ -392,6 +392,7 @@ constexpr std::string_view enumerator_name(RegionState v) noexcept {
     CWTS_ENUMERATOR(RegionState, kInitializing);
     CWTS_ENUMERATOR(RegionState, kLive);
     CWTS_ENUMERATOR(RegionState, kClosed);
+    CWTS_ENUMERATOR(RegionState, kStopping);
   }
   return {};
 }
