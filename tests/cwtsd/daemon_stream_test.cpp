@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "daemon_fixture.hpp"
@@ -351,6 +352,22 @@ class Forwarder {
   std::vector<std::thread> pumps_;
 };
 
+// Runs cwtsd in its own mount namespace where each of `files` (path, replaced system file) is
+// bind-mounted over the system file: a private /etc/hosts or /etc/resolv.conf the test rewrites.
+std::vector<std::string> with_private_files(
+    const std::vector<std::pair<std::string, std::string>>& files) {
+  std::vector<std::string> launcher = {"/usr/bin/unshare", "--mount", "--propagation",
+                                       "private",          "/bin/sh", "-c"};
+  std::string script;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    script += "mount --bind \"$" + std::to_string(i) + "\" " + files[i].second + " && ";
+  }
+  script += "shift " + std::to_string(files.size() - 1) + " && exec \"$@\"";
+  launcher.push_back(script);
+  for (const auto& f : files) launcher.push_back(f.first);
+  return launcher;
+}
+
 // Issue 16 #10: the venue's name was resolved once, at start: a venue whose address changed was
 // never reached again. cwtsd runs here with a private /etc/hosts (a bind mount in its own mount
 // namespace) that the test rewrites; the venue is first reached at 127.0.0.2 (a forwarder), which
@@ -368,14 +385,7 @@ TEST(CwtsdVenueScheduling, TheVenuesNameIsLookedUpAgainAfterAConnectionFails) {
   point_at("127.0.0.2");
   EngineOptions o = polling_only();
   o.rest_host = "localhost";  // loopback: plain http is allowed
-  o.launcher = {"/usr/bin/unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "/bin/sh",
-                "-c",
-                R"(mount --bind "$0" /etc/hosts && exec "$@")",
-                hosts};
+  o.launcher = with_private_files({{hosts, "/etc/hosts"}});
   o.wait_ready = false;
   std::unique_ptr<Forwarder> fwd;
   Harness h(o, {}, [&](std::uint16_t port) { fwd = std::make_unique<Forwarder>(port); });
@@ -436,16 +446,7 @@ TEST(CwtsdVenueScheduling, AnOrderWaitingForTheVenuesNameIsNotSentPastItsDeadlin
   EngineOptions o = polling_only();
   o.extra_venue += R"(,"connections":1,"request_timeout_ms":300)";
   o.rest_host = "localhost";
-  o.launcher = {"/usr/bin/unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "/bin/sh",
-                "-c",
-                R"(mount --bind "$0" /etc/hosts && mount --bind "$1" /etc/resolv.conf &&)"
-                R"( shift 1 && exec "$@")",
-                hosts,
-                resolv};
+  o.launcher = with_private_files({{hosts, "/etc/hosts"}, {resolv, "/etc/resolv.conf"}});
   {
     Harness h(o);
     StrategyClient s(h.instance(), 0);

@@ -89,6 +89,15 @@ def capture_sim(tmp_path):
     assert sim.stop() == 0
 
 
+def market_path(instance):
+    """The engine's market region file (huge pages first, as the engine places it)."""
+    for d in ("/dev/hugepages", "/dev/shm"):
+        p = pathlib.Path(d) / f"cwts-{instance}-market"
+        if p.exists():
+            return p
+    raise AssertionError("market region file not found")
+
+
 def wait_until(pred, timeout=10.0, step=0.02):
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import cwts_bridge
-from conftest import wait_until
+from conftest import market_path, wait_until
 
 
 def test_attach_errors_say_what_to_do(engine):
@@ -188,7 +188,7 @@ with cwts_bridge.attach(sys.argv[1], slot=int(sys.argv[2]), name="p" + sys.argv[
 def test_version_mismatch_names_both_versions(engine, tmp_path):
     import shutil
     import struct
-    src = pathlib_market(engine.instance)
+    src = market_path(engine.instance)
     dst = tmp_path / src.name
     shutil.copyfile(src, dst)
     with open(dst, "r+b") as f:  # RegionHeader.layout_version is the u32 at offset 8
@@ -198,15 +198,6 @@ def test_version_mismatch_names_both_versions(engine, tmp_path):
         f.write(struct.pack("<I", version + 1))
     with pytest.raises(cwts_bridge.VersionMismatch, match="rebuild cwts_bridge"):
         cwts_bridge.attach(engine.instance, shm_dir=str(tmp_path), hugepage_dir="")
-
-
-def pathlib_market(instance):
-    import pathlib
-    for d in ("/dev/hugepages", "/dev/shm"):
-        p = pathlib.Path(d) / f"cwts-{instance}-market"
-        if p.exists():
-            return p
-    raise AssertionError("market region file not found")
 
 
 def test_tick_loop_example_runs(engine):

@@ -12,7 +12,7 @@ import time
 import pytest
 
 import cwts_bridge
-from conftest import wait_until
+from conftest import market_path, wait_until
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -25,14 +25,6 @@ def layout():
         if len(parts) == 3 and parts[1].isdigit():
             table[parts[0]] = (int(parts[1]), int(parts[2]))
     return table
-
-
-def market_path(instance):
-    for d in ("/dev/hugepages", "/dev/shm"):
-        p = pathlib.Path(d) / f"cwts-{instance}-market"
-        if p.exists():
-            return p
-    raise AssertionError("market region file not found")
 
 
 class MarketWriter:

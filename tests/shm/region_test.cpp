@@ -341,20 +341,10 @@ class ThrowawayUser {
 
   // Runs `fn` in a child process that dropped to this user; returns its exit status.
   int run(const std::function<int()>& fn) const {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      if (::setgroups(0, nullptr) != 0 || ::setgid(gid_) != 0 || ::setuid(uid_) != 0) ::_exit(90);
-      int rc = 1;
-      try {
-        rc = fn();
-      } catch (...) {
-        rc = 3;
-      }
-      ::_exit(rc);
-    }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return in_child([&] {
+      if (::setgroups(0, nullptr) != 0 || ::setgid(gid_) != 0 || ::setuid(uid_) != 0) return 90;
+      return fn();
+    });
   }
 
  private:
