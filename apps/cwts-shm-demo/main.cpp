@@ -29,6 +29,7 @@
 #include "cwts/md/replay.hpp"
 #include "cwts/publish/shm_publisher.hpp"
 #include "cwts/shm/region.hpp"
+#include "cwts/shm/sealed_memory.hpp"
 #include "cwts/shm_layout/layout.hpp"
 
 namespace {
@@ -117,13 +118,27 @@ void percentiles(std::vector<std::uint64_t>& v, std::uint64_t& p50, std::uint64_
   v.clear();
 }
 
+// The memory of signal slot 0. cwtsd hands every claim its own sealed memfd over its claim socket
+// (ADR 0021, cwts/shm/slot_lease.hpp); the demo plays the engine without that socket: it creates
+// the memory itself and the reader processes inherit the mapping across fork().
+layout::SignalSlot* map_slot_memory() {
+  const cwts::shm::UniqueFd fd =
+      cwts::shm::create_sealed_memory("cwts-demo-slot0", sizeof(layout::SignalSlot));
+  void* p =
+      ::mmap(nullptr, sizeof(layout::SignalSlot), PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (p == MAP_FAILED) {
+    std::perror("mmap slot memory");
+    std::exit(1);
+  }
+  return static_cast<layout::SignalSlot*>(p);  // zero-filled: an empty ring
+}
+
 // Reader process: follows the event ring; reader 0 is also a strategy that sends a signal back
-// for every 1000th event.
-int run_reader(const RegionOptions& ropts, int index, ReaderStats* stats) {
+// for every 1000th event into the slot memory `slot`.
+int run_reader(const RegionOptions& ropts, int index, ReaderStats* stats,
+               layout::SignalSlot& slot) {
   Region market = Region::attach(layout::RegionKind::kMarket, Access::kReadOnly, ropts);
   const auto& m = market.as<layout::MarketRegion>();
-  Region signals_region = Region::attach(layout::RegionKind::kSignals, Access::kReadWrite, ropts);
-  auto& slot = signals_region.as<layout::SignalsRegion>().slots[0];
   cc::RecordProducer<layout::Signal, layout::kSignalRingCapacity> producer(
       slot.signals, m.slots[0].signal_cursor);
 
@@ -196,9 +211,7 @@ int main(int argc, char** argv) {
   std::memset(static_cast<void*>(stats), 0, sizeof(ReaderStats) * 8);
 
   Region market = Region::create(layout::RegionKind::kMarket, ropts);
-  Region signals_created = Region::create(layout::RegionKind::kSignals, ropts);
-  signals_created.set_state(layout::RegionState::kLive);
-  Region signals = signals_created.view(Access::kReadOnly);
+  layout::SignalSlot* slot0 = map_slot_memory();
   auto& m = market.as<layout::MarketRegion>();
   // Phase 1: the shipped real Binance captures through the engine's market-data path (parse →
   // book sync → publisher) into the region: symbol table, books, quotes, candles, events.
@@ -253,7 +266,7 @@ int main(int argc, char** argv) {
     if (pid == 0) {
       int rc = 1;
       try {
-        rc = run_reader(ropts, r, &stats[r]);
+        rc = run_reader(ropts, r, &stats[r], *slot0);
       } catch (const std::exception& e) {
         std::fprintf(stderr, "reader %d: %s\n", r, e.what());
       }
@@ -263,7 +276,7 @@ int main(int argc, char** argv) {
   }
 
   cc::RecordConsumer<layout::Signal, layout::kSignalRingCapacity> consumer(
-      signals.as<layout::SignalsRegion>().slots[0].signals, m.slots[0].signal_cursor);
+      slot0->signals, m.slots[0].signal_cursor);
   std::vector<std::uint64_t> signal_lat;
   std::uint64_t signals_in = 0;
   std::uint64_t published = 0;
@@ -329,7 +342,6 @@ int main(int argc, char** argv) {
 
   // Clean stop: mark the region closed (readers see it and leave), reap them, remove files.
   market.remove();
-  signals_created.remove();
   int failures = 0;
   for (pid_t pid : children) {
     int status = 0;

@@ -21,9 +21,11 @@ void print_golden() {
 
 void print_json() {
   std::printf("{\"version\":%u,\"hash\":\"0x%016" PRIx64
-              "\",\"market_bytes\":%zu,\"signals_bytes\":%zu,\"fields\":[",
+              "\",\"market_bytes\":%zu,\"signals_bytes\":%zu,\"slot_memory_bytes\":%zu,"
+              "\"fields\":[",
               cwts::layout::kLayoutVersion, cwts::layout::kLayoutHash,
-              cwts::layout::kMarketRegionBytes, cwts::layout::kSignalsRegionBytes);
+              cwts::layout::kMarketRegionBytes, cwts::layout::kSignalsRegionBytes,
+              sizeof(cwts::layout::SignalSlot));
   bool first = true;
   for (const auto& f : cwts::layout::kFieldTable) {
     std::printf("%s{\"path\":\"%.*s\",\"offset\":%zu,\"size\":%zu}", first ? "" : ",",
@@ -43,8 +45,10 @@ void print_json() {
 void print_table() {
   std::printf("CWTS shared-memory layout version %u, hash 0x%016" PRIx64 "\n",
               cwts::layout::kLayoutVersion, cwts::layout::kLayoutHash);
-  std::printf("market region %zu bytes, signals region %zu bytes\n\n",
-              cwts::layout::kMarketRegionBytes, cwts::layout::kSignalsRegionBytes);
+  // The slot memory is not a region: cwtsd hands one to each claim (a sealed memfd, ADR 0021).
+  std::printf("market region %zu bytes, signals region %zu bytes, slot memory %zu bytes each\n\n",
+              cwts::layout::kMarketRegionBytes, cwts::layout::kSignalsRegionBytes,
+              sizeof(cwts::layout::SignalSlot));
   std::printf("%-44s %10s %10s\n", "field", "offset", "size");
   for (const auto& f : cwts::layout::kFieldTable) {
     std::printf("%-44.*s %10zu %10zu\n", static_cast<int>(f.path.size()), f.path.data(), f.offset,

@@ -20,6 +20,7 @@
 #include "cwts/publish/shm_publisher.hpp"
 #include "cwts/shm/region.hpp"
 #include "exec/exec_engine.hpp"
+#include "exec/slot_broker.hpp"
 #include "md/md_thread.hpp"
 
 namespace cwts::daemon {
@@ -118,7 +119,7 @@ struct Engine::Impl {
   std::vector<std::string_view> names;
   shm::Region market;
   shm::Region signals_created;           // the engine's writable mapping: header and state only
-  shm::Region signals;                   // read-only: what the exec thread reads
+  std::unique_ptr<SlotBroker> broker;    // grants the slots' memory (ADR 0021)
   engine::AveragePriceBoard avg_prices;  // md thread writes, exec thread reads
   std::unique_ptr<MdThread> md;
   std::unique_ptr<ExecEngine> exec;
@@ -140,10 +141,7 @@ Engine::~Engine() {
 
 void Engine::start() {
   Impl& i = *impl_;
-  i.signals_created.set_state(layout::RegionState::kLive);
-  // The file this engine created, through the descriptor it created: never found again by name.
-  i.signals = i.signals_created.view(shm::Access::kReadOnly);
-  i.exec->bind_signals(i.signals.as<layout::SignalsRegion>(), i.market.header().epoch_ns);
+  i.exec->bind_signals(i.market.header().epoch_ns);
   i.exec->set_intake_publisher([&i](layout::RegionState s) { i.signals_created.set_state(s); });
   i.exec->open_journal();
   i.market.set_state(layout::RegionState::kLive);
@@ -158,6 +156,11 @@ void Engine::start() {
     }
   });
   i.started = true;
+  // Claims from now on: the exec thread runs, and the intake is live.
+  i.signals_created.set_state(layout::RegionState::kLive);
+  i.broker = std::make_unique<SlotBroker>(
+      cfg_, *i.exec, i.signals_created.as<layout::SignalsRegion>().header.state);
+  i.broker->start(shm::claim_socket_path(i.signals_created.path()));
   log::log_event(
       spdlog::level::info, "engine", "started",
       log::LogFields()
@@ -178,10 +181,10 @@ void Engine::stop() {
     // reports before it returns; the feed keeps the books (and the paper venue) alive meanwhile.
     i.exec_stop.store(true, std::memory_order_release);
     if (i.exec_thread.joinable()) i.exec_thread.join();
+    if (i.broker) i.broker->stop();  // the holders' connections close: their slots are gone
     i.md->stop();
   }
   hot_log_.drain();
-  i.signals = shm::Region();
   i.signals_created.remove();
   i.market.remove();
   log::log_event(spdlog::level::info, "engine", "stopped");
@@ -360,15 +363,14 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
   e.sample("cwts_venue_usage", "limit=\"orders_1d\"", i.exec->venue_orders_1d());
   // Ring occupancy per claimed slot: signals waiting for the engine, reports waiting for the
   // strategy.
-  const auto& sig = i.signals_created.as<layout::SignalsRegion>();
+  const auto holders =
+      i.broker ? i.broker->holders() : std::array<SlotBroker::Holder, layout::kMaxSlots>{};
   e.family("cwts_ring_occupancy", "gauge", "Records waiting in a claimed slot's rings.");
   for (std::size_t k = 0; k < layout::kMaxSlots; ++k) {
-    if (cc::load_word(sig.slots[k].claim, std::memory_order_acquire) == 0) continue;
+    if (!holders[k].held) continue;
     const std::string slot = "slot=\"" + std::to_string(k) + "\"";
-    const std::uint64_t sp = sig.slots[k].signals.published(),
-                        sc = m.slots[k].signal_cursor.consumed();
-    const std::uint64_t rp = m.slots[k].reports.published(),
-                        rc = sig.slots[k].report_cursor.consumed();
+    const std::uint64_t sp = holders[k].signals_published, sc = m.slots[k].signal_cursor.consumed();
+    const std::uint64_t rp = m.slots[k].reports.published(), rc = holders[k].reports_consumed;
     e.sample("cwts_ring_occupancy", slot + ",ring=\"signals\"", sp > sc ? sp - sc : 0);
     e.sample("cwts_ring_occupancy", slot + ",ring=\"reports\"", rp > rc ? rp - rc : 0);
   }
@@ -378,8 +380,8 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
            "Events a slot's owner lost to event-ring laps.");
   std::size_t lapped_readers = 0;
   for (std::size_t k = 0; k < layout::kMaxSlots; ++k) {
-    if (cc::load_word(sig.slots[k].claim, std::memory_order_acquire) == 0) continue;
-    const std::uint64_t lost = cc::load_word(sig.slots[k].events_lapped, std::memory_order_relaxed);
+    if (!holders[k].held) continue;
+    const std::uint64_t lost = holders[k].events_lapped;
     if (lost > 0) ++lapped_readers;
     e.sample("cwts_reader_events_lapped_total", "slot=\"" + std::to_string(k) + "\"", lost);
   }
@@ -474,6 +476,7 @@ bool wait_version(const ExecEngine& exec, std::uint64_t version, int timeout_ms)
 }  // namespace
 
 bool Engine::reload_and_wait(const Config& cfg, int timeout_ms) {
+  if (impl_->broker) impl_->broker->set_policies(cfg);
   return wait_version(*impl_->exec, impl_->exec->reload(cfg), timeout_ms);
 }
 
@@ -493,6 +496,7 @@ const core::LatencyHistogram& Engine::publish_latency() const {
 
 void Engine::reload(const Config& cfg) {
   (void)impl_->exec->reload(cfg);
+  if (impl_->broker) impl_->broker->set_policies(cfg);
   cfg_.risk = cfg.risk;
   cfg_.risk_overrides = cfg.risk_overrides;
   cfg_.slots = cfg.slots;
@@ -504,5 +508,7 @@ void Engine::stall_md_for(std::int64_t ms) noexcept { impl_->md->stall_for(ms); 
 
 std::string Engine::market_path() const { return impl_->market.path(); }
 std::string Engine::signals_path() const { return impl_->signals_created.path(); }
+SlotBroker& Engine::slot_broker() { return *impl_->broker; }
+const SlotBroker& Engine::slot_broker() const { return *impl_->broker; }
 
 }  // namespace cwts::daemon

@@ -22,6 +22,7 @@
 namespace cwts::daemon {
 
 class ExecEngine;
+class SlotBroker;
 
 // Names the calling thread and pins it to `t.core` (if >= 0); a failure is logged, not fatal.
 void pin_current_thread(const char* name, const ThreadConfig& t);
@@ -98,6 +99,9 @@ class Engine {
   [[nodiscard]] const Config& config() const noexcept { return cfg_; }
   [[nodiscard]] std::string market_path() const;
   [[nodiscard]] std::string signals_path() const;
+  // After start(): who holds which signal slot, in-process claims (the gateway).
+  [[nodiscard]] SlotBroker& slot_broker();
+  [[nodiscard]] const SlotBroker& slot_broker() const;
 
   // Test hook (CWTSD_TEST_HOOKS=1): the md thread sleeps this long on its next tick.
   void stall_md_for(std::int64_t ms) noexcept;

@@ -22,6 +22,7 @@
 #include "cwts/concurrent/broadcast_ring.hpp"
 #include "cwts/concurrent/record_ring.hpp"
 #include "cwts/shm/region.hpp"
+#include "cwts/shm/sealed_memory.hpp"
 #include "cwts/shm_layout/layout.hpp"
 #include "stats.hpp"
 
@@ -60,12 +61,25 @@ struct Options {
   std::string hugepage_dir;
 };
 
+// The memory of signal slot 0, as cwtsd hands it to a claim (ADR 0021): a sealed memfd, here
+// mapped before the fork (the benchmark plays the engine without its claim socket).
+layout::SignalSlot* map_slot_memory() {
+  const cwts::shm::UniqueFd fd =
+      cwts::shm::create_sealed_memory("cwts-pingpong-slot0", sizeof(layout::SignalSlot));
+  void* p =
+      ::mmap(nullptr, sizeof(layout::SignalSlot), PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (p == MAP_FAILED) {
+    std::perror("mmap slot memory");
+    std::exit(1);
+  }
+  return static_cast<layout::SignalSlot*>(p);
+}
+
 // Child side of the shared-memory ping-pong: the "strategy".
-int shm_child(const cwts::shm::RegionOptions& ropts, std::size_t total, std::int64_t* oneway) {
+int shm_child(const cwts::shm::RegionOptions& ropts, layout::SignalSlot& slot, std::size_t total,
+              std::int64_t* oneway) {
   Region market = Region::attach(layout::RegionKind::kMarket, Access::kReadOnly, ropts);
-  Region signals = Region::attach(layout::RegionKind::kSignals, Access::kReadWrite, ropts);
   const auto& m = market.as<layout::MarketRegion>();
-  auto& slot = signals.as<layout::SignalsRegion>().slots[0];
   cc::BroadcastReader<layout::Event, layout::kEventRingCapacity> reader(m.events, 1);
   cc::RecordProducer<layout::Signal, layout::kSignalRingCapacity> prod(slot.signals,
                                                                        m.slots[0].signal_cursor);
@@ -195,10 +209,8 @@ int main(int argc, char** argv) {
   ropts.instance = "pingpong" + std::to_string(::getpid());
   ropts.hugepage_dir = o.hugepage_dir;
   Region market = Region::create(layout::RegionKind::kMarket, ropts);
-  Region signals_rw = Region::create(layout::RegionKind::kSignals, ropts);
-  signals_rw.set_state(layout::RegionState::kLive);
   market.set_state(layout::RegionState::kLive);
-  Region signals = Region::attach(layout::RegionKind::kSignals, Access::kReadOnly, ropts);
+  layout::SignalSlot* slot0 = map_slot_memory();
   auto& m = market.as<layout::MarketRegion>();
   const std::size_t total = o.warmup + o.samples;
   auto* oneway =
@@ -209,15 +221,15 @@ int main(int argc, char** argv) {
     pin(o.cpu_child);
     int rc = 1;
     try {
-      rc = shm_child(ropts, total, oneway);
+      rc = shm_child(ropts, *slot0, total, oneway);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "child: %s\n", e.what());
     }
     ::_exit(rc);
   }
   pin(o.cpu_parent);
-  cc::RecordConsumer<layout::Signal, layout::kSignalRingCapacity> cons(
-      signals.as<layout::SignalsRegion>().slots[0].signals, m.slots[0].signal_cursor);
+  cc::RecordConsumer<layout::Signal, layout::kSignalRingCapacity> cons(slot0->signals,
+                                                                       m.slots[0].signal_cursor);
   std::vector<std::int64_t> rtt;
   rtt.reserve(o.samples);
   layout::Event ev{};
@@ -238,7 +250,6 @@ int main(int argc, char** argv) {
   ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
   const bool huge = market.backing() == cwts::shm::Backing::kHugePages;
   market.remove();
-  signals_rw.remove();
   if (!ok) {
     std::fprintf(stderr,
                  "cwts-latency-pingpong: shared-memory ping-pong lost or reordered a "

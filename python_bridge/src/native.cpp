@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <nanobind/nanobind.h>
@@ -28,7 +29,7 @@
 #include "cwts/core/clock.hpp"
 #include "cwts/shm/region.hpp"
 #include "cwts/shm/signal_submit.hpp"
-#include "cwts/shm/slot_claim.hpp"
+#include "cwts/shm/slot_lease.hpp"
 #include "cwts/shm_layout/layout.hpp"
 #include "cwts/shm_layout/market_region.hpp"
 #include "cwts/shm_layout/signal_region.hpp"
@@ -80,33 +81,46 @@ using EventReader = cc::BroadcastReader<layout::Event, layout::kEventRingCapacit
 using SignalProducer = cc::RecordProducer<layout::Signal, layout::kSignalRingCapacity>;
 using ReportConsumer = cc::RecordConsumer<layout::ExecReport, layout::kReportRingCapacity>;
 
-// One attachment to one engine epoch: the two mappings and everything that points into them. The
+// One attachment to one engine epoch: the mappings and everything that points into them. The
 // bridge holds it through a shared_ptr, and so does every call that waits with the GIL released,
-// so close() or a reattach from another thread never unmaps memory under a waiter: the mappings
-// go when the last holder drops the attachment. Built whole before it is swapped in (a failed
-// attach leaves nothing half-attached).
+// so close() or a reattach from another thread never unmaps memory under a waiter: the market
+// and signals mappings go when the last holder drops the attachment. (The slot's memory is
+// unmapped by release_slot(), with the GIL held: no code touches it without the GIL.) Built
+// whole before it is swapped in (a failed attach leaves nothing half-attached).
 struct Attachment {
+  Attachment() = default;
+  Attachment(const Attachment&) = delete;
+  Attachment& operator=(const Attachment&) = delete;
+  // In a forked child the claim is the parent's: drop this process's copies only (ADR 0021).
+  ~Attachment() {
+    if (g_forks.load(std::memory_order_relaxed) != fork_gen) lease.abandon();
+  }
+
   cwts::shm::Region market;
-  cwts::shm::Region signals;  // mapped when the bridge wants a slot
+  cwts::shm::Region signals;  // read-only, mapped when the bridge wants a slot: the intake state
   std::vector<SymbolMeta> syms;
   std::uint64_t epoch = 0;
   std::optional<EventReader> events;
-  // The signal slot, once claimed (claim != 0).
-  std::uint32_t slot = 0;
-  std::uint64_t claim = 0;
+  // The signal slot, once claimed (lease.valid()): its memory, handed over by the engine.
+  cwts::shm::SlotLease lease;
   std::uint64_t first_seq = 0;  // the first sequence number this bridge sent in this attachment
   std::optional<SignalProducer> producer;
   std::optional<ReportConsumer> consumer;
+  std::uint64_t fork_gen = g_forks.load(std::memory_order_relaxed);
 
   [[nodiscard]] const layout::MarketRegion& mr() const { return market.as<layout::MarketRegion>(); }
+  [[nodiscard]] bool claimed() const noexcept { return lease.valid(); }
+  [[nodiscard]] std::uint32_t slot() const noexcept { return lease.slot(); }
 
+  // Gives the slot back to the engine (or, in a forked child, drops this process's copy only).
   void release_slot() {
-    if (signals.valid() && claim != 0) {
-      cwts::shm::release_slot(signals.as<layout::SignalsRegion>(), slot, claim);
-    }
-    claim = 0;
     producer.reset();
     consumer.reset();
+    if (g_forks.load(std::memory_order_relaxed) != fork_gen) {
+      lease.abandon();
+    } else {
+      lease.release();
+    }
   }
 };
 
@@ -137,10 +151,11 @@ class Bridge {
   }
   ~Bridge() { close(); }
 
-  // In a forked child it only drops the child's copy of the mappings: the claim is the parent's.
+  // In a forked child it only drops the child's copy of the mappings and of the claim's
+  // connection (SlotLease::abandon): the claim is the parent's.
   void close() {
     closed_ = true;
-    if (att_ && !forked()) att_->release_slot();
+    if (att_) att_->release_slot();
     att_.reset();
     pending_.clear();
     generation_.fetch_add(1, std::memory_order_release);
@@ -195,8 +210,8 @@ class Bridge {
       if (st == cc::ReadStatus::kEmpty) break;
       if (st == cc::ReadStatus::kLapped) {
         const std::uint64_t skipped = a->events->resync();
-        if (a->claim != 0) {  // the slot owner tells the engine (/metrics: lapped readers)
-          auto& w = a->signals.as<layout::SignalsRegion>().slots[a->slot].events_lapped;
+        if (a->claimed()) {  // the slot owner tells the engine (/metrics: lapped readers)
+          auto& w = a->lease.memory().events_lapped;
           cc::store_word(w, cc::load_word(w, std::memory_order_relaxed) + skipped,
                          std::memory_order_relaxed);
         }
@@ -373,7 +388,7 @@ class Bridge {
     d["trading_state"] = rd(st.exec.trading_state);
     d["md_heartbeat_ns"] = rd(st.md.heartbeat_ns);
     d["exec_heartbeat_ns"] = rd(st.exec.heartbeat_ns);
-    d["slot"] = a->claim != 0 ? nb::cast(a->slot) : nb::none();
+    d["slot"] = a->claimed() ? nb::cast(a->slot()) : nb::none();
     nb::dict bal;
     const auto n = cc::load_word(a->mr().asset_count, std::memory_order_acquire);
     for (std::uint64_t i = 0; i < n && i < layout::kMaxAssets; ++i) {
@@ -467,8 +482,8 @@ class Bridge {
     return att_ ? att_->epoch : epoch_seen_;
   }
   [[nodiscard]] std::optional<int> slot() const {
-    return att_ && att_->claim != 0 ? std::optional<int>(static_cast<int>(att_->slot))
-                                    : std::nullopt;
+    return att_ && att_->claimed() ? std::optional<int>(static_cast<int>(att_->slot()))
+                                   : std::nullopt;
   }
   [[nodiscard]] std::uint64_t next_seq() const { return next_seq_; }
 
@@ -585,8 +600,9 @@ class Bridge {
   }
 
   // Maps the regions and reads the symbol table into a new attachment; claims the slot when one
-  // is wanted. Throws (and leaves the bridge as it was) on any failure, except that a slot taken
-  // by another process on a reattach is left for need_slot() to claim later.
+  // is wanted. Throws (and leaves the bridge as it was) on any failure, except that a slot the
+  // engine refuses on a reattach (taken by another process, ...) is left for need_slot() to claim
+  // later.
   std::shared_ptr<Attachment> make_attachment(bool initial) {
     auto a = std::make_shared<Attachment>();
     try {
@@ -598,7 +614,7 @@ class Bridge {
       }
       if (want_slot_)
         a->signals = cwts::shm::Region::attach(layout::RegionKind::kSignals,
-                                               cwts::shm::Access::kReadWrite, opts_);
+                                               cwts::shm::Access::kReadOnly, opts_);
     } catch (const cwts::shm::RegionError& e) {
       using E = cwts::shm::RegionErrc;
       switch (e.code()) {
@@ -633,62 +649,106 @@ class Bridge {
     a->events.emplace(m.events);
     a->epoch = a->market.header().epoch_ns;
     if (want_slot_) {
-      const auto r = claim(*a);
-      if (r.status == cwts::shm::ClaimStatus::kBadSlot) {
-        raise(PyExc_ValueError,
-              "slot must be -1 (any) or 0.." + std::to_string(layout::kMaxSlots - 1));
+      cwts::shm::SlotLease lease;
+      const auto r = claim(*a, lease);
+      if (r.status == cwts::shm::ClaimStatus::kOk) {
+        adopt(*a, std::move(lease));
+      } else if (initial || r.status == cwts::shm::ClaimStatus::kBadSlot) {
+        // On a reattach only a bad slot number raises: any other refusal (taken, not allowed, the
+        // engine not answering yet) leaves the slot for need_slot(), and market reads work.
+        raise_claim_error(r);
       }
-      if (initial) raise_if_taken(r);
     }
     return a;
   }
 
-  // Claims the wanted slot in `a`; on success the sequence numbers continue above everything the
-  // slot has seen: this bridge's own numbers (across engine epochs), the engine's last_signal_seq
-  // for the slot, and the signals a previous owner committed that the engine has not consumed.
-  cwts::shm::ClaimResult claim(Attachment& a) {
-    auto& sr = a.signals.as<layout::SignalsRegion>();
-    const auto r = cwts::shm::claim_slot(sr, *want_slot_, name_);
-    if (r.status != cwts::shm::ClaimStatus::kOk) return r;
-    const auto& m = a.mr();
-    a.slot = r.slot;
-    a.claim = r.claim;
-    a.producer.emplace(sr.slots[a.slot].signals, m.slots[a.slot].signal_cursor);
-    a.consumer.emplace(m.slots[a.slot].reports, sr.slots[a.slot].report_cursor);
-    const std::uint64_t last =
-        cc::load_word(m.slots[a.slot].last_signal_seq, std::memory_order_acquire);
-    // The engine executes a previous owner's committed signals before ours (ADR 0003): start above
-    // them, or ours would be rejected as replays and their reports taken for ours.
-    std::uint64_t in_ring = 0;
-    const auto& ring = sr.slots[a.slot].signals;
-    const std::uint64_t tail = a.producer->next_index();
-    for (std::uint64_t i = m.slots[a.slot].signal_cursor.consumed(); i < tail; ++i) {
-      layout::Signal sig;
-      if (cc::observe_record(ring, i, sig)) in_ring = std::max(in_ring, sig.seq);
-    }
-    next_seq_ = std::max({next_seq_, last + 1, in_ring + 1});
-    a.first_seq = next_seq_;
-    return r;
+  // Asks the engine for the wanted slot (ADR 0021: it hands over the slot's memory) with the GIL
+  // released: the engine answers within its loop's period, a wedged one within 10 s. `a` must be
+  // kept alive by the caller (its signals region is read without the GIL). On kOk `lease` holds
+  // the slot, for adopt().
+  cwts::shm::ClaimResult claim(const Attachment& a, cwts::shm::SlotLease& lease) {
+    nb::gil_scoped_release release;
+    return cwts::shm::SlotLease::claim(a.signals, *want_slot_, name_, lease);
   }
 
-  void raise_if_taken(const cwts::shm::ClaimResult& r) {
-    if (r.status == cwts::shm::ClaimStatus::kTaken) {
-      raise(g_slot_taken, "signal slot " + std::to_string(*want_slot_) +
-                              " belongs to a running process (pid " +
-                              std::to_string(layout::claim_pid(r.claim)) +
-                              "); pick another slot or slot=-1 for any free one");
+  // Makes `lease` the slot of `a`. Every claim gets a fresh signal ring, and the engine read every
+  // signal of the slot's previous owner before it granted the claim, so the sequence numbers
+  // continue above everything the slot has seen: this bridge's own numbers (across engine epochs)
+  // and the engine's last_signal_seq for the slot.
+  void adopt(Attachment& a, cwts::shm::SlotLease&& lease) {
+    a.lease = std::move(lease);
+    const auto& m = a.mr();
+    const std::uint32_t slot = a.lease.slot();
+    layout::SignalSlot& mem = a.lease.memory();
+    a.producer.emplace(mem.signals, m.slots[slot].signal_cursor);
+    a.consumer.emplace(m.slots[slot].reports, mem.report_cursor);
+    const std::uint64_t last =
+        cc::load_word(m.slots[slot].last_signal_seq, std::memory_order_acquire);
+    next_seq_ = std::max(next_seq_, last + 1);
+    a.first_seq = next_seq_;
+  }
+
+  // Raises the Python error for a refused claim (nothing for kOk).
+  void raise_claim_error(const cwts::shm::ClaimResult& r) {
+    using S = cwts::shm::ClaimStatus;
+    const std::string why =
+        r.reason.empty() ? std::string(cwts::shm::to_string(r.status)) : r.reason;
+    switch (r.status) {
+      case S::kOk:
+        return;
+      case S::kTaken:
+        raise(g_slot_taken,
+              "signal slot " + std::to_string(*want_slot_) + " belongs to a running process (pid " +
+                  std::to_string(r.owner_pid) + "); pick another slot or slot=-1 for any free one");
+      case S::kNoFreeSlot:
+        raise(g_slot_taken, "every signal slot belongs to a running process");
+      case S::kBadSlot:
+        raise(PyExc_ValueError,
+              "slot must be -1 (any) or 0.." + std::to_string(layout::kMaxSlots - 1));
+      case S::kNotAllowed:
+        raise(g_error, "the engine of instance '" + instance_ + "' refused signal slot " +
+                           (*want_slot_ < 0 ? std::string("(any)") : std::to_string(*want_slot_)) +
+                           " to this process: " + why +
+                           " (see slots.N.users / slots.N.groups in the engine config)");
+      case S::kNotLive:
+      case S::kUnavailable:
+        raise(g_not_running, "the engine of instance '" + instance_ +
+                                 "' does not hand out signal slots: " + why +
+                                 " — is cwtsd running with region.instance = '" + instance_ + "'?");
+      case S::kProtocol:
+        break;
     }
-    if (r.status == cwts::shm::ClaimStatus::kNoFreeSlot)
-      raise(g_slot_taken, "every signal slot belongs to a running process");
+    raise(g_error,
+          "claiming a signal slot from the engine of instance '" + instance_ + "' failed: " + why);
   }
 
   // The slot calls: a bridge that lost its slot across an engine restart claims it again here.
+  // The claim waits for the engine with the GIL released: one thread claims at a time, and a
+  // close() or reattach by another thread meanwhile raises (so when this returns, att_ is still
+  // the attachment the caller got from check_epoch()).
   void need_slot() {
     if (!want_slot_) {
       raise(g_error,
             "this bridge has no signal slot: attach(..., slot=N) or slot=-1 to send signals");
     }
-    if (att_->claim == 0) raise_if_taken(claim(*att_));
+    if (att_->claimed()) return;
+    if (claiming_) {
+      raise(g_not_running, "the bridge is claiming its signal slot from the engine of instance '" +
+                               instance_ + "' in another thread; retry shortly");
+    }
+    const std::shared_ptr<Attachment> a = att_;  // keeps the signals mapping while unlocked
+    cwts::shm::SlotLease lease;
+    claiming_ = true;
+    const auto r = claim(*a, lease);
+    claiming_ = false;
+    if (closed_) raise(g_error, "the bridge is closed");  // `lease` gives the slot back
+    if (att_ != a) {  // reattached (or dropped) by another thread meanwhile: the caller's
+                      // attachment is stale
+      raise(g_not_running, "the engine of instance '" + instance_ +
+                               "' was replaced while the signal slot was claimed; retry");
+    }
+    if (r.status != cwts::shm::ClaimStatus::kOk) raise_claim_error(r);
+    adopt(*a, std::move(lease));
   }
 
   // Through the intake protocol (cwts/shm/signal_submit.hpp): a signal returned a seq is read
@@ -697,13 +757,13 @@ class Bridge {
   std::uint64_t push(layout::Signal& s) {
     s.seq = next_seq_;
     s.created_ns = realtime_ns();
-    switch (
-        cwts::shm::submit_signal(att_->signals.as<layout::SignalsRegion>(), *att_->producer, s)) {
+    switch (cwts::shm::submit_signal(std::as_const(att_->signals).as<layout::SignalsRegion>(),
+                                     *att_->producer, s)) {
       case cwts::shm::SubmitStatus::kOk:
         break;
       case cwts::shm::SubmitStatus::kRingFull:
         raise(g_ring_full,
-              "the signal ring of slot " + std::to_string(att_->slot) + " is full (" +
+              "the signal ring of slot " + std::to_string(att_->slot()) + " is full (" +
                   std::to_string(layout::kSignalRingCapacity) +
                   " signals): the engine is not consuming; check that cwtsd is running");
       case cwts::shm::SubmitStatus::kNotLive:
@@ -747,6 +807,7 @@ class Bridge {
   std::chrono::steady_clock::time_point last_check_{};
   bool force_check_ = false;
   bool attaching_ = false;  // a reattach is under way (it may have released the GIL)
+  bool claiming_ = false;   // need_slot() waits for the engine's answer (GIL released)
   std::vector<PendingReport> pending_;
   std::uint64_t fork_gen_ = g_forks.load(std::memory_order_relaxed);
   pid_t owner_pid_ = ::getpid();

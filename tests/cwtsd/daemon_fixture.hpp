@@ -99,6 +99,7 @@ struct EngineOptions {
   std::string threads = R"("exec":{"idle":"block"})";
   std::string on_stop = "cancel";  // shutdown.on_stop
   std::string extra;               // more top-level sections, e.g. R"("journal":{...},)"
+  std::string extra_region;        // appended inside "region", e.g. R"(,"group":"g")"
   std::vector<std::pair<std::string, std::string>> env;
   std::string rest_host;              // venue.rest_url's host ("" = 127.0.0.1)
   std::vector<std::string> launcher;  // runs cwtsd: launcher... cwtsd --config FILE
@@ -143,7 +144,8 @@ class Harness {
 
   void write_config() {
     std::ofstream out(config_path_);
-    out << R"({"region":{"instance":")" << instance_ << R"(","lock_pages":false},)"
+    out << R"({"region":{"instance":")" << instance_ << R"(","lock_pages":false)"
+        << opts_.extra_region << R"(},)"
         << R"("venue":{"kind":")" << opts_.venue_kind << R"(","rest_url":")" << rest_url()
         << R"(","ws_url":")" << sim_->ws_url()
         << R"(","recv_window_ms":1000,"request_timeout_ms":400,"order_poll_ms":100)"

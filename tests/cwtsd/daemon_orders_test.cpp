@@ -282,12 +282,7 @@ TEST(Cwtsd, TornSignalFromAKilledStrategyNeverBecomesAnOrder) {
         StrategyClient::make(s.symbol_id("BTCUSDT"), Side::kBuy, OrderType::kMarket, fx(0.5));
     sig.seq = torn_seq;
     sig.created_ns = cwts::core::realtime_ns();
-    cwts::shm::RegionOptions ro;
-    ro.instance = h.instance();
-    ro.lock_pages = false;
-    auto signals = cwts::shm::Region::attach(cwts::layout::RegionKind::kSignals,
-                                             cwts::shm::Access::kReadWrite, ro);
-    auto& ring = signals.as<cwts::layout::SignalsRegion>().slots[slot].signals;
+    auto& ring = s.lease().memory().signals;  // the slot's memory the engine handed over
     const std::uint64_t tail = cwts::concurrent::load_word(ring.tail, std::memory_order_acquire);
     auto& rec = ring.records[tail % cwts::layout::kSignalRingCapacity];
     std::memcpy(static_cast<void*>(rec.words), &sig, sizeof sig);  // words, never the commit

@@ -142,13 +142,21 @@ def test_close_from_another_thread_during_wait_and_wait_report(engine):
     code = """
 import sys, threading, time, cwts_bridge
 b = cwts_bridge.attach(sys.argv[1], slot=-1)
+print("attached", flush=True)
+sys.stdin.readline()  # the venue's feed is stopped now
+time.sleep(0.2)
+b.events(1 << 20)     # what the engine published before: from now on wait() blocks
 out = {}
 def waiter(name, fn):
     try:
         out[name] = repr(fn())
     except Exception as e:
         out[name] = type(e).__name__ + ": " + str(e)
-ts = [threading.Thread(target=waiter, args=("wait", lambda: b.wait(5))),
+def wait_loop():  # an event the engine still publishes (a timer's) is read, and it waits again
+    while b.wait(5):
+        b.events(1 << 20)
+    return False
+ts = [threading.Thread(target=waiter, args=("wait", wait_loop)),
       threading.Thread(target=waiter, args=("wait_report", lambda: b.wait_report(10**9, 5)))]
 for t in ts:
     t.start()
@@ -159,14 +167,25 @@ for t in ts:
 print(out["wait"])
 print(out["wait_report"])
 """
-    os.kill(engine.proc.pid, signal.SIGSTOP)  # no events: wait() blocks
+    # The slot is claimed from a running engine (ADR 0021); then the venue (cwts-sim) is
+    # stopped: no market data, no events, wait() blocks.
+    p = subprocess.Popen([sys.executable, "-c", code, engine.instance], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stopped = False
     try:
-        res = run_py(code, engine.instance, timeout=30)
+        assert p.stdout.readline().strip() == "attached", p.stderr.read()
+        os.kill(engine.sim.proc.pid, signal.SIGSTOP)
+        stopped = True
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        out, err = p.communicate(timeout=30)
     finally:
-        os.kill(engine.proc.pid, signal.SIGCONT)
-    assert res.returncode == 0, (res.returncode, res.stdout, res.stderr)
-    lines = res.stdout.splitlines()
-    assert lines == ["CwtsError: the bridge is closed"] * 2, res.stdout
+        if stopped:
+            os.kill(engine.sim.proc.pid, signal.SIGCONT)
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, (p.returncode, out, err)
+    assert out.splitlines() == ["CwtsError: the bridge is closed"] * 2, out
 
 
 def test_reattach_from_another_thread_during_wait(engine):
@@ -177,10 +196,21 @@ import sys, threading, time, cwts_bridge
 b = cwts_bridge.attach(sys.argv[1])
 out = {}
 def waiter():
-    try:
-        out["wait"] = repr(b.wait(30))
-    except Exception as e:
-        out["wait"] = type(e).__name__ + ": " + str(e)
+    # While no engine serves the instance a wait that noticed its engine died says so
+    # (EngineNotRunning); once the main thread has reattached it waits on the new ring.
+    deadline = time.time() + 30
+    while True:
+        try:
+            out["wait"] = repr(b.wait(30))
+            return
+        except cwts_bridge.EngineNotRunning as e:
+            if time.time() > deadline:
+                out["wait"] = "EngineNotRunning: " + str(e)
+                return
+            time.sleep(0.05)
+        except Exception as e:
+            out["wait"] = type(e).__name__ + ": " + str(e)
+            return
 t = threading.Thread(target=waiter)
 t.start()
 time.sleep(0.5)
@@ -263,29 +293,52 @@ def test_reattach_survives_a_slow_restart_and_keeps_numbering(engine):
 
 # ---- review 11 --------------------------------------------------------------------------------
 def test_new_owner_numbers_above_the_dead_owners_unconsumed_signals(engine):
-    os.kill(engine.proc.pid, signal.SIGSTOP)  # the engine consumes nothing meanwhile
-    b = None
-    try:
-        res = run_py("""
+    """An owner dies holding its slot with 5 signals the engine has not read (it is stopped): the
+    engine reads them to the end before it grants the slot again (ADR 0021), so the next owner
+    numbers above them and receives their reports."""
+    p = subprocess.Popen([sys.executable, "-c", """
 import os, sys, cwts_bridge
 b = cwts_bridge.attach(sys.argv[1], slot=7, name="old")
+print("attached", flush=True)
+sys.stdin.readline()                             # the engine is stopped now
 for _ in range(5):
     b.submit("BTCUSDT", "buy", 0.001, price=1.0)   # outside the band: rejected
 print(b.next_seq, flush=True)
 os._exit(0)                                      # dies holding the slot, 5 signals unconsumed
-""", engine.instance)
-        assert res.returncode == 0 and res.stdout.split() == ["6"], (res.stdout, res.stderr)
-        b = cwts_bridge.attach(engine.instance, slot=7, name="new")
-        assert b.next_seq == 6
-    finally:
-        os.kill(engine.proc.pid, signal.SIGCONT)
+""", engine.instance], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    stopped = False
     try:
+        assert p.stdout.readline().strip() == "attached", p.stderr.read()
+        os.kill(engine.proc.pid, signal.SIGSTOP)  # the engine consumes nothing meanwhile
+        stopped = True
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        out, err = p.communicate(timeout=20)
+    finally:
+        if stopped:
+            os.kill(engine.proc.pid, signal.SIGCONT)
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0 and out.split() == ["6"], (out, err)
+
+    def claim():
+        try:
+            return cwts_bridge.attach(engine.instance, slot=7, name="new")
+        except cwts_bridge.SlotTaken:  # the engine has not seen the old owner's end yet
+            return None
+    b = wait_until(claim, timeout=10)
+    assert b is not None
+    try:
+        assert b.next_seq == 6
         seq = b.submit("BTCUSDT", "buy", 0.001, type="market")
         assert seq == 6
         r = b.wait_report(seq, 10)
         assert r is not None and r.kind == "FILLED" and r.seq == seq, r
         # The old owner's signals were executed (rejected) and reported to the slot.
-        assert wait_until(lambda: b.reports() or None, timeout=5)
+        olds = [x for x in b.reports() if x.seq < seq]
+        assert sorted({x.seq for x in olds}) == [1, 2, 3, 4, 5], olds
+        assert all(x.kind == "REJECTED" for x in olds), olds
     finally:
         b.close()
 

@@ -288,14 +288,26 @@ TEST_F(RegionTest, SecondEngineIsRefusedWhileFirstRuns) {
   for (int fd : {to_child[0], to_child[1], from_child[0], from_child[1]}) ::close(fd);
 }
 
-TEST_F(RegionTest, EngineMapsItsSignalsRegionReadOnlyAndStrategiesReadWrite) {
+// The signals region is the engine's intake state only (ADR 0021: each slot's memory is handed
+// over separately); strategies map it read-only and see the state the engine publishes.
+TEST_F(RegionTest, StrategiesSeeTheSignalsRegionStateTheEnginePublishes) {
   Region created = Region::create(RegionKind::kSignals, opts_);
   created.set_state(RegionState::kLive);
-  Region engine_view = Region::attach(RegionKind::kSignals, Access::kReadOnly, opts_);
-  Region strategy = Region::attach(RegionKind::kSignals, Access::kReadWrite, opts_);
-  strategy.as<layout::SignalsRegion>().slots[2].claim = layout::make_claim(123, 1);
-  EXPECT_EQ(engine_view.as<layout::SignalsRegion>().slots[2].claim, layout::make_claim(123, 1));
-  EXPECT_EQ(engine_view.access(), Access::kReadOnly);
+  Region strategy = Region::attach(RegionKind::kSignals, Access::kReadOnly, opts_);
+  EXPECT_EQ(strategy.access(), Access::kReadOnly);
+  EXPECT_EQ(strategy.header().state, static_cast<std::uint64_t>(RegionState::kLive));
+  created.set_state(RegionState::kStopping);
+  EXPECT_EQ(strategy.header().state, static_cast<std::uint64_t>(RegionState::kStopping));
+}
+
+TEST_F(RegionDeathTest, StrategyCannotWriteToTheSignalsRegion) {
+  GTEST_FLAG_SET(death_test_style, "fast");  // as above: no re-exec, no second SetUp
+  Region engine = Region::create(RegionKind::kSignals, opts_);
+  engine.set_state(RegionState::kLive);
+  Region strategy = Region::attach(RegionKind::kSignals, Access::kReadOnly, opts_);
+  auto* header = const_cast<layout::RegionHeader*>(&strategy.header());
+  EXPECT_DEATH({ *reinterpret_cast<volatile std::uint64_t*>(&header->state) = 0; }, "");
+  EXPECT_EQ(strategy.header().state, static_cast<std::uint64_t>(RegionState::kLive));
 }
 
 TEST(ProcessIdentityTest, LiveProcessMatchesItsStartTimeAndDeadOneDoesNot) {
@@ -547,8 +559,8 @@ TEST_F(HostileFileTest, EngineViewOfItsSignalsRegionIsTheFileItCreated) {
 
   Region view = created.view(Access::kReadOnly);
   EXPECT_EQ(view.access(), Access::kReadOnly);
-  created.as<layout::SignalsRegion>().slots[2].claim = layout::make_claim(123, 1);
-  EXPECT_EQ(view.as<layout::SignalsRegion>().slots[2].claim, layout::make_claim(123, 1));
+  created.set_state(RegionState::kStopping);  // the impostor stays kLive
+  EXPECT_EQ(view.header().state, static_cast<std::uint64_t>(RegionState::kStopping));
   EXPECT_EQ(view.header().epoch_ns, created.header().epoch_ns);
 }
 

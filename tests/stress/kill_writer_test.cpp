@@ -1,10 +1,17 @@
 // Writers SIGKILLed mid-write (at a chosen point and at random points): readers must never accept
 // the half-written record, and a record ring's next producer must resume exactly where it should.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -29,7 +36,7 @@ using layout::MarketRegion;
 using layout::Quote;
 using layout::RegionKind;
 using layout::Signal;
-using layout::SignalsRegion;
+using layout::SignalSlot;
 using shm::Access;
 using shm::Region;
 using std::to_string;
@@ -48,6 +55,37 @@ class RecordRingKill : public StressTest {
                 std::uint64_t k, std::uint64_t m);
 };
 class RandomKill : public StressTest {};
+
+// Slot 0's memory as the record consumer (the engine) created it: a file of one SignalSlot in the
+// test's shm dir (shm_stress_tool.cpp: cwtsd hands a claim this memory over its claim socket, the
+// tool's processes have no engine), mapped read-only here.
+class SlotView {
+ public:
+  explicit SlotView(const shm::RegionOptions& o)
+      : path_(o.shm_dir + "/cwts-" + o.instance + "-stress-slot0") {
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw std::runtime_error("open " + path_ + ": " + std::strerror(errno));
+    mem_ = ::mmap(nullptr, sizeof(SignalSlot), PROT_READ, MAP_SHARED, fd, 0);
+    const int e = errno;
+    ::close(fd);
+    if (mem_ == MAP_FAILED) {
+      mem_ = nullptr;
+      throw std::runtime_error("mmap " + path_ + ": " + std::strerror(e));
+    }
+  }
+  SlotView(const SlotView&) = delete;
+  SlotView& operator=(const SlotView&) = delete;
+  ~SlotView() {
+    if (mem_ != nullptr) ::munmap(mem_, sizeof(SignalSlot));
+  }
+  [[nodiscard]] const SignalSlot& slot() const noexcept {
+    return *static_cast<const SignalSlot*>(mem_);
+  }
+
+ private:
+  std::string path_;
+  void* mem_ = nullptr;
+};
 
 std::vector<std::unique_ptr<Child>> start_readers(const std::vector<std::string>& args, int n) {
   std::vector<std::unique_ptr<Child>> readers;
@@ -197,7 +235,10 @@ TEST_F(EventRingKill, WriterKilledMidPublishLeavesSequenceEmptyForever) {
 }
 
 // Drives one record-ring kill scenario: writer 1 (gen 1) pushes k records, leaves record k torn
-// as `mode` says, is SIGKILLed; writer 2 (gen 2) takes over the slot and pushes m more.
+// as `mode` says, is SIGKILLed; writer 2 (gen 2) takes over the ring and pushes m more. (cwtsd
+// gives every claim a fresh ring (ADR 0021), so a successor there never resumes a dead
+// producer's ring; these scenarios prove RecordProducer's tail recovery and the consumer's
+// commit checks, which the engine relies on to finish a dead owner's ring.)
 // `torn_committed`: whether the torn record's commit word was stored (killed before the tail hint).
 void RecordRingKill::run_kill(const std::string& mode, bool torn_committed,
                               const std::vector<std::string>& consumer_args,
@@ -208,9 +249,9 @@ void RecordRingKill::run_kill(const std::string& mode, bool torn_committed,
   Child consumer(consumer_args);
   ASSERT_TRUE(consumer.expect_line("READY", 10s));
   const Region market = Region::attach(RegionKind::kMarket, Access::kReadOnly, options());
-  const Region signals = Region::attach(RegionKind::kSignals, Access::kReadOnly, options());
+  const SlotView signals(options());
   const auto& cursor = market.as<MarketRegion>().slots[0].signal_cursor;
-  const SignalRing& ring = signals.as<SignalsRegion>().slots[0].signals;
+  const SignalRing& ring = signals.slot().signals;
   const std::uint64_t first_tail = torn_committed ? k + 1 : k;
 
   {
@@ -400,9 +441,9 @@ TEST_F(RandomKill, RecordConsumerNeverAcceptsCorruptRecord) {
   Child consumer(tool("reader", "record", {"--until-eof", "--timeout-s", "120"}));
   ASSERT_TRUE(consumer.expect_line("READY", 10s));
   const Region market = Region::attach(RegionKind::kMarket, Access::kReadOnly, options());
-  const Region signals = Region::attach(RegionKind::kSignals, Access::kReadOnly, options());
+  const SlotView signals(options());
   const auto& cursor = market.as<MarketRegion>().slots[0].signal_cursor;
-  const SignalRing& ring = signals.as<SignalsRegion>().slots[0].signals;
+  const SignalRing& ring = signals.slot().signals;
 
   for (int gen = 1; gen <= kRandomKills; ++gen) {
     SCOPED_TRACE("writer generation " + to_string(gen));

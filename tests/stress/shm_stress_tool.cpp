@@ -11,11 +11,14 @@
 //   seqlock/event: the writer is the engine: it creates the market region and writes
 //     symbols[0].quote (Seqlock<Quote>) or events (BroadcastRing<Event>). Readers attach it
 //     read-only.
-//   record: the reader is the engine: it creates the market and signals regions and consumes
-//     slot 0's signal ring through a read-only mapping of the signals region, its cursor in
-//     market.slots[0].signal_cursor. The writer is a strategy: it attaches the signals region
-//     read-write and the market region read-only, and pushes with RecordProducer (whose
-//     constructor recovers the tail a killed predecessor left). The monitor watches both cursors.
+//   record: the reader is the engine: it creates the market region and slot 0's memory (one
+//     layout::SignalSlot) and consumes its signal ring through a read-only mapping, its cursor in
+//     market.slots[0].signal_cursor. cwtsd hands a claim its slot memory over its claim socket
+//     (ADR 0021, cwts/shm/slot_lease.hpp); these processes run without an engine, so the memory
+//     is a file in --shm-dir: "<shm-dir>/cwts-<instance>-stress-slot0". The writer is a
+//     strategy: it maps that file read-write and the market region read-only, and pushes with
+//     RecordProducer (whose constructor recovers the tail a killed predecessor left). The
+//     monitor watches both cursors.
 //
 // Payloads are self-checking (stress_checks.hpp): seqlock write k and event record k carry seq k
 // (1-based); record ring index i carries seq i (0-based) and the writer's --gen.
@@ -37,7 +40,10 @@
 //                     record consumer stops after N records, or with --until-eof when stdin
 //                     closes (after draining what is committed).
 // Exit 2: bad arguments or a region error (message on stderr).
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -49,9 +55,11 @@
 #include <cstring>
 #include <exception>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -68,7 +76,7 @@ using cwts::layout::Quote;
 using cwts::layout::RegionKind;
 using cwts::layout::RegionState;
 using cwts::layout::Signal;
-using cwts::layout::SignalsRegion;
+using cwts::layout::SignalSlot;
 using cwts::shm::Access;
 using cwts::shm::Region;
 using cwts::shm::RegionError;
@@ -223,6 +231,89 @@ Region attach_retry(RegionKind kind, Access access, const Options& o) {
   }
 }
 
+// Slot 0's memory: a file of one SignalSlot in --shm-dir (see the top of this file), mapped
+// read-write (the writer) or read-only (the engine, the monitor). Move-only; unmaps on
+// destruction.
+class SlotMemory {
+ public:
+  // The engine: creates the file zero-filled (an empty ring), whole before it appears under its
+  // name (written under a temporary name, then renamed), and maps it read-only.
+  static SlotMemory create(const Options& o) {
+    const std::string path = slot_memory_path(o);
+    const std::string tmp = path + ".tmp";
+    const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) fail("create", tmp);
+    if (::ftruncate(fd, sizeof(SignalSlot)) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+      const int e = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      errno = e;
+      fail("size or rename", tmp);
+    }
+    SlotMemory m = map(fd, false, path);
+    m.owner_ = true;
+    return m;
+  }
+  // The writer and the monitor: the file the engine created (waiting up to 10 s for it).
+  static SlotMemory open(const Options& o, bool writable) {
+    const std::string path = slot_memory_path(o);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (;;) {
+      const int fd = ::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+      if (fd >= 0) return map(fd, writable, path);
+      if (errno != ENOENT || std::chrono::steady_clock::now() > deadline) fail("open", path);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+
+  SlotMemory(SlotMemory&& other) noexcept
+      : mem_(std::exchange(other.mem_, nullptr)),
+        path_(std::move(other.path_)),
+        owner_(std::exchange(other.owner_, false)) {}
+  SlotMemory& operator=(SlotMemory&&) = delete;
+  SlotMemory(const SlotMemory&) = delete;
+  SlotMemory& operator=(const SlotMemory&) = delete;
+  ~SlotMemory() {
+    if (mem_ != nullptr) ::munmap(mem_, sizeof(SignalSlot));
+  }
+
+  [[nodiscard]] SignalSlot& slot() const noexcept { return *static_cast<SignalSlot*>(mem_); }
+  // The engine, at the end: removes the file (the mapping stays valid until destruction).
+  void remove() const noexcept {
+    if (owner_) ::unlink(path_.c_str());
+  }
+
+ private:
+  SlotMemory(void* mem, std::string path) : mem_(mem), path_(std::move(path)) {}
+
+  static std::string slot_memory_path(const Options& o) {
+    return o.shm_dir + "/cwts-" + o.instance + "-stress-slot0";
+  }
+  [[noreturn]] static void fail(const char* what, const std::string& path) {
+    throw std::runtime_error(std::string("slot memory ") + what + " " + path + ": " +
+                             std::strerror(errno));
+  }
+  static SlotMemory map(int fd, bool writable, const std::string& path) {
+    struct stat info {};
+    if (::fstat(fd, &info) != 0 || info.st_size != static_cast<off_t>(sizeof(SignalSlot))) {
+      ::close(fd);
+      throw std::runtime_error("slot memory " + path + ": not " +
+                               std::to_string(sizeof(SignalSlot)) + " bytes");
+    }
+    void* p = ::mmap(nullptr, sizeof(SignalSlot), PROT_READ | (writable ? PROT_WRITE : 0),
+                     MAP_SHARED, fd, 0);
+    const int e = errno;
+    ::close(fd);  // the mapping keeps the memory
+    errno = e;
+    if (p == MAP_FAILED) fail("mmap", path);
+    return SlotMemory(p, path);
+  }
+
+  void* mem_ = nullptr;
+  std::string path_;
+  bool owner_ = false;
+};
+
 // --- writers ---------------------------------------------------------------------------------
 
 // Leaves Seqlock write `seq` half done, exactly as a writer killed inside store() would.
@@ -308,9 +399,9 @@ void push_blocking(SignalProducer& producer, const Signal& s) {
 }
 
 int run_strategy_writer(const Options& o) {
-  Region signals = attach_retry(RegionKind::kSignals, Access::kReadWrite, o);
+  const SlotMemory mem = SlotMemory::open(o, /*writable=*/true);
   Region market = attach_retry(RegionKind::kMarket, Access::kReadOnly, o);
-  auto& ring = signals.as<SignalsRegion>().slots[0].signals;
+  auto& ring = mem.slot().signals;
   const auto& cursor = market.as<MarketRegion>().slots[0].signal_cursor;
   SignalProducer producer(ring, cursor);
   say("READY", producer.next_index());
@@ -377,29 +468,24 @@ int run_market_reader(const Options& o) {
 int run_engine_consumer(const Options& o) {
   Region market = Region::create(RegionKind::kMarket, region_options(o));
   market.set_state(RegionState::kLive);
-  Region signals_owner = Region::create(RegionKind::kSignals, region_options(o));
-  signals_owner.set_state(RegionState::kLive);
-  {
-    // The engine reads the strategies' region through a read-only mapping, as in production.
-    const Region signals = attach_retry(RegionKind::kSignals, Access::kReadOnly, o);
-    auto& cursor = market.as<MarketRegion>().slots[0].signal_cursor;
-    const st::ReadControl c = control(o);
-    say("READY", 0);
-    const st::ReadStats s =
-        st::consume_records(signals.as<SignalsRegion>().slots[0].signals, cursor, c);
-    const int rc = report(s);
-    signals_owner.remove();
-    market.remove();
-    return rc;
-  }
+  // The engine reads the strategy's ring through a read-only mapping, as in production.
+  const SlotMemory mem = SlotMemory::create(o);
+  auto& cursor = market.as<MarketRegion>().slots[0].signal_cursor;
+  const st::ReadControl c = control(o);
+  say("READY", 0);
+  const st::ReadStats s = st::consume_records(std::as_const(mem.slot()).signals, cursor, c);
+  const int rc = report(s);
+  mem.remove();
+  market.remove();
+  return rc;
 }
 
 int run_monitor(const Options& o) {
   const Region market = attach_retry(RegionKind::kMarket, Access::kReadOnly, o);
-  const Region signals = attach_retry(RegionKind::kSignals, Access::kReadOnly, o);
+  const SlotMemory mem = SlotMemory::open(o, /*writable=*/false);
   const st::ReadControl c = control(o);
   say("READY", 0);
-  return report(st::watch_cursors(signals.as<SignalsRegion>().slots[0].signals,
+  return report(st::watch_cursors(std::as_const(mem.slot()).signals,
                                   market.as<MarketRegion>().slots[0].signal_cursor, c));
 }
 

@@ -1,6 +1,7 @@
 // Thread versions of the stress tests: a writer thread and reader threads in one process on a real
 // region, with the same self-checks, few enough iterations to run under ThreadSanitizer.
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <array>
@@ -21,6 +22,7 @@
 
 #include "cwts/concurrent/record_ring.hpp"
 #include "cwts/shm/region.hpp"
+#include "cwts/shm/sealed_memory.hpp"
 #include "cwts/shm_layout/layout.hpp"
 #include "stress_checks.hpp"
 
@@ -33,7 +35,7 @@ using layout::Quote;
 using layout::RegionKind;
 using layout::RegionState;
 using layout::Signal;
-using layout::SignalsRegion;
+using layout::SignalSlot;
 using shm::Region;
 
 constexpr std::uint64_t kIterations = 200'000;
@@ -57,19 +59,22 @@ class ThreadStress : public ::testing::Test {
     o.lock_pages = false;
     market_.emplace(Region::create(RegionKind::kMarket, o));
     market_->set_state(RegionState::kLive);
-    signals_.emplace(Region::create(RegionKind::kSignals, o));
-    signals_->set_state(RegionState::kLive);
+    // A slot's memory as cwtsd hands it to a claim (ADR 0021): a sealed memfd, mapped once.
+    const shm::UniqueFd fd = shm::create_sealed_memory("cwts-tstress-slot", sizeof(SignalSlot));
+    void* p = ::mmap(nullptr, sizeof(SignalSlot), PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+    ASSERT_NE(p, MAP_FAILED) << std::strerror(errno);
+    slot_ = static_cast<SignalSlot*>(p);
   }
 
   void TearDown() override {
     market_.reset();
-    signals_.reset();
+    if (slot_ != nullptr) ::munmap(slot_, sizeof(SignalSlot));
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
 
   MarketRegion& market() { return market_->as<MarketRegion>(); }
-  SignalsRegion& signals() { return signals_->as<SignalsRegion>(); }
+  SignalSlot& slot() { return *slot_; }
 
   static ReadControl control(std::uint64_t expect) {
     ReadControl c;
@@ -80,7 +85,7 @@ class ThreadStress : public ::testing::Test {
 
   std::string dir_;
   std::optional<Region> market_;
-  std::optional<Region> signals_;
+  SignalSlot* slot_ = nullptr;
 };
 
 TEST_F(ThreadStress, SeqlockReadersNeverSeeTornWrite) {
@@ -143,7 +148,7 @@ TEST_F(ThreadStress, EventRingReadersGetEveryRecordOrDetectLap) {
 
 TEST_F(ThreadStress, RecordRingConsumerGetsEveryRecordOnceInOrder) {
   constexpr std::size_t kCap = layout::kSignalRingCapacity;
-  auto& ring = signals().slots[0].signals;
+  auto& ring = slot().signals;
   auto& cursor = market().slots[0].signal_cursor;
   const ReadControl c = control(kIterations);
   ReadStats consumed;

@@ -1,5 +1,6 @@
 // Test support: what a strategy process does, in C++ — attach the engine's regions, claim a signal
-// slot, push signals, read execution reports and market snapshots.
+// slot from the engine (ADR 0021: it hands over the slot's memory), push signals, read execution
+// reports and market snapshots.
 #pragma once
 
 #include <time.h>
@@ -18,7 +19,7 @@
 #include "cwts/core/clock.hpp"
 #include "cwts/shm/region.hpp"
 #include "cwts/shm/signal_submit.hpp"
-#include "cwts/shm/slot_claim.hpp"
+#include "cwts/shm/slot_lease.hpp"
 #include "cwts/shm_layout/market_region.hpp"
 #include "cwts/shm_layout/signal_region.hpp"
 
@@ -33,26 +34,30 @@ inline std::int64_t fx(double v) {
 
 class StrategyClient {
  public:
+  // Throws std::runtime_error (with the engine's reason) when the slot is not claimed.
   StrategyClient(const std::string& instance, int slot, const std::string& name = "test") {
     shm::RegionOptions o;
     o.instance = instance;
     o.lock_pages = false;
     market_ = shm::Region::attach(layout::RegionKind::kMarket, shm::Access::kReadOnly, o);
-    signals_ = shm::Region::attach(layout::RegionKind::kSignals, shm::Access::kReadWrite, o);
-    auto& sr = signals_.as<layout::SignalsRegion>();
-    const auto r = shm::claim_slot(sr, slot, name);
-    if (r.status != shm::ClaimStatus::kOk) throw std::runtime_error("slot not claimed");
-    slot_ = r.slot;
-    claim_ = r.claim;
+    signals_ = shm::Region::attach(layout::RegionKind::kSignals, shm::Access::kReadOnly, o);
+    const auto r = shm::SlotLease::claim(signals_, slot, name, lease_);
+    if (r.status != shm::ClaimStatus::kOk) {
+      throw std::runtime_error("slot not claimed (" + std::string(shm::to_string(r.status)) +
+                               "): " + r.reason);
+    }
+    slot_ = lease_.slot();
     const auto& m = market_.as<layout::MarketRegion>();
-    producer_.emplace(sr.slots[slot_].signals, m.slots[slot_].signal_cursor);
-    consumer_.emplace(m.slots[slot_].reports, sr.slots[slot_].report_cursor);
+    layout::SignalSlot& mem = lease_.memory();
+    producer_.emplace(mem.signals, m.slots[slot_].signal_cursor);
+    consumer_.emplace(m.slots[slot_].reports, mem.report_cursor);
     next_seq_ =
         concurrent::load_word(m.slots[slot_].last_signal_seq, std::memory_order_acquire) + 1;
   }
-  ~StrategyClient() {
-    if (signals_.valid()) shm::release_slot(signals_.as<layout::SignalsRegion>(), slot_, claim_);
-  }
+  StrategyClient(const StrategyClient&) = delete;
+  StrategyClient& operator=(const StrategyClient&) = delete;
+  // Releases the slot (the lease, after the producer and consumer that point into its memory).
+  ~StrategyClient() = default;
 
   [[nodiscard]] const layout::MarketRegion& market() const {
     return market_.as<layout::MarketRegion>();
@@ -60,6 +65,8 @@ class StrategyClient {
   [[nodiscard]] const shm::Region& market_region() const { return market_; }
   [[nodiscard]] std::uint32_t slot() const { return slot_; }
   [[nodiscard]] std::uint64_t next_seq() const { return next_seq_; }
+  // The slot's memory and claim (ADR 0021), e.g. for a test that plays a misbehaving owner.
+  [[nodiscard]] shm::SlotLease& lease() { return lease_; }
 
   [[nodiscard]] int symbol_id(const std::string& name) const {
     const auto& m = market();
@@ -155,9 +162,9 @@ class StrategyClient {
 
  private:
   shm::Region market_;
-  shm::Region signals_;
+  shm::Region signals_;   // read-only: the engine's intake state (header)
+  shm::SlotLease lease_;  // declared before producer_/consumer_: destroyed after them
   std::uint32_t slot_ = 0;
-  std::uint64_t claim_ = 0;
   std::uint64_t next_seq_ = 1;
   std::optional<concurrent::RecordProducer<layout::Signal, layout::kSignalRingCapacity>> producer_;
   std::optional<concurrent::RecordConsumer<layout::ExecReport, layout::kReportRingCapacity>>

@@ -83,6 +83,16 @@ Config parse_config(std::string_view json) {
     mode.clear();
     s->str("signals_mode", mode);
     if (!mode.empty()) c.region.signals_mode = parse_mode("region.signals_mode", mode);
+    // Writable by anyone but the engine, the file could be truncated under the engine's mapping
+    // (SIGBUS) or its intake state forged; strategies write only the slot memory the engine
+    // hands them (ADR 0021).
+    if ((c.region.signals_mode & 0022) != 0) {
+      throw ConfigError("region.signals_mode",
+                        "\"" + mode +
+                            "\" lets other users write the signals region; strategies "
+                            "only read it (their slots are handed over by the engine, ADR 0021): "
+                            "use \"0640\"");
+    }
     s->boolean("lock_pages", c.region.lock_pages);
     s->finish();
   }

@@ -56,7 +56,7 @@ struct RegionConfig {
   std::string shm_dir = "/dev/shm";
   std::string group;  // owning group of the region files ("" = the process's)
   std::uint32_t market_mode = 0640;
-  std::uint32_t signals_mode = 0660;
+  std::uint32_t signals_mode = 0640;
   bool lock_pages = true;
 };
 
@@ -134,6 +134,11 @@ struct RateConfig {
 struct SlotConfig {
   bool trade = true;         // may send orders at all
   bool reduce_only = false;  // only orders that reduce the position
+  // Who may claim the slot (ADR 0021): a process whose uid is in `users` or whose primary or
+  // supplementary group is in `groups`. Both empty: anyone who can reach the claim socket (the
+  // strategy group). Names are resolved when the configuration is loaded.
+  std::vector<std::uint32_t> users;
+  std::vector<std::uint32_t> groups;
 };
 
 struct ShutdownConfig {

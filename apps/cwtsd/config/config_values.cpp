@@ -1,5 +1,8 @@
 // The configuration's values and sub-sections: file modes, Binance intervals, symbols, the
 // indicators list, threads, slots and listen addresses (parse_config in config.cpp reads the rest).
+#include <grp.h>
+#include <pwd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -179,9 +182,59 @@ void thread_section(Section& parent, std::string_view key, ThreadConfig& t) {
   }
 }
 
+namespace {
+
+// A user or group name, or a number, to its id; ConfigError naming `key` if there is none.
+std::uint32_t principal_id(const std::string& key, const std::string& name, bool group) {
+  if (!name.empty() &&
+      std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return static_cast<std::uint32_t>(std::strtoul(name.c_str(), nullptr, 10));
+  }
+  char buf[4096];
+  if (group) {
+    struct group g {};
+    struct group* found = nullptr;
+    if (::getgrnam_r(name.c_str(), &g, buf, sizeof buf, &found) == 0 && found != nullptr) {
+      return found->gr_gid;
+    }
+  } else {
+    struct passwd p {};
+    struct passwd* found = nullptr;
+    if (::getpwnam_r(name.c_str(), &p, buf, sizeof buf, &found) == 0 && found != nullptr) {
+      return found->pw_uid;
+    }
+  }
+  throw ConfigError(key,
+                    "\"" + name + "\" is not a " + (group ? "group" : "user") + " on this machine");
+}
+
+void principals(Section& s, std::string_view key, std::vector<std::uint32_t>& out, bool group) {
+  auto e = s.get(key);
+  if (!e) return;
+  if (e->type() != simdjson::dom::element_type::ARRAY) {
+    s.bad_type(key, *e, group ? "an array of group names or ids" : "an array of user names or ids");
+  }
+  out.clear();
+  for (auto v : e->get_array()) {
+    if (v.type() == simdjson::dom::element_type::STRING) {
+      out.push_back(principal_id(s.path(key), std::string(v.get_string().value()), group));
+    } else if (v.type() == simdjson::dom::element_type::INT64 && v.get_int64().value() >= 0 &&
+               v.get_int64().value() <= 0xFFFFFFFFLL) {
+      out.push_back(static_cast<std::uint32_t>(v.get_int64().value()));
+    } else {
+      s.bad_type(key, v,
+                 group ? "an array of group names or ids" : "an array of user names or ids");
+    }
+  }
+}
+
+}  // namespace
+
 void slot_section(Section& s, SlotConfig& slot) {
   s.boolean("trade", slot.trade);
   s.boolean("reduce_only", slot.reduce_only);
+  principals(s, "users", slot.users, false);
+  principals(s, "groups", slot.groups, true);
   s.finish();
 }
 

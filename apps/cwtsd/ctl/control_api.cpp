@@ -16,6 +16,7 @@
 #include "cwts/engine/validator.hpp"
 #include "cwts/log/json_log.hpp"
 #include "cwts/md/frame.hpp"
+#include "exec/slot_broker.hpp"
 
 namespace cwts::daemon {
 
@@ -343,20 +344,16 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
     } else if (method == "risk.get") {
       write_risk(result, live_.risk);
     } else if (method == "slots") {
-      const auto& sig = engine_.signals_region();
+      const auto holders = engine_.slot_broker().holders();
       const auto& m = engine_.market_region();
       result.begin_array();
       for (std::size_t i = 0; i < layout::kMaxSlots; ++i) {
-        const std::uint64_t claim = cc::load_word(sig.slots[i].claim, std::memory_order_acquire);
-        if (claim == 0) continue;
-        const bool described =
-            cc::load_word(sig.slots[i].owner_claim, std::memory_order_acquire) == claim;
-        result.begin_object().key("slot").uinteger(i).key("pid").uinteger(claim & 0xFFFFFFFFULL);
-        result.key("name").string(described ? sig.slots[i].owner_name.view() : std::string_view());
-        result.key("claimed_at_ns")
-            .uinteger(described
-                          ? cc::load_word(sig.slots[i].claim_time_ns, std::memory_order_relaxed)
-                          : 0);
+        const auto& h = holders[i];
+        if (!h.held) continue;
+        result.begin_object().key("slot").uinteger(i).key("pid").uinteger(h.pid);
+        result.key("uid").uinteger(h.uid);
+        result.key("name").string(h.name);
+        result.key("claimed_at_ns").uinteger(static_cast<std::uint64_t>(h.claimed_at_ns));
         result.key("accepted")
             .uinteger(cc::load_word(m.slots[i].accepted, std::memory_order_relaxed));
         result.key("rejected")

@@ -94,12 +94,12 @@ ExecEngine::ExecEngine(const Config& cfg, const binance::ExchangeInfo& info,
 
 ExecEngine::~ExecEngine() = default;
 
-void ExecEngine::bind_signals(const layout::SignalsRegion& signals, std::uint64_t epoch_ns) {
-  signals_ = &signals;
+void ExecEngine::bind_signals(std::uint64_t epoch_ns) {
+  signals_bound_ = true;
   epoch_ns_ = epoch_ns;
   slots_.clear();
   for (std::size_t i = 0; i < layout::kMaxSlots; ++i) {
-    slots_.push_back(std::make_unique<SlotState>(signals.slots[i], market_.slots[i]));
+    slots_.push_back(std::make_unique<SlotState>(market_.slots[i]));
   }
 }
 
@@ -234,23 +234,18 @@ void ExecEngine::loop_once(std::int64_t now, bool& did_work) {
     last_mismatch_check_ns_ = now;
     check_positions(last_balances_, now);
   }
-  if (signals_ == nullptr) return;
+  if (!signals_bound_) return;
   for (std::uint32_t s = 0; s < slots_.size(); ++s) poll_slot(s, now, did_work);
 }
 
 void ExecEngine::poll_slot(std::uint32_t slot, std::int64_t now, bool& did_work) {
   SlotState& st = *slots_[slot];
-  if (!st.overflow.empty()) flush_overflow(slot);
-  const std::uint64_t claim = cc::load_word(signals_->slots[slot].claim, std::memory_order_acquire);
-  if (claim != st.claim_seen) {
-    st.claim_seen = claim;
-    cc::store_word(st.engine.claim_seen, claim, std::memory_order_release);
-    log_.push(HotRecord{now, spdlog::level::info, "exec",
-                        layout::claim_pid(claim) != 0 ? "slot_claimed" : "slot_released"}
-                  .u("slot", slot)
-                  .u("pid", layout::claim_pid(claim))
-                  .u("generation", layout::claim_generation(claim)));
+  if (const SlotOffer* offer = offered_[slot].load(std::memory_order_acquire); offer != st.held) {
+    change_holder(slot, offer, now);
+    did_work = true;
   }
+  if (!st.overflow.empty()) flush_overflow(slot);
+  if (st.held == nullptr) return;  // only a held slot is read (ADR 0021)
   // A strategy that does not read its reports cannot make the engine hold an unbounded number:
   // past kMaxHeldReports its new signals wait in its own ring (its submits see the ring full)
   // until it reads. Reports of orders already working are still held, never dropped; at shutdown
@@ -264,13 +259,18 @@ void ExecEngine::poll_slot(std::uint32_t slot, std::int64_t now, bool& did_work)
                   .u("held_reports", st.overflow.size()));
   }
   if (pause) return;
+  take_signals(slot, kMaxSignalsPerSlotPerLoop, did_work);
+}
+
+void ExecEngine::take_signals(std::uint32_t slot, std::uint32_t max, bool& did_work) {
+  SlotState& st = *slots_[slot];
   layout::Signal sig;
-  for (std::uint32_t n = 0; n < kMaxSignalsPerSlotPerLoop; ++n) {
-    if (st.consumer.try_pop(sig) != cc::PopStatus::kOk) break;
+  for (std::uint32_t n = 0; n < max; ++n) {
+    if (st.consumer->try_pop(sig) != cc::PopStatus::kOk) break;
     did_work = true;
     // The signal's own time (vDSO, ~20 ns): TTL checks and report stamps refer to when it was
     // taken, not to the start of the loop iteration.
-    now = realtime_ns();
+    const std::int64_t now = realtime_ns();
     now_ns_ = now;
     if (slot_first_seq_[slot] == 0) slot_first_seq_[slot] = sig.seq;
     cc::store_word(market_.status.exec.signals_seen,
@@ -282,6 +282,51 @@ void ExecEngine::poll_slot(std::uint32_t slot, std::int64_t now, bool& did_work)
       on_signal(slot, sig, now);
     }
   }
+}
+
+// The broker granted the slot to a new holder, or its holder left (the connection closed: the
+// process released it or died). Not on the signal path: claims are rare.
+void ExecEngine::change_holder(std::uint32_t slot, const SlotOffer* next, std::int64_t now) {
+  SlotState& st = *slots_[slot];
+  if (st.held != nullptr) {
+    // What the holder committed before it left is its own: read and answered to the end (a ring
+    // at most; its reports wait for the next holder, as the ones of its working orders do).
+    bool unused = false;
+    take_signals(slot, layout::kSignalRingCapacity, unused);
+    // Where it stopped reading its reports (its own memory: never trusted beyond the ring).
+    const std::uint64_t tail = st.producer->next_index();
+    std::uint64_t head = st.held->mem->report_cursor.consumed();
+    if (head > tail) head = tail;
+    if (tail - head > layout::kReportRingCapacity) head = tail - layout::kReportRingCapacity;
+    cc::store_word(st.parked.head, head, std::memory_order_release);
+    st.producer.emplace(st.engine.reports, st.parked);
+    log_.push(HotRecord{now, spdlog::level::info, "exec", "slot_released"}
+                  .u("slot", slot)
+                  .u("pid", layout::claim_pid(st.claim_seen))
+                  .u("generation", layout::claim_generation(st.claim_seen))
+                  .u("unread_reports", tail - head + st.overflow.size()));
+    st.consumer.reset();
+    st.held = nullptr;
+    st.claim_seen = layout::make_claim(0, layout::claim_generation(st.claim_seen));
+    cc::store_word(st.engine.claim_seen, st.claim_seen, std::memory_order_release);
+    st.intake_paused = false;
+    slot_adopted_[slot].store(nullptr, std::memory_order_release);
+  }
+  if (next == nullptr) return;
+  // Fresh memory: its ring starts at record 0, and its reader starts at the reports nobody has
+  // read yet (a previous holder's, or those of orders that finished while the slot was free).
+  cc::store_word(st.engine.signal_cursor.head, 0, std::memory_order_release);
+  st.consumer.emplace(next->mem->signals, st.engine.signal_cursor);
+  cc::store_word(next->mem->report_cursor.head, st.parked.consumed(), std::memory_order_release);
+  st.producer.emplace(st.engine.reports, next->mem->report_cursor);
+  st.held = next;
+  st.claim_seen = next->claim;
+  cc::store_word(st.engine.claim_seen, next->claim, std::memory_order_release);
+  log_.push(HotRecord{now, spdlog::level::info, "exec", "slot_claimed"}
+                .u("slot", slot)
+                .u("pid", layout::claim_pid(next->claim))
+                .u("generation", layout::claim_generation(next->claim)));
+  slot_adopted_[slot].store(next, std::memory_order_release);
 }
 
 // ---- signals ----------------------------------------------------------------------------------
@@ -455,9 +500,21 @@ void ExecEngine::report(std::uint32_t slot, const layout::ExecReport& r) {
   auto& count = report_counts_[r.kind & 15U][r.reason & 31U];  // single writer: no RMW needed
   count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   SlotState& st = *slots_[slot];
-  if (st.overflow.empty() && st.producer.try_push(r) == cc::PushStatus::kOk) return;
-  // The strategy is behind on its reports: hold them (in order) until it makes room. Reports are
-  // never dropped; this is the one allocation on the exec path, and only under back-pressure.
+  if (st.overflow.empty() && st.producer->try_push(r) == cc::PushStatus::kOk) return;
+  // The strategy is behind on its reports: hold them (in order) until it makes room. A holder's
+  // reports are never dropped; this is the one allocation on the exec path, and only under
+  // back-pressure. For a slot nobody holds (its holder died or left without reading them) the
+  // held reports are bounded: the oldest go, counted (the dead owner's loss), once a ring and
+  // kMaxHeldReports are full.
+  if (st.held == nullptr && st.overflow.size() >= kMaxHeldReports) {
+    st.overflow.pop_front();
+    ++counters_.reports_lost;
+    if ((counters_.reports_lost & (counters_.reports_lost - 1)) == 0) {  // 1, 2, 4, 8, ...
+      log_.push(HotRecord{r.ts_ns, spdlog::level::warn, "exec", "reports_lost"}
+                    .u("slot", slot)
+                    .u("total", counters_.reports_lost));
+    }
+  }
   st.overflow.push_back(r);
   ++counters_.reports_overflowed;
 }
@@ -468,7 +525,8 @@ void ExecEngine::report_own(const Order& o, const ExecReport& r) {
 
 void ExecEngine::flush_overflow(std::uint32_t slot) {
   SlotState& st = *slots_[slot];
-  while (!st.overflow.empty() && st.producer.try_push(st.overflow.front()) == cc::PushStatus::kOk) {
+  while (!st.overflow.empty() &&
+         st.producer->try_push(st.overflow.front()) == cc::PushStatus::kOk) {
     st.overflow.pop_front();
   }
 }
@@ -575,7 +633,7 @@ ExecEngine::Order* ExecEngine::find(std::string_view cid) noexcept {
 // flushed as room allows. A ring's worth per slot at most: that empties it of everything pushed
 // before the call, and a producer that keeps pushing cannot hold the shutdown.
 void ExecEngine::refuse_all_signals(std::int64_t now) {
-  if (signals_ == nullptr) return;
+  if (!signals_bound_) return;
   constexpr std::uint32_t kRounds = layout::kSignalRingCapacity / kMaxSignalsPerSlotPerLoop + 1;
   for (std::uint32_t s = 0; s < slots_.size(); ++s) {
     bool more = true;
@@ -644,7 +702,8 @@ void ExecEngine::shutdown(std::int64_t now) {
   }
   log_.push(HotRecord{realtime_ns(), spdlog::level::info, "exec", "shutdown_done"}
                 .u("reports_overflowed", counters_.reports_overflowed)
-                .u("orphan_events", counters_.orphan_events));
+                .u("orphan_events", counters_.orphan_events)
+                .u("reports_lost", counters_.reports_lost));
 }
 
 }  // namespace cwts::daemon

@@ -44,6 +44,13 @@ struct ExecCounters {
   std::uint64_t duplicate_terminals = 0;  // never expected to move
   std::uint64_t orphan_events = 0;        // venue events for an order this engine does not track
   std::uint64_t journal_failures = 0;     // records that did not fit (the journal is full)
+  std::uint64_t reports_lost = 0;  // held for a slot nobody holds, past kMaxHeldReports: dropped
+};
+
+// A claim's memory as the slot broker hands it to the exec thread (ADR 0021).
+struct SlotOffer {
+  layout::SignalSlot* mem = nullptr;
+  std::uint64_t claim = 0;
 };
 
 class ExecEngine final : private venue::VenueListener {
@@ -55,8 +62,17 @@ class ExecEngine final : private venue::VenueListener {
   // Before run(): the md thread's average prices (market orders are valued at them); without
   // them, at the mid.
   void set_average_prices(const engine::AveragePriceBoard* board) noexcept { avg_prices_ = board; }
-  // Before run(): the signals region (read-only mapping) and the engine epoch.
-  void bind_signals(const layout::SignalsRegion& signals, std::uint64_t epoch_ns);
+  // Before run(): the engine epoch; the slots are read once offered (offer_slot).
+  void bind_signals(std::uint64_t epoch_ns);
+  // The slot broker (any thread): the memory to read for `slot` from the next loop on (nullptr:
+  // the slot was released; the exec thread reads what its holder committed to the end first).
+  void offer_slot(std::uint32_t slot, const SlotOffer* offer) noexcept {
+    offered_[slot].store(offer, std::memory_order_release);
+  }
+  // Any thread: the memory the exec thread reads for `slot` now (nullptr: none).
+  [[nodiscard]] const SlotOffer* slot_adopted(std::uint32_t slot) const noexcept {
+    return slot_adopted_[slot].load(std::memory_order_acquire);
+  }
   // Publishes the signals region's state at shutdown (kStopping, then kClosed once the intake
   // is shut for good): the engine's writable mapping of the header, which the exec thread's
   // read-only view of the rings does not give.
@@ -177,6 +193,8 @@ class ExecEngine final : private venue::VenueListener {
   // exec thread
   void loop_once(std::int64_t now_ns, bool& did_work);
   void poll_slot(std::uint32_t slot, std::int64_t now_ns, bool& did_work);
+  void take_signals(std::uint32_t slot, std::uint32_t max, bool& did_work);
+  void change_holder(std::uint32_t slot, const SlotOffer* next, std::int64_t now_ns);
   void on_signal(std::uint32_t slot, const layout::Signal& s, std::int64_t now_ns);
   void on_cancel_signal(std::uint32_t slot, const layout::Signal& s, std::int64_t now_ns);
   void reject(std::uint32_t slot, const layout::Signal& s, layout::RejectReason r,
@@ -233,7 +251,9 @@ class ExecEngine final : private venue::VenueListener {
 
   Config cfg_;
   layout::MarketRegion& market_;
-  const layout::SignalsRegion* signals_ = nullptr;
+  bool signals_bound_ = false;
+  std::array<std::atomic<const SlotOffer*>, layout::kMaxSlots> offered_{};
+  std::array<std::atomic<const SlotOffer*>, layout::kMaxSlots> slot_adopted_{};
   std::function<void(layout::RegionState)> publish_intake_;
   HotLog& log_;
   std::uint64_t epoch_ns_ = 0;

@@ -41,12 +41,16 @@ struct ExecEngine::Order {
 };
 
 struct ExecEngine::SlotState {
-  SlotState(const layout::SignalSlot& in, layout::SlotEngineSide& out)
-      : consumer(in.signals, out.signal_cursor),
-        producer(out.reports, in.report_cursor),
-        engine(out) {}
-  concurrent::RecordConsumer<layout::Signal, layout::kSignalRingCapacity> consumer;
-  concurrent::RecordProducer<layout::ExecReport, layout::kReportRingCapacity> producer;
+  explicit SlotState(layout::SlotEngineSide& out) : engine(out) {
+    producer.emplace(out.reports, parked);
+  }
+  // While nobody holds the slot, the engine's own stand-in for the reader of its report ring:
+  // where the last holder stopped reading, and where the next one starts (ADR 0021).
+  concurrent::RingCursor parked{};
+  const SlotOffer* held = nullptr;  // the memory read now (nullptr: the slot is not read)
+  std::optional<concurrent::RecordConsumer<layout::Signal, layout::kSignalRingCapacity>> consumer;
+  std::optional<concurrent::RecordProducer<layout::ExecReport, layout::kReportRingCapacity>>
+      producer;
   layout::SlotEngineSide& engine;
   std::deque<layout::ExecReport> overflow;  // reports the strategy has not made room for yet
   std::uint64_t claim_seen = 0;

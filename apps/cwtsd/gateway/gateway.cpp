@@ -11,8 +11,9 @@
 #include "cwts/core/clock.hpp"
 #include "cwts/engine/validator.hpp"
 #include "cwts/log/json_log.hpp"
-#include "cwts/shm/slot_claim.hpp"
+#include "cwts/shm/slot_lease.hpp"
 #include "engine.hpp"
+#include "exec/slot_broker.hpp"
 #include "gateway/gateway_impl.hpp"
 
 namespace cwts::daemon {
@@ -196,18 +197,17 @@ std::uint16_t Gateway::port() const noexcept { return impl_->port; }
 
 void Gateway::start() {
   Impl& i = *impl_;
-  i.signals = shm::Region::attach(layout::RegionKind::kSignals, shm::Access::kReadWrite,
-                                  i.engine.region_options());
-  auto& sr = i.signals.as<layout::SignalsRegion>();
-  const auto r = shm::claim_slot(sr, static_cast<int>(i.cfg.gateway.slot), "cwtsd-gateway");
+  layout::SignalSlot* mem = nullptr;
+  const auto r = i.engine.slot_broker().claim_local(static_cast<int>(i.cfg.gateway.slot),
+                                                    "cwtsd-gateway", mem);
   if (r.status != shm::ClaimStatus::kOk) {
-    throw std::runtime_error("gateway.slot " + std::to_string(i.cfg.gateway.slot) +
-                             " is held by another process");
+    throw std::runtime_error("gateway.slot " + std::to_string(i.cfg.gateway.slot) + ": " +
+                             r.reason);
   }
   i.slot = r.slot;
   i.claim = r.claim;
-  i.producer.emplace(sr.slots[i.slot].signals, i.market.slots[i.slot].signal_cursor);
-  i.consumer.emplace(i.market.slots[i.slot].reports, sr.slots[i.slot].report_cursor);
+  i.producer.emplace(mem->signals, i.market.slots[i.slot].signal_cursor);
+  i.consumer.emplace(i.market.slots[i.slot].reports, mem->report_cursor);
   i.events.emplace(i.market.events);
   i.next_seq = std::max(
       i.next_seq,
@@ -250,9 +250,8 @@ void Gateway::stop() {
   if (i.thread.joinable()) i.thread.join();
   i.fetcher.reset();
   std::remove(i.port_file.c_str());
-  if (i.signals.valid()) {
-    (void)shm::release_slot(i.signals.as<layout::SignalsRegion>(), i.slot, i.claim);
-  }
+  if (i.claim != 0) i.engine.slot_broker().release_local(i.slot);
+  i.claim = 0;
   log::log_event(spdlog::level::info, "gateway", "stopped",
                  log::LogFields().unum("orders_known", i.orders.size()));
 }

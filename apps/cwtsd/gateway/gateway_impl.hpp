@@ -142,7 +142,6 @@ struct Gateway::Impl {
   std::optional<VenueFetcher> fetcher;
   std::thread thread;
 
-  shm::Region signals;  // read-write, like a strategy's
   std::uint32_t slot = 0;
   std::uint64_t claim = 0;
   std::optional<concurrent::RecordProducer<layout::Signal, layout::kSignalRingCapacity>> producer;

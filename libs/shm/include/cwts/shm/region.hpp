@@ -67,7 +67,7 @@ struct RegionOptions {
   // "cwts" (the account docs/operations.md creates) when it exists.
   std::string engine_user;
   mode_t market_mode = 0640;
-  mode_t signals_mode = 0660;
+  mode_t signals_mode = 0640;  // strategies only read it (their slots are handed over: ADR 0021)
 };
 
 // File name of a region inside its directory: "cwts-<instance>-market" / "...-signals".

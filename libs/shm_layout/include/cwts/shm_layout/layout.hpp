@@ -22,7 +22,7 @@ namespace cwts::layout {
 // Bump on any change to a field, a size, an offset, a capacity, an enumerator, a flag bit or a
 // primitive's internal words. tests/layout pins this value
 // together with kLayoutHash, so a change that forgets the bump fails the build's tests.
-inline constexpr std::uint32_t kLayoutVersion = 4;
+inline constexpr std::uint32_t kLayoutVersion = 5;
 
 // Names for each instantiation of a lock-free primitive in the regions, so the field table can
 // list the words they synchronise on.
@@ -277,7 +277,6 @@ inline constexpr auto kFieldTable = std::to_array<FieldDesc>({
     CWTS_FIELD(SignalSlot, events_lapped),
     CWTS_SIZE(SignalsRegion),
     CWTS_FIELD(SignalsRegion, header),
-    CWTS_FIELD(SignalsRegion, slots),
 
     CWTS_FIELD(QuoteBody, bid_px),
     CWTS_FIELD(QuoteBody, bid_qty),

@@ -1,4 +1,5 @@
-// The signals region: strategies write their own slot; the engine maps the region read-only.
+// The signals: each strategy writes its own slot's memory (a SignalSlot the engine hands over at
+// its claim, ADR 0021); the signals region itself holds only the engine's header (intake state).
 #pragma once
 
 #include <cstddef>
@@ -35,9 +36,8 @@ static_assert(sizeof(Signal) == 56);
 static_assert(offsetof(Signal, price) == 16);
 static_assert(offsetof(Signal, qty) == 24);
 
-// Claim word: low 32 bits = owner pid (0 = free), high 32 bits = claim generation, bumped on
-// every claim so the engine can tell a new owner from the old one. Strategies CAS it; it is the
-// one multi-writer word in either region.
+// Claim word: low 32 bits = owner pid (0 = free), high 32 bits = claim generation, bumped by the
+// engine on every claim it grants (cwts/shm/slot_lease.hpp).
 [[nodiscard]] constexpr std::uint32_t claim_pid(std::uint64_t claim) noexcept {
   return static_cast<std::uint32_t>(claim & 0xffffffffULL);
 }
@@ -48,30 +48,32 @@ static_assert(offsetof(Signal, qty) == 24);
   return (static_cast<std::uint64_t>(gen) << 32) | pid;
 }
 
+// One claim's memory: a sealed memfd the engine creates for each claim and hands to the claiming
+// process only (cwts/shm/slot_lease.hpp). The engine fills the claim fields and the report cursor
+// before the handover and never trusts them afterwards (it keeps its own copies); the strategy
+// writes the rest.
 struct SignalSlot {
-  // --- claim: any strategy process (CAS); see cwts/shm/slot_claim.hpp ---
+  // --- the engine, before the handover: who holds this claim (informational) ---
   alignas(64) std::uint64_t claim;
-  // The claim value the three fields below describe. The owner writes them after winning the CAS
-  // and then stores owner_claim = claim with release; until then they may describe the previous
-  // owner, and a claimant that sees owner_claim != claim must not trust them.
-  std::uint64_t owner_claim;
-  std::uint64_t
-      owner_start_ticks;  // owner's process start time (/proc/PID/stat), defeats pid reuse
+  std::uint64_t owner_claim;        // == claim
+  std::uint64_t owner_start_ticks;  // owner's process start time (/proc/PID/stat)
   std::uint64_t claim_time_ns;
   FixedString<32> owner_name;
-  // --- owner strategy: its cursor into its execution-report ring (market region) ---
+  // --- owner strategy: its cursor into its execution-report ring (market region); the engine
+  // sets it where the slot's unread reports start before the handover ---
   concurrent::RingCursor report_cursor;
   // --- owner strategy: the signal ring (engine consumes; its cursor is in the market region) ---
   concurrent::RecordRing<Signal, kSignalRingCapacity> signals;
-  // --- owner strategy: events it lost because the event ring lapped it (monotonic; reset by a
-  // new claim). The engine exports it (/metrics: lapped readers). ---
+  // --- owner strategy: events it lost because the event ring lapped it (monotonic). The engine
+  // exports it (/metrics: lapped readers). ---
   alignas(64) std::uint64_t events_lapped;
   std::uint64_t reserved[7];
 };
 
+// The signals region: the engine's header only (its `state` is the intake state the strategies
+// check around each push, cwts/shm/signal_submit.hpp). Mode 0640: strategies map it read-only.
 struct SignalsRegion {
   RegionHeader header;
-  SignalSlot slots[kMaxSlots];
 };
 
 }  // namespace cwts::layout
