@@ -550,6 +550,7 @@ class Bridge {
       // The engine's last reports (orders it cancelled as it stopped) stay for reports() and
       // wait_report(), tagged with its epoch.
       if (att_->consumer) drain_reports(*att_);
+      report_unread_signals(*att_);
       att_->release_slot();  // a claim in a region no engine serves any more
       att_.reset();
       generation_.fetch_add(1, std::memory_order_release);
@@ -775,6 +776,29 @@ class Bridge {
                                  "' stopped as the signal was sent: it was not executed");
     }
     return next_seq_++;
+  }
+
+  // The signals of `a`'s slot its engine never read: it is gone (it stopped, or was killed
+  // before it read them). They were never executed and no engine will ever report them, so each
+  // gets its terminal report here, REJECTED/SHUTDOWN, of the old epoch (issue 17 #6). Which ones:
+  // the engine's cursor into the ring, in the market region this attachment still maps.
+  void report_unread_signals(Attachment& a) {
+    if (!a.claimed() || !a.producer) return;
+    const std::uint64_t head = a.mr().slots[a.slot()].signal_cursor.consumed();
+    const std::uint64_t tail = a.producer->next_index();
+    const auto& ring = a.lease.memory().signals;
+    for (std::uint64_t i = head; i < tail; ++i) {
+      layout::Signal s;
+      if (tail - i > layout::kSignalRingCapacity || !cc::observe_record(ring, i, s)) continue;
+      layout::ExecReport r{};
+      r.signal_seq = s.seq;
+      r.kind = static_cast<std::uint8_t>(layout::ReportKind::kRejected);
+      r.side = s.side;
+      r.reason = static_cast<std::uint16_t>(layout::RejectReason::kShutdown);
+      r.symbol = s.symbol;
+      r.ts_ns = realtime_ns();
+      pending_.push_back({a.epoch, r});
+    }
   }
 
   void drain_reports(Attachment& a) {

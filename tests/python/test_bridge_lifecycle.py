@@ -544,3 +544,29 @@ def _works(call):
         return call() or True
     except cwts_bridge.EngineNotRunning:
         return False
+
+
+# ---- issue 17 #6: the SIGKILL window -----------------------------------------------------------
+def test_signals_a_killed_engine_never_read_get_their_report_after_the_reattach(engine):
+    """submit() returns a sequence number once the signal is in the ring; if the engine is then
+    killed before it reads it, the signal was never executed, and nobody else will ever report it.
+    The bridge knows which of its signals the dead engine consumed (its cursor is in the market
+    region it still maps): each one it never read gets a REJECTED/SHUTDOWN report, of the old
+    epoch, when the bridge moves to the new engine."""
+    b = cwts_bridge.attach(engine.instance, slot=6)
+    try:
+        os.kill(engine.proc.pid, signal.SIGSTOP)  # alive but reading nothing
+        sent = [b.submit("BTCUSDT", "buy", 0.001, type="market") for _ in range(3)]
+        os.kill(engine.proc.pid, signal.SIGKILL)
+        engine.proc.wait(timeout=10)
+        engine._log.close()
+        engine.start()
+        assert wait_until(lambda: _works(b.symbols), timeout=10)
+        for seq in sent:
+            r = b.wait_report(seq, 2)
+            assert r is not None and r.kind == "REJECTED" and r.reason == "SHUTDOWN", (seq, r)
+        later = b.submit("BTCUSDT", "buy", 0.001, type="market")
+        assert later > max(sent)
+        assert b.wait_report(later, 10).kind == "FILLED"
+    finally:
+        b.close()

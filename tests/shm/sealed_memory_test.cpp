@@ -66,7 +66,7 @@ TEST(SealedMemory, NoDescriptorCanResizeItOrChangeItsSeals) {
   EXPECT_NE(::ftruncate(reopened.get(), 0), 0);
   EXPECT_EQ(errno, EPERM);
   EXPECT_NE(::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_WRITE), 0);  // F_SEAL_SEAL: the set is final
-  engine.words()[kSize / 8 - 1] = 7;  // still mapped and whole: no SIGBUS
+  engine.words()[kSize / 8 - 1] = 7;                           // still mapped and whole: no SIGBUS
   EXPECT_EQ(engine.words()[kSize / 8 - 1], 7U);
 }
 

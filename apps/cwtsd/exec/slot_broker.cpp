@@ -126,13 +126,15 @@ void SlotBroker::start(const std::string& socket_path) {
       ::bind(listen_.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     const int err = errno;
     std::string whose;
-    if (::lstat(path_.c_str(), &st) == 0) whose = " (a file of uid " + std::to_string(st.st_uid) + " is in the way)";
+    if (::lstat(path_.c_str(), &st) == 0)
+      whose = " (a file of uid " + std::to_string(st.st_uid) + " is in the way)";
     throw std::runtime_error("cannot bind the claim socket " + path_ + ": " + std::strerror(err) +
                              whose);
   }
   gid_t gid = static_cast<gid_t>(-1);
   if (!cfg_.region.group.empty()) {
-    if (const struct group* g = ::getgrnam(cfg_.region.group.c_str()); g != nullptr) gid = g->gr_gid;
+    if (const struct group* g = ::getgrnam(cfg_.region.group.c_str()); g != nullptr)
+      gid = g->gr_gid;
   }
   if (::chmod(path_.c_str(), 0660) != 0 ||
       (gid != static_cast<gid_t>(-1) && ::chown(path_.c_str(), static_cast<uid_t>(-1), gid) != 0) ||
@@ -225,11 +227,13 @@ ClaimReply SlotBroker::grant(int slot, const shm::PeerCredentials& who, std::str
     return reply(ClaimStatus::kNotLive, s, "the exec thread did not release the slot's last claim");
   }
   auto h = std::make_unique<Held>();
-  h->memfd = shm::create_sealed_memory("cwts-slot-" + std::to_string(s), sizeof(layout::SignalSlot));
+  h->memfd =
+      shm::create_sealed_memory("cwts-slot-" + std::to_string(s), sizeof(layout::SignalSlot));
   void* map = ::mmap(nullptr, sizeof(layout::SignalSlot), PROT_READ | PROT_WRITE, MAP_SHARED,
                      h->memfd.get(), 0);
   if (map == MAP_FAILED) {
-    return reply(ClaimStatus::kNotLive, s, std::string("mmap slot memory: ") + std::strerror(errno));
+    return reply(ClaimStatus::kNotLive, s,
+                 std::string("mmap slot memory: ") + std::strerror(errno));
   }
   h->offer.mem = static_cast<layout::SignalSlot*>(map);
   h->offer.claim = layout::make_claim(static_cast<std::uint32_t>(who.pid), ++generation_[s]);
@@ -350,10 +354,12 @@ void SlotBroker::run() {
     const std::size_t held_count = fds.size() - 2;
     // A client that connected and says nothing is dropped after a while: it cannot hold a place.
     const auto now = std::chrono::steady_clock::now();
-    std::erase_if(waiting_, [&](const Waiting& w) { return now - w.since > std::chrono::seconds(5); });
+    std::erase_if(waiting_,
+                  [&](const Waiting& w) { return now - w.since > std::chrono::seconds(5); });
     for (const auto& w : waiting_) fds.push_back({w.fd.get(), POLLIN, 0});
     int n = ::poll(fds.data(), fds.size(), kPollMs);
-    if (n < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+    if (n < 0 && errno != EINTR)
+      throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
     if (n <= 0) continue;
     if (fds[0].revents != 0) return;
     // A holder's connection: any readable state is its end (EOF, an error, or data it must not

@@ -59,7 +59,7 @@ class SlotBroker {
     std::uint64_t claim = 0;
     std::int64_t claimed_at_ns = 0;
     std::string name;
-    std::uint64_t events_lapped = 0;     // as the holder last wrote it
+    std::uint64_t events_lapped = 0;      // as the holder last wrote it
     std::uint64_t signals_published = 0;  // the holder's signal ring tail
     std::uint64_t reports_consumed = 0;   // the holder's report cursor
   };

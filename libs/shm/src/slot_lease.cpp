@@ -42,7 +42,8 @@ const char* to_string(ClaimStatus s) noexcept {
 std::string claim_socket_path(const std::string& signals_region_path) {
   std::string p = signals_region_path;
   constexpr std::string_view kSuffix = "-signals";
-  if (p.size() >= kSuffix.size() && p.compare(p.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0) {
+  if (p.size() >= kSuffix.size() &&
+      p.compare(p.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0) {
     p.resize(p.size() - kSuffix.size());
   }
   return p + "-claims";
@@ -113,7 +114,8 @@ ClaimResult SlotLease::claim(const std::string& socket_path, uid_t engine_uid, i
   }
   std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
   UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-  if (!sock.valid()) return fail(ClaimStatus::kUnavailable, std::string("socket: ") + std::strerror(errno));
+  if (!sock.valid())
+    return fail(ClaimStatus::kUnavailable, std::string("socket: ") + std::strerror(errno));
   int rc;
   do {
     rc = ::connect(sock.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
@@ -136,7 +138,8 @@ ClaimResult SlotLease::claim(const std::string& socket_path, uid_t engine_uid, i
   const std::size_t n = std::min(owner_name.size(), sizeof req.name - 1);
   std::memcpy(req.name, owner_name.data(), n);
   if (!send_with_fd(sock.get(), &req, sizeof req, -1)) {
-    return fail(ClaimStatus::kUnavailable, std::string("send to the engine: ") + std::strerror(errno));
+    return fail(ClaimStatus::kUnavailable,
+                std::string("send to the engine: ") + std::strerror(errno));
   }
   ClaimReply rep{};
   UniqueFd mem_fd;
@@ -148,7 +151,8 @@ ClaimResult SlotLease::claim(const std::string& socket_path, uid_t engine_uid, i
   do {
     rc = ::poll(&p, 1, 10'000);
   } while (rc < 0 && errno == EINTR);
-  if (rc <= 0) return fail(ClaimStatus::kUnavailable, "the engine did not answer the claim within 10 s");
+  if (rc <= 0)
+    return fail(ClaimStatus::kUnavailable, "the engine did not answer the claim within 10 s");
   const ssize_t got = receive_with_fd(sock.get(), &rep, sizeof rep, mem_fd);
   if (got == 0) return fail(ClaimStatus::kUnavailable, "the engine closed the connection");
   if (got != static_cast<ssize_t>(sizeof rep) || rep.magic != kClaimReplyMagic ||
@@ -171,7 +175,8 @@ ClaimResult SlotLease::claim(const std::string& socket_path, uid_t engine_uid, i
   }
   void* map = ::mmap(nullptr, sizeof(layout::SignalSlot), PROT_READ | PROT_WRITE, MAP_SHARED,
                      mem_fd.get(), 0);
-  if (map == MAP_FAILED) return fail(ClaimStatus::kUnavailable, std::string("mmap: ") + std::strerror(errno));
+  if (map == MAP_FAILED)
+    return fail(ClaimStatus::kUnavailable, std::string("mmap: ") + std::strerror(errno));
   out.sock_ = std::move(sock);
   out.mem_ = static_cast<layout::SignalSlot*>(map);
   out.slot_ = rep.slot;
