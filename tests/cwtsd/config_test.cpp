@@ -118,10 +118,29 @@ TEST(Config, BadValuesNameKeyAndReason) {
   expect_error(R"({"market":{"symbols":["BTCUSDT"]},"slots":{"16":{}}})", "slots.16", "index");
   expect_error(R"({"market":{"symbols":["BTCUSDT"]},"region":{"signals_mode":"0999"}})",
                "region.signals_mode", "octal");
+  // Strategies only read the signals region (ADR 0021): writable by others it could be truncated.
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"region":{"signals_mode":"0660"}})",
+               "region.signals_mode", "0640");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"slots":{"2":{"users":["no-such-user-x"]}}})",
+               "slots.2.users", "not a user");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"slots":{"2":{"groups":["no-such-group-x"]}}})",
+               "slots.2.groups", "not a group");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"slots":{"2":{"users":"root"}}})",
+               "slots.2.users", "array");
   expect_error(R"({"market":{"symbols":["BTCUSDT"]},"region":{"instance":"a/b"}})",
                "region.instance", "'/'");
   expect_error(R"({"market":{"symbols":["BTCUSDT"]},"log":{"level":"loud"}})", "log.level",
                "not one of");
+}
+
+TEST(Config, SlotClaimPoliciesResolveNamesAndIds) {
+  const Config c = parse_config(
+      R"({"market":{"symbols":["BTCUSDT"]},"slots":{"default":{"users":[1234]},"1":{"users":["root",77],"groups":["root"]}}})");
+  EXPECT_EQ(c.slot(0).users, (std::vector<std::uint32_t>{1234}));
+  EXPECT_TRUE(c.slot(0).groups.empty());
+  EXPECT_EQ(c.slot(1).users, (std::vector<std::uint32_t>{0, 77}));
+  EXPECT_EQ(c.slot(1).groups, (std::vector<std::uint32_t>{0}));
+  EXPECT_TRUE(parse_config(R"({"market":{"symbols":["BTCUSDT"]}})").slot(5).users.empty());
 }
 
 TEST(Config, SlotsAndThreads) {

@@ -436,8 +436,17 @@ except KeyboardInterrupt:
         p.stdin.write("go\n")
         p.stdin.flush()
         time.sleep(0.5)
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=5)
+        # Ctrl-C until it ends (a loaded machine may still be starting the read at the first).
+        out = err = None
+        for _ in range(10):
+            p.send_signal(signal.SIGINT)
+            try:
+                out, err = p.communicate(timeout=1)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+        else:
+            out, err = p.communicate(timeout=5)
     finally:
         if p.poll() is None:
             p.kill()

@@ -35,6 +35,7 @@ struct SlotBroker::Held {
   shm::PeerCredentials who;
   std::string name;
   std::int64_t claimed_at_ns = 0;
+  bool orphan = false;  // granted to nobody (the exec thread was too slow to take it up)
   ~Held() {
     if (offer.mem != nullptr) ::munmap(offer.mem, sizeof(layout::SignalSlot));
   }
@@ -251,9 +252,12 @@ ClaimReply SlotBroker::grant(int slot, const shm::PeerCredentials& who, std::str
   // owner can write a word of it.
   exec_.offer_slot(s, &h->offer);
   if (!wait_for([&] { return exec_.slot_adopted(s) == &h->offer; }, std::chrono::seconds(2))) {
-    exec_.offer_slot(s, nullptr);
-    retiring_.push_back(std::move(h));
-    return reply(ClaimStatus::kNotLive, s, "the exec thread did not take the slot up");
+    // The exec thread is stalled. The offer is never withdrawn under it (it may have loaded the
+    // pointer already): the claim stays without a holder and is given back, through the normal
+    // release, once the exec thread has taken it up (run()).
+    h->orphan = true;
+    held_[s] = std::move(h);
+    return reply(ClaimStatus::kNotLive, s, "the exec thread did not take the slot up in time");
   }
   ClaimReply r = reply(ClaimStatus::kOk, s, "");
   r.claim = h->offer.claim;
@@ -345,6 +349,7 @@ void SlotBroker::run() {
       std::lock_guard lock(mu_);
       reap();
       for (std::uint32_t s = 0; s < layout::kMaxSlots; ++s) {
+        if (held_[s] && held_[s]->orphan && exec_.slot_adopted(s) == &held_[s]->offer) release(s);
         if (held_[s] && held_[s]->conn.valid()) {
           slot_of_fd_index[fds.size() - 2] = static_cast<int>(s);
           fds.push_back({held_[s]->conn.get(), POLLIN, 0});
