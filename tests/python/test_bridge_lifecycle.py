@@ -412,7 +412,9 @@ b.close()
 
 def test_ctrl_c_interrupts_a_read_of_a_stopped_engine(engine):
     code = """
-import sys, cwts_bridge
+import signal, sys, cwts_bridge
+# Ctrl-C as in a terminal, even if this test runs as a background job (which ignores SIGINT).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 b = cwts_bridge.attach(sys.argv[1])
 b.quote("BTCUSDT")
 print("attached", flush=True)
