@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
   Config cfg;
   std::optional<cwts::daemon::Credentials> creds;
   std::string control_token;
+  std::vector<cwts::daemon::ControlToken> control_tokens;
   std::optional<cwts::daemon::Credentials> gateway_creds;
   try {
     cfg = cwts::daemon::load_config(config_path);
@@ -93,6 +94,7 @@ int main(int argc, char** argv) {
       creds = cwts::daemon::load_credentials(cfg.venue);
     }
     control_token = cwts::daemon::load_control_token(cfg.control);
+    control_tokens = cwts::daemon::load_control_tokens(cfg.control);
     if (cfg.gateway.enabled) gateway_creds = cwts::daemon::load_gateway_credentials(cfg.gateway);
   } catch (const ConfigError& e) {
     return config_error(e);
@@ -134,7 +136,8 @@ int main(int argc, char** argv) {
     cwts::daemon::pin_current_thread("cwtsd", cfg.ctl_thread);
 
     {
-      cwts::daemon::CtlThread ctl(engine, cfg, config_path, control_token, notifier);
+      cwts::daemon::CtlThread ctl(engine, cfg, config_path, control_token,
+                                  std::move(control_tokens), notifier);
       ctl.run();
     }
     // The gateway first: no new order enters while the exec thread settles the open ones.

@@ -298,6 +298,11 @@ Config parse_config(std::string_view json) {
     if (!listen.empty()) parse_listen(s->path("listen"), listen, c.control.address, c.control.port);
     s->str("token_file", c.control.token_file);
     s->boolean("allow_unauthenticated_reads", c.control.allow_unauthenticated_reads);
+    s->str("tokens_file", c.control.tokens_file);
+    s->integer("max_connections", c.control.max_connections, 1, 4096);
+    s->integer("max_message_bytes", c.control.max_message_bytes, 1024, 16 << 20);
+    s->integer("max_queued_bytes", c.control.max_queued_bytes, 64 << 10, 1 << 30);
+    s->integer("remote_poll_us", c.control.remote_poll_us, 20, 100000);
     if (s->get("read_only_open")) {
       throw ConfigError(s->path("read_only_open"),
                         "replaced by allow_unauthenticated_reads (default false: every JSON-RPC "

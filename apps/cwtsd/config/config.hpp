@@ -134,6 +134,9 @@ struct RateConfig {
 struct SlotConfig {
   bool trade = true;         // may send orders at all
   bool reduce_only = false;  // only orders that reduce the position
+  // When its holder leaves (closes the slot, dies, or a remote connection drops): its open orders
+  // stay working ("keep": their reports wait for the next holder) or are cancelled ("cancel").
+  bool cancel_on_release = false;
   // Who may claim the slot (ADR 0021): a process whose uid is in `users` or whose primary or
   // supplementary group is in `groups`. Both empty: anyone who can reach the claim socket (the
   // strategy group). Names are resolved when the configuration is loaded.
@@ -164,7 +167,38 @@ struct ControlConfig {
   // Read-only methods (status, symbols, risk.get, slots, subscribe: the reports stream) without
   // the token. Off unless the operator says so; mutations always need the token.
   bool allow_unauthenticated_reads = false;
+  // More clients, each with the scopes it may use (read, trade on named slots, admin): one line
+  // per client, "NAME SCOPES TOKEN", owner-only (docs/remote.md). "" = only the control token.
+  std::string tokens_file;
+  std::uint32_t max_connections = 64;        // HTTP and WebSocket together
+  std::uint32_t max_message_bytes = 65536;   // one incoming WebSocket message
+  std::uint32_t max_queued_bytes = 4 << 20;  // unsent to one client: past this it is dropped
+  // Remote strategies' market data and reports are polled from the market region this often.
+  std::uint32_t remote_poll_us = 200;
 };
+
+// What a control plane client may do (ADR 0024). The control token has every scope.
+struct ControlScopes {
+  bool read = false;        // the read-only methods and market data
+  bool admin = false;       // the mutating methods; implies read and trade on every slot
+  std::uint64_t trade = 0;  // bit N: may claim signal slot N and submit through it
+
+  [[nodiscard]] bool can_read() const noexcept { return read || admin || trade != 0; }
+  [[nodiscard]] bool can_trade(std::uint32_t slot) const noexcept {
+    return admin || (slot < 64 && ((trade >> slot) & 1U) != 0);
+  }
+};
+
+struct ControlToken {
+  std::string name;  // who, for the logs and `slots` (never the token)
+  std::string token;
+  ControlScopes scopes;
+};
+
+// control.tokens_file's clients (owner-only file; "#" starts a comment; scopes are a comma list of
+// read, admin, trade:N, trade:*). Empty without the key. Throws ConfigError naming the file and
+// line, never a token.
+[[nodiscard]] std::vector<ControlToken> load_control_tokens(const ControlConfig& c);
 
 // The control token from control.token_file (mode 0600 or stricter, one line). "" when no file
 // is configured (the caller then generates one). Throws ConfigError naming the file (never the

@@ -233,6 +233,7 @@ void principals(Section& s, std::string_view key, std::vector<std::uint32_t>& ou
 void slot_section(Section& s, SlotConfig& slot) {
   s.boolean("trade", slot.trade);
   s.boolean("reduce_only", slot.reduce_only);
+  s.choice("on_release", slot.cancel_on_release, {{"keep", false}, {"cancel", true}});
   principals(s, "users", slot.users, false);
   principals(s, "groups", slot.groups, true);
   s.finish();

@@ -195,6 +195,78 @@ std::string load_control_token(const ControlConfig& c) {
   return token;
 }
 
+std::vector<ControlToken> load_control_tokens(const ControlConfig& c) {
+  std::vector<ControlToken> out;
+  if (c.tokens_file.empty()) return out;
+  const std::string key = "control.tokens_file";
+  const std::string text = read_private_file(key, c.tokens_file);
+  std::size_t pos = 0;
+  for (int line_no = 1; pos < text.size(); ++line_no) {
+    std::string line = next_line(text, pos);
+    if (const auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    std::vector<std::string> words;
+    for (std::size_t i = 0; i < line.size();) {
+      while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i])) != 0) ++i;
+      std::size_t j = i;
+      while (j < line.size() && std::isspace(static_cast<unsigned char>(line[j])) == 0) ++j;
+      if (j > i) words.push_back(line.substr(i, j - i));
+      i = j;
+    }
+    if (words.empty()) continue;
+    const std::string where = c.tokens_file + " line " + std::to_string(line_no);
+    if (words.size() != 3) {
+      throw ConfigError(key, where +
+                                 ": expected \"NAME SCOPES TOKEN\" (e.g. \"alice "
+                                 "read,trade:3 <token>\")");
+    }
+    ControlToken t;
+    t.name = words[0];
+    t.token = words[2];
+    if (!std::all_of(t.name.begin(), t.name.end(), [](char ch) {
+          return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '-' || ch == '_' ||
+                 ch == '.';
+        })) {
+      throw ConfigError(key, where + ": a name is letters, digits, '-', '_' and '.'");
+    }
+    if (t.token.size() < 16) {
+      throw ConfigError(key, where + ": the token must have at least 16 characters");
+    }
+    std::size_t i = 0;
+    const std::string& scopes = words[1];
+    while (i <= scopes.size()) {
+      const std::size_t comma = std::min(scopes.find(',', i), scopes.size());
+      const std::string s = scopes.substr(i, comma - i);
+      i = comma + 1;
+      if (s == "read") {
+        t.scopes.read = true;
+      } else if (s == "admin") {
+        t.scopes.admin = true;
+      } else if (s == "trade:*") {
+        t.scopes.trade = (std::uint64_t{1} << layout::kMaxSlots) - 1;
+      } else if (s.starts_with("trade:") && s.size() > 6 && s.size() <= 8 &&
+                 std::all_of(
+                     s.begin() + 6, s.end(),
+                     [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); }) &&
+                 std::stoul(s.substr(6)) < layout::kMaxSlots) {
+        t.scopes.trade |= std::uint64_t{1} << std::stoul(s.substr(6));
+      } else {
+        throw ConfigError(key, where + ": unknown scope \"" + s +
+                                   "\" (read, admin, trade:N with N < " +
+                                   std::to_string(layout::kMaxSlots) + ", trade:*)");
+      }
+    }
+    for (const auto& other : out) {
+      if (other.name == t.name)
+        throw ConfigError(key, where + ": the name " + t.name + " is used twice");
+      if (other.token == t.token) {
+        throw ConfigError(key, where + ": the same token as " + other.name + "'s");
+      }
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 std::string write_generated_control_token(const std::string& path) {
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) {

@@ -72,7 +72,10 @@ std::int64_t decimal_param(element v, std::string_view key) {
 }  // namespace
 
 ControlApi::ControlApi(Engine& engine, Config& live, bool allow_unauthenticated_reads)
-    : engine_(engine), live_(live), allow_unauthenticated_reads_(allow_unauthenticated_reads) {
+    : engine_(engine),
+      live_(live),
+      allow_unauthenticated_reads_(allow_unauthenticated_reads),
+      remote_(engine, live) {
   // Reports from here on (a restart of the ctl thread is a restart of the engine: nothing older).
   const auto& m = engine_.market_region();
   for (std::size_t slot = 0; slot < layout::kMaxSlots; ++slot)
@@ -279,19 +282,54 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
       std::find(std::begin(kMutating), std::end(kMutating), method) != std::end(kMutating);
   const bool reading =
       std::find(std::begin(kReading), std::end(kReading), method) != std::end(kReading);
-  if (!mutating && !reading) {
+  const bool remote = RemoteHub::owns(method);
+  if (!mutating && !reading && !remote) {
     return error_reply(
         id_json, -32601,
         "method not found: " + std::string(method) +
             " (status, symbols, risk.get, risk.set, halt, resume, reduce_only, cancel_all, slots, "
-            "subscribe, unsubscribe)");
+            "subscribe, unsubscribe; remote strategies: hello, quote, book, candles, indicators, "
+            "position, market.subscribe, market.unsubscribe, claim, release, submit, cancel)");
   }
-  if ((mutating || !allow_unauthenticated_reads_) && !client.authorized) {
+  const bool allowed = mutating ? client.scopes.admin
+                       : remote && RemoteHub::trades(method)
+                           ? client.scopes.admin || client.scopes.trade != 0
+                           : allow_unauthenticated_reads_ || client.scopes.can_read();
+  if (!allowed) {
     return error_reply(id_json, kUnauthorized,
                        "unauthorized: " + std::string(method) +
-                           " needs the bearer token (control.token_file, or the one cwtsd "
-                           "generated in <shm_dir>/cwts-<instance>.token) as Authorization: "
-                           "Bearer ... on the WebSocket handshake");
+                           (mutating ? " needs an admin token (the control token: "
+                                       "control.token_file, or the one cwtsd generated in "
+                                       "<shm_dir>/cwts-<instance>.token; or a token with the "
+                                       "admin scope in control.tokens_file)"
+                            : remote && RemoteHub::trades(method)
+                                ? " needs a token with a trade:N scope in control.tokens_file"
+                                : " needs a token with the read scope (control.tokens_file) or "
+                                  "the control token") +
+                           " as Authorization: Bearer ... on the WebSocket handshake");
+  }
+  if (remote) {
+    try {
+      simdjson::dom::parser none;  // absent params: an empty object
+      const element args = have_params ? params : none.parse(std::string_view("{}")).value();
+      std::string out = remote_.call(method, args, client);
+      if (!has_id) return {};
+      JsonWriter j;
+      j.begin_object().key("jsonrpc").string("2.0").key("id").raw(id_json);
+      j.key("result").raw(out).end_object();
+      return std::move(j).str();
+    } catch (const RemoteError& e) {
+      if (!has_id) return {};
+      JsonWriter j;
+      j.begin_object().key("jsonrpc").string("2.0").key("id").raw(id_json).key("error");
+      j.begin_object().key("code").integer(e.code).key("message").string(e.what());
+      j.key("data")
+          .begin_object()
+          .key("exception")
+          .string(e.exception.empty() ? "CwtsError" : e.exception);
+      j.end_object().end_object().end_object();
+      return std::move(j).str();
+    }
   }
 
   JsonWriter result;

@@ -12,6 +12,7 @@
 
 #include "config/config.hpp"
 #include "ctl/control_server.hpp"
+#include "ctl/remote.hpp"
 #include "engine.hpp"
 
 namespace cwts::daemon {
@@ -36,6 +37,9 @@ class ControlApi {
   // strategies remain their consumers), one "reports" notification each. Call it from the ctl
   // tick; reports from the construction of this object on.
   void poll_reports(std::vector<std::string>& out);
+  // Remote strategies (RemoteHub): poll their market data and reports; whether any is connected.
+  void poll_remote() { remote_.poll(); }
+  [[nodiscard]] bool remote_active() const noexcept { return remote_.active(); }
   // {"jsonrpc":"2.0","method":"alerts","params":{"alert":what,"detail":detail,"ts_ns":..}}
   [[nodiscard]] static std::string alert_notification(std::string_view what,
                                                       std::string_view detail, std::int64_t now_ns);
@@ -45,6 +49,7 @@ class ControlApi {
   Config& live_;
   bool allow_unauthenticated_reads_;
   std::array<std::uint64_t, layout::kMaxSlots> report_cursor_{};
+  RemoteHub remote_;
 };
 
 }  // namespace cwts::daemon

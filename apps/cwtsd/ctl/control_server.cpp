@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
 #include <openssl/crypto.h>
 
 #include "cwts/net/http_server.hpp"
@@ -38,24 +39,31 @@ bool from_a_web_page(const net::HttpServerRequest& req) {
 
 }  // namespace
 
-struct ControlServer::Impl {
+struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
   // A JSON-RPC client on /ws.
   struct Client {
     std::shared_ptr<net::WsConnection> conn;
     RpcClient rpc;
   };
 
-  Impl(Handler h, RpcHandler r, std::string t)
-      : handler(std::move(h)), rpc(std::move(r)), token(std::move(t)) {}
+  Impl(boost::asio::io_context& io, Handler h, RpcHandler r, std::vector<ControlToken> t)
+      : ioc(io), handler(std::move(h)), rpc(std::move(r)), tokens(std::move(t)) {}
 
-  // Constant-time comparison of "Bearer <token>".
-  [[nodiscard]] bool authorized(const std::string* header) const {
+  // The token "Bearer <token>" names, compared in constant time with each; nullptr = none.
+  [[nodiscard]] const ControlToken* token_of(const std::string* header) const {
     constexpr std::string_view kScheme = "Bearer ";
-    if (header == nullptr || token.empty() || header->size() != kScheme.size() + token.size() ||
-        std::string_view(*header).substr(0, kScheme.size()) != kScheme) {
-      return false;
+    if (header == nullptr || std::string_view(*header).substr(0, kScheme.size()) != kScheme) {
+      return nullptr;
     }
-    return CRYPTO_memcmp(header->data() + kScheme.size(), token.data(), token.size()) == 0;
+    const std::string_view presented = std::string_view(*header).substr(kScheme.size());
+    const ControlToken* found = nullptr;
+    for (const auto& t : tokens) {  // every token compared: the time does not tell which matched
+      if (!t.token.empty() && presented.size() == t.token.size() &&
+          CRYPTO_memcmp(presented.data(), t.token.data(), t.token.size()) == 0) {
+        found = &t;
+      }
+    }
+    return found;
   }
 
   net::HttpServerResponse answer(const net::HttpServerRequest& req) const {
@@ -87,7 +95,11 @@ struct ControlServer::Impl {
   net::WsHandlers open(const net::HttpServerRequest& req, std::shared_ptr<net::WsConnection> conn) {
     auto c = std::make_shared<Client>();
     c->conn = std::move(conn);
-    c->rpc.authorized = authorized(req.header("authorization"));
+    c->rpc.conn = c->conn.get();
+    if (const ControlToken* t = token_of(req.header("authorization"))) {
+      c->rpc.scopes = t->scopes;
+      c->rpc.who = t->name;
+    }
     clients.push_back(c);
     Client* raw = c.get();
     return net::WsHandlers{
@@ -102,27 +114,41 @@ struct ControlServer::Impl {
           }
           if (!reply.empty()) raw->conn->send(std::move(reply));
         },
-        [this, raw] { clients.remove_if([raw](const auto& x) { return x.get() == raw; }); }};
+        [this, raw] {
+          // Later, not now: the close may come from inside a send() of a caller that still uses
+          // the client (a remote session's flush), and the client owns that session.
+          boost::asio::post(ioc, [weak = weak_from_this(), raw] {
+            if (auto self = weak.lock())
+              self->clients.remove_if([raw](const auto& x) { return x.get() == raw; });
+          });
+        }};
   }
 
+  boost::asio::io_context& ioc;
   Handler handler;
   RpcHandler rpc;
-  std::string token;
+  std::vector<ControlToken> tokens;
   std::list<std::shared_ptr<Client>> clients;
   std::optional<net::HttpServer> server;
 };
 
-ControlServer::ControlServer(boost::asio::io_context& ioc, const std::string& address,
-                             std::uint16_t port, Handler handler, RpcHandler rpc, std::string token)
-    : impl_(std::make_shared<Impl>(std::move(handler), std::move(rpc), std::move(token))) {
+ControlServer::ControlServer(boost::asio::io_context& ioc, const ControlConfig& control,
+                             Handler handler, RpcHandler rpc, std::vector<ControlToken> tokens)
+    : impl_(std::make_shared<Impl>(ioc, std::move(handler), std::move(rpc), std::move(tokens))) {
   net::HttpServerOptions o;
   o.max_header_bytes = 8192;
   o.max_body_bytes = 4096;  // a small body is read (and ignored) so that a POST gets its 405
-  o.max_connections = kMaxConnections;
+  o.max_connections = control.max_connections;
   o.io_timeout = std::chrono::seconds(10);
-  o.max_ws_queue = kMaxQueued;  // a slow client is dropped, never buffered without bound
-  o.max_ws_message = 64 * 1024;
+  // A slow client is dropped, never buffered without bound (remote strategies' market data is
+  // conflated well before this: RemoteHub).
+  o.max_ws_queue = kMaxQueued;
+  o.max_ws_queued_bytes = control.max_queued_bytes;
+  o.max_ws_message = control.max_message_bytes;
+  o.socket_send_buffer = 128 * 1024;
   o.too_large_body = "request body too large\n";
+  const std::string& address = control.address;
+  const std::uint16_t port = control.port;
   Impl* impl = impl_.get();
   try {
     impl->server.emplace(
@@ -161,5 +187,9 @@ void ControlServer::broadcast(const std::string& topic, const std::string& messa
 }
 
 std::size_t ControlServer::rpc_clients() const noexcept { return impl_->clients.size(); }
+
+void ControlServer::set_tokens(std::vector<ControlToken> tokens) {
+  impl_->tokens = std::move(tokens);
+}
 
 }  // namespace cwts::daemon

@@ -10,8 +10,12 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
+
+#include "config/config.hpp"
+#include "cwts/net/http_server.hpp"
 
 namespace cwts::daemon {
 
@@ -21,10 +25,16 @@ struct HttpResponse {
   std::string body;
 };
 
-// One WebSocket client: whether its handshake carried the bearer token, and its subscriptions.
+class RemoteSession;
+
+// One WebSocket client: what its handshake's bearer token lets it do, its subscriptions, and its
+// remote-strategy state (market data subscriptions, a claimed slot) once it uses any.
 struct RpcClient {
-  bool authorized = false;
+  ControlScopes scopes;
+  std::string who;  // the token's name ("control" for the control token), "" without a token
   std::set<std::string> topics;
+  net::WsConnection* conn = nullptr;      // valid while the client is
+  std::shared_ptr<RemoteSession> remote;  // released (slot and all) when the client goes
 };
 
 class ControlServer {
@@ -34,27 +44,29 @@ class ControlServer {
   // Called for each WebSocket text message; returns the reply ("" = none).
   using RpcHandler = std::function<std::string(std::string_view message, RpcClient& client)>;
 
-  // Binds address:port (port 0 = any free port) and starts accepting. Throws std::runtime_error
-  // naming the address when it cannot bind. `token`: the bearer token a WebSocket handshake must
-  // present (Authorization: Bearer ...) for RpcClient::authorized; "" = no client is authorized.
-  ControlServer(boost::asio::io_context& ioc, const std::string& address, std::uint16_t port,
-                Handler handler, RpcHandler rpc = {}, std::string token = {});
+  // Binds control.address:port (port 0 = any free port) and starts accepting, with control's
+  // limits. Throws std::runtime_error naming the address when it cannot bind. `tokens`: the bearer
+  // tokens a WebSocket handshake may present (Authorization: Bearer ...) and their scopes; a
+  // client without one of them has none.
+  ControlServer(boost::asio::io_context& ioc, const ControlConfig& control, Handler handler,
+                RpcHandler rpc, std::vector<ControlToken> tokens);
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
+
+  // SIGHUP: the tokens new connections are checked against (connected clients keep theirs).
+  void set_tokens(std::vector<ControlToken> tokens);
 
   [[nodiscard]] std::uint16_t port() const noexcept;
   // Stops accepting and closes every connection.
   void stop();
   // Sends `message` to every WebSocket client subscribed to `topic`. A client whose unsent queue is
-  // already kMaxQueued long is disconnected instead (a slow client never holds memory or the ctl
-  // thread).
+  // already kMaxQueued frames or control.max_queued_bytes long is disconnected instead (a slow
+  // client never holds memory or the ctl thread).
   void broadcast(const std::string& topic, const std::string& message);
   [[nodiscard]] std::size_t rpc_clients() const noexcept;
 
-  static constexpr std::size_t kMaxQueued = 256;
-
-  static constexpr std::size_t kMaxConnections = 64;
+  static constexpr std::size_t kMaxQueued = 4096;
 
   struct Impl;
 

@@ -26,7 +26,8 @@ std::int64_t watchdog_period_ns(const Notifier& n) {
 }  // namespace
 
 CtlThread::CtlThread(Engine& engine, const Config& cfg, std::string config_path,
-                     std::string control_token, Notifier& notifier)
+                     std::string control_token, std::vector<ControlToken> tokens,
+                     Notifier& notifier)
     : engine_(engine),
       cfg_(cfg),
       config_path_(std::move(config_path)),
@@ -37,6 +38,7 @@ CtlThread::CtlThread(Engine& engine, const Config& cfg, std::string config_path,
       hup_(ioc_, SIGHUP),
       usr1_(ioc_),
       tick_(ioc_),
+      remote_tick_(ioc_),
       api_(engine, live_cfg_, cfg.control.allow_unauthenticated_reads),
       supervisor_(watchdog_period_ns(notifier)),
       progress_ns_(static_cast<std::int64_t>(cfg.systemd.progress_timeout_ms) * 1'000'000) {
@@ -46,7 +48,7 @@ CtlThread::CtlThread(Engine& engine, const Config& cfg, std::string config_path,
     usr1_.add(SIGUSR1);
     arm_usr1();
   }
-  if (cfg.control.enabled) open_control_plane(control_token);
+  if (cfg.control.enabled) open_control_plane(control_token, std::move(tokens));
   arm_tick();
 }
 
@@ -78,6 +80,7 @@ void CtlThread::arm_hup() {
 void CtlThread::reload() {
   try {
     Config next = load_config(config_path_);
+    auto tokens = load_control_tokens(next.control);  // before anything applies: all or nothing
     // risk.trading_state applies when the file changes it; otherwise the live state (an
     // operator's halt / resume / reduce_only) stays: a reload never undoes a halt by itself.
     const layout::TradingState in_file = next.risk.initial_state;
@@ -88,6 +91,13 @@ void CtlThread::reload() {
     live_cfg_.risk_overrides = next.risk_overrides;
     live_cfg_.slots = next.slots;
     live_cfg_.default_slot = next.default_slot;
+    if (control_) {
+      const auto clients = tokens.size();
+      tokens.push_back(ControlToken{"control", control_token_, ControlScopes{true, true, 0}});
+      control_->set_tokens(std::move(tokens));
+      log_event(spdlog::level::info, "ctl", "control_tokens_loaded",
+                LogFields().unum("tokens", clients).str("file", next.control.tokens_file));
+    }
     spdlog::set_level(log::parse_level(next.log.level));
     log_event(spdlog::level::info, "ctl", "config_reloaded",
               LogFields().str("config", config_path_).str("log_level", next.log.level));
@@ -128,7 +138,7 @@ HttpResponse CtlThread::http_get(const std::string& target) {
   return r;
 }
 
-void CtlThread::open_control_plane(std::string token) {
+void CtlThread::open_control_plane(std::string token, std::vector<ControlToken> tokens) {
   // No control.token_file: a token of this run, owner-only, beside the control file (written
   // first, so a tool that finds the control file finds the token too). ADR 0018.
   if (token.empty()) {
@@ -138,14 +148,17 @@ void CtlThread::open_control_plane(std::string token) {
     log_event(spdlog::level::info, "ctl", "control_token_generated",
               LogFields().str("file", token_file_));
   }
+  control_token_ = token;
+  tokens.push_back(ControlToken{"control", std::move(token), ControlScopes{true, true, 0}});
   try {
     control_ = std::make_unique<ControlServer>(
-        ioc_, cfg_.control.address, cfg_.control.port,
-        [this](const std::string& target) { return http_get(target); },
+        ioc_, cfg_.control, [this](const std::string& target) { return http_get(target); },
         [this](std::string_view message, RpcClient& client) {
-          return api_.handle(message, client);
+          std::string reply = api_.handle(message, client);
+          if (!remote_armed_ && api_.remote_active()) arm_remote();
+          return reply;
         },
-        std::move(token));
+        std::move(tokens));
   } catch (...) {  // the destructor will not run: the token file goes now
     if (!token_file_.empty()) std::remove(token_file_.c_str());
     throw;
@@ -163,6 +176,20 @@ void CtlThread::open_control_plane(std::string token) {
                 .str("address", cfg_.control.address)
                 .num("port", control_->port())
                 .str("file", control_file_));
+}
+
+void CtlThread::arm_remote() {
+  remote_armed_ = true;
+  remote_tick_.expires_after(std::chrono::microseconds(cfg_.control.remote_poll_us));
+  remote_tick_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    api_.poll_remote();
+    if (api_.remote_active()) {
+      arm_remote();
+    } else {
+      remote_armed_ = false;
+    }
+  });
 }
 
 void CtlThread::arm_tick() {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -30,8 +31,9 @@ class CtlThread {
  public:
   // `cfg` is the configuration the engine started with; `config_path` is re-read on SIGHUP.
   // Starts listening (control plane) at once; throws if the control address cannot be bound.
+  // `tokens`: control.tokens_file's clients (the control token is added with every scope).
   CtlThread(Engine& engine, const Config& cfg, std::string config_path, std::string control_token,
-            Notifier& notifier);
+            std::vector<ControlToken> tokens, Notifier& notifier);
   ~CtlThread();
   CtlThread(const CtlThread&) = delete;
   CtlThread& operator=(const CtlThread&) = delete;
@@ -50,7 +52,8 @@ class CtlThread {
   void arm_tick();
   void on_tick();
   void reload();
-  void open_control_plane(std::string token);
+  void open_control_plane(std::string token, std::vector<ControlToken> tokens);
+  void arm_remote();
 
   Engine& engine_;
   const Config& cfg_;
@@ -65,6 +68,9 @@ class CtlThread {
   boost::asio::signal_set hup_;
   boost::asio::signal_set usr1_;
   boost::asio::steady_timer tick_;
+  boost::asio::steady_timer remote_tick_;  // remote strategies' poll, while any is connected
+  bool remote_armed_ = false;
+  std::string control_token_;  // kept for a SIGHUP reload of control.tokens_file
   ControlApi api_;
   std::unique_ptr<ControlServer> control_;
   std::string control_file_;

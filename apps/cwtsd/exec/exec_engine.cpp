@@ -126,7 +126,8 @@ std::uint64_t ExecEngine::reload(const Config& cfg) {
     l.risk[i] = r;
   }
   for (std::size_t i = 0; i < layout::kMaxSlots; ++i) {
-    l.slots[i] = engine::SlotPolicy{cfg.slot(i).trade, cfg.slot(i).reduce_only};
+    l.slots[i] = engine::SlotPolicy{cfg.slot(i).trade, cfg.slot(i).reduce_only,
+                                    cfg.slot(i).cancel_on_release};
   }
   l.trading_state = static_cast<std::uint64_t>(cfg.risk.initial_state);
   const Limits prev = pending_limits_.load();
@@ -293,6 +294,18 @@ void ExecEngine::change_holder(std::uint32_t slot, const SlotOffer* next, std::i
     // at most; its reports wait for the next holder, as the ones of its working orders do).
     bool unused = false;
     take_signals(slot, layout::kSignalRingCapacity, unused);
+    if (limits_.slots[slot].cancel_on_release && !stopping_) {  // slots.N.on_release = cancel
+      std::uint64_t n = 0;
+      for (auto& o : orders_) {
+        if (o.in_use && o.slot == slot && o.cancel_seq == 0) {
+          venue_->cancel(o.cid_view(), symbol_names_[o.symbol]);
+          ++n;
+        }
+      }
+      log_.push(HotRecord{now, spdlog::level::info, "exec", "slot_orders_cancelled"}
+                    .u("slot", slot)
+                    .u("orders", n));
+    }
     // Where it stopped reading its reports (its own memory: never trusted beyond the ring).
     const std::uint64_t tail = st.producer->next_index();
     std::uint64_t head = st.held->mem->report_cursor.consumed();

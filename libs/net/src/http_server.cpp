@@ -58,7 +58,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
     void send(std::string text) override {
       if (closed_) return;
-      if (queue_.size() >= owner_->options_.max_ws_queue) return close();
+      if (queue_.size() >= owner_->options_.max_ws_queue ||
+          queued_bytes_ + text.size() > owner_->options_.max_ws_queued_bytes) {
+        return close();
+      }
+      queued_bytes_ += text.size();
       queue_.push_back(std::move(text));
       if (queue_.size() == 1) write();
     }
@@ -78,6 +82,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     }
 
     [[nodiscard]] bool is_open() const noexcept override { return !closed_; }
+    [[nodiscard]] std::size_t queued_bytes() const noexcept override { return queued_bytes_; }
 
    private:
     void read() {
@@ -95,6 +100,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       ws_.async_write(asio::buffer(queue_.front()),
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
                         if (ec) return self->finish();
+                        self->queued_bytes_ -= self->queue_.front().size();
                         self->queue_.pop_front();
                         if (!self->queue_.empty()) self->write();
                       });
@@ -106,6 +112,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     websocket::stream<beast::tcp_stream> ws_;
     beast::flat_buffer buffer_;
     std::deque<std::string> queue_;
+    std::size_t queued_bytes_ = 0;
     WsHandlers handlers_;
     bool closed_ = false;
   };
@@ -229,6 +236,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         } else {
           beast::error_code ignored;
           s.set_option(tcp::no_delay(true), ignored);
+          if (self->options_.socket_send_buffer > 0) {
+            s.set_option(asio::socket_base::send_buffer_size(
+                             static_cast<int>(self->options_.socket_send_buffer)),
+                         ignored);
+          }
           auto session = std::make_shared<Session>(self, std::move(s));
           self->sessions_.emplace(session.get(), session);
           session->start();

@@ -73,6 +73,7 @@ struct Exposure {
 struct SlotPolicy {
   bool may_trade = true;
   bool reduce_only = false;
+  bool cancel_on_release = false;  // not a check: the exec thread's, when the holder leaves
 };
 
 // The checks, in this order; the first failure is the reason (docs/engine.md has the table):

@@ -44,9 +44,13 @@ struct HttpServerResponse {
 class WsConnection {
  public:
   virtual ~WsConnection() = default;
-  // Queues a text frame. A client more than HttpServerOptions::max_ws_queue frames behind is
-  // disconnected instead: a slow client never holds memory or the thread.
+  // Queues a text frame. A client more than HttpServerOptions::max_ws_queue frames (or
+  // max_ws_queued_bytes) behind is disconnected instead: a slow client never holds memory or the
+  // thread.
   virtual void send(std::string text) = 0;
+  // Bytes queued and not yet written to the socket: an owner that can conflate (send the latest
+  // value instead of every one) holds back while this is high.
+  [[nodiscard]] virtual std::size_t queued_bytes() const noexcept = 0;
   virtual void close() = 0;
   [[nodiscard]] virtual bool is_open() const noexcept = 0;
 };
@@ -63,7 +67,11 @@ struct HttpServerOptions {
   std::size_t max_connections = 256;
   std::chrono::milliseconds io_timeout{30'000};  // idle keep-alive and slow reads/writes
   std::size_t max_ws_queue = 4096;               // frames
-  std::size_t max_ws_message = 64 * 1024;        // incoming
+  std::size_t max_ws_queued_bytes = 64 << 20;    // bytes of those frames
+  // SO_SNDBUF of each connection; 0 = the kernel's (autotuned up to net.ipv4.tcp_wmem, MiBs).
+  // Bounded, a slow reader shows as queued_bytes() soon rather than after megabytes.
+  std::size_t socket_send_buffer = 0;
+  std::size_t max_ws_message = 64 * 1024;  // incoming
   // Body of the 413 answer to an oversized request (the connection is then closed).
   std::string too_large_body = R"({"code":-1000,"msg":"Request body too large."})";
 };

@@ -1,0 +1,669 @@
+#include "ctl/remote.hpp"
+
+#include <algorithm>
+#include <array>
+#include <limits>
+
+#include "cwts/concurrent/word_copy.hpp"
+#include "cwts/core/clock.hpp"
+#include "cwts/core/json_writer.hpp"
+#include "cwts/log/json_log.hpp"
+#include "exec/slot_broker.hpp"
+
+namespace cwts::daemon {
+
+namespace {
+
+namespace cc = cwts::concurrent;
+using core::JsonWriter;
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+constexpr int kInvalidParams = -32602;
+constexpr int kForbidden = -32001;
+constexpr int kFailed = -32002;
+
+constexpr std::string_view kReadMethods[] = {"hello",
+                                             "quote",
+                                             "book",
+                                             "candles",
+                                             "indicators",
+                                             "position",
+                                             "market.subscribe",
+                                             "market.unsubscribe"};
+constexpr std::string_view kTradeMethods[] = {"claim", "release", "submit", "cancel"};
+
+constexpr std::string_view kKindNames[] = {"", "quote", "trade", "book", "candle", "status"};
+
+std::uint8_t kind_bit(layout::EventKind k) noexcept {
+  return static_cast<std::uint8_t>(1U << static_cast<unsigned>(k));
+}
+
+// The parameter `key` of `params` (an object), or nullopt when absent.
+std::optional<element> field(element params, std::string_view key) {
+  element v;
+  if (params.type() != element_type::OBJECT || params.at_key(key).get(v) != simdjson::SUCCESS)
+    return std::nullopt;
+  return v;
+}
+
+std::int64_t int_field(element params, std::string_view key, std::int64_t lo, std::int64_t hi,
+                       std::optional<std::int64_t> fallback = std::nullopt) {
+  const auto v = field(params, key);
+  if (!v) {
+    if (fallback) return *fallback;
+    throw RemoteError(kInvalidParams, "invalid params: " + std::string(key) + " is required",
+                      "ValueError");
+  }
+  std::int64_t x = 0;
+  if (v->type() == element_type::UINT64 || v->get_int64().get(x) != simdjson::SUCCESS || x < lo ||
+      x > hi) {
+    throw RemoteError(kInvalidParams,
+                      "invalid params: " + std::string(key) + " must be an integer from " +
+                          std::to_string(lo) + " to " + std::to_string(hi),
+                      "ValueError");
+  }
+  return x;
+}
+
+std::string_view string_field(element params, std::string_view key,
+                              std::optional<std::string_view> fallback = std::nullopt) {
+  const auto v = field(params, key);
+  std::string_view s;
+  if (!v) {
+    if (fallback) return *fallback;
+    throw RemoteError(kInvalidParams, "invalid params: " + std::string(key) + " is required",
+                      "ValueError");
+  }
+  if (v->get_string().get(s) != simdjson::SUCCESS) {
+    throw RemoteError(kInvalidParams, "invalid params: " + std::string(key) + " must be a string",
+                      "ValueError");
+  }
+  return s;
+}
+
+bool bool_field(element params, std::string_view key, bool fallback) {
+  const auto v = field(params, key);
+  if (!v) return fallback;
+  bool b = false;
+  if (v->get_bool().get(b) != simdjson::SUCCESS) {
+    throw RemoteError(kInvalidParams,
+                      "invalid params: " + std::string(key) + " must be true or false",
+                      "ValueError");
+  }
+  return b;
+}
+
+void decimals_of(const layout::SymbolInfo& info, JsonWriter& j) {
+  j.key("price_decimals").uinteger(info.price_decimals);
+  j.key("qty_decimals").uinteger(info.qty_decimals);
+  j.key("tick").integer(info.tick_size.raw).key("step").integer(info.step_size.raw);
+}
+
+}  // namespace
+
+// ---- sessions -------------------------------------------------------------------------------
+
+RemoteSession::RemoteSession(RemoteHub& hub, RpcClient& client) : hub_(hub), client_(client) {
+  const std::size_t n = hub.engine_.symbol_names().size();
+  kinds_.assign(n, 0);
+  latest_quote_.assign(n, std::nullopt);
+  latest_book_.assign(n, std::nullopt);
+  hub.sessions_.push_back(this);
+}
+
+RemoteSession::~RemoteSession() {
+  release_slot();
+  std::erase(hub_.sessions_, this);
+}
+
+void RemoteSession::release_slot() {
+  if (!slot_) return;
+  // The exec thread drains what this connection wrote before the slot has a new holder; reports
+  // not read by then wait in the slot for it (ADR 0021).
+  hub_.engine_.slot_broker().release_local(*slot_);
+  log::log_event(spdlog::level::info, "ctl", "remote_slot_released",
+                 log::LogFields().unum("slot", *slot_).str("who", client_.who));
+  producer_.reset();
+  consumer_.reset();
+  slot_.reset();
+  claim_ = 0;
+}
+
+void RemoteSession::offer(const layout::Event& e, std::uint64_t seq) {
+  if (e.symbol >= kinds_.size() ||
+      (kinds_[e.symbol] & kind_bit(static_cast<layout::EventKind>(e.kind))) == 0) {
+    return;
+  }
+  switch (static_cast<layout::EventKind>(e.kind)) {
+    case layout::EventKind::kQuote:
+      latest_quote_[e.symbol] = Pending{e, seq};
+      return;
+    case layout::EventKind::kBook:
+      latest_book_[e.symbol] = Pending{e, seq};
+      return;
+    default:
+      if (ordered_.size() >= RemoteHub::kMaxOrdered) {
+        ++dropped_;
+      } else {
+        ordered_.push_back(Pending{e, seq});
+      }
+  }
+}
+
+void RemoteSession::flush() {
+  net::WsConnection* conn = client_.conn;
+  if (conn == nullptr || !conn->is_open()) return;
+  const std::size_t limit = hub_.hold_back_bytes();
+  // Reports first: never dropped, they wait in the slot's ring while the client is slow.
+  if (consumer_ && conn->queued_bytes() < limit) {
+    JsonWriter j;
+    j.begin_object().key("jsonrpc").string("2.0").key("method").string("slot.reports");
+    j.key("params").begin_object().key("reports").begin_array();
+    layout::ExecReport r{};
+    std::size_t n = 0;
+    while (n < RemoteHub::kMaxFrameEvents && consumer_->try_pop(r) == cc::PopStatus::kOk) {
+      j.raw(hub_.report_json_row(r));
+      ++n;
+    }
+    j.end_array().end_object().end_object();
+    if (n > 0) conn->send(std::move(j).str());
+  }
+  // Market data: conflated quotes and books with the queued events, in sequence order.
+  while (conn->is_open() && conn->queued_bytes() < limit) {
+    std::vector<const Pending*> batch;
+    for (std::size_t k = 0; k < latest_quote_.size(); ++k) {
+      if (latest_quote_[k]) batch.push_back(&*latest_quote_[k]);
+      if (latest_book_[k]) batch.push_back(&*latest_book_[k]);
+    }
+    for (const Pending& p : ordered_) {
+      if (batch.size() >= RemoteHub::kMaxFrameEvents + latest_quote_.size() * 2) break;
+      batch.push_back(&p);
+    }
+    if (batch.empty() && dropped_ == 0) return;
+    std::sort(batch.begin(), batch.end(),
+              [](const Pending* a, const Pending* b) { return a->seq < b->seq; });
+    if (batch.size() > RemoteHub::kMaxFrameEvents) batch.resize(RemoteHub::kMaxFrameEvents);
+    JsonWriter j;
+    j.begin_object().key("jsonrpc").string("2.0").key("method").string("market.events");
+    j.key("params").begin_object().key("events").begin_array();
+    if (dropped_ != 0) {  // what this client lost, before what follows it
+      j.begin_array().string("lapped").integer(-1).uinteger(dropped_);
+      for (int i = 0; i < 8; ++i) j.integer(0);
+      j.end_array();
+      dropped_ = 0;
+    }
+    const std::uint64_t last = batch.empty() ? 0 : batch.back()->seq;
+    for (const Pending* p : batch) j.raw(hub_.event_json_row(p->event, p->seq));
+    j.end_array().end_object().end_object();
+    // What was sent leaves the queues: conflated values up to `last`, ordered ones in front.
+    for (std::size_t k = 0; k < latest_quote_.size(); ++k) {
+      if (latest_quote_[k] && latest_quote_[k]->seq <= last) latest_quote_[k].reset();
+      if (latest_book_[k] && latest_book_[k]->seq <= last) latest_book_[k].reset();
+    }
+    while (!ordered_.empty() && ordered_.front().seq <= last) ordered_.pop_front();
+    conn->send(std::move(j).str());
+  }
+}
+
+// ---- the hub --------------------------------------------------------------------------------
+
+RemoteHub::RemoteHub(Engine& engine, const Config& cfg)
+    : engine_(engine),
+      cfg_(cfg),
+      market_(engine.market_region()),
+      hold_back_bytes_(std::min<std::size_t>(64 * 1024, cfg.control.max_queued_bytes / 4)) {}
+
+bool RemoteHub::owns(std::string_view method) noexcept {
+  return std::find(std::begin(kReadMethods), std::end(kReadMethods), method) !=
+             std::end(kReadMethods) ||
+         trades(method);
+}
+
+bool RemoteHub::trades(std::string_view method) noexcept {
+  return std::find(std::begin(kTradeMethods), std::end(kTradeMethods), method) !=
+         std::end(kTradeMethods);
+}
+
+int RemoteHub::symbol_id(std::string_view name) const {
+  const auto& names = engine_.symbol_names();
+  for (std::size_t k = 0; k < names.size(); ++k)
+    if (names[k] == name) return static_cast<int>(k);
+  throw RemoteError(kInvalidParams,
+                    "unknown symbol " + std::string(name) + ": the engine trades " +
+                        std::to_string(names.size()) + " symbols (hello lists them)",
+                    "UnknownSymbol");
+}
+
+int RemoteHub::symbol_id(element params) const { return symbol_id(string_field(params, "symbol")); }
+
+std::string RemoteHub::event_json_row(const layout::Event& e, std::uint64_t seq) const {
+  // [kind, symbol id, seq, update_id, exchange_ns, receive_ns, publish_ns, a, b, c, d]: prices
+  // and quantities as the region's integers (the client scales them with the symbol's decimals).
+  JsonWriter j;
+  j.begin_array().string(e.kind < std::size(kKindNames) ? kKindNames[e.kind] : "?");
+  j.uinteger(e.symbol).uinteger(seq).uinteger(e.update_id);
+  j.integer(e.exchange_ts_ns).integer(e.receive_ts_ns).integer(e.publish_ts_ns);
+  switch (static_cast<layout::EventKind>(e.kind)) {
+    case layout::EventKind::kQuote:
+      j.integer(e.body.quote.bid_px.raw).integer(e.body.quote.bid_qty.raw);
+      j.integer(e.body.quote.ask_px.raw).integer(e.body.quote.ask_qty.raw);
+      break;
+    case layout::EventKind::kBook:
+      j.integer(e.body.book.bid_px.raw).integer(e.body.book.bid_qty.raw);
+      j.integer(e.body.book.ask_px.raw).integer(e.body.book.ask_qty.raw);
+      break;
+    case layout::EventKind::kTrade:
+      j.integer(e.body.trade.px.raw).integer(e.body.trade.qty.raw).uinteger(e.side).integer(0);
+      break;
+    case layout::EventKind::kCandleClose:
+      j.integer(e.body.candle.candle.close.raw).integer(e.body.candle.candle.volume.raw);
+      j.uinteger(e.timeframe).integer(0);
+      break;
+    case layout::EventKind::kStatus:
+      j.uinteger(e.body.status.book_valid).uinteger(e.body.status.symbol_status);
+      j.uinteger(e.body.status.trading_state).integer(0);
+      break;
+    default:
+      j.integer(0).integer(0).integer(0).integer(0);
+  }
+  j.end_array();
+  return std::move(j).str();
+}
+
+std::string RemoteHub::report_json_row(const layout::ExecReport& r) const {
+  // [seq, kind, reason, symbol id, side, client_order_id, venue_order_id, last_qty, last_px,
+  //  cum_qty, avg_px, fee, venue_code, ts_ns, fee_native, fee_asset] as the region holds them.
+  JsonWriter j;
+  j.begin_array().uinteger(r.signal_seq).uinteger(r.kind).uinteger(r.reason).uinteger(r.symbol);
+  j.uinteger(r.side).string(r.client_order_id.view()).uinteger(r.venue_order_id);
+  j.integer(r.last_qty.raw).integer(r.last_px.raw).integer(r.cum_qty.raw).integer(r.avg_px.raw);
+  j.integer(r.fee.raw).integer(r.venue_code).integer(r.ts_ns).integer(r.fee_native.raw);
+  j.string(r.fee_asset.view()).end_array();
+  return std::move(j).str();
+}
+
+std::string RemoteHub::hello(const RpcClient& client) const {
+  JsonWriter j;
+  j.begin_object();
+  j.key("instance").string(cfg_.region.instance);
+  j.key("epoch_ns").uinteger(cc::load_word(market_.header.epoch_ns, std::memory_order_acquire));
+  j.key("layout_version").uinteger(layout::kLayoutVersion);
+  j.key("who").string(client.who);
+  j.key("scopes").begin_object().key("read").boolean(client.scopes.can_read());
+  j.key("admin").boolean(client.scopes.admin).key("trade").begin_array();
+  for (std::uint32_t s = 0; s < layout::kMaxSlots; ++s)
+    if (client.scopes.can_trade(s)) j.uinteger(s);
+  j.end_array().end_object();
+  j.key("timeframes").begin_array();
+  for (std::uint32_t i = 0; i < market_.config.timeframe_count && i < layout::kMaxTimeframes; ++i)
+    j.uinteger(market_.config.timeframe_s[i]);
+  j.end_array();
+  j.key("symbols").begin_array();
+  const auto& names = engine_.symbol_names();
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    const layout::SymbolInfo info = market_.symbols[k].info.load();
+    j.begin_object().key("symbol").string(names[k]).key("id").uinteger(k);
+    j.key("base").string(info.base.view()).key("quote").string(info.quote.view());
+    decimals_of(info, j);
+    j.end_object();
+  }
+  j.end_array().end_object();
+  return std::move(j).str();
+}
+
+std::string RemoteHub::call(std::string_view method, element params, RpcClient& client) {
+  if (!client.remote) client.remote = std::make_shared<RemoteSession>(*this, client);
+  RemoteSession& s = *client.remote;
+  JsonWriter j;
+  if (method == "hello") return hello(client);
+  if (method == "quote") {
+    const int id = symbol_id(params);
+    const layout::Quote q = market_.symbols[id].quote.load();
+    j.begin_object();
+    j.key("bid").integer(q.bid_px.raw).key("ask").integer(q.ask_px.raw);
+    j.key("bid_qty").integer(q.bid_qty.raw).key("ask_qty").integer(q.ask_qty.raw);
+    j.key("last").integer(q.last_px.raw).key("last_qty").integer(q.last_qty.raw);
+    j.key("last_side").uinteger(q.last_side).key("update_id").uinteger(q.update_id);
+    j.key("exchange_ts_ns").integer(q.exchange_ts_ns).key("receive_ts_ns").integer(q.receive_ts_ns);
+    j.key("publish_ts_ns").integer(q.publish_ts_ns).key("book_valid").boolean(q.book_valid != 0);
+    j.end_object();
+    return std::move(j).str();
+  }
+  if (method == "book") {
+    const int id = symbol_id(params);
+    const auto depth = static_cast<std::size_t>(
+        int_field(params, "depth", 1, static_cast<std::int64_t>(layout::kBookDepth), 20));
+    const layout::BookTop b = market_.symbols[id].book.load();
+    const std::size_t nb = std::min<std::size_t>({depth, b.bid_count, layout::kBookDepth});
+    const std::size_t na = std::min<std::size_t>({depth, b.ask_count, layout::kBookDepth});
+    j.begin_object();
+    auto column = [&](std::string_view key, const auto& arr, std::size_t n) {
+      j.key(key).begin_array();
+      for (std::size_t i = 0; i < n; ++i) j.integer(arr[i].raw);
+      j.end_array();
+    };
+    column("bid_px", b.bid_px, nb);
+    column("bid_qty", b.bid_qty, nb);
+    column("ask_px", b.ask_px, na);
+    column("ask_qty", b.ask_qty, na);
+    j.key("update_id").uinteger(b.update_id).key("valid").boolean(b.book_valid != 0);
+    j.end_object();
+    return std::move(j).str();
+  }
+  if (method == "candles") {
+    const int id = symbol_id(params);
+    const auto tf_s = static_cast<std::uint32_t>(int_field(params, "timeframe", 1, 604800));
+    const bool partial = bool_field(params, "partial", false);
+    int tf = -1;
+    for (std::uint32_t i = 0; i < market_.config.timeframe_count && i < layout::kMaxTimeframes; ++i)
+      if (market_.config.timeframe_s[i] == tf_s) tf = static_cast<int>(i);
+    if (tf < 0) {
+      throw RemoteError(kInvalidParams,
+                        "timeframe " + std::to_string(tf_s) +
+                            "s is not published by the engine (see market.timeframes in its "
+                            "config; hello lists them)",
+                        "ValueError");
+    }
+    const auto& series = market_.candles[id][tf];
+    std::vector<layout::Candle> rows;
+    const std::uint64_t last = series.closed.last_sequence();
+    const std::uint64_t first =
+        last >= layout::kCandleHistory ? last - layout::kCandleHistory + 1 : 1;
+    cc::BroadcastReader<layout::Candle, layout::kCandleHistory> r(series.closed, first);
+    layout::Candle c{};
+    for (std::uint64_t q = first; q <= last; ++q) {
+      const auto st = r.try_read(c);
+      if (st == cc::ReadStatus::kOk) {
+        rows.push_back(c);
+      } else if (st == cc::ReadStatus::kLapped) {  // overwritten meanwhile: never a gap
+        rows.clear();
+        r = cc::BroadcastReader<layout::Candle, layout::kCandleHistory>(series.closed, q + 1);
+      } else {
+        break;
+      }
+    }
+    if (partial) {
+      const layout::Candle live = series.live.load();
+      if (live.open_time_ms != 0 && (rows.empty() || live.open_time_ms > rows.back().open_time_ms))
+        rows.push_back(live);
+    }
+    j.begin_object();
+    auto column = [&](std::string_view key, auto get) {
+      j.key(key).begin_array();
+      for (const auto& row : rows) j.integer(get(row));
+      j.end_array();
+    };
+    using C = layout::Candle;
+    column("open_time_ms", [](const C& x) { return x.open_time_ms; });
+    column("open", [](const C& x) { return x.open.raw; });
+    column("high", [](const C& x) { return x.high.raw; });
+    column("low", [](const C& x) { return x.low.raw; });
+    column("close", [](const C& x) { return x.close.raw; });
+    column("volume", [](const C& x) { return x.volume.raw; });
+    column("trades", [](const C& x) { return static_cast<std::int64_t>(x.trades); });
+    column("closed", [](const C& x) { return static_cast<std::int64_t>(x.closed); });
+    j.end_object();
+    return std::move(j).str();
+  }
+  if (method == "indicators") {
+    const int id = symbol_id(params);
+    const layout::IndicatorTable table = market_.symbols[id].indicator_table.load();
+    const layout::IndicatorValues vals = market_.symbols[id].indicators.load();
+    j.begin_object();
+    for (std::uint32_t i = 0; i < table.count && i < layout::kMaxIndicators; ++i)
+      j.key(table.desc[i].name.view()).real(vals.value[i]);
+    j.end_object();
+    return std::move(j).str();
+  }
+  if (method == "position") {
+    const int id = symbol_id(params);
+    const layout::Position p = market_.symbols[id].position.load();
+    j.begin_object().key("qty").integer(p.qty.raw).key("avg_px").integer(p.avg_px.raw);
+    j.key("realized_pnl").integer(p.realized_pnl.raw).key("fees").integer(p.fees.raw);
+    j.key("open_orders").uinteger(p.open_orders).end_object();
+    return std::move(j).str();
+  }
+  if (method == "market.subscribe" || method == "market.unsubscribe") {
+    const bool add = method == "market.subscribe";
+    std::uint8_t bits = 0;
+    const auto kinds = field(params, "kinds");
+    simdjson::dom::array arr;
+    if (!kinds) {
+      bits = kind_bit(layout::EventKind::kQuote) | kind_bit(layout::EventKind::kTrade) |
+             kind_bit(layout::EventKind::kBook) | kind_bit(layout::EventKind::kCandleClose) |
+             kind_bit(layout::EventKind::kStatus);
+    } else if (kinds->get_array().get(arr) == simdjson::SUCCESS) {
+      for (element e : arr) {
+        std::string_view k;
+        unsigned idx = 0;
+        if (e.get_string().get(k) == simdjson::SUCCESS) {
+          for (unsigned i = 1; i < std::size(kKindNames); ++i)
+            if (kKindNames[i] == k) idx = i;
+        }
+        if (idx == 0) {
+          throw RemoteError(kInvalidParams,
+                            "invalid params: kinds are quote, book, trade, candle and status",
+                            "ValueError");
+        }
+        bits |= static_cast<std::uint8_t>(1U << idx);
+      }
+    } else {
+      throw RemoteError(kInvalidParams, "invalid params: kinds must be a list", "ValueError");
+    }
+    std::vector<int> ids;
+    const auto syms = field(params, "symbols");
+    if (!syms) {
+      for (std::size_t k = 0; k < s.kinds_.size(); ++k) ids.push_back(static_cast<int>(k));
+    } else if (syms->get_array().get(arr) == simdjson::SUCCESS) {
+      for (element e : arr) {
+        std::string_view name;
+        if (e.get_string().get(name) != simdjson::SUCCESS) {
+          throw RemoteError(kInvalidParams, "invalid params: symbols are strings", "ValueError");
+        }
+        ids.push_back(symbol_id(name));
+      }
+    } else {
+      throw RemoteError(kInvalidParams, "invalid params: symbols must be a list", "ValueError");
+    }
+    for (const int id : ids) {
+      auto& k = s.kinds_[static_cast<std::size_t>(id)];
+      k = add ? static_cast<std::uint8_t>(k | bits) : static_cast<std::uint8_t>(k & ~bits);
+      if (!add) {
+        s.latest_quote_[static_cast<std::size_t>(id)].reset();
+        s.latest_book_[static_cast<std::size_t>(id)].reset();
+      }
+    }
+    s.subscribed_ = std::any_of(s.kinds_.begin(), s.kinds_.end(), [](auto k) { return k != 0; });
+    // The hub's reader starts at the ring's head when its first subscriber comes.
+    if (s.subscribed_ && !reader_) reader_.emplace(market_.events);
+    j.begin_object().key("next_seq").uinteger(reader_ ? reader_->next_sequence() : 0).end_object();
+    return std::move(j).str();
+  }
+  if (method == "claim") return claim(params, client);
+  if (method == "release") {
+    s.release_slot();
+    return "{}";
+  }
+  if (!s.slot_) {
+    throw RemoteError(kFailed,
+                      std::string(method) +
+                          ": this connection holds no signal slot (call "
+                          "claim first)",
+                      "CwtsError");
+  }
+  if (method == "submit") return submit(params, s);
+  if (method == "cancel") {
+    layout::Signal sig{};
+    sig.type = static_cast<std::uint8_t>(layout::OrderType::kCancel);
+    sig.target_seq = static_cast<std::uint64_t>(
+        int_field(params, "seq", 1, std::numeric_limits<std::int64_t>::max()));
+    return push(s, sig);
+  }
+  throw RemoteError(-32601, "method not found: " + std::string(method));
+}
+
+std::string RemoteHub::claim(element params, RpcClient& client) {
+  RemoteSession& s = *client.remote;
+  const auto want = int_field(params, "slot", -1, layout::kMaxSlots - 1, -1);
+  const std::string name(string_field(params, "name", "remote"));
+  if (name.size() > 64) {
+    throw RemoteError(kInvalidParams, "invalid params: name has at most 64 characters",
+                      "ValueError");
+  }
+  if (s.slot_) {
+    if (want == -1 || static_cast<std::uint32_t>(want) == *s.slot_) {
+      throw RemoteError(kFailed, "this connection already holds slot " + std::to_string(*s.slot_),
+                        "SlotTaken");
+    }
+    s.release_slot();
+  }
+  std::vector<int> candidates;
+  if (want >= 0) {
+    if (!client.scopes.can_trade(static_cast<std::uint32_t>(want))) {
+      throw RemoteError(kForbidden,
+                        "forbidden: the token " +
+                            (client.who.empty() ? std::string("(none)") : client.who) +
+                            " may not trade on slot " + std::to_string(want) +
+                            " (scopes trade:N in control.tokens_file)",
+                        "SlotTaken");
+    }
+    candidates.push_back(static_cast<int>(want));
+  } else {
+    for (std::uint32_t i = 0; i < layout::kMaxSlots; ++i)
+      if (client.scopes.can_trade(i)) candidates.push_back(static_cast<int>(i));
+    if (candidates.empty()) {
+      throw RemoteError(kForbidden,
+                        "forbidden: the token " +
+                            (client.who.empty() ? std::string("(none)") : client.who) +
+                            " may trade on no slot (scopes trade:N in control.tokens_file)",
+                        "SlotTaken");
+    }
+  }
+  shm::ClaimResult r;
+  layout::SignalSlot* mem = nullptr;
+  const std::string holder = "remote:" + client.who + ":" + name;
+  for (const int slot : candidates) {
+    r = engine_.slot_broker().claim_local(slot, holder.substr(0, 64), mem);
+    if (r.status == shm::ClaimStatus::kOk) break;
+  }
+  if (r.status != shm::ClaimStatus::kOk) {
+    const bool not_live = r.status == shm::ClaimStatus::kNotLive;
+    throw RemoteError(kFailed,
+                      (want >= 0 ? "slot " + std::to_string(want) : std::string("no slot")) +
+                          " could be claimed: " + r.reason,
+                      not_live ? "EngineNotRunning" : "SlotTaken");
+  }
+  s.slot_ = r.slot;
+  s.claim_ = r.claim;
+  s.producer_.emplace(mem->signals, market_.slots[r.slot].signal_cursor);
+  s.consumer_.emplace(market_.slots[r.slot].reports, mem->report_cursor);
+  // Numbers continue above everything the slot has seen (a fresh ring per claim, ADR 0021).
+  s.next_seq_ = std::max<std::uint64_t>(
+      s.next_seq_,
+      cc::load_word(market_.slots[r.slot].last_signal_seq, std::memory_order_acquire) + 1);
+  log::log_event(spdlog::level::info, "ctl", "remote_slot_claimed",
+                 log::LogFields().unum("slot", r.slot).str("who", client.who).str("name", name));
+  JsonWriter j;
+  j.begin_object().key("slot").uinteger(r.slot).key("next_seq").uinteger(s.next_seq_);
+  j.key("epoch_ns").uinteger(cc::load_word(market_.header.epoch_ns, std::memory_order_acquire));
+  j.end_object();
+  return std::move(j).str();
+}
+
+std::string RemoteHub::submit(element params, RemoteSession& s) {
+  layout::Signal sig{};
+  sig.symbol = static_cast<std::uint16_t>(symbol_id(params));
+  const std::string_view side = string_field(params, "side");
+  if (side == "buy") {
+    sig.side = static_cast<std::uint8_t>(layout::Side::kBuy);
+  } else if (side == "sell") {
+    sig.side = static_cast<std::uint8_t>(layout::Side::kSell);
+  } else {
+    throw RemoteError(kInvalidParams, "invalid params: side must be \"buy\" or \"sell\"",
+                      "ValueError");
+  }
+  const std::string_view type = string_field(params, "type", "limit");
+  const std::string_view tif = string_field(params, "tif", "GTC");
+  if (type == "limit") {
+    sig.type = static_cast<std::uint8_t>(layout::OrderType::kLimit);
+  } else if (type == "market") {
+    sig.type = static_cast<std::uint8_t>(layout::OrderType::kMarket);
+  } else if (type == "limit_maker") {
+    sig.type = static_cast<std::uint8_t>(layout::OrderType::kLimitMaker);
+  } else {
+    throw RemoteError(kInvalidParams, "invalid params: type must be limit, market or limit_maker",
+                      "ValueError");
+  }
+  if (sig.type == static_cast<std::uint8_t>(layout::OrderType::kLimit)) {
+    if (tif == "GTC") {
+      sig.tif = static_cast<std::uint8_t>(layout::TimeInForce::kGtc);
+    } else if (tif == "IOC") {
+      sig.tif = static_cast<std::uint8_t>(layout::TimeInForce::kIoc);
+    } else if (tif == "FOK") {
+      sig.tif = static_cast<std::uint8_t>(layout::TimeInForce::kFok);
+    } else {
+      throw RemoteError(kInvalidParams, "invalid params: tif must be GTC, IOC or FOK",
+                        "ValueError");
+    }
+  }
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  // Prices and quantities are the symbol's integers (price * 10^price_decimals): the client
+  // converts and checks the grid, as the shared-memory bridge does; the engine validates again.
+  sig.qty.raw = int_field(params, "qty", 1, kMax);
+  const bool market = sig.type == static_cast<std::uint8_t>(layout::OrderType::kMarket);
+  sig.price.raw =
+      market ? int_field(params, "price", 0, 0, 0) : int_field(params, "price", 1, kMax);
+  sig.ttl_ms = static_cast<std::uint32_t>(int_field(params, "ttl_ms", 0, 86'400'000, 0));
+  const std::string_view tag = string_field(params, "tag", "");
+  if (tag.size() > 8) {
+    throw RemoteError(kInvalidParams, "invalid params: tag has at most 8 characters", "ValueError");
+  }
+  sig.tag.assign(tag);
+  if (bool_field(params, "reduce_only", false)) sig.flags |= layout::kSignalReduceOnly;
+  return push(s, sig);
+}
+
+std::string RemoteHub::push(RemoteSession& s, layout::Signal sig) {
+  sig.seq = s.next_seq_;
+  sig.created_ns = core::realtime_ns();
+  if (s.producer_->try_push(sig) != cc::PushStatus::kOk) {
+    throw RemoteError(kFailed,
+                      "the signal ring of slot " + std::to_string(*s.slot_) + " is full (" +
+                          std::to_string(layout::kSignalRingCapacity) +
+                          " signals): the engine is not consuming; the signal was not sent",
+                      "RingFull");
+  }
+  ++s.next_seq_;
+  JsonWriter j;
+  j.begin_object().key("seq").uinteger(sig.seq).end_object();
+  return std::move(j).str();
+}
+
+void RemoteHub::poll() {
+  if (reader_) {
+    const bool any = std::any_of(sessions_.begin(), sessions_.end(),
+                                 [](const RemoteSession* s) { return s->subscribed_; });
+    if (!any) {
+      reader_.reset();  // nobody listens: a new first subscriber starts at the head again
+    } else {
+      layout::Event e{};
+      std::uint64_t seq = 0;
+      for (int n = 0; n < 65536; ++n) {
+        const auto st = reader_->try_read(e, &seq);
+        if (st == cc::ReadStatus::kEmpty) break;
+        if (st == cc::ReadStatus::kLapped) {  // the hub itself fell a lap behind: say so
+          const std::uint64_t skipped = reader_->resync();
+          for (RemoteSession* s : sessions_)
+            if (s->subscribed_) s->dropped_ += skipped;
+          continue;
+        }
+        for (RemoteSession* s : sessions_)
+          if (s->subscribed_) s->offer(e, seq);
+      }
+    }
+  }
+  for (RemoteSession* s : sessions_) s->flush();
+}
+
+}  // namespace cwts::daemon

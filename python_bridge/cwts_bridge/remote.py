@@ -1,0 +1,465 @@
+"""cwts_bridge.remote — a CWTS Ultra engine over its control plane's WebSocket, for a strategy that
+cannot map the engine's shared memory (another host, a container without the region volume).
+
+    import asyncio, cwts_bridge.remote as remote
+
+    async def main():
+        async with await remote.connect("ws://127.0.0.1:8080/ws", token=TOKEN, slot=3) as b:
+            print(b.symbols(), await b.quote("BTCUSDT"))
+            seq = await b.submit("BTCUSDT", "buy", 0.001, price=50000.0)
+            print(await b.wait_report(seq, timeout=5))
+
+    asyncio.run(main())
+
+The surface is `Bridge`'s, awaited: the same records (Quote, Event, Report, Position), the same
+exceptions, the same validation and exactly one terminal report per signal (the engine runs the
+same intake for both). Market data arrives as the engine publishes it; while this client reads
+slower than the engine publishes, quotes and books are conflated to the latest value and a
+"lapped" Event says how many trades or candle closes were lost. docs/remote.md.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections import deque
+from typing import AsyncIterator, Optional
+
+from . import (
+    SIDES, TIFS, TIMEFRAMES, TYPES, CwtsError, EngineNotRunning, EngineRestarted, Event, Position,
+    Quote, Report, RingFull, SlotTaken, UnknownSymbol, VersionMismatch, _report, _to_units,
+)
+
+__all__ = ["connect", "RemoteBridge", "Unauthorized"]
+
+_EXCEPTIONS = {
+    "CwtsError": CwtsError, "EngineNotRunning": EngineNotRunning,
+    "EngineRestarted": EngineRestarted, "VersionMismatch": VersionMismatch,
+    "SlotTaken": SlotTaken, "RingFull": RingFull, "UnknownSymbol": UnknownSymbol,
+    "ValueError": ValueError, "TypeError": TypeError,
+}
+_MAX_BUFFERED_EVENTS = 65536
+
+
+class Unauthorized(CwtsError):
+    """The token is missing, unknown, or lacks the scope the call needs."""
+
+
+def _scale(raw: int, decimals: int) -> float:
+    # As the native module does (double(raw) / 10^decimals): equal floats from either bridge.
+    return float(raw) / 10.0 ** decimals
+
+
+class _Symbol:
+    __slots__ = ("name", "id", "px_dec", "qty_dec", "tick", "step")
+
+    def __init__(self, d: dict):
+        self.name, self.id = d["symbol"], d["id"]
+        self.px_dec, self.qty_dec = d["price_decimals"], d["qty_decimals"]
+        self.tick, self.step = d["tick"], d["step"]
+
+
+class RemoteBridge:
+    """One connection to an engine. Use `connect()`; an async context manager."""
+
+    def __init__(self, ws, hello: dict):
+        self._ws = ws
+        self._hello = hello
+        self._by_name = {s["symbol"]: _Symbol(s) for s in hello["symbols"]}
+        self._by_id = {s.id: s for s in self._by_name.values()}
+        self._ids = itertools.count(1)
+        self._calls: dict[int, asyncio.Future] = {}
+        self._events: deque = deque()
+        self._lost = 0  # events dropped from a full local buffer, not yet reported
+        self._event_ready = asyncio.Event()
+        self._reports: deque[Report] = deque()
+        self._report_ready = asyncio.Event()
+        self._terminal: dict[int, Report] = {}  # terminal reports for wait_report, newest last
+        self._slot: Optional[int] = None
+        self._next_seq = 1
+        self._closed: Optional[BaseException] = None
+        self._reader = asyncio.get_running_loop().create_task(self._read())
+
+    # -- lifetime --------------------------------------------------------------------------
+    async def close(self) -> None:
+        """Closes the connection: the engine releases the slot (reports of signals still open
+        wait in the slot for its next holder, as with a shared-memory strategy)."""
+        if self._closed is None:
+            self._closed = CwtsError("the remote bridge is closed")
+        await self._ws.close()
+        self._reader.cancel()
+        try:
+            await self._reader
+        except (asyncio.CancelledError, Exception):
+            pass
+
+    async def __aenter__(self) -> "RemoteBridge":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    @property
+    def epoch(self) -> int:
+        """The engine's start time (ns); a restart ends this connection."""
+        return self._hello["epoch_ns"]
+
+    @property
+    def slot(self) -> Optional[int]:
+        return self._slot
+
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
+
+    @property
+    def scopes(self) -> dict:
+        """What this client's token may do: {"read": bool, "admin": bool, "trade": [slots]}."""
+        return self._hello["scopes"]
+
+    # -- the connection --------------------------------------------------------------------
+    async def _read(self) -> None:
+        try:
+            async for text in self._ws:
+                msg = json.loads(text)
+                if "id" in msg:
+                    fut = self._calls.pop(msg["id"], None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(msg)
+                elif msg.get("method") == "market.events":
+                    self._take_events(msg["params"]["events"])
+                elif msg.get("method") == "slot.reports":
+                    for row in msg["params"]["reports"]:
+                        self._take_report(row)
+            self._closed = self._closed or EngineNotRunning(
+                "the engine closed the connection (stopped, restarted, or dropped this client)")
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any transport error ends the connection
+            self._closed = self._closed or EngineNotRunning(f"the connection to the engine was lost: {e}")
+        finally:
+            for fut in self._calls.values():
+                if not fut.done():
+                    fut.set_exception(self._closed or EngineNotRunning("the connection was lost"))
+            self._calls.clear()
+            self._event_ready.set()
+            self._report_ready.set()
+
+    async def _call(self, method: str, params: Optional[dict] = None):
+        if self._closed is not None:
+            raise self._closed
+        rid = next(self._ids)
+        fut = asyncio.get_running_loop().create_future()
+        self._calls[rid] = fut
+        req = {"jsonrpc": "2.0", "id": rid, "method": method}
+        if params:
+            req["params"] = params
+        try:
+            await self._ws.send(json.dumps(req, separators=(",", ":")))
+        except Exception as e:  # noqa: BLE001
+            self._calls.pop(rid, None)
+            raise EngineNotRunning(f"the connection to the engine was lost: {e}") from e
+        msg = await fut
+        if "error" in msg:
+            raise _error(msg["error"])
+        return msg["result"]
+
+    def _sym(self, symbol: str) -> _Symbol:
+        try:
+            return self._by_name[symbol]
+        except KeyError:
+            raise UnknownSymbol(f"unknown symbol {symbol!r}: the engine trades "
+                                f"{', '.join(self._by_name)}") from None
+
+    def _take_events(self, rows: list) -> None:
+        for row in rows:
+            kind = row[0]
+            if kind == "lapped":
+                ev = Event("lapped", "", row[2], 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0)
+            else:
+                m = self._by_id.get(row[1])
+                pd, qd = (m.px_dec, m.qty_dec) if m else (8, 8)
+                a, b, c, d = row[7], row[8], row[9], row[10]
+                if kind in ("quote", "book"):
+                    a, b, c, d = _scale(a, pd), _scale(b, qd), _scale(c, pd), _scale(d, qd)
+                elif kind in ("trade", "candle"):
+                    a, b, c, d = _scale(a, pd), _scale(b, qd), float(c), float(d)
+                else:
+                    a, b, c, d = float(a), float(b), float(c), float(d)
+                ev = Event(kind, m.name if m else "", row[2], row[3], row[4], row[5], row[6], a, b, c, d)
+            if len(self._events) >= _MAX_BUFFERED_EVENTS:
+                self._events.popleft()
+                self._lost += 1
+            self._events.append(ev)
+        self._event_ready.set()
+
+    def _take_report(self, row: list) -> None:
+        seq, kind, reason, sym_id, side, cid, oid, lq, lp, cq, ap, fee, code, ts, fee_native, fee_asset = row
+        m = self._by_id.get(sym_id)
+        pd, qd = (m.px_dec, m.qty_dec) if m else (8, 8)
+        r = _report((seq, kind, reason, m.name if m else "", side, cid, oid, _scale(lq, qd),
+                     _scale(lp, pd), _scale(cq, qd), _scale(ap, pd), _scale(fee, pd), code, ts,
+                     _scale(fee_native, 8), fee_asset))
+        if len(self._reports) >= _MAX_BUFFERED_EVENTS:
+            self._reports.popleft()  # never read by reports(): wait_report still finds terminals
+        self._reports.append(r)
+        if r.terminal:
+            self._terminal[seq] = r
+            if len(self._terminal) > _MAX_BUFFERED_EVENTS:
+                del self._terminal[next(iter(self._terminal))]
+        self._report_ready.set()
+
+    # -- market data -----------------------------------------------------------------------
+    def symbols(self) -> list[str]:
+        return list(self._by_name)
+
+    def timeframes(self) -> list[str]:
+        inv = {s: k for k, s in TIMEFRAMES.items()}
+        return [inv.get(s, f"{s}s") for s in self._hello["timeframes"]]
+
+    async def quote(self, symbol: str) -> Quote:
+        m = self._sym(symbol)
+        q = await self._call("quote", {"symbol": symbol})
+        return Quote(_scale(q["bid"], m.px_dec), _scale(q["ask"], m.px_dec),
+                     _scale(q["bid_qty"], m.qty_dec), _scale(q["ask_qty"], m.qty_dec),
+                     _scale(q["last"], m.px_dec), _scale(q["last_qty"], m.qty_dec), q["last_side"],
+                     q["update_id"], q["exchange_ts_ns"], q["receive_ts_ns"], q["publish_ts_ns"],
+                     q["book_valid"])
+
+    async def book(self, symbol: str, depth: int = 20):
+        """(bid_px, bid_qty, ask_px, ask_qty, update_id, valid), NumPy arrays best first, from one
+        consistent snapshot, as Bridge.book."""
+        import numpy as np
+        m = self._sym(symbol)
+        b = await self._call("book", {"symbol": symbol, "depth": depth})
+
+        def col(key, dec):
+            return np.array([_scale(x, dec) for x in b[key]], dtype="float64")
+        return (col("bid_px", m.px_dec), col("bid_qty", m.qty_dec), col("ask_px", m.px_dec),
+                col("ask_qty", m.qty_dec), b["update_id"], b["valid"])
+
+    async def candles(self, symbol: str, timeframe: str = "1m", partial: bool = False):
+        """Closed candles (and the live one with partial=True) as a pandas DataFrame in
+        FreqTrade's OHLCV format, as Bridge.candles."""
+        import numpy as np
+        import pandas as pd
+        if timeframe not in TIMEFRAMES:
+            raise ValueError(f"unknown timeframe {timeframe!r}; one of {', '.join(TIMEFRAMES)}")
+        m = self._sym(symbol)
+        c = await self._call("candles", {"symbol": symbol, "timeframe": TIMEFRAMES[timeframe],
+                                         "partial": partial})
+
+        def col(key, dec):
+            return np.array([_scale(x, dec) for x in c[key]], dtype="float64")
+        return pd.DataFrame({
+            "date": pd.to_datetime(np.asarray(c["open_time_ms"], dtype="int64"), unit="ms", utc=True),
+            "open": col("open", m.px_dec), "high": col("high", m.px_dec),
+            "low": col("low", m.px_dec), "close": col("close", m.px_dec),
+            "volume": col("volume", m.qty_dec),
+        })
+
+    async def indicators(self, symbol: str) -> dict[str, float]:
+        self._sym(symbol)
+        return await self._call("indicators", {"symbol": symbol})
+
+    async def position(self, symbol: str) -> Position:
+        m = self._sym(symbol)
+        p = await self._call("position", {"symbol": symbol})
+        return Position(_scale(p["qty"], m.qty_dec), _scale(p["avg_px"], m.px_dec),
+                        _scale(p["realized_pnl"], m.px_dec), _scale(p["fees"], m.px_dec),
+                        p["open_orders"])
+
+    async def status(self) -> dict:
+        """The engine's `status` (the control plane's JSON-RPC method)."""
+        return await self._call("status")
+
+    async def subscribe(self, symbols: Optional[list[str]] = None,
+                        kinds: Optional[list[str]] = None) -> None:
+        """Market data for `symbols` (default all) of `kinds` (quote, book, trade, candle,
+        status; default all), from the next event the engine publishes on."""
+        params: dict = {}
+        if symbols is not None:
+            for s in symbols:
+                self._sym(s)
+            params["symbols"] = list(symbols)
+        if kinds is not None:
+            params["kinds"] = list(kinds)
+        await self._call("market.subscribe", params)
+
+    async def unsubscribe(self, symbols: Optional[list[str]] = None,
+                          kinds: Optional[list[str]] = None) -> None:
+        params: dict = {}
+        if symbols is not None:
+            params["symbols"] = list(symbols)
+        if kinds is not None:
+            params["kinds"] = list(kinds)
+        await self._call("market.unsubscribe", params)
+
+    def pending_events(self, max_events: int = 4096) -> list[Event]:
+        """Events received and not yet taken, without waiting (Bridge.events' equivalent)."""
+        out = []
+        if self._lost:
+            out.append(Event("lapped", "", self._lost, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0))
+            self._lost = 0
+        while self._events and len(out) < max_events:
+            out.append(self._events.popleft())
+        if not self._events:
+            self._event_ready.clear()
+        return out
+
+    async def wait(self, timeout: float = 1.0) -> bool:
+        """Until an event has arrived (True) or the timeout (False)."""
+        if self._events or self._lost:
+            return True
+        if self._closed is not None:
+            raise self._closed
+        try:
+            await asyncio.wait_for(self._event_ready.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        if self._closed is not None and not self._events:
+            raise self._closed
+        return bool(self._events or self._lost)
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Every event of the subscriptions as it arrives (a "lapped" Event for any lost)."""
+        while True:
+            for ev in self.pending_events():
+                yield ev
+            await self.wait(3600.0)
+
+    # -- signals ---------------------------------------------------------------------------
+    async def claim(self, slot: int = -1, name: str = "remote") -> int:
+        """Claims signal slot `slot` (-1: any this token may trade on) for this connection;
+        returns it. Raises SlotTaken (held, or not this token's), EngineNotRunning."""
+        r = await self._call("claim", {"slot": slot, "name": name})
+        self._slot, self._next_seq = r["slot"], r["next_seq"]
+        return self._slot
+
+    async def release(self) -> None:
+        await self._call("release")
+        self._slot = None
+
+    async def submit(self, symbol: str, side: str, qty, price=None, type: str = "limit",
+                     tif: str = "GTC", ttl_ms: int = 0, tag: Optional[str] = None,
+                     reduce_only: bool = False, round: Optional[str] = None) -> int:
+        """Sends a signal; returns its sequence number (Bridge.submit's arguments and checks)."""
+        if side not in SIDES:
+            raise ValueError(f"side must be 'buy' or 'sell', not {side!r}")
+        if type not in TYPES:
+            raise ValueError(f"type must be one of {', '.join(TYPES)}, not {type!r}")
+        m = self._sym(symbol)
+        params = {"symbol": symbol, "side": side, "type": type,
+                  "qty": _to_units("qty", qty, m.qty_dec, m.step, round)}
+        if type == "market":
+            if price is not None:
+                raise ValueError("a market order takes no price")
+        else:
+            if price is None:
+                raise ValueError(f"a {type} order needs a price")
+            params["price"] = _to_units("price", price, m.px_dec, m.tick, round)
+            if type == "limit":
+                if tif not in TIFS:
+                    raise ValueError(f"tif must be GTC, IOC or FOK, not {tif!r}")
+                params["tif"] = tif
+        if not isinstance(ttl_ms, int) or ttl_ms < 0:
+            raise ValueError("ttl_ms must be a non-negative int (0 = the engine's default)")
+        if ttl_ms:
+            params["ttl_ms"] = ttl_ms
+        if tag:
+            params["tag"] = tag
+        if reduce_only:
+            params["reduce_only"] = True
+        return await self._signal("submit", params)
+
+    async def cancel(self, seq: int) -> int:
+        """Cancels the order of signal `seq`; returns the cancel signal's own sequence number."""
+        return await self._signal("cancel", {"seq": seq})
+
+    async def _signal(self, method: str, params: dict) -> int:
+        if self._slot is None:
+            raise CwtsError("this remote bridge holds no signal slot: connect(slot=...) or claim()")
+        got = (await self._call(method, params))["seq"]
+        self._next_seq = got + 1
+        return got
+
+    def pending_reports(self) -> list[Report]:
+        """Execution reports that arrived since the last call, in order (Bridge.reports)."""
+        out = list(self._reports)
+        self._reports.clear()
+        self._report_ready.clear()
+        return out
+
+    async def reports(self) -> AsyncIterator[Report]:
+        """Every execution report of this connection's slot, as it arrives."""
+        while True:
+            for r in self.pending_reports():
+                yield r
+            if self._closed is not None:
+                raise self._closed
+            await self._report_ready.wait()
+
+    async def wait_report(self, seq: int, timeout: float = 5.0) -> Optional[Report]:
+        """The terminal report of signal `seq`, or None at the timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while seq not in self._terminal:
+            if self._closed is not None:
+                raise self._closed
+            left = deadline - loop.time()
+            if left <= 0:
+                return None
+            self._report_ready.clear()
+            try:
+                await asyncio.wait_for(self._report_ready.wait(), left)
+            except asyncio.TimeoutError:
+                return None
+        return self._terminal.pop(seq)
+
+
+def _error(err: dict) -> Exception:
+    name = (err.get("data") or {}).get("exception", "")
+    msg = err.get("message", "error")
+    if err.get("code") == -32001:
+        return Unauthorized(msg)
+    return _EXCEPTIONS.get(name, CwtsError)(msg)
+
+
+async def connect(url: str, token: Optional[str] = None, *, slot: Optional[int] = None,
+                  name: str = "remote", ssl=None, open_timeout: float = 10.0) -> RemoteBridge:
+    """Connects to an engine's control plane (`ws://HOST:PORT/ws`, or `wss://` with `ssl` an
+    ssl.SSLContext trusting its certificate), authenticated by `token` (control.tokens_file).
+    With `slot` (an index, or -1 for any the token may trade on) claims a signal slot. Raises
+    EngineNotRunning when nothing answers, Unauthorized without the read scope."""
+    import websockets
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    kwargs = {"open_timeout": open_timeout, "max_size": 16 << 20}
+    if ssl is not None:
+        kwargs["ssl"] = ssl
+    try:
+        try:
+            ws = await websockets.connect(url, additional_headers=headers, **kwargs)
+        except TypeError:  # websockets < 14 names it extra_headers
+            ws = await websockets.connect(url, extra_headers=headers, **kwargs)
+    except (OSError, asyncio.TimeoutError, websockets.exceptions.InvalidHandshake) as e:
+        raise EngineNotRunning(f"no engine control plane answers at {url}: {e}") from e
+    rid = 0
+    await ws.send(json.dumps({"jsonrpc": "2.0", "id": rid, "method": "hello"}))
+    msg = json.loads(await ws.recv())
+    if "error" in msg:
+        await ws.close()
+        raise _error(msg["error"])
+    hello = msg["result"]
+    from . import LAYOUT_VERSION
+    if hello["layout_version"] != LAYOUT_VERSION:
+        await ws.close()
+        raise VersionMismatch(f"the engine speaks layout version {hello['layout_version']}, "
+                              f"this cwts_bridge {LAYOUT_VERSION}: install the matching version")
+    bridge = RemoteBridge(ws, hello)
+    if slot is not None:
+        try:
+            await bridge.claim(slot, name)
+        except BaseException:
+            await bridge.close()
+            raise
+    return bridge

@@ -1,0 +1,320 @@
+"""Remote strategies (cwts_bridge.remote) on a real cwtsd fed by a real cwts-sim, over the control
+plane's WebSocket: reads equal the shared-memory bridge's, signals get exactly one terminal report,
+tokens and scopes are enforced, bad input is refused with nothing executed, a slow client is
+conflated without holding the engine back, and a dropped connection releases its slot."""
+import asyncio
+import json
+import os
+import socket
+import time
+
+import pytest
+import websockets
+
+import cwts_bridge
+import cwts_bridge.remote as remote
+from conftest import Engine, Sim
+
+ALICE = "aliceToken0123456789abcdef"   # read, trade on slots 3 and 5
+BOB = "bobToken0123456789abcdefgh"     # read only
+
+
+@pytest.fixture
+def tokens_file(tmp_path):
+    p = tmp_path / "tokens"
+    p.write_text(f"# name scopes token\nalice read,trade:3,trade:5 {ALICE}\nbob read {BOB}\n")
+    os.chmod(p, 0o600)
+    return p
+
+
+@pytest.fixture
+def rengine(synthetic_sim, tmp_path, tokens_file):
+    # Slot 3 cancels what its holder left open when it goes; slot 5 keeps it working.
+    e = Engine(synthetic_sim, tmp_path, overrides={"control": {"tokens_file": str(tokens_file)},
+                                                   "slots": {"3": {"on_release": "cancel"}}})
+    yield e
+    if e.proc.poll() is None:
+        assert e.stop() == 0
+
+
+def control(engine):
+    lines = [json.loads(l) for l in engine.log_path.read_text().splitlines() if '"control_listening"' in l]
+    assert lines, "cwtsd logged no control_listening line"
+    where = lines[-1]
+    token = open(where["file"].replace(".control", ".token")).read().strip()
+    return f"ws://127.0.0.1:{where['port']}/ws", token
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+async def rpc(ws, method, params=None, rid=1):
+    req = {"jsonrpc": "2.0", "id": rid, "method": method}
+    if params is not None:
+        req["params"] = params
+    await ws.send(json.dumps(req))
+    while True:
+        msg = json.loads(await ws.recv())
+        if msg.get("id") == rid:
+            return msg
+
+
+def test_reads_equal_the_shared_memory_reads_at_the_same_sequence(rengine):
+    url, _ = control(rengine)
+
+    async def main():
+        with cwts_bridge.attach(rengine.instance) as b:
+            async with await remote.connect(url, token=BOB) as r:
+                assert r.symbols() == b.symbols()
+                assert r.timeframes() == b.timeframes()
+                assert r.scopes == {"read": True, "admin": False, "trade": []}
+                for sym in b.symbols():
+                    # The feed moves (a trade changes the quote without a new update id): read
+                    # both until they read the same publication.
+                    for _ in range(500):
+                        q_shm = b.quote(sym)
+                        q_rem = await r.quote(sym)
+                        if q_rem == q_shm:
+                            break
+                    assert q_rem == q_shm
+                    for _ in range(200):
+                        bk_shm = b.book(sym, 10)
+                        bk_rem = await r.book(sym, 10)
+                        if bk_rem[4] == bk_shm[4] == b.book(sym, 10)[4]:
+                            break
+                    assert bk_rem[4:] == bk_shm[4:] and bk_rem[5] is True
+                    for a, c in zip(bk_rem[:4], bk_shm[:4]):
+                        assert a.tolist() == c.tolist() and len(a) == 10
+                    for _ in range(50):
+                        c_shm = b.candles(sym, "1m", partial=True)
+                        c_rem = await r.candles(sym, "1m", partial=True)
+                        if c_rem.equals(c_shm):
+                            break
+                    assert c_rem.equals(c_shm) and len(c_rem) >= 1
+                    assert list(c_rem.columns) == ["date", "open", "high", "low", "close", "volume"]
+                    assert await r.position(sym) == b.position(sym)
+                    assert (await r.indicators(sym)).keys() == b.indicators(sym).keys()
+                with pytest.raises(cwts_bridge.UnknownSymbol):
+                    await r.quote("NOPEUSDT")
+                with pytest.raises(ValueError):
+                    await r.candles("BTCUSDT", "1h")  # not a timeframe the engine publishes
+                # Events as the shared-memory reader sees them, same sequence numbers.
+                await r.subscribe(["BTCUSDT"], ["trade", "candle"])
+                got = []
+                while len(got) < 5:
+                    assert await r.wait(5.0)
+                    got += [e for e in r.pending_events() if e.kind != "lapped"]
+                assert {e.kind for e in got} <= {"trade", "candle"}
+                assert all(e.symbol == "BTCUSDT" for e in got)
+                seqs = [e.seq for e in got]
+                assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+                assert all(e.a > 0 and e.b > 0 for e in got)
+
+    run(main())
+
+
+def test_submit_gets_exactly_one_terminal_report(rengine):
+    url, _ = control(rengine)
+
+    async def main():
+        async with await remote.connect(url, token=ALICE, slot=-1, name="t1") as r:
+            assert r.slot == 3
+            q = await r.quote("BTCUSDT")
+            seqs = []
+            # Filled at once (IOC at the ask), rejected by the engine (price band), and a resting
+            # order cancelled: three terminal reports, one each.
+            seqs.append(await r.submit("BTCUSDT", "buy", 0.001, price=q.ask, tif="IOC", round="nearest"))
+            seqs.append(await r.submit("BTCUSDT", "buy", 0.001, price=q.bid * 0.5, round="down"))
+            rest = await r.submit("BTCUSDT", "buy", 0.001, price=q.bid * 0.98, round="down")
+            seqs.append(rest)
+            assert seqs == list(range(seqs[0], seqs[0] + 3))
+            t0 = await r.wait_report(seqs[0], 5)
+            assert t0 is not None and t0.kind in ("FILLED", "EXPIRED") and t0.symbol == "BTCUSDT"
+            t1 = await r.wait_report(seqs[1], 5)
+            assert t1 is not None and (t1.kind, t1.reason) == ("REJECTED", "PRICE_BAND")
+            cancel = await r.cancel(rest)
+            assert cancel == rest + 1
+            t2 = await r.wait_report(rest, 5)
+            assert t2 is not None and t2.kind == "CANCELLED"
+            await asyncio.sleep(0.5)
+            terminal = [x for x in r.pending_reports() if x.terminal]
+            for s in seqs:
+                assert [x.seq for x in terminal].count(s) == 1, f"seq {s}: {terminal}"
+            # Checked by the client before anything is sent.
+            with pytest.raises(ValueError):
+                await r.submit("BTCUSDT", "buy", 0.0000001, price=q.bid)  # off the step grid
+            assert r.next_seq == rest + 2
+
+    run(main())
+    with cwts_bridge.attach(rengine.instance) as b:
+        assert b.status()["signals_seen"] == 4
+
+
+def test_tokens_and_scopes_are_enforced(rengine):
+    url, admin = control(rengine)
+
+    async def main():
+        with pytest.raises(remote.Unauthorized):
+            await remote.connect(url)  # no token: not even hello
+        with pytest.raises(remote.Unauthorized):
+            await remote.connect(url, token="wrongToken0123456789abcd")
+        async with await remote.connect(url, token=BOB) as r:
+            await r.quote("BTCUSDT")  # read scope
+            with pytest.raises(remote.Unauthorized, match="trade"):
+                await r.claim(3)
+            with pytest.raises(remote.Unauthorized, match="admin"):
+                await r._call("halt")
+        with pytest.raises(remote.Unauthorized, match="may not trade on slot 4"):
+            await remote.connect(url, token=ALICE, slot=4)
+        async with await remote.connect(url, token=ALICE, slot=3) as a:
+            with pytest.raises(cwts_bridge.SlotTaken):
+                await remote.connect(url, token=ALICE, slot=3)  # held by `a`
+            async with await remote.connect(url, token=ALICE, slot=-1) as a2:
+                assert (a.slot, a2.slot) == (3, 5)
+            async with await remote.connect(url, token=admin, slot=7) as adm:  # the control token
+                assert adm.slot == 7 and adm.scopes["admin"]
+                async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {admin}"}) as ws:
+                    slots = (await rpc(ws, "slots"))["result"]
+                    held = {s["slot"]: s["name"] for s in slots}
+                    assert held[3] == "remote:alice:remote" and held[7] == "remote:control:remote"
+
+    run(main())
+
+
+def test_bad_input_gets_clear_errors_and_executes_nothing(rengine):
+    url, _ = control(rengine)
+    with cwts_bridge.attach(rengine.instance) as b:
+        seen = b.status()["signals_seen"]
+
+    async def main():
+        hdr = {"Authorization": f"Bearer {ALICE}"}
+        async with websockets.connect(url, additional_headers=hdr) as ws:
+            await ws.send("this is not json")
+            assert json.loads(await ws.recv())["error"]["code"] == -32700
+            assert (await rpc(ws, "submit", {"symbol": "BTCUSDT"}))["error"]["message"].startswith(
+                "submit: this connection holds no signal slot")
+            assert "result" in await rpc(ws, "claim", {"slot": 3})
+            bad = [
+                {"symbol": "BTCUSDT", "side": "buy", "qty": -5, "price": 100},
+                {"symbol": "BTCUSDT", "side": "buy", "qty": "1", "price": 100},
+                {"symbol": "BTCUSDT", "side": "up", "qty": 1, "price": 100},
+                {"symbol": "BTCUSDT", "side": "buy", "qty": 1},  # a limit order without a price
+                {"symbol": "BTCUSDT", "side": "buy", "qty": 1, "price": 100, "type": "stop"},
+                {"symbol": "BTCUSDT", "side": "buy", "qty": 1, "price": 100, "tif": "DAY"},
+                {"symbol": "BTCUSDT", "side": "buy", "qty": 1, "type": "market", "price": 5},
+                {"symbol": "BTCUSDT", "side": "buy", "qty": 1, "price": 100, "tag": "muchtoolongtag"},
+                {"symbol": "NOPEUSDT", "side": "buy", "qty": 1, "price": 100},
+                {"side": "buy", "qty": 1, "price": 100},
+                {"symbol": "BTCUSDT", "side": "buy", "qty": 1, "price": 18446744073709551615},
+            ]
+            for i, p in enumerate(bad):
+                err = (await rpc(ws, "submit", p, rid=100 + i))["error"]
+                assert err["code"] == -32602, (p, err)
+                assert err["data"]["exception"] in ("ValueError", "UnknownSymbol"), (p, err)
+            err = (await rpc(ws, "cancel", {"seq": "x"}))["error"]
+            assert err["code"] == -32602
+            # A frame over control.max_message_bytes closes the connection.
+            await ws.send("[" + " " * (70 * 1024) + "]")
+            with pytest.raises(websockets.exceptions.ConnectionClosed):
+                await ws.recv()
+        async with websockets.connect(url, additional_headers=hdr) as ws:
+            assert "result" in await rpc(ws, "hello")  # the engine carries on
+
+    run(main())
+    time.sleep(0.3)
+    with cwts_bridge.attach(rengine.instance) as b:
+        assert b.status()["signals_seen"] == seen, "no malformed signal reached the engine"
+
+
+@pytest.fixture
+def busy_engine(tmp_path, tokens_file):
+    """A feed fast enough (5000 messages/s) to fill a stalled reader's socket buffers."""
+    sim = Sim(["--synthetic", "BTCUSDT,ETHUSDT", "--rate", "5000", "--balance", "USDT=100000,BTC=5"],
+              tmp_path)
+    e = Engine(sim, tmp_path, overrides={"control": {"tokens_file": str(tokens_file)}})
+    yield e
+    if e.proc.poll() is None:
+        assert e.stop() == 0
+    assert sim.stop() == 0
+
+
+def test_a_slow_client_is_conflated_and_does_not_hold_the_engine(busy_engine):
+    url, _ = control(busy_engine)
+    rengine = busy_engine
+
+    async def main():
+        # A reader that stops reading: a tiny receive buffer and no recv() for a few seconds.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", int(url.split(":")[2].split("/")[0])))
+        slow = await websockets.connect(url, sock=sock, max_queue=1,
+                                        additional_headers={"Authorization": f"Bearer {BOB}"})
+        assert "result" in await rpc(slow, "market.subscribe", {})
+        with cwts_bridge.attach(rengine.instance) as b:
+            u0 = b.quote("BTCUSDT").update_id
+            async with await remote.connect(url, token=BOB) as fast:
+                await fast.subscribe(["BTCUSDT"], ["quote"])
+                t_end = time.monotonic() + 6
+                fast_quotes = 0
+                while time.monotonic() < t_end:
+                    await fast.wait(0.5)
+                    fast_quotes += sum(1 for e in fast.pending_events() if e.kind == "quote")
+                    t = time.monotonic()
+                    await fast.status()  # the control plane answers throughout
+                    assert time.monotonic() - t < 0.5
+                u1 = b.quote("BTCUSDT").update_id
+            assert u1 > u0 and fast_quotes > 100  # the engine published all along
+            # The slow reader now drains: it was held back (conflated), not disconnected, and
+            # receives far fewer quotes than were published meanwhile, the last one the latest.
+            quotes = 0
+            while True:
+                msg = json.loads(await asyncio.wait_for(slow.recv(), 5.0))
+                rows = [r for r in msg["params"]["events"] if r[0] == "quote" and r[1] == 0]
+                quotes += len(rows)
+                if any(r[3] >= u1 for r in rows):
+                    break
+            assert quotes < fast_quotes / 2, (quotes, fast_quotes)
+        await slow.close()
+
+    run(main())
+
+
+def test_a_dropped_connection_releases_its_slot_and_its_orders_follow_the_slot_policy(rengine):
+    url, _ = control(rengine)
+
+    async def drop_with_an_open_order(slot):
+        r = await remote.connect(url, token=ALICE, slot=slot)
+        q = await r.quote("BTCUSDT")
+        seq = await r.submit("BTCUSDT", "buy", 0.001, price=q.bid * 0.98, round="down")
+        while not any(x.kind == "NEW" and x.seq == seq for x in r.pending_reports()):
+            await asyncio.sleep(0.02)
+        r._ws.transport.abort()  # the network goes: no close handshake
+        with pytest.raises(cwts_bridge.CwtsError):
+            await r.wait_report(seq, 5)
+        await r.close()
+        # The slot is free again: its next holder receives what the order did.
+        for _ in range(50):
+            try:
+                return seq, await remote.connect(url, token=ALICE, slot=slot)
+            except cwts_bridge.SlotTaken:
+                await asyncio.sleep(0.1)
+        pytest.fail(f"slot {slot} was not released")
+
+    async def main():
+        # on_release = cancel: the engine cancelled it when the connection went.
+        seq, nxt = await drop_with_an_open_order(3)
+        assert nxt.next_seq > seq
+        t = await nxt.wait_report(seq, 5)
+        assert t is not None and t.kind == "CANCELLED"
+        await nxt.close()
+        # keep (the default): still working; the next holder sees it and may cancel it.
+        seq, nxt = await drop_with_an_open_order(5)
+        assert await nxt.wait_report(seq, 1.0) is None
+        assert (await nxt.position("BTCUSDT")).open_orders == 1
+        await nxt.cancel(seq)
+        t = await nxt.wait_report(seq, 5)
+        assert t is not None and t.kind == "CANCELLED"
+        await nxt.close()
+
+    run(main())
