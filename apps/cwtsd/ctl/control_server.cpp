@@ -66,6 +66,7 @@ struct ControlServer::Impl {
       out.body = "refused: the control plane does not answer web pages (Origin or Host header)\n";
       return out;
     }
+    if (req.path() == "/mcp" && mcp) return answer_mcp(req);
     if (req.method != "GET" && req.method != "HEAD") {
       out.status = 405;
       out.body = "only GET\n";
@@ -77,9 +78,38 @@ struct ControlServer::Impl {
       out.status = r.status;
       out.content_type = r.content_type;
       out.body = r.body;
+      out.headers = r.headers;
     } catch (const std::exception& e) {
       out.status = 500;
       out.body = std::string("error: ") + e.what() + "\n";
+    }
+    return out;
+  }
+
+  // /mcp: every method goes to the MCP endpoint (it answers 405 to what it does not serve).
+  net::HttpServerResponse answer_mcp(const net::HttpServerRequest& req) const {
+    auto value = [&](std::string_view name) {
+      const std::string* h = req.header(name);
+      return h == nullptr ? std::string() : *h;
+    };
+    McpHttpRequest m;
+    m.method = req.method;
+    m.body = req.body;
+    m.authorized = authorized(req.header("authorization"));
+    m.content_type = value("content-type");
+    m.accept = value("accept");
+    m.protocol_version = value("mcp-protocol-version");
+    net::HttpServerResponse out;
+    try {
+      HttpResponse r = mcp(m);
+      out.status = r.status;
+      out.content_type = std::move(r.content_type);
+      out.body = std::move(r.body);
+      out.headers = std::move(r.headers);
+    } catch (const std::exception&) {
+      out.status = 500;
+      out.body =
+          R"({"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"internal error"}})";
     }
     return out;
   }
@@ -107,6 +137,7 @@ struct ControlServer::Impl {
 
   Handler handler;
   RpcHandler rpc;
+  McpHandler mcp;
   std::string token;
   std::list<std::shared_ptr<Client>> clients;
   std::optional<net::HttpServer> server;
@@ -117,7 +148,7 @@ ControlServer::ControlServer(boost::asio::io_context& ioc, const std::string& ad
     : impl_(std::make_shared<Impl>(std::move(handler), std::move(rpc), std::move(token))) {
   net::HttpServerOptions o;
   o.max_header_bytes = 8192;
-  o.max_body_bytes = 4096;  // a small body is read (and ignored) so that a POST gets its 405
+  o.max_body_bytes = kMaxBody;  // for /mcp; elsewhere a body is read (and ignored) for the 405
   o.max_connections = kMaxConnections;
   o.io_timeout = std::chrono::seconds(10);
   o.max_ws_queue = kMaxQueued;  // a slow client is dropped, never buffered without bound
@@ -146,6 +177,8 @@ ControlServer::ControlServer(boost::asio::io_context& ioc, const std::string& ad
 ControlServer::~ControlServer() { stop(); }
 
 std::uint16_t ControlServer::port() const noexcept { return impl_->server->port(); }
+
+void ControlServer::set_mcp_handler(McpHandler handler) { impl_->mcp = std::move(handler); }
 
 void ControlServer::stop() {
   if (!impl_ || !impl_->server) return;

@@ -146,14 +146,16 @@ HttpResponse McpEndpoint::handle(const McpHttpRequest& req) const {
   if (req.method != "POST") {
     // No server-sent-event stream (GET) and no session to end (DELETE): the transport lets a
     // server answer both with 405.
-    HttpResponse r = text_answer(405, "only POST: this MCP endpoint answers each request with JSON "
-                                      "and keeps no session\n");
+    HttpResponse r = text_answer(405,
+                                 "only POST: this MCP endpoint answers each request with JSON "
+                                 "and keeps no session\n");
     r.headers.emplace_back("Allow", "POST");
     return r;
   }
   if (!req.content_type.starts_with("application/json")) {
-    return text_answer(415, "the body must be one JSON-RPC message (Content-Type: "
-                            "application/json)\n");
+    return text_answer(415,
+                       "the body must be one JSON-RPC message (Content-Type: "
+                       "application/json)\n");
   }
   if (!req.accept.empty() && req.accept.find("application/json") == std::string::npos &&
       req.accept.find("*/*") == std::string::npos) {
@@ -167,8 +169,8 @@ HttpResponse McpEndpoint::handle(const McpHttpRequest& req) const {
     std::string known;
     for (const auto v : kProtocolVersions) known += (known.empty() ? "" : ", ") + std::string(v);
     return json_answer(400, error_reply("null", kInvalidRequest,
-                                        "unsupported MCP-Protocol-Version " +
-                                            std::string(version) + " (served: " + known + ")"));
+                                        "unsupported MCP-Protocol-Version " + std::string(version) +
+                                            " (served: " + known + ")"));
   }
   // structuredContent came with 2025-06-18.
   const bool structured = version >= std::string_view("2025-06-18");
@@ -185,8 +187,8 @@ HttpResponse McpEndpoint::handle(const McpHttpRequest& req) const {
   }
   simdjson::dom::object msg;
   if (doc.get_object().get(msg) != simdjson::SUCCESS) {
-    return json_answer(400, error_reply("null", kInvalidRequest,
-                                        "invalid request: expected a JSON-RPC object"));
+    return json_answer(
+        400, error_reply("null", kInvalidRequest, "invalid request: expected a JSON-RPC object"));
   }
   std::string_view method;
   element id;
@@ -201,14 +203,14 @@ HttpResponse McpEndpoint::handle(const McpHttpRequest& req) const {
   }
   if (id.type() != element_type::STRING && id.type() != element_type::INT64 &&
       id.type() != element_type::UINT64) {
-    return json_answer(
-        400, error_reply("null", kInvalidRequest, "invalid request: id must be a string or number"));
+    return json_answer(400, error_reply("null", kInvalidRequest,
+                                        "invalid request: id must be a string or number"));
   }
   const std::string id_json = simdjson::minify(id);
   std::string_view jsonrpc;
   if (msg.at_key("jsonrpc").get_string().get(jsonrpc) != simdjson::SUCCESS || jsonrpc != "2.0") {
-    return json_answer(400, error_reply(id_json, kInvalidRequest,
-                                        "invalid request: needs \"jsonrpc\":\"2.0\""));
+    return json_answer(
+        400, error_reply(id_json, kInvalidRequest, "invalid request: needs \"jsonrpc\":\"2.0\""));
   }
   element params;
   const bool have_params = msg.at_key("params").get(params) == simdjson::SUCCESS &&

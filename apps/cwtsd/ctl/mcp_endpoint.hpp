@@ -25,8 +25,8 @@ class McpEndpoint {
 
   // Protocol revisions served through the initialize handshake, oldest first. The client's
   // revision is answered when it is one of these, otherwise the newest.
-  static constexpr std::array<std::string_view, 4> kProtocolVersions = {
-      "2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"};
+  static constexpr std::array<std::string_view, 4> kProtocolVersions = {"2024-11-05", "2025-03-26",
+                                                                        "2025-06-18", "2025-11-25"};
 
   explicit McpEndpoint(Rpc rpc, std::string server_version = {});
 
