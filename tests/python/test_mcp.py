@@ -24,10 +24,14 @@ TOOLS = {"status", "positions", "open_orders", "risk_get", "risk_set", "halt", "
 
 
 def control_port(engine):
-    return int(pathlib.Path(f"/dev/shm/cwts-{engine.instance}.control").read_text().strip().rsplit(":", 1)[1])
+    # The ctl thread opens the control plane just after the books the fixture waited for.
+    path = pathlib.Path(f"/dev/shm/cwts-{engine.instance}.control")
+    assert wait_until(lambda: path.exists() and path.read_text().endswith("\n"), timeout=10)
+    return int(path.read_text().strip().rsplit(":", 1)[1])
 
 
 def generated_token(engine):
+    control_port(engine)  # the token file is written before the control file
     return pathlib.Path(f"/dev/shm/cwts-{engine.instance}.token").read_text().strip()
 
 
@@ -157,9 +161,10 @@ def test_tools_with_the_token(engine_1s):
 
     with cwts_bridge.attach(eng.instance, slot=-1, name="mcp-test") as b:
         asyncio.run(run(b))
-    log = eng.log_path.read_text()
-    assert '"trading_state_set"' in log and '"cancel_all_requested"' in log and '"risk_set"' in log
-    assert token not in log
+    # Logged as for JSON-RPC (the log is written asynchronously: wait for the last line).
+    events = ('"trading_state_set"', '"cancel_all_requested"', '"risk_set"', '"via":"control"')
+    assert wait_until(lambda: all(e in eng.log_path.read_text() for e in events), timeout=5)
+    assert token not in eng.log_path.read_text()
 
 
 def test_resources_match_the_control_plane_and_the_bridge(engine_1s, synthetic_sim):
@@ -206,6 +211,17 @@ def test_resources_match_the_control_plane_and_the_bridge(engine_1s, synthetic_s
             assert quote == syms[0] and eth == syms[1]
             rpc_book = asyncio.run(rpc(port, token, "book", {"symbol": "BTCUSDT"}))["result"]
             assert book == rpc_book
+            rpc_candles = asyncio.run(rpc(port, token, "candles", {"symbol": "BTCUSDT"}))["result"]
+            short = asyncio.run(rpc(port, token, "book", {"symbol": "BTCUSDT", "depth": 3}))["result"]
+            assert short["bids"] == book["bids"][:3] and short["asks"] == book["asks"][:3]
+            # The new read methods' errors name what is valid.
+            err = asyncio.run(rpc(port, token, "book", {"symbol": "DOGEUSDT"}))["error"]
+            assert err["code"] == -32602 and "BTCUSDT, ETHUSDT" in err["message"]
+            err = asyncio.run(rpc(port, token, "candles", {"symbol": "BTCUSDT", "timeframe_s": 60}))["error"]
+            assert err["code"] == -32602 and "not published" in err["message"]
+            assert asyncio.run(rpc(port, token, "book", {"symbol": "BTCUSDT", "depth": 21}))["error"]["code"] == -32602
+            five = asyncio.run(rpc(port, token, "candles", {"symbol": "BTCUSDT", "timeframe_s": 300, "limit": 2}))
+            assert five["result"]["timeframe_s"] == 300 and len(five["result"]["closed"]) <= 2
 
             bq = b.quote("BTCUSDT")
             assert float(quote["bid"]) == bq.bid and float(quote["ask"]) == bq.ask
@@ -218,15 +234,20 @@ def test_resources_match_the_control_plane_and_the_bridge(engine_1s, synthetic_s
             assert [float(x) for _, x in book["asks"]] == list(ask_qty)
             assert 0 < len(book["bids"]) <= 20 and 0 < len(book["asks"]) <= 20
 
+            # Candles still close on the clock while the feed is paused (flat ones): each reader
+            # is compared on the periods both have.
             assert candles["symbol"] == "BTCUSDT" and candles["timeframe_s"] == 1
-            df = b.candles("BTCUSDT", "1s")
             closed = candles["closed"]
-            assert len(closed) >= 3 and len(closed) == min(len(df), 100)
-            tail = df.tail(len(closed))
-            assert [c["open_time_ms"] for c in closed] == [int(t.timestamp() * 1000) for t in tail["date"]]
-            assert [float(c["close"]) for c in closed] == list(tail["close"])
-            assert [float(c["volume"]) for c in closed] == list(tail["volume"])
-            assert all(c["open_time_ms"] % 1000 == 0 for c in closed)
+            times = [c["open_time_ms"] for c in closed]
+            assert len(closed) >= 3 and all(t % 1000 == 0 for t in times)
+            assert all(b_ - a_ == 1000 for a_, b_ in zip(times, times[1:])), "oldest first, no gap"
+            df = b.candles("BTCUSDT", "1s")  # read after: it has every candle the resource had
+            bridge = {int(t.timestamp() * 1000): (c, v) for t, c, v in zip(df["date"], df["close"], df["volume"])}
+            assert all(bridge[c["open_time_ms"]] == (float(c["close"]), float(c["volume"])) for c in closed)
+            assert len(closed) == 100 or times[0] == min(bridge), "the resource starts at the oldest kept"
+            by_time = {c["open_time_ms"]: c for c in rpc_candles["closed"]}
+            assert all(by_time.get(c["open_time_ms"], c) == c for c in closed)
+            assert rpc_candles["timeframe_s"] == 1 and times[-1] in by_time
         finally:
             synthetic_sim.fault({"pause": False})
 

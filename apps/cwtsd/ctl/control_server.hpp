@@ -47,7 +47,7 @@ class ControlServer {
   using Handler = std::function<HttpResponse(const std::string& target)>;
   // Called for each WebSocket text message; returns the reply ("" = none).
   using RpcHandler = std::function<std::string(std::string_view message, RpcClient& client)>;
-  // Called for each request to /mcp (any method); without one, /mcp is a 404 like any path.
+  // Called for each request to /mcp (any method); without one, /mcp is answered like any path.
   using McpHandler = std::function<HttpResponse(const McpHttpRequest& request)>;
 
   // Binds address:port (port 0 = any free port) and starts accepting. Throws std::runtime_error
