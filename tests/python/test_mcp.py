@@ -12,7 +12,7 @@ import urllib.request
 import httpx2
 import pytest
 import websockets
-from mcp import ClientSession
+from mcp import Client, ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
@@ -308,6 +308,11 @@ def test_open_reads_and_the_http_edges(synthetic_sim, tmp_path):
             assert quote["symbol"] == "ETHUSDT"
             assert (await s.call_tool("halt", {})).is_error
             assert (await call(s, "status"))["trading_state"] == "active"
+        # The SDK's high-level Client first probes the 2026 era (server/discover), which this
+        # server does not speak, and falls back to the initialize handshake.
+        async with Client(url) as c:
+            assert c.protocol_version == "2025-11-25"
+            assert (await c.call_tool("risk_get", {})).structured_content["max_open_orders"] == 20
 
     asyncio.run(run())
 
