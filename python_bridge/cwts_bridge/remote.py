@@ -219,7 +219,7 @@ class RemoteBridge:
 
     async def quote(self, symbol: str) -> Quote:
         m = self._sym(symbol)
-        q = await self._call("quote", {"symbol": symbol})
+        q = await self._call("market.quote", {"symbol": symbol})
         return Quote(_scale(q["bid"], m.px_dec), _scale(q["ask"], m.px_dec),
                      _scale(q["bid_qty"], m.qty_dec), _scale(q["ask_qty"], m.qty_dec),
                      _scale(q["last"], m.px_dec), _scale(q["last_qty"], m.qty_dec), q["last_side"],
@@ -231,7 +231,7 @@ class RemoteBridge:
         consistent snapshot, as Bridge.book."""
         import numpy as np
         m = self._sym(symbol)
-        b = await self._call("book", {"symbol": symbol, "depth": depth})
+        b = await self._call("market.book", {"symbol": symbol, "depth": depth})
 
         def col(key, dec):
             return np.array([_scale(x, dec) for x in b[key]], dtype="float64")
@@ -246,7 +246,7 @@ class RemoteBridge:
         if timeframe not in TIMEFRAMES:
             raise ValueError(f"unknown timeframe {timeframe!r}; one of {', '.join(TIMEFRAMES)}")
         m = self._sym(symbol)
-        c = await self._call("candles", {"symbol": symbol, "timeframe": TIMEFRAMES[timeframe],
+        c = await self._call("market.candles", {"symbol": symbol, "timeframe": TIMEFRAMES[timeframe],
                                          "partial": partial})
 
         def col(key, dec):
@@ -260,11 +260,11 @@ class RemoteBridge:
 
     async def indicators(self, symbol: str) -> dict[str, float]:
         self._sym(symbol)
-        return await self._call("indicators", {"symbol": symbol})
+        return await self._call("market.indicators", {"symbol": symbol})
 
     async def position(self, symbol: str) -> Position:
         m = self._sym(symbol)
-        p = await self._call("position", {"symbol": symbol})
+        p = await self._call("market.position", {"symbol": symbol})
         return Position(_scale(p["qty"], m.qty_dec), _scale(p["avg_px"], m.px_dec),
                         _scale(p["realized_pnl"], m.px_dec), _scale(p["fees"], m.px_dec),
                         p["open_orders"])
@@ -332,12 +332,12 @@ class RemoteBridge:
     async def claim(self, slot: int = -1, name: str = "remote") -> int:
         """Claims signal slot `slot` (-1: any this token may trade on) for this connection;
         returns it. Raises SlotTaken (held, or not this token's), EngineNotRunning."""
-        r = await self._call("claim", {"slot": slot, "name": name})
+        r = await self._call("slot.claim", {"slot": slot, "name": name})
         self._slot, self._next_seq = r["slot"], r["next_seq"]
         return self._slot
 
     async def release(self) -> None:
-        await self._call("release")
+        await self._call("slot.release")
         self._slot = None
 
     async def submit(self, symbol: str, side: str, qty, price=None, type: str = "limit",
@@ -370,11 +370,11 @@ class RemoteBridge:
             params["tag"] = tag
         if reduce_only:
             params["reduce_only"] = True
-        return await self._signal("submit", params)
+        return await self._signal("slot.submit", params)
 
     async def cancel(self, seq: int) -> int:
         """Cancels the order of signal `seq`; returns the cancel signal's own sequence number."""
-        return await self._signal("cancel", {"seq": seq})
+        return await self._signal("slot.cancel", {"seq": seq})
 
     async def _signal(self, method: str, params: dict) -> int:
         if self._slot is None:

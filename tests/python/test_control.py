@@ -15,9 +15,12 @@ from conftest import Engine, wait_until
 
 
 def control_address(engine):
-    lines = [json.loads(l) for l in engine.log_path.read_text().splitlines() if '"control_listening"' in l]
-    assert lines, "cwtsd logged no control_listening line"
-    return lines[-1]
+    # The ctl thread opens the control plane once the engine has started, which may be just after
+    # the books the fixture waited for; and the log is written asynchronously.
+    def lines():
+        return [json.loads(l) for l in engine.log_path.read_text().splitlines() if '"control_listening"' in l]
+    assert wait_until(lines, timeout=10), "cwtsd logged no control_listening line"
+    return lines()[-1]
 
 
 def get(port, path, method="GET"):

@@ -192,9 +192,9 @@ def test_bad_input_gets_clear_errors_and_executes_nothing(rengine):
         async with websockets.connect(url, additional_headers=hdr) as ws:
             await ws.send("this is not json")
             assert json.loads(await ws.recv())["error"]["code"] == -32700
-            assert (await rpc(ws, "submit", {"symbol": "BTCUSDT"}))["error"]["message"].startswith(
-                "submit: this connection holds no signal slot")
-            assert "result" in await rpc(ws, "claim", {"slot": 3})
+            assert (await rpc(ws, "slot.submit", {"symbol": "BTCUSDT"}))["error"]["message"].startswith(
+                "slot.submit: this connection holds no signal slot")
+            assert "result" in await rpc(ws, "slot.claim", {"slot": 3})
             bad = [
                 {"symbol": "BTCUSDT", "side": "buy", "qty": -5, "price": 100},
                 {"symbol": "BTCUSDT", "side": "buy", "qty": "1", "price": 100},
@@ -209,10 +209,10 @@ def test_bad_input_gets_clear_errors_and_executes_nothing(rengine):
                 {"symbol": "BTCUSDT", "side": "buy", "qty": 1, "price": 18446744073709551615},
             ]
             for i, p in enumerate(bad):
-                err = (await rpc(ws, "submit", p, rid=100 + i))["error"]
+                err = (await rpc(ws, "slot.submit", p, rid=100 + i))["error"]
                 assert err["code"] == -32602, (p, err)
                 assert err["data"]["exception"] in ("ValueError", "UnknownSymbol"), (p, err)
-            err = (await rpc(ws, "cancel", {"seq": "x"}))["error"]
+            err = (await rpc(ws, "slot.cancel", {"seq": "x"}))["error"]
             assert err["code"] == -32602
             # A frame over control.max_message_bytes closes the connection.
             await ws.send("[" + " " * (70 * 1024) + "]")

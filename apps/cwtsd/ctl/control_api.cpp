@@ -8,6 +8,7 @@
 
 #include <simdjson.h>
 
+#include "cwts/concurrent/broadcast_ring.hpp"
 #include "cwts/concurrent/record_ring.hpp"
 #include "cwts/concurrent/word_copy.hpp"
 #include "cwts/core/clock.hpp"
@@ -67,6 +68,41 @@ std::int64_t decimal_param(element v, std::string_view key) {
                    std::string(key) + " must be a non-negative decimal string such as \"1000\""};
   }
   return raw;
+}
+
+// The symbol named by params.symbol: its index in the engine's symbol list.
+std::size_t symbol_param(bool have_params, element params,
+                         const std::vector<std::string_view>& names) {
+  std::string_view sym;
+  if (!have_params || params.type() != element_type::OBJECT ||
+      params.at_key("symbol").get_string().get(sym) != simdjson::SUCCESS) {
+    throw RpcError{-32602, "invalid params: {\"symbol\": \"BTCUSDT\"}"};
+  }
+  for (std::size_t k = 0; k < names.size(); ++k)
+    if (names[k] == sym) return k;
+  std::string known;
+  for (const auto n : names) known += (known.empty() ? "" : ", ") + std::string(n);
+  throw RpcError{-32602, "invalid params: unknown symbol " + std::string(sym) +
+                             " (the engine trades " + known + ")"};
+}
+
+// An optional integer member of params (`fallback` when absent).
+std::uint64_t optional_int(bool have_params, element params, std::string_view key, std::uint64_t lo,
+                           std::uint64_t hi, std::uint64_t fallback) {
+  element v;
+  if (!have_params || params.type() != element_type::OBJECT ||
+      params.at_key(key).get(v) != simdjson::SUCCESS) {
+    return fallback;
+  }
+  return int_param(v, key, lo, hi);
+}
+
+void write_candle(JsonWriter& j, const layout::Candle& c) {
+  j.begin_object().key("open_time_ms").integer(c.open_time_ms);
+  j.key("open").decimal(c.open.raw).key("high").decimal(c.high.raw);
+  j.key("low").decimal(c.low.raw).key("close").decimal(c.close.raw);
+  j.key("volume").decimal(c.volume.raw).key("trades").uinteger(c.trades);
+  j.end_object();
 }
 
 }  // namespace
@@ -276,8 +312,9 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
 
   static constexpr std::string_view kMutating[] = {"risk.set", "halt", "resume", "reduce_only",
                                                    "cancel_all"};
-  static constexpr std::string_view kReading[] = {"status", "symbols",   "risk.get",
-                                                  "slots",  "subscribe", "unsubscribe"};
+  static constexpr std::string_view kReading[] = {
+      "status",  "symbols",  "positions", "open_orders", "book",
+      "candles", "risk.get", "slots",     "subscribe",   "unsubscribe"};
   const bool mutating =
       std::find(std::begin(kMutating), std::end(kMutating), method) != std::end(kMutating);
   const bool reading =
@@ -287,9 +324,11 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
     return error_reply(
         id_json, -32601,
         "method not found: " + std::string(method) +
-            " (status, symbols, risk.get, risk.set, halt, resume, reduce_only, cancel_all, slots, "
-            "subscribe, unsubscribe; remote strategies: hello, quote, book, candles, indicators, "
-            "position, market.subscribe, market.unsubscribe, claim, release, submit, cancel)");
+            " (status, symbols, positions, open_orders, book, candles, risk.get, risk.set, halt, "
+            "resume, reduce_only, cancel_all, slots, subscribe, unsubscribe; remote strategies: "
+            "hello, market.quote, market.book, market.candles, market.indicators, "
+            "market.position, market.subscribe, market.unsubscribe, slot.claim, slot.release, "
+            "slot.submit, slot.cancel)");
   }
   const bool allowed = mutating ? client.scopes.admin
                        : remote && RemoteHub::trades(method)
@@ -379,6 +418,119 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
             .end_object();
       }
       result.end_array();
+    } else if (method == "positions") {
+      // The exec thread's per-symbol Position seqlocks in the market region (what strategies
+      // read): a consistent copy each, never exec state itself.
+      const auto& m = engine_.market_region();
+      const auto& names = engine_.symbol_names();
+      result.begin_array();
+      for (std::size_t k = 0; k < names.size(); ++k) {
+        const layout::Position p = m.symbols[k].position.load();
+        result.begin_object().key("symbol").string(names[k]);
+        result.key("qty").decimal(p.qty.raw).key("avg_px").decimal(p.avg_px.raw);
+        result.key("realized_pnl").decimal(p.realized_pnl.raw).key("fees").decimal(p.fees.raw);
+        result.key("open_orders").uinteger(p.open_orders);
+        result.key("update_ts_ns").integer(p.update_ts_ns).end_object();
+      }
+      result.end_array();
+    } else if (method == "open_orders") {
+      // Counts only: the orders themselves are the exec thread's, and the ctl thread reads
+      // nothing of it but what it publishes (the positions' open_orders).
+      const auto& m = engine_.market_region();
+      const auto& names = engine_.symbol_names();
+      std::uint64_t total = 0;
+      result.begin_object().key("symbols").begin_array();
+      for (std::size_t k = 0; k < names.size(); ++k) {
+        const layout::Position p = m.symbols[k].position.load();
+        total += p.open_orders;
+        result.begin_object().key("symbol").string(names[k]);
+        result.key("open_orders").uinteger(p.open_orders).end_object();
+      }
+      result.end_array().key("total").uinteger(total).end_object();
+    } else if (method == "book") {
+      const auto& names = engine_.symbol_names();
+      const std::size_t k = symbol_param(have_params, params, names);
+      const std::size_t depth =
+          optional_int(have_params, params, "depth", 1, layout::kBookDepth, layout::kBookDepth);
+      // One seqlock copy: bids, asks and update_id belong to the same book.
+      const layout::BookTop b = engine_.market_region().symbols[k].book.load();
+      result.begin_object().key("symbol").string(names[k]);
+      result.key("book_valid").boolean(b.book_valid != 0).key("update_id").uinteger(b.update_id);
+      result.key("exchange_ts_ns").integer(b.exchange_ts_ns);
+      auto side = [&](std::string_view name, const core::Price* px, const core::Qty* qty,
+                      std::uint32_t count) {
+        result.key(name).begin_array();
+        const std::size_t n = std::min<std::size_t>({depth, count, layout::kBookDepth});
+        for (std::size_t i = 0; i < n; ++i)
+          result.begin_array().decimal(px[i].raw).decimal(qty[i].raw).end_array();
+        result.end_array();
+      };
+      side("bids", b.bid_px, b.bid_qty, b.bid_count);
+      side("asks", b.ask_px, b.ask_qty, b.ask_count);
+      result.end_object();
+    } else if (method == "candles") {
+      const auto& names = engine_.symbol_names();
+      const std::size_t k = symbol_param(have_params, params, names);
+      const auto& m = engine_.market_region();
+      const std::uint32_t n_tf =
+          std::min<std::uint32_t>(m.config.timeframe_count, layout::kMaxTimeframes);
+      if (n_tf == 0) throw RpcError{kFailed, "the engine publishes no candles"};
+      // Default: 1m when published, else the first configured timeframe.
+      std::uint32_t tf = 0;
+      for (std::uint32_t i = 0; i < n_tf; ++i)
+        if (m.config.timeframe_s[i] == 60) tf = i;
+      if (element v; have_params && params.type() == element_type::OBJECT &&
+                     params.at_key("timeframe_s").get(v) == simdjson::SUCCESS) {
+        const auto want = int_param(v, "timeframe_s", 1, 7 * 86400);
+        std::string known;
+        bool found = false;
+        for (std::uint32_t i = 0; i < n_tf; ++i) {
+          known += (known.empty() ? "" : ", ") + std::to_string(m.config.timeframe_s[i]);
+          if (m.config.timeframe_s[i] == want) {
+            tf = i;
+            found = true;
+          }
+        }
+        if (!found) {
+          throw RpcError{-32602, "invalid params: timeframe_s " + std::to_string(want) +
+                                     " is not published (market.timeframes: " + known + ")"};
+        }
+      }
+      const std::size_t limit =
+          optional_int(have_params, params, "limit", 1, layout::kCandleHistory, 100);
+      const auto& series = m.candles[k][tf];
+      // The last `limit` closed candles from the broadcast ring, oldest first; one the writer
+      // overwrote while they were copied is dropped with everything older (no gap inside).
+      std::vector<layout::Candle> rows;
+      const std::uint64_t last = series.closed.last_sequence();
+      const std::uint64_t first = last >= limit ? last - limit + 1 : 1;
+      using Reader = cc::BroadcastReader<layout::Candle, layout::kCandleHistory>;
+      Reader r(series.closed, first);
+      layout::Candle c{};
+      for (std::uint64_t s = first; s <= last; ++s) {
+        const auto st = r.try_read(c);
+        if (st == cc::ReadStatus::kOk) {
+          rows.push_back(c);
+        } else if (st == cc::ReadStatus::kLapped) {
+          rows.clear();
+          r = Reader(series.closed, s + 1);
+        } else {
+          break;
+        }
+      }
+      result.begin_object().key("symbol").string(names[k]);
+      result.key("timeframe_s").uinteger(m.config.timeframe_s[tf]);
+      result.key("closed").begin_array();
+      for (const auto& row : rows) write_candle(result, row);
+      result.end_array();
+      const layout::Candle live = series.live.load();
+      result.key("live");
+      if (live.open_time_ms != 0) {
+        write_candle(result, live);
+      } else {
+        result.null();
+      }
+      result.end_object();
     } else if (method == "risk.get") {
       write_risk(result, live_.risk);
     } else if (method == "slots") {

@@ -1,7 +1,8 @@
-// The control plane's JSON-RPC 2.0 methods (ctl thread): status, symbols, risk.get, risk.set,
-// halt, resume, reduce_only, cancel_all, slots, subscribe/unsubscribe; and the notifications the
-// ctl thread pushes (stats each second, alerts on state changes). docs/operations.md (control
-// plane) lists them.
+// The control plane's JSON-RPC 2.0 methods (ctl thread): status, symbols, positions, open_orders,
+// book, candles, risk.get, risk.set, halt, resume, reduce_only, cancel_all, slots,
+// subscribe/unsubscribe (the MCP endpoint's tools and resources call them too); and the
+// notifications the ctl thread pushes (stats each second, alerts on state changes).
+// docs/operations.md (control plane) lists them.
 #pragma once
 
 #include <array>

@@ -74,6 +74,7 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
       out.body = "refused: the control plane does not answer web pages (Origin or Host header)\n";
       return out;
     }
+    if (req.path() == "/mcp" && mcp) return answer_mcp(req);
     if (req.method != "GET" && req.method != "HEAD") {
       out.status = 405;
       out.body = "only GET\n";
@@ -85,9 +86,41 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
       out.status = r.status;
       out.content_type = r.content_type;
       out.body = r.body;
+      out.headers = r.headers;
     } catch (const std::exception& e) {
       out.status = 500;
       out.body = std::string("error: ") + e.what() + "\n";
+    }
+    return out;
+  }
+
+  // /mcp: every method goes to the MCP endpoint (it answers 405 to what it does not serve).
+  net::HttpServerResponse answer_mcp(const net::HttpServerRequest& req) const {
+    auto value = [&](std::string_view name) {
+      const std::string* h = req.header(name);
+      return h == nullptr ? std::string() : *h;
+    };
+    McpHttpRequest m;
+    m.method = req.method;
+    m.body = req.body;
+    if (const ControlToken* t = token_of(req.header("authorization"))) {
+      m.scopes = t->scopes;
+      m.who = t->name;
+    }
+    m.content_type = value("content-type");
+    m.accept = value("accept");
+    m.protocol_version = value("mcp-protocol-version");
+    net::HttpServerResponse out;
+    try {
+      HttpResponse r = mcp(m);
+      out.status = r.status;
+      out.content_type = std::move(r.content_type);
+      out.body = std::move(r.body);
+      out.headers = std::move(r.headers);
+    } catch (const std::exception&) {
+      out.status = 500;
+      out.body =
+          R"({"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"internal error"}})";
     }
     return out;
   }
@@ -128,6 +161,7 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
   Handler handler;
   RpcHandler rpc;
   std::vector<ControlToken> tokens;
+  McpHandler mcp;
   std::list<std::shared_ptr<Client>> clients;
   std::optional<net::HttpServer> server;
 };
@@ -137,7 +171,7 @@ ControlServer::ControlServer(boost::asio::io_context& ioc, const ControlConfig& 
     : impl_(std::make_shared<Impl>(ioc, std::move(handler), std::move(rpc), std::move(tokens))) {
   net::HttpServerOptions o;
   o.max_header_bytes = 8192;
-  o.max_body_bytes = 4096;  // a small body is read (and ignored) so that a POST gets its 405
+  o.max_body_bytes = kMaxBody;  // for /mcp; elsewhere a body is read (and ignored) for the 405
   o.max_connections = control.max_connections;
   o.io_timeout = std::chrono::seconds(10);
   // A slow client is dropped, never buffered without bound (remote strategies' market data is
@@ -172,6 +206,8 @@ ControlServer::ControlServer(boost::asio::io_context& ioc, const ControlConfig& 
 ControlServer::~ControlServer() { stop(); }
 
 std::uint16_t ControlServer::port() const noexcept { return impl_->server->port(); }
+
+void ControlServer::set_mcp_handler(McpHandler handler) { impl_->mcp = std::move(handler); }
 
 void ControlServer::stop() {
   if (!impl_ || !impl_->server) return;

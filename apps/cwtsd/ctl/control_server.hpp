@@ -1,5 +1,6 @@
-// The control plane's listener (ctl thread, Boost.Beast): GET /metrics, /healthz, /readyz and a
-// WebSocket at /ws carrying JSON-RPC 2.0 (the methods are the handler's; see control_api).
+// The control plane's listener (ctl thread, Boost.Beast): GET /metrics, /healthz, /readyz, a
+// WebSocket at /ws carrying JSON-RPC 2.0 (the methods are the handler's; see control_api), and
+// the MCP endpoint at /mcp (POST; see mcp_endpoint), the only path that takes a body.
 // Runs on the ctl thread's io_context; every operation is asynchronous, so a slow or silent client
 // holds only its own connection (read/write timeout, connection cap), never the ctl thread.
 #pragma once
@@ -10,6 +11,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -23,6 +25,18 @@ struct HttpResponse {
   unsigned status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // beyond Content-Type
+};
+
+// A request to /mcp, as the MCP endpoint needs it (header values "" when absent).
+struct McpHttpRequest {
+  std::string method;  // POST, GET, DELETE, ...
+  std::string body;
+  ControlScopes scopes;  // of the bearer token it carried (Authorization: Bearer ...), if any
+  std::string who;       // that token's name
+  std::string content_type;
+  std::string accept;
+  std::string protocol_version;  // MCP-Protocol-Version
 };
 
 class RemoteSession;
@@ -43,6 +57,8 @@ class ControlServer {
   using Handler = std::function<HttpResponse(const std::string& target)>;
   // Called for each WebSocket text message; returns the reply ("" = none).
   using RpcHandler = std::function<std::string(std::string_view message, RpcClient& client)>;
+  // Called for each request to /mcp (any method); without one, /mcp is answered like any path.
+  using McpHandler = std::function<HttpResponse(const McpHttpRequest& request)>;
 
   // Binds control.address:port (port 0 = any free port) and starts accepting, with control's
   // limits. Throws std::runtime_error naming the address when it cannot bind. `tokens`: the bearer
@@ -58,6 +74,7 @@ class ControlServer {
   void set_tokens(std::vector<ControlToken> tokens);
 
   [[nodiscard]] std::uint16_t port() const noexcept;
+  void set_mcp_handler(McpHandler handler);
   // Stops accepting and closes every connection.
   void stop();
   // Sends `message` to every WebSocket client subscribed to `topic`. A client whose unsent queue is
@@ -67,6 +84,8 @@ class ControlServer {
   [[nodiscard]] std::size_t rpc_clients() const noexcept;
 
   static constexpr std::size_t kMaxQueued = 4096;
+  // Request bodies (only /mcp reads one; elsewhere it is read and refused with 405).
+  static constexpr std::size_t kMaxBody = 64 * 1024;
 
   struct Impl;
 

@@ -40,6 +40,9 @@ CtlThread::CtlThread(Engine& engine, const Config& cfg, std::string config_path,
       tick_(ioc_),
       remote_tick_(ioc_),
       api_(engine, live_cfg_, cfg.control.allow_unauthenticated_reads),
+      mcp_([this](std::string_view request, RpcClient& client) {
+        return api_.handle(request, client);
+      }),
       supervisor_(watchdog_period_ns(notifier)),
       progress_ns_(static_cast<std::int64_t>(cfg.systemd.progress_timeout_ms) * 1'000'000) {
   arm_stop();
@@ -163,6 +166,7 @@ void CtlThread::open_control_plane(std::string token, std::vector<ControlToken> 
     if (!token_file_.empty()) std::remove(token_file_.c_str());
     throw;
   }
+  control_->set_mcp_handler([this](const McpHttpRequest& r) { return mcp_.handle(r); });
   const std::string where = cfg_.control.address + ":" + std::to_string(control_->port());
   control_file_ = cfg_.region.shm_dir + "/cwts-" + cfg_.region.instance + ".control";
   if (std::FILE* f = std::fopen(control_file_.c_str(), "w")) {

@@ -1,7 +1,7 @@
 // CtlThread: cwtsd's ctl thread (the main thread once the engine has started).
 //
 // Owns: its io_context; SIGTERM/SIGINT (stop), SIGHUP (reload), SIGUSR1 (test hook); the
-// control plane (ControlServer + ControlApi: /metrics, /healthz, /readyz, JSON-RPC), the
+// control plane (ControlServer + ControlApi: /metrics, /healthz, /readyz, JSON-RPC, MCP), the
 // control file that names its address and the generated token file (without control.token_file);
 // systemd notifications (READY, WATCHDOG, STATUS, STOPPING); the 50 ms tick that drains the hot
 // threads' log records and runs the Supervisor. May touch: the Engine only through its ctl-side
@@ -21,6 +21,7 @@
 #include "config/config.hpp"
 #include "ctl/control_api.hpp"
 #include "ctl/control_server.hpp"
+#include "ctl/mcp_endpoint.hpp"
 #include "ctl/supervisor.hpp"
 #include "ctl/systemd.hpp"
 #include "engine.hpp"
@@ -72,6 +73,7 @@ class CtlThread {
   bool remote_armed_ = false;
   std::string control_token_;  // kept for a SIGHUP reload of control.tokens_file
   ControlApi api_;
+  McpEndpoint mcp_;  // /mcp: MCP tools and resources, each a call to api_
   std::unique_ptr<ControlServer> control_;
   std::string control_file_;
   std::string token_file_;  // the generated token's file (removed at exit); "" = none generated

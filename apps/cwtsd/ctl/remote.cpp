@@ -24,14 +24,15 @@ constexpr int kForbidden = -32001;
 constexpr int kFailed = -32002;
 
 constexpr std::string_view kReadMethods[] = {"hello",
-                                             "quote",
-                                             "book",
-                                             "candles",
-                                             "indicators",
-                                             "position",
+                                             "market.quote",
+                                             "market.book",
+                                             "market.candles",
+                                             "market.indicators",
+                                             "market.position",
                                              "market.subscribe",
                                              "market.unsubscribe"};
-constexpr std::string_view kTradeMethods[] = {"claim", "release", "submit", "cancel"};
+constexpr std::string_view kTradeMethods[] = {"slot.claim", "slot.release", "slot.submit",
+                                              "slot.cancel"};
 
 constexpr std::string_view kKindNames[] = {"", "quote", "trade", "book", "candle", "status"};
 
@@ -317,7 +318,7 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
   RemoteSession& s = *client.remote;
   JsonWriter j;
   if (method == "hello") return hello(client);
-  if (method == "quote") {
+  if (method == "market.quote") {
     const int id = symbol_id(params);
     const layout::Quote q = market_.symbols[id].quote.load();
     j.begin_object();
@@ -330,7 +331,7 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
     j.end_object();
     return std::move(j).str();
   }
-  if (method == "book") {
+  if (method == "market.book") {
     const int id = symbol_id(params);
     const auto depth = static_cast<std::size_t>(
         int_field(params, "depth", 1, static_cast<std::int64_t>(layout::kBookDepth), 20));
@@ -351,7 +352,7 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
     j.end_object();
     return std::move(j).str();
   }
-  if (method == "candles") {
+  if (method == "market.candles") {
     const int id = symbol_id(params);
     const auto tf_s = static_cast<std::uint32_t>(int_field(params, "timeframe", 1, 604800));
     const bool partial = bool_field(params, "partial", false);
@@ -406,7 +407,7 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
     j.end_object();
     return std::move(j).str();
   }
-  if (method == "indicators") {
+  if (method == "market.indicators") {
     const int id = symbol_id(params);
     const layout::IndicatorTable table = market_.symbols[id].indicator_table.load();
     const layout::IndicatorValues vals = market_.symbols[id].indicators.load();
@@ -416,7 +417,7 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
     j.end_object();
     return std::move(j).str();
   }
-  if (method == "position") {
+  if (method == "market.position") {
     const int id = symbol_id(params);
     const layout::Position p = market_.symbols[id].position.load();
     j.begin_object().key("qty").integer(p.qty.raw).key("avg_px").integer(p.avg_px.raw);
@@ -480,8 +481,8 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
     j.begin_object().key("next_seq").uinteger(reader_ ? reader_->next_sequence() : 0).end_object();
     return std::move(j).str();
   }
-  if (method == "claim") return claim(params, client);
-  if (method == "release") {
+  if (method == "slot.claim") return claim(params, client);
+  if (method == "slot.release") {
     s.release_slot();
     return "{}";
   }
@@ -489,11 +490,11 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
     throw RemoteError(kFailed,
                       std::string(method) +
                           ": this connection holds no signal slot (call "
-                          "claim first)",
+                          "slot.claim first)",
                       "CwtsError");
   }
-  if (method == "submit") return submit(params, s);
-  if (method == "cancel") {
+  if (method == "slot.submit") return submit(params, s);
+  if (method == "slot.cancel") {
     layout::Signal sig{};
     sig.type = static_cast<std::uint8_t>(layout::OrderType::kCancel);
     sig.target_seq = static_cast<std::uint64_t>(

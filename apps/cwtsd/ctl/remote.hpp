@@ -85,10 +85,11 @@ class RemoteHub {
   RemoteHub(const RemoteHub&) = delete;
   RemoteHub& operator=(const RemoteHub&) = delete;
 
-  // Whether `method` is a remote-strategy method (hello, quote, book, candles, indicators,
-  // position, market.subscribe, market.unsubscribe, claim, release, submit, cancel).
+  // Whether `method` is a remote-strategy method (hello, market.quote, market.book,
+  // market.candles, market.indicators, market.position, market.subscribe, market.unsubscribe,
+  // slot.claim, slot.release, slot.submit, slot.cancel).
   [[nodiscard]] static bool owns(std::string_view method) noexcept;
-  // Whether the method needs a trade scope (claim, release, submit, cancel) rather than read.
+  // Whether the method needs a trade scope (the slot.* methods) rather than read.
   [[nodiscard]] static bool trades(std::string_view method) noexcept;
   // The JSON result of one of the hub's methods for `client`. Throws RemoteError.
   [[nodiscard]] std::string call(std::string_view method, simdjson::dom::element params,
