@@ -270,7 +270,90 @@ TEST(Credentials, TheControlTokenFileMustBeOwnedByTheEngineUser) {
   ::unlink(path.c_str());
 }
 
+// control.tokens_file: one client per line with its scopes; every malformed line is refused with
+// the file and line named, never the token.
+TEST(Credentials, ControlTokensFileGivesEachClientItsScopes) {
+  const std::string path = ::testing::TempDir() + "/cwtsd_tokens_" + std::to_string(::getpid());
+  auto write = [&](const std::string& text) {
+    std::ofstream(path, std::ios::trunc) << text;
+    ::chmod(path.c_str(), 0600);
+  };
+  cwts::daemon::ControlConfig cc;
+  EXPECT_TRUE(cwts::daemon::load_control_tokens(cc).empty());  // no file: only the control token
+  cc.tokens_file = path;
+  write(
+      "# name scopes token\n"
+      "alice  read,trade:3,trade:5  alice-token-0123456789  # a comment\n"
+      "\n"
+      "ops admin ops-token-0123456789abc\n"
+      "bot trade:* bot-token-0123456789abcd\n");
+  const auto t = cwts::daemon::load_control_tokens(cc);
+  ASSERT_EQ(t.size(), 3U);
+  EXPECT_EQ(t[0].name, "alice");
+  EXPECT_EQ(t[0].token, "alice-token-0123456789");
+  EXPECT_TRUE(t[0].scopes.can_read());
+  EXPECT_FALSE(t[0].scopes.admin);
+  EXPECT_TRUE(t[0].scopes.can_trade(3));
+  EXPECT_TRUE(t[0].scopes.can_trade(5));
+  EXPECT_FALSE(t[0].scopes.can_trade(4));
+  EXPECT_TRUE(t[1].scopes.admin && t[1].scopes.can_trade(15) && t[1].scopes.can_read());
+  EXPECT_TRUE(t[2].scopes.can_trade(0) && t[2].scopes.can_trade(15) && !t[2].scopes.admin);
+  EXPECT_TRUE(t[2].scopes.can_read());  // a client that may trade reads what it trades on
+
+  const std::pair<const char*, const char*> bad[] = {
+      {"alice read\n", "NAME SCOPES TOKEN"},
+      {"alice read short\n", "at least 16"},
+      {"alice write alice-token-0123456789\n", "unknown scope \"write\""},
+      {"alice trade:16 alice-token-0123456789\n", "trade:N with N < 16"},
+      {"alice trade:x alice-token-0123456789\n", "unknown scope"},
+      {"al/ice read alice-token-0123456789\n", "a name is"},
+      {"a read alice-token-0123456789\nb read alice-token-0123456789\n", "same token as a's"},
+      {"a read alice-token-0123456789\na read other-token-0123456789\n", "used twice"},
+  };
+  for (const auto& [text, why] : bad) {
+    write(text);
+    try {
+      (void)cwts::daemon::load_control_tokens(cc);
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(e.key(), "control.tokens_file");
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(path + " line"), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).find("alice-token"), std::string::npos) << "a token leaked";
+    }
+  }
+  write("alice read alice-token-0123456789\n");
+  ::chmod(path.c_str(), 0640);
+  expect_refused([&] { return cwts::daemon::load_control_tokens(cc); }, "a group-readable file",
+                 "control.tokens_file", "chmod 600");
+  ::unlink(path.c_str());
+}
+
 }  // namespace
+
+TEST(Config, ControlLimitsAndSlotReleasePolicy) {
+  const Config d = parse_config(kMinimal);
+  EXPECT_EQ(d.control.max_connections, 64U);
+  EXPECT_EQ(d.control.max_message_bytes, 65536U);
+  EXPECT_EQ(d.control.max_queued_bytes, 4U << 20);
+  EXPECT_FALSE(d.slot(3).cancel_on_release);
+  const Config c = parse_config(
+      R"({"market":{"symbols":["BTCUSDT"]},"control":{"max_connections":8,"max_message_bytes":4096,)"
+      R"("max_queued_bytes":1048576,"remote_poll_us":100,"tokens_file":"/etc/cwts/tokens"},)"
+      R"("slots":{"default":{"on_release":"cancel"},"2":{"on_release":"keep"}}})");
+  EXPECT_EQ(c.control.max_connections, 8U);
+  EXPECT_EQ(c.control.max_message_bytes, 4096U);
+  EXPECT_EQ(c.control.max_queued_bytes, 1U << 20);
+  EXPECT_EQ(c.control.remote_poll_us, 100U);
+  EXPECT_EQ(c.control.tokens_file, "/etc/cwts/tokens");
+  EXPECT_TRUE(c.slot(0).cancel_on_release);
+  EXPECT_FALSE(c.slot(2).cancel_on_release);
+  EXPECT_TRUE(c.slot(9).cancel_on_release);
+  const std::string m = R"({"market":{"symbols":["BTCUSDT"]},)";
+  expect_error(m + R"("control":{"max_connections":0}})", "control.max_connections", "");
+  expect_error(m + R"("control":{"max_message_bytes":10}})", "control.max_message_bytes", "");
+  expect_error(m + R"("slots":{"1":{"on_release":"drop"}}})", "slots.1.on_release", "");
+}
 
 TEST(Config, IndicatorsAreParsedAndValidated) {
   const Config c = parse_config(
