@@ -3,7 +3,10 @@
 submit() -> the engine's exec loop takes the signal. Runs a real cwts-sim and cwtsd.
 
     python bench/latency/python_roundtrip.py --sim build/release/apps/cwts-sim/cwts-sim \
-        --cwtsd build/release/apps/cwtsd/cwtsd [--samples 5000] [--json]
+        --cwtsd build/release/apps/cwtsd/cwtsd [--samples 5000] [--json] [--remote]
+
+--remote: the same round trip through cwts_bridge.remote (the control plane's WebSocket on
+loopback, asyncio) instead of shared memory; reported as "ws_remote".
 
 The signal is a limit buy far below the market: the engine refuses it (PRICE_BAND) before the
 venue, so nothing is rate limited and the report's ts_ns is the exec loop iteration that took it.
@@ -23,6 +26,56 @@ def pct(v, q):
     return v[min(len(v) - 1, max(0, int(round(q * len(v) + 0.5)) - 1))] if v else 0
 
 
+def shm_samples(b, n, one_way, round_trip):
+    price = None
+    list(b.events())
+    while len(round_trip) < n:
+        if not b.wait(1.0):
+            continue
+        evs = [e for e in b.events() if e.kind in ("quote", "book")]
+        seen = time.time_ns()
+        if not evs:
+            continue
+        ev = evs[-1]
+        if price is None:
+            price = ev.a * 0.5
+        seq = b.submit("BTCUSDT", "buy", 0.001, price=price, round="down")
+        r = b.wait_report(seq, 5.0)
+        if r is None or r.reason != "PRICE_BAND":
+            continue
+        one_way.append(seen - ev.publish_ts_ns)
+        round_trip.append(r.ts_ns - ev.publish_ts_ns)
+        list(b.events())  # drop what queued meanwhile: the next sample starts from a fresh event
+
+
+async def remote_samples(instance, n, one_way, round_trip):
+    import cwts_bridge.remote as remote
+    shm = pathlib.Path("/dev/shm")
+    where = (shm / f"cwts-{instance}.control").read_text().strip()
+    token = (shm / f"cwts-{instance}.token").read_text().strip()
+    async with await remote.connect(f"ws://{where}/ws", token=token, slot=-1, name="pyrt") as b:
+        await b.subscribe(["BTCUSDT"], ["quote", "book"])
+        price = None
+        b.pending_events()
+        while len(round_trip) < n:
+            if not await b.wait(1.0):
+                continue
+            evs = [e for e in b.pending_events() if e.kind in ("quote", "book")]
+            seen = time.time_ns()
+            if not evs:
+                continue
+            ev = evs[-1]
+            if price is None:
+                price = ev.a * 0.5
+            seq = await b.submit("BTCUSDT", "buy", 0.001, price=price, round="down")
+            r = await b.wait_report(seq, 5.0)
+            if r is None or r.reason != "PRICE_BAND":
+                continue
+            one_way.append(seen - ev.publish_ts_ns)
+            round_trip.append(r.ts_ns - ev.publish_ts_ns)
+            b.pending_events()  # the next sample starts from a fresh event
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sim", required=True)
@@ -31,6 +84,7 @@ def main() -> int:
     ap.add_argument("--exec-idle", default="busy-spin")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--raw", help="write the round-trip samples (ns), one per line")
+    ap.add_argument("--remote", action="store_true", help="through cwts_bridge.remote")
     args = ap.parse_args()
     import cwts_bridge
 
@@ -66,31 +120,18 @@ def main() -> int:
             return 1
         one_way, round_trip = [], []
         warm = args.samples // 10
-        price = None
-        list(b.events())
-        while len(round_trip) < args.samples + warm:
-            if not b.wait(1.0):
-                continue
-            evs = [e for e in b.events() if e.kind in ("quote", "book")]
-            seen = time.time_ns()
-            if not evs:
-                continue
-            ev = evs[-1]
-            if price is None:
-                price = ev.a * 0.5
-            seq = b.submit("BTCUSDT", "buy", 0.001, price=price, round="down")
-            r = b.wait_report(seq, 5.0)
-            if r is None or r.reason != "PRICE_BAND":
-                continue
-            one_way.append(seen - ev.publish_ts_ns)
-            round_trip.append(r.ts_ns - ev.publish_ts_ns)
-            list(b.events())  # drop what queued meanwhile: the next sample starts from a fresh event
+        if args.remote:
+            import asyncio
+            b.close()
+            asyncio.run(remote_samples(instance, args.samples + warm, one_way, round_trip))
+        else:
+            shm_samples(b, args.samples + warm, one_way, round_trip)
         one_way, round_trip = one_way[warm:], round_trip[warm:]
         if args.raw:
             pathlib.Path(args.raw).write_text("".join(f"{v}\n" for v in round_trip))
-        res = {"shm_python": {"p50_ns": pct(round_trip, 0.5), "p99_ns": pct(round_trip, 0.99),
+        res = {"ws_remote" if args.remote else "shm_python": {"p50_ns": pct(round_trip, 0.5), "p99_ns": pct(round_trip, 0.99),
                               "p999_ns": pct(round_trip, 0.999), "samples": len(round_trip)},
-               "publish_to_python": {"p50_ns": pct(one_way, 0.5), "p99_ns": pct(one_way, 0.99),
+               "publish_to_python" + ("_remote" if args.remote else ""): {"p50_ns": pct(one_way, 0.5), "p99_ns": pct(one_way, 0.99),
                                      "p999_ns": pct(one_way, 0.999), "samples": len(one_way)}}
         if args.json:
             print(json.dumps(res))
@@ -98,7 +139,8 @@ def main() -> int:
             for k, v in res.items():
                 print(f"{k:18s} p50 {v['p50_ns'] / 1e3:8.1f} us  p99 {v['p99_ns'] / 1e3:8.1f} us  "
                       f"p99.9 {v['p999_ns'] / 1e3:8.1f} us  ({v['samples']} samples)")
-        b.close()
+        if not args.remote:
+            b.close()
         return 0
     finally:
         eng.terminate()

@@ -8,9 +8,13 @@
   uds         the same round trip over a Unix domain socket: a 120-byte event out, a 56-byte
               signal back, Python on the strategy side (cwts-latency-transport + transport_client.py)
   websocket   the same over a loopback WebSocket
+  ws_remote   engine publish -> a remote strategy (cwts_bridge.remote, asyncio, over the control
+              plane's WebSocket on loopback) -> slot.submit -> the engine's exec loop has the signal
+              (a real cwtsd on a real cwts-sim; python_roundtrip.py --remote)
 
 Prints p50 / p99 / p99.9 and the ratios to shm_python, writes a PNG of the distributions, and with
---json prints one JSON object {"shm_cpp": {...}, "shm_python": ..., "uds": ..., "websocket": ...},
+--json prints one JSON object {"shm_cpp": {...}, "shm_python": ..., "uds": ..., "websocket": ...,
+"ws_remote": ...},
 each {"p50_ns", "p99_ns", "p999_ns", "samples"}.
 """
 import argparse
@@ -91,6 +95,10 @@ def main():
                        str(build / "apps" / "cwts-sim" / "cwts-sim"), "--cwtsd", str(build / "apps" / "cwtsd" / "cwtsd"),
                        "--samples", str(min(args.samples, 3000)), "--json", "--raw", str(tmp / "shm_python")])
         res["shm_python"] = py["shm_python"]
+        rp = run_json([sys.executable, str(HERE / "python_roundtrip.py"), "--sim",
+                       str(build / "apps" / "cwts-sim" / "cwts-sim"), "--cwtsd", str(build / "apps" / "cwtsd" / "cwtsd"),
+                       "--samples", str(min(args.samples, 3000)), "--json", "--remote", "--raw", str(tmp / "ws_remote")])
+        res["ws_remote"] = rp["ws_remote"]
         # The way back to the venue: a signal in a slot's ring, and a signed order written to the
         # gateway (FreqTrade's path), each to the order's bytes on the venue socket.
         for name, extra in (("order_shm", []), ("order_gateway", ["--gateway"])):
