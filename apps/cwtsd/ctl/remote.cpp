@@ -106,10 +106,12 @@ void decimals_of(const layout::SymbolInfo& info, JsonWriter& j) {
 // ---- sessions -------------------------------------------------------------------------------
 
 RemoteSession::RemoteSession(RemoteHub& hub, RpcClient& client) : hub_(hub), client_(client) {
-  const std::size_t n = hub.engine_.symbol_names().size();
+  // Every id the table can hold: a subscription to "all" includes symbols added later.
+  const std::size_t n = layout::kMaxSymbols;
   kinds_.assign(n, 0);
   latest_quote_.assign(n, std::nullopt);
   latest_book_.assign(n, std::nullopt);
+  dirty_.reserve(n);
   hub.sessions_.push_back(this);
 }
 
@@ -136,13 +138,13 @@ void RemoteSession::offer(const layout::Event& e, std::uint64_t seq) {
       (kinds_[e.symbol] & kind_bit(static_cast<layout::EventKind>(e.kind))) == 0) {
     return;
   }
+  const bool quote = e.kind == static_cast<std::uint8_t>(layout::EventKind::kQuote);
+  if (quote || e.kind == static_cast<std::uint8_t>(layout::EventKind::kBook)) {
+    if (!latest_quote_[e.symbol] && !latest_book_[e.symbol]) dirty_.push_back(e.symbol);
+    (quote ? latest_quote_ : latest_book_)[e.symbol] = Pending{e, seq};
+    return;
+  }
   switch (static_cast<layout::EventKind>(e.kind)) {
-    case layout::EventKind::kQuote:
-      latest_quote_[e.symbol] = Pending{e, seq};
-      return;
-    case layout::EventKind::kBook:
-      latest_book_[e.symbol] = Pending{e, seq};
-      return;
     default:
       if (ordered_.size() >= RemoteHub::kMaxOrdered) {
         ++dropped_;
@@ -173,12 +175,13 @@ void RemoteSession::flush() {
   // Market data: conflated quotes and books with the queued events, in sequence order.
   while (conn->is_open() && conn->queued_bytes() < limit) {
     std::vector<const Pending*> batch;
-    for (std::size_t k = 0; k < latest_quote_.size(); ++k) {
+    for (const std::uint16_t k : dirty_) {
       if (latest_quote_[k]) batch.push_back(&*latest_quote_[k]);
       if (latest_book_[k]) batch.push_back(&*latest_book_[k]);
     }
+    const std::size_t conflated = batch.size();
     for (const Pending& p : ordered_) {
-      if (batch.size() >= RemoteHub::kMaxFrameEvents + latest_quote_.size() * 2) break;
+      if (batch.size() >= RemoteHub::kMaxFrameEvents + conflated) break;
       batch.push_back(&p);
     }
     if (batch.empty() && dropped_ == 0) return;
@@ -198,10 +201,11 @@ void RemoteSession::flush() {
     for (const Pending* p : batch) j.raw(hub_.event_json_row(p->event, p->seq));
     j.end_array().end_object().end_object();
     // What was sent leaves the queues: conflated values up to `last`, ordered ones in front.
-    for (std::size_t k = 0; k < latest_quote_.size(); ++k) {
+    std::erase_if(dirty_, [&](std::uint16_t k) {
       if (latest_quote_[k] && latest_quote_[k]->seq <= last) latest_quote_[k].reset();
       if (latest_book_[k] && latest_book_[k]->seq <= last) latest_book_[k].reset();
-    }
+      return !latest_quote_[k] && !latest_book_[k];
+    });
     while (!ordered_.empty() && ordered_.front().seq <= last) ordered_.pop_front();
     conn->send(std::move(j).str());
   }
@@ -470,9 +474,12 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
     for (const int id : ids) {
       auto& k = s.kinds_[static_cast<std::size_t>(id)];
       k = add ? static_cast<std::uint8_t>(k | bits) : static_cast<std::uint8_t>(k & ~bits);
-      if (!add) {
-        s.latest_quote_[static_cast<std::size_t>(id)].reset();
-        s.latest_book_[static_cast<std::size_t>(id)].reset();
+      if (!add) {  // drop what waits for kinds no longer wanted
+        auto& q = s.latest_quote_[static_cast<std::size_t>(id)];
+        auto& b = s.latest_book_[static_cast<std::size_t>(id)];
+        if ((k & kind_bit(layout::EventKind::kQuote)) == 0) q.reset();
+        if ((k & kind_bit(layout::EventKind::kBook)) == 0) b.reset();
+        if (!q && !b) std::erase(s.dirty_, static_cast<std::uint16_t>(id));
       }
     }
     s.subscribed_ = std::any_of(s.kinds_.begin(), s.kinds_.end(), [](auto k) { return k != 0; });

@@ -68,8 +68,9 @@ class RemoteSession {
   bool subscribed_ = false;
   // Quotes and books: the latest of each per symbol, until it can be sent (conflation).
   std::vector<std::optional<Pending>> latest_quote_, latest_book_;
-  std::deque<Pending> ordered_;  // trades, candle closes, status: every one, in order
-  std::uint64_t dropped_ = 0;    // events lost since the last frame: sent as "lapped"
+  std::vector<std::uint16_t> dirty_;  // symbol ids with a latest quote or book waiting
+  std::deque<Pending> ordered_;       // trades, candle closes, status: every one, in order
+  std::uint64_t dropped_ = 0;         // events lost since the last frame: sent as "lapped"
   // The claimed slot.
   std::optional<std::uint32_t> slot_;
   std::uint64_t claim_ = 0;
