@@ -86,11 +86,12 @@ def test_reads_equal_the_shared_memory_reads_at_the_same_sequence(rengine):
                     assert bk_rem[4:] == bk_shm[4:] and bk_rem[5] is True
                     for a, c in zip(bk_rem[:4], bk_shm[:4]):
                         assert a.tolist() == c.tolist() and len(a) == 10
-                    for _ in range(50):
+                    for _ in range(100):  # the first trade opens the live candle
                         c_shm = b.candles(sym, "1m", partial=True)
                         c_rem = await r.candles(sym, "1m", partial=True)
-                        if c_rem.equals(c_shm):
+                        if len(c_rem) >= 1 and c_rem.equals(c_shm):
                             break
+                        await asyncio.sleep(0.05)
                     assert c_rem.equals(c_shm) and len(c_rem) >= 1
                     assert list(c_rem.columns) == ["date", "open", "high", "low", "close", "volume"]
                     assert await r.position(sym) == b.position(sym)
