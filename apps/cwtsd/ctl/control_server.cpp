@@ -113,7 +113,8 @@ struct ControlServer::Impl {
 };
 
 ControlServer::ControlServer(boost::asio::io_context& ioc, const std::string& address,
-                             std::uint16_t port, Handler handler, RpcHandler rpc, std::string token)
+                             std::uint16_t port, Handler handler, RpcHandler rpc, std::string token,
+                             ControlTls tls)
     : impl_(std::make_shared<Impl>(std::move(handler), std::move(rpc), std::move(token))) {
   net::HttpServerOptions o;
   o.max_header_bytes = 8192;
@@ -123,6 +124,9 @@ ControlServer::ControlServer(boost::asio::io_context& ioc, const std::string& ad
   o.max_ws_queue = kMaxQueued;  // a slow client is dropped, never buffered without bound
   o.max_ws_message = 64 * 1024;
   o.too_large_body = "request body too large\n";
+  o.tls_cert_file = std::move(tls.cert_file);
+  o.tls_key_file = std::move(tls.key_file);
+  o.on_tls_error = std::move(tls.on_error);
   Impl* impl = impl_.get();
   try {
     impl->server.emplace(

@@ -21,6 +21,14 @@ struct HttpResponse {
   std::string body;
 };
 
+// TLS for the listener (https, wss): PEM files, both empty = plain HTTP. `on_error(peer, reason)`:
+// a failed or timed-out TLS handshake (that connection only is closed).
+struct ControlTls {
+  std::string cert_file;
+  std::string key_file;
+  std::function<void(const std::string& peer, const std::string& reason)> on_error;
+};
+
 // One WebSocket client: whether its handshake carried the bearer token, and its subscriptions.
 struct RpcClient {
   bool authorized = false;
@@ -37,8 +45,10 @@ class ControlServer {
   // Binds address:port (port 0 = any free port) and starts accepting. Throws std::runtime_error
   // naming the address when it cannot bind. `token`: the bearer token a WebSocket handshake must
   // present (Authorization: Bearer ...) for RpcClient::authorized; "" = no client is authorized.
+  // `tls`: see ControlTls; a certificate or key that does not load throws std::runtime_error
+  // naming the file.
   ControlServer(boost::asio::io_context& ioc, const std::string& address, std::uint16_t port,
-                Handler handler, RpcHandler rpc = {}, std::string token = {});
+                Handler handler, RpcHandler rpc = {}, std::string token = {}, ControlTls tls = {});
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
