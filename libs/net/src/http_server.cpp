@@ -71,7 +71,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   // A WebSocket connection: reads messages for its owner's handler, writes queued frames one at a
   // time.
   template <class Stream>
-  struct WsSession : WsConnection, std::enable_shared_from_this<WsSession<Stream>> {
+  struct WsSession final : WsConnection, std::enable_shared_from_this<WsSession<Stream>> {
     WsSession(std::shared_ptr<Impl> owner, Stream&& stream)
         : owner_(std::move(owner)), ws_(std::move(stream)) {}
 
@@ -142,7 +142,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   // One connection: (TLS: the handshake,) read a request, hand it to the handler, write its
   // answer, read the next.
   template <class Stream>
-  struct Session : SessionBase, std::enable_shared_from_this<Session<Stream>> {
+  struct Session final : SessionBase, std::enable_shared_from_this<Session<Stream>> {
     Session(std::shared_ptr<Impl> owner, tcp::socket socket) requires(!kTls<Stream>)
         : owner_(std::move(owner)), stream_(std::move(socket)) {}
     Session(std::shared_ptr<Impl> owner, tcp::socket socket,
