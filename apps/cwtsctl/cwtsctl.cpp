@@ -1,5 +1,6 @@
 // cwtsctl: the operator's command line for a running cwtsd, over its control WebSocket (JSON-RPC
-// 2.0 at /ws). Finds an instance through <shm_dir>/cwts-<instance>.control. docs/operations.md.
+// 2.0 at /ws, or wss:// when the control plane has TLS). Finds an instance through
+// <shm_dir>/cwts-<instance>.control. docs/operations.md.
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -10,27 +11,33 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <simdjson.h>
 
 #include "cwts/core/json_string.hpp"
+#include "cwts/net/endpoint.hpp"
+#include "cwts/net/tls_client.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
+namespace ssl = asio::ssl;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 namespace {
 
 constexpr const char* kUsage =
-    "usage: cwtsctl [--instance NAME | --url ws://HOST:PORT/ws] [--shm-dir DIR] [--token-file "
-    "FILE]\n"
-    "               [--json] COMMAND\n"
+    "usage: cwtsctl [--instance NAME | --url ws[s]://HOST:PORT/ws] [--shm-dir DIR]\n"
+    "               [--token-file FILE] [--cafile FILE] [--json] COMMAND\n"
     "commands:\n"
     "  status                 engine state, counters, heartbeats\n"
     "  symbols                books and quotes per symbol\n"
@@ -43,6 +50,9 @@ constexpr const char* kUsage =
     "Every command needs the token. It comes from --token-file, else $CWTS_CONTROL_TOKEN_FILE\n"
     "(the file cwtsd's control.token_file names), else the token cwtsd generated for the\n"
     "instance (DIR/cwts-NAME.token, readable by cwtsd's user only).\n"
+    "A control plane with TLS (wss://, or the instance's control file says tls) must present a\n"
+    "certificate for the address connected to, issued by --cafile FILE (PEM; a self-signed\n"
+    "certificate itself) or else by a CA of the system's store.\n"
     "Exit status: 0 done, 1 failed, 2 usage.\n";
 
 volatile std::sig_atomic_t g_stop = 0;
@@ -52,6 +62,7 @@ struct Options {
   std::string url;
   std::string shm_dir = "/dev/shm";
   std::string token_file;
+  std::string ca_file;  // TLS: the trust anchors; "" = the system's store
   bool json = false;
   double seconds = 0;
   std::vector<std::string> command;
@@ -72,20 +83,49 @@ std::string read_first_line(const std::string& path) {
 
 class Client {
  public:
-  Client(const std::string& host, const std::string& port, const std::string& token) : ws_(ioc_) {
+  // `tls`: wss, the certificate verified against `ca_file` (or the system's store) and `host`.
+  Client(const std::string& host, const std::string& port, const std::string& token, bool tls,
+         const std::string& ca_file) {
+    if (tls) {
+      cwts::net::TlsClientOptions to;
+      to.ca_file = ca_file;
+      try {
+        tls_ctx_.emplace(cwts::net::make_tls_client_context(to));
+      } catch (const std::exception& e) {
+        fail("cannot load the CA file " + ca_file + ": " + e.what());
+      }
+      ws_.emplace<TlsWs>(ioc_, *tls_ctx_);
+    } else {
+      ws_.emplace<PlainWs>(ioc_);
+    }
+    const std::string where = host + ":" + port;
     tcp::resolver resolver(ioc_);
     beast::error_code ec;
     const auto results = resolver.resolve(host, port, ec);
-    if (!ec) asio::connect(ws_.next_layer(), results, ec);
-    if (ec)
-      fail("cannot connect to " + host + ":" + port + " (" + ec.message() + "): is cwtsd running?");
-    if (!token.empty()) {
-      ws_.set_option(websocket::stream_base::decorator([token](websocket::request_type& req) {
-        req.set(beast::http::field::authorization, "Bearer " + token);
-      }));
-    }
-    ws_.handshake(host + ":" + port, "/ws", ec);
-    if (ec) fail("WebSocket handshake with " + host + ":" + port + "/ws failed: " + ec.message());
+    visit([&](auto& ws) {
+      if (!ec) asio::connect(beast::get_lowest_layer(ws), results, ec);
+      if (ec) fail("cannot connect to " + where + " (" + ec.message() + "): is cwtsd running?");
+      if constexpr (std::is_same_v<std::decay_t<decltype(ws)>, TlsWs>) {
+        cwts::net::Endpoint ep;
+        ep.host = host;
+        if (!cwts::net::prepare_tls_connection(ws.next_layer().native_handle(), ep))
+          fail("cannot set up TLS for " + host);
+        ws.next_layer().handshake(ssl::stream_base::client, ec);
+        if (ec) {
+          fail("TLS handshake with " + where +
+               " failed: " + cwts::net::tls_error(ws.next_layer().native_handle(), ec) +
+               (ca_file.empty() ? " (a self-signed certificate: --cafile FILE)" : ""));
+        }
+      }
+      if (!token.empty()) {
+        ws.set_option(websocket::stream_base::decorator([token](websocket::request_type& req) {
+          req.set(beast::http::field::authorization, "Bearer " + token);
+        }));
+      }
+      const bool v6 = host.find(':') != std::string::npos;
+      ws.handshake((v6 ? "[" + host + "]" : host) + ":" + port, "/ws", ec);
+      if (ec) fail("WebSocket handshake with " + where + "/ws failed: " + ec.message());
+    });
   }
 
   // Sends a request and returns the raw reply (notifications before it are skipped).
@@ -95,7 +135,9 @@ class Client {
     cwts::core::append_json_string(req, method);
     if (!params_json.empty()) req += ",\"params\":" + params_json;
     req += '}';
-    ws_.write(asio::buffer(req));
+    beast::error_code ec;
+    visit([&](auto& ws) { ws.write(asio::buffer(req), ec); });
+    if (ec) fail("connection to cwtsd lost: " + ec.message());
     while (true) {
       const std::string msg = read();
       simdjson::dom::element doc;
@@ -110,19 +152,32 @@ class Client {
   std::string read() {
     beast::flat_buffer buf;
     beast::error_code ec;
-    ws_.read(buf, ec);
+    visit([&](auto& ws) { ws.read(buf, ec); });
     if (ec) fail("connection to cwtsd lost: " + ec.message());
     return beast::buffers_to_string(buf.data());
   }
 
   void close() {
     beast::error_code ec;
-    ws_.close(websocket::close_code::normal, ec);
+    visit([&](auto& ws) { ws.close(websocket::close_code::normal, ec); });
   }
 
  private:
+  using PlainWs = websocket::stream<tcp::socket>;
+  using TlsWs = websocket::stream<ssl::stream<tcp::socket>>;
+
+  template <class F>
+  void visit(F&& f) {
+    if (auto* p = std::get_if<PlainWs>(&ws_)) {
+      f(*p);
+    } else if (auto* t = std::get_if<TlsWs>(&ws_)) {
+      f(*t);
+    }
+  }
+
   asio::io_context ioc_;
-  websocket::stream<tcp::socket> ws_;
+  std::optional<ssl::context> tls_ctx_;
+  std::variant<std::monostate, PlainWs, TlsWs> ws_;
   simdjson::dom::parser parser_;
   int next_id_ = 0;
 };
@@ -301,6 +356,8 @@ int main(int argc, char** argv) {
       o.shm_dir = value();
     else if (a == "--token-file")
       o.token_file = value();
+    else if (a == "--cafile")
+      o.ca_file = value();
     else if (a == "--json")
       o.json = true;
     else if (a == "--seconds")
@@ -358,20 +415,41 @@ int main(int argc, char** argv) {
     fail("unknown command " + cmd + "\n" + kUsage, 2);
   }
 
-  // Where: --url, else the instance's control file.
+  // Where: --url, else the instance's control file ("ADDRESS:PORT", then "tls" if it is TLS).
   std::string hostport;
+  bool tls = false;
   if (!o.url.empty()) {
     std::string u = o.url;
-    if (u.rfind("ws://", 0) == 0) u = u.substr(5);
+    if (u.rfind("ws://", 0) == 0) {
+      u = u.substr(5);
+    } else if (u.rfind("wss://", 0) == 0) {
+      u = u.substr(6);
+      tls = true;
+    }
     hostport = u.substr(0, u.find('/'));
   } else {
     const std::string file = o.shm_dir + "/cwts-" + o.instance + ".control";
-    hostport = read_first_line(file);
+    std::ifstream in(file);
+    std::string line;
+    while (std::getline(in, line)) {
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+      if (hostport.empty()) {
+        hostport = line;
+      } else if (line == "tls") {
+        tls = true;
+      }
+    }
     if (hostport.empty())
       fail("no control address in " + file + ": is cwtsd (instance " + o.instance + ") running?");
   }
   const auto colon = hostport.rfind(':');
   if (colon == std::string::npos) fail("bad address " + hostport, 2);
+  std::string host = hostport.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  // An engine listening on every address is reached here through loopback.
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
   std::string token;
   if (!o.token_file.empty()) {
     token = read_first_line(o.token_file);
@@ -382,7 +460,7 @@ int main(int argc, char** argv) {
     // "unauthorized" and names where the token is.
     token = read_first_line(o.shm_dir + "/cwts-" + o.instance + ".token");
   }
-  Client c(hostport.substr(0, colon), hostport.substr(colon + 1), token);
+  Client c(host, hostport.substr(colon + 1), token, tls, o.ca_file);
   std::signal(SIGINT, [](int) { g_stop = 1; });
   std::signal(SIGTERM, [](int) { g_stop = 1; });
   if (method == "top") {

@@ -95,6 +95,7 @@ int main(int argc, char** argv) {
     }
     control_token = cwts::daemon::load_control_token(cfg.control);
     control_tokens = cwts::daemon::load_control_tokens(cfg.control);
+    if (cfg.control.enabled) cwts::daemon::check_control_tls(cfg.control);
     if (cfg.gateway.enabled) gateway_creds = cwts::daemon::load_gateway_credentials(cfg.gateway);
   } catch (const ConfigError& e) {
     return config_error(e);

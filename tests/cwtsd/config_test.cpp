@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../feed/test_pki.hpp"
+
 namespace {
 
 using cwts::daemon::Config;
@@ -253,6 +255,52 @@ TEST(Credentials, LiveKeysNeverTravelInTheClearOrToAnUnverifiedVenue) {
   EXPECT_EQ(cwts::daemon::load_credentials(v).key, "k-123");
 }
 
+// The control plane's TLS key is a secret like the token: owner-only, not through a link; the
+// certificate and key must load and belong together, checked at --check-config.
+TEST(Credentials, ControlTlsFilesAreCheckedAndErrorsNameTheFile) {
+  const std::string dir = ::testing::TempDir() + "/cwtsd_tls_" + std::to_string(::getpid());
+  ::mkdir(dir.c_str(), 0700);
+  const auto write = [&](const std::string& name, const std::string& text, mode_t mode) {
+    const std::string path = dir + "/" + name;
+    std::ofstream(path, std::ios::trunc) << text;
+    ::chmod(path.c_str(), mode);
+    return path;
+  };
+  const cwts::test::TestPki pki = cwts::test::make_test_pki("IP:127.0.0.1");
+  const cwts::test::TestPki other = cwts::test::make_test_pki("IP:127.0.0.1");
+  cwts::daemon::ControlConfig cc;
+  cwts::daemon::check_control_tls(cc);                          // no TLS: nothing to check
+  cc.tls_cert_file = write("control.crt", pki.leaf_pem, 0644);  // a certificate is public
+  cc.tls_key_file = write("control.key", pki.leaf_key_pem, 0600);
+  EXPECT_NO_THROW(cwts::daemon::check_control_tls(cc));
+
+  ::chmod(cc.tls_key_file.c_str(), 0640);
+  expect_refused([&] { return cwts::daemon::check_control_tls(cc), 0; }, "a group-readable key",
+                 "control.tls_key_file", "chmod 600");
+  ::chmod(cc.tls_key_file.c_str(), 0600);
+
+  const std::string good_key = cc.tls_key_file;
+  cc.tls_key_file = write("garbage.key", "not a key\n", 0600);
+  expect_refused([&] { return cwts::daemon::check_control_tls(cc), 0; }, "a garbage key",
+                 "control.tls_key_file", cc.tls_key_file);
+  cc.tls_key_file = write("other.key", other.leaf_key_pem, 0600);
+  expect_refused([&] { return cwts::daemon::check_control_tls(cc), 0; }, "another key",
+                 "control.tls_key_file", cc.tls_key_file);
+  cc.tls_key_file = dir + "/missing.key";
+  expect_refused([&] { return cwts::daemon::check_control_tls(cc), 0; }, "no key",
+                 "control.tls_key_file", "missing.key");
+  cc.tls_key_file = good_key;
+  cc.tls_cert_file = dir + "/missing.crt";
+  expect_refused([&] { return cwts::daemon::check_control_tls(cc), 0; }, "no certificate",
+                 "control.tls_cert_file", cc.tls_cert_file);
+  cc.tls_cert_file = write("garbage.crt", "not a certificate\n", 0644);
+  expect_refused([&] { return cwts::daemon::check_control_tls(cc), 0; }, "a garbage certificate",
+                 "control.tls_cert_file", cc.tls_cert_file);
+  for (const char* f : {"control.crt", "control.key", "garbage.key", "other.key", "garbage.crt"})
+    ::unlink((dir + "/" + f).c_str());
+  ::rmdir(dir.c_str());
+}
+
 TEST(Credentials, TheControlTokenFileMustBeOwnedByTheEngineUser) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a file to another user";
   const std::string path = ::testing::TempDir() + "/cwtsd_token_" + std::to_string(::getpid());
@@ -435,11 +483,12 @@ TEST(Config, ControlReadsNeedTheTokenByDefault) {
                "allow_unauthenticated_reads");
 }
 
-// The control plane speaks plain HTTP (no TLS yet): it is refused on any address but loopback,
-// with the reason and the setting TLS will bring; the opt-out for reads does not change that.
-TEST(Config, ControlListenOffLoopbackIsRefused) {
+// Plain HTTP is served on loopback only: any other address is refused without TLS, naming the
+// reason and the two settings that bring TLS; the opt-out for reads does not change that.
+TEST(Config, ControlListenOffLoopbackIsRefusedWithoutTls) {
   const std::string m = R"({"market":{"symbols":["BTCUSDT"]},"control":)";
   expect_error(m + R"({"listen":"0.0.0.0:9464"}})", "control.listen", "control.tls_cert_file");
+  expect_error(m + R"({"listen":"0.0.0.0:9464"}})", "control.listen", "control.tls_key_file");
   expect_error(m + R"({"listen":"10.1.2.3:9464"}})", "control.listen", "not a loopback address");
   expect_error(m + R"({"listen":"[::]:9464"}})", "control.listen", "not a loopback address");
   expect_error(m + R"({"listen":"0.0.0.0:9464","allow_unauthenticated_reads":true}})",
@@ -448,6 +497,33 @@ TEST(Config, ControlListenOffLoopbackIsRefused) {
   EXPECT_EQ(parse_config(m + R"({"listen":"127.0.0.2:9464"}})").control.address, "127.0.0.2");
   // A disabled control plane listens nowhere: its address is not checked.
   EXPECT_FALSE(parse_config(m + R"({"enabled":false,"listen":"0.0.0.0:9464"}})").control.enabled);
+}
+
+// TLS: both files or neither; with them any address is served (loopback too), but reads without
+// the token stay loopback-only.
+TEST(Config, ControlTlsKeysGoTogetherAndOpenOtherAddresses) {
+  const std::string m = R"({"market":{"symbols":["BTCUSDT"]},"control":)";
+  EXPECT_FALSE(parse_config(kMinimal).control.tls());
+  expect_error(m + R"({"tls_cert_file":"/etc/cwtsd/control.crt"}})", "control.tls_key_file",
+               "go together");
+  expect_error(m + R"({"tls_key_file":"/etc/cwtsd/control.key"}})", "control.tls_cert_file",
+               "go together");
+  expect_error(m + R"({"tls_cert_file":"/etc/cwtsd/control.crt","tls_key_file":""}})",
+               "control.tls_key_file", "go together");
+  const std::string tls =
+      R"("tls_cert_file":"/etc/cwtsd/control.crt","tls_key_file":"/etc/cwtsd/control.key")";
+  const Config any = parse_config(m + R"({"listen":"0.0.0.0:9464",)" + tls + "}}");
+  EXPECT_TRUE(any.control.tls());
+  EXPECT_EQ(any.control.address, "0.0.0.0");
+  EXPECT_EQ(any.control.tls_cert_file, "/etc/cwtsd/control.crt");
+  EXPECT_EQ(any.control.tls_key_file, "/etc/cwtsd/control.key");
+  EXPECT_EQ(parse_config(m + R"({"listen":"[::]:9464",)" + tls + "}}").control.address, "::");
+  EXPECT_TRUE(parse_config(m + R"({"listen":"127.0.0.1:9464",)" + tls + "}}").control.tls());
+  EXPECT_TRUE(parse_config(m + "{" + tls + "}}").control.tls());  // loopback, ephemeral port
+  expect_error(m + R"({"listen":"10.1.2.3:9464","allow_unauthenticated_reads":true,)" + tls + "}}",
+               "control.allow_unauthenticated_reads", "loopback");
+  EXPECT_TRUE(
+      parse_config(m + R"({"allow_unauthenticated_reads":true,)" + tls + "}}").control.tls());
 }
 
 namespace {

@@ -309,17 +309,31 @@ Config parse_config(std::string_view json) {
                         "method needs the token; set it true to open the read-only ones on "
                         "loopback)");
     }
-    // Plain HTTP only (net::HttpServer serves no TLS): the token and the reports stream must not
-    // cross a network in the clear, so only loopback is served, whatever else is set.
+    s->str("tls_cert_file", c.control.tls_cert_file);
+    s->str("tls_key_file", c.control.tls_key_file);
+    if (c.control.tls_cert_file.empty() != c.control.tls_key_file.empty()) {
+      const bool no_key = c.control.tls_key_file.empty();
+      throw ConfigError(s->path(no_key ? "tls_key_file" : "tls_cert_file"),
+                        "control.tls_cert_file and control.tls_key_file go together: set both "
+                        "(TLS) or neither (plain HTTP on loopback)");
+    }
+    // Off loopback only over TLS: the token and the reports stream must not cross a network in
+    // the clear (ADR 0018, 0023). Reads without the token stay a loopback-only convenience.
     boost::system::error_code ec;
     const auto addr = boost::asio::ip::make_address(c.control.address, ec);
-    if (c.control.enabled && (ec || !addr.is_loopback())) {
+    const bool loopback = !ec && addr.is_loopback();
+    if (c.control.enabled && !loopback && !c.control.tls()) {
       throw ConfigError(s->path("listen"),
                         c.control.address +
-                            " is not a loopback address: the control plane serves plain HTTP and "
-                            "TLS for it is not implemented yet (control.tls_cert_file / "
-                            "control.tls_key_file); listen on 127.0.0.1 or ::1 and reach it "
-                            "through an SSH tunnel or a TLS-terminating proxy on this host");
+                            " is not a loopback address: the control plane serves other "
+                            "addresses only over TLS; set control.tls_cert_file and "
+                            "control.tls_key_file (docs/operations.md), or listen on 127.0.0.1 "
+                            "or ::1 and reach it through an SSH tunnel");
+    }
+    if (c.control.enabled && !loopback && c.control.allow_unauthenticated_reads) {
+      throw ConfigError(s->path("allow_unauthenticated_reads"),
+                        "true is allowed only on a loopback address: off this host every method "
+                        "needs the token");
     }
     s->finish();
   }

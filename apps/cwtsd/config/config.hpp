@@ -155,8 +155,9 @@ struct LogConfig {
   std::uint32_t queue_size = 8192;
 };
 
-// The control plane (ctl thread): GET /metrics, /healthz, /readyz and JSON-RPC at /ws on a
-// loopback HTTP port (plain HTTP: any other address is refused, ADR 0018).
+// The control plane (ctl thread): GET /metrics, /healthz, /readyz and JSON-RPC at /ws on an HTTP
+// port: plain HTTP on loopback, or TLS (https, wss) with tls_cert_file and tls_key_file, which any
+// address other than loopback requires (ADR 0018, 0023).
 struct ControlConfig {
   bool enabled = true;
   std::string address = "127.0.0.1";
@@ -175,6 +176,12 @@ struct ControlConfig {
   std::uint32_t max_queued_bytes = 4 << 20;  // unsent to one client: past this it is dropped
   // Remote strategies' market data and reports are polled from the market region this often.
   std::uint32_t remote_poll_us = 200;
+  // TLS: the certificate chain (PEM, leaf first) and its private key (PEM, owner-only like the
+  // token file). Both or neither; required when `address` is not loopback.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+
+  [[nodiscard]] bool tls() const noexcept { return !tls_cert_file.empty(); }
 };
 
 // What a control plane client may do (ADR 0024). The control token has every scope.
@@ -204,6 +211,11 @@ struct ControlToken {
 // is configured (the caller then generates one). Throws ConfigError naming the file (never the
 // token).
 [[nodiscard]] std::string load_control_token(const ControlConfig& c);
+
+// With control TLS configured: the key file is owner-only (the token file's checks), and the
+// certificate chain and key load and belong together. Throws ConfigError naming the key and the
+// file. Nothing to do without TLS.
+void check_control_tls(const ControlConfig& c);
 
 // A fresh random control token (32 bytes from OpenSSL's RAND_bytes, hex), written to
 // `path` as "<token>\n" in a file created owner-only (0600, O_EXCL|O_NOFOLLOW: a file or link

@@ -1,4 +1,5 @@
-// Secrets named by the configuration: the venue's and the gateway's key pairs, the control token.
+// Secrets named by the configuration: the venue's and the gateway's key pairs, the control token
+// and the control plane's TLS key.
 // Each error names the variable or file, never the secret.
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 
 #include "config/config.hpp"
 #include "cwts/net/endpoint.hpp"
+#include "cwts/net/tls_server.hpp"
 
 namespace cwts::daemon {
 
@@ -265,6 +267,18 @@ std::vector<ControlToken> load_control_tokens(const ControlConfig& c) {
     out.push_back(std::move(t));
   }
   return out;
+}
+
+void check_control_tls(const ControlConfig& c) {
+  if (!c.tls()) return;
+  (void)read_private_file("control.tls_key_file", c.tls_key_file);
+  try {
+    (void)net::make_tls_server_context(c.tls_cert_file, c.tls_key_file);
+  } catch (const std::runtime_error& e) {
+    const std::string why = e.what();
+    const bool key = why.find("private key") != std::string::npos;
+    throw ConfigError(key ? "control.tls_key_file" : "control.tls_cert_file", why);
+  }
 }
 
 std::string write_generated_control_token(const std::string& path) {

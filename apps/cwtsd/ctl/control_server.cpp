@@ -167,7 +167,8 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
 };
 
 ControlServer::ControlServer(boost::asio::io_context& ioc, const ControlConfig& control,
-                             Handler handler, RpcHandler rpc, std::vector<ControlToken> tokens)
+                             Handler handler, RpcHandler rpc, std::vector<ControlToken> tokens,
+                             ControlTls tls)
     : impl_(std::make_shared<Impl>(ioc, std::move(handler), std::move(rpc), std::move(tokens))) {
   net::HttpServerOptions o;
   o.max_header_bytes = 8192;
@@ -183,6 +184,9 @@ ControlServer::ControlServer(boost::asio::io_context& ioc, const ControlConfig& 
   o.too_large_body = "request body too large\n";
   const std::string& address = control.address;
   const std::uint16_t port = control.port;
+  o.tls_cert_file = std::move(tls.cert_file);
+  o.tls_key_file = std::move(tls.key_file);
+  o.on_tls_error = std::move(tls.on_error);
   Impl* impl = impl_.get();
   try {
     impl->server.emplace(

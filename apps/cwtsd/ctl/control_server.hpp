@@ -39,6 +39,14 @@ struct McpHttpRequest {
   std::string protocol_version;  // MCP-Protocol-Version
 };
 
+// TLS for the listener (https, wss): PEM files, both empty = plain HTTP. `on_error(peer, reason)`:
+// a failed or timed-out TLS handshake (that connection only is closed).
+struct ControlTls {
+  std::string cert_file;
+  std::string key_file;
+  std::function<void(const std::string& peer, const std::string& reason)> on_error;
+};
+
 class RemoteSession;
 
 // One WebSocket client: what its handshake's bearer token lets it do, its subscriptions, and its
@@ -63,9 +71,10 @@ class ControlServer {
   // Binds control.address:port (port 0 = any free port) and starts accepting, with control's
   // limits. Throws std::runtime_error naming the address when it cannot bind. `tokens`: the bearer
   // tokens a WebSocket handshake may present (Authorization: Bearer ...) and their scopes; a
-  // client without one of them has none.
+  // client without one of them has none. `tls`: see ControlTls; a certificate or key that does
+  // not load throws std::runtime_error naming the file.
   ControlServer(boost::asio::io_context& ioc, const ControlConfig& control, Handler handler,
-                RpcHandler rpc, std::vector<ControlToken> tokens);
+                RpcHandler rpc, std::vector<ControlToken> tokens, ControlTls tls = {});
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;

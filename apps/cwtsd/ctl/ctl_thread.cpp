@@ -153,6 +153,13 @@ void CtlThread::open_control_plane(std::string token, std::vector<ControlToken> 
   }
   control_token_ = token;
   tokens.push_back(ControlToken{"control", std::move(token), ControlScopes{true, true, 0}});
+  ControlTls tls;
+  tls.cert_file = cfg_.control.tls_cert_file;
+  tls.key_file = cfg_.control.tls_key_file;
+  tls.on_error = [](const std::string& peer, const std::string& reason) {
+    log_event(spdlog::level::info, "ctl", "control_tls_handshake_failed",
+              LogFields().str("peer", peer).str("reason", reason));
+  };
   try {
     control_ = std::make_unique<ControlServer>(
         ioc_, cfg_.control, [this](const std::string& target) { return http_get(target); },
@@ -161,7 +168,7 @@ void CtlThread::open_control_plane(std::string token, std::vector<ControlToken> 
           if (!remote_armed_ && api_.remote_active()) arm_remote();
           return reply;
         },
-        std::move(tokens));
+        std::move(tokens), std::move(tls));
   } catch (...) {  // the destructor will not run: the token file goes now
     if (!token_file_.empty()) std::remove(token_file_.c_str());
     throw;
@@ -169,8 +176,10 @@ void CtlThread::open_control_plane(std::string token, std::vector<ControlToken> 
   control_->set_mcp_handler([this](const McpHttpRequest& r) { return mcp_.handle(r); });
   const std::string where = cfg_.control.address + ":" + std::to_string(control_->port());
   control_file_ = cfg_.region.shm_dir + "/cwts-" + cfg_.region.instance + ".control";
+  // "ADDRESS:PORT\n", and a second line "tls" when the port speaks only TLS (https, wss): readers
+  // of the first line (cut -d: -f2, cwtsctl) keep working. docs/operations.md.
   if (std::FILE* f = std::fopen(control_file_.c_str(), "w")) {
-    std::fprintf(f, "%s\n", where.c_str());
+    std::fprintf(f, "%s\n%s", where.c_str(), cfg_.control.tls() ? "tls\n" : "");
     std::fclose(f);
   } else {
     control_file_.clear();
@@ -179,6 +188,7 @@ void CtlThread::open_control_plane(std::string token, std::vector<ControlToken> 
             LogFields()
                 .str("address", cfg_.control.address)
                 .num("port", control_->port())
+                .boolean("tls", cfg_.control.tls())
                 .str("file", control_file_));
 }
 

@@ -3,14 +3,20 @@
 #include <deque>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 #include <unordered_map>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <openssl/err.h>
 
 #include "cwts/core/ascii.hpp"
+#include "cwts/net/tls_server.hpp"
 
 namespace cwts::net {
 
@@ -37,23 +43,48 @@ const std::string* HttpServerRequest::header(std::string_view lower_name) const 
   return nullptr;
 }
 
+namespace {
+
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+template <class Stream>
+constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+// What the server holds of an HTTP connection, whatever its stream: enough to close it at stop().
+struct SessionBase {
+  virtual ~SessionBase() = default;
+  virtual void close() = 0;
+};
+
+template <class Stream>
+void close_stream(Stream& s) {
+  beast::error_code ec;
+  auto& tcp_stream = beast::get_lowest_layer(s);
+  tcp_stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  tcp_stream.close();
+}
+
+}  // namespace
+
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   // A WebSocket connection: reads messages for its owner's handler, writes queued frames one at a
   // time.
-  struct WsSession : WsConnection, std::enable_shared_from_this<WsSession> {
-    WsSession(std::shared_ptr<Impl> owner, beast::tcp_stream&& stream)
+  template <class Stream>
+  struct WsSession final : WsConnection, std::enable_shared_from_this<WsSession<Stream>> {
+    WsSession(std::shared_ptr<Impl> owner, Stream&& stream)
         : owner_(std::move(owner)), ws_(std::move(stream)) {}
 
     void start(http::request<http::string_body> req, HttpServerRequest view) {
       beast::get_lowest_layer(ws_).expires_never();
       ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
       ws_.read_message_max(owner_->options_.max_ws_message);
-      ws_.async_accept(req,
-                       [self = shared_from_this(), view = std::move(view)](beast::error_code ec) {
-                         if (ec) return self->finish();
-                         self->handlers_ = self->owner_->upgrade_(view, self);
-                         self->read();
-                       });
+      ws_.async_accept(
+          req, [self = this->shared_from_this(), view = std::move(view)](beast::error_code ec) {
+            if (ec) return self->finish();
+            self->handlers_ = self->owner_->upgrade_(view, self);
+            self->read();
+          });
     }
 
     void send(std::string text) override {
@@ -70,9 +101,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     void close() override {
       if (closed_) return;
       closed_ = true;
-      beast::error_code ec;
-      beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
-      beast::get_lowest_layer(ws_).close();
+      close_stream(ws_);
       if (handlers_.on_close) {
         auto done = std::move(handlers_.on_close);
         handlers_ = {};
@@ -86,7 +115,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
    private:
     void read() {
-      ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      ws_.async_read(buffer_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
         if (ec) return self->finish();
         const std::string msg = beast::buffers_to_string(self->buffer_.data());
         self->buffer_.consume(self->buffer_.size());
@@ -98,7 +127,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     void write() {
       ws_.text(true);
       ws_.async_write(asio::buffer(queue_.front()),
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                         if (ec) return self->finish();
                         self->queued_bytes_ -= self->queue_.front().size();
                         self->queue_.pop_front();
@@ -109,7 +138,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     void finish() { close(); }
 
     std::shared_ptr<Impl> owner_;
-    websocket::stream<beast::tcp_stream> ws_;
+    websocket::stream<Stream> ws_;
     beast::flat_buffer buffer_;
     std::deque<std::string> queue_;
     std::size_t queued_bytes_ = 0;
@@ -117,30 +146,62 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     bool closed_ = false;
   };
 
-  // One connection: read a request, hand it to the handler, write its answer, read the next.
-  struct Session : std::enable_shared_from_this<Session> {
-    Session(std::shared_ptr<Impl> owner, tcp::socket socket)
+  // One connection: (TLS: the handshake,) read a request, hand it to the handler, write its
+  // answer, read the next.
+  template <class Stream>
+  struct Session final : SessionBase, std::enable_shared_from_this<Session<Stream>> {
+    Session(std::shared_ptr<Impl> owner, tcp::socket socket) requires(!kTls<Stream>)
         : owner_(std::move(owner)), stream_(std::move(socket)) {}
+    Session(std::shared_ptr<Impl> owner, tcp::socket socket,
+            asio::ssl::context& ctx) requires kTls<Stream>
+        : owner_(std::move(owner)), stream_(beast::tcp_stream(std::move(socket)), ctx) {}
 
-    void start() { read(); }
+    void start() {
+      if constexpr (kTls<Stream>) {
+        beast::get_lowest_layer(stream_).expires_after(owner_->options_.io_timeout);
+        stream_.async_handshake(asio::ssl::stream_base::server,
+                                [self = this->shared_from_this()](beast::error_code ec) {
+                                  if (ec) return self->handshake_failed(ec);
+                                  self->read();
+                                });
+      } else {
+        read();
+      }
+    }
 
-    void close() {
+    void close() override {
       if (closed_) return;
       closed_ = true;
-      beast::error_code ec;
-      stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-      stream_.close();
+      close_stream(stream_);
     }
 
    private:
+    void handshake_failed(beast::error_code ec) {
+      if (!closed_ && owner_->options_.on_tls_error) {
+        beast::error_code ignored;
+        const auto peer = beast::get_lowest_layer(stream_).socket().remote_endpoint(ignored);
+        std::string where = peer.address().to_string();
+        if (peer.address().is_v6()) where = "[" + where + "]";
+        std::string why = ec.message();
+        if (ec.category() == asio::error::get_ssl_category()) {
+          // OpenSSL's reason ("http request", "wrong version number", "tlsv1 alert unknown ca").
+          if (const char* r = ERR_reason_error_string(static_cast<unsigned long>(ec.value())))
+            why = r;
+        }
+        owner_->options_.on_tls_error(where + ":" + std::to_string(peer.port()), why);
+      }
+      finish();
+    }
+
     void read() {
       parser_.emplace();
       parser_->header_limit(static_cast<std::uint32_t>(owner_->options_.max_header_bytes));
       parser_->body_limit(owner_->options_.max_body_bytes);
-      stream_.expires_after(owner_->options_.io_timeout);
-      http::async_read(
-          stream_, buffer_, *parser_,
-          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+      beast::get_lowest_layer(stream_).expires_after(owner_->options_.io_timeout);
+      http::async_read(stream_, buffer_, *parser_,
+                       [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                         self->on_read(ec);
+                       });
     }
 
     void on_read(beast::error_code ec) {
@@ -166,16 +227,17 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       head_ = msg.method() == http::verb::head;
       if (websocket::is_upgrade(msg) && owner_->upgrade_ &&
           (!owner_->upgrade_accepts_ || owner_->upgrade_accepts_(req))) {
-        auto ws = std::make_shared<WsSession>(owner_, std::move(stream_));
+        auto ws = std::make_shared<WsSession<Stream>>(owner_, std::move(stream_));
         owner_->ws_sessions_.emplace(ws.get(), ws);
         ws->start(std::move(msg), std::move(req));
         closed_ = true;  // the socket now belongs to the WebSocket
         owner_->sessions_.erase(this);
         return;
       }
-      stream_.expires_never();  // the handler may take its time; the client waits
+      // The handler may take its time; the client waits.
+      beast::get_lowest_layer(stream_).expires_never();
       const std::uint64_t generation = ++generation_;
-      std::weak_ptr<Session> weak = shared_from_this();
+      std::weak_ptr<Session> weak = this->shared_from_this();
       owner_->handler_(std::move(req), [weak, generation](HttpServerResponse r) {
         const auto self = weak.lock();
         if (!self || self->closed_ || self->generation_ != generation || self->answered_) return;
@@ -198,9 +260,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         res->body().clear();
         res->content_length(n);
       }
-      stream_.expires_after(owner_->options_.io_timeout);
+      beast::get_lowest_layer(stream_).expires_after(owner_->options_.io_timeout);
       http::async_write(stream_, *res,
-                        [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                        [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
                           if (ec || !self->keep_alive_) return self->finish();
                           self->answered_ = false;
                           self->read();
@@ -213,7 +275,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     }
 
     std::shared_ptr<Impl> owner_;
-    beast::tcp_stream stream_;
+    Stream stream_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     std::uint64_t generation_ = 0;
@@ -224,7 +286,23 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   };
 
   Impl(asio::io_context& ioc, Handler h, HttpServerOptions o)
-      : acceptor_(ioc), handler_(std::move(h)), options_(std::move(o)) {}
+      : acceptor_(ioc), handler_(std::move(h)), options_(std::move(o)) {
+    const bool cert = !options_.tls_cert_file.empty(), key = !options_.tls_key_file.empty();
+    if (cert != key) {
+      throw std::runtime_error(
+          cert
+              ? "TLS certificate " + options_.tls_cert_file + " given without its private key file"
+              : "TLS private key " + options_.tls_key_file + " given without its certificate file");
+    }
+    if (cert) tls_.emplace(make_tls_server_context(options_.tls_cert_file, options_.tls_key_file));
+  }
+
+  template <class S, class... Args>
+  void start_session(tcp::socket s, Args&... args) {
+    auto session = std::make_shared<Session<S>>(shared_from_this(), std::move(s), args...);
+    sessions_.emplace(session.get(), session);
+    session->start();
+  }
 
   void accept() {
     acceptor_.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket s) {
@@ -241,9 +319,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
                              static_cast<int>(self->options_.socket_send_buffer)),
                          ignored);
           }
-          auto session = std::make_shared<Session>(self, std::move(s));
-          self->sessions_.emplace(session.get(), session);
-          session->start();
+          if (self->tls_) {
+            self->start_session<TlsStream>(std::move(s), *self->tls_);
+          } else {
+            self->start_session<PlainStream>(std::move(s));
+          }
         }
       }
       self->accept();
@@ -253,10 +333,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   tcp::acceptor acceptor_;
   Handler handler_;
   HttpServerOptions options_;
+  std::optional<asio::ssl::context> tls_;  // set: every connection is TLS
   // The open connections, owned here: a session waiting for its answer has no operation pending
   // that would keep it alive. A session removes itself when it ends.
-  std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;
-  std::unordered_map<WsSession*, std::shared_ptr<WsSession>> ws_sessions_;
+  std::unordered_map<SessionBase*, std::shared_ptr<SessionBase>> sessions_;
+  std::unordered_map<WsConnection*, std::shared_ptr<WsConnection>> ws_sessions_;
   Upgrade upgrade_;
   std::function<bool(const HttpServerRequest&)> upgrade_accepts_;
 };
@@ -302,6 +383,8 @@ void HttpServer::stop() {
 std::size_t HttpServer::connections() const noexcept {
   return impl_->sessions_.size() + impl_->ws_sessions_.size();
 }
+
+bool HttpServer::tls() const noexcept { return impl_->tls_.has_value(); }
 
 void HttpServer::set_upgrade(Upgrade upgrade,
                              std::function<bool(const HttpServerRequest&)> accepts) {

@@ -4,6 +4,10 @@
 // order), bounded header and body sizes, a read/write timeout and a connection cap, so a slow or
 // hostile client holds only its own connection. Not the hot path: a request allocates.
 //
+// Optionally TLS (https, and wss for WebSocket upgrades): HttpServerOptions::tls_cert_file and
+// tls_key_file. Plain and TLS connections are two instantiations of the same session code, chosen
+// once per accepted connection: the plain path costs nothing for TLS being possible.
+//
 // HEAD is answered as GET without the body. Thread-safety: every member and every Reply runs on the
 // io_context's thread (one thread runs it); nothing here is thread-safe.
 #pragma once
@@ -74,6 +78,15 @@ struct HttpServerOptions {
   std::size_t max_ws_message = 64 * 1024;  // incoming
   // Body of the 413 answer to an oversized request (the connection is then closed).
   std::string too_large_body = R"({"code":-1000,"msg":"Request body too large."})";
+  // TLS: the certificate chain (PEM, leaf first) and its private key (PEM). Both empty: plain
+  // HTTP; both set: every connection is TLS 1.2 or newer (https, wss), its handshake under
+  // io_timeout; one alone is an error. No client certificates. Loaded by the constructor.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Called when a TLS handshake fails or times out (a plain-HTTP client on a TLS port, a client
+  // that does not trust the certificate): the peer's address and the reason. Only that connection
+  // is closed. Optional.
+  std::function<void(const std::string& peer, const std::string& error)> on_tls_error;
 };
 
 class HttpServer {
@@ -88,7 +101,8 @@ class HttpServer {
       std::function<WsHandlers(const HttpServerRequest& request, std::shared_ptr<WsConnection>)>;
 
   // Binds address:port (port 0 = any free port) and starts accepting. Throws std::runtime_error
-  // naming the address when it cannot bind.
+  // naming the address when it cannot bind, and naming the file when the TLS certificate or key
+  // cannot be loaded (or the key does not belong to the certificate).
   HttpServer(boost::asio::io_context& ioc, const std::string& address, std::uint16_t port,
              Handler handler, HttpServerOptions options = {});
   ~HttpServer();
@@ -103,6 +117,7 @@ class HttpServer {
   // Stops accepting and closes every connection (answers still pending are dropped).
   void stop();
   [[nodiscard]] std::size_t connections() const noexcept;
+  [[nodiscard]] bool tls() const noexcept;
 
   struct Impl;
 
