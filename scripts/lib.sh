@@ -14,13 +14,14 @@ CWTS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 
 # Debian packages the build, the tests and the tooling need (util-linux: setarch, for tsan).
 # python3-venv: `python3 -m venv` on Debian's own python3 needs it (ensurepip). systemd:
-# systemd-analyze, which checks the shipped unit (tests/python/test_deployment.py).
+# systemd-analyze, which checks the shipped unit (tests/python/test_deployment.py). iproute2 and
+# openssl: the remote strategy in its own network namespace over TLS (tests/python/test_remote.py).
 CWTS_SYSTEM_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libboost-all-dev libsimdjson-dev libspdlog-dev libssl-dev
   libgtest-dev libbenchmark-dev libsystemd-dev zlib1g-dev
   clang-format clang-tidy util-linux python3-venv
-  clang libclang-rt-14-dev ccache systemd
+  clang libclang-rt-14-dev ccache systemd iproute2 openssl
 )
 
 CWTS_MIN_PYTHON="3.11"

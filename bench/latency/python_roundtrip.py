@@ -51,7 +51,7 @@ def shm_samples(b, n, one_way, round_trip):
 async def remote_samples(instance, n, one_way, round_trip):
     import cwts_bridge.remote as remote
     shm = pathlib.Path("/dev/shm")
-    where = (shm / f"cwts-{instance}.control").read_text().strip()
+    where = (shm / f"cwts-{instance}.control").read_text().splitlines()[0]  # "tls" may follow
     token = (shm / f"cwts-{instance}.token").read_text().strip()
     async with await remote.connect(f"ws://{where}/ws", token=token, slot=-1, name="pyrt") as b:
         await b.subscribe(["BTCUSDT"], ["quote", "book"])

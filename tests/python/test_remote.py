@@ -5,7 +5,10 @@ conflated without holding the engine back, and a dropped connection releases its
 import asyncio
 import json
 import os
+import shutil
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -319,3 +322,98 @@ def test_a_dropped_connection_releases_its_slot_and_its_orders_follow_the_slot_p
         await nxt.close()
 
     run(main())
+
+
+NETNS_CLIENT = r'''
+import asyncio, json, ssl, sys
+import cwts_bridge, cwts_bridge.remote as remote
+url, cafile, token, instance = sys.argv[1:5]
+
+async def main():
+    out = {}
+    try:  # nothing of the engine's shared memory is visible here
+        cwts_bridge.attach(instance)
+        out["shm"] = "visible"
+    except cwts_bridge.EngineNotRunning:
+        out["shm"] = "absent"
+    try:
+        await remote.connect(url.replace("wss://", "ws://"), token=token, open_timeout=3)
+        out["plain"] = "accepted"
+    except cwts_bridge.CwtsError:
+        out["plain"] = "refused"
+    ctx = ssl.create_default_context(cafile=cafile)
+    async with await remote.connect(url, token=token, slot=3, ssl=ctx, name="netns") as b:
+        q = await b.quote("BTCUSDT")
+        out["quote_valid"] = q.book_valid and q.bid > 0
+        seq = await b.submit("BTCUSDT", "buy", 0.001, price=q.ask, tif="IOC", round="nearest")
+        r = await b.wait_report(seq, 10)
+        out["report"] = r.kind if r else None
+        await b.subscribe(["ETHUSDT"], ["quote"])
+        ev = None
+        async for ev in b.events():
+            break
+        out["event"] = [ev.kind, ev.symbol]
+    print(json.dumps(out))
+
+asyncio.run(main())
+'''
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None or shutil.which("openssl") is None,
+                    reason="needs root, iproute2 and openssl for a network namespace")
+def test_a_remote_strategy_in_another_network_namespace_over_tls(synthetic_sim, tmp_path, tokens_file):
+    """The strategy runs in its own network namespace (reaching the engine's host through a veth
+    pair only) with its own /dev/shm: it trades over wss:// with the token and the engine's
+    certificate, and a plain ws:// connection is refused."""
+    n = os.getpid() % 200 + 20
+    ns, host_if, ns_if = f"cwtsrt{os.getpid()}", f"cwth{os.getpid() % 100000}", f"cwtn{os.getpid() % 100000}"
+    host_ip, ns_ip = f"10.213.{n}.1", f"10.213.{n}.2"
+
+    def ip(*a, netns=None):
+        cmd = (["ip", "netns", "exec", netns, "ip"] if netns else ["ip"]) + list(a)
+        subprocess.run(cmd, check=True, capture_output=True)
+
+    created = []
+    try:
+        ip("netns", "add", ns)
+        created.append("ns")
+        ip("link", "add", host_if, "type", "veth", "peer", "name", ns_if)
+        created.append("link")
+        ip("link", "set", ns_if, "netns", ns)
+        ip("addr", "add", f"{host_ip}/30", "dev", host_if)
+        ip("link", "set", host_if, "up")
+        ip("addr", "add", f"{ns_ip}/30", "dev", ns_if, netns=ns)
+        ip("link", "set", ns_if, "up", netns=ns)
+        ip("link", "set", "lo", "up", netns=ns)
+        cert, key = tmp_path / "c.crt", tmp_path / "c.key"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-days", "1", "-subj", "/CN=cwtsd", "-addext", f"subjectAltName=IP:{host_ip}",
+                        "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+        os.chmod(key, 0o600)
+        eng = Engine(synthetic_sim, tmp_path, overrides={"control": {
+            "listen": f"{host_ip}:0", "tokens_file": str(tokens_file),
+            "tls_cert_file": str(cert), "tls_key_file": str(key)}})
+        try:
+            lines = [json.loads(l) for l in eng.log_path.read_text().splitlines() if '"control_listening"' in l]
+            port = lines[-1]["port"]
+            client = tmp_path / "client.py"
+            client.write_text(NETNS_CLIENT)
+            r = subprocess.run(
+                ["ip", "netns", "exec", ns, "unshare", "--mount", "sh", "-c",
+                 'mount -t tmpfs none /dev/shm && exec "$0" "$@"', sys.executable, str(client),
+                 f"wss://{host_ip}:{port}/ws", str(cert), ALICE, eng.instance],
+                capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+            assert r.returncode == 0, r.stderr[-3000:]
+            out = json.loads(r.stdout.strip().splitlines()[-1])
+            assert out == {"shm": "absent", "plain": "refused", "quote_valid": True,
+                           "report": "FILLED", "event": ["quote", "ETHUSDT"]}, out
+            held = [json.loads(l) for l in eng.log_path.read_text().splitlines() if '"remote_slot_claimed"' in l]
+            assert held and held[-1]["who"] == "alice" and held[-1]["slot"] == 3
+        finally:
+            if eng.proc.poll() is None:
+                assert eng.stop() == 0
+    finally:
+        if "link" in created:
+            subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+        if "ns" in created:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
