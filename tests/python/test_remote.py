@@ -16,7 +16,8 @@ import websockets
 
 import cwts_bridge
 import cwts_bridge.remote as remote
-from conftest import Engine, Sim
+from conftest import Engine, Sim, wait_until
+from test_control import control_address
 
 ALICE = "aliceToken0123456789abcdef"   # read, trade on slots 3 and 5
 BOB = "bobToken0123456789abcdefgh"     # read only
@@ -41,9 +42,7 @@ def rengine(synthetic_sim, tmp_path, tokens_file):
 
 
 def control(engine):
-    lines = [json.loads(l) for l in engine.log_path.read_text().splitlines() if '"control_listening"' in l]
-    assert lines, "cwtsd logged no control_listening line"
-    where = lines[-1]
+    where = control_address(engine)
     token = open(where["file"].replace(".control", ".token")).read().strip()
     return f"ws://127.0.0.1:{where['port']}/ws", token
 
@@ -363,8 +362,8 @@ asyncio.run(main())
                     reason="needs root, iproute2 and openssl for a network namespace")
 def test_a_remote_strategy_in_another_network_namespace_over_tls(synthetic_sim, tmp_path, tokens_file):
     """The strategy runs in its own network namespace (reaching the engine's host through a veth
-    pair only) with its own /dev/shm: it trades over wss:// with the token and the engine's
-    certificate, and a plain ws:// connection is refused."""
+    pair only) with its own /dev/shm: it trades over wss:// to the engine's name with the token and
+    the engine's certificate, and a plain ws:// connection is refused."""
     n = os.getpid() % 200 + 20
     ns, host_if, ns_if = f"cwtsrt{os.getpid()}", f"cwth{os.getpid() % 100000}", f"cwtn{os.getpid() % 100000}"
     host_ip, ns_ip = f"10.213.{n}.1", f"10.213.{n}.2"
@@ -385,34 +384,44 @@ def test_a_remote_strategy_in_another_network_namespace_over_tls(synthetic_sim, 
         ip("addr", "add", f"{ns_ip}/30", "dev", ns_if, netns=ns)
         ip("link", "set", ns_if, "up", netns=ns)
         ip("link", "set", "lo", "up", netns=ns)
+        # The strategy knows the engine by name (ip netns exec puts /etc/netns/NS/hosts in place).
+        os.makedirs(f"/etc/netns/{ns}", exist_ok=True)
+        created.append("hosts")
+        with open(f"/etc/netns/{ns}/hosts", "w") as f:
+            f.write(f"127.0.0.1 localhost\n{host_ip} cwts-engine.test\n")
         cert, key = tmp_path / "c.crt", tmp_path / "c.key"
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                        "-nodes", "-days", "1", "-subj", "/CN=cwtsd", "-addext", f"subjectAltName=IP:{host_ip}",
+                        "-nodes", "-days", "1", "-subj", "/CN=cwtsd", "-addext",
+                        f"subjectAltName=IP:{host_ip},DNS:cwts-engine.test",
                         "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
         os.chmod(key, 0o600)
         eng = Engine(synthetic_sim, tmp_path, overrides={"control": {
             "listen": f"{host_ip}:0", "tokens_file": str(tokens_file),
             "tls_cert_file": str(cert), "tls_key_file": str(key)}})
         try:
-            lines = [json.loads(l) for l in eng.log_path.read_text().splitlines() if '"control_listening"' in l]
-            port = lines[-1]["port"]
+            port = control_address(eng)["port"]
             client = tmp_path / "client.py"
             client.write_text(NETNS_CLIENT)
             r = subprocess.run(
                 ["ip", "netns", "exec", ns, "unshare", "--mount", "sh", "-c",
                  'mount -t tmpfs none /dev/shm && exec "$0" "$@"', sys.executable, str(client),
-                 f"wss://{host_ip}:{port}/ws", str(cert), ALICE, eng.instance],
+                 f"wss://cwts-engine.test:{port}/ws", str(cert), ALICE, eng.instance],
                 capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
             assert r.returncode == 0, r.stderr[-3000:]
             out = json.loads(r.stdout.strip().splitlines()[-1])
             assert out == {"shm": "absent", "plain": "refused", "quote_valid": True,
                            "report": "FILLED", "event": ["quote", "ETHUSDT"]}, out
-            held = [json.loads(l) for l in eng.log_path.read_text().splitlines() if '"remote_slot_claimed"' in l]
-            assert held and held[-1]["who"] == "alice" and held[-1]["slot"] == 3
+            def held():
+                return [json.loads(l) for l in eng.log_path.read_text().splitlines()
+                        if '"remote_slot_claimed"' in l]
+            assert wait_until(held, timeout=5)  # the log is written asynchronously
+            assert held()[-1]["who"] == "alice" and held()[-1]["slot"] == 3
         finally:
             if eng.proc.poll() is None:
                 assert eng.stop() == 0
     finally:
+        if "hosts" in created:
+            shutil.rmtree(f"/etc/netns/{ns}", ignore_errors=True)
         if "link" in created:
             subprocess.run(["ip", "link", "del", host_if], capture_output=True)
         if "ns" in created:

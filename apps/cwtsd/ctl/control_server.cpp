@@ -19,10 +19,13 @@ namespace {
 // cross-origin requests, and a page that rebinds its DNS name to this host reaches us under that
 // name (the Host header). The control plane's clients (cwtsctl, Prometheus, scripts) send no
 // Origin and name the host by address or "localhost". Refused, so a page open in a browser on this
-// host can neither read the reports stream nor the metrics.
-bool from_a_web_page(const net::HttpServerRequest& req) {
+// host can neither read the reports stream nor the metrics. Over TLS a host name is accepted: a
+// rebinding page cannot complete the handshake (the certificate does not name the page's host),
+// and remote clients address the engine by its name.
+bool from_a_web_page(const net::HttpServerRequest& req, bool tls) {
   if (req.header("origin") != nullptr) return true;
   const std::string* host = req.header("host");
+  if (tls) return false;
   if (host == nullptr) return false;  // HTTP/1.0 clients
   std::string_view h = *host;
   if (h.starts_with('[')) {  // [v6]:port
@@ -69,7 +72,7 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
   net::HttpServerResponse answer(const net::HttpServerRequest& req) const {
     net::HttpServerResponse out;
     out.content_type = "text/plain; charset=utf-8";
-    if (from_a_web_page(req)) {
+    if (from_a_web_page(req, server->tls())) {
       out.status = 403;
       out.body = "refused: the control plane does not answer web pages (Origin or Host header)\n";
       return out;
@@ -202,8 +205,8 @@ ControlServer::ControlServer(boost::asio::io_context& ioc, const ControlConfig& 
       [impl](const net::HttpServerRequest& req, std::shared_ptr<net::WsConnection> conn) {
         return impl->open(req, std::move(conn));
       },
-      [](const net::HttpServerRequest& req) {
-        return req.path() == "/ws" && !from_a_web_page(req);
+      [impl](const net::HttpServerRequest& req) {
+        return req.path() == "/ws" && !from_a_web_page(req, impl->server->tls());
       });
 }
 
