@@ -27,6 +27,7 @@
 #include "cwts/concurrent/record_ring.hpp"
 #include "cwts/concurrent/word_copy.hpp"
 #include "cwts/core/clock.hpp"
+#include "cwts/shm/candle_history.hpp"
 #include "cwts/shm/region.hpp"
 #include "cwts/shm/signal_submit.hpp"
 #include "cwts/shm/slot_lease.hpp"
@@ -296,25 +297,7 @@ class Bridge {
     }
     const auto& series = mr.candles[id][tf];
     std::vector<layout::Candle> rows;
-    const std::uint64_t last = series.closed.last_sequence();
-    const std::uint64_t first =
-        last >= layout::kCandleHistory ? last - layout::kCandleHistory + 1 : 1;
-    cc::BroadcastReader<layout::Candle, layout::kCandleHistory> r(series.closed, first);
-    layout::Candle c{};
-    for (std::uint64_t s = first; s <= last; ++s) {
-      const auto st = r.try_read(c);
-      if (st == cc::ReadStatus::kOk) {
-        rows.push_back(c);
-      } else if (st == cc::ReadStatus::kLapped) {
-        // Overwritten by a candle that closed after `last` was read (the oldest slot is the next
-        // one written): skip it, the newer ones are still there. Rows read before it are dropped
-        // too, so the result never has a gap (only possible if the writer laps this reader).
-        rows.clear();
-        r = cc::BroadcastReader<layout::Candle, layout::kCandleHistory>(series.closed, s + 1);
-      } else {
-        break;
-      }
-    }
+    cwts::shm::read_closed_candles(series, layout::kCandleHistory, rows);
     if (partial) {
       const layout::Candle live = snapshot(a, series.live);
       if (live.open_time_ms != 0 && (rows.empty() || live.open_time_ms > rows.back().open_time_ms))

@@ -17,6 +17,7 @@
 #include "cwts/engine/validator.hpp"
 #include "cwts/log/json_log.hpp"
 #include "cwts/md/frame.hpp"
+#include "cwts/shm/candle_history.hpp"
 #include "exec/slot_broker.hpp"
 
 namespace cwts::daemon {
@@ -499,25 +500,8 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
       const std::size_t limit =
           optional_int(have_params, params, "limit", 1, layout::kCandleHistory, 100);
       const auto& series = m.candles[k][tf];
-      // The last `limit` closed candles from the broadcast ring, oldest first; one the writer
-      // overwrote while they were copied is dropped with everything older (no gap inside).
       std::vector<layout::Candle> rows;
-      const std::uint64_t last = series.closed.last_sequence();
-      const std::uint64_t first = last >= limit ? last - limit + 1 : 1;
-      using Reader = cc::BroadcastReader<layout::Candle, layout::kCandleHistory>;
-      Reader r(series.closed, first);
-      layout::Candle c{};
-      for (std::uint64_t s = first; s <= last; ++s) {
-        const auto st = r.try_read(c);
-        if (st == cc::ReadStatus::kOk) {
-          rows.push_back(c);
-        } else if (st == cc::ReadStatus::kLapped) {
-          rows.clear();
-          r = Reader(series.closed, s + 1);
-        } else {
-          break;
-        }
-      }
+      shm::read_closed_candles(series, limit, rows);
       result.begin_object().key("symbol").string(names[k]);
       result.key("timeframe_s").uinteger(m.config.timeframe_s[tf]);
       result.key("closed").begin_array();

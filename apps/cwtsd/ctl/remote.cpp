@@ -8,6 +8,7 @@
 #include "cwts/core/clock.hpp"
 #include "cwts/core/json_writer.hpp"
 #include "cwts/log/json_log.hpp"
+#include "cwts/shm/candle_history.hpp"
 #include "exec/slot_broker.hpp"
 
 namespace cwts::daemon {
@@ -372,22 +373,7 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
     }
     const auto& series = market_.candles[id][tf];
     std::vector<layout::Candle> rows;
-    const std::uint64_t last = series.closed.last_sequence();
-    const std::uint64_t first =
-        last >= layout::kCandleHistory ? last - layout::kCandleHistory + 1 : 1;
-    cc::BroadcastReader<layout::Candle, layout::kCandleHistory> r(series.closed, first);
-    layout::Candle c{};
-    for (std::uint64_t q = first; q <= last; ++q) {
-      const auto st = r.try_read(c);
-      if (st == cc::ReadStatus::kOk) {
-        rows.push_back(c);
-      } else if (st == cc::ReadStatus::kLapped) {  // overwritten meanwhile: never a gap
-        rows.clear();
-        r = cc::BroadcastReader<layout::Candle, layout::kCandleHistory>(series.closed, q + 1);
-      } else {
-        break;
-      }
-    }
+    shm::read_closed_candles(series, layout::kCandleHistory, rows);
     if (partial) {
       const layout::Candle live = series.live.load();
       if (live.open_time_ms != 0 && (rows.empty() || live.open_time_ms > rows.back().open_time_ms))

@@ -1,0 +1,40 @@
+// The closed candles of a CandleSeries as a reader copies them out of the market region: the
+// newest `limit`, oldest first, without a gap. Header-only: the engine's ctl thread and the Python
+// bridge read it the same way.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "cwts/concurrent/broadcast_ring.hpp"
+#include "cwts/shm_layout/layout.hpp"
+
+namespace cwts::shm {
+
+// Appends to `rows` (cleared first). A candle the writer overwrote while the others were being
+// copied (only when it laps this reader) is dropped with every older one: the result never has a
+// hole. `limit` is capped at the ring's history.
+inline void read_closed_candles(const layout::CandleSeries& series, std::size_t limit,
+                                std::vector<layout::Candle>& rows) {
+  using Reader = concurrent::BroadcastReader<layout::Candle, layout::kCandleHistory>;
+  rows.clear();
+  if (limit > layout::kCandleHistory) limit = layout::kCandleHistory;
+  const std::uint64_t last = series.closed.last_sequence();
+  const std::uint64_t first = last >= limit ? last - limit + 1 : 1;
+  Reader r(series.closed, first);
+  layout::Candle c{};
+  for (std::uint64_t s = first; s <= last; ++s) {
+    const auto st = r.try_read(c);
+    if (st == concurrent::ReadStatus::kOk) {
+      rows.push_back(c);
+    } else if (st == concurrent::ReadStatus::kLapped) {
+      rows.clear();
+      r = Reader(series.closed, s + 1);
+    } else {
+      break;
+    }
+  }
+}
+
+}  // namespace cwts::shm
