@@ -62,11 +62,11 @@ class _Symbol:
 class RemoteBridge:
     """One connection to an engine. Use `connect()`; an async context manager."""
 
-    def __init__(self, ws, hello: dict):
+    def __init__(self, ws, hello: dict, opener, reconnect: bool):
         self._ws = ws
-        self._hello = hello
-        self._by_name = {s["symbol"]: _Symbol(s) for s in hello["symbols"]}
-        self._by_id = {s.id: s for s in self._by_name.values()}
+        self._open = opener  # () -> (ws, hello): a new connection, for reconnecting
+        self._reconnect = reconnect
+        self._install(hello)
         self._ids = itertools.count(1)
         self._calls: dict[int, asyncio.Future] = {}
         self._events: deque = deque()
@@ -76,9 +76,17 @@ class RemoteBridge:
         self._report_ready = asyncio.Event()
         self._terminal: dict[int, Report] = {}  # terminal reports for wait_report, newest last
         self._slot: Optional[int] = None
+        self._claim_args: Optional[tuple[int, str]] = None  # (slot, name), claimed again on reconnect
+        self._subscriptions: list[tuple[str, dict]] = []  # replayed on reconnect
         self._next_seq = 1
-        self._closed: Optional[BaseException] = None
-        self._reader = asyncio.get_running_loop().create_task(self._read())
+        self._closed: Optional[BaseException] = None  # close() or a connection that stays lost
+        self._down: Optional[BaseException] = None  # while reconnecting
+        self._reader = asyncio.get_running_loop().create_task(self._run())
+
+    def _install(self, hello: dict) -> None:
+        self._hello = hello
+        self._by_name = {s["symbol"]: _Symbol(s) for s in hello["symbols"]}
+        self._by_id = {s.id: s for s in self._by_name.values()}
 
     # -- lifetime --------------------------------------------------------------------------
     async def close(self) -> None:
@@ -101,7 +109,7 @@ class RemoteBridge:
 
     @property
     def epoch(self) -> int:
-        """The engine's start time (ns); a restart ends this connection."""
+        """The engine's start time (ns); changes when the bridge reconnects to a restarted engine."""
         return self._hello["epoch_ns"]
 
     @property
@@ -118,7 +126,47 @@ class RemoteBridge:
         return self._hello["scopes"]
 
     # -- the connection --------------------------------------------------------------------
-    async def _read(self) -> None:
+    async def _run(self) -> None:
+        """Reads the connection; with reconnect, opens a new one whenever it is lost (the engine
+        restarted, the network dropped) and restores the subscriptions and the slot."""
+        while True:
+            lost = await self._read()
+            if self._closed is not None or not self._reconnect:
+                self._closed = self._closed or lost
+                self._fail_pending(self._closed)
+                return
+            self._down = EngineNotRunning(f"{lost}; reconnecting")
+            self._fail_pending(self._down)
+            delay = 0.05
+            while self._closed is None:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                try:
+                    ws, hello = await self._open()
+                except (Unauthorized, VersionMismatch) as e:  # it will not get better by retrying
+                    self._closed = e
+                    self._fail_pending(e)
+                    return
+                except CwtsError:
+                    continue
+                self._ws = ws
+                self._install(hello)
+                self._down = None
+                asyncio.get_running_loop().create_task(self._restore())
+                break
+
+    async def _restore(self) -> None:
+        try:
+            for method, params in list(self._subscriptions):
+                await self._call(method, params)
+            if self._claim_args is not None:
+                self._slot = None
+                await self._claim(*self._claim_args)
+        except CwtsError:
+            pass  # reported to the next call (no slot: CwtsError; the connection: EngineNotRunning)
+
+    async def _read(self) -> BaseException:
+        """Until the connection ends; returns why."""
         try:
             async for text in self._ws:
                 msg = json.loads(text)
@@ -131,23 +179,28 @@ class RemoteBridge:
                 elif msg.get("method") == "slot.reports":
                     for row in msg["params"]["reports"]:
                         self._take_report(row)
-            self._closed = self._closed or EngineNotRunning(
-                "the engine closed the connection (stopped, restarted, or dropped this client)")
+            return EngineNotRunning("the engine closed the connection (stopped, restarted, or dropped this client)")
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 - any transport error ends the connection
-            self._closed = self._closed or EngineNotRunning(f"the connection to the engine was lost: {e}")
-        finally:
-            for fut in self._calls.values():
-                if not fut.done():
-                    fut.set_exception(self._closed or EngineNotRunning("the connection was lost"))
-            self._calls.clear()
-            self._event_ready.set()
-            self._report_ready.set()
+            return EngineNotRunning(f"the connection to the engine was lost: {e}")
 
-    async def _call(self, method: str, params: Optional[dict] = None):
+    def _fail_pending(self, why: BaseException) -> None:
+        for fut in self._calls.values():
+            if not fut.done():
+                fut.set_exception(why)
+        self._calls.clear()
+        self._event_ready.set()
+        self._report_ready.set()
+
+    def _check(self) -> None:
         if self._closed is not None:
             raise self._closed
+        if self._down is not None:
+            raise self._down
+
+    async def _call(self, method: str, params: Optional[dict] = None):
+        self._check()
         rid = next(self._ids)
         fut = asyncio.get_running_loop().create_future()
         self._calls[rid] = fut
@@ -285,6 +338,7 @@ class RemoteBridge:
         if kinds is not None:
             params["kinds"] = list(kinds)
         await self._call("market.subscribe", params)
+        self._subscriptions.append(("market.subscribe", params))
 
     async def unsubscribe(self, symbols: Optional[list[str]] = None,
                           kinds: Optional[list[str]] = None) -> None:
@@ -294,6 +348,7 @@ class RemoteBridge:
         if kinds is not None:
             params["kinds"] = list(kinds)
         await self._call("market.unsubscribe", params)
+        self._subscriptions.append(("market.unsubscribe", params))
 
     def pending_events(self, max_events: int = 4096) -> list[Event]:
         """Events received and not yet taken, without waiting (Bridge.events' equivalent)."""
@@ -319,6 +374,8 @@ class RemoteBridge:
             return False
         if self._closed is not None and not self._events:
             raise self._closed
+        if not (self._events or self._lost):
+            self._event_ready.clear()  # woken by a lost connection that is being restored
         return bool(self._events or self._lost)
 
     async def events(self) -> AsyncIterator[Event]:
@@ -332,13 +389,20 @@ class RemoteBridge:
     async def claim(self, slot: int = -1, name: str = "remote") -> int:
         """Claims signal slot `slot` (-1: any this token may trade on) for this connection;
         returns it. Raises SlotTaken (held, or not this token's), EngineNotRunning."""
-        r = await self._call("slot.claim", {"slot": slot, "name": name})
+        slot = await self._claim(slot, name)
+        self._claim_args = (slot, name)  # the same slot again after a reconnect
+        return slot
+
+    async def _claim(self, slot: int, name: str) -> int:
+        # next_seq: numbers continue above this client's own, across engine restarts too.
+        r = await self._call("slot.claim", {"slot": slot, "name": name, "next_seq": self._next_seq})
         self._slot, self._next_seq = r["slot"], r["next_seq"]
         return self._slot
 
     async def release(self) -> None:
         await self._call("slot.release")
         self._slot = None
+        self._claim_args = None
 
     async def submit(self, symbol: str, side: str, qty, price=None, type: str = "limit",
                      tif: str = "GTC", ttl_ms: int = 0, tag: Optional[str] = None,
@@ -425,12 +489,8 @@ def _error(err: dict) -> Exception:
     return _EXCEPTIONS.get(name, CwtsError)(msg)
 
 
-async def connect(url: str, token: Optional[str] = None, *, slot: Optional[int] = None,
-                  name: str = "remote", ssl=None, open_timeout: float = 10.0) -> RemoteBridge:
-    """Connects to an engine's control plane (`ws://HOST:PORT/ws`, or `wss://` with `ssl` an
-    ssl.SSLContext trusting its certificate), authenticated by `token` (control.tokens_file).
-    With `slot` (an index, or -1 for any the token may trade on) claims a signal slot. Raises
-    EngineNotRunning when nothing answers, Unauthorized without the read scope."""
+async def _open(url: str, token: Optional[str], ssl, open_timeout: float):
+    """A new connection and the engine's hello."""
     import websockets
     headers = {"Authorization": f"Bearer {token}"} if token else None
     kwargs = {"open_timeout": open_timeout, "max_size": 16 << 20}
@@ -443,9 +503,12 @@ async def connect(url: str, token: Optional[str] = None, *, slot: Optional[int] 
             ws = await websockets.connect(url, extra_headers=headers, **kwargs)
     except (OSError, asyncio.TimeoutError, websockets.exceptions.InvalidHandshake) as e:
         raise EngineNotRunning(f"no engine control plane answers at {url}: {e}") from e
-    rid = 0
-    await ws.send(json.dumps({"jsonrpc": "2.0", "id": rid, "method": "hello"}))
-    msg = json.loads(await ws.recv())
+    try:
+        await ws.send(json.dumps({"jsonrpc": "2.0", "id": 0, "method": "hello"}))
+        msg = json.loads(await asyncio.wait_for(ws.recv(), open_timeout))
+    except (OSError, asyncio.TimeoutError, websockets.exceptions.ConnectionClosed) as e:
+        await ws.close()
+        raise EngineNotRunning(f"the engine at {url} did not answer hello: {e}") from e
     if "error" in msg:
         await ws.close()
         raise _error(msg["error"])
@@ -455,7 +518,26 @@ async def connect(url: str, token: Optional[str] = None, *, slot: Optional[int] 
         await ws.close()
         raise VersionMismatch(f"the engine speaks layout version {hello['layout_version']}, "
                               f"this cwts_bridge {LAYOUT_VERSION}: install the matching version")
-    bridge = RemoteBridge(ws, hello)
+    return ws, hello
+
+
+async def connect(url: str, token: Optional[str] = None, *, slot: Optional[int] = None,
+                  name: str = "remote", ssl=None, open_timeout: float = 10.0,
+                  reconnect: bool = True) -> RemoteBridge:
+    """Connects to an engine's control plane (`ws://HOST:PORT/ws`, or `wss://` with `ssl` an
+    ssl.SSLContext trusting its certificate), authenticated by `token` (control.tokens_file).
+    With `slot` (an index, or -1 for any the token may trade on) claims a signal slot. Raises
+    EngineNotRunning when nothing answers, Unauthorized without the read scope.
+
+    With reconnect=True (default), a lost connection (the engine restarted, the network dropped)
+    is opened again in the background, and the subscriptions and the slot are restored (the same
+    slot index; sequence numbers continue above this client's); meanwhile calls raise
+    EngineNotRunning, and waits carry on. Otherwise the first loss ends the bridge."""
+    async def opener():
+        return await _open(url, token, ssl, open_timeout)
+
+    ws, hello = await opener()
+    bridge = RemoteBridge(ws, hello, opener, reconnect)
     if slot is not None:
         try:
             await bridge.claim(slot, name)

@@ -287,7 +287,7 @@ def test_a_dropped_connection_releases_its_slot_and_its_orders_follow_the_slot_p
     url, _ = control(rengine)
 
     async def drop_with_an_open_order(slot):
-        r = await remote.connect(url, token=ALICE, slot=slot)
+        r = await remote.connect(url, token=ALICE, slot=slot, reconnect=False)
         q = await r.quote("BTCUSDT")
         seq = await r.submit("BTCUSDT", "buy", 0.001, price=q.bid * 0.98, round="down")
         while not any(x.kind == "NEW" and x.seq == seq for x in r.pending_reports()):
@@ -321,6 +321,51 @@ def test_a_dropped_connection_releases_its_slot_and_its_orders_follow_the_slot_p
         await nxt.close()
 
     run(main())
+
+
+def test_the_remote_bridge_follows_an_engine_restart(synthetic_sim, tmp_path, tokens_file):
+    with socket.socket() as s:  # a fixed control port, so that the restarted engine is found again
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    eng = Engine(synthetic_sim, tmp_path, overrides={"control": {
+        "listen": f"127.0.0.1:{port}", "tokens_file": str(tokens_file)}})
+    url = f"ws://127.0.0.1:{port}/ws"
+
+    async def main():
+        async with await remote.connect(url, token=ALICE, slot=3) as b:
+            await b.subscribe(["BTCUSDT"], ["quote"])
+            epoch = b.epoch
+            q = await b.quote("BTCUSDT")
+            first = await b.submit("BTCUSDT", "buy", 0.001, price=q.ask, tif="IOC", round="nearest")
+            assert (await b.wait_report(first, 5)).kind == "FILLED"
+            assert eng.stop() == 0
+            with pytest.raises(cwts_bridge.EngineNotRunning):
+                for _ in range(100):
+                    await b.status()
+                    await asyncio.sleep(0.05)
+            eng.start()
+            for _ in range(200):  # reconnected in the background
+                try:
+                    await b.status()
+                    if b.slot == 3:
+                        break
+                except cwts_bridge.EngineNotRunning:
+                    pass
+                await asyncio.sleep(0.05)
+            assert b.epoch != epoch and b.slot == 3
+            b.pending_events()
+            assert await b.wait(5.0)  # the subscription was restored
+            assert {e.kind for e in b.pending_events()} <= {"quote", "lapped"}
+            q = await b.quote("BTCUSDT")
+            seq = await b.submit("BTCUSDT", "buy", 0.001, price=q.ask, tif="IOC", round="nearest")
+            assert seq > first  # never a number this client already used
+            assert (await b.wait_report(seq, 5)).kind == "FILLED"
+
+    try:
+        run(main())
+    finally:
+        if eng.proc.poll() is None:
+            assert eng.stop() == 0
 
 
 NETNS_CLIENT = r'''

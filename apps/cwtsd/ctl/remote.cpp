@@ -501,6 +501,8 @@ std::string RemoteHub::claim(element params, RpcClient& client) {
   RemoteSession& s = *client.remote;
   const auto want = int_field(params, "slot", -1, layout::kMaxSlots - 1, -1);
   const std::string name(string_field(params, "name", "remote"));
+  const auto min_seq = static_cast<std::uint64_t>(
+      int_field(params, "next_seq", 1, std::numeric_limits<std::int64_t>::max(), 1));
   if (name.size() > 64) {
     throw RemoteError(kInvalidParams, "invalid params: name has at most 64 characters",
                       "ValueError");
@@ -552,10 +554,13 @@ std::string RemoteHub::claim(element params, RpcClient& client) {
   s.claim_ = r.claim;
   s.producer_.emplace(mem->signals, market_.slots[r.slot].signal_cursor);
   s.consumer_.emplace(market_.slots[r.slot].reports, mem->report_cursor);
-  // Numbers continue above everything the slot has seen (a fresh ring per claim, ADR 0021).
+  // Numbers continue above everything the slot has seen (a fresh ring per claim, ADR 0021), and
+  // above the client's own ("next_seq": a client that reconnects after an engine restart never
+  // reuses a number it already waits on).
   s.next_seq_ = std::max<std::uint64_t>(
-      s.next_seq_,
-      cc::load_word(market_.slots[r.slot].last_signal_seq, std::memory_order_acquire) + 1);
+      {s.next_seq_,
+       cc::load_word(market_.slots[r.slot].last_signal_seq, std::memory_order_acquire) + 1,
+       min_seq});
   log::log_event(spdlog::level::info, "ctl", "remote_slot_claimed",
                  log::LogFields().unum("slot", r.slot).str("who", client.who).str("name", name));
   JsonWriter j;
