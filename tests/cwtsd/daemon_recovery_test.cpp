@@ -2,6 +2,7 @@
 // again against the same cwts-sim account knows every order it sent and its positions.
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -17,10 +18,24 @@ using cwts::layout::ReportKind;
 using cwts::layout::Side;
 using cwts::test::StrategyClient;
 
+// This test process's journal directory (a journal file is preallocated: 128 MiB each).
+std::string journal_dir() {
+  return ::testing::TempDir() + "/cwtsd-journal-" + std::to_string(::getpid());
+}
+
+// Removes it when the process's tests are done, so that runs leave nothing in the temp dir.
+struct RemoveJournalDir : ::testing::Environment {
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(journal_dir(), ec);
+  }
+};
+[[maybe_unused]] const auto* const kRemoveJournalDir =
+    ::testing::AddGlobalTestEnvironment(new RemoveJournalDir);
+
 EngineOptions journaled(const std::string& on_start = "adopt") {
   EngineOptions o;
-  o.extra = R"("journal":{"dir":")" + ::testing::TempDir() + "/cwtsd-journal-" +
-            std::to_string(::getpid()) + R"(","fsync":"interval","interval_ms":5},)";
+  o.extra = R"("journal":{"dir":")" + journal_dir() + R"(","fsync":"interval","interval_ms":5},)";
   o.extra_venue = R"(,"on_start":")" + on_start + "\"";
   return o;
 }
@@ -378,7 +393,7 @@ TEST(CwtsdJournal, ACorruptJournalStopsTheStartWithAClearError) {
   // The first engine ran; replace its journal with something that is not one.
   EXPECT_EQ(h.engine().terminate(15s), 0);
   h.options().wait_ready = false;
-  const std::string dir = ::testing::TempDir() + "/cwtsd-journal-" + std::to_string(::getpid());
+  const std::string dir = journal_dir();
   {
     std::ofstream(dir + "/cwts-" + h.instance() + ".journal")
         << "garbage, not a journal file.....................................................";
