@@ -106,7 +106,8 @@ void decimals_of(const layout::SymbolInfo& info, JsonWriter& j) {
 // ---- sessions -------------------------------------------------------------------------------
 
 RemoteSession::RemoteSession(RemoteHub& hub, RpcClient& client) : hub_(hub), client_(client) {
-  const std::size_t n = hub.engine_.symbol_names().size();
+  // Every id the table can hold: symbols.add may publish more while the session lives (ADR 0025).
+  const std::size_t n = layout::kMaxSymbols;
   kinds_.assign(n, 0);
   latest_quote_.assign(n, std::nullopt);
   latest_book_.assign(n, std::nullopt);
@@ -454,7 +455,7 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
     }
     std::vector<int> ids;
     const auto syms = field(params, "symbols");
-    if (!syms) {
+    if (!syms) {  // every symbol, those added later included
       for (std::size_t k = 0; k < s.kinds_.size(); ++k) ids.push_back(static_cast<int>(k));
     } else if (syms->get_array().get(arr) == simdjson::SUCCESS) {
       for (element e : arr) {
