@@ -178,8 +178,9 @@ void RemoteSession::flush() {
       if (latest_quote_[k]) batch.push_back(&*latest_quote_[k]);
       if (latest_book_[k]) batch.push_back(&*latest_book_[k]);
     }
+    const std::size_t conflated = batch.size();  // at most a quote and a book per symbol
     for (const Pending& p : ordered_) {
-      if (batch.size() >= RemoteHub::kMaxFrameEvents + latest_quote_.size() * 2) break;
+      if (batch.size() >= RemoteHub::kMaxFrameEvents + conflated) break;
       batch.push_back(&p);
     }
     if (batch.empty() && dropped_ == 0) return;
