@@ -59,8 +59,11 @@ def test_add_trade_and_remove_a_symbol_at_run_time(engine3):
         again = call(port, token, "symbols.add", {"symbols": ["SOLUSDT"]})["result"]
         assert again["symbols"] == [{"symbol": "SOLUSDT", "id": 2, "added": False}]
 
-        # The bridge attached before sees it without reattaching, and its book syncs in seconds.
+        # The bridge attached before sees it without reattaching (announced by a status event),
+        # and its book syncs in seconds.
         assert "SOLUSDT" in b.symbols()
+        assert wait_until(lambda: any(e.kind == "status" and e.symbol == "SOLUSDT" for e in b.events()),
+                          timeout=5), "a kStatus event names the new symbol"
         assert wait_until(lambda: b.quote("SOLUSDT").book_valid, timeout=10), "SOLUSDT's book"
         q = b.quote("SOLUSDT")
         assert 0 < q.bid < q.ask
