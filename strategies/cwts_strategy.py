@@ -1,7 +1,9 @@
 """CwtsStrategy: a FreqTrade IStrategy base that reads the CWTS engine through cwts_bridge.
 
 Live and dry-run (`freqtrade trade`): `bot_start` attaches to the engine read-only (instance from
-the strategy's `cwts_instance`, or the `CWTS_INSTANCE` environment variable). `populate_*` can use
+the strategy's `cwts_instance`, or the `CWTS_INSTANCE` environment variable) and asks the engine
+to trade FreqTrade's `pair_whitelist` (the control plane's `symbols.add`; see `cwts_control_*`
+below and docs/freqtrade.md), so the pairs come from FreqTrade's configuration. `populate_*` can use
 `self.engine_candles(pair)` (engine candles incl. the live partial one), `self.engine_book(pair)`,
 `self.engine_quote(pair)`, `self.engine_indicators(pair)` and `self.book_imbalance(pair)` —
 shared-memory reads, no REST calls.
@@ -27,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 try:
     import cwts_bridge
-    from cwts_bridge.freqtrade import pair_to_symbol
+    from cwts_bridge.freqtrade import ControlUnavailable, add_pairs, pair_to_symbol
 except ImportError:  # the bridge is not installed in this FreqTrade environment
     cwts_bridge = None
 
@@ -40,6 +42,13 @@ class CwtsStrategy(IStrategy):
 
     # Which engine; the environment overrides (CWTS_INSTANCE).
     cwts_instance: str = "default"
+    # FreqTrade's pairs are added to the engine at bot_start (symbols.add). Its control plane:
+    # these, else FreqTrade's config "cwts": {"control_url", "control_token_file", "shm_dir",
+    # "add_pairs"}, else $CWTS_CONTROL_URL / $CWTS_CONTROL_TOKEN_FILE, else (same host) the
+    # control file and generated token the engine writes in its region dir (/dev/shm).
+    cwts_add_pairs: bool = True
+    cwts_control_url: Optional[str] = None
+    cwts_control_token_file: Optional[str] = None
 
     def bot_start(self, **kwargs) -> None:
         self.cwts = None
@@ -52,6 +61,35 @@ class CwtsStrategy(IStrategy):
         instance = os.environ.get("CWTS_INSTANCE", self.cwts_instance)
         self.cwts = cwts_bridge.attach(instance)  # read-only: FreqTrade trades through the gateway
         logger.info("cwts: attached to engine instance %s, symbols %s", instance, self.cwts.symbols())
+        self._cwts_add_pairs(instance)
+
+    def _cwts_add_pairs(self, instance: str) -> None:
+        opts = self.config.get("cwts", {}) or {}
+        if not opts.get("add_pairs", self.cwts_add_pairs):
+            return
+        pairs = list(self.config.get("exchange", {}).get("pair_whitelist", []))
+        where = {
+            "instance": instance,
+            "url": self.cwts_control_url or opts.get("control_url") or os.environ.get("CWTS_CONTROL_URL"),
+            "token_file": (self.cwts_control_token_file or opts.get("control_token_file")
+                           or os.environ.get("CWTS_CONTROL_TOKEN_FILE")),
+            "shm_dir": opts.get("shm_dir", "/dev/shm"),
+        }
+        try:
+            added = add_pairs(pairs, **where)  # ControlError (e.g. not on the venue) stops the bot
+        except ControlUnavailable as e:
+            logger.warning("cwts: could not ask the engine for the pairs %s (%s); they must be in "
+                           "its market.symbols", pairs, e)
+            return
+        new = [a["symbol"] for a in added if a["added"]]
+        logger.info("cwts: the engine trades %s (added now: %s)", [a["symbol"] for a in added], new)
+        if new and self.dp is not None:
+            # The gateway lists the new symbols in its exchangeInfo from now on; FreqTrade loaded
+            # its markets (and filtered the whitelist against them) before bot_start, so it loads
+            # them again: the pairs join the whitelist at the next bot loop.
+            exchange = getattr(self.dp, "_exchange", None)
+            if exchange is not None:
+                exchange.reload_markets(force=True)
 
     # -- engine reads (None when there is no engine: backtesting) ------------------------------
     def engine_candles(self, pair: str, timeframe: Optional[str] = None, partial: bool = True):

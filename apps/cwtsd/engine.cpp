@@ -4,14 +4,18 @@
 #include <sched.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "cwts/binance/exchange_info.hpp"
 #include "cwts/concurrent/word_copy.hpp"
+#include "cwts/core/ascii.hpp"
 #include "cwts/core/clock.hpp"
 #include "cwts/engine/average_price.hpp"
 #include "cwts/engine/validator.hpp"
@@ -85,12 +89,27 @@ struct Engine::Impl {
         info_text(load_info_text(cfg)),
         info(binance::parse_exchange_info(info_text)),
         ropts(daemon::region_options(cfg.region)) {
+    std::vector<std::string_view> configured;
     for (const auto& s : cfg.market.symbols) {
       if (info.find(s) == nullptr) {
         throw ConfigError("market.symbols", s + " is not in the venue's exchangeInfo");
       }
-      names.emplace_back(s);
+      if (configured.size() >= layout::kMaxSymbols || s.size() >= name_text[0].size()) {
+        throw ConfigError("market.symbols", "at most " + std::to_string(layout::kMaxSymbols) +
+                                                " symbols of at most 16 characters");
+      }
+      set_name(configured.size(), s);
+      specs[configured.size()] = info.find(s);
+      configured.emplace_back(s);
     }
+    try {
+      info_json = binance::split_exchange_info_json(info_text);
+    } catch (const std::exception&) {
+      // Parsed above, so it has its symbols; without the split the gateway serves what it can.
+    }
+    for (std::size_t k = 0; k < configured.size(); ++k)
+      json_objects[k] = json_object(configured[k]);
+    name_count.store(configured.size(), std::memory_order_release);
     if (cfg.region.hugepages == HugepageMode::kRequire) ropts.shm_dir.clear();
     market = shm::Region::create(layout::RegionKind::kMarket, ropts);
     try {
@@ -101,7 +120,7 @@ struct Engine::Impl {
         throw std::runtime_error(
             "region.hugepages is \"require\" but the regions are not on huge pages");
       }
-      md = std::make_unique<MdThread>(cfg, info, names, market, avg_prices);
+      md = std::make_unique<MdThread>(cfg, info, configured, market, avg_prices);
       exec = std::make_unique<ExecEngine>(cfg, info, market.as<layout::MarketRegion>(),
                                           owner.hot_log_, std::move(creds));
       exec->set_average_prices(&avg_prices);
@@ -116,7 +135,37 @@ struct Engine::Impl {
   std::string info_text;  // the exchangeInfo body as the venue sent it (the gateway serves it)
   binance::ExchangeInfo info;
   shm::RegionOptions ropts;
-  std::vector<std::string_view> names;
+  // The symbols by id (ADR 0025): fixed storage, written by the ctl thread before name_count is
+  // released; any thread reads [0, name_count).
+  std::array<std::array<char, 17>, layout::kMaxSymbols> name_text{};
+  std::array<std::string_view, layout::kMaxSymbols> name_views{};
+  std::atomic<std::size_t> name_count{0};
+  std::array<std::atomic<bool>, layout::kMaxSymbols> removed{};
+  // The exchangeInfo entries of symbols added at run time (the md thread refers to them).
+  std::array<std::unique_ptr<binance::SymbolSpec>, layout::kMaxSymbols> added_specs;
+  // Every symbol's entry and JSON object by id (start-up info or added_specs); written by the ctl
+  // thread before name_count is released, never again.
+  std::array<const binance::SymbolSpec*, layout::kMaxSymbols> specs{};
+  std::array<std::string, layout::kMaxSymbols> json_objects;
+  binance::ExchangeInfoJson info_json;  // the start-up text's symbol objects
+
+  [[nodiscard]] std::string json_object(std::string_view name) const {
+    for (const auto& [n, object] : info_json.symbols) {
+      if (n == name) return object;
+    }
+    return {};
+  }
+  std::vector<std::uint16_t> draining;  // ctl thread: removed, streams still subscribed
+  std::string symbols_broken;           // ctl thread: why no symbol can be added any more
+
+  void set_name(std::size_t id, std::string_view n) {
+    std::memcpy(name_text[id].data(), n.data(), n.size());
+    name_text[id][n.size()] = '\0';
+    name_views[id] = std::string_view(name_text[id].data(), n.size());
+  }
+  [[nodiscard]] std::span<const std::string_view> names() const {
+    return {name_views.data(), name_count.load(std::memory_order_acquire)};
+  }
   shm::Region market;
   shm::Region signals_created;           // the engine's writable mapping: header and state only
   std::unique_ptr<SlotBroker> broker;    // grants the slots' memory (ADR 0021)
@@ -169,7 +218,7 @@ void Engine::start() {
           .str("backing", i.market.backing() == shm::Backing::kHugePages ? "hugepages" : "shm")
           .boolean("locked", i.market.locked())
           .unum("epoch_ns", i.market.header().epoch_ns)
-          .unum("symbols", i.names.size()));
+          .unum("symbols", i.names().size()));
 }
 
 void Engine::stop() {
@@ -201,8 +250,11 @@ EngineSnapshot Engine::snapshot() const {
   const Impl& i = *impl_;
   const auto& m = i.market.as<layout::MarketRegion>();
   EngineSnapshot s;
-  s.symbols = i.names.size();
-  for (std::size_t k = 0; k < s.symbols; ++k) {
+  // Readiness counts the symbols that trade: a removed one's book is no longer kept.
+  const std::size_t n = i.names().size();
+  for (std::size_t k = 0; k < n; ++k) {
+    if (i.removed[k].load(std::memory_order_relaxed)) continue;
+    ++s.symbols;
     if (cc::load_word(m.symbols[k].book_valid, std::memory_order_acquire) != 0) ++s.books_valid;
   }
   const auto rd = [](const std::uint64_t& w) {
@@ -329,9 +381,10 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
              i.md->publisher().messages(stream));
   }
   e.family("cwts_book_valid", "gauge", "1 while the symbol's order book is synced.");
-  for (std::size_t k = 0; k < i.names.size(); ++k) {
+  const auto names = i.names();
+  for (std::size_t k = 0; k < names.size(); ++k) {
     const bool valid = cc::load_word(m.symbols[k].book_valid, std::memory_order_acquire) != 0;
-    e.sample("cwts_book_valid", "symbol=\"" + std::string(i.names[k]) + "\"", valid ? 1.0 : 0.0);
+    e.sample("cwts_book_valid", "symbol=\"" + std::string(names[k]) + "\"", valid ? 1.0 : 0.0);
   }
   e.gauge("cwts_books_valid", "Symbols whose order book is synced.",
           static_cast<double>(s.books_valid));
@@ -477,7 +530,9 @@ bool wait_version(const ExecEngine& exec, std::uint64_t version, int timeout_ms)
 
 bool Engine::reload_and_wait(const Config& cfg, int timeout_ms) {
   if (impl_->broker) impl_->broker->set_policies(cfg);
-  return wait_version(*impl_->exec, impl_->exec->reload(cfg), timeout_ms);
+  const std::uint64_t v = impl_->exec->reload(cfg, impl_->names());
+  keep_limits(cfg);
+  return wait_version(*impl_->exec, v, timeout_ms);
 }
 
 bool Engine::cancel_all_and_wait(int timeout_ms) {
@@ -489,14 +544,288 @@ const layout::MarketRegion& Engine::market_region() const {
 const layout::SignalsRegion& Engine::signals_region() const {
   return impl_->signals_created.as<layout::SignalsRegion>();
 }
-const std::vector<std::string_view>& Engine::symbol_names() const { return impl_->names; }
+std::span<const std::string_view> Engine::symbol_names() const { return impl_->names(); }
+const binance::SymbolSpec& Engine::symbol_spec(std::size_t id) const { return *impl_->specs[id]; }
+std::string_view Engine::symbol_json(std::size_t id) const { return impl_->json_objects[id]; }
+bool Engine::symbol_trading(std::size_t id) const noexcept {
+  return id < layout::kMaxSymbols && !impl_->removed[id].load(std::memory_order_relaxed);
+}
+
+namespace {
+
+// The symbols' exchangeInfo entries from the venue, one request for them all
+// (GET /api/v3/exchangeInfo?symbols=[...]); missing from the map when the venue does not list
+// them. Binance refuses the whole request (-1121 "Invalid symbol.", HTTP 400) when one is unknown:
+// then each is asked alone, so the error can name it.
+struct FetchedSymbol {
+  std::unique_ptr<binance::SymbolSpec> spec;
+  std::string json;  // its object as the venue wrote it
+};
+std::vector<FetchedSymbol> fetch_symbol_specs(const Config& cfg,
+                                              const std::vector<std::string>& names,
+                                              Engine& engine) {
+  net::HttpGetOptions o;
+  o.tls_verify = cfg.venue.tls_verify;
+  o.ca_file = cfg.venue.ca_file;
+  o.timeout = std::chrono::milliseconds(cfg.venue.request_timeout_ms * 2);
+  std::vector<FetchedSymbol> out(names.size());
+  const auto ask = [&](std::size_t first, std::size_t last) {
+    // exchangeInfo weighs 20: charged to the engine's budget like the gateway's look-ups.
+    if (!engine.try_charge_venue_lookup(20)) {
+      throw SymbolError(
+          "the venue's request-weight budget is spent for now; ask again in a minute");
+    }
+    std::string target = "/api/v3/exchangeInfo?symbols=[";
+    for (std::size_t k = first; k < last; ++k) {
+      target += (k == first ? "%22" : ",%22") + names[k] + "%22";
+    }
+    target += "]";
+    const std::string body = net::http_get(cfg.venue.rest_url, target, o);
+    const binance::ExchangeInfo info = binance::parse_exchange_info(body);
+    const binance::ExchangeInfoJson objects = binance::split_exchange_info_json(body);
+    for (std::size_t k = first; k < last; ++k) {
+      if (const binance::SymbolSpec* spec = info.find(names[k])) {
+        out[k].spec = std::make_unique<binance::SymbolSpec>(*spec);
+      }
+      for (const auto& [n, object] : objects.symbols) {
+        if (n == names[k]) out[k].json = object;
+      }
+    }
+  };
+  const auto unknown = [](const std::string& what) {
+    return what.find("-1121") != std::string::npos ||
+           what.find("Invalid symbol") != std::string::npos;
+  };
+  try {
+    ask(0, names.size());
+  } catch (const SymbolError&) {
+    throw;
+  } catch (const std::exception& e) {
+    if (!unknown(e.what())) {
+      throw SymbolError("exchangeInfo could not be fetched: " + std::string(e.what()));
+    }
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      try {
+        ask(k, k + 1);
+      } catch (const SymbolError&) {
+        throw;
+      } catch (const std::exception& e1) {
+        if (!unknown(e1.what())) {
+          throw SymbolError("exchangeInfo for " + names[k] +
+                            " could not be fetched: " + std::string(e1.what()));
+        }
+        break;  // this one is unknown: the caller names it
+      }
+    }
+  }
+  return out;
+}
+
+bool wait_until(const std::function<bool()>& done, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return true;
+}
+
+}  // namespace
+
+namespace {
+std::string normalise_symbol(std::string_view requested) {
+  const std::string name = core::ascii_upper(requested);
+  if (name.empty() || name.size() > 16 || !std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+      })) {
+    throw SymbolError("bad symbol \"" + std::string(requested) +
+                      "\": 1 to 16 letters and digits, e.g. SOLUSDT");
+  }
+  return name;
+}
+}  // namespace
+
+std::vector<Engine::SymbolAdded> Engine::add_symbols(std::span<const std::string> requested,
+                                                     int timeout_ms) {
+  Impl& i = *impl_;
+  // Everything that can refuse the request is checked first (names, the venue, capacity):
+  // an unknown symbol changes nothing, whatever its place in the list.
+  std::vector<std::string> wanted;
+  for (const std::string& r : requested) {
+    std::string n = normalise_symbol(r);
+    if (std::find(wanted.begin(), wanted.end(), n) == wanted.end()) wanted.push_back(std::move(n));
+  }
+  const auto names = i.names();
+  std::vector<std::unique_ptr<binance::SymbolSpec>> specs(wanted.size());
+  std::vector<std::string> jsons(wanted.size());
+  std::vector<std::string> to_fetch;
+  std::size_t fresh = 0;
+  for (std::size_t k = 0; k < wanted.size(); ++k) {
+    if (std::find(names.begin(), names.end(), wanted[k]) != names.end()) continue;
+    ++fresh;
+    // The start-up exchangeInfo has it when it came from a file (every symbol) or listed it.
+    if (const binance::SymbolSpec* known = i.info.find(wanted[k])) {
+      specs[k] = std::make_unique<binance::SymbolSpec>(*known);
+      jsons[k] = i.json_object(wanted[k]);
+    } else if (cfg_.venue.exchange_info_file.empty()) {
+      to_fetch.push_back(wanted[k]);
+    }
+  }
+  if (names.size() + fresh > layout::kMaxSymbols) {
+    throw SymbolError("the symbol table is full: the market region holds kMaxSymbols = " +
+                      std::to_string(layout::kMaxSymbols) + " symbols (" +
+                      std::to_string(names.size()) + " in use, " + std::to_string(fresh) +
+                      " asked for; ids are not reused)");
+  }
+  if (!to_fetch.empty()) {
+    auto fetched = fetch_symbol_specs(cfg_, to_fetch, *this);
+    for (std::size_t f = 0, k = 0; k < wanted.size(); ++k) {
+      if (f < to_fetch.size() && wanted[k] == to_fetch[f]) {
+        specs[k] = std::move(fetched[f].spec);
+        jsons[k] = std::move(fetched[f++].json);
+      }
+    }
+  }
+  for (std::size_t k = 0; k < wanted.size(); ++k) {
+    if (std::find(names.begin(), names.end(), wanted[k]) != names.end()) continue;
+    if (!specs[k]) {
+      throw SymbolError(wanted[k] + " is not a symbol of the venue (not in its exchangeInfo)");
+    }
+  }
+  std::vector<SymbolAdded> out;
+  for (std::size_t k = 0; k < wanted.size(); ++k) {
+    bool added = false;
+    const std::uint16_t id =
+        add_symbol(wanted[k], std::move(specs[k]), std::move(jsons[k]), timeout_ms, added);
+    out.push_back({wanted[k], id, added});
+  }
+  return out;
+}
+
+std::uint16_t Engine::add_symbol(const std::string& name, std::unique_ptr<binance::SymbolSpec> spec,
+                                 std::string json, int timeout_ms, bool& added) {
+  Impl& i = *impl_;
+  added = false;
+  const auto names = i.names();
+  for (std::size_t id = 0; id < names.size(); ++id) {
+    if (names[id] != name) continue;
+    const auto sid = static_cast<std::uint16_t>(id);
+    if (!i.removed[id].load(std::memory_order_relaxed)) return sid;  // idempotent
+    // Removed earlier: it trades again under its id (re-subscribed if it was unsubscribed).
+    const binance::SymbolSpec* known =
+        i.added_specs[id] ? i.added_specs[id].get() : i.info.find(name);
+    auto done = std::make_shared<std::atomic<int>>(0);
+    i.md->add_symbol(*known, done);
+    if (!wait_until([&] { return done->load(std::memory_order_acquire) != 0; }, timeout_ms) ||
+        done->load() < 0) {
+      throw SymbolError("the md thread did not take " + name + " back within " +
+                        std::to_string(timeout_ms) + " ms");
+    }
+    if (!wait_version(*i.exec, i.exec->set_symbol_closed(sid, false), timeout_ms)) {
+      throw SymbolError("the exec thread did not reopen " + name + " within " +
+                        std::to_string(timeout_ms) + " ms");
+    }
+    std::erase(i.draining, sid);
+    i.removed[id].store(false, std::memory_order_relaxed);
+    added = true;
+    log::log_event(spdlog::level::warn, "engine", "symbol_readded",
+                   log::LogFields().str("symbol", name).unum("id", sid));
+    return sid;
+  }
+  if (!i.symbols_broken.empty()) throw SymbolError(i.symbols_broken);
+  const std::size_t id = names.size();
+  if (id >= layout::kMaxSymbols) {
+    throw SymbolError("the symbol table is full: the market region holds kMaxSymbols = " +
+                      std::to_string(layout::kMaxSymbols) + " symbols (ids are not reused)");
+  }
+  if (!spec) throw SymbolError(name + " is not a symbol of the venue (not in its exchangeInfo)");
+  const auto sid = static_cast<std::uint16_t>(id);
+  // Every thread's state for the id is written before anything is handed over: the exec thread
+  // first (limits for the new list, then the rules), then the md thread (table, streams).
+  i.added_specs[id] = std::move(spec);
+  const binance::SymbolSpec& s = *i.added_specs[id];
+  i.specs[id] = &s;
+  i.json_objects[id] = std::move(json);
+  i.set_name(id, name);
+  std::vector<std::string_view> next(names.begin(), names.end());
+  next.push_back(i.name_views[id]);
+  (void)i.exec->reload(cfg_, next);
+  i.exec->add_symbol(sid, s);
+  auto done = std::make_shared<std::atomic<int>>(0);
+  i.md->add_symbol(s, done);
+  const bool md_ok =
+      wait_until([&] { return done->load(std::memory_order_acquire) != 0; }, timeout_ms) &&
+      done->load(std::memory_order_acquire) > 0;
+  const bool exec_ok = wait_until([&] { return i.exec->symbols_adopted() > id; }, timeout_ms);
+  // Published either way: the exec thread may have it, and ids must stay in step.
+  i.name_count.store(id + 1, std::memory_order_release);
+  if (!md_ok || !exec_ok) {
+    // The threads' ids could diverge from here: no more additions until a restart.
+    i.symbols_broken = "adding symbols is disabled: " + name + " was not taken by the " +
+                       (md_ok ? "exec" : "md") + " thread within " + std::to_string(timeout_ms) +
+                       " ms (restart the engine)";
+    i.removed[id].store(true, std::memory_order_relaxed);
+    (void)i.exec->set_symbol_closed(sid, true);
+    throw SymbolError(i.symbols_broken);
+  }
+  added = true;
+  log::log_event(spdlog::level::warn, "engine", "symbol_added",
+                 log::LogFields().str("symbol", name).unum("id", sid).str("status", s.status_text));
+  return sid;
+}
+
+std::uint16_t Engine::remove_symbol(std::string_view requested, int timeout_ms) {
+  Impl& i = *impl_;
+  const std::string name = core::ascii_upper(requested);
+  const auto names = i.names();
+  std::size_t id = names.size();
+  std::size_t trading = 0;
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    if (names[k] == name) id = k;
+    if (!i.removed[k].load(std::memory_order_relaxed)) ++trading;
+  }
+  if (id == names.size()) throw SymbolError(name + " is not a symbol of this engine");
+  const auto sid = static_cast<std::uint16_t>(id);
+  if (i.removed[id].load(std::memory_order_relaxed)) return sid;  // idempotent
+  if (trading <= 1) throw SymbolError(name + " is the last symbol trading: it stays");
+  // Refused from this limits version on; the positions' open_orders the exec thread publishes
+  // after it are final but for the orders that end.
+  if (!wait_version(*i.exec, i.exec->set_symbol_closed(sid, true), timeout_ms)) {
+    throw SymbolError("the exec thread did not close " + name + " within " +
+                      std::to_string(timeout_ms) + " ms");
+  }
+  i.removed[id].store(true, std::memory_order_relaxed);
+  i.md->retire_symbol(sid);
+  i.draining.push_back(sid);
+  log::log_event(spdlog::level::warn, "engine", "symbol_removed",
+                 log::LogFields().str("symbol", name).unum("id", sid));
+  poll_symbols();
+  return sid;
+}
+
+void Engine::poll_symbols() {
+  Impl& i = *impl_;
+  if (i.draining.empty()) return;
+  const auto& m = i.market.as<layout::MarketRegion>();
+  std::erase_if(i.draining, [&](std::uint16_t id) {
+    if (m.symbols[id].position.load().open_orders != 0) return false;
+    i.md->unsubscribe_symbol(std::string(i.name_views[id]));
+    log::log_event(spdlog::level::info, "engine", "symbol_unsubscribed",
+                   log::LogFields().str("symbol", i.name_views[id]).unum("id", id));
+    return true;
+  });
+}
 const core::LatencyHistogram& Engine::publish_latency() const {
   return impl_->md->publisher().publish_latency();
 }
 
 void Engine::reload(const Config& cfg) {
-  (void)impl_->exec->reload(cfg);
+  (void)impl_->exec->reload(cfg, impl_->names());
   if (impl_->broker) impl_->broker->set_policies(cfg);
+  keep_limits(cfg);
+}
+
+void Engine::keep_limits(const Config& cfg) {
   cfg_.risk = cfg.risk;
   cfg_.risk_overrides = cfg.risk_overrides;
   cfg_.slots = cfg.slots;

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +51,13 @@ struct EngineSnapshot {
   layout::TradingState trading_state = layout::TradingState::kActive;
 };
 
+// A symbols.add / symbols.remove that cannot be done (unknown on the venue, table full, ...);
+// nothing was changed. The message names the reason.
+class SymbolError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 class Engine {
  public:
   // Start-up: exchangeInfo (file or REST), both regions (kInitializing), the publisher, the feed
@@ -80,7 +89,38 @@ class Engine {
   // ctl thread: the regions as the engine maps them (read-only use) and the symbols in id order.
   [[nodiscard]] const layout::MarketRegion& market_region() const;
   [[nodiscard]] const layout::SignalsRegion& signals_region() const;
-  [[nodiscard]] const std::vector<std::string_view>& symbol_names() const;
+  // Any thread: the symbols in id order — those configured, then those added at run time. The
+  // names' storage is fixed (kMaxSymbols) and never moves; the count grows with release, so a
+  // span taken now stays valid (it simply does not see later additions).
+  [[nodiscard]] std::span<const std::string_view> symbol_names() const;
+  // Any thread, for an id below symbol_names().size(): the symbol's exchangeInfo entry, and its
+  // object as the venue wrote it ("" when the venue's text did not have it).
+  [[nodiscard]] const binance::SymbolSpec& symbol_spec(std::size_t id) const;
+  [[nodiscard]] std::string_view symbol_json(std::size_t id) const;
+  // Any thread: false once symbols.remove took the symbol out of trading.
+  [[nodiscard]] bool symbol_trading(std::size_t id) const noexcept;
+
+  // ctl thread (ADR 0025). Adds each symbol at run time: its exchangeInfo entry (the start-up
+  // one, or GET /api/v3/exchangeInfo?symbol=), the exec thread's rules and limits, the market
+  // region's table entry (a kStatus event; symbol_count grows) with candles and indicators, its
+  // streams (live SUBSCRIBE) and book sync. Returns each one's id once the md and exec threads
+  // have it (its book may still be syncing). A symbol already there gives its id (added false;
+  // one removed trades again, added true). Throws SymbolError, nothing changed, when a name is
+  // bad, not on the venue, or the table lacks room for them all; and when a thread did not take
+  // one within `timeout_ms` (the ones before it stay added).
+  struct SymbolAdded {
+    std::string symbol;
+    std::uint16_t id = 0;
+    bool added = false;
+  };
+  std::vector<SymbolAdded> add_symbols(std::span<const std::string> names, int timeout_ms);
+  // ctl thread: new signals for the symbol are refused (UNKNOWN_SYMBOL) and its status in the
+  // table becomes BREAK; its open orders go on until they are over, then poll_symbols()
+  // unsubscribes its streams. Its id is never reused. Throws SymbolError (not a symbol of the
+  // engine, or the last one trading).
+  std::uint16_t remove_symbol(std::string_view name, int timeout_ms);
+  // ctl tick: removed symbols whose last open order is over are unsubscribed.
+  void poll_symbols();
   [[nodiscard]] const core::LatencyHistogram& publish_latency() const;
   // The venue's exchangeInfo, parsed and as sent (start-up values; any thread).
   [[nodiscard]] const binance::ExchangeInfo& exchange_info() const;
@@ -107,6 +147,11 @@ class Engine {
   void stall_md_for(std::int64_t ms) noexcept;
 
  private:
+  // The limits a reload handed over, kept for symbols added later (their limits come from them).
+  void keep_limits(const Config& cfg);
+  std::uint16_t add_symbol(const std::string& name, std::unique_ptr<binance::SymbolSpec> spec,
+                           std::string json, int timeout_ms, bool& added);
+
   struct Impl;
   Config cfg_;
   HotLog hot_log_;

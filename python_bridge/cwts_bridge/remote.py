@@ -88,6 +88,12 @@ class RemoteBridge:
         self._by_name = {s["symbol"]: _Symbol(s) for s in hello["symbols"]}
         self._by_id = {s.id: s for s in self._by_name.values()}
 
+    def _add_symbols(self, entries: list) -> None:
+        for d in entries:
+            if d["symbol"] not in self._by_name:
+                self._hello["symbols"].append(d)
+                self._by_name[d["symbol"]] = self._by_id[d["id"]] = _Symbol(d)
+
     # -- lifetime --------------------------------------------------------------------------
     async def close(self) -> None:
         """Closes the connection: the engine releases the slot (reports of signals still open
@@ -176,6 +182,8 @@ class RemoteBridge:
                         fut.set_result(msg)
                 elif msg.get("method") == "market.events":
                     self._take_events(msg["params"]["events"])
+                elif msg.get("method") == "market.symbols":  # added to the engine (symbols.add)
+                    self._add_symbols(msg["params"]["symbols"])
                 elif msg.get("method") == "slot.reports":
                     for row in msg["params"]["reports"]:
                         self._take_report(row)

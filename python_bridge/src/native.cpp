@@ -476,6 +476,20 @@ class Bridge {
   // a microsecond; this is about 100 us of spinning).
   static constexpr std::uint32_t kSpinAttempts = 4096;
 
+  // Symbols the engine added since we last looked (symbols.add: symbol_count grows; ADR 0025):
+  // one acquire load per call when nothing changed.
+  const std::shared_ptr<Attachment>& refresh_symbols(const std::shared_ptr<Attachment>& a) {
+    const auto& m = a->mr();
+    // acquire: pairs with the engine's release of the count after it wrote the entries.
+    const auto n = cc::load_word(m.symbol_count, std::memory_order_acquire);
+    for (std::uint64_t i = a->syms.size(); i < n && i < layout::kMaxSymbols; ++i) {
+      const layout::SymbolInfo si = snapshot(a, m.symbols[i].info);
+      a->syms.push_back({std::string(si.name.view()), si.price_decimals, si.qty_decimals,
+                         si.tick_size.raw, si.step_size.raw});
+    }
+    return a;
+  }
+
   // A consistent copy of a seqlock-protected snapshot. The engine never holds a seqlock for more
   // than a few stores, so a read that keeps failing means the engine is stopped (SIGSTOP, a
   // debugger) or died mid-store and left the lock odd for good: the read then waits with the GIL
@@ -520,10 +534,10 @@ class Bridge {
     check_not_forked();
     if (att_) {
       const auto now = std::chrono::steady_clock::now();
-      if (!force_check_ && now - last_check_ < kCheckEvery) return att_;
+      if (!force_check_ && now - last_check_ < kCheckEvery) return refresh_symbols(att_);
       force_check_ = false;
       last_check_ = now;
-      if (!att_->market.superseded()) return att_;
+      if (!att_->market.superseded()) return refresh_symbols(att_);
       if (!reattach_) {
         force_check_ = true;  // stays restarted: every later call says so
         raise(g_engine_restarted, "the engine of instance '" + instance_ +
@@ -624,12 +638,10 @@ class Bridge {
       }
     }
     const auto& m = a->mr();
-    const auto n = cc::load_word(m.symbol_count, std::memory_order_acquire);
-    for (std::uint64_t i = 0; i < n && i < layout::kMaxSymbols; ++i) {
-      const layout::SymbolInfo si = snapshot(a, m.symbols[i].info);
-      a->syms.push_back({std::string(si.name.view()), si.price_decimals, si.qty_decimals,
-                         si.tick_size.raw, si.step_size.raw});
-    }
+    // Never reallocated: symbols added later are appended (refresh_symbols) while references to
+    // the entries may be held.
+    a->syms.reserve(layout::kMaxSymbols);
+    refresh_symbols(a);
     a->events.emplace(m.events);
     a->epoch = a->market.header().epoch_ns;
     if (want_slot_) {

@@ -166,7 +166,8 @@ class LiveRun:
     """cwtsd with its gateway on cwts-sim, and FreqTrade (dry_run false) trading through it until
     one trade is closed. Afterwards: FreqTrade's orders and trades, the venue's orders and trades."""
 
-    def __init__(self, sim, tmp_path, strategy_src, enable_ws=False, stake_amount=50):
+    def __init__(self, sim, tmp_path, strategy_src, enable_ws=False, stake_amount=50,
+                 engine_symbols=None):
         import sqlite3
         from conftest import GATEWAY_KEY, GATEWAY_SECRET, API_KEY, API_SECRET
         from test_gateway import GATEWAY, gateway_url, signed
@@ -177,7 +178,10 @@ class LiveRun:
         # (docs/freqtrade.md).
         risk = {"max_order_notional": "100000", "max_open_orders": 20, "price_band_bps": 500,
                 "sell_account_holdings": True}
-        self.engine = Engine(sim, tmp_path, overrides={"gateway": GATEWAY, "risk": risk})
+        overrides = {"gateway": GATEWAY, "risk": risk}
+        if engine_symbols is not None:  # what the engine trades before FreqTrade asks for more
+            overrides["market"] = {"symbols": engine_symbols, "timeframes": ["1m", "5m"]}
+        self.engine = Engine(sim, tmp_path, overrides=overrides)
 
         def btc_balance():
             status, acct = signed(sim.url, "GET", "/api/v3/account", {}, API_KEY, API_SECRET)
@@ -329,3 +333,15 @@ def test_live_partial_fill_kept_and_exited(synthetic_sim, tmp_path):
     assert [o[0] for o in run.closed_orders] == ["buy", "sell"], run.orders
     assert 0 < float(exit_["executedQty"]) <= float(entry["executedQty"])
     run.assert_orders_match(orders, ["EXPIRED", "FILLED"] + [v["status"] for v in orders[2:]])
+
+
+def test_freqtrade_started_with_a_pair_the_engine_did_not_have_trades_it(synthetic_sim, tmp_path):
+    # Issue 18: the engine starts with ETHUSDT only; FreqTrade's pair_whitelist is BTC/USDT.
+    # CwtsStrategy.bot_start asks the engine for it (symbols.add over the control plane, found
+    # through the control file and token the engine writes on this host), reloads the markets the
+    # gateway now lists it in, and the trade reaches the venue.
+    run = LiveRun(synthetic_sim, tmp_path, ROI_STRATEGY, engine_symbols=["ETHUSDT"])
+    assert "cwts: the engine trades ['BTCUSDT'] (added now: ['BTCUSDT'])" in run.text()
+    assert run.exit_reasons == ["roi"]
+    assert [o[0] for o in run.closed_orders] == ["buy", "sell"], run.orders
+    run.assert_orders_match(run.venue_orders)

@@ -11,6 +11,7 @@
 #include "cwts/concurrent/broadcast_ring.hpp"
 #include "cwts/concurrent/record_ring.hpp"
 #include "cwts/concurrent/word_copy.hpp"
+#include "cwts/core/ascii.hpp"
 #include "cwts/core/clock.hpp"
 #include "cwts/core/decimal.hpp"
 #include "cwts/core/json_writer.hpp"
@@ -73,7 +74,7 @@ std::int64_t decimal_param(element v, std::string_view key) {
 
 // The symbol named by params.symbol: its index in the engine's symbol list.
 std::size_t symbol_param(bool have_params, element params,
-                         const std::vector<std::string_view>& names) {
+                         std::span<const std::string_view> names) {
   std::string_view sym;
   if (!have_params || params.type() != element_type::OBJECT ||
       params.at_key("symbol").get_string().get(sym) != simdjson::SUCCESS) {
@@ -311,8 +312,8 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
     return error_reply(id_json, -32602, "invalid params: params must be an object");
   }
 
-  static constexpr std::string_view kMutating[] = {"risk.set", "halt", "resume", "reduce_only",
-                                                   "cancel_all"};
+  static constexpr std::string_view kMutating[] = {
+      "risk.set", "halt", "resume", "reduce_only", "cancel_all", "symbols.add", "symbols.remove"};
   static constexpr std::string_view kReading[] = {
       "status",  "symbols",  "positions", "open_orders", "book",
       "candles", "risk.get", "slots",     "subscribe",   "unsubscribe"};
@@ -326,7 +327,8 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
         id_json, -32601,
         "method not found: " + std::string(method) +
             " (status, symbols, positions, open_orders, book, candles, risk.get, risk.set, halt, "
-            "resume, reduce_only, cancel_all, slots, subscribe, unsubscribe; remote strategies: "
+            "resume, reduce_only, cancel_all, symbols.add, symbols.remove, slots, subscribe, "
+            "unsubscribe; remote strategies: "
             "hello, market.quote, market.book, market.candles, market.indicators, "
             "market.position, market.subscribe, market.unsubscribe, slot.claim, slot.release, "
             "slot.submit, slot.cancel)");
@@ -407,7 +409,8 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
       result.begin_array();
       for (std::size_t k = 0; k < names.size(); ++k) {
         const layout::Quote q = m.symbols[k].quote.load();
-        result.begin_object().key("symbol").string(names[k]);
+        result.begin_object().key("symbol").string(names[k]).key("id").uinteger(k);
+        result.key("trading").boolean(engine_.symbol_trading(k));
         result.key("book_valid")
             .boolean(cc::load_word(m.symbols[k].book_valid, std::memory_order_acquire) != 0);
         result.key("bid").decimal(q.bid_px.raw).key("bid_qty").decimal(q.bid_qty.raw);
@@ -619,6 +622,49 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
       log::log_event(spdlog::level::warn, "ctl", "trading_state_set",
                      log::LogFields().str("state", engine::to_string(state)).str("via", "control"));
       result.begin_object().key("trading_state").string(engine::to_string(state)).end_object();
+    } else if (method == "symbols.add" || method == "symbols.remove") {
+      std::vector<std::string> names;
+      simdjson::dom::array list;
+      if (have_params && params.type() == element_type::OBJECT &&
+          params.at_key("symbols").get_array().get(list) == simdjson::SUCCESS) {
+        bool strings = true;
+        for (element e : list) {
+          std::string_view n;
+          strings = strings && e.get_string().get(n) == simdjson::SUCCESS;
+          if (strings) names.emplace_back(n);
+        }
+        if (!strings) names.clear();
+      }
+      if (names.empty()) {
+        throw RpcError{-32602,
+                       "invalid params: {\"symbols\": [\"SOLUSDT\", ...]} (names as "
+                       "the venue spells them, at least one)"};
+      }
+      try {
+        result.begin_object().key("symbols").begin_array();
+        if (method == "symbols.add") {
+          for (const auto& a : engine_.add_symbols(names, 5000)) {
+            result.begin_object().key("symbol").string(a.symbol).key("id").uinteger(a.id);
+            result.key("added").boolean(a.added).end_object();
+          }
+        } else {
+          // All or nothing for names the engine does not have.
+          for (const auto& n : names) {
+            const auto have = engine_.symbol_names();
+            if (std::find(have.begin(), have.end(), core::ascii_upper(n)) == have.end()) {
+              throw SymbolError(core::ascii_upper(n) + " is not a symbol of this engine");
+            }
+          }
+          for (const auto& n : names) {
+            const std::uint16_t sid = engine_.remove_symbol(n, 1000);
+            result.begin_object().key("symbol").string(engine_.symbol_names()[sid]);
+            result.key("id").uinteger(sid).key("trading").boolean(false).end_object();
+          }
+        }
+        result.end_array().end_object();
+      } catch (const SymbolError& e) {
+        throw RpcError{kFailed, e.what()};
+      }
     } else if (method == "cancel_all") {
       if (!engine_.cancel_all_and_wait(1000))
         throw RpcError{kFailed, "the exec thread did not take the request within 1 s"};

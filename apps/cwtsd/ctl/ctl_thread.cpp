@@ -217,6 +217,7 @@ void CtlThread::arm_tick() {
 
 void CtlThread::on_tick() {
   engine_.hot_log().drain();
+  engine_.poll_symbols();  // removed symbols whose last order is over are unsubscribed
   const std::int64_t now = realtime_ns();
   const EngineSnapshot snap = engine_.snapshot();
   if (control_) {

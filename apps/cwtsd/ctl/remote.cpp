@@ -107,7 +107,7 @@ void decimals_of(const layout::SymbolInfo& info, JsonWriter& j) {
 // ---- sessions -------------------------------------------------------------------------------
 
 RemoteSession::RemoteSession(RemoteHub& hub, RpcClient& client) : hub_(hub), client_(client) {
-  // Every id the table can hold: a subscription to "all" includes symbols added later.
+  // Every id the table can hold: symbols.add may publish more while the session lives (ADR 0025).
   const std::size_t n = layout::kMaxSymbols;
   kinds_.assign(n, 0);
   latest_quote_.assign(n, std::nullopt);
@@ -180,7 +180,7 @@ void RemoteSession::flush() {
       if (latest_quote_[k]) batch.push_back(&*latest_quote_[k]);
       if (latest_book_[k]) batch.push_back(&*latest_book_[k]);
     }
-    const std::size_t conflated = batch.size();
+    const std::size_t conflated = batch.size();  // at most a quote and a book per symbol
     for (const Pending& p : ordered_) {
       if (batch.size() >= RemoteHub::kMaxFrameEvents + conflated) break;
       batch.push_back(&p);
@@ -218,7 +218,8 @@ RemoteHub::RemoteHub(Engine& engine, const Config& cfg)
     : engine_(engine),
       cfg_(cfg),
       market_(engine.market_region()),
-      hold_back_bytes_(std::min<std::size_t>(64 * 1024, cfg.control.max_queued_bytes / 4)) {}
+      hold_back_bytes_(std::min<std::size_t>(64 * 1024, cfg.control.max_queued_bytes / 4)),
+      announced_(engine.symbol_names().size()) {}
 
 bool RemoteHub::owns(std::string_view method) noexcept {
   return std::find(std::begin(kReadMethods), std::end(kReadMethods), method) !=
@@ -305,17 +306,39 @@ std::string RemoteHub::hello(const RpcClient& client) const {
   for (std::uint32_t i = 0; i < market_.config.timeframe_count && i < layout::kMaxTimeframes; ++i)
     j.uinteger(market_.config.timeframe_s[i]);
   j.end_array();
-  j.key("symbols").begin_array();
-  const auto& names = engine_.symbol_names();
-  for (std::size_t k = 0; k < names.size(); ++k) {
+  j.key("symbols");
+  symbols_json(0, j);
+  j.end_object();
+  return std::move(j).str();
+}
+
+void RemoteHub::symbols_json(std::size_t from, JsonWriter& j) const {
+  j.begin_array();
+  const auto names = engine_.symbol_names();
+  for (std::size_t k = from; k < names.size(); ++k) {
     const layout::SymbolInfo info = market_.symbols[k].info.load();
     j.begin_object().key("symbol").string(names[k]).key("id").uinteger(k);
     j.key("base").string(info.base.view()).key("quote").string(info.quote.view());
     decimals_of(info, j);
     j.end_object();
   }
-  j.end_array().end_object();
-  return std::move(j).str();
+  j.end_array();
+}
+
+void RemoteHub::announce_symbols() {
+  // symbols.add runs on this thread too: a symbol's events are never fanned out before it is
+  // announced (this runs first in every poll).
+  const std::size_t n = engine_.symbol_names().size();
+  if (n <= announced_) return;
+  JsonWriter j;
+  j.begin_object().key("jsonrpc").string("2.0").key("method").string("market.symbols");
+  j.key("params").begin_object().key("symbols");
+  symbols_json(announced_, j);
+  j.end_object().end_object();
+  const std::string note = std::move(j).str();
+  for (RemoteSession* s : sessions_)
+    if (s->client_.conn != nullptr && s->client_.conn->is_open()) s->client_.conn->send(note);
+  announced_ = n;
 }
 
 std::string RemoteHub::call(std::string_view method, element params, RpcClient& client) {
@@ -444,7 +467,7 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
     }
     std::vector<int> ids;
     const auto syms = field(params, "symbols");
-    if (!syms) {
+    if (!syms) {  // every symbol, those added later included
       for (std::size_t k = 0; k < s.kinds_.size(); ++k) ids.push_back(static_cast<int>(k));
     } else if (syms->get_array().get(arr) == simdjson::SUCCESS) {
       for (element e : arr) {
@@ -640,6 +663,7 @@ std::string RemoteHub::push(RemoteSession& s, layout::Signal sig) {
 }
 
 void RemoteHub::poll() {
+  announce_symbols();
   if (reader_) {
     const bool any = std::any_of(sessions_.begin(), sessions_.end(),
                                  [](const RemoteSession* s) { return s->subscribed_; });

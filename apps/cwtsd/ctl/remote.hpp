@@ -27,6 +27,7 @@
 #include "ctl/control_server.hpp"
 #include "cwts/concurrent/broadcast_ring.hpp"
 #include "cwts/concurrent/record_ring.hpp"
+#include "cwts/core/json_writer.hpp"
 #include "cwts/shm_layout/layout.hpp"
 #include "engine.hpp"
 
@@ -111,6 +112,10 @@ class RemoteHub {
   [[nodiscard]] int symbol_id(std::string_view name) const;
   [[nodiscard]] int symbol_id(simdjson::dom::element params) const;  // its "symbol"
   [[nodiscard]] std::string hello(const RpcClient& client) const;
+  // The symbol table's entries from id `from` on, as hello lists them.
+  void symbols_json(std::size_t from, core::JsonWriter& j) const;
+  // A "market.symbols" notification to every session for symbols added since the last one.
+  void announce_symbols();
   [[nodiscard]] std::string claim(simdjson::dom::element params, RpcClient& client);
   [[nodiscard]] std::string submit(simdjson::dom::element params, RemoteSession& s);
   [[nodiscard]] std::string push(RemoteSession& s, layout::Signal sig);
@@ -121,6 +126,7 @@ class RemoteHub {
   const Config& cfg_;
   const layout::MarketRegion& market_;
   std::size_t hold_back_bytes_;
+  std::size_t announced_;  // symbols every session has been told of
   std::vector<RemoteSession*> sessions_;
   std::optional<concurrent::BroadcastReader<layout::Event, layout::kEventRingCapacity>> reader_;
 };

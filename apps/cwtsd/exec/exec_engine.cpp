@@ -48,6 +48,12 @@ ExecEngine::ExecEngine(const Config& cfg, const binance::ExchangeInfo& info,
       orders_(kMaxLiveOrders),
       index_(kIndexSize),
       positions_(cfg.market.symbols.size()) {
+  // Symbols may be added at run time (adopt_symbols): no vector here ever reallocates.
+  rules_.reserve(layout::kMaxSymbols);
+  symbol_names_.reserve(layout::kMaxSymbols);
+  base_assets_.reserve(layout::kMaxSymbols);
+  quote_assets_.reserve(layout::kMaxSymbols);
+  positions_.reserve(layout::kMaxSymbols);
   for (const auto& name : cfg.market.symbols) {
     const binance::SymbolSpec* spec = info.find(name);
     rules_.push_back(engine::SymbolRules::from(*spec));
@@ -55,10 +61,13 @@ ExecEngine::ExecEngine(const Config& cfg, const binance::ExchangeInfo& info,
     base_assets_.push_back(spec->base);
     quote_assets_.push_back(spec->quote);
   }
+  symbols_offered_.store(rules_.size(), std::memory_order_relaxed);
+  symbols_adopted_.store(rules_.size(), std::memory_order_relaxed);
   free_orders_.reserve(kMaxLiveOrders);
   for (std::size_t i = kMaxLiveOrders; i > 0; --i)
     free_orders_.push_back(static_cast<std::uint32_t>(i - 1));
-  reload(cfg);
+  std::vector<std::string_view> names(cfg.market.symbols.begin(), cfg.market.symbols.end());
+  reload(cfg, names);
   limits_ = pending_limits_.load();
   cc::store_word(market_.status.exec.trading_state, limits_.trading_state,
                  std::memory_order_relaxed);
@@ -82,6 +91,7 @@ ExecEngine::ExecEngine(const Config& cfg, const binance::ExchangeInfo& info,
                             ? venue::OrderTransport::kWs
                             : venue::OrderTransport::kRest;
     auto rest = std::make_unique<venue::BinanceRestVenue>(ioc_, std::move(o));
+    rest_venue_ = rest.get();
     for (std::size_t i = 0; i < symbol_names_.size(); ++i) {
       rest->set_symbol_assets(symbol_names_[i], base_assets_[i], quote_assets_[i]);
     }
@@ -103,9 +113,9 @@ void ExecEngine::bind_signals(std::uint64_t epoch_ns) {
   }
 }
 
-std::uint64_t ExecEngine::reload(const Config& cfg) {
+std::uint64_t ExecEngine::reload(const Config& cfg, std::span<const std::string_view> symbols) {
   Limits l{};
-  for (std::size_t i = 0; i < cfg.market.symbols.size() && i < layout::kMaxSymbols; ++i) {
+  for (std::size_t i = 0; i < symbols.size() && i < layout::kMaxSymbols; ++i) {
     engine::RiskLimits r;
     r.max_order_notional = cfg.risk.max_order_notional;
     r.max_position = cfg.risk.max_position;
@@ -116,7 +126,7 @@ std::uint64_t ExecEngine::reload(const Config& cfg) {
     r.sell_account_holdings = cfg.risk.sell_account_holdings;
     r.max_book_age_ms = cfg.risk.max_book_age_ms;
     for (const auto& ov : cfg.risk_overrides) {
-      if (ov.symbol != cfg.market.symbols[i]) continue;
+      if (ov.symbol != symbols[i]) continue;
       if (ov.max_order_notional) r.max_order_notional = *ov.max_order_notional;
       if (ov.max_position) r.max_position = *ov.max_position;
       if (ov.max_open_orders) r.max_open_orders = *ov.max_open_orders;
@@ -132,9 +142,65 @@ std::uint64_t ExecEngine::reload(const Config& cfg) {
   l.trading_state = static_cast<std::uint64_t>(cfg.risk.initial_state);
   const Limits prev = pending_limits_.load();
   l.version = prev.version + 1;
-  l.cancel_all_seq = prev.cancel_all_seq;  // a reload is not a cancel-all
+  l.cancel_all_seq = prev.cancel_all_seq;               // a reload is not a cancel-all
+  std::memcpy(l.closed, prev.closed, sizeof l.closed);  // nor a symbols.add / remove
   pending_limits_.store(l);
   return l.version;
+}
+
+std::uint64_t ExecEngine::set_symbol_closed(std::uint16_t id, bool closed) {
+  Limits l = pending_limits_.load();
+  ++l.version;
+  if (id < layout::kMaxSymbols) l.closed[id] = closed ? 1 : 0;
+  pending_limits_.store(l);
+  return l.version;
+}
+
+void ExecEngine::add_symbol(std::uint16_t id, const binance::SymbolSpec& spec) {
+  if (id != symbols_offered_.load(std::memory_order_relaxed) || id >= layout::kMaxSymbols) {
+    throw std::logic_error("exec: symbol ids are consecutive (offered " + std::to_string(id) + ")");
+  }
+  OfferedSymbol& o = offered_symbols_[id];
+  o.rules = engine::SymbolRules::from(spec);
+  o.name.assign(spec.name);
+  o.base.assign(spec.base);
+  o.quote.assign(spec.quote);
+  // release: the exec thread that sees the count sees the entry written above.
+  symbols_offered_.store(static_cast<std::size_t>(id) + 1, std::memory_order_release);
+}
+
+void ExecEngine::adopt_symbols() {
+  const std::size_t offered = symbols_offered_.load(std::memory_order_acquire);
+  if (offered == rules_.size()) return;
+  for (std::size_t id = rules_.size(); id < offered; ++id) {
+    const OfferedSymbol& o = offered_symbols_[id];
+    rules_.push_back(o.rules);
+    symbol_names_.emplace_back(o.name.view());
+    base_assets_.emplace_back(o.base.view());
+    quote_assets_.emplace_back(o.quote.view());
+    positions_.emplace_back();
+    if (rest_venue_ != nullptr) {
+      rest_venue_->set_symbol_assets(symbol_names_[id], base_assets_[id], quote_assets_[id]);
+    }
+    // A new base asset's balance is watched from what the account holds now (the checks are
+    // built at the first balances; before that, this symbol is simply among them).
+    const std::string& base = base_assets_[id];
+    if (!asset_checks_.empty() &&
+        std::none_of(asset_checks_.begin(), asset_checks_.end(),
+                     [&base](const AssetCheck& c) { return c.asset == base; })) {
+      AssetCheck c{base};
+      for (const auto& b : last_balances_) {
+        if (b.asset == base) c.balance_at_start = b.free + b.locked;
+      }
+      for (std::size_t k = 0; k < base_assets_.size(); ++k) {
+        if (base_assets_[k] == base) c.position_at_start += positions_[k].qty;
+      }
+      asset_checks_.push_back(std::move(c));
+    }
+    publish_position(static_cast<std::uint16_t>(id), now_ns_);
+    log_.push(HotRecord{now_ns_, spdlog::level::info, "exec", "symbol_adopted"}.u("id", id));
+  }
+  symbols_adopted_.store(rules_.size(), std::memory_order_release);
 }
 
 std::uint64_t ExecEngine::request_cancel_all() {
@@ -201,6 +267,9 @@ void ExecEngine::loop_once(std::int64_t now, bool& did_work) {
   heartbeat_.store(now, std::memory_order_relaxed);
   cc::store_word(market_.status.exec.heartbeat_ns, static_cast<std::uint64_t>(now),
                  std::memory_order_relaxed);
+  // Symbols first: reload() published their limits before add_symbol() offered them, so the
+  // limits check below sees them in the same loop.
+  adopt_symbols();
   if (const std::uint64_t v = pending_limits_.version(); v != limits_seen_) {
     // Cheap check: the seqlock's version moves only on reload().
     limits_seen_ = v;
@@ -357,6 +426,8 @@ void ExecEngine::on_signal(std::uint32_t slot, const layout::Signal& s, std::int
     if (r != RejectReason::kNone) return reject(slot, s, r, 0, now);
     return on_cancel_signal(slot, s, now);
   }
+  // A removed symbol (symbols.remove) takes no new order; its open ones may still be cancelled.
+  if (rules != nullptr && limits_.closed[s.symbol] != 0) rules = nullptr;
   engine::MarketState m;
   engine::Exposure ex;
   const engine::RiskLimits& risk = s.symbol < nsym ? limits_.risk[s.symbol] : limits_.risk[0];

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,7 @@
 #include "cwts/journal/journal.hpp"
 #include "cwts/shm_layout/market_region.hpp"
 #include "cwts/shm_layout/signal_region.hpp"
+#include "cwts/venue/binance_rest.hpp"
 #include "cwts/venue/venue.hpp"
 #include "exec/client_order_id.hpp"
 #include "exec/order_index.hpp"
@@ -85,9 +87,20 @@ class ExecEngine final : private venue::VenueListener {
   void open_journal();
   // The exec thread: until `stop` becomes true, then the shutdown sequence (see Engine::stop).
   void run(std::atomic<bool>& stop);
-  // Any thread: new risk limits and slot policies, applied at the next loop.
-  // Returns the limits version to wait for (applied_version()).
-  std::uint64_t reload(const Config& cfg);
+  // Any thread: new risk limits and slot policies, applied at the next loop, for `symbols` (the
+  // engine's symbols in id order, those added at run time included; a symbol's risk.symbols
+  // override is found by its name). Returns the limits version to wait for (applied_version()).
+  std::uint64_t reload(const Config& cfg, std::span<const std::string_view> symbols);
+  // The ctl thread (ADR 0025): symbol `id` (the next one: ids are consecutive) with its rules is
+  // offered to the exec thread, which adopts it at its next loop (symbols_adopted()). Call
+  // reload() with the new list first, so its limits are there when it is adopted.
+  void add_symbol(std::uint16_t id, const binance::SymbolSpec& spec);
+  [[nodiscard]] std::size_t symbols_adopted() const noexcept {
+    return symbols_adopted_.load(std::memory_order_acquire);
+  }
+  // The ctl thread: new signals for `id` are refused (UNKNOWN_SYMBOL) while `closed`, from the
+  // returned limits version on; cancels and the open orders' reports go on.
+  std::uint64_t set_symbol_closed(std::uint16_t id, bool closed);
   // The ctl thread (the same thread as reload): cancel every open order at the next loop; each
   // gets its CANCELLED (or final) report as usual. Returns the limits version, as reload.
   std::uint64_t request_cancel_all();
@@ -181,8 +194,20 @@ class ExecEngine final : private venue::VenueListener {
     engine::SlotPolicy slots[layout::kMaxSlots];
     std::uint64_t trading_state;
     std::uint64_t version;
-    std::uint64_t cancel_all_seq;  // moved by request_cancel_all()
+    std::uint64_t cancel_all_seq;              // moved by request_cancel_all()
+    std::uint8_t closed[layout::kMaxSymbols];  // 1: symbols.remove; no new orders
   };
+  // A symbol added at run time, as the ctl thread hands it over (written before
+  // symbols_offered_ is released, never written again).
+  struct OfferedSymbol {
+    engine::SymbolRules rules;
+    layout::FixedString<16> name;
+    layout::FixedString<8> base;
+    layout::FixedString<8> quote;
+  };
+  // Exec thread: takes the symbols offered since the last loop (no allocation for names that fit
+  // std::string's small buffer; the vectors are reserved for kMaxSymbols).
+  void adopt_symbols();
   struct Order;
   // The order's fees as a venue event states them: in quote, and as charged.
   static void take_fees(Order& o, const venue::OrderEvent& e) noexcept;
@@ -257,7 +282,12 @@ class ExecEngine final : private venue::VenueListener {
   std::function<void(layout::RegionState)> publish_intake_;
   HotLog& log_;
   std::uint64_t epoch_ns_ = 0;
+  // Per symbol, by id: reserved for kMaxSymbols at construction, grown only by the exec thread
+  // (adopt_symbols), read only by it.
   std::vector<engine::SymbolRules> rules_;
+  std::array<OfferedSymbol, layout::kMaxSymbols> offered_symbols_{};
+  std::atomic<std::size_t> symbols_offered_{0};  // ctl thread: release after the entry
+  std::atomic<std::size_t> symbols_adopted_{0};  // exec thread: release after adopting
   const engine::AveragePriceBoard* avg_prices_ = nullptr;
   std::vector<std::string> symbol_names_;
   std::vector<std::string> base_assets_;
@@ -268,6 +298,7 @@ class ExecEngine final : private venue::VenueListener {
   std::uint64_t limits_seen_ = 0;  // pending_limits_ version last looked at
   boost::asio::io_context ioc_;
   std::unique_ptr<venue::VenueClient> venue_;
+  venue::BinanceRestVenue* rest_venue_ = nullptr;  // venue_ when it is Binance's (symbol assets)
   std::vector<std::unique_ptr<SlotState>> slots_;
   std::vector<Order> orders_;  // fixed capacity, allocated once
   std::vector<std::uint32_t> free_orders_;

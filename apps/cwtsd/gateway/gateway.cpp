@@ -152,16 +152,12 @@ Gateway::Impl::Impl(const Config& c, Engine& e, Credentials cr)
   info.rate_limits = all.rate_limits;
   info.server_time_ms = all.server_time_ms;
   info.timezone = all.timezone;
-  binance::ExchangeInfoJson all_json = binance::split_exchange_info_json(e.exchange_info_text());
-  json.exchange_filters = all_json.exchange_filters;
-  for (const std::string_view n : e.symbol_names()) {
-    const binance::SymbolSpec* spec = all.find(n);
-    info.symbols.push_back(*spec);
-    names.emplace_back(n);
-    quotes.push_back(spec->quote);
-    for (auto& [name, object] : all_json.symbols)
-      if (name == n) json.symbols.emplace_back(name, object);
-  }
+  json.exchange_filters =
+      binance::split_exchange_info_json(e.exchange_info_text()).exchange_filters;
+  info.symbols.reserve(layout::kMaxSymbols);
+  names.reserve(layout::kMaxSymbols);
+  quotes.reserve(layout::kMaxSymbols);
+  follow_symbols();
   // Order ids are signal seqs; starting at the clock in µs makes them increase across restarts
   // (a client's old orderId never names a new order).
   next_seq = static_cast<std::uint64_t>(core::realtime_ns() / 1000);
@@ -256,6 +252,19 @@ void Gateway::stop() {
                  log::LogFields().unum("orders_known", i.orders.size()));
 }
 
+void Gateway::Impl::follow_symbols() {
+  const auto all = engine.symbol_names();
+  for (std::size_t id = names.size(); id < all.size(); ++id) {
+    const binance::SymbolSpec& spec = engine.symbol_spec(id);
+    info.symbols.push_back(spec);
+    names.emplace_back(all[id]);
+    quotes.push_back(spec.quote);
+    if (const std::string_view object = engine.symbol_json(id); !object.empty()) {
+      json.symbols.emplace_back(names.back(), std::string(object));
+    }
+  }
+}
+
 int Gateway::Impl::symbol_id(std::string_view name) const noexcept {
   for (std::size_t k = 0; k < names.size(); ++k)
     if (names[k] == name) return static_cast<int>(k);
@@ -265,6 +274,7 @@ int Gateway::Impl::symbol_id(std::string_view name) const noexcept {
 // ---- requests -----------------------------------------------------------------------------
 
 void Gateway::Impl::handle(net::HttpServerRequest&& req, Reply reply) {
+  follow_symbols();
   auto parsed = binance::Request::parse(req.query(), req.body);
   if (!parsed.ok()) return reply_error(reply, parsed.error());
   const binance::Request& r = parsed.value();

@@ -124,6 +124,9 @@ struct Gateway::Impl {
   std::uint64_t send_cancel(GatewayOrder& g, std::string cancel_cid);
   void wait_for(Waiter w, Reply reply);
   [[nodiscard]] int symbol_id(std::string_view name) const noexcept;
+  // Gateway thread, before each request and stream subscription: symbols the engine added since
+  // (symbols.add, ADR 0025) join info, json, names and quotes (reserved for kMaxSymbols).
+  void follow_symbols();
 
   Config cfg;
   Engine& engine;

@@ -60,6 +60,7 @@ std::optional<StreamSub> Gateway::Impl::resolve_stream(std::string_view text) co
 
 net::WsHandlers Gateway::Impl::open_stream(const net::HttpServerRequest& req,
                                            std::shared_ptr<net::WsConnection> conn) {
+  follow_symbols();
   auto client = std::make_shared<StreamClient>();
   client->conn = std::move(conn);
   const std::string_view path = req.path();
@@ -95,6 +96,7 @@ void Gateway::Impl::on_stream_message(StreamClient& c, std::string_view text) {
   const auto& ctl = std::get<binance::StreamControl>(parsed);
   switch (ctl.method) {
     case binance::StreamMethod::kSubscribe: {
+      follow_symbols();
       std::vector<StreamSub> add;
       for (const std::string& n : ctl.streams) {
         auto s = resolve_stream(n);

@@ -5,9 +5,15 @@ namespace cwts::daemon {
 
 AveragePriceTap::AveragePriceTap(md::MarketSink& downstream, engine::AveragePriceBoard& board,
                                  const std::vector<std::uint32_t>& minutes)
-    : down_(downstream), board_(board), kind_(minutes.size(), 0) {
-  avg_.reserve(minutes.size());
-  for (const std::uint32_t m : minutes) avg_.emplace_back(m);
+    : down_(downstream), board_(board) {
+  avg_.reserve(layout::kMaxSymbols);
+  kind_.reserve(layout::kMaxSymbols);
+  for (const std::uint32_t m : minutes) add(m);
+}
+
+void AveragePriceTap::add(std::uint32_t minutes) {
+  avg_.emplace_back(minutes);
+  kind_.push_back(0);
 }
 
 void AveragePriceTap::on_trade(const md::SymbolState& s, const md::TradeMsg& t, bool aggregate,

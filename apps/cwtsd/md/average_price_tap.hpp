@@ -18,6 +18,10 @@ class AveragePriceTap final : public md::MarketSink {
   AveragePriceTap(md::MarketSink& downstream, engine::AveragePriceBoard& board,
                   const std::vector<std::uint32_t>& minutes);
 
+  // md thread: a symbol added at run time (id = the next one) with its avgPriceMins. The storage
+  // is reserved for layout::kMaxSymbols at construction, so this never reallocates.
+  void add(std::uint32_t minutes);
+
   // The window slides without trades: recomputes every symbol's value (the md tick).
   void refresh(std::int64_t now_ms) noexcept;
 

@@ -160,6 +160,35 @@ void MdThread::run() {
   }
 }
 
+void MdThread::add_symbol(const binance::SymbolSpec& spec, std::shared_ptr<std::atomic<int>> done) {
+  feed_->post([this, &spec, done = std::move(done)] {
+    try {
+      // The table entry first: the pipeline routes the symbol's first frame by name to it.
+      const std::size_t before = publisher_->symbol_count();
+      publisher_->add_symbol(spec);
+      if (publisher_->symbol_count() > before) {
+        // No avgPriceMins (no NOTIONAL / MIN_NOTIONAL filter): Binance's usual 5.
+        const std::uint32_t m = spec.notional_avg_price_mins;
+        tap_->add(m == 0xFFFFFFFFU ? 5U : m);
+      }
+      feed_->add_symbol(spec.name);
+      done->store(1, std::memory_order_release);
+    } catch (const std::exception& e) {
+      log::log_event(spdlog::level::err, "md", "symbol_add_failed",
+                     log::LogFields().str("symbol", spec.name).str("error", e.what()));
+      done->store(-1, std::memory_order_release);
+    }
+  });
+}
+
+void MdThread::retire_symbol(std::uint16_t id) {
+  feed_->post([this, id] { publisher_->set_symbol_status(id, layout::SymbolStatus::kBreak); });
+}
+
+void MdThread::unsubscribe_symbol(std::string name) {
+  feed_->post([this, name = std::move(name)] { feed_->remove_symbol(name); });
+}
+
 void MdThread::on_tick(md::Pipeline& p) {
   const std::int64_t stall = stall_ms_.exchange(0, std::memory_order_relaxed);
   if (stall > 0) std::this_thread::sleep_for(std::chrono::milliseconds(stall));

@@ -49,6 +49,16 @@ class MdThread {
   // Test hook: the thread sleeps `ms` on its next tick (a stalled md thread on demand).
   void stall_for(std::int64_t ms) noexcept { stall_ms_.store(ms, std::memory_order_relaxed); }
 
+  // Run-time symbols (ADR 0025). Any thread (the ctl thread): each posts a command the md thread
+  // runs between frames. add_symbol: the symbol table entry (publisher), its average price, then
+  // its streams (live SUBSCRIBE) and book sync; `done` becomes 1 once the entry is published (or
+  // -1 if the md thread refused it; the error is logged). `spec` must outlive the engine.
+  void add_symbol(const binance::SymbolSpec& spec, std::shared_ptr<std::atomic<int>> done);
+  // The symbol no longer trades: its published status becomes kBreak (a kStatus event).
+  void retire_symbol(std::uint16_t id);
+  // Its streams are unsubscribed and its book invalidated (after its last order is over).
+  void unsubscribe_symbol(std::string name);
+
   // Read by the ctl thread for /metrics: the publisher's counters are atomics or snapshots.
   [[nodiscard]] const publish::ShmPublisher& publisher() const noexcept { return *publisher_; }
 

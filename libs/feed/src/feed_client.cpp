@@ -128,6 +128,108 @@ void FeedClient::Impl::on_tick() {
   if (tick_hook) tick_hook(pipeline);
 }
 
+// ---- run-time symbols ---------------------------------------------------------------------
+
+md::SymbolState& FeedClient::Impl::add_symbol(std::string_view symbol) {
+  const std::string upper = core::ascii_upper(symbol);
+  if (md::SymbolState* have = pipeline.find(upper)) {
+    if (!unsubscribed[have->id]) return *have;
+    // Added again after a removal: the same id streams again.
+    unsubscribed[have->id] = false;
+  }
+  md::SymbolState& s = *pipeline.add_symbol(upper);  // throws past the capacity
+  if (s.id >= depth_targets.size()) depth_targets.push_back(depth_target(cfg, upper));
+  if (std::find(cfg.symbols.begin(), cfg.symbols.end(), upper) == cfg.symbols.end()) {
+    cfg.symbols.push_back(upper);
+  }
+  rebuild_target();
+  if (state == State::kOpen) {
+    std::string msg = R"({"method":"SUBSCRIBE","params":[)";
+    const std::string lower = core::ascii_lower(upper);
+    for (std::size_t i = 0; i < cfg.streams.size(); ++i) {
+      msg += (i == 0 ? "\"" : ",\"") + lower + "@" + cfg.streams[i] + "\"";
+    }
+    msg += R"(],"id":)" + std::to_string(++control_id) + "}";
+    awaiting_subscribe[s.id] = true;
+    send_text(std::move(msg));
+  }
+  // Not open: the next connection's target has its streams, and on_open asks for its snapshot.
+  log::log_event(spdlog::level::info, "feed", "symbol_added",
+                 log::LogFields()
+                     .str("symbol", upper)
+                     .unum("id", s.id)
+                     .boolean("live_subscribe", state == State::kOpen));
+  return s;
+}
+
+void FeedClient::Impl::remove_symbol(std::string_view symbol) {
+  const std::string upper = core::ascii_upper(symbol);
+  md::SymbolState* s = pipeline.find(upper);
+  if (s == nullptr || unsubscribed[s->id]) return;
+  unsubscribed[s->id] = true;
+  awaiting_subscribe[s->id] = false;
+  slots[s->id].pending = false;
+  rebuild_target();
+  if (state == State::kOpen) {
+    std::string msg = R"({"method":"UNSUBSCRIBE","params":[)";
+    const std::string lower = core::ascii_lower(upper);
+    for (std::size_t i = 0; i < cfg.streams.size(); ++i) {
+      msg += (i == 0 ? "\"" : ",\"") + lower + "@" + cfg.streams[i] + "\"";
+    }
+    msg += R"(],"id":)" + std::to_string(++control_id) + "}";
+    send_text(std::move(msg));
+  }
+  // Its book is no longer fed: readers must not trust it.
+  const bool was_valid = s->sync.valid();
+  s->sync.invalidate();
+  if (was_valid) relay.on_book_validity(*s, false, md::FrameMeta{realtime_ns()});
+  log::log_event(spdlog::level::info, "feed", "symbol_removed",
+                 log::LogFields().str("symbol", upper).unum("id", s->id));
+}
+
+void FeedClient::Impl::rebuild_target() {
+  FeedConfig live = cfg;
+  live.symbols.clear();
+  for (std::size_t i = 0; i < pipeline.symbol_count(); ++i) {
+    if (!unsubscribed[i]) live.symbols.emplace_back(pipeline.symbol(i).name_view());
+  }
+  target = stream_target(live);
+}
+
+void FeedClient::Impl::send_text(std::string text) {
+  ws_out.push_back(std::move(text));
+  if (!ws_writing && ws) write_next(ws);
+}
+
+void FeedClient::Impl::write_next(const std::shared_ptr<WsConn>& c) {
+  if (ws_out.empty() || c != ws || state != State::kOpen) {
+    ws_writing = false;
+    return;
+  }
+  ws_writing = true;
+  auto msg = std::make_shared<std::string>(std::move(ws_out.front()));
+  ws_out.erase(ws_out.begin());
+  c->visit([&](auto& s) {
+    s.text(true);
+    s.async_write(asio::buffer(*msg), [this, c, msg](beast::error_code ec, std::size_t) {
+      if (c != ws) return;  // that connection is gone; the new one's target has the streams
+      if (ec) {
+        ws_writing = false;
+        return;  // the read side sees the failure and reconnects
+      }
+      write_next(c);
+    });
+  });
+}
+
+void FeedClient::Impl::on_subscription_reply() {
+  for (std::size_t i = 0; i < pipeline.symbol_count(); ++i) {
+    if (!awaiting_subscribe[i]) continue;
+    awaiting_subscribe[i] = false;
+    request_snapshot(pipeline.symbol(i));
+  }
+}
+
 void FeedClient::Impl::set_error(const std::string& msg) {
   std::lock_guard<std::mutex> lock(error_mu);
   last_error = msg;
@@ -156,6 +258,14 @@ void FeedClient::run_spinning(bool yield_when_idle) {
     if (impl_->ioc.poll() == 0 && yield_when_idle) std::this_thread::yield();
   }
 }
+
+void FeedClient::post(std::function<void()> fn) { asio::post(impl_->ioc, std::move(fn)); }
+
+md::SymbolState& FeedClient::add_symbol(std::string_view symbol) {
+  return impl_->add_symbol(symbol);
+}
+
+void FeedClient::remove_symbol(std::string_view symbol) { impl_->remove_symbol(symbol); }
 
 void FeedClient::stop() noexcept {
   try {

@@ -243,6 +243,18 @@ struct FeedClient::Impl {
 
   void set_error(const std::string& msg);
 
+  // ---- run-time symbols (feed_client.cpp) ----------------------------------------------------
+
+  md::SymbolState& add_symbol(std::string_view symbol);
+  void remove_symbol(std::string_view symbol);
+  // The combined stream target from the symbols still subscribed (the next connection's).
+  void rebuild_target();
+  // Queues a text message on the open connection (one write in flight at a time).
+  void send_text(std::string text);
+  void write_next(const std::shared_ptr<detail::WsConn>& c);
+  // A {"result":..,"id":..} arrived: the symbols whose SUBSCRIBE was waiting ask for snapshots.
+  void on_subscription_reply();
+
   // Declared first so it is destroyed last: sockets, timers and pending handlers below refer
   // to it.
   asio::io_context ioc{1};
@@ -274,6 +286,14 @@ struct FeedClient::Impl {
   Clock::time_point last_activity{};
 
   std::array<SnapSlot, md::kMaxPipelineSymbols> slots{};
+  // Run-time symbols: unsubscribed ones keep their id but stream nothing and sync no book; added
+  // ones wait for the venue's answer to their SUBSCRIBE before their snapshot is requested (the
+  // diffs must be buffering first, as at start-up).
+  std::array<bool, md::kMaxPipelineSymbols> unsubscribed{};
+  std::array<bool, md::kMaxPipelineSymbols> awaiting_subscribe{};
+  std::uint64_t control_id = 0;     // id of the last SUBSCRIBE / UNSUBSCRIBE sent
+  std::vector<std::string> ws_out;  // text messages waiting for the connection's write
+  bool ws_writing = false;
   std::size_t rr = md::kMaxPipelineSymbols - 1;
   bool pump_posted = false;
   std::shared_ptr<detail::HttpConn> http;

@@ -23,6 +23,8 @@ void FeedClient::Impl::request_snapshot(const md::SymbolState& s) {
   // Only configured symbols have a depth target (the pipeline could, in principle, have added
   // one it saw on the wire).
   if (s.id >= depth_targets.size()) return;
+  // A removed symbol streams nothing; one still waiting for its SUBSCRIBE's answer asks then.
+  if (unsubscribed[s.id] || awaiting_subscribe[s.id]) return;
   slots[s.id].pending = true;
   schedule_pump();
 }

@@ -97,6 +97,10 @@ void FeedClient::Impl::on_open(const std::shared_ptr<WsConn>& c) {
   state = State::kOpen;
   connected_at = last_activity = Clock::now();
   shutdown_announced = false;
+  // A new connection's target already has every subscribed symbol: nothing left to send.
+  ws_out.clear();
+  ws_writing = false;
+  awaiting_subscribe.fill(false);
   bump(counters.connects);
   if (ever_connected) bump(counters.reconnects);
   ever_connected = true;
@@ -132,6 +136,10 @@ void FeedClient::Impl::on_read(const std::shared_ptr<WsConn>& c, beast::error_co
     const auto data = c->buffer.cdata();
     pipeline.on_frame(receive_ns,
                       std::string_view(static_cast<const char*>(data.data()), data.size()));
+    if (pipeline.last_error() == md::ParseErrc::kOk &&
+        pipeline.last_frame().kind == md::FrameKind::kSubscriptionReply) {
+      on_subscription_reply();
+    }
   } else {
     bump(counters.binary_frames);
   }

@@ -367,7 +367,11 @@ void ShmPublisher::on_kline(const md::SymbolState& s, const md::KlineMsg& k,
 void ShmPublisher::setup_indicators() {
   for (auto& per_symbol : last_closed_ms_)
     per_symbol.fill(std::numeric_limits<std::int64_t>::min());
-  for (std::size_t id = 0; id < symbol_count_; ++id) {
+  for (std::size_t id = 0; id < symbol_count_; ++id) setup_indicators(id);
+}
+
+void ShmPublisher::setup_indicators(std::size_t id) {
+  {
     layout::IndicatorTable table{};
     std::size_t slots = 0;
     for (const IndicatorSpec& spec : options_.indicators) {
@@ -512,6 +516,52 @@ void ShmPublisher::on_tick(std::int64_t now_ns, const md::Pipeline::Counters& c)
   store_counter(md.frames, c.frames);
   store_counter(md.parse_errors, c.malformed);
   store_counter(md.heartbeat_ns, static_cast<std::uint64_t>(now_ns));
+}
+
+std::uint16_t ShmPublisher::add_symbol(const binance::SymbolSpec& spec) {
+  if (const int have = shm_id(spec.name); have >= 0) {
+    // Added again after a removal: it trades again under its old id.
+    const auto id = static_cast<std::uint16_t>(have);
+    if (local_[id].status != static_cast<std::uint8_t>(spec.status)) {
+      set_symbol_status(id, spec.status);
+    }
+    return id;
+  }
+  if (symbol_count_ >= layout::kMaxSymbols) {
+    throw std::length_error("the market region's symbol table is full (capacity kMaxSymbols = " +
+                            std::to_string(layout::kMaxSymbols) + " symbols)");
+  }
+  const std::size_t id = symbol_count_;
+  layout::SymbolInfo si{};
+  binance::fill_symbol_info(spec, static_cast<std::uint16_t>(id), si);
+  if (si.name.view() != spec.name) {
+    throw std::invalid_argument("shm publisher: symbol name " + spec.name +
+                                " is too long for the layout");
+  }
+  indicators_[id].clear();
+  setup_indicators(id);  // throws before anything a reader can see changes: the count is not up
+  region_->symbols[id].info.store(si);
+  names_[id].assign(spec.name);
+  local_[id] = Local{};
+  local_[id].status = static_cast<std::uint8_t>(spec.status);
+  symbol_count_ = id + 1;
+  // release: a reader that sees the count also sees the SymbolInfo and indicator table above.
+  cc::store_word(region_->symbol_count, symbol_count_, std::memory_order_release);
+  // Pipeline symbols that were looked up before and found nothing may be this one now.
+  for (auto& m : pipeline_to_shm_) {
+    if (m == kNoSymbol) m = kUnresolved;
+  }
+  publish_status(static_cast<std::uint16_t>(id), 0, core::realtime_ns());
+  return static_cast<std::uint16_t>(id);
+}
+
+void ShmPublisher::set_symbol_status(std::uint16_t id, layout::SymbolStatus status) noexcept {
+  if (id >= symbol_count_) return;
+  layout::SymbolInfo si = region_->symbols[id].info.load();
+  si.status = static_cast<std::uint8_t>(status);
+  region_->symbols[id].info.store(si);
+  local_[id].status = static_cast<std::uint8_t>(status);
+  publish_status(id, 0, core::realtime_ns());
 }
 
 void ShmPublisher::update_symbol_info(const binance::ExchangeInfo& info) {

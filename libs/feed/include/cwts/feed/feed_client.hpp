@@ -119,6 +119,18 @@ class FeedClient {
   // run() returns (at the latest close_timeout later). Posting locks and may allocate, so this
   // is not for a POSIX signal handler; use stop_from_signal() there.
   void stop() noexcept;
+  // Any thread: runs `fn` on the client's thread (the md thread) between frames. Posting locks and
+  // allocates: for rare control work (adding a symbol), never a hot path.
+  void post(std::function<void()> fn);
+  // Client's thread only (a function given to post()): adds `symbol` at run time. Its streams are
+  // subscribed on the open connection (Binance's live {"method":"SUBSCRIBE"}) and are part of
+  // every later connection; once the venue confirms the subscription ({"result":null}) its book
+  // syncs from a REST snapshot like every book at start-up. Returns its pipeline state (the
+  // existing one if it is already there). Throws std::length_error past the pipeline's capacity.
+  md::SymbolState& add_symbol(std::string_view symbol);
+  // Client's thread only: the symbol's streams are unsubscribed (UNSUBSCRIBE) and left out of
+  // later connections; its book is invalidated and no longer synced. It keeps its pipeline id.
+  void remove_symbol(std::string_view symbol);
   // Async-signal-safe: only sets a lock-free atomic flag, which the client's housekeeping tick
   // (every ≤ 100 ms) turns into the same graceful shutdown as stop().
   void stop_from_signal() noexcept;

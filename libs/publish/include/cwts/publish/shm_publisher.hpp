@@ -124,6 +124,17 @@ class ShmPublisher final : public md::MarketSink, private md::CandleListener {
   // event for each symbol whose status changed. Throws std::runtime_error if a symbol vanished.
   void update_symbol_info(const binance::ExchangeInfo& info);
 
+  // md thread, at run time: appends `spec` to the symbol table as id symbol_count() (SymbolInfo,
+  // the indicators configured for it, then symbol_count with release, then a kStatus event
+  // naming the new id). Returns its id; a symbol already in the table returns its id unchanged.
+  // Throws std::length_error naming kMaxSymbols when the table is full (nothing written), or
+  // std::invalid_argument as the constructor does (name too long, bad indicator).
+  std::uint16_t add_symbol(const binance::SymbolSpec& spec);
+  // md thread: the symbol's published status (SymbolInfo::status) becomes `status`, announced by a
+  // kStatus event (a symbol the engine no longer trades: kBreak).
+  void set_symbol_status(std::uint16_t id, layout::SymbolStatus status) noexcept;
+  [[nodiscard]] std::size_t symbol_count() const noexcept { return symbol_count_; }
+
   // Shared-memory id of a symbol, or -1.
   [[nodiscard]] int shm_id(std::string_view symbol) const noexcept;
   [[nodiscard]] const md::CandleBuilder& candles() const noexcept { return candles_; }
@@ -167,6 +178,8 @@ class ShmPublisher final : public md::MarketSink, private md::CandleListener {
   void publish_status(std::uint16_t id, std::int64_t receive_ns, std::int64_t now_ns) noexcept;
   void track_sync_counters(std::uint16_t id, const md::SymbolState& s) noexcept;
   void setup_indicators();
+  // One symbol's indicators, table and (NaN) values; throws std::invalid_argument.
+  void setup_indicators(std::size_t id);
   // Updates the symbol's indicators on `timeframe` with a closed candle and stores IndicatorValues.
   void update_indicators(std::uint16_t symbol, std::uint8_t timeframe,
                          const layout::Candle& candle) noexcept;

@@ -1,0 +1,171 @@
+"""Issue 18: symbols added and removed at run time through the control plane (ADR 0025).
+
+cwts-sim serves a third synthetic symbol the engine's configuration does not list; the engine
+subscribes it on its live feed connection, and a strategy attached before sees it appear."""
+
+import asyncio
+import json
+
+import pytest
+
+import cwts_bridge
+from conftest import Engine, Sim, wait_until
+from test_control import Rpc, connect, control_address, generated_token
+
+
+@pytest.fixture
+def three_symbol_sim(tmp_path):
+    sim = Sim(["--synthetic", "BTCUSDT,ETHUSDT,SOLUSDT", "--rate", "400", "--balance",
+               "USDT=100000,BTC=5,ETH=50,SOL=500"], tmp_path)
+    yield sim
+    assert sim.stop() == 0
+
+
+def call(port, token, method, params=None):
+    async def run():
+        async with await connect(port, token) as ws:
+            return await Rpc(ws).call(method, params)
+    return asyncio.run(run())
+
+
+@pytest.fixture
+def engine3(three_symbol_sim, tmp_path):
+    eng = Engine(three_symbol_sim, tmp_path)
+    yield eng
+    if eng.proc.poll() is None:
+        assert eng.stop() == 0
+
+
+def test_add_trade_and_remove_a_symbol_at_run_time(engine3):
+    eng = engine3
+    port = control_address(eng)["port"]
+    token = generated_token(eng)
+    with cwts_bridge.attach(eng.instance, slot=-1, name="symbols-test") as b:
+        assert b.symbols() == ["BTCUSDT", "ETHUSDT"]
+        with pytest.raises(cwts_bridge.UnknownSymbol):
+            b.quote("SOLUSDT")
+
+        # Not on the venue: a clear error, and nothing changed (even listed after a good one).
+        r = call(port, token, "symbols.add", {"symbols": ["SOLUSDT", "NOPEUSDT"]})
+        assert "NOPEUSDT is not a symbol of the venue" in r["error"]["message"], r
+        assert [s["symbol"] for s in call(port, token, "symbols")["result"]] == ["BTCUSDT", "ETHUSDT"]
+        # The read scope is not enough: it changes what the engine trades.
+        assert call(port, None, "symbols.add", {"symbols": ["SOLUSDT"]})["error"]["code"] == -32001
+
+        r = call(port, token, "symbols.add", {"symbols": ["SOLUSDT", "btcusdt"]})["result"]
+        assert r["symbols"] == [{"symbol": "SOLUSDT", "id": 2, "added": True},
+                                {"symbol": "BTCUSDT", "id": 0, "added": False}]
+        # Idempotent.
+        again = call(port, token, "symbols.add", {"symbols": ["SOLUSDT"]})["result"]
+        assert again["symbols"] == [{"symbol": "SOLUSDT", "id": 2, "added": False}]
+
+        # The bridge attached before sees it without reattaching (announced by a status event),
+        # and its book syncs in seconds.
+        assert "SOLUSDT" in b.symbols()
+        assert wait_until(lambda: any(e.kind == "status" and e.symbol == "SOLUSDT" for e in b.events()),
+                          timeout=5), "a kStatus event names the new symbol"
+        assert wait_until(lambda: b.quote("SOLUSDT").book_valid, timeout=10), "SOLUSDT's book"
+        q = b.quote("SOLUSDT")
+        assert 0 < q.bid < q.ask
+        bids, asks = b.book("SOLUSDT")[:2]
+        assert len(bids) > 0 and len(asks) > 0
+        syms = call(port, token, "symbols")["result"]
+        assert syms[2]["symbol"] == "SOLUSDT" and syms[2]["id"] == 2 and syms[2]["trading"]
+        assert wait_until(lambda: call(port, token, "status")["result"]["books_valid"] == 3, timeout=10)
+
+        # It trades: a market buy gets its terminal report.
+        seq = b.submit("SOLUSDT", "buy", 1, type="market")
+        rep = b.wait_report(seq, timeout=10)
+        assert rep is not None and rep.kind == "FILLED", rep
+        # A resting order stays through the removal; new signals are refused.
+        far = b.quote("SOLUSDT").bid * 0.97
+        resting = b.submit("SOLUSDT", "buy", 1, price=far, round="down")
+        assert wait_until(lambda: any(x.kind == "NEW" for x in b.reports() if x.seq == resting), timeout=10)
+
+        r = call(port, token, "symbols.remove", {"symbols": ["SOLUSDT"]})["result"]
+        assert r["symbols"] == [{"symbol": "SOLUSDT", "id": 2, "trading": False}]
+        refused = b.submit("SOLUSDT", "buy", 1, type="market")
+        rep = b.wait_report(refused, timeout=10)
+        assert rep.kind == "REJECTED" and rep.reason == "UNKNOWN_SYMBOL", rep
+        # The open order is still there and can be cancelled; the table keeps the entry (id 2).
+        assert b.symbols() == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+        syms = call(port, token, "symbols")["result"]
+        assert syms[2]["symbol"] == "SOLUSDT" and not syms[2]["trading"]
+        open_orders = call(port, token, "open_orders")["result"]
+        assert [s["open_orders"] for s in open_orders["symbols"] if s["symbol"] == "SOLUSDT"] == [1]
+        c = b.cancel(resting)
+        assert b.wait_report(resting, 10).kind == "CANCELLED"
+        assert b.wait_report(c, 10).kind == "CANCELLED"
+
+        # Once its last order is over the engine unsubscribes it: its book goes invalid, and
+        # readiness counts only the symbols that trade.
+        assert wait_until(lambda: not b.quote("SOLUSDT").book_valid, timeout=10)
+        logged = lambda: '"symbol_unsubscribed"' in eng.log_path.read_text()
+        assert wait_until(logged, timeout=10)
+        st = call(port, token, "status")["result"]
+        assert st["symbols"] == 2 and st["books_valid"] == 2 and st["ready"], st
+        # The other symbols are unaffected.
+        seq = b.submit("BTCUSDT", "buy", 0.001, type="market")
+        assert b.wait_report(seq, timeout=10).kind == "FILLED"
+
+        # Added again: the same id, streamed and trading again.
+        r = call(port, token, "symbols.add", {"symbols": ["SOLUSDT"]})["result"]
+        assert r["symbols"] == [{"symbol": "SOLUSDT", "id": 2, "added": True}]
+        assert wait_until(lambda: b.quote("SOLUSDT").book_valid, timeout=10)
+
+
+def test_a_full_symbol_table_is_a_clear_error(tmp_path):
+    # 32 synthetic symbols on the venue (kMaxSymbols), two configured: 30 fit, the 33rd does not.
+    names = ["BTCUSDT", "ETHUSDT"] + [f"S{i:02d}USDT" for i in range(31)]
+    sim = Sim(["--synthetic", ",".join(names), "--rate", "50", "--balance", "USDT=100000"], tmp_path)
+    eng = None
+    try:
+        eng = Engine(sim, tmp_path)
+        port = control_address(eng)["port"]
+        token = generated_token(eng)
+        too_many = call(port, token, "symbols.add", {"symbols": names[2:]})
+        msg = too_many["error"]["message"]
+        assert "symbol table is full" in msg and "kMaxSymbols = 32" in msg, msg
+        assert len(call(port, token, "symbols")["result"]) == 2, "nothing changed"
+        ok = call(port, token, "symbols.add", {"symbols": names[2:32]})
+        assert "result" in ok, ok
+        ok = ok["result"]
+        assert [s["id"] for s in ok["symbols"]] == list(range(2, 32))
+        full = call(port, token, "symbols.add", {"symbols": [names[32]]})
+        assert "symbol table is full" in full["error"]["message"]
+        with cwts_bridge.attach(eng.instance) as b:
+            assert len(b.symbols()) == 32
+    finally:
+        if eng is not None and eng.proc.poll() is None:
+            assert eng.stop() == 0
+        assert sim.stop() == 0
+
+
+def test_a_remote_strategy_sees_a_symbol_added_after_it_connected(engine3):
+    import cwts_bridge.remote as remote
+    eng = engine3
+    port = control_address(eng)["port"]
+    token = generated_token(eng)
+
+    async def main():
+        async with await remote.connect(f"ws://127.0.0.1:{port}/ws", token=token, slot=-1) as r:
+            await r.subscribe(kinds=["quote"])  # every symbol, those added later too
+            assert r.symbols() == ["BTCUSDT", "ETHUSDT"]
+            async with await connect(port, token) as ws:
+                assert (await Rpc(ws).call("symbols.add", {"symbols": ["SOLUSDT"]}))["result"]
+            sol = []
+            for _ in range(100):
+                await r.wait(0.1)
+                sol += [e for e in r.pending_events() if e.symbol == "SOLUSDT"]
+                if sol:
+                    break
+            assert r.symbols() == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+            assert sol and sol[0].kind == "quote" and sol[0].a > 0  # scaled with SOLUSDT's decimals
+            with cwts_bridge.attach(eng.instance) as b:
+                assert wait_until(lambda: b.quote("SOLUSDT").book_valid, timeout=10)
+            q = await r.quote("SOLUSDT")
+            assert q.book_valid and 0 < q.bid < q.ask
+            seq = await r.submit("SOLUSDT", "buy", 1, type="market")
+            assert (await r.wait_report(seq, 5)).kind == "FILLED"
+
+    asyncio.run(asyncio.wait_for(main(), 60))
