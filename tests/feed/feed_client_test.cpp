@@ -262,8 +262,10 @@ TEST(FeedClientTest, SilentConnectionTimesOutAndReconnects) {
   expect_expected_book(nkn(client));
   const auto c = client.counters();
   EXPECT_EQ(srv.stats().stalls, 1U);
-  EXPECT_EQ(c.silence_timeouts, 1U);
-  EXPECT_EQ(c.connects, 2U);
+  // At least the stall's timeout; on a loaded machine a slow replay after it may be silent past
+  // 300 ms too (seen in CI): every timeout is followed by exactly one new connection.
+  EXPECT_GE(c.silence_timeouts, 1U);
+  EXPECT_EQ(c.connects, c.silence_timeouts + 1);
   EXPECT_NE(client.last_error().find("silence"), std::string::npos) << client.last_error();
 }
 
