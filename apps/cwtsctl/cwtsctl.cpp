@@ -47,6 +47,7 @@ constexpr const char* kUsage =
     "  risk set KEY=VALUE...  change risk limits at once (needs the token)\n"
     "  halt | resume | reduce-only   trading state (needs the token)\n"
     "  cancel-all             cancel every open order (needs the token)\n"
+    "  symbols add|remove SYMBOL...  trade more symbols / stop trading some (needs the token)\n"
     "Every command needs the token. It comes from --token-file, else $CWTS_CONTROL_TOKEN_FILE\n"
     "(the file cwtsd's control.token_file names), else the token cwtsd generated for the\n"
     "instance (DIR/cwts-NAME.token, readable by cwtsd's user only).\n"
@@ -382,7 +383,16 @@ int main(int argc, char** argv) {
       {"resume", "resume"},        {"reduce-only", "reduce_only"},
       {"cancel-all", "cancel_all"}};
   std::string method, params;
-  if (kSimple.count(cmd) != 0) {
+  if (cmd == "symbols" && o.command.size() >= 3 &&
+      (o.command[1] == "add" || o.command[1] == "remove")) {
+    method = "symbols." + o.command[1];
+    params = R"({"symbols":[)";
+    for (std::size_t i = 2; i < o.command.size(); ++i) {
+      if (i > 2) params += ',';
+      cwts::core::append_json_string(params, o.command[i]);
+    }
+    params += "]}";
+  } else if (kSimple.count(cmd) != 0) {
     method = kSimple.at(cmd);
   } else if (cmd == "risk" && o.command.size() >= 2 && o.command[1] == "get") {
     method = "risk.get";

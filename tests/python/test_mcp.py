@@ -20,7 +20,7 @@ import cwts_bridge
 from conftest import Engine, wait_until
 
 TOOLS = {"status", "positions", "open_orders", "risk_get", "risk_set", "halt", "resume",
-         "reduce_only", "cancel_all"}
+         "reduce_only", "cancel_all", "symbols_add", "symbols_remove"}
 
 
 def control_port(engine):

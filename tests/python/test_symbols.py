@@ -169,3 +169,37 @@ def test_a_remote_strategy_sees_a_symbol_added_after_it_connected(engine3):
             assert (await r.wait_report(seq, 5)).kind == "FILLED"
 
     asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_symbols_from_cwtsctl_and_mcp(engine3):
+    """The same methods from the operator's command line and from an MCP client (official SDK)."""
+    from test_control import ctl
+    from test_mcp import Mcp
+    eng = engine3
+    port = control_address(eng)["port"]
+    token = generated_token(eng)
+
+    async def refused():
+        async with Mcp(eng) as s:  # no token: refused, nothing added
+            r = await s.call_tool("symbols_add", {"symbols": ["SOLUSDT"]})
+            assert r.is_error and "unauthorized" in r.content[0].text
+
+    asyncio.run(refused())
+    assert [x["symbol"] for x in call(port, token, "symbols")["result"]] == ["BTCUSDT", "ETHUSDT"]
+
+    async def mcp():
+        async with Mcp(eng, token) as s:
+            r = await s.call_tool("symbols_add", {"symbols": ["SOLUSDT"]})
+            assert not r.is_error, r.content
+            assert json.loads(r.content[0].text)["symbols"] == [{"symbol": "SOLUSDT", "id": 2, "added": True}]
+
+    asyncio.run(mcp())
+    with cwts_bridge.attach(eng.instance) as b:
+        assert wait_until(lambda: "SOLUSDT" in b.symbols() and b.quote("SOLUSDT").book_valid, timeout=10)
+    r = ctl(eng.instance, "symbols", "remove", "SOLUSDT")
+    assert r.returncode == 0, r.stderr
+    sol = [x for x in call(port, token, "symbols")["result"] if x["symbol"] == "SOLUSDT"]
+    assert sol and sol[0]["trading"] is False
+    r = ctl(eng.instance, "symbols", "add", "SOLUSDT", "ethusdt")
+    assert r.returncode == 0, r.stderr
+    assert "SOLUSDT" in r.stdout

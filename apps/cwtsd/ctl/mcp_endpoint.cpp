@@ -75,6 +75,16 @@ constexpr Tool kTools[] = {
      kNoArguments},
     {"cancel_all", "cancel_all", true,
      "Cancel every open order of every strategy slot. Needs the control token.", kNoArguments},
+    {"symbols_add", "symbols.add", true,
+     "Start trading symbols of the venue (e.g. SOLUSDT): subscribe, sync the book, publish them "
+     "to strategies. Idempotent. Needs the control token.",
+     R"({"type":"object","properties":{"symbols":{"type":"array","items":{"type":"string"},)"
+     R"("minItems":1}},"required":["symbols"],"additionalProperties":false})"},
+    {"symbols_remove", "symbols.remove", true,
+     "Stop trading symbols: new signals are refused, open orders run to their end, then the "
+     "symbol is unsubscribed. Needs the control token.",
+     R"({"type":"object","properties":{"symbols":{"type":"array","items":{"type":"string"},)"
+     R"("minItems":1}},"required":["symbols"],"additionalProperties":false})"},
 };
 
 constexpr std::string_view kResourceKinds[] = {"quote", "book", "candles"};
@@ -340,7 +350,8 @@ HttpResponse McpEndpoint::handle(const McpHttpRequest& req) const {
         args = simdjson::minify(a);
       }
       // Tools without arguments ignore any given, as their control plane methods do.
-      const RpcOutcome o = call(tool->method, tool->name == "risk_set" ? args : std::string());
+      const RpcOutcome o =
+          call(tool->method, tool->input_schema != kNoArguments ? args : std::string());
       result.begin_object().key("content").begin_array().begin_object();
       result.key("type").string("text");
       if (o.ok()) {
