@@ -130,9 +130,9 @@ TEST_F(Mcp, ToolsCallTheControlPlaneWithTheRequestsAuthorization) {
     names.emplace_back(t["name"].get_string().value());
     EXPECT_EQ(t["inputSchema"]["type"].get_string().value(), "object");
   }
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"status", "positions", "open_orders", "risk_get", "risk_set",
-                                      "halt", "resume", "reduce_only", "cancel_all"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"status", "positions", "open_orders", "risk_get",
+                                             "risk_set", "halt", "resume", "reduce_only",
+                                             "cancel_all", "symbols_add", "symbols_remove"}));
 
   r = reply(request("tools/call", R"({"name":"halt","arguments":{}})"));
   ASSERT_EQ(plane.calls.size(), 1U);
@@ -152,7 +152,14 @@ TEST_F(Mcp, ToolsCallTheControlPlaneWithTheRequestsAuthorization) {
   EXPECT_NE(text.find("Authorization: Bearer"), std::string_view::npos) << text;
   EXPECT_NE(text.find("/mcp"), std::string_view::npos) << text;
 
-  // Only risk_set passes its arguments on; the control plane's refusal is the tool's result.
+  // Only the tools with arguments (risk_set, symbols_*) pass them on; the control plane's
+  // refusal is the tool's result.
+  (void)reply(
+      request("tools/call", R"({"name":"symbols_add","arguments":{"symbols":["SOLUSDT"]}})"));
+  EXPECT_EQ(plane.calls.back().request,
+            R"({"jsonrpc":"2.0","id":1,"method":"symbols.add","params":{"symbols":["SOLUSDT"]}})");
+  (void)reply(request("tools/call", R"({"name":"cancel_all","arguments":{"x":1}})"));
+  EXPECT_EQ(plane.calls.back().request, R"({"jsonrpc":"2.0","id":1,"method":"cancel_all"})");
   r = reply(request("tools/call", R"({"name":"risk_set","arguments":{"max_open_orders":5}})"));
   EXPECT_EQ(plane.calls.back().request,
             R"({"jsonrpc":"2.0","id":1,"method":"risk.set","params":{"max_open_orders":5}})");
