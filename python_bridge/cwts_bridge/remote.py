@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from collections import deque
 from typing import AsyncIterator, Optional
 
@@ -79,6 +80,9 @@ class RemoteBridge:
         self._claim_args: Optional[tuple[int, str]] = None  # (slot, name), claimed again on reconnect
         self._subscriptions: list[tuple[str, dict]] = []  # replayed on reconnect
         self._next_seq = 1
+        # Signals whose reply was lost with the connection: seq -> (epoch, symbol, side). Settled
+        # when the slot is claimed again (its "last_seq" says whether the engine took them).
+        self._in_doubt: dict[int, tuple[int, str, str]] = {}
         self._closed: Optional[BaseException] = None  # close() or a connection that stays lost
         self._down: Optional[BaseException] = None  # while reconnecting
         self._reader = asyncio.get_running_loop().create_task(self._run())
@@ -167,7 +171,18 @@ class RemoteBridge:
                 await self._call(method, params)
             if self._claim_args is not None:
                 self._slot = None
-                await self._claim(*self._claim_args)
+                # The engine may not have noticed yet that the old connection is gone (it holds
+                # the slot until then): try again for a while.
+                delay, give_up = 0.05, asyncio.get_running_loop().time() + 30.0
+                while True:
+                    try:
+                        await self._claim(*self._claim_args)
+                        break
+                    except SlotTaken:
+                        if asyncio.get_running_loop().time() > give_up:
+                            raise
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, 1.0)
         except CwtsError:
             pass  # reported to the next call (no slot: CwtsError; the connection: EngineNotRunning)
 
@@ -258,14 +273,16 @@ class RemoteBridge:
         seq, kind, reason, sym_id, side, cid, oid, lq, lp, cq, ap, fee, code, ts, fee_native, fee_asset = row
         m = self._by_id.get(sym_id)
         pd, qd = (m.px_dec, m.qty_dec) if m else (8, 8)
-        r = _report((seq, kind, reason, m.name if m else "", side, cid, oid, _scale(lq, qd),
-                     _scale(lp, pd), _scale(cq, qd), _scale(ap, pd), _scale(fee, pd), code, ts,
-                     _scale(fee_native, 8), fee_asset))
+        self._deliver(_report((seq, kind, reason, m.name if m else "", side, cid, oid,
+                               _scale(lq, qd), _scale(lp, pd), _scale(cq, qd), _scale(ap, pd),
+                               _scale(fee, pd), code, ts, _scale(fee_native, 8), fee_asset)))
+
+    def _deliver(self, r: Report) -> None:
         if len(self._reports) >= _MAX_BUFFERED_EVENTS:
             self._reports.popleft()  # never read by reports(): wait_report still finds terminals
         self._reports.append(r)
         if r.terminal:
-            self._terminal[seq] = r
+            self._terminal[r.seq] = r
             if len(self._terminal) > _MAX_BUFFERED_EVENTS:
                 del self._terminal[next(iter(self._terminal))]
         self._report_ready.set()
@@ -405,7 +422,25 @@ class RemoteBridge:
         # next_seq: numbers continue above this client's own, across engine restarts too.
         r = await self._call("slot.claim", {"slot": slot, "name": name, "next_seq": self._next_seq})
         self._slot, self._next_seq = r["slot"], r["next_seq"]
+        self._settle_in_doubt(r["epoch_ns"], r.get("last_seq", 0))
         return self._slot
+
+    def _settle_in_doubt(self, epoch: int, last_seq: int) -> None:
+        """The signals whose reply was lost, now that the slot is ours again. The engine read every
+        signal of the slot's previous connection before granting the claim (ADR 0021), so
+        `last_seq` (the highest number it took) tells: at or below it, the engine had the signal
+        and its reports come from the engine; above it, the signal never arrived and gets its one
+        terminal report here. After an engine restart the old engine's journal holds the answer:
+        reported STATUS_UNKNOWN (not terminal); the order, if any, is in the restarted engine's
+        open orders after reconciliation."""
+        for seq, (was_epoch, symbol, side) in sorted(self._in_doubt.items()):
+            if was_epoch == epoch and seq <= last_seq:
+                continue
+            lost = was_epoch == epoch
+            self._deliver(Report(seq, "REJECTED" if lost else "STATUS_UNKNOWN",
+                                 "CONNECTION_LOST" if lost else "ENGINE_RESTARTED", symbol, side,
+                                 "", 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, time.time_ns(), 0.0, ""))
+        self._in_doubt.clear()
 
     async def release(self) -> None:
         await self._call("slot.release")
@@ -442,17 +477,36 @@ class RemoteBridge:
             params["tag"] = tag
         if reduce_only:
             params["reduce_only"] = True
-        return await self._signal("slot.submit", params)
+        return await self._signal("slot.submit", params, symbol, side)
 
     async def cancel(self, seq: int) -> int:
         """Cancels the order of signal `seq`; returns the cancel signal's own sequence number."""
-        return await self._signal("slot.cancel", {"seq": seq})
+        return await self._signal("slot.cancel", {"seq": seq}, "", "")
 
-    async def _signal(self, method: str, params: dict) -> int:
+    async def _signal(self, method: str, params: dict, symbol: str, side: str) -> int:
         if self._slot is None:
             raise CwtsError("this remote bridge holds no signal slot: connect(slot=...) or claim()")
-        got = (await self._call(method, params))["seq"]
-        self._next_seq = got + 1
+        self._check()  # not connected: nothing is sent
+        # The number is this client's (signal_seq), taken before sending: when the connection
+        # drops before the reply, the signal still has a known number, never used again.
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        epoch = self.epoch
+        try:
+            got = (await self._call(method, dict(params, signal_seq=seq)))["seq"]
+        except EngineNotRunning as e:
+            self._in_doubt[seq] = (epoch, symbol, side)
+            doubt = EngineNotRunning(
+                f"{e}; signal {seq} may or may not have reached the engine: its one terminal "
+                "report follows the reconnect (the engine's, or REJECTED/CONNECTION_LOST when it "
+                "never arrived)")
+            doubt.seq = seq
+            raise doubt from e
+        except CwtsError:
+            if self._next_seq == seq + 1:
+                self._next_seq = seq  # refused, not sent: the number is free again
+            raise
+        self._next_seq = max(self._next_seq, got + 1)
         return got
 
     def pending_reports(self) -> list[Report]:

@@ -283,6 +283,51 @@ def test_a_slow_client_is_conflated_and_does_not_hold_the_engine(busy_engine):
     run(main())
 
 
+def test_a_stalled_client_loses_trades_past_its_queue_and_is_told_how_many(busy_engine):
+    """Trades and candle closes are kept in order for a stalled client up to 16,384 (RemoteHub::
+    kMaxOrdered); past that they are dropped and counted, and the client is told the count in a
+    "lapped" row before what follows: nothing is lost silently."""
+    url, _ = control(busy_engine)
+
+    async def main():
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", int(url.split(":")[2].split("/")[0])))
+        slow = await websockets.connect(url, sock=sock, max_queue=1,
+                                        additional_headers={"Authorization": f"Bearer {BOB}"})
+        assert "result" in await rpc(slow, "market.subscribe", {"kinds": ["trade"]})
+        published = 0
+        async with await remote.connect(url, token=BOB) as fast:  # counts what was published
+            await fast.subscribe(["BTCUSDT", "ETHUSDT"], ["trade"])
+            t_end = time.monotonic() + 60
+            while published < 16384 + 1000 and time.monotonic() < t_end:
+                await fast.wait(0.5)
+                evs = fast.pending_events()
+                assert not [e for e in evs if e.kind == "lapped"], "a reading client loses nothing"
+                published += sum(1 for e in evs if e.kind == "trade")
+        assert published >= 16384 + 1000
+        trades, lapped, last_seq = 0, 0, 0
+        while True:
+            try:
+                msg = json.loads(await asyncio.wait_for(slow.recv(), 2.0))
+            except asyncio.TimeoutError:
+                break
+            for r in msg["params"]["events"]:
+                if r[0] == "lapped":
+                    lapped += r[2]
+                    continue
+                assert r[0] == "trade" and r[2] > last_seq, "in order, never twice"
+                last_seq, trades = r[2], trades + 1
+            if trades + lapped >= published:
+                break
+        await slow.close()
+        assert lapped > 0, (trades, published)
+        assert trades + lapped >= published, "each trade delivered or counted"
+        assert trades < published
+
+    run(main())
+
+
 def test_a_dropped_connection_releases_its_slot_and_its_orders_follow_the_slot_policy(rengine):
     url, _ = control(rengine)
 
@@ -323,22 +368,146 @@ def test_a_dropped_connection_releases_its_slot_and_its_orders_follow_the_slot_p
     run(main())
 
 
+class CuttingProxy:
+    """A TCP relay between a remote bridge and the engine that cuts the connection at one exact
+    point of the next call: after the request reached the engine and before its reply came back
+    ("reply"), or before the request reached the engine ("request"); or it lets requests through
+    and holds back everything the engine says until the connection ends ("hold"). It speaks no
+    protocol of its own: the bytes are the real ones."""
+
+    def __init__(self, port):
+        self.port, self.cut, self.cuts = port, None, 0
+
+    async def start(self):
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def _serve(self, creader, cwriter):
+        ureader, uwriter = await asyncio.open_connection("127.0.0.1", self.port)
+
+        def close():
+            for w in (cwriter, uwriter):
+                w.transport.abort()
+
+        async def pump(reader, writer, upstream):
+            while data := await reader.read(65536):
+                if self.cut == "request" and upstream:
+                    self.cut, self.cuts = None, self.cuts + 1
+                    return close()
+                if self.cut == "reply" and not upstream:
+                    self.cut, self.cuts = None, self.cuts + 1
+                    return close()
+                if self.cut == "hold" and not upstream:
+                    continue
+                writer.write(data)
+            if self.cut == "hold":
+                self.cut, self.cuts = None, self.cuts + 1
+            close()
+
+        await asyncio.gather(pump(creader, uwriter, True), pump(ureader, cwriter, False),
+                             return_exceptions=True)
+
+
+def test_a_signal_whose_reply_is_lost_keeps_its_number_and_gets_one_terminal_report(rengine):
+    """The connection drops while slot.submit is in flight: the bridge cannot know whether the
+    engine took the signal. It raises EngineNotRunning carrying the signal's number, never reuses
+    it, and after reconnecting delivers that signal's one terminal report: the engine's, when the
+    engine took it; CONNECTION_LOST from the bridge, when the signal never reached the engine."""
+    url, token = control(rengine)
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+
+    async def main():
+        proxy = CuttingProxy(port)
+        via = f"ws://127.0.0.1:{await proxy.start()}/ws"
+
+        async def seen():  # the highest signal number the engine took on slot 5
+            async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+                held = (await rpc(ws, "slots"))["result"]
+            return [x for x in held if x["slot"] == 5][0]["last_signal_seq"]
+
+        async with await remote.connect(via, token=ALICE, slot=5, name="cut") as r:
+            q = await r.quote("BTCUSDT")
+            low = q.bid * 0.98  # an IOC buy below the bid: expires, a terminal report
+            for cut in ("reply", "request"):
+                seq = r.next_seq
+                proxy.cut = cut
+                with pytest.raises(cwts_bridge.EngineNotRunning) as lost:
+                    await r.submit("BTCUSDT", "buy", 0.001, price=low, tif="IOC", round="down")
+                assert proxy.cuts == (1 if cut == "reply" else 2)
+                assert lost.value.seq == seq, "the error names the signal in doubt"
+                assert r.next_seq == seq + 1, "its number is never used again"
+                t = await r.wait_report(seq, 10)  # after the reconnect
+                assert t is not None and t.seq == seq
+                if cut == "reply":  # the engine had it: the engine's report
+                    assert t.kind == "EXPIRED", t
+                    assert await seen() >= seq
+                else:  # it never got there: the bridge says so, once
+                    assert (t.kind, t.reason) == ("REJECTED", "CONNECTION_LOST"), t
+                    assert await seen() < seq
+                await asyncio.sleep(0.5)
+                assert [x for x in r.pending_reports() if x.seq == seq and x.terminal] in ([], [t])
+                assert await r.wait_report(seq, 0.2) is None, "exactly one terminal report"
+                nxt = await r.submit("BTCUSDT", "buy", 0.001, price=low, tif="IOC", round="down")
+                assert nxt == seq + 1
+                assert (await r.wait_report(nxt, 10)).kind == "EXPIRED"
+        proxy.server.close()
+
+    run(main())
+
+
+def test_a_used_signal_number_is_refused_and_nothing_is_sent(rengine):
+    """A client that resends a signal under a number the slot already used (a retry after a lost
+    reply) is refused: the engine never executes one signal twice."""
+    url, _ = control(rengine)
+    with cwts_bridge.attach(rengine.instance) as b:
+        seen0 = b.status()["signals_seen"]
+
+    async def main():
+        hdr = {"Authorization": f"Bearer {ALICE}"}
+        async with websockets.connect(url, additional_headers=hdr) as ws:
+            nxt = (await rpc(ws, "slot.claim", {"slot": 3}))["result"]["next_seq"]
+            order = {"symbol": "BTCUSDT", "side": "buy", "qty": 1, "price": 1, "signal_seq": nxt}
+            assert (await rpc(ws, "slot.submit", order, rid=2))["result"]["seq"] == nxt
+            err = (await rpc(ws, "slot.submit", order, rid=3))["error"]
+            assert "already used" in err["message"], err
+            err = (await rpc(ws, "slot.cancel", {"seq": nxt, "signal_seq": nxt}, rid=4))["error"]
+            assert "already used" in err["message"], err
+            # A number above the next one is fine (the client's own numbering after a lost reply).
+            r = await rpc(ws, "slot.cancel", {"seq": nxt, "signal_seq": nxt + 5}, rid=5)
+            assert r["result"]["seq"] == nxt + 5
+            assert (await rpc(ws, "slot.submit", dict(order, signal_seq=0), rid=6))["error"]["code"] == -32602
+
+    run(main())
+    time.sleep(0.3)
+    with cwts_bridge.attach(rengine.instance) as b:
+        assert b.status()["signals_seen"] == seen0 + 2
+
+
 def test_the_remote_bridge_follows_an_engine_restart(synthetic_sim, tmp_path, tokens_file):
     with socket.socket() as s:  # a fixed control port, so that the restarted engine is found again
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     eng = Engine(synthetic_sim, tmp_path, overrides={"control": {
         "listen": f"127.0.0.1:{port}", "tokens_file": str(tokens_file)}})
-    url = f"ws://127.0.0.1:{port}/ws"
 
     async def main():
+        proxy = CuttingProxy(port)
+        url = f"ws://127.0.0.1:{await proxy.start()}/ws"
         async with await remote.connect(url, token=ALICE, slot=3) as b:
             await b.subscribe(["BTCUSDT"], ["quote"])
             epoch = b.epoch
             q = await b.quote("BTCUSDT")
             first = await b.submit("BTCUSDT", "buy", 0.001, price=q.ask, tif="IOC", round="nearest")
             assert (await b.wait_report(first, 5)).kind == "FILLED"
+            # A signal in flight when the engine stops: its reply never comes back.
+            proxy.cut = "hold"
+            doubt = asyncio.ensure_future(b.submit("BTCUSDT", "buy", 0.001, price=q.bid * 0.98,
+                                                   tif="IOC", round="down"))
+            await asyncio.sleep(0.3)
             assert eng.stop() == 0
+            with pytest.raises(cwts_bridge.EngineNotRunning) as lost:
+                await doubt
+            assert lost.value.seq == first + 1
             with pytest.raises(cwts_bridge.EngineNotRunning):
                 for _ in range(100):
                     await b.status()
@@ -353,13 +522,17 @@ def test_the_remote_bridge_follows_an_engine_restart(synthetic_sim, tmp_path, to
                     pass
                 await asyncio.sleep(0.05)
             assert b.epoch != epoch and b.slot == 3
+            # The old engine's journal knows what became of it, not this bridge: said so, once.
+            t = [r for r in b.pending_reports() if r.seq == first + 1]
+            assert [(r.kind, r.reason) for r in t] == [("STATUS_UNKNOWN", "ENGINE_RESTARTED")]
             b.pending_events()
             assert await b.wait(5.0)  # the subscription was restored
             assert {e.kind for e in b.pending_events()} <= {"quote", "lapped"}
             q = await b.quote("BTCUSDT")
             seq = await b.submit("BTCUSDT", "buy", 0.001, price=q.ask, tif="IOC", round="nearest")
-            assert seq > first  # never a number this client already used
+            assert seq > first + 1  # never a number this client already used
             assert (await b.wait_report(seq, 5)).kind == "FILLED"
+        proxy.server.close()
 
     try:
         run(main())

@@ -515,7 +515,7 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
     sig.type = static_cast<std::uint8_t>(layout::OrderType::kCancel);
     sig.target_seq = static_cast<std::uint64_t>(
         int_field(params, "seq", 1, std::numeric_limits<std::int64_t>::max()));
-    return push(s, sig);
+    return push(params, s, sig);
   }
   throw RemoteError(-32601, "method not found: " + std::string(method));
 }
@@ -580,14 +580,16 @@ std::string RemoteHub::claim(element params, RpcClient& client) {
   // Numbers continue above everything the slot has seen (a fresh ring per claim, ADR 0021), and
   // above the client's own ("next_seq": a client that reconnects after an engine restart never
   // reuses a number it already waits on).
-  s.next_seq_ = std::max<std::uint64_t>(
-      {s.next_seq_,
-       cc::load_word(market_.slots[r.slot].last_signal_seq, std::memory_order_acquire) + 1,
-       min_seq});
+  // "last_seq": the highest number the engine took on the slot, so that a client whose reply was
+  // lost with its previous connection knows whether that signal arrived.
+  const std::uint64_t last =
+      cc::load_word(market_.slots[r.slot].last_signal_seq, std::memory_order_acquire);
+  s.next_seq_ = std::max<std::uint64_t>({s.next_seq_, last + 1, min_seq});
   log::log_event(spdlog::level::info, "ctl", "remote_slot_claimed",
                  log::LogFields().unum("slot", r.slot).str("who", client.who).str("name", name));
   JsonWriter j;
   j.begin_object().key("slot").uinteger(r.slot).key("next_seq").uinteger(s.next_seq_);
+  j.key("last_seq").uinteger(last);
   j.key("epoch_ns").uinteger(cc::load_word(market_.header.epoch_ns, std::memory_order_acquire));
   j.end_object();
   return std::move(j).str();
@@ -643,11 +645,22 @@ std::string RemoteHub::submit(element params, RemoteSession& s) {
   }
   sig.tag.assign(tag);
   if (bool_field(params, "reduce_only", false)) sig.flags |= layout::kSignalReduceOnly;
-  return push(s, sig);
+  return push(params, s, sig);
 }
 
-std::string RemoteHub::push(RemoteSession& s, layout::Signal sig) {
-  sig.seq = s.next_seq_;
+std::string RemoteHub::push(element params, RemoteSession& s, layout::Signal sig) {
+  // "signal_seq": the number the client gave this signal, so that it knows it even when the reply
+  // is lost with the connection (ADR 0024). A number the slot already used is a resend: refused.
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  const auto wanted = static_cast<std::uint64_t>(int_field(params, "signal_seq", 1, kMax, 0));
+  if (wanted != 0 && wanted < s.next_seq_) {
+    throw RemoteError(kFailed,
+                      "signal_seq " + std::to_string(wanted) + " is already used on slot " +
+                          std::to_string(*s.slot_) + " (the next is " +
+                          std::to_string(s.next_seq_) + "): the signal was not sent",
+                      "CwtsError");
+  }
+  sig.seq = wanted != 0 ? wanted : s.next_seq_;
   sig.created_ns = core::realtime_ns();
   if (s.producer_->try_push(sig) != cc::PushStatus::kOk) {
     throw RemoteError(kFailed,
@@ -656,7 +669,7 @@ std::string RemoteHub::push(RemoteSession& s, layout::Signal sig) {
                           " signals): the engine is not consuming; the signal was not sent",
                       "RingFull");
   }
-  ++s.next_seq_;
+  s.next_seq_ = sig.seq + 1;
   JsonWriter j;
   j.begin_object().key("seq").uinteger(sig.seq).end_object();
   return std::move(j).str();

@@ -118,7 +118,8 @@ class RemoteHub {
   void announce_symbols();
   [[nodiscard]] std::string claim(simdjson::dom::element params, RpcClient& client);
   [[nodiscard]] std::string submit(simdjson::dom::element params, RemoteSession& s);
-  [[nodiscard]] std::string push(RemoteSession& s, layout::Signal sig);
+  [[nodiscard]] std::string push(simdjson::dom::element params, RemoteSession& s,
+                                 layout::Signal sig);
   [[nodiscard]] std::string event_json_row(const layout::Event& e, std::uint64_t seq) const;
   [[nodiscard]] std::string report_json_row(const layout::ExecReport& r) const;
 
