@@ -26,54 +26,60 @@ def pct(v, q):
     return v[min(len(v) - 1, max(0, int(round(q * len(v) + 0.5)) - 1))] if v else 0
 
 
-def shm_samples(b, n, one_way, round_trip):
-    price = None
-    list(b.events())
-    while len(round_trip) < n:
-        if not b.wait(1.0):
-            continue
-        evs = [e for e in b.events() if e.kind in ("quote", "book")]
+class Samples:
+    """What both round trips share: the event a sample starts from, the signal's price (half the
+    bid: refused by the price band), and what is recorded."""
+
+    def __init__(self, n):
+        self.n, self.price, self.one_way, self.round_trip = n, None, [], []
+
+    def more(self):
+        return len(self.round_trip) < self.n
+
+    def start(self, events):
+        """The newest quote or book among `events` (None: nothing to start from) and when it was seen."""
+        evs = [e for e in events if e.kind in ("quote", "book")]
         seen = time.time_ns()
         if not evs:
-            continue
-        ev = evs[-1]
-        if price is None:
-            price = ev.a * 0.5
-        seq = b.submit("BTCUSDT", "buy", 0.001, price=price, round="down")
-        r = b.wait_report(seq, 5.0)
-        if r is None or r.reason != "PRICE_BAND":
-            continue
-        one_way.append(seen - ev.publish_ts_ns)
-        round_trip.append(r.ts_ns - ev.publish_ts_ns)
-        list(b.events())  # drop what queued meanwhile: the next sample starts from a fresh event
+            return None, seen
+        if self.price is None:
+            self.price = evs[-1].a * 0.5
+        return evs[-1], seen
+
+    def record(self, ev, seen, report):
+        if report is not None and report.reason == "PRICE_BAND":
+            self.one_way.append(seen - ev.publish_ts_ns)
+            self.round_trip.append(report.ts_ns - ev.publish_ts_ns)
 
 
-async def remote_samples(instance, n, one_way, round_trip):
+def shm_samples(b, s):
+    list(b.events())
+    while s.more():
+        if not b.wait(1.0):
+            continue
+        ev, seen = s.start(b.events())
+        if ev is not None:
+            seq = b.submit("BTCUSDT", "buy", 0.001, price=s.price, round="down")
+            s.record(ev, seen, b.wait_report(seq, 5.0))
+            list(b.events())  # drop what queued meanwhile: the next sample starts from a fresh event
+
+
+async def remote_samples(instance, s):
     import cwts_bridge.remote as remote
     shm = pathlib.Path("/dev/shm")
     where = (shm / f"cwts-{instance}.control").read_text().splitlines()[0]  # "tls" may follow
     token = (shm / f"cwts-{instance}.token").read_text().strip()
     async with await remote.connect(f"ws://{where}/ws", token=token, slot=-1, name="pyrt") as b:
         await b.subscribe(["BTCUSDT"], ["quote", "book"])
-        price = None
         b.pending_events()
-        while len(round_trip) < n:
+        while s.more():
             if not await b.wait(1.0):
                 continue
-            evs = [e for e in b.pending_events() if e.kind in ("quote", "book")]
-            seen = time.time_ns()
-            if not evs:
-                continue
-            ev = evs[-1]
-            if price is None:
-                price = ev.a * 0.5
-            seq = await b.submit("BTCUSDT", "buy", 0.001, price=price, round="down")
-            r = await b.wait_report(seq, 5.0)
-            if r is None or r.reason != "PRICE_BAND":
-                continue
-            one_way.append(seen - ev.publish_ts_ns)
-            round_trip.append(r.ts_ns - ev.publish_ts_ns)
-            b.pending_events()  # the next sample starts from a fresh event
+            ev, seen = s.start(b.pending_events())
+            if ev is not None:
+                seq = await b.submit("BTCUSDT", "buy", 0.001, price=s.price, round="down")
+                s.record(ev, seen, await b.wait_report(seq, 5.0))
+                b.pending_events()  # the next sample starts from a fresh event
 
 
 def main() -> int:
@@ -118,15 +124,15 @@ def main() -> int:
         if b is None:
             print("cwtsd did not come up; see", tmp / "cwtsd.log", file=sys.stderr)
             return 1
-        one_way, round_trip = [], []
         warm = args.samples // 10
+        s = Samples(args.samples + warm)
         if args.remote:
             import asyncio
             b.close()
-            asyncio.run(remote_samples(instance, args.samples + warm, one_way, round_trip))
+            asyncio.run(remote_samples(instance, s))
         else:
-            shm_samples(b, args.samples + warm, one_way, round_trip)
-        one_way, round_trip = one_way[warm:], round_trip[warm:]
+            shm_samples(b, s)
+        one_way, round_trip = s.one_way[warm:], s.round_trip[warm:]
         if args.raw:
             pathlib.Path(args.raw).write_text("".join(f"{v}\n" for v in round_trip))
         res = {"ws_remote" if args.remote else "shm_python": {"p50_ns": pct(round_trip, 0.5), "p99_ns": pct(round_trip, 0.99),

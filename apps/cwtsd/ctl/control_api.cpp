@@ -8,6 +8,7 @@
 
 #include <simdjson.h>
 
+#include "ctl/control_api_detail.hpp"
 #include "cwts/concurrent/broadcast_ring.hpp"
 #include "cwts/concurrent/record_ring.hpp"
 #include "cwts/concurrent/word_copy.hpp"
@@ -26,14 +27,11 @@ namespace cwts::daemon {
 namespace {
 
 namespace cc = cwts::concurrent;
+using control_detail::decimal_param;
+using control_detail::int_param;
+using control_detail::RpcError;
 using simdjson::dom::element;
 using simdjson::dom::element_type;
-
-// A failed call: JSON-RPC error code and message.
-struct RpcError {
-  int code;
-  std::string message;
-};
 
 using core::JsonWriter;
 
@@ -51,12 +49,16 @@ void write_risk(JsonWriter& j, const RiskConfig& r) {
   j.end_object();
 }
 
+}  // namespace
+
+namespace control_detail {
+
 std::uint64_t int_param(element v, std::string_view key, std::uint64_t lo, std::uint64_t hi) {
   std::int64_t x = 0;
   if (v.type() != element_type::INT64 || v.get_int64().get(x) != simdjson::SUCCESS || x < 0 ||
       static_cast<std::uint64_t>(x) < lo || static_cast<std::uint64_t>(x) > hi) {
-    throw RpcError{-32602, std::string(key) + " must be an integer from " + std::to_string(lo) +
-                               " to " + std::to_string(hi)};
+    throw RpcError{jsonrpc::kInvalidParams, std::string(key) + " must be an integer from " +
+                                                std::to_string(lo) + " to " + std::to_string(hi)};
   }
   return static_cast<std::uint64_t>(x);
 }
@@ -66,29 +68,27 @@ std::int64_t decimal_param(element v, std::string_view key) {
   std::int64_t raw = 0;
   if (v.get_string().get(s) != simdjson::SUCCESS ||
       core::parse_fixed(s, md::kWireDecimals, raw) != core::DecimalErrc::kOk || raw < 0) {
-    throw RpcError{-32602,
+    throw RpcError{jsonrpc::kInvalidParams,
                    std::string(key) + " must be a non-negative decimal string such as \"1000\""};
   }
   return raw;
 }
 
-// The symbol named by params.symbol: its index in the engine's symbol list.
 std::size_t symbol_param(bool have_params, element params,
                          std::span<const std::string_view> names) {
   std::string_view sym;
   if (!have_params || params.type() != element_type::OBJECT ||
       params.at_key("symbol").get_string().get(sym) != simdjson::SUCCESS) {
-    throw RpcError{-32602, "invalid params: {\"symbol\": \"BTCUSDT\"}"};
+    throw RpcError{jsonrpc::kInvalidParams, "invalid params: {\"symbol\": \"BTCUSDT\"}"};
   }
   for (std::size_t k = 0; k < names.size(); ++k)
     if (names[k] == sym) return k;
   std::string known;
   for (const auto n : names) known += (known.empty() ? "" : ", ") + std::string(n);
-  throw RpcError{-32602, "invalid params: unknown symbol " + std::string(sym) +
-                             " (the engine trades " + known + ")"};
+  throw RpcError{jsonrpc::kInvalidParams, "invalid params: unknown symbol " + std::string(sym) +
+                                              " (the engine trades " + known + ")"};
 }
 
-// An optional integer member of params (`fallback` when absent).
 std::uint64_t optional_int(bool have_params, element params, std::string_view key, std::uint64_t lo,
                            std::uint64_t hi, std::uint64_t fallback) {
   element v;
@@ -99,15 +99,7 @@ std::uint64_t optional_int(bool have_params, element params, std::string_view ke
   return int_param(v, key, lo, hi);
 }
 
-void write_candle(JsonWriter& j, const layout::Candle& c) {
-  j.begin_object().key("open_time_ms").integer(c.open_time_ms);
-  j.key("open").decimal(c.open.raw).key("high").decimal(c.high.raw);
-  j.key("low").decimal(c.low.raw).key("close").decimal(c.close.raw);
-  j.key("volume").decimal(c.volume.raw).key("trades").uinteger(c.trades);
-  j.end_object();
-}
-
-}  // namespace
+}  // namespace control_detail
 
 ControlApi::ControlApi(Engine& engine, Config& live, bool allow_unauthenticated_reads)
     : engine_(engine),
@@ -260,21 +252,23 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
     return std::move(j).str();
   };
   if (parser.parse(message.data(), message.size()).get(doc) != simdjson::SUCCESS) {
-    return error_reply("null", -32700, "parse error: the message is not JSON");
+    return error_reply("null", jsonrpc::kParseError, "parse error: the message is not JSON");
   }
   if (doc.type() == element_type::ARRAY) {  // a batch: each member answered, in order, in one array
     simdjson::dom::array batch = doc.get_array().value_unsafe();
-    if (batch.size() == 0) return error_reply("null", -32600, "invalid request: an empty batch");
+    if (batch.size() == 0)
+      return error_reply("null", jsonrpc::kInvalidRequest, "invalid request: an empty batch");
     if (batch.size() > 64)
-      return error_reply("null", -32600, "invalid request: more than 64 requests in a batch");
+      return error_reply("null", jsonrpc::kInvalidRequest,
+                         "invalid request: more than 64 requests in a batch");
     JsonWriter out;
     out.begin_array();
     bool any = false;
     for (element member : batch) {
-      const std::string reply =
-          member.type() == element_type::OBJECT
-              ? handle(simdjson::minify(member), client)
-              : error_reply("null", -32600, "invalid request: batch members must be objects");
+      const std::string reply = member.type() == element_type::OBJECT
+                                    ? handle(simdjson::minify(member), client)
+                                    : error_reply("null", jsonrpc::kInvalidRequest,
+                                                  "invalid request: batch members must be objects");
       if (reply.empty()) continue;  // a notification
       out.raw(reply);
       any = true;
@@ -284,7 +278,7 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
   }
   simdjson::dom::object req;
   if (doc.get_object().get(req) != simdjson::SUCCESS) {
-    return error_reply("null", -32600, "invalid request: expected an object");
+    return error_reply("null", jsonrpc::kInvalidRequest, "invalid request: expected an object");
   }
   // The id, echoed verbatim (string, number or null); absent = a notification (no reply).
   std::string id_json = "null";
@@ -293,7 +287,7 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
   if (req.at_key("id").get(id) == simdjson::SUCCESS) {
     if (id.type() != element_type::STRING && id.type() != element_type::INT64 &&
         id.type() != element_type::UINT64 && id.type() != element_type::NULL_VALUE) {
-      return error_reply("null", -32600,
+      return error_reply("null", jsonrpc::kInvalidRequest,
                          "invalid request: id must be a string, an integer or null");
     }
     id_json = simdjson::minify(id);
@@ -304,12 +298,13 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
   const bool have_params = req.at_key("params").get(params) == simdjson::SUCCESS;
   if (req.at_key("jsonrpc").get_string().get(version) != simdjson::SUCCESS || version != "2.0" ||
       req.at_key("method").get_string().get(method) != simdjson::SUCCESS) {
-    return error_reply(id_json, -32600,
+    return error_reply(id_json, jsonrpc::kInvalidRequest,
                        "invalid request: needs \"jsonrpc\":\"2.0\" and a string \"method\"");
   }
   if (have_params && params.type() != element_type::OBJECT &&
       params.type() != element_type::ARRAY) {
-    return error_reply(id_json, -32602, "invalid params: params must be an object");
+    return error_reply(id_json, jsonrpc::kInvalidParams,
+                       "invalid params: params must be an object");
   }
 
   static constexpr std::string_view kMutating[] = {
@@ -324,7 +319,7 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
   const bool remote = RemoteHub::owns(method);
   if (!mutating && !reading && !remote) {
     return error_reply(
-        id_json, -32601,
+        id_json, jsonrpc::kMethodNotFound,
         "method not found: " + std::string(method) +
             " (status, symbols, positions, open_orders, book, candles, risk.get, risk.set, halt, "
             "resume, reduce_only, cancel_all, symbols.add, symbols.remove, slots, subscribe, "
@@ -422,102 +417,8 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
             .end_object();
       }
       result.end_array();
-    } else if (method == "positions") {
-      // The exec thread's per-symbol Position seqlocks in the market region (what strategies
-      // read): a consistent copy each, never exec state itself.
-      const auto& m = engine_.market_region();
-      const auto& names = engine_.symbol_names();
-      result.begin_array();
-      for (std::size_t k = 0; k < names.size(); ++k) {
-        const layout::Position p = m.symbols[k].position.load();
-        result.begin_object().key("symbol").string(names[k]);
-        result.key("qty").decimal(p.qty.raw).key("avg_px").decimal(p.avg_px.raw);
-        result.key("realized_pnl").decimal(p.realized_pnl.raw).key("fees").decimal(p.fees.raw);
-        result.key("open_orders").uinteger(p.open_orders);
-        result.key("update_ts_ns").integer(p.update_ts_ns).end_object();
-      }
-      result.end_array();
-    } else if (method == "open_orders") {
-      // Counts only: the orders themselves are the exec thread's, and the ctl thread reads
-      // nothing of it but what it publishes (the positions' open_orders).
-      const auto& m = engine_.market_region();
-      const auto& names = engine_.symbol_names();
-      std::uint64_t total = 0;
-      result.begin_object().key("symbols").begin_array();
-      for (std::size_t k = 0; k < names.size(); ++k) {
-        const layout::Position p = m.symbols[k].position.load();
-        total += p.open_orders;
-        result.begin_object().key("symbol").string(names[k]);
-        result.key("open_orders").uinteger(p.open_orders).end_object();
-      }
-      result.end_array().key("total").uinteger(total).end_object();
-    } else if (method == "book") {
-      const auto& names = engine_.symbol_names();
-      const std::size_t k = symbol_param(have_params, params, names);
-      const std::size_t depth =
-          optional_int(have_params, params, "depth", 1, layout::kBookDepth, layout::kBookDepth);
-      // One seqlock copy: bids, asks and update_id belong to the same book.
-      const layout::BookTop b = engine_.market_region().symbols[k].book.load();
-      result.begin_object().key("symbol").string(names[k]);
-      result.key("book_valid").boolean(b.book_valid != 0).key("update_id").uinteger(b.update_id);
-      result.key("exchange_ts_ns").integer(b.exchange_ts_ns);
-      auto side = [&](std::string_view name, const core::Price* px, const core::Qty* qty,
-                      std::uint32_t count) {
-        result.key(name).begin_array();
-        const std::size_t n = std::min<std::size_t>({depth, count, layout::kBookDepth});
-        for (std::size_t i = 0; i < n; ++i)
-          result.begin_array().decimal(px[i].raw).decimal(qty[i].raw).end_array();
-        result.end_array();
-      };
-      side("bids", b.bid_px, b.bid_qty, b.bid_count);
-      side("asks", b.ask_px, b.ask_qty, b.ask_count);
-      result.end_object();
-    } else if (method == "candles") {
-      const auto& names = engine_.symbol_names();
-      const std::size_t k = symbol_param(have_params, params, names);
-      const auto& m = engine_.market_region();
-      const std::uint32_t n_tf =
-          std::min<std::uint32_t>(m.config.timeframe_count, layout::kMaxTimeframes);
-      if (n_tf == 0) throw RpcError{kFailed, "the engine publishes no candles"};
-      // Default: 1m when published, else the first configured timeframe.
-      std::uint32_t tf = 0;
-      for (std::uint32_t i = 0; i < n_tf; ++i)
-        if (m.config.timeframe_s[i] == 60) tf = i;
-      if (element v; have_params && params.type() == element_type::OBJECT &&
-                     params.at_key("timeframe_s").get(v) == simdjson::SUCCESS) {
-        const auto want = int_param(v, "timeframe_s", 1, 7 * 86400);
-        std::string known;
-        bool found = false;
-        for (std::uint32_t i = 0; i < n_tf; ++i) {
-          known += (known.empty() ? "" : ", ") + std::to_string(m.config.timeframe_s[i]);
-          if (m.config.timeframe_s[i] == want) {
-            tf = i;
-            found = true;
-          }
-        }
-        if (!found) {
-          throw RpcError{-32602, "invalid params: timeframe_s " + std::to_string(want) +
-                                     " is not published (market.timeframes: " + known + ")"};
-        }
-      }
-      const std::size_t limit =
-          optional_int(have_params, params, "limit", 1, layout::kCandleHistory, 100);
-      const auto& series = m.candles[k][tf];
-      std::vector<layout::Candle> rows;
-      shm::read_closed_candles(series, limit, rows);
-      result.begin_object().key("symbol").string(names[k]);
-      result.key("timeframe_s").uinteger(m.config.timeframe_s[tf]);
-      result.key("closed").begin_array();
-      for (const auto& row : rows) write_candle(result, row);
-      result.end_array();
-      const layout::Candle live = series.live.load();
-      result.key("live");
-      if (live.open_time_ms != 0) {
-        write_candle(result, live);
-      } else {
-        result.null();
-      }
-      result.end_object();
+    } else if (read_market(method, have_params, params, result)) {
+      // positions, open_orders, book, candles (ctl/control_reads.cpp)
     } else if (method == "risk.get") {
       write_risk(result, live_.risk);
     } else if (method == "slots") {
@@ -545,13 +446,14 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
       element t;
       if (!have_params || params.at_key("topics").get(t) != simdjson::SUCCESS ||
           t.get_array().get(topics) != simdjson::SUCCESS) {
-        throw RpcError{-32602, "invalid params: {\"topics\": [\"stats\", \"alerts\"]}"};
+        throw RpcError{jsonrpc::kInvalidParams,
+                       "invalid params: {\"topics\": [\"stats\", \"alerts\"]}"};
       }
       for (element e : topics) {
         std::string_view name;
         if (e.get_string().get(name) != simdjson::SUCCESS ||
             (name != "stats" && name != "alerts" && name != "reports")) {
-          throw RpcError{-32602,
+          throw RpcError{jsonrpc::kInvalidParams,
                          "invalid params: topics are \"stats\" (each second), \"reports\" (every "
                          "execution report) "
                          "and \"alerts\" (state changes)"};
@@ -567,7 +469,7 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
       result.end_array().end_object();
     } else if (method == "risk.set") {
       if (!have_params || params.type() != element_type::OBJECT) {
-        throw RpcError{-32602,
+        throw RpcError{jsonrpc::kInvalidParams,
                        "invalid params: an object of risk limits, e.g. {\"max_open_orders\": 5}"};
       }
       RiskConfig r = live_.risk;
@@ -592,20 +494,22 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
         } else if (k == "sell_account_holdings") {
           bool b = false;
           if (field.value.get_bool().get(b) != simdjson::SUCCESS) {
-            throw RpcError{-32602, "sell_account_holdings must be true or false"};
+            throw RpcError{jsonrpc::kInvalidParams, "sell_account_holdings must be true or false"};
           }
           r.sell_account_holdings = b;
         } else {
-          throw RpcError{-32602,
+          throw RpcError{jsonrpc::kInvalidParams,
                          "invalid params: unknown risk key " + std::string(k) +
                              " (max_order_notional, max_position, max_open_orders, price_band_bps, "
                              "default_ttl_ms, max_ttl_ms, max_book_age_ms, sell_account_holdings)"};
         }
         changed += (changed.empty() ? "" : ",") + std::string(k);
       }
-      if (changed.empty()) throw RpcError{-32602, "invalid params: no risk key given"};
+      if (changed.empty())
+        throw RpcError{jsonrpc::kInvalidParams, "invalid params: no risk key given"};
       if (r.default_ttl_ms > r.max_ttl_ms)
-        throw RpcError{-32602, "invalid params: default_ttl_ms exceeds max_ttl_ms"};
+        throw RpcError{jsonrpc::kInvalidParams,
+                       "invalid params: default_ttl_ms exceeds max_ttl_ms"};
       live_.risk = r;
       if (!engine_.reload_and_wait(live_, 1000))
         throw RpcError{kFailed, "the exec thread did not apply the limits within 1 s"};
@@ -636,7 +540,7 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
         if (!strings) names.clear();
       }
       if (names.empty()) {
-        throw RpcError{-32602,
+        throw RpcError{jsonrpc::kInvalidParams,
                        "invalid params: {\"symbols\": [\"SOLUSDT\", ...]} (names as "
                        "the venue spells them, at least one)"};
       }

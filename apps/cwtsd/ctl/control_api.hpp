@@ -13,6 +13,7 @@
 
 #include "config/config.hpp"
 #include "ctl/control_server.hpp"
+#include "ctl/jsonrpc_codes.hpp"
 #include "ctl/remote.hpp"
 #include "engine.hpp"
 
@@ -21,8 +22,8 @@ namespace cwts::daemon {
 class ControlApi {
  public:
   // JSON-RPC error codes beyond the standard ones.
-  static constexpr int kUnauthorized = -32001;
-  static constexpr int kFailed = -32002;
+  static constexpr int kUnauthorized = jsonrpc::kUnauthorized;
+  static constexpr int kFailed = jsonrpc::kFailed;
 
   // `live` is the ctl thread's copy of the configuration: risk.set and the trading-state methods
   // change it and hand it to Engine::reload (a SIGHUP reload replaces it with the file's).
@@ -46,6 +47,10 @@ class ControlApi {
                                                       std::string_view detail, std::int64_t now_ns);
 
  private:
+  // positions, open_orders, book, candles into `result`; false for any other method.
+  bool read_market(std::string_view method, bool have_params, simdjson::dom::element params,
+                   core::JsonWriter& result) const;
+
   Engine& engine_;
   Config& live_;
   bool allow_unauthenticated_reads_;

@@ -21,10 +21,10 @@ using core::JsonWriter;
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
-constexpr int kInvalidRequest = -32600;
-constexpr int kMethodNotFound = -32601;
-constexpr int kInvalidParams = -32602;
-constexpr int kParseError = -32700;
+using jsonrpc::kInvalidParams;
+using jsonrpc::kInvalidRequest;
+using jsonrpc::kMethodNotFound;
+using jsonrpc::kParseError;
 constexpr int kResourceNotFound = -32002;  // MCP's code for resources/read of an unknown URI
 
 constexpr std::string_view kNoArguments =

@@ -4,6 +4,8 @@
 #include <array>
 #include <limits>
 
+#include "ctl/jsonrpc_codes.hpp"
+#include "ctl/remote_params.hpp"
 #include "cwts/concurrent/word_copy.hpp"
 #include "cwts/core/clock.hpp"
 #include "cwts/core/json_writer.hpp"
@@ -20,9 +22,9 @@ using core::JsonWriter;
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
-constexpr int kInvalidParams = -32602;
-constexpr int kForbidden = -32001;
-constexpr int kFailed = -32002;
+using jsonrpc::kFailed;
+using jsonrpc::kInvalidParams;
+constexpr int kForbidden = jsonrpc::kUnauthorized;
 
 constexpr std::string_view kReadMethods[] = {"hello",
                                              "market.quote",
@@ -35,65 +37,15 @@ constexpr std::string_view kReadMethods[] = {"hello",
 constexpr std::string_view kTradeMethods[] = {"slot.claim", "slot.release", "slot.submit",
                                               "slot.cancel"};
 
+using remote_params::bool_field;
+using remote_params::field;
+using remote_params::int_field;
+using remote_params::string_field;
+
 constexpr std::string_view kKindNames[] = {"", "quote", "trade", "book", "candle", "status"};
 
 std::uint8_t kind_bit(layout::EventKind k) noexcept {
   return static_cast<std::uint8_t>(1U << static_cast<unsigned>(k));
-}
-
-// The parameter `key` of `params` (an object), or nullopt when absent.
-std::optional<element> field(element params, std::string_view key) {
-  element v;
-  if (params.type() != element_type::OBJECT || params.at_key(key).get(v) != simdjson::SUCCESS)
-    return std::nullopt;
-  return v;
-}
-
-std::int64_t int_field(element params, std::string_view key, std::int64_t lo, std::int64_t hi,
-                       std::optional<std::int64_t> fallback = std::nullopt) {
-  const auto v = field(params, key);
-  if (!v) {
-    if (fallback) return *fallback;
-    throw RemoteError(kInvalidParams, "invalid params: " + std::string(key) + " is required",
-                      "ValueError");
-  }
-  std::int64_t x = 0;
-  if (v->type() == element_type::UINT64 || v->get_int64().get(x) != simdjson::SUCCESS || x < lo ||
-      x > hi) {
-    throw RemoteError(kInvalidParams,
-                      "invalid params: " + std::string(key) + " must be an integer from " +
-                          std::to_string(lo) + " to " + std::to_string(hi),
-                      "ValueError");
-  }
-  return x;
-}
-
-std::string_view string_field(element params, std::string_view key,
-                              std::optional<std::string_view> fallback = std::nullopt) {
-  const auto v = field(params, key);
-  std::string_view s;
-  if (!v) {
-    if (fallback) return *fallback;
-    throw RemoteError(kInvalidParams, "invalid params: " + std::string(key) + " is required",
-                      "ValueError");
-  }
-  if (v->get_string().get(s) != simdjson::SUCCESS) {
-    throw RemoteError(kInvalidParams, "invalid params: " + std::string(key) + " must be a string",
-                      "ValueError");
-  }
-  return s;
-}
-
-bool bool_field(element params, std::string_view key, bool fallback) {
-  const auto v = field(params, key);
-  if (!v) return fallback;
-  bool b = false;
-  if (v->get_bool().get(b) != simdjson::SUCCESS) {
-    throw RemoteError(kInvalidParams,
-                      "invalid params: " + std::string(key) + " must be true or false",
-                      "ValueError");
-  }
-  return b;
 }
 
 void decimals_of(const layout::SymbolInfo& info, JsonWriter& j) {
@@ -518,161 +470,6 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
     return push(params, s, sig);
   }
   throw RemoteError(-32601, "method not found: " + std::string(method));
-}
-
-std::string RemoteHub::claim(element params, RpcClient& client) {
-  RemoteSession& s = *client.remote;
-  const auto want = int_field(params, "slot", -1, layout::kMaxSlots - 1, -1);
-  const std::string name(string_field(params, "name", "remote"));
-  const auto min_seq = static_cast<std::uint64_t>(
-      int_field(params, "next_seq", 1, std::numeric_limits<std::int64_t>::max(), 1));
-  if (name.size() > 64) {
-    throw RemoteError(kInvalidParams, "invalid params: name has at most 64 characters",
-                      "ValueError");
-  }
-  if (s.slot_) {
-    if (want == -1 || static_cast<std::uint32_t>(want) == *s.slot_) {
-      throw RemoteError(kFailed, "this connection already holds slot " + std::to_string(*s.slot_),
-                        "SlotTaken");
-    }
-    s.release_slot();
-  }
-  std::vector<int> candidates;
-  if (want >= 0) {
-    if (!client.scopes.can_trade(static_cast<std::uint32_t>(want))) {
-      throw RemoteError(kForbidden,
-                        "forbidden: the token " +
-                            (client.who.empty() ? std::string("(none)") : client.who) +
-                            " may not trade on slot " + std::to_string(want) +
-                            " (scopes trade:N in control.tokens_file)",
-                        "SlotTaken");
-    }
-    candidates.push_back(static_cast<int>(want));
-  } else {
-    for (std::uint32_t i = 0; i < layout::kMaxSlots; ++i)
-      if (client.scopes.can_trade(i)) candidates.push_back(static_cast<int>(i));
-    if (candidates.empty()) {
-      throw RemoteError(kForbidden,
-                        "forbidden: the token " +
-                            (client.who.empty() ? std::string("(none)") : client.who) +
-                            " may trade on no slot (scopes trade:N in control.tokens_file)",
-                        "SlotTaken");
-    }
-  }
-  shm::ClaimResult r;
-  layout::SignalSlot* mem = nullptr;
-  const std::string holder = "remote:" + client.who + ":" + name;
-  for (const int slot : candidates) {
-    r = engine_.slot_broker().claim_local(slot, holder.substr(0, 64), mem);
-    if (r.status == shm::ClaimStatus::kOk) break;
-  }
-  if (r.status != shm::ClaimStatus::kOk) {
-    const bool not_live = r.status == shm::ClaimStatus::kNotLive;
-    throw RemoteError(kFailed,
-                      (want >= 0 ? "slot " + std::to_string(want) : std::string("no slot")) +
-                          " could be claimed: " + r.reason,
-                      not_live ? "EngineNotRunning" : "SlotTaken");
-  }
-  s.slot_ = r.slot;
-  s.claim_ = r.claim;
-  s.producer_.emplace(mem->signals, market_.slots[r.slot].signal_cursor);
-  s.consumer_.emplace(market_.slots[r.slot].reports, mem->report_cursor);
-  // Numbers continue above everything the slot has seen (a fresh ring per claim, ADR 0021), and
-  // above the client's own ("next_seq": a client that reconnects after an engine restart never
-  // reuses a number it already waits on).
-  // "last_seq": the highest number the engine took on the slot, so that a client whose reply was
-  // lost with its previous connection knows whether that signal arrived.
-  const std::uint64_t last =
-      cc::load_word(market_.slots[r.slot].last_signal_seq, std::memory_order_acquire);
-  s.next_seq_ = std::max<std::uint64_t>({s.next_seq_, last + 1, min_seq});
-  log::log_event(spdlog::level::info, "ctl", "remote_slot_claimed",
-                 log::LogFields().unum("slot", r.slot).str("who", client.who).str("name", name));
-  JsonWriter j;
-  j.begin_object().key("slot").uinteger(r.slot).key("next_seq").uinteger(s.next_seq_);
-  j.key("last_seq").uinteger(last);
-  j.key("epoch_ns").uinteger(cc::load_word(market_.header.epoch_ns, std::memory_order_acquire));
-  j.end_object();
-  return std::move(j).str();
-}
-
-std::string RemoteHub::submit(element params, RemoteSession& s) {
-  layout::Signal sig{};
-  sig.symbol = static_cast<std::uint16_t>(symbol_id(params));
-  const std::string_view side = string_field(params, "side");
-  if (side == "buy") {
-    sig.side = static_cast<std::uint8_t>(layout::Side::kBuy);
-  } else if (side == "sell") {
-    sig.side = static_cast<std::uint8_t>(layout::Side::kSell);
-  } else {
-    throw RemoteError(kInvalidParams, "invalid params: side must be \"buy\" or \"sell\"",
-                      "ValueError");
-  }
-  const std::string_view type = string_field(params, "type", "limit");
-  const std::string_view tif = string_field(params, "tif", "GTC");
-  if (type == "limit") {
-    sig.type = static_cast<std::uint8_t>(layout::OrderType::kLimit);
-  } else if (type == "market") {
-    sig.type = static_cast<std::uint8_t>(layout::OrderType::kMarket);
-  } else if (type == "limit_maker") {
-    sig.type = static_cast<std::uint8_t>(layout::OrderType::kLimitMaker);
-  } else {
-    throw RemoteError(kInvalidParams, "invalid params: type must be limit, market or limit_maker",
-                      "ValueError");
-  }
-  if (sig.type == static_cast<std::uint8_t>(layout::OrderType::kLimit)) {
-    if (tif == "GTC") {
-      sig.tif = static_cast<std::uint8_t>(layout::TimeInForce::kGtc);
-    } else if (tif == "IOC") {
-      sig.tif = static_cast<std::uint8_t>(layout::TimeInForce::kIoc);
-    } else if (tif == "FOK") {
-      sig.tif = static_cast<std::uint8_t>(layout::TimeInForce::kFok);
-    } else {
-      throw RemoteError(kInvalidParams, "invalid params: tif must be GTC, IOC or FOK",
-                        "ValueError");
-    }
-  }
-  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
-  // Prices and quantities are the symbol's integers (price * 10^price_decimals): the client
-  // converts and checks the grid, as the shared-memory bridge does; the engine validates again.
-  sig.qty.raw = int_field(params, "qty", 1, kMax);
-  const bool market = sig.type == static_cast<std::uint8_t>(layout::OrderType::kMarket);
-  sig.price.raw =
-      market ? int_field(params, "price", 0, 0, 0) : int_field(params, "price", 1, kMax);
-  sig.ttl_ms = static_cast<std::uint32_t>(int_field(params, "ttl_ms", 0, 86'400'000, 0));
-  const std::string_view tag = string_field(params, "tag", "");
-  if (tag.size() > 8) {
-    throw RemoteError(kInvalidParams, "invalid params: tag has at most 8 characters", "ValueError");
-  }
-  sig.tag.assign(tag);
-  if (bool_field(params, "reduce_only", false)) sig.flags |= layout::kSignalReduceOnly;
-  return push(params, s, sig);
-}
-
-std::string RemoteHub::push(element params, RemoteSession& s, layout::Signal sig) {
-  // "signal_seq": the number the client gave this signal, so that it knows it even when the reply
-  // is lost with the connection (ADR 0024). A number the slot already used is a resend: refused.
-  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
-  const auto wanted = static_cast<std::uint64_t>(int_field(params, "signal_seq", 1, kMax, 0));
-  if (wanted != 0 && wanted < s.next_seq_) {
-    throw RemoteError(kFailed,
-                      "signal_seq " + std::to_string(wanted) + " is already used on slot " +
-                          std::to_string(*s.slot_) + " (the next is " +
-                          std::to_string(s.next_seq_) + "): the signal was not sent",
-                      "CwtsError");
-  }
-  sig.seq = wanted != 0 ? wanted : s.next_seq_;
-  sig.created_ns = core::realtime_ns();
-  if (s.producer_->try_push(sig) != cc::PushStatus::kOk) {
-    throw RemoteError(kFailed,
-                      "the signal ring of slot " + std::to_string(*s.slot_) + " is full (" +
-                          std::to_string(layout::kSignalRingCapacity) +
-                          " signals): the engine is not consuming; the signal was not sent",
-                      "RingFull");
-  }
-  s.next_seq_ = sig.seq + 1;
-  JsonWriter j;
-  j.begin_object().key("seq").uinteger(sig.seq).end_object();
-  return std::move(j).str();
 }
 
 void RemoteHub::poll() {

@@ -144,14 +144,8 @@ md::SymbolState& FeedClient::Impl::add_symbol(std::string_view symbol) {
   }
   rebuild_target();
   if (state == State::kOpen) {
-    std::string msg = R"({"method":"SUBSCRIBE","params":[)";
-    const std::string lower = core::ascii_lower(upper);
-    for (std::size_t i = 0; i < cfg.streams.size(); ++i) {
-      msg += (i == 0 ? "\"" : ",\"") + lower + "@" + cfg.streams[i] + "\"";
-    }
-    msg += R"(],"id":)" + std::to_string(++control_id) + "}";
     awaiting_subscribe[s.id] = true;
-    send_text(std::move(msg));
+    send_stream_request("SUBSCRIBE", upper);
   }
   // Not open: the next connection's target has its streams, and on_open asks for its snapshot.
   log::log_event(spdlog::level::info, "feed", "symbol_added",
@@ -170,21 +164,25 @@ void FeedClient::Impl::remove_symbol(std::string_view symbol) {
   awaiting_subscribe[s->id] = false;
   slots[s->id].pending = false;
   rebuild_target();
-  if (state == State::kOpen) {
-    std::string msg = R"({"method":"UNSUBSCRIBE","params":[)";
-    const std::string lower = core::ascii_lower(upper);
-    for (std::size_t i = 0; i < cfg.streams.size(); ++i) {
-      msg += (i == 0 ? "\"" : ",\"") + lower + "@" + cfg.streams[i] + "\"";
-    }
-    msg += R"(],"id":)" + std::to_string(++control_id) + "}";
-    send_text(std::move(msg));
-  }
+  if (state == State::kOpen) send_stream_request("UNSUBSCRIBE", upper);
   // Its book is no longer fed: readers must not trust it.
   const bool was_valid = s->sync.valid();
   s->sync.invalidate();
   if (was_valid) relay.on_book_validity(*s, false, md::FrameMeta{realtime_ns()});
   log::log_event(spdlog::level::info, "feed", "symbol_removed",
                  log::LogFields().str("symbol", upper).unum("id", s->id));
+}
+
+void FeedClient::Impl::send_stream_request(std::string_view method, std::string_view symbol) {
+  // {"method":"SUBSCRIBE","params":["btcusdt@depth@100ms",...],"id":N}: every configured stream.
+  std::string msg = R"({"method":")";
+  msg.append(method).append(R"(","params":[)");
+  const std::string lower = core::ascii_lower(symbol);
+  for (std::size_t i = 0; i < cfg.streams.size(); ++i) {
+    msg += (i == 0 ? "\"" : ",\"") + lower + "@" + cfg.streams[i] + "\"";
+  }
+  msg += R"(],"id":)" + std::to_string(++control_id) + "}";
+  send_text(std::move(msg));
 }
 
 void FeedClient::Impl::rebuild_target() {

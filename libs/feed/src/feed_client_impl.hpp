@@ -249,6 +249,8 @@ struct FeedClient::Impl {
   void remove_symbol(std::string_view symbol);
   // The combined stream target from the symbols still subscribed (the next connection's).
   void rebuild_target();
+  // A live SUBSCRIBE / UNSUBSCRIBE of `symbol`'s configured streams.
+  void send_stream_request(std::string_view method, std::string_view symbol);
   // Queues a text message on the open connection (one write in flight at a time).
   void send_text(std::string text);
   void write_next(const std::shared_ptr<detail::WsConn>& c);
