@@ -25,6 +25,7 @@
 #include "cwts/shm/region.hpp"
 #include "exec/exec_engine.hpp"
 #include "exec/slot_broker.hpp"
+#include "kept_symbols.hpp"
 #include "md/md_thread.hpp"
 
 namespace cwts::daemon {
@@ -81,6 +82,20 @@ std::string load_info_text(const Config& cfg) {
   return net::http_get(cfg.venue.rest_url, target, o);
 }
 
+// `cfg` with the symbols a restart must keep appended (ADR 0025).
+Config with_kept_symbols(Config cfg) {
+  KeptSymbols k = kept_symbols(cfg);
+  for (const auto* list : {&k.added, &k.orders_only})
+    cfg.market.symbols.insert(cfg.market.symbols.end(), list->begin(), list->end());
+  cfg.market.added_at_run_time = std::move(k.added);
+  cfg.market.kept_for_orders = std::move(k.orders_only);
+  return cfg;
+}
+
+bool listed(const std::vector<std::string>& v, std::string_view s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
 }  // namespace
 
 struct Engine::Impl {
@@ -91,6 +106,16 @@ struct Engine::Impl {
         ropts(daemon::region_options(cfg.region)) {
     std::vector<std::string_view> configured;
     for (const auto& s : cfg.market.symbols) {
+      const bool kept =
+          listed(cfg.market.added_at_run_time, s) || listed(cfg.market.kept_for_orders, s);
+      if (!kept) from_config.push_back(s);
+      if (info.find(s) == nullptr && kept) {
+        log::log_event(spdlog::level::err, "engine", "kept_symbol_not_on_venue",
+                       log::LogFields()
+                           .str("symbol", s)
+                           .str("why", "added at run time or in the journal, no longer listed"));
+        continue;
+      }
       if (info.find(s) == nullptr) {
         throw ConfigError("market.symbols", s + " is not in the venue's exchangeInfo");
       }
@@ -132,6 +157,7 @@ struct Engine::Impl {
   }
 
   Engine& owner;
+  std::vector<std::string> from_config;  // market.symbols as the file lists them
   std::string info_text;  // the exchangeInfo body as the venue sent it (the gateway serves it)
   binance::ExchangeInfo info;
   shm::RegionOptions ropts;
@@ -179,7 +205,8 @@ struct Engine::Impl {
 };
 
 Engine::Engine(Config cfg, std::optional<Credentials> credentials)
-    : cfg_(std::move(cfg)), impl_(std::make_unique<Impl>(*this, cfg_, std::move(credentials))) {}
+    : cfg_(with_kept_symbols(std::move(cfg))),
+      impl_(std::make_unique<Impl>(*this, cfg_, std::move(credentials))) {}
 
 Engine::~Engine() {
   try {
@@ -219,6 +246,24 @@ void Engine::start() {
           .boolean("locked", i.market.locked())
           .unum("epoch_ns", i.market.header().epoch_ns)
           .unum("symbols", i.names().size()));
+  if (!cfg_.market.added_at_run_time.empty() || !cfg_.market.kept_for_orders.empty()) {
+    std::string added, orders;
+    for (const auto& s : cfg_.market.added_at_run_time) added += (added.empty() ? "" : ",") + s;
+    for (const auto& s : cfg_.market.kept_for_orders) orders += (orders.empty() ? "" : ",") + s;
+    log::log_event(
+        spdlog::level::warn, "engine", "symbols_kept",
+        log::LogFields().str("added_at_run_time", added).str("open_orders_only", orders));
+  }
+  // Known for their open orders only: tracked until those are over, no new signals.
+  for (const auto& s : cfg_.market.kept_for_orders) {
+    try {
+      if (listed(std::vector<std::string>(i.names().begin(), i.names().end()), s))
+        (void)remove_symbol(s, 5000);
+    } catch (const std::exception& e) {
+      log::log_event(spdlog::level::err, "engine", "kept_symbol_not_closed",
+                     log::LogFields().str("symbol", s).str("error", e.what()));
+    }
+  }
 }
 
 void Engine::stop() {
@@ -698,8 +743,20 @@ std::vector<Engine::SymbolAdded> Engine::add_symbols(std::span<const std::string
     const std::uint16_t id =
         add_symbol(wanted[k], std::move(specs[k]), std::move(jsons[k]), timeout_ms, added);
     out.push_back({wanted[k], id, added});
+    if (added) keep_symbols();
   }
   return out;
+}
+
+void Engine::keep_symbols() {
+  Impl& i = *impl_;
+  std::vector<std::string> added;
+  const auto names = i.names();
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    if (!i.removed[k].load(std::memory_order_relaxed) && !listed(i.from_config, names[k]))
+      added.emplace_back(names[k]);
+  }
+  (void)write_kept_symbols(cfg_, added);
 }
 
 std::uint16_t Engine::add_symbol(const std::string& name, std::unique_ptr<binance::SymbolSpec> spec,
@@ -797,6 +854,7 @@ std::uint16_t Engine::remove_symbol(std::string_view requested, int timeout_ms) 
   i.removed[id].store(true, std::memory_order_relaxed);
   i.md->retire_symbol(sid);
   i.draining.push_back(sid);
+  keep_symbols();
   log::log_event(spdlog::level::warn, "engine", "symbol_removed",
                  log::LogFields().str("symbol", name).unum("id", sid));
   poll_symbols();

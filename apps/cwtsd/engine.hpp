@@ -149,6 +149,9 @@ class Engine {
  private:
   // The limits a reload handed over, kept for symbols added later (their limits come from them).
   void keep_limits(const Config& cfg);
+  // Writes the symbols added at run time and still trading to the journal directory, for the
+  // next start (kept_symbols.hpp).
+  void keep_symbols();
   std::uint16_t add_symbol(const std::string& name, std::unique_ptr<binance::SymbolSpec> spec,
                            std::string json, int timeout_ms, bool& added);
 

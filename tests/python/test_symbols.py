@@ -5,6 +5,7 @@ subscribes it on its live feed connection, and a strategy attached before sees i
 
 import asyncio
 import json
+import pathlib
 
 import pytest
 
@@ -112,6 +113,91 @@ def test_add_trade_and_remove_a_symbol_at_run_time(engine3):
         r = call(port, token, "symbols.add", {"symbols": ["SOLUSDT"]})["result"]
         assert r["symbols"] == [{"symbol": "SOLUSDT", "id": 2, "added": True}]
         assert wait_until(lambda: b.quote("SOLUSDT").book_valid, timeout=10)
+
+
+def restart(eng, kill=False):
+    """Stops (SIGTERM, or SIGKILL) and starts `eng`; its new control port and token."""
+    def listening():
+        return [l for l in eng.log_path.read_text().splitlines() if '"control_listening"' in l]
+    before = len(listening())
+    if kill:
+        eng.proc.kill()
+        eng.proc.wait(timeout=10)
+        eng._log.close()
+    else:
+        assert eng.stop() == 0
+    eng.start()
+    assert wait_until(lambda: len(listening()) > before, timeout=10)
+    token = pathlib.Path(f"/dev/shm/cwts-{eng.instance}.token")
+    assert wait_until(token.exists, timeout=10)
+    return json.loads(listening()[-1])["port"], token.read_text().strip()
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_an_added_symbol_and_its_open_order_survive_a_restart(three_symbol_sim, tmp_path, how):
+    """Orders on a symbol added at run time are known to the engine after a restart: the symbol
+    is traded again (kept in the journal directory), its open order tracked, not forgotten."""
+    journal = {"dir": str(tmp_path / "state"), "fsync": "interval", "interval_ms": 5}
+    eng = Engine(three_symbol_sim, tmp_path, overrides={
+        "journal": journal, "shutdown": {"on_stop": "leave", "timeout_ms": 2000}})
+    try:
+        port, token = control_address(eng)["port"], generated_token(eng)
+        assert "result" in call(port, token, "symbols.add", {"symbols": ["SOLUSDT"]})
+        with cwts_bridge.attach(eng.instance, slot=-1, name="restart") as b:
+            assert wait_until(lambda: b.quote("SOLUSDT").book_valid, timeout=10)
+            far = b.quote("SOLUSDT").bid * 0.97
+            resting = b.submit("SOLUSDT", "buy", 1, price=far, round="down")
+            assert wait_until(lambda: any(x.kind == "NEW" for x in b.reports() if x.seq == resting),
+                              timeout=10)
+        port, token = restart(eng, kill=how == "SIGKILL")
+        syms = call(port, token, "symbols")["result"]
+        assert [s["symbol"] for s in syms] == ["BTCUSDT", "ETHUSDT", "SOLUSDT"], syms
+        assert syms[2]["trading"]
+        opened = [json.loads(l) for l in eng.log_path.read_text().splitlines() if '"journal_opened"' in l]
+        assert opened[-1]["open_orders_recovered"] == 1 and opened[-1]["orders_not_tracked"] == 0, opened[-1]
+        open_orders = call(port, token, "open_orders")["result"]
+        assert [s["open_orders"] for s in open_orders["symbols"] if s["symbol"] == "SOLUSDT"] == [1]
+        # Removed at run time: not traded after the next restart (once its orders are over).
+        assert "result" in call(port, token, "cancel_all", {})
+        assert wait_until(lambda: call(port, token, "open_orders")["result"]["total"] == 0, timeout=10)
+        assert "result" in call(port, token, "symbols.remove", {"symbols": ["SOLUSDT"]})
+        port, token = restart(eng)
+        assert [s["symbol"] for s in call(port, token, "symbols")["result"]] == ["BTCUSDT", "ETHUSDT"]
+    finally:
+        if eng.proc.poll() is None:
+            assert eng.stop() == 0
+
+
+def test_a_removed_symbol_with_an_open_order_is_tracked_after_a_restart(three_symbol_sim, tmp_path):
+    """Removed at run time while an order is still open, then the engine is killed: the restarted
+    engine knows the symbol from its journal's open order, tracks (and can cancel) the order, and
+    trades nothing new on it."""
+    journal = {"dir": str(tmp_path / "state"), "fsync": "interval", "interval_ms": 5}
+    eng = Engine(three_symbol_sim, tmp_path, overrides={
+        "journal": journal, "shutdown": {"on_stop": "leave", "timeout_ms": 2000}})
+    try:
+        port, token = control_address(eng)["port"], generated_token(eng)
+        assert "result" in call(port, token, "symbols.add", {"symbols": ["SOLUSDT"]})
+        with cwts_bridge.attach(eng.instance, slot=-1, name="restart") as b:
+            assert wait_until(lambda: b.quote("SOLUSDT").book_valid, timeout=10)
+            resting = b.submit("SOLUSDT", "buy", 1, price=b.quote("SOLUSDT").bid * 0.97, round="down")
+            assert wait_until(lambda: any(x.kind == "NEW" for x in b.reports() if x.seq == resting),
+                              timeout=10)
+        assert "result" in call(port, token, "symbols.remove", {"symbols": ["SOLUSDT"]})
+        port, token = restart(eng, kill=True)
+        syms = call(port, token, "symbols")["result"]
+        assert [(s["symbol"], s["trading"]) for s in syms] == [
+            ("BTCUSDT", True), ("ETHUSDT", True), ("SOLUSDT", False)], syms
+        opened = [json.loads(l) for l in eng.log_path.read_text().splitlines() if '"journal_opened"' in l]
+        assert opened[-1]["open_orders_recovered"] == 1 and opened[-1]["orders_not_tracked"] == 0, opened[-1]
+        with cwts_bridge.attach(eng.instance, slot=-1, name="after") as b:
+            seq = b.submit("SOLUSDT", "buy", 1, type="market")
+            assert b.wait_report(seq, 10).reason == "UNKNOWN_SYMBOL"
+        assert "result" in call(port, token, "cancel_all", {})
+        assert wait_until(lambda: call(port, token, "open_orders")["result"]["total"] == 0, timeout=10)
+    finally:
+        if eng.proc.poll() is None:
+            assert eng.stop() == 0
 
 
 def test_a_full_symbol_table_is_a_clear_error(tmp_path):

@@ -99,6 +99,11 @@ struct MarketConfig {
   std::uint32_t snapshot_limit = 1000;
   // Seed the indicators (and the closed-candle history) from GET /api/v3/klines at start-up.
   bool indicator_history = true;
+  // Not read from the file: what the engine found at start beyond `symbols` (kept_symbols.hpp),
+  // appended to `symbols` in this order. Added at run time earlier (they trade) ...
+  std::vector<std::string> added_at_run_time;
+  // ... and only in the order journal's open orders (tracked until over, not traded).
+  std::vector<std::string> kept_for_orders;
 };
 
 // Risk limits. Decimal amounts are written as JSON strings ("0.5"), exactly as Binance sends
