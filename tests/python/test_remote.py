@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -181,6 +182,48 @@ def test_tokens_and_scopes_are_enforced(rengine):
                     slots = (await rpc(ws, "slots"))["result"]
                     held = {s["slot"]: s["name"] for s in slots}
                     assert held[3] == "remote:alice:remote" and held[7] == "remote:control:remote"
+
+    run(main())
+
+
+def test_a_revoked_token_loses_its_open_connections_at_the_reload(rengine, tokens_file):
+    """SIGHUP re-reads control.tokens_file: a connection whose token is gone, or whose scopes
+    changed, is closed (its slot released as on any drop); the others stay."""
+    url, _ = control(rengine)
+
+    async def main():
+        alice = await remote.connect(url, token=ALICE, slot=3, reconnect=False)
+        bob = await remote.connect(url, token=BOB, reconnect=False)
+        carol_token = "carolToken0123456789abcdef"
+        tokens_file.write_text(f"bob read {BOB}\ncarol read,trade:5 {carol_token}\n")
+        rengine.proc.send_signal(signal.SIGHUP)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        with pytest.raises(cwts_bridge.EngineNotRunning):
+            while loop.time() < deadline:
+                await alice.status()
+                await asyncio.sleep(0.05)
+        await alice.close()
+        assert (await bob.status())["ready"], "an unchanged token keeps its connection"
+        with pytest.raises(remote.Unauthorized):
+            await remote.connect(url, token=ALICE)
+        # The slot alice held is free again: a token allowed on it could take it (carol may not).
+        async with await remote.connect(url, token=carol_token, slot=5) as carol:
+            assert carol.slot == 5
+            with pytest.raises(remote.Unauthorized):
+                await carol.claim(3)
+        # Scopes changed (bob gains trade:3): bob's connection is closed too, and he comes back
+        # with the new ones.
+        tokens_file.write_text(f"bob read,trade:3 {BOB}\n")
+        rengine.proc.send_signal(signal.SIGHUP)
+        deadline = loop.time() + 10
+        with pytest.raises(cwts_bridge.EngineNotRunning):
+            while loop.time() < deadline:
+                await bob.status()
+                await asyncio.sleep(0.05)
+        await bob.close()
+        async with await remote.connect(url, token=BOB, slot=3) as b2:
+            assert b2.scopes["trade"] == [3]
 
     run(main())
 

@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <openssl/crypto.h>
 
+#include "cwts/log/json_log.hpp"
 #include "cwts/net/http_server.hpp"
 
 namespace cwts::daemon {
@@ -47,6 +48,7 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
   struct Client {
     std::shared_ptr<net::WsConnection> conn;
     RpcClient rpc;
+    std::string token;  // as presented at the handshake ("" = none): checked again at a reload
   };
 
   Impl(boost::asio::io_context& io, Handler h, RpcHandler r, std::vector<ControlToken> t)
@@ -58,7 +60,10 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
     if (header == nullptr || std::string_view(*header).substr(0, kScheme.size()) != kScheme) {
       return nullptr;
     }
-    const std::string_view presented = std::string_view(*header).substr(kScheme.size());
+    return find_token(std::string_view(*header).substr(kScheme.size()));
+  }
+
+  [[nodiscard]] const ControlToken* find_token(std::string_view presented) const {
     const ControlToken* found = nullptr;
     for (const auto& t : tokens) {  // every token compared: the time does not tell which matched
       if (!t.token.empty() && presented.size() == t.token.size() &&
@@ -135,6 +140,7 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
     if (const ControlToken* t = token_of(req.header("authorization"))) {
       c->rpc.scopes = t->scopes;
       c->rpc.who = t->name;
+      c->token = t->token;
     }
     clients.push_back(c);
     Client* raw = c.get();
@@ -233,6 +239,24 @@ std::size_t ControlServer::rpc_clients() const noexcept { return impl_->clients.
 
 void ControlServer::set_tokens(std::vector<ControlToken> tokens) {
   impl_->tokens = std::move(tokens);
+  // A connection opened with a token that is gone, or whose name or scopes changed, is closed
+  // (a remote strategy's slot is released as on any drop): a revocation takes effect now, and a
+  // client that reconnects gets its new scopes. Copied first: a close removes the client.
+  const auto clients = impl_->clients;
+  for (const auto& c : clients) {
+    if (c->token.empty()) continue;
+    const ControlToken* t = impl_->find_token(c->token);
+    if (t != nullptr && t->name == c->rpc.who && t->scopes.read == c->rpc.scopes.read &&
+        t->scopes.admin == c->rpc.scopes.admin && t->scopes.trade == c->rpc.scopes.trade) {
+      continue;
+    }
+    log::log_event(spdlog::level::warn, "ctl", "control_client_closed",
+                   log::LogFields()
+                       .str("who", c->rpc.who)
+                       .str("why", t == nullptr ? "token revoked" : "token's scopes changed"));
+    c->token.clear();
+    c->conn->close();
+  }
 }
 
 }  // namespace cwts::daemon
