@@ -77,7 +77,8 @@ def venue_trades(sim, symbol="BTCUSDT"):
 def test_public_market_data_from_the_engine(gw):
     e = ccxt_client(gw.url)
     markets = e.load_markets()
-    assert set(markets) == {"BTC/USDT", "ETH/USDT"}, "the engine's symbols, with the venue's filters"
+    # The venue's markets (read-only, ADR 0026), the engine's symbols among them with their filters.
+    assert {"BTC/USDT", "ETH/USDT"} <= set(markets) and len(markets) > 100
     assert markets["BTC/USDT"]["precision"]["price"] == pytest.approx(0.01)
     book = e.fetch_order_book("BTC/USDT", limit=20)
     assert book["bids"] and book["asks"] and book["bids"][0][0] < book["asks"][0][0]
@@ -383,7 +384,8 @@ def test_binance_official_sdk_trades_through_the_gateway(gw_selling_holdings, sy
     client = Spot(config_rest_api=ConfigurationRestAPI(api_key=GATEWAY_KEY, api_secret=GATEWAY_SECRET,
                                                        base_path=gw.url, retries=0))
     api = client.rest_api
-    assert {s.symbol for s in api.exchange_info().data().symbols} == {"BTCUSDT", "ETHUSDT"}
+    # The venue's markets too (read-only): the SDK reads every object the gateway lists.
+    assert {"BTCUSDT", "ETHUSDT"} < {s.symbol for s in api.exchange_info().data().symbols}
     bid = float(api.ticker_book_ticker(symbol="ETHUSDT").data().actual_instance.bid_price)
     price = round(bid * 0.98, 2)
     o = api.new_order(symbol="ETHUSDT", side=NewOrderSideEnum.BUY, type=NewOrderTypeEnum.LIMIT,

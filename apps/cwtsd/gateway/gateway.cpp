@@ -62,8 +62,10 @@ ApiError reject_error(RejectReason r, std::int32_t venue_code, bool market) {
       return binance::errors::filter_failure("NOTIONAL");
     case RejectReason::kPercentPrice:
       return binance::errors::filter_failure("PERCENT_PRICE_BY_SIDE");
-    case RejectReason::kUnknownSymbol:
-      return binance::errors::bad_symbol();
+    case RejectReason::kUnknownSymbol:  // removed (symbols.remove) since the gateway took it
+      return binance::make_error(ErrorCode::kBadSymbol,
+                                 "Invalid symbol. The engine does not trade this symbol (any "
+                                 "more); add it again with the control plane's symbols.add.");
     case RejectReason::kRateLimited:
       if (venue_code == -1003) {  // the venue's request-weight limit
         return binance::make_error(ErrorCode::kTooManyRequests,
@@ -319,7 +321,13 @@ bool Gateway::Impl::push_signal(layout::Signal s) {
 
 void Gateway::Impl::place(const binance::Request& r, bool test, Reply reply) {
   auto parsed = binance::parse_new_order(r, info);
-  if (!parsed.ok()) return reply_error(reply, parsed.error());
+  if (!parsed.ok()) {
+    const std::string* name = r.find("symbol");
+    if (parsed.error().code == ErrorCode::kBadSymbol && name != nullptr) {
+      return reply_error(reply, not_traded(*name));  // says how to add it
+    }
+    return reply_error(reply, parsed.error());
+  }
   binance::NewOrder o = std::move(parsed).value();
   if (o.quantity.is_zero()) {
     return reply_error(reply, binance::errors::new_order_rejected(

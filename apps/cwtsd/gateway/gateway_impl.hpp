@@ -97,6 +97,15 @@ struct Gateway::Impl {
   bool market_endpoint(std::string_view path, std::string_view raw_query, const binance::Request& r,
                        Reply& reply);
   void forward_to_venue(std::string target, std::uint32_t weight, Reply reply);
+  // GET /api/v3/exchangeInfo (venue_markets.cpp): the venue's markets (read-only, cached for
+  // kVenueMarketsTtlMs) with the engine's symbols as the engine has them.
+  void exchange_info(const binance::Request& r, Reply reply);
+  // Runs `then` with venue_markets as fresh as it can be had: at once if fetched less than
+  // kVenueMarketsTtlMs ago (or the last fetch failed less than kVenueMarketsRetryMs ago), else
+  // after one fetch, shared by every request that waits for it.
+  void with_venue_markets(std::function<void()> then);
+  // The Binance error for an order on `symbol`, which the engine does not trade (-1121).
+  [[nodiscard]] binance::ApiError not_traded(std::string_view symbol) const;
   // Signed endpoints (gateway.cpp).
   void place(const binance::Request& r, bool test, Reply reply);
   void cancel(const binance::Request& r, Reply reply);
@@ -174,6 +183,15 @@ struct Gateway::Impl {
   static constexpr std::size_t kKlineCacheEntries = 512;
   std::map<std::string, std::string> kline_cache;
   std::deque<std::string> kline_cache_order;
+  // The venue's markets as its exchangeInfo listed them (name, object), the last good answer.
+  static constexpr std::int64_t kVenueMarketsTtlMs = 60'000;
+  static constexpr std::int64_t kVenueMarketsRetryMs = 10'000;
+  static constexpr std::uint32_t kExchangeInfoWeight = 20;
+  std::vector<std::pair<std::string, std::string>> venue_markets;
+  std::int64_t venue_markets_ms = 0;         // when fetched; 0: never
+  std::int64_t venue_markets_failed_ms = 0;  // when a fetch last failed (or was not allowed)
+  bool venue_markets_pending = false;
+  std::vector<std::function<void()>> venue_markets_waiters;
   std::string port_file;
   bool started = false;
 };

@@ -99,16 +99,7 @@ bool Gateway::Impl::market_endpoint(std::string_view path, std::string_view raw_
     return true;
   }
   if (path == "/api/v3/exchangeInfo") {
-    std::vector<std::string_view> objects;
-    const std::string* only = r.find("symbol");
-    for (const auto& [name, object] : json.symbols)
-      if (only == nullptr || *only == name) objects.push_back(object);
-    if (only != nullptr && objects.empty()) {
-      reply_error(reply, binance::errors::bad_symbol());
-      return true;
-    }
-    reply_json(reply, binance::exchange_info_json(now_ms, info.rate_limits, json.exchange_filters,
-                                                  objects));
+    exchange_info(r, std::move(reply));  // venue_markets.cpp
     return true;
   }
   const bool depth = path == "/api/v3/depth";
@@ -129,6 +120,12 @@ bool Gateway::Impl::market_endpoint(std::string_view path, std::string_view raw_
 
   // One symbol (depth, klines: mandatory) or all of the engine's (tickers without `symbol`).
   const std::string* sym_param = r.find("symbol");
+  // A symbol the engine does not hold: the venue's data, read-only (exchangeInfo lists the
+  // venue's markets; FreqTrade's pairlists look at them before the engine trades them).
+  if (sym_param != nullptr && !sym_param->empty() && symbol_id(*sym_param) < 0) {
+    forward_to_venue(std::move(target), lookup_weight(path, r), std::move(reply));
+    return true;
+  }
   if ((book_ticker || price) && sym_param == nullptr) {
     JsonWriter w(4096);
     w.begin_array();
