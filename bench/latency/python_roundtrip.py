@@ -26,12 +26,19 @@ def pct(v, q):
     return v[min(len(v) - 1, max(0, int(round(q * len(v) + 0.5)) - 1))] if v else 0
 
 
+# The shared-memory round trip in four steps (CLOCK_REALTIME on both sides, so they add up to it):
+# publish -> wait() returns; -> events() has read it (Event objects); -> submit() returned (Python
+# checks, units, the ring); -> the exec loop took the signal (the report's ts_ns).
+STEPS = ("wake", "read", "submit", "intake")
+
+
 class Samples:
     """What both round trips share: the event a sample starts from, the signal's price (half the
     bid: refused by the price band), and what is recorded."""
 
     def __init__(self, n):
         self.n, self.price, self.one_way, self.round_trip = n, None, [], []
+        self.steps = {k: [] for k in STEPS}  # the shared-memory round trip, step by step
 
     def more(self):
         return len(self.round_trip) < self.n
@@ -46,10 +53,14 @@ class Samples:
             self.price = evs[-1].a * 0.5
         return evs[-1], seen
 
-    def record(self, ev, seen, report):
+    def record(self, ev, seen, report, woke=None, sent=None):
         if report is not None and report.reason == "PRICE_BAND":
             self.one_way.append(seen - ev.publish_ts_ns)
             self.round_trip.append(report.ts_ns - ev.publish_ts_ns)
+            if woke is not None:
+                for k, v in zip(STEPS, (woke - ev.publish_ts_ns, seen - woke, sent - seen,
+                                        report.ts_ns - sent)):
+                    self.steps[k].append(v)
 
 
 def shm_samples(b, s):
@@ -57,10 +68,12 @@ def shm_samples(b, s):
     while s.more():
         if not b.wait(1.0):
             continue
+        woke = time.time_ns()
         ev, seen = s.start(b.events())
         if ev is not None:
             seq = b.submit("BTCUSDT", "buy", 0.001, price=s.price, round="down")
-            s.record(ev, seen, b.wait_report(seq, 5.0))
+            sent = time.time_ns()
+            s.record(ev, seen, b.wait_report(seq, 5.0), woke, sent)
             list(b.events())  # drop what queued meanwhile: the next sample starts from a fresh event
 
 
@@ -139,9 +152,14 @@ def main() -> int:
                               "p999_ns": pct(round_trip, 0.999), "samples": len(round_trip)},
                "publish_to_python" + ("_remote" if args.remote else ""): {"p50_ns": pct(one_way, 0.5), "p99_ns": pct(one_way, 0.99),
                                      "p999_ns": pct(one_way, 0.999), "samples": len(one_way)}}
+        if not args.remote:  # where the time goes: p50 of each step (they need not add up to the p50)
+            res["shm_python_steps"] = {k: {"p50_ns": pct(v[warm:], 0.5), "p99_ns": pct(v[warm:], 0.99)}
+                                       for k, v in s.steps.items()}
         if args.json:
             print(json.dumps(res))
         else:
+            for k, v in res.pop("shm_python_steps", {}).items():
+                print(f"  step {k:8s} p50 {v['p50_ns'] / 1e3:8.1f} us  p99 {v['p99_ns'] / 1e3:8.1f} us")
             for k, v in res.items():
                 print(f"{k:18s} p50 {v['p50_ns'] / 1e3:8.1f} us  p99 {v['p99_ns'] / 1e3:8.1f} us  "
                       f"p99.9 {v['p999_ns'] / 1e3:8.1f} us  ({v['samples']} samples)")

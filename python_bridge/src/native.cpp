@@ -34,6 +34,7 @@
 #include "cwts/shm_layout/layout.hpp"
 #include "cwts/shm_layout/market_region.hpp"
 #include "cwts/shm_layout/signal_region.hpp"
+#include "fast_submit.hpp"
 #include "records.hpp"
 
 namespace nb = nanobind;
@@ -401,6 +402,23 @@ class Bridge {
     s.ttl_ms = ttl_ms;
     s.tag.assign(tag);
     return push(s);
+  }
+
+  // Bridge.submit's common case in one call (fast_submit.hpp): its sequence number, or -1 when it
+  // is not the common case and nothing was sent (the Python checks decide, and raise).
+  std::int64_t submit_fast(nb::handle symbol, nb::handle side, nb::handle qty, nb::handle price,
+                           nb::handle type, nb::handle tif, nb::handle ttl_ms, nb::handle tag,
+                           nb::handle reduce_only, nb::handle round) {
+    cwts_bridge::FastSubmit f;
+    if (!cwts_bridge::decode_submit(symbol, side, qty, price, type, tif, ttl_ms, tag, reduce_only,
+                                    round, f)) {
+      return -1;
+    }
+    const auto a = check_epoch();
+    layout::Signal s;
+    if (!cwts_bridge::fill_signal(f, a->syms, s)) return -1;
+    need_slot();
+    return static_cast<std::int64_t>(push(s));
   }
 
   std::uint64_t cancel(std::uint64_t target_seq) {
@@ -837,6 +855,16 @@ class Bridge {
 NB_MODULE(_native, m) {
   m.doc() = "cwts_bridge native core (use the cwts_bridge package)";
   register_ta(m);
+  // The fast path of _to_units, for the test that it equals the reference: units or None.
+  m.def("_fast_units", [](nb::handle value, int decimals, std::int64_t increment,
+                          nb::handle round) -> std::optional<std::int64_t> {
+    using cwts_bridge::RoundMode;
+    const std::string r = round.is_none() ? std::string() : nb::cast<std::string>(round);
+    const RoundMode mode = r == "down"      ? RoundMode::kDown
+                           : r == "nearest" ? RoundMode::kNearest
+                                            : RoundMode::kExact;
+    return cwts_bridge::amount_units(value, decimals, increment, mode);
+  }, "value"_a.none(), "decimals"_a, "increment"_a, "round"_a.none());
   ::pthread_atfork(nullptr, nullptr, after_fork_in_child);
   g_error = PyErr_NewException("cwts_bridge.CwtsError", PyExc_RuntimeError, nullptr);
   g_not_running = PyErr_NewException("cwts_bridge.EngineNotRunning", g_error, nullptr);
@@ -870,6 +898,9 @@ NB_MODULE(_native, m) {
       .def("position", &Bridge::position)
       .def("status", &Bridge::status)
       .def("submit_raw", &Bridge::submit_raw)
+      .def("submit_fast", &Bridge::submit_fast, "symbol"_a.none(), "side"_a.none(), "qty"_a.none(),
+           "price"_a.none(), "type"_a.none(), "tif"_a.none(), "ttl_ms"_a.none(), "tag"_a.none(),
+           "reduce_only"_a.none(), "round"_a.none())
       .def("cancel", &Bridge::cancel)
       .def("reports", &Bridge::reports)
       .def("wait_report", &Bridge::wait_report)
