@@ -22,6 +22,12 @@ CWTS_SYSTEM_PACKAGES=(
   libgtest-dev libbenchmark-dev libsystemd-dev zlib1g-dev
   clang-format clang-tidy util-linux python3-venv
   clang libclang-rt-14-dev ccache systemd iproute2 openssl
+  # tests/python/test_observability.py: promtool (check/test the alert rules, lint a live scrape)
+  # comes only with Debian's prometheus server package (~100 MB with its web assets; installed
+  # with --no-install-recommends it pulls no exporter). On a host booted with systemd it enables
+  # and starts prometheus.service on :9090: `systemctl disable --now prometheus` if unwanted. jq
+  # runs the log queries docs/logging.md documents.
+  prometheus jq
 )
 
 CWTS_MIN_PYTHON="3.11"

@@ -459,6 +459,26 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
   e.sample("cwts_venue_usage", "limit=\"request_weight_1m\"", i.exec->venue_used_weight_1m());
   e.sample("cwts_venue_usage", "limit=\"orders_10s\"", i.exec->venue_orders_10s());
   e.sample("cwts_venue_usage", "limit=\"orders_1d\"", i.exec->venue_orders_1d());
+  // The venue's limits for the same windows (exchangeInfo rateLimits), so usage / limit is one
+  // expression (dashboards, the weight-near-the-limit alert); absent when the venue lists none.
+  e.family("cwts_venue_limit", "gauge",
+           "The venue's limit per window (exchangeInfo rateLimits), for the cwts_venue_usage "
+           "windows.");
+  for (const auto& l : i.info.rate_limits) {
+    const char* name = nullptr;
+    if (l.type == binance::RateLimitType::kRequestWeight &&
+        l.interval == binance::RateInterval::kMinute && l.interval_num == 1) {
+      name = "request_weight_1m";
+    } else if (l.type == binance::RateLimitType::kOrders &&
+               l.interval == binance::RateInterval::kSecond && l.interval_num == 10) {
+      name = "orders_10s";
+    } else if (l.type == binance::RateLimitType::kOrders &&
+               l.interval == binance::RateInterval::kDay && l.interval_num == 1) {
+      name = "orders_1d";
+    }
+    if (name != nullptr)
+      e.sample("cwts_venue_limit", std::string("limit=\"") + name + "\"", l.limit);
+  }
   // Ring occupancy per claimed slot: signals waiting for the engine, reports waiting for the
   // strategy.
   const auto holders =
@@ -516,6 +536,10 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
           static_cast<double>(
               std::max<std::int64_t>(0, i.exec->venue_ban_until_ns() - core::realtime_ns())) /
               1e9);
+  e.family("cwts_venue_backoffs_total", "counter",
+           "Times the venue said back off: HTTP 429 (weight or order limit hit) or 418 (IP ban).");
+  e.sample("cwts_venue_backoffs_total", "http_status=\"429\"", i.exec->venue_backoffs(429));
+  e.sample("cwts_venue_backoffs_total", "http_status=\"418\"", i.exec->venue_backoffs(418));
   e.gauge("cwts_venue_tracked_orders",
           "Orders the venue client follows (open, or their fees not known yet).",
           static_cast<double>(i.exec->venue_tracked_orders()));
@@ -529,6 +553,12 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
     e.sample("cwts_trading_state", std::string("state=\"") + engine::to_string(st) + "\"",
              s.trading_state == st ? 1.0 : 0.0);
   }
+  e.gauge("cwts_ready", "1 while /readyz answers 200 (books synced, venue connected, no ban).",
+          not_ready_reason().empty() ? 1.0 : 0.0);
+  e.gauge("cwts_progress_timeout_seconds",
+          "Heartbeat age past which a hot thread counts as stalled: /healthz answers 503 and "
+          "systemd's watchdog is no longer fed (systemd.progress_timeout_ms).",
+          static_cast<double>(cfg_.systemd.progress_timeout_ms) / 1e3);
   e.family("cwts_thread_heartbeat_age_seconds", "gauge", "Time since the hot thread's last loop.");
   e.sample("cwts_thread_heartbeat_age_seconds", "thread=\"md\"",
            static_cast<double>(std::max<std::int64_t>(0, now_ns - s.md_heartbeat_ns)) / 1e9);

@@ -299,6 +299,16 @@ TEST(Cwtsd, ControlEndpointsAnswerAndTheControlFileIsRemovedAtExit) {
             std::string::npos);
   EXPECT_NE(metrics.body.find("cwts_book_valid{symbol=\"BTCUSDT\"} 1"), std::string::npos)
       << metrics.body;
+  // What the dashboard and the alert rules (config/grafana, config/prometheus) divide by and
+  // compare with: the venue's limits (cwts-sim's exchangeInfo rateLimits), readiness, the progress
+  // timeout.
+  EXPECT_NE(metrics.body.find("cwts_venue_limit{limit=\"request_weight_1m\"} 1200\n"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("cwts_venue_limit{limit=\"orders_10s\"} "), std::string::npos);
+  EXPECT_NE(metrics.body.find("# TYPE cwts_ready gauge\ncwts_ready "), std::string::npos);
+  EXPECT_NE(metrics.body.find("cwts_progress_timeout_seconds 0.5\n"), std::string::npos)
+      << metrics.body;
   EXPECT_EQ(cwts::test::http_request(port, verb::get, "/healthz").status, 200U);
   EXPECT_EQ(cwts::test::http_request(port, verb::get, "/nothing").status, 404U);
   EXPECT_EQ(cwts::test::http_request(port, verb::post, "/metrics", "x").status, 405U);

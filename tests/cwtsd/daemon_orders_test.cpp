@@ -421,6 +421,9 @@ TEST(Cwtsd, VenueFaultsMidOrderNeverDoubleAnOrder) {
   market_buy(R"({"http_status":429,"count":1,"path":"/api/v3/order"})",
              ReportKind::kRejected);    // rate limited: final
   std::this_thread::sleep_for(1200ms);  // Retry-After: 1
+  EXPECT_NE(h.metrics().find("\ncwts_venue_backoffs_total{http_status=\"429\"} 1\n"),
+            std::string::npos)
+      << h.metrics();
   // Dropped connections: the feed reconnects and resyncs; a signal meanwhile is BOOK_NOT_VALID.
   ASSERT_EQ(h.fault(R"({"drop_connections":true})").status, 200U);
   std::this_thread::sleep_for(100ms);

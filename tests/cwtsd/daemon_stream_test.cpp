@@ -510,6 +510,11 @@ TEST(CwtsdVenueScheduling, AVenueBanShowsInReadyzAMetricAndAnAlert) {
   const double left = std::stod(m.substr(k + 24));
   EXPECT_GT(left, 100.0) << m;
   EXPECT_LE(left, 120.0) << m;
+  // Counted too (the backoff alert's series): one 418, no 429.
+  EXPECT_NE(m.find("\ncwts_venue_backoffs_total{http_status=\"418\"} 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("\ncwts_venue_backoffs_total{http_status=\"429\"} 0\n"), std::string::npos) << m;
+  // The ban takes readiness: cwts_ready follows /readyz.
+  EXPECT_NE(m.find("\ncwts_ready 0\n"), std::string::npos) << m;
   // The alert goes to subscribers and the log (written asynchronously).
   bool alerted = false;
   for (int i = 0; i < 250 && !alerted; ++i) {

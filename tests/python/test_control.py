@@ -51,6 +51,8 @@ DOCUMENTED = {
     "cwts_orders_sent": "counter", "cwts_fills": "counter", "cwts_venue_connected": "gauge",
     "cwts_trading_state": "gauge", "cwts_thread_heartbeat_age_seconds": "gauge",
     "cwts_md_messages": "counter", "cwts_venue_usage": "gauge", "cwts_ring_occupancy": "gauge",
+    "cwts_venue_limit": "gauge", "cwts_venue_backoffs": "counter", "cwts_ready": "gauge",
+    "cwts_progress_timeout_seconds": "gauge",
 }
 
 

@@ -180,6 +180,13 @@ class ExecEngine final : private venue::VenueListener {
   [[nodiscard]] std::int64_t venue_ban_until_ns() const noexcept {
     return venue_ban_until_ns_.load(std::memory_order_relaxed);
   }
+  // Times the venue told this engine to back off (Retry-After with HTTP 429, or 418: a ban);
+  // `http_status` 429 or 418, anything else 0. Any thread.
+  [[nodiscard]] std::uint64_t venue_backoffs(int http_status) const noexcept {
+    return http_status == 429   ? backoffs_429_.load(std::memory_order_relaxed)
+           : http_status == 418 ? backoffs_418_.load(std::memory_order_relaxed)
+                                : 0;
+  }
   // The venue client's own bookkeeping (bounded: entries leave when their orders are over).
   [[nodiscard]] std::uint64_t venue_tracked_orders() const noexcept {
     return venue_tracked_.load(std::memory_order_relaxed);
@@ -318,6 +325,8 @@ class ExecEngine final : private venue::VenueListener {
   std::atomic<std::uint64_t> stream_gaps_{0};
   std::atomic<std::uint64_t> venue_tracked_{0};
   std::atomic<std::int64_t> venue_ban_until_ns_{0};
+  std::atomic<std::uint64_t> backoffs_429_{0};
+  std::atomic<std::uint64_t> backoffs_418_{0};
   std::atomic<std::uint64_t> venue_kept_{0};
   std::atomic<std::int64_t> clock_offset_ns_{0};
   std::atomic<std::uint64_t> foreign_orders_{0}, journal_failures_{0}, position_mismatches_{0};

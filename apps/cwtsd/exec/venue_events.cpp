@@ -187,6 +187,8 @@ void ExecEngine::on_rate_headers(std::uint64_t used_weight_1m, std::uint64_t ord
 void ExecEngine::on_retry_after(int http_status, std::int64_t retry_after_s) {
   const std::int64_t now = now_ns_ != 0 ? now_ns_ : realtime_ns();
   governor_.on_retry_after(http_status, retry_after_s, now);
+  if (http_status == 429) backoffs_429_.fetch_add(1, std::memory_order_relaxed);
+  if (http_status == 418) backoffs_418_.fetch_add(1, std::memory_order_relaxed);
   if (http_status == 418) {
     // An IP ban: shown in /readyz, the metrics and an alert until it ends (Binance always sends
     // Retry-After with a 418; two minutes, its shortest ban, if it did not).
