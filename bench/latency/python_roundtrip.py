@@ -101,6 +101,12 @@ def main() -> int:
     ap.add_argument("--cwtsd", required=True)
     ap.add_argument("--samples", type=int, default=5000)
     ap.add_argument("--exec-idle", default="busy-spin")
+    ap.add_argument("--threads", default="", help='the engine\'s "threads" section as JSON (overrides --exec-idle)')
+    ap.add_argument("--python-core", type=int, default=-1, help="pin this Python process to one core")
+    ap.add_argument("--gc-freeze", action="store_true",
+                    help="gc.freeze() after start-up, as docs/python_bridge.md recommends to strategies")
+    ap.add_argument("--sim-core", type=int, default=-1,
+                    help="pin cwts-sim (it stands in for a venue on another machine) to one core")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--raw", help="write the round-trip samples (ns), one per line")
     ap.add_argument("--remote", action="store_true", help="through cwts_bridge.remote")
@@ -108,8 +114,10 @@ def main() -> int:
     import cwts_bridge
 
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="cwts-pyrt-"))
+    pin_sim = (lambda: os.sched_setaffinity(0, {args.sim_core})) if args.sim_core >= 0 else None
     sim = subprocess.Popen([args.sim, "--listen", "127.0.0.1:0", "--synthetic", "BTCUSDT", "--rate", "2000",
-                            "--api-key", "k", "--api-secret", "s"], stdout=subprocess.PIPE, stderr=open(tmp / "sim.log", "w"), text=True)
+                            "--api-key", "k", "--api-secret", "s"], stdout=subprocess.PIPE, stderr=open(tmp / "sim.log", "w"), text=True,
+                           preexec_fn=pin_sim)
     port = int(sim.stdout.readline().rsplit(":", 1)[1])
     instance = f"pyrt{os.getpid()}"
     cfg = tmp / "cwtsd.json"
@@ -118,10 +126,12 @@ def main() -> int:
         "venue": {"kind": "binance", "rest_url": f"http://127.0.0.1:{port}", "ws_url": f"ws://127.0.0.1:{port}"},
         "market": {"symbols": ["BTCUSDT"]},
         "risk": {"price_band_bps": 100, "max_open_orders": 1000},
-        "threads": {"exec": {"idle": args.exec_idle}, "md": {"idle": "block"}},
+        "threads": json.loads(args.threads) if args.threads else {"exec": {"idle": args.exec_idle}, "md": {"idle": "block"}},
     }))
     eng = subprocess.Popen([args.cwtsd, "--config", str(cfg)], env=dict(os.environ, CWTS_API_KEY="k", CWTS_API_SECRET="s"),
                            stdout=subprocess.DEVNULL, stderr=open(tmp / "cwtsd.log", "w"))
+    if args.python_core >= 0:
+        os.sched_setaffinity(0, {args.python_core})
     try:
         b = None
         for _ in range(300):
@@ -137,6 +147,10 @@ def main() -> int:
         if b is None:
             print("cwtsd did not come up; see", tmp / "cwtsd.log", file=sys.stderr)
             return 1
+        if args.gc_freeze:
+            import gc
+            gc.collect()
+            gc.freeze()  # the start-up heap is never scanned again: young collections stay short
         warm = args.samples // 10
         s = Samples(args.samples + warm)
         if args.remote:

@@ -83,6 +83,9 @@ class Event(NamedTuple):
     d: float        # quote/book: ask qty
 
 
+_native._set_event_type(Event)  # events() builds Event records natively
+
+
 class Report(NamedTuple):
     seq: int
     kind: str           # ACCEPTED, REJECTED, NEW, PARTIALLY_FILLED, FILLED, CANCELLED, EXPIRED
@@ -197,8 +200,7 @@ class Bridge:
     def events(self, max_events: int = 4096) -> Iterator[Event]:
         """New events since the last call (the first call starts at attach time). A lap — events
         overwritten before they were read — is yielded as Event(kind="lapped", seq=<skipped>)."""
-        for t in self._n.events(max_events):
-            yield Event(*t)
+        return iter(self._n.events(max_events))  # Event records, made natively
 
     def wait(self, timeout: float = 1.0) -> bool:
         """Blocks (GIL released) until an event is published; False at the timeout. A close() from

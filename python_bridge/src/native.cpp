@@ -65,7 +65,7 @@ void after_fork_in_child() noexcept { g_forks.fetch_add(1, std::memory_order_rel
 }
 
 using cwts::core::realtime_ns;
-using cwts_bridge::event_tuple;
+using cwts_bridge::event_object;
 using cwts_bridge::report_tuple;
 using cwts_bridge::SymbolMeta;
 using cwts_bridge::to_f;
@@ -200,14 +200,22 @@ class Bridge {
         b.book_valid != 0);
   }
 
-  // Up to `max` events: tuples (kind, symbol, seq, update_id, exchange_ns, receive_ns, publish_ns,
-  // a, b, c, d). A lap is reported as ("lapped", "", skipped, ...) — never hidden.
-  std::vector<nb::tuple> events(std::size_t max) {
+  // Up to `max` events, a list of cwts_bridge.Event (kind, symbol, seq, update_id, exchange_ns,
+  // receive_ns, publish_ns, a, b, c, d). A lap is reported as ("lapped", "", skipped, ...) —
+  // never hidden.
+  nb::list events(std::size_t max) {
     const auto a = check_epoch();
-    std::vector<nb::tuple> out;
+    if (names_epoch_ != a->epoch) {  // the symbols' names as Python strings, made once
+      names_.clear();
+      names_epoch_ = a->epoch;
+    }
+    if (names_.empty()) names_.push_back(nb::str(""));  // [0]: an id the table does not have
+    while (names_.size() < a->syms.size() + 1) names_.push_back(nb::str(a->syms[names_.size() - 1].name.c_str()));
+    nb::list out;
     layout::Event ev{};
     std::uint64_t seq = 0;
-    while (out.size() < max) {
+    std::size_t n = 0;
+    while (n++ < max) {
       const auto st = a->events->try_read(ev, &seq);
       if (st == cc::ReadStatus::kEmpty) break;
       if (st == cc::ReadStatus::kLapped) {
@@ -217,10 +225,13 @@ class Bridge {
           cc::store_word(w, cc::load_word(w, std::memory_order_relaxed) + skipped,
                          std::memory_order_relaxed);
         }
-        out.push_back(nb::make_tuple("lapped", "", skipped, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0));
+        out.append(nb::steal(event_object(nullptr, skipped, names_[0].ptr(), 8, 8)));
         continue;
       }
-      out.push_back(event_tuple(ev, seq, a->syms));
+      const bool known = ev.symbol < a->syms.size();
+      const auto& m = known ? a->syms[ev.symbol] : cwts_bridge::SymbolMeta{};
+      out.append(nb::steal(event_object(&ev, seq, names_[known ? ev.symbol + 1U : 0U].ptr(),
+                                        m.px_dec, m.qty_dec)));
     }
     return out;
   }
@@ -244,7 +255,11 @@ class Bridge {
         const auto start = std::chrono::steady_clock::now();
         auto next_liveness = start + kCheckEvery;
         std::uint32_t spins = 0;
-        while (ring.last_sequence() + 1 <= next) {
+        // The next record's own slot, not the writer's head: the head line changes with every
+        // record the engine publishes, the slot only when this record is complete (and its
+        // words come with the same lines). A slot already past it means a lap: events() says so.
+        const std::uint64_t& slot_seq = ring.slots[(next - 1) & (layout::kEventRingCapacity - 1)].seq;
+        while (cc::load_word(slot_seq, std::memory_order_acquire) < 2 * next) {
           if (generation_.load(std::memory_order_acquire) != gen) {
             outcome = kChanged;
             break;
@@ -831,6 +846,8 @@ class Bridge {
   }
 
   std::string instance_;
+  std::vector<nb::object> names_;  // events(): "" then each symbol's name, for names_epoch_
+  std::uint64_t names_epoch_ = 0;
   std::optional<int> want_slot_;
   std::string name_;
   bool reattach_;
@@ -855,6 +872,7 @@ class Bridge {
 NB_MODULE(_native, m) {
   m.doc() = "cwts_bridge native core (use the cwts_bridge package)";
   register_ta(m);
+  m.def("_set_event_type", &cwts_bridge::set_event_type, "type"_a);
   // The fast path of _to_units, for the test that it equals the reference: units or None.
   m.def("_fast_units", [](nb::handle value, int decimals, std::int64_t increment,
                           nb::handle round) -> std::optional<std::int64_t> {

@@ -29,8 +29,12 @@ double to_f(std::int64_t raw, int decimals);
 // (seq, kind, reason, symbol, side, client_order_id, venue_order_id, last_qty, last_px, cum_qty,
 // avg_px, fee, venue_code, ts_ns, fee_native, fee_asset); `syms` indexed by symbol id.
 nb::tuple report_tuple(const cwts::layout::ExecReport& r, const std::vector<SymbolMeta>& syms);
-// (kind, symbol, seq, update_id, exchange_ns, receive_ns, publish_ns, a, b, c, d).
-nb::tuple event_tuple(const cwts::layout::Event& e, std::uint64_t seq,
-                      const std::vector<SymbolMeta>& syms);
+// The Python record type of events (cwts_bridge.Event); before any event_object().
+void set_event_type(nb::handle type);
+// A new cwts_bridge.Event (kind, symbol, seq, update_id, exchange_ns, receive_ns, publish_ns, a,
+// b, c, d) for `e` (nullptr: a lap of `seq` skipped events), `symbol` its name (borrowed), `pd` /
+// `qd` its decimals. A new reference; throws nb::python_error.
+PyObject* event_object(const cwts::layout::Event* e, std::uint64_t seq, PyObject* symbol, int pd,
+                       int qd);
 
 }  // namespace cwts_bridge

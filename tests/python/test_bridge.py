@@ -54,6 +54,13 @@ def test_market_reads(engine):
             evs += list(b.events())
         q_ev = next(e for e in evs if e.kind in ("quote", "book"))
         assert q_ev.symbol in ("BTCUSDT", "ETHUSDT") and 0 < q_ev.a < q_ev.c
+        # Built natively (issue 19), still the documented NamedTuple in every respect.
+        import pickle
+        assert type(q_ev) is cwts_bridge.Event and q_ev._fields == cwts_bridge.Event._fields
+        assert q_ev == tuple(q_ev) and hash(q_ev) == hash(tuple(q_ev))
+        assert pickle.loads(pickle.dumps(q_ev)) == q_ev and q_ev._replace(seq=0).seq == 0
+        assert q_ev._asdict()["symbol"] == q_ev.symbol and isinstance(q_ev.update_id, int)
+        assert all(isinstance(getattr(q_ev, f), float) for f in "abcd")
 
         assert wait_until(lambda: len(b.candles("BTCUSDT", "1m", partial=True)) >= 1, timeout=10)
         df = b.candles("BTCUSDT", "1m", partial=True)
