@@ -101,6 +101,9 @@ def main() -> int:
     ap.add_argument("--cwtsd", required=True)
     ap.add_argument("--samples", type=int, default=5000)
     ap.add_argument("--exec-idle", default="busy-spin")
+    ap.add_argument("--layout", choices=("default", "split"), default="default",
+                    help="split: the engine's threads and cwts-sim on the last core, spin-then-yield, "
+                         "this Python process alone on core 0 (docs/python_bridge.md, 'Latency')")
     ap.add_argument("--threads", default="", help='the engine\'s "threads" section as JSON (overrides --exec-idle)')
     ap.add_argument("--python-core", type=int, default=-1, help="pin this Python process to one core")
     ap.add_argument("--gc-freeze", action="store_true",
@@ -110,7 +113,14 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--raw", help="write the round-trip samples (ns), one per line")
     ap.add_argument("--remote", action="store_true", help="through cwts_bridge.remote")
+    ap.add_argument("--raw-steps", help="write each sample's steps (ns), one line per sample: " + " ".join(STEPS))
     args = ap.parse_args()
+    if args.layout == "split":
+        last = max(os.sched_getaffinity(0))
+        engine_core = {"core": last, "idle": "spin-then-yield"}
+        args.threads = args.threads or json.dumps({"md": engine_core, "exec": engine_core, "ctl": {"core": last}})
+        args.python_core = 0 if args.python_core < 0 else args.python_core
+        args.sim_core = last if args.sim_core < 0 else args.sim_core
     import cwts_bridge
 
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="cwts-pyrt-"))
@@ -162,6 +172,9 @@ def main() -> int:
         one_way, round_trip = s.one_way[warm:], s.round_trip[warm:]
         if args.raw:
             pathlib.Path(args.raw).write_text("".join(f"{v}\n" for v in round_trip))
+        if args.raw_steps:
+            rows = zip(*(s.steps[k][warm:] for k in STEPS))
+            pathlib.Path(args.raw_steps).write_text("".join(" ".join(map(str, r)) + "\n" for r in rows))
         res = {"ws_remote" if args.remote else "shm_python": {"p50_ns": pct(round_trip, 0.5), "p99_ns": pct(round_trip, 0.99),
                               "p999_ns": pct(round_trip, 0.999), "samples": len(round_trip)},
                "publish_to_python" + ("_remote" if args.remote else ""): {"p50_ns": pct(one_way, 0.5), "p99_ns": pct(one_way, 0.99),

@@ -93,8 +93,10 @@ def main():
         res["shm_cpp"] = {k: pp["shm_oneway"][k] for k in ("p50_ns", "p99_ns", "p999_ns", "samples")}
         py = run_json([sys.executable, str(HERE / "python_roundtrip.py"), "--sim",
                        str(build / "apps" / "cwts-sim" / "cwts-sim"), "--cwtsd", str(build / "apps" / "cwtsd" / "cwtsd"),
-                       "--samples", str(min(args.samples, 3000)), "--json", "--raw", str(tmp / "shm_python")])
+                       "--samples", str(min(args.samples, 3000)), "--json", "--raw", str(tmp / "shm_python"),
+                       "--layout", "split" if len(os.sched_getaffinity(0)) >= 2 else "default"])
         res["shm_python"] = py["shm_python"]
+        steps = py["shm_python_steps"]  # where the round trip's time goes (not a path: no raw samples)
         rp = run_json([sys.executable, str(HERE / "python_roundtrip.py"), "--sim",
                        str(build / "apps" / "cwts-sim" / "cwts-sim"), "--cwtsd", str(build / "apps" / "cwtsd" / "cwtsd"),
                        "--samples", str(min(args.samples, 3000)), "--json", "--remote", "--raw", str(tmp / "ws_remote")])
@@ -113,13 +115,15 @@ def main():
     png.parent.mkdir(parents=True, exist_ok=True)
     plot(raws, png)
     if args.json:
-        print(json.dumps(res))
+        print(json.dumps(dict(res, shm_python_steps=steps)))
         return 0
     base = res["shm_python"]["p50_ns"]
     print(f"{'path':12s} {'p50':>10s} {'p99':>10s} {'p99.9':>10s} {'samples':>8s}  p50 vs shm_python")
     for name, r in res.items():
         print(f"{name:12s} {r['p50_ns'] / 1e3:8.1f}us {r['p99_ns'] / 1e3:8.1f}us {r['p999_ns'] / 1e3:8.1f}us "
               f"{r['samples']:8d}  x{r['p50_ns'] / base:.2f}")
+    print("shm_python by step: " + ", ".join(f"{k} p50 {v['p50_ns'] / 1e3:.1f}us p99 {v['p99_ns'] / 1e3:.1f}us"
+                                              for k, v in steps.items()))
     print(f"plot: {png}")
     return 0
 
