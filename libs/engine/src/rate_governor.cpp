@@ -29,8 +29,7 @@ std::uint64_t share_of(std::uint64_t limit, double share) {
 }  // namespace
 
 RateGovernor::RateGovernor(const std::vector<binance::RateLimit>& limits, double engine_share,
-                           double slot_share)
-    : engine_share_(engine_share) {
+                           double slot_share) {
   for (const auto& l : limits) {
     if (count_ == kMaxBuckets || l.limit == 0) continue;
     Bucket& b = buckets_[count_++];

@@ -38,7 +38,7 @@ struct Ticker24h {
   std::int64_t price_change_pct_milli = 0;  // percent at 3 decimals (not money)
   core::Price weighted_avg_price{}, prev_close_price{}, last_price{};
   core::Qty last_qty{};
-  md::Level bid{0, 0}, ask{0, 0};
+  md::Level bid{}, ask{};
   core::Price open_price{}, high_price{}, low_price{};
   core::Qty volume{};             // base asset
   core::Notional quote_volume{};  // quote asset

@@ -74,7 +74,6 @@ class RateGovernor {
   };
   std::array<Bucket, kMaxBuckets> buckets_{};
   std::size_t count_ = 0;
-  double engine_share_;
   std::int64_t blocked_until_ns_ = 0;
 };
 

@@ -82,7 +82,7 @@ struct SlotPolicy {
 //   3 UNKNOWN_SYMBOL      no such symbol id;   TRADING_HALTED if its status is not TRADING
 //   4 BAD_SIDE, 5 BAD_TYPE (type/tif unknown or not allowed for the symbol)
 //   6 BAD_VALUE           qty <= 0, or a limit price <= 0
-//   7 STALE               created + min(ttl or default, max ttl) < now, or created in the future
+//   7 STALE               created + min(ttl or default, max ttl) < now, or created > 1 s ahead
 //   8 TRADING_HALTED      engine halted;   REDUCE_ONLY if reduce-only (engine, slot or signal) and
 //                         the order would not reduce |position|
 //   9 BOOK_NOT_VALID      the book is not synced; for a market order also when the side it
