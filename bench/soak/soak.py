@@ -1,0 +1,366 @@
+#!/usr/bin/env python3
+"""Soak: the whole system under load and faults for as long as asked, invariants checked.
+
+A real cwts-sim (synthetic feed on several symbols) and a real cwtsd (order journal on, orders
+cancelled at a stop); several strategy processes on the shared-memory bridge submitting valid
+resting orders, IOC orders at the touch, orders the engine must refuse, and cancels; faults from a
+schedule drawn from the seed: the venue drops connections, stalls its streams, skips update ids,
+answers 5xx/429, delays and holds orders, sends serverShutdown, cuts connections as at 24 h; the
+engine is SIGTERMed, SIGKILLed and SIGHUPed and started again.
+
+    scripts/soak [--minutes N] [--seed S] [--json]       (docs/reliability.md)
+
+Invariants, each a named counter in the summary (any non-zero `violations` fails the run):
+  duplicate_client_order_ids   the venue holds two orders with one client order id (sent twice)
+  venue_orders_left_open       orders open at the venue after the engine's final stop (forgotten)
+  signals_without_report       signals sent to an engine that ended gracefully (or still runs at
+                               the end) without a terminal report
+  signals_with_two_reports     signals with more than one terminal report
+  engine_unclean_exits         a SIGTERMed engine that did not exit 0
+Reported, not violations: signals in flight when the engine was SIGKILLed (`signals_in_doubt_
+after_kill`: the engine's journal and reconciliation own their orders, checked by venue_orders_
+left_open), RSS / fds / threads of each engine run, faults by kind.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import pathlib
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+API_KEY = "soakKey0123456789abcdef"
+API_SECRET = "soakSecret0123456789abcdefghij"
+SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "ADAUSDT"]
+SIM_FAULTS = [
+    ("drop_connections", {"drop_connections": True}),
+    ("stall", {"stall_ms": 1500}),
+    ("skip_update_ids", {"skip_update_ids": 2}),
+    ("http_5xx", {"http_status": 503, "count": 2}),
+    ("http_429", {"http_status": 429, "count": 1}),
+    ("delay", {"delay_ms": 300, "count": 3}),
+    ("hold_order", {"hold_ms": 400, "count": 1, "path": "/api/v3/order", "method": "POST"}),
+    ("server_shutdown", {"server_shutdown": True}),
+    ("expire_connections", {"expire_connections": True}),
+]
+ENGINE_FAULTS = ["sigterm_restart", "sigkill_restart", "sighup"]
+
+
+# ---- the venue ----------------------------------------------------------------------------------
+class Venue:
+    def __init__(self, binary: str, tmp: pathlib.Path, symbols: list[str]):
+        balances = ",".join(["USDT=10000000"] + [f"{s[:-4]}=100000" for s in symbols])
+        self.proc = subprocess.Popen(
+            [binary, "--listen", "127.0.0.1:0", "--api-key", API_KEY, "--api-secret", API_SECRET,
+             "--synthetic", ",".join(symbols), "--rate", "300", "--balance", balances],
+            stdout=subprocess.PIPE, stderr=open(tmp / "cwts-sim.log", "w"), text=True)
+        line = self.proc.stdout.readline()
+        self.port = int(line.rsplit(":", 1)[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def fault(self, obj: dict) -> None:
+        req = urllib.request.Request(self.url + "/_sim/fault", data=json.dumps(obj).encode(), method="POST")
+        urllib.request.urlopen(req, timeout=10).read()
+
+    def signed(self, path: str, params: dict):
+        params = dict(params, timestamp=int(time.time() * 1000), recvWindow=10000)
+        q = urllib.parse.urlencode(params)
+        sig = hmac.new(API_SECRET.encode(), q.encode(), hashlib.sha256).hexdigest()
+        req = urllib.request.Request(f"{self.url}{path}?{q}&signature={sig}", headers={"X-MBX-APIKEY": API_KEY})
+        return json.loads(urllib.request.urlopen(req, timeout=10).read())
+
+    def all_orders(self, symbol: str) -> list[dict]:
+        out, from_id = [], 0
+        while True:
+            page = self.signed("/api/v3/allOrders", {"symbol": symbol, "orderId": from_id, "limit": 1000})
+            out += page
+            if len(page) < 1000:
+                return out
+            from_id = page[-1]["orderId"] + 1
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+
+# ---- the engine ---------------------------------------------------------------------------------
+class EngineRun:
+    def __init__(self, binary: str, tmp: pathlib.Path, venue: Venue, instance: str, symbols: list[str]):
+        self.binary, self.tmp, self.instance = binary, tmp, instance
+        self.config = tmp / "cwtsd.json"
+        self.config.write_text(json.dumps({
+            "region": {"instance": instance, "lock_pages": False},
+            "venue": {"kind": "binance", "rest_url": venue.url, "ws_url": f"ws://127.0.0.1:{venue.port}",
+                      "recv_window_ms": 5000, "request_timeout_ms": 1000, "order_poll_ms": 200},
+            "market": {"symbols": symbols, "timeframes": ["1m"]},
+            "risk": {"max_order_notional": "100000", "max_open_orders": 30, "price_band_bps": 500,
+                     "sell_account_holdings": True},
+            "journal": {"dir": str(tmp / "state"), "fsync": "interval", "interval_ms": 10},
+            "threads": {"exec": {"idle": "block"}, "md": {"idle": "block"}},
+            "shutdown": {"on_stop": "cancel", "timeout_ms": 5000},
+        }))
+        self.log = tmp / "cwtsd.log"
+        self.proc = None
+        self.runs = []  # per run: {"epoch", "end", "rss_kb": [...], "fds": [...], "threads": [...]}
+
+    def start(self) -> None:
+        env = dict(os.environ, CWTS_API_KEY=API_KEY, CWTS_API_SECRET=API_SECRET)
+        self.proc = subprocess.Popen([self.binary, "--config", str(self.config)], env=env,
+                                     stdout=subprocess.DEVNULL, stderr=open(self.log, "a"))
+        import cwts_bridge
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with cwts_bridge.attach(self.instance) as b:
+                    if all(b.quote(s).book_valid for s in b.symbols()):
+                        self.runs.append({"epoch": b.epoch, "end": None, "rss_kb": [], "fds": [], "threads": []})
+                        return
+            except cwts_bridge.CwtsError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"cwtsd exited with {self.proc.returncode}; see {self.log}")
+            time.sleep(0.1)
+        raise RuntimeError(f"cwtsd did not become ready; see {self.log}")
+
+    def sample(self) -> None:
+        if self.proc is None or self.proc.poll() is not None or not self.runs:
+            return
+        try:
+            status = pathlib.Path(f"/proc/{self.proc.pid}/status").read_text()
+            rss = int(next(l for l in status.splitlines() if l.startswith("VmRSS:")).split()[1])
+            threads = int(next(l for l in status.splitlines() if l.startswith("Threads:")).split()[1])
+            fds = len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+        except (OSError, StopIteration):
+            return
+        r = self.runs[-1]
+        r["rss_kb"].append(rss)
+        r["fds"].append(fds)
+        r["threads"].append(threads)
+
+    def stop(self, how: str) -> int:
+        if how == "kill":
+            self.proc.kill()
+        else:
+            self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=30)
+        self.runs[-1]["end"] = "killed" if how == "kill" else "stopped"
+        return code
+
+
+# ---- a strategy process -------------------------------------------------------------------------
+def worker(args) -> int:
+    import cwts_bridge
+    rng = random.Random(args.seed)
+    out = open(args.worker_out, "w")
+    b = cwts_bridge.attach(args.instance, slot=-1, name=f"soak{args.worker}", reattach=True)
+    resting: list[tuple[int, int]] = []  # (epoch, seq) of resting orders this worker may cancel
+    sent = 0
+
+    def drain():
+        try:
+            for r in b.reports():
+                if r.terminal:
+                    out.write(json.dumps({"t": "report", "seq": r.seq, "kind": r.kind, "reason": r.reason,
+                                          "cid": r.client_order_id}) + "\n")
+        except cwts_bridge.CwtsError:
+            pass
+
+    while time.time() < args.until:
+        drain()
+        try:
+            epoch = b.epoch
+            sym = rng.choice(SYMBOLS[:args.symbols])
+            q = b.quote(sym)
+            if not q.book_valid or q.bid <= 0:
+                time.sleep(0.01)
+                continue
+            notional = 20.0 / q.bid
+            roll = rng.random()
+            if roll < 0.35:
+                side = rng.choice(["buy", "sell"])
+                px = q.bid * (1 - rng.uniform(0.005, 0.03)) if side == "buy" else q.ask * (1 + rng.uniform(0.005, 0.03))
+                seq = b.submit(sym, side, notional, price=px, round="nearest", tag="rest")
+                resting.append((epoch, seq))
+                what = "resting"
+            elif roll < 0.55:
+                side = rng.choice(["buy", "sell"])
+                seq = b.submit(sym, side, notional, price=q.ask if side == "buy" else q.bid, tif="IOC",
+                               round="nearest", tag="ioc")
+                what = "ioc"
+            elif roll < 0.70:
+                seq = b.submit(sym, "buy", notional, price=q.bid * 0.5, round="nearest", tag="bad")
+                what = "refused"
+            elif resting:
+                ep, target = resting.pop(rng.randrange(len(resting)))
+                if ep != epoch:
+                    continue  # an order of an earlier engine: the engine's to settle, not ours
+                seq = b.cancel(target)
+                what = "cancel"
+            else:
+                continue
+            sent += 1
+            out.write(json.dumps({"t": "sent", "epoch": epoch, "seq": seq, "what": what}) + "\n")
+        except (cwts_bridge.EngineNotRunning, cwts_bridge.EngineRestarted, cwts_bridge.RingFull):
+            time.sleep(0.05)  # not sent
+        except cwts_bridge.CwtsError as e:
+            out.write(json.dumps({"t": "error", "error": str(e)}) + "\n")
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.002, 0.02))
+    # The engine stops after the workers: the final stop's reports come while this one waits.
+    deadline = time.time() + args.drain_s
+    while time.time() < deadline:
+        drain()
+        time.sleep(0.05)
+    drain()
+    out.close()
+    b.close()
+    return 0
+
+
+# ---- the harness --------------------------------------------------------------------------------
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--minutes", type=float, default=2.0)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    ap.add_argument("--sim", required=False)
+    ap.add_argument("--cwtsd", required=False)
+    ap.add_argument("--strategies", type=int, default=3)
+    ap.add_argument("--symbols", type=int, default=4)
+    ap.add_argument("--fault-every-s", type=float, default=6.0, help="mean time between faults")
+    ap.add_argument("--keep", action="store_true", help="keep the working directory (logs, journals)")
+    # worker mode (internal)
+    ap.add_argument("--worker", type=int, default=-1, help=argparse.SUPPRESS)
+    ap.add_argument("--instance", help=argparse.SUPPRESS)
+    ap.add_argument("--until", type=float, help=argparse.SUPPRESS)
+    ap.add_argument("--drain-s", type=float, default=12.0, help=argparse.SUPPRESS)
+    ap.add_argument("--worker-out", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker >= 0:
+        return worker(args)
+    if not args.sim or not args.cwtsd:
+        ap.error("--sim and --cwtsd are required")
+
+    rng = random.Random(args.seed)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="cwts-soak-"))
+    symbols = SYMBOLS[:args.symbols]
+    instance = f"soak{os.getpid()}"
+    venue = Venue(args.sim, tmp, symbols)
+    engine = EngineRun(args.cwtsd, tmp, venue, instance, symbols)
+    faults: dict[str, int] = {}
+    violations: dict[str, int] = {"duplicate_client_order_ids": 0, "venue_orders_left_open": 0,
+                                  "signals_without_report": 0, "signals_with_two_reports": 0,
+                                  "engine_unclean_exits": 0}
+    start = time.time()
+    workers = []
+    try:
+        engine.start()
+        until = start + args.minutes * 60
+        for i in range(args.strategies):
+            workers.append(subprocess.Popen(
+                [sys.executable, __file__, "--worker", str(i), "--instance", instance, "--until", str(until),
+                 "--seed", str(args.seed * 1000 + i), "--symbols", str(args.symbols),
+                 "--worker-out", str(tmp / f"worker{i}.jsonl")],
+                stdout=subprocess.DEVNULL, stderr=open(tmp / f"worker{i}.log", "w")))
+        next_fault = time.time() + rng.expovariate(1 / args.fault_every_s)
+        while time.time() < until:
+            engine.sample()
+            if time.time() >= next_fault:
+                kind, obj = rng.choice(SIM_FAULTS + [(k, None) for k in ENGINE_FAULTS])
+                faults[kind] = faults.get(kind, 0) + 1
+                if obj is not None:
+                    venue.fault(obj)
+                elif kind == "sighup":
+                    engine.proc.send_signal(signal.SIGHUP)
+                else:
+                    code = engine.stop("kill" if kind == "sigkill_restart" else "term")
+                    if kind == "sigterm_restart" and code != 0:
+                        violations["engine_unclean_exits"] += 1
+                    time.sleep(rng.uniform(0.1, 1.0))
+                    engine.start()
+                next_fault = time.time() + rng.expovariate(1 / args.fault_every_s)
+            time.sleep(0.5)
+        # The workers stop submitting; what is open is cancelled and they read every report while
+        # the engine runs; then the engine stops.
+        from cwts_bridge.freqtrade import engine_control
+        time.sleep(1.0)
+        engine_control("cancel_all", {}, instance=instance)
+        deadline = time.time() + 30
+        while engine_control("open_orders", instance=instance)["total"] and time.time() < deadline:
+            time.sleep(0.2)
+        for w in workers:
+            w.wait(timeout=120)
+        if engine.stop("term") != 0:
+            violations["engine_unclean_exits"] += 1
+        # What the venue holds.
+        cids: dict[str, int] = {}
+        open_left = 0
+        for s in symbols:
+            for o in venue.all_orders(s):
+                cids[o["clientOrderId"]] = cids.get(o["clientOrderId"], 0) + 1
+                open_left += o["status"] in ("NEW", "PARTIALLY_FILLED")
+        violations["duplicate_client_order_ids"] = sum(1 for n in cids.values() if n > 1)
+        violations["venue_orders_left_open"] = open_left
+        # Every signal's terminal reports.
+        run_end = {r["epoch"]: r["end"] for r in engine.runs}
+        sent = in_doubt = 0
+        for i in range(len(workers)):
+            rows = [json.loads(l) for l in (tmp / f"worker{i}.jsonl").read_text().splitlines()]
+            # A report names its seq; seqs never repeat within a worker (the bridge numbers across
+            # epochs), so (worker, seq) is the signal.
+            reports: dict[int, int] = {}
+            for r in rows:
+                if r["t"] == "report":
+                    reports[r["seq"]] = reports.get(r["seq"], 0) + 1
+            for r in rows:
+                if r["t"] != "sent":
+                    continue
+                sent += 1
+                n = reports.get(r["seq"], 0)
+                if n > 1:
+                    violations["signals_with_two_reports"] += 1
+                elif n == 0:
+                    if run_end.get(r["epoch"]) == "killed":
+                        in_doubt += 1
+                    else:
+                        violations["signals_without_report"] += 1
+        runs = [{"end": r["end"], "samples": len(r["rss_kb"]),
+                 "rss_kb_first": r["rss_kb"][min(2, len(r["rss_kb"]) - 1)] if r["rss_kb"] else 0,
+                 "rss_kb_last": r["rss_kb"][-1] if r["rss_kb"] else 0,
+                 "fds_first": r["fds"][min(2, len(r["fds"]) - 1)] if r["fds"] else 0,
+                 "fds_last": r["fds"][-1] if r["fds"] else 0,
+                 "threads_max": max(r["threads"], default=0)} for r in engine.runs]
+        summary = {"seed": args.seed, "minutes": args.minutes, "duration_s": round(time.time() - start, 1),
+                   "symbols": len(symbols), "strategies": args.strategies, "signals": sent,
+                   "venue_orders": sum(cids.values()), "faults": faults,
+                   "engine_runs": len(engine.runs), "signals_in_doubt_after_kill": in_doubt,
+                   "invariants": violations, "violations": sum(violations.values()), "runs": runs,
+                   "workdir": str(tmp) if args.keep else None}
+        if args.json:
+            print(json.dumps(summary))
+        else:
+            print(json.dumps(summary, indent=2))
+        return 1 if summary["violations"] else 0
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+        if engine.proc is not None and engine.proc.poll() is None:
+            engine.proc.kill()
+        venue.stop()
+        if not args.keep:
+            import shutil
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
