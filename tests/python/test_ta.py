@@ -176,12 +176,15 @@ def test_errors_are_clear():
     x = np.arange(50, dtype=float)
     with pytest.raises(ValueError, match="RSI: timeperiod = 1 is out of range"):
         cta.RSI(x, timeperiod=1)
+    # matype other than SMA runs TA-Lib's (test_ta_abstract.py); the kernel alone refuses it.
     with pytest.raises(ValueError, match=r"matype = 1.*\(SMA\) is supported"):
-        cta.BBANDS(x, matype=1)
+        cta.batch("BBANDS", x, matype=1)
     with pytest.raises(ValueError, match="lengths are different"):
         cta.ATR(x, x[:10], x)
+    # Unknown keywords are ignored, as TA-Lib ignores them (test_ta_abstract.py).
+    assert np.array_equal(cta.EMA(x, period=3), talib.EMA(x), equal_nan=True)
     with pytest.raises(TypeError, match="unexpected"):
-        cta.EMA(x, period=3)
+        cta.batch("EMA", x, period=3)
     with pytest.raises(ValueError, match="one-dimensional"):
         cta.EMA(np.ones((2, 3)))
     assert np.isnan(cta.SMA(np.full(10, np.nan), 3)).all()  # as TA-Lib: all-NaN in, all-NaN out
