@@ -36,6 +36,10 @@ PARAMS = {
     "STOCHF": [{"fastk_period": 1, "fastd_period": 1}], "MFI": [{"timeperiod": 2}], "OBV": [],
     "CCI": [{"timeperiod": 2}], "ROC": [{"timeperiod": 1}], "MOM": [{"timeperiod": 1}],
     "WILLR": [{"timeperiod": 2}], "SAR": [{"acceleration": 0.05, "maximum": 0.02}],
+    "TRANGE": [], "MIN": [{"timeperiod": 2}, {"timeperiod": 7}], "MAX": [{"timeperiod": 2}, {"timeperiod": 200}],
+    "ROCR": [{"timeperiod": 1}, {"timeperiod": 25}], "CMO": [{"timeperiod": 2}, {"timeperiod": 30}],
+    "MINUS_DI": [{"timeperiod": 1}, {"timeperiod": 2}, {"timeperiod": 30}],
+    "PLUS_DI": [{"timeperiod": 1}, {"timeperiod": 2}, {"timeperiod": 30}],
 }
 SHAPES = ["walk", "constant", "gaps", "huge", "tiny", "micro", "leading_nan"]
 
@@ -121,11 +125,13 @@ def test_most_kernels_equal_talib_to_the_bit():
     them on CPUs with FMA; those agree to ~1e-15 relative, tested above.)"""
     d = dataset("walk")
     exact = ["SMA", "WMA", "RSI", "STDDEV", "ADX", "STOCH", "STOCHF", "MFI", "OBV", "CCI", "ROC", "MOM",
-             "WILLR"]
+             "WILLR", "TRANGE", "MIN", "MAX", "ROCR", "CMO", "MINUS_DI", "PLUS_DI"]
     for name in exact:
         args = [d[i] for i in cta._SPECS[name]["inputs"]]
-        for a, b in zip(as_tuple(getattr(cta, name)(*args)), as_tuple(getattr(talib, name)(*args))):
-            assert np.array_equal(a, b, equal_nan=True), name
+        for params in [{}] + PARAMS.get(name, []):
+            ours, theirs = getattr(cta, name)(*args, **params), getattr(talib, name)(*args, **params)
+            for a, b in zip(as_tuple(ours), as_tuple(theirs)):
+                assert np.array_equal(a, b, equal_nan=True), f"{name}{params}"
 
 
 def test_vwap_against_a_plain_reference():
@@ -176,12 +182,15 @@ def test_errors_are_clear():
     x = np.arange(50, dtype=float)
     with pytest.raises(ValueError, match="RSI: timeperiod = 1 is out of range"):
         cta.RSI(x, timeperiod=1)
+    # matype other than SMA runs TA-Lib's (test_ta_abstract.py); the kernel alone refuses it.
     with pytest.raises(ValueError, match=r"matype = 1.*\(SMA\) is supported"):
-        cta.BBANDS(x, matype=1)
+        cta.batch("BBANDS", x, matype=1)
     with pytest.raises(ValueError, match="lengths are different"):
         cta.ATR(x, x[:10], x)
+    # Unknown keywords are ignored, as TA-Lib ignores them (test_ta_abstract.py).
+    assert np.array_equal(cta.EMA(x, period=3), talib.EMA(x), equal_nan=True)
     with pytest.raises(TypeError, match="unexpected"):
-        cta.EMA(x, period=3)
+        cta.batch("EMA", x, period=3)
     with pytest.raises(ValueError, match="one-dimensional"):
         cta.EMA(np.ones((2, 3)))
     assert np.isnan(cta.SMA(np.full(10, np.nan), 3)).all()  # as TA-Lib: all-NaN in, all-NaN out

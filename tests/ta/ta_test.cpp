@@ -117,6 +117,7 @@ std::vector<ta::Params> param_sets(ta::Kind k) {
       p.v = {0.05, 0.02};
       break;  // acceleration above maximum: clamped
     case ta::Kind::kObv:
+    case ta::Kind::kTrange:
       return r;
     case ta::Kind::kVwap:
       p.v = {0};

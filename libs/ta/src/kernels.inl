@@ -367,7 +367,11 @@ struct Rsi {
     const V sum = gain + loss;
     return sel(sum > splat(0.0), splat(100.0) * (gain / sum), splat(0.0));
   }
-  void step(const V* x, V* y) noexcept {
+  static constexpr bool kDivide = false;  // TA_RSI multiplies by 1/p, TA_CMO divides by p
+  void step(const V* x, V* y) noexcept { step_with<Rsi>(x, y); }
+  // The smoothing; K::value turns the averages into the output (Rsi, Cmo).
+  template <class K>
+  void step_with(const V* x, V* y) noexcept {
     const V v = x[0];
     if (t == 0) {
       prev = v;
@@ -388,9 +392,14 @@ struct Rsi {
       y[0] = splat(kNaN);
       return;
     }
-    loss = loss * splat(inv);
-    gain = gain * splat(inv);
-    y[0] = value(gain, loss);
+    if constexpr (K::kDivide) {
+      loss = loss / splat(static_cast<double>(p));
+      gain = gain / splat(static_cast<double>(p));
+    } else {
+      loss = loss * splat(inv);
+      gain = gain * splat(inv);
+    }
+    y[0] = K::value(gain, loss);
   }
 };
 
@@ -840,8 +849,9 @@ struct Cci {
   }
 };
 
-// TA_ROC and TA_MOM: against the value p bars back.
-template <bool Roc>
+// TA_ROC, TA_ROCR and TA_MOM: against the value p bars back.
+enum class Lag { kMom, kRoc, kRocr };
+template <Lag Mode>
 struct LagT {
   int p;
   Buf ring;
@@ -861,15 +871,122 @@ struct LagT {
       y[0] = splat(kNaN);
       return;
     }
-    if constexpr (Roc) {
+    if constexpr (Mode == Lag::kRoc) {
       y[0] = sel(old != splat(0.0), ((x[0] / old) - splat(1.0)) * splat(100.0), splat(0.0));
+    } else if constexpr (Mode == Lag::kRocr) {
+      y[0] = sel(old != splat(0.0), x[0] / old, splat(0.0));
     } else {
       y[0] = x[0] - old;
     }
   }
 };
-using Roc = LagT<true>;
-using Mom = LagT<false>;
+using Roc = LagT<Lag::kRoc>;
+using Rocr = LagT<Lag::kRocr>;
+using Mom = LagT<Lag::kMom>;
+
+// TA_MIN / TA_MAX: the lowest / highest of the last p values.
+template <bool Lowest>
+struct ExtremeK {
+  Extreme<Lowest> e;
+  int p;
+  long t = 0;
+  explicit ExtremeK(const Params& pr) : e(iparam(pr, 0)), p(iparam(pr, 0)) {}
+  void reset() noexcept {
+    e.reset();
+    t = 0;
+  }
+  void step(const V* x, V* y) noexcept {
+    e.step(x[0]);
+    y[0] = t++ < p - 1 ? splat(kNaN) : e.value;
+  }
+};
+using Min = ExtremeK<true>;
+using Max = ExtremeK<false>;
+
+// TA_TRANGE: from the second bar, the true range against the previous close.
+struct Trange {
+  long t = 0;
+  V pc = splat(0.0);
+  explicit Trange(const Params& /*unused*/) {}
+  void reset() noexcept {
+    t = 0;
+    pc = splat(0.0);
+  }
+  void step(const V* x, V* y) noexcept {
+    y[0] = t++ == 0 ? splat(kNaN) : true_range(x[0], x[1], pc);
+    pc = x[2];
+  }
+};
+
+// TA_CMO: RSI's Wilder-smoothed gains and losses (divided by p where TA_RSI multiplies by 1/p),
+// 100 * ((gain - loss) / (gain + loss)), 0 when the sum is 0.
+struct Cmo : Rsi {
+  using Rsi::Rsi;
+  static constexpr bool kDivide = true;
+  static V value(V gain, V loss) noexcept {
+    const V sum = gain + loss;
+    return sel(sum > splat(0.0), splat(100.0) * ((gain - loss) / sum), splat(0.0));
+  }
+  void step(const V* x, V* y) noexcept { Rsi::step_with<Cmo>(x, y); }
+};
+
+// TA_MINUS_DI / TA_PLUS_DI: the directional movement and true range of TA_ADX (summed over bars
+// 1 .. p - 1, Wilder-smoothed from bar p), 100 * dm / tr; p = 1: dm / tr of the bar alone.
+template <bool Minus>
+struct DiT {
+  int p;
+  long t = 0;
+  V ph = splat(0.0), pl = splat(0.0), pc = splat(0.0), dm = splat(0.0), tr = splat(0.0);
+  explicit DiT(const Params& pr) : p(iparam(pr, 0)) {}
+  void reset() noexcept {
+    t = 0;
+    ph = pl = pc = dm = tr = splat(0.0);
+  }
+  void step(const V* x, V* y) noexcept {
+    const V h = x[0], l = x[1], c = x[2];
+    y[0] = splat(kNaN);
+    if (t == 0) {
+      ph = h;
+      pl = l;
+      pc = c;
+      ++t;
+      return;
+    }
+    const V diffp = h - ph;
+    ph = h;
+    const V diffm = pl - l;
+    pl = l;
+    M take;
+    V move;
+    if constexpr (Minus) {
+      take = mand(diffm > splat(0.0), diffp < diffm);
+      move = diffm;
+    } else {
+      take = mand(diffp > splat(0.0), diffp > diffm);
+      move = diffp;
+    }
+    const V r = true_range_adx(ph, pl, pc);
+    pc = c;
+    if (p == 1) {
+      y[0] = sel(mand(take, r != splat(0.0)), move / r, splat(0.0));
+      ++t;
+      return;
+    }
+    const V pd = splat(static_cast<double>(p));
+    if (t < p) {  // bars 1 .. p - 1: plain sums
+      dm = sel(take, dm + move, dm);
+      tr = tr + r;
+      ++t;
+      return;
+    }
+    dm = sel(take, dm - (dm / pd) + move, dm - (dm / pd));
+    tr = tr - (tr / pd) + r;
+    y[0] = sel(tr != splat(0.0), splat(100.0) * (dm / tr), splat(0.0));
+    ++t;
+  }
+};
+using MinusDi = DiT<true>;
+using PlusDi = DiT<false>;
 
 // TA_WILLR: (highest - close) / (highest - lowest) * -100.
 struct Willr {
@@ -1233,6 +1350,20 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
       return f.template operator()<Sar>();
     case Kind::kVwap:
       return f.template operator()<Vwap>();
+    case Kind::kTrange:
+      return f.template operator()<Trange>();
+    case Kind::kMin:
+      return f.template operator()<Min>();
+    case Kind::kMax:
+      return f.template operator()<Max>();
+    case Kind::kRocr:
+      return f.template operator()<Rocr>();
+    case Kind::kCmo:
+      return f.template operator()<Cmo>();
+    case Kind::kMinusDi:
+      return f.template operator()<MinusDi>();
+    case Kind::kPlusDi:
+      return f.template operator()<PlusDi>();
     case Kind::kCount:
       break;
   }

@@ -63,6 +63,13 @@ constexpr std::array<KindSpec, kKindCount> kSpecs{{
     {Kind::kSar, "SAR", 2, In{"high", "low"}, 1, kOne, 2,
      Ps{real("acceleration", 0.02, 0), real("maximum", 0.2, 0)}},
     {Kind::kVwap, "VWAP", 4, kHlcv, 1, kOne, 1, Ps{period("timeperiod", 14, 0)}},
+    {Kind::kTrange, "TRANGE", 3, kHlc, 1, kOne, 0, Ps{}},
+    {Kind::kMin, "MIN", 1, kReal, 1, kOne, 1, Ps{period("timeperiod", 30, 2)}},
+    {Kind::kMax, "MAX", 1, kReal, 1, kOne, 1, Ps{period("timeperiod", 30, 2)}},
+    {Kind::kRocr, "ROCR", 1, kReal, 1, kOne, 1, Ps{period("timeperiod", 10, 1)}},
+    {Kind::kCmo, "CMO", 1, kReal, 1, kOne, 1, Ps{period("timeperiod", 14, 2)}},
+    {Kind::kMinusDi, "MINUS_DI", 3, kHlc, 1, kOne, 1, Ps{period("timeperiod", 14, 1)}},
+    {Kind::kPlusDi, "PLUS_DI", 3, kHlc, 1, kOne, 1, Ps{period("timeperiod", 14, 1)}},
 }};
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -206,6 +213,8 @@ int lookback(Kind k, const Params& p) noexcept {
     case Kind::kStddev:
     case Kind::kCci:
     case Kind::kWillr:
+    case Kind::kMin:
+    case Kind::kMax:
       return ip(p, 0) - 1;
     case Kind::kDema:
       return 2 * (ip(p, 0) - 1);
@@ -217,7 +226,13 @@ int lookback(Kind k, const Params& p) noexcept {
     case Kind::kMfi:
     case Kind::kRoc:
     case Kind::kMom:
+    case Kind::kRocr:
+    case Kind::kCmo:
+    case Kind::kMinusDi:
+    case Kind::kPlusDi:
       return ip(p, 0);
+    case Kind::kTrange:
+      return 1;
     case Kind::kMacd:
       return std::max(ip(p, 0), ip(p, 1)) - 1 + ip(p, 2) - 1;
     case Kind::kAdx:

@@ -53,6 +53,13 @@ enum class Kind : std::uint8_t {
   kWillr,
   kSar,
   kVwap,
+  kTrange,
+  kMin,
+  kMax,
+  kRocr,
+  kCmo,
+  kMinusDi,
+  kPlusDi,
   kCount
 };
 inline constexpr std::size_t kKindCount = static_cast<std::size_t>(Kind::kCount);
