@@ -210,7 +210,8 @@ class Bridge {
       names_epoch_ = a->epoch;
     }
     if (names_.empty()) names_.push_back(nb::str(""));  // [0]: an id the table does not have
-    while (names_.size() < a->syms.size() + 1) names_.push_back(nb::str(a->syms[names_.size() - 1].name.c_str()));
+    while (names_.size() < a->syms.size() + 1)
+      names_.push_back(nb::str(a->syms[names_.size() - 1].name.c_str()));
     nb::list out;
     layout::Event ev{};
     std::uint64_t seq = 0;
@@ -230,8 +231,8 @@ class Bridge {
       }
       const bool known = ev.symbol < a->syms.size();
       const auto& m = known ? a->syms[ev.symbol] : cwts_bridge::SymbolMeta{};
-      out.append(nb::steal(event_object(&ev, seq, names_[known ? ev.symbol + 1U : 0U].ptr(),
-                                        m.px_dec, m.qty_dec)));
+      out.append(nb::steal(
+          event_object(&ev, seq, names_[known ? ev.symbol + 1U : 0U].ptr(), m.px_dec, m.qty_dec)));
     }
     return out;
   }
@@ -258,7 +259,8 @@ class Bridge {
         // The next record's own slot, not the writer's head: the head line changes with every
         // record the engine publishes, the slot only when this record is complete (and its
         // words come with the same lines). A slot already past it means a lap: events() says so.
-        const std::uint64_t& slot_seq = ring.slots[(next - 1) & (layout::kEventRingCapacity - 1)].seq;
+        const std::uint64_t& slot_seq =
+            ring.slots[(next - 1) & (layout::kEventRingCapacity - 1)].seq;
         while (cc::load_word(slot_seq, std::memory_order_acquire) < 2 * next) {
           if (generation_.load(std::memory_order_acquire) != gen) {
             outcome = kChanged;
@@ -874,15 +876,18 @@ NB_MODULE(_native, m) {
   register_ta(m);
   m.def("_set_event_type", &cwts_bridge::set_event_type, "type"_a);
   // The fast path of _to_units, for the test that it equals the reference: units or None.
-  m.def("_fast_units", [](nb::handle value, int decimals, std::int64_t increment,
-                          nb::handle round) -> std::optional<std::int64_t> {
-    using cwts_bridge::RoundMode;
-    const std::string r = round.is_none() ? std::string() : nb::cast<std::string>(round);
-    const RoundMode mode = r == "down"      ? RoundMode::kDown
-                           : r == "nearest" ? RoundMode::kNearest
-                                            : RoundMode::kExact;
-    return cwts_bridge::amount_units(value, decimals, increment, mode);
-  }, "value"_a.none(), "decimals"_a, "increment"_a, "round"_a.none());
+  m.def(
+      "_fast_units",
+      [](nb::handle value, int decimals, std::int64_t increment,
+         nb::handle round) -> std::optional<std::int64_t> {
+        using cwts_bridge::RoundMode;
+        const std::string r = round.is_none() ? std::string() : nb::cast<std::string>(round);
+        const RoundMode mode = r == "down"      ? RoundMode::kDown
+                               : r == "nearest" ? RoundMode::kNearest
+                                                : RoundMode::kExact;
+        return cwts_bridge::amount_units(value, decimals, increment, mode);
+      },
+      "value"_a.none(), "decimals"_a, "increment"_a, "round"_a.none());
   ::pthread_atfork(nullptr, nullptr, after_fork_in_child);
   g_error = PyErr_NewException("cwts_bridge.CwtsError", PyExc_RuntimeError, nullptr);
   g_not_running = PyErr_NewException("cwts_bridge.EngineNotRunning", g_error, nullptr);
