@@ -28,6 +28,9 @@ CWTS_SYSTEM_PACKAGES=(
   # and starts prometheus.service on :9090: `systemctl disable --now prometheus` if unwanted. jq
   # runs the log queries docs/logging.md documents.
   prometheus jq
+  # tests/packaging/test_package.sh (scripts/test --package): the throwaway chroot the .deb is
+  # installed into. cpack's dpkg-shlibdeps comes with build-essential (dpkg-dev).
+  debootstrap
 )
 
 CWTS_MIN_PYTHON="3.11"

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,21 @@
 #endif
 
 namespace {
+
+// The exchange info loaded without --exchange-info: the source tree's copy in a build tree; an
+// installed cwts-sim (cmake --install, the Debian package) reads the one installed beside it in
+// PREFIX/share/cwts/sim/.
+std::string default_exchange_info() {
+  namespace fs = std::filesystem;
+  const fs::path built = CWTS_SIM_DEFAULT_EXCHANGE_INFO;
+  std::error_code ec;
+  if (built.empty() || fs::exists(built, ec)) return built.string();
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return built.string();
+  const fs::path installed =
+      exe.parent_path().parent_path() / "share" / "cwts" / "sim" / built.filename();
+  return fs::exists(installed, ec) ? installed.string() : built.string();
+}
 
 constexpr const char* kUsage =
     "usage: cwts-sim [--listen 127.0.0.1:PORT] [--exchange-info FILE]\n"
@@ -63,7 +79,7 @@ std::int64_t non_negative(std::string_view flag, const std::string& v) {
 int main(int argc, char** argv) {
   using cwts::sim_server::SimServerConfig;
   SimServerConfig cfg;
-  cfg.exchange_info_path = CWTS_SIM_DEFAULT_EXCHANGE_INFO;
+  cfg.exchange_info_path = default_exchange_info();
   if (const char* k = std::getenv("CWTS_SIM_API_KEY")) cfg.api_key = k;
   if (const char* s = std::getenv("CWTS_SIM_API_SECRET")) cfg.api_secret = s;
   std::string log_level = "info";
