@@ -125,7 +125,7 @@ class Engine:
 
     _count = 0
 
-    def __init__(self, sim, tmp_path, venue="binance", extra="", overrides=None):
+    def __init__(self, sim, tmp_path, venue="binance", extra="", overrides=None, shm_dir=""):
         binary = cwtsd_binary()
         if binary is None:
             pytest.fail("cwtsd binary not found (build it, or set CWTSD_BIN)")
@@ -133,6 +133,7 @@ class Engine:
         self.sim = sim
         self.binary = binary
         self.instance = f"py{os.getpid()}e{Engine._count}"
+        self.shm_dir = str(shm_dir)  # "" = the engine's defaults (huge pages, else /dev/shm)
         self.config = tmp_path / f"{self.instance}.json"
         config = {
             "region": {"instance": self.instance, "lock_pages": False},
@@ -144,6 +145,8 @@ class Engine:
             "threads": {"exec": {"idle": "block"}},
             "shutdown": {"on_stop": "cancel", "timeout_ms": 2000},
         }
+        if self.shm_dir:
+            config["region"].update(shm_dir=self.shm_dir, hugepages="off")
         config.update(overrides or {})  # top-level sections replaced whole
         self.config.write_text(json.dumps(config))
         self.log_path = tmp_path / f"{self.instance}.log"
@@ -158,7 +161,7 @@ class Engine:
         import cwts_bridge
         def ready():
             try:
-                with cwts_bridge.attach(self.instance) as b:
+                with cwts_bridge.attach(self.instance, shm_dir=self.shm_dir) as b:
                     return all(b.quote(s).book_valid for s in b.symbols())
             except cwts_bridge.EngineNotRunning:
                 return False

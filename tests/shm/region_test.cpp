@@ -310,6 +310,121 @@ TEST_F(RegionDeathTest, StrategyCannotWriteToTheSignalsRegion) {
   EXPECT_EQ(strategy.header().state, static_cast<std::uint64_t>(RegionState::kLive));
 }
 
+// --- liveness without a shared PID namespace (ADR 0027) ---
+
+// An engine in a child process: creates the region, says so on `ready`, then waits for a signal.
+pid_t start_child_engine(const RegionOptions& opts, pid_t forged_pid = 0) {
+  int ready[2];
+  if (::pipe(ready) != 0) return -1;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(ready[0]);
+    try {
+      Region r = Region::create(RegionKind::kMarket, opts);
+      // The pid as another PID namespace would show it (or a pid that is nobody's here).
+      if (forged_pid != 0) r.as<layout::RegionHeader>().engine_pid = forged_pid;
+      r.set_state(RegionState::kLive);
+      char c = 'r';
+      (void)!::write(ready[1], &c, 1);
+      for (;;) ::pause();
+    } catch (...) {
+      ::_exit(3);
+    }
+  }
+  ::close(ready[1]);
+  char c = 0;
+  const bool ok = ::read(ready[0], &c, 1) == 1;
+  ::close(ready[0]);
+  if (!ok) {
+    ::waitpid(pid, nullptr, 0);
+    return -1;
+  }
+  return pid;
+}
+
+// Whether a read-only descriptor of `path` sees a write lock on it (what a strategy asks).
+bool write_locked(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct flock fl {};
+  fl.l_type = F_RDLCK;
+  fl.l_whence = SEEK_SET;
+  const bool conflict = ::fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type == F_WRLCK;
+  ::close(fd);
+  return conflict;
+}
+
+TEST_F(RegionTest, TheEnginesLockLivesWithItsProcessStoppedOrNotAndGoesWithSigkill) {
+  const pid_t child = start_child_engine(opts_);
+  ASSERT_GT(child, 0);
+  const std::string path =
+      opts_.shm_dir + "/" + cwts::shm::region_file_name(opts_.instance, RegionKind::kMarket);
+  EXPECT_TRUE(write_locked(path)) << "a read-only descriptor sees the engine's lock";
+  Region reader = Region::attach(RegionKind::kMarket, Access::kReadOnly, opts_);
+  EXPECT_NE(reader.header().flags & layout::kFlagEngineLock, 0U);
+  EXPECT_FALSE(reader.superseded());
+
+  ::kill(child, SIGSTOP);  // stopped is alive: it still holds the lock
+  EXPECT_TRUE(write_locked(path));
+  EXPECT_FALSE(reader.superseded());
+  EXPECT_NO_THROW((void)Region::attach(RegionKind::kMarket, Access::kReadOnly, opts_));
+
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  EXPECT_FALSE(write_locked(path)) << "the kernel drops the lock with the process";
+  EXPECT_TRUE(reader.superseded());
+  std::string what;
+  EXPECT_EQ(attach_error(RegionKind::kMarket, Access::kReadOnly, &what), RegionErrc::kStale);
+  EXPECT_NE(what.find("is gone"), std::string::npos) << what;
+  // The next engine replaces the dead one's file.
+  Region engine = Region::create(RegionKind::kMarket, opts_);
+  EXPECT_EQ(engine.header().engine_pid, ::getpid());
+}
+
+TEST_F(RegionTest, AnEngineWhosePidThisProcessCannotSeeIsJudgedByItsLock) {
+  // A pid above any pid_max: nobody's in this namespace, as the engine's pid is from another one.
+  const pid_t child = start_child_engine(opts_, 0x7ffffff0);
+  ASSERT_GT(child, 0);
+  Region reader = Region::attach(RegionKind::kMarket, Access::kReadOnly, opts_);
+  EXPECT_EQ(reader.header().engine_pid, 0x7ffffff0);
+  EXPECT_FALSE(reader.superseded());
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  EXPECT_TRUE(reader.superseded());
+  EXPECT_EQ(attach_error(RegionKind::kMarket, Access::kReadOnly), RegionErrc::kStale);
+}
+
+TEST_F(RegionTest, AnotherNamespacesEngineWithThisProcesssPidIsNotReplaced) {
+  // Two containers' engines may both be pid 1: the header's pid equal to ours says nothing.
+  const pid_t child = start_child_engine(opts_, ::getpid());
+  ASSERT_GT(child, 0);
+  try {
+    (void)Region::create(RegionKind::kMarket, opts_);
+    ADD_FAILURE() << "a live engine's region was replaced";
+  } catch (const RegionError& e) {
+    EXPECT_EQ(e.code(), RegionErrc::kAlreadyServed) << e.what();
+  }
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  EXPECT_NO_THROW((void)Region::create(RegionKind::kMarket, opts_));
+}
+
+TEST_F(RegionTest, TheEnginesViewsKeepItsLockAfterTheCreatedHandleIsGone) {
+  Region view;
+  {
+    Region engine = Region::create(RegionKind::kMarket, opts_);
+    engine.set_state(RegionState::kLive);
+    view = engine.view(Access::kReadOnly);
+  }
+  Region reader = Region::attach(RegionKind::kMarket, Access::kReadOnly, opts_);
+  EXPECT_FALSE(reader.superseded());
+  EXPECT_FALSE(view.superseded());
+  view = Region();
+  EXPECT_TRUE(reader.superseded());
+}
+
 TEST(ProcessIdentityTest, LiveProcessMatchesItsStartTimeAndDeadOneDoesNot) {
   const auto me = cwts::shm::process_start_ticks(::getpid());
   EXPECT_GT(me, 0U);

@@ -17,7 +17,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -68,23 +70,92 @@ std::size_t hugetlbfs_page_size(const std::string& dir) {
 
 std::size_t round_up(std::size_t n, std::size_t page) { return (n + page - 1) / page * page; }
 
+struct Mapping;
+
 struct Mapped {
   std::shared_ptr<void> owner;
   void* base;
   std::size_t size;
+  Mapping* mapping;  // what `owner` keeps alive
 };
 
+// --- liveness (docs/adr/0027-liveness-without-a-shared-pid-namespace.md) ---
+//
+// The engine holds an open-file-description (OFD) write lock on the whole of each region file it
+// creates, from before the file is published until its last handle is gone; the kernel drops it
+// when the engine exits, however it exits. A reader asks with F_OFD_GETLK on its own descriptor
+// (a read-only one will do: GETLK needs no access mode) whether a read lock would conflict: only
+// a write lock does, and only a descriptor open for writing can take one. Locks live on the inode:
+// every PID and mount namespace that sees the file sees them.
+
+// The files this process created and still holds the lock of (device, inode): the lock does not
+// tell its holder's process, and a process that creates a region again (a restart in-process)
+// replaces its own, never another namespace's engine that happens to have the same pid.
+std::mutex g_held_mu;
+std::vector<std::pair<dev_t, ino_t>> g_held;
+
+bool held_here(dev_t dev, ino_t ino) {
+  std::lock_guard lock(g_held_mu);
+  for (const auto& [d, i] : g_held) {
+    if (d == dev && i == ino) return true;
+  }
+  return false;
+}
+
+bool take_engine_lock(int fd) {
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;  // l_start 0, l_len 0: the whole file, however long
+  return ::fcntl(fd, F_OFD_SETLK, &fl) == 0;
+}
+
+enum class LockProbe : std::uint8_t { kHeld, kFree, kUnknown };
+
+LockProbe probe_engine_lock(int fd) {
+  if (fd < 0) return LockProbe::kUnknown;
+  struct flock fl {};
+  fl.l_type = F_RDLCK;  // conflicts with a write lock only
+  fl.l_whence = SEEK_SET;
+  if (::fcntl(fd, F_OFD_GETLK, &fl) != 0) return LockProbe::kUnknown;
+  return fl.l_type == F_UNLCK ? LockProbe::kFree : LockProbe::kHeld;
+}
+
+// Whether the engine that wrote header `h` of the file open at `fd` still runs. A region whose
+// engine announces the lock (kFlagEngineLock) is judged by the lock alone; without the flag, or
+// where the lock cannot be asked about, by the header's pid and start time in this process's
+// /proc (which sees the engine only in a shared PID namespace).
+bool engine_live(int fd, const RegionHeader& h) {
+  if ((h.flags & layout::kFlagEngineLock) != 0U) {
+    switch (probe_engine_lock(fd)) {
+      case LockProbe::kHeld:
+        return true;
+      case LockProbe::kFree:
+        return false;
+      case LockProbe::kUnknown:
+        break;
+    }
+  }
+  return process_alive(h.engine_pid, h.engine_start_ticks);
+}
+
 // One mmap of a file, and optionally the descriptor it came from: both released with the last
-// handle.
+// handle (and with the descriptor, the engine's lock on the file when it holds one).
 struct Mapping {
   void* base = nullptr;
   std::size_t size = 0;
   int fd = -1;
+  bool held = false;  // `fd` holds the engine's lock, listed in g_held
+  dev_t dev = 0;
+  ino_t ino = 0;
   Mapping() = default;
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;
   ~Mapping() {
     if (base != nullptr) ::munmap(base, size);
+    if (held) {
+      std::lock_guard lock(g_held_mu);
+      std::erase(g_held, std::pair{dev, ino});
+    }
     if (fd >= 0) ::close(fd);
   }
 };
@@ -100,7 +171,7 @@ bool map_fd(int fd, Access access, std::size_t size, bool prefault, bool keep_fd
   m->base = base;
   m->size = size;
   m->fd = keep_fd ? fd : -1;
-  out = {std::shared_ptr<void>(m, base), base, size};
+  out = {std::shared_ptr<void>(m, base), base, size, m.get()};
   return true;
 }
 
@@ -241,8 +312,9 @@ Probe open_checked(const std::string& path, int flags, const std::vector<uid_t>&
 }
 
 // Checks a header against this build. Throws RegionError naming both sides of any mismatch.
+// `fd` is the reader's descriptor of the file: the engine's lock is asked about through it.
 void validate_header(const RegionHeader& h, RegionKind kind, std::size_t file_size,
-                     const std::string& path) {
+                     const std::string& path, int fd) {
   const KindTraits t = traits(kind);
   const std::uint64_t magic = concurrent::load_word(h.magic, std::memory_order_acquire);
   if (magic == 0) {
@@ -290,9 +362,13 @@ void validate_header(const RegionHeader& h, RegionKind kind, std::size_t file_si
         "shm: the engine behind " + path + " (pid " + std::to_string(h.engine_pid) +
             (state == RegionState::kClosed ? ") has shut down" : ") is shutting down"));
   }
-  if (!process_alive(h.engine_pid, h.engine_start_ticks)) {
-    throw RegionError(RegionErrc::kStale, "shm: stale region " + path + ": engine pid " +
-                                              std::to_string(h.engine_pid) + " is gone");
+  if (!engine_live(fd, h)) {
+    throw RegionError(RegionErrc::kStale, "shm: stale region " + path + ": its engine (pid " +
+                                              std::to_string(h.engine_pid) +
+                                              " in its own PID namespace) is gone" +
+                                              ((h.flags & layout::kFlagEngineLock) != 0U
+                                                   ? " (it no longer holds its lock on the file)"
+                                                   : ""));
   }
   if (state == RegionState::kInitializing) {
     throw RegionError(RegionErrc::kInitializing,
@@ -327,14 +403,17 @@ void clear_existing(const std::string& dir, const std::string& name, RegionKind 
   if (p == Probe::kOk) {
     RegionHeader h{};
     const bool have = ::pread(fd, &h, sizeof h, 0) == static_cast<ssize_t>(sizeof h);
+    // A region this process still holds is its own to replace; any other live engine's is not,
+    // whatever its pid (in another PID namespace it may well equal ours).
+    const bool live = have && h.magic == traits(kind).magic &&
+                      h.state != static_cast<std::uint64_t>(RegionState::kClosed) &&
+                      !held_here(st.st_dev, st.st_ino) && engine_live(fd, h);
     ::close(fd);
-    if (have && h.magic == traits(kind).magic &&
-        h.state != static_cast<std::uint64_t>(RegionState::kClosed) &&
-        process_alive(h.engine_pid, h.engine_start_ticks) && h.engine_pid != ::getpid()) {
-      throw RegionError(RegionErrc::kAlreadyServed, "shm: " + path +
-                                                        " is served by a running engine (pid " +
-                                                        std::to_string(h.engine_pid) +
-                                                        "); stop it or use another instance name");
+    if (live) {
+      throw RegionError(RegionErrc::kAlreadyServed,
+                        "shm: " + path + " is served by a running engine (pid " +
+                            std::to_string(h.engine_pid) +
+                            " in its PID namespace); stop it or use another instance name");
     }
     log::log_event(spdlog::level::warn, "shm", "stale_region_removed",
                    log::LogFields().str("path", path).num("engine_pid", h.engine_pid));
@@ -458,6 +537,8 @@ Region& Region::operator=(Region&& other) noexcept {
     access_ = other.access_;
     locked_ = std::exchange(other.locked_, false);
     fd_ = std::exchange(other.fd_, -1);
+    live_fd_ = std::exchange(other.live_fd_, -1);
+    holds_lock_ = std::exchange(other.holds_lock_, false);
     dev_ = other.dev_;
     inode_ = other.inode_;
   }
@@ -528,12 +609,34 @@ Region Region::create(RegionKind kind, const RegionOptions& opts) {
                        .str("reason", "no usable hugetlbfs mount at '" + opts.hugepage_dir + "'"));
   }
 
+  // The engine's lock, before the file has its name: no reader ever sees this engine's region
+  // without it. Released by the kernel with the last descriptor, on any exit (SIGKILL included).
+  if (!take_engine_lock(fd)) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    throw RegionError(RegionErrc::kSystem,
+                      "shm: cannot lock " + tmp + " (F_OFD_SETLK): " + errno_text(err) +
+                          "; the region directory's filesystem must support file locks");
+  }
+  {
+    struct stat lst {};
+    if (::fstat(fd, &lst) == 0) {
+      m.mapping->dev = lst.st_dev;
+      m.mapping->ino = lst.st_ino;
+    }
+    std::lock_guard lock(g_held_mu);
+    g_held.emplace_back(m.mapping->dev, m.mapping->ino);
+    m.mapping->held = true;
+  }
+
   auto& h = *static_cast<RegionHeader*>(m.base);
   fill_header(h, kind, size, used->page, used->huge, opts);
+  h.flags |= layout::kFlagEngineLock;
   r.mapping_ = m.owner;
   r.base_ = m.base;
   r.size_ = m.size;
   r.fd_ = fd;
+  r.holds_lock_ = true;
   r.backing_ = used->huge ? Backing::kHugePages : Backing::kShm;
   r.access_ = Access::kReadWrite;
   r.locked_ = opts.lock_pages && lock_region_pages(m.base, m.size, tmp);
@@ -596,7 +699,7 @@ Region Region::attach(RegionKind kind, Access access, const RegionOptions& opts)
                         "shm: " + path + " is shorter than a region header; retry shortly");
     }
     try {
-      validate_header(h, kind, static_cast<std::size_t>(st.st_size), path);
+      validate_header(h, kind, static_cast<std::size_t>(st.st_size), path, fd);
     } catch (...) {
       ::close(fd);
       throw;
@@ -604,15 +707,16 @@ Region Region::attach(RegionKind kind, Access access, const RegionOptions& opts)
 
     Region r;
     Mapped m{};
-    // The descriptor that was checked is the one mapped; the mapping outlives it.
-    const bool mapped = map_fd(fd, access, static_cast<std::size_t>(h.region_size), opts.prefault,
-                               /*keep_fd=*/false, m);
-    const int err = errno;
-    ::close(fd);
-    if (!mapped) {
+    // The descriptor that was checked is the one mapped; the mapping keeps it, to ask about the
+    // engine's lock (superseded()).
+    if (!map_fd(fd, access, static_cast<std::size_t>(h.region_size), opts.prefault,
+                /*keep_fd=*/true, m)) {
+      const int err = errno;
+      ::close(fd);
       throw RegionError(RegionErrc::kSystem, "shm: cannot map " + path + ": " + errno_text(err));
     }
     r.mapping_ = m.owner;
+    r.live_fd_ = fd;
     r.base_ = m.base;
     r.size_ = m.size;
     r.path_ = path;
@@ -621,7 +725,7 @@ Region Region::attach(RegionKind kind, Access access, const RegionOptions& opts)
     r.dev_ = st.st_dev;
     r.inode_ = st.st_ino;
     // Re-validate through the mapping: the engine may have closed the region since the pread.
-    validate_header(r.header(), kind, static_cast<std::size_t>(st.st_size), path);
+    validate_header(r.header(), kind, static_cast<std::size_t>(st.st_size), path, fd);
     r.locked_ = opts.lock_pages && lock_region_pages(m.base, m.size, path);
     return r;
   }
@@ -647,7 +751,12 @@ Region Region::view(Access access) const {
     throw RegionError(RegionErrc::kSystem, "shm: cannot map " + path_ + ": " + errno_text(err));
   }
   Region r;
-  r.mapping_ = m.owner;
+  // The view keeps the created mapping, and with it the descriptor holding the engine's lock:
+  // the engine is live as long as any of its handles is.
+  auto both =
+      std::make_shared<std::pair<std::shared_ptr<void>, std::shared_ptr<void>>>(m.owner, mapping_);
+  r.mapping_ = std::shared_ptr<void>(both, m.base);
+  r.holds_lock_ = holds_lock_;
   r.base_ = m.base;
   r.size_ = m.size;
   r.path_ = path_;
@@ -678,7 +787,8 @@ bool Region::superseded() const noexcept {
       static_cast<std::uint64_t>(RegionState::kClosed)) {
     return true;
   }
-  if (!process_alive(h.engine_pid, h.engine_start_ticks)) return true;
+  // The engine's own handles hold the lock (a descriptor never conflicts with its own lock).
+  if (!holds_lock_ && !engine_live(live_fd_, h)) return true;
   struct stat st {};
   if (::stat(path_.c_str(), &st) != 0) return true;
   return st.st_dev != dev_ || st.st_ino != inode_;

@@ -79,10 +79,11 @@ struct RegionOptions {
 class Region {
  public:
   // Engine: creates the region (removing a stale one left by a dead engine, refusing if a live
-  // engine serves the instance; a file of an untrusted owner or type at the name is replaced, or
-  // if it cannot be removed, kUntrusted says whose it is), zero-fills, writes the header with magic
-  // last, and makes it visible under its final name atomically (rename). The state is kInitializing
-  // until set_state(kLive). Throws RegionError.
+  // engine serves the instance; the engine holds an OFD write lock on the file for as long as any
+  // of its handles lives, which is how readers tell it is running; a file of an untrusted owner or
+  // type at the name is replaced, or if it cannot be removed, kUntrusted says whose it is),
+  // zero-fills, writes the header with magic last, and makes it visible under its final name
+  // atomically (rename). The state is kInitializing until set_state(kLive). Throws RegionError.
   static Region create(layout::RegionKind kind, const RegionOptions& opts);
 
   // Reader: finds the region in the hugepage directory, then the shm directory, validates the
@@ -131,7 +132,9 @@ class Region {
   void heartbeat(std::uint64_t now_ns) noexcept;
 
   // Reader: true once this mapping no longer belongs to a running engine (clean shutdown, engine
-  // died, or a new engine replaced the file). The caller re-attaches. Makes a stat() call: poll
+  // died, or a new engine replaced the file). The caller re-attaches. The engine is judged by the
+  // lock it holds on the file (docs/adr/0027-liveness-without-a-shared-pid-namespace.md), never by
+  // its pid, so this works from another PID namespace. Makes an fcntl() and a stat() call: poll
   // it at a human rate, not per event.
   [[nodiscard]] bool superseded() const noexcept;
 
@@ -146,7 +149,9 @@ class Region {
   Backing backing_ = Backing::kShm;
   Access access_ = Access::kReadOnly;
   bool locked_ = false;
-  int fd_ = -1;  // create(): the descriptor of the created file, owned by mapping_
+  int fd_ = -1;       // create(): the descriptor of the created file, owned by mapping_
+  int live_fd_ = -1;  // attach(): the descriptor mapped, owned by mapping_: asks for the lock
+  bool holds_lock_ = false;  // create() and its views: this handle's file holds the engine's lock
   dev_t dev_ = 0;
   ino_t inode_ = 0;
 };

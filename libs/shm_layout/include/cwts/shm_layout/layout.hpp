@@ -22,7 +22,7 @@ namespace cwts::layout {
 // Bump on any change to a field, a size, an offset, a capacity, an enumerator, a flag bit or a
 // primitive's internal words. tests/layout pins this value
 // together with kLayoutHash, so a change that forgets the bump fails the build's tests.
-inline constexpr std::uint32_t kLayoutVersion = 5;
+inline constexpr std::uint32_t kLayoutVersion = 6;
 
 // Names for each instantiation of a lock-free primitive in the regions, so the field table can
 // list the words they synchronise on.
@@ -549,6 +549,7 @@ inline constexpr auto kConstants = std::to_array<ValueDesc>({
     {"kSignalsMagic", kSignalsMagic},
     {"kFlagLocked", kFlagLocked},
     {"kFlagHugePages", kFlagHugePages},
+    {"kFlagEngineLock", kFlagEngineLock},
     {"kApplyMinNotionalToMarket", kApplyMinNotionalToMarket},
     {"kApplyMaxNotionalToMarket", kApplyMaxNotionalToMarket},
     {"kSignalReduceOnly", kSignalReduceOnly},

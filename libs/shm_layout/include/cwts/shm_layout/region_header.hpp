@@ -35,7 +35,7 @@ struct alignas(64) RegionHeader {
   std::uint32_t region_kind;     //  32  RegionKind
   std::uint32_t page_size_kib;   //  36  4 (/dev/shm) or 2048 (hugetlbfs)
   std::int32_t engine_pid;       //  40
-  std::uint32_t flags;           //  44  kFlagLocked, kFlagHugePages
+  std::uint32_t flags;           //  44  kFlagLocked, kFlagHugePages, kFlagEngineLock
   std::uint64_t epoch_ns;        //  48  engine start, CLOCK_REALTIME ns: changes on restart
   FixedString<32> instance;      //  56
   // capacities (copies of the compile-time constants, for tools and cross-checks)
@@ -49,7 +49,7 @@ struct alignas(64) RegionHeader {
   std::uint32_t signal_ring_capacity;  // 116
   std::uint32_t report_ring_capacity;  // 120
   std::uint32_t max_assets;            // 124
-  std::uint64_t engine_start_ticks;    // 128  /proc/PID/stat starttime: tells pid reuse apart
+  std::uint64_t engine_start_ticks;    // 128  /proc/PID/stat starttime (engine's namespace)
   std::uint8_t reserved0[56];          // 136
 
   // --- live: written by the engine's ctl/heartbeat path while it runs ---
@@ -60,6 +60,10 @@ struct alignas(64) RegionHeader {
 
 inline constexpr std::uint32_t kFlagLocked = 1U << 0;     // pages are mlock'ed
 inline constexpr std::uint32_t kFlagHugePages = 1U << 1;  // backed by hugetlbfs
+// The engine holds an OFD write lock (fcntl F_OFD_SETLK, F_WRLCK, whole file) on the region file
+// for its lifetime: a reader in any PID namespace asks F_OFD_GETLK for F_RDLCK; a conflict means
+// the engine runs (docs/adr/0027-liveness-without-a-shared-pid-namespace.md).
+inline constexpr std::uint32_t kFlagEngineLock = 1U << 2;
 
 static_assert(sizeof(RegionHeader) == 256);
 static_assert(offsetof(RegionHeader, magic) == 0);
