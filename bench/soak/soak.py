@@ -17,6 +17,8 @@ Invariants, each a named counter in the summary (any non-zero `violations` fails
                                the end) without a terminal report
   signals_with_two_reports     signals with more than one terminal report
   engine_unclean_exits         a SIGTERMed engine that did not exit 0
+  venue_bans                   418 answers of the venue's rate limiter: the engine went on after a
+                               429 (Binance bans the IP for that)
 Reported, not violations: signals in flight when the engine was SIGKILLed (`signals_in_doubt_
 after_kill`: the engine's journal and reconciliation own their orders, checked by venue_orders_
 left_open), RSS / fds / threads of each engine run, faults by kind.
@@ -35,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -72,11 +75,29 @@ class Venue:
         urllib.request.urlopen(req, timeout=10).read()
 
     def signed(self, path: str, params: dict):
-        params = dict(params, timestamp=int(time.time() * 1000), recvWindow=10000)
-        q = urllib.parse.urlencode(params)
-        sig = hmac.new(API_SECRET.encode(), q.encode(), hashlib.sha256).hexdigest()
-        req = urllib.request.Request(f"{self.url}{path}?{q}&signature={sig}", headers={"X-MBX-APIKEY": API_KEY})
-        return json.loads(urllib.request.urlopen(req, timeout=10).read())
+        """A signed GET; waits out a ban (418) or a 429 the engine's traffic left behind."""
+        deadline = time.time() + 600
+        while True:
+            p = dict(params, timestamp=int(time.time() * 1000), recvWindow=10000)
+            q = urllib.parse.urlencode(p)
+            sig = hmac.new(API_SECRET.encode(), q.encode(), hashlib.sha256).hexdigest()
+            req = urllib.request.Request(f"{self.url}{path}?{q}&signature={sig}", headers={"X-MBX-APIKEY": API_KEY})
+            try:
+                return json.loads(urllib.request.urlopen(req, timeout=10).read())
+            except urllib.error.HTTPError as e:
+                if e.code not in (418, 429) or time.time() > deadline:
+                    raise
+                time.sleep(min(float(e.headers.get("Retry-After") or 1), 60.0) + 0.5)
+
+    def rate_limit_answers(self, log: pathlib.Path) -> dict:
+        """The venue's own 429 / 418 answers (its rate limiter's, not the injected faults')."""
+        out = {"429": 0, "418": 0}
+        for line in log.read_text().splitlines():
+            if '"event":"rate_limited"' in line:
+                for code in out:
+                    if f'"status":{code}' in line:
+                        out[code] += 1
+        return out
 
     def all_orders(self, symbol: str) -> list[dict]:
         out, from_id = [], 0
@@ -259,7 +280,7 @@ def main() -> int:
     faults: dict[str, int] = {}
     violations: dict[str, int] = {"duplicate_client_order_ids": 0, "venue_orders_left_open": 0,
                                   "signals_without_report": 0, "signals_with_two_reports": 0,
-                                  "engine_unclean_exits": 0}
+                                  "engine_unclean_exits": 0, "venue_bans": 0}
     start = time.time()
     workers = []
     try:
@@ -310,6 +331,8 @@ def main() -> int:
                 open_left += o["status"] in ("NEW", "PARTIALLY_FILLED")
         violations["duplicate_client_order_ids"] = sum(1 for n in cids.values() if n > 1)
         violations["venue_orders_left_open"] = open_left
+        limited = venue.rate_limit_answers(tmp / "cwts-sim.log")
+        violations["venue_bans"] = limited["418"]  # going on after a 429: an IP ban at Binance
         # Every signal's terminal reports.
         run_end = {r["epoch"]: r["end"] for r in engine.runs}
         sent = in_doubt = 0
@@ -343,6 +366,7 @@ def main() -> int:
                    "symbols": len(symbols), "strategies": args.strategies, "signals": sent,
                    "venue_orders": sum(cids.values()), "faults": faults,
                    "engine_runs": len(engine.runs), "signals_in_doubt_after_kill": in_doubt,
+                   "venue_429_answers": limited["429"],
                    "invariants": violations, "violations": sum(violations.values()), "runs": runs,
                    "workdir": str(tmp) if args.keep else None}
         if args.json:
