@@ -164,6 +164,29 @@ def test_cwtsctl_usage_errors():
     assert r.returncode == 2 and "SYMBOL" in r.stderr, r.stderr
 
 
+BENCH = {
+    "cwts-bench-replay": ["--passes", "--data", "--json"],
+    "cwts-latency-pingpong": ["--samples", "--warmup", "--cpus", "--hugepages", "--json", "--raw"],
+    "cwts-latency-transport": ["--uds", "--ws", "--samples", "--warmup", "--raw"],
+    "cwts-latency-order": ["--sim", "--cwtsd", "--samples", "--idle", "--gateway", "--gateway-idle",
+                           "--json", "--raw", "--journal", "--journal-fsync", "--order-transport",
+                           "--user-stream", "--order-poll-ms", "--fill"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(BENCH))
+def test_bench_tools_share_the_command_line(name):
+    p = binary("cwts-sim").parents[2] / "bench" / name
+    if not p.exists():
+        pytest.skip(f"{name} not built (CWTS_BUILD_BENCH=OFF)")
+    r = subprocess.run([str(p), "--help"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and all(f in r.stdout for f in BENCH[name]), r.stdout
+    r = subprocess.run([str(p), "--version"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and r.stdout.startswith(f"{name} {project_version()}"), r.stdout
+    r = subprocess.run([str(p), "--no-such-flag"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "--no-such-flag" in r.stderr, r.stderr
+
+
 def test_cwtsctl_options_go_before_or_after_the_command(tmp_path):
     """As before: the connection options and --json anywhere on the line; nothing listens here, so
     each run fails (1) naming the instance, after the command line was accepted."""
