@@ -22,6 +22,8 @@ CWTS_SYSTEM_PACKAGES=(
   libgtest-dev libbenchmark-dev libsystemd-dev zlib1g-dev
   clang-format clang-tidy util-linux python3-venv
   clang libclang-rt-14-dev ccache systemd iproute2 openssl
+  # The binaries' command lines (ADR 0028): header-only, find_package(CLI11 CONFIG).
+  libcli11-dev
   # tests/python/test_observability.py: promtool (check/test the alert rules, lint a live scrape)
   # comes only with Debian's prometheus server package (~100 MB with its web assets; installed
   # with --no-install-recommends it pulls no exporter). On a host booted with systemd it enables

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cwts/cli/cli.hpp"
 #include "cwts/core/decimal.hpp"
 #include "cwts/md/replay.hpp"
 
@@ -14,11 +15,8 @@ namespace {
 
 namespace md = cwts::md;
 
-constexpr const char* kUsage =
-    "usage: cwts-replay FILE... [--symbol SYM] [--depth N] [--json]\n"
-    "  Replays capture files (<receive ns> <payload> per line, plain or .gz) through the same\n"
-    "  parse -> book path as the live engine and prints each symbol's book and counters.\n"
-    "  Exit status: 0, or 2 if any line was malformed (reported on stderr), 1 on other errors.\n";
+// Usage errors exit 1 here: 2 means "malformed lines" (docs/market_data.md).
+constexpr int kUsageStatus = 1;
 
 void print_levels_json(const md::OrderBook& b, bool bids, std::size_t depth) {
   const std::size_t n = std::min(depth, bids ? b.bid_levels() : b.ask_levels());
@@ -38,34 +36,21 @@ int main(int argc, char** argv) {
   std::string only;
   std::size_t depth = 3;
   bool json = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--json") {
-      json = true;
-    } else if (a == "--symbol" && i + 1 < argc) {
-      only = argv[++i];
-    } else if (a == "--depth" && i + 1 < argc) {
-      char* end = nullptr;
-      const long d = std::strtol(argv[++i], &end, 10);
-      if (*end != '\0' || d < 0 || d > 100000) {
-        std::fprintf(stderr, "cwts-replay: --depth needs a number 0..100000\n");
-        return 1;
-      }
-      depth = static_cast<std::size_t>(d);
-    } else if (a == "-h" || a == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (!a.empty() && a[0] == '-') {
-      std::fprintf(stderr, "cwts-replay: unknown option %s\n%s", a.c_str(), kUsage);
-      return 1;
-    } else {
-      files.push_back(a);
-    }
-  }
-  if (files.empty()) {
-    std::fputs(kUsage, stderr);
-    return 1;
-  }
+  CLI::App app(
+      "cwts-replay: replays capture files (<receive ns> <payload> per line, plain or .gz) through\n"
+      "the same parse -> book path as the live engine and prints each symbol's book and counters.",
+      "cwts-replay");
+  cwts::cli::setup(app);
+  app.add_option("FILE", files, "Capture files (at least one)");
+  app.add_option("--symbol", only, "Only this symbol")->type_name("SYM");
+  app.add_option("--depth", depth, "Levels per side to print (default 3)")
+      ->type_name("N")
+      ->check(CLI::Range(0, 100000).description(""));
+  app.add_flag("--json", json, "One JSON object instead of the text report");
+  app.footer(
+      "Exit status: 0, or 2 if any line was malformed (reported on stderr), 1 on other errors.\n");
+  if (const auto rc = cwts::cli::parse(app, argc, argv, kUsageStatus)) return *rc;
+  if (files.empty()) return cwts::cli::usage_error(app, "FILE is required", kUsageStatus);
 
   md::Pipeline pipeline;
   md::ReplayStats total;

@@ -16,11 +16,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
 #include "cwts/binance/exchange_info.hpp"
+#include "cwts/cli/cli.hpp"
 #include "cwts/concurrent/broadcast_ring.hpp"
 #include "cwts/concurrent/record_ring.hpp"
 #include "cwts/core/clock.hpp"
@@ -56,39 +58,26 @@ struct Options {
   long rate = 200'000;  // events per second
 };
 
-Options parse(int argc, char** argv) {
+// The options, or the exit status (--help, --version, a usage error).
+std::variant<Options, int> parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> const char* {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "cwts-shm-demo: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--seconds") {
-      o.seconds = std::atoi(next());
-    } else if (a == "--readers") {
-      o.readers = std::atoi(next());
-    } else if (a == "--data") {
-      o.data = next();
-    } else if (a == "--rate") {
-      o.rate = std::atol(next());
-    } else if (a == "--help" || a == "-h") {
-      std::printf(
-          "usage: cwts-shm-demo [--seconds N] [--readers N] [--rate EVENTS_PER_S] "
-          "[--data DIR]\n");
-      std::exit(0);
-    } else {
-      std::fprintf(stderr, "cwts-shm-demo: unknown option %s (see --help)\n", a.c_str());
-      std::exit(2);
-    }
-  }
-  if (o.seconds <= 0 || o.readers < 1 || o.readers > 8 || o.rate <= 0) {
-    std::fprintf(stderr, "cwts-shm-demo: --seconds > 0, 1 <= --readers <= 8, --rate > 0\n");
-    std::exit(2);
-  }
+  CLI::App app("cwts-shm-demo: publishes replayed captures into a market region, read by N readers",
+               "cwts-shm-demo");
+  cwts::cli::setup(app);
+  app.add_option("--seconds", o.seconds, "How long (> 0)")->type_name("N")->capture_default_str();
+  app.add_option("--readers", o.readers, "Reader processes (1..8)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 8).description(""))
+      ->capture_default_str();
+  app.add_option("--rate", o.rate, "Events per second (> 0)")
+      ->type_name("EVENTS_PER_S")
+      ->capture_default_str();
+  app.add_option("--data", o.data, "The captures' directory")
+      ->type_name("DIR")
+      ->capture_default_str();
+  if (const auto rc = cwts::cli::parse(app, argc, argv)) return *rc;
+  if (o.seconds <= 0) return cwts::cli::usage_error(app, "--seconds must be > 0");
+  if (o.rate <= 0) return cwts::cli::usage_error(app, "--rate must be > 0");
   return o;
 }
 
@@ -191,7 +180,9 @@ int run_reader(const RegionOptions& ropts, int index, ReaderStats* stats,
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options o = parse(argc, argv);
+  const auto parsed = parse(argc, argv);
+  if (const int* rc = std::get_if<int>(&parsed)) return *rc;
+  const Options o = std::get<Options>(parsed);
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   ::sigaction(SIGINT, &sa, nullptr);

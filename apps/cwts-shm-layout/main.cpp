@@ -2,8 +2,8 @@
 // golden).
 #include <cinttypes>
 #include <cstdio>
-#include <cstring>
 
+#include "cwts/cli/cli.hpp"
 #include "cwts/shm_layout/layout.hpp"
 
 namespace {
@@ -63,13 +63,19 @@ void print_table() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc > 1 && std::strcmp(argv[1], "--golden") == 0) {
+  bool golden = false;
+  bool json = false;
+  CLI::App app("cwts-shm-layout: the shared-memory layout: field and value tables, version, hash",
+               "cwts-shm-layout");
+  cwts::cli::setup(app);
+  CLI::Option* j = app.add_flag("--json", json, "As JSON, for tools and other languages");
+  app.add_flag("--golden", golden, "As tests/layout/layout_golden.txt (the golden file)")
+      ->excludes(j);
+  if (const auto rc = cwts::cli::parse(app, argc, argv)) return *rc;
+  if (golden) {
     print_golden();
-  } else if (argc > 1 && std::strcmp(argv[1], "--json") == 0) {
+  } else if (json) {
     print_json();
-  } else if (argc > 1) {
-    std::fprintf(stderr, "usage: cwts-shm-layout [--json | --golden]\n");
-    return 2;
   } else {
     print_table();
   }

@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cwts/cli/cli.hpp"
 #include "json_log.hpp"
 #include "sim_server.hpp"
 
@@ -33,20 +34,13 @@ std::string default_exchange_info() {
   return fs::exists(installed, ec) ? installed.string() : built.string();
 }
 
-constexpr const char* kUsage =
-    "usage: cwts-sim [--listen 127.0.0.1:PORT] [--exchange-info FILE]\n"
-    "                (--capture FILE... | --synthetic SYM,SYM...) [--speed X] [--loop] "
-    "[--rebase-time]\n"
-    "                [--rate N]\n"
-    "                [--api-key K --api-secret S] [--balance A=N,...] [--bnb-fees] [--seed N]\n"
-    "                [--ping-interval-ms N] [--pong-timeout-ms N] [--ws-msg-limit N]\n"
-    "                [--weight-limit N] [--fault JSON] [--log-level LEVEL]\n"
-    "                [--drop-every-ms N] [--stall-ms N --stall-every-ms N] [--skip-update-ids N]\n"
-    "                [--delay-ms N --delay-count N | --http-status CODE --http-count N]\n"
-    "                [--server-shutdown-after-ms N] [--max-connection-age-ms N]\n"
-    "                [--clock-offset-ms N]  (the venue's clock = the host's + N)\n"
-    "Keys also from CWTS_SIM_API_KEY / CWTS_SIM_API_SECRET. Prints one ready line on stdout,\n"
-    "JSON log lines on stderr; SIGTERM/SIGINT stop it with exit status 0.\n";
+constexpr const char* kFooter =
+    "Input: --capture FILE... or --synthetic SYM,SYM... The keys also come from CWTS_SIM_API_KEY "
+    "/\n"
+    "CWTS_SIM_API_SECRET. Prints one ready line on stdout (\"cwts-sim ready on HOST:PORT\"), JSON\n"
+    "log lines on stderr; SIGTERM/SIGINT stop it with exit status 0. Exit status 2: a usage "
+    "error,\n"
+    "or the server could not start. docs/cwts_sim.md.\n";
 
 std::vector<std::string> split_commas(std::string_view s) {
   std::vector<std::string> out;
@@ -59,19 +53,13 @@ std::vector<std::string> split_commas(std::string_view s) {
   return out;
 }
 
-// A flag's integer value, >= 0; the error names the flag.
-std::int64_t non_negative(std::string_view flag, const std::string& v) {
-  std::size_t used = 0;
-  long long n = -1;
-  try {
-    n = std::stoll(v, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != v.size() || n < 0) {
-    throw std::invalid_argument(std::string(flag) + ": '" + v + "' is not a non-negative integer");
-  }
-  return n;
+// --listen HOST:PORT
+std::string check_listen(const std::string& v) {
+  const std::size_t colon = v.rfind(':');
+  if (colon == std::string::npos) return "HOST:PORT, not '" + v + "'";
+  std::uint16_t port = 0;
+  if (!CLI::detail::lexical_cast(v.substr(colon + 1), port)) return "bad port in '" + v + "'";
+  return {};
 }
 
 }  // namespace
@@ -83,92 +71,108 @@ int main(int argc, char** argv) {
   if (const char* k = std::getenv("CWTS_SIM_API_KEY")) cfg.api_key = k;
   if (const char* s = std::getenv("CWTS_SIM_API_SECRET")) cfg.api_secret = s;
   std::string log_level = "info";
-  std::vector<std::string> one_shot;  // members of the start-up fault JSON
+  std::string listen;
+  std::vector<std::string> synthetic;
+  std::int64_t ping_ms = cfg.ping_interval.count(), pong_ms = cfg.pong_timeout.count();
+  std::int64_t max_age_ms = -1, skip_update_ids = 0;
   std::int64_t delay_ms = 0, delay_count = 1, http_status = 0, http_count = 1;
+  std::vector<std::string> one_shot;  // members of the start-up fault JSON
+
+  CLI::App app("cwts-sim: a Binance-compatible venue on loopback (REST, streams, WebSocket API)",
+               "cwts-sim");
+  cwts::cli::setup(app);
+  const auto& nn = cwts::cli::non_negative();
+  app.add_option("--listen", listen, "Where to listen (port 0: any free port; default 127.0.0.1:0)")
+      ->type_name("HOST:PORT")
+      ->check(CLI::Validator(check_listen, ""));
+  app.add_option("--exchange-info", cfg.exchange_info_path, "exchangeInfo body (plain or .gz)")
+      ->type_name("FILE");
+  app.add_option("--capture", cfg.captures, "Replay these captures")
+      ->type_name("FILE")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--synthetic", synthetic, "Generate streams for these symbols")
+      ->type_name("SYM,SYM")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--speed", cfg.speed, "Capture replay speed (0: as fast as possible; default 1)")
+      ->type_name("X")
+      ->check(nn);
+  app.add_flag("--loop", cfg.loop, "Replay the captures forever");
+  app.add_flag("--rebase-time", cfg.rebase_time, "Shift the captures' times to start now");
+  app.add_option("--rate", cfg.rate, "Synthetic events per second, all symbols (default 1000)")
+      ->type_name("N");
+  app.add_option("--seed", cfg.seed, "Synthetic generator seed (default 1)")->type_name("N");
+  app.add_option("--clock-offset-ms", cfg.clock_offset_ms, "The venue's clock = the host's + N")
+      ->type_name("N");
+  app.add_option("--api-key", cfg.api_key, "The account's API key")->type_name("K");
+  app.add_option("--api-secret", cfg.api_secret, "The account's API secret")->type_name("S");
+  app.add_option("--balance", cfg.balances, "Starting balances (default USDT=10000,BTC=1)")
+      ->type_name("A=N,...");
+  app.add_flag("--bnb-fees", cfg.bnb_fees,
+               "Commissions in BNB at 25% off when free BNB covers them");
+  app.add_option("--ping-interval-ms", ping_ms, "WebSocket ping interval (> 0; default 20000)")
+      ->type_name("N");
+  app.add_option("--pong-timeout-ms", pong_ms, "Close a WebSocket without pong (default 60000)")
+      ->type_name("N");
+  app.add_option("--ws-msg-limit", cfg.ws_incoming_limit,
+                 "Incoming WebSocket messages per second (default 5)")
+      ->type_name("N");
+  app.add_option("--weight-limit", cfg.request_weight_limit,
+                 "REQUEST_WEIGHT per minute (default: exchangeInfo's)")
+      ->type_name("N");
+  app.add_option("--fault", cfg.fault_json, "A fault at start, as POST /_sim/fault takes")
+      ->type_name("JSON");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error (default info)")
+      ->type_name("LEVEL");
+  app.add_option("--drop-every-ms", cfg.drop_every_ms, "Drop every connection each N ms")
+      ->type_name("N")
+      ->check(nn);
+  app.add_option("--stall-ms", cfg.stall_ms, "Streams stall N ms (with --stall-every-ms)")
+      ->type_name("N")
+      ->check(nn);
+  app.add_option("--stall-every-ms", cfg.stall_every_ms, "... every N ms")
+      ->type_name("N")
+      ->check(nn);
+  app.add_option("--skip-update-ids", skip_update_ids, "One gap of N depth update ids")
+      ->type_name("N")
+      ->check(nn);
+  app.add_option("--delay-ms", delay_ms, "Delay the next REST responses N ms")
+      ->type_name("N")
+      ->check(nn);
+  app.add_option("--delay-count", delay_count, "... that many of them (default 1)")
+      ->type_name("N")
+      ->check(nn);
+  app.add_option("--http-status", http_status, "Answer the next REST requests with CODE")
+      ->type_name("CODE")
+      ->check(CLI::Range(400, 599).description(""));
+  app.add_option("--http-count", http_count, "... that many of them (default 1)")
+      ->type_name("N")
+      ->check(nn);
+  app.add_option("--server-shutdown-after-ms", cfg.server_shutdown_after_ms,
+                 "Send serverShutdown on the streams once, after N ms")
+      ->type_name("N")
+      ->check(nn);
+  app.add_option("--max-connection-age-ms", max_age_ms,
+                 "Close connections at this age (default 24 h)")
+      ->type_name("N")
+      ->check(nn);
+  app.footer(kFooter);
+  if (const auto rc = cwts::cli::parse(app, argc, argv)) return *rc;
+
   try {
-    for (int i = 1; i < argc; ++i) {
-      const std::string_view a = argv[i];
-      auto value = [&]() -> std::string {
-        if (i + 1 >= argc) throw std::invalid_argument(std::string(a) + " needs a value");
-        return argv[++i];
-      };
-      if (a == "--help" || a == "-h") {
-        std::fputs(kUsage, stdout);
-        return 0;
-      } else if (a == "--listen") {
-        const std::string v = value();
-        const std::size_t colon = v.rfind(':');
-        if (colon == std::string::npos) throw std::invalid_argument("--listen HOST:PORT");
-        cfg.listen_host = v.substr(0, colon);
-        const unsigned long port = std::stoul(v.substr(colon + 1));
-        if (port > 65535) throw std::invalid_argument("--listen: bad port");
-        cfg.listen_port = static_cast<std::uint16_t>(port);
-      } else if (a == "--exchange-info") {
-        cfg.exchange_info_path = value();
-      } else if (a == "--capture") {
-        cfg.captures.push_back(value());
-        while (i + 1 < argc && std::string_view(argv[i + 1]).substr(0, 2) != "--")
-          cfg.captures.emplace_back(argv[++i]);
-      } else if (a == "--synthetic") {
-        for (auto& s : split_commas(value())) cfg.synthetic.push_back(s);
-      } else if (a == "--clock-offset-ms") {
-        cfg.clock_offset_ms = std::stoll(value());
-      } else if (a == "--speed") {
-        cfg.speed = std::stod(value());
-      } else if (a == "--loop") {
-        cfg.loop = true;
-      } else if (a == "--rebase-time") {
-        cfg.rebase_time = true;
-      } else if (a == "--rate") {
-        cfg.rate = std::stod(value());
-      } else if (a == "--seed") {
-        cfg.seed = std::stoull(value());
-      } else if (a == "--api-key") {
-        cfg.api_key = value();
-      } else if (a == "--api-secret") {
-        cfg.api_secret = value();
-      } else if (a == "--balance") {
-        cfg.balances = value();
-      } else if (a == "--bnb-fees") {
-        cfg.bnb_fees = true;
-      } else if (a == "--ping-interval-ms") {
-        cfg.ping_interval = std::chrono::milliseconds(std::stoll(value()));
-      } else if (a == "--pong-timeout-ms") {
-        cfg.pong_timeout = std::chrono::milliseconds(std::stoll(value()));
-      } else if (a == "--ws-msg-limit") {
-        cfg.ws_incoming_limit = static_cast<std::uint32_t>(std::stoul(value()));
-      } else if (a == "--weight-limit") {
-        cfg.request_weight_limit = std::stoull(value());
-      } else if (a == "--fault") {
-        cfg.fault_json = value();
-      } else if (a == "--drop-every-ms") {
-        cfg.drop_every_ms = non_negative(a, value());
-      } else if (a == "--stall-ms") {
-        cfg.stall_ms = non_negative(a, value());
-      } else if (a == "--stall-every-ms") {
-        cfg.stall_every_ms = non_negative(a, value());
-      } else if (a == "--server-shutdown-after-ms") {
-        cfg.server_shutdown_after_ms = non_negative(a, value());
-      } else if (a == "--max-connection-age-ms") {
-        cfg.max_connection_age = std::chrono::milliseconds(non_negative(a, value()));
-      } else if (a == "--skip-update-ids") {
-        one_shot.emplace_back("\"skip_update_ids\":" + std::to_string(non_negative(a, value())));
-      } else if (a == "--delay-ms") {
-        delay_ms = non_negative(a, value());
-      } else if (a == "--delay-count") {
-        delay_count = non_negative(a, value());
-      } else if (a == "--http-status") {
-        http_status = non_negative(a, value());
-        if (http_status < 400 || http_status > 599)
-          throw std::invalid_argument("--http-status must be 400..599");
-      } else if (a == "--http-count") {
-        http_count = non_negative(a, value());
-      } else if (a == "--log-level") {
-        log_level = value();
-      } else {
-        throw std::invalid_argument("unknown option " + std::string(a));
-      }
+    if (!listen.empty()) {
+      const std::size_t colon = listen.rfind(':');
+      cfg.listen_host = listen.substr(0, colon);
+      cfg.listen_port = static_cast<std::uint16_t>(std::stoul(listen.substr(colon + 1)));
     }
+    for (const auto& s : synthetic) {
+      for (auto& sym : split_commas(s)) cfg.synthetic.push_back(sym);
+    }
+    cfg.ping_interval = std::chrono::milliseconds(ping_ms);
+    cfg.pong_timeout = std::chrono::milliseconds(pong_ms);
+    if (max_age_ms >= 0) cfg.max_connection_age = std::chrono::milliseconds(max_age_ms);
+    if (app.count("--skip-update-ids") > 0)
+      one_shot.emplace_back("\"skip_update_ids\":" + std::to_string(skip_update_ids));
     if (cfg.ping_interval.count() <= 0)
       throw std::invalid_argument("--ping-interval-ms must be > 0");
     if ((cfg.stall_ms > 0) != (cfg.stall_every_ms > 0)) {
@@ -196,7 +200,7 @@ int main(int argc, char** argv) {
     cwts::sim_server::SimServer server(cfg);
     server.run();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "cwts-sim: %s\n%s", e.what(), kUsage);
+    std::fprintf(stderr, "cwts-sim: %s\n", e.what());
     return 2;
   }
   cwts::sim_server::log_event(spdlog::level::info, "server", "exit");

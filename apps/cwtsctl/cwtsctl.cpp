@@ -23,6 +23,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <simdjson.h>
 
+#include "cwts/cli/cli.hpp"
 #include "cwts/core/json_string.hpp"
 #include "cwts/net/endpoint.hpp"
 #include "cwts/net/tls_client.hpp"
@@ -35,25 +36,14 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage: cwtsctl [--instance NAME | --url ws[s]://HOST:PORT/ws] [--shm-dir DIR]\n"
-    "               [--token-file FILE] [--cafile FILE] [--json] COMMAND\n"
-    "commands:\n"
-    "  status                 engine state, counters, heartbeats\n"
-    "  symbols                books and quotes per symbol\n"
-    "  slots                  claimed strategy slots (pid, name, counters)\n"
-    "  top [--seconds N]      live view, refreshed each second (Ctrl-C to quit)\n"
-    "  risk get               risk limits\n"
-    "  risk set KEY=VALUE...  change risk limits at once (needs the token)\n"
-    "  halt | resume | reduce-only   trading state (needs the token)\n"
-    "  cancel-all             cancel every open order (needs the token)\n"
-    "  symbols add|remove SYMBOL...  trade more symbols / stop trading some (needs the token)\n"
+constexpr const char* kFooter =
     "Every command needs the token. It comes from --token-file, else $CWTS_CONTROL_TOKEN_FILE\n"
     "(the file cwtsd's control.token_file names), else the token cwtsd generated for the\n"
     "instance (DIR/cwts-NAME.token, readable by cwtsd's user only).\n"
     "A control plane with TLS (wss://, or the instance's control file says tls) must present a\n"
     "certificate for the address connected to, issued by --cafile FILE (PEM; a self-signed\n"
     "certificate itself) or else by a CA of the system's store.\n"
+    "The options go before or after the command; `cwtsctl COMMAND --help` for each command.\n"
     "Exit status: 0 done, 1 failed, 2 usage.\n";
 
 volatile std::sig_atomic_t g_stop = 0;
@@ -66,7 +56,6 @@ struct Options {
   std::string ca_file;  // TLS: the trust anchors; "" = the system's store
   bool json = false;
   double seconds = 0;
-  std::vector<std::string> command;
 };
 
 [[noreturn]] void fail(const std::string& msg, int code = 1) {
@@ -343,86 +332,118 @@ int run_top(Client& c, const Options& o) {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) fail(a + " needs a value\n" + kUsage, 2);
-      return argv[++i];
-    };
-    if (a == "--instance")
-      o.instance = value();
-    else if (a == "--url")
-      o.url = value();
-    else if (a == "--shm-dir")
-      o.shm_dir = value();
-    else if (a == "--token-file")
-      o.token_file = value();
-    else if (a == "--cafile")
-      o.ca_file = value();
-    else if (a == "--json")
-      o.json = true;
-    else if (a == "--seconds")
-      o.seconds = std::atof(value().c_str());
-    else if (a == "-h" || a == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (!a.empty() && a[0] == '-' && a != "-") {
-      fail("unknown option " + a + "\n" + kUsage, 2);
-    } else {
-      o.command.push_back(a);
-    }
+  CLI::App app("cwtsctl: the operator's command line for a running cwtsd (its control WebSocket)",
+               "cwtsctl");
+  cwts::cli::setup(app);
+  app.add_option("--instance", o.instance,
+                 "The engine instance (found through DIR/cwts-NAME.control)")
+      ->type_name("NAME")
+      ->capture_default_str();
+  app.add_option("--url", o.url, "The control WebSocket instead of the instance's control file")
+      ->type_name("ws[s]://HOST:PORT/ws");
+  app.add_option("--shm-dir", o.shm_dir, "Where the instance's control and token files are")
+      ->type_name("DIR")
+      ->capture_default_str();
+  app.add_option("--token-file", o.token_file, "The control token (its first line)")
+      ->type_name("FILE");
+  app.add_option("--cafile", o.ca_file, "TLS: the trust anchors (PEM); default: the system's store")
+      ->type_name("FILE");
+  app.add_flag("--json", o.json, "Print the method's result as JSON (top: one line per update)");
+  // Accepted before the command too, as before the commands had their own options.
+  app.add_option("--seconds", o.seconds)->group("");
+
+  // The commands: name -> JSON-RPC method. Each has its own --help; the options above are
+  // accepted after it as well (fallthrough).
+  std::vector<std::pair<CLI::App*, std::string>> methods;
+  auto command = [&](CLI::App& parent, const std::string& name, const std::string& method,
+                     const std::string& help) {
+    CLI::App* c = parent.add_subcommand(name, help);
+    c->fallthrough();
+    c->group("Commands");
+    c->footer(
+        "The options of cwtsctl (--instance, --json, ...: cwtsctl --help) go before or after "
+        "the command.\n");
+    if (!method.empty()) methods.emplace_back(c, method);
+    return c;
+  };
+  command(app, "status", "status", "Engine state, counters, heartbeats");
+  CLI::App* symbols = command(app, "symbols", "symbols", "Books and quotes per symbol");
+  std::vector<std::string> symbol_args;
+  for (const char* action : {"add", "remove"}) {
+    CLI::App* c =
+        command(*symbols, action, std::string("symbols.") + action,
+                std::string(action) == "add" ? "Trade more symbols (needs the token)"
+                                             : "Stop trading these symbols (needs the token)");
+    c->add_option("SYMBOL", symbol_args, "Symbols, e.g. BTCUSDT")->required();
   }
-  if (o.command.empty()) fail(std::string("no command\n") + kUsage, 2);
+  command(app, "slots", "slots", "Claimed strategy slots (pid, name, counters)");
+  CLI::App* top = command(app, "top", "top", "Live view, refreshed each second (Ctrl-C to quit)");
+  top->add_option("--seconds", o.seconds, "Stop after N seconds (default: until Ctrl-C)")
+      ->type_name("N")
+      ->check(cwts::cli::non_negative());
+  CLI::App* risk = command(app, "risk", "", "Risk limits: get, set KEY=VALUE...");
+  command(*risk, "get", "risk.get", "Print the risk limits");
+  std::vector<std::string> risk_settings;
+  CLI::App* risk_set =
+      command(*risk, "set", "risk.set", "Change risk limits at once (needs the token)");
+  risk_set->add_option("settings", risk_settings, "Limits to change, e.g. max_open_orders=5")
+      ->type_name("KEY=VALUE");
+  command(app, "halt", "halt", "Trading state: halted (needs the token)");
+  command(app, "resume", "resume", "Trading state: active (needs the token)");
+  command(app, "reduce-only", "reduce_only",
+          "Trading state: only orders that reduce a position (needs the token)");
+  command(app, "cancel-all", "cancel_all", "Cancel every open order (needs the token)");
+  app.footer(kFooter);  // after the commands: theirs is shorter
+
+  if (const auto rc = cwts::cli::parse(app, argc, argv)) return *rc;
+  // The deepest command given names the method.
+  std::string method;
+  for (const auto& [c, m] : methods) {
+    if (c->parsed()) method = m;
+  }
+  if (risk->parsed() && method.empty())
+    return cwts::cli::usage_error(app, "risk takes get or set KEY=VALUE...");
+  if (method.empty()) {
+    return cwts::cli::usage_error(
+        app,
+        "no command (status, symbols, slots, top, risk, halt, resume, reduce-only, cancel-all)");
+  }
   if (o.token_file.empty()) {
     if (const char* e = std::getenv("CWTS_CONTROL_TOKEN_FILE")) o.token_file = e;
   }
-  const std::string& cmd = o.command[0];
-  static const std::map<std::string, std::string> kSimple = {
-      {"status", "status"},        {"symbols", "symbols"},
-      {"slots", "slots"},          {"halt", "halt"},
-      {"resume", "resume"},        {"reduce-only", "reduce_only"},
-      {"cancel-all", "cancel_all"}};
-  std::string method, params;
-  if (cmd == "symbols" && o.command.size() >= 3 &&
-      (o.command[1] == "add" || o.command[1] == "remove")) {
-    method = "symbols." + o.command[1];
+  std::string params;
+  if (method == "symbols.add" || method == "symbols.remove") {
     params = R"({"symbols":[)";
-    for (std::size_t i = 2; i < o.command.size(); ++i) {
-      if (i > 2) params += ',';
-      cwts::core::append_json_string(params, o.command[i]);
+    for (std::size_t i = 0; i < symbol_args.size(); ++i) {
+      if (i > 0) params += ',';
+      cwts::core::append_json_string(params, symbol_args[i]);
     }
     params += "]}";
-  } else if (kSimple.count(cmd) != 0) {
-    method = kSimple.at(cmd);
-  } else if (cmd == "risk" && o.command.size() >= 2 && o.command[1] == "get") {
-    method = "risk.get";
-  } else if (cmd == "risk" && o.command.size() >= 3 && o.command[1] == "set") {
-    method = "risk.set";
+  } else if (method == "risk.set") {
+    if (risk_settings.empty()) return cwts::cli::usage_error(app, "risk set takes KEY=VALUE...");
     params = "{";
-    for (std::size_t i = 2; i < o.command.size(); ++i) {
-      const auto eq = o.command[i].find('=');
+    for (std::size_t i = 0; i < risk_settings.size(); ++i) {
+      const std::string& kv = risk_settings[i];
+      const auto eq = kv.find('=');
       if (eq == std::string::npos || eq == 0)
-        fail("risk set takes KEY=VALUE, not " + o.command[i], 2);
-      const std::string k = o.command[i].substr(0, eq), v = o.command[i].substr(eq + 1);
-      if (i > 2) params += ',';
+        return cwts::cli::usage_error(app, "risk set takes KEY=VALUE, not " + kv);
+      const std::string k = kv.substr(0, eq), v = kv.substr(eq + 1);
+      if (i > 0) params += ',';
       cwts::core::append_json_string(params, k);
       params += ':';
       if (k == "max_order_notional" || k == "max_position") {
         cwts::core::append_json_string(params, v);
       } else if (k == "sell_account_holdings") {
-        if (v != "true" && v != "false") fail(k + " must be true or false", 2);
+        if (v != "true" && v != "false")
+          return cwts::cli::usage_error(app, k + " must be true or false");
         params += v;
       } else {
         if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos)
-          fail(k + " must be a whole number", 2);
+          return cwts::cli::usage_error(app, k + " must be a whole number");
         params += v;
       }
     }
     params += "}";
-  } else if (cmd == "top") {
-    method = "top";
-  } else {
-    fail("unknown command " + cmd + "\n" + kUsage, 2);
   }
 
   // Where: --url, else the instance's control file ("ADDRESS:PORT", then "tls" if it is TLS).

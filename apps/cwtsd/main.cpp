@@ -17,14 +17,11 @@
 #include "config/config.hpp"
 #include "ctl/ctl_thread.hpp"
 #include "ctl/systemd.hpp"
+#include "cwts/cli/cli.hpp"
 #include "cwts/log/json_log.hpp"
 #include "cwts/shm_layout/layout.hpp"
 #include "engine.hpp"
 #include "gateway/gateway.hpp"
-
-#ifndef CWTS_VERSION
-#define CWTS_VERSION "0.1.0"
-#endif
 
 namespace {
 
@@ -33,15 +30,9 @@ using cwts::daemon::ConfigError;
 using cwts::log::log_event;
 using cwts::log::LogFields;
 
-constexpr const char* kUsage =
-    "usage: cwtsd --config FILE [--check-config]\n"
-    "       cwtsd --version | --help\n"
-    "\n"
-    "  --config FILE    the engine configuration (JSON; see docs/configuration.md)\n"
-    "  --check-config   parse and validate FILE (and the API credentials it names), then exit:\n"
-    "                   status 0 if it is valid, 2 with the key and the reason if not\n"
-    "  --version        print the version and the shared-memory layout version and hash\n"
-    "\n"
+constexpr const char* kFooter =
+    "Exit status: 0 (--check-config: FILE is valid), 2 on a usage or configuration error (the key\n"
+    "and the reason), 1 if the engine fails at run time.\n"
     "Signals: SIGTERM/SIGINT stop cleanly (exit 0); SIGHUP reloads risk limits, slot policies and\n"
     "the log level from FILE.\n";
 
@@ -55,33 +46,23 @@ int config_error(const ConfigError& e) {
 int main(int argc, char** argv) {
   std::string config_path;
   bool check_only = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (a == "--version") {
-      std::printf("cwtsd %s (shared-memory layout version %u, hash %016llx)\n", CWTS_VERSION,
-                  static_cast<unsigned>(cwts::layout::kLayoutVersion),
-                  static_cast<unsigned long long>(cwts::layout::kLayoutHash));
-      return 0;
-    }
-    if (a == "--check-config") {
-      check_only = true;
-    } else if (a == "--config" && i + 1 < argc) {
-      config_path = argv[++i];
-    } else if (a.rfind("--config=", 0) == 0) {
-      config_path = a.substr(9);
-    } else {
-      std::fprintf(stderr, "cwtsd: unknown or incomplete option '%s'\n%s", a.c_str(), kUsage);
-      return 2;
-    }
-  }
-  if (config_path.empty()) {
-    std::fprintf(stderr, "cwtsd: --config FILE is required\n%s", kUsage);
-    return 2;
-  }
+  CLI::App app("cwtsd: the CWTS Ultra engine daemon", "cwtsd");
+  char layout[96];
+  std::snprintf(layout, sizeof layout, "(shared-memory layout version %u, hash %016llx)",
+                static_cast<unsigned>(cwts::layout::kLayoutVersion),
+                static_cast<unsigned long long>(cwts::layout::kLayoutHash));
+  cwts::cli::setup(app, layout);
+  app.add_option("--config", config_path,
+                 "The engine configuration (JSON; see docs/configuration.md)")
+      ->type_name("FILE");
+  app.add_flag("--check-config", check_only,
+               "Validate FILE (and the credentials it names), then exit: 0 if it is\n"
+               "valid, 2 with the key and the reason if not");
+  app.footer(kFooter);
+  if (const auto rc = cwts::cli::parse(app, argc, argv)) return *rc;
+  // Checked here, not by CLI11 (->required()): its requirement check comes before the unknown
+  // flags, which would then go unnamed.
+  if (config_path.empty()) return cwts::cli::usage_error(app, "--config FILE is required");
 
   Config cfg;
   std::optional<cwts::daemon::Credentials> creds;
@@ -121,7 +102,7 @@ int main(int argc, char** argv) {
     log_event(
         spdlog::level::info, "ctl", "starting",
         LogFields()
-            .str("version", CWTS_VERSION)
+            .str("version", cwts::cli::kVersion)
             .str("config", config_path)
             .str("instance", cfg.region.instance)
             .str("venue", cfg.venue.kind == cwts::daemon::VenueKind::kBinance ? "binance" : "paper")

@@ -47,6 +47,7 @@
 #include "../../tests/support/child_process.hpp"
 #include "../../tests/support/strategy_client.hpp"
 #include "cwts/binance/exchange_info.hpp"
+#include "cwts/cli/cli.hpp"
 #include "cwts/net/hmac.hpp"
 #include "exec/exec_engine.hpp"
 #include "stats.hpp"
@@ -343,59 +344,40 @@ int main(int argc, char** argv) {
   std::string journal_dir, journal_fsync = "interval";
   std::string transport = "rest", user_stream = "on", fill;
   long order_poll_ms = -1;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--sim")
-      sim_bin = next();
-    else if (a == "--cwtsd")
-      cwtsd_bin = next();
-    else if (a == "--samples")
-      samples = std::stoul(next());
-    else if (a == "--idle")
-      idle = next();
-    else if (a == "--json")
-      json = true;
-    else if (a == "--gateway")
-      gateway = true;
-    else if (a == "--gateway-idle")
-      gateway_idle = next();
-    else if (a == "--raw")
-      raw_path = next();
-    else if (a == "--journal")
-      journal_dir = next();
-    else if (a == "--journal-fsync")
-      journal_fsync = next();
-    else if (a == "--order-transport")
-      transport = next();
-    else if (a == "--user-stream")
-      user_stream = next();
-    else if (a == "--order-poll-ms")
-      order_poll_ms = std::stol(next());
-    else if (a == "--fill")
-      fill = next();
-    else {
-      std::fprintf(
-          stderr,
-          "usage: cwts-latency-order --sim PATH --cwtsd PATH [--samples N] [--idle MODE] "
-          "[--gateway [--gateway-idle MODE]] [--json] [--raw FILE] [--journal DIR [--journal-fsync "
-          "none|interval|always]] [--order-transport rest|ws] [--user-stream on|off] "
-          "[--order-poll-ms N] [--fill ioc|resting]\n");
-      return 2;
-    }
-  }
-  if (journal_fsync != "none" && journal_fsync != "interval" && journal_fsync != "always") {
-    std::fprintf(stderr, "--journal-fsync: none, interval or always\n");
-    return 2;
-  }
-  if ((transport != "rest" && transport != "ws") || (user_stream != "on" && user_stream != "off") ||
-      (!fill.empty() && fill != "ioc" && fill != "resting") ||
-      (transport == "ws" && user_stream == "off") || (gateway && !fill.empty())) {
-    std::fprintf(stderr,
-                 "--order-transport rest|ws, --user-stream on|off (ws needs the session: on), "
-                 "--fill ioc|resting (not with --gateway)\n");
-    return 2;
-  }
+  CLI::App app(
+      "cwts-latency-order: a signal's way to the venue and back, through cwtsd on cwts-sim",
+      "cwts-latency-order");
+  cwts::cli::setup(app);
+  app.add_option("--sim", sim_bin, "The cwts-sim binary")->type_name("PATH");
+  app.add_option("--cwtsd", cwtsd_bin, "The cwtsd binary")->type_name("PATH");
+  app.add_option("--samples", samples, "Orders measured")->type_name("N")->capture_default_str();
+  app.add_option("--idle", idle, "The exec thread's idle mode")
+      ->type_name("MODE")
+      ->capture_default_str();
+  app.add_flag("--gateway", gateway, "Orders through the gateway (REST) instead of a slot");
+  app.add_option("--gateway-idle", gateway_idle, "The gateway's idle mode")
+      ->type_name("MODE")
+      ->capture_default_str();
+  app.add_flag("--json", json, "One JSON object");
+  app.add_option("--raw", raw_path, "Every sample (ns)")->type_name("FILE");
+  app.add_option("--journal", journal_dir, "The order journal in DIR")->type_name("DIR");
+  app.add_option("--journal-fsync", journal_fsync, "The journal's fsync policy")
+      ->check(CLI::IsMember({"none", "interval", "always"}))
+      ->capture_default_str();
+  app.add_option("--order-transport", transport, "Orders over REST or the WebSocket API")
+      ->check(CLI::IsMember({"rest", "ws"}))
+      ->capture_default_str();
+  app.add_option("--user-stream", user_stream, "The WebSocket API session (ws needs it on)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  app.add_option("--order-poll-ms", order_poll_ms, "The engine's order poll interval")
+      ->type_name("N");
+  app.add_option("--fill", fill, "Orders that fill at once or rest (not with --gateway)")
+      ->check(CLI::IsMember({"ioc", "resting"}));
+  if (const auto rc = cwts::cli::parse(app, argc, argv)) return *rc;
+  if (transport == "ws" && user_stream == "off")
+    return cwts::cli::usage_error(app, "--order-transport ws needs --user-stream on");
+  if (gateway && !fill.empty()) return cwts::cli::usage_error(app, "--fill is not for --gateway");
   const bool ws = transport == "ws";
   const bool resting = fill == "resting";
   const std::string dir = "/tmp/cwts-latency-order-" + std::to_string(::getpid());

@@ -19,6 +19,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cwts/cli/cli.hpp"
 #include "cwts/concurrent/broadcast_ring.hpp"
 #include "cwts/concurrent/record_ring.hpp"
 #include "cwts/shm/region.hpp"
@@ -172,31 +173,25 @@ std::string cpu_model() {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--samples" && i + 1 < argc) {
-      o.samples = std::strtoull(argv[++i], nullptr, 10);
-    } else if (a == "--warmup" && i + 1 < argc) {
-      o.warmup = std::strtoull(argv[++i], nullptr, 10);
-    } else if (a == "--cpus" && i + 1 < argc) {
-      if (std::sscanf(argv[++i], "%d,%d", &o.cpu_parent, &o.cpu_child) != 2) {
-        std::fprintf(stderr, "--cpus takes A,B\n");
-        return 2;
-      }
-    } else if (a == "--hugepages" && i + 1 < argc) {
-      o.hugepage_dir = argv[++i];
-    } else if (a == "--json") {
-      o.json = true;
-    } else if (a == "--raw" && i + 1 < argc) {
-      o.raw = argv[++i];
-    } else {
-      std::fprintf(stderr,
-                   "usage: cwts-latency-pingpong [--samples N] [--warmup N] [--cpus A,B] "
-                   "[--hugepages DIR] [--json] [--raw FILE]\n");
-      return 2;
-    }
-  }
-  if (o.samples == 0) return 2;
+  std::string cpus;
+  CLI::App app("cwts-latency-pingpong: round trip between two processes through a shared region",
+               "cwts-latency-pingpong");
+  cwts::cli::setup(app);
+  app.add_option("--samples", o.samples, "Round trips measured (> 0)")
+      ->type_name("N")
+      ->capture_default_str();
+  app.add_option("--warmup", o.warmup, "Round trips first, not measured")
+      ->type_name("N")
+      ->capture_default_str();
+  app.add_option("--cpus", cpus, "Pin the two processes to these cores")->type_name("A,B");
+  app.add_option("--hugepages", o.hugepage_dir, "The region on huge pages in DIR")
+      ->type_name("DIR");
+  app.add_flag("--json", o.json, "One JSON object");
+  app.add_option("--raw", o.raw, "Every sample (ns), one a line")->type_name("FILE");
+  if (const auto rc = cwts::cli::parse(app, argc, argv)) return *rc;
+  if (!cpus.empty() && std::sscanf(cpus.c_str(), "%d,%d", &o.cpu_parent, &o.cpu_child) != 2)
+    return cwts::cli::usage_error(app, "--cpus takes A,B");
+  if (o.samples == 0) return cwts::cli::usage_error(app, "--samples must be > 0");
   spdlog::set_level(spdlog::level::err);
   const long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
   if (cores < 2) {

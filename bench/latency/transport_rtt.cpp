@@ -21,6 +21,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "cwts/cli/cli.hpp"
 #include "stats.hpp"
 
 namespace asio = boost::asio;
@@ -127,27 +128,23 @@ std::vector<std::int64_t> run_ws(std::size_t total) {
 int main(int argc, char** argv) {
   std::string mode, uds_path, raw;
   std::size_t samples = 5000, warmup = 500;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--uds" && i + 1 < argc) {
-      mode = "uds";
-      uds_path = argv[++i];
-    } else if (a == "--ws") {
-      mode = "websocket";
-    } else if (a == "--samples" && i + 1 < argc) {
-      samples = std::strtoull(argv[++i], nullptr, 10);
-    } else if (a == "--warmup" && i + 1 < argc) {
-      warmup = std::strtoull(argv[++i], nullptr, 10);
-    } else if (a == "--raw" && i + 1 < argc) {
-      raw = argv[++i];
-    } else {
-      std::fprintf(stderr,
-                   "usage: cwts-latency-transport (--uds PATH | --ws) [--samples N] [--warmup N] "
-                   "[--raw FILE]\n");
-      return 2;
-    }
-  }
-  if (mode.empty()) die("--uds PATH or --ws");
+  bool ws = false;
+  CLI::App app("cwts-latency-transport: a signal's round trip over a Unix socket or a WebSocket",
+               "cwts-latency-transport");
+  cwts::cli::setup(app);
+  CLI::Option* uds = app.add_option("--uds", uds_path, "Over this Unix socket")->type_name("PATH");
+  app.add_flag("--ws", ws, "Over a loopback WebSocket")->excludes(uds);
+  app.add_option("--samples", samples, "Round trips measured")
+      ->type_name("N")
+      ->capture_default_str();
+  app.add_option("--warmup", warmup, "Round trips first, not measured")
+      ->type_name("N")
+      ->capture_default_str();
+  app.add_option("--raw", raw, "Every sample (ns), one a line")->type_name("FILE");
+  if (const auto rc = cwts::cli::parse(app, argc, argv)) return *rc;
+  if (uds->count() > 0) mode = "uds";
+  if (ws) mode = "websocket";
+  if (mode.empty()) return cwts::cli::usage_error(app, "--uds PATH or --ws");
   std::vector<std::int64_t> rtt =
       mode == "uds" ? run_uds(uds_path, samples + warmup) : run_ws(samples + warmup);
   rtt.erase(rtt.begin(), rtt.begin() + static_cast<std::ptrdiff_t>(std::min(warmup, rtt.size())));

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cwts/binance/exchange_info.hpp"
+#include "cwts/cli/cli.hpp"
 #include "cwts/md/pipeline.hpp"
 #include "cwts/publish/shm_publisher.hpp"
 #include "cwts/shm/region.hpp"
@@ -50,19 +51,15 @@ int main(int argc, char** argv) {
   std::string data = CWTS_BENCH_DATA;
   int passes = 2000;
   bool json = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--passes" && i + 1 < argc) {
-      passes = std::atoi(argv[++i]);
-    } else if (a == "--data" && i + 1 < argc) {
-      data = argv[++i];
-    } else if (a == "--json") {
-      json = true;
-    } else {
-      std::fprintf(stderr, "usage: cwts-bench-replay [--passes N] [--data DIR] [--json]\n");
-      return 2;
-    }
-  }
+  CLI::App app("cwts-bench-replay: replay throughput of the shipped captures, parse to region",
+               "cwts-bench-replay");
+  cwts::cli::setup(app);
+  app.add_option("--passes", passes, "Passes over the captures")
+      ->type_name("N")
+      ->capture_default_str();
+  app.add_option("--data", data, "The captures' directory")->type_name("DIR");
+  app.add_flag("--json", json, "One JSON object");
+  if (const auto rc = cwts::cli::parse(app, argc, argv)) return *rc;
   const std::pair<const char*, const char*> files[] = {
       {"spot_nknusdt_2021-10-12.capture", "NKNUSDT"},
       {"spot_blzeth_2021-10-12.capture", "BLZETH"},

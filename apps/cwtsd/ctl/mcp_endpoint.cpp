@@ -7,11 +7,8 @@
 #include <simdjson.h>
 
 #include "ctl/control_api.hpp"
+#include "cwts/cli/version.hpp"
 #include "cwts/core/json_writer.hpp"
-
-#ifndef CWTS_VERSION
-#define CWTS_VERSION "0.1.0"
-#endif
 
 namespace cwts::daemon {
 
@@ -149,7 +146,7 @@ struct RpcOutcome {
 
 McpEndpoint::McpEndpoint(Rpc rpc, std::string server_version)
     : rpc_(std::move(rpc)),
-      server_version_(server_version.empty() ? std::string(CWTS_VERSION)
+      server_version_(server_version.empty() ? std::string(cwts::cli::kVersion)
                                              : std::move(server_version)) {}
 
 HttpResponse McpEndpoint::handle(const McpHttpRequest& req) const {
