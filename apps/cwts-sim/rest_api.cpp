@@ -61,23 +61,6 @@ bool is_signed(Endpoint ep) noexcept {
          ep == Endpoint::kUserStreamSubscribe;
 }
 
-// "symbols" as Binance takes it: a JSON array of names, ["BTCUSDT","ETHUSDT"].
-bool parse_symbols_param(std::string_view v, std::vector<std::string>& out) {
-  if (v.size() < 2 || v.front() != '[' || v.back() != ']') return false;
-  v = v.substr(1, v.size() - 2);
-  while (!v.empty()) {
-    const std::size_t comma = v.find(',');
-    std::string_view item = v.substr(0, comma);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item.size() < 3 || item.front() != '"' || item.back() != '"') return false;
-    out.emplace_back(item.substr(1, item.size() - 2));
-    if (comma == std::string_view::npos) break;
-    v.remove_prefix(comma + 1);
-  }
-  return !out.empty();
-}
-
 // The symbols a ticker or exchangeInfo request names: `symbol`, `symbols`, or nullopt for all.
 binance::Result<std::vector<const binance::SymbolSpec*>> requested_symbols(
     const binance::Request& r, const binance::ExchangeInfo& info, bool& all) {
@@ -94,7 +77,7 @@ binance::Result<std::vector<const binance::SymbolSpec*>> requested_symbols(
   }
   if (const std::string* v = r.find("symbols")) {
     std::vector<std::string> names;
-    if (!parse_symbols_param(*v, names))
+    if (!binance::parse_symbols_param(*v, names))
       return binance::errors::illegal_chars(
           "symbols", "^\\[(\"[A-Z0-9-_.]{1,20}\"(,\"[A-Z0-9-_.]{1,20}\"){0,}){0,1}\\]$");
     for (const auto& n : names) {

@@ -18,23 +18,6 @@ namespace {
 
 std::int64_t wall_ms() { return core::realtime_ns() / 1'000'000; }
 
-// "symbols" as Binance takes it: a JSON array of names, ["BTCUSDT","ETHUSDT"].
-bool parse_symbols_param(std::string_view v, std::vector<std::string>& out) {
-  if (v.size() < 2 || v.front() != '[' || v.back() != ']') return false;
-  v = v.substr(1, v.size() - 2);
-  while (!v.empty()) {
-    const std::size_t comma = v.find(',');
-    std::string_view item = v.substr(0, comma);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item.size() < 3 || item.front() != '"' || item.back() != '"') return false;
-    out.emplace_back(item.substr(1, item.size() - 2));
-    if (comma == std::string_view::npos) break;
-    v.remove_prefix(comma + 1);
-  }
-  return !out.empty();
-}
-
 }  // namespace
 
 void Gateway::Impl::exchange_info(const binance::Request& r, Reply reply) {
@@ -45,7 +28,8 @@ void Gateway::Impl::exchange_info(const binance::Request& r, Reply reply) {
                                                   "Combination of optional parameters invalid."));
   }
   if (const std::string* s = r.find("symbol")) only.push_back(*s);
-  if (const std::string* v = r.find("symbols"); v != nullptr && !parse_symbols_param(*v, only)) {
+  if (const std::string* v = r.find("symbols");
+      v != nullptr && !binance::parse_symbols_param(*v, only)) {
     return reply_error(reply, binance::errors::illegal_chars(
                                   "symbols",
                                   "^\\[(\"[A-Z0-9-_.]{1,20}\"(,\"[A-Z0-9-_.]{1,20}\"){0,}"

@@ -299,6 +299,22 @@ Result<TimingWindow> authenticate(const Request& request, const std::string* api
 // ---------------------------------------------------------------------------------------------
 // Endpoint parameters
 
+bool parse_symbols_param(std::string_view v, std::vector<std::string>& out) {
+  if (v.size() < 2 || v.front() != '[' || v.back() != ']') return false;
+  v = v.substr(1, v.size() - 2);
+  while (!v.empty()) {
+    const std::size_t comma = v.find(',');
+    std::string_view item = v.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.size() < 3 || item.front() != '"' || item.back() != '"') return false;
+    out.emplace_back(item.substr(1, item.size() - 2));
+    if (comma == std::string_view::npos) break;
+    v.remove_prefix(comma + 1);
+  }
+  return !out.empty();
+}
+
 Result<const binance::SymbolSpec*> parse_optional_symbol(const Request& request,
                                                          const binance::ExchangeInfo& info) {
   const std::string* s = non_empty(request, "symbol");

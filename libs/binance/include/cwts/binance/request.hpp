@@ -115,6 +115,10 @@ class Request {
 [[nodiscard]] Result<const binance::SymbolSpec*> parse_optional_symbol(
     const Request& request, const binance::ExchangeInfo& info);
 
+// The `symbols` parameter as Binance takes it, a JSON array of names (["BTCUSDT","ETHUSDT"]),
+// appended to `out`; false if it is not one (or is empty).
+[[nodiscard]] bool parse_symbols_param(std::string_view v, std::vector<std::string>& out);
+
 // A non-negative integer parameter (^[0-9]{1,20}$); nullopt if absent and not mandatory.
 [[nodiscard]] Result<std::optional<std::int64_t>> parse_integer(const Request& request,
                                                                 std::string_view name,
