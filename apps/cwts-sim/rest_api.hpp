@@ -104,6 +104,11 @@ class RestApi {
   [[nodiscard]] ApiReply reject(std::string_view stats_name, const std::string* api_key,
                                 binance::ApiError error, std::int64_t now_ms);
 
+  // The injected http_status fault's answer at `now_ms` (status, code, Retry-After); a 429 for
+  // request weight opens its Retry-After in the limiter: a request before it has passed is banned,
+  // as Binance bans an IP that goes on after a 429 (rest_faults.cpp).
+  [[nodiscard]] ApiReply injected_reply(std::int64_t now_ms);
+
   // Weight that belongs to no request (a WebSocket API connection costs 2), counted in the stats
   // under `stats_name` and charged to the limiter.
   void charge(std::string_view stats_name, std::uint32_t weight, std::int64_t now_ms);

@@ -63,6 +63,7 @@ bool apply_fault_json(std::string_view json, Faults& f, std::int64_t steady_now_
   if (obj["http_status"].error() == simdjson::SUCCESS) {  // a new status fault: its own options
     f.code = 0;
     f.after_processing = false;
+    f.retry_after_s = 0;
   }
   if (obj["hold_ms"].error() == simdjson::SUCCESS) f.hold_method.clear();
   for (auto [key, value] : obj) {
@@ -102,6 +103,9 @@ bool apply_fault_json(std::string_view json, Faults& f, std::int64_t steady_now_
     } else if (key == "code" && value.get_int64().get(n) == simdjson::SUCCESS && n < 0 &&
                n > -10'000) {
       f.code = static_cast<int>(n);
+    } else if (key == "retry_after_s" && value.get_int64().get(n) == simdjson::SUCCESS && n > 0 &&
+               n <= 86'400) {
+      f.retry_after_s = n;
     } else if (key == "after_processing" && value.get_bool().get(b) == simdjson::SUCCESS) {
       f.after_processing = b;
     } else {
@@ -112,6 +116,20 @@ bool apply_fault_json(std::string_view json, Faults& f, std::int64_t steady_now_
   return true;
 }
 
+ApiReply RestApi::injected_reply(std::int64_t now_ms) {
+  const Faults& f = venue_.faults();
+  ApiReply a;
+  a.status = f.http_status;
+  a.error = injected_error(f.http_status, f.code, now_ms);
+  if (a.status == 429 || a.status == 418) {
+    a.retry_after_s = f.retry_after_s > 0 ? f.retry_after_s : (a.status == 429 ? 1 : 120);
+    if (a.status == 418) a.banned_until_ms = now_ms + a.retry_after_s * 1000;
+    // -1015 is the account's order count: it bans nobody.
+    if (a.status == 429 && f.code != -1015) limiter_.back_off(now_ms, a.retry_after_s);
+  }
+  return a;
+}
+
 HttpReply RestApi::handle(const HttpRequestView& req) {
   Faults& faults = venue_.faults();
   if (faults.http_status_count == 0 || !faults.applies_to(req.path)) return serve(req);
@@ -120,12 +138,12 @@ HttpReply RestApi::handle(const HttpRequestView& req) {
   // its answer is lost ("execution status unknown").
   --faults.http_status_count;
   if (faults.after_processing) (void)serve(req);
+  const ApiReply a = injected_reply(wall_ms());
   HttpReply r;
-  r.status = static_cast<unsigned>(faults.http_status);
-  r.body = binance::error_json(injected_error(faults.http_status, faults.code, wall_ms()));
-  if (r.status == 429 || r.status == 418) {
-    r.headers.emplace_back("Retry-After", r.status == 429 ? "1" : "120");
-  }
+  r.status = static_cast<unsigned>(a.status);
+  r.body = binance::error_json(a.error);
+  if (r.status == 429 || r.status == 418)
+    r.headers.emplace_back("Retry-After", std::to_string(a.retry_after_s));
   return r;
 }
 

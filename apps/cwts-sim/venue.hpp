@@ -125,6 +125,7 @@ struct Faults {
   std::int64_t hold_count = 0;
   std::string hold_method;          // "" = any; else only requests with this method are held
   int code = 0;                     // the Binance code of that answer's body (0 = the status's own)
+  std::int64_t retry_after_s = 0;   // 429/418: their Retry-After (0 = 1 s for 429, 120 s for 418)
   bool after_processing = false;    // the faulted request is executed, only its answer is replaced
   bool paused = false;              // market replay/generator paused
   bool server_shutdown = false;     // one-shot: send serverShutdown on every session, then close

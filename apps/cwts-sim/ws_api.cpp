@@ -145,11 +145,7 @@ std::string WsApi::respond(std::string_view text, std::vector<std::string>& afte
   if (f.http_status_count > 0 && f.path == kWsApiPath) {
     --f.http_status_count;
     injected = true;
-    if (!f.after_processing) {
-      ApiReply a = failed(injected_error(f.http_status, f.code, now_ms));
-      a.status = f.http_status;
-      return frame(a);
-    }
+    if (!f.after_processing) return frame(rest_.injected_reply(now_ms));
   }
 
   ApiReply a = rest_.execute(RestApi::Call{ep, &request.value(), api_key, stats_name}, now_ms);
@@ -214,10 +210,7 @@ std::string WsApi::respond(std::string_view text, std::vector<std::string>& afte
         break;
     }
   }
-  if (injected) {
-    a = failed(injected_error(f.http_status, f.code, now_ms));
-    a.status = f.http_status;
-  }
+  if (injected) a = rest_.injected_reply(now_ms);
   log_event(spdlog::level::debug, "ws-api", "request",
             LogFields().str("method", q.method).num("status", a.status));
   return frame(a);

@@ -145,9 +145,9 @@ struct Engine::Impl {
         throw std::runtime_error(
             "region.hugepages is \"require\" but the regions are not on huge pages");
       }
-      md = std::make_unique<MdThread>(cfg, info, configured, market, avg_prices);
+      md = std::make_unique<MdThread>(cfg, info, configured, market, avg_prices, rest_backoff);
       exec = std::make_unique<ExecEngine>(cfg, info, market.as<layout::MarketRegion>(),
-                                          owner.hot_log_, std::move(creds));
+                                          owner.hot_log_, std::move(creds), rest_backoff);
       exec->set_average_prices(&avg_prices);
     } catch (...) {
       if (signals_created.valid()) signals_created.remove();
@@ -157,6 +157,9 @@ struct Engine::Impl {
   }
 
   Engine& owner;
+  // The venue's 429/418 back-off: one IP, so one for the feed's snapshots, the order client and
+  // the gateway's look-ups.
+  std::shared_ptr<core::RestBackoff> rest_backoff = std::make_shared<core::RestBackoff>();
   std::vector<std::string> from_config;  // market.symbols as the file lists them
   std::string info_text;  // the exchangeInfo body as the venue sent it (the gateway serves it)
   binance::ExchangeInfo info;
@@ -535,6 +538,12 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
           "Seconds left of the venue's IP ban (HTTP 418 Retry-After; 0 = none): nothing is sent.",
           static_cast<double>(
               std::max<std::int64_t>(0, i.exec->venue_ban_until_ns() - core::realtime_ns())) /
+              1e9);
+  e.gauge("cwts_venue_backoff_seconds",
+          "Seconds left of the venue's last 429/418 Retry-After, to the order client or the feed's "
+          "snapshots (one IP; 0 = none): no REST or WebSocket API request is sent meanwhile.",
+          static_cast<double>(
+              std::max<std::int64_t>(0, i.rest_backoff->until_ns() - core::realtime_ns())) /
               1e9);
   e.family("cwts_venue_backoffs_total", "counter",
            "Times the venue said back off: HTTP 429 (weight or order limit hit) or 418 (IP ban).");

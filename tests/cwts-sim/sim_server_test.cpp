@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include <boost/beast/http.hpp>
 #include <gtest/gtest.h>
@@ -189,7 +190,20 @@ TEST(SimServerTest, InjectedHttpStatusesAnswerTheNextRequests) {
   EXPECT_EQ(r1.headers["Retry-After"], "1");
   EXPECT_NE(r1.body.find("-1003"), std::string::npos);
   EXPECT_EQ(get(sim.port(), "/api/v3/ping").status, 429U);
+  // The faults are spent, but the venue said back off for a second: a client that goes on gets
+  // 429 again (and, going on, 418: an IP ban); after Retry-After, 200.
+  EXPECT_EQ(get(sim.port(), "/api/v3/ping").status, 429U);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   EXPECT_EQ(get(sim.port(), "/api/v3/ping").status, 200U);
+  ASSERT_EQ(request(sim.port(), http::verb::post, "/_sim/fault",
+                    R"({"http_status":429,"retry_after_s":1})")
+                .status,
+            200U);
+  EXPECT_EQ(get(sim.port(), "/api/v3/ping").status, 429U);
+  for (int k = 0; k < 3; ++k) EXPECT_EQ(get(sim.port(), "/api/v3/ping").status, 429U);
+  Reply banned = get(sim.port(), "/api/v3/ping");
+  EXPECT_EQ(banned.status, 418U);
+  EXPECT_EQ(banned.headers["Retry-After"], "120");
   ASSERT_EQ(request(sim.port(), http::verb::post, "/_sim/fault", R"({"http_status":503})").status,
             200U);
   EXPECT_EQ(get(sim.port(), "/api/v3/ping").status, 503U);

@@ -481,6 +481,126 @@ TEST(CwtsdVenueScheduling, AnOrderWaitingForTheVenuesNameIsNotSentPastItsDeadlin
   ::rmdir(dir.c_str());
 }
 
+// Orders open at the venue on BTCUSDT (the test's own look-up: only outside a 429's Retry-After,
+// or cwts-sim bans this IP as Binance would).
+std::size_t venue_open_orders(Harness& h) {
+  const auto reply = h.signed_get("/api/v3/openOrders", "symbol=BTCUSDT");
+  EXPECT_EQ(reply.status, 200U) << reply.body;  // 418: the venue banned this IP
+  if (reply.status != 200U) return SIZE_MAX;
+  const std::string& body = reply.body;
+  std::size_t n = 0;
+  for (auto at = body.find("\"orderId\""); at != std::string::npos;
+       at = body.find("\"orderId\"", at + 1))
+    ++n;
+  return n;
+}
+
+// A 429 binds every request until its Retry-After, cancels included. The engine's bulk cancels
+// (slots.N.on_release = cancel, shutdown.on_stop = cancel, cancel_all) went straight to the venue
+// while it said back off, and Binance bans an IP for that (418, 2 minutes to 3 days: nothing can
+// be cancelled meanwhile). cwts-sim bans a request that arrives inside a 429's Retry-After. Here a
+// strategy's cancel takes the 429; its bulk cancels follow while the venue still says back off
+// (more than the three cwts-sim forgives as already on their way).
+TEST(CwtsdVenueScheduling, BulkCancelsWaitOutA429sRetryAfterAndTheVenueNeverBans) {
+  for (const bool ws : {false, true}) {
+    SCOPED_TRACE(ws ? "orders over the WebSocket API" : "orders over REST");
+    EngineOptions o = ws ? ws_orders() : EngineOptions{};
+    o.risk = R"("max_order_notional":"100000","max_open_orders":10,"price_band_bps":500)";
+    o.slots = R"("default":{"trade":true,"on_release":"cancel"})";
+    Harness h(o);
+    ASSERT_TRUE(h.wait_metric("cwts_venue_user_stream_live 1")) << h.log();
+    const std::string fault =
+        std::string(R"({"http_status":429,"retry_after_s":3,"count":1,"path":")") +
+        (ws ? "/ws-api/v3" : "/api/v3/order") + "\"}";
+    // Places `n` resting buys, then cancels the first one into an injected 429 and waits until the
+    // engine has its answer: the venue says back off for 3 s from then.
+    const auto rest_and_get_a_429 = [&](StrategyClient& s, int n, int backoffs) {
+      const int btc = s.symbol_id("BTCUSDT");
+      const auto q = s.quote(btc);
+      std::vector<std::uint64_t> seqs;
+      for (int k = 0; k < n; ++k) {
+        seqs.push_back(s.submit(
+            StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
+                                 tick_floor(q.bid_px.raw * (985 - 4 * k) / 1000, fx(0.01)))));
+        ASSERT_TRUE(wait_kind(s, seqs.back(), ReportKind::kNew)) << h.log();
+      }
+      ASSERT_EQ(venue_open_orders(h), static_cast<std::size_t>(n));
+      ASSERT_EQ(h.fault(fault).status, 200U);
+      (void)s.cancel(seqs.front());
+      ASSERT_TRUE(h.wait_metric("cwts_venue_backoffs_total{http_status=\"429\"} " +
+                                std::to_string(backoffs)))
+          << h.log();
+    };
+    {
+      StrategyClient s(h.instance(), 0);
+      rest_and_get_a_429(s, 6, 1);
+    }  // released: its five other orders are cancelled, after the Retry-After
+    std::this_thread::sleep_for(3500ms);
+    bool cancelled = false;
+    for (int i = 0; i < 100 && !cancelled; ++i) {
+      const std::size_t open = venue_open_orders(h);
+      if (open == SIZE_MAX) break;  // banned: nothing more to learn
+      cancelled = open == 0;
+      if (!cancelled) std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_TRUE(cancelled) << "orders left open at the venue\n" << h.log();
+    // The stop's cancels (shutdown.on_stop = cancel) likewise.
+    {
+      StrategyClient s(h.instance(), 1);
+      rest_and_get_a_429(s, 5, 2);
+      EXPECT_EQ(h.engine().terminate(15s), 0);
+    }
+    EXPECT_EQ(venue_open_orders(h), 0U) << h.log();
+    EXPECT_EQ(h.log().find("\"http_status\":418"), std::string::npos) << h.log();
+    EXPECT_EQ(h.log().find("\"alert\":\"venue_ban\""), std::string::npos) << h.log();
+  }
+}
+
+// Binance counts weight per IP: a 429 to the feed's depth snapshot binds the order client too.
+TEST(CwtsdVenueScheduling, AFeedSnapshotsA429HoldsTheOrderClientsCancelsToo) {
+  EngineOptions o;
+  o.risk = R"("max_order_notional":"100000","max_open_orders":10,"price_band_bps":500)";
+  o.slots = R"("default":{"trade":true,"on_release":"cancel"})";
+  Harness h(o);
+  {
+    StrategyClient s(h.instance(), 0);
+    const int btc = s.symbol_id("BTCUSDT");
+    const auto q = s.quote(btc);
+    for (int k = 0; k < 5; ++k) {
+      const auto seq =
+          s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
+                                        tick_floor(q.bid_px.raw * (985 - 4 * k) / 1000, fx(0.01))));
+      ASSERT_TRUE(wait_kind(s, seq, ReportKind::kNew)) << h.log();
+    }
+    ASSERT_EQ(venue_open_orders(h), 5U);
+    // A gap: the feed resyncs, and its snapshot gets the 429.
+    ASSERT_EQ(
+        h.fault(R"({"http_status":429,"retry_after_s":3,"count":1,"path":"/api/v3/depth"})").status,
+        200U);
+    ASSERT_EQ(h.fault(R"({"skip_update_ids":1})").status, 200U);
+    bool held = false;
+    for (int i = 0; i < 250 && !held; ++i) {
+      const std::string m = h.metrics();
+      const auto at = m.find("\ncwts_venue_backoff_seconds ");
+      held = at != std::string::npos && std::stod(m.substr(at + 28)) > 0.0;
+      if (!held) std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_TRUE(held) << h.log();
+  }  // released: its orders are cancelled, once the snapshot's Retry-After has passed
+  std::this_thread::sleep_for(3500ms);
+  bool cancelled = false;
+  for (int i = 0; i < 100 && !cancelled; ++i) {
+    const std::size_t open = venue_open_orders(h);
+    if (open == SIZE_MAX) break;
+    cancelled = open == 0;
+    if (!cancelled) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(cancelled) << h.log();
+  EXPECT_NE(h.metrics().find("\ncwts_venue_backoffs_total{http_status=\"418\"} 0\n"),
+            std::string::npos);
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
 // Issue 16 #10: a 418 (the venue banned this IP) stopped every request until Retry-After without
 // telling anyone: /readyz said ready, no metric, no alert.
 TEST(CwtsdVenueScheduling, AVenueBanShowsInReadyzAMetricAndAnAlert) {

@@ -26,6 +26,26 @@ std::string header(const RateLimiter& rl, std::int64_t now, const std::string& n
   return "<absent>";
 }
 
+// A 429 sent outside the windows (cwts-sim's injected fault): requests before its Retry-After
+// has passed get 429, a few (already on their way), then 418 and a ban like requests that went
+// on over the limit.
+TEST(RateLimiterTest, RequestsGoingOnInsideAnInjected429sRetryAfterAre418) {
+  RateLimiter rl(cwts::sim::test::info2023().rate_limits);
+  const std::int64_t t = kMinute0 + 1'000;
+  rl.back_off(t, 3);
+  for (int k = 0; k < RateLimiter::kBackoffForgiven; ++k) {
+    const RateVerdict in_flight = rl.admit(t + 10, 1);
+    EXPECT_EQ(in_flight.http_status, 429);
+    EXPECT_EQ(in_flight.retry_after_s, 3);
+  }
+  const RateVerdict early = rl.admit(t + 2'999, 1);
+  EXPECT_EQ(early.http_status, 418);
+  EXPECT_EQ(early.banned_until_ms, t + 2'999 + 120'000);
+  RateLimiter waited(cwts::sim::test::info2023().rate_limits);
+  waited.back_off(t, 3);
+  EXPECT_EQ(waited.admit(t + 3'000, 1).http_status, 200);  // Retry-After honoured
+}
+
 TEST(RateLimiterTest, WeightOverTheLimitIs429ThenContinuingIs418) {
   RateLimiter rl(cwts::sim::test::info2023().rate_limits);
   const std::int64_t t = kMinute0 + 50'000;

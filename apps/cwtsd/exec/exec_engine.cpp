@@ -40,8 +40,10 @@ constexpr std::size_t kIndexSize = 4 * kMaxLiveOrders;
 
 ExecEngine::ExecEngine(const Config& cfg, const binance::ExchangeInfo& info,
                        layout::MarketRegion& market, HotLog& log,
-                       std::optional<Credentials> credentials)
-    : cfg_(cfg),
+                       std::optional<Credentials> credentials,
+                       std::shared_ptr<core::RestBackoff> rest_backoff)
+    : rest_backoff_(std::move(rest_backoff)),
+      cfg_(cfg),
       market_(market),
       log_(log),
       governor_(info.rate_limits, cfg.rate.engine_share, cfg.rate.slot_share),
@@ -90,6 +92,7 @@ ExecEngine::ExecEngine(const Config& cfg, const binance::ExchangeInfo& info,
     o.order_transport = cfg.venue.order_transport == OrderTransport::kWs
                             ? venue::OrderTransport::kWs
                             : venue::OrderTransport::kRest;
+    o.backoff = rest_backoff_;
     auto rest = std::make_unique<venue::BinanceRestVenue>(ioc_, std::move(o));
     rest_venue_ = rest.get();
     for (std::size_t i = 0; i < symbol_names_.size(); ++i) {
@@ -300,6 +303,8 @@ void ExecEngine::loop_once(std::int64_t now, bool& did_work) {
   if (ioc_.poll() > 0) did_work = true;
   if (ioc_.stopped()) ioc_.restart();
   venue_->tick(now);
+  // The feed's snapshots were told to back off (the same IP): new orders wait as well.
+  if (rest_backoff_) governor_.hold_until(rest_backoff_->until_ns());
   if (mismatch_pending_ && now - last_mismatch_check_ns_ >= 100'000'000) {
     last_mismatch_check_ns_ = now;
     check_positions(last_balances_, now);

@@ -27,6 +27,7 @@
 #include "cwts/binance/exchange_info.hpp"
 #include "cwts/concurrent/record_ring.hpp"
 #include "cwts/concurrent/seqlock.hpp"
+#include "cwts/core/rest_backoff.hpp"
 #include "cwts/engine/average_price.hpp"
 #include "cwts/engine/rate_governor.hpp"
 #include "cwts/engine/validator.hpp"
@@ -57,8 +58,10 @@ struct SlotOffer {
 
 class ExecEngine final : private venue::VenueListener {
  public:
+  // `rest_backoff`: the venue's 429/418 back-off, shared with the md thread's feed (one IP).
   ExecEngine(const Config& cfg, const binance::ExchangeInfo& info, layout::MarketRegion& market,
-             HotLog& log, std::optional<Credentials> credentials);
+             HotLog& log, std::optional<Credentials> credentials,
+             std::shared_ptr<core::RestBackoff> rest_backoff);
   ~ExecEngine() override;
 
   // Before run(): the md thread's average prices (market orders are valued at them); without
@@ -281,6 +284,8 @@ class ExecEngine final : private venue::VenueListener {
                         std::uint64_t order_id) override;
   core::Price mark_price(std::string_view base, std::string_view quote) override;
 
+  // The venue's 429/418 back-off, shared with the feed and the venue client (one IP).
+  std::shared_ptr<core::RestBackoff> rest_backoff_;
   Config cfg_;
   layout::MarketRegion& market_;
   bool signals_bound_ = false;

@@ -90,8 +90,9 @@ void seed_indicator_history(const Config& cfg, publish::ShmPublisher& pub) {
   }
 }
 
-feed::FeedConfig feed_config(const Config& cfg) {
+feed::FeedConfig feed_config(const Config& cfg, std::shared_ptr<core::RestBackoff> rest_backoff) {
   feed::FeedConfig f;
+  f.rest_backoff = std::move(rest_backoff);
   f.ws_url = cfg.venue.ws_url;
   f.rest_url = cfg.venue.rest_url;
   f.symbols = cfg.market.symbols;
@@ -106,7 +107,8 @@ feed::FeedConfig feed_config(const Config& cfg) {
 
 MdThread::MdThread(const Config& cfg, const binance::ExchangeInfo& info,
                    const std::vector<std::string_view>& symbols, shm::Region& market,
-                   engine::AveragePriceBoard& avg_prices)
+                   engine::AveragePriceBoard& avg_prices,
+                   std::shared_ptr<core::RestBackoff> rest_backoff)
     : cfg_(cfg), market_(market) {
   publish::PublisherOptions popts;
   popts.indicators = cfg.indicators;
@@ -123,7 +125,7 @@ MdThread::MdThread(const Config& cfg, const binance::ExchangeInfo& info,
     minutes.push_back(m == 0xFFFFFFFFU ? 5U : m);
   }
   tap_ = std::make_unique<AveragePriceTap>(*publisher_, avg_prices, minutes);
-  feed_ = std::make_unique<feed::FeedClient>(feed_config(cfg), tap_.get());
+  feed_ = std::make_unique<feed::FeedClient>(feed_config(cfg, std::move(rest_backoff)), tap_.get());
   feed_->set_tick_hook([this](md::Pipeline& p) { on_tick(p); });
 }
 

@@ -33,7 +33,7 @@ class MdThread {
   // thread. Throws on bad configuration.
   MdThread(const Config& cfg, const binance::ExchangeInfo& info,
            const std::vector<std::string_view>& symbols, shm::Region& market,
-           engine::AveragePriceBoard& avg_prices);
+           engine::AveragePriceBoard& avg_prices, std::shared_ptr<core::RestBackoff> rest_backoff);
   ~MdThread();
   MdThread(const MdThread&) = delete;
   MdThread& operator=(const MdThread&) = delete;

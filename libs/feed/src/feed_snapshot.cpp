@@ -44,6 +44,10 @@ void FeedClient::Impl::pump_snapshots() {
   if (state != State::kOpen || stopping || shutdown_announced || http_busy) return;
   const Clock::time_point now = Clock::now();
   if (now < rest_blocked_until) return arm_snap_timer(rest_blocked_until);
+  if (cfg.rest_backoff) {  // the order client was told to back off: the same IP
+    const std::int64_t left = cfg.rest_backoff->until_ns() - realtime_ns();
+    if (left > 0) return arm_snap_timer(now + std::chrono::nanoseconds(left));
+  }
   const std::size_t n = pipeline.symbol_count();
   std::optional<Clock::time_point> earliest;
   for (std::size_t k = 0; k < n; ++k) {
@@ -182,6 +186,7 @@ void FeedClient::Impl::on_http_response(const std::shared_ptr<HttpConn>& h) {
         if (r.ec == std::errc{} && v > 0) secs = v;
       }
       rest_blocked_until = now + std::chrono::seconds(secs);
+      if (cfg.rest_backoff) cfg.rest_backoff->hold_until(realtime_ns() + secs * 1'000'000'000LL);
     }
     ++rest_failures;
     bump(counters.snapshots_failed);

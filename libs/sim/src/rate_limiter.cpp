@@ -76,8 +76,17 @@ RateVerdict RateLimiter::admit(std::int64_t now_ms, std::uint32_t weight,
   }
 
   // Request weight: charged even when the answer is 429, as the venue does.
+  if (now_ms < backoff_until_ms_ && backoff_forgiven_ > 0) {
+    --backoff_forgiven_;
+    v.http_status = 429;
+    v.retry_after_s = ceil_seconds(backoff_until_ms_ - now_ms);
+    v.error = make_error(ErrorCode::kTooManyRequests,
+                         "Too much request weight used; please back off until " +
+                             std::to_string(backoff_until_ms_) + ".");
+    return v;
+  }
   Window* over = nullptr;
-  bool ban = false;
+  bool ban = now_ms < backoff_until_ms_;
   for (Window& w : weights_) {
     roll(w, now_ms);
     const bool was_over = w.count > w.limit.limit;

@@ -87,12 +87,20 @@ void BinanceRestVenue::Impl::on_response(Job& j, http::response<http::string_bod
 void BinanceRestVenue::Impl::on_answer(Job& j, int status, simdjson::dom::element doc, bool parsed,
                                        std::int64_t retry_after_s, std::string_view raw) {
   if (status == 429 || status == 418) {
+    // The body's code tells which limit: -1003 request weight (per IP), -1015 order count (per
+    // account: new orders only, no ban).
+    std::int64_t code = -1003;
+    if (!parsed || doc["code"].get(code) != simdjson::SUCCESS) code = -1003;
+    if (status == 418 || code != -1015) {
+      // Every request waits, not only this one: the rest of the queue would be sent at once
+      // otherwise, and Binance bans an IP that goes on before Retry-After (418: 2 min to 3 days).
+      const std::int64_t wait_s =
+          retry_after_s > 0 ? retry_after_s : (status == 418 ? std::int64_t{120} : 1);
+      opt.backoff->hold_until(realtime_ns() + wait_s * 1'000'000'000LL);
+    }
     if (listener != nullptr) listener->on_retry_after(status, retry_after_s);
     if (j.kind == JobKind::kPlace) {
-      // Refused before processing: nothing was placed. The body's code tells which limit
-      // (-1003 request weight, -1015 order count).
-      std::int64_t code = -1003;
-      if (!parsed || doc["code"].get(code) != simdjson::SUCCESS) code = -1003;
+      // Refused before processing: nothing was placed.
       return reject(j.cid, static_cast<std::int32_t>(code), status, "rate limited by the venue");
     }
     j.not_before_ns = realtime_ns() + std::max<std::int64_t>(retry_after_s, 1) * 1'000'000'000LL;

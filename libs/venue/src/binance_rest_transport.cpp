@@ -45,6 +45,7 @@ BinanceRestVenue::Impl::Impl(asio::io_context& io, BinanceRestOptions o)
     if (ws_ep.tls) ws_tls.emplace(net::make_tls_client_context({opt.tls_verify, opt.ca_file}));
     ws_state = WsState::kDown;  // connects at the first tick
   }
+  if (!opt.backoff) opt.backoff = std::make_shared<core::RestBackoff>();
   conns.resize(std::max<std::uint32_t>(1, opt.connections));
   for (auto& c : conns) {
     c = std::make_unique<Conn>();
@@ -128,6 +129,11 @@ void BinanceRestVenue::Impl::enqueue_query(const std::string& cid, const std::st
 
 void BinanceRestVenue::Impl::dispatch() {
   const std::int64_t now = realtime_ns();
+  // The venue said back off (429/418, here or to the feed): nothing at all is sent before its
+  // Retry-After has passed, cancels included, or the IP is banned (418) and then nothing can be
+  // cancelled for minutes. Queued requests wait (tick() dispatches again); an order whose
+  // signal's deadline passes meanwhile is refused below.
+  const bool quiet = opt.backoff->holds(now);
   // An order still waiting for a connection when its signal's deadline passes is not sent.
   for (auto it = queue.begin(); it != queue.end();) {
     if (it->kind == JobKind::kPlace && it->deadline_ns != 0 && now > it->deadline_ns) {
@@ -152,6 +158,7 @@ void BinanceRestVenue::Impl::dispatch() {
       reject_expired(cid, "not sent before its deadline (the venue's name was being looked up)");
     }
   }
+  if (quiet) return;
   if (ws_orders() && clock_tried) {
     // Order requests go over the WebSocket API session while it is live.
     for (auto it = queue.begin(); it != queue.end();) {

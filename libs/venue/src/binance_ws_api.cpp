@@ -45,7 +45,10 @@ std::int64_t reconnect_backoff_ns(std::uint32_t failures) {
 // ---- the connection --------------------------------------------------------------------
 void BinanceRestVenue::Impl::ws_tick(std::int64_t now_ns) {
   if (ws_state == WsState::kOff) return;
-  if (ws_state == WsState::kDown && now_ns >= ws_next_connect_ns && clock_tried) ws_connect();
+  if (ws_state == WsState::kDown && now_ns >= ws_next_connect_ns && clock_tried &&
+      !opt.backoff->holds(now_ns)) {
+    ws_connect();  // a connection costs request weight too: not while the venue said back off
+  }
   // Requests without an answer in time: their outcome is unknown (the session may be stuck).
   for (const auto& [id, j] : ws_inflight) {
     if (now_ns > j.ws_timeout_ns) return ws_down("no answer within request_timeout_ms");

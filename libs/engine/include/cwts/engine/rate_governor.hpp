@@ -59,6 +59,11 @@ class RateGovernor {
   // 429 (rate limit) or 418 (IP ban): every request waits until now + retry_after_s.
   void on_retry_after(int http_status, std::int64_t retry_after_s, std::int64_t now_ns) noexcept;
   [[nodiscard]] std::int64_t blocked_until_ns() const noexcept { return blocked_until_ns_; }
+  // Another client of the venue (the feed) was told to back off: the same IP, so every request
+  // waits until `until_ns` too (the buckets are left as they are).
+  void hold_until(std::int64_t until_ns) noexcept {
+    if (until_ns > blocked_until_ns_) blocked_until_ns_ = until_ns;
+  }
 
   // The engine's limit for a venue window (0 if the venue has none), for status output.
   [[nodiscard]] std::uint64_t engine_capacity(binance::RateLimitType type,

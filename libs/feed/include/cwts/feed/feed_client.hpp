@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cwts/core/rest_backoff.hpp"
 #include "cwts/feed/backoff.hpp"
 #include "cwts/md/pipeline.hpp"
 
@@ -54,6 +55,9 @@ struct FeedConfig {
   std::uint64_t rng_seed = 0;  // backoff jitter; 0 = seeded from std::random_device
   std::size_t max_frame_bytes = 4U << 20;
   std::string user_agent = "cwts-ultra-feed/0.1";
+  // The venue's 429/418 back-off, shared with the process's other clients of the same venue (the
+  // order client): no snapshot is requested while it holds. nullptr = this client's own.
+  std::shared_ptr<core::RestBackoff> rest_backoff;
 };
 
 // The request target of the combined stream, e.g.

@@ -1,6 +1,7 @@
 // RateLimiter: the venue side of Binance's REQUEST_WEIGHT/ORDERS limits, headers, 429 and 418.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -55,6 +56,15 @@ class RateLimiter {
                                                                          bool order_request) const;
 
   [[nodiscard]] std::int64_t banned_until_ms() const noexcept { return banned_until_ms_; }
+  // A 429 answered outside these windows (an injected fault) with Retry-After `retry_after_s`.
+  // Requests before it has passed get 429 too, the first kBackoffForgiven of them (those that
+  // were already on their way on the client's other connections); any more ignored the back-off
+  // ("repeatedly ... failing to back off after receiving 429s") and get 418 and a ban.
+  static constexpr int kBackoffForgiven = 3;
+  void back_off(std::int64_t now_ms, std::int64_t retry_after_s) noexcept {
+    backoff_until_ms_ = std::max(backoff_until_ms_, now_ms + retry_after_s * 1000);
+    backoff_forgiven_ = kBackoffForgiven;
+  }
 
  private:
   struct Window {
@@ -73,6 +83,8 @@ class RateLimiter {
   BanPolicy policy_;
   std::int64_t banned_until_ms_ = 0;
   std::int64_t last_ban_ms_ = 0;
+  std::int64_t backoff_until_ms_ = 0;  // back_off(): requests before then are banned...
+  int backoff_forgiven_ = 0;           // ...after this many more 429s
 };
 
 }  // namespace cwts::sim

@@ -22,6 +22,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "cwts/core/rest_backoff.hpp"
 #include "cwts/venue/venue.hpp"
 
 namespace cwts::venue {
@@ -42,6 +43,9 @@ struct BinanceRestOptions {
   std::uint32_t unknown_query_attempts = 5;  // failed queries before kUnknown (queries go on)
   std::string ws_api_url;  // "" = no WebSocket API: fills and balances are polled over REST
   OrderTransport order_transport = OrderTransport::kRest;
+  // The venue's 429/418 back-off, shared with the process's other clients of the same venue (the
+  // feed's snapshots): nothing is sent while it holds. nullptr = this client's own.
+  std::shared_ptr<core::RestBackoff> backoff;
 };
 
 class BinanceRestVenue final : public VenueClient {
