@@ -165,6 +165,50 @@ TEST(CwtsdJournal, AfterSigkillTheEngineKnowsItsOrdersAndPositionsAndReportsWhat
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }
 
+// A recovered order's reports carry its original signal seq to the slot's holder. A strategy
+// claiming the slot after the restart numbered its signals from 1 again (the new engine's slot had
+// taken none), so one of its own signals could share that seq and two terminal reports came for
+// "one" signal (found by the soak: a refused signal's REJECTED and an earlier holder's order's
+// CANCELLED). The restarted engine starts each slot's numbers above its recovered orders'.
+TEST(CwtsdJournal, AfterARestartASlotsNewSignalsAreNumberedAboveItsRecoveredOrders) {
+  Harness h(journaled_polling("adopt"));
+  std::uint64_t resting_seq = 0;
+  std::string resting_cid;
+  {
+    StrategyClient s(h.instance(), 0);
+    const int btc = s.symbol_id("BTCUSDT");
+    const auto q = s.quote(btc);
+    for (int k = 0; k < 5; ++k) {  // refused (far outside the price band): they take numbers
+      (void)s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
+                                          tick_floor(q.bid_px.raw / 2, fx(0.01))));
+    }
+    resting_seq = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
+                                                tick_floor(q.bid_px.raw * 97 / 100, fx(0.01))));
+    resting_cid = wait_new(s, resting_seq);
+    ASSERT_FALSE(resting_cid.empty()) << h.log();
+    ASSERT_GE(resting_seq, 6U);
+    h.engine().signal(SIGKILL);
+    EXPECT_EQ(h.engine().wait(10s), 128 + SIGKILL);
+  }
+  h.start();
+  StrategyClient s(h.instance(), 0);
+  EXPECT_GT(s.next_seq(), resting_seq) << "the slot's numbers start above its recovered orders'";
+  // The recovered order, cancelled by hand on the venue: its report names its original seq, which
+  // no signal of the new holder has.
+  std::string q = "symbol=BTCUSDT&origClientOrderId=" + resting_cid +
+                  "&timestamp=" + std::to_string(cwts::core::realtime_ns() / 1'000'000);
+  q += "&signature=" + Harness::hmac(q);
+  ASSERT_EQ(cwts::test::http_request(h.sim().port(), boost::beast::http::verb::delete_,
+                                     "/api/v3/order?" + q, {}, kKey)
+                .status,
+            200U);
+  const auto rs = reports_for(s, resting_cid);
+  ASSERT_FALSE(rs.empty()) << h.log();
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kCancelled);
+  EXPECT_EQ(rs.back().signal_seq, resting_seq);
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
 TEST(CwtsdJournal, AnOrderThatNeverReachedTheVenueEndsRejectedOnceAfterTheRestartAndIsNotResent) {
   Harness h(journaled("adopt"));
   std::string cid;

@@ -19,6 +19,7 @@
 #include "journal_files.hpp"
 
 namespace cwts::daemon {
+namespace cc = cwts::concurrent;
 
 namespace {
 
@@ -163,6 +164,14 @@ void ExecEngine::open_journal() {
     o.cancel_seq = r.left_open ? 0 : r.cancel_seq;
     o.cancel_at_start = r.cancel_seq != 0;
     adopted_.push_back(static_cast<std::uint32_t>(&o - orders_.data()));
+    // Its reports name its signal's seq: the slot's next holder numbers its own signals above
+    // it (and above its cancel's), or one of them could share the number.
+    if (o.slot < layout::kMaxSlots) {
+      auto& last = market_.slots[o.slot].last_signal_seq;
+      const std::uint64_t top = std::max(o.seq, r.cancel_seq);
+      if (top > cc::load_word(last, std::memory_order_relaxed))
+        cc::store_word(last, top, std::memory_order_release);
+    }
     PositionBook& p = positions_[o.symbol];
     (o.side == layout::Side::kBuy ? p.open_buy : p.open_sell) += o.qty - o.reported_qty;
     ++p.open_orders;
