@@ -15,7 +15,11 @@ Invariants, each a named counter in the summary (any non-zero `violations` fails
   venue_orders_left_open       orders open at the venue after the engine's final stop (forgotten)
   signals_without_report       signals sent to an engine that ended gracefully (or still runs at
                                the end) without a terminal report
-  signals_with_two_reports     signals with more than one terminal report
+  signals_with_two_reports     signals with more than one terminal report in the engine run they
+                               were sent to
+  orders_with_two_terminal_reports  an order (client order id and its signal's seq) with more than
+                               one terminal report over all runs and workers: an earlier run's
+                               order, recovered from the journal, reported again
   engine_unclean_exits         a SIGTERMed engine that did not exit 0
   venue_bans                   418 answers of the venue's rate limiter: the engine went on after a
                                429 (Binance bans the IP for that)
@@ -191,7 +195,7 @@ def worker(args) -> int:
             for r in b.reports():
                 if r.terminal:
                     out.write(json.dumps({"t": "report", "seq": r.seq, "kind": r.kind, "reason": r.reason,
-                                          "cid": r.client_order_id}) + "\n")
+                                          "cid": r.client_order_id, "epoch": r.epoch}) + "\n")
         except cwts_bridge.CwtsError:
             pass
 
@@ -280,6 +284,7 @@ def main() -> int:
     faults: dict[str, int] = {}
     violations: dict[str, int] = {"duplicate_client_order_ids": 0, "venue_orders_left_open": 0,
                                   "signals_without_report": 0, "signals_with_two_reports": 0,
+                                  "orders_with_two_terminal_reports": 0,
                                   "engine_unclean_exits": 0, "venue_bans": 0}
     start = time.time()
     workers = []
@@ -336,14 +341,23 @@ def main() -> int:
         # Every signal's terminal reports.
         run_end = {r["epoch"]: r["end"] for r in engine.runs}
         sent = in_doubt = 0
+        order_reports: dict[tuple[str, int], int] = {}
         for i in range(len(workers)):
             rows = [json.loads(l) for l in (tmp / f"worker{i}.jsonl").read_text().splitlines()]
             # A report names its seq; seqs never repeat within a worker (the bridge numbers across
-            # epochs), so (worker, seq) is the signal.
+            # epochs), so (worker, seq, epoch it was sent in) is the signal. A report of another
+            # epoch is an earlier run's order recovered from the journal, reported to whoever holds
+            # its slot now (maybe another worker): counted by client order id below.
+            sent_epoch = {r["seq"]: r["epoch"] for r in rows if r["t"] == "sent"}
             reports: dict[int, int] = {}
             for r in rows:
-                if r["t"] == "report":
+                if r["t"] != "report":
+                    continue
+                if r["epoch"] == sent_epoch.get(r["seq"]):
                     reports[r["seq"]] = reports.get(r["seq"], 0) + 1
+                if r["cid"]:  # an order's terminal reports, wherever and whenever they came
+                    key = (r["cid"], r["seq"])
+                    order_reports[key] = order_reports.get(key, 0) + 1
             for r in rows:
                 if r["t"] != "sent":
                     continue
@@ -356,6 +370,7 @@ def main() -> int:
                         in_doubt += 1
                     else:
                         violations["signals_without_report"] += 1
+        violations["orders_with_two_terminal_reports"] = sum(1 for n in order_reports.values() if n > 1)
         runs = [{"end": r["end"], "samples": len(r["rss_kb"]),
                  "rss_kb_first": r["rss_kb"][min(2, len(r["rss_kb"]) - 1)] if r["rss_kb"] else 0,
                  "rss_kb_last": r["rss_kb"][-1] if r["rss_kb"] else 0,

@@ -103,6 +103,10 @@ class Report(NamedTuple):
     ts_ns: int
     fee_native: float   # cumulative commission as the venue charged it, in fee_asset
     fee_asset: str      # e.g. "BTC" for a buy of BTCUSDT; "" = quote asset (fee_native == fee)
+    # The engine run the report came from (its start time, ns: Bridge.epoch then). A report whose
+    # epoch is not the one its seq was sent in is an earlier run's order, recovered from the
+    # journal and reported to the slot's holder now: match it by client_order_id, not by seq.
+    epoch: int = 0
 
     @property
     def terminal(self) -> bool:
@@ -118,12 +122,12 @@ class Position(NamedTuple):
 
 
 def _report(t) -> Report:
-    seq, kind, reason, sym, side, cid, oid, lq, lp, cq, ap, fee, code, ts, fee_native, fee_asset = t
+    seq, kind, reason, sym, side, cid, oid, lq, lp, cq, ap, fee, code, ts, fee_native, fee_asset, epoch = t
     if not fee_asset:
         fee_native = fee
     return Report(seq, REPORT_KINDS.get(kind, str(kind)), REJECT_REASONS.get(reason, str(reason)), sym,
                   {1: "buy", 2: "sell"}.get(side, ""), cid, oid, lq, lp, cq, ap, fee, code, ts,
-                  fee_native, fee_asset)
+                  fee_native, fee_asset, epoch)
 
 
 def _to_units(name: str, value, decimals: int, increment: int, round_mode: Optional[str]) -> int:

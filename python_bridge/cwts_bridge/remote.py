@@ -80,6 +80,7 @@ class RemoteBridge:
         self._claim_args: Optional[tuple[int, str]] = None  # (slot, name), claimed again on reconnect
         self._subscriptions: list[tuple[str, dict]] = []  # replayed on reconnect
         self._next_seq = 1
+        self._first_seq: dict[int, int] = {}  # engine epoch -> the first seq claimed in it
         # Signals whose reply was lost with the connection: seq -> (epoch, symbol, side). Settled
         # when the slot is claimed again (its "last_seq" says whether the engine took them).
         self._in_doubt: dict[int, tuple[int, str, str]] = {}
@@ -275,13 +276,14 @@ class RemoteBridge:
         pd, qd = (m.px_dec, m.qty_dec) if m else (8, 8)
         self._deliver(_report((seq, kind, reason, m.name if m else "", side, cid, oid,
                                _scale(lq, qd), _scale(lp, pd), _scale(cq, qd), _scale(ap, pd),
-                               _scale(fee, pd), code, ts, _scale(fee_native, 8), fee_asset)))
+                               _scale(fee, pd), code, ts, _scale(fee_native, 8), fee_asset,
+                               self.epoch)))
 
     def _deliver(self, r: Report) -> None:
         if len(self._reports) >= _MAX_BUFFERED_EVENTS:
             self._reports.popleft()  # never read by reports(): wait_report still finds terminals
         self._reports.append(r)
-        if r.terminal:
+        if r.terminal and r.seq >= self._first_seq.get(r.epoch, 0):
             self._terminal[r.seq] = r
             if len(self._terminal) > _MAX_BUFFERED_EVENTS:
                 del self._terminal[next(iter(self._terminal))]
@@ -422,6 +424,9 @@ class RemoteBridge:
         # next_seq: numbers continue above this client's own, across engine restarts too.
         r = await self._call("slot.claim", {"slot": slot, "name": name, "next_seq": self._next_seq})
         self._slot, self._next_seq = r["slot"], r["next_seq"]
+        # The first number this client used with this engine run: a report of the run with a lower
+        # seq is an earlier run's order (recovered from its journal), never one of ours of this run.
+        self._first_seq.setdefault(r["epoch_ns"], r["next_seq"])
         self._settle_in_doubt(r["epoch_ns"], r.get("last_seq", 0))
         return self._slot
 
@@ -439,7 +444,8 @@ class RemoteBridge:
             lost = was_epoch == epoch
             self._deliver(Report(seq, "REJECTED" if lost else "STATUS_UNKNOWN",
                                  "CONNECTION_LOST" if lost else "ENGINE_RESTARTED", symbol, side,
-                                 "", 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, time.time_ns(), 0.0, ""))
+                                 "", 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, time.time_ns(), 0.0, "",
+                                 was_epoch))
         self._in_doubt.clear()
 
     async def release(self) -> None:

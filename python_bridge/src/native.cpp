@@ -449,13 +449,13 @@ class Bridge {
 
   // New execution reports: tuples (seq, kind, reason, symbol, side, client_order_id,
   // venue_order_id, last_qty, last_px, cum_qty, avg_px, fee, venue_code, ts_ns, fee_native,
-  // fee_asset).
+  // fee_asset, epoch).
   std::vector<nb::tuple> reports() {
     const auto a = check_epoch();
     need_slot();
     drain_reports(*a);
     std::vector<nb::tuple> out;
-    for (const auto& p : pending_) out.push_back(report_tuple(p.report, a->syms));
+    for (const auto& p : pending_) out.push_back(report_tuple(p.report, a->syms, p.epoch));
     pending_.clear();
     return out;
   }
@@ -475,7 +475,7 @@ class Bridge {
       for (auto it = pending_.begin(); it != pending_.end(); ++it) {
         if (it->report.signal_seq == seq && (it->epoch == a->epoch) == this_epoch &&
             layout::is_terminal(static_cast<layout::ReportKind>(it->report.kind))) {
-          nb::tuple t = report_tuple(it->report, a->syms);
+          nb::tuple t = report_tuple(it->report, a->syms, it->epoch);
           pending_.erase(it);
           return t;
         }

@@ -14,7 +14,8 @@ double to_f(std::int64_t raw, int decimals) {
   return static_cast<double>(raw) / std::pow(10.0, decimals);
 }
 
-nb::tuple report_tuple(const layout::ExecReport& r, const std::vector<SymbolMeta>& syms) {
+nb::tuple report_tuple(const layout::ExecReport& r, const std::vector<SymbolMeta>& syms,
+                       std::uint64_t epoch) {
   const SymbolMeta* m = r.symbol < syms.size() ? &syms[r.symbol] : nullptr;
   const int pd = m ? m->px_dec : 8, qd = m ? m->qty_dec : 8;
   return nb::make_tuple(r.signal_seq, static_cast<int>(r.kind), static_cast<int>(r.reason),
@@ -22,7 +23,7 @@ nb::tuple report_tuple(const layout::ExecReport& r, const std::vector<SymbolMeta
                         std::string(r.client_order_id.view()), r.venue_order_id,
                         to_f(r.last_qty.raw, qd), to_f(r.last_px.raw, pd), to_f(r.cum_qty.raw, qd),
                         to_f(r.avg_px.raw, pd), to_f(r.fee.raw, pd), r.venue_code, r.ts_ns,
-                        to_f(r.fee_native.raw, 8), std::string(r.fee_asset.view()));
+                        to_f(r.fee_native.raw, 8), std::string(r.fee_asset.view()), epoch);
 }
 
 namespace {

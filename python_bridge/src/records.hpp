@@ -28,7 +28,9 @@ double to_f(std::int64_t raw, int decimals);
 
 // (seq, kind, reason, symbol, side, client_order_id, venue_order_id, last_qty, last_px, cum_qty,
 // avg_px, fee, venue_code, ts_ns, fee_native, fee_asset); `syms` indexed by symbol id.
-nb::tuple report_tuple(const cwts::layout::ExecReport& r, const std::vector<SymbolMeta>& syms);
+// `epoch`: the engine run the report came from (its start time, ns).
+nb::tuple report_tuple(const cwts::layout::ExecReport& r, const std::vector<SymbolMeta>& syms,
+                       std::uint64_t epoch);
 // The Python record type of events (cwts_bridge.Event); before any event_object().
 void set_event_type(nb::handle type);
 // A new cwts_bridge.Event (kind, symbol, seq, update_id, exchange_ns, receive_ns, publish_ns, a,

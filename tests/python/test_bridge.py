@@ -90,6 +90,7 @@ def test_submit_fill_cancel_and_reports(engine):
         # The venue took the buy's commission in BTC: reported as charged, and valued in USDT.
         assert r.fee_asset == "BTC" and r.fee_native == pytest.approx(r.fee / r.avg_px, rel=1e-6), r
         assert r.client_order_id.startswith("cw") and r.side == "buy" and r.symbol == "BTCUSDT"
+        assert r.epoch == b.epoch
         assert [x.kind for x in b.reports() if x.seq == seq] == ["ACCEPTED"]
 
         q = b.quote("BTCUSDT")

@@ -12,7 +12,7 @@ import time
 import pytest
 
 import cwts_bridge
-from conftest import market_path, wait_until
+from conftest import Engine, market_path, wait_until
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -548,6 +548,43 @@ def test_the_stopped_engines_last_reports_survive_the_reattach(engine):
         assert b.wait_report(seq, 10).kind == "FILLED"
     finally:
         b.close()
+
+
+def test_an_earlier_runs_order_is_reported_with_the_new_epoch_and_never_matches_a_new_signal(
+        synthetic_sim, tmp_path):
+    """A recovered order (journal) is reported to whoever holds its slot after the restart, with
+    its original seq. The new holder's signals are numbered above it, its report carries the new
+    epoch (Report.epoch), and wait_report() never takes it for a signal of the new holder."""
+    venue = {"kind": "binance", "rest_url": synthetic_sim.url, "ws_url": synthetic_sim.ws,
+             "recv_window_ms": 1000, "request_timeout_ms": 500, "order_poll_ms": 100,
+             "on_start": "cancel"}
+    e = Engine(synthetic_sim, tmp_path, overrides={"journal": {"dir": str(tmp_path)}, "venue": venue})
+    try:
+        with cwts_bridge.attach(e.instance, slot=5) as a:
+            q = a.quote("BTCUSDT")
+            for _ in range(4):  # refused (outside the price band): they take numbers
+                a.wait_report(a.submit("BTCUSDT", "buy", 0.001, price=q.bid * 0.5, round="down"), 5)
+            rest = a.submit("BTCUSDT", "buy", 0.001, price=q.bid * 0.98, round="down")
+            assert wait_until(lambda: any(x.kind == "NEW" for x in a.reports() if x.seq == rest), timeout=10)
+            old_epoch = a.epoch
+            os.kill(e.proc.pid, signal.SIGKILL)
+            e.proc.wait(timeout=10)
+            e._log.close()
+        e.start()
+        with cwts_bridge.attach(e.instance, slot=5) as b:
+            assert b.epoch != old_epoch
+            assert b.next_seq > rest, "the slot's numbers start above its recovered order's"
+            got = []
+            assert wait_until(lambda: got.extend(b.reports()) or any(x.seq == rest for x in got), timeout=10)
+            r = next(x for x in got if x.seq == rest)
+            assert r.kind == "CANCELLED" and r.epoch == b.epoch, r
+            assert b.wait_report(rest, 0.2) is None, "an earlier run's order is not a signal of b's"
+            mine = b.submit("BTCUSDT", "buy", 0.001, type="market")
+            r = b.wait_report(mine, 10)
+            assert r is not None and r.kind == "FILLED" and r.epoch == b.epoch
+    finally:
+        if e.proc.poll() is None:
+            assert e.stop() == 0
 
 
 def _works(call):
