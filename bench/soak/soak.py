@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import math
 import hmac
 import json
 import os
@@ -147,7 +148,8 @@ class EngineRun:
             try:
                 with cwts_bridge.attach(self.instance) as b:
                     if all(b.quote(s).book_valid for s in b.symbols()):
-                        self.runs.append({"epoch": b.epoch, "end": None, "rss_kb": [], "fds": [], "threads": []})
+                        self.runs.append({"epoch": b.epoch, "end": None, "t": [], "rss_kb": [], "fds": [],
+                                          "threads": []})
                         return
             except cwts_bridge.CwtsError:
                 pass
@@ -167,6 +169,7 @@ class EngineRun:
         except (OSError, StopIteration):
             return
         r = self.runs[-1]
+        r["t"].append(time.time())
         r["rss_kb"].append(rss)
         r["fds"].append(fds)
         r["threads"].append(threads)
@@ -182,6 +185,28 @@ class EngineRun:
 
 
 # ---- a strategy process -------------------------------------------------------------------------
+# Latency histograms: 8 buckets per octave of nanoseconds (about 9 % wide), mergeable across the
+# worker processes; quantiles read at a bucket's upper edge.
+def _bucket(ns: int) -> int:
+    return max(0, int(math.log2(max(ns, 1)) * 8))
+
+
+def _quantiles(hist: dict, qs=(0.5, 0.99, 0.999)) -> dict:
+    n = sum(hist.values())
+    out = {"count": n}
+    if n == 0:
+        return out
+    keys = sorted(int(k) for k in hist)
+    for q in qs:
+        target, seen = q * n, 0
+        for k in keys:
+            seen += hist[k] if k in hist else hist[str(k)]
+            if seen >= target:
+                out[f"p{q * 100:g}_us"] = round(2 ** ((k + 1) / 8) / 1000, 1)
+                break
+    return out
+
+
 def worker(args) -> int:
     import cwts_bridge
     rng = random.Random(args.seed)
@@ -189,18 +214,54 @@ def worker(args) -> int:
     b = cwts_bridge.attach(args.instance, slot=-1, name=f"soak{args.worker}", reattach=True)
     resting: list[tuple[int, int]] = []  # (epoch, seq) of resting orders this worker may cancel
     sent = 0
+    # Latency under load, from this process's submit() (time.time_ns() just before it) to the
+    # engine's report (its ts_ns, the same host clock): "accept" = the signal read, validated and
+    # rate-checked (ACCEPTED or REJECTED); "ioc" = an IOC order's terminal report (the venue's
+    # round trip). Whole-run histograms, and one line per 10 s window for the plot.
+    submitted: dict[int, tuple[int, str]] = {}  # seq -> (submit ns, what)
+    hist = {"accept": {}, "ioc": {}}
+    window: dict[str, list] = {"accept": [], "ioc": []}
+    window_end = time.time() + 10
+
+    def latency(path: str, ns: int) -> None:
+        k = _bucket(ns)
+        hist[path][k] = hist[path].get(k, 0) + 1
+        window[path].append(ns)
+
+    def flush_window() -> None:
+        row = {"t": "window", "time": time.time()}
+        for path, xs in window.items():
+            xs.sort()
+            if xs:
+                row[path] = [len(xs), xs[len(xs) // 2] / 1000, xs[min(len(xs) - 1, int(len(xs) * 0.99))] / 1000]
+            xs.clear()
+        out.write(json.dumps(row) + "\n")
 
     def drain():
         try:
             for r in b.reports():
+                first = submitted.get(r.seq)
+                if first is not None and r.epoch == b.epoch:
+                    if r.kind in ("ACCEPTED", "REJECTED") and first[1] != "accepted":
+                        latency("accept", r.ts_ns - first[0])
+                        submitted[r.seq] = (first[0], "accepted")
+                    if r.terminal:
+                        if r.seq in ioc_seqs and r.kind != "REJECTED":  # it reached the venue
+                            latency("ioc", r.ts_ns - first[0])
+                        submitted.pop(r.seq, None)
+                        ioc_seqs.discard(r.seq)
                 if r.terminal:
                     out.write(json.dumps({"t": "report", "seq": r.seq, "kind": r.kind, "reason": r.reason,
                                           "cid": r.client_order_id, "epoch": r.epoch}) + "\n")
         except cwts_bridge.CwtsError:
             pass
 
+    ioc_seqs: set[int] = set()
     while time.time() < args.until:
         drain()
+        if time.time() >= window_end:
+            flush_window()
+            window_end += 10
         try:
             epoch = b.epoch
             sym = rng.choice(SYMBOLS[:args.symbols])
@@ -210,6 +271,7 @@ def worker(args) -> int:
                 continue
             notional = 20.0 / q.bid
             roll = rng.random()
+            t0 = time.time_ns()
             if roll < 0.35:
                 side = rng.choice(["buy", "sell"])
                 px = q.bid * (1 - rng.uniform(0.005, 0.03)) if side == "buy" else q.ask * (1 + rng.uniform(0.005, 0.03))
@@ -233,6 +295,10 @@ def worker(args) -> int:
             else:
                 continue
             sent += 1
+            if len(submitted) < 100_000:  # bounded: reports lost to a killed engine never come
+                submitted[seq] = (t0, "sent")
+                if what == "ioc":
+                    ioc_seqs.add(seq)
             out.write(json.dumps({"t": "sent", "epoch": epoch, "seq": seq, "what": what}) + "\n")
         except (cwts_bridge.EngineNotRunning, cwts_bridge.EngineRestarted, cwts_bridge.RingFull):
             time.sleep(0.05)  # not sent
@@ -246,12 +312,42 @@ def worker(args) -> int:
         drain()
         time.sleep(0.05)
     drain()
+    flush_window()
+    out.write(json.dumps({"t": "latency", "hist": hist}) + "\n")
     out.close()
     b.close()
     return 0
 
 
 # ---- the harness --------------------------------------------------------------------------------
+def plot(png: str, start: float, windows: list, runs: list, title: str) -> None:
+    """Latency per 10 s window (p50 and p99 of each path, every worker) and the engine's RSS."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
+    for kind, label, colour in (("accept", "signal -> engine report", "tab:blue"),
+                                ("ioc", "IOC signal -> terminal report", "tab:orange")):
+        pts = sorted((w["time"] - start, w[kind][1], w[kind][2]) for w in windows if kind in w)
+        if pts:
+            xs = [p[0] / 60 for p in pts]
+            ax1.plot(xs, [p[1] for p in pts], ".", ms=3, color=colour, label=f"{label} p50")
+            ax1.plot(xs, [p[2] for p in pts], "x", ms=3, color=colour, alpha=0.5, label=f"{label} p99")
+    ax1.set_yscale("log")
+    ax1.set_ylabel("µs (per 10 s window)")
+    ax1.legend(fontsize=7, loc="upper right")
+    ax1.set_title(f"cwts soak: {title}")
+    for k, r in enumerate(runs):
+        ax2.plot([(t - start) / 60 for t in r["t"]], [kb / 1024 for kb in r["rss_kb"]], "-",
+                 label=f"engine run {k + 1} ({r['end']})")
+    ax2.set_ylabel("cwtsd RSS (MB)")
+    ax2.set_xlabel("minutes")
+    ax2.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(png, dpi=90)
+    plt.close(fig)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=2.0)
@@ -263,6 +359,7 @@ def main() -> int:
     ap.add_argument("--symbols", type=int, default=4)
     ap.add_argument("--fault-every-s", type=float, default=6.0, help="mean time between faults")
     ap.add_argument("--keep", action="store_true", help="keep the working directory (logs, journals)")
+    ap.add_argument("--plot", metavar="PNG", help="write latency and engine RSS over time to this PNG")
     # worker mode (internal)
     ap.add_argument("--worker", type=int, default=-1, help=argparse.SUPPRESS)
     ap.add_argument("--instance", help=argparse.SUPPRESS)
@@ -377,11 +474,31 @@ def main() -> int:
                  "fds_first": r["fds"][min(2, len(r["fds"]) - 1)] if r["fds"] else 0,
                  "fds_last": r["fds"][-1] if r["fds"] else 0,
                  "threads_max": max(r["threads"], default=0)} for r in engine.runs]
+        # Latency under load (whole run, all workers) and over time; the engine's RSS over time.
+        merged = {"accept": {}, "ioc": {}}
+        windows = []
+        for i in range(len(workers)):
+            for line in (tmp / f"worker{i}.jsonl").read_text().splitlines():
+                row = json.loads(line)
+                if row["t"] == "latency":
+                    for path, h in row["hist"].items():
+                        for k, n in h.items():
+                            merged[path][int(k)] = merged[path].get(int(k), 0) + n
+                elif row["t"] == "window":
+                    windows.append(row)
+        latency = {"signal_to_engine_report": _quantiles(merged["accept"]),
+                   "ioc_signal_to_terminal_report": _quantiles(merged["ioc"])}
+        rss_series = [(t - start, kb / 1024) for r in engine.runs for t, kb in zip(r["t"], r["rss_kb"])]
+        step = max(1, len(rss_series) // 240)
+        if args.plot:
+            plot(args.plot, start, windows, engine.runs, f"seed {args.seed}, {args.minutes:g} min")
         summary = {"seed": args.seed, "minutes": args.minutes, "duration_s": round(time.time() - start, 1),
                    "symbols": len(symbols), "strategies": args.strategies, "signals": sent,
                    "venue_orders": sum(cids.values()), "faults": faults,
                    "engine_runs": len(engine.runs), "signals_in_doubt_after_kill": in_doubt,
                    "venue_429_answers": limited["429"],
+                   "latency_under_load": latency,
+                   "rss_mb_over_time": [[round(t, 1), round(mb, 1)] for t, mb in rss_series[::step]],
                    "invariants": violations, "violations": sum(violations.values()), "runs": runs,
                    "workdir": str(tmp) if args.keep else None}
         if args.json:
