@@ -80,7 +80,10 @@ class RemoteBridge:
         self._claim_args: Optional[tuple[int, str]] = None  # (slot, name), claimed again on reconnect
         self._subscriptions: list[tuple[str, dict]] = []  # replayed on reconnect
         self._next_seq = 1
-        self._first_seq: dict[int, int] = {}  # engine epoch -> the first seq claimed in it
+        # The engine run each of this client's recent signals was sent to (seq -> epoch): a report
+        # of another run with the same seq is not about that signal (an earlier run's order,
+        # recovered from its journal and reported to the slot's holder now).
+        self._sent_epoch: dict[int, int] = {}
         # Signals whose reply was lost with the connection: seq -> (epoch, symbol, side). Settled
         # when the slot is claimed again (its "last_seq" says whether the engine took them).
         self._in_doubt: dict[int, tuple[int, str, str]] = {}
@@ -283,7 +286,7 @@ class RemoteBridge:
         if len(self._reports) >= _MAX_BUFFERED_EVENTS:
             self._reports.popleft()  # never read by reports(): wait_report still finds terminals
         self._reports.append(r)
-        if r.terminal and r.seq >= self._first_seq.get(r.epoch, 0):
+        if r.terminal and self._sent_epoch.get(r.seq, r.epoch) == r.epoch:
             self._terminal[r.seq] = r
             if len(self._terminal) > _MAX_BUFFERED_EVENTS:
                 del self._terminal[next(iter(self._terminal))]
@@ -424,9 +427,6 @@ class RemoteBridge:
         # next_seq: numbers continue above this client's own, across engine restarts too.
         r = await self._call("slot.claim", {"slot": slot, "name": name, "next_seq": self._next_seq})
         self._slot, self._next_seq = r["slot"], r["next_seq"]
-        # The first number this client used with this engine run: a report of the run with a lower
-        # seq is an earlier run's order (recovered from its journal), never one of ours of this run.
-        self._first_seq.setdefault(r["epoch_ns"], r["next_seq"])
         self._settle_in_doubt(r["epoch_ns"], r.get("last_seq", 0))
         return self._slot
 
@@ -502,6 +502,7 @@ class RemoteBridge:
             got = (await self._call(method, dict(params, signal_seq=seq)))["seq"]
         except EngineNotRunning as e:
             self._in_doubt[seq] = (epoch, symbol, side)
+            self._sent_epoch[seq] = epoch
             doubt = EngineNotRunning(
                 f"{e}; signal {seq} may or may not have reached the engine: its one terminal "
                 "report follows the reconnect (the engine's, or REJECTED/CONNECTION_LOST when it "
@@ -513,6 +514,9 @@ class RemoteBridge:
                 self._next_seq = seq  # refused, not sent: the number is free again
             raise
         self._next_seq = max(self._next_seq, got + 1)
+        self._sent_epoch[got] = epoch
+        if len(self._sent_epoch) > _MAX_BUFFERED_EVENTS:
+            del self._sent_epoch[next(iter(self._sent_epoch))]
         return got
 
     def pending_reports(self) -> list[Report]:
