@@ -23,6 +23,11 @@ Invariants, each a named counter in the summary (any non-zero `violations` fails
   engine_unclean_exits         a SIGTERMed engine that did not exit 0
   venue_bans                   418 answers of the venue's rate limiter: the engine went on after a
                                429 (Binance bans the IP for that)
+  foreign_orders               the engine found an order at the venue it did not send or forgot
+                               (its `foreign_order` event): sent and forgotten across a restart
+  position_mismatches          the engine's positions differed from the venue's balances (its
+                               `position_mismatch` event)
+  journal_orders_not_tracked   an order of the journal the restarted engine could not track again
 Reported, not violations: signals in flight when the engine was SIGKILLed (`signals_in_doubt_
 after_kill`: the engine's journal and reconciliation own their orders, checked by venue_orders_
 left_open), RSS / fds / threads of each engine run, faults by kind.
@@ -382,7 +387,9 @@ def main() -> int:
     violations: dict[str, int] = {"duplicate_client_order_ids": 0, "venue_orders_left_open": 0,
                                   "signals_without_report": 0, "signals_with_two_reports": 0,
                                   "orders_with_two_terminal_reports": 0,
-                                  "engine_unclean_exits": 0, "venue_bans": 0}
+                                  "engine_unclean_exits": 0, "venue_bans": 0,
+                                  "foreign_orders": 0, "position_mismatches": 0,
+                                  "journal_orders_not_tracked": 0}
     start = time.time()
     workers = []
     try:
@@ -435,6 +442,13 @@ def main() -> int:
         violations["venue_orders_left_open"] = open_left
         limited = venue.rate_limit_answers(tmp / "cwts-sim.log")
         violations["venue_bans"] = limited["418"]  # going on after a 429: an IP ban at Binance
+        # What the engine itself found wrong (its log): an order at the venue it did not know (sent
+        # and forgotten across a restart), its positions against the venue's balances, an order of
+        # its journal it could not track again.
+        engine_log = engine.log.read_text()
+        for name, event in (("foreign_orders", "foreign_order"), ("position_mismatches", "position_mismatch"),
+                            ("journal_orders_not_tracked", "journal_order_not_tracked")):
+            violations[name] = engine_log.count(f'"event":"{event}"')
         # Every signal's terminal reports.
         run_end = {r["epoch"]: r["end"] for r in engine.runs}
         sent = in_doubt = 0
