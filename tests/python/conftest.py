@@ -152,12 +152,16 @@ class Engine:
         self.log_path = tmp_path / f"{self.instance}.log"
         self.start()
 
-    def start(self):
+    def spawn(self):
+        """Starts cwtsd without waiting for it (start() waits, through this process's bridge)."""
         env = dict(os.environ, CWTS_API_KEY=API_KEY, CWTS_API_SECRET=API_SECRET,
                    CWTS_GATEWAY_API_KEY=GATEWAY_KEY, CWTS_GATEWAY_API_SECRET=GATEWAY_SECRET)
         self._log = open(self.log_path, "a")
         self.proc = subprocess.Popen([str(self.binary), "--config", str(self.config)], env=env,
                                      stdout=subprocess.DEVNULL, stderr=self._log)
+
+    def start(self):
+        self.spawn()
         import cwts_bridge
         def ready():
             try:
