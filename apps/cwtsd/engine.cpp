@@ -66,8 +66,13 @@ shm::RegionOptions region_options(const RegionConfig& r) {
   return o;
 }
 
-// The exchangeInfo body: from venue.exchange_info_file, else from the venue for our symbols.
-std::string load_info_text(const Config& cfg) {
+// The longest the start waits out the venue's back-off (429/418 Retry-After) in all.
+constexpr std::int64_t kMaxStartBackoffS = 300;
+
+// The exchangeInfo body: from venue.exchange_info_file, else from the venue for our symbols. A
+// 429/418 is waited out and asked again (a restart inside the venue's back-off must neither exit
+// nor go on into an IP ban); the wait holds `backoff` for the engine's other venue clients.
+std::string load_info_text(const Config& cfg, core::RestBackoff& backoff) {
   if (!cfg.venue.exchange_info_file.empty()) {
     return binance::read_file_maybe_gz(cfg.venue.exchange_info_file);
   }
@@ -80,7 +85,28 @@ std::string load_info_text(const Config& cfg) {
   o.tls_verify = cfg.venue.tls_verify;
   o.ca_file = cfg.venue.ca_file;
   o.timeout = std::chrono::milliseconds(cfg.venue.request_timeout_ms * 2);
-  return net::http_get(cfg.venue.rest_url, target, o);
+  std::int64_t waited_s = 0;
+  for (;;) {
+    try {
+      return net::http_get(cfg.venue.rest_url, target, o);
+    } catch (const net::HttpStatusError& e) {
+      if (e.status() != 429 && e.status() != 418) throw;
+      const std::int64_t s =
+          e.retry_after_s() > 0 ? e.retry_after_s() : (e.status() == 418 ? 120 : 1);
+      backoff.hold_until(realtime_ns() + s * 1'000'000'000LL);
+      if (waited_s + s > kMaxStartBackoffS) {
+        throw std::runtime_error(std::string(e.what()) + " (the venue says wait " +
+                                 std::to_string(s) + " s more: start again after that)");
+      }
+      log::log_event(spdlog::level::warn, "engine", "venue_backoff_at_start",
+                     log::LogFields()
+                         .num("http_status", static_cast<std::int64_t>(e.status()))
+                         .num("retry_after_s", s)
+                         .str("what", "exchangeInfo asked again after Retry-After"));
+      std::this_thread::sleep_for(std::chrono::seconds(s));
+      waited_s += s;
+    }
+  }
 }
 
 // `cfg` with the symbols a restart must keep appended (ADR 0025).
@@ -97,7 +123,7 @@ Config with_kept_symbols(Config cfg) {
 
 Engine::Impl::Impl(Engine& e, const Config& cfg, std::optional<Credentials> creds)
     : owner(e),
-      info_text(load_info_text(cfg)),
+      info_text(load_info_text(cfg, *rest_backoff)),
       info(binance::parse_exchange_info(info_text)),
       ropts(daemon::region_options(cfg.region)) {
   std::vector<std::string_view> configured;

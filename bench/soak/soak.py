@@ -28,6 +28,8 @@ Invariants, each a named counter in the summary (any non-zero `violations` fails
   position_mismatches          the engine's positions differed from the venue's balances (its
                                `position_mismatch` event)
   journal_orders_not_tracked   an order of the journal the restarted engine could not track again
+  engine_start_failures        a restart of the engine that exited instead of becoming ready (its
+                               log's end is printed; the harness tries once more)
 Reported, not violations: signals in flight when the engine was SIGKILLed (`signals_in_doubt_
 after_kill`: the engine's journal and reconciliation own their orders, checked by venue_orders_
 left_open), RSS / fds / threads of each engine run, faults by kind.
@@ -389,7 +391,7 @@ def main() -> int:
                                   "orders_with_two_terminal_reports": 0,
                                   "engine_unclean_exits": 0, "venue_bans": 0,
                                   "foreign_orders": 0, "position_mismatches": 0,
-                                  "journal_orders_not_tracked": 0}
+                                  "journal_orders_not_tracked": 0, "engine_start_failures": 0}
     start = time.time()
     workers = []
     try:
@@ -416,7 +418,14 @@ def main() -> int:
                     if kind == "sigterm_restart" and code != 0:
                         violations["engine_unclean_exits"] += 1
                     time.sleep(rng.uniform(0.1, 1.0))
-                    engine.start()
+                    try:
+                        engine.start()
+                    except RuntimeError as e:  # counted, shown, and tried once more
+                        violations["engine_start_failures"] += 1
+                        tail = engine.log.read_text().splitlines()[-25:]
+                        print(f"soak: {e}; the log's end:\n" + "\n".join(tail), file=sys.stderr)
+                        time.sleep(2.0)
+                        engine.start()
                 next_fault = time.time() + rng.expovariate(1 / args.fault_every_s)
             time.sleep(0.5)
         # The workers stop submitting; what is open is cancelled and they read every report while

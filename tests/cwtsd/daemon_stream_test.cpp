@@ -601,6 +601,32 @@ TEST(CwtsdVenueScheduling, AFeedSnapshotsA429HoldsTheOrderClientsCancelsToo) {
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }
 
+// An engine (re)started inside the venue's back-off: its first request, exchangeInfo, gets a 429.
+// It exited with status 1 (found by a one-hour soak); and a client that simply went on would be
+// banned. It waits out Retry-After, asks again and starts.
+TEST(CwtsdVenueScheduling, AStartInsideA429sRetryAfterWaitsItOutAndStarts) {
+  const auto started = std::chrono::steady_clock::now();
+  Harness h({}, {}, [](std::uint16_t port) {
+    ASSERT_EQ(
+        cwts::test::http_request(
+            port, verb::post, "/_sim/fault",
+            R"({"http_status":429,"retry_after_s":2,"count":1,"path":"/api/v3/exchangeInfo"})")
+            .status,
+        200U);
+  });
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 2s) << "Retry-After waited out";
+  EXPECT_NE(h.log().find("\"event\":\"venue_backoff_at_start\""), std::string::npos) << h.log();
+  EXPECT_NE(h.metrics().find("\ncwts_venue_backoffs_total{http_status=\"418\"} 0\n"),
+            std::string::npos);
+  StrategyClient s(h.instance(), 0);
+  const auto seq = s.submit(
+      StrategyClient::make(s.symbol_id("BTCUSDT"), Side::kBuy, OrderType::kMarket, fx(0.001)));
+  const auto rs = s.wait_terminal(seq);
+  ASSERT_FALSE(rs.empty()) << h.log();
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled);
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
 // Issue 16 #10: a 418 (the venue banned this IP) stopped every request until Retry-After without
 // telling anyone: /readyz said ready, no metric, no alert.
 TEST(CwtsdVenueScheduling, AVenueBanShowsInReadyzAMetricAndAnAlert) {

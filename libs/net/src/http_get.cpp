@@ -1,5 +1,6 @@
 #include "cwts/net/http_get.hpp"
 
+#include <charconv>
 #include <stdexcept>
 
 #include <boost/asio/connect.hpp>
@@ -35,8 +36,15 @@ std::string exchange(Stream& stream, const net::Endpoint& ep, const std::string&
   http::read(stream, buf, parser);
   auto res = parser.release();
   if (res.result() != http::status::ok) {
-    throw std::runtime_error("HTTP " + std::to_string(res.result_int()) + ": " +
-                             res.body().substr(0, 200));
+    std::int64_t retry_after = 0;
+    const auto ra = res[http::field::retry_after];
+    if (!ra.empty()) {
+      const auto r = std::from_chars(ra.data(), ra.data() + ra.size(), retry_after);
+      if (r.ec != std::errc{} || retry_after < 0) retry_after = 0;
+    }
+    throw HttpStatusError(
+        "HTTP " + std::to_string(res.result_int()) + ": " + res.body().substr(0, 200),
+        res.result_int(), retry_after);
   }
   return std::move(res.body());
 }
@@ -65,6 +73,9 @@ std::string http_get(const std::string& base_url, const std::string& target,
     beast::get_lowest_layer(stream).connect(addrs);
     stream.handshake(ssl::stream_base::client);
     return exchange(stream, ep, target);
+  } catch (const HttpStatusError& e) {
+    throw HttpStatusError("GET " + base_url + target + ": " + e.what(), e.status(),
+                          e.retry_after_s());
   } catch (const boost::system::system_error& e) {
     throw std::runtime_error("GET " + base_url + target + ": " + e.code().message());
   } catch (const std::runtime_error& e) {

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <stdexcept>
 #include <string>
 
 namespace cwts::net {
@@ -12,8 +14,22 @@ struct HttpGetOptions {
   std::chrono::milliseconds timeout{10'000};
 };
 
+// A non-200 answer: its status and, for 429/418, its Retry-After (seconds; 0 if absent).
+class HttpStatusError : public std::runtime_error {
+ public:
+  HttpStatusError(const std::string& what, unsigned status, std::int64_t retry_after_s)
+      : std::runtime_error(what), status_(status), retry_after_s_(retry_after_s) {}
+  [[nodiscard]] unsigned status() const noexcept { return status_; }
+  [[nodiscard]] std::int64_t retry_after_s() const noexcept { return retry_after_s_; }
+
+ private:
+  unsigned status_;
+  std::int64_t retry_after_s_;
+};
+
 // GET base_url + target ("https://api.binance.com", "/api/v3/exchangeInfo"). Returns the body of a
-// 200 answer; throws std::runtime_error naming the URL and the failure otherwise.
+// 200 answer; throws HttpStatusError for another status, std::runtime_error for any other failure,
+// each naming the URL.
 [[nodiscard]] std::string http_get(const std::string& base_url, const std::string& target,
                                    const HttpGetOptions& options = {});
 
