@@ -687,3 +687,27 @@ def test_a_remote_strategy_in_another_network_namespace_over_tls(synthetic_sim, 
             subprocess.run(["ip", "link", "del", host_if], capture_output=True)
         if "ns" in created:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def test_an_earlier_runs_order_with_one_of_our_numbers_is_never_taken_for_our_signal():
+    """After a restart the engine reports the orders an earlier run left open, with their original
+    seq, to the slot's holder: a report of another run than the one our signal `seq` was sent to is
+    not about that signal (reports() has it, wait_report() never returns it). A report for a number
+    this client never used (an earlier holder's order in the same run) is still followed."""
+    from collections import deque
+    from cwts_bridge import Report
+
+    b = object.__new__(remote.RemoteBridge)
+    b._reports, b._terminal, b._report_ready = deque(), {}, asyncio.Event()
+    b._sent_epoch = {7: 100}
+
+    def report(seq, kind, epoch):
+        return Report(seq, kind, "NONE", "BTCUSDT", "buy", "cwx", 1, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0,
+                      0.0, "", epoch)
+
+    b._deliver(report(7, "CANCELLED", 200))  # an earlier run's order that had number 7
+    assert 7 not in b._terminal and [r.epoch for r in b._reports] == [200]
+    b._deliver(report(7, "FILLED", 100))  # our signal 7's own report
+    assert b._terminal[7].kind == "FILLED"
+    b._deliver(report(9, "CANCELLED", 200))  # an earlier holder's order, this run
+    assert b._terminal[9].kind == "CANCELLED"
