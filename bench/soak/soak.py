@@ -30,7 +30,9 @@ Invariants, each a named counter in the summary (any non-zero `violations` fails
   journal_orders_not_tracked   an order of the journal the restarted engine could not track again
   engine_start_failures        a restart of the engine that exited instead of becoming ready (its
                                log's end is printed; the harness tries once more)
-Reported, not violations: signals in flight when the engine was SIGKILLed (`signals_in_doubt_
+Reported, not violations: a remote strategy's signal whose reply was lost when the engine stopped
+(`remote_signals_status_unknown_after_restart`: the bridge reports STATUS_UNKNOWN, docs/remote.md);
+signals in flight when the engine was SIGKILLed (`signals_in_doubt_
 after_kill`: the engine's journal and reconciliation own their orders, checked by venue_orders_
 left_open), RSS / fds / threads of each engine run, faults by kind.
 """
@@ -45,6 +47,7 @@ import os
 import pathlib
 import random
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -126,11 +129,22 @@ class Venue:
 
 
 # ---- the engine ---------------------------------------------------------------------------------
+REMOTE_TOKEN = "soakRemoteToken0123456789"
+
+
 class EngineRun:
     def __init__(self, binary: str, tmp: pathlib.Path, venue: Venue, instance: str, symbols: list[str]):
         self.binary, self.tmp, self.instance = binary, tmp, instance
         self.config = tmp / "cwtsd.json"
+        # A fixed control port (remote strategies find the restarted engine again) and their token.
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.control_port = s.getsockname()[1]
+        tokens = tmp / "tokens"
+        tokens.write_text(f"soak-remote read,trade:* {REMOTE_TOKEN}\n")
+        tokens.chmod(0o600)
         self.config.write_text(json.dumps({
+            "control": {"listen": f"127.0.0.1:{self.control_port}", "tokens_file": str(tokens)},
             "region": {"instance": instance, "lock_pages": False},
             "venue": {"kind": "binance", "rest_url": venue.url, "ws_url": f"ws://127.0.0.1:{venue.port}",
                       "recv_window_ms": 5000, "request_timeout_ms": 1000, "order_poll_ms": 200},
@@ -326,6 +340,83 @@ def worker(args) -> int:
     return 0
 
 
+def remote_worker(args) -> int:
+    """A strategy over the control plane's WebSocket (cwts_bridge.remote), the same mix of signals.
+    A signal whose reply is lost raises EngineNotRunning with its number: it is logged "sent"
+    (doubt) and its one terminal report follows the reconnect (REJECTED/CONNECTION_LOST when it
+    never arrived); across an engine restart the bridge reports STATUS_UNKNOWN (not terminal)."""
+    import asyncio
+    import cwts_bridge
+    from cwts_bridge import remote
+
+    async def main() -> None:
+        rng = random.Random(args.seed)
+        out = open(args.worker_out, "w")
+        b = await remote.connect(args.remote, token=REMOTE_TOKEN, slot=-1, name=f"remote{args.worker}")
+        resting: list[tuple[int, int]] = []
+
+        def drain() -> None:
+            for r in b.pending_reports():
+                if r.terminal or r.kind == "STATUS_UNKNOWN":
+                    out.write(json.dumps({"t": "report", "seq": r.seq, "kind": r.kind, "reason": r.reason,
+                                          "cid": r.client_order_id, "epoch": r.epoch}) + "\n")
+
+        while time.time() < args.until:
+            drain()
+            epoch, what = b.epoch, ""
+            try:
+                sym = rng.choice(SYMBOLS[:args.symbols])
+                q = await b.quote(sym)
+                if not q.book_valid or q.bid <= 0:
+                    await asyncio.sleep(0.01)
+                    continue
+                notional, roll = 20.0 / q.bid, rng.random()
+                if roll < 0.35:
+                    side = rng.choice(["buy", "sell"])
+                    px = q.bid * (1 - rng.uniform(0.005, 0.03)) if side == "buy" else q.ask * (1 + rng.uniform(0.005, 0.03))
+                    what = "resting"
+                    seq = await b.submit(sym, side, notional, price=px, round="nearest", tag="rest")
+                    resting.append((epoch, seq))
+                elif roll < 0.55:
+                    side = rng.choice(["buy", "sell"])
+                    what = "ioc"
+                    seq = await b.submit(sym, side, notional, price=q.ask if side == "buy" else q.bid,
+                                         tif="IOC", round="nearest", tag="ioc")
+                elif roll < 0.70:
+                    what = "refused"
+                    seq = await b.submit(sym, "buy", notional, price=q.bid * 0.5, round="nearest", tag="bad")
+                elif resting:
+                    ep, target = resting.pop(rng.randrange(len(resting)))
+                    if ep != epoch:
+                        continue
+                    what = "cancel"
+                    seq = await b.cancel(target)
+                else:
+                    continue
+                out.write(json.dumps({"t": "sent", "epoch": epoch, "seq": seq, "what": what}) + "\n")
+            except cwts_bridge.EngineNotRunning as e:
+                seq = getattr(e, "seq", None)
+                if seq is not None and what:  # sent, reply lost: its report follows the reconnect
+                    out.write(json.dumps({"t": "sent", "epoch": epoch, "seq": seq, "what": what,
+                                          "doubt": True}) + "\n")
+                await asyncio.sleep(0.05)
+            except cwts_bridge.CwtsError as e:
+                out.write(json.dumps({"t": "error", "error": str(e)}) + "\n")
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(rng.uniform(0.002, 0.02))
+        deadline = time.time() + args.drain_s
+        while time.time() < deadline:
+            drain()
+            await asyncio.sleep(0.05)
+        drain()
+        out.write(json.dumps({"t": "latency", "hist": {}}) + "\n")
+        out.close()
+        await b.close()
+
+    asyncio.run(main())
+    return 0
+
+
 # ---- the harness --------------------------------------------------------------------------------
 def plot(png: str, start: float, windows: list, runs: list, title: str) -> None:
     """Latency per 10 s window (p50 and p99 of each path, every worker) and the engine's RSS."""
@@ -363,6 +454,8 @@ def main() -> int:
     ap.add_argument("--sim", required=False)
     ap.add_argument("--cwtsd", required=False)
     ap.add_argument("--strategies", type=int, default=3)
+    ap.add_argument("--remote-strategies", type=int, default=0,
+                    help="strategies over the control plane's WebSocket (cwts_bridge.remote)")
     ap.add_argument("--symbols", type=int, default=4)
     ap.add_argument("--fault-every-s", type=float, default=6.0, help="mean time between faults")
     ap.add_argument("--keep", action="store_true", help="keep the working directory (logs, journals)")
@@ -373,9 +466,10 @@ def main() -> int:
     ap.add_argument("--until", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--drain-s", type=float, default=12.0, help=argparse.SUPPRESS)
     ap.add_argument("--worker-out", help=argparse.SUPPRESS)
+    ap.add_argument("--remote", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker >= 0:
-        return worker(args)
+        return remote_worker(args) if args.remote else worker(args)
     if not args.sim or not args.cwtsd:
         ap.error("--sim and --cwtsd are required")
 
@@ -397,11 +491,12 @@ def main() -> int:
     try:
         engine.start()
         until = start + args.minutes * 60
-        for i in range(args.strategies):
+        for i in range(args.strategies + args.remote_strategies):
+            remote = ["--remote", f"ws://127.0.0.1:{engine.control_port}/ws"] if i >= args.strategies else []
             workers.append(subprocess.Popen(
                 [sys.executable, __file__, "--worker", str(i), "--instance", instance, "--until", str(until),
                  "--seed", str(args.seed * 1000 + i), "--symbols", str(args.symbols),
-                 "--worker-out", str(tmp / f"worker{i}.jsonl")],
+                 "--worker-out", str(tmp / f"worker{i}.jsonl")] + remote,
                 stdout=subprocess.DEVNULL, stderr=open(tmp / f"worker{i}.log", "w")))
         next_fault = time.time() + rng.expovariate(1 / args.fault_every_s)
         while time.time() < until:
@@ -460,7 +555,7 @@ def main() -> int:
             violations[name] = engine_log.count(f'"event":"{event}"')
         # Every signal's terminal reports.
         run_end = {r["epoch"]: r["end"] for r in engine.runs}
-        sent = in_doubt = 0
+        sent = in_doubt = status_unknown = 0
         order_reports: dict[tuple[str, int], int] = {}
         for i in range(len(workers)):
             rows = [json.loads(l) for l in (tmp / f"worker{i}.jsonl").read_text().splitlines()]
@@ -470,8 +565,12 @@ def main() -> int:
             # its slot now (maybe another worker): counted by client order id below.
             sent_epoch = {r["seq"]: r["epoch"] for r in rows if r["t"] == "sent"}
             reports: dict[int, int] = {}
+            unknown: set[int] = set()
             for r in rows:
                 if r["t"] != "report":
+                    continue
+                if r["kind"] == "STATUS_UNKNOWN":  # a remote strategy's signal across a restart
+                    unknown.add(r["seq"])
                     continue
                 if r["epoch"] == sent_epoch.get(r["seq"]):
                     reports[r["seq"]] = reports.get(r["seq"], 0) + 1
@@ -486,7 +585,9 @@ def main() -> int:
                 if n > 1:
                     violations["signals_with_two_reports"] += 1
                 elif n == 0:
-                    if run_end.get(r["epoch"]) == "killed":
+                    if r["seq"] in unknown:
+                        status_unknown += 1
+                    elif run_end.get(r["epoch"]) == "killed":
                         in_doubt += 1
                     else:
                         violations["signals_without_report"] += 1
@@ -519,6 +620,7 @@ def main() -> int:
                    "symbols": len(symbols), "strategies": args.strategies, "signals": sent,
                    "venue_orders": sum(cids.values()), "faults": faults,
                    "engine_runs": len(engine.runs), "signals_in_doubt_after_kill": in_doubt,
+                   "remote_signals_status_unknown_after_restart": status_unknown,
                    "venue_429_answers": limited["429"],
                    "latency_under_load": latency,
                    "rss_mb_over_time": [[round(t, 1), round(mb, 1)] for t, mb in rss_series[::step]],
