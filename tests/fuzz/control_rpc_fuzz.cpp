@@ -7,10 +7,14 @@
 // trading methods stop at authorization (so the engine's state stays that of start-up).
 // Every message must be answered with valid JSON-RPC 2.0 (one response object, or for a batch an
 // array of them), or with nothing for a notification; never a crash.
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
+#include <cstdlib>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,7 +31,23 @@ namespace daemon = cwts::daemon;
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
+// A run that found something exits without the engine's clean-up: its regions (and claim socket)
+// stay in /dev/shm as cwts-fuzzrpc<pid>-*. Remove those of processes that are gone.
+void remove_stale_regions() {
+  std::error_code ec;
+  for (const auto& f : std::filesystem::directory_iterator("/dev/shm", ec)) {
+    const std::string name = f.path().filename().string();
+    constexpr std::string_view kPrefix = "cwts-fuzzrpc";
+    if (name.rfind(kPrefix, 0) != 0) continue;
+    const auto dash = name.find('-', kPrefix.size());
+    if (dash == std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::atol(name.substr(kPrefix.size(), dash - kPrefix.size()).c_str()));
+    if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) std::filesystem::remove(f.path(), ec);
+  }
+}
+
 daemon::Config fuzz_config() {
+  remove_stale_regions();
   return daemon::parse_config(
       R"({"region": {"instance": "fuzzrpc)" + std::to_string(::getpid()) +
       R"(", "lock_pages": false, "hugepages": "off"},
