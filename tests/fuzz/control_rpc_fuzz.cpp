@@ -8,6 +8,7 @@
 // Every message must be answered with valid JSON-RPC 2.0 (one response object, or for a batch an
 // array of them), or with nothing for a notification; never a crash.
 #include <signal.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -48,6 +49,7 @@ void remove_stale_regions() {
 
 daemon::Config fuzz_config() {
   remove_stale_regions();
+  ::unsetenv("STATE_DIRECTORY");  // no order journal
   return daemon::parse_config(
       R"({"region": {"instance": "fuzzrpc)" + std::to_string(::getpid()) +
       R"(", "lock_pages": false, "hugepages": "off"},
