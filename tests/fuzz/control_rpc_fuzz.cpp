@@ -13,8 +13,8 @@
 
 #include <cerrno>
 #include <cstddef>
-#include <cstdlib>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -42,7 +42,8 @@ void remove_stale_regions() {
     if (name.rfind(kPrefix, 0) != 0) continue;
     const auto dash = name.find('-', kPrefix.size());
     if (dash == std::string::npos) continue;
-    const pid_t pid = static_cast<pid_t>(std::atol(name.substr(kPrefix.size(), dash - kPrefix.size()).c_str()));
+    const pid_t pid =
+        static_cast<pid_t>(std::atol(name.substr(kPrefix.size(), dash - kPrefix.size()).c_str()));
     if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) std::filesystem::remove(f.path(), ec);
   }
 }

@@ -488,7 +488,7 @@ struct VarState {
     r = r * r;
     t2 = t2 - r;
     since = since - splat(1.0);
-    const M reseed = mor(mor(var < splat(0.000001) * (t2 * splat(inv)), r > splat(1000000.0) * t2),
+    const M reseed = mor(mor(var<splat(0.000001) * (t2 * splat(inv)), r> splat(1000000.0) * t2),
                          since <= splat(0.0));
     if (any(reseed)) {
       std::size_t pos = head;
