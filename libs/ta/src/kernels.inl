@@ -488,8 +488,9 @@ struct VarState {
     r = r * r;
     t2 = t2 - r;
     since = since - splat(1.0);
-    const M reseed = mor(mor(var<splat(0.000001) * (t2 * splat(inv)), r> splat(1000000.0) * t2),
-                         since <= splat(0.0));
+    const M var_tiny = var < splat(0.000001) * (t2 * splat(inv));
+    const M drop_huge = r > splat(1000000.0) * t2;
+    const M reseed = mor(mor(var_tiny, drop_huge), since <= splat(0.0));
     if (any(reseed)) {
       std::size_t pos = head;
       V sum = splat(0.0);
