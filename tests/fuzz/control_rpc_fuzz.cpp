@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include <simdjson.h>
+#include <spdlog/spdlog.h>
 
 #include "config/config.hpp"
 #include "ctl/control_api.hpp"
@@ -50,7 +51,8 @@ void remove_stale_regions() {
 
 daemon::Config fuzz_config() {
   remove_stale_regions();
-  ::unsetenv("STATE_DIRECTORY");  // no order journal
+  spdlog::set_level(spdlog::level::warn);  // not the info line of every rejected signal
+  ::unsetenv("STATE_DIRECTORY");           // no order journal
   return daemon::parse_config(
       R"({"region": {"instance": "fuzzrpc)" + std::to_string(::getpid()) +
       R"(", "lock_pages": false, "hugepages": "off"},

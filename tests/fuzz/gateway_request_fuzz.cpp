@@ -24,6 +24,7 @@
 #include <string_view>
 
 #include <simdjson.h>
+#include <spdlog/spdlog.h>
 
 #include "config/config.hpp"
 #include "engine.hpp"
@@ -55,7 +56,8 @@ void remove_stale_regions() {
 
 daemon::Config fuzz_config() {
   remove_stale_regions();
-  ::unsetenv("STATE_DIRECTORY");  // no order journals
+  spdlog::set_level(spdlog::level::warn);  // not the info line of every rejected signal
+  ::unsetenv("STATE_DIRECTORY");           // no order journals
   return daemon::parse_config(
       R"({"region": {"instance": "fuzzgw)" + std::to_string(::getpid()) +
       R"(", "lock_pages": false, "hugepages": "off"},
