@@ -10,6 +10,7 @@
 // signed endpoints (orders, cancels, queries, account) past the signature check. Every request
 // the gateway answers at once must get a status and, for JSON, a body that parses; an error (4xx
 // or 5xx) must be Binance's {"code": negative integer, "msg": string}. Never a crash.
+// CWTS_FUZZ_VERBOSE=1 prints each answer (reproducing a finding: the binary and the input file).
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -18,6 +19,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -90,6 +93,8 @@ std::int64_t now_ms() {
 }
 
 void check(const cwts::net::HttpServerResponse& r) {
+  static const bool verbose = std::getenv("CWTS_FUZZ_VERBOSE") != nullptr;
+  if (verbose) std::fprintf(stderr, "answer %u %s\n", r.status, r.body.c_str());
   if (r.status < 100 || r.status > 599) __builtin_trap();
   if (r.content_type.rfind("application/json", 0) != 0) return;
   simdjson::dom::parser parser;
