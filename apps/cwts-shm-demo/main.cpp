@@ -309,9 +309,8 @@ int main(int argc, char** argv) {
     }
     if (now >= next_print) {
       ++second;
-      std::uint64_t ev_total = 0, lapped = 0, p50 = 0, p99 = 0;
+      std::uint64_t lapped = 0, p50 = 0, p99 = 0;
       for (int r = 0; r < o.readers; ++r) {
-        ev_total += stats[r].events;
         lapped += stats[r].lapped;
         p50 = std::max(p50, stats[r].lat_p50_ns);
         p99 = std::max(p99, stats[r].lat_p99_ns);

@@ -340,8 +340,8 @@ ApiReply RestApi::dispatch(Endpoint ep, const binance::Request& r, std::int64_t 
         if (i != 0) s += ',';
         const Market* mk = venue_.find(names[i]);
         const md::OrderBook& book = venue_.book_or_empty(names[i]);
-        const md::Level bb = book.bid_levels() != 0 ? book.bid(0) : md::Level{0, 0};
-        const md::Level ba = book.ask_levels() != 0 ? book.ask(0) : md::Level{0, 0};
+        const md::Level bb = book.bid_levels() != 0 ? book.bid(0) : md::Level{{0}, {0}};
+        const md::Level ba = book.ask_levels() != 0 ? book.ask(0) : md::Level{{0}, {0}};
         const md::Price last_px =
             mk != nullptr && !mk->trades.empty() ? mk->trades.back().px : md::Price{};
         core::JsonWriter w;

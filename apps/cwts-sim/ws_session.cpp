@@ -166,8 +166,9 @@ class WsSession : public WsServerSession<WsSession>, public Subscriber {
             return;
           }
           for (auto& [name, sid] : parsed) {
+            // (not capturing the binding itself: clang before 16 cannot)
             const bool have = std::any_of(subs_.begin(), subs_.end(),
-                                          [&](const auto& s) { return s.first == name; });
+                                          [&n = name](const auto& s) { return s.first == n; });
             if (have) continue;
             srv_.venue->subscribe(this, sid);
             subs_.emplace_back(name, sid);
@@ -175,7 +176,7 @@ class WsSession : public WsServerSession<WsSession>, public Subscriber {
         } else {
           for (auto& [name, sid] : parsed) {
             const auto it = std::find_if(subs_.begin(), subs_.end(),
-                                         [&](const auto& s) { return s.first == name; });
+                                         [&n = name](const auto& s) { return s.first == n; });
             if (it == subs_.end()) continue;
             srv_.venue->unsubscribe(this, it->second);
             subs_.erase(it);

@@ -24,7 +24,6 @@ using simdjson::dom::element_type;
 
 using jsonrpc::kFailed;
 using jsonrpc::kInvalidParams;
-constexpr int kForbidden = jsonrpc::kUnauthorized;
 
 constexpr std::string_view kReadMethods[] = {"hello",
                                              "market.quote",

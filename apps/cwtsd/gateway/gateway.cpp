@@ -193,24 +193,26 @@ Gateway::~Gateway() { stop(); }
 
 std::uint16_t Gateway::port() const noexcept { return impl_->port; }
 
+void Gateway::Impl::claim_slot() {
+  layout::SignalSlot* mem = nullptr;
+  const auto r =
+      engine.slot_broker().claim_local(static_cast<int>(cfg.gateway.slot), "cwtsd-gateway", mem);
+  if (r.status != shm::ClaimStatus::kOk) {
+    throw std::runtime_error("gateway.slot " + std::to_string(cfg.gateway.slot) + ": " + r.reason);
+  }
+  slot = r.slot;
+  claim = r.claim;
+  producer.emplace(mem->signals, market.slots[slot].signal_cursor);
+  consumer.emplace(market.slots[slot].reports, mem->report_cursor);
+  events.emplace(market.events);
+  next_seq = std::max(
+      next_seq, cc::load_word(market.slots[slot].last_signal_seq, std::memory_order_acquire) + 1);
+  arm_poll();
+}
+
 void Gateway::start() {
   Impl& i = *impl_;
-  layout::SignalSlot* mem = nullptr;
-  const auto r = i.engine.slot_broker().claim_local(static_cast<int>(i.cfg.gateway.slot),
-                                                    "cwtsd-gateway", mem);
-  if (r.status != shm::ClaimStatus::kOk) {
-    throw std::runtime_error("gateway.slot " + std::to_string(i.cfg.gateway.slot) + ": " +
-                             r.reason);
-  }
-  i.slot = r.slot;
-  i.claim = r.claim;
-  i.producer.emplace(mem->signals, i.market.slots[i.slot].signal_cursor);
-  i.consumer.emplace(i.market.slots[i.slot].reports, mem->report_cursor);
-  i.events.emplace(i.market.events);
-  i.next_seq = std::max(
-      i.next_seq,
-      cc::load_word(i.market.slots[i.slot].last_signal_seq, std::memory_order_acquire) + 1);
-  i.arm_poll();
+  i.claim_slot();
   i.thread = std::thread([&i] {
     pin_current_thread("cwtsd-gateway", i.cfg.gateway_thread);
     try {

@@ -91,6 +91,10 @@ struct StreamClient {
 struct Gateway::Impl {
   Impl(const Config& cfg, Engine& engine, Credentials creds);
 
+  // Gateway::start, before the thread: claims cfg.gateway.slot (its signal ring and report ring,
+  // the events) and arms the report poll. Throws std::runtime_error if the slot is held.
+  void claim_slot();
+
   // --- gateway thread -------------------------------------------------------------------------
   void handle(net::HttpServerRequest&& req, Reply reply);
   // Public market data (market_endpoints.cpp). False if `path` is not one of them.

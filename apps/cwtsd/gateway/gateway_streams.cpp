@@ -18,7 +18,7 @@ using binance::StreamKind;
 
 namespace {
 
-md::Level level(layout::Price px, layout::Qty qty) { return md::Level{px.raw, qty.raw}; }
+md::Level level(layout::Price px, layout::Qty qty) { return md::Level{{px.raw}, {qty.raw}}; }
 
 // "a/b/c" -> names.
 std::vector<std::string> split_names(std::string_view list) {

@@ -23,7 +23,7 @@ using binance::JsonWriter;
 
 namespace {
 
-md::Level level(layout::Price px, layout::Qty qty) { return md::Level{px.raw, qty.raw}; }
+md::Level level(layout::Price px, layout::Qty qty) { return md::Level{{px.raw}, {qty.raw}}; }
 
 // The closed candles the region holds for (symbol, timeframe), oldest first, then the live one
 // if it is newer than the last closed.

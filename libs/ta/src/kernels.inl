@@ -34,6 +34,7 @@ inline V sel(M m, V a, V b) noexcept { return m ? a : b; }
 inline M msel(M m, M a, M b) noexcept { return m ? a : b; }
 inline M mtrue() noexcept { return true; }
 inline M mand(M a, M b) noexcept { return a && b; }
+inline M mor(M a, M b) noexcept { return a || b; }
 inline M mnot(M a) noexcept { return !a; }
 inline bool any(M m) noexcept { return m; }
 inline V vabs(V x) noexcept { return std::fabs(x); }
@@ -54,6 +55,7 @@ inline V sel(M m, V a, V b) noexcept { return m ? a : b; }
 inline M msel(M m, M a, M b) noexcept { return m ? a : b; }
 inline M mtrue() noexcept { return M{} == M{}; }
 inline M mand(M a, M b) noexcept { return a & b; }
+inline M mor(M a, M b) noexcept { return a | b; }
 inline M mnot(M a) noexcept { return ~a; }
 inline V vabs(V x) noexcept { return (V)((M)x & abs_mask()); }
 #if CWTS_TA_WIDTH == 4
@@ -486,8 +488,9 @@ struct VarState {
     r = r * r;
     t2 = t2 - r;
     since = since - splat(1.0);
-    const M reseed = (var < splat(0.000001) * (t2 * splat(inv))) | (r > splat(1000000.0) * t2) |
-                     (since <= splat(0.0));
+    const M var_tiny = var < splat(0.000001) * (t2 * splat(inv));
+    const M drop_huge = r > splat(1000000.0) * t2;
+    const M reseed = mor(mor(var_tiny, drop_huge), since <= splat(0.0));
     if (any(reseed)) {
       std::size_t pos = head;
       V sum = splat(0.0);
@@ -1183,30 +1186,42 @@ struct Vwap {
 #if CWTS_TA_WIDTH > 1
 // In-place transpose of a W x W tile held as W vectors (row l = lane l's W consecutive bars ->
 // row t = bar t across the lanes), by log2(W) rounds of two-source shuffles.
+// __builtin_shufflevector (constant lane indices) is accepted by clang and by GCC >= 12; GCC's
+// own __builtin_shuffle is not known to clang. A shuffle only moves lanes: same bits either way.
 #if CWTS_TA_WIDTH == 4
 inline void transpose(V* r) noexcept {
-  const M lo1 = {0, 4, 2, 6}, hi1 = {1, 5, 3, 7}, lo2 = {0, 1, 4, 5}, hi2 = {2, 3, 6, 7};
-  const V t0 = __builtin_shuffle(r[0], r[1], lo1), t1 = __builtin_shuffle(r[0], r[1], hi1);
-  const V t2 = __builtin_shuffle(r[2], r[3], lo1), t3 = __builtin_shuffle(r[2], r[3], hi1);
-  r[0] = __builtin_shuffle(t0, t2, lo2);
-  r[2] = __builtin_shuffle(t0, t2, hi2);
-  r[1] = __builtin_shuffle(t1, t3, lo2);
-  r[3] = __builtin_shuffle(t1, t3, hi2);
+  const V t0 = __builtin_shufflevector(r[0], r[1], 0, 4, 2, 6);
+  const V t1 = __builtin_shufflevector(r[0], r[1], 1, 5, 3, 7);
+  const V t2 = __builtin_shufflevector(r[2], r[3], 0, 4, 2, 6);
+  const V t3 = __builtin_shufflevector(r[2], r[3], 1, 5, 3, 7);
+  r[0] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+  r[2] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+  r[1] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+  r[3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
 }
 #else
-inline void transpose(V* r) noexcept {
-  const M lo[3] = {
-      {0, 8, 2, 10, 4, 12, 6, 14}, {0, 1, 8, 9, 4, 5, 12, 13}, {0, 1, 2, 3, 8, 9, 10, 11}};
-  const M hi[3] = {
-      {1, 9, 3, 11, 5, 13, 7, 15}, {2, 3, 10, 11, 6, 7, 14, 15}, {4, 5, 6, 7, 12, 13, 14, 15}};
-  for (int s = 0, d = 1; s < 3; ++s, d *= 2) {
-    for (int i = 0; i < 8; ++i) {
-      if ((i / d) % 2 != 0) continue;
-      const V a = r[i], b = r[i + d];
-      r[i] = __builtin_shuffle(a, b, lo[s]);
-      r[i + d] = __builtin_shuffle(a, b, hi[s]);
+// One round: rows i and i + D (for i with bit D clear) exchange blocks of D lanes.
+template <int D>
+inline void transpose_round(V* r) noexcept {
+  for (int i = 0; i < 8; ++i) {
+    if ((i / D) % 2 != 0) continue;
+    const V a = r[i], b = r[i + D];
+    if constexpr (D == 1) {
+      r[i] = __builtin_shufflevector(a, b, 0, 8, 2, 10, 4, 12, 6, 14);
+      r[i + D] = __builtin_shufflevector(a, b, 1, 9, 3, 11, 5, 13, 7, 15);
+    } else if constexpr (D == 2) {
+      r[i] = __builtin_shufflevector(a, b, 0, 1, 8, 9, 4, 5, 12, 13);
+      r[i + D] = __builtin_shufflevector(a, b, 2, 3, 10, 11, 6, 7, 14, 15);
+    } else {
+      r[i] = __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11);
+      r[i + D] = __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15);
     }
   }
+}
+inline void transpose(V* r) noexcept {
+  transpose_round<1>(r);
+  transpose_round<2>(r);
+  transpose_round<4>(r);
 }
 #endif
 #endif
