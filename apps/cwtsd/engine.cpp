@@ -239,15 +239,21 @@ void Engine::start() {
   }
 }
 
+void Engine::stop_trading() {
+  Impl& i = *impl_;
+  if (!i.started || i.trading_stopped.exchange(true)) return;
+  // The exec thread stops intake, settles open orders (cancel or leave) and writes the final
+  // reports before it returns; the feed keeps the books (and the paper venue) alive meanwhile.
+  i.exec_stop.store(true, std::memory_order_release);
+  if (i.exec_thread.joinable()) i.exec_thread.join();
+}
+
 void Engine::stop() {
   Impl& i = *impl_;
   if (i.stopped) return;
   i.stopped = true;
   if (i.started) {
-    // The exec thread stops intake, settles open orders (cancel or leave) and writes the final
-    // reports before it returns; the feed keeps the books (and the paper venue) alive meanwhile.
-    i.exec_stop.store(true, std::memory_order_release);
-    if (i.exec_thread.joinable()) i.exec_thread.join();
+    stop_trading();
     if (i.broker) i.broker->stop();  // the holders' connections close: their slots are gone
     i.md->stop();
   }

@@ -73,6 +73,10 @@ class Engine {
   // Graceful stop: intake stops, open orders are cancelled or left (shutdown.on_stop), every
   // signal still open gets its final report, threads join, regions are marked closed and removed.
   void stop();
+  // The first half of stop(), from any one thread: intake stops, open orders are settled, the
+  // exec thread writes the final reports and joins; the regions stay (their readers, the control
+  // plane's remote strategies among them, still read those reports). stop() does it if not done.
+  void stop_trading();
 
   // ctl thread.
   [[nodiscard]] EngineSnapshot snapshot() const;

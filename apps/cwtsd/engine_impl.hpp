@@ -91,6 +91,7 @@ struct Engine::Impl {
   std::unique_ptr<ExecEngine> exec;
   std::thread exec_thread;
   std::atomic<bool> exec_stop{false};
+  std::atomic<bool> trading_stopped{false};  // stop_trading() done (or under way)
   bool started = false;
   bool stopped = false;
 };

@@ -120,9 +120,14 @@ int main(int argc, char** argv) {
     {
       cwts::daemon::CtlThread ctl(engine, cfg, config_path, control_token,
                                   std::move(control_tokens), notifier);
-      ctl.run();
+      // At SIGTERM the gateway stops first (no new order enters while the exec thread settles the
+      // open ones), then the engine's trading, while the control plane still relays the final
+      // reports to remote strategies.
+      ctl.run([&] {
+        if (gateway) gateway->stop();
+        engine.stop_trading();
+      });
     }
-    // The gateway first: no new order enters while the exec thread settles the open ones.
     if (gateway) gateway->stop();
     engine.stop();
     log_event(spdlog::level::info, "ctl", "exit", LogFields().num("status", 0));

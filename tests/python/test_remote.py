@@ -711,3 +711,23 @@ def test_an_earlier_runs_order_with_one_of_our_numbers_is_never_taken_for_our_si
     assert b._terminal[7].kind == "FILLED"
     b._deliver(report(9, "CANCELLED", 200))  # an earlier holder's order, this run
     assert b._terminal[9].kind == "CANCELLED"
+
+
+def test_the_stops_final_reports_reach_a_remote_strategy_before_the_plane_closes(rengine):
+    """At SIGTERM the engine cancels its open orders (shutdown.on_stop = cancel) and reports each
+    one; the control plane closed before the exec thread wrote them, so a remote strategy never
+    heard of its order's end (found by the soak). The plane now relays them first."""
+    url, _ = control(rengine)
+
+    async def main():
+        r = await remote.connect(url, token=ALICE, slot=5, reconnect=False)
+        q = await r.quote("BTCUSDT")
+        seq = await r.submit("BTCUSDT", "buy", 0.001, price=q.bid * 0.98, round="down")
+        while not any(x.kind == "NEW" and x.seq == seq for x in r.pending_reports()):
+            await asyncio.sleep(0.02)
+        assert await asyncio.get_running_loop().run_in_executor(None, rengine.stop) == 0
+        t = await r.wait_report(seq, 5)
+        assert t is not None and t.kind == "CANCELLED", t
+        await r.close()
+
+    run(main())

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <exception>
 
+#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include "cwts/core/clock.hpp"
@@ -56,19 +57,44 @@ CtlThread::CtlThread(Engine& engine, const Config& cfg, std::string config_path,
 }
 
 CtlThread::~CtlThread() {
+  if (stop_thread_.joinable()) stop_thread_.join();
   if (control_) control_->stop();
   if (!control_file_.empty()) std::remove(control_file_.c_str());
   if (!token_file_.empty()) std::remove(token_file_.c_str());
 }
 
-void CtlThread::run() { ioc_.run(); }
+void CtlThread::run(std::function<void()> stop_trading) {
+  stop_trading_ = std::move(stop_trading);
+  ioc_.run();
+}
+
+void CtlThread::finish_stop() {
+  // Everything the exec thread reported before it joined (the stop's cancels and refusals among
+  // them) goes to the remote strategies and the report subscribers before the plane closes; the
+  // last writes get a moment to leave.
+  if (control_) {
+    api_.poll_remote();
+    report_notes_.clear();
+    api_.poll_reports(report_notes_);
+    for (const auto& n : report_notes_) control_->broadcast("reports", n);
+  }
+  tick_.cancel();
+  remote_tick_.cancel();
+  auto linger = std::make_shared<boost::asio::steady_timer>(ioc_, std::chrono::milliseconds(200));
+  linger->async_wait([this, linger](const boost::system::error_code&) { ioc_.stop(); });
+}
 
 void CtlThread::arm_stop() {
   stop_signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     log_event(spdlog::level::info, "ctl", "stop_requested", LogFields().num("signal", sig));
     notifier_.stopping("stopping");
-    ioc_.stop();
+    if (!stop_trading_) return ioc_.stop();
+    stopping_ = true;
+    stop_thread_ = std::thread([this] {
+      stop_trading_();
+      boost::asio::post(ioc_, [this] { finish_stop(); });
+    });
   });
 }
 
@@ -217,7 +243,8 @@ void CtlThread::arm_tick() {
 
 void CtlThread::on_tick() {
   engine_.hot_log().drain();
-  engine_.poll_symbols();  // removed symbols whose last order is over are unsubscribed
+  // Removed symbols whose last order is over are unsubscribed (not while the engine stops).
+  if (!stopping_) engine_.poll_symbols();
   const std::int64_t now = realtime_ns();
   const EngineSnapshot snap = engine_.snapshot();
   if (control_) {

@@ -10,8 +10,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -39,9 +41,11 @@ class CtlThread {
   CtlThread(const CtlThread&) = delete;
   CtlThread& operator=(const CtlThread&) = delete;
 
-  // Runs until SIGTERM or SIGINT. Destruction closes the control plane and removes the control
-  // file.
-  void run();
+  // Runs until SIGTERM or SIGINT. At the signal, `stop_trading` (the gateway's and the engine's
+  // first half of their stop) runs on a thread of its own while this one goes on relaying reports
+  // to remote strategies; then the last reports are relayed and sent, and run() returns.
+  // Destruction closes the control plane and removes the control file.
+  void run(std::function<void()> stop_trading = {});
 
   // GET /metrics, /healthz, /readyz (docs/operations.md, control plane).
   [[nodiscard]] HttpResponse http_get(const std::string& target);
@@ -55,6 +59,7 @@ class CtlThread {
   void reload();
   void open_control_plane(std::string token, std::vector<ControlToken> tokens);
   void arm_remote();
+  void finish_stop();  // the last reports relayed, then run() returns (ctl thread)
 
   Engine& engine_;
   const Config& cfg_;
@@ -78,6 +83,9 @@ class CtlThread {
   std::string control_file_;
   std::string token_file_;  // the generated token's file (removed at exit); "" = none generated
   Supervisor supervisor_;
+  std::function<void()> stop_trading_;
+  std::thread stop_thread_;  // runs stop_trading_ at SIGTERM
+  bool stopping_ = false;
   std::int64_t progress_ns_;
   std::int64_t last_stats_ns_ = 0;
   std::vector<std::string> report_notes_;
