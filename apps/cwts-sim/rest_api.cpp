@@ -174,7 +174,7 @@ ApiReply RestApi::reject(std::string_view stats_name, const std::string* api_key
 
 void RestApi::charge(std::string_view stats_name, std::uint32_t weight, std::int64_t now_ms) {
   count(stats_name, nullptr, weight);
-  (void)limiter_.admit(now_ms, weight);
+  limiter_.charge(now_ms, weight);
 }
 
 std::vector<binance::RateUsage> RestApi::rate_usage(std::int64_t now_ms, bool order_request) const {

@@ -164,7 +164,9 @@ class EngineRun:
         self.proc = subprocess.Popen([self.binary, "--config", str(self.config)], env=env,
                                      stdout=subprocess.DEVNULL, stderr=open(self.log, "a"))
         import cwts_bridge
-        deadline = time.time() + 60
+        # Up to a first ban's length and more: an engine started inside the venue's back-off
+        # waits it out before it is ready (docs/engine.md); venue_bans counts the ban itself.
+        deadline = time.time() + 180
         while time.time() < deadline:
             try:
                 with cwts_bridge.attach(self.instance) as b:
@@ -517,6 +519,9 @@ def main() -> int:
                         engine.start()
                     except RuntimeError as e:  # counted, shown, and tried once more
                         violations["engine_start_failures"] += 1
+                        if engine.proc.poll() is None:
+                            engine.proc.kill()
+                            engine.proc.wait(timeout=30)
                         tail = engine.log.read_text().splitlines()[-25:]
                         print(f"soak: {e}; the log's end:\n" + "\n".join(tail), file=sys.stderr)
                         time.sleep(2.0)

@@ -41,6 +41,13 @@ TEST(RateLimiterTest, RequestsGoingOnInsideAnInjected429sRetryAfterAre418) {
   const RateVerdict early = rl.admit(t + 2'999, 1);
   EXPECT_EQ(early.http_status, 418);
   EXPECT_EQ(early.banned_until_ms, t + 2'999 + 120'000);
+  // Weight that is no request (a WebSocket API connection) is counted, and neither refused nor
+  // taken for a request that ignored the back-off.
+  RateLimiter charged(cwts::sim::test::info2023().rate_limits);
+  charged.back_off(t, 3);
+  for (int k = 0; k < 10; ++k) charged.charge(t + 10, 2);
+  EXPECT_EQ(header(charged, t + 10, "X-MBX-USED-WEIGHT-1M"), "20");
+  EXPECT_EQ(charged.admit(t + 20, 1).http_status, 429);  // the first forgiven request
   RateLimiter waited(cwts::sim::test::info2023().rate_limits);
   waited.back_off(t, 3);
   EXPECT_EQ(waited.admit(t + 3'000, 1).http_status, 200);  // Retry-After honoured

@@ -134,6 +134,13 @@ RateVerdict RateLimiter::admit(std::int64_t now_ms, std::uint32_t weight,
   return v;
 }
 
+void RateLimiter::charge(std::int64_t now_ms, std::uint32_t weight) noexcept {
+  for (Window& w : weights_) {
+    roll(w, now_ms);
+    w.count += weight;
+  }
+}
+
 std::vector<RateUsage> RateLimiter::usage(std::int64_t now_ms) const {
   std::vector<RateUsage> out;
   for (const auto* list : {&weights_, &orders_}) {

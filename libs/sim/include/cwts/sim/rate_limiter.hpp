@@ -47,6 +47,9 @@ class RateLimiter {
   [[nodiscard]] RateVerdict admit(std::int64_t now_ms, std::uint32_t weight,
                                   std::uint32_t new_orders = 0);
 
+  // Weight that is not a request (a WebSocket API connection costs 2): counted in the weight
+  // windows, never refused, and not a request that ignores a back-off.
+  void charge(std::int64_t now_ms, std::uint32_t weight) noexcept;
   // Counts in the windows current at `now_ms` (0 for a window that has rolled over).
   [[nodiscard]] std::vector<RateUsage> usage(std::int64_t now_ms) const;
 
