@@ -33,10 +33,24 @@ std::uint64_t header_u64(const http::fields& h, std::string_view name) {
 // ---- cancels, acknowledgements, events -------------------------------------------------
 // DELETE /api/v3/order for a tracked order the venue has acknowledged; before that, the cancel
 // waits for the acknowledgement (sent earlier, it could overtake the order, be refused as
-// unknown and leave the order resting once it arrives).
+// unknown and leave the order resting once it arrives). An order whose request has not left the
+// queue yet (held by the venue's back-off, or waiting for a connection) is taken out of it and
+// ends CANCELLED here: sent later, a cancel_all or a release during a back-off would not stop it.
 void BinanceRestVenue::Impl::request_cancel(const std::string& cid, const std::string& symbol) {
   if (auto it = orders.find(cid); it != orders.end() && !it->second.acknowledged) {
-    if (!it->second.final) it->second.cancel_wanted = true;
+    if (it->second.final) return;
+    const auto queued = std::find_if(queue.begin(), queue.end(), [&](const Job& j) {
+      return j.kind == JobKind::kPlace && j.cid == cid;
+    });
+    if (queued != queue.end()) {
+      queue.erase(queued);
+      it->second.status = OrderStatus::kCanceled;
+      it->second.final = true;
+      publish(it->first, it->second);
+      forget(it);
+      return;
+    }
+    it->second.cancel_wanted = true;
     return;
   }
   Job j;
