@@ -284,6 +284,13 @@ void BinanceRestVenue::Impl::send(Conn& c) {
     reject_expired(cid, "not sent before its deadline (the connection was being made)");
     return dispatch();
   }
+  if (opt.backoff->holds(now)) {
+    // The venue said back off while this connection was being made: the request waits at the
+    // head of the queue like the others (tick() dispatches it again); the connection stays.
+    c.busy = false;
+    queue.push_front(std::move(j));
+    return;
+  }
   stamp(j, now);
   // The request's bytes are written into the connection's own buffer (its capacity stays from
   // one request to the next): no allocation, and the signature is computed over the query in
