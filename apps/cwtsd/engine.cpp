@@ -66,8 +66,9 @@ shm::RegionOptions region_options(const RegionConfig& r) {
   return o;
 }
 
-// The longest the start waits out the venue's back-off (429/418 Retry-After) in all.
-constexpr std::int64_t kMaxStartBackoffS = 300;
+// The longest the start waits out the venue's back-off (429/418 Retry-After) in all: under the
+// systemd unit's TimeoutStartSec (120 s), so that a longer ban ends the start with a message.
+constexpr std::int64_t kMaxStartBackoffS = 90;
 
 // The exchangeInfo body: from venue.exchange_info_file, else from the venue for our symbols. A
 // 429/418 is waited out and asked again (a restart inside the venue's back-off must neither exit
@@ -93,11 +94,11 @@ std::string load_info_text(const Config& cfg, core::RestBackoff& backoff) {
       if (e.status() != 429 && e.status() != 418) throw;
       const std::int64_t s =
           e.retry_after_s() > 0 ? e.retry_after_s() : (e.status() == 418 ? 120 : 1);
-      backoff.hold_until(realtime_ns() + s * 1'000'000'000LL);
       if (waited_s + s > kMaxStartBackoffS) {
         throw std::runtime_error(std::string(e.what()) + " (the venue says wait " +
                                  std::to_string(s) + " s more: start again after that)");
       }
+      backoff.hold_until(realtime_ns() + s * 1'000'000'000LL);
       log::log_event(spdlog::level::warn, "engine", "venue_backoff_at_start",
                      log::LogFields()
                          .num("http_status", static_cast<std::int64_t>(e.status()))

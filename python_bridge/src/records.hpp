@@ -27,7 +27,7 @@ struct SymbolMeta {
 double to_f(std::int64_t raw, int decimals);
 
 // (seq, kind, reason, symbol, side, client_order_id, venue_order_id, last_qty, last_px, cum_qty,
-// avg_px, fee, venue_code, ts_ns, fee_native, fee_asset); `syms` indexed by symbol id.
+// avg_px, fee, venue_code, ts_ns, fee_native, fee_asset, epoch); `syms` indexed by symbol id.
 // `epoch`: the engine run the report came from (its start time, ns).
 nb::tuple report_tuple(const cwts::layout::ExecReport& r, const std::vector<SymbolMeta>& syms,
                        std::uint64_t epoch);

@@ -516,8 +516,8 @@ void ExecEngine::on_signal(std::uint32_t slot, const layout::Signal& s, std::int
 
 void ExecEngine::on_cancel_signal(std::uint32_t slot, const layout::Signal& s, std::int64_t now) {
   Order* target = find(slot, s.target_seq);
-  // Lower than any seq this run took from the slot: it can only name an earlier run's order (the
-  // gateway's seqs grow across restarts; a restarted strategy's start again at 1 and never do).
+  // Lower than any seq this run took from the slot: it can only name an earlier run's order (a
+  // slot's numbers start above its recovered orders' after a restart, order_journal.cpp).
   if (target == nullptr && s.target_seq < slot_first_seq_[slot])
     target = find_adopted(slot, s.target_seq);
   if (target == nullptr || target->cancel_seq != 0)

@@ -183,7 +183,7 @@ void FeedClient::Impl::on_http_response(const std::shared_ptr<HttpConn>& h) {
       if (!ra.empty()) {
         std::int64_t v = 0;
         const auto r = std::from_chars(ra.data(), ra.data() + ra.size(), v);
-        if (r.ec == std::errc{} && v > 0) secs = v;
+        if (r.ec == std::errc{} && v > 0) secs = std::min<std::int64_t>(v, 3 * 86'400);
       }
       rest_blocked_until = now + std::chrono::seconds(secs);
       if (cfg.rest_backoff) cfg.rest_backoff->hold_until(realtime_ns() + secs * 1'000'000'000LL);

@@ -1,5 +1,6 @@
 #include "cwts/net/http_get.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
 
@@ -41,6 +42,7 @@ std::string exchange(Stream& stream, const net::Endpoint& ep, const std::string&
     if (!ra.empty()) {
       const auto r = std::from_chars(ra.data(), ra.data() + ra.size(), retry_after);
       if (r.ec != std::errc{} || retry_after < 0) retry_after = 0;
+      retry_after = std::min<std::int64_t>(retry_after, 3 * 86'400);  // Binance bans last 3 days
     }
     throw HttpStatusError(
         "HTTP " + std::to_string(res.result_int()) + ": " + res.body().substr(0, 200),

@@ -1,6 +1,7 @@
 // BinanceRestVenue::Impl, order tracking: the venue's answers (order, openOrders, myTrades,
 // account, errors), cancels, fees and the events reported to the listener.
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,12 +18,15 @@ using core::realtime_ns;
 
 using detail::parse8;
 
+constexpr std::int64_t kMaxRetryAfterS = 3 * 86'400;
+
 std::uint64_t header_u64(const http::fields& h, std::string_view name) {
   const auto it = h.find(beast::string_view(name.data(), name.size()));
   if (it == h.end()) return 0;
   std::uint64_t v = 0;
   for (char c : it->value()) {
     if (c < '0' || c > '9') break;
+    if (v > (UINT64_MAX - 9) / 10) return UINT64_MAX;  // saturates, never wraps
     v = v * 10 + static_cast<std::uint64_t>(c - '0');
   }
   return v;
@@ -94,7 +98,9 @@ void BinanceRestVenue::Impl::on_response(Job& j, http::response<http::string_bod
   }
   simdjson::dom::element doc;
   const bool parsed = json.parse(res.body()).get(doc) == simdjson::SUCCESS;
-  on_answer(j, status, doc, parsed, static_cast<std::int64_t>(header_u64(res, "Retry-After")),
+  on_answer(j, status, doc, parsed,
+            static_cast<std::int64_t>(
+                std::min<std::uint64_t>(header_u64(res, "Retry-After"), kMaxRetryAfterS)),
             res.body());
 }
 
@@ -105,6 +111,8 @@ void BinanceRestVenue::Impl::on_answer(Job& j, int status, simdjson::dom::elemen
     // account: new orders only, no ban).
     std::int64_t code = -1003;
     if (!parsed || doc["code"].get(code) != simdjson::SUCCESS) code = -1003;
+    // Binance's bans last at most 3 days: a larger (or garbled) Retry-After is taken as that.
+    retry_after_s = std::clamp<std::int64_t>(retry_after_s, 0, kMaxRetryAfterS);
     if (status == 418 || code != -1015) {
       // Every request waits, not only this one: the rest of the queue would be sent at once
       // otherwise, and Binance bans an IP that goes on before Retry-After (418: 2 min to 3 days).

@@ -336,8 +336,9 @@ void BinanceRestVenue::Impl::on_ws_response(std::uint64_t id, simdjson::dom::ele
     std::int64_t retry_ms = 0;  // Binance: data.retryAfter, a time in ms
     if (doc["data"]["retryAfter"].get(retry_ms) == simdjson::SUCCESS) {
       // Rounded up: rounded down, the client comes back before the venue's time and is banned.
-      retry_after_s =
-          std::max<std::int64_t>(1, (retry_ms - realtime_ns() / 1'000'000 + 999) / 1000);
+      const std::int64_t left_ms =
+          std::clamp<std::int64_t>(retry_ms - realtime_ns() / 1'000'000, 0, 3 * 86'400'000LL);
+      retry_after_s = std::max<std::int64_t>(1, (left_ms + 999) / 1000);
     }
   }
   on_answer(j, static_cast<int>(status), doc, parsed, retry_after_s, "WebSocket API error");
