@@ -12,6 +12,7 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -561,40 +562,53 @@ TEST(CwtsdVenueScheduling, BulkCancelsWaitOutA429sRetryAfterAndTheVenueNeverBans
 // the back-off ended: the operator's kill switch during a 429 let queued orders reach the venue
 // seconds later (found in review). It is taken out of the queue and ends CANCELLED, never sent.
 TEST(CwtsdVenueScheduling, AnOrderHeldByABackOffAndCancelledMeanwhileIsNeverSent) {
-  EngineOptions o;  // one REST connection: while the first order's answer is held, the others queue
-  o.extra_venue = R"(,"connections":1)";
-  o.slots = R"("default":{"trade":true,"on_release":"cancel"})";
-  Harness h(o);
-  ASSERT_TRUE(h.wait_metric("cwts_venue_user_stream_live 1")) << h.log();
-  std::vector<std::uint64_t> seqs;
-  {
-    StrategyClient s(h.instance(), 0);
-    const int btc = s.symbol_id("BTCUSDT");
-    const auto q = s.quote(btc);
+  // Cancelled by the slot's release (slots.N.on_release = cancel), then by the strategy's own
+  // cancel signals: those were refused RATE_LIMITED during the back-off, and the order went out.
+  for (const bool by_signal : {false, true}) {
+    SCOPED_TRACE(by_signal ? "cancel signals" : "release");
+    EngineOptions o;  // one REST connection: while the first order's answer is held, others queue
+    o.extra_venue = R"(,"connections":1)";
+    o.slots = R"("default":{"trade":true,"on_release":"cancel"})";
+    Harness h(o);
+    ASSERT_TRUE(h.wait_metric("cwts_venue_user_stream_live 1")) << h.log();
+    std::vector<std::uint64_t> seqs;
+    std::optional<StrategyClient> s(std::in_place, h.instance(), 0);
+    const int btc = s->symbol_id("BTCUSDT");
+    const auto q = s->quote(btc);
     reset_stats(h);
     ASSERT_EQ(h.fault(R"({"delay_ms":300,"http_status":429,"retry_after_s":3,"count":1,)"
                       R"("path":"/api/v3/order"})")
                   .status,
               200U);
     for (int k = 0; k < 3; ++k) {
-      seqs.push_back(s.submit(
+      seqs.push_back(s->submit(
           StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
                                tick_floor(q.bid_px.raw * (985 - 4 * k) / 1000, fx(0.01)))));
     }
-    for (const auto seq : seqs) ASSERT_TRUE(wait_kind(s, seq, ReportKind::kAccepted)) << h.log();
-    const auto first = s.wait_terminal(seqs[0]);
+    for (const auto seq : seqs) ASSERT_TRUE(wait_kind(*s, seq, ReportKind::kAccepted)) << h.log();
+    const auto first = s->wait_terminal(seqs[0]);
     ASSERT_FALSE(first.empty()) << h.log();
-    EXPECT_EQ(kind_of(first.back()), ReportKind::kRejected);  // the 429
-  }  // released (slots.N.on_release = cancel) inside the 3 s back-off: the queued two are cancelled
-  StrategyClient next(h.instance(), 0);  // the slot's reports wait for its next holder
-  for (std::size_t k = 1; k < seqs.size(); ++k) {
-    EXPECT_TRUE(wait_kind(next, seqs[k], ReportKind::kCancelled)) << "seq " << seqs[k] << h.log();
+    EXPECT_EQ(kind_of(first.back()), ReportKind::kRejected);  // the 429: the back-off is on
+    if (by_signal) {
+      for (std::size_t k = 1; k < seqs.size(); ++k) {
+        const auto c = s->cancel(seqs[k]);
+        const auto rc = s->wait_terminal(c);
+        ASSERT_FALSE(rc.empty()) << h.log();
+        EXPECT_NE(static_cast<RejectReason>(rc.back().reason), RejectReason::kRateLimited);
+      }
+    } else {
+      s.reset();                   // released inside the 3 s back-off: the queued two are cancelled
+      s.emplace(h.instance(), 0);  // the slot's reports wait for its next holder
+    }
+    for (std::size_t k = 1; k < seqs.size(); ++k) {
+      EXPECT_TRUE(wait_kind(*s, seqs[k], ReportKind::kCancelled)) << "seq " << seqs[k] << h.log();
+    }
+    std::this_thread::sleep_for(3500ms);  // past Retry-After: nothing more goes out
+    const std::string used = stats(h);
+    EXPECT_EQ(used.find("POST /api/v3/order"), std::string::npos) << used;
+    EXPECT_EQ(used.find("DELETE /api/v3/order"), std::string::npos) << used;
+    EXPECT_EQ(h.engine().terminate(15s), 0);
   }
-  std::this_thread::sleep_for(3500ms);  // past Retry-After: nothing more goes out
-  const std::string used = stats(h);
-  EXPECT_EQ(used.find("POST /api/v3/order"), std::string::npos) << used;
-  EXPECT_EQ(used.find("DELETE /api/v3/order"), std::string::npos) << used;
-  EXPECT_EQ(h.engine().terminate(15s), 0);
 }
 
 // Binance counts weight per IP: a 429 to the feed's depth snapshot binds the order client too.

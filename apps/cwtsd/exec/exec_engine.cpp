@@ -522,7 +522,11 @@ void ExecEngine::on_cancel_signal(std::uint32_t slot, const layout::Signal& s, s
     target = find_adopted(slot, s.target_seq);
   if (target == nullptr || target->cancel_seq != 0)
     return reject(slot, s, RejectReason::kUnknownOrder, 0, now);
-  if (governor_.try_acquire_request(1, now) != engine::RateDecision::kOk) {
+  // While the venue says back off the cancel is taken all the same: it waits in the venue
+  // client's queue until Retry-After, or takes its order out of the queue if that was not sent
+  // yet. Refused, the order would go out when the back-off ends with no cancel behind it.
+  const engine::RateDecision d = governor_.try_acquire_request(1, now);
+  if (d != engine::RateDecision::kOk && d != engine::RateDecision::kBackoff) {
     return reject(slot, s, RejectReason::kRateLimited, 0, now);
   }
   SlotState& st = *slots_[slot];
