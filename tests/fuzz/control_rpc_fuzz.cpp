@@ -26,6 +26,7 @@
 #include "config/config.hpp"
 #include "ctl/control_api.hpp"
 #include "engine.hpp"
+#include "fuzz_engine.hpp"
 
 namespace {
 
@@ -33,36 +34,7 @@ namespace daemon = cwts::daemon;
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
-// A run that found something exits without the engine's clean-up: its regions (and claim socket)
-// stay in /dev/shm as cwts-fuzzrpc<pid>-*. Remove those of processes that are gone.
-void remove_stale_regions() {
-  std::error_code ec;
-  for (const auto& f : std::filesystem::directory_iterator("/dev/shm", ec)) {
-    const std::string name = f.path().filename().string();
-    constexpr std::string_view kPrefix = "cwts-fuzzrpc";
-    if (name.rfind(kPrefix, 0) != 0) continue;
-    const auto dash = name.find('-', kPrefix.size());
-    if (dash == std::string::npos) continue;
-    const pid_t pid =
-        static_cast<pid_t>(std::atol(name.substr(kPrefix.size(), dash - kPrefix.size()).c_str()));
-    if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) std::filesystem::remove(f.path(), ec);
-  }
-}
-
-daemon::Config fuzz_config() {
-  remove_stale_regions();
-  spdlog::set_level(spdlog::level::warn);  // not the info line of every rejected signal
-  ::unsetenv("STATE_DIRECTORY");           // no order journal
-  return daemon::parse_config(
-      R"({"region": {"instance": "fuzzrpc)" + std::to_string(::getpid()) +
-      R"(", "lock_pages": false, "hugepages": "off"},
-    "venue": {"kind": "paper", "rest_url": "http://127.0.0.1:9", "ws_url": "ws://127.0.0.1:9",
-              "exchange_info_file": ")" CWTS_SOURCE_DIR
-      R"(/tests/data/binance/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz"},
-    "market": {"symbols": ["BTCUSDT", "ETHUSDT"], "timeframes": ["1m"]},
-    "threads": {"md": {"idle": "block"}, "exec": {"idle": "block"}},
-    "control": {"enabled": false}})");
-}
+daemon::Config fuzz_config() { return cwts::fuzz::engine_config("fuzzrpc"); }
 
 daemon::Engine& started(daemon::Engine& e) {
   e.start();
