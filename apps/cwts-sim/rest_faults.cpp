@@ -123,7 +123,10 @@ ApiReply RestApi::injected_reply(std::int64_t now_ms) {
   a.error = injected_error(f.http_status, f.code, now_ms);
   if (a.status == 429 || a.status == 418) {
     a.retry_after_s = f.retry_after_s > 0 ? f.retry_after_s : (a.status == 429 ? 1 : 120);
-    if (a.status == 418) a.banned_until_ms = now_ms + a.retry_after_s * 1000;
+    if (a.status == 418) {
+      a.banned_until_ms = now_ms + a.retry_after_s * 1000;
+      limiter_.ban(now_ms, a.retry_after_s);  // a ban: every request until it ends
+    }
     // -1015 is the account's order count: it bans nobody.
     if (a.status == 429 && f.code != -1015) limiter_.back_off(now_ms, a.retry_after_s);
   }

@@ -70,6 +70,9 @@ TEST(RateLimiterTest, WeightOverTheLimitIs429ThenContinuingIs418) {
       R"({"code":-1003,"msg":"Too much request weight used; current limit is 6000 request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API."})");
   EXPECT_EQ(header(rl, t + 1, "X-MBX-USED-WEIGHT-1M"), "6001");
 
+  // The requests already on their way get 429 too (forgiven); going on past them is a ban.
+  for (int k = 0; k < RateLimiter::kBackoffForgiven; ++k)
+    EXPECT_EQ(rl.admit(t + 2, 1).http_status, 429);
   const RateVerdict banned = rl.admit(t + 2, 1);
   const std::int64_t until = t + 2 + 120'000;  // first ban: 2 minutes
   EXPECT_EQ(banned.http_status, 418);
@@ -99,6 +102,7 @@ TEST(RateLimiterTest, RepeatedBansDoubleUpToThreeDays) {
   for (int i = 0; i < 15; ++i) {
     t = (t / 60'000 + 1) * 60'000;  // a fresh window
     EXPECT_EQ(rl.admit(t, 11).http_status, 429);
+    for (int k = 0; k < RateLimiter::kBackoffForgiven; ++k) (void)rl.admit(t, 1);  // on their way
     const RateVerdict v = rl.admit(t, 1);
     ASSERT_EQ(v.http_status, 418);
     EXPECT_EQ(v.banned_until_ms - t, expected) << i;

@@ -92,8 +92,9 @@ RateVerdict RateLimiter::admit(std::int64_t now_ms, std::uint32_t weight,
     const bool was_over = w.count > w.limit.limit;
     w.count += weight;
     if (w.count > w.limit.limit) {
-      // Going on after a 429 in the same window is what gets an IP banned.
-      if (was_over && w.warned) ban = true;
+      // Going on after a 429 in the same window is what gets an IP banned (past the requests the
+      // back-off window forgives).
+      if (was_over && w.warned && now_ms >= backoff_until_ms_) ban = true;
       if (over == nullptr) over = &w;
     }
   }
@@ -108,6 +109,9 @@ RateVerdict RateLimiter::admit(std::int64_t now_ms, std::uint32_t weight,
     over->warned = true;
     v.http_status = 429;
     v.retry_after_s = ceil_seconds(over->start_ms + over->window_ms - now_ms);
+    // Requests already on their way (other connections, other threads) get 429 too; a client
+    // that goes on past those is banned (the back-off window above).
+    back_off(now_ms, v.retry_after_s);
     v.error = make_error(ErrorCode::kTooManyRequests,
                          "Too much request weight used; current limit is " +
                              std::to_string(over->limit.limit) + " request weight per " +

@@ -64,6 +64,10 @@ class RateLimiter {
   // were already on their way on the client's other connections); any more ignored the back-off
   // ("repeatedly ... failing to back off after receiving 429s") and get 418 and a ban.
   static constexpr int kBackoffForgiven = 3;
+  // An IP ban (an injected 418) until `now_ms` + `seconds`: every request is refused with 418.
+  void ban(std::int64_t now_ms, std::int64_t seconds) noexcept {
+    banned_until_ms_ = std::max(banned_until_ms_, now_ms + seconds * 1000);
+  }
   void back_off(std::int64_t now_ms, std::int64_t retry_after_s) noexcept {
     backoff_until_ms_ = std::max(backoff_until_ms_, now_ms + retry_after_s * 1000);
     backoff_forgiven_ = kBackoffForgiven;
