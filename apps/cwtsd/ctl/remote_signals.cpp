@@ -10,6 +10,7 @@
 #include "cwts/core/clock.hpp"
 #include "cwts/core/json_writer.hpp"
 #include "cwts/log/json_log.hpp"
+#include "cwts/shm/signal_submit.hpp"
 #include "exec/slot_broker.hpp"
 
 namespace cwts::daemon {
@@ -170,14 +171,23 @@ std::string RemoteHub::push(element params, RemoteSession& s, layout::Signal sig
   }
   sig.seq = wanted != 0 ? wanted : s.next_seq_;
   sig.created_ns = core::realtime_ns();
-  if (s.producer_->try_push(sig) != cc::PushStatus::kOk) {
+  // Through the signals region's state, as the bridges submit: while the engine stops (its intake
+  // closing) the signal is refused, never left in a ring nobody reads any more.
+  const shm::SubmitStatus st = shm::submit_signal(engine_.signals_region(), *s.producer_, sig);
+  if (st == shm::SubmitStatus::kRingFull) {
     throw RemoteError(kFailed,
                       "the signal ring of slot " + std::to_string(*s.slot_) + " is full (" +
                           std::to_string(layout::kSignalRingCapacity) +
                           " signals): the engine is not consuming; the signal was not sent",
                       "RingFull");
   }
-  s.next_seq_ = sig.seq + 1;
+  if (st == shm::SubmitStatus::kNotLive) {
+    throw RemoteError(kFailed, "the engine is stopping: the signal was not sent", "CwtsError");
+  }
+  s.next_seq_ = sig.seq + 1;  // taken: an unread signal's number is not used again
+  if (st == shm::SubmitStatus::kNotExecuted) {
+    throw RemoteError(kFailed, "the engine stopped: the signal was not executed", "CwtsError");
+  }
   JsonWriter j;
   j.begin_object().key("seq").uinteger(sig.seq).end_object();
   return std::move(j).str();
