@@ -1,5 +1,5 @@
-// ExecEngine's private state types, shared by its translation units (exec_engine.cpp: the loop,
-// signals and reports; venue_events.cpp: the venue listener). Exec thread only.
+// ExecEngine's private state types, shared by its translation units (exec_engine.cpp: the loop and
+// signals; reports.cpp; shutdown.cpp; venue_events.cpp: the venue listener). Exec thread only.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +11,10 @@
 #include "exec/exec_engine.hpp"
 
 namespace cwts::daemon {
+
+inline constexpr std::uint32_t kMaxSignalsPerSlotPerLoop = 64;  // fairness between slots
+// Reports held for one slot whose strategy does not read them, before its intake pauses.
+inline constexpr std::size_t kMaxHeldReports = 4096;
 
 // A signal the engine accepted and whose order is not final yet.
 struct ExecEngine::Order {
