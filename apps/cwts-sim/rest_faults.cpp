@@ -65,7 +65,12 @@ bool apply_fault_json(std::string_view json, Faults& f, std::int64_t steady_now_
     f.after_processing = false;
     f.retry_after_s = 0;
   }
-  if (obj["hold_ms"].error() == simdjson::SUCCESS) f.hold_method.clear();
+  // "method" (an HTTP verb, or a WebSocket API method) narrows the status or hold fault it comes
+  // with; without it that fault takes every method.
+  std::string_view method;
+  const bool has_method = obj["method"].get_string().get(method) == simdjson::SUCCESS;
+  if (obj["http_status"].error() == simdjson::SUCCESS) f.status_method = method;
+  if (obj["hold_ms"].error() == simdjson::SUCCESS) f.hold_method = method;
   for (auto [key, value] : obj) {
     std::int64_t n = 0;
     bool b = false;
@@ -98,8 +103,8 @@ bool apply_fault_json(std::string_view json, Faults& f, std::int64_t steady_now_
     } else if (key == "hold_ms" && value.get_int64().get(n) == simdjson::SUCCESS && n >= 0) {
       f.hold_ms = n;
       f.hold_count = count;
-    } else if (key == "method" && value.get_string().get(text) == simdjson::SUCCESS) {
-      f.hold_method = std::string(text);
+    } else if (key == "method" && has_method) {
+      continue;  // above
     } else if (key == "code" && value.get_int64().get(n) == simdjson::SUCCESS && n < 0 &&
                n > -10'000) {
       f.code = static_cast<int>(n);
@@ -135,7 +140,10 @@ ApiReply RestApi::injected_reply(std::int64_t now_ms) {
 
 HttpReply RestApi::handle(const HttpRequestView& req) {
   Faults& faults = venue_.faults();
-  if (faults.http_status_count == 0 || !faults.applies_to(req.path)) return serve(req);
+  if (faults.http_status_count == 0 || !faults.applies_to(req.path) ||
+      (!faults.status_method.empty() && faults.status_method != req.method)) {
+    return serve(req);
+  }
   // Injected: the venue answers the next N requests with this status, as an overloaded or
   // rate-limiting Binance would; with after_processing, the request is executed first and only
   // its answer is lost ("execution status unknown").

@@ -121,7 +121,8 @@ struct Faults {
   std::int64_t delay_count = 0;
   int http_status = 0;  // next http_status_count REST requests get this status
   std::int64_t http_status_count = 0;
-  std::int64_t hold_ms = 0;  // next hold_count matching requests reach the venue this much later
+  std::string status_method;  // "" = any; else only requests with this method get that status
+  std::int64_t hold_ms = 0;   // next hold_count matching requests reach the venue this much later
   std::int64_t hold_count = 0;
   std::string hold_method;          // "" = any; else only requests with this method are held
   int code = 0;                     // the Binance code of that answer's body (0 = the status's own)

@@ -142,7 +142,8 @@ std::string WsApi::respond(std::string_view text, std::vector<std::string>& afte
   // being executed if "after_processing" (its events still go out: execution status unknown).
   Faults& f = rest_.venue().faults();
   bool injected = false;
-  if (f.http_status_count > 0 && f.path == kWsApiPath) {
+  if (f.http_status_count > 0 && f.path == kWsApiPath &&
+      (f.status_method.empty() || f.status_method == q.method)) {
     --f.http_status_count;
     injected = true;
     if (!f.after_processing) return frame(rest_.injected_reply(now_ms));

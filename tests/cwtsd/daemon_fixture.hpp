@@ -341,6 +341,19 @@ struct FaultedBuys {
   }
 };
 
+// Whether a report of kind `kind` for signal `seq` arrives within `timeout`.
+inline bool wait_kind(StrategyClient& s, std::uint64_t seq, ReportKind kind,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    s.drain();
+    for (const auto& r : s.reports())
+      if (r.signal_seq == seq && kind_of(r) == kind) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return false;
+}
+
 // The engine's position of `symbol` once it reaches `qty` (or what it is after 5 s).
 inline std::int64_t position_when(StrategyClient& s, int symbol, std::int64_t qty) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);

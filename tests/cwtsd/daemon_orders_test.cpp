@@ -517,6 +517,54 @@ TEST(Cwtsd, ACancelOvertakingItsOrderNeitherResendsNorOrphansIt) {
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }
 
+// A cancel the venue did not execute (an answer of 5xx, its connection lost, refused) left the
+// order resting with no cancel behind it: the engine had sent one, so neither a later cancel_all
+// nor the stop sent another, and the strategy's cancel signal never got its terminal report
+// (found by the soak: an order open at the venue after the final stop). The status query that
+// follows such a cancel now sends it again while the order is open.
+TEST(Cwtsd, ACancelTheVenueDidNotExecuteIsSentAgainUntilTheOrderIsCancelled) {
+  struct Case {
+    const char* name;
+    bool ws_orders;
+    const char* fault;
+    const char* logged;  // the engine saw the fault
+  };
+  const Case cases[] = {
+      {"REST 503", false,
+       R"({"http_status":503,"count":1,"path":"/api/v3/order","method":"DELETE"})", "venue 503"},
+      {"REST refused", false,
+       R"({"http_status":400,"code":-1021,"count":2,"path":"/api/v3/order","method":"DELETE"})",
+       "\"cancel_refused\""},
+      {"WebSocket API 503", true,
+       R"({"http_status":503,"count":1,"path":"/ws-api/v3","method":"order.cancel"})", "venue 503"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    EngineOptions o;
+    if (c.ws_orders) o.extra_venue = R"(,"order_transport":"ws")";
+    Harness h(o);
+    StrategyClient s(h.instance(), 0);
+    const int btc = s.symbol_id("BTCUSDT");
+    const auto q = s.quote(btc);
+    const auto r =
+        s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
+                                      tick_floor(q.bid_px.raw - q.bid_px.raw / 50, fx(0.01))));
+    ASSERT_TRUE(wait_kind(s, r, ReportKind::kNew)) << h.log();
+    ASSERT_EQ(h.fault(c.fault).status, 200U);
+    const auto cancel = s.cancel(r);
+    const auto cr = s.wait_terminal(cancel, 30s);
+    ASSERT_FALSE(cr.empty()) << "the cancel signal never ended\n" << h.log();
+    EXPECT_EQ(kind_of(cr.back()), ReportKind::kCancelled);
+    const auto rs = s.wait_terminal(r, 5s);
+    ASSERT_FALSE(rs.empty());
+    EXPECT_EQ(terminals(rs), 1U);
+    EXPECT_EQ(kind_of(rs.back()), ReportKind::kCancelled);
+    EXPECT_EQ(array_size(h.signed_get("/api/v3/openOrders", "symbol=BTCUSDT").body), 0U);
+    EXPECT_NE(h.log().find(c.logged), std::string::npos) << h.log();
+    EXPECT_EQ(h.engine().terminate(15s), 0);
+  }
+}
+
 // Status queries that keep failing must not end an order: it may be live (here: filled) on the
 // venue. The strategy is told the state is unknown (not terminal); the engine keeps asking, and the
 // order's one terminal report is what the venue finally says.

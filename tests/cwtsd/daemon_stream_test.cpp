@@ -48,18 +48,6 @@ std::int64_t engine_weight(Harness& h) {
   return w;
 }
 
-bool wait_kind(StrategyClient& s, std::uint64_t seq, ReportKind kind,
-               std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    s.drain();
-    for (const auto& r : s.reports())
-      if (r.signal_seq == seq && kind_of(r) == kind) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return false;
-}
-
 // A limit buy `ticks` cents under the bid: it rests, and the synthetic market's random walk
 // (about 50 one-tick moves a second) soon brings the ask down to it.
 std::uint64_t rest_near_bid(StrategyClient& s, int sym, std::int64_t qty, int ticks) {

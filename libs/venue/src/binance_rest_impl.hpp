@@ -93,9 +93,12 @@ struct Tracked {
   core::Qty fee_qty_covered{};  // cum qty whose commission is known (the fills' quantity)
   core::Amount fee_native{};    // in fee_asset ("" = none yet, or more than one asset)
   std::string fee_asset;
-  bool acknowledged = false;   // the venue confirmed the order exists
-  bool cancel_wanted = false;  // cancel asked before that: sent once it is acknowledged
-  bool unknown_told = false;   // kUnknown emitted (its queries keep failing)
+  bool acknowledged = false;  // the venue confirmed the order exists
+  // A cancel is owed: asked before the acknowledgement, or sent and not executed (lost with its
+  // connection, a 5xx, refused): sent (again) once the venue says the order is still open.
+  bool cancel_wanted = false;
+  std::uint32_t cancels_again = 0;  // cancels sent again: each waits longer (to 10 s)
+  bool unknown_told = false;        // kUnknown emitted (its queries keep failing)
   bool resent = false;
   bool final = false;
   // The order request's own answer came (or never will: unknown outcome). Until then a bare NEW
@@ -174,7 +177,10 @@ struct BinanceRestVenue::Impl {
   void query_failed(const Job& j, int http_status, std::string_view why);
 
   // ---- cancels, acknowledgements, events (binance_rest_orders.cpp) ------------------------
-  void request_cancel(const std::string& cid, const std::string& symbol);
+  void request_cancel(const std::string& cid, const std::string& symbol,
+                      std::int64_t not_before_ns = 0);
+  // A cancel that may not have been executed: owed until the order's status, asked now, says.
+  void cancel_owed(const std::string& cid, const std::string& symbol);
   void acknowledged(const std::string& cid, Tracked& t);
   void emit(const OrderEvent& e);
   // Balances moved (a fill): read /account again within kAccountAfterFillNs rather than at the

@@ -40,7 +40,8 @@ std::uint64_t header_u64(const http::fields& h, std::string_view name) {
 // unknown and leave the order resting once it arrives). An order whose request has not left the
 // queue yet (held by the venue's back-off, or waiting for a connection) is taken out of it and
 // ends CANCELLED here: sent later, a cancel_all or a release during a back-off would not stop it.
-void BinanceRestVenue::Impl::request_cancel(const std::string& cid, const std::string& symbol) {
+void BinanceRestVenue::Impl::request_cancel(const std::string& cid, const std::string& symbol,
+                                            std::int64_t not_before_ns) {
   if (auto it = orders.find(cid); it != orders.end() && !it->second.acknowledged) {
     if (it->second.final) return;
     const auto queued = std::find_if(queue.begin(), queue.end(), [&](const Job& j) {
@@ -65,13 +66,33 @@ void BinanceRestVenue::Impl::request_cancel(const std::string& cid, const std::s
   j.symbol = symbol;
   j.params = "symbol=" + j.symbol + "&origClientOrderId=" + j.cid;
   j.weight = 1;
+  j.not_before_ns = not_before_ns;
   enqueue(std::move(j));
 }
 
+// Sent once the venue has the order, or again when a cancel was not executed: a cancel lost with
+// its connection, answered 5xx or refused left the order resting with nothing behind it, and the
+// engine, which saw the cancel go out, never sends another (found by the soak: an order open at
+// the venue after the final stop). Every cancel after the first waits longer, to 10 s, so a venue
+// that keeps refusing is not hammered.
 void BinanceRestVenue::Impl::acknowledged(const std::string& cid, Tracked& t) {
   t.acknowledged = true;
-  if (t.cancel_wanted && !is_final(t.status)) request_cancel(cid, t.symbol);
+  if (t.cancel_wanted && !is_final(t.status)) {
+    std::int64_t wait_ns = 0;
+    if (t.cancels_again > 0) {
+      const std::uint32_t doublings = std::min<std::uint32_t>(t.cancels_again - 1, 6);
+      wait_ns = std::min<std::int64_t>(250'000'000LL << doublings, 10'000'000'000LL);
+    }
+    ++t.cancels_again;
+    request_cancel(cid, t.symbol, wait_ns == 0 ? 0 : realtime_ns() + wait_ns);
+  }
   t.cancel_wanted = false;
+}
+
+void BinanceRestVenue::Impl::cancel_owed(const std::string& cid, const std::string& symbol) {
+  if (auto it = orders.find(cid); it != orders.end() && !it->second.final)
+    it->second.cancel_wanted = true;
+  enqueue_query(cid, symbol, 0, realtime_ns());
 }
 
 void BinanceRestVenue::Impl::emit(const OrderEvent& e) {
@@ -237,8 +258,9 @@ void BinanceRestVenue::Impl::on_error(Job& j, int status, std::int32_t code, std
       e.http_status = status;
       e.message = msg;
       emit(e);
-      // Whatever happened to it (filled, already cancelled) comes from its status.
-      return enqueue_query(j.cid, j.symbol, 0, realtime_ns());
+      // Whatever happened to it (filled, already cancelled) comes from its status; still open,
+      // it is cancelled again.
+      return cancel_owed(j.cid, j.symbol);
     }
     case JobKind::kAccount:
       account_queued = false;

@@ -388,8 +388,9 @@ void BinanceRestVenue::Impl::unknown_outcome(Job& j, int http_status) {
       query_failed(j, http_status, "order status could not be established");
       break;
     case JobKind::kCancel:
-      // The cancel may or may not have happened: the order's status tells.
-      enqueue_query(j.cid, j.symbol, 0, now);
+      // The cancel may or may not have happened: the order's status tells, and an order still
+      // open is cancelled again.
+      cancel_owed(j.cid, j.symbol);
       break;
     case JobKind::kAccount:
       account_queued = false;
