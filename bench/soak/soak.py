@@ -230,6 +230,11 @@ def _quantiles(hist: dict, qs=(0.5, 0.99, 0.999)) -> dict:
     return out
 
 
+def _done(args) -> bool:
+    """Whether the harness has stopped the engine for good (or waited too long for it)."""
+    return os.path.exists(args.worker_out + ".done") or time.time() > args.until + args.drain_s
+
+
 def worker(args) -> int:
     import cwts_bridge
     rng = random.Random(args.seed)
@@ -329,9 +334,9 @@ def worker(args) -> int:
             out.write(json.dumps({"t": "error", "error": str(e)}) + "\n")
             time.sleep(0.05)
         time.sleep(rng.uniform(0.002, 0.02))
-    # The engine stops after the workers: the final stop's reports come while this one waits.
-    deadline = time.time() + args.drain_s
-    while time.time() < deadline:
+    # The harness cancels what is open, stops the engine, then says done (a file): every report
+    # of the final stop is read before this worker ends.
+    while not _done(args):
         drain()
         time.sleep(0.05)
     drain()
@@ -406,8 +411,7 @@ def remote_worker(args) -> int:
                 out.write(json.dumps({"t": "error", "error": str(e)}) + "\n")
                 await asyncio.sleep(0.05)
             await asyncio.sleep(rng.uniform(0.002, 0.02))
-        deadline = time.time() + args.drain_s
-        while time.time() < deadline:
+        while not _done(args):
             drain()
             await asyncio.sleep(0.05)
         drain()
@@ -466,7 +470,7 @@ def main() -> int:
     ap.add_argument("--worker", type=int, default=-1, help=argparse.SUPPRESS)
     ap.add_argument("--instance", help=argparse.SUPPRESS)
     ap.add_argument("--until", type=float, help=argparse.SUPPRESS)
-    ap.add_argument("--drain-s", type=float, default=12.0, help=argparse.SUPPRESS)
+    ap.add_argument("--drain-s", type=float, default=180.0, help=argparse.SUPPRESS)
     ap.add_argument("--worker-out", help=argparse.SUPPRESS)
     ap.add_argument("--remote", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -528,18 +532,20 @@ def main() -> int:
                         engine.start()
                 next_fault = time.time() + rng.expovariate(1 / args.fault_every_s)
             time.sleep(0.5)
-        # The workers stop submitting; what is open is cancelled and they read every report while
-        # the engine runs; then the engine stops.
+        # The workers stop submitting; what is open is cancelled, the engine stops, and the
+        # workers, reading all the while, end once told (every report of the stop read).
         from cwts_bridge.freqtrade import engine_control
         time.sleep(1.0)
         engine_control("cancel_all", {}, instance=instance)
         deadline = time.time() + 30
         while engine_control("open_orders", instance=instance)["total"] and time.time() < deadline:
             time.sleep(0.2)
-        for w in workers:
-            w.wait(timeout=120)
         if engine.stop("term") != 0:
             violations["engine_unclean_exits"] += 1
+        for i, w in enumerate(workers):
+            (tmp / f"worker{i}.jsonl.done").touch()
+        for w in workers:
+            w.wait(timeout=120)
         # What the venue holds.
         cids: dict[str, int] = {}
         open_left = 0

@@ -731,3 +731,36 @@ def test_the_stops_final_reports_reach_a_remote_strategy_before_the_plane_closes
         await r.close()
 
     run(main())
+
+
+def test_every_report_gathered_at_the_stop_reaches_a_remote_strategy(synthetic_sim, tmp_path, tokens_file,
+                                                                      monkeypatch):
+    """The plane relayed one frame (256 reports) per remote session at the stop, then closed: when
+    more had gathered (the relay behind on a busy machine), a remote strategy never heard of the
+    rest (the soak found 20 such signals). Now every report left in the slot's ring goes first.
+    CWTSD_TEST_HOOKS's SIGUSR2 pauses the relay, as a busy control thread would."""
+    monkeypatch.setenv("CWTSD_TEST_HOOKS", "1")
+    e = Engine(synthetic_sim, tmp_path, overrides={"control": {"tokens_file": str(tokens_file)}})
+    url, _ = control(e)
+
+    async def main():
+        r = await remote.connect(url, token=ALICE, slot=5, reconnect=False)
+        q = await r.quote("BTCUSDT")
+        e.proc.send_signal(signal.SIGUSR2)
+        assert wait_until(lambda: "test_hook_hold_remote" in e.log_path.read_text(), timeout=10)
+        # Far outside the price band: each is refused, and its report waits in the slot's ring.
+        seqs = [await r.submit("BTCUSDT", "buy", 0.001, price=q.bid * 0.5, round="down") for _ in range(600)]
+        assert not r.pending_reports()
+        assert await asyncio.get_running_loop().run_in_executor(None, e.stop) == 0
+        async def kind(seq):  # the plane has closed: what was relayed before is all there is
+            try:
+                return getattr(await r.wait_report(seq, 0.01), "kind", None)
+            except cwts_bridge.EngineNotRunning:
+                return None
+
+        kinds = [await kind(s) for s in seqs]
+        assert kinds.count(None) == 0, f"{kinds.count(None)} of {len(seqs)} signals without a report"
+        assert set(kinds) == {"REJECTED"}
+        await r.close()
+
+    run(main())

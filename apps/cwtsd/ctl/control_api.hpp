@@ -42,6 +42,8 @@ class ControlApi {
   // Remote strategies (RemoteHub): poll their market data and reports; whether any is connected.
   void poll_remote() { remote_.poll(); }
   [[nodiscard]] bool remote_active() const noexcept { return remote_.active(); }
+  void final_flush_remote() { remote_.final_flush(); }
+  [[nodiscard]] std::size_t remote_unsent_bytes() const noexcept { return remote_.unsent_bytes(); }
   // {"jsonrpc":"2.0","method":"alerts","params":{"alert":what,"detail":detail,"ts_ns":..}}
   [[nodiscard]] static std::string alert_notification(std::string_view what,
                                                       std::string_view detail, std::int64_t now_ns);

@@ -38,6 +38,7 @@ CtlThread::CtlThread(Engine& engine, const Config& cfg, std::string config_path,
       stop_signals_(ioc_, SIGTERM, SIGINT),
       hup_(ioc_, SIGHUP),
       usr1_(ioc_),
+      usr2_(ioc_),
       tick_(ioc_),
       remote_tick_(ioc_),
       api_(engine, live_cfg_, cfg.control.allow_unauthenticated_reads),
@@ -51,6 +52,8 @@ CtlThread::CtlThread(Engine& engine, const Config& cfg, std::string config_path,
   if (std::getenv("CWTSD_TEST_HOOKS") != nullptr) {
     usr1_.add(SIGUSR1);
     arm_usr1();
+    usr2_.add(SIGUSR2);
+    arm_usr2();
   }
   if (cfg.control.enabled) open_control_plane(control_token, std::move(tokens));
   arm_tick();
@@ -72,16 +75,29 @@ void CtlThread::finish_stop() {
   // Everything the exec thread reported before it joined (the stop's cancels and refusals among
   // them) goes to the remote strategies and the report subscribers before the plane closes; the
   // last writes get a moment to leave.
+  // Every report left in the slot rings goes, past the hold-back: one frame per session (what
+  // a poll sends) lost the rest when more had gathered (20 signals without a report in a soak
+  // with a remote strategy on a busy machine).
   if (control_) {
-    api_.poll_remote();
     report_notes_.clear();
     api_.poll_reports(report_notes_);
     for (const auto& n : report_notes_) control_->broadcast("reports", n);
+    api_.final_flush_remote();
   }
   tick_.cancel();
   remote_tick_.cancel();
-  auto linger = std::make_shared<boost::asio::steady_timer>(ioc_, std::chrono::milliseconds(200));
-  linger->async_wait([this, linger](const boost::system::error_code&) { ioc_.stop(); });
+  linger(realtime_ns() + 1'000'000'000LL);
+}
+
+void CtlThread::linger(std::int64_t deadline_ns) {
+  const bool unsent = control_ && api_.remote_unsent_bytes() > 0;
+  const bool more = unsent && realtime_ns() < deadline_ns;
+  auto t = std::make_shared<boost::asio::steady_timer>(
+      ioc_, more ? std::chrono::milliseconds(5) : std::chrono::milliseconds(200));
+  t->async_wait([this, t, more, deadline_ns](const boost::system::error_code&) {
+    if (more) return linger(deadline_ns);
+    ioc_.stop();
+  });
 }
 
 void CtlThread::arm_stop() {
@@ -142,6 +158,16 @@ void CtlThread::arm_usr1() {
     log_event(spdlog::level::warn, "ctl", "test_hook_stall_md", LogFields().num("ms", 3000));
     engine_.stall_md_for(3000);
     arm_usr1();
+  });
+}
+
+void CtlThread::arm_usr2() {
+  usr2_.async_wait([this](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    remote_held_ = !remote_held_;
+    log_event(spdlog::level::warn, "ctl", "test_hook_hold_remote",
+              LogFields().boolean("held", remote_held_));
+    arm_usr2();
   });
 }
 
@@ -223,7 +249,7 @@ void CtlThread::arm_remote() {
   remote_tick_.expires_after(std::chrono::microseconds(cfg_.control.remote_poll_us));
   remote_tick_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    api_.poll_remote();
+    if (!remote_held_) api_.poll_remote();
     if (api_.remote_active()) {
       arm_remote();
     } else {

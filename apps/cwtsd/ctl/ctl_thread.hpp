@@ -54,12 +54,16 @@ class CtlThread {
   void arm_stop();
   void arm_hup();
   void arm_usr1();
+  void arm_usr2();
   void arm_tick();
   void on_tick();
   void reload();
   void open_control_plane(std::string token, std::vector<ControlToken> tokens);
   void arm_remote();
   void finish_stop();  // the last reports relayed, then run() returns (ctl thread)
+  // run() returns once the remote sessions' queues are written (or at `deadline_ns`), a moment
+  // after: the peers read the last frames before the plane closes.
+  void linger(std::int64_t deadline_ns);
 
   Engine& engine_;
   const Config& cfg_;
@@ -73,6 +77,8 @@ class CtlThread {
   boost::asio::signal_set stop_signals_;
   boost::asio::signal_set hup_;
   boost::asio::signal_set usr1_;
+  boost::asio::signal_set usr2_;  // test hook: the remote strategies' relay paused (a busy thread)
+  bool remote_held_ = false;
   boost::asio::steady_timer tick_;
   boost::asio::steady_timer remote_tick_;  // remote strategies' poll, while any is connected
   bool remote_armed_ = false;

@@ -111,19 +111,7 @@ void RemoteSession::flush() {
   if (conn == nullptr || !conn->is_open()) return;
   const std::size_t limit = hub_.hold_back_bytes();
   // Reports first: never dropped, they wait in the slot's ring while the client is slow.
-  if (consumer_ && conn->queued_bytes() < limit) {
-    JsonWriter j;
-    j.begin_object().key("jsonrpc").string("2.0").key("method").string("slot.reports");
-    j.key("params").begin_object().key("reports").begin_array();
-    layout::ExecReport r{};
-    std::size_t n = 0;
-    while (n < RemoteHub::kMaxFrameEvents && consumer_->try_pop(r) == cc::PopStatus::kOk) {
-      j.raw(hub_.report_json_row(r));
-      ++n;
-    }
-    j.end_array().end_object().end_object();
-    if (n > 0) conn->send(std::move(j).str());
-  }
+  if (conn->queued_bytes() < limit) (void)send_reports();
   // Market data: conflated quotes and books with the queued events, in sequence order.
   while (conn->is_open() && conn->queued_bytes() < limit) {
     std::vector<const Pending*> batch;
@@ -161,6 +149,23 @@ void RemoteSession::flush() {
     while (!ordered_.empty() && ordered_.front().seq <= last) ordered_.pop_front();
     conn->send(std::move(j).str());
   }
+}
+
+bool RemoteSession::send_reports() {
+  net::WsConnection* conn = client_.conn;
+  if (!consumer_ || conn == nullptr || !conn->is_open()) return false;
+  JsonWriter j;
+  j.begin_object().key("jsonrpc").string("2.0").key("method").string("slot.reports");
+  j.key("params").begin_object().key("reports").begin_array();
+  layout::ExecReport r{};
+  std::size_t n = 0;
+  while (n < RemoteHub::kMaxFrameEvents && consumer_->try_pop(r) == cc::PopStatus::kOk) {
+    j.raw(hub_.report_json_row(r));
+    ++n;
+  }
+  j.end_array().end_object().end_object();
+  if (n > 0) conn->send(std::move(j).str());
+  return n > 0;
 }
 
 // ---- the hub --------------------------------------------------------------------------------
@@ -496,6 +501,22 @@ void RemoteHub::poll() {
     }
   }
   for (RemoteSession* s : sessions_) s->flush();
+}
+
+void RemoteHub::final_flush() {
+  for (RemoteSession* s : sessions_) {
+    while (s->send_reports()) {
+    }
+  }
+}
+
+std::size_t RemoteHub::unsent_bytes() const noexcept {
+  std::size_t n = 0;
+  for (const RemoteSession* s : sessions_) {
+    const net::WsConnection* c = s->client_.conn;
+    if (c != nullptr && c->is_open()) n += c->queued_bytes();
+  }
+  return n;
 }
 
 }  // namespace cwts::daemon

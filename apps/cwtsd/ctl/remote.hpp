@@ -60,6 +60,8 @@ class RemoteSession {
   };
   void offer(const layout::Event& e, std::uint64_t seq);
   void flush();
+  // One frame of the slot's reports (at most kMaxFrameEvents); whether the ring had any.
+  bool send_reports();
   void release_slot();
 
   RemoteHub& hub_;
@@ -101,6 +103,12 @@ class RemoteHub {
   void poll();
   // Whether any session needs polling (the ctl thread polls fast only then).
   [[nodiscard]] bool active() const noexcept { return !sessions_.empty(); }
+  // The stop's last relay, once the exec thread has written its last reports: everything left in
+  // the slot rings goes to its session now, past the hold-back (a ring holds at most
+  // kReportRingCapacity), and no more market data.
+  void final_flush();
+  // Bytes the sessions' connections have not written yet.
+  [[nodiscard]] std::size_t unsent_bytes() const noexcept;
 
   // Unsent bytes past which a client's market data is held back (conflated) and its reports wait.
   [[nodiscard]] std::size_t hold_back_bytes() const noexcept { return hold_back_bytes_; }
