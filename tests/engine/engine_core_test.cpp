@@ -412,6 +412,23 @@ TEST(RateGovernor, VenueCountersAndBackoff) {
   EXPECT_EQ(g.blocked_until_ns(), t + 120'000'000'000LL) << "418 without Retry-After: 2 minutes";
 }
 
+// Binance's -1015 (too many new orders) is the account's order count: it holds new orders until
+// Retry-After, not cancels or queries, and bans nobody. Holding every request kept a strategy's
+// cancels and the engine's status queries back for nothing.
+TEST(RateGovernor, AnOrderCount429HoldsNewOrdersOnly) {
+  using cwts::engine::RateDecision;
+  cwts::engine::RateGovernor g(binance_limits(), 0.8, 1.0);
+  const std::int64_t t = 5'000'000'000LL;
+  g.on_retry_after(429, 3, t, -1015);
+  EXPECT_EQ(g.try_acquire_order(0, 1, t + 2'999'999'999), RateDecision::kBackoff);
+  EXPECT_EQ(g.try_acquire_request(1, t + 1), RateDecision::kOk) << "a cancel or a query";
+  EXPECT_EQ(g.try_acquire_background(1, t + 1), RateDecision::kOk);
+  EXPECT_EQ(g.blocked_until_ns(), 0) << "no back-off of the IP's requests";
+  EXPECT_EQ(g.try_acquire_order(0, 1, t + 3'000'000'000LL + 250'000'000), RateDecision::kOk);
+  g.on_retry_after(429, 2, t, -1003);  // request weight: everything waits
+  EXPECT_EQ(g.try_acquire_request(1, t + 1), RateDecision::kBackoff);
+}
+
 TEST(RateGovernor, BackgroundRequestsLeaveATenthForOrdersAndCancels) {
   using cwts::engine::RateDecision;
   cwts::engine::RateGovernor g(binance_limits(), 0.8, 1.0);  // 960 weight per minute for us

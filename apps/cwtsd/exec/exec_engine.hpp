@@ -272,7 +272,7 @@ class ExecEngine final : private venue::VenueListener {
   void on_order_event(const venue::OrderEvent& e) override;
   void on_rate_headers(std::uint64_t used_weight_1m, std::uint64_t orders_10s,
                        std::uint64_t orders_1d) override;
-  void on_retry_after(int http_status, std::int64_t retry_after_s) override;
+  void on_retry_after(int http_status, std::int64_t retry_after_s, std::int32_t code) override;
   void on_balances(std::span<const venue::BalanceUpdate> balances) override;
   // Each base asset's balance must move as the engine's positions in it do; a difference that
   // lasts kMismatchNs is an alert (activity on the account the engine did not cause).

@@ -184,9 +184,9 @@ void ExecEngine::on_rate_headers(std::uint64_t used_weight_1m, std::uint64_t ord
   if (orders_10s != 0 || orders_1d != 0) governor_.on_order_count(orders_10s, orders_1d, now);
 }
 
-void ExecEngine::on_retry_after(int http_status, std::int64_t retry_after_s) {
+void ExecEngine::on_retry_after(int http_status, std::int64_t retry_after_s, std::int32_t code) {
   const std::int64_t now = now_ns_ != 0 ? now_ns_ : realtime_ns();
-  governor_.on_retry_after(http_status, retry_after_s, now);
+  governor_.on_retry_after(http_status, retry_after_s, now, code);
   if (http_status == 429) backoffs_429_.fetch_add(1, std::memory_order_relaxed);
   if (http_status == 418) backoffs_418_.fetch_add(1, std::memory_order_relaxed);
   if (http_status == 418) {

@@ -45,7 +45,8 @@ RateGovernor::RateGovernor(const std::vector<binance::RateLimit>& limits, double
 
 RateDecision RateGovernor::try_acquire_order(std::uint32_t slot, std::uint32_t weight,
                                              std::int64_t now_ns) noexcept {
-  if (now_ns < blocked_until_ns_) return RateDecision::kBackoff;
+  if (now_ns < blocked_until_ns_ || now_ns < orders_blocked_until_ns_)
+    return RateDecision::kBackoff;
   if (slot >= layout::kMaxSlots) return RateDecision::kSlotBudget;
   const auto cost = [&](const Bucket& b) -> std::uint64_t {
     return b.type == binance::RateLimitType::kRequestWeight ? weight : 1;
@@ -139,11 +140,21 @@ void RateGovernor::on_order_count(std::uint64_t count_10s, std::uint64_t count_1
   }
 }
 
-void RateGovernor::on_retry_after(int http_status, std::int64_t retry_after_s,
-                                  std::int64_t now_ns) noexcept {
+void RateGovernor::on_retry_after(int http_status, std::int64_t retry_after_s, std::int64_t now_ns,
+                                  std::int32_t code) noexcept {
   // Binance: 429 without Retry-After still means "back off"; 418 bans last minutes to days.
   const std::int64_t s = retry_after_s > 0 ? retry_after_s : (http_status == 418 ? 120 : 1);
-  blocked_until_ns_ = std::max<std::int64_t>(blocked_until_ns_, now_ns + s * 1'000'000'000LL);
+  const std::int64_t until = now_ns + s * 1'000'000'000LL;
+  if (http_status == 429 && code == -1015) {
+    // The account's new-order count: new orders wait, cancels and queries go on (no IP ban).
+    orders_blocked_until_ns_ = std::max(orders_blocked_until_ns_, until);
+    for (std::size_t i = 0; i < count_; ++i) {
+      if (buckets_[i].type == binance::RateLimitType::kOrders && buckets_[i].window_ms <= 60'000)
+        buckets_[i].engine.drain(now_ns);
+    }
+    return;
+  }
+  blocked_until_ns_ = std::max<std::int64_t>(blocked_until_ns_, until);
   // Our count was behind the venue's: empty the short windows (weight per minute, orders per 10 s),
   // which refill in seconds. A daily bucket emptied here would stall trading for hours.
   for (std::size_t i = 0; i < count_; ++i) {

@@ -141,7 +141,8 @@ void BinanceRestVenue::Impl::on_answer(Job& j, int status, simdjson::dom::elemen
           retry_after_s > 0 ? retry_after_s : (status == 418 ? std::int64_t{120} : 1);
       opt.backoff->hold_until(realtime_ns() + wait_s * 1'000'000'000LL);
     }
-    if (listener != nullptr) listener->on_retry_after(status, retry_after_s);
+    if (listener != nullptr)
+      listener->on_retry_after(status, retry_after_s, static_cast<std::int32_t>(code));
     if (j.kind == JobKind::kPlace) {
       // Refused before processing: nothing was placed.
       return reject(j.cid, static_cast<std::int32_t>(code), status, "rate limited by the venue");

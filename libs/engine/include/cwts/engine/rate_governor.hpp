@@ -56,8 +56,10 @@ class RateGovernor {
   void on_used_weight(std::uint64_t used_1m, std::int64_t now_ns) noexcept;
   void on_order_count(std::uint64_t count_10s, std::uint64_t count_1d,
                       std::int64_t now_ns) noexcept;
-  // 429 (rate limit) or 418 (IP ban): every request waits until now + retry_after_s.
-  void on_retry_after(int http_status, std::int64_t retry_after_s, std::int64_t now_ns) noexcept;
+  // 429 (rate limit) or 418 (IP ban): every request waits until now + retry_after_s; a 429 with
+  // code -1015 (the account's new-order count) holds new orders only.
+  void on_retry_after(int http_status, std::int64_t retry_after_s, std::int64_t now_ns,
+                      std::int32_t code = -1003) noexcept;
   [[nodiscard]] std::int64_t blocked_until_ns() const noexcept { return blocked_until_ns_; }
   // Another client of the venue (the feed) was told to back off: the same IP, so every request
   // waits until `until_ns` too (the buckets are left as they are).
@@ -80,6 +82,7 @@ class RateGovernor {
   std::array<Bucket, kMaxBuckets> buckets_{};
   std::size_t count_ = 0;
   std::int64_t blocked_until_ns_ = 0;
+  std::int64_t orders_blocked_until_ns_ = 0;  // -1015: new orders only
 };
 
 }  // namespace cwts::engine

@@ -78,7 +78,8 @@ class VenueListener {
   virtual void on_rate_headers(std::uint64_t /*used_weight_1m*/, std::uint64_t /*orders_10s*/,
                                std::uint64_t /*orders_1d*/) {}
   // 429 or 418: nothing may be sent before now + retry_after_s.
-  virtual void on_retry_after(int /*http_status*/, std::int64_t /*retry_after_s*/) {}
+  virtual void on_retry_after(int /*http_status*/, std::int64_t /*retry_after_s*/,
+                              std::int32_t /*code*/) {}
   virtual void on_balances(std::span<const BalanceUpdate> /*balances*/) {}
   // Before a poll or account request: may it spend `weight`? (The engine's rate governor.)
   virtual bool allow_request(std::uint32_t /*weight*/) { return true; }
