@@ -499,10 +499,11 @@ TEST(CwtsdVenueScheduling, BulkCancelsWaitOutA429sRetryAfterAndTheVenueNeverBans
     Harness h(o);
     ASSERT_TRUE(h.wait_metric("cwts_venue_user_stream_live 1")) << h.log();
     const std::string fault =
-        std::string(R"({"http_status":429,"retry_after_s":3,"count":1,"path":")") +
+        std::string(R"({"http_status":429,"retry_after_s":2,"count":1,"path":")") +
         (ws ? "/ws-api/v3" : "/api/v3/order") + "\"}";
     // Places `n` resting buys, then cancels the first one into an injected 429 and waits until the
-    // engine has its answer: the venue says back off for 3 s from then.
+    // engine has its answer: the venue says back off for 2 s from then (the stop waits up to 3 s
+    // for its cancels: shutdown.timeout_ms).
     const auto rest_and_get_a_429 = [&](StrategyClient& s, int n, int backoffs) {
       const int btc = s.symbol_id("BTCUSDT");
       const auto q = s.quote(btc);
@@ -524,7 +525,7 @@ TEST(CwtsdVenueScheduling, BulkCancelsWaitOutA429sRetryAfterAndTheVenueNeverBans
       StrategyClient s(h.instance(), 0);
       rest_and_get_a_429(s, 6, 1);
     }  // released: its five other orders are cancelled, after the Retry-After
-    std::this_thread::sleep_for(3500ms);
+    std::this_thread::sleep_for(2500ms);
     bool cancelled = false;
     for (int i = 0; i < 100 && !cancelled; ++i) {
       const std::size_t open = venue_open_orders(h);
