@@ -337,3 +337,26 @@ def test_engine_rejects_bad_indicator_config(synthetic_sim, tmp_path):
                            text=True, timeout=30)
         assert r.returncode == 2, (entry, r.stderr)
         assert message in r.stderr, (entry, r.stderr)
+
+
+def test_indicator_history_stops_at_a_429_and_the_engine_waits_it_out(synthetic_sim, tmp_path):
+    """The start-up seeding (GET /api/v3/klines per symbol and timeframe) went on after a 429: at
+    Binance the requests sent inside its Retry-After get the IP banned (cwts-sim: after three, a
+    418). It now stops at the 429, the engine's other venue requests wait out Retry-After, and the
+    indicators it did not seed warm up on live candles."""
+    indicators = [{"name": "ema_5", "function": "EMA", "timeframe": "1s", "params": {"timeperiod": 5}},
+                  {"name": "rsi", "function": "RSI", "timeframe": "1m", "params": {"timeperiod": 4}}]
+    time.sleep(2)  # some closed 1 s klines
+    synthetic_sim.fault({"http_status": 429, "retry_after_s": 2, "count": 1, "path": "/api/v3/klines"})
+    eng = Engine(synthetic_sim, tmp_path, overrides={
+        "market": {"symbols": ["BTCUSDT", "ETHUSDT"], "timeframes": ["1s", "1m"]}, "indicators": indicators})
+    try:
+        asked = synthetic_sim.get("/_sim/status")["restRequests"]
+        assert asked.get("/api/v3/klines") == 1, asked  # two symbols x two timeframes were due
+        log = eng.log_path.read_text()
+        assert '"indicator_history_stopped"' in log, log[-3000:]
+        assert '"status":418' not in synthetic_sim.log_path.read_text()
+        with cwts_bridge.attach(eng.instance) as b:
+            assert set(b.indicators("BTCUSDT")) == {"ema_5", "rsi"}
+    finally:
+        assert eng.stop() == 0

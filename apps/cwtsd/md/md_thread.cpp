@@ -19,8 +19,12 @@ namespace {
 
 // Seeds the indicators with the venue's closed klines (GET /api/v3/klines), oldest first, so they
 // are warm from the first live candle. Start-up only (the md thread is not running yet). A failed
-// request is logged and skipped: those indicators then warm up on live candles.
-void seed_indicator_history(const Config& cfg, publish::ShmPublisher& pub) {
+// request is logged and skipped: those indicators then warm up on live candles. A 429/418, or a
+// back-off the venue asked for already, ends the seeding: the rest warm up on live candles, and
+// the back-off holds the engine's other venue requests (more requests inside Retry-After get
+// the IP banned).
+void seed_indicator_history(const Config& cfg, publish::ShmPublisher& pub,
+                            core::RestBackoff* backoff) {
   net::HttpGetOptions o;
   o.tls_verify = cfg.venue.tls_verify;
   o.ca_file = cfg.venue.ca_file;
@@ -42,6 +46,15 @@ void seed_indicator_history(const Config& cfg, publish::ShmPublisher& pub) {
                                  "&interval=" + interval_name(tf_s) +
                                  "&limit=" + std::to_string(limit);
       std::size_t seeded = 0;
+      if (backoff != nullptr && backoff->holds(core::realtime_ns())) {
+        log::log_event(
+            spdlog::level::warn, "md", "indicator_history_stopped",
+            log::LogFields()
+                .str("symbol", sym)
+                .str("timeframe", interval_name(tf_s))
+                .str("why", "the venue said back off: the rest warm up on live candles"));
+        return;
+      }
       try {
         const std::string body = net::http_get(cfg.venue.rest_url, target, o);
         simdjson::dom::parser parser;
@@ -80,6 +93,22 @@ void seed_indicator_history(const Config& cfg, publish::ShmPublisher& pub) {
                            .str("timeframe", interval_name(tf_s))
                            .num("candles", static_cast<std::int64_t>(seeded)));
       } catch (const std::exception& e) {
+        const auto* limited = dynamic_cast<const net::HttpStatusError*>(&e);
+        if (limited != nullptr && (limited->status() == 429 || limited->status() == 418)) {
+          const std::int64_t wait_s = limited->retry_after_s() > 0 ? limited->retry_after_s()
+                                      : limited->status() == 418   ? 120
+                                                                   : 1;
+          if (backoff != nullptr)
+            backoff->hold_until(core::realtime_ns() + wait_s * 1'000'000'000LL);
+          log::log_event(spdlog::level::warn, "md", "indicator_history_stopped",
+                         log::LogFields()
+                             .str("symbol", sym)
+                             .str("timeframe", interval_name(tf_s))
+                             .num("http_status", static_cast<std::int64_t>(limited->status()))
+                             .num("retry_after_s", wait_s)
+                             .str("why", "the rest warm up on live candles"));
+          return;
+        }
         log::log_event(spdlog::level::warn, "md", "indicator_history_failed",
                        log::LogFields()
                            .str("symbol", sym)
@@ -115,7 +144,7 @@ MdThread::MdThread(const Config& cfg, const binance::ExchangeInfo& info,
   publisher_ = std::make_unique<publish::ShmPublisher>(market.as<layout::MarketRegion>(), info,
                                                        symbols, cfg.market.timeframes_s, popts);
   if (cfg.market.indicator_history && !cfg.indicators.empty()) {
-    seed_indicator_history(cfg, *publisher_);
+    seed_indicator_history(cfg, *publisher_, rest_backoff.get());
   }
   std::vector<std::uint32_t> minutes;
   for (const std::string_view name : symbols) {
