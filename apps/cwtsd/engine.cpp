@@ -91,9 +91,8 @@ std::string load_info_text(const Config& cfg, core::RestBackoff& backoff) {
     try {
       return net::http_get(cfg.venue.rest_url, target, o);
     } catch (const net::HttpStatusError& e) {
-      if (e.status() != 429 && e.status() != 418) throw;
-      const std::int64_t s =
-          e.retry_after_s() > 0 ? e.retry_after_s() : (e.status() == 418 ? 120 : 1);
+      const std::int64_t s = net::rate_limit_wait_s(e);
+      if (s == 0) throw;
       if (waited_s + s > kMaxStartBackoffS) {
         throw std::runtime_error(std::string(e.what()) + " (the venue says wait " +
                                  std::to_string(s) + " s more: start again after that)");
@@ -266,7 +265,14 @@ void Engine::stop() {
 
 const binance::ExchangeInfo& Engine::exchange_info() const { return impl_->info; }
 bool Engine::try_charge_venue_lookup(std::uint32_t weight) noexcept {
-  return impl_->exec->try_charge_lookup(weight);
+  // The back-off first: the exec thread's published headroom learns of it a loop later.
+  return !venue_requests_held() && impl_->exec->try_charge_lookup(weight);
+}
+bool Engine::venue_requests_held() const noexcept {
+  return impl_->rest_backoff->holds(realtime_ns());
+}
+void Engine::hold_venue_requests(std::int64_t wait_s) noexcept {
+  impl_->rest_backoff->hold_until(realtime_ns() + wait_s * 1'000'000'000LL);
 }
 const shm::RegionOptions& Engine::region_options() const { return impl_->ropts; }
 const std::string& Engine::exchange_info_text() const { return impl_->info_text; }

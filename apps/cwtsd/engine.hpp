@@ -140,6 +140,11 @@ class Engine {
   // Any thread: a venue request made outside the exec thread (the gateway's look-ups) asks the
   // rate governor's leftover budget; true = send it (its weight is charged).
   [[nodiscard]] bool try_charge_venue_lookup(std::uint32_t weight) noexcept;
+  // A look-up outside the exec thread got the venue's 429/418: every venue request of the engine
+  // waits `wait_s` (Binance counts per IP and bans one that goes on). Any thread.
+  void hold_venue_requests(std::int64_t wait_s) noexcept;
+  // Whether the venue's back-off holds requests now (a 429/418 to any of the engine's clients).
+  [[nodiscard]] bool venue_requests_held() const noexcept;
   [[nodiscard]] const Config& config() const noexcept { return cfg_; }
   [[nodiscard]] std::string market_path() const;
   [[nodiscard]] std::string signals_path() const;

@@ -40,6 +40,9 @@ std::vector<FetchedSymbol> fetch_symbol_specs(const Config& cfg,
   std::vector<FetchedSymbol> out(names.size());
   const auto ask = [&](std::size_t first, std::size_t last) {
     // exchangeInfo weighs 20: charged to the engine's budget like the gateway's look-ups.
+    if (engine.venue_requests_held()) {
+      throw SymbolError("the venue said back off (a 429/418): ask again after its Retry-After");
+    }
     if (!engine.try_charge_venue_lookup(20)) {
       throw SymbolError(
           "the venue's request-weight budget is spent for now; ask again in a minute");
@@ -49,7 +52,18 @@ std::vector<FetchedSymbol> fetch_symbol_specs(const Config& cfg,
       target += (k == first ? "%22" : ",%22") + names[k] + "%22";
     }
     target += "]";
-    const std::string body = net::http_get(cfg.venue.rest_url, target, o);
+    std::string body;
+    try {
+      body = net::http_get(cfg.venue.rest_url, target, o);
+    } catch (const std::exception& e) {
+      // A 429/418: every venue request waits, and no other look-up follows this one.
+      if (const std::int64_t s = net::rate_limit_wait_s(e); s > 0) {
+        engine.hold_venue_requests(s);
+        throw SymbolError("the venue said back off for " + std::to_string(s) +
+                          " s; ask again after that (" + e.what() + ")");
+      }
+      throw;
+    }
     const binance::ExchangeInfo info = binance::parse_exchange_info(body);
     const binance::ExchangeInfoJson objects = binance::split_exchange_info_json(body);
     for (std::size_t k = first; k < last; ++k) {

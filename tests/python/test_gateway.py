@@ -158,6 +158,31 @@ def test_venue_lookups_spend_only_what_the_rate_governor_leaves(tmp_path):
         assert sim.stop() == 0
 
 
+def test_a_venue_lookup_answered_429_holds_every_venue_request(gw, synthetic_sim):
+    """A look-up the gateway forwards (trades, ticker/24hr, ...) answered 429 was passed on, and the
+    next ones went out at once: inside Retry-After Binance bans the IP, the engine's orders with it
+    (cwts-sim: after three, a 418). The 429 now holds every venue request of the engine until
+    Retry-After; look-ups are refused meanwhile and work again after it."""
+    def asked():
+        return synthetic_sim.get("/_sim/status")["restRequests"].get("/api/v3/trades", 0)
+
+    def trades():
+        try:
+            with urllib.request.urlopen(gw.url + "/api/v3/trades?symbol=BTCUSDT&limit=5", timeout=10) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    before = asked()
+    synthetic_sim.fault({"http_status": 429, "retry_after_s": 3, "count": 1, "path": "/api/v3/trades"})
+    codes = [trades() for _ in range(6)]
+    assert asked() - before == 1, codes
+    assert 200 not in codes, codes
+    assert '"status":418' not in synthetic_sim.log_path.read_text()
+    time.sleep(3)
+    assert wait_until(lambda: trades() == 200, timeout=10)
+
+
 def test_market_order_goes_to_the_venue_exactly_once(gw, synthetic_sim):
     e = ccxt_client(gw.url)
     e.load_markets()

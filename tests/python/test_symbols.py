@@ -133,6 +133,27 @@ def restart(eng, kill=False):
     return json.loads(listening()[-1])["port"], token.read_text().strip()
 
 
+def test_symbols_add_answered_429_holds_the_venue_and_says_so(engine3, three_symbol_sim):
+    """symbols.add's exchangeInfo answered 429 tried again symbol by symbol, inside Retry-After
+    (Binance bans an IP for that), and said only that exchangeInfo could not be fetched. Now the
+    429 holds every venue request of the engine, the error says how long, and a symbols.add inside
+    the wait is refused without reaching the venue."""
+    eng = engine3
+    port = control_address(eng)["port"]
+    token = generated_token(eng)
+    asked = lambda: three_symbol_sim.get("/_sim/status")["restRequests"].get("/api/v3/exchangeInfo", 0)
+    before = asked()
+    three_symbol_sim.fault({"http_status": 429, "retry_after_s": 3, "count": 1, "path": "/api/v3/exchangeInfo"})
+    r = call(port, token, "symbols.add", {"symbols": ["SOLUSDT", "XRPUSDT"]})
+    assert "the venue said back off for 3 s" in r["error"]["message"], r
+    r = call(port, token, "symbols.add", {"symbols": ["SOLUSDT"]})
+    assert "error" in r, r
+    assert asked() - before == 1
+    assert '"status":418' not in three_symbol_sim.log_path.read_text()
+    assert wait_until(lambda: "result" in call(port, token, "symbols.add", {"symbols": ["SOLUSDT"]}),
+                      timeout=15)
+
+
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
 def test_an_added_symbol_and_its_open_order_survive_a_restart(three_symbol_sim, tmp_path, how):
     """Orders on a symbol added at run time are known to the engine after a restart: the symbol

@@ -183,7 +183,7 @@ Gateway::Impl::Impl(const Config& c, Engine& e, Credentials cr)
       [this](const net::HttpServerRequest& req, std::shared_ptr<net::WsConnection> conn) {
         return open_stream(req, std::move(conn));
       });
-  fetcher.emplace(ioc, cfg.venue);
+  fetcher.emplace(ioc, cfg.venue, engine);
 }
 
 Gateway::Gateway(const Config& cfg, Engine& engine, Credentials credentials)

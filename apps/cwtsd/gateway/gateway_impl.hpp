@@ -44,7 +44,8 @@ class Engine;
 class VenueFetcher {
  public:
   using Done = std::function<void(bool ok, std::string body)>;
-  VenueFetcher(boost::asio::io_context& ioc, const VenueConfig& venue);
+  // A 429/418 answer holds every venue request of `engine`; the look-ups queued behind it fail.
+  VenueFetcher(boost::asio::io_context& ioc, const VenueConfig& venue, Engine& engine);
   ~VenueFetcher();
   VenueFetcher(const VenueFetcher&) = delete;
   VenueFetcher& operator=(const VenueFetcher&) = delete;
@@ -56,6 +57,7 @@ class VenueFetcher {
   void work();
   boost::asio::io_context& ioc_;
   VenueConfig venue_;
+  Engine& engine_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::pair<std::string, Done>> queue_;

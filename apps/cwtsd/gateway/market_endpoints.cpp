@@ -278,8 +278,8 @@ void Gateway::Impl::forward_to_venue(std::string target, std::uint32_t weight, R
 
 // ---- VenueFetcher -------------------------------------------------------------------------
 
-VenueFetcher::VenueFetcher(asio::io_context& ioc, const VenueConfig& venue)
-    : ioc_(ioc), venue_(venue), worker_([this] { work(); }) {}
+VenueFetcher::VenueFetcher(asio::io_context& ioc, const VenueConfig& venue, Engine& engine)
+    : ioc_(ioc), venue_(venue), engine_(engine), worker_([this] { work(); }) {}
 
 VenueFetcher::~VenueFetcher() {
   {
@@ -315,6 +315,10 @@ void VenueFetcher::work() {
     bool ok = true;
     std::string body;
     try {
+      if (engine_.venue_requests_held()) {
+        throw std::runtime_error(
+            "the venue said back off (a 429/418): retry after its Retry-After");
+      }
       net::HttpGetOptions o;
       o.tls_verify = venue_.tls_verify;
       o.ca_file = venue_.ca_file;
@@ -323,6 +327,9 @@ void VenueFetcher::work() {
     } catch (const std::exception& e) {
       ok = false;
       body = std::string("venue look-up failed: ") + e.what();
+      // A 429/418: every venue request of the engine waits (the look-ups behind this one are
+      // refused by the governor meanwhile).
+      if (const std::int64_t s = net::rate_limit_wait_s(e); s > 0) engine_.hold_venue_requests(s);
     }
     asio::post(ioc_, [done = std::move(job.second), ok, body = std::move(body)]() mutable {
       done(ok, std::move(body));

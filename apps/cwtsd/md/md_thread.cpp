@@ -93,19 +93,15 @@ void seed_indicator_history(const Config& cfg, publish::ShmPublisher& pub,
                            .str("timeframe", interval_name(tf_s))
                            .num("candles", static_cast<std::int64_t>(seeded)));
       } catch (const std::exception& e) {
-        const auto* limited = dynamic_cast<const net::HttpStatusError*>(&e);
-        if (limited != nullptr && (limited->status() == 429 || limited->status() == 418)) {
-          const std::int64_t wait_s = limited->retry_after_s() > 0 ? limited->retry_after_s()
-                                      : limited->status() == 418   ? 120
-                                                                   : 1;
+        if (const std::int64_t wait_s = net::rate_limit_wait_s(e); wait_s > 0) {
           if (backoff != nullptr)
             backoff->hold_until(core::realtime_ns() + wait_s * 1'000'000'000LL);
           log::log_event(spdlog::level::warn, "md", "indicator_history_stopped",
                          log::LogFields()
                              .str("symbol", sym)
                              .str("timeframe", interval_name(tf_s))
-                             .num("http_status", static_cast<std::int64_t>(limited->status()))
                              .num("retry_after_s", wait_s)
+                             .str("error", e.what())
                              .str("why", "the rest warm up on live candles"));
           return;
         }

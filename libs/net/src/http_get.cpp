@@ -85,4 +85,11 @@ std::string http_get(const std::string& base_url, const std::string& target,
   }
 }
 
+std::int64_t rate_limit_wait_s(const std::exception& e) noexcept {
+  const auto* s = dynamic_cast<const HttpStatusError*>(&e);
+  if (s == nullptr || (s->status() != 429 && s->status() != 418)) return 0;
+  if (s->retry_after_s() > 0) return s->retry_after_s();
+  return s->status() == 418 ? 120 : 1;
+}
+
 }  // namespace cwts::net

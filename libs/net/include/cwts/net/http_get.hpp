@@ -27,6 +27,10 @@ class HttpStatusError : public std::runtime_error {
   std::int64_t retry_after_s_;
 };
 
+// How long the venue asked to wait, if `e` is its 429 or 418 answer: Retry-After, else Binance's
+// defaults (1 s for a 429, 2 minutes for a 418); 0 for any other failure.
+[[nodiscard]] std::int64_t rate_limit_wait_s(const std::exception& e) noexcept;
+
 // GET base_url + target ("https://api.binance.com", "/api/v3/exchangeInfo"). Returns the body of a
 // 200 answer; throws HttpStatusError for another status, std::runtime_error for any other failure,
 // each naming the URL.
