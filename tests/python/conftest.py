@@ -170,6 +170,9 @@ class Engine:
             except cwts_bridge.EngineNotRunning:
                 return False
         if not wait_until(ready, timeout=30):
+            self.proc.kill()  # the fixture never yields it: nobody else would stop it
+            self.proc.wait(timeout=10)
+            self._log.close()
             raise RuntimeError("cwtsd did not become ready: " + self.log_path.read_text()[-3000:])
 
     def stop(self):
