@@ -565,6 +565,35 @@ TEST(Cwtsd, ACancelTheVenueDidNotExecuteIsSentAgainUntilTheOrderIsCancelled) {
   }
 }
 
+// An order whose request failed (5xx, not executed) is looked up once its request can no longer
+// execute, and sent again when the venue proves it absent. A cancel meanwhile only marked it, and
+// the resend went out all the same: a market order the strategy had cancelled was filled (found
+// in review). Proven absent with a cancel wanted, it ends CANCELLED and is never sent again.
+TEST(Cwtsd, AnOrderCancelledWhileItsFailedRequestIsLookedUpIsNeverSentAgain) {
+  Harness h;
+  StrategyClient s(h.instance(), 0);
+  const int btc = s.symbol_id("BTCUSDT");
+  ASSERT_EQ(
+      h.fault(R"({"http_status":503,"count":1,"path":"/api/v3/order","method":"POST"})").status,
+      200U);
+  const auto r = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001)));
+  ASSERT_TRUE(wait_kind(s, r, ReportKind::kAccepted)) << h.log();
+  // The 503 comes back at once; the look-up waits for the request's recvWindow (1 s) to pass.
+  std::this_thread::sleep_for(200ms);
+  const auto c = s.cancel(r);
+  const auto rs = s.wait_terminal(r, 30s);
+  ASSERT_FALSE(rs.empty()) << h.log();
+  EXPECT_EQ(terminals(rs), 1U);
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kCancelled)
+      << "reason " << rs.back().reason << " code " << rs.back().venue_code;
+  const auto cr = s.wait_terminal(c, 5s);
+  ASSERT_FALSE(cr.empty());
+  EXPECT_EQ(kind_of(cr.back()), ReportKind::kCancelled);
+  EXPECT_EQ(array_size(h.signed_get("/api/v3/allOrders", "symbol=BTCUSDT").body), 0U)
+      << "nothing reached the venue";
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
 // Status queries that keep failing must not end an order: it may be live (here: filled) on the
 // venue. The strategy is told the state is unknown (not terminal); the engine keeps asking, and the
 // order's one terminal report is what the venue finally says.

@@ -177,11 +177,13 @@ struct BinanceRestVenue::Impl {
   void query_failed(const Job& j, int http_status, std::string_view why);
 
   // ---- cancels, acknowledgements, events (binance_rest_orders.cpp) ------------------------
+  // `attempt` > 0: a cancel sent again (dropped unsent if its order ends meanwhile).
   void request_cancel(const std::string& cid, const std::string& symbol,
-                      std::int64_t not_before_ns = 0);
+                      std::int64_t not_before_ns = 0, std::uint32_t attempt = 0);
   // A cancel that may not have been executed: owed until the order's status, asked now, says.
   void cancel_owed(const std::string& cid, const std::string& symbol);
   void acknowledged(const std::string& cid, Tracked& t);
+  void end_unsent_cancelled(std::unordered_map<std::string, Tracked>::iterator it);
   void emit(const OrderEvent& e);
   // Balances moved (a fill): read /account again within kAccountAfterFillNs rather than at the
   // next periodic poll, so what the engine publishes (and the gateway reports) follows the fills.

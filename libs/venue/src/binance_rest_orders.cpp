@@ -41,7 +41,7 @@ std::uint64_t header_u64(const http::fields& h, std::string_view name) {
 // queue yet (held by the venue's back-off, or waiting for a connection) is taken out of it and
 // ends CANCELLED here: sent later, a cancel_all or a release during a back-off would not stop it.
 void BinanceRestVenue::Impl::request_cancel(const std::string& cid, const std::string& symbol,
-                                            std::int64_t not_before_ns) {
+                                            std::int64_t not_before_ns, std::uint32_t attempt) {
   if (auto it = orders.find(cid); it != orders.end() && !it->second.acknowledged) {
     if (it->second.final) return;
     const auto queued = std::find_if(queue.begin(), queue.end(), [&](const Job& j) {
@@ -49,11 +49,7 @@ void BinanceRestVenue::Impl::request_cancel(const std::string& cid, const std::s
     });
     if (queued != queue.end()) {
       queue.erase(queued);
-      it->second.status = OrderStatus::kCanceled;
-      it->second.final = true;
-      publish(it->first, it->second);
-      forget(it);
-      return;
+      return end_unsent_cancelled(it);
     }
     it->second.cancel_wanted = true;
     return;
@@ -67,6 +63,7 @@ void BinanceRestVenue::Impl::request_cancel(const std::string& cid, const std::s
   j.params = "symbol=" + j.symbol + "&origClientOrderId=" + j.cid;
   j.weight = 1;
   j.not_before_ns = not_before_ns;
+  j.attempt = attempt;
   enqueue(std::move(j));
 }
 
@@ -75,6 +72,16 @@ void BinanceRestVenue::Impl::request_cancel(const std::string& cid, const std::s
 // engine, which saw the cancel go out, never sends another (found by the soak: an order open at
 // the venue after the final stop). Every cancel after the first waits longer, to 10 s, so a venue
 // that keeps refusing is not hammered.
+// An order that is not on the venue (its request never left the queue, or the venue proved it
+// absent) and was cancelled: it ends CANCELLED here, never sent.
+void BinanceRestVenue::Impl::end_unsent_cancelled(
+    std::unordered_map<std::string, Tracked>::iterator it) {
+  it->second.status = OrderStatus::kCanceled;
+  it->second.final = true;
+  publish(it->first, it->second);
+  forget(it);
+}
+
 void BinanceRestVenue::Impl::acknowledged(const std::string& cid, Tracked& t) {
   t.acknowledged = true;
   if (t.cancel_wanted && !is_final(t.status)) {
@@ -84,7 +91,7 @@ void BinanceRestVenue::Impl::acknowledged(const std::string& cid, Tracked& t) {
       wait_ns = std::min<std::int64_t>(250'000'000LL << doublings, 10'000'000'000LL);
     }
     ++t.cancels_again;
-    request_cancel(cid, t.symbol, wait_ns == 0 ? 0 : realtime_ns() + wait_ns);
+    request_cancel(cid, t.symbol, wait_ns == 0 ? 0 : realtime_ns() + wait_ns, t.cancels_again);
   }
   t.cancel_wanted = false;
 }
@@ -232,6 +239,9 @@ void BinanceRestVenue::Impl::on_error(Job& j, int status, std::int32_t code, std
         if (t.sent_ns == 0) return;
         const std::int64_t expired = expiry_ns(t.sent_ns);
         if (j.sent_ns < expired) return enqueue_query(j.cid, j.symbol, j.attempt, expired);
+        // Proven absent, and cancelled meanwhile: never sent again (a resent market order would
+        // fill after its cancel).
+        if (it->second.cancel_wanted) return end_unsent_cancelled(it);
         if (!it->second.resent) {
           // Proven absent after its request expired: resend once, same client order id, unless
           // the signal's own deadline has passed (then it is not executed at all).

@@ -140,6 +140,11 @@ void BinanceRestVenue::Impl::dispatch() {
       const std::string cid = std::move(it->cid);
       it = queue.erase(it);
       reject_expired(cid, "not sent before its deadline");
+    } else if (it->kind == JobKind::kCancel && it->attempt > 0 && [&] {
+                 const auto o = orders.find(it->cid);
+                 return o == orders.end() || o->second.final;
+               }()) {
+      it = queue.erase(it);  // a cancel sent again whose order ended while it waited
     } else if (it->kind == JobKind::kMyTrades && it->not_before_ns <= now && fees_known(it->cid)) {
       trades_queued.erase(it->cid);  // the stream told the fills meanwhile
       it = queue.erase(it);
