@@ -414,6 +414,7 @@ def remote_worker(args) -> int:
         while not _done(args):
             drain()
             await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # frames still in the socket reach the client first
         drain()
         out.write(json.dumps({"t": "latency", "hist": {}}) + "\n")
         out.close()

@@ -735,10 +735,12 @@ def test_the_stops_final_reports_reach_a_remote_strategy_before_the_plane_closes
 
 def test_every_report_gathered_at_the_stop_reaches_a_remote_strategy(synthetic_sim, tmp_path, tokens_file,
                                                                       monkeypatch):
-    """The plane relayed one frame (256 reports) per remote session at the stop, then closed: when
-    more had gathered (the relay behind on a busy machine), a remote strategy never heard of the
-    rest (the soak found 20 such signals). Now every report left in the slot's ring goes first.
-    CWTSD_TEST_HOOKS's SIGUSR2 pauses the relay, as a busy control thread would."""
+    """The plane relayed one frame (256 reports) per remote session at the stop, and none to a
+    client over its hold-back, then closed: a remote strategy never heard of the rest (the soak
+    found 20 such signals). Reports past a full ring, which the exec thread holds and moves into
+    it only while it stops, were lost too. Now, from the stop's start, every report goes past the
+    hold-back, and the plane closes once they are written. CWTSD_TEST_HOOKS's SIGUSR2 makes every
+    client count as slow (its reports wait), as one whose unsent bytes pass the hold-back."""
     monkeypatch.setenv("CWTSD_TEST_HOOKS", "1")
     e = Engine(synthetic_sim, tmp_path, overrides={"control": {"tokens_file": str(tokens_file)}})
     url, _ = control(e)
@@ -747,9 +749,16 @@ def test_every_report_gathered_at_the_stop_reaches_a_remote_strategy(synthetic_s
         r = await remote.connect(url, token=ALICE, slot=5, reconnect=False)
         q = await r.quote("BTCUSDT")
         e.proc.send_signal(signal.SIGUSR2)
-        assert wait_until(lambda: "test_hook_hold_remote" in e.log_path.read_text(), timeout=10)
-        # Far outside the price band: each is refused, and its report waits in the slot's ring.
-        seqs = [await r.submit("BTCUSDT", "buy", 0.001, price=q.bid * 0.5, round="down") for _ in range(600)]
+        assert wait_until(lambda: "test_hook_slow_remote_clients" in e.log_path.read_text(), timeout=10)
+        # Far outside the price band: each is refused, and its report waits, more than the slot's
+        # ring holds (1024): the rest in the engine.
+        seqs = []
+        for _ in range(1500):
+            try:
+                seqs.append(await r.submit("BTCUSDT", "buy", 0.001, price=q.bid * 0.5, round="down"))
+            except cwts_bridge.RingFull:
+                await asyncio.sleep(0.01)
+        assert len(seqs) > 1100
         assert not r.pending_reports()
         assert await asyncio.get_running_loop().run_in_executor(None, e.stop) == 0
         async def kind(seq):  # the plane has closed: what was relayed before is all there is

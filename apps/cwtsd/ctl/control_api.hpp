@@ -43,6 +43,8 @@ class ControlApi {
   void poll_remote() { remote_.poll(); }
   [[nodiscard]] bool remote_active() const noexcept { return remote_.active(); }
   void final_flush_remote() { remote_.final_flush(); }
+  void remote_stopping() noexcept { remote_.stopping(); }
+  void set_remote_clients_slow(bool slow) noexcept { remote_.set_clients_slow(slow); }
   [[nodiscard]] std::size_t remote_unsent_bytes() const noexcept { return remote_.unsent_bytes(); }
   // {"jsonrpc":"2.0","method":"alerts","params":{"alert":what,"detail":detail,"ts_ns":..}}
   [[nodiscard]] static std::string alert_notification(std::string_view what,

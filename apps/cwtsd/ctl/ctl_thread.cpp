@@ -107,6 +107,7 @@ void CtlThread::arm_stop() {
     notifier_.stopping("stopping");
     if (!stop_trading_) return ioc_.stop();
     stopping_ = true;
+    api_.remote_stopping();
     stop_thread_ = std::thread([this] {
       stop_trading_();
       boost::asio::post(ioc_, [this] { finish_stop(); });
@@ -164,9 +165,10 @@ void CtlThread::arm_usr1() {
 void CtlThread::arm_usr2() {
   usr2_.async_wait([this](const boost::system::error_code& ec, int) {
     if (ec) return;
-    remote_held_ = !remote_held_;
-    log_event(spdlog::level::warn, "ctl", "test_hook_hold_remote",
-              LogFields().boolean("held", remote_held_));
+    remote_slow_ = !remote_slow_;
+    api_.set_remote_clients_slow(remote_slow_);
+    log_event(spdlog::level::warn, "ctl", "test_hook_slow_remote_clients",
+              LogFields().boolean("slow", remote_slow_));
     arm_usr2();
   });
 }
@@ -249,7 +251,7 @@ void CtlThread::arm_remote() {
   remote_tick_.expires_after(std::chrono::microseconds(cfg_.control.remote_poll_us));
   remote_tick_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    if (!remote_held_) api_.poll_remote();
+    api_.poll_remote();
     if (api_.remote_active()) {
       arm_remote();
     } else {

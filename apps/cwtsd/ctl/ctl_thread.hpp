@@ -77,8 +77,8 @@ class CtlThread {
   boost::asio::signal_set stop_signals_;
   boost::asio::signal_set hup_;
   boost::asio::signal_set usr1_;
-  boost::asio::signal_set usr2_;  // test hook: the remote strategies' relay paused (a busy thread)
-  bool remote_held_ = false;
+  boost::asio::signal_set usr2_;  // test hook: every remote client taken as slow (its reports wait)
+  bool remote_slow_ = false;
   boost::asio::steady_timer tick_;
   boost::asio::steady_timer remote_tick_;  // remote strategies' poll, while any is connected
   bool remote_armed_ = false;

@@ -109,9 +109,15 @@ void RemoteSession::offer(const layout::Event& e, std::uint64_t seq) {
 void RemoteSession::flush() {
   net::WsConnection* conn = client_.conn;
   if (conn == nullptr || !conn->is_open()) return;
-  const std::size_t limit = hub_.hold_back_bytes();
-  // Reports first: never dropped, they wait in the slot's ring while the client is slow.
-  if (conn->queued_bytes() < limit) (void)send_reports();
+  const std::size_t limit = hub_.clients_slow_ ? 0 : hub_.hold_back_bytes();
+  // Reports first: never dropped, they wait in the slot's ring while the client is slow; all of
+  // them go while the engine stops.
+  if (hub_.stopping_) {
+    while (send_reports()) {
+    }
+  } else if (conn->queued_bytes() < limit) {
+    (void)send_reports();
+  }
   // Market data: conflated quotes and books with the queued events, in sequence order.
   while (conn->is_open() && conn->queued_bytes() < limit) {
     std::vector<const Pending*> batch;

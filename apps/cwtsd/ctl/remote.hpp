@@ -107,6 +107,11 @@ class RemoteHub {
   // the slot rings goes to its session now, past the hold-back (a ring holds at most
   // kReportRingCapacity), and no more market data.
   void final_flush();
+  // From the stop's start: every poll sends all of a session's reports, past the hold-back (the
+  // exec thread moves what did not fit in a ring into it only while it stops, for at most 1 s).
+  void stopping() noexcept { stopping_ = true; }
+  // Test hook (CWTSD_TEST_HOOKS, SIGUSR2): every client is taken as slow (over the hold-back).
+  void set_clients_slow(bool slow) noexcept { clients_slow_ = slow; }
   // Bytes the sessions' connections have not written yet.
   [[nodiscard]] std::size_t unsent_bytes() const noexcept;
 
@@ -135,6 +140,8 @@ class RemoteHub {
   const Config& cfg_;
   const layout::MarketRegion& market_;
   std::size_t hold_back_bytes_;
+  bool stopping_ = false;
+  bool clients_slow_ = false;
   std::size_t announced_;  // symbols every session has been told of
   std::vector<RemoteSession*> sessions_;
   std::optional<concurrent::BroadcastReader<layout::Event, layout::kEventRingCapacity>> reader_;
