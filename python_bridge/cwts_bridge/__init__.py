@@ -132,6 +132,8 @@ def _report(t) -> Report:
 
 def _to_units(name: str, value, decimals: int, increment: int, round_mode: Optional[str]) -> int:
     """A float or Decimal as an exact integer count of 10^-decimals, on the increment grid."""
+    if round_mode not in (None, "down", "nearest"):
+        raise ValueError(f"round must be None, 'down' or 'nearest', not {round_mode!r}")
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         raise TypeError(f"{name} must be a number, not {type(value).__name__}")
     if isinstance(value, float) and not math.isfinite(value):

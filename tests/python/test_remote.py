@@ -534,13 +534,14 @@ def test_the_remote_bridge_follows_an_engine_restart(synthetic_sim, tmp_path, to
         "listen": f"127.0.0.1:{port}", "tokens_file": str(tokens_file)}})
 
     async def main():
+        # The IOCs cross the ask with room: the synthetic market moves between quote and order.
         proxy = CuttingProxy(port)
         url = f"ws://127.0.0.1:{await proxy.start()}/ws"
         async with await remote.connect(url, token=ALICE, slot=3) as b:
             await b.subscribe(["BTCUSDT"], ["quote"])
             epoch = b.epoch
             q = await b.quote("BTCUSDT")
-            first = await b.submit("BTCUSDT", "buy", 0.001, price=q.ask, tif="IOC", round="nearest")
+            first = await b.submit("BTCUSDT", "buy", 0.001, price=q.ask * 1.002, tif="IOC", round="nearest")
             assert (await b.wait_report(first, 5)).kind == "FILLED"
             # A signal in flight when the engine stops: its reply never comes back.
             proxy.cut = "hold"
@@ -572,7 +573,7 @@ def test_the_remote_bridge_follows_an_engine_restart(synthetic_sim, tmp_path, to
             assert await b.wait(5.0)  # the subscription was restored
             assert {e.kind for e in b.pending_events()} <= {"quote", "lapped"}
             q = await b.quote("BTCUSDT")
-            seq = await b.submit("BTCUSDT", "buy", 0.001, price=q.ask, tif="IOC", round="nearest")
+            seq = await b.submit("BTCUSDT", "buy", 0.001, price=q.ask * 1.002, tif="IOC", round="nearest")
             assert seq > first + 1  # never a number this client already used
             assert (await b.wait_report(seq, 5)).kind == "FILLED"
         proxy.server.close()

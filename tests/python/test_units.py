@@ -103,3 +103,10 @@ def test_the_reference_errors_are_what_submit_raises(engine):
         assert slow == fast + 1
         rf, rs = b.wait_report(fast, 5), b.wait_report(slow, 5)
         assert (rf.kind, rf.reason) == (rs.kind, rs.reason) == ("REJECTED", "PRICE_BAND")
+
+
+def test_an_unknown_rounding_mode_is_refused():
+    """round='up' was taken as a truncation without the increment: an amount off the symbol's grid
+    went to the engine, which refused the order (found when a test passed round='up')."""
+    with pytest.raises(ValueError, match="round must be None, 'down' or 'nearest', not 'up'"):
+        _to_units("price", 101.237, 2, 5, "up")
