@@ -15,6 +15,24 @@ namespace {
 
 using namespace cwts::daemon::test;
 
+// An order and the cancel signal behind it, each ended CANCELLED with one terminal report; the
+// order's reports.
+std::vector<cwts::layout::ExecReport> expect_cancelled(Harness& h, StrategyClient& s,
+                                                       std::uint64_t order, std::uint64_t cancel) {
+  const auto rs = s.wait_terminal(order, 30s);
+  EXPECT_FALSE(rs.empty()) << h.log();
+  if (rs.empty()) return rs;
+  EXPECT_EQ(terminals(rs), 1U);
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kCancelled)
+      << "reason " << rs.back().reason << " code " << rs.back().venue_code;
+  const auto cr = s.wait_terminal(cancel, 30s);
+  EXPECT_FALSE(cr.empty());
+  if (!cr.empty()) {
+    EXPECT_EQ(kind_of(cr.back()), ReportKind::kCancelled);
+  }
+  return rs;
+}
+
 TEST(Cwtsd, LimitAndMarketOrdersAreFilledAndReported) {
   Harness h;
   StrategyClient s(h.instance(), 0);
@@ -497,15 +515,8 @@ TEST(Cwtsd, ACancelOvertakingItsOrderNeitherResendsNorOrphansIt) {
       s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
                                     tick_floor(q.bid_px.raw - q.bid_px.raw / 50, fx(0.01))));
   std::this_thread::sleep_for(20ms);  // the order is on its way (held at the venue's door)
-  const auto c = s.cancel(r);
-  const auto rs = s.wait_terminal(r, 30s);
-  ASSERT_FALSE(rs.empty()) << h.log();
-  EXPECT_EQ(terminals(rs), 1U);
-  EXPECT_EQ(kind_of(rs.back()), ReportKind::kCancelled)
-      << "reason " << rs.back().reason << " code " << rs.back().venue_code;
-  const auto cr = s.wait_terminal(c, 30s);
-  ASSERT_FALSE(cr.empty());
-  EXPECT_EQ(kind_of(cr.back()), ReportKind::kCancelled);
+  const auto rs = expect_cancelled(h, s, r, s.cancel(r));
+  ASSERT_FALSE(rs.empty());
   // The venue: one order with this client order id, cancelled; nothing left open.
   const std::string cid(rs.back().client_order_id.view());
   const auto all = h.signed_get("/api/v3/allOrders", "symbol=BTCUSDT").body;
@@ -580,15 +591,7 @@ TEST(Cwtsd, AnOrderCancelledWhileItsFailedRequestIsLookedUpIsNeverSentAgain) {
   ASSERT_TRUE(wait_kind(s, r, ReportKind::kAccepted)) << h.log();
   // The 503 comes back at once; the look-up waits for the request's recvWindow (1 s) to pass.
   std::this_thread::sleep_for(200ms);
-  const auto c = s.cancel(r);
-  const auto rs = s.wait_terminal(r, 30s);
-  ASSERT_FALSE(rs.empty()) << h.log();
-  EXPECT_EQ(terminals(rs), 1U);
-  EXPECT_EQ(kind_of(rs.back()), ReportKind::kCancelled)
-      << "reason " << rs.back().reason << " code " << rs.back().venue_code;
-  const auto cr = s.wait_terminal(c, 5s);
-  ASSERT_FALSE(cr.empty());
-  EXPECT_EQ(kind_of(cr.back()), ReportKind::kCancelled);
+  (void)expect_cancelled(h, s, r, s.cancel(r));
   EXPECT_EQ(array_size(h.signed_get("/api/v3/allOrders", "symbol=BTCUSDT").body), 0U)
       << "nothing reached the venue";
   EXPECT_EQ(h.engine().terminate(15s), 0);
