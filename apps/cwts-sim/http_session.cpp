@@ -1,5 +1,6 @@
 // SimServer's HTTP/1.1 sessions: REST requests to the venue, the /_sim/ control endpoints, the
 // hold and delay faults, and the upgrade to a WebSocket stream or WebSocket API session.
+#include <charconv>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -11,6 +12,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "cwts/binance/market_json.hpp"
 #include "cwts/core/json_writer.hpp"
 #include "json_log.hpp"
 #include "rest_api.hpp"
@@ -107,6 +109,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Dro
       } else if (path == "/_sim/stats" && req.method() == http::verb::delete_) {
         srv_.rest->reset_stats();
         reply.body = "{}";
+      } else if (path == "/_sim/depth" && req.method() == http::verb::get) {
+        reply.body = sim_depth(query, reply.status);
       } else if (path == "/_sim/status") {
         core::JsonWriter w;
         w.begin_object().key("markets").begin_array();
@@ -163,6 +167,38 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Dro
       return;
     }
     do_write();
+  }
+
+  // GET /_sim/depth?symbol=S[&limit=N]: the sim's book as /api/v3/depth gives it (lastUpdateId
+  // = the market's current id), but never faulted and never counted by the rate limiter, so a
+  // harness can compare a client's book to the venue's in a back-off without being banned.
+  std::string sim_depth(std::string_view query, unsigned& status) {
+    std::string_view symbol;
+    std::size_t limit = 100;
+    while (!query.empty()) {
+      const std::size_t amp = query.find('&');
+      const std::string_view kv = query.substr(0, amp);
+      query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+      const std::size_t eq = kv.find('=');
+      if (eq == std::string_view::npos) continue;
+      const std::string_view k = kv.substr(0, eq), v = kv.substr(eq + 1);
+      if (k == "symbol") symbol = v;
+      if (k == "limit") {
+        std::size_t n = 0;
+        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (ec != std::errc{} || end != v.data() + v.size() || n < 1 || n > 5000) {
+          status = 400;
+          return R"({"error":"limit: 1 to 5000"})";
+        }
+        limit = n;
+      }
+    }
+    const Market* mk = srv_.venue->find(symbol);
+    if (mk == nullptr) {
+      status = 404;
+      return R"({"error":"no such market"})";
+    }
+    return binance::depth_json(mk->public_id(), srv_.venue->book_or_empty(symbol), limit);
   }
 
   void do_write() {

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Soak: the whole system under load and faults for as long as asked, invariants checked.
 
-A real cwts-sim (synthetic feed on several symbols) and a real cwtsd (order journal on, orders
-cancelled at a stop); several strategy processes on the shared-memory bridge submitting valid
-resting orders, IOC orders at the touch, orders the engine must refuse, and cancels; faults from a
-schedule drawn from the seed: the venue drops connections, stalls its streams, skips update ids,
-answers 5xx/429, delays and holds orders, sends serverShutdown, cuts connections as at 24 h; the
-engine is SIGTERMed, SIGKILLed and SIGHUPed and started again.
+A real cwts-sim (synthetic feed on several symbols, and a replay of the shipped real captures) and a
+real cwtsd (order journal on, orders cancelled at a stop, run as systemd would: NOTIFY_SOCKET and
+WATCHDOG_USEC); several strategy processes on the shared-memory bridge submitting valid resting
+orders, IOC orders at the touch, orders the engine must refuse, and cancels; faults from a schedule
+drawn from the seed: the venue drops connections, stalls its streams, skips update ids, answers
+5xx/429, delays and holds orders, sends serverShutdown, cuts connections as at 24 h; the engine is
+SIGTERMed, SIGKILLed and SIGHUPed and started again; a strategy is SIGKILLed and another attaches.
+Every --book-every-s the venue's market is paused and one of the engine's books compared with the
+venue's at the same update id.
 
     scripts/soak [--minutes N] [--seed S] [--json]       (docs/reliability.md)
 
@@ -30,34 +33,41 @@ Invariants, each a named counter in the summary (any non-zero `violations` fails
   journal_orders_not_tracked   an order of the journal the restarted engine could not track again
   engine_start_failures        a restart of the engine that exited instead of becoming ready (its
                                log's end is printed; the harness tries once more)
+  torn_reads                   a quote or book a strategy read that is not one consistent state
+                               (levels out of order, bid not below ask, a level without quantity)
+  books_differing              a book the engine published that differs from the venue's at the
+                               same update id (top 20 levels, prices and quantities)
+  watchdog_missed              a gap over WatchdogSec (5 s) between WATCHDOG=1 notifications, from
+                               READY=1 to the harness's stop: systemd would have killed the engine
+  resource_growth              an engine run (over 5 min) whose fds, threads or RSS grew after a
+                               minute's warm-up
 Reported, not violations: a remote strategy's signal whose reply was lost when the engine stopped
 (`remote_signals_status_unknown_after_restart`: the bridge reports STATUS_UNKNOWN, docs/remote.md);
 signals in flight when the engine was SIGKILLed (`signals_in_doubt_
 after_kill`: the engine's journal and reconciliation own their orders, checked by venue_orders_
-left_open), RSS / fds / threads of each engine run, faults by kind.
+left_open), signals of SIGKILLed strategies (their reports died with them), books compared /
+skipped (the engine's book invalid or behind: a stall, a resync), RSS / fds / threads of each
+engine run, faults by kind.
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
-import hmac
 import json
 import os
 import pathlib
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
-API_KEY = "soakKey0123456789abcdef"
-API_SECRET = "soakSecret0123456789abcdefghij"
+from checks import NotifyListener, compare_book, read_rows, resource_growth, torn_book, torn_quote
+from parts import REMOTE_TOKEN, EngineRun, Venue, plot
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CAPTURES = sorted((ROOT / "tests/data/binance").glob("spot_*.capture"))
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "ADAUSDT"]
 SIM_FAULTS = [
     ("drop_connections", {"drop_connections": True}),
@@ -71,140 +81,7 @@ SIM_FAULTS = [
     ("expire_connections", {"expire_connections": True}),
 ]
 ENGINE_FAULTS = ["sigterm_restart", "sigkill_restart", "sighup"]
-
-
-# ---- the venue ----------------------------------------------------------------------------------
-class Venue:
-    def __init__(self, binary: str, tmp: pathlib.Path, symbols: list[str]):
-        balances = ",".join(["USDT=10000000"] + [f"{s[:-4]}=100000" for s in symbols])
-        self.proc = subprocess.Popen(
-            [binary, "--listen", "127.0.0.1:0", "--api-key", API_KEY, "--api-secret", API_SECRET,
-             "--synthetic", ",".join(symbols), "--rate", "300", "--balance", balances],
-            stdout=subprocess.PIPE, stderr=open(tmp / "cwts-sim.log", "w"), text=True)
-        line = self.proc.stdout.readline()
-        self.port = int(line.rsplit(":", 1)[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def fault(self, obj: dict) -> None:
-        req = urllib.request.Request(self.url + "/_sim/fault", data=json.dumps(obj).encode(), method="POST")
-        urllib.request.urlopen(req, timeout=10).read()
-
-    def signed(self, path: str, params: dict):
-        """A signed GET; waits out a ban (418) or a 429 the engine's traffic left behind."""
-        deadline = time.time() + 600
-        while True:
-            p = dict(params, timestamp=int(time.time() * 1000), recvWindow=10000)
-            q = urllib.parse.urlencode(p)
-            sig = hmac.new(API_SECRET.encode(), q.encode(), hashlib.sha256).hexdigest()
-            req = urllib.request.Request(f"{self.url}{path}?{q}&signature={sig}", headers={"X-MBX-APIKEY": API_KEY})
-            try:
-                return json.loads(urllib.request.urlopen(req, timeout=10).read())
-            except urllib.error.HTTPError as e:
-                if e.code not in (418, 429) or time.time() > deadline:
-                    raise
-                time.sleep(min(float(e.headers.get("Retry-After") or 1), 60.0) + 0.5)
-
-    def rate_limit_answers(self, log: pathlib.Path) -> dict:
-        """The venue's own 429 / 418 answers (its rate limiter's, not the injected faults')."""
-        out = {"429": 0, "418": 0}
-        for line in log.read_text().splitlines():
-            if '"event":"rate_limited"' in line:
-                for code in out:
-                    if f'"status":{code}' in line:
-                        out[code] += 1
-        return out
-
-    def all_orders(self, symbol: str) -> list[dict]:
-        out, from_id = [], 0
-        while True:
-            page = self.signed("/api/v3/allOrders", {"symbol": symbol, "orderId": from_id, "limit": 1000})
-            out += page
-            if len(page) < 1000:
-                return out
-            from_id = page[-1]["orderId"] + 1
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=20)
-
-
-# ---- the engine ---------------------------------------------------------------------------------
-REMOTE_TOKEN = "soakRemoteToken0123456789"
-
-
-class EngineRun:
-    def __init__(self, binary: str, tmp: pathlib.Path, venue: Venue, instance: str, symbols: list[str]):
-        self.binary, self.tmp, self.instance = binary, tmp, instance
-        self.config = tmp / "cwtsd.json"
-        # A fixed control port (remote strategies find the restarted engine again) and their token.
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.control_port = s.getsockname()[1]
-        tokens = tmp / "tokens"
-        tokens.write_text(f"soak-remote read,trade:* {REMOTE_TOKEN}\n")
-        tokens.chmod(0o600)
-        self.config.write_text(json.dumps({
-            "control": {"listen": f"127.0.0.1:{self.control_port}", "tokens_file": str(tokens)},
-            "region": {"instance": instance, "lock_pages": False},
-            "venue": {"kind": "binance", "rest_url": venue.url, "ws_url": f"ws://127.0.0.1:{venue.port}",
-                      "recv_window_ms": 5000, "request_timeout_ms": 1000, "order_poll_ms": 200},
-            "market": {"symbols": symbols, "timeframes": ["1m"]},
-            "risk": {"max_order_notional": "100000", "max_open_orders": 30, "price_band_bps": 500,
-                     "sell_account_holdings": True},
-            "journal": {"dir": str(tmp / "state"), "fsync": "interval", "interval_ms": 10},
-            "threads": {"exec": {"idle": "block"}, "md": {"idle": "block"}},
-            "shutdown": {"on_stop": "cancel", "timeout_ms": 5000},
-        }))
-        self.log = tmp / "cwtsd.log"
-        self.proc = None
-        self.runs = []  # per run: {"epoch", "end", "rss_kb": [...], "fds": [...], "threads": [...]}
-
-    def start(self) -> None:
-        env = dict(os.environ, CWTS_API_KEY=API_KEY, CWTS_API_SECRET=API_SECRET)
-        self.proc = subprocess.Popen([self.binary, "--config", str(self.config)], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=open(self.log, "a"))
-        import cwts_bridge
-        # Up to a first ban's length and more: an engine started inside the venue's back-off
-        # waits it out before it is ready (docs/engine.md); venue_bans counts the ban itself.
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            try:
-                with cwts_bridge.attach(self.instance) as b:
-                    if all(b.quote(s).book_valid for s in b.symbols()):
-                        self.runs.append({"epoch": b.epoch, "end": None, "t": [], "rss_kb": [], "fds": [],
-                                          "threads": []})
-                        return
-            except cwts_bridge.CwtsError:
-                pass
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"cwtsd exited with {self.proc.returncode}; see {self.log}")
-            time.sleep(0.1)
-        raise RuntimeError(f"cwtsd did not become ready; see {self.log}")
-
-    def sample(self) -> None:
-        if self.proc is None or self.proc.poll() is not None or not self.runs:
-            return
-        try:
-            status = pathlib.Path(f"/proc/{self.proc.pid}/status").read_text()
-            rss = int(next(l for l in status.splitlines() if l.startswith("VmRSS:")).split()[1])
-            threads = int(next(l for l in status.splitlines() if l.startswith("Threads:")).split()[1])
-            fds = len(os.listdir(f"/proc/{self.proc.pid}/fd"))
-        except (OSError, StopIteration):
-            return
-        r = self.runs[-1]
-        r["t"].append(time.time())
-        r["rss_kb"].append(rss)
-        r["fds"].append(fds)
-        r["threads"].append(threads)
-
-    def stop(self, how: str) -> int:
-        if how == "kill":
-            self.proc.kill()
-        else:
-            self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=30)
-        self.runs[-1]["end"] = "killed" if how == "kill" else "stopped"
-        return code
+STRATEGY_FAULTS = ["strategy_sigkill"]  # a shared-memory strategy killed mid-run, another started
 
 
 # ---- a strategy process -------------------------------------------------------------------------
@@ -285,6 +162,7 @@ def worker(args) -> int:
             pass
 
     ioc_seqs: set[int] = set()
+    reads = 0
     while time.time() < args.until:
         drain()
         if time.time() >= window_end:
@@ -294,6 +172,11 @@ def worker(args) -> int:
             epoch = b.epoch
             sym = rng.choice(SYMBOLS[:args.symbols])
             q = b.quote(sym)
+            # Torn reads: every copy the bridge hands out must be one consistent state.
+            reads += 1
+            torn = torn_quote(q) or (torn_book(b.book(sym, 20)) if reads % 16 == 0 else None)
+            if torn:
+                out.write(json.dumps({"t": "torn", "symbol": sym, "what": torn}) + "\n")
             if not q.book_valid or q.bid <= 0:
                 time.sleep(0.01)
                 continue
@@ -425,34 +308,6 @@ def remote_worker(args) -> int:
 
 
 # ---- the harness --------------------------------------------------------------------------------
-def plot(png: str, start: float, windows: list, runs: list, title: str) -> None:
-    """Latency per 10 s window (p50 and p99 of each path, every worker) and the engine's RSS."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
-    for kind, label, colour in (("accept", "signal -> engine report", "tab:blue"),
-                                ("ioc", "IOC signal -> terminal report", "tab:orange")):
-        pts = sorted((w["time"] - start, w[kind][1], w[kind][2]) for w in windows if kind in w)
-        if pts:
-            xs = [p[0] / 60 for p in pts]
-            ax1.plot(xs, [p[1] for p in pts], ".", ms=3, color=colour, label=f"{label} p50")
-            ax1.plot(xs, [p[2] for p in pts], "x", ms=3, color=colour, alpha=0.5, label=f"{label} p99")
-    ax1.set_yscale("log")
-    ax1.set_ylabel("µs (per 10 s window)")
-    ax1.legend(fontsize=7, loc="upper right")
-    ax1.set_title(f"cwts soak: {title}")
-    for k, r in enumerate(runs):
-        ax2.plot([(t - start) / 60 for t in r["t"]], [kb / 1024 for kb in r["rss_kb"]], "-",
-                 label=f"engine run {k + 1} ({r['end']})")
-    ax2.set_ylabel("cwtsd RSS (MB)")
-    ax2.set_xlabel("minutes")
-    ax2.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(png, dpi=90)
-    plt.close(fig)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=2.0)
@@ -467,6 +322,10 @@ def main() -> int:
     ap.add_argument("--fault-every-s", type=float, default=6.0, help="mean time between faults")
     ap.add_argument("--keep", action="store_true", help="keep the working directory (logs, journals)")
     ap.add_argument("--plot", metavar="PNG", help="write latency and engine RSS over time to this PNG")
+    ap.add_argument("--no-replay", action="store_true",
+                    help="no replay of the shipped captures beside the synthetic feed")
+    ap.add_argument("--book-every-s", type=float, default=10.0,
+                    help="how often a book of the engine is compared to the venue's")
     # worker mode (internal)
     ap.add_argument("--worker", type=int, default=-1, help=argparse.SUPPRESS)
     ap.add_argument("--instance", help=argparse.SUPPRESS)
@@ -484,35 +343,62 @@ def main() -> int:
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="cwts-soak-"))
     symbols = SYMBOLS[:args.symbols]
     instance = f"soak{os.getpid()}"
-    venue = Venue(args.sim, tmp, symbols)
-    engine = EngineRun(args.cwtsd, tmp, venue, instance, symbols)
+    venue = Venue(args.sim, tmp, symbols, [] if args.no_replay else CAPTURES)
+    notify = NotifyListener(tmp / "notify")
+    engine = EngineRun(args.cwtsd, tmp, venue, instance, symbols + venue.replayed, notify)
     faults: dict[str, int] = {}
     violations: dict[str, int] = {"duplicate_client_order_ids": 0, "venue_orders_left_open": 0,
                                   "signals_without_report": 0, "signals_with_two_reports": 0,
                                   "orders_with_two_terminal_reports": 0,
                                   "engine_unclean_exits": 0, "venue_bans": 0,
                                   "foreign_orders": 0, "position_mismatches": 0,
-                                  "journal_orders_not_tracked": 0, "engine_start_failures": 0}
+                                  "journal_orders_not_tracked": 0, "engine_start_failures": 0,
+                                  "torn_reads": 0, "books_differing": 0, "watchdog_missed": 0,
+                                  "resource_growth": 0}
     start = time.time()
     workers = []
+    killed: set[int] = set()  # workers the harness SIGKILLed
+    books = {"equal": 0, "differ": 0, "skipped": 0, "details": []}
+
+    def spawn(i: int, remote: list[str]) -> None:
+        workers.append(subprocess.Popen(
+            [sys.executable, __file__, "--worker", str(i), "--instance", instance, "--until", str(until),
+             "--seed", str(args.seed * 1000 + i), "--symbols", str(args.symbols),
+             "--worker-out", str(tmp / f"worker{i}.jsonl")] + remote,
+            stdout=subprocess.DEVNULL, stderr=open(tmp / f"worker{i}.log", "w")))
+
     try:
         engine.start()
         until = start + args.minutes * 60
         for i in range(args.strategies + args.remote_strategies):
-            remote = ["--remote", f"ws://127.0.0.1:{engine.control_port}/ws"] if i >= args.strategies else []
-            workers.append(subprocess.Popen(
-                [sys.executable, __file__, "--worker", str(i), "--instance", instance, "--until", str(until),
-                 "--seed", str(args.seed * 1000 + i), "--symbols", str(args.symbols),
-                 "--worker-out", str(tmp / f"worker{i}.jsonl")] + remote,
-                stdout=subprocess.DEVNULL, stderr=open(tmp / f"worker{i}.log", "w")))
+            spawn(i, ["--remote", f"ws://127.0.0.1:{engine.control_port}/ws"] if i >= args.strategies else [])
+        local = list(range(args.strategies))  # the shared-memory workers now running
         next_fault = time.time() + rng.expovariate(1 / args.fault_every_s)
+        next_book = time.time() + args.book_every_s
+        book_symbols = symbols + venue.replayed
+        book_rng = random.Random(args.seed + 1)
         while time.time() < until:
             engine.sample()
+            if time.time() >= next_book and args.book_every_s > 0:
+                sym = book_rng.choice(book_symbols)
+                outcome, detail = compare_book(venue.url, venue.fault, instance, sym)
+                books[outcome] += 1
+                if outcome == "differ" and len(books["details"]) < 20:
+                    books["details"].append(f"{sym}: {detail}")
+                next_book = time.time() + args.book_every_s
             if time.time() >= next_fault:
-                kind, obj = rng.choice(SIM_FAULTS + [(k, None) for k in ENGINE_FAULTS])
+                kind, obj = rng.choice(SIM_FAULTS + [(k, None) for k in ENGINE_FAULTS + STRATEGY_FAULTS])
                 faults[kind] = faults.get(kind, 0) + 1
                 if obj is not None:
                     venue.fault(obj)
+                elif kind == "strategy_sigkill":  # mid-run, wherever it is; a new one attaches
+                    if local:
+                        victim = local.pop(rng.randrange(len(local)))
+                        workers[victim].kill()
+                        workers[victim].wait(timeout=30)
+                        killed.add(victim)
+                        local.append(len(workers))
+                        spawn(len(workers), [])
                 elif kind == "sighup":
                     engine.proc.send_signal(signal.SIGHUP)
                 else:
@@ -567,10 +453,14 @@ def main() -> int:
             violations[name] = engine_log.count(f'"event":"{event}"')
         # Every signal's terminal reports.
         run_end = {r["epoch"]: r["end"] for r in engine.runs}
-        sent = in_doubt = status_unknown = 0
+        sent = in_doubt = status_unknown = of_killed = 0
         order_reports: dict[tuple[str, int], int] = {}
+        torn_details: list[str] = []
         for i in range(len(workers)):
-            rows = [json.loads(l) for l in (tmp / f"worker{i}.jsonl").read_text().splitlines()]
+            rows = read_rows(tmp / f"worker{i}.jsonl")
+            torn = [r["what"] for r in rows if r["t"] == "torn"]
+            violations["torn_reads"] += len(torn)
+            torn_details += torn[:5]
             # A report names its seq; seqs never repeat within a worker (the bridge numbers across
             # epochs), so (worker, seq, epoch it was sent in) is the signal. A report of another
             # epoch is an earlier run's order recovered from the journal, reported to whoever holds
@@ -597,13 +487,25 @@ def main() -> int:
                 if n > 1:
                     violations["signals_with_two_reports"] += 1
                 elif n == 0:
-                    if r["seq"] in unknown:
+                    if i in killed:  # its reports died with it
+                        of_killed += 1
+                    elif r["seq"] in unknown:
                         status_unknown += 1
                     elif run_end.get(r["epoch"]) == "killed":
                         in_doubt += 1
                     else:
                         violations["signals_without_report"] += 1
         violations["orders_with_two_terminal_reports"] = sum(1 for n in order_reports.values() if n > 1)
+        violations["books_differing"] = books["differ"]
+        # The watchdog, as systemd would have judged it, in every run up to the harness's stop.
+        max_gap = 0.0
+        end_t = time.time()
+        for r in engine.runs:
+            late, gap, _ = notify.watchdog_gaps(r["started"], r["stopped"] or end_t)
+            violations["watchdog_missed"] += late
+            max_gap = max(max_gap, gap)
+        growth = [g for g in (resource_growth(r) for r in engine.runs) if g]
+        violations["resource_growth"] = len(growth)
         runs = [{"end": r["end"], "samples": len(r["rss_kb"]),
                  "rss_kb_first": r["rss_kb"][min(2, len(r["rss_kb"]) - 1)] if r["rss_kb"] else 0,
                  "rss_kb_last": r["rss_kb"][-1] if r["rss_kb"] else 0,
@@ -614,8 +516,7 @@ def main() -> int:
         merged = {"accept": {}, "ioc": {}}
         windows = []
         for i in range(len(workers)):
-            for line in (tmp / f"worker{i}.jsonl").read_text().splitlines():
-                row = json.loads(line)
+            for row in read_rows(tmp / f"worker{i}.jsonl"):
                 if row["t"] == "latency":
                     for path, h in row["hist"].items():
                         for k, n in h.items():
@@ -633,6 +534,13 @@ def main() -> int:
                    "venue_orders": sum(cids.values()), "faults": faults,
                    "engine_runs": len(engine.runs), "signals_in_doubt_after_kill": in_doubt,
                    "remote_signals_status_unknown_after_restart": status_unknown,
+                   "replayed_symbols": venue.replayed, "strategies_killed": len(killed),
+                   "signals_of_killed_strategies": of_killed,
+                   "books_compared": {k: books[k] for k in ("equal", "differ", "skipped")},
+                   "books_differing_details": books["details"], "torn_read_details": torn_details[:10],
+                   "watchdog_max_gap_s": round(max_gap, 2), "resource_growth_details": growth,
+                   "longest_engine_run_s": round(max((r["t"][-1] - r["t"][0] for r in engine.runs if r["t"]),
+                                                     default=0), 1),
                    "venue_429_answers": limited["429"],
                    "latency_under_load": latency,
                    "rss_mb_over_time": [[round(t, 1), round(mb, 1)] for t, mb in rss_series[::step]],
@@ -650,6 +558,7 @@ def main() -> int:
         if engine.proc is not None and engine.proc.poll() is None:
             engine.proc.kill()
         venue.stop()
+        notify.close()
         if not args.keep:
             import shutil
             shutil.rmtree(tmp, ignore_errors=True)

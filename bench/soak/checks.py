@@ -1,0 +1,166 @@
+"""The soak's continuous checks (bench/soak/soak.py; docs/reliability.md): the engine's systemd
+watchdog, its books against the venue's at the same update id, torn reads, flat resources."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import pathlib
+import socket
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+# The shipped unit's WatchdogSec (config/systemd/cwtsd.service): systemd kills and restarts an
+# engine that lets this pass without a WATCHDOG=1.
+WATCHDOG_USEC = 5_000_000
+
+
+class NotifyListener:
+    """A service manager's notify socket: cwtsd started with NOTIFY_SOCKET and WATCHDOG_USEC sends
+    READY=1, STATUS=..., WATCHDOG=1 and STOPPING=1 here as it would to systemd. Every datagram is
+    kept with the time it arrived."""
+
+    def __init__(self, path: pathlib.Path):
+        self.path = str(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
+        self.messages: list[tuple[float, str]] = []
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def env(self) -> dict:
+        return {"NOTIFY_SOCKET": self.path, "WATCHDOG_USEC": str(WATCHDOG_USEC)}
+
+    def _run(self) -> None:
+        while not self._stop:
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.messages.append((time.time(), data.decode(errors="replace")))
+
+    def close(self) -> None:
+        self._stop = True
+        self._thread.join(timeout=2)
+        self.sock.close()
+
+    def watchdog_gaps(self, start: float, stop: float) -> tuple[int, float, bool]:
+        """For one engine run (started at `start`, stopped by the harness at `stop`): how many
+        times WATCHDOG=1 was late (a gap over WatchdogSec from READY=1 on, up to the stop), the
+        longest gap in seconds, and whether READY=1 came at all."""
+        msgs = [(t, m) for t, m in self.messages if start <= t <= stop]
+        ready = next((t for t, m in msgs if "READY=1" in m.split("\n")), None)
+        if ready is None:
+            return 0, 0.0, False
+        beats = [ready] + [t for t, m in msgs if t >= ready and "WATCHDOG=1" in m.split("\n")] + [stop]
+        gaps = [b - a for a, b in zip(beats, beats[1:])]
+        limit = WATCHDOG_USEC / 1e6
+        return sum(1 for g in gaps if g > limit), max(gaps, default=0.0), True
+
+
+def sim_depth(url: str, symbol: str, limit: int = 20) -> dict:
+    """The venue's book (cwts-sim's GET /_sim/depth: never faulted, never rate limited)."""
+    q = urllib.parse.urlencode({"symbol": symbol, "limit": limit})
+    return json.loads(urllib.request.urlopen(f"{url}/_sim/depth?{q}", timeout=10).read())
+
+
+def _same(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def compare_book(url: str, fault, instance: str, symbol: str, depth: int = 20,
+                 wait_s: float = 2.0) -> tuple[str, str]:
+    """The engine's published book against the venue's at the same update id: the venue's market
+    is paused (its generator and replay stop; orders still match), its book read, and the engine's
+    followed until it reaches that update id. ("equal" | "differ" | "skipped", detail). Skipped:
+    the engine's book is invalid or did not reach the id in time (a stall, a gap being resynced,
+    a restart), which its own checks cover."""
+    import cwts_bridge
+    fault({"pause": True})
+    try:
+        venue = sim_depth(url, symbol, depth)
+        want = venue["lastUpdateId"]
+        with cwts_bridge.attach(instance) as b:
+            deadline = time.time() + wait_s
+            while True:
+                bp, bq, ap, aq, uid, valid = b.book(symbol, depth)
+                if valid and uid >= want:
+                    break
+                if time.time() > deadline:
+                    return "skipped", f"engine at {uid} (valid {bool(valid)}), venue at {want}"
+                time.sleep(0.005)
+        if uid != want:
+            return "differ", f"engine's book at update id {uid}, ahead of the venue's {want}"
+        for side, px, qty in (("bids", bp, bq), ("asks", ap, aq)):
+            levels = [(float(p), float(q)) for p, q in venue[side]]
+            if len(levels) != len(px):
+                return "differ", f"{side}: {len(px)} levels, the venue {len(levels)} (update id {uid})"
+            for k, (p, q) in enumerate(levels):
+                if not (_same(px[k], p) and _same(qty[k], q)):
+                    return "differ", (f"{side}[{k}]: engine {px[k]} x {qty[k]}, venue {p} x {q} "
+                                      f"(update id {uid})")
+        return "equal", str(uid)
+    finally:
+        fault({"pause": False})
+
+
+def torn_quote(q) -> str | None:
+    """What is wrong with a quote read from a valid book, if anything: one consistent copy of a
+    real book has a positive bid below the ask and positive sizes."""
+    if not q.book_valid:
+        return None
+    if not (0 < q.bid < q.ask) or q.bid_size <= 0 or q.ask_size <= 0:
+        return f"quote {q.bid} x {q.bid_size} / {q.ask} x {q.ask_size} at {q.update_id}"
+    return None
+
+
+def torn_book(book) -> str | None:
+    """The same for a book snapshot: bids strictly falling, asks strictly rising, quantities
+    positive, the best bid below the best ask."""
+    bp, bq, ap, aq, uid, valid = book
+    if not valid:
+        return None
+    if len(bp) != len(bq) or len(ap) != len(aq):
+        return f"book at {uid}: price and quantity columns differ in length"
+    if any(bp[k] <= bp[k + 1] for k in range(len(bp) - 1)) or any(ap[k] >= ap[k + 1] for k in range(len(ap) - 1)):
+        return f"book at {uid}: levels out of order"
+    if any(x <= 0 for x in bq) or any(x <= 0 for x in aq):
+        return f"book at {uid}: a level without quantity"
+    if len(bp) and len(ap) and bp[0] >= ap[0]:
+        return f"book at {uid}: bid {bp[0]} not below ask {ap[0]}"
+    return None
+
+
+def resource_growth(run: dict, warm_up_s: float = 60.0, min_span_s: float = 240.0) -> str | None:
+    """An engine run long enough to judge (min_span_s after warm_up_s) whose file descriptors,
+    threads or RSS kept growing after warm-up; None if flat (or too short to say)."""
+    ts = run["t"]
+    if not ts or ts[-1] - ts[0] < warm_up_s + min_span_s:
+        return None
+    k = next(i for i, t in enumerate(ts) if t - ts[0] >= warm_up_s)
+    fds0, thr0, rss0 = run["fds"][k], run["threads"][k], run["rss_kb"][k]
+    fds1, thr1, rss1 = max(run["fds"][k:]), max(run["threads"][k:]), run["rss_kb"][-1]
+    if fds1 > fds0 + 32:
+        return f"fds {fds0} -> {fds1}"
+    if thr1 > thr0 + 2:
+        return f"threads {thr0} -> {thr1}"
+    if rss1 > rss0 * 1.25 + 64 * 1024:
+        return f"RSS {rss0 // 1024} -> {rss1 // 1024} MB"
+    return None
+
+
+def read_rows(path: pathlib.Path) -> list[dict]:
+    """A worker's JSON lines; a killed worker's last line may be cut off mid-write."""
+    rows = []
+    for line in path.read_text().splitlines() if os.path.exists(path) else []:
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            pass
+    return rows
