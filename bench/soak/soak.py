@@ -322,6 +322,8 @@ def main() -> int:
     ap.add_argument("--fault-every-s", type=float, default=6.0, help="mean time between faults")
     ap.add_argument("--keep", action="store_true", help="keep the working directory (logs, journals)")
     ap.add_argument("--plot", metavar="PNG", help="write latency and engine RSS over time to this PNG")
+    ap.add_argument("--cpp-strategy", metavar="BIN", help="the C++ strategy (cwts-soak-strategy)")
+    ap.add_argument("--cpp-strategies", type=int, default=1, help="C++ strategy processes (with --cpp-strategy)")
     ap.add_argument("--no-replay", action="store_true",
                     help="no replay of the shipped captures beside the synthetic feed")
     ap.add_argument("--book-every-s", type=float, default=10.0,
@@ -360,19 +362,30 @@ def main() -> int:
     killed: set[int] = set()  # workers the harness SIGKILLed
     books = {"equal": 0, "differ": 0, "skipped": 0, "details": []}
 
-    def spawn(i: int, remote: list[str]) -> None:
-        workers.append(subprocess.Popen(
-            [sys.executable, __file__, "--worker", str(i), "--instance", instance, "--until", str(until),
-             "--seed", str(args.seed * 1000 + i), "--symbols", str(args.symbols),
-             "--worker-out", str(tmp / f"worker{i}.jsonl")] + remote,
-            stdout=subprocess.DEVNULL, stderr=open(tmp / f"worker{i}.log", "w")))
+    kinds: list[str] = []  # per worker: "python", "remote" or "cpp"
+
+    def spawn(kind: str) -> None:
+        i = len(workers)
+        out = str(tmp / f"worker{i}.jsonl")
+        if kind == "cpp":
+            cmd = [args.cpp_strategy, "--instance", instance, "--until", str(until), "--seed",
+                   str(args.seed * 1000 + i), "--symbols", ",".join(symbols), "--out", out]
+        else:
+            cmd = [sys.executable, __file__, "--worker", str(i), "--instance", instance, "--until", str(until),
+                   "--seed", str(args.seed * 1000 + i), "--symbols", str(args.symbols), "--worker-out", out]
+            if kind == "remote":
+                cmd += ["--remote", f"ws://127.0.0.1:{engine.control_port}/ws"]
+        kinds.append(kind)
+        workers.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                        stderr=open(tmp / f"worker{i}.log", "w")))
 
     try:
         engine.start()
         until = start + args.minutes * 60
-        for i in range(args.strategies + args.remote_strategies):
-            spawn(i, ["--remote", f"ws://127.0.0.1:{engine.control_port}/ws"] if i >= args.strategies else [])
-        local = list(range(args.strategies))  # the shared-memory workers now running
+        cpp = args.cpp_strategies if args.cpp_strategy else 0
+        for kind in ["python"] * args.strategies + ["remote"] * args.remote_strategies + ["cpp"] * cpp:
+            spawn(kind)
+        local = [i for i, k in enumerate(kinds) if k != "remote"]  # shared-memory workers running
         next_fault = time.time() + rng.expovariate(1 / args.fault_every_s)
         next_book = time.time() + args.book_every_s
         book_symbols = symbols + venue.replayed
@@ -398,7 +411,7 @@ def main() -> int:
                         workers[victim].wait(timeout=30)
                         killed.add(victim)
                         local.append(len(workers))
-                        spawn(len(workers), [])
+                        spawn(kinds[victim])
                 elif kind == "sighup":
                     engine.proc.send_signal(signal.SIGHUP)
                 else:
@@ -437,9 +450,13 @@ def main() -> int:
         cids: dict[str, int] = {}
         open_left = 0
         for s in symbols:
-            for o in venue.all_orders(s):
+            orders = venue.all_orders(s)
+            for o in orders:
                 cids[o["clientOrderId"]] = cids.get(o["clientOrderId"], 0) + 1
                 open_left += o["status"] in ("NEW", "PARTIALLY_FILLED")
+            if args.keep:  # the venue's own record, for whoever reads a failure
+                trades = venue.signed("/api/v3/myTrades", {"symbol": s, "limit": 1000})
+                (tmp / f"venue-{s}.json").write_text(json.dumps({"orders": orders, "trades": trades}))
         violations["duplicate_client_order_ids"] = sum(1 for n in cids.values() if n > 1)
         violations["venue_orders_left_open"] = open_left
         limited = venue.rate_limit_answers(tmp / "cwts-sim.log")
@@ -454,6 +471,7 @@ def main() -> int:
         # Every signal's terminal reports.
         run_end = {r["epoch"]: r["end"] for r in engine.runs}
         sent = in_doubt = status_unknown = of_killed = 0
+        sent_by_kind: dict[str, int] = {}
         order_reports: dict[tuple[str, int], int] = {}
         torn_details: list[str] = []
         for i in range(len(workers)):
@@ -483,6 +501,7 @@ def main() -> int:
                 if r["t"] != "sent":
                     continue
                 sent += 1
+                sent_by_kind[kinds[i]] = sent_by_kind.get(kinds[i], 0) + 1
                 n = reports.get(r["seq"], 0)
                 if n > 1:
                     violations["signals_with_two_reports"] += 1
@@ -513,7 +532,7 @@ def main() -> int:
                  "fds_last": r["fds"][-1] if r["fds"] else 0,
                  "threads_max": max(r["threads"], default=0)} for r in engine.runs]
         # Latency under load (whole run, all workers) and over time; the engine's RSS over time.
-        merged = {"accept": {}, "ioc": {}}
+        merged = {"accept": {}, "ioc": {}, "accept_cpp": {}}
         windows = []
         for i in range(len(workers)):
             for row in read_rows(tmp / f"worker{i}.jsonl"):
@@ -524,13 +543,16 @@ def main() -> int:
                 elif row["t"] == "window":
                     windows.append(row)
         latency = {"signal_to_engine_report": _quantiles(merged["accept"]),
-                   "ioc_signal_to_terminal_report": _quantiles(merged["ioc"])}
+                   "ioc_signal_to_terminal_report": _quantiles(merged["ioc"]),
+                   "cpp_signal_to_engine_report": _quantiles(merged["accept_cpp"])}
         rss_series = [(t - start, kb / 1024) for r in engine.runs for t, kb in zip(r["t"], r["rss_kb"])]
         step = max(1, len(rss_series) // 240)
         if args.plot:
             plot(args.plot, start, windows, engine.runs, f"seed {args.seed}, {args.minutes:g} min")
         summary = {"seed": args.seed, "minutes": args.minutes, "duration_s": round(time.time() - start, 1),
-                   "symbols": len(symbols), "strategies": args.strategies, "signals": sent,
+                   "symbols": len(symbols), "strategies": args.strategies,
+                   "strategy_kinds": {k: kinds.count(k) for k in ("python", "remote", "cpp")}, "signals": sent,
+                   "signals_by_strategy_kind": sent_by_kind,
                    "venue_orders": sum(cids.values()), "faults": faults,
                    "engine_runs": len(engine.runs), "signals_in_doubt_after_kill": in_doubt,
                    "remote_signals_status_unknown_after_restart": status_unknown,

@@ -5,6 +5,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "cwts/concurrent/record_ring.hpp"
@@ -65,6 +67,8 @@ class StrategyClient {
   [[nodiscard]] const shm::Region& market_region() const { return market_; }
   [[nodiscard]] std::uint32_t slot() const { return slot_; }
   [[nodiscard]] std::uint64_t next_seq() const { return next_seq_; }
+  // Numbers the next signal at least `seq` (a strategy that numbers across engine runs).
+  void skip_to(std::uint64_t seq) { next_seq_ = std::max(next_seq_, seq); }
   // The slot's memory and claim (ADR 0021), e.g. for a test that plays a misbehaving owner.
   [[nodiscard]] shm::SlotLease& lease() { return lease_; }
 
@@ -140,6 +144,11 @@ class StrategyClient {
     return n;
   }
   [[nodiscard]] const std::vector<layout::ExecReport>& reports() const { return reports_; }
+  // The reports read so far (draining first), handed over: a long-running client's way.
+  [[nodiscard]] std::vector<layout::ExecReport> take_reports() {
+    drain();
+    return std::exchange(reports_, {});
+  }
 
   // Reports of one signal, waiting until its terminal one arrives (or the timeout).
   std::vector<layout::ExecReport> wait_terminal(
