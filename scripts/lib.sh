@@ -72,13 +72,26 @@ _cwts_as_root() {
 # system packages
 
 ensure_system_deps() {
+  _cwts_apt_ensure "system packages" "${CWTS_SYSTEM_PACKAGES[@]}"
+}
+
+# The containers stage's Docker engine (scripts/containers): only that stage needs it.
+CWTS_CONTAINER_PACKAGES=(docker.io docker-compose)
+ensure_container_deps() {
+  _cwts_apt_ensure "container packages" "${CWTS_CONTAINER_PACKAGES[@]}"
+}
+
+# Installs with apt-get those of the packages $2... that are missing ($1 names them in messages).
+_cwts_apt_ensure() {
+  local what="$1"
+  shift
   if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
-    warn "not a Debian-like system: install these yourself: ${CWTS_SYSTEM_PACKAGES[*]}"
+    warn "not a Debian-like system: install these yourself: $*"
     return 0
   fi
 
   local pkg status missing=()
-  for pkg in "${CWTS_SYSTEM_PACKAGES[@]}"; do
+  for pkg in "$@"; do
     # Multi-Arch packages print one status per installed architecture, hence the glob.
     status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
     if [[ "$status" != *"install ok installed"* ]]; then
@@ -87,11 +100,11 @@ ensure_system_deps() {
   done
 
   if [[ ${#missing[@]} -eq 0 ]]; then
-    info "system packages: all ${#CWTS_SYSTEM_PACKAGES[@]} present"
+    info "$what: all $# present"
     return 0
   fi
 
-  info "system packages: installing ${missing[*]}"
+  info "$what: installing ${missing[*]}"
   _cwts_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q \
     || die "apt-get update failed"
   _cwts_as_root env DEBIAN_FRONTEND=noninteractive \
