@@ -75,7 +75,10 @@ ensure_system_deps() {
   _cwts_apt_ensure "system packages" "${CWTS_SYSTEM_PACKAGES[@]}"
 }
 
-# The containers stage's Docker engine (scripts/containers): only that stage needs it.
+# The containers stage's Docker engine (scripts/containers): only that stage needs it. On a host
+# booted with systemd, installing docker.io enables and starts docker.service (with its iptables
+# rules: FORWARD policy DROP); `systemctl disable --now docker.service docker.socket` if unwanted.
+# scripts/containers stops only a dockerd it started itself.
 CWTS_CONTAINER_PACKAGES=(docker.io docker-compose)
 ensure_container_deps() {
   _cwts_apt_ensure "container packages" "${CWTS_CONTAINER_PACKAGES[@]}"

@@ -101,8 +101,9 @@ class Worker {
     // Every report of the final stop is read before this process ends.
     while (!std::filesystem::exists(done_path_) && now_s() < drain_until_) {
       if (client_ != nullptr) {
+        const bool gone = client_->lease().engine_gone();  // then what it wrote, and let go
         drain();
-        if (client_->lease().engine_gone()) client_.reset();
+        if (gone) client_.reset();
       } else {
         (void)attached();  // an engine started again by the harness before its final stop
       }
@@ -272,6 +273,7 @@ int main(int argc, char** argv) {
     if (b > a) syms.push_back(symbols.substr(a, b - a));
     a = b + 1;
   }
+  if (syms.empty()) return cwts::cli::usage_error(app, "--symbols: no symbol given");
   try {
     Worker(instance, until, seed, syms, out, drain_s).run();
   } catch (const std::exception& e) {

@@ -114,6 +114,7 @@ class EngineRun:
     def start(self) -> None:
         # As systemd runs it (Type=notify, WatchdogSec): READY=1 and WATCHDOG=1 to the harness.
         env = dict(os.environ, CWTS_API_KEY=API_KEY, CWTS_API_SECRET=API_SECRET, **self.notify.env())
+        env.pop("WATCHDOG_PID", None)  # the harness's own, if a service manager runs it
         started = time.time()
         self.proc = subprocess.Popen([self.binary, "--config", str(self.config)], env=env,
                                      stdout=subprocess.DEVNULL, stderr=open(self.log, "a"))

@@ -38,9 +38,13 @@ Invariants, each a named counter in the summary (any non-zero `violations` fails
   books_differing              a book the engine published that differs from the venue's at the
                                same update id (top 20 levels, prices and quantities)
   watchdog_missed              a gap over WatchdogSec (5 s) between WATCHDOG=1 notifications, from
-                               READY=1 to the harness's stop: systemd would have killed the engine
+                               READY=1 to the harness's stop, or a run ready without READY=1:
+                               systemd would have killed the engine
   resource_growth              an engine run (over 5 min) whose fds, threads or RSS grew after a
-                               minute's warm-up
+                               minute's warm-up (few runs last that long: see engine_runs_judged_
+                               for_growth)
+  strategy_failures            a strategy process the harness did not kill that exited non-zero,
+                               or a kind of strategy that sent no signal
 Reported, not violations: a remote strategy's signal whose reply was lost when the engine stopped
 (`remote_signals_status_unknown_after_restart`: the bridge reports STATUS_UNKNOWN, docs/remote.md);
 signals in flight when the engine was SIGKILLed (`signals_in_doubt_
@@ -116,7 +120,14 @@ def worker(args) -> int:
     import cwts_bridge
     rng = random.Random(args.seed)
     out = open(args.worker_out, "w")
-    b = cwts_bridge.attach(args.instance, slot=-1, name=f"soak{args.worker}", reattach=True)
+    b = None
+    while b is None:  # a worker started while the engine restarts waits for it
+        try:
+            b = cwts_bridge.attach(args.instance, slot=-1, name=f"soak{args.worker}", reattach=True)
+        except cwts_bridge.CwtsError:
+            if time.time() > args.until:
+                return 1
+            time.sleep(0.1)
     resting: list[tuple[int, int]] = []  # (epoch, seq) of resting orders this worker may cancel
     sent = 0
     # Latency under load, from this process's submit() (time.time_ns() just before it) to the
@@ -356,7 +367,7 @@ def main() -> int:
                                   "foreign_orders": 0, "position_mismatches": 0,
                                   "journal_orders_not_tracked": 0, "engine_start_failures": 0,
                                   "torn_reads": 0, "books_differing": 0, "watchdog_missed": 0,
-                                  "resource_growth": 0}
+                                  "resource_growth": 0, "strategy_failures": 0}
     start = time.time()
     workers = []
     killed: set[int] = set()  # workers the harness SIGKILLed
@@ -401,7 +412,8 @@ def main() -> int:
                 next_book = time.time() + args.book_every_s
             if time.time() >= next_fault:
                 kind, obj = rng.choice(SIM_FAULTS + [(k, None) for k in ENGINE_FAULTS + STRATEGY_FAULTS])
-                faults[kind] = faults.get(kind, 0) + 1
+                if kind != "strategy_sigkill" or local:
+                    faults[kind] = faults.get(kind, 0) + 1
                 if obj is not None:
                     venue.fault(obj)
                 elif kind == "strategy_sigkill":  # mid-run, wherever it is; a new one attaches
@@ -444,8 +456,13 @@ def main() -> int:
             violations["engine_unclean_exits"] += 1
         for i, w in enumerate(workers):
             (tmp / f"worker{i}.jsonl.done").touch()
-        for w in workers:
-            w.wait(timeout=120)
+        # A strategy process that failed (not one the harness killed) or a kind that sent nothing
+        # would hide whatever it should have found.
+        for i, w in enumerate(workers):
+            if w.wait(timeout=120) != 0 and i not in killed:
+                violations["strategy_failures"] += 1
+                print(f"soak: strategy {i} ({kinds[i]}) exited {w.returncode}; see worker{i}.log",
+                      file=sys.stderr)
         # What the venue holds.
         cids: dict[str, int] = {}
         open_left = 0
@@ -515,15 +532,17 @@ def main() -> int:
                     else:
                         violations["signals_without_report"] += 1
         violations["orders_with_two_terminal_reports"] = sum(1 for n in order_reports.values() if n > 1)
+        violations["strategy_failures"] += sum(1 for k in set(kinds) if not sent_by_kind.get(k))
         violations["books_differing"] = books["differ"]
         # The watchdog, as systemd would have judged it, in every run up to the harness's stop.
         max_gap = 0.0
         end_t = time.time()
         for r in engine.runs:
-            late, gap, _ = notify.watchdog_gaps(r["started"], r["stopped"] or end_t)
-            violations["watchdog_missed"] += late
+            late, gap, ready = notify.watchdog_gaps(r["started"], r["stopped"] or end_t)
+            violations["watchdog_missed"] += late if ready else 1  # ready for us, never for systemd
             max_gap = max(max_gap, gap)
         growth = [g for g in (resource_growth(r) for r in engine.runs) if g]
+        judged = sum(1 for r in engine.runs if r["t"] and r["t"][-1] - r["t"][0] >= 300)
         violations["resource_growth"] = len(growth)
         runs = [{"end": r["end"], "samples": len(r["rss_kb"]),
                  "rss_kb_first": r["rss_kb"][min(2, len(r["rss_kb"]) - 1)] if r["rss_kb"] else 0,
@@ -561,6 +580,7 @@ def main() -> int:
                    "books_compared": {k: books[k] for k in ("equal", "differ", "skipped")},
                    "books_differing_details": books["details"], "torn_read_details": torn_details[:10],
                    "watchdog_max_gap_s": round(max_gap, 2), "resource_growth_details": growth,
+                   "engine_runs_judged_for_growth": judged,
                    "longest_engine_run_s": round(max((r["t"][-1] - r["t"][0] for r in engine.runs if r["t"]),
                                                      default=0), 1),
                    "venue_429_answers": limited["429"],
