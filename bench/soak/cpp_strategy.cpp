@@ -27,33 +27,12 @@
 
 #include "../../tests/support/strategy_client.hpp"
 #include "cwts/cli/cli.hpp"
+#include "cwts/engine/validator.hpp"
 
 namespace {
 
 namespace layout = cwts::layout;
 using cwts::test::StrategyClient;
-
-const char* kind_name(std::uint8_t k) {
-  switch (static_cast<layout::ReportKind>(k)) {
-    case layout::ReportKind::kAccepted:
-      return "ACCEPTED";
-    case layout::ReportKind::kRejected:
-      return "REJECTED";
-    case layout::ReportKind::kNew:
-      return "NEW";
-    case layout::ReportKind::kPartiallyFilled:
-      return "PARTIALLY_FILLED";
-    case layout::ReportKind::kFilled:
-      return "FILLED";
-    case layout::ReportKind::kCancelled:
-      return "CANCELLED";
-    case layout::ReportKind::kExpired:
-      return "EXPIRED";
-    case layout::ReportKind::kStatusUnknown:
-      return "STATUS_UNKNOWN";
-  }
-  return "UNKNOWN";
-}
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -156,7 +135,8 @@ class Worker {
       std::fprintf(out_,
                    "{\"t\":\"report\",\"seq\":%llu,\"kind\":\"%s\",\"reason\":%u,\"cid\":\"%.*s\","
                    "\"epoch\":%llu}\n",
-                   static_cast<unsigned long long>(r.signal_seq), kind_name(r.kind), r.reason,
+                   static_cast<unsigned long long>(r.signal_seq),
+                   cwts::engine::to_string(static_cast<layout::ReportKind>(r.kind)), r.reason,
                    static_cast<int>(r.client_order_id.view().size()),
                    r.client_order_id.view().data(), static_cast<unsigned long long>(epoch_));
     }
