@@ -180,9 +180,12 @@ def plot(png: str, start: float, windows: list, runs: list, title: str) -> None:
     ax1.set_ylabel("µs (per 10 s window)")
     ax1.legend(fontsize=7, loc="upper right")
     ax1.set_title(f"cwts soak: {title}")
+    few = len(runs) <= 8  # a legend entry per run; beyond that one colour, one entry
     for k, r in enumerate(runs):
+        label = f"engine run {k + 1} ({r['end']})" if few else (
+            f"cwtsd, {len(runs)} runs (each stopped or killed by the harness)" if k == 0 else None)
         ax2.plot([(t - start) / 60 for t in r["t"]], [kb / 1024 for kb in r["rss_kb"]], "-",
-                 label=f"engine run {k + 1} ({r['end']})")
+                 color=None if few else "tab:green", label=label)
     ax2.set_ylabel("cwtsd RSS (MB)")
     ax2.set_xlabel("minutes")
     ax2.legend(fontsize=7, loc="lower right")

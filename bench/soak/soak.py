@@ -152,6 +152,9 @@ def worker(args) -> int:
                 row[path] = [len(xs), xs[len(xs) // 2] / 1000, xs[min(len(xs) - 1, int(len(xs) * 0.99))] / 1000]
             xs.clear()
         out.write(json.dumps(row) + "\n")
+        # The whole run's histograms so far: a worker the harness kills keeps what it measured.
+        out.write(json.dumps({"t": "latency", "hist": hist}) + "\n")
+        out.flush()
 
     def drain():
         try:
@@ -554,13 +557,15 @@ def main() -> int:
         merged = {"accept": {}, "ioc": {}, "accept_cpp": {}}
         windows = []
         for i in range(len(workers)):
+            last = None  # each worker's histograms are cumulative: its last line counts
             for row in read_rows(tmp / f"worker{i}.jsonl"):
                 if row["t"] == "latency":
-                    for path, h in row["hist"].items():
-                        for k, n in h.items():
-                            merged[path][int(k)] = merged[path].get(int(k), 0) + n
+                    last = row
                 elif row["t"] == "window":
                     windows.append(row)
+            for path, h in (last or {"hist": {}})["hist"].items():
+                for k, n in h.items():
+                    merged[path][int(k)] = merged[path].get(int(k), 0) + n
         latency = {"signal_to_engine_report": _quantiles(merged["accept"]),
                    "ioc_signal_to_terminal_report": _quantiles(merged["ioc"]),
                    "cpp_signal_to_engine_report": _quantiles(merged["accept_cpp"])}
