@@ -241,6 +241,53 @@ TEST(CwtsdJournal, AnOrderThatNeverReachedTheVenueEndsRejectedOnceAfterTheRestar
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }
 
+// Found by the one-hour soak: after a SIGKILL restart the engine adopted its open orders from the
+// journal and asked each one's status; those queries spend request weight, which the engine's
+// budget admitted one at a time, and a cancel asked meanwhile (cancel_all, the stop's cancels)
+// waited for them. At the stop's timeout the waiting orders ended EXPIRED/SHUTDOWN while they
+// still rested at the venue. An earlier run's order is cancelled at once: a cancel by client order
+// id is harmless if it is gone (-2011, then its status says what happened).
+TEST(CwtsdJournal, AnAdoptedOrdersCancelDoesNotWaitForItsStatusQuery) {
+  EngineOptions o = journaled();
+  Harness h(o);
+  std::vector<std::string> cids;
+  {
+    StrategyClient s(h.instance(), 0);
+    const int btc = s.symbol_id("BTCUSDT");
+    const auto q = s.quote(btc);
+    for (int k = 0; k < 3; ++k) {
+      const auto r = s.submit(
+          StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
+                               tick_floor(q.bid_px.raw * 97 / 100, fx(0.01)) - k * fx(0.01)));
+      cids.push_back(wait_new(s, r));
+      ASSERT_FALSE(cids.back().empty()) << h.log();
+    }
+    h.engine().signal(SIGKILL);
+    EXPECT_EQ(h.engine().wait(10s), 128 + SIGKILL);
+  }
+  // Started again with a request-weight budget (1 % of the venue's) that its start-up spends:
+  // the adopted orders' status queries wait for it (and so do the books' snapshots: it never
+  // becomes ready, which a stop does not need).
+  h.options().rate = R"("engine_share":0.01,"slot_share":1.0)";
+  h.options().wait_ready = false;
+  h.write_config();
+  h.start();
+  const auto started = std::chrono::steady_clock::now();
+  while (h.log().find("\"open_orders_recovered\":3") == std::string::npos &&
+         std::chrono::steady_clock::now() < started + 10s) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_NE(h.log().find("\"open_orders_recovered\":3"), std::string::npos) << h.log();
+  std::this_thread::sleep_for(1500ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(h.engine().terminate(15s), 0);  // shutdown.on_stop = cancel
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2500ms) << "not waiting out the stop's timeout";
+  const auto open = h.signed_get("/api/v3/openOrders", "symbol=BTCUSDT");
+  EXPECT_EQ(array_size(open.body), 0U) << open.body << "\n" << h.log();
+  const std::string log = h.log();
+  EXPECT_EQ(count_of(log, "\"state\":\"CANCELLED\""), 3U) << log;
+}
+
 TEST(CwtsdJournal, OnStartCancelCancelsOrdersAGracefulLeaveLeftOnTheVenue) {
   EngineOptions o = journaled("cancel");
   Harness h(o);

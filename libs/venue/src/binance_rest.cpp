@@ -133,6 +133,7 @@ bool BinanceRestVenue::adopt(std::string_view client_order_id, std::string_view 
   t.placed_ns = sent_ns;
   t.sent_ns = sent_ns;
   t.resent = true;  // an earlier run's order is never sent again
+  t.adopted = true;
   i.orders[cid] = t;
   i.enqueue_query(cid, t.symbol, 0, realtime_ns());
   return true;

@@ -100,6 +100,9 @@ struct Tracked {
   std::uint32_t cancels_again = 0;  // cancels sent again: each waits longer (to 10 s)
   bool unknown_told = false;        // kUnknown emitted (its queries keep failing)
   bool resent = false;
+  // An earlier run's order taken over from the journal (adopt()): its request cannot still be on
+  // its way, so a cancel goes out at once instead of waiting for the status query.
+  bool adopted = false;
   bool final = false;
   // The order request's own answer came (or never will: unknown outcome). Until then a bare NEW
   // from the stream is not told: the answer follows within a round trip with the immediate
