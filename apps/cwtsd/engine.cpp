@@ -268,6 +268,7 @@ bool Engine::try_charge_venue_lookup(std::uint32_t weight) noexcept {
   // The back-off first: the exec thread's published headroom learns of it a loop later.
   return !venue_requests_held() && impl_->exec->try_charge_lookup(weight);
 }
+bool Engine::balances_read() const noexcept { return impl_->exec->balances_read(); }
 bool Engine::venue_requests_held() const noexcept {
   return impl_->rest_backoff->holds(realtime_ns());
 }

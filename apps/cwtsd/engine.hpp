@@ -145,6 +145,8 @@ class Engine {
   void hold_venue_requests(std::int64_t wait_s) noexcept;
   // Whether the venue's back-off holds requests now (a 429/418 to any of the engine's clients).
   [[nodiscard]] bool venue_requests_held() const noexcept;
+  // Whether the exec thread has read the venue's account since start (any thread).
+  [[nodiscard]] bool balances_read() const noexcept;
   [[nodiscard]] const Config& config() const noexcept { return cfg_; }
   [[nodiscard]] std::string market_path() const;
   [[nodiscard]] std::string signals_path() const;

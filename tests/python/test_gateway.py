@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import json
 import pathlib
+import signal
 import time
 import urllib.error
 import urllib.parse
@@ -473,3 +474,39 @@ def test_gateway_orders_survive_a_sigkill_of_the_engine(synthetic_sim, tmp_path)
     finally:
         if e.proc.poll() is None:
             assert e.stop() == 0
+
+
+
+class SpawnedEngine(Engine):
+    """cwtsd started without waiting for it to be ready."""
+
+    def start(self):
+        self.spawn()
+
+
+def test_account_before_the_engine_has_read_the_venues_is_an_error_not_an_empty_account(synthetic_sim, tmp_path):
+    """A client that asks for its balances while the engine starts (FreqTrade's wallet refresh
+    meeting a restart) must not be told it holds nothing: FreqTrade keeps such an answer for an
+    hour and trades nothing ("Available balance (0.0 USDT)"). Until the engine has read the venue's
+    account, the gateway answers Binance's retryable -1001 (HTTP 503)."""
+    synthetic_sim.fault({"hold_ms": 4000, "count": 1, "path": "/api/v3/account", "method": "GET"})
+    e = SpawnedEngine(synthetic_sim, tmp_path, overrides={"gateway": GATEWAY})
+    try:
+        url = gateway_url(e)
+        answers = []
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            status, body = signed(url, "GET", "/api/v3/account", {})
+            answers.append((status, body.get("code")))
+            if status == 200:
+                break
+            assert (status, body.get("code")) == (503, -1001), body
+            time.sleep(0.1)
+        assert status == 200, answers[-3:]
+        usdt = [b for b in body["balances"] if b["asset"] == "USDT"]
+        assert usdt and float(usdt[0]["free"]) > 0, body
+        assert (503, -1001) in answers, "the account was asked for before the engine had read it"
+    finally:
+        e.proc.send_signal(signal.SIGTERM)
+        assert e.proc.wait(timeout=20) == 0
+        e._log.close()

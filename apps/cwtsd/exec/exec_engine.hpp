@@ -166,6 +166,11 @@ class ExecEngine final : private venue::VenueListener {
   [[nodiscard]] bool venue_ready() const noexcept {
     return venue_ready_.load(std::memory_order_relaxed);
   }
+  // Whether the venue's account has been read since start (the market region's balances hold
+  // it): before that, no balance is known, not zero. Any thread.
+  [[nodiscard]] bool balances_read() const noexcept {
+    return balances_read_.load(std::memory_order_acquire);
+  }
   // The user data stream and the venue clock (binance venue; any thread).
   [[nodiscard]] bool stream_live() const noexcept {
     return stream_live_.load(std::memory_order_relaxed);
@@ -325,6 +330,7 @@ class ExecEngine final : private venue::VenueListener {
   std::atomic<std::uint64_t> used_weight_1m_{0}, orders_10s_{0}, orders_1d_{0};
   std::array<std::array<std::atomic<std::uint64_t>, 32>, 16> report_counts_{};
   std::atomic<bool> venue_ready_{false};
+  std::atomic<bool> balances_read_{false};
   std::atomic<bool> stream_live_{false};
   std::atomic<std::uint64_t> stream_events_{0};
   std::atomic<std::uint64_t> stream_gaps_{0};

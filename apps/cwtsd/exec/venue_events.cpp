@@ -215,6 +215,7 @@ void ExecEngine::on_balances(std::span<const venue::BalanceUpdate> balances) {
     market_.balances[n++].store(out);
   }
   cc::store_word(market_.asset_count, n, std::memory_order_release);
+  balances_read_.store(true, std::memory_order_release);
   if (cfg_.venue.kind == VenueKind::kBinance) {
     last_balances_.assign(balances.begin(), balances.end());
     check_positions(balances, now);

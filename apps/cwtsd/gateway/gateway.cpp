@@ -473,7 +473,14 @@ void Gateway::Impl::my_trades(const binance::Request& r, Reply reply) {
 }
 
 void Gateway::Impl::account(const binance::Request& r, Reply reply) {
-  // Venue truth: the balances the exec thread last read from the venue.
+  // Venue truth: the balances the exec thread last read from the venue. None read yet (the engine
+  // is starting): Binance's retryable internal error, never an account that seems empty (a client
+  // would believe it holds nothing: FreqTrade keeps such an answer for an hour).
+  if (!engine.balances_read()) {
+    return reply_error(reply, binance::make_error(binance::ErrorCode::kDisconnected,
+                                                  "Internal error; unable to process your "
+                                                  "request. Please try again."));
+  }
   binance::Balances balances;
   std::int64_t update_ns = 0;
   const auto n = std::min<std::uint64_t>(

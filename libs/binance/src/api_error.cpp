@@ -25,6 +25,7 @@ int default_http_status(ErrorCode code) noexcept {
     case ErrorCode::kRejectedMbxKey:
       return 401;
     case ErrorCode::kTimeout:
+    case ErrorCode::kDisconnected:
       return 503;
     case ErrorCode::kUnknown:
       return 500;

@@ -179,7 +179,7 @@ void PaperVenue::tick(std::int64_t /*now_ns*/) {
   if (listener_ == nullptr) return;
   if (!balances_sent_) {
     balances_sent_ = true;
-    if (!balances_.empty()) listener_->on_balances(balances_);
+    listener_->on_balances(balances_);  // none configured: the account is read, and empty
   }
   // Trades published since the last tick reach the orders that were resting then.
   apply_trades();

@@ -15,6 +15,7 @@ namespace cwts::binance {
 enum class ErrorCode : std::int32_t {
   kOk = 0,
   kUnknown = -1000,
+  kDisconnected = -1001,  // "Internal error; unable to process your request. Please try again."
   kTooManyRequests = -1003,
   kTimeout = -1007,         // sent, no answer in time: execution status unknown (HTTP 503)
   kInvalidMessage = -1013,  // filter failures ("Filter failure: PRICE_FILTER", ...)
