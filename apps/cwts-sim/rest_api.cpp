@@ -246,7 +246,10 @@ ApiReply RestApi::execute(const Call& call, std::int64_t now_ms) {
     rep.retry_after_s = verdict.retry_after_s;
     rep.banned_until_ms = verdict.banned_until_ms;
     log_event(spdlog::level::info, "rest", "rate_limited",
-              LogFields().num("status", verdict.http_status).str("endpoint", call.stats_name));
+              LogFields()
+                  .num("status", verdict.http_status)
+                  .str("endpoint", call.stats_name)
+                  .str("reason", verdict.reason));
     return rep;
   }
 

@@ -74,6 +74,7 @@ constexpr std::int64_t kMaxStartBackoffS = 90;
 // 429/418 is waited out and asked again (a restart inside the venue's back-off must neither exit
 // nor go on into an IP ban); the wait holds `backoff` for the engine's other venue clients.
 std::string load_info_text(const Config& cfg, core::RestBackoff& backoff) {
+  std::uint64_t used_weight = 0;
   if (!cfg.venue.exchange_info_file.empty()) {
     return binance::read_file_maybe_gz(cfg.venue.exchange_info_file);
   }
@@ -86,10 +87,15 @@ std::string load_info_text(const Config& cfg, core::RestBackoff& backoff) {
   o.tls_verify = cfg.venue.tls_verify;
   o.ca_file = cfg.venue.ca_file;
   o.timeout = std::chrono::milliseconds(cfg.venue.request_timeout_ms * 2);
+  o.used_weight_1m = &used_weight;
   std::int64_t waited_s = 0;
   for (;;) {
     try {
-      return net::http_get(cfg.venue.rest_url, target, o);
+      std::string body = net::http_get(cfg.venue.rest_url, target, o);
+      // What the venue counted for this IP this minute (an earlier run's requests too): the rate
+      // governor starts from it, so a restart does not spend the minute's weight a second time.
+      if (used_weight != 0) backoff.note_used_weight(used_weight);
+      return body;
     } catch (const net::HttpStatusError& e) {
       const std::int64_t s = net::rate_limit_wait_s(e);
       if (s == 0) throw;

@@ -167,3 +167,66 @@ def read_rows(path: pathlib.Path) -> list[dict]:
         except json.JSONDecodeError:
             pass
     return rows
+
+
+class RateSampler:
+    """The venue's rate limits, from what the venue itself counted (cwts-sim's `GET /_sim/stats`),
+    sampled every `every_s`. The venue counts in fixed windows aligned to the clock (a minute, ten
+    seconds), as Binance does; what was spent between the first and the last sample inside one
+    window was spent in that window, so a difference over the venue's limit is a certain breach
+    (what falls between a window's edge and its first or last sample goes unseen: sampled, never a
+    false alarm). Weight is the IP's (every key and none, as Binance counts it), orders the
+    account's. The limits are the venue's exchangeInfo `rateLimits` (REQUEST_WEIGHT, ORDERS)."""
+
+    ORDER_ENDPOINTS = ("POST /api/v3/order", "WS order.place")
+    UNIT_S = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
+
+    def __init__(self, url: str, every_s: float = 1.0):
+        self.url, self.every_s = url, every_s
+        info = json.loads(urllib.request.urlopen(url + "/api/v3/exchangeInfo", timeout=10).read())
+        # (what, window s, limit): "weight" or "orders"; windows of a day are beyond any soak's view.
+        self.limits = [("weight" if l["rateLimitType"] == "REQUEST_WEIGHT" else "orders",
+                        self.UNIT_S[l["interval"]] * l["intervalNum"], l["limit"])
+                       for l in info["rateLimits"] if l["rateLimitType"] in ("REQUEST_WEIGHT", "ORDERS")
+                       and self.UNIT_S[l["interval"]] * l["intervalNum"] <= 3600]
+        self.samples: list[tuple[float, int, int]] = []  # (time, weight, orders) so far
+        self.endpoints: dict = {}
+        self.next_t = 0.0
+
+    def sample(self) -> None:
+        now = time.time()
+        if now < self.next_t:
+            return
+        self.next_t = now + self.every_s
+        try:
+            stats = json.loads(urllib.request.urlopen(self.url + "/_sim/stats", timeout=5).read())
+        except OSError:
+            return
+        # Binance counts weight per IP: every request from this host (the engine's unsigned
+        # depth snapshots included), not only the key's.
+        weight = sum(k.get("weight", 0) for k in stats.get("apiKeys", {}).values())
+        orders = sum(stats.get("endpoints", {}).get(e, {}).get("requests", 0) for e in self.ORDER_ENDPOINTS)
+        self.samples.append((now, weight, orders))
+        self.endpoints = stats.get("endpoints", {})
+
+    def by_endpoint(self, n: int = 12) -> dict:
+        """Where the weight went (the venue's count since its start), the heaviest first."""
+        top = sorted(self.endpoints.items(), key=lambda e: -e[1].get("weight", 0))[:n]
+        return {name: e.get("weight", 0) for name, e in top}
+
+    def peaks(self) -> list[dict]:
+        """Per limit: the most seen spent within one of the venue's windows, and how many windows
+        went over the limit."""
+        out = []
+        for what, window_s, limit in self.limits:
+            k = 1 if what == "weight" else 2
+            first: dict[int, int] = {}
+            last: dict[int, int] = {}
+            for s in self.samples:
+                w = int(s[0] // window_s)
+                first.setdefault(w, s[k])
+                last[w] = s[k]
+            spent = [last[w] - first[w] for w in first]
+            out.append({"limit": what, "window_s": window_s, "venue_limit": limit,
+                        "peak": max(spent, default=0), "windows_over": sum(1 for x in spent if x > limit)})
+        return out

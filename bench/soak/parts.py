@@ -16,6 +16,7 @@ import urllib.parse
 import urllib.request
 
 from checks import NotifyListener
+from freqtrade_bot import GATEWAY_KEY, GATEWAY_SECRET, GATEWAY_SLOT
 
 API_KEY = "soakKey0123456789abcdef"
 API_SECRET = "soakSecret0123456789abcdefghij"
@@ -26,9 +27,13 @@ class Venue:
         balances = ",".join(["USDT=10000000"] + [f"{s[:-4]}=100000" for s in symbols])
         replay = [a for c in captures for a in ("--capture", str(c))]
         replay += ["--loop", "--rebase-time"] if captures else []
+        # Binance spot's request-weight limit today, 6,000 a minute (cwts-sim's exchangeInfo
+        # still has the older 1,200: at that, eight symbols' book snapshots after each of the
+        # soak's restarts would hold the engine's start for most of a minute).
         self.proc = subprocess.Popen(
             [binary, "--listen", "127.0.0.1:0", "--api-key", API_KEY, "--api-secret", API_SECRET,
-             "--synthetic", ",".join(symbols), "--rate", "300", "--balance", balances] + replay,
+             "--synthetic", ",".join(symbols), "--rate", "300", "--balance", balances,
+             "--weight-limit", "6000"] + replay,
             stdout=subprocess.PIPE, stderr=open(tmp / "cwts-sim.log", "w"), text=True)
         line = self.proc.stdout.readline()
         self.port = int(line.rsplit(":", 1)[1])
@@ -56,13 +61,16 @@ class Venue:
                 time.sleep(min(float(e.headers.get("Retry-After") or 1), 60.0) + 0.5)
 
     def rate_limit_answers(self, log: pathlib.Path) -> dict:
-        """The venue's own 429 / 418 answers (its rate limiter's, not the injected faults')."""
-        out = {"429": 0, "418": 0}
+        """The venue's own 429 / 418 answers (its rate limiter's, not the injected faults'), and
+        how many refused a request that itself went over a limit ("over": the weight or the order
+        count exceeded), rather than one already on its way inside a back-off."""
+        out = {"429": 0, "418": 0, "over": 0}
         for line in log.read_text().splitlines():
             if '"event":"rate_limited"' in line:
-                for code in out:
+                for code in ("429", "418"):
                     if f'"status":{code}' in line:
                         out[code] += 1
+                out["over"] += '"reason":"over_' in line
         return out
 
     def all_orders(self, symbol: str) -> list[dict]:
@@ -80,6 +88,12 @@ class Venue:
 
 
 # ---- the engine ---------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 REMOTE_TOKEN = "soakRemoteToken0123456789"
 
 
@@ -88,15 +102,15 @@ class EngineRun:
                  notify: NotifyListener):
         self.binary, self.tmp, self.instance, self.notify = binary, tmp, instance, notify
         self.config = tmp / "cwtsd.json"
-        # A fixed control port (remote strategies find the restarted engine again) and their token.
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.control_port = s.getsockname()[1]
+        # Fixed control and gateway ports (remote strategies and FreqTrade find the restarted
+        # engine again) and the remote strategies' token.
+        self.control_port, self.gateway_port = free_port(), free_port()
         tokens = tmp / "tokens"
         tokens.write_text(f"soak-remote read,trade:* {REMOTE_TOKEN}\n")
         tokens.chmod(0o600)
         self.config.write_text(json.dumps({
             "control": {"listen": f"127.0.0.1:{self.control_port}", "tokens_file": str(tokens)},
+            "gateway": {"listen": f"127.0.0.1:{self.gateway_port}", "slot": GATEWAY_SLOT},
             "region": {"instance": instance, "lock_pages": False},
             "venue": {"kind": "binance", "rest_url": venue.url, "ws_url": f"ws://127.0.0.1:{venue.port}",
                       "recv_window_ms": 5000, "request_timeout_ms": 1000, "order_poll_ms": 200},
@@ -113,7 +127,8 @@ class EngineRun:
 
     def start(self) -> None:
         # As systemd runs it (Type=notify, WatchdogSec): READY=1 and WATCHDOG=1 to the harness.
-        env = dict(os.environ, CWTS_API_KEY=API_KEY, CWTS_API_SECRET=API_SECRET, **self.notify.env())
+        env = dict(os.environ, CWTS_API_KEY=API_KEY, CWTS_API_SECRET=API_SECRET,
+                   CWTS_GATEWAY_API_KEY=GATEWAY_KEY, CWTS_GATEWAY_API_SECRET=GATEWAY_SECRET, **self.notify.env())
         env.pop("WATCHDOG_PID", None)  # the harness's own, if a service manager runs it
         started = time.time()
         self.proc = subprocess.Popen([self.binary, "--config", str(self.config)], env=env,

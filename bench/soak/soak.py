@@ -8,6 +8,7 @@ orders, IOC orders at the touch, orders the engine must refuse, and cancels; fau
 drawn from the seed: the venue drops connections, stalls its streams, skips update ids, answers
 5xx/429, delays and holds orders, sends serverShutdown, cuts connections as at 24 h; the engine is
 SIGTERMed, SIGKILLed and SIGHUPed and started again; a strategy is SIGKILLed and another attaches.
+A real FreqTrade trades through the engine's gateway all the while (bench/soak/freqtrade_bot.py).
 Every --book-every-s the venue's market is paused and one of the engine's books compared with the
 venue's at the same update id.
 
@@ -44,7 +45,15 @@ Invariants, each a named counter in the summary (any non-zero `violations` fails
                                minute's warm-up (few runs last that long: see engine_runs_judged_
                                for_growth)
   strategy_failures            a strategy process the harness did not kill that exited non-zero,
-                               or a kind of strategy that sent no signal
+                               or a kind of strategy that sent no signal, or FreqTrade failing or
+                               closing no trade
+  venue_rate_limits_exceeded   requests the venue refused for going over a rate limit (REQUEST_
+                               WEIGHT per minute, ORDERS per 10 s), and windows of the venue over
+                               which the engine spent by the venue's own count (/_sim/stats,
+                               sampled every second; weight per IP, as Binance counts it)
+  freqtrade_orders_not_at_venue  an order FreqTrade holds as filled that the venue never had
+  freqtrade_fills_differing    a finished FreqTrade order whose fill differs from the venue's
+  freqtrade_orders_sent_twice  two venue orders for one of FreqTrade's (gateway) orders
 Reported, not violations: a remote strategy's signal whose reply was lost when the engine stopped
 (`remote_signals_status_unknown_after_restart`: the bridge reports STATUS_UNKNOWN, docs/remote.md);
 signals in flight when the engine was SIGKILLed (`signals_in_doubt_
@@ -56,7 +65,6 @@ engine run, faults by kind.
 from __future__ import annotations
 
 import argparse
-import math
 import json
 import os
 import pathlib
@@ -67,12 +75,13 @@ import sys
 import tempfile
 import time
 
-from checks import NotifyListener, compare_book, read_rows, resource_growth, torn_book, torn_quote
-from parts import REMOTE_TOKEN, EngineRun, Venue, plot
+from checks import NotifyListener, RateSampler, compare_book, read_rows, resource_growth
+from freqtrade_bot import FreqTradeBot, check as check_freqtrade
+from parts import EngineRun, Venue, plot
+from strategies import SYMBOLS, quantiles, remote_worker, worker
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CAPTURES = sorted((ROOT / "tests/data/binance").glob("spot_*.capture"))
-SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "ADAUSDT"]
 SIM_FAULTS = [
     ("drop_connections", {"drop_connections": True}),
     ("stall", {"stall_ms": 1500}),
@@ -86,239 +95,6 @@ SIM_FAULTS = [
 ]
 ENGINE_FAULTS = ["sigterm_restart", "sigkill_restart", "sighup"]
 STRATEGY_FAULTS = ["strategy_sigkill"]  # a shared-memory strategy killed mid-run, another started
-
-
-# ---- a strategy process -------------------------------------------------------------------------
-# Latency histograms: 8 buckets per octave of nanoseconds (about 9 % wide), mergeable across the
-# worker processes; quantiles read at a bucket's upper edge.
-def _bucket(ns: int) -> int:
-    return max(0, int(math.log2(max(ns, 1)) * 8))
-
-
-def _quantiles(hist: dict, qs=(0.5, 0.99, 0.999)) -> dict:
-    n = sum(hist.values())
-    out = {"count": n}
-    if n == 0:
-        return out
-    keys = sorted(int(k) for k in hist)
-    for q in qs:
-        target, seen = q * n, 0
-        for k in keys:
-            seen += hist[k] if k in hist else hist[str(k)]
-            if seen >= target:
-                out[f"p{q * 100:g}_us"] = round(2 ** ((k + 1) / 8) / 1000, 1)
-                break
-    return out
-
-
-def _done(args) -> bool:
-    """Whether the harness has stopped the engine for good (or waited too long for it)."""
-    return os.path.exists(args.worker_out + ".done") or time.time() > args.until + args.drain_s
-
-
-def worker(args) -> int:
-    import cwts_bridge
-    rng = random.Random(args.seed)
-    out = open(args.worker_out, "w")
-    b = None
-    while b is None:  # a worker started while the engine restarts waits for it
-        try:
-            b = cwts_bridge.attach(args.instance, slot=-1, name=f"soak{args.worker}", reattach=True)
-        except cwts_bridge.CwtsError:
-            if time.time() > args.until:
-                return 1
-            time.sleep(0.1)
-    resting: list[tuple[int, int]] = []  # (epoch, seq) of resting orders this worker may cancel
-    sent = 0
-    # Latency under load, from this process's submit() (time.time_ns() just before it) to the
-    # engine's report (its ts_ns, the same host clock): "accept" = the signal read, validated and
-    # rate-checked (ACCEPTED or REJECTED); "ioc" = an IOC order's terminal report (the venue's
-    # round trip). Whole-run histograms, and one line per 10 s window for the plot.
-    submitted: dict[int, tuple[int, str]] = {}  # seq -> (submit ns, what)
-    hist = {"accept": {}, "ioc": {}}
-    window: dict[str, list] = {"accept": [], "ioc": []}
-    window_end = time.time() + 10
-
-    def latency(path: str, ns: int) -> None:
-        k = _bucket(ns)
-        hist[path][k] = hist[path].get(k, 0) + 1
-        window[path].append(ns)
-
-    def flush_window() -> None:
-        row = {"t": "window", "time": time.time()}
-        for path, xs in window.items():
-            xs.sort()
-            if xs:
-                row[path] = [len(xs), xs[len(xs) // 2] / 1000, xs[min(len(xs) - 1, int(len(xs) * 0.99))] / 1000]
-            xs.clear()
-        out.write(json.dumps(row) + "\n")
-        # The whole run's histograms so far: a worker the harness kills keeps what it measured.
-        out.write(json.dumps({"t": "latency", "hist": hist}) + "\n")
-        out.flush()
-
-    def drain():
-        try:
-            for r in b.reports():
-                first = submitted.get(r.seq)
-                if first is not None and r.epoch == b.epoch:
-                    if r.kind in ("ACCEPTED", "REJECTED") and first[1] != "accepted":
-                        latency("accept", r.ts_ns - first[0])
-                        submitted[r.seq] = (first[0], "accepted")
-                    if r.terminal:
-                        if r.seq in ioc_seqs and r.kind != "REJECTED":  # it reached the venue
-                            latency("ioc", r.ts_ns - first[0])
-                        submitted.pop(r.seq, None)
-                        ioc_seqs.discard(r.seq)
-                if r.terminal:
-                    out.write(json.dumps({"t": "report", "seq": r.seq, "kind": r.kind, "reason": r.reason,
-                                          "cid": r.client_order_id, "epoch": r.epoch}) + "\n")
-        except cwts_bridge.CwtsError:
-            pass
-
-    ioc_seqs: set[int] = set()
-    reads = 0
-    while time.time() < args.until:
-        drain()
-        if time.time() >= window_end:
-            flush_window()
-            window_end += 10
-        try:
-            epoch = b.epoch
-            sym = rng.choice(SYMBOLS[:args.symbols])
-            q = b.quote(sym)
-            # Torn reads: every copy the bridge hands out must be one consistent state.
-            reads += 1
-            torn = torn_quote(q) or (torn_book(b.book(sym, 20)) if reads % 16 == 0 else None)
-            if torn:
-                out.write(json.dumps({"t": "torn", "symbol": sym, "what": torn}) + "\n")
-            if not q.book_valid or q.bid <= 0:
-                time.sleep(0.01)
-                continue
-            notional = 20.0 / q.bid
-            roll = rng.random()
-            t0 = time.time_ns()
-            if roll < 0.35:
-                side = rng.choice(["buy", "sell"])
-                px = q.bid * (1 - rng.uniform(0.005, 0.03)) if side == "buy" else q.ask * (1 + rng.uniform(0.005, 0.03))
-                seq = b.submit(sym, side, notional, price=px, round="nearest", tag="rest")
-                resting.append((epoch, seq))
-                what = "resting"
-            elif roll < 0.55:
-                side = rng.choice(["buy", "sell"])
-                seq = b.submit(sym, side, notional, price=q.ask if side == "buy" else q.bid, tif="IOC",
-                               round="nearest", tag="ioc")
-                what = "ioc"
-            elif roll < 0.70:
-                seq = b.submit(sym, "buy", notional, price=q.bid * 0.5, round="nearest", tag="bad")
-                what = "refused"
-            elif resting:
-                ep, target = resting.pop(rng.randrange(len(resting)))
-                if ep != epoch:
-                    continue  # an order of an earlier engine: the engine's to settle, not ours
-                seq = b.cancel(target)
-                what = "cancel"
-            else:
-                continue
-            sent += 1
-            if len(submitted) < 100_000:  # bounded: reports lost to a killed engine never come
-                submitted[seq] = (t0, "sent")
-                if what == "ioc":
-                    ioc_seqs.add(seq)
-            out.write(json.dumps({"t": "sent", "epoch": epoch, "seq": seq, "what": what}) + "\n")
-        except (cwts_bridge.EngineNotRunning, cwts_bridge.EngineRestarted, cwts_bridge.RingFull):
-            time.sleep(0.05)  # not sent
-        except cwts_bridge.CwtsError as e:
-            out.write(json.dumps({"t": "error", "error": str(e)}) + "\n")
-            time.sleep(0.05)
-        time.sleep(rng.uniform(0.002, 0.02))
-    # The harness cancels what is open, stops the engine, then says done (a file): every report
-    # of the final stop is read before this worker ends.
-    while not _done(args):
-        drain()
-        time.sleep(0.05)
-    drain()
-    flush_window()
-    out.write(json.dumps({"t": "latency", "hist": hist}) + "\n")
-    out.close()
-    b.close()
-    return 0
-
-
-def remote_worker(args) -> int:
-    """A strategy over the control plane's WebSocket (cwts_bridge.remote), the same mix of signals.
-    A signal whose reply is lost raises EngineNotRunning with its number: it is logged "sent"
-    (doubt) and its one terminal report follows the reconnect (REJECTED/CONNECTION_LOST when it
-    never arrived); across an engine restart the bridge reports STATUS_UNKNOWN (not terminal)."""
-    import asyncio
-    import cwts_bridge
-    from cwts_bridge import remote
-
-    async def main() -> None:
-        rng = random.Random(args.seed)
-        out = open(args.worker_out, "w")
-        b = await remote.connect(args.remote, token=REMOTE_TOKEN, slot=-1, name=f"remote{args.worker}")
-        resting: list[tuple[int, int]] = []
-
-        def drain() -> None:
-            for r in b.pending_reports():
-                if r.terminal or r.kind == "STATUS_UNKNOWN":
-                    out.write(json.dumps({"t": "report", "seq": r.seq, "kind": r.kind, "reason": r.reason,
-                                          "cid": r.client_order_id, "epoch": r.epoch}) + "\n")
-
-        while time.time() < args.until:
-            drain()
-            epoch, what = b.epoch, ""
-            try:
-                sym = rng.choice(SYMBOLS[:args.symbols])
-                q = await b.quote(sym)
-                if not q.book_valid or q.bid <= 0:
-                    await asyncio.sleep(0.01)
-                    continue
-                notional, roll = 20.0 / q.bid, rng.random()
-                if roll < 0.35:
-                    side = rng.choice(["buy", "sell"])
-                    px = q.bid * (1 - rng.uniform(0.005, 0.03)) if side == "buy" else q.ask * (1 + rng.uniform(0.005, 0.03))
-                    what = "resting"
-                    seq = await b.submit(sym, side, notional, price=px, round="nearest", tag="rest")
-                    resting.append((epoch, seq))
-                elif roll < 0.55:
-                    side = rng.choice(["buy", "sell"])
-                    what = "ioc"
-                    seq = await b.submit(sym, side, notional, price=q.ask if side == "buy" else q.bid,
-                                         tif="IOC", round="nearest", tag="ioc")
-                elif roll < 0.70:
-                    what = "refused"
-                    seq = await b.submit(sym, "buy", notional, price=q.bid * 0.5, round="nearest", tag="bad")
-                elif resting:
-                    ep, target = resting.pop(rng.randrange(len(resting)))
-                    if ep != epoch:
-                        continue
-                    what = "cancel"
-                    seq = await b.cancel(target)
-                else:
-                    continue
-                out.write(json.dumps({"t": "sent", "epoch": epoch, "seq": seq, "what": what}) + "\n")
-            except cwts_bridge.EngineNotRunning as e:
-                seq = getattr(e, "seq", None)
-                if seq is not None and what:  # sent, reply lost: its report follows the reconnect
-                    out.write(json.dumps({"t": "sent", "epoch": epoch, "seq": seq, "what": what,
-                                          "doubt": True}) + "\n")
-                await asyncio.sleep(0.05)
-            except cwts_bridge.CwtsError as e:
-                out.write(json.dumps({"t": "error", "error": str(e)}) + "\n")
-                await asyncio.sleep(0.05)
-            await asyncio.sleep(rng.uniform(0.002, 0.02))
-        while not _done(args):
-            drain()
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.2)  # frames still in the socket reach the client first
-        drain()
-        out.write(json.dumps({"t": "latency", "hist": {}}) + "\n")
-        out.close()
-        await b.close()
-
-    asyncio.run(main())
-    return 0
 
 
 # ---- the harness --------------------------------------------------------------------------------
@@ -338,6 +114,8 @@ def main() -> int:
     ap.add_argument("--plot", metavar="PNG", help="write latency and engine RSS over time to this PNG")
     ap.add_argument("--cpp-strategy", metavar="BIN", help="the C++ strategy (cwts-soak-strategy)")
     ap.add_argument("--cpp-strategies", type=int, default=1, help="C++ strategy processes (with --cpp-strategy)")
+    ap.add_argument("--freqtrade", type=int, default=1, choices=(0, 1),
+                    help="a FreqTrade bot trading through the engine's gateway (default 1)")
     ap.add_argument("--no-replay", action="store_true",
                     help="no replay of the shipped captures beside the synthetic feed")
     ap.add_argument("--book-every-s", type=float, default=10.0,
@@ -361,6 +139,7 @@ def main() -> int:
     instance = f"soak{os.getpid()}"
     venue = Venue(args.sim, tmp, symbols, [] if args.no_replay else CAPTURES)
     notify = NotifyListener(tmp / "notify")
+    rates = RateSampler(venue.url)
     engine = EngineRun(args.cwtsd, tmp, venue, instance, symbols + venue.replayed, notify)
     faults: dict[str, int] = {}
     violations: dict[str, int] = {"duplicate_client_order_ids": 0, "venue_orders_left_open": 0,
@@ -370,7 +149,9 @@ def main() -> int:
                                   "foreign_orders": 0, "position_mismatches": 0,
                                   "journal_orders_not_tracked": 0, "engine_start_failures": 0,
                                   "torn_reads": 0, "books_differing": 0, "watchdog_missed": 0,
-                                  "resource_growth": 0, "strategy_failures": 0}
+                                  "resource_growth": 0, "strategy_failures": 0,
+                                  "freqtrade_orders_not_at_venue": 0, "freqtrade_fills_differing": 0,
+                                  "freqtrade_orders_sent_twice": 0, "venue_rate_limits_exceeded": 0}
     start = time.time()
     workers = []
     killed: set[int] = set()  # workers the harness SIGKILLed
@@ -393,9 +174,12 @@ def main() -> int:
         workers.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                                         stderr=open(tmp / f"worker{i}.log", "w")))
 
+    bot = None
     try:
         engine.start()
         until = start + args.minutes * 60
+        if args.freqtrade:
+            bot = FreqTradeBot(tmp, engine.gateway_port, symbols)
         cpp = args.cpp_strategies if args.cpp_strategy else 0
         for kind in ["python"] * args.strategies + ["remote"] * args.remote_strategies + ["cpp"] * cpp:
             spawn(kind)
@@ -406,6 +190,7 @@ def main() -> int:
         book_rng = random.Random(args.seed + 1)
         while time.time() < until:
             engine.sample()
+            rates.sample()
             if time.time() >= next_book and args.book_every_s > 0:
                 sym = book_rng.choice(book_symbols)
                 outcome, detail = compare_book(venue.url, venue.fault, instance, sym)
@@ -450,6 +235,7 @@ def main() -> int:
         # The workers stop submitting; what is open is cancelled, the engine stops, and the
         # workers, reading all the while, end once told (every report of the stop read).
         from cwts_bridge.freqtrade import engine_control
+        freqtrade_exit = bot.stop() if bot else 0
         time.sleep(1.0)
         engine_control("cancel_all", {}, instance=instance)
         deadline = time.time() + 30
@@ -457,6 +243,12 @@ def main() -> int:
             time.sleep(0.2)
         if engine.stop("term") != 0:
             violations["engine_unclean_exits"] += 1
+        rates.next_t = 0.0
+        rates.sample()  # the last of the engine's requests (the harness's own follow)
+        rate_peaks = rates.peaks()
+        # Over a limit: by the venue's own answers (a request refused for going over), and by its
+        # counts sampled within its windows.
+        violations["venue_rate_limits_exceeded"] = sum(p["windows_over"] for p in rate_peaks)
         for i, w in enumerate(workers):
             (tmp / f"worker{i}.jsonl.done").touch()
         # A strategy process that failed (not one the harness killed) or a kind that sent nothing
@@ -469,8 +261,10 @@ def main() -> int:
         # What the venue holds.
         cids: dict[str, int] = {}
         open_left = 0
+        every_order = []
         for s in symbols:
             orders = venue.all_orders(s)
+            every_order += orders
             for o in orders:
                 cids[o["clientOrderId"]] = cids.get(o["clientOrderId"], 0) + 1
                 open_left += o["status"] in ("NEW", "PARTIALLY_FILLED")
@@ -478,9 +272,19 @@ def main() -> int:
                 trades = venue.signed("/api/v3/myTrades", {"symbol": s, "limit": 1000})
                 (tmp / f"venue-{s}.json").write_text(json.dumps({"orders": orders, "trades": trades}))
         violations["duplicate_client_order_ids"] = sum(1 for n in cids.values() if n > 1)
+        # FreqTrade's orders against the venue's; a bot that failed or never traded hides them.
+        freqtrade = check_freqtrade(bot, every_order) if bot else None
+        if freqtrade:
+            violations.update(freqtrade["violations"])
+            freqtrade["exit"] = freqtrade_exit  # 0 or 130 (its SIGINT) when it stopped cleanly
+            if freqtrade["trades_closed"] == 0:
+                violations["strategy_failures"] += 1
+                print(f"soak: FreqTrade closed no trade (exit {freqtrade_exit}); see freqtrade/freqtrade.log",
+                      file=sys.stderr)
         violations["venue_orders_left_open"] = open_left
         limited = venue.rate_limit_answers(tmp / "cwts-sim.log")
         violations["venue_bans"] = limited["418"]  # going on after a 429: an IP ban at Binance
+        violations["venue_rate_limits_exceeded"] += limited["over"]
         # What the engine itself found wrong (its log): an order at the venue it did not know (sent
         # and forgotten across a restart), its positions against the venue's balances, an order of
         # its journal it could not track again.
@@ -566,9 +370,9 @@ def main() -> int:
             for path, h in (last or {"hist": {}})["hist"].items():
                 for k, n in h.items():
                     merged[path][int(k)] = merged[path].get(int(k), 0) + n
-        latency = {"signal_to_engine_report": _quantiles(merged["accept"]),
-                   "ioc_signal_to_terminal_report": _quantiles(merged["ioc"]),
-                   "cpp_signal_to_engine_report": _quantiles(merged["accept_cpp"])}
+        latency = {"signal_to_engine_report": quantiles(merged["accept"]),
+                   "ioc_signal_to_terminal_report": quantiles(merged["ioc"]),
+                   "cpp_signal_to_engine_report": quantiles(merged["accept_cpp"])}
         rss_series = [(t - start, kb / 1024) for r in engine.runs for t, kb in zip(r["t"], r["rss_kb"])]
         step = max(1, len(rss_series) // 240)
         if args.plot:
@@ -588,7 +392,9 @@ def main() -> int:
                    "engine_runs_judged_for_growth": judged,
                    "longest_engine_run_s": round(max((r["t"][-1] - r["t"][0] for r in engine.runs if r["t"]),
                                                      default=0), 1),
-                   "venue_429_answers": limited["429"],
+                   "venue_429_answers": limited["429"], "venue_rate_peaks": rate_peaks,
+                   "venue_weight_by_endpoint": rates.by_endpoint(),
+                   "freqtrade": freqtrade,
                    "latency_under_load": latency,
                    "rss_mb_over_time": [[round(t, 1), round(mb, 1)] for t, mb in rss_series[::step]],
                    "invariants": violations, "violations": sum(violations.values()), "runs": runs,
@@ -602,6 +408,8 @@ def main() -> int:
         for w in workers:
             if w.poll() is None:
                 w.kill()
+        if bot is not None and bot.proc.poll() is None:
+            bot.proc.kill()
         if engine.proc is not None and engine.proc.poll() is None:
             engine.proc.kill()
         venue.stop()

@@ -373,6 +373,25 @@ TEST(TokenBucket, RefillsContinuouslyAndExactly) {
   EXPECT_TRUE(unlimited.try_acquire(1'000'000, t));
 }
 
+// The venue counts in fixed windows aligned to its clock: once it has said how much of the current
+// one is spent, the continuous refill must not hand out more before that window ends (a restart
+// that learned the venue's count, or a bucket near the limit, would otherwise go over it).
+TEST(TokenBucket, NoRefillBeyondTheVenuesCountUntilItsWindowEnds) {
+  cwts::engine::TokenBucket b(10, 10'000'000'000LL);  // 10 per 10 s windows
+  const std::int64_t t0 = 102'000'000'000LL;          // 2 s into the window [100 s, 110 s)
+  b.force_used(8, t0);
+  EXPECT_EQ(b.available(t0), 2U);
+  EXPECT_TRUE(b.try_acquire(2, t0));
+  EXPECT_EQ(b.available(t0 + 5'000'000'000LL), 0U) << "5 s of refill, but the venue counts 10";
+  EXPECT_EQ(b.available(109'999'999'999LL), 0U);
+  EXPECT_EQ(b.available(110'000'000'000LL), 8U) << "the next window: the refill since t0";
+  b.force_used(3, 111'000'000'000LL);
+  EXPECT_EQ(b.available(111'000'000'000LL), 7U);
+  EXPECT_TRUE(b.try_acquire(4, 111'000'000'000LL));
+  b.force_used(3, 111'500'000'000LL);  // the venue had not seen those 4 yet: they still count
+  EXPECT_EQ(b.available(111'500'000'000LL), 3U);
+}
+
 std::vector<cwts::binance::RateLimit> binance_limits() {
   using cwts::binance::RateInterval;
   using cwts::binance::RateLimitType;
@@ -457,6 +476,41 @@ TEST(RateGovernor, LookupsOutsideTheExecThreadSpendOnlyTheBackgroundHeadroom) {
   EXPECT_EQ(g.try_acquire_request(1, t), RateDecision::kEngineWeight);
   g.on_retry_after(429, 2, t + 60'000'000'000LL);
   EXPECT_EQ(g.background_headroom(t + 60'000'000'001LL), 0U) << "nothing during a back-off";
+}
+
+// An engine started again within the minute of an earlier run learns the venue's count from its
+// first answer: what it (and its feed and gateway) may spend is what that minute has left, not a
+// refilled budget, until the venue's minute ends.
+TEST(RateGovernor, AStartLateInTheVenuesMinuteSpendsOnlyWhatTheMinuteLeft) {
+  using cwts::engine::RateDecision;
+  cwts::engine::RateGovernor g(binance_limits(), 0.8, 1.0);  // 960 weight per minute for us
+  const std::int64_t minute = 60'000'000'000LL;
+  const std::int64_t t = 100 * minute + 10'000'000'000LL;  // 10 s into a venue minute
+  g.on_used_weight(900, t);                                // an earlier run spent 900
+  EXPECT_EQ(g.background_headroom(t), 0U);
+  EXPECT_EQ(g.background_headroom(t + 40'000'000'000LL), 0U) << "40 s of refill, same minute";
+  for (int i = 0; i < 60; ++i) EXPECT_EQ(g.try_acquire_request(1, t), RateDecision::kOk);
+  EXPECT_EQ(g.try_acquire_request(1, t + 40'000'000'000LL), RateDecision::kEngineWeight);
+  EXPECT_GT(g.background_headroom(101 * minute), 0U) << "the venue's next minute";
+}
+
+// Started with no venue count yet: an earlier run may have spent its whole share (40 of the 50
+// orders of these ten seconds); only the 10 beyond it, until the venue's own count replaces that.
+TEST(RateGovernor, AtStartAnEarlierRunsShareIsAssumedSpentUntilTheVenueCounts) {
+  using cwts::engine::RateDecision;
+  cwts::engine::RateGovernor g(binance_limits(), 0.8, 1.0);
+  const std::int64_t t = 100'000'000'000LL + 2'000'000'000LL;  // 2 s into a 10 s window
+  g.assume_earlier_run_spent_its_share(t);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(g.try_acquire_order(0, 1, t), RateDecision::kOk);
+  EXPECT_EQ(g.try_acquire_order(0, 1, t), RateDecision::kEngineOrders);
+  EXPECT_EQ(g.background_headroom(t), 240U - 10U - 96U) << "weight: 1200 - 960, less the orders'";
+  g.on_order_count(12, 12, t + 1);  // the venue's count: 12 of its 50 (40 for us) this window
+  EXPECT_EQ(g.try_acquire_order(0, 1, t + 1), RateDecision::kOk) << "28 left now";
+  g.on_used_weight(30, t + 1);
+  EXPECT_EQ(g.background_headroom(t + 1), 960U - 30U - 96U);
+  cwts::engine::RateGovernor half(binance_limits(), 0.5, 1.0);  // 600 / 1200: nothing held
+  half.assume_earlier_run_spent_its_share(t);
+  EXPECT_EQ(half.background_headroom(t), 600U - 60U);
 }
 
 TEST(ClientOrderId, RoundTripsAndRejectsOtherEpochs) {

@@ -182,6 +182,13 @@ class Engine:
         return code
 
 
+class SpawnedEngine(Engine):
+    """cwtsd started without waiting for it to be ready."""
+
+    def start(self):
+        self.spawn()
+
+
 @pytest.fixture
 def engine(synthetic_sim, tmp_path):
     e = Engine(synthetic_sim, tmp_path)

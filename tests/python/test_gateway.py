@@ -16,7 +16,7 @@ import pytest
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
-from conftest import API_KEY, API_SECRET, GATEWAY_KEY, GATEWAY_SECRET, Engine, wait_until
+from conftest import API_KEY, API_SECRET, GATEWAY_KEY, GATEWAY_SECRET, Engine, SpawnedEngine, wait_until
 
 GATEWAY = {"listen": "127.0.0.1:0", "slot": 15}
 
@@ -475,13 +475,6 @@ def test_gateway_orders_survive_a_sigkill_of_the_engine(synthetic_sim, tmp_path)
         if e.proc.poll() is None:
             assert e.stop() == 0
 
-
-
-class SpawnedEngine(Engine):
-    """cwtsd started without waiting for it to be ready."""
-
-    def start(self):
-        self.spawn()
 
 
 def test_account_before_the_engine_has_read_the_venues_is_an_error_not_an_empty_account(synthetic_sim, tmp_path):

@@ -122,3 +122,37 @@ def test_growth_after_warm_up_is_found_and_a_flat_run_passes(tmp_path):
     f = tmp_path / "w.jsonl"
     f.write_text(json.dumps({"t": "sent", "seq": 1}) + "\n" + '{"t": "sent", "se')  # killed mid-write
     assert checks.read_rows(f) == [{"t": "sent", "seq": 1}]
+
+
+def test_the_rate_check_counts_what_the_venue_counted_and_finds_a_breach(tmp_path):
+    """venue_rate_limits_exceeded: the weight spent from this host (every key and none, as Binance
+    counts per IP), by cwts-sim's own count (/_sim/stats), within one minute against the venue's
+    REQUEST_WEIGHT limit; and the orders, by the venue's order endpoint."""
+    from conftest import API_KEY, API_SECRET
+    from test_gateway import signed
+
+    def weight():
+        return next(p for p in rates.peaks() if p["limit"] == "weight")
+    sim = Sim(["--synthetic", "BTCUSDT", "--balance", "USDT=100000", "--weight-limit", "200"], tmp_path)
+    if time.time() % 60 > 45:  # the venue's minute windows: the test's requests all in one
+        time.sleep(60.5 - time.time() % 60)
+    try:
+        rates = checks.RateSampler(sim.url, every_s=0)
+        assert ("weight", 60, 200) in rates.limits and any(w == "orders" for w, _, _ in rates.limits)
+        rates.sample()
+        for _ in range(4):  # GET account: weight 20 each
+            assert signed(sim.url, "GET", "/api/v3/account", {}, API_KEY, API_SECRET)[0] == 200
+        rates.sample()
+        assert (weight()["peak"], weight()["windows_over"]) == (80, 0), weight()
+        sim.get("/api/v3/depth?symbol=BTCUSDT&limit=100")  # unsigned: weight 5, the IP's all the same
+        status, _ = signed(sim.url, "POST", "/api/v3/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
+                                                              "quantity": "0.001"}, API_KEY, API_SECRET)
+        rates.sample()
+        assert (weight()["peak"], weight()["windows_over"]) == (86, 0), weight()
+        assert rates.samples[-1][2] - rates.samples[0][2] == 1, (status, rates.samples)
+        for _ in range(6):  # 206 in the minute: over the limit, whether the venue refused or not
+            signed(sim.url, "GET", "/api/v3/account", {}, API_KEY, API_SECRET)
+        rates.sample()
+        assert weight()["peak"] == 206 and weight()["windows_over"] >= 1, weight()
+    finally:
+        assert sim.stop() == 0

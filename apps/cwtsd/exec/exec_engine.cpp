@@ -39,7 +39,7 @@ ExecEngine::ExecEngine(const Config& cfg, const binance::ExchangeInfo& info,
                        layout::MarketRegion& market, HotLog& log,
                        std::optional<Credentials> credentials,
                        std::shared_ptr<core::RestBackoff> rest_backoff)
-    : rest_backoff_(std::move(rest_backoff)),
+    : rest_backoff_(rest_backoff ? std::move(rest_backoff) : std::make_shared<core::RestBackoff>()),
       cfg_(cfg),
       market_(market),
       log_(log),
@@ -47,6 +47,8 @@ ExecEngine::ExecEngine(const Config& cfg, const binance::ExchangeInfo& info,
       orders_(kMaxLiveOrders),
       index_(kIndexSize),
       positions_(cfg.market.symbols.size()) {
+  // This thread owns the rate governor: the venue's other clients spend what it publishes.
+  rest_backoff_->expect_budget();
   // Symbols may be added at run time (adopt_symbols): no vector here ever reallocates.
   rules_.reserve(layout::kMaxSymbols);
   symbol_names_.reserve(layout::kMaxSymbols);
@@ -250,10 +252,15 @@ void ExecEngine::loop_once(std::int64_t now, bool& did_work) {
   now_ns_ = now;
   if (now - headroom_published_ns_ >= 1'000'000) {
     headroom_published_ns_ = now;
-    if (const std::uint64_t w = lookup_weight_.exchange(0, std::memory_order_relaxed); w != 0) {
+    // The weight the engine's other venue clients share (core::RestBackoff): what they spent,
+    // then what the venue said it counted in their answers (which includes what they spent: in
+    // this order, nothing is counted twice), and what they may spend next.
+    if (const std::uint64_t w = rest_backoff_->take_spent(); w != 0)
       governor_.charge_weight(w, now);
+    if (std::uint64_t used = 0; rest_backoff_->take_used_weight(used)) {
+      governor_.on_used_weight(used, now);
     }
-    background_headroom_.store(governor_.background_headroom(now), std::memory_order_relaxed);
+    rest_backoff_->publish_headroom(governor_.background_headroom(now));
     // The venue's state for readiness and metrics: once per millisecond, not every loop.
     venue_ready_.store(venue_->ready(), std::memory_order_relaxed);
     const venue::VenueHealth vh = venue_->health();
@@ -301,7 +308,7 @@ void ExecEngine::loop_once(std::int64_t now, bool& did_work) {
   if (ioc_.stopped()) ioc_.restart();
   venue_->tick(now);
   // The feed's snapshots were told to back off (the same IP): new orders wait as well.
-  if (rest_backoff_) governor_.hold_until(rest_backoff_->until_ns());
+  governor_.hold_until(rest_backoff_->until_ns());
   if (mismatch_pending_ && now - last_mismatch_check_ns_ >= 100'000'000) {
     last_mismatch_check_ns_ = now;
     check_positions(last_balances_, now);

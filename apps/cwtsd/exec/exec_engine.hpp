@@ -135,14 +135,10 @@ class ExecEngine final : private venue::VenueListener {
   // budget (at the exec thread's next loop) if the budget left for background traffic, as the
   // exec thread last published it (every millisecond), covers `weight`; false: do not send.
   // The published headroom is taken down by each charge, so look-ups between two publications
-  // never spend more than it.
+  // never spend more than it. The feed's depth snapshots spend from the same headroom
+  // (core::RestBackoff).
   [[nodiscard]] bool try_charge_lookup(std::uint32_t weight) noexcept {
-    std::uint64_t h = background_headroom_.load(std::memory_order_relaxed);
-    do {
-      if (h < weight) return false;
-    } while (!background_headroom_.compare_exchange_weak(h, h - weight, std::memory_order_relaxed));
-    lookup_weight_.fetch_add(weight, std::memory_order_relaxed);
-    return true;
+    return rest_backoff_->try_spend(weight);
   }
   // Open orders on the account this engine did not send (any thread).
   [[nodiscard]] std::uint64_t foreign_orders() const noexcept {
@@ -357,8 +353,6 @@ class ExecEngine final : private venue::VenueListener {
   std::atomic<std::uint64_t> journal_used_{0}, journal_capacity_{0};
   // The gateway's look-ups: weight spent (any thread adds, exec thread takes) and the headroom
   // the exec thread publishes for them.
-  std::atomic<std::uint64_t> lookup_weight_{0};
-  std::atomic<std::uint64_t> background_headroom_{0};
   std::int64_t headroom_published_ns_ = 0;
   ExecCounters counters_;
   std::int64_t now_ns_ = 0;  // time of the current loop iteration

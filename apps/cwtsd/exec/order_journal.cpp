@@ -89,6 +89,14 @@ void ExecEngine::open_journal() {
   }
   const std::string path = dir + "/cwts-" + cfg_.region.instance + ".journal";
   const journal::Recovered rec = journal::recover(path);
+  // An earlier run sent orders within the last minute (a restart): the venue still counts them
+  // in its current windows. Until its counts say otherwise (the start-up exchangeInfo's
+  // X-MBX-USED-WEIGHT-1M, the first order's X-MBX-ORDER-COUNT-10S), spend only what its limits
+  // leave beyond that run's share.
+  if (const std::int64_t now = realtime_ns();
+      rec.last_order_ns != 0 && now - rec.last_order_ns < 60'000'000'000LL) {
+    governor_.assume_earlier_run_spent_its_share(now);
+  }
 
   // The new journal: this run's epoch, then the recovered state, durable before it replaces the
   // old file (one rename: a crash at any point leaves one complete journal).

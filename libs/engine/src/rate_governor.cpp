@@ -120,6 +120,20 @@ void RateGovernor::charge_weight(std::uint64_t weight, std::int64_t now_ns) noex
   }
 }
 
+void RateGovernor::assume_earlier_run_spent_its_share(std::int64_t now_ns) noexcept {
+  for (std::size_t i = 0; i < count_; ++i) {
+    Bucket& b = buckets_[i];
+    if (b.window_ms > 60'000 || b.engine.unlimited()) continue;
+    if (b.type != binance::RateLimitType::kRequestWeight &&
+        b.type != binance::RateLimitType::kOrders)
+      continue;
+    // cap - used = venue_limit - cap: the venue's limit less an earlier run's whole share.
+    const std::uint64_t cap = b.engine.capacity();
+    const std::uint64_t beyond = b.venue_limit > cap ? b.venue_limit - cap : 0;
+    b.engine.assume_used(cap > beyond ? cap - beyond : 0, now_ns);
+  }
+}
+
 void RateGovernor::on_used_weight(std::uint64_t used_1m, std::int64_t now_ns) noexcept {
   for (std::size_t i = 0; i < count_; ++i) {
     Bucket& b = buckets_[i];

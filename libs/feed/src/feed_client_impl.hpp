@@ -103,7 +103,8 @@ struct HttpConn {
   X(connects) X(disconnects) X(reconnects) X(connect_failures) X(pings_received)             \
   X(pongs_sent) X(silence_timeouts) X(lifetime_renewals) X(server_shutdowns)                 \
   X(closes_by_peer) X(snapshots_requested) X(snapshots_ok) X(snapshots_failed)               \
-  X(snapshots_rejected) X(snapshots_discarded) X(frames_received) X(bytes_received)          \
+  X(snapshots_rejected) X(snapshots_discarded) X(snapshots_waited_for_weight)                 \
+  X(frames_received) X(bytes_received)                                                      \
   X(binary_frames)
 // clang-format on
 

@@ -46,6 +46,12 @@ std::string depth_target(const FeedConfig& cfg, std::string_view symbol) {
          "&limit=" + std::to_string(cfg.snapshot_limit);
 }
 
+std::uint32_t snapshot_weight(const FeedConfig& cfg) noexcept {
+  const std::uint32_t n = cfg.snapshot_limit;
+  if (cfg.venue == VenueKind::kSpot) return n <= 100 ? 5 : n <= 500 ? 25 : n <= 1000 ? 50 : 250;
+  return n <= 50 ? 2 : n <= 100 ? 5 : n <= 500 ? 10 : 20;  // USD-M /fapi/v1/depth
+}
+
 void validate(const FeedConfig& cfg) {
   try {
     (void)net::parse_endpoint(cfg.ws_url, net::EndpointKind::kWebSocket);

@@ -55,6 +55,11 @@ void FeedClient::Impl::pump_snapshots() {
     const SnapSlot& slot = slots[i];
     if (!slot.pending || slot.in_flight) continue;
     if (slot.not_before <= now) {
+      // The engine's request weight, shared with its orders and look-ups: not now, soon.
+      if (cfg.rest_backoff && !cfg.rest_backoff->try_spend(snapshot_weight(cfg))) {
+        bump(counters.snapshots_waited_for_weight);
+        return arm_snap_timer(now + std::chrono::milliseconds(100));
+      }
       rr = i;
       return start_snapshot(i, now);
     }
@@ -174,6 +179,14 @@ void FeedClient::Impl::on_http_response(const std::shared_ptr<HttpConn>& h) {
   const Clock::time_point now = Clock::now();
   md::SymbolState& s = pipeline.symbol(i);
   const unsigned status = res.result_int();
+  if (cfg.rest_backoff) {  // what the venue counted for this IP, for the rate governor
+    const auto used = res["X-MBX-USED-WEIGHT-1M"];
+    std::uint64_t v = 0;
+    if (!used.empty() &&
+        std::from_chars(used.data(), used.data() + used.size(), v).ec == std::errc{}) {
+      cfg.rest_backoff->note_used_weight(v);
+    }
+  }
   if (status != 200) {
     if (status == 429 || status == 418) {
       // Binance: 429 = over the request weight, 418 = IP banned for ignoring 429s. Back off

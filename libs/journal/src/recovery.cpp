@@ -1,6 +1,7 @@
 // Journal recovery and snapshots (see recovery.hpp).
 #include "cwts/journal/recovery.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_map>
 #include <vector>
@@ -28,6 +29,7 @@ Recovered recover(const std::string& path) {
       case RecordType::kOrderAccepted: {
         RecoveredOrder o;
         if (!payload_as(p, o.accepted)) return;
+        r.last_order_ns = std::max(r.last_order_ns, o.accepted.accepted_ns);
         std::string cid(o.accepted.cid.view());
         if (const auto it = by_cid.find(cid); it != by_cid.end()) open[it->second] = false;
         by_cid[std::move(cid)] = orders.size();

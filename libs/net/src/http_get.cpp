@@ -26,7 +26,8 @@ namespace ssl = asio::ssl;
 namespace {
 
 template <typename Stream>
-std::string exchange(Stream& stream, const net::Endpoint& ep, const std::string& target) {
+std::string exchange(Stream& stream, const net::Endpoint& ep, const std::string& target,
+                     std::uint64_t* used_weight_1m) {
   http::request<http::empty_body> req{http::verb::get, ep.path + target, 11};
   req.set(http::field::host, ep.host_header());
   req.set(http::field::user_agent, "cwtsd/0.1");
@@ -36,6 +37,12 @@ std::string exchange(Stream& stream, const net::Endpoint& ep, const std::string&
   parser.body_limit(64U << 20);
   http::read(stream, buf, parser);
   auto res = parser.release();
+  if (used_weight_1m != nullptr) {
+    const auto used = res["X-MBX-USED-WEIGHT-1M"];
+    std::uint64_t v = 0;
+    const auto r = std::from_chars(used.data(), used.data() + used.size(), v);
+    *used_weight_1m = r.ec == std::errc{} ? v : 0;
+  }
   if (res.result() != http::status::ok) {
     std::int64_t retry_after = 0;
     const auto ra = res[http::field::retry_after];
@@ -64,7 +71,7 @@ std::string http_get(const std::string& base_url, const std::string& target,
       beast::tcp_stream stream(ioc);
       stream.expires_after(o.timeout);
       stream.connect(addrs);
-      return exchange(stream, ep, target);
+      return exchange(stream, ep, target, o.used_weight_1m);
     }
     ssl::context ctx = make_tls_client_context({o.tls_verify, o.ca_file});
     beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
@@ -74,7 +81,7 @@ std::string http_get(const std::string& base_url, const std::string& target,
     beast::get_lowest_layer(stream).expires_after(o.timeout);
     beast::get_lowest_layer(stream).connect(addrs);
     stream.handshake(ssl::stream_base::client);
-    return exchange(stream, ep, target);
+    return exchange(stream, ep, target, o.used_weight_1m);
   } catch (const HttpStatusError& e) {
     throw HttpStatusError("GET " + base_url + target + ": " + e.what(), e.status(),
                           e.retry_after_s());

@@ -72,6 +72,7 @@ RateVerdict RateLimiter::admit(std::int64_t now_ms, std::uint32_t weight,
                              std::to_string(banned_until_ms_) +
                              ". Please use WebSocket Streams for live updates to avoid bans.");
     v.error.http_status = 418;
+    v.reason = "banned";
     return v;
   }
 
@@ -83,6 +84,7 @@ RateVerdict RateLimiter::admit(std::int64_t now_ms, std::uint32_t weight,
     v.error = make_error(ErrorCode::kTooManyRequests,
                          "Too much request weight used; please back off until " +
                              std::to_string(backoff_until_ms_) + ".");
+    v.reason = "backing_off";
     return v;
   }
   Window* over = nullptr;
@@ -118,6 +120,7 @@ RateVerdict RateLimiter::admit(std::int64_t now_ms, std::uint32_t weight,
                              per(over->limit) +
                              ". Please use WebSocket Streams for live updates to avoid polling "
                              "the API.");
+    v.reason = "over_weight_limit";
     return v;
   }
 
@@ -130,6 +133,7 @@ RateVerdict RateLimiter::admit(std::int64_t now_ms, std::uint32_t weight,
         v.error = make_error(ErrorCode::kTooManyOrders, "Too many new orders; current limit is " +
                                                             std::to_string(w.limit.limit) +
                                                             " orders per " + per(w.limit) + ".");
+        v.reason = "over_order_limit";
         return v;
       }
     }

@@ -52,6 +52,11 @@ class RateGovernor {
   // weight buckets after the fact (as much as they hold).
   void charge_weight(std::uint64_t weight, std::int64_t now_ns) noexcept;
 
+  // At start, before any venue header: an earlier run of the engine may have spent its whole
+  // share of the venue's current windows (a minute of weight, ten seconds of orders) and the venue
+  // still counts it; until it says otherwise, spend only what the venue's limit leaves beyond that
+  // (nothing is held when engine_share <= 0.5).
+  void assume_earlier_run_spent_its_share(std::int64_t now_ns) noexcept;
   // Venue headers after each response.
   void on_used_weight(std::uint64_t used_1m, std::int64_t now_ns) noexcept;
   void on_order_count(std::uint64_t count_10s, std::uint64_t count_1d,

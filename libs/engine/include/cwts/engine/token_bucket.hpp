@@ -1,5 +1,6 @@
 // TokenBucket: a venue rate limit as a continuously refilling bucket, in integer arithmetic on a
-// nanosecond clock (no drift, no floating point). Not thread-safe: the exec thread owns it.
+// nanosecond clock (no drift, no floating point), bounded by what the venue last said it counted
+// in its current fixed window. Not thread-safe: the exec thread owns it.
 #pragma once
 
 #include <algorithm>
@@ -25,7 +26,8 @@ class TokenBucket {
   [[nodiscard]] std::uint64_t available(std::int64_t now_ns) noexcept {
     if (unlimited()) return UINT64_MAX;
     refill(now_ns);
-    return static_cast<std::uint64_t>(level_scaled_ / window_ns_);
+    const auto level = static_cast<std::uint64_t>(level_scaled_ / window_ns_);
+    return now_ns < venue_window_end_ns_ ? std::min(level, venue_left_) : level;
   }
   [[nodiscard]] bool can_take(std::uint64_t n, std::int64_t now_ns) noexcept {
     return unlimited() || available(now_ns) >= n;
@@ -35,21 +37,41 @@ class TokenBucket {
     if (unlimited()) return true;
     if (available(now_ns) < n) return false;
     level_scaled_ -= scaled(n);
+    if (now_ns < venue_window_end_ns_) venue_left_ -= n;
     return true;
   }
   // The venue says `used` of the window's capacity is spent (X-MBX-USED-WEIGHT-1M, ...): the
   // bucket never holds more than capacity - used. A lower venue count does not add tokens (our
-  // own count may include requests the venue has not seen yet).
+  // own count may include requests the venue has not seen yet). The venue counts in fixed windows
+  // aligned to its clock (a minute, ten seconds, a UTC day; `now_ns` is the realtime clock): until
+  // the current one ends, no refill brings more than capacity - used, less what is taken after.
   void force_used(std::uint64_t used, std::int64_t now_ns) noexcept {
     if (unlimited()) return;
     refill(now_ns);
     const std::uint64_t left = used >= capacity_ ? 0 : capacity_ - used;
     level_scaled_ = std::min(level_scaled_, scaled(left));
+    const std::int64_t end = (now_ns / window_ns_ + 1) * window_ns_;
+    if (end != venue_window_end_ns_ || venue_left_assumed_) {
+      venue_window_end_ns_ = end;
+      venue_left_ = left;
+      venue_left_assumed_ = false;
+    } else {
+      venue_left_ = std::min(venue_left_, left);
+    }
+  }
+  // Before the venue has said anything: assume `used` of the current window is spent (an earlier
+  // run's requests the venue still counts). The venue's first count replaces the assumption.
+  void assume_used(std::uint64_t used, std::int64_t now_ns) noexcept {
+    if (unlimited()) return;
+    venue_window_end_ns_ = (now_ns / window_ns_ + 1) * window_ns_;
+    venue_left_ = used >= capacity_ ? 0 : capacity_ - used;
+    venue_left_assumed_ = true;
   }
   // Empties the bucket (a 429 from the venue).
   void drain(std::int64_t now_ns) noexcept {
     refill(now_ns);
-    level_scaled_ = 0;
+    level_scaled_ =
+        0;  // the venue's window count is left as it is: Retry-After says when to resume
   }
 
  private:
@@ -72,6 +94,9 @@ class TokenBucket {
   std::int64_t window_ns_ = 1;
   Int128 level_scaled_ = 0;
   std::int64_t last_ns_ = 0;
+  std::int64_t venue_window_end_ns_ = 0;  // the venue's window its last count belongs to
+  std::uint64_t venue_left_ = 0;          // capacity - its count, less what was taken since
+  bool venue_left_assumed_ = false;       // assume_used, not yet the venue's own count
 };
 
 }  // namespace cwts::engine

@@ -56,7 +56,10 @@ struct FeedConfig {
   std::size_t max_frame_bytes = 4U << 20;
   std::string user_agent = "cwts-ultra-feed/0.1";
   // The venue's 429/418 back-off, shared with the process's other clients of the same venue (the
-  // order client): no snapshot is requested while it holds. nullptr = this client's own.
+  // order client): no snapshot is requested while it holds. With an owner of the request weight
+  // (the engine's exec thread, core::RestBackoff::budgeted()), a snapshot is sent only when its
+  // weight is in the published headroom (else asked again 100 ms later), and every answer's
+  // X-MBX-USED-WEIGHT-1M is passed on. nullptr = this client's own.
   std::shared_ptr<core::RestBackoff> rest_backoff;
 };
 
@@ -65,6 +68,9 @@ struct FeedConfig {
 [[nodiscard]] std::string stream_target(const FeedConfig& cfg);
 // The REST target of a depth snapshot, e.g. "/api/v3/depth?symbol=NKNUSDT&limit=1000".
 [[nodiscard]] std::string depth_target(const FeedConfig& cfg, std::string_view symbol);
+// Binance's request weight of one depth snapshot at cfg.snapshot_limit (spot: 5 up to 100 levels,
+// 25 up to 500, 50 up to 1000, 250 beyond; USD-M: 2, 5, 10, 20).
+[[nodiscard]] std::uint32_t snapshot_weight(const FeedConfig& cfg) noexcept;
 // Throws std::invalid_argument naming the field and the reason.
 void validate(const FeedConfig& cfg);
 
@@ -97,6 +103,8 @@ class FeedClient {
     std::uint64_t snapshots_failed = 0;     // transport error, timeout, non-200, unparsable
     std::uint64_t snapshots_rejected = 0;   // parsed, but the book refused it (too old, gap…)
     std::uint64_t snapshots_discarded = 0;  // arrived after the stream it was for had gone
+    // A due snapshot held back 100 ms: its weight was not in the engine's published headroom.
+    std::uint64_t snapshots_waited_for_weight = 0;
     std::uint64_t frames_received = 0;
     std::uint64_t bytes_received = 0;
     std::uint64_t binary_frames = 0;  // not expected from Binance; counted, not parsed

@@ -24,6 +24,7 @@ struct Recovered {
   std::vector<RecoveredOrder> open;                 // in the order they were accepted
   std::map<std::string, PositionRecord> positions;  // by symbol
   std::uint64_t epochs = 0;                         // runs recorded in the file
+  std::int64_t last_order_ns = 0;  // the latest accepted_ns of any order in the file (0: none)
   ReadResult read;
   std::uint64_t unknown_records = 0;  // types this version does not know (skipped)
 };

@@ -12,6 +12,9 @@ struct HttpGetOptions {
   bool tls_verify = true;
   std::string ca_file;  // "" = system store
   std::chrono::milliseconds timeout{10'000};
+  // If set: the answer's X-MBX-USED-WEIGHT-1M (Binance: the weight this IP used this minute), 0
+  // when it has none. Set for an error status too.
+  std::uint64_t* used_weight_1m = nullptr;
 };
 
 // A non-200 answer: its status and, for 429/418, its Retry-After (seconds; 0 if absent).

@@ -29,6 +29,9 @@ struct RateVerdict {
   std::int64_t retry_after_s = 0;
   std::int64_t banned_until_ms = 0;
   ApiError error;
+  // Why it was refused: "over_weight_limit" or "over_order_limit" (this request went over a
+  // limit), "backing_off" (it arrived inside a 429's back-off, already on its way), "banned".
+  const char* reason = "";
 };
 
 // Windows are fixed and aligned to the Unix epoch (a 1 MINUTE window resets on each minute, 10
