@@ -1,6 +1,5 @@
 // SimServer's HTTP/1.1 sessions: REST requests to the venue, the /_sim/ control endpoints, the
 // hold and delay faults, and the upgrade to a WebSocket stream or WebSocket API session.
-#include <charconv>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -12,7 +11,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "cwts/binance/json_responses.hpp"
 #include "cwts/binance/market_json.hpp"
+#include "cwts/binance/request.hpp"
 #include "cwts/core/json_writer.hpp"
 #include "json_log.hpp"
 #include "rest_api.hpp"
@@ -173,32 +174,26 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Dro
   // = the market's current id), but never faulted and never counted by the rate limiter, so a
   // harness can compare a client's book to the venue's in a back-off without being banned.
   std::string sim_depth(std::string_view query, unsigned& status) {
-    std::string_view symbol;
-    std::size_t limit = 100;
-    while (!query.empty()) {
-      const std::size_t amp = query.find('&');
-      const std::string_view kv = query.substr(0, amp);
-      query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-      const std::size_t eq = kv.find('=');
-      if (eq == std::string_view::npos) continue;
-      const std::string_view k = kv.substr(0, eq), v = kv.substr(eq + 1);
-      if (k == "symbol") symbol = v;
-      if (k == "limit") {
-        std::size_t n = 0;
-        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-        if (ec != std::errc{} || end != v.data() + v.size() || n < 1 || n > 5000) {
-          status = 400;
-          return R"({"error":"limit: 1 to 5000"})";
-        }
-        limit = n;
-      }
+    // The venue's own parameter parsing (cwts::binance), as /api/v3/depth.
+    const auto parsed = binance::Request::parse(query, {});
+    if (!parsed.ok()) {
+      status = 400;
+      return binance::error_json(parsed.error());
     }
+    const auto limit = binance::parse_integer(parsed.value(), "limit", false);
+    if (!limit.ok() || (limit.value() && (*limit.value() < 1 || *limit.value() > 5000))) {
+      status = 400;
+      return R"({"error":"limit: 1 to 5000"})";
+    }
+    const std::string* sym = parsed.value().find("symbol");
+    const std::string_view symbol = sym != nullptr ? std::string_view(*sym) : std::string_view{};
     const Market* mk = srv_.venue->find(symbol);
     if (mk == nullptr) {
       status = 404;
       return R"({"error":"no such market"})";
     }
-    return binance::depth_json(mk->public_id(), srv_.venue->book_or_empty(symbol), limit);
+    return binance::depth_json(mk->public_id(), srv_.venue->book_or_empty(symbol),
+                               static_cast<std::size_t>(limit.value().value_or(100)));
   }
 
   void do_write() {

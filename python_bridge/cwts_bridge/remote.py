@@ -77,7 +77,9 @@ class RemoteBridge:
         self._report_ready = asyncio.Event()
         self._terminal: dict[int, Report] = {}  # terminal reports for wait_report, newest last
         self._slot: Optional[int] = None
-        self._claim_args: Optional[tuple[int, str]] = None  # (slot, name), claimed again on reconnect
+        # (slot asked for, name, slot granted, epoch granted in): claimed again on reconnect
+        self._claim_args: Optional[tuple[int, str, int, int]] = None
+        self._restore_error: Optional[BaseException] = None  # the slot could not be claimed again
         self._subscriptions: list[tuple[str, dict]] = []  # replayed on reconnect
         self._next_seq = 1
         # The engine run each of this client's recent signals was sent to (seq -> epoch): a report
@@ -175,20 +177,30 @@ class RemoteBridge:
                 await self._call(method, params)
             if self._claim_args is not None:
                 self._slot = None
+                self._restore_error = None
+                asked, name, granted, epoch = self._claim_args
+                # The same engine (a dropped connection): the same slot, whose last seq settles
+                # the signals in doubt. A restarted engine: a slot asked for as "any" (-1) is any
+                # slot again, since another strategy may hold the old index by now.
+                want = -1 if asked < 0 and self.epoch != epoch else granted
                 # The engine may not have noticed yet that the old connection is gone (it holds
                 # the slot until then): try again for a while.
                 delay, give_up = 0.05, asyncio.get_running_loop().time() + 30.0
                 while True:
                     try:
-                        await self._claim(*self._claim_args)
+                        await self._claim(want, name)
                         break
                     except SlotTaken:
                         if asyncio.get_running_loop().time() > give_up:
                             raise
                         await asyncio.sleep(delay)
                         delay = min(delay * 2, 1.0)
-        except CwtsError:
-            pass  # reported to the next call (no slot: CwtsError; the connection: EngineNotRunning)
+                self._claim_args = (asked, name, self._slot, self.epoch)
+        except CwtsError as e:
+            # Reported to the next call: the connection's loss as EngineNotRunning, a slot that
+            # could not be claimed again as CwtsError naming why.
+            if self._claim_args is not None and self._slot is None:
+                self._restore_error = e
 
     async def _read(self) -> BaseException:
         """Until the connection ends; returns why."""
@@ -419,9 +431,10 @@ class RemoteBridge:
     async def claim(self, slot: int = -1, name: str = "remote") -> int:
         """Claims signal slot `slot` (-1: any this token may trade on) for this connection;
         returns it. Raises SlotTaken (held, or not this token's), EngineNotRunning."""
-        slot = await self._claim(slot, name)
-        self._claim_args = (slot, name)  # the same slot again after a reconnect
-        return slot
+        granted = await self._claim(slot, name)
+        self._claim_args = (slot, name, granted, self.epoch)  # claimed again after a reconnect
+        self._restore_error = None
+        return granted
 
     async def _claim(self, slot: int, name: str) -> int:
         # next_seq: numbers continue above this client's own, across engine restarts too.
@@ -491,6 +504,13 @@ class RemoteBridge:
 
     async def _signal(self, method: str, params: dict, symbol: str, side: str) -> int:
         if self._slot is None:
+            if self._restore_error is not None:
+                raise CwtsError("this remote bridge lost its signal slot: it could not be claimed "
+                                f"again after a reconnect ({self._restore_error}); claim() one")
+            if self._claim_args is not None:  # reconnecting, or claiming the slot again
+                self._check()
+                raise EngineNotRunning("reconnected to the engine: the signal slot is being "
+                                       "claimed again; nothing was sent")
             raise CwtsError("this remote bridge holds no signal slot: connect(slot=...) or claim()")
         self._check()  # not connected: nothing is sent
         # The number is this client's (signal_seq), taken before sending: when the connection

@@ -420,12 +420,16 @@ class CuttingProxy:
 
     def __init__(self, port):
         self.port, self.cut, self.cuts = port, None, 0
+        self.refuse = False  # True: every new connection is closed at once (the engine unreachable)
 
     async def start(self):
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         return self.server.sockets[0].getsockname()[1]
 
     async def _serve(self, creader, cwriter):
+        if self.refuse:
+            cwriter.transport.abort()
+            return
         ureader, uwriter = await asyncio.open_connection("127.0.0.1", self.port)
 
         def close():
@@ -774,3 +778,47 @@ def test_every_report_gathered_at_the_stop_reaches_a_remote_strategy(synthetic_s
         await r.close()
 
     run(main())
+
+
+def test_a_bridge_that_asked_for_any_slot_takes_another_when_a_restart_gave_its_own_away(
+        synthetic_sim, tmp_path, tokens_file):
+    """A remote strategy that asked for any slot (-1) reconnects to a restarted engine and finds
+    its old slot index taken by a strategy that attached first (the soak's shared-memory ones
+    do): it claims another and trades on. It kept asking for the old index, gave up after 30 s,
+    and every signal after that was refused "holds no signal slot" (found by the soak)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    eng = Engine(synthetic_sim, tmp_path, overrides={"control": {
+        "listen": f"127.0.0.1:{port}", "tokens_file": str(tokens_file)},
+        "slots": {"default": {"trade": True}}})
+
+    async def main():
+        proxy = CuttingProxy(port)
+        url = f"ws://127.0.0.1:{await proxy.start()}/ws"
+        async with await remote.connect(url, token=ALICE, slot=-1, name="any") as b:
+            old = b.slot
+            assert old == 3
+            proxy.refuse = True  # the bridge cannot reach the restarted engine yet
+            assert eng.stop() == 0
+            eng.start()
+            with cwts_bridge.attach(eng.instance, slot=old, name="first") as first:
+                assert first.slot == old
+                proxy.refuse = False
+                for _ in range(200):  # 10 s: well inside the 30 s the old bridge kept trying
+                    try:
+                        await b.status()
+                        if b.slot is not None:
+                            break
+                    except cwts_bridge.EngineNotRunning:
+                        pass
+                    await asyncio.sleep(0.05)
+                assert b.slot == 5, "the other slot its token may trade on"
+                q = await b.quote("BTCUSDT")
+                seq = await b.submit("BTCUSDT", "buy", 0.001, price=q.ask * 1.002, tif="IOC", round="nearest")
+                assert (await b.wait_report(seq, 5)).kind == "FILLED"
+        proxy.server.close()
+    try:
+        asyncio.run(main())
+    finally:
+        assert eng.stop() == 0
