@@ -230,3 +230,23 @@ class RateSampler:
             out.append({"limit": what, "window_s": window_s, "venue_limit": limit,
                         "peak": max(spent, default=0), "windows_over": sum(1 for x in spent if x > limit)})
         return out
+
+
+def compare_positions(instance: str, venue, symbols: list[str], initial: float = 100_000.0) -> list[str]:
+    """At rest (no order open): the engine's position in each symbol against how far the venue's
+    balance of its base asset moved from the start (`initial`; fees charged in the asset count on
+    both sides). One line per difference; an engine that cannot be read is one too."""
+    import cwts_bridge
+    try:
+        with cwts_bridge.attach(instance) as b:
+            positions = {s: b.position(s).qty for s in symbols}
+    except cwts_bridge.CwtsError as e:
+        return [f"the engine's positions could not be read: {e}"]
+    account = venue.signed("/api/v3/account", {})
+    held = {a["asset"]: float(a["free"]) + float(a["locked"]) for a in account["balances"]}
+    out = []
+    for s in symbols:
+        moved = held.get(s[:-4], 0.0) - initial
+        if abs(moved - positions[s]) > 1e-8:
+            out.append(f"{s}: the venue's balance moved {moved:+.8f}, the engine's position {positions[s]:+.8f}")
+    return out

@@ -87,11 +87,22 @@ class FreqTradeBot:
             "internals": {"process_throttle_secs": 1},
         }))
         self.log = self.dir / "freqtrade.log"
+        self.restarts = 0
+        self.start()
+
+    def start(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "freqtrade", "trade", "-c", str(self.config), "--strategy-path",
              str(self.dir / "strategies"), "-s", "SoakStrategy", "--logfile", str(self.log)],
-            stdout=subprocess.DEVNULL, stderr=open(self.dir / "stderr.log", "w"), cwd=self.dir,
+            stdout=subprocess.DEVNULL, stderr=open(self.dir / "stderr.log", "a"), cwd=self.dir,
             env=dict(os.environ, PYTHONWARNINGS="ignore"))
+
+    def supervise(self) -> None:
+        """As systemd's Restart= would: FreqTrade exits when it cannot load the exchange's markets
+        at its start (the engine restarting just then), and is started again."""
+        if self.proc.poll() is not None:
+            self.restarts += 1
+            self.start()
 
     def stop(self) -> int:
         """FreqTrade's clean stop; its exit code (-9: it had to be killed). The KeyboardInterrupt
@@ -179,7 +190,7 @@ def check(bot: FreqTradeBot, venue_orders: list[dict]) -> dict:
                        "freqtrade_fills_differing": fills_differ,
                        "freqtrade_orders_sent_twice": doubled},
         "orders": len(mine), "orders_filled": sum(1 for o in mine if o["filled"] > 0),
-        "trades_closed": bot.closed_trades(), "venue_orders": len(venue),
+        "trades_closed": bot.closed_trades(), "venue_orders": len(venue), "restarts": bot.restarts,
         "venue_orders_unknown_to_freqtrade": sorted(set(venue) - known)[:20],
         "venue_orders_unknown_to_freqtrade_count": len(set(venue) - known),
         "details": details[:20],

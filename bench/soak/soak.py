@@ -51,6 +51,9 @@ Invariants, each a named counter in the summary (any non-zero `violations` fails
                                WEIGHT per minute, ORDERS per 10 s), and windows of the venue over
                                which the engine spent by the venue's own count (/_sim/stats,
                                sampled every second; weight per IP, as Binance counts it)
+  positions_differing_at_end   at the end, nothing open: a base asset whose balance at the venue
+                               moved differently from the engine's position (every fill and fee
+                               of every engine run, SIGKILLed ones included, must be in it)
   freqtrade_orders_not_at_venue  an order FreqTrade holds as filled that the venue never had
   freqtrade_fills_differing    a finished FreqTrade order whose fill differs from the venue's
   freqtrade_orders_sent_twice  two venue orders for one of FreqTrade's (gateway) orders
@@ -75,7 +78,7 @@ import sys
 import tempfile
 import time
 
-from checks import NotifyListener, RateSampler, compare_book, read_rows, resource_growth
+from checks import NotifyListener, RateSampler, compare_book, compare_positions, read_rows, resource_growth
 from freqtrade_bot import FreqTradeBot, check as check_freqtrade
 from parts import EngineRun, Venue, plot
 from strategies import SYMBOLS, quantiles, remote_worker, worker
@@ -151,7 +154,8 @@ def main() -> int:
                                   "torn_reads": 0, "books_differing": 0, "watchdog_missed": 0,
                                   "resource_growth": 0, "strategy_failures": 0,
                                   "freqtrade_orders_not_at_venue": 0, "freqtrade_fills_differing": 0,
-                                  "freqtrade_orders_sent_twice": 0, "venue_rate_limits_exceeded": 0}
+                                  "freqtrade_orders_sent_twice": 0, "venue_rate_limits_exceeded": 0,
+                                  "positions_differing_at_end": 0}
     start = time.time()
     workers = []
     killed: set[int] = set()  # workers the harness SIGKILLed
@@ -191,6 +195,8 @@ def main() -> int:
         while time.time() < until:
             engine.sample()
             rates.sample()
+            if bot:
+                bot.supervise()
             if time.time() >= next_book and args.book_every_s > 0:
                 sym = book_rng.choice(book_symbols)
                 outcome, detail = compare_book(venue.url, venue.fault, instance, sym)
@@ -241,6 +247,7 @@ def main() -> int:
         deadline = time.time() + 30
         while engine_control("open_orders", instance=instance)["total"] and time.time() < deadline:
             time.sleep(0.2)
+        positions_differing = compare_positions(instance, venue, symbols)
         if engine.stop("term") != 0:
             violations["engine_unclean_exits"] += 1
         rates.next_t = 0.0
@@ -283,6 +290,7 @@ def main() -> int:
                       file=sys.stderr)
         violations["venue_orders_left_open"] = open_left
         limited = venue.rate_limit_answers(tmp / "cwts-sim.log")
+        violations["positions_differing_at_end"] = len(positions_differing)
         violations["venue_bans"] = limited["418"]  # going on after a 429: an IP ban at Binance
         violations["venue_rate_limits_exceeded"] += limited["over"]
         # What the engine itself found wrong (its log): an order at the venue it did not know (sent
@@ -393,6 +401,7 @@ def main() -> int:
                    "longest_engine_run_s": round(max((r["t"][-1] - r["t"][0] for r in engine.runs if r["t"]),
                                                      default=0), 1),
                    "venue_429_answers": limited["429"], "venue_rate_peaks": rate_peaks,
+                   "positions_differing_details": positions_differing,
                    "venue_weight_by_endpoint": rates.by_endpoint(),
                    "freqtrade": freqtrade,
                    "latency_under_load": latency,
