@@ -120,6 +120,20 @@ def cwtsd_binary():
     return None
 
 
+def control_port(engine):
+    """The engine's control-plane port. The ctl thread opens the control plane just after the
+    books Engine.start() waited for, so this waits for the control file."""
+    path = pathlib.Path(f"/dev/shm/cwts-{engine.instance}.control")
+    assert wait_until(lambda: path.exists() and path.read_text().endswith("\n"), timeout=10)
+    return int(path.read_text().strip().rsplit(":", 1)[1])
+
+
+def generated_token(engine):
+    """The control token cwtsd generated for this run (no control.token_file configured)."""
+    control_port(engine)  # the token file is written before the control file
+    return pathlib.Path(f"/dev/shm/cwts-{engine.instance}.token").read_text().strip()
+
+
 class Engine:
     """cwtsd on a cwts-sim, with its own region instance; `instance` is what attach() takes."""
 

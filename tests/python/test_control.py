@@ -7,11 +7,10 @@ import time
 import urllib.error
 import urllib.request
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import cwts_bridge
-from conftest import Engine, wait_until
+from conftest import Engine, control_port, generated_token, wait_until
 
 
 def control_address(engine):
@@ -180,11 +179,6 @@ class Rpc:
                 return reply
             if "method" in reply:
                 self.notes.append(reply)
-
-
-def generated_token(engine):
-    """The token cwtsd wrote for this run (no control.token_file configured)."""
-    return pathlib.Path(f"/dev/shm/cwts-{engine.instance}.token").read_text().strip()
 
 
 async def connect(port, token=None):
@@ -435,6 +429,7 @@ def test_cwtsctl_finds_the_generated_token(engine):
     """Without control.token_file, cwtsd generates a token for the run into an owner-only file
     beside its control file; cwtsctl finds it by instance, so an operator (and ./scripts/demo)
     needs no flag. The file goes with the engine."""
+    control_port(engine)  # the control plane opens just after the books the fixture waited for
     path = pathlib.Path(f"/dev/shm/cwts-{engine.instance}.token")
     st = path.lstat()
     assert oct(st.st_mode & 0o777) == "0o600" and st.st_uid == os.getuid()

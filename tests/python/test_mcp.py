@@ -4,7 +4,6 @@ client over Streamable HTTP, against a real cwtsd on a real cwts-sim: the handsh
 control plane's JSON-RPC and the Python bridge, and the errors an MCP client sees."""
 import asyncio
 import json
-import pathlib
 import time
 import urllib.error
 import urllib.request
@@ -17,22 +16,10 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 import cwts_bridge
-from conftest import Engine, wait_until
+from conftest import Engine, control_port, generated_token, wait_until
 
 TOOLS = {"status", "positions", "open_orders", "risk_get", "risk_set", "halt", "resume",
          "reduce_only", "cancel_all", "symbols_add", "symbols_remove"}
-
-
-def control_port(engine):
-    # The ctl thread opens the control plane just after the books the fixture waited for.
-    path = pathlib.Path(f"/dev/shm/cwts-{engine.instance}.control")
-    assert wait_until(lambda: path.exists() and path.read_text().endswith("\n"), timeout=10)
-    return int(path.read_text().strip().rsplit(":", 1)[1])
-
-
-def generated_token(engine):
-    control_port(engine)  # the token file is written before the control file
-    return pathlib.Path(f"/dev/shm/cwts-{engine.instance}.token").read_text().strip()
 
 
 class Mcp:
