@@ -7,6 +7,7 @@
 
 #include "cwts/binance/json_responses.hpp"
 #include "cwts/binance/market_json.hpp"
+#include "cwts/binance/rate_limits.hpp"
 #include "cwts/core/fixed_point.hpp"
 #include "json_log.hpp"
 
@@ -89,13 +90,6 @@ binance::Result<std::vector<const binance::SymbolSpec*>> requested_symbols(
   }
   all = true;
   return out;
-}
-
-std::uint32_t depth_weight(std::int64_t limit) {
-  if (limit <= 100) return 5;
-  if (limit <= 500) return 25;
-  if (limit <= 1000) return 50;
-  return 250;
 }
 
 }  // namespace
@@ -203,7 +197,7 @@ ApiReply RestApi::execute(const Call& call, std::int64_t now_ms) {
       std::int64_t limit = 100;
       if (const std::string* v = r.find("limit"))
         std::from_chars(v->data(), v->data() + v->size(), limit);
-      weight = depth_weight(limit);
+      weight = binance::spot_depth_weight(limit);
       break;
     }
     case Endpoint::kKlines:

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "cwts/binance/json_responses.hpp"
+#include "cwts/binance/rate_limits.hpp"
 #include "sim_test_util.hpp"
 
 namespace {
@@ -172,6 +173,23 @@ TEST(RateLimiterTest, HeaderSuffixes) {
             "1D");
   EXPECT_EQ(interval_suffix({binance::RateLimitType::kOrders, binance::RateInterval::kHour, 2, 1}),
             "2H");
+}
+
+// Binance's published depth weights at each boundary (rest-api.md; USD-M's futures docs).
+TEST(RateLimiterTest, DepthSnapshotWeightsAtEachBoundary) {
+  EXPECT_EQ(spot_depth_weight(1), 5U);
+  EXPECT_EQ(spot_depth_weight(100), 5U);
+  EXPECT_EQ(spot_depth_weight(101), 25U);
+  EXPECT_EQ(spot_depth_weight(500), 25U);
+  EXPECT_EQ(spot_depth_weight(501), 50U);
+  EXPECT_EQ(spot_depth_weight(1000), 50U);
+  EXPECT_EQ(spot_depth_weight(1001), 250U);
+  EXPECT_EQ(spot_depth_weight(5000), 250U);
+  EXPECT_EQ(usdm_depth_weight(50), 2U);
+  EXPECT_EQ(usdm_depth_weight(51), 5U);
+  EXPECT_EQ(usdm_depth_weight(100), 5U);
+  EXPECT_EQ(usdm_depth_weight(500), 10U);
+  EXPECT_EQ(usdm_depth_weight(1000), 20U);
 }
 
 }  // namespace

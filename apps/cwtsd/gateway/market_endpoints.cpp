@@ -9,6 +9,7 @@
 #include "cwts/binance/json_responses.hpp"
 #include "cwts/binance/kline.hpp"
 #include "cwts/binance/market_json.hpp"
+#include "cwts/binance/rate_limits.hpp"
 #include "cwts/concurrent/broadcast_ring.hpp"
 #include "cwts/core/clock.hpp"
 #include "cwts/net/http_get.hpp"
@@ -51,8 +52,7 @@ std::vector<layout::Candle> held_candles(const layout::CandleSeries& series) {
 std::uint32_t lookup_weight(std::string_view path, const binance::Request& r) {
   if (path == "/api/v3/depth") {
     const std::string* l = r.find("limit");
-    const long n = l == nullptr ? 100 : std::strtol(l->c_str(), nullptr, 10);
-    return n <= 100 ? 5 : n <= 500 ? 25 : n <= 1000 ? 50 : 250;
+    return binance::spot_depth_weight(l == nullptr ? 100 : std::strtol(l->c_str(), nullptr, 10));
   }
   if (path == "/api/v3/ticker/24hr") return r.has("symbol") ? 2 : 80;
   if (path == "/api/v3/trades" || path == "/api/v3/historicalTrades") return 25;

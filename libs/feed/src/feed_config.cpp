@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "cwts/binance/rate_limits.hpp"
 #include "cwts/core/ascii.hpp"
 #include "cwts/feed/feed_client.hpp"
 #include "cwts/net/endpoint.hpp"
@@ -47,9 +48,8 @@ std::string depth_target(const FeedConfig& cfg, std::string_view symbol) {
 }
 
 std::uint32_t snapshot_weight(const FeedConfig& cfg) noexcept {
-  const std::uint32_t n = cfg.snapshot_limit;
-  if (cfg.venue == VenueKind::kSpot) return n <= 100 ? 5 : n <= 500 ? 25 : n <= 1000 ? 50 : 250;
-  return n <= 50 ? 2 : n <= 100 ? 5 : n <= 500 ? 10 : 20;  // USD-M /fapi/v1/depth
+  return cfg.venue == VenueKind::kSpot ? binance::spot_depth_weight(cfg.snapshot_limit)
+                                       : binance::usdm_depth_weight(cfg.snapshot_limit);
 }
 
 void validate(const FeedConfig& cfg) {

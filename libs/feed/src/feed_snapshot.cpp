@@ -1,7 +1,6 @@
 // FeedClient's REST depth snapshots: one kept-alive HTTP(S) connection, one request at a time,
 // round robin over the symbols, spacing and back-off (429/418 Retry-After) per venue rules.
 #include <algorithm>
-#include <charconv>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -10,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cwts/log/json_log.hpp"
+#include "cwts/net/http_header.hpp"
 #include "cwts/net/tls_client.hpp"
 #include "feed_client_impl.hpp"
 
@@ -180,24 +180,15 @@ void FeedClient::Impl::on_http_response(const std::shared_ptr<HttpConn>& h) {
   md::SymbolState& s = pipeline.symbol(i);
   const unsigned status = res.result_int();
   if (cfg.rest_backoff) {  // what the venue counted for this IP, for the rate governor
-    const auto used = res["X-MBX-USED-WEIGHT-1M"];
-    std::uint64_t v = 0;
-    if (!used.empty() &&
-        std::from_chars(used.data(), used.data() + used.size(), v).ec == std::errc{}) {
-      cfg.rest_backoff->note_used_weight(v);
-    }
+    const std::uint64_t used = net::header_u64(res, "X-MBX-USED-WEIGHT-1M");
+    if (used != 0) cfg.rest_backoff->note_used_weight(used);
   }
   if (status != 200) {
     if (status == 429 || status == 418) {
       // Binance: 429 = over the request weight, 418 = IP banned for ignoring 429s. Back off
       // all REST for Retry-After seconds (or a minute if absent), for every symbol.
-      std::int64_t secs = 60;
-      const auto ra = res[http::field::retry_after];
-      if (!ra.empty()) {
-        std::int64_t v = 0;
-        const auto r = std::from_chars(ra.data(), ra.data() + ra.size(), v);
-        if (r.ec == std::errc{} && v > 0) secs = std::min<std::int64_t>(v, 3 * 86'400);
-      }
+      const std::int64_t ra = net::retry_after_s(res);
+      const std::int64_t secs = ra > 0 ? ra : 60;
       rest_blocked_until = now + std::chrono::seconds(secs);
       if (cfg.rest_backoff) cfg.rest_backoff->hold_until(realtime_ns() + secs * 1'000'000'000LL);
     }

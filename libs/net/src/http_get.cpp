@@ -1,7 +1,6 @@
 #include "cwts/net/http_get.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <stdexcept>
 
 #include <boost/asio/connect.hpp>
@@ -14,6 +13,7 @@
 #include <boost/beast/version.hpp>
 
 #include "cwts/net/endpoint.hpp"
+#include "cwts/net/http_header.hpp"
 #include "cwts/net/tls_client.hpp"
 
 namespace cwts::net {
@@ -37,23 +37,11 @@ std::string exchange(Stream& stream, const net::Endpoint& ep, const std::string&
   parser.body_limit(64U << 20);
   http::read(stream, buf, parser);
   auto res = parser.release();
-  if (used_weight_1m != nullptr) {
-    const auto used = res["X-MBX-USED-WEIGHT-1M"];
-    std::uint64_t v = 0;
-    const auto r = std::from_chars(used.data(), used.data() + used.size(), v);
-    *used_weight_1m = r.ec == std::errc{} ? v : 0;
-  }
+  if (used_weight_1m != nullptr) *used_weight_1m = header_u64(res, "X-MBX-USED-WEIGHT-1M");
   if (res.result() != http::status::ok) {
-    std::int64_t retry_after = 0;
-    const auto ra = res[http::field::retry_after];
-    if (!ra.empty()) {
-      const auto r = std::from_chars(ra.data(), ra.data() + ra.size(), retry_after);
-      if (r.ec != std::errc{} || retry_after < 0) retry_after = 0;
-      retry_after = std::min<std::int64_t>(retry_after, 3 * 86'400);  // Binance bans last 3 days
-    }
     throw HttpStatusError(
         "HTTP " + std::to_string(res.result_int()) + ": " + res.body().substr(0, 200),
-        res.result_int(), retry_after);
+        res.result_int(), retry_after_s(res));
   }
   return std::move(res.body());
 }

@@ -9,6 +9,7 @@
 #include "binance_rest_impl.hpp"
 #include "cwts/core/clock.hpp"
 #include "cwts/core/decimal.hpp"
+#include "cwts/net/http_header.hpp"
 
 namespace cwts::venue {
 
@@ -17,20 +18,6 @@ namespace {
 using core::realtime_ns;
 
 using detail::parse8;
-
-constexpr std::int64_t kMaxRetryAfterS = 3 * 86'400;
-
-std::uint64_t header_u64(const http::fields& h, std::string_view name) {
-  const auto it = h.find(beast::string_view(name.data(), name.size()));
-  if (it == h.end()) return 0;
-  std::uint64_t v = 0;
-  for (char c : it->value()) {
-    if (c < '0' || c > '9') break;
-    if (v > (UINT64_MAX - 9) / 10) return UINT64_MAX;  // saturates, never wraps
-    v = v * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return v;
-}
 
 }  // namespace
 
@@ -125,16 +112,13 @@ void BinanceRestVenue::Impl::refresh_account_soon() {
 void BinanceRestVenue::Impl::on_response(Job& j, http::response<http::string_body>& res) {
   const int status = static_cast<int>(res.result_int());
   if (listener != nullptr) {
-    listener->on_rate_headers(header_u64(res, "X-MBX-USED-WEIGHT-1M"),
-                              header_u64(res, "X-MBX-ORDER-COUNT-10S"),
-                              header_u64(res, "X-MBX-ORDER-COUNT-1D"));
+    listener->on_rate_headers(net::header_u64(res, "X-MBX-USED-WEIGHT-1M"),
+                              net::header_u64(res, "X-MBX-ORDER-COUNT-10S"),
+                              net::header_u64(res, "X-MBX-ORDER-COUNT-1D"));
   }
   simdjson::dom::element doc;
   const bool parsed = json.parse(res.body()).get(doc) == simdjson::SUCCESS;
-  on_answer(j, status, doc, parsed,
-            static_cast<std::int64_t>(
-                std::min<std::uint64_t>(header_u64(res, "Retry-After"), kMaxRetryAfterS)),
-            res.body());
+  on_answer(j, status, doc, parsed, net::retry_after_s(res), res.body());
 }
 
 void BinanceRestVenue::Impl::on_answer(Job& j, int status, simdjson::dom::element doc, bool parsed,
@@ -145,7 +129,7 @@ void BinanceRestVenue::Impl::on_answer(Job& j, int status, simdjson::dom::elemen
     std::int64_t code = -1003;
     if (!parsed || doc["code"].get(code) != simdjson::SUCCESS) code = -1003;
     // Binance's bans last at most 3 days: a larger (or garbled) Retry-After is taken as that.
-    retry_after_s = std::clamp<std::int64_t>(retry_after_s, 0, kMaxRetryAfterS);
+    retry_after_s = std::clamp<std::int64_t>(retry_after_s, 0, net::kMaxRetryAfterS);
     if (status == 418 || code != -1015) {
       // Every request waits, not only this one: the rest of the queue would be sent at once
       // otherwise, and Binance bans an IP that goes on before Retry-After (418: 2 min to 3 days).

@@ -68,8 +68,8 @@ struct FeedConfig {
 [[nodiscard]] std::string stream_target(const FeedConfig& cfg);
 // The REST target of a depth snapshot, e.g. "/api/v3/depth?symbol=NKNUSDT&limit=1000".
 [[nodiscard]] std::string depth_target(const FeedConfig& cfg, std::string_view symbol);
-// Binance's request weight of one depth snapshot at cfg.snapshot_limit (spot: 5 up to 100 levels,
-// 25 up to 500, 50 up to 1000, 250 beyond; USD-M: 2, 5, 10, 20).
+// Binance's request weight of one depth snapshot at cfg.snapshot_limit (binance::spot_depth_weight,
+// binance::usdm_depth_weight).
 [[nodiscard]] std::uint32_t snapshot_weight(const FeedConfig& cfg) noexcept;
 // Throws std::invalid_argument naming the field and the reason.
 void validate(const FeedConfig& cfg);
