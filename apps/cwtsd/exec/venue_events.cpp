@@ -231,6 +231,11 @@ void ExecEngine::check_positions(std::span<const venue::BalanceUpdate> balances,
     }
   }
   mismatch_pending_ = false;
+  // The baseline is the first balances read once the engine knows what its earlier runs' orders
+  // did while it was down: an account read before that holds their fills, and the positions
+  // learn of them only afterwards (a false position_mismatch at every such restart).
+  const bool baseline_now =
+      !balances_seen_ && (rest_venue_ == nullptr || rest_venue_->adopted_orders_known());
   for (AssetCheck& c : asset_checks_) {
     core::Amount held{};  // absent = zero (the account omits zero balances)
     for (const auto& b : balances) {
@@ -270,7 +275,7 @@ void ExecEngine::check_positions(std::span<const venue::BalanceUpdate> balances,
                             "the balance moved differently from the engine's positions: "
                             "activity on the account the engine did not cause"));
   }
-  balances_seen_ = true;
+  balances_seen_ = balances_seen_ || baseline_now;
 }
 
 bool ExecEngine::allow_request(std::uint32_t weight) {

@@ -188,6 +188,15 @@ VenueHealth BinanceRestVenue::health() const noexcept {
   return h;
 }
 
+bool BinanceRestVenue::adopted_orders_known() const noexcept {
+  // Adopted orders exist only from start (the journal's open orders); few, and checked only
+  // while the engine's balance check waits for them.
+  return std::none_of(impl_->orders.begin(), impl_->orders.end(), [](const auto& kv) {
+    const Tracked& t = kv.second;
+    return t.adopted && (!t.acknowledged || t.fee_qty_covered < t.cum_qty);
+  });
+}
+
 bool BinanceRestVenue::stream_live() const noexcept {
   return impl_->ws_state == Impl::WsState::kLive;
 }

@@ -81,6 +81,11 @@ class BinanceRestVenue final : public VenueClient {
   };
   // True while the user data stream is subscribed (fills arrive without polling).
   [[nodiscard]] bool stream_live() const noexcept;
+  // True once every order taken over with adopt() has its state from the venue and the
+  // commissions of its fills (or has ended and been forgotten). Until then the account's balances
+  // may hold fills of those orders, made while the engine was down, that the engine has not been
+  // told of yet: its balance check takes no baseline from them.
+  [[nodiscard]] bool adopted_orders_known() const noexcept;
   // The venue's clock minus this host's, measured with GET /api/v3/time (0 before that).
   [[nodiscard]] std::int64_t clock_offset_ns() const noexcept;
   [[nodiscard]] const Counters& counters() const noexcept;
