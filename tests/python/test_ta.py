@@ -40,6 +40,10 @@ PARAMS = {
     "ROCR": [{"timeperiod": 1}, {"timeperiod": 25}], "CMO": [{"timeperiod": 2}, {"timeperiod": 30}],
     "MINUS_DI": [{"timeperiod": 1}, {"timeperiod": 2}, {"timeperiod": 30}],
     "PLUS_DI": [{"timeperiod": 1}, {"timeperiod": 2}, {"timeperiod": 30}],
+    "TRIMA": [{"timeperiod": 1}, {"timeperiod": 2}, {"timeperiod": 3}, {"timeperiod": 4}, {"timeperiod": 101}],
+    "LINEARREG": [{"timeperiod": 2}, {"timeperiod": 100}], "LINEARREG_SLOPE": [{"timeperiod": 2}, {"timeperiod": 45}],
+    "LINEARREG_INTERCEPT": [{"timeperiod": 3}], "LINEARREG_ANGLE": [{"timeperiod": 2}, {"timeperiod": 30}],
+    "TSF": [{"timeperiod": 2}, {"timeperiod": 60}],
 }
 SHAPES = ["walk", "constant", "gaps", "huge", "tiny", "micro", "leading_nan"]
 
@@ -67,7 +71,16 @@ def as_tuple(x):
     return x if isinstance(x, tuple) else (x,)
 
 
-def assert_matches_talib(ours, theirs, label, input_scale=0.0):
+# TA-Lib 0.8's linear-regression family is not its C source's direct sums (no order of those
+# operations gives its bits) and is less exact than them: against the exact rational least-squares
+# line its error is ~300x ours (test_linear_regression_is_the_exact_least_squares_line). These
+# functions are held to 4096 ulp of the input scale against TA-Lib (x 180/pi for the angle, in
+# degrees) and to a few ulp against the exact line.
+INPUT_SCALE_ULPS = {"LINEARREG": 4096, "LINEARREG_SLOPE": 4096, "LINEARREG_INTERCEPT": 4096, "TSF": 4096,
+                    "LINEARREG_ANGLE": 4096 * 180 / np.pi}
+
+
+def assert_matches_talib(ours, theirs, label, input_scale=0.0, ulps=16):
     """1e-9 relative; where an output is a difference of input-scale values (MACD, MOM on prices
     near 1e9) and TA-Lib's own FMA build rounds differently, 16 ulp of the input scale."""
     for j, (a, b) in enumerate(zip(as_tuple(ours), as_tuple(theirs))):
@@ -78,7 +91,7 @@ def assert_matches_talib(ours, theirs, label, input_scale=0.0):
         diff = np.abs(a[m] - b[m])
         # 1e-9 relative, or 1e-9 of the series' scale where the value itself crosses zero.
         tol = np.maximum(1e-9 * np.maximum(np.abs(b[m]), np.max(np.abs(b[m])) * 1e-3),
-                         16 * np.finfo(float).eps * input_scale)
+                         ulps * np.finfo(float).eps * input_scale)
         bad = diff > tol
         assert not bad.any(), (f"{label} output {j}: {bad.sum()} values off, worst at "
                                f"{np.argmax(diff / np.maximum(np.abs(b[m]), 1e-300))}: "
@@ -104,7 +117,7 @@ def test_equals_talib(name, shape, isa):
         expected = getattr(talib, name)(*args, **params)
         single = getattr(cta, name)(*args, **params)
         scale = max(np.nanmax(np.abs(a)) for a in args)
-        assert_matches_talib(single, expected, f"{name}{params} {shape}", scale)
+        assert_matches_talib(single, expected, f"{name}{params} {shape}", scale, INPUT_SCALE_ULPS.get(name, 16))
         # Five series in lanes: this one and four others; each equals its one-series result.
         others = [dataset("walk", seed=s) for s in range(4)]
         mats = [np.vstack([d[i]] + [o[i] for o in others]) for i in spec["inputs"]]
@@ -125,13 +138,41 @@ def test_most_kernels_equal_talib_to_the_bit():
     them on CPUs with FMA; those agree to ~1e-15 relative, tested above.)"""
     d = dataset("walk")
     exact = ["SMA", "WMA", "RSI", "STDDEV", "ADX", "STOCH", "STOCHF", "MFI", "OBV", "CCI", "ROC", "MOM",
-             "WILLR", "TRANGE", "MIN", "MAX", "ROCR", "CMO", "MINUS_DI", "PLUS_DI"]
+             "WILLR", "TRANGE", "MIN", "MAX", "ROCR", "CMO", "MINUS_DI", "PLUS_DI", "TRIMA"]
     for name in exact:
         args = [d[i] for i in cta._SPECS[name]["inputs"]]
         for params in [{}] + PARAMS.get(name, []):
             ours, theirs = getattr(cta, name)(*args, **params), getattr(talib, name)(*args, **params)
             for a, b in zip(as_tuple(ours), as_tuple(theirs)):
                 assert np.array_equal(a, b, equal_nan=True), f"{name}{params}"
+
+
+def test_linear_regression_is_the_exact_least_squares_line():
+    """LINEARREG and its family follow TA-Lib's C source (the window's sums rebuilt at every bar):
+    within a few ulp of the exact rational least-squares line, where TA-Lib 0.8's own results are
+    not (see INPUT_SCALE_ULPS)."""
+    from fractions import Fraction
+    d = dataset("walk")["real"][:400]
+    eps = np.finfo(float).eps
+    for p in (2, 14, 30):
+        ours = {n: getattr(cta, n)(d, timeperiod=p) for n in
+                ("LINEARREG", "LINEARREG_SLOPE", "LINEARREG_INTERCEPT", "TSF")}
+        theirs_err = ours_err = 0.0
+        theirs = talib.LINEARREG_SLOPE(d, timeperiod=p)
+        for t in range(p - 1, len(d)):
+            ys = [Fraction(v) for v in d[t - p + 1:t + 1]]  # oldest first; x = 0 .. p - 1 forward
+            sx, sy = Fraction(p * (p - 1), 2), sum(ys)
+            sxy = sum(Fraction(x) * y for x, y in enumerate(ys))
+            sxx = Fraction((p - 1) * p * (2 * p - 1), 6)
+            m = (p * sxy - sx * sy) / (p * sxx - sx * sx)
+            b0 = (sy - m * sx) / p  # the line's value at the oldest bar
+            exact = {"LINEARREG_SLOPE": m, "LINEARREG_INTERCEPT": b0, "LINEARREG": b0 + m * (p - 1),
+                     "TSF": b0 + m * p}
+            for n, v in exact.items():
+                assert abs(float(Fraction(ours[n][t]) - v)) <= 64 * eps * max(abs(float(v)), 100.0), (n, p, t)
+            ours_err += abs(float(Fraction(ours["LINEARREG_SLOPE"][t]) - m))
+            theirs_err += abs(float(Fraction(theirs[t]) - m))
+        assert ours_err <= theirs_err, (p, ours_err, theirs_err)
 
 
 def test_vwap_against_a_plain_reference():

@@ -1181,6 +1181,8 @@ struct Vwap {
   }
 };
 
+#include "kernels_trend.inl"  // NOLINT(bugprone-suspicious-include): one more part of this unit
+
 // ---- dispatch ----------------------------------------------------------------------------------
 
 #if CWTS_TA_WIDTH > 1
@@ -1379,6 +1381,18 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
       return f.template operator()<MinusDi>();
     case Kind::kPlusDi:
       return f.template operator()<PlusDi>();
+    case Kind::kTrima:
+      return f.template operator()<Trima>();
+    case Kind::kLinearreg:
+      return f.template operator()<Linearreg>();
+    case Kind::kLinearregSlope:
+      return f.template operator()<LinearregSlope>();
+    case Kind::kLinearregIntercept:
+      return f.template operator()<LinearregIntercept>();
+    case Kind::kLinearregAngle:
+      return f.template operator()<LinearregAngle>();
+    case Kind::kTsf:
+      return f.template operator()<Tsf>();
     case Kind::kCount:
       break;
   }

@@ -70,6 +70,15 @@ constexpr std::array<KindSpec, kKindCount> kSpecs{{
     {Kind::kCmo, "CMO", 1, kReal, 1, kOne, 1, Ps{period("timeperiod", 14, 2)}},
     {Kind::kMinusDi, "MINUS_DI", 3, kHlc, 1, kOne, 1, Ps{period("timeperiod", 14, 1)}},
     {Kind::kPlusDi, "PLUS_DI", 3, kHlc, 1, kOne, 1, Ps{period("timeperiod", 14, 1)}},
+    {Kind::kTrima, "TRIMA", 1, kReal, 1, kOne, 1, Ps{period("timeperiod", 30, 1)}},
+    {Kind::kLinearreg, "LINEARREG", 1, kReal, 1, kOne, 1, Ps{period("timeperiod", 14, 2)}},
+    {Kind::kLinearregSlope, "LINEARREG_SLOPE", 1, kReal, 1, kOne, 1,
+     Ps{period("timeperiod", 14, 2)}},
+    {Kind::kLinearregIntercept, "LINEARREG_INTERCEPT", 1, kReal, 1, kOne, 1,
+     Ps{period("timeperiod", 14, 2)}},
+    {Kind::kLinearregAngle, "LINEARREG_ANGLE", 1, kReal, 1, kOne, 1,
+     Ps{period("timeperiod", 14, 2)}},
+    {Kind::kTsf, "TSF", 1, kReal, 1, kOne, 1, Ps{period("timeperiod", 14, 2)}},
 }};
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -215,6 +224,12 @@ int lookback(Kind k, const Params& p) noexcept {
     case Kind::kWillr:
     case Kind::kMin:
     case Kind::kMax:
+    case Kind::kTrima:
+    case Kind::kLinearreg:
+    case Kind::kLinearregSlope:
+    case Kind::kLinearregIntercept:
+    case Kind::kLinearregAngle:
+    case Kind::kTsf:
       return ip(p, 0) - 1;
     case Kind::kDema:
       return 2 * (ip(p, 0) - 1);

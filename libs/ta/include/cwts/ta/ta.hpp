@@ -60,6 +60,12 @@ enum class Kind : std::uint8_t {
   kCmo,
   kMinusDi,
   kPlusDi,
+  kTrima,
+  kLinearreg,
+  kLinearregSlope,
+  kLinearregIntercept,
+  kLinearregAngle,
+  kTsf,
   kCount
 };
 inline constexpr std::size_t kKindCount = static_cast<std::size_t>(Kind::kCount);
