@@ -44,6 +44,8 @@ PARAMS = {
     "LINEARREG": [{"timeperiod": 2}, {"timeperiod": 100}], "LINEARREG_SLOPE": [{"timeperiod": 2}, {"timeperiod": 45}],
     "LINEARREG_INTERCEPT": [{"timeperiod": 3}], "LINEARREG_ANGLE": [{"timeperiod": 2}, {"timeperiod": 30}],
     "TSF": [{"timeperiod": 2}, {"timeperiod": 60}],
+    "KAMA": [{"timeperiod": 1}, {"timeperiod": 2}, {"timeperiod": 10}],
+    "T3": [{"timeperiod": 1}, {"timeperiod": 2}, {"timeperiod": 3, "vfactor": 0.0}, {"timeperiod": 30, "vfactor": 1.0}],
 }
 SHAPES = ["walk", "constant", "gaps", "huge", "tiny", "micro", "leading_nan"]
 
@@ -365,7 +367,7 @@ def test_engine_rejects_bad_indicator_config(synthetic_sim, tmp_path):
         "market": {"symbols": ["BTCUSDT"], "timeframes": ["1m"]},
     }
     cases = [
-        ({"name": "x", "function": "KAMA", "timeframe": "1m"}, "indicators[0].function"),
+        ({"name": "x", "function": "HT_SINE", "timeframe": "1m"}, "indicators[0].function"),
         ({"name": "x", "function": "EMA", "timeframe": "5m"}, "not one of market.timeframes"),
         ({"name": "x", "function": "EMA", "timeframe": "1m", "params": {"period": 3}}, "is not a parameter of EMA"),
         ({"name": "x", "function": "RSI", "timeframe": "1m", "params": {"timeperiod": 1}}, "out of range"),

@@ -1393,6 +1393,10 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
       return f.template operator()<LinearregAngle>();
     case Kind::kTsf:
       return f.template operator()<Tsf>();
+    case Kind::kKama:
+      return f.template operator()<Kama>();
+    case Kind::kT3:
+      return f.template operator()<T3>();
     case Kind::kCount:
       break;
   }

@@ -1,5 +1,5 @@
-// TRIMA and the linear-regression family, included by kernels.inl (same lane type, same rules:
-// TA-Lib's C code operation for operation, internal linkage).
+// TRIMA, the linear-regression family, KAMA and T3, included by kernels.inl (same lane type, same
+// rules: TA-Lib's C code operation for operation, internal linkage).
 
 // One lane at a time through a libm function (no SIMD form gives libm's bits).
 template <double (*F)(double)>
@@ -153,3 +153,104 @@ using LinearregSlope = RegT<Reg::kSlope>;
 using LinearregIntercept = RegT<Reg::kIntercept>;
 using LinearregAngle = RegT<Reg::kAngle>;
 using Tsf = RegT<Reg::kForecast>;
+
+// TA_KAMA: Kaufman's adaptive average. The efficiency ratio |x - x[p back]| / (the sum of the p
+// one-bar moves), 1 when that sum is TA-Lib's zero (|v| < 1e-14) or not above the change; the
+// smoothing constant (ER (2/3 - 2/31) + 2/31)^2; the first value starts from the bar before.
+// The sum of moves is kept by taking off the oldest move and adding the newest, as TA-Lib does.
+struct Kama {
+  static constexpr double kMax = 2.0 / (30.0 + 1.0);
+  static constexpr double kDiff = 2.0 / (2.0 + 1.0) - kMax;
+  int p;
+  Buf ring;  // the last p inputs; ring[head] is the oldest
+  std::size_t head = 0;
+  long t = 0;
+  V prev_x = splat(0.0), trailing = splat(0.0), sum = splat(0.0), kama = splat(0.0);
+  explicit Kama(const Params& pr) : p(iparam(pr, 0)), ring(static_cast<std::size_t>(p)) {}
+  void reset() noexcept {
+    ring.clear();
+    head = 0;
+    t = 0;
+    prev_x = trailing = sum = kama = splat(0.0);
+  }
+  void step(const V* x, V* y) noexcept {
+    const V v = x[0];
+    if (p == 1) {  // TA-Lib: a copy of the input
+      y[0] = v;
+      return;
+    }
+    if (t > 0 && t <= p) sum = sum + vabs(prev_x - v);  // the first p moves, oldest first
+    y[0] = splat(kNaN);
+    if (t >= p) {
+      const V oldest = ring[head];  // p bars back
+      const V roc = v - oldest;
+      if (t == p) {
+        kama = prev_x;  // the bar before stands in for the previous KAMA
+      } else {
+        sum = sum - vabs(trailing - oldest);
+        sum = sum + vabs(v - prev_x);
+      }
+      trailing = oldest;
+      const M one = mor(sum <= roc, mand(splat(-1e-14) < sum, sum < splat(1e-14)));
+      V sc = sel(one, splat(1.0), vabs(roc / sum));
+      sc = sc * splat(kDiff) + splat(kMax);
+      sc = sc * sc;
+      kama = (v - kama) * sc + kama;
+      y[0] = kama;
+    }
+    ring[head] = v;
+    head = head + 1 == static_cast<std::size_t>(p) ? 0 : head + 1;
+    prev_x = v;
+    ++t;
+  }
+};
+
+// TA_T3: Tillson's six chained EMAs (k = 2 / (p + 1)), each seeded by the mean of its input's
+// first p values as TA-Lib's warm-up computes them, then c1 e6 + c2 e5 + c3 e4 + c4 e3 from the
+// volume factor; period 1 is a copy of the input.
+struct T3 {
+  int p;
+  double k, omk, c1, c2, c3, c4;
+  long t = 0;
+  V e[6] = {};
+  V acc = splat(0.0);
+  explicit T3(const Params& pr) : p(iparam(pr, 0)), k(2.0 / (p + 1.0)), omk(1.0 - k) {
+    const double vf = pr.v[1];
+    const double sq = vf * vf;
+    c1 = 0 - sq * vf;
+    c2 = 3.0 * (sq - c1);
+    c3 = (0 - 6.0) * sq - 3.0 * (vf - c1);
+    c4 = 1.0 + 3.0 * vf - c1 + 3.0 * sq;
+  }
+  void reset() noexcept {
+    t = 0;
+    for (V& v : e) v = splat(0.0);
+    acc = splat(0.0);
+  }
+  void step(const V* x, V* y) noexcept {
+    const V v = x[0];
+    if (p == 1) {
+      y[0] = v;
+      return;
+    }
+    y[0] = splat(kNaN);
+    if (t < p) {  // e1's seed: the mean of the first p inputs
+      acc = t == 0 ? v : acc + v;
+      if (++t == p) acc = e[0] = acc / splat(static_cast<double>(p));
+      return;
+    }
+    const long warm = 5L * (p - 1);  // five more phases of p - 1 bars seed e2 .. e6
+    const long u = t - p;
+    const int chained = u < warm ? static_cast<int>(u / (p - 1)) + 1 : 6;  // EMAs updated
+    e[0] = splat(k) * v + splat(omk) * e[0];
+    for (int j = 1; j < chained; ++j) e[j] = splat(k) * e[j - 1] + splat(omk) * e[j];
+    ++t;
+    if (u < warm) {
+      acc = acc + e[chained - 1];
+      if ((u + 1) % (p - 1) != 0) return;
+      acc = e[chained] = acc / splat(static_cast<double>(p));  // the next EMA's seed
+      if (chained < 5) return;
+    }
+    y[0] = splat(c1) * e[5] + splat(c2) * e[4] + splat(c3) * e[3] + splat(c4) * e[2];
+  }
+};

@@ -79,6 +79,9 @@ constexpr std::array<KindSpec, kKindCount> kSpecs{{
     {Kind::kLinearregAngle, "LINEARREG_ANGLE", 1, kReal, 1, kOne, 1,
      Ps{period("timeperiod", 14, 2)}},
     {Kind::kTsf, "TSF", 1, kReal, 1, kOne, 1, Ps{period("timeperiod", 14, 2)}},
+    {Kind::kKama, "KAMA", 1, kReal, 1, kOne, 1, Ps{period("timeperiod", 30, 1)}},
+    {Kind::kT3, "T3", 1, kReal, 1, kOne, 2,
+     Ps{period("timeperiod", 5, 1), ParamSpec{"vfactor", 0.7, 0.0, 1.0, false}}},
 }};
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -248,6 +251,10 @@ int lookback(Kind k, const Params& p) noexcept {
       return ip(p, 0);
     case Kind::kTrange:
       return 1;
+    case Kind::kKama:
+      return ip(p, 0) == 1 ? 0 : ip(p, 0);
+    case Kind::kT3:
+      return 6 * (ip(p, 0) - 1);
     case Kind::kMacd:
       return std::max(ip(p, 0), ip(p, 1)) - 1 + ip(p, 2) - 1;
     case Kind::kAdx:

@@ -66,6 +66,8 @@ enum class Kind : std::uint8_t {
   kLinearregIntercept,
   kLinearregAngle,
   kTsf,
+  kKama,
+  kT3,
   kCount
 };
 inline constexpr std::size_t kKindCount = static_cast<std::size_t>(Kind::kCount);
