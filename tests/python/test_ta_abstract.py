@@ -275,3 +275,21 @@ def test_a_non_native_matype_is_logged_once(caplog):
         cabs.BBANDS(DF["close"], matype=2)
     messages = [r.getMessage() for r in caplog.records if "BBANDS" in r.getMessage()]
     assert messages == ["cwts_bridge.ta: BBANDS with matype=2 is not native; using TA-Lib's"]
+
+
+@pytest.mark.parametrize("call", [
+    lambda t: t.STOCHRSI(DF, timeperiod=14, fastk_period=5, fastd_period=3, fastd_matype=2),
+    lambda t: t.STOCH(DF, slowk_matype=1, slowd_matype=8),
+    lambda t: t.STOCHF(DF["high"], DF["low"], DF["close"], 5, 3, 6),
+])
+def test_every_matype_but_mama_runs_on_the_kernels(call, caplog):
+    """STOCH, STOCHF and STOCHRSI compute every MA type but MAMA natively (STOCHRSI with
+    fastd_matype=2 is common in FreqTrade strategies): no TA-Lib fall-through, a kernel call."""
+    caplog.set_level(logging.INFO, logger="cwts_bridge.ta")
+    for module in (cta, cabs):
+        before = sum(cta.isa_calls().values())
+        call(module)
+        assert sum(cta.isa_calls().values()) == before + 1
+    assert not [r for r in caplog.records if "not native" in r.getMessage()]
+    with pytest.raises(ValueError, match="MAMA"):
+        cta.batch("STOCHRSI", DF["close"].to_numpy(), fastd_matype=7)

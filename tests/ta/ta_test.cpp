@@ -109,9 +109,23 @@ std::vector<ta::Params> param_sets(ta::Kind k) {
       break;
     case ta::Kind::kStoch:
       p.v = {14, 1, 0, 5, 0};
-      break;
+      r.push_back(p);
+      // Every other MAType but MAMA, for slow %K and (another) for slow %D.
+      for (const auto& [mk, md] :
+           {std::pair{1, 8}, {2, 6}, {3, 5}, {4, 3}, {5, 2}, {6, 1}, {8, 4}}) {
+        p.v = {5, 4, static_cast<double>(mk), 3, static_cast<double>(md)};
+        r.push_back(p);
+      }
+      return r;
     case ta::Kind::kStochf:
       p.v = {1, 1, 0};
+      r.push_back(p);
+      p.v = {5, 3, 2};
+      break;
+    case ta::Kind::kStochRsi:
+      p.v = {2, 1, 1, 0};
+      r.push_back(p);
+      p.v = {14, 5, 3, 2};
       break;
     case ta::Kind::kSar:
       p.v = {0.05, 0.02};
@@ -345,6 +359,18 @@ TEST(TaParams, OutOfRangeValuesAreNamed) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("(SMA) is supported"), std::string::npos) << e.what();
   }
+  p = ta::default_params(ta::Kind::kStochRsi);
+  p.v[3] = 7;  // MAMA: TA-Lib's own, not a kernel here
+  try {
+    ta::validate(ta::Kind::kStochRsi, p);
+    FAIL() << "MAMA accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("fastd_matype = 7 (MAMA) has no kernel"),
+              std::string::npos)
+        << e.what();
+  }
+  p.v[3] = 9;
+  EXPECT_THROW(ta::validate(ta::Kind::kStochRsi, p), std::invalid_argument);
   const Series s = make_series(Shape::kWalk, 10, 1);
   std::vector<const double*> in{s.close.data()};
   std::vector<double> out(10);

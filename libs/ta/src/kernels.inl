@@ -15,6 +15,7 @@
 #include <limits>
 #include <new>
 #include <utility>
+#include <variant>
 
 #include "cwts/ta/ta.hpp"
 
@@ -351,6 +352,8 @@ struct Tema {
     }
   }
 };
+
+#include "kernels_averages.inl"  // NOLINT(bugprone-suspicious-include): part of this unit
 
 // TA_RSI: Wilder-smoothed gains and losses (scaled by a hoisted 1/p), seeded by their mean over
 // the first p changes; 0 when gain + loss is exactly 0 (TA-Lib #253).
@@ -700,10 +703,12 @@ struct FastK {
   }
 };
 
+// TA_STOCH: slow %K = MA(fast %K), slow %D = MA(slow %K), each of its MAType.
 struct Stoch {
   FastK fk;
-  SmaState sk, sd;
-  explicit Stoch(const Params& p) : fk(iparam(p, 0)), sk(iparam(p, 1)), sd(iparam(p, 3)) {}
+  MaAny sk, sd;
+  explicit Stoch(const Params& p)
+      : fk(iparam(p, 0)), sk(iparam(p, 2), iparam(p, 1)), sd(iparam(p, 4), iparam(p, 3)) {}
   void reset() noexcept {
     fk.reset();
     sk.reset();
@@ -720,10 +725,11 @@ struct Stoch {
   }
 };
 
+// TA_STOCHF: fast %D = MA(fast %K) of its MAType.
 struct Stochf {
   FastK fk;
-  SmaState fd;
-  explicit Stochf(const Params& p) : fk(iparam(p, 0)), fd(iparam(p, 1)) {}
+  MaAny fd;
+  explicit Stochf(const Params& p) : fk(iparam(p, 0)), fd(iparam(p, 2), iparam(p, 1)) {}
   void reset() noexcept {
     fk.reset();
     fd.reset();
@@ -736,6 +742,38 @@ struct Stochf {
     } else {
       y[0] = y[1] = splat(kNaN);
     }
+  }
+};
+
+// TA_STOCHRSI: TA_STOCHF over the RSI series (its high, low and close all the RSI).
+struct StochRsi {
+  Rsi rsi;
+  Stochf stochf;
+  long rsi_lookback;
+  long t = 0;
+  explicit StochRsi(const Params& p)
+      : rsi(p), stochf(stochf_params(p)), rsi_lookback(iparam(p, 0)) {}
+  static Params stochf_params(const Params& p) noexcept {
+    Params f{};
+    f.v[0] = p.v[1];
+    f.v[1] = p.v[2];
+    f.v[2] = p.v[3];
+    return f;
+  }
+  void reset() noexcept {
+    rsi.reset();
+    stochf.reset();
+    t = 0;
+  }
+  void step(const V* x, V* y) noexcept {
+    V r;
+    rsi.step(x, &r);
+    if (t++ < rsi_lookback) {
+      y[0] = y[1] = splat(kNaN);
+      return;
+    }
+    const V hlc[3] = {r, r, r};
+    stochf.step(hlc, y);
   }
 };
 
@@ -1181,7 +1219,7 @@ struct Vwap {
   }
 };
 
-#include "kernels_trend.inl"  // NOLINT(bugprone-suspicious-include): one more part of this unit
+#include "kernels_regression.inl"  // NOLINT(bugprone-suspicious-include): part of this unit
 
 // ---- dispatch ----------------------------------------------------------------------------------
 
@@ -1351,6 +1389,8 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
       return f.template operator()<Stoch>();
     case Kind::kStochf:
       return f.template operator()<Stochf>();
+    case Kind::kStochRsi:
+      return f.template operator()<StochRsi>();
     case Kind::kMfi:
       return f.template operator()<Mfi>();
     case Kind::kObv:

@@ -22,7 +22,11 @@ constexpr ParamSpec period(const char* name, double def, double min) {
 constexpr ParamSpec real(const char* name, double def, double min) {
   return ParamSpec{name, def, min, kMaxReal, false};
 }
-constexpr ParamSpec matype(const char* name) { return ParamSpec{name, 0, 0, 0, true}; }
+// A moving-average type: 0 (SMA) only, or TA-Lib's 0..8 (validate() refuses 7, MAMA).
+constexpr ParamSpec matype(const char* name, double max = 0) {
+  return ParamSpec{name, 0, 0, max, true};
+}
+constexpr double kAnyMa = 8;
 
 using In = std::array<const char*, kMaxInputs>;
 using Out = std::array<const char*, kMaxOutputs>;
@@ -50,10 +54,11 @@ constexpr std::array<KindSpec, kKindCount> kSpecs{{
     {Kind::kNatr, "NATR", 3, kHlc, 1, kOne, 1, Ps{period("timeperiod", 14, 1)}},
     {Kind::kAdx, "ADX", 3, kHlc, 1, kOne, 1, Ps{period("timeperiod", 14, 2)}},
     {Kind::kStoch, "STOCH", 3, kHlc, 2, Out{"slowk", "slowd"}, 5,
-     Ps{period("fastk_period", 5, 1), period("slowk_period", 3, 1), matype("slowk_matype"),
-        period("slowd_period", 3, 1), matype("slowd_matype")}},
+     Ps{period("fastk_period", 5, 1), period("slowk_period", 3, 1), matype("slowk_matype", kAnyMa),
+        period("slowd_period", 3, 1), matype("slowd_matype", kAnyMa)}},
     {Kind::kStochf, "STOCHF", 3, kHlc, 2, Out{"fastk", "fastd"}, 3,
-     Ps{period("fastk_period", 5, 1), period("fastd_period", 3, 1), matype("fastd_matype")}},
+     Ps{period("fastk_period", 5, 1), period("fastd_period", 3, 1),
+        matype("fastd_matype", kAnyMa)}},
     {Kind::kMfi, "MFI", 4, kHlcv, 1, kOne, 1, Ps{period("timeperiod", 14, 2)}},
     {Kind::kObv, "OBV", 2, In{"real", "volume"}, 1, kOne, 0, Ps{}},
     {Kind::kCci, "CCI", 3, kHlc, 1, kOne, 1, Ps{period("timeperiod", 14, 2)}},
@@ -82,6 +87,9 @@ constexpr std::array<KindSpec, kKindCount> kSpecs{{
     {Kind::kKama, "KAMA", 1, kReal, 1, kOne, 1, Ps{period("timeperiod", 30, 1)}},
     {Kind::kT3, "T3", 1, kReal, 1, kOne, 2,
      Ps{period("timeperiod", 5, 1), ParamSpec{"vfactor", 0.7, 0.0, 1.0, false}}},
+    {Kind::kStochRsi, "STOCHRSI", 1, kReal, 2, Out{"fastk", "fastd"}, 4,
+     Ps{period("timeperiod", 14, 2), period("fastk_period", 5, 1), period("fastd_period", 3, 1),
+        matype("fastd_matype", kAnyMa)}},
 }};
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -213,6 +221,10 @@ void validate(Kind k, const Params& p) {
       }
       throw std::invalid_argument(m.str());
     }
+    if (v == 7 && std::string_view(ps.name).find("matype") != std::string_view::npos) {
+      throw std::invalid_argument(std::string(s.name) + ": " + ps.name +
+                                  " = 7 (MAMA) has no kernel: 0 to 6 or 8");
+    }
   }
 }
 
@@ -260,9 +272,11 @@ int lookback(Kind k, const Params& p) noexcept {
     case Kind::kAdx:
       return 2 * ip(p, 0) - 1;
     case Kind::kStoch:
-      return ip(p, 0) - 1 + ip(p, 1) - 1 + ip(p, 3) - 1;
+      return ip(p, 0) - 1 + ma_lookback(ip(p, 2), ip(p, 1)) + ma_lookback(ip(p, 4), ip(p, 3));
     case Kind::kStochf:
-      return ip(p, 0) - 1 + ip(p, 1) - 1;
+      return ip(p, 0) - 1 + ma_lookback(ip(p, 2), ip(p, 1));
+    case Kind::kStochRsi:
+      return ip(p, 0) + ip(p, 1) - 1 + ma_lookback(ip(p, 3), ip(p, 2));
     case Kind::kObv:
       return 0;
     case Kind::kSar:
@@ -273,6 +287,27 @@ int lookback(Kind k, const Params& p) noexcept {
       break;
   }
   return 0;
+}
+
+int ma_lookback(int matype, int period) noexcept {
+  if (period <= 1) return 0;
+  switch (matype) {
+    case 0:  // SMA
+    case 1:  // EMA
+    case 2:  // WMA
+    case 5:  // TRIMA
+      return period - 1;
+    case 3:  // DEMA
+      return 2 * (period - 1);
+    case 4:  // TEMA
+      return 3 * (period - 1);
+    case 6:  // KAMA
+      return period;
+    case 8:  // T3
+      return 6 * (period - 1);
+    default:
+      return 0;
+  }
 }
 
 bool isa_supported(Isa isa) noexcept {

@@ -21,8 +21,9 @@ NaNs, the same values), leading NaNs in the inputs are skipped as TA-Lib does, a
 released while a kernel runs.
 
 A function without a native kernel (``native_functions()`` lists those with one), and a native one
-called with a ``matype`` its kernel lacks, run TA-Lib's own, said once per name in the log
-(logger ``cwts_bridge.ta``); TA-Lib must then be installed.
+called with a ``matype`` its kernel lacks (BBANDS: any but 0; STOCH, STOCHF, STOCHRSI: 7, MAMA),
+run TA-Lib's own, said once per name in the log (logger ``cwts_bridge.ta``); TA-Lib must then be
+installed.
 
 ``batch()`` runs one indicator over many series (symbols) and many parameter sets at once, on the
 widest SIMD the CPU has (``isa()``; ``CWTS_TA_ISA=scalar|avx2|avx512`` forces one). See
@@ -122,11 +123,18 @@ def _param_values(spec: dict[str, Any], given: dict[str, Any]) -> list[float]:
 def lookback(name: str, **params: Any) -> int:
     """Leading NaN outputs of an indicator with these parameters (TA-Lib's lookback)."""
     spec = _SPECS.get(name.upper())
-    if spec is None or any(params.get(p[0]) for p in spec["params"] if p[0] in spec["_matypes"]):
+    if spec is None or any(not _native_ma(p[3], params.get(p[0]) or 0)
+                           for p in spec["params"] if p[0] in spec["_matypes"]):
         fn = _talib(f"lookback of {name.upper()}").abstract.Function(name.upper())
         fn.set_parameters({k: v for k, v in params.items() if k in fn.parameters})
         return fn.lookback
     return _native.ta_lookback(spec["name"], _param_values(spec, dict(params)))
+
+
+def _native_ma(most: float, value: float) -> bool:
+    """Whether a kernel computes this matype: 0 (SMA) always; up to the parameter's maximum (8 for
+    STOCH, STOCHF and STOCHRSI) but MAMA (7), which only TA-Lib has."""
+    return value == 0 or (value <= most and value != 7)
 
 
 def _is_series(x: Any) -> bool:
@@ -263,6 +271,7 @@ def _make(kind: int, spec: dict[str, Any], abstract: bool = False):
     defaults = [float(p[1]) for p in spec["params"]]
     index = spec["_index"]
     matypes = [i for i, p in enumerate(spec["params"]) if p[0] in spec["_matypes"]]
+    ma_most = {i: spec["params"][i][3] for i in matypes}
     run = _native.ta_run
     empty = np.empty
     ndarray = np.ndarray
@@ -274,7 +283,7 @@ def _make(kind: int, spec: dict[str, Any], abstract: bool = False):
             # Another DataFrame type (polars): TA-Lib's own call reads it.
             return getattr(_talib(name).abstract, name)(*args, **kwargs)
         vecs, values, frame, index_ = call.read(args, kwargs)
-        odd = [i for i in matypes if int(values[i]) != 0]
+        odd = [i for i in matypes if not _native_ma(ma_most[i], values[i])]
         if odd:
             what = ", ".join(f"{pnames[i]}={int(values[i])}" for i in odd)
             what = f"{name} with {what}"
@@ -305,7 +314,7 @@ def _make(kind: int, spec: dict[str, Any], abstract: bool = False):
                 if v is not None:
                     values[i] = float(v)
             for i in matypes:
-                if values[i] != 0:
+                if values[i] != 0 and not _native_ma(ma_most[i], values[i]):
                     return general(args, kwargs)
             n = len(arrays[0])
             if any(len(a) != n for a in arrays):

@@ -68,6 +68,7 @@ enum class Kind : std::uint8_t {
   kTsf,
   kKama,
   kT3,
+  kStochRsi,
   kCount
 };
 inline constexpr std::size_t kKindCount = static_cast<std::size_t>(Kind::kCount);
@@ -114,6 +115,10 @@ struct Params {
 void validate(Kind k, const Params& p);
 // Number of leading outputs that are NaN (TA-Lib's lookback). Requires valid params.
 [[nodiscard]] int lookback(Kind k, const Params& p) noexcept;
+// TA_MA_Lookback: the warm-up of TA-Lib's moving-average type `matype` (0 SMA, 1 EMA, 2 WMA,
+// 3 DEMA, 4 TEMA, 5 TRIMA, 6 KAMA, 7 MAMA, 8 T3) at `period`; 0 for period 1, as TA_MA copies
+// its input then. matype 7 has no kernel here: validate() refuses it.
+[[nodiscard]] int ma_lookback(int matype, int period) noexcept;
 
 // One series: `in[i]` points at n values of input i, `out[j]` at n values of output j. The first
 // lookback() outputs are NaN, as are the first `skip` outputs more when the inputs start with

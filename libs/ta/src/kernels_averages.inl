@@ -1,18 +1,6 @@
-// TRIMA, the linear-regression family, KAMA and T3, included by kernels.inl (same lane type, same
-// rules: TA-Lib's C code operation for operation, internal linkage).
-
-// One lane at a time through a libm function (no SIMD form gives libm's bits).
-template <double (*F)(double)>
-inline V per_lane(V x) noexcept {
-#if CWTS_TA_WIDTH == 1
-  return F(x);
-#else
-  V r;
-  for (int l = 0; l < CWTS_TA_WIDTH; ++l) r[l] = F(x[l]);
-  return r;
-#endif
-}
-inline double libm_atan(double x) noexcept { return std::atan(x); }
+// TRIMA, KAMA, T3 and TA_MA's choice among TA-Lib's moving-average types, included by kernels.inl
+// after SMA, EMA, WMA, DEMA and TEMA (same lane type, same rules: TA-Lib's C code operation for
+// operation, internal linkage).
 
 // TA_TRIMA: not an SMA of an SMA but TA-Lib's walk of a numerator and two partial sums. The
 // first output sums the window from its middle down to its oldest value (numeratorSub), then
@@ -92,67 +80,6 @@ struct Trima {
     y[0] = num * splat(factor);
   }
 };
-
-// TA_LINEARREG, _SLOPE, _INTERCEPT, _ANGLE and TA_TSF: the least-squares line over the last p
-// values, the sums rebuilt over the window at every bar (oldest first, x = bars back, as TA-Lib
-// does), SumX and SumXSqr from integer arithmetic (64-bit: TA-Lib's int overflows beyond p = 1290,
-// where its results are meaningless and these are not).
-enum class Reg { kValue, kSlope, kIntercept, kAngle, kForecast };
-template <Reg Out>
-struct RegT {
-  int p;
-  double sum_x, divisor;
-  Buf ring;
-  std::size_t head = 0;
-  long t = 0;
-  explicit RegT(const Params& pr)
-      : p(iparam(pr, 0)),
-        sum_x(static_cast<double>(std::int64_t{p} * (p - 1)) * 0.5),
-        divisor(sum_x * sum_x -
-                p * static_cast<double>(std::int64_t{p} * (p - 1) * (2 * p - 1) / 6)),
-        ring(static_cast<std::size_t>(p)) {}
-  void reset() noexcept {
-    ring.clear();
-    head = 0;
-    t = 0;
-  }
-  void step(const V* x, V* y) noexcept {
-    ring[head] = x[0];
-    head = head + 1 == static_cast<std::size_t>(p) ? 0 : head + 1;
-    if (t++ < p - 1) {
-      y[0] = splat(kNaN);
-      return;
-    }
-    V sum_xy = splat(0.0), sum_y = splat(0.0);
-    std::size_t pos = head;  // the oldest, p - 1 bars back
-    for (int i = p - 1; i >= 0; --i) {
-      const V v = ring[pos];
-      pos = pos + 1 == static_cast<std::size_t>(p) ? 0 : pos + 1;
-      sum_y = sum_y + v;
-      sum_xy = sum_xy + splat(static_cast<double>(i)) * v;
-    }
-    const V m = (splat(static_cast<double>(p)) * sum_xy - splat(sum_x) * sum_y) / splat(divisor);
-    if constexpr (Out == Reg::kSlope) {
-      y[0] = m;
-    } else if constexpr (Out == Reg::kAngle) {
-      y[0] = per_lane<libm_atan>(m) * splat(180.0 / 3.141592653589793);
-    } else {
-      const V b = (sum_y - m * splat(sum_x)) / splat(static_cast<double>(p));
-      if constexpr (Out == Reg::kIntercept) {
-        y[0] = b;
-      } else if constexpr (Out == Reg::kValue) {
-        y[0] = b + m * splat(static_cast<double>(p - 1));
-      } else {
-        y[0] = b + m * splat(static_cast<double>(p));
-      }
-    }
-  }
-};
-using Linearreg = RegT<Reg::kValue>;
-using LinearregSlope = RegT<Reg::kSlope>;
-using LinearregIntercept = RegT<Reg::kIntercept>;
-using LinearregAngle = RegT<Reg::kAngle>;
-using Tsf = RegT<Reg::kForecast>;
 
 // TA_KAMA: Kaufman's adaptive average. The efficiency ratio |x - x[p back]| / (the sum of the p
 // one-bar moves), 1 when that sum is TA-Lib's zero (|v| < 1e-14) or not above the change; the
@@ -253,4 +180,78 @@ struct T3 {
     }
     y[0] = splat(c1) * e[5] + splat(c2) * e[4] + splat(c3) * e[3] + splat(c4) * e[2];
   }
+};
+
+inline long ma_lookback_of(int type, int period) noexcept {
+  return type < 0 || type > 8 ? 0 : ma_lookback(type, period);
+}
+
+// TA_MA inside STOCH, STOCHF and STOCHRSI: TA-Lib's MAType 0..8 (SMA, EMA, WMA, DEMA, TEMA, TRIMA,
+// KAMA, MAMA, T3) over a stream of values, but 7 (MAMA, two outputs and no kernel here: validate()
+// refuses it); period 1 is the value itself for every type, as TA_MA does; T3's vfactor is TA_MA's
+// 0.7. step() says whether the average is out of its warm-up (ma_lookback() bars).
+class MaAny {
+ public:
+  MaAny(int type, int period)
+      : type_(period == 1 ? -1 : type), lookback_(ma_lookback_of(type, period)) {
+    Params p{};
+    p.v[0] = period;
+    p.v[1] = 0.7;
+    switch (type_) {
+      case 0:
+        k_.emplace<Sma>(p);
+        break;
+      case 1:
+        k_.emplace<Ema>(p);
+        break;
+      case 2:
+        k_.emplace<Wma>(p);
+        break;
+      case 3:
+        k_.emplace<Dema>(p);
+        break;
+      case 4:
+        k_.emplace<Tema>(p);
+        break;
+      case 5:
+        k_.emplace<Trima>(p);
+        break;
+      case 6:
+        k_.emplace<Kama>(p);
+        break;
+      case 8:
+        k_.emplace<T3>(p);
+        break;
+      default:
+        break;  // period 1: the input itself
+    }
+  }
+  void reset() noexcept {
+    t_ = 0;
+    std::visit([](auto& k) { reset_one(k); }, k_);
+  }
+  bool step(V x, V& out) noexcept {
+    if (type_ < 0) {
+      out = x;
+      return true;
+    }
+    std::visit([&](auto& k) { step_one(k, x, out); }, k_);
+    return t_++ >= lookback_;
+  }
+
+ private:
+  static void reset_one(std::monostate&) noexcept {}
+  template <class K>
+  static void reset_one(K& k) noexcept {
+    k.reset();
+  }
+  static void step_one(std::monostate&, V x, V& out) noexcept { out = x; }
+  template <class K>
+  static void step_one(K& k, V x, V& out) noexcept {
+    k.step(&x, &out);
+  }
+  int type_;
+  long lookback_;
+  long t_ = 0;
+  std::variant<std::monostate, Sma, Ema, Wma, Dema, Tema, Trima, Kama, T3> k_;
 };
