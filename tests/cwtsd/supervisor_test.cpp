@@ -136,4 +136,46 @@ TEST(SupervisorTest, StatusLineIsReportedAtMostOnceASecondAndOnlyWhenItChanged) 
   EXPECT_FALSE(sup.on_tick(3 * kSec, s, true).status.has_value()) << "unchanged";
 }
 
+// A start with many symbols syncs its books at the pace of the venue's weight limit: minutes. While
+// books keep becoming valid, systemd's start timeout is extended (EXTEND_TIMEOUT_USEC) every 10 s
+// by 60 s; a start that has not progressed for 60 s is extended no more, so TimeoutStartSec ends
+// it; none after ready.
+TEST(SupervisorTest, AStartThatKeepsSyncingBooksExtendsTheStartTimeoutAndAStalledOneDoesNot) {
+  Supervisor sup(kWatchdog);
+  EngineSnapshot s = synced();
+  s.symbols = 100;
+  s.books_valid = 0;
+  s.venue_ready = false;
+  TickActions a = sup.on_tick(1 * kSec, s, true);
+  ASSERT_TRUE(a.extend_start_us.has_value());
+  EXPECT_EQ(*a.extend_start_us, 60'000'000);
+  EXPECT_FALSE(sup.on_tick(5 * kSec, s, true).extend_start_us.has_value()) << "at most every 10 s";
+  // One book every 2 s for 150 s, far beyond TimeoutStartSec=120: extended all along.
+  int extensions = 1;
+  std::int64_t t = 1 * kSec;
+  for (int i = 1; i <= 75; ++i) {
+    t += 2 * kSec;
+    s.books_valid = static_cast<std::size_t>(i);
+    s.venue_ready = i > 3;
+    if (sup.on_tick(t, s, true).extend_start_us) ++extensions;
+  }
+  EXPECT_GE(extensions, 15);
+  // Then nothing more for a minute: extended for 60 s after the last book, then no more.
+  const std::int64_t last_progress = t;
+  bool extended_late = false;
+  for (t += kSec; t < last_progress + 120 * kSec; t += kSec) {
+    const TickActions b = sup.on_tick(t, s, true);
+    if (b.extend_start_us && t >= last_progress + 60 * kSec) extended_late = true;
+  }
+  EXPECT_FALSE(extended_late) << "a stalled start must be left to TimeoutStartSec";
+  // It resumes: extended again, and once ready, never.
+  s.books_valid = 80;
+  EXPECT_TRUE(sup.on_tick(t, s, true).extend_start_us.has_value());
+  s.books_valid = 100;
+  const TickActions r = sup.on_tick(t + 20 * kSec, s, true);
+  EXPECT_TRUE(r.became_ready);
+  EXPECT_FALSE(r.extend_start_us.has_value());
+  EXPECT_FALSE(sup.on_tick(t + 40 * kSec, s, true).extend_start_us.has_value());
+}
+
 }  // namespace

@@ -311,6 +311,7 @@ void CtlThread::on_tick() {
   // watchdog fire and restart the service.
   if (a.watchdog) notifier_.watchdog();
   if (a.status) notifier_.status(*a.status);
+  if (a.extend_start_us) notifier_.extend_start(std::chrono::microseconds(*a.extend_start_us));
 }
 
 }  // namespace cwts::daemon

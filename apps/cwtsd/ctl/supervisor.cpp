@@ -1,5 +1,7 @@
 #include "ctl/supervisor.hpp"
 
+#include <algorithm>
+
 #include "cwts/engine/validator.hpp"
 
 namespace cwts::daemon {
@@ -50,6 +52,21 @@ TickActions Supervisor::on_tick(std::int64_t now_ns, const EngineSnapshot& snap,
     ready_ = true;
     a.became_ready = true;
     a.alerts.push_back({"ready", "every book synced, venue connected"});
+  }
+  if (!ready_) {
+    // A start that moves on (another book synced, the venue connected) may take longer than
+    // TimeoutStartSec; one that has stalled may not.
+    if (start_progress_ns_ < 0 || snap.books_valid > books_seen_ ||
+        (snap.venue_ready && !venue_seen_)) {
+      start_progress_ns_ = now_ns;
+    }
+    books_seen_ = std::max(books_seen_, snap.books_valid);
+    venue_seen_ = venue_seen_ || snap.venue_ready;
+    if (now_ns - start_progress_ns_ < kStartStallNs &&
+        (last_extend_ns_ == 0 || now_ns - last_extend_ns_ >= kExtendEveryNs)) {
+      last_extend_ns_ = now_ns;
+      a.extend_start_us = kStartStallNs / 1000;
+    }
   }
   if (progressing != progress_reported_) {
     progress_reported_ = progressing;

@@ -28,6 +28,8 @@ struct TickActions {
   std::optional<bool> progress_change;  // hot threads started (true) or stopped (false) progressing
   bool watchdog = false;                // send WATCHDOG=1
   std::optional<std::string> status;    // a new STATUS= text (only when it changed)
+  // EXTEND_TIMEOUT_USEC: the start is still making progress; systemd may wait this much longer.
+  std::optional<std::int64_t> extend_start_us;
 };
 
 class Supervisor {
@@ -40,7 +42,13 @@ class Supervisor {
   // for systemd is a start-up event; /readyz reports the live state). The watchdog is fed only
   // while ready and progressing, at most once per period, so a stalled thread lets systemd restart
   // the service. Trading-state and progress changes raise one alert each. The status line is
-  // recomputed at most once a second and reported only when its text changed.
+  // recomputed at most once a second and reported only when its text changed. Before ready, while
+  // books keep becoming valid (snapshots paced by the venue's weight limit: minutes with hundreds
+  // of symbols), systemd's start timeout is extended every kExtendEveryNs by kStartStallNs; once
+  // nothing has progressed for kStartStallNs the extensions stop, and TimeoutStartSec (or the
+  // last extension) ends a start that is stuck.
+  static constexpr std::int64_t kStartStallNs = 60'000'000'000;
+  static constexpr std::int64_t kExtendEveryNs = 10'000'000'000;
   [[nodiscard]] TickActions on_tick(std::int64_t now_ns, const EngineSnapshot& snap,
                                     bool progressing);
 
@@ -57,6 +65,10 @@ class Supervisor {
   layout::TradingState last_state_ = layout::TradingState::kActive;
   std::int64_t last_watchdog_ns_ = 0;
   std::int64_t last_status_ns_ = 0;
+  std::int64_t start_progress_ns_ = -1;  // when the start last progressed (-1: no tick yet)
+  std::int64_t last_extend_ns_ = 0;
+  std::size_t books_seen_ = 0;
+  bool venue_seen_ = false;
   std::string last_status_text_;
 };
 

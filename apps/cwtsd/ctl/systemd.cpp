@@ -44,5 +44,8 @@ void Notifier::ready(const std::string& status) { send("READY=1\nSTATUS=" + stat
 void Notifier::watchdog() { send("WATCHDOG=1"); }
 void Notifier::status(const std::string& status) { send("STATUS=" + status); }
 void Notifier::stopping(const std::string& status) { send("STOPPING=1\nSTATUS=" + status); }
+void Notifier::extend_start(std::chrono::microseconds by) {
+  send("EXTEND_TIMEOUT_USEC=" + std::to_string(by.count()));
+}
 
 }  // namespace cwts::daemon

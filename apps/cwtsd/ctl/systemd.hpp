@@ -1,4 +1,5 @@
-// systemd notifications (sd_notify): READY=1, WATCHDOG=1, STATUS=, STOPPING=1. Without
+// systemd notifications (sd_notify): READY=1, WATCHDOG=1, STATUS=, STOPPING=1,
+// EXTEND_TIMEOUT_USEC=. Without
 // NOTIFY_SOCKET (not started by systemd) every call is a no-op.
 #pragma once
 
@@ -17,6 +18,8 @@ class Notifier {
   void watchdog();
   void status(const std::string& status);
   void stopping(const std::string& status);
+  // EXTEND_TIMEOUT_USEC: the start may go on for `by` after now, beyond TimeoutStartSec.
+  void extend_start(std::chrono::microseconds by);
 
  private:
   void send(const std::string& text);
