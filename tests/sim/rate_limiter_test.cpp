@@ -1,6 +1,7 @@
 // RateLimiter: epoch-aligned windows, headers, 429 then 418 with growing bans, ORDERS limits.
 #include "cwts/sim/rate_limiter.hpp"
 
+#include <cstdint>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -177,19 +178,16 @@ TEST(RateLimiterTest, HeaderSuffixes) {
 
 // Binance's published depth weights at each boundary (rest-api.md; USD-M's futures docs).
 TEST(RateLimiterTest, DepthSnapshotWeightsAtEachBoundary) {
-  EXPECT_EQ(spot_depth_weight(1), 5U);
-  EXPECT_EQ(spot_depth_weight(100), 5U);
-  EXPECT_EQ(spot_depth_weight(101), 25U);
-  EXPECT_EQ(spot_depth_weight(500), 25U);
-  EXPECT_EQ(spot_depth_weight(501), 50U);
-  EXPECT_EQ(spot_depth_weight(1000), 50U);
-  EXPECT_EQ(spot_depth_weight(1001), 250U);
-  EXPECT_EQ(spot_depth_weight(5000), 250U);
-  EXPECT_EQ(usdm_depth_weight(50), 2U);
-  EXPECT_EQ(usdm_depth_weight(51), 5U);
-  EXPECT_EQ(usdm_depth_weight(100), 5U);
-  EXPECT_EQ(usdm_depth_weight(500), 10U);
-  EXPECT_EQ(usdm_depth_weight(1000), 20U);
+  struct Row {
+    std::int64_t limit;
+    std::uint32_t spot, usdm;
+  };
+  for (const Row& r : {Row{1, 5, 2}, Row{50, 5, 2}, Row{51, 5, 5}, Row{100, 5, 5}, Row{101, 25, 10},
+                       Row{500, 25, 10}, Row{501, 50, 20}, Row{1000, 50, 20}, Row{1001, 250, 20},
+                       Row{5000, 250, 20}}) {
+    EXPECT_EQ(spot_depth_weight(r.limit), r.spot) << r.limit;
+    EXPECT_EQ(usdm_depth_weight(r.limit), r.usdm) << r.limit;
+  }
 }
 
 }  // namespace
