@@ -1,5 +1,5 @@
-// cwts_bridge._native: what native.cpp and records.cpp share — a symbol's scales, and the
-// conversion of shared-memory records to the tuples Python receives (records.cpp).
+// cwts_bridge._native: what the bridge (bridge.hpp) and records.cpp share — a symbol's scales,
+// and the conversion of shared-memory records to the tuples Python receives (records.cpp).
 #pragma once
 
 #include <cstdint>
