@@ -8,7 +8,7 @@ inline V per_lane(V x) noexcept {
 #if CWTS_TA_WIDTH == 1
   return F(x);
 #else
-  V r;
+  V r = x;  // every lane is written below; initialised for -O3's maybe-uninitialized
   for (int l = 0; l < CWTS_TA_WIDTH; ++l) r[l] = F(x[l]);
   return r;
 #endif
