@@ -53,6 +53,11 @@ PARAMS = {
 for _ma in (1, 2, 3, 4, 5, 6, 8):
     PARAMS["STOCH"].append({"slowk_matype": _ma, "slowd_matype": (_ma + 2) % 9 if _ma != 5 else 0})
     PARAMS["STOCHF"].append({"fastd_period": 4, "fastd_matype": _ma})
+    PARAMS["BBANDS"].append({"timeperiod": 7, "nbdevup": 2.0, "nbdevdn": 1.5, "matype": _ma})
+PARAMS["APO"] = [{"fastperiod": 2, "slowperiod": 2}] + [
+    {"fastperiod": 9 if _ma % 2 else 3, "slowperiod": 3 if _ma % 2 else 30, "matype": _ma} for _ma in (0, 1, 2, 3, 4, 5, 6, 8)]
+PARAMS["PPO"] = PARAMS["APO"]
+PARAMS["MA"] = [{"timeperiod": period, "matype": _ma} for _ma in (0, 1, 2, 3, 4, 5, 6, 8) for period in (1, 2, 9)]
 SHAPES = ["walk", "constant", "gaps", "huge", "tiny", "micro", "leading_nan"]
 
 
@@ -84,8 +89,10 @@ def as_tuple(x):
 # line its error is ~300x ours (test_linear_regression_is_the_exact_least_squares_line). These
 # functions are held to 4096 ulp of the input scale against TA-Lib (x 180/pi for the angle, in
 # degrees) and to a few ulp against the exact line.
+# APO is a difference of two averages of input-scale values; over T3 (six chained EMAs) TA-Lib's FMA
+# build rounds each average ~8 ulp of the input scale away from ours, so 64 ulp for the difference.
 INPUT_SCALE_ULPS = {"LINEARREG": 4096, "LINEARREG_SLOPE": 4096, "LINEARREG_INTERCEPT": 4096, "TSF": 4096,
-                    "LINEARREG_ANGLE": 4096 * 180 / np.pi}
+                    "LINEARREG_ANGLE": 4096 * 180 / np.pi, "APO": 64}
 
 
 def assert_matches_talib(ours, theirs, label, input_scale=0.0, ulps=16):
@@ -149,11 +156,12 @@ def test_most_kernels_equal_talib_to_the_bit():
     them on CPUs with FMA; those agree to ~1e-15 relative, tested above.)"""
     d = dataset("walk")
     exact = ["SMA", "WMA", "RSI", "STDDEV", "ADX", "STOCH", "STOCHF", "MFI", "OBV", "CCI", "ROC", "MOM",
-             "WILLR", "TRANGE", "MIN", "MAX", "ROCR", "CMO", "MINUS_DI", "PLUS_DI", "TRIMA", "STOCHRSI"]
+             "WILLR", "TRANGE", "MIN", "MAX", "ROCR", "CMO", "MINUS_DI", "PLUS_DI", "TRIMA", "STOCHRSI", "MA", "APO", "PPO"]
     for name in exact:
         args = [d[i] for i in cta._SPECS[name]["inputs"]]
+        defaults = {p[0]: p[1] for p in cta._SPECS[name]["params"]}
         for params in [{}] + PARAMS.get(name, []):
-            if any(v in FMA_MATYPES for k, v in params.items() if "matype" in k):
+            if any(v in FMA_MATYPES for k, v in {**defaults, **params}.items() if "matype" in k):
                 continue  # an EMA-like average inside: TA-Lib's FMA build (tested to 1e-9 above)
             ours, theirs = getattr(cta, name)(*args, **params), getattr(talib, name)(*args, **params)
             for a, b in zip(as_tuple(ours), as_tuple(theirs)):
@@ -236,9 +244,11 @@ def test_errors_are_clear():
     x = np.arange(50, dtype=float)
     with pytest.raises(ValueError, match="RSI: timeperiod = 1 is out of range"):
         cta.RSI(x, timeperiod=1)
-    # matype other than SMA runs TA-Lib's (test_ta_abstract.py); the kernel alone refuses it.
-    with pytest.raises(ValueError, match=r"matype = 1.*\(SMA\) is supported"):
-        cta.batch("BBANDS", x, matype=1)
+    # MAMA runs TA-Lib's (test_ta_abstract.py); the kernel alone refuses it, and TA-Lib's range.
+    with pytest.raises(ValueError, match=r"BBANDS: matype = 7 \(MAMA\) has no kernel"):
+        cta.batch("BBANDS", x, matype=7)
+    with pytest.raises(ValueError, match=r"matype = 9 is out of range: an integer from 0 to 8"):
+        cta.batch("MA", x, matype=9)
     with pytest.raises(ValueError, match="lengths are different"):
         cta.ATR(x, x[:10], x)
     # Unknown keywords are ignored, as TA-Lib ignores them (test_ta_abstract.py).

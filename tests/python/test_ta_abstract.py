@@ -233,10 +233,11 @@ def test_without_talib_the_error_names_the_function(monkeypatch):
     for module in (cta, cabs):
         with pytest.raises(ImportError, match="CDLMORNINGSTAR.*TA-Lib"):
             module.CDLMORNINGSTAR
-    # Native functions do not need TA-Lib; a non-native matype does.
+    # Native functions do not need TA-Lib, nor do their MA types but MAMA; MAMA does.
     assert isinstance(cabs.RSI(DF), pd.Series)
+    assert isinstance(cabs.BBANDS(DF, matype=3), pd.DataFrame)
     with pytest.raises(ImportError, match="BBANDS.*matype.*TA-Lib"):
-        cabs.BBANDS(DF, matype=3)
+        cabs.BBANDS(DF, matype=7)
 
 
 # ---- (c) matype ----
@@ -268,23 +269,30 @@ def test_every_matype_works(matype, module):
 
 
 def test_a_non_native_matype_is_logged_once(caplog):
-    cta._reported.discard("BBANDS with matype=2")
+    cta._reported.discard("BBANDS with matype=7")
     caplog.set_level(logging.INFO, logger="cwts_bridge.ta")
     for _ in range(3):
-        cta.BBANDS(DF, matype=2)
-        cabs.BBANDS(DF["close"], matype=2)
+        cta.BBANDS(DF, matype=7)
+        cabs.BBANDS(DF["close"], matype=7)
     messages = [r.getMessage() for r in caplog.records if "BBANDS" in r.getMessage()]
-    assert messages == ["cwts_bridge.ta: BBANDS with matype=2 is not native; using TA-Lib's"]
+    assert messages == ["cwts_bridge.ta: BBANDS with matype=7 is not native; using TA-Lib's"]
 
 
 @pytest.mark.parametrize("call", [
     lambda t: t.STOCHRSI(DF, timeperiod=14, fastk_period=5, fastd_period=3, fastd_matype=2),
     lambda t: t.STOCH(DF, slowk_matype=1, slowd_matype=8),
     lambda t: t.STOCHF(DF["high"], DF["low"], DF["close"], 5, 3, 6),
+    lambda t: t.BBANDS(DF, timeperiod=20, nbdevup=2.0, nbdevdn=2.0, matype=1),
+    lambda t: t.BBANDS(DF["close"], 10, 1.5, 2.5, 8),
+    lambda t: t.MA(DF, timeperiod=30, matype=6),
+    lambda t: t.MA(DF["close"], 9),
+    lambda t: t.APO(DF, fastperiod=12, slowperiod=26, matype=3),
+    lambda t: t.PPO(DF["close"], 9, 21, 5),
 ])
 def test_every_matype_but_mama_runs_on_the_kernels(call, caplog):
-    """STOCH, STOCHF and STOCHRSI compute every MA type but MAMA natively (STOCHRSI with
-    fastd_matype=2 is common in FreqTrade strategies): no TA-Lib fall-through, a kernel call."""
+    """STOCH, STOCHF, STOCHRSI, BBANDS, MA, APO and PPO compute every MA type but MAMA natively (STOCHRSI
+    with fastd_matype=2 is common in FreqTrade strategies, BBANDS over an EMA too): no TA-Lib
+    fall-through, a kernel call."""
     caplog.set_level(logging.INFO, logger="cwts_bridge.ta")
     for module in (cta, cabs):
         before = sum(cta.isa_calls().values())

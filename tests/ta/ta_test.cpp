@@ -9,6 +9,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -103,7 +104,27 @@ std::vector<ta::Params> param_sets(ta::Kind k) {
       break;  // swapped fast/slow, signal 1
     case ta::Kind::kBbands:
       p.v = {5, 1.0, 3.0, 0};
-      break;
+      r.push_back(p);
+      for (const int ma : {1, 2, 3, 4, 5, 6, 8}) {  // the middle band of every MAType but MAMA
+        p.v = {7, 2.0, 1.5, static_cast<double>(ma)};
+        r.push_back(p);
+      }
+      return r;
+    case ta::Kind::kApo:
+    case ta::Kind::kPpo:
+      for (const int ma : {0, 1, 2, 3, 4, 5, 6, 8}) {  // fast above slow too: swapped
+        p.v = {ma % 2 ? 9.0 : 3.0, ma % 2 ? 3.0 : 9.0, static_cast<double>(ma)};
+        r.push_back(p);
+      }
+      return r;
+    case ta::Kind::kMa:
+      for (const int ma : {0, 1, 2, 3, 4, 5, 6, 8}) {
+        for (const int period : {1, 2, 9}) {
+          p.v = {static_cast<double>(period), static_cast<double>(ma)};
+          r.push_back(p);
+        }
+      }
+      return r;
     case ta::Kind::kStddev:
       p.v = {30, 2.0};
       break;
@@ -325,6 +346,77 @@ TEST(TaReference, MomObvAndRocAreExact) {
   }
 }
 
+// TA_MA is the average its MAType names, bar for bar; BBANDS's middle band is that average and its
+// bands the middle +/- STDDEV(p, 1) * nbdev (TA_STDDEV's, whatever the MAType).
+TEST(TaReference, MaIsEachAverageAndBbandsBandsItsMiddle) {
+  const Series s = make_series(Shape::kWalk, 300, 23);
+  const std::pair<int, ta::Kind> types[] = {
+      {0, ta::Kind::kSma},  {1, ta::Kind::kEma},   {2, ta::Kind::kWma},  {3, ta::Kind::kDema},
+      {4, ta::Kind::kTema}, {5, ta::Kind::kTrima}, {6, ta::Kind::kKama}, {8, ta::Kind::kT3}};
+  ta::Params sd;
+  sd.v[0] = 6;
+  sd.v[1] = 1.0;
+  const Outputs dev = run_one(ta::Kind::kStddev, sd, s);
+  for (const auto& [type, kind] : types) {
+    ta::Params one = ta::default_params(kind);
+    one.v[0] = 6;
+    ta::Params ma;
+    ma.v[0] = 6;
+    ma.v[1] = type;
+    ta::Params bb = ta::default_params(ta::Kind::kBbands);
+    bb.v[0] = 6;
+    bb.v[1] = 2.0;
+    bb.v[2] = 0.5;
+    bb.v[3] = type;
+    const Outputs want = run_one(kind, one, s), got = run_one(ta::Kind::kMa, ma, s),
+                  bands = run_one(ta::Kind::kBbands, bb, s);
+    EXPECT_EQ(ta::lookback(ta::Kind::kMa, ma), ta::lookback(kind, one)) << "matype " << type;
+    EXPECT_EQ(ta::lookback(ta::Kind::kBbands, bb), ta::lookback(kind, one)) << "matype " << type;
+    for (std::size_t t = 0; t < 300; ++t) {
+      EXPECT_TRUE(same_bits(got.v[0][t], want.v[0][t])) << "matype " << type << " bar " << t;
+      if (type == 0) continue;  // BBANDS over an SMA: the deviation about that mean (TA-Lib's)
+      EXPECT_TRUE(same_bits(bands.v[1][t], want.v[0][t])) << "matype " << type << " bar " << t;
+      if (std::isnan(want.v[0][t])) continue;
+      EXPECT_EQ(bands.v[0][t], want.v[0][t] + dev.v[0][t] * 2.0)
+          << "matype " << type << " bar " << t;
+      EXPECT_EQ(bands.v[2][t], want.v[0][t] - dev.v[0][t] * 0.5)
+          << "matype " << type << " bar " << t;
+    }
+  }
+  ta::Params copy;
+  copy.v[0] = 1;
+  copy.v[1] = 4;  // period 1: the input itself, whatever the type
+  const Outputs same = run_one(ta::Kind::kMa, copy, s);
+  EXPECT_EQ(same.v[0], s.close);
+}
+
+// TA_APO is MA(fast) - MA(slow) of one MAType, each over the whole series; TA_PPO is that over the
+// slow average, in percent.
+TEST(TaReference, ApoAndPpoAreTheDifferenceOfTwoAverages) {
+  const Series s = make_series(Shape::kWalk, 300, 29);
+  for (const int type : {0, 1, 2, 3, 4, 5, 6, 8}) {
+    ta::Params fast, slow, po;
+    fast.v[0] = 4;
+    slow.v[0] = 11;
+    fast.v[1] = slow.v[1] = type;
+    po.v[0] = 11;  // fast above slow: swapped, as TA-Lib does
+    po.v[1] = 4;
+    po.v[2] = type;
+    const Outputs f = run_one(ta::Kind::kMa, fast, s), sl = run_one(ta::Kind::kMa, slow, s),
+                  apo = run_one(ta::Kind::kApo, po, s), ppo = run_one(ta::Kind::kPpo, po, s);
+    EXPECT_EQ(ta::lookback(ta::Kind::kApo, po), ta::lookback(ta::Kind::kMa, slow));
+    for (std::size_t t = 0; t < 300; ++t) {
+      if (std::isnan(sl.v[0][t])) {
+        EXPECT_TRUE(std::isnan(apo.v[0][t]) && std::isnan(ppo.v[0][t])) << type << " bar " << t;
+        continue;
+      }
+      EXPECT_EQ(apo.v[0][t], f.v[0][t] - sl.v[0][t]) << "matype " << type << " bar " << t;
+      EXPECT_EQ(ppo.v[0][t], (f.v[0][t] - sl.v[0][t]) / sl.v[0][t] * 100.0)
+          << "matype " << type << " bar " << t;
+    }
+  }
+}
+
 TEST(TaReference, ConstantSeriesFollowTaLibsZeroRules) {
   const Series s = make_series(Shape::kConstant, 120, 1);
   for (ta::Kind k : {ta::Kind::kRsi, ta::Kind::kStddev, ta::Kind::kCci, ta::Kind::kWillr,
@@ -352,12 +444,17 @@ TEST(TaParams, OutOfRangeValuesAreNamed) {
   p.v[0] = 2.5;
   EXPECT_THROW(ta::validate(ta::Kind::kEma, p), std::invalid_argument);
   p = ta::default_params(ta::Kind::kBbands);
-  p.v[3] = 1;  // EMA as matype
+  p.v[3] = 1;  // EMA: every MAType but MAMA has a kernel
+  EXPECT_NO_THROW(ta::validate(ta::Kind::kBbands, p));
+  p.v[3] = 9;
   try {
     ta::validate(ta::Kind::kBbands, p);
-    FAIL() << "matype 1 accepted";
+    FAIL() << "matype 9 accepted";
   } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("(SMA) is supported"), std::string::npos) << e.what();
+    EXPECT_NE(
+        std::string(e.what()).find("BBANDS: matype = 9 is out of range: an integer from 0 to 8"),
+        std::string::npos)
+        << e.what();
   }
   p = ta::default_params(ta::Kind::kStochRsi);
   p.v[3] = 7;  // MAMA: TA-Lib's own, not a kernel here

@@ -544,20 +544,30 @@ struct Stddev {
   }
 };
 
-// TA_BBANDS (SMA): middle = SMA, bands = middle +/- STDDEV(p, 1) * nbdev.
+// TA_BBANDS: middle = MA(p) of its MAType, bands = middle +/- STDDEV(p, 1) * nbdev. For SMA the
+// deviation is about that same mean; for any other type it is still the SMA-window deviation
+// (TA_STDDEV), as TA-Lib computes it.
 struct Bbands {
   double up, dn;
+  bool sma_mid;
   SmaState sma;
+  MaAny ma;
   VarState v;
   explicit Bbands(const Params& pr)
-      : up(pr.v[1]), dn(pr.v[2]), sma(iparam(pr, 0)), v(iparam(pr, 0)) {}
+      : up(pr.v[1]),
+        dn(pr.v[2]),
+        sma_mid(iparam(pr, 3) == 0),
+        sma(iparam(pr, 0)),
+        ma(sma_mid ? -1 : iparam(pr, 3), sma_mid ? 1 : iparam(pr, 0)),
+        v(iparam(pr, 0)) {}
   void reset() noexcept {
     sma.reset();
+    ma.reset();
     v.reset();
   }
   void step(const V* x, V* y) noexcept {
     V mid, var;
-    const bool ok = sma.step(x[0], mid);
+    const bool ok = sma_mid ? sma.step(x[0], mid) : ma.step(x[0], mid);
     if (!v.step(x[0], var) || !ok) {
       y[0] = y[1] = y[2] = splat(kNaN);
       return;
@@ -568,6 +578,48 @@ struct Bbands {
     y[2] = mid - sd * splat(dn);
   }
 };
+
+// TA_MA: the moving average of its MAType (MaAny's rules: period 1 is the input itself).
+struct Ma {
+  MaAny ma;
+  explicit Ma(const Params& pr) : ma(iparam(pr, 1), iparam(pr, 0)) {}
+  void reset() noexcept { ma.reset(); }
+  void step(const V* x, V* y) noexcept {
+    V out;
+    y[0] = ma.step(x[0], out) ? out : splat(kNaN);
+  }
+};
+
+// TA_APO / TA_PPO: MA(fast) - MA(slow) of one MAType over the whole series (the periods swapped
+// when fast > slow); PPO is that as a percentage of the slow average, 0 where the slow average is
+// TA-Lib's zero (|v| < 1e-14).
+template <bool Percent>
+struct PoT {
+  MaAny fast, slow;
+  explicit PoT(const Params& p)
+      : fast(iparam(p, 2), std::min(iparam(p, 0), iparam(p, 1))),
+        slow(iparam(p, 2), std::max(iparam(p, 0), iparam(p, 1))) {}
+  void reset() noexcept {
+    fast.reset();
+    slow.reset();
+  }
+  void step(const V* x, V* y) noexcept {
+    V f, s;
+    const bool fast_ok = fast.step(x[0], f);
+    if (!slow.step(x[0], s) || !fast_ok) {
+      y[0] = splat(kNaN);
+      return;
+    }
+    if constexpr (Percent) {
+      const M zero = mand(splat(-1e-14) < s, s < splat(1e-14));
+      y[0] = sel(zero, splat(0.0), ((f - s) / s) * splat(100.0));
+    } else {
+      y[0] = f - s;
+    }
+  }
+};
+using Apo = PoT<false>;
+using Ppo = PoT<true>;
 
 // TA_ATR / TA_NATR: SMA of the first p true ranges (bars 1..p), then Wilder's step written as
 // TA-Lib writes it: atr = wAlpha * tr + wBeta * atr, wBeta = (p - 1) / p, wAlpha = 1 - wBeta.
@@ -1437,6 +1489,12 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
       return f.template operator()<Kama>();
     case Kind::kT3:
       return f.template operator()<T3>();
+    case Kind::kMa:
+      return f.template operator()<Ma>();
+    case Kind::kApo:
+      return f.template operator()<Apo>();
+    case Kind::kPpo:
+      return f.template operator()<Ppo>();
     case Kind::kCount:
       break;
   }

@@ -22,11 +22,11 @@ constexpr ParamSpec period(const char* name, double def, double min) {
 constexpr ParamSpec real(const char* name, double def, double min) {
   return ParamSpec{name, def, min, kMaxReal, false};
 }
-// A moving-average type: 0 (SMA) only, or TA-Lib's 0..8 (validate() refuses 7, MAMA).
-constexpr ParamSpec matype(const char* name, double max = 0) {
-  return ParamSpec{name, 0, 0, max, true};
+// A moving-average type: TA-Lib's 0..8 (validate() refuses 7, MAMA, which has no kernel); SMA by
+// default but where TA-Lib defaults to EMA (APO, PPO).
+constexpr ParamSpec matype(const char* name, double def = 0) {
+  return ParamSpec{name, def, 0, 8, true};
 }
-constexpr double kAnyMa = 8;
 
 using In = std::array<const char*, kMaxInputs>;
 using Out = std::array<const char*, kMaxOutputs>;
@@ -54,11 +54,10 @@ constexpr std::array<KindSpec, kKindCount> kSpecs{{
     {Kind::kNatr, "NATR", 3, kHlc, 1, kOne, 1, Ps{period("timeperiod", 14, 1)}},
     {Kind::kAdx, "ADX", 3, kHlc, 1, kOne, 1, Ps{period("timeperiod", 14, 2)}},
     {Kind::kStoch, "STOCH", 3, kHlc, 2, Out{"slowk", "slowd"}, 5,
-     Ps{period("fastk_period", 5, 1), period("slowk_period", 3, 1), matype("slowk_matype", kAnyMa),
-        period("slowd_period", 3, 1), matype("slowd_matype", kAnyMa)}},
+     Ps{period("fastk_period", 5, 1), period("slowk_period", 3, 1), matype("slowk_matype"),
+        period("slowd_period", 3, 1), matype("slowd_matype")}},
     {Kind::kStochf, "STOCHF", 3, kHlc, 2, Out{"fastk", "fastd"}, 3,
-     Ps{period("fastk_period", 5, 1), period("fastd_period", 3, 1),
-        matype("fastd_matype", kAnyMa)}},
+     Ps{period("fastk_period", 5, 1), period("fastd_period", 3, 1), matype("fastd_matype")}},
     {Kind::kMfi, "MFI", 4, kHlcv, 1, kOne, 1, Ps{period("timeperiod", 14, 2)}},
     {Kind::kObv, "OBV", 2, In{"real", "volume"}, 1, kOne, 0, Ps{}},
     {Kind::kCci, "CCI", 3, kHlc, 1, kOne, 1, Ps{period("timeperiod", 14, 2)}},
@@ -89,8 +88,21 @@ constexpr std::array<KindSpec, kKindCount> kSpecs{{
      Ps{period("timeperiod", 5, 1), ParamSpec{"vfactor", 0.7, 0.0, 1.0, false}}},
     {Kind::kStochRsi, "STOCHRSI", 1, kReal, 2, Out{"fastk", "fastd"}, 4,
      Ps{period("timeperiod", 14, 2), period("fastk_period", 5, 1), period("fastd_period", 3, 1),
-        matype("fastd_matype", kAnyMa)}},
+        matype("fastd_matype")}},
+    {Kind::kMa, "MA", 1, kReal, 1, kOne, 2, Ps{period("timeperiod", 30, 1), matype("matype")}},
+    {Kind::kApo, "APO", 1, kReal, 1, kOne, 3,
+     Ps{period("fastperiod", 12, 2), period("slowperiod", 26, 2), matype("matype", 1)}},
+    {Kind::kPpo, "PPO", 1, kReal, 1, kOne, 3,
+     Ps{period("fastperiod", 12, 2), period("slowperiod", 26, 2), matype("matype", 1)}},
 }};
+
+constexpr bool one_spec_per_kind_in_order() {
+  for (std::size_t i = 0; i < kKindCount; ++i) {
+    if (static_cast<std::size_t>(kSpecs[i].kind) != i || kSpecs[i].name == nullptr) return false;
+  }
+  return true;
+}
+static_assert(one_spec_per_kind_in_order(), "kSpecs: one entry per Kind, in Kind's order");
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -211,14 +223,7 @@ void validate(Kind k, const Params& p) {
     if (!(v >= ps.min && v <= ps.max) || !integral) {
       std::ostringstream m;
       m << s.name << ": " << ps.name << " = " << v << " is out of range: ";
-      if (ps.min == ps.max) {
-        m << "only " << ps.min
-          << (std::string_view(ps.name).find("matype") != std::string_view::npos
-                  ? " (SMA) is supported"
-                  : " is supported");
-      } else {
-        m << (ps.integer ? "an integer " : "a number ") << "from " << ps.min << " to " << ps.max;
-      }
+      m << (ps.integer ? "an integer " : "a number ") << "from " << ps.min << " to " << ps.max;
       throw std::invalid_argument(m.str());
     }
     if (v == 7 && std::string_view(ps.name).find("matype") != std::string_view::npos) {
@@ -233,7 +238,6 @@ int lookback(Kind k, const Params& p) noexcept {
     case Kind::kSma:
     case Kind::kEma:
     case Kind::kWma:
-    case Kind::kBbands:
     case Kind::kStddev:
     case Kind::kCci:
     case Kind::kWillr:
@@ -277,6 +281,13 @@ int lookback(Kind k, const Params& p) noexcept {
       return ip(p, 0) - 1 + ma_lookback(ip(p, 2), ip(p, 1));
     case Kind::kStochRsi:
       return ip(p, 0) + ip(p, 1) - 1 + ma_lookback(ip(p, 3), ip(p, 2));
+    case Kind::kBbands:  // TA_MA's, never under STDDEV's p - 1
+      return ma_lookback(ip(p, 3), ip(p, 0));
+    case Kind::kMa:
+      return ma_lookback(ip(p, 1), ip(p, 0));
+    case Kind::kApo:
+    case Kind::kPpo:
+      return ma_lookback(ip(p, 2), std::max(ip(p, 0), ip(p, 1)));
     case Kind::kObv:
       return 0;
     case Kind::kSar:

@@ -21,9 +21,8 @@ NaNs, the same values), leading NaNs in the inputs are skipped as TA-Lib does, a
 released while a kernel runs.
 
 A function without a native kernel (``native_functions()`` lists those with one), and a native one
-called with a ``matype`` its kernel lacks (BBANDS: any but 0; STOCH, STOCHF, STOCHRSI: 7, MAMA),
-run TA-Lib's own, said once per name in the log (logger ``cwts_bridge.ta``); TA-Lib must then be
-installed.
+called with ``matype=7`` (MAMA, the one MA type without a kernel), run TA-Lib's own, said once per
+name in the log (logger ``cwts_bridge.ta``); TA-Lib must then be installed.
 
 ``batch()`` runs one indicator over many series (symbols) and many parameter sets at once, on the
 widest SIMD the CPU has (``isa()``; ``CWTS_TA_ISA=scalar|avx2|avx512`` forces one). See
@@ -132,8 +131,8 @@ def lookback(name: str, **params: Any) -> int:
 
 
 def _native_ma(most: float, value: float) -> bool:
-    """Whether a kernel computes this matype: 0 (SMA) always; up to the parameter's maximum (8 for
-    STOCH, STOCHF and STOCHRSI) but MAMA (7), which only TA-Lib has."""
+    """Whether a kernel computes this matype: 0 (SMA) always; up to the parameter's maximum (8, every
+    TA-Lib MA type) but MAMA (7), which only TA-Lib has."""
     return value == 0 or (value <= most and value != 7)
 
 

@@ -69,6 +69,9 @@ enum class Kind : std::uint8_t {
   kKama,
   kT3,
   kStochRsi,
+  kMa,
+  kApo,
+  kPpo,
   kCount
 };
 inline constexpr std::size_t kKindCount = static_cast<std::size_t>(Kind::kCount);
