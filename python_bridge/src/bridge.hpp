@@ -228,6 +228,23 @@ class Bridge {
 
   int symbol_id(const std::string& sym) const;  // bridge_reads.cpp
 
+  // One symbol's metadata and a consistent copy of one of its seqlocked records (quote, book,
+  // position); `a` keeps the attachment, and so `m`, alive while the caller converts.
+  template <typename T>
+  struct SymbolRead {
+    std::shared_ptr<Attachment> a;
+    const SymbolMeta& m;
+    T v;
+  };
+  template <typename T>
+  SymbolRead<T> read_symbol(const std::string& sym, cc::Seqlock<T> layout::SymbolEntry::*field) {
+    auto a = check_epoch();
+    const int id = symbol_id(sym);
+    const SymbolMeta& m = a->syms[static_cast<std::size_t>(id)];
+    T v = snapshot(a, a->mr().symbols[id].*field);
+    return {std::move(a), m, v};
+  }
+
   std::string instance_;
   std::vector<nb::object> names_;  // events(): "" then each symbol's name, for names_epoch_
   std::uint64_t names_epoch_ = 0;

@@ -42,10 +42,7 @@ std::vector<std::string> Bridge::symbols() {
 }
 
 nb::tuple Bridge::quote(const std::string& sym) {
-  const auto a = check_epoch();
-  const int id = symbol_id(sym);
-  const auto& m = a->syms[static_cast<std::size_t>(id)];
-  const layout::Quote q = snapshot(a, a->mr().symbols[id].quote);
+  const auto [a, m, q] = read_symbol(sym, &layout::SymbolEntry::quote);
   return nb::make_tuple(to_f(q.bid_px.raw, m.px_dec), to_f(q.ask_px.raw, m.px_dec),
                         to_f(q.bid_qty.raw, m.qty_dec), to_f(q.ask_qty.raw, m.qty_dec),
                         to_f(q.last_px.raw, m.px_dec), to_f(q.last_qty.raw, m.qty_dec),
@@ -55,10 +52,7 @@ nb::tuple Bridge::quote(const std::string& sym) {
 
 // (bid_px, bid_qty, ask_px, ask_qty, update_id, book_valid) from one consistent snapshot.
 nb::tuple Bridge::book(const std::string& sym, std::size_t depth) {
-  const auto a = check_epoch();
-  const int id = symbol_id(sym);
-  const auto& m = a->syms[static_cast<std::size_t>(id)];
-  const layout::BookTop b = snapshot(a, a->mr().symbols[id].book);
+  const auto [a, m, b] = read_symbol(sym, &layout::SymbolEntry::book);
   const std::size_t nb_ = std::min({depth, std::size_t{b.bid_count}, layout::kBookDepth});
   const std::size_t na = std::min({depth, std::size_t{b.ask_count}, layout::kBookDepth});
   auto arr = [](std::size_t n, auto fill) { return make_array<double>(n, fill); };
@@ -226,10 +220,7 @@ nb::dict Bridge::indicators(const std::string& sym) {
 }
 
 nb::tuple Bridge::position(const std::string& sym) {
-  const auto a = check_epoch();
-  const int id = symbol_id(sym);
-  const auto& m = a->syms[static_cast<std::size_t>(id)];
-  const layout::Position p = snapshot(a, a->mr().symbols[id].position);
+  const auto [a, m, p] = read_symbol(sym, &layout::SymbolEntry::position);
   return nb::make_tuple(to_f(p.qty.raw, m.qty_dec), to_f(p.avg_px.raw, m.px_dec),
                         to_f(p.realized_pnl.raw, m.px_dec), to_f(p.fees.raw, m.px_dec),
                         p.open_orders);
