@@ -43,9 +43,16 @@ def main():
     ap.add_argument("--symbols", type=int, default=16)
     ap.add_argument("--params", type=int, default=8)
     ap.add_argument("--bars", type=int, default=10000)
+    ap.add_argument("--names", default="", help="comma-separated kernels (default: every one TA-Lib has)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     names = [f for f in cta.get_functions() if f != "VWAP"]
+    if args.names:
+        wanted = [n.strip().upper() for n in args.names.split(",") if n.strip()]
+        unknown = [n for n in wanted if n not in names]
+        if unknown:
+            ap.error(f"--names: no such kernel: {', '.join(unknown)} (kernels: {', '.join(names)})")
+        names = wanted
     isas = [i for i in ("scalar", "avx2", "avx512") if cta.isa_supported(i)]
     out = {"machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
                        "talib": talib.__version__, "isas": isas},

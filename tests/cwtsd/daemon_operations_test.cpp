@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <boost/beast/websocket.hpp>
 #include <simdjson.h>
@@ -91,6 +92,33 @@ TEST(Cwtsd, EverySignalSentUntilTheEngineExitsIsRefusedOrReported) {
   }
   EXPECT_EQ(unreported, 0U) << sent.size() << " sent, " << refused << " refused\n" << h.log();
   EXPECT_GT(refused, 0U) << "sends while the engine stops are refused";
+}
+
+// ADR 0034: a start that is still syncing books at the supervisor's first tick (the venue holds
+// the books' snapshots here) asks systemd for more start time, EXTEND_TIMEOUT_USEC, before READY=1.
+TEST(Cwtsd, ASlowStartExtendsSystemdsStartTimeoutBeforeReady) {
+  EngineOptions o;
+  o.wait_ready = false;
+  Harness h(o, {}, [](std::uint16_t port) {
+    const auto r = cwts::test::http_request(port, boost::beast::http::verb::post, "/_sim/fault",
+                                            R"({"hold_ms":1500,"count":4,"path":"/api/v3/depth"})");
+    ASSERT_EQ(r.status, 200U) << r.body;
+  });
+  std::vector<std::string> got;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const std::string d = h.notify().next(100ms);
+    if (!d.empty()) got.push_back(d);
+    if (d.find("READY=1") != std::string::npos) break;
+  }
+  std::string all;
+  for (const auto& d : got) all += d + "\n";
+  ASSERT_FALSE(got.empty() || got.back().find("READY=1") == std::string::npos) << all << h.log();
+  bool extended = false;
+  for (const auto& d : got) {
+    extended = extended || d.find("EXTEND_TIMEOUT_USEC=60000000") != std::string::npos;
+  }
+  EXPECT_TRUE(extended) << "no EXTEND_TIMEOUT_USEC before READY=1:\n" << all;
 }
 
 TEST(Cwtsd, SystemdReadyWatchdogAndAStalledMdThread) {
