@@ -152,7 +152,7 @@ FMA_MATYPES = {1, 3, 4, 6, 8}  # EMA, DEMA, TEMA, KAMA, T3
 
 def test_most_kernels_equal_talib_to_the_bit():
     """Where TA-Lib's build does not fuse multiply-adds, the outputs are TA-Lib's exact doubles.
-    (TA-Lib ships EMA, DEMA, TEMA, MACD, BBANDS, ATR, NATR and SAR twice, and runs an FMA build of
+    (TA-Lib ships EMA, DEMA, TEMA, MACD, BBANDS, ATR, NATR, SAR and HT_SINE twice, and runs an FMA build of
     them on CPUs with FMA; those agree to ~1e-15 relative, tested above.)"""
     d = dataset("walk")
     exact = ["SMA", "WMA", "RSI", "STDDEV", "ADX", "STOCH", "STOCHF", "MFI", "OBV", "CCI", "ROC", "MOM",
@@ -388,7 +388,7 @@ def test_engine_rejects_bad_indicator_config(synthetic_sim, tmp_path):
         "market": {"symbols": ["BTCUSDT"], "timeframes": ["1m"]},
     }
     cases = [
-        ({"name": "x", "function": "HT_SINE", "timeframe": "1m"}, "indicators[0].function"),
+        ({"name": "x", "function": "HT_TRENDLINE", "timeframe": "1m"}, "indicators[0].function"),
         ({"name": "x", "function": "EMA", "timeframe": "5m"}, "not one of market.timeframes"),
         ({"name": "x", "function": "EMA", "timeframe": "1m", "params": {"period": 3}}, "is not a parameter of EMA"),
         ({"name": "x", "function": "RSI", "timeframe": "1m", "params": {"timeperiod": 1}}, "out of range"),

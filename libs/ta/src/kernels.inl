@@ -1271,6 +1271,7 @@ struct Vwap {
   }
 };
 
+#include "kernels_cycle.inl"       // NOLINT(bugprone-suspicious-include): part of this unit
 #include "kernels_regression.inl"  // NOLINT(bugprone-suspicious-include): part of this unit
 
 // ---- dispatch ----------------------------------------------------------------------------------
@@ -1495,6 +1496,8 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
       return f.template operator()<Apo>();
     case Kind::kPpo:
       return f.template operator()<Ppo>();
+    case Kind::kHtSine:
+      return f.template operator()<HtSine>();
     case Kind::kCount:
       break;
   }

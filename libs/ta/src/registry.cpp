@@ -94,6 +94,7 @@ constexpr std::array<KindSpec, kKindCount> kSpecs{{
      Ps{period("fastperiod", 12, 2), period("slowperiod", 26, 2), matype("matype", 1)}},
     {Kind::kPpo, "PPO", 1, kReal, 1, kOne, 3,
      Ps{period("fastperiod", 12, 2), period("slowperiod", 26, 2), matype("matype", 1)}},
+    {Kind::kHtSine, "HT_SINE", 1, kReal, 2, Out{"sine", "leadsine"}, 0, Ps{}},
 }};
 
 constexpr bool one_spec_per_kind_in_order() {
@@ -267,6 +268,8 @@ int lookback(Kind k, const Params& p) noexcept {
       return ip(p, 0);
     case Kind::kTrange:
       return 1;
+    case Kind::kHtSine:
+      return 63;
     case Kind::kKama:
       return ip(p, 0) == 1 ? 0 : ip(p, 0);
     case Kind::kT3:

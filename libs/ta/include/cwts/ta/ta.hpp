@@ -72,6 +72,7 @@ enum class Kind : std::uint8_t {
   kMa,
   kApo,
   kPpo,
+  kHtSine,
   kCount
 };
 inline constexpr std::size_t kKindCount = static_cast<std::size_t>(Kind::kCount);
