@@ -423,7 +423,7 @@ TEST(Config, IndicatorsAreParsedAndValidated) {
 TEST(Config, BadIndicatorsNameKeyAndReason) {
   const std::string m = R"({"market":{"symbols":["BTCUSDT"],"timeframes":["1m"]},"indicators":)";
   expect_error(m + R"({}})", "indicators", "must be an array");
-  expect_error(m + R"([{"name":"x","function":"HT_TRENDLINE","timeframe":"1m"}]})",
+  expect_error(m + R"([{"name":"x","function":"CDLHAMMER","timeframe":"1m"}]})",
                "indicators[0].function", "is not an indicator");
   expect_error(m + R"([{"name":"x","function":"EMA","timeframe":"4h"}]})",
                "indicators[0].timeframe", "not one of market.timeframes");

@@ -1498,6 +1498,8 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
       return f.template operator()<Ppo>();
     case Kind::kHtSine:
       return f.template operator()<HtSine>();
+    case Kind::kHtTrendline:
+      return f.template operator()<HtTrendline>();
     case Kind::kCount:
       break;
   }

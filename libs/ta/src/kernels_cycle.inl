@@ -1,16 +1,16 @@
 // Part of kernels.inl (one unit per ISA): Ehlers' Hilbert-transform cycle indicators as TA-Lib
 // computes them.
 
-// TA_HT_SINE, one series: TA-Lib's C source step for step, in its operation order — the 4-bar
-// weighted price smoother, the Hilbert transforms on odd and even bars (each with its own delay
-// lines), the dominant cycle period with its clamps and smoothing, and the phase summed over the
-// last int(period + 0.5) smoothed prices. 37 bars fill the smoother, the transforms then run
-// unseen until bar 63 (TA-Lib's lookback).
-class HtSineLane {
+// The dominant cycle as TA-Lib's HT_* functions measure it, one series, TA-Lib's C source step for
+// step in its operation order: the 4-bar weighted price smoother, the Hilbert transforms on odd and
+// even bars (each with its own delay lines), and the cycle period with its clamps and smoothing.
+// The smoother fills over bars 0..36 (3 + 34: the functions whose lookback is 63); the period is
+// then updated on every bar.
+class HilbertCycle {
  public:
-  // Whether (sine, leadsine) are out of the warm-up.
-  bool step(double x, double& sine, double& lead) noexcept {
-    const long t = t_++;
+  // Bar t's price: false while the smoother fills, else the period is updated and `smoothed` is
+  // the bar's smoothed price.
+  bool step(double x, long t, double& smoothed) noexcept {
     hist_[t % 4] = x;
     if (t < 3) {  // the smoother's first three weights (TA-Lib's unrolled start)
       wma_sub_ += x;
@@ -21,12 +21,11 @@ class HtSineLane {
     wma_sub_ -= trailing_;
     wma_sum_ += x * 4.0;
     trailing_ = hist_[(t - 3) % 4];
-    const double smoothed = wma_sum_ * 0.1;
+    smoothed = wma_sum_ * 0.1;
     wma_sum_ -= wma_sub_;
     if (t < kFirstCycleBar) return false;
 
     const double adj = 0.075 * period_ + 0.54;
-    smooth_[smooth_idx_] = smoothed;
     double q2 = 0.0, i2 = 0.0;
     if (t % 2 == 0) {
       const double detrender = even_[0].step(smoothed, hilbert_idx_, adj);
@@ -63,46 +62,15 @@ class HtSineLane {
     }
     period_ = 0.2 * period_ + 0.8 * last;
     smooth_period_ = 0.33 * period_ + 0.67 * smooth_period_;
-
-    const int dc_period = static_cast<int>(smooth_period_ + 0.5);
-    double real_part = 0.0, imag_part = 0.0;
-    int idx = smooth_idx_;
-    for (int i = 0; i < dc_period; ++i) {
-      const double angle = static_cast<double>(i) * kDeg2RadBy360 / static_cast<double>(dc_period);
-      const double v = smooth_[idx];
-      real_part += std::sin(angle) * v;
-      imag_part += std::cos(angle) * v;
-      idx = idx == 0 ? kSmoothLen - 1 : idx - 1;
-    }
-    const double mag = std::fabs(imag_part);
-    if (mag > 0.0) {
-      phase_ = std::atan(real_part / imag_part) * kRad2Deg;
-    } else if (mag <= 0.01) {
-      if (real_part < 0.0) {
-        phase_ -= 90.0;
-      } else if (real_part > 0.0) {
-        phase_ += 90.0;
-      }
-    }
-    phase_ += 90.0;
-    phase_ += 360.0 / smooth_period_;  // the smoother's one-bar lag
-    if (imag_part < 0.0) phase_ += 180.0;
-    if (phase_ > 315.0) phase_ -= 360.0;
-    if (++smooth_idx_ == kSmoothLen) smooth_idx_ = 0;
-    if (t < kLookback) return false;
-    sine = std::sin(phase_ * kDeg2Rad);
-    lead = std::sin((phase_ + 45) * kDeg2Rad);
     return true;
   }
+  [[nodiscard]] double smooth_period() const noexcept { return smooth_period_; }
 
   static constexpr long kLookback = 63;
+  static inline const double kRad2Deg = 45.0 / std::atan(1.0);
 
  private:
-  static constexpr long kFirstCycleBar = 37;  // 3 + 34 smoother bars
-  static constexpr int kSmoothLen = 50;
-  static inline const double kRad2Deg = 45.0 / std::atan(1.0);
-  static inline const double kDeg2Rad = 1.0 / kRad2Deg;
-  static inline const double kDeg2RadBy360 = std::atan(1.0) * 8.0;
+  static constexpr long kFirstCycleBar = 37;
 
   // One of the four transforms (detrender, Q1, jI, jQ) on odd or on even bars.
   struct Hilbert {
@@ -121,43 +89,123 @@ class HtSineLane {
     }
   };
 
-  long t_ = 0;
   double hist_[4] = {0.0, 0.0, 0.0, 0.0};
   double wma_sub_ = 0.0, wma_sum_ = 0.0, trailing_ = 0.0;
   Hilbert even_[4], odd_[4];
   int hilbert_idx_ = 0;
   double prev_q2_ = 0.0, prev_i2_ = 0.0, re_ = 0.0, im_ = 0.0;
   double i1_odd_prev2_ = 0.0, i1_odd_prev3_ = 0.0, i1_even_prev2_ = 0.0, i1_even_prev3_ = 0.0;
-  double period_ = 0.0, smooth_period_ = 0.0, phase_ = 0.0;
+  double period_ = 0.0, smooth_period_ = 0.0;
+};
+
+// TA_HT_SINE: the sine of the dominant cycle's phase (and of the phase + 45 degrees), the phase
+// summed over the last int(period + 0.5) smoothed prices.
+class HtSineLane {
+ public:
+  static constexpr int kOutputs = 2;
+  bool step(double x, double* out) noexcept {
+    const long t = t_++;
+    double smoothed = 0.0;
+    if (!cycle_.step(x, t, smoothed)) return false;
+    smooth_[smooth_idx_] = smoothed;
+    const double smooth_period = cycle_.smooth_period();
+    const int dc_period = static_cast<int>(smooth_period + 0.5);
+    double real_part = 0.0, imag_part = 0.0;
+    int idx = smooth_idx_;
+    for (int i = 0; i < dc_period; ++i) {
+      const double angle = static_cast<double>(i) * kDeg2RadBy360 / static_cast<double>(dc_period);
+      const double v = smooth_[idx];
+      real_part += std::sin(angle) * v;
+      imag_part += std::cos(angle) * v;
+      idx = idx == 0 ? kSmoothLen - 1 : idx - 1;
+    }
+    const double mag = std::fabs(imag_part);
+    if (mag > 0.0) {
+      phase_ = std::atan(real_part / imag_part) * HilbertCycle::kRad2Deg;
+    } else if (mag <= 0.01) {
+      if (real_part < 0.0) {
+        phase_ -= 90.0;
+      } else if (real_part > 0.0) {
+        phase_ += 90.0;
+      }
+    }
+    phase_ += 90.0;
+    phase_ += 360.0 / smooth_period;  // the smoother's one-bar lag
+    if (imag_part < 0.0) phase_ += 180.0;
+    if (phase_ > 315.0) phase_ -= 360.0;
+    if (++smooth_idx_ == kSmoothLen) smooth_idx_ = 0;
+    if (t < HilbertCycle::kLookback) return false;
+    out[0] = std::sin(phase_ * kDeg2Rad);
+    out[1] = std::sin((phase_ + 45) * kDeg2Rad);
+    return true;
+  }
+
+ private:
+  static constexpr int kSmoothLen = 50;
+  static inline const double kDeg2Rad = 1.0 / HilbertCycle::kRad2Deg;
+  static inline const double kDeg2RadBy360 = std::atan(1.0) * 8.0;
+  long t_ = 0;
+  HilbertCycle cycle_;
+  double phase_ = 0.0;
   double smooth_[kSmoothLen] = {};
   int smooth_idx_ = 0;
 };
 
-// TA_HT_SINE over lanes: each lane its own HtSineLane (the phase loop's length and the libm calls
-// differ per lane, and no SIMD form gives libm's bits), so every ISA gives the scalar bits.
-struct HtSine {
-  HtSineLane lane[CWTS_TA_WIDTH];
-  explicit HtSine(const Params&) {}
+// TA_HT_TRENDLINE: the instantaneous trendline, the mean of the last int(period + 0.5) prices
+// weighted 4-3-2-1 with the three before it.
+class HtTrendlineLane {
+ public:
+  static constexpr int kOutputs = 1;
+  bool step(double x, double* out) noexcept {
+    const long t = t_++;
+    raw_[t % kRawLen] = x;
+    double smoothed = 0.0;
+    if (!cycle_.step(x, t, smoothed)) return false;
+    const int dc_period = static_cast<int>(cycle_.smooth_period() + 0.5);
+    double mean = 0.0;
+    for (int i = 0; i < dc_period; ++i) mean += raw_[(t - i) % kRawLen];
+    if (dc_period > 0) mean = mean / static_cast<double>(dc_period);
+    const double trend = (4.0 * mean + 3.0 * trend1_ + 2.0 * trend2_ + trend3_) / 10.0;
+    trend3_ = trend2_;
+    trend2_ = trend1_;
+    trend1_ = mean;
+    if (t < HilbertCycle::kLookback) return false;
+    out[0] = trend;
+    return true;
+  }
+
+ private:
+  static constexpr long kRawLen = 64;  // more than the longest period (50)
+  long t_ = 0;
+  HilbertCycle cycle_;
+  double raw_[kRawLen] = {};
+  double trend1_ = 0.0, trend2_ = 0.0, trend3_ = 0.0;
+};
+
+// An HT_* function over lanes: each lane its own series state (the loops' lengths and the libm
+// calls differ per lane, and no SIMD form gives libm's bits), so every ISA gives the scalar bits.
+template <class Lane>
+struct PerLaneT {
+  Lane lane[CWTS_TA_WIDTH];
+  explicit PerLaneT(const Params&) {}
   void reset() noexcept {
-    for (auto& l : lane) l = HtSineLane{};
+    for (auto& l : lane) l = Lane{};
   }
   void step(const V* x, V* y) noexcept {
-#if CWTS_TA_WIDTH == 1
-    double s = kNaN, ls = kNaN;
-    if (!lane[0].step(x[0], s, ls)) s = ls = kNaN;
-    y[0] = s;
-    y[1] = ls;
-#else
-    V s = splat(kNaN), ls = splat(kNaN);
+    for (int j = 0; j < Lane::kOutputs; ++j) y[j] = splat(kNaN);
     for (int l = 0; l < CWTS_TA_WIDTH; ++l) {
-      double a = kNaN, b = kNaN;
-      if (lane[l].step(x[0][l], a, b)) {
-        s[l] = a;
-        ls[l] = b;
+      double out[Lane::kOutputs];
+#if CWTS_TA_WIDTH == 1
+      if (lane[l].step(x[0], out)) {
+        for (int j = 0; j < Lane::kOutputs; ++j) y[j] = out[j];
       }
-    }
-    y[0] = s;
-    y[1] = ls;
+#else
+      if (lane[l].step(x[0][l], out)) {
+        for (int j = 0; j < Lane::kOutputs; ++j) y[j][l] = out[j];
+      }
 #endif
+    }
   }
 };
+using HtSine = PerLaneT<HtSineLane>;
+using HtTrendline = PerLaneT<HtTrendlineLane>;

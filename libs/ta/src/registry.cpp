@@ -95,6 +95,7 @@ constexpr std::array<KindSpec, kKindCount> kSpecs{{
     {Kind::kPpo, "PPO", 1, kReal, 1, kOne, 3,
      Ps{period("fastperiod", 12, 2), period("slowperiod", 26, 2), matype("matype", 1)}},
     {Kind::kHtSine, "HT_SINE", 1, kReal, 2, Out{"sine", "leadsine"}, 0, Ps{}},
+    {Kind::kHtTrendline, "HT_TRENDLINE", 1, kReal, 1, kOne, 0, Ps{}},
 }};
 
 constexpr bool one_spec_per_kind_in_order() {
@@ -269,6 +270,7 @@ int lookback(Kind k, const Params& p) noexcept {
     case Kind::kTrange:
       return 1;
     case Kind::kHtSine:
+    case Kind::kHtTrendline:
       return 63;
     case Kind::kKama:
       return ip(p, 0) == 1 ? 0 : ip(p, 0);

@@ -73,6 +73,7 @@ enum class Kind : std::uint8_t {
   kApo,
   kPpo,
   kHtSine,
+  kHtTrendline,
   kCount
 };
 inline constexpr std::size_t kKindCount = static_cast<std::size_t>(Kind::kCount);
