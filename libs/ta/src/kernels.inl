@@ -1500,6 +1500,10 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
       return f.template operator()<HtSine>();
     case Kind::kHtTrendline:
       return f.template operator()<HtTrendline>();
+    case Kind::kHtDcPeriod:
+      return f.template operator()<HtDcPeriod>();
+    case Kind::kHtDcPhase:
+      return f.template operator()<HtDcPhase>();
     case Kind::kCount:
       break;
   }

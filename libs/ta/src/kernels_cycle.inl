@@ -4,10 +4,11 @@
 // The dominant cycle as TA-Lib's HT_* functions measure it, one series, TA-Lib's C source step for
 // step in its operation order: the 4-bar weighted price smoother, the Hilbert transforms on odd and
 // even bars (each with its own delay lines), and the cycle period with its clamps and smoothing.
-// The smoother fills over bars 0..36 (3 + 34: the functions whose lookback is 63); the period is
-// then updated on every bar.
+// The smoother fills over bars 0..36 (3 + 34: the functions whose lookback is 63; HT_DCPERIOD's,
+// 32, over bars 0..11: 3 + 9); the period is then updated on every bar.
 class HilbertCycle {
  public:
+  explicit HilbertCycle(long first_cycle_bar = 37) noexcept : first_cycle_bar_(first_cycle_bar) {}
   // Bar t's price: false while the smoother fills, else the period is updated and `smoothed` is
   // the bar's smoothed price.
   bool step(double x, long t, double& smoothed) noexcept {
@@ -23,7 +24,7 @@ class HilbertCycle {
     trailing_ = hist_[(t - 3) % 4];
     smoothed = wma_sum_ * 0.1;
     wma_sum_ -= wma_sub_;
-    if (t < kFirstCycleBar) return false;
+    if (t < first_cycle_bar_) return false;
 
     const double adj = 0.075 * period_ + 0.54;
     double q2 = 0.0, i2 = 0.0;
@@ -70,8 +71,6 @@ class HilbertCycle {
   static inline const double kRad2Deg = 45.0 / std::atan(1.0);
 
  private:
-  static constexpr long kFirstCycleBar = 37;
-
   // One of the four transforms (detrender, Q1, jI, jQ) on odd or on even bars.
   struct Hilbert {
     double delay[3] = {0.0, 0.0, 0.0};
@@ -89,6 +88,7 @@ class HilbertCycle {
     }
   };
 
+  long first_cycle_bar_;
   double hist_[4] = {0.0, 0.0, 0.0, 0.0};
   double wma_sub_ = 0.0, wma_sum_ = 0.0, trailing_ = 0.0;
   Hilbert even_[4], odd_[4];
@@ -98,11 +98,12 @@ class HilbertCycle {
   double period_ = 0.0, smooth_period_ = 0.0;
 };
 
-// TA_HT_SINE: the sine of the dominant cycle's phase (and of the phase + 45 degrees), the phase
-// summed over the last int(period + 0.5) smoothed prices.
-class HtSineLane {
+// TA_HT_DCPHASE and TA_HT_SINE: the dominant cycle's phase, summed over the last
+// int(period + 0.5) smoothed prices; HT_SINE gives the sine of it and of it + 45 degrees.
+template <bool Sine>
+class HtPhaseLane {
  public:
-  static constexpr int kOutputs = 2;
+  static constexpr int kOutputs = Sine ? 2 : 1;
   bool step(double x, double* out) noexcept {
     const long t = t_++;
     double smoothed = 0.0;
@@ -135,8 +136,12 @@ class HtSineLane {
     if (phase_ > 315.0) phase_ -= 360.0;
     if (++smooth_idx_ == kSmoothLen) smooth_idx_ = 0;
     if (t < HilbertCycle::kLookback) return false;
-    out[0] = std::sin(phase_ * kDeg2Rad);
-    out[1] = std::sin((phase_ + 45) * kDeg2Rad);
+    if constexpr (Sine) {
+      out[0] = std::sin(phase_ * kDeg2Rad);
+      out[1] = std::sin((phase_ + 45) * kDeg2Rad);
+    } else {
+      out[0] = phase_;
+    }
     return true;
   }
 
@@ -149,6 +154,24 @@ class HtSineLane {
   double phase_ = 0.0;
   double smooth_[kSmoothLen] = {};
   int smooth_idx_ = 0;
+};
+
+// TA_HT_DCPERIOD: the dominant cycle's smoothed period (lookback 32).
+class HtDcPeriodLane {
+ public:
+  static constexpr int kOutputs = 1;
+  static constexpr long kLookback = 32;
+  bool step(double x, double* out) noexcept {
+    const long t = t_++;
+    double smoothed = 0.0;
+    if (!cycle_.step(x, t, smoothed) || t < kLookback) return false;
+    out[0] = cycle_.smooth_period();
+    return true;
+  }
+
+ private:
+  long t_ = 0;
+  HilbertCycle cycle_{12};
 };
 
 // TA_HT_TRENDLINE: the instantaneous trendline, the mean of the last int(period + 0.5) prices
@@ -207,5 +230,7 @@ struct PerLaneT {
     }
   }
 };
-using HtSine = PerLaneT<HtSineLane>;
+using HtSine = PerLaneT<HtPhaseLane<true>>;
+using HtDcPhase = PerLaneT<HtPhaseLane<false>>;
+using HtDcPeriod = PerLaneT<HtDcPeriodLane>;
 using HtTrendline = PerLaneT<HtTrendlineLane>;

@@ -96,6 +96,8 @@ constexpr std::array<KindSpec, kKindCount> kSpecs{{
      Ps{period("fastperiod", 12, 2), period("slowperiod", 26, 2), matype("matype", 1)}},
     {Kind::kHtSine, "HT_SINE", 1, kReal, 2, Out{"sine", "leadsine"}, 0, Ps{}},
     {Kind::kHtTrendline, "HT_TRENDLINE", 1, kReal, 1, kOne, 0, Ps{}},
+    {Kind::kHtDcPeriod, "HT_DCPERIOD", 1, kReal, 1, kOne, 0, Ps{}},
+    {Kind::kHtDcPhase, "HT_DCPHASE", 1, kReal, 1, kOne, 0, Ps{}},
 }};
 
 constexpr bool one_spec_per_kind_in_order() {
@@ -271,7 +273,10 @@ int lookback(Kind k, const Params& p) noexcept {
       return 1;
     case Kind::kHtSine:
     case Kind::kHtTrendline:
+    case Kind::kHtDcPhase:
       return 63;
+    case Kind::kHtDcPeriod:
+      return 32;
     case Kind::kKama:
       return ip(p, 0) == 1 ? 0 : ip(p, 0);
     case Kind::kT3:

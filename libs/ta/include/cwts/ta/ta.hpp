@@ -74,6 +74,8 @@ enum class Kind : std::uint8_t {
   kPpo,
   kHtSine,
   kHtTrendline,
+  kHtDcPeriod,
+  kHtDcPhase,
   kCount
 };
 inline constexpr std::size_t kKindCount = static_cast<std::size_t>(Kind::kCount);
