@@ -424,3 +424,17 @@ def test_indicator_history_stops_at_a_429_and_the_engine_waits_it_out(synthetic_
             assert set(b.indicators("BTCUSDT")) == {"ema_5", "rsi"}
     finally:
         assert eng.stop() == 0
+
+
+@pytest.mark.parametrize("name", ["HT_SINE", "HT_TRENDLINE", "HT_DCPERIOD", "HT_DCPHASE"])
+def test_hilbert_functions_after_a_nan_inside_the_series_are_talibs(name, isa):
+    """A NaN inside the series makes the cycle's period NaN for good; TA-Lib's C cast of it gives
+    loops of zero length (HT_TRENDLINE then decays to 0), and so do the kernels, with no undefined
+    cast of a NaN."""
+    x = dataset("walk", n=400)["real"].copy()
+    x[200] = np.nan
+    ours, theirs = as_tuple(getattr(cta, name)(x)), as_tuple(getattr(talib, name)(x))
+    for a, b in zip(ours, theirs):
+        assert np.array_equal(np.isnan(a), np.isnan(b)), name
+        m = ~np.isnan(b)
+        assert np.allclose(a[m], b[m], rtol=1e-9, atol=1e-12), name

@@ -66,6 +66,13 @@ class HilbertCycle {
     return true;
   }
   [[nodiscard]] double smooth_period() const noexcept { return smooth_period_; }
+  // int(period + 0.5) as TA-Lib's C cast gives it, without C++'s undefined cast of a NaN (a NaN
+  // input makes the period NaN; x86's conversion then gives INT_MIN: loops of zero length). The
+  // period is at most 50.
+  [[nodiscard]] int dc_period() const noexcept {
+    const double p = smooth_period_ + 0.5;
+    return p >= 0.0 && p <= 64.0 ? static_cast<int>(p) : 0;
+  }
 
   static constexpr long kLookback = 63;
   static inline const double kRad2Deg = 45.0 / std::atan(1.0);
@@ -110,7 +117,7 @@ class HtPhaseLane {
     if (!cycle_.step(x, t, smoothed)) return false;
     smooth_[smooth_idx_] = smoothed;
     const double smooth_period = cycle_.smooth_period();
-    const int dc_period = static_cast<int>(smooth_period + 0.5);
+    const int dc_period = cycle_.dc_period();
     double real_part = 0.0, imag_part = 0.0;
     int idx = smooth_idx_;
     for (int i = 0; i < dc_period; ++i) {
@@ -181,12 +188,12 @@ class HtTrendlineLane {
   static constexpr int kOutputs = 1;
   bool step(double x, double* out) noexcept {
     const long t = t_++;
-    raw_[t % kRawLen] = x;
+    raw_[static_cast<unsigned long>(t) % kRawLen] = x;
     double smoothed = 0.0;
     if (!cycle_.step(x, t, smoothed)) return false;
-    const int dc_period = static_cast<int>(cycle_.smooth_period() + 0.5);
+    const int dc_period = cycle_.dc_period();
     double mean = 0.0;
-    for (int i = 0; i < dc_period; ++i) mean += raw_[(t - i) % kRawLen];
+    for (int i = 0; i < dc_period; ++i) mean += raw_[static_cast<unsigned long>(t - i) % kRawLen];
     if (dc_period > 0) mean = mean / static_cast<double>(dc_period);
     const double trend = (4.0 * mean + 3.0 * trend1_ + 2.0 * trend2_ + trend3_) / 10.0;
     trend3_ = trend2_;
@@ -198,7 +205,7 @@ class HtTrendlineLane {
   }
 
  private:
-  static constexpr long kRawLen = 64;  // more than the longest period (50)
+  static constexpr unsigned long kRawLen = 64;  // more than the longest period (50)
   long t_ = 0;
   HilbertCycle cycle_;
   double raw_[kRawLen] = {};
