@@ -57,6 +57,10 @@ for _ma in (1, 2, 3, 4, 5, 6, 8):
 PARAMS["APO"] = [{"fastperiod": 2, "slowperiod": 2}] + [
     {"fastperiod": 9 if _ma % 2 else 3, "slowperiod": 3 if _ma % 2 else 30, "matype": _ma} for _ma in (0, 1, 2, 3, 4, 5, 6, 8)]
 PARAMS["PPO"] = PARAMS["APO"]
+PARAMS["MACDEXT"] = [
+    {"fastperiod": f, "fastmatype": fm, "slowperiod": sl, "slowmatype": sm, "signalperiod": g, "signalmatype": gm}
+    for f, fm, sl, sm, g, gm in [(5, 1, 13, 3, 4, 2), (20, 4, 6, 6, 1, 5), (3, 8, 9, 2, 7, 1), (8, 5, 8, 0, 3, 8),
+                                 (12, 1, 26, 1, 9, 1), (4, 0, 30, 5, 9, 6)]]
 PARAMS["MA"] = [{"timeperiod": period, "matype": _ma} for _ma in (0, 1, 2, 3, 4, 5, 6, 8) for period in (1, 2, 9)]
 SHAPES = ["walk", "constant", "gaps", "huge", "tiny", "micro", "leading_nan"]
 
@@ -156,7 +160,7 @@ def test_most_kernels_equal_talib_to_the_bit():
     them on CPUs with FMA; those agree to ~1e-15 relative, tested above.)"""
     d = dataset("walk")
     exact = ["SMA", "WMA", "RSI", "STDDEV", "ADX", "STOCH", "STOCHF", "MFI", "OBV", "CCI", "ROC", "MOM",
-             "WILLR", "TRANGE", "MIN", "MAX", "ROCR", "CMO", "MINUS_DI", "PLUS_DI", "TRIMA", "STOCHRSI", "MA", "APO", "PPO"]  # not HT_*: FMA builds
+             "WILLR", "TRANGE", "MIN", "MAX", "ROCR", "CMO", "MINUS_DI", "PLUS_DI", "TRIMA", "STOCHRSI", "MA", "APO", "PPO", "MACDEXT"]  # not HT_*: FMA builds
     for name in exact:
         args = [d[i] for i in cta._SPECS[name]["inputs"]]
         defaults = {p[0]: p[1] for p in cta._SPECS[name]["params"]}

@@ -288,9 +288,10 @@ def test_a_non_native_matype_is_logged_once(caplog):
     lambda t: t.MA(DF["close"], 9),
     lambda t: t.APO(DF, fastperiod=12, slowperiod=26, matype=3),
     lambda t: t.PPO(DF["close"], 9, 21, 5),
+    lambda t: t.MACDEXT(DF, fastmatype=1, slowmatype=3, signalmatype=8),
 ])
 def test_every_matype_but_mama_runs_on_the_kernels(call, caplog):
-    """STOCH, STOCHF, STOCHRSI, BBANDS, MA, APO and PPO compute every MA type but MAMA natively (STOCHRSI
+    """STOCH, STOCHF, STOCHRSI, BBANDS, MA, APO, PPO and MACDEXT compute every MA type but MAMA natively (STOCHRSI
     with fastd_matype=2 is common in FreqTrade strategies, BBANDS over an EMA too): no TA-Lib
     fall-through, a kernel call."""
     caplog.set_level(logging.INFO, logger="cwts_bridge.ta")

@@ -4,6 +4,7 @@
 // itself is tested from Python (tests/python/test_ta.py), where the `ta-lib` wheel lives.
 #include "cwts/ta/ta.hpp"
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -107,6 +108,17 @@ std::vector<ta::Params> param_sets(ta::Kind k) {
       r.push_back(p);
       for (const int ma : {1, 2, 3, 4, 5, 6, 8}) {  // the middle band of every MAType but MAMA
         p.v = {7, 2.0, 1.5, static_cast<double>(ma)};
+        r.push_back(p);
+      }
+      return r;
+    case ta::Kind::kMacdExt:  // every MAType but MAMA somewhere, fast above slow too: swapped
+      for (const auto& [f, fm, sl, sm, g, gm] : {std::array<int, 6>{12, 0, 26, 0, 9, 0},
+                                                 {5, 1, 13, 3, 4, 2},
+                                                 {20, 4, 6, 6, 1, 5},
+                                                 {3, 8, 9, 2, 7, 1},
+                                                 {8, 5, 8, 0, 3, 8}}) {
+        p.v = {static_cast<double>(f),  static_cast<double>(fm), static_cast<double>(sl),
+               static_cast<double>(sm), static_cast<double>(g),  static_cast<double>(gm)};
         r.push_back(p);
       }
       return r;

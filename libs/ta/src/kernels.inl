@@ -621,6 +621,50 @@ struct PoT {
 using Apo = PoT<false>;
 using Ppo = PoT<true>;
 
+// TA_MACDEXT: MACD with an MAType per average. The periods (and their types) are swapped when fast
+// > slow; as TA-Lib computes both averages from the bar where the longer warm-up ends, each starts
+// that many bars late (TA_MACD's delay, per type); the signal is the MA of the MACD line.
+struct MacdExt {
+  long fast_delay, slow_delay;
+  long t = 0;
+  MaAny fast, slow, sig;
+  static bool swapped(const Params& p) { return iparam(p, 2) < iparam(p, 0); }
+  static long largest(const Params& p) {
+    return std::max(ma_lookback_of(iparam(p, 1), iparam(p, 0)),
+                    ma_lookback_of(iparam(p, 3), iparam(p, 2)));
+  }
+  explicit MacdExt(const Params& p)
+      : fast_delay(largest(p) - (swapped(p) ? ma_lookback_of(iparam(p, 3), iparam(p, 2))
+                                            : ma_lookback_of(iparam(p, 1), iparam(p, 0)))),
+        slow_delay(largest(p) - (swapped(p) ? ma_lookback_of(iparam(p, 1), iparam(p, 0))
+                                            : ma_lookback_of(iparam(p, 3), iparam(p, 2)))),
+        fast(swapped(p) ? iparam(p, 3) : iparam(p, 1), swapped(p) ? iparam(p, 2) : iparam(p, 0)),
+        slow(swapped(p) ? iparam(p, 1) : iparam(p, 3), swapped(p) ? iparam(p, 0) : iparam(p, 2)),
+        sig(iparam(p, 5), iparam(p, 4)) {}
+  void reset() noexcept {
+    t = 0;
+    fast.reset();
+    slow.reset();
+    sig.reset();
+  }
+  void step(const V* x, V* y) noexcept {
+    V f = splat(0.0), s = splat(0.0), g = splat(0.0);
+    const long now = t++;
+    const bool fast_ok = now >= fast_delay && fast.step(x[0], f);
+    const bool slow_ok = now >= slow_delay && slow.step(x[0], s);
+    if (fast_ok && slow_ok) {
+      const V m = f - s;
+      if (sig.step(m, g)) {
+        y[0] = m;
+        y[1] = g;
+        y[2] = m - g;
+        return;
+      }
+    }
+    y[0] = y[1] = y[2] = splat(kNaN);
+  }
+};
+
 // TA_ATR / TA_NATR: SMA of the first p true ranges (bars 1..p), then Wilder's step written as
 // TA-Lib writes it: atr = wAlpha * tr + wBeta * atr, wBeta = (p - 1) / p, wAlpha = 1 - wBeta.
 template <bool Normalized>
@@ -1496,6 +1540,8 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
       return f.template operator()<Apo>();
     case Kind::kPpo:
       return f.template operator()<Ppo>();
+    case Kind::kMacdExt:
+      return f.template operator()<MacdExt>();
     case Kind::kHtSine:
       return f.template operator()<HtSine>();
     case Kind::kHtTrendline:

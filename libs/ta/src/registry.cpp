@@ -94,6 +94,9 @@ constexpr std::array<KindSpec, kKindCount> kSpecs{{
      Ps{period("fastperiod", 12, 2), period("slowperiod", 26, 2), matype("matype", 1)}},
     {Kind::kPpo, "PPO", 1, kReal, 1, kOne, 3,
      Ps{period("fastperiod", 12, 2), period("slowperiod", 26, 2), matype("matype", 1)}},
+    {Kind::kMacdExt, "MACDEXT", 1, kReal, 3, Out{"macd", "macdsignal", "macdhist"}, 6,
+     Ps{period("fastperiod", 12, 2), matype("fastmatype"), period("slowperiod", 26, 2),
+        matype("slowmatype"), period("signalperiod", 9, 1), matype("signalmatype")}},
     {Kind::kHtSine, "HT_SINE", 1, kReal, 2, Out{"sine", "leadsine"}, 0, Ps{}},
     {Kind::kHtTrendline, "HT_TRENDLINE", 1, kReal, 1, kOne, 0, Ps{}},
     {Kind::kHtDcPeriod, "HT_DCPERIOD", 1, kReal, 1, kOne, 0, Ps{}},
@@ -271,6 +274,9 @@ int lookback(Kind k, const Params& p) noexcept {
       return ip(p, 0);
     case Kind::kTrange:
       return 1;
+    case Kind::kMacdExt:
+      return std::max(ma_lookback(ip(p, 1), ip(p, 0)), ma_lookback(ip(p, 3), ip(p, 2))) +
+             ma_lookback(ip(p, 5), ip(p, 4));
     case Kind::kHtSine:
     case Kind::kHtTrendline:
     case Kind::kHtDcPhase:

@@ -72,6 +72,7 @@ enum class Kind : std::uint8_t {
   kMa,
   kApo,
   kPpo,
+  kMacdExt,
   kHtSine,
   kHtTrendline,
   kHtDcPeriod,
@@ -81,7 +82,7 @@ enum class Kind : std::uint8_t {
 inline constexpr std::size_t kKindCount = static_cast<std::size_t>(Kind::kCount);
 inline constexpr std::size_t kMaxInputs = 4;
 inline constexpr std::size_t kMaxOutputs = 3;
-inline constexpr std::size_t kMaxParams = 5;
+inline constexpr std::size_t kMaxParams = 6;
 
 enum class Isa : std::uint8_t { kScalar, kAvx2, kAvx512 };
 inline constexpr std::size_t kIsaCount = 3;
