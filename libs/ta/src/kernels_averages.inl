@@ -1,6 +1,6 @@
-// TRIMA, KAMA, T3 and TA_MA's choice among TA-Lib's moving-average types, included by kernels.inl
-// after SMA, EMA, WMA, DEMA and TEMA (same lane type, same rules: TA-Lib's C code operation for
-// operation, internal linkage).
+// TRIMA, KAMA, T3, TA_MA's choice among TA-Lib's moving-average types and the functions built on it
+// (MA, APO, PPO, MACDEXT), included by kernels.inl after SMA, EMA, WMA, DEMA and TEMA (same lane
+// type, same rules: TA-Lib's C code operation for operation, internal linkage).
 
 // TA_TRIMA: not an SMA of an SMA but TA-Lib's walk of a numerator and two partial sums. The
 // first output sums the window from its middle down to its oldest value (numeratorSub), then
@@ -254,4 +254,90 @@ class MaAny {
   long lookback_;
   long t_ = 0;
   std::variant<std::monostate, Sma, Ema, Wma, Dema, Tema, Trima, Kama, T3> k_;
+};
+
+// TA_MA: the moving average of its MAType (MaAny's rules: period 1 is the input itself).
+struct Ma {
+  MaAny ma;
+  explicit Ma(const Params& pr) : ma(iparam(pr, 1), iparam(pr, 0)) {}
+  void reset() noexcept { ma.reset(); }
+  void step(const V* x, V* y) noexcept {
+    V out;
+    y[0] = ma.step(x[0], out) ? out : splat(kNaN);
+  }
+};
+
+// TA_APO / TA_PPO: MA(fast) - MA(slow) of one MAType over the whole series (the periods swapped
+// when fast > slow); PPO is that as a percentage of the slow average, 0 where the slow average is
+// TA-Lib's zero (|v| < 1e-14).
+template <bool Percent>
+struct PoT {
+  MaAny fast, slow;
+  explicit PoT(const Params& p)
+      : fast(iparam(p, 2), std::min(iparam(p, 0), iparam(p, 1))),
+        slow(iparam(p, 2), std::max(iparam(p, 0), iparam(p, 1))) {}
+  void reset() noexcept {
+    fast.reset();
+    slow.reset();
+  }
+  void step(const V* x, V* y) noexcept {
+    V f, s;
+    const bool fast_ok = fast.step(x[0], f);
+    if (!slow.step(x[0], s) || !fast_ok) {
+      y[0] = splat(kNaN);
+      return;
+    }
+    if constexpr (Percent) {
+      const M zero = mand(splat(-1e-14) < s, s < splat(1e-14));
+      y[0] = sel(zero, splat(0.0), ((f - s) / s) * splat(100.0));
+    } else {
+      y[0] = f - s;
+    }
+  }
+};
+using Apo = PoT<false>;
+using Ppo = PoT<true>;
+
+// TA_MACDEXT: MACD with an MAType per average. The periods (and their types) are swapped when fast
+// > slow; as TA-Lib computes both averages from the bar where the longer warm-up ends, each starts
+// that many bars late (TA_MACD's delay, per type); the signal is the MA of the MACD line.
+struct MacdExt {
+  long fast_delay, slow_delay;
+  long t = 0;
+  MaAny fast, slow, sig;
+  static bool swapped(const Params& p) { return iparam(p, 2) < iparam(p, 0); }
+  static long largest(const Params& p) {
+    return std::max(ma_lookback_of(iparam(p, 1), iparam(p, 0)),
+                    ma_lookback_of(iparam(p, 3), iparam(p, 2)));
+  }
+  explicit MacdExt(const Params& p)
+      : fast_delay(largest(p) - (swapped(p) ? ma_lookback_of(iparam(p, 3), iparam(p, 2))
+                                            : ma_lookback_of(iparam(p, 1), iparam(p, 0)))),
+        slow_delay(largest(p) - (swapped(p) ? ma_lookback_of(iparam(p, 1), iparam(p, 0))
+                                            : ma_lookback_of(iparam(p, 3), iparam(p, 2)))),
+        fast(swapped(p) ? iparam(p, 3) : iparam(p, 1), swapped(p) ? iparam(p, 2) : iparam(p, 0)),
+        slow(swapped(p) ? iparam(p, 1) : iparam(p, 3), swapped(p) ? iparam(p, 0) : iparam(p, 2)),
+        sig(iparam(p, 5), iparam(p, 4)) {}
+  void reset() noexcept {
+    t = 0;
+    fast.reset();
+    slow.reset();
+    sig.reset();
+  }
+  void step(const V* x, V* y) noexcept {
+    V f = splat(0.0), s = splat(0.0), g = splat(0.0);
+    const long now = t++;
+    const bool fast_ok = now >= fast_delay && fast.step(x[0], f);
+    const bool slow_ok = now >= slow_delay && slow.step(x[0], s);
+    if (fast_ok && slow_ok) {
+      const V m = f - s;
+      if (sig.step(m, g)) {
+        y[0] = m;
+        y[1] = g;
+        y[2] = m - g;
+        return;
+      }
+    }
+    y[0] = y[1] = y[2] = splat(kNaN);
+  }
 };
