@@ -134,15 +134,18 @@ def test_past_klines_are_fetched_from_the_venue_once(gw, synthetic_sim):
 
 def test_venue_lookups_spend_only_what_the_rate_governor_leaves(tmp_path):
     """With a small venue weight limit, the gateway's look-ups are refused with Binance's -1003
-    before the venue would answer 429: the engine's orders keep their budget."""
+    before the venue would answer 429: the engine's orders keep their budget. (The limit leaves
+    the look-ups room for a few after the engine's start, a book resync included: with 400 a
+    loaded CI machine once left none, and every look-up was refused. 20 of them, 50 weight each,
+    always reach the limit.)"""
     from conftest import Sim
-    sim = Sim(["--synthetic", "BTCUSDT,ETHUSDT", "--rate", "50", "--weight-limit", "400",
+    sim = Sim(["--synthetic", "BTCUSDT,ETHUSDT", "--rate", "50", "--weight-limit", "600",
                "--balance", "USDT=100000,BTC=5"], tmp_path)
     e = Engine(sim, tmp_path, overrides={"gateway": GATEWAY})
     try:
         url = gateway_url(e)
         before = venue_rest_requests(sim, "/api/v3/depth")  # the engine's own book snapshots
-        answers = [get_json(url + "/api/v3/depth?symbol=BTCUSDT&limit=1000") for _ in range(8)]
+        answers = [get_json(url + "/api/v3/depth?symbol=BTCUSDT&limit=1000") for _ in range(20)]
         ok = [a for a in answers if a[0] == 200]
         refused = [a for a in answers if a[0] != 200]
         assert ok and refused, [a[0] for a in answers]
