@@ -128,8 +128,8 @@ int run_reader(const RegionOptions& ropts, int index, ReaderStats* stats,
                layout::SignalSlot& slot) {
   Region market = Region::attach(layout::RegionKind::kMarket, Access::kReadOnly, ropts);
   const auto& m = market.as<layout::MarketRegion>();
-  cc::RecordProducer<layout::Signal, layout::kSignalRingCapacity> producer(
-      slot.signals, m.slots[0].signal_cursor);
+  cc::RecordProducer<layout::Signal, layout::kSignalRingCapacity> producer(slot.signals,
+                                                                           m.slot(0).signal_cursor);
 
   cc::BroadcastReader<layout::Event, layout::kEventRingCapacity> reader(m.events);
   std::vector<std::uint64_t> lat;
@@ -228,8 +228,8 @@ int main(int argc, char** argv) {
     const auto n = cc::load_word(r.symbol_count, std::memory_order_acquire);
     std::printf("\nbooks in shared memory (read-only reader):\n");
     for (std::uint64_t i = 0; i < n; ++i) {
-      const auto si = r.symbols[i].info.load();
-      const auto bt = r.symbols[i].book.load();
+      const auto si = r.symbol(i).info.load();
+      const auto bt = r.symbol(i).book.load();
       char bid[32], ask[32];
       bid[cwts::core::format_fixed(bt.bid_count ? bt.bid_px[0].raw : 0, si.price_decimals, bid)] =
           0;
@@ -238,7 +238,7 @@ int main(int argc, char** argv) {
       std::printf(
           "  %-8.*s valid=%d update_id=%-10" PRIu64 " best bid %s  best ask %s\n",
           static_cast<int>(si.name.view().size()), si.name.view().data(),
-          static_cast<int>(cc::load_word(r.symbols[i].book_valid, std::memory_order_acquire)),
+          static_cast<int>(cc::load_word(r.symbol(i).book_valid, std::memory_order_acquire)),
           bt.update_id, bid, ask);
     }
     std::printf("\n");
@@ -266,8 +266,8 @@ int main(int argc, char** argv) {
     children.push_back(pid);
   }
 
-  cc::RecordConsumer<layout::Signal, layout::kSignalRingCapacity> consumer(
-      slot0->signals, m.slots[0].signal_cursor);
+  cc::RecordConsumer<layout::Signal, layout::kSignalRingCapacity> consumer(slot0->signals,
+                                                                           m.slot(0).signal_cursor);
   std::vector<std::uint64_t> signal_lat;
   std::uint64_t signals_in = 0;
   std::uint64_t published = 0;

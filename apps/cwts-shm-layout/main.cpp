@@ -20,12 +20,17 @@ void print_golden() {
 }
 
 void print_json() {
+  // A market region's size is market_fixed_bytes + symbol_bytes * max_symbols + slot_bytes *
+  // max_slots + candle_series_bytes * max_symbols * max_timeframes (its header's capacities).
+  namespace l = cwts::layout;
   std::printf("{\"version\":%u,\"hash\":\"0x%016" PRIx64
-              "\",\"market_bytes\":%zu,\"signals_bytes\":%zu,\"slot_memory_bytes\":%zu,"
-              "\"fields\":[",
-              cwts::layout::kLayoutVersion, cwts::layout::kLayoutHash,
-              cwts::layout::kMarketRegionBytes, cwts::layout::kSignalsRegionBytes,
-              sizeof(cwts::layout::SignalSlot));
+              "\",\"market_fixed_bytes\":%zu,\"symbol_bytes\":%zu,\"slot_bytes\":%zu,"
+              "\"candle_series_bytes\":%zu,\"market_default_bytes\":%zu,\"signals_bytes\":%zu,"
+              "\"slot_memory_bytes\":%zu,\"fields\":[",
+              l::kLayoutVersion, l::kLayoutHash, l::kMarketRegionBytes, sizeof(l::SymbolEntry),
+              sizeof(l::SlotEngineSide), sizeof(l::CandleSeries),
+              l::MarketRegion::bytes(l::MarketCapacity{}), l::kSignalsRegionBytes,
+              sizeof(l::SignalSlot));
   bool first = true;
   for (const auto& f : cwts::layout::kFieldTable) {
     std::printf("%s{\"path\":\"%.*s\",\"offset\":%zu,\"size\":%zu}", first ? "" : ",",

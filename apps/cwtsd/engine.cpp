@@ -54,8 +54,12 @@ void pin_current_thread(const char* name, const ThreadConfig& t) {
 
 namespace {
 
-shm::RegionOptions region_options(const RegionConfig& r) {
+shm::RegionOptions region_options(const Config& c) {
+  const RegionConfig& r = c.region;
   shm::RegionOptions o;
+  o.market_capacity.symbols = r.max_symbols;
+  o.market_capacity.slots = r.max_slots;
+  o.market_capacity.timeframes = static_cast<std::uint32_t>(c.market.timeframes_s.size());
   o.instance = r.instance;
   o.hugepage_dir = r.hugepages == HugepageMode::kOff ? std::string() : r.hugepage_dir;
   o.shm_dir = r.shm_dir;
@@ -131,7 +135,7 @@ Engine::Impl::Impl(Engine& e, const Config& cfg, std::optional<Credentials> cred
     : owner(e),
       info_text(load_info_text(cfg, *rest_backoff)),
       info(binance::parse_exchange_info(info_text)),
-      ropts(daemon::region_options(cfg.region)) {
+      ropts(daemon::region_options(cfg)) {
   std::vector<std::string_view> configured;
   for (const auto& s : cfg.market.symbols) {
     const bool kept =
@@ -147,9 +151,11 @@ Engine::Impl::Impl(Engine& e, const Config& cfg, std::optional<Credentials> cred
     if (info.find(s) == nullptr) {
       throw ConfigError("market.symbols", s + " is not in the venue's exchangeInfo");
     }
-    if (configured.size() >= layout::kMaxSymbols || s.size() >= name_text[0].size()) {
-      throw ConfigError("market.symbols", "at most " + std::to_string(layout::kMaxSymbols) +
-                                              " symbols of at most 16 characters");
+    if (configured.size() >= ropts.market_capacity.symbols || s.size() >= name_text[0].size()) {
+      throw ConfigError("market.symbols",
+                        "at most " + std::to_string(ropts.market_capacity.symbols) +
+                            " symbols (region.max_symbols; with those symbols.add added and the "
+                            "journal keeps) of at most 16 characters");
     }
     set_name(configured.size(), s);
     specs[configured.size()] = info.find(s);

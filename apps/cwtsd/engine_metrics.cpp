@@ -22,7 +22,7 @@ EngineSnapshot Engine::snapshot() const {
   for (std::size_t k = 0; k < n; ++k) {
     if (i.removed[k].load(std::memory_order_relaxed)) continue;
     ++s.symbols;
-    if (cc::load_word(m.symbols[k].book_valid, std::memory_order_acquire) != 0) ++s.books_valid;
+    if (cc::load_word(m.symbol(k).book_valid, std::memory_order_acquire) != 0) ++s.books_valid;
   }
   const auto rd = [](const std::uint64_t& w) {
     return cc::load_word(w, std::memory_order_relaxed);
@@ -150,7 +150,7 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
   e.family("cwts_book_valid", "gauge", "1 while the symbol's order book is synced.");
   const auto names = i.names();
   for (std::size_t k = 0; k < names.size(); ++k) {
-    const bool valid = cc::load_word(m.symbols[k].book_valid, std::memory_order_acquire) != 0;
+    const bool valid = cc::load_word(m.symbol(k).book_valid, std::memory_order_acquire) != 0;
     e.sample("cwts_book_valid", "symbol=\"" + std::string(names[k]) + "\"", valid ? 1.0 : 0.0);
   }
   e.gauge("cwts_books_valid", "Symbols whose order book is synced.",
@@ -209,8 +209,8 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
   for (std::size_t k = 0; k < layout::kMaxSlots; ++k) {
     if (!holders[k].held) continue;
     const std::string slot = "slot=\"" + std::to_string(k) + "\"";
-    const std::uint64_t sp = holders[k].signals_published, sc = m.slots[k].signal_cursor.consumed();
-    const std::uint64_t rp = m.slots[k].reports.published(), rc = holders[k].reports_consumed;
+    const std::uint64_t sp = holders[k].signals_published, sc = m.slot(k).signal_cursor.consumed();
+    const std::uint64_t rp = m.slot(k).reports.published(), rc = holders[k].reports_consumed;
     e.sample("cwts_ring_occupancy", slot + ",ring=\"signals\"", sp > sc ? sp - sc : 0);
     e.sample("cwts_ring_occupancy", slot + ",ring=\"reports\"", rp > rc ? rp - rc : 0);
   }

@@ -154,11 +154,10 @@ std::vector<Engine::SymbolAdded> Engine::add_symbols(std::span<const std::string
       to_fetch.push_back(wanted[k]);
     }
   }
-  if (names.size() + fresh > layout::kMaxSymbols) {
-    throw SymbolError("the symbol table is full: the market region holds kMaxSymbols = " +
-                      std::to_string(layout::kMaxSymbols) + " symbols (" +
-                      std::to_string(names.size()) + " in use, " + std::to_string(fresh) +
-                      " asked for; ids are not reused)");
+  if (const std::size_t cap = i.ropts.market_capacity.symbols; names.size() + fresh > cap) {
+    throw SymbolError("the symbol table is full: the market region holds " + std::to_string(cap) +
+                      " symbols (region.max_symbols; " + std::to_string(names.size()) +
+                      " in use, " + std::to_string(fresh) + " asked for; ids are not reused)");
   }
   if (!to_fetch.empty()) {
     auto fetched = fetch_symbol_specs(cfg_, to_fetch, *this);
@@ -229,9 +228,9 @@ std::uint16_t Engine::add_symbol(const std::string& name, std::unique_ptr<binanc
   }
   if (!i.symbols_broken.empty()) throw SymbolError(i.symbols_broken);
   const std::size_t id = names.size();
-  if (id >= layout::kMaxSymbols) {
-    throw SymbolError("the symbol table is full: the market region holds kMaxSymbols = " +
-                      std::to_string(layout::kMaxSymbols) + " symbols (ids are not reused)");
+  if (const std::size_t cap = i.ropts.market_capacity.symbols; id >= cap) {
+    throw SymbolError("the symbol table is full: the market region holds " + std::to_string(cap) +
+                      " symbols (region.max_symbols; ids are not reused)");
   }
   if (!spec) throw SymbolError(name + " is not a symbol of the venue (not in its exchangeInfo)");
   const auto sid = static_cast<std::uint16_t>(id);
@@ -304,7 +303,7 @@ void Engine::poll_symbols() {
   if (i.draining.empty()) return;
   const auto& m = i.market.as<layout::MarketRegion>();
   std::erase_if(i.draining, [&](std::uint16_t id) {
-    if (m.symbols[id].position.load().open_orders != 0) return false;
+    if (m.symbol(id).position.load().open_orders != 0) return false;
     i.md->unsubscribe_symbol(std::string(i.name_views[id]));
     log::log_event(spdlog::level::info, "engine", "symbol_unsubscribed",
                    log::LogFields().str("symbol", i.name_views[id]).unum("id", id));

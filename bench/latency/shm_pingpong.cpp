@@ -83,7 +83,7 @@ int shm_child(const cwts::shm::RegionOptions& ropts, layout::SignalSlot& slot, s
   const auto& m = market.as<layout::MarketRegion>();
   cc::BroadcastReader<layout::Event, layout::kEventRingCapacity> reader(m.events, 1);
   cc::RecordProducer<layout::Signal, layout::kSignalRingCapacity> prod(slot.signals,
-                                                                       m.slots[0].signal_cursor);
+                                                                       m.slot(0).signal_cursor);
   layout::Event ev{};
   layout::Signal sig{};
   for (std::size_t i = 0; i < total; ++i) {
@@ -224,7 +224,7 @@ int main(int argc, char** argv) {
   }
   pin(o.cpu_parent);
   cc::RecordConsumer<layout::Signal, layout::kSignalRingCapacity> cons(slot0->signals,
-                                                                       m.slots[0].signal_cursor);
+                                                                       m.slot(0).signal_cursor);
   std::vector<std::int64_t> rtt;
   rtt.reserve(o.samples);
   layout::Event ev{};

@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
       books_ok =
           pipeline.find("NKNUSDT")->sync.update_id() == 499870179 &&
           pipeline.find("RUNEEUR")->sync.update_id() == 15602513 &&
-          cwts::concurrent::load_word(market.symbols[0].book_valid, std::memory_order_acquire) == 1;
+          cwts::concurrent::load_word(market.symbol(0).book_valid, std::memory_order_acquire) == 1;
     }
   }
   region.remove();

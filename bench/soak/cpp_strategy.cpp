@@ -156,7 +156,7 @@ class Worker {
           static_cast<long long>(q.ask_px.raw), static_cast<unsigned long long>(q.update_id));
     }
     if (q.book_valid == 0 || q.bid_px.raw <= 0) return;
-    const layout::SymbolInfo info = client_->market().symbols[sym].info.load();
+    const layout::SymbolInfo info = client_->market().symbol(sym).info.load();
     const std::int64_t tick = std::max<std::int64_t>(1, info.tick_size.raw);
     const std::int64_t step = std::max<std::int64_t>(1, info.step_size.raw);
     // About 20 in the quote asset, on the step grid.

@@ -241,7 +241,7 @@ class Bridge {
     auto a = check_epoch();
     const int id = symbol_id(sym);
     const SymbolMeta& m = a->syms[static_cast<std::size_t>(id)];
-    T v = snapshot(a, a->mr().symbols[id].*field);
+    T v = snapshot(a, a->mr().symbol(id).*field);
     return {std::move(a), m, v};
   }
 

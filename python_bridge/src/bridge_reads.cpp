@@ -163,9 +163,8 @@ nb::tuple Bridge::candles(const std::string& sym, std::uint32_t timeframe_s, boo
   const auto& m = a->syms[static_cast<std::size_t>(id)];
   const auto& mr = a->mr();
   int tf = -1;
-  const auto n_tf = mr.config.timeframe_count;
   std::string known;
-  for (std::uint32_t i = 0; i < n_tf && i < layout::kMaxTimeframes; ++i) {
+  for (std::uint32_t i = 0; i < mr.timeframe_count(); ++i) {
     if (mr.config.timeframe_s[i] == timeframe_s) tf = static_cast<int>(i);
     known += (known.empty() ? "" : ", ") + std::to_string(mr.config.timeframe_s[i]) + "s";
   }
@@ -174,7 +173,7 @@ nb::tuple Bridge::candles(const std::string& sym, std::uint32_t timeframe_s, boo
                                 "s is not published by the engine (it publishes " + known +
                                 "; see market.timeframes in its config)");
   }
-  const auto& series = mr.candles[id][tf];
+  const auto& series = mr.candles(id, tf);
   std::vector<layout::Candle> rows;
   cwts::shm::read_closed_candles(series, layout::kCandleHistory, rows);
   if (partial) {
@@ -201,7 +200,7 @@ std::vector<std::uint32_t> Bridge::timeframes() {
   const auto a = check_epoch();
   const auto& mr = a->mr();
   std::vector<std::uint32_t> out;
-  for (std::uint32_t i = 0; i < mr.config.timeframe_count && i < layout::kMaxTimeframes; ++i) {
+  for (std::uint32_t i = 0; i < mr.timeframe_count(); ++i) {
     out.push_back(mr.config.timeframe_s[i]);
   }
   return out;
@@ -210,8 +209,8 @@ std::vector<std::uint32_t> Bridge::timeframes() {
 nb::dict Bridge::indicators(const std::string& sym) {
   const auto a = check_epoch();
   const int id = symbol_id(sym);
-  const layout::IndicatorTable table = snapshot(a, a->mr().symbols[id].indicator_table);
-  const layout::IndicatorValues vals = snapshot(a, a->mr().symbols[id].indicators);
+  const layout::IndicatorTable table = snapshot(a, a->mr().symbol(id).indicator_table);
+  const layout::IndicatorValues vals = snapshot(a, a->mr().symbol(id).indicators);
   nb::dict d;
   for (std::uint32_t i = 0; i < table.count && i < layout::kMaxIndicators; ++i) {
     d[nb::str(std::string(table.desc[i].name.view()).c_str())] = vals.value[i];

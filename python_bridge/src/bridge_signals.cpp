@@ -127,11 +127,14 @@ void Bridge::adopt(Attachment& a, cwts::shm::SlotLease&& lease) {
   a.lease = std::move(lease);
   const auto& m = a.mr();
   const std::uint32_t slot = a.lease.slot();
+  if (slot >= m.slot_capacity()) {  // the engine's grant, checked against its own region
+    throw std::runtime_error("the engine granted signal slot " + std::to_string(slot) +
+                             " and its market region holds " + std::to_string(m.slot_capacity()));
+  }
   layout::SignalSlot& mem = a.lease.memory();
-  a.producer.emplace(mem.signals, m.slots[slot].signal_cursor);
-  a.consumer.emplace(m.slots[slot].reports, mem.report_cursor);
-  const std::uint64_t last =
-      cc::load_word(m.slots[slot].last_signal_seq, std::memory_order_acquire);
+  a.producer.emplace(mem.signals, m.slot(slot).signal_cursor);
+  a.consumer.emplace(m.slot(slot).reports, mem.report_cursor);
+  const std::uint64_t last = cc::load_word(m.slot(slot).last_signal_seq, std::memory_order_acquire);
   next_seq_ = std::max(next_seq_, last + 1);
   a.first_seq = next_seq_;
 }
@@ -150,8 +153,7 @@ void Bridge::raise_claim_error(const cwts::shm::ClaimResult& r) {
     case S::kNoFreeSlot:
       raise(g_slot_taken, "every signal slot belongs to a running process");
     case S::kBadSlot:
-      raise(PyExc_ValueError,
-            "slot must be -1 (any) or 0.." + std::to_string(layout::kMaxSlots - 1));
+      raise(PyExc_ValueError, why);  // names the slots the engine's region holds
     case S::kNotAllowed:
       raise(g_error, "the engine of instance '" + instance_ + "' refused signal slot " +
                          (*want_slot_ < 0 ? std::string("(any)") : std::to_string(*want_slot_)) +
@@ -229,7 +231,7 @@ std::uint64_t Bridge::push(layout::Signal& s) {
 // the engine's cursor into the ring, in the market region this attachment still maps.
 void Bridge::report_unread_signals(Attachment& a) {
   if (!a.claimed() || !a.producer) return;
-  const std::uint64_t head = a.mr().slots[a.slot()].signal_cursor.consumed();
+  const std::uint64_t head = a.mr().slot(a.slot()).signal_cursor.consumed();
   const std::uint64_t tail = a.producer->next_index();
   const auto& ring = a.lease.memory().signals;
   for (std::uint64_t i = head; i < tail; ++i) {

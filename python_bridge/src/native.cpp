@@ -82,8 +82,8 @@ const std::shared_ptr<Attachment>& Bridge::refresh_symbols(const std::shared_ptr
   const auto& m = a->mr();
   // acquire: pairs with the engine's release of the count after it wrote the entries.
   const auto n = cc::load_word(m.symbol_count, std::memory_order_acquire);
-  for (std::uint64_t i = a->syms.size(); i < n && i < layout::kMaxSymbols; ++i) {
-    const layout::SymbolInfo si = snapshot(a, m.symbols[i].info);
+  for (std::uint64_t i = a->syms.size(); i < n && i < m.symbol_capacity(); ++i) {
+    const layout::SymbolInfo si = snapshot(a, m.symbol(i).info);
     a->syms.push_back({std::string(si.name.view()), si.price_decimals, si.qty_decimals,
                        si.tick_size.raw, si.step_size.raw});
   }

@@ -135,6 +135,40 @@ TEST(Config, BadValuesNameKeyAndReason) {
                "not one of");
 }
 
+// ADR 0035: the market region's symbol and slot capacities come from region.max_symbols and
+// region.max_slots; every slot index the file names is checked against them.
+TEST(Config, TheRegionsCapacitiesAreConfiguredAndBoundTheSymbolsAndSlots) {
+  const Config d = parse_config(kMinimal);
+  EXPECT_EQ(d.region.max_symbols, 64U);  // twice the configured symbols, at least 64
+  EXPECT_EQ(d.region.max_slots, 16U);
+  EXPECT_EQ(d.gateway.slot, 15U);
+  std::string many = R"({"market":{"symbols":[)";
+  for (int i = 0; i < 100; ++i) many += (i == 0 ? "\"S" : ",\"S") + std::to_string(i) + "USDT\"";
+  EXPECT_EQ(parse_config(many + "]}}").region.max_symbols, 200U);
+  const Config big = parse_config(
+      R"({"region":{"max_symbols":1000,"max_slots":64},"market":{"symbols":["BTCUSDT"]},)"
+      R"("slots":{"63":{"reduce_only":true}},"gateway":{}})");
+  EXPECT_EQ(big.region.max_symbols, 1000U);
+  EXPECT_EQ(big.region.max_slots, 64U);
+  EXPECT_TRUE(big.slot(63).reduce_only);
+  EXPECT_EQ(big.gateway.slot, 63U);  // the region's last slot unless set
+  const Config few =
+      parse_config(R"({"region":{"max_slots":4},"market":{"symbols":["BTCUSDT"]},"gateway":{}})");
+  EXPECT_EQ(few.gateway.slot, 3U);
+
+  expect_error(R"({"region":{"max_symbols":1025},"market":{"symbols":["BTCUSDT"]}})",
+               "region.max_symbols", "1024");
+  expect_error(R"({"region":{"max_slots":65},"market":{"symbols":["BTCUSDT"]}})",
+               "region.max_slots", "64");
+  expect_error(R"({"region":{"max_symbols":1},"market":{"symbols":["BTCUSDT","ETHUSDT"]}})",
+               "market.symbols", "holds 1 (region.max_symbols");
+  expect_error(R"({"region":{"max_slots":4},"market":{"symbols":["BTCUSDT"]},"slots":{"4":{}}})",
+               "slots.4", "0..3 (region.max_slots)");
+  expect_error(
+      R"({"region":{"max_slots":4},"market":{"symbols":["BTCUSDT"]},"gateway":{"slot":4}})",
+      "gateway.slot", "");
+}
+
 TEST(Config, SlotClaimPoliciesResolveNamesAndIds) {
   const Config c = parse_config(
       R"({"market":{"symbols":["BTCUSDT"]},"slots":{"default":{"users":[1234]},"1":{"users":["root",77],"groups":["root"]}}})");
@@ -346,13 +380,14 @@ TEST(Credentials, ControlTokensFileGivesEachClientItsScopes) {
   EXPECT_FALSE(t[0].scopes.can_trade(4));
   EXPECT_TRUE(t[1].scopes.admin && t[1].scopes.can_trade(15) && t[1].scopes.can_read());
   EXPECT_TRUE(t[2].scopes.can_trade(0) && t[2].scopes.can_trade(15) && !t[2].scopes.admin);
-  EXPECT_TRUE(t[2].scopes.can_read());  // a client that may trade reads what it trades on
+  EXPECT_TRUE(t[2].scopes.can_trade(63));  // trade:* is every slot a region can hold
+  EXPECT_TRUE(t[2].scopes.can_read());     // a client that may trade reads what it trades on
 
   const std::pair<const char*, const char*> bad[] = {
       {"alice read\n", "NAME SCOPES TOKEN"},
       {"alice read short\n", "at least 16"},
       {"alice write alice-token-0123456789\n", "unknown scope \"write\""},
-      {"alice trade:16 alice-token-0123456789\n", "trade:N with N < 16"},
+      {"alice trade:64 alice-token-0123456789\n", "trade:N with N < 64"},
       {"alice trade:x alice-token-0123456789\n", "unknown scope"},
       {"al/ice read alice-token-0123456789\n", "a name is"},
       {"a read alice-token-0123456789\nb read alice-token-0123456789\n", "same token as a's"},

@@ -90,7 +90,7 @@ TEST(CwtsdFees, BnbCommissionIsValuedAtTheBnbMidAndTheBaseIsReceivedWhole) {
   // valuation and this read: allowed, as that many ticks' worth of the BNB charged.
   const auto q = s.quote(bnb);
   const std::int64_t mid = (q.bid_px.raw + q.ask_px.raw) / 2;
-  const std::int64_t tick = s.market().symbols[bnb].info.load().tick_size.raw;
+  const std::int64_t tick = s.market().symbol(bnb).info.load().tick_size.raw;
   ASSERT_GT(tick, 0);
   const std::int64_t want = mul8(mid, last.fee_native.raw);
   const std::int64_t slack = mul8(50 * tick, last.fee_native.raw) + 1;

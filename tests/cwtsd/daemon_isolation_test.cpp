@@ -177,10 +177,10 @@ TEST_F(CwtsdIsolation, AStrategyCannotTradeThroughASlotItDidNotClaim) {
                                             cwts::shm::Access::kReadOnly, ro);
     const auto& m = market.as<cwts::layout::MarketRegion>();
     cwts::concurrent::RecordProducer<cwts::layout::Signal, cwts::layout::kSignalRingCapacity> p(
-        mine.memory().signals, m.slots[3].signal_cursor);
+        mine.memory().signals, m.slot(3).signal_cursor);
     cwts::layout::Signal s =
         StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.001), 0);
-    s.seq = cwts::concurrent::load_word(m.slots[3].last_signal_seq, std::memory_order_acquire) + 1;
+    s.seq = cwts::concurrent::load_word(m.slot(3).last_signal_seq, std::memory_order_acquire) + 1;
     s.created_ns = cwts::core::realtime_ns();
     if (p.try_push(s) != cwts::concurrent::PushStatus::kOk) return 14;
     std::this_thread::sleep_for(300ms);  // the engine reads it while the claim is held
@@ -273,9 +273,9 @@ TEST(CwtsdSlotMemory, AFormerHolderCannotWriteIntoTheNextHoldersSlot) {
   auto* old = static_cast<cwts::layout::SignalSlot*>(kept);
   const auto& m = next.market();
   cwts::concurrent::RecordProducer<cwts::layout::Signal, cwts::layout::kSignalRingCapacity> p(
-      old->signals, m.slots[9].signal_cursor);
+      old->signals, m.slot(9).signal_cursor);
   cwts::layout::Signal s = StrategyClient::make(btc, Side::kBuy, OrderType::kMarket, fx(0.003), 0);
-  s.seq = cwts::concurrent::load_word(m.slots[9].last_signal_seq, std::memory_order_acquire) + 1;
+  s.seq = cwts::concurrent::load_word(m.slot(9).last_signal_seq, std::memory_order_acquire) + 1;
   s.created_ns = cwts::core::realtime_ns();
   (void)p.try_push(s);
   std::this_thread::sleep_for(500ms);

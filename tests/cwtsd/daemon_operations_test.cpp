@@ -50,7 +50,7 @@ TEST(Cwtsd, EverySignalSentUntilTheEngineExitsIsRefusedOrReported) {
   StrategyClient s(h.instance(), 0);
   const int btc = s.symbol_id("BTCUSDT");
   const auto q = s.quote(btc);
-  const auto info = s.market().symbols[btc].info.load();
+  const auto info = s.market().symbol(btc).info.load();
   const std::int64_t far = tick_floor(q.bid_px.raw * 97 / 100, info.tick_size.raw);
   const auto resting =
       s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001), far));

@@ -482,6 +482,46 @@ TEST(CwtsdJournal, AnOrderLeftOpenByAStopIsAdoptedWithoutASecondTerminalReport) 
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }
 
+// ADR 0035: a region of 64 signal slots (region.max_slots), and a strategy on the last one
+// trades. The order it leaves open is in the journal; a restart whose region has fewer slots would
+// have nowhere to report that order, so it does not start, and says what to set; with the slots
+// back, the order is adopted.
+TEST(CwtsdJournal, AnOpenOrderOfASlotTheRegionNoLongerHasStopsTheStartSayingWhatToSet) {
+  EngineOptions o = journaled("adopt");
+  o.on_stop = "leave";
+  o.extra_region = R"(,"max_slots":64)";
+  Harness h(o);
+  std::string cid;
+  {
+    StrategyClient s(h.instance(), 63);
+    ASSERT_EQ(s.market().slot_capacity(), 64U);
+    const int btc = s.symbol_id("BTCUSDT");
+    const auto q = s.quote(btc);
+    const auto r = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
+                                                 tick_floor(q.bid_px.raw * 97 / 100, fx(0.01))));
+    cid = wait_new(s, r);
+    ASSERT_FALSE(cid.empty()) << h.log();
+    EXPECT_EQ(h.engine().terminate(15s), 0);
+  }
+  h.options().extra_region = R"(,"max_slots":16)";
+  h.options().wait_ready = false;
+  h.write_config();
+  h.start();
+  EXPECT_NE(h.engine().wait(20s), 0);
+  EXPECT_NE(h.log().find("of slot 63, and the market region has 16 slots: set region.max_slots to "
+                         "at least 64"),
+            std::string::npos)
+      << h.log();
+  ASSERT_NE(h.signed_get("/api/v3/openOrders", "symbol=BTCUSDT").body.find(cid), std::string::npos);
+
+  h.options().extra_region = R"(,"max_slots":64)";
+  h.options().wait_ready = true;
+  h.write_config();
+  h.start();
+  EXPECT_NE(h.log().find("\"open_orders_recovered\":1"), std::string::npos) << h.log();
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
 TEST(CwtsdJournal, ACorruptJournalStopsTheStartWithAClearError) {
   Harness h(journaled());
   // The first engine ran; replace its journal with something that is not one.

@@ -59,7 +59,7 @@ std::uint64_t rest_near_bid(StrategyClient& s, int sym, std::int64_t qty, int ti
 // A limit buy 3% under the bid worth about 20 USDT: it rests for the whole test.
 std::uint64_t rest_far_below(StrategyClient& s, int sym) {
   const auto q = s.quote(sym);
-  const auto info = s.market().symbols[sym].info.load();
+  const auto info = s.market().symbol(sym).info.load();
   const std::int64_t px = tick_floor(q.bid_px.raw * 97 / 100, info.tick_size.raw);
   const std::int64_t step = info.step_size.raw;
   const std::int64_t qty = (fx(20) * fx(1) / px / step + 1) * step;

@@ -32,7 +32,7 @@ Config test_config() {
       R"({
     "region": {"instance": "symrt)" +
       std::to_string(::getpid()) + "n" + std::to_string(n++) +
-      R"(", "lock_pages": false, "hugepages": "off"},
+      R"(", "lock_pages": false, "hugepages": "off", "max_symbols": 20},
     "venue": {"kind": "paper", "rest_url": "http://127.0.0.1:9", "ws_url": "ws://127.0.0.1:9",
               "exchange_info_file": ")" CWTS_SOURCE_DIR
       R"(/tests/data/binance/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz"},
@@ -60,8 +60,8 @@ void read_everything(const Engine& e, const std::atomic<bool>& stop, std::size_t
     const std::size_t count = cc::load_word(m.symbol_count, std::memory_order_acquire);
     if (count < last_count) ++errors;
     last_count = count;
-    for (std::size_t id = 0; id < count && id < layout::kMaxSymbols; ++id) {
-      const layout::SymbolInfo si = m.symbols[id].info.load();
+    for (std::size_t id = 0; id < count && id < m.symbol_capacity(); ++id) {
+      const layout::SymbolInfo si = m.symbol(id).info.load();
       if (si.id != id || si.name.view().empty()) ++errors;
     }
     (void)e.snapshot();
@@ -99,7 +99,7 @@ TEST(SymbolsAtRunTime, AddedAndRemovedWhileOtherThreadsRead) {
   const auto& m = e.market_region();
   EXPECT_EQ(cc::load_word(m.symbol_count, std::memory_order_acquire), expected);
   EXPECT_EQ(e.symbol_names().size(), expected);
-  EXPECT_EQ(m.symbols[2].info.load().name.view(), "BNBUSDT");
+  EXPECT_EQ(m.symbol(2).info.load().name.view(), "BNBUSDT");
 
   // Unknown on the venue: refused, nothing changed, even after a good one in the same request.
   EXPECT_THROW((void)e.add_symbols(std::vector<std::string>{"SOLUSDT", "NOTAPAIR"}, 5000),
@@ -109,15 +109,15 @@ TEST(SymbolsAtRunTime, AddedAndRemovedWhileOtherThreadsRead) {
   // Removed: not trading, still in the table (status BREAK), its id kept; added back: the same id.
   EXPECT_EQ(e.remove_symbol("ADAUSDT", 1000), 3);
   EXPECT_FALSE(e.symbol_trading(3));
-  EXPECT_EQ(m.symbols[3].info.load().name.view(), "ADAUSDT");
+  EXPECT_EQ(m.symbol(3).info.load().name.view(), "ADAUSDT");
   const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (m.symbols[3].info.load().status !=
+  while (m.symbol(3).info.load().status !=
              static_cast<std::uint8_t>(layout::SymbolStatus::kBreak) &&
          std::chrono::steady_clock::now() < deadline) {
     e.poll_symbols();
     std::this_thread::sleep_for(1ms);
   }
-  EXPECT_EQ(m.symbols[3].info.load().status,
+  EXPECT_EQ(m.symbol(3).info.load().status,
             static_cast<std::uint8_t>(layout::SymbolStatus::kBreak));
   EXPECT_EQ(e.snapshot().symbols, expected - 1);  // readiness counts the symbols that trade
   const auto back = e.add_symbols(std::vector<std::string>{"ADAUSDT"}, 5000);
@@ -126,21 +126,23 @@ TEST(SymbolsAtRunTime, AddedAndRemovedWhileOtherThreadsRead) {
   EXPECT_TRUE(back[0].added);
   EXPECT_TRUE(e.symbol_trading(3));
 
-  // Up to the layout's capacity, then a clear error naming it.
+  // Up to the region's capacity (region.max_symbols), then a clear error naming it.
+  constexpr std::size_t kCapacity = 20;
+  ASSERT_EQ(m.symbol_capacity(), kCapacity);
   std::vector<std::string> more;
   for (const char* s :
        {"ATOMUSDT", "ETCUSDT",  "FILUSDT",  "AAVEUSDT", "UNIUSDT",  "SUSHIUSDT", "VETUSDT",
         "NEOUSDT",  "QTUMUSDT", "IOTAUSDT", "ZECUSDT",  "DASHUSDT", "XMRUSDT",   "ALGOUSDT",
         "ZILUSDT",  "ONTUSDT",  "ICXUSDT",  "BATUSDT",  "KAVAUSDT", "THETAUSDT", "WAVESUSDT"}) {
-    if (e.symbol_names().size() + more.size() < layout::kMaxSymbols) more.emplace_back(s);
+    if (e.symbol_names().size() + more.size() < kCapacity) more.emplace_back(s);
   }
   (void)e.add_symbols(more, 5000);
-  EXPECT_EQ(e.symbol_names().size(), layout::kMaxSymbols);
+  EXPECT_EQ(e.symbol_names().size(), kCapacity);
   try {
     (void)e.add_symbols(std::vector<std::string>{"OMGUSDT"}, 5000);  // on the venue, no room
     ADD_FAILURE() << "a full table accepted a symbol";
   } catch (const SymbolError& err) {
-    EXPECT_NE(std::string(err.what()).find("kMaxSymbols = " + std::to_string(layout::kMaxSymbols)),
+    EXPECT_NE(std::string(err.what()).find("holds 20 symbols (region.max_symbols"),
               std::string::npos)
         << err.what();
   }
@@ -151,8 +153,8 @@ TEST(SymbolsAtRunTime, AddedAndRemovedWhileOtherThreadsRead) {
   r2.join();
   EXPECT_EQ(errors1, 0U);
   EXPECT_EQ(errors2, 0U);
-  EXPECT_EQ(seen1, layout::kMaxSymbols);
-  EXPECT_EQ(seen2, layout::kMaxSymbols);
+  EXPECT_EQ(seen1, kCapacity);
+  EXPECT_EQ(seen2, kCapacity);
   e.stop();
 }
 

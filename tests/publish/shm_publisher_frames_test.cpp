@@ -41,7 +41,7 @@ TEST_F(ShmPublisherTest, TradeSourceLatchesTheFirstKindSeen) {
   ASSERT_EQ(pipeline.on_frame(2, raw), md::ParseErrc::kOk);
   ASSERT_EQ(pipeline.on_frame(3, agg5), md::ParseErrc::kOk);
   EXPECT_EQ(pub.stats().other_trade_source, 1U);
-  const layout::Quote q = market().symbols[1].quote.load();
+  const layout::Quote q = market().symbol(1).quote.load();
   EXPECT_EQ(q.last_trade_id, 15683431U);
   EXPECT_EQ(q.last_side, static_cast<std::uint8_t>(layout::Side::kSell));  // m=true: seller took
   const layout::Candle* live = pub.candles().live(1, 1);
@@ -50,7 +50,7 @@ TEST_F(ShmPublisherTest, TradeSourceLatchesTheFirstKindSeen) {
   EXPECT_EQ(live->volume.raw, px("68"));
   EXPECT_EQ(live->high.raw, px("0.3529"));
   // The live candle in shared memory is the builder's.
-  const layout::Candle shm_live = market().candles[1][1].live.load();
+  const layout::Candle shm_live = market().candles(1, 1).live.load();
   EXPECT_EQ(std::memcmp(&shm_live, live, sizeof shm_live), 0);
 }
 
@@ -71,7 +71,7 @@ TEST_F(ShmPublisherTest, SpotBookTickerCarriesNoExchangeTimeOfAnEarlierFrame) {
           2,
           R"({"stream":"nknusdt@bookTicker","data":{"u":499869768,"s":"NKNUSDT","b":"0.35210000","B":"672.00000000","a":"0.35260000","A":"3199.00000000"}})"),
       md::ParseErrc::kOk);
-  const layout::Quote q = market().symbols[1].quote.load();
+  const layout::Quote q = market().symbol(1).quote.load();
   EXPECT_EQ(q.update_id, 499869768U);
   EXPECT_EQ(q.receive_ts_ns, 2);
   EXPECT_EQ(q.exchange_ts_ns, 0);
@@ -88,7 +88,7 @@ TEST_F(ShmPublisherTest, RefreshedExchangeInfoRewritesTheTableAndAnnouncesStatus
     }
   }
   pub.update_symbol_info(changed);
-  const layout::SymbolInfo si = market().symbols[1].info.load();
+  const layout::SymbolInfo si = market().symbol(1).info.load();
   EXPECT_EQ(si.status, static_cast<std::uint8_t>(layout::SymbolStatus::kHalt));
   EXPECT_EQ(si.tick_size.raw, 100'000);
   // One kStatus event, for NKNUSDT only (BLZETH did not change).
@@ -114,7 +114,7 @@ TEST_F(ShmPublisherTest, QuoteNeverGoesBackToAnOlderUpdateId) {
   auto frame = [&](std::int64_t ts, const std::string& json, std::string_view ctx = {}) {
     ASSERT_EQ(pipeline.on_frame(ts, json, ctx), md::ParseErrc::kOk) << json;
   };
-  const auto quote = [&] { return market().symbols[1].quote.load(); };
+  const auto quote = [&] { return market().symbol(1).quote.load(); };
   frame(1, R"({"lastUpdateId":100,"bids":[["1.00","1"]],"asks":[["1.20","1"]]})", "NKNUSDT");
   EXPECT_EQ(quote().update_id, 100U);
   EXPECT_EQ(quote().bid_px.raw, px("1"));
@@ -127,7 +127,7 @@ TEST_F(ShmPublisherTest, QuoteNeverGoesBackToAnOlderUpdateId) {
   frame(
       3,
       R"({"stream":"nknusdt@depth@100ms","data":{"e":"depthUpdate","E":10,"s":"NKNUSDT","U":101,"u":103,"b":[["1.05","1"]],"a":[]}})");
-  EXPECT_EQ(market().symbols[1].book.load().update_id, 103U);
+  EXPECT_EQ(market().symbol(1).book.load().update_id, 103U);
   EXPECT_EQ(quote().update_id, 105U);
   EXPECT_EQ(quote().bid_px.raw, px("1.1"));
   EXPECT_EQ(quote().bid_qty.raw, px("3"));

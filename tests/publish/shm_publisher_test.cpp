@@ -159,20 +159,20 @@ TEST_F(ShmPublisherTest, ReplayedCaptureIsWhatAReadOnlyReaderSees) {
 
   // Symbol table and timeframes.
   ASSERT_EQ(cc::load_word(r.symbol_count, std::memory_order_acquire), 2U);
-  const layout::SymbolInfo si = r.symbols[nkn].info.load();
+  const layout::SymbolInfo si = r.symbol(nkn).info.load();
   EXPECT_EQ(si.name.view(), "NKNUSDT");
   EXPECT_EQ(si.id, 1);
   EXPECT_EQ(si.tick_size.raw, 10'000);
   EXPECT_EQ(si.price_decimals, 8);
-  EXPECT_EQ(r.symbols[0].info.load().name.view(), "BLZETH");
+  EXPECT_EQ(r.symbol(0).info.load().name.view(), "BLZETH");
   EXPECT_EQ(r.config.timeframe_count, 3U);
   EXPECT_EQ(r.config.timeframe_s[0], 1U);
   EXPECT_EQ(r.config.timeframe_s[1], 60U);
   EXPECT_EQ(r.config.timeframe_s[2], 300U);
 
   // The book: valid, at the final update id, top 3 as independently computed.
-  EXPECT_EQ(cc::load_word(r.symbols[nkn].book_valid, std::memory_order_acquire), 1U);
-  const layout::BookTop bt = r.symbols[nkn].book.load();
+  EXPECT_EQ(cc::load_word(r.symbol(nkn).book_valid, std::memory_order_acquire), 1U);
+  const layout::BookTop bt = r.symbol(nkn).book.load();
   EXPECT_EQ(bt.book_valid, 1);
   EXPECT_EQ(bt.update_id, kFinalUpdateId);
   EXPECT_EQ(bt.bid_count, layout::kBookDepth);
@@ -207,7 +207,7 @@ TEST_F(ShmPublisherTest, ReplayedCaptureIsWhatAReadOnlyReaderSees) {
 
   // The quote: the book (499870179) is newer than the last bookTicker (499870151), so the quote
   // is the book's best level; plus the last trade.
-  const layout::Quote q = r.symbols[nkn].quote.load();
+  const layout::Quote q = r.symbol(nkn).quote.load();
   EXPECT_EQ(q.update_id, kFinalUpdateId);
   EXPECT_EQ(q.bid_px, bt.bid_px[0]);
   EXPECT_EQ(q.bid_qty, bt.bid_qty[0]);
@@ -222,8 +222,8 @@ TEST_F(ShmPublisherTest, ReplayedCaptureIsWhatAReadOnlyReaderSees) {
   EXPECT_EQ(q.last_side, static_cast<std::uint8_t>(layout::Side::kBuy));  // m=false: buyer took
 
   // BLZETH got no frames: nothing but its symbol-table entry.
-  EXPECT_EQ(cc::load_word(r.symbols[0].book_valid, std::memory_order_acquire), 0U);
-  EXPECT_EQ(r.symbols[0].quote.load().update_id, 0U);
+  EXPECT_EQ(cc::load_word(r.symbol(0).book_valid, std::memory_order_acquire), 0U);
+  EXPECT_EQ(r.symbol(0).quote.load().update_id, 0U);
 
   // The event ring: every record, in order, exactly as the replay predicts.
   cc::BroadcastReader<layout::Event, layout::kEventRingCapacity> events(r.events, 1);
@@ -301,12 +301,12 @@ TEST_F(ShmPublisherTest, ReplayedCaptureIsWhatAReadOnlyReaderSees) {
   ASSERT_NE(close_1m, nullptr);
 
   // The closed 1m candle: the venue's kline for the minute, in the closed ring and the event.
-  cc::BroadcastReader<layout::Candle, layout::kCandleHistory> ring(r.candles[nkn][1].closed, 1);
+  cc::BroadcastReader<layout::Candle, layout::kCandleHistory> ring(r.candles(nkn, 1).closed, 1);
   layout::Candle c{};
   ASSERT_EQ(ring.try_read(c), cc::ReadStatus::kOk);
   EXPECT_EQ(ring.try_read(c), cc::ReadStatus::kEmpty);
-  ASSERT_EQ(r.candles[nkn][1].closed.last_sequence(), 1U);
-  ring = cc::BroadcastReader<layout::Candle, layout::kCandleHistory>(r.candles[nkn][1].closed, 1);
+  ASSERT_EQ(r.candles(nkn, 1).closed.last_sequence(), 1U);
+  ring = cc::BroadcastReader<layout::Candle, layout::kCandleHistory>(r.candles(nkn, 1).closed, 1);
   ASSERT_EQ(ring.try_read(c), cc::ReadStatus::kOk);
   EXPECT_EQ(c.open_time_ms, kMinuteOpen);
   EXPECT_EQ(c.open.raw, px("0.3527"));
@@ -317,14 +317,14 @@ TEST_F(ShmPublisherTest, ReplayedCaptureIsWhatAReadOnlyReaderSees) {
   EXPECT_EQ(c.trades, 30U);
   EXPECT_EQ(c.closed, 1U);
   EXPECT_EQ(std::memcmp(&c, &close_1m->body.candle.candle, sizeof c), 0);
-  EXPECT_EQ(r.candles[nkn][0].closed.last_sequence(), 23U);
+  EXPECT_EQ(r.candles(nkn, 0).closed.last_sequence(), 23U);
   // Live candles: the new minute is a flat placeholder; the 5m candle is built from the trade.
-  const layout::Candle live_1m = r.candles[nkn][1].live.load();
+  const layout::Candle live_1m = r.candles(nkn, 1).live.load();
   EXPECT_EQ(live_1m.open_time_ms, kMinuteOpen + 60'000);
   EXPECT_EQ(live_1m.close.raw, px("0.3528"));
   EXPECT_EQ(live_1m.trades, 0U);
   EXPECT_EQ(live_1m.closed, 0U);
-  const layout::Candle live_5m = r.candles[nkn][2].live.load();
+  const layout::Candle live_5m = r.candles(nkn, 2).live.load();
   EXPECT_EQ(live_5m.open_time_ms, 1633998300000);
   EXPECT_EQ(live_5m.open.raw, px("0.3528"));
   EXPECT_EQ(live_5m.volume.raw, px("58"));
@@ -368,9 +368,9 @@ TEST_F(ShmPublisherTest, GapLeavesTheBookInvalidInTheRegion) {
 
   Region reader = Region::attach(layout::RegionKind::kMarket, Access::kReadOnly, opts_);
   const auto& r = reader.as<layout::MarketRegion>();
-  EXPECT_EQ(cc::load_word(r.symbols[1].book_valid, std::memory_order_acquire), 0U);
-  EXPECT_EQ(r.symbols[1].book.load().book_valid, 0);
-  const layout::Quote q = r.symbols[1].quote.load();
+  EXPECT_EQ(cc::load_word(r.symbol(1).book_valid, std::memory_order_acquire), 0U);
+  EXPECT_EQ(r.symbol(1).book.load().book_valid, 0);
+  const layout::Quote q = r.symbol(1).quote.load();
   EXPECT_EQ(q.book_valid, 0);
   EXPECT_GT(q.update_id, 0U);  // bookTickers still update the quote, flagged as book-invalid
   EXPECT_EQ(cc::load_word(r.status.md.gaps, std::memory_order_relaxed), 1U);
@@ -401,7 +401,7 @@ TEST_F(ShmPublisherTest, FramesForSymbolsOutsideTheTableAreCountedAndIgnored) {
   EXPECT_GT(pub.stats().unknown_symbol, 0U);
   EXPECT_EQ(pub.stats().events, 0U);
   EXPECT_EQ(market().events.last_sequence(), 0U);
-  EXPECT_EQ(cc::load_word(market().symbols[0].book_valid, std::memory_order_acquire), 0U);
+  EXPECT_EQ(cc::load_word(market().symbol(0).book_valid, std::memory_order_acquire), 0U);
 }
 
 TEST_F(ShmPublisherTest, StartUpErrorsAreClear) {

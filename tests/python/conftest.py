@@ -139,7 +139,8 @@ class Engine:
 
     _count = 0
 
-    def __init__(self, sim, tmp_path, venue="binance", extra="", overrides=None, shm_dir=""):
+    def __init__(self, sim, tmp_path, venue="binance", extra="", overrides=None, shm_dir="",
+                 region=None):
         binary = cwtsd_binary()
         if binary is None:
             pytest.fail("cwtsd binary not found (build it, or set CWTSD_BIN)")
@@ -161,6 +162,7 @@ class Engine:
         }
         if self.shm_dir:
             config["region"].update(shm_dir=self.shm_dir, hugepages="off")
+        config["region"].update(region or {})  # e.g. max_symbols, max_slots
         config.update(overrides or {})  # top-level sections replaced whole
         self.config.write_text(json.dumps(config))
         self.log_path = tmp_path / f"{self.instance}.log"

@@ -222,17 +222,17 @@ def test_a_removed_symbol_with_an_open_order_is_tracked_after_a_restart(three_sy
 
 
 def test_a_full_symbol_table_is_a_clear_error(tmp_path):
-    # 32 synthetic symbols on the venue (kMaxSymbols), two configured: 30 fit, the 33rd does not.
+    # A region made for 32 symbols (region.max_symbols), two configured: 30 fit, the 33rd does not.
     names = ["BTCUSDT", "ETHUSDT"] + [f"S{i:02d}USDT" for i in range(31)]
     sim = Sim(["--synthetic", ",".join(names), "--rate", "50", "--balance", "USDT=100000"], tmp_path)
     eng = None
     try:
-        eng = Engine(sim, tmp_path)
+        eng = Engine(sim, tmp_path, region={"max_symbols": 32})
         port = control_address(eng)["port"]
         token = generated_token(eng)
         too_many = call(port, token, "symbols.add", {"symbols": names[2:]})
         msg = too_many["error"]["message"]
-        assert "symbol table is full" in msg and "kMaxSymbols = 32" in msg, msg
+        assert "symbol table is full" in msg and "holds 32 symbols (region.max_symbols" in msg, msg
         assert len(call(port, token, "symbols")["result"]) == 2, "nothing changed"
         ok = call(port, token, "symbols.add", {"symbols": names[2:32]})
         assert "result" in ok, ok

@@ -76,15 +76,17 @@ TEST_F(RegionTest, ReaderSeesTheHeaderTheEngineWrote) {
   EXPECT_EQ(h.layout_hash, layout::kLayoutHash);
   EXPECT_EQ(h.engine_pid, ::getpid());
   EXPECT_EQ(h.instance.view(), opts_.instance);
-  EXPECT_EQ(h.max_symbols, layout::kMaxSymbols);
-  EXPECT_GE(reader.size(), layout::kMarketRegionBytes);
+  EXPECT_EQ(h.max_symbols, layout::kDefaultSymbols);
+  EXPECT_EQ(h.max_slots, layout::kDefaultSlots);
+  EXPECT_EQ(h.max_timeframes, layout::kMaxTimeframes);
+  EXPECT_GE(reader.size(), layout::MarketRegion::bytes(layout::MarketCapacity{}));
   EXPECT_EQ(reader.backing(), Backing::kShm);
   EXPECT_EQ(reader.path(), dir_ + "/cwts-" + opts_.instance + "-market");
   // Data written through the engine's mapping is visible through the reader's.
   layout::Quote q{};
   q.bid_px.raw = 42;
-  engine.as<layout::MarketRegion>().symbols[3].quote.store(q);
-  EXPECT_EQ(reader.as<layout::MarketRegion>().symbols[3].quote.load().bid_px.raw, 42);
+  engine.as<layout::MarketRegion>().symbol(3).quote.store(q);
+  EXPECT_EQ(reader.as<layout::MarketRegion>().symbol(3).quote.load().bid_px.raw, 42);
 }
 
 TEST_F(RegionTest, AttachWithoutEngineSaysWhereItLooked) {
@@ -131,6 +133,89 @@ TEST_F(RegionTest, SameVersionDifferentHashIsRefusedNamingBothHashes) {
   std::string what;
   EXPECT_EQ(attach_error(RegionKind::kMarket, Access::kReadOnly, &what), RegionErrc::kHashMismatch);
   EXPECT_NE(what.find("0xdeadbeef00000001"), std::string::npos) << what;
+}
+
+// ADR 0035: the capacities are the region's, chosen at creation and recorded in its header; the
+// arrays after the fixed part are laid out from them, in the engine's and the reader's mapping.
+TEST_F(RegionTest, AThousandSymbolsAndSixtyFourSlotsAreLaidOutFromTheHeadersCapacities) {
+  opts_.market_capacity = {1000, 64, 3};
+  Region engine = Region::create(RegionKind::kMarket, opts_);
+  engine.set_state(RegionState::kLive);
+  Region reader = Region::attach(RegionKind::kMarket, Access::kReadOnly, opts_);
+  const auto& h = reader.header();
+  EXPECT_EQ(h.max_symbols, 1000U);
+  EXPECT_EQ(h.max_slots, 64U);
+  EXPECT_EQ(h.max_timeframes, 3U);
+  const std::size_t bytes = layout::MarketRegion::bytes({1000, 64, 3});
+  EXPECT_EQ(bytes, sizeof(layout::MarketRegion) + 1000 * sizeof(layout::SymbolEntry) +
+                       64 * sizeof(layout::SlotEngineSide) + 3000 * sizeof(layout::CandleSeries));
+  EXPECT_GE(reader.size(), bytes);
+  EXPECT_EQ(h.region_size, reader.size());
+
+  // The last entry of each array is inside the mapping, and each array starts where the one
+  // before it ends: a write to one entry changes no other.
+  auto& w = engine.as<layout::MarketRegion>();
+  const auto& r = reader.as<layout::MarketRegion>();
+  const auto* base = static_cast<const unsigned char*>(reader.data());
+  const auto end_of = [&](const auto& x) {
+    return static_cast<std::size_t>(reinterpret_cast<const unsigned char*>(&x) - base) + sizeof x;
+  };
+  EXPECT_EQ(end_of(r.symbol(999)), layout::MarketRegion::slots_offset({1000, 64, 3}));
+  EXPECT_EQ(end_of(r.slot(63)), layout::MarketRegion::candles_offset({1000, 64, 3}));
+  EXPECT_EQ(end_of(r.candles(999, 2)), bytes);
+  layout::Quote q{};
+  q.bid_px.raw = 999;
+  w.symbol(999).quote.store(q);
+  w.slot(63).accepted = 63;
+  layout::Candle c{};
+  c.open_time_ms = 60'000;
+  w.candles(999, 2).live.store(c);
+  w.candles(998, 2).live.store(layout::Candle{});
+  EXPECT_EQ(r.symbol(999).quote.load().bid_px.raw, 999);
+  EXPECT_EQ(r.symbol(998).quote.load().bid_px.raw, 0);
+  EXPECT_EQ(r.slot(63).accepted, 63U);
+  EXPECT_EQ(r.slot(62).accepted, 0U);
+  EXPECT_EQ(r.candles(999, 2).live.load().open_time_ms, 60'000);
+  EXPECT_EQ(r.candles(999, 1).live.load().open_time_ms, 0);
+}
+
+TEST_F(RegionTest, CapacitiesOutsideTheCompiledCeilingsAreRefusedAtCreate) {
+  for (const layout::MarketCapacity cap :
+       {layout::MarketCapacity{0, 16, 2},
+        layout::MarketCapacity{static_cast<std::uint32_t>(layout::kMaxSymbols + 1), 16, 2},
+        layout::MarketCapacity{64, static_cast<std::uint32_t>(layout::kMaxSlots + 1), 2},
+        layout::MarketCapacity{64, 16, 0}}) {
+    opts_.market_capacity = cap;
+    try {
+      (void)Region::create(RegionKind::kMarket, opts_);
+      ADD_FAILURE() << "created " << cap.symbols << "/" << cap.slots << "/" << cap.timeframes;
+    } catch (const RegionError& e) {
+      EXPECT_EQ(e.code(), RegionErrc::kSizeMismatch);
+      EXPECT_NE(std::string(e.what()).find("is not within 1.."), std::string::npos) << e.what();
+    }
+  }
+}
+
+// A reader lays out the arrays from the header, so a header that declares more than the file
+// holds, or more than the reader's tables (the ceilings), is refused before anything is read.
+TEST_F(RegionTest, AHeaderDeclaringMoreThanItsFileOrTheCeilingsIsRefused) {
+  opts_.market_capacity = {100, 8, 2};
+  Region engine = Region::create(RegionKind::kMarket, opts_);
+  engine.set_state(RegionState::kLive);
+  auto& h = engine.as<layout::RegionHeader>();
+  std::string what;
+  h.max_symbols = 200;  // the file holds 100
+  EXPECT_EQ(attach_error(RegionKind::kMarket, Access::kReadOnly, &what), RegionErrc::kSizeMismatch);
+  EXPECT_NE(what.find("layout needs"), std::string::npos) << what;
+  h.max_symbols = 100;
+  h.max_slots = static_cast<std::uint32_t>(layout::kMaxSlots + 1);
+  EXPECT_EQ(attach_error(RegionKind::kMarket, Access::kReadOnly, &what), RegionErrc::kSizeMismatch);
+  EXPECT_NE(what.find("max_slots"), std::string::npos) << what;
+  h.max_slots = 8;
+  h.max_timeframes = 0;
+  EXPECT_EQ(attach_error(RegionKind::kMarket, Access::kReadOnly, &what), RegionErrc::kSizeMismatch);
+  h.max_timeframes = 2;
+  EXPECT_NO_THROW((void)Region::attach(RegionKind::kMarket, Access::kReadOnly, opts_));
 }
 
 TEST_F(RegionTest, WrongMagicIsNotACwtsRegion) {
@@ -532,7 +617,7 @@ TEST_F(HostileFileTest, ForgedMarketRegionOfAnotherUserIsIgnored) {
   engine.set_state(RegionState::kLive);
   layout::Quote q{};
   q.bid_px.raw = 42;
-  engine.as<layout::MarketRegion>().symbols[3].quote.store(q);
+  engine.as<layout::MarketRegion>().symbol(3).quote.store(q);
   const std::string bytes = slurp(engine.path());
   ASSERT_GE(bytes.size(), layout::kMarketRegionBytes);
   const std::string forged = planted_dir_ + "/" + name(RegionKind::kMarket);
@@ -546,7 +631,7 @@ TEST_F(HostileFileTest, ForgedMarketRegionOfAnotherUserIsIgnored) {
     if (p == MAP_FAILED) return 12;
     layout::Quote fake{};
     fake.bid_px.raw = 666;
-    static_cast<layout::MarketRegion*>(p)->symbols[3].quote.store(fake);
+    static_cast<layout::MarketRegion*>(p)->symbol(3).quote.store(fake);
     ::munmap(p, bytes.size());
     ::close(fd);
     return 0;
@@ -555,7 +640,7 @@ TEST_F(HostileFileTest, ForgedMarketRegionOfAnotherUserIsIgnored) {
   opts_.hugepage_dir = planted_dir_;  // searched first
   Region reader = Region::attach(RegionKind::kMarket, Access::kReadOnly, opts_);
   EXPECT_EQ(reader.path(), engine.path());
-  EXPECT_EQ(reader.as<layout::MarketRegion>().symbols[3].quote.load().bid_px.raw, 42);
+  EXPECT_EQ(reader.as<layout::MarketRegion>().symbol(3).quote.load().bid_px.raw, 42);
 
   // With the engine gone, the forged copy (which names a live pid) is refused, not mapped.
   engine.remove();
@@ -737,8 +822,10 @@ class HugePageRegionTest : public RegionTest {
 };
 
 TEST_F(HugePageRegionTest, RegionsLiveOnHugetlbfsWhenPagesAreReserved) {
-  const long pages =
-      static_cast<long>((layout::kMarketRegionBytes + layout::kSignalsRegionBytes) / (2 << 20)) + 3;
+  const long pages = static_cast<long>((layout::MarketRegion::bytes(opts_.market_capacity) +
+                                        layout::kSignalsRegionBytes) /
+                                       (2 << 20)) +
+                     3;
   if (!reserve(pages)) GTEST_SKIP() << "the kernel could not reserve " << pages << " huge pages";
   const long free_before = free_huge_pages();
   {

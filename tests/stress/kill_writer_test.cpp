@@ -143,7 +143,7 @@ TEST_F(SeqlockKill, WriterKilledMidWriteNeverYieldsHalfWrittenQuote) {
   ASSERT_TRUE(writer.expect_line("READY", 10s));
   // Attach before the kill: a region whose engine is dead is refused as stale.
   const Region market = Region::attach(RegionKind::kMarket, Access::kReadOnly, options());
-  const auto& lock = market.as<MarketRegion>().symbols[0].quote;
+  const auto& lock = market.as<MarketRegion>().symbol(0).quote;
   auto readers =
       start_readers(tool("reader", "seqlock", {"--timeout-s", "60", "--linger-ms", "300"}), 2);
   ASSERT_TRUE(writer.send_line("GO"));
@@ -250,7 +250,7 @@ void RecordRingKill::run_kill(const std::string& mode, bool torn_committed,
   ASSERT_TRUE(consumer.expect_line("READY", 10s));
   const Region market = Region::attach(RegionKind::kMarket, Access::kReadOnly, options());
   const SlotView signals(options());
-  const auto& cursor = market.as<MarketRegion>().slots[0].signal_cursor;
+  const auto& cursor = market.as<MarketRegion>().slot(0).signal_cursor;
   const SignalRing& ring = signals.slot().signals;
   const std::uint64_t first_tail = torn_committed ? k + 1 : k;
 
@@ -348,7 +348,7 @@ TEST_F(RandomKill, SeqlockReadersNeverAcceptCorruptCopy) {
     Child writer(tool("writer", "seqlock", {"--count", to_string(kForever)}));
     ASSERT_TRUE(writer.expect_line("READY", 10s));
     const Region market = Region::attach(RegionKind::kMarket, Access::kReadOnly, options());
-    const auto& lock = market.as<MarketRegion>().symbols[0].quote;
+    const auto& lock = market.as<MarketRegion>().symbol(0).quote;
     auto readers =
         start_readers(tool("reader", "seqlock", {"--timeout-s", "30", "--linger-ms", "30"}), 2);
     ASSERT_TRUE(writer.send_line("GO"));
@@ -442,7 +442,7 @@ TEST_F(RandomKill, RecordConsumerNeverAcceptsCorruptRecord) {
   ASSERT_TRUE(consumer.expect_line("READY", 10s));
   const Region market = Region::attach(RegionKind::kMarket, Access::kReadOnly, options());
   const SlotView signals(options());
-  const auto& cursor = market.as<MarketRegion>().slots[0].signal_cursor;
+  const auto& cursor = market.as<MarketRegion>().slot(0).signal_cursor;
   const SignalRing& ring = signals.slot().signals;
 
   for (int gen = 1; gen <= kRandomKills; ++gen) {

@@ -13,7 +13,7 @@
 //     read-only.
 //   record: the reader is the engine: it creates the market region and slot 0's memory (one
 //     layout::SignalSlot) and consumes its signal ring through a read-only mapping, its cursor in
-//     market.slots[0].signal_cursor. cwtsd hands a claim its slot memory over its claim socket
+//     market.slot(0).signal_cursor. cwtsd hands a claim its slot memory over its claim socket
 //     (ADR 0021, cwts/shm/slot_lease.hpp); these processes run without an engine, so the memory
 //     is a file in --shm-dir: "<shm-dir>/cwts-<instance>-stress-slot0". The writer is a
 //     strategy: it maps that file read-write and the market region read-only, and pushes with
@@ -345,7 +345,7 @@ int run_engine_writer(const Options& o) {
   Region market = Region::create(RegionKind::kMarket, region_options(o));
   market.set_state(RegionState::kLive);
   auto& m = market.as<MarketRegion>();
-  auto& quote = m.symbols[0].quote;
+  auto& quote = m.symbol(0).quote;
   say("READY", 0);
   read_stdin_line();
   for (std::uint64_t seq = 1; seq <= o.count; ++seq) {
@@ -402,7 +402,7 @@ int run_strategy_writer(const Options& o) {
   const SlotMemory mem = SlotMemory::open(o, /*writable=*/true);
   Region market = attach_retry(RegionKind::kMarket, Access::kReadOnly, o);
   auto& ring = mem.slot().signals;
-  const auto& cursor = market.as<MarketRegion>().slots[0].signal_cursor;
+  const auto& cursor = market.as<MarketRegion>().slot(0).signal_cursor;
   SignalProducer producer(ring, cursor);
   say("READY", producer.next_index());
   read_stdin_line();
@@ -460,7 +460,7 @@ int run_market_reader(const Options& o) {
   c.writer_alive = [engine, ticks] { return cwts::shm::process_alive(engine, ticks); };
   say("READY", 0);
   // The writer waits for the driver's GO, sent after every reader is READY: start at record 1.
-  const st::ReadStats s = o.kind == "seqlock" ? st::read_seqlock(m.symbols[0].quote, c)
+  const st::ReadStats s = o.kind == "seqlock" ? st::read_seqlock(m.symbol(0).quote, c)
                                               : st::read_events(m.events, c, 1);
   return report(s);
 }
@@ -470,7 +470,7 @@ int run_engine_consumer(const Options& o) {
   market.set_state(RegionState::kLive);
   // The engine reads the strategy's ring through a read-only mapping, as in production.
   const SlotMemory mem = SlotMemory::create(o);
-  auto& cursor = market.as<MarketRegion>().slots[0].signal_cursor;
+  auto& cursor = market.as<MarketRegion>().slot(0).signal_cursor;
   const st::ReadControl c = control(o);
   say("READY", 0);
   const st::ReadStats s = st::consume_records(std::as_const(mem.slot()).signals, cursor, c);
@@ -486,7 +486,7 @@ int run_monitor(const Options& o) {
   const st::ReadControl c = control(o);
   say("READY", 0);
   return report(st::watch_cursors(std::as_const(mem.slot()).signals,
-                                  market.as<MarketRegion>().slots[0].signal_cursor, c));
+                                  market.as<MarketRegion>().slot(0).signal_cursor, c));
 }
 
 }  // namespace

@@ -89,7 +89,7 @@ class ThreadStress : public ::testing::Test {
 };
 
 TEST_F(ThreadStress, SeqlockReadersNeverSeeTornWrite) {
-  auto& lock = market().symbols[0].quote;
+  auto& lock = market().symbol(0).quote;
   const ReadControl c = control(kIterations);
   std::array<ReadStats, 2> stats;
   std::vector<std::thread> readers;
@@ -149,7 +149,7 @@ TEST_F(ThreadStress, EventRingReadersGetEveryRecordOrDetectLap) {
 TEST_F(ThreadStress, RecordRingConsumerGetsEveryRecordOnceInOrder) {
   constexpr std::size_t kCap = layout::kSignalRingCapacity;
   auto& ring = slot().signals;
-  auto& cursor = market().slots[0].signal_cursor;
+  auto& cursor = market().slot(0).signal_cursor;
   const ReadControl c = control(kIterations);
   ReadStats consumed;
   ReadStats watched;

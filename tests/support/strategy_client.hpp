@@ -51,10 +51,9 @@ class StrategyClient {
     slot_ = lease_.slot();
     const auto& m = market_.as<layout::MarketRegion>();
     layout::SignalSlot& mem = lease_.memory();
-    producer_.emplace(mem.signals, m.slots[slot_].signal_cursor);
-    consumer_.emplace(m.slots[slot_].reports, mem.report_cursor);
-    next_seq_ =
-        concurrent::load_word(m.slots[slot_].last_signal_seq, std::memory_order_acquire) + 1;
+    producer_.emplace(mem.signals, m.slot(slot_).signal_cursor);
+    consumer_.emplace(m.slot(slot_).reports, mem.report_cursor);
+    next_seq_ = concurrent::load_word(m.slot(slot_).last_signal_seq, std::memory_order_acquire) + 1;
   }
   StrategyClient(const StrategyClient&) = delete;
   StrategyClient& operator=(const StrategyClient&) = delete;
@@ -76,13 +75,13 @@ class StrategyClient {
     const auto& m = market();
     const auto n = concurrent::load_word(m.symbol_count, std::memory_order_acquire);
     for (std::uint64_t i = 0; i < n; ++i) {
-      if (m.symbols[i].info.load().name.view() == name) return static_cast<int>(i);
+      if (m.symbol(i).info.load().name.view() == name) return static_cast<int>(i);
     }
     return -1;
   }
-  [[nodiscard]] layout::Quote quote(int sym) const { return market().symbols[sym].quote.load(); }
+  [[nodiscard]] layout::Quote quote(int sym) const { return market().symbol(sym).quote.load(); }
   [[nodiscard]] layout::Position position(int sym) const {
-    return market().symbols[sym].position.load();
+    return market().symbol(sym).position.load();
   }
 
   static layout::Signal make(int sym, layout::Side side, layout::OrderType type, std::int64_t qty,

@@ -62,7 +62,7 @@ class PaperVenueTest : public ::testing::Test {
       b.ask_px[i] = asks[i].first;
       b.ask_qty[i] = asks[i].second;
     }
-    market_->symbols[0].book.store(b);
+    market_->symbol(0).book.store(b);
   }
 
   // Publishes a public trade of symbol 0; `aggressor` is the side that took liquidity.

@@ -77,6 +77,8 @@ Config parse_config(std::string_view json) {
     s->str("hugepage_dir", c.region.hugepage_dir);
     s->str("shm_dir", c.region.shm_dir, false);
     s->str("group", c.region.group);
+    s->integer("max_symbols", c.region.max_symbols, 1, layout::kMaxSymbols);
+    s->integer("max_slots", c.region.max_slots, 1, layout::kMaxSlots);
     std::string mode;
     s->str("market_mode", mode);
     if (!mode.empty()) c.region.market_mode = parse_mode("region.market_mode", mode);
@@ -175,9 +177,16 @@ Config parse_config(std::string_view json) {
 
   if (c.market.symbols.empty())
     throw ConfigError("market.symbols", "at least one symbol is required");
-  if (c.market.symbols.size() > layout::kMaxSymbols) {
-    throw ConfigError("market.symbols",
-                      "at most " + std::to_string(layout::kMaxSymbols) + " symbols");
+  if (c.region.max_symbols == 0) {
+    c.region.max_symbols = static_cast<std::uint32_t>(std::clamp<std::size_t>(
+        2 * c.market.symbols.size(), layout::kDefaultSymbols, layout::kMaxSymbols));
+  }
+  if (c.market.symbols.size() > c.region.max_symbols) {
+    throw ConfigError("market.symbols", std::to_string(c.market.symbols.size()) +
+                                            " symbols, and the market region holds " +
+                                            std::to_string(c.region.max_symbols) +
+                                            " (region.max_symbols, at most " +
+                                            std::to_string(layout::kMaxSymbols) + ")");
   }
 
   if (auto s = top.section("risk")) {
@@ -253,9 +262,10 @@ Config parse_config(std::string_view json) {
       char* end = nullptr;
       const std::string ks(k);
       const long idx = std::strtol(ks.c_str(), &end, 10);
-      if (ks.empty() || *end != '\0' || idx < 0 || idx >= static_cast<long>(layout::kMaxSlots)) {
+      if (ks.empty() || *end != '\0' || idx < 0 || idx >= static_cast<long>(c.region.max_slots)) {
         throw ConfigError(s->path(k), "slot keys are \"default\" or an index 0.." +
-                                          std::to_string(layout::kMaxSlots - 1));
+                                          std::to_string(c.region.max_slots - 1) +
+                                          " (region.max_slots)");
       }
       const auto i = static_cast<std::size_t>(idx);
       if (c.slots.size() <= i) c.slots.resize(i + 1, c.default_slot);
@@ -346,7 +356,8 @@ Config parse_config(std::string_view json) {
     s->str("listen", listen);
     if (!listen.empty()) parse_listen(s->path("listen"), listen, g.address, g.port);
     s->boolean("allow_remote", g.allow_remote);
-    s->integer("slot", g.slot, 0, static_cast<std::uint32_t>(layout::kMaxSlots - 1));
+    g.slot = c.region.max_slots - 1;  // default: the region's last slot (15 of 16)
+    s->integer("slot", g.slot, 0, c.region.max_slots - 1);
     s->str("api_key_env", g.api_key_env);
     s->str("api_secret_env", g.api_secret_env);
     s->str("api_key_file", g.api_key_file);

@@ -11,6 +11,7 @@
 
 #include "cwts/core/money.hpp"
 #include "cwts/publish/shm_publisher.hpp"
+#include "cwts/shm_layout/capacities.hpp"
 #include "cwts/shm_layout/types.hpp"
 
 namespace cwts::daemon {
@@ -58,6 +59,11 @@ struct RegionConfig {
   std::uint32_t market_mode = 0640;
   std::uint32_t signals_mode = 0640;
   bool lock_pages = true;
+  // Capacities of the market region, fixed for its life (ADR 0035). max_symbols: the configured
+  // symbols and those symbols.add may add; 0 in the file = twice the configured symbols, at
+  // least 64 (layout::kDefaultSymbols), at most 1024. max_slots: signal slots, 1..64.
+  std::uint32_t max_symbols = 0;
+  std::uint32_t max_slots = layout::kDefaultSlots;
 };
 
 struct VenueConfig {

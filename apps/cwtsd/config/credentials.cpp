@@ -244,7 +244,8 @@ std::vector<ControlToken> load_control_tokens(const ControlConfig& c) {
       } else if (s == "admin") {
         t.scopes.admin = true;
       } else if (s == "trade:*") {
-        t.scopes.trade = (std::uint64_t{1} << layout::kMaxSlots) - 1;
+        static_assert(layout::kMaxSlots == 64, "trade scopes are one bit per slot in a u64");
+        t.scopes.trade = ~std::uint64_t{0};
       } else if (s.starts_with("trade:") && s.size() > 6 && s.size() <= 8 &&
                  std::all_of(
                      s.begin() + 6, s.end(),

@@ -108,8 +108,8 @@ ControlApi::ControlApi(Engine& engine, Config& live, bool allow_unauthenticated_
       remote_(engine, live) {
   // Reports from here on (a restart of the ctl thread is a restart of the engine: nothing older).
   const auto& m = engine_.market_region();
-  for (std::size_t slot = 0; slot < layout::kMaxSlots; ++slot)
-    report_cursor_[slot] = m.slots[slot].reports.published();
+  for (std::size_t slot = 0; slot < m.slot_capacity(); ++slot)
+    report_cursor_[slot] = m.slot(slot).reports.published();
 }
 
 std::string ControlApi::alert_notification(std::string_view what, std::string_view detail,
@@ -182,8 +182,8 @@ std::string ControlApi::stats_notification(std::int64_t now_ns) const {
   j.key("symbols").begin_array();
   const auto& names = engine_.symbol_names();
   for (std::size_t k = 0; k < names.size(); ++k) {
-    const layout::Quote q = m.symbols[k].quote.load();
-    const bool valid = cc::load_word(m.symbols[k].book_valid, std::memory_order_acquire) != 0;
+    const layout::Quote q = m.symbol(k).quote.load();
+    const bool valid = cc::load_word(m.symbol(k).book_valid, std::memory_order_acquire) != 0;
     j.begin_object().key("symbol").string(names[k]).key("book_valid").boolean(valid);
     j.key("bid")
         .decimal(q.bid_px.raw)
@@ -205,8 +205,8 @@ std::string ControlApi::stats_notification(std::int64_t now_ns) const {
 void ControlApi::poll_reports(std::vector<std::string>& out) {
   const auto& m = engine_.market_region();
   const auto& names = engine_.symbol_names();
-  for (std::size_t slot = 0; slot < layout::kMaxSlots; ++slot) {
-    const auto& ring = m.slots[slot].reports;
+  for (std::size_t slot = 0; slot < m.slot_capacity(); ++slot) {
+    const auto& ring = m.slot(slot).reports;
     const std::uint64_t tail = ring.published();
     std::uint64_t& i = report_cursor_[slot];
     constexpr std::uint64_t kCap = layout::kReportRingCapacity;
@@ -403,11 +403,11 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
       const auto& names = engine_.symbol_names();
       result.begin_array();
       for (std::size_t k = 0; k < names.size(); ++k) {
-        const layout::Quote q = m.symbols[k].quote.load();
+        const layout::Quote q = m.symbol(k).quote.load();
         result.begin_object().key("symbol").string(names[k]).key("id").uinteger(k);
         result.key("trading").boolean(engine_.symbol_trading(k));
         result.key("book_valid")
-            .boolean(cc::load_word(m.symbols[k].book_valid, std::memory_order_acquire) != 0);
+            .boolean(cc::load_word(m.symbol(k).book_valid, std::memory_order_acquire) != 0);
         result.key("bid").decimal(q.bid_px.raw).key("bid_qty").decimal(q.bid_qty.raw);
         result.key("ask").decimal(q.ask_px.raw).key("ask_qty").decimal(q.ask_qty.raw);
         result.key("last")
@@ -425,7 +425,7 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
       const auto holders = engine_.slot_broker().holders();
       const auto& m = engine_.market_region();
       result.begin_array();
-      for (std::size_t i = 0; i < layout::kMaxSlots; ++i) {
+      for (std::size_t i = 0; i < m.slot_capacity(); ++i) {
         const auto& h = holders[i];
         if (!h.held) continue;
         result.begin_object().key("slot").uinteger(i).key("pid").uinteger(h.pid);
@@ -433,11 +433,11 @@ std::string ControlApi::handle(std::string_view message, RpcClient& client) {
         result.key("name").string(h.name);
         result.key("claimed_at_ns").uinteger(static_cast<std::uint64_t>(h.claimed_at_ns));
         result.key("accepted")
-            .uinteger(cc::load_word(m.slots[i].accepted, std::memory_order_relaxed));
+            .uinteger(cc::load_word(m.slot(i).accepted, std::memory_order_relaxed));
         result.key("rejected")
-            .uinteger(cc::load_word(m.slots[i].rejected, std::memory_order_relaxed));
+            .uinteger(cc::load_word(m.slot(i).rejected, std::memory_order_relaxed));
         result.key("last_signal_seq")
-            .uinteger(cc::load_word(m.slots[i].last_signal_seq, std::memory_order_relaxed));
+            .uinteger(cc::load_word(m.slot(i).last_signal_seq, std::memory_order_relaxed));
         result.end_object();
       }
       result.end_array();

@@ -36,7 +36,7 @@ bool ControlApi::read_market(std::string_view method, bool have_params, element 
     const auto& names = engine_.symbol_names();
     result.begin_array();
     for (std::size_t k = 0; k < names.size(); ++k) {
-      const layout::Position p = m.symbols[k].position.load();
+      const layout::Position p = m.symbol(k).position.load();
       result.begin_object().key("symbol").string(names[k]);
       result.key("qty").decimal(p.qty.raw).key("avg_px").decimal(p.avg_px.raw);
       result.key("realized_pnl").decimal(p.realized_pnl.raw).key("fees").decimal(p.fees.raw);
@@ -52,7 +52,7 @@ bool ControlApi::read_market(std::string_view method, bool have_params, element 
     std::uint64_t total = 0;
     result.begin_object().key("symbols").begin_array();
     for (std::size_t k = 0; k < names.size(); ++k) {
-      const layout::Position p = m.symbols[k].position.load();
+      const layout::Position p = m.symbol(k).position.load();
       total += p.open_orders;
       result.begin_object().key("symbol").string(names[k]);
       result.key("open_orders").uinteger(p.open_orders).end_object();
@@ -64,7 +64,7 @@ bool ControlApi::read_market(std::string_view method, bool have_params, element 
     const std::size_t depth =
         optional_int(have_params, params, "depth", 1, layout::kBookDepth, layout::kBookDepth);
     // One seqlock copy: bids, asks and update_id belong to the same book.
-    const layout::BookTop b = engine_.market_region().symbols[k].book.load();
+    const layout::BookTop b = engine_.market_region().symbol(k).book.load();
     result.begin_object().key("symbol").string(names[k]);
     result.key("book_valid").boolean(b.book_valid != 0).key("update_id").uinteger(b.update_id);
     result.key("exchange_ts_ns").integer(b.exchange_ts_ns);
@@ -83,8 +83,7 @@ bool ControlApi::read_market(std::string_view method, bool have_params, element 
     const auto& names = engine_.symbol_names();
     const std::size_t k = symbol_param(have_params, params, names);
     const auto& m = engine_.market_region();
-    const std::uint32_t n_tf =
-        std::min<std::uint32_t>(m.config.timeframe_count, layout::kMaxTimeframes);
+    const std::uint32_t n_tf = m.timeframe_count();
     if (n_tf == 0) throw RpcError{kFailed, "the engine publishes no candles"};
     // Default: 1m when published, else the first configured timeframe.
     std::uint32_t tf = 0;
@@ -110,7 +109,7 @@ bool ControlApi::read_market(std::string_view method, bool have_params, element 
     }
     const std::size_t limit =
         optional_int(have_params, params, "limit", 1, layout::kCandleHistory, 100);
-    const auto& series = m.candles[k][tf];
+    const auto& series = m.candles(k, tf);
     std::vector<layout::Candle> rows;
     shm::read_closed_candles(series, limit, rows);
     result.begin_object().key("symbol").string(names[k]);

@@ -59,7 +59,7 @@ void decimals_of(const layout::SymbolInfo& info, JsonWriter& j) {
 
 RemoteSession::RemoteSession(RemoteHub& hub, RpcClient& client) : hub_(hub), client_(client) {
   // Every id the table can hold: symbols.add may publish more while the session lives (ADR 0025).
-  const std::size_t n = layout::kMaxSymbols;
+  const std::size_t n = hub.market_.symbol_capacity();
   kinds_.assign(n, 0);
   latest_quote_.assign(n, std::nullopt);
   latest_book_.assign(n, std::nullopt);
@@ -265,7 +265,7 @@ std::string RemoteHub::hello(const RpcClient& client) const {
     if (client.scopes.can_trade(s)) j.uinteger(s);
   j.end_array().end_object();
   j.key("timeframes").begin_array();
-  for (std::uint32_t i = 0; i < market_.config.timeframe_count && i < layout::kMaxTimeframes; ++i)
+  for (std::uint32_t i = 0; i < market_.timeframe_count(); ++i)
     j.uinteger(market_.config.timeframe_s[i]);
   j.end_array();
   j.key("symbols");
@@ -278,7 +278,7 @@ void RemoteHub::symbols_json(std::size_t from, JsonWriter& j) const {
   j.begin_array();
   const auto names = engine_.symbol_names();
   for (std::size_t k = from; k < names.size(); ++k) {
-    const layout::SymbolInfo info = market_.symbols[k].info.load();
+    const layout::SymbolInfo info = market_.symbol(k).info.load();
     j.begin_object().key("symbol").string(names[k]).key("id").uinteger(k);
     j.key("base").string(info.base.view()).key("quote").string(info.quote.view());
     decimals_of(info, j);
@@ -310,7 +310,7 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
   if (method == "hello") return hello(client);
   if (method == "market.quote") {
     const int id = symbol_id(params);
-    const layout::Quote q = market_.symbols[id].quote.load();
+    const layout::Quote q = market_.symbol(id).quote.load();
     j.begin_object();
     j.key("bid").integer(q.bid_px.raw).key("ask").integer(q.ask_px.raw);
     j.key("bid_qty").integer(q.bid_qty.raw).key("ask_qty").integer(q.ask_qty.raw);
@@ -325,7 +325,7 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
     const int id = symbol_id(params);
     const auto depth = static_cast<std::size_t>(
         int_field(params, "depth", 1, static_cast<std::int64_t>(layout::kBookDepth), 20));
-    const layout::BookTop b = market_.symbols[id].book.load();
+    const layout::BookTop b = market_.symbol(id).book.load();
     const std::size_t nb = std::min<std::size_t>({depth, b.bid_count, layout::kBookDepth});
     const std::size_t na = std::min<std::size_t>({depth, b.ask_count, layout::kBookDepth});
     j.begin_object();
@@ -347,7 +347,7 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
     const auto tf_s = static_cast<std::uint32_t>(int_field(params, "timeframe", 1, 604800));
     const bool partial = bool_field(params, "partial", false);
     int tf = -1;
-    for (std::uint32_t i = 0; i < market_.config.timeframe_count && i < layout::kMaxTimeframes; ++i)
+    for (std::uint32_t i = 0; i < market_.timeframe_count(); ++i)
       if (market_.config.timeframe_s[i] == tf_s) tf = static_cast<int>(i);
     if (tf < 0) {
       throw RemoteError(kInvalidParams,
@@ -356,7 +356,7 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
                             "config; hello lists them)",
                         "ValueError");
     }
-    const auto& series = market_.candles[id][tf];
+    const auto& series = market_.candles(id, tf);
     std::vector<layout::Candle> rows;
     shm::read_closed_candles(series, layout::kCandleHistory, rows);
     if (partial) {
@@ -384,8 +384,8 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
   }
   if (method == "market.indicators") {
     const int id = symbol_id(params);
-    const layout::IndicatorTable table = market_.symbols[id].indicator_table.load();
-    const layout::IndicatorValues vals = market_.symbols[id].indicators.load();
+    const layout::IndicatorTable table = market_.symbol(id).indicator_table.load();
+    const layout::IndicatorValues vals = market_.symbol(id).indicators.load();
     j.begin_object();
     for (std::uint32_t i = 0; i < table.count && i < layout::kMaxIndicators; ++i)
       j.key(table.desc[i].name.view()).real(vals.value[i]);
@@ -394,7 +394,7 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
   }
   if (method == "market.position") {
     const int id = symbol_id(params);
-    const layout::Position p = market_.symbols[id].position.load();
+    const layout::Position p = market_.symbol(id).position.load();
     j.begin_object().key("qty").integer(p.qty.raw).key("avg_px").integer(p.avg_px.raw);
     j.key("realized_pnl").integer(p.realized_pnl.raw).key("fees").integer(p.fees.raw);
     j.key("open_orders").uinteger(p.open_orders).end_object();

@@ -58,7 +58,7 @@ std::string RemoteHub::claim(element params, RpcClient& client) {
     }
     candidates.push_back(static_cast<int>(want));
   } else {
-    for (std::uint32_t i = 0; i < layout::kMaxSlots; ++i)
+    for (std::uint32_t i = 0; i < market_.slot_capacity(); ++i)
       if (client.scopes.can_trade(i)) candidates.push_back(static_cast<int>(i));
     if (candidates.empty()) {
       throw RemoteError(kForbidden,
@@ -84,15 +84,15 @@ std::string RemoteHub::claim(element params, RpcClient& client) {
   }
   s.slot_ = r.slot;
   s.claim_ = r.claim;
-  s.producer_.emplace(mem->signals, market_.slots[r.slot].signal_cursor);
-  s.consumer_.emplace(market_.slots[r.slot].reports, mem->report_cursor);
+  s.producer_.emplace(mem->signals, market_.slot(r.slot).signal_cursor);
+  s.consumer_.emplace(market_.slot(r.slot).reports, mem->report_cursor);
   // Numbers continue above everything the slot has seen (a fresh ring per claim, ADR 0021), and
   // above the client's own ("next_seq": a client that reconnects after an engine restart never
   // reuses a number it already waits on).
   // "last_seq": the highest number the engine took on the slot, so that a client whose reply was
   // lost with its previous connection knows whether that signal arrived.
   const std::uint64_t last =
-      cc::load_word(market_.slots[r.slot].last_signal_seq, std::memory_order_acquire);
+      cc::load_word(market_.slot(r.slot).last_signal_seq, std::memory_order_acquire);
   s.next_seq_ = std::max<std::uint64_t>({s.next_seq_, last + 1, min_seq});
   log::log_event(spdlog::level::info, "ctl", "remote_slot_claimed",
                  log::LogFields().unum("slot", r.slot).str("who", client.who).str("name", name));

@@ -110,8 +110,8 @@ void ExecEngine::bind_signals(std::uint64_t epoch_ns) {
   signals_bound_ = true;
   epoch_ns_ = epoch_ns;
   slots_.clear();
-  for (std::size_t i = 0; i < layout::kMaxSlots; ++i) {
-    slots_.push_back(std::make_unique<SlotState>(market_.slots[i]));
+  for (std::size_t i = 0; i < market_.slot_capacity(); ++i) {
+    slots_.push_back(std::make_unique<SlotState>(market_.slot(i)));
   }
 }
 
@@ -441,11 +441,11 @@ void ExecEngine::on_signal(std::uint32_t slot, const layout::Signal& s, std::int
   engine::Exposure ex;
   const engine::RiskLimits& risk = s.symbol < nsym ? limits_.risk[s.symbol] : limits_.risk[0];
   if (rules != nullptr) {
-    const layout::Quote q = market_.symbols[s.symbol].quote.load();
+    const layout::Quote q = market_.symbol(s.symbol).quote.load();
     m.bid = q.bid_px;
     m.ask = q.ask_px;
     if (avg_prices_ != nullptr) m.avg = avg_prices_->load(s.symbol);
-    m.book_valid = q.book_valid != 0 && cc::load_word(market_.symbols[s.symbol].book_valid,
+    m.book_valid = q.book_valid != 0 && cc::load_word(market_.symbol(s.symbol).book_valid,
                                                       std::memory_order_acquire) != 0;
     // Book diffs, bookTicker and trades all refresh it: a stream or an md thread that stalls
     // leaves it behind while book_valid stays set until the silence timeout.

@@ -192,6 +192,8 @@ class ExecEngine final : private venue::VenueListener {
                                 : 0;
   }
   // The venue client's own bookkeeping (bounded: entries leave when their orders are over).
+  // Signal slots the market region holds (its header's max_slots: fixed for the region's life).
+  [[nodiscard]] std::size_t slot_capacity() const noexcept { return market_.slot_capacity(); }
   [[nodiscard]] std::uint64_t venue_tracked_orders() const noexcept {
     return venue_tracked_.load(std::memory_order_relaxed);
   }

@@ -146,6 +146,14 @@ void ExecEngine::open_journal() {
                                                                : "order table full"));
       continue;
     }
+    if (r.accepted.slot >= market_.slot_capacity()) {
+      // Its reports have no slot to go to, and an order is never forgotten: no start.
+      throw journal::JournalError(
+          "the journal holds open order " + std::string(r.accepted.cid.view()) + " of slot " +
+          std::to_string(r.accepted.slot) + ", and the market region has " +
+          std::to_string(market_.slot_capacity()) + " slots: set region.max_slots to at least " +
+          std::to_string(r.accepted.slot + 1));
+    }
     Order& o = *allocate();
     o.adopted = true;
     o.slot = r.accepted.slot;
@@ -174,8 +182,8 @@ void ExecEngine::open_journal() {
     adopted_.push_back(static_cast<std::uint32_t>(&o - orders_.data()));
     // Its reports name its signal's seq: the slot's next holder numbers its own signals above
     // it (and above its cancel's), or one of them could share the number.
-    if (o.slot < layout::kMaxSlots) {
-      auto& last = market_.slots[o.slot].last_signal_seq;
+    {
+      auto& last = market_.slot(o.slot).last_signal_seq;
       const std::uint64_t top = std::max(o.seq, r.cancel_seq);
       if (top > cc::load_word(last, std::memory_order_relaxed))
         cc::store_word(last, top, std::memory_order_release);

@@ -117,7 +117,7 @@ void ExecEngine::publish_position(std::uint16_t symbol, std::int64_t now) {
   pos.fees = p.fees;
   pos.open_orders = p.open_orders;
   pos.update_ts_ns = now;
-  market_.symbols[symbol].position.store(pos);
+  market_.symbol(symbol).position.store(pos);
 }
 
 // ---- order table ------------------------------------------------------------------------------

@@ -191,9 +191,12 @@ ClaimReply SlotBroker::grant(int slot, const shm::PeerCredentials& who, std::str
       static_cast<std::uint64_t>(layout::RegionState::kLive)) {
     return reply(ClaimStatus::kNotLive, 0, "the engine is not live (starting or stopping)");
   }
-  if (slot < -1 || slot >= static_cast<int>(layout::kMaxSlots)) {
+  const std::size_t slots = exec_.slot_capacity();
+  if (slot < -1 || slot >= static_cast<int>(slots)) {
     return reply(ClaimStatus::kBadSlot, 0,
-                 "slot must be -1 (any) or 0.." + std::to_string(layout::kMaxSlots - 1));
+                 "slot must be -1 (any) or 0.." + std::to_string(slots - 1) +
+                     " (the market region has " + std::to_string(slots) +
+                     " signal slots: region.max_slots)");
   }
   std::uint32_t s = 0;
   if (slot >= 0) {
@@ -212,7 +215,7 @@ ClaimReply SlotBroker::grant(int slot, const shm::PeerCredentials& who, std::str
     }
   } else {
     bool found = false;
-    for (; s < layout::kMaxSlots; ++s) {
+    for (; s < slots; ++s) {
       if (!held_[s] && (local || admits(s, who))) {
         found = true;
         break;

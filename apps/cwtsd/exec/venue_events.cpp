@@ -286,7 +286,7 @@ bool ExecEngine::allow_request(std::uint32_t weight) {
 core::Price ExecEngine::mark_price(std::string_view base, std::string_view quote) {
   for (std::size_t i = 0; i < base_assets_.size(); ++i) {
     if (base_assets_[i] != base || quote_assets_[i] != quote) continue;
-    const layout::Quote q = market_.symbols[i].quote.load();
+    const layout::Quote q = market_.symbol(i).quote.load();
     if (q.book_valid == 0 || q.bid_px <= core::Price{} || q.ask_px <= q.bid_px) return {};
     return core::Price{(q.bid_px.raw + q.ask_px.raw) / 2};
   }

@@ -202,11 +202,11 @@ void Gateway::Impl::claim_slot() {
   }
   slot = r.slot;
   claim = r.claim;
-  producer.emplace(mem->signals, market.slots[slot].signal_cursor);
-  consumer.emplace(market.slots[slot].reports, mem->report_cursor);
+  producer.emplace(mem->signals, market.slot(slot).signal_cursor);
+  consumer.emplace(market.slot(slot).reports, mem->report_cursor);
   events.emplace(market.events);
   next_seq = std::max(
-      next_seq, cc::load_word(market.slots[slot].last_signal_seq, std::memory_order_acquire) + 1);
+      next_seq, cc::load_word(market.slot(slot).last_signal_seq, std::memory_order_acquire) + 1);
   arm_poll();
 }
 

@@ -47,13 +47,13 @@ std::optional<StreamSub> Gateway::Impl::resolve_stream(std::string_view text) co
   s.symbol = static_cast<std::size_t>(id);
   if (name->kind == StreamKind::kKline) {
     const std::string_view interval = text.substr(text.find("@kline_") + 7);
-    const auto n = std::min<std::uint32_t>(market.config.timeframe_count, layout::kMaxTimeframes);
+    const auto n = market.timeframe_count();
     for (std::uint32_t k = 0; k < n; ++k)
       if (interval == interval_name(market.config.timeframe_s[k]))
         s.timeframe = static_cast<int>(k);
     if (s.timeframe < 0) return std::nullopt;  // a timeframe the engine does not build
     s.closed_seq =
-        market.candles[s.symbol][static_cast<std::size_t>(s.timeframe)].closed.last_sequence();
+        market.candles(s.symbol, static_cast<std::size_t>(s.timeframe)).closed.last_sequence();
   }
   return s;
 }
@@ -169,7 +169,7 @@ void Gateway::Impl::pump_streams() {
   }
   for (const auto& c : stream_clients) {
     for (StreamSub& s : c->subs) {
-      const layout::SymbolEntry& e = market.symbols[s.symbol];
+      const layout::SymbolEntry& e = market.symbol(s.symbol);
       switch (s.name.kind) {
         case StreamKind::kBookTicker: {
           const layout::Quote q = e.quote.load();
@@ -204,7 +204,7 @@ void Gateway::Impl::pump_streams() {
         }
         case StreamKind::kKline: {
           const auto tf = static_cast<std::size_t>(s.timeframe);
-          const layout::CandleSeries& series = market.candles[s.symbol][tf];
+          const layout::CandleSeries& series = market.candles(s.symbol, tf);
           const std::uint32_t tf_s = market.config.timeframe_s[tf];
           const std::string_view interval =
               std::string_view(s.text).substr(s.text.find("@kline_") + 7);

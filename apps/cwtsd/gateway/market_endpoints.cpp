@@ -130,7 +130,7 @@ bool Gateway::Impl::market_endpoint(std::string_view path, std::string_view raw_
     JsonWriter w(4096);
     w.begin_array();
     for (std::size_t k = 0; k < names.size(); ++k) {
-      const layout::Quote q = market.symbols[k].quote.load();
+      const layout::Quote q = market.symbol(k).quote.load();
       if (book_ticker) {
         binance::write_book_ticker(w, names[k], level(q.bid_px, q.bid_qty),
                                    level(q.ask_px, q.ask_qty));
@@ -148,7 +148,7 @@ bool Gateway::Impl::market_endpoint(std::string_view path, std::string_view raw_
     return true;
   }
   const auto id = static_cast<std::size_t>(symbol_id(spec.value()->name));
-  const layout::SymbolEntry& entry = market.symbols[id];
+  const layout::SymbolEntry& entry = market.symbol(id);
 
   if (book_ticker || price) {
     const layout::Quote q = entry.quote.load();
@@ -197,7 +197,7 @@ bool Gateway::Impl::market_endpoint(std::string_view path, std::string_view raw_
   const std::string* interval = r.find("interval");
   int tf = -1;
   std::uint32_t tf_s = 0;
-  const auto count = std::min<std::uint32_t>(market.config.timeframe_count, layout::kMaxTimeframes);
+  const auto count = market.timeframe_count();
   for (std::uint32_t k = 0; interval != nullptr && k < count; ++k) {
     if (*interval == interval_name(market.config.timeframe_s[k])) {
       tf = static_cast<int>(k);
@@ -215,7 +215,7 @@ bool Gateway::Impl::market_endpoint(std::string_view path, std::string_view raw_
   const auto n =
       static_cast<std::size_t>(std::clamp<std::int64_t>(limit.value().value_or(500), 1, 1000));
   const std::vector<layout::Candle> held =
-      held_candles(market.candles[id][static_cast<std::size_t>(tf)]);
+      held_candles(market.candles(id, static_cast<std::size_t>(tf)));
   std::vector<layout::Candle> sel;
   for (const layout::Candle& c : held) {
     if (start.value() && c.open_time_ms < *start.value()) continue;

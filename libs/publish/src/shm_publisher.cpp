@@ -38,10 +38,15 @@ ShmPublisher::ShmPublisher(layout::MarketRegion& region, const binance::Exchange
         "shm publisher: the market region is already live; create the publisher before "
         "set_state(kLive) so the timeframe table is written before readers attach");
   }
-  if (symbols.empty() || symbols.size() > layout::kMaxSymbols) {
-    throw std::invalid_argument("shm publisher: between 1 and " +
-                                std::to_string(layout::kMaxSymbols) + " symbols, got " +
-                                std::to_string(symbols.size()));
+  if (symbols.empty() || symbols.size() > region.symbol_capacity()) {
+    throw std::invalid_argument(
+        "shm publisher: between 1 and " + std::to_string(region.symbol_capacity()) +
+        " symbols (the market region's capacity), got " + std::to_string(symbols.size()));
+  }
+  if (candles_.timeframe_count() > region.header.max_timeframes) {
+    throw std::invalid_argument("shm publisher: " + std::to_string(candles_.timeframe_count()) +
+                                " timeframes, and the market region holds candles for " +
+                                std::to_string(region.header.max_timeframes));
   }
   for (std::size_t i = 0; i < symbols.size(); ++i) {
     for (std::size_t j = 0; j < i; ++j) {
@@ -57,7 +62,7 @@ ShmPublisher::ShmPublisher(layout::MarketRegion& region, const binance::Exchange
     }
     layout::SymbolInfo si{};
     binance::fill_symbol_info(*spec, static_cast<std::uint16_t>(i), si);
-    region.symbols[i].info.store(si);
+    region.symbol(i).info.store(si);
     names_[i].assign(symbols[i]);
     local_[i].status = static_cast<std::uint8_t>(spec->status);
   }
@@ -134,7 +139,7 @@ std::uint32_t ShmPublisher::publish_book(std::uint16_t id, const md::SymbolState
   bt.receive_ts_ns = meta.receive_ns;
   bt.publish_ts_ns = now_ns;
   bt.book_valid = valid;
-  region_->symbols[id].book.store(bt);
+  region_->symbol(id).book.store(bt);
 
   // The bookTicker stream runs ahead of the 100 ms diffs; the quote only moves forward.
   layout::Quote& q = l.quote;
@@ -148,7 +153,7 @@ std::uint32_t ShmPublisher::publish_book(std::uint16_t id, const md::SymbolState
     q.receive_ts_ns = meta.receive_ns;
     q.publish_ts_ns = now_ns;
     q.book_valid = valid;
-    region_->symbols[id].quote.store(q);
+    region_->symbol(id).quote.store(q);
   }
   return changed;
 }
@@ -221,14 +226,14 @@ void ShmPublisher::on_book_validity(const md::SymbolState& s, bool valid,
     l.book.book_valid = 0;
     l.book.receive_ts_ns = meta.receive_ns;
     l.book.publish_ts_ns = now;
-    region_->symbols[id].book.store(l.book);
+    region_->symbol(id).book.store(l.book);
     l.quote.book_valid = 0;
     l.quote.receive_ts_ns = meta.receive_ns;
     l.quote.publish_ts_ns = now;
-    region_->symbols[id].quote.store(l.quote);
+    region_->symbol(id).quote.store(l.quote);
   }
   // release: a reader that sees the new flag also sees the snapshots stored above.
-  cc::store_word(region_->symbols[id].book_valid, valid ? 1 : 0, std::memory_order_release);
+  cc::store_word(region_->symbol(id).book_valid, valid ? 1 : 0, std::memory_order_release);
   publish_status(id, meta.receive_ns, now);
   if (valid) {
     // Announces the synced book even if its top levels equal the ones before the resync.
@@ -276,7 +281,7 @@ void ShmPublisher::on_book_ticker(const md::SymbolState& s, const md::BookTicker
   q.receive_ts_ns = meta.receive_ns;
   q.publish_ts_ns = now;
   q.book_valid = local_[id].book.book_valid;
-  region_->symbols[id].quote.store(q);
+  region_->symbol(id).quote.store(q);
 
   layout::Event ev{};
   ev.kind = static_cast<std::uint8_t>(layout::EventKind::kQuote);
@@ -330,7 +335,7 @@ void ShmPublisher::on_trade(const md::SymbolState& s, const md::TradeMsg& t, boo
   q.exchange_ts_ns = exch;
   q.receive_ts_ns = meta.receive_ns;
   q.publish_ts_ns = now;
-  region_->symbols[id].quote.store(q);
+  region_->symbol(id).quote.store(q);
 
   layout::Event ev{};
   ev.kind = static_cast<std::uint8_t>(layout::EventKind::kTrade);
@@ -426,12 +431,12 @@ void ShmPublisher::setup_indicators(std::size_t id) {
       indicators_[id].push_back(std::move(ind));
     }
     table.count = static_cast<std::uint32_t>(slots);
-    region_->symbols[id].indicator_table.store(table);
+    region_->symbol(id).indicator_table.store(table);
     layout::IndicatorValues& vals = indicator_values_[id];
     vals = layout::IndicatorValues{};
     vals.count = table.count;
     for (double& v : vals.value) v = std::numeric_limits<double>::quiet_NaN();
-    region_->symbols[id].indicators.store(vals);
+    region_->symbol(id).indicators.store(vals);
   }
 }
 
@@ -470,7 +475,7 @@ void ShmPublisher::update_indicators(std::uint16_t symbol, std::uint8_t timefram
   if (!any) return;
   vals.candle_open_ms = candle.open_time_ms;
   vals.publish_ts_ns = core::realtime_ns();
-  region_->symbols[symbol].indicators.store(vals);
+  region_->symbol(symbol).indicators.store(vals);
 }
 
 void ShmPublisher::seed_closed_candle(std::uint16_t symbol, std::uint8_t timeframe,
@@ -478,7 +483,7 @@ void ShmPublisher::seed_closed_candle(std::uint16_t symbol, std::uint8_t timefra
   if (symbol >= symbol_count_ || timeframe >= candles_.timeframe_count()) return;
   if (candle.open_time_ms <= last_closed_ms_[symbol][timeframe]) return;
   last_closed_ms_[symbol][timeframe] = candle.open_time_ms;
-  region_->candles[symbol][timeframe].closed.publish(candle);
+  region_->candles(symbol, timeframe).closed.publish(candle);
   update_indicators(symbol, timeframe, candle);
 }
 
@@ -487,7 +492,7 @@ void ShmPublisher::on_candle_closed(std::uint16_t symbol, std::uint8_t timeframe
   if (candle.open_time_ms <= last_closed_ms_[symbol][timeframe]) return;  // seeded from history
   last_closed_ms_[symbol][timeframe] = candle.open_time_ms;
   ++stats_.candles_closed;
-  region_->candles[symbol][timeframe].closed.publish(candle);
+  region_->candles(symbol, timeframe).closed.publish(candle);
   update_indicators(symbol, timeframe, candle);
   layout::Event ev{};
   ev.kind = static_cast<std::uint8_t>(layout::EventKind::kCandleClose);
@@ -506,7 +511,7 @@ void ShmPublisher::on_candle_closed(std::uint16_t symbol, std::uint8_t timeframe
 
 void ShmPublisher::on_candle_live(std::uint16_t symbol, std::uint8_t timeframe,
                                   const layout::Candle& candle) {
-  region_->candles[symbol][timeframe].live.store(candle);
+  region_->candles(symbol, timeframe).live.store(candle);
 }
 
 void ShmPublisher::on_tick(std::int64_t now_ns, const md::Pipeline::Counters& c) noexcept {
@@ -527,9 +532,10 @@ std::uint16_t ShmPublisher::add_symbol(const binance::SymbolSpec& spec) {
     }
     return id;
   }
-  if (symbol_count_ >= layout::kMaxSymbols) {
-    throw std::length_error("the market region's symbol table is full (capacity kMaxSymbols = " +
-                            std::to_string(layout::kMaxSymbols) + " symbols)");
+  if (symbol_count_ >= region_->symbol_capacity()) {
+    throw std::length_error("the market region's symbol table is full (its capacity is " +
+                            std::to_string(region_->symbol_capacity()) +
+                            " symbols: region.max_symbols)");
   }
   const std::size_t id = symbol_count_;
   layout::SymbolInfo si{};
@@ -540,7 +546,7 @@ std::uint16_t ShmPublisher::add_symbol(const binance::SymbolSpec& spec) {
   }
   indicators_[id].clear();
   setup_indicators(id);  // throws before anything a reader can see changes: the count is not up
-  region_->symbols[id].info.store(si);
+  region_->symbol(id).info.store(si);
   names_[id].assign(spec.name);
   local_[id] = Local{};
   local_[id].status = static_cast<std::uint8_t>(spec.status);
@@ -557,9 +563,9 @@ std::uint16_t ShmPublisher::add_symbol(const binance::SymbolSpec& spec) {
 
 void ShmPublisher::set_symbol_status(std::uint16_t id, layout::SymbolStatus status) noexcept {
   if (id >= symbol_count_) return;
-  layout::SymbolInfo si = region_->symbols[id].info.load();
+  layout::SymbolInfo si = region_->symbol(id).info.load();
   si.status = static_cast<std::uint8_t>(status);
-  region_->symbols[id].info.store(si);
+  region_->symbol(id).info.store(si);
   local_[id].status = static_cast<std::uint8_t>(status);
   publish_status(id, 0, core::realtime_ns());
 }
@@ -574,7 +580,7 @@ void ShmPublisher::update_symbol_info(const binance::ExchangeInfo& info) {
     }
     layout::SymbolInfo si{};
     binance::fill_symbol_info(*spec, static_cast<std::uint16_t>(i), si);
-    region_->symbols[i].info.store(si);
+    region_->symbol(i).info.store(si);
     const auto status = static_cast<std::uint8_t>(spec->status);
     if (status != local_[i].status) {
       local_[i].status = status;

@@ -44,6 +44,27 @@ KindTraits traits(RegionKind kind) {
   return {layout::kSignalsMagic, layout::kSignalsRegionBytes, "signals", "signals"};
 }
 
+std::size_t region_bytes(RegionKind kind, const layout::MarketCapacity& cap) {
+  return kind == RegionKind::kMarket ? layout::MarketRegion::bytes(cap) : traits(kind).bytes;
+}
+
+std::string capacity_error(const layout::MarketCapacity& cap) {
+  const auto out_of = [](std::uint32_t v, std::size_t most) { return v == 0 || v > most; };
+  if (out_of(cap.symbols, layout::kMaxSymbols)) {
+    return "max_symbols " + std::to_string(cap.symbols) + " is not within 1.." +
+           std::to_string(layout::kMaxSymbols);
+  }
+  if (out_of(cap.slots, layout::kMaxSlots)) {
+    return "max_slots " + std::to_string(cap.slots) + " is not within 1.." +
+           std::to_string(layout::kMaxSlots);
+  }
+  if (out_of(cap.timeframes, layout::kMaxTimeframes)) {
+    return "max_timeframes " + std::to_string(cap.timeframes) + " is not within 1.." +
+           std::to_string(layout::kMaxTimeframes);
+  }
+  return {};
+}
+
 std::string errno_text(int err) { return std::strerror(err); }
 
 std::string hex(std::uint64_t v) {
@@ -195,13 +216,13 @@ void fill_header(RegionHeader& h, RegionKind kind, std::size_t size, std::size_t
   h.epoch_ns = static_cast<std::uint64_t>(core::realtime_ns());
   h.engine_start_ticks = process_start_ticks(::getpid());
   h.instance.assign(opts.instance);
-  h.max_symbols = layout::kMaxSymbols;
+  h.max_symbols = kind == RegionKind::kMarket ? opts.market_capacity.symbols : 0;
   h.book_depth = layout::kBookDepth;
   h.event_ring_capacity = layout::kEventRingCapacity;
-  h.max_timeframes = layout::kMaxTimeframes;
+  h.max_timeframes = kind == RegionKind::kMarket ? opts.market_capacity.timeframes : 0;
   h.candle_history = layout::kCandleHistory;
   h.max_indicators = layout::kMaxIndicators;
-  h.max_slots = layout::kMaxSlots;
+  h.max_slots = kind == RegionKind::kMarket ? opts.market_capacity.slots : 0;
   h.signal_ring_capacity = layout::kSignalRingCapacity;
   h.report_ring_capacity = layout::kReportRingCapacity;
   h.max_assets = layout::kMaxAssets;
@@ -223,7 +244,7 @@ bool create_in(const Target& t, RegionKind kind, const RegionOptions& opts, mode
                Mapped& out_map, int& out_fd, std::string& tmp_path, std::size_t& size) {
   const std::string name = region_file_name(opts.instance, kind);
   std::string tmpl = t.dir + "/." + name + ".tmp.XXXXXX";
-  size = round_up(traits(kind).bytes, t.page);
+  size = round_up(region_bytes(kind, opts.market_capacity), t.page);
   const int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
   tmp_path = tmpl;
   if (fd < 0) {
@@ -330,6 +351,11 @@ Region Region::create(RegionKind kind, const RegionOptions& opts) {
       opts.instance.size() > 31) {
     throw RegionError(RegionErrc::kSystem, "shm: instance name '" + opts.instance +
                                                "' must be 1-31 characters without '/'");
+  }
+  if (kind == RegionKind::kMarket) {
+    if (const std::string bad = capacity_error(opts.market_capacity); !bad.empty()) {
+      throw RegionError(RegionErrc::kSizeMismatch, "shm: cannot create the market region: " + bad);
+    }
   }
   const mode_t mode = kind == RegionKind::kMarket ? opts.market_mode : opts.signals_mode;
   const gid_t gid = resolve_group(opts.group);

@@ -20,6 +20,10 @@ struct KindTraits {
   const char* name;
 };
 [[nodiscard]] KindTraits traits(layout::RegionKind kind);
+// Bytes a region of `kind` needs (a market region's from its capacity); what is wrong with a
+// market capacity ("" = nothing: every count within 1 and its compiled ceiling).
+[[nodiscard]] std::size_t region_bytes(layout::RegionKind kind, const layout::MarketCapacity& cap);
+[[nodiscard]] std::string capacity_error(const layout::MarketCapacity& cap);
 [[nodiscard]] std::string errno_text(int err);
 [[nodiscard]] std::string hex(std::uint64_t v);
 

@@ -155,11 +155,20 @@ void validate_header(const RegionHeader& h, RegionKind kind, std::size_t file_si
                                                   std::to_string(h.region_kind) + ", expected " +
                                                   std::to_string(static_cast<unsigned>(kind)));
   }
-  if (h.region_size < t.bytes || h.region_size > file_size) {
+  // A market region's arrays are sized by the capacities in its header: within the compiled
+  // ceilings (the readers' own tables), and inside the file, or nothing past the header is read.
+  const layout::MarketCapacity cap{h.max_symbols, h.max_slots, h.max_timeframes};
+  if (kind == RegionKind::kMarket) {
+    if (const std::string bad = capacity_error(cap); !bad.empty()) {
+      throw RegionError(RegionErrc::kSizeMismatch, "shm: " + path + " declares " + bad);
+    }
+  }
+  const std::size_t needs = region_bytes(kind, cap);
+  if (h.region_size < needs || h.region_size > file_size) {
     throw RegionError(RegionErrc::kSizeMismatch,
                       "shm: " + path + " declares " + std::to_string(h.region_size) +
                           " bytes, file has " + std::to_string(file_size) + ", layout needs " +
-                          std::to_string(t.bytes));
+                          std::to_string(needs));
   }
   const auto state =
       static_cast<RegionState>(concurrent::load_word(h.state, std::memory_order_acquire));

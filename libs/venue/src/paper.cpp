@@ -187,7 +187,7 @@ void PaperVenue::tick(std::int64_t /*now_ns*/) {
   while (!fresh_.empty()) {
     Order o = std::move(fresh_.front());
     fresh_.pop_front();
-    const auto& book = market_.symbols[o.req.symbol_id].book.load();
+    const auto& book = market_.symbol(o.req.symbol_id).book.load();
     const bool buy = is_buy(o.req);
     const core::Price none{};
     const core::Price best = buy ? (book.ask_count > 0 ? book.ask_px[0] : none)
@@ -239,7 +239,7 @@ void PaperVenue::tick(std::int64_t /*now_ns*/) {
   // Resting orders: the queue ahead shrinks with the book; a book whose other side now crosses
   // the order's price fills it from the crossing quantity nobody took yet.
   for (auto it = live_.begin(); it != live_.end();) {
-    const auto& book = market_.symbols[it->req.symbol_id].book.load();
+    const auto& book = market_.symbol(it->req.symbol_id).book.load();
     if (book.book_valid && book.update_id != it->book_update_seen && it->cum_qty < it->req.qty) {
       it->book_update_seen = book.update_id;
       it->queue_ahead = queue_at(*it, book, it->queue_ahead);

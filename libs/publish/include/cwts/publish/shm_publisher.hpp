@@ -127,7 +127,7 @@ class ShmPublisher final : public md::MarketSink, private md::CandleListener {
   // md thread, at run time: appends `spec` to the symbol table as id symbol_count() (SymbolInfo,
   // the indicators configured for it, then symbol_count with release, then a kStatus event
   // naming the new id). Returns its id; a symbol already in the table returns its id unchanged.
-  // Throws std::length_error naming kMaxSymbols when the table is full (nothing written), or
+  // Throws std::length_error when the region's symbol table is full (nothing written), or
   // std::invalid_argument as the constructor does (name too long, bad indicator).
   std::uint16_t add_symbol(const binance::SymbolSpec& spec);
   // md thread: the symbol's published status (SymbolInfo::status) becomes `status`, announced by a

@@ -68,6 +68,9 @@ struct RegionOptions {
   std::string engine_user;
   mode_t market_mode = 0640;
   mode_t signals_mode = 0640;  // strategies only read it (their slots are handed over: ADR 0021)
+  // create, market region: how many symbols, slots and timeframes it holds (recorded in its
+  // header; each at least 1 and at most layout::kMaxSymbols, kMaxSlots, kMaxTimeframes).
+  layout::MarketCapacity market_capacity;
 };
 
 // File name of a region inside its directory: "cwts-<instance>-market" / "...-signals".

@@ -22,7 +22,7 @@ namespace cwts::layout {
 // Bump on any change to a field, a size, an offset, a capacity, an enumerator, a flag bit or a
 // primitive's internal words. tests/layout pins this value
 // together with kLayoutHash, so a change that forgets the bump fails the build's tests.
-inline constexpr std::uint32_t kLayoutVersion = 6;
+inline constexpr std::uint32_t kLayoutVersion = 7;
 
 // Names for each instantiation of a lock-free primitive in the regions, so the field table can
 // list the words they synchronise on.
@@ -248,11 +248,8 @@ inline constexpr auto kFieldTable = std::to_array<FieldDesc>({
     CWTS_FIELD(MarketRegion, status),
     CWTS_FIELD(MarketRegion, symbol_count),
     CWTS_FIELD(MarketRegion, asset_count),
-    CWTS_FIELD(MarketRegion, symbols),
     CWTS_FIELD(MarketRegion, balances),
-    CWTS_FIELD(MarketRegion, slots),
     CWTS_FIELD(MarketRegion, events),
-    CWTS_FIELD(MarketRegion, candles),
 
     CWTS_SIZE(Signal),
     CWTS_FIELD(Signal, seq),
@@ -604,7 +601,8 @@ constexpr std::uint64_t layout_hash_of(const std::array<FieldDesc, NF>& fields,
 // enumerator, flag and magic, and every capacity.
 inline constexpr std::uint64_t kLayoutHash = detail::layout_hash_of(kFieldTable, kValueTable);
 
-// Size of each region file before rounding up to the page size of its backing store.
+// Size of each region file before rounding up to the page size of its backing store (a market
+// region's: MarketRegion::bytes(its capacity); this is its fixed part, the least it can be).
 inline constexpr std::size_t kMarketRegionBytes = sizeof(MarketRegion);
 inline constexpr std::size_t kSignalsRegionBytes = sizeof(SignalsRegion);
 
@@ -612,7 +610,6 @@ inline constexpr std::size_t kSignalsRegionBytes = sizeof(SignalsRegion);
 static_assert(offsetof(MarketRegion, config) == 256);
 static_assert(offsetof(MarketRegion, status) % 64 == 0);
 static_assert(offsetof(EngineStatus, exec) == 64, "md and exec counters on separate lines");
-static_assert(offsetof(MarketRegion, symbols) % 64 == 0);
 static_assert(offsetof(MarketRegion, events) % 64 == 0);
 static_assert(offsetof(SymbolEntry, book_valid) % 64 == 0);
 static_assert(offsetof(SlotEngineSide, claim_seen) == 64, "cursor alone on its line");

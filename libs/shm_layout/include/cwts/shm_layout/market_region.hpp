@@ -309,7 +309,21 @@ struct SlotEngineSide {
 
 using EventRing = BroadcastRing<Event, kEventRingCapacity>;
 
-// The whole market region. One writer process (the engine); see docs/shm_layout.md.
+// How many symbols, slots and timeframes a market region holds: chosen when the engine creates it
+// and recorded in its header (max_symbols, max_slots, max_timeframes).
+struct MarketCapacity {
+  std::uint32_t symbols = kDefaultSymbols;
+  std::uint32_t slots = kDefaultSlots;
+  std::uint32_t timeframes = kMaxTimeframes;
+};
+
+// The whole market region. One writer process (the engine); see docs/shm_layout.md. The fixed part
+// below is followed, each array 64-byte aligned, by
+//   SymbolEntry    symbols[max_symbols]
+//   SlotEngineSide slots[max_slots]
+//   CandleSeries   candles[max_symbols][max_timeframes]
+// with the counts from the header, which a reader validates against the compiled ceilings and
+// the file's size before it maps the region (cwts/shm/region.hpp).
 struct MarketRegion {
   RegionHeader header;
   MarketConfig config;
@@ -317,11 +331,66 @@ struct MarketRegion {
   alignas(64) std::uint64_t symbol_count;  // md thread: entries in use
   std::uint64_t asset_count;               // exec thread
   std::uint64_t reserved[6];
-  SymbolEntry symbols[kMaxSymbols];
   Seqlock<Balance> balances[kMaxAssets];
-  SlotEngineSide slots[kMaxSlots];
   EventRing events;
-  CandleSeries candles[kMaxSymbols][kMaxTimeframes];
+
+  // Byte offsets of the arrays that follow the fixed part, and the region's size, for `cap`.
+  [[nodiscard]] static constexpr std::size_t symbols_offset() noexcept {
+    return sizeof(MarketRegion);
+  }
+  [[nodiscard]] static constexpr std::size_t slots_offset(const MarketCapacity& cap) noexcept {
+    return symbols_offset() + sizeof(SymbolEntry) * cap.symbols;
+  }
+  [[nodiscard]] static constexpr std::size_t candles_offset(const MarketCapacity& cap) noexcept {
+    return slots_offset(cap) + sizeof(SlotEngineSide) * cap.slots;
+  }
+  [[nodiscard]] static constexpr std::size_t bytes(const MarketCapacity& cap) noexcept {
+    return candles_offset(cap) + sizeof(CandleSeries) * cap.symbols * cap.timeframes;
+  }
+
+  // This region's capacities, as its header records them.
+  [[nodiscard]] MarketCapacity capacity() const noexcept {
+    return {header.max_symbols, header.max_slots, header.max_timeframes};
+  }
+  [[nodiscard]] std::size_t symbol_capacity() const noexcept { return header.max_symbols; }
+  [[nodiscard]] std::size_t slot_capacity() const noexcept { return header.max_slots; }
+  // Timeframes in use (MarketConfig), never more than the candle arrays hold.
+  [[nodiscard]] std::uint32_t timeframe_count() const noexcept {
+    return config.timeframe_count < header.max_timeframes ? config.timeframe_count
+                                                          : header.max_timeframes;
+  }
+
+  // The entry of symbol id `i` (< symbol_capacity()), slot `i` (< slot_capacity()), and the
+  // candles of symbol `sym` on timeframe index `tf` (< header.max_timeframes).
+  [[nodiscard]] SymbolEntry& symbol(std::size_t i) noexcept {
+    return at<SymbolEntry>(symbols_offset(), i);
+  }
+  [[nodiscard]] const SymbolEntry& symbol(std::size_t i) const noexcept {
+    return at<const SymbolEntry>(symbols_offset(), i);
+  }
+  [[nodiscard]] SlotEngineSide& slot(std::size_t i) noexcept {
+    return at<SlotEngineSide>(slots_offset(capacity()), i);
+  }
+  [[nodiscard]] const SlotEngineSide& slot(std::size_t i) const noexcept {
+    return at<const SlotEngineSide>(slots_offset(capacity()), i);
+  }
+  [[nodiscard]] CandleSeries& candles(std::size_t sym, std::size_t tf) noexcept {
+    return at<CandleSeries>(candles_offset(capacity()), sym * header.max_timeframes + tf);
+  }
+  [[nodiscard]] const CandleSeries& candles(std::size_t sym, std::size_t tf) const noexcept {
+    return at<const CandleSeries>(candles_offset(capacity()), sym * header.max_timeframes + tf);
+  }
+
+ private:
+  template <typename T>
+  [[nodiscard]] T& at(std::size_t offset, std::size_t i) const noexcept {
+    // The region is one mapping; the arrays live past the fixed part (see above).
+    auto* base = reinterpret_cast<unsigned char*>(const_cast<MarketRegion*>(this));
+    return reinterpret_cast<T*>(base + offset)[i];
+  }
 };
+static_assert(sizeof(MarketRegion) % 64 == 0);
+static_assert(sizeof(SymbolEntry) % 64 == 0 && sizeof(SlotEngineSide) % 64 == 0 &&
+              sizeof(CandleSeries) % 64 == 0);
 
 }  // namespace cwts::layout
