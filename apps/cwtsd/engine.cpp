@@ -82,11 +82,8 @@ std::string load_info_text(const Config& cfg, core::RestBackoff& backoff) {
   if (!cfg.venue.exchange_info_file.empty()) {
     return binance::read_file_maybe_gz(cfg.venue.exchange_info_file);
   }
-  std::string target = "/api/v3/exchangeInfo?symbols=[";
-  for (std::size_t i = 0; i < cfg.market.symbols.size(); ++i) {
-    target += (i == 0 ? "%22" : ",%22") + cfg.market.symbols[i] + "%22";
-  }
-  target += "]";
+  const std::string target =
+      binance::exchange_info_target(cfg.market.symbols, 0, cfg.market.symbols.size());
   net::HttpGetOptions o;
   o.tls_verify = cfg.venue.tls_verify;
   o.ca_file = cfg.venue.ca_file;
@@ -151,11 +148,11 @@ Engine::Impl::Impl(Engine& e, const Config& cfg, std::optional<Credentials> cred
     if (info.find(s) == nullptr) {
       throw ConfigError("market.symbols", s + " is not in the venue's exchangeInfo");
     }
-    if (configured.size() >= ropts.market_capacity.symbols || s.size() >= name_text[0].size()) {
-      throw ConfigError("market.symbols",
-                        "at most " + std::to_string(ropts.market_capacity.symbols) +
-                            " symbols (region.max_symbols; with those symbols.add added and the "
-                            "journal keeps) of at most 16 characters");
+    if (configured.size() >= symbol_limit() || s.size() >= name_text[0].size()) {
+      throw ConfigError("market.symbols", "at most " + std::to_string(symbol_limit()) +
+                                              " symbols, with those symbols.add added and the "
+                                              "journal keeps (" +
+                                              symbol_table_full() + "), of at most 16 characters");
     }
     set_name(configured.size(), s);
     specs[configured.size()] = info.find(s);

@@ -3,6 +3,7 @@
 // added and removed at run time).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -18,6 +19,7 @@
 #include "cwts/binance/exchange_info.hpp"
 #include "cwts/core/rest_backoff.hpp"
 #include "cwts/engine/average_price.hpp"
+#include "cwts/md/pipeline.hpp"
 #include "cwts/shm/region.hpp"
 #include "engine.hpp"
 #include "exec/exec_engine.hpp"
@@ -65,6 +67,21 @@ struct Engine::Impl {
   std::array<const binance::SymbolSpec*, layout::kMaxSymbols> specs{};
   std::array<std::string, layout::kMaxSymbols> json_objects;
   binance::ExchangeInfoJson info_json;  // the start-up text's symbol objects
+
+  // Symbols the engine can hold over the region's life: the market region's capacity, and the
+  // market-data feed's (one WebSocket connection), whichever is smaller.
+  [[nodiscard]] std::size_t symbol_limit() const noexcept {
+    return std::min<std::size_t>(ropts.market_capacity.symbols, md::kMaxPipelineSymbols);
+  }
+  [[nodiscard]] std::string symbol_table_full() const {
+    return ropts.market_capacity.symbols <= md::kMaxPipelineSymbols
+               ? "the symbol table is full: the market region holds " +
+                     std::to_string(ropts.market_capacity.symbols) + " symbols (region.max_symbols)"
+               : "the symbol table is full: the market-data feed takes " +
+                     std::to_string(md::kMaxPipelineSymbols) +
+                     " symbols (one WebSocket connection; region.max_symbols is " +
+                     std::to_string(ropts.market_capacity.symbols) + ")";
+  }
 
   [[nodiscard]] std::string json_object(std::string_view name) const {
     for (const auto& [n, object] : info_json.symbols) {

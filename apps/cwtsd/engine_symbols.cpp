@@ -47,11 +47,7 @@ std::vector<FetchedSymbol> fetch_symbol_specs(const Config& cfg,
       throw SymbolError(
           "the venue's request-weight budget is spent for now; ask again in a minute");
     }
-    std::string target = "/api/v3/exchangeInfo?symbols=[";
-    for (std::size_t k = first; k < last; ++k) {
-      target += (k == first ? "%22" : ",%22") + names[k] + "%22";
-    }
-    target += "]";
+    const std::string target = binance::exchange_info_target(names, first, last);
     std::string body;
     try {
       body = net::http_get(cfg.venue.rest_url, target, o);
@@ -154,10 +150,9 @@ std::vector<Engine::SymbolAdded> Engine::add_symbols(std::span<const std::string
       to_fetch.push_back(wanted[k]);
     }
   }
-  if (const std::size_t cap = i.ropts.market_capacity.symbols; names.size() + fresh > cap) {
-    throw SymbolError("the symbol table is full: the market region holds " + std::to_string(cap) +
-                      " symbols (region.max_symbols; " + std::to_string(names.size()) +
-                      " in use, " + std::to_string(fresh) + " asked for; ids are not reused)");
+  if (names.size() + fresh > i.symbol_limit()) {
+    throw SymbolError(i.symbol_table_full() + " (" + std::to_string(names.size()) + " in use, " +
+                      std::to_string(fresh) + " asked for; ids are not reused)");
   }
   if (!to_fetch.empty()) {
     auto fetched = fetch_symbol_specs(cfg_, to_fetch, *this);
@@ -228,10 +223,7 @@ std::uint16_t Engine::add_symbol(const std::string& name, std::unique_ptr<binanc
   }
   if (!i.symbols_broken.empty()) throw SymbolError(i.symbols_broken);
   const std::size_t id = names.size();
-  if (const std::size_t cap = i.ropts.market_capacity.symbols; id >= cap) {
-    throw SymbolError("the symbol table is full: the market region holds " + std::to_string(cap) +
-                      " symbols (region.max_symbols; ids are not reused)");
-  }
+  if (id >= i.symbol_limit()) throw SymbolError(i.symbol_table_full() + " (ids are not reused)");
   if (!spec) throw SymbolError(name + " is not a symbol of the venue (not in its exchangeInfo)");
   const auto sid = static_cast<std::uint16_t>(id);
   // Every thread's state for the id is written before anything is handed over: the exec thread

@@ -427,3 +427,22 @@ TEST(ExchangeInfoTest, CorruptedRealFileNamesTheSymbol) {
 }
 
 }  // namespace
+
+namespace {
+
+// Issue 19's scale: a start or a symbols.add with hundreds of symbols asks for the whole
+// exchangeInfo rather than a request line HTTP servers refuse (cwts-sim's closed the connection).
+TEST(ExchangeInfoTarget, AsksForTheListedSymbolsUntilTheRequestLineWouldBeTooLong) {
+  std::vector<std::string> names;
+  for (int i = 0; i < 1000; ++i) names.push_back("S" + std::to_string(1000 + i) + "USDT");
+  EXPECT_EQ(cwts::binance::exchange_info_target(names, 0, 2),
+            "/api/v3/exchangeInfo?symbols=[%22S1000USDT%22,%22S1001USDT%22]");
+  EXPECT_EQ(cwts::binance::exchange_info_target(names, 5, 6),
+            "/api/v3/exchangeInfo?symbols=[%22S1005USDT%22]");
+  const std::string some = cwts::binance::exchange_info_target(names, 0, 100);
+  EXPECT_LE(some.size(), cwts::binance::kMaxExchangeInfoQuery);
+  EXPECT_NE(some.find("S1099USDT"), std::string::npos);
+  EXPECT_EQ(cwts::binance::exchange_info_target(names, 0, 1000), "/api/v3/exchangeInfo");
+}
+
+}  // namespace

@@ -142,9 +142,14 @@ TEST(Config, TheRegionsCapacitiesAreConfiguredAndBoundTheSymbolsAndSlots) {
   EXPECT_EQ(d.region.max_symbols, 64U);  // twice the configured symbols, at least 64
   EXPECT_EQ(d.region.max_slots, 16U);
   EXPECT_EQ(d.gateway.slot, 15U);
-  std::string many = R"({"market":{"symbols":[)";
-  for (int i = 0; i < 100; ++i) many += (i == 0 ? "\"S" : ",\"S") + std::to_string(i) + "USDT\"";
-  EXPECT_EQ(parse_config(many + "]}}").region.max_symbols, 200U);
+  const auto symbols = [](int n) {
+    std::string many = R"({"market":{"symbols":[)";
+    for (int i = 0; i < n; ++i) many += (i == 0 ? "\"S" : ",\"S") + std::to_string(i) + "USDT\"";
+    return many + "]}}";
+  };
+  EXPECT_EQ(parse_config(symbols(40)).region.max_symbols, 80U);
+  // The region could hold more; the market-data feed (one WebSocket connection) takes 64.
+  expect_error(symbols(65), "market.symbols", "the market-data feed takes at most 64");
   const Config big = parse_config(
       R"({"region":{"max_symbols":1000,"max_slots":64},"market":{"symbols":["BTCUSDT"]},)"
       R"("slots":{"63":{"reduce_only":true}},"gateway":{}})");

@@ -181,6 +181,13 @@ Config parse_config(std::string_view json) {
     c.region.max_symbols = static_cast<std::uint32_t>(std::clamp<std::size_t>(
         2 * c.market.symbols.size(), layout::kDefaultSymbols, layout::kMaxSymbols));
   }
+  if (c.market.symbols.size() > md::kMaxPipelineSymbols) {
+    throw ConfigError("market.symbols",
+                      std::to_string(c.market.symbols.size()) +
+                          " symbols, and the market-data feed takes at most " +
+                          std::to_string(md::kMaxPipelineSymbols) +
+                          " (one WebSocket connection; the market region can hold more)");
+  }
   if (c.market.symbols.size() > c.region.max_symbols) {
     throw ConfigError("market.symbols", std::to_string(c.market.symbols.size()) +
                                             " symbols, and the market region holds " +

@@ -487,4 +487,14 @@ ExchangeInfoJson split_exchange_info_json(std::string_view json) {
   return out;
 }
 
+std::string exchange_info_target(const std::vector<std::string>& symbols, std::size_t first,
+                                 std::size_t last) {
+  std::string target = "/api/v3/exchangeInfo?symbols=[";
+  for (std::size_t k = first; k < last; ++k) {
+    target += (k == first ? "%22" : ",%22") + symbols[k] + "%22";
+    if (target.size() > kMaxExchangeInfoQuery) return "/api/v3/exchangeInfo";
+  }
+  return target + "]";
+}
+
 }  // namespace cwts::binance

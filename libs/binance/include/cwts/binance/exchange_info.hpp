@@ -2,6 +2,7 @@
 // at start-up and copied into the shared-memory symbol table.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -126,6 +127,13 @@ struct ExchangeInfoJson {
 
 // Reads `path` (plain, or gzip if it ends in ".gz") and parses it. Throws std::runtime_error.
 [[nodiscard]] ExchangeInfo load_exchange_info(const std::string& path);
+
+// The request target for exchangeInfo about `symbols`: `/api/v3/exchangeInfo?symbols=[...]`, or,
+// when that list would make the request line longer than kMaxExchangeInfoQuery bytes (about 250
+// symbols; HTTP servers refuse longer lines), the whole exchangeInfo (the same weight, 20).
+inline constexpr std::size_t kMaxExchangeInfoQuery = 4096;
+[[nodiscard]] std::string exchange_info_target(const std::vector<std::string>& symbols,
+                                               std::size_t first, std::size_t last);
 
 // Reads a whole file, gunzipping it if its name ends in ".gz". Throws std::runtime_error.
 [[nodiscard]] std::string read_file_maybe_gz(const std::string& path);
