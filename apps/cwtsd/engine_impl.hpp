@@ -19,7 +19,7 @@
 #include "cwts/binance/exchange_info.hpp"
 #include "cwts/core/rest_backoff.hpp"
 #include "cwts/engine/average_price.hpp"
-#include "cwts/md/pipeline.hpp"
+#include "cwts/feed/feed_client.hpp"
 #include "cwts/shm/region.hpp"
 #include "engine.hpp"
 #include "exec/exec_engine.hpp"
@@ -68,18 +68,21 @@ struct Engine::Impl {
   std::array<std::string, layout::kMaxSymbols> json_objects;
   binance::ExchangeInfoJson info_json;  // the start-up text's symbol objects
 
+  // Symbols the market-data feed's one connection carries (1,024 streams, market.streams each).
+  std::size_t feed_symbols = 0;
   // Symbols the engine can hold over the region's life: the market region's capacity, and the
-  // market-data feed's (one WebSocket connection), whichever is smaller.
+  // feed's, whichever is smaller.
   [[nodiscard]] std::size_t symbol_limit() const noexcept {
-    return std::min<std::size_t>(ropts.market_capacity.symbols, md::kMaxPipelineSymbols);
+    return std::min<std::size_t>(ropts.market_capacity.symbols, feed_symbols);
   }
   [[nodiscard]] std::string symbol_table_full() const {
-    return ropts.market_capacity.symbols <= md::kMaxPipelineSymbols
+    return ropts.market_capacity.symbols <= feed_symbols
                ? "the symbol table is full: the market region holds " +
                      std::to_string(ropts.market_capacity.symbols) + " symbols (region.max_symbols)"
                : "the symbol table is full: the market-data feed takes " +
-                     std::to_string(md::kMaxPipelineSymbols) +
-                     " symbols (one WebSocket connection; region.max_symbols is " +
+                     std::to_string(feed_symbols) + " symbols (one WebSocket connection of " +
+                     std::to_string(feed::kMaxStreamsPerConnection) +
+                     " streams; region.max_symbols is " +
                      std::to_string(ropts.market_capacity.symbols) + ")";
   }
 

@@ -148,8 +148,10 @@ TEST(Config, TheRegionsCapacitiesAreConfiguredAndBoundTheSymbolsAndSlots) {
     return many + "]}}";
   };
   EXPECT_EQ(parse_config(symbols(40)).region.max_symbols, 80U);
-  // The region could hold more; the market-data feed (one WebSocket connection) takes 64.
-  expect_error(symbols(65), "market.symbols", "the market-data feed takes at most 64");
+  EXPECT_EQ(parse_config(symbols(300)).region.max_symbols, 600U);
+  // The region could hold more; the market-data feed's one connection carries 1,024 streams,
+  // three per symbol by default.
+  expect_error(symbols(342), "market.symbols", "the market-data feed takes at most 341");
   const Config big = parse_config(
       R"({"region":{"max_symbols":1000,"max_slots":64},"market":{"symbols":["BTCUSDT"]},)"
       R"("slots":{"63":{"reduce_only":true}},"gateway":{}})");

@@ -100,6 +100,7 @@ struct EngineOptions {
   std::string on_stop = "cancel";  // shutdown.on_stop
   std::string extra;               // more top-level sections, e.g. R"("journal":{...},)"
   std::string extra_region;        // appended inside "region", e.g. R"(,"group":"g")"
+  std::string extra_market;        // appended inside "market", e.g. R"(,"snapshot_limit":100)"
   std::vector<std::pair<std::string, std::string>> env;
   std::string rest_host;              // venue.rest_url's host ("" = 127.0.0.1)
   std::vector<std::string> launcher;  // runs cwtsd: launcher... cwtsd --config FILE
@@ -149,7 +150,8 @@ class Harness {
         << R"("venue":{"kind":")" << opts_.venue_kind << R"(","rest_url":")" << rest_url()
         << R"(","ws_url":")" << sim_->ws_url()
         << R"(","recv_window_ms":1000,"request_timeout_ms":400,"order_poll_ms":100)"
-        << opts_.extra_venue << R"(},"market":{"symbols":[)" << symbol_list() << R"(]},)"
+        << opts_.extra_venue << R"(},"market":{"symbols":[)" << symbol_list() << "]"
+        << opts_.extra_market << "},"
         << R"("risk":{)" << opts_.risk << R"(},"rate_limits":{)" << opts_.rate << R"(},)"
         << R"("slots":{)" << opts_.slots << R"(},"threads":{)" << opts_.threads << R"(},)"
         << opts_.extra << R"("shutdown":{"on_stop":")" << opts_.on_stop

@@ -96,6 +96,34 @@ TEST(Cwtsd, EverySignalSentUntilTheEngineExitsIsRefusedOrReported) {
 
 // ADR 0034: a start that is still syncing books at the supervisor's first tick (the venue holds
 // the books' snapshots here) asks systemd for more start time, EXTEND_TIMEOUT_USEC, before READY=1.
+// Issue 19's scale: more symbols than the stream target the feed connects with can carry (about
+// 65 of three streams in its 4 KB); the feed subscribes the rest on the open connection, and
+// their snapshots wait for the answers. READY=1 comes once every book is synced, and a strategy
+// trades the last symbol.
+TEST(Cwtsd, SeventyTwoSymbolsSyncEveryBookThoseSubscribedAfterTheConnectionOpenedToo) {
+  EngineOptions o;
+  o.extra_market = R"(,"snapshot_limit":100)";  // 5 weight a snapshot: 72 fit in the minute
+  for (int i = 0; i < 70; ++i) o.symbols.push_back("S" + std::to_string(1000 + i) + "USDT");
+  o.wait_ready = false;  // the snapshots are paced by the rate governor: more than 30 s under load
+  Harness h(o);
+  ASSERT_TRUE(h.notify().wait_for("READY=1", 120s)) << h.log();
+  EXPECT_NE(h.log().find("\"event\":\"subscribing_after_connect\""), std::string::npos) << h.log();
+  StrategyClient s(h.instance(), 0);
+  const auto& m = s.market();
+  ASSERT_EQ(cwts::concurrent::load_word(m.symbol_count, std::memory_order_acquire), 72U);
+  for (std::size_t i = 0; i < 72; ++i) {
+    EXPECT_EQ(cwts::concurrent::load_word(m.symbol(i).book_valid, std::memory_order_acquire), 1U)
+        << i;
+  }
+  const int last = s.symbol_id("S1069USDT");
+  ASSERT_EQ(last, 71);
+  const auto seq = s.submit(StrategyClient::make(last, Side::kBuy, OrderType::kMarket, fx(1)));
+  const auto rs = s.wait_terminal(seq);
+  ASSERT_FALSE(rs.empty());
+  EXPECT_EQ(kind_of(rs.back()), ReportKind::kFilled) << h.log();
+  EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
 TEST(Cwtsd, ASlowStartExtendsSystemdsStartTimeoutBeforeReady) {
   EngineOptions o;
   o.wait_ready = false;

@@ -143,6 +143,27 @@ TEST(FeedConfigTest, BadConfigsAreRefusedNamingTheField) {
   expect_refused(c, "1024");
 }
 
+// Issue 19's scale: 341 symbols of three streams fill one connection (Binance: 1,024 streams);
+// the target the client connects with carries those that fit in a request line HTTP servers
+// accept, and the client subscribes the rest on the open connection.
+TEST(FeedConfigTest, ManySymbolsFillOneConnectionAndTheTargetCarriesWhatFitsInARequestLine) {
+  FeedConfig c = nkn();
+  EXPECT_EQ(cwts::feed::max_symbols_per_connection(c), 341U);
+  c.symbols.clear();
+  for (int i = 0; i < 341; ++i) c.symbols.push_back("S" + std::to_string(1000 + i) + "USDT");
+  EXPECT_NO_THROW(cwts::feed::validate(c));
+  std::size_t in_target = 0;
+  const std::string t = cwts::feed::stream_target(c, &in_target);
+  EXPECT_LE(t.size(), cwts::feed::kMaxStreamTargetBytes);
+  EXPECT_GT(in_target, 10U);
+  EXPECT_LT(in_target, 341U);
+  const std::string last = "s" + std::to_string(1000 + in_target - 1) + "usdt@aggTrade";
+  EXPECT_EQ(t.substr(t.size() - last.size()), last);  // whole symbols only, in order
+  EXPECT_EQ(t.find("s" + std::to_string(1000 + in_target) + "usdt"), std::string::npos);
+  c.symbols.push_back("S2000USDT");
+  expect_refused(c, "one connection carries at most 1024 streams (341 symbols)");
+}
+
 TEST(FeedConfigTest, ClientConstructorValidates) {
   FeedConfig c = nkn();
   c.symbols.clear();

@@ -17,6 +17,7 @@
 
 #include "config/config_parse.hpp"
 #include "cwts/core/ascii.hpp"
+#include "cwts/feed/feed_client.hpp"
 #include "cwts/md/frame.hpp"
 #include "cwts/shm_layout/capacities.hpp"
 
@@ -181,12 +182,15 @@ Config parse_config(std::string_view json) {
     c.region.max_symbols = static_cast<std::uint32_t>(std::clamp<std::size_t>(
         2 * c.market.symbols.size(), layout::kDefaultSymbols, layout::kMaxSymbols));
   }
-  if (c.market.symbols.size() > md::kMaxPipelineSymbols) {
+  if (const std::size_t most = std::min(md::kMaxPipelineSymbols,
+                                        feed::kMaxStreamsPerConnection / c.market.streams.size());
+      c.market.symbols.size() > most) {
     throw ConfigError("market.symbols",
                       std::to_string(c.market.symbols.size()) +
                           " symbols, and the market-data feed takes at most " +
-                          std::to_string(md::kMaxPipelineSymbols) +
-                          " (one WebSocket connection; the market region can hold more)");
+                          std::to_string(most) + " (one WebSocket connection of " +
+                          std::to_string(feed::kMaxStreamsPerConnection) + " streams, " +
+                          std::to_string(c.market.streams.size()) + " per symbol)");
   }
   if (c.market.symbols.size() > c.region.max_symbols) {
     throw ConfigError("market.symbols", std::to_string(c.market.symbols.size()) +

@@ -38,6 +38,7 @@ FeedClient::Impl::Impl(FeedConfig c, md::MarketSink* down)
     pipeline.add_symbol(core::ascii_upper(s));
     depth_targets.push_back(depth_target(cfg, s));
   }
+  rebuild_target();
   if (ws_ep.tls || rest_ep.tls) {
     // Throws if ca_file is unreadable: config time.
     tls.emplace(net::make_tls_client_context({cfg.tls_verify_peer, cfg.ca_file}));
@@ -125,6 +126,7 @@ void FeedClient::Impl::on_tick() {
   if (http_busy && now - http_started >= cfg.rest_timeout) {
     snapshot_failed("timeout", make_error_code(beast::error::timeout));
   }
+  if (state == State::kOpen) expire_subscriptions(now);
   if (tick_hook) tick_hook(pipeline);
 }
 
@@ -137,16 +139,20 @@ md::SymbolState& FeedClient::Impl::add_symbol(std::string_view symbol) {
     // Added again after a removal: the same id streams again.
     unsubscribed[have->id] = false;
   }
+  std::size_t streaming = 0;
+  for (std::size_t i = 0; i < pipeline.symbol_count(); ++i) streaming += unsubscribed[i] ? 0 : 1;
+  if (streaming >= max_symbols_per_connection(cfg)) {
+    throw std::length_error("feed: " + std::to_string(streaming) + " symbols stream already; one " +
+                            "connection carries at most " +
+                            std::to_string(kMaxStreamsPerConnection) + " streams");
+  }
   md::SymbolState& s = *pipeline.add_symbol(upper);  // throws past the capacity
   if (s.id >= depth_targets.size()) depth_targets.push_back(depth_target(cfg, upper));
   if (std::find(cfg.symbols.begin(), cfg.symbols.end(), upper) == cfg.symbols.end()) {
     cfg.symbols.push_back(upper);
   }
   rebuild_target();
-  if (state == State::kOpen) {
-    awaiting_subscribe[s.id] = true;
-    send_stream_request("SUBSCRIBE", upper);
-  }
+  if (state == State::kOpen) await_subscription(s.id, send_stream_request("SUBSCRIBE", {upper}));
   // Not open: the next connection's target has its streams, and on_open asks for its snapshot.
   log::log_event(spdlog::level::info, "feed", "symbol_added",
                  log::LogFields()
@@ -164,7 +170,7 @@ void FeedClient::Impl::remove_symbol(std::string_view symbol) {
   awaiting_subscribe[s->id] = false;
   slots[s->id].pending = false;
   rebuild_target();
-  if (state == State::kOpen) send_stream_request("UNSUBSCRIBE", upper);
+  if (state == State::kOpen) (void)send_stream_request("UNSUBSCRIBE", {upper});
   // Its book is no longer fed: readers must not trust it.
   const bool was_valid = s->sync.valid();
   s->sync.invalidate();
@@ -173,25 +179,73 @@ void FeedClient::Impl::remove_symbol(std::string_view symbol) {
                  log::LogFields().str("symbol", upper).unum("id", s->id));
 }
 
-void FeedClient::Impl::send_stream_request(std::string_view method, std::string_view symbol) {
+std::uint64_t FeedClient::Impl::send_stream_request(std::string_view method,
+                                                    const std::vector<std::string_view>& symbols) {
   // {"method":"SUBSCRIBE","params":["btcusdt@depth@100ms",...],"id":N}: every configured stream.
   std::string msg = R"({"method":")";
   msg.append(method).append(R"(","params":[)");
-  const std::string lower = core::ascii_lower(symbol);
-  for (std::size_t i = 0; i < cfg.streams.size(); ++i) {
-    msg += (i == 0 ? "\"" : ",\"") + lower + "@" + cfg.streams[i] + "\"";
+  bool first = true;
+  for (const std::string_view symbol : symbols) {
+    const std::string lower = core::ascii_lower(symbol);
+    for (const auto& stream : cfg.streams) {
+      msg += (first ? "\"" : ",\"") + lower + "@" + stream + "\"";
+      first = false;
+    }
   }
   msg += R"(],"id":)" + std::to_string(++control_id) + "}";
   send_text(std::move(msg));
+  return control_id;
 }
 
 void FeedClient::Impl::rebuild_target() {
   FeedConfig live = cfg;
   live.symbols.clear();
+  std::vector<std::size_t> ids;
   for (std::size_t i = 0; i < pipeline.symbol_count(); ++i) {
-    if (!unsubscribed[i]) live.symbols.emplace_back(pipeline.symbol(i).name_view());
+    late[i] = false;
+    if (unsubscribed[i]) continue;
+    live.symbols.emplace_back(pipeline.symbol(i).name_view());
+    ids.push_back(i);
   }
-  target = stream_target(live);
+  std::size_t in_target = 0;
+  target = stream_target(live, &in_target);
+  for (std::size_t k = in_target; k < ids.size(); ++k) late[ids[k]] = true;
+}
+
+void FeedClient::Impl::await_subscription(std::size_t id, std::uint64_t request) {
+  awaiting_subscribe[id] = true;
+  subscribe_id[id] = request;
+  subscribe_sent[id] = Clock::now();
+}
+
+void FeedClient::Impl::subscribe_late() {
+  const std::size_t per_message =
+      std::max<std::size_t>(1, kSubscribeBatchStreams / cfg.streams.size());
+  std::vector<std::string_view> batch;
+  std::vector<std::size_t> ids;
+  const auto flush = [&] {
+    if (batch.empty()) return;
+    const std::uint64_t request = send_stream_request("SUBSCRIBE", batch);
+    for (const std::size_t id : ids) await_subscription(id, request);
+    batch.clear();
+    ids.clear();
+  };
+  std::size_t sent = 0;
+  for (std::size_t i = 0; i < pipeline.symbol_count(); ++i) {
+    if (!late[i] || unsubscribed[i]) continue;
+    batch.push_back(pipeline.symbol(i).name_view());
+    ids.push_back(i);
+    ++sent;
+    if (batch.size() == per_message) flush();
+  }
+  flush();
+  if (sent > 0) {
+    log::log_event(spdlog::level::info, "feed", "subscribing_after_connect",
+                   log::LogFields()
+                       .unum("symbols", sent)
+                       .unum("messages", control_id - conn_first_control)
+                       .str("why", "their streams do not fit in the connection's target"));
+  }
 }
 
 void FeedClient::Impl::send_text(std::string text) {
@@ -221,9 +275,23 @@ void FeedClient::Impl::write_next(const std::shared_ptr<WsConn>& c) {
 }
 
 void FeedClient::Impl::on_subscription_reply() {
+  const std::uint64_t answered = conn_first_control + ++replies_on_conn;
   for (std::size_t i = 0; i < pipeline.symbol_count(); ++i) {
-    if (!awaiting_subscribe[i]) continue;
+    if (!awaiting_subscribe[i] || subscribe_id[i] > answered) continue;
     awaiting_subscribe[i] = false;
+    request_snapshot(pipeline.symbol(i));
+  }
+}
+
+void FeedClient::Impl::expire_subscriptions(Clock::time_point now) {
+  for (std::size_t i = 0; i < pipeline.symbol_count(); ++i) {
+    if (!awaiting_subscribe[i] || now - subscribe_sent[i] < kSubscribeAnswerTimeout) continue;
+    awaiting_subscribe[i] = false;
+    log::log_event(spdlog::level::warn, "feed", "subscribe_unanswered",
+                   log::LogFields()
+                       .str("symbol", pipeline.symbol(i).name_view())
+                       .unum("id", subscribe_id[i])
+                       .str("then", "its snapshot is asked for anyway"));
     request_snapshot(pipeline.symbol(i));
   }
 }

@@ -49,6 +49,10 @@ using TlsHttp = beast::ssl_stream<beast::tcp_stream>;
 
 // A depth body at limit=5000 is ~400 KB; anything far larger is not a depth snapshot.
 constexpr std::uint64_t kMaxSnapshotBytes = 16U << 20;
+// Streams per SUBSCRIBE message (about 6 KB of JSON), and how long a symbol's snapshot waits for
+// its SUBSCRIBE's answer.
+constexpr std::size_t kSubscribeBatchStreams = 240;
+constexpr milliseconds kSubscribeAnswerTimeout{10'000};
 
 using core::realtime_ns;
 
@@ -248,15 +252,25 @@ struct FeedClient::Impl {
 
   md::SymbolState& add_symbol(std::string_view symbol);
   void remove_symbol(std::string_view symbol);
-  // The combined stream target from the symbols still subscribed (the next connection's).
+  // The combined stream target from the symbols still subscribed (the next connection's), and
+  // which of them do not fit in it (`late`: on_open subscribes them).
   void rebuild_target();
-  // A live SUBSCRIBE / UNSUBSCRIBE of `symbol`'s configured streams.
-  void send_stream_request(std::string_view method, std::string_view symbol);
+  // A live SUBSCRIBE / UNSUBSCRIBE of the symbols' configured streams; returns its id.
+  std::uint64_t send_stream_request(std::string_view method,
+                                    const std::vector<std::string_view>& symbols);
+  // on_open: SUBSCRIBE the late symbols, in messages of at most kSubscribeBatchStreams streams;
+  // each symbol's snapshot waits for its message's answer.
+  void subscribe_late();
+  void await_subscription(std::size_t id, std::uint64_t request);
   // Queues a text message on the open connection (one write in flight at a time).
   void send_text(std::string text);
   void write_next(const std::shared_ptr<detail::WsConn>& c);
-  // A {"result":..,"id":..} arrived: the symbols whose SUBSCRIBE was waiting ask for snapshots.
+  // A {"result":..,"id":..} (or an error answer) arrived: answers come in the order of the
+  // requests, so the symbols whose SUBSCRIBE it answers (or an earlier one did) ask for snapshots.
   void on_subscription_reply();
+  // A symbol whose SUBSCRIBE got no answer within kSubscribeAnswerTimeout asks anyway (the book's
+  // sync refetches a snapshot that turns out older than the first buffered diff).
+  void expire_subscriptions(Clock::time_point now);
 
   // Declared first so it is destroyed last: sockets, timers and pending handlers below refer
   // to it.
@@ -294,8 +308,13 @@ struct FeedClient::Impl {
   // diffs must be buffering first, as at start-up).
   std::array<bool, md::kMaxPipelineSymbols> unsubscribed{};
   std::array<bool, md::kMaxPipelineSymbols> awaiting_subscribe{};
-  std::uint64_t control_id = 0;     // id of the last SUBSCRIBE / UNSUBSCRIBE sent
-  std::vector<std::string> ws_out;  // text messages waiting for the connection's write
+  std::array<std::uint64_t, md::kMaxPipelineSymbols> subscribe_id{};  // the request awaited
+  std::array<Clock::time_point, md::kMaxPipelineSymbols> subscribe_sent{};
+  std::array<bool, md::kMaxPipelineSymbols> late{};  // not in the target: subscribed after open
+  std::uint64_t control_id = 0;                      // id of the last SUBSCRIBE / UNSUBSCRIBE sent
+  std::uint64_t conn_first_control = 0;              // control_id when this connection opened
+  std::uint64_t replies_on_conn = 0;  // answers to control messages on this connection
+  std::vector<std::string> ws_out;    // text messages waiting for the connection's write
   bool ws_writing = false;
   std::size_t rr = md::kMaxPipelineSymbols - 1;
   bool pump_posted = false;

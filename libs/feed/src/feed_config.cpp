@@ -23,20 +23,30 @@ namespace {
 
 }  // namespace
 
-std::string stream_target(const FeedConfig& cfg) {
+std::size_t max_symbols_per_connection(const FeedConfig& cfg) noexcept {
+  return cfg.streams.empty()
+             ? md::kMaxPipelineSymbols
+             : std::min(md::kMaxPipelineSymbols, kMaxStreamsPerConnection / cfg.streams.size());
+}
+
+std::string stream_target(const FeedConfig& cfg, std::size_t* in_target) {
   const net::Endpoint ep = net::parse_endpoint(cfg.ws_url, net::EndpointKind::kWebSocket);
   std::string t = ep.path + "/stream?streams=";
-  bool first = true;
+  std::size_t n = 0;
   for (const auto& sym : cfg.symbols) {
     const std::string l = core::ascii_lower(sym);
+    std::string more;
     for (const auto& st : cfg.streams) {
-      if (!first) t += '/';
-      first = false;
-      t += l;
-      t += '@';
-      t += st;
+      more += (n == 0 && more.empty()) ? "" : "/";
+      more += l;
+      more += '@';
+      more += st;
     }
+    if (n > 0 && t.size() + more.size() > kMaxStreamTargetBytes) break;
+    t += more;
+    ++n;
   }
+  if (in_target != nullptr) *in_target = n;
   return t;
 }
 
@@ -64,9 +74,6 @@ void validate(const FeedConfig& cfg) {
     bad_config("rest_url", e.what());
   }
   if (cfg.symbols.empty()) bad_config("symbols", "at least one symbol is needed");
-  if (cfg.symbols.size() > md::kMaxPipelineSymbols) {
-    bad_config("symbols", "more than " + std::to_string(md::kMaxPipelineSymbols));
-  }
   for (std::size_t i = 0; i < cfg.symbols.size(); ++i) {
     const std::string& s = cfg.symbols[i];
     const std::string field = "symbols[" + std::to_string(i) + "] '" + s + "'";
@@ -89,9 +96,13 @@ void validate(const FeedConfig& cfg) {
                  "empty or contains / ? & # or space");
     }
   }
-  // Binance: at most 1024 streams per connection.
-  if (cfg.symbols.size() * cfg.streams.size() > 1024) {
-    bad_config("streams", "symbols × streams exceeds Binance's 1024 streams per connection");
+  // Binance: at most 1024 streams per connection (and the pipeline's symbol table).
+  if (cfg.symbols.size() > max_symbols_per_connection(cfg)) {
+    bad_config("symbols", std::to_string(cfg.symbols.size()) + " symbols with " +
+                              std::to_string(cfg.streams.size()) +
+                              " streams each: one connection carries at most " +
+                              std::to_string(kMaxStreamsPerConnection) + " streams (" +
+                              std::to_string(max_symbols_per_connection(cfg)) + " symbols)");
   }
   if (cfg.venue == VenueKind::kSpot) {
     if (cfg.snapshot_limit < 1 || cfg.snapshot_limit > 5000) {

@@ -97,10 +97,13 @@ void FeedClient::Impl::on_open(const std::shared_ptr<WsConn>& c) {
   state = State::kOpen;
   connected_at = last_activity = Clock::now();
   shutdown_announced = false;
-  // A new connection's target already has every subscribed symbol: nothing left to send.
+  // A new connection's target has the subscribed symbols that fit in it; subscribe_late() below
+  // asks for the rest: nothing queued for the old connection is sent.
   ws_out.clear();
   ws_writing = false;
   awaiting_subscribe.fill(false);
+  conn_first_control = control_id;
+  replies_on_conn = 0;
   bump(counters.connects);
   if (ever_connected) bump(counters.reconnects);
   ever_connected = true;
@@ -110,8 +113,10 @@ void FeedClient::Impl::on_open(const std::shared_ptr<WsConn>& c) {
                                      ws_ep.path)
                      .unum("symbols", cfg.symbols.size())
                      .unum("streams_each", cfg.streams.size()));
-  // Every book starts over on a new connection; the snapshot requests this triggers go out
-  // after the read below is armed, so diffs are already being buffered (Binance step 2-3).
+  // The symbols the target could not carry are subscribed now; their snapshots wait for the
+  // answers. Every book starts over on a new connection; the snapshot requests this triggers go
+  // out after the read below is armed, so diffs are already being buffered (Binance step 2-3).
+  subscribe_late();
   pipeline.invalidate_all(md::FrameMeta{realtime_ns()});
   read(c);
 }
@@ -136,8 +141,9 @@ void FeedClient::Impl::on_read(const std::shared_ptr<WsConn>& c, beast::error_co
     const auto data = c->buffer.cdata();
     pipeline.on_frame(receive_ns,
                       std::string_view(static_cast<const char*>(data.data()), data.size()));
+    const md::FrameKind kind = pipeline.last_frame().kind;
     if (pipeline.last_error() == md::ParseErrc::kOk &&
-        pipeline.last_frame().kind == md::FrameKind::kSubscriptionReply) {
+        (kind == md::FrameKind::kSubscriptionReply || kind == md::FrameKind::kError)) {
       on_subscription_reply();
     }
   } else {

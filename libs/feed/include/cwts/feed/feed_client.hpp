@@ -63,9 +63,20 @@ struct FeedConfig {
   std::shared_ptr<core::RestBackoff> rest_backoff;
 };
 
+// Binance's limit of streams on one WebSocket connection: the feed's one connection carries every
+// symbol's streams, so symbols × streams per symbol may not exceed it.
+inline constexpr std::size_t kMaxStreamsPerConnection = 1024;
+// The longest stream target the client connects with (HTTP servers refuse long request lines):
+// the symbols whose streams do not fit are subscribed on the open connection (SUBSCRIBE).
+inline constexpr std::size_t kMaxStreamTargetBytes = 4096;
+// Symbols one connection can carry with cfg.streams (kMaxStreamsPerConnection / streams).
+[[nodiscard]] std::size_t max_symbols_per_connection(const FeedConfig& cfg) noexcept;
+
 // The request target of the combined stream, e.g.
-// "/stream?streams=nknusdt@depth@100ms/nknusdt@bookTicker/nknusdt@aggTrade".
-[[nodiscard]] std::string stream_target(const FeedConfig& cfg);
+// "/stream?streams=nknusdt@depth@100ms/nknusdt@bookTicker/nknusdt@aggTrade", with the first
+// symbols whose streams fit in kMaxStreamTargetBytes (at least one); `in_target`, if given, is
+// set to how many.
+[[nodiscard]] std::string stream_target(const FeedConfig& cfg, std::size_t* in_target = nullptr);
 // The REST target of a depth snapshot, e.g. "/api/v3/depth?symbol=NKNUSDT&limit=1000".
 [[nodiscard]] std::string depth_target(const FeedConfig& cfg, std::string_view symbol);
 // Binance's request weight of one depth snapshot at cfg.snapshot_limit (binance::spot_depth_weight,

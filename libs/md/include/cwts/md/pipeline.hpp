@@ -14,7 +14,7 @@
 
 namespace cwts::md {
 
-inline constexpr std::size_t kMaxPipelineSymbols = 64;
+inline constexpr std::size_t kMaxPipelineSymbols = 1024;
 
 // Per-symbol market state. Owned by the pipeline; sinks read it.
 struct SymbolState {
