@@ -87,6 +87,14 @@ std::string cid_when(StrategyClient& s, std::uint64_t seq, ReportKind kind) {
 std::string wait_new(StrategyClient& s, std::uint64_t seq) {
   return cid_when(s, seq, ReportKind::kNew);
 }
+// A limit buy of 0.001 BTC 3% under the bid, which rests: its client order id once the venue
+// took it ("" = not within 10 s).
+std::string rest_btc_buy(StrategyClient& s) {
+  const int btc = s.symbol_id("BTCUSDT");
+  const auto q = s.quote(btc);
+  return wait_new(s, s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
+                                                   tick_floor(q.bid_px.raw * 97 / 100, fx(0.01)))));
+}
 std::string accepted_cid(StrategyClient& s, std::uint64_t seq) {
   return cid_when(s, seq, ReportKind::kAccepted);
 }
@@ -312,11 +320,7 @@ TEST(CwtsdJournal, OnStartCancelCancelsOrdersAGracefulLeaveLeftOnTheVenue) {
   std::string cid;
   {
     StrategyClient s(h.instance(), 0);
-    const int btc = s.symbol_id("BTCUSDT");
-    const auto q = s.quote(btc);
-    const auto r = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
-                                                 tick_floor(q.bid_px.raw * 97 / 100, fx(0.01))));
-    cid = wait_new(s, r);
+    cid = rest_btc_buy(s);
     ASSERT_FALSE(cid.empty()) << h.log();
     // SIGKILL: the order stays on the venue, known only to the journal.
     h.engine().signal(SIGKILL);
@@ -450,11 +454,7 @@ TEST(CwtsdJournal, AnOrderLeftOpenByAStopIsAdoptedWithoutASecondTerminalReport) 
   std::string cid;
   {
     StrategyClient s(h.instance(), 0);
-    const int btc = s.symbol_id("BTCUSDT");
-    const auto q = s.quote(btc);
-    const auto r = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
-                                                 tick_floor(q.bid_px.raw * 97 / 100, fx(0.01))));
-    cid = wait_new(s, r);
+    cid = rest_btc_buy(s);
     ASSERT_FALSE(cid.empty()) << h.log();
     EXPECT_EQ(h.engine().terminate(15s), 0);
     const auto rs = reports_for(s, cid, 2s);
@@ -495,11 +495,7 @@ TEST(CwtsdJournal, AnOpenOrderOfASlotTheRegionNoLongerHasStopsTheStartSayingWhat
   {
     StrategyClient s(h.instance(), 63);
     ASSERT_EQ(s.market().slot_capacity(), 64U);
-    const int btc = s.symbol_id("BTCUSDT");
-    const auto q = s.quote(btc);
-    const auto r = s.submit(StrategyClient::make(btc, Side::kBuy, OrderType::kLimit, fx(0.001),
-                                                 tick_floor(q.bid_px.raw * 97 / 100, fx(0.01))));
-    cid = wait_new(s, r);
+    cid = rest_btc_buy(s);
     ASSERT_FALSE(cid.empty()) << h.log();
     EXPECT_EQ(h.engine().terminate(15s), 0);
   }
