@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -171,6 +172,38 @@ TEST(ReplayGarbageTest, GarbageLinesAreCountedAndTheBookIsUnchanged) {
   EXPECT_EQ(s->sync.book().bid_levels(), x.n_bids);
   EXPECT_EQ(s->sync.book().ask_levels(), x.n_asks);
   EXPECT_EQ(cwts::core::to_string(s->sync.book().bid(0).px), x.bids[0].first);
+}
+
+}  // namespace
+
+namespace {
+
+// Issue 19's scale: a frame's symbol is found through a hash index, not a scan of the names.
+// Every one of 1,024 symbols (names sharing long prefixes, as Binance's do) is found as itself,
+// an unknown name is not, the table refuses a 1,025th, and configure_symbols() starts over.
+TEST(PipelineSymbols, EachOfAThousandNamesIsFoundAsItself) {
+  md::Pipeline pipeline;
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < md::kMaxPipelineSymbols; ++i) {
+    names.push_back((i % 2 == 0 ? "S" : "BTC") + std::to_string(100000 + i * 7) + "USDT");
+    const md::SymbolState* s = pipeline.add_symbol(names.back());
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->id, i);
+  }
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const md::SymbolState* s = pipeline.find(names[i]);
+    ASSERT_NE(s, nullptr) << names[i];
+    EXPECT_EQ(s->id, i);
+    EXPECT_EQ(s->name_view(), names[i]);
+    EXPECT_EQ(pipeline.add_symbol(names[i]), s) << "a known name is not added twice";
+  }
+  EXPECT_EQ(pipeline.find("S100001USDT"), nullptr);
+  EXPECT_EQ(pipeline.find(""), nullptr);
+  EXPECT_THROW((void)pipeline.add_symbol("NEWUSDT"), std::length_error);
+  pipeline.configure_symbols({"ETHUSDT", "BNBBTC"});
+  EXPECT_EQ(pipeline.find(names[0]), nullptr);
+  ASSERT_NE(pipeline.find("BNBBTC"), nullptr);
+  EXPECT_EQ(pipeline.find("BNBBTC")->id, 1);
 }
 
 }  // namespace

@@ -1,11 +1,23 @@
 // The market-data pipeline: routing parsed frames to per-symbol books and to the sink.
 #include "cwts/md/pipeline.hpp"
 
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 
 namespace cwts::md {
+
+namespace {
+
+// FNV-1a over the name's bytes: symbol names are short and differ anywhere.
+std::size_t name_hash(std::string_view name) noexcept {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const char c : name) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  return static_cast<std::size_t>(h ^ (h >> 32));
+}
+
+}  // namespace
 
 Pipeline::Pipeline(SyncVenue venue, MarketSink* sink)
     : venue_(venue), sink_(sink != nullptr ? sink : &null_sink_) {
@@ -15,6 +27,7 @@ Pipeline::Pipeline(SyncVenue venue, MarketSink* sink)
 
 void Pipeline::configure_symbols(std::initializer_list<std::string_view> symbols) {
   count_ = 0;
+  index_.fill(0);
   for (auto sym : symbols) add_symbol(sym);
   fixed_symbols_ = true;
 }
@@ -33,15 +46,19 @@ SymbolState* Pipeline::add_symbol(std::string_view symbol) {
   s.name_len = static_cast<std::uint8_t>(symbol.size());
   s.id = static_cast<std::uint16_t>(count_);
   s.sync = BookSync(venue_);  // buffers reserved here, once per symbol, not per frame
+  std::size_t h = name_hash(symbol) & (kIndexSize - 1);
+  while (index_[h] != 0) h = (h + 1) & (kIndexSize - 1);
   ++count_;
+  index_[h] = static_cast<std::uint16_t>(count_);  // id + 1
   return &s;
 }
 
 SymbolState* Pipeline::find(std::string_view symbol) noexcept {
-  for (std::size_t i = 0; i < count_; ++i) {
-    if (symbols_[i].name_view() == symbol) return &symbols_[i];
+  for (std::size_t h = name_hash(symbol) & (kIndexSize - 1);; h = (h + 1) & (kIndexSize - 1)) {
+    const std::uint16_t e = index_[h];
+    if (e == 0) return nullptr;
+    if (symbols_[e - 1].name_view() == symbol) return &symbols_[e - 1];
   }
-  return nullptr;
 }
 
 ParseErrc Pipeline::on_frame(std::int64_t receive_ns, std::string_view payload,

@@ -114,6 +114,12 @@ class Pipeline {
   ParsedFrame frame_;
   std::array<SymbolState, kMaxPipelineSymbols> symbols_;
   std::size_t count_ = 0;
+  // Name -> id + 1 (0 = empty), open addressing with linear probing at most half full: a frame's
+  // symbol is found in about one probe whatever the number of symbols (a scan of the names cost
+  // a compare per symbol on every frame). Entries are never removed: ids are not reused.
+  static constexpr std::size_t kIndexSize = 2 * kMaxPipelineSymbols;
+  static_assert((kIndexSize & (kIndexSize - 1)) == 0, "a power of two: the probe masks");
+  std::array<std::uint16_t, kIndexSize> index_{};
   bool fixed_symbols_ = false;
   Counters counters_;
   ParseErrc last_error_ = ParseErrc::kOk;
