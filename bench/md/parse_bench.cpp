@@ -1,11 +1,13 @@
 // Frame parsing: real Binance frames from the shipped captures through FrameParser.
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <benchmark/benchmark.h>
 
 #include "cwts/md/frame_parser.hpp"
+#include "cwts/md/pipeline.hpp"
 
 namespace {
 
@@ -60,5 +62,45 @@ void BM_Parse_Snapshot1000Levels(benchmark::State& state) {
   parse_bench(state, frame_with("\"lastUpdateId\""), md::FrameKind::kDepthSnapshot);
 }
 BENCHMARK(BM_Parse_Snapshot1000Levels);
+
+// Routing a frame to its symbol (issue 19's scale): the pipeline's hash index against the scan of
+// every name it replaced, at 10, 100 and 1,000 symbols, looking up names round robin.
+std::vector<std::string> lookup_names(std::size_t n) {
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < n; ++i) names.push_back("S" + std::to_string(1000 + i) + "USDT");
+  return names;
+}
+
+void BM_Route_HashIndex(benchmark::State& state) {
+  const auto names = lookup_names(static_cast<std::size_t>(state.range(0)));
+  static cwts::md::Pipeline pipeline;  // 1,024 symbol states: not on the stack
+  pipeline.configure_symbols({});
+  for (const auto& n : names) (void)pipeline.add_symbol(n);
+  std::size_t k = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(pipeline.find(names[k]));
+    k = k + 1 == names.size() ? 0 : k + 1;
+  }
+}
+BENCHMARK(BM_Route_HashIndex)->Arg(10)->Arg(100)->Arg(1000);
+
+void BM_Route_ScanOfNames(benchmark::State& state) {
+  const auto names = lookup_names(static_cast<std::size_t>(state.range(0)));
+  std::vector<std::string_view> table(names.begin(), names.end());
+  std::size_t k = 0;
+  for (auto _ : state) {
+    const std::string_view want = names[k];
+    std::size_t found = table.size();
+    for (std::size_t i = 0; i < table.size(); ++i) {
+      if (table[i] == want) {
+        found = i;
+        break;
+      }
+    }
+    benchmark::DoNotOptimize(found);
+    k = k + 1 == names.size() ? 0 : k + 1;
+  }
+}
+BENCHMARK(BM_Route_ScanOfNames)->Arg(10)->Arg(100)->Arg(1000);
 
 }  // namespace
