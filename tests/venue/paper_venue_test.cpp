@@ -1,7 +1,9 @@
 // PaperVenue against a market region written by the test: liquidity is taken once, and a resting
 // order fills only from the trades that reach it through its queue (issue 16 #12).
 #include <cstdio>
+#include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,9 +43,29 @@ struct Recorder final : cwts::venue::VenueListener {
   std::vector<Seen> seen;
 };
 
+// A market region's memory without a file (zeroed, as a new region file is): the fixed part and
+// its arrays for the capacity `cap`, recorded in its header as the engine records it.
+struct HeapMarket {
+  explicit HeapMarket(cwts::layout::MarketCapacity cap)
+      : bytes(cwts::layout::MarketRegion::bytes(cap)),
+        mem(::operator new (bytes, std::align_val_t{64})) {
+    std::memset(mem, 0, bytes);
+    region = static_cast<cwts::layout::MarketRegion*>(mem);
+    region->header.max_symbols = cap.symbols;
+    region->header.max_slots = cap.slots;
+    region->header.max_timeframes = cap.timeframes;
+  }
+  ~HeapMarket() { ::operator delete (mem, std::align_val_t{64}); }
+  HeapMarket(const HeapMarket&) = delete;
+  HeapMarket& operator=(const HeapMarket&) = delete;
+  std::size_t bytes;
+  void* mem;
+  cwts::layout::MarketRegion* region;
+};
+
 class PaperVenueTest : public ::testing::Test {
  protected:
-  PaperVenueTest() : market_(std::make_unique<cwts::layout::MarketRegion>()), venue_(*market_, 0) {
+  PaperVenueTest() : market_(cwts::layout::MarketCapacity{4, 2, 1}), venue_(*market_.region, 0) {
     venue_.set_listener(&rec_);
   }
 
@@ -62,7 +84,7 @@ class PaperVenueTest : public ::testing::Test {
       b.ask_px[i] = asks[i].first;
       b.ask_qty[i] = asks[i].second;
     }
-    market_->symbol(0).book.store(b);
+    market_.region->symbol(0).book.store(b);
   }
 
   // Publishes a public trade of symbol 0; `aggressor` is the side that took liquidity.
@@ -75,7 +97,7 @@ class PaperVenueTest : public ::testing::Test {
     e.body.trade.px = px;
     e.body.trade.qty = qty;
     e.body.trade.trade_id = trade_id_;
-    market_->events.publish(e);
+    market_.region->events.publish(e);
   }
 
   void place(const std::string& cid, Side side, OrderType type, Price px, Qty qty,
@@ -94,7 +116,7 @@ class PaperVenueTest : public ::testing::Test {
 
   void tick() { venue_.tick(0); }
 
-  std::unique_ptr<cwts::layout::MarketRegion> market_;
+  HeapMarket market_;
   cwts::venue::PaperVenue venue_;
   Recorder rec_;
   std::uint64_t update_id_ = 0;
