@@ -36,14 +36,25 @@ class MarketWriter:
         self.f = open(market_path(instance), "r+b")
         self.m = mmap.mmap(self.f.fileno(), 0)
 
+    def u32(self, field):
+        return struct.unpack_from("<I", self.m, self.t[field][0])[0]
+
+    # The fixed part is followed by SymbolEntry[max_symbols], SlotEngineSide[max_slots] and
+    # CandleSeries[max_symbols][max_timeframes], the counts in the header (ADR 0035).
+    def symbols_offset(self):
+        return self.t["MarketRegion"][1]
+
+    def candles_offset(self):
+        return (self.symbols_offset() + self.u32("RegionHeader.max_symbols") * self.t["SymbolEntry"][1]
+                + self.u32("RegionHeader.max_slots") * self.t["SlotEngineSide"][1])
+
     def quote_seq_offset(self, sym_index):
-        return (self.t["MarketRegion.symbols"][0] + sym_index * self.t["SymbolEntry"][1]
+        return (self.symbols_offset() + sym_index * self.t["SymbolEntry"][1]
                 + self.t["SymbolEntry.quote"][0])
 
     def series_offset(self, sym_index, tf_index):
-        n_tf = self.t["MarketRegion.candles"][1] // self.t["CandleSeries"][1] // (
-            self.t["MarketRegion.symbols"][1] // self.t["SymbolEntry"][1])
-        return self.t["MarketRegion.candles"][0] + (sym_index * n_tf + tf_index) * self.t["CandleSeries"][1]
+        n_tf = self.u32("RegionHeader.max_timeframes")
+        return self.candles_offset() + (sym_index * n_tf + tf_index) * self.t["CandleSeries"][1]
 
     def u64(self, off, value=None):
         if value is None:
