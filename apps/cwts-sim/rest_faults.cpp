@@ -8,6 +8,7 @@
 #include <simdjson.h>
 
 #include "cwts/binance/json_responses.hpp"
+#include "cwts/core/ascii.hpp"
 #include "rest_api.hpp"
 
 namespace cwts::sim_server {
@@ -78,6 +79,11 @@ bool apply_fault_json(std::string_view json, Faults& f, std::int64_t steady_now_
     std::string_view text;
     if (key == "path" && value.get_string().get(text) == simdjson::SUCCESS) {
       f.path = std::string(text);
+      continue;
+    }
+    if (key == "drop_symbol" && value.get_string().get(text) == simdjson::SUCCESS &&
+        !text.empty()) {
+      f.drop_symbol = core::ascii_lower(text);
       continue;
     }
     if (key == "drop_connections" && value.get_bool().get(b) == simdjson::SUCCESS) {

@@ -118,6 +118,17 @@ void SimServer::Impl::drop_all() {
                 .num("http", static_cast<std::int64_t>(h)));
 }
 
+void SimServer::Impl::drop_streaming(std::string_view symbol) {
+  std::size_t n = 0;
+  for (auto& w : ws_sessions)
+    if (auto s = w.lock(); s && s->streams_symbol(symbol)) {
+      s->drop();
+      ++n;
+    }
+  log_event(spdlog::level::info, "fault", "connections_dropped",
+            LogFields().str("symbol", symbol).num("count", static_cast<std::int64_t>(n)));
+}
+
 void SimServer::Impl::expire_all(const char* why) {
   std::size_t n = 0;
   for (auto& w : ws_sessions)
@@ -187,6 +198,10 @@ std::string SimServer::Impl::fault(std::string_view body, unsigned& status) {
   }
   log_event(spdlog::level::info, "fault", "applied", LogFields().str("fault", body));
   if (drop) drop_all();
+  if (Faults& f = venue->faults(); !f.drop_symbol.empty()) {
+    drop_streaming(f.drop_symbol);
+    f.drop_symbol.clear();
+  }
   housekeeping();  // server_shutdown / expire_connections at once
   return "{}";
 }

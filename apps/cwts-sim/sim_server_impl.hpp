@@ -51,6 +51,8 @@ class Droppable {
   virtual void expire() {}                         // graceful: a WebSocket close frame
   virtual void announce_shutdown(std::int64_t) {}  // Binance's serverShutdown event, then close
   [[nodiscard]] virtual std::int64_t opened_ms() const { return 0; }
+  // A stream session subscribed to a stream of `symbol` (lowercase, e.g. "btcusdt").
+  [[nodiscard]] virtual bool streams_symbol(std::string_view /*symbol*/) const { return false; }
 };
 
 }  // namespace detail
@@ -63,6 +65,7 @@ struct SimServer::Impl {
   void schedule_tick();
   void shutdown();
   void drop_all();
+  void drop_streaming(std::string_view symbol);
   std::string fault(std::string_view body, unsigned& status);
   std::string balance(std::string_view body, unsigned& status);  // POST /_sim/balance
 

@@ -131,6 +131,9 @@ struct Faults {
   bool paused = false;              // market replay/generator paused
   bool server_shutdown = false;     // one-shot: send serverShutdown on every session, then close
   bool expire_connections = false;  // one-shot: close every session as its 24 h cut would
+  // One-shot: drop the stream connections carrying this symbol's streams (lowercase), the others
+  // stay: one connection of a client that spreads its symbols over several.
+  std::string drop_symbol;
   // delay_ms and http_status apply only to requests for this path ("" = every REST request), so a
   // test can fault the order it sends and not the engine's account refresh that runs meanwhile.
   std::string path;

@@ -71,6 +71,13 @@ class WsSession : public WsServerSession<WsSession>, public Subscriber {
 
   [[nodiscard]] bool combined() const noexcept override { return combined_; }
 
+  [[nodiscard]] bool streams_symbol(std::string_view symbol) const override {
+    return std::any_of(subs_.begin(), subs_.end(), [&](const auto& sub) {
+      const std::string_view name = sub.first;
+      return name.size() > symbol.size() && name.starts_with(symbol) && name[symbol.size()] == '@';
+    });
+  }
+
   void send(std::shared_ptr<const std::string> frame) override { enqueue(std::move(frame)); }
 
  private:

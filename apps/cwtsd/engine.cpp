@@ -133,8 +133,8 @@ Engine::Impl::Impl(Engine& e, const Config& cfg, std::optional<Credentials> cred
       info_text(load_info_text(cfg, *rest_backoff)),
       info(binance::parse_exchange_info(info_text)),
       ropts(daemon::region_options(cfg)),
-      feed_symbols(std::min(md::kMaxPipelineSymbols,
-                            feed::kMaxStreamsPerConnection / cfg.market.streams.size())) {
+      feed_symbols(feed::max_feed_symbols(cfg.market.streams.size())),
+      streams_per_symbol(cfg.market.streams.size()) {
   std::vector<std::string_view> configured;
   for (const auto& s : cfg.market.symbols) {
     const bool kept =

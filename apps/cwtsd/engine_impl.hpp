@@ -68,8 +68,10 @@ struct Engine::Impl {
   std::array<std::string, layout::kMaxSymbols> json_objects;
   binance::ExchangeInfoJson info_json;  // the start-up text's symbol objects
 
-  // Symbols the market-data feed's one connection carries (1,024 streams, market.streams each).
+  // Symbols the market-data feed carries (feed::max_feed_symbols: its connections of 1,024
+  // streams, market.streams each).
   std::size_t feed_symbols = 0;
+  std::size_t streams_per_symbol = 1;
   // Symbols the engine can hold over the region's life: the market region's capacity, and the
   // feed's, whichever is smaller.
   [[nodiscard]] std::size_t symbol_limit() const noexcept {
@@ -79,11 +81,9 @@ struct Engine::Impl {
     return ropts.market_capacity.symbols <= feed_symbols
                ? "the symbol table is full: the market region holds " +
                      std::to_string(ropts.market_capacity.symbols) + " symbols (region.max_symbols)"
-               : "the symbol table is full: the market-data feed takes " +
-                     std::to_string(feed_symbols) + " symbols (one WebSocket connection of " +
-                     std::to_string(feed::kMaxStreamsPerConnection) +
-                     " streams; region.max_symbols is " +
-                     std::to_string(ropts.market_capacity.symbols) + ")";
+               : "the symbol table is full: " + feed::feed_limit_reason(streams_per_symbol) +
+                     " (region.max_symbols is " + std::to_string(ropts.market_capacity.symbols) +
+                     ")";
   }
 
   [[nodiscard]] std::string json_object(std::string_view name) const {

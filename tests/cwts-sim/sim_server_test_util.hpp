@@ -151,19 +151,25 @@ inline bool wait_until(const std::function<bool()>& pred, std::chrono::milliseco
   return pred();
 }
 
+// A feed client's config for the sim on `port`: quick retries, a fixed jitter seed.
+inline cwts::feed::FeedConfig sim_feed_config(std::uint16_t port) {
+  cwts::feed::FeedConfig cfg;
+  cfg.ws_url = "ws://127.0.0.1:" + std::to_string(port);
+  cfg.rest_url = "http://127.0.0.1:" + std::to_string(port);
+  cfg.snapshot_min_spacing = 100ms;
+  cfg.backoff.initial = 50ms;
+  cfg.backoff.max = 500ms;
+  cfg.rng_seed = 7;
+  return cfg;
+}
+
 // A FeedClient on its own thread against the sim.
 struct Feed {
   Feed(std::uint16_t port, std::chrono::milliseconds silence) {
-    cwts::feed::FeedConfig cfg;
-    cfg.ws_url = "ws://127.0.0.1:" + std::to_string(port);
-    cfg.rest_url = "http://127.0.0.1:" + std::to_string(port);
+    cwts::feed::FeedConfig cfg = sim_feed_config(port);
     cfg.symbols = {"NKNUSDT"};
     cfg.snapshot_limit = 5000;
     cfg.silence_timeout = silence;
-    cfg.snapshot_min_spacing = 100ms;
-    cfg.backoff.initial = 50ms;
-    cfg.backoff.max = 500ms;
-    cfg.rng_seed = 7;
     client = std::make_unique<cwts::feed::FeedClient>(cfg, &sink);
     thread = std::thread([this] { client->run(); });
   }

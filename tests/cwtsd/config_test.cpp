@@ -149,9 +149,12 @@ TEST(Config, TheRegionsCapacitiesAreConfiguredAndBoundTheSymbolsAndSlots) {
   };
   EXPECT_EQ(parse_config(symbols(40)).region.max_symbols, 80U);
   EXPECT_EQ(parse_config(symbols(300)).region.max_symbols, 600U);
-  // The region could hold more; the market-data feed's one connection carries 1,024 streams,
-  // three per symbol by default.
-  expect_error(symbols(342), "market.symbols", "the market-data feed takes at most 341");
+  // Past one connection's 1,024 streams (341 symbols of three) the feed opens another; it carries
+  // 1,024 symbols at most, as the region does.
+  EXPECT_EQ(parse_config(symbols(342)).region.max_symbols, 684U);
+  EXPECT_EQ(parse_config(symbols(1000)).region.max_symbols, 1024U);
+  expect_error(symbols(1025), "market.symbols",
+               "1025 symbols with 3 streams each: the feed carries at most 1024 symbols");
   const Config big = parse_config(
       R"({"region":{"max_symbols":1000,"max_slots":64},"market":{"symbols":["BTCUSDT"]},)"
       R"("slots":{"63":{"reduce_only":true}},"gateway":{}})");

@@ -137,10 +137,15 @@ TEST(FeedConfigTest, BadConfigsAreRefusedNamingTheField) {
   c.backoff.multiplier = 0.5;
   expect_refused(c, "backoff");
   c = nkn();
-  c.symbols.assign(64, "A");
+  c.symbols.assign(481, "A");  // 17 streams: 60 a connection, 480 on the feed's 8 connections
   for (std::size_t i = 0; i < c.symbols.size(); ++i) c.symbols[i] = "S" + std::to_string(i);
   c.streams.assign(17, "trade");
-  expect_refused(c, "1024");
+  expect_refused(c,
+                 "481 symbols with 17 streams each: the feed's 8 connections of 1024 streams "
+                 "carry at most 480 symbols");
+  c.symbols.pop_back();
+  EXPECT_NO_THROW(cwts::feed::validate(c));
+  EXPECT_EQ(cwts::feed::connections_for(c), 8U);
 }
 
 // Issue 19's scale: 341 symbols of three streams fill one connection (Binance: 1,024 streams);
@@ -160,8 +165,18 @@ TEST(FeedConfigTest, ManySymbolsFillOneConnectionAndTheTargetCarriesWhatFitsInAR
   const std::string last = "s" + std::to_string(1000 + in_target - 1) + "usdt@aggTrade";
   EXPECT_EQ(t.substr(t.size() - last.size()), last);  // whole symbols only, in order
   EXPECT_EQ(t.find("s" + std::to_string(1000 + in_target) + "usdt"), std::string::npos);
+  EXPECT_EQ(cwts::feed::connections_for(c), 1U);
+  // One more takes a second connection; the feed carries 1,024 symbols at most (the pipeline's
+  // table: three connections of 341 and one of 1).
   c.symbols.push_back("S2000USDT");
-  expect_refused(c, "one connection carries at most 1024 streams (341 symbols)");
+  EXPECT_NO_THROW(cwts::feed::validate(c));
+  EXPECT_EQ(cwts::feed::connections_for(c), 2U);
+  EXPECT_EQ(cwts::feed::max_feed_symbols(c), 1024U);
+  while (c.symbols.size() < 1024) c.symbols.push_back("T" + std::to_string(c.symbols.size()));
+  EXPECT_NO_THROW(cwts::feed::validate(c));
+  EXPECT_EQ(cwts::feed::connections_for(c), 4U);
+  c.symbols.push_back("U1");
+  expect_refused(c, "1025 symbols with 3 streams each: the feed carries at most 1024 symbols");
 }
 
 TEST(FeedConfigTest, ClientConstructorValidates) {

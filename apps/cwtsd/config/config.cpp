@@ -182,15 +182,11 @@ Config parse_config(std::string_view json) {
     c.region.max_symbols = static_cast<std::uint32_t>(std::clamp<std::size_t>(
         2 * c.market.symbols.size(), layout::kDefaultSymbols, layout::kMaxSymbols));
   }
-  if (const std::size_t most = std::min(md::kMaxPipelineSymbols,
-                                        feed::kMaxStreamsPerConnection / c.market.streams.size());
-      c.market.symbols.size() > most) {
+  if (c.market.symbols.size() > feed::max_feed_symbols(c.market.streams.size())) {
     throw ConfigError("market.symbols",
-                      std::to_string(c.market.symbols.size()) +
-                          " symbols, and the market-data feed takes at most " +
-                          std::to_string(most) + " (one WebSocket connection of " +
-                          std::to_string(feed::kMaxStreamsPerConnection) + " streams, " +
-                          std::to_string(c.market.streams.size()) + " per symbol)");
+                      std::to_string(c.market.symbols.size()) + " symbols with " +
+                          std::to_string(c.market.streams.size()) +
+                          " streams each: " + feed::feed_limit_reason(c.market.streams.size()));
   }
   if (c.market.symbols.size() > c.region.max_symbols) {
     throw ConfigError("market.symbols", std::to_string(c.market.symbols.size()) +

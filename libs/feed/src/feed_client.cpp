@@ -25,20 +25,26 @@ FeedClient::Impl::Impl(FeedConfig c, md::MarketSink* down)
     : cfg((validate(c), std::move(c))),
       ws_ep(net::parse_endpoint(cfg.ws_url, net::EndpointKind::kWebSocket)),
       rest_ep(net::parse_endpoint(cfg.rest_url, net::EndpointKind::kHttp)),
-      target(stream_target(cfg)),
       relay(*this, down),
       pipeline(cfg.venue == VenueKind::kSpot ? md::SyncVenue::kSpot : md::SyncVenue::kUsdmFutures,
                &relay),
-      backoff(cfg.backoff, cfg.rng_seed != 0 ? cfg.rng_seed : std::random_device{}()),
+      seed(cfg.rng_seed != 0 ? cfg.rng_seed : std::random_device{}()),
       tick_timer(ioc),
       reconnect_timer(ioc),
       snap_timer(ioc),
       stop_timer(ioc) {
+  // A serverShutdown ends the connection that received it: its books, not every connection's.
+  pipeline.set_shutdown_invalidates_all(false);
+  // The symbols fill the connections in order, max_symbols_per_connection(cfg) each.
+  const std::size_t per = max_symbols_per_connection(cfg);
+  for (std::size_t i = 0; i < connections_for(cfg); ++i) add_link();
   for (const auto& s : cfg.symbols) {
-    pipeline.add_symbol(core::ascii_upper(s));
+    const md::SymbolState& st = *pipeline.add_symbol(core::ascii_upper(s));
     depth_targets.push_back(depth_target(cfg, s));
+    link_of[st.id] = static_cast<std::uint8_t>(st.id / per);
+    ++links[st.id / per]->symbols;
   }
-  rebuild_target();
+  rebuild_targets();
   if (ws_ep.tls || rest_ep.tls) {
     // Throws if ca_file is unreadable: config time.
     tls.emplace(net::make_tls_client_context({cfg.tls_verify_peer, cfg.ca_file}));
@@ -61,38 +67,47 @@ FeedClient::Impl::Impl(FeedConfig c, md::MarketSink* down)
 
 void FeedClient::Impl::start() {
   if (stopping) return;
+  started = true;
   arm_tick();
-  start_connect();
+  for (auto& l : links) start_connect(*l);
 }
 
 void FeedClient::Impl::begin_stop() {
   if (stopping) return;
   stopping = true;
   tick_timer.cancel();
-  reconnect_timer.cancel();
   snap_timer.cancel();
-  abort_snapshots();
+  abort_snapshots(nullptr);
   if (http) {
     http->close_socket();
     http.reset();
   }
-  std::shared_ptr<WsConn> c = std::move(ws);
-  ws.reset();
-  const bool was_open = state == State::kOpen;
-  state = State::kIdle;
-  if (!c) return;
-  if (!was_open) {
-    c->close_socket();
-    return;
+  std::vector<std::shared_ptr<WsConn>> open;
+  for (auto& l : links) {
+    l->reconnect_timer.cancel();
+    l->pace_timer.cancel();
+    std::shared_ptr<WsConn> c = std::move(l->ws);
+    l->ws.reset();
+    const bool was_open = l->state == State::kOpen;
+    l->state = State::kIdle;
+    if (!c) continue;
+    if (!was_open) {
+      c->close_socket();
+      continue;
+    }
+    bump(counters.disconnects);
+    open.push_back(std::move(c));
   }
-  bump(counters.disconnects);
-  log::log_event(spdlog::level::info, "feed", "stopping", log::LogFields().str("host", ws_ep.host));
+  if (open.empty()) return;
+  log::log_event(spdlog::level::info, "feed", "stopping",
+                 log::LogFields().str("host", ws_ep.host).unum("connections", open.size()));
   // The books are left as they are: the caller is shutting down and may inspect them.
   stop_timer.expires_after(cfg.close_timeout + milliseconds{200});
   stop_timer.async_wait([this](beast::error_code ec) {
-    if (!ec) ioc.stop();  // the peer never answered the close: give up
+    if (!ec) ioc.stop();  // a peer never answered the close: give up
   });
-  close_gracefully(c, websocket::close_code::normal, /*on_stop=*/true);
+  closing = open.size();
+  for (const auto& c : open) close_gracefully(c, websocket::close_code::normal, /*on_stop=*/true);
 }
 
 void FeedClient::Impl::arm_tick() {
@@ -111,22 +126,25 @@ void FeedClient::Impl::on_tick() {
   // Acquire pairs with stop_from_signal()'s release; nothing else is published through it.
   if (stop_flag.load(std::memory_order_acquire)) return begin_stop();
   const Clock::time_point now = Clock::now();
-  if (state == State::kConnecting && now - attempt_started >= cfg.connect_timeout) {
-    connect_failed("connect timeout", make_error_code(beast::error::timeout));
-  } else if (state == State::kOpen) {
-    if (now - last_activity >= cfg.silence_timeout) {
-      bump(counters.silence_timeouts);
-      disconnect(Why::kSilence,
-                 "no frame or ping for " + std::to_string(ms(now - last_activity)) + " ms");
-    } else if (now - connected_at >= cfg.max_connection_lifetime) {
-      bump(counters.lifetime_renewals);
-      disconnect(Why::kLifetime, "connection reached max_connection_lifetime");
+  for (auto& link : links) {
+    Link& l = *link;
+    if (l.state == State::kConnecting && now - l.attempt_started >= cfg.connect_timeout) {
+      connect_failed(l, "connect timeout", make_error_code(beast::error::timeout));
+    } else if (l.state == State::kOpen) {
+      if (now - l.last_activity >= cfg.silence_timeout) {
+        bump(counters.silence_timeouts);
+        disconnect(l, Why::kSilence,
+                   "no frame or ping for " + std::to_string(ms(now - l.last_activity)) + " ms");
+      } else if (now - l.connected_at >= cfg.max_connection_lifetime) {
+        bump(counters.lifetime_renewals);
+        disconnect(l, Why::kLifetime, "connection reached max_connection_lifetime");
+      }
     }
+    if (l.state == State::kOpen) expire_subscriptions(l, now);
   }
   if (http_busy && now - http_started >= cfg.rest_timeout) {
     snapshot_failed("timeout", make_error_code(beast::error::timeout));
   }
-  if (state == State::kOpen) expire_subscriptions(now);
   if (tick_hook) tick_hook(pipeline);
 }
 
@@ -134,31 +152,47 @@ void FeedClient::Impl::on_tick() {
 
 md::SymbolState& FeedClient::Impl::add_symbol(std::string_view symbol) {
   const std::string upper = core::ascii_upper(symbol);
-  if (md::SymbolState* have = pipeline.find(upper)) {
-    if (!unsubscribed[have->id]) return *have;
-    // Added again after a removal: the same id streams again.
-    unsubscribed[have->id] = false;
+  md::SymbolState* have = pipeline.find(upper);
+  if (have != nullptr && !unsubscribed[have->id]) return *have;
+  // The first connection with room carries it; with none, a new one (up to kMaxConnections).
+  const std::size_t per = max_symbols_per_connection(cfg);
+  Link* room = nullptr;
+  for (auto& l : links) {
+    if (l->symbols < per) {
+      room = l.get();
+      break;
+    }
   }
-  std::size_t streaming = 0;
-  for (std::size_t i = 0; i < pipeline.symbol_count(); ++i) streaming += unsubscribed[i] ? 0 : 1;
-  if (streaming >= max_symbols_per_connection(cfg)) {
-    throw std::length_error("feed: " + std::to_string(streaming) + " symbols stream already; one " +
-                            "connection carries at most " +
-                            std::to_string(kMaxStreamsPerConnection) + " streams");
+  const bool new_link = room == nullptr;
+  if (new_link && links.size() >= kMaxConnections) {
+    std::size_t streaming = 0;
+    for (const auto& l : links) streaming += l->symbols;
+    throw std::length_error("feed: " + std::to_string(streaming) + " symbols stream already; " +
+                            feed_limit_reason(cfg));
   }
-  md::SymbolState& s = *pipeline.add_symbol(upper);  // throws past the capacity
+  md::SymbolState& s = have != nullptr ? *have : *pipeline.add_symbol(upper);  // throws when full
+  // Added again after a removal: the same id streams again (perhaps on another connection).
+  unsubscribed[s.id] = false;
+  if (new_link) room = &add_link();
+  link_of[s.id] = static_cast<std::uint8_t>(room->index);
+  ++room->symbols;
   if (s.id >= depth_targets.size()) depth_targets.push_back(depth_target(cfg, upper));
   if (std::find(cfg.symbols.begin(), cfg.symbols.end(), upper) == cfg.symbols.end()) {
     cfg.symbols.push_back(upper);
   }
-  rebuild_target();
-  if (state == State::kOpen) await_subscription(s.id, send_stream_request("SUBSCRIBE", {upper}));
+  rebuild_targets();
+  const bool live = room->state == State::kOpen;
+  if (live) await_subscription(s.id, send_stream_request(*room, "SUBSCRIBE", {upper}));
   // Not open: the next connection's target has its streams, and on_open asks for its snapshot.
+  // A new connection opens now if the client runs (start() opens it otherwise).
+  if (new_link && started && !stopping) start_connect(*room);
   log::log_event(spdlog::level::info, "feed", "symbol_added",
                  log::LogFields()
                      .str("symbol", upper)
                      .unum("id", s.id)
-                     .boolean("live_subscribe", state == State::kOpen));
+                     .unum("connection", room->index)
+                     .boolean("new_connection", new_link)
+                     .boolean("live_subscribe", live));
   return s;
 }
 
@@ -169,8 +203,10 @@ void FeedClient::Impl::remove_symbol(std::string_view symbol) {
   unsubscribed[s->id] = true;
   awaiting_subscribe[s->id] = false;
   slots[s->id].pending = false;
-  rebuild_target();
-  if (state == State::kOpen) (void)send_stream_request("UNSUBSCRIBE", {upper});
+  Link& l = link_for(s->id);
+  --l.symbols;
+  rebuild_targets();
+  if (l.state == State::kOpen) (void)send_stream_request(l, "UNSUBSCRIBE", {upper});
   // Its book is no longer fed: readers must not trust it.
   const bool was_valid = s->sync.valid();
   s->sync.invalidate();
@@ -179,7 +215,7 @@ void FeedClient::Impl::remove_symbol(std::string_view symbol) {
                  log::LogFields().str("symbol", upper).unum("id", s->id));
 }
 
-std::uint64_t FeedClient::Impl::send_stream_request(std::string_view method,
+std::uint64_t FeedClient::Impl::send_stream_request(Link& l, std::string_view method,
                                                     const std::vector<std::string_view>& symbols) {
   // {"method":"SUBSCRIBE","params":["btcusdt@depth@100ms",...],"id":N}: every configured stream.
   std::string msg = R"({"method":")";
@@ -192,24 +228,27 @@ std::uint64_t FeedClient::Impl::send_stream_request(std::string_view method,
       first = false;
     }
   }
-  msg += R"(],"id":)" + std::to_string(++control_id) + "}";
-  send_text(std::move(msg));
-  return control_id;
+  msg += R"(],"id":)" + std::to_string(++l.control_id) + "}";
+  send_text(l, std::move(msg));
+  return l.control_id;
 }
 
-void FeedClient::Impl::rebuild_target() {
-  FeedConfig live = cfg;
-  live.symbols.clear();
-  std::vector<std::size_t> ids;
-  for (std::size_t i = 0; i < pipeline.symbol_count(); ++i) {
-    late[i] = false;
-    if (unsubscribed[i]) continue;
-    live.symbols.emplace_back(pipeline.symbol(i).name_view());
-    ids.push_back(i);
+void FeedClient::Impl::rebuild_targets() {
+  for (auto& l : links) {
+    FeedConfig live = cfg;
+    live.symbols.clear();
+    std::vector<std::size_t> ids;
+    for (std::size_t i = 0; i < pipeline.symbol_count(); ++i) {
+      if (link_of[i] != l->index) continue;
+      late[i] = false;
+      if (unsubscribed[i]) continue;
+      live.symbols.emplace_back(pipeline.symbol(i).name_view());
+      ids.push_back(i);
+    }
+    std::size_t in_target = 0;
+    l->target = stream_target(live, &in_target);
+    for (std::size_t k = in_target; k < ids.size(); ++k) late[ids[k]] = true;
   }
-  std::size_t in_target = 0;
-  target = stream_target(live, &in_target);
-  for (std::size_t k = in_target; k < ids.size(); ++k) late[ids[k]] = true;
 }
 
 void FeedClient::Impl::await_subscription(std::size_t id, std::uint64_t request) {
@@ -218,21 +257,21 @@ void FeedClient::Impl::await_subscription(std::size_t id, std::uint64_t request)
   subscribe_sent[id] = Clock::now();
 }
 
-void FeedClient::Impl::subscribe_late() {
+void FeedClient::Impl::subscribe_late(Link& l) {
   const std::size_t per_message =
       std::max<std::size_t>(1, kSubscribeBatchStreams / cfg.streams.size());
   std::vector<std::string_view> batch;
   std::vector<std::size_t> ids;
   const auto flush = [&] {
     if (batch.empty()) return;
-    const std::uint64_t request = send_stream_request("SUBSCRIBE", batch);
+    const std::uint64_t request = send_stream_request(l, "SUBSCRIBE", batch);
     for (const std::size_t id : ids) await_subscription(id, request);
     batch.clear();
     ids.clear();
   };
   std::size_t sent = 0;
   for (std::size_t i = 0; i < pipeline.symbol_count(); ++i) {
-    if (!late[i] || unsubscribed[i]) continue;
+    if (link_of[i] != l.index || !late[i] || unsubscribed[i]) continue;
     batch.push_back(pipeline.symbol(i).name_view());
     ids.push_back(i);
     ++sent;
@@ -242,50 +281,67 @@ void FeedClient::Impl::subscribe_late() {
   if (sent > 0) {
     log::log_event(spdlog::level::info, "feed", "subscribing_after_connect",
                    log::LogFields()
+                       .unum("connection", l.index)
                        .unum("symbols", sent)
-                       .unum("messages", control_id - conn_first_control)
+                       .unum("messages", l.control_id - l.first_control)
                        .str("why", "their streams do not fit in the connection's target"));
   }
 }
 
-void FeedClient::Impl::send_text(std::string text) {
-  ws_out.push_back(std::move(text));
-  if (!ws_writing && ws) write_next(ws);
+void FeedClient::Impl::send_text(Link& l, std::string text) {
+  l.out.push_back(std::move(text));
+  if (!l.writing && l.ws) write_next(l, l.ws);
 }
 
-void FeedClient::Impl::write_next(const std::shared_ptr<WsConn>& c) {
-  if (ws_out.empty() || c != ws || state != State::kOpen) {
-    ws_writing = false;
+void FeedClient::Impl::write_next(Link& l, const std::shared_ptr<WsConn>& c) {
+  if (l.out.empty() || c != l.ws || l.state != State::kOpen) {
+    l.writing = false;
     return;
   }
-  ws_writing = true;
-  auto msg = std::make_shared<std::string>(std::move(ws_out.front()));
-  ws_out.erase(ws_out.begin());
+  l.writing = true;
+  // Within Binance's incoming message rate: the message kControlPerSecond back went out at least
+  // a second ago, or this one waits until then.
+  const Clock::time_point now = Clock::now();
+  const Clock::time_point oldest = l.sent[l.sent_next];
+  if (oldest != Clock::time_point{} && now - oldest < kControlWindow) {
+    l.pace_timer.expires_at(oldest + kControlWindow);
+    l.pace_timer.async_wait([this, &l, c](beast::error_code ec) {
+      if (!ec && c == l.ws) write_next(l, c);
+    });
+    return;
+  }
+  l.sent[l.sent_next] = now;
+  l.sent_next = (l.sent_next + 1) % l.sent.size();
+  auto msg = std::make_shared<std::string>(std::move(l.out.front()));
+  l.out.erase(l.out.begin());
   c->visit([&](auto& s) {
     s.text(true);
-    s.async_write(asio::buffer(*msg), [this, c, msg](beast::error_code ec, std::size_t) {
-      if (c != ws) return;  // that connection is gone; the new one's target has the streams
+    s.async_write(asio::buffer(*msg), [this, &l, c, msg](beast::error_code ec, std::size_t) {
+      if (c != l.ws) return;  // that connection is gone; the new one's target has the streams
       if (ec) {
-        ws_writing = false;
+        l.writing = false;
         return;  // the read side sees the failure and reconnects
       }
-      write_next(c);
+      write_next(l, c);
     });
   });
 }
 
-void FeedClient::Impl::on_subscription_reply() {
-  const std::uint64_t answered = conn_first_control + ++replies_on_conn;
+void FeedClient::Impl::on_subscription_reply(Link& l) {
+  const std::uint64_t answered = l.first_control + ++l.replies;
   for (std::size_t i = 0; i < pipeline.symbol_count(); ++i) {
-    if (!awaiting_subscribe[i] || subscribe_id[i] > answered) continue;
+    if (link_of[i] != l.index || !awaiting_subscribe[i] || subscribe_id[i] > answered) continue;
     awaiting_subscribe[i] = false;
     request_snapshot(pipeline.symbol(i));
   }
 }
 
-void FeedClient::Impl::expire_subscriptions(Clock::time_point now) {
+void FeedClient::Impl::expire_subscriptions(Link& l, Clock::time_point now) {
   for (std::size_t i = 0; i < pipeline.symbol_count(); ++i) {
-    if (!awaiting_subscribe[i] || now - subscribe_sent[i] < kSubscribeAnswerTimeout) continue;
+    if (link_of[i] != l.index || !awaiting_subscribe[i] ||
+        now - subscribe_sent[i] < kSubscribeAnswerTimeout) {
+      continue;
+    }
     awaiting_subscribe[i] = false;
     log::log_event(spdlog::level::warn, "feed", "subscribe_unanswered",
                    log::LogFields()

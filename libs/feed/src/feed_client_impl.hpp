@@ -53,6 +53,11 @@ constexpr std::uint64_t kMaxSnapshotBytes = 16U << 20;
 // its SUBSCRIBE's answer.
 constexpr std::size_t kSubscribeBatchStreams = 240;
 constexpr milliseconds kSubscribeAnswerTimeout{10'000};
+// Binance cuts a connection that sends more than 5 messages a second (pings, pongs and control
+// messages all count): control messages go out at most 4 in any second, leaving one for the pong
+// Beast sends when the venue pings.
+constexpr std::size_t kControlPerSecond = 4;
+constexpr milliseconds kControlWindow{1'010};  // a second, and a margin for the venue's clock
 
 using core::realtime_ns;
 
@@ -159,7 +164,8 @@ struct FeedClient::Impl {
       down_->on_partial_depth(s, f, m);
     }
     void on_server_shutdown(const md::FrameMeta& m) override {
-      impl_.shutdown_announced = true;
+      // The connection whose frame the pipeline is reading announced it.
+      if (impl_.reading != nullptr) impl_.reading->shutdown_announced = true;
       down_->on_server_shutdown(m);
     }
     void on_snapshot_needed(const md::SymbolState& s) override {
@@ -175,6 +181,35 @@ struct FeedClient::Impl {
 
   enum class State : std::uint8_t { kIdle, kConnecting, kOpen, kWaiting };
   enum class Why : std::uint8_t { kError, kClosedByPeer, kSilence, kLifetime, kServerShutdown };
+
+  // One WebSocket connection and its cycle (connect, open, read, reconnect), carrying the streams
+  // of the symbols whose link_of is its index. Never moved (handlers hold a reference).
+  struct Link {
+    Link(asio::io_context& ioc, std::size_t i, const BackoffPolicy& policy, std::uint64_t seed)
+        : index(i), backoff(policy, seed), reconnect_timer(ioc), pace_timer(ioc) {}
+    std::size_t index;
+    State state = State::kIdle;
+    std::shared_ptr<detail::WsConn> ws;
+    std::uint64_t gen = 0;  // bumped per connection attempt: snapshots name the one they were for
+    bool ever_connected = false;
+    bool shutdown_announced = false;
+    Clock::time_point attempt_started{};
+    Clock::time_point connected_at{};
+    Clock::time_point last_activity{};
+    std::string target;               // the stream target of its next connection
+    std::size_t symbols = 0;          // streaming symbols it carries
+    std::uint64_t control_id = 0;     // id of the last SUBSCRIBE / UNSUBSCRIBE sent on it
+    std::uint64_t first_control = 0;  // control_id when this connection opened
+    std::uint64_t replies = 0;        // answers to control messages on this connection
+    std::vector<std::string> out;     // text messages waiting for the connection's write
+    bool writing = false;             // a write in flight, or waiting for pace_timer
+    // When the last kControlPerSecond messages were written (a ring; `sent_next` is the oldest).
+    std::array<Clock::time_point, detail::kControlPerSecond> sent{};
+    std::size_t sent_next = 0;
+    Backoff backoff;
+    asio::steady_timer reconnect_timer;
+    asio::steady_timer pace_timer;
+  };
 
   struct SnapSlot {
     bool pending = false;    // a snapshot is wanted
@@ -209,23 +244,33 @@ struct FeedClient::Impl {
 
   // ---- WebSocket ------------------------------------------------------------------------
 
-  void start_connect();
+  Link& add_link();
+  [[nodiscard]] Link& link_for(std::size_t symbol_id) noexcept {
+    return *links[link_of[symbol_id]];
+  }
+  [[nodiscard]] bool link_open(const Link& l) const noexcept {
+    return l.state == State::kOpen && !l.shutdown_announced && !stopping;
+  }
+  void start_connect(Link& l);
   template <class Ws>
-  void connect_tcp(const std::shared_ptr<detail::WsConn>& c, Ws& s,
+  void connect_tcp(Link& l, const std::shared_ptr<detail::WsConn>& c, Ws& s,
                    const tcp::resolver::results_type& results);
   template <class Ws>
-  void ws_handshake(const std::shared_ptr<detail::WsConn>& c, Ws& s);
-  void on_open(const std::shared_ptr<detail::WsConn>& c);
-  void read(const std::shared_ptr<detail::WsConn>& c);
-  void on_read(const std::shared_ptr<detail::WsConn>& c, beast::error_code ec, std::size_t n);
-  void on_control(detail::WsConn* raw, websocket::frame_type kind);
-  void on_ws_error(const std::shared_ptr<detail::WsConn>& c, beast::error_code ec);
-  void connect_failed(const std::string& stage, beast::error_code ec,
+  void ws_handshake(Link& l, const std::shared_ptr<detail::WsConn>& c, Ws& s);
+  void on_open(Link& l, const std::shared_ptr<detail::WsConn>& c);
+  void read(Link& l, const std::shared_ptr<detail::WsConn>& c);
+  void on_read(Link& l, const std::shared_ptr<detail::WsConn>& c, beast::error_code ec,
+               std::size_t n);
+  void on_control(Link& l, detail::WsConn* raw, websocket::frame_type kind);
+  void on_ws_error(Link& l, const std::shared_ptr<detail::WsConn>& c, beast::error_code ec);
+  void connect_failed(Link& l, const std::string& stage, beast::error_code ec,
                       const std::string& detail = {});
-  void disconnect(Why why, const std::string& detail);
+  void disconnect(Link& l, Why why, const std::string& detail);
+  // Every book the connection carries is invalid until its next snapshot (asked for if open).
+  void invalidate_books(Link& l);
   void close_gracefully(const std::shared_ptr<detail::WsConn>& c, websocket::close_code code,
                         bool on_stop);
-  milliseconds schedule_reconnect(bool planned, bool healthy);
+  milliseconds schedule_reconnect(Link& l, bool planned, bool healthy);
 
   // ---- REST snapshots -------------------------------------------------------------------
 
@@ -244,7 +289,9 @@ struct FeedClient::Impl {
   void on_http_response(const std::shared_ptr<detail::HttpConn>& h);
   void snapshot_failed(const std::string& stage, beast::error_code ec,
                        const std::string& detail = {});
-  void abort_snapshots();
+  // The connection's streams are gone: its snapshot in flight and queued are dropped (nullptr:
+  // every connection's).
+  void abort_snapshots(const Link* l);
 
   void set_error(const std::string& msg);
 
@@ -252,25 +299,27 @@ struct FeedClient::Impl {
 
   md::SymbolState& add_symbol(std::string_view symbol);
   void remove_symbol(std::string_view symbol);
-  // The combined stream target from the symbols still subscribed (the next connection's), and
-  // which of them do not fit in it (`late`: on_open subscribes them).
-  void rebuild_target();
-  // A live SUBSCRIBE / UNSUBSCRIBE of the symbols' configured streams; returns its id.
-  std::uint64_t send_stream_request(std::string_view method,
+  // Each connection's combined stream target from its symbols still subscribed (its next
+  // connection's), and which of them do not fit in it (`late`: on_open subscribes them).
+  void rebuild_targets();
+  // A live SUBSCRIBE / UNSUBSCRIBE of the symbols' configured streams on the connection; returns
+  // its id.
+  std::uint64_t send_stream_request(Link& l, std::string_view method,
                                     const std::vector<std::string_view>& symbols);
-  // on_open: SUBSCRIBE the late symbols, in messages of at most kSubscribeBatchStreams streams;
-  // each symbol's snapshot waits for its message's answer.
-  void subscribe_late();
+  // on_open: SUBSCRIBE the connection's late symbols, in messages of at most
+  // kSubscribeBatchStreams streams; each symbol's snapshot waits for its message's answer.
+  void subscribe_late(Link& l);
   void await_subscription(std::size_t id, std::uint64_t request);
   // Queues a text message on the open connection (one write in flight at a time).
-  void send_text(std::string text);
-  void write_next(const std::shared_ptr<detail::WsConn>& c);
-  // A {"result":..,"id":..} (or an error answer) arrived: answers come in the order of the
-  // requests, so the symbols whose SUBSCRIBE it answers (or an earlier one did) ask for snapshots.
-  void on_subscription_reply();
+  void send_text(Link& l, std::string text);
+  void write_next(Link& l, const std::shared_ptr<detail::WsConn>& c);
+  // A {"result":..,"id":..} (or an error answer) arrived on the connection: answers come in the
+  // order of the requests, so its symbols whose SUBSCRIBE it answers (or an earlier one did) ask
+  // for snapshots.
+  void on_subscription_reply(Link& l);
   // A symbol whose SUBSCRIBE got no answer within kSubscribeAnswerTimeout asks anyway (the book's
   // sync refetches a snapshot that turns out older than the first buffered diff).
-  void expire_subscriptions(Clock::time_point now);
+  void expire_subscriptions(Link& l, Clock::time_point now);
 
   // Declared first so it is destroyed last: sockets, timers and pending handlers below refer
   // to it.
@@ -278,12 +327,11 @@ struct FeedClient::Impl {
   FeedConfig cfg;
   net::Endpoint ws_ep;
   net::Endpoint rest_ep;
-  std::string target;
   std::vector<std::string> depth_targets;  // by symbol id
   std::optional<ssl::context> tls;
   Relay relay;
   md::Pipeline pipeline;
-  Backoff backoff;
+  std::uint64_t seed;  // the connections' backoff jitter: seed + index
   asio::steady_timer tick_timer;
   std::function<void(md::Pipeline&)> tick_hook;
   asio::steady_timer reconnect_timer;
@@ -292,15 +340,13 @@ struct FeedClient::Impl {
   milliseconds tick_period{100};
 
   // md-thread state.
-  State state = State::kIdle;
-  std::shared_ptr<detail::WsConn> ws;
-  std::uint64_t conn_gen = 0;
-  bool ever_connected = false;
+  std::vector<std::unique_ptr<Link>> links;
+  static_assert(kMaxConnections <= 256, "link_of holds a connection index in a byte");
+  std::array<std::uint8_t, md::kMaxPipelineSymbols> link_of{};  // by symbol id
+  Link* reading = nullptr;  // the connection whose frame the pipeline is reading
+  bool started = false;
   bool stopping = false;
-  bool shutdown_announced = false;
-  Clock::time_point attempt_started{};
-  Clock::time_point connected_at{};
-  Clock::time_point last_activity{};
+  std::size_t closing = 0;  // graceful closes under way at stop
 
   std::array<SnapSlot, md::kMaxPipelineSymbols> slots{};
   // Run-time symbols: unsubscribed ones keep their id but stream nothing and sync no book; added
@@ -311,11 +357,6 @@ struct FeedClient::Impl {
   std::array<std::uint64_t, md::kMaxPipelineSymbols> subscribe_id{};  // the request awaited
   std::array<Clock::time_point, md::kMaxPipelineSymbols> subscribe_sent{};
   std::array<bool, md::kMaxPipelineSymbols> late{};  // not in the target: subscribed after open
-  std::uint64_t control_id = 0;                      // id of the last SUBSCRIBE / UNSUBSCRIBE sent
-  std::uint64_t conn_first_control = 0;              // control_id when this connection opened
-  std::uint64_t replies_on_conn = 0;  // answers to control messages on this connection
-  std::vector<std::string> ws_out;    // text messages waiting for the connection's write
-  bool ws_writing = false;
   std::size_t rr = md::kMaxPipelineSymbols - 1;
   bool pump_posted = false;
   std::shared_ptr<detail::HttpConn> http;

@@ -23,10 +23,38 @@ namespace {
 
 }  // namespace
 
+std::string feed_limit_reason(const FeedConfig& cfg) {
+  return feed_limit_reason(cfg.streams.size());
+}
+
+std::string feed_limit_reason(std::size_t streams_per_symbol) {
+  const std::size_t most = max_feed_symbols(streams_per_symbol);
+  if (most == md::kMaxPipelineSymbols) {
+    return "the feed carries at most " + std::to_string(most) + " symbols";
+  }
+  return "the feed's " + std::to_string(kMaxConnections) + " connections of " +
+         std::to_string(kMaxStreamsPerConnection) + " streams carry at most " +
+         std::to_string(most) + " symbols";
+}
+
 std::size_t max_symbols_per_connection(const FeedConfig& cfg) noexcept {
   return cfg.streams.empty()
              ? md::kMaxPipelineSymbols
              : std::min(md::kMaxPipelineSymbols, kMaxStreamsPerConnection / cfg.streams.size());
+}
+
+std::size_t max_feed_symbols(const FeedConfig& cfg) noexcept {
+  return max_feed_symbols(cfg.streams.size());
+}
+
+std::size_t max_feed_symbols(std::size_t streams_per_symbol) noexcept {
+  const std::size_t per = kMaxStreamsPerConnection / std::max<std::size_t>(1, streams_per_symbol);
+  return std::min(md::kMaxPipelineSymbols, kMaxConnections * per);
+}
+
+std::size_t connections_for(const FeedConfig& cfg) noexcept {
+  const std::size_t per = max_symbols_per_connection(cfg);
+  return std::max<std::size_t>(1, (cfg.symbols.size() + per - 1) / per);
 }
 
 std::string stream_target(const FeedConfig& cfg, std::size_t* in_target) {
@@ -96,13 +124,12 @@ void validate(const FeedConfig& cfg) {
                  "empty or contains / ? & # or space");
     }
   }
-  // Binance: at most 1024 streams per connection (and the pipeline's symbol table).
-  if (cfg.symbols.size() > max_symbols_per_connection(cfg)) {
+  // Binance: at most 1024 streams per connection; the feed opens kMaxConnections at most, and
+  // the pipeline's symbol table holds kMaxPipelineSymbols.
+  if (cfg.symbols.size() > max_feed_symbols(cfg)) {
     bad_config("symbols", std::to_string(cfg.symbols.size()) + " symbols with " +
                               std::to_string(cfg.streams.size()) +
-                              " streams each: one connection carries at most " +
-                              std::to_string(kMaxStreamsPerConnection) + " streams (" +
-                              std::to_string(max_symbols_per_connection(cfg)) + " symbols)");
+                              " streams each: " + feed_limit_reason(cfg));
   }
   if (cfg.venue == VenueKind::kSpot) {
     if (cfg.snapshot_limit < 1 || cfg.snapshot_limit > 5000) {

@@ -18,11 +18,11 @@ namespace cwts::feed {
 using namespace detail;  // the helpers that were file-local before the split
 
 void FeedClient::Impl::request_snapshot(const md::SymbolState& s) {
-  // Not open (or about to close): the next on_open requests every symbol anyway.
-  if (state != State::kOpen || shutdown_announced || stopping) return;
   // Only configured symbols have a depth target (the pipeline could, in principle, have added
   // one it saw on the wire).
   if (s.id >= depth_targets.size()) return;
+  // Its connection not open (or about to close): its next on_open requests every symbol anyway.
+  if (!link_open(link_for(s.id))) return;
   // A removed symbol streams nothing; one still waiting for its SUBSCRIBE's answer asks then.
   if (unsubscribed[s.id] || awaiting_subscribe[s.id]) return;
   slots[s.id].pending = true;
@@ -41,7 +41,7 @@ void FeedClient::Impl::schedule_pump() {
 }
 
 void FeedClient::Impl::pump_snapshots() {
-  if (state != State::kOpen || stopping || shutdown_announced || http_busy) return;
+  if (stopping || http_busy) return;
   const Clock::time_point now = Clock::now();
   if (now < rest_blocked_until) return arm_snap_timer(rest_blocked_until);
   if (cfg.rest_backoff) {  // the order client was told to back off: the same IP
@@ -53,7 +53,7 @@ void FeedClient::Impl::pump_snapshots() {
   for (std::size_t k = 0; k < n; ++k) {
     const std::size_t i = (rr + 1 + k) % n;  // round robin: one noisy symbol cannot starve others
     const SnapSlot& slot = slots[i];
-    if (!slot.pending || slot.in_flight) continue;
+    if (!slot.pending || slot.in_flight || !link_open(link_for(i))) continue;
     if (slot.not_before <= now) {
       // The engine's request weight, shared with its orders and look-ups: not now, soon.
       if (cfg.rest_backoff && !cfg.rest_backoff->try_spend(snapshot_weight(cfg))) {
@@ -82,7 +82,7 @@ void FeedClient::Impl::start_snapshot(std::size_t i, Clock::time_point now) {
   slot.not_before = now + cfg.snapshot_min_spacing;
   http_busy = true;
   http_symbol = i;
-  http_gen = conn_gen;
+  http_gen = link_for(i).gen;
   http_started = now;
   bump(counters.snapshots_requested);
   req.target(depth_targets[i]);
@@ -172,7 +172,7 @@ void FeedClient::Impl::on_http_response(const std::shared_ptr<HttpConn>& h) {
   }
   const std::size_t i = http_symbol;
   finish_request();
-  if (http_gen != conn_gen || state != State::kOpen || shutdown_announced) {
+  if (http_gen != link_for(i).gen || !link_open(link_for(i))) {
     bump(counters.snapshots_discarded);  // for a stream that has gone; on_open re-requested
     return schedule_pump();
   }
@@ -234,7 +234,7 @@ void FeedClient::Impl::snapshot_failed(const std::string& stage, beast::error_co
   if (!http_busy) return;
   const std::size_t i = http_symbol;
   finish_request();
-  if (http_gen != conn_gen || state != State::kOpen) {
+  if (http_gen != link_for(i).gen || link_for(i).state != State::kOpen) {
     bump(counters.snapshots_discarded);
     return schedule_pump();
   }
@@ -251,9 +251,10 @@ void FeedClient::Impl::snapshot_failed(const std::string& stage, beast::error_co
   schedule_pump();
 }
 
-// The stream a snapshot was for is gone: drop what is in flight and what is queued.
-void FeedClient::Impl::abort_snapshots() {
-  if (http_busy) {
+// The stream a snapshot was for is gone: drop what is in flight and what is queued for it.
+void FeedClient::Impl::abort_snapshots(const Link* l) {
+  const auto gone = [&](std::size_t i) { return l == nullptr || link_of[i] == l->index; };
+  if (http_busy && gone(http_symbol)) {
     if (http) {
       http->close_socket();
       http.reset();
@@ -261,8 +262,11 @@ void FeedClient::Impl::abort_snapshots() {
     finish_request();
     bump(counters.snapshots_discarded);
   }
-  for (auto& s : slots) s.pending = false;
-  snap_timer.cancel();
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    if (gone(i)) slots[i].pending = false;
+  }
+  // The other connections' queued snapshots go on (the pump re-arms its timer for them).
+  if (l != nullptr && !stopping) schedule_pump();
 }
 
 }  // namespace cwts::feed

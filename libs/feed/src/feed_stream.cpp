@@ -15,53 +15,58 @@ namespace cwts::feed {
 
 using namespace detail;  // the helpers that were file-local before the split
 
-void FeedClient::Impl::start_connect() {
+FeedClient::Impl::Link& FeedClient::Impl::add_link() {
+  links.push_back(std::make_unique<Link>(ioc, links.size(), cfg.backoff, seed + links.size()));
+  return *links.back();
+}
+
+void FeedClient::Impl::start_connect(Link& l) {
   if (stopping) return;
   auto c = std::make_shared<WsConn>(ioc, ws_ep.tls ? &*tls : nullptr);
-  ws = c;
-  ++conn_gen;
-  state = State::kConnecting;
-  attempt_started = Clock::now();
-  shutdown_announced = false;
+  l.ws = c;
+  ++l.gen;
+  l.state = State::kConnecting;
+  l.attempt_started = Clock::now();
+  l.shutdown_announced = false;
   c->resolver.async_resolve(
       ws_ep.host, ws_ep.port_string(),
-      [this, c](beast::error_code ec, const tcp::resolver::results_type& results) {
-        if (c != ws) return;
-        if (ec) return connect_failed("resolve", ec);
-        c->visit([&](auto& s) { connect_tcp(c, s, results); });
+      [this, &l, c](beast::error_code ec, const tcp::resolver::results_type& results) {
+        if (c != l.ws) return;
+        if (ec) return connect_failed(l, "resolve", ec);
+        c->visit([&](auto& s) { connect_tcp(l, c, s, results); });
       });
 }
 
 template <class Ws>
-void FeedClient::Impl::connect_tcp(const std::shared_ptr<WsConn>& c, Ws& s,
+void FeedClient::Impl::connect_tcp(Link& l, const std::shared_ptr<WsConn>& c, Ws& s,
                                    const tcp::resolver::results_type& results) {
   beast::get_lowest_layer(s).async_connect(
-      results, [this, c, &s](beast::error_code ec, const tcp::endpoint&) {
-        if (c != ws) return;
-        if (ec) return connect_failed("connect", ec);
+      results, [this, &l, c, &s](beast::error_code ec, const tcp::endpoint&) {
+        if (c != l.ws) return;
+        if (ec) return connect_failed(l, "connect", ec);
         beast::error_code ignored;
         beast::get_lowest_layer(s).socket().set_option(tcp::no_delay(true), ignored);
         if constexpr (std::is_same_v<Ws, TlsWs>) {
           if (!net::prepare_tls_connection(s.next_layer().native_handle(), ws_ep)) {
-            return connect_failed("tls setup", make_error_code(beast::errc::invalid_argument));
+            return connect_failed(l, "tls setup", make_error_code(beast::errc::invalid_argument));
           }
           s.next_layer().async_handshake(
-              ssl::stream_base::client, [this, c, &s](beast::error_code ec2) {
-                if (c != ws) return;
+              ssl::stream_base::client, [this, &l, c, &s](beast::error_code ec2) {
+                if (c != l.ws) return;
                 if (ec2) {
-                  return connect_failed("tls handshake", ec2,
+                  return connect_failed(l, "tls handshake", ec2,
                                         net::tls_error(s.next_layer().native_handle(), ec2));
                 }
-                ws_handshake(c, s);
+                ws_handshake(l, c, s);
               });
         } else {
-          ws_handshake(c, s);
+          ws_handshake(l, c, s);
         }
       });
 }
 
 template <class Ws>
-void FeedClient::Impl::ws_handshake(const std::shared_ptr<WsConn>& c, Ws& s) {
+void FeedClient::Impl::ws_handshake(Link& l, const std::shared_ptr<WsConn>& c, Ws& s) {
   websocket::stream_base::timeout t{};
   t.handshake_timeout = cfg.connect_timeout;
   // Silence is detected by our own tick (pings count as activity); Beast's idle timer would
@@ -76,91 +81,107 @@ void FeedClient::Impl::ws_handshake(const std::shared_ptr<WsConn>& c, Ws& s) {
   // read (there is no switch to turn that off); this callback only observes control frames.
   // A raw pointer: the stream owns the callback, a shared_ptr here would be a cycle.
   WsConn* raw = c.get();
-  s.control_callback(
-      [this, raw](websocket::frame_type kind, beast::string_view) { on_control(raw, kind); });
+  s.control_callback([this, &l, raw](websocket::frame_type kind, beast::string_view) {
+    on_control(l, raw, kind);
+  });
   s.async_handshake(
-      c->handshake_response, ws_ep.host_header(), target, [this, c](beast::error_code ec) {
-        if (c != ws) return;
+      c->handshake_response, ws_ep.host_header(), l.target, [this, &l, c](beast::error_code ec) {
+        if (c != l.ws) return;
         if (ec) {
           if (ec == websocket::error::upgrade_declined) {
             return connect_failed(
-                "ws handshake (HTTP " + std::to_string(c->handshake_response.result_int()) + ")",
+                l, "ws handshake (HTTP " + std::to_string(c->handshake_response.result_int()) + ")",
                 ec);
           }
-          return connect_failed("ws handshake", ec);
+          return connect_failed(l, "ws handshake", ec);
         }
-        on_open(c);
+        on_open(l, c);
       });
 }
 
-void FeedClient::Impl::on_open(const std::shared_ptr<WsConn>& c) {
-  state = State::kOpen;
-  connected_at = last_activity = Clock::now();
-  shutdown_announced = false;
+void FeedClient::Impl::on_open(Link& l, const std::shared_ptr<WsConn>& c) {
+  l.state = State::kOpen;
+  l.connected_at = l.last_activity = Clock::now();
+  l.shutdown_announced = false;
   // A new connection's target has the subscribed symbols that fit in it; subscribe_late() below
   // asks for the rest: nothing queued for the old connection is sent.
-  ws_out.clear();
-  ws_writing = false;
-  awaiting_subscribe.fill(false);
-  conn_first_control = control_id;
-  replies_on_conn = 0;
+  l.out.clear();
+  l.writing = false;
+  l.sent.fill(Clock::time_point{});  // the venue counts per connection
+  l.pace_timer.cancel();
+  for (std::size_t i = 0; i < pipeline.symbol_count(); ++i) {
+    if (link_of[i] == l.index) awaiting_subscribe[i] = false;
+  }
+  l.first_control = l.control_id;
+  l.replies = 0;
   bump(counters.connects);
-  if (ever_connected) bump(counters.reconnects);
-  ever_connected = true;
+  if (l.ever_connected) bump(counters.reconnects);
+  l.ever_connected = true;
   log::log_event(spdlog::level::info, "feed", "connected",
                  log::LogFields()
                      .str("url", std::string(ws_ep.tls ? "wss://" : "ws://") + ws_ep.host_header() +
                                      ws_ep.path)
-                     .unum("symbols", cfg.symbols.size())
+                     .unum("connection", l.index)
+                     .unum("symbols", l.symbols)
                      .unum("streams_each", cfg.streams.size()));
   // The symbols the target could not carry are subscribed now; their snapshots wait for the
   // answers. Every book starts over on a new connection; the snapshot requests this triggers go
   // out after the read below is armed, so diffs are already being buffered (Binance step 2-3).
-  subscribe_late();
-  pipeline.invalidate_all(md::FrameMeta{realtime_ns()});
-  read(c);
+  subscribe_late(l);
+  invalidate_books(l);
+  read(l, c);
 }
 
-void FeedClient::Impl::read(const std::shared_ptr<WsConn>& c) {
+void FeedClient::Impl::invalidate_books(Link& l) {
+  const md::FrameMeta meta{realtime_ns()};
+  for (std::size_t i = 0; i < pipeline.symbol_count(); ++i) {
+    if (link_of[i] == l.index) pipeline.invalidate(pipeline.symbol(i), meta);
+  }
+}
+
+void FeedClient::Impl::read(Link& l, const std::shared_ptr<WsConn>& c) {
   c->visit([&](auto& s) {
-    s.async_read(c->buffer, [this, c](beast::error_code ec, std::size_t n) { on_read(c, ec, n); });
+    s.async_read(c->buffer,
+                 [this, &l, c](beast::error_code ec, std::size_t n) { on_read(l, c, ec, n); });
   });
 }
 
-void FeedClient::Impl::on_read(const std::shared_ptr<WsConn>& c, beast::error_code ec,
+void FeedClient::Impl::on_read(Link& l, const std::shared_ptr<WsConn>& c, beast::error_code ec,
                                std::size_t n) {
-  if (c != ws) return;
-  if (ec) return on_ws_error(c, ec);
+  if (c != l.ws) return;
+  if (ec) return on_ws_error(l, c, ec);
   const std::int64_t receive_ns = realtime_ns();
-  last_activity = Clock::now();
+  l.last_activity = Clock::now();
   bump(counters.frames_received);
   bump(counters.bytes_received, n);
   bool text = true;
   c->visit([&](auto& s) { text = s.got_text(); });
   if (text) {
     const auto data = c->buffer.cdata();
+    reading = &l;
     pipeline.on_frame(receive_ns,
                       std::string_view(static_cast<const char*>(data.data()), data.size()));
+    reading = nullptr;
     const md::FrameKind kind = pipeline.last_frame().kind;
     if (pipeline.last_error() == md::ParseErrc::kOk &&
         (kind == md::FrameKind::kSubscriptionReply || kind == md::FrameKind::kError)) {
-      on_subscription_reply();
+      on_subscription_reply(l);
     }
   } else {
     bump(counters.binary_frames);
   }
   c->buffer.consume(c->buffer.size());
-  if (stopping || c != ws) return;  // the sink stopped us, or something replaced the stream
-  if (shutdown_announced) {
+  if (stopping || c != l.ws) return;  // the sink stopped us, or something replaced the stream
+  if (l.shutdown_announced) {
     bump(counters.server_shutdowns);
-    return disconnect(Why::kServerShutdown, "venue sent serverShutdown");
+    return disconnect(l, Why::kServerShutdown, "venue sent serverShutdown");
   }
-  read(c);
+  read(l, c);
 }
 
-void FeedClient::Impl::on_control(WsConn* raw, websocket::frame_type kind) {
-  if (!ws || raw != ws.get()) return;
-  last_activity = Clock::now();
+void FeedClient::Impl::on_control(Link& l, WsConn* raw, websocket::frame_type kind) {
+  if (!l.ws || raw != l.ws.get()) return;
+  l.last_activity = Clock::now();
   switch (kind) {
     case websocket::frame_type::ping:
       bump(counters.pings_received);
@@ -174,44 +195,49 @@ void FeedClient::Impl::on_control(WsConn* raw, websocket::frame_type kind) {
   }
 }
 
-void FeedClient::Impl::on_ws_error(const std::shared_ptr<WsConn>& c, beast::error_code ec) {
+void FeedClient::Impl::on_ws_error(Link& l, const std::shared_ptr<WsConn>& c,
+                                   beast::error_code ec) {
   if (ec == websocket::error::closed) {
     websocket::close_reason r;
     c->visit([&](auto& s) { r = s.reason(); });
-    return disconnect(Why::kClosedByPeer, "close code " + std::to_string(r.code) + " '" +
-                                              std::string(r.reason.c_str()) + "'");
+    return disconnect(
+        l, Why::kClosedByPeer,
+        "close code " + std::to_string(r.code) + " '" + std::string(r.reason.c_str()) + "'");
   }
-  disconnect(Why::kError, "read: " + ec.message());
+  disconnect(l, Why::kError, "read: " + ec.message());
 }
 
-void FeedClient::Impl::connect_failed(const std::string& stage, beast::error_code ec,
+void FeedClient::Impl::connect_failed(Link& l, const std::string& stage, beast::error_code ec,
                                       const std::string& detail) {
-  std::shared_ptr<WsConn> c = std::move(ws);
-  ws.reset();
-  state = State::kIdle;
+  std::shared_ptr<WsConn> c = std::move(l.ws);
+  l.ws.reset();
+  l.state = State::kIdle;
   if (c) c->close_socket();
   bump(counters.connect_failures);
   const std::string msg =
       stage + " " + ws_ep.host_header() + ": " + (detail.empty() ? ec.message() : detail);
   set_error(msg);
-  const milliseconds delay = schedule_reconnect(false, false);
+  const milliseconds delay = schedule_reconnect(l, false, false);
   log::log_event(spdlog::level::warn, "feed", "connection_failed",
-                 log::LogFields().str("error", msg).num("retry_ms", delay.count()));
+                 log::LogFields()
+                     .str("error", msg)
+                     .unum("connection", l.index)
+                     .num("retry_ms", delay.count()));
 }
 
 // The open connection is finished (error, close, silence, lifetime, serverShutdown).
-void FeedClient::Impl::disconnect(Why why, const std::string& detail) {
-  std::shared_ptr<WsConn> c = std::move(ws);
-  ws.reset();
-  const bool was_open = state == State::kOpen;
-  state = State::kIdle;
-  const Clock::duration lived = was_open ? Clock::now() - connected_at : Clock::duration{};
-  abort_snapshots();
+void FeedClient::Impl::disconnect(Link& l, Why why, const std::string& detail) {
+  std::shared_ptr<WsConn> c = std::move(l.ws);
+  l.ws.reset();
+  const bool was_open = l.state == State::kOpen;
+  l.state = State::kIdle;
+  const Clock::duration lived = was_open ? Clock::now() - l.connected_at : Clock::duration{};
+  abort_snapshots(&l);
   if (was_open) {
     bump(counters.disconnects);
     // Invalidate now rather than at the next connect: readers must not trust a book whose
-    // feed is down, however short the outage.
-    pipeline.invalidate_all(md::FrameMeta{realtime_ns()});
+    // feed is down, however short the outage. Other connections' books are not affected.
+    invalidate_books(l);
   }
   const bool planned = why == Why::kLifetime || why == Why::kServerShutdown;
   if (c) {
@@ -224,11 +250,11 @@ void FeedClient::Impl::disconnect(Why why, const std::string& detail) {
   const bool healthy = was_open && lived >= cfg.backoff.healthy_after;
   const std::string msg = std::string(to_string(why)) + ": " + detail;
   if (!planned) set_error(msg);
-  const milliseconds delay = schedule_reconnect(planned, healthy);
+  const milliseconds delay = schedule_reconnect(l, planned, healthy);
   // A planned reconnect is routine; anything else is worth an operator's attention.
   spdlog::log(planned ? spdlog::level::info : spdlog::level::warn,
-              "feed: disconnected from {} after {} ms ({}); reconnect in {} ms",
-              ws_ep.host_header(), ms(lived), msg, delay.count());
+              "feed: connection {} disconnected from {} after {} ms ({}); reconnect in {} ms",
+              l.index, ws_ep.host_header(), ms(lived), msg, delay.count());
 }
 
 void FeedClient::Impl::close_gracefully(const std::shared_ptr<WsConn>& c,
@@ -241,22 +267,22 @@ void FeedClient::Impl::close_gracefully(const std::shared_ptr<WsConn>& c,
     s.set_option(t);
     s.async_close(code, [this, c, on_stop](beast::error_code) {
       c->close_socket();
-      if (on_stop) stop_timer.cancel();
+      if (on_stop && --closing == 0) stop_timer.cancel();  // the last one
     });
   });
 }
 
 // Returns the delay chosen. A planned reconnect after a healthy connection is immediate;
 // everything else waits a jittered, growing delay so a venue-wide outage is not a stampede.
-milliseconds FeedClient::Impl::schedule_reconnect(bool planned, bool healthy) {
+milliseconds FeedClient::Impl::schedule_reconnect(Link& l, bool planned, bool healthy) {
   if (stopping) return milliseconds{0};
-  if (healthy) backoff.reset();
-  const milliseconds delay = planned && healthy ? milliseconds{0} : backoff.next();
-  state = State::kWaiting;
-  reconnect_timer.expires_after(delay);
-  reconnect_timer.async_wait([this](beast::error_code ec) {
+  if (healthy) l.backoff.reset();
+  const milliseconds delay = planned && healthy ? milliseconds{0} : l.backoff.next();
+  l.state = State::kWaiting;
+  l.reconnect_timer.expires_after(delay);
+  l.reconnect_timer.async_wait([this, &l](beast::error_code ec) {
     if (ec || stopping) return;
-    start_connect();
+    start_connect(l);
   });
   return delay;
 }

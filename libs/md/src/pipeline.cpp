@@ -89,7 +89,7 @@ void Pipeline::route(const FrameMeta& meta, std::string_view context_symbol) {
   if (kind == FrameKind::kServerShutdown) {
     ++counters_.server_shutdowns;
     sink_->on_server_shutdown(meta);
-    invalidate_all(meta);
+    if (shutdown_invalidates_all_) invalidate_all(meta);
     return;
   }
   std::string_view sym = frame_.symbol_view();
@@ -192,13 +192,14 @@ SnapshotOutcome Pipeline::on_snapshot_body(SymbolState& s, std::int64_t receive_
 }
 
 void Pipeline::invalidate_all(const FrameMeta& meta) {
-  for (std::size_t i = 0; i < count_; ++i) {
-    SymbolState& s = symbols_[i];
-    const bool was_valid = s.sync.valid();
-    s.sync.invalidate();
-    if (was_valid) sink_->on_book_validity(s, false, meta);
-    sink_->on_snapshot_needed(s);
-  }
+  for (std::size_t i = 0; i < count_; ++i) invalidate(symbols_[i], meta);
+}
+
+void Pipeline::invalidate(SymbolState& s, const FrameMeta& meta) {
+  const bool was_valid = s.sync.valid();
+  s.sync.invalidate();
+  if (was_valid) sink_->on_book_validity(s, false, meta);
+  sink_->on_snapshot_needed(s);
 }
 
 }  // namespace cwts::md

@@ -63,14 +63,28 @@ struct FeedConfig {
   std::shared_ptr<core::RestBackoff> rest_backoff;
 };
 
-// Binance's limit of streams on one WebSocket connection: the feed's one connection carries every
-// symbol's streams, so symbols × streams per symbol may not exceed it.
+// Binance's limit of streams on one WebSocket connection: a connection carries the streams of at
+// most kMaxStreamsPerConnection / streams-per-symbol symbols, and the feed opens another
+// connection for the symbols past that.
 inline constexpr std::size_t kMaxStreamsPerConnection = 1024;
+// The WebSocket connections the feed opens at most (Binance counts 300 connection attempts per
+// 5 minutes per IP; every reconnect of every connection is one).
+inline constexpr std::size_t kMaxConnections = 8;
 // The longest stream target the client connects with (HTTP servers refuse long request lines):
 // the symbols whose streams do not fit are subscribed on the open connection (SUBSCRIBE).
 inline constexpr std::size_t kMaxStreamTargetBytes = 4096;
 // Symbols one connection can carry with cfg.streams (kMaxStreamsPerConnection / streams).
 [[nodiscard]] std::size_t max_symbols_per_connection(const FeedConfig& cfg) noexcept;
+// Symbols the feed can carry with cfg.streams: kMaxConnections connections' worth, at most the
+// pipeline's kMaxPipelineSymbols.
+[[nodiscard]] std::size_t max_feed_symbols(const FeedConfig& cfg) noexcept;
+[[nodiscard]] std::size_t max_feed_symbols(std::size_t streams_per_symbol) noexcept;
+// What bounds max_feed_symbols(cfg), for error messages: "the feed carries at most 1024 symbols"
+// or "the feed's 8 connections of 1024 streams carry at most N symbols".
+[[nodiscard]] std::string feed_limit_reason(const FeedConfig& cfg);
+[[nodiscard]] std::string feed_limit_reason(std::size_t streams_per_symbol);
+// The connections cfg.symbols take: one per max_symbols_per_connection(cfg) symbols, in order.
+[[nodiscard]] std::size_t connections_for(const FeedConfig& cfg) noexcept;
 
 // The request target of the combined stream, e.g.
 // "/stream?streams=nknusdt@depth@100ms/nknusdt@bookTicker/nknusdt@aggTrade", with the first
@@ -96,6 +110,11 @@ void validate(const FeedConfig& cfg);
 // go to the pipeline → on error, close, silence, serverShutdown or the lifetime limit: every
 // book is invalidated at once, and the client reconnects after a backoff delay (none for a
 // planned reconnect after a healthy connection).
+//
+// Symbols past one connection's streams (max_symbols_per_connection) go on a second connection,
+// and so on (connections_for): each connection has that cycle of its own, for its own symbols
+// (a connection lost invalidates its books only); the REST snapshots of all of them share one
+// kept-alive HTTP connection. The counters add up every connection's events.
 class FeedClient {
  public:
   struct Counters {
@@ -146,10 +165,12 @@ class FeedClient {
   // allocates: for rare control work (adding a symbol), never a hot path.
   void post(std::function<void()> fn);
   // Client's thread only (a function given to post()): adds `symbol` at run time. Its streams are
-  // subscribed on the open connection (Binance's live {"method":"SUBSCRIBE"}) and are part of
-  // every later connection; once the venue confirms the subscription ({"result":null}) its book
-  // syncs from a REST snapshot like every book at start-up. Returns its pipeline state (the
-  // existing one if it is already there). Throws std::length_error past the pipeline's capacity.
+  // subscribed on the first connection with room (Binance's live {"method":"SUBSCRIBE"}) and are
+  // part of its every later connection; once the venue confirms the subscription
+  // ({"result":null}) its book syncs from a REST snapshot like every book at start-up. With no
+  // connection left with room, a new connection is opened for it. Returns its pipeline state
+  // (the existing one if it is already there). Throws std::length_error past
+  // max_feed_symbols (naming the limit).
   md::SymbolState& add_symbol(std::string_view symbol);
   // Client's thread only: the symbol's streams are unsubscribed (UNSUBSCRIBE) and left out of
   // later connections; its book is invalidated and no longer synced. It keeps its pipeline id.

@@ -94,6 +94,12 @@ class Pipeline {
 
   // Reconnect: every book is invalid until its next snapshot.
   void invalidate_all(const FrameMeta& meta);
+  // One book invalid until its next snapshot, reported to the sink as invalidate_all does.
+  void invalidate(SymbolState& s, const FrameMeta& meta);
+  // A serverShutdown frame invalidates every book (the default). A client whose symbols are
+  // spread over several connections turns this off and invalidates those of the connection
+  // that received it.
+  void set_shutdown_invalidates_all(bool on) noexcept { shutdown_invalidates_all_ = on; }
 
   [[nodiscard]] SymbolState* find(std::string_view symbol) noexcept;
   [[nodiscard]] std::size_t symbol_count() const noexcept { return count_; }
@@ -121,6 +127,7 @@ class Pipeline {
   static_assert((kIndexSize & (kIndexSize - 1)) == 0, "a power of two: the probe masks");
   std::array<std::uint16_t, kIndexSize> index_{};
   bool fixed_symbols_ = false;
+  bool shutdown_invalidates_all_ = true;
   Counters counters_;
   ParseErrc last_error_ = ParseErrc::kOk;
 };

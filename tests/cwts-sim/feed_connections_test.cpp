@@ -1,0 +1,151 @@
+// The feed past one connection's 1,024 streams (issue 19's scale): symbols spread over several
+// WebSocket connections to cwts-sim, each with its own cycle. A connection lost invalidates and
+// resyncs its own books only; a symbol added when every connection is full opens another.
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "cwts/feed/feed_client.hpp"
+#include "sim_server_test_util.hpp"
+
+namespace {
+
+using namespace cwts::sim_server::test;
+using namespace std::chrono_literals;
+
+// Every symbol's validity and how often its book was invalidated, readable from the test thread.
+class ValiditySink : public cwts::md::MarketSink {
+ public:
+  void on_book(const cwts::md::SymbolState& s, const cwts::md::FrameMeta&, std::int64_t) override {
+    valid[s.id].store(s.sync.valid(), std::memory_order_relaxed);
+  }
+  void on_book_validity(const cwts::md::SymbolState& s, bool v,
+                        const cwts::md::FrameMeta&) override {
+    valid[s.id].store(v, std::memory_order_relaxed);
+    if (!v) invalidations[s.id].fetch_add(1, std::memory_order_relaxed);
+  }
+  [[nodiscard]] bool all_valid(std::size_t from, std::size_t to) const {
+    for (std::size_t i = from; i < to; ++i) {
+      if (!valid[i].load(std::memory_order_relaxed)) return false;
+    }
+    return true;
+  }
+  [[nodiscard]] std::vector<std::uint64_t> invalidations_of(std::size_t from,
+                                                            std::size_t to) const {
+    std::vector<std::uint64_t> v;
+    for (std::size_t i = from; i < to; ++i) v.push_back(invalidations[i].load());
+    return v;
+  }
+
+  std::array<std::atomic<bool>, cwts::md::kMaxPipelineSymbols> valid{};
+  std::array<std::atomic<std::uint64_t>, cwts::md::kMaxPipelineSymbols> invalidations{};
+};
+
+std::string name(std::size_t i) { return "S" + std::to_string(1000 + i) + "USDT"; }
+
+// A sim generating `n` symbols S1000USDT… (the feed takes the first ones it is given), with room
+// in its request weight for every snapshot of three starts (5 weight each at 100 levels).
+SimProcess sim_of(std::size_t n) {
+  std::string list;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i > 0) list += ',';
+    list += name(i);
+  }
+  return SimProcess({"--listen", "127.0.0.1:0", "--synthetic", list, "--rate", "2000",
+                     "--weight-limit", "20000"});
+}
+
+struct ManyFeed {
+  ManyFeed(std::uint16_t port, std::size_t symbols) {
+    cwts::feed::FeedConfig cfg = sim_feed_config(port);
+    for (std::size_t i = 0; i < symbols; ++i) cfg.symbols.push_back(name(i));
+    cfg.snapshot_limit = 100;  // 5 weight: every snapshot fits in the sim's minute
+    client = std::make_unique<cwts::feed::FeedClient>(cfg, &sink);
+    thread = std::thread([this] { client->run(); });
+  }
+  ~ManyFeed() {
+    client->stop();
+    thread.join();
+  }
+  void drop(std::uint16_t port, std::size_t symbol) const {
+    ASSERT_EQ(request(port, http::verb::post, "/_sim/fault",
+                      R"({"drop_symbol":")" + name(symbol) + R"("})")
+                  .status,
+              200U);
+  }
+  ValiditySink sink;
+  std::unique_ptr<cwts::feed::FeedClient> client;
+  std::thread thread;
+};
+
+TEST(FeedConnections, ThreeHundredFortyTwoSymbolsTakeTwoConnectionsAndEveryBookSyncs) {
+  SimProcess sim = sim_of(342);
+  ASSERT_NE(sim.port(), 0);
+  ManyFeed f(sim.port(), 342);  // 3 streams each: 341 fill the first connection's 1,024 streams
+  ASSERT_TRUE(wait_until([&] { return f.sink.all_valid(0, 342); }, 60s)) << f.client->last_error();
+  EXPECT_EQ(f.client->counters().connects, 2U);
+  EXPECT_EQ(f.client->counters().snapshots_failed, 0U);
+
+  // The second connection (the last symbol's) is lost: its book is invalidated and resyncs on its
+  // reconnect; the first connection's 341 books are not touched.
+  const auto before = f.sink.invalidations_of(0, 341);
+  const std::uint64_t last_before = f.sink.invalidations[341].load();
+  f.drop(sim.port(), 341);
+  ASSERT_TRUE(wait_until([&] { return f.client->counters().connects == 3U; }, 20s));
+  ASSERT_TRUE(wait_until([&] { return f.sink.all_valid(0, 342); }, 30s)) << f.client->last_error();
+  EXPECT_GT(f.sink.invalidations[341].load(), last_before);
+  EXPECT_EQ(f.sink.invalidations_of(0, 341), before) << "the other connection's books stayed";
+  EXPECT_EQ(f.client->counters().disconnects, 1U);
+}
+
+TEST(FeedConnections, ASymbolAddedWhenTheConnectionIsFullOpensAnotherAndTheFirstIsUntouched) {
+  SimProcess sim = sim_of(342);
+  ASSERT_NE(sim.port(), 0);
+  ManyFeed f(sim.port(), 341);
+  ASSERT_TRUE(wait_until([&] { return f.sink.all_valid(0, 341); }, 60s)) << f.client->last_error();
+  ASSERT_EQ(f.client->counters().connects, 1U);
+  const auto before = f.sink.invalidations_of(0, 341);
+
+  std::atomic<int> added_id{-1};
+  f.client->post([&] { added_id = static_cast<int>(f.client->add_symbol(name(341)).id); });
+  ASSERT_TRUE(wait_until([&] { return added_id.load() == 341; }, 10s));
+  ASSERT_TRUE(wait_until([&] { return f.sink.valid[341].load(); }, 30s)) << f.client->last_error();
+  EXPECT_EQ(f.client->counters().connects, 2U) << "a connection of its own";
+  EXPECT_EQ(f.sink.invalidations_of(0, 341), before);
+
+  // The first connection is lost: its 341 books resync, the new one's book stays.
+  const std::uint64_t added_before = f.sink.invalidations[341].load();
+  f.drop(sim.port(), 0);
+  ASSERT_TRUE(wait_until([&] { return f.client->counters().connects == 3U; }, 20s));
+  ASSERT_TRUE(wait_until([&] { return f.sink.all_valid(0, 342); }, 60s)) << f.client->last_error();
+  for (std::size_t i = 0; i < 341; ++i) EXPECT_GT(f.sink.invalidations[i].load(), before[i]) << i;
+  EXPECT_EQ(f.sink.invalidations[341].load(), added_before);
+
+  // Removing a symbol frees its place: the next one added goes on the first connection with room.
+  // Its UNSUBSCRIBE and SUBSCRIBE follow the reconnect's four SUBSCRIBEs within the second: the
+  // feed paces them within Binance's 5 incoming messages a second, or the venue cuts the
+  // connection (cwts-sim does, as Binance).
+  const std::uint64_t fifth_before = f.sink.invalidations[5].load();
+  std::atomic<bool> done{false};
+  f.client->post([&] {
+    f.client->remove_symbol(name(5));
+    (void)f.client->add_symbol(name(5));
+    done = true;
+  });
+  ASSERT_TRUE(wait_until([&] { return done.load(); }, 10s));
+  ASSERT_TRUE(wait_until(
+      [&] { return f.sink.invalidations[5].load() > fifth_before && f.sink.valid[5].load(); }, 30s))
+      << f.client->last_error();
+  EXPECT_TRUE(f.sink.all_valid(0, 342));
+  EXPECT_EQ(f.client->counters().connects, 3U) << "no new connection for it";
+  EXPECT_EQ(f.client->counters().disconnects, 1U)
+      << "only the dropped one: " << f.client->last_error();
+}
+
+}  // namespace
