@@ -100,23 +100,31 @@ TEST(Cwtsd, EverySignalSentUntilTheEngineExitsIsRefusedOrReported) {
 // 65 of three streams in its 4 KB); the feed subscribes the rest on the open connection, and
 // their snapshots wait for the answers. READY=1 comes once every book is synced, and a strategy
 // trades the last symbol.
-TEST(Cwtsd, SeventyTwoSymbolsSyncEveryBookThoseSubscribedAfterTheConnectionOpenedToo) {
+// Issue 19's scale: 1,000 symbols, past one WebSocket connection's 1,024 streams (341 symbols of
+// three): the feed opens three connections, subscribes what their stream targets cannot carry on
+// the open connections, and every book syncs; an order on the last symbol (the third
+// connection's) fills.
+TEST(Cwtsd, AThousandSymbolsSyncEveryBookOverThreeConnections) {
   EngineOptions o;
-  o.extra_market = R"(,"snapshot_limit":100)";  // 5 weight a snapshot: 72 fit in the minute
-  for (int i = 0; i < 70; ++i) o.symbols.push_back("S" + std::to_string(1000 + i) + "USDT");
-  o.wait_ready = false;  // the snapshots are paced by the rate governor: more than 30 s under load
-  Harness h(o);
+  o.extra_market = R"(,"snapshot_limit":100)";  // 5 weight a snapshot
+  for (int i = 0; i < 998; ++i) o.symbols.push_back("S" + std::to_string(1000 + i) + "USDT");
+  o.wait_ready = false;  // the snapshots are paced by the rate governor
+  // Room in the venue's request weight for every snapshot within the minute.
+  Harness h(o, {"--weight-limit", "20000"});
   ASSERT_TRUE(h.notify().wait_for("READY=1", 120s)) << h.log();
   EXPECT_NE(h.log().find("\"event\":\"subscribing_after_connect\""), std::string::npos) << h.log();
+  EXPECT_NE(h.log().find("\"event\":\"connected\",\"url\""), std::string::npos);
+  EXPECT_NE(h.log().find("\"connection\":2,\"symbols\":318,"), std::string::npos)
+      << "the third connection carries the last 318 symbols";
   StrategyClient s(h.instance(), 0);
   const auto& m = s.market();
-  ASSERT_EQ(cwts::concurrent::load_word(m.symbol_count, std::memory_order_acquire), 72U);
-  for (std::size_t i = 0; i < 72; ++i) {
+  ASSERT_EQ(cwts::concurrent::load_word(m.symbol_count, std::memory_order_acquire), 1000U);
+  for (std::size_t i = 0; i < 1000; ++i) {
     EXPECT_EQ(cwts::concurrent::load_word(m.symbol(i).book_valid, std::memory_order_acquire), 1U)
         << i;
   }
-  const int last = s.symbol_id("S1069USDT");
-  ASSERT_EQ(last, 71);
+  const int last = s.symbol_id("S1997USDT");
+  ASSERT_EQ(last, 999);
   const auto seq = s.submit(StrategyClient::make(last, Side::kBuy, OrderType::kMarket, fx(1)));
   const auto rs = s.wait_terminal(seq);
   ASSERT_FALSE(rs.empty());
