@@ -82,6 +82,9 @@ def main():
     ap.add_argument("--samples", type=int, default=5000)
     ap.add_argument("--png", default=None, help="where to write the plot (default <build>/latency_report.png)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--scale", default="10,100,1000",
+                    help="symbol counts for bench/md/scale.py (the engine's md costs); '' skips it")
+    ap.add_argument("--scale-seconds", type=float, default=10, help="scale.py's window per count")
     args = ap.parse_args()
     build = pathlib.Path(args.build)
     png = pathlib.Path(args.png) if args.png else build / "latency_report.png"
@@ -112,10 +115,14 @@ def main():
             res[mode] = transport(build / "bench" / "cwts-latency-transport", mode, args.samples, tmp / mode, tmp)
         for name in res:
             raws[name] = [int(x) for x in (tmp / name).read_text().split()]
+        # How the engine's market-data costs grow with its symbols (not a path: no raw samples).
+        scale = run_json([sys.executable, str(ROOT / "bench" / "md" / "scale.py"), "--symbols", args.scale,
+                          "--seconds", str(args.scale_seconds), "--build", str(build), "--json"]) \
+            if args.scale else None
     png.parent.mkdir(parents=True, exist_ok=True)
     plot(raws, png)
     if args.json:
-        print(json.dumps(dict(res, shm_python_steps=steps)))
+        print(json.dumps(dict(res, shm_python_steps=steps, md_scale=scale)))
         return 0
     base = res["shm_python"]["p50_ns"]
     print(f"{'path':12s} {'p50':>10s} {'p99':>10s} {'p99.9':>10s} {'samples':>8s}  p50 vs shm_python")
@@ -124,6 +131,11 @@ def main():
               f"{r['samples']:8d}  x{r['p50_ns'] / base:.2f}")
     print("shm_python by step: " + ", ".join(f"{k} p50 {v['p50_ns'] / 1e3:.1f}us p99 {v['p99_ns'] / 1e3:.1f}us"
                                               for k, v in steps.items()))
+    for r in (scale or {}).get("rows", []):
+        p = r["publish_latency_us"]
+        print(f"md at {r['symbols']} symbols: start-up {r['startup_s']:.1f}s, {r['frames_per_s']:.0f} frames/s, "
+              f"md CPU {r['md_cpu_pct']:.1f}% ({r['md_cpu_us_per_frame']}us/frame), publish p50 {p['p50']:.1f}us "
+              f"p99 {p['p99']:.1f}us, RSS {r['rss_mb']:.0f} MB, region {r['region_mb']:.1f} MB")
     print(f"plot: {png}")
     return 0
 

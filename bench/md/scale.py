@@ -7,7 +7,7 @@ rate governor), the md thread's CPU per market-data frame (/proc, the thread nam
 the frames the engine counted), the publish latency of every event a reader saw (publish_ts -
 receive_ts: frame read to event in shared memory), the engine's RSS and the market region's size.
 
-    .venv/bin/python bench/md/scale.py [--symbols 10,100,300] [--seconds 20] [--rate 20] [--json]
+    .venv/bin/python bench/md/scale.py [--symbols 10,100,1000] [--seconds 20] [--rate 20] [--json]
 """
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ def run_one(build: pathlib.Path, n: int, rate: int, seconds: float, tmp: pathlib
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--symbols", default="10,100,300", help="symbol counts, comma-separated")
+    ap.add_argument("--symbols", default="10,100,1000", help="symbol counts, comma-separated")
     ap.add_argument("--seconds", type=float, default=20, help="measured window per count")
     ap.add_argument("--rate", type=int, default=20, help="synthetic events a second per symbol")
     ap.add_argument("--build", default=str(ROOT / "build/release"), help="the build to run")
