@@ -62,10 +62,12 @@ SimProcess sim_of(std::size_t n) {
 }
 
 struct ManyFeed {
-  ManyFeed(std::uint16_t port, std::size_t symbols) {
+  ManyFeed(std::uint16_t port, std::size_t symbols,
+           std::chrono::milliseconds lifetime = std::chrono::hours(1)) {
     cwts::feed::FeedConfig cfg = sim_feed_config(port);
     for (std::size_t i = 0; i < symbols; ++i) cfg.symbols.push_back(name(i));
     cfg.snapshot_limit = 100;  // 5 weight: every snapshot fits in the sim's minute
+    cfg.max_connection_lifetime = lifetime;
     client = std::make_unique<cwts::feed::FeedClient>(cfg, &sink);
     thread = std::thread([this] { client->run(); });
   }
@@ -102,6 +104,22 @@ TEST(FeedConnections, ThreeHundredFortyTwoSymbolsTakeTwoConnectionsAndEveryBookS
   EXPECT_GT(f.sink.invalidations[341].load(), last_before);
   EXPECT_EQ(f.sink.invalidations_of(0, 341), before) << "the other connection's books stayed";
   EXPECT_EQ(f.client->counters().disconnects, 1U);
+}
+
+// Two connections opened together do not renew together: the second renews a sixteenth of the
+// lifetime (400 ms here) before the first, and resyncs its own books only.
+TEST(FeedConnections, TheirPlannedRenewalsDoNotCoincide) {
+  SimProcess sim = sim_of(342);
+  ASSERT_NE(sim.port(), 0);
+  ManyFeed f(sim.port(), 342, 6400ms);
+  ASSERT_TRUE(wait_until([&] { return f.sink.all_valid(0, 342); }, 60s)) << f.client->last_error();
+  const auto first = f.sink.invalidations_of(0, 341);
+  const std::uint64_t second = f.sink.invalidations[341].load();
+  ASSERT_TRUE(wait_until([&] { return f.sink.invalidations[341].load() > second; }, 20s));
+  EXPECT_EQ(f.client->counters().lifetime_renewals, 1U);
+  EXPECT_EQ(f.sink.invalidations_of(0, 341), first) << "the first connection renews later";
+  ASSERT_TRUE(wait_until([&] { return f.client->counters().lifetime_renewals == 2U; }, 20s));
+  ASSERT_TRUE(wait_until([&] { return f.sink.all_valid(0, 342); }, 30s)) << f.client->last_error();
 }
 
 TEST(FeedConnections, ASymbolAddedWhenTheConnectionIsFullOpensAnotherAndTheFirstIsUntouched) {

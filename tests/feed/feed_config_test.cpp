@@ -179,6 +179,17 @@ TEST(FeedConfigTest, ManySymbolsFillOneConnectionAndTheTargetCarriesWhatFitsInAR
   expect_refused(c, "1025 symbols with 3 streams each: the feed carries at most 1024 symbols");
 }
 
+// Connections opened together would renew together (and resync all their books at once): each
+// renews a sixteenth of the lifetime before the one before it.
+TEST(FeedConfigTest, TheConnectionsPlannedRenewalsAreStaggered) {
+  FeedConfig c = nkn();
+  c.max_connection_lifetime = std::chrono::minutes(1600);
+  EXPECT_EQ(cwts::feed::connection_lifetime(c, 0), std::chrono::minutes(1600));
+  EXPECT_EQ(cwts::feed::connection_lifetime(c, 1), std::chrono::minutes(1500));
+  EXPECT_EQ(cwts::feed::connection_lifetime(c, 7), std::chrono::minutes(900));
+  EXPECT_EQ(cwts::feed::connection_lifetime(c, 8), std::chrono::minutes(900));  // no ninth
+}
+
 TEST(FeedConfigTest, ClientConstructorValidates) {
   FeedConfig c = nkn();
   c.symbols.clear();

@@ -135,7 +135,7 @@ void FeedClient::Impl::on_tick() {
         bump(counters.silence_timeouts);
         disconnect(l, Why::kSilence,
                    "no frame or ping for " + std::to_string(ms(now - l.last_activity)) + " ms");
-      } else if (now - l.connected_at >= cfg.max_connection_lifetime) {
+      } else if (now - l.connected_at >= connection_lifetime(cfg, l.index)) {
         bump(counters.lifetime_renewals);
         disconnect(l, Why::kLifetime, "connection reached max_connection_lifetime");
       }

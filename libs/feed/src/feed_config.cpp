@@ -52,6 +52,12 @@ std::size_t max_feed_symbols(std::size_t streams_per_symbol) noexcept {
   return std::min(md::kMaxPipelineSymbols, kMaxConnections * per);
 }
 
+milliseconds connection_lifetime(const FeedConfig& cfg, std::size_t index) noexcept {
+  const std::size_t i = std::min(index, kMaxConnections - 1);
+  return cfg.max_connection_lifetime - cfg.max_connection_lifetime * static_cast<long>(i) /
+                                           static_cast<long>(2 * kMaxConnections);
+}
+
 std::size_t connections_for(const FeedConfig& cfg) noexcept {
   const std::size_t per = max_symbols_per_connection(cfg);
   return std::max<std::size_t>(1, (cfg.symbols.size() + per - 1) / per);

@@ -43,6 +43,8 @@ struct FeedConfig {
   // minute with neither means the connection is dead even if TCP has not noticed.
   std::chrono::milliseconds silence_timeout{60'000};
   // Binance cuts every connection at 24 h; renewing 10 minutes earlier makes it a planned event.
+  // Connection N (of several) renews N/16 of it earlier (connection_lifetime), so that the
+  // connections' planned renewals, and their books' resyncs, do not coincide.
   std::chrono::milliseconds max_connection_lifetime{std::chrono::hours(23) +
                                                     std::chrono::minutes(50)};
   std::chrono::milliseconds connect_timeout{10'000};  // resolve + TCP + TLS + WS handshake
@@ -83,6 +85,10 @@ inline constexpr std::size_t kMaxStreamTargetBytes = 4096;
 // or "the feed's 8 connections of 1024 streams carry at most N symbols".
 [[nodiscard]] std::string feed_limit_reason(const FeedConfig& cfg);
 [[nodiscard]] std::string feed_limit_reason(std::size_t streams_per_symbol);
+// How long connection `index` lives before its planned renewal: max_connection_lifetime less
+// index/16 of it (connection 0 the whole of it, the eighth 7/16 less).
+[[nodiscard]] std::chrono::milliseconds connection_lifetime(const FeedConfig& cfg,
+                                                            std::size_t index) noexcept;
 // The connections cfg.symbols take: one per max_symbols_per_connection(cfg) symbols, in order.
 [[nodiscard]] std::size_t connections_for(const FeedConfig& cfg) noexcept;
 
