@@ -139,7 +139,7 @@ def main() -> int:
                             if l.startswith("model name")), platform.processor()),
                "cores": os.cpu_count(), "rate_per_symbol": a.rate, "seconds": a.seconds}
     if a.json:
-        print(json.dumps({"machine": machine, "rows": rows}, indent=1))
+        print(json.dumps({"machine": machine, "rows": rows}))  # one line: report.py reads the last
         return 0
     print(f"# {machine['cpu']}, {machine['cores']} cores; {a.rate} synthetic events/s per symbol, "
           f"{a.seconds:g} s per count")
