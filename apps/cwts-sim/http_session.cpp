@@ -66,12 +66,19 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Dro
     if (websocket::is_upgrade(req)) {
       stream_.expires_never();
       const std::string_view t(req.target().data(), req.target().size());
-      if (t.substr(0, t.find('?')) == "/ws-api/v3") {
-        detail::start_ws_api_session(stream_.release_socket(), srv_, req);
-      } else {
-        detail::start_ws_session(stream_.release_socket(), srv_, std::move(req));
+      // {"delay_ms":N,"path":"/stream"}: the handshake's answer comes N ms late (only with the
+      // path named: a REST delay fault leaves upgrades alone).
+      Faults& f = srv_.venue->faults();
+      if (f.delay_count > 0 && !f.path.empty() && t.substr(0, t.find('?')) == f.path) {
+        --f.delay_count;
+        delay_timer_.expires_after(std::chrono::milliseconds(f.delay_ms));
+        delay_timer_.async_wait(
+            [self = shared_from_this(), r = std::move(req)](beast::error_code waited) mutable {
+              if (!waited) self->upgrade(std::move(r));
+            });
+        return;
       }
-      return;
+      return upgrade(std::move(req));
     }
     // The hold fault: the request reaches the venue (the matching engine) only later, as one
     // stuck in Binance's gateway would; requests on other connections overtake it.
@@ -168,6 +175,16 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, public Dro
       return;
     }
     do_write();
+  }
+
+  // The WebSocket handshake: a stream session, or a WebSocket API session on /ws-api/v3.
+  void upgrade(http::request<http::string_body> req) {
+    const std::string_view t(req.target().data(), req.target().size());
+    if (t.substr(0, t.find('?')) == "/ws-api/v3") {
+      detail::start_ws_api_session(stream_.release_socket(), srv_, req);
+    } else {
+      detail::start_ws_session(stream_.release_socket(), srv_, std::move(req));
+    }
   }
 
   // GET /_sim/depth?symbol=S[&limit=N]: the sim's book as /api/v3/depth gives it (lastUpdateId

@@ -24,6 +24,7 @@ class ValiditySink : public cwts::md::MarketSink {
  public:
   void on_book(const cwts::md::SymbolState& s, const cwts::md::FrameMeta&, std::int64_t) override {
     valid[s.id].store(s.sync.valid(), std::memory_order_relaxed);
+    updates[s.id].fetch_add(1, std::memory_order_relaxed);
   }
   void on_book_validity(const cwts::md::SymbolState& s, bool v,
                         const cwts::md::FrameMeta&) override {
@@ -45,6 +46,7 @@ class ValiditySink : public cwts::md::MarketSink {
 
   std::array<std::atomic<bool>, cwts::md::kMaxPipelineSymbols> valid{};
   std::array<std::atomic<std::uint64_t>, cwts::md::kMaxPipelineSymbols> invalidations{};
+  std::array<std::atomic<std::uint64_t>, cwts::md::kMaxPipelineSymbols> updates{};
 };
 
 std::string name(std::size_t i) { return "S" + std::to_string(1000 + i) + "USDT"; }
@@ -164,6 +166,50 @@ TEST(FeedConnections, ASymbolAddedWhenTheConnectionIsFullOpensAnotherAndTheFirst
   EXPECT_EQ(f.client->counters().connects, 3U) << "no new connection for it";
   EXPECT_EQ(f.client->counters().disconnects, 1U)
       << "only the dropped one: " << f.client->last_error();
+}
+
+// Symbols added one by one in a burst: one SUBSCRIBE each, paced at four a second, so the last of
+// 48 goes out 12 s later. Each snapshot waits for its own SUBSCRIBE's answer (the 10 s it may
+// wait counts from the message's write, not its queueing): no book is synced from a snapshot
+// taken before its diffs flowed, which the next diff would find a gap against.
+TEST(FeedConnections, ABurstOfAddedSymbolsSyncsEachAfterItsSubscriptionWentOut) {
+  SimProcess sim = sim_of(49);
+  ASSERT_NE(sim.port(), 0);
+  ManyFeed f(sim.port(), 1);
+  ASSERT_TRUE(wait_until([&] { return f.sink.all_valid(0, 1); }, 30s)) << f.client->last_error();
+  f.client->post([&] {
+    for (std::size_t i = 1; i < 49; ++i) (void)f.client->add_symbol(name(i));
+  });
+  ASSERT_TRUE(wait_until([&] { return f.sink.all_valid(0, 49); }, 60s)) << f.client->last_error();
+  std::this_thread::sleep_for(500ms);  // the diffs after the last snapshot
+  EXPECT_EQ(f.sink.invalidations_of(1, 49), std::vector<std::uint64_t>(48, 0))
+      << "a book synced before its streams flowed, then gapped";
+  EXPECT_EQ(f.client->counters().disconnects, 0U) << f.client->last_error();
+}
+
+// A symbol added while its connection's handshake is under way is not in the target that
+// handshake sent: the connection subscribes it when it opens (else its book would sync from a
+// snapshot with no diffs behind it, look valid, and never move).
+TEST(FeedConnections, ASymbolAddedDuringTheHandshakeIsSubscribedWhenTheConnectionOpens) {
+  SimProcess sim = sim_of(343);
+  ASSERT_NE(sim.port(), 0);
+  ManyFeed f(sim.port(), 341);
+  ASSERT_TRUE(wait_until([&] { return f.sink.all_valid(0, 341); }, 60s)) << f.client->last_error();
+  // The next connection's handshake is answered 1.5 s late.
+  ASSERT_EQ(request(sim.port(), http::verb::post, "/_sim/fault",
+                    R"({"delay_ms":1500,"path":"/stream","count":1})")
+                .status,
+            200U);
+  f.client->post([&] { (void)f.client->add_symbol(name(341)); });  // opens the second connection
+  std::this_thread::sleep_for(400ms);                              // its handshake is out
+  f.client->post([&] { (void)f.client->add_symbol(name(342)); });  // room on it, still connecting
+  ASSERT_TRUE(wait_until([&] { return f.sink.all_valid(341, 343); }, 30s))
+      << f.client->last_error();
+  const std::uint64_t updates = f.sink.updates[342].load();
+  ASSERT_TRUE(wait_until([&] { return f.sink.updates[342].load() > updates + 3; }, 10s))
+      << "its book does not move: its streams were never subscribed";
+  EXPECT_EQ(f.client->counters().connects, 2U);
+  EXPECT_EQ(f.sink.invalidations[342].load(), 0U);
 }
 
 }  // namespace

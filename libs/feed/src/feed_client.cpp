@@ -182,7 +182,7 @@ md::SymbolState& FeedClient::Impl::add_symbol(std::string_view symbol) {
   }
   rebuild_targets();
   const bool live = room->state == State::kOpen;
-  if (live) await_subscription(s.id, send_stream_request(*room, "SUBSCRIBE", {upper}));
+  if (live) send_stream_request(*room, "SUBSCRIBE", {upper}, {s.id});
   // Not open: the next connection's target has its streams, and on_open asks for its snapshot.
   // A new connection opens now if the client runs (start() opens it otherwise).
   if (new_link && started && !stopping) start_connect(*room);
@@ -206,7 +206,7 @@ void FeedClient::Impl::remove_symbol(std::string_view symbol) {
   Link& l = link_for(s->id);
   --l.symbols;
   rebuild_targets();
-  if (l.state == State::kOpen) (void)send_stream_request(l, "UNSUBSCRIBE", {upper});
+  if (l.state == State::kOpen) send_stream_request(l, "UNSUBSCRIBE", {upper});
   // Its book is no longer fed: readers must not trust it.
   const bool was_valid = s->sync.valid();
   s->sync.invalidate();
@@ -215,8 +215,9 @@ void FeedClient::Impl::remove_symbol(std::string_view symbol) {
                  log::LogFields().str("symbol", upper).unum("id", s->id));
 }
 
-std::uint64_t FeedClient::Impl::send_stream_request(Link& l, std::string_view method,
-                                                    const std::vector<std::string_view>& symbols) {
+void FeedClient::Impl::send_stream_request(Link& l, std::string_view method,
+                                           const std::vector<std::string_view>& symbols,
+                                           const std::vector<std::size_t>& awaiting) {
   // {"method":"SUBSCRIBE","params":["btcusdt@depth@100ms",...],"id":N}: every configured stream.
   std::string msg = R"({"method":")";
   msg.append(method).append(R"(","params":[)");
@@ -229,8 +230,12 @@ std::uint64_t FeedClient::Impl::send_stream_request(Link& l, std::string_view me
     }
   }
   msg += R"(],"id":)" + std::to_string(++l.control_id) + "}";
-  send_text(l, std::move(msg));
-  return l.control_id;
+  for (const std::size_t id : awaiting) {
+    awaiting_subscribe[id] = true;
+    subscribe_id[id] = l.control_id;
+    subscribe_sent[id] = Clock::time_point{};  // set when written
+  }
+  send_text(l, std::move(msg), l.control_id);
 }
 
 void FeedClient::Impl::rebuild_targets() {
@@ -239,22 +244,15 @@ void FeedClient::Impl::rebuild_targets() {
     live.symbols.clear();
     std::vector<std::size_t> ids;
     for (std::size_t i = 0; i < pipeline.symbol_count(); ++i) {
-      if (link_of[i] != l->index) continue;
-      late[i] = false;
-      if (unsubscribed[i]) continue;
+      l->in_target[i] = false;
+      if (link_of[i] != l->index || unsubscribed[i]) continue;
       live.symbols.emplace_back(pipeline.symbol(i).name_view());
       ids.push_back(i);
     }
     std::size_t in_target = 0;
     l->target = stream_target(live, &in_target);
-    for (std::size_t k = in_target; k < ids.size(); ++k) late[ids[k]] = true;
+    for (std::size_t k = 0; k < in_target; ++k) l->in_target[ids[k]] = true;
   }
-}
-
-void FeedClient::Impl::await_subscription(std::size_t id, std::uint64_t request) {
-  awaiting_subscribe[id] = true;
-  subscribe_id[id] = request;
-  subscribe_sent[id] = Clock::now();
 }
 
 void FeedClient::Impl::subscribe_late(Link& l) {
@@ -262,34 +260,46 @@ void FeedClient::Impl::subscribe_late(Link& l) {
       std::max<std::size_t>(1, kSubscribeBatchStreams / cfg.streams.size());
   std::vector<std::string_view> batch;
   std::vector<std::size_t> ids;
-  const auto flush = [&] {
+  const auto flush = [&](std::string_view method) {
     if (batch.empty()) return;
-    const std::uint64_t request = send_stream_request(l, "SUBSCRIBE", batch);
-    for (const std::size_t id : ids) await_subscription(id, request);
+    send_stream_request(l, method, batch, method == "SUBSCRIBE" ? ids : std::vector<std::size_t>{});
     batch.clear();
     ids.clear();
   };
+  // Carried by the handshake's target but removed, or moved to another connection, since.
+  std::size_t dropped = 0;
+  for (std::size_t i = 0; i < pipeline.symbol_count(); ++i) {
+    if (!l.in_handshake[i] || (link_of[i] == l.index && !unsubscribed[i])) continue;
+    batch.push_back(pipeline.symbol(i).name_view());
+    ++dropped;
+    if (batch.size() == per_message) flush("UNSUBSCRIBE");
+  }
+  flush("UNSUBSCRIBE");
+  // The connection's symbols its handshake's target did not carry.
   std::size_t sent = 0;
   for (std::size_t i = 0; i < pipeline.symbol_count(); ++i) {
-    if (link_of[i] != l.index || !late[i] || unsubscribed[i]) continue;
+    if (link_of[i] != l.index || unsubscribed[i] || l.in_handshake[i]) continue;
     batch.push_back(pipeline.symbol(i).name_view());
     ids.push_back(i);
     ++sent;
-    if (batch.size() == per_message) flush();
+    if (batch.size() == per_message) flush("SUBSCRIBE");
   }
-  flush();
-  if (sent > 0) {
+  flush("SUBSCRIBE");
+  if (sent > 0 || dropped > 0) {
     log::log_event(spdlog::level::info, "feed", "subscribing_after_connect",
                    log::LogFields()
                        .unum("connection", l.index)
                        .unum("symbols", sent)
+                       .unum("unsubscribed", dropped)
                        .unum("messages", l.control_id - l.first_control)
-                       .str("why", "their streams do not fit in the connection's target"));
+                       .str("why",
+                            "the connection's target did not carry them (too long, or "
+                            "they changed during the handshake)"));
   }
 }
 
-void FeedClient::Impl::send_text(Link& l, std::string text) {
-  l.out.push_back(std::move(text));
+void FeedClient::Impl::send_text(Link& l, std::string text, std::uint64_t request) {
+  l.out.emplace_back(std::move(text), request);
   if (!l.writing && l.ws) write_next(l, l.ws);
 }
 
@@ -312,8 +322,15 @@ void FeedClient::Impl::write_next(Link& l, const std::shared_ptr<WsConn>& c) {
   }
   l.sent[l.sent_next] = now;
   l.sent_next = (l.sent_next + 1) % l.sent.size();
-  auto msg = std::make_shared<std::string>(std::move(l.out.front()));
+  auto msg = std::make_shared<std::string>(std::move(l.out.front().first));
+  const std::uint64_t request = l.out.front().second;
   l.out.erase(l.out.begin());
+  // The wait for its answer starts now, not when it was queued behind others.
+  for (std::size_t i = 0; i < pipeline.symbol_count(); ++i) {
+    if (link_of[i] == l.index && awaiting_subscribe[i] && subscribe_id[i] == request) {
+      subscribe_sent[i] = now;
+    }
+  }
   c->visit([&](auto& s) {
     s.text(true);
     s.async_write(asio::buffer(*msg), [this, &l, c, msg](beast::error_code ec, std::size_t) {
@@ -339,6 +356,7 @@ void FeedClient::Impl::on_subscription_reply(Link& l) {
 void FeedClient::Impl::expire_subscriptions(Link& l, Clock::time_point now) {
   for (std::size_t i = 0; i < pipeline.symbol_count(); ++i) {
     if (link_of[i] != l.index || !awaiting_subscribe[i] ||
+        subscribe_sent[i] == Clock::time_point{} ||  // not written yet
         now - subscribe_sent[i] < kSubscribeAnswerTimeout) {
       continue;
     }

@@ -186,23 +186,33 @@ struct FeedClient::Impl {
   // of the symbols whose link_of is its index. Never moved (handlers hold a reference).
   struct Link {
     Link(asio::io_context& ioc, std::size_t i, const BackoffPolicy& policy, std::uint64_t seed)
-        : index(i), backoff(policy, seed), reconnect_timer(ioc), pace_timer(ioc) {}
+        : index(i),
+          in_target(md::kMaxPipelineSymbols, false),
+          in_handshake(md::kMaxPipelineSymbols, false),
+          backoff(policy, seed),
+          reconnect_timer(ioc),
+          pace_timer(ioc) {}
     std::size_t index;
     State state = State::kIdle;
     std::shared_ptr<detail::WsConn> ws;
-    std::uint64_t gen = 0;  // bumped per connection attempt: snapshots name the one they were for
+    std::uint64_t gen = 0;  // unique per connection attempt: snapshots name the one they were for
     bool ever_connected = false;
     bool shutdown_announced = false;
     Clock::time_point attempt_started{};
     Clock::time_point connected_at{};
     Clock::time_point last_activity{};
-    std::string target;               // the stream target of its next connection
+    std::string target;           // the stream target of its next connection
+    std::vector<bool> in_target;  // by symbol id: its streams are in `target`
+    // By symbol id: in the target of the handshake under way or done. A symbol added or removed
+    // since is subscribed or unsubscribed when the connection opens.
+    std::vector<bool> in_handshake;
     std::size_t symbols = 0;          // streaming symbols it carries
     std::uint64_t control_id = 0;     // id of the last SUBSCRIBE / UNSUBSCRIBE sent on it
     std::uint64_t first_control = 0;  // control_id when this connection opened
     std::uint64_t replies = 0;        // answers to control messages on this connection
-    std::vector<std::string> out;     // text messages waiting for the connection's write
-    bool writing = false;             // a write in flight, or waiting for pace_timer
+    // Text messages waiting for the connection's write, with their request ids.
+    std::vector<std::pair<std::string, std::uint64_t>> out;
+    bool writing = false;  // a write in flight, or waiting for pace_timer
     // When the last kControlPerSecond messages were written (a ring; `sent_next` is the oldest).
     std::array<Clock::time_point, detail::kControlPerSecond> sent{};
     std::size_t sent_next = 0;
@@ -302,16 +312,17 @@ struct FeedClient::Impl {
   // Each connection's combined stream target from its symbols still subscribed (its next
   // connection's), and which of them do not fit in it (`late`: on_open subscribes them).
   void rebuild_targets();
-  // A live SUBSCRIBE / UNSUBSCRIBE of the symbols' configured streams on the connection; returns
-  // its id.
-  std::uint64_t send_stream_request(Link& l, std::string_view method,
-                                    const std::vector<std::string_view>& symbols);
-  // on_open: SUBSCRIBE the connection's late symbols, in messages of at most
-  // kSubscribeBatchStreams streams; each symbol's snapshot waits for its message's answer.
+  // A live SUBSCRIBE / UNSUBSCRIBE of the symbols' configured streams on the connection; the
+  // symbols `awaiting` (ids) wait for its answer before their snapshots.
+  void send_stream_request(Link& l, std::string_view method,
+                           const std::vector<std::string_view>& symbols,
+                           const std::vector<std::size_t>& awaiting = {});
+  // on_open: SUBSCRIBE the connection's symbols its handshake's target did not carry (late, or
+  // added during the handshake), UNSUBSCRIBE those it carried that have gone since, in messages
+  // of at most kSubscribeBatchStreams streams; each symbol's snapshot waits for its answer.
   void subscribe_late(Link& l);
-  void await_subscription(std::size_t id, std::uint64_t request);
   // Queues a text message on the open connection (one write in flight at a time).
-  void send_text(Link& l, std::string text);
+  void send_text(Link& l, std::string text, std::uint64_t request);
   void write_next(Link& l, const std::shared_ptr<detail::WsConn>& c);
   // A {"result":..,"id":..} (or an error answer) arrived on the connection: answers come in the
   // order of the requests, so its symbols whose SUBSCRIBE it answers (or an earlier one did) ask
@@ -355,8 +366,10 @@ struct FeedClient::Impl {
   std::array<bool, md::kMaxPipelineSymbols> unsubscribed{};
   std::array<bool, md::kMaxPipelineSymbols> awaiting_subscribe{};
   std::array<std::uint64_t, md::kMaxPipelineSymbols> subscribe_id{};  // the request awaited
+  // When that request was written (zero while it waits for its turn: the answer's timeout runs
+  // from the write).
   std::array<Clock::time_point, md::kMaxPipelineSymbols> subscribe_sent{};
-  std::array<bool, md::kMaxPipelineSymbols> late{};  // not in the target: subscribed after open
+  std::uint64_t next_gen = 0;  // connection attempts of every connection
   std::size_t rr = md::kMaxPipelineSymbols - 1;
   bool pump_posted = false;
   std::shared_ptr<detail::HttpConn> http;

@@ -172,8 +172,9 @@ void FeedClient::Impl::on_http_response(const std::shared_ptr<HttpConn>& h) {
   }
   const std::size_t i = http_symbol;
   finish_request();
-  if (http_gen != link_for(i).gen || !link_open(link_for(i))) {
-    bump(counters.snapshots_discarded);  // for a stream that has gone; on_open re-requested
+  if (http_gen != link_for(i).gen || !link_open(link_for(i)) || unsubscribed[i]) {
+    // For a stream that has gone (on_open re-requested), or a symbol removed meanwhile.
+    bump(counters.snapshots_discarded);
     return schedule_pump();
   }
   const Clock::time_point now = Clock::now();
@@ -234,7 +235,7 @@ void FeedClient::Impl::snapshot_failed(const std::string& stage, beast::error_co
   if (!http_busy) return;
   const std::size_t i = http_symbol;
   finish_request();
-  if (http_gen != link_for(i).gen || link_for(i).state != State::kOpen) {
+  if (http_gen != link_for(i).gen || link_for(i).state != State::kOpen || unsubscribed[i]) {
     bump(counters.snapshots_discarded);
     return schedule_pump();
   }

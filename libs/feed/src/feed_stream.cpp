@@ -24,7 +24,7 @@ void FeedClient::Impl::start_connect(Link& l) {
   if (stopping) return;
   auto c = std::make_shared<WsConn>(ioc, ws_ep.tls ? &*tls : nullptr);
   l.ws = c;
-  ++l.gen;
+  l.gen = ++next_gen;
   l.state = State::kConnecting;
   l.attempt_started = Clock::now();
   l.shutdown_announced = false;
@@ -84,6 +84,7 @@ void FeedClient::Impl::ws_handshake(Link& l, const std::shared_ptr<WsConn>& c, W
   s.control_callback([this, &l, raw](websocket::frame_type kind, beast::string_view) {
     on_control(l, raw, kind);
   });
+  l.in_handshake = l.in_target;  // what this handshake's target carries
   s.async_handshake(
       c->handshake_response, ws_ep.host_header(), l.target, [this, &l, c](beast::error_code ec) {
         if (c != l.ws) return;
