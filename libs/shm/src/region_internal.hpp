@@ -27,8 +27,13 @@ struct KindTraits {
 [[nodiscard]] std::string errno_text(int err);
 [[nodiscard]] std::string hex(std::uint64_t v);
 
-// Liveness (region.cpp): whether this process holds the file's lock itself; whether the engine
-// that wrote header `h` of the file open at `fd` still runs.
+// Liveness (region_liveness.cpp). The engine's lock on the whole file open at `fd` (false when
+// another descriptor holds it); the files this process holds the lock of, noted while it holds it
+// and whether it holds it itself; whether the engine that wrote header `h` of the file open at
+// `fd` still runs.
+[[nodiscard]] bool take_engine_lock(int fd);
+void note_held(dev_t dev, ino_t ino);
+void forget_held(dev_t dev, ino_t ino);
 [[nodiscard]] bool held_here(dev_t dev, ino_t ino);
 [[nodiscard]] bool engine_live(int fd, const layout::RegionHeader& h);
 
