@@ -212,4 +212,40 @@ TEST(FeedConnections, ASymbolAddedDuringTheHandshakeIsSubscribedWhenTheConnectio
   EXPECT_EQ(f.sink.invalidations[342].load(), 0U);
 }
 
+// A symbol removed and added again while its snapshot is on the wire: the answer to the old request
+// arrives while the new SUBSCRIBE still waits behind the pacing, with no diff behind it (the
+// streams stopped with the UNSUBSCRIBE). Synced from it, the book would be valid and stale until
+// the first diff showed the gap. The feed discards that answer and asks again after the SUBSCRIBE.
+TEST(FeedConnections, ASnapshotAskedForBeforeASymbolWasRemovedDoesNotSyncItWhenAddedAgain) {
+  SimProcess sim = sim_of(8);
+  ASSERT_NE(sim.port(), 0);
+  ManyFeed f(sim.port(), 1);
+  ASSERT_TRUE(wait_until([&] { return f.sink.all_valid(0, 1); }, 30s)) << f.client->last_error();
+  // The next snapshot's answer (S1's) comes 1.5 s after the sim took it.
+  ASSERT_EQ(request(sim.port(), http::verb::post, "/_sim/fault",
+                    R"({"delay_ms":1500,"path":"/api/v3/depth","count":1})")
+                .status,
+            200U);
+  const std::uint64_t requested = f.client->counters().snapshots_requested;
+  f.client->post([&] { (void)f.client->add_symbol(name(1)); });  // SUBSCRIBE, then its snapshot
+  ASSERT_TRUE(
+      wait_until([&] { return f.client->counters().snapshots_requested == requested + 1; }, 10s));
+  // Removed (its UNSUBSCRIBE goes now), then six others added, then S1 again: the pacing (four
+  // control messages a second) sends S1's SUBSCRIBE two seconds after the first, so the old
+  // snapshot's answer arrives while S1 awaits it.
+  f.client->post([&] {
+    f.client->remove_symbol(name(1));
+    for (std::size_t i = 2; i < 8; ++i) (void)f.client->add_symbol(name(i));
+    (void)f.client->add_symbol(name(1));
+  });
+  ASSERT_TRUE(wait_until([&] { return f.sink.all_valid(0, 8); }, 30s)) << f.client->last_error();
+  std::this_thread::sleep_for(800ms);  // diffs after the last snapshot
+  EXPECT_TRUE(f.sink.all_valid(0, 8));
+  EXPECT_EQ(f.sink.invalidations[1].load(), 0U) << "S1 synced from the old snapshot, then gapped";
+  const auto c = f.client->counters();
+  EXPECT_EQ(c.snapshots_rejected, 0U) << "S1's old snapshot was applied";
+  EXPECT_GE(c.snapshots_discarded, 1U);
+  EXPECT_EQ(c.disconnects, 0U) << f.client->last_error();
+}
+
 }  // namespace

@@ -203,6 +203,7 @@ void FeedClient::Impl::remove_symbol(std::string_view symbol) {
   unsubscribed[s->id] = true;
   awaiting_subscribe[s->id] = false;
   slots[s->id].pending = false;
+  ++slots[s->id].epoch;  // a snapshot in flight for it is not for its next streams
   Link& l = link_for(s->id);
   --l.symbols;
   rebuild_targets();

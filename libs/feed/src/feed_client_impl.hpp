@@ -225,6 +225,9 @@ struct FeedClient::Impl {
     bool pending = false;    // a snapshot is wanted
     bool in_flight = false;  // a request for this symbol is on the wire
     Clock::time_point not_before{};
+    // Bumped when the symbol is removed: an answer to a request made before then is not for the
+    // streams it has now (added again, it streams from its new SUBSCRIBE on).
+    std::uint32_t epoch = 0;
   };
 
   static const char* to_string(Why w) noexcept {
@@ -295,6 +298,7 @@ struct FeedClient::Impl {
                 const tcp::resolver::results_type& results);
   void http_send(const std::shared_ptr<detail::HttpConn>& h, bool reused);
   void finish_request();
+  [[nodiscard]] bool answer_outdated(std::size_t i) const noexcept;
   [[nodiscard]] milliseconds failure_delay() const noexcept;
   void on_http_response(const std::shared_ptr<detail::HttpConn>& h);
   void snapshot_failed(const std::string& stage, beast::error_code ec,
@@ -377,6 +381,7 @@ struct FeedClient::Impl {
   bool http_busy = false;
   std::size_t http_symbol = 0;
   std::uint64_t http_gen = 0;
+  std::uint32_t http_epoch = 0;  // slots[http_symbol].epoch when the request went out
   Clock::time_point http_started{};
   Clock::time_point rest_blocked_until{};
   std::uint32_t rest_failures = 0;

@@ -83,6 +83,7 @@ void FeedClient::Impl::start_snapshot(std::size_t i, Clock::time_point now) {
   http_busy = true;
   http_symbol = i;
   http_gen = link_for(i).gen;
+  http_epoch = slot.epoch;
   http_started = now;
   bump(counters.snapshots_requested);
   req.target(depth_targets[i]);
@@ -172,8 +173,7 @@ void FeedClient::Impl::on_http_response(const std::shared_ptr<HttpConn>& h) {
   }
   const std::size_t i = http_symbol;
   finish_request();
-  if (http_gen != link_for(i).gen || !link_open(link_for(i)) || unsubscribed[i]) {
-    // For a stream that has gone (on_open re-requested), or a symbol removed meanwhile.
+  if (answer_outdated(i)) {
     bump(counters.snapshots_discarded);
     return schedule_pump();
   }
@@ -226,6 +226,16 @@ void FeedClient::Impl::on_http_response(const std::shared_ptr<HttpConn>& h) {
   schedule_pump();
 }
 
+// The answer to the request in flight for symbol `i` is not for the streams it has now: they have
+// gone (a new connection's on_open asked again), or the symbol was removed meanwhile (and perhaps
+// added again: its SUBSCRIBE's answer asks again). Synced from it, the book would be valid and
+// stale until the first diff showed the gap.
+bool FeedClient::Impl::answer_outdated(std::size_t i) const noexcept {
+  const Link& l = *links[link_of[i]];
+  return http_gen != l.gen || !link_open(l) || unsubscribed[i] || http_epoch != slots[i].epoch ||
+         awaiting_subscribe[i];
+}
+
 void FeedClient::Impl::snapshot_failed(const std::string& stage, beast::error_code ec,
                                        const std::string& detail) {
   if (http) {
@@ -235,7 +245,7 @@ void FeedClient::Impl::snapshot_failed(const std::string& stage, beast::error_co
   if (!http_busy) return;
   const std::size_t i = http_symbol;
   finish_request();
-  if (http_gen != link_for(i).gen || link_for(i).state != State::kOpen || unsubscribed[i]) {
+  if (answer_outdated(i)) {
     bump(counters.snapshots_discarded);
     return schedule_pump();
   }
