@@ -247,6 +247,45 @@ TEST_P(EveryKernel, IncrementalEqualsBatch) {
   }
 }
 
+// One series runs on the active ISA where the kernel has a whole-series form (LINEARREG's and
+// TRANGE's bars in the lanes; TRIMA's recurrence read straight from the array): the same bits as
+// the scalar stream on every ISA, at every length (whole lane groups, a tail, shorter than the
+// window, a single bar), and with leading NaN the same as the scalar ISA's.
+TEST_P(EveryKernel, OneSeriesOnEveryIsaMatchesTheStreamBitForBit) {
+  const ta::Kind k = kind();
+  const ta::KindSpec& spec = ta::spec(k);
+  for (const ta::Params& p : param_sets(k)) {
+    for (const Shape shape : kShapes) {
+      for (const std::size_t n : {1UL, 2UL, 3UL, 7UL, 13UL, 64UL, 701UL}) {
+        const Series s = make_series(shape, n, 31 + n);
+        ta::set_isa(ta::Isa::kScalar);
+        Outputs expect = run_one(k, p, s);
+        if (shape != Shape::kLeadingNaN) {  // the stream does not skip leading NaN; run() does
+          auto stream = ta::make_stream(k, p);
+          for (std::size_t t = 0; t < n; ++t) {
+            double in[ta::kMaxInputs], out[ta::kMaxOutputs];
+            for (std::size_t i = 0; i < spec.n_inputs; ++i) in[i] = s.input(spec.inputs[i])[t];
+            stream->update(in, out);
+            for (std::size_t j = 0; j < spec.n_outputs; ++j) expect.v[j][t] = out[j];
+          }
+        }
+        for (const ta::Isa isa : machine_isas()) {
+          ta::set_isa(isa);
+          const Outputs got = run_one(k, p, s);
+          for (std::size_t j = 0; j < spec.n_outputs; ++j) {
+            for (std::size_t t = 0; t < n; ++t) {
+              ASSERT_TRUE(same_bits(got.v[j][t], expect.v[j][t]))
+                  << spec.name << " isa " << ta::to_string(isa) << " n " << n << " output " << j
+                  << " bar " << t << ": " << got.v[j][t] << " vs " << expect.v[j][t];
+            }
+          }
+        }
+      }
+    }
+  }
+  ta::set_isa(ta::Isa::kScalar);
+}
+
 // The NaN warm-up is exactly the lookback, shifted by leading NaN inputs; values follow.
 TEST_P(EveryKernel, WarmUpIsTheLookback) {
   const ta::Kind k = kind();
@@ -497,6 +536,24 @@ TEST(TaParams, SpecsAreFoundByTaLibName) {
   EXPECT_EQ(ta::lookback(ta::Kind::kMacd, ta::default_params(ta::Kind::kMacd)), 33);
   EXPECT_EQ(ta::lookback(ta::Kind::kAdx, ta::default_params(ta::Kind::kAdx)), 27);
   EXPECT_EQ(ta::lookback(ta::Kind::kTema, ta::default_params(ta::Kind::kTema)), 87);
+}
+
+// LINEARREG's bars are independent of each other: one series runs in the active ISA's lanes, and is
+// counted as it. EMA's are a recurrence: the scalar kernel runs it on every ISA.
+TEST(TaRegistry, OneSeriesRunsInTheLanesOnlyWhereItsBarsAreIndependent) {
+  const Series s = make_series(Shape::kWalk, 300, 41);
+  for (const ta::Isa isa : machine_isas()) {
+    ta::set_isa(isa);
+    const auto before = ta::isa_calls();
+    (void)run_one(ta::Kind::kLinearreg, ta::default_params(ta::Kind::kLinearreg), s);
+    EXPECT_EQ(ta::isa_calls()[static_cast<std::size_t>(isa)],
+              before[static_cast<std::size_t>(isa)] + 1)
+        << ta::to_string(isa);
+    const auto mid = ta::isa_calls();
+    (void)run_one(ta::Kind::kEma, ta::default_params(ta::Kind::kEma), s);
+    EXPECT_EQ(ta::isa_calls()[0], mid[0] + 1) << ta::to_string(isa);
+  }
+  ta::set_isa(ta::Isa::kScalar);
 }
 
 TEST(TaRegistry, IsaNamesAndSupport) {

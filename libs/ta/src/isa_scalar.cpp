@@ -25,7 +25,7 @@ void run_one_impl(Kind kind, const Params& p, std::size_t n, const double* const
     }
     return;
   }
-  run_lanes_impl(kind, p, n, 1, in, out);
+  if (!run_series_impl(kind, p, n, in, out)) run_lanes_impl(kind, p, n, 1, in, out);
 }
 
 }  // namespace
@@ -35,7 +35,8 @@ namespace cwts::ta::detail {
 
 const IsaKernels& scalar_kernels() noexcept {
   static const IsaKernels k{&isa_scalar::run_lanes_impl,
-                            isa_scalar::kLaneWidth * isa_scalar::kGroups};
+                            isa_scalar::kLaneWidth * isa_scalar::kGroups,
+                            &isa_scalar::run_series_impl};
   return k;
 }
 

@@ -967,6 +967,30 @@ struct Trange {
     y[0] = t++ == 0 ? splat(kNaN) : true_range(x[0], x[1], pc);
     pc = x[2];
   }
+  // One whole series from its arrays, its bars in the lanes, the previous close read rather than
+  // carried: the same expression per bar, so the same bits on every ISA.
+  static void series(const Params& /*unused*/, std::size_t n, const double* const* in,
+                     double* const* out) {
+    constexpr std::size_t W = CWTS_TA_WIDTH;
+    if (n == 0) return;
+    const double *h = in[0], *l = in[1], *c = in[2];
+    double* y = out[0];
+    y[0] = kNaN;
+    std::size_t t = 1;
+    for (; t + W <= n; t += W) {
+      V vh, vl, vc;
+      std::memcpy(&vh, h + t, sizeof(V));
+      std::memcpy(&vl, l + t, sizeof(V));
+      std::memcpy(&vc, c + t - 1, sizeof(V));
+      const V v = true_range(vh, vl, vc);
+      std::memcpy(y + t, &v, sizeof(V));
+    }
+    for (; t < n; ++t) {
+      V vh = splat(h[t]), vl = splat(l[t]), vc = splat(c[t - 1]);
+      const V v = true_range(vh, vl, vc);
+      std::memcpy(y + t, &v, sizeof(double));  // lane 0
+    }
+  }
 };
 
 // TA_CMO: RSI's Wilder-smoothed gains and losses (divided by p where TA_RSI multiplies by 1/p),
@@ -1468,6 +1492,21 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
       break;
   }
   return f.template operator()<Sma>();  // unreachable: callers validate the kind
+}
+
+// One series through its kernel's whole-series form (K::series: its bars in the lanes where they
+// do not depend on each other, or step()'s recurrence read straight from the arrays). False for a
+// kernel without one: the caller runs it through step().
+bool run_series_impl(Kind kind, const Params& p, std::size_t n, const double* const* in,
+                     double* const* out) {
+  return with_kernel(kind, [&]<class K>() -> bool {
+    if constexpr (requires { K::series(p, n, in, out); }) {
+      K::series(p, n, in, out);
+      return true;
+    } else {
+      return false;
+    }
+  });
 }
 
 void run_lanes_impl(Kind kind, const Params& p, std::size_t n, std::size_t lanes,

@@ -79,6 +79,50 @@ struct Trima {
     push(v);
     y[0] = num * splat(factor);
   }
+#if CWTS_TA_WIDTH == 1
+  // One whole series read straight from its array (at(k) of bar t is x[t - p + k]; no ring and
+  // no modulo per read): step()'s operations in step()'s order, so the same bits.
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    const Trima k(pr);
+    const auto p = static_cast<std::size_t>(k.p);
+    const auto half = static_cast<std::size_t>(k.half);
+    const double* x = in[0];
+    double* y = out[0];
+    if (p == 1) {
+      std::copy(x, x + n, y);
+      return;
+    }
+    std::fill(y, y + std::min(n, p - 1), kNaN);
+    if (n < p) return;
+    const std::size_t middle = p % 2 == 1 ? half : half - 1;
+    double num = 0.0, sub = 0.0, add = 0.0;
+    for (std::size_t j = middle + 1; j-- > 0;) {
+      sub = sub + x[j];
+      num = num + sub;
+    }
+    for (std::size_t j = middle + 1; j <= p - 1; ++j) {
+      add = add + x[j];
+      num = num + add;
+    }
+    y[p - 1] = num * k.factor;
+    for (std::size_t t = p; t < n; ++t) {
+      const double v = x[t], oldest = x[t - p], mid = x[t - half];
+      num = num - sub;
+      sub = sub - oldest;
+      sub = sub + mid;
+      if (p % 2 == 1) {
+        num = num + add;
+        add = add - mid;
+      } else {
+        add = add - mid;
+        num = num + add;
+      }
+      add = add + v;
+      num = num + v;
+      y[t] = num * k.factor;
+    }
+  }
+#endif
 };
 
 // TA_KAMA: Kaufman's adaptive average. The efficiency ratio |x - x[p back]| / (the sum of the p

@@ -53,20 +53,70 @@ struct RegT {
       sum_y = sum_y + v;
       sum_xy = sum_xy + splat(static_cast<double>(i)) * v;
     }
+    y[0] = value(p, sum_x, divisor, sum_xy, sum_y);
+  }
+  // The line's output from the window's sums (static, of plain values: the whole-series loop
+  // below keeps them in registers and vectorises across bars).
+  static V value(int p, double sum_x, double divisor, V sum_xy, V sum_y) noexcept {
     const V m = (splat(static_cast<double>(p)) * sum_xy - splat(sum_x) * sum_y) / splat(divisor);
     if constexpr (Out == Reg::kSlope) {
-      y[0] = m;
+      return m;
     } else if constexpr (Out == Reg::kAngle) {
-      y[0] = per_lane<libm_atan>(m) * splat(180.0 / 3.141592653589793);
+      return per_lane<libm_atan>(m) * splat(180.0 / 3.141592653589793);
     } else {
       const V b = (sum_y - m * splat(sum_x)) / splat(static_cast<double>(p));
       if constexpr (Out == Reg::kIntercept) {
-        y[0] = b;
+        return b;
       } else if constexpr (Out == Reg::kValue) {
-        y[0] = b + m * splat(static_cast<double>(p - 1));
+        return b + m * splat(static_cast<double>(p - 1));
       } else {
-        y[0] = b + m * splat(static_cast<double>(p));
+        return b + m * splat(static_cast<double>(p));
       }
+    }
+  }
+  // One whole series read straight from its array rather than through the ring, its bars in the
+  // lanes (lane l is bar t + l: its window is the same array W doubles on). Each lane runs step()'s
+  // operations in step()'s order, so the same bits on every ISA.
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    constexpr std::size_t W = CWTS_TA_WIDTH;
+    const RegT k(pr);
+    const int pi = k.p;
+    const double sum_x = k.sum_x, divisor = k.divisor;
+    const auto p = static_cast<std::size_t>(pi);
+    const double* x = in[0];
+    double* y = out[0];
+    std::fill(y, y + std::min(n, p - 1), kNaN);
+    std::size_t t = p - 1;
+    for (; t + W <= n; t += W) {
+      const double* w = x + (t + 1 - p);  // lane 0's oldest, p - 1 bars back
+      V sum_xy = splat(0.0), sum_y = splat(0.0);
+      double i = static_cast<double>(p - 1);  // bars back: exact in a double, no conversion
+      for (std::size_t j = 0; j < p; ++j, i -= 1.0) {
+        V u;
+        std::memcpy(&u, w + j, sizeof(V));
+        sum_y = sum_y + u;
+        sum_xy = sum_xy + splat(i) * u;
+      }
+      const V v = value(pi, sum_x, divisor, sum_xy, sum_y);
+      std::memcpy(y + t, &v, sizeof(V));
+    }
+    while (t < n) {  // the last bars: lanes past the end repeat the last bar and are not stored
+      V sum_xy = splat(0.0), sum_y = splat(0.0);
+      double i = static_cast<double>(p - 1);
+      for (std::size_t j = 0; j < p; ++j, i -= 1.0) {
+        double lane[W];
+        for (std::size_t l = 0; l < W; ++l) lane[l] = x[std::min(t + l, n - 1) + 1 - p + j];
+        V u;
+        std::memcpy(&u, lane, sizeof(V));
+        sum_y = sum_y + u;
+        sum_xy = sum_xy + splat(i) * u;
+      }
+      const V v = value(pi, sum_x, divisor, sum_xy, sum_y);
+      double res[W];
+      std::memcpy(res, &v, sizeof(V));
+      const std::size_t m = std::min(W, n - t);
+      std::copy(res, res + m, y + t);
+      t += m;
     }
   }
 };

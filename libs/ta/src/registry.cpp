@@ -173,21 +173,27 @@ void check_spans(const KindSpec& s, std::size_t series, std::span<const double* 
   }
 }
 
-// One series on the scalar kernel, from its first valid index; NaN before.
-void run_series(Kind k, const Params& p, std::size_t n, const double* const* in,
-                double* const* out) {
+// One series from its first valid index (NaN before): through `kern`'s whole-series form when the
+// kernel has one (true), else the scalar kernel (false).
+bool run_series(Kind k, const Params& p, std::size_t n, const double* const* in, double* const* out,
+                const detail::IsaKernels& kern) {
   const KindSpec& s = spec(k);
   const std::size_t begin =
       first_valid(n, std::span<const double* const>(in, s.n_inputs), s.n_inputs);
   for (std::size_t j = 0; j < s.n_outputs; ++j) {
     std::fill(out[j], out[j] + begin, std::numeric_limits<double>::quiet_NaN());
   }
-  if (begin == n) return;
+  if (begin == n) return false;
   std::array<const double*, kMaxInputs> ip{};
   std::array<double*, kMaxOutputs> op{};
   for (std::size_t i = 0; i < s.n_inputs; ++i) ip[i] = in[i] + begin;
   for (std::size_t j = 0; j < s.n_outputs; ++j) op[j] = out[j] + begin;
+  if (&kern != &detail::scalar_kernels() &&
+      kern.run_series(k, p, n - begin, ip.data(), op.data())) {
+    return true;
+  }
   detail::run_scalar_series(k, p, n - begin, ip.data(), op.data());
+  return false;
 }
 
 }  // namespace
@@ -399,11 +405,13 @@ void run(Kind k, const Params& p, std::size_t n, std::span<const double* const> 
          std::span<double* const> out) {
   validate(k, p);
   check_spans(spec(k), 1, in, out);
-  // One series is a recurrence over time: there are no lanes to fill, so every ISA runs the
-  // scalar kernel (docs/adr/0011-indicator-kernels.md). Counted as scalar.
-  (void)active_isa();
-  g_calls[static_cast<std::size_t>(Isa::kScalar)].fetch_add(1, std::memory_order_relaxed);
-  run_series(k, p, n, in.data(), out.data());
+  // One series is a recurrence over time for most kernels: no lanes to fill, so they run the scalar
+  // kernel (docs/adr/0011-indicator-kernels.md), counted as scalar. Those whose bars are
+  // independent of each other run with their bars in the active ISA's lanes, counted as it.
+  const Isa isa = active_isa();
+  const bool in_lanes = run_series(k, p, n, in.data(), out.data(), kernels(isa));
+  g_calls[static_cast<std::size_t>(in_lanes ? isa : Isa::kScalar)].fetch_add(
+      1, std::memory_order_relaxed);
 }
 
 void run_many(Kind k, const Params& p, std::size_t n, std::size_t series,
@@ -428,7 +436,7 @@ void run_many(Kind k, const Params& p, std::size_t n, std::size_t series,
     const double* const* si = in.data() + sidx * ni;
     double* const* so = out.data() + sidx * no;
     if (n > 0 && first_valid(n, std::span<const double* const>(si, ni), ni) != 0) {
-      run_series(k, p, n, si, so);
+      (void)run_series(k, p, n, si, so, kern);
       continue;
     }
     for (std::size_t i = 0; i < ni; ++i) lane_in[lanes * ni + i] = si[i];

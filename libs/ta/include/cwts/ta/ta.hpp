@@ -181,11 +181,16 @@ struct IsaKernels {
   void (*run_lanes)(Kind, const Params&, std::size_t n, std::size_t lanes, const double* const* in,
                     double* const* out);
   std::size_t width;
+  // One series through the kernel's whole-series form on this ISA (its bars in the lanes where
+  // they are independent of each other); false, having done nothing, for a kernel without one.
+  bool (*run_series)(Kind, const Params&, std::size_t n, const double* const* in,
+                     double* const* out);
 };
 const IsaKernels& scalar_kernels() noexcept;
 const IsaKernels& avx2_kernels() noexcept;
 const IsaKernels& avx512_kernels() noexcept;
-// One series on the scalar kernel (every ISA runs one series so), no NaN skipping.
+// One series on the scalar kernel (what every ISA runs for a kernel without a whole-series form),
+// no NaN skipping.
 void run_scalar_series(Kind k, const Params& p, std::size_t n, const double* const* in,
                        double* const* out);
 std::unique_ptr<Stream> make_scalar_stream(Kind k, const Params& p);
