@@ -15,7 +15,8 @@
 Prints p50 / p99 / p99.9 and the ratios to shm_python, writes a PNG of the distributions, and with
 --json prints one JSON object {"shm_cpp": {...}, "shm_python": ..., "uds": ..., "websocket": ...,
 "ws_remote": ...},
-each {"p50_ns", "p99_ns", "p999_ns", "samples"}.
+each {"p50_ns", "p99_ns", "p999_ns", "samples"}, with "md_scale" (bench/md/scale.py) and "indicators"
+(bench/ta/ta_vs_talib.py: every kernel against TA-Lib, and "summary" against the targets).
 """
 import argparse
 import json
@@ -85,6 +86,8 @@ def main():
     ap.add_argument("--scale", default="10,100,1000",
                     help="symbol counts for bench/md/scale.py (the engine's md costs); '' skips it")
     ap.add_argument("--scale-seconds", type=float, default=10, help="scale.py's window per count")
+    ap.add_argument("--ta-sizes", default="10000,1000000",
+                    help="series lengths for bench/ta/ta_vs_talib.py (the indicators against TA-Lib); '' skips it")
     args = ap.parse_args()
     build = pathlib.Path(args.build)
     png = pathlib.Path(args.png) if args.png else build / "latency_report.png"
@@ -119,10 +122,14 @@ def main():
         scale = run_json([sys.executable, str(ROOT / "bench" / "md" / "scale.py"), "--symbols", args.scale,
                           "--seconds", str(args.scale_seconds), "--build", str(build), "--json"]) \
             if args.scale else None
+        # The indicator kernels against TA-Lib on the same arrays, with the summary against the
+        # targets (not a path: no raw samples).
+        ta = run_json([sys.executable, str(ROOT / "bench" / "ta" / "ta_vs_talib.py"), "--sizes", args.ta_sizes,
+                       "--json"]) if args.ta_sizes else None
     png.parent.mkdir(parents=True, exist_ok=True)
     plot(raws, png)
     if args.json:
-        print(json.dumps(dict(res, shm_python_steps=steps, md_scale=scale)))
+        print(json.dumps(dict(res, shm_python_steps=steps, md_scale=scale, indicators=ta)))
         return 0
     base = res["shm_python"]["p50_ns"]
     print(f"{'path':12s} {'p50':>10s} {'p99':>10s} {'p99.9':>10s} {'samples':>8s}  p50 vs shm_python")
@@ -136,6 +143,11 @@ def main():
         print(f"md at {r['symbols']} symbols: start-up {r['startup_s']:.1f}s, {r['frames_per_s']:.0f} frames/s, "
               f"md CPU {r['md_cpu_pct']:.1f}% ({r['md_cpu_us_per_frame']}us/frame), publish p50 {p['p50']:.1f}us "
               f"p99 {p['p99']:.1f}us, RSS {r['rss_mb']:.0f} MB, region {r['region_mb']:.1f} MB")
+    if ta:
+        sm = ta["summary"]
+        print(f"indicators vs TA-Lib: one series >= {sm['targets']['single']}x at {sm['single_size']} bars for "
+              f"{sm['single_met']} of {sm['kernels']} kernels, batch >= {sm['targets']['batch']}x for {sm['batch_met']}; "
+              "short on one series: " + ", ".join(f"{k} {v:.2f}" for k, v in sm["short_single"].items()))
     print(f"plot: {png}")
     return 0
 

@@ -36,6 +36,30 @@ def timed(fn, n):
     return statistics.median(samples)
 
 
+# Issue 19's targets: every kernel at least level with TA-Lib on one series, twice as fast in batch.
+SINGLE_TARGET, BATCH_TARGET = 1.0, 2.0
+
+
+def summary(out, names, sizes, isas):
+    """Each kernel against the targets: its single-series ratio at the largest size (where the call's
+    fixed cost no longer counts) and its batch ratio on the best ISA; the kernels short of each."""
+    rows, short_single, short_batch = {}, {}, {}
+    for name in names:
+        single = out["single"][name][sizes[-1]]["ratio"]
+        b = out["batch"][name]
+        isa = max(isas, key=lambda i: b[i + "_ratio"])
+        rows[name] = {"single_ratio": round(single, 3), "batch_ratio": round(b[isa + "_ratio"], 3),
+                      "batch_isa": isa}
+        if single < SINGLE_TARGET:
+            short_single[name] = rows[name]["single_ratio"]
+        if b[isa + "_ratio"] < BATCH_TARGET:
+            short_batch[name] = rows[name]["batch_ratio"]
+    return {"targets": {"single": SINGLE_TARGET, "batch": BATCH_TARGET}, "single_size": sizes[-1],
+            "kernels": len(names), "single_met": len(names) - len(short_single),
+            "batch_met": len(names) - len(short_batch), "short_single": short_single,
+            "short_batch": short_batch, "by_kernel": rows}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", action="store_true")
@@ -96,8 +120,9 @@ def main():
             row[isa + "_ratio"] = row["talib_s"] / row[isa + "_s"]
         out["batch"][name] = row
 
+    out["summary"] = summary(out, names, sizes, isas)
     if args.json:
-        print(json.dumps(out, indent=1))
+        print(json.dumps(out))  # one line: the latency report reads the last line
         return
     print(f"Single series: TA-Lib time / cwts time (higher = cwts faster); TA-Lib {talib.__version__}")
     print("| kernel | " + " | ".join(f"{n:.0e}" for n in sizes) + " |")
@@ -113,6 +138,10 @@ def main():
         r = out["batch"][name]
         print(f"| {name} | {r['talib_s'] * 1e3:.1f} | " +
               " | ".join(f"{r[i + '_s'] * 1e3:.1f} | {r[i + '_ratio']:.2f}" for i in isas) + " |")
+    sm = out["summary"]
+    print()
+    print(f"Targets: single >= {SINGLE_TARGET}x at {sizes[-1]:.0e} bars: {sm['single_met']} of {sm['kernels']} kernels; "
+          f"batch >= {BATCH_TARGET}x on the best ISA: {sm['batch_met']} of {sm['kernels']}")
 
 
 if __name__ == "__main__":

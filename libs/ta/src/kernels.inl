@@ -1497,6 +1497,14 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
 // One series through its kernel's whole-series form (K::series: its bars in the lanes where they
 // do not depend on each other, or step()'s recurrence read straight from the arrays). False for a
 // kernel without one: the caller runs it through step().
+bool has_series_impl(Kind kind) noexcept {
+  return with_kernel(kind, [&]<class K>() -> bool {
+    return requires(const Params& p, std::size_t n, const double* const* in, double* const* out) {
+      K::series(p, n, in, out);
+    };
+  });
+}
+
 bool run_series_impl(Kind kind, const Params& p, std::size_t n, const double* const* in,
                      double* const* out) {
   return with_kernel(kind, [&]<class K>() -> bool {

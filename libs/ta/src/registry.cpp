@@ -423,6 +423,14 @@ void run_many(Kind k, const Params& p, std::size_t n, std::size_t series,
   const detail::IsaKernels& kern = kernels(isa);
   g_calls[static_cast<std::size_t>(isa)].fetch_add(1, std::memory_order_relaxed);
   const std::size_t ni = s.n_inputs, no = s.n_outputs;
+  // A kernel with a whole-series form runs each series through it: its bars in the lanes beat its
+  // series in them (the form exists where it does: a window rebuilt at every bar without a ring).
+  if (kern.has_series(k)) {
+    for (std::size_t sidx = 0; sidx < series; ++sidx) {
+      (void)run_series(k, p, n, in.data() + sidx * ni, out.data() + sidx * no, kern);
+    }
+    return;
+  }
   // Series that start with NaN begin at their own index: run them alone. The rest go in lanes.
   std::array<const double*, kMaxInputs * 32> lane_in{};
   std::array<double*, kMaxOutputs * 32> lane_out{};

@@ -185,6 +185,7 @@ struct IsaKernels {
   // they are independent of each other); false, having done nothing, for a kernel without one.
   bool (*run_series)(Kind, const Params&, std::size_t n, const double* const* in,
                      double* const* out);
+  bool (*has_series)(Kind) noexcept;  // whether run_series runs the kernel
 };
 const IsaKernels& scalar_kernels() noexcept;
 const IsaKernels& avx2_kernels() noexcept;
