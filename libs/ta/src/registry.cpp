@@ -196,6 +196,23 @@ bool run_series(Kind k, const Params& p, std::size_t n, const double* const* in,
   return false;
 }
 
+// TA_MA of a type with a kernel of its own, period above 1: that kernel with MA's period (T3 with
+// TA_MA's vfactor 0.7), which is what TA_MA calls and what MaAny runs inside, without MaAny's
+// dispatch per bar (0.4x TA-Lib on one series through it). Anything else is left as it is.
+void direct_ma(Kind& k, Params& p) noexcept {
+  if (k != Kind::kMa || p.v[0] < 2) return;
+  static constexpr std::array<Kind, 9> kByType{Kind::kSma,  Kind::kEma,   Kind::kWma,
+                                               Kind::kDema, Kind::kTema,  Kind::kTrima,
+                                               Kind::kKama, Kind::kCount, Kind::kT3};
+  const auto type = static_cast<std::size_t>(p.v[1]);
+  if (type >= kByType.size() || kByType[type] == Kind::kCount) return;  // MAMA: validate() refuses
+  k = kByType[type];
+  const double period = p.v[0];
+  p = default_params(k);
+  p.v[0] = period;
+  if (k == Kind::kT3) p.v[1] = 0.7;
+}
+
 }  // namespace
 
 const char* to_string(Isa isa) noexcept {
@@ -404,19 +421,23 @@ std::array<std::uint64_t, kIsaCount> isa_calls() noexcept {
 void run(Kind k, const Params& p, std::size_t n, std::span<const double* const> in,
          std::span<double* const> out) {
   validate(k, p);
+  Params direct = p;
+  direct_ma(k, direct);
   check_spans(spec(k), 1, in, out);
   // One series is a recurrence over time for most kernels: no lanes to fill, so they run the scalar
   // kernel (docs/adr/0011-indicator-kernels.md), counted as scalar. Those whose bars are
   // independent of each other run with their bars in the active ISA's lanes, counted as it.
   const Isa isa = active_isa();
-  const bool in_lanes = run_series(k, p, n, in.data(), out.data(), kernels(isa));
+  const bool in_lanes = run_series(k, direct, n, in.data(), out.data(), kernels(isa));
   g_calls[static_cast<std::size_t>(in_lanes ? isa : Isa::kScalar)].fetch_add(
       1, std::memory_order_relaxed);
 }
 
-void run_many(Kind k, const Params& p, std::size_t n, std::size_t series,
+void run_many(Kind k, const Params& given, std::size_t n, std::size_t series,
               std::span<const double* const> in, std::span<double* const> out) {
-  validate(k, p);
+  validate(k, given);
+  Params p = given;
+  direct_ma(k, p);
   const KindSpec& s = spec(k);
   check_spans(s, series, in, out);
   const Isa isa = active_isa();
