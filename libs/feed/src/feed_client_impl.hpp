@@ -314,7 +314,7 @@ struct FeedClient::Impl {
   md::SymbolState& add_symbol(std::string_view symbol);
   void remove_symbol(std::string_view symbol);
   // Each connection's combined stream target from its symbols still subscribed (its next
-  // connection's), and which of them do not fit in it (`late`: on_open subscribes them).
+  // connection's), and which of them it carries (`in_target`; on_open subscribes the rest).
   void rebuild_targets();
   // A live SUBSCRIBE / UNSUBSCRIBE of the symbols' configured streams on the connection; the
   // symbols `awaiting` (ids) wait for its answer before their snapshots.
