@@ -126,6 +126,10 @@ struct BinanceRestVenue::Impl {
     bool connected = false;
     bool busy = false;
     bool await_resolve = false;  // its connect waits for the venue's name to be looked up
+    // A request (its write, then its answer) has no stream timer: arming one is a syscall, and
+    // the write's would come before the order's bytes. expire_requests() bounds it from tick().
+    std::int64_t deadline_ns = 0;  // 0 = no request on the wire
+    bool timed_out = false;
     Job job;
     std::string out;  // the request's bytes (reused: keeps its capacity)
     beast::flat_buffer buf;
@@ -155,6 +159,9 @@ struct BinanceRestVenue::Impl {
   // The moment a request is signed: an order's sent_ns (its recvWindow starts), a query's.
   void stamp(Job& j, std::int64_t now);
   void close(Conn& c);
+  // A request still writing or awaiting its answer past timeout_ms: its connection is closed (the
+  // pending write or read then fails, said as a timeout).
+  void expire_requests(std::int64_t now);
   void fail(Conn& c, beast::error_code ec, const char* stage);
 
   // ---- unknown outcomes and retries (binance_rest_transport.cpp) --------------------------

@@ -50,6 +50,8 @@ BinanceRestVenue::Impl::Impl(asio::io_context& io, BinanceRestOptions o)
   for (auto& c : conns) {
     c = std::make_unique<Conn>();
     c->out.reserve(2048);
+    // An order's answer (FULL, a few fills) is read in one recvmsg, not 512 bytes at a time.
+    c->buf.reserve(16384);
   }
   enqueue_time(0);  // first: every signed request's timestamp depends on it
   enqueue_account(0);
@@ -329,7 +331,8 @@ void BinanceRestVenue::Impl::send(Conn& c) {
   c.parser->body_limit(16U << 20);
   ++counters.requests;
   auto on_read = [this, &c](beast::error_code ec, std::size_t) {
-    if (ec) return fail(c, ec, "read");
+    c.deadline_ns = 0;
+    if (ec) return fail(c, c.timed_out ? beast::error::timeout : ec, "read");
     ++counters.responses;
     auto res = c.parser->release();
     if (!res.keep_alive()) close(c);
@@ -339,19 +342,38 @@ void BinanceRestVenue::Impl::send(Conn& c) {
     dispatch();
   };
   auto on_write = [this, &c, on_read](beast::error_code ec, std::size_t) {
-    if (ec) return fail(c, ec, "write");
+    if (ec) {
+      c.deadline_ns = 0;
+      return fail(c, c.timed_out ? beast::error::timeout : ec, "write");
+    }
     if (c.tls) {
       http::async_read(*c.tls, c.buf, *c.parser, on_read);
     } else {
       http::async_read(*c.plain, c.buf, *c.parser, on_read);
     }
   };
+  // No stream timer: the stream would arm one before writing and again for every read, and each
+  // new earliest timer is a timerfd_settime syscall, the first before the order's bytes. The
+  // request goes into the socket's send buffer at once (Asio writes before async_write returns;
+  // one request at a time per connection, far below the smallest send buffer), and the answer's
+  // wait is bounded by expire_requests(), from tick().
+  c.timed_out = false;
+  c.deadline_ns = now + static_cast<std::int64_t>(opt.timeout_ms) * 1'000'000;
   if (c.tls) {
-    beast::get_lowest_layer(*c.tls).expires_after(std::chrono::milliseconds(opt.timeout_ms));
+    beast::get_lowest_layer(*c.tls).expires_never();
     asio::async_write(*c.tls, asio::buffer(c.out), on_write);
   } else {
-    c.plain->expires_after(std::chrono::milliseconds(opt.timeout_ms));
+    c.plain->expires_never();
     asio::async_write(*c.plain, asio::buffer(c.out), on_write);
+  }
+}
+
+void BinanceRestVenue::Impl::expire_requests(std::int64_t now) {
+  for (auto& c : conns) {
+    if (c->deadline_ns == 0 || now <= c->deadline_ns) continue;
+    c->deadline_ns = 0;
+    c->timed_out = true;
+    close(*c);  // the pending write or read completes with operation_aborted: fail() says timeout
   }
 }
 
