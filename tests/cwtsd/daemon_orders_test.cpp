@@ -33,8 +33,8 @@ std::vector<cwts::layout::ExecReport> expect_cancelled(Harness& h, StrategyClien
   return rs;
 }
 
-TEST(Cwtsd, LimitAndMarketOrdersAreFilledAndReported) {
-  Harness h;
+void orders_are_filled_and_reported(const EngineOptions& o) {
+  Harness h(o);
   StrategyClient s(h.instance(), 0);
   const int btc = s.symbol_id("BTCUSDT");
   ASSERT_GE(btc, 0);
@@ -99,6 +99,21 @@ TEST(Cwtsd, LimitAndMarketOrdersAreFilledAndReported) {
   EXPECT_GT(held, fx(0.0029));
   EXPECT_EQ(position_when(s, btc, held), held);
   EXPECT_EQ(h.engine().terminate(15s), 0);
+}
+
+TEST(Cwtsd, LimitAndMarketOrdersAreFilledAndReported) { orders_are_filled_and_reported({}); }
+
+// A spinning exec loop reads the signal rings on every pass and polls the venue's sockets only
+// after a pass that did work or every few microseconds (ADR 0037): the same orders, answers and
+// reports as the blocking loop above, over REST and over the WebSocket API.
+TEST(Cwtsd, ASpinningExecLoopFillsAndReportsTheSameOverRestAndTheWebSocketApi) {
+  for (const char* transport : {"rest", "ws"}) {
+    SCOPED_TRACE(transport);
+    EngineOptions o;
+    o.threads = R"("exec":{"idle":"busy-spin"})";
+    o.extra_venue = std::string(R"(,"order_transport":")") + transport + "\"";
+    orders_are_filled_and_reported(o);
+  }
 }
 
 TEST(Cwtsd, EveryRejectReasonIsReportedAndNothingReachesTheVenue) {

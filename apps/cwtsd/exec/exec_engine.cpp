@@ -216,31 +216,32 @@ std::uint64_t ExecEngine::request_cancel_all() {
 // ---- the loop ---------------------------------------------------------------------------------
 
 void ExecEngine::run(std::atomic<bool>& stop) {
-  std::uint32_t idle_rounds = 0;
   settle_recovered(realtime_ns());
   const IdleStrategy idle = cfg_.exec_thread.idle;
+  std::int64_t idle_since = realtime_ns();
   while (!stop.load(std::memory_order_acquire)) {
     const std::int64_t now = realtime_ns();
     bool did_work = false;
     loop_once(now, did_work);
     if (did_work) {
-      idle_rounds = 0;
+      idle_since = now;
       continue;
     }
-    ++idle_rounds;
     switch (idle) {
       case IdleStrategy::kBusySpin:
         break;
       case IdleStrategy::kSpinThenYield:
-        if (idle_rounds > 20'000) {
+        // Idle passes are a few hundred nanoseconds (the sockets are polled every few µs): the
+        // spin's length is counted in time.
+        if (now - idle_since > 20'000'000) {
           std::this_thread::sleep_for(std::chrono::microseconds(50));
-        } else if (idle_rounds > 1'000) {
+        } else if (now - idle_since > 1'000'000) {
           ::sched_yield();
         }
         break;
       case IdleStrategy::kBlock:
         // Waits in the venue's sockets (epoll) for up to 1 ms instead of sleeping blind.
-        ioc_.run_for(std::chrono::milliseconds(1));
+        if (ioc_.run_for(std::chrono::milliseconds(1)) > 0) io_due_ = true;
         if (ioc_.stopped()) ioc_.restart();
         break;
     }
@@ -304,17 +305,24 @@ void ExecEngine::loop_once(std::int64_t now, bool& did_work) {
       applied_version_.store(l.version, std::memory_order_release);
     }
   }
-  if (ioc_.poll() > 0) did_work = true;
-  if (ioc_.stopped()) ioc_.restart();
-  venue_->tick(now);
-  // The feed's snapshots were told to back off (the same IP): new orders wait as well.
-  governor_.hold_until(rest_backoff_->until_ns());
+  if (io_due_ || now - io_polled_ns_ >= kIoPollEveryNs) {
+    io_polled_ns_ = now;
+    if (ioc_.poll() > 0) did_work = true;
+    if (ioc_.stopped()) ioc_.restart();
+    venue_->tick(now);
+    // The feed's snapshots were told to back off (the same IP): new orders wait as well.
+    governor_.hold_until(rest_backoff_->until_ns());
+  }
   if (mismatch_pending_ && now - last_mismatch_check_ns_ >= 100'000'000) {
     last_mismatch_check_ns_ = now;
     check_positions(last_balances_, now);
   }
-  if (!signals_bound_) return;
-  for (std::uint32_t s = 0; s < slots_.size(); ++s) poll_slot(s, now, did_work);
+  if (signals_bound_) {
+    for (std::uint32_t s = 0; s < slots_.size(); ++s) poll_slot(s, now, did_work);
+  }
+  // After work (an answer handled, an order sent: its write's completion, the next request in
+  // the queue) the next pass polls at once; idle passes only read the rings.
+  io_due_ = did_work;
 }
 
 void ExecEngine::poll_slot(std::uint32_t slot, std::int64_t now, bool& did_work) {

@@ -358,6 +358,12 @@ class ExecEngine final : private venue::VenueListener {
   std::int64_t headroom_published_ns_ = 0;
   ExecCounters counters_;
   std::int64_t now_ns_ = 0;  // time of the current loop iteration
+  // The venue's sockets and timers are polled on a pass after one that did work, else at most
+  // every kIoPollEveryNs (ADR 0037): a poll is an epoll_wait and the scheduler's mutex, most of an
+  // idle pass, and a signal that lands during it waits for it.
+  static constexpr std::int64_t kIoPollEveryNs = 5'000;
+  std::int64_t io_polled_ns_ = 0;
+  bool io_due_ = true;
   bool stopping_ = false;
 };
 
