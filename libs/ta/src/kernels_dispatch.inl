@@ -1,0 +1,270 @@
+// Part of kernels.inl (one unit per ISA): the dispatch (lane tiles transposed, a kernel run over series or over one series, the kind switch).
+// Same lane type and rules: TA-Lib's C code operation for operation, internal linkage.
+
+// ---- dispatch ----------------------------------------------------------------------------------
+
+#if CWTS_TA_WIDTH > 1
+// In-place transpose of a W x W tile held as W vectors (row l = lane l's W consecutive bars ->
+// row t = bar t across the lanes), by log2(W) rounds of two-source shuffles.
+// __builtin_shufflevector (constant lane indices) is accepted by clang and by GCC >= 12; GCC's
+// own __builtin_shuffle is not known to clang. A shuffle only moves lanes: same bits either way.
+#if CWTS_TA_WIDTH == 4
+inline void transpose(V* r) noexcept {
+  const V t0 = __builtin_shufflevector(r[0], r[1], 0, 4, 2, 6);
+  const V t1 = __builtin_shufflevector(r[0], r[1], 1, 5, 3, 7);
+  const V t2 = __builtin_shufflevector(r[2], r[3], 0, 4, 2, 6);
+  const V t3 = __builtin_shufflevector(r[2], r[3], 1, 5, 3, 7);
+  r[0] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+  r[2] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+  r[1] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+  r[3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+}
+#else
+// One round: rows i and i + D (for i with bit D clear) exchange blocks of D lanes.
+template <int D>
+inline void transpose_round(V* r) noexcept {
+  for (int i = 0; i < 8; ++i) {
+    if ((i / D) % 2 != 0) continue;
+    const V a = r[i], b = r[i + D];
+    if constexpr (D == 1) {
+      r[i] = __builtin_shufflevector(a, b, 0, 8, 2, 10, 4, 12, 6, 14);
+      r[i + D] = __builtin_shufflevector(a, b, 1, 9, 3, 11, 5, 13, 7, 15);
+    } else if constexpr (D == 2) {
+      r[i] = __builtin_shufflevector(a, b, 0, 1, 8, 9, 4, 5, 12, 13);
+      r[i + D] = __builtin_shufflevector(a, b, 2, 3, 10, 11, 6, 7, 14, 15);
+    } else {
+      r[i] = __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11);
+      r[i + D] = __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+  }
+}
+inline void transpose(V* r) noexcept {
+  transpose_round<1>(r);
+  transpose_round<2>(r);
+  transpose_round<4>(r);
+}
+#endif
+#endif
+
+// Lanes per group (one kernel instance) and groups interleaved per call: G independent
+// recurrences in one loop body give the out-of-order core G dependency chains to overlap (a
+// recurrence such as EMA is latency-bound: one chain leaves most of the core idle).
+constexpr std::size_t kLaneWidth = CWTS_TA_WIDTH;
+constexpr std::size_t kGroups = CWTS_TA_WIDTH == 1 ? 1 : CWTS_TA_WIDTH == 4 ? 4 : 2;
+constexpr std::size_t kPrefetchAhead = 64;  // bars (8 cache lines)
+
+template <class K, std::size_t... I>
+void run_groups(const Params& p, std::size_t n, std::size_t lanes, const double* const* in,
+                double* const* out, std::size_t n_in, std::size_t n_out,
+                std::index_sequence<I...>) {
+  constexpr std::size_t G = sizeof...(I);
+  constexpr std::size_t W = kLaneWidth;
+  K ks[G] = {((void)I, K(p))...};
+  // Per group, input / output and lane: the series' pointers (lane-major as given). Lanes past
+  // `lanes` repeat the group's first lane and are never stored.
+  const double* ip[G][kMaxInputs][W];
+  double* op[G][kMaxOutputs][W];
+  std::size_t used[G];
+  for (std::size_t g = 0; g < G; ++g) {
+    used[g] = lanes > g * W ? std::min(W, lanes - g * W) : 0;
+    for (std::size_t l = 0; l < W; ++l) {
+      const std::size_t src =
+          used[g] == 0 ? 0 : g * W + (l < used[g] ? l : 0);  // an idle group runs series 0
+      for (std::size_t i = 0; i < n_in; ++i) ip[g][i][l] = in[src * n_in + i];
+      for (std::size_t j = 0; j < n_out; ++j) op[g][j][l] = out[src * n_out + j];
+    }
+  }
+  V x[G][kMaxInputs] = {};
+  V y[G][kMaxOutputs] = {};
+  std::size_t t = 0;
+#if CWTS_TA_WIDTH > 1
+  // Whole tiles of W bars: W contiguous loads per input, a transpose, W steps, a transpose
+  // back and W contiguous stores per output.
+  V tin[G][kMaxInputs][W] = {};
+  V tout[G][kMaxOutputs][W] = {};
+  for (; t + W <= n; t += W) {
+    // Many concurrent streams (lanes x groups x inputs) are more than the hardware prefetcher
+    // follows: prefetch each one a few cache lines ahead, once per line. (Copying blocks of each
+    // series into a cache-resident scratch first was measured too: slower, the copies cost more.)
+    if ((t % 8) < W && t + kPrefetchAhead < n) {
+      for (std::size_t g = 0; g < G; ++g) {
+        for (std::size_t l = 0; l < used[g]; ++l) {
+          for (std::size_t i = 0; i < n_in; ++i)
+            __builtin_prefetch(ip[g][i][l] + t + kPrefetchAhead, 0, 0);
+          for (std::size_t j = 0; j < n_out; ++j)
+            __builtin_prefetch(op[g][j][l] + t + kPrefetchAhead, 1, 0);
+        }
+      }
+    }
+    for (std::size_t g = 0; g < G; ++g) {
+      for (std::size_t i = 0; i < n_in; ++i) {
+        for (std::size_t l = 0; l < W; ++l) std::memcpy(&tin[g][i][l], ip[g][i][l] + t, sizeof(V));
+        transpose(tin[g][i]);
+      }
+    }
+    for (std::size_t s = 0; s < W; ++s) {
+      for (std::size_t g = 0; g < G; ++g) {
+        for (std::size_t i = 0; i < n_in; ++i) x[g][i] = tin[g][i][s];
+        ks[g].step(x[g], y[g]);
+        for (std::size_t j = 0; j < n_out; ++j) tout[g][j][s] = y[g][j];
+      }
+    }
+    for (std::size_t g = 0; g < G; ++g) {
+      for (std::size_t j = 0; j < n_out; ++j) {
+        transpose(tout[g][j]);
+        for (std::size_t l = 0; l < used[g]; ++l)
+          std::memcpy(op[g][j][l] + t, &tout[g][j][l], sizeof(V));
+      }
+    }
+  }
+#endif
+  for (; t < n; ++t) {
+    for (std::size_t g = 0; g < G; ++g) {
+      for (std::size_t i = 0; i < n_in; ++i) x[g][i] = load_lanes(ip[g][i], W, t);
+      ks[g].step(x[g], y[g]);
+      for (std::size_t j = 0; j < n_out; ++j) store_lanes(op[g][j], used[g], t, y[g][j]);
+    }
+  }
+}
+
+// Up to kGroups * kLaneWidth series: whole calls of kGroups groups, or one group alone.
+template <class K>
+void run_kernel(const Params& p, std::size_t n, std::size_t lanes, const double* const* in,
+                double* const* out, std::size_t n_in, std::size_t n_out) {
+  if (lanes > kLaneWidth) {
+    run_groups<K>(p, n, lanes, in, out, n_in, n_out, std::make_index_sequence<kGroups>{});
+  } else {
+    run_groups<K>(p, n, lanes, in, out, n_in, n_out, std::make_index_sequence<1>{});
+  }
+}
+
+template <class F>
+decltype(auto) with_kernel(Kind kind, F&& f) {
+  switch (kind) {
+    case Kind::kSma:
+      return f.template operator()<Sma>();
+    case Kind::kEma:
+      return f.template operator()<Ema>();
+    case Kind::kWma:
+      return f.template operator()<Wma>();
+    case Kind::kDema:
+      return f.template operator()<Dema>();
+    case Kind::kTema:
+      return f.template operator()<Tema>();
+    case Kind::kRsi:
+      return f.template operator()<Rsi>();
+    case Kind::kMacd:
+      return f.template operator()<Macd>();
+    case Kind::kBbands:
+      return f.template operator()<Bbands>();
+    case Kind::kStddev:
+      return f.template operator()<Stddev>();
+    case Kind::kAtr:
+      return f.template operator()<Atr>();
+    case Kind::kNatr:
+      return f.template operator()<Natr>();
+    case Kind::kAdx:
+      return f.template operator()<Adx>();
+    case Kind::kStoch:
+      return f.template operator()<Stoch>();
+    case Kind::kStochf:
+      return f.template operator()<Stochf>();
+    case Kind::kStochRsi:
+      return f.template operator()<StochRsi>();
+    case Kind::kMfi:
+      return f.template operator()<Mfi>();
+    case Kind::kObv:
+      return f.template operator()<Obv>();
+    case Kind::kCci:
+      return f.template operator()<Cci>();
+    case Kind::kRoc:
+      return f.template operator()<Roc>();
+    case Kind::kMom:
+      return f.template operator()<Mom>();
+    case Kind::kWillr:
+      return f.template operator()<Willr>();
+    case Kind::kSar:
+      return f.template operator()<Sar>();
+    case Kind::kVwap:
+      return f.template operator()<Vwap>();
+    case Kind::kTrange:
+      return f.template operator()<Trange>();
+    case Kind::kMin:
+      return f.template operator()<Min>();
+    case Kind::kMax:
+      return f.template operator()<Max>();
+    case Kind::kRocr:
+      return f.template operator()<Rocr>();
+    case Kind::kCmo:
+      return f.template operator()<Cmo>();
+    case Kind::kMinusDi:
+      return f.template operator()<MinusDi>();
+    case Kind::kPlusDi:
+      return f.template operator()<PlusDi>();
+    case Kind::kTrima:
+      return f.template operator()<Trima>();
+    case Kind::kLinearreg:
+      return f.template operator()<Linearreg>();
+    case Kind::kLinearregSlope:
+      return f.template operator()<LinearregSlope>();
+    case Kind::kLinearregIntercept:
+      return f.template operator()<LinearregIntercept>();
+    case Kind::kLinearregAngle:
+      return f.template operator()<LinearregAngle>();
+    case Kind::kTsf:
+      return f.template operator()<Tsf>();
+    case Kind::kKama:
+      return f.template operator()<Kama>();
+    case Kind::kT3:
+      return f.template operator()<T3>();
+    case Kind::kMa:
+      return f.template operator()<Ma>();
+    case Kind::kApo:
+      return f.template operator()<Apo>();
+    case Kind::kPpo:
+      return f.template operator()<Ppo>();
+    case Kind::kMacdExt:
+      return f.template operator()<MacdExt>();
+    case Kind::kHtSine:
+      return f.template operator()<HtSine>();
+    case Kind::kHtTrendline:
+      return f.template operator()<HtTrendline>();
+    case Kind::kHtDcPeriod:
+      return f.template operator()<HtDcPeriod>();
+    case Kind::kHtDcPhase:
+      return f.template operator()<HtDcPhase>();
+    case Kind::kCount:
+      break;
+  }
+  return f.template operator()<Sma>();  // unreachable: callers validate the kind
+}
+
+// One series through its kernel's whole-series form (K::series: its bars in the lanes where they
+// do not depend on each other, or step()'s recurrence read straight from the arrays). False for a
+// kernel without one: the caller runs it through step().
+bool has_series_impl(Kind kind) noexcept {
+  return with_kernel(kind, [&]<class K>() -> bool {
+    return requires(const Params& p, std::size_t n, const double* const* in, double* const* out) {
+      K::series(p, n, in, out);
+    };
+  });
+}
+
+bool run_series_impl(Kind kind, const Params& p, std::size_t n, const double* const* in,
+                     double* const* out) {
+  return with_kernel(kind, [&]<class K>() -> bool {
+    if constexpr (requires { K::series(p, n, in, out); }) {
+      K::series(p, n, in, out);
+      return true;
+    } else {
+      return false;
+    }
+  });
+}
+
+void run_lanes_impl(Kind kind, const Params& p, std::size_t n, std::size_t lanes,
+                    const double* const* in, double* const* out) {
+  const KindSpec& s = spec(kind);
+  with_kernel(kind,
+              [&]<class K>() { run_kernel<K>(p, n, lanes, in, out, s.n_inputs, s.n_outputs); });
+}

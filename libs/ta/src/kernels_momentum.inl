@@ -1,0 +1,93 @@
+// Part of kernels.inl (one unit per ISA): RSI and MACD.
+// Same lane type and rules: TA-Lib's C code operation for operation, internal linkage.
+
+// TA_RSI: Wilder-smoothed gains and losses (scaled by a hoisted 1/p), seeded by their mean over
+// the first p changes; 0 when gain + loss is exactly 0 (TA-Lib #253).
+struct Rsi {
+  int p;
+  double inv;
+  long t = 0;
+  V prev = splat(0.0), gain = splat(0.0), loss = splat(0.0);
+  explicit Rsi(const Params& pr)
+      : p(iparam(pr, 0)), inv(1.0 / static_cast<double>(iparam(pr, 0))) {}
+  void reset() noexcept {
+    t = 0;
+    prev = gain = loss = splat(0.0);
+  }
+  static V value(V gain, V loss) noexcept {
+    const V sum = gain + loss;
+    return sel(sum > splat(0.0), splat(100.0) * (gain / sum), splat(0.0));
+  }
+  static constexpr bool kDivide = false;  // TA_RSI multiplies by 1/p, TA_CMO divides by p
+  void step(const V* x, V* y) noexcept { step_with<Rsi>(x, y); }
+  // The smoothing; K::value turns the averages into the output (Rsi, Cmo).
+  template <class K>
+  void step_with(const V* x, V* y) noexcept {
+    const V v = x[0];
+    if (t == 0) {
+      prev = v;
+      ++t;
+      y[0] = splat(kNaN);
+      return;
+    }
+    const V d = v - prev;
+    prev = v;
+    const V gd = sel(d > splat(0.0), d, splat(0.0));
+    if (t > p) {
+      loss = loss * splat(static_cast<double>(p - 1));
+      gain = gain * splat(static_cast<double>(p - 1));
+    }
+    gain = gain + gd;
+    loss = loss + (gd - d);
+    if (t++ < p) {
+      y[0] = splat(kNaN);
+      return;
+    }
+    if constexpr (K::kDivide) {
+      loss = loss / splat(static_cast<double>(p));
+      gain = gain / splat(static_cast<double>(p));
+    } else {
+      loss = loss * splat(inv);
+      gain = gain * splat(inv);
+    }
+    y[0] = K::value(gain, loss);
+  }
+};
+
+// TA_MACD: the slow EMA is seeded at bar slow - 1 as usual, the fast EMA *also* at bar slow - 1
+// (the SMA of the fast period ending there), the signal EMA on the MACD line from there.
+struct Macd {
+  int fast, slow, delay;
+  long t = 0;
+  EmaState ef, es, sig;
+  static int fast_of(const Params& p) { return std::min(iparam(p, 0), iparam(p, 1)); }
+  static int slow_of(const Params& p) { return std::max(iparam(p, 0), iparam(p, 1)); }
+  explicit Macd(const Params& p)
+      : fast(fast_of(p)),
+        slow(slow_of(p)),
+        delay(slow - fast),
+        ef(fast),
+        es(slow),
+        sig(iparam(p, 2)) {}
+  void reset() noexcept {
+    t = 0;
+    ef.reset();
+    es.reset();
+    sig.reset();
+  }
+  void step(const V* x, V* y) noexcept {
+    V f = splat(0.0), s = splat(0.0), g = splat(0.0);
+    const bool fast_ok = t++ >= delay && ef.step(x[0], f);
+    const bool slow_ok = es.step(x[0], s);
+    if (fast_ok && slow_ok) {
+      const V m = f - s;
+      if (sig.step(m, g)) {
+        y[0] = m;
+        y[1] = g;
+        y[2] = m - g;
+        return;
+      }
+    }
+    y[0] = y[1] = y[2] = splat(kNaN);
+  }
+};

@@ -1,0 +1,275 @@
+// Part of kernels.inl (one unit per ISA): ADX, the stochastics (STOCH, STOCHF, STOCHRSI), MFI, OBV and CCI.
+// Same lane type and rules: TA-Lib's C code operation for operation, internal linkage.
+
+// TA_ADX.
+struct Adx {
+  int p;
+  long t = 0;
+  V ph = splat(0.0), pl = splat(0.0), pc = splat(0.0);
+  V mdm = splat(0.0), pdm = splat(0.0), tr = splat(0.0), sumdx = splat(0.0), adx = splat(0.0);
+  explicit Adx(const Params& pr) : p(iparam(pr, 0)) {}
+  void reset() noexcept {
+    t = 0;
+    ph = pl = pc = mdm = pdm = tr = sumdx = adx = splat(0.0);
+  }
+  void step(const V* x, V* y) noexcept {
+    const V h = x[0], l = x[1], c = x[2];
+    y[0] = splat(kNaN);
+    if (t == 0) {
+      ph = h;
+      pl = l;
+      pc = c;
+      ++t;
+      return;
+    }
+    const V diffp = h - ph;
+    ph = h;
+    const V diffm = pl - l;
+    pl = l;
+    const V pd = splat(static_cast<double>(p));
+    if (t >= p) {
+      mdm = mdm - mdm / pd;
+      pdm = pdm - pdm / pd;
+    }
+    const M minus = mand(diffm > splat(0.0), diffp < diffm);
+    const M plus = mand(mnot(minus), mand(diffp > splat(0.0), diffp > diffm));
+    mdm = sel(minus, mdm + diffm, mdm);
+    pdm = sel(plus, pdm + diffp, pdm);
+    const V r = true_range_adx(ph, pl, pc);
+    pc = c;
+    if (t < p) {  // bars 1 .. p - 1: plain sums
+      tr = tr + r;
+      ++t;
+      return;
+    }
+    tr = tr - (tr / pd) + r;
+    const M tr_ok = tr != splat(0.0);
+    const V minus_di = splat(100.0) * (mdm / tr);
+    const V plus_di = splat(100.0) * (pdm / tr);
+    const V di_sum = minus_di + plus_di;
+    const M ok = mand(tr_ok, di_sum != splat(0.0));
+    const V dx = splat(100.0) * (vabs(minus_di - plus_di) / di_sum);
+    if (t < 2 * p - 1) {  // bars p .. 2p - 2: sum of DX
+      sumdx = sel(ok, sumdx + dx, sumdx);
+      ++t;
+      return;
+    }
+    if (t == 2 * p - 1) {
+      sumdx = sel(ok, sumdx + dx, sumdx);
+      adx = sumdx / pd;
+    } else {
+      adx = sel(ok, ((adx * splat(static_cast<double>(p - 1))) + dx) / pd, adx);
+    }
+    ++t;
+    y[0] = adx;
+  }
+};
+
+// Fast %K as TA_STOCH / TA_STOCHF compute it: (close - lowest) / (highest - lowest) * 100.
+struct FastK {
+  Extreme<true> lo;
+  Extreme<false> hi;
+  int p;
+  long t = 0;
+  explicit FastK(int period) : lo(period), hi(period), p(period) {}
+  void reset() noexcept {
+    lo.reset();
+    hi.reset();
+    t = 0;
+  }
+  bool step(V h, V l, V c, V& k) noexcept {
+    lo.step(l);
+    hi.step(h);
+    if (t++ < p - 1) return false;
+    const V range = hi.value - lo.value;
+    k = sel(range != splat(0.0), (c - lo.value) / range * splat(100.0), splat(0.0));
+    return true;
+  }
+};
+
+// TA_STOCH: slow %K = MA(fast %K), slow %D = MA(slow %K), each of its MAType.
+struct Stoch {
+  FastK fk;
+  MaAny sk, sd;
+  explicit Stoch(const Params& p)
+      : fk(iparam(p, 0)), sk(iparam(p, 2), iparam(p, 1)), sd(iparam(p, 4), iparam(p, 3)) {}
+  void reset() noexcept {
+    fk.reset();
+    sk.reset();
+    sd.reset();
+  }
+  void step(const V* x, V* y) noexcept {
+    V k, slowk, slowd;
+    if (fk.step(x[0], x[1], x[2], k) && sk.step(k, slowk) && sd.step(slowk, slowd)) {
+      y[0] = slowk;
+      y[1] = slowd;
+    } else {
+      y[0] = y[1] = splat(kNaN);
+    }
+  }
+};
+
+// TA_STOCHF: fast %D = MA(fast %K) of its MAType.
+struct Stochf {
+  FastK fk;
+  MaAny fd;
+  explicit Stochf(const Params& p) : fk(iparam(p, 0)), fd(iparam(p, 2), iparam(p, 1)) {}
+  void reset() noexcept {
+    fk.reset();
+    fd.reset();
+  }
+  void step(const V* x, V* y) noexcept {
+    V k, d;
+    if (fk.step(x[0], x[1], x[2], k) && fd.step(k, d)) {
+      y[0] = k;
+      y[1] = d;
+    } else {
+      y[0] = y[1] = splat(kNaN);
+    }
+  }
+};
+
+// TA_STOCHRSI: TA_STOCHF over the RSI series (its high, low and close all the RSI).
+struct StochRsi {
+  Rsi rsi;
+  Stochf stochf;
+  long rsi_lookback;
+  long t = 0;
+  explicit StochRsi(const Params& p)
+      : rsi(p), stochf(stochf_params(p)), rsi_lookback(iparam(p, 0)) {}
+  static Params stochf_params(const Params& p) noexcept {
+    Params f{};
+    f.v[0] = p.v[1];
+    f.v[1] = p.v[2];
+    f.v[2] = p.v[3];
+    return f;
+  }
+  void reset() noexcept {
+    rsi.reset();
+    stochf.reset();
+    t = 0;
+  }
+  void step(const V* x, V* y) noexcept {
+    V r;
+    rsi.step(x, &r);
+    if (t++ < rsi_lookback) {
+      y[0] = y[1] = splat(kNaN);
+      return;
+    }
+    const V hlc[3] = {r, r, r};
+    stochf.step(hlc, y);
+  }
+};
+
+// TA_MFI: money flow split by the sign of the typical-price change (a change within 1e-14 of
+// the prices' magnitude is no change), summed over a p-bar circular buffer; the sums are reset
+// to exactly 0 after p bars without flow, the ratio clamped into [0, 100], 0 for no flow.
+struct Mfi {
+  int p;
+  Buf pos, neg;
+  std::size_t idx = 0;
+  long t = 0;
+  V prev = splat(0.0), psum = splat(0.0), nsum = splat(0.0), null_run = splat(0.0);
+  explicit Mfi(const Params& pr)
+      : p(iparam(pr, 0)), pos(static_cast<std::size_t>(p)), neg(static_cast<std::size_t>(p)) {}
+  void reset() noexcept {
+    pos.clear();
+    neg.clear();
+    idx = 0;
+    t = 0;
+    prev = psum = nsum = null_run = splat(0.0);
+  }
+  void step(const V* x, V* y) noexcept {
+    const V tp = (x[0] + x[1] + x[2]) / splat(3.0);
+    if (t == 0) {
+      prev = tp;
+      ++t;
+      y[0] = splat(kNaN);
+      return;
+    }
+    if (t > p) {
+      psum = psum - pos[idx];
+      nsum = nsum - neg[idx];
+    }
+    const V d = tp - prev;
+    const V scale = vabs(tp) + vabs(prev);
+    prev = tp;
+    const V flow = tp * x[3];
+    const V mf = sel(vabs(d) <= splat(0.00000000000001) * scale, splat(0.0), flow);
+    const M dn = d < splat(0.0);
+    const V pf = sel(dn, splat(0.0), mf);
+    const V nf = sel(dn, mf, splat(0.0));
+    pos[idx] = pf;
+    neg[idx] = nf;
+    psum = psum + pf;
+    nsum = nsum + nf;
+    null_run = sel(mf == splat(0.0), null_run + splat(1.0), splat(0.0));
+    const M empty = null_run >= splat(static_cast<double>(p));
+    null_run = sel(empty, splat(static_cast<double>(p)), null_run);
+    psum = sel(empty, splat(0.0), psum);
+    nsum = sel(empty, splat(0.0), nsum);
+    idx = idx + 1 == static_cast<std::size_t>(p) ? 0 : idx + 1;
+    if (t++ < p) {
+      y[0] = splat(kNaN);
+      return;
+    }
+    const V total = psum + nsum;
+    const V clamped = sel(psum < splat(0.0), splat(0.0), sel(psum > total, total, psum));
+    y[0] = sel(total <= splat(0.0), splat(0.0), splat(100.0) * (clamped / total));
+  }
+};
+
+// TA_OBV.
+struct Obv {
+  long t = 0;
+  V obv = splat(0.0), prev = splat(0.0);
+  explicit Obv(const Params&) {}
+  void reset() noexcept {
+    t = 0;
+    obv = prev = splat(0.0);
+  }
+  void step(const V* x, V* y) noexcept {
+    const V c = x[0], v = x[1];
+    if (t++ == 0) {
+      obv = v;
+    } else {
+      const M up = c > prev;
+      const M dn = mand(mnot(up), c < prev);
+      obv = sel(up, obv + v, sel(dn, obv - v, obv));
+    }
+    y[0] = obv;
+    prev = c;
+  }
+};
+
+// TA_CCI: typical prices in a circular buffer summed in buffer order (not time order), mean
+// deviation recomputed over the buffer each bar.
+struct Cci {
+  int p;
+  Buf ring;
+  std::size_t idx = 0;
+  long t = 0;
+  explicit Cci(const Params& pr) : p(iparam(pr, 0)), ring(static_cast<std::size_t>(p)) {}
+  void reset() noexcept {
+    ring.clear();
+    idx = 0;
+    t = 0;
+  }
+  void step(const V* x, V* y) noexcept {
+    const V last = (x[0] + x[1] + x[2]) / splat(3.0);
+    ring[idx] = last;
+    idx = idx + 1 == static_cast<std::size_t>(p) ? 0 : idx + 1;
+    if (t++ < p - 1) {
+      y[0] = splat(kNaN);
+      return;
+    }
+    V avg = splat(0.0);
+    for (std::size_t j = 0; j < static_cast<std::size_t>(p); ++j) avg = avg + ring[j];
+    avg = avg / splat(static_cast<double>(p));
+    V dev = splat(0.0);
+    for (std::size_t j = 0; j < static_cast<std::size_t>(p); ++j) dev = dev + vabs(ring[j] - avg);
+    const V num = last - avg;
+    const M ok = mand(num != splat(0.0), dev != splat(0.0));
+    y[0] = sel(ok, num / (splat(0.015) * (dev / splat(static_cast<double>(p)))), splat(0.0));
+  }
+};

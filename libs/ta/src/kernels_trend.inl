@@ -1,0 +1,355 @@
+// Part of kernels.inl (one unit per ISA): MOM, ROC and ROCR, MIN and MAX, TRANGE, CMO, the DI pair, WILLR, SAR and VWAP.
+// Same lane type and rules: TA-Lib's C code operation for operation, internal linkage.
+
+// TA_ROC, TA_ROCR and TA_MOM: against the value p bars back.
+enum class Lag { kMom, kRoc, kRocr };
+template <Lag Mode>
+struct LagT {
+  int p;
+  Buf ring;
+  std::size_t head = 0;
+  long t = 0;
+  explicit LagT(const Params& pr) : p(iparam(pr, 0)), ring(static_cast<std::size_t>(p)) {}
+  void reset() noexcept {
+    ring.clear();
+    head = 0;
+    t = 0;
+  }
+  void step(const V* x, V* y) noexcept {
+    const V old = ring[head];
+    ring[head] = x[0];
+    head = head + 1 == static_cast<std::size_t>(p) ? 0 : head + 1;
+    if (t++ < p) {
+      y[0] = splat(kNaN);
+      return;
+    }
+    if constexpr (Mode == Lag::kRoc) {
+      y[0] = sel(old != splat(0.0), ((x[0] / old) - splat(1.0)) * splat(100.0), splat(0.0));
+    } else if constexpr (Mode == Lag::kRocr) {
+      y[0] = sel(old != splat(0.0), x[0] / old, splat(0.0));
+    } else {
+      y[0] = x[0] - old;
+    }
+  }
+};
+using Roc = LagT<Lag::kRoc>;
+using Rocr = LagT<Lag::kRocr>;
+using Mom = LagT<Lag::kMom>;
+
+// TA_MIN / TA_MAX: the lowest / highest of the last p values.
+template <bool Lowest>
+struct ExtremeK {
+  Extreme<Lowest> e;
+  int p;
+  long t = 0;
+  explicit ExtremeK(const Params& pr) : e(iparam(pr, 0)), p(iparam(pr, 0)) {}
+  void reset() noexcept {
+    e.reset();
+    t = 0;
+  }
+  void step(const V* x, V* y) noexcept {
+    e.step(x[0]);
+    y[0] = t++ < p - 1 ? splat(kNaN) : e.value;
+  }
+};
+using Min = ExtremeK<true>;
+using Max = ExtremeK<false>;
+
+// TA_TRANGE: from the second bar, the true range against the previous close.
+struct Trange {
+  long t = 0;
+  V pc = splat(0.0);
+  explicit Trange(const Params& /*unused*/) {}
+  void reset() noexcept {
+    t = 0;
+    pc = splat(0.0);
+  }
+  void step(const V* x, V* y) noexcept {
+    y[0] = t++ == 0 ? splat(kNaN) : true_range(x[0], x[1], pc);
+    pc = x[2];
+  }
+  // One whole series from its arrays, its bars in the lanes, the previous close read rather than
+  // carried: the same expression per bar, so the same bits on every ISA.
+  static void series(const Params& /*unused*/, std::size_t n, const double* const* in,
+                     double* const* out) {
+    constexpr std::size_t W = CWTS_TA_WIDTH;
+    if (n == 0) return;
+    const double *h = in[0], *l = in[1], *c = in[2];
+    double* y = out[0];
+    y[0] = kNaN;
+    std::size_t t = 1;
+    for (; t + W <= n; t += W) {
+      V vh, vl, vc;
+      std::memcpy(&vh, h + t, sizeof(V));
+      std::memcpy(&vl, l + t, sizeof(V));
+      std::memcpy(&vc, c + t - 1, sizeof(V));
+      const V v = true_range(vh, vl, vc);
+      std::memcpy(y + t, &v, sizeof(V));
+    }
+    for (; t < n; ++t) {
+      V vh = splat(h[t]), vl = splat(l[t]), vc = splat(c[t - 1]);
+      const V v = true_range(vh, vl, vc);
+      std::memcpy(y + t, &v, sizeof(double));  // lane 0
+    }
+  }
+};
+
+// TA_CMO: RSI's Wilder-smoothed gains and losses (divided by p where TA_RSI multiplies by 1/p),
+// 100 * ((gain - loss) / (gain + loss)), 0 when the sum is 0.
+struct Cmo : Rsi {
+  using Rsi::Rsi;
+  static constexpr bool kDivide = true;
+  static V value(V gain, V loss) noexcept {
+    const V sum = gain + loss;
+    return sel(sum > splat(0.0), splat(100.0) * ((gain - loss) / sum), splat(0.0));
+  }
+  void step(const V* x, V* y) noexcept { Rsi::step_with<Cmo>(x, y); }
+};
+
+// TA_MINUS_DI / TA_PLUS_DI: the directional movement and true range of TA_ADX (summed over bars
+// 1 .. p - 1, Wilder-smoothed from bar p), 100 * dm / tr; p = 1: dm / tr of the bar alone.
+template <bool Minus>
+struct DiT {
+  int p;
+  long t = 0;
+  V ph = splat(0.0), pl = splat(0.0), pc = splat(0.0), dm = splat(0.0), tr = splat(0.0);
+  explicit DiT(const Params& pr) : p(iparam(pr, 0)) {}
+  void reset() noexcept {
+    t = 0;
+    ph = pl = pc = dm = tr = splat(0.0);
+  }
+  void step(const V* x, V* y) noexcept {
+    const V h = x[0], l = x[1], c = x[2];
+    y[0] = splat(kNaN);
+    if (t == 0) {
+      ph = h;
+      pl = l;
+      pc = c;
+      ++t;
+      return;
+    }
+    const V diffp = h - ph;
+    ph = h;
+    const V diffm = pl - l;
+    pl = l;
+    M take;
+    V move;
+    if constexpr (Minus) {
+      take = mand(diffm > splat(0.0), diffp < diffm);
+      move = diffm;
+    } else {
+      take = mand(diffp > splat(0.0), diffp > diffm);
+      move = diffp;
+    }
+    const V r = true_range_adx(ph, pl, pc);
+    pc = c;
+    if (p == 1) {
+      y[0] = sel(mand(take, r != splat(0.0)), move / r, splat(0.0));
+      ++t;
+      return;
+    }
+    const V pd = splat(static_cast<double>(p));
+    if (t < p) {  // bars 1 .. p - 1: plain sums
+      dm = sel(take, dm + move, dm);
+      tr = tr + r;
+      ++t;
+      return;
+    }
+    dm = sel(take, dm - (dm / pd) + move, dm - (dm / pd));
+    tr = tr - (tr / pd) + r;
+    y[0] = sel(tr != splat(0.0), splat(100.0) * (dm / tr), splat(0.0));
+    ++t;
+  }
+};
+using MinusDi = DiT<true>;
+using PlusDi = DiT<false>;
+
+// TA_WILLR: (highest - close) / (highest - lowest) * -100.
+struct Willr {
+  Extreme<true> lo;
+  Extreme<false> hi;
+  int p;
+  long t = 0;
+  explicit Willr(const Params& pr) : lo(iparam(pr, 0)), hi(iparam(pr, 0)), p(iparam(pr, 0)) {}
+  void reset() noexcept {
+    lo.reset();
+    hi.reset();
+    t = 0;
+  }
+  void step(const V* x, V* y) noexcept {
+    lo.step(x[1]);
+    hi.step(x[0]);
+    if (t++ < p - 1) {
+      y[0] = splat(kNaN);
+      return;
+    }
+    const V range = hi.value - lo.value;
+    y[0] = sel(range != splat(0.0), (hi.value - x[2]) / range * splat(-100.0), splat(0.0));
+  }
+};
+
+// TA_SAR: direction from the first bar's -DM, then Wilder's parabolic stop and reverse. All four
+// cases are computed and the lanes pick theirs (one lane: the branches themselves).
+struct Sar {
+  double acc, max;
+  long t = 0;
+  M is_long{};
+  V sar = splat(0.0), ep = splat(0.0), af = splat(0.0), nh = splat(0.0), nl = splat(0.0);
+  explicit Sar(const Params& pr) : acc(pr.v[0]), max(pr.v[1]) {
+    if (acc > max) acc = max;
+  }
+  void reset() noexcept {
+    t = 0;
+    is_long = M{};
+    sar = ep = af = nh = nl = splat(0.0);
+  }
+  static V lift(V s, V a, V b) noexcept {  // if (s < a) s = a; if (s < b) s = b;
+    s = sel(s < a, a, s);
+    return sel(s < b, b, s);
+  }
+  static V drop(V s, V a, V b) noexcept {  // if (s > a) s = a; if (s > b) s = b;
+    s = sel(s > a, a, s);
+    return sel(s > b, b, s);
+  }
+  void step(const V* x, V* y) noexcept {
+    const V h = x[0], l = x[1];
+    if (t == 0) {
+      nh = h;
+      nl = l;
+      ++t;
+      y[0] = splat(kNaN);
+      return;
+    }
+    V ph, pl;
+    if (t == 1) {
+      const V diffp = h - nh;
+      const V diffm = nl - l;
+      const M minus_dm = mand(diffm > splat(0.0), diffp < diffm);
+      is_long = mnot(minus_dm);
+      ep = sel(is_long, h, l);
+      sar = sel(is_long, nl, nh);
+      af = splat(acc);
+      ph = h;
+      pl = l;
+    } else {
+      ph = nh;
+      pl = nl;
+    }
+    nh = h;
+    nl = l;
+    ++t;
+#if CWTS_TA_WIDTH == 1
+    // One lane: TA_SAR's branches as written (reversals are rare, so they predict well).
+    if (is_long) {
+      if (nl <= sar) {
+        is_long = false;
+        sar = lift(ep, ph, nh);
+        y[0] = sar;
+        af = acc;
+        ep = nl;
+        sar = lift(sar + af * (ep - sar), ph, nh);
+      } else {
+        y[0] = sar;
+        if (nh > ep) {
+          ep = nh;
+          af += acc;
+          if (af > max) af = max;
+        }
+        sar = drop(sar + af * (ep - sar), pl, nl);
+      }
+    } else {
+      if (nh >= sar) {
+        is_long = true;
+        sar = drop(ep, pl, nl);
+        y[0] = sar;
+        af = acc;
+        ep = nh;
+        sar = drop(sar + af * (ep - sar), pl, nl);
+      } else {
+        y[0] = sar;
+        if (nl < ep) {
+          ep = nl;
+          af += acc;
+          if (af > max) af = max;
+        }
+        sar = lift(sar + af * (ep - sar), ph, nh);
+      }
+    }
+#else
+    const V vacc = splat(acc), vmax = splat(max);
+    // long, reversing to short
+    V lr = lift(ep, ph, nh);
+    const V lr_out = lr;
+    lr = lift(lr + vacc * (nl - lr), ph, nh);
+    // long, continuing
+    const M lc_new = nh > ep;
+    const V lc_ep = sel(lc_new, nh, ep);
+    V lc_af = sel(lc_new, af + vacc, af);
+    lc_af = sel(lc_af > vmax, vmax, lc_af);
+    const V lc = drop(sar + lc_af * (lc_ep - sar), pl, nl);
+    // short, reversing to long
+    V sr = drop(ep, pl, nl);
+    const V sr_out = sr;
+    sr = drop(sr + vacc * (nh - sr), pl, nl);
+    // short, continuing
+    const M sc_new = nl < ep;
+    const V sc_ep = sel(sc_new, nl, ep);
+    V sc_af = sel(sc_new, af + vacc, af);
+    sc_af = sel(sc_af > vmax, vmax, sc_af);
+    const V sc = lift(sar + sc_af * (sc_ep - sar), ph, nh);
+
+    const M long_rev = mand(is_long, nl <= sar);
+    const M short_rev = mand(mnot(is_long), nh >= sar);
+    const M long_cont = mand(is_long, mnot(long_rev));
+    y[0] = sel(long_rev, lr_out, sel(short_rev, sr_out, sar));
+    const V new_sar = sel(long_rev, lr, sel(short_rev, sr, sel(long_cont, lc, sc)));
+    ep = sel(long_rev, nl, sel(short_rev, nh, sel(long_cont, lc_ep, sc_ep)));
+    af = sel(long_rev, vacc, sel(short_rev, vacc, sel(long_cont, lc_af, sc_af)));
+    is_long = msel(long_rev, M{}, msel(short_rev, mtrue(), is_long));
+    sar = new_sar;
+#endif
+  }
+};
+
+// VWAP (no TA-Lib equivalent): sum(tp * volume) / sum(volume) over the last p bars, tp = (high +
+// low + close) / 3; p = 0: cumulative from the first bar. A window without volume gives the bar's
+// typical price. See docs/indicators.md.
+struct Vwap {
+  int p;
+  Buf pv_ring, v_ring;
+  std::size_t head = 0;
+  long t = 0;
+  V pv = splat(0.0), vol = splat(0.0);
+  explicit Vwap(const Params& pr)
+      : p(iparam(pr, 0)),
+        pv_ring(static_cast<std::size_t>(p)),
+        v_ring(static_cast<std::size_t>(p)) {}
+  void reset() noexcept {
+    pv_ring.clear();
+    v_ring.clear();
+    head = 0;
+    t = 0;
+    pv = vol = splat(0.0);
+  }
+  void step(const V* x, V* y) noexcept {
+    const V tp = (x[0] + x[1] + x[2]) / splat(3.0);
+    const V w = tp * x[3];
+    pv = pv + w;
+    vol = vol + x[3];
+    const V value = sel(vol != splat(0.0), pv / vol, tp);
+    if (p == 0) {
+      y[0] = value;
+      return;
+    }
+    pv_ring[head] = w;
+    v_ring[head] = x[3];
+    head = head + 1 == static_cast<std::size_t>(p) ? 0 : head + 1;
+    if (t++ < p - 1) {
+      y[0] = splat(kNaN);
+      return;
+    }
+    y[0] = value;
+    pv = pv - pv_ring[head];
+    vol = vol - v_ring[head];
+  }
+};
