@@ -86,32 +86,35 @@ struct RegT {
     const double* x = in[0];
     double* y = out[0];
     std::fill(y, y + std::min(n, p - 1), kNaN);
-    std::size_t t = p - 1;
-    for (; t + W <= n; t += W) {
-      const double* w = x + (t + 1 - p);  // lane 0's oldest, p - 1 bars back
+    // The line of W consecutive bars' windows, lane l's window bar j (oldest first) from load(j).
+    const auto line = [&](auto load) {
       V sum_xy = splat(0.0), sum_y = splat(0.0);
       double i = static_cast<double>(p - 1);  // bars back: exact in a double, no conversion
       for (std::size_t j = 0; j < p; ++j, i -= 1.0) {
-        V u;
-        std::memcpy(&u, w + j, sizeof(V));
+        const V u = load(j);
         sum_y = sum_y + u;
         sum_xy = sum_xy + splat(i) * u;
       }
-      const V v = value(pi, sum_x, divisor, sum_xy, sum_y);
+      return value(pi, sum_x, divisor, sum_xy, sum_y);
+    };
+    std::size_t t = p - 1;
+    for (; t + W <= n; t += W) {
+      const double* w = x + (t + 1 - p);  // lane 0's oldest, p - 1 bars back
+      const V v = line([w](std::size_t j) {
+        V u;
+        std::memcpy(&u, w + j, sizeof(V));
+        return u;
+      });
       std::memcpy(y + t, &v, sizeof(V));
     }
     while (t < n) {  // the last bars: lanes past the end repeat the last bar and are not stored
-      V sum_xy = splat(0.0), sum_y = splat(0.0);
-      double i = static_cast<double>(p - 1);
-      for (std::size_t j = 0; j < p; ++j, i -= 1.0) {
+      const V v = line([x, t, n, p](std::size_t j) {
         double lane[W];
         for (std::size_t l = 0; l < W; ++l) lane[l] = x[std::min(t + l, n - 1) + 1 - p + j];
         V u;
         std::memcpy(&u, lane, sizeof(V));
-        sum_y = sum_y + u;
-        sum_xy = sum_xy + splat(i) * u;
-      }
-      const V v = value(pi, sum_x, divisor, sum_xy, sum_y);
+        return u;
+      });
       double res[W];
       std::memcpy(res, &v, sizeof(V));
       const std::size_t m = std::min(W, n - t);
