@@ -1,5 +1,6 @@
-// Part of kernels.inl (one unit per ISA): the dispatch (lane tiles transposed, a kernel run over series or over one series, the kind switch).
-// Same lane type and rules: TA-Lib's C code operation for operation, internal linkage.
+// Part of kernels.inl (one unit per ISA): the dispatch (lane tiles transposed, a kernel run over
+// series or over one series, the kind switch). Same lane type and rules: TA-Lib's C code operation
+// for operation, internal linkage.
 
 // ---- dispatch ----------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-// Part of kernels.inl (one unit per ISA): ADX, the stochastics (STOCH, STOCHF, STOCHRSI), MFI, OBV and CCI.
-// Same lane type and rules: TA-Lib's C code operation for operation, internal linkage.
+// Part of kernels.inl (one unit per ISA): ADX, the stochastics (STOCH, STOCHF, STOCHRSI), MFI, OBV
+// and CCI. Same lane type and rules: TA-Lib's C code operation for operation, internal linkage.
 
 // TA_ADX.
 struct Adx {

@@ -1,5 +1,6 @@
-// Part of kernels.inl (one unit per ISA): MOM, ROC and ROCR, MIN and MAX, TRANGE, CMO, the DI pair, WILLR, SAR and VWAP.
-// Same lane type and rules: TA-Lib's C code operation for operation, internal linkage.
+// Part of kernels.inl (one unit per ISA): MOM, ROC and ROCR, MIN and MAX, TRANGE, CMO, the DI pair,
+// WILLR, SAR and VWAP. Same lane type and rules: TA-Lib's C code operation for operation, internal
+// linkage.
 
 // TA_ROC, TA_ROCR and TA_MOM: against the value p bars back.
 enum class Lag { kMom, kRoc, kRocr };
