@@ -39,13 +39,13 @@
 #include <map>
 #include <mutex>
 #include <random>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "../../tests/support/child_process.hpp"
 #include "../../tests/support/strategy_client.hpp"
+#include "../unlimited_exchange_info.hpp"
 #include "cwts/binance/exchange_info.hpp"
 #include "cwts/cli/cli.hpp"
 #include "cwts/net/hmac.hpp"
@@ -250,20 +250,6 @@ void relay(int listen_fd, std::uint16_t upstream) {
   }
 }
 
-// The shipped exchangeInfo with every rate limit raised, so the harness measures latency and not
-// the venue's 50 orders / 10 s.
-std::string unlimited_exchange_info(const std::string& dir) {
-  std::string json = cwts::binance::read_file_maybe_gz(CWTS_DEFAULT_EXCHANGE_INFO);
-  const auto a = json.find("\"rateLimits\"");
-  const auto b = json.find(']', a);
-  const std::string limits = std::regex_replace(
-      json.substr(a, b - a), std::regex(R"("limit"\s*:\s*\d+)"), "\"limit\":100000000");
-  json = json.substr(0, a) + limits + json.substr(b);
-  const std::string path = dir + "/exchangeInfo-unlimited.json";
-  std::ofstream(path) << json;
-  return path;
-}
-
 // One kept-alive HTTP/1.1 connection: to the gateway, as FreqTrade's ccxt keeps one, or to the
 // venue (the harness's own order queries, not through the relay).
 class HttpClient {
@@ -382,7 +368,7 @@ int main(int argc, char** argv) {
   const bool resting = fill == "resting";
   const std::string dir = "/tmp/cwts-latency-order-" + std::to_string(::getpid());
   ::mkdir(dir.c_str(), 0700);
-  const std::string info = unlimited_exchange_info(dir);
+  const std::string info = cwts::bench::unlimited_exchange_info(CWTS_DEFAULT_EXCHANGE_INFO, dir);
   cwts::test::SimProcess sim(
       sim_bin,
       {"--synthetic", "BTCUSDT", "--rate", "200", "--exchange-info", info, "--api-key", "latKey",

@@ -23,17 +23,17 @@ using detail::Job;
 using detail::JobKind;
 using detail::Tracked;
 
+// Appends the value's wire text. Binance accepts trailing zeros; they are trimmed for readability
+// of logs and the sim's echo.
 template <class Tag>
-std::string fixed(core::Fixed8<Tag> v) {
+void append_fixed(std::string& out, core::Fixed8<Tag> v) {
   char buf[40];
-  const std::size_t n = core::format(v, buf);
-  // Binance accepts trailing zeros; trim them for readability of logs and the sim's echo.
-  std::string s(buf, n);
-  if (s.find('.') != std::string::npos) {
-    while (!s.empty() && s.back() == '0') s.pop_back();
-    if (!s.empty() && s.back() == '.') s.pop_back();
+  std::string_view s(buf, core::format(v, buf));
+  if (s.find('.') != std::string_view::npos) {
+    while (!s.empty() && s.back() == '0') s.remove_suffix(1);
+    if (!s.empty() && s.back() == '.') s.remove_suffix(1);
   }
-  return s;
+  out += s;
 }
 
 }  // namespace
@@ -94,9 +94,8 @@ void BinanceRestVenue::set_symbol_assets(std::string_view symbol, std::string_vi
   impl_->assets[std::string(symbol)] = {std::string(base), std::string(quote)};
 }
 
-void BinanceRestVenue::place(const OrderRequest& r) {
-  Impl& i = *impl_;
-  const std::string cid = r.client_order_id;
+Job BinanceRestVenue::Impl::place_job(const OrderRequest& r) {
+  const std::string_view cid(r.client_order_id);
   Job j;
   j.kind = JobKind::kPlace;
   j.verb = http::verb::post;
@@ -104,19 +103,41 @@ void BinanceRestVenue::place(const OrderRequest& r) {
   j.cid = cid;
   j.symbol = r.symbol;
   j.weight = 1;
-  std::string p =
-      "symbol=" + j.symbol + "&side=" + side_name(r.side) + "&type=" + type_name(r.type);
-  if (r.type == layout::OrderType::kLimit) p += std::string("&timeInForce=") + tif_name(r.tif);
-  p += "&quantity=" + fixed(r.qty);
-  if (r.type != layout::OrderType::kMarket) p += "&price=" + fixed(r.price);
-  p += "&newClientOrderId=" + cid + "&newOrderRespType=FULL";
-  j.params = std::move(p);
+  // The query written into the job's own string, one allocation: its parts are bounded (a symbol
+  // of at most 15 characters, a client order id of at most 36, two numbers of at most 21).
+  std::string& p = j.params;
+  p.reserve(256);
+  p += "symbol=";
+  p += j.symbol;
+  p += "&side=";
+  p += side_name(r.side);
+  p += "&type=";
+  p += type_name(r.type);
+  if (r.type == layout::OrderType::kLimit) {
+    p += "&timeInForce=";
+    p += tif_name(r.tif);
+  }
+  p += "&quantity=";
+  append_fixed(p, r.qty);
+  if (r.type != layout::OrderType::kMarket) {
+    p += "&price=";
+    append_fixed(p, r.price);
+  }
+  p += "&newClientOrderId=";
+  p += cid;
+  p += "&newOrderRespType=FULL";
   j.deadline_ns = r.deadline_ns;
-  Tracked t;
+  return j;
+}
+
+void BinanceRestVenue::place(const OrderRequest& r) {
+  Impl& i = *impl_;
+  Job j = Impl::place_job(r);
+  Tracked& t = i.orders[j.cid];
+  t = Tracked{};
   t.symbol = j.symbol;
   t.placed_ns = realtime_ns();
-  i.orders[cid] = t;
-  i.placed[cid] = j;
+  i.placed[j.cid] = r;
   i.enqueue(std::move(j));
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <memory_resource>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -112,6 +113,8 @@ struct Tracked {
   std::int64_t sent_ns = 0;  // timestamp of the last order request sent
 };
 
+using OrderMap = std::pmr::unordered_map<std::string, Tracked>;  // by client order id
+
 }  // namespace detail
 
 struct BinanceRestVenue::Impl {
@@ -119,6 +122,7 @@ struct BinanceRestVenue::Impl {
   using JobKind = detail::JobKind;
   using Tracked = detail::Tracked;
   using FillRec = detail::FillRec;
+  using OrderMap = detail::OrderMap;
 
   struct Conn {
     std::optional<beast::tcp_stream> plain;
@@ -193,7 +197,7 @@ struct BinanceRestVenue::Impl {
   // A cancel that may not have been executed: owed until the order's status, asked now, says.
   void cancel_owed(const std::string& cid, const std::string& symbol);
   void acknowledged(const std::string& cid, Tracked& t);
-  void end_unsent_cancelled(std::unordered_map<std::string, Tracked>::iterator it);
+  void end_unsent_cancelled(OrderMap::iterator it);
   void emit(const OrderEvent& e);
   // Balances moved (a fill): read /account again within kAccountAfterFillNs rather than at the
   // next periodic poll, so what the engine publishes (and the gateway reports) follows the fills.
@@ -223,8 +227,9 @@ struct BinanceRestVenue::Impl {
                               std::string_view asset) const;
   void publish(const std::string& cid, const Tracked& t);
   void request_trades(const std::string& cid, const Tracked& t);
-  void finish_if_final(std::unordered_map<std::string, Tracked>::iterator it);
-  Job place_job(const std::string& cid);
+  void finish_if_final(OrderMap::iterator it);
+  // POST /api/v3/order for the request; the same bytes every time (its resend is the same order).
+  static Job place_job(const OrderRequest& r);
   // An order's status as a source reports it; never back from a final status, nor from
   // PARTIALLY_FILLED to NEW (a stale answer overtaken by the stream).
   static void advance(Tracked& t, OrderStatus st) noexcept;
@@ -261,7 +266,7 @@ struct BinanceRestVenue::Impl {
   void reconcile_gap(std::int64_t now_ns);
   void remember_finished(const std::string& cid);
   // An order that is over: remembered as finished, its tracking and request copy dropped.
-  void forget(std::unordered_map<std::string, Tracked>::iterator it);
+  void forget(OrderMap::iterator it);
   void merge_balance(const BalanceUpdate& u);
   static constexpr std::int64_t kStreamFillGraceNs = 1'000'000'000;
 
@@ -276,9 +281,14 @@ struct BinanceRestVenue::Impl {
   bool resolve_next = false;  // a connection failed: look the name up before the next connect
   bool resolving = false;
   std::vector<std::unique_ptr<Conn>> conns;
-  std::deque<Job> queue;
-  std::unordered_map<std::string, Tracked> orders;
-  std::unordered_map<std::string, Job> placed;  // the order request, for the single resend
+  // Requests waiting for a connection (reserved: no allocation while it stays short).
+  std::vector<Job> queue;
+  // The nodes of the order maps come from this pool, freed nodes go back to it: tracking an
+  // order allocates nothing once the pool has grown to the number of orders in flight.
+  std::pmr::unsynchronized_pool_resource order_nodes;
+  OrderMap orders{&order_nodes};
+  // The order request as the engine gave it, for the single resend (rebuilt by place_job()).
+  std::pmr::unordered_map<std::string, OrderRequest> placed{&order_nodes};
   std::unordered_map<std::string, std::pair<std::string, std::string>>
       assets;                                          // symbol -> base, quote
   std::unordered_set<std::string> open_orders_queued;  // symbols with an openOrders poll queued
@@ -321,11 +331,12 @@ struct BinanceRestVenue::Impl {
   std::int64_t ws_next_connect_ns = 0;
   std::int64_t ws_connected_ns = 0;  // the session's last connect or (re)subscribe
   std::uint32_t ws_failures = 0;
-  std::unordered_map<std::uint64_t, Job> ws_inflight;  // order requests sent over the session
+  // Order requests sent over the session, by request id.
+  std::pmr::unordered_map<std::uint64_t, Job> ws_inflight{&order_nodes};
   simdjson::dom::parser ws_json;
   // Orders finished and forgotten lately: their late stream events are neither foreign nor news.
   std::deque<std::string> finished_fifo;
-  std::unordered_set<std::string> finished;
+  std::pmr::unordered_set<std::string> finished{&order_nodes};
   static constexpr std::size_t kFinishedKept = 4096;
 };
 

@@ -66,8 +66,7 @@ void BinanceRestVenue::Impl::request_cancel(const std::string& cid, const std::s
 // that keeps refusing is not hammered.
 // An order that is not on the venue (its request never left the queue, or the venue proved it
 // absent) and was cancelled: it ends CANCELLED here, never sent.
-void BinanceRestVenue::Impl::end_unsent_cancelled(
-    std::unordered_map<std::string, Tracked>::iterator it) {
+void BinanceRestVenue::Impl::end_unsent_cancelled(OrderMap::iterator it) {
   it->second.status = OrderStatus::kCanceled;
   it->second.final = true;
   publish(it->first, it->second);
@@ -234,13 +233,14 @@ void BinanceRestVenue::Impl::on_error(Job& j, int status, std::int32_t code, std
         if (!it->second.resent) {
           // Proven absent after its request expired: resend once, same client order id, unless
           // the signal's own deadline has passed (then it is not executed at all).
-          Job p = place_job(j.cid);
-          if (p.deadline_ns != 0 && realtime_ns() > p.deadline_ns) {
+          const auto req = placed.find(j.cid);
+          if (req != placed.end() && req->second.deadline_ns != 0 &&
+              realtime_ns() > req->second.deadline_ns) {
             return reject_expired(j.cid, "never reached the venue; its deadline passed");
           }
           it->second.resent = true;
           ++counters.resends;
-          if (!p.path.empty()) enqueue(std::move(p));
+          if (req != placed.end()) enqueue(place_job(req->second));
           return;
         }
         // Absent again after the resend expired: the venue never got it.
@@ -509,8 +509,7 @@ void BinanceRestVenue::Impl::request_trades(const std::string& cid, const Tracke
   enqueue(std::move(j));
 }
 
-void BinanceRestVenue::Impl::finish_if_final(
-    std::unordered_map<std::string, Tracked>::iterator it) {
+void BinanceRestVenue::Impl::finish_if_final(OrderMap::iterator it) {
   Tracked& t = it->second;
   if (!is_final(t.status)) return;
   t.final = true;
@@ -521,7 +520,7 @@ void BinanceRestVenue::Impl::finish_if_final(
   }
 }
 
-void BinanceRestVenue::Impl::forget(std::unordered_map<std::string, Tracked>::iterator it) {
+void BinanceRestVenue::Impl::forget(OrderMap::iterator it) {
   remember_finished(it->first);
   placed.erase(it->first);
   orders.erase(it);
@@ -544,12 +543,6 @@ void BinanceRestVenue::Impl::remember_finished(const std::string& cid) {
     finished.erase(finished_fifo.front());
     finished_fifo.pop_front();
   }
-}
-
-detail::Job BinanceRestVenue::Impl::place_job(const std::string& cid) {
-  auto it = placed.find(cid);
-  if (it == placed.end()) return {};
-  return it->second;
 }
 
 }  // namespace cwts::venue

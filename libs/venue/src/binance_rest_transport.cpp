@@ -46,6 +46,7 @@ BinanceRestVenue::Impl::Impl(asio::io_context& io, BinanceRestOptions o)
     ws_state = WsState::kDown;  // connects at the first tick
   }
   if (!opt.backoff) opt.backoff = std::make_shared<core::RestBackoff>();
+  queue.reserve(64);
   conns.resize(std::max<std::uint32_t>(1, opt.connections));
   for (auto& c : conns) {
     c = std::make_unique<Conn>();
@@ -96,7 +97,7 @@ void BinanceRestVenue::Impl::enqueue_time(std::int64_t not_before) {
   j.weight = 1;
   j.not_before_ns = not_before;
   // Ahead of everything else queued: a wrong clock fails every signed request.
-  queue.push_front(std::move(j));
+  queue.insert(queue.begin(), std::move(j));
   dispatch();
 }
 
@@ -295,7 +296,7 @@ void BinanceRestVenue::Impl::send(Conn& c) {
     // The venue said back off while this connection was being made: the request waits at the
     // head of the queue like the others (tick() dispatches it again); the connection stays.
     c.busy = false;
-    queue.push_front(std::move(j));
+    queue.insert(queue.begin(), std::move(j));
     return;
   }
   stamp(j, now);
