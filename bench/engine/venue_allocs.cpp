@@ -18,9 +18,9 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "cwts/cli/cli.hpp"
 #include "../unlimited_exchange_info.hpp"
 #include "alloc_count.hpp"
+#include "cwts/cli/cli.hpp"
 #include "cwts/venue/binance_rest.hpp"
 #include "json_log.hpp"
 #include "sim_server.hpp"
@@ -150,12 +150,12 @@ int main(int argc, char** argv) {
             static_cast<unsigned long long>(counted), user_stream == "on" ? "true" : "false",
             per_place, per_answer);
       } else {
-        std::printf("heap allocations per order on the venue's thread (%llu market orders, user "
-                    "data stream %s):\n",
-                    static_cast<unsigned long long>(counted), user_stream.c_str());
+        std::printf(
+            "heap allocations per order on the venue's thread (%llu market orders, user "
+            "data stream %s):\n",
+            static_cast<unsigned long long>(counted), user_stream.c_str());
         std::printf("  place() to the order's bytes on the socket: %.2f\n", per_place);
-        std::printf("  the answer and the stream's events to the final update: %.2f\n",
-                    per_answer);
+        std::printf("  the answer and the stream's events to the final update: %.2f\n", per_answer);
       }
     }
   }
