@@ -14,16 +14,13 @@
 #include <gtest/gtest.h>
 
 #include "cwts/venue/binance_rest.hpp"
+#include "error_listener.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 
-struct Listener : cwts::venue::VenueListener {
-  void on_order_event(const cwts::venue::OrderEvent&) override {}
-  void on_venue_error(std::string_view what) override { errors.emplace_back(what); }
-  std::vector<std::string> errors;
-};
+using Listener = cwts::venue::test::ErrorListener;
 
 std::int64_t wall_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(

@@ -11,16 +11,13 @@
 #include "../feed/ws_test_server.hpp"
 #include "cwts/net/hmac.hpp"
 #include "cwts/venue/binance_rest.hpp"
+#include "error_listener.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 
-struct Listener : cwts::venue::VenueListener {
-  void on_order_event(const cwts::venue::OrderEvent&) override {}
-  void on_venue_error(std::string_view what) override { errors.emplace_back(what); }
-  std::vector<std::string> errors;
-};
+using Listener = cwts::venue::test::ErrorListener;
 
 std::string write_file(const std::string& name, const std::string& text) {
   const std::string path = ::testing::TempDir() + "/" + name;
