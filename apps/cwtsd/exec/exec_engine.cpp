@@ -223,7 +223,7 @@ void ExecEngine::run(std::atomic<bool>& stop) {
     const std::int64_t now = realtime_ns();
     bool did_work = false;
     loop_once(now, did_work);
-    if (did_work) {
+    if (did_work || now < idle_since) {  // (or the wall clock stepped back)
       idle_since = now;
       continue;
     }
@@ -305,7 +305,8 @@ void ExecEngine::loop_once(std::int64_t now, bool& did_work) {
       applied_version_.store(l.version, std::memory_order_release);
     }
   }
-  if (io_due_ || now - io_polled_ns_ >= kIoPollEveryNs) {
+  // (now < io_polled_ns_: the wall clock stepped back; polled at once rather than after the step.)
+  if (io_due_ || now - io_polled_ns_ >= kIoPollEveryNs || now < io_polled_ns_) {
     io_polled_ns_ = now;
     if (ioc_.poll() > 0) did_work = true;
     if (ioc_.stopped()) ioc_.restart();

@@ -162,7 +162,7 @@ bool BinanceRestVenue::adopt(std::string_view client_order_id, std::string_view 
 
 void BinanceRestVenue::tick(std::int64_t now_ns) {
   Impl& i = *impl_;
-  i.expire_requests(now_ns);
+  i.expire_requests();
   i.ws_tick(now_ns);
   // While the user data stream is live, fills and balances arrive on it: nothing is polled.
   const bool live = i.ws_state == Impl::WsState::kLive;

@@ -132,7 +132,7 @@ struct BinanceRestVenue::Impl {
     bool await_resolve = false;  // its connect waits for the venue's name to be looked up
     // A request (its write, then its answer) has no stream timer: arming one is a syscall, and
     // the write's would come before the order's bytes. expire_requests() bounds it from tick().
-    std::int64_t deadline_ns = 0;  // 0 = no request on the wire
+    std::int64_t deadline_ns = 0;  // core::monotonic_ns(); 0 = no request on the wire
     bool timed_out = false;
     Job job;
     std::string out;  // the request's bytes (reused: keeps its capacity)
@@ -165,7 +165,7 @@ struct BinanceRestVenue::Impl {
   void close(Conn& c);
   // A request still writing or awaiting its answer past timeout_ms: its connection is closed (the
   // pending write or read then fails, said as a timeout).
-  void expire_requests(std::int64_t now);
+  void expire_requests();
   void fail(Conn& c, beast::error_code ec, const char* stage);
 
   // ---- unknown outcomes and retries (binance_rest_transport.cpp) --------------------------

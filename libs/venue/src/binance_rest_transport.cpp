@@ -359,7 +359,8 @@ void BinanceRestVenue::Impl::send(Conn& c) {
   // one request at a time per connection, far below the smallest send buffer), and the answer's
   // wait is bounded by expire_requests(), from tick().
   c.timed_out = false;
-  c.deadline_ns = now + static_cast<std::int64_t>(opt.timeout_ms) * 1'000'000;
+  // On the monotonic clock: a step of the wall clock neither expires nor stretches it.
+  c.deadline_ns = core::monotonic_ns() + static_cast<std::int64_t>(opt.timeout_ms) * 1'000'000;
   if (c.tls) {
     beast::get_lowest_layer(*c.tls).expires_never();
     asio::async_write(*c.tls, asio::buffer(c.out), on_write);
@@ -369,9 +370,12 @@ void BinanceRestVenue::Impl::send(Conn& c) {
   }
 }
 
-void BinanceRestVenue::Impl::expire_requests(std::int64_t now) {
+void BinanceRestVenue::Impl::expire_requests() {
+  std::int64_t now = 0;  // read once, and only while a request is on the wire
   for (auto& c : conns) {
-    if (c->deadline_ns == 0 || now <= c->deadline_ns) continue;
+    if (c->deadline_ns == 0) continue;
+    if (now == 0) now = core::monotonic_ns();
+    if (now <= c->deadline_ns) continue;
     c->deadline_ns = 0;
     c->timed_out = true;
     close(*c);  // the pending write or read completes with operation_aborted: fail() says timeout
