@@ -122,7 +122,8 @@ class VenueClient {
                      std::int64_t /*sent_ns*/) {
     return false;
   }
-  // Exec loop, every iteration: timers (order polls, account refresh), queued events.
+  // Exec loop, after a pass that did work and else every few µs (ADR 0037): timers (order polls,
+  // account refresh, request deadlines), queued events.
   virtual void tick(std::int64_t now_ns) = 0;
   // True once the venue answered (account fetched); READY=1 waits for it.
   [[nodiscard]] virtual bool ready() const noexcept = 0;
