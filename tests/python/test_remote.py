@@ -610,7 +610,8 @@ async def main():
     async with await remote.connect(url, token=token, slot=3, ssl=ctx, name="netns") as b:
         q = await b.quote("BTCUSDT")
         out["quote_valid"] = q.book_valid and q.bid > 0
-        seq = await b.submit("BTCUSDT", "buy", 0.001, price=q.ask, tif="IOC", round="nearest")
+        # Across the ask with room: the synthetic market may move between the quote and the order.
+        seq = await b.submit("BTCUSDT", "buy", 0.001, price=q.ask * 1.002, tif="IOC", round="nearest")
         r = await b.wait_report(seq, 10)
         out["report"] = r.kind if r else None
         await b.subscribe(["ETHUSDT"], ["quote"])
