@@ -4,6 +4,7 @@
 // itself is tested from Python (tests/python/test_ta.py), where the `ta-lib` wheel lives.
 #include "cwts/ta/ta.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -486,6 +487,66 @@ TEST(TaReference, ConstantSeriesFollowTaLibsZeroRules) {
 }
 
 // ---- parameters, registry ----
+
+// MIN, MAX and WILLR over one series take their window extremes in chunks of widening windows:
+// across chunk edges, periods longer than a chunk, and series with a NaN or a signed zero late
+// (the stream's order of comparisons from the first bar), the same bits as the stream; without
+// those, the window's extreme read bar by bar.
+TEST(TaReference, WindowExtremesOverManyChunksAreTheStreamsBits) {
+  for (const ta::Kind k : {ta::Kind::kMin, ta::Kind::kMax, ta::Kind::kWillr}) {
+    const ta::KindSpec& spec = ta::spec(k);
+    for (const int period : {2, 3, 14, 30, 200, 1023, 1024, 1025, 3000}) {
+      ta::Params p = ta::default_params(k);
+      p.v[0] = period;
+      for (const std::size_t n : {1023UL, 1024UL, 1025UL, 4097UL, 9000UL}) {
+        for (const int late : {0, 1, 2}) {  // none, a NaN, +0 and -0
+          Series s = make_series(Shape::kWalk, n, 7 + n);
+          for (auto* v : {&s.close, &s.high, &s.low}) {
+            if (late == 1) (*v)[n - 5] = kNaN;
+            if (late == 2) {
+              (*v)[n - 5] = 0.0;
+              (*v)[n - 4] = -0.0;
+            }
+          }
+          std::vector<double> expect(n);
+          auto stream = ta::make_stream(k, p);
+          for (std::size_t t = 0; t < n; ++t) {
+            double in[ta::kMaxInputs], out[ta::kMaxOutputs];
+            for (std::size_t i = 0; i < spec.n_inputs; ++i) in[i] = s.input(spec.inputs[i])[t];
+            stream->update(in, out);
+            expect[t] = out[0];
+          }
+          if (late == 0) {  // the stream itself against the windows read bar by bar
+            const auto w = static_cast<std::size_t>(period);
+            for (std::size_t t = w - 1; t < n; t += 97) {
+              const std::size_t b = t + 1 - w;
+              const double lo = *std::min_element(s.low.begin() + b, s.low.begin() + t + 1);
+              const double hi = *std::max_element(s.high.begin() + b, s.high.begin() + t + 1);
+              const double range = hi - lo;
+              const double m = k == ta::Kind::kMin
+                                   ? *std::min_element(s.close.begin() + b, s.close.begin() + t + 1)
+                               : k == ta::Kind::kMax
+                                   ? *std::max_element(s.close.begin() + b, s.close.begin() + t + 1)
+                               : range != 0.0 ? (hi - s.close[t]) / range * -100.0
+                                              : 0.0;
+              ASSERT_TRUE(same_bits(expect[t], m)) << spec.name << " p " << period << " bar " << t;
+            }
+          }
+          for (const ta::Isa isa : machine_isas()) {
+            ta::set_isa(isa);
+            const Outputs got = run_one(k, p, s);
+            for (std::size_t t = 0; t < n; ++t) {
+              ASSERT_TRUE(same_bits(got.v[0][t], expect[t]))
+                  << spec.name << " isa " << ta::to_string(isa) << " p " << period << " n " << n
+                  << " case " << late << " bar " << t << ": " << got.v[0][t] << " vs " << expect[t];
+            }
+          }
+        }
+      }
+    }
+  }
+  ta::set_isa(ta::Isa::kScalar);
+}
 
 TEST(TaParams, OutOfRangeValuesAreNamed) {
   ta::Params p = ta::default_params(ta::Kind::kRsi);

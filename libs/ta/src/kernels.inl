@@ -7,6 +7,7 @@
 // function); with -ffp-contract=off a lane's arithmetic is the scalar arithmetic, so every ISA
 // gives the same bits.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include <new>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "cwts/ta/ta.hpp"
 
@@ -209,6 +211,98 @@ struct Extreme {
     }
   }
 };
+
+#if CWTS_TA_WIDTH > 1
+// The lowest / highest of the p bars ending at every bar of one series, by widening windows with
+// its bars in the lanes: the extreme of the last 4w bars is the extreme of four windows of w, w
+// bars apart, so a few passes over a chunk that stays in L1 give every bar's window (30 bars:
+// 1 -> 4 -> 16, then two windows of 16, 14 bars apart). Without NaN and zeros every order of
+// comparisons gives the same extreme bit for bit (equal doubles are the same bits; only +0/-0 and
+// NaN depend on which side a comparison keeps): run() says when a window holds either, and the
+// caller then runs Extreme's order. Vector ISAs only: one lane does better with Extreme's passes.
+template <bool Lowest>
+struct WindowExtreme {
+  static constexpr std::size_t kChunk = 1024;  // bars per run(): with its window, in L1
+  using Offsets = std::array<std::size_t, 4>;
+  std::size_t p;
+  std::vector<double> a, b;
+  explicit WindowExtreme(std::size_t period) : p(period), a(kChunk + period), b(kChunk + period) {}
+
+  // dst[i] = the extreme of src[i - off[k]] (k < 4) for i < count, in lanes. Offsets past a
+  // window's last repeat it (the extreme of a and a is a).
+  static void pass(const double* src, const Offsets& off, double* dst, std::size_t count) noexcept {
+    std::size_t i = 0;
+    for (; i + CWTS_TA_WIDTH <= count; i += CWTS_TA_WIDTH) {
+      // Four named loads: an array of lanes filled in a loop went through the stack on AVX2
+      // (16-byte stores read back as 32: a failed store forward per load, 5x slower).
+      const auto ld = [&](std::size_t k) {
+        V u;
+        std::memcpy(&u, src + i - off[k], sizeof(V));
+        return u;
+      };
+      const V m = Extreme<Lowest>::pick(Extreme<Lowest>::pick(ld(0), ld(1)),
+                                        Extreme<Lowest>::pick(ld(2), ld(3)));
+      std::memcpy(dst + i, &m, sizeof(V));
+    }
+    for (; i < count; ++i) {
+      V m = splat(src[i]);
+      for (std::size_t k = 1; k < 4; ++k) m = Extreme<Lowest>::pick(m, splat(src[i - off[k]]));
+      std::memcpy(dst + i, &m, sizeof(double));  // lane 0
+    }
+  }
+  // Whether any of v[0, count) is NaN or a zero, in lanes.
+  static bool unordered(const double* v, std::size_t count) noexcept {
+    M bad = mnot(mtrue());
+    std::size_t i = 0;
+    for (; i + CWTS_TA_WIDTH <= count; i += CWTS_TA_WIDTH) {
+      V u;
+      std::memcpy(&u, v + i, sizeof(V));
+      bad = mor(bad, mor(u != u, u == splat(0.0)));
+    }
+    bool tail = false;
+    for (; i < count; ++i) tail = tail || v[i] != v[i] || v[i] == 0.0;
+    return any(bad) || tail;
+  }
+  static Offsets offsets(std::size_t w, std::size_t last) noexcept {  // 0, w, 2w, 3w; <= last
+    return Offsets{0, std::min(w, last), std::min(2 * w, last), std::min(3 * w, last)};
+  }
+  // dst[t - s] = the extreme of x[t - p + 1, t] for t in [max(s, p - 1), e), e - s <= kChunk.
+  // False, with dst unwritten, when one of those windows holds a NaN or a zero.
+  bool run(const double* x, std::size_t s, std::size_t e, double* dst) noexcept {
+    if (e < p) return true;                                 // warm-up only
+    const std::size_t base = s >= p - 1 ? s - (p - 1) : 0;  // the first output's window start
+    const std::size_t len = e - base;                       // window j ends at bar base + j
+    const double* src = x + base;
+    if (unordered(src, len)) return false;
+    // src[j] for j >= w - 1 holds the window of w bars ending at base + j (below that: unused).
+    std::size_t w = 1;
+    for (; 4 * w < p; w *= 4) {
+      const std::size_t lo = 3 * w;  // < p - 1 < len
+      pass(src + lo, offsets(w, lo), a.data() + lo, len - lo);
+      a.swap(b);
+      src = b.data();
+    }
+    // The last pass: up to four windows of w ending at t, the oldest p - w bars earlier.
+    const std::size_t first = std::max(s, p - 1);
+    pass(src + (first - base), offsets(w, p - w), dst + (first - s), e - first);
+    return true;
+  }
+};
+#endif
+
+// One series through K::step() bar by bar (lane 0), for a whole-series form that cannot keep
+// step()'s bits on this input.
+template <class K>
+void step_series(const Params& pr, std::size_t n, const double* const* in, std::size_t n_in,
+                 double* const* out, std::size_t n_out) {
+  K k(pr);
+  for (std::size_t t = 0; t < n; ++t) {
+    V u[kMaxInputs], v[kMaxOutputs];
+    for (std::size_t i = 0; i < n_in; ++i) u[i] = splat(in[i][t]);
+    k.step(u, v);
+    for (std::size_t j = 0; j < n_out; ++j) std::memcpy(out[j] + t, &v[j], sizeof(double));
+  }
+}
 
 // TA-Lib's TRUE_RANGE as written in TA_TRANGE.
 inline V true_range(V high, V low, V prev_close) noexcept {

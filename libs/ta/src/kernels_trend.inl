@@ -52,6 +52,22 @@ struct ExtremeK {
     e.step(x[0]);
     y[0] = t++ < p - 1 ? splat(kNaN) : e.value;
   }
+#if CWTS_TA_WIDTH > 1
+  // One whole series through WindowExtreme (its bars in the lanes); a series with a NaN or a
+  // zero runs step()'s order of comparisons instead, from its first bar.
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    const auto p = static_cast<std::size_t>(iparam(pr, 0));
+    double* y = out[0];
+    std::fill(y, y + std::min(n, p - 1), kNaN);
+    WindowExtreme<Lowest> we(p);
+    for (std::size_t s = 0; s < n; s += WindowExtreme<Lowest>::kChunk) {
+      if (!we.run(in[0], s, std::min(n, s + WindowExtreme<Lowest>::kChunk), y + s)) {
+        step_series<ExtremeK>(pr, n, in, 1, out, 1);
+        return;
+      }
+    }
+  }
+#endif
 };
 using Min = ExtremeK<true>;
 using Max = ExtremeK<false>;
@@ -184,9 +200,48 @@ struct Willr {
       y[0] = splat(kNaN);
       return;
     }
-    const V range = hi.value - lo.value;
-    y[0] = sel(range != splat(0.0), (hi.value - x[2]) / range * splat(-100.0), splat(0.0));
+    y[0] = value(hi.value, lo.value, x[2]);
   }
+  static V value(V highest, V lowest, V close) noexcept {
+    const V range = highest - lowest;
+    return sel(range != splat(0.0), (highest - close) / range * splat(-100.0), splat(0.0));
+  }
+#if CWTS_TA_WIDTH > 1
+  // One whole series: the window extremes through WindowExtreme, then value() per bar, both with
+  // the bars in the lanes (the same bits as step(): the extremes are exact, value() is step()'s
+  // expression). A NaN or a zero in high or low runs step() instead, from the first bar.
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    constexpr std::size_t W = CWTS_TA_WIDTH;
+    const auto p = static_cast<std::size_t>(iparam(pr, 0));
+    const double* close = in[2];
+    double* y = out[0];
+    std::fill(y, y + std::min(n, p - 1), kNaN);
+    constexpr std::size_t kChunk = WindowExtreme<false>::kChunk;
+    WindowExtreme<false> highest(p);
+    WindowExtreme<true> lowest(p);
+    std::vector<double> hh(kChunk), ll(kChunk);
+    for (std::size_t s = 0; s < n; s += kChunk) {
+      const std::size_t e = std::min(n, s + kChunk);
+      if (!highest.run(in[0], s, e, hh.data()) || !lowest.run(in[1], s, e, ll.data())) {
+        step_series<Willr>(pr, n, in, 3, out, 1);
+        return;
+      }
+      std::size_t t = std::max(s, p - 1);
+      for (; t + W <= e; t += W) {
+        V h, l, c;
+        std::memcpy(&h, hh.data() + (t - s), sizeof(V));
+        std::memcpy(&l, ll.data() + (t - s), sizeof(V));
+        std::memcpy(&c, close + t, sizeof(V));
+        const V v = value(h, l, c);
+        std::memcpy(y + t, &v, sizeof(V));
+      }
+      for (; t < e; ++t) {
+        const V v = value(splat(hh[t - s]), splat(ll[t - s]), splat(close[t]));
+        std::memcpy(y + t, &v, sizeof(double));  // lane 0
+      }
+    }
+  }
+#endif
 };
 
 // TA_SAR: direction from the first bar's -DM, then Wilder's parabolic stop and reverse. All four
