@@ -1,6 +1,10 @@
 // cwts_bridge._native.ta_*: the cwts::ta kernels over NumPy arrays, the GIL released while they
 // run. cwts_bridge/ta.py gives them TA-Lib's names and signatures.
+#include <array>
+#include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nanobind/nanobind.h>
@@ -108,6 +112,135 @@ void run_many(int kind, const std::vector<double>& values, const std::vector<In2
   });
 }
 
+// A cwts_bridge.ta function's fast path, the whole call read in C++ (in Python it cost more than
+// the kernel on FreqTrade's 1,000-bar frames): the inputs are float64 C-contiguous 1-D NumPy
+// arrays or pandas Series of them, the parameters numbers by position or name, every matype one
+// with a kernel. Anything else returns None and the Python function reads the call (the same
+// result, more slowly): a DataFrame, a conversion, an unknown keyword, TA-Lib's fallbacks.
+class FastCall {
+ public:
+  FastCall(int kind, std::vector<double> defaults, nb::dict index, std::vector<std::size_t> matypes,
+           std::vector<double> ma_most, bool abstract)
+      : kind_(kind_at(kind)),
+        spec_(ta::spec(kind_)),
+        defaults_(std::move(defaults)),
+        index_(std::move(index)),
+        matypes_(std::move(matypes)),
+        ma_most_(std::move(ma_most)),
+        abstract_(abstract) {
+    if (defaults_.size() != spec_.n_params || matypes_.size() != ma_most_.size()) {
+      throw nb::value_error("FastCall: parameters do not match the kernel");
+    }
+    nb::module_ np = nb::module_::import_("numpy");
+    ndarray_ = np.attr("ndarray");
+    empty_ = np.attr("empty");
+  }
+
+  nb::object operator()(const nb::tuple& args, const nb::dict& kwargs) {
+    const std::size_t n_in = spec_.n_inputs, n_out = spec_.n_outputs;
+    const std::size_t na = args.size();
+    if (na < n_in || na > n_in + spec_.n_params) return nb::none();
+    std::array<nb::object, ta::kMaxInputs> held;  // a Series' values, alive for the call
+    std::array<In1, ta::kMaxInputs> in;
+    std::array<const double*, ta::kMaxInputs> ip{};
+    nb::object series_index;
+    for (std::size_t i = 0; i < n_in; ++i) {
+      nb::handle a = args[i];
+      if (!a.type().is(ndarray_)) {
+        if (!is_series(a)) return nb::none();
+        if (!series_index.is_valid()) series_index = a.attr("index");
+        held[i] = a.attr("to_numpy")();
+        a = held[i];
+        if (!a.type().is(ndarray_)) return nb::none();
+      }
+      if (!nb::try_cast<In1>(a, in[i], /*convert=*/false)) return nb::none();
+      ip[i] = in[i].data();
+    }
+    ta::Params p;
+    for (std::size_t i = 0; i < spec_.n_params; ++i) p.v[i] = defaults_[i];
+    for (std::size_t i = n_in; i < na; ++i) {  // positional parameters; None keeps the default
+      if (!number(args[i], p.v[i - n_in])) return nb::none();
+    }
+    for (auto [key, value] : kwargs) {
+      PyObject* at = PyDict_GetItem(index_.ptr(), key.ptr());  // borrowed; never raises
+      if (at == nullptr) return nb::none();
+      const auto i = static_cast<std::size_t>(PyLong_AsSsize_t(at));
+      if (i < na - n_in || !number(value, p.v[i])) return nb::none();  // given twice: TypeError
+    }
+    for (std::size_t m = 0; m < matypes_.size(); ++m) {
+      const double v = p.v[matypes_[m]];
+      if (v != 0 && (v > ma_most_[m] || v == 7)) return nb::none();  // TA-Lib's MA (MAMA)
+    }
+    const std::size_t n = in[0].shape(0);
+    for (std::size_t i = 1; i < n_in; ++i) {
+      if (in[i].shape(0) != n) throw nb::value_error("input array lengths are different");
+    }
+    std::array<nb::object, ta::kMaxOutputs> outs;
+    std::array<double*, ta::kMaxOutputs> op{};
+    for (std::size_t j = 0; j < n_out; ++j) {
+      outs[j] = empty_(n);
+      Out1 o;
+      if (!nb::try_cast<Out1>(outs[j], o, false)) throw nb::type_error("numpy.empty: not float64");
+      op[j] = o.data();
+    }
+    guarded([&] {
+      // The GIL is released only where the kernel runs long enough to pay for giving it back.
+      if (n >= kReleaseGilFrom) {
+        nb::gil_scoped_release unlocked;
+        ta::run(kind_, p, n, std::span(ip.data(), n_in), std::span(op.data(), n_out));
+      } else {
+        ta::run(kind_, p, n, std::span(ip.data(), n_in), std::span(op.data(), n_out));
+      }
+    });
+    if (series_index.is_valid() && !abstract_) {  // as call.wrap(): Series on the first's index
+      if (!series_.is_valid()) series_ = nb::module_::import_("pandas").attr("Series");
+      for (std::size_t j = 0; j < n_out; ++j) outs[j] = series_(outs[j], "index"_a = series_index);
+    }
+    if (n_out == 1) return outs[0];
+    if (abstract_) {
+      nb::list l;
+      for (std::size_t j = 0; j < n_out; ++j) l.append(outs[j]);
+      return l;
+    }
+    nb::tuple t = nb::steal<nb::tuple>(PyTuple_New(static_cast<Py_ssize_t>(n_out)));
+    for (std::size_t j = 0; j < n_out; ++j) {
+      PyTuple_SET_ITEM(t.ptr(), static_cast<Py_ssize_t>(j), outs[j].release().ptr());
+    }
+    return t;
+  }
+
+ private:
+  static constexpr std::size_t kReleaseGilFrom = 1 << 14;
+
+  // cwts_bridge.ta._is_series: a type named Series with an index (pandas' without importing it).
+  static bool is_series(nb::handle a) {
+    const std::string_view name(Py_TYPE(a.ptr())->tp_name);
+    return (name == "Series" || name.ends_with(".Series")) && nb::hasattr(a, "index");
+  }
+  // A parameter as float(v) reads it: a Python or NumPy number. None keeps `into`; anything else
+  // (a string float() would read too) is left to the Python path.
+  static bool number(nb::handle v, double& into) {
+    if (v.is_none()) return true;
+    if (!PyFloat_Check(v.ptr()) && !PyLong_Check(v.ptr()) && !PyNumber_Check(v.ptr())) return false;
+    const double d = PyFloat_AsDouble(v.ptr());
+    if (d == -1.0 && PyErr_Occurred() != nullptr) {
+      PyErr_Clear();
+      return false;
+    }
+    into = d;
+    return true;
+  }
+
+  ta::Kind kind_;
+  const ta::KindSpec& spec_;
+  std::vector<double> defaults_;
+  nb::dict index_;
+  std::vector<std::size_t> matypes_;
+  std::vector<double> ma_most_;
+  bool abstract_;
+  nb::object ndarray_, empty_, series_;
+};
+
 nb::list specs() {
   nb::list l;
   for (std::size_t i = 0; i < ta::kKindCount; ++i) {
@@ -133,6 +266,11 @@ nb::list specs() {
 
 void register_ta(nb::module_& m) {
   m.def("ta_specs", &specs);
+  nb::class_<FastCall>(m, "TaFastCall")
+      .def(nb::init<int, std::vector<double>, nb::dict, std::vector<std::size_t>,
+                    std::vector<double>, bool>(),
+           "kind"_a, "defaults"_a, "index"_a, "matypes"_a, "ma_most"_a, "abstract"_a)
+      .def("__call__", &FastCall::operator(), "args"_a, "kwargs"_a);
   m.def("ta_run", &run, "kind"_a, "params"_a, "inputs"_a, "outputs"_a);
   m.def("ta_run_many", &run_many, "kind"_a, "params"_a, "inputs"_a, "outputs"_a);
   m.def("ta_lookback", [](const std::string& name, const std::vector<double>& values) {

@@ -244,6 +244,52 @@ def test_pandas_series_and_dataframes():
                           equal_nan=True)
 
 
+def test_arrays_and_series_are_read_in_cpp_and_everything_else_by_the_python_reader(monkeypatch):
+    """The call shapes FreqTrade strategies use most (float64 arrays, dataframe['close'] Series,
+    parameters by position or name, a kernel's matype) are read by the native fast path: with
+    the Python reader broken they still give TA-Lib's values, a Series on its index, tuples for
+    several outputs. A DataFrame, a conversion, an unknown keyword or TA-Lib's MAMA reach it."""
+    d = dataset("walk", n=400)
+    idx = pd.date_range("2024-01-01", periods=400, freq="5min", tz="UTC")
+    high, low, close = (pd.Series(d[k], index=idx) for k in ("high", "low", "close"))
+
+    def broken(*_a, **_k):
+        raise AssertionError("the Python reader was used")
+
+    monkeypatch.setattr(cta._Call, "read", broken)
+    ref = talib.RSI(d["close"], timeperiod=9)
+    assert np.array_equal(cta.RSI(d["close"], 9), ref, equal_nan=True)
+    assert np.array_equal(cta.RSI(d["close"], timeperiod=np.int64(9)), ref, equal_nan=True)
+    assert np.array_equal(cta.RSI(d["close"], None), talib.RSI(d["close"]), equal_nan=True)
+    rsi = cta.RSI(close, timeperiod=9.0)
+    assert isinstance(rsi, pd.Series) and rsi.index.equals(idx)
+    assert np.array_equal(rsi.to_numpy(), ref, equal_nan=True)
+    atr = cta.ATR(high, d["low"], close, 14)  # mixed: the first Series' index
+    assert isinstance(atr, pd.Series) and atr.index.equals(idx)
+    assert np.allclose(atr.to_numpy(), talib.ATR(d["high"], d["low"], d["close"], 14), rtol=1e-9, equal_nan=True)
+    up, mid, lo = cta.BBANDS(close, 20, 2.0, 2.0, matype=1)
+    assert all(isinstance(b, pd.Series) and b.index.equals(idx) for b in (up, mid, lo))
+    for ours, theirs in zip((up, mid, lo), talib.BBANDS(d["close"], 20, 2.0, 2.0, matype=1)):
+        assert np.allclose(ours.to_numpy(), theirs, rtol=1e-9, equal_nan=True)
+    k, dd = cta.STOCH(d["high"], d["low"], d["close"], fastk_period=5)
+    assert all(type(o) is np.ndarray for o in (k, dd))
+    import cwts_bridge.ta.abstract as cab
+    assert type(cab.RSI(close, timeperiod=9)) is np.ndarray  # talib.abstract: arrays for a Series
+    assert isinstance(cab.BBANDS(close, 20), list)
+    with pytest.raises(ValueError, match="lengths are different"):
+        cta.ATR(d["high"], d["low"][:10], d["close"])
+    with pytest.raises(ValueError, match="timeperiod = 1 is out of range"):
+        cta.RSI(close, 1)
+    frame = pd.DataFrame({"high": d["high"], "low": d["low"], "close": d["close"]})
+    for call in (lambda: cta.RSI(frame), lambda: cta.RSI(d["close"].astype(np.float32)),
+                 lambda: cta.RSI(d["close"][::2]), lambda: cta.RSI(list(d["close"])),
+                 lambda: cta.RSI(d["close"], period=3), lambda: cta.RSI(d["close"], "9"),
+                 lambda: cta.RSI(d["close"], 9, timeperiod=9), lambda: cta.MA(d["close"], 30, 7),
+                 lambda: cta.RSI(close.astype(np.float32))):
+        with pytest.raises(AssertionError, match="Python reader"):
+            call()
+
+
 def test_errors_are_clear():
     x = np.arange(50, dtype=float)
     with pytest.raises(ValueError, match="RSI: timeperiod = 1 is out of range"):

@@ -149,6 +149,10 @@ def _is_array(x: Any) -> bool:
 
 
 def _vector(x: Any, what: str) -> np.ndarray:
+    if _is_series(x):
+        # A pandas Series gives its values at once; NumPy's conversion asks it first for array
+        # interfaces it does not have, each a miss through pandas' __getattr__ (5 us a call).
+        x = x.to_numpy()
     a = np.ascontiguousarray(x, dtype=np.float64)
     if a.ndim != 1:
         raise ValueError(f"{what} must be one-dimensional, got shape {a.shape}")
@@ -265,7 +269,7 @@ def _talib_run(name: str, call: _Call, vecs: list[np.ndarray], values: list[Any]
 def _make(kind: int, spec: dict[str, Any], abstract: bool = False):
     name: str = spec["name"]
     call = _native_call(spec)
-    n_in, n_out = len(call.inputs), len(call.outputs)
+    n_out = len(call.outputs)
     pnames = call.pnames
     defaults = [float(p[1]) for p in spec["params"]]
     index = spec["_index"]
@@ -273,9 +277,6 @@ def _make(kind: int, spec: dict[str, Any], abstract: bool = False):
     ma_most = {i: spec["params"][i][3] for i in matypes}
     run = _native.ta_run
     empty = np.empty
-    ndarray = np.ndarray
-    f64 = np.dtype(np.float64)
-    multi = list if abstract else tuple
 
     def general(args: tuple, kwargs: dict):
         if args and _is_dataframe(args[0]) and not type(args[0]).__module__.startswith("pandas"):
@@ -295,33 +296,14 @@ def _make(kind: int, spec: dict[str, Any], abstract: bool = False):
             run(kind, [float(v) for v in values], vecs, outs)
         return call.wrap(outs, frame, index_, abstract)
 
+    # The fast path reads the call in C++ (TaFastCall: NumPy arrays or pandas Series of float64,
+    # numeric parameters, kernels' matypes) and says None for anything else: general() then.
+    fast = _native.TaFastCall(kind, defaults, dict(index), matypes, [float(ma_most[i]) for i in matypes],
+                              abstract)
+
     def indicator(*args: Any, **kwargs: Any):
-        # Fast path: float64 contiguous 1-D arrays, parameters by position or name, SMA matypes.
-        if len(args) >= n_in and len(args) <= n_in + len(pnames):
-            arrays = args[:n_in]
-            for a in arrays:
-                if type(a) is not ndarray or a.dtype != f64 or a.ndim != 1 or not a.flags.c_contiguous:
-                    return general(args, kwargs)
-            values = list(defaults)
-            for i, v in enumerate(args[n_in:]):
-                if v is not None:
-                    values[i] = float(v)
-            for k, v in kwargs.items():
-                i = index.get(k)
-                if i is None or (i < len(args) - n_in):
-                    return general(args, kwargs)
-                if v is not None:
-                    values[i] = float(v)
-            for i in matypes:
-                if values[i] != 0 and not _native_ma(ma_most[i], values[i]):
-                    return general(args, kwargs)
-            n = len(arrays[0])
-            if any(len(a) != n for a in arrays):
-                raise ValueError("input array lengths are different")
-            outs = [empty(n) for _ in range(n_out)]
-            run(kind, values, list(arrays), outs)
-            return outs[0] if n_out == 1 else multi(outs)
-        return general(args, kwargs)
+        r = fast(args, kwargs)
+        return general(args, kwargs) if r is None else r
 
     _describe(indicator, call, "TA-Lib semantics on the cwts kernels; see cwts_bridge.ta.")
     return indicator
