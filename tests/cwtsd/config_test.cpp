@@ -46,6 +46,10 @@ TEST(Config, MinimalGetsDefaults) {
   EXPECT_EQ(c.region.instance, "default");
   EXPECT_EQ(c.risk.max_open_orders, 10U);
   EXPECT_EQ(c.slot(3).trade, true);
+  EXPECT_EQ(c.venue.ws_api_silence_ms, 60000U);
+  EXPECT_EQ(parse_config(R"({"market":{"symbols":["BTCUSDT"]},"venue":{"ws_api_silence_ms":2000}})")
+                .venue.ws_api_silence_ms,
+            2000U);
 }
 
 TEST(Config, DecimalsAreExact) {
@@ -111,6 +115,8 @@ TEST(Config, BadValuesNameKeyAndReason) {
                "risk.symbols.ETHUSDT", "not one of market.symbols");
   expect_error(R"({"market":{"symbols":["BTCUSDT"]},"venue":{"kind":"kraken"}})", "venue.kind",
                "not one of");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"venue":{"ws_api_silence_ms":500}})",
+               "venue.ws_api_silence_ms", "between 1000 and 600000");
   expect_error(R"({"market":{"symbols":["BTCUSDT"]},"threads":{"exec":{"idle":"spin"}}})",
                "threads.exec.idle", "not one of");
   expect_error(R"({"market":{"symbols":["BTCUSDT"]},"threads":{"gateway":{"idle":"poll"}}})",

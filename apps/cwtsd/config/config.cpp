@@ -117,6 +117,7 @@ Config parse_config(std::string_view json) {
     s->integer("recv_window_ms", c.venue.recv_window_ms, 1, 60000);
     s->integer("request_timeout_ms", c.venue.request_timeout_ms, 100, 120000);
     s->integer("order_poll_ms", c.venue.order_poll_ms, 10, 60000);
+    s->integer("ws_api_silence_ms", c.venue.ws_api_silence_ms, 1000, 600000);
     s->integer("account_poll_ms", c.venue.account_poll_ms, 100, 600000);
     s->integer("connections", c.venue.connections, 1, 16);
     s->integer("paper_fee_bps", c.venue.paper_fee_bps, 0, 1000);

@@ -82,10 +82,11 @@ struct VenueConfig {
   std::string ca_file;
   std::uint32_t recv_window_ms = 5000;
   std::uint32_t request_timeout_ms = 5000;
-  std::uint32_t order_poll_ms = 500;     // polls resting orders for fills
-  std::uint32_t account_poll_ms = 5000;  // balances (and the positions-against-balances check)
-  std::uint32_t connections = 2;         // kept-alive REST connections
-  std::int64_t paper_fee_bps = 10;       // paper venue: fee per fill in basis points of notional
+  std::uint32_t order_poll_ms = 500;        // polls resting orders for fills
+  std::uint32_t ws_api_silence_ms = 60000;  // the WebSocket API session: dead when this silent
+  std::uint32_t account_poll_ms = 5000;     // balances (and the positions-against-balances check)
+  std::uint32_t connections = 2;            // kept-alive REST connections
+  std::int64_t paper_fee_bps = 10;          // paper venue: fee per fill in basis points of notional
   StartAction on_start = StartAction::kAdopt;  // earlier runs' open orders: track or cancel
 };
 

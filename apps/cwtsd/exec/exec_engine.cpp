@@ -85,6 +85,7 @@ ExecEngine::ExecEngine(const Config& cfg, const binance::ExchangeInfo& info,
     o.recv_window_ms = cfg.venue.recv_window_ms;
     o.timeout_ms = cfg.venue.request_timeout_ms;
     o.order_poll_ms = cfg.venue.order_poll_ms;
+    o.ws_silence_ms = cfg.venue.ws_api_silence_ms;
     o.account_poll_ms = cfg.venue.account_poll_ms;
     o.connections = cfg.venue.connections;
     o.ws_api_url = effective_ws_api_url(cfg.venue);

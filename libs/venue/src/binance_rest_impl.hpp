@@ -247,6 +247,8 @@ struct BinanceRestVenue::Impl {
   template <class Ws>
   void ws_handshake(const std::shared_ptr<net::WsConn>& c, Ws& s);
   void ws_read(const std::shared_ptr<net::WsConn>& c);
+  void ws_heard() noexcept;
+  void ws_ping();
   void ws_frame(std::string_view text);
   void ws_send(std::string frame);
   void ws_write_next();
@@ -330,6 +332,11 @@ struct BinanceRestVenue::Impl {
   std::uint64_t ws_subscribe_id = 0;  // the request id of the pending subscription
   std::int64_t ws_next_connect_ns = 0;
   std::int64_t ws_connected_ns = 0;  // the session's last connect or (re)subscribe
+  // Silence (monotonic clock): the last frame, ping or pong heard on the open session, and our
+  // one ping since, if any. Our own check: Beast's idle timer re-armed a timer per frame.
+  std::int64_t ws_heard_ns = 0;
+  bool ws_ping_sent = false;     // since ws_heard_ns
+  bool ws_ping_pending = false;  // its write has not completed
   std::uint32_t ws_failures = 0;
   // Order requests sent over the session, by request id.
   std::pmr::unordered_map<std::uint64_t, Job> ws_inflight{&order_nodes};

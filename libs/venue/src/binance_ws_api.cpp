@@ -55,8 +55,38 @@ void BinanceRestVenue::Impl::ws_tick(std::int64_t now_ns) {
   }
   if (ws_state == WsState::kSubscribing && ws_subscribe_id != 0 &&
       now_ns > ws_connected_ns + static_cast<std::int64_t>(opt.timeout_ms) * 1'000'000) {
-    ws_down("the user data stream subscription was not answered");
+    return ws_down("the user data stream subscription was not answered");
   }
+  // Silence on the open session: a ping at half the limit, dead at the limit (nothing at all
+  // came back, not even the ping's pong). The clock is read only while a session is open.
+  if (ws_state == WsState::kSubscribing || ws_state == WsState::kLive) {
+    const std::int64_t silent = core::monotonic_ns() - ws_heard_ns;
+    const auto limit = static_cast<std::int64_t>(opt.ws_silence_ms) * 1'000'000;
+    if (silent >= limit) {
+      return ws_down("nothing heard for " + std::to_string(opt.ws_silence_ms) +
+                     " ms, not even a pong");
+    }
+    if (silent >= limit / 2 && !ws_ping_sent && !ws_ping_pending) ws_ping();
+  }
+}
+
+void BinanceRestVenue::Impl::ws_heard() noexcept {
+  ws_heard_ns = core::monotonic_ns();
+  ws_ping_sent = false;
+}
+
+void BinanceRestVenue::Impl::ws_ping() {
+  ws_ping_sent = ws_ping_pending = true;
+  std::shared_ptr<net::WsConn> c = ws;
+  std::weak_ptr<int> alive = life;
+  c->visit([&](auto& s) {
+    // Beast queues the ping behind a write in progress; one at a time (ws_ping_pending).
+    s.async_ping({}, [this, c, alive](beast::error_code ec) {
+      if (alive.expired() || c != ws) return;
+      ws_ping_pending = false;
+      if (ec) ws_down("ping: " + ec.message());
+    });
+  });
 }
 
 void BinanceRestVenue::Impl::ws_connect() {
@@ -106,11 +136,17 @@ void BinanceRestVenue::Impl::ws_handshake(const std::shared_ptr<net::WsConn>& c,
   beast::get_lowest_layer(s).expires_never();  // the WebSocket timeouts below take over
   websocket::stream_base::timeout t{};
   t.handshake_timeout = std::chrono::milliseconds(opt.timeout_ms);
-  // Binance pings every 20 s; a session silent for a minute is dead: Beast pings at half that
-  // and closes when nothing at all came back.
-  t.idle_timeout = std::chrono::seconds(60);
-  t.keep_alive_pings = true;
+  // Silence is ws_tick()'s (ws_silence_ms): Beast's idle timer is re-armed on every frame, a
+  // timerfd_settime each, three per order on the exec thread.
+  t.idle_timeout = websocket::stream_base::none();
+  t.keep_alive_pings = false;
   s.set_option(t);
+  // Pings and pongs are heard too (Beast answers the venue's pings itself, inside the read). A
+  // raw pointer: the stream owns the callback, a shared_ptr would be a cycle.
+  const net::WsConn* raw = c.get();
+  s.control_callback([this, raw](websocket::frame_type, beast::string_view) {
+    if (raw == ws.get()) ws_heard();
+  });
   s.set_option(websocket::stream_base::decorator(
       [](websocket::request_type& r) { r.set(http::field::user_agent, "cwtsd/0.1"); }));
   s.read_message_max(16U << 20);
@@ -126,6 +162,8 @@ void BinanceRestVenue::Impl::ws_handshake(const std::shared_ptr<net::WsConn>& c,
                       ++counters.ws_connects;
                       ws_state = WsState::kSubscribing;
                       ws_connected_ns = realtime_ns();
+                      ws_heard();
+                      ws_ping_pending = false;
                       ws_read(c);
                       ws_subscribe();
                     });
@@ -137,6 +175,7 @@ void BinanceRestVenue::Impl::ws_read(const std::shared_ptr<net::WsConn>& c) {
     s.async_read(c->buffer, [this, c, alive](beast::error_code ec, std::size_t n) {
       if (alive.expired() || c != ws) return;
       if (ec) return ws_down("read: " + ec.message());
+      ws_heard();
       const auto data = c->buffer.cdata();
       ws_frame(std::string_view(static_cast<const char*>(data.data()), data.size()));
       c->buffer.consume(n);

@@ -42,6 +42,9 @@ struct BinanceRestOptions {
   std::uint32_t connections = 2;
   std::uint32_t unknown_query_attempts = 5;  // failed queries before kUnknown (queries go on)
   std::string ws_api_url;  // "" = no WebSocket API: fills and balances are polled over REST
+  // The WebSocket API session is dead after this long without a frame, ping or pong from the
+  // venue (Binance pings every 20 s); a ping goes out at half of it.
+  std::uint32_t ws_silence_ms = 60000;
   OrderTransport order_transport = OrderTransport::kRest;
   // The venue's 429/418 back-off, shared with the process's other clients of the same venue (the
   // feed's snapshots): nothing is sent while it holds. nullptr = this client's own.
