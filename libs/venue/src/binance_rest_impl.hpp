@@ -24,6 +24,7 @@
 #include <boost/beast/ssl.hpp>
 #include <simdjson.h>
 
+#include "answer_parser.hpp"
 #include "cwts/core/decimal.hpp"
 #include "cwts/net/endpoint.hpp"
 #include "cwts/net/hmac.hpp"
@@ -137,7 +138,8 @@ struct BinanceRestVenue::Impl {
     Job job;
     std::string out;  // the request's bytes (reused: keeps its capacity)
     beast::flat_buffer buf;
-    std::optional<http::response_parser<http::string_body>> parser;
+    std::optional<detail::AnswerParser> parser;
+    detail::Answer answer;  // what parser reads into (reused: keeps its body's capacity)
   };
 
   Impl(asio::io_context& io, BinanceRestOptions o);
@@ -206,7 +208,7 @@ struct BinanceRestVenue::Impl {
   void refresh_account_soon();
 
   // ---- responses (binance_rest_orders.cpp) ------------------------------------------------
-  void on_response(Job& j, http::response<http::string_body>& res);
+  void on_response(Job& j, const detail::Answer& res);
   void reject_expired(const std::string& cid, std::string_view msg);
   void reject(const std::string& cid, std::int32_t code, int http_status, std::string_view msg,
               bool expired = false);
@@ -319,6 +321,7 @@ struct BinanceRestVenue::Impl {
   std::unordered_set<std::uint64_t> foreign_seen;               // foreign orders already told
   mutable std::unordered_set<std::string> unvalued_fee_assets;  // told once each
   Counters counters;
+  detail::Answer answer_in_hand;  // the REST answer on_response() is reading (see send())
 
   // The WebSocket API session.
   net::Endpoint ws_ep;

@@ -108,16 +108,13 @@ void BinanceRestVenue::Impl::refresh_account_soon() {
 }
 
 // ---- responses -------------------------------------------------------------------------
-void BinanceRestVenue::Impl::on_response(Job& j, http::response<http::string_body>& res) {
-  const int status = static_cast<int>(res.result_int());
+void BinanceRestVenue::Impl::on_response(Job& j, const detail::Answer& res) {
   if (listener != nullptr) {
-    listener->on_rate_headers(net::header_u64(res, "X-MBX-USED-WEIGHT-1M"),
-                              net::header_u64(res, "X-MBX-ORDER-COUNT-10S"),
-                              net::header_u64(res, "X-MBX-ORDER-COUNT-1D"));
+    listener->on_rate_headers(res.used_weight_1m, res.order_count_10s, res.order_count_1d);
   }
   simdjson::dom::element doc;
-  const bool parsed = json.parse(res.body()).get(doc) == simdjson::SUCCESS;
-  on_answer(j, status, doc, parsed, net::retry_after_s(res), res.body());
+  const bool parsed = json.parse(res.body).get(doc) == simdjson::SUCCESS;
+  on_answer(j, res.status, doc, parsed, res.retry_after_s, res.body);
 }
 
 void BinanceRestVenue::Impl::on_answer(Job& j, int status, simdjson::dom::element doc, bool parsed,

@@ -328,18 +328,20 @@ void BinanceRestVenue::Impl::send(Conn& c) {
   out += " HTTP/1.1\r\n";
   out += request_headers;
   c.buf.clear();
-  c.parser.emplace();
+  c.parser.emplace(c.answer);
   c.parser->body_limit(16U << 20);
   ++counters.requests;
   auto on_read = [this, &c](beast::error_code ec, std::size_t) {
     c.deadline_ns = 0;
     if (ec) return fail(c, c.timed_out ? beast::error::timeout : ec, "read");
     ++counters.responses;
-    auto res = c.parser->release();
-    if (!res.keep_alive()) close(c);
+    if (!c.parser->keep_alive()) close(c);
     Job done = std::move(c.job);
     c.busy = false;
-    on_response(done, res);
+    // The answer is read from a spare: what on_response() queues may take this connection again
+    // at once, and its next request starts by clearing c.answer. A swap moves no bytes.
+    std::swap(c.answer, answer_in_hand);
+    on_response(done, answer_in_hand);
     dispatch();
   };
   auto on_write = [this, &c, on_read](beast::error_code ec, std::size_t) {

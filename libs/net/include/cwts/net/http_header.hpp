@@ -12,10 +12,16 @@ namespace cwts::net {
 // Binance's longest ban is three days; a larger Retry-After is taken as that.
 inline constexpr std::int64_t kMaxRetryAfterS = 3 * 86'400;
 
-// The header's leading decimal digits as a number: 0 when it is absent or does not start with a
-// digit; UINT64_MAX when it is larger (saturates, never wraps).
+// A header value's leading decimal digits as a number: 0 when it does not start with a digit;
+// UINT64_MAX when it is larger (saturates, never wraps).
+[[nodiscard]] std::uint64_t leading_u64(std::string_view value) noexcept;
+
+// The header's leading_u64(), 0 when it is absent.
 [[nodiscard]] std::uint64_t header_u64(const boost::beast::http::fields& h,
                                        std::string_view name) noexcept;
+
+// A Retry-After value's seconds, at most kMaxRetryAfterS.
+[[nodiscard]] std::int64_t retry_after_value_s(std::string_view value) noexcept;
 
 // Retry-After in seconds, at most kMaxRetryAfterS; 0 when absent or not a number of seconds.
 [[nodiscard]] std::int64_t retry_after_s(const boost::beast::http::fields& h) noexcept;
