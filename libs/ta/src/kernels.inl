@@ -17,7 +17,6 @@
 #include <new>
 #include <utility>
 #include <variant>
-#include <vector>
 
 #include "cwts/ta/ta.hpp"
 
@@ -212,21 +211,47 @@ struct Extreme {
   }
 };
 
+// A zeroed array of doubles (a plain class: no std:: template is instantiated in these units,
+// whose -m flags differ, so none can be shared between them).
+class Doubles {
+ public:
+  explicit Doubles(std::size_t n) : d_(new double[n == 0 ? 1 : n]()) {}
+  Doubles(const Doubles&) = delete;
+  Doubles& operator=(const Doubles&) = delete;
+  ~Doubles() { delete[] d_; }
+  [[nodiscard]] double* data() noexcept { return d_; }
+  void swap(Doubles& o) noexcept {
+    double* t = d_;
+    d_ = o.d_;
+    o.d_ = t;
+  }
+
+ private:
+  double* d_;
+};
+
+// y[0, min(n, count)) = NaN (a loop: see Doubles).
+inline void fill_nan(double* y, std::size_t n, std::size_t count) noexcept {
+  for (std::size_t i = 0; i < n && i < count; ++i) y[i] = kNaN;
+}
+
 #if CWTS_TA_WIDTH > 1
 // The lowest / highest of the p bars ending at every bar of one series, by widening windows with
 // its bars in the lanes: the extreme of the last 4w bars is the extreme of four windows of w, w
 // bars apart, so a few passes over a chunk that stays in L1 give every bar's window (30 bars:
-// 1 -> 4 -> 16, then two windows of 16, 14 bars apart). Without NaN and zeros every order of
-// comparisons gives the same extreme bit for bit (equal doubles are the same bits; only +0/-0 and
-// NaN depend on which side a comparison keeps): run() says when a window holds either, and the
-// caller then runs Extreme's order. Vector ISAs only: one lane does better with Extreme's passes.
+// 1 -> 4 -> 16, then two windows of 16, 14 bars apart). Without NaN and -0 every order of
+// comparisons gives the same extreme bit for bit (equal doubles are the same bits; only a NaN, or
+// +0 against -0, depends on which side a comparison keeps): run() says when a window holds a NaN
+// or a -0, and the caller then runs Extreme's order. Vector ISAs only (one lane does better with
+// Extreme's passes), and periods up to a chunk (each chunk's passes cover its window again).
 template <bool Lowest>
 struct WindowExtreme {
   static constexpr std::size_t kChunk = 1024;  // bars per run(): with its window, in L1
   using Offsets = std::array<std::size_t, 4>;
   std::size_t p;
-  std::vector<double> a, b;
+  Doubles a, b;
   explicit WindowExtreme(std::size_t period) : p(period), a(kChunk + period), b(kChunk + period) {}
+  [[nodiscard]] static bool suits(std::size_t period) noexcept { return period <= kChunk; }
 
   // dst[i] = the extreme of src[i - off[k]] (k < 4) for i < count, in lanes. Offsets past a
   // window's last repeat it (the extreme of a and a is a).
@@ -250,24 +275,25 @@ struct WindowExtreme {
       std::memcpy(dst + i, &m, sizeof(double));  // lane 0
     }
   }
-  // Whether any of v[0, count) is NaN or a zero, in lanes.
+  // Whether any of v[0, count) is NaN or -0, in lanes.
   static bool unordered(const double* v, std::size_t count) noexcept {
     M bad = mnot(mtrue());
+    const M minus_zero = (M)splat(-0.0);
     std::size_t i = 0;
     for (; i + CWTS_TA_WIDTH <= count; i += CWTS_TA_WIDTH) {
       V u;
       std::memcpy(&u, v + i, sizeof(V));
-      bad = mor(bad, mor(u != u, u == splat(0.0)));
+      bad = mor(bad, mor(u != u, (M)u == minus_zero));
     }
     bool tail = false;
-    for (; i < count; ++i) tail = tail || v[i] != v[i] || v[i] == 0.0;
+    for (; i < count; ++i) tail = tail || v[i] != v[i] || (v[i] == 0.0 && std::signbit(v[i]));
     return any(bad) || tail;
   }
   static Offsets offsets(std::size_t w, std::size_t last) noexcept {  // 0, w, 2w, 3w; <= last
     return Offsets{0, std::min(w, last), std::min(2 * w, last), std::min(3 * w, last)};
   }
   // dst[t - s] = the extreme of x[t - p + 1, t] for t in [max(s, p - 1), e), e - s <= kChunk.
-  // False, with dst unwritten, when one of those windows holds a NaN or a zero.
+  // False, with dst unwritten, when one of those windows holds a NaN or a -0.
   bool run(const double* x, std::size_t s, std::size_t e, double* dst) noexcept {
     if (e < p) return true;                                 // warm-up only
     const std::size_t base = s >= p - 1 ? s - (p - 1) : 0;  // the first output's window start

@@ -53,12 +53,13 @@ struct ExtremeK {
     y[0] = t++ < p - 1 ? splat(kNaN) : e.value;
   }
 #if CWTS_TA_WIDTH > 1
-  // One whole series through WindowExtreme (its bars in the lanes); a series with a NaN or a
-  // zero runs step()'s order of comparisons instead, from its first bar.
+  // One whole series through WindowExtreme (its bars in the lanes); a series with a NaN or a -0,
+  // or a period longer than its chunk, runs step()'s order of comparisons, from its first bar.
   static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
     const auto p = static_cast<std::size_t>(iparam(pr, 0));
+    if (!WindowExtreme<Lowest>::suits(p)) return step_series<ExtremeK>(pr, n, in, 1, out, 1);
     double* y = out[0];
-    std::fill(y, y + std::min(n, p - 1), kNaN);
+    fill_nan(y, n, p - 1);
     WindowExtreme<Lowest> we(p);
     for (std::size_t s = 0; s < n; s += WindowExtreme<Lowest>::kChunk) {
       if (!we.run(in[0], s, std::min(n, s + WindowExtreme<Lowest>::kChunk), y + s)) {
@@ -209,17 +210,19 @@ struct Willr {
 #if CWTS_TA_WIDTH > 1
   // One whole series: the window extremes through WindowExtreme, then value() per bar, both with
   // the bars in the lanes (the same bits as step(): the extremes are exact, value() is step()'s
-  // expression). A NaN or a zero in high or low runs step() instead, from the first bar.
+  // expression). A NaN or a -0 in high or low, or a period longer than a chunk, runs step()
+  // instead, from the first bar.
   static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
     constexpr std::size_t W = CWTS_TA_WIDTH;
     const auto p = static_cast<std::size_t>(iparam(pr, 0));
+    if (!WindowExtreme<false>::suits(p)) return step_series<Willr>(pr, n, in, 3, out, 1);
     const double* close = in[2];
     double* y = out[0];
-    std::fill(y, y + std::min(n, p - 1), kNaN);
+    fill_nan(y, n, p - 1);
     constexpr std::size_t kChunk = WindowExtreme<false>::kChunk;
     WindowExtreme<false> highest(p);
     WindowExtreme<true> lowest(p);
-    std::vector<double> hh(kChunk), ll(kChunk);
+    Doubles hh(kChunk), ll(kChunk);
     for (std::size_t s = 0; s < n; s += kChunk) {
       const std::size_t e = std::min(n, s + kChunk);
       if (!highest.run(in[0], s, e, hh.data()) || !lowest.run(in[1], s, e, ll.data())) {
@@ -236,7 +239,7 @@ struct Willr {
         std::memcpy(y + t, &v, sizeof(V));
       }
       for (; t < e; ++t) {
-        const V v = value(splat(hh[t - s]), splat(ll[t - s]), splat(close[t]));
+        const V v = value(splat(hh.data()[t - s]), splat(ll.data()[t - s]), splat(close[t]));
         std::memcpy(y + t, &v, sizeof(double));  // lane 0
       }
     }

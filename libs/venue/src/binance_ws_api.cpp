@@ -144,9 +144,10 @@ void BinanceRestVenue::Impl::ws_handshake(const std::shared_ptr<net::WsConn>& c,
   // Pings and pongs are heard too (Beast answers the venue's pings itself, inside the read). A
   // raw pointer: the stream owns the callback, a shared_ptr would be a cycle.
   const net::WsConn* raw = c.get();
-  s.control_callback([this, raw](websocket::frame_type, beast::string_view) {
-    if (raw == ws.get()) ws_heard();
-  });
+  s.control_callback(
+      [this, raw, alive = std::weak_ptr<int>(life)](websocket::frame_type, beast::string_view) {
+        if (!alive.expired() && raw == ws.get()) ws_heard();
+      });
   s.set_option(websocket::stream_base::decorator(
       [](websocket::request_type& r) { r.set(http::field::user_agent, "cwtsd/0.1"); }));
   s.read_message_max(16U << 20);
