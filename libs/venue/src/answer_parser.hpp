@@ -1,5 +1,5 @@
 // A venue's HTTP answer read without an allocation once its connection is warm. Beast's
-// response_parser kept every header in a node of its own (about six allocations an answer) and
+// response_parser kept every header in a node of its own (about five allocations an answer) and
 // the body in a new string; the venue client reads four headers and the body.
 #pragma once
 

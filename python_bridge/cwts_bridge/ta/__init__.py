@@ -18,7 +18,7 @@ gives a Series on its index, or a DataFrame named by the outputs, as ``talib.abs
 Series input gives a Series on its index here (as ``import talib`` does) and a bare array in
 ``cwts_bridge.ta.abstract`` (as ``talib.abstract`` does). Outputs equal TA-Lib's (the same warm-up
 NaNs, the same values), leading NaNs in the inputs are skipped as TA-Lib does, and the GIL is
-released while a kernel runs.
+released while a long kernel runs (from 16,384 bars on the calls read in C++; always otherwise).
 
 A function without a native kernel (``native_functions()`` lists those with one), and a native one
 called with ``matype=7`` (MAMA, the one MA type without a kernel), run TA-Lib's own, said once per
