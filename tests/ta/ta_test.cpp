@@ -549,6 +549,56 @@ TEST(TaReference, WindowExtremesOverManyChunksAreTheStreamsBits) {
   ta::set_isa(ta::Isa::kScalar);
 }
 
+// A batch of MIN, MAX or WILLR runs through the whole-series form only the series it keeps: one
+// with a NaN or a -0, or a period over a chunk, would fall back to one bar at a time in one lane,
+// so it goes into the lanes beside the others instead. Every series keeps the stream's bits.
+TEST(TaReference, AWindowExtremeBatchRunsTheSeriesItsFormCannotKeepInLanes) {
+  for (const ta::Kind k : {ta::Kind::kMin, ta::Kind::kMax, ta::Kind::kWillr}) {
+    const ta::KindSpec& spec = ta::spec(k);
+    for (const int period : {30, 1025}) {
+      ta::Params p = ta::default_params(k);
+      p.v[0] = period;
+      const std::size_t n = 3000, count = 12;  // per 3: clean, a late NaN, a late -0
+      ta::set_isa(ta::Isa::kScalar);
+      std::vector<Series> series;
+      std::vector<std::vector<double>> expect;
+      for (std::size_t i = 0; i < count; ++i) {
+        Series s = make_series(Shape::kWalk, n, 40 + i);
+        for (auto* v : {&s.close, &s.high, &s.low}) {
+          if (i % 3 == 1) (*v)[n - 7] = kNaN;
+          if (i % 3 == 2) (*v)[n - 7] = -0.0;
+        }
+        expect.push_back(run_one(k, p, s).v[0]);  // scalar ISA: the stream's bits
+        series.push_back(std::move(s));
+      }
+      for (const ta::Isa isa : machine_isas()) {
+        ta::set_isa(isa);
+        std::vector<const double*> in;
+        std::vector<Outputs> got;
+        std::vector<double*> out;
+        for (const auto& s : series) {
+          for (std::size_t i = 0; i < spec.n_inputs; ++i) in.push_back(s.input(spec.inputs[i]));
+          got.emplace_back(spec.n_outputs, n);
+        }
+        for (auto& g : got) out.insert(out.end(), g.ptrs.begin(), g.ptrs.end());
+        const std::uint64_t before = ta::detail::series_form_runs();
+        ta::run_many(k, p, n, count, in, out);
+        const std::uint64_t kept = isa == ta::Isa::kScalar || period > 1024 ? 0 : count / 3;
+        EXPECT_EQ(ta::detail::series_form_runs() - before, kept)
+            << spec.name << " isa " << ta::to_string(isa) << " p " << period;
+        for (std::size_t s = 0; s < count; ++s) {
+          for (std::size_t t = 0; t < n; ++t) {
+            ASSERT_TRUE(same_bits(got[s].v[0][t], expect[s][t]))
+                << spec.name << " isa " << ta::to_string(isa) << " p " << period << " series " << s
+                << " bar " << t << ": " << got[s].v[0][t] << " vs " << expect[s][t];
+          }
+        }
+      }
+    }
+  }
+  ta::set_isa(ta::Isa::kScalar);
+}
+
 TEST(TaParams, OutOfRangeValuesAreNamed) {
   ta::Params p = ta::default_params(ta::Kind::kRsi);
   p.v[0] = 1;

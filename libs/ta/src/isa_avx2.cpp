@@ -7,7 +7,7 @@ namespace cwts::ta::detail {
 
 const IsaKernels& avx2_kernels() noexcept {
   static const IsaKernels k{&isa_avx2::run_lanes_impl, isa_avx2::kLaneWidth * isa_avx2::kGroups,
-                            &isa_avx2::run_series_impl, &isa_avx2::has_series_impl};
+                            &isa_avx2::run_series_impl, &isa_avx2::series_suits_impl};
   return k;
 }
 

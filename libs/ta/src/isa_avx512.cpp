@@ -8,7 +8,7 @@ namespace cwts::ta::detail {
 const IsaKernels& avx512_kernels() noexcept {
   static const IsaKernels k{&isa_avx512::run_lanes_impl,
                             isa_avx512::kLaneWidth * isa_avx512::kGroups,
-                            &isa_avx512::run_series_impl, &isa_avx512::has_series_impl};
+                            &isa_avx512::run_series_impl, &isa_avx512::series_suits_impl};
   return k;
 }
 

@@ -36,7 +36,7 @@ namespace cwts::ta::detail {
 const IsaKernels& scalar_kernels() noexcept {
   static const IsaKernels k{&isa_scalar::run_lanes_impl,
                             isa_scalar::kLaneWidth * isa_scalar::kGroups,
-                            &isa_scalar::run_series_impl, &isa_scalar::has_series_impl};
+                            &isa_scalar::run_series_impl, &isa_scalar::series_suits_impl};
   return k;
 }
 

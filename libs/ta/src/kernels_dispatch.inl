@@ -269,11 +269,18 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
 // One series through its kernel's whole-series form (K::series: its bars in the lanes where they
 // do not depend on each other, or step()'s recurrence read straight from the arrays). False for a
 // kernel without one: the caller runs it through step().
-bool has_series_impl(Kind kind) noexcept {
+// Whether the kernel has that form and it would keep it on this series (K::series_suits, where
+// the form can fall back to step() one bar at a time; a batch then runs the series in lanes).
+bool series_suits_impl(Kind kind, const Params& p, std::size_t n,
+                       const double* const* in) noexcept {
   return with_kernel(kind, [&]<class K>() -> bool {
-    return requires(const Params& p, std::size_t n, const double* const* in, double* const* out) {
-      K::series(p, n, in, out);
-    };
+    if constexpr (!requires(double* const* out) { K::series(p, n, in, out); }) {
+      return false;
+    } else if constexpr (requires { K::series_suits(p, n, in); }) {
+      return K::series_suits(p, n, in);
+    } else {
+      return true;
+    }
   });
 }
 

@@ -55,6 +55,11 @@ struct ExtremeK {
 #if CWTS_TA_WIDTH > 1
   // One whole series through WindowExtreme (its bars in the lanes); a series with a NaN or a -0,
   // or a period longer than its chunk, runs step()'s order of comparisons, from its first bar.
+  // series_suits: whether it keeps the lanes (else a batch runs it in lanes beside others).
+  static bool series_suits(const Params& pr, std::size_t n, const double* const* in) noexcept {
+    return WindowExtreme<Lowest>::suits(static_cast<std::size_t>(iparam(pr, 0))) &&
+           !WindowExtreme<Lowest>::unordered(in[0], n);
+  }
   static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
     const auto p = static_cast<std::size_t>(iparam(pr, 0));
     if (!WindowExtreme<Lowest>::suits(p)) return step_series<ExtremeK>(pr, n, in, 1, out, 1);
@@ -211,7 +216,11 @@ struct Willr {
   // One whole series: the window extremes through WindowExtreme, then value() per bar, both with
   // the bars in the lanes (the same bits as step(): the extremes are exact, value() is step()'s
   // expression). A NaN or a -0 in high or low, or a period longer than a chunk, runs step()
-  // instead, from the first bar.
+  // instead, from the first bar (series_suits says which: a batch runs those in lanes instead).
+  static bool series_suits(const Params& pr, std::size_t n, const double* const* in) noexcept {
+    return WindowExtreme<false>::suits(static_cast<std::size_t>(iparam(pr, 0))) &&
+           !WindowExtreme<false>::unordered(in[0], n) && !WindowExtreme<false>::unordered(in[1], n);
+  }
   static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
     constexpr std::size_t W = CWTS_TA_WIDTH;
     const auto p = static_cast<std::size_t>(iparam(pr, 0));

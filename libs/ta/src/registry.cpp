@@ -123,6 +123,7 @@ int ip(const Params& p, std::size_t i) { return static_cast<int>(p.v[i]); }
 // ---- registry ----
 std::atomic<int> g_isa{-1};
 std::array<std::atomic<std::uint64_t>, kIsaCount> g_calls{};
+std::atomic<std::uint64_t> g_series_form_runs{0};
 std::mutex g_init_mu;
 
 std::string supported_list() {
@@ -190,6 +191,7 @@ bool run_series(Kind k, const Params& p, std::size_t n, const double* const* in,
   for (std::size_t j = 0; j < s.n_outputs; ++j) op[j] = out[j] + begin;
   if (&kern != &detail::scalar_kernels() &&
       kern.run_series(k, p, n - begin, ip.data(), op.data())) {
+    g_series_form_runs.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
   detail::run_scalar_series(k, p, n - begin, ip.data(), op.data());
@@ -412,6 +414,10 @@ Isa active_isa() {
   return isa;
 }
 
+std::uint64_t detail::series_form_runs() noexcept {
+  return g_series_form_runs.load(std::memory_order_relaxed);
+}
+
 std::array<std::uint64_t, kIsaCount> isa_calls() noexcept {
   std::array<std::uint64_t, kIsaCount> r{};
   for (std::size_t i = 0; i < kIsaCount; ++i) r[i] = g_calls[i].load(std::memory_order_relaxed);
@@ -444,15 +450,10 @@ void run_many(Kind k, const Params& given, std::size_t n, std::size_t series,
   const detail::IsaKernels& kern = kernels(isa);
   g_calls[static_cast<std::size_t>(isa)].fetch_add(1, std::memory_order_relaxed);
   const std::size_t ni = s.n_inputs, no = s.n_outputs;
-  // A kernel with a whole-series form runs each series through it: its bars in the lanes beat its
+  // A series the kernel's whole-series form suits runs through it: its bars in the lanes beat its
   // series in them (the form exists where it does: a window rebuilt at every bar without a ring).
-  if (kern.has_series(k)) {
-    for (std::size_t sidx = 0; sidx < series; ++sidx) {
-      (void)run_series(k, p, n, in.data() + sidx * ni, out.data() + sidx * no, kern);
-    }
-    return;
-  }
-  // Series that start with NaN begin at their own index: run them alone. The rest go in lanes.
+  // Series that start with NaN begin at their own index: run them alone. The rest go in lanes,
+  // among them those on which the whole-series form would fall back to one bar at a time.
   std::array<const double*, kMaxInputs * 32> lane_in{};
   std::array<double*, kMaxOutputs * 32> lane_out{};
   std::size_t lanes = 0;
@@ -464,7 +465,8 @@ void run_many(Kind k, const Params& given, std::size_t n, std::size_t series,
   for (std::size_t sidx = 0; sidx < series; ++sidx) {
     const double* const* si = in.data() + sidx * ni;
     double* const* so = out.data() + sidx * no;
-    if (n > 0 && first_valid(n, std::span<const double* const>(si, ni), ni) != 0) {
+    if (kern.series_suits(k, p, n, si) ||
+        (n > 0 && first_valid(n, std::span<const double* const>(si, ni), ni) != 0)) {
       (void)run_series(k, p, n, si, so, kern);
       continue;
     }

@@ -186,8 +186,15 @@ struct IsaKernels {
   // they are independent of each other); false, having done nothing, for a kernel without one.
   bool (*run_series)(Kind, const Params&, std::size_t n, const double* const* in,
                      double* const* out);
-  bool (*has_series)(Kind) noexcept;  // whether run_series runs the kernel
+  // Whether a batch should run this series (n bars, its inputs) through run_series: the kernel
+  // has a whole-series form, and that form would not fall back to one bar at a time on this
+  // series (MIN, MAX, WILLR: a NaN or a -0, a period over a chunk). A series that would is better
+  // run in lanes beside others.
+  bool (*series_suits)(Kind, const Params&, std::size_t n, const double* const* in) noexcept;
 };
+// Series an ISA's whole-series form has run since start (run() and run_many(); a form that fell
+// back to one bar at a time inside counts too): which path a batch took, for tests.
+[[nodiscard]] std::uint64_t series_form_runs() noexcept;
 const IsaKernels& scalar_kernels() noexcept;
 const IsaKernels& avx2_kernels() noexcept;
 const IsaKernels& avx512_kernels() noexcept;
