@@ -24,14 +24,40 @@ struct LagT {
       y[0] = splat(kNaN);
       return;
     }
+    y[0] = value(x[0], old);
+  }
+  static V value(V x, V old) noexcept {
     if constexpr (Mode == Lag::kRoc) {
-      y[0] = sel(old != splat(0.0), ((x[0] / old) - splat(1.0)) * splat(100.0), splat(0.0));
+      return sel(old != splat(0.0), ((x / old) - splat(1.0)) * splat(100.0), splat(0.0));
     } else if constexpr (Mode == Lag::kRocr) {
-      y[0] = sel(old != splat(0.0), x[0] / old, splat(0.0));
+      return sel(old != splat(0.0), x / old, splat(0.0));
     } else {
-      y[0] = x[0] - old;
+      return x - old;
     }
   }
+#if CWTS_TA_WIDTH > 1
+  // One whole series, its bars in the lanes: the value p bars back read from the array rather
+  // than from the ring, the same expression per bar, so the same bits on every ISA.
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    constexpr std::size_t W = CWTS_TA_WIDTH;
+    const auto p = static_cast<std::size_t>(iparam(pr, 0));
+    const double* x = in[0];
+    double* y = out[0];
+    fill_nan(y, n, p);
+    std::size_t t = p;
+    for (; t + W <= n; t += W) {
+      V now, old;
+      std::memcpy(&now, x + t, sizeof(V));
+      std::memcpy(&old, x + t - p, sizeof(V));
+      const V v = value(now, old);
+      std::memcpy(y + t, &v, sizeof(V));
+    }
+    for (; t < n; ++t) {
+      const V v = value(splat(x[t]), splat(x[t - p]));
+      std::memcpy(y + t, &v, sizeof(double));  // lane 0
+    }
+  }
+#endif
 };
 using Roc = LagT<Lag::kRoc>;
 using Rocr = LagT<Lag::kRocr>;
