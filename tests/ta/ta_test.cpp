@@ -496,7 +496,8 @@ TEST(TaReference, ConstantSeriesFollowTaLibsZeroRules) {
 // (still in the lanes), the same bits as the stream; without those, the window's extreme read
 // bar by bar.
 TEST(TaReference, WindowExtremesOverManyChunksAreTheStreamsBits) {
-  for (const ta::Kind k : {ta::Kind::kMin, ta::Kind::kMax, ta::Kind::kWillr}) {
+  for (const ta::Kind k :
+       {ta::Kind::kMin, ta::Kind::kMax, ta::Kind::kWillr, ta::Kind::kStoch, ta::Kind::kStochf}) {
     const ta::KindSpec& spec = ta::spec(k);
     for (const int period : {2, 3, 14, 30, 200, 1023, 1024, 1025, 3000}) {
       ta::Params p = ta::default_params(k);
@@ -509,15 +510,16 @@ TEST(TaReference, WindowExtremesOverManyChunksAreTheStreamsBits) {
             if (late >= 2) (*v)[n - 5] = 0.0;
             if (late == 2) (*v)[n - 4] = -0.0;
           }
-          std::vector<double> expect(n);
+          Outputs expect(spec.n_outputs, n);
           auto stream = ta::make_stream(k, p);
           for (std::size_t t = 0; t < n; ++t) {
             double in[ta::kMaxInputs], out[ta::kMaxOutputs];
             for (std::size_t i = 0; i < spec.n_inputs; ++i) in[i] = s.input(spec.inputs[i])[t];
             stream->update(in, out);
-            expect[t] = out[0];
+            for (std::size_t j = 0; j < spec.n_outputs; ++j) expect.v[j][t] = out[j];
           }
-          if (late == 0) {  // the stream itself against the windows read bar by bar
+          if (late == 0 &&
+              spec.n_outputs == 1) {  // MIN, MAX, WILLR against the windows read bar by bar
             const auto w = static_cast<std::size_t>(period);
             for (std::size_t t = w - 1; t < n; t += 97) {
               const std::size_t b = t + 1 - w;
@@ -530,16 +532,20 @@ TEST(TaReference, WindowExtremesOverManyChunksAreTheStreamsBits) {
                                    ? *std::max_element(s.close.begin() + b, s.close.begin() + t + 1)
                                : range != 0.0 ? (hi - s.close[t]) / range * -100.0
                                               : 0.0;
-              ASSERT_TRUE(same_bits(expect[t], m)) << spec.name << " p " << period << " bar " << t;
+              ASSERT_TRUE(same_bits(expect.v[0][t], m))
+                  << spec.name << " p " << period << " bar " << t;
             }
           }
           for (const ta::Isa isa : machine_isas()) {
             ta::set_isa(isa);
             const Outputs got = run_one(k, p, s);
-            for (std::size_t t = 0; t < n; ++t) {
-              ASSERT_TRUE(same_bits(got.v[0][t], expect[t]))
-                  << spec.name << " isa " << ta::to_string(isa) << " p " << period << " n " << n
-                  << " case " << late << " bar " << t << ": " << got.v[0][t] << " vs " << expect[t];
+            for (std::size_t j = 0; j < spec.n_outputs; ++j) {
+              for (std::size_t t = 0; t < n; ++t) {
+                ASSERT_TRUE(same_bits(got.v[j][t], expect.v[j][t]))
+                    << spec.name << " isa " << ta::to_string(isa) << " p " << period << " n " << n
+                    << " case " << late << " output " << j << " bar " << t << ": " << got.v[j][t]
+                    << " vs " << expect.v[j][t];
+              }
             }
           }
         }
@@ -549,11 +555,13 @@ TEST(TaReference, WindowExtremesOverManyChunksAreTheStreamsBits) {
   ta::set_isa(ta::Isa::kScalar);
 }
 
-// A batch of MIN, MAX or WILLR runs through the whole-series form only the series it keeps: one
+// A batch of MIN, MAX, WILLR, STOCH or STOCHF runs through the whole-series form only the series
+// it keeps: one
 // with a NaN or a -0, or a period over a chunk, would fall back to one bar at a time in one lane,
 // so it goes into the lanes beside the others instead. Every series keeps the stream's bits.
 TEST(TaReference, AWindowExtremeBatchRunsTheSeriesItsFormCannotKeepInLanes) {
-  for (const ta::Kind k : {ta::Kind::kMin, ta::Kind::kMax, ta::Kind::kWillr}) {
+  for (const ta::Kind k :
+       {ta::Kind::kMin, ta::Kind::kMax, ta::Kind::kWillr, ta::Kind::kStoch, ta::Kind::kStochf}) {
     const ta::KindSpec& spec = ta::spec(k);
     for (const int period : {30, 1025}) {
       ta::Params p = ta::default_params(k);
@@ -561,14 +569,14 @@ TEST(TaReference, AWindowExtremeBatchRunsTheSeriesItsFormCannotKeepInLanes) {
       const std::size_t n = 3000, count = 12;  // per 3: clean, a late NaN, a late -0
       ta::set_isa(ta::Isa::kScalar);
       std::vector<Series> series;
-      std::vector<std::vector<double>> expect;
+      std::vector<Outputs> expect;
       for (std::size_t i = 0; i < count; ++i) {
         Series s = make_series(Shape::kWalk, n, 40 + i);
         for (auto* v : {&s.close, &s.high, &s.low}) {
           if (i % 3 == 1) (*v)[n - 7] = kNaN;
           if (i % 3 == 2) (*v)[n - 7] = -0.0;
         }
-        expect.push_back(run_one(k, p, s).v[0]);  // scalar ISA: the stream's bits
+        expect.push_back(run_one(k, p, s));  // scalar ISA: the stream's bits
         series.push_back(std::move(s));
       }
       for (const ta::Isa isa : machine_isas()) {
@@ -583,14 +591,20 @@ TEST(TaReference, AWindowExtremeBatchRunsTheSeriesItsFormCannotKeepInLanes) {
         for (auto& g : got) out.insert(out.end(), g.ptrs.begin(), g.ptrs.end());
         const std::uint64_t before = ta::detail::series_form_runs();
         ta::run_many(k, p, n, count, in, out);
-        const std::uint64_t kept = isa == ta::Isa::kScalar || period > 1024 ? 0 : count / 3;
+        // STOCH and STOCHF keep every series of a batch in lanes: their whole-series form steps
+        // its averages one bar at a time.
+        const bool form = isa != ta::Isa::kScalar && period <= 1024 && spec.n_outputs == 1;
+        const std::uint64_t kept = form ? count / 3 : 0;
         EXPECT_EQ(ta::detail::series_form_runs() - before, kept)
             << spec.name << " isa " << ta::to_string(isa) << " p " << period;
         for (std::size_t s = 0; s < count; ++s) {
-          for (std::size_t t = 0; t < n; ++t) {
-            ASSERT_TRUE(same_bits(got[s].v[0][t], expect[s][t]))
-                << spec.name << " isa " << ta::to_string(isa) << " p " << period << " series " << s
-                << " bar " << t << ": " << got[s].v[0][t] << " vs " << expect[s][t];
+          for (std::size_t j = 0; j < spec.n_outputs; ++j) {
+            for (std::size_t t = 0; t < n; ++t) {
+              ASSERT_TRUE(same_bits(got[s].v[j][t], expect[s].v[j][t]))
+                  << spec.name << " isa " << ta::to_string(isa) << " p " << period << " series "
+                  << s << " output " << j << " bar " << t << ": " << got[s].v[j][t] << " vs "
+                  << expect[s].v[j][t];
+            }
           }
         }
       }

@@ -314,6 +314,45 @@ struct WindowExtreme {
     return true;
   }
 };
+
+// For kernels of the highest high and lowest low of the p bars ending at each bar (WILLR, the
+// stochastics' fast %K): whether hl_window_series keeps the lanes on this series (a period within
+// a chunk; no NaN or -0 in high or low), and the series itself, chunk by chunk: y[t] =
+// expr(highest, lowest, close) for every bar t from p - 1, in the lanes. False, y partly
+// written, at a window holding a NaN or a -0: the caller then runs step() from the first bar.
+inline bool hl_window_suits(std::size_t p, std::size_t n, const double* const* in) noexcept {
+  return WindowExtreme<false>::suits(p) && !WindowExtreme<false>::unordered(in[0], n) &&
+         !WindowExtreme<false>::unordered(in[1], n);
+}
+
+template <class Expr>
+bool hl_window_series(std::size_t p, std::size_t n, const double* const* in, Expr expr, double* y) {
+  constexpr std::size_t W = CWTS_TA_WIDTH;
+  constexpr std::size_t kChunk = WindowExtreme<false>::kChunk;
+  if (!WindowExtreme<false>::suits(p)) return false;
+  const double* close = in[2];
+  WindowExtreme<false> highest(p);
+  WindowExtreme<true> lowest(p);
+  Doubles hh(kChunk), ll(kChunk);
+  for (std::size_t s = 0; s < n; s += kChunk) {
+    const std::size_t e = std::min(n, s + kChunk);
+    if (!highest.run(in[0], s, e, hh.data()) || !lowest.run(in[1], s, e, ll.data())) return false;
+    std::size_t t = std::max(s, p - 1);
+    for (; t + W <= e; t += W) {
+      V h, l, c;
+      std::memcpy(&h, hh.data() + (t - s), sizeof(V));
+      std::memcpy(&l, ll.data() + (t - s), sizeof(V));
+      std::memcpy(&c, close + t, sizeof(V));
+      const V u = expr(h, l, c);
+      std::memcpy(y + t, &u, sizeof(V));
+    }
+    for (; t < e; ++t) {
+      const V u = expr(splat(hh.data()[t - s]), splat(ll.data()[t - s]), splat(close[t]));
+      std::memcpy(y + t, &u, sizeof(double));  // lane 0
+    }
+  }
+  return true;
+}
 #endif
 
 // One series through K::step() bar by bar (lane 0), for a whole-series form that cannot keep

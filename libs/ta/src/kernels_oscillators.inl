@@ -81,10 +81,37 @@ struct FastK {
     lo.step(l);
     hi.step(h);
     if (t++ < p - 1) return false;
-    const V range = hi.value - lo.value;
-    k = sel(range != splat(0.0), (c - lo.value) / range * splat(100.0), splat(0.0));
+    k = value(hi.value, lo.value, c);
     return true;
   }
+  static V value(V highest, V lowest, V close) noexcept {
+    const V range = highest - lowest;
+    return sel(range != splat(0.0), (close - lowest) / range * splat(100.0), splat(0.0));
+  }
+#if CWTS_TA_WIDTH > 1
+  // One series of STOCH or STOCHF (K): fast %K into out[0] through hl_window_series (the
+  // extremes and value() with the bars in the lanes), then K::smoothed() over it bar by bar in
+  // lane 0, its averages in step()'s order, rewriting out[0] in place: step()'s bits. step()
+  // itself from the first bar on a series hl_window_series cannot keep. Not for a batch
+  // (series_suits false): there the averages are worth more in lanes than the extremes.
+  template <class K>
+  static void series_of(const Params& pr, std::size_t n, const double* const* in,
+                        double* const* out) {
+    const auto p = static_cast<std::size_t>(iparam(pr, 0));
+    for (std::size_t j = 0; j < 2; ++j) fill_nan(out[j], n, p - 1);
+    if (!hl_window_series(p, n, in, value, out[0])) return step_series<K>(pr, n, in, 3, out, 2);
+    K k(pr);
+    for (std::size_t t = p - 1; t < n; ++t) {
+      V y[2];
+      k.smoothed(splat(out[0][t]), y);
+      for (std::size_t j = 0; j < 2; ++j) std::memcpy(out[j] + t, &y[j], sizeof(double));
+    }
+  }
+  static bool series_suits(const Params& /*unused*/, std::size_t /*unused*/,
+                           const double* const* /*unused*/) noexcept {
+    return false;
+  }
+#endif
 };
 
 // TA_STOCH: slow %K = MA(fast %K), slow %D = MA(slow %K), each of its MAType.
@@ -99,14 +126,31 @@ struct Stoch {
     sd.reset();
   }
   void step(const V* x, V* y) noexcept {
-    V k, slowk, slowd;
-    if (fk.step(x[0], x[1], x[2], k) && sk.step(k, slowk) && sd.step(slowk, slowd)) {
+    V k;
+    if (fk.step(x[0], x[1], x[2], k)) {
+      smoothed(k, y);
+    } else {
+      y[0] = y[1] = splat(kNaN);
+    }
+  }
+  // After fast %K: slow %K and slow %D, or NaN while their averages warm up.
+  void smoothed(V k, V* y) noexcept {
+    V slowk, slowd;
+    if (sk.step(k, slowk) && sd.step(slowk, slowd)) {
       y[0] = slowk;
       y[1] = slowd;
     } else {
       y[0] = y[1] = splat(kNaN);
     }
   }
+#if CWTS_TA_WIDTH > 1
+  static bool series_suits(const Params& pr, std::size_t n, const double* const* in) noexcept {
+    return FastK::series_suits(pr, n, in);
+  }
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    FastK::series_of<Stoch>(pr, n, in, out);
+  }
+#endif
 };
 
 // TA_STOCHF: fast %D = MA(fast %K) of its MAType.
@@ -119,14 +163,31 @@ struct Stochf {
     fd.reset();
   }
   void step(const V* x, V* y) noexcept {
-    V k, d;
-    if (fk.step(x[0], x[1], x[2], k) && fd.step(k, d)) {
+    V k;
+    if (fk.step(x[0], x[1], x[2], k)) {
+      smoothed(k, y);
+    } else {
+      y[0] = y[1] = splat(kNaN);
+    }
+  }
+  // After fast %K: fast %K and fast %D, or NaN while fast %D's average warms up.
+  void smoothed(V k, V* y) noexcept {
+    V d;
+    if (fd.step(k, d)) {
       y[0] = k;
       y[1] = d;
     } else {
       y[0] = y[1] = splat(kNaN);
     }
   }
+#if CWTS_TA_WIDTH > 1
+  static bool series_suits(const Params& pr, std::size_t n, const double* const* in) noexcept {
+    return FastK::series_suits(pr, n, in);
+  }
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    FastK::series_of<Stochf>(pr, n, in, out);
+  }
+#endif
 };
 
 // TA_STOCHRSI: TA_STOCHF over the RSI series (its high, low and close all the RSI).

@@ -244,40 +244,13 @@ struct Willr {
   // expression). A NaN or a -0 in high or low, or a period longer than a chunk, runs step()
   // instead, from the first bar (series_suits says which: a batch runs those in lanes instead).
   static bool series_suits(const Params& pr, std::size_t n, const double* const* in) noexcept {
-    return WindowExtreme<false>::suits(static_cast<std::size_t>(iparam(pr, 0))) &&
-           !WindowExtreme<false>::unordered(in[0], n) && !WindowExtreme<false>::unordered(in[1], n);
+    return hl_window_suits(static_cast<std::size_t>(iparam(pr, 0)), n, in);
   }
   static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
-    constexpr std::size_t W = CWTS_TA_WIDTH;
     const auto p = static_cast<std::size_t>(iparam(pr, 0));
-    if (!WindowExtreme<false>::suits(p)) return step_series<Willr>(pr, n, in, 3, out, 1);
-    const double* close = in[2];
     double* y = out[0];
     fill_nan(y, n, p - 1);
-    constexpr std::size_t kChunk = WindowExtreme<false>::kChunk;
-    WindowExtreme<false> highest(p);
-    WindowExtreme<true> lowest(p);
-    Doubles hh(kChunk), ll(kChunk);
-    for (std::size_t s = 0; s < n; s += kChunk) {
-      const std::size_t e = std::min(n, s + kChunk);
-      if (!highest.run(in[0], s, e, hh.data()) || !lowest.run(in[1], s, e, ll.data())) {
-        step_series<Willr>(pr, n, in, 3, out, 1);
-        return;
-      }
-      std::size_t t = std::max(s, p - 1);
-      for (; t + W <= e; t += W) {
-        V h, l, c;
-        std::memcpy(&h, hh.data() + (t - s), sizeof(V));
-        std::memcpy(&l, ll.data() + (t - s), sizeof(V));
-        std::memcpy(&c, close + t, sizeof(V));
-        const V v = value(h, l, c);
-        std::memcpy(y + t, &v, sizeof(V));
-      }
-      for (; t < e; ++t) {
-        const V v = value(splat(hh.data()[t - s]), splat(ll.data()[t - s]), splat(close[t]));
-        std::memcpy(y + t, &v, sizeof(double));  // lane 0
-      }
-    }
+    if (!hl_window_series(p, n, in, value, y)) step_series<Willr>(pr, n, in, 3, out, 1);
   }
 #endif
 };
