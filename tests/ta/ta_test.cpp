@@ -178,6 +178,20 @@ std::vector<ta::Params> param_sets(ta::Kind k) {
   return r;
 }
 
+// A batch's arrays: each series' inputs, and outputs for each (filled with -1).
+struct Batch {
+  std::vector<const double*> in;
+  std::vector<Outputs> got;
+  std::vector<double*> out;
+  Batch(const ta::KindSpec& spec, const std::vector<Series>& series, std::size_t n) {
+    for (const auto& s : series) {
+      for (std::size_t i = 0; i < spec.n_inputs; ++i) in.push_back(s.input(spec.inputs[i]));
+      got.emplace_back(spec.n_outputs, n);
+    }
+    for (auto& g : got) out.insert(out.end(), g.ptrs.begin(), g.ptrs.end());
+  }
+};
+
 const Shape kShapes[] = {Shape::kWalk, Shape::kConstant, Shape::kGaps,
                          Shape::kHuge, Shape::kMicro,    Shape::kLeadingNaN};
 
@@ -201,16 +215,10 @@ TEST_P(EveryKernel, EveryIsaMatchesTheScalarKernelBitForBit) {
     for (const auto& s : series) expect.push_back(run_one(k, p, s));
     for (ta::Isa isa : machine_isas()) {
       ta::set_isa(isa);
-      std::vector<const double*> in;
-      std::vector<Outputs> got;
-      std::vector<double*> out;
-      for (const auto& s : series) {
-        for (std::size_t i = 0; i < spec.n_inputs; ++i) in.push_back(s.input(spec.inputs[i]));
-        got.emplace_back(spec.n_outputs, n);
-      }
-      for (auto& g : got) out.insert(out.end(), g.ptrs.begin(), g.ptrs.end());
+      Batch b(spec, series, n);
+      auto& got = b.got;
       const auto before = ta::isa_calls();
-      ta::run_many(k, p, n, count, in, out);
+      ta::run_many(k, p, n, count, b.in, b.out);
       EXPECT_EQ(ta::isa_calls()[static_cast<std::size_t>(isa)],
                 before[static_cast<std::size_t>(isa)] + 1);
       for (std::size_t s = 0; s < count; ++s) {
@@ -581,16 +589,10 @@ TEST(TaReference, AWindowExtremeBatchRunsTheSeriesItsFormCannotKeepInLanes) {
       }
       for (const ta::Isa isa : machine_isas()) {
         ta::set_isa(isa);
-        std::vector<const double*> in;
-        std::vector<Outputs> got;
-        std::vector<double*> out;
-        for (const auto& s : series) {
-          for (std::size_t i = 0; i < spec.n_inputs; ++i) in.push_back(s.input(spec.inputs[i]));
-          got.emplace_back(spec.n_outputs, n);
-        }
-        for (auto& g : got) out.insert(out.end(), g.ptrs.begin(), g.ptrs.end());
+        Batch b(spec, series, n);
+        auto& got = b.got;
         const std::uint64_t before = ta::detail::series_form_runs();
-        ta::run_many(k, p, n, count, in, out);
+        ta::run_many(k, p, n, count, b.in, b.out);
         // STOCH and STOCHF keep every series of a batch in lanes: their whole-series form steps
         // its averages one bar at a time.
         const bool form = isa != ta::Isa::kScalar && period <= 1024 && spec.n_outputs == 1;
