@@ -211,6 +211,7 @@ TEST_P(EveryKernel, EveryIsaMatchesTheScalarKernelBitForBit) {
   std::vector<Series> series;
   for (std::size_t i = 0; i < count; ++i) series.push_back(make_series(kShapes[i % 6], n, 100 + i));
   for (const ta::Params& p : param_sets(k)) {
+    ta::set_isa(ta::Isa::kScalar);
     std::vector<Outputs> expect;
     for (const auto& s : series) expect.push_back(run_one(k, p, s));
     for (ta::Isa isa : machine_isas()) {
@@ -686,6 +687,16 @@ TEST(TaRegistry, OneSeriesRunsInTheLanesOnlyWhereItsBarsAreIndependent) {
     const auto mid = ta::isa_calls();
     (void)run_one(ta::Kind::kEma, ta::default_params(ta::Kind::kEma), s);
     EXPECT_EQ(ta::isa_calls()[0], mid[0] + 1) << ta::to_string(isa);
+    if (isa == ta::Isa::kScalar) continue;
+    // The kernels with a whole-series form on the vector ISAs run it on a clean series.
+    for (const ta::Kind k :
+         {ta::Kind::kMom, ta::Kind::kRoc, ta::Kind::kRocr, ta::Kind::kTrange, ta::Kind::kMin,
+          ta::Kind::kMax, ta::Kind::kWillr, ta::Kind::kStoch, ta::Kind::kStochf, ta::Kind::kTsf}) {
+      const std::uint64_t runs = ta::detail::series_form_runs();
+      (void)run_one(k, ta::default_params(k), s);
+      EXPECT_EQ(ta::detail::series_form_runs(), runs + 1)
+          << ta::spec(k).name << " " << ta::to_string(isa);
+    }
   }
   ta::set_isa(ta::Isa::kScalar);
 }

@@ -211,8 +211,9 @@ struct Extreme {
   }
 };
 
-// A zeroed array of doubles (a plain class: no std:: template is instantiated in these units,
-// whose -m flags differ, so none can be shared between them).
+// A zeroed array of doubles (a plain class: no std:: container is instantiated in these units,
+// whose -m flags differ, so no out-of-line copy can be shared between them; std::min/max and
+// std::memcpy are inlined).
 class Doubles {
  public:
   explicit Doubles(std::size_t n) : d_(new double[n == 0 ? 1 : n]()) {}

@@ -266,11 +266,10 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
   return f.template operator()<Sma>();  // unreachable: callers validate the kind
 }
 
-// One series through its kernel's whole-series form (K::series: its bars in the lanes where they
-// do not depend on each other, or step()'s recurrence read straight from the arrays). False for a
-// kernel without one: the caller runs it through step().
-// Whether the kernel has that form and it would keep it on this series (K::series_suits, where
-// the form can fall back to step() one bar at a time; a batch then runs the series in lanes).
+// Whether a batch should run this series through the kernel's whole-series form: the kernel has
+// one, and K::series_suits (where defined) says the form is worth it on this series (MIN, MAX,
+// WILLR: it would not fall back to step() one bar at a time; STOCH, STOCHF: never, their
+// averages gain more in lanes). Otherwise the batch runs the series in lanes beside others.
 bool series_suits_impl(Kind kind, const Params& p, std::size_t n,
                        const double* const* in) noexcept {
   return with_kernel(kind, [&]<class K>() -> bool {
@@ -284,6 +283,9 @@ bool series_suits_impl(Kind kind, const Params& p, std::size_t n,
   });
 }
 
+// One series through its kernel's whole-series form (K::series: its bars in the lanes where they
+// do not depend on each other, or step()'s recurrence read straight from the arrays). False for a
+// kernel without one: the caller runs it through step().
 bool run_series_impl(Kind kind, const Params& p, std::size_t n, const double* const* in,
                      double* const* out) {
   return with_kernel(kind, [&]<class K>() -> bool {

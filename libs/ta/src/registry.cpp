@@ -451,7 +451,8 @@ void run_many(Kind k, const Params& given, std::size_t n, std::size_t series,
   g_calls[static_cast<std::size_t>(isa)].fetch_add(1, std::memory_order_relaxed);
   const std::size_t ni = s.n_inputs, no = s.n_outputs;
   // A series the kernel's whole-series form suits runs through it: its bars in the lanes beat its
-  // series in them (the form exists where it does: a window rebuilt at every bar without a ring).
+  // series in them (the form exists where bars are independent of each other, or its window is
+  // read from the arrays rather than a ring).
   // Series that start with NaN begin at their own index: run them alone. The rest go in lanes,
   // among them those on which the whole-series form would fall back to one bar at a time.
   std::array<const double*, kMaxInputs * 32> lane_in{};

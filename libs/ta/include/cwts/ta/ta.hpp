@@ -187,9 +187,9 @@ struct IsaKernels {
   bool (*run_series)(Kind, const Params&, std::size_t n, const double* const* in,
                      double* const* out);
   // Whether a batch should run this series (n bars, its inputs) through run_series: the kernel
-  // has a whole-series form, and that form would not fall back to one bar at a time on this
-  // series (MIN, MAX, WILLR: a NaN or a -0, a period over a chunk). A series that would is better
-  // run in lanes beside others.
+  // has a whole-series form and it is worth it here. Not where the form would fall back to one
+  // bar at a time (MIN, MAX, WILLR: a NaN or a -0, a period over a chunk), nor where the series'
+  // recurrences gain more in lanes beside other series (STOCH, STOCHF).
   bool (*series_suits)(Kind, const Params&, std::size_t n, const double* const* in) noexcept;
 };
 // Series an ISA's whole-series form has run since start (run() and run_many(); a form that fell
