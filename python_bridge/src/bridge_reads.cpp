@@ -175,7 +175,7 @@ nb::tuple Bridge::candles(const std::string& sym, std::uint32_t timeframe_s, boo
   }
   const auto& series = mr.candles(id, tf);
   std::vector<layout::Candle> rows;
-  cwts::shm::read_closed_candles(series, layout::kCandleHistory, rows);
+  cwts::shm::read_closed_candles(mr, id, tf, mr.candle_history(), rows);
   if (partial) {
     const layout::Candle live = snapshot(a, series.live);
     if (live.open_time_ms != 0 && (rows.empty() || live.open_time_ms > rows.back().open_time_ms))

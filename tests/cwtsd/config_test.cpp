@@ -185,6 +185,25 @@ TEST(Config, TheRegionsCapacitiesAreConfiguredAndBoundTheSymbolsAndSlots) {
       "gateway.slot", "");
 }
 
+// ADR 0039: the closed candles each series keeps are the region's, from region.candle_history
+// (at least what is asked: the ring's slots are a power of two).
+TEST(Config, TheCandleHistoryIsConfiguredAndRoundedUpToAPowerOfTwo) {
+  EXPECT_EQ(parse_config(kMinimal).region.candle_history, 512U);
+  const auto history = [](const std::string& n) {
+    return parse_config(R"({"region":{"candle_history":)" + n +
+                        R"(},"market":{"symbols":["BTCUSDT"]}})")
+        .region.candle_history;
+  };
+  EXPECT_EQ(history("1000"), 1024U);
+  EXPECT_EQ(history("2048"), 2048U);
+  EXPECT_EQ(history("1"), 1U);
+  EXPECT_EQ(history("16384"), 16384U);
+  expect_error(R"({"region":{"candle_history":16385},"market":{"symbols":["BTCUSDT"]}})",
+               "region.candle_history", "16384");
+  expect_error(R"({"region":{"candle_history":0},"market":{"symbols":["BTCUSDT"]}})",
+               "region.candle_history", "");
+}
+
 TEST(Config, SlotClaimPoliciesResolveNamesAndIds) {
   const Config c = parse_config(
       R"({"market":{"symbols":["BTCUSDT"]},"slots":{"default":{"users":[1234]},"1":{"users":["root",77],"groups":["root"]}}})");

@@ -301,12 +301,12 @@ TEST_F(ShmPublisherTest, ReplayedCaptureIsWhatAReadOnlyReaderSees) {
   ASSERT_NE(close_1m, nullptr);
 
   // The closed 1m candle: the venue's kline for the minute, in the closed ring and the event.
-  cc::BroadcastReader<layout::Candle, layout::kCandleHistory> ring(r.candles(nkn, 1).closed, 1);
+  auto ring = r.candle_cursor(nkn, 1, 1);
   layout::Candle c{};
   ASSERT_EQ(ring.try_read(c), cc::ReadStatus::kOk);
   EXPECT_EQ(ring.try_read(c), cc::ReadStatus::kEmpty);
   ASSERT_EQ(r.candles(nkn, 1).closed.last_sequence(), 1U);
-  ring = cc::BroadcastReader<layout::Candle, layout::kCandleHistory>(r.candles(nkn, 1).closed, 1);
+  ring = r.candle_cursor(nkn, 1, 1);
   ASSERT_EQ(ring.try_read(c), cc::ReadStatus::kOk);
   EXPECT_EQ(c.open_time_ms, kMinuteOpen);
   EXPECT_EQ(c.open.raw, px("0.3527"));

@@ -13,6 +13,8 @@ import pytest
 
 import cwts_bridge
 from conftest import Engine, market_path, wait_until
+from test_control import control_address, generated_token
+from test_symbols import call
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -40,7 +42,8 @@ class MarketWriter:
         return struct.unpack_from("<I", self.m, self.t[field][0])[0]
 
     # The fixed part is followed by SymbolEntry[max_symbols], SlotEngineSide[max_slots] and
-    # CandleSeries[max_symbols][max_timeframes], the counts in the header (ADR 0035).
+    # CandleSeries[max_symbols][max_timeframes], the counts in the header (ADR 0035), each series
+    # followed by its candle_history slots of 64 bytes (ADR 0039).
     def symbols_offset(self):
         return self.t["MarketRegion"][1]
 
@@ -54,7 +57,16 @@ class MarketWriter:
 
     def series_offset(self, sym_index, tf_index):
         n_tf = self.u32("RegionHeader.max_timeframes")
-        return self.candles_offset() + (sym_index * n_tf + tf_index) * self.t["CandleSeries"][1]
+        series = self.t["CandleSeries"][1] + self.u32("RegionHeader.candle_history") * 64
+        return self.candles_offset() + (sym_index * n_tf + tf_index) * series
+
+    def put_closed_candle(self, base, s):
+        """Writes closed candle s (5m, opening at s * 300 s) into its slot of the series at `base`,
+        as the engine's ring writer would, without announcing it in the head."""
+        off = base + self.t["CandleSeries"][1] + ((s - 1) % self.u32("RegionHeader.candle_history")) * 64
+        struct.pack_into("<Qqqqqqq", self.m, off + 8, s * 300_000, 100, 110, 90, 105, 7, 0)
+        struct.pack_into("<II", self.m, off + 56, 3, 1)
+        struct.pack_into("<Q", self.m, off, 2 * s)
 
     def u64(self, off, value=None):
         if value is None:
@@ -363,18 +375,12 @@ def test_candles_survive_a_candle_closing_during_the_read(engine):
     w = MarketWriter(engine.instance)
     try:
         base = w.series_offset(1, 1)  # ETHUSDT, 5m
-        n = 512
-
-        def put(s):
-            off = base + 64 + ((s - 1) % n) * 64
-            struct.pack_into("<Qqqqqqq", w.m, off + 8, s * 300_000, 100, 110, 90, 105, 7, 0)
-            struct.pack_into("<II", w.m, off + 56, 3, 1)
-            struct.pack_into("<Q", w.m, off, 2 * s)
-
+        n = w.u32("RegionHeader.candle_history")
+        assert n == 512, n
         for s in range(600 - n + 1, 601):
-            put(s)
+            w.put_closed_candle(base, s)
         w.u64(base, 600)
-        put(601)
+        w.put_closed_candle(base, 601)
         with cwts_bridge.attach(engine.instance) as b:
             df = b.candles("ETHUSDT", "5m")
     finally:
@@ -383,6 +389,36 @@ def test_candles_survive_a_candle_closing_during_the_read(engine):
     assert len(df) == 511, len(df)
     assert df["date"].is_monotonic_increasing
     assert int(df["date"].iloc[-1].timestamp()) == 600 * 300
+
+
+def test_a_region_made_for_2000_candles_gives_the_strategy_every_one(synthetic_sim, tmp_path):
+    """region.candle_history (ADR 0039): 2,000 asked, 2,048 kept (a power of two); the strategy's
+    candles() and the control plane's `candles` read all 1,500 the series holds, not 512."""
+    eng = Engine(synthetic_sim, tmp_path, region={"candle_history": 2000})
+    try:
+        w = MarketWriter(eng.instance)
+        os.kill(eng.proc.pid, signal.SIGSTOP)  # the test writes the series as the engine would
+        try:
+            assert w.u32("RegionHeader.candle_history") == 2048
+            base = w.series_offset(1, 1)  # ETHUSDT, 5m
+            for s in range(1, 1501):
+                w.put_closed_candle(base, s)
+            w.u64(base, 1500)
+            with cwts_bridge.attach(eng.instance) as b:
+                df = b.candles("ETHUSDT", "5m")
+        finally:
+            w.close()
+            os.kill(eng.proc.pid, signal.SIGCONT)
+        assert len(df) == 1500, len(df)
+        assert int(df["date"].iloc[0].timestamp()) == 300
+        assert int(df["date"].iloc[-1].timestamp()) == 1500 * 300
+        assert df["date"].is_monotonic_increasing
+        got = call(control_address(eng)["port"], generated_token(eng), "candles",
+                   {"symbol": "ETHUSDT", "timeframe_s": 300, "limit": 2048})
+        assert len(got["result"]["closed"]) == 1500, got.get("error")
+    finally:
+        if eng.proc.poll() is None:
+            assert eng.stop() == 0
 
 
 # ---- review 5 ---------------------------------------------------------------------------------

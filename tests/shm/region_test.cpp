@@ -21,8 +21,11 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
+
+#include "cwts/shm/candle_history.hpp"
 
 namespace {
 
@@ -148,7 +151,8 @@ TEST_F(RegionTest, AThousandSymbolsAndSixtyFourSlotsAreLaidOutFromTheHeadersCapa
   EXPECT_EQ(h.max_timeframes, 3U);
   const std::size_t bytes = layout::MarketRegion::bytes({1000, 64, 3});
   EXPECT_EQ(bytes, sizeof(layout::MarketRegion) + 1000 * sizeof(layout::SymbolEntry) +
-                       64 * sizeof(layout::SlotEngineSide) + 3000 * sizeof(layout::CandleSeries));
+                       64 * sizeof(layout::SlotEngineSide) +
+                       3000 * layout::CandleSeries::bytes(layout::kDefaultCandleHistory));
   EXPECT_GE(reader.size(), bytes);
   EXPECT_EQ(h.region_size, reader.size());
 
@@ -162,7 +166,7 @@ TEST_F(RegionTest, AThousandSymbolsAndSixtyFourSlotsAreLaidOutFromTheHeadersCapa
   };
   EXPECT_EQ(end_of(r.symbol(999)), layout::MarketRegion::slots_offset({1000, 64, 3}));
   EXPECT_EQ(end_of(r.slot(63)), layout::MarketRegion::candles_offset({1000, 64, 3}));
-  EXPECT_EQ(end_of(r.candles(999, 2)), bytes);
+  EXPECT_EQ(end_of(r.candles(999, 2).closed_slots()[layout::kDefaultCandleHistory - 1]), bytes);
   layout::Quote q{};
   q.bid_px.raw = 999;
   w.symbol(999).quote.store(q);
@@ -179,19 +183,109 @@ TEST_F(RegionTest, AThousandSymbolsAndSixtyFourSlotsAreLaidOutFromTheHeadersCapa
   EXPECT_EQ(r.candles(999, 1).live.load().open_time_ms, 0);
 }
 
+// ADR 0039: the candle history is the region's too. Each series keeps candle_history closed
+// candles (its slots follow it in the region), a reader gets every one of them, and no series'
+// slots reach into the next series.
+TEST_F(RegionTest, TheCandleHistoryIsTheRegionsAndEveryCandleItKeepsIsRead) {
+  const layout::MarketCapacity cap{8, 2, 2, 2048};
+  opts_.market_capacity = cap;
+  Region engine = Region::create(RegionKind::kMarket, opts_);
+  engine.set_state(RegionState::kLive);
+  Region reader = Region::attach(RegionKind::kMarket, Access::kReadOnly, opts_);
+  EXPECT_EQ(reader.header().candle_history, 2048U);
+  const std::size_t bytes = layout::MarketRegion::bytes(cap);
+  EXPECT_EQ(bytes, sizeof(layout::MarketRegion) + 8 * sizeof(layout::SymbolEntry) +
+                       2 * sizeof(layout::SlotEngineSide) +
+                       16 * (sizeof(layout::CandleSeries) + 2048 * 64));
+  EXPECT_GE(reader.size(), bytes);
+  auto& w = engine.as<layout::MarketRegion>();
+  const auto& r = reader.as<layout::MarketRegion>();
+  EXPECT_EQ(r.candle_history(), 2048U);
+  const auto* base = static_cast<const unsigned char*>(reader.data());
+  const auto* past_last =
+      reinterpret_cast<const unsigned char*>(r.candles(7, 1).closed_slots() + 2048);
+  EXPECT_EQ(static_cast<std::size_t>(past_last - base), bytes);
+
+  const auto publish = [&](std::size_t sym, std::size_t tf, std::int64_t n) {
+    for (std::int64_t s = 1; s <= n; ++s) {
+      layout::Candle c{};
+      c.open_time_ms = s * 60'000;
+      c.close.raw = static_cast<std::int64_t>(sym * 1'000'000 + tf * 100'000) + s;
+      c.closed = 1;
+      w.closed_candles(sym, tf).publish(c);
+    }
+  };
+  publish(3, 1, 3000);  // laps its ring once
+  publish(3, 0, 7);
+  publish(4, 0, 2048);  // the series after (3, 1): fills every slot
+  std::vector<layout::Candle> rows;
+  cwts::shm::read_closed_candles(r, 3, 1, 5000, rows);
+  ASSERT_EQ(rows.size(), 2048U);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const std::int64_t s = 3000 - 2048 + 1 + static_cast<std::int64_t>(i);
+    ASSERT_EQ(rows[i].open_time_ms, s * 60'000) << i;
+    ASSERT_EQ(rows[i].close.raw, 3'100'000 + s) << i;
+  }
+  cwts::shm::read_closed_candles(r, 3, 1, 100, rows);
+  ASSERT_EQ(rows.size(), 100U);
+  EXPECT_EQ(rows.front().open_time_ms, 2901 * 60'000);
+  cwts::shm::read_closed_candles(r, 3, 0, 5000, rows);
+  ASSERT_EQ(rows.size(), 7U);
+  EXPECT_EQ(rows.back().close.raw, 3'000'007);
+  cwts::shm::read_closed_candles(r, 4, 0, 5000, rows);
+  ASSERT_EQ(rows.size(), 2048U);
+  EXPECT_EQ(rows.front().close.raw, 4'000'001);
+  EXPECT_EQ(rows.back().close.raw, 4'002'048);
+  cwts::shm::read_closed_candles(r, 2, 1, 5000, rows);
+  EXPECT_TRUE(rows.empty());
+}
+
+// A region larger than its tmpfs has room for is refused when it is created, with the reason:
+// sized sparsely, it would map fine and kill the engine with SIGBUS at the first write past the
+// room (a container's 64 MB /dev/shm and a long candle history, ADR 0039).
+TEST_F(RegionTest, ARegionItsDirectoryCannotHoldIsRefusedAtCreateNotAtItsFirstWrite) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
+  const std::string small = dir_ + "/small";
+  ASSERT_TRUE(fs::create_directory(small));
+  ASSERT_EQ(::mount("none", small.c_str(), "tmpfs", 0, "size=4m"), 0) << std::strerror(errno);
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { ::umount(dir.c_str()); }
+  } unmount{small};
+  opts_.shm_dir = small;
+  opts_.market_capacity = {64, 16, 2, 1024};  // 13.8 MB
+  try {
+    Region r = Region::create(RegionKind::kMarket, opts_);
+    ADD_FAILURE() << "created " << r.size() << " bytes in a 4 MB tmpfs";
+  } catch (const RegionError& e) {
+    EXPECT_EQ(e.code(), RegionErrc::kSystem);
+    const std::string what = e.what();
+    EXPECT_NE(what.find("cannot reserve"), std::string::npos) << what;
+    EXPECT_NE(what.find(std::strerror(ENOSPC)), std::string::npos) << what;
+  }
+  EXPECT_TRUE(fs::is_empty(small)) << "the half-made file was left behind";
+  opts_.market_capacity = {8, 2, 1, 16};  // fits
+  Region fits = Region::create(RegionKind::kMarket, opts_);
+  EXPECT_EQ(fits.header().candle_history, 16U);
+}
+
 TEST_F(RegionTest, CapacitiesOutsideTheCompiledCeilingsAreRefusedAtCreate) {
   for (const layout::MarketCapacity cap :
        {layout::MarketCapacity{0, 16, 2},
         layout::MarketCapacity{static_cast<std::uint32_t>(layout::kMaxSymbols + 1), 16, 2},
         layout::MarketCapacity{64, static_cast<std::uint32_t>(layout::kMaxSlots + 1), 2},
-        layout::MarketCapacity{64, 16, 0}}) {
+        layout::MarketCapacity{64, 16, 0}, layout::MarketCapacity{64, 16, 2, 0},
+        layout::MarketCapacity{64, 16, 2, 1000},
+        layout::MarketCapacity{64, 16, 2,
+                               static_cast<std::uint32_t>(layout::kMaxCandleHistory * 2)}}) {
     opts_.market_capacity = cap;
     try {
       (void)Region::create(RegionKind::kMarket, opts_);
-      ADD_FAILURE() << "created " << cap.symbols << "/" << cap.slots << "/" << cap.timeframes;
+      ADD_FAILURE() << "created " << cap.symbols << "/" << cap.slots << "/" << cap.timeframes << "/"
+                    << cap.candles;
     } catch (const RegionError& e) {
       EXPECT_EQ(e.code(), RegionErrc::kSizeMismatch);
-      EXPECT_NE(std::string(e.what()).find("is not within 1.."), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("within 1.."), std::string::npos) << e.what();
     }
   }
 }
@@ -215,6 +309,13 @@ TEST_F(RegionTest, AHeaderDeclaringMoreThanItsFileOrTheCeilingsIsRefused) {
   h.max_timeframes = 0;
   EXPECT_EQ(attach_error(RegionKind::kMarket, Access::kReadOnly, &what), RegionErrc::kSizeMismatch);
   h.max_timeframes = 2;
+  h.candle_history = 1024;  // the file holds 512 per series
+  EXPECT_EQ(attach_error(RegionKind::kMarket, Access::kReadOnly, &what), RegionErrc::kSizeMismatch);
+  EXPECT_NE(what.find("layout needs"), std::string::npos) << what;
+  h.candle_history = 500;  // fits the file, but a reader masks sequences with it
+  EXPECT_EQ(attach_error(RegionKind::kMarket, Access::kReadOnly, &what), RegionErrc::kSizeMismatch);
+  EXPECT_NE(what.find("candle_history 500 is not a power of two"), std::string::npos) << what;
+  h.candle_history = 512;
   EXPECT_NO_THROW((void)Region::attach(RegionKind::kMarket, Access::kReadOnly, opts_));
 }
 

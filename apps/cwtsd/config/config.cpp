@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -80,6 +81,9 @@ Config parse_config(std::string_view json) {
     s->str("group", c.region.group);
     s->integer("max_symbols", c.region.max_symbols, 1, layout::kMaxSymbols);
     s->integer("max_slots", c.region.max_slots, 1, layout::kMaxSlots);
+    s->integer("candle_history", c.region.candle_history, 1, layout::kMaxCandleHistory);
+    // At least what was asked: the ring's slots are a power of two (ADR 0039).
+    c.region.candle_history = std::bit_ceil(c.region.candle_history);
     std::string mode;
     s->str("market_mode", mode);
     if (!mode.empty()) c.region.market_mode = parse_mode("region.market_mode", mode);

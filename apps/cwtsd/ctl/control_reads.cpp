@@ -108,10 +108,10 @@ bool ControlApi::read_market(std::string_view method, bool have_params, element 
       }
     }
     const std::size_t limit =
-        optional_int(have_params, params, "limit", 1, layout::kCandleHistory, 100);
+        optional_int(have_params, params, "limit", 1, m.candle_history(), 100);
     const auto& series = m.candles(k, tf);
     std::vector<layout::Candle> rows;
-    shm::read_closed_candles(series, limit, rows);
+    shm::read_closed_candles(m, k, tf, limit, rows);
     result.begin_object().key("symbol").string(names[k]);
     result.key("timeframe_s").uinteger(m.config.timeframe_s[tf]);
     result.key("closed").begin_array();

@@ -358,7 +358,7 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
     }
     const auto& series = market_.candles(id, tf);
     std::vector<layout::Candle> rows;
-    shm::read_closed_candles(series, layout::kCandleHistory, rows);
+    shm::read_closed_candles(market_, id, tf, market_.candle_history(), rows);
     if (partial) {
       const layout::Candle live = series.live.load();
       if (live.open_time_ms != 0 && (rows.empty() || live.open_time_ms > rows.back().open_time_ms))

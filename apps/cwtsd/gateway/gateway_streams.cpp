@@ -212,7 +212,7 @@ void Gateway::Impl::pump_streams() {
           const std::uint64_t head = series.closed.last_sequence();
           if (head > s.closed_seq) {
             const std::uint64_t from = std::max(s.closed_seq + 1, head > 8 ? head - 7 : 1);
-            cc::BroadcastReader<layout::Candle, layout::kCandleHistory> r(series.closed, from);
+            auto r = market.candle_cursor(s.symbol, tf, from);
             layout::Candle k{};
             while (r.try_read(k) == cc::ReadStatus::kOk) {
               send_stream(

@@ -10,16 +10,15 @@
 #include "cwts/binance/kline.hpp"
 #include "cwts/binance/market_json.hpp"
 #include "cwts/binance/rate_limits.hpp"
-#include "cwts/concurrent/broadcast_ring.hpp"
 #include "cwts/core/clock.hpp"
 #include "cwts/net/http_get.hpp"
+#include "cwts/shm/candle_history.hpp"
 #include "engine.hpp"
 #include "gateway/gateway_impl.hpp"
 
 namespace cwts::daemon {
 
 namespace asio = boost::asio;
-namespace cc = concurrent;
 using binance::JsonWriter;
 
 namespace {
@@ -28,20 +27,13 @@ md::Level level(layout::Price px, layout::Qty qty) { return md::Level{{px.raw}, 
 
 // The closed candles the region holds for (symbol, timeframe), oldest first, then the live one
 // if it is newer than the last closed.
-std::vector<layout::Candle> held_candles(const layout::CandleSeries& series) {
+// (A candle closing during the read that overtakes it drops the older ones: the answer then does
+// not cover the request and goes to the venue.)
+std::vector<layout::Candle> held_candles(const layout::MarketRegion& market, std::size_t sym,
+                                         std::size_t tf) {
   std::vector<layout::Candle> out;
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    out.clear();
-    const std::uint64_t head = series.closed.last_sequence();
-    const std::uint64_t first =
-        head > layout::kCandleHistory ? head - layout::kCandleHistory + 1 : 1;
-    cc::BroadcastReader<layout::Candle, layout::kCandleHistory> reader(series.closed, first);
-    layout::Candle c{};
-    cc::ReadStatus st;
-    while ((st = reader.try_read(c)) == cc::ReadStatus::kOk) out.push_back(c);
-    if (st == cc::ReadStatus::kEmpty) break;  // kLapped: the writer overtook us; read again
-  }
-  const layout::Candle live = series.live.load();
+  shm::read_closed_candles(market, sym, tf, market.candle_history(), out);
+  const layout::Candle live = market.candles(sym, tf).live.load();
   if (live.open_time_ms != 0 && (out.empty() || live.open_time_ms > out.back().open_time_ms)) {
     out.push_back(live);
   }
@@ -215,7 +207,7 @@ bool Gateway::Impl::market_endpoint(std::string_view path, std::string_view raw_
   const auto n =
       static_cast<std::size_t>(std::clamp<std::int64_t>(limit.value().value_or(500), 1, 1000));
   const std::vector<layout::Candle> held =
-      held_candles(market.candles(id, static_cast<std::size_t>(tf)));
+      held_candles(market, static_cast<std::size_t>(id), static_cast<std::size_t>(tf));
   std::vector<layout::Candle> sel;
   for (const layout::Candle& c : held) {
     if (start.value() && c.open_time_ms < *start.value()) continue;

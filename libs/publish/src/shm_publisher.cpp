@@ -483,7 +483,7 @@ void ShmPublisher::seed_closed_candle(std::uint16_t symbol, std::uint8_t timefra
   if (symbol >= symbol_count_ || timeframe >= candles_.timeframe_count()) return;
   if (candle.open_time_ms <= last_closed_ms_[symbol][timeframe]) return;
   last_closed_ms_[symbol][timeframe] = candle.open_time_ms;
-  region_->candles(symbol, timeframe).closed.publish(candle);
+  region_->closed_candles(symbol, timeframe).publish(candle);
   update_indicators(symbol, timeframe, candle);
 }
 
@@ -492,7 +492,7 @@ void ShmPublisher::on_candle_closed(std::uint16_t symbol, std::uint8_t timeframe
   if (candle.open_time_ms <= last_closed_ms_[symbol][timeframe]) return;  // seeded from history
   last_closed_ms_[symbol][timeframe] = candle.open_time_ms;
   ++stats_.candles_closed;
-  region_->candles(symbol, timeframe).closed.publish(candle);
+  region_->closed_candles(symbol, timeframe).publish(candle);
   update_indicators(symbol, timeframe, candle);
   layout::Event ev{};
   ev.kind = static_cast<std::uint8_t>(layout::EventKind::kCandleClose);

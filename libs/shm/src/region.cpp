@@ -62,6 +62,11 @@ std::string capacity_error(const layout::MarketCapacity& cap) {
     return "max_timeframes " + std::to_string(cap.timeframes) + " is not within 1.." +
            std::to_string(layout::kMaxTimeframes);
   }
+  // A power of two: a reader masks a candle's sequence with it to find its slot.
+  if (out_of(cap.candles, layout::kMaxCandleHistory) || (cap.candles & (cap.candles - 1)) != 0) {
+    return "candle_history " + std::to_string(cap.candles) + " is not a power of two within 1.." +
+           std::to_string(layout::kMaxCandleHistory);
+  }
   return {};
 }
 
@@ -158,7 +163,7 @@ void fill_header(RegionHeader& h, RegionKind kind, std::size_t size, std::size_t
   h.book_depth = layout::kBookDepth;
   h.event_ring_capacity = layout::kEventRingCapacity;
   h.max_timeframes = kind == RegionKind::kMarket ? opts.market_capacity.timeframes : 0;
-  h.candle_history = layout::kCandleHistory;
+  h.candle_history = kind == RegionKind::kMarket ? opts.market_capacity.candles : 0;
   h.max_indicators = layout::kMaxIndicators;
   h.max_slots = kind == RegionKind::kMarket ? opts.market_capacity.slots : 0;
   h.signal_ring_capacity = layout::kSignalRingCapacity;
@@ -206,6 +211,19 @@ bool create_in(const Target& t, RegionKind kind, const RegionOptions& opts, mode
     ::unlink(tmp_path.c_str());
     if (t.huge) return false;
     throw RegionError(RegionErrc::kSystem, "shm: cannot size " + tmp_path + ": " + errno_text(err));
+  }
+  // tmpfs: reserve every page now. A file sized only by ftruncate maps fine in a tmpfs too small
+  // for it, and the first write past the room is a SIGBUS in the engine; here it is an error
+  // that says what to change. (hugetlbfs reserves its pages at mmap; see map_fd.)
+  if (!t.huge && ::fallocate(fd, 0, 0, static_cast<off_t>(size)) != 0 && errno != EOPNOTSUPP) {
+    const int err = errno;
+    ::close(fd);
+    ::unlink(tmp_path.c_str());
+    throw RegionError(RegionErrc::kSystem,
+                      "shm: cannot reserve " + std::to_string(size) + " bytes for " + tmp_path +
+                          ": " + errno_text(err) + " (free room in " + t.dir +
+                          ", or make the region smaller: region.max_symbols, region.max_slots, "
+                          "region.candle_history, market.timeframes)");
   }
   if (!map_fd(fd, Access::kReadWrite, size, opts.prefault || t.huge, /*keep_fd=*/true, out_map)) {
     const int err = errno;

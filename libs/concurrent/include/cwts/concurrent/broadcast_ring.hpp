@@ -1,4 +1,5 @@
-// BroadcastRing<T, N>: one writer, any number of readers, overwrite-oldest, laps detected.
+// BroadcastRing<T, N>: one writer, any number of readers, overwrite-oldest, laps detected; and the
+// same ring with a capacity chosen at run time (BroadcastHead + BroadcastSpan / BroadcastCursor).
 #pragma once
 
 #include <atomic>
@@ -33,19 +34,45 @@ namespace cwts::concurrent {
 // Rejected: a single global head read by readers before and after the copy (Aeron's broadcast
 // style) — it needs the same fence pair but makes every reader hit the writer's head line on
 // every record; a per-slot sequence keeps readers on the slot they already fetch.
-template <typename T, std::size_t N>
-struct BroadcastRing {
+
+// One record's slot: its seqlock word, then the record's words, on its own cache lines, so a
+// reader copying one record never shares a line with the writer's next.
+template <typename T>
+struct alignas(64) BroadcastSlot {
   static_assert(std::is_trivially_copyable_v<T>, "ring records must be trivially copyable");
   static_assert(sizeof(T) % 8 == 0, "ring records must be whole words");
+  static constexpr std::size_t kWords = sizeof(T) / 8;
+
+  std::uint64_t seq;
+  std::uint64_t words[kWords];
+};
+
+namespace detail {
+// The writer's side of the protocol above, over `mask + 1` slots (a power of two). Not
+// thread-safe: one writer. Returns the record's sequence. Never blocks, never fails.
+template <typename T>
+std::uint64_t broadcast_publish(std::uint64_t& head, BroadcastSlot<T>* slots, std::uint64_t mask,
+                                const T& value) noexcept {
+  // relaxed: only the writer modifies head.
+  const std::uint64_t s = load_word(head, std::memory_order_relaxed) + 1;
+  BroadcastSlot<T>& slot = slots[(s - 1) & mask];
+  store_word(slot.seq, 2 * s - 1, std::memory_order_relaxed);
+  // Orders the odd marker before the payload stores (the seqlock writer fence).
+  std::atomic_thread_fence(std::memory_order_release);
+  store_words(slot.words, value);
+  store_word(slot.seq, 2 * s, std::memory_order_release);
+  // release: a reader that sees head == s also sees record s complete.
+  store_word(head, s, std::memory_order_release);
+  return s;
+}
+}  // namespace detail
+
+template <typename T, std::size_t N>
+struct BroadcastRing {
   static_assert(N > 0 && (N & (N - 1)) == 0, "capacity must be a power of two");
 
   static constexpr std::size_t kCapacity = N;
-  static constexpr std::size_t kWords = sizeof(T) / 8;
-
-  struct alignas(64) Slot {
-    std::uint64_t seq;
-    std::uint64_t words[kWords];
-  };
+  using Slot = BroadcastSlot<T>;
 
   // --- written by the writer only ---
   alignas(64) std::uint64_t head;  // sequence of the last complete record, 0 = none yet
@@ -54,17 +81,7 @@ struct BroadcastRing {
 
   // Writer only. Not thread-safe. Returns the record's sequence. Never blocks, never fails.
   std::uint64_t publish(const T& value) noexcept {
-    // relaxed: only the writer modifies head.
-    const std::uint64_t s = load_word(head, std::memory_order_relaxed) + 1;
-    Slot& slot = slots[(s - 1) & (N - 1)];
-    store_word(slot.seq, 2 * s - 1, std::memory_order_relaxed);
-    // Orders the odd marker before the payload stores (the seqlock writer fence).
-    std::atomic_thread_fence(std::memory_order_release);
-    store_words(slot.words, value);
-    store_word(slot.seq, 2 * s, std::memory_order_release);
-    // release: a reader that sees head == s also sees record s complete.
-    store_word(head, s, std::memory_order_release);
-    return s;
+    return detail::broadcast_publish(head, slots, N - 1, value);
   }
 
   // Any reader: the sequence of the newest complete record.
@@ -73,29 +90,50 @@ struct BroadcastRing {
   }
 };
 
+// The head line of a ring whose capacity is chosen at run time; its slots are laid out by its
+// owner (a market region's candle series: ADR 0039).
+struct alignas(64) BroadcastHead {
+  std::uint64_t head;  // sequence of the last complete record, 0 = none yet (writer only)
+  std::uint64_t reserved_[7];
+
+  [[nodiscard]] std::uint64_t last_sequence() const noexcept {
+    return load_word(head, std::memory_order_acquire);
+  }
+};
+
+// The writer's view of such a ring: its head, its slots and their count (a power of two, which
+// the owner checked). Same protocol, same words as BroadcastRing.
+template <typename T>
+struct BroadcastSpan {
+  BroadcastHead* head;
+  BroadcastSlot<T>* slots;
+  std::size_t capacity;
+
+  std::uint64_t publish(const T& value) const noexcept {
+    return detail::broadcast_publish(head->head, slots, capacity - 1, value);
+  }
+  [[nodiscard]] std::uint64_t last_sequence() const noexcept { return head->last_sequence(); }
+};
+
 enum class ReadStatus : std::uint8_t {
   kOk,      // a record was copied out
   kEmpty,   // nothing new yet (or the next record is mid-write): retry later
   kLapped,  // the writer overwrote records this reader had not read: call resync()
 };
 
-// Process-local read cursor over a BroadcastRing. One per reading thread. Not thread-safe.
-template <typename T, std::size_t N>
-class BroadcastReader {
+// Process-local read cursor over a broadcast ring of `capacity` slots (a power of two). One per
+// reading thread. Not thread-safe.
+template <typename T>
+class BroadcastCursor {
  public:
-  using Ring = BroadcastRing<T, N>;
-
-  // Starts after the newest complete record: the reader sees only what is published from now on.
-  explicit BroadcastReader(const Ring& ring) noexcept
-      : ring_(&ring), next_(ring.last_sequence() + 1) {}
-
-  BroadcastReader(const Ring& ring, std::uint64_t next_sequence) noexcept
-      : ring_(&ring), next_(next_sequence) {}
+  BroadcastCursor(const std::uint64_t& head, const BroadcastSlot<T>* slots, std::size_t capacity,
+                  std::uint64_t next_sequence) noexcept
+      : head_(&head), slots_(slots), mask_(capacity - 1), next_(next_sequence) {}
 
   // Copies the next record into `out` and reports its sequence in `seq_out`. Wait-free.
   [[nodiscard]] ReadStatus try_read(T& out, std::uint64_t* seq_out = nullptr) noexcept {
     const std::uint64_t s = next_;
-    const auto& slot = ring_->slots[(s - 1) & (N - 1)];
+    const auto& slot = slots_[(s - 1) & mask_];
     const std::uint64_t v1 = load_word(slot.seq, std::memory_order_acquire);
     if (v1 < 2 * s) return ReadStatus::kEmpty;  // older lap, or record s mid-write
     if (v1 != 2 * s) return ReadStatus::kLapped;
@@ -111,7 +149,7 @@ class BroadcastReader {
   // After kLapped: jumps past everything published so far and returns how many records were
   // skipped. The caller re-reads the snapshots it derives state from.
   std::uint64_t resync() noexcept {
-    const std::uint64_t head = ring_->last_sequence();
+    const std::uint64_t head = last_sequence();
     const std::uint64_t skipped = head + 1 > next_ ? head + 1 - next_ : 0;
     next_ = head + 1;
     return skipped;
@@ -119,15 +157,36 @@ class BroadcastReader {
 
   [[nodiscard]] std::uint64_t next_sequence() const noexcept { return next_; }
 
-  // Records published but not yet read (may exceed N when lapped).
+  // Records published but not yet read (may exceed the capacity when lapped).
   [[nodiscard]] std::uint64_t backlog() const noexcept {
-    const std::uint64_t head = ring_->last_sequence();
+    const std::uint64_t head = last_sequence();
     return head + 1 > next_ ? head + 1 - next_ : 0;
   }
 
+  // The sequence of the newest complete record.
+  [[nodiscard]] std::uint64_t last_sequence() const noexcept {
+    return load_word(*head_, std::memory_order_acquire);
+  }
+
  private:
-  const Ring* ring_;
+  const std::uint64_t* head_;
+  const BroadcastSlot<T>* slots_;
+  std::uint64_t mask_;
   std::uint64_t next_;
+};
+
+// A cursor over a BroadcastRing<T, N>.
+template <typename T, std::size_t N>
+class BroadcastReader : public BroadcastCursor<T> {
+ public:
+  using Ring = BroadcastRing<T, N>;
+
+  // Starts after the newest complete record: the reader sees only what is published from now on.
+  explicit BroadcastReader(const Ring& ring) noexcept
+      : BroadcastReader(ring, ring.last_sequence() + 1) {}
+
+  BroadcastReader(const Ring& ring, std::uint64_t next_sequence) noexcept
+      : BroadcastCursor<T>(ring.head, ring.slots, N, next_sequence) {}
 };
 
 }  // namespace cwts::concurrent

@@ -30,7 +30,7 @@ class CandleListener {
 struct CandleOptions {
   // Flat filler candles emitted per series per call at most. After a longer outage the oldest
   // missing periods are skipped (counted in Stats::fillers_skipped): the shared ring keeps only
-  // layout::kCandleHistory candles anyway.
+  // the region's candle_history candles anyway.
   std::uint32_t max_fillers = 1000;
   // on_time closes a trade-built candle once now >= close time + this. Covers local clock running
   // ahead of the venue's; a trade that still arrives for a closed period is dropped (late_trades).

@@ -1,4 +1,4 @@
-// The closed candles of a CandleSeries as a reader copies them out of the market region: the
+// The closed candles of a candle series as a reader copies them out of the market region: the
 // newest `limit`, oldest first, without a gap. Header-only: the engine's ctl thread and the Python
 // bridge read it the same way.
 #pragma once
@@ -12,17 +12,17 @@
 
 namespace cwts::shm {
 
-// Appends to `rows` (cleared first). A candle the writer overwrote while the others were being
-// copied (only when it laps this reader) is dropped with every older one: the result never has a
-// hole. `limit` is capped at the ring's history.
-inline void read_closed_candles(const layout::CandleSeries& series, std::size_t limit,
-                                std::vector<layout::Candle>& rows) {
-  using Reader = concurrent::BroadcastReader<layout::Candle, layout::kCandleHistory>;
+// Appends to `rows` (cleared first) the closed candles of symbol `sym` on timeframe index `tf`. A
+// candle the writer overwrote while the others were being copied (only when it laps this reader) is
+// dropped with every older one: the result never has a hole. `limit` is capped at the region's
+// candle history.
+inline void read_closed_candles(const layout::MarketRegion& region, std::size_t sym, std::size_t tf,
+                                std::size_t limit, std::vector<layout::Candle>& rows) {
   rows.clear();
-  if (limit > layout::kCandleHistory) limit = layout::kCandleHistory;
-  const std::uint64_t last = series.closed.last_sequence();
+  if (limit > region.candle_history()) limit = region.candle_history();
+  const std::uint64_t last = region.candles(sym, tf).closed.last_sequence();
   const std::uint64_t first = last >= limit ? last - limit + 1 : 1;
-  Reader r(series.closed, first);
+  auto r = region.candle_cursor(sym, tf, first);
   layout::Candle c{};
   for (std::uint64_t s = first; s <= last; ++s) {
     const auto st = r.try_read(c);
@@ -30,7 +30,7 @@ inline void read_closed_candles(const layout::CandleSeries& series, std::size_t 
       rows.push_back(c);
     } else if (st == concurrent::ReadStatus::kLapped) {
       rows.clear();
-      r = Reader(series.closed, s + 1);
+      r = region.candle_cursor(sym, tf, s + 1);
     } else {
       break;
     }

@@ -23,13 +23,14 @@ namespace cwts::layout {
 // Bump on any change to a field, a size, an offset, a capacity, an enumerator, a flag bit or a
 // primitive's internal words. tests/layout pins this value
 // together with kLayoutHash, so a change that forgets the bump fails the build's tests.
-inline constexpr std::uint32_t kLayoutVersion = 7;
+inline constexpr std::uint32_t kLayoutVersion = 8;
 
 // Names for each instantiation of a lock-free primitive in the regions, so the field table can
 // list the words they synchronise on.
 using SignalRing = concurrent::RecordRing<Signal, kSignalRingCapacity>;
 using ReportRing = concurrent::RecordRing<ExecReport, kReportRingCapacity>;
-using CandleRing = BroadcastRing<Candle, kCandleHistory>;
+using CandleSlot =
+    BroadcastSlot<Candle>;  // a series' slots follow it (RegionHeader::candle_history)
 
 // One entry per field of every structure in either region, the primitives' own words included
 // (sequence, commit, head and tail words, and their padding): its path, offset and size. The
@@ -321,13 +322,12 @@ inline constexpr auto kFieldTable = std::to_array<FieldDesc>({
     CWTS_SIZE(EventRing::Slot),
     CWTS_FIELD(EventRing::Slot, seq),
     CWTS_FIELD(EventRing::Slot, words),
-    CWTS_SIZE(CandleRing),
-    CWTS_FIELD(CandleRing, head),
-    CWTS_FIELD(CandleRing, reserved_),
-    CWTS_FIELD(CandleRing, slots),
-    CWTS_SIZE(CandleRing::Slot),
-    CWTS_FIELD(CandleRing::Slot, seq),
-    CWTS_FIELD(CandleRing::Slot, words),
+    CWTS_SIZE(BroadcastHead),
+    CWTS_FIELD(BroadcastHead, head),
+    CWTS_FIELD(BroadcastHead, reserved_),
+    CWTS_SIZE(CandleSlot),
+    CWTS_FIELD(CandleSlot, seq),
+    CWTS_FIELD(CandleSlot, words),
 
     CWTS_SIZE(Seqlock<SymbolInfo>),
     CWTS_FIELD(Seqlock<SymbolInfo>, seq),
@@ -384,8 +384,8 @@ constexpr std::uint64_t layout_hash_of(const std::array<FieldDesc, NF>& fields,
     h = fnv1a_u64(h, v.value);
   }
   for (std::uint64_t cap :
-       {kMaxSymbols, kBookDepth, kEventRingCapacity, kMaxTimeframes, kCandleHistory, kMaxIndicators,
-        kMaxSlots, kSignalRingCapacity, kReportRingCapacity, kMaxAssets}) {
+       {kMaxSymbols, kBookDepth, kEventRingCapacity, kMaxTimeframes, kMaxCandleHistory,
+        kMaxIndicators, kMaxSlots, kSignalRingCapacity, kReportRingCapacity, kMaxAssets}) {
     h = fnv1a_u64(h, cap);
   }
   return h;
@@ -412,7 +412,7 @@ static_assert(offsetof(SlotEngineSide, reports) % 64 == 0);
 static_assert(offsetof(SignalSlot, report_cursor) == 64, "claim line, then the owner's cursor");
 static_assert(offsetof(SignalSlot, signals) == 128);
 static_assert(sizeof(EventRing::Slot) == 128);
-static_assert(sizeof(BroadcastRing<Candle, kCandleHistory>::Slot) == 64);
+static_assert(sizeof(CandleSlot) == 64);
 static_assert(sizeof(concurrent::RecordRing<Signal, kSignalRingCapacity>::Record) == 64);
 static_assert(sizeof(concurrent::RecordRing<ExecReport, kReportRingCapacity>::Record) == 192);
 
@@ -466,8 +466,8 @@ static_assert(kWireStruct<ReportRing, 64>);
 static_assert(kWireStruct<ReportRing::Record, 64>);
 static_assert(kWireStruct<EventRing, 64>);
 static_assert(kWireStruct<EventRing::Slot, 64>);
-static_assert(kWireStruct<CandleRing, 64>);
-static_assert(kWireStruct<CandleRing::Slot, 64>);
+static_assert(kWireStruct<BroadcastHead, 64>);
+static_assert(kWireStruct<CandleSlot, 64>);
 static_assert(kWireStruct<Seqlock<SymbolInfo>, 64>);
 static_assert(kWireStruct<Seqlock<Quote>, 64>);
 static_assert(kWireStruct<Seqlock<BookTop>, 64>);

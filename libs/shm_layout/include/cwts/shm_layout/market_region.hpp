@@ -13,7 +13,11 @@
 
 namespace cwts::layout {
 
+using concurrent::BroadcastCursor;
+using concurrent::BroadcastHead;
 using concurrent::BroadcastRing;
+using concurrent::BroadcastSlot;
+using concurrent::BroadcastSpan;
 using concurrent::RecordRing;
 using concurrent::RingCursor;
 using concurrent::Seqlock;
@@ -152,11 +156,24 @@ struct Candle {
 };
 static_assert(sizeof(Candle) == 56);
 
-// Closed candles (a broadcast ring: readers copy the last K and detect overwrite) and the live
-// partial candle.
+// The closed candles of one symbol on one timeframe (a broadcast ring: readers copy the last K and
+// detect overwrite) and the live partial candle. The ring's head line is here; its slots, as many
+// as the header's candle_history (a power of two chosen at creation), follow the series in the
+// region: MarketRegion::closed_candles() / candle_cursor() put the two together.
 struct CandleSeries {
-  BroadcastRing<Candle, kCandleHistory> closed;
+  using Slot = BroadcastSlot<Candle>;
+
+  BroadcastHead closed;
   Seqlock<Candle> live;
+
+  // Bytes of one series with its `history` slots.
+  [[nodiscard]] static constexpr std::size_t bytes(std::size_t history) noexcept {
+    return sizeof(CandleSeries) + sizeof(Slot) * history;
+  }
+  [[nodiscard]] Slot* closed_slots() noexcept { return reinterpret_cast<Slot*>(this + 1); }
+  [[nodiscard]] const Slot* closed_slots() const noexcept {
+    return reinterpret_cast<const Slot*>(this + 1);
+  }
 };
 
 struct SymbolEntry {
@@ -309,19 +326,21 @@ struct SlotEngineSide {
 
 using EventRing = BroadcastRing<Event, kEventRingCapacity>;
 
-// How many symbols, slots and timeframes a market region holds: chosen when the engine creates it
-// and recorded in its header (max_symbols, max_slots, max_timeframes).
+// How many symbols, slots and timeframes a market region holds, and how many closed candles each
+// series keeps: chosen when the engine creates it and recorded in its header (max_symbols,
+// max_slots, max_timeframes, candle_history).
 struct MarketCapacity {
   std::uint32_t symbols = kDefaultSymbols;
   std::uint32_t slots = kDefaultSlots;
   std::uint32_t timeframes = kMaxTimeframes;
+  std::uint32_t candles = kDefaultCandleHistory;  // a power of two
 };
 
 // The whole market region. One writer process (the engine); see docs/shm_layout.md. The fixed part
 // below is followed, each array 64-byte aligned, by
 //   SymbolEntry    symbols[max_symbols]
 //   SlotEngineSide slots[max_slots]
-//   CandleSeries   candles[max_symbols][max_timeframes]
+//   CandleSeries   candles[max_symbols][max_timeframes], each followed by its candle_history slots
 // with the counts from the header, which a reader validates against the compiled ceilings and
 // the file's size before it maps the region (cwts/shm/region.hpp).
 struct MarketRegion {
@@ -345,12 +364,12 @@ struct MarketRegion {
     return slots_offset(cap) + sizeof(SlotEngineSide) * cap.slots;
   }
   [[nodiscard]] static constexpr std::size_t bytes(const MarketCapacity& cap) noexcept {
-    return candles_offset(cap) + sizeof(CandleSeries) * cap.symbols * cap.timeframes;
+    return candles_offset(cap) + CandleSeries::bytes(cap.candles) * cap.symbols * cap.timeframes;
   }
 
   // This region's capacities, as its header records them.
   [[nodiscard]] MarketCapacity capacity() const noexcept {
-    return {header.max_symbols, header.max_slots, header.max_timeframes};
+    return {header.max_symbols, header.max_slots, header.max_timeframes, header.candle_history};
   }
   [[nodiscard]] std::size_t symbol_capacity() const noexcept { return header.max_symbols; }
   [[nodiscard]] std::size_t slot_capacity() const noexcept { return header.max_slots; }
@@ -375,13 +394,32 @@ struct MarketRegion {
     return at<const SlotEngineSide>(slots_offset(capacity()), i);
   }
   [[nodiscard]] CandleSeries& candles(std::size_t sym, std::size_t tf) noexcept {
-    return at<CandleSeries>(candles_offset(capacity()), sym * header.max_timeframes + tf);
+    return *series_at(sym, tf);
   }
   [[nodiscard]] const CandleSeries& candles(std::size_t sym, std::size_t tf) const noexcept {
-    return at<const CandleSeries>(candles_offset(capacity()), sym * header.max_timeframes + tf);
+    return *series_at(sym, tf);
+  }
+  // Closed candles each series keeps (a power of two).
+  [[nodiscard]] std::size_t candle_history() const noexcept { return header.candle_history; }
+  // The writer's view of a series' closed-candle ring, and a reader's cursor over it starting at
+  // sequence `next` (1 = the first candle ever closed).
+  [[nodiscard]] BroadcastSpan<Candle> closed_candles(std::size_t sym, std::size_t tf) noexcept {
+    CandleSeries* s = series_at(sym, tf);
+    return {&s->closed, s->closed_slots(), header.candle_history};
+  }
+  [[nodiscard]] BroadcastCursor<Candle> candle_cursor(std::size_t sym, std::size_t tf,
+                                                      std::uint64_t next) const noexcept {
+    const CandleSeries* s = series_at(sym, tf);
+    return {s->closed.head, s->closed_slots(), header.candle_history, next};
   }
 
  private:
+  [[nodiscard]] CandleSeries* series_at(std::size_t sym, std::size_t tf) const noexcept {
+    auto* base = reinterpret_cast<unsigned char*>(const_cast<MarketRegion*>(this));
+    return reinterpret_cast<CandleSeries*>(base + candles_offset(capacity()) +
+                                           (sym * header.max_timeframes + tf) *
+                                               CandleSeries::bytes(header.candle_history));
+  }
   template <typename T>
   [[nodiscard]] T& at(std::size_t offset, std::size_t i) const noexcept {
     // The region is one mapping; the arrays live past the fixed part (see above).
