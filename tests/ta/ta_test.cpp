@@ -415,6 +415,46 @@ TEST(TaReference, MomObvAndRocAreExact) {
   }
 }
 
+// OBV's whole-series form adds -v for a fall and -0 for no change where step() subtracts v or
+// leaves the sum: the same bits only if no signed zero is lost. Zero volumes of both signs, every
+// move, on every ISA, against TA-Lib's loop.
+TEST(TaReference, ObvKeepsTheSignOfAZeroSumOnEveryIsa) {
+  // A sum of zeros is -0 only while every step keeps it so (-0 + -0, -0 - +0): short series that
+  // start at -0, 12 bars each (through the lanes and the tail on AVX2 and AVX-512).
+  std::mt19937_64 rng(7);
+  std::size_t negative_zeros = 0;
+  for (int round = 0; round < 200; ++round) {
+    Series s = make_series(Shape::kWalk, 12, 23);
+    for (std::size_t t = 0; t < s.close.size(); ++t) {
+      s.close[t] = static_cast<double>(rng() % 3);  // up, down or flat
+      s.volume[t] = t == 0 || rng() % 2 == 0 ? -0.0 : 0.0;
+    }
+    std::vector<double> expect(s.close.size());
+    double obv = s.volume[0];
+    expect[0] = obv;
+    for (std::size_t t = 1; t < s.close.size(); ++t) {
+      if (s.close[t] > s.close[t - 1]) {
+        obv += s.volume[t];
+      } else if (s.close[t] < s.close[t - 1]) {
+        obv -= s.volume[t];
+      }
+      expect[t] = obv;
+      negative_zeros += std::signbit(obv) ? 1 : 0;
+    }
+    for (const ta::Isa isa : machine_isas()) {
+      ta::set_isa(isa);
+      const Outputs got = run_one(ta::Kind::kObv, ta::Params{}, s);
+      for (std::size_t t = 0; t < expect.size(); ++t) {
+        ASSERT_TRUE(same_bits(got.v[0][t], expect[t]))
+            << ta::to_string(isa) << " round " << round << " bar " << t << ": " << got.v[0][t]
+            << " vs " << expect[t];
+      }
+    }
+  }
+  EXPECT_GT(negative_zeros, 200U);  // the case this test is for did occur
+  ta::set_isa(ta::Isa::kScalar);
+}
+
 // TA_MA is the average its MAType names, bar for bar; BBANDS's middle band is that average and its
 // bands the middle +/- STDDEV(p, 1) * nbdev (TA_STDDEV's, whatever the MAType).
 TEST(TaReference, MaIsEachAverageAndBbandsBandsItsMiddle) {
@@ -689,9 +729,9 @@ TEST(TaRegistry, OneSeriesRunsInTheLanesOnlyWhereItsBarsAreIndependent) {
     EXPECT_EQ(ta::isa_calls()[0], mid[0] + 1) << ta::to_string(isa);
     if (isa == ta::Isa::kScalar) continue;
     // The kernels with a whole-series form on the vector ISAs run it on a clean series.
-    for (const ta::Kind k :
-         {ta::Kind::kMom, ta::Kind::kRoc, ta::Kind::kRocr, ta::Kind::kTrange, ta::Kind::kMin,
-          ta::Kind::kMax, ta::Kind::kWillr, ta::Kind::kStoch, ta::Kind::kStochf, ta::Kind::kTsf}) {
+    for (const ta::Kind k : {ta::Kind::kMom, ta::Kind::kRoc, ta::Kind::kRocr, ta::Kind::kTrange,
+                             ta::Kind::kMin, ta::Kind::kMax, ta::Kind::kWillr, ta::Kind::kStoch,
+                             ta::Kind::kStochf, ta::Kind::kTsf, ta::Kind::kObv}) {
       const std::uint64_t runs = ta::detail::series_form_runs();
       (void)run_one(k, ta::default_params(k), s);
       EXPECT_EQ(ta::detail::series_form_runs(), runs + 1)

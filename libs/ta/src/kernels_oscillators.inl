@@ -301,6 +301,45 @@ struct Obv {
     y[0] = obv;
     prev = c;
   }
+#if CWTS_TA_WIDTH > 1
+  // One whole series: each bar's signed volume in the lanes (+v up, -v down, -0 otherwise), then
+  // the running sum in order, one addition per bar. The same bits as step(): obv - v is obv + (-v)
+  // in IEEE arithmetic, and x + (-0) is x for every x (+0, -0 and NaN included), so the chain
+  // carries one addition and no select. A batch keeps OBV in lanes (series_suits), four or eight
+  // sums per chain.
+  static bool series_suits(const Params& /*unused*/, std::size_t /*unused*/,
+                           const double* const* /*unused*/) noexcept {
+    return false;
+  }
+  static void series(const Params& /*unused*/, std::size_t n, const double* const* in,
+                     double* const* out) {
+    constexpr std::size_t W = CWTS_TA_WIDTH;
+    if (n == 0) return;
+    const double *c = in[0], *v = in[1];
+    double* y = out[0];
+    const auto signed_volume = [](V now, V before, V vol) {
+      const M up = now > before;
+      const M dn = mand(mnot(up), now < before);
+      return sel(up, vol, sel(dn, -vol, splat(-0.0)));
+    };
+    std::size_t t = 1;
+    for (; t + W <= n; t += W) {
+      V vc, vp, vv;
+      std::memcpy(&vc, c + t, sizeof(V));
+      std::memcpy(&vp, c + t - 1, sizeof(V));
+      std::memcpy(&vv, v + t, sizeof(V));
+      const V d = signed_volume(vc, vp, vv);
+      std::memcpy(y + t, &d, sizeof(V));
+    }
+    for (; t < n; ++t) y[t] = signed_volume(splat(c[t]), splat(c[t - 1]), splat(v[t]))[0];
+    double obv = v[0];
+    y[0] = obv;
+    for (t = 1; t < n; ++t) {
+      obv += y[t];
+      y[t] = obv;
+    }
+  }
+#endif
 };
 
 // TA_CCI: typical prices in a circular buffer summed in buffer order (not time order), mean
