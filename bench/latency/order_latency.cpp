@@ -25,6 +25,10 @@
 // them; reports the venue's fill time (the order's updateTime, asked of cwts-sim directly: ms,
 // truncated, so +0..1 ms) → the FILLED report, and with the user data stream on, the FILLED
 // executionReport frame's arrival at the relay → the FILLED report.
+//
+// Before the engine starts it measures the kernel's own share on this machine (the
+// "loopback_send_floor": a clock read -> send() of 400 bytes on loopback TCP -> the receive stamp),
+// what the figure cannot go below here.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -159,6 +163,75 @@ class WsFrames {
   bool in_head_ = true;
 };
 
+// One read from `fd` (SO_TIMESTAMPNS on) into buf, and in `t` the kernel's receive time stamp
+// of its bytes (CLOCK_REALTIME; the time of the read if the kernel gave none).
+ssize_t recv_stamped(int fd, char* buf, std::size_t size, std::int64_t& t) {
+  iovec iov{buf, size};
+  alignas(cmsghdr) char control[256];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  const ssize_t n = ::recvmsg(fd, &msg, 0);
+  t = cwts::core::realtime_ns();
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); n > 0 && c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+      timespec ts{};
+      std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+      t = ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+    }
+  }
+  return n;
+}
+
+// The kernel's own share of the figure, without an engine: a clock read, then send() of an
+// order-sized request (`bytes`) on a loopback TCP connection with TCP_NODELAY, as cwtsd's, to
+// the receiving socket's kernel stamp, taken as the relay takes cwtsd's. One request in flight
+// at a time; `warmup` more first, not kept. What signal -> order bytes cannot go below here.
+std::vector<std::int64_t> loopback_send_floor(std::size_t samples, std::size_t warmup,
+                                              std::size_t bytes) {
+  std::vector<std::int64_t> out;
+  std::uint16_t port = 0;
+  const int lfd = listen_loopback(port);
+  const int tx = lfd < 0 ? -1 : connect_loopback(port);
+  const int rx = tx < 0 ? -1 : ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+  if (rx >= 0) {
+    int one = 1;
+    ::setsockopt(rx, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+    std::vector<std::int64_t> sent(samples + warmup), got(samples + warmup);
+    std::atomic<std::size_t> received{0};
+    std::thread reader([&] {
+      std::vector<char> buf(bytes);
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        std::size_t have = 0;
+        while (have < bytes) {
+          std::int64_t t = 0;
+          const ssize_t n = recv_stamped(rx, buf.data(), bytes - have, t);
+          if (n <= 0) return;
+          if (have == 0) got[i] = t;  // the request's first bytes, as the relay stamps
+          have += static_cast<std::size_t>(n);
+        }
+        received.store(i + 1, std::memory_order_release);
+      }
+    });
+    const std::string request(bytes, 'x');
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+      while (received.load(std::memory_order_acquire) < i) std::this_thread::yield();
+      sent[i] = cwts::core::realtime_ns();
+      if (::send(tx, request.data(), bytes, MSG_NOSIGNAL) != static_cast<ssize_t>(bytes)) break;
+    }
+    ::shutdown(tx, SHUT_WR);
+    reader.join();
+    for (std::size_t i = warmup; i < sent.size() && i < received.load(); ++i)
+      out.push_back(got[i] - sent[i]);
+    ::close(rx);
+  }
+  if (tx >= 0) ::close(tx);
+  if (lfd >= 0) ::close(lfd);
+  return out;
+}
+
 // Copies from -> to, stamping every read with the kernel's receive time stamp (SO_TIMESTAMPNS:
 // when the bytes reached the relay's socket), so the relay thread's own wake-up delay is not
 // counted. Requests (cwtsd -> venue): a REST "POST /api/v3/order" or, on a WebSocket API
@@ -171,23 +244,9 @@ void pump(int from, int to, bool requests) {
   bool first = true, ws = false;
   WsFrames frames;
   while (true) {
-    iovec iov{buf, sizeof buf};
-    alignas(cmsghdr) char control[256];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    const ssize_t n = ::recvmsg(from, &msg, 0);
+    std::int64_t t = 0;
+    const ssize_t n = recv_stamped(from, buf, sizeof buf, t);
     if (n <= 0) break;
-    std::int64_t t = cwts::core::realtime_ns();
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-        timespec ts{};
-        std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
-        t = ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
-      }
-    }
     const std::string_view v(buf, static_cast<std::size_t>(n));
     if (first) {
       ws = requests ? v.starts_with("GET /ws-api/v3") : v.starts_with("HTTP/1.1 101");
@@ -366,6 +425,8 @@ int main(int argc, char** argv) {
   if (gateway && !fill.empty()) return cwts::cli::usage_error(app, "--fill is not for --gateway");
   const bool ws = transport == "ws";
   const bool resting = fill == "resting";
+  // The kernel's share first, on a machine not yet running the engine: an order is ~400 bytes.
+  const auto floor = cwts::bench::stats(loopback_send_floor(2000, 200, 400));
   const std::string dir = "/tmp/cwts-latency-order-" + std::to_string(::getpid());
   ::mkdir(dir.c_str(), 0700);
   const std::string info = cwts::bench::unlimited_exchange_info(CWTS_DEFAULT_EXCHANGE_INFO, dir);
@@ -580,11 +641,14 @@ int main(int argc, char** argv) {
   if (json && fill.empty()) {
     std::printf(
         "{\"%s\":{\"p50_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%"
-        "llu,\"samples\":%zu,\"idle\":\"%s\"%s%s%s}}\n",
+        "llu,\"samples\":%zu,\"loopback_send_floor\":{\"p50_ns\":%llu,\"p99_ns\":%llu,"
+        "\"samples\":%zu},\"idle\":\"%s\"%s%s%s}}\n",
         gateway ? "gateway_request_to_order_wire" : "signal_to_order_wire",
         static_cast<unsigned long long>(st.p50), static_cast<unsigned long long>(st.p99),
         static_cast<unsigned long long>(st.p999), static_cast<unsigned long long>(st.max), st.n,
-        idle.c_str(), journal_dir.empty() ? "" : (",\"journal\":\"" + journal_fsync + "\"").c_str(),
+        static_cast<unsigned long long>(floor.p50), static_cast<unsigned long long>(floor.p99),
+        floor.n, idle.c_str(),
+        journal_dir.empty() ? "" : (",\"journal\":\"" + journal_fsync + "\"").c_str(),
         ws ? ",\"order_transport\":\"ws\"" : "",
         gateway ? (",\"gateway_idle\":\"" + gateway_idle + "\"").c_str() : "");
   } else if (json) {
@@ -612,6 +676,10 @@ int main(int argc, char** argv) {
           "  of which signal pushed -> picked up by the exec loop: p50 %.1f us, p99 %.1f us\n",
           static_cast<double>(in.p50) / 1e3, static_cast<double>(in.p99) / 1e3);
     }
+    std::printf(
+        "  the kernel's floor here (clock read -> send() of 400 bytes on loopback TCP -> the "
+        "receive stamp, no engine): p50 %.1f us, p99 %.1f us\n",
+        static_cast<double>(floor.p50) / 1e3, static_cast<double>(floor.p99) / 1e3);
     if (fill == "ioc")
       print_stats("order bytes at the relay -> FILLED report (IOC, fills at once)", fill_lat);
     if (resting) {

@@ -114,6 +114,10 @@ def main():
                           "--cwtsd", str(build / "apps" / "cwtsd" / "cwtsd"), "--idle", "busy-spin",
                           "--samples", str(min(args.samples, 2000)), "--json", "--raw", str(tmp / name)] + extra)
             res[name] = {k: next(iter(o.values()))[k] for k in ("p50_ns", "p99_ns", "p999_ns", "samples")}
+            # The kernel's own share of it on this machine (send() on loopback TCP to the receive
+            # stamp, no engine): what the path cannot go below here (not a path: no raw samples).
+            if name == "order_shm":
+                floor = next(iter(o.values()))["loopback_send_floor"]
         # Heap allocations per order on the venue's thread (counted, not timed; not a path).
         allocs = run_json([str(build / "bench" / "cwts-bench-venue-allocs"), "--orders", "2000", "--json"])
         for mode in ("uds", "websocket"):
@@ -131,7 +135,8 @@ def main():
     png.parent.mkdir(parents=True, exist_ok=True)
     plot(raws, png)
     if args.json:
-        print(json.dumps(dict(res, shm_python_steps=steps, order_allocs=allocs, md_scale=scale, indicators=ta)))
+        print(json.dumps(dict(res, shm_python_steps=steps, order_allocs=allocs, order_floor=floor, md_scale=scale,
+                              indicators=ta)))
         return 0
     base = res["shm_python"]["p50_ns"]
     print(f"{'path':12s} {'p50':>10s} {'p99':>10s} {'p99.9':>10s} {'samples':>8s}  p50 vs shm_python")
@@ -140,6 +145,8 @@ def main():
               f"{r['samples']:8d}  x{r['p50_ns'] / base:.2f}")
     print("shm_python by step: " + ", ".join(f"{k} p50 {v['p50_ns'] / 1e3:.1f}us p99 {v['p99_ns'] / 1e3:.1f}us"
                                               for k, v in steps.items()))
+    print(f"order path floor (send() of 400 bytes on loopback TCP -> receive stamp, no engine): "
+          f"p50 {floor['p50_ns'] / 1e3:.1f}us p99 {floor['p99_ns'] / 1e3:.1f}us")
     print(f"heap allocations per order (venue thread): place() to the bytes {allocs['allocs_place_to_bytes']:.1f}, "
           f"the answer to the final update {allocs['allocs_answer_to_final']:.1f}")
     for r in (scale or {}).get("rows", []):
