@@ -201,6 +201,7 @@ std::vector<std::int64_t> loopback_send_floor(std::size_t samples, std::size_t w
     ::setsockopt(rx, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
     std::vector<std::int64_t> sent(samples + warmup), got(samples + warmup);
     std::atomic<std::size_t> received{0};
+    std::atomic<bool> reader_gone{false};
     std::thread reader([&] {
       std::vector<char> buf(bytes);
       for (std::size_t i = 0; i < got.size(); ++i) {
@@ -208,7 +209,10 @@ std::vector<std::int64_t> loopback_send_floor(std::size_t samples, std::size_t w
         while (have < bytes) {
           std::int64_t t = 0;
           const ssize_t n = recv_stamped(rx, buf.data(), bytes - have, t);
-          if (n <= 0) return;
+          if (n <= 0) {
+            reader_gone.store(true, std::memory_order_release);
+            return;
+          }
           if (have == 0) got[i] = t;  // the request's first bytes, as the relay stamps
           have += static_cast<std::size_t>(n);
         }
@@ -217,7 +221,10 @@ std::vector<std::int64_t> loopback_send_floor(std::size_t samples, std::size_t w
     });
     const std::string request(bytes, 'x');
     for (std::size_t i = 0; i < sent.size(); ++i) {
-      while (received.load(std::memory_order_acquire) < i) std::this_thread::yield();
+      while (received.load(std::memory_order_acquire) < i &&
+             !reader_gone.load(std::memory_order_acquire))
+        std::this_thread::yield();
+      if (received.load(std::memory_order_acquire) < i) break;  // the reader stopped early
       sent[i] = cwts::core::realtime_ns();
       if (::send(tx, request.data(), bytes, MSG_NOSIGNAL) != static_cast<ssize_t>(bytes)) break;
     }

@@ -247,7 +247,9 @@ TEST_F(RegionTest, ARegionItsDirectoryCannotHoldIsRefusedAtCreateNotAtItsFirstWr
   if (::geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
   const std::string small = dir_ + "/small";
   ASSERT_TRUE(fs::create_directory(small));
-  ASSERT_EQ(::mount("none", small.c_str(), "tmpfs", 0, "size=4m"), 0) << std::strerror(errno);
+  if (::mount("none", small.c_str(), "tmpfs", 0, "size=4m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
+  }
   struct Unmount {
     std::string dir;
     ~Unmount() { ::umount(dir.c_str()); }

@@ -54,6 +54,7 @@ struct HeapMarket {
     region->header.max_symbols = cap.symbols;
     region->header.max_slots = cap.slots;
     region->header.max_timeframes = cap.timeframes;
+    region->header.candle_history = cap.candles;
   }
   ~HeapMarket() { ::operator delete (mem, std::align_val_t{64}); }
   HeapMarket(const HeapMarket&) = delete;

@@ -65,7 +65,7 @@ struct RegionConfig {
   std::uint32_t max_symbols = 0;
   std::uint32_t max_slots = layout::kDefaultSlots;
   // Closed candles kept per symbol and timeframe (ADR 0039): 1..16384, rounded up to a power of
-  // two. 64 bytes each, so 1,000 symbols on two timeframes at 1,024 candles is 131 MB.
+  // two. 64 bytes each, so 1,000 symbols on two timeframes at 1,024 candles is 131 MB of candles.
   std::uint32_t candle_history = layout::kDefaultCandleHistory;
 };
 

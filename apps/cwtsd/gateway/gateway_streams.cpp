@@ -211,7 +211,10 @@ void Gateway::Impl::pump_streams() {
           // Candles closed since the last look, each once with "x":true.
           const std::uint64_t head = series.closed.last_sequence();
           if (head > s.closed_seq) {
-            const std::uint64_t from = std::max(s.closed_seq + 1, head > 8 ? head - 7 : 1);
+            // The last 8 at most, and never more than the ring keeps.
+            const std::uint64_t keep = std::min<std::uint64_t>(8, market.candle_history());
+            const std::uint64_t from =
+                std::max(s.closed_seq + 1, head >= keep ? head - keep + 1 : 1);
             auto r = market.candle_cursor(s.symbol, tf, from);
             layout::Candle k{};
             while (r.try_read(k) == cc::ReadStatus::kOk) {

@@ -214,9 +214,26 @@ bool create_in(const Target& t, RegionKind kind, const RegionOptions& opts, mode
   }
   // tmpfs: reserve every page now. A file sized only by ftruncate maps fine in a tmpfs too small
   // for it, and the first write past the room is a SIGBUS in the engine; here it is an error
-  // that says what to change. (hugetlbfs reserves its pages at mmap; see map_fd.)
-  if (!t.huge && ::fallocate(fd, 0, 0, static_cast<off_t>(size)) != 0 && errno != EOPNOTSUPP) {
-    const int err = errno;
+  // that says what to change. (hugetlbfs reserves its pages at mmap; see map_fd.) Only "no room"
+  // refuses the region: a file system or sandbox that cannot reserve (EOPNOTSUPP, ENOSYS, ...)
+  // keeps the sparse file, as before, with a warning.
+  int reserve_err = 0;
+  if (!t.huge) {
+    while (::fallocate(fd, 0, 0, static_cast<off_t>(size)) != 0) {
+      if (errno == EINTR) continue;
+      reserve_err = errno;
+      break;
+    }
+  }
+  if (reserve_err != 0 && reserve_err != ENOSPC && reserve_err != EDQUOT && reserve_err != EFBIG) {
+    log::log_event(spdlog::level::warn, "shm", "region_not_reserved",
+                   log::LogFields()
+                       .str("path", tmp_path)
+                       .num("bytes", static_cast<std::int64_t>(size))
+                       .str("error", errno_text(reserve_err))
+                       .str("hint", "its pages are taken as they are first written"));
+  } else if (reserve_err != 0) {
+    const int err = reserve_err;
     ::close(fd);
     ::unlink(tmp_path.c_str());
     throw RegionError(RegionErrc::kSystem,

@@ -304,8 +304,11 @@ struct Obv {
 #if CWTS_TA_WIDTH > 1
   // One whole series: each bar's signed volume in the lanes (+v up, -v down, -0 otherwise), then
   // the running sum in order, one addition per bar. The same bits as step(): obv - v is obv + (-v)
-  // in IEEE arithmetic, and x + (-0) is x for every x (+0, -0 and NaN included), so the chain
-  // carries one addition and no select. A batch keeps OBV in lanes (series_suits), four or eight
+  // in IEEE arithmetic, and x + (-0) is x for every x (+0, -0 and a quiet NaN included), so the
+  // chain carries one addition and no select. A NaN volume on a down bar is added as it is, not
+  // negated: x86 answers the NaN operand, so obv - NaN and obv + NaN are the same NaN, sign
+  // included, where obv + (-NaN) would flip it. (A signalling NaN sum would come out quiet;
+  // arrays from numpy hold quiet NaNs.) A batch keeps OBV in lanes (series_suits), four or eight
   // sums per chain.
   static bool series_suits(const Params& /*unused*/, std::size_t /*unused*/,
                            const double* const* /*unused*/) noexcept {
@@ -320,7 +323,7 @@ struct Obv {
     const auto signed_volume = [](V now, V before, V vol) {
       const M up = now > before;
       const M dn = mand(mnot(up), now < before);
-      return sel(up, vol, sel(dn, -vol, splat(-0.0)));
+      return sel(up, vol, sel(dn, sel(vol != vol, vol, -vol), splat(-0.0)));
     };
     std::size_t t = 1;
     for (; t + W <= n; t += W) {

@@ -109,7 +109,7 @@ struct BroadcastSpan {
   BroadcastSlot<T>* slots;
   std::size_t capacity;
 
-  std::uint64_t publish(const T& value) const noexcept {
+  std::uint64_t publish(const T& value) noexcept {
     return detail::broadcast_publish(head->head, slots, capacity - 1, value);
   }
   [[nodiscard]] std::uint64_t last_sequence() const noexcept { return head->last_sequence(); }
