@@ -367,25 +367,34 @@ os._exit(0)                                      # dies holding the slot, 5 sign
 
 
 # ---- review 14 --------------------------------------------------------------------------------
-def test_candles_survive_a_candle_closing_during_the_read(engine):
-    """The ring holds 600 closed 5m candles of ETHUSDT and candle 601 is written into the slot of
-    candle 89 (the oldest the reader asks for) but not yet announced in the head: the state of the
-    ring when a candle closes between the reader's look at the head and its first read."""
-    os.kill(engine.proc.pid, signal.SIGSTOP)  # the test writes the series as the engine would
+def read_written_candles(engine, last, unannounced=None):
+    """Stops the engine, writes the closed 5m candles of ETHUSDT up to `last` that its ring keeps
+    as the engine would (the head at `last`), and candle `unannounced` into its slot without
+    announcing it; reads them with the bridge's candles(), then lets the engine go on. Returns the
+    DataFrame and the region's candle_history."""
+    os.kill(engine.proc.pid, signal.SIGSTOP)
     w = MarketWriter(engine.instance)
     try:
         base = w.series_offset(1, 1)  # ETHUSDT, 5m
         n = w.u32("RegionHeader.candle_history")
-        assert n == 512, n
-        for s in range(600 - n + 1, 601):
+        for s in range(max(1, last - n + 1), last + 1):
             w.put_closed_candle(base, s)
-        w.u64(base, 600)
-        w.put_closed_candle(base, 601)
+        w.u64(base, last)
+        if unannounced is not None:
+            w.put_closed_candle(base, unannounced)
         with cwts_bridge.attach(engine.instance) as b:
-            df = b.candles("ETHUSDT", "5m")
+            return b.candles("ETHUSDT", "5m"), n
     finally:
         w.close()
         os.kill(engine.proc.pid, signal.SIGCONT)
+
+
+def test_candles_survive_a_candle_closing_during_the_read(engine):
+    """The ring holds 600 closed 5m candles of ETHUSDT and candle 601 is written into the slot of
+    candle 89 (the oldest the reader asks for) but not yet announced in the head: the state of the
+    ring when a candle closes between the reader's look at the head and its first read."""
+    df, n = read_written_candles(engine, 600, unannounced=601)
+    assert n == 512, n
     assert len(df) == 511, len(df)
     assert df["date"].is_monotonic_increasing
     assert int(df["date"].iloc[-1].timestamp()) == 600 * 300
@@ -396,19 +405,8 @@ def test_a_region_made_for_2000_candles_gives_the_strategy_every_one(synthetic_s
     candles() and the control plane's `candles` read all 1,500 the series holds, not 512."""
     eng = Engine(synthetic_sim, tmp_path, region={"candle_history": 2000})
     try:
-        w = MarketWriter(eng.instance)
-        os.kill(eng.proc.pid, signal.SIGSTOP)  # the test writes the series as the engine would
-        try:
-            assert w.u32("RegionHeader.candle_history") == 2048
-            base = w.series_offset(1, 1)  # ETHUSDT, 5m
-            for s in range(1, 1501):
-                w.put_closed_candle(base, s)
-            w.u64(base, 1500)
-            with cwts_bridge.attach(eng.instance) as b:
-                df = b.candles("ETHUSDT", "5m")
-        finally:
-            w.close()
-            os.kill(eng.proc.pid, signal.SIGCONT)
+        df, n = read_written_candles(eng, 1500)
+        assert n == 2048, n
         assert len(df) == 1500, len(df)
         assert int(df["date"].iloc[0].timestamp()) == 300
         assert int(df["date"].iloc[-1].timestamp()) == 1500 * 300
