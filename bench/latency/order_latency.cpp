@@ -11,6 +11,7 @@
 //   busy-spin|spin-then-yield|block] [--gateway [--gateway-idle MODE]] [--json] [--raw FILE]
 //   [--journal DIR [--journal-fsync none|interval|always]]
 //   [--order-transport rest|ws] [--user-stream on|off] [--order-poll-ms N] [--fill ioc|resting]
+//   [--no-stages] [--warm-us N]
 //
 // --journal DIR turns cwtsd's order journal on in DIR (docs/journal.md; fsync policy `interval`
 // unless --journal-fsync says otherwise); without it cwtsd runs with no journal, as before.
@@ -25,6 +26,11 @@
 // them; reports the venue's fill time (the order's updateTime, asked of cwts-sim directly: ms,
 // truncated, so +0..1 ms) → the FILLED report, and with the user data stream on, the FILLED
 // executionReport frame's arrival at the relay → the FILLED report.
+//
+// cwtsd runs with log.order_stages on (--no-stages: off) and logs, at its shutdown, where each
+// order's time went on its exec thread (picked up, checks, recorded, the venue client's request up
+// to its write, the write call); the figure minus "signal -> write began" is the kernel's send to
+// the relay's stamp. The stamps are four clock reads per order (~0.1 us), inside the figure.
 //
 // Before the engine starts it measures the kernel's own share on this machine (the
 // "loopback_send_floor": a clock read -> send() of 400 bytes on loopback TCP -> the receive stamp),
@@ -365,6 +371,41 @@ std::int64_t json_integer(const std::string& body, const std::string& key) {
   return k == std::string::npos ? 0 : std::stoll(body.substr(k + key.size() + 3));
 }
 
+// cwtsd's "order_stage" log lines (log.order_stages), in the order it wrote them.
+struct Stage {
+  std::string name;
+  std::int64_t orders = 0, p50 = 0, p90 = 0, p99 = 0, max = 0;
+};
+std::vector<Stage> read_order_stages(const std::string& log_path) {
+  std::vector<Stage> out;
+  std::ifstream in(log_path);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("\"order_stage\"") == std::string::npos) continue;
+    Stage st;
+    st.name = std::string(json_string(line, "\"stage\":\""));
+    st.orders = json_integer(line, "orders");
+    st.p50 = json_integer(line, "p50_ns");
+    st.p90 = json_integer(line, "p90_ns");
+    st.p99 = json_integer(line, "p99_ns");
+    st.max = json_integer(line, "max_ns");
+    if (!st.name.empty()) out.push_back(std::move(st));
+  }
+  return out;
+}
+
+// ,"stages":{"<name>":{"p50_ns":…,"p90_ns":…,"p99_ns":…,"max_ns":…,"orders":…},…} or "".
+std::string stages_json(const std::vector<Stage>& stages) {
+  if (stages.empty()) return {};
+  std::string j = ",\"stages\":{";
+  for (const Stage& st : stages) {
+    if (j.back() != '{') j += ',';
+    j += '"' + st.name + "\":{\"p50_ns\":" + std::to_string(st.p50) +
+         ",\"p90_ns\":" + std::to_string(st.p90) + ",\"p99_ns\":" + std::to_string(st.p99) +
+         ",\"max_ns\":" + std::to_string(st.max) + ",\"orders\":" + std::to_string(st.orders) + '}';
+  }
+  return j + '}';
+}
+
 // p50/p90/p99/p99.9/max of `v` (ns) in µs on one line.
 void print_stats(const char* what, std::vector<std::int64_t> v) {
   const auto st = cwts::bench::stats(v);
@@ -391,11 +432,12 @@ int main(int argc, char** argv) {
   std::string sim_bin, cwtsd_bin, idle = "spin-then-yield", gateway_idle = "block";
   std::size_t samples = 2000;
   bool json = false;
-  bool gateway = false;
+  bool gateway = false, no_stages = false;
   std::string raw_path;
   std::string journal_dir, journal_fsync = "interval";
   std::string transport = "rest", user_stream = "on", fill;
   long order_poll_ms = -1;
+  long warm_us = -1;  // threads.exec.warm_us; -1 = cwtsd's default
   CLI::App app(
       "cwts-latency-order: a signal's way to the venue and back, through cwtsd on cwts-sim",
       "cwts-latency-order");
@@ -426,6 +468,8 @@ int main(int argc, char** argv) {
       ->type_name("N");
   app.add_option("--fill", fill, "Orders that fill at once or rest (not with --gateway)")
       ->check(CLI::IsMember({"ioc", "resting"}));
+  app.add_option("--warm-us", warm_us, "threads.exec.warm_us (0 = no warming)")->type_name("N");
+  app.add_flag("--no-stages", no_stages, "cwtsd without log.order_stages (no per-stage breakdown)");
   if (const auto rc = cwts::cli::parse(app, argc, argv)) return *rc;
   if (transport == "ws" && user_stream == "off")
     return cwts::cli::usage_error(app, "--order-transport ws needs --user-stream on");
@@ -464,8 +508,9 @@ int main(int argc, char** argv) {
       << (journal_dir.empty()
               ? std::string()
               : R"("journal":{"dir":")" + journal_dir + R"(","fsync":")" + journal_fsync + "\"},")
-      << R"("threads":{"exec":{"idle":")" << idle << R"("},"gateway":{"idle":")" << gateway_idle
-      << R"("}}})";
+      << (no_stages ? "" : R"("log":{"order_stages":true},)") << R"("threads":{"exec":{"idle":")"
+      << idle << '"' << (warm_us >= 0 ? ",\"warm_us\":" + std::to_string(warm_us) : "")
+      << R"(},"gateway":{"idle":")" << gateway_idle << R"("}}})";
   cwts::test::ChildProcess engine(cwtsd_bin, {"--config", cfg},
                                   {{"CWTS_API_KEY", "latKey"},
                                    {"CWTS_API_SECRET", "latSecret"},
@@ -632,6 +677,7 @@ int main(int argc, char** argv) {
   }
   engine.terminate(15s);
   sim.terminate();
+  const std::vector<Stage> stages = read_order_stages(dir + "/cwtsd.log");
   if (!journal_dir.empty()) ::unlink((journal_dir + "/cwts-" + instance + ".journal").c_str());
   if (!raw_path.empty()) {  // every sample in ns, one per line (the latency report's plot)
     std::ofstream raw(raw_path);
@@ -649,7 +695,7 @@ int main(int argc, char** argv) {
     std::printf(
         "{\"%s\":{\"p50_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%"
         "llu,\"samples\":%zu,\"loopback_send_floor\":{\"p50_ns\":%llu,\"p99_ns\":%llu,"
-        "\"samples\":%zu},\"idle\":\"%s\"%s%s%s}}\n",
+        "\"samples\":%zu},\"idle\":\"%s\"%s%s%s%s}}\n",
         gateway ? "gateway_request_to_order_wire" : "signal_to_order_wire",
         static_cast<unsigned long long>(st.p50), static_cast<unsigned long long>(st.p99),
         static_cast<unsigned long long>(st.p999), static_cast<unsigned long long>(st.max), st.n,
@@ -657,7 +703,8 @@ int main(int argc, char** argv) {
         floor.n, idle.c_str(),
         journal_dir.empty() ? "" : (",\"journal\":\"" + journal_fsync + "\"").c_str(),
         ws ? ",\"order_transport\":\"ws\"" : "",
-        gateway ? (",\"gateway_idle\":\"" + gateway_idle + "\"").c_str() : "");
+        gateway ? (",\"gateway_idle\":\"" + gateway_idle + "\"").c_str() : "",
+        stages_json(stages).c_str());
   } else if (json) {
     std::printf("{\"%s\":{\"idle\":\"%s\",\"order_transport\":\"%s\",\"user_stream\":\"%s\",",
                 resting ? "resting_fill_report" : "ioc_fill_report", idle.c_str(),
@@ -682,6 +729,15 @@ int main(int argc, char** argv) {
       std::printf(
           "  of which signal pushed -> picked up by the exec loop: p50 %.1f us, p99 %.1f us\n",
           static_cast<double>(in.p50) / 1e3, static_cast<double>(in.p99) / 1e3);
+    }
+    if (!stages.empty()) {
+      std::printf("  inside cwtsd (its own stamps, log.order_stages, every order of the run):\n");
+      for (const Stage& stage : stages) {
+        std::printf("    %-16s p50 %6.2f us   p90 %6.2f us   p99 %6.2f us   (%lld orders)\n",
+                    stage.name.c_str(), static_cast<double>(stage.p50) / 1e3,
+                    static_cast<double>(stage.p90) / 1e3, static_cast<double>(stage.p99) / 1e3,
+                    static_cast<long long>(stage.orders));
+      }
     }
     std::printf(
         "  the kernel's floor here (clock read -> send() of 400 bytes on loopback TCP -> the "

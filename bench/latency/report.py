@@ -118,6 +118,8 @@ def main():
             # stamp, no engine): what the path cannot go below here (not a path: no raw samples).
             if name == "order_shm":
                 floor = next(iter(o.values()))["loopback_send_floor"]
+                # Where its time goes on the exec thread (cwtsd's log.order_stages; not a path).
+                order_stages = next(iter(o.values())).get("stages", {})
         # Heap allocations per order on the venue's thread (counted, not timed; not a path).
         allocs = run_json([str(build / "bench" / "cwts-bench-venue-allocs"), "--orders", "2000", "--json"])
         for mode in ("uds", "websocket"):
@@ -135,7 +137,7 @@ def main():
     png.parent.mkdir(parents=True, exist_ok=True)
     plot(raws, png)
     if args.json:
-        print(json.dumps(dict(res, shm_python_steps=steps, order_allocs=allocs, order_floor=floor, md_scale=scale,
+        print(json.dumps(dict(res, shm_python_steps=steps, order_allocs=allocs, order_floor=floor, order_stages=order_stages, md_scale=scale,
                               indicators=ta)))
         return 0
     base = res["shm_python"]["p50_ns"]
@@ -147,6 +149,8 @@ def main():
                                               for k, v in steps.items()))
     print(f"order path floor (send() of 400 bytes on loopback TCP -> receive stamp, no engine): "
           f"p50 {floor['p50_ns'] / 1e3:.1f}us p99 {floor['p99_ns'] / 1e3:.1f}us")
+    print("order path by stage (exec thread): " + ", ".join(
+        f"{k} p50 {v['p50_ns'] / 1e3:.2f}us p99 {v['p99_ns'] / 1e3:.2f}us" for k, v in order_stages.items()))
     print(f"heap allocations per order (venue thread): place() to the bytes {allocs['allocs_place_to_bytes']:.1f}, "
           f"the answer to the final update {allocs['allocs_answer_to_final']:.1f}")
     for r in (scale or {}).get("rows", []):

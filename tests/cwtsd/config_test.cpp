@@ -204,6 +204,25 @@ TEST(Config, TheCandleHistoryIsConfiguredAndRoundedUpToAPowerOfTwo) {
                "region.candle_history", "");
 }
 
+// threads.exec.warm_us (the idle exec loop's warm-ups of the order path) and log.order_stages.
+TEST(Config, TheExecThreadsWarmUpsAndOrderStagesAreConfigured) {
+  const Config d = parse_config(kMinimal);
+  EXPECT_EQ(d.exec_thread.warm_us, 20U);
+  EXPECT_FALSE(d.log.order_stages);
+  const Config c = parse_config(
+      R"({"market":{"symbols":["BTCUSDT"]},"threads":{"exec":{"idle":"busy-spin","warm_us":0}},)"
+      R"("log":{"order_stages":true}})");
+  EXPECT_EQ(c.exec_thread.warm_us, 0U);
+  EXPECT_TRUE(c.log.order_stages);
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"threads":{"exec":{"warm_us":1000001}}})",
+               "threads.exec.warm_us", "1000000");
+  // Only the exec thread warms the order path: the key is unknown elsewhere.
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"threads":{"md":{"warm_us":20}}})",
+               "threads.md.warm_us", "");
+  expect_error(R"({"market":{"symbols":["BTCUSDT"]},"log":{"order_stages":1}})", "log.order_stages",
+               "");
+}
+
 TEST(Config, SlotClaimPoliciesResolveNamesAndIds) {
   const Config c = parse_config(
       R"({"market":{"symbols":["BTCUSDT"]},"slots":{"default":{"users":[1234]},"1":{"users":["root",77],"groups":["root"]}}})");

@@ -274,3 +274,49 @@ def test_documented_jq_filters_answer_their_questions_on_a_real_log(synthetic_si
     assert {"reason": "PRICE_BAND", "signals": 1} in counts
     # Errors only.
     assert all(l["level"] in ("error", "critical") for l in jq(ERRORS, log))
+
+
+ORDER_STAGES_JQ = 'select(.event == "order_stage") | {stage, orders, p50_ns, p99_ns}'
+ORDER_STAGES = ["pickup", "checks", "record", "request", "write_call", "signal_to_write"]
+
+
+def order_stage_lines(log):
+    lines = (json.loads(l) for l in log.read_text().splitlines() if l.strip().startswith("{"))
+    return [l for l in lines if l.get("event") == "order_stage"]
+
+
+def test_order_stages_say_where_each_orders_time_went_and_only_when_asked(synthetic_sim, tmp_path):
+    """log.order_stages: at shutdown, one order_stage line per stage of the exec thread's way
+    from the signal to the order's write. With one order, each line's percentiles are that order's
+    own span, so the four stages up to the write add up to signal -> write to the nanosecond."""
+    runs = {}
+    for on in (True, False):
+        overrides = {"log": {"order_stages": True}} if on else {}
+        e = Engine(synthetic_sim, tmp_path, overrides=overrides)
+        try:
+            with cwts_bridge.attach(e.instance, slot=-1) as b:
+                q = b.quote("BTCUSDT")
+                seq = b.submit("BTCUSDT", "buy", 0.001, price=round(q.bid * 0.99, 2), tif="IOC")
+                r = b.wait_report(seq, 10.0)
+                assert r is not None and r.kind != "REJECTED", r
+        finally:
+            assert e.stop() == 0
+        runs[on] = order_stage_lines(e.log_path)
+        if on:
+            e_on_log = e.log_path
+    assert runs[False] == [], "order stages logged without log.order_stages"
+    lines = runs[True]
+    assert [l["stage"] for l in lines] == ORDER_STAGES, lines
+    span = {}
+    for l in lines:
+        assert l["component"] == "exec" and l["orders"] == 1, l
+        assert l["p50_ns"] == l["p90_ns"] == l["p99_ns"] == l["max_ns"] >= 0, l
+        span[l["stage"]] = l["p50_ns"]
+    assert span["pickup"] + span["checks"] + span["record"] + span["request"] == span["signal_to_write"]
+    assert span["request"] > 0 and span["write_call"] > 0, span
+    # The way an operator reads them (docs/logging.md).
+    tool("jq", "jq")
+    assert ORDER_STAGES_JQ in LOGGING.read_text()
+    got = jq(ORDER_STAGES_JQ, e_on_log)
+    assert [(l["stage"], l["orders"]) for l in got] == [(s, 1) for s in ORDER_STAGES]
+    assert all(set(l) == {"stage", "orders", "p50_ns", "p99_ns"} for l in got)

@@ -289,7 +289,7 @@ Config parse_config(std::string_view json) {
 
   if (auto s = top.section("threads")) {
     thread_section(*s, "md", c.md_thread);
-    thread_section(*s, "exec", c.exec_thread);
+    thread_section(*s, "exec", c.exec_thread, true);
     thread_section(*s, "ctl", c.ctl_thread);
     thread_section(*s, "gateway", c.gateway_thread);
     s->finish();
@@ -400,6 +400,7 @@ Config parse_config(std::string_view json) {
                {"off", std::string("off")}});
     s->str("file", c.log.file);
     s->integer("queue_size", c.log.queue_size, 64, 1 << 20);
+    s->boolean("order_stages", c.log.order_stages);
     s->finish();
   }
 

@@ -191,7 +191,8 @@ std::uint32_t parse_mode(const std::string& key, const std::string& s);
 std::uint32_t parse_timeframe(const std::string& key, std::string_view tf);
 bool valid_symbol(std::string_view s);
 void parse_indicators(element e, Config& c);
-void thread_section(Section& parent, std::string_view key, ThreadConfig& t);
+// `warm`: the section takes warm_us (the exec thread's).
+void thread_section(Section& parent, std::string_view key, ThreadConfig& t, bool warm = false);
 void slot_section(Section& s, SlotConfig& slot);
 void parse_listen(const std::string& key, const std::string& listen, std::string& address,
                   std::uint16_t& port);

@@ -171,13 +171,14 @@ void parse_indicators(element e, Config& c) {
   }
 }
 
-void thread_section(Section& parent, std::string_view key, ThreadConfig& t) {
+void thread_section(Section& parent, std::string_view key, ThreadConfig& t, bool warm) {
   if (auto s = parent.section(key)) {
     s->integer("core", t.core, -1, 1023);
     s->choice("idle", t.idle,
               {{"busy-spin", IdleStrategy::kBusySpin},
                {"spin-then-yield", IdleStrategy::kSpinThenYield},
                {"block", IdleStrategy::kBlock}});
+    if (warm) s->integer("warm_us", t.warm_us, 0, 1'000'000);
     s->finish();
   }
 }

@@ -357,7 +357,25 @@ class ExecEngine final : private venue::VenueListener {
   // the exec thread publishes for them.
   std::int64_t headroom_published_ns_ = 0;
   ExecCounters counters_;
+  // log.order_stages: each order's stamps through the exec thread, the last kStampedOrders kept
+  // (a ring sized at construction: nothing allocated per order), logged per stage at shutdown.
+  struct OrderStamps {
+    std::int64_t created = 0;   // the signal's created_ns (the strategy's clock read)
+    std::int64_t picked = 0;    // taken from the slot's ring
+    std::int64_t checked = 0;   // validation, risk and rate limits passed
+    std::int64_t handed = 0;    // recorded (id, journal, ACCEPTED report) and handed to the venue
+    std::int64_t written = 0;   // the venue client's write began (< handed: the request waited)
+    std::int64_t returned = 0;  // place() returned (after the write call)
+  };
+  static constexpr std::size_t kStampedOrders = 65536;  // power of two
+  std::vector<OrderStamps> order_stamps_;
+  std::uint64_t orders_stamped_ = 0;
+  void log_order_stages(std::int64_t now);
   std::int64_t now_ns_ = 0;  // time of the current loop iteration
+  // threads.exec.warm_us (warm_if_due): 0 = never.
+  std::int64_t warm_every_ns_ = 0;
+  std::int64_t warmed_ns_ = 0;
+  void warm_if_due(std::int64_t now);
   // The venue's sockets and timers are polled on a pass after one that did work, else at most
   // every kIoPollEveryNs (ADR 0037): a poll is an epoll_wait and the scheduler's mutex, most of an
   // idle pass, and a signal that lands during it waits for it.

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
@@ -141,6 +142,30 @@ void BinanceRestVenue::place(const OrderRequest& r) {
   i.enqueue(std::move(j));
 }
 
+void BinanceRestVenue::warm() {
+  Impl& i = *impl_;
+  // A limit order as the engine would give it, for a symbol it trades; a client order id no
+  // order has (the engine's start with "cw" and a base-36 time).
+  OrderRequest r;
+  const std::string_view symbol = i.assets.empty() ? "BTCUSDT" : i.assets.begin()->first;
+  symbol.copy(r.symbol, std::min(symbol.size(), sizeof r.symbol - 1));
+  r.side = layout::Side::kBuy;
+  r.tif = layout::TimeInForce::kGtc;
+  r.price = core::Price{12'345'678'900'000};
+  r.qty = core::Qty{100'000};
+  std::memcpy(r.client_order_id, "cw_warm_000000", 15);
+  const Job j = Impl::place_job(r);
+  if (i.orders.find(j.cid) != i.orders.end()) ++i.warm_tracked;
+  // The way place() would send it now: the WebSocket API session's frame, or the REST request.
+  const std::int64_t now = realtime_ns();
+  if (i.ws_orders()) {
+    i.warm_out = i.ws_signed_request("order.place", j.params, 0, now);
+  } else {
+    i.write_request(i.warm_out, j, now);
+  }
+  ++i.counters.warm_requests;
+}
+
 void BinanceRestVenue::cancel(std::string_view client_order_id, std::string_view symbol) {
   impl_->request_cancel(std::string(client_order_id), std::string(symbol));
 }
@@ -198,6 +223,12 @@ void BinanceRestVenue::tick(std::int64_t now_ns) {
 bool BinanceRestVenue::ready() const noexcept { return impl_->ready; }
 
 std::int64_t BinanceRestVenue::clock_offset_ns() const noexcept { return impl_->clock_offset_ns; }
+
+void BinanceRestVenue::stamp_order_writes(bool on) noexcept { impl_->stamp_writes = on; }
+
+std::int64_t BinanceRestVenue::last_order_write_ns() const noexcept {
+  return impl_->last_order_write_ns;
+}
 
 VenueHealth BinanceRestVenue::health() const noexcept {
   VenueHealth h;

@@ -162,6 +162,7 @@ struct BinanceRestVenue::Impl {
   // ---- one request (binance_rest_transport.cpp) -------------------------------------------
   void start(Conn& c, Job j);
   void send(Conn& c);
+  void write_request(std::string& out, const Job& j, std::int64_t now);
   // The moment a request is signed: an order's sent_ns (its recvWindow starts), a query's.
   void stamp(Job& j, std::int64_t now);
   void close(Conn& c);
@@ -321,7 +322,12 @@ struct BinanceRestVenue::Impl {
   std::unordered_set<std::uint64_t> foreign_seen;               // foreign orders already told
   mutable std::unordered_set<std::string> unvalued_fee_assets;  // told once each
   Counters counters;
-  detail::Answer answer_in_hand;  // the REST answer on_response() is reading (see send())
+  std::string warm_out;                  // warm()'s request bytes (never sent)
+  std::uint64_t warm_tracked = 0;        // warm()'s look-ups that found the order (never: kept so
+                                         // the compiler keeps the look-up)
+  bool stamp_writes = false;             // log.order_stages (stamp_order_writes)
+  std::int64_t last_order_write_ns = 0;  // just before a new order's request went to its write
+  detail::Answer answer_in_hand;         // the REST answer on_response() is reading (see send())
 
   // The WebSocket API session.
   net::Endpoint ws_ep;

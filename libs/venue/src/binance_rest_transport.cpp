@@ -282,28 +282,10 @@ void BinanceRestVenue::Impl::stamp(Job& j, std::int64_t now) {
   }
 }
 
-void BinanceRestVenue::Impl::send(Conn& c) {
-  Job& j = c.job;
-  const std::int64_t now = realtime_ns();
-  if (j.kind == JobKind::kPlace && j.deadline_ns != 0 && now > j.deadline_ns) {
-    // Its deadline passed while the connection was made (connect, TLS handshake): not sent.
-    const std::string cid = std::move(j.cid);
-    c.busy = false;
-    reject_expired(cid, "not sent before its deadline (the connection was being made)");
-    return dispatch();
-  }
-  if (opt.backoff->holds(now)) {
-    // The venue said back off while this connection was being made: the request waits at the
-    // head of the queue like the others (tick() dispatches it again); the connection stays.
-    c.busy = false;
-    queue.insert(queue.begin(), std::move(j));
-    return;
-  }
-  stamp(j, now);
-  // The request's bytes are written into the connection's own buffer (its capacity stays from
-  // one request to the next): no allocation, and the signature is computed over the query in
-  // place with the key schedule made once.
-  std::string& out = c.out;
+// A request's bytes into `out` (cleared; its capacity stays from one request to the next: no
+// allocation), signed over the query in place with the key schedule made once. send() writes
+// it to the connection's buffer; warm() to its own.
+void BinanceRestVenue::Impl::write_request(std::string& out, const Job& j, std::int64_t now) {
   out.clear();
   const auto verb = http::to_string(j.verb);
   out.append(verb.data(), verb.size());
@@ -327,6 +309,27 @@ void BinanceRestVenue::Impl::send(Conn& c) {
   }
   out += " HTTP/1.1\r\n";
   out += request_headers;
+}
+
+void BinanceRestVenue::Impl::send(Conn& c) {
+  Job& j = c.job;
+  const std::int64_t now = realtime_ns();
+  if (j.kind == JobKind::kPlace && j.deadline_ns != 0 && now > j.deadline_ns) {
+    // Its deadline passed while the connection was made (connect, TLS handshake): not sent.
+    const std::string cid = std::move(j.cid);
+    c.busy = false;
+    reject_expired(cid, "not sent before its deadline (the connection was being made)");
+    return dispatch();
+  }
+  if (opt.backoff->holds(now)) {
+    // The venue said back off while this connection was being made: the request waits at the
+    // head of the queue like the others (tick() dispatches it again); the connection stays.
+    c.busy = false;
+    queue.insert(queue.begin(), std::move(j));
+    return;
+  }
+  stamp(j, now);
+  write_request(c.out, j, now);
   c.buf.clear();
   c.parser.emplace(c.answer);
   c.parser->body_limit(16U << 20);
@@ -363,6 +366,7 @@ void BinanceRestVenue::Impl::send(Conn& c) {
   c.timed_out = false;
   // On the monotonic clock: a step of the wall clock neither expires nor stretches it.
   c.deadline_ns = core::monotonic_ns() + static_cast<std::int64_t>(opt.timeout_ms) * 1'000'000;
+  if (stamp_writes && j.kind == JobKind::kPlace) last_order_write_ns = realtime_ns();
   if (c.tls) {
     beast::get_lowest_layer(*c.tls).expires_never();
     asio::async_write(*c.tls, asio::buffer(c.out), on_write);

@@ -69,6 +69,9 @@ class BinanceRestVenue final : public VenueClient {
   [[nodiscard]] bool ready() const noexcept override;
   [[nodiscard]] std::size_t busy() const noexcept override;
   [[nodiscard]] VenueHealth health() const noexcept override;
+  void warm() override;
+  void stamp_order_writes(bool on) noexcept override;
+  [[nodiscard]] std::int64_t last_order_write_ns() const noexcept override;
 
   struct Counters {
     std::uint64_t requests = 0;
@@ -81,6 +84,7 @@ class BinanceRestVenue final : public VenueClient {
     std::uint64_t stream_gaps = 0;    // user data stream lost after it was live
     std::uint64_t stream_events = 0;  // user data stream events received
     std::uint64_t ws_requests = 0;    // order requests sent over the WebSocket API
+    std::uint64_t warm_requests = 0;  // order requests built and signed by warm(), never sent
   };
   // True while the user data stream is subscribed (fills arrive without polling).
   [[nodiscard]] bool stream_live() const noexcept;

@@ -130,6 +130,16 @@ class VenueClient {
   // Orders not final plus order requests queued or in flight (shutdown waits for 0).
   [[nodiscard]] virtual std::size_t busy() const noexcept = 0;
   [[nodiscard]] virtual VenueHealth health() const noexcept { return {}; }
+  // Exec loop, idle (threads.exec.warm_us): goes through what place() would for a new order up
+  // to its write (the request built and signed, the look-ups), keeping that code and its data in
+  // the CPU's caches for the next real one. Makes no order: nothing is tracked, queued or sent.
+  virtual void warm() {}
+  // Diagnostics (log.order_stages): while on, the client reads the clock (CLOCK_REALTIME) just
+  // before it hands a new order's request to the socket's write, and last_order_write_ns() gives
+  // the latest. An order that cannot be written at once (no free connection, a back-off, a frame
+  // still being written) is not stamped during its place().
+  virtual void stamp_order_writes(bool /*on*/) noexcept {}
+  [[nodiscard]] virtual std::int64_t last_order_write_ns() const noexcept { return 0; }
 };
 
 // Binance's side/type/tif spellings.

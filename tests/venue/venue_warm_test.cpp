@@ -1,0 +1,141 @@
+// BinanceRestVenue::warm() (threads.exec.warm_us) against a real cwts-sim in this process: it goes
+// through a new order's request, REST or WebSocket API, and makes no order. Nothing is sent,
+// tracked or queued, and the order placed after thousands of warm-ups is answered as any other
+// (signed with the same key, on the same connection).
+#include <stdlib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "cwts/core/clock.hpp"
+#include "cwts/venue/binance_rest.hpp"
+#include "json_log.hpp"
+#include "sim_server.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace venue = cwts::venue;
+
+struct Listener : venue::VenueListener {
+  void on_order_event(const venue::OrderEvent& e) override {
+    ++events;
+    if (e.kind != venue::EventKind::kUpdate || venue::is_final(e.status)) {
+      ++finals;
+      last_status = e.status;
+      last_kind = e.kind;
+      last_code = e.code;
+    }
+  }
+  std::uint64_t events = 0;
+  std::uint64_t finals = 0;
+  venue::OrderStatus last_status = venue::OrderStatus::kNew;
+  venue::EventKind last_kind = venue::EventKind::kUpdate;
+  std::int32_t last_code = 0;
+};
+
+class VenueWarm : public ::testing::TestWithParam<venue::OrderTransport> {
+ protected:
+  void SetUp() override {
+    cwts::sim_server::init_json_log(spdlog::level::warn);
+    char dir[] = "/tmp/cwts-venue-warm-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    dir_ = dir;
+    cwts::sim_server::SimServerConfig sc;
+    sc.exchange_info_path =
+        CWTS_TEST_DATA "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz";
+    sc.synthetic = {"BTCUSDT"};
+    sc.api_key = "k";
+    sc.api_secret = "s";
+    sc.balances = "USDT=100000000,BTC=1000";
+    sc.handle_signals = false;
+    sim_ = std::make_unique<cwts::sim_server::SimServer>(sc);
+    sim_thread_ = std::thread([this] { sim_->run(); });
+  }
+  void TearDown() override {
+    if (sim_) sim_->stop();
+    if (sim_thread_.joinable()) sim_thread_.join();
+    std::filesystem::remove_all(dir_);
+  }
+  std::string dir_;
+  std::unique_ptr<cwts::sim_server::SimServer> sim_;
+  std::thread sim_thread_;
+};
+
+TEST_P(VenueWarm, WarmingMakesNoOrderAndTheNextOrderIsAnsweredAsAnyOther) {
+  boost::asio::io_context ioc;
+  venue::BinanceRestOptions o;
+  o.rest_url = "http://127.0.0.1:" + std::to_string(sim_->port());
+  o.ws_api_url = "ws://127.0.0.1:" + std::to_string(sim_->port());
+  o.api_key = "k";
+  o.api_secret = "s";
+  o.order_transport = GetParam();
+  venue::BinanceRestVenue v(ioc, o);
+  Listener l;
+  v.set_listener(&l);
+  v.set_symbol_assets("BTCUSDT", "BTC", "USDT");
+  const auto pass = [&] {
+    ioc.poll();
+    if (ioc.stopped()) ioc.restart();
+    v.tick(cwts::core::realtime_ns());
+  };
+  const auto until = [&](auto done, std::chrono::seconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done() && std::chrono::steady_clock::now() < deadline) pass();
+    return done();
+  };
+  ASSERT_TRUE(until([&] { return v.ready() && v.stream_live(); }, 30s));
+  // Settled: the start's own requests (account, open orders, time) answered.
+  ASSERT_TRUE(until([&] { return v.busy() == 0; }, 10s));
+  std::this_thread::sleep_for(50ms);
+  pass();
+
+  const venue::BinanceRestVenue::Counters before = v.counters();
+  const std::uint64_t tracked = v.health().tracked_orders;
+  constexpr std::uint64_t kWarmUps = 3000;
+  for (std::uint64_t i = 0; i < kWarmUps; ++i) {
+    v.warm();
+    pass();
+  }
+  std::this_thread::sleep_for(100ms);  // anything sent would be answered by now
+  for (int i = 0; i < 100; ++i) pass();
+  EXPECT_EQ(v.counters().warm_requests, before.warm_requests + kWarmUps);
+  EXPECT_EQ(v.counters().requests, before.requests) << "a warm-up sent a request";
+  EXPECT_EQ(v.counters().ws_requests, before.ws_requests);
+  EXPECT_EQ(v.counters().responses, before.responses);
+  EXPECT_EQ(v.busy(), 0U) << "a warm-up queued a request";
+  EXPECT_EQ(v.health().tracked_orders, tracked) << "a warm-up is tracked as an order";
+  EXPECT_EQ(l.events, 0U) << "a warm-up made an order event";
+
+  // The next real order: a market buy, filled, over the configured transport.
+  venue::OrderRequest r;
+  std::snprintf(r.symbol, sizeof r.symbol, "BTCUSDT");
+  r.side = cwts::layout::Side::kBuy;
+  r.type = cwts::layout::OrderType::kMarket;
+  r.qty = cwts::core::Qty{100'000};  // 0.001
+  std::snprintf(r.client_order_id, sizeof r.client_order_id, "cwwarmtest1");
+  v.place(r);
+  ASSERT_TRUE(until([&] { return l.finals > 0; }, 10s));
+  EXPECT_EQ(l.last_kind, venue::EventKind::kUpdate) << "refused, code " << l.last_code;
+  EXPECT_EQ(l.last_status, venue::OrderStatus::kFilled);
+  EXPECT_GT(v.counters().requests, before.requests);
+  if (GetParam() == venue::OrderTransport::kWs) {
+    EXPECT_GT(v.counters().ws_requests, before.ws_requests) << "not over the WebSocket API";
+  } else {
+    EXPECT_EQ(v.counters().ws_requests, before.ws_requests) << "not over REST";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, VenueWarm,
+                         ::testing::Values(venue::OrderTransport::kRest,
+                                           venue::OrderTransport::kWs),
+                         [](const auto& p) {
+                           return p.param == venue::OrderTransport::kWs ? "WebSocketApi" : "Rest";
+                         });
+
+}  // namespace
