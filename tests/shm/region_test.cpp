@@ -240,6 +240,45 @@ TEST_F(RegionTest, TheCandleHistoryIsTheRegionsAndEveryCandleItKeepsIsRead) {
   EXPECT_TRUE(rows.empty());
 }
 
+// The gateway's kline streams send the candles closed since their last look: the newest 8 at
+// most, and never more than the region keeps. A history under 8 (1, 2, 4 candles) gives what it
+// keeps, not nothing (a cursor at a slot the ring has overwritten reads nothing), and each call
+// says where the next one starts, so every candle is sent once.
+TEST_F(RegionTest, TheCandlesClosedSinceASequenceAreTheNewestTheRingKeeps) {
+  for (const std::uint32_t history : {1U, 2U, 4U, 512U}) {
+    SCOPED_TRACE(history);
+    opts_.market_capacity = layout::MarketCapacity{2, 1, 1, history};
+    Region engine = Region::create(RegionKind::kMarket, opts_);
+    engine.set_state(RegionState::kLive);
+    auto& w = engine.as<layout::MarketRegion>();
+    for (std::int64_t seq = 1; seq <= 7; ++seq) {
+      layout::Candle c{};
+      c.open_time_ms = seq * 1'000;
+      c.closed = 1;
+      w.closed_candles(0, 0).publish(c);
+    }
+    const auto seqs = [](const std::vector<layout::Candle>& rows) {
+      std::vector<std::int64_t> v;
+      for (const auto& c : rows) v.push_back(c.open_time_ms / 1'000);
+      return v;
+    };
+    std::vector<layout::Candle> rows;
+    // Sent up to 4 before; 5, 6 and 7 closed since: what the ring still holds of them.
+    EXPECT_EQ(cwts::shm::read_closed_candles(w, 0, 0, 8, rows, 4), 7U);
+    const std::vector<std::int64_t> since4 = history == 1   ? std::vector<std::int64_t>{7}
+                                             : history == 2 ? std::vector<std::int64_t>{6, 7}
+                                                            : std::vector<std::int64_t>{5, 6, 7};
+    EXPECT_EQ(seqs(rows), since4);
+    // Nothing closed since the last look: nothing, and the same place to start from.
+    EXPECT_EQ(cwts::shm::read_closed_candles(w, 0, 0, 8, rows, 7), 7U);
+    EXPECT_TRUE(rows.empty());
+    // Fewer than asked for since the start: the newest `limit` of them.
+    EXPECT_EQ(cwts::shm::read_closed_candles(w, 0, 0, 2, rows), 7U);
+    EXPECT_EQ(seqs(rows),
+              (history == 1 ? std::vector<std::int64_t>{7} : std::vector<std::int64_t>{6, 7}));
+  }
+}
+
 // A region larger than its tmpfs has room for is refused when it is created, with the reason:
 // sized sparsely, it would map fine and kill the engine with SIGBUS at the first write past the
 // room (a container's 64 MB /dev/shm and a long candle history, ADR 0039).

@@ -2,11 +2,8 @@
 // through a new order's request, REST or WebSocket API, and makes no order. Nothing is sent,
 // tracked or queued, and the order placed after thousands of warm-ups is answered as any other
 // (signed with the same key, on the same connection).
-#include <stdlib.h>
-
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <string>
 #include <thread>
 
@@ -43,9 +40,6 @@ class VenueWarm : public ::testing::TestWithParam<venue::OrderTransport> {
  protected:
   void SetUp() override {
     cwts::sim_server::init_json_log(spdlog::level::warn);
-    char dir[] = "/tmp/cwts-venue-warm-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    dir_ = dir;
     cwts::sim_server::SimServerConfig sc;
     sc.exchange_info_path =
         CWTS_TEST_DATA "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz";
@@ -60,9 +54,7 @@ class VenueWarm : public ::testing::TestWithParam<venue::OrderTransport> {
   void TearDown() override {
     if (sim_) sim_->stop();
     if (sim_thread_.joinable()) sim_thread_.join();
-    std::filesystem::remove_all(dir_);
   }
-  std::string dir_;
   std::unique_ptr<cwts::sim_server::SimServer> sim_;
   std::thread sim_thread_;
 };
@@ -111,6 +103,21 @@ TEST_P(VenueWarm, WarmingMakesNoOrderAndTheNextOrderIsAnsweredAsAnyOther) {
   EXPECT_EQ(v.busy(), 0U) << "a warm-up queued a request";
   EXPECT_EQ(v.health().tracked_orders, tracked) << "a warm-up is tracked as an order";
   EXPECT_EQ(l.events, 0U) << "a warm-up made an order event";
+  EXPECT_EQ(v.counters().connects, before.connects) << "a warm-up touched the connections";
+  // What it built is a new order's request as the transport would carry it, signed.
+  const std::string_view built = v.last_warm_request();
+  if (GetParam() == venue::OrderTransport::kWs) {
+    EXPECT_NE(built.find(R"("method":"order.place")"), std::string_view::npos) << built;
+    EXPECT_NE(built.find(R"("symbol":"BTCUSDT")"), std::string_view::npos) << built;
+    EXPECT_NE(built.find(R"("signature":")"), std::string_view::npos) << built;
+  } else {
+    EXPECT_TRUE(built.starts_with("POST /api/v3/order?symbol=BTCUSDT&side=BUY&type=LIMIT&"))
+        << built;
+    const auto sig = built.find("&signature=");
+    ASSERT_NE(sig, std::string_view::npos) << built;
+    EXPECT_EQ(built.substr(sig + 11 + 64, 11), " HTTP/1.1\r\n") << built;
+    EXPECT_TRUE(built.ends_with("\r\n\r\n")) << built;
+  }
 
   // The next real order: a market buy, filled, over the configured transport.
   venue::OrderRequest r;

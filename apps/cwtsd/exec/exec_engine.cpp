@@ -261,7 +261,9 @@ void ExecEngine::run(std::atomic<bool>& stop) {
 // and signed, never sent) so the next real order's code and data are in the caches, not evicted
 // by the spinning. Measured: cwts-latency-order's "request" stage (docs/benchmarks.md).
 void ExecEngine::warm_if_due(std::int64_t now) {
-  if (warm_every_ns_ == 0 || now - warmed_ns_ < warm_every_ns_ || stopping_) return;
+  // (now < warmed_ns_: the wall clock stepped back; warmed now rather than after the step.)
+  if (warm_every_ns_ == 0 || stopping_ || (now - warmed_ns_ < warm_every_ns_ && now >= warmed_ns_))
+    return;
   warmed_ns_ = now;
   venue_->warm();
 }

@@ -364,7 +364,7 @@ class ExecEngine final : private venue::VenueListener {
     std::int64_t picked = 0;    // taken from the slot's ring
     std::int64_t checked = 0;   // validation, risk and rate limits passed
     std::int64_t handed = 0;    // recorded (id, journal, ACCEPTED report) and handed to the venue
-    std::int64_t written = 0;   // the venue client's write began (< handed: the request waited)
+    std::int64_t written = 0;   // the venue client's write began (0: the request waited)
     std::int64_t returned = 0;  // place() returned (after the write call)
   };
   static constexpr std::size_t kStampedOrders = 65536;  // power of two

@@ -121,7 +121,7 @@ void ExecEngine::log_order_stages(std::int64_t now) {
   for (const Stage& stage : kStages) {
     v.clear();
     for (const OrderStamps& t : kept) {
-      if (!stage.written_only || t.written >= t.handed) v.push_back(stage.span(t));
+      if (!stage.written_only || t.written != 0) v.push_back(stage.span(t));
     }
     if (v.empty()) continue;
     std::sort(v.begin(), v.end());

@@ -9,6 +9,7 @@
 #include "cwts/binance/market_json.hpp"
 #include "cwts/core/ascii.hpp"
 #include "cwts/core/clock.hpp"
+#include "cwts/shm/candle_history.hpp"
 #include "gateway/gateway_impl.hpp"
 
 namespace cwts::daemon {
@@ -140,6 +141,7 @@ void Gateway::Impl::pump_streams() {
   const std::int64_t now = core::realtime_ns() / 1'000'000;
   // Public trades from the event ring, in order (each is its own aggregate trade).
   layout::Event ev{};
+  std::vector<layout::Candle> closed;  // a kline stream's newly closed candles
   for (int budget = 4096; budget > 0; --budget) {
     const auto st = events->try_read(ev);
     if (st == cc::ReadStatus::kLapped) {
@@ -208,21 +210,15 @@ void Gateway::Impl::pump_streams() {
           const std::uint32_t tf_s = market.config.timeframe_s[tf];
           const std::string_view interval =
               std::string_view(s.text).substr(s.text.find("@kline_") + 7);
-          // Candles closed since the last look, each once with "x":true.
-          const std::uint64_t head = series.closed.last_sequence();
-          if (head > s.closed_seq) {
-            // The last 8 at most, and never more than the ring keeps.
-            const std::uint64_t keep = std::min<std::uint64_t>(8, market.candle_history());
-            const std::uint64_t from =
-                std::max(s.closed_seq + 1, head >= keep ? head - keep + 1 : 1);
-            auto r = market.candle_cursor(s.symbol, tf, from);
-            layout::Candle k{};
-            while (r.try_read(k) == cc::ReadStatus::kOk) {
+          // Candles closed since the last look, each once with "x":true: the last 8 at most
+          // (never more than the ring keeps).
+          if (series.closed.last_sequence() > s.closed_seq) {
+            s.closed_seq = shm::read_closed_candles(market, s.symbol, tf, 8, closed, s.closed_seq);
+            for (const layout::Candle& k : closed) {
               send_stream(
                   *c, s,
                   binance::kline_event(names[s.symbol], now, interval, kline_of(k, tf_s), true));
             }
-            s.closed_seq = head;
           }
           // The live candle when it changed, at most once a second (Binance: every 1-2 s).
           const layout::Candle live = series.live.load();

@@ -139,7 +139,12 @@ void BinanceRestVenue::place(const OrderRequest& r) {
   t.symbol = j.symbol;
   t.placed_ns = realtime_ns();
   i.placed[j.cid] = r;
+  if (i.stamp_writes) {  // log.order_stages: this order's write only (0: it waits)
+    i.last_order_write_ns = 0;
+    i.placing_cid = std::string_view(r.client_order_id);
+  }
   i.enqueue(std::move(j));
+  i.placing_cid = {};
 }
 
 void BinanceRestVenue::warm() {
@@ -223,6 +228,8 @@ void BinanceRestVenue::tick(std::int64_t now_ns) {
 bool BinanceRestVenue::ready() const noexcept { return impl_->ready; }
 
 std::int64_t BinanceRestVenue::clock_offset_ns() const noexcept { return impl_->clock_offset_ns; }
+
+std::string_view BinanceRestVenue::last_warm_request() const noexcept { return impl_->warm_out; }
 
 void BinanceRestVenue::stamp_order_writes(bool on) noexcept { impl_->stamp_writes = on; }
 

@@ -326,7 +326,8 @@ struct BinanceRestVenue::Impl {
   std::uint64_t warm_tracked = 0;        // warm()'s look-ups that found the order (never: kept so
                                          // the compiler keeps the look-up)
   bool stamp_writes = false;             // log.order_stages (stamp_order_writes)
-  std::int64_t last_order_write_ns = 0;  // just before a new order's request went to its write
+  std::int64_t last_order_write_ns = 0;  // just before the placed order's request went to its write
+  std::string_view placing_cid;          // the order place() is placing (stamp_writes only)
   detail::Answer answer_in_hand;         // the REST answer on_response() is reading (see send())
 
   // The WebSocket API session.

@@ -366,7 +366,9 @@ void BinanceRestVenue::Impl::send(Conn& c) {
   c.timed_out = false;
   // On the monotonic clock: a step of the wall clock neither expires nor stretches it.
   c.deadline_ns = core::monotonic_ns() + static_cast<std::int64_t>(opt.timeout_ms) * 1'000'000;
-  if (stamp_writes && j.kind == JobKind::kPlace) last_order_write_ns = realtime_ns();
+  if (stamp_writes && j.kind == JobKind::kPlace && j.cid == placing_cid) {
+    last_order_write_ns = realtime_ns();
+  }
   if (c.tls) {
     beast::get_lowest_layer(*c.tls).expires_never();
     asio::async_write(*c.tls, asio::buffer(c.out), on_write);

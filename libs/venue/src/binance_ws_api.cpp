@@ -299,11 +299,11 @@ void BinanceRestVenue::Impl::ws_start(Job j) {
   const std::uint64_t id = ws_next_id++;
   j.ws_timeout_ns = now + static_cast<std::int64_t>(opt.timeout_ms) * 1'000'000;
   std::string frame = ws_signed_request(method, j.params, id, now);
-  const bool place = j.kind == JobKind::kPlace;
+  const bool placing = stamp_writes && j.kind == JobKind::kPlace && j.cid == placing_cid;
   ws_inflight.emplace(id, std::move(j));
   ++counters.requests;
   ++counters.ws_requests;
-  if (stamp_writes && place && !ws_writing) last_order_write_ns = realtime_ns();
+  if (placing && !ws_writing) last_order_write_ns = realtime_ns();
   ws_send(std::move(frame));
 }
 

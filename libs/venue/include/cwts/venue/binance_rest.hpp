@@ -70,6 +70,9 @@ class BinanceRestVenue final : public VenueClient {
   [[nodiscard]] std::size_t busy() const noexcept override;
   [[nodiscard]] VenueHealth health() const noexcept override;
   void warm() override;
+  // The bytes the last warm() built and signed (never sent): the REST request, or the WebSocket
+  // API frame when orders go over the session.
+  [[nodiscard]] std::string_view last_warm_request() const noexcept;
   void stamp_order_writes(bool on) noexcept override;
   [[nodiscard]] std::int64_t last_order_write_ns() const noexcept override;
 

@@ -135,9 +135,9 @@ class VenueClient {
   // the CPU's caches for the next real one. Makes no order: nothing is tracked, queued or sent.
   virtual void warm() {}
   // Diagnostics (log.order_stages): while on, the client reads the clock (CLOCK_REALTIME) just
-  // before it hands a new order's request to the socket's write, and last_order_write_ns() gives
-  // the latest. An order that cannot be written at once (no free connection, a back-off, a frame
-  // still being written) is not stamped during its place().
+  // before it hands the order place() is placing to the socket's write; last_order_write_ns(),
+  // read after place() returns, gives that time, or 0 when the order could not be written at once
+  // (no free connection, a back-off, a frame still being written).
   virtual void stamp_order_writes(bool /*on*/) noexcept {}
   [[nodiscard]] virtual std::int64_t last_order_write_ns() const noexcept { return 0; }
 };
