@@ -18,6 +18,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "../../tests/support/venue_pump.hpp"
 #include "../unlimited_exchange_info.hpp"
 #include "alloc_count.hpp"
 #include "cwts/cli/cli.hpp"
@@ -29,12 +30,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace venue = cwts::venue;
-
-std::int64_t wall_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 struct Listener : venue::VenueListener {
   void on_order_event(const venue::OrderEvent& e) override {
@@ -93,15 +88,9 @@ int main(int argc, char** argv) {
     Listener l;
     v.set_listener(&l);
     v.set_symbol_assets("BTCUSDT", "BTC", "USDT");
-    const auto pass = [&] {
-      ioc.poll();
-      if (ioc.stopped()) ioc.restart();
-      v.tick(wall_ns());
-    };
+    cwts::test::VenuePump pump(ioc, v);
     const auto until = [&](auto done, std::chrono::seconds limit) {
-      const auto deadline = std::chrono::steady_clock::now() + limit;
-      while (!done() && std::chrono::steady_clock::now() < deadline) pass();
-      return done();
+      return pump.until(done, limit);
     };
     if (!until([&] { return v.ready() && (user_stream == "off" || v.stream_live()); }, 30s)) {
       std::fprintf(stderr, "the venue did not become ready\n");

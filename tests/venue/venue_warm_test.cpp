@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "cwts/core/clock.hpp"
+#include "../support/venue_pump.hpp"
 #include "cwts/venue/binance_rest.hpp"
 #include "json_log.hpp"
 #include "sim_server.hpp"
@@ -71,16 +71,9 @@ TEST_P(VenueWarm, WarmingMakesNoOrderAndTheNextOrderIsAnsweredAsAnyOther) {
   Listener l;
   v.set_listener(&l);
   v.set_symbol_assets("BTCUSDT", "BTC", "USDT");
-  const auto pass = [&] {
-    ioc.poll();
-    if (ioc.stopped()) ioc.restart();
-    v.tick(cwts::core::realtime_ns());
-  };
-  const auto until = [&](auto done, std::chrono::seconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done() && std::chrono::steady_clock::now() < deadline) pass();
-    return done();
-  };
+  cwts::test::VenuePump pump(ioc, v);
+  const auto pass = [&] { pump.pass(); };
+  const auto until = [&](auto done, std::chrono::seconds limit) { return pump.until(done, limit); };
   ASSERT_TRUE(until([&] { return v.ready() && v.stream_live(); }, 30s));
   // Settled: the start's own requests (account, open orders, time) answered.
   ASSERT_TRUE(until([&] { return v.busy() == 0; }, 10s));
