@@ -1,5 +1,6 @@
 // Signal validation (every reason and their precedence), token buckets, the rate governor, and
 // client order ids.
+#include <limits>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -100,6 +101,21 @@ TEST(Validate, AValidSignalPasses) {
   m.tif = 0;
   c.ex.position = Qty{kQty};  // a sell needs the engine's inventory
   EXPECT_EQ(c.run(m), RejectReason::kNone);
+}
+
+// created_ns is the strategy's to write: one at the end of time is stale like any other from the
+// future, with no overflow on the way (its deadline is created_ns + the TTL; UBSan stops on it).
+TEST(Validate, ACreationTimeAtEitherEndOfTimeIsStaleWithoutOverflow) {
+  for (const std::int64_t created :
+       {std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::min()}) {
+    Ctx c;
+    Signal s = limit(Side::kBuy, kPx, kQty);
+    s.created_ns = created;
+    s.ttl_ms = std::numeric_limits<std::uint32_t>::max();
+    c.lim.max_ttl_ms = std::numeric_limits<std::uint32_t>::max();
+    EXPECT_EQ(c.run(s), RejectReason::kStale) << created;
+    EXPECT_GE(cwts::engine::signal_deadline_ns(s, c.lim), created) << "the deadline wrapped";
+  }
 }
 
 TEST(Validate, EachReasonIndividually) {

@@ -1,6 +1,7 @@
 #include "cwts/engine/validator.hpp"
 
 #include <cstdlib>
+#include <limits>
 
 #include "cwts/core/fixed_point.hpp"
 
@@ -81,7 +82,7 @@ RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const R
   if (qty <= core::Qty{} || (!market_order && price <= core::Price{}))
     return RejectReason::kBadValue;
 
-  if (signal_deadline_ns(s, risk) < now_ns || s.created_ns > now_ns + 1'000'000'000LL) {
+  if (s.created_ns > now_ns + 1'000'000'000LL || signal_deadline_ns(s, risk) < now_ns) {
     return RejectReason::kStale;
   }
 
@@ -178,7 +179,11 @@ std::int64_t signal_deadline_ns(const layout::Signal& s, const RiskLimits& risk)
   const std::uint32_t ttl_ms = s.ttl_ms == 0
                                    ? risk.default_ttl_ms
                                    : (s.ttl_ms < risk.max_ttl_ms ? s.ttl_ms : risk.max_ttl_ms);
-  return s.created_ns + static_cast<std::int64_t>(ttl_ms) * 1'000'000;
+  const auto ttl_ns = static_cast<std::int64_t>(ttl_ms) * 1'000'000;
+  // created_ns is the strategy's: one past the end of time minus the TTL has no deadline before it.
+  return s.created_ns > std::numeric_limits<std::int64_t>::max() - ttl_ns
+             ? std::numeric_limits<std::int64_t>::max()
+             : s.created_ns + ttl_ns;
 }
 
 const char* to_string(layout::ReportKind k) noexcept {
