@@ -118,6 +118,37 @@ TEST(Validate, ACreationTimeAtEitherEndOfTimeIsStaleWithoutOverflow) {
   }
 }
 
+// A quantity the venue's filters do not bound (a symbol without maxQty, no position limit): its
+// value at 49,900 is 1.8e11 USDT, past 64 bits in 8 decimals. Wrapped, it was 50.87 USDT and went
+// through max_order_notional; it is refused.
+TEST(Validate, AnOrderWorthMoreThan64BitsHoldIsRefusedByItsNotional) {
+  Ctx c;
+  c.rules.max_qty = Qty{};
+  c.lim.max_position = Qty{};
+  const Signal s = limit(Side::kBuy, kPx, 369'674'230'036'000);
+  EXPECT_EQ(c.run(s), RejectReason::kMaxNotional);
+  EXPECT_EQ(cwts::core::notional(s.price, s.qty).raw, std::numeric_limits<std::int64_t>::max());
+}
+
+// The largest quantity a signal can carry, against the position limit and reduce-only: refused,
+// with no overflow on the way (UBSan stops on one).
+TEST(Validate, TheLargestQuantityIsRefusedByThePositionLimitsWithoutOverflow) {
+  const std::int64_t huge = std::numeric_limits<std::int64_t>::max() / 1000 * 1000;  // on step
+  Ctx c;
+  c.rules.max_qty = Qty{};
+  c.lim.max_order_notional = Notional{};
+  c.rules.max_notional = Notional{};
+  c.ex.open_buy_qty = 1_qty;
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, huge)), RejectReason::kMaxPosition);
+  c.ex.position = -1_qty;  // short: a buy reduces it, up to what it holds
+  c.state = TradingState::kReduceOnly;
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, huge)), RejectReason::kReduceOnly);
+  c.ex.position = 1_qty;
+  c.ex.open_sell_qty = 1_qty;
+  Signal sell = limit(Side::kSell, 50'100 * k1, huge);
+  EXPECT_EQ(c.run(sell), RejectReason::kReduceOnly);
+}
+
 TEST(Validate, EachReasonIndividually) {
   struct Case {
     const char* name;

@@ -92,9 +92,11 @@ RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const R
       (s.flags & layout::kSignalReduceOnly) != 0) {
     // Reduces only if it moves the position towards zero without crossing it, counting the
     // orders already working in the same direction.
-    const core::Qty zero{};
-    const bool reduces = buy ? ex.position < zero && qty + ex.open_buy_qty <= -ex.position
-                             : ex.position > zero && qty + ex.open_sell_qty <= ex.position;
+    // In 128 bits: a strategy's quantity may be as large as 64 bits hold.
+    const Wide q = qty.raw;
+    const Wide pos = ex.position.raw;
+    const bool reduces = buy ? pos < 0 && q + ex.open_buy_qty.raw <= -pos
+                             : pos > 0 && q + ex.open_sell_qty.raw <= pos;
     if (!reduces) return RejectReason::kReduceOnly;
   }
   if (!market.book_valid) return RejectReason::kBookNotValid;
@@ -164,9 +166,10 @@ RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const R
   if (!buy && !risk.sell_account_holdings && qty > ex.position - ex.open_sell_qty)
     return RejectReason::kNoInventory;
   if (risk.max_position > no_qty) {
-    const core::Qty after =
-        buy ? ex.position + ex.open_buy_qty + qty : ex.position - ex.open_sell_qty - qty;
-    if (after.abs() > risk.max_position) return RejectReason::kMaxPosition;
+    const Wide pos = ex.position.raw;
+    const Wide after = buy ? pos + ex.open_buy_qty.raw + qty.raw
+                           : pos - ex.open_sell_qty.raw - qty.raw;  // 128 bits: no overflow
+    if ((after < 0 ? -after : after) > risk.max_position.raw) return RejectReason::kMaxPosition;
   }
   if (risk.max_open_orders > 0 && ex.open_orders >= risk.max_open_orders)
     return RejectReason::kMaxOpenOrders;

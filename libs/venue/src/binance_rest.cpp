@@ -152,7 +152,9 @@ void BinanceRestVenue::warm() {
   // A limit order as the engine would give it, for a symbol it trades; a client order id no
   // order has (the engine's start with "cw" and a base-36 time).
   OrderRequest r;
-  const std::string_view symbol = i.assets.empty() ? "BTCUSDT" : i.assets.begin()->first;
+  // (Both arms views: with a literal on one side the other would be copied into a temporary.)
+  const std::string_view symbol =
+      i.assets.empty() ? std::string_view("BTCUSDT") : std::string_view(i.assets.begin()->first);
   symbol.copy(r.symbol, std::min(symbol.size(), sizeof r.symbol - 1));
   r.side = layout::Side::kBuy;
   r.tif = layout::TimeInForce::kGtc;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 
 namespace cwts::core {
 
@@ -13,7 +14,12 @@ inline constexpr std::int64_t kWireScale = 100'000'000;  // 1.0 at 8 decimals
 // price x quantity -> quote notional (8 decimals), truncated.
 [[nodiscard]] constexpr std::int64_t notional_of(std::int64_t px, std::int64_t qty) noexcept {
   __extension__ typedef __int128 Wide;
-  return static_cast<std::int64_t>(static_cast<Wide>(px) * qty / kWireScale);
+  // Saturated: a value past 64 bits (a strategy's quantity no venue filter bounds) stays the
+  // largest there is rather than wrapping into a small one a notional limit would let through.
+  const Wide v = static_cast<Wide>(px) * qty / kWireScale;
+  constexpr Wide kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr Wide kMin = std::numeric_limits<std::int64_t>::min();
+  return static_cast<std::int64_t>(v > kMax ? kMax : v < kMin ? kMin : v);
 }
 
 // quote notional / quantity -> average price (8 decimals), truncated; 0 for a zero quantity.
