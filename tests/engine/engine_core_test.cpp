@@ -149,6 +149,41 @@ TEST(Validate, TheLargestQuantityIsRefusedByThePositionLimitsWithoutOverflow) {
   EXPECT_EQ(c.run(sell), RejectReason::kReduceOnly);
 }
 
+// With every limit off, what the engine's position book holds (64 bits of quantity per symbol
+// and side) still bounds an order: its open quantity and the position it would reach must fit,
+// or a wrapped sum would let a later reduce-only order through.
+TEST(Validate, WithEveryLimitOffTheOpenQuantityAndPositionStillFitTheBook) {
+  const std::int64_t huge = std::numeric_limits<std::int64_t>::max() / 1000 * 1000;  // on step
+  Ctx c;
+  c.rules.max_qty = Qty{};
+  c.rules.max_notional = Notional{};
+  c.lim.max_order_notional = Notional{};
+  c.lim.max_position = Qty{};
+  c.lim.sell_account_holdings = true;
+  c.ex.open_buy_qty = Qty{huge};
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kMaxPosition) << "open buys wrap";
+  c.ex.open_buy_qty = Qty{};
+  c.ex.position = Qty{huge};
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kMaxPosition) << "position wraps";
+  c.ex.position = Qty{-huge};  // short: the buys may cover it, the book holds their sum
+  c.ex.open_buy_qty = Qty{huge};
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, kQty)), RejectReason::kMaxPosition) << "open buys wrap";
+  c.ex = Exposure{};
+  c.ex.open_sell_qty = Qty{huge};
+  EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, kQty)), RejectReason::kMaxPosition);
+  c.ex.open_sell_qty = Qty{};
+  c.ex.position = Qty{-huge};
+  EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, huge)), RejectReason::kMaxPosition);
+  c.ex = Exposure{};  // within what the book holds: accepted
+  EXPECT_EQ(c.run(limit(Side::kBuy, kPx, huge)), RejectReason::kNone);
+  EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, huge)), RejectReason::kNone);
+  // Without sell_account_holdings a sell is bounded by the inventory, its sum in 128 bits.
+  c.lim.sell_account_holdings = false;
+  c.ex.position = Qty{std::numeric_limits<std::int64_t>::min() + 1};
+  c.ex.open_sell_qty = Qty{huge};
+  EXPECT_EQ(c.run(limit(Side::kSell, 50'100 * k1, kQty)), RejectReason::kNoInventory);
+}
+
 TEST(Validate, EachReasonIndividually) {
   struct Case {
     const char* name;

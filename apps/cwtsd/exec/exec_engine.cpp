@@ -257,17 +257,6 @@ void ExecEngine::run(std::atomic<bool>& stop) {
   shutdown(realtime_ns());
 }
 
-// threads.exec.warm_us: an idle pass goes through a new order's request once in a while (built
-// and signed, never sent) so the next real order's code and data are in the caches, not evicted
-// by the spinning. Measured: cwts-latency-order's "request" stage (docs/benchmarks.md).
-void ExecEngine::warm_if_due(std::int64_t now) {
-  // (now < warmed_ns_: the wall clock stepped back; warmed now rather than after the step.)
-  if (warm_every_ns_ == 0 || stopping_ || (now - warmed_ns_ < warm_every_ns_ && now >= warmed_ns_))
-    return;
-  warmed_ns_ = now;
-  venue_->warm();
-}
-
 void ExecEngine::loop_once(std::int64_t now, bool& did_work) {
   now_ns_ = now;
   if (now - headroom_published_ns_ >= 1'000'000) {

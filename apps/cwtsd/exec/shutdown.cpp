@@ -2,10 +2,7 @@
 // orders cancelled or left (shutdown.on_stop), their final states awaited.
 #include <algorithm>
 #include <chrono>
-#include <cstring>
-#include <span>
 #include <thread>
-#include <vector>
 
 #include "cwts/core/clock.hpp"
 #include "exec/exec_engine.hpp"
@@ -93,49 +90,6 @@ void ExecEngine::shutdown(std::int64_t now) {
                 .u("reports_overflowed", counters_.reports_overflowed)
                 .u("orphan_events", counters_.orphan_events)
                 .u("reports_lost", counters_.reports_lost));
-}
-
-// log.order_stages: one "order_stage" line per stage over the orders kept (the last
-// kStampedOrders), p50 / p90 / p99 / max in ns. Off the hot path (at shutdown); allocates.
-void ExecEngine::log_order_stages(std::int64_t now) {
-  const std::size_t n =
-      static_cast<std::size_t>(std::min<std::uint64_t>(orders_stamped_, order_stamps_.size()));
-  if (n == 0) return;
-  const std::span<const OrderStamps> kept(order_stamps_.data(), n);
-  using Span = std::int64_t (*)(const OrderStamps&);
-  struct Stage {
-    const char* name;
-    Span span;
-    bool written_only;  // the order's request was written during its place()
-  };
-  static constexpr Stage kStages[] = {
-      {"pickup", [](const OrderStamps& t) { return t.picked - t.created; }, false},
-      {"checks", [](const OrderStamps& t) { return t.checked - t.picked; }, false},
-      {"record", [](const OrderStamps& t) { return t.handed - t.checked; }, false},
-      {"request", [](const OrderStamps& t) { return t.written - t.handed; }, true},
-      {"write_call", [](const OrderStamps& t) { return t.returned - t.written; }, true},
-      {"signal_to_write", [](const OrderStamps& t) { return t.written - t.created; }, true},
-  };
-  std::vector<std::int64_t> v;
-  v.reserve(n);
-  for (const Stage& stage : kStages) {
-    v.clear();
-    for (const OrderStamps& t : kept) {
-      if (!stage.written_only || t.written != 0) v.push_back(stage.span(t));
-    }
-    if (v.empty()) continue;
-    std::sort(v.begin(), v.end());
-    const auto at = [&v](double q) {
-      return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
-    };
-    log_.push(HotRecord{now, spdlog::level::info, "exec", "order_stage"}
-                  .s("stage", stage.name, std::strlen(stage.name))
-                  .u("orders", v.size())
-                  .i("p50_ns", at(0.5))
-                  .i("p90_ns", at(0.9))
-                  .i("p99_ns", at(0.99))
-                  .i("max_ns", v.back()));
-  }
 }
 
 }  // namespace cwts::daemon

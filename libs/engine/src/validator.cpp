@@ -163,14 +163,19 @@ RejectReason validate(const layout::Signal& s, const SymbolRules* rules, const R
 
   // Spot: a sell takes the account's base asset whoever bought it. Without the explicit setting
   // only what the engine itself holds may go: its position less the sells already working.
-  if (!buy && !risk.sell_account_holdings && qty > ex.position - ex.open_sell_qty)
+  // In 128 bits: an order's quantity, the position and the open orders may each be as large as 64
+  // bits hold.
+  const Wide pos = ex.position.raw;
+  const Wide open =
+      buy ? Wide{ex.open_buy_qty.raw} + qty.raw : Wide{ex.open_sell_qty.raw} + qty.raw;
+  if (!buy && !risk.sell_account_holdings && qty.raw > pos - ex.open_sell_qty.raw)
     return RejectReason::kNoInventory;
-  if (risk.max_position > no_qty) {
-    const Wide pos = ex.position.raw;
-    const Wide after = buy ? pos + ex.open_buy_qty.raw + qty.raw
-                           : pos - ex.open_sell_qty.raw - qty.raw;  // 128 bits: no overflow
-    if ((after < 0 ? -after : after) > risk.max_position.raw) return RejectReason::kMaxPosition;
-  }
+  const Wide after = buy ? pos + open : pos - open;  // if every open order on this side fills
+  // The position limit; with none, what the engine's position book holds (64 bits per symbol
+  // and side): a wrapped open quantity or position would mislead every later check.
+  constexpr Wide kHeld = std::numeric_limits<std::int64_t>::max();
+  const Wide bound = risk.max_position > no_qty ? Wide{risk.max_position.raw} : kHeld;
+  if (open > kHeld || (after < 0 ? -after : after) > bound) return RejectReason::kMaxPosition;
   if (risk.max_open_orders > 0 && ex.open_orders >= risk.max_open_orders)
     return RejectReason::kMaxOpenOrders;
   if (rules->max_num_orders > 0 && ex.open_orders >= rules->max_num_orders)
