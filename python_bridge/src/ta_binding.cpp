@@ -170,7 +170,7 @@ class FastCall {
     }
     for (std::size_t m = 0; m < matypes_.size(); ++m) {
       const double v = p.v[matypes_[m]];
-      if (v != 0 && (v > ma_most_[m] || v == 7)) return nb::none();  // TA-Lib's MA (MAMA)
+      if (v != 0 && v > ma_most_[m]) return nb::none();  // out of range: TA-Lib's error
     }
     const std::size_t n = in[0].shape(0);
     for (std::size_t i = 1; i < n_in; ++i) {

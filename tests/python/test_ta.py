@@ -49,19 +49,24 @@ PARAMS = {
     "STOCHRSI": [{"timeperiod": 2, "fastk_period": 1, "fastd_period": 1}, {"fastd_matype": 2},
                  {"timeperiod": 7, "fastk_period": 14, "fastd_period": 4, "fastd_matype": 8}],
 }
-# Every MAType a kernel computes (all but MAMA) where the function takes one.
-for _ma in (1, 2, 3, 4, 5, 6, 8):
+# Every MAType (MAMA, 7, included) where the function takes one.
+for _ma in (1, 2, 3, 4, 5, 6, 7, 8):
     PARAMS["STOCH"].append({"slowk_matype": _ma, "slowd_matype": (_ma + 2) % 9 if _ma != 5 else 0})
     PARAMS["STOCHF"].append({"fastd_period": 4, "fastd_matype": _ma})
     PARAMS["BBANDS"].append({"timeperiod": 7, "nbdevup": 2.0, "nbdevdn": 1.5, "matype": _ma})
 PARAMS["APO"] = [{"fastperiod": 2, "slowperiod": 2}] + [
-    {"fastperiod": 9 if _ma % 2 else 3, "slowperiod": 3 if _ma % 2 else 30, "matype": _ma} for _ma in (0, 1, 2, 3, 4, 5, 6, 8)]
+    {"fastperiod": 9 if _ma % 2 else 3, "slowperiod": 3 if _ma % 2 else 30, "matype": _ma} for _ma in range(9)]
 PARAMS["PPO"] = PARAMS["APO"]
 PARAMS["MACDEXT"] = [
     {"fastperiod": f, "fastmatype": fm, "slowperiod": sl, "slowmatype": sm, "signalperiod": g, "signalmatype": gm}
     for f, fm, sl, sm, g, gm in [(5, 1, 13, 3, 4, 2), (20, 4, 6, 6, 1, 5), (3, 8, 9, 2, 7, 1), (8, 5, 8, 0, 3, 8),
-                                 (12, 1, 26, 1, 9, 1), (4, 0, 30, 5, 9, 6)]]
-PARAMS["MA"] = [{"timeperiod": period, "matype": _ma} for _ma in (0, 1, 2, 3, 4, 5, 6, 8) for period in (1, 2, 9)]
+                                 (12, 1, 26, 1, 9, 1), (4, 0, 30, 5, 9, 6),
+                                 # MAMA: its warm-up (32) the longest, and starting 9 bars late
+                                 (12, 7, 26, 7, 9, 7), (12, 7, 41, 0, 9, 7)]]
+PARAMS["MA"] = [{"timeperiod": period, "matype": _ma} for _ma in range(9) for period in (1, 2, 9)]
+PARAMS["MAMA"] = [{"fastlimit": 0.3, "slowlimit": 0.1}, {"fastlimit": 0.99, "slowlimit": 0.01},
+                  {"fastlimit": 0.01, "slowlimit": 0.99}]
+PARAMS["HT_PHASOR"] = []
 SHAPES = ["walk", "constant", "gaps", "huge", "tiny", "micro", "leading_nan"]
 
 
@@ -95,8 +100,9 @@ def as_tuple(x):
 # degrees) and to a few ulp against the exact line.
 # APO is a difference of two averages of input-scale values; over T3 (six chained EMAs) TA-Lib's FMA
 # build rounds each average ~8 ulp of the input scale away from ours, so 64 ulp for the difference.
+# MACDEXT's signal over MAMA averages that difference with a factor read from its phase: 64 ulp too.
 INPUT_SCALE_ULPS = {"LINEARREG": 4096, "LINEARREG_SLOPE": 4096, "LINEARREG_INTERCEPT": 4096, "TSF": 4096,
-                    "LINEARREG_ANGLE": 4096 * 180 / np.pi, "APO": 64}
+                    "LINEARREG_ANGLE": 4096 * 180 / np.pi, "APO": 64, "MACDEXT": 64}
 
 
 def assert_matches_talib(ours, theirs, label, input_scale=0.0, ulps=16):
@@ -151,7 +157,7 @@ def test_equals_talib(name, shape, isa):
                 assert np.array_equal(out_many[0, k + 1], r, equal_nan=True)
 
 
-FMA_MATYPES = {1, 3, 4, 6, 8}  # EMA, DEMA, TEMA, KAMA, T3
+FMA_MATYPES = {1, 3, 4, 6, 7, 8}  # EMA, DEMA, TEMA, KAMA, MAMA, T3
 
 
 def test_most_kernels_equal_talib_to_the_bit():
@@ -248,7 +254,7 @@ def test_arrays_and_series_are_read_in_cpp_and_everything_else_by_the_python_rea
     """The call shapes FreqTrade strategies use most (float64 arrays, dataframe['close'] Series,
     parameters by position or name, a kernel's matype) are read by the native fast path: with
     the Python reader broken they still give TA-Lib's values, a Series on its index, tuples for
-    several outputs. A DataFrame, a conversion, an unknown keyword or TA-Lib's MAMA reach it."""
+    several outputs. A DataFrame, a conversion, an unknown keyword or a matype out of range reach it."""
     d = dataset("walk", n=400)
     idx = pd.date_range("2024-01-01", periods=400, freq="5min", tz="UTC")
     high, low, close = (pd.Series(d[k], index=idx) for k in ("high", "low", "close"))
@@ -284,7 +290,7 @@ def test_arrays_and_series_are_read_in_cpp_and_everything_else_by_the_python_rea
     for call in (lambda: cta.RSI(frame), lambda: cta.RSI(d["close"].astype(np.float32)),
                  lambda: cta.RSI(d["close"][::2]), lambda: cta.RSI(list(d["close"])),
                  lambda: cta.RSI(d["close"], period=3), lambda: cta.RSI(d["close"], "9"),
-                 lambda: cta.RSI(d["close"], 9, timeperiod=9), lambda: cta.MA(d["close"], 30, 7),
+                 lambda: cta.RSI(d["close"], 9, timeperiod=9), lambda: cta.MA(d["close"], 30, 9),
                  lambda: cta.RSI(close.astype(np.float32))):
         with pytest.raises(AssertionError, match="Python reader"):
             call()
@@ -294,9 +300,9 @@ def test_errors_are_clear():
     x = np.arange(50, dtype=float)
     with pytest.raises(ValueError, match="RSI: timeperiod = 1 is out of range"):
         cta.RSI(x, timeperiod=1)
-    # MAMA runs TA-Lib's (test_ta_abstract.py); the kernel alone refuses it, and TA-Lib's range.
-    with pytest.raises(ValueError, match=r"BBANDS: matype = 7 \(MAMA\) has no kernel"):
-        cta.batch("BBANDS", x, matype=7)
+    # TA-Lib's range.
+    with pytest.raises(ValueError, match=r"MAMA: slowlimit = 1 is out of range: a number from 0.01 to 0.99"):
+        cta.batch("MAMA", x, slowlimit=1.0)
     with pytest.raises(ValueError, match=r"matype = 9 is out of range: an integer from 0 to 8"):
         cta.batch("MA", x, matype=9)
     with pytest.raises(ValueError, match="lengths are different"):
@@ -476,7 +482,7 @@ def test_indicator_history_stops_at_a_429_and_the_engine_waits_it_out(synthetic_
         assert eng.stop() == 0
 
 
-@pytest.mark.parametrize("name", ["HT_SINE", "HT_TRENDLINE", "HT_DCPERIOD", "HT_DCPHASE"])
+@pytest.mark.parametrize("name", ["HT_SINE", "HT_TRENDLINE", "HT_DCPERIOD", "HT_DCPHASE", "HT_PHASOR", "MAMA"])
 def test_hilbert_functions_after_a_nan_inside_the_series_are_talibs(name, isa):
     """A NaN inside the series makes the cycle's period NaN for good; TA-Lib's C cast of it gives
     loops of zero length (HT_TRENDLINE then decays to 0), and so do the kernels, with no undefined

@@ -233,11 +233,11 @@ def test_without_talib_the_error_names_the_function(monkeypatch):
     for module in (cta, cabs):
         with pytest.raises(ImportError, match="CDLMORNINGSTAR.*TA-Lib"):
             module.CDLMORNINGSTAR
-    # Native functions do not need TA-Lib, nor do their MA types but MAMA; MAMA does.
+    # Native functions do not need TA-Lib, nor does any of their MA types (MAMA included).
     assert isinstance(cabs.RSI(DF), pd.Series)
     assert isinstance(cabs.BBANDS(DF, matype=3), pd.DataFrame)
-    with pytest.raises(ImportError, match="BBANDS.*matype.*TA-Lib"):
-        cabs.BBANDS(DF, matype=7)
+    assert isinstance(cabs.BBANDS(DF, matype=7), pd.DataFrame)
+    assert list(cabs.MAMA(DF).columns) == ["mama", "fama"]
 
 
 # ---- (c) matype ----
@@ -268,16 +268,6 @@ def test_every_matype_works(matype, module):
     assert_same(ours, theirs if module is cabs else tuple(theirs), "BBANDS ndarray")
 
 
-def test_a_non_native_matype_is_logged_once(caplog):
-    cta._reported.discard("BBANDS with matype=7")
-    caplog.set_level(logging.INFO, logger="cwts_bridge.ta")
-    for _ in range(3):
-        cta.BBANDS(DF, matype=7)
-        cabs.BBANDS(DF["close"], matype=7)
-    messages = [r.getMessage() for r in caplog.records if "BBANDS" in r.getMessage()]
-    assert messages == ["cwts_bridge.ta: BBANDS with matype=7 is not native; using TA-Lib's"]
-
-
 @pytest.mark.parametrize("call", [
     lambda t: t.STOCHRSI(DF, timeperiod=14, fastk_period=5, fastd_period=3, fastd_matype=2),
     lambda t: t.STOCH(DF, slowk_matype=1, slowd_matype=8),
@@ -289,16 +279,20 @@ def test_a_non_native_matype_is_logged_once(caplog):
     lambda t: t.APO(DF, fastperiod=12, slowperiod=26, matype=3),
     lambda t: t.PPO(DF["close"], 9, 21, 5),
     lambda t: t.MACDEXT(DF, fastmatype=1, slowmatype=3, signalmatype=8),
+    lambda t: t.BBANDS(DF, matype=7),
+    lambda t: t.MA(DF["close"], 30, 7),
+    lambda t: t.STOCHRSI(DF, fastd_matype=7),
+    lambda t: t.MACDEXT(DF, fastmatype=7, slowmatype=0, slowperiod=41, signalmatype=7),
+    lambda t: t.MAMA(DF, 0.4, 0.02),
+    lambda t: t.HT_PHASOR(DF),
 ])
-def test_every_matype_but_mama_runs_on_the_kernels(call, caplog):
-    """STOCH, STOCHF, STOCHRSI, BBANDS, MA, APO, PPO and MACDEXT compute every MA type but MAMA natively (STOCHRSI
-    with fastd_matype=2 is common in FreqTrade strategies, BBANDS over an EMA too): no TA-Lib
-    fall-through, a kernel call."""
+def test_every_matype_runs_on_the_kernels(call, caplog):
+    """STOCH, STOCHF, STOCHRSI, BBANDS, MA, APO, PPO and MACDEXT compute every MA type natively, MAMA
+    included (STOCHRSI with fastd_matype=2 is common in FreqTrade strategies, BBANDS over an EMA
+    too), and MAMA and HT_PHASOR are kernels: no TA-Lib fall-through, a kernel call."""
     caplog.set_level(logging.INFO, logger="cwts_bridge.ta")
     for module in (cta, cabs):
         before = sum(cta.isa_calls().values())
         call(module)
         assert sum(cta.isa_calls().values()) == before + 1
     assert not [r for r in caplog.records if "not native" in r.getMessage()]
-    with pytest.raises(ValueError, match="MAMA"):
-        cta.batch("STOCHRSI", DF["close"].to_numpy(), fastd_matype=7)

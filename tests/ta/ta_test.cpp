@@ -107,17 +107,18 @@ std::vector<ta::Params> param_sets(ta::Kind k) {
     case ta::Kind::kBbands:
       p.v = {5, 1.0, 3.0, 0};
       r.push_back(p);
-      for (const int ma : {1, 2, 3, 4, 5, 6, 8}) {  // the middle band of every MAType but MAMA
+      for (const int ma : {1, 2, 3, 4, 5, 6, 7, 8}) {  // the middle band of every MAType
         p.v = {7, 2.0, 1.5, static_cast<double>(ma)};
         r.push_back(p);
       }
       return r;
-    case ta::Kind::kMacdExt:  // every MAType but MAMA somewhere, fast above slow too: swapped
+    case ta::Kind::kMacdExt:  // every MAType somewhere, fast above slow too: swapped
       for (const auto& [f, fm, sl, sm, g, gm] : {std::array<int, 6>{12, 0, 26, 0, 9, 0},
                                                  {5, 1, 13, 3, 4, 2},
                                                  {20, 4, 6, 6, 1, 5},
                                                  {3, 8, 9, 2, 7, 1},
-                                                 {8, 5, 8, 0, 3, 8}}) {
+                                                 {8, 5, 8, 0, 3, 8},
+                                                 {12, 7, 41, 0, 9, 7}}) {
         p.v = {static_cast<double>(f),  static_cast<double>(fm), static_cast<double>(sl),
                static_cast<double>(sm), static_cast<double>(g),  static_cast<double>(gm)};
         r.push_back(p);
@@ -125,13 +126,13 @@ std::vector<ta::Params> param_sets(ta::Kind k) {
       return r;
     case ta::Kind::kApo:
     case ta::Kind::kPpo:
-      for (const int ma : {0, 1, 2, 3, 4, 5, 6, 8}) {  // fast above slow too: swapped
+      for (const int ma : {0, 1, 2, 3, 4, 5, 6, 7, 8}) {  // fast above slow too: swapped
         p.v = {ma % 2 ? 9.0 : 3.0, ma % 2 ? 3.0 : 9.0, static_cast<double>(ma)};
         r.push_back(p);
       }
       return r;
     case ta::Kind::kMa:
-      for (const int ma : {0, 1, 2, 3, 4, 5, 6, 8}) {
+      for (const int ma : {0, 1, 2, 3, 4, 5, 6, 7, 8}) {
         for (const int period : {1, 2, 9}) {
           p.v = {static_cast<double>(period), static_cast<double>(ma)};
           r.push_back(p);
@@ -144,9 +145,9 @@ std::vector<ta::Params> param_sets(ta::Kind k) {
     case ta::Kind::kStoch:
       p.v = {14, 1, 0, 5, 0};
       r.push_back(p);
-      // Every other MAType but MAMA, for slow %K and (another) for slow %D.
+      // Every other MAType, for slow %K and (another) for slow %D.
       for (const auto& [mk, md] :
-           {std::pair{1, 8}, {2, 6}, {3, 5}, {4, 3}, {5, 2}, {6, 1}, {8, 4}}) {
+           {std::pair{1, 8}, {2, 6}, {3, 5}, {4, 3}, {5, 2}, {6, 1}, {8, 4}, {7, 0}, {0, 7}}) {
         p.v = {5, 4, static_cast<double>(mk), 3, static_cast<double>(md)};
         r.push_back(p);
       }
@@ -673,7 +674,7 @@ TEST(TaParams, OutOfRangeValuesAreNamed) {
   p.v[0] = 2.5;
   EXPECT_THROW(ta::validate(ta::Kind::kEma, p), std::invalid_argument);
   p = ta::default_params(ta::Kind::kBbands);
-  p.v[3] = 1;  // EMA: every MAType but MAMA has a kernel
+  p.v[3] = 1;  // EMA: every MAType has a kernel
   EXPECT_NO_THROW(ta::validate(ta::Kind::kBbands, p));
   p.v[3] = 9;
   try {
@@ -686,15 +687,12 @@ TEST(TaParams, OutOfRangeValuesAreNamed) {
         << e.what();
   }
   p = ta::default_params(ta::Kind::kStochRsi);
-  p.v[3] = 7;  // MAMA: TA-Lib's own, not a kernel here
-  try {
-    ta::validate(ta::Kind::kStochRsi, p);
-    FAIL() << "MAMA accepted";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("fastd_matype = 7 (MAMA) has no kernel"),
-              std::string::npos)
-        << e.what();
-  }
+  p.v[3] = 7;  // MAMA
+  EXPECT_NO_THROW(ta::validate(ta::Kind::kStochRsi, p));
+  p = ta::default_params(ta::Kind::kMama);
+  p.v[1] = 1.0;  // TA-Lib's range: 0.01 to 0.99
+  EXPECT_THROW(ta::validate(ta::Kind::kMama, p), std::invalid_argument);
+  p = ta::default_params(ta::Kind::kStochRsi);
   p.v[3] = 9;
   EXPECT_THROW(ta::validate(ta::Kind::kStochRsi, p), std::invalid_argument);
   const Series s = make_series(Shape::kWalk, 10, 1);
@@ -714,6 +712,13 @@ TEST(TaParams, SpecsAreFoundByTaLibName) {
   EXPECT_EQ(ta::lookback(ta::Kind::kMacd, ta::default_params(ta::Kind::kMacd)), 33);
   EXPECT_EQ(ta::lookback(ta::Kind::kAdx, ta::default_params(ta::Kind::kAdx)), 27);
   EXPECT_EQ(ta::lookback(ta::Kind::kTema, ta::default_params(ta::Kind::kTema)), 87);
+  EXPECT_EQ(ta::lookback(ta::Kind::kMama, ta::default_params(ta::Kind::kMama)), 32);
+  EXPECT_EQ(ta::lookback(ta::Kind::kHtPhasor, ta::default_params(ta::Kind::kHtPhasor)), 32);
+  EXPECT_EQ(std::string(ta::find_spec("mama")->outputs[1]), "fama");
+  EXPECT_EQ(std::string(ta::find_spec("HT_PHASOR")->outputs[0]), "inphase");
+  // TA_MA_Lookback of MAMA: TA_MAMA's whatever the period, but for period 1 (the input itself).
+  EXPECT_EQ(ta::ma_lookback(7, 30), 32);
+  EXPECT_EQ(ta::ma_lookback(7, 1), 0);
 }
 
 // LINEARREG's bars are independent of each other: one series runs in the active ISA's lanes, and is

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -515,12 +516,12 @@ struct Tema {
 
 // The kernel families, in this order (later ones build on earlier ones; the dispatch last).
 // clang-format off
+#include "kernels_cycle.inl"        // NOLINT(bugprone-suspicious-include): part of this unit
 #include "kernels_averages.inl"     // NOLINT(bugprone-suspicious-include): part of this unit
 #include "kernels_momentum.inl"     // NOLINT(bugprone-suspicious-include): part of this unit
 #include "kernels_volatility.inl"   // NOLINT(bugprone-suspicious-include): part of this unit
 #include "kernels_oscillators.inl"  // NOLINT(bugprone-suspicious-include): part of this unit
 #include "kernels_trend.inl"        // NOLINT(bugprone-suspicious-include): part of this unit
-#include "kernels_cycle.inl"        // NOLINT(bugprone-suspicious-include): part of this unit
 #include "kernels_regression.inl"   // NOLINT(bugprone-suspicious-include): part of this unit
 #include "kernels_dispatch.inl"     // NOLINT(bugprone-suspicious-include): part of this unit
 // clang-format on

@@ -230,10 +230,28 @@ inline long ma_lookback_of(int type, int period) noexcept {
   return type < 0 || type > 8 ? 0 : ma_lookback(type, period);
 }
 
-// TA_MA inside STOCH, STOCHF and STOCHRSI: TA-Lib's MAType 0..8 (SMA, EMA, WMA, DEMA, TEMA, TRIMA,
-// KAMA, MAMA, T3) over a stream of values, but 7 (MAMA, two outputs and no kernel here: validate()
-// refuses it); period 1 is the value itself for every type, as TA_MA does; T3's vfactor is TA_MA's
-// 0.7. step() says whether the average is out of its warm-up (ma_lookback() bars).
+// TA_MA's MAMA: MAMA's first output at TA_MA's limits (0.5 and 0.05); the period is not used.
+struct MamaMa {
+  Mama mama;
+  MamaMa() : mama(mama_limits()) {}
+  static Params mama_limits() noexcept {
+    Params p{};
+    p.v[0] = 0.5;
+    p.v[1] = 0.05;
+    return p;
+  }
+  void reset() noexcept { mama.reset(); }
+  void step(const V* x, V* y) noexcept {
+    V both[2];
+    mama.step(x, both);
+    y[0] = both[0];
+  }
+};
+
+// TA_MA inside STOCH, STOCHF, STOCHRSI, BBANDS, APO, PPO and MACDEXT: TA-Lib's MAType 0..8 (SMA,
+// EMA, WMA, DEMA, TEMA, TRIMA, KAMA, MAMA, T3) over a stream of values; period 1 is the value
+// itself for every type, as TA_MA does; T3's vfactor is TA_MA's 0.7. step() says whether the
+// average is out of its warm-up (ma_lookback() bars).
 class MaAny {
  public:
   MaAny(int type, int period)
@@ -262,6 +280,9 @@ class MaAny {
         break;
       case 6:
         k_.emplace<Kama>(p);
+        break;
+      case 7:
+        k_.emplace<MamaMa>();
         break;
       case 8:
         k_.emplace<T3>(p);
@@ -297,7 +318,7 @@ class MaAny {
   int type_;
   long lookback_;
   long t_ = 0;
-  std::variant<std::monostate, Sma, Ema, Wma, Dema, Tema, Trima, Kama, T3> k_;
+  std::variant<std::monostate, Sma, Ema, Wma, Dema, Tema, Trima, Kama, MamaMa, T3> k_;
 };
 
 // TA_MA: the moving average of its MAType (MaAny's rules: period 1 is the input itself).

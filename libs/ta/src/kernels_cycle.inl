@@ -6,6 +6,9 @@
 // even bars (each with its own delay lines), and the cycle period with its clamps and smoothing.
 // The smoother fills over bars 0..36 (3 + 34: the functions whose lookback is 63; HT_DCPERIOD's,
 // 32, over bars 0..11: 3 + 9); the period is then updated on every bar.
+// (TA-Lib alternates on the bar's index in its call; the two sets start alike and step their delay
+// lines alike, so counting from the first bar gives the same values where the call starts on an
+// odd one, as MACDEXT's averages may.)
 class HilbertCycle {
  public:
   explicit HilbertCycle(long first_cycle_bar = 37) noexcept : first_cycle_bar_(first_cycle_bar) {}
@@ -31,6 +34,8 @@ class HilbertCycle {
     if (t % 2 == 0) {
       const double detrender = even_[0].step(smoothed, hilbert_idx_, adj);
       const double q1 = even_[1].step(detrender, hilbert_idx_, adj);
+      q1_ = q1;
+      i1_ = i1_even_prev3_;
       const double ji = even_[2].step(i1_even_prev3_, hilbert_idx_, adj);
       const double jq = even_[3].step(q1, hilbert_idx_, adj);
       if (++hilbert_idx_ == 3) hilbert_idx_ = 0;
@@ -41,6 +46,8 @@ class HilbertCycle {
     } else {
       const double detrender = odd_[0].step(smoothed, hilbert_idx_, adj);
       const double q1 = odd_[1].step(detrender, hilbert_idx_, adj);
+      q1_ = q1;
+      i1_ = i1_odd_prev3_;
       const double ji = odd_[2].step(i1_odd_prev3_, hilbert_idx_, adj);
       const double jq = odd_[3].step(q1, hilbert_idx_, adj);
       q2 = 0.2 * (q1 + ji) + 0.8 * prev_q2_;
@@ -66,6 +73,10 @@ class HilbertCycle {
     return true;
   }
   [[nodiscard]] double smooth_period() const noexcept { return smooth_period_; }
+  // The last bar's quadrature (Q1) and in-phase (I1: the detrender three bars of its parity back)
+  // components, as HT_PHASOR gives them and MAMA reads its phase from.
+  [[nodiscard]] double q1() const noexcept { return q1_; }
+  [[nodiscard]] double i1() const noexcept { return i1_; }
   // int(period + 0.5) as TA-Lib's C cast gives it, without C++'s undefined cast of a NaN (a NaN
   // input makes the period NaN; x86's conversion then gives INT_MIN: loops of zero length). The
   // period is at most 50.
@@ -96,6 +107,7 @@ class HilbertCycle {
   };
 
   long first_cycle_bar_;
+  double q1_ = 0.0, i1_ = 0.0;
   double hist_[4] = {0.0, 0.0, 0.0, 0.0};
   double wma_sub_ = 0.0, wma_sum_ = 0.0, trailing_ = 0.0;
   Hilbert even_[4], odd_[4];
@@ -212,14 +224,80 @@ class HtTrendlineLane {
   double trend1_ = 0.0, trend2_ = 0.0, trend3_ = 0.0;
 };
 
+// TA_HT_PHASOR: the cycle's in-phase and quadrature components (lookback 32).
+class HtPhasorLane {
+ public:
+  static constexpr int kOutputs = 2;
+  static constexpr long kLookback = 32;
+  bool step(double x, double* out) noexcept {
+    const long t = t_++;
+    double smoothed = 0.0;
+    if (!cycle_.step(x, t, smoothed) || t < kLookback) return false;
+    out[0] = cycle_.i1();
+    out[1] = cycle_.q1();
+    return true;
+  }
+
+ private:
+  long t_ = 0;
+  HilbertCycle cycle_{12};
+};
+
+// TA_MAMA: Ehlers' MESA adaptive moving average and its following average FAMA (lookback 32).
+// Each bar's smoothing factor is fastlimit over the phase's change in degrees (at least 1), never
+// under slowlimit; MAMA averages the price itself, FAMA averages MAMA at half that factor.
+class MamaLane {
+ public:
+  static constexpr int kOutputs = 2;
+  static constexpr long kLookback = 32;
+  MamaLane() = default;
+  explicit MamaLane(const Params& p) noexcept : fast_(p.v[0]), slow_(p.v[1]) {}
+  bool step(double x, double* out) noexcept {
+    const long t = t_++;
+    double smoothed = 0.0;
+    if (!cycle_.step(x, t, smoothed)) return false;
+    const double i1 = cycle_.i1();
+    const double phase = i1 != 0.0 ? std::atan(cycle_.q1() / i1) * HilbertCycle::kRad2Deg : 0.0;
+    double delta = prev_phase_ - phase;
+    prev_phase_ = phase;
+    if (delta < 1.0) delta = 1.0;
+    double alpha = fast_;  // (also for a NaN delta, as TA-Lib's comparisons fall through)
+    if (delta > 1.0) {
+      alpha = fast_ / delta;
+      if (alpha < slow_) alpha = slow_;
+    }
+    mama_ = alpha * x + (1.0 - alpha) * mama_;
+    alpha *= 0.5;
+    fama_ = alpha * mama_ + (1.0 - alpha) * fama_;
+    if (t < kLookback) return false;
+    out[0] = mama_;
+    out[1] = fama_;
+    return true;
+  }
+
+ private:
+  double fast_ = 0.5, slow_ = 0.05;
+  long t_ = 0;
+  HilbertCycle cycle_{12};
+  double prev_phase_ = 0.0, mama_ = 0.0, fama_ = 0.0;
+};
+
 // An HT_* function over lanes: each lane its own series state (the loops' lengths and the libm
 // calls differ per lane, and no SIMD form gives libm's bits), so every ISA gives the scalar bits.
+// A lane with parameters (MAMA's limits) is made from them.
 template <class Lane>
 struct PerLaneT {
   Lane lane[CWTS_TA_WIDTH];
-  explicit PerLaneT(const Params&) {}
+  Params params;
+  explicit PerLaneT(const Params& p) : params(p) { reset(); }
   void reset() noexcept {
-    for (auto& l : lane) l = Lane{};
+    for (auto& l : lane) {
+      if constexpr (std::is_constructible_v<Lane, const Params&>) {
+        l = Lane(params);
+      } else {
+        l = Lane{};
+      }
+    }
   }
   void step(const V* x, V* y) noexcept {
     for (int j = 0; j < Lane::kOutputs; ++j) y[j] = splat(kNaN);
@@ -241,3 +319,5 @@ using HtSine = PerLaneT<HtPhaseLane<true>>;
 using HtDcPhase = PerLaneT<HtPhaseLane<false>>;
 using HtDcPeriod = PerLaneT<HtDcPeriodLane>;
 using HtTrendline = PerLaneT<HtTrendlineLane>;
+using HtPhasor = PerLaneT<HtPhasorLane>;
+using Mama = PerLaneT<MamaLane>;

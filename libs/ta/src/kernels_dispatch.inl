@@ -260,6 +260,10 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
       return f.template operator()<HtDcPeriod>();
     case Kind::kHtDcPhase:
       return f.template operator()<HtDcPhase>();
+    case Kind::kHtPhasor:
+      return f.template operator()<HtPhasor>();
+    case Kind::kMama:
+      return f.template operator()<Mama>();
     case Kind::kCount:
       break;
   }

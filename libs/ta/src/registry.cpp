@@ -22,8 +22,8 @@ constexpr ParamSpec period(const char* name, double def, double min) {
 constexpr ParamSpec real(const char* name, double def, double min) {
   return ParamSpec{name, def, min, kMaxReal, false};
 }
-// A moving-average type: TA-Lib's 0..8 (validate() refuses 7, MAMA, which has no kernel); SMA by
-// default but where TA-Lib defaults to EMA (APO, PPO).
+// A moving-average type: TA-Lib's 0..8 (7 is MAMA at TA_MA's limits); SMA by default but where
+// TA-Lib defaults to EMA (APO, PPO).
 constexpr ParamSpec matype(const char* name, double def = 0) {
   return ParamSpec{name, def, 0, 8, true};
 }
@@ -101,6 +101,10 @@ constexpr std::array<KindSpec, kKindCount> kSpecs{{
     {Kind::kHtTrendline, "HT_TRENDLINE", 1, kReal, 1, kOne, 0, Ps{}},
     {Kind::kHtDcPeriod, "HT_DCPERIOD", 1, kReal, 1, kOne, 0, Ps{}},
     {Kind::kHtDcPhase, "HT_DCPHASE", 1, kReal, 1, kOne, 0, Ps{}},
+    {Kind::kHtPhasor, "HT_PHASOR", 1, kReal, 2, Out{"inphase", "quadrature"}, 0, Ps{}},
+    {Kind::kMama, "MAMA", 1, kReal, 2, Out{"mama", "fama"}, 2,
+     Ps{ParamSpec{"fastlimit", 0.5, 0.01, 0.99, false},
+        ParamSpec{"slowlimit", 0.05, 0.01, 0.99, false}}},
 }};
 
 constexpr bool one_spec_per_kind_in_order() {
@@ -207,7 +211,7 @@ void direct_ma(Kind& k, Params& p) noexcept {
                                                Kind::kDema, Kind::kTema,  Kind::kTrima,
                                                Kind::kKama, Kind::kCount, Kind::kT3};
   const auto type = static_cast<std::size_t>(p.v[1]);
-  if (type >= kByType.size() || kByType[type] == Kind::kCount) return;  // MAMA: validate() refuses
+  if (type >= kByType.size() || kByType[type] == Kind::kCount) return;  // MAMA: two outputs
   k = kByType[type];
   const double period = p.v[0];
   p = default_params(k);
@@ -258,10 +262,6 @@ void validate(Kind k, const Params& p) {
       m << (ps.integer ? "an integer " : "a number ") << "from " << ps.min << " to " << ps.max;
       throw std::invalid_argument(m.str());
     }
-    if (v == 7 && std::string_view(ps.name).find("matype") != std::string_view::npos) {
-      throw std::invalid_argument(std::string(s.name) + ": " + ps.name +
-                                  " = 7 (MAMA) has no kernel: 0 to 6 or 8");
-    }
   }
 }
 
@@ -307,6 +307,8 @@ int lookback(Kind k, const Params& p) noexcept {
     case Kind::kHtDcPhase:
       return 63;
     case Kind::kHtDcPeriod:
+    case Kind::kHtPhasor:
+    case Kind::kMama:
       return 32;
     case Kind::kKama:
       return ip(p, 0) == 1 ? 0 : ip(p, 0);
@@ -355,6 +357,8 @@ int ma_lookback(int matype, int period) noexcept {
       return 3 * (period - 1);
     case 6:  // KAMA
       return period;
+    case 7:  // MAMA: TA_MAMA's, whatever the period
+      return 32;
     case 8:  // T3
       return 6 * (period - 1);
     default:

@@ -20,9 +20,9 @@ Series input gives a Series on its index here (as ``import talib`` does) and a b
 NaNs, the same values), leading NaNs in the inputs are skipped as TA-Lib does, and the GIL is
 released while a long kernel runs (from 16,384 bars on the calls read in C++; always otherwise).
 
-A function without a native kernel (``native_functions()`` lists those with one), and a native one
-called with ``matype=7`` (MAMA, the one MA type without a kernel), run TA-Lib's own, said once per
-name in the log (logger ``cwts_bridge.ta``); TA-Lib must then be installed.
+A function without a native kernel (``native_functions()`` lists those with one) runs TA-Lib's own,
+said once per name in the log (logger ``cwts_bridge.ta``); TA-Lib must then be installed. Every
+TA-Lib MA type (``matype`` 0..8, MAMA included) has a kernel.
 
 ``batch()`` runs one indicator over many series (symbols) and many parameter sets at once, on the
 widest SIMD the CPU has (``isa()``; ``CWTS_TA_ISA=scalar|avx2|avx512`` forces one). See
@@ -132,8 +132,8 @@ def lookback(name: str, **params: Any) -> int:
 
 def _native_ma(most: float, value: float) -> bool:
     """Whether a kernel computes this matype: 0 (SMA) always; up to the parameter's maximum (8, every
-    TA-Lib MA type) but MAMA (7), which only TA-Lib has."""
-    return value == 0 or (value <= most and value != 7)
+    TA-Lib MA type); anything else goes to TA-Lib, which says what is wrong with it."""
+    return value == 0 or value <= most
 
 
 def _is_series(x: Any) -> bool:

@@ -77,6 +77,8 @@ enum class Kind : std::uint8_t {
   kHtTrendline,
   kHtDcPeriod,
   kHtDcPhase,
+  kHtPhasor,
+  kMama,
   kCount
 };
 inline constexpr std::size_t kKindCount = static_cast<std::size_t>(Kind::kCount);
@@ -125,7 +127,7 @@ void validate(Kind k, const Params& p);
 [[nodiscard]] int lookback(Kind k, const Params& p) noexcept;
 // TA_MA_Lookback: the warm-up of TA-Lib's moving-average type `matype` (0 SMA, 1 EMA, 2 WMA,
 // 3 DEMA, 4 TEMA, 5 TRIMA, 6 KAMA, 7 MAMA, 8 T3) at `period`; 0 for period 1, as TA_MA copies
-// its input then. matype 7 has no kernel here: validate() refuses it.
+// its input then; 32 for 7 (TA_MAMA's) whatever the period above 1.
 [[nodiscard]] int ma_lookback(int matype, int period) noexcept;
 
 // One series: `in[i]` points at n values of input i, `out[j]` at n values of output j. The first
