@@ -5,10 +5,6 @@
 
 namespace cwts::ta::detail {
 
-const IsaKernels& avx2_kernels() noexcept {
-  static const IsaKernels k{&isa_avx2::run_lanes_impl, isa_avx2::kLaneWidth * isa_avx2::kGroups,
-                            &isa_avx2::run_series_impl, &isa_avx2::series_suits_impl};
-  return k;
-}
+const IsaKernels& avx2_kernels() noexcept { return isa_avx2::isa_kernels(); }
 
 }  // namespace cwts::ta::detail

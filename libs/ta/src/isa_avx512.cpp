@@ -5,11 +5,6 @@
 
 namespace cwts::ta::detail {
 
-const IsaKernels& avx512_kernels() noexcept {
-  static const IsaKernels k{&isa_avx512::run_lanes_impl,
-                            isa_avx512::kLaneWidth * isa_avx512::kGroups,
-                            &isa_avx512::run_series_impl, &isa_avx512::series_suits_impl};
-  return k;
-}
+const IsaKernels& avx512_kernels() noexcept { return isa_avx512::isa_kernels(); }
 
 }  // namespace cwts::ta::detail

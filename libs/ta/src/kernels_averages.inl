@@ -126,9 +126,10 @@ struct Trima {
 };
 
 // TA_KAMA: Kaufman's adaptive average. The efficiency ratio |x - x[p back]| / (the sum of the p
-// one-bar moves), 1 when that sum is TA-Lib's zero (|v| < 1e-14) or not above the change; the
-// smoothing constant (ER (2/3 - 2/31) + 2/31)^2; the first value starts from the bar before.
-// The sum of moves is kept by taking off the oldest move and adding the newest, as TA-Lib does.
+// one-bar moves), 1 when that sum is TA-Lib's zero (|v| < 1e-14) or not above the change's size;
+// the smoothing constant (ER (2/3 - 2/31) + 2/31)^2; the first value starts from the bar before.
+// The sum of moves is kept by taking off the oldest move and adding the newest, as TA-Lib does;
+// the constant's and the average's multiply-adds are fused, as TA-Lib's FMA build fuses them.
 struct Kama {
   static constexpr double kMax = 2.0 / (30.0 + 1.0);
   static constexpr double kDiff = 2.0 / (2.0 + 1.0) - kMax;
@@ -162,11 +163,11 @@ struct Kama {
         sum = sum + vabs(v - prev_x);
       }
       trailing = oldest;
-      const M one = mor(sum <= roc, mand(splat(-1e-14) < sum, sum < splat(1e-14)));
+      const M one = mor(sum <= vabs(roc), mand(splat(-1e-14) < sum, sum < splat(1e-14)));
       V sc = sel(one, splat(1.0), vabs(roc / sum));
-      sc = sc * splat(kDiff) + splat(kMax);
+      sc = fmadd(sc, splat(kDiff), splat(kMax));
       sc = sc * sc;
-      kama = (v - kama) * sc + kama;
+      kama = fmadd(v - kama, sc, kama);
       y[0] = kama;
     }
     ring[head] = v;
@@ -178,7 +179,8 @@ struct Kama {
 
 // TA_T3: Tillson's six chained EMAs (k = 2 / (p + 1)), each seeded by the mean of its input's
 // first p values as TA-Lib's warm-up computes them, then c1 e6 + c2 e5 + c3 e4 + c4 e3 from the
-// volume factor; period 1 is a copy of the input.
+// volume factor; period 1 is a copy of the input. Multiply-adds fused as TA-Lib's FMA build fuses
+// them: each EMA's (1 - k) e, and the sum's c1 e6, c3 e4, c4 e3.
 struct T3 {
   int p;
   double k, omk, c1, c2, c3, c4;
@@ -186,12 +188,15 @@ struct T3 {
   V e[6] = {};
   V acc = splat(0.0);
   explicit T3(const Params& pr) : p(iparam(pr, 0)), k(2.0 / (p + 1.0)), omk(1.0 - k) {
+    // TA-Lib's c1 = 0 - sq vf, c2 = 3 (sq - c1), c3 = -6 sq - 3 (vf - c1), c4 = 1 + 3 vf - c1 + 3
+    // sq, with its FMA build's fusions (c4's two; found against its results for 150 random
+    // factors).
     const double vf = pr.v[1];
     const double sq = vf * vf;
     c1 = 0 - sq * vf;
     c2 = 3.0 * (sq - c1);
     c3 = (0 - 6.0) * sq - 3.0 * (vf - c1);
-    c4 = 1.0 + 3.0 * vf - c1 + 3.0 * sq;
+    c4 = std::fma(3.0, sq, std::fma(3.0, vf, 1.0) - c1);
   }
   void reset() noexcept {
     t = 0;
@@ -213,8 +218,8 @@ struct T3 {
     const long warm = 5L * (p - 1);  // five more phases of p - 1 bars seed e2 .. e6
     const long u = t - p;
     const int chained = u < warm ? static_cast<int>(u / (p - 1)) + 1 : 6;  // EMAs updated
-    e[0] = splat(k) * v + splat(omk) * e[0];
-    for (int j = 1; j < chained; ++j) e[j] = splat(k) * e[j - 1] + splat(omk) * e[j];
+    e[0] = fmadd(splat(omk), e[0], splat(k) * v);
+    for (int j = 1; j < chained; ++j) e[j] = fmadd(splat(omk), e[j], splat(k) * e[j - 1]);
     ++t;
     if (u < warm) {
       acc = acc + e[chained - 1];
@@ -222,7 +227,7 @@ struct T3 {
       acc = e[chained] = acc / splat(static_cast<double>(p));  // the next EMA's seed
       if (chained < 5) return;
     }
-    y[0] = splat(c1) * e[5] + splat(c2) * e[4] + splat(c3) * e[3] + splat(c4) * e[2];
+    y[0] = fmadd(splat(c4), e[2], fmadd(splat(c3), e[3], fmadd(splat(c1), e[5], splat(c2) * e[4])));
   }
 };
 

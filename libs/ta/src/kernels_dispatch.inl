@@ -308,3 +308,53 @@ void run_lanes_impl(Kind kind, const Params& p, std::size_t n, std::size_t lanes
   with_kernel(kind,
               [&]<class K>() { run_kernel<K>(p, n, lanes, in, out, s.n_inputs, s.n_outputs); });
 }
+
+// This unit's entry points (detail::avx2_kernels() and the others hand them out).
+const detail::IsaKernels& isa_kernels() noexcept {
+  static const detail::IsaKernels k{&run_lanes_impl, kLaneWidth * kGroups, &run_series_impl,
+                                    &series_suits_impl};
+  return k;
+}
+
+#if CWTS_TA_WIDTH == 1
+// One series on this scalar unit (what run_scalar_series() runs).
+void run_one_impl(Kind kind, const Params& p, std::size_t n, const double* const* in,
+                  double* const* out) {
+  // MOM and ROC over a whole array need no state: the same expression as LagT::step, read
+  // straight from the input (no ring), which the compiler vectorises. Same bits as the kernel.
+  if (kind == Kind::kMom || kind == Kind::kRoc) {
+    const auto lag = static_cast<std::size_t>(iparam(p, 0));
+    const double* x = in[0];
+    double* y = out[0];
+    const std::size_t warm = std::min(lag, n);
+    for (std::size_t t = 0; t < warm; ++t) y[t] = kNaN;
+    if (kind == Kind::kMom) {
+      for (std::size_t t = lag; t < n; ++t) y[t] = x[t] - x[t - lag];
+    } else {
+      for (std::size_t t = lag; t < n; ++t) {
+        const double old = x[t - lag];
+        y[t] = old != 0.0 ? ((x[t] / old) - 1.0) * 100.0 : 0.0;
+      }
+    }
+    return;
+  }
+  if (!run_series_impl(kind, p, n, in, out)) run_lanes_impl(kind, p, n, 1, in, out);
+}
+
+template <class K>
+class StreamImpl final : public Stream {
+ public:
+  StreamImpl(Kind kind, const Params& p) : Stream(kind), k_(p) {}
+  void update(const double* in, double* out) noexcept override { k_.step(in, out); }
+  void reset() noexcept override { k_.reset(); }
+
+ private:
+  K k_;
+};
+
+std::unique_ptr<Stream> make_stream_impl(Kind kind, const Params& p) {
+  return with_kernel(kind, [&]<class K>() -> std::unique_ptr<Stream> {
+    return std::make_unique<StreamImpl<K>>(kind, p);
+  });
+}
+#endif

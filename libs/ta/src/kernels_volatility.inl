@@ -101,10 +101,13 @@ struct Stddev {
 
 // TA_BBANDS: middle = MA(p) of its MAType, bands = middle +/- STDDEV(p, 1) * nbdev. For SMA the
 // deviation is about that same mean; for any other type it is still the SMA-window deviation
-// (TA_STDDEV), as TA-Lib computes it.
+// (TA_STDDEV), as TA-Lib computes it: called from the average's first output, so its running sums
+// start p - 1 bars before that, not at the first bar (the same values to a few ulp; its bits).
 struct Bbands {
   double up, dn;
   bool sma_mid;
+  long var_from;  // the bar TA_STDDEV's sums start at
+  long t = 0;
   SmaState sma;
   MaAny ma;
   VarState v;
@@ -112,10 +115,14 @@ struct Bbands {
       : up(pr.v[1]),
         dn(pr.v[2]),
         sma_mid(iparam(pr, 3) == 0),
+        var_from(sma_mid ? 0
+                         : std::max(0L, ma_lookback_of(iparam(pr, 3), iparam(pr, 0)) -
+                                            (iparam(pr, 0) - 1))),
         sma(iparam(pr, 0)),
         ma(sma_mid ? -1 : iparam(pr, 3), sma_mid ? 1 : iparam(pr, 0)),
         v(iparam(pr, 0)) {}
   void reset() noexcept {
+    t = 0;
     sma.reset();
     ma.reset();
     v.reset();
@@ -123,19 +130,31 @@ struct Bbands {
   void step(const V* x, V* y) noexcept {
     V mid, var;
     const bool ok = sma_mid ? sma.step(x[0], mid) : ma.step(x[0], mid);
+    if (t < var_from) {
+      ++t;
+      y[0] = y[1] = y[2] = splat(kNaN);
+      return;
+    }
     if (!v.step(x[0], var) || !ok) {
       y[0] = y[1] = y[2] = splat(kNaN);
       return;
     }
     const V sd = vsqrt(var);
-    y[0] = mid + sd * splat(up);
+    if (up == dn) {  // one product for both bands
+      const V w = sd * splat(up);
+      y[0] = mid + w;
+      y[2] = mid - w;
+    } else {  // TA-Lib's FMA build fuses the upper band's product with its sum, not the lower's
+      y[0] = fmadd(sd, splat(up), mid);
+      y[2] = mid - sd * splat(dn);
+    }
     y[1] = mid;
-    y[2] = mid - sd * splat(dn);
   }
 };
 
 // TA_ATR / TA_NATR: SMA of the first p true ranges (bars 1..p), then Wilder's step written as
-// TA-Lib writes it: atr = wAlpha * tr + wBeta * atr, wBeta = (p - 1) / p, wAlpha = 1 - wBeta.
+// TA-Lib writes it: atr = wAlpha * tr + wBeta * atr, wBeta = (p - 1) / p, wAlpha = 1 - wBeta,
+// with wBeta * atr fused into the sum as TA-Lib's FMA build fuses it.
 template <bool Normalized>
 struct AtrT {
   int p;
@@ -169,7 +188,7 @@ struct AtrT {
     if (t++ == p) {
       atr = (sum + tr) / splat(static_cast<double>(p));
     } else {
-      atr = splat(alpha) * tr + splat(beta) * atr;
+      atr = fmadd(splat(beta), atr, splat(alpha) * tr);
     }
     if constexpr (Normalized) {
       // TA-Lib answers TRANGE itself, not normalised, for period 1.

@@ -371,7 +371,7 @@ bool isa_supported(Isa isa) noexcept {
     case Isa::kScalar:
       return true;
     case Isa::kAvx2:
-      return __builtin_cpu_supports("avx2");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");  // (built with both)
     case Isa::kAvx512:
       return __builtin_cpu_supports("avx512f") != 0;
   }

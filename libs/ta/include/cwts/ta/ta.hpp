@@ -197,14 +197,25 @@ struct IsaKernels {
 // Series an ISA's whole-series form has run since start (run() and run_many(); a form that fell
 // back to one bar at a time inside counts too): which path a batch took, for tests.
 [[nodiscard]] std::uint64_t series_form_runs() noexcept;
+// The scalar ISA: a kernel with fused multiply-adds runs the unit built with -mfma where the CPU
+// has FMA, anything else the baseline unit (libm's fma for its fused multiply-adds); the same bits
+// either way.
+[[nodiscard]] bool fuses_multiply_adds(Kind k) noexcept;
 const IsaKernels& scalar_kernels() noexcept;
+const IsaKernels& baseline_scalar_kernels() noexcept;
+const IsaKernels& fma_scalar_kernels() noexcept;
 const IsaKernels& avx2_kernels() noexcept;
 const IsaKernels& avx512_kernels() noexcept;
 // One series on the scalar kernel (what every ISA runs for a kernel without a whole-series form),
-// no NaN skipping.
+// no NaN skipping; the baseline and FMA units' own (for tests).
 void run_scalar_series(Kind k, const Params& p, std::size_t n, const double* const* in,
                        double* const* out);
+void run_baseline_scalar_series(Kind k, const Params& p, std::size_t n, const double* const* in,
+                                double* const* out);
+void run_fma_scalar_series(Kind k, const Params& p, std::size_t n, const double* const* in,
+                           double* const* out);
 std::unique_ptr<Stream> make_scalar_stream(Kind k, const Params& p);
+std::unique_ptr<Stream> make_fma_scalar_stream(Kind k, const Params& p);
 }  // namespace detail
 
 }  // namespace cwts::ta
