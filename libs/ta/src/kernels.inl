@@ -429,6 +429,21 @@ struct Ema {
     }
     if (!s.step(x[0], y[0])) y[0] = splat(kNaN);
   }
+#if CWTS_TA_WIDTH == 1
+  // One whole series: step() through the seed, then the recurrence straight from the array (the
+  // same operations, so the same bits).
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    Ema k(pr);
+    const double* x = in[0];
+    double* y = out[0];
+    std::size_t t = 0;
+    for (; t < n && (k.identity || t < static_cast<std::size_t>(k.s.p)); ++t) k.step(x + t, y + t);
+    if (k.identity) return;
+    double acc = k.s.acc;
+    const double kk = k.s.k;
+    for (; t < n; ++t) y[t] = acc = fmadd(x[t] - acc, kk, acc);
+  }
+#endif
 };
 
 // TA_WMA: periodSum / periodSub trick with divider p (p + 1) / 2, both sums rebuilt from the
@@ -485,6 +500,46 @@ struct Wma {
     y[0] = sum / splat(divider);
     sum = sum - sub;
   }
+#if CWTS_TA_WIDTH == 1
+  // One whole series read straight from its array (the window is x[t - p + 1 .. t], no ring):
+  // step()'s operations in step()'s order, so the same bits.
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    const Wma k(pr);
+    const auto p = static_cast<std::size_t>(k.p);
+    const double* x = in[0];
+    double* y = out[0];
+    if (p == 1) {
+      std::copy(x, x + n, y);
+      return;
+    }
+    std::fill(y, y + std::min(n, p - 1), kNaN);
+    double sum = 0.0, sub = 0.0, trail = 0.0;
+    for (std::size_t t = 0; t + 1 < p && t < n; ++t) {
+      sub = sub + x[t];
+      sum = sum + x[t] * static_cast<double>(t + 1);
+    }
+    const auto rebuild_every = static_cast<long>(8 * p);
+    long left = rebuild_every;
+    const auto weight = static_cast<double>(p);
+    for (std::size_t t = p - 1; t < n; ++t) {
+      const double v = x[t];
+      sub = sub + v;
+      sub = sub - trail;
+      sum = sum + v * weight;
+      if (--left <= 0) {
+        left = rebuild_every;
+        sub = sum = 0.0;
+        for (std::size_t w = 1; w <= p; ++w) {
+          sub = sub + x[t - p + w];
+          sum = sum + x[t - p + w] * static_cast<double>(w);
+        }
+      }
+      trail = x[t - p + 1];
+      y[t] = sum / k.divider;
+      sum = sum - sub;
+    }
+  }
+#endif
 };
 
 // TA_DEMA: 2 * EMA - EMA(EMA).

@@ -163,11 +163,7 @@ struct Kama {
         sum = sum + vabs(v - prev_x);
       }
       trailing = oldest;
-      const M one = mor(sum <= vabs(roc), mand(splat(-1e-14) < sum, sum < splat(1e-14)));
-      V sc = sel(one, splat(1.0), vabs(roc / sum));
-      sc = fmadd(sc, splat(kDiff), splat(kMax));
-      sc = sc * sc;
-      kama = fmadd(v - kama, sc, kama);
+      kama = smoothed(kama, v, roc, sum);
       y[0] = kama;
     }
     ring[head] = v;
@@ -175,6 +171,39 @@ struct Kama {
     prev_x = v;
     ++t;
   }
+  static V smoothed(V prev, V v, V roc, V sum) noexcept {  // the average's step from `prev`
+    const M one = mor(sum <= vabs(roc), mand(splat(-1e-14) < sum, sum < splat(1e-14)));
+    V sc = sel(one, splat(1.0), vabs(roc / sum));
+    sc = fmadd(sc, splat(kDiff), splat(kMax));
+    sc = sc * sc;
+    return fmadd(v - prev, sc, prev);
+  }
+#if CWTS_TA_WIDTH == 1
+  // One whole series read straight from its array (the value p bars back is x[t - p], no ring):
+  // step()'s operations in step()'s order, so the same bits.
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    const auto p = static_cast<std::size_t>(iparam(pr, 0));
+    const double* x = in[0];
+    double* y = out[0];
+    if (p == 1) {
+      std::copy(x, x + n, y);
+      return;
+    }
+    std::fill(y, y + std::min(n, p), kNaN);
+    if (n <= p) return;
+    double sum = 0.0;
+    for (std::size_t t = 1; t <= p; ++t) sum = sum + std::fabs(x[t - 1] - x[t]);
+    double kama = smoothed(x[p - 1], x[p], x[p] - x[0], sum);
+    y[p] = kama;
+    for (std::size_t t = p + 1; t < n; ++t) {
+      const double oldest = x[t - p];
+      sum = sum - std::fabs(x[t - p - 1] - oldest);
+      sum = sum + std::fabs(x[t] - x[t - 1]);
+      kama = smoothed(kama, x[t], x[t] - oldest, sum);
+      y[t] = kama;
+    }
+  }
+#endif
 };
 
 // TA_T3: Tillson's six chained EMAs (k = 2 / (p + 1)), each seeded by the mean of its input's
@@ -229,6 +258,29 @@ struct T3 {
     }
     y[0] = fmadd(splat(c4), e[2], fmadd(splat(c3), e[3], fmadd(splat(c1), e[5], splat(c2) * e[4])));
   }
+#if CWTS_TA_WIDTH == 1
+  // One whole series: step() through the six seeds (bars 0 .. 6p - 6, the first output among
+  // them), then the six EMAs straight from the array (the same operations, so the same bits).
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    T3 k(pr);
+    const double* x = in[0];
+    double* y = out[0];
+    const auto p = static_cast<std::size_t>(k.p);
+    const std::size_t seeded = p == 1 ? n : 6 * p - 5;
+    std::size_t t = 0;
+    for (; t < n && t < seeded; ++t) k.step(x + t, y + t);
+    double e0 = k.e[0], e1 = k.e[1], e2 = k.e[2], e3 = k.e[3], e4 = k.e[4], e5 = k.e[5];
+    for (; t < n; ++t) {
+      e0 = fmadd(k.omk, e0, k.k * x[t]);
+      e1 = fmadd(k.omk, e1, k.k * e0);
+      e2 = fmadd(k.omk, e2, k.k * e1);
+      e3 = fmadd(k.omk, e3, k.k * e2);
+      e4 = fmadd(k.omk, e4, k.k * e3);
+      e5 = fmadd(k.omk, e5, k.k * e4);
+      y[t] = fmadd(k.c4, e2, fmadd(k.c3, e3, fmadd(k.c1, e5, k.c2 * e4)));
+    }
+  }
+#endif
 };
 
 inline long ma_lookback_of(int type, int period) noexcept {

@@ -190,13 +190,36 @@ struct AtrT {
     } else {
       atr = fmadd(splat(beta), atr, splat(alpha) * tr);
     }
+    y[0] = output(atr, c);
+  }
+  [[nodiscard]] V output(V value, V c) const noexcept {
     if constexpr (Normalized) {
       // TA-Lib answers TRANGE itself, not normalised, for period 1.
-      y[0] = p == 1 ? atr : sel(c != splat(0.0), (atr / c) * splat(100.0), splat(0.0));
+      return p == 1 ? value : sel(c != splat(0.0), (value / c) * splat(100.0), splat(0.0));
     } else {
-      y[0] = atr;
+      return value;
     }
   }
+#if CWTS_TA_WIDTH == 1
+  // One whole series read straight from its arrays: step()'s operations in step()'s order (the
+  // same bits), without its per-bar state and branches.
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    const AtrT k(pr);
+    const double *h = in[0], *l = in[1], *c = in[2];
+    double* y = out[0];
+    const auto p = static_cast<std::size_t>(k.p);
+    std::fill(y, y + std::min(n, p), kNaN);
+    if (n <= p) return;
+    double sum = 0.0;
+    for (std::size_t t = 1; t < p; ++t) sum = sum + true_range(h[t], l[t], c[t - 1]);
+    double a = (sum + true_range(h[p], l[p], c[p - 1])) / static_cast<double>(p);
+    y[p] = k.output(a, c[p]);
+    for (std::size_t t = p + 1; t < n; ++t) {
+      a = fmadd(k.beta, a, k.alpha * true_range(h[t], l[t], c[t - 1]));
+      y[t] = k.output(a, c[t]);
+    }
+  }
+#endif
 };
 using Atr = AtrT<false>;
 using Natr = AtrT<true>;
