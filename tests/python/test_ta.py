@@ -62,8 +62,9 @@ PARAMS["MACDEXT"] = [
     for f, fm, sl, sm, g, gm in [(5, 1, 13, 3, 4, 2), (20, 4, 6, 6, 1, 5), (3, 8, 9, 2, 7, 1), (8, 5, 8, 0, 3, 8),
                                  (12, 1, 26, 1, 9, 1), (4, 0, 30, 5, 9, 6),
                                  # MAMA: its warm-up (32) the longest, and starting 9 bars late
-                                 (12, 7, 26, 7, 9, 7), (12, 7, 41, 0, 9, 7)]]
+                                 (12, 7, 26, 7, 9, 7), (12, 7, 42, 0, 9, 7)]]
 PARAMS["MA"] = [{"timeperiod": period, "matype": _ma} for _ma in range(9) for period in (1, 2, 9)]
+PARAMS["BBANDS"].append({"timeperiod": 50, "matype": 7})  # STDDEV's warm-up (49) longer than MAMA's (32)
 PARAMS["MAMA"] = [{"fastlimit": 0.3, "slowlimit": 0.1}, {"fastlimit": 0.99, "slowlimit": 0.01},
                   {"fastlimit": 0.01, "slowlimit": 0.99}]
 PARAMS["HT_PHASOR"] = []

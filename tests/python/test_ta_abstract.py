@@ -282,7 +282,7 @@ def test_every_matype_works(matype, module):
     lambda t: t.BBANDS(DF, matype=7),
     lambda t: t.MA(DF["close"], 30, 7),
     lambda t: t.STOCHRSI(DF, fastd_matype=7),
-    lambda t: t.MACDEXT(DF, fastmatype=7, slowmatype=0, slowperiod=41, signalmatype=7),
+    lambda t: t.MACDEXT(DF, fastmatype=7, slowmatype=0, slowperiod=42, signalmatype=7),
     lambda t: t.MAMA(DF, 0.4, 0.02),
     lambda t: t.HT_PHASOR(DF),
 ])

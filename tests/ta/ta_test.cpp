@@ -111,6 +111,8 @@ std::vector<ta::Params> param_sets(ta::Kind k) {
         p.v = {7, 2.0, 1.5, static_cast<double>(ma)};
         r.push_back(p);
       }
+      p.v = {50, 2.0, 2.0, 7};  // STDDEV's warm-up (49) longer than MAMA's (32)
+      r.push_back(p);
       return r;
     case ta::Kind::kMacdExt:  // every MAType somewhere, fast above slow too: swapped
       for (const auto& [f, fm, sl, sm, g, gm] : {std::array<int, 6>{12, 0, 26, 0, 9, 0},
@@ -118,7 +120,7 @@ std::vector<ta::Params> param_sets(ta::Kind k) {
                                                  {20, 4, 6, 6, 1, 5},
                                                  {3, 8, 9, 2, 7, 1},
                                                  {8, 5, 8, 0, 3, 8},
-                                                 {12, 7, 41, 0, 9, 7}}) {
+                                                 {12, 7, 42, 0, 9, 7}}) {
         p.v = {static_cast<double>(f),  static_cast<double>(fm), static_cast<double>(sl),
                static_cast<double>(sm), static_cast<double>(g),  static_cast<double>(gm)};
         r.push_back(p);

@@ -324,8 +324,8 @@ int lookback(Kind k, const Params& p) noexcept {
       return ip(p, 0) - 1 + ma_lookback(ip(p, 2), ip(p, 1));
     case Kind::kStochRsi:
       return ip(p, 0) + ip(p, 1) - 1 + ma_lookback(ip(p, 3), ip(p, 2));
-    case Kind::kBbands:  // TA_MA's, never under STDDEV's p - 1
-      return ma_lookback(ip(p, 3), ip(p, 0));
+    case Kind::kBbands:  // TA_MA's, never under STDDEV's p - 1 (MAMA's 32 is, from p = 34)
+      return std::max(ma_lookback(ip(p, 3), ip(p, 0)), ip(p, 0) - 1);
     case Kind::kMa:
       return ma_lookback(ip(p, 1), ip(p, 0));
     case Kind::kApo:
