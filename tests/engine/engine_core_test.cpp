@@ -130,14 +130,22 @@ TEST(Validate, AnOrderWorthMoreThan64BitsHoldIsRefusedByItsNotional) {
   EXPECT_EQ(cwts::core::notional(s.price, s.qty).raw, std::numeric_limits<std::int64_t>::max());
 }
 
+// The largest quantity on the symbol's step, and a context where nothing bounds an order's size
+// (no maxQty, no notional limit): only the position checks stand between it and the books.
+constexpr std::int64_t kHugeQty = std::numeric_limits<std::int64_t>::max() / 1000 * 1000;
+Ctx unbounded_size() {
+  Ctx c;
+  c.rules.max_qty = Qty{};
+  c.rules.max_notional = Notional{};
+  c.lim.max_order_notional = Notional{};
+  return c;
+}
+
 // The largest quantity a signal can carry, against the position limit and reduce-only: refused,
 // with no overflow on the way (UBSan stops on one).
 TEST(Validate, TheLargestQuantityIsRefusedByThePositionLimitsWithoutOverflow) {
-  const std::int64_t huge = std::numeric_limits<std::int64_t>::max() / 1000 * 1000;  // on step
-  Ctx c;
-  c.rules.max_qty = Qty{};
-  c.lim.max_order_notional = Notional{};
-  c.rules.max_notional = Notional{};
+  const std::int64_t huge = kHugeQty;
+  Ctx c = unbounded_size();
   c.ex.open_buy_qty = 1_qty;
   EXPECT_EQ(c.run(limit(Side::kBuy, kPx, huge)), RejectReason::kMaxPosition);
   c.ex.position = -1_qty;  // short: a buy reduces it, up to what it holds
@@ -153,11 +161,8 @@ TEST(Validate, TheLargestQuantityIsRefusedByThePositionLimitsWithoutOverflow) {
 // and side) still bounds an order: its open quantity and the position it would reach must fit,
 // or a wrapped sum would let a later reduce-only order through.
 TEST(Validate, WithEveryLimitOffTheOpenQuantityAndPositionStillFitTheBook) {
-  const std::int64_t huge = std::numeric_limits<std::int64_t>::max() / 1000 * 1000;  // on step
-  Ctx c;
-  c.rules.max_qty = Qty{};
-  c.rules.max_notional = Notional{};
-  c.lim.max_order_notional = Notional{};
+  const std::int64_t huge = kHugeQty;
+  Ctx c = unbounded_size();
   c.lim.max_position = Qty{};
   c.lim.sell_account_holdings = true;
   c.ex.open_buy_qty = Qty{huge};
