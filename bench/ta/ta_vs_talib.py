@@ -26,14 +26,22 @@ def series(n, seed=1):
 
 
 def timed(fn, n):
-    reps = max(3, min(200, int(2e6 / n)))
-    fn()  # warm
-    samples = []
+    return timed_pair([fn], n)[0]
+
+
+def timed_pair(fns, n):
+    """The median time of each function, their calls alternated so that both see the same moments of
+    a noisy machine (a VM's neighbours come and go within a second); at least 7 calls each."""
+    reps = max(7, min(200, int(2e6 / n)))
+    for fn in fns:
+        fn()  # warm
+    samples = [[] for _ in fns]
     for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples)
+        for fn, out in zip(fns, samples):
+            t = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t)
+    return [statistics.median(s) for s in samples]
 
 
 # Issue 19's targets: every kernel at least level with TA-Lib on one series, twice as fast in batch.
@@ -88,8 +96,7 @@ def main():
         for n in sizes:
             d = series(n)
             a = [d[i] for i in spec["inputs"]]
-            t_talib = timed(lambda: getattr(talib, name)(*a), n)
-            t_cwts = timed(lambda: getattr(cta, name)(*a), n)
+            t_talib, t_cwts = timed_pair([lambda: getattr(talib, name)(*a), lambda: getattr(cta, name)(*a)], n)
             out["single"][name][n] = {"talib_s": t_talib, "cwts_s": t_cwts, "ratio": t_talib / t_cwts}
 
     # Batch: symbols x parameter sets. The first parameter (a period) sweeps 5..5+4*(P-1).

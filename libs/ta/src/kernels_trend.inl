@@ -177,12 +177,26 @@ struct DiT {
       ++t;
       return;
     }
-    const V diffp = h - ph;
+    const V pd = splat(static_cast<double>(p));
+    if (p == 1) {
+      M take;
+      V move;
+      movement(h, l, ph, pl, take, move);
+      const V r = true_range_adx(h, l, pc);
+      y[0] = sel(mand(take, r != splat(0.0)), move / r, splat(0.0));
+    } else {
+      bar(h, l, ph, pl, pc, t >= p, pd, dm, tr);
+      if (t >= p) y[0] = di(dm, tr);
+    }
     ph = h;
-    const V diffm = pl - l;
     pl = l;
-    M take;
-    V move;
+    pc = c;
+    ++t;
+  }
+  // This side's directional movement on a bar (`move`, counted where `take`).
+  static void movement(V h, V l, V ph, V pl, M& take, V& move) noexcept {
+    const V diffp = h - ph;
+    const V diffm = pl - l;
     if constexpr (Minus) {
       take = mand(diffm > splat(0.0), diffp < diffm);
       move = diffm;
@@ -190,25 +204,47 @@ struct DiT {
       take = mand(diffp > splat(0.0), diffp > diffm);
       move = diffp;
     }
-    const V r = true_range_adx(ph, pl, pc);
-    pc = c;
-    if (p == 1) {
-      y[0] = sel(mand(take, r != splat(0.0)), move / r, splat(0.0));
-      ++t;
-      return;
-    }
-    const V pd = splat(static_cast<double>(p));
-    if (t < p) {  // bars 1 .. p - 1: plain sums
+  }
+  // One bar from the second (p above 1): its movement into dm and its true range into tr, summed
+  // over bars 1 .. p - 1, Wilder-smoothed from bar p.
+  static void bar(V h, V l, V ph, V pl, V pc, bool smoothed, V pd, V& dm, V& tr) noexcept {
+    M take;
+    V move;
+    movement(h, l, ph, pl, take, move);
+    const V r = true_range_adx(h, l, pc);
+    if (!smoothed) {
       dm = sel(take, dm + move, dm);
       tr = tr + r;
-      ++t;
       return;
     }
     dm = sel(take, dm - (dm / pd) + move, dm - (dm / pd));
     tr = tr - (tr / pd) + r;
-    y[0] = sel(tr != splat(0.0), splat(100.0) * (dm / tr), splat(0.0));
-    ++t;
   }
+  static V di(V dm, V tr) noexcept {
+    return sel(tr != splat(0.0), splat(100.0) * (dm / tr), splat(0.0));
+  }
+#if CWTS_TA_WIDTH == 1
+  // One whole series (p above 1): bar()'s operations in step()'s order (the same bits), the state
+  // in locals, the sums and the smoothing loops of their own.
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    if (iparam(pr, 0) == 1) {
+      step_series<DiT>(pr, n, in, 3, out, 1);
+      return;
+    }
+    const auto p = static_cast<std::size_t>(iparam(pr, 0));
+    const auto pd = static_cast<double>(p);
+    const double *h = in[0], *l = in[1], *c = in[2];
+    double* y = out[0];
+    std::fill(y, y + std::min(n, p), kNaN);
+    double dm = 0.0, tr = 0.0;
+    std::size_t t = 1;
+    for (; t < p && t < n; ++t) bar(h[t], l[t], h[t - 1], l[t - 1], c[t - 1], false, pd, dm, tr);
+    for (; t < n; ++t) {
+      bar(h[t], l[t], h[t - 1], l[t - 1], c[t - 1], true, pd, dm, tr);
+      y[t] = di(dm, tr);
+    }
+  }
+#endif
 };
 using MinusDi = DiT<true>;
 using PlusDi = DiT<false>;

@@ -5,42 +5,43 @@
 // shift, the shift re-anchored at the window mean (two-pass over the window) when the variance
 // falls below 1e-6 of the mean squared deviation, when a removed value dwarfs the sum, or every
 // 32 windows; a re-anchored variance under 1e-12 of its scale is 0.
-struct VarState {
+// VarSums is the arithmetic, told each bar's value and the window's oldest; VarState keeps the
+// window in a ring for a stream, and a whole series reads it from its array instead.
+struct VarSums {
   int p;
   double inv;
-  Buf ring;
-  std::size_t head = 0;
   long t = 0;
   V shift = splat(0.0), t1 = splat(0.0), t2 = splat(0.0), since = splat(0.0);
-  explicit VarState(int period)
-      : p(period), inv(1.0 / static_cast<double>(period)), ring(static_cast<std::size_t>(period)) {}
-  void reset() noexcept {
-    ring.clear();
-    head = 0;
-    t = 0;
-    shift = t1 = t2 = since = splat(0.0);
+  explicit VarSums(int period) : p(period), inv(1.0 / static_cast<double>(period)) {}
+  // Adds x, bar t. From the first full window on, gives its variance in `var` and drops
+  // `oldest` (bar t - p + 1); at(j) is the window's j-th value, oldest first, read only when the
+  // shift is re-anchored.
+  template <class At>
+  bool add(V x, V oldest, At at, V& var) noexcept {
+    if (t < p - 1) {
+      warm(x);
+      return false;
+    }
+    var = next(x, oldest, at);
+    return true;
   }
-  bool step(V x, V& var) noexcept {
-    ring[head] = x;
-    head = head + 1 == static_cast<std::size_t>(p) ? 0 : head + 1;
-    if (t == 0) {
+  // add() before the window is full (bars 0 .. p - 2) ...
+  void warm(V x) noexcept {
+    if (t++ == 0) {
       shift = x;
       since = splat(32.0 * p);
-    }
-    if (t++ < p - 1) {
-      V d = x - shift;
-      t1 = t1 + d;
-      d = d * d;
-      t2 = t2 + d;
-      return false;
     }
     V d = x - shift;
     t1 = t1 + d;
     d = d * d;
     t2 = t2 + d;
+  }
+  // ... and from then on (the window full).
+  template <class At>
+  V next(V x, V oldest, At at) noexcept {
+    warm(x);
     V m1 = t1 * splat(inv);
-    var = t2 * splat(inv) - m1 * m1;
-    const V oldest = ring[head];  // bar t - p + 1 (== x when p is 1)
+    V var = t2 * splat(inv) - m1 * m1;
     V r = oldest - shift;
     t1 = t1 - r;
     r = r * r;
@@ -50,21 +51,15 @@ struct VarState {
     const M drop_huge = r > splat(1000000.0) * t2;
     const M reseed = mor(mor(var_tiny, drop_huge), since <= splat(0.0));
     if (any(reseed)) {
-      std::size_t pos = head;
       V sum = splat(0.0);
-      for (int j = 0; j < p; ++j) {
-        sum = sum + ring[pos];
-        pos = pos + 1 == static_cast<std::size_t>(p) ? 0 : pos + 1;
-      }
+      for (int j = 0; j < p; ++j) sum = sum + at(j);
       const V nshift = sum * splat(inv);
       V n1 = splat(0.0), n2 = splat(0.0);
-      pos = head;
       for (int j = 0; j < p; ++j) {
-        V e = ring[pos] - nshift;
+        V e = at(j) - nshift;
         n1 = n1 + e;
         e = e * e;
         n2 = n2 + e;
-        pos = pos + 1 == static_cast<std::size_t>(p) ? 0 : pos + 1;
       }
       const V nm1 = n1 * splat(inv);
       V nvar = n2 * splat(inv) - nm1 * nm1;
@@ -79,7 +74,32 @@ struct VarState {
       var = sel(reseed, nvar, var);
       since = sel(reseed, splat(32.0 * p), since);
     }
-    return true;
+    return var;
+  }
+};
+
+struct VarState {
+  VarSums s;
+  Buf ring;
+  std::size_t head = 0;
+  explicit VarState(int period) : s(period), ring(static_cast<std::size_t>(period)) {}
+  void reset() noexcept {
+    ring.clear();
+    head = 0;
+    s = VarSums(s.p);
+  }
+  bool step(V x, V& var) noexcept {
+    const auto n = static_cast<std::size_t>(s.p);
+    ring[head] = x;
+    head = head + 1 == n ? 0 : head + 1;
+    // ring[head] is bar t - p + 1 once the window is full (== x when p is 1)
+    return s.add(
+        x, ring[head],
+        [&](int j) {
+          const std::size_t pos = head + static_cast<std::size_t>(j);
+          return ring[pos < n ? pos : pos - n];
+        },
+        var);
   }
 };
 
@@ -89,14 +109,33 @@ struct Stddev {
   double nbdev;
   explicit Stddev(const Params& pr) : v(iparam(pr, 0)), nbdev(pr.v[1]) {}
   void reset() noexcept { v.reset(); }
+  static V output(V var, double nbdev) noexcept {
+    return nbdev != 1.0 ? vsqrt(var) * splat(nbdev) : vsqrt(var);
+  }
   void step(const V* x, V* y) noexcept {
     V var;
-    if (!v.step(x[0], var)) {
-      y[0] = splat(kNaN);
-      return;
-    }
-    y[0] = nbdev != 1.0 ? vsqrt(var) * splat(nbdev) : vsqrt(var);
+    y[0] = v.step(x[0], var) ? output(var, nbdev) : splat(kNaN);
   }
+#if CWTS_TA_WIDTH == 1
+  // One whole series: the window read straight from the array (x[t - p + 1 .. t], no ring), the
+  // sums in locals; step()'s operations in step()'s order, so the same bits.
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    const double nb = pr.v[1];
+    VarSums s(iparam(pr, 0));
+    const auto p = static_cast<std::size_t>(s.p);
+    const double* x = in[0];
+    double* y = out[0];
+    std::size_t t = 0;
+    for (; t + 1 < p && t < n; ++t) {
+      s.warm(x[t]);
+      y[t] = kNaN;
+    }
+    for (; t < n; ++t) {
+      const double* w = x + (t + 1 - p);  // the window, oldest first
+      y[t] = output(s.next(x[t], *w, [w](int j) { return w[j]; }), nb);
+    }
+  }
+#endif
 };
 
 // TA_BBANDS: middle = MA(p) of its MAType, bands = middle +/- STDDEV(p, 1) * nbdev. For SMA the
@@ -139,17 +178,51 @@ struct Bbands {
       y[0] = y[1] = y[2] = splat(kNaN);
       return;
     }
+    bands(mid, var, up, dn, y[0], y[2]);
+    y[1] = mid;
+  }
+  static void bands(V mid, V var, double up, double dn, V& upper, V& lower) noexcept {
     const V sd = vsqrt(var);
     if (up == dn) {  // one product for both bands
       const V w = sd * splat(up);
-      y[0] = mid + w;
-      y[2] = mid - w;
+      upper = mid + w;
+      lower = mid - w;
     } else {  // TA-Lib's FMA build fuses the upper band's product with its sum, not the lower's
-      y[0] = fmadd(sd, splat(up), mid);
-      y[2] = mid - sd * splat(dn);
+      upper = fmadd(sd, splat(up), mid);
+      lower = mid - sd * splat(dn);
     }
-    y[1] = mid;
   }
+#if CWTS_TA_WIDTH == 1
+  // One whole series over the SMA (the other averages through step()): SmaState's and the
+  // variance's operations in their order, the window read straight from the array, so the same
+  // bits.
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    if (iparam(pr, 3) != 0) {
+      step_series<Bbands>(pr, n, in, 1, out, 3);
+      return;
+    }
+    const double up = pr.v[1], dn = pr.v[2];
+    VarSums s(iparam(pr, 0));
+    const auto p = static_cast<std::size_t>(s.p);
+    const auto pd = static_cast<double>(p);
+    const double* x = in[0];
+    double total = 0.0;
+    for (std::size_t t = 0; t < n; ++t) {
+      const double* w = x + (t + 1 >= p ? t + 1 - p : 0);  // the window's oldest bar, once full
+      total = total + x[t];
+      double var;
+      if (!s.add(
+              x[t], *w, [w](int j) { return w[j]; }, var)) {
+        out[0][t] = out[1][t] = out[2][t] = kNaN;
+        continue;
+      }
+      const double mid = total / pd;
+      total = total - *w;
+      bands(mid, var, up, dn, out[0][t], out[2][t]);
+      out[1][t] = mid;
+    }
+  }
+#endif
 };
 
 // TA_ATR / TA_NATR: SMA of the first p true ranges (bars 1..p), then Wilder's step written as
