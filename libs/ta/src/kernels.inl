@@ -542,6 +542,27 @@ struct Wma {
 #endif
 };
 
+#if CWTS_TA_WIDTH == 1
+// One whole series of k, a chain of N EMAs of one period (DEMA: 2, TEMA: 3; e: the chain in
+// order): k.step() through bar N (p - 1), where the last one takes its seed, then each EMA's
+// recurrence in a tight loop, K::value() the output; step()'s operations, so the same bits.
+template <std::size_t N, class K>
+void ema_chain_series(K& k, const std::array<EmaState*, N>& e, std::size_t n, const double* x,
+                      double* y) {
+  const std::size_t seeded = N * (static_cast<std::size_t>(e[0]->p) - 1);
+  std::size_t t = 0;
+  for (; t < n && t <= seeded; ++t) k.step(x + t, y + t);
+  std::array<double, N> acc;
+  for (std::size_t i = 0; i < N; ++i) acc[i] = e[i]->acc;
+  const double kk = e[0]->k;
+  for (; t < n; ++t) {
+    double v = x[t];
+    for (std::size_t i = 0; i < N; ++i) v = acc[i] = fmadd(v - acc[i], kk, acc[i]);
+    y[t] = K::value(acc);
+  }
+}
+#endif
+
 // TA_DEMA: 2 * EMA - EMA(EMA).
 struct Dema {
   EmaState e1, e2;
@@ -550,14 +571,20 @@ struct Dema {
     e1.reset();
     e2.reset();
   }
-  void step(const V* x, V* y) noexcept {
-    V a, b;
-    if (e1.step(x[0], a) && e2.step(a, b)) {
-      y[0] = (splat(2.0) * a) - b;
-    } else {
-      y[0] = splat(kNaN);
-    }
+  template <class A>
+  static V value(const A& e) noexcept {
+    return (splat(2.0) * e[0]) - e[1];
   }
+  void step(const V* x, V* y) noexcept {
+    std::array<V, 2> e{};
+    y[0] = e1.step(x[0], e[0]) && e2.step(e[0], e[1]) ? value(e) : splat(kNaN);
+  }
+#if CWTS_TA_WIDTH == 1
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    Dema k(pr);
+    ema_chain_series<2>(k, {&k.e1, &k.e2}, n, in[0], out[0]);
+  }
+#endif
 };
 
 // TA_TEMA: EMA3 + ((3 * EMA1) - (3 * EMA2)).
@@ -569,14 +596,21 @@ struct Tema {
     e2.reset();
     e3.reset();
   }
-  void step(const V* x, V* y) noexcept {
-    V a, b, c;
-    if (e1.step(x[0], a) && e2.step(a, b) && e3.step(b, c)) {
-      y[0] = c + ((splat(3.0) * a) - (splat(3.0) * b));
-    } else {
-      y[0] = splat(kNaN);
-    }
+  template <class A>
+  static V value(const A& e) noexcept {
+    return e[2] + ((splat(3.0) * e[0]) - (splat(3.0) * e[1]));
   }
+  void step(const V* x, V* y) noexcept {
+    std::array<V, 3> e{};
+    y[0] =
+        e1.step(x[0], e[0]) && e2.step(e[0], e[1]) && e3.step(e[1], e[2]) ? value(e) : splat(kNaN);
+  }
+#if CWTS_TA_WIDTH == 1
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    Tema k(pr);
+    ema_chain_series<3>(k, {&k.e1, &k.e2, &k.e3}, n, in[0], out[0]);
+  }
+#endif
 };
 
 // The kernel families, in this order (later ones build on earlier ones; the dispatch last).
