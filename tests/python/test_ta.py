@@ -87,6 +87,10 @@ def dataset(shape, n=3000, seed=7):
     v = rng.random(n) * 1000
     if shape == "leading_nan":
         c[:37] = np.nan
+    if shape == "ticks":  # an exchange's price grid (0.25, exact in binary): ties everywhere
+        c, h, lo, v = (np.round(a * 4.0) / 4.0 for a in (c, c + 2 * (h - c), c - 2 * (c - lo), v / 250))
+    if shape == "cents":  # a grid of 0.01, as most quotes are (not exact in binary)
+        c, h, lo = (np.round(a * 100.0) / 100.0 for a in (c, h, lo))
     return {"real": c, "high": h, "low": lo, "close": c, "volume": v}
 
 
@@ -172,9 +176,11 @@ def test_most_kernels_equal_talib_to_the_bit():
     """The outputs are TA-Lib's exact doubles: everywhere for the kernels without a multiply-add
     TA-Lib's build fuses, and where TA-Lib runs its FMA build (a CPU with FMA) for those with one
     (EMA, DEMA, TEMA, MACD, BBANDS, ATR, NATR, KAMA, T3, and every function over those MA types).
-    It fails with a fused multiply-add split into a multiply and an add."""
-    d = dataset("walk")
-    for name in EXACT + (FUSED if CPU_HAS_FMA else []):
+    It fails with a fused multiply-add split into a multiply and an add. Prices on a tick grid
+    too: equal highs, lows and moves, where each kernel's ties must break as TA-Lib's do; and
+    sums of moves that round below the move they bound (KAMA's efficiency ratio)."""
+    for shape, name in [(s, n) for s in ("walk", "ticks", "cents") for n in EXACT + (FUSED if CPU_HAS_FMA else [])]:
+        d = dataset(shape)
         args = [d[i] for i in cta._SPECS[name]["inputs"]]
         defaults = {p[0]: p[1] for p in cta._SPECS[name]["params"]}
         for params in [{}] + PARAMS.get(name, []):
@@ -183,7 +189,23 @@ def test_most_kernels_equal_talib_to_the_bit():
                 continue  # MAMA inside; or TA-Lib's baseline build on a CPU without FMA
             ours, theirs = getattr(cta, name)(*args, **params), getattr(talib, name)(*args, **params)
             for a, b in zip(as_tuple(ours), as_tuple(theirs)):
-                assert np.array_equal(a, b, equal_nan=True), f"{name}{params}"
+                assert np.array_equal(a, b, equal_nan=True), f"{name}{params} on {shape}"
+
+
+def test_kama_takes_its_efficiency_ratio_as_talib_08_does():
+    """TA-Lib 0.8's KAMA: the efficiency ratio is 1 where the window's summed moves are not
+    positive or at most the period's move compared signed, else |move / sum| at most 1; and after
+    `timeperiod` bars in a row without a move the running sum is reset to exactly zero, dropping
+    the rounding it kept. A stochastic's %K on tick prices (repeated values, moves of equal size)
+    reaches both; so does a short series that goes flat after two moves that do not sum exactly.
+    Moves far below 1e-14 get their ratio too (TA-Lib before 0.8 took such a sum as zero)."""
+    d = dataset("ticks")
+    fastk = talib.STOCHF(d["high"], d["low"], d["close"], fastk_period=5, fastd_period=1)[0]
+    flat_after_moves = np.array([0.04, 0.01] + [0.0] * 13 + [0.02, 0.05, 0.01])
+    tiny_moves = 1e-9 + np.cumsum(np.random.default_rng(5).normal(0, 1e-16, 200))
+    for x in (fastk, flat_after_moves, tiny_moves):
+        for p in (2, 3, 10):
+            assert np.array_equal(cta.KAMA(x, timeperiod=p), talib.KAMA(x, timeperiod=p), equal_nan=True), p
 
 
 def test_linear_regression_is_the_exact_least_squares_line():

@@ -8,6 +8,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <string>
@@ -34,7 +35,11 @@ struct Series {
   }
 };
 
-enum class Shape { kWalk, kConstant, kGaps, kHuge, kMicro, kLeadingNaN };
+// kTicks: prices on an exchange's grid (0.25 here, exact in binary), moving by whole ticks: equal
+// highs, lows and closes, and moves of equal size up and down, which a continuous walk never has.
+// kCents: a grid of 0.01 (not exact in binary, so running sums keep rounding) where the close
+// often stays put, now and then for 40 bars: flat windows after moves.
+enum class Shape { kWalk, kConstant, kGaps, kHuge, kMicro, kLeadingNaN, kTicks, kCents };
 
 Series make_series(Shape shape, std::size_t n, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -45,17 +50,39 @@ Series make_series(Shape shape, std::size_t n, std::uint64_t seed) {
     scale = 1e3;
     level = 1e9;
   }
+  if (shape == Shape::kCents) scale = 10.0;  // windows' summed moves past 128: they round
   if (shape == Shape::kMicro) {
     scale = 1e-12;
     level = 3e-10;
   }
   Series s;
   double c = level;
+  int hold = 0;  // kCents: bars left without a move
   for (std::size_t i = 0; i < n; ++i) {
     if (shape != Shape::kConstant) c += step(rng) * scale;
     if (shape == Shape::kGaps && (i == n / 3 || i == 2 * n / 3)) c += (i == n / 3 ? 40.0 : -60.0);
     if (shape == Shape::kMicro) c = std::fabs(c - level) + level;
     const double spread = shape == Shape::kConstant ? 0.0 : u(rng) * scale;
+    if (shape == Shape::kCents) {
+      const auto cents = [](double x) { return std::round(x * 100.0) / 100.0; };
+      if (hold > 0 || u(rng) < 0.5) c = s.close.empty() ? level : s.close.back();  // no move
+      hold = hold > 0 ? hold - 1 : (u(rng) < 0.03 ? 40 : 0);  // now and then 40 bars flat
+      c = cents(c);
+      s.close.push_back(c);
+      s.high.push_back(cents(c + spread));
+      s.low.push_back(cents(c - u(rng)));
+      s.volume.push_back(cents(100.0 * u(rng)));
+      continue;
+    }
+    if (shape == Shape::kTicks) {
+      const auto ticks = [](double x) { return std::round(x * 4.0) / 4.0; };
+      c = ticks(c);
+      s.close.push_back(c);
+      s.high.push_back(c + ticks(2.0 * spread));
+      s.low.push_back(c - ticks(2.0 * u(rng)));
+      s.volume.push_back(ticks(4.0 * u(rng)));
+      continue;
+    }
     s.close.push_back(c);
     s.high.push_back(c + spread);
     s.low.push_back(c - u(rng) * scale * (shape == Shape::kConstant ? 0.0 : 1.0));
@@ -195,8 +222,8 @@ struct Batch {
   }
 };
 
-const Shape kShapes[] = {Shape::kWalk, Shape::kConstant, Shape::kGaps,
-                         Shape::kHuge, Shape::kMicro,    Shape::kLeadingNaN};
+const Shape kShapes[] = {Shape::kWalk,  Shape::kConstant,   Shape::kGaps,  Shape::kHuge,
+                         Shape::kMicro, Shape::kLeadingNaN, Shape::kTicks, Shape::kCents};
 
 class EveryKernel : public ::testing::TestWithParam<int> {
  protected:
@@ -212,7 +239,8 @@ TEST_P(EveryKernel, EveryIsaMatchesTheScalarKernelBitForBit) {
   const ta::KindSpec& spec = ta::spec(k);
   const std::size_t n = 700, count = 37;
   std::vector<Series> series;
-  for (std::size_t i = 0; i < count; ++i) series.push_back(make_series(kShapes[i % 6], n, 100 + i));
+  for (std::size_t i = 0; i < count; ++i)
+    series.push_back(make_series(kShapes[i % std::size(kShapes)], n, 100 + i));
   for (const ta::Params& p : param_sets(k)) {
     ta::set_isa(ta::Isa::kScalar);
     std::vector<Outputs> expect;

@@ -138,12 +138,13 @@ struct Kama {
   std::size_t head = 0;
   long t = 0;
   V prev_x = splat(0.0), trailing = splat(0.0), sum = splat(0.0), kama = splat(0.0);
+  V flat = splat(0.0);  // the last bars in a row without a move, at most p
   explicit Kama(const Params& pr) : p(iparam(pr, 0)), ring(static_cast<std::size_t>(p)) {}
   void reset() noexcept {
     ring.clear();
     head = 0;
     t = 0;
-    prev_x = trailing = sum = kama = splat(0.0);
+    prev_x = trailing = sum = kama = flat = splat(0.0);
   }
   void step(const V* x, V* y) noexcept {
     const V v = x[0];
@@ -151,7 +152,10 @@ struct Kama {
       y[0] = v;
       return;
     }
-    if (t > 0 && t <= p) sum = sum + vabs(prev_x - v);  // the first p moves, oldest first
+    if (t > 0 && t <= p) {  // the first p moves, oldest first
+      sum = sum + vabs(prev_x - v);
+      count_flat(flat, prev_x - v, p);
+    }
     y[0] = splat(kNaN);
     if (t >= p) {
       const V oldest = ring[head];  // p bars back
@@ -159,8 +163,7 @@ struct Kama {
       if (t == p) {
         kama = prev_x;  // the bar before stands in for the previous KAMA
       } else {
-        sum = sum - vabs(trailing - oldest);
-        sum = sum + vabs(v - prev_x);
+        slide(sum, flat, trailing - oldest, v - prev_x, p);
       }
       trailing = oldest;
       kama = smoothed(kama, v, roc, sum);
@@ -171,9 +174,26 @@ struct Kama {
     prev_x = v;
     ++t;
   }
-  static V smoothed(V prev, V v, V roc, V sum) noexcept {  // the average's step from `prev`
-    const M one = mor(sum <= vabs(roc), mand(splat(-1e-14) < sum, sum < splat(1e-14)));
-    V sc = sel(one, splat(1.0), vabs(roc / sum));
+  // The window's summed moves one bar on: the move leaving the window out, the new one in. After p
+  // bars in a row without a move the window is flat and its sum exactly zero, whatever rounding
+  // the running sum kept (TA-Lib 0.8 resets it there).
+  static void slide(V& sum, V& flat, V out, V in, int p) noexcept {
+    sum = sum - vabs(out);
+    sum = sum + vabs(in);
+    count_flat(flat, in, p);
+    sum = sel(flat == splat(static_cast<double>(p)), splat(0.0), sum);
+  }
+  static void count_flat(V& flat, V move, int p) noexcept {
+    const V more = sel(flat < splat(static_cast<double>(p)), flat + splat(1.0), flat);
+    flat = sel(move == splat(0.0), more, splat(0.0));
+  }
+  // The average's step from `prev`. The efficiency ratio, as TA-Lib 0.8 takes it: 1 where the
+  // summed moves are not positive or at most the period's move (compared signed), else
+  // |roc / sum| at most 1.
+  static V smoothed(V prev, V v, V roc, V sum) noexcept {
+    const M one = mor(sum <= splat(0.0), sum <= roc);
+    const V ratio = vabs(roc / sum);
+    V sc = sel(one, splat(1.0), sel(splat(1.0) < ratio, splat(1.0), ratio));
     sc = fmadd(sc, splat(kDiff), splat(kMax));
     sc = sc * sc;
     return fmadd(v - prev, sc, prev);
@@ -191,14 +211,21 @@ struct Kama {
     }
     std::fill(y, y + std::min(n, p), kNaN);
     if (n <= p) return;
+    // slide()'s flat run as the last bar that moved (0: none yet): flat = t - moved, at most p.
     double sum = 0.0;
-    for (std::size_t t = 1; t <= p; ++t) sum = sum + std::fabs(x[t - 1] - x[t]);
+    std::size_t moved = 0;
+    for (std::size_t t = 1; t <= p; ++t) {
+      sum = sum + std::fabs(x[t - 1] - x[t]);
+      moved = x[t - 1] - x[t] != 0.0 ? t : moved;
+    }
     double kama = smoothed(x[p - 1], x[p], x[p] - x[0], sum);
     y[p] = kama;
     for (std::size_t t = p + 1; t < n; ++t) {
       const double oldest = x[t - p];
       sum = sum - std::fabs(x[t - p - 1] - oldest);
       sum = sum + std::fabs(x[t] - x[t - 1]);
+      moved = x[t] - x[t - 1] != 0.0 ? t : moved;
+      if (t - moved >= p) sum = 0.0;  // rare: no branch on the sum's chain most bars
       kama = smoothed(kama, x[t], x[t] - oldest, sum);
       y[t] = kama;
     }

@@ -58,11 +58,70 @@ struct Adx {
       sumdx = sel(ok, sumdx + dx, sumdx);
       adx = sumdx / pd;
     } else {
-      adx = sel(ok, ((adx * splat(static_cast<double>(p - 1))) + dx) / pd, adx);
+      adx = smooth(adx, dx, ok, p, pd);
     }
     ++t;
     y[0] = adx;
   }
+  // Wilder's smoothing of the DX into the ADX, where TA-Lib counts the bar (`ok`).
+  static V smooth(V adx, V dx, M ok, int p, V pd) noexcept {
+    return sel(ok, ((adx * splat(static_cast<double>(p - 1))) + dx) / pd, adx);
+  }
+#if CWTS_TA_WIDTH == 1
+  // One whole series: step()'s operations in its order (the same bits), the state in locals and
+  // each phase (the sums, the first DX sum, the smoothed ADX) in a loop of its own. The two sides'
+  // movements run as the two lanes of one SSE2 vector {-DM, +DM}: one division for both where
+  // step() makes two, and their selections without a branch (a mispredicted branch here flushes
+  // the divisions in flight).
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    typedef double D2 __attribute__((vector_size(16)));
+    const int p = iparam(pr, 0);
+    const auto up = static_cast<std::size_t>(p);
+    const auto pd = static_cast<double>(p);
+    const D2 pd2 = {pd, pd};
+    const double *h = in[0], *l = in[1], *c = in[2];
+    double* y = out[0];
+    std::fill(y, y + std::min(n, 2 * up - 1), kNaN);
+    D2 dm = {0.0, 0.0};  // {-DM, +DM}
+    double tr = 0.0, sumdx = 0.0, adx = 0.0;
+    // One bar: TA-Lib's -DM takes diffm where diffm > 0 and diffp < diffm, its +DM diffp where
+    // diffp > 0 and diffp > diffm (never both), so each lane takes its own where it is positive
+    // and larger than the other side's.
+    const auto bar = [&](std::size_t t, bool smoothed) {
+      const D2 diff = {l[t - 1] - l[t], h[t] - h[t - 1]};
+      const D2 other = {diff[1], diff[0]};
+      if (smoothed) dm = dm - dm / pd2;
+      dm = (diff > 0.0) & (other < diff) ? dm + diff : dm;
+      const double r = true_range_adx(h[t], l[t], c[t - 1]);
+      tr = smoothed ? tr - (tr / pd) + r : tr + r;
+    };
+    // The bar's DX and whether TA-Lib counts it (step()'s operations).
+    const auto dx_of = [&](double& dx) {
+      const D2 di = D2{100.0, 100.0} * (dm / D2{tr, tr});
+      const double di_sum = di[0] + di[1];
+      dx = 100.0 * (std::fabs(di[0] - di[1]) / di_sum);
+      return tr != 0.0 && di_sum != 0.0;
+    };
+    std::size_t t = 1;
+    for (; t < up && t < n; ++t) bar(t, false);
+    double dx = 0.0;
+    for (; t < 2 * up && t < n; ++t) {
+      bar(t, true);
+      const bool ok = dx_of(dx);
+      sumdx = ok ? sumdx + dx : sumdx;
+    }
+    if (t == 2 * up) {
+      adx = sumdx / pd;
+      y[t - 1] = adx;
+    }
+    for (; t < n; ++t) {
+      bar(t, true);
+      const bool ok = dx_of(dx);
+      adx = smooth(adx, dx, ok, p, pd);
+      y[t] = adx;
+    }
+  }
+#endif
 };
 
 // Fast %K as TA_STOCH / TA_STOCHF compute it: (close - lowest) / (highest - lowest) * 100.
