@@ -261,8 +261,20 @@ struct WindowExtreme {
   static constexpr std::size_t kChunk = 1024;  // bars per run(): with its window, in L1
   using Offsets = std::array<std::size_t, 4>;
   std::size_t p;
-  Doubles a, b;
-  explicit WindowExtreme(std::size_t period) : p(period), a(kChunk + period), b(kChunk + period) {}
+  // The two pass buffers, in one allocation, half a page apart modulo 4 KB: each pass reads one
+  // while it writes the other, and a load whose address matches a recent store's in its low 12
+  // bits waits for that store (4K aliasing). Two separate allocations of this size lay 256 bytes
+  // apart modulo 4 KB, where every other pass's loads met its own stores: 9 % of MIN's time.
+  static constexpr std::size_t kPage = 512, kHalfPage = 256;  // doubles
+  std::size_t stride;
+  Doubles buf;
+  double *a, *b;
+  explicit WindowExtreme(std::size_t period)
+      : p(period),
+        stride((kChunk + period + kPage - 1) / kPage * kPage + kHalfPage),
+        buf(2 * stride),
+        a(buf.data()),
+        b(buf.data() + stride) {}
   [[nodiscard]] static bool suits(std::size_t period) noexcept { return period <= kChunk; }
 
   // dst[i] = the extreme of src[i - off[k]] (k < 4) for i < count, in lanes. Offsets past a
@@ -316,9 +328,9 @@ struct WindowExtreme {
     std::size_t w = 1;
     for (; 4 * w < p; w *= 4) {
       const std::size_t lo = 3 * w;  // < p - 1 < len
-      pass(src + lo, offsets(w, lo), a.data() + lo, len - lo);
-      a.swap(b);
-      src = b.data();
+      pass(src + lo, offsets(w, lo), a + lo, len - lo);
+      std::swap(a, b);
+      src = b;
     }
     // The last pass: up to four windows of w ending at t, the oldest p - w bars earlier.
     const std::size_t first = std::max(s, p - 1);
@@ -345,21 +357,25 @@ bool hl_window_series(std::size_t p, std::size_t n, const double* const* in, Exp
   const double* close = in[2];
   WindowExtreme<false> highest(p);
   WindowExtreme<true> lowest(p);
-  Doubles hh(kChunk), ll(kChunk);
+  // The chunk's highs and lows in one allocation, half a page apart modulo 4 KB (see
+  // WindowExtreme's buffers).
+  Doubles extremes(2 * kChunk + WindowExtreme<false>::kHalfPage);
+  double* const hh = extremes.data();
+  double* const ll = hh + kChunk + WindowExtreme<false>::kHalfPage;
   for (std::size_t s = 0; s < n; s += kChunk) {
     const std::size_t e = std::min(n, s + kChunk);
-    if (!highest.run(in[0], s, e, hh.data()) || !lowest.run(in[1], s, e, ll.data())) return false;
+    if (!highest.run(in[0], s, e, hh) || !lowest.run(in[1], s, e, ll)) return false;
     std::size_t t = std::max(s, p - 1);
     for (; t + W <= e; t += W) {
       V h, l, c;
-      std::memcpy(&h, hh.data() + (t - s), sizeof(V));
-      std::memcpy(&l, ll.data() + (t - s), sizeof(V));
+      std::memcpy(&h, hh + (t - s), sizeof(V));
+      std::memcpy(&l, ll + (t - s), sizeof(V));
       std::memcpy(&c, close + t, sizeof(V));
       const V u = expr(h, l, c);
       std::memcpy(y + t, &u, sizeof(V));
     }
     for (; t < e; ++t) {
-      const V u = expr(splat(hh.data()[t - s]), splat(ll.data()[t - s]), splat(close[t]));
+      const V u = expr(splat(hh[t - s]), splat(ll[t - s]), splat(close[t]));
       std::memcpy(y + t, &u, sizeof(double));  // lane 0
     }
   }
