@@ -673,6 +673,44 @@ TEST(TaReference, WindowExtremesOverManyChunksAreTheStreamsBits) {
   ta::set_isa(ta::Isa::kScalar);
 }
 
+// ATR, NATR, WMA and HT_TRENDLINE run each series of a batch through the scalar series form, on
+// every ISA: measured faster than their lanes (docs/benchmarks.md). EMA, whose lanes pay, keeps
+// them. The stream's bits either way.
+TEST(TaReference, ABatchRunsTheKernelsWhoseLanesDoNotPayAsScalarSeries) {
+  for (const ta::Kind k :
+       {ta::Kind::kAtr, ta::Kind::kNatr, ta::Kind::kWma, ta::Kind::kHtTrendline, ta::Kind::kEma}) {
+    const ta::KindSpec& spec = ta::spec(k);
+    const ta::Params p = ta::default_params(k);
+    const std::size_t n = 700, count = 11;
+    ta::set_isa(ta::Isa::kScalar);
+    std::vector<Series> series;
+    std::vector<Outputs> expect;
+    for (std::size_t i = 0; i < count; ++i) {
+      series.push_back(make_series(kShapes[i % std::size(kShapes)], n, 70 + i));
+      if (i % std::size(kShapes) == 5) series.back() = make_series(Shape::kWalk, n, 70 + i);
+      expect.push_back(run_one(k, p, series.back()));
+    }
+    for (const ta::Isa isa : machine_isas()) {
+      ta::set_isa(isa);
+      Batch b(spec, series, n);
+      const std::uint64_t before = ta::detail::batch_scalar_series_runs();
+      ta::run_many(k, p, n, count, b.in, b.out);
+      const std::uint64_t scalar = k == ta::Kind::kEma && isa != ta::Isa::kScalar ? 0 : count;
+      EXPECT_EQ(ta::detail::batch_scalar_series_runs() - before, scalar)
+          << spec.name << " isa " << ta::to_string(isa);
+      for (std::size_t s = 0; s < count; ++s) {
+        for (std::size_t j = 0; j < spec.n_outputs; ++j) {
+          for (std::size_t t = 0; t < n; ++t) {
+            ASSERT_TRUE(same_bits(b.got[s].v[j][t], expect[s].v[j][t]))
+                << spec.name << " isa " << ta::to_string(isa) << " series " << s << " bar " << t;
+          }
+        }
+      }
+    }
+  }
+  ta::set_isa(ta::Isa::kScalar);
+}
+
 // A batch of MIN, MAX, WILLR, STOCH or STOCHF runs through the whole-series form only the series
 // it keeps: one
 // with a NaN or a -0, or a period over a chunk, would fall back to one bar at a time in one lane,

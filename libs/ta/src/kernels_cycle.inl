@@ -197,6 +197,8 @@ class HtDcPeriodLane {
 // weighted 4-3-2-1 with the three before it.
 class HtTrendlineLane {
  public:
+  // A batch runs HT_TRENDLINE series through the scalar kernel, not in lanes (PerLaneT).
+  static constexpr bool kBatchAsScalarSeries = true;
   static constexpr int kOutputs = 1;
   bool step(double x, double* out) noexcept {
     const long t = t_++;
@@ -287,6 +289,7 @@ class MamaLane {
 // A lane with parameters (MAMA's limits) is made from them.
 template <class Lane>
 struct PerLaneT {
+  static constexpr bool kBatchAsScalarSeries = requires { Lane::kBatchAsScalarSeries; };
   Lane lane[CWTS_TA_WIDTH];
   Params params;
   explicit PerLaneT(const Params& p) : params(p) { reset(); }

@@ -273,10 +273,15 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
 // Whether a batch should run this series through the kernel's whole-series form: the kernel has
 // one, and K::series_suits (where defined) says the form is worth it on this series (MIN, MAX,
 // WILLR: it would not fall back to step() one bar at a time; STOCH, STOCHF: never, their
-// averages gain more in lanes). Otherwise the batch runs the series in lanes beside others.
+// averages gain more in lanes), or K::kBatchAsScalarSeries says its scalar series form beats its
+// lanes (ATR, NATR, WMA, HT_TRENDLINE: run_series() runs that form where this unit has none).
+// Otherwise the batch runs the series in lanes beside others.
 bool series_suits_impl(Kind kind, const Params& p, std::size_t n,
                        const double* const* in) noexcept {
   return with_kernel(kind, [&]<class K>() -> bool {
+    if constexpr (requires { K::kBatchAsScalarSeries; }) {
+      if (K::kBatchAsScalarSeries) return true;  // run_series() then runs the scalar form
+    }
     if constexpr (!requires(double* const* out) { K::series(p, n, in, out); }) {
       return false;
     } else if constexpr (requires { K::series_suits(p, n, in); }) {

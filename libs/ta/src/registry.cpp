@@ -128,6 +128,7 @@ int ip(const Params& p, std::size_t i) { return static_cast<int>(p.v[i]); }
 std::atomic<int> g_isa{-1};
 std::array<std::atomic<std::uint64_t>, kIsaCount> g_calls{};
 std::atomic<std::uint64_t> g_series_form_runs{0};
+std::atomic<std::uint64_t> g_batch_scalar_series_runs{0};
 std::mutex g_init_mu;
 
 std::string supported_list() {
@@ -422,6 +423,10 @@ std::uint64_t detail::series_form_runs() noexcept {
   return g_series_form_runs.load(std::memory_order_relaxed);
 }
 
+std::uint64_t detail::batch_scalar_series_runs() noexcept {
+  return g_batch_scalar_series_runs.load(std::memory_order_relaxed);
+}
+
 std::array<std::uint64_t, kIsaCount> isa_calls() noexcept {
   std::array<std::uint64_t, kIsaCount> r{};
   for (std::size_t i = 0; i < kIsaCount; ++i) r[i] = g_calls[i].load(std::memory_order_relaxed);
@@ -472,7 +477,9 @@ void run_many(Kind k, const Params& given, std::size_t n, std::size_t series,
     double* const* so = out.data() + sidx * no;
     if (kern.series_suits(k, p, n, si) ||
         (n > 0 && first_valid(n, std::span<const double* const>(si, ni), ni) != 0)) {
-      (void)run_series(k, p, n, si, so, kern);
+      if (!run_series(k, p, n, si, so, kern)) {
+        g_batch_scalar_series_runs.fetch_add(1, std::memory_order_relaxed);
+      }
       continue;
     }
     for (std::size_t i = 0; i < ni; ++i) lane_in[lanes * ni + i] = si[i];

@@ -197,6 +197,9 @@ struct IsaKernels {
 // Series an ISA's whole-series form has run since start (run() and run_many(); a form that fell
 // back to one bar at a time inside counts too): which path a batch took, for tests.
 [[nodiscard]] std::uint64_t series_form_runs() noexcept;
+// Series run_many() has run through the scalar kernel rather than in lanes or an ISA's form (a
+// series starting with NaN, or a kernel whose scalar series form beats its lanes): for tests.
+[[nodiscard]] std::uint64_t batch_scalar_series_runs() noexcept;
 // The scalar ISA: a kernel with fused multiply-adds runs the unit built with -mfma where the CPU
 // has FMA, anything else the baseline unit (libm's fma for its fused multiply-adds); the same bits
 // either way.
