@@ -465,8 +465,8 @@ struct Ema {
 // TA_WMA: periodSum / periodSub trick with divider p (p + 1) / 2, both sums rebuilt from the
 // window (oldest first, weights 1..p) every 8p bars.
 struct Wma {
-  // A batch runs each series through the scalar series form, not in lanes: measured faster on
-  // every machine here (docs/benchmarks.md), the lanes' gathers costing more than they share.
+  // A batch runs each series through the scalar series form (the window read from the array),
+  // not in lanes (a ring per lane): measured faster so on both machines here (docs/benchmarks.md).
   static constexpr bool kBatchAsScalarSeries = true;
   int p;
   double divider;

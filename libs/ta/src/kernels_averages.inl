@@ -126,7 +126,8 @@ struct Trima {
 };
 
 // TA_KAMA: Kaufman's adaptive average. The efficiency ratio |x - x[p back]| / (the sum of the p
-// one-bar moves), 1 when that sum is TA-Lib's zero (|v| < 1e-14) or not above the change's size;
+// one-bar moves) at most 1, and 1 when that sum is not positive or not above the signed change
+// (TA-Lib 0.8: smoothed(); the sum reset to zero after p bars without a move: slide());
 // the smoothing constant (ER (2/3 - 2/31) + 2/31)^2; the first value starts from the bar before.
 // The sum of moves is kept by taking off the oldest move and adding the newest, as TA-Lib does;
 // the constant's and the average's multiply-adds are fused, as TA-Lib's FMA build fuses them.

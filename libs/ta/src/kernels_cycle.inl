@@ -289,7 +289,13 @@ class MamaLane {
 // A lane with parameters (MAMA's limits) is made from them.
 template <class Lane>
 struct PerLaneT {
-  static constexpr bool kBatchAsScalarSeries = requires { Lane::kBatchAsScalarSeries; };
+  static constexpr bool kBatchAsScalarSeries = [] {
+    if constexpr (requires { Lane::kBatchAsScalarSeries; }) {
+      return Lane::kBatchAsScalarSeries;
+    } else {
+      return false;
+    }
+  }();
   Lane lane[CWTS_TA_WIDTH];
   Params params;
   explicit PerLaneT(const Params& p) : params(p) { reset(); }

@@ -149,22 +149,18 @@ struct FastK {
   }
 #if CWTS_TA_WIDTH > 1
   // One series of STOCH or STOCHF (K): fast %K into out[0] through hl_window_series (the
-  // extremes and value() with the bars in the lanes), then K::smoothed() over it bar by bar in
-  // lane 0, its averages in step()'s order, rewriting out[0] in place: step()'s bits. step()
-  // itself from the first bar on a series hl_window_series cannot keep. Not for a batch
-  // (series_suits false): there the averages are worth more in lanes than the extremes.
+  // extremes and value() with the bars in the lanes), then K::smooth_series() over that array:
+  // each average a pass of its own scalar series form (run_scalar_ma), which computes what
+  // K::smoothed() steps bar by bar, in its order: step()'s bits. step() itself from the first bar
+  // on a series hl_window_series cannot keep. Not for a batch (series_suits false): there the
+  // averages are worth more in lanes than the extremes.
   template <class K>
   static void series_of(const Params& pr, std::size_t n, const double* const* in,
                         double* const* out) {
     const auto p = static_cast<std::size_t>(iparam(pr, 0));
     for (std::size_t j = 0; j < 2; ++j) fill_nan(out[j], n, p - 1);
     if (!hl_window_series(p, n, in, value, out[0])) return step_series<K>(pr, n, in, 3, out, 2);
-    K k(pr);
-    for (std::size_t t = p - 1; t < n; ++t) {
-      V y[2];
-      k.smoothed(splat(out[0][t]), y);
-      for (std::size_t j = 0; j < 2; ++j) std::memcpy(out[j] + t, &y[j], sizeof(double));
-    }
+    if (n >= p) K::smooth_series(pr, p - 1, n, out);
   }
   static bool series_suits(const Params& /*unused*/, std::size_t /*unused*/,
                            const double* const* /*unused*/) noexcept {
@@ -172,6 +168,17 @@ struct FastK {
   }
 #endif
 };
+
+// Bars a kernel's MA (MaAny) of this type and period takes before its first value (none for
+// period 1: the value itself, whatever the type).
+inline std::size_t ma_warmup(int type, int period) noexcept {
+  return static_cast<std::size_t>(ma_lookback_of(type, period));
+}
+
+// y[t] = NaN for t in [begin, min(n, end)).
+inline void nan_range(double* y, std::size_t begin, std::size_t end, std::size_t n) noexcept {
+  for (std::size_t t = begin; t < end && t < n; ++t) y[t] = kNaN;
+}
 
 // TA_STOCH: slow %K = MA(fast %K), slow %D = MA(slow %K), each of its MAType.
 struct Stoch {
@@ -203,6 +210,22 @@ struct Stoch {
     }
   }
 #if CWTS_TA_WIDTH > 1
+  // smoothed() over a whole series, fast %K in out[0] from bar `begin`: slow %K's average over
+  // it, slow %D's over slow %K from its first value (smoothed() steps slow %D only then), both
+  // NaN until slow %D has its first value.
+  static void smooth_series(const Params& pr, std::size_t begin, std::size_t n,
+                            double* const* out) {
+    const int kp = iparam(pr, 1), kt = iparam(pr, 2), dp = iparam(pr, 3), dt = iparam(pr, 4);
+    Doubles slowk(n);
+    detail::run_scalar_ma(kt, kp, n - begin, out[0] + begin, slowk.data() + begin);
+    const std::size_t kfirst = begin + ma_warmup(kt, kp);
+    if (kfirst < n)
+      detail::run_scalar_ma(dt, dp, n - kfirst, slowk.data() + kfirst, out[1] + kfirst);
+    const std::size_t first = kfirst + ma_warmup(dt, dp);
+    std::copy(slowk.data() + std::min(first, n), slowk.data() + n, out[0] + std::min(first, n));
+    nan_range(out[0], begin, first, n);
+    nan_range(out[1], begin, first, n);
+  }
   static bool series_suits(const Params& pr, std::size_t n, const double* const* in) noexcept {
     return FastK::series_suits(pr, n, in);
   }
@@ -240,6 +263,16 @@ struct Stochf {
     }
   }
 #if CWTS_TA_WIDTH > 1
+  // smoothed() over a whole series, fast %K in out[0] from bar `begin`: fast %D's average over
+  // it, both NaN until fast %D has its first value.
+  static void smooth_series(const Params& pr, std::size_t begin, std::size_t n,
+                            double* const* out) {
+    const int dp = iparam(pr, 1), dt = iparam(pr, 2);
+    detail::run_scalar_ma(dt, dp, n - begin, out[0] + begin, out[1] + begin);
+    const std::size_t first = begin + ma_warmup(dt, dp);
+    nan_range(out[0], begin, first, n);
+    nan_range(out[1], begin, first, n);
+  }
   static bool series_suits(const Params& pr, std::size_t n, const double* const* in) noexcept {
     return FastK::series_suits(pr, n, in);
   }

@@ -230,8 +230,9 @@ struct Bbands {
 // with wBeta * atr fused into the sum as TA-Lib's FMA build fuses it.
 template <bool Normalized>
 struct AtrT {
-  // A batch runs each series through the scalar series form, not in lanes: measured faster on
-  // every machine here (docs/benchmarks.md), the lanes' gathers costing more than they share.
+  // A batch runs each series through the scalar series form, not in lanes: ATR measured faster
+  // so on both machines here, NATR on the Xeon and level on the AMD one (docs/benchmarks.md); the
+  // lanes' per-bar gathers from three arrays cost more than they share.
   static constexpr bool kBatchAsScalarSeries = true;
   int p;
   double beta, alpha;

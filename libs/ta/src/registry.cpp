@@ -419,6 +419,17 @@ Isa active_isa() {
   return isa;
 }
 
+void detail::run_scalar_ma(int matype, int period, std::size_t n, const double* x, double* y) {
+  Kind k = Kind::kMa;
+  Params p = default_params(k);
+  p.v[0] = period;
+  p.v[1] = matype;
+  direct_ma(k, p);
+  const double* in[1] = {x};
+  double* out[1] = {y};
+  run_scalar_series(k, p, n, in, out);
+}
+
 std::uint64_t detail::series_form_runs() noexcept {
   return g_series_form_runs.load(std::memory_order_relaxed);
 }

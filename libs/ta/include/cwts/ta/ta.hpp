@@ -197,8 +197,9 @@ struct IsaKernels {
 // Series an ISA's whole-series form has run since start (run() and run_many(); a form that fell
 // back to one bar at a time inside counts too): which path a batch took, for tests.
 [[nodiscard]] std::uint64_t series_form_runs() noexcept;
-// Series run_many() has run through the scalar kernel rather than in lanes or an ISA's form (a
-// series starting with NaN, or a kernel whose scalar series form beats its lanes): for tests.
+// Series run_many() has handed to the scalar kernel rather than to lanes or an ISA's form (on the
+// scalar ISA, every series of a kernel with a scalar series form; elsewhere a series starting
+// with NaN, an all-NaN one, or a kernel whose scalar series form beats its lanes): for tests.
 [[nodiscard]] std::uint64_t batch_scalar_series_runs() noexcept;
 // The scalar ISA: a kernel with fused multiply-adds runs the unit built with -mfma where the CPU
 // has FMA, anything else the baseline unit (libm's fma for its fused multiply-adds); the same bits
@@ -219,6 +220,10 @@ void run_fma_scalar_series(Kind k, const Params& p, std::size_t n, const double*
                            double* const* out);
 std::unique_ptr<Stream> make_scalar_stream(Kind k, const Params& p);
 std::unique_ptr<Stream> make_fma_scalar_stream(Kind k, const Params& p);
+// TA_MA of `matype` and `period` over x[0, n) into y (NaN while it warms up) through the scalar
+// kernel of that average and its whole-series form where it has one: what a kernel's MA (MaAny)
+// computes stepping bar by bar, the same bits (period 1: a copy).
+void run_scalar_ma(int matype, int period, std::size_t n, const double* x, double* y);
 }  // namespace detail
 
 }  // namespace cwts::ta
