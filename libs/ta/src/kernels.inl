@@ -227,7 +227,9 @@ struct Extreme {
 // std::memcpy are inlined).
 class Doubles {
  public:
+  struct Unset {};  // for an array every element of which is written before it is read
   explicit Doubles(std::size_t n) : d_(new double[n == 0 ? 1 : n]()) {}
+  Doubles(std::size_t n, Unset) : d_(new double[n == 0 ? 1 : n]) {}
   Doubles(const Doubles&) = delete;
   Doubles& operator=(const Doubles&) = delete;
   ~Doubles() { delete[] d_; }

@@ -437,13 +437,33 @@ struct PoT {
       y[0] = splat(kNaN);
       return;
     }
+    y[0] = value(f, s);
+  }
+  static V value(V f, V s) noexcept {
     if constexpr (Percent) {
       const M zero = mand(splat(-1e-14) < s, s < splat(1e-14));
-      y[0] = sel(zero, splat(0.0), ((f - s) / s) * splat(100.0));
+      return sel(zero, splat(0.0), ((f - s) / s) * splat(100.0));
     } else {
-      y[0] = f - s;
+      return f - s;
     }
   }
+#if CWTS_TA_WIDTH == 1
+  // One whole series: each average a pass over the array through its own kernel's scalar series
+  // form (detail::run_scalar_ma: what MaAny steps bar by bar, the same bits), the fast one into
+  // the output, then value() where both have values.
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    const int type = iparam(pr, 2);
+    const int fp = std::min(iparam(pr, 0), iparam(pr, 1)),
+              sp = std::max(iparam(pr, 0), iparam(pr, 1));
+    double* y = out[0];
+    Doubles s(n, Doubles::Unset{});
+    detail::run_scalar_ma(type, fp, n, in[0], y);
+    detail::run_scalar_ma(type, sp, n, in[0], s.data());
+    const auto first =
+        static_cast<std::size_t>(std::max(ma_lookback_of(type, fp), ma_lookback_of(type, sp)));
+    for (std::size_t t = 0; t < n; ++t) y[t] = t < first ? kNaN : value(y[t], s.data()[t]);
+  }
+#endif
 };
 using Apo = PoT<false>;
 using Ppo = PoT<true>;
@@ -490,4 +510,33 @@ struct MacdExt {
     }
     y[0] = y[1] = y[2] = splat(kNaN);
   }
+#if CWTS_TA_WIDTH == 1
+  // One whole series: each average a pass over the array from the bar step() starts it at,
+  // through its own kernel's scalar series form (detail::run_scalar_ma: what MaAny steps bar by
+  // bar, the same bits); the signal's average over the MACD line from its first value. The
+  // outputs hold the averages on the way (no scratch: a fresh array of a million bars costs its
+  // page faults on every call).
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    const MacdExt k(pr);
+    const bool sw = swapped(pr);
+    const int fp = iparam(pr, sw ? 2 : 0), ft = iparam(pr, sw ? 3 : 1);
+    const int sp = iparam(pr, sw ? 0 : 2), st = iparam(pr, sw ? 1 : 3);
+    const int gp = iparam(pr, 4), gt = iparam(pr, 5);
+    const auto start = static_cast<std::size_t>(largest(pr));
+    if (start >= n) {
+      for (std::size_t j = 0; j < 3; ++j) std::fill(out[j], out[j] + n, kNaN);
+      return;
+    }
+    const auto fd = static_cast<std::size_t>(k.fast_delay),
+               sd = static_cast<std::size_t>(k.slow_delay);
+    double *m = out[0], *g = out[1], *h = out[2];
+    detail::run_scalar_ma(ft, fp, n - fd, in[0] + fd, m + fd);       // the fast average
+    detail::run_scalar_ma(st, sp, n - sd, in[0] + sd, g + sd);       // the slow one
+    for (std::size_t t = start; t < n; ++t) m[t] = m[t] - g[t];      // the MACD line
+    detail::run_scalar_ma(gt, gp, n - start, m + start, g + start);  // the signal
+    const std::size_t first = std::min(n, start + static_cast<std::size_t>(ma_lookback_of(gt, gp)));
+    for (std::size_t t = first; t < n; ++t) h[t] = m[t] - g[t];
+    for (std::size_t j = 0; j < 3; ++j) std::fill(out[j], out[j] + first, kNaN);
+  }
+#endif
 };

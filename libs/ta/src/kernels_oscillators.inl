@@ -216,7 +216,7 @@ struct Stoch {
   static void smooth_series(const Params& pr, std::size_t begin, std::size_t n,
                             double* const* out) {
     const int kp = iparam(pr, 1), kt = iparam(pr, 2), dp = iparam(pr, 3), dt = iparam(pr, 4);
-    Doubles slowk(n);
+    Doubles slowk(n, Doubles::Unset{});
     detail::run_scalar_ma(kt, kp, n - begin, out[0] + begin, slowk.data() + begin);
     const std::size_t kfirst = begin + ma_warmup(kt, kp);
     if (kfirst < n)
