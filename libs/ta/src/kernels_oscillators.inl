@@ -262,7 +262,6 @@ struct Stochf {
       y[0] = y[1] = splat(kNaN);
     }
   }
-#if CWTS_TA_WIDTH > 1
   // smoothed() over a whole series, fast %K in out[0] from bar `begin`: fast %D's average over
   // it, both NaN until fast %D has its first value.
   static void smooth_series(const Params& pr, std::size_t begin, std::size_t n,
@@ -273,6 +272,7 @@ struct Stochf {
     nan_range(out[0], begin, first, n);
     nan_range(out[1], begin, first, n);
   }
+#if CWTS_TA_WIDTH > 1
   static bool series_suits(const Params& pr, std::size_t n, const double* const* in) noexcept {
     return FastK::series_suits(pr, n, in);
   }
@@ -312,6 +312,32 @@ struct StochRsi {
     const V hlc[3] = {r, r, r};
     stochf.step(hlc, y);
   }
+#if CWTS_TA_WIDTH == 1
+  // One whole series: the RSI through its own series form, fast %K over it stepped (its extremes
+  // cost little next to the averages), fast %D as a pass over the %K array (Stochf::
+  // smooth_series): what step() computes, the same bits.
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    const auto lb = static_cast<std::size_t>(iparam(pr, 0));
+    for (std::size_t j = 0; j < 2; ++j) fill_nan(out[j], n, lb);
+    if (n <= lb) return;
+    Doubles r(n, Doubles::Unset{});
+    double* rout[1] = {r.data()};
+    detail::run_scalar_series(Kind::kRsi, pr, n, in, rout);
+    const Params fp = stochf_params(pr);
+    FastK fk(iparam(fp, 0));
+    std::size_t begin = n;  // fast %K's first value
+    for (std::size_t t = lb; t < n; ++t) {
+      V k;
+      if (fk.step(r.data()[t], r.data()[t], r.data()[t], k)) {
+        out[0][t] = k;
+        begin = std::min(begin, t);
+      } else {
+        out[0][t] = out[1][t] = kNaN;
+      }
+    }
+    if (begin < n) Stochf::smooth_series(fp, begin, n, out);
+  }
+#endif
 };
 
 // TA_MFI: money flow split by the sign of the typical-price change (a change within 1e-14 of
