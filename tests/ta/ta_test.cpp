@@ -180,6 +180,8 @@ std::vector<ta::Params> param_sets(ta::Kind k) {
         p.v = {5, 4, static_cast<double>(mk), 3, static_cast<double>(md)};
         r.push_back(p);
       }
+      p.v = {5, 1, 7, 3, 0};  // slow %K of period 1 of a type that warms up longer: the value
+      r.push_back(p);
       return r;
     case ta::Kind::kStochf:
       p.v = {1, 1, 0};
@@ -190,6 +192,12 @@ std::vector<ta::Params> param_sets(ta::Kind k) {
       break;
     case ta::Kind::kStochRsi:
       p.v = {2, 1, 1, 0};
+      r.push_back(p);
+      for (const int ma : {1, 6, 7, 8}) {  // fast %D over EMA, KAMA, MAMA, T3
+        p.v = {9, 5, 3, static_cast<double>(ma)};
+        r.push_back(p);
+      }
+      p.v = {14, 5, 1, 7};  // fast %D of period 1 of a type that warms up longer
       r.push_back(p);
       p.v = {14, 5, 3, 2};
       break;

@@ -212,17 +212,16 @@ struct Stoch {
 #if CWTS_TA_WIDTH > 1
   // smoothed() over a whole series, fast %K in out[0] from bar `begin`: slow %K's average over
   // it, slow %D's over slow %K from its first value (smoothed() steps slow %D only then), both
-  // NaN until slow %D has its first value.
+  // NaN until slow %D has its first value. The outputs hold the averages on the way (slow %K in
+  // out[1], slow %D over it into out[0], then exchanged): no fresh array to fault in per call.
   static void smooth_series(const Params& pr, std::size_t begin, std::size_t n,
                             double* const* out) {
     const int kp = iparam(pr, 1), kt = iparam(pr, 2), dp = iparam(pr, 3), dt = iparam(pr, 4);
-    Doubles slowk(n, Doubles::Unset{});
-    detail::run_scalar_ma(kt, kp, n - begin, out[0] + begin, slowk.data() + begin);
+    detail::run_scalar_ma(kt, kp, n - begin, out[0] + begin, out[1] + begin);
     const std::size_t kfirst = begin + ma_warmup(kt, kp);
-    if (kfirst < n)
-      detail::run_scalar_ma(dt, dp, n - kfirst, slowk.data() + kfirst, out[1] + kfirst);
-    const std::size_t first = kfirst + ma_warmup(dt, dp);
-    std::copy(slowk.data() + std::min(first, n), slowk.data() + n, out[0] + std::min(first, n));
+    if (kfirst < n) detail::run_scalar_ma(dt, dp, n - kfirst, out[1] + kfirst, out[0] + kfirst);
+    const std::size_t first = std::min(n, kfirst + ma_warmup(dt, dp));
+    std::swap_ranges(out[0] + first, out[0] + n, out[1] + first);
     nan_range(out[0], begin, first, n);
     nan_range(out[1], begin, first, n);
   }
@@ -313,22 +312,27 @@ struct StochRsi {
     stochf.step(hlc, y);
   }
 #if CWTS_TA_WIDTH == 1
-  // One whole series: the RSI through its own series form, fast %K over it stepped (its extremes
-  // cost little next to the averages), fast %D as a pass over the %K array (Stochf::
-  // smooth_series): what step() computes, the same bits.
+  // One whole series: the RSI through its own series form (into out[1], no fresh array), fast %K
+  // over it stepped (its extremes cost little next to the averages), fast %D as a pass over the %K
+  // array (Stochf::smooth_series): what step() computes, the same bits.
   static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
     const auto lb = static_cast<std::size_t>(iparam(pr, 0));
-    for (std::size_t j = 0; j < 2; ++j) fill_nan(out[j], n, lb);
-    if (n <= lb) return;
-    Doubles r(n, Doubles::Unset{});
-    double* rout[1] = {r.data()};
+    if (n <= lb) {
+      for (std::size_t j = 0; j < 2; ++j) fill_nan(out[j], n, n);
+      return;
+    }
+    double* const r = out[1];  // the RSI, each value read before its bar's output is written
+    double* rout[1] = {r};
     detail::run_scalar_series(Kind::kRsi, pr, n, in, rout);
+    fill_nan(out[0], n, lb);
+    fill_nan(out[1], n, lb);
     const Params fp = stochf_params(pr);
     FastK fk(iparam(fp, 0));
     std::size_t begin = n;  // fast %K's first value
     for (std::size_t t = lb; t < n; ++t) {
+      const double v = r[t];
       V k;
-      if (fk.step(r.data()[t], r.data()[t], r.data()[t], k)) {
+      if (fk.step(v, v, v, k)) {
         out[0][t] = k;
         begin = std::min(begin, t);
       } else {

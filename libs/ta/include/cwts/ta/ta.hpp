@@ -197,9 +197,9 @@ struct IsaKernels {
 // Series an ISA's whole-series form has run since start (run() and run_many(); a form that fell
 // back to one bar at a time inside counts too): which path a batch took, for tests.
 [[nodiscard]] std::uint64_t series_form_runs() noexcept;
-// Series run_many() has handed to the scalar kernel rather than to lanes or an ISA's form (on the
-// scalar ISA, every series of a kernel with a scalar series form; elsewhere a series starting
-// with NaN, an all-NaN one, or a kernel whose scalar series form beats its lanes): for tests.
+// Series run_many() has handed to the scalar kernel rather than to lanes or an ISA's form: on any
+// ISA a series starting with NaN or all NaN, and a kernel whose scalar series form beats its
+// lanes; on the scalar ISA also every series of a kernel with a scalar series form. For tests.
 [[nodiscard]] std::uint64_t batch_scalar_series_runs() noexcept;
 // The scalar ISA: a kernel with fused multiply-adds runs the unit built with -mfma where the CPU
 // has FMA, anything else the baseline unit (libm's fma for its fused multiply-adds); the same bits
