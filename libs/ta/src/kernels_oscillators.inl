@@ -87,12 +87,12 @@ struct Adx {
     // One bar: TA-Lib's -DM takes diffm where diffm > 0 and diffp < diffm, its +DM diffp where
     // diffp > 0 and diffp > diffm (never both), so each lane takes its own where it is positive
     // and larger than the other side's.
-    const auto bar = [&](std::size_t t, bool smoothed) {
-      const D2 diff = {l[t - 1] - l[t], h[t] - h[t - 1]};
+    const auto bar = [&](std::size_t i, bool smoothed) {
+      const D2 diff = {l[i - 1] - l[i], h[i] - h[i - 1]};
       const D2 other = {diff[1], diff[0]};
       if (smoothed) dm = dm - dm / pd2;
-      dm = (diff > 0.0) & (other < diff) ? dm + diff : dm;
-      const double r = true_range_adx(h[t], l[t], c[t - 1]);
+      dm = ((diff > 0.0) & (other < diff)) ? dm + diff : dm;
+      const double r = true_range_adx(h[i], l[i], c[i - 1]);
       tr = smoothed ? tr - (tr / pd) + r : tr + r;
     };
     // The bar's DX and whether TA-Lib counts it (step()'s operations).
