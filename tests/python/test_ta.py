@@ -363,6 +363,20 @@ def test_batch_symbols_by_parameter_sets():
     upper, middle, lower = cta.batch("BBANDS", close, timeperiod=[10, 20], nbdevup=2.0, nbdevdn=[1.0, 3.0])
     assert upper.shape == (2, 6, 3000)
     assert np.allclose(lower[1, 2], talib.BBANDS(d[2]["close"], 20, 2.0, 3.0)[2], rtol=1e-9, equal_nan=True)
+    # A multi-output batch's arrays share one allocation: each output is its own, disjoint part, and
+    # every output of every set and series is the one-series function's, bit for bit.
+    assert not any(np.shares_memory(a, b) for a, b in [(upper, middle), (middle, lower), (upper, lower)])
+    for p, (period, dn) in enumerate([(10, 1.0), (20, 3.0)]):
+        for s in range(6):
+            one = cta.BBANDS(d[s]["close"], period, 2.0, dn)
+            for got, want in zip((upper, middle, lower), one):
+                assert np.array_equal(got[p, s], want, equal_nan=True)
+    macd = cta.batch("MACD", close, fastperiod=[5, 8])
+    for p, fast in enumerate([5, 8]):
+        for got, want in zip(macd, cta.MACD(d[4]["close"], fast)):
+            assert np.array_equal(got[p, 4], want, equal_nan=True)
+    macd[0][...] = 0.0
+    assert np.array_equal(macd[1][1, 4], cta.MACD(d[4]["close"], 8)[1], equal_nan=True)
     with pytest.raises(ValueError, match="one length"):
         cta.batch("EMA", close, timeperiod=[5, 6], matype=[0, 0, 0])
 

@@ -689,7 +689,8 @@ TEST(TaReference, WindowExtremesOverManyChunksAreTheStreamsBits) {
 // the scalar form anyway: the count shows the routing on AVX2 and AVX-512.)
 TEST(TaReference, ABatchRunsTheKernelsWhoseLanesDoNotPayAsScalarSeries) {
   for (const ta::Kind k :
-       {ta::Kind::kAtr, ta::Kind::kNatr, ta::Kind::kWma, ta::Kind::kHtTrendline, ta::Kind::kEma}) {
+       {ta::Kind::kAtr, ta::Kind::kNatr, ta::Kind::kWma, ta::Kind::kHtTrendline, ta::Kind::kHtSine,
+        ta::Kind::kHtDcPhase, ta::Kind::kMama, ta::Kind::kMacdExt, ta::Kind::kEma}) {
     const ta::KindSpec& spec = ta::spec(k);
     const ta::Params p = ta::default_params(k);
     const std::size_t n = 700, count = 11;

@@ -472,6 +472,10 @@ using Ppo = PoT<true>;
 // > slow; as TA-Lib computes both averages from the bar where the longer warm-up ends, each starts
 // that many bars late (TA_MACD's delay, per type); the signal is the MA of the MACD line.
 struct MacdExt {
+  // A batch runs each series through the scalar series form (one pass per average), not in lanes
+  // (three MaAny stepped per bar): 357 against 415 / 429 us for 32 x 2,000 bars on AVX2 /
+  // AVX-512, 18.7 against 25.4 / 29.0 ms for 32 x 100,000 (docs/benchmarks.md, 2026-12-06).
+  static constexpr bool kBatchAsScalarSeries = true;
   long fast_delay, slow_delay;
   long t = 0;
   MaAny fast, slow, sig;

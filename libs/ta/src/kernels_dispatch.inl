@@ -274,7 +274,8 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
 // one, and K::series_suits (where defined) says the form is worth it on this series (MIN, MAX,
 // WILLR: it would not fall back to step() one bar at a time; STOCH, STOCHF: never, their
 // averages gain more in lanes), or K::kBatchAsScalarSeries says its scalar series form beats its
-// lanes (ATR, NATR, WMA, HT_TRENDLINE: run_series() runs that form where this unit has none).
+// lanes (ATR, NATR, WMA, MACDEXT, HT_TRENDLINE, HT_SINE, HT_DCPHASE, MAMA: run_series() runs
+// that form where this unit has none).
 // Otherwise the batch runs the series in lanes beside others.
 bool series_suits_impl(Kind kind, const Params& p, std::size_t n,
                        const double* const* in) noexcept {

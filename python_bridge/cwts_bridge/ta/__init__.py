@@ -413,7 +413,10 @@ def batch(name: str, *inputs: Any, **params: Any):
         {k: (v[i] if isinstance(v, Sequence) or isinstance(v, np.ndarray) else v) for k, v in params.items()}
         for i in range(count)
     ]
-    outs = [np.empty((count,) + shape, dtype=np.float64) for _ in spec["outputs"]]
+    # One block for every output, not one array each: several large arrays freed together can take
+    # the heap's top past glibc's trim threshold, so each call would give the pages back and fault
+    # them in again (MACD, 16 series x 8 sets x 1,000 bars: 1.6 ms a call so, 0.23 ms in one).
+    outs = list(np.empty((len(spec["outputs"]), count) + shape, dtype=np.float64))
     for i, ps in enumerate(sets):
         values = _param_values(spec, {k: (v.item() if isinstance(v, np.generic) else v) for k, v in ps.items()})
         _native.ta_run_many(spec["kind"], values, mats, [o[i] for o in outs])
