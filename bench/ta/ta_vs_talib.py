@@ -3,7 +3,8 @@
 
 Single series: every kernel at 1e3 .. 1e7 bars, default parameters, the median of several calls
 of each (both allocate their outputs, as a strategy's call does). Batch: symbols x parameter sets
-(the shape a hyperparameter search runs) through cta.batch on each ISA against a TA-Lib loop.
+(the shape a hyperparameter search runs) through cta.batch on each ISA against a TA-Lib loop, and
+the same parameter sets on one symbol (a sweep).
 Prints a Markdown table (for docs/benchmarks.md) or, with --json, one JSON object.
 """
 import argparse
@@ -56,8 +57,10 @@ def summary(out, names, sizes, isas):
         single = out["single"][name][max(sizes)]["ratio"]
         b = out["batch"][name]
         isa = max(isas, key=lambda i: b[i + "_ratio"])
+        w = out["sweep"][name]
+        wisa = max(isas, key=lambda i: w[i + "_ratio"])
         rows[name] = {"single_ratio": round(single, 3), "batch_ratio": round(b[isa + "_ratio"], 3),
-                      "batch_isa": isa}
+                      "batch_isa": isa, "sweep_ratio": round(w[wisa + "_ratio"], 3), "sweep_isa": wisa}
         if single < SINGLE_TARGET:
             short_single[name] = rows[name]["single_ratio"]
         if b[isa + "_ratio"] < BATCH_TARGET:
@@ -66,6 +69,48 @@ def summary(out, names, sizes, isas):
             "kernels": len(names), "single_met": len(names) - len(short_single),
             "batch_met": len(names) - len(short_batch), "short_single": short_single,
             "short_batch": short_batch, "by_kernel": rows}
+
+
+def batch_rows(names, symbols, args, isas):
+    """cta.batch on each ISA against a TA-Lib loop: `symbols` series x args.params parameter sets."""
+    rows = {}
+    sym = [series(args.bars, seed=s) for s in range(symbols)]
+    for name in names:
+        spec = cta._SPECS[name]
+        mats = [np.vstack([s[i] for s in sym]) for i in spec["inputs"]]
+        if spec["params"]:
+            pname = spec["params"][0][0]
+            values = [5 + 4 * k for k in range(args.params)] if spec["params"][0][4] else \
+                [0.01 + 0.005 * k for k in range(args.params)]
+            sweep = {pname: values}
+        else:
+            sweep = {}
+        if name == "MACD":
+            sweep = {"fastperiod": [5 + k for k in range(args.params)]}
+
+        def talib_loop():
+            for k in range(args.params if sweep else 1):
+                kw = {p: v[k] for p, v in sweep.items()}
+                for s in range(symbols):
+                    getattr(talib, name)(*[m[s] for m in mats], **kw)
+
+        row = {"talib_s": timed(talib_loop, args.bars * symbols * args.params)}
+        for isa in isas:
+            cta.set_isa(isa)
+            row[isa + "_s"] = timed(lambda: cta.batch(name, *mats, **sweep), args.bars * symbols * args.params)
+            row[isa + "_ratio"] = row["talib_s"] / row[isa + "_s"]
+        rows[name] = row
+    return rows
+
+
+def print_rows(rows, names, isas, title):
+    print(title)
+    print("| kernel | TA-Lib ms | " + " | ".join(f"{i} ms | {i} ratio" for i in isas) + " |")
+    print("|---|---|" + "---|---|" * len(isas))
+    for name in names:
+        r = rows[name]
+        print(f"| {name} | {r['talib_s'] * 1e3:.1f} | " +
+              " | ".join(f"{r[i + '_s'] * 1e3:.1f} | {r[i + '_ratio']:.2f}" for i in isas) + " |")
 
 
 def main():
@@ -99,33 +144,10 @@ def main():
             t_talib, t_cwts = timed_pair([lambda: getattr(talib, name)(*a), lambda: getattr(cta, name)(*a)], n)
             out["single"][name][n] = {"talib_s": t_talib, "cwts_s": t_cwts, "ratio": t_talib / t_cwts}
 
-    # Batch: symbols x parameter sets. The first parameter (a period) sweeps 5..5+4*(P-1).
-    sym = [series(args.bars, seed=s) for s in range(args.symbols)]
-    for name in names:
-        spec = cta._SPECS[name]
-        mats = [np.vstack([s[i] for s in sym]) for i in spec["inputs"]]
-        if spec["params"]:
-            pname = spec["params"][0][0]
-            values = [5 + 4 * k for k in range(args.params)] if spec["params"][0][4] else \
-                [0.01 + 0.005 * k for k in range(args.params)]
-            sweep = {pname: values}
-        else:
-            sweep = {}
-        if name == "MACD":
-            sweep = {"fastperiod": [5 + k for k in range(args.params)]}
-
-        def talib_loop():
-            for k in range(args.params if sweep else 1):
-                kw = {p: v[k] for p, v in sweep.items()}
-                for s in range(args.symbols):
-                    getattr(talib, name)(*[m[s] for m in mats], **kw)
-
-        row = {"talib_s": timed(talib_loop, args.bars * args.symbols * args.params)}
-        for isa in isas:
-            cta.set_isa(isa)
-            row[isa + "_s"] = timed(lambda: cta.batch(name, *mats, **sweep), args.bars * args.symbols * args.params)
-            row[isa + "_ratio"] = row["talib_s"] / row[isa + "_s"]
-        out["batch"][name] = row
+    # Batch: symbols x parameter sets. The first parameter (a period) sweeps 5..5+4*(P-1). Then
+    # the same sets on one symbol: a parameter sweep (kernels with a sweep form run it in lanes).
+    out["batch"] = batch_rows(names, args.symbols, args, isas)
+    out["sweep"] = batch_rows(names, 1, args, isas)
 
     out["summary"] = summary(out, names, sizes, isas)
     if args.json:
@@ -137,14 +159,11 @@ def main():
     for name in names:
         print(f"| {name} | " + " | ".join(f"{out['single'][name][n]['ratio']:.2f}" for n in sizes) + " |")
     print()
-    print(f"Batch: {args.symbols} symbols x {args.params} parameter sets x {args.bars} bars; "
-          "TA-Lib loop time / cta.batch time")
-    print("| kernel | TA-Lib ms | " + " | ".join(f"{i} ms | {i} ratio" for i in isas) + " |")
-    print("|---|---|" + "---|---|" * len(isas))
-    for name in names:
-        r = out["batch"][name]
-        print(f"| {name} | {r['talib_s'] * 1e3:.1f} | " +
-              " | ".join(f"{r[i + '_s'] * 1e3:.1f} | {r[i + '_ratio']:.2f}" for i in isas) + " |")
+    print_rows(out["batch"], names, isas, f"Batch: {args.symbols} symbols x {args.params} parameter sets x "
+               f"{args.bars} bars; TA-Lib loop time / cta.batch time")
+    print()
+    print_rows(out["sweep"], names, isas, f"Sweep: 1 symbol x {args.params} parameter sets x {args.bars} bars; "
+               "TA-Lib loop time / cta.batch time")
     sm = out["summary"]
     print()
     print(f"Targets: single >= {SINGLE_TARGET}x at {max(sizes):.0e} bars: {sm['single_met']} of {sm['kernels']} kernels; "

@@ -25,6 +25,7 @@ using In1 = nb::ndarray<const double, nb::ndim<1>, nb::c_contig, nb::device::cpu
 using Out1 = nb::ndarray<double, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
 using In2 = nb::ndarray<const double, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
 using Out2 = nb::ndarray<double, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+using Out3 = nb::ndarray<double, nb::ndim<3>, nb::c_contig, nb::device::cpu>;
 
 ta::Kind kind_of(const std::string& name) {
   const ta::KindSpec* s = ta::find_spec(name);
@@ -82,34 +83,41 @@ void run(int kind, const std::vector<double>& values, const std::vector<In1>& in
   });
 }
 
-// inputs: one (series, n) array per kernel input; outputs: one (series, n) array per output.
-void run_many(int kind, const std::vector<double>& values, const std::vector<In2>& in,
-              const std::vector<Out2>& out) {
+// sets: one parameter list per set; inputs: one (series, n) array per kernel input; outputs: one
+// (sets, series, n) array per output.
+void run_sets(int kind, const std::vector<std::vector<double>>& sets, const std::vector<In2>& in,
+              const std::vector<Out3>& out) {
   const ta::Kind k = kind_at(kind);
-  const ta::Params p = params_of(k, values);
   const ta::KindSpec& s = ta::spec(k);
   if (in.size() != s.n_inputs || out.size() != s.n_outputs) {
     throw nb::value_error(
         (std::string(s.name) + ": wrong number of input or output arrays").c_str());
   }
+  std::vector<ta::Params> ps;
+  for (const auto& v : sets) ps.push_back(params_of(k, v));
   const std::size_t series = in[0].shape(0), n = in[0].shape(1);
   for (const auto& a : in) {
     if (a.shape(0) != series || a.shape(1) != n)
       throw nb::value_error("input array shapes are different");
   }
   for (const auto& a : out) {
-    if (a.shape(0) != series || a.shape(1) != n)
-      throw nb::value_error("output arrays must have the inputs' shape");
+    if (a.shape(0) != ps.size() || a.shape(1) != series || a.shape(2) != n)
+      throw nb::value_error("output arrays must have the shape (sets, series, bars)");
   }
   std::vector<const double*> ip(series * s.n_inputs);
-  std::vector<double*> op(series * s.n_outputs);
+  std::vector<double*> op(ps.size() * series * s.n_outputs);
   for (std::size_t r = 0; r < series; ++r) {
     for (std::size_t i = 0; i < s.n_inputs; ++i) ip[r * s.n_inputs + i] = in[i].data() + r * n;
-    for (std::size_t j = 0; j < s.n_outputs; ++j) op[r * s.n_outputs + j] = out[j].data() + r * n;
+  }
+  for (std::size_t k2 = 0; k2 < ps.size(); ++k2) {
+    for (std::size_t r = 0; r < series; ++r) {
+      for (std::size_t j = 0; j < s.n_outputs; ++j)
+        op[(k2 * series + r) * s.n_outputs + j] = out[j].data() + (k2 * series + r) * n;
+    }
   }
   guarded([&] {
     nb::gil_scoped_release unlocked;
-    ta::run_many(k, p, n, series, ip, op);
+    ta::run_sets(k, ps, n, series, ip, op);
   });
 }
 
@@ -270,7 +278,7 @@ void register_ta(nb::module_& m) {
            "kind"_a, "defaults"_a, "index"_a, "matypes"_a, "ma_most"_a, "abstract"_a)
       .def("__call__", &FastCall::operator(), "args"_a, "kwargs"_a);
   m.def("ta_run", &run, "kind"_a, "params"_a, "inputs"_a, "outputs"_a);
-  m.def("ta_run_many", &run_many, "kind"_a, "params"_a, "inputs"_a, "outputs"_a);
+  m.def("ta_run_sets", &run_sets, "kind"_a, "sets"_a, "inputs"_a, "outputs"_a);
   m.def("ta_lookback", [](const std::string& name, const std::vector<double>& values) {
     const ta::Kind k = kind_of(name);
     const ta::Params p = params_of(k, values);

@@ -381,6 +381,27 @@ def test_batch_symbols_by_parameter_sets():
         cta.batch("EMA", close, timeperiod=[5, 6], matype=[0, 0, 0])
 
 
+def test_a_sweep_of_periods_on_one_symbol_equals_each_period_alone():
+    # One series, many periods: EMA, SMA, RSI, CMO, ATR and NATR run the sets side by side in the lanes (the C++
+    # test counts the sets that swept); MA with a matype too, and a kernel with no sweep set by set.
+    one = dataset("walk", seed=3)["close"]
+    periods = [2, 3, 5, 14, 30, 200, 9, 21, 50, 14, 4]
+    for name in ("EMA", "SMA", "RSI", "CMO", "WMA"):
+        out = cta.batch(name, one, timeperiod=periods)
+        assert out.shape == (len(periods), 1, len(one))
+        for p, period in enumerate(periods):
+            assert np.array_equal(out[p, 0], getattr(cta, name)(one, timeperiod=period), equal_nan=True), (name, period)
+            assert np.allclose(out[p, 0], getattr(talib, name)(one, timeperiod=period), rtol=1e-12, equal_nan=True)
+    d = dataset("walk", seed=4)
+    for name in ("ATR", "NATR"):
+        out = cta.batch(name, d["high"], d["low"], d["close"], timeperiod=periods)
+        for p, period in enumerate(periods):
+            assert np.array_equal(out[p, 0], getattr(cta, name)(d["high"], d["low"], d["close"], period), equal_nan=True)
+    ma = cta.batch("MA", one, timeperiod=[1, 10, 20, 30], matype=1)
+    for p, period in enumerate([1, 10, 20, 30]):
+        assert np.array_equal(ma[p, 0], cta.MA(one, period, 1), equal_nan=True)
+
+
 def run_python(code, env_isa):
     env = dict(os.environ)
     if env_isa is None:

@@ -683,8 +683,9 @@ TEST(TaReference, WindowExtremesOverManyChunksAreTheStreamsBits) {
   ta::set_isa(ta::Isa::kScalar);
 }
 
-// ATR, NATR, WMA and HT_TRENDLINE run each series of a batch through the scalar series form, on
-// every ISA: measured faster than their lanes (docs/benchmarks.md). EMA, whose lanes pay, keeps
+// ATR, NATR, WMA, MACDEXT, HT_TRENDLINE, HT_SINE, HT_DCPHASE and MAMA run each series of a batch
+// through the scalar series form, on every ISA: measured faster than their lanes
+// (docs/benchmarks.md). EMA, whose lanes pay, keeps
 // them. The stream's bits either way. (On a machine with the scalar ISA only, every series takes
 // the scalar form anyway: the count shows the routing on AVX2 and AVX-512.)
 TEST(TaReference, ABatchRunsTheKernelsWhoseLanesDoNotPayAsScalarSeries) {
@@ -724,6 +725,128 @@ TEST(TaReference, ABatchRunsTheKernelsWhoseLanesDoNotPayAsScalarSeries) {
           for (std::size_t t = 0; t < n; ++t) {
             ASSERT_TRUE(same_bits(b.got[s].v[j][t], expect[s].v[j][t]))
                 << spec.name << " isa " << ta::to_string(isa) << " series " << s << " bar " << t;
+          }
+        }
+      }
+    }
+  }
+  ta::set_isa(ta::Isa::kScalar);
+}
+
+// A batch of one or two series leaves most of a vector's lanes idle: on AVX2 (4 lanes) one series,
+// on AVX-512 (8) one or two, run as run() runs one series instead (the scalar kernel, or the
+// ISA's whole-series form: STOCH's, OBV's, which a batch of more keeps in lanes), with the
+// stream's bits. Three fill AVX-512's lanes enough and stay there.
+TEST(TaReference, ALoneSeriesOfABatchRunsAsOneSeries) {
+  for (const ta::Kind k :
+       {ta::Kind::kMacd, ta::Kind::kHtDcPeriod, ta::Kind::kStoch, ta::Kind::kObv}) {
+    const ta::KindSpec& spec = ta::spec(k);
+    const ta::Params p = ta::default_params(k);
+    const std::size_t n = 500;
+    for (const std::size_t count : {std::size_t{1}, std::size_t{2}, std::size_t{3}}) {
+      std::vector<Series> series;
+      std::vector<Outputs> expect;
+      ta::set_isa(ta::Isa::kScalar);
+      for (std::size_t i = 0; i < count; ++i) {
+        series.push_back(make_series(Shape::kWalk, n, 90 + i));
+        expect.push_back(run_one(k, p, series.back()));
+      }
+      for (const ta::Isa isa : machine_isas()) {
+        if (isa == ta::Isa::kScalar) continue;
+        ta::set_isa(isa);
+        Batch b(spec, series, n);
+        const std::uint64_t scalar = ta::detail::batch_scalar_series_runs(),
+                            form = ta::detail::series_form_runs();
+        ta::run_many(k, p, n, count, b.in, b.out);
+        const std::size_t lanes = isa == ta::Isa::kAvx2 ? 4 : 8;
+        const bool isa_form = k == ta::Kind::kStoch || k == ta::Kind::kObv;
+        const std::size_t alone = count * 4 <= lanes ? count : 0;
+        EXPECT_EQ(ta::detail::batch_scalar_series_runs() - scalar, isa_form ? 0 : alone)
+            << spec.name << " isa " << ta::to_string(isa) << " series " << count;
+        EXPECT_EQ(ta::detail::series_form_runs() - form, isa_form ? alone : 0)
+            << spec.name << " isa " << ta::to_string(isa) << " series " << count;
+        for (std::size_t s = 0; s < count; ++s) {
+          for (std::size_t j = 0; j < spec.n_outputs; ++j) {
+            for (std::size_t t = 0; t < n; ++t) {
+              ASSERT_TRUE(same_bits(b.got[s].v[j][t], expect[s].v[j][t]))
+                  << spec.name << " isa " << ta::to_string(isa) << " series " << s << " bar " << t;
+            }
+          }
+        }
+      }
+    }
+  }
+  ta::set_isa(ta::Isa::kScalar);
+}
+
+// A sweep of parameter sets over one, two or nine series (run_sets) gives
+// run()'s bits for every set, on every ISA; on the SIMD ISAs the sets a kernel's sweep form covers
+// (EMA, SMA, RSI, CMO, ATR, NATR with a period above 1; MA's through them) ran in its lanes, the
+// rest set by set. 13 sets: a full and a partial tile of lanes on either width, repeated periods,
+// periods longer than the shorter series. CMO derives from RSI's kernel and has its own sweep.
+TEST(TaReference, ASweepOfParameterSetsGivesEachSetsBitsAlone) {
+  const int periods[] = {2, 3, 14, 5, 9, 30, 14, 2, 61, 7, 250, 20, 4};
+  struct Case {
+    ta::Kind kind;
+    int matype;   // MA's, or -1
+    bool sweeps;  // every set but MA's period 1
+  };
+  const Case cases[] = {{ta::Kind::kEma, -1, true},  {ta::Kind::kSma, -1, true},
+                        {ta::Kind::kRsi, -1, true},  {ta::Kind::kMa, 0, true},
+                        {ta::Kind::kMa, 1, true},    {ta::Kind::kCmo, -1, true},
+                        {ta::Kind::kAtr, -1, true},  {ta::Kind::kNatr, -1, true},
+                        {ta::Kind::kWma, -1, false}, {ta::Kind::kMom, -1, false}};
+  for (const Case& c : cases) {
+    const ta::KindSpec& spec = ta::spec(c.kind);
+    std::vector<ta::Params> sets;
+    for (const int period : periods) {
+      ta::Params p = ta::default_params(c.kind);
+      p.v[0] = period;
+      if (c.matype >= 0) p.v[1] = c.matype;
+      sets.push_back(p);
+    }
+    std::size_t alone = 0;  // sets that cannot sweep
+    if (c.kind == ta::Kind::kMa) {
+      sets[3].v[0] = 1;  // MA's period 1 copies its input: run set by set
+      alone = 1;
+    }
+    for (const std::size_t n :
+         {std::size_t{1}, std::size_t{9}, std::size_t{203}, std::size_t{1000}}) {
+      for (const std::size_t count : {std::size_t{1}, std::size_t{2}, std::size_t{9}}) {
+        for (const Shape shape : kShapes) {
+          std::vector<Series> series;
+          for (std::size_t s = 0; s < count; ++s) {
+            series.push_back(make_series(shape, n, 300 + s + static_cast<std::size_t>(shape)));
+          }
+          ta::set_isa(ta::Isa::kScalar);
+          std::vector<Outputs> expect;  // [set * count + series]
+          for (const ta::Params& p : sets) {
+            for (const Series& s : series) expect.push_back(run_one(c.kind, p, s));
+          }
+          for (const ta::Isa isa : machine_isas()) {
+            ta::set_isa(isa);
+            std::vector<const double*> in;
+            for (const Series& s : series) {
+              for (std::size_t i = 0; i < spec.n_inputs; ++i) in.push_back(s.input(spec.inputs[i]));
+            }
+            std::vector<Outputs> got;
+            for (std::size_t i = 0; i < sets.size() * count; ++i) got.emplace_back(1, n);
+            std::vector<double*> out;
+            for (auto& g : got) out.push_back(g.ptrs[0]);
+            const std::uint64_t before = ta::detail::sweep_set_runs();
+            ta::run_sets(c.kind, sets, n, count, in, out);
+            const std::size_t swept =
+                isa != ta::Isa::kScalar && c.sweeps ? (sets.size() - alone) * count : 0;
+            EXPECT_EQ(ta::detail::sweep_set_runs() - before, swept)
+                << spec.name << " isa " << ta::to_string(isa);
+            for (std::size_t i = 0; i < got.size(); ++i) {
+              for (std::size_t t = 0; t < n; ++t) {
+                ASSERT_TRUE(same_bits(got[i].v[0][t], expect[i].v[0][t]))
+                    << spec.name << " matype " << c.matype << " isa " << ta::to_string(isa)
+                    << " set " << i / count << " series " << i % count << " n " << n << " bar " << t
+                    << ": " << got[i].v[0][t] << " vs " << expect[i].v[0][t];
+              }
+            }
           }
         }
       }

@@ -55,8 +55,13 @@ bool fuses_multiply_adds(Kind k) noexcept {
 const IsaKernels& baseline_scalar_kernels() noexcept { return isa_scalar::isa_kernels(); }
 
 const IsaKernels& scalar_kernels() noexcept {
-  static const IsaKernels k{&run_lanes, isa_scalar::kLaneWidth * isa_scalar::kGroups, &run_series,
-                            &isa_scalar::series_suits_impl};
+  static const IsaKernels k{&run_lanes,
+                            isa_scalar::kLaneWidth * isa_scalar::kGroups,
+                            &run_series,
+                            &isa_scalar::series_suits_impl,
+                            &isa_scalar::sweep_suits_impl,
+                            &isa_scalar::run_sweep_impl,
+                            isa_scalar::kLaneWidth};
   return k;
 }
 

@@ -90,6 +90,49 @@ inline void store_lanes(double* const* p, std::size_t lanes, std::size_t i, V v)
 }
 #endif
 
+#if CWTS_TA_WIDTH > 1
+// In-place transpose of a W x W tile held as W vectors (row l = lane l's W consecutive bars ->
+// row t = bar t across the lanes), by log2(W) rounds of two-source shuffles.
+// __builtin_shufflevector (constant lane indices) is accepted by clang and by GCC >= 12; GCC's
+// own __builtin_shuffle is not known to clang. A shuffle only moves lanes: same bits either way.
+#if CWTS_TA_WIDTH == 4
+inline void transpose(V* r) noexcept {
+  const V t0 = __builtin_shufflevector(r[0], r[1], 0, 4, 2, 6);
+  const V t1 = __builtin_shufflevector(r[0], r[1], 1, 5, 3, 7);
+  const V t2 = __builtin_shufflevector(r[2], r[3], 0, 4, 2, 6);
+  const V t3 = __builtin_shufflevector(r[2], r[3], 1, 5, 3, 7);
+  r[0] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+  r[2] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+  r[1] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+  r[3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+}
+#else
+// One round: rows i and i + D (for i with bit D clear) exchange blocks of D lanes.
+template <int D>
+inline void transpose_round(V* r) noexcept {
+  for (int i = 0; i < 8; ++i) {
+    if ((i / D) % 2 != 0) continue;
+    const V a = r[i], b = r[i + D];
+    if constexpr (D == 1) {
+      r[i] = __builtin_shufflevector(a, b, 0, 8, 2, 10, 4, 12, 6, 14);
+      r[i + D] = __builtin_shufflevector(a, b, 1, 9, 3, 11, 5, 13, 7, 15);
+    } else if constexpr (D == 2) {
+      r[i] = __builtin_shufflevector(a, b, 0, 1, 8, 9, 4, 5, 12, 13);
+      r[i + D] = __builtin_shufflevector(a, b, 2, 3, 10, 11, 6, 7, 14, 15);
+    } else {
+      r[i] = __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11);
+      r[i + D] = __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+  }
+}
+inline void transpose(V* r) noexcept {
+  transpose_round<1>(r);
+  transpose_round<2>(r);
+  transpose_round<4>(r);
+}
+#endif
+#endif
+
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // A fixed buffer of lanes, allocated once (kernel construction is off the hot path).
@@ -433,6 +476,52 @@ struct Sma {
     }  // TA-Lib copies the input for period 1
     if (!s.step(x[0], y[0])) y[0] = splat(kNaN);
   }
+#if CWTS_TA_WIDTH > 1
+  // A sweep of periods over one series (dispatch: sweep_lanes), SmaState's operations with the
+  // period a lane's own: the value leaving each lane's window read from the array at its offset.
+  struct Sweep {
+    using Of = Sma;  // not a kernel deriving from Sma (CMO from RSI)
+    V p = splat(0.0);
+    std::size_t back[CWTS_TA_WIDTH] = {};  // p - 1: where the leaving value is, bars back
+    std::size_t most = 0;
+    V total = splat(0.0);
+    static bool suits(const Params& pr) noexcept { return iparam(pr, 0) >= 2; }
+    Sweep(const Params* sets, std::size_t count) noexcept {
+      for (std::size_t l = 0; l < static_cast<std::size_t>(CWTS_TA_WIDTH); ++l) {
+        const int period = iparam(sets[l < count ? l : 0], 0);
+        p[l] = static_cast<double>(period);
+        back[l] = static_cast<std::size_t>(period - 1);
+        most = std::max(most, static_cast<std::size_t>(period));
+      }
+    }
+    [[nodiscard]] std::size_t warm() const noexcept { return most; }
+    V first(const double* const* in, std::size_t bar) noexcept {
+      V old = splat(0.0);
+      for (std::size_t l = 0; l < static_cast<std::size_t>(CWTS_TA_WIDTH); ++l) {
+        if (bar >= back[l]) old[l] = in[0][bar - back[l]];
+      }
+      total = total + splat(in[0][bar]);
+      const M before = splat(static_cast<double>(bar)) < p - splat(1.0);
+      const V out = total / p;
+      total = sel(before, total, total - old);
+      return sel(before, splat(kNaN), out);
+    }
+    // bar >= warm(): every lane's window is full. The leaving values as W rows (lane l's W values
+    // from its offset), transposed to one vector a bar.
+    void tile(const double* const* in, std::size_t bar, V* y) noexcept {
+      V old[CWTS_TA_WIDTH];
+      for (std::size_t l = 0; l < static_cast<std::size_t>(CWTS_TA_WIDTH); ++l) {
+        std::memcpy(&old[l], in[0] + bar - back[l], sizeof(V));
+      }
+      transpose(old);
+      for (std::size_t b = 0; b < static_cast<std::size_t>(CWTS_TA_WIDTH); ++b) {
+        total = total + splat(in[0][bar + b]);
+        y[b] = total / p;
+        total = total - old[b];
+      }
+    }
+  };
+#endif
 };
 
 struct Ema {
@@ -461,6 +550,38 @@ struct Ema {
     const double kk = k.s.k;
     for (; t < n; ++t) y[t] = acc = fmadd(x[t] - acc, kk, acc);
   }
+#endif
+#if CWTS_TA_WIDTH > 1
+  // A sweep of periods over one series (dispatch: sweep_lanes): EmaState's operations with the
+  // period and k a lane's own, each lane summing, seeding and stepping by masks until the
+  // longest period has seeded.
+  struct Sweep {
+    using Of = Ema;  // not a kernel deriving from Ema (CMO from RSI)
+    V p = splat(0.0), k = splat(0.0), acc = splat(0.0);
+    std::size_t most = 0;
+    static bool suits(const Params& pr) noexcept { return iparam(pr, 0) >= 2; }
+    Sweep(const Params* sets, std::size_t count) noexcept {
+      for (std::size_t l = 0; l < static_cast<std::size_t>(CWTS_TA_WIDTH); ++l) {
+        const EmaState e(iparam(sets[l < count ? l : 0], 0));
+        p[l] = static_cast<double>(e.p);
+        k[l] = e.k;
+        most = std::max(most, static_cast<std::size_t>(e.p));
+      }
+    }
+    [[nodiscard]] std::size_t warm() const noexcept { return most; }
+    V first(const double* const* in, std::size_t bar) noexcept {
+      const V x = splat(in[0][bar]), last = p - splat(1.0), tv = splat(static_cast<double>(bar));
+      const M before = tv < last;
+      const V sum = acc + x;
+      acc = sel(before, sum, sel(tv == last, sum / p, fmadd(x - acc, k, acc)));
+      return sel(before, splat(kNaN), acc);
+    }
+    void tile(const double* const* in, std::size_t bar, V* y) noexcept {
+      for (std::size_t b = 0; b < static_cast<std::size_t>(CWTS_TA_WIDTH); ++b) {
+        y[b] = acc = fmadd(splat(in[0][bar + b]) - acc, k, acc);
+      }
+    }
+  };
 #endif
 };
 

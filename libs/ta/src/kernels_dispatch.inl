@@ -1,51 +1,8 @@
 // Part of kernels.inl (one unit per ISA): the dispatch (lane tiles transposed, a kernel run over
-// series or over one series, the kind switch). Same lane type and rules: TA-Lib's C code operation
-// for operation, internal linkage.
+// series or over one series, a sweep of parameter sets over one series, the kind switch). Same lane
+// type and rules: TA-Lib's C code operation for operation, internal linkage.
 
 // ---- dispatch ----------------------------------------------------------------------------------
-
-#if CWTS_TA_WIDTH > 1
-// In-place transpose of a W x W tile held as W vectors (row l = lane l's W consecutive bars ->
-// row t = bar t across the lanes), by log2(W) rounds of two-source shuffles.
-// __builtin_shufflevector (constant lane indices) is accepted by clang and by GCC >= 12; GCC's
-// own __builtin_shuffle is not known to clang. A shuffle only moves lanes: same bits either way.
-#if CWTS_TA_WIDTH == 4
-inline void transpose(V* r) noexcept {
-  const V t0 = __builtin_shufflevector(r[0], r[1], 0, 4, 2, 6);
-  const V t1 = __builtin_shufflevector(r[0], r[1], 1, 5, 3, 7);
-  const V t2 = __builtin_shufflevector(r[2], r[3], 0, 4, 2, 6);
-  const V t3 = __builtin_shufflevector(r[2], r[3], 1, 5, 3, 7);
-  r[0] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
-  r[2] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
-  r[1] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
-  r[3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
-}
-#else
-// One round: rows i and i + D (for i with bit D clear) exchange blocks of D lanes.
-template <int D>
-inline void transpose_round(V* r) noexcept {
-  for (int i = 0; i < 8; ++i) {
-    if ((i / D) % 2 != 0) continue;
-    const V a = r[i], b = r[i + D];
-    if constexpr (D == 1) {
-      r[i] = __builtin_shufflevector(a, b, 0, 8, 2, 10, 4, 12, 6, 14);
-      r[i + D] = __builtin_shufflevector(a, b, 1, 9, 3, 11, 5, 13, 7, 15);
-    } else if constexpr (D == 2) {
-      r[i] = __builtin_shufflevector(a, b, 0, 1, 8, 9, 4, 5, 12, 13);
-      r[i + D] = __builtin_shufflevector(a, b, 2, 3, 10, 11, 6, 7, 14, 15);
-    } else {
-      r[i] = __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11);
-      r[i + D] = __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15);
-    }
-  }
-}
-inline void transpose(V* r) noexcept {
-  transpose_round<1>(r);
-  transpose_round<2>(r);
-  transpose_round<4>(r);
-}
-#endif
-#endif
 
 // Lanes per group (one kernel instance) and groups interleaved per call: G independent
 // recurrences in one loop body give the out-of-order core G dependency chains to overlap (a
@@ -315,10 +272,74 @@ void run_lanes_impl(Kind kind, const Params& p, std::size_t n, std::size_t lanes
               [&]<class K>() { run_kernel<K>(p, n, lanes, in, out, s.n_inputs, s.n_outputs); });
 }
 
+// A parameter sweep: up to W sets of one kernel over one series, a set per lane. K::Sweep holds
+// the lanes' state and their parameters as vectors: first() is one bar of the general step (each
+// lane's own warm-up by masks, so any bar), warm() the bars after which every lane has warmed up,
+// tile() W bars of the warmed step, lane-major (row s = bar t + s across the lanes). Each lane
+// performs the operations step() performs for its set, so the bits are run()'s.
+#if CWTS_TA_WIDTH > 1
+template <class S>
+void sweep_lanes(const Params* sets, std::size_t count, std::size_t n, const double* const* in,
+                 double* const* out) {
+  S s(sets, count);
+  std::size_t t = 0;
+  for (const std::size_t warm = std::min(n, s.warm()); t < warm; ++t) {
+    store_lanes(out, count, t, s.first(in, t));
+  }
+  V tile[kLaneWidth];
+  for (; t + kLaneWidth <= n; t += kLaneWidth) {
+    s.tile(in, t, tile);
+    transpose(tile);  // row l = lane l's W bars
+    for (std::size_t l = 0; l < count; ++l) std::memcpy(out[l] + t, &tile[l], sizeof(V));
+  }
+  for (; t < n; ++t) store_lanes(out, count, t, s.first(in, t));
+}
+#endif
+
+// K's own sweep form, not one inherited from the kernel it derives from.
+template <class K>
+constexpr bool has_sweep() noexcept {
+  if constexpr (requires { typename K::Sweep::Of; }) {
+    return std::is_same_v<typename K::Sweep::Of, K>;
+  } else {
+    return false;
+  }
+}
+
+bool sweep_suits_impl(Kind kind, const Params& p) noexcept {
+#if CWTS_TA_WIDTH > 1
+  return with_kernel(kind, [&]<class K>() -> bool {
+    if constexpr (has_sweep<K>()) {
+      return K::Sweep::suits(p);
+    } else {
+      return false;
+    }
+  });
+#else
+  (void)kind;
+  (void)p;
+  return false;
+#endif
+}
+
+void run_sweep_impl(Kind kind, const Params* sets, std::size_t count, std::size_t n,
+                    const double* const* in, double* const* out) {
+#if CWTS_TA_WIDTH > 1
+  with_kernel(kind, [&]<class K>() {
+    if constexpr (has_sweep<K>()) {
+      sweep_lanes<typename K::Sweep>(sets, count, n, in, out);
+    }
+  });
+#else
+  (void)kind, (void)sets, (void)count, (void)n, (void)in, (void)out;
+#endif
+}
+
 // This unit's entry points (detail::avx2_kernels() and the others hand them out).
 const detail::IsaKernels& isa_kernels() noexcept {
-  static const detail::IsaKernels k{&run_lanes_impl, kLaneWidth * kGroups, &run_series_impl,
-                                    &series_suits_impl};
+  static const detail::IsaKernels k{&run_lanes_impl,    kLaneWidth * kGroups, &run_series_impl,
+                                    &series_suits_impl, &sweep_suits_impl,    &run_sweep_impl,
+                                    kLaneWidth};
   return k;
 }
 

@@ -52,6 +52,59 @@ struct Rsi {
     }
     y[0] = K::value(gain, loss);
   }
+#if CWTS_TA_WIDTH > 1
+  // A sweep of periods over one series (dispatch: sweep_lanes): step_with<K>'s operations with
+  // the period a lane's own (the previous value read from the array), by masks until the
+  // longest period has seeded. K: Rsi, or Cmo (which derives from it).
+  template <class K>
+  struct SweepOf {
+    using Of = K;
+    V p = splat(0.0), less = splat(0.0), inv = splat(0.0);  // less: p - 1
+    V gain = splat(0.0), loss = splat(0.0);
+    std::size_t most = 0;
+    static bool suits(const Params& pr) noexcept { return iparam(pr, 0) >= 2; }
+    SweepOf(const Params* sets, std::size_t count) noexcept {
+      for (std::size_t l = 0; l < static_cast<std::size_t>(CWTS_TA_WIDTH); ++l) {
+        const Rsi r(sets[l < count ? l : 0]);
+        p[l] = static_cast<double>(r.p);
+        less[l] = static_cast<double>(r.p - 1);
+        inv[l] = r.inv;
+        most = std::max(most, static_cast<std::size_t>(r.p));
+      }
+    }
+    [[nodiscard]] std::size_t warm() const noexcept { return most + 1; }
+    // The averages of the window's gains or losses (a sum until then).
+    V average(V sum) const noexcept {
+      if constexpr (K::kDivide) {
+        return sum / p;
+      } else {
+        return sum * inv;
+      }
+    }
+    V first(const double* const* in, std::size_t bar) noexcept {
+      if (bar == 0) return splat(kNaN);
+      const V d = splat(in[0][bar]) - splat(in[0][bar - 1]);
+      const V gd = sel(d > splat(0.0), d, splat(0.0));
+      const V tv = splat(static_cast<double>(bar));
+      const M after = tv > p, out = tv >= p;
+      const V g = sel(after, gain * less, gain) + gd;
+      const V l = sel(after, loss * less, loss) + (gd - d);
+      loss = sel(out, average(l), l);
+      gain = sel(out, average(g), g);
+      return sel(out, K::value(gain, loss), splat(kNaN));
+    }
+    void tile(const double* const* in, std::size_t bar, V* y) noexcept {
+      for (std::size_t b = 0; b < static_cast<std::size_t>(CWTS_TA_WIDTH); ++b) {
+        const V d = splat(in[0][bar + b]) - splat(in[0][bar + b - 1]);
+        const V gd = sel(d > splat(0.0), d, splat(0.0));
+        loss = average(loss * less + (gd - d));
+        gain = average(gain * less + gd);
+        y[b] = K::value(gain, loss);
+      }
+    }
+  };
+  using Sweep = SweepOf<Rsi>;
+#endif
 };
 
 // TA_MACD: the slow EMA is seeded at bar slow - 1 as usual, the fast EMA *also* at bar slow - 1

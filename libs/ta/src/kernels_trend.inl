@@ -153,6 +153,9 @@ struct Cmo : Rsi {
     return sel(sum > splat(0.0), splat(100.0) * ((gain - loss) / sum), splat(0.0));
   }
   void step(const V* x, V* y) noexcept { Rsi::step_with<Cmo>(x, y); }
+#if CWTS_TA_WIDTH > 1
+  using Sweep = SweepOf<Cmo>;
+#endif
 };
 
 // TA_MINUS_DI / TA_PLUS_DI: the directional movement and true range of TA_ADX (summed over bars

@@ -270,13 +270,54 @@ struct AtrT {
     y[0] = output(atr, c);
   }
   [[nodiscard]] V output(V value, V c) const noexcept {
+    // TA-Lib answers TRANGE itself, not normalised, for period 1.
+    return Normalized && p == 1 ? value : of(value, c);
+  }
+  static V of(V value, V c) noexcept {  // the output above period 1
     if constexpr (Normalized) {
-      // TA-Lib answers TRANGE itself, not normalised, for period 1.
-      return p == 1 ? value : sel(c != splat(0.0), (value / c) * splat(100.0), splat(0.0));
+      return sel(c != splat(0.0), (value / c) * splat(100.0), splat(0.0));
     } else {
       return value;
     }
   }
+#if CWTS_TA_WIDTH > 1
+  // A sweep of periods over one series (dispatch: sweep_lanes): step()'s operations with the
+  // period, beta and alpha a lane's own; the true range, the same for every lane, made once a bar.
+  struct Sweep {
+    using Of = AtrT;
+    V p = splat(0.0), beta = splat(0.0), alpha = splat(0.0), sum = splat(0.0), atr = splat(0.0);
+    std::size_t most = 0;
+    static bool suits(const Params& pr) noexcept { return iparam(pr, 0) >= 2; }
+    Sweep(const Params* sets, std::size_t count) noexcept {
+      for (std::size_t l = 0; l < static_cast<std::size_t>(CWTS_TA_WIDTH); ++l) {
+        const AtrT k(sets[l < count ? l : 0]);
+        p[l] = static_cast<double>(k.p);
+        beta[l] = k.beta;
+        alpha[l] = k.alpha;
+        most = std::max(most, static_cast<std::size_t>(k.p));
+      }
+    }
+    [[nodiscard]] std::size_t warm() const noexcept { return most + 1; }
+    static V range(const double* const* in, std::size_t bar) noexcept {
+      return true_range(splat(in[0][bar]), splat(in[1][bar]), splat(in[2][bar - 1]));
+    }
+    V first(const double* const* in, std::size_t bar) noexcept {
+      if (bar == 0) return splat(kNaN);
+      const V tr = range(in, bar), tv = splat(static_cast<double>(bar));
+      const M before = tv < p;
+      const V seeded = (sum + tr) / p;
+      atr = sel(before, atr, sel(tv == p, seeded, fmadd(beta, atr, alpha * tr)));
+      sum = sel(before, sum + tr, sum);
+      return sel(before, splat(kNaN), of(atr, splat(in[2][bar])));
+    }
+    void tile(const double* const* in, std::size_t bar, V* y) noexcept {
+      for (std::size_t b = 0; b < static_cast<std::size_t>(CWTS_TA_WIDTH); ++b) {
+        atr = fmadd(beta, atr, alpha * range(in, bar + b));
+        y[b] = of(atr, splat(in[2][bar + b]));
+      }
+    }
+  };
+#endif
 #if CWTS_TA_WIDTH == 1
   // One whole series read straight from its arrays: step()'s operations in step()'s order (the
   // same bits), without its per-bar state and branches.

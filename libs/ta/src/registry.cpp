@@ -129,6 +129,7 @@ std::atomic<int> g_isa{-1};
 std::array<std::atomic<std::uint64_t>, kIsaCount> g_calls{};
 std::atomic<std::uint64_t> g_series_form_runs{0};
 std::atomic<std::uint64_t> g_batch_scalar_series_runs{0};
+std::atomic<std::uint64_t> g_sweep_set_runs{0};
 std::mutex g_init_mu;
 
 std::string supported_list() {
@@ -438,6 +439,10 @@ std::uint64_t detail::batch_scalar_series_runs() noexcept {
   return g_batch_scalar_series_runs.load(std::memory_order_relaxed);
 }
 
+std::uint64_t detail::sweep_set_runs() noexcept {
+  return g_sweep_set_runs.load(std::memory_order_relaxed);
+}
+
 std::array<std::uint64_t, kIsaCount> isa_calls() noexcept {
   std::array<std::uint64_t, kIsaCount> r{};
   for (std::size_t i = 0; i < kIsaCount; ++i) r[i] = g_calls[i].load(std::memory_order_relaxed);
@@ -459,16 +464,12 @@ void run(Kind k, const Params& p, std::size_t n, std::span<const double* const> 
       1, std::memory_order_relaxed);
 }
 
-void run_many(Kind k, const Params& given, std::size_t n, std::size_t series,
-              std::span<const double* const> in, std::span<double* const> out) {
-  validate(k, given);
-  Params p = given;
-  direct_ma(k, p);
+namespace {
+
+// run_many()'s work, the parameters validated and made direct (direct_ma), on `kern`; not counted.
+void many_on(Kind k, const Params& p, std::size_t n, std::size_t series, const double* const* in,
+             double* const* out, const detail::IsaKernels& kern) {
   const KindSpec& s = spec(k);
-  check_spans(s, series, in, out);
-  const Isa isa = active_isa();
-  const detail::IsaKernels& kern = kernels(isa);
-  g_calls[static_cast<std::size_t>(isa)].fetch_add(1, std::memory_order_relaxed);
   const std::size_t ni = s.n_inputs, no = s.n_outputs;
   // A series the kernel's whole-series form suits runs through it: its bars in the lanes beat its
   // series in them (the form exists where bars are independent of each other, or its window is
@@ -480,12 +481,24 @@ void run_many(Kind k, const Params& given, std::size_t n, std::size_t series,
   std::size_t lanes = 0;
   auto flush = [&] {
     if (lanes == 0) return;
-    kern.run_lanes(k, p, n, lanes, lane_in.data(), lane_out.data());
+    if (lanes * 4 <= kern.lane_width) {
+      // A series or two would leave most of a vector idle, and a kernel stepping each lane on
+      // its own (HT_*, MAMA) would step the idle ones too: each runs as run() runs one series,
+      // the ISA's whole-series form or the scalar kernel (one MACD series in AVX-512's lanes:
+      // 3x its scalar time, docs/benchmarks.md).
+      for (std::size_t l = 0; l < lanes; ++l) {
+        if (!run_series(k, p, n, lane_in.data() + l * ni, lane_out.data() + l * no, kern)) {
+          g_batch_scalar_series_runs.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+    } else {
+      kern.run_lanes(k, p, n, lanes, lane_in.data(), lane_out.data());
+    }
     lanes = 0;
   };
   for (std::size_t sidx = 0; sidx < series; ++sidx) {
-    const double* const* si = in.data() + sidx * ni;
-    double* const* so = out.data() + sidx * no;
+    const double* const* si = in + sidx * ni;
+    double* const* so = out + sidx * no;
     if (kern.series_suits(k, p, n, si) ||
         (n > 0 && first_valid(n, std::span<const double* const>(si, ni), ni) != 0)) {
       if (!run_series(k, p, n, si, so, kern)) {
@@ -498,6 +511,97 @@ void run_many(Kind k, const Params& given, std::size_t n, std::size_t series,
     if (++lanes == kern.width) flush();
   }
   flush();
+}
+
+// The sets of one series that sweep (`swept`, direct, all of kind k), in runs of the ISA's sweep
+// width, each from the series' first valid index (NaN before, as run()).
+void sweep_series(Kind k, const std::vector<Params>& swept, const std::vector<std::size_t>& at,
+                  std::size_t n, std::size_t series, std::size_t sidx, const double* const* in,
+                  double* const* out, const detail::IsaKernels& kern) {
+  const KindSpec& s = spec(k);
+  const std::size_t ni = s.n_inputs, no = s.n_outputs;
+  const double* const* si = in + sidx * ni;
+  const std::size_t begin = first_valid(n, std::span<const double* const>(si, ni), ni);
+  std::array<const double*, kMaxInputs> ip{};
+  for (std::size_t i = 0; i < ni; ++i) ip[i] = si[i] + begin;
+  std::vector<double*> op(kern.lane_width * no);
+  for (std::size_t first = 0; first < swept.size(); first += kern.lane_width) {
+    const std::size_t count = std::min(kern.lane_width, swept.size() - first);
+    for (std::size_t c = 0; c < count; ++c) {
+      for (std::size_t j = 0; j < no; ++j) {
+        double* o = out[(at[first + c] * series + sidx) * no + j];
+        std::fill(o, o + begin, std::numeric_limits<double>::quiet_NaN());
+        op[c * no + j] = o + begin;
+      }
+    }
+    if (begin < n) kern.run_sweep(k, swept.data() + first, count, n - begin, ip.data(), op.data());
+    g_sweep_set_runs.fetch_add(count, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace
+
+void run_many(Kind k, const Params& given, std::size_t n, std::size_t series,
+              std::span<const double* const> in, std::span<double* const> out) {
+  validate(k, given);
+  Params p = given;
+  direct_ma(k, p);
+  check_spans(spec(k), series, in, out);
+  const Isa isa = active_isa();
+  g_calls[static_cast<std::size_t>(isa)].fetch_add(1, std::memory_order_relaxed);
+  many_on(k, p, n, series, in.data(), out.data(), kernels(isa));
+}
+
+void run_sets(Kind k, std::span<const Params> sets, std::size_t n, std::size_t series,
+              std::span<const double* const> in, std::span<double* const> out) {
+  const KindSpec& s = spec(k);
+  for (const Params& p : sets) validate(k, p);
+  if (in.size() != series * s.n_inputs || out.size() != sets.size() * series * s.n_outputs) {
+    std::ostringstream m;
+    m << s.name << ": expected " << series * s.n_inputs << " input and "
+      << sets.size() * series * s.n_outputs << " output arrays, got " << in.size() << " and "
+      << out.size();
+    throw std::invalid_argument(m.str());
+  }
+  const Isa isa = active_isa();
+  const detail::IsaKernels& kern = kernels(isa);
+  g_calls[static_cast<std::size_t>(isa)].fetch_add(1, std::memory_order_relaxed);
+  // Sets sweep, a series at a time, whenever two or more can: with few series the lanes across
+  // series would be left partly empty, and with many a sweep still reads each series once for W
+  // sets (measured faster at 16 series too, docs/benchmarks.md). All swept sets share the direct
+  // kind of the first one that sweeps (a matype sweep across kernels runs the others set by set).
+  std::vector<Params> swept;
+  std::vector<std::size_t> at;  // each swept set's index in `sets`
+  Kind sweep_kind = Kind::kCount;
+  std::vector<bool> done(sets.size(), false);
+  if (sets.size() > 1) {
+    for (std::size_t i = 0; i < sets.size(); ++i) {
+      Kind dk = k;
+      Params dp = sets[i];
+      direct_ma(dk, dp);
+      if ((sweep_kind != Kind::kCount && dk != sweep_kind) || !kern.sweep_suits(dk, dp)) continue;
+      sweep_kind = dk;
+      swept.push_back(dp);
+      at.push_back(i);
+      done[i] = true;
+    }
+    if (swept.size() < 2) {  // one set gains nothing from a sweep
+      swept.clear();
+      at.clear();
+      done.assign(sets.size(), false);
+    }
+  }
+  for (std::size_t sidx = 0; sidx < series && !swept.empty(); ++sidx) {
+    sweep_series(sweep_kind, swept, at, n, series, sidx, in.data(), out.data(), kern);
+  }
+  const std::size_t per_set = series * s.n_outputs;
+  for (std::size_t i = 0; i < sets.size(); ++i) {
+    if (done[i]) continue;
+    Kind dk = k;
+    Params dp = sets[i];
+    direct_ma(dk, dp);
+    many_on(dk, dp, n, series, in.data(), out.data() + i * per_set, kern);
+  }
 }
 
 std::unique_ptr<Stream> make_stream(Kind k, const Params& p) {

@@ -9,8 +9,10 @@
 //
 // Three forms:
 //   run()          one series (batch), on the ISA the registry chose;
-//   run_many()     many series with one parameter set, lanes across series (symbols x parameter
-//                  sets = one run_many per parameter set);
+//   run_many()     many series with one parameter set, lanes across series;
+//   run_sets()     many series x many parameter sets (a hyperparameter search): a kernel with a
+//                  sweep form runs one series' sets in the lanes (a parameter sweep on one
+//                  symbol), any other one run_many() per set;
 //   Stream         incremental: one update per candle, for the engine (scalar; no batch to
 //   vectorise).
 //
@@ -144,6 +146,15 @@ void run(Kind k, const Params& p, std::size_t n, std::span<const double* const> 
 void run_many(Kind k, const Params& p, std::size_t n, std::size_t series,
               std::span<const double* const> in, std::span<double* const> out);
 
+// Many series x many parameter sets: `in` as run_many(); `out[(k * series + s) * n_outputs + j]` is
+// output j of set k on series s. Where the kernel has a sweep form for two or more of the sets
+// (EMA, SMA, RSI with a period above 1; MA through them), each series runs those sets side by side
+// in the lanes, a set per lane, reading the series once; other sets (and every set on the scalar
+// ISA) run as run_many() of that set. Bit-identical to run() of each set and series either way.
+// Counted as one call.
+void run_sets(Kind k, std::span<const Params> sets, std::size_t n, std::size_t series,
+              std::span<const double* const> in, std::span<double* const> out);
+
 // --- registry ---------------------------------------------------------------------------------
 // The ISA run()/run_many() dispatch to. First use reads CWTS_TA_ISA; an unknown value or an ISA
 // this machine lacks throws std::runtime_error saying so (and which ISAs it has).
@@ -193,6 +204,14 @@ struct IsaKernels {
   // bar at a time (MIN, MAX, WILLR: a NaN or a -0, a period over a chunk), nor where the series'
   // recurrences gain more in lanes beside other series (STOCH, STOCHF).
   bool (*series_suits)(Kind, const Params&, std::size_t n, const double* const* in) noexcept;
+  // Whether this set can run in a sweep (the kernel has a sweep form on this ISA and the set is
+  // one it covers); always false on the scalar ISA.
+  bool (*sweep_suits)(Kind, const Params&) noexcept;
+  // Up to lane_width sets that sweep_suits() all accepted, over one series of n bars with no
+  // leading NaN, a set per lane: out[k * n_outputs + j] is output j of set k.
+  void (*run_sweep)(Kind, const Params* sets, std::size_t count, std::size_t n,
+                    const double* const* in, double* const* out);
+  std::size_t lane_width;  // SIMD lanes in one vector (1 on the scalar ISA)
 };
 // Series an ISA's whole-series form has run since start (run() and run_many(); a form that fell
 // back to one bar at a time inside counts too): which path a batch took, for tests.
@@ -201,6 +220,8 @@ struct IsaKernels {
 // ISA a series starting with NaN or all NaN, and a kernel whose scalar series form beats its
 // lanes; on the scalar ISA also every series of a kernel with a scalar series form. For tests.
 [[nodiscard]] std::uint64_t batch_scalar_series_runs() noexcept;
+// Parameter sets run_sets() has run in a sweep (a set per lane over one series): for tests.
+[[nodiscard]] std::uint64_t sweep_set_runs() noexcept;
 // The scalar ISA: a kernel with fused multiply-adds runs the unit built with -mfma where the CPU
 // has FMA, anything else the baseline unit (libm's fma for its fused multiply-adds); the same bits
 // either way.
