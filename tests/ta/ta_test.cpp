@@ -232,6 +232,24 @@ struct Batch {
   }
 };
 
+// Each output of each of `got` has `expect`'s bits (NaN for NaN); else which index, output and
+// bar first differ.
+::testing::AssertionResult same_outputs(const std::vector<Outputs>& got,
+                                        const std::vector<Outputs>& expect, std::size_t n) {
+  for (std::size_t s = 0; s < expect.size(); ++s) {
+    for (std::size_t j = 0; j < expect[s].v.size(); ++j) {
+      for (std::size_t t = 0; t < n; ++t) {
+        if (!same_bits(got[s].v[j][t], expect[s].v[j][t])) {
+          return ::testing::AssertionFailure()
+                 << "index " << s << " output " << j << " bar " << t << ": " << got[s].v[j][t]
+                 << " vs " << expect[s].v[j][t];
+        }
+      }
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
 const Shape kShapes[] = {Shape::kWalk,  Shape::kConstant,   Shape::kGaps,  Shape::kHuge,
                          Shape::kMicro, Shape::kLeadingNaN, Shape::kTicks, Shape::kCents};
 
@@ -720,14 +738,7 @@ TEST(TaReference, ABatchRunsTheKernelsWhoseLanesDoNotPayAsScalarSeries) {
       const std::uint64_t scalar = k == ta::Kind::kEma && isa != ta::Isa::kScalar ? 0 : count;
       EXPECT_EQ(ta::detail::batch_scalar_series_runs() - before, scalar)
           << spec.name << " isa " << ta::to_string(isa);
-      for (std::size_t s = 0; s < count; ++s) {
-        for (std::size_t j = 0; j < spec.n_outputs; ++j) {
-          for (std::size_t t = 0; t < n; ++t) {
-            ASSERT_TRUE(same_bits(b.got[s].v[j][t], expect[s].v[j][t]))
-                << spec.name << " isa " << ta::to_string(isa) << " series " << s << " bar " << t;
-          }
-        }
-      }
+      ASSERT_TRUE(same_outputs(b.got, expect, n)) << spec.name << " isa " << ta::to_string(isa);
     }
   }
   ta::set_isa(ta::Isa::kScalar);
@@ -765,14 +776,7 @@ TEST(TaReference, ALoneSeriesOfABatchRunsAsOneSeries) {
             << spec.name << " isa " << ta::to_string(isa) << " series " << count;
         EXPECT_EQ(ta::detail::series_form_runs() - form, isa_form ? alone : 0)
             << spec.name << " isa " << ta::to_string(isa) << " series " << count;
-        for (std::size_t s = 0; s < count; ++s) {
-          for (std::size_t j = 0; j < spec.n_outputs; ++j) {
-            for (std::size_t t = 0; t < n; ++t) {
-              ASSERT_TRUE(same_bits(b.got[s].v[j][t], expect[s].v[j][t]))
-                  << spec.name << " isa " << ta::to_string(isa) << " series " << s << " bar " << t;
-            }
-          }
-        }
+        ASSERT_TRUE(same_outputs(b.got, expect, n)) << spec.name << " isa " << ta::to_string(isa);
       }
     }
   }
@@ -839,14 +843,9 @@ TEST(TaReference, ASweepOfParameterSetsGivesEachSetsBitsAlone) {
                 isa != ta::Isa::kScalar && c.sweeps ? (sets.size() - alone) * count : 0;
             EXPECT_EQ(ta::detail::sweep_set_runs() - before, swept)
                 << spec.name << " isa " << ta::to_string(isa);
-            for (std::size_t i = 0; i < got.size(); ++i) {
-              for (std::size_t t = 0; t < n; ++t) {
-                ASSERT_TRUE(same_bits(got[i].v[0][t], expect[i].v[0][t]))
-                    << spec.name << " matype " << c.matype << " isa " << ta::to_string(isa)
-                    << " set " << i / count << " series " << i % count << " n " << n << " bar " << t
-                    << ": " << got[i].v[0][t] << " vs " << expect[i].v[0][t];
-              }
-            }
+            ASSERT_TRUE(same_outputs(got, expect, n))
+                << spec.name << " matype " << c.matype << " isa " << ta::to_string(isa) << " n "
+                << n << " (set = index / " << count << ", series = index % " << count << ")";
           }
         }
       }
