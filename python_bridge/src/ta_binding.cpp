@@ -278,7 +278,7 @@ void register_ta(nb::module_& m) {
            "kind"_a, "defaults"_a, "index"_a, "matypes"_a, "ma_most"_a, "abstract"_a)
       .def("__call__", &FastCall::operator(), "args"_a, "kwargs"_a);
   m.def("ta_run", &run, "kind"_a, "params"_a, "inputs"_a, "outputs"_a);
-  m.def("ta_run_sets", &run_sets, "kind"_a, "sets"_a, "inputs"_a, "outputs"_a);
+  m.def("ta_run_sets", &run_sets, "kind"_a, "sets"_a, "inputs"_a, "outputs"_a.noconvert());
   m.def("ta_lookback", [](const std::string& name, const std::vector<double>& values) {
     const ta::Kind k = kind_of(name);
     const ta::Params p = params_of(k, values);

@@ -783,11 +783,53 @@ TEST(TaReference, ALoneSeriesOfABatchRunsAsOneSeries) {
   ta::set_isa(ta::Isa::kScalar);
 }
 
-// A sweep of parameter sets over one, two or nine series (run_sets) gives
-// run()'s bits for every set, on every ISA; on the SIMD ISAs the sets a kernel's sweep form covers
-// (EMA, SMA, RSI, CMO, ATR, NATR with a period above 1; MA's through them) ran in its lanes, the
-// rest set by set. 13 sets: a full and a partial tile of lanes on either width, repeated periods,
-// periods longer than the shorter series. CMO derives from RSI's kernel and has its own sweep.
+// run_sets() of `sets` over `series` on the active ISA against run() of each set and series on the
+// scalar ISA, bit for bit; returns how many sets (x series) ran in a sweep.
+std::uint64_t run_sets_as_run(ta::Kind kind, const std::vector<ta::Params>& sets,
+                              const std::vector<Series>& series, std::size_t n,
+                              const std::string& what) {
+  const ta::KindSpec& spec = ta::spec(kind);
+  const ta::Isa isa = ta::active_isa();
+  ta::set_isa(ta::Isa::kScalar);
+  std::vector<Outputs> expect;  // [set * series + s]
+  for (const ta::Params& p : sets) {
+    for (const Series& s : series) expect.push_back(run_one(kind, p, s));
+  }
+  ta::set_isa(isa);
+  std::vector<const double*> in;
+  for (const Series& s : series) {
+    for (std::size_t i = 0; i < spec.n_inputs; ++i) in.push_back(s.input(spec.inputs[i]));
+  }
+  std::vector<Outputs> got;
+  for (std::size_t i = 0; i < sets.size() * series.size(); ++i) got.emplace_back(spec.n_outputs, n);
+  std::vector<double*> out;
+  for (auto& g : got) out.insert(out.end(), g.ptrs.begin(), g.ptrs.end());
+  const std::uint64_t before = ta::detail::sweep_set_runs();
+  ta::run_sets(kind, sets, n, series.size(), in, out);
+  EXPECT_TRUE(same_outputs(got, expect, n))
+      << spec.name << " " << what << " isa " << ta::to_string(isa) << " n " << n
+      << " (set = index / " << series.size() << ", series = index % " << series.size() << ")";
+  return ta::detail::sweep_set_runs() - before;
+}
+
+// The sets of `candidates` (in order) that sweep on an ISA of `lanes` lanes beside `count` series:
+// runs of the lane width that fill at least as many lanes as the series would (two at least).
+std::size_t expected_swept(std::size_t candidates, std::size_t lanes, std::size_t count) {
+  const std::size_t fill = std::max<std::size_t>(2, std::min(count, lanes));
+  std::size_t swept = 0;
+  for (std::size_t first = 0; first < candidates; first += lanes) {
+    const std::size_t c = std::min(lanes, candidates - first);
+    if (c >= fill) swept += c;
+  }
+  return swept * count;
+}
+
+// A sweep of parameter sets over one, two or nine series (run_sets) gives run()'s bits for every
+// set, on every ISA; on the SIMD ISAs the sets a kernel's sweep form covers (EMA, SMA, RSI, CMO,
+// ATR, NATR with a period above 1; MA's through them) ran in its lanes in runs that fill them,
+// the rest set by set. 13 sets: full and partial runs of lanes on either width, repeated
+// periods, periods longer than the shorter series. CMO derives from RSI's kernel and has its
+// own sweep.
 TEST(TaReference, ASweepOfParameterSetsGivesEachSetsBitsAlone) {
   const int periods[] = {2, 3, 14, 5, 9, 30, 14, 2, 61, 7, 250, 20, 4};
   struct Case {
@@ -801,7 +843,6 @@ TEST(TaReference, ASweepOfParameterSetsGivesEachSetsBitsAlone) {
                         {ta::Kind::kAtr, -1, true},  {ta::Kind::kNatr, -1, true},
                         {ta::Kind::kWma, -1, false}, {ta::Kind::kMom, -1, false}};
   for (const Case& c : cases) {
-    const ta::KindSpec& spec = ta::spec(c.kind);
     std::vector<ta::Params> sets;
     for (const int period : periods) {
       ta::Params p = ta::default_params(c.kind);
@@ -822,34 +863,66 @@ TEST(TaReference, ASweepOfParameterSetsGivesEachSetsBitsAlone) {
           for (std::size_t s = 0; s < count; ++s) {
             series.push_back(make_series(shape, n, 300 + s + static_cast<std::size_t>(shape)));
           }
-          ta::set_isa(ta::Isa::kScalar);
-          std::vector<Outputs> expect;  // [set * count + series]
-          for (const ta::Params& p : sets) {
-            for (const Series& s : series) expect.push_back(run_one(c.kind, p, s));
-          }
           for (const ta::Isa isa : machine_isas()) {
             ta::set_isa(isa);
-            std::vector<const double*> in;
-            for (const Series& s : series) {
-              for (std::size_t i = 0; i < spec.n_inputs; ++i) in.push_back(s.input(spec.inputs[i]));
-            }
-            std::vector<Outputs> got;
-            for (std::size_t i = 0; i < sets.size() * count; ++i) got.emplace_back(1, n);
-            std::vector<double*> out;
-            for (auto& g : got) out.push_back(g.ptrs[0]);
-            const std::uint64_t before = ta::detail::sweep_set_runs();
-            ta::run_sets(c.kind, sets, n, count, in, out);
-            const std::size_t swept =
-                isa != ta::Isa::kScalar && c.sweeps ? (sets.size() - alone) * count : 0;
-            EXPECT_EQ(ta::detail::sweep_set_runs() - before, swept)
-                << spec.name << " isa " << ta::to_string(isa);
-            ASSERT_TRUE(same_outputs(got, expect, n))
-                << spec.name << " matype " << c.matype << " isa " << ta::to_string(isa) << " n "
-                << n << " (set = index / " << count << ", series = index % " << count << ")";
+            const std::size_t lanes = isa == ta::Isa::kAvx2 ? 4 : 8;
+            const std::size_t swept = isa != ta::Isa::kScalar && c.sweeps
+                                          ? expected_swept(sets.size() - alone, lanes, count)
+                                          : 0;
+            EXPECT_EQ(
+                run_sets_as_run(c.kind, sets, series, n, "matype " + std::to_string(c.matype)),
+                swept)
+                << ta::spec(c.kind).name << " isa " << ta::to_string(isa) << " series " << count;
           }
         }
       }
     }
+  }
+  ta::set_isa(ta::Isa::kScalar);
+}
+
+// What run_sets() sweeps and what it runs set by set, on the edges: a lone set that could sweep
+// (nothing to sweep beside), an MA sweep whose matypes map to two kernels (the first's sets sweep,
+// the others set by set), two EMA sets beside 16 series (the series fill the lanes better), no
+// sets, no bars, and series of one call starting with different runs of NaN.
+TEST(TaReference, ASweepRunsOnlySetsThatFillTheLanes) {
+  const auto with = [](ta::Kind k, std::initializer_list<std::pair<int, int>> period_type) {
+    std::vector<ta::Params> sets;
+    for (const auto& [period, type] : period_type) {
+      ta::Params p = ta::default_params(k);
+      p.v[0] = period;
+      if (type >= 0) p.v[1] = type;
+      sets.push_back(p);
+    }
+    return sets;
+  };
+  const std::size_t n = 300;
+  std::vector<Series> one{make_series(Shape::kWalk, n, 11)};
+  std::vector<Series> sixteen;
+  for (std::size_t s = 0; s < 16; ++s) sixteen.push_back(make_series(Shape::kWalk, n, 20 + s));
+  std::vector<Series> nan_starts;  // NaN over the first 0, 7 and 40 bars
+  for (const std::size_t lead : {0U, 7U, 40U}) {
+    nan_starts.push_back(make_series(Shape::kWalk, n, 50 + lead));
+    for (std::size_t t = 0; t < lead; ++t) nan_starts.back().close[t] = std::nan("");
+  }
+  for (const ta::Isa isa : machine_isas()) {
+    ta::set_isa(isa);
+    const bool simd = isa != ta::Isa::kScalar;
+    EXPECT_EQ(run_sets_as_run(ta::Kind::kEma, with(ta::Kind::kEma, {{9, -1}}), one, n, "one"), 0U);
+    EXPECT_EQ(run_sets_as_run(ta::Kind::kMa,
+                              with(ta::Kind::kMa, {{10, 0}, {10, 1}, {20, 0}, {30, 1}, {40, 0}}),
+                              one, n, "SMA and EMA"),
+              simd ? 3U : 0U);
+    EXPECT_EQ(run_sets_as_run(ta::Kind::kEma, with(ta::Kind::kEma, {{9, -1}, {21, -1}}), sixteen, n,
+                              "two beside 16"),
+              0U);
+    EXPECT_EQ(run_sets_as_run(ta::Kind::kRsi, with(ta::Kind::kRsi, {{5, -1}, {14, -1}, {50, -1}}),
+                              nan_starts, n, "NaN starts"),
+              simd ? 9U : 0U);
+    EXPECT_EQ(run_sets_as_run(ta::Kind::kEma, {}, one, n, "no sets"), 0U);
+    EXPECT_EQ(run_sets_as_run(ta::Kind::kEma, with(ta::Kind::kEma, {{9, -1}, {21, -1}}), one, 0,
+                              "no bars"),
+              simd ? 2U : 0U);
   }
   ta::set_isa(ta::Isa::kScalar);
 }

@@ -123,7 +123,8 @@ template <bool Sine>
 class HtPhaseLane {
  public:
   // A batch runs HT_SINE and HT_DCPHASE series through the scalar kernel (PerLaneT): measured
-  // 5-6 % faster so than W lanes stepped side by side (docs/benchmarks.md, 2026-12-06).
+  // level with to 7 % faster so than W lanes stepped side by side (2,000 to 100,000 bars,
+  // docs/benchmarks.md, 2026-12-06).
   static constexpr bool kBatchAsScalarSeries = true;
   static constexpr int kOutputs = Sine ? 2 : 1;
   bool step(double x, double* out) noexcept {

@@ -275,7 +275,7 @@ void run_lanes_impl(Kind kind, const Params& p, std::size_t n, std::size_t lanes
 // A parameter sweep: up to W sets of one kernel over one series, a set per lane. K::Sweep holds
 // the lanes' state and their parameters as vectors: first() is one bar of the general step (each
 // lane's own warm-up by masks, so any bar), warm() the bars after which every lane has warmed up,
-// tile() W bars of the warmed step, lane-major (row s = bar t + s across the lanes). Each lane
+// tile() W bars of the warmed step, a row a bar (row s = bar t + s across the lanes). Each lane
 // performs the operations step() performs for its set, so the bits are run()'s.
 #if CWTS_TA_WIDTH > 1
 template <class S>

@@ -566,29 +566,34 @@ void run_sets(Kind k, std::span<const Params> sets, std::size_t n, std::size_t s
   const Isa isa = active_isa();
   const detail::IsaKernels& kern = kernels(isa);
   g_calls[static_cast<std::size_t>(isa)].fetch_add(1, std::memory_order_relaxed);
-  // Sets sweep, a series at a time, whenever two or more can: with few series the lanes across
-  // series would be left partly empty, and with many a sweep still reads each series once for W
-  // sets (measured faster at 16 series too, docs/benchmarks.md). All swept sets share the direct
-  // kind of the first one that sweeps (a matype sweep across kernels runs the others set by set).
+  // Sets sweep, a series at a time, in runs of the lane width, where a run fills at least as many
+  // lanes as the series would a set at a time: with one series any two sets, with 16 series on
+  // AVX-512 a full 8 (measured faster than the series in lanes, docs/benchmarks.md), not 2 sets
+  // beside 16 series. All swept sets share the direct kind of the first one that can sweep (a
+  // matype sweep across kernels runs the others set by set).
+  std::vector<Params> can;
+  std::vector<std::size_t> can_at;  // each one's index in `sets`
+  Kind sweep_kind = Kind::kCount;
+  for (std::size_t i = 0; i < sets.size() && kern.lane_width > 1; ++i) {
+    Kind dk = k;
+    Params dp = sets[i];
+    direct_ma(dk, dp);
+    if ((sweep_kind != Kind::kCount && dk != sweep_kind) || !kern.sweep_suits(dk, dp)) continue;
+    sweep_kind = dk;
+    can.push_back(dp);
+    can_at.push_back(i);
+  }
   std::vector<Params> swept;
   std::vector<std::size_t> at;  // each swept set's index in `sets`
-  Kind sweep_kind = Kind::kCount;
   std::vector<bool> done(sets.size(), false);
-  if (sets.size() > 1) {
-    for (std::size_t i = 0; i < sets.size(); ++i) {
-      Kind dk = k;
-      Params dp = sets[i];
-      direct_ma(dk, dp);
-      if ((sweep_kind != Kind::kCount && dk != sweep_kind) || !kern.sweep_suits(dk, dp)) continue;
-      sweep_kind = dk;
-      swept.push_back(dp);
-      at.push_back(i);
-      done[i] = true;
-    }
-    if (swept.size() < 2) {  // one set gains nothing from a sweep
-      swept.clear();
-      at.clear();
-      done.assign(sets.size(), false);
+  const std::size_t fill = std::max<std::size_t>(2, std::min(series, kern.lane_width));
+  for (std::size_t first = 0; first < can.size(); first += kern.lane_width) {
+    const std::size_t count = std::min(kern.lane_width, can.size() - first);
+    if (count < fill) continue;
+    for (std::size_t c = first; c < first + count; ++c) {
+      swept.push_back(can[c]);
+      at.push_back(can_at[c]);
+      done[can_at[c]] = true;
     }
   }
   for (std::size_t sidx = 0; sidx < series && !swept.empty(); ++sidx) {

@@ -147,11 +147,12 @@ void run_many(Kind k, const Params& p, std::size_t n, std::size_t series,
               std::span<const double* const> in, std::span<double* const> out);
 
 // Many series x many parameter sets: `in` as run_many(); `out[(k * series + s) * n_outputs + j]` is
-// output j of set k on series s. Where the kernel has a sweep form for two or more of the sets
-// (EMA, SMA, RSI with a period above 1; MA through them), each series runs those sets side by side
-// in the lanes, a set per lane, reading the series once; other sets (and every set on the scalar
-// ISA) run as run_many() of that set. Bit-identical to run() of each set and series either way.
-// Counted as one call.
+// output j of set k on series s. Where the kernel has a sweep form for the sets (EMA, SMA, RSI,
+// CMO, ATR, NATR with a period above 1; MA through them), each series runs them side by side in
+// the lanes, a set per lane, reading the series once, in runs of the lane width that fill at
+// least as many lanes as the series would a set at a time (with one series, any two sets); other
+// sets (and every set on the scalar ISA) run as run_many() of that set. Bit-identical to run() of
+// each set and series either way. Counted as one call.
 void run_sets(Kind k, std::span<const Params> sets, std::size_t n, std::size_t series,
               std::span<const double* const> in, std::span<double* const> out);
 
@@ -217,8 +218,10 @@ struct IsaKernels {
 // back to one bar at a time inside counts too): which path a batch took, for tests.
 [[nodiscard]] std::uint64_t series_form_runs() noexcept;
 // Series run_many() has handed to the scalar kernel rather than to lanes or an ISA's form: on any
-// ISA a series starting with NaN or all NaN, and a kernel whose scalar series form beats its
-// lanes; on the scalar ISA also every series of a kernel with a scalar series form. For tests.
+// ISA a series starting with NaN or all NaN, a kernel whose scalar series form beats its lanes,
+// and a batch's last one or two series (one on AVX2, up to two on AVX-512) where the kernel has no
+// whole-series form on the ISA; on the scalar ISA also every series of a kernel with a scalar
+// series form. For tests.
 [[nodiscard]] std::uint64_t batch_scalar_series_runs() noexcept;
 // Parameter sets run_sets() has run in a sweep (a set per lane over one series): for tests.
 [[nodiscard]] std::uint64_t sweep_set_runs() noexcept;
