@@ -825,9 +825,9 @@ std::size_t expected_swept(std::size_t candidates, std::size_t lanes, std::size_
 }
 
 // A sweep of parameter sets over one, two or nine series (run_sets) gives run()'s bits for every
-// set, on every ISA; on the SIMD ISAs the sets a kernel's sweep form covers (EMA, SMA, RSI, CMO,
-// ATR, NATR with a period above 1; MA's through them) ran in its lanes in runs that fill them,
-// the rest set by set. 13 sets: full and partial runs of lanes on either width, repeated
+// set, on every ISA; on the SIMD ISAs the sets a kernel's sweep form covers (EMA, DEMA, TEMA, SMA,
+// RSI, CMO, ATR, NATR with a period above 1; MA's through them) ran in its lanes in runs that fill
+// them, the rest set by set. 13 sets: full and partial runs of lanes on either width, repeated
 // periods, periods longer than the shorter series. CMO derives from RSI's kernel and has its
 // own sweep.
 TEST(TaReference, ASweepOfParameterSetsGivesEachSetsBitsAlone) {
@@ -837,11 +837,12 @@ TEST(TaReference, ASweepOfParameterSetsGivesEachSetsBitsAlone) {
     int matype;   // MA's, or -1
     bool sweeps;  // every set but MA's period 1
   };
-  const Case cases[] = {{ta::Kind::kEma, -1, true},  {ta::Kind::kSma, -1, true},
-                        {ta::Kind::kRsi, -1, true},  {ta::Kind::kMa, 0, true},
-                        {ta::Kind::kMa, 1, true},    {ta::Kind::kCmo, -1, true},
-                        {ta::Kind::kAtr, -1, true},  {ta::Kind::kNatr, -1, true},
-                        {ta::Kind::kWma, -1, false}, {ta::Kind::kMom, -1, false}};
+  const Case cases[] = {
+      {ta::Kind::kEma, -1, true},  {ta::Kind::kSma, -1, true},  {ta::Kind::kRsi, -1, true},
+      {ta::Kind::kMa, 0, true},    {ta::Kind::kMa, 1, true},    {ta::Kind::kCmo, -1, true},
+      {ta::Kind::kAtr, -1, true},  {ta::Kind::kNatr, -1, true}, {ta::Kind::kDema, -1, true},
+      {ta::Kind::kTema, -1, true}, {ta::Kind::kMa, 3, true},    {ta::Kind::kMa, 4, true},
+      {ta::Kind::kWma, -1, false}, {ta::Kind::kMom, -1, false}};
   for (const Case& c : cases) {
     std::vector<ta::Params> sets;
     for (const int period : periods) {

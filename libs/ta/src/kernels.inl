@@ -524,6 +524,63 @@ struct Sma {
 #endif
 };
 
+#if CWTS_TA_WIDTH > 1
+// A sweep of periods over one series (dispatch: sweep_lanes) for a chain of N EMAs of one period,
+// each over the one before (EMA: 1; DEMA: 2; TEMA: 3): EmaState's operations with the period and
+// k a lane's own. Stage s of a lane is stepped from bar s (p - 1), when the stage before has its
+// first value (step()'s short-circuit), sums until its own bar p - 1, seeds there, then steps;
+// by masks until every lane's last stage has seeded. Of::value() makes the output of the
+// stages' values (EMA: the one value).
+template <class K, int N>
+struct EmaChainSweep {
+  using Of = K;
+  V p = splat(0.0), k = splat(0.0);
+  std::array<V, N> e{};
+  std::size_t most = 0;
+  static bool suits(const Params& pr) noexcept { return iparam(pr, 0) >= 2; }
+  EmaChainSweep(const Params* sets, std::size_t count) noexcept {
+    for (std::size_t l = 0; l < static_cast<std::size_t>(CWTS_TA_WIDTH); ++l) {
+      const EmaState one(iparam(sets[l < count ? l : 0], 0));
+      p[l] = static_cast<double>(one.p);
+      k[l] = one.k;
+      most = std::max(most, static_cast<std::size_t>(one.p));
+    }
+    for (V& v : e) v = splat(0.0);
+  }
+  [[nodiscard]] std::size_t warm() const noexcept { return N * (most - 1) + 1; }
+  [[nodiscard]] V value() const noexcept {
+    if constexpr (N == 1) {
+      return e[0];
+    } else {
+      return K::value(e);
+    }
+  }
+  V first(const double* const* in, std::size_t bar) noexcept {
+    const V last = p - splat(1.0);
+    V x = splat(in[0][bar]);
+    V local = splat(static_cast<double>(bar));  // the bar counted from where stage s starts
+    for (int s = 0; s < N; ++s) {
+      const M active = local >= splat(0.0), before = local < last;
+      const V sum = e[s] + x;
+      const V stepped = sel(before, sum, sel(local == last, sum / p, fmadd(x - e[s], k, e[s])));
+      e[s] = sel(active, stepped, e[s]);
+      x = e[s];
+      local = local - last;
+    }
+    // local is now the bar counted from where a stage after the last would start: the last
+    // stage has its value from there on.
+    return sel(local >= splat(0.0), value(), splat(kNaN));
+  }
+  void tile(const double* const* in, std::size_t bar, V* y) noexcept {
+    for (std::size_t b = 0; b < static_cast<std::size_t>(CWTS_TA_WIDTH); ++b) {
+      V x = splat(in[0][bar + b]);
+      for (int s = 0; s < N; ++s) x = e[s] = fmadd(x - e[s], k, e[s]);
+      y[b] = value();
+    }
+  }
+};
+#endif
+
 struct Ema {
   EmaState s;
   bool identity;
@@ -552,36 +609,7 @@ struct Ema {
   }
 #endif
 #if CWTS_TA_WIDTH > 1
-  // A sweep of periods over one series (dispatch: sweep_lanes): EmaState's operations with the
-  // period and k a lane's own, each lane summing, seeding and stepping by masks until the
-  // longest period has seeded.
-  struct Sweep {
-    using Of = Ema;  // not a kernel deriving from Ema (CMO from RSI)
-    V p = splat(0.0), k = splat(0.0), acc = splat(0.0);
-    std::size_t most = 0;
-    static bool suits(const Params& pr) noexcept { return iparam(pr, 0) >= 2; }
-    Sweep(const Params* sets, std::size_t count) noexcept {
-      for (std::size_t l = 0; l < static_cast<std::size_t>(CWTS_TA_WIDTH); ++l) {
-        const EmaState e(iparam(sets[l < count ? l : 0], 0));
-        p[l] = static_cast<double>(e.p);
-        k[l] = e.k;
-        most = std::max(most, static_cast<std::size_t>(e.p));
-      }
-    }
-    [[nodiscard]] std::size_t warm() const noexcept { return most; }
-    V first(const double* const* in, std::size_t bar) noexcept {
-      const V x = splat(in[0][bar]), last = p - splat(1.0), tv = splat(static_cast<double>(bar));
-      const M before = tv < last;
-      const V sum = acc + x;
-      acc = sel(before, sum, sel(tv == last, sum / p, fmadd(x - acc, k, acc)));
-      return sel(before, splat(kNaN), acc);
-    }
-    void tile(const double* const* in, std::size_t bar, V* y) noexcept {
-      for (std::size_t b = 0; b < static_cast<std::size_t>(CWTS_TA_WIDTH); ++b) {
-        y[b] = acc = fmadd(splat(in[0][bar + b]) - acc, k, acc);
-      }
-    }
-  };
+  using Sweep = EmaChainSweep<Ema, 1>;
 #endif
 };
 
@@ -726,6 +754,8 @@ struct Dema {
     Dema k(pr);
     ema_chain_series<2>(k, {&k.e1, &k.e2}, n, in[0], out[0]);
   }
+#else
+  using Sweep = EmaChainSweep<Dema, 2>;
 #endif
 };
 
@@ -752,6 +782,8 @@ struct Tema {
     Tema k(pr);
     ema_chain_series<3>(k, {&k.e1, &k.e2, &k.e3}, n, in[0], out[0]);
   }
+#else
+  using Sweep = EmaChainSweep<Tema, 3>;
 #endif
 };
 
