@@ -1,5 +1,6 @@
 // cwts::ta kernels: one series (the scalar kernel every ISA uses for a single series), many series
-// in SIMD lanes per ISA, and the incremental update per bar. Outputs are preallocated, so these are
+// in SIMD lanes per ISA, a sweep of parameter sets on one series per ISA, and the incremental
+// update per bar. Outputs are preallocated, so these are
 // kernel costs; TA-Lib is compared from Python (bench/ta/ta_vs_talib.py), where its wheel lives.
 #include <random>
 #include <string>
@@ -73,33 +74,72 @@ void BM_Single(benchmark::State& st) {
   st.SetLabel(spec.name);
 }
 
+// What BM_Many and BM_Sweep share: their arguments (kind, isa, a count, bars), the ISA set (false,
+// the benchmark skipped, where this CPU lacks it), the inputs of `series` series and `outputs`
+// output arrays of n bars.
+struct Lanes {
+  ta::Kind kind;
+  ta::Isa isa;
+  std::size_t count, n;
+  const ta::KindSpec& spec;
+  std::vector<const double*> in;
+  std::vector<std::vector<double>> outs;
+  std::vector<double*> op;
+  explicit Lanes(const benchmark::State& st)
+      : kind(static_cast<ta::Kind>(st.range(0))),
+        isa(static_cast<ta::Isa>(st.range(1))),
+        count(static_cast<std::size_t>(st.range(2))),
+        n(static_cast<std::size_t>(st.range(3))),
+        spec(ta::spec(kind)) {}
+  bool ready(benchmark::State& st, std::size_t series, std::size_t outputs) {
+    if (!ta::isa_supported(isa)) {
+      st.SkipWithError("ISA not supported on this CPU");
+      return false;
+    }
+    ta::set_isa(isa);
+    const Data& d = data(series, n);
+    for (std::size_t s = 0; s < series; ++s) {
+      for (std::size_t i = 0; i < spec.n_inputs; ++i) in.push_back(d.input(spec.inputs[i], s));
+    }
+    outs.assign(outputs * spec.n_outputs, std::vector<double>(n));
+    for (auto& o : outs) op.push_back(o.data());
+    return true;
+  }
+  void done(benchmark::State& st, std::size_t per_iteration) const {
+    st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * n * per_iteration));
+    st.SetLabel(std::string(spec.name) + "/" + ta::to_string(isa));
+  }
+};
+
 // args: kind, isa, series, bars per series.
 void BM_Many(benchmark::State& st) {
-  const auto k = static_cast<ta::Kind>(st.range(0));
-  const auto isa = static_cast<ta::Isa>(st.range(1));
-  const auto series = static_cast<std::size_t>(st.range(2));
-  const auto n = static_cast<std::size_t>(st.range(3));
-  if (!ta::isa_supported(isa)) {
-    st.SkipWithError("ISA not supported on this CPU");
-    return;
-  }
-  ta::set_isa(isa);
-  const ta::KindSpec& spec = ta::spec(k);
-  const Data& d = data(series, n);
-  std::vector<const double*> in;
-  std::vector<std::vector<double>> outs(series * spec.n_outputs, std::vector<double>(n));
-  std::vector<double*> op;
-  for (std::size_t s = 0; s < series; ++s) {
-    for (std::size_t i = 0; i < spec.n_inputs; ++i) in.push_back(d.input(spec.inputs[i], s));
-  }
-  for (auto& o : outs) op.push_back(o.data());
-  const ta::Params p = ta::default_params(k);
+  Lanes a(st);
+  if (!a.ready(st, a.count, a.count)) return;
+  const ta::Params p = ta::default_params(a.kind);
   for (auto _ : st) {
-    ta::run_many(k, p, n, series, in, op);
-    benchmark::DoNotOptimize(op[0][n - 1]);
+    ta::run_many(a.kind, p, a.n, a.count, a.in, a.op);
+    benchmark::DoNotOptimize(a.op[0][a.n - 1]);
   }
-  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * n * series));
-  st.SetLabel(std::string(spec.name) + "/" + ta::to_string(isa));
+  a.done(st, a.count);
+}
+
+// A parameter sweep (run_sets) on one series: the first parameter 5, 9, ... (0.01, 0.015, ...
+// where it is not a period), as bench/ta/ta_vs_talib.py's "Sweep" table (8 sets), and 2 sets
+// (below a kernel's sweep_fewest they run one after the other; the scalar ISA never sweeps);
+// kernels with a sweep form run it in lanes. args: kind, isa, sets, bars.
+void BM_Sweep(benchmark::State& st) {
+  Lanes a(st);
+  if (!a.ready(st, 1, a.count)) return;
+  std::vector<ta::Params> ps(a.count, ta::default_params(a.kind));
+  for (std::size_t i = 0; i < a.count && a.spec.n_params > 0; ++i) {
+    ps[i].v[0] = a.spec.params[0].integer ? 5.0 + 4.0 * static_cast<double>(i)
+                                          : 0.01 + 0.005 * static_cast<double>(i);
+  }
+  for (auto _ : st) {
+    ta::run_sets(a.kind, ps, a.n, 1, a.in, a.op);
+    benchmark::DoNotOptimize(a.op[0][a.n - 1]);
+  }
+  a.done(st, a.count);
 }
 
 // One update per bar (the engine's use on every candle close): ns per update.
@@ -142,6 +182,12 @@ BENCHMARK(BM_Many)
     ->Apply([](auto* b) {
       for (std::int64_t n : {2'000, 100'000}) {
         for (std::int64_t isa = 0; isa < 3; ++isa) kinds(b, {isa, 32, n});
+      }
+    }) -> Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Sweep)
+    ->Apply([](auto* b) {
+      for (std::int64_t isa = 0; isa < 3; ++isa) {
+        for (std::int64_t sets : {2, 8}) kinds(b, {isa, sets, 10'000});
       }
     }) -> Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Stream)->Apply([](auto* b) { kinds(b, {}); });

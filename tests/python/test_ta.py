@@ -382,11 +382,11 @@ def test_batch_symbols_by_parameter_sets():
 
 
 def test_a_sweep_of_periods_on_one_symbol_equals_each_period_alone():
-    # One series, many periods: EMA, DEMA, TEMA, SMA, RSI, CMO, ATR and NATR run the sets side by side in the lanes (the C++
-    # test counts the sets that swept); MA with a matype too, and a kernel with no sweep set by set.
+    # One series, many periods: EMA, DEMA, TEMA, SMA, WMA, RSI, CMO, ATR and NATR run the sets side by side in the lanes (the C++
+    # test counts the sets that swept); MA with a matype too, and a kernel with no sweep (TRIMA) set by set.
     one = dataset("walk", seed=3)["close"]
     periods = [2, 3, 5, 14, 30, 200, 9, 21, 50, 14, 4]
-    for name in ("EMA", "DEMA", "TEMA", "SMA", "RSI", "CMO", "WMA"):
+    for name in ("EMA", "DEMA", "TEMA", "SMA", "RSI", "CMO", "WMA", "TRIMA"):
         out = cta.batch(name, one, timeperiod=periods)
         assert out.shape == (len(periods), 1, len(one))
         for p, period in enumerate(periods):

@@ -814,8 +814,9 @@ std::uint64_t run_sets_as_run(ta::Kind kind, const std::vector<ta::Params>& sets
 
 // The sets of `candidates` (in order) that sweep on an ISA of `lanes` lanes beside `count` series:
 // runs of the lane width that fill at least as many lanes as the series would (two at least).
-std::size_t expected_swept(std::size_t candidates, std::size_t lanes, std::size_t count) {
-  const std::size_t fill = std::max<std::size_t>(2, std::min(count, lanes));
+std::size_t expected_swept(std::size_t candidates, std::size_t lanes, std::size_t count,
+                           bool singly, std::size_t fewest) {
+  const std::size_t fill = singly ? fewest : std::max(fewest, std::min(count, lanes));
   std::size_t swept = 0;
   for (std::size_t first = 0; first < candidates; first += lanes) {
     const std::size_t c = std::min(lanes, candidates - first);
@@ -826,23 +827,29 @@ std::size_t expected_swept(std::size_t candidates, std::size_t lanes, std::size_
 
 // A sweep of parameter sets over one, two or nine series (run_sets) gives run()'s bits for every
 // set, on every ISA; on the SIMD ISAs the sets a kernel's sweep form covers (EMA, DEMA, TEMA, SMA,
-// RSI, CMO, ATR, NATR with a period above 1; MA's through them) ran in its lanes in runs that fill
-// them, the rest set by set. 13 sets: full and partial runs of lanes on either width, repeated
-// periods, periods longer than the shorter series. CMO derives from RSI's kernel and has its
-// own sweep.
+// WMA, RSI, CMO, ATR, NATR with a period above 1; MA's through them) ran in its lanes in runs that
+// fill them, the rest set by set. 13 sets: full and partial runs of lanes on either width, repeated
+// periods, periods longer than the shorter series (WMA's rebuilds of its sums at 9p - 2 and every
+// 8p bars after fall in the first bars and in the tiles). CMO derives from RSI's kernel and has
+// its own sweep.
 TEST(TaReference, ASweepOfParameterSetsGivesEachSetsBitsAlone) {
   const int periods[] = {2, 3, 14, 5, 9, 30, 14, 2, 61, 7, 250, 20, 4};
   struct Case {
     ta::Kind kind;
-    int matype;   // MA's, or -1
-    bool sweeps;  // every set but MA's period 1
+    int matype;             // MA's, or -1
+    bool sweeps;            // every set but MA's period 1
+    bool singly;            // a batch runs its series one at a time: the fewest sets sweep
+    std::size_t fewest[2];  // the fewest sets a sweep run takes on AVX2, AVX-512
   };
   const Case cases[] = {
-      {ta::Kind::kEma, -1, true},  {ta::Kind::kSma, -1, true},  {ta::Kind::kRsi, -1, true},
-      {ta::Kind::kMa, 0, true},    {ta::Kind::kMa, 1, true},    {ta::Kind::kCmo, -1, true},
-      {ta::Kind::kAtr, -1, true},  {ta::Kind::kNatr, -1, true}, {ta::Kind::kDema, -1, true},
-      {ta::Kind::kTema, -1, true}, {ta::Kind::kMa, 3, true},    {ta::Kind::kMa, 4, true},
-      {ta::Kind::kWma, -1, false}, {ta::Kind::kMom, -1, false}};
+      {ta::Kind::kEma, -1, true, false, {2, 2}},  {ta::Kind::kSma, -1, true, false, {2, 2}},
+      {ta::Kind::kRsi, -1, true, false, {2, 2}},  {ta::Kind::kMa, 0, true, false, {2, 2}},
+      {ta::Kind::kMa, 1, true, false, {2, 2}},    {ta::Kind::kCmo, -1, true, false, {2, 2}},
+      {ta::Kind::kAtr, -1, true, true, {2, 3}},   {ta::Kind::kNatr, -1, true, true, {2, 3}},
+      {ta::Kind::kDema, -1, true, false, {2, 2}}, {ta::Kind::kTema, -1, true, false, {2, 2}},
+      {ta::Kind::kMa, 3, true, false, {2, 2}},    {ta::Kind::kMa, 4, true, false, {2, 2}},
+      {ta::Kind::kWma, -1, true, true, {3, 4}},   {ta::Kind::kMa, 2, true, true, {3, 4}},
+      {ta::Kind::kMom, -1, false, false, {2, 2}}};
   for (const Case& c : cases) {
     std::vector<ta::Params> sets;
     for (const int period : periods) {
@@ -868,7 +875,8 @@ TEST(TaReference, ASweepOfParameterSetsGivesEachSetsBitsAlone) {
             ta::set_isa(isa);
             const std::size_t lanes = isa == ta::Isa::kAvx2 ? 4 : 8;
             const std::size_t swept = isa != ta::Isa::kScalar && c.sweeps
-                                          ? expected_swept(sets.size() - alone, lanes, count)
+                                          ? expected_swept(sets.size() - alone, lanes, count,
+                                                           c.singly, c.fewest[lanes == 8 ? 1 : 0])
                                           : 0;
             EXPECT_EQ(
                 run_sets_as_run(c.kind, sets, series, n, "matype " + std::to_string(c.matype)),
@@ -884,7 +892,8 @@ TEST(TaReference, ASweepOfParameterSetsGivesEachSetsBitsAlone) {
 
 // What run_sets() sweeps and what it runs set by set, on the edges: a lone set that could sweep
 // (nothing to sweep beside), an MA sweep whose matypes map to two kernels (the first's sets sweep,
-// the others set by set), two EMA sets beside 16 series (the series fill the lanes better), no
+// the others set by set), two EMA sets beside 16 series (the series fill the lanes better), ATR
+// beside 16 series (they run one at a time: sets sweep from its fewest), WMA's fewest, no
 // sets, no bars, and series of one call starting with different runs of NaN.
 TEST(TaReference, ASweepRunsOnlySetsThatFillTheLanes) {
   const auto with = [](ta::Kind k, std::initializer_list<std::pair<int, int>> period_type) {
@@ -917,6 +926,16 @@ TEST(TaReference, ASweepRunsOnlySetsThatFillTheLanes) {
     EXPECT_EQ(run_sets_as_run(ta::Kind::kEma, with(ta::Kind::kEma, {{9, -1}, {21, -1}}), sixteen, n,
                               "two beside 16"),
               0U);
+    const bool avx2 = isa == ta::Isa::kAvx2;
+    EXPECT_EQ(run_sets_as_run(ta::Kind::kAtr, with(ta::Kind::kAtr, {{9, -1}, {21, -1}}), sixteen, n,
+                              "two ATR beside 16: its series run one at a time"),
+              avx2 ? 32U : 0U);  // AVX-512: fewer than its fewest (3)
+    EXPECT_EQ(run_sets_as_run(ta::Kind::kAtr, with(ta::Kind::kAtr, {{9, -1}, {21, -1}, {30, -1}}),
+                              sixteen, n, "three ATR beside 16"),
+              simd ? 48U : 0U);
+    EXPECT_EQ(run_sets_as_run(ta::Kind::kWma, with(ta::Kind::kWma, {{9, -1}, {21, -1}, {30, -1}}),
+                              one, n, "three WMA"),
+              avx2 ? 3U : 0U);  // AVX-512: fewer than its fewest (4)
     EXPECT_EQ(run_sets_as_run(ta::Kind::kRsi, with(ta::Kind::kRsi, {{5, -1}, {14, -1}, {50, -1}}),
                               nan_starts, n, "NaN starts"),
               simd ? 9U : 0U);

@@ -61,7 +61,8 @@ const IsaKernels& scalar_kernels() noexcept {
                             &isa_scalar::series_suits_impl,
                             &isa_scalar::sweep_suits_impl,
                             &isa_scalar::run_sweep_impl,
-                            isa_scalar::kLaneWidth};
+                            isa_scalar::kLaneWidth,
+                            &isa_scalar::sweep_fewest_impl};
   return k;
 }
 

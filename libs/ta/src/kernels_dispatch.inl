@@ -289,7 +289,7 @@ void sweep_lanes(const Params* sets, std::size_t count, std::size_t n, const dou
   V tile[kLaneWidth];
   for (; t + kLaneWidth <= n; t += kLaneWidth) {
     s.tile(in, t, tile);
-    transpose(tile);  // row l = lane l's W bars
+    transpose_inline(tile);  // row l = lane l's W bars
     for (std::size_t l = 0; l < count; ++l) std::memcpy(out[l] + t, &tile[l], sizeof(V));
   }
   for (; t < n; ++t) store_lanes(out, count, t, s.first(in, t));
@@ -322,6 +322,22 @@ bool sweep_suits_impl(Kind kind, const Params& p) noexcept {
 #endif
 }
 
+// The fewest sets a run of K's sweep should take: K::Sweep::kFewest where the sweep costs more
+// than two sets one after the other would, else 2.
+std::size_t sweep_fewest_impl(Kind kind) noexcept {
+#if CWTS_TA_WIDTH > 1
+  return with_kernel(kind, [&]<class K>() -> std::size_t {
+    if constexpr (has_sweep<K>()) {
+      if constexpr (requires { K::Sweep::kFewest; }) return K::Sweep::kFewest;
+    }
+    return 2;
+  });
+#else
+  (void)kind;
+  return 2;
+#endif
+}
+
 void run_sweep_impl(Kind kind, const Params* sets, std::size_t count, std::size_t n,
                     const double* const* in, double* const* out) {
 #if CWTS_TA_WIDTH > 1
@@ -339,7 +355,7 @@ void run_sweep_impl(Kind kind, const Params* sets, std::size_t count, std::size_
 const detail::IsaKernels& isa_kernels() noexcept {
   static const detail::IsaKernels k{&run_lanes_impl,    kLaneWidth * kGroups, &run_series_impl,
                                     &series_suits_impl, &sweep_suits_impl,    &run_sweep_impl,
-                                    kLaneWidth};
+                                    kLaneWidth,         &sweep_fewest_impl};
   return k;
 }
 

@@ -285,6 +285,9 @@ struct AtrT {
   // period, beta and alpha a lane's own; the true range, the same for every lane, made once a bar.
   struct Sweep {
     using Of = AtrT;
+    // The fewest sets a run of this sweep takes (kernels_dispatch.inl, sweep_fewest_impl): on
+    // AVX-512 two ATR sets ran 0.72x as fast swept as one after the other (BM_Sweep).
+    static constexpr std::size_t kFewest = CWTS_TA_WIDTH == 8 ? 3 : 2;
     V p = splat(0.0), beta = splat(0.0), alpha = splat(0.0), sum = splat(0.0), atr = splat(0.0);
     std::size_t most = 0;
     static bool suits(const Params& pr) noexcept { return iparam(pr, 0) >= 2; }

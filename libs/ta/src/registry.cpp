@@ -569,7 +569,8 @@ void run_sets(Kind k, std::span<const Params> sets, std::size_t n, std::size_t s
   // Sets sweep, a series at a time, in runs of the lane width, where a run fills at least as many
   // lanes as the series would a set at a time: with one series any two sets, with 16 series on
   // AVX-512 a full 8 (measured faster than the series in lanes, docs/benchmarks.md), not 2 sets
-  // beside 16 series. All swept sets share the direct kind of the first one that can sweep (a
+  // beside 16 series. Never fewer than the kernel's sweep_fewest (WMA, ATR, NATR: more on
+  // AVX-512). All swept sets share the direct kind of the first one that can sweep (a
   // matype sweep across kernels runs the others set by set).
   std::vector<Params> can;
   std::vector<std::size_t> can_at;  // each one's index in `sets`
@@ -586,7 +587,13 @@ void run_sets(Kind k, std::span<const Params> sets, std::size_t n, std::size_t s
   std::vector<Params> swept;
   std::vector<std::size_t> at;  // each swept set's index in `sets`
   std::vector<bool> done(sets.size(), false);
-  const std::size_t fill = std::max<std::size_t>(2, std::min(series, kern.lane_width));
+  // Where the batch runs the series one at a time (series_suits: ATR, NATR, WMA, their scalar
+  // whole-series form), a set fills one lane either way: the kernel's fewest sets sweep.
+  const bool singly =
+      !can.empty() && series > 0 && kern.series_suits(sweep_kind, can[0], n, in.data());
+  const std::size_t fewest =
+      can.empty() ? 2 : std::max<std::size_t>(2, kern.sweep_fewest(sweep_kind));
+  const std::size_t fill = singly ? fewest : std::max(fewest, std::min(series, kern.lane_width));
   for (std::size_t first = 0; first < can.size(); first += kern.lane_width) {
     const std::size_t count = std::min(kern.lane_width, can.size() - first);
     if (count < fill) continue;

@@ -213,6 +213,9 @@ struct IsaKernels {
   void (*run_sweep)(Kind, const Params* sets, std::size_t count, std::size_t n,
                     const double* const* in, double* const* out);
   std::size_t lane_width;  // SIMD lanes in one vector (1 on the scalar ISA)
+  // The fewest sets a run_sweep() of this kind should take: below it the sets run faster one
+  // after the other (2 unless the kernel's sweep form measured otherwise).
+  std::size_t (*sweep_fewest)(Kind) noexcept;
 };
 // Series an ISA's whole-series form has run since start (run() and run_many(); a form that fell
 // back to one bar at a time inside counts too): which path a batch took, for tests.
