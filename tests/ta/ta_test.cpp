@@ -893,7 +893,8 @@ TEST(TaReference, ASweepOfParameterSetsGivesEachSetsBitsAlone) {
 // What run_sets() sweeps and what it runs set by set, on the edges: a lone set that could sweep
 // (nothing to sweep beside), an MA sweep whose matypes map to two kernels (the first's sets sweep,
 // the others set by set), two EMA sets beside 16 series (the series fill the lanes better), ATR
-// beside 16 series (they run one at a time: sets sweep from its fewest), WMA's fewest, no
+// beside 16 series (they run one at a time: sets sweep from its fewest), WMA's fewest and two of
+// its lanes rebuilding on one bar among the last bars, no
 // sets, no bars, and series of one call starting with different runs of NaN.
 TEST(TaReference, ASweepRunsOnlySetsThatFillTheLanes) {
   const auto with = [](ta::Kind k, std::initializer_list<std::pair<int, int>> period_type) {
@@ -936,6 +937,13 @@ TEST(TaReference, ASweepRunsOnlySetsThatFillTheLanes) {
     EXPECT_EQ(run_sets_as_run(ta::Kind::kWma, with(ta::Kind::kWma, {{9, -1}, {21, -1}, {30, -1}}),
                               one, n, "three WMA"),
               avx2 ? 3U : 0U);  // AVX-512: fewer than its fewest (4)
+    // WMA's periods 9 and 17 rebuild their sums at the same bar, 151 (9p - 2 + 8p k), which is
+    // among the last bars after the tiles (152 bars, warm-up 17) on either width.
+    const std::vector<Series> short_one{make_series(Shape::kWalk, 152, 12)};
+    EXPECT_EQ(
+        run_sets_as_run(ta::Kind::kWma, with(ta::Kind::kWma, {{9, -1}, {17, -1}, {3, -1}, {5, -1}}),
+                        short_one, 152, "WMA rebuilds of two lanes on one bar, in the tail"),
+        simd ? 4U : 0U);
     EXPECT_EQ(run_sets_as_run(ta::Kind::kRsi, with(ta::Kind::kRsi, {{5, -1}, {14, -1}, {50, -1}}),
                               nan_starts, n, "NaN starts"),
               simd ? 9U : 0U);

@@ -98,6 +98,29 @@ struct RegT {
       return value(pi, sum_x, divisor, sum_xy, sum_y);
     };
     std::size_t t = p - 1;
+    // kTiles tiles of W bars at once: each tile's two sums are a chain of dependent adds (its
+    // latency bounds one tile), the tiles' chains are independent and interleave. The same
+    // operations per lane in the same order, so the same bits.
+    constexpr std::size_t kTiles = 4;
+    for (; t + kTiles * W <= n; t += kTiles * W) {
+      const double* w = x + (t + 1 - p);  // lane 0's oldest, p - 1 bars back
+      V sum_xy[kTiles], sum_y[kTiles];
+      for (std::size_t tile = 0; tile < kTiles; ++tile) sum_xy[tile] = sum_y[tile] = splat(0.0);
+      double i = static_cast<double>(p - 1);
+      for (std::size_t j = 0; j < p; ++j, i -= 1.0) {
+        const V weight = splat(i);
+        for (std::size_t tile = 0; tile < kTiles; ++tile) {
+          V u;
+          std::memcpy(&u, w + tile * W + j, sizeof(V));
+          sum_y[tile] = sum_y[tile] + u;
+          sum_xy[tile] = sum_xy[tile] + weight * u;
+        }
+      }
+      for (std::size_t tile = 0; tile < kTiles; ++tile) {
+        const V v = value(pi, sum_x, divisor, sum_xy[tile], sum_y[tile]);
+        std::memcpy(y + t + tile * W, &v, sizeof(V));
+      }
+    }
     for (; t + W <= n; t += W) {
       const double* w = x + (t + 1 - p);  // lane 0's oldest, p - 1 bars back
       const V v = line([w](std::size_t j) {

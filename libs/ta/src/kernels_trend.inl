@@ -317,6 +317,71 @@ struct Sar {
     s = sel(s > a, a, s);
     return sel(s > b, b, s);
   }
+#if CWTS_TA_WIDTH == 1
+  // One lane, one bar from the third on: TA_SAR's branches as written (reversals are rare, so
+  // they predict well); ph/pl the previous bar's high and low, nh/nl this bar's. The output.
+  static double advance(bool& is_long, double& sar, double& ep, double& af, double ph, double pl,
+                        double nh, double nl, double acc, double max) noexcept {
+    double out;
+    if (is_long) {
+      if (nl <= sar) {
+        is_long = false;
+        sar = lift(ep, ph, nh);
+        out = sar;
+        af = acc;
+        ep = nl;
+        sar = lift(sar + af * (ep - sar), ph, nh);
+      } else {
+        out = sar;
+        if (nh > ep) {
+          ep = nh;
+          af += acc;
+          if (af > max) af = max;
+        }
+        sar = drop(sar + af * (ep - sar), pl, nl);
+      }
+    } else {
+      if (nh >= sar) {
+        is_long = true;
+        sar = drop(ep, pl, nl);
+        out = sar;
+        af = acc;
+        ep = nh;
+        sar = drop(sar + af * (ep - sar), pl, nl);
+      } else {
+        out = sar;
+        if (nl < ep) {
+          ep = nl;
+          af += acc;
+          if (af > max) af = max;
+        }
+        sar = lift(sar + af * (ep - sar), ph, nh);
+      }
+    }
+    return out;
+  }
+  // One whole series: step() for the first two bars, then advance() with the state in locals,
+  // read straight from the arrays; step()'s operations, so the same bits.
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    Sar k(pr);
+    const double* hi = in[0];
+    const double* lo = in[1];
+    double* y = out[0];
+    std::size_t t = 0;
+    for (; t < n && t < 2; ++t) {
+      const V bar[2] = {hi[t], lo[t]};
+      k.step(bar, y + t);
+    }
+    bool is_long = k.is_long;
+    double sar = k.sar, ep = k.ep, af = k.af, nh = k.nh, nl = k.nl;
+    for (; t < n; ++t) {
+      const double ph = nh, pl = nl;
+      nh = hi[t];
+      nl = lo[t];
+      y[t] = advance(is_long, sar, ep, af, ph, pl, nh, nl, k.acc, k.max);
+    }
+  }
+#endif
   void step(const V* x, V* y) noexcept {
     const V h = x[0], l = x[1];
     if (t == 0) {
@@ -345,42 +410,7 @@ struct Sar {
     nl = l;
     ++t;
 #if CWTS_TA_WIDTH == 1
-    // One lane: TA_SAR's branches as written (reversals are rare, so they predict well).
-    if (is_long) {
-      if (nl <= sar) {
-        is_long = false;
-        sar = lift(ep, ph, nh);
-        y[0] = sar;
-        af = acc;
-        ep = nl;
-        sar = lift(sar + af * (ep - sar), ph, nh);
-      } else {
-        y[0] = sar;
-        if (nh > ep) {
-          ep = nh;
-          af += acc;
-          if (af > max) af = max;
-        }
-        sar = drop(sar + af * (ep - sar), pl, nl);
-      }
-    } else {
-      if (nh >= sar) {
-        is_long = true;
-        sar = drop(ep, pl, nl);
-        y[0] = sar;
-        af = acc;
-        ep = nh;
-        sar = drop(sar + af * (ep - sar), pl, nl);
-      } else {
-        y[0] = sar;
-        if (nl < ep) {
-          ep = nl;
-          af += acc;
-          if (af > max) af = max;
-        }
-        sar = lift(sar + af * (ep - sar), ph, nh);
-      }
-    }
+    y[0] = advance(is_long, sar, ep, af, ph, pl, nh, nl, acc, max);
 #else
     const V vacc = splat(acc), vmax = splat(max);
     // long, reversing to short

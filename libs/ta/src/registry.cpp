@@ -569,9 +569,9 @@ void run_sets(Kind k, std::span<const Params> sets, std::size_t n, std::size_t s
   // Sets sweep, a series at a time, in runs of the lane width, where a run fills at least as many
   // lanes as the series would a set at a time: with one series any two sets, with 16 series on
   // AVX-512 a full 8 (measured faster than the series in lanes, docs/benchmarks.md), not 2 sets
-  // beside 16 series. Never fewer than the kernel's sweep_fewest (WMA, ATR, NATR: more on
-  // AVX-512). All swept sets share the direct kind of the first one that can sweep (a
-  // matype sweep across kernels runs the others set by set).
+  // beside 16 series. Never fewer than the kernel's sweep_fewest (WMA: 3 on AVX2, 4 on AVX-512;
+  // ATR, NATR: 3 on AVX-512). All swept sets share the direct kind of the first one that can sweep
+  // (a matype sweep across kernels runs the others set by set).
   std::vector<Params> can;
   std::vector<std::size_t> can_at;  // each one's index in `sets`
   Kind sweep_kind = Kind::kCount;
