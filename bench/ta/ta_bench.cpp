@@ -1,7 +1,7 @@
 // cwts::ta kernels: one series (the scalar kernel every ISA uses for a single series), many series
 // in SIMD lanes per ISA, a sweep of parameter sets on one series per ISA, and the incremental
-// update per bar. Outputs are preallocated, so these are
-// kernel costs; TA-Lib is compared from Python (bench/ta/ta_vs_talib.py), where its wheel lives.
+// update per bar. Outputs are preallocated, so these are kernel costs; TA-Lib is compared from
+// Python (bench/ta/ta_vs_talib.py), where its wheel lives.
 #include <random>
 #include <string>
 #include <vector>

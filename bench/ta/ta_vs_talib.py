@@ -2,12 +2,16 @@
 """cwts_bridge.ta against TA-Lib (the `ta-lib` wheel) on the same arrays, in the same process.
 
 Single series: every kernel at 1e3 .. 1e7 bars, default parameters, the median of several calls
-of each (both allocate their outputs, as a strategy's call does). Batch: symbols x parameter sets
+of each (both allocate their outputs, as a strategy's call does), the calls going round several
+different series of that length (--distinct): a CPU's branch predictor learns a series of 10,000
+bars replayed hundreds of times, which a strategy computing one pair after another never sees
+(docs/benchmarks.md). Batch: symbols x parameter sets
 (the shape a hyperparameter search runs) through cta.batch on each ISA against a TA-Lib loop, and
 the same parameter sets on one symbol (a sweep).
 Prints a Markdown table (for docs/benchmarks.md) or, with --json, one JSON object.
 """
 import argparse
+import itertools
 import json
 import platform
 import statistics
@@ -120,6 +124,9 @@ def main():
     ap.add_argument("--symbols", type=int, default=16)
     ap.add_argument("--params", type=int, default=8)
     ap.add_argument("--bars", type=int, default=10000)
+    ap.add_argument("--distinct", type=int, default=8,
+                    help="single series: the calls go round this many different series (up to 1e6 bars "
+                         "in all; 1: the same series every call)")
     ap.add_argument("--names", default="", help="comma-separated kernels (default: every one TA-Lib has)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -133,15 +140,22 @@ def main():
     isas = [i for i in ("scalar", "avx2", "avx512") if cta.isa_supported(i)]
     out = {"machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
                        "talib": talib.__version__, "isas": isas},
-           "single": {}, "batch": {}}
+           "single": {}, "batch": {}, "distinct": {}}
 
+    data = {}
+    for n in sizes:
+        count = max(1, min(args.distinct, 10**6 // n))
+        data[n] = [series(n, seed=1 + k) for k in range(count)]
+        out["distinct"][n] = count
     for name in names:
         spec = cta._SPECS[name]
         out["single"][name] = {}
         for n in sizes:
-            d = series(n)
-            a = [d[i] for i in spec["inputs"]]
-            t_talib, t_cwts = timed_pair([lambda: getattr(talib, name)(*a), lambda: getattr(cta, name)(*a)], n)
+            # Each library goes round the same series in the same order (one cycle each).
+            talib_in = itertools.cycle([[d[i] for i in spec["inputs"]] for d in data[n]])
+            cwts_in = itertools.cycle([[d[i] for i in spec["inputs"]] for d in data[n]])
+            t_talib, t_cwts = timed_pair([lambda: getattr(talib, name)(*next(talib_in)),
+                                          lambda: getattr(cta, name)(*next(cwts_in))], n)
             out["single"][name][n] = {"talib_s": t_talib, "cwts_s": t_cwts, "ratio": t_talib / t_cwts}
 
     # Batch: symbols x parameter sets. The first parameter (a period) sweeps 5..5+4*(P-1). Then
@@ -153,7 +167,8 @@ def main():
     if args.json:
         print(json.dumps(out))  # one line: the latency report reads the last line
         return
-    print(f"Single series: TA-Lib time / cwts time (higher = cwts faster); TA-Lib {talib.__version__}")
+    print(f"Single series: TA-Lib time / cwts time (higher = cwts faster); TA-Lib {talib.__version__}; "
+          "different series per call: " + ", ".join(f"{c} at {n:.0e}" for n, c in out["distinct"].items()))
     print("| kernel | " + " | ".join(f"{n:.0e}" for n in sizes) + " |")
     print("|---|" + "---|" * len(sizes))
     for name in names:

@@ -701,6 +701,48 @@ TEST(TaReference, WindowExtremesOverManyChunksAreTheStreamsBits) {
   ta::set_isa(ta::Isa::kScalar);
 }
 
+// MFI over one series runs in chunks of bars (its flows in the lanes, its sums in order): across
+// chunk edges, periods up to and past a chunk, flat bars (no flow), runs of bars without volume
+// that empty the sums (TA-Lib's reset), and NaN bars inside, the same bits as the stream.
+TEST(TaReference, MfiOverManyChunksIsTheStreamsBits) {
+  const ta::Kind k = ta::Kind::kMfi;
+  for (const int period : {2, 14, 2047, 2048, 2049, 3000}) {
+    ta::Params p = ta::default_params(k);
+    p.v[0] = period;
+    for (const std::size_t n : {2047UL, 2049UL, 4097UL, 9000UL}) {
+      for (const Shape shape : {Shape::kWalk, Shape::kCents}) {
+        for (const int holes : {0, 1}) {
+          Series s = make_series(shape, n, 11 + n);
+          if (holes == 1) {  // idle runs of a period (the sums reset) and shorter, and NaN bars
+            const auto idle = static_cast<std::size_t>(period) + 3;
+            for (std::size_t t = n / 4; t < n / 4 + idle && t < n; ++t) s.volume[t] = 0.0;
+            for (std::size_t t = n / 2; t < n / 2 + 5; ++t) s.volume[t] = 0.0;
+            for (const std::size_t t : {n / 3, 2 * n / 3, n - 2}) s.close[t] = kNaN;
+            s.volume[3 * n / 4] = kNaN;
+          }
+          Outputs expect(1, n);
+          auto stream = ta::make_stream(k, p);
+          for (std::size_t t = 0; t < n; ++t) {
+            const double in[4] = {s.high[t], s.low[t], s.close[t], s.volume[t]};
+            stream->update(in, &expect.v[0][t]);
+          }
+          for (const ta::Isa isa : machine_isas()) {
+            ta::set_isa(isa);
+            const Outputs got = run_one(k, p, s);
+            for (std::size_t t = 0; t < n; ++t) {
+              ASSERT_TRUE(same_bits(got.v[0][t], expect.v[0][t]))
+                  << "isa " << ta::to_string(isa) << " p " << period << " n " << n << " shape "
+                  << static_cast<int>(shape) << " holes " << holes << " bar " << t << ": "
+                  << got.v[0][t] << " vs " << expect.v[0][t];
+            }
+          }
+        }
+      }
+    }
+  }
+  ta::set_isa(ta::Isa::kScalar);
+}
+
 // ATR, NATR, WMA, MACDEXT, HT_TRENDLINE, HT_SINE, HT_DCPHASE and MAMA run each series of a batch
 // through the scalar series form, on every ISA: measured faster than their lanes
 // (docs/benchmarks.md). EMA, whose lanes pay, keeps

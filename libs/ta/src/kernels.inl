@@ -23,6 +23,8 @@
 
 #if CWTS_TA_WIDTH > 1
 #include <immintrin.h>
+#else
+#include <emmintrin.h>  // SSE2, in every x86-64 CPU: MAXSD / MINSD where a kernel wants them
 #endif
 
 namespace cwts::ta::CWTS_TA_NS {

@@ -396,9 +396,115 @@ struct Mfi {
       y[0] = splat(kNaN);
       return;
     }
-    const V total = psum + nsum;
-    const V clamped = sel(psum < splat(0.0), splat(0.0), sel(psum > total, total, psum));
-    y[0] = sel(total <= splat(0.0), splat(0.0), splat(100.0) * (clamped / total));
+    y[0] = ratio(psum, nsum);
+  }
+  static V ratio(V ps, V ns) noexcept {
+    const V total = ps + ns;
+    const V clamped = sel(ps < splat(0.0), splat(0.0), sel(ps > total, total, ps));
+    return sel(total <= splat(0.0), splat(0.0), splat(100.0) * (clamped / total));
+  }
+  // One whole series (run()), a chunk of bars at a time: the typical prices, then each bar's
+  // positive and negative flow, in the lanes; then the two sums in order, one bar at a time (the
+  // only recurrence); then the ratios in the lanes. step()'s operations on every value, so the same
+  // bits. The flows of the last p bars stay ahead of the chunk's, for the values leaving the sums.
+  // A bar's flow is zero (step()'s mf == 0) exactly when both its flows are: one of them is mf.
+  // A batch keeps MFI in lanes (series_suits), four or eight sums per chain.
+  static bool series_suits(const Params& /*unused*/, std::size_t /*unused*/,
+                           const double* const* /*unused*/) noexcept {
+    return false;
+  }
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    constexpr std::size_t W = CWTS_TA_WIDTH;
+    const auto q = static_cast<std::size_t>(iparam(pr, 0));
+    const double *high = in[0], *low = in[1], *close = in[2], *volume = in[3];
+    double* y = out[0];
+    if (n == 0) return;
+    y[0] = kNaN;
+    const std::size_t chunk = std::max<std::size_t>(2048, q);
+    // pf / nf[i - s + q]: bar i's positive / negative flow in the chunk from bar s (bars s - q ..
+    // s - 1 before it); tp[i + 1 - s]: bar i's typical price, from bar s - 1; ns[i - s]: the
+    // negative sum.
+    Doubles up_buf(q + chunk, Doubles::Unset{}), down_buf(q + chunk, Doubles::Unset{});
+    Doubles tp_buf(chunk + 1, Doubles::Unset{}), ns_buf(chunk, Doubles::Unset{});
+    double* const pf = up_buf.data();
+    double* const nf = down_buf.data();
+    double* const tp = tp_buf.data();
+    double* const ns = ns_buf.data();
+    double up_sum = 0.0, down_sum = 0.0;
+    std::size_t idle_run = 0;
+    for (std::size_t s = 0; s < n; s += chunk) {
+      const std::size_t e = std::min(n, s + chunk);
+      // Lanes 0 .. W - 1: bars i .. i + W - 1 (the tails: lane 0, its input splat).
+      const auto typical_price = [](V h, V l, V c) { return (h + l + c) / splat(3.0); };
+      std::size_t i = s == 0 ? 0 : s - 1;
+      for (; i + W <= e; i += W) {
+        V h, l, c;
+        std::memcpy(&h, high + i, sizeof(V));
+        std::memcpy(&l, low + i, sizeof(V));
+        std::memcpy(&c, close + i, sizeof(V));
+        const V v = typical_price(h, l, c);
+        std::memcpy(tp + (i + 1 - s), &v, sizeof(V));
+      }
+      for (; i < e; ++i) {
+        const V v = typical_price(splat(high[i]), splat(low[i]), splat(close[i]));
+        std::memcpy(tp + (i + 1 - s), &v, sizeof(double));
+      }
+      const auto flows = [&](std::size_t b, V now, V before, V vol, std::size_t lanes) {
+        const V d = now - before;
+        const V scale = vabs(now) + vabs(before);
+        const V flow = now * vol;
+        const V mf = sel(vabs(d) <= splat(0.00000000000001) * scale, splat(0.0), flow);
+        const M dn = d < splat(0.0);
+        const V up = sel(dn, splat(0.0), mf);
+        const V down = sel(dn, mf, splat(0.0));
+        std::memcpy(pf + (b - s + q), &up, lanes * sizeof(double));
+        std::memcpy(nf + (b - s + q), &down, lanes * sizeof(double));
+      };
+      const std::size_t first = std::max<std::size_t>(s, 1);
+      for (i = first; i + W <= e; i += W) {
+        V now, before, vol;
+        std::memcpy(&now, tp + (i + 1 - s), sizeof(V));
+        std::memcpy(&before, tp + (i - s), sizeof(V));
+        std::memcpy(&vol, volume + i, sizeof(V));
+        flows(i, now, before, vol, W);
+      }
+      for (; i < e; ++i) flows(i, splat(tp[i + 1 - s]), splat(tp[i - s]), splat(volume[i]), 1);
+      for (i = first; i < e; ++i) {
+        if (i > q) {
+          up_sum = up_sum - pf[i - s];
+          down_sum = down_sum - nf[i - s];
+        }
+        const double up = pf[i - s + q], down = nf[i - s + q];
+        up_sum = up_sum + up;
+        down_sum = down_sum + down;
+        idle_run = up == 0.0 && down == 0.0 ? idle_run + 1 : 0;
+        if (idle_run >= q) [[unlikely]] {
+          idle_run = q;
+          up_sum = down_sum = 0.0;
+        }
+        if (i < q) {
+          y[i] = kNaN;
+        } else {
+          y[i] = up_sum;
+          ns[i - s] = down_sum;
+        }
+      }
+      for (i = std::max(s, q); i + W <= e; i += W) {
+        V ps, neg_sum;
+        std::memcpy(&ps, y + i, sizeof(V));
+        std::memcpy(&neg_sum, ns + (i - s), sizeof(V));
+        const V r = ratio(ps, neg_sum);
+        std::memcpy(y + i, &r, sizeof(V));
+      }
+      for (; i < e; ++i) {
+        const V r = ratio(splat(y[i]), splat(ns[i - s]));
+        std::memcpy(y + i, &r, sizeof(double));
+      }
+      if (e < n) {  // the chunk's last q flows lead the next one
+        std::memmove(pf, pf + (e - s), q * sizeof(double));
+        std::memmove(nf, nf + (e - s), q * sizeof(double));
+      }
+    }
   }
 };
 

@@ -318,10 +318,22 @@ struct Sar {
     return sel(s > b, b, s);
   }
 #if CWTS_TA_WIDTH == 1
+  // A new extreme, `if (fresh) { ep = extreme; af += acc; if (af > max) af = max; }`, without a
+  // branch: one comes on a third of the bars or so, at random, where the clamps above are rare.
+  // The extreme and the clamp are selects (MAXSD / MINSD or a branch, the compiler's choice, their
+  // NaN rules kept: not the _mm_max_sd / _mm_min_sd intrinsics, whose operands GCC may swap), af
+  // is picked by the comparison's mask.
+  static void extend(__m128d fresh, double& af, double acc, double max) noexcept {
+    double grown = af + acc;
+    grown = grown > max ? max : grown;
+    af = _mm_cvtsd_f64(
+        _mm_or_pd(_mm_and_pd(fresh, _mm_set_sd(grown)), _mm_andnot_pd(fresh, _mm_set_sd(af))));
+  }
   // One lane, one bar from the third on: TA_SAR's branches as written (reversals are rare, so
   // they predict well); ph/pl the previous bar's high and low, nh/nl this bar's. The output.
-  static double advance(bool& is_long, double& sar, double& ep, double& af, double ph, double pl,
-                        double nh, double nl, double acc, double max) noexcept {
+  [[gnu::always_inline]] static double advance(bool& is_long, double& sar, double& ep, double& af,
+                                               double ph, double pl, double nh, double nl,
+                                               double acc, double max) noexcept {
     double out;
     if (is_long) {
       if (nl <= sar) {
@@ -333,11 +345,8 @@ struct Sar {
         sar = lift(sar + af * (ep - sar), ph, nh);
       } else {
         out = sar;
-        if (nh > ep) {
-          ep = nh;
-          af += acc;
-          if (af > max) af = max;
-        }
+        extend(_mm_cmpgt_sd(_mm_set_sd(nh), _mm_set_sd(ep)), af, acc, max);
+        ep = nh > ep ? nh : ep;
         sar = drop(sar + af * (ep - sar), pl, nl);
       }
     } else {
@@ -350,11 +359,8 @@ struct Sar {
         sar = drop(sar + af * (ep - sar), pl, nl);
       } else {
         out = sar;
-        if (nl < ep) {
-          ep = nl;
-          af += acc;
-          if (af > max) af = max;
-        }
+        extend(_mm_cmplt_sd(_mm_set_sd(nl), _mm_set_sd(ep)), af, acc, max);
+        ep = nl < ep ? nl : ep;
         sar = lift(sar + af * (ep - sar), ph, nh);
       }
     }
