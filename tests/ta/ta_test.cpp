@@ -701,6 +701,44 @@ TEST(TaReference, WindowExtremesOverManyChunksAreTheStreamsBits) {
   ta::set_isa(ta::Isa::kScalar);
 }
 
+// STOCHRSI over one series on a vector ISA takes fast %K's window extremes over the RSI in the
+// lanes (the RSI in the fast %D output until fast %D is written over it), and steps STOCHF over the
+// RSI where the window is longer than a chunk of those extremes: the stream's bits either way.
+TEST(TaReference, StochRsiOverShortAndLongWindowsIsTheStreamsBits) {
+  const ta::Kind k = ta::Kind::kStochRsi;
+  for (const int fastk : {1, 5, 1024, 1025, 2000}) {
+    for (const int fastd : {1, 3, 40}) {
+      ta::Params p = ta::default_params(k);
+      p.v[1] = fastk;
+      p.v[2] = fastd;
+      for (const std::size_t n : {1100UL, 4097UL}) {
+        const Series s = make_series(Shape::kWalk, n, 5 + n);
+        Outputs expect(2, n);
+        auto stream = ta::make_stream(k, p);
+        for (std::size_t t = 0; t < n; ++t) {
+          double out[2];
+          stream->update(&s.close[t], out);
+          expect.v[0][t] = out[0];
+          expect.v[1][t] = out[1];
+        }
+        for (const ta::Isa isa : machine_isas()) {
+          ta::set_isa(isa);
+          const Outputs got = run_one(k, p, s);
+          for (std::size_t j = 0; j < 2; ++j) {
+            for (std::size_t t = 0; t < n; ++t) {
+              ASSERT_TRUE(same_bits(got.v[j][t], expect.v[j][t]))
+                  << "isa " << ta::to_string(isa) << " fastk " << fastk << " fastd " << fastd
+                  << " n " << n << " output " << j << " bar " << t << ": " << got.v[j][t] << " vs "
+                  << expect.v[j][t];
+            }
+          }
+        }
+      }
+    }
+  }
+  ta::set_isa(ta::Isa::kScalar);
+}
+
 // MFI over one series runs in chunks of bars (its flows in the lanes, its sums in order): across
 // chunk edges, periods up to and past a chunk, flat bars (no flow), runs of bars without volume
 // that empty the sums (TA-Lib's reset), and NaN bars inside, the same bits as the stream.

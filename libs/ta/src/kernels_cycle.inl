@@ -305,15 +305,34 @@ struct PerLaneT {
   Lane lane[CWTS_TA_WIDTH];
   Params params;
   explicit PerLaneT(const Params& p) : params(p) { reset(); }
-  void reset() noexcept {
-    for (auto& l : lane) {
-      if constexpr (std::is_constructible_v<Lane, const Params&>) {
-        l = Lane(params);
-      } else {
-        l = Lane{};
-      }
+  static Lane make(const Params& p) noexcept {
+    if constexpr (std::is_constructible_v<Lane, const Params&>) {
+      return Lane(p);
+    } else {
+      return Lane{};
     }
   }
+  void reset() noexcept {
+    for (auto& l : lane) l = make(params);
+  }
+#if CWTS_TA_WIDTH == 1
+  // One whole series: the lane stepped over the arrays as they are, its state in one local, without
+  // the kernel loop's copies of each bar in and out. step()'s calls, so the same bits. A batch
+  // takes it only where the kernel says so (kBatchAsScalarSeries).
+  static bool series_suits(const Params& /*unused*/, std::size_t /*unused*/,
+                           const double* const* /*unused*/) noexcept {
+    return kBatchAsScalarSeries;
+  }
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    Lane one = make(pr);
+    const double* x = in[0];
+    for (std::size_t t = 0; t < n; ++t) {
+      double o[Lane::kOutputs];
+      const bool ready = one.step(x[t], o);
+      for (int j = 0; j < Lane::kOutputs; ++j) out[j][t] = ready ? o[j] : kNaN;
+    }
+  }
+#endif
   void step(const V* x, V* y) noexcept {
     for (int j = 0; j < Lane::kOutputs; ++j) y[j] = splat(kNaN);
     for (int l = 0; l < CWTS_TA_WIDTH; ++l) {

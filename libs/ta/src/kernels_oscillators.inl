@@ -341,6 +341,40 @@ struct StochRsi {
     }
     if (begin < n) Stochf::smooth_series(fp, begin, n, out);
   }
+#else
+  // One whole series: the RSI through its scalar series form into out[1], then STOCHF's one-series
+  // form over it from its first value, as FastK::series_of() runs it (the window extremes and %K
+  // with the bars in the lanes, fast %D over that; step() from there where the RSI holds a NaN or
+  // a -0), fast %D's warm-up NaN written only once the RSI under it has been read. What step()
+  // computes, the same bits. A batch keeps STOCHRSI in lanes (series_suits).
+  static bool series_suits(const Params& /*unused*/, std::size_t /*unused*/,
+                           const double* const* /*unused*/) noexcept {
+    return false;
+  }
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    const auto lb = static_cast<std::size_t>(iparam(pr, 0));
+    if (n <= lb) {
+      for (std::size_t j = 0; j < 2; ++j) fill_nan(out[j], n, n);
+      return;
+    }
+    double* const r = out[1];
+    double* rout[1] = {r};
+    detail::run_scalar_series(Kind::kRsi, pr, n, in, rout);
+    fill_nan(out[0], n, lb);
+    fill_nan(out[1], n, lb);
+    const Params fp = stochf_params(pr);
+    const auto p = static_cast<std::size_t>(iparam(fp, 0));
+    const std::size_t m = n - lb;
+    const double* rsi_hlc[3] = {r + lb, r + lb, r + lb};
+    double* const from_lb[2] = {out[0] + lb, out[1] + lb};
+    fill_nan(from_lb[0], m, p - 1);
+    if (!hl_window_series(p, m, rsi_hlc, FastK::value, from_lb[0])) {
+      step_series<Stochf>(fp, m, rsi_hlc, 3, from_lb, 2);  // reads each bar before it writes it
+      return;
+    }
+    fill_nan(from_lb[1], m, p - 1);
+    if (m >= p) Stochf::smooth_series(fp, p - 1, m, from_lb);
+  }
 #endif
 };
 
