@@ -702,8 +702,9 @@ TEST(TaReference, WindowExtremesOverManyChunksAreTheStreamsBits) {
 }
 
 // STOCHRSI over one series on a vector ISA takes fast %K's window extremes over the RSI in the
-// lanes (the RSI in the fast %D output until fast %D is written over it), and steps STOCHF over the
-// RSI where the window is longer than a chunk of those extremes: the stream's bits either way.
+// lanes (the RSI in the fast %D output until fast %D is written over it), and runs its scalar
+// one-series form where the window is longer than a chunk of those extremes: the stream's bits
+// either way.
 TEST(TaReference, StochRsiOverShortAndLongWindowsIsTheStreamsBits) {
   const ta::Kind k = ta::Kind::kStochRsi;
   for (const int fastk : {1, 5, 1024, 1025, 2000}) {
@@ -740,8 +741,9 @@ TEST(TaReference, StochRsiOverShortAndLongWindowsIsTheStreamsBits) {
 }
 
 // MFI over one series runs in chunks of bars (its flows in the lanes, its sums in order): across
-// chunk edges, periods up to and past a chunk, flat bars (no flow), runs of bars without volume
-// that empty the sums (TA-Lib's reset), and NaN bars inside, the same bits as the stream.
+// chunk edges, periods up to and past a chunk, runs of bars without volume or without a price move
+// (no flow) long enough to empty the sums (TA-Lib's reset) and shorter, and NaN bars inside (the
+// sums NaN until a reset empties them), the same bits as the stream.
 TEST(TaReference, MfiOverManyChunksIsTheStreamsBits) {
   const ta::Kind k = ta::Kind::kMfi;
   for (const int period : {2, 14, 2047, 2048, 2049, 3000}) {
@@ -749,14 +751,26 @@ TEST(TaReference, MfiOverManyChunksIsTheStreamsBits) {
     p.v[0] = period;
     for (const std::size_t n : {2047UL, 2049UL, 4097UL, 9000UL}) {
       for (const Shape shape : {Shape::kWalk, Shape::kCents}) {
-        for (const int holes : {0, 1}) {
+        for (const int holes : {0, 1, 2}) {
           Series s = make_series(shape, n, 11 + n);
-          if (holes == 1) {  // idle runs of a period (the sums reset) and shorter, and NaN bars
-            const auto idle = static_cast<std::size_t>(period) + 3;
-            for (std::size_t t = n / 4; t < n / 4 + idle && t < n; ++t) s.volume[t] = 0.0;
-            for (std::size_t t = n / 2; t < n / 2 + 5; ++t) s.volume[t] = 0.0;
-            for (const std::size_t t : {n / 3, 2 * n / 3, n - 2}) s.close[t] = kNaN;
-            s.volume[3 * n / 4] = kNaN;
+          // Bars [from, from + count) without flow: no volume (holes 1) or one price (holes 2).
+          const auto idle = [&](std::size_t from, std::size_t count) {
+            for (std::size_t t = from; t < from + count && t < n; ++t) {
+              if (holes == 1) {
+                s.volume[t] = 0.0;
+              } else {
+                s.close[t] = s.high[t] = s.low[t] = s.close[from];
+              }
+            }
+          };
+          if (holes > 0) {
+            const auto reset = static_cast<std::size_t>(period) + 3;
+            const std::size_t a = n / 50, b = a + reset + 20;
+            idle(a, reset);                // the sums reset
+            idle(a + reset + 7, 5);        // a short idle run after
+            if (b < n) s.close[b] = kNaN;  // the sums NaN from here ...
+            idle(b + 3, reset);      // ... until the next reset (past the end for some periods)
+            s.volume[n - 2] = kNaN;  // and NaN again near the end
           }
           Outputs expect(1, n);
           auto stream = ta::make_stream(k, p);

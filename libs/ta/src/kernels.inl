@@ -24,7 +24,7 @@
 #if CWTS_TA_WIDTH > 1
 #include <immintrin.h>
 #else
-#include <emmintrin.h>  // SSE2, in every x86-64 CPU: MAXSD / MINSD where a kernel wants them
+#include <emmintrin.h>  // SSE2, in every x86-64 CPU: a comparison's mask where a kernel wants one
 #endif
 
 namespace cwts::ta::CWTS_TA_NS {

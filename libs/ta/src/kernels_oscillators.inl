@@ -344,9 +344,11 @@ struct StochRsi {
 #else
   // One whole series: the RSI through its scalar series form into out[1], then STOCHF's one-series
   // form over it from its first value, as FastK::series_of() runs it (the window extremes and %K
-  // with the bars in the lanes, fast %D over that; step() from there where the RSI holds a NaN or
-  // a -0), fast %D's warm-up NaN written only once the RSI under it has been read. What step()
-  // computes, the same bits. A batch keeps STOCHRSI in lanes (series_suits).
+  // with the bars in the lanes, fast %D over that), fast %D's warm-up NaN written only once the
+  // RSI under it has been read. Where the extremes cannot keep step()'s bits (the RSI holds a NaN
+  // or a -0) or take the window (fast %K longer than a chunk), the scalar series form above from
+  // the first bar. What step() computes, the same bits. A batch keeps STOCHRSI in lanes
+  // (series_suits).
   static bool series_suits(const Params& /*unused*/, std::size_t /*unused*/,
                            const double* const* /*unused*/) noexcept {
     return false;
@@ -369,7 +371,7 @@ struct StochRsi {
     double* const from_lb[2] = {out[0] + lb, out[1] + lb};
     fill_nan(from_lb[0], m, p - 1);
     if (!hl_window_series(p, m, rsi_hlc, FastK::value, from_lb[0])) {
-      step_series<Stochf>(fp, m, rsi_hlc, 3, from_lb, 2);  // reads each bar before it writes it
+      detail::run_scalar_series(Kind::kStochRsi, pr, n, in, out);  // from the first bar again
       return;
     }
     fill_nan(from_lb[1], m, p - 1);
@@ -454,7 +456,8 @@ struct Mfi {
     double* y = out[0];
     if (n == 0) return;
     y[0] = kNaN;
-    const std::size_t chunk = std::max<std::size_t>(2048, q);
+    // Chunks of at least q bars (the carried flows fit ahead of one), or the whole series.
+    const std::size_t chunk = std::min(n, std::max<std::size_t>(2048, q));
     // pf / nf[i - s + q]: bar i's positive / negative flow in the chunk from bar s (bars s - q ..
     // s - 1 before it); tp[i + 1 - s]: bar i's typical price, from bar s - 1; ns[i - s]: the
     // negative sum.
