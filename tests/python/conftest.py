@@ -3,11 +3,13 @@
 The binary comes from $CWTS_SIM_BIN or the first of build/{dev,release,asan}. Without one the
 tests are skipped, unless $CWTS_REQUIRE_SIM is set (scripts/test sets it): then they fail.
 """
+import ctypes
 import json
 import os
 import pathlib
 import select
 import signal
+import struct
 import subprocess
 import time
 import urllib.request
@@ -106,6 +108,40 @@ def wait_until(pred, timeout=10.0, step=0.02):
             return value
         time.sleep(step)
     return pred()
+
+
+class DirectoryWatch:
+    """What happens to the names in a directory (inotify): shows that a file cwtsd publishes for
+    clients appears whole, by one rename, and is never created or written in place."""
+
+    CREATE, MODIFY, MOVED_TO = 0x100, 0x2, 0x80
+
+    def __init__(self, path="/dev/shm"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        assert self.fd >= 0, os.strerror(ctypes.get_errno())
+        mask = self.CREATE | self.MODIFY | self.MOVED_TO
+        assert libc.inotify_add_watch(self.fd, str(path).encode(), mask) >= 0
+        self.seen = []  # (mask, name)
+
+    def events(self, name):
+        """The events so far on `name`, as "create", "modify" or "moved_to"."""
+        while True:
+            try:
+                buf = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                break
+            at = 0
+            while at < len(buf):
+                _wd, mask, _cookie, size = struct.unpack_from("iIII", buf, at)
+                raw = buf[at + 16:at + 16 + size].rstrip(b"\0").decode(errors="replace")
+                self.seen.append((mask, raw))
+                at += 16 + size
+        kinds = {self.CREATE: "create", self.MODIFY: "modify", self.MOVED_TO: "moved_to"}
+        return [k for m, n in self.seen if n == name for bit, k in kinds.items() if m & bit]
+
+    def close(self):
+        os.close(self.fd)
 
 
 def cwtsd_binary():

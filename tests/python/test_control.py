@@ -10,7 +10,7 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 import cwts_bridge
-from conftest import Engine, control_port, generated_token, wait_until
+from conftest import DirectoryWatch, Engine, control_port, generated_token, wait_until
 
 
 def control_address(engine):
@@ -20,6 +20,21 @@ def control_address(engine):
         return [json.loads(l) for l in engine.log_path.read_text().splitlines() if '"control_listening"' in l]
     assert wait_until(lines, timeout=10), "cwtsd logged no control_listening line"
     return lines()[-1]
+
+
+def test_the_control_file_appears_whole(synthetic_sim, tmp_path):
+    """cwtsctl and scripts read cwts-<instance>.control as soon as it exists: it appears by one
+    rename, never created empty and then written."""
+    watch = DirectoryWatch()
+    e = None
+    try:
+        e = Engine(synthetic_sim, tmp_path)
+        control_port(e)
+        assert watch.events(f"cwts-{e.instance}.control") == ["moved_to"]
+    finally:
+        watch.close()
+        if e is not None and e.proc.poll() is None:
+            assert e.stop() == 0
 
 
 def get(port, path, method="GET"):

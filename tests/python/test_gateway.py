@@ -16,14 +16,16 @@ import pytest
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
-from conftest import API_KEY, API_SECRET, GATEWAY_KEY, GATEWAY_SECRET, Engine, SpawnedEngine, wait_until
+from conftest import (API_KEY, API_SECRET, GATEWAY_KEY, GATEWAY_SECRET, DirectoryWatch, Engine,
+                      SpawnedEngine, wait_until)
 
 GATEWAY = {"listen": "127.0.0.1:0", "slot": 15}
 
 
 def gateway_url(engine):
     f = pathlib.Path("/dev/shm") / f"cwts-{engine.instance}.gateway"
-    assert wait_until(f.exists, timeout=10), "the gateway writes its address"
+    assert wait_until(lambda: f.exists() and f.read_text().endswith("\n"), timeout=10), \
+        "the gateway writes its address"
     return "http://" + f.read_text().strip()
 
 
@@ -34,6 +36,22 @@ def gw(synthetic_sim, tmp_path):
     yield e
     if e.proc.poll() is None:
         assert e.stop() == 0
+
+
+def test_the_address_file_appears_whole(synthetic_sim, tmp_path):
+    """Clients poll for cwts-<instance>.gateway and read it as soon as it exists: it must appear by
+    one rename, never created empty and then written (a client once read it empty and asked
+    http:///api/...)."""
+    watch = DirectoryWatch()
+    e = None
+    try:
+        e = Engine(synthetic_sim, tmp_path, overrides={"gateway": GATEWAY})
+        gateway_url(e)
+        assert watch.events(f"cwts-{e.instance}.gateway") == ["moved_to"]
+    finally:
+        watch.close()
+        if e is not None and e.proc.poll() is None:
+            assert e.stop() == 0
 
 
 def ccxt_client(url, secret=GATEWAY_SECRET):

@@ -537,6 +537,15 @@ def test_the_remote_bridge_follows_an_engine_restart(synthetic_sim, tmp_path, to
     eng = Engine(synthetic_sim, tmp_path, overrides={"control": {
         "listen": f"127.0.0.1:{port}", "tokens_file": str(tokens_file)}})
 
+    def control_listening():  # Engine() waits for the books, not for the control plane's listener
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    assert wait_until(control_listening, timeout=10)
+
     async def main():
         # The IOCs cross the ask with room: the synthetic market moves between quote and order.
         proxy = CuttingProxy(port)

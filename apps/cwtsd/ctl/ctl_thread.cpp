@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "address_file.hpp"
 #include "cwts/core/clock.hpp"
 #include "cwts/log/json_log.hpp"
 
@@ -232,10 +233,11 @@ void CtlThread::open_control_plane(std::string token, std::vector<ControlToken> 
   control_file_ = cfg_.region.shm_dir + "/cwts-" + cfg_.region.instance + ".control";
   // "ADDRESS:PORT\n", and a second line "tls" when the port speaks only TLS (https, wss): readers
   // of the first line (cut -d: -f2, cwtsctl) keep working. docs/operations.md.
-  if (std::FILE* f = std::fopen(control_file_.c_str(), "w")) {
-    std::fprintf(f, "%s\n%s", where.c_str(), cfg_.control.tls() ? "tls\n" : "");
-    std::fclose(f);
-  } else {
+  if (const std::string why =
+          publish_file(control_file_, where + '\n' + (cfg_.control.tls() ? "tls\n" : ""));
+      !why.empty()) {
+    log_event(spdlog::level::err, "ctl", "control_file_failed",
+              LogFields().str("file", control_file_).str("error", why));
     control_file_.clear();
   }
   log_event(spdlog::level::info, "ctl", "control_listening",

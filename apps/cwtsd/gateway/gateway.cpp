@@ -4,9 +4,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <stdexcept>
 
+#include "address_file.hpp"
 #include "cwts/binance/json_responses.hpp"
 #include "cwts/core/clock.hpp"
 #include "cwts/engine/validator.hpp"
@@ -225,9 +225,12 @@ void Gateway::start() {
   i.started = true;
   // Where clients find it when the port was ephemeral (as the control plane's .control file).
   i.port_file = i.cfg.region.shm_dir + "/cwts-" + i.cfg.region.instance + ".gateway";
-  {
-    std::ofstream f(i.port_file, std::ios::trunc);
-    f << i.cfg.gateway.address << ':' << port() << '\n';
+  if (const std::string why =
+          publish_file(i.port_file, i.cfg.gateway.address + ':' + std::to_string(port()) + '\n');
+      !why.empty()) {
+    log::log_event(spdlog::level::err, "gateway", "address_file_failed",
+                   log::LogFields().str("file", i.port_file).str("error", why));
+    i.port_file.clear();
   }
   log::log_event(spdlog::level::info, "gateway", "listening",
                  log::LogFields()
@@ -249,7 +252,7 @@ void Gateway::stop() {
   });
   if (i.thread.joinable()) i.thread.join();
   i.fetcher.reset();
-  std::remove(i.port_file.c_str());
+  if (!i.port_file.empty()) std::remove(i.port_file.c_str());
   if (i.claim != 0) i.engine.slot_broker().release_local(i.slot);
   i.claim = 0;
   log::log_event(spdlog::level::info, "gateway", "stopped",

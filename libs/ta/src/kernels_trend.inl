@@ -295,7 +295,8 @@ struct Willr {
 };
 
 // TA_SAR: direction from the first bar's -DM, then Wilder's parabolic stop and reverse. All four
-// cases are computed and the lanes pick theirs (one lane: the branches themselves).
+// cases are computed and the lanes pick theirs (one lane: TA_SAR's branches, but for a new
+// extreme).
 struct Sar {
   double acc, max;
   long t = 0;
@@ -329,8 +330,9 @@ struct Sar {
     af = _mm_cvtsd_f64(
         _mm_or_pd(_mm_and_pd(fresh, _mm_set_sd(grown)), _mm_andnot_pd(fresh, _mm_set_sd(af))));
   }
-  // One lane, one bar from the third on: TA_SAR's branches as written (reversals are rare, so
-  // they predict well); ph/pl the previous bar's high and low, nh/nl this bar's. The output.
+  // One lane, one bar from the third on: TA_SAR's branches as written for the reversals (rare, so
+  // they predict well), a new extreme through extend(); ph/pl the previous bar's high and low,
+  // nh/nl this bar's. The output.
   [[gnu::always_inline]] static double advance(bool& is_long, double& sar, double& ep, double& af,
                                                double ph, double pl, double nh, double nl,
                                                double acc, double max) noexcept {
