@@ -795,6 +795,42 @@ TEST(TaReference, MfiOverManyChunksIsTheStreamsBits) {
   ta::set_isa(ta::Isa::kScalar);
 }
 
+// `count` series of n bars (every shape but a leading NaN) through run_many() on every ISA: the
+// stream's bits, and `scalar(isa)` of them run one at a time as scalar series.
+template <class F>
+void check_batch_routing(ta::Kind k, const ta::Params& p, std::size_t n, std::size_t count,
+                         std::uint64_t seed, F scalar) {
+  const ta::KindSpec& spec = ta::spec(k);
+  ta::set_isa(ta::Isa::kScalar);
+  std::vector<Series> series;
+  std::vector<Outputs> expect;
+  for (std::size_t i = 0; i < count; ++i) {
+    series.push_back(make_series(kShapes[i % std::size(kShapes)], n, seed + i));
+    if (i % std::size(kShapes) == 5) series.back() = make_series(Shape::kWalk, n, seed + i);
+    Outputs o(spec.n_outputs, n);  // the stream's, bar by bar
+    auto stream = ta::make_stream(k, p);
+    for (std::size_t t = 0; t < n; ++t) {
+      double in[ta::kMaxInputs], out[ta::kMaxOutputs];
+      for (std::size_t j = 0; j < spec.n_inputs; ++j)
+        in[j] = series.back().input(spec.inputs[j])[t];
+      stream->update(in, out);
+      for (std::size_t j = 0; j < spec.n_outputs; ++j) o.v[j][t] = out[j];
+    }
+    expect.push_back(std::move(o));
+  }
+  for (const ta::Isa isa : machine_isas()) {
+    ta::set_isa(isa);
+    Batch b(spec, series, n);
+    const std::uint64_t before = ta::detail::batch_scalar_series_runs();
+    ta::run_many(k, p, n, count, b.in, b.out);
+    EXPECT_EQ(ta::detail::batch_scalar_series_runs() - before, scalar(isa))
+        << spec.name << " isa " << ta::to_string(isa) << " n " << n;
+    ASSERT_TRUE(same_outputs(b.got, expect, n))
+        << spec.name << " isa " << ta::to_string(isa) << " n " << n;
+  }
+  ta::set_isa(ta::Isa::kScalar);
+}
+
 // ATR, NATR, WMA, MACDEXT, HT_TRENDLINE, HT_SINE, HT_DCPHASE and MAMA run each series of a batch
 // through the scalar series form, on every ISA: measured faster than their lanes
 // (docs/benchmarks.md). EMA, whose lanes pay, keeps
@@ -804,38 +840,24 @@ TEST(TaReference, ABatchRunsTheKernelsWhoseLanesDoNotPayAsScalarSeries) {
   for (const ta::Kind k :
        {ta::Kind::kAtr, ta::Kind::kNatr, ta::Kind::kWma, ta::Kind::kHtTrendline, ta::Kind::kHtSine,
         ta::Kind::kHtDcPhase, ta::Kind::kMama, ta::Kind::kMacdExt, ta::Kind::kEma}) {
-    const ta::KindSpec& spec = ta::spec(k);
-    const ta::Params p = ta::default_params(k);
-    const std::size_t n = 700, count = 11;
-    ta::set_isa(ta::Isa::kScalar);
-    std::vector<Series> series;
-    std::vector<Outputs> expect;
-    for (std::size_t i = 0; i < count; ++i) {
-      series.push_back(make_series(kShapes[i % std::size(kShapes)], n, 70 + i));
-      if (i % std::size(kShapes) == 5) series.back() = make_series(Shape::kWalk, n, 70 + i);
-      Outputs o(spec.n_outputs, n);  // the stream's, bar by bar
-      auto stream = ta::make_stream(k, p);
-      for (std::size_t t = 0; t < n; ++t) {
-        double in[ta::kMaxInputs], out[ta::kMaxOutputs];
-        for (std::size_t j = 0; j < spec.n_inputs; ++j)
-          in[j] = series.back().input(spec.inputs[j])[t];
-        stream->update(in, out);
-        for (std::size_t j = 0; j < spec.n_outputs; ++j) o.v[j][t] = out[j];
-      }
-      expect.push_back(std::move(o));
-    }
-    for (const ta::Isa isa : machine_isas()) {
-      ta::set_isa(isa);
-      Batch b(spec, series, n);
-      const std::uint64_t before = ta::detail::batch_scalar_series_runs();
-      ta::run_many(k, p, n, count, b.in, b.out);
-      const std::uint64_t scalar = k == ta::Kind::kEma && isa != ta::Isa::kScalar ? 0 : count;
-      EXPECT_EQ(ta::detail::batch_scalar_series_runs() - before, scalar)
-          << spec.name << " isa " << ta::to_string(isa);
-      ASSERT_TRUE(same_outputs(b.got, expect, n)) << spec.name << " isa " << ta::to_string(isa);
+    const std::size_t count = 11;
+    check_batch_routing(k, ta::default_params(k), 700, count, 70, [&](ta::Isa isa) {
+      return k == ta::Kind::kEma && isa != ta::Isa::kScalar ? 0 : count;
+    });
+  }
+}
+
+// MACD runs a batch's series of 2,048 bars or more as scalar series, shorter ones in lanes (the
+// lanes pay while the series stay in the caches): the stream's bits either way.
+TEST(TaReference, AMacdBatchRunsLongSeriesAsScalarSeries) {
+  const std::size_t count = 11;
+  for (const ta::Params& p : param_sets(ta::Kind::kMacd)) {
+    for (const std::size_t n : {700UL, 2047UL, 2048UL, 3001UL}) {
+      check_batch_routing(ta::Kind::kMacd, p, n, count, 170, [&](ta::Isa isa) {
+        return isa == ta::Isa::kScalar || n >= 2048 ? count : 0;
+      });
     }
   }
-  ta::set_isa(ta::Isa::kScalar);
 }
 
 // A batch of one or two series leaves most of a vector's lanes idle: on AVX2 (4 lanes) one series,
@@ -844,7 +866,7 @@ TEST(TaReference, ABatchRunsTheKernelsWhoseLanesDoNotPayAsScalarSeries) {
 // stream's bits. Three fill AVX-512's lanes enough and stay there.
 TEST(TaReference, ALoneSeriesOfABatchRunsAsOneSeries) {
   for (const ta::Kind k :
-       {ta::Kind::kMacd, ta::Kind::kHtDcPeriod, ta::Kind::kStoch, ta::Kind::kObv}) {
+       {ta::Kind::kAdx, ta::Kind::kHtDcPeriod, ta::Kind::kStoch, ta::Kind::kObv}) {
     const ta::KindSpec& spec = ta::spec(k);
     const ta::Params p = ta::default_params(k);
     const std::size_t n = 500;

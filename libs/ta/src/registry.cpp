@@ -484,7 +484,7 @@ void many_on(Kind k, const Params& p, std::size_t n, std::size_t series, const d
     if (lanes * 4 <= kern.lane_width) {
       // A series or two would leave most of a vector idle, and a kernel stepping each lane on
       // its own (HT_*, MAMA) would step the idle ones too: each runs as run() runs one series,
-      // the ISA's whole-series form or the scalar kernel (one MACD series in AVX-512's lanes:
+      // the ISA's whole-series form or the scalar kernel (one MACD series in AVX-512's lanes was
       // 3x its scalar time, docs/benchmarks.md).
       for (std::size_t l = 0; l < lanes; ++l) {
         if (!run_series(k, p, n, lane_in.data() + l * ni, lane_out.data() + l * no, kern)) {
