@@ -744,6 +744,50 @@ TEST(TaReference, StochRsiOverShortAndLongWindowsIsTheStreamsBits) {
 // chunk edges, periods up to and past a chunk, runs of bars without volume or without a price move
 // (no flow) long enough to empty the sums (TA-Lib's reset) and shorter, and NaN bars inside (the
 // sums NaN until a reset empties them), the same bits as the stream.
+// BBANDS over the SMA runs its sums a chunk of 2,048 bars at a time and its bands after each chunk,
+// in lanes: the stream's bits across chunk edges, for windows shorter and longer than a chunk,
+// equal and unequal deviations (the unequal ones bar by bar), series whose sums are re-anchored
+// (huge, constant runs), NaN bars, and lengths that leave every remainder of the lanes.
+TEST(TaReference, BbandsOverManyChunksIsTheStreamsBits) {
+  const ta::Kind k = ta::Kind::kBbands;
+  for (const int period : {2, 5, 20, 2047, 2048, 2049, 3000}) {
+    for (const auto& [up, dn] : {std::pair{2.0, 2.0}, std::pair{1.5, 2.5}}) {
+      ta::Params p = ta::default_params(k);
+      p.v[0] = period;
+      p.v[1] = up;
+      p.v[2] = dn;
+      for (const std::size_t n : {2047UL, 2049UL, 4097UL, 4102UL, 9003UL}) {
+        for (const Shape shape : {Shape::kWalk, Shape::kHuge, Shape::kConstant, Shape::kGaps}) {
+          Series s = make_series(shape, n, 23 + n);
+          if (shape == Shape::kGaps) {  // NaN bars after the warm-up, in the middle of chunks
+            for (const std::size_t t : {n / 3, n / 3 + 1, n - 5}) s.close[t] = kNaN;
+          }
+          Outputs expect(3, n);
+          auto stream = ta::make_stream(k, p);
+          for (std::size_t t = 0; t < n; ++t) {
+            double out[3];
+            stream->update(&s.close[t], out);
+            for (std::size_t j = 0; j < 3; ++j) expect.v[j][t] = out[j];
+          }
+          for (const ta::Isa isa : machine_isas()) {
+            ta::set_isa(isa);
+            const Outputs got = run_one(k, p, s);
+            for (std::size_t j = 0; j < 3; ++j) {
+              for (std::size_t t = 0; t < n; ++t) {
+                ASSERT_TRUE(same_bits(got.v[j][t], expect.v[j][t]))
+                    << "isa " << ta::to_string(isa) << " p " << period << " up " << up << " n " << n
+                    << " shape " << static_cast<int>(shape) << " output " << j << " bar " << t
+                    << ": " << got.v[j][t] << " vs " << expect.v[j][t];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  ta::set_isa(ta::Isa::kScalar);
+}
+
 TEST(TaReference, MfiOverManyChunksIsTheStreamsBits) {
   const ta::Kind k = ta::Kind::kMfi;
   for (const int period : {2, 14, 2047, 2048, 2049, 3000}) {
@@ -855,6 +899,21 @@ TEST(TaReference, AMacdBatchRunsLongSeriesAsScalarSeries) {
     for (const std::size_t n : {700UL, 2047UL, 2048UL, 3001UL}) {
       check_batch_routing(ta::Kind::kMacd, p, n, count, 170, [&](ta::Isa isa) {
         return isa == ta::Isa::kScalar || n >= 2048 ? count : 0;
+      });
+    }
+  }
+}
+
+// BBANDS runs a batch's series over the SMA as scalar series (its bands in lanes of their own),
+// over any other average in lanes: the stream's bits either way.
+TEST(TaReference, ABbandsBatchOverTheSmaRunsAsScalarSeries) {
+  const std::size_t count = 11;
+  for (const int matype : {0, 1, 3}) {
+    ta::Params p = ta::default_params(ta::Kind::kBbands);
+    p.v[3] = matype;
+    for (const std::size_t n : {700UL, 3001UL}) {
+      check_batch_routing(ta::Kind::kBbands, p, n, count, 270, [&](ta::Isa isa) {
+        return isa == ta::Isa::kScalar || matype == 0 ? count : 0;
       });
     }
   }

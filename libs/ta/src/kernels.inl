@@ -21,7 +21,7 @@
 
 #include "cwts/ta/ta.hpp"
 
-#if CWTS_TA_WIDTH > 1
+#if CWTS_TA_WIDTH > 1 || defined(__AVX__)  // __AVX__: the scalar unit built with -mfma
 #include <immintrin.h>
 #else
 #include <emmintrin.h>  // SSE2, in every x86-64 CPU: a comparison's mask where a kernel wants one

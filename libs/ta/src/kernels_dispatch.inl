@@ -232,8 +232,8 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
 // WILLR: it would not fall back to step() one bar at a time; STOCH, STOCHF: never, their
 // averages gain more in lanes), or K::kBatchAsScalarSeries says its scalar series form beats its
 // lanes (ATR, NATR, WMA, MACDEXT, HT_TRENDLINE, HT_SINE, HT_DCPHASE, MAMA: run_series() runs
-// that form where this unit has none), or K::batch_as_scalar_series(n) says so for this length
-// (MACD: series of 2,048 bars or more).
+// that form where this unit has none), or K::batch_as_scalar_series(p, n) says so for this set and
+// length (MACD: series of 2,048 bars or more; BBANDS: over the SMA).
 // Otherwise the batch runs the series in lanes beside others.
 bool series_suits_impl(Kind kind, const Params& p, std::size_t n,
                        const double* const* in) noexcept {
@@ -241,8 +241,8 @@ bool series_suits_impl(Kind kind, const Params& p, std::size_t n,
     if constexpr (requires { K::kBatchAsScalarSeries; }) {
       if (K::kBatchAsScalarSeries) return true;  // run_series() then runs the scalar form
     }
-    if constexpr (requires { K::batch_as_scalar_series(n); }) {
-      if (K::batch_as_scalar_series(n)) return true;  // the same, from a length on
+    if constexpr (requires { K::batch_as_scalar_series(p, n); }) {
+      if (K::batch_as_scalar_series(p, n)) return true;  // the same, for these sets or lengths
     }
     if constexpr (!requires(double* const* out) { K::series(p, n, in, out); }) {
       return false;

@@ -116,7 +116,9 @@ struct Macd {
   // AVX-512: 1,000 bars 0.20 ms in lanes, 0.31 so; 10,000 bars 4.0 against 2.9 ms; 100,000 bars 79
   // against 56 ms; docs/benchmarks.md, 2026-12-06, seventh session).
   static constexpr std::size_t kScalarSeriesFrom = 2048;
-  static bool batch_as_scalar_series(std::size_t n) noexcept { return n >= kScalarSeriesFrom; }
+  static bool batch_as_scalar_series(const Params&, std::size_t n) noexcept {
+    return n >= kScalarSeriesFrom;
+  }
   int fast, slow, delay;
   long t = 0;
   EmaState ef, es, sig;
