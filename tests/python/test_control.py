@@ -31,6 +31,7 @@ def test_the_control_file_appears_whole(synthetic_sim, tmp_path):
         e = Engine(synthetic_sim, tmp_path)
         control_port(e)
         assert watch.events(f"cwts-{e.instance}.control") == ["moved_to"]
+        assert not list(pathlib.Path("/dev/shm").glob(f"cwts-{e.instance}.control.tmp*"))
     finally:
         watch.close()
         if e is not None and e.proc.poll() is None:

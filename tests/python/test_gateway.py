@@ -48,6 +48,7 @@ def test_the_address_file_appears_whole(synthetic_sim, tmp_path):
         e = Engine(synthetic_sim, tmp_path, overrides={"gateway": GATEWAY})
         gateway_url(e)
         assert watch.events(f"cwts-{e.instance}.gateway") == ["moved_to"]
+        assert not list(pathlib.Path("/dev/shm").glob(f"cwts-{e.instance}.gateway.tmp*"))
     finally:
         watch.close()
         if e is not None and e.proc.poll() is None:

@@ -740,14 +740,12 @@ TEST(TaReference, StochRsiOverShortAndLongWindowsIsTheStreamsBits) {
   ta::set_isa(ta::Isa::kScalar);
 }
 
-// MFI over one series runs in chunks of bars (its flows in the lanes, its sums in order): across
-// chunk edges, periods up to and past a chunk, runs of bars without volume or without a price move
-// (no flow) long enough to empty the sums (TA-Lib's reset) and shorter, and NaN bars inside (the
-// sums NaN until a reset empties them), the same bits as the stream.
 // BBANDS over the SMA runs its sums a chunk of 2,048 bars at a time and its bands after each chunk,
 // in lanes: the stream's bits across chunk edges, for windows shorter and longer than a chunk,
 // equal and unequal deviations (the unequal ones bar by bar), series whose sums are re-anchored
-// (huge, constant runs), NaN bars, and lengths that leave every remainder of the lanes.
+// (huge, constant runs), NaN bars, and lengths that leave every remainder of the lanes; in the
+// scalar unit's FMA build (four lanes, what run() takes on a CPU with FMA) and in its baseline
+// build (two lanes).
 TEST(TaReference, BbandsOverManyChunksIsTheStreamsBits) {
   const ta::Kind k = ta::Kind::kBbands;
   for (const int period : {2, 5, 20, 2047, 2048, 2049, 3000}) {
@@ -769,15 +767,20 @@ TEST(TaReference, BbandsOverManyChunksIsTheStreamsBits) {
             stream->update(&s.close[t], out);
             for (std::size_t j = 0; j < 3; ++j) expect.v[j][t] = out[j];
           }
+          Outputs base(3, n);  // the baseline unit's, called directly (no NaN skipping)
+          const double* in[1] = {s.close.data()};
+          ta::detail::run_baseline_scalar_series(k, p, n, in, base.ptrs.data());
           for (const ta::Isa isa : machine_isas()) {
             ta::set_isa(isa);
             const Outputs got = run_one(k, p, s);
             for (std::size_t j = 0; j < 3; ++j) {
               for (std::size_t t = 0; t < n; ++t) {
-                ASSERT_TRUE(same_bits(got.v[j][t], expect.v[j][t]))
+                ASSERT_TRUE(same_bits(got.v[j][t], expect.v[j][t]) &&
+                            same_bits(base.v[j][t], expect.v[j][t]))
                     << "isa " << ta::to_string(isa) << " p " << period << " up " << up << " n " << n
                     << " shape " << static_cast<int>(shape) << " output " << j << " bar " << t
-                    << ": " << got.v[j][t] << " vs " << expect.v[j][t];
+                    << ": " << got.v[j][t] << ", baseline " << base.v[j][t] << " vs "
+                    << expect.v[j][t];
               }
             }
           }
@@ -788,6 +791,10 @@ TEST(TaReference, BbandsOverManyChunksIsTheStreamsBits) {
   ta::set_isa(ta::Isa::kScalar);
 }
 
+// MFI over one series runs in chunks of bars (its flows in the lanes, its sums in order): across
+// chunk edges, periods up to and past a chunk, runs of bars without volume or without a price move
+// (no flow) long enough to empty the sums (TA-Lib's reset) and shorter, and NaN bars inside (the
+// sums NaN until a reset empties them), the same bits as the stream.
 TEST(TaReference, MfiOverManyChunksIsTheStreamsBits) {
   const ta::Kind k = ta::Kind::kMfi;
   for (const int period : {2, 14, 2047, 2048, 2049, 3000}) {

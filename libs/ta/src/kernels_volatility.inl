@@ -216,7 +216,7 @@ struct Bbands {
     double *upper = out[0], *middle = out[1], *lower = out[2];
     double total = 0.0;
     // A chunk at a time: the sums in order, each bar's variance parked in the upper band; then
-    // the bands, whose square roots no bar waits on, two bars at a time.
+    // the bands, whose square roots no bar waits on, in lanes (band_pass).
     constexpr std::size_t kChunk = 2048;
     for (std::size_t from = 0; from < n; from += kChunk) {
       const std::size_t to = std::min(n, from + kChunk);

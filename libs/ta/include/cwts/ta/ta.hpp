@@ -135,8 +135,9 @@ void validate(Kind k, const Params& p);
 // One series: `in[i]` points at n values of input i, `out[j]` at n values of output j. The first
 // lookback() outputs are NaN, as are the first `skip` outputs more when the inputs start with
 // NaN: like the `talib` module, the series starts at the first index where no input is NaN.
-// Outputs must not overlap inputs (whole-series forms read earlier inputs after writing earlier
-// outputs). Throws std::invalid_argument for bad parameters.
+// Outputs must not overlap inputs or each other (whole-series forms read earlier inputs after
+// writing earlier outputs, and may park a value in one output that another is computed from).
+// Throws std::invalid_argument for bad parameters.
 void run(Kind k, const Params& p, std::size_t n, std::span<const double* const> in,
          std::span<double* const> out);
 
