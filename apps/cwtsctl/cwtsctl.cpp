@@ -1,6 +1,11 @@
 // cwtsctl: the operator's command line for a running cwtsd, over its control WebSocket (JSON-RPC
 // 2.0 at /ws, or wss:// when the control plane has TLS). Finds an instance through
 // <shm_dir>/cwts-<instance>.control. docs/operations.md.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -27,6 +32,7 @@
 #include "cwts/core/json_string.hpp"
 #include "cwts/net/endpoint.hpp"
 #include "cwts/net/tls_client.hpp"
+#include "cwts/shm/region.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -61,6 +67,42 @@ struct Options {
 [[noreturn]] void fail(const std::string& msg, int code = 1) {
   std::fprintf(stderr, "cwtsctl: %s\n", msg.c_str());
   std::exit(code);
+}
+
+// The instance's control file, if this user can trust where it points: owned by an owner the
+// regions' readers trust (root, this user, the directory's owner, the engine's service account:
+// ADR 0019) or by the owner of the token about to be sent. In a sticky directory such as /dev/shm
+// any local user can create the name before cwtsd does; sending the token to the address such a
+// file names would hand it over. "" if there is no such file.
+std::string read_control_file(const std::string& dir, const std::string& file,
+                              std::optional<uid_t> token_owner) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return {};
+  struct stat st {};
+  std::string text;
+  if (::fstat(fd, &st) == 0) {
+    char buf[4096];
+    ssize_t n = 0;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0 && text.size() < (1u << 16)) {
+      text.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  std::vector<uid_t> owners = cwts::shm::trusted_file_owners(dir);
+  if (token_owner) owners.push_back(*token_owner);
+  if (std::find(owners.begin(), owners.end(), st.st_uid) == owners.end()) {
+    fail("refusing " + file + ": owned by uid " + std::to_string(st.st_uid) +
+         ", not root, this user, the directory's owner, the engine's user (CWTS_ENGINE_USER, else "
+         "cwts) or the token's owner (another user may have planted it: remove it, or name the "
+         "engine with --url)");
+  }
+  return text;
+}
+
+std::optional<uid_t> owner_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return st.st_uid;
 }
 
 std::string read_first_line(const std::string& path) {
@@ -460,7 +502,10 @@ int main(int argc, char** argv) {
     hostport = u.substr(0, u.find('/'));
   } else {
     const std::string file = o.shm_dir + "/cwts-" + o.instance + ".control";
-    std::ifstream in(file);
+    std::istringstream in(read_control_file(
+        o.shm_dir, file,
+        owner_of(o.token_file.empty() ? o.shm_dir + "/cwts-" + o.instance + ".token"
+                                      : o.token_file)));
     std::string line;
     while (std::getline(in, line)) {
       while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();

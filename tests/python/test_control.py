@@ -1,12 +1,14 @@
 """The control plane's HTTP endpoints on a real cwtsd (real cwts-sim): /healthz, /readyz and
 /metrics, parsed by prometheus_client's own parser, with the documented names present and moving."""
 import json
+import os
 import subprocess
 import socket
 import time
 import urllib.error
 import urllib.request
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import cwts_bridge
@@ -457,6 +459,28 @@ def test_cwtsctl_finds_the_generated_token(engine):
     assert generated_token(engine) not in engine.log_path.read_text()
     assert engine.stop() == 0
     assert not path.exists(), "the generated token file is removed at exit"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="gives a file to another uid (chown)")
+def test_cwtsctl_refuses_a_control_file_another_user_planted(tmp_path):
+    """In a sticky directory any local user can create cwts-<instance>.control before cwtsd: cwtsctl
+    would send the token to the address it names. It trusts the file only when this user, root or
+    the token's owner owns it."""
+    planted = tmp_path / "cwts-x.control"
+    planted.write_text("127.0.0.1:1\n")  # nothing listens there
+    token = tmp_path / "control.token"
+    token.write_text("t0ken\n")
+    base = [str(cwtsctl_binary()), "--shm-dir", str(tmp_path), "--instance", "x", "--token-file", str(token)]
+    os.chown(planted, 4242, 4242)
+    r = subprocess.run(base + ["status"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "refusing" in r.stderr and "uid 4242" in r.stderr, r.stderr
+    os.chown(token, 4242, 4242)  # the engine's user owns its token: its control file is trusted
+    r = subprocess.run(base + ["status"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "refusing" not in r.stderr, r.stderr
+    os.chown(token, 0, 0)
+    os.chown(planted, 0, 0)  # root's (this user's here)
+    r = subprocess.run(base + ["status"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "refusing" not in r.stderr, r.stderr
 
 
 def test_a_halt_survives_a_config_reload_until_resume(synthetic_sim, tmp_path):

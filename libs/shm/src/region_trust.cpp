@@ -249,3 +249,11 @@ void clear_existing(const std::string& dir, const std::string& name, RegionKind 
 }
 
 }  // namespace cwts::shm::detail
+
+namespace cwts::shm {
+
+std::vector<uid_t> trusted_file_owners(const std::string& dir, const RegionOptions& opts) {
+  return detail::trusted_owners(dir, opts);
+}
+
+}  // namespace cwts::shm

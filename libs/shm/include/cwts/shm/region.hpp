@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "cwts/shm_layout/layout.hpp"
 
@@ -159,6 +160,13 @@ class Region {
   dev_t dev_ = 0;
   ino_t inode_ = 0;
 };
+
+// The owners whose files in `dir` are believed to be the engine's: root, this process's effective
+// user, the directory's owner and the engine's service account (`opts.engine_user`, else
+// CWTS_ENGINE_USER, else "cwts"; ADR 0019). For the files cwtsd writes beside its regions too
+// (cwtsctl trusts an instance's control file only from one of them).
+[[nodiscard]] std::vector<uid_t> trusted_file_owners(const std::string& dir,
+                                                     const RegionOptions& opts = {});
 
 // Start time of a process in clock ticks since boot (/proc/PID/stat field 22), or 0 if there is no
 // such process. Together with the pid it names a process uniquely across pid reuse.
