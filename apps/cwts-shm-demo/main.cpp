@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <variant>
 #include <vector>
@@ -229,7 +230,9 @@ int main(int argc, char** argv) {
     std::printf("\nbooks in shared memory (read-only reader):\n");
     for (std::uint64_t i = 0; i < n; ++i) {
       const auto si = r.symbol(i).info.load();
-      const auto bt = r.symbol(i).book.load();
+      auto book = std::make_unique<layout::BookTop>();
+      const layout::BookTop& bt = *book;
+      r.book(i).load(*book, 1);
       char bid[32], ask[32];
       bid[cwts::core::format_fixed(bt.bid_count ? bt.bid_px[0].raw : 0, si.price_decimals, bid)] =
           0;

@@ -22,16 +22,18 @@ void print_golden() {
 void print_json() {
   // A market region's size is market_fixed_bytes + symbol_bytes * max_symbols + slot_bytes *
   // max_slots + (candle_series_bytes + candle_slot_bytes * candle_history) * max_symbols *
-  // max_timeframes (its header's capacities).
+  // max_timeframes + book_bytes * max_symbols, book_bytes being book_levels_offset +
+  // book_level_bytes * book_depth rounded up to 64 (its header's capacities).
   namespace l = cwts::layout;
   std::printf("{\"version\":%u,\"hash\":\"0x%016" PRIx64
               "\",\"market_fixed_bytes\":%zu,\"symbol_bytes\":%zu,\"slot_bytes\":%zu,"
-              "\"candle_series_bytes\":%zu,\"candle_slot_bytes\":%zu,\"market_default_bytes\":%zu,"
+              "\"candle_series_bytes\":%zu,\"candle_slot_bytes\":%zu,\"book_levels_offset\":%zu,"
+              "\"book_level_bytes\":32,\"market_default_bytes\":%zu,"
               "\"signals_bytes\":%zu,\"slot_memory_bytes\":%zu,\"fields\":[",
               l::kLayoutVersion, l::kLayoutHash, l::kMarketRegionBytes, sizeof(l::SymbolEntry),
               sizeof(l::SlotEngineSide), sizeof(l::CandleSeries), sizeof(l::CandleSlot),
-              l::MarketRegion::bytes(l::MarketCapacity{}), l::kSignalsRegionBytes,
-              sizeof(l::SignalSlot));
+              l::BookRecord::kLevelsOffset, l::MarketRegion::bytes(l::MarketCapacity{}),
+              l::kSignalsRegionBytes, sizeof(l::SignalSlot));
   bool first = true;
   for (const auto& f : cwts::layout::kFieldTable) {
     std::printf("%s{\"path\":\"%.*s\",\"offset\":%zu,\"size\":%zu}", first ? "" : ",",

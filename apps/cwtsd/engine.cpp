@@ -61,6 +61,7 @@ shm::RegionOptions region_options(const Config& c) {
   o.market_capacity.slots = r.max_slots;
   o.market_capacity.timeframes = static_cast<std::uint32_t>(c.market.timeframes_s.size());
   o.market_capacity.candles = r.candle_history;
+  o.market_capacity.book_depth = r.book_depth;
   o.instance = r.instance;
   o.hugepage_dir = r.hugepages == HugepageMode::kOff ? std::string() : r.hugepage_dir;
   o.shm_dir = r.shm_dir;

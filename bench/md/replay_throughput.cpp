@@ -50,6 +50,7 @@ std::uint64_t pct(std::vector<std::uint64_t>& v, double p) {
 int main(int argc, char** argv) {
   std::string data = CWTS_BENCH_DATA;
   int passes = 2000;
+  std::uint32_t book_depth = layout::kDefaultBookDepth;
   bool json = false;
   CLI::App app("cwts-bench-replay: replay throughput of the shipped captures, parse to region",
                "cwts-bench-replay");
@@ -58,6 +59,10 @@ int main(int argc, char** argv) {
       ->type_name("N")
       ->capture_default_str();
   app.add_option("--data", data, "The captures' directory")->type_name("DIR");
+  app.add_option("--book-depth", book_depth, "The region's levels a side (region.book_depth)")
+      ->type_name("N")
+      ->check(CLI::Range(1U, static_cast<std::uint32_t>(layout::kMaxBookDepth)))
+      ->capture_default_str();
   app.add_flag("--json", json, "One JSON object");
   if (const auto rc = cwts::cli::parse(app, argc, argv)) return *rc;
   const std::pair<const char*, const char*> files[] = {
@@ -82,6 +87,7 @@ int main(int argc, char** argv) {
   ropts.instance = "bench" + std::to_string(::getpid());
   ropts.hugepage_dir = "";
   ropts.lock_pages = false;
+  ropts.market_capacity.book_depth = book_depth;
   cwts::shm::Region region = cwts::shm::Region::create(layout::RegionKind::kMarket, ropts);
   auto& market = region.as<layout::MarketRegion>();
 
@@ -123,19 +129,19 @@ int main(int argc, char** argv) {
   const double fps = static_cast<double>(total_frames) * 1e9 / static_cast<double>(total_ns);
   const double mean = static_cast<double>(total_ns) / static_cast<double>(total_frames);
   if (json) {
-    std::printf("{\"frames\":%" PRIu64
+    std::printf("{\"book_depth\":%u,\"frames\":%" PRIu64
                 ",\"frames_per_s\":%.0f,\"mean_ns_per_frame\":%.1f,"
                 "\"depth_update\":{\"p50_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64
                 ",\"samples\":%zu},"
                 "\"book_ticker\":{\"p50_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64
                 ",\"samples\":%zu}}\n",
-                total_frames, fps, mean, pct(diff_ns, 50), pct(diff_ns, 99), diff_ns.size(),
-                pct(ticker_ns, 50), pct(ticker_ns, 99), ticker_ns.size());
+                book_depth, total_frames, fps, mean, pct(diff_ns, 50), pct(diff_ns, 99),
+                diff_ns.size(), pct(ticker_ns, 50), pct(ticker_ns, 99), ticker_ns.size());
   } else {
     std::printf("replayed %" PRIu64
                 " frames (%d passes over the shipped captures) into a real "
-                "market region\n",
-                total_frames, passes);
+                "market region, books %u levels a side\n",
+                total_frames, passes, book_depth);
     std::printf(
         "throughput: %.0f frames/s, %.1f ns per frame (parse + book + publish, all kinds; "
         "includes 1000-level snapshots)\n",

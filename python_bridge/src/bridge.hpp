@@ -168,7 +168,17 @@ class Bridge {
   template <typename T>
   T snapshot(const std::shared_ptr<Attachment>& a, const cc::Seqlock<T>& lock) {
     T out;
-    if (lock.load_bounded(out, kSpinAttempts)) return out;
+    snapshot_into(a, out, [&lock](T& o) { return lock.try_load(o); });
+    return out;
+  }
+  // The same for a record read by `try_load(out)` (one attempt each, true once consistent): a
+  // book, whose length is its region's.
+  template <typename T, typename TryLoad>
+  void snapshot_into(const std::shared_ptr<Attachment>& a, T& out, TryLoad try_load) {
+    for (std::uint32_t i = 0; i < kSpinAttempts; ++i) {
+      if (try_load(out)) return;
+      cc::cpu_relax();
+    }
     while (true) {
       bool got = false;
       bool gone = false;
@@ -177,13 +187,13 @@ class Bridge {
         const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
         while (!got && std::chrono::steady_clock::now() < until) {
           std::this_thread::sleep_for(std::chrono::microseconds(100));
-          got = lock.try_load(out);
+          got = try_load(out);
         }
         if (!got) gone = a->market.superseded();  // `a` keeps the mapping while we look
       }
       if (PyErr_CheckSignals() != 0) throw nb::python_error();
       if (closed_) raise(g_error, "the bridge is closed");
-      if (got) return out;
+      if (got) return;
       if (gone) {
         force_check_ = true;  // the next call reattaches (or raises) at once
         raise(g_not_running,

@@ -52,9 +52,17 @@ nb::tuple Bridge::quote(const std::string& sym) {
 
 // (bid_px, bid_qty, ask_px, ask_qty, update_id, book_valid) from one consistent snapshot.
 nb::tuple Bridge::book(const std::string& sym, std::size_t depth) {
-  const auto [a, m, b] = read_symbol(sym, &layout::SymbolEntry::book);
-  const std::size_t nb_ = std::min({depth, std::size_t{b.bid_count}, layout::kBookDepth});
-  const std::size_t na = std::min({depth, std::size_t{b.ask_count}, layout::kBookDepth});
+  const auto a = check_epoch();
+  const int id = symbol_id(sym);
+  const SymbolMeta& m = a->syms[static_cast<std::size_t>(id)];
+  // Only the levels asked for are copied (the region's books may be 1,000 deep).
+  const layout::SharedBook shared = a->mr().book(static_cast<std::size_t>(id));
+  // Per thread: the copy may be taken with the GIL released, while another thread reads a book.
+  thread_local const std::unique_ptr<layout::BookTop> copy = std::make_unique<layout::BookTop>();
+  layout::BookTop& b = *copy;
+  snapshot_into(a, b, [&](layout::BookTop& o) { return shared.try_load(o, depth); });
+  const std::size_t nb_ = b.bid_count;
+  const std::size_t na = b.ask_count;
   auto arr = [](std::size_t n, auto fill) { return make_array<double>(n, fill); };
   return nb::make_tuple(arr(nb_, [&](std::size_t i) { return to_f(b.bid_px[i].raw, m.px_dec); }),
                         arr(nb_, [&](std::size_t i) { return to_f(b.bid_qty[i].raw, m.qty_dec); }),

@@ -204,6 +204,28 @@ TEST(Config, TheCandleHistoryIsConfiguredAndRoundedUpToAPowerOfTwo) {
                "region.candle_history", "");
 }
 
+// ADR 0042: the levels a side of each book are the region's, from region.book_depth, never
+// deeper than the snapshots the engine syncs its books from.
+TEST(Config, TheBookDepthIsConfiguredWithinTheSnapshotsLevels) {
+  EXPECT_EQ(parse_config(kMinimal).region.book_depth, 20U);
+  const auto depth = [](const std::string& region, const std::string& market) {
+    return parse_config(R"({"region":{)" + region + R"(},"market":{"symbols":["BTCUSDT"])" +
+                        market + "}}")
+        .region.book_depth;
+  };
+  EXPECT_EQ(depth(R"("book_depth":1)", ""), 1U);
+  EXPECT_EQ(depth(R"("book_depth":500)", ""), 500U);
+  EXPECT_EQ(depth(R"("book_depth":1000)", ""), 1000U);  // snapshot_limit's default is 1,000
+  EXPECT_EQ(depth(R"("book_depth":100)", R"(,"snapshot_limit":100)"), 100U);
+  expect_error(R"({"region":{"book_depth":1001},"market":{"symbols":["BTCUSDT"]}})",
+               "region.book_depth", "1000");
+  expect_error(R"({"region":{"book_depth":0},"market":{"symbols":["BTCUSDT"]}})",
+               "region.book_depth", "");
+  expect_error(
+      R"({"region":{"book_depth":200},"market":{"symbols":["BTCUSDT"],"snapshot_limit":100}})",
+      "region.book_depth", "snapshot_limit");
+}
+
 // threads.exec.warm_us (the idle exec loop's warm-ups of the order path) and log.order_stages.
 TEST(Config, TheExecThreadsWarmUpsAndOrderStagesAreConfigured) {
   const Config d = parse_config(kMinimal);

@@ -202,7 +202,7 @@ TEST_F(Mcp, ResourcesAreTheSymbolsQuoteBookAndCandles) {
 
   (void)reply(request("resources/read", R"({"uri":"cwts://symbols/BTCUSDT/book"})"));
   EXPECT_EQ(plane.calls.back().request,
-            R"({"jsonrpc":"2.0","id":1,"method":"book","params":{"symbol":"BTCUSDT","depth":20}})");
+            R"({"jsonrpc":"2.0","id":1,"method":"book","params":{"symbol":"BTCUSDT"}})");
   (void)reply(request("resources/read", R"({"uri":"cwts://symbols/BTCUSDT/candles"})"));
   EXPECT_EQ(plane.calls.back().request,
             R"({"jsonrpc":"2.0","id":1,"method":"candles","params":{"symbol":"BTCUSDT"}})");

@@ -1,6 +1,7 @@
 // ShmPublisher fed single frames: which trade source it follows, quote times and update ids,
 // refreshed exchangeInfo; and the frame parser's per-frame reset.
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -127,7 +128,9 @@ TEST_F(ShmPublisherTest, QuoteNeverGoesBackToAnOlderUpdateId) {
   frame(
       3,
       R"({"stream":"nknusdt@depth@100ms","data":{"e":"depthUpdate","E":10,"s":"NKNUSDT","U":101,"u":103,"b":[["1.05","1"]],"a":[]}})");
-  EXPECT_EQ(market().symbol(1).book.load().update_id, 103U);
+  auto book = std::make_unique<layout::BookTop>();
+  market().book(1).load(*book);
+  EXPECT_EQ(book->update_id, 103U);
   EXPECT_EQ(quote().update_id, 105U);
   EXPECT_EQ(quote().bid_px.raw, px("1.1"));
   EXPECT_EQ(quote().bid_qty.raw, px("3"));

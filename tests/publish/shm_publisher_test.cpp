@@ -4,10 +4,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,7 +57,8 @@ class Tee : public md::MarketSink {
     std::int64_t receive_ns;
   };
 
-  explicit Tee(publish::ShmPublisher& pub) : pub_(pub) {}
+  explicit Tee(publish::ShmPublisher& pub, std::size_t depth = layout::kDefaultBookDepth)
+      : pub_(pub), depth_(depth) {}
 
   void on_book(const md::SymbolState& s, const md::FrameMeta& m, std::int64_t e) override {
     pub_.on_book(s, m, e);
@@ -113,23 +116,78 @@ class Tee : public md::MarketSink {
   void note_quote_from_book(const md::SymbolState& s) {
     if (s.sync.update_id() >= quote_id_) quote_id_ = s.sync.update_id();
   }
-  // Whether the top kBookDepth levels differ from the last time this was asked.
+  // Whether the top `depth_` levels differ from the last time this was asked.
   bool top_changed(const md::SymbolState& s) {
     std::vector<md::Level> bids, asks;
     const auto& b = s.sync.book();
-    for (std::size_t i = 0; i < layout::kBookDepth && i < b.bid_levels(); ++i)
-      bids.push_back(b.bid(i));
-    for (std::size_t i = 0; i < layout::kBookDepth && i < b.ask_levels(); ++i)
-      asks.push_back(b.ask(i));
+    for (std::size_t i = 0; i < depth_ && i < b.bid_levels(); ++i) bids.push_back(b.bid(i));
+    for (std::size_t i = 0; i < depth_ && i < b.ask_levels(); ++i) asks.push_back(b.ask(i));
     const bool changed = bids != bids_ || asks != asks_;
     bids_ = bids;
     asks_ = asks;
     return changed;
   }
   publish::ShmPublisher& pub_;
+  std::size_t depth_;
   std::uint64_t quote_id_ = 0;
   std::vector<md::Level> bids_, asks_;
 };
+
+// The books are as deep as the region's header says (region.book_depth, ADR 0042): each side
+// holds that many of the pipeline's own levels, exactly; a reader asking for fewer copies fewer;
+// a book event is published exactly when the levels within the depth changed.
+TEST_F(ShmPublisherTest, TheBooksAreAsDeepAsTheRegionSays) {
+  for (const std::uint32_t depth : {1U, 7U, 50U, 1000U}) {
+    SCOPED_TRACE("book_depth " + std::to_string(depth));
+    recreate_with_book_depth(depth);
+    publish::ShmPublisher pub(market(), info2021(), kSymbols, kTimeframes);
+    engine_.set_state(layout::RegionState::kLive);
+    Tee tee(pub, depth);
+    md::Pipeline pipeline(md::SyncVenue::kSpot, &tee);
+    ASSERT_EQ(md::replay_capture(kNkn, pipeline).malformed, 0U);
+
+    Region reader = Region::attach(layout::RegionKind::kMarket, Access::kReadOnly, opts_);
+    const auto& r = reader.as<layout::MarketRegion>();
+    ASSERT_EQ(r.header.book_depth, depth);
+    const md::OrderBook& want = pipeline.find("NKNUSDT")->sync.book();
+    ASSERT_GE(want.bid_levels(), 50U);  // the capture's book is deeper than most depths tried
+    const auto b = std::make_unique<layout::BookTop>();
+    for (const std::size_t asked : {std::size_t{3}, layout::kMaxBookDepth}) {
+      SCOPED_TRACE("levels asked " + std::to_string(asked));
+      r.book(1).load(*b, asked);
+      EXPECT_EQ(b->update_id, kFinalUpdateId);
+      EXPECT_EQ(b->bid_count, std::min({want.bid_levels(), std::size_t{depth}, asked}));
+      EXPECT_EQ(b->ask_count, std::min({want.ask_levels(), std::size_t{depth}, asked}));
+      for (std::uint32_t i = 0; i < b->bid_count; ++i) {
+        EXPECT_EQ(b->bid_px[i], want.bid(i).px) << "bid " << i;
+        EXPECT_EQ(b->bid_qty[i], want.bid(i).qty) << "bid " << i;
+      }
+      for (std::uint32_t i = 0; i < b->ask_count; ++i) {
+        EXPECT_EQ(b->ask_px[i], want.ask(i).px) << "ask " << i;
+        EXPECT_EQ(b->ask_qty[i], want.ask(i).qty) << "ask " << i;
+      }
+    }
+    cc::BroadcastReader<layout::Event, layout::kEventRingCapacity> events(r.events, 1);
+    std::vector<layout::Event> got;
+    for (layout::Event ev{}; events.try_read(ev) == cc::ReadStatus::kOk;) got.push_back(ev);
+    ASSERT_EQ(got.size(), tee.expected.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(got[i].kind, static_cast<std::uint8_t>(tee.expected[i].kind)) << "event " << i;
+      if (tee.expected[i].kind != layout::EventKind::kStatus) {
+        EXPECT_EQ(got[i].update_id, tee.expected[i].update_id) << "event " << i;
+      }
+    }
+    // The synced book's event: every level within the depth is new (the snapshot is deeper than
+    // 50 levels a side, not than 1,000).
+    ASSERT_EQ(got[1].kind, static_cast<std::uint8_t>(layout::EventKind::kBook));
+    if (depth <= 50) {
+      EXPECT_EQ(got[1].body.book.levels_changed, 2 * depth);
+    } else {
+      EXPECT_GT(got[1].body.book.levels_changed, 100U);
+      EXPECT_LE(got[1].body.book.levels_changed, 2 * depth);
+    }
+  }
+}
 
 std::vector<std::string> read_lines(const std::string& path) {
   std::ifstream in(path);
@@ -172,11 +230,15 @@ TEST_F(ShmPublisherTest, ReplayedCaptureIsWhatAReadOnlyReaderSees) {
 
   // The book: valid, at the final update id, top 3 as independently computed.
   EXPECT_EQ(cc::load_word(r.symbol(nkn).book_valid, std::memory_order_acquire), 1U);
-  const layout::BookTop bt = r.symbol(nkn).book.load();
+  ASSERT_EQ(r.book_depth(), layout::kDefaultBookDepth);
+  ASSERT_EQ(r.header.book_depth, layout::kDefaultBookDepth);
+  const auto book = std::make_unique<layout::BookTop>();
+  const layout::BookTop& bt = *book;
+  r.book(nkn).load(*book);
   EXPECT_EQ(bt.book_valid, 1);
   EXPECT_EQ(bt.update_id, kFinalUpdateId);
-  EXPECT_EQ(bt.bid_count, layout::kBookDepth);
-  EXPECT_EQ(bt.ask_count, layout::kBookDepth);
+  EXPECT_EQ(bt.bid_count, layout::kDefaultBookDepth);
+  EXPECT_EQ(bt.ask_count, layout::kDefaultBookDepth);
   EXPECT_EQ(bt.receive_ts_ns, tee.last_book_receive_ns);
   EXPECT_EQ(bt.exchange_ts_ns, tee.last_book_exchange_ms * kNsPerMs);
   EXPECT_GE(bt.publish_ts_ns, t_before);
@@ -200,7 +262,7 @@ TEST_F(ShmPublisherTest, ReplayedCaptureIsWhatAReadOnlyReaderSees) {
     }
     ASSERT_EQ(i, 3U);
   }
-  for (std::size_t i = 1; i < layout::kBookDepth; ++i) {
+  for (std::size_t i = 1; i < layout::kDefaultBookDepth; ++i) {
     EXPECT_LT(bt.bid_px[i].raw, bt.bid_px[i - 1].raw);
     EXPECT_GT(bt.ask_px[i].raw, bt.ask_px[i - 1].raw);
   }
@@ -261,7 +323,7 @@ TEST_F(ShmPublisherTest, ReplayedCaptureIsWhatAReadOnlyReaderSees) {
   EXPECT_EQ(got[0].body.status.book_valid, 1U);
   EXPECT_EQ(got[1].kind, static_cast<std::uint8_t>(layout::EventKind::kBook));
   EXPECT_EQ(got[1].update_id, 499869752U);
-  EXPECT_EQ(got[1].body.book.levels_changed, 2 * layout::kBookDepth);
+  EXPECT_EQ(got[1].body.book.levels_changed, 2 * layout::kDefaultBookDepth);
   EXPECT_EQ(kinds[static_cast<int>(layout::EventKind::kStatus)], 1U);
   EXPECT_EQ(kinds[static_cast<int>(layout::EventKind::kTrade)], 1U);
   EXPECT_EQ(kinds[static_cast<int>(layout::EventKind::kQuote)] + tee.stale_tickers, 74U);
@@ -369,7 +431,9 @@ TEST_F(ShmPublisherTest, GapLeavesTheBookInvalidInTheRegion) {
   Region reader = Region::attach(layout::RegionKind::kMarket, Access::kReadOnly, opts_);
   const auto& r = reader.as<layout::MarketRegion>();
   EXPECT_EQ(cc::load_word(r.symbol(1).book_valid, std::memory_order_acquire), 0U);
-  EXPECT_EQ(r.symbol(1).book.load().book_valid, 0);
+  auto book = std::make_unique<layout::BookTop>();
+  r.book(1).load(*book);
+  EXPECT_EQ(book->book_valid, 0);
   const layout::Quote q = r.symbol(1).quote.load();
   EXPECT_EQ(q.book_valid, 0);
   EXPECT_GT(q.update_id, 0U);  // bookTickers still update the quote, flagged as book-invalid

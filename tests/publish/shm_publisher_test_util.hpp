@@ -56,6 +56,12 @@ class ShmPublisherTest : public ::testing::Test {
   }
 
   layout::MarketRegion& market() { return engine_.as<layout::MarketRegion>(); }
+  // The region again, its books `depth` levels a side (region.book_depth).
+  void recreate_with_book_depth(std::uint32_t depth) {
+    engine_.remove();
+    opts_.market_capacity.book_depth = depth;
+    engine_ = shm::Region::create(layout::RegionKind::kMarket, opts_);
+  }
 
   std::string dir_;
   shm::RegionOptions opts_;

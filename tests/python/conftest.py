@@ -144,6 +144,23 @@ class DirectoryWatch:
         os.close(self.fd)
 
 
+def assert_published_whole(start, wait, suffix):
+    """Starts an engine with start(), waits with wait(engine) for the file it publishes, and checks
+    that /dev/shm/cwts-<instance>.<suffix> appeared by one rename, with no temporary file left."""
+    watch = DirectoryWatch()
+    e = None
+    try:
+        e = start()
+        wait(e)
+        name = f"cwts-{e.instance}.{suffix}"
+        assert watch.events(name) == ["moved_to"]
+        assert not list(pathlib.Path("/dev/shm").glob(name + ".tmp*"))
+    finally:
+        watch.close()
+        if e is not None and e.proc.poll() is None:
+            assert e.stop() == 0
+
+
 def cwtsd_binary():
     env = os.environ.get("CWTSD_BIN")
     if env:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 import cwts_bridge
@@ -414,6 +415,28 @@ def test_a_region_made_for_2000_candles_gives_the_strategy_every_one(synthetic_s
         got = call(control_address(eng)["port"], generated_token(eng), "candles",
                    {"symbol": "ETHUSDT", "timeframe_s": 300, "limit": 2048})
         assert len(got["result"]["closed"]) == 1500, got.get("error")
+    finally:
+        if eng.proc.poll() is None:
+            assert eng.stop() == 0
+
+
+def test_a_region_made_for_100_levels_gives_the_strategy_each_of_them(synthetic_sim, tmp_path):
+    """region.book_depth (ADR 0042): from a region made for 100 levels a side (cwts-sim's book
+    holds 300), the strategy's book() and the control plane's `book` give 100, not 20; fewer when
+    fewer are asked for; the control plane refuses a depth past the region's."""
+    eng = Engine(synthetic_sim, tmp_path, region={"book_depth": 100})
+    try:
+        with cwts_bridge.attach(eng.instance) as b:
+            bp, bq, ap, aq, update_id, valid = b.book("BTCUSDT", 1000)
+            assert valid and update_id > 0
+            assert len(bp) == len(bq) == len(ap) == len(aq) == 100
+            assert np.all(np.diff(bp) < 0) and np.all(np.diff(ap) > 0) and bp[0] < ap[0]
+            assert np.all(bq > 0) and np.all(aq > 0)
+            assert [len(x) for x in b.book("BTCUSDT", 7)[:4]] == [7, 7, 7, 7]
+        port, token = control_address(eng)["port"], generated_token(eng)
+        got = call(port, token, "book", {"symbol": "BTCUSDT"})["result"]
+        assert len(got["bids"]) == len(got["asks"]) == 100
+        assert call(port, token, "book", {"symbol": "BTCUSDT", "depth": 101})["error"]["code"] == -32602
     finally:
         if eng.proc.poll() is None:
             assert eng.stop() == 0

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import cwts_bridge
-from conftest import DirectoryWatch, Engine, control_port, generated_token, wait_until
+from conftest import Engine, assert_published_whole, control_port, generated_token, wait_until
 
 
 def control_address(engine):
@@ -27,17 +27,7 @@ def control_address(engine):
 def test_the_control_file_appears_whole(synthetic_sim, tmp_path):
     """cwtsctl and scripts read cwts-<instance>.control as soon as it exists: it appears by one
     rename, never created empty and then written."""
-    watch = DirectoryWatch()
-    e = None
-    try:
-        e = Engine(synthetic_sim, tmp_path)
-        control_port(e)
-        assert watch.events(f"cwts-{e.instance}.control") == ["moved_to"]
-        assert not list(pathlib.Path("/dev/shm").glob(f"cwts-{e.instance}.control.tmp*"))
-    finally:
-        watch.close()
-        if e is not None and e.proc.poll() is None:
-            assert e.stop() == 0
+    assert_published_whole(lambda: Engine(synthetic_sim, tmp_path), control_port, "control")
 
 
 def get(port, path, method="GET"):

@@ -16,8 +16,8 @@ import pytest
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
-from conftest import (API_KEY, API_SECRET, GATEWAY_KEY, GATEWAY_SECRET, DirectoryWatch, Engine,
-                      SpawnedEngine, wait_until)
+from conftest import (API_KEY, API_SECRET, GATEWAY_KEY, GATEWAY_SECRET, Engine,
+                      SpawnedEngine, assert_published_whole, wait_until)
 
 GATEWAY = {"listen": "127.0.0.1:0", "slot": 15}
 
@@ -42,17 +42,8 @@ def test_the_address_file_appears_whole(synthetic_sim, tmp_path):
     """Clients poll for cwts-<instance>.gateway and read it as soon as it exists: it must appear by
     one rename, never created empty and then written (a client once read it empty and asked
     http:///api/...)."""
-    watch = DirectoryWatch()
-    e = None
-    try:
-        e = Engine(synthetic_sim, tmp_path, overrides={"gateway": GATEWAY})
-        gateway_url(e)
-        assert watch.events(f"cwts-{e.instance}.gateway") == ["moved_to"]
-        assert not list(pathlib.Path("/dev/shm").glob(f"cwts-{e.instance}.gateway.tmp*"))
-    finally:
-        watch.close()
-        if e is not None and e.proc.poll() is None:
-            assert e.stop() == 0
+    assert_published_whole(lambda: Engine(synthetic_sim, tmp_path, overrides={"gateway": GATEWAY}),
+                           gateway_url, "gateway")
 
 
 def ccxt_client(url, secret=GATEWAY_SECRET):
@@ -126,6 +117,25 @@ def get_json(url):
 
 def venue_rest_requests(sim, path):
     return sim.get("/_sim/status")["restRequests"].get(path, 0)
+
+
+def test_a_depth_within_the_regions_books_is_the_engines_own(synthetic_sim, tmp_path):
+    """GET depth (docs/gateway.md): with region.book_depth 100 a limit of 100 (ccxt's and
+    python-binance's default) is answered from the engine's book, 100 levels a side, nothing
+    asked of the venue; a deeper one is the venue's."""
+    e = Engine(synthetic_sim, tmp_path, overrides={"gateway": GATEWAY}, region={"book_depth": 100})
+    try:
+        url = gateway_url(e)
+        before = venue_rest_requests(synthetic_sim, "/api/v3/depth")
+        status, book = get_json(url + "/api/v3/depth?symbol=BTCUSDT&limit=100")
+        assert status == 200 and len(book["bids"]) == len(book["asks"]) == 100, (status, book)
+        assert float(book["bids"][0][0]) < float(book["asks"][0][0])
+        assert venue_rest_requests(synthetic_sim, "/api/v3/depth") == before
+        status, book = get_json(url + "/api/v3/depth?symbol=BTCUSDT&limit=200")
+        assert status == 200 and len(book["bids"]) == 200, status
+        assert venue_rest_requests(synthetic_sim, "/api/v3/depth") == before + 1
+    finally:
+        assert e.stop() == 0
 
 
 def test_past_klines_are_fetched_from_the_venue_once(gw, synthetic_sim):

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -152,7 +153,8 @@ TEST_F(RegionTest, AThousandSymbolsAndSixtyFourSlotsAreLaidOutFromTheHeadersCapa
   const std::size_t bytes = layout::MarketRegion::bytes({1000, 64, 3});
   EXPECT_EQ(bytes, sizeof(layout::MarketRegion) + 1000 * sizeof(layout::SymbolEntry) +
                        64 * sizeof(layout::SlotEngineSide) +
-                       3000 * layout::CandleSeries::bytes(layout::kDefaultCandleHistory));
+                       3000 * layout::CandleSeries::bytes(layout::kDefaultCandleHistory) +
+                       1000 * layout::BookRecord::bytes(layout::kDefaultBookDepth));
   EXPECT_GE(reader.size(), bytes);
   EXPECT_EQ(h.region_size, reader.size());
 
@@ -166,7 +168,8 @@ TEST_F(RegionTest, AThousandSymbolsAndSixtyFourSlotsAreLaidOutFromTheHeadersCapa
   };
   EXPECT_EQ(end_of(r.symbol(999)), layout::MarketRegion::slots_offset({1000, 64, 3}));
   EXPECT_EQ(end_of(r.slot(63)), layout::MarketRegion::candles_offset({1000, 64, 3}));
-  EXPECT_EQ(end_of(r.candles(999, 2).closed_slots()[layout::kDefaultCandleHistory - 1]), bytes);
+  EXPECT_EQ(end_of(r.candles(999, 2).closed_slots()[layout::kDefaultCandleHistory - 1]),
+            layout::MarketRegion::books_offset({1000, 64, 3}));
   layout::Quote q{};
   q.bid_px.raw = 999;
   w.symbol(999).quote.store(q);
@@ -196,7 +199,8 @@ TEST_F(RegionTest, TheCandleHistoryIsTheRegionsAndEveryCandleItKeepsIsRead) {
   const std::size_t bytes = layout::MarketRegion::bytes(cap);
   EXPECT_EQ(bytes, sizeof(layout::MarketRegion) + 8 * sizeof(layout::SymbolEntry) +
                        2 * sizeof(layout::SlotEngineSide) +
-                       16 * (sizeof(layout::CandleSeries) + 2048 * 64));
+                       16 * (sizeof(layout::CandleSeries) + 2048 * 64) +
+                       8 * layout::BookRecord::bytes(layout::kDefaultBookDepth));
   EXPECT_GE(reader.size(), bytes);
   auto& w = engine.as<layout::MarketRegion>();
   const auto& r = reader.as<layout::MarketRegion>();
@@ -204,7 +208,7 @@ TEST_F(RegionTest, TheCandleHistoryIsTheRegionsAndEveryCandleItKeepsIsRead) {
   const auto* base = static_cast<const unsigned char*>(reader.data());
   const auto* past_last =
       reinterpret_cast<const unsigned char*>(r.candles(7, 1).closed_slots() + 2048);
-  EXPECT_EQ(static_cast<std::size_t>(past_last - base), bytes);
+  EXPECT_EQ(static_cast<std::size_t>(past_last - base), layout::MarketRegion::books_offset(cap));
 
   const auto publish = [&](std::size_t sym, std::size_t tf, std::int64_t n) {
     for (std::int64_t s = 1; s <= n; ++s) {
@@ -310,6 +314,63 @@ TEST_F(RegionTest, ARegionItsDirectoryCannotHoldIsRefusedAtCreateNotAtItsFirstWr
   EXPECT_EQ(fits.header().candle_history, 16U);
 }
 
+// ADR 0042: the book depth is the region's. Each symbol's book holds book_depth levels a side
+// after the candles; a reader gets the levels written, as many as it asks for, and no book
+// reaches into the next one.
+TEST_F(RegionTest, TheBookDepthIsTheRegionsAndEveryLevelItHoldsIsRead) {
+  const layout::MarketCapacity cap{8, 2, 1, 512, 1000};
+  opts_.market_capacity = cap;
+  Region engine = Region::create(RegionKind::kMarket, opts_);
+  engine.set_state(RegionState::kLive);
+  Region reader = Region::attach(RegionKind::kMarket, Access::kReadOnly, opts_);
+  EXPECT_EQ(reader.header().book_depth, 1000U);
+  const std::size_t bytes = layout::MarketRegion::bytes(cap);
+  EXPECT_EQ(layout::BookRecord::bytes(1000), 32064U);  // 56 + 32,000, to a whole cache line
+  EXPECT_EQ(bytes, layout::MarketRegion::books_offset(cap) + 8 * 32064);
+  EXPECT_GE(reader.size(), bytes);
+  auto& w = engine.as<layout::MarketRegion>();
+  const auto& r = reader.as<layout::MarketRegion>();
+  EXPECT_EQ(r.book_depth(), 1000U);
+
+  // A whole book in the last entry, three levels a side in the one before.
+  const auto word = [](std::size_t sym, std::size_t side, std::size_t i) {
+    return static_cast<std::uint64_t>(sym * 10'000'000 + side * 1'000'000 + i + 1);
+  };
+  for (const std::size_t sym : {std::size_t{6}, std::size_t{7}}) {
+    std::vector<std::uint64_t> levels(4 * 1000);
+    for (std::size_t k = 0; k < 4; ++k)
+      for (std::size_t i = 0; i < 1000; ++i) levels[k * 1000 + i] = word(sym, k, i);
+    layout::BookHead h{};
+    h.update_id = sym;
+    h.bid_count = sym == 7 ? 1000 : 3;
+    h.ask_count = sym == 7 ? 1000 : 3;
+    h.book_valid = 1;
+    w.store_book(sym, h, levels.data());
+  }
+  auto b = std::make_unique<layout::BookTop>();
+  r.book(7).load(*b);
+  ASSERT_EQ(b->bid_count, 1000U);
+  ASSERT_EQ(b->ask_count, 1000U);
+  EXPECT_EQ(b->update_id, 7U);
+  for (std::size_t i = 0; i < 1000; ++i) {
+    ASSERT_EQ(static_cast<std::uint64_t>(b->bid_px[i].raw), word(7, 0, i)) << i;
+    ASSERT_EQ(static_cast<std::uint64_t>(b->bid_qty[i].raw), word(7, 1, i)) << i;
+    ASSERT_EQ(static_cast<std::uint64_t>(b->ask_px[i].raw), word(7, 2, i)) << i;
+    ASSERT_EQ(static_cast<std::uint64_t>(b->ask_qty[i].raw), word(7, 3, i)) << i;
+  }
+  r.book(6).load(*b);
+  EXPECT_EQ(b->update_id, 6U);
+  EXPECT_EQ(b->bid_count, 3U);
+  EXPECT_EQ(static_cast<std::uint64_t>(b->ask_qty[2].raw), word(6, 3, 2));
+  r.book(7).load(*b, 10);  // fewer asked: fewer copied
+  EXPECT_EQ(b->bid_count, 10U);
+  EXPECT_EQ(b->ask_count, 10U);
+  EXPECT_EQ(static_cast<std::uint64_t>(b->ask_px[9].raw), word(7, 2, 9));
+  r.book(5).load(*b);  // never written
+  EXPECT_EQ(b->update_id, 0U);
+  EXPECT_EQ(b->bid_count, 0U);
+}
+
 TEST_F(RegionTest, CapacitiesOutsideTheCompiledCeilingsAreRefusedAtCreate) {
   for (const layout::MarketCapacity cap :
        {layout::MarketCapacity{0, 16, 2},
@@ -318,12 +379,15 @@ TEST_F(RegionTest, CapacitiesOutsideTheCompiledCeilingsAreRefusedAtCreate) {
         layout::MarketCapacity{64, 16, 0}, layout::MarketCapacity{64, 16, 2, 0},
         layout::MarketCapacity{64, 16, 2, 1000},
         layout::MarketCapacity{64, 16, 2,
-                               static_cast<std::uint32_t>(layout::kMaxCandleHistory * 2)}}) {
+                               static_cast<std::uint32_t>(layout::kMaxCandleHistory * 2)},
+        layout::MarketCapacity{64, 16, 2, 512, 0},
+        layout::MarketCapacity{64, 16, 2, 512,
+                               static_cast<std::uint32_t>(layout::kMaxBookDepth + 1)}}) {
     opts_.market_capacity = cap;
     try {
       (void)Region::create(RegionKind::kMarket, opts_);
       ADD_FAILURE() << "created " << cap.symbols << "/" << cap.slots << "/" << cap.timeframes << "/"
-                    << cap.candles;
+                    << cap.candles << "/" << cap.book_depth;
     } catch (const RegionError& e) {
       EXPECT_EQ(e.code(), RegionErrc::kSizeMismatch);
       EXPECT_NE(std::string(e.what()).find("within 1.."), std::string::npos) << e.what();
@@ -357,6 +421,13 @@ TEST_F(RegionTest, AHeaderDeclaringMoreThanItsFileOrTheCeilingsIsRefused) {
   EXPECT_EQ(attach_error(RegionKind::kMarket, Access::kReadOnly, &what), RegionErrc::kSizeMismatch);
   EXPECT_NE(what.find("candle_history 500 is not a power of two"), std::string::npos) << what;
   h.candle_history = 512;
+  h.book_depth = 21;  // the file holds 20 levels a side per book
+  EXPECT_EQ(attach_error(RegionKind::kMarket, Access::kReadOnly, &what), RegionErrc::kSizeMismatch);
+  EXPECT_NE(what.find("layout needs"), std::string::npos) << what;
+  h.book_depth = 0;
+  EXPECT_EQ(attach_error(RegionKind::kMarket, Access::kReadOnly, &what), RegionErrc::kSizeMismatch);
+  EXPECT_NE(what.find("book_depth 0 is not within"), std::string::npos) << what;
+  h.book_depth = 20;
   EXPECT_NO_THROW((void)Region::attach(RegionKind::kMarket, Access::kReadOnly, opts_));
 }
 

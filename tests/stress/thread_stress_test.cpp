@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -109,6 +110,80 @@ TEST_F(ThreadStress, SeqlockReadersNeverSeeTornWrite) {
     EXPECT_EQ(s.timed_out, 0U);
     EXPECT_EQ(s.last_seq, kIterations);
     EXPECT_GT(s.ok, 0U);
+  }
+}
+
+// A book record, whose length is the region's book_depth (ADR 0042): every copy try_load accepts
+// is one write whole, whatever the counts of the writes around it, and holds no more levels than
+// the reader asked for or the record has; a torn head never sends a reader past the record.
+TEST_F(ThreadStress, BookReadersNeverSeeTornWriteAtAnyCount) {
+  MarketRegion& m = market();
+  const std::size_t d = m.book_depth();
+  constexpr std::uint64_t kBooks = 50'000;
+  // Write `id`: bid_count id % (d + 1), ask_count 7 id % (d + 1); word i of side k is
+  // id * 4096 + k * 1024 + i.
+  const auto bids_of = [d](std::uint64_t id) { return static_cast<std::uint32_t>(id % (d + 1)); };
+  const auto asks_of = [d](std::uint64_t id) {
+    return static_cast<std::uint32_t>((7 * id) % (d + 1));
+  };
+  std::atomic<bool> done{false};
+  struct Seen {
+    std::uint64_t ok = 0, torn = 0, too_many = 0, last = 0;
+  };
+  std::array<Seen, 2> seen;
+  const std::array<std::size_t, 2> want = {3, layout::kMaxBookDepth};
+  std::vector<std::thread> readers;
+  for (std::size_t r = 0; r < seen.size(); ++r) {
+    readers.emplace_back([&, r] {
+      auto b = std::make_unique<layout::BookTop>();
+      Seen& s = seen[r];
+      while (!done.load(std::memory_order_acquire) || s.last < kBooks) {
+        if (!m.book(0).try_load(*b, want[r])) continue;
+        const std::uint64_t id = b->update_id;
+        if (id == 0) continue;  // nothing written yet
+        ++s.ok;
+        s.last = id;
+        const std::size_t cap = std::min(want[r], d);
+        if (b->bid_count != std::min<std::size_t>(bids_of(id), cap) ||
+            b->ask_count != std::min<std::size_t>(asks_of(id), cap)) {
+          ++s.too_many;
+          continue;
+        }
+        bool whole = b->book_valid == (id & 1);
+        for (std::uint32_t i = 0; i < b->bid_count; ++i) {
+          whole = whole && static_cast<std::uint64_t>(b->bid_px[i].raw) == id * 4096 + i &&
+                  static_cast<std::uint64_t>(b->bid_qty[i].raw) == id * 4096 + 1024 + i;
+        }
+        for (std::uint32_t i = 0; i < b->ask_count; ++i) {
+          whole = whole && static_cast<std::uint64_t>(b->ask_px[i].raw) == id * 4096 + 2048 + i &&
+                  static_cast<std::uint64_t>(b->ask_qty[i].raw) == id * 4096 + 3072 + i;
+        }
+        if (!whole) ++s.torn;
+      }
+    });
+  }
+  std::thread writer([&] {
+    std::vector<std::uint64_t> levels(4 * d);
+    for (std::uint64_t id = 1; id <= kBooks; ++id) {
+      for (std::size_t k = 0; k < 4; ++k) {
+        for (std::size_t i = 0; i < d; ++i) levels[k * d + i] = id * 4096 + k * 1024 + i;
+      }
+      layout::BookHead h{};
+      h.update_id = id;
+      h.bid_count = bids_of(id);
+      h.ask_count = asks_of(id);
+      h.book_valid = static_cast<std::uint8_t>(id & 1);
+      m.store_book(0, h, levels.data());
+    }
+    done.store(true, std::memory_order_release);
+  });
+  writer.join();
+  for (auto& t : readers) t.join();
+  for (const Seen& s : seen) {
+    EXPECT_GT(s.ok, 0U);
+    EXPECT_EQ(s.torn, 0U);
+    EXPECT_EQ(s.too_many, 0U);
+    EXPECT_EQ(s.last, kBooks);
   }
 }
 

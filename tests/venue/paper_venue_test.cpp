@@ -55,6 +55,7 @@ struct HeapMarket {
     region->header.max_slots = cap.slots;
     region->header.max_timeframes = cap.timeframes;
     region->header.candle_history = cap.candles;
+    region->header.book_depth = cap.book_depth;
   }
   ~HeapMarket() { ::operator delete (mem, std::align_val_t{64}); }
   HeapMarket(const HeapMarket&) = delete;
@@ -72,20 +73,23 @@ class PaperVenueTest : public ::testing::Test {
 
   // Publishes a book for symbol 0: {price, qty} per level, best first.
   void book(std::vector<std::pair<Price, Qty>> bids, std::vector<std::pair<Price, Qty>> asks) {
-    cwts::layout::BookTop b{};
+    cwts::layout::BookHead b{};
     b.update_id = ++update_id_;
     b.book_valid = 1;
     b.bid_count = static_cast<std::uint32_t>(bids.size());
     b.ask_count = static_cast<std::uint32_t>(asks.size());
+    // The record's layout: bid_px, bid_qty, ask_px, ask_qty, each book_depth long.
+    const std::size_t d = market_.region->book_depth();
+    std::vector<std::uint64_t> levels(4 * d);
     for (std::size_t i = 0; i < bids.size(); ++i) {
-      b.bid_px[i] = bids[i].first;
-      b.bid_qty[i] = bids[i].second;
+      levels[i] = static_cast<std::uint64_t>(bids[i].first.raw);
+      levels[d + i] = static_cast<std::uint64_t>(bids[i].second.raw);
     }
     for (std::size_t i = 0; i < asks.size(); ++i) {
-      b.ask_px[i] = asks[i].first;
-      b.ask_qty[i] = asks[i].second;
+      levels[2 * d + i] = static_cast<std::uint64_t>(asks[i].first.raw);
+      levels[3 * d + i] = static_cast<std::uint64_t>(asks[i].second.raw);
     }
-    market_.region->symbol(0).book.store(b);
+    market_.region->store_book(0, b, levels.data());
   }
 
   // Publishes a public trade of symbol 0; `aggressor` is the side that took liquidity.

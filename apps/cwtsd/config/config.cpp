@@ -84,6 +84,7 @@ Config parse_config(std::string_view json) {
     s->integer("candle_history", c.region.candle_history, 1, layout::kMaxCandleHistory);
     // At least what was asked: the ring's slots are a power of two (ADR 0039).
     c.region.candle_history = std::bit_ceil(c.region.candle_history);
+    s->integer("book_depth", c.region.book_depth, 1, layout::kMaxBookDepth);
     std::string mode;
     s->str("market_mode", mode);
     if (!mode.empty()) c.region.market_mode = parse_mode("region.market_mode", mode);
@@ -183,6 +184,15 @@ Config parse_config(std::string_view json) {
 
   if (c.market.symbols.empty())
     throw ConfigError("market.symbols", "at least one symbol is required");
+  // Past the snapshot's levels the engine knows a book only where a diff touched it: the region
+  // never shows more of a book than the engine holds whole.
+  if (c.region.book_depth > c.market.snapshot_limit) {
+    throw ConfigError("region.book_depth",
+                      std::to_string(c.region.book_depth) + " levels, deeper than the " +
+                          std::to_string(c.market.snapshot_limit) +
+                          " of market.snapshot_limit: the engine knows a book whole only as deep "
+                          "as its snapshots (lower book_depth or raise snapshot_limit)");
+  }
   if (c.region.max_symbols == 0) {
     c.region.max_symbols = static_cast<std::uint32_t>(std::clamp<std::size_t>(
         2 * c.market.symbols.size(), layout::kDefaultSymbols, layout::kMaxSymbols));

@@ -1,6 +1,7 @@
 // The control plane's market reads (positions, open_orders, book, candles): consistent copies of
 // the market region's seqlocks and candle rings, as strategies read them; never exec state itself.
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "ctl/control_api.hpp"
@@ -61,18 +62,19 @@ bool ControlApi::read_market(std::string_view method, bool have_params, element 
   } else if (method == "book") {
     const auto& names = engine_.symbol_names();
     const std::size_t k = symbol_param(have_params, params, names);
-    const std::size_t depth =
-        optional_int(have_params, params, "depth", 1, layout::kBookDepth, layout::kBookDepth);
+    const std::size_t held = engine_.market_region().book_depth();
+    const std::size_t depth = optional_int(have_params, params, "depth", 1, held, held);
     // One seqlock copy: bids, asks and update_id belong to the same book.
-    const layout::BookTop b = engine_.market_region().symbol(k).book.load();
+    const auto book = std::make_unique<layout::BookTop>();
+    const layout::BookTop& b = *book;
+    engine_.market_region().book(k).load(*book, depth);
     result.begin_object().key("symbol").string(names[k]);
     result.key("book_valid").boolean(b.book_valid != 0).key("update_id").uinteger(b.update_id);
     result.key("exchange_ts_ns").integer(b.exchange_ts_ns);
     auto side = [&](std::string_view name, const core::Price* px, const core::Qty* qty,
                     std::uint32_t count) {
       result.key(name).begin_array();
-      const std::size_t n = std::min<std::size_t>({depth, count, layout::kBookDepth});
-      for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t i = 0; i < count; ++i)
         result.begin_array().decimal(px[i].raw).decimal(qty[i].raw).end_array();
       result.end_array();
     };

@@ -425,9 +425,8 @@ HttpResponse McpEndpoint::handle(const McpHttpRequest& req) const {
       if (text.empty()) throw not_found;
       if (kind != "quote") {
         JsonWriter p;
-        p.begin_object().key("symbol").string(sym);
-        if (kind == "book") p.key("depth").integer(20);
-        p.end_object();
+        // A book resource is the whole book the region holds (region.book_depth).
+        p.begin_object().key("symbol").string(sym).end_object();
         text = must(call(kind, p.str())).result;
       }
       result.begin_object().key("contents").begin_array().begin_object();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <memory>
 
 #include "ctl/jsonrpc_codes.hpp"
 #include "ctl/remote_params.hpp"
@@ -323,11 +324,14 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
   }
   if (method == "market.book") {
     const int id = symbol_id(params);
+    const auto held = static_cast<std::int64_t>(market_.book_depth());
     const auto depth = static_cast<std::size_t>(
-        int_field(params, "depth", 1, static_cast<std::int64_t>(layout::kBookDepth), 20));
-    const layout::BookTop b = market_.symbol(id).book.load();
-    const std::size_t nb = std::min<std::size_t>({depth, b.bid_count, layout::kBookDepth});
-    const std::size_t na = std::min<std::size_t>({depth, b.ask_count, layout::kBookDepth});
+        int_field(params, "depth", 1, held, std::min<std::int64_t>(20, held)));
+    const auto book = std::make_unique<layout::BookTop>();
+    const layout::BookTop& b = *book;
+    market_.book(static_cast<std::size_t>(id)).load(*book, depth);
+    const std::size_t nb = b.bid_count;
+    const std::size_t na = b.ask_count;
     j.begin_object();
     auto column = [&](std::string_view key, const auto& arr, std::size_t n) {
       j.key(key).begin_array();

@@ -5,6 +5,7 @@
 // diff-depth stream (the region holds the top of the book, not the whole book to diff). See
 // docs/gateway.md.
 #include <algorithm>
+#include <memory>
 
 #include "cwts/binance/market_json.hpp"
 #include "cwts/core/ascii.hpp"
@@ -46,6 +47,10 @@ std::optional<StreamSub> Gateway::Impl::resolve_stream(std::string_view text) co
   const int id = symbol_id(upper);
   if (id < 0) return std::nullopt;
   s.symbol = static_cast<std::size_t>(id);
+  // A top-N deeper than the region's books (region.book_depth): not served.
+  if (name->kind == StreamKind::kPartialDepth &&
+      static_cast<std::size_t>(name->levels) > market.book_depth())
+    return std::nullopt;
   if (name->kind == StreamKind::kKline) {
     const std::string_view interval = text.substr(text.find("@kline_") + 7);
     const auto n = market.timeframe_count();
@@ -169,9 +174,12 @@ void Gateway::Impl::pump_streams() {
       }
     }
   }
+  std::unique_ptr<layout::BookTop> book;  // a partial depth stream's copy, made when one is due
   for (const auto& c : stream_clients) {
     for (StreamSub& s : c->subs) {
       const layout::SymbolEntry& e = market.symbol(s.symbol);
+      if (s.name.kind == StreamKind::kPartialDepth && !book)
+        book = std::make_unique<layout::BookTop>();
       switch (s.name.kind) {
         case StreamKind::kBookTicker: {
           const layout::Quote q = e.quote.load();
@@ -185,15 +193,15 @@ void Gateway::Impl::pump_streams() {
         }
         case StreamKind::kPartialDepth: {
           if (now - s.last_sent_ms < s.name.speed_ms) break;
-          const layout::BookTop b = e.book.load();
+          layout::BookTop& b = *book;
+          market.book(s.symbol).load(b, static_cast<std::size_t>(s.name.levels));
           if (b.book_valid == 0 || b.update_id == s.last_id) break;
           s.last_id = b.update_id;
           s.last_sent_ms = now;
-          const auto n = static_cast<std::uint32_t>(s.name.levels);
           std::vector<md::Level> bids, asks;
-          for (std::uint32_t k = 0; k < std::min(b.bid_count, n); ++k)
+          for (std::uint32_t k = 0; k < b.bid_count; ++k)
             bids.push_back(level(b.bid_px[k], b.bid_qty[k]));
-          for (std::uint32_t k = 0; k < std::min(b.ask_count, n); ++k)
+          for (std::uint32_t k = 0; k < b.ask_count; ++k)
             asks.push_back(level(b.ask_px[k], b.ask_qty[k]));
           core::JsonWriter w(1024);
           w.begin_object().key("lastUpdateId").uinteger(b.update_id).key("bids");

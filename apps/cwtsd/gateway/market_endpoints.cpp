@@ -2,6 +2,7 @@
 // holds the data (books, quotes, candles), fetched from the venue otherwise (docs/gateway.md).
 #include <algorithm>
 #include <cstdlib>
+#include <memory>
 #include <stdexcept>
 
 #include <simdjson.h>
@@ -162,21 +163,24 @@ bool Gateway::Impl::market_endpoint(std::string_view path, std::string_view raw_
       return true;
     }
     const std::int64_t n = limit.value().value_or(100);
-    const layout::BookTop b = entry.book.load();
-    // Deeper than the engine holds, or its book not synced: the venue's book.
-    if (n > static_cast<std::int64_t>(layout::kBookDepth) || b.book_valid == 0) {
+    // Deeper than the engine's region holds, or its book not synced: the venue's book.
+    if (n > static_cast<std::int64_t>(market.book_depth())) {
+      forward_to_venue(std::move(target), lookup_weight(path, r), std::move(reply));
+      return true;
+    }
+    const auto b = std::make_unique<layout::BookTop>();
+    market.book(id).load(*b, static_cast<std::size_t>(std::max<std::int64_t>(n, 0)));
+    if (b->book_valid == 0) {
       forward_to_venue(std::move(target), lookup_weight(path, r), std::move(reply));
       return true;
     }
     std::vector<md::Level> bids, asks;
-    for (std::uint32_t k = 0;
-         k < std::min<std::uint32_t>(b.bid_count, static_cast<std::uint32_t>(n)); ++k)
-      bids.push_back(level(b.bid_px[k], b.bid_qty[k]));
-    for (std::uint32_t k = 0;
-         k < std::min<std::uint32_t>(b.ask_count, static_cast<std::uint32_t>(n)); ++k)
-      asks.push_back(level(b.ask_px[k], b.ask_qty[k]));
+    for (std::uint32_t k = 0; k < b->bid_count; ++k)
+      bids.push_back(level(b->bid_px[k], b->bid_qty[k]));
+    for (std::uint32_t k = 0; k < b->ask_count; ++k)
+      asks.push_back(level(b->ask_px[k], b->ask_qty[k]));
     JsonWriter w(2048);
-    w.begin_object().key("lastUpdateId").uinteger(b.update_id).key("bids");
+    w.begin_object().key("lastUpdateId").uinteger(b->update_id).key("bids");
     binance::write_levels(w, bids);
     w.key("asks");
     binance::write_levels(w, asks);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -30,6 +31,9 @@ ShmPublisher::ShmPublisher(layout::MarketRegion& region, const binance::Exchange
                            std::span<const std::string_view> symbols,
                            std::span<const std::uint32_t> timeframes_s, PublisherOptions options)
     : region_(&region), options_(options), candles_(timeframes_s, *this, options.candles) {
+  // Sized once for every symbol the region can hold: symbols.add allocates nothing.
+  book_depth_ = region.book_depth();
+  book_levels_.assign(region.symbol_capacity() * 4 * book_depth_, 0);
   // acquire: pairs with the creator's release of the header state.
   const auto state = static_cast<layout::RegionState>(
       cc::load_word(region.header.state, std::memory_order_acquire));
@@ -115,22 +119,29 @@ std::uint32_t ShmPublisher::publish_book(std::uint16_t id, const md::SymbolState
                                          const md::FrameMeta& meta, std::int64_t exchange_ns,
                                          std::int64_t now_ns) noexcept {
   Local& l = local_[id];
-  layout::BookTop& bt = l.book;
+  layout::BookHead& bt = l.book;
   const md::OrderBook& book = s.sync.book();
-  const std::size_t nb = std::min(book.bid_levels(), layout::kBookDepth);
-  const std::size_t na = std::min(book.ask_levels(), layout::kBookDepth);
+  const std::size_t d = book_depth_;
+  const std::size_t nb = std::min(book.bid_levels(), d);
+  const std::size_t na = std::min(book.ask_levels(), d);
+  std::uint64_t* w = book_levels(id);
   std::uint32_t changed = 0;
-  // Levels past the new count are zeroed so a reader never finds stale prices beyond the count.
-  for (std::size_t i = 0; i < layout::kBookDepth; ++i) {
-    const md::Level b = i < nb ? book.bid(i) : md::Level{};
-    const md::Level a = i < na ? book.ask(i) : md::Level{};
-    if (bt.bid_px[i] != b.px || bt.bid_qty[i] != b.qty) ++changed;
-    if (bt.ask_px[i] != a.px || bt.ask_qty[i] != a.qty) ++changed;
-    bt.bid_px[i] = b.px;
-    bt.bid_qty[i] = b.qty;
-    bt.ask_px[i] = a.px;
-    bt.ask_qty[i] = a.qty;
-  }
+  // One side's levels, px then qty words at `px` and `px + d`: a level counts as changed where it
+  // differs from the last publication, a level past either count being zero. The levels past the
+  // new count are zeroed here (not in the region, where a reader stops at the count).
+  const auto side = [&](std::uint64_t* px, std::size_t now, std::size_t before, auto level) {
+    std::uint64_t* qty = px + d;
+    for (std::size_t i = 0, n = std::max(now, before); i < n; ++i) {
+      const md::Level v = i < now ? level(i) : md::Level{};
+      const auto p = std::bit_cast<std::uint64_t>(v.px);
+      const auto q = std::bit_cast<std::uint64_t>(v.qty);
+      if (px[i] != p || qty[i] != q) ++changed;
+      px[i] = p;
+      qty[i] = q;
+    }
+  };
+  side(w, nb, bt.bid_count, [&](std::size_t i) { return book.bid(i); });
+  side(w + 2 * d, na, bt.ask_count, [&](std::size_t i) { return book.ask(i); });
   const std::uint8_t valid = s.sync.valid() ? 1 : 0;
   bt.bid_count = static_cast<std::uint32_t>(nb);
   bt.ask_count = static_cast<std::uint32_t>(na);
@@ -139,15 +150,16 @@ std::uint32_t ShmPublisher::publish_book(std::uint16_t id, const md::SymbolState
   bt.receive_ts_ns = meta.receive_ns;
   bt.publish_ts_ns = now_ns;
   bt.book_valid = valid;
-  region_->symbol(id).book.store(bt);
+  region_->store_book(id, bt, w);
 
   // The bookTicker stream runs ahead of the 100 ms diffs; the quote only moves forward.
   layout::Quote& q = l.quote;
   if (bt.update_id >= q.update_id) {
-    q.bid_px = bt.bid_px[0];
-    q.bid_qty = bt.bid_qty[0];
-    q.ask_px = bt.ask_px[0];
-    q.ask_qty = bt.ask_qty[0];
+    const layout::BookBody best = best_levels(id);
+    q.bid_px = best.bid_px;
+    q.bid_qty = best.bid_qty;
+    q.ask_px = best.ask_px;
+    q.ask_qty = best.ask_qty;
     q.update_id = bt.update_id;
     q.exchange_ts_ns = exchange_ns;
     q.receive_ts_ns = meta.receive_ns;
@@ -158,6 +170,18 @@ std::uint32_t ShmPublisher::publish_book(std::uint16_t id, const md::SymbolState
   return changed;
 }
 
+layout::BookBody ShmPublisher::best_levels(std::uint16_t id) const noexcept {
+  // Level 0 of each side; zero where a side is empty (levels past a count are kept zero).
+  const std::uint64_t* w = book_levels(id);
+  const std::size_t d = book_depth_;
+  layout::BookBody b{};
+  b.bid_px = std::bit_cast<core::Price>(w[0]);
+  b.bid_qty = std::bit_cast<core::Qty>(w[d]);
+  b.ask_px = std::bit_cast<core::Price>(w[2 * d]);
+  b.ask_qty = std::bit_cast<core::Qty>(w[3 * d]);
+  return b;
+}
+
 void ShmPublisher::on_book(const md::SymbolState& s, const md::FrameMeta& meta,
                            std::int64_t exchange_ms) noexcept {
   count(Stream::kDepth);
@@ -166,19 +190,15 @@ void ShmPublisher::on_book(const md::SymbolState& s, const md::FrameMeta& meta,
   const std::int64_t now = core::realtime_ns();
   const std::int64_t exch = exchange_ms * kNsPerMs;
   const std::uint32_t changed = publish_book(id, s, meta, exch, now);
-  if (changed == 0) return;  // a diff below the top kBookDepth levels: nothing for readers
-  const layout::BookTop& bt = local_[id].book;
+  if (changed == 0) return;  // a diff below the region's book depth: nothing for readers
   layout::Event ev{};
   ev.kind = static_cast<std::uint8_t>(layout::EventKind::kBook);
   ev.symbol = id;
-  ev.update_id = bt.update_id;
+  ev.update_id = local_[id].book.update_id;
   ev.exchange_ts_ns = exch;
   ev.receive_ts_ns = meta.receive_ns;
   ev.publish_ts_ns = now;
-  ev.body.book.bid_px = bt.bid_px[0];
-  ev.body.book.bid_qty = bt.bid_qty[0];
-  ev.body.book.ask_px = bt.ask_px[0];
-  ev.body.book.ask_qty = bt.ask_qty[0];
+  ev.body.book = best_levels(id);
   ev.body.book.levels_changed = changed;
   publish_event(ev);
 }
@@ -226,7 +246,7 @@ void ShmPublisher::on_book_validity(const md::SymbolState& s, bool valid,
     l.book.book_valid = 0;
     l.book.receive_ts_ns = meta.receive_ns;
     l.book.publish_ts_ns = now;
-    region_->symbol(id).book.store(l.book);
+    region_->store_book(id, l.book, book_levels(id));
     l.quote.book_valid = 0;
     l.quote.receive_ts_ns = meta.receive_ns;
     l.quote.publish_ts_ns = now;
@@ -237,17 +257,13 @@ void ShmPublisher::on_book_validity(const md::SymbolState& s, bool valid,
   publish_status(id, meta.receive_ns, now);
   if (valid) {
     // Announces the synced book even if its top levels equal the ones before the resync.
-    const layout::BookTop& bt = l.book;
     layout::Event ev{};
     ev.kind = static_cast<std::uint8_t>(layout::EventKind::kBook);
     ev.symbol = id;
-    ev.update_id = bt.update_id;
+    ev.update_id = l.book.update_id;
     ev.receive_ts_ns = meta.receive_ns;
     ev.publish_ts_ns = now;
-    ev.body.book.bid_px = bt.bid_px[0];
-    ev.body.book.bid_qty = bt.bid_qty[0];
-    ev.body.book.ask_px = bt.ask_px[0];
-    ev.body.book.ask_qty = bt.ask_qty[0];
+    ev.body.book = best_levels(id);
     ev.body.book.levels_changed = changed;
     publish_event(ev);
   }
@@ -549,6 +565,7 @@ std::uint16_t ShmPublisher::add_symbol(const binance::SymbolSpec& spec) {
   region_->symbol(id).info.store(si);
   names_[id].assign(spec.name);
   local_[id] = Local{};
+  std::fill_n(book_levels(id), 4 * book_depth_, std::uint64_t{0});
   local_[id].status = static_cast<std::uint8_t>(spec.status);
   symbol_count_ = id + 1;
   // release: a reader that sees the count also sees the SymbolInfo and indicator table above.

@@ -67,6 +67,10 @@ std::string capacity_error(const layout::MarketCapacity& cap) {
     return "candle_history " + std::to_string(cap.candles) + " is not a power of two within 1.." +
            std::to_string(layout::kMaxCandleHistory);
   }
+  if (out_of(cap.book_depth, layout::kMaxBookDepth)) {
+    return "book_depth " + std::to_string(cap.book_depth) + " is not within 1.." +
+           std::to_string(layout::kMaxBookDepth);
+  }
   return {};
 }
 
@@ -160,7 +164,7 @@ void fill_header(RegionHeader& h, RegionKind kind, std::size_t size, std::size_t
   h.engine_start_ticks = process_start_ticks(::getpid());
   h.instance.assign(opts.instance);
   h.max_symbols = kind == RegionKind::kMarket ? opts.market_capacity.symbols : 0;
-  h.book_depth = layout::kBookDepth;
+  h.book_depth = kind == RegionKind::kMarket ? opts.market_capacity.book_depth : 0;
   h.event_ring_capacity = layout::kEventRingCapacity;
   h.max_timeframes = kind == RegionKind::kMarket ? opts.market_capacity.timeframes : 0;
   h.candle_history = kind == RegionKind::kMarket ? opts.market_capacity.candles : 0;
@@ -240,7 +244,7 @@ bool create_in(const Target& t, RegionKind kind, const RegionOptions& opts, mode
                       "shm: cannot reserve " + std::to_string(size) + " bytes for " + tmp_path +
                           ": " + errno_text(err) + " (free room in " + t.dir +
                           ", or make the region smaller: region.max_symbols, region.max_slots, "
-                          "region.candle_history, market.timeframes)");
+                          "region.candle_history, region.book_depth, market.timeframes)");
   }
   if (!map_fd(fd, Access::kReadWrite, size, opts.prefault || t.huge, /*keep_fd=*/true, out_map)) {
     const int err = errno;

@@ -157,7 +157,8 @@ void validate_header(const RegionHeader& h, RegionKind kind, std::size_t file_si
   }
   // A market region's arrays are sized by the capacities in its header: within the compiled
   // ceilings (the readers' own tables), and inside the file, or nothing past the header is read.
-  const layout::MarketCapacity cap{h.max_symbols, h.max_slots, h.max_timeframes, h.candle_history};
+  const layout::MarketCapacity cap{h.max_symbols, h.max_slots, h.max_timeframes, h.candle_history,
+                                   h.book_depth};
   if (kind == RegionKind::kMarket) {
     if (const std::string bad = capacity_error(cap); !bad.empty()) {
       throw RegionError(RegionErrc::kSizeMismatch, "shm: " + path + " declares " + bad);

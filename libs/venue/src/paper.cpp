@@ -96,7 +96,8 @@ void PaperVenue::fill(Order& o, core::Price px, core::Qty q) {
   o.fee += core::Notional{value.raw * fee_bps_ / 10'000};
 }
 
-core::Qty PaperVenue::queue_at(const Order& o, const layout::BookTop& book, core::Qty current) {
+core::Qty PaperVenue::queue_at(const Order& o, const layout::BookTop& book,
+                               core::Qty current) const {
   const bool buy = is_buy(o.req);
   const std::uint32_t n = buy ? book.bid_count : book.ask_count;
   const core::Price* px = buy ? book.bid_px : book.ask_px;
@@ -107,7 +108,7 @@ core::Qty PaperVenue::queue_at(const Order& o, const layout::BookTop& book, core
     if (buy ? px[i] < o.req.price : px[i] > o.req.price) return core::Qty{};
   }
   // Beyond the published depth (or an empty side): what is ahead is unknown; unchanged.
-  return n < layout::kBookDepth ? core::Qty{} : current;
+  return n < market_.book_depth() ? core::Qty{} : current;
 }
 
 void PaperVenue::apply_trade(const layout::Event& t) {
@@ -187,7 +188,8 @@ void PaperVenue::tick(std::int64_t /*now_ns*/) {
   while (!fresh_.empty()) {
     Order o = std::move(fresh_.front());
     fresh_.pop_front();
-    const auto& book = market_.symbol(o.req.symbol_id).book.load();
+    const layout::BookTop& book = *book_;
+    market_.book(o.req.symbol_id).load(*book_);
     const bool buy = is_buy(o.req);
     const core::Price none{};
     const core::Price best = buy ? (book.ask_count > 0 ? book.ask_px[0] : none)
@@ -239,7 +241,8 @@ void PaperVenue::tick(std::int64_t /*now_ns*/) {
   // Resting orders: the queue ahead shrinks with the book; a book whose other side now crosses
   // the order's price fills it from the crossing quantity nobody took yet.
   for (auto it = live_.begin(); it != live_.end();) {
-    const auto& book = market_.symbol(it->req.symbol_id).book.load();
+    const layout::BookTop& book = *book_;
+    market_.book(it->req.symbol_id).load(*book_);
     if (book.book_valid && book.update_id != it->book_update_seen && it->cum_qty < it->req.qty) {
       it->book_update_seen = book.update_id;
       it->queue_ahead = queue_at(*it, book, it->queue_ahead);

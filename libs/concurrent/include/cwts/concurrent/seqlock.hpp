@@ -35,6 +35,37 @@ namespace cwts::concurrent {
 // with the first 56 payload bytes (both are written by the one writer, so nothing is false-shared).
 // The struct is standard layout and trivially copyable so it can be placed in a mapped region by
 // offset.
+// The protocol above, step by step, for a payload whose length is known only at run time (a
+// market region's book, ADR 0042); Seqlock<T> is made of the same four steps.
+//
+// Writer only: makes `seq` odd before any payload store; returns what seqlock_write_end takes.
+inline std::uint64_t seqlock_write_begin(std::uint64_t& seq) noexcept {
+  std::atomic_ref<std::uint64_t> s(seq);
+  // relaxed: only this writer ever modifies seq.
+  const std::uint64_t cur = s.load(std::memory_order_relaxed);
+  // relaxed + the fence below: the odd value must be visible before any payload word.
+  s.store(cur + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  return cur;
+}
+// Writer only: publishes the payload stored since seqlock_write_begin returned `begun`.
+inline void seqlock_write_end(std::uint64_t& seq, std::uint64_t begun) noexcept {
+  std::atomic_ref<std::uint64_t>(seq).store(begun + 2, std::memory_order_release);
+}
+// Reader: false while a write is in progress; else the sequence the copy starts from, in `s1`.
+[[nodiscard]] inline bool seqlock_read_begin(const std::uint64_t& seq, std::uint64_t& s1) noexcept {
+  s1 = std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(seq))
+           .load(std::memory_order_acquire);
+  return (s1 & 1U) == 0;
+}
+// Reader, after copying the payload with relaxed loads: whether the copy is consistent.
+[[nodiscard]] inline bool seqlock_read_valid(const std::uint64_t& seq, std::uint64_t s1) noexcept {
+  std::atomic_thread_fence(std::memory_order_acquire);
+  // relaxed: ordered after the payload loads by the acquire fence above.
+  return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(seq))
+             .load(std::memory_order_relaxed) == s1;
+}
+
 template <typename T>
 struct alignas(64) Seqlock {
   static_assert(std::is_trivially_copyable_v<T>, "Seqlock payload must be trivially copyable");
@@ -47,27 +78,18 @@ struct alignas(64) Seqlock {
 
   // Writer thread (or process) only. Never blocks.
   void store(const T& value) noexcept {
-    std::atomic_ref<std::uint64_t> s(seq);
-    // relaxed: only this writer ever modifies seq.
-    const std::uint64_t cur = s.load(std::memory_order_relaxed);
-    // relaxed + the fence below: the odd value must be visible before any payload word.
-    s.store(cur + 1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_release);
+    const std::uint64_t begun = seqlock_write_begin(seq);
     store_words(words, value);
-    s.store(cur + 2, std::memory_order_release);
+    seqlock_write_end(seq, begun);
   }
 
   // Any reader. Returns false if a write was in progress or completed during the copy; the copy
   // in `out` is then unusable. Wait-free: one attempt.
   [[nodiscard]] bool try_load(T& out) const noexcept {
-    std::atomic_ref<std::uint64_t> s(const_cast<std::uint64_t&>(seq));
-    const std::uint64_t s1 = s.load(std::memory_order_acquire);
-    if (s1 & 1U) return false;
+    std::uint64_t s1 = 0;
+    if (!seqlock_read_begin(seq, s1)) return false;
     load_words(words, out);
-    std::atomic_thread_fence(std::memory_order_acquire);
-    // relaxed: ordered after the payload loads by the acquire fence above.
-    const std::uint64_t s2 = s.load(std::memory_order_relaxed);
-    return s1 == s2;
+    return seqlock_read_valid(seq, s1);
   }
 
   // Any reader. Spins until a consistent copy is taken; the writer never holds the lock for more

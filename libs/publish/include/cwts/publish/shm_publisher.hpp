@@ -53,12 +53,13 @@ struct PublisherOptions {
 // publish timestamp.
 //
 // What each sink call publishes, in this order (snapshots before the event that announces them):
-//   on_book           BookTop (top kBookDepth levels per side), Quote best bid/ask when the book
+//   on_book           the symbol's book (the region's book_depth levels a side), Quote best bid/ask
+//   when the book
 //                     is at least as new as the quote, then a kBook event if the top-N changed.
 //   on_book_ticker    Quote (unless the book already holds a newer update id), kQuote event.
 //   on_trade          Quote last-trade fields, kTrade event, candles (see md::CandleBuilder).
 //   on_kline          candles.
-//   on_book_validity  Quote/BookTop book_valid flags, SymbolEntry::book_valid, kStatus event
+//   on_book_validity  Quote/book book_valid flags, SymbolEntry::book_valid, kStatus event
 //                     (on becoming valid, the synced book is published with it, then kBook).
 //   candle closed     CandleSeries::closed ring, the symbol's IndicatorValues (every indicator on
 //                     that timeframe updated with the candle), then a kCandleClose event;
@@ -157,7 +158,7 @@ class ShmPublisher final : public md::MarketSink, private md::CandleListener {
   // stored whole, so a partial update (last trade only) never needs to read shared memory back.
   struct Local {
     layout::Quote quote{};
-    layout::BookTop book{};
+    layout::BookHead book{};      // its levels: book_levels(id)
     std::uint8_t status = 0;      // layout::SymbolStatus
     std::uint8_t trade_kind = 0;  // 0 none yet, 1 trade, 2 aggTrade
     std::uint64_t gaps_seen = 0;  // the pipeline book's counters when last looked at
@@ -171,9 +172,19 @@ class ShmPublisher final : public md::MarketSink, private md::CandleListener {
                       const layout::Candle& candle) override;
 
   [[nodiscard]] std::uint16_t resolve(const md::SymbolState& s) noexcept;
-  // Rebuilds and stores BookTop (and Quote when not older); returns the top-N levels changed.
+  // Rebuilds and stores the symbol's book (and Quote when not older); returns the levels changed.
   std::uint32_t publish_book(std::uint16_t id, const md::SymbolState& s, const md::FrameMeta& meta,
                              std::int64_t exchange_ns, std::int64_t now_ns) noexcept;
+  // The best level of each side as last published (zero where a side is empty).
+  [[nodiscard]] layout::BookBody best_levels(std::uint16_t id) const noexcept;
+  // The levels last published for symbol `id`, laid out as the region's book record (four arrays
+  // of book_depth_ words; entries past a side's count are zero).
+  [[nodiscard]] std::uint64_t* book_levels(std::size_t id) noexcept {
+    return book_levels_.data() + id * 4 * book_depth_;
+  }
+  [[nodiscard]] const std::uint64_t* book_levels(std::size_t id) const noexcept {
+    return book_levels_.data() + id * 4 * book_depth_;
+  }
   void publish_event(layout::Event& ev) noexcept;
   void publish_status(std::uint16_t id, std::int64_t receive_ns, std::int64_t now_ns) noexcept;
   void track_sync_counters(std::uint16_t id, const md::SymbolState& s) noexcept;
@@ -200,6 +211,8 @@ class ShmPublisher final : public md::MarketSink, private md::CandleListener {
   std::size_t symbol_count_ = 0;
   std::array<layout::FixedString<16>, layout::kMaxSymbols> names_{};
   std::array<Local, layout::kMaxSymbols> local_{};
+  std::size_t book_depth_ = 0;              // the region's
+  std::vector<std::uint64_t> book_levels_;  // book_levels(id): symbol_capacity() x 4 x book_depth_
   std::array<std::uint16_t, md::kMaxPipelineSymbols> pipeline_to_shm_{};
   std::array<std::vector<Indicator>, layout::kMaxSymbols> indicators_;
   std::array<layout::IndicatorValues, layout::kMaxSymbols> indicator_values_{};

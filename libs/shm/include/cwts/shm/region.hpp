@@ -69,9 +69,10 @@ struct RegionOptions {
   std::string engine_user;
   mode_t market_mode = 0640;
   mode_t signals_mode = 0640;  // strategies only read it (their slots are handed over: ADR 0021)
-  // create, market region: how many symbols, slots and timeframes it holds and how many closed
-  // candles each series keeps (recorded in its header; each at least 1 and at most
-  // layout::kMaxSymbols, kMaxSlots, kMaxTimeframes, kMaxCandleHistory; the candles a power of 2).
+  // create, market region: how many symbols, slots and timeframes it holds, how many closed
+  // candles each series keeps and how many levels a side each book holds (recorded in its header;
+  // each at least 1 and at most layout::kMaxSymbols, kMaxSlots, kMaxTimeframes, kMaxCandleHistory,
+  // kMaxBookDepth; the candles a power of 2).
   layout::MarketCapacity market_capacity;
 };
 

@@ -23,7 +23,7 @@ namespace cwts::layout {
 // Bump on any change to a field, a size, an offset, a capacity, an enumerator, a flag bit or a
 // primitive's internal words. tests/layout pins this value
 // together with kLayoutHash, so a change that forgets the bump fails the build's tests.
-inline constexpr std::uint32_t kLayoutVersion = 8;
+inline constexpr std::uint32_t kLayoutVersion = 9;
 
 // Names for each instantiation of a lock-free primitive in the regions, so the field table can
 // list the words they synchronise on.
@@ -118,18 +118,18 @@ inline constexpr auto kFieldTable = std::to_array<FieldDesc>({
     CWTS_FIELD(Quote, last_side),
     CWTS_FIELD(Quote, book_valid),
 
-    CWTS_SIZE(BookTop),
-    CWTS_FIELD(BookTop, update_id),
-    CWTS_FIELD(BookTop, exchange_ts_ns),
-    CWTS_FIELD(BookTop, receive_ts_ns),
-    CWTS_FIELD(BookTop, publish_ts_ns),
-    CWTS_FIELD(BookTop, bid_count),
-    CWTS_FIELD(BookTop, ask_count),
-    CWTS_FIELD(BookTop, book_valid),
-    CWTS_FIELD(BookTop, bid_px),
-    CWTS_FIELD(BookTop, bid_qty),
-    CWTS_FIELD(BookTop, ask_px),
-    CWTS_FIELD(BookTop, ask_qty),
+    CWTS_SIZE(BookHead),
+    CWTS_FIELD(BookHead, update_id),
+    CWTS_FIELD(BookHead, exchange_ts_ns),
+    CWTS_FIELD(BookHead, receive_ts_ns),
+    CWTS_FIELD(BookHead, publish_ts_ns),
+    CWTS_FIELD(BookHead, bid_count),
+    CWTS_FIELD(BookHead, ask_count),
+    CWTS_FIELD(BookHead, book_valid),
+    CWTS_SIZE(BookRecord),  // its book_depth levels a side follow (RegionHeader::book_depth)
+    CWTS_FIELD(BookRecord, seq),
+    CWTS_FIELD(BookRecord, head),
+    FieldDesc{"BookRecord.levels", BookRecord::kLevelsOffset, 0},
 
     CWTS_SIZE(IndicatorValues),
     CWTS_FIELD(IndicatorValues, candle_open_ms),
@@ -170,7 +170,6 @@ inline constexpr auto kFieldTable = std::to_array<FieldDesc>({
     CWTS_SIZE(SymbolEntry),
     CWTS_FIELD(SymbolEntry, info),
     CWTS_FIELD(SymbolEntry, quote),
-    CWTS_FIELD(SymbolEntry, book),
     CWTS_FIELD(SymbolEntry, indicators),
     CWTS_FIELD(SymbolEntry, indicator_table),
     CWTS_FIELD(SymbolEntry, position),
@@ -335,9 +334,6 @@ inline constexpr auto kFieldTable = std::to_array<FieldDesc>({
     CWTS_SIZE(Seqlock<Quote>),
     CWTS_FIELD(Seqlock<Quote>, seq),
     CWTS_FIELD(Seqlock<Quote>, words),
-    CWTS_SIZE(Seqlock<BookTop>),
-    CWTS_FIELD(Seqlock<BookTop>, seq),
-    CWTS_FIELD(Seqlock<BookTop>, words),
     CWTS_SIZE(Seqlock<IndicatorValues>),
     CWTS_FIELD(Seqlock<IndicatorValues>, seq),
     CWTS_FIELD(Seqlock<IndicatorValues>, words),
@@ -384,7 +380,7 @@ constexpr std::uint64_t layout_hash_of(const std::array<FieldDesc, NF>& fields,
     h = fnv1a_u64(h, v.value);
   }
   for (std::uint64_t cap :
-       {kMaxSymbols, kBookDepth, kEventRingCapacity, kMaxTimeframes, kMaxCandleHistory,
+       {kMaxSymbols, kMaxBookDepth, kEventRingCapacity, kMaxTimeframes, kMaxCandleHistory,
         kMaxIndicators, kMaxSlots, kSignalRingCapacity, kReportRingCapacity, kMaxAssets}) {
     h = fnv1a_u64(h, cap);
   }
@@ -434,7 +430,8 @@ inline constexpr bool kWireStruct =
 static_assert(kWireStruct<RegionHeader, 64>);
 static_assert(kWireStruct<SymbolInfo, 8>);
 static_assert(kWireStruct<Quote, 8>);
-static_assert(kWireStruct<BookTop, 8>);
+static_assert(kWireStruct<BookHead, 8>);
+static_assert(kWireStruct<BookRecord, 64>);
 static_assert(kWireStruct<IndicatorValues, 8>);
 static_assert(kWireStruct<IndicatorDesc, 4>);
 static_assert(kWireStruct<IndicatorTable, 4>);
@@ -470,7 +467,6 @@ static_assert(kWireStruct<BroadcastHead, 64>);
 static_assert(kWireStruct<CandleSlot, 64>);
 static_assert(kWireStruct<Seqlock<SymbolInfo>, 64>);
 static_assert(kWireStruct<Seqlock<Quote>, 64>);
-static_assert(kWireStruct<Seqlock<BookTop>, 64>);
 static_assert(kWireStruct<Seqlock<IndicatorValues>, 64>);
 static_assert(kWireStruct<Seqlock<IndicatorTable>, 64>);
 static_assert(kWireStruct<Seqlock<Position>, 64>);

@@ -1,8 +1,11 @@
 // The market region: written by the engine only, mapped read-only (PROT_READ) by strategies.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include "cwts/concurrent/broadcast_ring.hpp"
 #include "cwts/concurrent/record_ring.hpp"
@@ -88,22 +91,117 @@ struct Quote {
 };
 static_assert(sizeof(Quote) == 112);
 
-// Top-N levels per side, best first. 688 bytes.
-struct BookTop {
+// The head of a symbol's book snapshot. 48 bytes.
+struct BookHead {
   std::uint64_t update_id;
   std::int64_t exchange_ts_ns;
   std::int64_t receive_ts_ns;
   std::int64_t publish_ts_ns;
-  std::uint32_t bid_count;  // valid entries in bid_* (<= kBookDepth)
+  std::uint32_t bid_count;  // levels of each side in the snapshot (<= the region's book_depth)
   std::uint32_t ask_count;
   std::uint8_t book_valid;
   std::uint8_t reserved[7];
-  Price bid_px[kBookDepth];
-  Qty bid_qty[kBookDepth];
-  Price ask_px[kBookDepth];
-  Qty ask_qty[kBookDepth];
 };
-static_assert(sizeof(BookTop) == 48 + std::size_t{32} * kBookDepth);
+static_assert(sizeof(BookHead) == 48);
+
+// A reader's copy of a symbol's book, best first (MarketRegion::book(i).try_load): its head, and
+// levels 0 .. bid_count - 1 and 0 .. ask_count - 1 of each side, the counts being what was copied
+// (at most what the reader asked for); entries past them are not written. Not itself in the
+// region, whose book records are as deep as its header's book_depth (BookRecord).
+struct BookTop : BookHead {
+  Price bid_px[kMaxBookDepth];
+  Qty bid_qty[kMaxBookDepth];
+  Price ask_px[kMaxBookDepth];
+  Qty ask_qty[kMaxBookDepth];
+};
+
+// One symbol's book in the region (the md thread writes it): a sequence word (the Seqlock
+// protocol), the BookHead's six words, then `depth` levels a side, depth being the header's
+// book_depth: bid_px[depth], bid_qty[depth], ask_px[depth], ask_qty[depth]; padded to a cache
+// line. A level at or past its side's count is not part of the snapshot (it may be stale).
+struct alignas(64) BookRecord {
+  std::uint64_t seq;
+  std::uint64_t head[6];  // BookHead; the levels follow
+
+  static constexpr std::size_t kHeadWords = 6;
+  static constexpr std::size_t kLevelsOffset = 8 * (1 + kHeadWords);
+  [[nodiscard]] static constexpr std::size_t bytes(std::size_t depth) noexcept {
+    return (kLevelsOffset + 32 * depth + 63) / 64 * 64;
+  }
+  // The level words: side k (0 bid_px, 1 bid_qty, 2 ask_px, 3 ask_qty) starts at
+  // levels() + k * depth.
+  [[nodiscard]] std::uint64_t* levels() noexcept {
+    return reinterpret_cast<std::uint64_t*>(reinterpret_cast<unsigned char*>(this) + kLevelsOffset);
+  }
+  [[nodiscard]] const std::uint64_t* levels() const noexcept {
+    return reinterpret_cast<const std::uint64_t*>(reinterpret_cast<const unsigned char*>(this) +
+                                                  kLevelsOffset);
+  }
+};
+static_assert(sizeof(BookRecord) == 64 && sizeof(BookHead) == 8 * BookRecord::kHeadWords);
+
+// A reader's handle on one symbol's book record and its region's depth.
+class SharedBook {
+ public:
+  SharedBook(const BookRecord& r, std::size_t depth) noexcept : r_(&r), depth_(depth) {}
+
+  // Levels a side the record holds (the region's book_depth).
+  [[nodiscard]] std::size_t depth() const noexcept { return depth_; }
+
+  // One attempt at a consistent copy of the head and at most `levels` levels a side (fewer copy
+  // fewer words); false if a write was in progress or completed during the copy. out.bid_count
+  // and out.ask_count are the levels copied.
+  [[nodiscard]] bool try_load(BookTop& out, std::size_t levels = kMaxBookDepth) const noexcept {
+    std::uint64_t s1 = 0;
+    if (!concurrent::seqlock_read_begin(r_->seq, s1)) return false;
+    BookHead head;
+    concurrent::load_words(r_->head, head);
+    // A torn head may hold any counts: bounded before they index anything.
+    const std::size_t cap = levels < depth_ ? levels : depth_;
+    const std::size_t nb = head.bid_count < cap ? head.bid_count : cap;
+    const std::size_t na = head.ask_count < cap ? head.ask_count : cap;
+    const std::uint64_t* w = r_->levels();
+    copy(w, out.bid_px, nb);
+    copy(w + depth_, out.bid_qty, nb);
+    copy(w + 2 * depth_, out.ask_px, na);
+    copy(w + 3 * depth_, out.ask_qty, na);
+    if (!concurrent::seqlock_read_valid(r_->seq, s1)) return false;
+    static_cast<BookHead&>(out) = head;
+    out.bid_count = static_cast<std::uint32_t>(nb);
+    out.ask_count = static_cast<std::uint32_t>(na);
+    return true;
+  }
+  // Spins until a consistent copy is taken (the writer holds the lock for a few stores only).
+  void load(BookTop& out, std::size_t levels = kMaxBookDepth) const noexcept {
+    while (!try_load(out, levels)) concurrent::cpu_relax();
+  }
+  // Gives up after `max_attempts` (a writer killed mid-write leaves the sequence odd for good).
+  [[nodiscard]] bool load_bounded(BookTop& out, std::uint32_t max_attempts,
+                                  std::size_t levels = kMaxBookDepth) const noexcept {
+    for (std::uint32_t i = 0; i < max_attempts; ++i) {
+      if (try_load(out, levels)) return true;
+      concurrent::cpu_relax();
+    }
+    return false;
+  }
+  // The sequence, for change detection without copying.
+  [[nodiscard]] std::uint64_t version() const noexcept {
+    return concurrent::load_word(r_->seq, std::memory_order_acquire);
+  }
+
+ private:
+  template <typename V>
+  static void copy(const std::uint64_t* src, V* dst, std::size_t n) noexcept {
+    static_assert(sizeof(V) == 8 && std::is_trivially_copyable_v<V>);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t v = concurrent::load_word(src[i], std::memory_order_relaxed);
+      std::memcpy(&dst[i], &v, sizeof v);
+    }
+  }
+
+  const BookRecord* r_;
+  std::size_t depth_;
+};
 
 // Latest indicator values (order as in the symbol's IndicatorTable). 152 bytes.
 struct IndicatorValues {
@@ -179,7 +277,6 @@ struct CandleSeries {
 struct SymbolEntry {
   Seqlock<SymbolInfo> info;
   Seqlock<Quote> quote;
-  Seqlock<BookTop> book;
   Seqlock<IndicatorValues> indicators;
   Seqlock<IndicatorTable> indicator_table;
   Seqlock<Position> position;
@@ -326,14 +423,15 @@ struct SlotEngineSide {
 
 using EventRing = BroadcastRing<Event, kEventRingCapacity>;
 
-// How many symbols, slots and timeframes a market region holds, and how many closed candles each
-// series keeps: chosen when the engine creates it and recorded in its header (max_symbols,
-// max_slots, max_timeframes, candle_history).
+// How many symbols, slots and timeframes a market region holds, how many closed candles each
+// series keeps and how many levels a side each book holds: chosen when the engine creates it and
+// recorded in its header (max_symbols, max_slots, max_timeframes, candle_history, book_depth).
 struct MarketCapacity {
   std::uint32_t symbols = kDefaultSymbols;
   std::uint32_t slots = kDefaultSlots;
   std::uint32_t timeframes = kMaxTimeframes;
   std::uint32_t candles = kDefaultCandleHistory;  // a power of two
+  std::uint32_t book_depth = kDefaultBookDepth;
 };
 
 // The whole market region. One writer process (the engine); see docs/shm_layout.md. The fixed part
@@ -341,6 +439,7 @@ struct MarketCapacity {
 //   SymbolEntry    symbols[max_symbols]
 //   SlotEngineSide slots[max_slots]
 //   CandleSeries   candles[max_symbols][max_timeframes], each followed by its candle_history slots
+//   BookRecord     books[max_symbols], each BookRecord::bytes(book_depth)
 // with the counts from the header, which a reader validates against the compiled ceilings and
 // the file's size before it maps the region (cwts/shm/region.hpp).
 struct MarketRegion {
@@ -363,13 +462,17 @@ struct MarketRegion {
   [[nodiscard]] static constexpr std::size_t candles_offset(const MarketCapacity& cap) noexcept {
     return slots_offset(cap) + sizeof(SlotEngineSide) * cap.slots;
   }
-  [[nodiscard]] static constexpr std::size_t bytes(const MarketCapacity& cap) noexcept {
+  [[nodiscard]] static constexpr std::size_t books_offset(const MarketCapacity& cap) noexcept {
     return candles_offset(cap) + CandleSeries::bytes(cap.candles) * cap.symbols * cap.timeframes;
+  }
+  [[nodiscard]] static constexpr std::size_t bytes(const MarketCapacity& cap) noexcept {
+    return books_offset(cap) + BookRecord::bytes(cap.book_depth) * cap.symbols;
   }
 
   // This region's capacities, as its header records them.
   [[nodiscard]] MarketCapacity capacity() const noexcept {
-    return {header.max_symbols, header.max_slots, header.max_timeframes, header.candle_history};
+    return {header.max_symbols, header.max_slots, header.max_timeframes, header.candle_history,
+            header.book_depth};
   }
   [[nodiscard]] std::size_t symbol_capacity() const noexcept { return header.max_symbols; }
   [[nodiscard]] std::size_t slot_capacity() const noexcept { return header.max_slots; }
@@ -399,6 +502,31 @@ struct MarketRegion {
   [[nodiscard]] const CandleSeries& candles(std::size_t sym, std::size_t tf) const noexcept {
     return *series_at(sym, tf);
   }
+  // Levels a side each symbol's book holds.
+  [[nodiscard]] std::size_t book_depth() const noexcept { return header.book_depth; }
+  // A reader's handle on symbol `sym`'s book (< symbol_capacity()).
+  [[nodiscard]] SharedBook book(std::size_t sym) const noexcept {
+    return {*book_at(sym), header.book_depth};
+  }
+  // The writer's store of symbol `sym`'s book: the head and its counts' levels of each side, from
+  // `levels` laid out as the record's (four arrays of book_depth(); entries past a side's count
+  // are not read). md thread only.
+  void store_book(std::size_t sym, const BookHead& head, const std::uint64_t* levels) noexcept {
+    BookRecord* r = book_at(sym);
+    const std::size_t d = header.book_depth;
+    const std::size_t nb = head.bid_count < d ? head.bid_count : d;
+    const std::size_t na = head.ask_count < d ? head.ask_count : d;
+    const std::uint64_t begun = concurrent::seqlock_write_begin(r->seq);
+    concurrent::store_words(r->head, head);
+    std::uint64_t* w = r->levels();
+    for (std::size_t k = 0; k < 4; ++k) {
+      const std::size_t n = k < 2 ? nb : na;
+      for (std::size_t i = 0; i < n; ++i) {
+        concurrent::store_word(w[k * d + i], levels[k * d + i], std::memory_order_relaxed);
+      }
+    }
+    concurrent::seqlock_write_end(r->seq, begun);
+  }
   // Closed candles each series keeps (a power of two).
   [[nodiscard]] std::size_t candle_history() const noexcept { return header.candle_history; }
   // The writer's view of a series' closed-candle ring, and a reader's cursor over it starting at
@@ -414,6 +542,11 @@ struct MarketRegion {
   }
 
  private:
+  [[nodiscard]] BookRecord* book_at(std::size_t sym) const noexcept {
+    auto* base = reinterpret_cast<unsigned char*>(const_cast<MarketRegion*>(this));
+    return reinterpret_cast<BookRecord*>(base + books_offset(capacity()) +
+                                         sym * BookRecord::bytes(header.book_depth));
+  }
   [[nodiscard]] CandleSeries* series_at(std::size_t sym, std::size_t tf) const noexcept {
     auto* base = reinterpret_cast<unsigned char*>(const_cast<MarketRegion*>(this));
     return reinterpret_cast<CandleSeries*>(base + candles_offset(capacity()) +

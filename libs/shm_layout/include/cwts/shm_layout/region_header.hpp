@@ -38,9 +38,10 @@ struct alignas(64) RegionHeader {
   std::uint32_t flags;           //  44  kFlagLocked, kFlagHugePages, kFlagEngineLock
   std::uint64_t epoch_ns;        //  48  engine start, CLOCK_REALTIME ns: changes on restart
   FixedString<32> instance;      //  56
-  // capacities (copies of the compile-time constants, for tools and cross-checks)
+  // capacities: the market region's own (ADR 0035, 0039, 0042) or compiled constants, for tools
+  // and cross-checks
   std::uint32_t max_symbols;           //  88
-  std::uint32_t book_depth;            //  92
+  std::uint32_t book_depth;            //  92  levels a side of each book (ADR 0042)
   std::uint32_t event_ring_capacity;   //  96
   std::uint32_t max_timeframes;        // 100
   std::uint32_t candle_history;        // 104

@@ -1,5 +1,5 @@
 // PaperVenue: dry runs on live data. Orders fill against the engine's own published top of book
-// (the market region's BookTop, kBookDepth levels a side) and its public trades (the event ring),
+// (the market region's book, its book_depth levels a side) and its public trades (the event ring),
 // conservatively, so that a dry run does not look better than the market would have been:
 //  * Liquidity is taken once. What one paper order takes at a price level is gone for every other
 //    paper order and for every later book update while that level stays in the book (the feed
@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -78,12 +79,15 @@ class PaperVenue final : public VenueClient {
   void apply_trades();
   void apply_trade(const layout::Event& t);
   // The queue ahead of a resting order, bounded by what the book shows at its price.
-  static core::Qty queue_at(const Order& o, const layout::BookTop& book, core::Qty current);
+  [[nodiscard]] core::Qty queue_at(const Order& o, const layout::BookTop& book,
+                                   core::Qty current) const;
   void fill(Order& o, core::Price px, core::Qty q);
   void emit_update(Order& o);
   void refuse(EventKind kind, std::string_view cid, std::int32_t code, std::string_view message);
 
   const layout::MarketRegion& market_;
+  // The book being matched against, copied out of the region (as deep as its book_depth).
+  std::unique_ptr<layout::BookTop> book_ = std::make_unique<layout::BookTop>();
   std::int64_t fee_bps_;
   std::vector<BalanceUpdate> balances_;
   std::vector<Order> live_;  // resting orders, in the order they were placed
