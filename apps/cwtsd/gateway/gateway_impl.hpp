@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -183,6 +184,13 @@ struct Gateway::Impl {
   };
   std::vector<Waiter> waiters;
   std::vector<std::shared_ptr<StreamClient>> stream_clients;
+  // The gateway thread's copy of a book (a depth answer's or a depth stream's), made at its first
+  // use: as deep as the region's books may be (ADR 0042), it is not made per request.
+  std::unique_ptr<layout::BookTop> book_copy;
+  layout::BookTop& book_scratch() {
+    if (!book_copy) book_copy = std::make_unique<layout::BookTop>();
+    return *book_copy;
+  }
   std::optional<concurrent::BroadcastReader<layout::Event, layout::kEventRingCapacity>> events;
   // Venue klines answers that can no longer change (every candle closed), by request target;
   // the oldest go first.

@@ -174,12 +174,9 @@ void Gateway::Impl::pump_streams() {
       }
     }
   }
-  std::unique_ptr<layout::BookTop> book;  // a partial depth stream's copy, made when one is due
   for (const auto& c : stream_clients) {
     for (StreamSub& s : c->subs) {
       const layout::SymbolEntry& e = market.symbol(s.symbol);
-      if (s.name.kind == StreamKind::kPartialDepth && !book)
-        book = std::make_unique<layout::BookTop>();
       switch (s.name.kind) {
         case StreamKind::kBookTicker: {
           const layout::Quote q = e.quote.load();
@@ -193,7 +190,7 @@ void Gateway::Impl::pump_streams() {
         }
         case StreamKind::kPartialDepth: {
           if (now - s.last_sent_ms < s.name.speed_ms) break;
-          layout::BookTop& b = *book;
+          layout::BookTop& b = book_scratch();
           market.book(s.symbol).load(b, static_cast<std::size_t>(s.name.levels));
           if (b.book_valid == 0 || b.update_id == s.last_id) break;
           s.last_id = b.update_id;

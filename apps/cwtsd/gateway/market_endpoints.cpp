@@ -2,7 +2,6 @@
 // holds the data (books, quotes, candles), fetched from the venue otherwise (docs/gateway.md).
 #include <algorithm>
 #include <cstdlib>
-#include <memory>
 #include <stdexcept>
 
 #include <simdjson.h>
@@ -168,7 +167,7 @@ bool Gateway::Impl::market_endpoint(std::string_view path, std::string_view raw_
       forward_to_venue(std::move(target), lookup_weight(path, r), std::move(reply));
       return true;
     }
-    const auto b = std::make_unique<layout::BookTop>();
+    layout::BookTop* const b = &book_scratch();
     market.book(id).load(*b, static_cast<std::size_t>(std::max<std::int64_t>(n, 0)));
     if (b->book_valid == 0) {
       forward_to_venue(std::move(target), lookup_weight(path, r), std::move(reply));
