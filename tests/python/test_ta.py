@@ -381,6 +381,36 @@ def test_batch_symbols_by_parameter_sets():
         cta.batch("EMA", close, timeperiod=[5, 6], matype=[0, 0, 0])
 
 
+def test_a_batch_writes_into_the_arrays_it_is_given():
+    """batch(out=...): the caller's arrays are filled and returned, with the values a fresh call
+    gives; arrays of another shape, dtype or layout, or overlapping an input or each other, are
+    refused before anything runs."""
+    close = np.vstack([dataset("walk", seed=s)["close"] for s in range(4)])
+    o = np.full((3, 4, 3000), 7.0)
+    got = cta.batch("EMA", close, timeperiod=[5, 20, 50], out=o)
+    assert got is o
+    assert np.array_equal(o, cta.batch("EMA", close, timeperiod=[5, 20, 50]), equal_nan=True)
+    bands = tuple(np.full((2, 4, 3000), 7.0) for _ in range(3))
+    got = cta.batch("BBANDS", close, timeperiod=[10, 20], nbdevdn=[1.0, 3.0], out=bands)
+    assert all(g is b for g, b in zip(got, bands))
+    for g, want in zip(got, cta.batch("BBANDS", close, timeperiod=[10, 20], nbdevdn=[1.0, 3.0])):
+        assert np.array_equal(g, want, equal_nan=True)
+    for bad in (np.empty((3, 4, 2999)), np.empty((3, 4, 3000), dtype=np.float32),
+                np.empty((3, 4, 6000))[:, :, ::2], [np.empty((3, 4, 3000))] * 2):
+        with pytest.raises(ValueError, match="out="):
+            cta.batch("EMA", close, timeperiod=[5, 20, 50], out=bad)
+    frozen = np.empty((3, 4, 3000))
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        cta.batch("EMA", close, timeperiod=[5, 20, 50], out=frozen)
+    # Into its own input: the kernel would read what it had overwritten.
+    with pytest.raises(ValueError, match="overlap"):
+        cta.batch("EMA", close, timeperiod=5, out=close.reshape(1, 4, 3000))
+    one = np.empty((2, 4, 3000))
+    with pytest.raises(ValueError, match="overlap"):
+        cta.batch("BBANDS", close, timeperiod=[10, 20], out=(one, one, np.empty((2, 4, 3000))))
+
+
 def test_a_sweep_of_periods_on_one_symbol_equals_each_period_alone():
     # One series, many periods: EMA, DEMA, TEMA, SMA, WMA, RSI, CMO, ATR and NATR run the sets side by side in the lanes (the C++
     # test counts the sets that swept); MA with a matype too, and a kernel with no sweep (TRIMA) set by set.
