@@ -61,7 +61,9 @@ shm::RegionOptions region_options(const Config& c) {
   o.market_capacity.slots = r.max_slots;
   o.market_capacity.timeframes = static_cast<std::uint32_t>(c.market.timeframes_s.size());
   o.market_capacity.candles = r.candle_history;
-  o.market_capacity.book_depth = r.book_depth;
+  // 0: a Config not read from a file (parse_config resolves the default).
+  o.market_capacity.book_depth =
+      r.book_depth != 0 ? r.book_depth : static_cast<std::uint32_t>(layout::kDefaultBookDepth);
   o.instance = r.instance;
   o.hugepage_dir = r.hugepages == HugepageMode::kOff ? std::string() : r.hugepage_dir;
   o.shm_dir = r.shm_dir;

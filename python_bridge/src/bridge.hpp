@@ -191,9 +191,11 @@ class Bridge {
         }
         if (!got) gone = a->market.superseded();  // `a` keeps the mapping while we look
       }
-      if (PyErr_CheckSignals() != 0) throw nb::python_error();
       if (closed_) raise(g_error, "the bridge is closed");
+      // Before the signal handlers: a handler may read a book too, into the same per-thread copy
+      // (a pending signal runs at the caller's next bytecode).
       if (got) return;
+      if (PyErr_CheckSignals() != 0) throw nb::python_error();
       if (gone) {
         force_check_ = true;  // the next call reattaches (or raises) at once
         raise(g_not_running,

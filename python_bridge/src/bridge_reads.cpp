@@ -2,6 +2,7 @@
 // (and the wait for one), candles, indicators, positions, status — each one native call, its
 // seqlock retries here.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -61,14 +62,29 @@ nb::tuple Bridge::book(const std::string& sym, std::size_t depth) {
   thread_local const std::unique_ptr<layout::BookTop> copy = std::make_unique<layout::BookTop>();
   layout::BookTop& b = *copy;
   snapshot_into(a, b, [&](layout::BookTop& o) { return shared.try_load(o, depth); });
+  // Everything out of the copy before the first Python object is made: making one may run Python
+  // code (a collection's finalizers) that reads a book on this thread, into the same copy.
   const std::size_t nb_ = b.bid_count;
   const std::size_t na = b.ask_count;
-  auto arr = [](std::size_t n, auto fill) { return make_array<double>(n, fill); };
-  return nb::make_tuple(arr(nb_, [&](std::size_t i) { return to_f(b.bid_px[i].raw, m.px_dec); }),
-                        arr(nb_, [&](std::size_t i) { return to_f(b.bid_qty[i].raw, m.qty_dec); }),
-                        arr(na, [&](std::size_t i) { return to_f(b.ask_px[i].raw, m.px_dec); }),
-                        arr(na, [&](std::size_t i) { return to_f(b.ask_qty[i].raw, m.qty_dec); }),
-                        b.update_id, b.book_valid != 0);
+  const std::uint64_t update_id = b.update_id;
+  const bool valid = b.book_valid != 0;
+  std::array<std::unique_ptr<double[]>, 4> col;
+  const std::array<std::size_t, 4> len = {nb_, nb_, na, na};
+  for (std::size_t k = 0; k < 4; ++k) col[k] = std::make_unique<double[]>(len[k] == 0 ? 1 : len[k]);
+  for (std::size_t i = 0; i < nb_; ++i) {
+    col[0][i] = to_f(b.bid_px[i].raw, m.px_dec);
+    col[1][i] = to_f(b.bid_qty[i].raw, m.qty_dec);
+  }
+  for (std::size_t i = 0; i < na; ++i) {
+    col[2][i] = to_f(b.ask_px[i].raw, m.px_dec);
+    col[3][i] = to_f(b.ask_qty[i].raw, m.qty_dec);
+  }
+  auto arr = [&](std::size_t k) {
+    double* data = col[k].release();
+    nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<double*>(p); });
+    return nb::ndarray<nb::numpy, double, nb::ndim<1>>(data, {len[k]}, owner);
+  };
+  return nb::make_tuple(arr(0), arr(1), arr(2), arr(3), update_id, valid);
 }
 
 // Up to `max` events, a list of cwts_bridge.Event (kind, symbol, seq, update_id, exchange_ns,

@@ -217,6 +217,9 @@ TEST(Config, TheBookDepthIsConfiguredWithinTheSnapshotsLevels) {
   EXPECT_EQ(depth(R"("book_depth":500)", ""), 500U);
   EXPECT_EQ(depth(R"("book_depth":1000)", ""), 1000U);  // snapshot_limit's default is 1,000
   EXPECT_EQ(depth(R"("book_depth":100)", R"(,"snapshot_limit":100)"), 100U);
+  // Not given: 20, or the snapshot's levels if fewer (USD-M allows snapshots of 5 and 10).
+  EXPECT_EQ(depth("", R"(,"snapshot_limit":10)"), 10U);
+  EXPECT_EQ(depth("", R"(,"snapshot_limit":100)"), 20U);
   expect_error(R"({"region":{"book_depth":1001},"market":{"symbols":["BTCUSDT"]}})",
                "region.book_depth", "1000");
   expect_error(R"({"region":{"book_depth":0},"market":{"symbols":["BTCUSDT"]}})",

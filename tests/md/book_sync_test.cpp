@@ -59,6 +59,35 @@ TEST(BookSyncSpotTest, DiffsBufferedBeforeSnapshotApplyAfterIt) {
   EXPECT_EQ(s.book().ask(0).px.raw, 102);
 }
 
+// A snapshot reaches some depth; past its deepest level the venue's levels are known only where a
+// diff touched them, so the whole part of each side ends there (what the region publishes).
+TEST(BookSyncSpotTest, TheWholeBookEndsAtTheSnapshotsDeepestLevel) {
+  md::BookSync s(md::SyncVenue::kSpot);
+  ASSERT_EQ(s.on_snapshot(100, {{{100, 5}, {98, 7}, {96, 1}}}, {{{101, 3}, {102, 4}}}),
+            SnapshotOutcome::kSynced);
+  EXPECT_EQ(s.known_bid_levels(10), 3U);
+  EXPECT_EQ(s.known_bid_levels(2), 2U);
+  EXPECT_EQ(s.known_ask_levels(10), 2U);
+  // 98 leaves, 95 arrives past the snapshot's 96, 103 past its 102: held, not whole.
+  ASSERT_EQ(s.on_diff(diff(101, 101), {{{98, 0}, {95, 2}}}, {{{103, 1}}}), DiffOutcome::kApplied);
+  EXPECT_EQ(s.book().bid_levels(), 3U);
+  EXPECT_EQ(s.known_bid_levels(10), 2U);  // 100, 96
+  EXPECT_EQ(s.known_ask_levels(10), 2U);  // 101, 102
+  // A level inside the snapshot's reach is whole as it comes.
+  ASSERT_EQ(s.on_diff(diff(102, 102), {{{97, 1}}}, kNone), DiffOutcome::kApplied);
+  EXPECT_EQ(s.known_bid_levels(10), 3U);
+  // The best levels all gone, a level past the reach is still not shown as the book.
+  ASSERT_EQ(s.on_diff(diff(103, 103), {{{100, 0}, {97, 0}, {96, 0}}}, kNone),
+            DiffOutcome::kApplied);
+  EXPECT_EQ(s.known_bid_levels(10), 0U);
+  // A side the snapshot had empty is whole: every level on it came from a diff.
+  md::BookSync e(md::SyncVenue::kSpot);
+  ASSERT_EQ(e.on_snapshot(200, kNone, {{{101, 3}}}), SnapshotOutcome::kSynced);
+  ASSERT_EQ(e.on_diff(diff(201, 201), {{{90, 1}, {80, 1}}}, {{{150, 1}}}), DiffOutcome::kApplied);
+  EXPECT_EQ(e.known_bid_levels(10), 2U);
+  EXPECT_EQ(e.known_ask_levels(10), 1U);
+}
+
 TEST(BookSyncSpotTest, SnapshotInsideAFirstDiffsRangeIsBridged) {
   md::BookSync s(md::SyncVenue::kSpot);
   (void)s.on_diff(diff(95, 110), kNone, kNone);

@@ -116,12 +116,13 @@ class Tee : public md::MarketSink {
   void note_quote_from_book(const md::SymbolState& s) {
     if (s.sync.update_id() >= quote_id_) quote_id_ = s.sync.update_id();
   }
-  // Whether the top `depth_` levels differ from the last time this was asked.
+  // Whether the top `depth_` levels the engine knows whole differ from the last time this was
+  // asked.
   bool top_changed(const md::SymbolState& s) {
     std::vector<md::Level> bids, asks;
     const auto& b = s.sync.book();
-    for (std::size_t i = 0; i < depth_ && i < b.bid_levels(); ++i) bids.push_back(b.bid(i));
-    for (std::size_t i = 0; i < depth_ && i < b.ask_levels(); ++i) asks.push_back(b.ask(i));
+    for (std::size_t i = 0; i < s.sync.known_bid_levels(depth_); ++i) bids.push_back(b.bid(i));
+    for (std::size_t i = 0; i < s.sync.known_ask_levels(depth_); ++i) asks.push_back(b.ask(i));
     const bool changed = bids != bids_ || asks != asks_;
     bids_ = bids;
     asks_ = asks;
@@ -149,15 +150,17 @@ TEST_F(ShmPublisherTest, TheBooksAreAsDeepAsTheRegionSays) {
     Region reader = Region::attach(layout::RegionKind::kMarket, Access::kReadOnly, opts_);
     const auto& r = reader.as<layout::MarketRegion>();
     ASSERT_EQ(r.header.book_depth, depth);
-    const md::OrderBook& want = pipeline.find("NKNUSDT")->sync.book();
-    ASSERT_GE(want.bid_levels(), 50U);  // the capture's book is deeper than most depths tried
+    const md::BookSync& sync = pipeline.find("NKNUSDT")->sync;
+    const md::OrderBook& want = sync.book();
+    ASSERT_GE(sync.known_bid_levels(1000), 50U);  // deeper than most depths tried
+    ASSERT_GE(sync.known_ask_levels(1000), 50U);
     const auto b = std::make_unique<layout::BookTop>();
     for (const std::size_t asked : {std::size_t{3}, layout::kMaxBookDepth}) {
       SCOPED_TRACE("levels asked " + std::to_string(asked));
       r.book(1).load(*b, asked);
       EXPECT_EQ(b->update_id, kFinalUpdateId);
-      EXPECT_EQ(b->bid_count, std::min({want.bid_levels(), std::size_t{depth}, asked}));
-      EXPECT_EQ(b->ask_count, std::min({want.ask_levels(), std::size_t{depth}, asked}));
+      EXPECT_EQ(b->bid_count, std::min(sync.known_bid_levels(depth), asked));
+      EXPECT_EQ(b->ask_count, std::min(sync.known_ask_levels(depth), asked));
       for (std::uint32_t i = 0; i < b->bid_count; ++i) {
         EXPECT_EQ(b->bid_px[i], want.bid(i).px) << "bid " << i;
         EXPECT_EQ(b->bid_qty[i], want.bid(i).qty) << "bid " << i;

@@ -63,6 +63,27 @@ async def rpc(ws, method, params=None, rid=1):
             return msg
 
 
+def test_a_book_from_a_region_five_levels_deep(synthetic_sim, tmp_path, tokens_file):
+    """region.book_depth 5 (ADR 0042): book() with its default depth of 20, remote or shared
+    memory, gives the 5 levels the region holds rather than an error."""
+    e = Engine(synthetic_sim, tmp_path, overrides={"control": {"tokens_file": str(tokens_file)}},
+               region={"book_depth": 5})
+    try:
+        url, _ = control(e)
+
+        async def main():
+            with cwts_bridge.attach(e.instance) as b:
+                assert [len(x) for x in b.book("BTCUSDT")[:4]] == [5, 5, 5, 5]
+                async with await remote.connect(url, token=BOB) as r:
+                    got = await r.book("BTCUSDT")
+                    assert [len(x) for x in got[:4]] == [5, 5, 5, 5]
+                    assert [len(x) for x in (await r.book("BTCUSDT", 3))[:4]] == [3, 3, 3, 3]
+        run(main())
+    finally:
+        if e.proc.poll() is None:
+            assert e.stop() == 0
+
+
 def test_reads_equal_the_shared_memory_reads_at_the_same_sequence(rengine):
     url, _ = control(rengine)
 

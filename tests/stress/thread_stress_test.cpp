@@ -120,11 +120,14 @@ TEST_F(ThreadStress, BookReadersNeverSeeTornWriteAtAnyCount) {
   MarketRegion& m = market();
   const std::size_t d = m.book_depth();
   constexpr std::uint64_t kBooks = 50'000;
-  // Write `id`: bid_count id % (d + 1), ask_count 7 id % (d + 1); word i of side k is
+  // Write `id`: bid_count id % (2d + 1), ask_count 7 id % (2d + 1), up to twice what the record
+  // holds (a reader must stop at the record whatever a head says); word i of side k is
   // id * 4096 + k * 1024 + i.
-  const auto bids_of = [d](std::uint64_t id) { return static_cast<std::uint32_t>(id % (d + 1)); };
+  const auto bids_of = [d](std::uint64_t id) {
+    return static_cast<std::uint32_t>(id % (2 * d + 1));
+  };
   const auto asks_of = [d](std::uint64_t id) {
-    return static_cast<std::uint32_t>((7 * id) % (d + 1));
+    return static_cast<std::uint32_t>((7 * id) % (2 * d + 1));
   };
   std::atomic<bool> done{false};
   struct Seen {

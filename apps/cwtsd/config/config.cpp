@@ -84,7 +84,7 @@ Config parse_config(std::string_view json) {
     s->integer("candle_history", c.region.candle_history, 1, layout::kMaxCandleHistory);
     // At least what was asked: the ring's slots are a power of two (ADR 0039).
     c.region.candle_history = std::bit_ceil(c.region.candle_history);
-    s->integer("book_depth", c.region.book_depth, 1, layout::kMaxBookDepth);
+    s->integer("book_depth", c.region.book_depth, 1, layout::kMaxBookDepth);  // 0: the default
     std::string mode;
     s->str("market_mode", mode);
     if (!mode.empty()) c.region.market_mode = parse_mode("region.market_mode", mode);
@@ -186,6 +186,10 @@ Config parse_config(std::string_view json) {
     throw ConfigError("market.symbols", "at least one symbol is required");
   // Past the snapshot's levels the engine knows a book only where a diff touched it: the region
   // never shows more of a book than the engine holds whole.
+  if (c.region.book_depth == 0) {
+    c.region.book_depth = static_cast<std::uint32_t>(
+        std::min<std::size_t>(layout::kDefaultBookDepth, c.market.snapshot_limit));
+  }
   if (c.region.book_depth > c.market.snapshot_limit) {
     throw ConfigError("region.book_depth",
                       std::to_string(c.region.book_depth) + " levels, deeper than the " +

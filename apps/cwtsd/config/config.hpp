@@ -72,10 +72,11 @@ struct RegionConfig {
   // two. 64 bytes each, so 1,000 symbols on two timeframes at 1,024 candles is 131 MB of candles.
   std::uint32_t candle_history = layout::kDefaultCandleHistory;
   // Levels a side of each symbol's book in the region (ADR 0042): 1..1000, at most
-  // market.snapshot_limit (deeper, the engine's book is not whole). 32 bytes a level, so
-  // 1,000 symbols at 1,000 levels is 32 MB of books; the md thread writes a book's levels on every
-  // change of its top, so a deeper book costs every depth update more.
-  std::uint32_t book_depth = layout::kDefaultBookDepth;
+  // market.snapshot_limit (deeper, the engine's book is not whole); 0 in the file = 20, or the
+  // snapshot_limit if less. 32 bytes a level (16 a side), so 1,000 symbols at 1,000 levels is
+  // 32 MB of books; the md thread writes a book's levels on every change of its top, so a deeper
+  // book costs every depth update more.
+  std::uint32_t book_depth = 0;
 };
 
 struct VenueConfig {

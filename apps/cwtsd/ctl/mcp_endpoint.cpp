@@ -383,7 +383,9 @@ HttpResponse McpEndpoint::handle(const McpHttpRequest& req) const {
           result.key("description")
               .string(kind == "quote" ? "best bid/ask, last trade and book state of " + sym
                       : kind == "book"
-                          ? "the top 20 levels of " + sym + "'s order book, one consistent snapshot"
+                          ? "the levels of " + sym +
+                                "'s order book the region holds (region.book_depth), one "
+                                "consistent snapshot"
                           : "the last closed candles of " + sym +
                                 " (1m, or the first configured timeframe) and the live one");
           result.key("mimeType").string("application/json").end_object();

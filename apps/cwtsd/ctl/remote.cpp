@@ -324,9 +324,9 @@ std::string RemoteHub::call(std::string_view method, element params, RpcClient& 
   }
   if (method == "market.book") {
     const int id = symbol_id(params);
-    const auto held = static_cast<std::int64_t>(market_.book_depth());
+    // As the shared-memory bridge's book(): at most the levels asked for and the region holds.
     const auto depth = static_cast<std::size_t>(
-        int_field(params, "depth", 1, held, std::min<std::int64_t>(20, held)));
+        int_field(params, "depth", 1, static_cast<std::int64_t>(layout::kMaxBookDepth), 20));
     const auto book = std::make_unique<layout::BookTop>();
     const layout::BookTop& b = *book;
     market_.book(static_cast<std::size_t>(id)).load(*book, depth);

@@ -169,7 +169,9 @@ bool Gateway::Impl::market_endpoint(std::string_view path, std::string_view raw_
     }
     layout::BookTop* const b = &book_scratch();
     market.book(id).load(*b, static_cast<std::size_t>(std::max<std::int64_t>(n, 0)));
-    if (b->book_valid == 0) {
+    // Not synced, or fewer levels than asked that the engine knows whole (past its snapshot's
+    // reach, or a side that thin): the venue's answer is the book.
+    if (b->book_valid == 0 || b->bid_count < n || b->ask_count < n) {
       forward_to_venue(std::move(target), lookup_weight(path, r), std::move(reply));
       return true;
     }

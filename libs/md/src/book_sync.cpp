@@ -114,6 +114,10 @@ SnapshotOutcome BookSync::on_snapshot(std::uint64_t last_update_id, std::span<co
     if (reach < first_u) return SnapshotOutcome::kTooOld;
   }
   book_.load(bids, asks);
+  bid_bounded_ = book_.bid_levels() > 0;
+  ask_bounded_ = book_.ask_levels() > 0;
+  if (bid_bounded_) bid_floor_ = book_.bid(book_.bid_levels() - 1).px;
+  if (ask_bounded_) ask_ceiling_ = book_.ask(book_.ask_levels() - 1).px;
   id_ = last_update_id;
   bool first = true;
   for (const auto& b : buffer_) {

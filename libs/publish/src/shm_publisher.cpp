@@ -122,8 +122,9 @@ std::uint32_t ShmPublisher::publish_book(std::uint16_t id, const md::SymbolState
   layout::BookHead& bt = l.book;
   const md::OrderBook& book = s.sync.book();
   const std::size_t d = book_depth_;
-  const std::size_t nb = std::min(book.bid_levels(), d);
-  const std::size_t na = std::min(book.ask_levels(), d);
+  // The levels the engine knows whole (inside the last snapshot's deepest), up to the depth.
+  const std::size_t nb = s.sync.known_bid_levels(d);
+  const std::size_t na = s.sync.known_ask_levels(d);
   std::uint64_t* w = book_levels(id);
   std::uint32_t changed = 0;
   // One side's levels, px then qty words at `px` and `px + d`: a level counts as changed where it

@@ -2,6 +2,7 @@
 // OrderBook: buffer diffs, apply a REST snapshot, chain update ids, detect gaps and crossed books.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -68,6 +69,22 @@ class BookSync {
   [[nodiscard]] bool awaiting_snapshot() const noexcept { return !live_; }
   [[nodiscard]] std::uint64_t update_id() const noexcept { return id_; }
   [[nodiscard]] const OrderBook& book() const noexcept { return book_; }
+  // How many of the best `most` levels of a side are whole: at or inside the deepest level of that
+  // side in the last snapshot. Past it the venue's levels are known only where a diff touched
+  // them (the book keeps those, but a level in between may be missing); a side the snapshot had
+  // empty is whole. What a publisher may show as the venue's book.
+  [[nodiscard]] std::size_t known_bid_levels(std::size_t most) const noexcept {
+    const std::size_t n = std::min(most, book_.bid_levels());
+    std::size_t i = 0;
+    while (i < n && (!bid_bounded_ || book_.bid(i).px >= bid_floor_)) ++i;
+    return i;
+  }
+  [[nodiscard]] std::size_t known_ask_levels(std::size_t most) const noexcept {
+    const std::size_t n = std::min(most, book_.ask_levels());
+    std::size_t i = 0;
+    while (i < n && (!ask_bounded_ || book_.ask(i).px <= ask_ceiling_)) ++i;
+    return i;
+  }
   [[nodiscard]] const Stats& stats() const noexcept { return stats_; }
   [[nodiscard]] std::size_t buffered_diffs() const noexcept { return buffer_.size(); }
 
@@ -85,6 +102,11 @@ class BookSync {
 
   SyncVenue venue_ = SyncVenue::kSpot;
   OrderBook book_;
+  // The last snapshot's deepest level of each side (bounded: the side had levels).
+  Price bid_floor_{};
+  Price ask_ceiling_{};
+  bool bid_bounded_ = false;
+  bool ask_bounded_ = false;
   bool live_ = false;
   // True from a snapshot until the first diff is applied: that diff is judged by the first-diff
   // rule (USD-M: U <= lastUpdateId <= u), even when it arrives after the snapshot.

@@ -53,9 +53,9 @@ struct PublisherOptions {
 // publish timestamp.
 //
 // What each sink call publishes, in this order (snapshots before the event that announces them):
-//   on_book           the symbol's book (the region's book_depth levels a side), Quote best bid/ask
-//   when the book
-//                     is at least as new as the quote, then a kBook event if the top-N changed.
+//   on_book           the symbol's book (the levels it knows whole, up to the region's book_depth
+//                     a side), Quote best bid/ask when the book is at least as new as the quote,
+//                     then a kBook event if a published level changed.
 //   on_book_ticker    Quote (unless the book already holds a newer update id), kQuote event.
 //   on_trade          Quote last-trade fields, kTrade event, candles (see md::CandleBuilder).
 //   on_kline          candles.
