@@ -66,6 +66,20 @@ class RegionTest : public ::testing::Test {
     return RegionErrc::kSystem;
   }
 
+  // A live market region of capacity `cap` (the engine's handle) and a strategy's read-only view.
+  struct LiveMarket {
+    Region engine;
+    Region reader;
+  };
+  LiveMarket live_market(const layout::MarketCapacity& cap) {
+    opts_.market_capacity = cap;
+    LiveMarket m;
+    m.engine = Region::create(RegionKind::kMarket, opts_);
+    m.engine.set_state(RegionState::kLive);
+    m.reader = Region::attach(RegionKind::kMarket, Access::kReadOnly, opts_);
+    return m;
+  }
+
   std::string dir_;
   RegionOptions opts_;
 };
@@ -142,10 +156,7 @@ TEST_F(RegionTest, SameVersionDifferentHashIsRefusedNamingBothHashes) {
 // ADR 0035: the capacities are the region's, chosen at creation and recorded in its header; the
 // arrays after the fixed part are laid out from them, in the engine's and the reader's mapping.
 TEST_F(RegionTest, AThousandSymbolsAndSixtyFourSlotsAreLaidOutFromTheHeadersCapacities) {
-  opts_.market_capacity = {1000, 64, 3};
-  Region engine = Region::create(RegionKind::kMarket, opts_);
-  engine.set_state(RegionState::kLive);
-  Region reader = Region::attach(RegionKind::kMarket, Access::kReadOnly, opts_);
+  auto [engine, reader] = live_market({1000, 64, 3});
   const auto& h = reader.header();
   EXPECT_EQ(h.max_symbols, 1000U);
   EXPECT_EQ(h.max_slots, 64U);
@@ -191,10 +202,7 @@ TEST_F(RegionTest, AThousandSymbolsAndSixtyFourSlotsAreLaidOutFromTheHeadersCapa
 // slots reach into the next series.
 TEST_F(RegionTest, TheCandleHistoryIsTheRegionsAndEveryCandleItKeepsIsRead) {
   const layout::MarketCapacity cap{8, 2, 2, 2048};
-  opts_.market_capacity = cap;
-  Region engine = Region::create(RegionKind::kMarket, opts_);
-  engine.set_state(RegionState::kLive);
-  Region reader = Region::attach(RegionKind::kMarket, Access::kReadOnly, opts_);
+  auto [engine, reader] = live_market(cap);
   EXPECT_EQ(reader.header().candle_history, 2048U);
   const std::size_t bytes = layout::MarketRegion::bytes(cap);
   EXPECT_EQ(bytes, sizeof(layout::MarketRegion) + 8 * sizeof(layout::SymbolEntry) +
@@ -319,10 +327,7 @@ TEST_F(RegionTest, ARegionItsDirectoryCannotHoldIsRefusedAtCreateNotAtItsFirstWr
 // reaches into the next one.
 TEST_F(RegionTest, TheBookDepthIsTheRegionsAndEveryLevelItHoldsIsRead) {
   const layout::MarketCapacity cap{8, 2, 1, 512, 1000};
-  opts_.market_capacity = cap;
-  Region engine = Region::create(RegionKind::kMarket, opts_);
-  engine.set_state(RegionState::kLive);
-  Region reader = Region::attach(RegionKind::kMarket, Access::kReadOnly, opts_);
+  auto [engine, reader] = live_market(cap);
   EXPECT_EQ(reader.header().book_depth, 1000U);
   const std::size_t bytes = layout::MarketRegion::bytes(cap);
   EXPECT_EQ(layout::BookRecord::bytes(1000), 32064U);  // 56 + 32,000, to a whole cache line
