@@ -2,6 +2,7 @@
 // in SIMD lanes per ISA, a sweep of parameter sets on one series per ISA, and the incremental
 // update per bar. Outputs are preallocated, so these are kernel costs; TA-Lib is compared from
 // Python (bench/ta/ta_vs_talib.py), where its wheel lives.
+#include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
@@ -101,8 +102,12 @@ struct Lanes {
     for (std::size_t s = 0; s < series; ++s) {
       for (std::size_t i = 0; i < spec.n_inputs; ++i) in.push_back(d.input(spec.inputs[i], s));
     }
-    outs.assign(outputs * spec.n_outputs, std::vector<double>(n));
-    for (auto& o : outs) op.push_back(o.data());
+    // Each output on a cache line of its own, as cwts_bridge.ta.batch allocates them.
+    outs.assign(outputs * spec.n_outputs, std::vector<double>(n + 8));
+    for (auto& o : outs) {
+      const auto at = reinterpret_cast<std::uintptr_t>(o.data());
+      op.push_back(o.data() + ((64 - at % 64) % 64) / sizeof(double));
+    }
     return true;
   }
   void done(benchmark::State& st, std::size_t per_iteration) const {

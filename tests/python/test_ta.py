@@ -411,6 +411,28 @@ def test_a_batch_writes_into_the_arrays_it_is_given():
         cta.batch("BBANDS", close, timeperiod=[10, 20], out=(one, one, np.empty((2, 4, 3000))))
 
 
+def test_a_batchs_outputs_start_on_cache_lines_and_past_the_caches_equal_each_series_alone(isa):
+    """A batch allocates each output from a 64-byte boundary, so that with series whose length is
+    a multiple of 8 every row starts on a cache line and lanes writing past the caches stream whole
+    lines (AVX-512; MACD's long series then run in lanes). The values are each series' own, into
+    those outputs and into out= arrays one double off the lines."""
+    close = np.vstack([dataset("walk", seed=s, n=9000)["close"] for s in range(16)])
+    sets = {"fastperiod": [12, 5], "slowperiod": [26, 40]}
+    got = cta.batch("MACD", close, **sets)
+    assert all(g.ctypes.data % 64 == 0 for g in got)
+    size = 2 * 16 * 9000
+    raw = np.empty(3 * size + 16)
+    skip = (-raw.ctypes.data % 64) // 8 + 1  # one double past a line
+    off = tuple(raw[skip + k * size:skip + (k + 1) * size].reshape(2, 16, 9000) for k in range(3))
+    cta.batch("MACD", close, **sets, out=off)
+    for k in range(2):
+        for s in range(16):
+            want = cta.MACD(close[s], fastperiod=sets["fastperiod"][k], slowperiod=sets["slowperiod"][k])
+            for j in range(3):
+                assert np.array_equal(got[j][k, s], want[j], equal_nan=True), (k, s, j)
+                assert np.array_equal(off[j][k, s], want[j], equal_nan=True), (k, s, j)
+
+
 def test_a_sweep_of_periods_on_one_symbol_equals_each_period_alone():
     # One series, many periods: EMA, DEMA, TEMA, SMA, WMA, RSI, CMO, ATR and NATR run the sets side by side in the lanes (the C++
     # test counts the sets that swept); MA with a matype too, and a kernel with no sweep (TRIMA) set by set.

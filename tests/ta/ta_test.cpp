@@ -846,29 +846,42 @@ TEST(TaReference, MfiOverManyChunksIsTheStreamsBits) {
   ta::set_isa(ta::Isa::kScalar);
 }
 
+// The stream's outputs over a series, bar by bar.
+Outputs stream_outputs(ta::Kind k, const ta::Params& p, const Series& s, std::size_t n) {
+  const ta::KindSpec& spec = ta::spec(k);
+  Outputs o(spec.n_outputs, n);
+  auto stream = ta::make_stream(k, p);
+  for (std::size_t t = 0; t < n; ++t) {
+    double in[ta::kMaxInputs], out[ta::kMaxOutputs];
+    for (std::size_t j = 0; j < spec.n_inputs; ++j) in[j] = s.input(spec.inputs[j])[t];
+    stream->update(in, out);
+    for (std::size_t j = 0; j < spec.n_outputs; ++j) o.v[j][t] = out[j];
+  }
+  return o;
+}
+
+// `count` series of n bars (every shape but a leading NaN) and the stream's outputs over each.
+std::vector<Series> routing_series(ta::Kind k, const ta::Params& p, std::size_t n,
+                                   std::size_t count, std::uint64_t seed,
+                                   std::vector<Outputs>& expect) {
+  ta::set_isa(ta::Isa::kScalar);
+  std::vector<Series> series;
+  for (std::size_t i = 0; i < count; ++i) {
+    series.push_back(make_series(kShapes[i % std::size(kShapes)], n, seed + i));
+    if (i % std::size(kShapes) == 5) series.back() = make_series(Shape::kWalk, n, seed + i);
+    expect.push_back(stream_outputs(k, p, series.back(), n));
+  }
+  return series;
+}
+
 // `count` series of n bars (every shape but a leading NaN) through run_many() on every ISA: the
 // stream's bits, and `scalar(isa)` of them run one at a time as scalar series.
 template <class F>
 void check_batch_routing(ta::Kind k, const ta::Params& p, std::size_t n, std::size_t count,
                          std::uint64_t seed, F scalar) {
   const ta::KindSpec& spec = ta::spec(k);
-  ta::set_isa(ta::Isa::kScalar);
-  std::vector<Series> series;
   std::vector<Outputs> expect;
-  for (std::size_t i = 0; i < count; ++i) {
-    series.push_back(make_series(kShapes[i % std::size(kShapes)], n, seed + i));
-    if (i % std::size(kShapes) == 5) series.back() = make_series(Shape::kWalk, n, seed + i);
-    Outputs o(spec.n_outputs, n);  // the stream's, bar by bar
-    auto stream = ta::make_stream(k, p);
-    for (std::size_t t = 0; t < n; ++t) {
-      double in[ta::kMaxInputs], out[ta::kMaxOutputs];
-      for (std::size_t j = 0; j < spec.n_inputs; ++j)
-        in[j] = series.back().input(spec.inputs[j])[t];
-      stream->update(in, out);
-      for (std::size_t j = 0; j < spec.n_outputs; ++j) o.v[j][t] = out[j];
-    }
-    expect.push_back(std::move(o));
-  }
+  const std::vector<Series> series = routing_series(k, p, n, count, seed, expect);
   for (const ta::Isa isa : machine_isas()) {
     ta::set_isa(isa);
     Batch b(spec, series, n);
@@ -909,6 +922,59 @@ TEST(TaReference, AMacdBatchRunsLongSeriesAsScalarSeries) {
       });
     }
   }
+}
+
+// Lanes writing more than 1 MiB a call stream their stores where a vector is a cache line
+// (AVX-512) and every output starts on one; MACD's long series, which otherwise run one at a time,
+// then run in lanes. Into outputs one double off the lines, ordinary stores, and MACD's series one
+// at a time. The stream's bits every way, the tiles' bars and the last bars past them (n is not a
+// multiple of 8).
+TEST(TaReference, LanesPastTheCachesStreamTheSameBitsIntoOutputsOnCacheLines) {
+  const std::size_t n = 9001, count = 16;
+  for (const ta::Kind k : {ta::Kind::kEma, ta::Kind::kStddev, ta::Kind::kMacd, ta::Kind::kT3}) {
+    const ta::KindSpec& spec = ta::spec(k);
+    const ta::Params p = ta::default_params(k);
+    std::vector<Outputs> expect;
+    const std::vector<Series> series = routing_series(k, p, n, count, 410, expect);
+    std::vector<const double*> in;
+    for (const auto& s : series) {
+      for (std::size_t i = 0; i < spec.n_inputs; ++i) in.push_back(s.input(spec.inputs[i]));
+    }
+    for (const ta::Isa isa : machine_isas()) {
+      for (const std::size_t off : {std::size_t{0}, std::size_t{1}}) {
+        ta::set_isa(isa);
+        // Each output on a cache line of its own (+ off doubles).
+        const std::size_t stride = (n + 15) / 8 * 8, outs = count * spec.n_outputs;
+        std::vector<double> block(outs * stride + 8, -1.0);
+        double* first = block.data();
+        while (reinterpret_cast<std::uintptr_t>(first) % 64 != 0) ++first;
+        std::vector<double*> out;
+        for (std::size_t o = 0; o < outs; ++o) out.push_back(first + o * stride + off);
+        const std::uint64_t streamed = ta::detail::streamed_lane_runs(),
+                            scalar = ta::detail::batch_scalar_series_runs();
+        ta::run_many(k, p, n, count, in, out);
+        const bool streams = isa == ta::Isa::kAvx512 && off == 0;
+        EXPECT_EQ(ta::detail::streamed_lane_runs() > streamed, streams)
+            << spec.name << " isa " << ta::to_string(isa) << " off " << off;
+        if (k == ta::Kind::kMacd) {
+          EXPECT_EQ(ta::detail::batch_scalar_series_runs() - scalar, streams ? 0 : count)
+              << "isa " << ta::to_string(isa) << " off " << off;
+        }
+        for (std::size_t s = 0; s < count; ++s) {
+          for (std::size_t j = 0; j < spec.n_outputs; ++j) {
+            const double* got = out[s * spec.n_outputs + j];
+            for (std::size_t t = 0; t < n; ++t) {
+              ASSERT_TRUE(same_bits(got[t], expect[s].v[j][t]))
+                  << spec.name << " isa " << ta::to_string(isa) << " off " << off << " series " << s
+                  << " output " << j << " bar " << t << ": " << got[t] << " vs "
+                  << expect[s].v[j][t];
+            }
+          }
+        }
+      }
+    }
+  }
+  ta::set_isa(ta::Isa::kScalar);
 }
 
 // BBANDS runs a batch's series over the SMA as scalar series (its bands in lanes of their own),

@@ -40,6 +40,9 @@ void run_groups(const Params& p, std::size_t n, std::size_t lanes, const double*
   // back and W contiguous stores per output.
   V tin[G][kMaxInputs][W] = {};
   V tout[G][kMaxOutputs][W] = {};
+  // The caller's output pointers (op[][][] repeats some of them for idle lanes, never stored).
+  const bool stream = streams(out, lanes * n_out, n * lanes * n_out * sizeof(double));
+  if (stream) detail::note_streamed_lanes();
   for (; t + W <= n; t += W) {
     // Many concurrent streams (lanes x groups x inputs) are more than the hardware prefetcher
     // follows: prefetch each one a few cache lines ahead, once per line. (Copying blocks of each
@@ -49,7 +52,7 @@ void run_groups(const Params& p, std::size_t n, std::size_t lanes, const double*
         for (std::size_t l = 0; l < used[g]; ++l) {
           for (std::size_t i = 0; i < n_in; ++i)
             __builtin_prefetch(ip[g][i][l] + t + kPrefetchAhead, 0, 0);
-          for (std::size_t j = 0; j < n_out; ++j)
+          for (std::size_t j = 0; j < n_out && !stream; ++j)
             __builtin_prefetch(op[g][j][l] + t + kPrefetchAhead, 1, 0);
         }
       }
@@ -70,11 +73,19 @@ void run_groups(const Params& p, std::size_t n, std::size_t lanes, const double*
     for (std::size_t g = 0; g < G; ++g) {
       for (std::size_t j = 0; j < n_out; ++j) {
         transpose(tout[g][j]);
-        for (std::size_t l = 0; l < used[g]; ++l)
-          std::memcpy(op[g][j][l] + t, &tout[g][j][l], sizeof(V));
+        if (stream) {
+#if CWTS_TA_WIDTH == 8
+          for (std::size_t l = 0; l < used[g]; ++l)
+            _mm512_stream_pd(op[g][j][l] + t, (__m512d)tout[g][j][l]);
+#endif
+        } else {
+          for (std::size_t l = 0; l < used[g]; ++l)
+            std::memcpy(op[g][j][l] + t, &tout[g][j][l], sizeof(V));
+        }
       }
     }
   }
+  if (stream) _mm_sfence();  // the streamed lines ordered before the caller's later stores
 #endif
   for (; t < n; ++t) {
     for (std::size_t g = 0; g < G; ++g) {
@@ -232,17 +243,18 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
 // WILLR: it would not fall back to step() one bar at a time; STOCH, STOCHF: never, their
 // averages gain more in lanes), or K::kBatchAsScalarSeries says its scalar series form beats its
 // lanes (ATR, NATR, WMA, MACDEXT, HT_TRENDLINE, HT_SINE, HT_DCPHASE, MAMA: run_series() runs
-// that form where this unit has none), or K::batch_as_scalar_series(p, n) says so for this set and
-// length (MACD: series of 2,048 bars or more; BBANDS: over the SMA).
+// that form where this unit has none), or K::batch_as_scalar_series(p, n, out) says so for this
+// set, length and outputs (MACD: series of 2,048 bars or more whose lanes would not stream their
+// stores; BBANDS: over the SMA).
 // Otherwise the batch runs the series in lanes beside others.
-bool series_suits_impl(Kind kind, const Params& p, std::size_t n,
-                       const double* const* in) noexcept {
+bool series_suits_impl(Kind kind, const Params& p, std::size_t n, const double* const* in,
+                       double* const* out) noexcept {
   return with_kernel(kind, [&]<class K>() -> bool {
     if constexpr (requires { K::kBatchAsScalarSeries; }) {
       if (K::kBatchAsScalarSeries) return true;  // run_series() then runs the scalar form
     }
-    if constexpr (requires { K::batch_as_scalar_series(p, n); }) {
-      if (K::batch_as_scalar_series(p, n)) return true;  // the same, for these sets or lengths
+    if constexpr (requires { K::batch_as_scalar_series(p, n, out); }) {
+      if (K::batch_as_scalar_series(p, n, out)) return true;  // the same, for these sets or lengths
     }
     if constexpr (!requires(double* const* out) { K::series(p, n, in, out); }) {
       return false;

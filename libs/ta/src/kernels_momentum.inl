@@ -114,10 +114,12 @@ struct Macd {
   // recurrences in one pass), shorter ones in lanes: the lanes' tiles of three outputs pay while
   // the series stay in the caches, and cost more than they gain past that (16 series x 8 sets,
   // AVX-512: 1,000 bars 0.20 ms in lanes, 0.31 so; 10,000 bars 4.0 against 2.9 ms; 100,000 bars 79
-  // against 56 ms; docs/benchmarks.md, 2026-12-06, seventh session).
+  // against 56 ms; docs/benchmarks.md, 2026-12-06, seventh session) -- unless the lanes stream
+  // their stores (AVX-512, outputs on cache lines, a call's outputs past 1 MiB: 10,000 bars
+  // 1.8-2.7 ms against 3.4-4.1 so; 2026-12-07).
   static constexpr std::size_t kScalarSeriesFrom = 2048;
-  static bool batch_as_scalar_series(const Params&, std::size_t n) noexcept {
-    return n >= kScalarSeriesFrom;
+  static bool batch_as_scalar_series(const Params&, std::size_t n, double* const* out) noexcept {
+    return n >= kScalarSeriesFrom && !lanes_stream(n, 3, out);
   }
   int fast, slow, delay;
   long t = 0;

@@ -147,7 +147,7 @@ struct Bbands {
   // bars at a time), not in lanes (a tile of three outputs per lane): 16 series x 8 sets, AVX-512
   // lanes 0.63 / 6.25 / 89.8 ms at 1,000 / 10,000 / 100,000 bars, 0.58 / 4.12 / 66.3 so
   // (docs/benchmarks.md, 2026-12-06, seventh session). Over any other average the lanes pay.
-  static bool batch_as_scalar_series(const Params& pr, std::size_t) noexcept {
+  static bool batch_as_scalar_series(const Params& pr, std::size_t, double* const*) noexcept {
     return iparam(pr, 3) == 0;
   }
   double up, dn;

@@ -130,6 +130,7 @@ std::array<std::atomic<std::uint64_t>, kIsaCount> g_calls{};
 std::atomic<std::uint64_t> g_series_form_runs{0};
 std::atomic<std::uint64_t> g_batch_scalar_series_runs{0};
 std::atomic<std::uint64_t> g_sweep_set_runs{0};
+std::atomic<std::uint64_t> g_streamed_lane_runs{0};
 std::mutex g_init_mu;
 
 std::string supported_list() {
@@ -439,6 +440,14 @@ std::uint64_t detail::batch_scalar_series_runs() noexcept {
   return g_batch_scalar_series_runs.load(std::memory_order_relaxed);
 }
 
+std::uint64_t detail::streamed_lane_runs() noexcept {
+  return g_streamed_lane_runs.load(std::memory_order_relaxed);
+}
+
+void detail::note_streamed_lanes() noexcept {
+  g_streamed_lane_runs.fetch_add(1, std::memory_order_relaxed);
+}
+
 std::uint64_t detail::sweep_set_runs() noexcept {
   return g_sweep_set_runs.load(std::memory_order_relaxed);
 }
@@ -499,7 +508,7 @@ void many_on(Kind k, const Params& p, std::size_t n, std::size_t series, const d
   for (std::size_t sidx = 0; sidx < series; ++sidx) {
     const double* const* si = in + sidx * ni;
     double* const* so = out + sidx * no;
-    if (kern.series_suits(k, p, n, si) ||
+    if (kern.series_suits(k, p, n, si, so) ||
         (n > 0 && first_valid(n, std::span<const double* const>(si, ni), ni) != 0)) {
       if (!run_series(k, p, n, si, so, kern)) {
         g_batch_scalar_series_runs.fetch_add(1, std::memory_order_relaxed);
@@ -589,8 +598,9 @@ void run_sets(Kind k, std::span<const Params> sets, std::size_t n, std::size_t s
   std::vector<bool> done(sets.size(), false);
   // Where the batch runs the series one at a time (series_suits: ATR, NATR, WMA, their scalar
   // whole-series form), a set fills one lane either way: the kernel's fewest sets sweep.
-  const bool singly =
-      !can.empty() && series > 0 && kern.series_suits(sweep_kind, can[0], n, in.data());
+  const bool singly = !can.empty() && series > 0 &&
+                      kern.series_suits(sweep_kind, can[0], n, in.data(),
+                                        out.data() + can_at[0] * series * s.n_outputs);
   const std::size_t fewest =
       can.empty() ? 2 : std::max<std::size_t>(2, kern.sweep_fewest(sweep_kind));
   const std::size_t fill = singly ? fewest : std::max(fewest, std::min(series, kern.lane_width));

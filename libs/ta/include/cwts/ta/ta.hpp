@@ -206,8 +206,10 @@ struct IsaKernels {
   // Whether a batch should run this series (n bars, its inputs) through run_series: the kernel
   // has a whole-series form and it is worth it here. Not where the form would fall back to one
   // bar at a time (MIN, MAX, WILLR: a NaN or a -0, a period over a chunk), nor where the series'
-  // recurrences gain more in lanes beside other series (STOCH, STOCHF).
-  bool (*series_suits)(Kind, const Params&, std::size_t n, const double* const* in) noexcept;
+  // recurrences gain more in lanes beside other series (STOCH, STOCHF), nor where the lanes would
+  // stream their stores into these outputs (MACD on AVX-512: kernels_dispatch.inl).
+  bool (*series_suits)(Kind, const Params&, std::size_t n, const double* const* in,
+                       double* const* out) noexcept;
   // Whether this set can run in a sweep (the kernel has a sweep form on this ISA and the set is
   // one it covers); always false on the scalar ISA.
   bool (*sweep_suits)(Kind, const Params&) noexcept;
@@ -229,6 +231,10 @@ struct IsaKernels {
 // whole-series form on the ISA; on the scalar ISA also every series of a kernel with a scalar
 // series form. For tests.
 [[nodiscard]] std::uint64_t batch_scalar_series_runs() noexcept;
+// Calls of lanes that streamed their stores past the caches (kernels.inl: AVX-512, outputs on
+// cache lines, more than 1 MiB a call), and note_streamed_lanes() counting one: for tests.
+[[nodiscard]] std::uint64_t streamed_lane_runs() noexcept;
+void note_streamed_lanes() noexcept;
 // Parameter sets run_sets() has run in a sweep (a set per lane over one series): for tests.
 [[nodiscard]] std::uint64_t sweep_set_runs() noexcept;
 // The scalar ISA: a kernel with fused multiply-adds runs the unit built with -mfma where the CPU
