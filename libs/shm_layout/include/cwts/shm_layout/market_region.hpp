@@ -171,22 +171,11 @@ class SharedBook {
     out.ask_count = static_cast<std::uint32_t>(na);
     return true;
   }
-  // Spins until a consistent copy is taken (the writer holds the lock for a few stores only).
+  // Spins until a consistent copy is taken (the writer holds the lock for a few stores only): for
+  // readers in the writer's own process. A reader in another process, which must not hang on a
+  // writer killed mid-write, retries try_load() within a bound (the bridge's snapshot_into).
   void load(BookTop& out, std::size_t levels = kMaxBookDepth) const noexcept {
     while (!try_load(out, levels)) concurrent::cpu_relax();
-  }
-  // Gives up after `max_attempts` (a writer killed mid-write leaves the sequence odd for good).
-  [[nodiscard]] bool load_bounded(BookTop& out, std::uint32_t max_attempts,
-                                  std::size_t levels = kMaxBookDepth) const noexcept {
-    for (std::uint32_t i = 0; i < max_attempts; ++i) {
-      if (try_load(out, levels)) return true;
-      concurrent::cpu_relax();
-    }
-    return false;
-  }
-  // The sequence, for change detection without copying.
-  [[nodiscard]] std::uint64_t version() const noexcept {
-    return concurrent::load_word(r_->seq, std::memory_order_acquire);
   }
 
  private:
