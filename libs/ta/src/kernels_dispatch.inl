@@ -367,11 +367,28 @@ void run_sweep_impl(Kind kind, const Params* sets, std::size_t count, std::size_
 #endif
 }
 
+bool lanes_stream_impl(std::size_t n, std::size_t lanes, std::size_t n_out,
+                       double* const* out) noexcept {
+  return streams(out, lanes * n_out, n * lanes * n_out * sizeof(double));
+}
+
+bool lanes_pay_only_streaming_impl(Kind kind, const Params& p, std::size_t n) noexcept {
+  return with_kernel(kind, [&]<class K>() -> bool {
+    if constexpr (requires { K::lanes_pay_only_streaming(p, n); }) {
+      return K::lanes_pay_only_streaming(p, n);
+    } else {
+      return false;
+    }
+  });
+}
+
 // This unit's entry points (detail::avx2_kernels() and the others hand them out).
 const detail::IsaKernels& isa_kernels() noexcept {
-  static const detail::IsaKernels k{&run_lanes_impl,    kLaneWidth * kGroups, &run_series_impl,
-                                    &series_suits_impl, &sweep_suits_impl,    &run_sweep_impl,
-                                    kLaneWidth,         &sweep_fewest_impl};
+  static const detail::IsaKernels k{&run_lanes_impl,    kLaneWidth * kGroups,
+                                    &run_series_impl,   &series_suits_impl,
+                                    &sweep_suits_impl,  &run_sweep_impl,
+                                    kLaneWidth,         &sweep_fewest_impl,
+                                    &lanes_stream_impl, &lanes_pay_only_streaming_impl};
   return k;
 }
 

@@ -115,11 +115,16 @@ struct Macd {
   // the series stay in the caches, and cost more than they gain past that (16 series x 8 sets,
   // AVX-512: 1,000 bars 0.20 ms in lanes, 0.31 so; 10,000 bars 4.0 against 2.9 ms; 100,000 bars 79
   // against 56 ms; docs/benchmarks.md, 2026-12-06, seventh session) -- unless the lanes stream
-  // their stores (AVX-512, outputs on cache lines, a call's outputs past 1 MiB: 10,000 bars
+  // their stores (AVX-512, outputs on cache lines, a call's outputs 1 MiB or more: 10,000 bars
   // 1.8-2.7 ms against 3.4-4.1 so; 2026-12-07).
+  // A batch checks each call of lanes again (a short last call, or series whose outputs are not
+  // all on lines, would not stream): those series run one at a time too (registry.cpp, many_on).
   static constexpr std::size_t kScalarSeriesFrom = 2048;
-  static bool batch_as_scalar_series(const Params&, std::size_t n, double* const* out) noexcept {
-    return n >= kScalarSeriesFrom && !lanes_stream(n, 3, out);
+  static bool lanes_pay_only_streaming(const Params&, std::size_t n) noexcept {
+    return n >= kScalarSeriesFrom;
+  }
+  static bool batch_as_scalar_series(const Params& p, std::size_t n, double* const* out) noexcept {
+    return lanes_pay_only_streaming(p, n) && !lanes_stream(n, 3, out);
   }
   int fast, slow, delay;
   long t = 0;

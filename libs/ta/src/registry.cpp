@@ -488,6 +488,11 @@ void many_on(Kind k, const Params& p, std::size_t n, std::size_t series, const d
   std::array<const double*, kMaxInputs * 32> lane_in{};
   std::array<double*, kMaxOutputs * 32> lane_out{};
   std::size_t lanes = 0;
+  const auto alone = [&](std::size_t l) {
+    if (!run_series(k, p, n, lane_in.data() + l * ni, lane_out.data() + l * no, kern)) {
+      g_batch_scalar_series_runs.fetch_add(1, std::memory_order_relaxed);
+    }
+  };
   auto flush = [&] {
     if (lanes == 0) return;
     if (lanes * 4 <= kern.lane_width) {
@@ -495,9 +500,17 @@ void many_on(Kind k, const Params& p, std::size_t n, std::size_t series, const d
       // its own (HT_*, MAMA) would step the idle ones too: each runs as run() runs one series,
       // the ISA's whole-series form or the scalar kernel (one MACD series in AVX-512's lanes was
       // 3x its scalar time, docs/benchmarks.md).
-      for (std::size_t l = 0; l < lanes; ++l) {
-        if (!run_series(k, p, n, lane_in.data() + l * ni, lane_out.data() + l * no, kern)) {
-          g_batch_scalar_series_runs.fetch_add(1, std::memory_order_relaxed);
+      for (std::size_t l = 0; l < lanes; ++l) alone(l);
+    } else if (kern.lanes_pay_only_streaming(k, p, n)) {
+      // Lanes that pay only when they stream their stores (MACD's long series): a call of one
+      // vector's lanes at a time, which streams exactly when lanes_stream() says; the series of
+      // a call that would not (a short last call) run one at a time.
+      for (std::size_t first = 0; first < lanes; first += kern.lane_width) {
+        const std::size_t c = std::min(kern.lane_width, lanes - first);
+        if (kern.lanes_stream(n, c, no, lane_out.data() + first * no)) {
+          kern.run_lanes(k, p, n, c, lane_in.data() + first * ni, lane_out.data() + first * no);
+        } else {
+          for (std::size_t l = first; l < first + c; ++l) alone(l);
         }
       }
     } else {

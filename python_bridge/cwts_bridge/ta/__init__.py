@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 import threading
 from typing import Any, Callable, Sequence
 
@@ -403,7 +404,7 @@ def _out_arrays(spec, out, shape, inputs):
 
 def _empty_lines(shape: tuple) -> np.ndarray:
     """An uninitialised float64 array of this shape starting on a 64-byte boundary."""
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     raw = np.empty(size + 8, dtype=np.float64)
     skip = (-raw.ctypes.data % 64) // 8
     return raw[skip:skip + size].reshape(shape)
