@@ -926,7 +926,8 @@ TEST(TaReference, AMacdBatchRunsLongSeriesAsScalarSeries) {
 
 // Lanes writing 1 MiB or more a call stream their stores where a vector is a cache line (AVX-512)
 // and every output starts on one; MACD's long series, which otherwise run one at a time, then run
-// in lanes, but those of a call that would not stream (a short last call) still one at a time.
+// in lanes, but those of a call that would not stream, or would leave most lanes idle (a short
+// last call), still one at a time.
 // Into outputs one double off the lines, ordinary stores, and MACD's series one at a time. The
 // stream's bits every way, the tiles' bars and the last bars past them (n is not a multiple of 8),
 // full calls and calls with idle lanes (13 series: a group of 8 and one of 5), and nothing written
@@ -938,7 +939,7 @@ TEST(TaReference, LanesPastTheCachesStreamTheSameBitsIntoOutputsOnCacheLines) {
   };
   for (const Case c : {Case{ta::Kind::kEma, 13, 12001}, Case{ta::Kind::kStddev, 16, 9001},
                        Case{ta::Kind::kT3, 13, 12001}, Case{ta::Kind::kMacd, 16, 9001},
-                       Case{ta::Kind::kMacd, 10, 9001}}) {
+                       Case{ta::Kind::kMacd, 10, 9001}, Case{ta::Kind::kMacd, 9, 45001}}) {
     const ta::KindSpec& spec = ta::spec(c.k);
     const ta::Params p = ta::default_params(c.k);
     const std::size_t n = c.n, count = c.count;
@@ -965,7 +966,9 @@ TEST(TaReference, LanesPastTheCachesStreamTheSameBitsIntoOutputsOnCacheLines) {
         ta::run_many(c.k, p, n, count, in, out);
         const bool streams = isa == ta::Isa::kAvx512 && off == 0;
         EXPECT_EQ(ta::detail::streamed_lane_runs() > streamed, streams) << what;
-        if (c.k == ta::Kind::kMacd) {  // calls of 8 lanes: a last call of 2 does not stream
+        if (c.k == ta::Kind::kMacd) {
+          // Calls of 8 lanes; a last call of 2 would not stream, one of 1 (45,001 bars: 1 MiB)
+          // would, but would leave 7 lanes idle: either runs its series one at a time.
           EXPECT_EQ(ta::detail::batch_scalar_series_runs() - scalar, streams ? count % 8 : count)
               << what;
         }

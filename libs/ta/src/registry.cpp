@@ -504,10 +504,11 @@ void many_on(Kind k, const Params& p, std::size_t n, std::size_t series, const d
     } else if (kern.lanes_pay_only_streaming(k, p, n)) {
       // Lanes that pay only when they stream their stores (MACD's long series): a call of one
       // vector's lanes at a time, which streams exactly when lanes_stream() says; the series of
-      // a call that would not (a short last call) run one at a time.
+      // a call that would not (a short last call), or that would leave most of the vector idle
+      // (as above), run one at a time.
       for (std::size_t first = 0; first < lanes; first += kern.lane_width) {
         const std::size_t c = std::min(kern.lane_width, lanes - first);
-        if (kern.lanes_stream(n, c, no, lane_out.data() + first * no)) {
+        if (c * 4 > kern.lane_width && kern.lanes_stream(n, c, no, lane_out.data() + first * no)) {
           kern.run_lanes(k, p, n, c, lane_in.data() + first * ni, lane_out.data() + first * no);
         } else {
           for (std::size_t l = first; l < first + c; ++l) alone(l);
