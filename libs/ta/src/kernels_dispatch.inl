@@ -256,7 +256,7 @@ bool series_suits_impl(Kind kind, const Params& p, std::size_t n, const double* 
     if constexpr (requires { K::batch_as_scalar_series(p, n, out); }) {
       if (K::batch_as_scalar_series(p, n, out)) return true;  // the same, for these sets or lengths
     }
-    if constexpr (!requires(double* const* out) { K::series(p, n, in, out); }) {
+    if constexpr (!requires(double* const* o) { K::series(p, n, in, o); }) {
       return false;
     } else if constexpr (requires { K::series_suits(p, n, in); }) {
       return K::series_suits(p, n, in);
