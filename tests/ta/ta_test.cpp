@@ -250,6 +250,20 @@ struct Batch {
   return ::testing::AssertionSuccess();
 }
 
+// The stream's outputs over a series, bar by bar.
+Outputs stream_outputs(ta::Kind k, const ta::Params& p, const Series& s, std::size_t n) {
+  const ta::KindSpec& spec = ta::spec(k);
+  Outputs o(spec.n_outputs, n);
+  auto stream = ta::make_stream(k, p);
+  for (std::size_t t = 0; t < n; ++t) {
+    double in[ta::kMaxInputs], out[ta::kMaxOutputs];
+    for (std::size_t j = 0; j < spec.n_inputs; ++j) in[j] = s.input(spec.inputs[j])[t];
+    stream->update(in, out);
+    for (std::size_t j = 0; j < spec.n_outputs; ++j) o.v[j][t] = out[j];
+  }
+  return o;
+}
+
 const Shape kShapes[] = {Shape::kWalk,  Shape::kConstant,   Shape::kGaps,  Shape::kHuge,
                          Shape::kMicro, Shape::kLeadingNaN, Shape::kTicks, Shape::kCents};
 
@@ -338,13 +352,7 @@ TEST_P(EveryKernel, OneSeriesOnEveryIsaMatchesTheStreamBitForBit) {
         ta::set_isa(ta::Isa::kScalar);
         Outputs expect = run_one(k, p, s);
         if (shape != Shape::kLeadingNaN) {  // the stream does not skip leading NaN; run() does
-          auto stream = ta::make_stream(k, p);
-          for (std::size_t t = 0; t < n; ++t) {
-            double in[ta::kMaxInputs], out[ta::kMaxOutputs];
-            for (std::size_t i = 0; i < spec.n_inputs; ++i) in[i] = s.input(spec.inputs[i])[t];
-            stream->update(in, out);
-            for (std::size_t j = 0; j < spec.n_outputs; ++j) expect.v[j][t] = out[j];
-          }
+          expect = stream_outputs(k, p, s, n);
         }
         for (const ta::Isa isa : machine_isas()) {
           ta::set_isa(isa);
@@ -656,14 +664,7 @@ TEST(TaReference, WindowExtremesOverManyChunksAreTheStreamsBits) {
             if (late >= 2) (*v)[n - 5] = 0.0;
             if (late == 2) (*v)[n - 4] = -0.0;
           }
-          Outputs expect(spec.n_outputs, n);
-          auto stream = ta::make_stream(k, p);
-          for (std::size_t t = 0; t < n; ++t) {
-            double in[ta::kMaxInputs], out[ta::kMaxOutputs];
-            for (std::size_t i = 0; i < spec.n_inputs; ++i) in[i] = s.input(spec.inputs[i])[t];
-            stream->update(in, out);
-            for (std::size_t j = 0; j < spec.n_outputs; ++j) expect.v[j][t] = out[j];
-          }
+          const Outputs expect = stream_outputs(k, p, s, n);
           if (late == 0 &&
               spec.n_outputs == 1) {  // MIN, MAX, WILLR against the windows read bar by bar
             const auto w = static_cast<std::size_t>(period);
@@ -844,20 +845,6 @@ TEST(TaReference, MfiOverManyChunksIsTheStreamsBits) {
     }
   }
   ta::set_isa(ta::Isa::kScalar);
-}
-
-// The stream's outputs over a series, bar by bar.
-Outputs stream_outputs(ta::Kind k, const ta::Params& p, const Series& s, std::size_t n) {
-  const ta::KindSpec& spec = ta::spec(k);
-  Outputs o(spec.n_outputs, n);
-  auto stream = ta::make_stream(k, p);
-  for (std::size_t t = 0; t < n; ++t) {
-    double in[ta::kMaxInputs], out[ta::kMaxOutputs];
-    for (std::size_t j = 0; j < spec.n_inputs; ++j) in[j] = s.input(spec.inputs[j])[t];
-    stream->update(in, out);
-    for (std::size_t j = 0; j < spec.n_outputs; ++j) o.v[j][t] = out[j];
-  }
-  return o;
 }
 
 // `count` series of n bars (every shape but a leading NaN) and the stream's outputs over each.

@@ -90,16 +90,20 @@ struct VarState {
   }
   bool step(V x, V& var) noexcept {
     const auto n = static_cast<std::size_t>(s.p);
-    ring[head] = x;
-    head = head + 1 == n ? 0 : head + 1;
-    // ring[head] is bar t - p + 1 once the window is full (== x when p is 1)
-    return s.add(
-        x, ring[head],
+    const std::size_t next = head + 1 == n ? 0 : head + 1;
+    // ring[next] is bar t - p + 1 once the window is full (x itself when p is 1); x goes into the
+    // ring after the sums, so that their loads do not wait behind its store.
+    const bool full = s.add(
+        x, n == 1 ? x : ring[next],
         [&](int j) {
-          const std::size_t pos = head + static_cast<std::size_t>(j);
+          if (j == s.p - 1) return x;  // the newest
+          const std::size_t pos = next + static_cast<std::size_t>(j);
           return ring[pos < n ? pos : pos - n];
         },
         var);
+    ring[head] = x;
+    head = next;
+    return full;
   }
 };
 
