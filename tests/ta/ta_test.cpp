@@ -912,9 +912,9 @@ TEST(TaReference, AMacdBatchRunsLongSeriesAsScalarSeries) {
 }
 
 // Lanes writing 1 MiB or more a call stream their stores where a vector is a cache line (AVX-512)
-// and every output starts on one; MACD's long series, which otherwise run one at a time, then run
-// in lanes, but those of a call that would not stream, or would leave most lanes idle (a short
-// last call), still one at a time.
+// and every output starts on one; MACD's long series and BBANDS's over the SMA, which otherwise
+// run one at a time, then run in lanes, but those of a call that would not stream, or would leave
+// most lanes idle (a short last call), still one at a time.
 // Into outputs one double off the lines, ordinary stores, and MACD's series one at a time. The
 // stream's bits every way, the tiles' bars and the last bars past them (n is not a multiple of 8),
 // full calls and calls with idle lanes (13 series: a group of 8 and one of 5), and nothing written
@@ -926,7 +926,8 @@ TEST(TaReference, LanesPastTheCachesStreamTheSameBitsIntoOutputsOnCacheLines) {
   };
   for (const Case c : {Case{ta::Kind::kEma, 13, 12001}, Case{ta::Kind::kStddev, 16, 9001},
                        Case{ta::Kind::kT3, 13, 12001}, Case{ta::Kind::kMacd, 16, 9001},
-                       Case{ta::Kind::kMacd, 10, 9001}, Case{ta::Kind::kMacd, 9, 45001}}) {
+                       Case{ta::Kind::kMacd, 10, 9001}, Case{ta::Kind::kMacd, 9, 45001},
+                       Case{ta::Kind::kBbands, 10, 9001}}) {
     const ta::KindSpec& spec = ta::spec(c.k);
     const ta::Params p = ta::default_params(c.k);
     const std::size_t n = c.n, count = c.count;
@@ -953,7 +954,7 @@ TEST(TaReference, LanesPastTheCachesStreamTheSameBitsIntoOutputsOnCacheLines) {
         ta::run_many(c.k, p, n, count, in, out);
         const bool streams = isa == ta::Isa::kAvx512 && off == 0;
         EXPECT_EQ(ta::detail::streamed_lane_runs() > streamed, streams) << what;
-        if (c.k == ta::Kind::kMacd) {
+        if (c.k == ta::Kind::kMacd || c.k == ta::Kind::kBbands) {  // BBANDS over the SMA
           // Calls of 8 lanes; a last call of 2 would not stream, one of 1 (45,001 bars: 1 MiB)
           // would, but would leave 7 lanes idle: either runs its series one at a time.
           EXPECT_EQ(ta::detail::batch_scalar_series_runs() - scalar, streams ? count % 8 : count)
@@ -979,7 +980,8 @@ TEST(TaReference, LanesPastTheCachesStreamTheSameBitsIntoOutputsOnCacheLines) {
 }
 
 // BBANDS runs a batch's series over the SMA as scalar series (its bands in lanes of their own),
-// over any other average in lanes: the stream's bits either way.
+// over any other average in lanes: the stream's bits either way. (Calls whose lanes would stream
+// their stores keep the lanes: the streaming test above; these calls are under 1 MiB.)
 TEST(TaReference, ABbandsBatchOverTheSmaRunsAsScalarSeries) {
   const std::size_t count = 11;
   for (const int matype : {0, 1, 3}) {

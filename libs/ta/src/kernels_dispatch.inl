@@ -245,7 +245,7 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
 // lanes (ATR, NATR, WMA, MACDEXT, HT_TRENDLINE, HT_SINE, HT_DCPHASE, MAMA: run_series() runs
 // that form where this unit has none), or K::batch_as_scalar_series(p, n, out) says so for this
 // set, length and outputs (MACD: series of 2,048 bars or more whose lanes would not stream their
-// stores; BBANDS: over the SMA).
+// stores; BBANDS: over the SMA, where its lanes would not stream).
 // Otherwise the batch runs the series in lanes beside others.
 bool series_suits_impl(Kind kind, const Params& p, std::size_t n, const double* const* in,
                        double* const* out) noexcept {

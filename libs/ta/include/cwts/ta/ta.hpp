@@ -207,8 +207,8 @@ struct IsaKernels {
   // has a whole-series form and it is worth it here. Not where the form would fall back to one
   // bar at a time (MIN, MAX, WILLR: a NaN or a -0, a period over a chunk), nor where the series'
   // recurrences gain more in lanes beside other series (STOCH, STOCHF), nor where the lanes would
-  // stream their stores into these outputs (MACD on AVX-512: kernels_dispatch.inl; a batch checks
-  // each call of lanes again, lanes_pay_only_streaming below).
+  // stream their stores into these outputs (MACD, BBANDS on AVX-512: kernels_dispatch.inl; a batch
+  // checks each call of lanes again, lanes_pay_only_streaming below).
   bool (*series_suits)(Kind, const Params&, std::size_t n, const double* const* in,
                        double* const* out) noexcept;
   // Whether this set can run in a sweep (the kernel has a sweep form on this ISA and the set is
@@ -225,8 +225,8 @@ struct IsaKernels {
   // Whether one call of `lanes` series (at most lane_width: one vector, one call of run_lanes) of
   // n bars into these outputs (out[l * n_outputs + j]) stores them with non-temporal stores
   // (AVX-512, outputs on cache lines, 1 MiB or more a call; kernels.inl), and whether this
-  // kernel's lanes pay only then (MACD's series of 2,048 bars or more: a batch runs the series of
-  // a call that would not stream one at a time).
+  // kernel's lanes pay only then (MACD's series of 2,048 bars or more, BBANDS over the SMA: a batch
+  // runs the series of a call that would not stream one at a time).
   bool (*lanes_stream)(std::size_t n, std::size_t lanes, std::size_t n_outputs,
                        double* const* out) noexcept;
   bool (*lanes_pay_only_streaming)(Kind, const Params&, std::size_t n) noexcept;
