@@ -345,12 +345,19 @@ struct WindowExtreme {
   std::size_t stride;
   Doubles buf;
   double *a, *b;
+  // A pass reads its source from index 0 but writes from 3w (below that the windows are not
+  // whole, and no output takes them): only those first elements are read before any pass writes
+  // them, 3w < p, so only the first p of each buffer are zeroed (zeroing both whole was a tenth
+  // of a MIN batch of 2,000-bar series).
   explicit WindowExtreme(std::size_t period)
       : p(period),
         stride((kChunk + period + kPage - 1) / kPage * kPage + kHalfPage),
-        buf(2 * stride),
+        buf(2 * stride, Doubles::Unset{}),
         a(buf.data()),
-        b(buf.data() + stride) {}
+        b(buf.data() + stride) {
+    std::memset(a, 0, p * sizeof(double));
+    std::memset(b, 0, p * sizeof(double));
+  }
   [[nodiscard]] static bool suits(std::size_t period) noexcept { return period <= kChunk; }
 
   // dst[i] = the extreme of src[i - off[k]] (k < 4) for i < count, in lanes. Offsets past a
@@ -375,11 +382,25 @@ struct WindowExtreme {
       std::memcpy(dst + i, &m, sizeof(double));  // lane 0
     }
   }
-  // Whether any of v[0, count) is NaN or -0, in lanes.
+  // Whether any of v[0, count) is NaN or -0, in lanes. On AVX-512 one vfpclasspd a vector (quiet
+  // NaN 0x01, -0 0x04, signalling NaN 0x80), four vectors a step: the scan was a quarter of a MIN
+  // batch's time with two compares and a merge a vector (cwts-bench-ta BM_Many, perf).
   static bool unordered(const double* v, std::size_t count) noexcept {
+    std::size_t i = 0;
+#if CWTS_TA_WIDTH == 8
+    constexpr int kNanOrMinusZero = 0x01 | 0x04 | 0x80;
+    __mmask8 k = 0;
+    for (; i + 32 <= count; i += 32) {
+      k = static_cast<__mmask8>(
+          k | _mm512_fpclass_pd_mask(_mm512_loadu_pd(v + i), kNanOrMinusZero) |
+          _mm512_fpclass_pd_mask(_mm512_loadu_pd(v + i + 8), kNanOrMinusZero) |
+          _mm512_fpclass_pd_mask(_mm512_loadu_pd(v + i + 16), kNanOrMinusZero) |
+          _mm512_fpclass_pd_mask(_mm512_loadu_pd(v + i + 24), kNanOrMinusZero));
+    }
+    if (k != 0) return true;
+#endif
     M bad = mnot(mtrue());
     const M minus_zero = (M)splat(-0.0);
-    std::size_t i = 0;
     for (; i + CWTS_TA_WIDTH <= count; i += CWTS_TA_WIDTH) {
       V u;
       std::memcpy(&u, v + i, sizeof(V));
@@ -435,7 +456,7 @@ bool hl_window_series(std::size_t p, std::size_t n, const double* const* in, Exp
   WindowExtreme<true> lowest(p);
   // The chunk's highs and lows in one allocation, half a page apart modulo 4 KB (see
   // WindowExtreme's buffers).
-  Doubles extremes(2 * kChunk + WindowExtreme<false>::kHalfPage);
+  Doubles extremes(2 * kChunk + WindowExtreme<false>::kHalfPage, Doubles::Unset{});  // all written
   double* const hh = extremes.data();
   double* const ll = hh + kChunk + WindowExtreme<false>::kHalfPage;
   for (std::size_t s = 0; s < n; s += kChunk) {
