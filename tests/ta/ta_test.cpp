@@ -915,10 +915,10 @@ TEST(TaReference, AMacdBatchRunsLongSeriesAsScalarSeries) {
 // and every output starts on one; MACD's long series and BBANDS's over the SMA, which otherwise
 // run one at a time, then run in lanes, but those of a call that would not stream, or would leave
 // most lanes idle (a short last call), still one at a time.
-// Into outputs one double off the lines, ordinary stores, and MACD's series one at a time. The
-// stream's bits every way, the tiles' bars and the last bars past them (n is not a multiple of 8),
-// full calls and calls with idle lanes (13 series: a group of 8 and one of 5), and nothing written
-// past an output's n bars.
+// Into outputs one double off the lines, ordinary stores, and MACD's and BBANDS's series one at a
+// time. The stream's bits every way, the tiles' bars and the last bars past them (n is not a
+// multiple of 8), full calls and calls with idle lanes (13 series: a group of 8 and one of 5), and
+// nothing written past an output's n bars.
 TEST(TaReference, LanesPastTheCachesStreamTheSameBitsIntoOutputsOnCacheLines) {
   struct Case {
     ta::Kind k;

@@ -345,10 +345,10 @@ struct WindowExtreme {
   std::size_t stride;
   Doubles buf;
   double *a, *b;
-  // A pass reads its source from index 0 but writes from 3w (below that the windows are not
-  // whole, and no output takes them): only those first elements are read before any pass writes
-  // them, 3w < p, so only the first p of each buffer are zeroed (zeroing both whole was a tenth
-  // of a MIN batch of 2,000-bar series).
+  // A pass reads its source from index 0, but the pass before it wrote that buffer only from its
+  // own 3w (below that the windows are not whole, and no output takes them), 3w < p: only those
+  // first elements can be read before a pass writes them, so only the first p of each buffer are
+  // zeroed (zeroing both whole was a tenth of a MIN batch of 2,000-bar series).
   explicit WindowExtreme(std::size_t period)
       : p(period),
         stride((kChunk + period + kPage - 1) / kPage * kPage + kHalfPage),

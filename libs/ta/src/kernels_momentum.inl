@@ -52,43 +52,6 @@ struct Rsi {
     }
     y[0] = K::value(gain, loss);
   }
-#if CWTS_TA_WIDTH == 1
-  // One whole series: step_with<K>() until the first value, then its smoothing straight over the
-  // arrays with the averages in registers (step() keeps them in the object, whose stores the
-  // output's may alias: a store and a reload on each average's chain a bar). The same operations
-  // in the same order, so the same bits. K: Rsi, or Cmo (which names its own series()).
-  template <class K>
-  static void series_with(const Params& pr, std::size_t n, const double* const* in,
-                          double* const* out) {
-    Rsi k(pr);
-    const double* x = in[0];
-    double* y = out[0];
-    std::size_t t = 0;
-    for (; t < n && k.t <= k.p; ++t) k.step_with<K>(x + t, y + t);
-    double up = k.gain, down = k.loss;  // (names apart from the members: clang's -Wshadow)
-    const double keep = static_cast<double>(k.p - 1), period = static_cast<double>(k.p);
-    const double scale = k.inv;
-    for (; t < n; ++t) {
-      const double d = x[t] - x[t - 1];
-      const double gd = d > 0.0 ? d : 0.0;
-      down = down * keep;
-      up = up * keep;
-      up = up + gd;
-      down = down + (gd - d);
-      if constexpr (K::kDivide) {
-        down = down / period;
-        up = up / period;
-      } else {
-        down = down * scale;
-        up = up * scale;
-      }
-      y[t] = K::value(up, down);
-    }
-  }
-  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
-    series_with<Rsi>(pr, n, in, out);
-  }
-#endif
 #if CWTS_TA_WIDTH > 1
   // A sweep of periods over one series (dispatch: sweep_lanes): step_with<K>'s operations with
   // the period a lane's own (the previous value read from the array), by masks until the

@@ -153,11 +153,6 @@ struct Cmo : Rsi {
     return sel(sum > splat(0.0), splat(100.0) * ((gain - loss) / sum), splat(0.0));
   }
   void step(const V* x, V* y) noexcept { Rsi::step_with<Cmo>(x, y); }
-#if CWTS_TA_WIDTH == 1
-  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
-    Rsi::series_with<Cmo>(pr, n, in, out);
-  }
-#endif
 #if CWTS_TA_WIDTH > 1
   using Sweep = SweepOf<Cmo>;
 #endif
