@@ -184,12 +184,6 @@ inline bool streams(double* const* op, std::size_t count, std::size_t bytes) noe
   return true;
 }
 
-// Whether full calls of lanes (one group) over series of n bars with outputs placed as this
-// series' `out` would stream their stores.
-inline bool lanes_stream(std::size_t n, std::size_t n_out, double* const* out) noexcept {
-  return streams(out, n_out, n * CWTS_TA_WIDTH * n_out * sizeof(double));
-}
-
 inline int iparam(const Params& p, int i) noexcept {
   return static_cast<int>(p.v[static_cast<std::size_t>(i)]);
 }

@@ -123,9 +123,6 @@ struct Macd {
   static bool lanes_pay_only_streaming(const Params&, std::size_t n) noexcept {
     return n >= kScalarSeriesFrom;
   }
-  static bool batch_as_scalar_series(const Params& p, std::size_t n, double* const* out) noexcept {
-    return lanes_pay_only_streaming(p, n) && !lanes_stream(n, 3, out);
-  }
   int fast, slow, delay;
   long t = 0;
   EmaState ef, es, sig;

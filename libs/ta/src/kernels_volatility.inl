@@ -151,13 +151,11 @@ struct Bbands {
   // bars at a time), not in lanes (a tile of three outputs per lane): 16 series x 8 sets, AVX-512
   // lanes 0.63 / 6.25 / 89.8 ms at 1,000 / 10,000 / 100,000 bars, 0.58 / 4.12 / 66.3 so
   // (docs/benchmarks.md, 2026-12-06, seventh session); except where the lanes stream their stores
-  // (AVX-512, a call's outputs past 1 MiB, on cache lines), as MACD's: 3.5-3.9 ms against 3.9-4.8
-  // at 10,000 bars (2026-12-07, tenth session). Over any other average the lanes pay.
+  // (AVX-512, a call's outputs 1 MiB or more, on cache lines), as MACD's: 3.5-3.9 ms
+  // against 3.9-4.8 at 10,000 bars (2026-12-07, tenth session). Over any other average the lanes
+  // pay.
   static bool lanes_pay_only_streaming(const Params& pr, std::size_t /*unused*/) noexcept {
     return iparam(pr, 3) == 0;
-  }
-  static bool batch_as_scalar_series(const Params& pr, std::size_t n, double* const* out) noexcept {
-    return lanes_pay_only_streaming(pr, n) && !lanes_stream(n, 3, out);
   }
   double up, dn;
   bool sma_mid;

@@ -522,7 +522,7 @@ void many_on(Kind k, const Params& p, std::size_t n, std::size_t series, const d
   for (std::size_t sidx = 0; sidx < series; ++sidx) {
     const double* const* si = in + sidx * ni;
     double* const* so = out + sidx * no;
-    if (kern.series_suits(k, p, n, si, so) ||
+    if (kern.series_suits(k, p, n, si) ||
         (n > 0 && first_valid(n, std::span<const double* const>(si, ni), ni) != 0)) {
       if (!run_series(k, p, n, si, so, kern)) {
         g_batch_scalar_series_runs.fetch_add(1, std::memory_order_relaxed);
@@ -612,9 +612,8 @@ void run_sets(Kind k, std::span<const Params> sets, std::size_t n, std::size_t s
   std::vector<bool> done(sets.size(), false);
   // Where the batch runs the series one at a time (series_suits: ATR, NATR, WMA, their scalar
   // whole-series form), a set fills one lane either way: the kernel's fewest sets sweep.
-  const bool singly = !can.empty() && series > 0 &&
-                      kern.series_suits(sweep_kind, can[0], n, in.data(),
-                                        out.data() + can_at[0] * series * s.n_outputs);
+  const bool singly =
+      !can.empty() && series > 0 && kern.series_suits(sweep_kind, can[0], n, in.data());
   const std::size_t fewest =
       can.empty() ? 2 : std::max<std::size_t>(2, kern.sweep_fewest(sweep_kind));
   const std::size_t fill = singly ? fewest : std::max(fewest, std::min(series, kern.lane_width));

@@ -206,11 +206,10 @@ struct IsaKernels {
   // Whether a batch should run this series (n bars, its inputs) through run_series: the kernel
   // has a whole-series form and it is worth it here. Not where the form would fall back to one
   // bar at a time (MIN, MAX, WILLR: a NaN or a -0, a period over a chunk), nor where the series'
-  // recurrences gain more in lanes beside other series (STOCH, STOCHF), nor where the lanes would
-  // stream their stores into these outputs (MACD, BBANDS on AVX-512: kernels_dispatch.inl; a batch
-  // checks each call of lanes again, lanes_pay_only_streaming below).
-  bool (*series_suits)(Kind, const Params&, std::size_t n, const double* const* in,
-                       double* const* out) noexcept;
+  // recurrences gain more in lanes beside other series (STOCH, STOCHF). (Kernels whose lanes pay
+  // only when they stream their stores: a batch decides call by call, lanes_pay_only_streaming
+  // below.)
+  bool (*series_suits)(Kind, const Params&, std::size_t n, const double* const* in) noexcept;
   // Whether this set can run in a sweep (the kernel has a sweep form on this ISA and the set is
   // one it covers); always false on the scalar ISA.
   bool (*sweep_suits)(Kind, const Params&) noexcept;
