@@ -17,7 +17,7 @@ import websockets
 
 import cwts_bridge
 import cwts_bridge.remote as remote
-from conftest import Engine, Sim, wait_until
+from conftest import Engine, Sim, control_port, wait_until
 from test_control import control_address
 
 ALICE = "aliceToken0123456789abcdef"   # read, trade on slots 3 and 5
@@ -823,6 +823,7 @@ def test_a_bridge_that_asked_for_any_slot_takes_another_when_a_restart_gave_its_
     eng = Engine(synthetic_sim, tmp_path, overrides={"control": {
         "listen": f"127.0.0.1:{port}", "tokens_file": str(tokens_file)},
         "slots": {"default": {"trade": True}}})
+    assert control_port(eng) == port  # Engine() waits for the books, not for the control plane
 
     async def main():
         proxy = CuttingProxy(port)
