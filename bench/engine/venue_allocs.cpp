@@ -18,9 +18,9 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "../../tests/support/alloc_count.hpp"
 #include "../../tests/support/venue_pump.hpp"
 #include "../unlimited_exchange_info.hpp"
-#include "alloc_count.hpp"
 #include "cwts/cli/cli.hpp"
 #include "cwts/venue/binance_rest.hpp"
 #include "json_log.hpp"
@@ -107,12 +107,12 @@ int main(int argc, char** argv) {
                     static_cast<unsigned long long>(i));
       const std::uint64_t finals = l.finals;
       const bool count = i >= 200;
-      cwts::bench::count_allocations(count);
+      cwts::test::count_allocations(count);
       v.place(r);
-      const std::uint64_t placing = cwts::bench::take_allocations();
-      cwts::bench::count_allocations(count);
+      const std::uint64_t placing = cwts::test::take_allocations();
+      cwts::test::count_allocations(count);
       const bool ended = until([&] { return l.finals > finals; }, 10s);
-      const std::uint64_t answering = cwts::bench::take_allocations();
+      const std::uint64_t answering = cwts::test::take_allocations();
       if (!ended) {
         std::fprintf(stderr, "order %llu did not end\n", static_cast<unsigned long long>(i));
         rc = 1;

@@ -104,9 +104,15 @@ Job BinanceRestVenue::Impl::place_job(const OrderRequest& r) {
   j.cid = cid;
   j.symbol = r.symbol;
   j.weight = 1;
-  // The query written into the job's own string, one allocation: its parts are bounded (a symbol
-  // of at most 15 characters, a client order id of at most 36, two numbers of at most 21).
+  // The query written into a string an earlier order's job gave back (allocated only while there
+  // is none): its parts are bounded (a symbol of at most 15 characters, a client order id of at
+  // most 36, two numbers of at most 21), so 256 bytes always hold it.
   std::string& p = j.params;
+  if (!spare_params.empty()) {
+    p = std::move(spare_params.back());
+    spare_params.pop_back();
+    p.clear();
+  }
   p.reserve(256);
   p += "symbol=";
   p += j.symbol;
@@ -131,9 +137,16 @@ Job BinanceRestVenue::Impl::place_job(const OrderRequest& r) {
   return j;
 }
 
+void BinanceRestVenue::Impl::give_back(Job& j) {
+  constexpr std::size_t kKept = 8;  // orders in flight at once rarely exceed a few
+  if (j.kind == JobKind::kPlace && j.params.capacity() >= 256 && spare_params.size() < kKept) {
+    spare_params.push_back(std::move(j.params));
+  }
+}
+
 void BinanceRestVenue::place(const OrderRequest& r) {
   Impl& i = *impl_;
-  Job j = Impl::place_job(r);
+  Job j = i.place_job(r);
   Tracked& t = i.orders[j.cid];
   t = Tracked{};
   t.symbol = j.symbol;
@@ -161,7 +174,7 @@ void BinanceRestVenue::warm() {
   r.price = core::Price{12'345'678'900'000};
   r.qty = core::Qty{100'000};
   std::memcpy(r.client_order_id, "cw_warm_000000", 15);
-  const Job j = Impl::place_job(r);
+  Job j = i.place_job(r);
   if (i.orders.find(j.cid) != i.orders.end()) ++i.warm_tracked;
   // The way place() would send it now: the WebSocket API session's frame, or the REST request.
   const std::int64_t now = realtime_ns();
@@ -170,6 +183,7 @@ void BinanceRestVenue::warm() {
   } else {
     i.write_request(i.warm_out, j, now);
   }
+  i.give_back(j);
   ++i.counters.warm_requests;
 }
 

@@ -30,6 +30,7 @@
 #include "cwts/net/hmac.hpp"
 #include "cwts/net/ws_conn.hpp"
 #include "cwts/venue/binance_rest.hpp"
+#include "handler_memory.hpp"
 
 namespace cwts::venue {
 
@@ -140,6 +141,9 @@ struct BinanceRestVenue::Impl {
     beast::flat_buffer buf;
     std::optional<detail::AnswerParser> parser;
     detail::Answer answer;  // what parser reads into (reused: keeps its body's capacity)
+    // The memory of its writes' and reads' operations (handler_memory.hpp): none allocated per
+    // request.
+    std::shared_ptr<detail::HandlerSlots> slots = std::make_shared<detail::HandlerSlots>();
   };
 
   Impl(asio::io_context& io, BinanceRestOptions o);
@@ -232,7 +236,10 @@ struct BinanceRestVenue::Impl {
   void request_trades(const std::string& cid, const Tracked& t);
   void finish_if_final(OrderMap::iterator it);
   // POST /api/v3/order for the request; the same bytes every time (its resend is the same order).
-  static Job place_job(const OrderRequest& r);
+  // Its query is written into a string an earlier order's job gave back (spare_params).
+  Job place_job(const OrderRequest& r);
+  // A finished job's query string kept, with its capacity, for the next order's (a few at most).
+  void give_back(Job& j);
   // An order's status as a source reports it; never back from a final status, nor from
   // PARTIALLY_FILLED to NEW (a stale answer overtaken by the stream).
   static void advance(Tracked& t, OrderStatus st) noexcept;
@@ -292,6 +299,8 @@ struct BinanceRestVenue::Impl {
   // order allocates nothing once the pool has grown to the number of orders in flight.
   std::pmr::unsynchronized_pool_resource order_nodes;
   OrderMap orders{&order_nodes};
+  // Query strings of finished jobs (give_back()), reused by place_job(): no allocation per order.
+  std::vector<std::string> spare_params;
   // The order request as the engine gave it, for the single resend (rebuilt by place_job()).
   std::pmr::unordered_map<std::string, OrderRequest> placed{&order_nodes};
   std::unordered_map<std::string, std::pair<std::string, std::string>>

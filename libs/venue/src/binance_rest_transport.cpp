@@ -345,6 +345,7 @@ void BinanceRestVenue::Impl::send(Conn& c) {
     // at once, and its next request starts by clearing c.answer. A swap moves no bytes.
     std::swap(c.answer, answer_in_hand);
     on_response(done, answer_in_hand);
+    give_back(done);
     dispatch();
   };
   auto on_write = [this, &c, on_read](beast::error_code ec, std::size_t) {
@@ -353,9 +354,9 @@ void BinanceRestVenue::Impl::send(Conn& c) {
       return fail(c, c.timed_out ? beast::error::timeout : ec, "write");
     }
     if (c.tls) {
-      http::async_read(*c.tls, c.buf, *c.parser, on_read);
+      http::async_read(*c.tls, c.buf, *c.parser, detail::with_slots(c.slots, on_read));
     } else {
-      http::async_read(*c.plain, c.buf, *c.parser, on_read);
+      http::async_read(*c.plain, c.buf, *c.parser, detail::with_slots(c.slots, on_read));
     }
   };
   // No stream timer: the stream would arm one before writing and again for every read, and each
@@ -371,10 +372,10 @@ void BinanceRestVenue::Impl::send(Conn& c) {
   }
   if (c.tls) {
     beast::get_lowest_layer(*c.tls).expires_never();
-    asio::async_write(*c.tls, asio::buffer(c.out), on_write);
+    asio::async_write(*c.tls, asio::buffer(c.out), detail::with_slots(c.slots, on_write));
   } else {
     c.plain->expires_never();
-    asio::async_write(*c.plain, asio::buffer(c.out), on_write);
+    asio::async_write(*c.plain, asio::buffer(c.out), detail::with_slots(c.slots, on_write));
   }
 }
 

@@ -384,6 +384,7 @@ void BinanceRestVenue::Impl::on_ws_response(std::uint64_t id, simdjson::dom::ele
     }
   }
   on_answer(j, static_cast<int>(status), doc, parsed, retry_after_s, "WebSocket API error");
+  give_back(j);
   dispatch();
 }
 

@@ -4,11 +4,11 @@
 
 #include <cstdint>
 
-namespace cwts::bench {
+namespace cwts::test {
 
 // Counting on this thread from now on (or not), from zero.
 void count_allocations(bool on) noexcept;
 // This thread's count since count_allocations(); counting stops.
 [[nodiscard]] std::uint64_t take_allocations() noexcept;
 
-}  // namespace cwts::bench
+}  // namespace cwts::test

@@ -1,0 +1,108 @@
+// Memory for one connection's asynchronous operations, so that writing a request and reading its
+// answer allocate nothing once the connection exists (the order path does not allocate, STYLE.md).
+//
+// Asio and Beast allocate each operation's state (the socket's send or receive operation, the
+// composed write and read operations, a completion posted through the executor) through the
+// completion handler's associated allocator. A handler wrapped by with_slots() takes that memory
+// from its connection's few fixed slots; a request larger than a slot, or one arriving while every
+// slot is in use, falls back to operator new, which is correct, only not free.
+//
+// Lifetime: an operation can outlive its connection (pending when the client is destroyed, the
+// io_context destroying it later). Every wrapped handler holds the slots by shared_ptr, and Asio
+// frees an operation's memory while a moved-out copy of its handler is still alive, so the slots
+// outlive every allocation made from them. Single-threaded: one io_context thread, as the client.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <memory>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+namespace cwts::venue::detail {
+
+class HandlerSlots {
+ public:
+  static constexpr std::size_t kSlots = 4;
+  static constexpr std::size_t kSlotBytes = 1024;
+
+  void* allocate(std::size_t n) {
+    if (n <= kSlotBytes) {
+      for (Slot& s : slots_) {
+        if (!s.used) {
+          s.used = true;
+          return s.bytes;
+        }
+      }
+    }
+    ++spilled_;
+    return ::operator new(n);
+  }
+  void deallocate(void* p) noexcept {
+    for (Slot& s : slots_) {
+      if (p == static_cast<void*>(s.bytes)) {
+        s.used = false;
+        return;
+      }
+    }
+    ::operator delete(p);
+  }
+  // Allocations that did not fit the slots (too large, or all in use).
+  [[nodiscard]] std::size_t spilled() const noexcept { return spilled_; }
+
+ private:
+  struct Slot {
+    alignas(std::max_align_t) unsigned char bytes[kSlotBytes];
+    bool used = false;
+  };
+  std::array<Slot, kSlots> slots_{};
+  std::size_t spilled_ = 0;
+};
+
+// The allocator Asio and Beast find on a wrapped handler (associated_allocator).
+template <class T>
+class SlotAllocator {
+ public:
+  using value_type = T;
+  explicit SlotAllocator(HandlerSlots* s) noexcept : s_(s) {}
+  template <class U>
+  SlotAllocator(const SlotAllocator<U>& o) noexcept : s_(o.slots()) {}  // NOLINT: rebinding
+  T* allocate(std::size_t n) { return static_cast<T*>(s_->allocate(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t) noexcept { s_->deallocate(p); }
+  [[nodiscard]] HandlerSlots* slots() const noexcept { return s_; }
+  template <class U>
+  bool operator==(const SlotAllocator<U>& o) const noexcept {
+    return s_ == o.slots();
+  }
+
+ private:
+  HandlerSlots* s_;
+};
+
+// A completion handler whose operations' memory comes from `slots`.
+template <class F>
+class SlotHandler {
+ public:
+  using allocator_type = SlotAllocator<void>;
+  SlotHandler(std::shared_ptr<HandlerSlots> slots, F f)
+      : slots_(std::move(slots)), f_(std::move(f)) {}
+  [[nodiscard]] allocator_type get_allocator() const noexcept {
+    return allocator_type(slots_.get());
+  }
+  template <class... Args>
+  void operator()(Args&&... args) {
+    f_(std::forward<Args>(args)...);
+  }
+
+ private:
+  std::shared_ptr<HandlerSlots> slots_;
+  F f_;
+};
+
+template <class F>
+SlotHandler<std::decay_t<F>> with_slots(const std::shared_ptr<HandlerSlots>& slots, F&& f) {
+  return SlotHandler<std::decay_t<F>>(slots, std::forward<F>(f));
+}
+
+}  // namespace cwts::venue::detail
