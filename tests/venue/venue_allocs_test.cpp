@@ -107,6 +107,9 @@ TEST_F(VenueAllocs, PlacingAnOrderOverRestAllocatesNothingUpToItsBytes) {
     }
   }
   ASSERT_EQ(l.refused, 0U) << "orders refused by the venue";
+  // The count works (the answer's side does allocate) and every operation fit its slots.
+  EXPECT_GT(answer_allocs, 0U) << "nothing counted at all: is operator new replaced?";
+  EXPECT_EQ(v.counters().handler_spills, 0U);
   EXPECT_EQ(place_allocs, 0U) << "heap allocations in place() over " << kCounted
                               << " orders (at most " << worst << " in one)";
   std::printf("allocations per order: place() to its bytes %.2f, its answer to the final %.2f\n",

@@ -138,8 +138,9 @@ Job BinanceRestVenue::Impl::place_job(const OrderRequest& r) {
 }
 
 void BinanceRestVenue::Impl::give_back(Job& j) {
-  constexpr std::size_t kKept = 8;  // orders in flight at once rarely exceed a few
-  if (j.kind == JobKind::kPlace && j.params.capacity() >= 256 && spare_params.size() < kKept) {
+  // Orders in flight at once rarely exceed a few; the constructor reserves room for these.
+  if (j.kind == JobKind::kPlace && j.params.capacity() >= 256 &&
+      spare_params.size() < spare_params.capacity()) {
     spare_params.push_back(std::move(j.params));
   }
 }
@@ -292,6 +293,9 @@ std::size_t BinanceRestVenue::busy() const noexcept {
 }
 
 const BinanceRestVenue::Counters& BinanceRestVenue::counters() const noexcept {
+  std::uint64_t spills = 0;
+  for (const auto& c : impl_->conns) spills += c->slots->spilled();
+  impl_->counters.handler_spills = spills;
   return impl_->counters;
 }
 

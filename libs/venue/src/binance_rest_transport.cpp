@@ -47,6 +47,7 @@ BinanceRestVenue::Impl::Impl(asio::io_context& io, BinanceRestOptions o)
   }
   if (!opt.backoff) opt.backoff = std::make_shared<core::RestBackoff>();
   queue.reserve(64);
+  spare_params.reserve(8);  // give_back()'s most
   conns.resize(std::max<std::uint32_t>(1, opt.connections));
   for (auto& c : conns) {
     c = std::make_unique<Conn>();
