@@ -354,7 +354,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   void handle() {
     if (websocket::is_upgrade(req_)) {
       const std::string_view target(req_.target().data(), req_.target().size());
-      if (target.rfind("/stream?streams=", 0) != 0)
+      if (target.rfind("/stream?streams=", 0) != 0 && !srv_.opts.ws_any_target)
         return respond(404, R"({"code":-1,"msg":"no"})");
       auto ws = std::make_shared<WsSession<Stream>>(std::move(stream_), srv_);
       ws->accept(std::move(req_));

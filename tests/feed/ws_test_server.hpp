@@ -20,6 +20,9 @@ struct WsTestServerOptions {
   // been served, so the first sync follows the recorded order exactly (first diff buffered,
   // snapshot lastUpdateId 499869752 bracketing the next).
   bool gate_at_snapshot = true;
+  // Upgrades on any target, not only /stream?streams=... (a WebSocket API client's /ws-api/v3),
+  // replaying the same frames.
+  bool ws_any_target = false;
 
   // Faults. Each fires once; indices count stream frames (capture lines other than the REST
   // snapshot) from 0; -1 = off.

@@ -1,8 +1,9 @@
 // The order path does not allocate (STYLE.md, issue 19): BinanceRestVenue::place() up to the
-// order's bytes on the socket makes no heap allocation once the client is running, counted on this
-// thread (operator new replaced in this test binary, tests/support/alloc_count.cpp) against a real
-// cwts-sim in this process, its own thread not counted. The answer's side is counted and printed,
-// not asserted (cwts-bench-venue-allocs reports it).
+// order's bytes on the socket, over REST or the WebSocket API session, makes no heap allocation
+// once the client is running, counted on this thread (operator new replaced in this test binary,
+// tests/support/alloc_count.cpp) against a real cwts-sim in this process, its own thread not
+// counted. The answer's side is counted and printed, not asserted (cwts-bench-venue-allocs
+// reports it).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -62,9 +63,13 @@ class VenueAllocs : public ::testing::Test {
   std::thread sim_thread_;
 };
 
-TEST_F(VenueAllocs, PlacingAnOrderOverRestAllocatesNothingUpToItsBytes) {
+class VenueAllocsPlacing : public VenueAllocs,
+                           public ::testing::WithParamInterface<venue::OrderTransport> {};
+
+TEST_P(VenueAllocsPlacing, PlacingAnOrderAllocatesNothingUpToItsBytes) {
   boost::asio::io_context ioc;
   venue::BinanceRestOptions o;
+  o.order_transport = GetParam();
   o.rest_url = "http://127.0.0.1:" + std::to_string(sim_->port());
   o.ws_api_url = "ws://127.0.0.1:" + std::to_string(sim_->port());  // the user data stream
   o.api_key = "k";
@@ -90,12 +95,16 @@ TEST_F(VenueAllocs, PlacingAnOrderOverRestAllocatesNothingUpToItsBytes) {
     std::snprintf(r.client_order_id, sizeof r.client_order_id, "cw0mf3k2q01%04llu",
                   static_cast<unsigned long long>(i));
     const std::uint64_t finals = l.finals;
-    const std::uint64_t sent = v.counters().requests;
+    const auto sent = [&] {
+      return GetParam() == venue::OrderTransport::kWs ? v.counters().ws_requests
+                                                      : v.counters().requests;
+    };
+    const std::uint64_t before = sent();
     cwts::test::count_allocations(true);
     v.place(r);
     const std::uint64_t placing = cwts::test::take_allocations();
     if (i >= kWarm) {
-      ASSERT_EQ(v.counters().requests, sent + 1) << "order " << i << " not written in place()";
+      ASSERT_EQ(sent(), before + 1) << "order " << i << " not written in place()";
     }
     cwts::test::count_allocations(true);
     ASSERT_TRUE(pump.until([&] { return l.finals > finals; }, 10s)) << "order " << i;
@@ -116,6 +125,13 @@ TEST_F(VenueAllocs, PlacingAnOrderOverRestAllocatesNothingUpToItsBytes) {
               static_cast<double>(place_allocs) / kCounted,
               static_cast<double>(answer_allocs) / kCounted);
 }
+
+INSTANTIATE_TEST_SUITE_P(Transports, VenueAllocsPlacing,
+                         ::testing::Values(venue::OrderTransport::kRest,
+                                           venue::OrderTransport::kWs),
+                         [](const auto& p) {
+                           return p.param == venue::OrderTransport::kWs ? "WebSocketApi" : "Rest";
+                         });
 
 // The operations' memory is the connection's (handler_memory.hpp), and an operation can outlive
 // the connection: a client destroyed with a request on the wire leaves its write's completion and

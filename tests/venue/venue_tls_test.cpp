@@ -54,20 +54,24 @@ TEST(VenueTls, VerifiedHandshakeThenHttpAndRefusalOfAnUnknownIssuer) {
   so.capture_path = std::string(CWTS_TEST_DATA) + "/spot_nknusdt_2021-10-12.capture";
   so.tls_cert_pem = pki.leaf_pem;
   so.tls_key_pem = pki.leaf_key_pem;
+  so.ws_any_target = true;  // the venue's WebSocket API session (it reads the frames, unanswered)
   cwts::test::WsTestServer server(so);
   ASSERT_EQ(server.rest_url().rfind("https://", 0), 0U);
 
   {  // Trusted CA: the TLS session is established and HTTP flows (the test server has no
      // /api/v3/account, so the venue reports the answer it could not use — after a handshake).
     boost::asio::io_context ioc;
-    cwts::venue::BinanceRestVenue v(ioc, options(server.rest_url(), pki.ca_pem, "venue-ca.pem"));
+    auto o = options(server.rest_url(), pki.ca_pem, "venue-ca.pem");
+    o.ws_api_url = server.ws_url() + "/ws-api/v3";  // a wss session: its operations use slots too
+    cwts::venue::BinanceRestVenue v(ioc, o);
     Listener l;
     v.set_listener(&l);
-    run_until(ioc, v, [&] { return v.counters().responses > 0; });
+    run_until(ioc, v, [&] { return v.counters().responses > 0 && v.counters().ws_connects > 0; });
+    EXPECT_GT(v.counters().ws_connects, 0U);
     EXPECT_GT(v.counters().responses, 0U);
     EXPECT_EQ(v.counters().transport_errors, 0U);
-    // The TLS stream's write and read operations fit their connection's slots as the plain
-    // stream's do (handler_memory.hpp; tests/venue/venue_allocs_test.cpp counts the plain ones).
+    // The TLS streams' write and read operations (REST and the WebSocket API session's) fit their
+    // slots as the plain streams' do (handler_memory.hpp; venue_allocs_test.cpp counts those).
     EXPECT_EQ(v.counters().handler_spills, 0U);
     for (const auto& e : l.errors) EXPECT_EQ(e.find("handshake"), std::string::npos) << e;
   }

@@ -180,7 +180,7 @@ void BinanceRestVenue::warm() {
   // The way place() would send it now: the WebSocket API session's frame, or the REST request.
   const std::int64_t now = realtime_ns();
   if (i.ws_orders()) {
-    i.warm_out = i.ws_signed_request("order.place", j.params, 0, now);
+    i.ws_signed_request(i.warm_out, "order.place", j.params, 0, now);
   } else {
     i.write_request(i.warm_out, j, now);
   }
@@ -295,6 +295,7 @@ std::size_t BinanceRestVenue::busy() const noexcept {
 const BinanceRestVenue::Counters& BinanceRestVenue::counters() const noexcept {
   std::uint64_t spills = 0;
   for (const auto& c : impl_->conns) spills += c->slots->spilled();
+  spills += impl_->ws_slots->spilled();
   impl_->counters.handler_spills = spills;
   return impl_->counters;
 }

@@ -260,16 +260,20 @@ struct BinanceRestVenue::Impl {
   void ws_heard() noexcept;
   void ws_ping();
   void ws_frame(std::string_view text);
-  void ws_send(std::string frame);
+  void ws_send(std::string&& frame);
   void ws_write_next();
   void ws_down(const std::string& why);
   void ws_subscribe();
   [[nodiscard]] bool ws_orders() const noexcept;  // order requests go over the session now
   void ws_start(Job j);
-  // A request frame: `params` (k=v&k=v, Binance's REST form) plus apiKey, recvWindow and
-  // timestamp, signed over the names sorted (the WebSocket API's signature rule).
-  [[nodiscard]] std::string ws_signed_request(std::string_view method, std::string_view params,
-                                              std::uint64_t id, std::int64_t now_ns) const;
+  // A request frame, written into `out` (its room reused): `params` (k=v&k=v, Binance's REST
+  // form) plus apiKey, recvWindow and timestamp, signed over the names sorted (the WebSocket API's
+  // signature rule).
+  void ws_signed_request(std::string& out, std::string_view method, std::string_view params,
+                         std::uint64_t id, std::int64_t now_ns);
+  // A string for a frame with the room of an earlier one, and one given back once written.
+  std::string take_frame();
+  void give_back_frame(std::string&& frame);
   void on_ws_response(std::uint64_t id, simdjson::dom::element frame);
   void on_stream_event(simdjson::dom::element ev);
   void on_execution_report(simdjson::dom::element ev);
@@ -345,7 +349,15 @@ struct BinanceRestVenue::Impl {
   std::optional<ssl::context> ws_tls;
   WsState ws_state = WsState::kOff;
   std::shared_ptr<net::WsConn> ws;
-  std::deque<std::string> ws_outbox;
+  // Frames waiting for the session's one write at a time (a vector: moving strings within it
+  // allocates nothing, where a deque allocates a block every few), the frame being written
+  // (shared with its write's handler: an aborted write may still read it), spare frames and the
+  // signing payload's room, and the memory of the session's writes' and reads' operations.
+  std::vector<std::string> ws_outbox;
+  std::shared_ptr<std::string> ws_wire;
+  std::vector<std::string> ws_spare_frames;
+  std::string ws_payload;
+  std::shared_ptr<detail::HandlerSlots> ws_slots = std::make_shared<detail::HandlerSlots>();
   bool ws_writing = false;
   std::uint64_t ws_next_id = 1;
   std::uint64_t ws_subscribe_id = 0;  // the request id of the pending subscription

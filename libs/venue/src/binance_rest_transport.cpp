@@ -48,6 +48,8 @@ BinanceRestVenue::Impl::Impl(asio::io_context& io, BinanceRestOptions o)
   if (!opt.backoff) opt.backoff = std::make_shared<core::RestBackoff>();
   queue.reserve(64);
   spare_params.reserve(8);  // give_back()'s most
+  ws_outbox.reserve(16);
+  ws_spare_frames.reserve(8);  // give_back_frame()'s most
   conns.resize(std::max<std::uint32_t>(1, opt.connections));
   for (auto& c : conns) {
     c = std::make_unique<Conn>();

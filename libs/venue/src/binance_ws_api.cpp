@@ -3,9 +3,11 @@
 // and, with order_transport ws, order.place / order.cancel / order.status. REST takes over
 // whatever the session cannot do while it is down. See docs/engine.md "Venues".
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -173,21 +175,35 @@ void BinanceRestVenue::Impl::ws_handshake(const std::shared_ptr<net::WsConn>& c,
 void BinanceRestVenue::Impl::ws_read(const std::shared_ptr<net::WsConn>& c) {
   std::weak_ptr<int> alive = life;
   c->visit([&](auto& s) {
-    s.async_read(c->buffer, [this, c, alive](beast::error_code ec, std::size_t n) {
-      if (alive.expired() || c != ws) return;
-      if (ec) return ws_down("read: " + ec.message());
-      ws_heard();
-      const auto data = c->buffer.cdata();
-      ws_frame(std::string_view(static_cast<const char*>(data.data()), data.size()));
-      c->buffer.consume(n);
-      if (c == ws) ws_read(c);  // a frame may have ended the session
-    });
+    s.async_read(c->buffer, detail::with_slots(ws_slots, [this, c, alive](beast::error_code ec,
+                                                                          std::size_t n) {
+                   if (alive.expired() || c != ws) return;
+                   if (ec) return ws_down("read: " + ec.message());
+                   ws_heard();
+                   const auto data = c->buffer.cdata();
+                   ws_frame(std::string_view(static_cast<const char*>(data.data()), data.size()));
+                   c->buffer.consume(n);
+                   if (c == ws) ws_read(c);  // a frame may have ended the session
+                 }));
   });
 }
 
-void BinanceRestVenue::Impl::ws_send(std::string frame) {
+void BinanceRestVenue::Impl::ws_send(std::string&& frame) {
   ws_outbox.push_back(std::move(frame));
   if (!ws_writing) ws_write_next();
+}
+
+std::string BinanceRestVenue::Impl::take_frame() {
+  if (ws_spare_frames.empty()) return {};
+  std::string f = std::move(ws_spare_frames.back());
+  ws_spare_frames.pop_back();
+  return f;
+}
+
+void BinanceRestVenue::Impl::give_back_frame(std::string&& frame) {
+  if (frame.capacity() >= 256 && ws_spare_frames.size() < ws_spare_frames.capacity()) {
+    ws_spare_frames.push_back(std::move(frame));
+  }
 }
 
 void BinanceRestVenue::Impl::ws_write_next() {
@@ -198,17 +214,24 @@ void BinanceRestVenue::Impl::ws_write_next() {
   ws_writing = true;
   std::shared_ptr<net::WsConn> c = ws;
   std::weak_ptr<int> alive = life;
-  // The frame lives in the handler: a session dropped meanwhile clears the outbox, while the
-  // aborted write may still refer to its bytes until the handler runs.
-  auto frame = std::make_shared<const std::string>(std::move(ws_outbox.front()));
-  ws_outbox.pop_front();
+  // The frame lives in the handler too: a session dropped meanwhile clears the outbox, while the
+  // aborted write may still refer to its bytes until the handler runs. The string on the wire is
+  // reused while no handler holds it (a write started from the previous one's handler, or after
+  // an aborted one, takes a new one); the previous frame's room goes back to the spares.
+  if (!ws_wire || ws_wire.use_count() > 1) ws_wire = std::make_shared<std::string>();
+  ws_wire->swap(ws_outbox.front());
+  give_back_frame(std::move(ws_outbox.front()));
+  ws_outbox.erase(ws_outbox.begin());
+  std::shared_ptr<const std::string> frame = ws_wire;
   c->visit([&](auto& s) {
     s.text(true);
-    s.async_write(asio::buffer(*frame), [this, c, alive, frame](beast::error_code ec, std::size_t) {
-      if (alive.expired() || c != ws) return;
-      if (ec) return ws_down("write: " + ec.message());
-      ws_write_next();
-    });
+    s.async_write(
+        asio::buffer(*frame),
+        detail::with_slots(ws_slots, [this, c, alive, frame](beast::error_code ec, std::size_t) {
+          if (alive.expired() || c != ws) return;
+          if (ec) return ws_down("write: " + ec.message());
+          ws_write_next();
+        }));
   });
 }
 
@@ -238,51 +261,65 @@ void BinanceRestVenue::Impl::ws_down(const std::string& why) {
 }
 
 // ---- requests --------------------------------------------------------------------------
-std::string BinanceRestVenue::Impl::ws_signed_request(std::string_view method,
-                                                      std::string_view params, std::uint64_t id,
-                                                      std::int64_t now_ns) const {
-  std::vector<std::pair<std::string_view, std::string_view>> kv;
+void BinanceRestVenue::Impl::ws_signed_request(std::string& out, std::string_view method,
+                                               std::string_view params, std::uint64_t id,
+                                               std::int64_t now_ns) {
+  // The parameters as views, in a fixed array: an order's are about a dozen.
+  constexpr std::size_t kMaxParams = 32;
+  std::array<std::pair<std::string_view, std::string_view>, kMaxParams> kv;
+  std::size_t n = 0;
+  const auto add = [&](std::string_view k, std::string_view v) {
+    if (n == kMaxParams) throw std::length_error("WebSocket API request: too many parameters");
+    kv[n++] = {k, v};
+  };
   while (!params.empty()) {
     const std::size_t amp = params.find('&');
     const std::string_view item = params.substr(0, amp);
     const std::size_t eq = item.find('=');
-    if (eq != std::string_view::npos) kv.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+    if (eq != std::string_view::npos) add(item.substr(0, eq), item.substr(eq + 1));
     if (amp == std::string_view::npos) break;
     params.remove_prefix(amp + 1);
   }
-  const std::string recv = std::to_string(opt.recv_window_ms);
-  const std::string ts = std::to_string(venue_ms(now_ns));
-  kv.emplace_back("apiKey", opt.api_key);
-  kv.emplace_back("recvWindow", recv);
-  kv.emplace_back("timestamp", ts);
-  std::sort(kv.begin(), kv.end());
-  std::string payload;
-  for (const auto& [k, v] : kv) {
-    if (!payload.empty()) payload += '&';
-    payload.append(k).append("=").append(v);
+  char recv[24], ts[24];
+  const char* recv_end = std::to_chars(recv, recv + sizeof recv, opt.recv_window_ms).ptr;
+  const char* ts_end = std::to_chars(ts, ts + sizeof ts, venue_ms(now_ns)).ptr;
+  add("apiKey", opt.api_key);
+  add("recvWindow", std::string_view(recv, static_cast<std::size_t>(recv_end - recv)));
+  add("timestamp", std::string_view(ts, static_cast<std::size_t>(ts_end - ts)));
+  std::sort(kv.begin(), kv.begin() + static_cast<std::ptrdiff_t>(n));
+  std::string& payload = ws_payload;  // its room kept from one request to the next
+  payload.clear();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i != 0) payload += '&';
+    payload.append(kv[i].first).append("=").append(kv[i].second);
   }
-  core::JsonWriter w(payload.size() + 160);
+  char sig[net::kHmacSha256HexLen];
+  signer.sign_hex(payload, sig);
+  core::JsonWriter w(std::move(out), payload.size() + 160);
   w.begin_object().key("id").uinteger(id).key("method").string(method).key("params");
   w.begin_object();
-  for (const auto& [k, v] : kv) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& [k, v] = kv[i];
     w.key(k);
-    std::int64_t n = 0;
+    std::int64_t num = 0;
     const char* end = v.data() + v.size();
-    if (integer_param(k) && std::from_chars(v.data(), end, n).ptr == end) {
-      w.integer(n);
+    if (integer_param(k) && std::from_chars(v.data(), end, num).ptr == end) {
+      w.integer(num);
     } else {
       w.string(v);
     }
   }
-  w.key("signature").string(signer.hex(payload));
+  w.key("signature").string(std::string_view(sig, sizeof sig));
   w.end_object().end_object();
-  return std::move(w).str();
+  out = std::move(w).str();
 }
 
 void BinanceRestVenue::Impl::ws_subscribe() {
   ws_subscribe_id = ws_next_id++;
-  ws_send(
-      ws_signed_request("userDataStream.subscribe.signature", "", ws_subscribe_id, realtime_ns()));
+  std::string frame = take_frame();
+  ws_signed_request(frame, "userDataStream.subscribe.signature", "", ws_subscribe_id,
+                    realtime_ns());
+  ws_send(std::move(frame));
 }
 
 bool BinanceRestVenue::Impl::ws_orders() const noexcept {
@@ -298,7 +335,8 @@ void BinanceRestVenue::Impl::ws_start(Job j) {
                                                     : "order.status";
   const std::uint64_t id = ws_next_id++;
   j.ws_timeout_ns = now + static_cast<std::int64_t>(opt.timeout_ms) * 1'000'000;
-  std::string frame = ws_signed_request(method, j.params, id, now);
+  std::string frame = take_frame();
+  ws_signed_request(frame, method, j.params, id, now);
   const bool placing = stamp_writes && j.kind == JobKind::kPlace && j.cid == placing_cid;
   ws_inflight.emplace(id, std::move(j));
   ++counters.requests;

@@ -23,6 +23,12 @@ class JsonWriter {
   static constexpr int kMaxDepth = 64;
 
   explicit JsonWriter(std::size_t reserve = 256) { out_.reserve(reserve); }
+  // Writes into `buffer`'s room (cleared; str() && gives it back): a caller that keeps its
+  // buffer from one payload to the next allocates none once it is large enough.
+  JsonWriter(std::string&& buffer, std::size_t reserve) : out_(std::move(buffer)) {
+    out_.clear();
+    out_.reserve(reserve);
+  }
 
   JsonWriter& begin_object();
   JsonWriter& end_object();
