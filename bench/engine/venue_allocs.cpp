@@ -19,32 +19,18 @@
 #include <boost/asio/io_context.hpp>
 
 #include "../../tests/support/alloc_count.hpp"
+#include "../../tests/support/sim_in_process.hpp"
 #include "../../tests/support/venue_pump.hpp"
 #include "../unlimited_exchange_info.hpp"
 #include "cwts/cli/cli.hpp"
 #include "cwts/venue/binance_rest.hpp"
-#include "json_log.hpp"
-#include "sim_server.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 namespace venue = cwts::venue;
 
-struct Listener : venue::VenueListener {
-  void on_order_event(const venue::OrderEvent& e) override {
-    if (e.kind != venue::EventKind::kUpdate || venue::is_final(e.status)) ++finals;
-    if (e.kind != venue::EventKind::kUpdate && refused++ == 0) {
-      std::fprintf(stderr, "refused: %d %.*s\n", e.code, static_cast<int>(e.message.size()),
-                   e.message.data());
-    }
-  }
-  void on_venue_error(std::string_view what) override {
-    std::fprintf(stderr, "venue: %.*s\n", static_cast<int>(what.size()), what.data());
-  }
-  std::uint64_t finals = 0;
-  std::uint64_t refused = 0;
-};
+using Listener = cwts::test::OrderEnds;
 
 }  // namespace
 
@@ -59,31 +45,22 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "One JSON line");
   CLI11_PARSE(app, argc, argv);
 
-  cwts::sim_server::init_json_log(spdlog::level::warn);  // the in-process sim's log: stderr
-  cwts::sim_server::SimServerConfig sc;
   char dir[] = "/tmp/cwts-bench-venue-allocs-XXXXXX";
   if (::mkdtemp(dir) == nullptr) {
     std::perror("mkdtemp");
     return 1;
   }
-  sc.exchange_info_path = cwts::bench::unlimited_exchange_info(CWTS_DEFAULT_EXCHANGE_INFO, dir);
-  sc.synthetic = {"BTCUSDT"};
-  sc.api_key = "k";
-  sc.api_secret = "s";
-  sc.balances = "USDT=100000000,BTC=1000";
-  sc.handle_signals = false;
-  cwts::sim_server::SimServer sim(sc);
-  std::thread sim_thread([&] { sim.run(); });
-
   int rc = 0;
   {
+    cwts::test::SimInProcess sim(
+        cwts::bench::unlimited_exchange_info(CWTS_DEFAULT_EXCHANGE_INFO, dir));
     boost::asio::io_context ioc;
     venue::BinanceRestOptions o;
-    o.rest_url = "http://127.0.0.1:" + std::to_string(sim.port());
+    o.rest_url = sim.http_url();
     o.api_key = "k";
     o.api_secret = "s";
     o.recv_window_ms = 5000;
-    if (user_stream == "on") o.ws_api_url = "ws://127.0.0.1:" + std::to_string(sim.port());
+    if (user_stream == "on") o.ws_api_url = sim.ws_url();
     venue::BinanceRestVenue v(ioc, o);
     Listener l;
     v.set_listener(&l);
@@ -98,13 +75,9 @@ int main(int argc, char** argv) {
     }
     std::uint64_t place_allocs = 0, answer_allocs = 0, counted = 0;
     for (std::uint64_t i = 0; rc == 0 && i < orders + 200; ++i) {
-      venue::OrderRequest r;
-      std::snprintf(r.symbol, sizeof r.symbol, "BTCUSDT");
-      r.side = i % 2 == 0 ? cwts::layout::Side::kBuy : cwts::layout::Side::kSell;
-      r.type = cwts::layout::OrderType::kMarket;
-      r.qty = cwts::core::Qty{100'000};  // 0.001
-      std::snprintf(r.client_order_id, sizeof r.client_order_id, "cwalloc%llu",
-                    static_cast<unsigned long long>(i));
+      char cid[32];
+      std::snprintf(cid, sizeof cid, "cwalloc%llu", static_cast<unsigned long long>(i));
+      const venue::OrderRequest r = cwts::test::market_order(i, cid);
       const std::uint64_t finals = l.finals;
       const bool count = i >= 200;
       cwts::test::count_allocations(count);
@@ -148,8 +121,6 @@ int main(int argc, char** argv) {
       }
     }
   }
-  sim.stop();
-  sim_thread.join();
   std::filesystem::remove_all(dir);
   return rc;
 }

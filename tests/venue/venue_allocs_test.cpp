@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -17,50 +18,34 @@
 
 #include "../../bench/unlimited_exchange_info.hpp"
 #include "../support/alloc_count.hpp"
+#include "../support/sim_in_process.hpp"
 #include "../support/venue_pump.hpp"
 #include "cwts/venue/binance_rest.hpp"
-#include "json_log.hpp"
-#include "sim_server.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 namespace venue = cwts::venue;
 
-struct Listener : venue::VenueListener {
-  void on_order_event(const venue::OrderEvent& e) override {
-    if (e.kind != venue::EventKind::kUpdate || venue::is_final(e.status)) ++finals;
-    if (e.kind != venue::EventKind::kUpdate) ++refused;
+using Listener = cwts::test::OrderEnds;
+
+// A directory of its own, removed with it.
+struct TempDir {
+  TempDir() {
+    if (::mkdtemp(path) == nullptr) throw std::runtime_error("mkdtemp failed");
   }
-  std::uint64_t finals = 0;
-  std::uint64_t refused = 0;
+  ~TempDir() { std::filesystem::remove_all(path); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  char path[40] = "/tmp/cwts-venue-allocs-XXXXXX";
 };
 
 class VenueAllocs : public ::testing::Test {
  protected:
-  void SetUp() override {
-    cwts::sim_server::init_json_log(spdlog::level::warn);
-    cwts::sim_server::SimServerConfig sc;
-    // Every rate limit raised: 250 orders in well under a second are past the venue's 50 / 10 s.
-    ASSERT_NE(::mkdtemp(dir_), nullptr);
-    sc.exchange_info_path = cwts::bench::unlimited_exchange_info(
-        CWTS_TEST_DATA "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz", dir_);
-    sc.synthetic = {"BTCUSDT"};
-    sc.api_key = "k";
-    sc.api_secret = "s";
-    sc.balances = "USDT=100000000,BTC=1000";
-    sc.handle_signals = false;
-    sim_ = std::make_unique<cwts::sim_server::SimServer>(sc);
-    sim_thread_ = std::thread([this] { sim_->run(); });
-  }
-  void TearDown() override {
-    if (sim_) sim_->stop();
-    if (sim_thread_.joinable()) sim_thread_.join();
-    std::filesystem::remove_all(dir_);
-  }
-  char dir_[40] = "/tmp/cwts-venue-allocs-XXXXXX";
-  std::unique_ptr<cwts::sim_server::SimServer> sim_;
-  std::thread sim_thread_;
+  TempDir dir_;
+  // Every rate limit raised: 250 orders in well under a second are past the venue's 50 / 10 s.
+  cwts::test::SimInProcess sim_{cwts::bench::unlimited_exchange_info(
+      CWTS_TEST_DATA "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz", dir_.path)};
 };
 
 class VenueAllocsPlacing : public VenueAllocs,
@@ -70,8 +55,8 @@ TEST_P(VenueAllocsPlacing, PlacingAnOrderAllocatesNothingUpToItsBytes) {
   boost::asio::io_context ioc;
   venue::BinanceRestOptions o;
   o.order_transport = GetParam();
-  o.rest_url = "http://127.0.0.1:" + std::to_string(sim_->port());
-  o.ws_api_url = "ws://127.0.0.1:" + std::to_string(sim_->port());  // the user data stream
+  o.rest_url = sim_.http_url();
+  o.ws_api_url = sim_.ws_url();  // the user data stream
   o.api_key = "k";
   o.api_secret = "s";
   venue::BinanceRestVenue v(ioc, o);
@@ -85,15 +70,11 @@ TEST_P(VenueAllocsPlacing, PlacingAnOrderAllocatesNothingUpToItsBytes) {
   constexpr std::uint64_t kWarm = 50, kCounted = 200;
   std::uint64_t place_allocs = 0, answer_allocs = 0, worst = 0;
   for (std::uint64_t i = 0; i < kWarm + kCounted; ++i) {
-    venue::OrderRequest r;
-    std::snprintf(r.symbol, sizeof r.symbol, "BTCUSDT");
-    r.side = i % 2 == 0 ? cwts::layout::Side::kBuy : cwts::layout::Side::kSell;
-    r.type = cwts::layout::OrderType::kMarket;
-    r.qty = cwts::core::Qty{100'000};  // 0.001
     // Shaped as the engine's ids ("cw", 7 characters of time, 2 of slot, the signal's sequence in
     // base 36): 15 characters, as long as they are for a slot's first 36^4 signals.
-    std::snprintf(r.client_order_id, sizeof r.client_order_id, "cw0mf3k2q01%04llu",
-                  static_cast<unsigned long long>(i));
+    char cid[16];
+    std::snprintf(cid, sizeof cid, "cw0mf3k2q01%04llu", static_cast<unsigned long long>(i));
+    const venue::OrderRequest r = cwts::test::market_order(i, cid);
     const std::uint64_t finals = l.finals;
     const auto sent = [&] {
       return GetParam() == venue::OrderTransport::kWs ? v.counters().ws_requests
@@ -140,8 +121,8 @@ INSTANTIATE_TEST_SUITE_P(Transports, VenueAllocsPlacing,
 TEST_F(VenueAllocs, AClientDestroyedWithARequestOnTheWireLeavesNoOperationOnFreedMemory) {
   auto ioc = std::make_unique<boost::asio::io_context>();
   venue::BinanceRestOptions o;
-  o.rest_url = "http://127.0.0.1:" + std::to_string(sim_->port());
-  o.ws_api_url = "ws://127.0.0.1:" + std::to_string(sim_->port());
+  o.rest_url = sim_.http_url();
+  o.ws_api_url = sim_.ws_url();
   o.api_key = "k";
   o.api_secret = "s";
   auto v = std::make_unique<venue::BinanceRestVenue>(*ioc, o);
@@ -154,12 +135,9 @@ TEST_F(VenueAllocs, AClientDestroyedWithARequestOnTheWireLeavesNoOperationOnFree
   // ones each to their final update.
   bool on_the_wire = false;
   for (int i = 0; i < 50 && !on_the_wire; ++i) {
-    venue::OrderRequest r;
-    std::snprintf(r.symbol, sizeof r.symbol, "BTCUSDT");
-    r.side = i % 2 == 0 ? cwts::layout::Side::kBuy : cwts::layout::Side::kSell;
-    r.type = cwts::layout::OrderType::kMarket;
-    r.qty = cwts::core::Qty{100'000};
-    std::snprintf(r.client_order_id, sizeof r.client_order_id, "cw0mf3k2q01%04d", i);
+    char cid[16];
+    std::snprintf(cid, sizeof cid, "cw0mf3k2q01%04d", i);
+    const venue::OrderRequest r = cwts::test::market_order(static_cast<std::uint64_t>(i), cid);
     const std::uint64_t sent = v->counters().requests, finals = l.finals;
     v->place(r);
     on_the_wire = v->counters().requests == sent + 1;

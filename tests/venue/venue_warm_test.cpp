@@ -9,10 +9,9 @@
 
 #include <gtest/gtest.h>
 
+#include "../support/sim_in_process.hpp"
 #include "../support/venue_pump.hpp"
 #include "cwts/venue/binance_rest.hpp"
-#include "json_log.hpp"
-#include "sim_server.hpp"
 
 namespace {
 
@@ -38,32 +37,15 @@ struct Listener : venue::VenueListener {
 
 class VenueWarm : public ::testing::TestWithParam<venue::OrderTransport> {
  protected:
-  void SetUp() override {
-    cwts::sim_server::init_json_log(spdlog::level::warn);
-    cwts::sim_server::SimServerConfig sc;
-    sc.exchange_info_path =
-        CWTS_TEST_DATA "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz";
-    sc.synthetic = {"BTCUSDT"};
-    sc.api_key = "k";
-    sc.api_secret = "s";
-    sc.balances = "USDT=100000000,BTC=1000";
-    sc.handle_signals = false;
-    sim_ = std::make_unique<cwts::sim_server::SimServer>(sc);
-    sim_thread_ = std::thread([this] { sim_->run(); });
-  }
-  void TearDown() override {
-    if (sim_) sim_->stop();
-    if (sim_thread_.joinable()) sim_thread_.join();
-  }
-  std::unique_ptr<cwts::sim_server::SimServer> sim_;
-  std::thread sim_thread_;
+  cwts::test::SimInProcess sim_{CWTS_TEST_DATA
+                                "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz"};
 };
 
 TEST_P(VenueWarm, WarmingMakesNoOrderAndTheNextOrderIsAnsweredAsAnyOther) {
   boost::asio::io_context ioc;
   venue::BinanceRestOptions o;
-  o.rest_url = "http://127.0.0.1:" + std::to_string(sim_->port());
-  o.ws_api_url = "ws://127.0.0.1:" + std::to_string(sim_->port());
+  o.rest_url = sim_.http_url();
+  o.ws_api_url = sim_.ws_url();
   o.api_key = "k";
   o.api_secret = "s";
   o.order_transport = GetParam();
