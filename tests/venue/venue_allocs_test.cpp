@@ -107,6 +107,42 @@ TEST_P(VenueAllocsPlacing, PlacingAnOrderAllocatesNothingUpToItsBytes) {
               static_cast<double>(answer_allocs) / kCounted);
 }
 
+// Two orders at once: the second is queued behind the first's write (WebSocket API) or takes
+// another connection (REST), and is written later, from a handler. Both place() calls allocate
+// nothing, pair after pair: what a write started from a handler uses is given back too.
+TEST_P(VenueAllocsPlacing, OrdersPlacedBackToBackAllocateNothing) {
+  boost::asio::io_context ioc;
+  venue::BinanceRestOptions o;
+  o.order_transport = GetParam();
+  o.rest_url = sim_.http_url();
+  o.ws_api_url = sim_.ws_url();
+  o.api_key = "k";
+  o.api_secret = "s";
+  venue::BinanceRestVenue v(ioc, o);
+  Listener l;
+  v.set_listener(&l);
+  v.set_symbol_assets("BTCUSDT", "BTC", "USDT");
+  cwts::test::VenuePump pump(ioc, v);
+  ASSERT_TRUE(pump.until([&] { return v.ready() && v.stream_live(); }, 30s));
+  constexpr std::uint64_t kWarm = 20, kCounted = 100;  // pairs
+  std::uint64_t place_allocs = 0;
+  for (std::uint64_t i = 0; i < kWarm + kCounted; ++i) {
+    char a[16], b[16];
+    std::snprintf(a, sizeof a, "cw0mf3k2q02%04llu", static_cast<unsigned long long>(i));
+    std::snprintf(b, sizeof b, "cw0mf3k2q03%04llu", static_cast<unsigned long long>(i));
+    const std::uint64_t finals = l.finals;
+    cwts::test::count_allocations(true);
+    v.place(cwts::test::market_order(2 * i, a));
+    v.place(cwts::test::market_order(2 * i + 1, b));
+    const std::uint64_t placing = cwts::test::take_allocations();
+    ASSERT_TRUE(pump.until([&] { return l.finals >= finals + 2; }, 10s)) << "pair " << i;
+    if (i >= kWarm) place_allocs += placing;
+  }
+  ASSERT_EQ(l.refused, 0U) << "orders refused by the venue";
+  EXPECT_EQ(place_allocs, 0U) << "heap allocations in place() over " << kCounted << " pairs";
+  EXPECT_EQ(v.counters().handler_spills, 0U);
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, VenueAllocsPlacing,
                          ::testing::Values(venue::OrderTransport::kRest,
                                            venue::OrderTransport::kWs),

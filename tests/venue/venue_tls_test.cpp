@@ -68,6 +68,8 @@ TEST(VenueTls, VerifiedHandshakeThenHttpAndRefusalOfAnUnknownIssuer) {
     v.set_listener(&l);
     run_until(ioc, v, [&] { return v.counters().responses > 0 && v.counters().ws_connects > 0; });
     EXPECT_GT(v.counters().ws_connects, 0U);
+    const auto reading = std::chrono::steady_clock::now() + 100ms;  // frames every millisecond
+    run_until(ioc, v, [&] { return std::chrono::steady_clock::now() > reading; });
     EXPECT_GT(v.counters().responses, 0U);
     EXPECT_EQ(v.counters().transport_errors, 0U);
     // The TLS streams' write and read operations (REST and the WebSocket API session's) fit their

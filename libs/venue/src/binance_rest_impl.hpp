@@ -274,6 +274,7 @@ struct BinanceRestVenue::Impl {
   // A string for a frame with the room of an earlier one, and one given back once written.
   std::string take_frame();
   void give_back_frame(std::string&& frame);
+  void ws_drop_outbox();  // a session's end: its unsent frames' room kept
   void on_ws_response(std::uint64_t id, simdjson::dom::element frame);
   void on_stream_event(simdjson::dom::element ev);
   void on_execution_report(simdjson::dom::element ev);

@@ -96,7 +96,7 @@ void BinanceRestVenue::Impl::ws_connect() {
   ws = c;
   ws_state = WsState::kConnecting;
   ws_writing = false;
-  ws_outbox.clear();
+  ws_drop_outbox();
   ws_connected_ns = realtime_ns();
   std::weak_ptr<int> alive = life;
   c->resolver.async_resolve(
@@ -193,6 +193,11 @@ void BinanceRestVenue::Impl::ws_send(std::string&& frame) {
   if (!ws_writing) ws_write_next();
 }
 
+void BinanceRestVenue::Impl::ws_drop_outbox() {
+  for (std::string& f : ws_outbox) give_back_frame(std::move(f));  // their room, for the next
+  ws_outbox.clear();
+}
+
 std::string BinanceRestVenue::Impl::take_frame() {
   if (ws_spare_frames.empty()) return {};
   std::string f = std::move(ws_spare_frames.back());
@@ -216,8 +221,8 @@ void BinanceRestVenue::Impl::ws_write_next() {
   std::weak_ptr<int> alive = life;
   // The frame lives in the handler too: a session dropped meanwhile clears the outbox, while the
   // aborted write may still refer to its bytes until the handler runs. The string on the wire is
-  // reused while no handler holds it (a write started from the previous one's handler, or after
-  // an aborted one, takes a new one); the previous frame's room goes back to the spares.
+  // reused while no handler holds it (a write's handler lets go of it before starting the next;
+  // after an aborted write a new one is taken); the previous frame's room goes back to the spares.
   if (!ws_wire || ws_wire.use_count() > 1) ws_wire = std::make_shared<std::string>();
   ws_wire->swap(ws_outbox.front());
   give_back_frame(std::move(ws_outbox.front()));
@@ -225,13 +230,16 @@ void BinanceRestVenue::Impl::ws_write_next() {
   std::shared_ptr<const std::string> frame = ws_wire;
   c->visit([&](auto& s) {
     s.text(true);
-    s.async_write(
-        asio::buffer(*frame),
-        detail::with_slots(ws_slots, [this, c, alive, frame](beast::error_code ec, std::size_t) {
-          if (alive.expired() || c != ws) return;
-          if (ec) return ws_down("write: " + ec.message());
-          ws_write_next();
-        }));
+    s.async_write(asio::buffer(*frame),
+                  detail::with_slots(
+                      ws_slots, [this, c, alive, frame](beast::error_code ec, std::size_t) mutable {
+                        if (alive.expired() || c != ws) return;
+                        if (ec) return ws_down("write: " + ec.message());
+                        // Written: this handler (the only copy left) lets go of the frame, so the
+                        // next write reuses the string rather than taking a new one.
+                        frame.reset();
+                        ws_write_next();
+                      }));
   });
 }
 
@@ -244,7 +252,7 @@ void BinanceRestVenue::Impl::ws_down(const std::string& why) {
   ws.reset();
   ws_state = WsState::kDown;
   ws_writing = false;
-  ws_outbox.clear();
+  ws_drop_outbox();
   ws_subscribe_id = 0;
   ws_next_connect_ns = realtime_ns() + reconnect_backoff_ns(ws_failures);
   ++ws_failures;
@@ -264,7 +272,8 @@ void BinanceRestVenue::Impl::ws_down(const std::string& why) {
 void BinanceRestVenue::Impl::ws_signed_request(std::string& out, std::string_view method,
                                                std::string_view params, std::uint64_t id,
                                                std::int64_t now_ns) {
-  // The parameters as views, in a fixed array: an order's are about a dozen.
+  // The parameters as views, in a fixed array: the jobs' fixed sets are at most 11, and 3 are
+  // added (a throw here would be a programming error, loud rather than a request signed wrong).
   constexpr std::size_t kMaxParams = 32;
   std::array<std::pair<std::string_view, std::string_view>, kMaxParams> kv;
   std::size_t n = 0;
@@ -295,7 +304,8 @@ void BinanceRestVenue::Impl::ws_signed_request(std::string& out, std::string_vie
   }
   char sig[net::kHmacSha256HexLen];
   signer.sign_hex(payload, sig);
-  core::JsonWriter w(std::move(out), payload.size() + 160);
+  // The JSON is the payload plus quotes, the method, the id and the signature: under 256 more.
+  core::JsonWriter w(std::move(out), payload.size() + 256);
   w.begin_object().key("id").uinteger(id).key("method").string(method).key("params");
   w.begin_object();
   for (std::size_t i = 0; i < n; ++i) {
