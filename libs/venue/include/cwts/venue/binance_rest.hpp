@@ -88,7 +88,8 @@ class BinanceRestVenue final : public VenueClient {
     std::uint64_t stream_events = 0;  // user data stream events received
     std::uint64_t ws_requests = 0;    // order requests sent over the WebSocket API
     std::uint64_t warm_requests = 0;  // order requests built and signed by warm(), never sent
-    // REST operations whose memory did not fit their connection's slots (allocated instead)
+    // Socket operations (REST connections', the WebSocket API session's) whose memory did not
+    // fit their slots and was allocated instead
     std::uint64_t handler_spills = 0;
   };
   // True while the user data stream is subscribed (fills arrive without polling).
