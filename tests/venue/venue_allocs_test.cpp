@@ -48,23 +48,46 @@ class VenueAllocs : public ::testing::Test {
       CWTS_TEST_DATA "/binance_spot_exchangeInfo_full_cryptofeed_2021.json.gz", dir_.path)};
 };
 
+// A client of cwts-sim over `transport` (its user data stream on the WebSocket API), its orders'
+// ends counted, pumped on this thread.
+struct Client {
+  Client(const cwts::test::SimInProcess& sim, venue::OrderTransport transport)
+      : v(ioc, options(sim, transport)), pump(ioc, v) {
+    v.set_listener(&l);
+    v.set_symbol_assets("BTCUSDT", "BTC", "USDT");
+  }
+  static venue::BinanceRestOptions options(const cwts::test::SimInProcess& sim,
+                                           venue::OrderTransport transport) {
+    venue::BinanceRestOptions o;
+    o.order_transport = transport;
+    o.rest_url = sim.http_url();
+    o.ws_api_url = sim.ws_url();
+    o.api_key = "k";
+    o.api_secret = "s";
+    return o;
+  }
+  // Connected, its user data stream live.
+  bool running() {
+    return pump.until([&] { return v.ready() && v.stream_live(); }, 30s);
+  }
+
+  // Destroyed in reverse: the client before its listener, the io_context (and any operation still
+  // queued in it) last.
+  boost::asio::io_context ioc;
+  Listener l;
+  venue::BinanceRestVenue v;
+  cwts::test::VenuePump pump;
+};
+
 class VenueAllocsPlacing : public VenueAllocs,
                            public ::testing::WithParamInterface<venue::OrderTransport> {};
 
 TEST_P(VenueAllocsPlacing, PlacingAnOrderAllocatesNothingUpToItsBytes) {
-  boost::asio::io_context ioc;
-  venue::BinanceRestOptions o;
-  o.order_transport = GetParam();
-  o.rest_url = sim_.http_url();
-  o.ws_api_url = sim_.ws_url();  // the user data stream
-  o.api_key = "k";
-  o.api_secret = "s";
-  venue::BinanceRestVenue v(ioc, o);
-  Listener l;
-  v.set_listener(&l);
-  v.set_symbol_assets("BTCUSDT", "BTC", "USDT");
-  cwts::test::VenuePump pump(ioc, v);
-  ASSERT_TRUE(pump.until([&] { return v.ready() && v.stream_live(); }, 30s));
+  Client c(sim_, GetParam());
+  ASSERT_TRUE(c.running());
+  auto& v = c.v;
+  auto& l = c.l;
+  auto& pump = c.pump;
   // Market orders, buys and sells in turn, each to its final update before the next. The first
   // ones fill what is kept for reuse (connections' buffers, pools); then every one is counted.
   constexpr std::uint64_t kWarm = 50, kCounted = 200;
@@ -111,19 +134,11 @@ TEST_P(VenueAllocsPlacing, PlacingAnOrderAllocatesNothingUpToItsBytes) {
 // another connection (REST), and is written later, from a handler. Both place() calls allocate
 // nothing, pair after pair: what a write started from a handler uses is given back too.
 TEST_P(VenueAllocsPlacing, OrdersPlacedBackToBackAllocateNothing) {
-  boost::asio::io_context ioc;
-  venue::BinanceRestOptions o;
-  o.order_transport = GetParam();
-  o.rest_url = sim_.http_url();
-  o.ws_api_url = sim_.ws_url();
-  o.api_key = "k";
-  o.api_secret = "s";
-  venue::BinanceRestVenue v(ioc, o);
-  Listener l;
-  v.set_listener(&l);
-  v.set_symbol_assets("BTCUSDT", "BTC", "USDT");
-  cwts::test::VenuePump pump(ioc, v);
-  ASSERT_TRUE(pump.until([&] { return v.ready() && v.stream_live(); }, 30s));
+  Client c(sim_, GetParam());
+  ASSERT_TRUE(c.running());
+  auto& v = c.v;
+  auto& l = c.l;
+  auto& pump = c.pump;
   constexpr std::uint64_t kWarm = 20, kCounted = 100;  // pairs
   std::uint64_t place_allocs = 0;
   for (std::uint64_t i = 0; i < kWarm + kCounted; ++i) {
@@ -155,18 +170,10 @@ INSTANTIATE_TEST_SUITE_P(Transports, VenueAllocsPlacing,
 // its read queued in the io_context, which frees them when it is destroyed. Under AddressSanitizer
 // this fails if that memory went with the connection.
 TEST_F(VenueAllocs, AClientDestroyedWithARequestOnTheWireLeavesNoOperationOnFreedMemory) {
-  auto ioc = std::make_unique<boost::asio::io_context>();
-  venue::BinanceRestOptions o;
-  o.rest_url = sim_.http_url();
-  o.ws_api_url = sim_.ws_url();
-  o.api_key = "k";
-  o.api_secret = "s";
-  auto v = std::make_unique<venue::BinanceRestVenue>(*ioc, o);
-  Listener l;
-  v->set_listener(&l);
-  v->set_symbol_assets("BTCUSDT", "BTC", "USDT");
-  cwts::test::VenuePump pump(*ioc, *v);
-  ASSERT_TRUE(pump.until([&] { return v->ready() && v->stream_live(); }, 30s));
+  auto c = std::make_unique<Client>(sim_, venue::OrderTransport::kRest);
+  ASSERT_TRUE(c->running());
+  auto& v = c->v;
+  auto& l = c->l;
   // Orders until one is written in place() itself (a connection free at that moment), the earlier
   // ones each to their final update.
   bool on_the_wire = false;
@@ -174,16 +181,17 @@ TEST_F(VenueAllocs, AClientDestroyedWithARequestOnTheWireLeavesNoOperationOnFree
     char cid[16];
     std::snprintf(cid, sizeof cid, "cw0mf3k2q01%04d", i);
     const venue::OrderRequest r = cwts::test::market_order(static_cast<std::uint64_t>(i), cid);
-    const std::uint64_t sent = v->counters().requests, finals = l.finals;
-    v->place(r);
-    on_the_wire = v->counters().requests == sent + 1;
+    const std::uint64_t sent = v.counters().requests, finals = l.finals;
+    v.place(r);
+    on_the_wire = v.counters().requests == sent + 1;
     if (!on_the_wire) {
-      ASSERT_TRUE(pump.until([&] { return l.finals > finals; }, 10s));
+      ASSERT_TRUE(c->pump.until([&] { return l.finals > finals; }, 10s));
     }
   }
   ASSERT_TRUE(on_the_wire);
-  v.reset();    // the connection goes; its write's completion is still queued
-  ioc.reset();  // destroys it, freeing its memory
+  // The client goes (its connection with it, its write's completion still queued), then the
+  // io_context, which frees that completion's memory.
+  c.reset();
 }
 
 }  // namespace

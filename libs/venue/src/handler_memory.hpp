@@ -25,14 +25,26 @@
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
-#define CWTS_SLOT_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
-#define CWTS_SLOT_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
-#else
-#define CWTS_SLOT_POISON(p, n) ((void)(p), (void)(n))
-#define CWTS_SLOT_UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
 namespace cwts::venue::detail {
+
+// Under AddressSanitizer, memory marked unusable (poisoned) until it is handed out again; nothing
+// otherwise.
+inline void poison(void* p, std::size_t n) noexcept {
+#if defined(__SANITIZE_ADDRESS__)
+  __asan_poison_memory_region(p, n);
+#else
+  (void)p, (void)n;
+#endif
+}
+inline void unpoison(void* p, std::size_t n) noexcept {
+#if defined(__SANITIZE_ADDRESS__)
+  __asan_unpoison_memory_region(p, n);
+#else
+  (void)p, (void)n;
+#endif
+}
 
 class HandlerSlots {
  public:
@@ -44,10 +56,10 @@ class HandlerSlots {
   // A free slot is poisoned under AddressSanitizer: an operation used after it was freed is
   // reported there as it would be on the heap.
   HandlerSlots() noexcept {
-    for (Slot& s : slots_) CWTS_SLOT_POISON(s.bytes, kSlotBytes);
+    for (Slot& s : slots_) poison(s.bytes, kSlotBytes);
   }
   ~HandlerSlots() {
-    for (Slot& s : slots_) CWTS_SLOT_UNPOISON(s.bytes, kSlotBytes);
+    for (Slot& s : slots_) unpoison(s.bytes, kSlotBytes);
   }
   HandlerSlots(const HandlerSlots&) = delete;
   HandlerSlots& operator=(const HandlerSlots&) = delete;
@@ -57,7 +69,7 @@ class HandlerSlots {
       for (Slot& s : slots_) {
         if (!s.used) {
           s.used = true;
-          CWTS_SLOT_UNPOISON(s.bytes, n);
+          unpoison(s.bytes, n);
           return s.bytes;
         }
       }
@@ -69,7 +81,7 @@ class HandlerSlots {
     for (Slot& s : slots_) {
       if (p == static_cast<void*>(s.bytes)) {
         s.used = false;
-        CWTS_SLOT_POISON(s.bytes, kSlotBytes);
+        poison(s.bytes, kSlotBytes);
         return;
       }
     }
