@@ -120,11 +120,13 @@ TEST_P(VenueAllocsPlacing, PlacingAnOrderAllocatesNothingUpToItsBytes) {
     }
   }
   ASSERT_EQ(l.refused, 0U) << "orders refused by the venue";
-  // The count works (the answer's side does allocate) and every operation fit its slots.
-  EXPECT_GT(answer_allocs, 0U) << "nothing counted at all: is operator new replaced?";
-  EXPECT_EQ(v.counters().handler_spills, 0U);
+  EXPECT_EQ(v.counters().handler_spills, 0U);  // every operation fit its slots
   EXPECT_EQ(place_allocs, 0U) << "heap allocations in place() over " << kCounted
                               << " orders (at most " << worst << " in one)";
+  // The answer's side allocates only while the client's pools and its set of finished orders
+  // grow (a few in all), not per order: 3 an order before its streams were on the io_context's
+  // own executor (net::TcpStream), 5 with the user data stream.
+  EXPECT_LT(answer_allocs, kCounted / 10) << "heap allocations from the answers to the finals";
   std::printf("allocations per order: place() to its bytes %.2f, its answer to the final %.2f\n",
               static_cast<double>(place_allocs) / kCounted,
               static_cast<double>(answer_allocs) / kCounted);
@@ -165,10 +167,15 @@ INSTANTIATE_TEST_SUITE_P(Transports, VenueAllocsPlacing,
                            return p.param == venue::OrderTransport::kWs ? "WebSocketApi" : "Rest";
                          });
 
-// The operations' memory is the connection's (handler_memory.hpp), and an operation can outlive
-// the connection: a client destroyed with a request on the wire leaves its write's completion and
-// its read queued in the io_context, which frees them when it is destroyed. Under AddressSanitizer
-// this fails if that memory went with the connection.
+// The count counts (the assertions of zero above would pass without it).
+TEST(VenueAllocsCount, Counts) {
+  EXPECT_TRUE(cwts::test::allocations_are_counted()) << "is operator new replaced in this binary?";
+}
+
+// The operations' memory is the connection's (cwts/net/handler_memory.hpp), and an operation can
+// outlive the connection: a client destroyed with a request on the wire leaves its write's
+// completion and its read queued in the io_context, which frees them when it is destroyed. Under
+// AddressSanitizer this fails if that memory went with the connection.
 TEST_F(VenueAllocs, AClientDestroyedWithARequestOnTheWireLeavesNoOperationOnFreedMemory) {
   auto c = std::make_unique<Client>(sim_, venue::OrderTransport::kRest);
   ASSERT_TRUE(c->running());

@@ -44,8 +44,8 @@ namespace detail {
 
 using net::PlainWs;
 using net::TlsWs;
-using PlainHttp = beast::tcp_stream;
-using TlsHttp = beast::ssl_stream<beast::tcp_stream>;
+using PlainHttp = net::TcpStream;
+using TlsHttp = beast::ssl_stream<net::TcpStream>;
 
 // A depth body at limit=5000 is ~400 KB; anything far larger is not a depth snapshot.
 constexpr std::uint64_t kMaxSnapshotBytes = 16U << 20;

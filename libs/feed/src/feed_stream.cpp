@@ -142,8 +142,10 @@ void FeedClient::Impl::invalidate_books(Link& l) {
 
 void FeedClient::Impl::read(Link& l, const std::shared_ptr<WsConn>& c) {
   c->visit([&](auto& s) {
-    s.async_read(c->buffer,
-                 [this, &l, c](beast::error_code ec, std::size_t n) { on_read(l, c, ec, n); });
+    s.async_read(c->buffer, net::with_slots(net::slots_of(c),
+                                            [this, &l, c](beast::error_code ec, std::size_t n) {
+                                              on_read(l, c, ec, n);
+                                            }));
   });
 }
 

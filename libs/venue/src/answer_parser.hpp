@@ -3,6 +3,7 @@
 // the body in a new string; the venue client reads four headers and the body.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -33,6 +34,16 @@ struct Answer {
     body.clear();
   }
 };
+
+// simdjson grows a parser (its document, and its copy of an unpadded input) to exactly the length
+// of each document longer than any before: a venue's messages growing a byte at a time (ids, sums)
+// reallocated it four times each. Sized once here, by parsing that much blank as an unpadded
+// input, it grows only for a longer document.
+inline void presize(simdjson::dom::parser& p, std::size_t bytes) {
+  std::string blank(bytes, ' ');
+  blank.back() = '0';  // a document: blanks and one number
+  (void)p.parse(blank.data(), blank.size(), true);
+}
 
 class AnswerParser final : public boost::beast::http::basic_parser<false> {
  public:

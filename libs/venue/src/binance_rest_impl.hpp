@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <memory_resource>
 #include <optional>
@@ -22,15 +21,16 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/container/small_vector.hpp>
 #include <simdjson.h>
 
 #include "answer_parser.hpp"
 #include "cwts/core/decimal.hpp"
 #include "cwts/net/endpoint.hpp"
+#include "cwts/net/handler_memory.hpp"
 #include "cwts/net/hmac.hpp"
 #include "cwts/net/ws_conn.hpp"
 #include "cwts/venue/binance_rest.hpp"
-#include "handler_memory.hpp"
 
 namespace cwts::venue {
 
@@ -87,7 +87,8 @@ struct FillRec {
 
 struct Tracked {
   std::string symbol;
-  std::vector<FillRec> fills;  // the fees below are their sums
+  // The fees below are their sums. An order's first few kept in place: a fill allocates nothing.
+  boost::container::small_vector<FillRec, 4> fills;
   std::uint64_t order_id = 0;
   OrderStatus status = OrderStatus::kNew;
   core::Qty cum_qty{};
@@ -127,8 +128,9 @@ struct BinanceRestVenue::Impl {
   using OrderMap = detail::OrderMap;
 
   struct Conn {
-    std::optional<beast::tcp_stream> plain;
-    std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+    // On the io_context's own executor (net::TcpStream): a completion allocates nothing.
+    std::optional<net::TcpStream> plain;
+    std::optional<beast::ssl_stream<net::TcpStream>> tls;
     bool connected = false;
     bool busy = false;
     bool await_resolve = false;  // its connect waits for the venue's name to be looked up
@@ -143,7 +145,7 @@ struct BinanceRestVenue::Impl {
     detail::Answer answer;  // what parser reads into (reused: keeps its body's capacity)
     // The memory of its writes' and reads' operations (handler_memory.hpp): none allocated per
     // request.
-    std::shared_ptr<detail::HandlerSlots> slots = std::make_shared<detail::HandlerSlots>();
+    std::shared_ptr<net::HandlerSlots> slots = std::make_shared<net::HandlerSlots>();
   };
 
   Impl(asio::io_context& io, BinanceRestOptions o);
@@ -358,7 +360,7 @@ struct BinanceRestVenue::Impl {
   std::shared_ptr<std::string> ws_wire;
   std::vector<std::string> ws_spare_frames;
   std::string ws_payload;
-  std::shared_ptr<detail::HandlerSlots> ws_slots = std::make_shared<detail::HandlerSlots>();
+  std::shared_ptr<net::HandlerSlots> ws_slots = std::make_shared<net::HandlerSlots>();
   bool ws_writing = false;
   std::uint64_t ws_next_id = 1;
   std::uint64_t ws_subscribe_id = 0;  // the request id of the pending subscription
@@ -374,9 +376,12 @@ struct BinanceRestVenue::Impl {
   std::pmr::unordered_map<std::uint64_t, Job> ws_inflight{&order_nodes};
   simdjson::dom::parser ws_json;
   // Orders finished and forgotten lately: their late stream events are neither foreign nor news.
-  std::deque<std::string> finished_fifo;
-  std::pmr::unordered_set<std::string> finished{&order_nodes};
+  // The last kFinishedKept in a ring, oldest at finished_next once it is full: its strings keep
+  // their room (a deque allocated a block every 16 orders).
   static constexpr std::size_t kFinishedKept = 4096;
+  std::vector<std::string> finished_ring;
+  std::size_t finished_next = 0;
+  std::pmr::unordered_set<std::string> finished{&order_nodes};
 };
 
 }  // namespace cwts::venue

@@ -535,11 +535,18 @@ void BinanceRestVenue::Impl::merge_balance(const BalanceUpdate& u) {
 
 void BinanceRestVenue::Impl::remember_finished(const std::string& cid) {
   if (!finished.insert(cid).second) return;
-  finished_fifo.push_back(cid);
-  if (finished_fifo.size() > kFinishedKept) {
-    finished.erase(finished_fifo.front());
-    finished_fifo.pop_front();
+  if (finished_ring.size() < kFinishedKept) {
+    if (finished_ring.capacity() == 0) {
+      finished_ring.reserve(kFinishedKept);
+      finished.reserve(kFinishedKept);
+    }
+    finished_ring.push_back(cid);
+    return;
   }
+  std::string& oldest = finished_ring[finished_next];
+  finished.erase(oldest);
+  oldest = cid;
+  finished_next = (finished_next + 1) % kFinishedKept;
 }
 
 }  // namespace cwts::venue

@@ -29,6 +29,9 @@ BinanceRestVenue::Impl::Impl(asio::io_context& io, BinanceRestOptions o)
       opt(std::move(o)),
       signer(opt.api_secret),
       ep(net::parse_endpoint(opt.rest_url, net::EndpointKind::kHttp)) {
+  // Room for an account's answer (every asset's balance) and the WebSocket API's frames.
+  detail::presize(json, 64 * 1024);
+  detail::presize(ws_json, 64 * 1024);
   // A key that could end the header line would let the config inject headers.
   if (opt.api_key.find_first_of("\r\n") != std::string::npos) {
     throw std::invalid_argument("venue api key contains a line break");
@@ -357,9 +360,9 @@ void BinanceRestVenue::Impl::send(Conn& c) {
       return fail(c, c.timed_out ? beast::error::timeout : ec, "write");
     }
     if (c.tls) {
-      http::async_read(*c.tls, c.buf, *c.parser, detail::with_slots(c.slots, on_read));
+      http::async_read(*c.tls, c.buf, *c.parser, net::with_slots(c.slots, on_read));
     } else {
-      http::async_read(*c.plain, c.buf, *c.parser, detail::with_slots(c.slots, on_read));
+      http::async_read(*c.plain, c.buf, *c.parser, net::with_slots(c.slots, on_read));
     }
   };
   // No stream timer: the stream would arm one before writing and again for every read, and each
@@ -375,10 +378,10 @@ void BinanceRestVenue::Impl::send(Conn& c) {
   }
   if (c.tls) {
     beast::get_lowest_layer(*c.tls).expires_never();
-    asio::async_write(*c.tls, asio::buffer(c.out), detail::with_slots(c.slots, on_write));
+    asio::async_write(*c.tls, asio::buffer(c.out), net::with_slots(c.slots, on_write));
   } else {
     c.plain->expires_never();
-    asio::async_write(*c.plain, asio::buffer(c.out), detail::with_slots(c.slots, on_write));
+    asio::async_write(*c.plain, asio::buffer(c.out), net::with_slots(c.slots, on_write));
   }
 }
 

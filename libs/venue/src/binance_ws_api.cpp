@@ -175,8 +175,8 @@ void BinanceRestVenue::Impl::ws_handshake(const std::shared_ptr<net::WsConn>& c,
 void BinanceRestVenue::Impl::ws_read(const std::shared_ptr<net::WsConn>& c) {
   std::weak_ptr<int> alive = life;
   c->visit([&](auto& s) {
-    s.async_read(c->buffer, detail::with_slots(ws_slots, [this, c, alive](beast::error_code ec,
-                                                                          std::size_t n) {
+    s.async_read(c->buffer,
+                 net::with_slots(ws_slots, [this, c, alive](beast::error_code ec, std::size_t n) {
                    if (alive.expired() || c != ws) return;
                    if (ec) return ws_down("read: " + ec.message());
                    ws_heard();
@@ -231,7 +231,7 @@ void BinanceRestVenue::Impl::ws_write_next() {
   c->visit([&](auto& s) {
     s.text(true);
     s.async_write(asio::buffer(*frame),
-                  detail::with_slots(
+                  net::with_slots(
                       ws_slots, [this, c, alive, frame](beast::error_code ec, std::size_t) mutable {
                         if (alive.expired() || c != ws) return;
                         if (ec) return ws_down("write: " + ec.message());

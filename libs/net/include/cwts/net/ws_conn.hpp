@@ -2,6 +2,7 @@
 // market streams and the venue's WebSocket API session.
 #pragma once
 
+#include <memory>
 #include <variant>
 
 #include <boost/asio/io_context.hpp>
@@ -12,10 +13,18 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include "cwts/net/handler_memory.hpp"
+
 namespace cwts::net {
 
-using PlainWs = boost::beast::websocket::stream<boost::beast::tcp_stream>;
-using TlsWs = boost::beast::websocket::stream<boost::beast::ssl_stream<boost::beast::tcp_stream>>;
+// A TCP stream on the io_context's own executor. beast::tcp_stream's is the type-erased
+// any_io_executor, through which Boost 1.74 completes every operation by way of a function object
+// it allocates (one slot of per-thread cache, which nested completions miss): a heap allocation
+// for each frame read or request written. The clients' streams are these (handler_memory.hpp).
+using TcpStream =
+    boost::beast::basic_stream<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
+using PlainWs = boost::beast::websocket::stream<TcpStream>;
+using TlsWs = boost::beast::websocket::stream<boost::beast::ssl_stream<TcpStream>>;
 
 // Held by shared_ptr so completion handlers keep it alive after the client has moved on to a
 // newer connection; a handler whose connection is no longer the client's current one does nothing
@@ -47,6 +56,15 @@ struct WsConn {
   boost::asio::ip::tcp::resolver resolver;
   boost::beast::flat_buffer buffer;
   boost::beast::websocket::response_type handshake_response;
+  // The memory of its reads' operations (handler_memory.hpp): a frame read allocates nothing. The
+  // feed's; the venue's WebSocket API session keeps its own across sessions, its spills counted.
+  HandlerSlots slots;
 };
+
+// `c`'s slots for with_slots(), sharing `c`'s ownership: the connection outlives every operation
+// whose memory is in them.
+inline std::shared_ptr<HandlerSlots> slots_of(const std::shared_ptr<WsConn>& c) noexcept {
+  return {c, &c->slots};
+}
 
 }  // namespace cwts::net

@@ -1,14 +1,15 @@
 // Memory for one connection's asynchronous operations, so that writing a request and reading its
-// answer allocate nothing once the connection exists (the order path does not allocate, STYLE.md).
+// answer, or reading a frame, allocate nothing once the connection exists (the hot paths do not
+// allocate, STYLE.md): the venue client's requests, the feed's market data frames.
 //
 // Asio and Beast allocate each operation's state (the socket's send or receive operation that
 // holds the composed write or read) through the completion handler's associated allocator. A
 // handler wrapped by with_slots() takes that memory from its connection's few fixed slots; a
 // request larger than a slot, or one arriving while every slot is in use, falls back to operator
-// new, which is correct, only not free (counted: spilled(), the client's handler_spills). Not
-// covered: a completion dispatched through the stream's type-erased executor (Boost 1.74's
-// any_io_executor wraps it with its own per-thread cache, whatever the handler's allocator);
-// those come after the request's bytes are written.
+// new, which is correct, only not free (counted: spilled(), the venue client's handler_spills).
+// The stream must be on the io_context's own executor (TcpStream, ws_conn.hpp): through the
+// type-erased any_io_executor, Boost 1.74 wraps every completion in a function object of its own,
+// allocated whatever the handler's allocator.
 //
 // Lifetime: an operation can outlive its connection (pending when the client is destroyed, the
 // io_context destroying it later). Every wrapped handler holds the slots by shared_ptr, and Asio
@@ -27,7 +28,7 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
-namespace cwts::venue::detail {
+namespace cwts::net {
 
 // Under AddressSanitizer, memory marked unusable (poisoned) until it is handed out again; nothing
 // otherwise.
@@ -148,4 +149,4 @@ SlotHandler<std::decay_t<F>> with_slots(const std::shared_ptr<HandlerSlots>& slo
   return SlotHandler<std::decay_t<F>>(slots, std::forward<F>(f));
 }
 
-}  // namespace cwts::venue::detail
+}  // namespace cwts::net

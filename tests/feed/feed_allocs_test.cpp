@@ -1,0 +1,114 @@
+// The md thread does not allocate per frame (STYLE.md, docs/market_data_publishing.md): once the
+// NKNUSDT book is synced, the feed client reads, parses and applies the rest of the real capture
+// without a heap allocation on its thread, counted there (operator new replaced in this test
+// binary, tests/support/alloc_count.cpp) from the first valid book to the capture's final update.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include "../support/alloc_count.hpp"
+#include "cwts/feed/feed_client.hpp"
+#include "ws_test_server.hpp"
+
+namespace {
+
+namespace md = cwts::md;
+namespace feed = cwts::feed;
+using std::chrono::milliseconds;
+
+// Counts allocations on the client's thread from the first valid NKNUSDT book until the book
+// reaches `final_u`, then stops the client.
+class CountingSink final : public md::MarketSink {
+ public:
+  explicit CountingSink(std::uint64_t final_u) : final_u_(final_u) {}
+
+  void on_book(const md::SymbolState& s, const md::FrameMeta&, std::int64_t) override {
+    if (s.name_view() != "NKNUSDT" || !s.sync.valid()) return;
+    if (!counting_ && !done_) {
+      counting_ = true;
+      frames_at_start_ = client->counters().frames_received;
+      cwts::test::count_allocations(true);
+      return;
+    }
+    if (!counting_ || s.sync.update_id() != final_u_) return;
+    const std::uint64_t n = cwts::test::take_allocations();
+    counting_ = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      allocations = n;
+      frames = client->counters().frames_received - frames_at_start_;
+      done_ = true;
+    }
+    cv_.notify_all();
+    client->stop();
+  }
+  void on_book_validity(const md::SymbolState& s, bool valid, const md::FrameMeta&) override {
+    // A book lost in the window (a resync: a snapshot's allocations) is not the steady path.
+    if (!valid && counting_ && s.name_view() == "NKNUSDT") {
+      (void)cwts::test::take_allocations();
+      counting_ = false;
+    }
+  }
+
+  bool wait(milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return done_; });
+  }
+
+  feed::FeedClient* client = nullptr;
+  std::uint64_t allocations = 0;  // under mu_ once done
+  std::uint64_t frames = 0;
+
+ private:
+  const std::uint64_t final_u_;
+  bool counting_ = false;  // the client's thread only
+  std::uint64_t frames_at_start_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+};
+
+TEST(FeedAllocs, TheCountCounts) {
+  EXPECT_TRUE(cwts::test::allocations_are_counted()) << "is operator new replaced in this binary?";
+}
+
+TEST(FeedAllocs, AFrameAfterTheBookIsSyncedAllocatesNothing) {
+  cwts::test::WsTestServerOptions so;
+  so.capture_path = CWTS_TEST_DATA "/spot_nknusdt_2021-10-12.capture";
+  cwts::test::WsTestServer srv(so);
+  feed::FeedConfig c;
+  c.ws_url = srv.ws_url();
+  c.rest_url = srv.rest_url();
+  c.symbols = {"NKNUSDT"};
+  c.streams = {"depth@100ms", "bookTicker", "aggTrade", "kline_1m"};  // what the capture holds
+  c.rng_seed = 42;
+  // The capture's last depth update, computed independently of this code.
+  simdjson::dom::parser json;
+  CountingSink sink(
+      json.load(CWTS_TEST_DATA "/expected_books.json")["NKNUSDT"]["final_u"].get_uint64());
+  feed::FeedClient client(c, &sink);
+  sink.client = &client;
+  std::thread t([&] { client.run(); });
+  const bool reached = sink.wait(milliseconds(10'000));
+  client.stop();
+  t.join();
+  ASSERT_TRUE(reached) << "the book never reached the capture's final update";
+  const auto cs = client.counters();
+  EXPECT_EQ(cs.connects, 1U);
+  // Most of the capture comes after the sync (its snapshot sits early in it).
+  EXPECT_GE(sink.frames, 100U);
+  EXPECT_EQ(sink.allocations, 0U) << "heap allocations on the md thread over " << sink.frames
+                                  << " frames";
+  std::printf("md thread: %llu allocations over %llu frames after the sync\n",
+              static_cast<unsigned long long>(sink.allocations),
+              static_cast<unsigned long long>(sink.frames));
+}
+
+}  // namespace
