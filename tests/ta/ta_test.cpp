@@ -1078,29 +1078,40 @@ std::size_t expected_swept(std::size_t candidates, std::size_t lanes, std::size_
 
 // A sweep of parameter sets over one, two or nine series (run_sets) gives run()'s bits for every
 // set, on every ISA; on the SIMD ISAs the sets a kernel's sweep form covers (EMA, DEMA, TEMA, SMA,
-// WMA, RSI, CMO, ATR, NATR with a period above 1; MA's through them) ran in its lanes in runs that
-// fill them, the rest set by set. 13 sets: full and partial runs of lanes on either width, repeated
-// periods, periods longer than the shorter series (WMA's rebuilds of its sums at 9p - 2 and every
-// 8p bars after fall in the first bars and in the tiles). CMO derives from RSI's kernel and has
-// its own sweep.
+// WMA, RSI, CMO, ATR, NATR with a period above 1; MA's through them; MIN, MAX and WILLR, whose
+// sweeps share their window passes between the periods) ran in its lanes in runs that fill them,
+// the rest set by set. 13 sets: full and partial runs of lanes on either width, repeated periods,
+// periods longer than the shorter series (WMA's rebuilds of its sums at 9p - 2 and every 8p bars
+// after fall in the first bars and in the tiles). CMO derives from RSI's kernel and has its own
+// sweep.
 TEST(TaReference, ASweepOfParameterSetsGivesEachSetsBitsAlone) {
   const int periods[] = {2, 3, 14, 5, 9, 30, 14, 2, 61, 7, 250, 20, 4};
   struct Case {
     ta::Kind kind;
-    int matype;             // MA's, or -1
-    bool sweeps;            // every set but MA's period 1
-    bool singly;            // a batch runs its series one at a time: the fewest sets sweep
-    std::size_t fewest[2];  // the fewest sets a sweep run takes on AVX2, AVX-512
+    int matype;                      // MA's, or -1
+    bool sweeps;                     // every set but MA's period 1
+    bool singly;                     // a batch runs its series one at a time: the fewest sets sweep
+    std::size_t fewest[2];           // the fewest sets a sweep run takes on AVX2, AVX-512
+    bool singly_if_ordered = false;  // singly where the first series has no NaN and no -0
   };
-  const Case cases[] = {
-      {ta::Kind::kEma, -1, true, false, {2, 2}},  {ta::Kind::kSma, -1, true, false, {2, 2}},
-      {ta::Kind::kRsi, -1, true, false, {2, 2}},  {ta::Kind::kMa, 0, true, false, {2, 2}},
-      {ta::Kind::kMa, 1, true, false, {2, 2}},    {ta::Kind::kCmo, -1, true, false, {2, 2}},
-      {ta::Kind::kAtr, -1, true, true, {2, 3}},   {ta::Kind::kNatr, -1, true, true, {2, 3}},
-      {ta::Kind::kDema, -1, true, false, {2, 2}}, {ta::Kind::kTema, -1, true, false, {2, 2}},
-      {ta::Kind::kMa, 3, true, false, {2, 2}},    {ta::Kind::kMa, 4, true, false, {2, 2}},
-      {ta::Kind::kWma, -1, true, true, {3, 4}},   {ta::Kind::kMa, 2, true, true, {3, 4}},
-      {ta::Kind::kMom, -1, false, false, {2, 2}}};
+  const Case cases[] = {{ta::Kind::kEma, -1, true, false, {2, 2}},
+                        {ta::Kind::kSma, -1, true, false, {2, 2}},
+                        {ta::Kind::kRsi, -1, true, false, {2, 2}},
+                        {ta::Kind::kMa, 0, true, false, {2, 2}},
+                        {ta::Kind::kMa, 1, true, false, {2, 2}},
+                        {ta::Kind::kCmo, -1, true, false, {2, 2}},
+                        {ta::Kind::kAtr, -1, true, true, {2, 3}},
+                        {ta::Kind::kNatr, -1, true, true, {2, 3}},
+                        {ta::Kind::kDema, -1, true, false, {2, 2}},
+                        {ta::Kind::kTema, -1, true, false, {2, 2}},
+                        {ta::Kind::kMa, 3, true, false, {2, 2}},
+                        {ta::Kind::kMa, 4, true, false, {2, 2}},
+                        {ta::Kind::kWma, -1, true, true, {3, 4}},
+                        {ta::Kind::kMa, 2, true, true, {3, 4}},
+                        {ta::Kind::kMom, -1, false, false, {2, 2}},
+                        {ta::Kind::kMin, -1, true, false, {2, 2}, true},
+                        {ta::Kind::kMax, -1, true, false, {2, 2}, true},
+                        {ta::Kind::kWillr, -1, true, false, {2, 2}, true}};
   for (const Case& c : cases) {
     std::vector<ta::Params> sets;
     for (const int period : periods) {
@@ -1114,20 +1125,33 @@ TEST(TaReference, ASweepOfParameterSetsGivesEachSetsBitsAlone) {
       sets[3].v[0] = 1;  // MA's period 1 copies its input: run set by set
       alone = 1;
     }
-    for (const std::size_t n :
-         {std::size_t{1}, std::size_t{9}, std::size_t{203}, std::size_t{1000}}) {
+    std::vector<std::size_t> lengths = {1, 9, 203, 1000};
+    // MIN's, MAX's and WILLR's passes go a chunk of 1,024 bars at a time, each with the window
+    // before it.
+    if (c.singly_if_ordered) lengths.push_back(2600);
+    for (const std::size_t n : lengths) {
       for (const std::size_t count : {std::size_t{1}, std::size_t{2}, std::size_t{9}}) {
         for (const Shape shape : kShapes) {
           std::vector<Series> series;
           for (std::size_t s = 0; s < count; ++s) {
             series.push_back(make_series(shape, n, 300 + s + static_cast<std::size_t>(shape)));
           }
+          // MIN's, MAX's and WILLR's batches run a series one at a time unless the input of its
+          // window extremes (MIN's, MAX's input; WILLR's high and low) holds a NaN or a -0.
+          bool ordered = true;
+          for (std::size_t i = 0; i < std::min<std::size_t>(2, ta::spec(c.kind).n_inputs); ++i) {
+            const double* x = series[0].input(ta::spec(c.kind).inputs[i]);
+            ordered = ordered && std::none_of(x, x + n, [](double v) {
+                        return std::isnan(v) || (v == 0.0 && std::signbit(v));
+                      });
+          }
+          const bool singly = c.singly || (c.singly_if_ordered && ordered);
           for (const ta::Isa isa : machine_isas()) {
             ta::set_isa(isa);
             const std::size_t lanes = isa == ta::Isa::kAvx2 ? 4 : 8;
             const std::size_t swept = isa != ta::Isa::kScalar && c.sweeps
                                           ? expected_swept(sets.size() - alone, lanes, count,
-                                                           c.singly, c.fewest[lanes == 8 ? 1 : 0])
+                                                           singly, c.fewest[lanes == 8 ? 1 : 0])
                                           : 0;
             EXPECT_EQ(
                 run_sets_as_run(c.kind, sets, series, n, "matype " + std::to_string(c.matype)),

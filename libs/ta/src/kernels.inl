@@ -430,6 +430,80 @@ struct WindowExtreme {
   }
 };
 
+// The extremes of several periods over one series (a sweep of sets), chunk by chunk. The passes
+// WindowExtreme::run() makes for one period are the same for every period up to its last
+// (windows of 1, 4, 16, ... bars): here they are made once a chunk for the longest, each level
+// kept, and each period makes only its last pass, from its own level with run()'s offsets:
+// run()'s bits.
+template <bool Lowest>
+class WindowLevels {
+  using WE = WindowExtreme<Lowest>;
+
+ public:
+  explicit WindowLevels(std::size_t longest)
+      : longest_(longest),
+        levels_(count_levels(longest)),
+        stride_((WE::kChunk + longest + WE::kPage - 1) / WE::kPage * WE::kPage + WE::kHalfPage),
+        buf_(levels_ * stride_, Doubles::Unset{}) {
+    // As run()'s buffers: only elements below a level's first whole window are read unwritten.
+    for (std::size_t l = 0; l < levels_; ++l) {
+      std::memset(buf_.data() + l * stride_, 0, longest * sizeof(double));
+    }
+  }
+  // The levels of bars [s, e) of x (e - s <= WE::kChunk), each with the window before it. False
+  // when those windows hold a NaN or a -0 (the caller then runs Extreme's order).
+  bool chunk(const double* x, std::size_t s, std::size_t e) noexcept {
+    s_ = s;
+    e_ = e;
+    base_ = s >= longest_ - 1 ? s - (longest_ - 1) : 0;
+    const std::size_t len = e - base_;
+    level_[0] = x + base_;
+    if (WE::unordered(level_[0], len)) return false;
+    std::size_t w = 1;
+    for (std::size_t l = 1; l <= levels_; ++l, w *= 4) {
+      double* dst = buf_.data() + (l - 1) * stride_;
+      const std::size_t lo = 3 * w;
+      if (lo < len) WE::pass(level_[l - 1] + lo, WE::offsets(w, lo), dst + lo, len - lo);
+      level_[l] = dst;
+    }
+    return true;
+  }
+  // dst[t - s] = the extreme of x[t - p + 1, t] for t in [max(s, p - 1), e) of the last chunk;
+  // p <= longest.
+  void last(std::size_t p, double* dst) const noexcept {
+    if (e_ < p) return;  // warm-up only
+    std::size_t l = 0, w = 1;
+    for (; 4 * w < p; w *= 4) ++l;
+    const std::size_t first = std::max(s_, p - 1);
+    WE::pass(level_[l] + (first - base_), WE::offsets(w, p - w), dst + (first - s_), e_ - first);
+  }
+
+ private:
+  static std::size_t count_levels(std::size_t longest) noexcept {
+    std::size_t n = 0;  // beyond the bars themselves: windows of 4, 16, ... bars
+    for (std::size_t w = 1; 4 * w < longest; w *= 4) ++n;
+    return n;
+  }
+  std::size_t longest_, levels_, stride_;
+  Doubles buf_;
+  const double* level_[8] = {};  // level_[l]: windows of 4^l bars ending at base_ + j (suits())
+  std::size_t s_ = 0, e_ = 0, base_ = 0;
+};
+
+// A sweep's periods (each set's first parameter) into `periods`, each output's warm-up NaN
+// (out[k][0, p - 1)), and the longest period.
+inline std::size_t sweep_periods(const Params* sets, std::size_t count, std::size_t n,
+                                 double* const* out,
+                                 std::array<std::size_t, CWTS_TA_WIDTH>& periods) noexcept {
+  std::size_t longest = 1;
+  for (std::size_t k = 0; k < count; ++k) {
+    periods[k] = static_cast<std::size_t>(iparam(sets[k], 0));
+    longest = std::max(longest, periods[k]);
+    fill_nan(out[k], n, periods[k] - 1);
+  }
+  return longest;
+}
+
 // For kernels of the highest high and lowest low of the p bars ending at each bar (WILLR, the
 // stochastics' fast %K): whether hl_window_series keeps the lanes on this series (a period within
 // a chunk; no NaN or -0 in high or low), and the series itself, chunk by chunk: y[t] =
@@ -440,9 +514,28 @@ inline bool hl_window_suits(std::size_t p, std::size_t n, const double* const* i
          !WindowExtreme<false>::unordered(in[1], n);
 }
 
+// y[t] = expr(hh[t - s], ll[t - s], close[t]) for t in [max(s, p - 1), e), in the lanes.
+template <class Expr>
+void hl_window_values(std::size_t p, std::size_t s, std::size_t e, const double* hh,
+                      const double* ll, const double* close, Expr expr, double* y) noexcept {
+  constexpr std::size_t W = CWTS_TA_WIDTH;
+  std::size_t t = std::max(s, p - 1);
+  for (; t + W <= e; t += W) {
+    V h, l, c;
+    std::memcpy(&h, hh + (t - s), sizeof(V));
+    std::memcpy(&l, ll + (t - s), sizeof(V));
+    std::memcpy(&c, close + t, sizeof(V));
+    const V u = expr(h, l, c);
+    std::memcpy(y + t, &u, sizeof(V));
+  }
+  for (; t < e; ++t) {
+    const V u = expr(splat(hh[t - s]), splat(ll[t - s]), splat(close[t]));
+    std::memcpy(y + t, &u, sizeof(double));  // lane 0
+  }
+}
+
 template <class Expr>
 bool hl_window_series(std::size_t p, std::size_t n, const double* const* in, Expr expr, double* y) {
-  constexpr std::size_t W = CWTS_TA_WIDTH;
   constexpr std::size_t kChunk = WindowExtreme<false>::kChunk;
   if (!WindowExtreme<false>::suits(p)) return false;
   const double* close = in[2];
@@ -456,18 +549,31 @@ bool hl_window_series(std::size_t p, std::size_t n, const double* const* in, Exp
   for (std::size_t s = 0; s < n; s += kChunk) {
     const std::size_t e = std::min(n, s + kChunk);
     if (!highest.run(in[0], s, e, hh) || !lowest.run(in[1], s, e, ll)) return false;
-    std::size_t t = std::max(s, p - 1);
-    for (; t + W <= e; t += W) {
-      V h, l, c;
-      std::memcpy(&h, hh + (t - s), sizeof(V));
-      std::memcpy(&l, ll + (t - s), sizeof(V));
-      std::memcpy(&c, close + t, sizeof(V));
-      const V u = expr(h, l, c);
-      std::memcpy(y + t, &u, sizeof(V));
-    }
-    for (; t < e; ++t) {
-      const V u = expr(splat(hh[t - s]), splat(ll[t - s]), splat(close[t]));
-      std::memcpy(y + t, &u, sizeof(double));  // lane 0
+    hl_window_values(p, s, e, hh, ll, close, expr, y);
+  }
+  return true;
+}
+
+// hl_window_series for several periods over one series (a sweep of sets, each p[k] suits()):
+// the highs' and lows' passes shared between them (WindowLevels), y[k][t] for t from p[k] - 1.
+template <class Expr>
+bool hl_window_sweep(const std::size_t* periods, std::size_t count, std::size_t n,
+                     const double* const* in, Expr expr, double* const* y) {
+  constexpr std::size_t kChunk = WindowExtreme<false>::kChunk;
+  std::size_t longest = 1;
+  for (std::size_t k = 0; k < count; ++k) longest = std::max(longest, periods[k]);
+  WindowLevels<false> highest(longest);
+  WindowLevels<true> lowest(longest);
+  Doubles extremes(2 * kChunk + WindowExtreme<false>::kHalfPage, Doubles::Unset{});  // as above
+  double* const hh = extremes.data();
+  double* const ll = hh + kChunk + WindowExtreme<false>::kHalfPage;
+  for (std::size_t s = 0; s < n; s += kChunk) {
+    const std::size_t e = std::min(n, s + kChunk);
+    if (!highest.chunk(in[0], s, e) || !lowest.chunk(in[1], s, e)) return false;
+    for (std::size_t k = 0; k < count; ++k) {
+      highest.last(periods[k], hh);
+      lowest.last(periods[k], ll);
+      hl_window_values(periods[k], s, e, hh, ll, in[2], expr, y[k]);
     }
   }
   return true;

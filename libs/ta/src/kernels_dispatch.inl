@@ -356,7 +356,11 @@ void run_sweep_impl(Kind kind, const Params* sets, std::size_t count, std::size_
 #if CWTS_TA_WIDTH > 1
   with_kernel(kind, [&]<class K>() {
     if constexpr (has_sweep<K>()) {
-      sweep_lanes<typename K::Sweep>(sets, count, n, in, out);
+      if constexpr (requires { &K::Sweep::whole; }) {
+        K::Sweep::whole(sets, count, n, in, out);  // a form of its own over the whole series
+      } else {
+        sweep_lanes<typename K::Sweep>(sets, count, n, in, out);
+      }
     }
   });
 #else

@@ -99,6 +99,30 @@ struct ExtremeK {
       }
     }
   }
+  // A sweep of periods over one series: the window passes shared by every period (WindowLevels),
+  // in place of the lanes' step (a period's blocks differ from lane to lane).
+  struct Sweep {
+    using Of = ExtremeK;
+    static bool suits(const Params& pr) noexcept {
+      return WindowExtreme<Lowest>::suits(static_cast<std::size_t>(iparam(pr, 0)));
+    }
+    static void whole(const Params* sets, std::size_t count, std::size_t n, const double* const* in,
+                      double* const* out) {
+      std::array<std::size_t, CWTS_TA_WIDTH> periods{};
+      const std::size_t longest = sweep_periods(sets, count, n, out, periods);
+      WindowLevels<Lowest> levels(longest);
+      for (std::size_t s = 0; s < n; s += WindowExtreme<Lowest>::kChunk) {
+        const std::size_t e = std::min(n, s + WindowExtreme<Lowest>::kChunk);
+        if (!levels.chunk(in[0], s, e)) {
+          for (std::size_t k = 0; k < count; ++k) {
+            step_series<ExtremeK>(sets[k], n, in, 1, out + k, 1);
+          }
+          return;
+        }
+        for (std::size_t k = 0; k < count; ++k) levels.last(periods[k], out[k] + s);
+      }
+    }
+  };
 #endif
 };
 using Min = ExtremeK<true>;
@@ -291,6 +315,21 @@ struct Willr {
     fill_nan(y, n, p - 1);
     if (!hl_window_series(p, n, in, value, y)) step_series<Willr>(pr, n, in, 3, out, 1);
   }
+  // A sweep of periods over one series: the highs' and lows' passes shared (hl_window_sweep).
+  struct Sweep {
+    using Of = Willr;
+    static bool suits(const Params& pr) noexcept {
+      return WindowExtreme<false>::suits(static_cast<std::size_t>(iparam(pr, 0)));
+    }
+    static void whole(const Params* sets, std::size_t count, std::size_t n, const double* const* in,
+                      double* const* out) {
+      std::array<std::size_t, CWTS_TA_WIDTH> periods{};
+      (void)sweep_periods(sets, count, n, out, periods);
+      if (!hl_window_sweep(periods.data(), count, n, in, value, out)) {
+        for (std::size_t k = 0; k < count; ++k) step_series<Willr>(sets[k], n, in, 3, out + k, 1);
+      }
+    }
+  };
 #endif
 };
 
