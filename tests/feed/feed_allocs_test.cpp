@@ -1,11 +1,14 @@
 // The md thread does not allocate per frame (STYLE.md, docs/market_data_publishing.md): once the
 // NKNUSDT book is synced, the feed client reads, parses and applies the rest of the real capture
-// without a heap allocation on its thread, counted there (operator new replaced in this test
-// binary, tests/support/alloc_count.cpp) from the first valid book to the capture's final update.
+// without a heap allocation on its thread, over ws and wss, counted there (operator new replaced in
+// this test binary, tests/support/alloc_count.cpp) from the first valid book to the capture's final
+// update.
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -15,6 +18,7 @@
 
 #include "../support/alloc_count.hpp"
 #include "cwts/feed/feed_client.hpp"
+#include "test_pki.hpp"
 #include "ws_test_server.hpp"
 
 namespace {
@@ -79,13 +83,19 @@ TEST(FeedAllocs, TheCountCounts) {
   EXPECT_TRUE(cwts::test::allocations_are_counted()) << "is operator new replaced in this binary?";
 }
 
-TEST(FeedAllocs, AFrameAfterTheBookIsSyncedAllocatesNothing) {
-  cwts::test::WsTestServerOptions so;
-  so.capture_path = CWTS_TEST_DATA "/spot_nknusdt_2021-10-12.capture";
+struct Counted {
+  bool reached = false;
+  std::uint64_t allocations = 0, frames = 0, connects = 0;
+};
+
+// The real NKNUSDT capture through `so`'s server (plain, or TLS with `ca_file` trusted), counted on
+// the md thread from the first valid book to the capture's final update.
+Counted count_after_sync(const cwts::test::WsTestServerOptions& so, const std::string& ca_file) {
   cwts::test::WsTestServer srv(so);
   feed::FeedConfig c;
   c.ws_url = srv.ws_url();
   c.rest_url = srv.rest_url();
+  c.ca_file = ca_file;
   c.symbols = {"NKNUSDT"};
   c.streams = {"depth@100ms", "bookTicker", "aggTrade", "kline_1m"};  // what the capture holds
   c.rng_seed = 42;
@@ -96,19 +106,50 @@ TEST(FeedAllocs, AFrameAfterTheBookIsSyncedAllocatesNothing) {
   feed::FeedClient client(c, &sink);
   sink.client = &client;
   std::thread t([&] { client.run(); });
-  const bool reached = sink.wait(milliseconds(10'000));
+  Counted r;
+  r.reached = sink.wait(milliseconds(10'000));
   client.stop();
   t.join();
-  ASSERT_TRUE(reached) << "the book never reached the capture's final update";
-  const auto cs = client.counters();
-  EXPECT_EQ(cs.connects, 1U);
+  r.allocations = sink.allocations;
+  r.frames = sink.frames;
+  r.connects = client.counters().connects;
+  std::printf("md thread: %llu allocations over %llu frames after the sync (%s)\n",
+              static_cast<unsigned long long>(r.allocations),
+              static_cast<unsigned long long>(r.frames), ca_file.empty() ? "ws" : "wss");
+  return r;
+}
+
+cwts::test::WsTestServerOptions capture_server() {
+  cwts::test::WsTestServerOptions so;
+  so.capture_path = CWTS_TEST_DATA "/spot_nknusdt_2021-10-12.capture";
+  return so;
+}
+
+void expect_none(const Counted& r) {
+  ASSERT_TRUE(r.reached) << "the book never reached the capture's final update";
+  EXPECT_EQ(r.connects, 1U);
   // Most of the capture comes after the sync (its snapshot sits early in it).
-  EXPECT_GE(sink.frames, 100U);
-  EXPECT_EQ(sink.allocations, 0U) << "heap allocations on the md thread over " << sink.frames
-                                  << " frames";
-  std::printf("md thread: %llu allocations over %llu frames after the sync\n",
-              static_cast<unsigned long long>(sink.allocations),
-              static_cast<unsigned long long>(sink.frames));
+  EXPECT_GE(r.frames, 100U);
+  EXPECT_EQ(r.allocations, 0U) << "heap allocations on the md thread over " << r.frames
+                               << " frames";
+}
+
+TEST(FeedAllocs, AFrameAfterTheBookIsSyncedAllocatesNothing) {
+  expect_none(count_after_sync(capture_server(), ""));
+}
+
+// The same over TLS: the TLS stream's read operations fit the connection's slots too (a spill is
+// an operator new, counted here; OpenSSL's own buffers come from malloc, set up in the handshake).
+TEST(FeedAllocs, AFrameOverTlsAllocatesNothingEither) {
+  const cwts::test::TestPki pki = cwts::test::make_test_pki("IP:127.0.0.1");
+  const std::string ca = ::testing::TempDir() + "cwts_feed_allocs_ca.pem";
+  std::ofstream(ca) << pki.ca_pem;
+  cwts::test::WsTestServerOptions so = capture_server();
+  so.tls_cert_pem = pki.leaf_pem;
+  so.tls_key_pem = pki.leaf_key_pem;
+  const Counted r = count_after_sync(so, ca);
+  std::filesystem::remove(ca);
+  expect_none(r);
 }
 
 }  // namespace

@@ -1165,6 +1165,37 @@ TEST(TaReference, ASweepOfParameterSetsGivesEachSetsBitsAlone) {
   ta::set_isa(ta::Isa::kScalar);
 }
 
+// MIN's, MAX's and WILLR's sweeps over a series with a NaN or a -0 after its first chunks (the
+// sweep then runs every set through step(), from the first bar, over what it already wrote) and
+// with long periods (1,024, the longest they take: four levels of passes; 300): every set's bits
+// are run()'s, and the sets did go through the sweep.
+TEST(TaReference, AWindowExtremesSweepFallsBackAtANaNOrAMinusZeroAndTakesLongPeriods) {
+  const std::size_t n = 3000;
+  std::vector<ta::Params> sets;
+  for (const int period : {2, 300, 1024, 14, 61}) {
+    ta::Params p = ta::default_params(ta::Kind::kMin);
+    p.v[0] = period;
+    sets.push_back(p);
+  }
+  for (const ta::Kind kind : {ta::Kind::kMin, ta::Kind::kMax, ta::Kind::kWillr}) {
+    for (int bad = 0; bad < 3; ++bad) {  // none, a NaN, a -0
+      std::vector<Series> series{make_series(Shape::kWalk, n, 77)};
+      Series& s = series[0];
+      if (bad == 1) s.close[2500] = s.high[2500] = s.low[2500] = kNaN;
+      if (bad == 2) s.close[2100] = s.high[2100] = s.low[2100] = -0.0;
+      for (const ta::Isa isa : machine_isas()) {
+        ta::set_isa(isa);
+        const std::uint64_t swept =
+            run_sets_as_run(kind, sets, series, n, "bad input " + std::to_string(bad));
+        if (isa != ta::Isa::kScalar) {
+          EXPECT_GE(swept, 4U) << ta::spec(kind).name << " isa " << ta::to_string(isa);
+        }
+      }
+    }
+  }
+  ta::set_isa(ta::Isa::kScalar);
+}
+
 // What run_sets() sweeps and what it runs set by set, on the edges: a lone set that could sweep
 // (nothing to sweep beside), an MA sweep whose matypes map to two kernels (the first's sets sweep,
 // the others set by set), two EMA sets beside 16 series (the series fill the lanes better), ATR

@@ -19,8 +19,10 @@ namespace cwts::net {
 
 // A TCP stream on the io_context's own executor. beast::tcp_stream's is the type-erased
 // any_io_executor, through which Boost 1.74 completes every operation by way of a function object
-// it allocates (one slot of per-thread cache, which nested completions miss): a heap allocation
-// for each frame read or request written. The clients' streams are these (handler_memory.hpp).
+// it allocates from a one-block per-thread cache: a heap allocation whenever completions nest and
+// miss it (a REST write's completion starting the answer's read: twice an order), whatever the
+// handler's allocator. The feed's and the venue client's streams are these (handler_memory.hpp,
+// ADR 0044).
 using TcpStream =
     boost::beast::basic_stream<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
 using PlainWs = boost::beast::websocket::stream<TcpStream>;
