@@ -554,14 +554,13 @@ bool hl_window_series(std::size_t p, std::size_t n, const double* const* in, Exp
   return true;
 }
 
-// hl_window_series for several periods over one series (a sweep of sets, each p[k] suits()):
-// the highs' and lows' passes shared between them (WindowLevels), y[k][t] for t from p[k] - 1.
+// hl_window_series for several periods over one series (a sweep of sets, each p[k] suits(), the
+// longest `longest`): the highs' and lows' passes shared between them (WindowLevels), y[k][t] for
+// t from p[k] - 1.
 template <class Expr>
-bool hl_window_sweep(const std::size_t* periods, std::size_t count, std::size_t n,
-                     const double* const* in, Expr expr, double* const* y) {
+bool hl_window_sweep(const std::size_t* periods, std::size_t count, std::size_t longest,
+                     std::size_t n, const double* const* in, Expr expr, double* const* y) {
   constexpr std::size_t kChunk = WindowExtreme<false>::kChunk;
-  std::size_t longest = 1;
-  for (std::size_t k = 0; k < count; ++k) longest = std::max(longest, periods[k]);
   WindowLevels<false> highest(longest);
   WindowLevels<true> lowest(longest);
   Doubles extremes(2 * kChunk + WindowExtreme<false>::kHalfPage, Doubles::Unset{});  // as above

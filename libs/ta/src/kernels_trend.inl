@@ -324,8 +324,8 @@ struct Willr {
     static void whole(const Params* sets, std::size_t count, std::size_t n, const double* const* in,
                       double* const* out) {
       std::array<std::size_t, CWTS_TA_WIDTH> periods{};
-      (void)sweep_periods(sets, count, n, out, periods);
-      if (!hl_window_sweep(periods.data(), count, n, in, value, out)) {
+      const std::size_t longest = sweep_periods(sets, count, n, out, periods);
+      if (!hl_window_sweep(periods.data(), count, longest, n, in, value, out)) {
         for (std::size_t k = 0; k < count; ++k) step_series<Willr>(sets[k], n, in, 3, out + k, 1);
       }
     }

@@ -295,7 +295,7 @@ std::size_t BinanceRestVenue::busy() const noexcept {
 const BinanceRestVenue::Counters& BinanceRestVenue::counters() const noexcept {
   std::uint64_t spills = 0;
   for (const auto& c : impl_->conns) spills += c->slots->spilled();
-  spills += impl_->ws_slots->spilled();
+  spills += impl_->ws_spills_before + (impl_->ws ? impl_->ws->slots.spilled() : 0);
   impl_->counters.handler_spills = spills;
   return impl_->counters;
 }

@@ -276,7 +276,8 @@ struct BinanceRestVenue::Impl {
   // A string for a frame with the room of an earlier one, and one given back once written.
   std::string take_frame();
   void give_back_frame(std::string&& frame);
-  void ws_drop_outbox();  // a session's end: its unsent frames' room kept
+  void ws_drop_outbox();              // a session's end: its unsent frames' room kept
+  void end_session_slots() noexcept;  // a session's end: its spills added to ws_spills_before
   void on_ws_response(std::uint64_t id, simdjson::dom::element frame);
   void on_stream_event(simdjson::dom::element ev);
   void on_execution_report(simdjson::dom::element ev);
@@ -355,12 +356,13 @@ struct BinanceRestVenue::Impl {
   // Frames waiting for the session's one write at a time (a vector: moving strings within it
   // allocates nothing, where a deque allocates a block every few), the frame being written
   // (shared with its write's handler: an aborted write may still read it), spare frames and the
-  // signing payload's room, and the memory of the session's writes' and reads' operations.
+  // signing payload's room. The session's writes and reads take their memory from its WsConn's
+  // slots (net::slots_of); the spills of the sessions before it are summed here.
   std::vector<std::string> ws_outbox;
   std::shared_ptr<std::string> ws_wire;
   std::vector<std::string> ws_spare_frames;
   std::string ws_payload;
-  std::shared_ptr<net::HandlerSlots> ws_slots = std::make_shared<net::HandlerSlots>();
+  std::size_t ws_spills_before = 0;
   bool ws_writing = false;
   std::uint64_t ws_next_id = 1;
   std::uint64_t ws_subscribe_id = 0;  // the request id of the pending subscription

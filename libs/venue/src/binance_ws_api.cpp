@@ -93,6 +93,7 @@ void BinanceRestVenue::Impl::ws_ping() {
 
 void BinanceRestVenue::Impl::ws_connect() {
   auto c = std::make_shared<net::WsConn>(ioc, ws_ep.tls ? &*ws_tls : nullptr);
+  end_session_slots();
   ws = c;
   ws_state = WsState::kConnecting;
   ws_writing = false;
@@ -175,8 +176,8 @@ void BinanceRestVenue::Impl::ws_handshake(const std::shared_ptr<net::WsConn>& c,
 void BinanceRestVenue::Impl::ws_read(const std::shared_ptr<net::WsConn>& c) {
   std::weak_ptr<int> alive = life;
   c->visit([&](auto& s) {
-    s.async_read(c->buffer,
-                 net::with_slots(ws_slots, [this, c, alive](beast::error_code ec, std::size_t n) {
+    s.async_read(c->buffer, net::with_slots(net::slots_of(c), [this, c, alive](beast::error_code ec,
+                                                                               std::size_t n) {
                    if (alive.expired() || c != ws) return;
                    if (ec) return ws_down("read: " + ec.message());
                    ws_heard();
@@ -191,6 +192,10 @@ void BinanceRestVenue::Impl::ws_read(const std::shared_ptr<net::WsConn>& c) {
 void BinanceRestVenue::Impl::ws_send(std::string&& frame) {
   ws_outbox.push_back(std::move(frame));
   if (!ws_writing) ws_write_next();
+}
+
+void BinanceRestVenue::Impl::end_session_slots() noexcept {
+  if (ws) ws_spills_before += ws->slots.spilled();
 }
 
 void BinanceRestVenue::Impl::ws_drop_outbox() {
@@ -231,15 +236,15 @@ void BinanceRestVenue::Impl::ws_write_next() {
   c->visit([&](auto& s) {
     s.text(true);
     s.async_write(asio::buffer(*frame),
-                  net::with_slots(
-                      ws_slots, [this, c, alive, frame](beast::error_code ec, std::size_t) mutable {
-                        if (alive.expired() || c != ws) return;
-                        if (ec) return ws_down("write: " + ec.message());
-                        // Written: this handler (the only copy left) lets go of the frame, so the
-                        // next write reuses the string rather than taking a new one.
-                        frame.reset();
-                        ws_write_next();
-                      }));
+                  net::with_slots(net::slots_of(c), [this, c, alive, frame](beast::error_code ec,
+                                                                            std::size_t) mutable {
+                    if (alive.expired() || c != ws) return;
+                    if (ec) return ws_down("write: " + ec.message());
+                    // Written: this handler (the only copy left) lets go of the frame, so the
+                    // next write reuses the string rather than taking a new one.
+                    frame.reset();
+                    ws_write_next();
+                  }));
   });
 }
 
@@ -249,6 +254,7 @@ void BinanceRestVenue::Impl::ws_down(const std::string& why) {
   if (ws_state == WsState::kOff) return;
   const bool was_live = ws_state == WsState::kLive;
   if (ws) ws->close_socket();
+  end_session_slots();
   ws.reset();
   ws_state = WsState::kDown;
   ws_writing = false;

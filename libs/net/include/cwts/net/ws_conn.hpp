@@ -58,8 +58,8 @@ struct WsConn {
   boost::asio::ip::tcp::resolver resolver;
   boost::beast::flat_buffer buffer;
   boost::beast::websocket::response_type handshake_response;
-  // The memory of its reads' operations (handler_memory.hpp): a frame read allocates nothing. The
-  // feed's; the venue's WebSocket API session keeps its own across sessions, its spills counted.
+  // The memory of its reads' and writes' operations (handler_memory.hpp, through slots_of()): a
+  // frame read or written allocates nothing.
   HandlerSlots slots;
 };
 
