@@ -882,19 +882,34 @@ void check_batch_routing(ta::Kind k, const ta::Params& p, std::size_t n, std::si
   ta::set_isa(ta::Isa::kScalar);
 }
 
-// ATR, NATR, WMA, MACDEXT, HT_TRENDLINE, HT_SINE, HT_DCPHASE and MAMA run each series of a batch
-// through the scalar series form, on every ISA: measured faster than their lanes
-// (docs/benchmarks.md). EMA, whose lanes pay, keeps
-// them. The stream's bits either way. (On a machine with the scalar ISA only, every series takes
-// the scalar form anyway: the count shows the routing on AVX2 and AVX-512.)
+// ATR, NATR, WMA, HT_TRENDLINE, HT_SINE, HT_DCPHASE and MAMA run each series of a batch through
+// the scalar series form, on every ISA: measured faster than their lanes (docs/benchmarks.md).
+// EMA, whose lanes pay, keeps them. The stream's bits either way. (On a machine with the scalar
+// ISA only, every series takes the scalar form anyway: the count shows the routing on AVX2 and
+// AVX-512.)
 TEST(TaReference, ABatchRunsTheKernelsWhoseLanesDoNotPayAsScalarSeries) {
   for (const ta::Kind k :
        {ta::Kind::kAtr, ta::Kind::kNatr, ta::Kind::kWma, ta::Kind::kHtTrendline, ta::Kind::kHtSine,
-        ta::Kind::kHtDcPhase, ta::Kind::kMama, ta::Kind::kMacdExt, ta::Kind::kEma}) {
+        ta::Kind::kHtDcPhase, ta::Kind::kMama, ta::Kind::kEma}) {
     const std::size_t count = 11;
     check_batch_routing(k, ta::default_params(k), 700, count, 70, [&](ta::Isa isa) {
       return k == ta::Kind::kEma && isa != ta::Isa::kScalar ? 0 : count;
     });
+  }
+}
+
+// MACDEXT runs a batch's series in lanes, a pass per average (each through its own kernel's
+// lanes), up to 32,768 bars; longer ones, where the passes' arrays leave the caches, as scalar
+// series. The stream's bits either way, for every MAType in each of the three averages (MAMA's
+// through MaAny, period 1 the input itself), fast above slow too.
+TEST(TaReference, AMacdExtBatchRunsItsAveragesInLanesUpToLongSeries) {
+  const std::size_t count = 11;
+  for (const ta::Params& p : param_sets(ta::Kind::kMacdExt)) {
+    for (const std::size_t n : {700UL, 32768UL, 32769UL}) {
+      check_batch_routing(ta::Kind::kMacdExt, p, n, count, 171, [&](ta::Isa isa) {
+        return isa == ta::Isa::kScalar || n > 32768 ? count : 0;
+      });
+    }
   }
 }
 

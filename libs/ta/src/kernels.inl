@@ -8,6 +8,7 @@
 // gives the same bits.
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>

@@ -471,11 +471,28 @@ using Ppo = PoT<true>;
 // TA_MACDEXT: MACD with an MAType per average. The periods (and their types) are swapped when fast
 // > slow; as TA-Lib computes both averages from the bar where the longer warm-up ends, each starts
 // that many bars late (TA_MACD's delay, per type); the signal is the MA of the MACD line.
+#if CWTS_TA_WIDTH > 1
+// One average of TA_MA's MAType (MaAny's rules: period 1 is the input itself) over `lanes` series
+// side by side, in[l] into out[l]: its own kernel's lanes where it has one (run_groups(), the
+// bits MaAny steps), MaAny's stepping for MAMA (kernels_dispatch.inl).
+void run_ma_lanes(int type, int period, std::size_t n, std::size_t lanes, const double* const* in,
+                  double* const* out);
+#endif
+
 struct MacdExt {
-  // A batch runs each series through the scalar series form (one pass per average), not in lanes
-  // (three MaAny stepped per bar): 357 against 415 / 429 us for 32 x 2,000 bars on AVX2 /
-  // AVX-512, 18.7 against 25.4 / 29.0 ms for 32 x 100,000 (docs/benchmarks.md, 2026-12-06).
-  static constexpr bool kBatchAsScalarSeries = true;
+  // A batch runs its series in lanes a pass per average (lanes_form()), not three MaAny stepped
+  // per bar (MaAny's dispatch every bar cost more than the lanes gained: 415 / 429 us for 32 x
+  // 2,000 bars on AVX2 / AVX-512 against 357 as scalar series). The passes in lanes pay while a
+  // pass's arrays stay in the caches: cwts-bench-ta BM_Many, 32 series on AVX-512, against the
+  // scalar series 249 / 349 us at 2,000 bars, 1.26 / 1.74 ms at 10,000, 3.36 / 3.76 at 20,000,
+  // 7.56 / 7.78 at 40,000, 20.3 / 18.8 at 100,000 (docs/benchmarks.md, 2026-12-07). Series
+  // longer than kLanesBars, and every series on the scalar unit, run through series(): the same
+  // passes one series at a time.
+  static constexpr std::size_t kLanesBars = 32'768;
+  static constexpr std::size_t kMaxLanes = 32;  // IsaKernels::width at most
+  static bool batch_as_scalar_series(const Params& /*unused*/, std::size_t n) noexcept {
+    return CWTS_TA_WIDTH == 1 || n > kLanesBars;
+  }
   long fast_delay, slow_delay;
   long t = 0;
   MaAny fast, slow, sig;
@@ -514,33 +531,57 @@ struct MacdExt {
     }
     y[0] = y[1] = y[2] = splat(kNaN);
   }
-#if CWTS_TA_WIDTH == 1
-  // One whole series: each average a pass over the array from the bar step() starts it at,
-  // through its own kernel's scalar series form (detail::run_scalar_ma: what MaAny steps bar by
-  // bar, the same bits); the signal's average over the MACD line from its first value. The
-  // outputs hold the averages on the way (no scratch: a fresh array of a million bars costs its
-  // page faults on every call).
-  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+  // `lanes` series (in[l]; out[3 * l + j]), each average a pass over the arrays from the bar
+  // step() starts it at, ma(type, period, bars, lanes, x, y) running it over every lane's x[l]
+  // into y[l] (the same bits as MaAny stepped bar by bar); the signal's average over the MACD line
+  // from its first value. The outputs hold the averages on the way (no scratch: a fresh array of
+  // a million bars costs its page faults on every call).
+  template <class RunMa>
+  static void passes(const Params& pr, std::size_t n, std::size_t lanes, const double* const* in,
+                     double* const* out, RunMa&& ma) {
     const MacdExt k(pr);
     const bool sw = swapped(pr);
     const int fp = iparam(pr, sw ? 2 : 0), ft = iparam(pr, sw ? 3 : 1);
     const int sp = iparam(pr, sw ? 0 : 2), st = iparam(pr, sw ? 1 : 3);
     const int gp = iparam(pr, 4), gt = iparam(pr, 5);
     const auto start = static_cast<std::size_t>(largest(pr));
-    if (start >= n) {
-      for (std::size_t j = 0; j < 3; ++j) std::fill(out[j], out[j] + n, kNaN);
-      return;
-    }
-    const auto fd = static_cast<std::size_t>(k.fast_delay),
-               sd = static_cast<std::size_t>(k.slow_delay);
-    double *m = out[0], *g = out[1], *h = out[2];
-    detail::run_scalar_ma(ft, fp, n - fd, in[0] + fd, m + fd);       // the fast average
-    detail::run_scalar_ma(st, sp, n - sd, in[0] + sd, g + sd);       // the slow one
-    for (std::size_t t = start; t < n; ++t) m[t] = m[t] - g[t];      // the MACD line
-    detail::run_scalar_ma(gt, gp, n - start, m + start, g + start);  // the signal
     const std::size_t first = std::min(n, start + static_cast<std::size_t>(ma_lookback_of(gt, gp)));
-    for (std::size_t t = first; t < n; ++t) h[t] = m[t] - g[t];
-    for (std::size_t j = 0; j < 3; ++j) std::fill(out[j], out[j] + first, kNaN);
+    std::array<const double*, kMaxLanes> x{};
+    std::array<double*, kMaxLanes> y{};
+    // One average from bar `from`: lane l's source (its input, or its MACD line) into output j.
+    const auto average = [&](int type, int period, std::size_t from, bool of_line, std::size_t j) {
+      for (std::size_t l = 0; l < lanes; ++l) {
+        x[l] = (of_line ? out[3 * l] : in[l]) + from;
+        y[l] = out[3 * l + j] + from;
+      }
+      ma(type, period, n - from, lanes, x.data(), y.data());
+    };
+    if (start < n) {
+      average(ft, fp, static_cast<std::size_t>(k.fast_delay), false, 0);  // the fast average
+      average(st, sp, static_cast<std::size_t>(k.slow_delay), false, 1);  // the slow one
+      for (std::size_t l = 0; l < lanes; ++l) {                           // the MACD line
+        double *m = out[3 * l], *g = out[3 * l + 1];
+        for (std::size_t t = start; t < n; ++t) m[t] = m[t] - g[t];
+      }
+      average(gt, gp, start, true, 1);  // the signal
+    }
+    for (std::size_t l = 0; l < lanes; ++l) {
+      double *m = out[3 * l], *g = out[3 * l + 1], *h = out[3 * l + 2];
+      for (std::size_t t = first; t < n; ++t) h[t] = m[t] - g[t];
+      for (std::size_t j = 0; j < 3; ++j) std::fill(out[3 * l + j], out[3 * l + j] + first, kNaN);
+    }
+  }
+#if CWTS_TA_WIDTH == 1
+  static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
+    passes(pr, n, 1, in, out,
+           [](int type, int period, std::size_t bars, std::size_t /*lanes*/, const double* const* x,
+              double* const* y) { detail::run_scalar_ma(type, period, bars, x[0], y[0]); });
+  }
+#else
+  static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
+                         const double* const* in, double* const* out) {
+    assert(lanes <= kMaxLanes);
+    passes(pr, n, lanes, in, out, run_ma_lanes);
   }
 #endif
 };

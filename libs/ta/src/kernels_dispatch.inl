@@ -242,8 +242,9 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
 // one, and K::series_suits (where defined) says the form is worth it on this series (MIN, MAX,
 // WILLR: it would not fall back to step() one bar at a time; STOCH, STOCHF: never, their
 // averages gain more in lanes), or K::kBatchAsScalarSeries says its scalar series form beats its
-// lanes (ATR, NATR, WMA, MACDEXT, HT_TRENDLINE, HT_SINE, HT_DCPHASE, MAMA: run_series() runs
-// that form where this unit has none).
+// lanes (ATR, NATR, WMA, HT_TRENDLINE, HT_SINE, HT_DCPHASE, MAMA: run_series() runs that form
+// where this unit has none), or K::batch_as_scalar_series says so of this series (MACDEXT's long
+// ones).
 // Otherwise the batch runs the series in lanes beside others (and where the kernel's lanes pay
 // only when they stream their stores, K::lanes_pay_only_streaming: MACD's long series, BBANDS
 // over the SMA, the batch decides call by call: registry.cpp, many_on).
@@ -252,6 +253,9 @@ bool series_suits_impl(Kind kind, const Params& p, std::size_t n,
   return with_kernel(kind, [&]<class K>() -> bool {
     if constexpr (requires { K::kBatchAsScalarSeries; }) {
       if (K::kBatchAsScalarSeries) return true;  // run_series() then runs the scalar form
+    }
+    if constexpr (requires { K::batch_as_scalar_series(p, n); }) {
+      if (K::batch_as_scalar_series(p, n)) return true;  // the same, on this series (MACDEXT)
     }
     if constexpr (!requires(double* const* o) { K::series(p, n, in, o); }) {
       return false;
@@ -278,12 +282,54 @@ bool run_series_impl(Kind kind, const Params& p, std::size_t n, const double* co
   });
 }
 
+// Series in lanes: run_groups() stepping the kernel, or the kernel's own lanes form where it has
+// one (MACDEXT: a pass per average, each through its own kernel's lanes).
 void run_lanes_impl(Kind kind, const Params& p, std::size_t n, std::size_t lanes,
                     const double* const* in, double* const* out) {
   const KindSpec& s = spec(kind);
-  with_kernel(kind,
-              [&]<class K>() { run_kernel<K>(p, n, lanes, in, out, s.n_inputs, s.n_outputs); });
+  with_kernel(kind, [&]<class K>() {
+    if constexpr (requires { K::lanes_form(p, n, lanes, in, out); }) {
+      K::lanes_form(p, n, lanes, in, out);
+    } else {
+      run_kernel<K>(p, n, lanes, in, out, s.n_inputs, s.n_outputs);
+    }
+  });
 }
+
+#if CWTS_TA_WIDTH > 1
+void run_ma_lanes(int type, int period, std::size_t n, std::size_t lanes, const double* const* in,
+                  double* const* out) {
+  if (period == 1) {  // TA_MA: the input itself, whatever the type
+    for (std::size_t l = 0; l < lanes; ++l) std::copy(in[l], in[l] + n, out[l]);
+    return;
+  }
+  Params p{};
+  p.v[0] = period;
+  p.v[1] = 0.7;  // T3's vfactor in TA_MA, as MaAny's
+  const auto run = [&]<class K>() { run_kernel<K>(p, n, lanes, in, out, 1, 1); };
+  switch (type) {
+    case 0:
+      return run.template operator()<Sma>();
+    case 1:
+      return run.template operator()<Ema>();
+    case 2:
+      return run.template operator()<Wma>();
+    case 3:
+      return run.template operator()<Dema>();
+    case 4:
+      return run.template operator()<Tema>();
+    case 5:
+      return run.template operator()<Trima>();
+    case 6:
+      return run.template operator()<Kama>();
+    case 8:
+      return run.template operator()<T3>();
+    default:  // MAMA (two outputs of its own): TA_MA's through MaAny
+      p.v[1] = type;
+      return run.template operator()<Ma>();
+  }
+}
+#endif
 
 // A parameter sweep: up to W sets of one kernel over one series, a set per lane. K::Sweep holds
 // the lanes' state and their parameters as vectors: first() is one bar of the general step (each
