@@ -292,6 +292,11 @@ std::string Engine::metrics_text(std::int64_t now_ns) const {
            static_cast<double>(std::max<std::int64_t>(0, now_ns - s.md_heartbeat_ns)) / 1e9);
   e.sample("cwts_thread_heartbeat_age_seconds", "thread=\"exec\"",
            static_cast<double>(std::max<std::int64_t>(0, now_ns - s.exec_heartbeat_ns)) / 1e9);
+  e.family("cwts_handler_spills_total", "counter",
+           "Socket operations on a hot thread whose memory did not fit their connection's fixed "
+           "slots: each a heap allocation on that thread (0 expected).");
+  e.sample("cwts_handler_spills_total", "thread=\"md\"", i.md->feed_handler_spills());
+  e.sample("cwts_handler_spills_total", "thread=\"exec\"", i.exec->venue_handler_spills());
   return e.take();
 }
 

@@ -218,7 +218,8 @@ double metric_value(const std::string& text, const std::string& name) {
 // of it (-1021). A venue whose clock is 3 s away from this host's: the engine measures the
 // offset (GET /api/v3/time) and every timestamp is on the venue's clock.
 // Issue 16 #11: the venue client kept a copy of every order request for its whole run (for the
-// single resend a lost request may need): memory grew with every order ever sent.
+// single resend a lost request may need): memory grew with every order ever sent. And none of
+// it allocated on a hot thread's socket operations (below).
 TEST(CwtsdVenueBookkeeping, TheVenueClientForgetsEachOrderOnceItIsOver) {
   Harness h;
   ASSERT_TRUE(h.wait_metric("cwts_venue_user_stream_live 1")) << h.log();
@@ -234,6 +235,13 @@ TEST(CwtsdVenueBookkeeping, TheVenueClientForgetsEachOrderOnceItIsOver) {
   // Over and their fees known: nothing of them is left in the venue client.
   EXPECT_TRUE(h.wait_metric("cwts_venue_tracked_orders 0", 15s)) << h.metrics();
   EXPECT_TRUE(h.wait_metric("cwts_venue_kept_requests 0", 15s)) << h.metrics();
+  // The hot threads' socket operations take their memory from their connections' fixed slots
+  // (cwts/net/handler_memory.hpp); one that does not fit is a heap allocation on that thread,
+  // counted in cwts_handler_spills_total. The md thread's frame reads, and the exec thread's
+  // orders and their answers and stream events (REST and the user data stream): none.
+  const std::string m = h.metrics();
+  EXPECT_NE(m.find("\ncwts_handler_spills_total{thread=\"md\"} 0\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("\ncwts_handler_spills_total{thread=\"exec\"} 0\n"), std::string::npos) << m;
   EXPECT_EQ(h.engine().terminate(15s), 0);
 }
 

@@ -85,7 +85,7 @@ TEST(FeedAllocs, TheCountCounts) {
 
 struct Counted {
   bool reached = false;
-  std::uint64_t allocations = 0, frames = 0, connects = 0;
+  std::uint64_t allocations = 0, frames = 0, connects = 0, spills = 0;
 };
 
 // The real NKNUSDT capture through `so`'s server (plain, or TLS with `ca_file` trusted), counted on
@@ -113,6 +113,7 @@ Counted count_after_sync(const cwts::test::WsTestServerOptions& so, const std::s
   r.allocations = sink.allocations;
   r.frames = sink.frames;
   r.connects = client.counters().connects;
+  r.spills = client.counters().handler_spills;
   std::printf("md thread: %llu allocations over %llu frames after the sync (%s)\n",
               static_cast<unsigned long long>(r.allocations),
               static_cast<unsigned long long>(r.frames), ca_file.empty() ? "ws" : "wss");
@@ -132,6 +133,9 @@ void expect_none(const Counted& r) {
   EXPECT_GE(r.frames, 100U);
   EXPECT_EQ(r.allocations, 0U) << "heap allocations on the md thread over " << r.frames
                                << " frames";
+  // What cwtsd's cwts_handler_spills_total{thread="md"} shows: every read fit its slot, the
+  // reads before the sync too.
+  EXPECT_EQ(r.spills, 0U);
 }
 
 TEST(FeedAllocs, AFrameAfterTheBookIsSyncedAllocatesNothing) {

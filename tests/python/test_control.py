@@ -59,7 +59,7 @@ DOCUMENTED = {
     "cwts_trading_state": "gauge", "cwts_thread_heartbeat_age_seconds": "gauge",
     "cwts_md_messages": "counter", "cwts_venue_usage": "gauge", "cwts_ring_occupancy": "gauge",
     "cwts_venue_limit": "gauge", "cwts_venue_backoffs": "counter", "cwts_ready": "gauge",
-    "cwts_progress_timeout_seconds": "gauge",
+    "cwts_progress_timeout_seconds": "gauge", "cwts_handler_spills": "counter",
 }
 
 
@@ -118,6 +118,7 @@ def test_metrics_parse_and_move(engine):
     assert 0 < s2[("cwts_md_publish_latency_seconds_sum", ())] < count  # seconds, each well under 1 s
     for thread in ("md", "exec"):
         assert 0 <= s2[("cwts_thread_heartbeat_age_seconds", (("thread", thread),))] < 2
+        assert s2[("cwts_handler_spills_total", (("thread", thread),))] == 0  # no allocation
 
 
 def test_a_stuck_client_does_not_block_others(engine):

@@ -279,6 +279,7 @@ void ExecEngine::loop_once(std::int64_t now, bool& did_work) {
     clock_offset_ns_.store(vh.clock_offset_ns, std::memory_order_relaxed);
     venue_tracked_.store(vh.tracked_orders, std::memory_order_relaxed);
     venue_kept_.store(vh.kept_requests, std::memory_order_relaxed);
+    venue_spills_.store(vh.handler_spills, std::memory_order_relaxed);
   }
   heartbeat_.store(now, std::memory_order_relaxed);
   cc::store_word(market_.status.exec.heartbeat_ns, static_cast<std::uint64_t>(now),

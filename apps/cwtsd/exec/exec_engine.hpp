@@ -200,6 +200,10 @@ class ExecEngine final : private venue::VenueListener {
   [[nodiscard]] std::uint64_t venue_kept_requests() const noexcept {
     return venue_kept_.load(std::memory_order_relaxed);
   }
+  // The venue client's socket operations that allocated their handler memory (VenueHealth).
+  [[nodiscard]] std::uint64_t venue_handler_spills() const noexcept {
+    return venue_spills_.load(std::memory_order_relaxed);
+  }
 
  private:
   struct Limits {  // what reload() hands to the exec thread (a seqlock payload)
@@ -337,6 +341,7 @@ class ExecEngine final : private venue::VenueListener {
   std::atomic<std::uint64_t> backoffs_429_{0};
   std::atomic<std::uint64_t> backoffs_418_{0};
   std::atomic<std::uint64_t> venue_kept_{0};
+  std::atomic<std::uint64_t> venue_spills_{0};
   std::atomic<std::int64_t> clock_offset_ns_{0};
   std::atomic<std::uint64_t> foreign_orders_{0}, journal_failures_{0}, position_mismatches_{0};
   // Positions against balances, per base asset (exec thread; see check_positions()).

@@ -61,6 +61,10 @@ class MdThread {
 
   // Read by the ctl thread for /metrics: the publisher's counters are atomics or snapshots.
   [[nodiscard]] const publish::ShmPublisher& publisher() const noexcept { return *publisher_; }
+  // The feed's frame reads that allocated their handler memory (FeedClient::Counters, atomics).
+  [[nodiscard]] std::uint64_t feed_handler_spills() const noexcept {
+    return feed_->counters().handler_spills;
+  }
 
  private:
   void on_tick(md::Pipeline& p);  // md thread, from the feed's housekeeping tick

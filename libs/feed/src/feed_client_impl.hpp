@@ -114,7 +114,7 @@ struct HttpConn {
   X(closes_by_peer) X(snapshots_requested) X(snapshots_ok) X(snapshots_failed)               \
   X(snapshots_rejected) X(snapshots_discarded) X(snapshots_waited_for_weight)                 \
   X(frames_received) X(bytes_received)                                                      \
-  X(binary_frames)
+  X(binary_frames) X(handler_spills)
 // clang-format on
 
 struct AtomicCounters {
@@ -195,6 +195,7 @@ struct FeedClient::Impl {
     std::size_t index;
     State state = State::kIdle;
     std::shared_ptr<detail::WsConn> ws;
+    std::size_t spills_counted = 0;  // ws->slots.spilled() already in counters.handler_spills
     std::uint64_t gen = 0;  // unique per connection attempt: snapshots name the one they were for
     bool ever_connected = false;
     bool shutdown_announced = false;

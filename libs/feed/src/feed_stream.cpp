@@ -24,6 +24,7 @@ void FeedClient::Impl::start_connect(Link& l) {
   if (stopping) return;
   auto c = std::make_shared<WsConn>(ioc, ws_ep.tls ? &*tls : nullptr);
   l.ws = c;
+  l.spills_counted = 0;
   l.gen = ++next_gen;
   l.state = State::kConnecting;
   l.attempt_started = Clock::now();
@@ -152,6 +153,11 @@ void FeedClient::Impl::read(Link& l, const std::shared_ptr<WsConn>& c) {
 void FeedClient::Impl::on_read(Link& l, const std::shared_ptr<WsConn>& c, beast::error_code ec,
                                std::size_t n) {
   if (c != l.ws) return;
+  // The only operations that take the connection's slots are its reads: counted as they end.
+  if (const std::size_t spills = c->slots.spilled(); spills != l.spills_counted) {
+    bump(counters.handler_spills, spills - l.spills_counted);
+    l.spills_counted = spills;
+  }
   if (ec) return on_ws_error(l, c, ec);
   const std::int64_t receive_ns = realtime_ns();
   l.last_activity = Clock::now();

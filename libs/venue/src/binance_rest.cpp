@@ -262,6 +262,7 @@ VenueHealth BinanceRestVenue::health() const noexcept {
   h.clock_offset_ns = impl_->clock_offset_ns;
   h.tracked_orders = impl_->orders.size();
   h.kept_requests = impl_->placed.size();
+  h.handler_spills = counters().handler_spills;
   return h;
 }
 

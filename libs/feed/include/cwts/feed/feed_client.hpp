@@ -144,6 +144,9 @@ class FeedClient {
     std::uint64_t frames_received = 0;
     std::uint64_t bytes_received = 0;
     std::uint64_t binary_frames = 0;  // not expected from Binance; counted, not parsed
+    // Frame reads whose handler memory did not fit their connection's slots: each a heap
+    // allocation on the md thread (0 in the tests; cwts/net/handler_memory.hpp)
+    std::uint64_t handler_spills = 0;
   };
 
   // Throws std::invalid_argument on a bad config, std::runtime_error if TLS cannot be set up

@@ -104,6 +104,9 @@ struct VenueHealth {
   std::int64_t clock_offset_ns = 0;  // the venue's clock minus this host's
   std::uint64_t tracked_orders = 0;  // orders followed (not over, or their fees not known yet)
   std::uint64_t kept_requests = 0;   // order requests kept for a possible resend
+  // Socket operations whose handler memory did not fit their connection's slots: each a heap
+  // allocation on the exec thread (0 in the tests; cwts/net/handler_memory.hpp)
+  std::uint64_t handler_spills = 0;
 };
 
 class VenueClient {
