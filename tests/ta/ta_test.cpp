@@ -203,7 +203,14 @@ std::vector<ta::Params> param_sets(ta::Kind k) {
       break;
     case ta::Kind::kSar:
       p.v = {0.05, 0.02};
-      break;  // acceleration above maximum: clamped
+      break;                // acceleration above maximum: clamped
+    case ta::Kind::kTrima:  // odd and even periods: the window's middle bar, its two sums
+      for (const int period : {2, 3, 9, 10, 31}) {
+        p.v[0] = period;
+        r.push_back(p);
+      }
+      p.v[0] = ta::spec(k).params[0].min;
+      break;
     case ta::Kind::kObv:
     case ta::Kind::kTrange:
       return r;
