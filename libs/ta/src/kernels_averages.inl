@@ -488,17 +488,13 @@ void run_ma_lanes(int type, int period, std::size_t n, std::size_t lanes, const 
 struct MacdExt {
   // A batch runs its series in lanes a pass per average (lanes_form()), not three MaAny stepped
   // per bar (MaAny's dispatch every bar cost more than the lanes gained: 415 / 429 us for 32 x
-  // 2,000 bars on AVX2 / AVX-512 against 357 as scalar series). The passes in lanes pay while a
-  // pass's arrays stay in the caches: cwts-bench-ta BM_Many, 32 series on AVX-512, against the
-  // scalar series 249 / 349 us at 2,000 bars, 1.26 / 1.74 ms at 10,000, 3.36 / 3.76 at 20,000,
-  // 7.56 / 7.78 at 40,000, 20.3 / 18.8 at 100,000 (docs/benchmarks.md, 2026-12-07). Series
-  // longer than kLanesBars, and every series on the scalar unit, run through series(): the same
-  // passes one series at a time.
-  static constexpr std::size_t kLanesBars = 32'768;
+  // 2,000 bars on AVX2 / AVX-512 against 357 as scalar series), one vector's series at a time so
+  // that a pass's arrays stay in the caches for the next: cwts-bench-ta BM_Many, 32 series,
+  // AVX2 / AVX-512 / scalar series 190 / 195 / 352 us at 2,000 bars, 11.9 / 13.8 / 18.8 ms at
+  // 100,000 (docs/benchmarks.md, 2026-12-07). On the scalar unit each series runs through
+  // series(), the same passes one series at a time.
+  static constexpr bool kBatchAsScalarSeries = CWTS_TA_WIDTH == 1;
   static constexpr std::size_t kMaxLanes = 32;  // IsaKernels::width at most
-  static bool batch_as_scalar_series(const Params& /*unused*/, std::size_t n) noexcept {
-    return CWTS_TA_WIDTH == 1 || n > kLanesBars;
-  }
   long fast_delay, slow_delay;
   long t = 0;
   MaAny fast, slow, sig;
@@ -587,7 +583,13 @@ struct MacdExt {
   static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
                          const double* const* in, double* const* out) {
     assert(lanes <= kMaxLanes);
-    passes(pr, n, lanes, in, out, run_ma_lanes);
+    // A vector's series at a time: all of the batch's series in each pass measured slower from
+    // 10,000 bars on (the arrays of 16 series leave L2: 1.26 against 1.06 ms for 32 x 10,000 on
+    // AVX-512, 20.3 against 13.8 at 100,000).
+    for (std::size_t first = 0; first < lanes; first += CWTS_TA_WIDTH) {
+      passes(pr, n, std::min<std::size_t>(CWTS_TA_WIDTH, lanes - first), in + first,
+             out + 3 * first, run_ma_lanes);
+    }
   }
 #endif
 };

@@ -243,8 +243,7 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
 // WILLR: it would not fall back to step() one bar at a time; STOCH, STOCHF: never, their
 // averages gain more in lanes), or K::kBatchAsScalarSeries says its scalar series form beats its
 // lanes (ATR, NATR, WMA, HT_TRENDLINE, HT_SINE, HT_DCPHASE, MAMA: run_series() runs that form
-// where this unit has none), or K::batch_as_scalar_series says so of this series (MACDEXT's long
-// ones).
+// where this unit has none).
 // Otherwise the batch runs the series in lanes beside others (and where the kernel's lanes pay
 // only when they stream their stores, K::lanes_pay_only_streaming: MACD's long series, BBANDS
 // over the SMA, the batch decides call by call: registry.cpp, many_on).
@@ -253,9 +252,6 @@ bool series_suits_impl(Kind kind, const Params& p, std::size_t n,
   return with_kernel(kind, [&]<class K>() -> bool {
     if constexpr (requires { K::kBatchAsScalarSeries; }) {
       if (K::kBatchAsScalarSeries) return true;  // run_series() then runs the scalar form
-    }
-    if constexpr (requires { K::batch_as_scalar_series(p, n); }) {
-      if (K::batch_as_scalar_series(p, n)) return true;  // the same, on this series (MACDEXT)
     }
     if constexpr (!requires(double* const* o) { K::series(p, n, in, o); }) {
       return false;
