@@ -147,7 +147,12 @@ std::vector<ta::Params> param_sets(ta::Kind k) {
                                                  {20, 4, 6, 6, 1, 5},
                                                  {3, 8, 9, 2, 7, 1},
                                                  {8, 5, 8, 0, 3, 8},
-                                                 {12, 7, 42, 0, 9, 7}}) {
+                                                 {12, 7, 42, 0, 9, 7},
+                                                 {4, 2, 11, 1, 5, 3},
+                                                 {6, 3, 14, 4, 3, 4},
+                                                 {5, 5, 12, 6, 4, 5},
+                                                 {3, 4, 10, 7, 6, 6},
+                                                 {2, 1, 9, 8, 2, 0}}) {
         p.v = {static_cast<double>(f),  static_cast<double>(fm), static_cast<double>(sl),
                static_cast<double>(sm), static_cast<double>(g),  static_cast<double>(gm)};
         r.push_back(p);

@@ -86,6 +86,7 @@ void FeedClient::Impl::begin_stop() {
   for (auto& l : links) {
     l->reconnect_timer.cancel();
     l->pace_timer.cancel();
+    count_spills(*l);
     std::shared_ptr<WsConn> c = std::move(l->ws);
     l->ws.reset();
     const bool was_open = l->state == State::kOpen;

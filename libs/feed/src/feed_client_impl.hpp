@@ -280,6 +280,10 @@ struct FeedClient::Impl {
   void connect_failed(Link& l, const std::string& stage, beast::error_code ec,
                       const std::string& detail = {});
   void disconnect(Link& l, Why why, const std::string& detail);
+  // l.ws's operations that did not fit its slots since last counted, into
+  // counters.handler_spills: after each read, and before the connection is let go (a read still
+  // pending then took its memory when it began).
+  void count_spills(Link& l);
   // Every book the connection carries is invalid until its next snapshot (asked for if open).
   void invalidate_books(Link& l);
   void close_gracefully(const std::shared_ptr<detail::WsConn>& c, websocket::close_code code,

@@ -153,11 +153,7 @@ void FeedClient::Impl::read(Link& l, const std::shared_ptr<WsConn>& c) {
 void FeedClient::Impl::on_read(Link& l, const std::shared_ptr<WsConn>& c, beast::error_code ec,
                                std::size_t n) {
   if (c != l.ws) return;
-  // The only operations that take the connection's slots are its reads: counted as they end.
-  if (const std::size_t spills = c->slots.spilled(); spills != l.spills_counted) {
-    bump(counters.handler_spills, spills - l.spills_counted);
-    l.spills_counted = spills;
-  }
+  count_spills(l);
   if (ec) return on_ws_error(l, c, ec);
   const std::int64_t receive_ns = realtime_ns();
   l.last_activity = Clock::now();
@@ -234,8 +230,17 @@ void FeedClient::Impl::connect_failed(Link& l, const std::string& stage, beast::
                      .num("retry_ms", delay.count()));
 }
 
+// The only operations that take a connection's slots are its frame reads.
+void FeedClient::Impl::count_spills(Link& l) {
+  if (!l.ws || l.ws->slots.spilled() == l.spills_counted) return;  // no atomic add a frame
+  const std::size_t spills = l.ws->slots.spilled();
+  bump(counters.handler_spills, spills - l.spills_counted);
+  l.spills_counted = spills;
+}
+
 // The open connection is finished (error, close, silence, lifetime, serverShutdown).
 void FeedClient::Impl::disconnect(Link& l, Why why, const std::string& detail) {
+  count_spills(l);
   std::shared_ptr<WsConn> c = std::move(l.ws);
   l.ws.reset();
   const bool was_open = l.state == State::kOpen;

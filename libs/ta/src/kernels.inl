@@ -8,7 +8,6 @@
 // gives the same bits.
 #include <algorithm>
 #include <array>
-#include <cassert>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>

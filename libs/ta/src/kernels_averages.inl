@@ -494,7 +494,6 @@ struct MacdExt {
   // 100,000 (docs/benchmarks.md, 2026-12-07). On the scalar unit each series runs through
   // series(), the same passes one series at a time.
   static constexpr bool kBatchAsScalarSeries = CWTS_TA_WIDTH == 1;
-  static constexpr std::size_t kMaxLanes = 32;  // IsaKernels::width at most
   long fast_delay, slow_delay;
   long t = 0;
   MaAny fast, slow, sig;
@@ -548,8 +547,8 @@ struct MacdExt {
     const int gp = iparam(pr, 4), gt = iparam(pr, 5);
     const auto start = static_cast<std::size_t>(largest(pr));
     const std::size_t first = std::min(n, start + static_cast<std::size_t>(ma_lookback_of(gt, gp)));
-    std::array<const double*, kMaxLanes> x{};
-    std::array<double*, kMaxLanes> y{};
+    std::array<const double*, CWTS_TA_WIDTH> x{};  // lanes <= CWTS_TA_WIDTH (lanes_form())
+    std::array<double*, CWTS_TA_WIDTH> y{};
     // One average from bar `from`: lane l's source (its input, or its MACD line) into output j.
     const auto average = [&](int type, int period, std::size_t from, bool of_line, std::size_t j) {
       for (std::size_t l = 0; l < lanes; ++l) {
@@ -582,7 +581,6 @@ struct MacdExt {
 #else
   static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
                          const double* const* in, double* const* out) {
-    assert(lanes <= kMaxLanes);
     // A vector's series at a time: all of the batch's series in each pass measured slower from
     // 10,000 bars on (the arrays of 16 series leave L2: 1.26 against 1.06 ms for 32 x 10,000 on
     // AVX-512, 20.3 against 13.8 at 100,000).
