@@ -938,13 +938,14 @@ TEST(TaReference, AMacdBatchRunsLongSeriesAsScalarSeries) {
 }
 
 // Lanes writing 1 MiB or more a call stream their stores where a vector is a cache line (AVX-512)
-// and every output starts on one; MACD's long series and BBANDS's over the SMA, which otherwise
-// run one at a time, then run in lanes, but those of a call that would not stream, or would leave
-// most lanes idle (a short last call), still one at a time.
-// Into outputs one double off the lines, ordinary stores, and MACD's and BBANDS's series one at a
-// time. The stream's bits every way, the tiles' bars and the last bars past them (n is not a
-// multiple of 8), full calls and calls with idle lanes (13 series: a group of 8 and one of 5), and
-// nothing written past an output's n bars.
+// and every output starts on one; MACD's long series, which otherwise run one at a time, then run
+// in lanes, but those of a call that would not stream, or would leave most lanes idle (a short
+// last call), still one at a time.
+// Into outputs one double off the lines, ordinary stores, and MACD's series one at a time.
+// BBANDS over the SMA runs in lanes either way, its sums with ordinary stores (its bands read them
+// right after). The stream's bits every way, the tiles' bars and the last bars past them (n is not
+// a multiple of 8), full calls and calls with idle lanes (13 series: a group of 8 and one of 5),
+// and nothing written past an output's n bars.
 TEST(TaReference, LanesPastTheCachesStreamTheSameBitsIntoOutputsOnCacheLines) {
   struct Case {
     ta::Kind k;
@@ -978,12 +979,17 @@ TEST(TaReference, LanesPastTheCachesStreamTheSameBitsIntoOutputsOnCacheLines) {
         const std::uint64_t streamed = ta::detail::streamed_lane_runs(),
                             scalar = ta::detail::batch_scalar_series_runs();
         ta::run_many(c.k, p, n, count, in, out);
-        const bool streams = isa == ta::Isa::kAvx512 && off == 0;
+        const bool streams = isa == ta::Isa::kAvx512 && off == 0 && c.k != ta::Kind::kBbands;
         EXPECT_EQ(ta::detail::streamed_lane_runs() > streamed, streams) << what;
-        if (c.k == ta::Kind::kMacd || c.k == ta::Kind::kBbands) {  // BBANDS over the SMA
+        if (c.k == ta::Kind::kMacd) {
           // Calls of 8 lanes; a last call of 2 would not stream, one of 1 (45,001 bars: 1 MiB)
           // would, but would leave 7 lanes idle: either runs its series one at a time.
           EXPECT_EQ(ta::detail::batch_scalar_series_runs() - scalar, streams ? count % 8 : count)
+              << what;
+        }
+        if (c.k == ta::Kind::kBbands) {
+          EXPECT_EQ(ta::detail::batch_scalar_series_runs() - scalar,
+                    isa == ta::Isa::kScalar ? count : 0)
               << what;
         }
         for (std::size_t s = 0; s < count; ++s) {
@@ -1005,18 +1011,21 @@ TEST(TaReference, LanesPastTheCachesStreamTheSameBitsIntoOutputsOnCacheLines) {
   ta::set_isa(ta::Isa::kScalar);
 }
 
-// BBANDS runs a batch's series over the SMA as scalar series (its bands in lanes of their own),
-// over any other average in lanes: the stream's bits either way. (Calls whose lanes would stream
-// their stores keep the lanes: the streaming test above; these calls are under 1 MiB.)
-TEST(TaReference, ABbandsBatchOverTheSmaRunsAsScalarSeries) {
+// BBANDS runs a batch's series in lanes: over the SMA its sums (the mean, the variance) in lanes
+// and then its bands over each series, a vector's series at a time (11 series: a full vector and
+// part of one on AVX-512); over any other average step() in lanes. The stream's bits either way,
+// with one width for both bands and two (the upper band's product fused with its sum), periods
+// 2 and 20.
+TEST(TaReference, ABbandsBatchRunsInLanesOverEveryAverage) {
   const std::size_t count = 11;
   for (const int matype : {0, 1, 3}) {
-    ta::Params p = ta::default_params(ta::Kind::kBbands);
-    p.v[3] = matype;
-    for (const std::size_t n : {700UL, 3001UL}) {
-      check_batch_routing(ta::Kind::kBbands, p, n, count, 270, [&](ta::Isa isa) {
-        return isa == ta::Isa::kScalar || matype == 0 ? count : 0;
-      });
+    for (const auto& [period, up, dn] : {std::array<double, 3>{20, 2.0, 2.0}, {2, 1.5, 2.5}}) {
+      ta::Params p = ta::default_params(ta::Kind::kBbands);
+      p.v = {period, up, dn, static_cast<double>(matype)};
+      for (const std::size_t n : {700UL, 3001UL}) {
+        check_batch_routing(ta::Kind::kBbands, p, n, count, 270,
+                            [&](ta::Isa isa) { return isa == ta::Isa::kScalar ? count : 0; });
+      }
     }
   }
 }

@@ -247,8 +247,8 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
 // lanes (ATR, NATR, WMA, HT_TRENDLINE, HT_SINE, HT_DCPHASE, MAMA: run_series() runs that form
 // where this unit has none).
 // Otherwise the batch runs the series in lanes beside others (and where the kernel's lanes pay
-// only when they stream their stores, K::lanes_pay_only_streaming: MACD's long series, BBANDS
-// over the SMA, the batch decides call by call: registry.cpp, many_on).
+// only when they stream their stores, K::lanes_pay_only_streaming: MACD's long series, the
+// batch decides call by call: registry.cpp, many_on).
 bool series_suits_impl(Kind kind, const Params& p, std::size_t n,
                        const double* const* in) noexcept {
   return with_kernel(kind, [&]<class K>() -> bool {
@@ -295,6 +295,27 @@ void run_lanes_impl(Kind kind, const Params& p, std::size_t n, std::size_t lanes
 }
 
 #if CWTS_TA_WIDTH > 1
+void Bbands::lanes_form(const Params& pr, std::size_t n, std::size_t lanes, const double* const* in,
+                        double* const* out) {
+  if (iparam(pr, 3) != 0) return run_kernel<Bbands>(pr, n, lanes, in, out, 1, 3);
+  const auto first = static_cast<std::size_t>(iparam(pr, 0) - 1);  // the first bar with bands
+  // A vector's series at a time: the bands read what the sums just wrote, still in the caches.
+  for (std::size_t from = 0; from < lanes; from += CWTS_TA_WIDTH) {
+    const std::size_t count = std::min<std::size_t>(CWTS_TA_WIDTH, lanes - from);
+    std::array<double*, 2 * CWTS_TA_WIDTH> sums{};
+    for (std::size_t l = 0; l < count; ++l) {
+      sums[2 * l] = out[3 * (from + l)];          // the variance, in the upper band
+      sums[2 * l + 1] = out[3 * (from + l) + 1];  // the mean: the middle band
+    }
+    run_kernel<BbandsSums>(pr, n, count, in + from, sums.data(), 1, 2, false);
+    for (std::size_t l = 0; l < count; ++l) {
+      double* const* o = out + 3 * (from + l);
+      std::fill(o[2], o[2] + std::min(n, first), kNaN);
+      if (first < n) band_pass(o[0], o[1], o[2], first, n, pr.v[1], pr.v[2]);
+    }
+  }
+}
+
 void run_ma_lanes(int type, int period, std::size_t n, std::size_t lanes, const double* const* in,
                   double* const* out) {
   if (period == 1) {  // TA_MA: the input itself, whatever the type

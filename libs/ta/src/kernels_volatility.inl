@@ -147,16 +147,15 @@ struct Stddev {
 // (TA_STDDEV), as TA-Lib computes it: called from the average's first output, so its running sums
 // start p - 1 bars before that, not at the first bar (the same values to a few ulp; its bits).
 struct Bbands {
-  // A batch runs each series over the SMA through the scalar series form below (its bands four
-  // bars at a time), not in lanes (a tile of three outputs per lane): 16 series x 8 sets, AVX-512
-  // lanes 0.63 / 6.25 / 89.8 ms at 1,000 / 10,000 / 100,000 bars, 0.58 / 4.12 / 66.3 so
-  // (docs/benchmarks.md, 2026-12-06, seventh session); except where the lanes stream their stores
-  // (AVX-512, a call's outputs 1 MiB or more, on cache lines), as MACD's: 3.5-3.9 ms
-  // against 3.9-4.8 at 10,000 bars (2026-12-07, tenth session). Over any other average the lanes
-  // pay.
-  static bool lanes_pay_only_streaming(const Params& pr, std::size_t /*unused*/) noexcept {
-    return iparam(pr, 3) == 0;
-  }
+  // A batch's series over the SMA run in lanes as the series form runs one: the mean and the
+  // variance in lanes (BbandsSums, two outputs), then the bands over each series (band_pass), a
+  // vector's series at a time (lanes_form(), kernels_dispatch.inl); stepping all three outputs in
+  // the lanes (a tile of three outputs per lane) measured slower than the series form
+  // (docs/benchmarks.md, 2026-12-06, seventh session). Over any other average step() in lanes.
+#if CWTS_TA_WIDTH > 1
+  static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
+                         const double* const* in, double* const* out);
+#endif
   double up, dn;
   bool sma_mid;
   long var_from;  // the bar TA_STDDEV's sums start at
@@ -206,6 +205,35 @@ struct Bbands {
       lower = mid - sd * splat(dn);
     }
   }
+  // bands() over bars [from, to), each one's variance in `upper` on entry.
+  static void band_pass(double* upper, const double* middle, double* lower, std::size_t from,
+                        std::size_t to, double up, double dn) noexcept {
+    std::size_t t = from;
+    if (up == dn) {   // sqrt, a product and a sum or difference each: the same in the lanes
+#if defined(__AVX__)  // the scalar unit built with -mfma
+      const __m256d u4 = _mm256_set1_pd(up);
+      for (; t + 4 <= to; t += 4) {
+        const __m256d w = _mm256_mul_pd(_mm256_sqrt_pd(_mm256_loadu_pd(upper + t)), u4);
+        const __m256d m = _mm256_loadu_pd(middle + t);
+        _mm256_storeu_pd(upper + t, _mm256_add_pd(m, w));
+        _mm256_storeu_pd(lower + t, _mm256_sub_pd(m, w));
+      }
+#endif
+      const __m128d u = _mm_set1_pd(up);
+      for (; t + 2 <= to; t += 2) {
+        const __m128d w = _mm_mul_pd(_mm_sqrt_pd(_mm_loadu_pd(upper + t)), u);
+        const __m128d m = _mm_loadu_pd(middle + t);
+        _mm_storeu_pd(upper + t, _mm_add_pd(m, w));
+        _mm_storeu_pd(lower + t, _mm_sub_pd(m, w));
+      }
+    }
+    for (; t < to; ++t) {  // lane 0 of the unit's vectors (the value itself on a scalar unit)
+      V u, l;
+      bands(splat(middle[t]), splat(upper[t]), up, dn, u, l);
+      std::memcpy(upper + t, &u, sizeof(double));
+      std::memcpy(lower + t, &l, sizeof(double));
+    }
+  }
 #if CWTS_TA_WIDTH == 1
   // One whole series over the SMA (the other averages through step()): SmaState's and the
   // variance's operations in their order, the window read straight from the array, so the same
@@ -246,31 +274,30 @@ struct Bbands {
       band_pass(upper, middle, lower, first, to, up, dn);
     }
   }
-  // bands() over bars [from, to), each one's variance in `upper` on entry.
-  static void band_pass(double* upper, const double* middle, double* lower, std::size_t from,
-                        std::size_t to, double up, double dn) noexcept {
-    std::size_t t = from;
-    if (up == dn) {   // sqrt, a product and a sum or difference each: the same in the lanes
-#if defined(__AVX__)  // the scalar unit built with -mfma
-      const __m256d u4 = _mm256_set1_pd(up);
-      for (; t + 4 <= to; t += 4) {
-        const __m256d w = _mm256_mul_pd(_mm256_sqrt_pd(_mm256_loadu_pd(upper + t)), u4);
-        const __m256d m = _mm256_loadu_pd(middle + t);
-        _mm256_storeu_pd(upper + t, _mm256_add_pd(m, w));
-        _mm256_storeu_pd(lower + t, _mm256_sub_pd(m, w));
-      }
 #endif
-      const __m128d u = _mm_set1_pd(up);
-      for (; t + 2 <= to; t += 2) {
-        const __m128d w = _mm_mul_pd(_mm_sqrt_pd(_mm_loadu_pd(upper + t)), u);
-        const __m128d m = _mm_loadu_pd(middle + t);
-        _mm_storeu_pd(upper + t, _mm_add_pd(m, w));
-        _mm_storeu_pd(lower + t, _mm_sub_pd(m, w));
-      }
-    }
-    for (; t < to; ++t) bands(middle[t], upper[t], up, dn, upper[t], lower[t]);
+};
+
+// BBANDS's sums over the SMA in lanes: the mean and the variance, Bbands::step()'s SmaState and
+// VarState in its order (so its bits), the variance into out[0] (the upper band, where
+// band_pass() takes it), the mean into out[1] (the middle band).
+struct BbandsSums {
+  SmaState sma;
+  VarState v;
+  explicit BbandsSums(const Params& pr) : sma(iparam(pr, 0)), v(iparam(pr, 0)) {}
+  void reset() noexcept {
+    sma.reset();
+    v.reset();
   }
-#endif
+  void step(const V* x, V* y) noexcept {
+    V mid, var;
+    const bool ok = sma.step(x[0], mid);
+    if (!v.step(x[0], var) || !ok) {
+      y[0] = y[1] = splat(kNaN);
+      return;
+    }
+    y[0] = var;
+    y[1] = mid;
+  }
 };
 
 // TA_ATR / TA_NATR: SMA of the first p true ranges (bars 1..p), then Wilder's step written as
