@@ -227,11 +227,18 @@ struct Bbands {
         _mm_storeu_pd(lower + t, _mm_sub_pd(m, w));
       }
     }
-    for (; t < to; ++t) {  // lane 0 of the unit's vectors (the value itself on a scalar unit)
-      V u, l;
-      bands(splat(middle[t]), splat(upper[t]), up, dn, u, l);
-      std::memcpy(upper + t, &u, sizeof(double));
-      std::memcpy(lower + t, &l, sizeof(double));
+    // bands()'s operations on plain doubles (a whole vector a bar would cost the wide units a
+    // 512-bit square root for one value; std::fma is the scalar units' fmadd()).
+    for (; t < to; ++t) {
+      const double sd = std::sqrt(upper[t]);
+      if (up == dn) {
+        const double w = sd * up;
+        upper[t] = middle[t] + w;
+        lower[t] = middle[t] - w;
+      } else {
+        upper[t] = std::fma(sd, up, middle[t]);
+        lower[t] = middle[t] - sd * dn;
+      }
     }
   }
 #if CWTS_TA_WIDTH == 1

@@ -224,8 +224,8 @@ struct IsaKernels {
   // Whether one call of `lanes` series (at most lane_width: one vector, one call of run_lanes) of
   // n bars into these outputs (out[l * n_outputs + j]) stores them with non-temporal stores
   // (AVX-512, outputs on cache lines, 1 MiB or more a call; kernels.inl), and whether this
-  // kernel's lanes pay only then (MACD's series of 2,048 bars or more, BBANDS over the SMA: a batch
-  // runs the series of a call that would not stream one at a time).
+  // kernel's lanes pay only then (MACD's series of 2,048 bars or more: a batch runs the series of a
+  // call that would not stream one at a time).
   bool (*lanes_stream)(std::size_t n, std::size_t lanes, std::size_t n_outputs,
                        double* const* out) noexcept;
   bool (*lanes_pay_only_streaming)(Kind, const Params&, std::size_t n) noexcept;
