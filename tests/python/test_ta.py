@@ -414,7 +414,7 @@ def test_a_batch_writes_into_the_arrays_it_is_given():
 def test_a_batchs_outputs_start_on_cache_lines_and_past_the_caches_equal_each_series_alone(isa):
     """A batch allocates each output from a 64-byte boundary, so that with series whose length is
     a multiple of 8 every row starts on a cache line and lanes writing past the caches stream whole
-    lines (AVX-512; MACD's long series then run in lanes). The values are each series' own, into
+    lines (AVX-512). The values are each series' own, into
     those outputs and into out= arrays one double off the lines."""
     close = np.vstack([dataset("walk", seed=s, n=9000)["close"] for s in range(16)])
     sets = {"fastperiod": [12, 5], "slowperiod": [26, 40]}

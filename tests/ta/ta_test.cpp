@@ -129,8 +129,12 @@ std::vector<ta::Params> param_sets(ta::Kind k) {
   ta::Params p = ta::default_params(k);
   switch (k) {
     case ta::Kind::kMacd:
-      p.v = {26, 12, 1};
-      break;  // swapped fast/slow, signal 1
+      p.v = {26, 12, 1};  // swapped fast/slow, signal 1
+      r.push_back(p);
+      p.v = {5, 5, 4};  // fast = slow: a line of zeros
+      r.push_back(p);
+      p.v = {3, 17, 2};
+      break;
     case ta::Kind::kBbands:
       p.v = {5, 1.0, 3.0, 0};
       r.push_back(p);
@@ -924,25 +928,26 @@ TEST(TaReference, AMacdExtBatchRunsItsAveragesInLanes) {
   }
 }
 
-// MACD runs a batch's series of 2,048 bars or more as scalar series, shorter ones in lanes (the
-// lanes pay while the series stay in the caches): the stream's bits either way.
-TEST(TaReference, AMacdBatchRunsLongSeriesAsScalarSeries) {
+// MACD runs a batch's series in lanes at every length, a vector's series at a time: step() until
+// the signal average is seeded, then the three recurrences in registers, a tile of bars at a time
+// from a multiple of the lane width (11 series: a full vector and part of one on AVX-512). The
+// stream's bits: series that end before the signal is seeded, on the bar it is, in the bars
+// before the first tile, in a tile and past the last one.
+TEST(TaReference, AMacdBatchRunsInLanesAtEveryLength) {
   const std::size_t count = 11;
   for (const ta::Params& p : param_sets(ta::Kind::kMacd)) {
-    for (const std::size_t n : {700UL, 2047UL, 2048UL, 3001UL}) {
-      check_batch_routing(ta::Kind::kMacd, p, n, count, 170, [&](ta::Isa isa) {
-        return isa == ta::Isa::kScalar || n >= 2048 ? count : 0;
-      });
+    for (const std::size_t n : {20UL, 33UL, 34UL, 37UL, 700UL, 2048UL, 3001UL}) {
+      check_batch_routing(ta::Kind::kMacd, p, n, count, 170,
+                          [&](ta::Isa isa) { return isa == ta::Isa::kScalar ? count : 0; });
     }
   }
 }
 
 // Lanes writing 1 MiB or more a call stream their stores where a vector is a cache line (AVX-512)
-// and every output starts on one; MACD's long series, which otherwise run one at a time, then run
-// in lanes, but those of a call that would not stream, or would leave most lanes idle (a short
-// last call), still one at a time.
-// Into outputs one double off the lines, ordinary stores, and MACD's series one at a time.
-// BBANDS over the SMA runs in lanes either way, its sums with ordinary stores (its bands read them
+// and every output starts on one; MACD's lanes form decides a vector's series at a time (10 series
+// of 9,001 bars: a call of 8 streams, the last 2 do not; 9 of 45,001: the last one alone writes
+// 1 MiB and streams too). Into outputs one double off the lines, ordinary stores. MACD and BBANDS
+// over the SMA run in lanes either way, BBANDS's sums with ordinary stores (its bands read them
 // right after). The stream's bits every way, the tiles' bars and the last bars past them (n is not
 // a multiple of 8), full calls and calls with idle lanes (13 series: a group of 8 and one of 5),
 // and nothing written past an output's n bars.
@@ -981,13 +986,7 @@ TEST(TaReference, LanesPastTheCachesStreamTheSameBitsIntoOutputsOnCacheLines) {
         ta::run_many(c.k, p, n, count, in, out);
         const bool streams = isa == ta::Isa::kAvx512 && off == 0 && c.k != ta::Kind::kBbands;
         EXPECT_EQ(ta::detail::streamed_lane_runs() > streamed, streams) << what;
-        if (c.k == ta::Kind::kMacd) {
-          // Calls of 8 lanes; a last call of 2 would not stream, one of 1 (45,001 bars: 1 MiB)
-          // would, but would leave 7 lanes idle: either runs its series one at a time.
-          EXPECT_EQ(ta::detail::batch_scalar_series_runs() - scalar, streams ? count % 8 : count)
-              << what;
-        }
-        if (c.k == ta::Kind::kBbands) {
+        if (c.k == ta::Kind::kMacd || c.k == ta::Kind::kBbands) {
           EXPECT_EQ(ta::detail::batch_scalar_series_runs() - scalar,
                     isa == ta::Isa::kScalar ? count : 0)
               << what;

@@ -62,9 +62,7 @@ const IsaKernels& scalar_kernels() noexcept {
                             &isa_scalar::sweep_suits_impl,
                             &isa_scalar::run_sweep_impl,
                             isa_scalar::kLaneWidth,
-                            &isa_scalar::sweep_fewest_impl,
-                            &isa_scalar::lanes_stream_impl,
-                            &isa_scalar::lanes_pay_only_streaming_impl};
+                            &isa_scalar::sweep_fewest_impl};
   return k;
 }
 

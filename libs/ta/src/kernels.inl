@@ -184,6 +184,24 @@ inline bool streams(double* const* op, std::size_t count, std::size_t bytes) noe
   return true;
 }
 
+#if CWTS_TA_WIDTH > 1
+// A transposed tile (row l = lane l's W bars from bar t) into the first `lanes` outputs: streamed
+// (streams() said so: the outputs start on cache lines, so row l's W bars are one line) or not.
+[[gnu::always_inline]] inline void store_tile(double* const* op, std::size_t lanes, std::size_t t,
+                                              const V* tile, bool stream) noexcept {
+  if (stream) {
+#if CWTS_TA_WIDTH == 8
+    for (std::size_t l = 0; l < lanes; ++l) _mm512_stream_pd(op[l] + t, (__m512d)tile[l]);
+#endif
+  } else {
+    for (std::size_t l = 0; l < lanes; ++l) std::memcpy(op[l] + t, &tile[l], sizeof(V));
+  }
+}
+#endif
+
+// Bars ahead that lanes reading many series prefetch each one (8 cache lines).
+constexpr std::size_t kPrefetchAhead = 64;
+
 inline int iparam(const Params& p, int i) noexcept {
   return static_cast<int>(p.v[static_cast<std::size_t>(i)]);
 }

@@ -9,7 +9,6 @@
 // recurrence such as EMA is latency-bound: one chain leaves most of the core idle).
 constexpr std::size_t kLaneWidth = CWTS_TA_WIDTH;
 constexpr std::size_t kGroups = CWTS_TA_WIDTH == 1 ? 1 : CWTS_TA_WIDTH == 4 ? 4 : 2;
-constexpr std::size_t kPrefetchAhead = 64;  // bars (8 cache lines)
 
 // may_stream false: ordinary stores whatever the size (outputs read again right after the call,
 // MACDEXT's passes).
@@ -75,15 +74,7 @@ void run_groups(const Params& p, std::size_t n, std::size_t lanes, const double*
     for (std::size_t g = 0; g < G; ++g) {
       for (std::size_t j = 0; j < n_out; ++j) {
         transpose(tout[g][j]);
-        if (stream) {
-#if CWTS_TA_WIDTH == 8
-          for (std::size_t l = 0; l < used[g]; ++l)
-            _mm512_stream_pd(op[g][j][l] + t, (__m512d)tout[g][j][l]);
-#endif
-        } else {
-          for (std::size_t l = 0; l < used[g]; ++l)
-            std::memcpy(op[g][j][l] + t, &tout[g][j][l], sizeof(V));
-        }
+        store_tile(op[g][j], used[g], t, tout[g][j], stream);
       }
     }
   }
@@ -246,9 +237,7 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
 // averages gain more in lanes), or K::kBatchAsScalarSeries says its scalar series form beats its
 // lanes (ATR, NATR, WMA, HT_TRENDLINE, HT_SINE, HT_DCPHASE, MAMA: run_series() runs that form
 // where this unit has none).
-// Otherwise the batch runs the series in lanes beside others (and where the kernel's lanes pay
-// only when they stream their stores, K::lanes_pay_only_streaming: MACD's long series, the
-// batch decides call by call: registry.cpp, many_on).
+// Otherwise the batch runs the series in lanes beside others.
 bool series_suits_impl(Kind kind, const Params& p, std::size_t n,
                        const double* const* in) noexcept {
   return with_kernel(kind, [&]<class K>() -> bool {
@@ -281,7 +270,8 @@ bool run_series_impl(Kind kind, const Params& p, std::size_t n, const double* co
 }
 
 // Series in lanes: run_groups() stepping the kernel, or the kernel's own lanes form where it has
-// one (MACDEXT: a pass per average, each through its own kernel's lanes).
+// one (MACDEXT: a pass per average, each through its own kernel's lanes; BBANDS over the SMA: its
+// sums, then its bands; MACD: its recurrences in registers once seeded).
 void run_lanes_impl(Kind kind, const Params& p, std::size_t n, std::size_t lanes,
                     const double* const* in, double* const* out) {
   const KindSpec& s = spec(kind);
@@ -435,28 +425,11 @@ void run_sweep_impl(Kind kind, const Params* sets, std::size_t count, std::size_
 #endif
 }
 
-bool lanes_stream_impl(std::size_t n, std::size_t lanes, std::size_t n_out,
-                       double* const* out) noexcept {
-  return streams(out, lanes * n_out, n * lanes * n_out * sizeof(double));
-}
-
-bool lanes_pay_only_streaming_impl(Kind kind, const Params& p, std::size_t n) noexcept {
-  return with_kernel(kind, [&]<class K>() -> bool {
-    if constexpr (requires { K::lanes_pay_only_streaming(p, n); }) {
-      return K::lanes_pay_only_streaming(p, n);
-    } else {
-      return false;
-    }
-  });
-}
-
 // This unit's entry points (detail::avx2_kernels() and the others hand them out).
 const detail::IsaKernels& isa_kernels() noexcept {
-  static const detail::IsaKernels k{&run_lanes_impl,    kLaneWidth * kGroups,
-                                    &run_series_impl,   &series_suits_impl,
-                                    &sweep_suits_impl,  &run_sweep_impl,
-                                    kLaneWidth,         &sweep_fewest_impl,
-                                    &lanes_stream_impl, &lanes_pay_only_streaming_impl};
+  static const detail::IsaKernels k{&run_lanes_impl,    kLaneWidth * kGroups, &run_series_impl,
+                                    &series_suits_impl, &sweep_suits_impl,    &run_sweep_impl,
+                                    kLaneWidth,         &sweep_fewest_impl};
   return k;
 }
 

@@ -501,19 +501,6 @@ void many_on(Kind k, const Params& p, std::size_t n, std::size_t series, const d
       // the ISA's whole-series form or the scalar kernel (one MACD series in AVX-512's lanes was
       // 3x its scalar time, docs/benchmarks.md).
       for (std::size_t l = 0; l < lanes; ++l) alone(l);
-    } else if (kern.lanes_pay_only_streaming(k, p, n)) {
-      // Lanes that pay only when they stream their stores (MACD's long series): a call of one
-      // vector's lanes at a time, which streams exactly when lanes_stream() says; the series of a
-      // call that would not (a short last call), or that would leave most of the vector idle (as
-      // above), run one at a time.
-      for (std::size_t first = 0; first < lanes; first += kern.lane_width) {
-        const std::size_t c = std::min(kern.lane_width, lanes - first);
-        if (c * 4 > kern.lane_width && kern.lanes_stream(n, c, no, lane_out.data() + first * no)) {
-          kern.run_lanes(k, p, n, c, lane_in.data() + first * ni, lane_out.data() + first * no);
-        } else {
-          for (std::size_t l = first; l < first + c; ++l) alone(l);
-        }
-      }
     } else {
       kern.run_lanes(k, p, n, lanes, lane_in.data(), lane_out.data());
     }

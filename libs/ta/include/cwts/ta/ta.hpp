@@ -206,9 +206,7 @@ struct IsaKernels {
   // Whether a batch should run this series (n bars, its inputs) through run_series: the kernel
   // has a whole-series form and it is worth it here. Not where the form would fall back to one
   // bar at a time (MIN, MAX, WILLR: a NaN or a -0, a period over a chunk), nor where the series'
-  // recurrences gain more in lanes beside other series (STOCH, STOCHF). (Kernels whose lanes pay
-  // only when they stream their stores: a batch decides call by call, lanes_pay_only_streaming
-  // below.)
+  // recurrences gain more in lanes beside other series (STOCH, STOCHF).
   bool (*series_suits)(Kind, const Params&, std::size_t n, const double* const* in) noexcept;
   // Whether this set can run in a sweep (the kernel has a sweep form on this ISA and the set is
   // one it covers); always false on the scalar ISA.
@@ -221,14 +219,6 @@ struct IsaKernels {
   // The fewest sets a run_sweep() of this kind should take: below it the sets run faster one
   // after the other (2 unless the kernel's sweep form measured otherwise).
   std::size_t (*sweep_fewest)(Kind) noexcept;
-  // Whether one call of `lanes` series (at most lane_width: one vector, one call of run_lanes) of
-  // n bars into these outputs (out[l * n_outputs + j]) stores them with non-temporal stores
-  // (AVX-512, outputs on cache lines, 1 MiB or more a call; kernels.inl), and whether this
-  // kernel's lanes pay only then (MACD's series of 2,048 bars or more: a batch runs the series of a
-  // call that would not stream one at a time).
-  bool (*lanes_stream)(std::size_t n, std::size_t lanes, std::size_t n_outputs,
-                       double* const* out) noexcept;
-  bool (*lanes_pay_only_streaming)(Kind, const Params&, std::size_t n) noexcept;
 };
 // Series an ISA's whole-series form has run since start (run() and run_many(); a form that fell
 // back to one bar at a time inside counts too): which path a batch took, for tests.
