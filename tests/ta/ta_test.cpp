@@ -943,6 +943,23 @@ TEST(TaReference, AMacdBatchRunsInLanesAtEveryLength) {
   }
 }
 
+// KAMA runs a batch's series in lanes, a vector's series at a time: step() through the first
+// p + 1 bars, then its state in registers, the value p bars back read from the input (11 series
+// of every shape, flat runs among them: the summed moves reset to 0). The stream's bits: series
+// that end inside the warm-up, on its last bar, before the first tile, in one and past the last;
+// period 1 (a copy of the input) and 2.
+TEST(TaReference, AKamaBatchRunsInLanesAtEveryLength) {
+  const std::size_t count = 11;
+  for (const int period : {1, 2, 10, 30}) {
+    ta::Params p = ta::default_params(ta::Kind::kKama);
+    p.v[0] = period;
+    for (const std::size_t n : {8UL, 30UL, 31UL, 33UL, 40UL, 700UL, 3001UL}) {
+      check_batch_routing(ta::Kind::kKama, p, n, count, 180,
+                          [&](ta::Isa isa) { return isa == ta::Isa::kScalar ? count : 0; });
+    }
+  }
+}
+
 // Lanes writing 1 MiB or more a call stream their stores where a vector is a cache line (AVX-512)
 // and every output starts on one; MACD's lanes form decides a vector's series at a time (10 series
 // of 9,001 bars: a call of 8 streams, the last 2 do not; 9 of 45,001: the last one alone writes

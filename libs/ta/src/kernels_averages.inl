@@ -205,6 +205,54 @@ struct Kama {
     sc = sc * sc;
     return fmadd(v - prev, sc, prev);
   }
+#if CWTS_TA_WIDTH > 1
+  // A batch's series in lanes, a vector's series at a time: step() through the first p + 1 bars,
+  // then steady_lanes() with the state in registers and the value p bars back read from the
+  // input (a second tile, from bar t - p) instead of the ring. step()'s operations in its order,
+  // so the same bits. Through run_groups() (the state, the ring and its index in the kernel
+  // object, step()'s branches every bar) a lane-bar took about 5 cycles.
+  static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
+                         const double* const* in, double* const* out) {
+    constexpr std::size_t W = CWTS_TA_WIDTH;
+    const auto p = static_cast<std::size_t>(iparam(pr, 0));
+    if (p == 1) {  // TA-Lib: a copy of the input
+      for (std::size_t l = 0; l < lanes; ++l) std::copy(in[l], in[l] + n, out[l]);
+      return;
+    }
+    for (std::size_t from = 0; from < lanes; from += W) {
+      const std::size_t count = std::min(W, lanes - from);
+      const double* ip[2][W];
+      double* op[1][W];
+      for (std::size_t l = 0; l < W; ++l) {
+        const std::size_t s = from + (l < count ? l : 0);  // an idle lane repeats the first
+        ip[0][l] = in[s];
+        ip[1][l] = in[s];  // read p bars back
+        op[0][l] = out[s];
+      }
+      Kama k(pr);
+      std::size_t t = 0;
+      for (; t < n && t <= p; ++t) {
+        const V x = load_lanes(ip[0], W, t);
+        V y;
+        k.step(&x, &y);
+        store_lanes(op[0], count, t, y);
+      }
+      V sum = k.sum, flat = k.flat, kama = k.kama, prev = k.prev_x, trailing = k.trailing;
+      const int pi = k.p;
+      steady_lanes<2, 1, 1>(
+          t, n, count, ip, {0, p}, op, streams(out + from, count, n * count * sizeof(double)),
+          [&](const V* x, V* y) {  // step() past bar p: x[0] the bar, x[1] the one p bars back
+            const V roc = x[0] - x[1];
+            slide(sum, flat, trailing - x[1], x[0] - prev, pi);
+            trailing = x[1];
+            kama = smoothed(kama, x[0], roc, sum);
+            y[0] = kama;
+            prev = x[0];
+          },
+          [](V*) {});
+    }
+  }
+#endif
 #if CWTS_TA_WIDTH == 1
   // One whole series read straight from its array (the value p bars back is x[t - p], no ring):
   // step()'s operations in step()'s order, so the same bits.

@@ -9,6 +9,7 @@
 // recurrence such as EMA is latency-bound: one chain leaves most of the core idle).
 constexpr std::size_t kLaneWidth = CWTS_TA_WIDTH;
 constexpr std::size_t kGroups = CWTS_TA_WIDTH == 1 ? 1 : CWTS_TA_WIDTH == 4 ? 4 : 2;
+constexpr std::size_t kPrefetchAhead = 64;  // bars (8 cache lines)
 
 // may_stream false: ordinary stores whatever the size (outputs read again right after the call,
 // MACDEXT's passes).

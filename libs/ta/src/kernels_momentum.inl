@@ -145,74 +145,46 @@ struct Macd {
   }
 #if CWTS_TA_WIDTH > 1
   // A batch's series in lanes, a vector's series at a time: step() until the signal average is
-  // seeded, then the three recurrences in registers, a tile of W bars at a time (W contiguous
-  // loads, a transpose, W steps, the line's and the signal's rows transposed back, the histogram
-  // their difference). Through run_groups() each step kept the three averages in the kernel
-  // object and took step()'s seeding branches: 1.4 ns a lane-bar on AVX-512, more than the scalar
-  // series form on long series. The same operations as step(), so the same bits. Outputs past
-  // the caches are streamed (streams()). No software prefetch: one input a lane is few enough
-  // streams for the hardware's prefetcher (BM_Many 32 x 2,000 on AVX-512: 61 us without, 76
-  // with the inputs' and outputs' prefetched as run_groups() does).
+  // seeded, then the three recurrences in registers (steady_lanes(): tiles of W bars, the
+  // histogram worked out from the line's and the signal's transposed rows, one transpose of three
+  // saved). Through run_groups() each step kept the three averages in the kernel object and took
+  // step()'s seeding branches: 1.4 ns a lane-bar on AVX-512, more than the scalar series form on
+  // long series. The same operations as step(), so the same bits. Outputs past the caches are
+  // streamed (streams()).
   static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
                          const double* const* in, double* const* out) {
     constexpr std::size_t W = CWTS_TA_WIDTH;
     for (std::size_t from = 0; from < lanes; from += W) {
       const std::size_t count = std::min(W, lanes - from);
-      const double* ip[W];
+      const double* ip[1][W];
       double* op[3][W];
       for (std::size_t l = 0; l < W; ++l) {
-        ip[l] = in[from + (l < count ? l : 0)];  // an idle lane repeats the first, never stored
-        for (std::size_t j = 0; j < 3; ++j) op[j][l] = out[3 * (from + (l < count ? l : 0)) + j];
+        const std::size_t s = from + (l < count ? l : 0);  // an idle lane repeats the first
+        ip[0][l] = in[s];
+        for (std::size_t j = 0; j < 3; ++j) op[j][l] = out[3 * s + j];
       }
-      tiles(pr, n, count, ip, op,
-            streams(out + 3 * from, 3 * count, n * count * 3 * sizeof(double)));
+      Macd k(pr);
+      std::size_t t = 0;
+      for (; t < n && k.sig.t < k.sig.p; ++t) {
+        const V x = load_lanes(ip[0], W, t);
+        V y[3];
+        k.step(&x, y);
+        for (std::size_t j = 0; j < 3; ++j) store_lanes(op[j], count, t, y[j]);
+      }
+      V f = k.ef.acc, s = k.es.acc, g = k.sig.acc;
+      const V kf = splat(k.ef.k), ks = splat(k.es.k), kg = splat(k.sig.k);
+      steady_lanes<1, 2, 3>(
+          t, n, count, ip, {0}, op,
+          streams(out + 3 * from, 3 * count, n * count * 3 * sizeof(double)),
+          [&](const V* x, V* y) {  // the MACD line and the signal
+            f = fmadd(x[0] - f, kf, f);
+            s = fmadd(x[0] - s, ks, s);
+            y[0] = f - s;
+            g = fmadd(y[0] - g, kg, g);
+            y[1] = g;
+          },
+          [](V* y) { y[2] = y[0] - y[1]; });  // the histogram
     }
-  }
-  static void tiles(const Params& pr, std::size_t n, std::size_t count, const double* const* ip,
-                    double* const (*op)[CWTS_TA_WIDTH], bool stream) {
-    constexpr std::size_t W = CWTS_TA_WIDTH;
-    Macd k(pr);
-    std::size_t t = 0;
-    for (; t < n && k.sig.t < k.sig.p; ++t) {
-      const V x = load_lanes(ip, W, t);
-      V y[3];
-      k.step(&x, y);
-      for (std::size_t j = 0; j < 3; ++j) store_lanes(op[j], count, t, y[j]);
-    }
-    V f = k.ef.acc, s = k.es.acc, g = k.sig.acc;
-    const V kf = splat(k.ef.k), ks = splat(k.es.k), kg = splat(k.sig.k);
-    // One bar of the three recurrences: the MACD line and the signal (the histogram is m - g).
-    const auto bar = [&](V x, V& m, V& sg) {
-      f = fmadd(x - f, kf, f);
-      s = fmadd(x - s, ks, s);
-      m = f - s;
-      g = fmadd(m - g, kg, g);
-      sg = g;
-    };
-    const auto single = [&](std::size_t at) {
-      V y[3];
-      bar(load_lanes(ip, W, at), y[0], y[1]);
-      y[2] = y[0] - y[1];
-      for (std::size_t j = 0; j < 3; ++j) store_lanes(op[j], count, at, y[j]);
-    };
-    for (; t < n && t % W != 0; ++t) single(t);  // tiles from a multiple of W: whole lines
-    if (stream) detail::note_streamed_lanes();
-    V tin[W], tm[W], tg[W], th[W];
-    for (; t + W <= n; t += W) {
-      for (std::size_t l = 0; l < W; ++l) std::memcpy(&tin[l], ip[l] + t, sizeof(V));
-      transpose_inline(tin);
-      for (std::size_t b = 0; b < W; ++b) bar(tin[b], tm[b], tg[b]);
-      transpose_inline(tm);
-      transpose_inline(tg);
-      // The histogram from the transposed rows: a difference lane by lane is the same wherever
-      // the lanes are (one transpose of three saved).
-      for (std::size_t l = 0; l < W; ++l) th[l] = tm[l] - tg[l];
-      store_tile(op[0], count, t, tm, stream);
-      store_tile(op[1], count, t, tg, stream);
-      store_tile(op[2], count, t, th, stream);
-    }
-    if (stream) _mm_sfence();  // the streamed lines ordered before the later stores
-    for (; t < n; ++t) single(t);
   }
 #endif
 #if CWTS_TA_WIDTH == 1
