@@ -251,6 +251,45 @@ void steady_lanes(std::size_t t, std::size_t n, std::size_t count,
   if (stream) _mm_sfence();  // the streamed lines ordered before the later stores
   for (; t < n; ++t) single(t);
 }
+
+// A one-input kernel's lanes form a vector's series at a time: f(count, ip, op, stream) with the
+// lanes' pointers (idle lanes repeat the first series, never stored) and whether the vector's
+// outputs go past the caches (streams() of that vector's outputs: from 1 MiB, MACD's from about
+// 5,500 bars, a one-output kernel's from about 16,400). Decided for the whole call instead, as
+// run_groups() does, a one-output kernel's vectors streamed from 8,200 bars and lost there
+// (batch 16 x 8 x 10,000, AVX-512: T3 3.1-3.3x TA-Lib against 3.9, KAMA 1.9-2.3 against 2.5-2.6).
+template <std::size_t NOut, class F>
+void by_vector(std::size_t n, std::size_t lanes, const double* const* in, double* const* out,
+               F&& f) {
+  constexpr std::size_t W = CWTS_TA_WIDTH;
+  for (std::size_t from = 0; from < lanes; from += W) {
+    const std::size_t count = std::min(W, lanes - from);
+    const double* ip[1][W];
+    double* op[NOut][W];
+    for (std::size_t l = 0; l < W; ++l) {
+      const std::size_t s = from + (l < count ? l : 0);
+      ip[0][l] = in[s];
+      for (std::size_t j = 0; j < NOut; ++j) op[j][l] = out[NOut * s + j];
+    }
+    f(count, ip, op, streams(out + NOut * from, NOut * count, n * count * NOut * sizeof(double)));
+  }
+}
+
+// The kernel k's step() over bars 0 .. until - 1 of a vector's series (fewer if n is): its
+// warm-up, before steady_lanes() takes over. Returns the next bar.
+template <class K, std::size_t NOut>
+std::size_t warm_lanes(K& k, std::size_t until, std::size_t n, std::size_t count,
+                       const double* const (&ip)[1][CWTS_TA_WIDTH],
+                       double* const (&op)[NOut][CWTS_TA_WIDTH]) {
+  std::size_t t = 0;
+  for (; t < n && t < until; ++t) {
+    const V x = load_lanes(ip[0], CWTS_TA_WIDTH, t);
+    V y[NOut];
+    k.step(&x, y);
+    for (std::size_t j = 0; j < NOut; ++j) store_lanes(op[j], count, t, y[j]);
+  }
+  return t;
+}
 #endif
 
 inline int iparam(const Params& p, int i) noexcept {

@@ -213,44 +213,29 @@ struct Kama {
   // object, step()'s branches every bar) a lane-bar took about 5 cycles.
   static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
                          const double* const* in, double* const* out) {
-    constexpr std::size_t W = CWTS_TA_WIDTH;
     const auto p = static_cast<std::size_t>(iparam(pr, 0));
     if (p == 1) {  // TA-Lib: a copy of the input
       for (std::size_t l = 0; l < lanes; ++l) std::copy(in[l], in[l] + n, out[l]);
       return;
     }
-    for (std::size_t from = 0; from < lanes; from += W) {
-      const std::size_t count = std::min(W, lanes - from);
-      const double* ip[2][W];
-      double* op[1][W];
-      for (std::size_t l = 0; l < W; ++l) {
-        const std::size_t s = from + (l < count ? l : 0);  // an idle lane repeats the first
-        ip[0][l] = in[s];
-        ip[1][l] = in[s];  // read p bars back
-        op[0][l] = out[s];
-      }
+    by_vector<1>(n, lanes, in, out, [&](std::size_t count, auto& ip, auto& op, bool stream) {
       Kama k(pr);
-      std::size_t t = 0;
-      for (; t < n && t <= p; ++t) {
-        const V x = load_lanes(ip[0], W, t);
-        V y;
-        k.step(&x, &y);
-        store_lanes(op[0], count, t, y);
-      }
+      const std::size_t t = warm_lanes(k, p + 1, n, count, ip, op);
       V sum = k.sum, flat = k.flat, kama = k.kama, prev = k.prev_x, trailing = k.trailing;
-      const int pi = k.p;
+      const double* both[2][CWTS_TA_WIDTH];  // the series now, and p bars back
+      for (std::size_t l = 0; l < CWTS_TA_WIDTH; ++l) both[0][l] = both[1][l] = ip[0][l];
       steady_lanes<2, 1, 1>(
-          t, n, count, ip, {0, p}, op, streams(out + from, count, n * count * sizeof(double)),
-          [&](const V* x, V* y) {  // step() past bar p: x[0] the bar, x[1] the one p bars back
+          t, n, count, both, {0, p}, op, stream,
+          [&](const V* x, V* y) {
             const V roc = x[0] - x[1];
-            slide(sum, flat, trailing - x[1], x[0] - prev, pi);
+            slide(sum, flat, trailing - x[1], x[0] - prev, k.p);
             trailing = x[1];
             kama = smoothed(kama, x[0], roc, sum);
             y[0] = kama;
             prev = x[0];
           },
           [](V*) {});
-    }
+    });
   }
 #endif
 #if CWTS_TA_WIDTH == 1
@@ -340,6 +325,37 @@ struct T3 {
     }
     y[0] = fmadd(splat(c4), e[2], fmadd(splat(c3), e[3], fmadd(splat(c1), e[5], splat(c2) * e[4])));
   }
+#if CWTS_TA_WIDTH > 1
+  // A batch's series in lanes, a vector's series at a time: step() through the six seeds (bars
+  // 0 .. 6p - 6), then the six EMAs in registers (steady_lanes()): step()'s operations, so the
+  // same bits.
+  static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
+                         const double* const* in, double* const* out) {
+    if (iparam(pr, 0) == 1) {  // TA-Lib: a copy of the input
+      for (std::size_t l = 0; l < lanes; ++l) std::copy(in[l], in[l] + n, out[l]);
+      return;
+    }
+    by_vector<1>(n, lanes, in, out, [&](std::size_t count, auto& ip, auto& op, bool stream) {
+      T3 k(pr);
+      const std::size_t t = warm_lanes(k, 6 * static_cast<std::size_t>(k.p) - 5, n, count, ip, op);
+      V e0 = k.e[0], e1 = k.e[1], e2 = k.e[2], e3 = k.e[3], e4 = k.e[4], e5 = k.e[5];
+      const V kk = splat(k.k), omk = splat(k.omk);
+      const V c1 = splat(k.c1), c2 = splat(k.c2), c3 = splat(k.c3), c4 = splat(k.c4);
+      steady_lanes<1, 1, 1>(
+          t, n, count, ip, {0}, op, stream,
+          [&](const V* x, V* y) {
+            e0 = fmadd(omk, e0, kk * x[0]);
+            e1 = fmadd(omk, e1, kk * e0);
+            e2 = fmadd(omk, e2, kk * e1);
+            e3 = fmadd(omk, e3, kk * e2);
+            e4 = fmadd(omk, e4, kk * e3);
+            e5 = fmadd(omk, e5, kk * e4);
+            y[0] = fmadd(c4, e2, fmadd(c3, e3, fmadd(c1, e5, c2 * e4)));
+          },
+          [](V*) {});
+    });
+  }
+#endif
 #if CWTS_TA_WIDTH == 1
   // One whole series: step() through the six seeds (bars 0 .. 6p - 6, the first output among
   // them), then the six EMAs straight from the array (the same operations, so the same bits).

@@ -153,29 +153,15 @@ struct Macd {
   // streamed (streams()).
   static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
                          const double* const* in, double* const* out) {
-    constexpr std::size_t W = CWTS_TA_WIDTH;
-    for (std::size_t from = 0; from < lanes; from += W) {
-      const std::size_t count = std::min(W, lanes - from);
-      const double* ip[1][W];
-      double* op[3][W];
-      for (std::size_t l = 0; l < W; ++l) {
-        const std::size_t s = from + (l < count ? l : 0);  // an idle lane repeats the first
-        ip[0][l] = in[s];
-        for (std::size_t j = 0; j < 3; ++j) op[j][l] = out[3 * s + j];
-      }
+    by_vector<3>(n, lanes, in, out, [&](std::size_t count, auto& ip, auto& op, bool stream) {
       Macd k(pr);
-      std::size_t t = 0;
-      for (; t < n && k.sig.t < k.sig.p; ++t) {
-        const V x = load_lanes(ip[0], W, t);
-        V y[3];
-        k.step(&x, y);
-        for (std::size_t j = 0; j < 3; ++j) store_lanes(op[j], count, t, y[j]);
-      }
+      // Bars 0 .. slow + signal - 2: the signal average's seed is the last of them.
+      const auto warm = static_cast<std::size_t>(k.slow + k.sig.p - 1);
+      const std::size_t t = warm_lanes(k, warm, n, count, ip, op);
       V f = k.ef.acc, s = k.es.acc, g = k.sig.acc;
       const V kf = splat(k.ef.k), ks = splat(k.es.k), kg = splat(k.sig.k);
       steady_lanes<1, 2, 3>(
-          t, n, count, ip, {0}, op,
-          streams(out + 3 * from, 3 * count, n * count * 3 * sizeof(double)),
+          t, n, count, ip, {0}, op, stream,
           [&](const V* x, V* y) {  // the MACD line and the signal
             f = fmadd(x[0] - f, kf, f);
             s = fmadd(x[0] - s, ks, s);
@@ -184,7 +170,7 @@ struct Macd {
             y[1] = g;
           },
           [](V* y) { y[2] = y[0] - y[1]; });  // the histogram
-    }
+    });
   }
 #endif
 #if CWTS_TA_WIDTH == 1
