@@ -943,13 +943,16 @@ TEST(TaReference, AMacdBatchRunsInLanesAtEveryLength) {
   }
 }
 
-// KAMA and T3 run a batch's series in lanes, a vector's series at a time: step() through the
-// warm-up (KAMA's first p + 1 bars, T3's six seeds: 6p - 5 bars), then the state in registers,
-// KAMA reading the value p bars back from the input (11 series of every shape, flat runs among
-// them: KAMA's summed moves reset to 0). The stream's bits: series that end inside the warm-up,
-// on its last bar, before the first tile, in one and past the last; period 1 (a copy of the
-// input) and 2; T3 with other volume factors.
-TEST(TaReference, KamaAndT3BatchesRunInLanesAtEveryLength) {
+// KAMA, T3 and STDDEV run a batch's series in lanes, a vector's series at a time: step() through
+// the warm-up (KAMA's first p + 1 bars, T3's six seeds: 6p - 5 bars, STDDEV's p - 1), then the
+// state in registers, KAMA reading the value p bars back from the input, STDDEV the window's
+// oldest bar and, where it re-anchors its shift (every 32 windows, and where the variance is tiny
+// in some lanes and not others: constant series among random walks), the whole window. 11 series
+// of every shape (flat runs among them: KAMA's summed moves reset to 0). The stream's bits:
+// series that end inside the warm-up, on its last bar, before the first tile, in one and past
+// the last; period 1 (KAMA, T3: a copy of the input) and 2; T3 with other volume factors, STDDEV
+// with other deviations.
+TEST(TaReference, TheLanesFormsRunAtEveryLength) {
   const std::size_t count = 11;
   struct Case {
     ta::Kind k;
@@ -959,10 +962,12 @@ TEST(TaReference, KamaAndT3BatchesRunInLanesAtEveryLength) {
   for (const Case c : {Case{ta::Kind::kKama, 1, 0, 1}, Case{ta::Kind::kKama, 2, 0, 3},
                        Case{ta::Kind::kKama, 10, 0, 11}, Case{ta::Kind::kKama, 30, 0, 31},
                        Case{ta::Kind::kT3, 1, 0.7, 1}, Case{ta::Kind::kT3, 2, 0.7, 7},
-                       Case{ta::Kind::kT3, 5, 0.7, 25}, Case{ta::Kind::kT3, 9, 0.35, 49}}) {
+                       Case{ta::Kind::kT3, 5, 0.7, 25}, Case{ta::Kind::kT3, 9, 0.35, 49},
+                       Case{ta::Kind::kStddev, 2, 1.0, 2}, Case{ta::Kind::kStddev, 3, 1.0, 3},
+                       Case{ta::Kind::kStddev, 5, 2.0, 5}, Case{ta::Kind::kStddev, 20, 1.5, 20}}) {
     ta::Params p = ta::default_params(c.k);
     p.v[0] = c.period;
-    if (c.k == ta::Kind::kT3) p.v[1] = c.second;
+    if (c.k != ta::Kind::kKama) p.v[1] = c.second;
     for (const std::size_t n : {c.warm / 2 + 1, std::max<std::size_t>(1, c.warm - 1), c.warm,
                                 c.warm + 1, c.warm + 9, std::size_t{700}, std::size_t{3001}}) {
       check_batch_routing(c.k, p, n, count, 180,
@@ -972,10 +977,11 @@ TEST(TaReference, KamaAndT3BatchesRunInLanesAtEveryLength) {
 }
 
 // Lanes writing 1 MiB or more a call stream their stores where a vector is a cache line (AVX-512)
-// and every output starts on one; MACD's and T3's lanes forms decide a vector's series at a time
-// (MACD, 10 series of 9,001 bars: the first 8 stream, the last 2 do not; 9 of 45,001: the last
-// one alone writes 1 MiB and streams too; T3, 13 of 17,001: the first 8 stream). Into outputs one
-// double off the lines, ordinary stores. MACD, T3 and BBANDS over the SMA run in lanes either way,
+// and every output starts on one; the lanes forms (MACD, T3, STDDEV) decide a vector's series at a
+// time (MACD, 10 series of 9,001 bars: the first 8 stream, the last 2 do not; 9 of 45,001: the
+// last one alone writes 1 MiB and streams too; T3, 13 of 17,001: the first 8 stream). Into
+// outputs one double off the lines, ordinary stores. MACD, T3 and BBANDS over the SMA run in
+// lanes either way,
 // BBANDS's sums with ordinary stores (its bands read them right after). The stream's bits every
 // way, the tiles' bars and the last bars past them (n is not a multiple of 8), full calls and calls
 // with idle lanes (13 series: a group of 8 and one of 5), and nothing written past an output's n
@@ -985,7 +991,7 @@ TEST(TaReference, LanesPastTheCachesStreamTheSameBitsIntoOutputsOnCacheLines) {
     ta::Kind k;
     std::size_t count, n;
   };
-  for (const Case c : {Case{ta::Kind::kEma, 13, 12001}, Case{ta::Kind::kStddev, 16, 9001},
+  for (const Case c : {Case{ta::Kind::kEma, 13, 12001}, Case{ta::Kind::kStddev, 16, 17001},
                        Case{ta::Kind::kT3, 13, 17001}, Case{ta::Kind::kMacd, 16, 9001},
                        Case{ta::Kind::kMacd, 10, 9001}, Case{ta::Kind::kMacd, 9, 45001},
                        Case{ta::Kind::kBbands, 10, 9001}}) {
@@ -1015,7 +1021,7 @@ TEST(TaReference, LanesPastTheCachesStreamTheSameBitsIntoOutputsOnCacheLines) {
         ta::run_many(c.k, p, n, count, in, out);
         const bool streams = isa == ta::Isa::kAvx512 && off == 0 && c.k != ta::Kind::kBbands;
         EXPECT_EQ(ta::detail::streamed_lane_runs() > streamed, streams) << what;
-        if (c.k == ta::Kind::kMacd || c.k == ta::Kind::kT3 || c.k == ta::Kind::kBbands) {
+        if (c.k != ta::Kind::kEma) {
           EXPECT_EQ(ta::detail::batch_scalar_series_runs() - scalar,
                     isa == ta::Isa::kScalar ? count : 0)
               << what;
@@ -1050,7 +1056,8 @@ TEST(TaReference, ABbandsBatchRunsInLanesOverEveryAverage) {
     for (const auto& [period, up, dn] : {std::array<double, 3>{20, 2.0, 2.0}, {2, 1.5, 2.5}}) {
       ta::Params p = ta::default_params(ta::Kind::kBbands);
       p.v = {period, up, dn, static_cast<double>(matype)};
-      for (const std::size_t n : {700UL, 3001UL}) {
+      const auto pn = static_cast<std::size_t>(period);
+      for (const std::size_t n : {pn - 1, pn, pn + 9, std::size_t{700}, std::size_t{3001}}) {
         check_batch_routing(ta::Kind::kBbands, p, n, count, 270,
                             [&](ta::Isa isa) { return isa == ta::Isa::kScalar ? count : 0; });
       }

@@ -202,7 +202,7 @@ inline bool streams(double* const* op, std::size_t count, std::size_t bytes) noe
 // by `bar` rather than stepped through the kernel object: bars one at a time up to a multiple of
 // W (so that tiles start on whole lines), tiles of W bars (each input's W rows loaded and
 // transposed, W bars, the first NT outputs' rows transposed back, `extra` working out the rest
-// lane by lane from them, all stored), the last bars one at a time. bar(x, y): one bar, inputs
+// lane by lane from them, all stored), the last bars one at a time. bar(x, y, t): bar t, inputs
 // x[NIn] to outputs y[0..NT); extra(y): y[NT..NOut) from y[0..NT) (element-wise, so the same
 // wherever the lanes are). ip[i][l] / op[j][l]: input i / output j of lane l, input i read
 // lag[i] bars back (from bar lag[i] on); idle lanes (from `count`) repeat lane 0 and are never
@@ -217,7 +217,7 @@ void steady_lanes(std::size_t t, std::size_t n, std::size_t count,
   const auto single = [&](std::size_t at) {
     V x[NIn], y[NOut];
     for (std::size_t i = 0; i < NIn; ++i) x[i] = load_lanes(ip[i], W, at - lag[i]);
-    bar(x, y);
+    bar(x, y, at);
     extra(y);
     for (std::size_t j = 0; j < NOut; ++j) store_lanes(op[j], count, at, y[j]);
   };
@@ -234,7 +234,7 @@ void steady_lanes(std::size_t t, std::size_t n, std::size_t count,
     for (std::size_t b = 0; b < W; ++b) {
       V x[NIn], y[NOut];
       for (std::size_t i = 0; i < NIn; ++i) x[i] = tin[i][b];
-      bar(x, y);
+      bar(x, y, t + b);
       for (std::size_t j = 0; j < NT; ++j) tout[j][b] = y[j];
     }
     for (std::size_t j = 0; j < NT; ++j) transpose_inline(tout[j]);
@@ -274,6 +274,14 @@ void by_vector(std::size_t n, std::size_t lanes, const double* const* in, double
     f(count, ip, op, streams(out + NOut * from, NOut * count, n * count * NOut * sizeof(double)));
   }
 }
+
+// A vector's series as the two inputs of steady_lanes() that read one series at two lags.
+struct Twice {
+  const double* ip[2][CWTS_TA_WIDTH];
+  explicit Twice(const double* const (&one)[1][CWTS_TA_WIDTH]) noexcept {
+    for (std::size_t l = 0; l < CWTS_TA_WIDTH; ++l) ip[0][l] = ip[1][l] = one[0][l];
+  }
+};
 
 // The kernel k's step() over bars 0 .. until - 1 of a vector's series (fewer if n is): its
 // warm-up, before steady_lanes() takes over. Returns the next bar.

@@ -222,11 +222,10 @@ struct Kama {
       Kama k(pr);
       const std::size_t t = warm_lanes(k, p + 1, n, count, ip, op);
       V sum = k.sum, flat = k.flat, kama = k.kama, prev = k.prev_x, trailing = k.trailing;
-      const double* both[2][CWTS_TA_WIDTH];  // the series now, and p bars back
-      for (std::size_t l = 0; l < CWTS_TA_WIDTH; ++l) both[0][l] = both[1][l] = ip[0][l];
+      const Twice both(ip);  // the series now, and p bars back
       steady_lanes<2, 1, 1>(
-          t, n, count, both, {0, p}, op, stream,
-          [&](const V* x, V* y) {
+          t, n, count, both.ip, {0, p}, op, stream,
+          [&](const V* x, V* y, std::size_t) {
             const V roc = x[0] - x[1];
             slide(sum, flat, trailing - x[1], x[0] - prev, k.p);
             trailing = x[1];
@@ -343,7 +342,7 @@ struct T3 {
       const V c1 = splat(k.c1), c2 = splat(k.c2), c3 = splat(k.c3), c4 = splat(k.c4);
       steady_lanes<1, 1, 1>(
           t, n, count, ip, {0}, op, stream,
-          [&](const V* x, V* y) {
+          [&](const V* x, V* y, std::size_t) {
             e0 = fmadd(omk, e0, kk * x[0]);
             e1 = fmadd(omk, e1, kk * e0);
             e2 = fmadd(omk, e2, kk * e1);

@@ -298,7 +298,7 @@ void Bbands::lanes_form(const Params& pr, std::size_t n, std::size_t lanes, cons
       sums[2 * l] = out[3 * (from + l)];          // the variance, in the upper band
       sums[2 * l + 1] = out[3 * (from + l) + 1];  // the mean: the middle band
     }
-    run_kernel<BbandsSums>(pr, n, count, in + from, sums.data(), 1, 2, false);
+    BbandsSums::lanes(pr, n, count, in + from, sums.data());
     for (std::size_t l = 0; l < count; ++l) {
       double* const* o = out + 3 * (from + l);
       std::fill(o[2], o[2] + std::min(n, first), kNaN);

@@ -162,7 +162,7 @@ struct Macd {
       const V kf = splat(k.ef.k), ks = splat(k.es.k), kg = splat(k.sig.k);
       steady_lanes<1, 2, 3>(
           t, n, count, ip, {0}, op, stream,
-          [&](const V* x, V* y) {  // the MACD line and the signal
+          [&](const V* x, V* y, std::size_t) {  // the MACD line and the signal
             f = fmadd(x[0] - f, kf, f);
             s = fmadd(x[0] - s, ks, s);
             y[0] = f - s;

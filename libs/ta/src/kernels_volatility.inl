@@ -78,6 +78,16 @@ struct VarSums {
   }
 };
 
+#if CWTS_TA_WIDTH > 1
+// The window ending at bar t (p bars, oldest first) of a vector's series, as VarSums::next()
+// reads it where it re-anchors its shift.
+inline auto window_of(const double* const* ip, std::size_t t, std::size_t p) noexcept {
+  return [ip, from = t + 1 - p](int j) {
+    return load_lanes(ip, CWTS_TA_WIDTH, from + static_cast<std::size_t>(j));
+  };
+}
+#endif
+
 struct VarState {
   VarSums s;
   Buf ring;
@@ -120,6 +130,28 @@ struct Stddev {
     V var;
     y[0] = v.step(x[0], var) ? output(var, nbdev) : splat(kNaN);
   }
+#if CWTS_TA_WIDTH > 1
+  // A batch's series in lanes, a vector's series at a time: step() through the first p - 1 bars,
+  // then the sums in registers (steady_lanes()), the window's oldest bar read from the input
+  // instead of the ring, and the whole window, where the shift is re-anchored, too. step()'s
+  // operations in its order, so the same bits.
+  static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
+                         const double* const* in, double* const* out) {
+    by_vector<1>(n, lanes, in, out, [&](std::size_t count, auto& ip, auto& op, bool stream) {
+      Stddev k(pr);
+      const auto p = static_cast<std::size_t>(k.v.s.p);
+      const std::size_t t = warm_lanes(k, p - 1, n, count, ip, op);
+      VarSums s = k.v.s;
+      const Twice both(ip);  // the series now, and the window's oldest bar
+      steady_lanes<2, 1, 1>(
+          t, n, count, both.ip, {0, p - 1}, op, stream,
+          [&](const V* x, V* y, std::size_t at) {
+            y[0] = output(s.next(x[0], x[1], window_of(ip[0], at, p)), k.nbdev);
+          },
+          [](V*) {});
+    });
+  }
+#endif
 #if CWTS_TA_WIDTH == 1
   // One whole series: the window read straight from the array (x[t - p + 1 .. t], no ring), the
   // sums in locals; step()'s operations in step()'s order, so the same bits.
@@ -305,6 +337,34 @@ struct BbandsSums {
     y[0] = var;
     y[1] = mid;
   }
+#if CWTS_TA_WIDTH > 1
+  // Up to a vector's series (sums[2 l], sums[2 l + 1]: series l's variance and mean): step()
+  // through the first p - 1 bars, then the sums in registers (steady_lanes()), the window read
+  // from the input instead of the rings, with ordinary stores (the bands read them right after).
+  // step()'s operations in its order, so the same bits.
+  static void lanes(const Params& pr, std::size_t n, std::size_t count, const double* const* in,
+                    double* const* sums) {
+    by_vector<2>(n, count, in, sums, [&](std::size_t c, auto& ip, auto& op, bool) {
+      BbandsSums k(pr);
+      const auto p = static_cast<std::size_t>(k.v.s.p);
+      const std::size_t t = warm_lanes(k, p - 1, n, c, ip, op);
+      VarSums s = k.v.s;
+      V total = k.sma.total;
+      const V pd = splat(static_cast<double>(p));
+      const Twice both(ip);  // the series now, and the window's oldest bar
+      steady_lanes<2, 2, 2>(
+          t, n, c, both.ip, {0, p - 1}, op, false,
+          [&](const V* x, V* y, std::size_t at) {
+            total = total + x[0];  // SmaState::step()
+            const V mid = total / pd;
+            total = total - x[1];
+            y[0] = s.next(x[0], x[1], window_of(ip[0], at, p));
+            y[1] = mid;
+          },
+          [](V*) {});
+    });
+  }
+#endif
 };
 
 // TA_ATR / TA_NATR: SMA of the first p true ranges (bars 1..p), then Wilder's step written as
