@@ -188,23 +188,24 @@ inline bool streams(double* const* op, std::size_t count, std::size_t bytes) noe
 // A transposed tile (row l = lane l's W bars from bar t) into the first `lanes` outputs: streamed
 // (streams() said so: the outputs start on cache lines, so row l's W bars are one line) or not.
 [[gnu::always_inline]] inline void store_tile(double* const* op, std::size_t lanes, std::size_t t,
-                                              const V* tile, bool stream) noexcept {
-  if (stream) {
+                                              const V* tile,
+                                              [[maybe_unused]] bool stream) noexcept {
 #if CWTS_TA_WIDTH == 8
+  if (stream) {
     for (std::size_t l = 0; l < lanes; ++l) _mm512_stream_pd(op[l] + t, (__m512d)tile[l]);
-#endif
-  } else {
-    for (std::size_t l = 0; l < lanes; ++l) std::memcpy(op[l] + t, &tile[l], sizeof(V));
+    return;
   }
+#endif
+  for (std::size_t l = 0; l < lanes; ++l) std::memcpy(op[l] + t, &tile[l], sizeof(V));
 }
 
-// The bars of a kernel's lanes form after its warm-up (MACD, KAMA), its state held in registers
-// by `bar` rather than stepped through the kernel object: bars one at a time up to a multiple of
-// W (so that tiles start on whole lines), tiles of W bars (each input's W rows loaded and
-// transposed, W bars, the first NT outputs' rows transposed back, `extra` working out the rest
-// lane by lane from them, all stored), the last bars one at a time. bar(x, y, t): bar t, inputs
-// x[NIn] to outputs y[0..NT); extra(y): y[NT..NOut) from y[0..NT) (element-wise, so the same
-// wherever the lanes are). ip[i][l] / op[j][l]: input i / output j of lane l, input i read
+// The bars of a kernel's lanes form after its warm-up (MACD, KAMA, T3, STDDEV, BBANDS's sums), its
+// state held in registers by `bar` rather than stepped through the kernel object: bars one at a
+// time up to a multiple of W (so that tiles start on whole lines), tiles of W bars (each input's W
+// rows loaded and transposed, W bars, the first NT outputs' rows transposed back, `extra` working
+// out the rest lane by lane from them, all stored), the last bars one at a time. bar(x, y, t): bar
+// t, inputs x[NIn] to outputs y[0..NT); extra(y): y[NT..NOut) from y[0..NT) (element-wise, so the
+// same wherever the lanes are). ip[i][l] / op[j][l]: input i / output j of lane l, input i read
 // lag[i] bars back (from bar lag[i] on); idle lanes (from `count`) repeat lane 0 and are never
 // stored. No software prefetch: with an input or two a lane the hardware's prefetcher follows
 // the streams (MACD, BM_Many 32 x 2,000 on AVX-512: 61 us without, 76 with the inputs' and
@@ -222,7 +223,7 @@ void steady_lanes(std::size_t t, std::size_t n, std::size_t count,
     for (std::size_t j = 0; j < NOut; ++j) store_lanes(op[j], count, at, y[j]);
   };
   for (; t < n && t % W != 0; ++t) single(t);
-  if (stream) detail::note_streamed_lanes();
+  if (stream && t + W <= n) detail::note_streamed_lanes();  // a tile will stream
   V tin[NIn][W], tout[NOut][W];
   for (; t + W <= n; t += W) {
     for (std::size_t i = 0; i < NIn; ++i) {

@@ -272,7 +272,7 @@ bool run_series_impl(Kind kind, const Params& p, std::size_t n, const double* co
 
 // Series in lanes: run_groups() stepping the kernel, or the kernel's own lanes form where it has
 // one (MACDEXT: a pass per average, each through its own kernel's lanes; BBANDS over the SMA: its
-// sums, then its bands; MACD: its recurrences in registers once seeded).
+// sums, then its bands; MACD, KAMA, T3, STDDEV: their state in registers after the warm-up).
 void run_lanes_impl(Kind kind, const Params& p, std::size_t n, std::size_t lanes,
                     const double* const* in, double* const* out) {
   const KindSpec& s = spec(kind);

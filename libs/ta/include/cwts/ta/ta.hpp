@@ -230,7 +230,8 @@ struct IsaKernels {
 // series form. For tests.
 [[nodiscard]] std::uint64_t batch_scalar_series_runs() noexcept;
 // Calls of lanes that streamed their stores past the caches (kernels.inl: AVX-512, outputs on
-// cache lines, 1 MiB or more a call), and note_streamed_lanes() counting one: for tests.
+// cache lines, 1 MiB or more a call; a lanes form counts each vector's series that streamed),
+// and note_streamed_lanes() counting one: for tests.
 [[nodiscard]] std::uint64_t streamed_lane_runs() noexcept;
 void note_streamed_lanes() noexcept;
 // Parameter sets run_sets() has run in a sweep (a set per lane over one series): for tests.
