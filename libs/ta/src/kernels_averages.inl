@@ -220,17 +220,18 @@ struct Kama {
     }
     by_vector<1>(n, lanes, in, out, [&](std::size_t count, auto& ip, auto& op, bool stream) {
       Kama k(pr);
-      const std::size_t t = warm_lanes(k, p + 1, n, count, ip, op);
-      V sum = k.sum, flat = k.flat, kama = k.kama, prev = k.prev_x, trailing = k.trailing;
+      const std::size_t start = warm_lanes(k, p + 1, n, count, ip, op);
+      // The kernel's sum, flat, kama, prev_x and trailing.
+      V moves = k.sum, still = k.flat, level = k.kama, prev = k.prev_x, gone = k.trailing;
       const Twice both(ip);  // the series now, and p bars back
       steady_lanes<2, 1, 1>(
-          t, n, count, both.ip, {0, p}, op, stream,
+          start, n, count, both.ip, {0, p}, op, stream,
           [&](const V* x, V* y, std::size_t) {
             const V roc = x[0] - x[1];
-            slide(sum, flat, trailing - x[1], x[0] - prev, k.p);
-            trailing = x[1];
-            kama = smoothed(kama, x[0], roc, sum);
-            y[0] = kama;
+            slide(moves, still, gone - x[1], x[0] - prev, k.p);
+            gone = x[1];
+            level = smoothed(level, x[0], roc, moves);
+            y[0] = level;
             prev = x[0];
           },
           [](V*) {});
@@ -335,21 +336,22 @@ struct T3 {
       return;
     }
     by_vector<1>(n, lanes, in, out, [&](std::size_t count, auto& ip, auto& op, bool stream) {
-      T3 k(pr);
-      const std::size_t t = warm_lanes(k, 6 * static_cast<std::size_t>(k.p) - 5, n, count, ip, op);
-      V e0 = k.e[0], e1 = k.e[1], e2 = k.e[2], e3 = k.e[3], e4 = k.e[4], e5 = k.e[5];
-      const V kk = splat(k.k), omk = splat(k.omk);
-      const V c1 = splat(k.c1), c2 = splat(k.c2), c3 = splat(k.c3), c4 = splat(k.c4);
+      T3 t3(pr);
+      const std::size_t start =
+          warm_lanes(t3, 6 * static_cast<std::size_t>(t3.p) - 5, n, count, ip, op);
+      V e0 = t3.e[0], e1 = t3.e[1], e2 = t3.e[2], e3 = t3.e[3], e4 = t3.e[4], e5 = t3.e[5];
+      const V a = splat(t3.k), b = splat(t3.omk);  // k and 1 - k
+      const V w1 = splat(t3.c1), w2 = splat(t3.c2), w3 = splat(t3.c3), w4 = splat(t3.c4);
       steady_lanes<1, 1, 1>(
-          t, n, count, ip, {0}, op, stream,
+          start, n, count, ip, {0}, op, stream,
           [&](const V* x, V* y, std::size_t) {
-            e0 = fmadd(omk, e0, kk * x[0]);
-            e1 = fmadd(omk, e1, kk * e0);
-            e2 = fmadd(omk, e2, kk * e1);
-            e3 = fmadd(omk, e3, kk * e2);
-            e4 = fmadd(omk, e4, kk * e3);
-            e5 = fmadd(omk, e5, kk * e4);
-            y[0] = fmadd(c4, e2, fmadd(c3, e3, fmadd(c1, e5, c2 * e4)));
+            e0 = fmadd(b, e0, a * x[0]);
+            e1 = fmadd(b, e1, a * e0);
+            e2 = fmadd(b, e2, a * e1);
+            e3 = fmadd(b, e3, a * e2);
+            e4 = fmadd(b, e4, a * e3);
+            e5 = fmadd(b, e5, a * e4);
+            y[0] = fmadd(w4, e2, fmadd(w3, e3, fmadd(w1, e5, w2 * e4)));
           },
           [](V*) {});
     });

@@ -157,11 +157,11 @@ struct Macd {
       Macd k(pr);
       // Bars 0 .. slow + signal - 2: the signal average's seed is the last of them.
       const auto warm = static_cast<std::size_t>(k.slow + k.sig.p - 1);
-      const std::size_t t = warm_lanes(k, warm, n, count, ip, op);
+      const std::size_t start = warm_lanes(k, warm, n, count, ip, op);
       V f = k.ef.acc, s = k.es.acc, g = k.sig.acc;
       const V kf = splat(k.ef.k), ks = splat(k.es.k), kg = splat(k.sig.k);
       steady_lanes<1, 2, 3>(
-          t, n, count, ip, {0}, op, stream,
+          start, n, count, ip, {0}, op, stream,
           [&](const V* x, V* y, std::size_t) {  // the MACD line and the signal
             f = fmadd(x[0] - f, kf, f);
             s = fmadd(x[0] - s, ks, s);

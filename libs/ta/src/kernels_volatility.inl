@@ -140,11 +140,11 @@ struct Stddev {
     by_vector<1>(n, lanes, in, out, [&](std::size_t count, auto& ip, auto& op, bool stream) {
       Stddev k(pr);
       const auto p = static_cast<std::size_t>(k.v.s.p);
-      const std::size_t t = warm_lanes(k, p - 1, n, count, ip, op);
+      const std::size_t start = warm_lanes(k, p - 1, n, count, ip, op);
       VarSums s = k.v.s;
       const Twice both(ip);  // the series now, and the window's oldest bar
       steady_lanes<2, 1, 1>(
-          t, n, count, both.ip, {0, p - 1}, op, stream,
+          start, n, count, both.ip, {0, p - 1}, op, stream,
           [&](const V* x, V* y, std::size_t at) {
             y[0] = output(s.next(x[0], x[1], window_of(ip[0], at, p)), k.nbdev);
           },
@@ -347,13 +347,13 @@ struct BbandsSums {
     by_vector<2>(n, count, in, sums, [&](std::size_t c, auto& ip, auto& op, bool) {
       BbandsSums k(pr);
       const auto p = static_cast<std::size_t>(k.v.s.p);
-      const std::size_t t = warm_lanes(k, p - 1, n, c, ip, op);
+      const std::size_t start = warm_lanes(k, p - 1, n, c, ip, op);
       VarSums s = k.v.s;
       V total = k.sma.total;
       const V pd = splat(static_cast<double>(p));
       const Twice both(ip);  // the series now, and the window's oldest bar
       steady_lanes<2, 2, 2>(
-          t, n, c, both.ip, {0, p - 1}, op, false,
+          start, n, c, both.ip, {0, p - 1}, op, false,
           [&](const V* x, V* y, std::size_t at) {
             total = total + x[0];  // SmaState::step()
             const V mid = total / pd;
