@@ -928,6 +928,24 @@ TEST(TaReference, AMacdExtBatchRunsItsAveragesInLanes) {
   }
 }
 
+// APO and PPO run a batch's series in lanes as MACDEXT does, a pass per average (the slow one into
+// a scratch), then the difference or the percentage a vector of bars at a time. The stream's
+// bits, for every MAType, fast above slow too; series shorter than either average's warm-up,
+// ending on its last bar, and longer (the last bars fewer than a vector: 3,001).
+TEST(TaReference, AnApoOrPpoBatchRunsItsAveragesInLanes) {
+  const std::size_t count = 11;
+  for (const ta::Kind k : {ta::Kind::kApo, ta::Kind::kPpo}) {
+    for (const ta::Params& p : param_sets(k)) {
+      const auto first = static_cast<std::size_t>(ta::lookback(k, p));
+      for (const std::size_t n :
+           {std::size_t{1}, first, first + 1, first + 2, std::size_t{700}, std::size_t{3001}}) {
+        check_batch_routing(k, p, n, count, 172,
+                            [&](ta::Isa isa) { return isa == ta::Isa::kScalar ? count : 0; });
+      }
+    }
+  }
+}
+
 // MACD runs a batch's series in lanes at every length, a vector's series at a time: step() until
 // the signal average is seeded, then the three recurrences in registers, a tile of bars at a time
 // from a multiple of the lane width (11 series: a full vector and part of one on AVX-512). The
@@ -943,15 +961,15 @@ TEST(TaReference, AMacdBatchRunsInLanesAtEveryLength) {
   }
 }
 
-// KAMA, T3 and STDDEV run a batch's series in lanes, a vector's series at a time: step() through
-// the warm-up (KAMA's first p + 1 bars, T3's six seeds: 6p - 5 bars, STDDEV's p - 1), then the
-// state in registers, KAMA reading the value p bars back from the input, STDDEV the window's
-// oldest bar and, where it re-anchors its shift (every 32 windows, and where the variance is tiny
-// in some lanes and not others: constant series among random walks), the whole window. 11 series
-// of every shape (flat runs among them: KAMA's summed moves reset to 0). The stream's bits:
-// series that end inside the warm-up, on its last bar, before the first tile, in one and past
-// the last; period 1 (KAMA, T3: a copy of the input) and 2; T3 with other volume factors, STDDEV
-// with other deviations.
+// KAMA, T3, STDDEV and SMA run a batch's series in lanes, a vector's series at a time: step()
+// through the warm-up (KAMA's first p + 1 bars, T3's six seeds: 6p - 5 bars, STDDEV's and SMA's
+// p - 1), then the state in registers, KAMA reading the value p bars back from the input, SMA the
+// one p - 1 back, STDDEV the window's oldest bar and, where it re-anchors its shift (every 32
+// windows, and where the variance is tiny in some lanes and not others: constant series among
+// random walks), the whole window. 11 series of every shape (flat runs among them: KAMA's summed
+// moves reset to 0). The stream's bits: series that end inside the warm-up, on its last bar,
+// before the first tile, in one and past the last; period 1 (KAMA, T3, SMA: a copy of the input)
+// and 2; T3 with other volume factors, STDDEV with other deviations.
 TEST(TaReference, TheLanesFormsRunAtEveryLength) {
   const std::size_t count = 11;
   struct Case {
@@ -964,26 +982,29 @@ TEST(TaReference, TheLanesFormsRunAtEveryLength) {
                        Case{ta::Kind::kT3, 1, 0.7, 1}, Case{ta::Kind::kT3, 2, 0.7, 7},
                        Case{ta::Kind::kT3, 5, 0.7, 25}, Case{ta::Kind::kT3, 9, 0.35, 49},
                        Case{ta::Kind::kStddev, 2, 1.0, 1}, Case{ta::Kind::kStddev, 3, 1.0, 2},
-                       Case{ta::Kind::kStddev, 5, 2.0, 4}, Case{ta::Kind::kStddev, 20, 1.5, 19}}) {
+                       Case{ta::Kind::kStddev, 5, 2.0, 4}, Case{ta::Kind::kStddev, 20, 1.5, 19},
+                       Case{ta::Kind::kSma, 1, 0, 1}, Case{ta::Kind::kSma, 2, 0, 1},
+                       Case{ta::Kind::kSma, 10, 0, 9}, Case{ta::Kind::kSma, 30, 0, 29}}) {
     ta::Params p = ta::default_params(c.k);
     p.v[0] = c.period;
-    if (c.k != ta::Kind::kKama) p.v[1] = c.second;
+    if (c.k != ta::Kind::kKama && c.k != ta::Kind::kSma) p.v[1] = c.second;
     for (const std::size_t n : {c.warm / 2 + 1, std::max<std::size_t>(1, c.warm - 1), c.warm,
                                 c.warm + 1, c.warm + 9, std::size_t{700}, std::size_t{3001}}) {
-      check_batch_routing(c.k, p, n, count, 180,
-                          [&](ta::Isa isa) { return isa == ta::Isa::kScalar ? count : 0; });
+      // On the scalar unit KAMA, T3 and STDDEV run their series forms; SMA, without one, steps.
+      check_batch_routing(c.k, p, n, count, 180, [&](ta::Isa isa) {
+        return isa == ta::Isa::kScalar && c.k != ta::Kind::kSma ? count : 0;
+      });
     }
   }
 }
 
 // Lanes writing 1 MiB or more a call stream their stores where a vector is a cache line (AVX-512)
 // and every output starts on one: EMA's lanes decide for the call (13 series, 1.25 MB), the
-// lanes forms (MACD, KAMA, T3, STDDEV) a vector's series at a time (MACD, 10 series of 9,001
-// bars: the first 8 stream, the last 2 do not; 9 of 45,001: the last one alone writes 1 MiB and
-// streams too; T3, 13 of 17,001, and KAMA, 9: the first 8 stream; STDDEV, 16: both vectors).
-// Into outputs one double off the lines, ordinary stores. The lanes forms and BBANDS over the SMA
-// run in lanes either way,
-// BBANDS's sums with ordinary stores (its bands read them right after). The stream's bits every
+// lanes forms (MACD, KAMA, T3, STDDEV, BBANDS over the SMA) a vector's series at a time (MACD, 10
+// series of 9,001 bars: the first 8 stream, the last 2 do not; 9 of 45,001: the last one alone
+// writes 1 MiB and streams too; T3, 13 of 17,001, and KAMA, 9: the first 8 stream; STDDEV, 16:
+// both vectors; BBANDS, 10 of 9,001: the first 8). Into outputs one double off the lines,
+// ordinary stores. The lanes forms run in lanes either way. The stream's bits every
 // way, the tiles' bars and the last bars past them (n is not a multiple of 8), full calls and calls
 // with idle lanes (13 series: a group of 8 and one of 5), and nothing written past an output's n
 // bars.
@@ -996,7 +1017,7 @@ TEST(TaReference, LanesPastTheCachesStreamTheSameBitsIntoOutputsOnCacheLines) {
   for (const Case c : {Case{ta::Kind::kEma, 13, 12001, 1}, Case{ta::Kind::kStddev, 16, 17001, 2},
                        Case{ta::Kind::kT3, 13, 17001, 1}, Case{ta::Kind::kKama, 9, 17001, 1},
                        Case{ta::Kind::kMacd, 16, 9001, 2}, Case{ta::Kind::kMacd, 10, 9001, 1},
-                       Case{ta::Kind::kMacd, 9, 45001, 2}, Case{ta::Kind::kBbands, 10, 9001, 0}}) {
+                       Case{ta::Kind::kMacd, 9, 45001, 2}, Case{ta::Kind::kBbands, 10, 9001, 1}}) {
     const ta::KindSpec& spec = ta::spec(c.k);
     const ta::Params p = ta::default_params(c.k);
     const std::size_t n = c.n, count = c.count;

@@ -204,12 +204,12 @@ inline bool streams(double* const* op, std::size_t count, std::size_t bytes) noe
 // time up to a multiple of W (so that tiles start on whole lines), tiles of W bars (each input's W
 // rows loaded and transposed, W bars, the first NT outputs' rows transposed back, `extra` working
 // out the rest lane by lane from them, all stored), the last bars one at a time. bar(x, y, t): bar
-// t, inputs x[NIn] to outputs y[0..NT); extra(y): y[NT..NOut) from y[0..NT) (element-wise, so the
-// same wherever the lanes are). ip[i][l] / op[j][l]: input i / output j of lane l, input i read
-// lag[i] bars back (from bar lag[i] on); idle lanes (from `count`) repeat lane 0 and are never
-// stored. No software prefetch: with an input or two a lane the hardware's prefetcher follows
-// the streams (MACD, BM_Many 32 x 2,000 on AVX-512: 61 us without, 76 with the inputs' and
-// outputs' prefetched as run_groups() does).
+// t, inputs x[NIn] to y[0..NT); extra(y): the outputs y[0..NOut) from those (element-wise, so the
+// same wherever the lanes are; it may rewrite y[0..NT), as BBANDS's bands replace its variance).
+// ip[i][l] / op[j][l]: input i / output j of lane l, input i read lag[i] bars back (from bar lag[i]
+// on); idle lanes (from `count`) repeat lane 0 and are never stored. No software prefetch: with an
+// input or two a lane the hardware's prefetcher follows the streams (MACD, BM_Many 32 x 2,000 on
+// AVX-512: 61 us without, 76 with the inputs' and outputs' prefetched as run_groups() does).
 template <std::size_t NIn, std::size_t NT, std::size_t NOut, class Bar, class Extra>
 void steady_lanes(std::size_t t, std::size_t n, std::size_t count,
                   const double* const (&ip)[NIn][CWTS_TA_WIDTH], const std::size_t (&lag)[NIn],
@@ -244,7 +244,7 @@ void steady_lanes(std::size_t t, std::size_t n, std::size_t count,
         V y[NOut];
         for (std::size_t j = 0; j < NT; ++j) y[j] = tout[j][l];
         extra(y);
-        for (std::size_t j = NT; j < NOut; ++j) tout[j][l] = y[j];
+        for (std::size_t j = 0; j < NOut; ++j) tout[j][l] = y[j];
       }
     }
     for (std::size_t j = 0; j < NOut; ++j) store_tile(op[j], count, t, tout[j], stream);
@@ -259,9 +259,10 @@ void steady_lanes(std::size_t t, std::size_t n, std::size_t count,
 // 5,500 bars, a one-output kernel's from about 16,400). Decided for the whole call instead, as
 // run_groups() does, a one-output kernel's vectors streamed from 8,200 bars and lost there
 // (batch 16 x 8 x 10,000, AVX-512: T3 3.1-3.3x TA-Lib against 3.9, KAMA 1.9-2.3 against 2.5-2.6).
+// may_stream false: ordinary stores whatever the size (MACDEXT's passes read them right after).
 template <std::size_t NOut, class F>
 void by_vector(std::size_t n, std::size_t lanes, const double* const* in, double* const* out,
-               F&& f) {
+               bool may_stream, F&& f) {
   constexpr std::size_t W = CWTS_TA_WIDTH;
   for (std::size_t from = 0; from < lanes; from += W) {
     const std::size_t count = std::min(W, lanes - from);
@@ -272,8 +273,15 @@ void by_vector(std::size_t n, std::size_t lanes, const double* const* in, double
       ip[0][l] = in[s];
       for (std::size_t j = 0; j < NOut; ++j) op[j][l] = out[NOut * s + j];
     }
-    f(count, ip, op, streams(out + NOut * from, NOut * count, n * count * NOut * sizeof(double)));
+    f(count, ip, op,
+      may_stream && streams(out + NOut * from, NOut * count, n * count * NOut * sizeof(double)));
   }
+}
+
+// TA-Lib's averages of period 1 (and TA_MA's of any type): each series' input copied.
+inline void copy_lanes(std::size_t n, std::size_t lanes, const double* const* in,
+                       double* const* out) noexcept {
+  for (std::size_t l = 0; l < lanes; ++l) std::copy(in[l], in[l] + n, out[l]);
 }
 
 // A vector's series as the two inputs of steady_lanes() that read one series at two lags.
@@ -745,6 +753,31 @@ struct Sma {
     if (!s.step(x[0], y[0])) y[0] = splat(kNaN);
   }
 #if CWTS_TA_WIDTH > 1
+  // A batch's series in lanes, a vector's series at a time: step() through the first p - 1 bars,
+  // then the total in registers (steady_lanes()), the value leaving the window read from the
+  // input (a second tile, p - 1 bars back) instead of the ring. SmaState::step()'s operations in
+  // its order, so the same bits.
+  static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
+                         const double* const* in, double* const* out, bool may_stream = true) {
+    const auto p = static_cast<std::size_t>(iparam(pr, 0));
+    if (p == 1) return copy_lanes(n, lanes, in, out);
+    by_vector<1>(n, lanes, in, out, may_stream,
+                 [&](std::size_t count, auto& ip, auto& op, bool stream) {
+                   Sma k(pr);
+                   const std::size_t start = warm_lanes(k, p - 1, n, count, ip, op);
+                   V total = k.s.total;
+                   const V pd = splat(static_cast<double>(p));
+                   const Twice both(ip);  // the series now, and p - 1 bars back
+                   steady_lanes<2, 1, 1>(
+                       start, n, count, both.ip, {0, p - 1}, op, stream,
+                       [&](const V* x, V* y, std::size_t) {
+                         total = total + x[0];
+                         y[0] = total / pd;
+                         total = total - x[1];
+                       },
+                       [](V*) {});
+                 });
+  }
   // A sweep of periods over one series (dispatch: sweep_lanes), SmaState's operations with the
   // period a lane's own: the value leaving each lane's window read from the array at its offset.
   struct Sweep {

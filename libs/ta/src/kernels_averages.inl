@@ -212,30 +212,28 @@ struct Kama {
   // so the same bits. Through run_groups() (the state, the ring and its index in the kernel
   // object, step()'s branches every bar) a lane-bar took about 5 cycles.
   static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
-                         const double* const* in, double* const* out) {
+                         const double* const* in, double* const* out, bool may_stream = true) {
     const auto p = static_cast<std::size_t>(iparam(pr, 0));
-    if (p == 1) {  // TA-Lib: a copy of the input
-      for (std::size_t l = 0; l < lanes; ++l) std::copy(in[l], in[l] + n, out[l]);
-      return;
-    }
-    by_vector<1>(n, lanes, in, out, [&](std::size_t count, auto& ip, auto& op, bool stream) {
-      Kama k(pr);
-      const std::size_t start = warm_lanes(k, p + 1, n, count, ip, op);
-      // The kernel's sum, flat, kama, prev_x and trailing.
-      V moves = k.sum, still = k.flat, level = k.kama, prev = k.prev_x, gone = k.trailing;
-      const Twice both(ip);  // the series now, and p bars back
-      steady_lanes<2, 1, 1>(
-          start, n, count, both.ip, {0, p}, op, stream,
-          [&](const V* x, V* y, std::size_t) {
-            const V roc = x[0] - x[1];
-            slide(moves, still, gone - x[1], x[0] - prev, k.p);
-            gone = x[1];
-            level = smoothed(level, x[0], roc, moves);
-            y[0] = level;
-            prev = x[0];
-          },
-          [](V*) {});
-    });
+    if (p == 1) return copy_lanes(n, lanes, in, out);  // TA-Lib: a copy of the input
+    by_vector<1>(
+        n, lanes, in, out, may_stream, [&](std::size_t count, auto& ip, auto& op, bool stream) {
+          Kama k(pr);
+          const std::size_t start = warm_lanes(k, p + 1, n, count, ip, op);
+          // The kernel's sum, flat, kama, prev_x and trailing.
+          V moves = k.sum, still = k.flat, level = k.kama, prev = k.prev_x, gone = k.trailing;
+          const Twice both(ip);  // the series now, and p bars back
+          steady_lanes<2, 1, 1>(
+              start, n, count, both.ip, {0, p}, op, stream,
+              [&](const V* x, V* y, std::size_t) {
+                const V roc = x[0] - x[1];
+                slide(moves, still, gone - x[1], x[0] - prev, k.p);
+                gone = x[1];
+                level = smoothed(level, x[0], roc, moves);
+                y[0] = level;
+                prev = x[0];
+              },
+              [](V*) {});
+        });
   }
 #endif
 #if CWTS_TA_WIDTH == 1
@@ -330,31 +328,29 @@ struct T3 {
   // 0 .. 6p - 6), then the six EMAs in registers (steady_lanes()): step()'s operations, so the
   // same bits.
   static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
-                         const double* const* in, double* const* out) {
-    if (iparam(pr, 0) == 1) {  // TA-Lib: a copy of the input
-      for (std::size_t l = 0; l < lanes; ++l) std::copy(in[l], in[l] + n, out[l]);
-      return;
-    }
-    by_vector<1>(n, lanes, in, out, [&](std::size_t count, auto& ip, auto& op, bool stream) {
-      T3 t3(pr);
-      const std::size_t start =
-          warm_lanes(t3, 6 * static_cast<std::size_t>(t3.p) - 5, n, count, ip, op);
-      V e0 = t3.e[0], e1 = t3.e[1], e2 = t3.e[2], e3 = t3.e[3], e4 = t3.e[4], e5 = t3.e[5];
-      const V a = splat(t3.k), b = splat(t3.omk);  // k and 1 - k
-      const V w1 = splat(t3.c1), w2 = splat(t3.c2), w3 = splat(t3.c3), w4 = splat(t3.c4);
-      steady_lanes<1, 1, 1>(
-          start, n, count, ip, {0}, op, stream,
-          [&](const V* x, V* y, std::size_t) {
-            e0 = fmadd(b, e0, a * x[0]);
-            e1 = fmadd(b, e1, a * e0);
-            e2 = fmadd(b, e2, a * e1);
-            e3 = fmadd(b, e3, a * e2);
-            e4 = fmadd(b, e4, a * e3);
-            e5 = fmadd(b, e5, a * e4);
-            y[0] = fmadd(w4, e2, fmadd(w3, e3, fmadd(w1, e5, w2 * e4)));
-          },
-          [](V*) {});
-    });
+                         const double* const* in, double* const* out, bool may_stream = true) {
+    if (iparam(pr, 0) == 1) return copy_lanes(n, lanes, in, out);  // TA-Lib: the input
+    by_vector<1>(
+        n, lanes, in, out, may_stream, [&](std::size_t count, auto& ip, auto& op, bool stream) {
+          T3 t3(pr);
+          const std::size_t start =
+              warm_lanes(t3, 6 * static_cast<std::size_t>(t3.p) - 5, n, count, ip, op);
+          V e0 = t3.e[0], e1 = t3.e[1], e2 = t3.e[2], e3 = t3.e[3], e4 = t3.e[4], e5 = t3.e[5];
+          const V a = splat(t3.k), b = splat(t3.omk);  // k and 1 - k
+          const V w1 = splat(t3.c1), w2 = splat(t3.c2), w3 = splat(t3.c3), w4 = splat(t3.c4);
+          steady_lanes<1, 1, 1>(
+              start, n, count, ip, {0}, op, stream,
+              [&](const V* x, V* y, std::size_t) {
+                e0 = fmadd(b, e0, a * x[0]);
+                e1 = fmadd(b, e1, a * e0);
+                e2 = fmadd(b, e2, a * e1);
+                e3 = fmadd(b, e3, a * e2);
+                e4 = fmadd(b, e4, a * e3);
+                e5 = fmadd(b, e5, a * e4);
+                y[0] = fmadd(w4, e2, fmadd(w3, e3, fmadd(w1, e5, w2 * e4)));
+              },
+              [](V*) {});
+        });
   }
 #endif
 #if CWTS_TA_WIDTH == 1
@@ -488,6 +484,15 @@ struct Ma {
   }
 };
 
+#if CWTS_TA_WIDTH > 1
+// One average of TA_MA's MAType (MaAny's rules: period 1 is the input itself) over up to a
+// vector's series side by side, in[l] into out[l], with ordinary stores (the caller reads them
+// next): its kernel's lanes form where it has one (SMA, KAMA, T3), else run_groups() stepping it
+// (the bits MaAny steps), MaAny's stepping for MAMA (kernels_dispatch.inl).
+void run_ma_lanes(int type, int period, std::size_t n, std::size_t lanes, const double* const* in,
+                  double* const* out);
+#endif
+
 // TA_APO / TA_PPO: MA(fast) - MA(slow) of one MAType over the whole series (the periods swapped
 // when fast > slow); PPO is that as a percentage of the slow average, 0 where the slow average is
 // TA-Lib's zero (|v| < 1e-14).
@@ -518,6 +523,50 @@ struct PoT {
       return f - s;
     }
   }
+#if CWTS_TA_WIDTH > 1
+  // A batch's series in lanes, a vector's series at a time, as series() runs one: each average a
+  // pass through run_ma_lanes() (what MaAny steps bar by bar, the same bits), the fast one into
+  // the outputs, the slow one into a scratch of a vector's series, then value() over both a
+  // vector of bars at a time (element-wise: the same wherever the lanes are). Stepping both
+  // averages through MaAny in lanes took its type's dispatch every bar.
+  static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
+                         const double* const* in, double* const* out) {
+    constexpr std::size_t W = CWTS_TA_WIDTH;
+    const int type = iparam(pr, 2);
+    const int fp = std::min(iparam(pr, 0), iparam(pr, 1)),
+              sp = std::max(iparam(pr, 0), iparam(pr, 1));
+    const auto first = std::min(
+        n, static_cast<std::size_t>(std::max(ma_lookback_of(type, fp), ma_lookback_of(type, sp))));
+    Doubles scratch(W * n, Doubles::Unset{});
+    std::array<double*, W> slow{};
+    for (std::size_t l = 0; l < W; ++l) slow[l] = scratch.data() + l * n;
+    for (std::size_t from = 0; from < lanes; from += W) {
+      const std::size_t count = std::min(W, lanes - from);
+      run_ma_lanes(type, fp, n, count, in + from, out + from);
+      run_ma_lanes(type, sp, n, count, in + from, slow.data());
+      for (std::size_t l = 0; l < count; ++l) {
+        double* y = out[from + l];
+        const double* s = slow[l];
+        std::fill(y, y + first, kNaN);
+        std::size_t t = first;
+        for (; t + W <= n; t += W) {
+          V f, v;
+          std::memcpy(&f, y + t, sizeof(V));
+          std::memcpy(&v, s + t, sizeof(V));
+          const V r = value(f, v);
+          std::memcpy(y + t, &r, sizeof(V));
+        }
+        if (t < n) {  // the last bars: a vector filled from them (the rest never stored)
+          V f = splat(1.0), v = splat(1.0);
+          std::memcpy(&f, y + t, (n - t) * sizeof(double));
+          std::memcpy(&v, s + t, (n - t) * sizeof(double));
+          const V r = value(f, v);
+          std::memcpy(y + t, &r, (n - t) * sizeof(double));
+        }
+      }
+    }
+  }
+#endif
 #if CWTS_TA_WIDTH == 1
   // One whole series: each average a pass over the array through its own kernel's scalar series
   // form (detail::run_scalar_ma: what MaAny steps bar by bar, the same bits), the fast one into
@@ -542,13 +591,6 @@ using Ppo = PoT<true>;
 // TA_MACDEXT: MACD with an MAType per average. The periods (and their types) are swapped when fast
 // > slow; as TA-Lib computes both averages from the bar where the longer warm-up ends, each starts
 // that many bars late (TA_MACD's delay, per type); the signal is the MA of the MACD line.
-#if CWTS_TA_WIDTH > 1
-// One average of TA_MA's MAType (MaAny's rules: period 1 is the input itself) over `lanes` series
-// side by side, in[l] into out[l]: its own kernel's lanes where it has one (run_groups(), the
-// bits MaAny steps), MaAny's stepping for MAMA (kernels_dispatch.inl).
-void run_ma_lanes(int type, int period, std::size_t n, std::size_t lanes, const double* const* in,
-                  double* const* out);
-#endif
 
 struct MacdExt {
   // A batch runs its series in lanes a pass per average (lanes_form()), not three MaAny stepped
@@ -556,8 +598,9 @@ struct MacdExt {
   // 2,000 bars on AVX2 / AVX-512 against 357 as scalar series), one vector's series at a time so
   // that a pass's arrays stay in the caches for the next: cwts-bench-ta BM_Many, 32 series,
   // AVX2 / AVX-512 / scalar series 190 / 195 / 352 us at 2,000 bars, 11.9 / 13.8 / 18.8 ms at
-  // 100,000 (docs/benchmarks.md, 2026-12-07). On the scalar unit each series runs through
-  // series(), the same passes one series at a time.
+  // 100,000; 116 / 127 us and 8.9 / 9.2 ms with SMA's lanes form in the passes (docs/benchmarks.md,
+  // 2026-12-07). On the scalar unit each series runs through series(), the same passes one series
+  // at a time.
   static constexpr bool kBatchAsScalarSeries = CWTS_TA_WIDTH == 1;
   long fast_delay, slow_delay;
   long t = 0;

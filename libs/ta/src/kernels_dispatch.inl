@@ -271,8 +271,8 @@ bool run_series_impl(Kind kind, const Params& p, std::size_t n, const double* co
 }
 
 // Series in lanes: run_groups() stepping the kernel, or the kernel's own lanes form where it has
-// one (MACDEXT: a pass per average, each through its own kernel's lanes; BBANDS over the SMA: its
-// sums, then its bands; MACD, KAMA, T3, STDDEV: their state in registers after the warm-up).
+// one (MACDEXT, APO, PPO: a pass per average, each through its own kernel's lanes; SMA, MACD,
+// KAMA, T3, STDDEV, BBANDS over the SMA: their state in registers after the warm-up).
 void run_lanes_impl(Kind kind, const Params& p, std::size_t n, std::size_t lanes,
                     const double* const* in, double* const* out) {
   const KindSpec& s = spec(kind);
@@ -289,36 +289,48 @@ void run_lanes_impl(Kind kind, const Params& p, std::size_t n, std::size_t lanes
 void Bbands::lanes_form(const Params& pr, std::size_t n, std::size_t lanes, const double* const* in,
                         double* const* out) {
   if (iparam(pr, 3) != 0) return run_kernel<Bbands>(pr, n, lanes, in, out, 1, 3);
-  const auto first = static_cast<std::size_t>(iparam(pr, 0) - 1);  // the first bar with bands
-  // A vector's series at a time: the bands read what the sums just wrote, still in the caches.
-  for (std::size_t from = 0; from < lanes; from += CWTS_TA_WIDTH) {
-    const std::size_t count = std::min<std::size_t>(CWTS_TA_WIDTH, lanes - from);
-    std::array<double*, 2 * CWTS_TA_WIDTH> sums{};
-    for (std::size_t l = 0; l < count; ++l) {
-      sums[2 * l] = out[3 * (from + l)];          // the variance, in the upper band
-      sums[2 * l + 1] = out[3 * (from + l) + 1];  // the mean: the middle band
-    }
-    BbandsSums::lanes(pr, n, count, in + from, sums.data());
-    for (std::size_t l = 0; l < count; ++l) {
-      double* const* o = out + 3 * (from + l);
-      std::fill(o[2], o[2] + std::min(n, first), kNaN);
-      if (first < n) band_pass(o[0], o[1], o[2], first, n, pr.v[1], pr.v[2]);
-    }
-  }
+  const double up = pr.v[1], dn = pr.v[2];
+  // A vector's series at a time: step() through the first p - 1 bars, then the mean and the
+  // variance in registers (steady_lanes(); the window read from the input instead of the rings),
+  // their rows transposed back and the bands worked out from them lane by lane (bands(),
+  // element-wise: the same wherever the lanes are). step()'s operations in its order, so its bits.
+  by_vector<3>(n, lanes, in, out, true, [&](std::size_t count, auto& ip, auto& op, bool stream) {
+    Bbands k(pr);
+    const auto p = static_cast<std::size_t>(k.v.s.p);
+    const std::size_t start = warm_lanes(k, p - 1, n, count, ip, op);
+    VarSums s = k.v.s;
+    V total = k.sma.total;
+    const V pd = splat(static_cast<double>(p));
+    const Twice both(ip);  // the series now, and the window's oldest bar
+    steady_lanes<2, 2, 3>(
+        start, n, count, both.ip, {0, p - 1}, op, stream,
+        [&](const V* x, V* y, std::size_t at) {
+          total = total + x[0];  // SmaState::step()
+          const V mid = total / pd;
+          total = total - x[1];
+          y[0] = s.next(x[0], x[1], window_of(ip[0], at, p));  // the variance, for now
+          y[1] = mid;
+        },
+        [&](V* y) { bands(y[1], y[0], up, dn, y[0], y[2]); });
+  });
 }
 
 void run_ma_lanes(int type, int period, std::size_t n, std::size_t lanes, const double* const* in,
                   double* const* out) {
-  if (period == 1) {  // TA_MA: the input itself, whatever the type
-    for (std::size_t l = 0; l < lanes; ++l) std::copy(in[l], in[l] + n, out[l]);
-    return;
-  }
+  if (period == 1) return copy_lanes(n, lanes, in, out);  // TA_MA: the input, whatever the type
   Params p{};
   p.v[0] = period;
   p.v[1] = 0.7;  // T3's vfactor in TA_MA, as MaAny's
   // Ordinary stores: the next pass reads this one's output at once (streamed past the caches,
-  // 32 x 100,000 bars measured 14.2 against 13.3 ms on AVX-512).
-  const auto run = [&]<class K>() { run_kernel<K>(p, n, lanes, in, out, 1, 1, false); };
+  // 32 x 100,000 bars measured 14.2 against 13.3 ms on AVX-512). The kernel's own lanes form
+  // where it has one (SMA, KAMA, T3: the state in registers), else run_groups() stepping it.
+  const auto run = [&]<class K>() {
+    if constexpr (requires { K::lanes_form(p, n, lanes, in, out, false); }) {
+      K::lanes_form(p, n, lanes, in, out, false);
+    } else {
+      run_kernel<K>(p, n, lanes, in, out, 1, 1, false);
+    }
+  };
   switch (type) {
     case 0:
       return run.template operator()<Sma>();

@@ -153,7 +153,7 @@ struct Macd {
   // streamed (streams()).
   static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
                          const double* const* in, double* const* out) {
-    by_vector<3>(n, lanes, in, out, [&](std::size_t count, auto& ip, auto& op, bool stream) {
+    by_vector<3>(n, lanes, in, out, true, [&](std::size_t count, auto& ip, auto& op, bool stream) {
       Macd k(pr);
       // Bars 0 .. slow + signal - 2: the signal average's seed is the last of them.
       const auto warm = static_cast<std::size_t>(k.slow + k.sig.p - 1);

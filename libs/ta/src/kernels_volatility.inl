@@ -137,7 +137,7 @@ struct Stddev {
   // operations in its order, so the same bits.
   static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
                          const double* const* in, double* const* out) {
-    by_vector<1>(n, lanes, in, out, [&](std::size_t count, auto& ip, auto& op, bool stream) {
+    by_vector<1>(n, lanes, in, out, true, [&](std::size_t count, auto& ip, auto& op, bool stream) {
       Stddev k(pr);
       const auto p = static_cast<std::size_t>(k.v.s.p);
       const std::size_t start = warm_lanes(k, p - 1, n, count, ip, op);
@@ -179,11 +179,10 @@ struct Stddev {
 // (TA_STDDEV), as TA-Lib computes it: called from the average's first output, so its running sums
 // start p - 1 bars before that, not at the first bar (the same values to a few ulp; its bits).
 struct Bbands {
-  // A batch's series over the SMA run in lanes as the series form runs one: the mean and the
-  // variance in lanes (BbandsSums, two outputs), then the bands over each series (band_pass), a
-  // vector's series at a time (lanes_form(), kernels_dispatch.inl); stepping all three outputs in
-  // the lanes (a tile of three outputs per lane) measured slower than the series form
-  // (docs/benchmarks.md, 2026-12-06, seventh session). Over any other average step() in lanes.
+  // A batch's series over the SMA run in lanes a vector's series at a time, the mean and the
+  // variance in registers and the bands worked out from their transposed rows (lanes_form(),
+  // kernels_dispatch.inl; stepping all three outputs through run_groups() measured slower than
+  // the series form: docs/benchmarks.md, 2026-12-06). Over any other average step() in lanes.
 #if CWTS_TA_WIDTH > 1
   static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
                          const double* const* in, double* const* out);
@@ -312,57 +311,6 @@ struct Bbands {
       }
       band_pass(upper, middle, lower, first, to, up, dn);
     }
-  }
-#endif
-};
-
-// BBANDS's sums over the SMA in lanes: the mean and the variance, Bbands::step()'s SmaState and
-// VarState in its order (so its bits), the variance into out[0] (the upper band, where
-// band_pass() takes it), the mean into out[1] (the middle band).
-struct BbandsSums {
-  SmaState sma;
-  VarState v;
-  explicit BbandsSums(const Params& pr) : sma(iparam(pr, 0)), v(iparam(pr, 0)) {}
-  void reset() noexcept {
-    sma.reset();
-    v.reset();
-  }
-  void step(const V* x, V* y) noexcept {
-    V mid, var;
-    const bool ok = sma.step(x[0], mid);
-    if (!v.step(x[0], var) || !ok) {
-      y[0] = y[1] = splat(kNaN);
-      return;
-    }
-    y[0] = var;
-    y[1] = mid;
-  }
-#if CWTS_TA_WIDTH > 1
-  // Up to a vector's series (sums[2 l], sums[2 l + 1]: series l's variance and mean): step()
-  // through the first p - 1 bars, then the sums in registers (steady_lanes()), the window read
-  // from the input instead of the rings, with ordinary stores (the bands read them right after).
-  // step()'s operations in its order, so the same bits.
-  static void lanes(const Params& pr, std::size_t n, std::size_t count, const double* const* in,
-                    double* const* sums) {
-    by_vector<2>(n, count, in, sums, [&](std::size_t c, auto& ip, auto& op, bool) {
-      BbandsSums k(pr);
-      const auto p = static_cast<std::size_t>(k.v.s.p);
-      const std::size_t start = warm_lanes(k, p - 1, n, c, ip, op);
-      VarSums s = k.v.s;
-      V total = k.sma.total;
-      const V pd = splat(static_cast<double>(p));
-      const Twice both(ip);  // the series now, and the window's oldest bar
-      steady_lanes<2, 2, 2>(
-          start, n, c, both.ip, {0, p - 1}, op, false,
-          [&](const V* x, V* y, std::size_t at) {
-            total = total + x[0];  // SmaState::step()
-            const V mid = total / pd;
-            total = total - x[1];
-            y[0] = s.next(x[0], x[1], window_of(ip[0], at, p));
-            y[1] = mid;
-          },
-          [](V*) {});
-    });
   }
 #endif
 };
