@@ -898,14 +898,14 @@ void check_batch_routing(ta::Kind k, const ta::Params& p, std::size_t n, std::si
   ta::set_isa(ta::Isa::kScalar);
 }
 
-// ATR, NATR, WMA, HT_TRENDLINE, HT_SINE, HT_DCPHASE and MAMA run each series of a batch through
+// ATR, NATR, HT_TRENDLINE, HT_SINE, HT_DCPHASE and MAMA run each series of a batch through
 // the scalar series form, on every ISA: measured faster than their lanes (docs/benchmarks.md).
 // EMA, whose lanes pay, keeps them. The stream's bits either way. (On a machine with the scalar
 // ISA only, every series takes the scalar form anyway: the count shows the routing on AVX2 and
 // AVX-512.)
 TEST(TaReference, ABatchRunsTheKernelsWhoseLanesDoNotPayAsScalarSeries) {
   for (const ta::Kind k :
-       {ta::Kind::kAtr, ta::Kind::kNatr, ta::Kind::kWma, ta::Kind::kHtTrendline, ta::Kind::kHtSine,
+       {ta::Kind::kAtr, ta::Kind::kNatr, ta::Kind::kHtTrendline, ta::Kind::kHtSine,
         ta::Kind::kHtDcPhase, ta::Kind::kMama, ta::Kind::kEma}) {
     const std::size_t count = 11;
     check_batch_routing(k, ta::default_params(k), 700, count, 70, [&](ta::Isa isa) {
@@ -961,15 +961,17 @@ TEST(TaReference, AMacdBatchRunsInLanesAtEveryLength) {
   }
 }
 
-// KAMA, T3, STDDEV and SMA run a batch's series in lanes, a vector's series at a time: step()
-// through the warm-up (KAMA's first p + 1 bars, T3's six seeds: 6p - 5 bars, STDDEV's and SMA's
-// p - 1), then the state in registers, KAMA reading the value p bars back from the input, SMA the
-// one p - 1 back, STDDEV the window's oldest bar and, where it re-anchors its shift (every 32
-// windows, and where the variance is tiny in some lanes and not others: constant series among
-// random walks), the whole window. 11 series of every shape (flat runs among them: KAMA's summed
-// moves reset to 0). The stream's bits: series that end inside the warm-up, on its last bar,
-// before the first tile, in one and past the last; period 1 (KAMA, T3, SMA: a copy of the input)
-// and 2; T3 with other volume factors, STDDEV with other deviations.
+// KAMA, T3, STDDEV, SMA, TRIMA and WMA run a batch's series in lanes, a vector's series at a time:
+// step() through the warm-up (KAMA's first p + 1 bars, T3's six seeds: 6p - 5 bars, STDDEV's and
+// SMA's p - 1, TRIMA's and WMA's p), then the state in registers, KAMA and WMA reading the value p
+// bars back from the input, SMA the one p - 1 back, TRIMA the ones p and p / 2 back (odd periods
+// and even), STDDEV the window's oldest bar and, where it re-anchors its shift (every 32 windows,
+// and where the variance is tiny in some lanes and not others: constant series among random
+// walks), the whole window, WMA the whole window where it rebuilds its sums (every 8p bars).
+// 11 series of every shape (flat runs among them: KAMA's summed moves reset to 0). The stream's
+// bits: series that end inside the warm-up, on its last bar, before the first tile, in one and
+// past the last; period 1 (a copy of the input but for STDDEV) and 2; T3 with other volume
+// factors, STDDEV with other deviations.
 TEST(TaReference, TheLanesFormsRunAtEveryLength) {
   const std::size_t count = 11;
   struct Case {
@@ -977,20 +979,25 @@ TEST(TaReference, TheLanesFormsRunAtEveryLength) {
     double period, second;
     std::size_t warm;  // the bars step() runs before the state goes into registers
   };
-  for (const Case c : {Case{ta::Kind::kKama, 1, 0, 1}, Case{ta::Kind::kKama, 2, 0, 3},
-                       Case{ta::Kind::kKama, 10, 0, 11}, Case{ta::Kind::kKama, 30, 0, 31},
-                       Case{ta::Kind::kT3, 1, 0.7, 1}, Case{ta::Kind::kT3, 2, 0.7, 7},
-                       Case{ta::Kind::kT3, 5, 0.7, 25}, Case{ta::Kind::kT3, 9, 0.35, 49},
+  for (const Case c : {Case{ta::Kind::kKama, 1, 0, 1},     Case{ta::Kind::kKama, 2, 0, 3},
+                       Case{ta::Kind::kKama, 10, 0, 11},   Case{ta::Kind::kKama, 30, 0, 31},
+                       Case{ta::Kind::kT3, 1, 0.7, 1},     Case{ta::Kind::kT3, 2, 0.7, 7},
+                       Case{ta::Kind::kT3, 5, 0.7, 25},    Case{ta::Kind::kT3, 9, 0.35, 49},
                        Case{ta::Kind::kStddev, 2, 1.0, 1}, Case{ta::Kind::kStddev, 3, 1.0, 2},
                        Case{ta::Kind::kStddev, 5, 2.0, 4}, Case{ta::Kind::kStddev, 20, 1.5, 19},
-                       Case{ta::Kind::kSma, 1, 0, 1}, Case{ta::Kind::kSma, 2, 0, 1},
-                       Case{ta::Kind::kSma, 10, 0, 9}, Case{ta::Kind::kSma, 30, 0, 29}}) {
+                       Case{ta::Kind::kSma, 1, 0, 1},      Case{ta::Kind::kSma, 2, 0, 1},
+                       Case{ta::Kind::kSma, 10, 0, 9},     Case{ta::Kind::kSma, 30, 0, 29},
+                       Case{ta::Kind::kTrima, 1, 0, 1},    Case{ta::Kind::kTrima, 2, 0, 2},
+                       Case{ta::Kind::kTrima, 3, 0, 3},    Case{ta::Kind::kTrima, 10, 0, 10},
+                       Case{ta::Kind::kTrima, 31, 0, 31},  Case{ta::Kind::kWma, 1, 0, 1},
+                       Case{ta::Kind::kWma, 2, 0, 2},      Case{ta::Kind::kWma, 5, 0, 5},
+                       Case{ta::Kind::kWma, 30, 0, 30}}) {
     ta::Params p = ta::default_params(c.k);
     p.v[0] = c.period;
-    if (c.k != ta::Kind::kKama && c.k != ta::Kind::kSma) p.v[1] = c.second;
+    if (c.k == ta::Kind::kT3 || c.k == ta::Kind::kStddev) p.v[1] = c.second;
     for (const std::size_t n : {c.warm / 2 + 1, std::max<std::size_t>(1, c.warm - 1), c.warm,
                                 c.warm + 1, c.warm + 9, std::size_t{700}, std::size_t{3001}}) {
-      // On the scalar unit KAMA, T3 and STDDEV run their series forms; SMA, without one, steps.
+      // On the scalar unit the kernels run their series forms; SMA, without one, steps.
       check_batch_routing(c.k, p, n, count, 180, [&](ta::Isa isa) {
         return isa == ta::Isa::kScalar && c.k != ta::Kind::kSma ? count : 0;
       });
@@ -1199,8 +1206,8 @@ TEST(TaReference, ASweepOfParameterSetsGivesEachSetsBitsAlone) {
                         {ta::Kind::kTema, -1, true, false, {2, 2}},
                         {ta::Kind::kMa, 3, true, false, {2, 2}},
                         {ta::Kind::kMa, 4, true, false, {2, 2}},
-                        {ta::Kind::kWma, -1, true, true, {3, 4}},
-                        {ta::Kind::kMa, 2, true, true, {3, 4}},
+                        {ta::Kind::kWma, -1, true, false, {3, 4}},
+                        {ta::Kind::kMa, 2, true, false, {3, 4}},
                         {ta::Kind::kMom, -1, false, false, {2, 2}},
                         {ta::Kind::kMin, -1, true, false, {2, 2}, true},
                         {ta::Kind::kMax, -1, true, false, {2, 2}, true},

@@ -284,11 +284,14 @@ inline void copy_lanes(std::size_t n, std::size_t lanes, const double* const* in
   for (std::size_t l = 0; l < lanes; ++l) std::copy(in[l], in[l] + n, out[l]);
 }
 
-// A vector's series as the two inputs of steady_lanes() that read one series at two lags.
-struct Twice {
-  const double* ip[2][CWTS_TA_WIDTH];
-  explicit Twice(const double* const (&one)[1][CWTS_TA_WIDTH]) noexcept {
-    for (std::size_t l = 0; l < CWTS_TA_WIDTH; ++l) ip[0][l] = ip[1][l] = one[0][l];
+// A vector's series as the N inputs of steady_lanes() that read one series at N lags.
+template <std::size_t N>
+struct Lagged {
+  const double* ip[N][CWTS_TA_WIDTH];
+  explicit Lagged(const double* const (&one)[1][CWTS_TA_WIDTH]) noexcept {
+    for (std::size_t i = 0; i < N; ++i) {
+      for (std::size_t l = 0; l < CWTS_TA_WIDTH; ++l) ip[i][l] = one[0][l];
+    }
   }
 };
 
@@ -767,7 +770,7 @@ struct Sma {
                    const std::size_t start = warm_lanes(k, p - 1, n, count, ip, op);
                    V total = k.s.total;
                    const V pd = splat(static_cast<double>(p));
-                   const Twice both(ip);  // the series now, and p - 1 bars back
+                   const Lagged<2> both(ip);  // the series now, and p - 1 bars back
                    steady_lanes<2, 1, 1>(
                        start, n, count, both.ip, {0, p - 1}, op, stream,
                        [&](const V* x, V* y, std::size_t) {
@@ -917,9 +920,10 @@ struct Ema {
 // TA_WMA: periodSum / periodSub trick with divider p (p + 1) / 2, both sums rebuilt from the
 // window (oldest first, weights 1..p) every 8p bars.
 struct Wma {
-  // A batch runs each series through the scalar series form (the window read from the array),
-  // not in lanes (a ring per lane): measured faster so on both machines here (docs/benchmarks.md).
-  static constexpr bool kBatchAsScalarSeries = true;
+  // On the scalar unit a batch runs each series through the scalar series form; the wide units
+  // run a vector's series at a time in lanes_form(): stepped through run_groups() (a ring per
+  // lane) the lanes measured slower than the scalar series form (docs/benchmarks.md).
+  static constexpr bool kBatchAsScalarSeries = CWTS_TA_WIDTH == 1;
   int p;
   double divider;
   Buf ring;
@@ -1012,6 +1016,44 @@ struct Wma {
   }
 #endif
 #if CWTS_TA_WIDTH > 1
+  // A batch's series in lanes, a vector's series at a time: step() through the first p bars (the
+  // first output among them), then the sums in registers (steady_lanes()), the value leaving the
+  // window read from the input (a second tile, p bars back) and the whole window, where the sums
+  // are rebuilt (every 8p bars, every lane on the same bar), too. step()'s operations in its
+  // order, so the same bits.
+  static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
+                         const double* const* in, double* const* out, bool may_stream = true) {
+    if (iparam(pr, 0) == 1) return copy_lanes(n, lanes, in, out);  // TA-Lib: the input
+    by_vector<1>(
+        n, lanes, in, out, may_stream, [&](std::size_t count, auto& ip, auto& op, bool stream) {
+          Wma k(pr);
+          const auto p = static_cast<std::size_t>(k.p);
+          const std::size_t start = warm_lanes(k, p, n, count, ip, op);
+          V sum = k.sum, sub = k.sub;
+          long since = k.since;
+          const V weight = splat(static_cast<double>(p)), divider = splat(k.divider);
+          const Lagged<2> both(ip);  // the series now, and p bars back (the last bar's trailing)
+          steady_lanes<2, 1, 1>(
+              start, n, count, both.ip, {0, p}, op, stream,
+              [&](const V* x, V* y, std::size_t at) {
+                sub = sub + x[0];
+                sub = sub - x[1];
+                sum = sum + x[0] * weight;
+                if (--since <= 0) {
+                  since = 8L * k.p;
+                  sub = sum = splat(0.0);
+                  for (std::size_t w = 1; w <= p; ++w) {
+                    const V v = load_lanes(ip[0], CWTS_TA_WIDTH, at - p + w);
+                    sub = sub + v;
+                    sum = sum + v * splat(static_cast<double>(w));
+                  }
+                }
+                y[0] = sum / divider;
+                sum = sum - sub;
+              },
+              [](V*) {});
+        });
+  }
   // A sweep of periods over one series (dispatch: sweep_lanes): series()'s operations with the
   // period a lane's own. The value leaving a lane's window (bar t - p at bar t) is read from the
   // array at its offset; a lane rebuilds both sums from its window at its own bars (9p - 2, then

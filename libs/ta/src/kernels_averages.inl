@@ -85,6 +85,50 @@ struct Trima {
     push(v);
     y[0] = num * splat(factor);
   }
+#if CWTS_TA_WIDTH > 1
+  // A batch's series in lanes, a vector's series at a time: step() through the first p bars (the
+  // first output among them), then the three sums in registers (steady_lanes()), the oldest value
+  // and the middle one read from the input (tiles p and half bars back) instead of the ring.
+  // step()'s operations in its order, so the same bits.
+  static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
+                         const double* const* in, double* const* out, bool may_stream = true) {
+    if (iparam(pr, 0) == 1) return copy_lanes(n, lanes, in, out);  // TA-Lib: the input
+    by_vector<1>(
+        n, lanes, in, out, may_stream, [&](std::size_t count, auto& ip, auto& op, bool stream) {
+          Trima k(pr);
+          const auto p = static_cast<std::size_t>(k.p);
+          const std::size_t start = warm_lanes(k, p, n, count, ip, op);
+          V num = k.num, sub = k.sub, add = k.add;
+          const V factor = splat(k.factor);
+          const Lagged<3> three(ip);  // the series now, p bars back and half bars back
+          const auto run = [&]<bool Odd>() {
+            steady_lanes<3, 1, 1>(
+                start, n, count, three.ip, {0, p, static_cast<std::size_t>(k.half)}, op, stream,
+                [&](const V* x, V* y, std::size_t) {
+                  num = num - sub;
+                  sub = sub - x[1];
+                  sub = sub + x[2];
+                  if constexpr (Odd) {
+                    num = num + add;
+                    add = add - x[2];
+                  } else {
+                    add = add - x[2];
+                    num = num + add;
+                  }
+                  add = add + x[0];
+                  num = num + x[0];
+                  y[0] = num * factor;
+                },
+                [](V*) {});
+          };
+          if (p % 2 == 1) {
+            run.template operator()<true>();
+          } else {
+            run.template operator()<false>();
+          }
+        });
+  }
+#endif
 #if CWTS_TA_WIDTH == 1
   // One whole series read straight from its array (at(k) of bar t is x[t - p + k]; no ring and
   // no modulo per read): step()'s operations in step()'s order, so the same bits.
@@ -221,7 +265,7 @@ struct Kama {
           const std::size_t start = warm_lanes(k, p + 1, n, count, ip, op);
           // The kernel's sum, flat, kama, prev_x and trailing.
           V moves = k.sum, still = k.flat, level = k.kama, prev = k.prev_x, gone = k.trailing;
-          const Twice both(ip);  // the series now, and p bars back
+          const Lagged<2> both(ip);  // the series now, and p bars back
           steady_lanes<2, 1, 1>(
               start, n, count, both.ip, {0, p}, op, stream,
               [&](const V* x, V* y, std::size_t) {
@@ -487,7 +531,7 @@ struct Ma {
 #if CWTS_TA_WIDTH > 1
 // One average of TA_MA's MAType (MaAny's rules: period 1 is the input itself) over up to a
 // vector's series side by side, in[l] into out[l], with ordinary stores (the caller reads them
-// next): its kernel's lanes form where it has one (SMA, KAMA, T3), else run_groups() stepping it
+// next): its kernel's lanes form where it has one (SMA, WMA, TRIMA, KAMA, T3), else run_groups()
 // (the bits MaAny steps), MaAny's stepping for MAMA (kernels_dispatch.inl).
 void run_ma_lanes(int type, int period, std::size_t n, std::size_t lanes, const double* const* in,
                   double* const* out);

@@ -236,7 +236,7 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
 // one, and K::series_suits (where defined) says the form is worth it on this series (MIN, MAX,
 // WILLR: it would not fall back to step() one bar at a time; STOCH, STOCHF: never, their
 // averages gain more in lanes), or K::kBatchAsScalarSeries says its scalar series form beats its
-// lanes (ATR, NATR, WMA, HT_TRENDLINE, HT_SINE, HT_DCPHASE, MAMA: run_series() runs that form
+// lanes (ATR, NATR, HT_TRENDLINE, HT_SINE, HT_DCPHASE, MAMA: run_series() runs that form
 // where this unit has none).
 // Otherwise the batch runs the series in lanes beside others.
 bool series_suits_impl(Kind kind, const Params& p, std::size_t n,
@@ -271,8 +271,8 @@ bool run_series_impl(Kind kind, const Params& p, std::size_t n, const double* co
 }
 
 // Series in lanes: run_groups() stepping the kernel, or the kernel's own lanes form where it has
-// one (MACDEXT, APO, PPO: a pass per average, each through its own kernel's lanes; SMA, MACD,
-// KAMA, T3, STDDEV, BBANDS over the SMA: their state in registers after the warm-up).
+// one (MACDEXT, APO, PPO: a pass per average, each through its own kernel's lanes; SMA, WMA,
+// TRIMA, MACD, KAMA, T3, STDDEV, BBANDS over the SMA: their state in registers after the warm-up).
 void run_lanes_impl(Kind kind, const Params& p, std::size_t n, std::size_t lanes,
                     const double* const* in, double* const* out) {
   const KindSpec& s = spec(kind);
@@ -301,7 +301,7 @@ void Bbands::lanes_form(const Params& pr, std::size_t n, std::size_t lanes, cons
     VarSums s = k.v.s;
     V total = k.sma.total;
     const V pd = splat(static_cast<double>(p));
-    const Twice both(ip);  // the series now, and the window's oldest bar
+    const Lagged<2> both(ip);  // the series now, and the window's oldest bar
     steady_lanes<2, 2, 3>(
         start, n, count, both.ip, {0, p - 1}, op, stream,
         [&](const V* x, V* y, std::size_t at) {
@@ -323,7 +323,7 @@ void run_ma_lanes(int type, int period, std::size_t n, std::size_t lanes, const 
   p.v[1] = 0.7;  // T3's vfactor in TA_MA, as MaAny's
   // Ordinary stores: the next pass reads this one's output at once (streamed past the caches,
   // 32 x 100,000 bars measured 14.2 against 13.3 ms on AVX-512). The kernel's own lanes form
-  // where it has one (SMA, KAMA, T3: the state in registers), else run_groups() stepping it.
+  // where it has one (SMA, WMA, TRIMA, KAMA, T3: the state in registers), else run_groups().
   const auto run = [&]<class K>() {
     if constexpr (requires { K::lanes_form(p, n, lanes, in, out, false); }) {
       K::lanes_form(p, n, lanes, in, out, false);

@@ -142,7 +142,7 @@ struct Stddev {
       const auto p = static_cast<std::size_t>(k.v.s.p);
       const std::size_t start = warm_lanes(k, p - 1, n, count, ip, op);
       VarSums s = k.v.s;
-      const Twice both(ip);  // the series now, and the window's oldest bar
+      const Lagged<2> both(ip);  // the series now, and the window's oldest bar
       steady_lanes<2, 1, 1>(
           start, n, count, both.ip, {0, p - 1}, op, stream,
           [&](const V* x, V* y, std::size_t at) {
