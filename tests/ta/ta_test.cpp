@@ -961,9 +961,10 @@ TEST(TaReference, AMacdBatchRunsInLanesAtEveryLength) {
   }
 }
 
-// KAMA, T3, STDDEV, SMA, TRIMA and WMA run a batch's series in lanes, a vector's series at a time:
-// step() through the warm-up (KAMA's first p + 1 bars, T3's six seeds: 6p - 5 bars, STDDEV's and
-// SMA's p - 1, TRIMA's and WMA's p), then the state in registers, KAMA and WMA reading the value p
+// KAMA, T3, STDDEV, SMA, TRIMA, WMA, EMA, DEMA and TEMA run a batch's series in lanes, a vector's
+// series at a time: step() through the warm-up (KAMA's first p + 1 bars, T3's six seeds: 6p - 5
+// bars, STDDEV's and SMA's p - 1, TRIMA's, WMA's and EMA's p, DEMA's 2p - 1, TEMA's 3p - 2), then
+// the state in registers, KAMA and WMA reading the value p
 // bars back from the input, SMA the one p - 1 back, TRIMA the ones p and p / 2 back (odd periods
 // and even), STDDEV the window's oldest bar and, where it re-anchors its shift (every 32 windows,
 // and where the variance is tiny in some lanes and not others: constant series among random
@@ -991,7 +992,10 @@ TEST(TaReference, TheLanesFormsRunAtEveryLength) {
                        Case{ta::Kind::kTrima, 3, 0, 3},    Case{ta::Kind::kTrima, 10, 0, 10},
                        Case{ta::Kind::kTrima, 31, 0, 31},  Case{ta::Kind::kWma, 1, 0, 1},
                        Case{ta::Kind::kWma, 2, 0, 2},      Case{ta::Kind::kWma, 5, 0, 5},
-                       Case{ta::Kind::kWma, 30, 0, 30}}) {
+                       Case{ta::Kind::kWma, 30, 0, 30},    Case{ta::Kind::kEma, 1, 0, 1},
+                       Case{ta::Kind::kEma, 2, 0, 2},      Case{ta::Kind::kEma, 30, 0, 30},
+                       Case{ta::Kind::kDema, 2, 0, 3},     Case{ta::Kind::kDema, 10, 0, 19},
+                       Case{ta::Kind::kTema, 2, 0, 4},     Case{ta::Kind::kTema, 9, 0, 25}}) {
     ta::Params p = ta::default_params(c.k);
     p.v[0] = c.period;
     if (c.k == ta::Kind::kT3 || c.k == ta::Kind::kStddev) p.v[1] = c.second;
@@ -1006,25 +1010,25 @@ TEST(TaReference, TheLanesFormsRunAtEveryLength) {
 }
 
 // Lanes writing 1 MiB or more a call stream their stores where a vector is a cache line (AVX-512)
-// and every output starts on one: EMA's lanes decide for the call (13 series, 1.25 MB), the
-// lanes forms (MACD, KAMA, T3, STDDEV, BBANDS over the SMA) a vector's series at a time (MACD, 10
-// series of 9,001 bars: the first 8 stream, the last 2 do not; 9 of 45,001: the last one alone
-// writes 1 MiB and streams too; T3, 13 of 17,001, and KAMA, 9: the first 8 stream; STDDEV, 16:
-// both vectors; BBANDS, 10 of 9,001: the first 8). Into outputs one double off the lines,
-// ordinary stores. The lanes forms run in lanes either way. The stream's bits every
-// way, the tiles' bars and the last bars past them (n is not a multiple of 8), full calls and calls
-// with idle lanes (13 series: a group of 8 and one of 5), and nothing written past an output's n
-// bars.
+// and every output starts on one: run_groups() decides for the call (RSI, 13 series, 1.25 MB), the
+// lanes forms (MACD, EMA, KAMA, T3, STDDEV, BBANDS over the SMA) a vector's series at a time
+// (MACD, 10 series of 9,001 bars: the first 8 stream, the last 2 do not; 9 of 45,001: the last one
+// alone writes 1 MiB and streams too; EMA, T3, 13 of 17,001, and KAMA, 9: the first 8 stream;
+// STDDEV, 16: both vectors; BBANDS, 10 of 9,001: the first 8). Into outputs one double off the
+// lines, ordinary stores. The lanes forms run in lanes either way. The stream's bits every way, the
+// tiles' bars and the last bars past them (n is not a multiple of 8), full calls and calls with
+// idle lanes (13 series: a group of 8 and one of 5), and nothing written past an output's n bars.
 TEST(TaReference, LanesPastTheCachesStreamTheSameBitsIntoOutputsOnCacheLines) {
   struct Case {
     ta::Kind k;
     std::size_t count, n;
-    std::uint64_t streamed;  // calls (EMA) or vectors' series (the lanes forms) streamed, AVX-512
+    std::uint64_t streamed;  // calls (RSI) or vectors' series (the lanes forms) streamed, AVX-512
   };
-  for (const Case c : {Case{ta::Kind::kEma, 13, 12001, 1}, Case{ta::Kind::kStddev, 16, 17001, 2},
-                       Case{ta::Kind::kT3, 13, 17001, 1}, Case{ta::Kind::kKama, 9, 17001, 1},
-                       Case{ta::Kind::kMacd, 16, 9001, 2}, Case{ta::Kind::kMacd, 10, 9001, 1},
-                       Case{ta::Kind::kMacd, 9, 45001, 2}, Case{ta::Kind::kBbands, 10, 9001, 1}}) {
+  for (const Case c : {Case{ta::Kind::kRsi, 13, 12001, 1}, Case{ta::Kind::kEma, 13, 17001, 1},
+                       Case{ta::Kind::kStddev, 16, 17001, 2}, Case{ta::Kind::kT3, 13, 17001, 1},
+                       Case{ta::Kind::kKama, 9, 17001, 1}, Case{ta::Kind::kMacd, 16, 9001, 2},
+                       Case{ta::Kind::kMacd, 10, 9001, 1}, Case{ta::Kind::kMacd, 9, 45001, 2},
+                       Case{ta::Kind::kBbands, 10, 9001, 1}}) {
     const ta::KindSpec& spec = ta::spec(c.k);
     const ta::Params p = ta::default_params(c.k);
     const std::size_t n = c.n, count = c.count;
@@ -1051,7 +1055,7 @@ TEST(TaReference, LanesPastTheCachesStreamTheSameBitsIntoOutputsOnCacheLines) {
         ta::run_many(c.k, p, n, count, in, out);
         const bool streams = isa == ta::Isa::kAvx512 && off == 0;
         EXPECT_EQ(ta::detail::streamed_lane_runs() - streamed, streams ? c.streamed : 0) << what;
-        if (c.k != ta::Kind::kEma) {
+        if (c.k != ta::Kind::kRsi) {
           EXPECT_EQ(ta::detail::batch_scalar_series_runs() - scalar,
                     isa == ta::Isa::kScalar ? count : 0)
               << what;

@@ -531,8 +531,8 @@ struct Ma {
 #if CWTS_TA_WIDTH > 1
 // One average of TA_MA's MAType (MaAny's rules: period 1 is the input itself) over up to a
 // vector's series side by side, in[l] into out[l], with ordinary stores (the caller reads them
-// next): its kernel's lanes form where it has one (SMA, WMA, TRIMA, KAMA, T3), else run_groups()
-// (the bits MaAny steps), MaAny's stepping for MAMA (kernels_dispatch.inl).
+// next): its kernel's lanes form (every type but MAMA: the state in registers; the bits MaAny
+// steps), MaAny's stepping through run_groups() for MAMA (kernels_dispatch.inl).
 void run_ma_lanes(int type, int period, std::size_t n, std::size_t lanes, const double* const* in,
                   double* const* out);
 #endif

@@ -271,8 +271,9 @@ bool run_series_impl(Kind kind, const Params& p, std::size_t n, const double* co
 }
 
 // Series in lanes: run_groups() stepping the kernel, or the kernel's own lanes form where it has
-// one (MACDEXT, APO, PPO: a pass per average, each through its own kernel's lanes; SMA, WMA,
-// TRIMA, MACD, KAMA, T3, STDDEV, BBANDS over the SMA: their state in registers after the warm-up).
+// one (MACDEXT, APO, PPO: a pass per average, each through its own kernel's lanes; SMA, EMA,
+// DEMA, TEMA, WMA, TRIMA, MACD, KAMA, T3, STDDEV, BBANDS over the SMA: their state in registers
+// after the warm-up).
 void run_lanes_impl(Kind kind, const Params& p, std::size_t n, std::size_t lanes,
                     const double* const* in, double* const* out) {
   const KindSpec& s = spec(kind);
@@ -323,7 +324,7 @@ void run_ma_lanes(int type, int period, std::size_t n, std::size_t lanes, const 
   p.v[1] = 0.7;  // T3's vfactor in TA_MA, as MaAny's
   // Ordinary stores: the next pass reads this one's output at once (streamed past the caches,
   // 32 x 100,000 bars measured 14.2 against 13.3 ms on AVX-512). The kernel's own lanes form
-  // where it has one (SMA, WMA, TRIMA, KAMA, T3: the state in registers), else run_groups().
+  // where it has one (every type but MAMA: the state in registers), else run_groups().
   const auto run = [&]<class K>() {
     if constexpr (requires { K::lanes_form(p, n, lanes, in, out, false); }) {
       K::lanes_form(p, n, lanes, in, out, false);
