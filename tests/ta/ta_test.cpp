@@ -961,17 +961,17 @@ TEST(TaReference, AMacdBatchRunsInLanesAtEveryLength) {
   }
 }
 
-// KAMA, T3, STDDEV, SMA, TRIMA, WMA, EMA, DEMA and TEMA run a batch's series in lanes, a vector's
-// series at a time: step() through the warm-up (KAMA's first p + 1 bars, T3's six seeds: 6p - 5
-// bars, STDDEV's and SMA's p - 1, TRIMA's, WMA's and EMA's p, DEMA's 2p - 1, TEMA's 3p - 2), then
-// the state in registers, KAMA and WMA reading the value p
-// bars back from the input, SMA the one p - 1 back, TRIMA the ones p and p / 2 back (odd periods
-// and even), STDDEV the window's oldest bar and, where it re-anchors its shift (every 32 windows,
-// and where the variance is tiny in some lanes and not others: constant series among random
-// walks), the whole window, WMA the whole window where it rebuilds its sums (every 8p bars).
-// 11 series of every shape (flat runs among them: KAMA's summed moves reset to 0). The stream's
-// bits: series that end inside the warm-up, on its last bar, before the first tile, in one and
-// past the last; period 1 (a copy of the input but for STDDEV) and 2; T3 with other volume
+// KAMA, T3, STDDEV, SMA, TRIMA, WMA, EMA, DEMA, TEMA, RSI and CMO run a batch's series in lanes, a
+// vector's series at a time: step() through the warm-up (KAMA's, RSI's and CMO's first p + 1
+// bars, T3's six seeds: 6p - 5 bars, STDDEV's and SMA's p - 1, TRIMA's, WMA's and EMA's p, DEMA's
+// 2p - 1, TEMA's 3p - 2), then the state in registers, RSI and CMO reading the bar before, KAMA and
+// WMA reading the value p bars back from the input, SMA the one p - 1 back, TRIMA the ones p and p
+// / 2 back (odd periods and even), STDDEV the window's oldest bar and, where it re-anchors its
+// shift (every 32 windows, and where the variance is tiny in some lanes and not others: constant
+// series among random walks), the whole window, WMA the whole window where it rebuilds its sums
+// (every 8p bars). 11 series of every shape (flat runs among them: KAMA's summed moves reset to 0).
+// The stream's bits: series that end inside the warm-up, on its last bar, before the first tile, in
+// one and past the last; period 1 (a copy of the input but for STDDEV) and 2; T3 with other volume
 // factors, STDDEV with other deviations.
 TEST(TaReference, TheLanesFormsRunAtEveryLength) {
   const std::size_t count = 11;
@@ -995,23 +995,27 @@ TEST(TaReference, TheLanesFormsRunAtEveryLength) {
                        Case{ta::Kind::kWma, 30, 0, 30},    Case{ta::Kind::kEma, 1, 0, 1},
                        Case{ta::Kind::kEma, 2, 0, 2},      Case{ta::Kind::kEma, 30, 0, 30},
                        Case{ta::Kind::kDema, 2, 0, 3},     Case{ta::Kind::kDema, 10, 0, 19},
-                       Case{ta::Kind::kTema, 2, 0, 4},     Case{ta::Kind::kTema, 9, 0, 25}}) {
+                       Case{ta::Kind::kTema, 2, 0, 4},     Case{ta::Kind::kTema, 9, 0, 25},
+                       Case{ta::Kind::kRsi, 2, 0, 3},      Case{ta::Kind::kRsi, 14, 0, 15},
+                       Case{ta::Kind::kCmo, 2, 0, 3},      Case{ta::Kind::kCmo, 14, 0, 15}}) {
     ta::Params p = ta::default_params(c.k);
     p.v[0] = c.period;
     if (c.k == ta::Kind::kT3 || c.k == ta::Kind::kStddev) p.v[1] = c.second;
     for (const std::size_t n : {c.warm / 2 + 1, std::max<std::size_t>(1, c.warm - 1), c.warm,
                                 c.warm + 1, c.warm + 9, std::size_t{700}, std::size_t{3001}}) {
-      // On the scalar unit the kernels run their series forms; SMA, without one, steps.
+      // On the scalar unit the kernels run their series forms; SMA, RSI and CMO, without one, step.
+      const bool stepped = c.k == ta::Kind::kSma || c.k == ta::Kind::kRsi || c.k == ta::Kind::kCmo;
       check_batch_routing(c.k, p, n, count, 180, [&](ta::Isa isa) {
-        return isa == ta::Isa::kScalar && c.k != ta::Kind::kSma ? count : 0;
+        return isa == ta::Isa::kScalar && !stepped ? count : 0;
       });
     }
   }
 }
 
 // Lanes writing 1 MiB or more a call stream their stores where a vector is a cache line (AVX-512)
-// and every output starts on one: run_groups() decides for the call (RSI, 13 series, 1.25 MB), the
-// lanes forms (MACD, EMA, KAMA, T3, STDDEV, BBANDS over the SMA) a vector's series at a time
+// and every output starts on one: run_groups() decides for a call of its groups (OBV: a group of 8
+// series a call; of 13 series of 17,001 bars the first call's 1.09 MB stream), the
+// lanes forms (MACD, EMA, RSI, KAMA, T3, STDDEV, BBANDS over the SMA) a vector's series at a time
 // (MACD, 10 series of 9,001 bars: the first 8 stream, the last 2 do not; 9 of 45,001: the last one
 // alone writes 1 MiB and streams too; EMA, T3, 13 of 17,001, and KAMA, 9: the first 8 stream;
 // STDDEV, 16: both vectors; BBANDS, 10 of 9,001: the first 8). Into outputs one double off the
@@ -1022,9 +1026,9 @@ TEST(TaReference, LanesPastTheCachesStreamTheSameBitsIntoOutputsOnCacheLines) {
   struct Case {
     ta::Kind k;
     std::size_t count, n;
-    std::uint64_t streamed;  // calls (RSI) or vectors' series (the lanes forms) streamed, AVX-512
+    std::uint64_t streamed;  // calls (OBV) or vectors' series (the lanes forms) streamed, AVX-512
   };
-  for (const Case c : {Case{ta::Kind::kRsi, 13, 12001, 1}, Case{ta::Kind::kEma, 13, 17001, 1},
+  for (const Case c : {Case{ta::Kind::kObv, 13, 17001, 1}, Case{ta::Kind::kEma, 13, 17001, 1},
                        Case{ta::Kind::kStddev, 16, 17001, 2}, Case{ta::Kind::kT3, 13, 17001, 1},
                        Case{ta::Kind::kKama, 9, 17001, 1}, Case{ta::Kind::kMacd, 16, 9001, 2},
                        Case{ta::Kind::kMacd, 10, 9001, 1}, Case{ta::Kind::kMacd, 9, 45001, 2},
@@ -1055,7 +1059,7 @@ TEST(TaReference, LanesPastTheCachesStreamTheSameBitsIntoOutputsOnCacheLines) {
         ta::run_many(c.k, p, n, count, in, out);
         const bool streams = isa == ta::Isa::kAvx512 && off == 0;
         EXPECT_EQ(ta::detail::streamed_lane_runs() - streamed, streams ? c.streamed : 0) << what;
-        if (c.k != ta::Kind::kRsi) {
+        if (c.k != ta::Kind::kObv) {
           EXPECT_EQ(ta::detail::batch_scalar_series_runs() - scalar,
                     isa == ta::Isa::kScalar ? count : 0)
               << what;

@@ -53,6 +53,46 @@ struct Rsi {
     y[0] = K::value(gain, loss);
   }
 #if CWTS_TA_WIDTH > 1
+  // A batch's series of K (Rsi, Cmo) in lanes, a vector's series at a time: step_with<K>() through
+  // the first p + 1 bars (the first output the last of them), then the averages in registers
+  // (steady_lanes()), the previous value read from the input (a second tile, a bar back).
+  // step_with<K>()'s operations in its order, so the same bits.
+  template <class K>
+  static void lanes_with(const Params& pr, std::size_t n, std::size_t lanes,
+                         const double* const* in, double* const* out) {
+    by_vector<1>(n, lanes, in, out, true, [&](std::size_t count, auto& ip, auto& op, bool stream) {
+      K k(pr);
+      const auto p = static_cast<std::size_t>(k.p);
+      const std::size_t start = warm_lanes(k, p + 1, n, count, ip, op);
+      V gain = k.gain, loss = k.loss;
+      const V less = splat(static_cast<double>(k.p - 1)), pd = splat(static_cast<double>(k.p)),
+              inv = splat(k.inv);
+      const Lagged<2> both(ip);  // the series now, and a bar back
+      steady_lanes<2, 1, 1>(
+          start, n, count, both.ip, {0, 1}, op, stream,
+          [&](const V* x, V* y, std::size_t) {
+            const V d = x[0] - x[1];
+            const V gd = sel(d > splat(0.0), d, splat(0.0));
+            loss = loss * less;
+            gain = gain * less;
+            gain = gain + gd;
+            loss = loss + (gd - d);
+            if constexpr (K::kDivide) {
+              loss = loss / pd;
+              gain = gain / pd;
+            } else {
+              loss = loss * inv;
+              gain = gain * inv;
+            }
+            y[0] = K::value(gain, loss);
+          },
+          [](V*) {});
+    });
+  }
+  static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
+                         const double* const* in, double* const* out) {
+    lanes_with<Rsi>(pr, n, lanes, in, out);
+  }
   // A sweep of periods over one series (dispatch: sweep_lanes): step_with<K>'s operations with
   // the period a lane's own (the previous value read from the array), by masks until the
   // longest period has seeded. K: Rsi, or Cmo (which derives from it).

@@ -179,6 +179,10 @@ struct Cmo : Rsi {
   void step(const V* x, V* y) noexcept { Rsi::step_with<Cmo>(x, y); }
 #if CWTS_TA_WIDTH > 1
   using Sweep = SweepOf<Cmo>;
+  static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
+                         const double* const* in, double* const* out) {
+    lanes_with<Cmo>(pr, n, lanes, in, out);  // not Rsi's, which it would inherit
+  }
 #endif
 };
 
