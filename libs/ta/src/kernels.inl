@@ -1067,29 +1067,29 @@ struct Wma {
     by_vector<1>(
         n, lanes, in, out, may_stream, [&](std::size_t count, auto& ip, auto& op, bool stream) {
           Wma k(pr);
-          const auto p = static_cast<std::size_t>(k.p);
-          const std::size_t start = warm_lanes(k, p, n, count, ip, op);
-          V sum = k.sum, sub = k.sub;
-          long since = k.since;
-          const V weight = splat(static_cast<double>(p)), divider = splat(k.divider);
+          const auto len = static_cast<std::size_t>(k.p);
+          const std::size_t start = warm_lanes(k, len, n, count, ip, op);
+          V total = k.sum, part = k.sub;
+          long left = k.since;
+          const V weight = splat(static_cast<double>(len)), divisor = splat(k.divider);
           const Lagged<2> both(ip);  // the series now, and p bars back (the last bar's trailing)
           steady_lanes<2, 1, 1>(
-              start, n, count, both.ip, {0, p}, op, stream,
+              start, n, count, both.ip, {0, len}, op, stream,
               [&](const V* x, V* y, std::size_t at) {
-                sub = sub + x[0];
-                sub = sub - x[1];
-                sum = sum + x[0] * weight;
-                if (--since <= 0) {
-                  since = 8L * k.p;
-                  sub = sum = splat(0.0);
-                  for (std::size_t w = 1; w <= p; ++w) {
-                    const V v = load_lanes(ip[0], CWTS_TA_WIDTH, at - p + w);
-                    sub = sub + v;
-                    sum = sum + v * splat(static_cast<double>(w));
+                part = part + x[0];
+                part = part - x[1];
+                total = total + x[0] * weight;
+                if (--left <= 0) {
+                  left = 8L * k.p;
+                  part = total = splat(0.0);
+                  for (std::size_t w = 1; w <= len; ++w) {
+                    const V v = load_lanes(ip[0], CWTS_TA_WIDTH, at - len + w);
+                    part = part + v;
+                    total = total + v * splat(static_cast<double>(w));
                   }
                 }
-                y[0] = sum / divider;
-                sum = sum - sub;
+                y[0] = total / divisor;
+                total = total - part;
               },
               [](V*) {});
         });

@@ -96,32 +96,32 @@ struct Trima {
     by_vector<1>(
         n, lanes, in, out, may_stream, [&](std::size_t count, auto& ip, auto& op, bool stream) {
           Trima k(pr);
-          const auto p = static_cast<std::size_t>(k.p);
-          const std::size_t start = warm_lanes(k, p, n, count, ip, op);
-          V num = k.num, sub = k.sub, add = k.add;
-          const V factor = splat(k.factor);
+          const auto len = static_cast<std::size_t>(k.p);
+          const std::size_t start = warm_lanes(k, len, n, count, ip, op);
+          V acc = k.num, lower = k.sub, upper = k.add;
+          const V scale = splat(k.factor);
           const Lagged<3> three(ip);  // the series now, p bars back and half bars back
           const auto run = [&]<bool Odd>() {
             steady_lanes<3, 1, 1>(
-                start, n, count, three.ip, {0, p, static_cast<std::size_t>(k.half)}, op, stream,
+                start, n, count, three.ip, {0, len, static_cast<std::size_t>(k.half)}, op, stream,
                 [&](const V* x, V* y, std::size_t) {
-                  num = num - sub;
-                  sub = sub - x[1];
-                  sub = sub + x[2];
+                  acc = acc - lower;
+                  lower = lower - x[1];
+                  lower = lower + x[2];
                   if constexpr (Odd) {
-                    num = num + add;
-                    add = add - x[2];
+                    acc = acc + upper;
+                    upper = upper - x[2];
                   } else {
-                    add = add - x[2];
-                    num = num + add;
+                    upper = upper - x[2];
+                    acc = acc + upper;
                   }
-                  add = add + x[0];
-                  num = num + x[0];
-                  y[0] = num * factor;
+                  upper = upper + x[0];
+                  acc = acc + x[0];
+                  y[0] = acc * scale;
                 },
                 [](V*) {});
           };
-          if (p % 2 == 1) {
+          if (len % 2 == 1) {
             run.template operator()<true>();
           } else {
             run.template operator()<false>();

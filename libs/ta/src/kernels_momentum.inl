@@ -62,29 +62,29 @@ struct Rsi {
                          const double* const* in, double* const* out) {
     by_vector<1>(n, lanes, in, out, true, [&](std::size_t count, auto& ip, auto& op, bool stream) {
       K k(pr);
-      const auto p = static_cast<std::size_t>(k.p);
-      const std::size_t start = warm_lanes(k, p + 1, n, count, ip, op);
-      V gain = k.gain, loss = k.loss;
-      const V less = splat(static_cast<double>(k.p - 1)), pd = splat(static_cast<double>(k.p)),
-              inv = splat(k.inv);
+      const auto len = static_cast<std::size_t>(k.p);
+      const std::size_t start = warm_lanes(k, len + 1, n, count, ip, op);
+      V up = k.gain, down = k.loss;
+      const V keep = splat(static_cast<double>(k.p - 1)), pd = splat(static_cast<double>(k.p)),
+              scale = splat(k.inv);
       const Lagged<2> both(ip);  // the series now, and a bar back
       steady_lanes<2, 1, 1>(
           start, n, count, both.ip, {0, 1}, op, stream,
           [&](const V* x, V* y, std::size_t) {
             const V d = x[0] - x[1];
             const V gd = sel(d > splat(0.0), d, splat(0.0));
-            loss = loss * less;
-            gain = gain * less;
-            gain = gain + gd;
-            loss = loss + (gd - d);
+            down = down * keep;
+            up = up * keep;
+            up = up + gd;
+            down = down + (gd - d);
             if constexpr (K::kDivide) {
-              loss = loss / pd;
-              gain = gain / pd;
+              down = down / pd;
+              up = up / pd;
             } else {
-              loss = loss * inv;
-              gain = gain * inv;
+              down = down * scale;
+              up = up * scale;
             }
-            y[0] = K::value(gain, loss);
+            y[0] = K::value(up, down);
           },
           [](V*) {});
     });
