@@ -898,15 +898,14 @@ void check_batch_routing(ta::Kind k, const ta::Params& p, std::size_t n, std::si
   ta::set_isa(ta::Isa::kScalar);
 }
 
-// ATR, NATR, HT_TRENDLINE, HT_SINE, HT_DCPHASE and MAMA run each series of a batch through
+// HT_TRENDLINE, HT_SINE, HT_DCPHASE and MAMA run each series of a batch through
 // the scalar series form, on every ISA: measured faster than their lanes (docs/benchmarks.md).
 // EMA, whose lanes pay, keeps them. The stream's bits either way. (On a machine with the scalar
 // ISA only, every series takes the scalar form anyway: the count shows the routing on AVX2 and
 // AVX-512.)
 TEST(TaReference, ABatchRunsTheKernelsWhoseLanesDoNotPayAsScalarSeries) {
-  for (const ta::Kind k :
-       {ta::Kind::kAtr, ta::Kind::kNatr, ta::Kind::kHtTrendline, ta::Kind::kHtSine,
-        ta::Kind::kHtDcPhase, ta::Kind::kMama, ta::Kind::kEma}) {
+  for (const ta::Kind k : {ta::Kind::kHtTrendline, ta::Kind::kHtSine, ta::Kind::kHtDcPhase,
+                           ta::Kind::kMama, ta::Kind::kEma}) {
     const std::size_t count = 11;
     check_batch_routing(k, ta::default_params(k), 700, count, 70, [&](ta::Isa isa) {
       return k == ta::Kind::kEma && isa != ta::Isa::kScalar ? 0 : count;
@@ -961,18 +960,19 @@ TEST(TaReference, AMacdBatchRunsInLanesAtEveryLength) {
   }
 }
 
-// KAMA, T3, STDDEV, SMA, TRIMA, WMA, EMA, DEMA, TEMA, RSI and CMO run a batch's series in lanes, a
-// vector's series at a time: step() through the warm-up (KAMA's, RSI's and CMO's first p + 1
-// bars, T3's six seeds: 6p - 5 bars, STDDEV's and SMA's p - 1, TRIMA's, WMA's and EMA's p, DEMA's
-// 2p - 1, TEMA's 3p - 2), then the state in registers, RSI and CMO reading the bar before, KAMA and
-// WMA reading the value p bars back from the input, SMA the one p - 1 back, TRIMA the ones p and p
-// / 2 back (odd periods and even), STDDEV the window's oldest bar and, where it re-anchors its
-// shift (every 32 windows, and where the variance is tiny in some lanes and not others: constant
-// series among random walks), the whole window, WMA the whole window where it rebuilds its sums
-// (every 8p bars). 11 series of every shape (flat runs among them: KAMA's summed moves reset to 0).
-// The stream's bits: series that end inside the warm-up, on its last bar, before the first tile, in
-// one and past the last; period 1 (a copy of the input but for STDDEV) and 2; T3 with other volume
-// factors, STDDEV with other deviations.
+// KAMA, T3, STDDEV, SMA, TRIMA, WMA, EMA, DEMA, TEMA, RSI, CMO, ATR and NATR run a batch's series
+// in lanes, a vector's series at a time: step() through the warm-up (KAMA's, RSI's, CMO's, ATR's
+// and NATR's first p + 1 bars, T3's six seeds: 6p - 5 bars, STDDEV's and SMA's p - 1, TRIMA's,
+// WMA's and EMA's p, DEMA's 2p - 1, TEMA's 3p - 2), then the state in registers, RSI and CMO
+// reading the bar before (ATR and NATR the close before), KAMA and WMA reading the value p bars
+// back from the input, SMA the one p - 1 back, TRIMA the ones p and p / 2 back (odd periods and
+// even), STDDEV the window's oldest bar and, where it re-anchors its shift (every 32 windows, and
+// where the variance is tiny in some lanes and not others: constant series among random walks), the
+// whole window, WMA the whole window where it rebuilds its sums (every 8p bars). 11 series of every
+// shape (flat runs among them: KAMA's summed moves reset to 0). The stream's bits: series that end
+// inside the warm-up, on its last bar, before the first tile, in one and past the last; period 1 (a
+// copy of the input but for STDDEV) and 2; T3 with other volume factors, STDDEV with other
+// deviations.
 TEST(TaReference, TheLanesFormsRunAtEveryLength) {
   const std::size_t count = 11;
   struct Case {
@@ -997,7 +997,10 @@ TEST(TaReference, TheLanesFormsRunAtEveryLength) {
                        Case{ta::Kind::kDema, 2, 0, 3},     Case{ta::Kind::kDema, 10, 0, 19},
                        Case{ta::Kind::kTema, 2, 0, 4},     Case{ta::Kind::kTema, 9, 0, 25},
                        Case{ta::Kind::kRsi, 2, 0, 3},      Case{ta::Kind::kRsi, 14, 0, 15},
-                       Case{ta::Kind::kCmo, 2, 0, 3},      Case{ta::Kind::kCmo, 14, 0, 15}}) {
+                       Case{ta::Kind::kCmo, 2, 0, 3},      Case{ta::Kind::kCmo, 14, 0, 15},
+                       Case{ta::Kind::kAtr, 1, 0, 2},      Case{ta::Kind::kAtr, 2, 0, 3},
+                       Case{ta::Kind::kAtr, 14, 0, 15},    Case{ta::Kind::kNatr, 1, 0, 2},
+                       Case{ta::Kind::kNatr, 2, 0, 3},     Case{ta::Kind::kNatr, 14, 0, 15}}) {
     ta::Params p = ta::default_params(c.k);
     p.v[0] = c.period;
     if (c.k == ta::Kind::kT3 || c.k == ta::Kind::kStddev) p.v[1] = c.second;
@@ -1007,6 +1010,22 @@ TEST(TaReference, TheLanesFormsRunAtEveryLength) {
       const bool stepped = c.k == ta::Kind::kSma || c.k == ta::Kind::kRsi || c.k == ta::Kind::kCmo;
       check_batch_routing(c.k, p, n, count, 180, [&](ta::Isa isa) {
         return isa == ta::Isa::kScalar && !stepped ? count : 0;
+      });
+    }
+  }
+}
+
+// ATR and NATR run a batch's series in lanes on AVX2 at every length, on AVX-512 up to 16,383
+// bars (from 16,384 its eight lanes' 24 input streams lose to the scalar series form); the
+// scalar series form on the scalar unit. The stream's bits either side of the edge.
+TEST(TaReference, AnAtrBatchRunsInLanesBelowItsLengthOnAvx512) {
+  const std::size_t count = 11;
+  for (const ta::Kind k : {ta::Kind::kAtr, ta::Kind::kNatr}) {
+    for (const std::size_t n : {std::size_t{16'383}, std::size_t{16'384}}) {
+      check_batch_routing(k, ta::default_params(k), n, count, 181, [&](ta::Isa isa) {
+        const bool alone =
+            isa == ta::Isa::kScalar || (isa == ta::Isa::kAvx512 && n >= std::size_t{16'384});
+        return alone ? count : 0;
       });
     }
   }
@@ -1208,8 +1227,8 @@ TEST(TaReference, ASweepOfParameterSetsGivesEachSetsBitsAlone) {
                         {ta::Kind::kMa, 0, true, false, {2, 2}},
                         {ta::Kind::kMa, 1, true, false, {2, 2}},
                         {ta::Kind::kCmo, -1, true, false, {2, 2}},
-                        {ta::Kind::kAtr, -1, true, true, {2, 3}},
-                        {ta::Kind::kNatr, -1, true, true, {2, 3}},
+                        {ta::Kind::kAtr, -1, true, false, {2, 3}},
+                        {ta::Kind::kNatr, -1, true, false, {2, 3}},
                         {ta::Kind::kDema, -1, true, false, {2, 2}},
                         {ta::Kind::kTema, -1, true, false, {2, 2}},
                         {ta::Kind::kMa, 3, true, false, {2, 2}},
@@ -1307,7 +1326,8 @@ TEST(TaReference, AWindowExtremesSweepFallsBackAtANaNOrAMinusZeroAndTakesLongPer
 // What run_sets() sweeps and what it runs set by set, on the edges: a lone set that could sweep
 // (nothing to sweep beside), an MA sweep whose matypes map to two kernels (the first's sets sweep,
 // the others set by set), two EMA sets beside 16 series (the series fill the lanes better), ATR
-// beside 16 series (they run one at a time: sets sweep from its fewest), WMA's fewest and two of
+// beside 16 series (the series fill the lanes better), MAX beside 16 (its series run one at a
+// time: sets sweep from its fewest), WMA's fewest and two of
 // its lanes rebuilding on one bar among the last bars, no
 // sets, no bars, and series of one call starting with different runs of NaN.
 TEST(TaReference, ASweepRunsOnlySetsThatFillTheLanes) {
@@ -1342,12 +1362,12 @@ TEST(TaReference, ASweepRunsOnlySetsThatFillTheLanes) {
                               "two beside 16"),
               0U);
     const bool avx2 = isa == ta::Isa::kAvx2;
-    EXPECT_EQ(run_sets_as_run(ta::Kind::kAtr, with(ta::Kind::kAtr, {{9, -1}, {21, -1}}), sixteen, n,
-                              "two ATR beside 16: its series run one at a time"),
-              avx2 ? 32U : 0U);  // AVX-512: fewer than its fewest (3)
     EXPECT_EQ(run_sets_as_run(ta::Kind::kAtr, with(ta::Kind::kAtr, {{9, -1}, {21, -1}, {30, -1}}),
-                              sixteen, n, "three ATR beside 16"),
-              simd ? 48U : 0U);
+                              sixteen, n, "three ATR beside 16: the series fill the lanes better"),
+              0U);
+    EXPECT_EQ(run_sets_as_run(ta::Kind::kMax, with(ta::Kind::kMax, {{9, -1}, {21, -1}}), sixteen, n,
+                              "two MAX beside 16: its series run one at a time"),
+              simd ? 32U : 0U);
     EXPECT_EQ(run_sets_as_run(ta::Kind::kWma, with(ta::Kind::kWma, {{9, -1}, {21, -1}, {30, -1}}),
                               one, n, "three WMA"),
               avx2 ? 3U : 0U);  // AVX-512: fewer than its fewest (4)

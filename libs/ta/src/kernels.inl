@@ -260,17 +260,18 @@ void steady_lanes(std::size_t t, std::size_t n, std::size_t count,
 // run_groups() does, a one-output kernel's vectors streamed from 8,200 bars and lost there
 // (batch 16 x 8 x 10,000, AVX-512: T3 3.1-3.3x TA-Lib against 3.9, KAMA 1.9-2.3 against 2.5-2.6).
 // may_stream false: ordinary stores whatever the size (MACDEXT's passes read them right after).
-template <std::size_t NOut, class F>
+// NIn inputs a series (in[NIn s + i], as run_many() lays them out).
+template <std::size_t NOut, std::size_t NIn = 1, class F>
 void by_vector(std::size_t n, std::size_t lanes, const double* const* in, double* const* out,
                bool may_stream, F&& f) {
   constexpr std::size_t W = CWTS_TA_WIDTH;
   for (std::size_t from = 0; from < lanes; from += W) {
     const std::size_t count = std::min(W, lanes - from);
-    const double* ip[1][W];
+    const double* ip[NIn][W];
     double* op[NOut][W];
     for (std::size_t l = 0; l < W; ++l) {
       const std::size_t s = from + (l < count ? l : 0);
-      ip[0][l] = in[s];
+      for (std::size_t i = 0; i < NIn; ++i) ip[i][l] = in[NIn * s + i];
       for (std::size_t j = 0; j < NOut; ++j) op[j][l] = out[NOut * s + j];
     }
     f(count, ip, op,
@@ -297,15 +298,16 @@ struct Lagged {
 
 // The kernel k's step() over bars 0 .. until - 1 of a vector's series (fewer if n is): its
 // warm-up, before steady_lanes() takes over. Returns the next bar.
-template <class K, std::size_t NOut>
+template <class K, std::size_t NIn, std::size_t NOut>
 std::size_t warm_lanes(K& k, std::size_t until, std::size_t n, std::size_t count,
-                       const double* const (&ip)[1][CWTS_TA_WIDTH],
+                       const double* const (&ip)[NIn][CWTS_TA_WIDTH],
                        double* const (&op)[NOut][CWTS_TA_WIDTH]) {
   std::size_t t = 0;
   for (; t < n && t < until; ++t) {
-    const V x = load_lanes(ip[0], CWTS_TA_WIDTH, t);
+    V x[NIn];
+    for (std::size_t i = 0; i < NIn; ++i) x[i] = load_lanes(ip[i], CWTS_TA_WIDTH, t);
     V y[NOut];
-    k.step(&x, y);
+    k.step(x, y);
     for (std::size_t j = 0; j < NOut; ++j) store_lanes(op[j], count, t, y[j]);
   }
   return t;

@@ -236,7 +236,8 @@ decltype(auto) with_kernel(Kind kind, F&& f) {
 // one, and K::series_suits (where defined) says the form is worth it on this series (MIN, MAX,
 // WILLR: it would not fall back to step() one bar at a time; STOCH, STOCHF: never, their
 // averages gain more in lanes), or K::kBatchAsScalarSeries says its scalar series form beats its
-// lanes (ATR, NATR, HT_TRENDLINE, HT_SINE, HT_DCPHASE, MAMA: run_series() runs that form
+// lanes (HT_TRENDLINE, HT_SINE, HT_DCPHASE, MAMA; ATR and NATR from K::kScalarSeriesFrom bars:
+// run_series() runs that form
 // where this unit has none).
 // Otherwise the batch runs the series in lanes beside others.
 bool series_suits_impl(Kind kind, const Params& p, std::size_t n,
@@ -244,6 +245,9 @@ bool series_suits_impl(Kind kind, const Params& p, std::size_t n,
   return with_kernel(kind, [&]<class K>() -> bool {
     if constexpr (requires { K::kBatchAsScalarSeries; }) {
       if (K::kBatchAsScalarSeries) return true;  // run_series() then runs the scalar form
+    }
+    if constexpr (requires { K::kScalarSeriesFrom; }) {
+      if (n >= K::kScalarSeriesFrom) return true;  // from that length (ATR, NATR), as above
     }
     if constexpr (!requires(double* const* o) { K::series(p, n, in, o); }) {
       return false;

@@ -320,10 +320,17 @@ struct Bbands {
 // with wBeta * atr fused into the sum as TA-Lib's FMA build fuses it.
 template <bool Normalized>
 struct AtrT {
-  // A batch runs each series through the scalar series form, not in lanes: ATR measured faster
-  // so on both machines here, NATR on the Xeon and level on the AMD one (docs/benchmarks.md); the
-  // lanes' per-bar gathers from three arrays cost more than they share.
-  static constexpr bool kBatchAsScalarSeries = true;
+  // A batch runs each series of kScalarSeriesFrom bars or more through the scalar series form,
+  // shorter ones a vector's series at a time in lanes_form() (stepped through run_groups() the
+  // lanes had measured slower than the scalar series form). Measured, 32 series (batch, `out=`,
+  // us, scalar series / AVX2 lanes / AVX-512 lanes): 1,000 bars 46 / 29 / 32, 10,000 365 / 209 /
+  // 270, 20,000 729 / 419 / 647, 50,000 1,984 / 1,379 / 3,296: AVX-512's eight lanes read 24
+  // streams at once and lose from about 20,000 bars, AVX2's four (12 streams) do not
+  // (docs/benchmarks.md).
+  static constexpr std::size_t kScalarSeriesFrom = CWTS_TA_WIDTH == 1 ? 0
+                                                   : CWTS_TA_WIDTH == 8
+                                                       ? 16'384
+                                                       : std::numeric_limits<std::size_t>::max();
   int p;
   double beta, alpha;
   long t = 0;
@@ -371,6 +378,36 @@ struct AtrT {
     }
   }
 #if CWTS_TA_WIDTH > 1
+  // A batch's series in lanes, a vector's series at a time: step() through the first p + 1 bars
+  // (the first output the last of them), then Wilder's step in registers (steady_lanes()), the
+  // previous close read from the input (a tile a bar back). step()'s operations in its order, so
+  // the same bits.
+  static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
+                         const double* const* in, double* const* out) {
+    by_vector<1, 3>(n, lanes, in, out, true,
+                    [&](std::size_t count, auto& ip, auto& op, bool stream) {
+                      AtrT k(pr);
+                      const std::size_t start =
+                          warm_lanes(k, static_cast<std::size_t>(k.p) + 1, n, count, ip, op);
+                      V range = k.atr;
+                      const V b = splat(k.beta), a = splat(k.alpha);
+                      // High, low, the close a bar back and (NATR's output) the close now.
+                      constexpr std::size_t kN = Normalized ? 4 : 3;
+                      const double* xs[kN][CWTS_TA_WIDTH];
+                      for (std::size_t l = 0; l < CWTS_TA_WIDTH; ++l) {
+                        for (std::size_t i = 0; i < kN; ++i) xs[i][l] = ip[i < 3 ? i : 2][l];
+                      }
+                      std::size_t lag[kN] = {};
+                      lag[2] = 1;
+                      steady_lanes<kN, 1, 1>(
+                          start, n, count, xs, lag, op, stream,
+                          [&](const V* x, V* y, std::size_t) {
+                            range = fmadd(b, range, a * true_range(x[0], x[1], x[2]));
+                            y[0] = k.output(range, x[kN - 1]);
+                          },
+                          [](V*) {});
+                    });
+  }
   // A sweep of periods over one series (dispatch: sweep_lanes): step()'s operations with the
   // period, beta and alpha a lane's own; the true range, the same for every lane, made once a bar.
   struct Sweep {

@@ -598,7 +598,8 @@ void run_sets(Kind k, std::span<const Params> sets, std::size_t n, std::size_t s
   std::vector<std::size_t> at;  // each swept set's index in `sets`
   std::vector<bool> done(sets.size(), false);
   // Where the batch runs the series one at a time (series_suits, asked of the first series: ATR,
-  // NATR, their scalar whole-series form; MIN, MAX, WILLR without a NaN or a -0 in their
+  // NATR from 16,384 bars on AVX-512, their scalar whole-series form; MIN, MAX, WILLR without a
+  // NaN or a -0 in their
   // windows' input), a set fills one lane either way: the kernel's fewest sets sweep.
   const bool singly =
       !can.empty() && series > 0 && kern.series_suits(sweep_kind, can[0], n, in.data());
