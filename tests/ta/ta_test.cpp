@@ -1034,9 +1034,9 @@ TEST(TaReference, AnAtrBatchRunsInLanesBelowItsLengthOnAvx512) {
 // Lanes writing 1 MiB or more a call stream their stores where a vector is a cache line (AVX-512)
 // and every output starts on one: run_groups() decides for a call of its groups (OBV: a group of 8
 // series a call; of 13 series of 17,001 bars the first call's 1.09 MB stream), the
-// lanes forms (MACD, EMA, RSI, KAMA, T3, STDDEV, BBANDS over the SMA) a vector's series at a time
-// (MACD, 10 series of 9,001 bars: the first 8 stream, the last 2 do not; 9 of 45,001: the last one
-// alone writes 1 MiB and streams too; EMA, T3, 13 of 17,001, and KAMA, 9: the first 8 stream;
+// lanes forms (among them MACD, EMA, KAMA, T3, STDDEV, BBANDS over the SMA) a vector's series at a
+// time (MACD, 10 series of 9,001 bars: the first 8 stream, the last 2 do not; 9 of 45,001: the last
+// one alone writes 1 MiB and streams too; EMA, T3, 13 of 17,001, and KAMA, 9: the first 8 stream;
 // STDDEV, 16: both vectors; BBANDS, 10 of 9,001: the first 8). Into outputs one double off the
 // lines, ordinary stores. The lanes forms run in lanes either way. The stream's bits every way, the
 // tiles' bars and the last bars past them (n is not a multiple of 8), full calls and calls with
@@ -1326,8 +1326,9 @@ TEST(TaReference, AWindowExtremesSweepFallsBackAtANaNOrAMinusZeroAndTakesLongPer
 // What run_sets() sweeps and what it runs set by set, on the edges: a lone set that could sweep
 // (nothing to sweep beside), an MA sweep whose matypes map to two kernels (the first's sets sweep,
 // the others set by set), two EMA sets beside 16 series (the series fill the lanes better), ATR
-// beside 16 series (the series fill the lanes better), MAX beside 16 (its series run one at a
-// time: sets sweep from its fewest), WMA's fewest and two of
+// beside 16 series (the series fill the lanes better), MAX beside 16 and ATR beside 4 series of
+// 16,384 bars on AVX-512 (their series run one at a time: sets sweep from their fewest), WMA's
+// fewest and two of
 // its lanes rebuilding on one bar among the last bars, no
 // sets, no bars, and series of one call starting with different runs of NaN.
 TEST(TaReference, ASweepRunsOnlySetsThatFillTheLanes) {
@@ -1345,6 +1346,10 @@ TEST(TaReference, ASweepRunsOnlySetsThatFillTheLanes) {
   std::vector<Series> one{make_series(Shape::kWalk, n, 11)};
   std::vector<Series> sixteen;
   for (std::size_t s = 0; s < 16; ++s) sixteen.push_back(make_series(Shape::kWalk, n, 20 + s));
+  const std::size_t long_n = 16'384;
+  std::vector<Series> long_four;
+  for (std::size_t s = 0; s < 4; ++s)
+    long_four.push_back(make_series(Shape::kWalk, long_n, 70 + s));
   std::vector<Series> nan_starts;  // NaN over the first 0, 7 and 40 bars
   for (const std::size_t lead : {0U, 7U, 40U}) {
     nan_starts.push_back(make_series(Shape::kWalk, n, 50 + lead));
@@ -1368,6 +1373,11 @@ TEST(TaReference, ASweepRunsOnlySetsThatFillTheLanes) {
     EXPECT_EQ(run_sets_as_run(ta::Kind::kMax, with(ta::Kind::kMax, {{9, -1}, {21, -1}}), sixteen, n,
                               "two MAX beside 16: its series run one at a time"),
               simd ? 32U : 0U);
+    // From 16,384 bars AVX-512 runs ATR's series one at a time: its fewest sets (3) sweep beside
+    // any number of series; AVX2 keeps them in lanes, so 3 sets (fewer than its 4 lanes) do not.
+    EXPECT_EQ(run_sets_as_run(ta::Kind::kAtr, with(ta::Kind::kAtr, {{9, -1}, {21, -1}, {30, -1}}),
+                              long_four, long_n, "three ATR beside 4 long series"),
+              isa == ta::Isa::kAvx512 ? 12U : 0U);
     EXPECT_EQ(run_sets_as_run(ta::Kind::kWma, with(ta::Kind::kWma, {{9, -1}, {21, -1}, {30, -1}}),
                               one, n, "three WMA"),
               avx2 ? 3U : 0U);  // AVX-512: fewer than its fewest (4)

@@ -199,8 +199,8 @@ inline bool streams(double* const* op, std::size_t count, std::size_t bytes) noe
   for (std::size_t l = 0; l < lanes; ++l) std::memcpy(op[l] + t, &tile[l], sizeof(V));
 }
 
-// The bars of a kernel's lanes form after its warm-up (MACD, KAMA, T3, STDDEV, BBANDS's sums), its
-// state held in registers by `bar` rather than stepped through the kernel object: bars one at a
+// The bars of a kernel's lanes form after its warm-up (the averages, MACD, RSI, ATR, STDDEV, ...),
+// its state held in registers by `bar` rather than stepped through the kernel object: bars one at a
 // time up to a multiple of W (so that tiles start on whole lines), tiles of W bars (each input's W
 // rows loaded and transposed, W bars, the first NT outputs' rows transposed back, `extra` working
 // out the rest lane by lane from them, all stored), the last bars one at a time. bar(x, y, t): bar
@@ -253,7 +253,7 @@ void steady_lanes(std::size_t t, std::size_t n, std::size_t count,
   for (; t < n; ++t) single(t);
 }
 
-// A one-input kernel's lanes form a vector's series at a time: f(count, ip, op, stream) with the
+// A kernel's lanes form a vector's series at a time: f(count, ip, op, stream) with the
 // lanes' pointers (idle lanes repeat the first series, never stored) and whether the vector's
 // outputs go past the caches (streams() of that vector's outputs: from 1 MiB, MACD's from about
 // 5,500 bars, a one-output kernel's from about 16,400). Decided for the whole call instead, as

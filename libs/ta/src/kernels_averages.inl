@@ -581,9 +581,11 @@ struct PoT {
               sp = std::max(iparam(pr, 0), iparam(pr, 1));
     const auto first = std::min(
         n, static_cast<std::size_t>(std::max(ma_lookback_of(type, fp), ma_lookback_of(type, sp))));
-    Doubles scratch(W * n, Doubles::Unset{});
+    if (lanes == 0) return;
+    const std::size_t rows = std::min(W, lanes);  // the most series a vector runs
+    Doubles scratch(rows * n, Doubles::Unset{});
     std::array<double*, W> slow{};
-    for (std::size_t l = 0; l < W; ++l) slow[l] = scratch.data() + l * n;
+    for (std::size_t l = 0; l < W; ++l) slow[l] = scratch.data() + std::min(l, rows - 1) * n;
     for (std::size_t from = 0; from < lanes; from += W) {
       const std::size_t count = std::min(W, lanes - from);
       run_ma_lanes(type, fp, n, count, in + from, out + from);

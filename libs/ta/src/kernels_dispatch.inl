@@ -276,8 +276,8 @@ bool run_series_impl(Kind kind, const Params& p, std::size_t n, const double* co
 
 // Series in lanes: run_groups() stepping the kernel, or the kernel's own lanes form where it has
 // one (MACDEXT, APO, PPO: a pass per average, each through its own kernel's lanes; SMA, EMA,
-// DEMA, TEMA, WMA, TRIMA, MACD, KAMA, T3, STDDEV, BBANDS over the SMA: their state in registers
-// after the warm-up).
+// DEMA, TEMA, WMA, TRIMA, KAMA, T3, MACD, RSI, CMO, ATR, NATR, STDDEV, BBANDS over the SMA: their
+// state in registers after the warm-up).
 void run_lanes_impl(Kind kind, const Params& p, std::size_t n, std::size_t lanes,
                     const double* const* in, double* const* out) {
   const KindSpec& s = spec(kind);

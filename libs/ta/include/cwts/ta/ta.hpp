@@ -153,7 +153,8 @@ void run_many(Kind k, const Params& p, std::size_t n, std::size_t series,
 // by side in the lanes, a set per lane, reading the series once, in runs of the lane width that
 // fill at least as many lanes as the series would a set at a time (with one series, any two sets;
 // never fewer than the kernel's IsaKernels::sweep_fewest, and from that many where a batch runs
-// the series one at a time anyway: ATR, NATR from 16,384 bars on AVX-512); other
+// the series one at a time anyway: ATR, NATR from 16,384 bars on AVX-512; MIN, MAX, WILLR where
+// the first series' input holds no NaN and no -0); other
 // sets (and every set on the scalar ISA) run as run_many() of that set. Bit-identical to run() of
 // each set and series either way. Counted as one call.
 void run_sets(Kind k, std::span<const Params> sets, std::size_t n, std::size_t series,
