@@ -295,29 +295,21 @@ void Bbands::lanes_form(const Params& pr, std::size_t n, std::size_t lanes, cons
                         double* const* out) {
   if (iparam(pr, 3) != 0) return run_kernel<Bbands>(pr, n, lanes, in, out, 1, 3);
   const double up = pr.v[1], dn = pr.v[2];
-  // A vector's series at a time: step() through the first p - 1 bars, then the mean and the
-  // variance in registers (steady_lanes(); the window read from the input instead of the rings),
-  // their rows transposed back and the bands worked out from them lane by lane (bands(),
-  // element-wise: the same wherever the lanes are). step()'s operations in its order, so its bits.
-  by_vector<3>(n, lanes, in, out, true, [&](std::size_t count, auto& ip, auto& op, bool stream) {
-    Bbands k(pr);
-    const auto p = static_cast<std::size_t>(k.v.s.p);
-    const std::size_t start = warm_lanes(k, p - 1, n, count, ip, op);
-    VarSums s = k.v.s;
-    V total = k.sma.total;
-    const V pd = splat(static_cast<double>(p));
-    const Lagged<2> both(ip);  // the series now, and the window's oldest bar
-    steady_lanes<2, 2, 3>(
-        start, n, count, both.ip, {0, p - 1}, op, stream,
-        [&](const V* x, V* y, std::size_t at) {
-          total = total + x[0];  // SmaState::step()
-          const V mid = total / pd;
+  // The mean and the variance in registers (variance_lanes()), their rows transposed back and
+  // the bands worked out from them lane by lane (bands(), element-wise: the same wherever the
+  // lanes are).
+  variance_lanes<Bbands, 2, 3>(
+      pr, n, lanes, in, out,
+      [](const Bbands& k) {
+        return [total = k.sma.total, pd = splat(static_cast<double>(k.v.s.p))](V var, const V* x,
+                                                                               V* y) mutable {
+          total = total + x[0];  // SmaState::step() (apart from the variance's sums)
+          y[1] = total / pd;
           total = total - x[1];
-          y[0] = s.next(x[0], x[1], window_of(ip[0], at, p));  // the variance, for now
-          y[1] = mid;
-        },
-        [&](V* y) { bands(y[1], y[0], up, dn, y[0], y[2]); });
-  });
+          y[0] = var;  // for now
+        };
+      },
+      [up, dn](V* y) { bands(y[1], y[0], up, dn, y[0], y[2]); });
 }
 
 void run_ma_lanes(int type, int period, std::size_t n, std::size_t lanes, const double* const* in,

@@ -86,6 +86,32 @@ inline auto window_of(const double* const* ip, std::size_t t, std::size_t p) noe
     return load_lanes(ip, CWTS_TA_WIDTH, from + static_cast<std::size_t>(j));
   };
 }
+
+// The lanes form of a kernel K over the variance (STDDEV; BBANDS over the SMA), a vector's series
+// at a time: K::step() through the first p - 1 bars, then K's VarSums in registers
+// (steady_lanes()), the window's oldest bar read from the input p - 1 bars back instead of the
+// ring, and the whole window, where the shift is re-anchored, too. `of(k)` gives the steady
+// bars' step from the warmed kernel, `(var, x, y)`: the outputs from the bar's variance, x[0] the
+// bar and x[1] the window's oldest (BBANDS: the SMA's total, in registers too); `extra(y)` as
+// steady_lanes()'s. step()'s operations in its order, so its bits.
+template <class K, std::size_t NY, std::size_t NOut, class Of, class Extra>
+void variance_lanes(const Params& pr, std::size_t n, std::size_t lanes, const double* const* in,
+                    double* const* out, Of of, Extra extra) {
+  by_vector<NOut>(n, lanes, in, out, true, [&](std::size_t count, auto& ip, auto& op, bool stream) {
+    K k(pr);
+    const auto p = static_cast<std::size_t>(k.v.s.p);
+    const std::size_t start = warm_lanes(k, p - 1, n, count, ip, op);
+    VarSums s = k.v.s;
+    auto bar = of(k);
+    const Lagged<2> both(ip);  // the series now, and the window's oldest bar
+    steady_lanes<2, NY, NOut>(
+        start, n, count, both.ip, {0, p - 1}, op, stream,
+        [&](const V* x, V* y, std::size_t at) {
+          bar(s.next(x[0], x[1], window_of(ip[0], at, p)), x, y);
+        },
+        extra);
+  });
+}
 #endif
 
 struct VarState {
@@ -131,25 +157,15 @@ struct Stddev {
     y[0] = v.step(x[0], var) ? output(var, nbdev) : splat(kNaN);
   }
 #if CWTS_TA_WIDTH > 1
-  // A batch's series in lanes, a vector's series at a time: step() through the first p - 1 bars,
-  // then the sums in registers (steady_lanes()), the window's oldest bar read from the input
-  // instead of the ring, and the whole window, where the shift is re-anchored, too. step()'s
-  // operations in its order, so the same bits.
+  // A batch's series in lanes (variance_lanes()).
   static void lanes_form(const Params& pr, std::size_t n, std::size_t lanes,
                          const double* const* in, double* const* out) {
-    by_vector<1>(n, lanes, in, out, true, [&](std::size_t count, auto& ip, auto& op, bool stream) {
-      Stddev k(pr);
-      const auto p = static_cast<std::size_t>(k.v.s.p);
-      const std::size_t start = warm_lanes(k, p - 1, n, count, ip, op);
-      VarSums s = k.v.s;
-      const Lagged<2> both(ip);  // the series now, and the window's oldest bar
-      steady_lanes<2, 1, 1>(
-          start, n, count, both.ip, {0, p - 1}, op, stream,
-          [&](const V* x, V* y, std::size_t at) {
-            y[0] = output(s.next(x[0], x[1], window_of(ip[0], at, p)), k.nbdev);
-          },
-          [](V*) {});
-    });
+    variance_lanes<Stddev, 1, 1>(
+        pr, n, lanes, in, out,
+        [](const Stddev& k) {
+          return [nb = k.nbdev](V var, const V*, V* y) { y[0] = output(var, nb); };
+        },
+        [](V*) {});
   }
 #endif
 #if CWTS_TA_WIDTH == 1
@@ -236,7 +252,8 @@ struct Bbands {
       lower = mid - sd * splat(dn);
     }
   }
-  // bands() over bars [from, to), each one's variance in `upper` on entry.
+#if CWTS_TA_WIDTH == 1
+  // bands() over bars [from, to), each one's variance in `upper` on entry (the series form's).
   static void band_pass(double* upper, const double* middle, double* lower, std::size_t from,
                         std::size_t to, double up, double dn) noexcept {
     std::size_t t = from;
@@ -272,7 +289,6 @@ struct Bbands {
       }
     }
   }
-#if CWTS_TA_WIDTH == 1
   // One whole series over the SMA (the other averages through step()): SmaState's and the
   // variance's operations in their order, the window read straight from the array, so the same
   // bits.
