@@ -303,7 +303,7 @@ void Bbands::lanes_form(const Params& pr, std::size_t n, std::size_t lanes, cons
       [](const Bbands& k) {
         return [total = k.sma.total, pd = splat(static_cast<double>(k.v.s.p))](V var, const V* x,
                                                                                V* y) mutable {
-          total = total + x[0];  // SmaState::step() (apart from the variance's sums)
+          total = total + x[0];  // SmaState::step()'s operations
           y[1] = total / pd;
           total = total - x[1];
           y[0] = var;  // for now

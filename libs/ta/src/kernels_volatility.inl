@@ -92,8 +92,9 @@ inline auto window_of(const double* const* ip, std::size_t t, std::size_t p) noe
 // (steady_lanes()), the window's oldest bar read from the input p - 1 bars back instead of the
 // ring, and the whole window, where the shift is re-anchored, too. `of(k)` gives the steady
 // bars' step from the warmed kernel, `(var, x, y)`: the outputs from the bar's variance, x[0] the
-// bar and x[1] the window's oldest (BBANDS: the SMA's total, in registers too); `extra(y)` as
-// steady_lanes()'s. step()'s operations in its order, so its bits.
+// bar and x[1] the window's oldest (BBANDS's step keeps the SMA's total in registers too);
+// `extra(y)` as steady_lanes()'s. Each state's operations in step()'s order (the sums and a
+// total are independent of each other), so its bits.
 template <class K, std::size_t NY, std::size_t NOut, class Of, class Extra>
 void variance_lanes(const Params& pr, std::size_t n, std::size_t lanes, const double* const* in,
                     double* const* out, Of of, Extra extra) {
@@ -275,8 +276,7 @@ struct Bbands {
         _mm_storeu_pd(lower + t, _mm_sub_pd(m, w));
       }
     }
-    // bands()'s operations on plain doubles (a whole vector a bar would cost the wide units a
-    // 512-bit square root for one value; std::fma is the scalar units' fmadd()).
+    // bands()'s operations on plain doubles (std::fma is the scalar units' fmadd()).
     for (; t < to; ++t) {
       const double sd = std::sqrt(upper[t]);
       if (up == dn) {
