@@ -560,6 +560,209 @@ struct WindowExtreme {
   }
 };
 
+#if CWTS_TA_WIDTH == 4
+// WindowExtreme's windows in one pass over the bars, for one series on AVX2: as each vector of 4
+// bars arrives, the extremes of the 4, 16, ... bars ending at them are made from the level below
+// and the top level's windows give the one of p bars. WindowExtreme's passes read a chunk from
+// memory, then work on it in L1 while the memory bus idles (MIN at 1e6 bars: 2.0-2.6 ns a bar,
+// against 1.1 in L1); here the loads of the next bars overlap the work on these (1.0-1.3 ns a bar
+// at 1e6, docs/benchmarks.md). The bars and the windows of 4 are read back at most 3 vectors
+// later, so they stay in registers; a higher level, or the top one, is kept in a ring of vectors,
+// each written twice (at its slot and R slots on) so that a read is one load at a fixed distance
+// from the newest slot, never wrapping. Where a read of the top level lies a whole vector back or
+// more, it is one unaligned load; nearer, it would take part of the vector just stored (a store
+// forwards only to a load of the bytes it wrote: else the load waits for the store to reach L1),
+// so it is two whole vectors shuffled. The same bits as WindowExtreme: without NaN and -0 any
+// order of comparisons gives the same extreme, and run() says when its bars hold one.
+template <bool Lowest>
+class WindowStream {
+ public:
+  explicit WindowStream(std::size_t period)
+      : top_(top_level(period)), rings_(2 * 4 * kBase[top_ + 1] + 4) {
+    const std::size_t w = std::size_t{1} << (2 * top_);
+    for (std::size_t k = 1; k < 4; ++k) {  // the top level's offsets: 0, w, 2w, 3w up to p - w
+      const std::size_t o = std::min(k * w, period - w);
+      if (o != 0 && (reads_ == 0 || read_[reads_ - 1].o != o)) {
+        read_[reads_++] = Read{o, o / 4, o % 4};
+      }
+    }
+    // A vector's slots 32-byte aligned (no load across two cache lines); zeroed: a slot is read
+    // before it is written only for windows that reach before the first bar, whose extremes no
+    // output takes.
+    const auto addr = reinterpret_cast<std::uintptr_t>(rings_.data());
+    ring_ = rings_.data() + ((32 - addr % 32) % 32) / sizeof(double);
+  }
+  [[nodiscard]] static bool suits(std::size_t period) noexcept { return period <= kLongest; }
+
+  // dst[t - s] = the extreme of x[t - p + 1, t] for t in [s, e) (below p - 1 not a window: any
+  // value). s is where the last call ended (0 at the first), a multiple of 4 unless the series
+  // ended there. False when one of x[s, e) is NaN or -0: the caller then runs Extreme's order.
+  bool run(const double* x, std::size_t s, std::size_t e, double* dst) noexcept {
+    switch (top_) {
+      case 0:
+        return levels<0>(x, s, e, dst);
+      case 1:
+        return levels<1>(x, s, e, dst);
+      case 2:
+        return levels<2>(x, s, e, dst);
+      case 3:
+        return levels<3>(x, s, e, dst);
+      default:
+        return levels<4>(x, s, e, dst);
+    }
+  }
+
+ private:
+  static constexpr std::size_t kLongest = 1024;  // 4 x 256: up to 4 levels above the bars
+  // Level l's ring (l >= 1): R = kRing[l] vectors, a power of two above the vectors its oldest
+  // read spans (3 x 4^l bars back, 3 x 4^(l-1) + 2 vectors with the newest); its 2R slots from
+  // vector 2 kBase[l] of the rings.
+  static constexpr std::size_t kRing[5] = {0, 8, 16, 64, 256};
+  static constexpr std::size_t kBase[6] = {0, 0, 8, 24, 88, 344};
+  struct Read {
+    std::size_t o, q, r;  // o = 4q + r bars back
+  };
+  static std::size_t top_level(std::size_t p) noexcept {  // 4^top < p <= 4^(top + 1), or 0
+    std::size_t top = 0;
+    for (std::size_t w = 1; 4 * w < p && top < 4; w *= 4) ++top;
+    return top;
+  }
+  static V pick(V a, V b) noexcept { return Extreme<Lowest>::pick(a, b); }
+  // Bars 4v - o .. 4v - o + 3 for o = 4q + R, from the vectors lo (v - q - 1) and hi (v - q).
+  template <std::size_t R>
+  static V shifted(V lo, V hi) noexcept {
+    if constexpr (R == 0) {
+      return hi;
+    } else if constexpr (R == 1) {
+      return __builtin_shufflevector(lo, hi, 3, 4, 5, 6);
+    } else if constexpr (R == 2) {
+      return __builtin_shufflevector(lo, hi, 2, 3, 4, 5);
+    } else {
+      return __builtin_shufflevector(lo, hi, 1, 2, 3, 4);
+    }
+  }
+  static V shifted(std::size_t r, V lo, V hi) noexcept {
+    switch (r) {
+      case 0:
+        return hi;
+      case 1:
+        return shifted<1>(lo, hi);
+      case 2:
+        return shifted<2>(lo, hi);
+      default:
+        return shifted<3>(lo, hi);
+    }
+  }
+  static V load(const double* p) noexcept {
+    V u;
+    std::memcpy(&u, p, sizeof(V));
+    return u;
+  }
+  // Level L's newest slot for vector v (its mirror 4R doubles on): the bars o back are the 4
+  // doubles from 4R - o past it, in order across slots (q + 2 <= R).
+  template <std::size_t L>
+  static double* newest(double* ring, std::size_t v) noexcept {
+    return ring + 4 * (2 * kBase[L] + (v & (kRing[L] - 1)));
+  }
+  template <std::size_t L>
+  static V back(const double* slot, std::size_t q) noexcept {
+    return load(slot + 4 * (kRing[L] - q));
+  }
+  // Level L + 1 (L >= 2) at vector v from level L's windows cur: L's ring written, then its
+  // windows 0, 1, 2 and 3 times 4^L bars back.
+  template <std::size_t L>
+  static V up(double* ring, std::size_t v, V cur) noexcept {
+    constexpr std::size_t q = std::size_t{1} << (2 * (L - 1));  // 4^L bars in vectors
+    double* const slot = newest<L>(ring, v);
+    std::memcpy(slot, &cur, sizeof(V));
+    std::memcpy(slot + 4 * kRing[L], &cur, sizeof(V));
+    return pick(pick(cur, back<L>(slot, q)), pick(back<L>(slot, 2 * q), back<L>(slot, 3 * q)));
+  }
+
+  template <std::size_t T>
+  bool levels(const double* x, std::size_t s, std::size_t e, double* dst) noexcept {
+    // The members in locals: a store through a double* could alias them, and the compiler
+    // reloaded them after every ring write.
+    double* const ring = ring_;
+    const std::size_t reads = reads_;
+    const Read rd[3] = {read_[0], read_[1], read_[2]};
+    std::size_t v = v_;
+    V prev = prev_;                                 // the bars of vector v - 1
+    V h1 = four_[0], h2 = four_[1], h3 = four_[2];  // windows of 4 at vectors v - 1 .. v - 3
+    M bad = mnot(mtrue());
+    const M minus_zero = (M)splat(-0.0);
+    // One vector a step: the windows of p bars ending at its bars u. The series' last vector may
+    // be partial: its other lanes repeat its last bar, and only its bars are stored. (One loop
+    // body, no lambda: a lambda's captured vectors went through the stack.)
+    for (std::size_t t = s; t < e; t += 4, ++v) {
+      const bool whole = t + 4 <= e;
+      alignas(32) double part[4];  // the partial vector's bars (u's address never taken: a
+                                   // vector whose address is taken lives on the stack)
+      if (!whole) {
+        for (std::size_t i = 0; i < 4; ++i) part[i] = x[t + i < e ? t + i : e - 1];
+      }
+      const V u = load(whole ? x + t : part);
+      bad = mor(bad, mor(u != u, (M)u == minus_zero));
+      V cur = u;
+      if constexpr (T >= 1) {  // windows of 4: the bars 0 .. 3 back
+        cur = pick(pick(u, shifted<1>(prev, u)), pick(shifted<2>(prev, u), shifted<3>(prev, u)));
+      }
+      if constexpr (T >= 2) {  // windows of 16: those of 4 ending 0, 4, 8 and 12 bars back
+        const V c4 = cur;
+        cur = pick(pick(cur, h1), pick(h2, h3));
+        h3 = h2;
+        h2 = h1;
+        h1 = c4;
+      }
+      if constexpr (T >= 3) cur = up<2>(ring, v, cur);  // windows of 64: from the ring of 16
+      if constexpr (T >= 4) cur = up<3>(ring, v, cur);  // windows of 256: from the ring of 64
+      // The top level's windows at its offsets.
+      V y = cur;
+      if constexpr (T == 0) {
+        for (std::size_t i = 0; i < reads; ++i) y = pick(y, shifted(rd[i].r, prev, u));
+      } else {
+        double* const slot = newest<T>(ring, v);
+        std::memcpy(slot, &cur, sizeof(V));
+        std::memcpy(slot + 4 * kRing[T], &cur, sizeof(V));
+        for (std::size_t i = 0; i < reads; ++i) {
+          if (rd[i].q == 0) {  // within a vector back: this vector's store, shuffled in
+            y = pick(y, shifted(rd[i].r, back<T>(slot, 1), cur));
+          } else {
+            y = pick(y, load(slot + 4 * kRing[T] - rd[i].o));
+          }
+        }
+      }
+      prev = u;
+      if (whole) {
+        std::memcpy(dst + (t - s), &y, sizeof(V));
+      } else {
+        std::memcpy(part, &y, sizeof(V));
+        for (std::size_t i = 0; t + i < e; ++i) dst[t - s + i] = part[i];
+      }
+    }
+    v_ = v;
+    prev_ = prev;
+    four_[0] = h1;
+    four_[1] = h2;
+    four_[2] = h3;
+    return !any(bad);
+  }
+
+  std::size_t top_;    // the top level: windows of 4^top_ bars
+  Read read_[3] = {};  // the top level's offsets but 0, each once
+  std::size_t reads_ = 0;
+  std::size_t v_ = 0;  // the next vector of bars (bars 4v_ .. 4v_ + 3)
+  V prev_ = splat(0.0), four_[3] = {splat(0.0), splat(0.0), splat(0.0)};
+  Doubles rings_;
+  double* ring_ = nullptr;
+};
+template <bool Lowest>
+using SeriesExtreme = WindowStream<Lowest>;
+#else
+template <bool Lowest>
+using SeriesExtreme = WindowExtreme<Lowest>;
+#endif
+
 // The extremes of several periods over one series (a sweep of sets), chunk by chunk. The passes
 // WindowExtreme::run() makes for one period are the same for every period up to its last
 // (windows of 1, 4, 16, ... bars): here they are made once a chunk for the longest, each level
@@ -667,10 +870,10 @@ void hl_window_values(std::size_t p, std::size_t s, std::size_t e, const double*
 template <class Expr>
 bool hl_window_series(std::size_t p, std::size_t n, const double* const* in, Expr expr, double* y) {
   constexpr std::size_t kChunk = WindowExtreme<false>::kChunk;
-  if (!WindowExtreme<false>::suits(p)) return false;
+  if (!SeriesExtreme<false>::suits(p)) return false;
   const double* close = in[2];
-  WindowExtreme<false> highest(p);
-  WindowExtreme<true> lowest(p);
+  SeriesExtreme<false> highest(p);
+  SeriesExtreme<true> lowest(p);
   // The chunk's highs and lows in one allocation, half a page apart modulo 4 KB (see
   // WindowExtreme's buffers).
   Doubles extremes(2 * kChunk + WindowExtreme<false>::kHalfPage, Doubles::Unset{});  // all written

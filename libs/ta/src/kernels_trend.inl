@@ -79,25 +79,25 @@ struct ExtremeK {
     y[0] = t++ < p - 1 ? splat(kNaN) : e.value;
   }
 #if CWTS_TA_WIDTH > 1
-  // One whole series through WindowExtreme (its bars in the lanes); a series with a NaN or a -0,
-  // or a period longer than its chunk, runs step()'s order of comparisons, from its first bar.
+  // One whole series through SeriesExtreme (its bars in the lanes); a series with a NaN or a -0,
+  // or a period longer than a chunk, runs step()'s order of comparisons, from its first bar.
   // series_suits: whether it keeps the lanes (else a batch runs it in lanes beside others).
   static bool series_suits(const Params& pr, std::size_t n, const double* const* in) noexcept {
-    return WindowExtreme<Lowest>::suits(static_cast<std::size_t>(iparam(pr, 0))) &&
+    return SeriesExtreme<Lowest>::suits(static_cast<std::size_t>(iparam(pr, 0))) &&
            !WindowExtreme<Lowest>::unordered(in[0], n);
   }
   static void series(const Params& pr, std::size_t n, const double* const* in, double* const* out) {
     const auto p = static_cast<std::size_t>(iparam(pr, 0));
-    if (!WindowExtreme<Lowest>::suits(p)) return step_series<ExtremeK>(pr, n, in, 1, out, 1);
+    if (!SeriesExtreme<Lowest>::suits(p)) return step_series<ExtremeK>(pr, n, in, 1, out, 1);
     double* y = out[0];
-    fill_nan(y, n, p - 1);
-    WindowExtreme<Lowest> we(p);
+    SeriesExtreme<Lowest> we(p);
     for (std::size_t s = 0; s < n; s += WindowExtreme<Lowest>::kChunk) {
       if (!we.run(in[0], s, std::min(n, s + WindowExtreme<Lowest>::kChunk), y + s)) {
         step_series<ExtremeK>(pr, n, in, 1, out, 1);
         return;
       }
     }
+    fill_nan(y, n, p - 1);  // after: WindowStream writes the warm-up's bars too
   }
   // A sweep of periods over one series: the window passes shared by every period (WindowLevels),
   // in place of the lanes' step (a period's blocks differ from lane to lane).
