@@ -660,28 +660,35 @@ TEST(TaReference, ConstantSeriesFollowTaLibsZeroRules) {
 
 // ---- parameters, registry ----
 
-// MIN, MAX and WILLR over one series take their window extremes in chunks of widening windows (on
-// AVX2 in one pass, each level in registers or a ring): across chunk edges, periods longer than a
-// chunk (the stream's own passes), series with a NaN or +0 beside -0 late (the stream's order of
-// comparisons from the first bar) and with a +0 only (still in the lanes), the same bits as the
+// MIN, MAX, WILLR and the stochastics' fast %K over one series take their window extremes in
+// chunks of widening windows (on AVX2 in one pass, each level in registers or a ring): across
+// chunk edges, periods longer than a chunk (the stream's own passes), series with a NaN or +0
+// beside -0 late, or a NaN in the first chunk (the stream's order of comparisons from the first
+// bar), with a +0 only (still in the lanes), and shorter than a vector, the same bits as the
 // stream; without those, the window's extreme read bar by bar.
 TEST(TaReference, WindowExtremesOverManyChunksAreTheStreamsBits) {
   for (const ta::Kind k :
        {ta::Kind::kMin, ta::Kind::kMax, ta::Kind::kWillr, ta::Kind::kStoch, ta::Kind::kStochf}) {
     const ta::KindSpec& spec = ta::spec(k);
     // On AVX2 a period's top level of windows is 4^l bars, 4^l < p <= 4^(l + 1): each side of
-    // every step (4, 16, 64, 256), and the series' last vector of 4 bars whole or 1 to 3 short.
+    // every step (4, 16, 64, 256); the top level's windows read 1, 2 or 3 bars off a vector's
+    // edge, within a vector back (6, 7, 18, 19, 66, 67, 258, 259) and further (13, 29, 199, 201);
+    // the series' last vector of 4 bars whole or 1 to 3 short.
     for (const int period :
-         {2, 3, 4, 5, 14, 16, 17, 30, 64, 65, 200, 256, 257, 1023, 1024, 1025, 3000}) {
+         {2,  3,  4,  5,   6,   7,   13,  14,  16,  17,  18,   19,   29,   30,  64,
+          65, 66, 67, 199, 200, 201, 256, 257, 258, 259, 1023, 1024, 1025, 3000}) {
       ta::Params p = ta::default_params(k);
       p.v[0] = period;
-      for (const std::size_t n : {1023UL, 1024UL, 1025UL, 1026UL, 4097UL, 9000UL}) {
-        for (const int late : {0, 1, 2, 3}) {  // none, a NaN, +0 and -0, +0 only
+      for (const std::size_t n : {3UL, 1023UL, 1024UL, 1025UL, 1026UL, 4097UL, 9000UL}) {
+        // none, a NaN, +0 and -0, +0 only (each 5 bars before the end), a NaN at bar 100
+        for (const int late : {0, 1, 2, 3, 4}) {
+          if (n < 101 && late != 0) continue;
           Series s = make_series(Shape::kWalk, n, 7 + n);
           for (auto* v : {&s.close, &s.high, &s.low}) {
             if (late == 1) (*v)[n - 5] = kNaN;
-            if (late >= 2) (*v)[n - 5] = 0.0;
+            if (late >= 2 && late <= 3) (*v)[n - 5] = 0.0;
             if (late == 2) (*v)[n - 4] = -0.0;
+            if (late == 4) (*v)[100] = kNaN;
           }
           const Outputs expect = stream_outputs(k, p, s, n);
           if (late == 0 &&

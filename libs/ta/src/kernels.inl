@@ -586,9 +586,9 @@ class WindowStream {
         read_[reads_++] = Read{o, o / 4, o % 4};
       }
     }
-    // A vector's slots 32-byte aligned (no load across two cache lines); zeroed: a slot is read
-    // before it is written only for windows that reach before the first bar, whose extremes no
-    // output takes.
+    // A vector's slots 32-byte aligned (a whole slot's load never crosses a cache line); zeroed:
+    // a slot is read before it is written only for windows that reach before the first bar, whose
+    // extremes no output takes.
     const auto addr = reinterpret_cast<std::uintptr_t>(rings_.data());
     ring_ = rings_.data() + ((32 - addr % 32) % 32) / sizeof(double);
   }

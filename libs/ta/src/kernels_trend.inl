@@ -306,7 +306,7 @@ struct Willr {
     return sel(range != splat(0.0), (highest - close) / range * splat(-100.0), splat(0.0));
   }
 #if CWTS_TA_WIDTH > 1
-  // One whole series: the window extremes through WindowExtreme, then value() per bar, both with
+  // One whole series: the window extremes through SeriesExtreme, then value() per bar, both with
   // the bars in the lanes (the same bits as step(): the extremes are exact, value() is step()'s
   // expression). A NaN or a -0 in high or low, or a period longer than a chunk, runs step()
   // instead, from the first bar (series_suits says which: a batch runs those in lanes instead).
